@@ -1,0 +1,63 @@
+// Thin wrappers over x86-64 instructions; the only place generic code gets CPU intrinsics from.
+#pragma once
+
+#include "lib/types.hpp"
+
+namespace arch {
+using namespace klib;
+
+inline void out8(u16 port, u8 value) { asm volatile("outb %0, %1" ::"a"(value), "Nd"(port)); }
+inline u8 in8(u16 port) {
+  u8 value;
+  asm volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+inline u64 read_msr(u32 msr) {
+  u32 low, high;
+  asm volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(msr));
+  return (u64{high} << 32) | low;
+}
+inline void write_msr(u32 msr, u64 value) {
+  asm volatile("wrmsr" ::"c"(msr), "a"(static_cast<u32>(value)), "d"(static_cast<u32>(value >> 32)));
+}
+inline u64 read_tsc() {
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  return (u64{high} << 32) | low;
+}
+inline u64 read_cr2() {
+  u64 value;
+  asm volatile("mov %%cr2, %0" : "=r"(value));
+  return value;
+}
+inline u64 read_cr3() {
+  u64 value;
+  asm volatile("mov %%cr3, %0" : "=r"(value));
+  return value;
+}
+inline void write_cr3(u64 value) { asm volatile("mov %0, %%cr3" ::"r"(value) : "memory"); }
+inline void invalidate_page(u64 address) { asm volatile("invlpg (%0)" ::"r"(address) : "memory"); }
+inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
+inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
+inline void halt() { asm volatile("hlt" ::: "memory"); }
+inline void wait_for_interrupt() { asm volatile("sti; hlt; cli" ::: "memory"); }
+inline void pause() { asm volatile("pause"); }
+inline bool interrupts_enabled() {
+  u64 flags;
+  asm volatile("pushfq; pop %0" : "=r"(flags));
+  return (flags & (1 << 9)) != 0;
+}
+struct CpuidResult {
+  u32 eax, ebx, ecx, edx;
+};
+inline CpuidResult cpuid(u32 leaf, u32 subleaf = 0) {
+  CpuidResult result;
+  asm volatile("cpuid" : "=a"(result.eax), "=b"(result.ebx), "=c"(result.ecx), "=d"(result.edx) : "a"(leaf), "c"(subleaf));
+  return result;
+}
+
+[[noreturn]] inline void halt_forever() {
+  for (;;) asm volatile("cli; hlt");
+}
+
+}  // namespace arch

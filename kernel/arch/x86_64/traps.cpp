@@ -1,0 +1,68 @@
+// trap_dispatch: the C++ side of every interrupt and exception; decodes the vector and hands
+// the event to generic kernel code.
+// Invariant: an exception in kernel mode that no hook claims ends in a panic with a register dump.
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "core/console.hpp"
+#include "core/panic.hpp"
+#include "core/trap_hooks.hpp"
+
+extern "C" char checked_copy_access[], checked_copy_fault[];
+
+namespace arch {
+
+const char* vector_name(u64 vector) {
+  static const char* const names[] = {
+      "divide error",       "debug",           "non-maskable interrupt", "breakpoint",
+      "overflow",           "bound range",     "invalid opcode",         "device not available",
+      "double fault",       "coprocessor",     "invalid TSS",            "segment not present",
+      "stack fault",        "general protection", "page fault",          "reserved",
+      "x87 floating point", "alignment check", "machine check",          "SIMD floating point",
+      "virtualization",     "control protection",
+  };
+  if (vector < sizeof(names) / sizeof(names[0])) return names[vector];
+  return vector < VECTOR_FIRST_EXTERNAL ? "reserved exception" : "interrupt";
+}
+
+void dump_frame(const TrapFrame& frame) {
+  kernel::log("  vector %lu (%s) error %#lx\n", frame.vector, vector_name(frame.vector), frame.error_code);
+  kernel::log("  rip %016lx cs %04lx rflags %016lx rsp %016lx ss %04lx\n", frame.rip, frame.cs, frame.rflags,
+              frame.rsp, frame.ss);
+  kernel::log("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", frame.rax, frame.rbx, frame.rcx, frame.rdx);
+  kernel::log("  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", frame.rsi, frame.rdi, frame.rbp, frame.r8);
+  kernel::log("  r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", frame.r9, frame.r10, frame.r11, frame.r12);
+  kernel::log("  r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", frame.r13, frame.r14, frame.r15, read_cr2());
+}
+
+}  // namespace arch
+
+extern "C" void trap_dispatch(arch::TrapFrame* frame) {
+  using namespace arch;
+  if (frame->vector == VECTOR_SPURIOUS) return;
+  if (frame->vector == VECTOR_TIMER) {
+    count_timer_tick();
+    end_of_interrupt();
+    kernel::on_timer_tick(*frame);
+    return;
+  }
+  if (frame->vector >= VECTOR_FIRST_EXTERNAL) {
+    end_of_interrupt();
+    kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
+    return;
+  }
+  // A fault inside checked_copy is an expected outcome, not a kernel bug: resume at its fixup.
+  if (frame->vector == VECTOR_PAGE_FAULT && (frame->cs & 3) == 0 &&
+      frame->rip == reinterpret_cast<u64>(checked_copy_access)) {
+    frame->rip = reinterpret_cast<u64>(checked_copy_fault);
+    return;
+  }
+  if (kernel::on_exception(*frame)) return;
+  u64 fault_address = frame->vector == VECTOR_PAGE_FAULT ? read_cr2() : 0;
+  kernel::log("\n*** kernel exception: %s at rip %#lx", vector_name(frame->vector), frame->rip);
+  if (frame->vector == VECTOR_PAGE_FAULT)
+    kernel::log(" accessing %#lx (%s, %s)", fault_address, (frame->error_code & 2) ? "write" : "read",
+                (frame->error_code & 1) ? "protection violation" : "page not present");
+  kernel::log("\n");
+  dump_frame(*frame);
+  kernel::panic("unhandled %s in kernel mode", vector_name(frame->vector));
+}

@@ -1,0 +1,219 @@
+// Self-test runner and the boot suite: the checks of what kernel_main set up.
+#include "selftest/selftest.hpp"
+
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "core/console.hpp"
+#include "core/memory.hpp"
+#include "core/panic.hpp"
+#include "lib/format.hpp"
+
+namespace kernel {
+const BootInfo& boot_information();
+}
+
+namespace selftest {
+namespace {
+
+// Set by a constructor, so the boot suite can see that kernel_main ran the .init_array.
+bool constructor_ran = false;
+[[gnu::constructor]] void mark_constructor_ran() { constructor_ran = true; }
+
+volatile u64 breakpoints_seen = 0;
+
+bool strings_equal(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+bool ends_with(const char* text, const char* suffix) {
+  usize text_length = 0, suffix_length = 0;
+  while (text[text_length] != '\0') ++text_length;
+  while (suffix[suffix_length] != '\0') ++suffix_length;
+  return text_length >= suffix_length && strings_equal(text + text_length - suffix_length, suffix);
+}
+bool starts_with(const u8* data, usize size, const char* prefix) {
+  for (usize i = 0; prefix[i] != '\0'; ++i)
+    if (i >= size || data[i] != static_cast<u8>(prefix[i])) return false;
+  return true;
+}
+
+void constructors_ran(Context& context) { EXPECT(constructor_ran); }
+
+void boot_modules_arrive_with_command_lines(Context& context) {
+  // The scenario boots with -initrd "module-alpha.txt first second,module-beta.txt third".
+  const BootInfo& info = kernel::boot_information();
+  EXPECT(info.module_count == 2);
+  if (info.module_count != 2) return;
+  EXPECT(ends_with(info.modules[0].command_line, "module-alpha.txt first second"));
+  EXPECT(ends_with(info.modules[1].command_line, "module-beta.txt third"));
+  for (usize index = 0; index < 2; ++index) {
+    const BootModule& module = info.modules[index];
+    EXPECT(is_aligned(module.start, PAGE_SIZE));
+    EXPECT(!kernel::frames().is_free(module.start));
+  }
+  const BootModule& alpha = info.modules[0];
+  EXPECT(starts_with(arch::physical_to_virtual(alpha.start), alpha.end - alpha.start, "alpha module contents"));
+  const BootModule& beta = info.modules[1];
+  EXPECT(starts_with(arch::physical_to_virtual(beta.start), beta.end - beta.start, "beta module contents"));
+}
+
+void memory_map_reports_the_machine(Context& context) {
+  // The scenario runs with -m 512M; firmware keeps a little of it.
+  const BootInfo& info = kernel::boot_information();
+  EXPECT(info.usable_bytes > (500ull << 20));
+  EXPECT(info.usable_bytes <= (512ull << 20));
+  EXPECT(kernel::frames().free_frames() > (480ull << 20) / PAGE_SIZE);
+}
+
+void frames_are_distinct_writable_and_returned(Context& context) {
+  constexpr usize COUNT = 64;
+  u64 taken[COUNT];
+  usize free_before = kernel::frames().free_frames();
+  for (usize i = 0; i < COUNT; ++i) {
+    auto frame = kernel::frames().allocate();
+    EXPECT(frame.ok());
+    if (!frame.ok()) return;
+    taken[i] = frame.value();
+    *reinterpret_cast<volatile u64*>(arch::physical_to_virtual(taken[i])) = taken[i] ^ 0x5a5a5a5a;
+  }
+  for (usize i = 0; i < COUNT; ++i) {
+    EXPECT(*reinterpret_cast<volatile u64*>(arch::physical_to_virtual(taken[i])) == (taken[i] ^ 0x5a5a5a5a));
+    EXPECT(taken[i] >= (1u << 20));
+  }
+  for (usize i = 0; i < COUNT; ++i) EXPECT(kernel::frames().free(taken[i]).ok());
+  EXPECT(kernel::frames().free(taken[0]).error() == metteagle::abi::Error::InvalidArgument);
+  EXPECT(kernel::frames().free_frames() == free_before);
+}
+
+void kernel_sections_have_their_rights(Context& context) {
+  static u64 some_data = 1;
+  static const u64 some_constant = 2;
+  u64 physical;
+  bool writable, executable;
+  EXPECT(arch::translate(reinterpret_cast<u64>(&kernel_sections_have_their_rights), physical, writable, executable));
+  EXPECT(!writable && executable);
+  EXPECT(arch::translate(reinterpret_cast<u64>(&some_constant), physical, writable, executable));
+  EXPECT(!writable && !executable);
+  EXPECT(arch::translate(reinterpret_cast<u64>(&some_data), physical, writable, executable));
+  EXPECT(writable && !executable);
+  EXPECT(physical == reinterpret_cast<u64>(&some_data) - KERNEL_VIRTUAL_BASE);
+  // The boot identity map is gone: the lower half belongs to user space alone.
+  EXPECT(!arch::translate(0x100000, physical, writable, executable));
+  EXPECT(arch::translate(PHYSMAP_BASE + 0x100000, physical, writable, executable));
+  EXPECT(physical == 0x100000 && writable && !executable);
+}
+
+void breakpoint_trap_returns(Context& context) {
+  u64 before = breakpoints_seen;
+  asm volatile("int3");
+  asm volatile("int3");
+  EXPECT(breakpoints_seen == before + 2);
+}
+
+void checked_copy_survives_faults(Context& context) {
+  u64 value = 0;
+  u64 source = 0x1122334455667788;
+  EXPECT(checked_copy(&value, &source, sizeof(value)) == 0);
+  EXPECT(value == source);
+  // Unmapped lower-half address and a non-canonical one: both fault, both are reported.
+  EXPECT(checked_copy(&value, reinterpret_cast<void*>(0x1000), sizeof(value)) == sizeof(value));
+  EXPECT(checked_copy(reinterpret_cast<void*>(0x1000), &source, 4) == 4);
+  // A write into kernel text faults (protection violation), the text stays intact.
+  u8 original = *reinterpret_cast<const u8*>(&checked_copy_survives_faults);
+  u8 garbage = static_cast<u8>(original ^ 0xff);
+  EXPECT(checked_copy(reinterpret_cast<void*>(&checked_copy_survives_faults), &garbage, 1) == 1);
+  EXPECT(*reinterpret_cast<const u8*>(&checked_copy_survives_faults) == original);
+}
+
+void timer_interrupts_arrive(Context& context) {
+  u64 start_ticks = arch::timer_ticks();
+  u64 start_tsc = arch::read_tsc();
+  // Bounded wait: one second of TSC time is far more than five 1 ms ticks need.
+  while (arch::timer_ticks() < start_ticks + 5 && arch::read_tsc() - start_tsc < arch::tsc_hertz())
+    arch::wait_for_interrupt();
+  arch::enable_interrupts();
+  EXPECT(arch::timer_ticks() >= start_ticks + 5);
+  EXPECT(arch::tsc_hertz() > 0);
+}
+
+void formatting_matches_printf(Context& context) {
+  char buffer[64];
+  EXPECT(format_to_buffer(buffer, sizeof(buffer), "%d|%5u|%-3s|%04x|%lx", -42, 7u, "a", 0xbeu, 0xdeadbeefcafeul) == 31);
+  EXPECT(strings_equal(buffer, "-42|    7|a  |00be|deadbeefcafe"));
+}
+
+const Case boot_cases[] = {
+    {"constructors_ran", constructors_ran},
+    {"boot_modules_arrive_with_command_lines", boot_modules_arrive_with_command_lines},
+    {"memory_map_reports_the_machine", memory_map_reports_the_machine},
+    {"frames_are_distinct_writable_and_returned", frames_are_distinct_writable_and_returned},
+    {"kernel_sections_have_their_rights", kernel_sections_have_their_rights},
+    {"breakpoint_trap_returns", breakpoint_trap_returns},
+    {"checked_copy_survives_faults", checked_copy_survives_faults},
+    {"timer_interrupts_arrive", timer_interrupts_arrive},
+    {"formatting_matches_printf", formatting_matches_printf},
+};
+
+// The panic suite proves the harness notices a crashing kernel: it writes through a null pointer.
+void null_pointer_write_panics(Context&) {
+  // Laundered through an asm barrier so the compiler cannot see (and reject) the null store.
+  uptr address = 0;
+  asm volatile("" : "+r"(address));
+  *reinterpret_cast<volatile u64*>(address) = 1;
+  kernel::panic("a null pointer write did not fault");
+}
+const Case panic_cases[] = {{"null_pointer_write_panics", null_pointer_write_panics}};
+
+// The hang suite proves the harness's timeout: it never finishes.
+void hang_forever(Context&) {
+  for (;;) arch::wait_for_interrupt();
+}
+const Case hang_cases[] = {{"hang_forever", hang_forever}};
+
+const Suite suites[] = {
+    {"boot", boot_cases, sizeof(boot_cases) / sizeof(boot_cases[0])},
+    {"panic", panic_cases, 1},
+    {"hang", hang_cases, 1},
+};
+
+}  // namespace
+
+void Context::expect(bool condition, const char* expression, const char* file, int line) {
+  if (condition || failed_) return;
+  failed_ = true;
+  format_to_buffer(reason_, sizeof(reason_), "%s (%s:%d)", expression, file, line);
+}
+
+bool on_exception(arch::TrapFrame& frame) {
+  if (frame.vector == arch::VECTOR_BREAKPOINT) {
+    breakpoints_seen = breakpoints_seen + 1;
+    return true;  // int3 is a trap: rip already points past it.
+  }
+  return false;
+}
+
+void run_suite(const char* name) {
+  for (const Suite& suite : suites) {
+    if (!strings_equal(suite.name, name)) continue;
+    kernel::log("suite %s: %zu cases\n", suite.name, suite.case_count);
+    usize passed = 0, failed = 0;
+    for (usize index = 0; index < suite.case_count; ++index) {
+      Context context;
+      suite.cases[index].run(context);
+      if (context.failed()) {
+        ++failed;
+        kernel::log("not ok %zu - %s: %s\n", index + 1, suite.cases[index].name, context.reason());
+      } else {
+        ++passed;
+        kernel::log("ok %zu - %s\n", index + 1, suite.cases[index].name);
+      }
+    }
+    kernel::log("%zu passed, %zu failed\n", passed, failed);
+    arch::qemu_exit(failed == 0 ? kernel::EXIT_SUCCESS_CODE : kernel::EXIT_FAILURE_CODE);
+  }
+  kernel::log("unknown test suite '%s'\n", name);
+  kernel::log("0 passed, 1 failed\n");
+  arch::qemu_exit(kernel::EXIT_FAILURE_CODE);
+}
+
+}  // namespace selftest
