@@ -4,7 +4,10 @@
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 #include "core/memory.hpp"
+#include "core/ipc.hpp"
 #include "core/panic.hpp"
+#include "core/root_task.hpp"
+#include "core/scheduler.hpp"
 #include "core/trap_hooks.hpp"
 #include "selftest/selftest.hpp"
 
@@ -31,7 +34,9 @@ void run_constructors() {
 
 const BootInfo& boot_information() { return boot_info; }
 
-void on_timer_tick(arch::TrapFrame&) {}
+void on_timer_tick(arch::TrapFrame&) { scheduler_tick(); }
+
+void on_user_exception(arch::TrapFrame& frame) { deliver_exception(frame); }
 
 bool on_exception(arch::TrapFrame& frame) { return selftest::on_exception(frame); }
 
@@ -45,6 +50,7 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   log("\nMettEagle kernel (x86-64) booting\n");
 
   arch::cpu_tables_init();
+  scheduler_init_boot_cpu();
   auto status = parse_multiboot(magic, info_physical, read_boot_physical, boot_info);
   if (status != MultibootStatus::Ok) panic("bad multiboot information (status %u, magic %#x)", unsigned(status), magic);
   log("command line: %s\n", boot_info.command_line);
@@ -69,6 +75,11 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   char suite[32];
   if (command_line_value(boot_info.command_line, "test", suite, sizeof(suite))) selftest::run_suite(suite);
 
-  log("idle: nothing to run (press Ctrl-A X to leave QEMU)\n");
-  for (;;) arch::wait_for_interrupt();
+  if (boot_info.module_count > 0) start_root_task(boot_info);
+  else log("idle: no boot modules, nothing to run (press Ctrl-A X to leave QEMU)\n");
+  // From here this is the boot CPU's idle thread.
+  for (;;) {
+    if (this_cpu().need_reschedule) schedule();
+    arch::wait_for_interrupt();
+  }
 }

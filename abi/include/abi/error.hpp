@@ -18,7 +18,8 @@ namespace metteagle::abi {
   X(Busy, 8, "the object is in a state that does not allow the operation")             \
   X(NotFound, 9, "nothing matches the request")                                        \
   X(Unsupported, 10, "the operation is not implemented for this object or machine")    \
-  X(Destroyed, 11, "the object was destroyed while the caller waited on it")
+  X(Destroyed, 11, "the object was destroyed while the caller waited on it")          \
+  X(SlotOccupied, 12, "the destination capability slot is not empty")
 
 enum class Error : u64 {
 #define ABI_ERROR_ENUM(name, value, text) name = value,

@@ -25,7 +25,7 @@ namespace metteagle::abi {
 //
 // X(name, number, target type, needed rights, description)
 #define ABI_SYSCALLS(X)                                                                                    \
-  X(DebugWrite, 0, DebugConsole, "Write", "write a1 bytes at user address a2... (a1=address, a2=length) to the console") \
+  X(DebugWrite, 0, DebugConsole, "Write", "write a2 bytes from user address a1 to the console (at most 4096)") \
   X(DebugExit, 1, DebugConsole, "Exit", "end the machine with exit code a1 (QEMU isa-debug-exit)")      \
   X(CapabilityIdentify, 2, None, "-", "describe a capability: out1=type, out2=rights, out3=badge")      \
   X(CapabilityCopy, 3, None, "-", "copy into empty slot a1 with rights & a2; a3 sets the badge of an unbadged endpoint capability") \
@@ -106,7 +106,7 @@ enum class ExceptionKind : u32 {
 enum class ExceptionReply : u32 { Resume = 0, ResumeAt = 1, Kill = 2 };
 
 // Layout of user address spaces.
-constexpr u64 USER_SPACE_START = 0x1000;
+constexpr u64 USER_SPACE_START = 0x1000;  // The first page stays unmapped: null dereferences fault.
 constexpr u64 USER_SPACE_END = 0x0000800000000000;
 
 }  // namespace metteagle::abi

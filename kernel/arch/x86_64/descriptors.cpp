@@ -67,6 +67,8 @@ void load_tables() {
 
 }  // namespace
 
+void set_tss_kernel_stack(u64 stack_top) { tss.rsp[0] = stack_top; }
+
 void cpu_tables_init() {
   gdt[0] = 0;
   gdt[1] = 0x00209a0000000000;  // 0x08 kernel code, 64-bit.

@@ -47,6 +47,8 @@ trap_entry_common:
 1:  mov %rsp, %rdi
     cld
     call trap_dispatch
+.global trap_return
+trap_return:
     testb $3, 18*8(%rsp)
     jz 2f
     swapgs

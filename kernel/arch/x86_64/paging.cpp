@@ -2,6 +2,7 @@
 // the top 2 GiB with per-section rights.
 // Invariant: after paging_init no page is both writable and executable in the kernel half,
 // and the lower half (user space) of the kernel's own PML4 is empty.
+#include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
@@ -87,6 +88,8 @@ void paging_init(u64 physical_memory_end, u64 (*allocate_frame)()) {
   write_cr3(kernel_pml4_physical);
   physical_window_base = PHYSMAP_BASE;
 }
+
+u64 kernel_page_table_root() { return kernel_pml4_physical; }
 
 bool translate(u64 virtual_address, u64& physical, bool& writable, bool& executable) {
   u64 entry = read_cr3() & PTE_ADDRESS_MASK;

@@ -38,21 +38,27 @@ void dump_frame(const TrapFrame& frame) {
 
 extern "C" void trap_dispatch(arch::TrapFrame* frame) {
   using namespace arch;
+  bool from_user = (frame->cs & 3) != 0;
   if (frame->vector == VECTOR_SPURIOUS) return;
-  if (frame->vector == VECTOR_TIMER) {
-    count_timer_tick();
-    end_of_interrupt();
-    kernel::on_timer_tick(*frame);
-    return;
-  }
   if (frame->vector >= VECTOR_FIRST_EXTERNAL) {
     end_of_interrupt();
-    kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
+    if (frame->vector == VECTOR_TIMER) {
+      count_timer_tick();
+      kernel::on_timer_tick(*frame);
+    } else {
+      kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
+    }
+    if (from_user) kernel::on_return_to_user();
+    return;
+  }
+  if (from_user) {
+    // A user fault concerns only the faulting thread: its handler decides, the kernel goes on.
+    kernel::on_user_exception(*frame);
+    kernel::on_return_to_user();
     return;
   }
   // A fault inside checked_copy is an expected outcome, not a kernel bug: resume at its fixup.
-  if (frame->vector == VECTOR_PAGE_FAULT && (frame->cs & 3) == 0 &&
-      frame->rip == reinterpret_cast<u64>(checked_copy_access)) {
+  if (frame->vector == VECTOR_PAGE_FAULT && frame->rip == reinterpret_cast<u64>(checked_copy_access)) {
     frame->rip = reinterpret_cast<u64>(checked_copy_fault);
     return;
   }

@@ -1,0 +1,39 @@
+// User address spaces: x86-64 four-level page tables whose upper half is shared with the kernel.
+// Invariant: only these functions write user page-table entries; a user entry never maps a page
+// both writable and executable, and never maps anything at or above USER_SPACE_END.
+#pragma once
+
+#include "lib/result.hpp"
+#include "lib/types.hpp"
+
+namespace arch {
+using namespace klib;
+
+struct PageRights {
+  bool writable;
+  bool executable;
+};
+
+// Supplies zeroed frames for page tables and takes them back; returns 0 when the quota or the
+// machine is out of memory.
+struct TableFrameSource {
+  u64 (*allocate)(void* context);
+  void (*release)(void* context, u64 frame);
+  void* context;
+};
+
+u64 kernel_page_table_root();
+// A new root whose upper half is the kernel's; root_frame must be a zeroed frame.
+void address_space_init(u64 root_frame);
+[[nodiscard]] Result<void> address_space_map(u64 root, u64 address, u64 physical, PageRights rights,
+                                             const TableFrameSource& tables);
+// Removes the mapping at address (if any) and flushes it from this CPU's TLB.
+void address_space_unmap(u64 root, u64 address);
+// Frees every lower-half page table through tables.release (not the root itself).
+void address_space_release_tables(u64 root, const TableFrameSource& tables);
+void address_space_activate(u64 root);
+// If root is active on this CPU, switches to the kernel's own tables.
+void address_space_deactivate(u64 root);
+bool address_space_translate(u64 root, u64 address, u64& physical);
+
+}  // namespace arch

@@ -1,0 +1,96 @@
+// System-call entry and exit, and the context switch.
+// On `syscall` the CPU leaves user rip in rcx and rflags in r11 and masks IF; we build the same
+// TrapFrame as an interrupt (vector 256 marks a system call) on the current thread's kernel stack.
+
+.set SYSCALL_VECTOR, 256
+.set USER_CODE_SELECTOR, 0x2b
+.set USER_DATA_SELECTOR, 0x23
+
+.text
+.global syscall_entry
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:16
+    mov %gs:8, %rsp
+    pushq $USER_DATA_SELECTOR
+    pushq %gs:16
+    pushq %r11
+    pushq $USER_CODE_SELECTOR
+    pushq %rcx
+    pushq $0
+    pushq $SYSCALL_VECTOR
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %rsp, %rdi
+    cld
+    call syscall_dispatch
+.global syscall_return
+syscall_return:
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    add $16, %rsp
+    // The kernel only ever stores canonical user addresses in rip (checked where it writes them),
+    // so sysret cannot fault in ring 0 here.
+    popq %rcx
+    add $8, %rsp
+    popq %r11
+    popq %rsp
+    swapgs
+    sysretq
+
+// switch_context(u64* save, u64 new_rsp)
+.global switch_context
+switch_context:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+
+// First run of a user thread: its TrapFrame is right above; leave through the trap exit.
+.global user_entry_trampoline
+user_entry_trampoline:
+    jmp trap_return
+
+// First run of a kernel thread: entry function in r15 (see prepare_kernel_entry_stack).
+.global kernel_entry_trampoline
+kernel_entry_trampoline:
+    call *%r15
+1:  hlt
+    jmp 1b

@@ -1,0 +1,223 @@
+// Synchronous IPC; see ipc.hpp.
+#include "core/ipc.hpp"
+
+#include "abi/syscall.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "core/scheduler.hpp"
+#include "object/capability_space.hpp"
+#include "object/lifetime.hpp"
+#include "object/task.hpp"
+
+namespace kernel {
+
+using metteagle::abi::Error;
+using metteagle::abi::ExceptionKind;
+using metteagle::abi::ExceptionReply;
+using metteagle::abi::MessageTag;
+using metteagle::abi::Utcb;
+
+namespace {
+
+struct Message {
+  u64 tag;
+  u64 registers[4];
+  const u64* words;  // Word i >= 4 is words[i].
+};
+
+Utcb& utcb_of(Thread& thread) { return *reinterpret_cast<Utcb*>(arch::physical_to_virtual(thread.utcb_frame)); }
+
+Message registers_of(Thread& thread) {
+  const arch::TrapFrame& frame = *thread.frame;
+  return {frame.rsi, {frame.rdx, frame.r10, frame.r8, frame.r9}, utcb_of(thread).words};
+}
+
+Message exception_of(Thread& thread) {
+  u32 label = static_cast<u32>(ExceptionKind::Other);
+  switch (thread.exception_words[4]) {
+    case arch::VECTOR_PAGE_FAULT: label = static_cast<u32>(ExceptionKind::PageFault); break;
+    case arch::VECTOR_GENERAL_PROTECTION: label = static_cast<u32>(ExceptionKind::GeneralProtection); break;
+    case arch::VECTOR_INVALID_OPCODE: label = static_cast<u32>(ExceptionKind::InvalidOpcode); break;
+    case arch::VECTOR_DIVIDE: label = static_cast<u32>(ExceptionKind::DivideError); break;
+    case arch::VECTOR_BREAKPOINT: label = static_cast<u32>(ExceptionKind::Breakpoint); break;
+    default: break;
+  }
+  const u64* words = thread.exception_words;
+  return {MessageTag::make(label, 5).raw, {words[0], words[1], words[2], words[3]}, words};
+}
+
+// Capabilities named in the sender's UTCB move into the empty slots the receiver named; each
+// failed transfer is skipped. Returns how many arrived.
+u64 transfer_capabilities(Thread& sender, Thread& receiver, u64 count) {
+  Utcb& from = utcb_of(sender);
+  Utcb& to = utcb_of(receiver);
+  u64 arrived = 0;
+  for (u64 index = 0; index < count; ++index) {
+    auto source = lookup(*sender.task, from.send_capabilities[index]);
+    auto target = lookup_empty(*receiver.task, to.receive_slots[index]);
+    if (!source || !target) continue;
+    derive_capability(*target.value(), *source.value(), static_cast<u32>(from.send_rights[index]), 0);
+    ++arrived;
+  }
+  to.received_capabilities = arrived;
+  return arrived;
+}
+
+// Writes message into receiver's registers and UTCB; its pending system call returns success.
+void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge, bool may_grant) {
+  MessageTag tag{message.tag};
+  u64 words = tag.words() < metteagle::abi::MESSAGE_WORDS ? tag.words() : metteagle::abi::MESSAGE_WORDS;
+  arch::TrapFrame& frame = *receiver.frame;
+  frame.rdx = message.registers[0];
+  frame.r10 = message.registers[1];
+  frame.r8 = message.registers[2];
+  frame.r9 = message.registers[3];
+  frame.r12 = badge;
+  Utcb& target = utcb_of(receiver);
+  for (u64 index = metteagle::abi::REGISTER_WORDS; index < words; ++index) target.words[index] = message.words[index];
+  u64 capabilities = 0;
+  if (tag.capabilities() > 0 && may_grant && sender != nullptr)
+    capabilities = transfer_capabilities(*sender, receiver, tag.capabilities());
+  else
+    target.received_capabilities = 0;
+  frame.rsi = MessageTag::make(tag.label(), words, capabilities).raw;
+  frame.rax = static_cast<u64>(Error::None);
+}
+
+void link_call(Thread& caller, Thread& server) {
+  caller.callee = &server;
+  server.caller = &caller;
+  caller.state = ThreadState::BlockedReply;
+}
+
+void wait_with_timeout(Thread& thread, u64 timeout_nanoseconds, ThreadState state) {
+  if (timeout_nanoseconds != metteagle::abi::TIMEOUT_INFINITE) {
+    u64 now = arch::read_tsc();
+    u64 delay = nanoseconds_to_tsc(timeout_nanoseconds);
+    // A deadline past the end of the TSC's range is no deadline at all.
+    if (delay <= ~u64{0} - now) add_timeout(thread, now + delay);
+  }
+  block_current(state);
+}
+
+}  // namespace
+
+void ipc_send(Capability& capability, bool is_call, u64 timeout_nanoseconds) {
+  Thread& sender = *current_thread();
+  auto& endpoint = *object_of<Endpoint>(capability);
+  bool may_grant = capability.has(metteagle::abi::EndpointRight::Grant);
+  if (Thread* receiver = endpoint.receivers.pop_front()) {
+    cancel_timeout(*receiver);
+    receiver->blocked_on = nullptr;
+    deliver(registers_of(sender), &sender, *receiver, capability.badge, may_grant);
+    make_ready(*receiver);
+    if (is_call) {
+      link_call(sender, *receiver);
+      block_current(ThreadState::BlockedReply);  // The reply (or an error) is in our frame then.
+    } else {
+      sender.frame->rax = static_cast<u64>(Error::None);
+    }
+    return;
+  }
+  if (timeout_nanoseconds == 0) {
+    sender.frame->rax = static_cast<u64>(Error::Timeout);
+    return;
+  }
+  sender.send_badge = capability.badge;
+  sender.send_is_call = is_call;
+  sender.send_may_grant = may_grant;
+  sender.blocked_on = &endpoint;
+  endpoint.senders.push_back(sender);
+  wait_with_timeout(sender, timeout_nanoseconds, ThreadState::BlockedSend);
+}
+
+void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds) {
+  Thread& receiver = *current_thread();
+  if (Thread* sender = endpoint.senders.pop_front()) {
+    cancel_timeout(*sender);
+    sender->blocked_on = nullptr;
+    if (sender->sending_exception) {
+      deliver(exception_of(*sender), nullptr, receiver, sender->exception_badge, false);
+      link_call(*sender, receiver);
+    } else {
+      deliver(registers_of(*sender), sender, receiver, sender->send_badge, sender->send_may_grant);
+      if (sender->send_is_call) {
+        link_call(*sender, receiver);
+      } else {
+        sender->frame->rax = static_cast<u64>(Error::None);
+        make_ready(*sender);
+      }
+    }
+    return;
+  }
+  if (timeout_nanoseconds == 0) {
+    receiver.frame->rax = static_cast<u64>(Error::Timeout);
+    return;
+  }
+  receiver.blocked_on = &endpoint;
+  endpoint.receivers.push_back(receiver);
+  wait_with_timeout(receiver, timeout_nanoseconds, ThreadState::BlockedReceive);
+}
+
+bool ipc_reply() {
+  Thread& server = *current_thread();
+  Thread* caller = server.caller;
+  if (caller == nullptr) return false;
+  server.caller = nullptr;
+  caller->callee = nullptr;
+  if (caller->sending_exception) {
+    caller->sending_exception = false;
+    MessageTag tag{server.frame->rsi};
+    auto action = static_cast<ExceptionReply>(tag.label());
+    if (action == ExceptionReply::ResumeAt) {
+      u64 rip = server.frame->rdx;
+      u64 rsp = server.frame->r10;
+      // Only user addresses: the exit path returns with sysret/iret to whatever is here.
+      if (rip < metteagle::abi::USER_SPACE_END && rsp < metteagle::abi::USER_SPACE_END) {
+        caller->frame->rip = rip;
+        caller->frame->rsp = rsp;
+      } else {
+        action = ExceptionReply::Kill;
+      }
+    } else if (action != ExceptionReply::Resume) {
+      action = ExceptionReply::Kill;
+    }
+    if (action == ExceptionReply::Kill) {
+      stop_thread(*caller);
+      return true;
+    }
+    make_ready(*caller);
+    return true;
+  }
+  deliver(registers_of(server), &server, *caller, 0, true);
+  make_ready(*caller);
+  return true;
+}
+
+void deliver_exception(arch::TrapFrame& frame) {
+  Thread& thread = *current_thread();
+  Endpoint* handler = thread.exception_endpoint;
+  if (handler == nullptr || handler->header.dying) {
+    stop_thread(thread);  // No one can fix this fault: the thread ends, nothing else does.
+    return;
+  }
+  thread.exception_words[0] = frame.rip;
+  thread.exception_words[1] = frame.vector == arch::VECTOR_PAGE_FAULT ? arch::read_cr2() : 0;
+  thread.exception_words[2] = frame.error_code;
+  thread.exception_words[3] = frame.rsp;
+  thread.exception_words[4] = frame.vector;
+  thread.sending_exception = true;
+  if (Thread* receiver = handler->receivers.pop_front()) {
+    cancel_timeout(*receiver);
+    receiver->blocked_on = nullptr;
+    deliver(exception_of(thread), nullptr, *receiver, thread.exception_badge, false);
+    make_ready(*receiver);
+    link_call(thread, *receiver);
+    block_current(ThreadState::BlockedReply);
+    return;
+  }
+  thread.blocked_on = handler;
+  handler->senders.push_back(thread);
+  block_current(ThreadState::BlockedSend);
+}
+
+}  // namespace kernel

@@ -1,0 +1,21 @@
+// Synchronous IPC: send, call, receive, reply, and exception delivery as IPC.
+// Invariant: a message moves directly from the sender's registers/UTCB into the receiver's saved
+// registers/UTCB, never through a kernel buffer; words beyond the sender's count are not touched.
+#pragma once
+
+#include "arch/x86_64/platform.hpp"
+#include "object/endpoint.hpp"
+#include "object/kernel_object.hpp"
+
+namespace kernel {
+
+// The current thread sends through capability (an Endpoint capability with Send).
+void ipc_send(Capability& capability, bool is_call, u64 timeout_nanoseconds);
+// The current thread waits for a message on endpoint.
+void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds);
+// Answers the current thread's caller; false when there is none.
+bool ipc_reply();
+// The current thread faulted in user mode: deliver the exception to its handler and wait.
+void deliver_exception(arch::TrapFrame& frame);
+
+}  // namespace kernel

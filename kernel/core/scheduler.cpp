@@ -1,0 +1,164 @@
+// Scheduler: run queues, switching, time slices and timeouts; see scheduler.hpp.
+#include "core/scheduler.hpp"
+
+#include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "core/heap.hpp"
+#include "core/memory.hpp"
+#include "core/panic.hpp"
+#include "object/endpoint.hpp"
+#include "object/lifetime.hpp"
+#include "object/task.hpp"
+
+extern "C" char kernel_boot_stack_top[];
+
+namespace kernel {
+namespace {
+
+Cpu cpus[MAX_CPUS];
+u32 online_cpus = 0;
+IntrusiveList<Thread, &Thread::timeout_node> timeouts;
+Thread boot_idle_thread;
+
+u64 stack_top_of(const Thread& thread) { return thread.kernel_stack + PAGE_SIZE * KERNEL_STACK_PAGES; }
+
+Thread* pick_next(Cpu& cpu) {
+  if (cpu.ready_mask == 0) return cpu.idle;
+  u32 priority = 63 - static_cast<u32>(__builtin_clzll(cpu.ready_mask));
+  Thread* next = cpu.ready[priority].pop_front();
+  if (cpu.ready[priority].empty()) cpu.ready_mask &= ~(u64{1} << priority);
+  return next;
+}
+
+void enqueue(Cpu& cpu, Thread& thread) {
+  cpu.ready[thread.priority].push_back(thread);
+  cpu.ready_mask |= u64{1} << thread.priority;
+}
+
+}  // namespace
+
+Cpu& this_cpu() { return *reinterpret_cast<Cpu*>(&arch::this_cpu()); }
+u32 cpu_count() { return online_cpus; }
+
+void scheduler_init_boot_cpu() {
+  static_assert(__builtin_offsetof(Cpu, local) == 0, "the per-CPU block starts the Cpu record");
+  Cpu& cpu = cpus[0];
+  arch::cpu_local_init(cpu.local, 0);
+  boot_idle_thread.header.type = ObjectType::Thread;
+  // kernel_main becomes the idle thread and keeps the boot stack.
+  boot_idle_thread.kernel_stack = reinterpret_cast<u64>(kernel_boot_stack_top) - PAGE_SIZE * KERNEL_STACK_PAGES;
+  boot_idle_thread.state = ThreadState::Running;
+  boot_idle_thread.priority = 0;
+  cpu.idle = &boot_idle_thread;
+  cpu.local.current_thread = &boot_idle_thread;
+  arch::set_thread_context(stack_top_of(boot_idle_thread), 0);
+  online_cpus = 1;
+}
+
+void make_ready(Thread& thread) {
+  thread.state = ThreadState::Ready;
+  Cpu& cpu = cpus[thread.cpu];
+  enqueue(cpu, thread);
+  Thread* running = static_cast<Thread*>(cpu.local.current_thread);
+  if (running == cpu.idle || thread.priority > running->priority) cpu.need_reschedule = true;
+}
+
+void remove_from_run_queue(Thread& thread) {
+  Cpu& cpu = cpus[thread.cpu];
+  ThreadQueue::remove(thread);
+  if (cpu.ready[thread.priority].empty()) cpu.ready_mask &= ~(u64{1} << thread.priority);
+}
+
+void schedule() {
+  Cpu& cpu = this_cpu();
+  cpu.need_reschedule = false;
+  Thread* previous = current_thread();
+  if (previous->state == ThreadState::Running && previous != cpu.idle) {
+    // Still runnable: with slice left it keeps its place at the head of its priority, otherwise
+    // it goes behind its peers (round robin).
+    previous->state = ThreadState::Ready;
+    if (previous->time_slice_left > 0) {
+      cpu.ready[previous->priority].push_front(*previous);
+      cpu.ready_mask |= u64{1} << previous->priority;
+    } else {
+      enqueue(cpu, *previous);
+    }
+  }
+  Thread* next = pick_next(cpu);
+  if (next != cpu.idle) next->state = ThreadState::Running;
+  if (next == previous) return;
+  if (next->time_slice_left == 0) next->time_slice_left = TIME_SLICE_TICKS;
+  cpu.local.current_thread = next;
+  arch::set_thread_context(stack_top_of(*next), next->utcb_address);
+  if (next->task != nullptr) arch::address_space_activate(next->task->page_table_root);
+  arch::switch_context(&previous->saved_kernel_rsp, next->saved_kernel_rsp);
+  // Running again as `previous`, possibly much later; free a thread that died on its own stack.
+  Cpu& now = this_cpu();
+  if (now.zombie != nullptr && now.zombie != current_thread()) {
+    Thread* zombie = now.zombie;
+    now.zombie = nullptr;
+    free_dead_thread(*zombie);
+  }
+}
+
+void block_current(ThreadState state) {
+  Thread* thread = current_thread();
+  thread->state = state;
+  schedule();
+}
+
+void yield_current() {
+  Thread* thread = current_thread();
+  thread->time_slice_left = 0;  // Goes behind the others of its priority.
+  schedule();
+}
+
+void add_timeout(Thread& thread, u64 deadline) {
+  thread.deadline = deadline;
+  timeouts.insert_sorted(thread, [](const Thread& a, const Thread& b) { return a.deadline < b.deadline; });
+}
+
+void cancel_timeout(Thread& thread) { decltype(timeouts)::remove(thread); }
+
+u64 nanoseconds_to_tsc(u64 nanoseconds) {
+  // Whole seconds and the remainder apart: nanoseconds * hertz would overflow 64 bits after a
+  // few seconds, and the remainder product stays below 1e9 * hertz (fine up to 18 GHz).
+  constexpr u64 NANOSECONDS_PER_SECOND = 1'000'000'000;
+  u64 hertz = arch::tsc_hertz();
+  u64 seconds = nanoseconds / NANOSECONDS_PER_SECOND;
+  if (seconds > ~u64{0} / hertz) return ~u64{0};  // Effectively forever.
+  return seconds * hertz + (nanoseconds % NANOSECONDS_PER_SECOND) * hertz / NANOSECONDS_PER_SECOND;
+}
+
+void scheduler_tick() {
+  u64 now = arch::read_tsc();
+  while (Thread* thread = timeouts.front()) {
+    if (thread->deadline > now) break;
+    timeouts.pop_front();
+    timeout_expired(*thread);
+  }
+  Thread* running = current_thread();
+  Cpu& cpu = this_cpu();
+  if (running != cpu.idle && running->time_slice_left > 0 && --running->time_slice_left == 0 &&
+      (cpu.ready_mask >> running->priority) != 0)
+    cpu.need_reschedule = true;
+}
+
+void preempt_if_needed() {
+  if (this_cpu().need_reschedule) schedule();
+}
+
+void exit_current() {
+  Thread* thread = current_thread();
+  KERNEL_ASSERT(thread->state == ThreadState::Dead);
+  Cpu& cpu = this_cpu();
+  // A destroyed thread's memory can go only once we are off its stack: after the switch.
+  if (thread->header.dying) {
+    if (cpu.zombie != nullptr) free_dead_thread(*cpu.zombie);  // Not our stack: safe now.
+    cpu.zombie = thread;
+  }
+  schedule();
+  panic("a dead thread was scheduled");
+}
+
+}  // namespace kernel

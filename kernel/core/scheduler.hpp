@@ -1,0 +1,54 @@
+// Scheduler: per-CPU run queues by priority with round robin inside a priority, timeouts, and the
+// switch between threads.
+// Invariants: a Ready thread is on exactly one run queue (its CPU's, at its priority) and bit p
+// of ready_mask is set exactly when queue p is non-empty; the current thread is on no run queue;
+// the kernel runs with interrupts off except in the idle loop.
+#pragma once
+
+#include "arch/x86_64/cpu_local.hpp"
+#include "object/thread.hpp"
+
+namespace kernel {
+
+constexpr u32 PRIORITY_LEVELS = 64;
+constexpr u32 DEFAULT_PRIORITY = 16;
+constexpr u64 TIME_SLICE_TICKS = 10;
+constexpr u32 MAX_CPUS = 8;
+
+struct Cpu {
+  arch::CpuLocal local;
+  Thread* idle = nullptr;
+  ThreadQueue ready[PRIORITY_LEVELS];
+  u64 ready_mask = 0;
+  bool need_reschedule = false;
+  Thread* zombie = nullptr;  // A dead thread whose stack we were on; freed after the switch.
+};
+
+void scheduler_init_boot_cpu();
+Cpu& this_cpu();
+u32 cpu_count();
+inline Thread* current_thread() { return static_cast<Thread*>(arch::this_cpu().current_thread); }
+
+// Puts a thread that is not running on its CPU's run queue.
+void make_ready(Thread& thread);
+// Takes a Ready thread off its run queue (it is being stopped).
+void remove_from_run_queue(Thread& thread);
+// Picks the best ready thread (or idle) and switches to it; returns when the caller runs again.
+void schedule();
+// The calling thread sleeps in state (not Ready); returns when another thread wakes it.
+void block_current(ThreadState state);
+// Hands the rest of the slice to another thread of the same priority, if any.
+void yield_current();
+
+// Deadline handling for blocked threads: `deadline` is a TSC value.
+void add_timeout(Thread& thread, u64 deadline);
+void cancel_timeout(Thread& thread);
+u64 nanoseconds_to_tsc(u64 nanoseconds);
+
+void scheduler_tick();
+// Called on every exit to user mode: switches if a higher-priority thread became ready.
+void preempt_if_needed();
+// Never returns: the current thread is dead, run something else.
+[[noreturn]] void exit_current();
+
+}  // namespace kernel

@@ -1,0 +1,306 @@
+// System-call dispatch and the handlers of every operation in abi/syscall.hpp.
+// Each handler first validates (selectors, types, rights, arguments) and only then acts, so a
+// failing call changes nothing. Results go into the caller's saved registers.
+#include "abi/syscall.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "core/console.hpp"
+#include "core/ipc.hpp"
+#include "core/scheduler.hpp"
+#include "core/user_memory.hpp"
+#include "object/capability_space.hpp"
+#include "object/lifetime.hpp"
+
+namespace kernel {
+namespace {
+
+namespace abi = metteagle::abi;
+using abi::Error;
+using abi::rights_of;
+using arch::TrapFrame;
+
+// Argument registers in ABI order.
+u64 argument(const TrapFrame& frame, int index) {
+  switch (index) {
+    case 1: return frame.rsi;
+    case 2: return frame.rdx;
+    case 3: return frame.r10;
+    case 4: return frame.r8;
+    default: return frame.r9;
+  }
+}
+
+void finish(TrapFrame& frame, Error error) { frame.rax = static_cast<u64>(error); }
+
+Task& own_task(Thread& self) { return *self.task; }
+
+using Handler = void (*)(Thread& self, TrapFrame& frame);
+
+void debug_write(Thread& self, TrapFrame& frame) {
+  auto console = lookup(own_task(self), frame.rdi, ObjectType::DebugConsole, rights_of(abi::DebugConsoleRight::Write));
+  if (!console) return finish(frame, console.error());
+  u64 address = argument(frame, 1);
+  u64 length = argument(frame, 2);
+  if (length > PAGE_SIZE) return finish(frame, Error::InvalidArgument);
+  char buffer[PAGE_SIZE];
+  if (!copy_from_user(buffer, address, length)) return finish(frame, Error::InvalidArgument);
+  arch::serial_write(buffer, length);
+  finish(frame, Error::None);
+}
+
+void debug_exit(Thread& self, TrapFrame& frame) {
+  auto console = lookup(own_task(self), frame.rdi, ObjectType::DebugConsole, rights_of(abi::DebugConsoleRight::Exit));
+  if (!console) return finish(frame, console.error());
+  arch::qemu_exit(static_cast<u8>(argument(frame, 1)));
+}
+
+void capability_identify(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi);
+  if (!slot) return finish(frame, slot.error());
+  frame.rsi = static_cast<u64>(slot.value()->object->type);
+  frame.rdx = slot.value()->rights;
+  frame.r10 = slot.value()->badge;
+  finish(frame, Error::None);
+}
+
+void capability_copy(Thread& self, TrapFrame& frame) {
+  auto source = lookup(own_task(self), frame.rdi);
+  if (!source) return finish(frame, source.error());
+  auto destination = lookup_empty(own_task(self), argument(frame, 1));
+  if (!destination) return finish(frame, destination.error());
+  u64 rights_mask = argument(frame, 2);
+  u64 badge = argument(frame, 3);
+  // A badge can be set once, on an unbadged endpoint capability; it then names the holder.
+  if (badge != 0 && (source.value()->object->type != ObjectType::Endpoint || source.value()->badge != 0))
+    return finish(frame, Error::InvalidArgument);
+  derive_capability(*destination.value(), *source.value(), static_cast<u32>(rights_mask), badge);
+  finish(frame, Error::None);
+}
+
+void capability_delete(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi);
+  if (!slot) return finish(frame, slot.error());
+  delete_capability(*slot.value());
+  finish(frame, Error::None);
+}
+
+void capability_revoke(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi);
+  if (!slot) return finish(frame, slot.error());
+  revoke_capability(*slot.value());
+  finish(frame, Error::None);
+}
+
+void factory_create(Thread& self, TrapFrame& frame) {
+  Task& task = own_task(self);
+  auto factory_slot = lookup(task, frame.rdi, ObjectType::Factory, rights_of(abi::FactoryRight::Create));
+  if (!factory_slot) return finish(frame, factory_slot.error());
+  auto* factory = object_of<Factory>(*factory_slot.value());
+  auto type = static_cast<ObjectType>(argument(frame, 1));
+  auto destination = lookup_empty(task, argument(frame, 2));
+  if (!destination) return finish(frame, destination.error());
+  u64 size = argument(frame, 3);
+
+  KernelObject* created = nullptr;
+  switch (type) {
+    case ObjectType::Task: {
+      auto result = create_task(factory, size);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
+    case ObjectType::Thread: {
+      auto target = lookup(task, argument(frame, 4), ObjectType::Task, rights_of(abi::TaskRight::Map));
+      if (!target) return finish(frame, target.error());
+      auto result = create_thread(factory, *object_of<Task>(*target.value()), argument(frame, 5));
+      if (!result) return finish(frame, result.error());
+      // A new thread may not outrank its creator.
+      result.value()->priority = self.priority;
+      created = &result.value()->header;
+      break;
+    }
+    case ObjectType::Endpoint: {
+      auto result = create_endpoint(factory);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
+    case ObjectType::Memory: {
+      auto result = create_memory(factory, size);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
+    case ObjectType::Factory: {
+      auto result = create_factory(factory, size);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
+    default:
+      return finish(frame, Error::InvalidArgument);
+  }
+  install_capability(*destination.value(), created, abi::ALL_RIGHTS);
+  finish(frame, Error::None);
+}
+
+void factory_info(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Factory, 0);
+  if (!slot) return finish(frame, slot.error());
+  auto* factory = object_of<Factory>(*slot.value());
+  frame.rsi = factory->quota;
+  frame.rdx = factory->used;
+  finish(frame, Error::None);
+}
+
+void task_map(Thread& self, TrapFrame& frame) {
+  Task& task = own_task(self);
+  auto target = lookup(task, frame.rdi, ObjectType::Task, rights_of(abi::TaskRight::Map));
+  if (!target) return finish(frame, target.error());
+  u64 rights = argument(frame, 5);
+  if ((rights & ~u64{7}) != 0 || (rights & rights_of(abi::MemoryRight::Read)) == 0)
+    return finish(frame, Error::InvalidArgument);
+  auto memory = lookup(task, argument(frame, 1), ObjectType::Memory, static_cast<u32>(rights));
+  if (!memory) return finish(frame, memory.error());
+  bool writable = (rights & rights_of(abi::MemoryRight::Write)) != 0;
+  bool executable = (rights & rights_of(abi::MemoryRight::Execute)) != 0;
+  finish(frame, map_memory(*object_of<Task>(*target.value()), *object_of<Memory>(*memory.value()), argument(frame, 2),
+                           argument(frame, 3), argument(frame, 4), writable, executable)
+                    .error());
+}
+
+void task_unmap(Thread& self, TrapFrame& frame) {
+  auto target = lookup(own_task(self), frame.rdi, ObjectType::Task, rights_of(abi::TaskRight::Map));
+  if (!target) return finish(frame, target.error());
+  finish(frame, unmap_memory(*object_of<Task>(*target.value()), argument(frame, 1), argument(frame, 2)).error());
+}
+
+void task_give_capability(Thread& self, TrapFrame& frame) {
+  Task& task = own_task(self);
+  auto target = lookup(task, frame.rdi, ObjectType::Task, rights_of(abi::TaskRight::Capabilities));
+  if (!target) return finish(frame, target.error());
+  auto source = lookup(task, argument(frame, 1));
+  if (!source) return finish(frame, source.error());
+  auto destination = lookup_empty(*object_of<Task>(*target.value()), argument(frame, 2));
+  if (!destination) return finish(frame, destination.error());
+  derive_capability(*destination.value(), *source.value(), static_cast<u32>(argument(frame, 3)), 0);
+  finish(frame, Error::None);
+}
+
+void thread_start(Thread& self, TrapFrame& frame) {
+  auto target = lookup(own_task(self), frame.rdi, ObjectType::Thread, rights_of(abi::ThreadRight::Control));
+  if (!target) return finish(frame, target.error());
+  auto* thread = object_of<Thread>(*target.value());
+  u64 rip = argument(frame, 1);
+  u64 rsp = argument(frame, 2);
+  if (thread->state != ThreadState::Inactive) return finish(frame, Error::Busy);
+  if (rip >= abi::USER_SPACE_END || rsp >= abi::USER_SPACE_END) return finish(frame, Error::InvalidArgument);
+  thread->frame->rip = rip;
+  thread->frame->rsp = rsp;
+  thread->frame->rdi = argument(frame, 3);
+  make_ready(*thread);
+  finish(frame, Error::None);
+}
+
+void thread_configure(Thread& self, TrapFrame& frame) {
+  Task& task = own_task(self);
+  auto target = lookup(task, frame.rdi, ObjectType::Thread, rights_of(abi::ThreadRight::Control));
+  if (!target) return finish(frame, target.error());
+  auto* thread = object_of<Thread>(*target.value());
+  u64 priority = argument(frame, 1);
+  u64 cpu = argument(frame, 2);
+  u64 handler_selector = argument(frame, 3);
+  // The priority ceiling is the caller's own priority: no thread can raise another above itself.
+  if (priority >= PRIORITY_LEVELS || priority > self.priority || cpu >= cpu_count())
+    return finish(frame, Error::InvalidArgument);
+  Endpoint* handler = nullptr;
+  u64 handler_badge = 0;
+  if (handler_selector != abi::NULL_SELECTOR) {
+    auto endpoint = lookup(task, handler_selector, ObjectType::Endpoint, rights_of(abi::EndpointRight::Send));
+    if (!endpoint) return finish(frame, endpoint.error());
+    handler = object_of<Endpoint>(*endpoint.value());
+    handler_badge = endpoint.value()->badge;
+  }
+  bool requeue = thread->state == ThreadState::Ready;
+  if (requeue) remove_from_run_queue(*thread);
+  thread->priority = static_cast<u8>(priority);
+  thread->cpu = static_cast<u32>(cpu);
+  if (requeue) make_ready(*thread);
+  if (thread->exception_endpoint != nullptr) decltype(thread->exception_endpoint->handled_threads)::remove(*thread);
+  thread->exception_endpoint = handler;
+  thread->exception_badge = handler_badge;
+  if (handler != nullptr) handler->handled_threads.push_back(*thread);
+  finish(frame, Error::None);
+}
+
+void thread_exit(Thread& self, TrapFrame& frame) {
+  stop_thread(self);
+  finish(frame, Error::None);
+}
+
+void thread_yield(Thread&, TrapFrame& frame) {
+  finish(frame, Error::None);
+  yield_current();
+}
+
+void ipc_call_handler(Thread& self, TrapFrame& frame) {
+  auto endpoint = lookup(own_task(self), frame.rdi, ObjectType::Endpoint, rights_of(abi::EndpointRight::Send));
+  if (!endpoint) return finish(frame, endpoint.error());
+  ipc_send(*endpoint.value(), true, frame.r12);
+}
+
+void ipc_send_handler(Thread& self, TrapFrame& frame) {
+  auto endpoint = lookup(own_task(self), frame.rdi, ObjectType::Endpoint, rights_of(abi::EndpointRight::Send));
+  if (!endpoint) return finish(frame, endpoint.error());
+  ipc_send(*endpoint.value(), false, frame.r12);
+}
+
+void ipc_receive_handler(Thread& self, TrapFrame& frame) {
+  auto endpoint = lookup(own_task(self), frame.rdi, ObjectType::Endpoint, rights_of(abi::EndpointRight::Receive));
+  if (!endpoint) return finish(frame, endpoint.error());
+  ipc_receive(*object_of<Endpoint>(*endpoint.value()), frame.r12);
+}
+
+void ipc_reply_handler(Thread&, TrapFrame& frame) { finish(frame, ipc_reply() ? Error::None : Error::NotFound); }
+
+void ipc_reply_wait_handler(Thread& self, TrapFrame& frame) {
+  auto endpoint = lookup(own_task(self), frame.rdi, ObjectType::Endpoint, rights_of(abi::EndpointRight::Receive));
+  if (!endpoint) return finish(frame, endpoint.error());
+  (void)ipc_reply();  // With no caller there is nothing to answer; the wait still happens.
+  ipc_receive(*object_of<Endpoint>(*endpoint.value()), frame.r12);
+}
+
+void thread_self(Thread& self, TrapFrame& frame) {
+  frame.rsi = self.cpu;
+  frame.rdx = arch::read_tsc();
+  finish(frame, Error::None);
+}
+
+constexpr Handler handlers[abi::SYSCALL_COUNT] = {
+    debug_write,        debug_exit,        capability_identify,  capability_copy,   capability_delete,
+    capability_revoke,  factory_create,    factory_info,         task_map,          task_unmap,
+    task_give_capability, thread_start,    thread_configure,     thread_exit,       thread_yield,
+    ipc_call_handler,   ipc_send_handler,  ipc_receive_handler,  ipc_reply_handler, ipc_reply_wait_handler,
+    thread_self,
+};
+static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == abi::SYSCALL_COUNT - 1);
+
+}  // namespace
+
+// Everything that must happen before any return to user mode.
+void on_return_to_user() {
+  process_destroy_queue();
+  if (current_thread()->state == ThreadState::Dead) exit_current();
+  preempt_if_needed();
+}
+
+}  // namespace kernel
+
+extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
+  using namespace kernel;
+  Thread& self = *current_thread();
+  u64 operation = frame->rax;
+  if (operation < metteagle::abi::SYSCALL_COUNT) handlers[operation](self, *frame);
+  else frame->rax = static_cast<u64>(metteagle::abi::Error::Unsupported);
+  on_return_to_user();
+}

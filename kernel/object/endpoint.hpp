@@ -1,0 +1,19 @@
+// Endpoint: rendezvous point for synchronous IPC.
+// Invariant: at most one of the queues is non-empty; `senders` holds only threads blocked in
+// send, call or exception delivery on this endpoint, `receivers` only threads blocked in receive.
+#pragma once
+
+#include "object/kernel_object.hpp"
+#include "object/thread.hpp"
+
+namespace kernel {
+
+struct Endpoint {
+  KernelObject header;
+  ThreadQueue senders;
+  ThreadQueue receivers;
+  // Threads whose exception handler this endpoint is; they lose it when the endpoint dies.
+  IntrusiveList<Thread, &Thread::handler_node> handled_threads;
+};
+
+}  // namespace kernel

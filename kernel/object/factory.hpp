@@ -1,0 +1,24 @@
+// Factory: creates kernel objects and charges their memory to its quota.
+// Invariant: used <= quota; a child factory's whole quota is charged to its parent while the child
+// exists; `objects` lists every live object charged here, so destroying the factory reclaims them.
+#pragma once
+
+#include "lib/result.hpp"
+#include "object/kernel_object.hpp"
+
+namespace kernel {
+
+struct Factory {
+  KernelObject header;
+  u64 quota = 0;
+  u64 used = 0;
+  u32 depth = 0;  // Nesting level below the root factory; bounded so destruction stays shallow.
+  IntrusiveList<KernelObject, &KernelObject::factory_node> objects;
+};
+
+constexpr u32 MAX_FACTORY_DEPTH = 8;
+
+[[nodiscard]] Result<void> factory_charge(Factory* factory, u64 bytes);
+void factory_refund(Factory* factory, u64 bytes);
+
+}  // namespace kernel

@@ -1,0 +1,265 @@
+// Object destruction and memory mappings; see lifetime.hpp.
+#include "abi/syscall.hpp"
+#include "object/lifetime.hpp"
+
+#include "arch/x86_64/layout.hpp"
+#include "core/heap.hpp"
+#include "core/memory.hpp"
+#include "core/panic.hpp"
+#include "core/scheduler.hpp"
+#include "object/capability_space.hpp"
+
+namespace kernel {
+
+using metteagle::abi::Error;
+
+namespace {
+
+IntrusiveList<KernelObject, &KernelObject::destroy_node> destroy_queue;
+
+void free_frames_run(u64 virtual_address, usize bytes) {
+  for (usize offset = 0; offset < bytes; offset += PAGE_SIZE)
+    (void)frames().free(virtual_address - PHYSMAP_BASE + offset);  // Ours since allocation.
+}
+
+// Frees a table made by heap_allocate (small) or by a contiguous frame run (large).
+void free_table(void* table, usize charged_bytes) {
+  if (table == nullptr) return;
+  if (charged_bytes <= PAGE_SIZE) heap_free(table, charged_bytes);
+  else free_frames_run(reinterpret_cast<u64>(table), charged_bytes);
+}
+
+template <typename Object>
+void free_object(Object* object) {
+  KernelObject& header = object->header;
+  if (header.factory != nullptr) decltype(header.factory->objects)::remove(header);
+  factory_refund(header.factory, header.charged_bytes);
+  heap_free(object, sizeof(Object));
+}
+
+void remove_mapping(Mapping& mapping) {
+  Task& task = *mapping.task;
+  for (u64 page = 0; page < mapping.page_count; ++page)
+    arch::address_space_unmap(task.page_table_root, mapping.address + page * PAGE_SIZE);
+  decltype(task.mappings)::remove(mapping);
+  decltype(mapping.memory->mappings)::remove(mapping);
+  factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
+  heap_free(&mapping, sizeof(Mapping));
+}
+
+// Wakes a blocked thread with an error as the result of its system call.
+void wake_with_error(Thread& thread, Error error) {
+  cancel_timeout(thread);
+  if (thread.frame != nullptr) thread.frame->rax = static_cast<u64>(error);
+  thread.blocked_on = nullptr;
+  thread.sending_exception = false;
+  make_ready(thread);
+}
+
+}  // namespace
+
+// Ends a thread's participation in everything: queues, calls, handler links, scheduling.
+void stop_thread(Thread& thread) {
+  cancel_timeout(thread);
+  if (thread.state == ThreadState::Ready) remove_from_run_queue(thread);
+  if (thread.state == ThreadState::BlockedSend || thread.state == ThreadState::BlockedReceive)
+    ThreadQueue::remove(thread);  // Whichever endpoint queue it is on.
+  if (thread.callee != nullptr) {
+    thread.callee->caller = nullptr;
+    thread.callee = nullptr;
+  }
+  if (thread.caller != nullptr) {
+    // Whoever called us will get no reply: its call fails.
+    Thread* caller = thread.caller;
+    caller->callee = nullptr;
+    thread.caller = nullptr;
+    if (caller->state == ThreadState::BlockedReply) {
+      // A faulting thread cannot resume without its handler's answer: it ends too.
+      if (caller->sending_exception) stop_thread(*caller);
+      else wake_with_error(*caller, Error::Destroyed);
+    }
+  }
+  if (thread.exception_endpoint != nullptr) {
+    decltype(thread.exception_endpoint->handled_threads)::remove(thread);
+    thread.exception_endpoint = nullptr;
+  }
+  thread.blocked_on = nullptr;
+  thread.sending_exception = false;
+  thread.state = ThreadState::Dead;
+}
+
+namespace {
+
+void destroy_thread(Thread& thread) {
+  stop_thread(thread);
+  if (thread.task != nullptr) {
+    arch::address_space_unmap(thread.task->page_table_root, thread.utcb_address);
+    decltype(thread.task->threads)::remove(thread);
+  }
+  // The thread may be the one running this code: then its stack is freed after the switch.
+  if (&thread == current_thread()) return;
+  free_dead_thread(thread);
+}
+
+void destroy_task(Task& task) {
+  while (Thread* thread = task.threads.front()) {
+    thread->header.dying = true;
+    while (Capability* capability = thread->header.capabilities.front()) delete_capability(*capability);
+    destroy_thread(*thread);
+  }
+  while (Mapping* mapping = task.mappings.front()) remove_mapping(*mapping);
+  for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
+  // The CPU may still run on these tables (a task destroying itself): leave them first.
+  arch::address_space_deactivate(task.page_table_root);
+  arch::address_space_release_tables(task.page_table_root, table_source(task));
+  (void)frames().free(task.page_table_root);
+  factory_refund(task.header.factory, PAGE_SIZE);
+  free_table(task.slots, task.slots_bytes);
+  factory_refund(task.header.factory, task.slots_bytes);
+  free_object(&task);
+}
+
+void destroy_endpoint(Endpoint& endpoint) {
+  while (Thread* thread = endpoint.senders.pop_front()) {
+    if (thread->sending_exception) {
+      // No handler will ever answer: the faulting thread ends.
+      stop_thread(*thread);
+      continue;
+    }
+    wake_with_error(*thread, Error::Destroyed);
+  }
+  while (Thread* thread = endpoint.receivers.pop_front()) wake_with_error(*thread, Error::Destroyed);
+  while (Thread* thread = endpoint.handled_threads.pop_front()) thread->exception_endpoint = nullptr;
+  free_object(&endpoint);
+}
+
+void destroy_memory(Memory& memory) {
+  while (Mapping* mapping = memory.mappings.front()) remove_mapping(*mapping);
+  for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
+  factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE + memory.frames_table_bytes);
+  free_table(memory.frames, memory.frames_table_bytes);
+  free_object(&memory);
+}
+
+// A factory goes last: first every object it created, then itself (requeued behind them).
+bool destroy_factory(Factory& factory) {
+  if (!factory.objects.empty()) {
+    for (KernelObject& object : factory.objects) schedule_destroy(&object);
+    destroy_queue.push_back(factory.header);
+    return false;
+  }
+  Factory* parent = factory.header.factory;
+  u64 quota = factory.quota;
+  free_object(&factory);
+  factory_refund(parent, quota);
+  return true;
+}
+
+void destroy_object(KernelObject& object) {
+  // No capability may outlive its object.
+  while (Capability* capability = object.capabilities.front()) delete_capability(*capability);
+  switch (object.type) {
+    case ObjectType::Task: destroy_task(reinterpret_cast<Task&>(object)); break;
+    case ObjectType::Thread: destroy_thread(reinterpret_cast<Thread&>(object)); break;
+    case ObjectType::Endpoint: destroy_endpoint(reinterpret_cast<Endpoint&>(object)); break;
+    case ObjectType::Memory: destroy_memory(reinterpret_cast<Memory&>(object)); break;
+    case ObjectType::Factory: destroy_factory(reinterpret_cast<Factory&>(object)); break;
+    case ObjectType::DebugConsole: break;  // Boot object: never freed.
+    case ObjectType::None: panic("destroying an object of no type");
+  }
+}
+
+}  // namespace
+
+void schedule_destroy(KernelObject* object) {
+  if (object->dying) return;
+  if (object->type == ObjectType::DebugConsole) return;  // Lives as long as the machine.
+  object->dying = true;
+  destroy_queue.push_back(*object);
+}
+
+void process_destroy_queue() {
+  while (KernelObject* object = destroy_queue.pop_front()) destroy_object(*object);
+}
+
+void free_dead_thread(Thread& thread) {
+  u64 stack_physical = thread.kernel_stack - PHYSMAP_BASE;
+  for (usize page = 0; page < KERNEL_STACK_PAGES; ++page) (void)frames().free(stack_physical + page * PAGE_SIZE);
+  (void)frames().free(thread.utcb_frame);
+  factory_refund(thread.header.factory, PAGE_SIZE * (KERNEL_STACK_PAGES + 1));
+  free_object(&thread);
+}
+
+void timeout_expired(Thread& thread) {
+  ThreadQueue::remove(thread);
+  thread.frame->rax = static_cast<u64>(Error::Timeout);
+  thread.blocked_on = nullptr;
+  thread.sending_exception = false;
+  make_ready(thread);
+}
+
+Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
+                        bool executable) {
+  using metteagle::abi::USER_SPACE_END;
+  using metteagle::abi::USER_SPACE_START;
+  if (page_count == 0 || !is_aligned(address, PAGE_SIZE) || page_offset > memory.page_count ||
+      page_count > memory.page_count - page_offset || address < USER_SPACE_START ||
+      address > USER_SPACE_END || page_count > (USER_SPACE_END - address) / PAGE_SIZE)
+    return Error::InvalidArgument;
+  if (writable && executable) return Error::InvalidArgument;  // W^X.
+  u64 end = address + page_count * PAGE_SIZE;
+  for (Mapping& existing : task.mappings)
+    if (address < existing.address + existing.page_count * PAGE_SIZE && existing.address < end) return Error::Busy;
+  for (Thread& thread : task.threads)
+    if (thread.utcb_address >= address && thread.utcb_address < end) return Error::Busy;
+
+  TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
+  void* block = heap_allocate(sizeof(Mapping));
+  if (block == nullptr) {
+    factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
+    return Error::OutOfMemory;
+  }
+  auto* mapping = new (block) Mapping();
+  mapping->task = &task;
+  mapping->memory = &memory;
+  mapping->address = address;
+  mapping->page_offset = page_offset;
+  mapping->page_count = 0;
+  task.mappings.push_back(*mapping);
+  memory.mappings.push_back(*mapping);
+  for (u64 page = 0; page < page_count; ++page) {
+    auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE,
+                                          memory.frames[page_offset + page], {writable, executable}, table_source(task));
+    if (!mapped.ok()) {
+      remove_mapping(*mapping);  // Unmaps the pages mapped so far.
+      return mapped.error();
+    }
+    mapping->page_count = page + 1;
+  }
+  return {};
+}
+
+Result<void> unmap_memory(Task& task, u64 address, u64 page_count) {
+  if (!is_aligned(address, PAGE_SIZE) || page_count == 0 || address >= metteagle::abi::USER_SPACE_END ||
+      page_count > (metteagle::abi::USER_SPACE_END - address) / PAGE_SIZE)
+    return Error::InvalidArgument;
+  u64 end = address + page_count * PAGE_SIZE;
+  bool found = false;
+  for (Mapping& mapping : task.mappings) {
+    u64 mapping_end = mapping.address + mapping.page_count * PAGE_SIZE;
+    if (mapping.address >= end || mapping_end <= address) continue;
+    if (mapping.address < address || mapping_end > end) return Error::InvalidArgument;
+    found = true;
+  }
+  if (!found) return Error::NotFound;
+  for (;;) {
+    Mapping* inside = nullptr;
+    for (Mapping& mapping : task.mappings)
+      if (mapping.address >= address && mapping.address < end) inside = &mapping;
+    if (inside == nullptr) break;
+    remove_mapping(*inside);
+  }
+  return {};
+}
+
+}  // namespace kernel

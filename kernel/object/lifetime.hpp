@@ -1,0 +1,48 @@
+// Object lifetime: creation charged to a factory, and destruction that reclaims everything.
+// Invariant: destruction is deferred to a queue and runs iteratively, so deleting one capability
+// can cascade through any number of objects without deep recursion; every byte and frame an
+// object held is refunded to its factory when it is freed.
+#pragma once
+
+#include "arch/x86_64/address_space.hpp"
+#include "lib/result.hpp"
+#include "object/debug_console.hpp"
+#include "object/endpoint.hpp"
+#include "object/factory.hpp"
+#include "object/memory.hpp"
+#include "object/task.hpp"
+#include "object/thread.hpp"
+
+namespace kernel {
+
+[[nodiscard]] Result<Task*> create_task(Factory* factory, u64 slot_count);
+[[nodiscard]] Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address);
+[[nodiscard]] Result<Endpoint*> create_endpoint(Factory* factory);
+[[nodiscard]] Result<Memory*> create_memory(Factory* factory, u64 page_count);
+[[nodiscard]] Result<Factory*> create_factory(Factory* parent, u64 quota);
+// Boot-time objects belong to no factory.
+Factory* create_root_factory(u64 quota);
+DebugConsole* create_debug_console();
+
+// Maps pages [page_offset, page_offset + page_count) of memory at address in task.
+[[nodiscard]] Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,
+                                      bool writable, bool executable);
+// Removes the mappings that lie inside [address, address + page_count pages); a mapping that is
+// only partly inside is an error (InvalidArgument), no mapping there is NotFound.
+[[nodiscard]] Result<void> unmap_memory(Task& task, u64 address, u64 page_count);
+
+// Page-table frames of a task, charged to its factory.
+arch::TableFrameSource table_source(Task& task);
+
+// Marks object dying and queues it; process_destroy_queue does the work.
+void schedule_destroy(KernelObject* object);
+void process_destroy_queue();
+// Ends a thread: off every queue, its caller's call fails, state Dead. The object stays until
+// its last capability goes.
+void stop_thread(Thread& thread);
+// Frees what a dead thread held once no CPU runs on its stack.
+void free_dead_thread(Thread& thread);
+// A blocked thread's deadline passed: it leaves its queue and its call returns Timeout.
+void timeout_expired(Thread& thread);
+
+}  // namespace kernel

@@ -1,0 +1,32 @@
+// Memory: a set of physical pages that tasks map with explicit rights, and Mapping, one range of
+// it mapped into one task.
+// Invariant: frames[i] belongs to this object for its whole life; every mapping of it is on
+// `mappings` (and on its task's list), so destroying either side unmaps before anything is freed.
+#pragma once
+
+#include "object/kernel_object.hpp"
+
+namespace kernel {
+
+struct Task;
+struct Memory;
+
+struct Mapping {
+  Task* task = nullptr;
+  Memory* memory = nullptr;
+  u64 address = 0;
+  u64 page_offset = 0;
+  u64 page_count = 0;
+  ListNode task_node;    // On task->mappings.
+  ListNode memory_node;  // On memory->mappings.
+};
+
+struct Memory {
+  KernelObject header;
+  u64 page_count = 0;
+  u64* frames = nullptr;  // page_count physical addresses.
+  usize frames_table_bytes = 0;
+  IntrusiveList<Mapping, &Mapping::memory_node> mappings;
+};
+
+}  // namespace kernel

@@ -1,0 +1,61 @@
+// Thread: user registers, kernel stack, UTCB, scheduling parameters and IPC state.
+// Invariants: `frame` (user registers) sits at the top of the thread's own kernel stack;
+// queue_node is on at most one queue (a run queue or one endpoint queue) and that queue matches
+// `state`; caller/callee links are symmetric (a->caller == b exactly when b->callee == a).
+#pragma once
+
+#include "arch/x86_64/platform.hpp"
+#include "object/kernel_object.hpp"
+
+namespace kernel {
+
+struct Task;
+struct Endpoint;
+
+enum class ThreadState : u8 {
+  Inactive,        // Created, never started.
+  Ready,           // On a run queue.
+  Running,         // Current on its CPU.
+  BlockedSend,     // On an endpoint's sender queue (send, call or exception).
+  BlockedReceive,  // On an endpoint's receiver queue.
+  BlockedReply,    // Waiting for the answer to a call (or to an exception message).
+  Dead,            // Ended; never runs again.
+};
+
+struct Thread {
+  KernelObject header;
+  Task* task = nullptr;  // Null only for idle threads.
+  ThreadState state = ThreadState::Inactive;
+  u8 priority = 0;
+  u32 cpu = 0;
+  u64 kernel_stack = 0;       // Lowest address of the kernel stack.
+  u64 saved_kernel_rsp = 0;   // While switched out.
+  arch::TrapFrame* frame = nullptr;
+  u64 utcb_frame = 0;         // Physical page of the UTCB.
+  u64 utcb_address = 0;       // Where the UTCB is mapped in the task.
+  u64 time_slice_left = 0;
+
+  Endpoint* exception_endpoint = nullptr;
+  u64 exception_badge = 0;
+  ListNode handler_node;  // On exception_endpoint->handled_threads.
+
+  ListNode task_node;     // On task->threads.
+  ListNode queue_node;    // On a run queue or an endpoint queue.
+  ListNode timeout_node;  // On the timeout list while blocked with a deadline.
+  u64 deadline = 0;       // TSC value.
+
+  Endpoint* blocked_on = nullptr;
+  Thread* caller = nullptr;  // Waits for this thread's reply.
+  Thread* callee = nullptr;  // This thread waits for its reply.
+  u64 send_badge = 0;
+  bool send_is_call = false;
+  bool send_may_grant = false;
+  bool sending_exception = false;  // The pending message is exception_words, not the registers.
+  u64 exception_words[5] = {};
+};
+
+using ThreadQueue = IntrusiveList<Thread, &Thread::queue_node>;
+
+constexpr usize KERNEL_STACK_PAGES = 2;
+
+}  // namespace kernel
