@@ -4,7 +4,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test bench clean
+.PHONY: all setup configure build run test bench docs clean
 
 all: build
 
@@ -27,6 +27,9 @@ test: build
 
 bench: build
 	bench/run-all $(BUILD)
+
+docs: build
+	cmake --build $(BUILD) --target docs
 
 clean:
 	rm -rf $(BUILD)

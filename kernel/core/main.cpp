@@ -4,7 +4,10 @@
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 #include "core/memory.hpp"
+#include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "core/ipc.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/panic.hpp"
 #include "core/root_task.hpp"
 #include "core/scheduler.hpp"
@@ -30,6 +33,33 @@ void run_constructors() {
   for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor) (*constructor)();
 }
 
+// How many CPUs the machine reports (CPUID leaf 1, logical processors per package).
+u32 expected_cpus() {
+  auto leaf = arch::cpuid(1);
+  bool multi = (leaf.edx & (1u << 28)) != 0;
+  u32 count = multi ? (leaf.ebx >> 16) & 0xff : 1;
+  return count == 0 ? 1 : count;
+}
+
+// Kernel stacks of APs: aligned to their size, so an AP finds its stack base from rsp.
+u64 allocate_ap_stack() {
+  constexpr u64 bytes = PAGE_SIZE * KERNEL_STACK_PAGES;
+  auto run = frames().allocate_contiguous(KERNEL_STACK_PAGES, bytes);
+  if (!run) panic("out of memory for an AP stack");
+  return reinterpret_cast<u64>(arch::physical_to_virtual(run.value())) + bytes;
+}
+
+[[noreturn]] void ap_main(u32 index) {
+  arch::address_space_activate(arch::kernel_page_table_root());
+  arch::cpu_tables_init(index);
+  scheduler_init_cpu(index, align_down(arch::stack_pointer(), PAGE_SIZE * KERNEL_STACK_PAGES));
+  arch::interrupt_controller_init_ap();
+  arch::record_apic_id(index);
+  arch::timer_start_periodic(TIMER_HERTZ);
+  arch::announce_online();
+  idle_loop();
+}
+
 }  // namespace
 
 const BootInfo& boot_information() { return boot_info; }
@@ -49,7 +79,7 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   u64 boot_tsc = arch::read_tsc();
   log("\nMettEagle kernel (x86-64) booting\n");
 
-  arch::cpu_tables_init();
+  arch::cpu_tables_init(0);
   scheduler_init_boot_cpu();
   auto status = parse_multiboot(magic, info_physical, read_boot_physical, boot_info);
   if (status != MultibootStatus::Ok) panic("bad multiboot information (status %u, magic %#x)", unsigned(status), magic);
@@ -69,17 +99,23 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   arch::timer_start_periodic(TIMER_HERTZ);
   log("clock: TSC %lu kHz, APIC timer %lu kHz, tick %u Hz\n", arch::tsc_hertz() / 1000,
       arch::apic_timer_hertz() / 1000, TIMER_HERTZ);
+  arch::record_apic_id(0);
+  u32 cpus = arch::start_application_processors(expected_cpus(), allocate_boot_frame, allocate_ap_stack, ap_main);
   arch::enable_interrupts();
-  log("kernel ready in %lu TSC ticks\n", arch::read_tsc() - boot_tsc);
+  log("kernel ready in %lu TSC ticks, %u CPUs online\n", arch::read_tsc() - boot_tsc, cpus);
 
   char suite[32];
   if (command_line_value(boot_info.command_line, "test", suite, sizeof(suite))) selftest::run_suite(suite);
 
-  if (boot_info.module_count > 0) start_root_task(boot_info);
-  else log("idle: no boot modules, nothing to run (press Ctrl-A X to leave QEMU)\n");
-  // From here this is the boot CPU's idle thread.
-  for (;;) {
-    if (this_cpu().need_reschedule) schedule();
-    arch::wait_for_interrupt();
+  if (boot_info.module_count > 0) {
+    // Kernel work runs with interrupts off: an interrupt handler takes the kernel lock too.
+    arch::disable_interrupts();
+    kernel_lock_acquire();
+    start_root_task(boot_info);
+    kernel_lock_release();
+  } else {
+    log("idle: no boot modules, nothing to run (press Ctrl-A X to leave QEMU)\n");
   }
+  // From here this is the boot CPU's idle thread.
+  idle_loop();
 }

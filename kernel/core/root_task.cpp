@@ -97,8 +97,13 @@ void start_root_task(const BootInfo& boot_info) {
     entry.address = module_address;
     entry.size = module.end - module.start;
     entry.selector = abi::ROOT_FIRST_MODULE + index - 1;
-    for (usize i = 0; i + 1 < sizeof(entry.command_line) && module.command_line[i] != '\0'; ++i)
-      entry.command_line[i] = module.command_line[i];
+    // The path's directories mean nothing inside the machine and would crowd out the arguments.
+    const char* line = module.command_line;
+    const char* word_end = line;
+    while (*word_end != '\0' && *word_end != ' ') ++word_end;
+    for (const char* cursor = line; cursor < word_end; ++cursor)
+      if (*cursor == '/') line = cursor + 1;
+    for (usize i = 0; i + 1 < sizeof(entry.command_line) && line[i] != '\0'; ++i) entry.command_line[i] = line[i];
     give(*task, entry.selector, memory->header, rights_of(abi::MemoryRight::Read));
     module_address += (pages + 1) * PAGE_SIZE;  // A guard page between modules.
   }

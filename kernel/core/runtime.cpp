@@ -8,8 +8,9 @@ using klib::usize;
 extern "C" {
 
 void* memcpy(void* destination, const void* source, usize length) {
+  void* start = destination;  // rep movsb advances rdi; memcpy returns where the copy began.
   asm volatile("rep movsb" : "+D"(destination), "+S"(source), "+c"(length)::"memory");
-  return destination;
+  return start;
 }
 
 void* memset(void* destination, int value, usize length) {

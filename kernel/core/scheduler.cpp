@@ -4,6 +4,7 @@
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "core/heap.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
 #include "object/endpoint.hpp"
@@ -16,9 +17,8 @@ namespace kernel {
 namespace {
 
 Cpu cpus[MAX_CPUS];
-u32 online_cpus = 0;
 IntrusiveList<Thread, &Thread::timeout_node> timeouts;
-Thread boot_idle_thread;
+Thread idle_threads[MAX_CPUS];
 
 u64 stack_top_of(const Thread& thread) { return thread.kernel_stack + PAGE_SIZE * KERNEL_STACK_PAGES; }
 
@@ -38,21 +38,39 @@ void enqueue(Cpu& cpu, Thread& thread) {
 }  // namespace
 
 Cpu& this_cpu() { return *reinterpret_cast<Cpu*>(&arch::this_cpu()); }
-u32 cpu_count() { return online_cpus; }
+u32 cpu_count() { return arch::online_cpu_count(); }
+
+void scheduler_init_cpu(u32 index, u64 idle_stack_base) {
+  static_assert(__builtin_offsetof(Cpu, local) == 0, "the per-CPU block starts the Cpu record");
+  Cpu& cpu = cpus[index];
+  arch::cpu_local_init(cpu.local, index);
+  Thread& idle = idle_threads[index];
+  idle.header.type = ObjectType::Thread;
+  idle.kernel_stack = idle_stack_base;
+  idle.state = ThreadState::Running;
+  idle.priority = 0;
+  idle.cpu = index;
+  cpu.idle = &idle;
+  cpu.local.current_thread = &idle;
+  arch::set_thread_context(stack_top_of(idle), 0);
+}
 
 void scheduler_init_boot_cpu() {
-  static_assert(__builtin_offsetof(Cpu, local) == 0, "the per-CPU block starts the Cpu record");
-  Cpu& cpu = cpus[0];
-  arch::cpu_local_init(cpu.local, 0);
-  boot_idle_thread.header.type = ObjectType::Thread;
-  // kernel_main becomes the idle thread and keeps the boot stack.
-  boot_idle_thread.kernel_stack = reinterpret_cast<u64>(kernel_boot_stack_top) - PAGE_SIZE * KERNEL_STACK_PAGES;
-  boot_idle_thread.state = ThreadState::Running;
-  boot_idle_thread.priority = 0;
-  cpu.idle = &boot_idle_thread;
-  cpu.local.current_thread = &boot_idle_thread;
-  arch::set_thread_context(stack_top_of(boot_idle_thread), 0);
-  online_cpus = 1;
+  // kernel_main becomes the boot CPU's idle thread and keeps the boot stack.
+  scheduler_init_cpu(0, reinterpret_cast<u64>(kernel_boot_stack_top) - PAGE_SIZE * KERNEL_STACK_PAGES);
+}
+
+void idle_loop() {
+  for (;;) {
+    // Interrupts are on only while halted here; whoever makes a thread ready for this CPU sets
+    // need_reschedule (and sends an IPI when it runs elsewhere).
+    if (this_cpu().need_reschedule) {
+      kernel_lock_acquire();
+      schedule();
+      kernel_lock_release();
+    }
+    arch::wait_for_interrupt();
+  }
 }
 
 void make_ready(Thread& thread) {
@@ -60,7 +78,10 @@ void make_ready(Thread& thread) {
   Cpu& cpu = cpus[thread.cpu];
   enqueue(cpu, thread);
   Thread* running = static_cast<Thread*>(cpu.local.current_thread);
-  if (running == cpu.idle || thread.priority > running->priority) cpu.need_reschedule = true;
+  if (running == cpu.idle || thread.priority > running->priority) {
+    cpu.need_reschedule = true;
+    if (&cpu != &this_cpu()) arch::send_reschedule(thread.cpu);
+  }
 }
 
 void remove_from_run_queue(Thread& thread) {

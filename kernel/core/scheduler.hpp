@@ -6,6 +6,7 @@
 #pragma once
 
 #include "arch/x86_64/cpu_local.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "object/thread.hpp"
 
 namespace kernel {
@@ -13,18 +14,22 @@ namespace kernel {
 constexpr u32 PRIORITY_LEVELS = 64;
 constexpr u32 DEFAULT_PRIORITY = 16;
 constexpr u64 TIME_SLICE_TICKS = 10;
-constexpr u32 MAX_CPUS = 8;
+constexpr u32 MAX_CPUS = arch::MAX_CPUS;
 
 struct Cpu {
   arch::CpuLocal local;
   Thread* idle = nullptr;
   ThreadQueue ready[PRIORITY_LEVELS];
   u64 ready_mask = 0;
-  bool need_reschedule = false;
+  volatile bool need_reschedule = false;  // Read by the idle loop without the kernel lock.
   Thread* zombie = nullptr;  // A dead thread whose stack we were on; freed after the switch.
 };
 
 void scheduler_init_boot_cpu();
+// An application processor joins: its idle thread runs on the stack it started on.
+void scheduler_init_cpu(u32 index, u64 idle_stack_base);
+// The idle loop of every CPU; never returns.
+[[noreturn]] void idle_loop();
 Cpu& this_cpu();
 u32 cpu_count();
 inline Thread* current_thread() { return static_cast<Thread*>(arch::this_cpu().current_thread); }

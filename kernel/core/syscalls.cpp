@@ -5,7 +5,9 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
+#include "arch/x86_64/address_space.hpp"
 #include "core/ipc.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/scheduler.hpp"
 #include "core/user_memory.hpp"
 #include "object/capability_space.hpp"
@@ -292,15 +294,19 @@ void on_return_to_user() {
   process_destroy_queue();
   if (current_thread()->state == ThreadState::Dead) exit_current();
   preempt_if_needed();
+  // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.
+  arch::address_space_activate(current_thread()->task->page_table_root);
 }
 
 }  // namespace kernel
 
 extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
   using namespace kernel;
+  kernel_lock_acquire();
   Thread& self = *current_thread();
   u64 operation = frame->rax;
   if (operation < metteagle::abi::SYSCALL_COUNT) handlers[operation](self, *frame);
   else frame->rax = static_cast<u64>(metteagle::abi::Error::Unsupported);
   on_return_to_user();
+  kernel_lock_release();
 }

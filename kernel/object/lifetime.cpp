@@ -41,6 +41,8 @@ void remove_mapping(Mapping& mapping) {
   Task& task = *mapping.task;
   for (u64 page = 0; page < mapping.page_count; ++page)
     arch::address_space_unmap(task.page_table_root, mapping.address + page * PAGE_SIZE);
+  // Frames go back to the pool below: no CPU may keep a translation to them.
+  arch::address_space_flush_remote(task.page_table_root);
   decltype(task.mappings)::remove(mapping);
   decltype(mapping.memory->mappings)::remove(mapping);
   factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
@@ -94,6 +96,7 @@ void destroy_thread(Thread& thread) {
   stop_thread(thread);
   if (thread.task != nullptr) {
     arch::address_space_unmap(thread.task->page_table_root, thread.utcb_address);
+    arch::address_space_flush_remote(thread.task->page_table_root);
     decltype(thread.task->threads)::remove(thread);
   }
   // The thread may be the one running this code: then its stack is freed after the switch.
@@ -111,6 +114,7 @@ void destroy_task(Task& task) {
   for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
   // The CPU may still run on these tables (a task destroying itself): leave them first.
   arch::address_space_deactivate(task.page_table_root);
+  arch::address_space_flush_remote(task.page_table_root);
   arch::address_space_release_tables(task.page_table_root, table_source(task));
   (void)frames().free(task.page_table_root);
   factory_refund(task.header.factory, PAGE_SIZE);

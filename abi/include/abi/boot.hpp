@@ -13,7 +13,7 @@ enum RootSelector : u64 {
   ROOT_THREAD = 2,        // Its own thread: all rights.
   ROOT_FACTORY = 3,       // Factory whose quota is all memory left after boot.
   ROOT_CONSOLE = 4,       // Debug console: Write and Exit.
-  ROOT_FIRST_MODULE = 8,  // Memory capability (Read only) of boot module i at ROOT_FIRST_MODULE + i.
+  ROOT_FIRST_MODULE = 8,  // Memory capability (Read only) of RootBootInfo::modules[i] (boot module i + 1).
   ROOT_FIRST_FREE = 64,   // First empty slot; the root task's space has ROOT_CAPABILITY_SLOTS slots.
 };
 constexpr u64 ROOT_CAPABILITY_SLOTS = 1024;
@@ -29,7 +29,8 @@ struct RootModule {
   u64 address;  // Where the module's bytes are mapped in the root task (page aligned).
   u64 size;     // Exact size in bytes.
   u64 selector; // Memory capability of the module's pages.
-  char command_line[104];  // The module's string from the boot loader, NUL-terminated.
+  char command_line[104];  // The module's string from the boot loader without the directories of its
+                           // path, NUL-terminated (truncated if longer).
 };
 static_assert(sizeof(RootModule) == 128);
 

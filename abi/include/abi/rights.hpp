@@ -19,7 +19,7 @@ enum class ObjectType : u32 {
 constexpr u32 OBJECT_TYPE_COUNT = 7;
 
 // Rights are bit sets whose meaning depends on the object type.
-enum class TaskRight : u32 { Map = 1, Capabilities = 2, Destroy = 4 };
+enum class TaskRight : u32 { Map = 1, Capabilities = 2 };
 enum class ThreadRight : u32 { Control = 1 };
 enum class EndpointRight : u32 { Send = 1, Receive = 2, Grant = 4 };
 enum class MemoryRight : u32 { Read = 1, Write = 2, Execute = 4 };
@@ -32,7 +32,7 @@ constexpr u32 ALL_RIGHTS = 0xffffffff;
 // never set by the kernel.
 constexpr u32 full_rights(ObjectType type) {
   switch (type) {
-    case ObjectType::Task: return 7;
+    case ObjectType::Task: return 3;
     case ObjectType::Thread: return 1;
     case ObjectType::Endpoint: return 7;
     case ObjectType::Memory: return 7;

@@ -23,32 +23,68 @@ namespace metteagle::abi {
 //                                     -> on receive: the badge of the capability the sender used
 //   rcx, r11 are clobbered by the instruction; every other register is preserved.
 //
-// X(name, number, target type, needed rights, description)
-#define ABI_SYSCALLS(X)                                                                                    \
-  X(DebugWrite, 0, DebugConsole, "Write", "write a2 bytes from user address a1 to the console (at most 4096)") \
-  X(DebugExit, 1, DebugConsole, "Exit", "end the machine with exit code a1 (QEMU isa-debug-exit)")      \
-  X(CapabilityIdentify, 2, None, "-", "describe a capability: out1=type, out2=rights, out3=badge")      \
-  X(CapabilityCopy, 3, None, "-", "copy into empty slot a1 with rights & a2; a3 sets the badge of an unbadged endpoint capability") \
-  X(CapabilityDelete, 4, None, "-", "empty the slot; derived capabilities move to its parent")          \
-  X(CapabilityRevoke, 5, None, "-", "delete every capability derived from this one, keep it")           \
-  X(FactoryCreate, 6, Factory, "Create", "create an object of type a1 into empty slot a2; a3 = size (pages for Memory, quota bytes for Factory, capability slots for Task)") \
-  X(FactoryInfo, 7, Factory, "-", "out1=quota bytes, out2=bytes used")                                  \
-  X(TaskMap, 8, Task, "Map", "map memory a1 (selector) page offset a2 at address a3, a4 pages, rights a5 (MemoryRight bits)") \
-  X(TaskUnmap, 9, Task, "Map", "unmap a2 pages at address a1")                                          \
-  X(TaskGiveCapability, 10, Task, "Capabilities", "copy own slot a1 into the task's empty slot a2 with rights & a3") \
-  X(ThreadStart, 11, Thread, "Control", "start a never-started thread at rip a1, rsp a2, rdi a3")       \
-  X(ThreadConfigure, 12, Thread, "Control", "priority a1, CPU a2, exception endpoint selector a3 (0 = none)") \
-  X(ThreadExit, 13, None, "-", "end the calling thread")                                                \
-  X(ThreadYield, 14, None, "-", "give up the rest of the time slice")                                   \
-  X(IpcCall, 15, Endpoint, "Send", "send a message and wait for the reply")                             \
-  X(IpcSend, 16, Endpoint, "Send", "send a message; wait until a receiver takes it or the timeout ends")\
-  X(IpcReceive, 17, Endpoint, "Receive", "wait for a message")                                          \
-  X(IpcReply, 18, None, "-", "answer the last caller received; never blocks")                           \
-  X(IpcReplyWait, 19, Endpoint, "Receive", "answer the last caller, then wait for the next message")    \
-  X(ThreadSelf, 20, None, "-", "out1 = the caller's CPU, out2 = TSC at entry")
+// X(name, number, target type (rdi), rights needed on it, arguments, outputs, errors, summary).
+// Every operation may also return InvalidCapability (rdi names no capability), WrongType and
+// NoRights for its target; the errors column lists the others.
+#define ABI_SYSCALLS(X)                                                                                         \
+  X(DebugWrite, 0, DebugConsole, "Write", "a1 address, a2 length (at most 4096)", "-",                          \
+    "InvalidArgument (length too large, or the range is not readable user memory)",                             \
+    "write bytes from user memory to the serial console")                                                       \
+  X(DebugExit, 1, DebugConsole, "Exit", "a1 exit code (low 8 bits)", "does not return",                          \
+    "-", "end the machine through isa-debug-exit: QEMU exits with status 2 * code + 1")                             \
+  X(CapabilityIdentify, 2, Any, "-", "-", "o1 object type, o2 rights, o3 badge", "Destroyed",                    \
+    "describe the capability in slot rdi")                                                                      \
+  X(CapabilityCopy, 3, Any, "-", "a1 destination slot, a2 rights mask, a3 badge (0 = keep)", "-",                \
+    "InvalidCapability (destination 0 or out of range), SlotOccupied, InvalidArgument (badge on a non-endpoint " \
+    "or already badged capability)",                                                                            \
+    "derive a copy with rights & mask into an empty slot; it is revoked with its source")                       \
+  X(CapabilityDelete, 4, Any, "-", "-", "-", "Destroyed",                                                        \
+    "empty the slot; derived capabilities move to its parent; the last capability destroys the object")         \
+  X(CapabilityRevoke, 5, Any, "-", "-", "-", "Destroyed",                                                        \
+    "delete every capability derived from this one (transitively); it stays")                                   \
+  X(FactoryCreate, 6, Factory, "Create",                                                                        \
+    "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536; "       \
+    "Factory: quota bytes), a4 task selector (Thread; needs Task Map), a5 UTCB address (Thread)",                 \
+    "-",                                                                                                        \
+    "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address), Busy (UTCB address in use), " \
+    "QuotaExceeded, OutOfMemory",                                                                               \
+    "create an object charged to the factory; the new capability has all rights")                               \
+  X(FactoryInfo, 7, Factory, "-", "-", "o1 quota bytes, o2 bytes used", "-", "read the factory's accounting")   \
+  X(TaskMap, 8, Task, "Map",                                                                                    \
+    "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
+    "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
+    "-", "InvalidArgument (range, alignment, rights), Busy (overlaps a mapping or a UTCB), QuotaExceeded",       \
+    "map pages of a memory object into the task")                                                              \
+  X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages", "-",                                                     \
+    "InvalidArgument (range, or it cuts a mapping), NotFound (nothing mapped there)",                           \
+    "remove the mappings inside the range")                                                                     \
+  X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
+    "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
+    "derive a copy of an own capability into the task's space")                                                 \
+  X(ThreadStart, 11, Thread, "Control", "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
+    "Busy (already started), InvalidArgument (rip or rsp outside user space)", "start a never-started thread")  \
+  X(ThreadConfigure, 12, Thread, "Control", "a1 priority (0-63, at most the caller's), a2 CPU, "                \
+    "a3 exception endpoint selector (0 = none; needs Send)", "-",                                               \
+    "InvalidArgument (priority or CPU), InvalidCapability/WrongType/NoRights (a3)",                             \
+    "set scheduling parameters and the exception handler")                                                      \
+  X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
+  X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
+  X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
+    "o1 reply tag, o2-o5 reply words 0-3", "Timeout, Destroyed (endpoint or server gone)",                     \
+    "send and wait for the reply; the server sees the capability's badge")                                     \
+  X(IpcSend, 16, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
+    "send; blocks until a receiver takes the message or the timeout ends")                                     \
+  X(IpcReceive, 17, Endpoint, "Receive", "r12 timeout", "o1 tag, o2-o5 words 0-3, r12 badge",                   \
+    "Timeout, Destroyed", "wait for a message")                                                                 \
+  X(IpcReply, 18, None, "-", "a1 message tag, a2-a5 words 0-3", "-", "NotFound (no caller waits)",              \
+    "answer the last call received; never blocks")                                                              \
+  X(IpcReplyWait, 19, Endpoint, "Receive", "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
+    "o1 tag, o2-o5 words 0-3, r12 badge", "Timeout, Destroyed",                                                 \
+    "answer the last caller (if any), then wait for the next message")                                          \
+  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry", "-", "the null system call: who and when am I")
 
 enum class Syscall : u64 {
-#define ABI_SYSCALL_ENUM(name, number, type, rights, text) name = number,
+#define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
@@ -76,7 +112,8 @@ struct MessageTag {
 };
 
 // User thread control block: one page per thread, mapped in its task; %gs:0 holds its address.
-// Words 0-3 of a message travel in registers; words 4 and up are read from and written to words[].
+// Words 0-3 of a message travel in registers; word i >= 4 is read from and written to words[i]
+// (words[0..3] are unused by the kernel).
 struct Utcb {
   u64 self;
   u64 words[MESSAGE_WORDS];

@@ -2,6 +2,8 @@
 #include "arch/x86_64/address_space.hpp"
 
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/cpu_local.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
 
@@ -86,6 +88,8 @@ void address_space_release_tables(u64 root, const TableFrameSource& tables) {
 void address_space_activate(u64 root) {
   if ((read_cr3() & PTE_ADDRESS_MASK) != root) write_cr3(root);
 }
+
+void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root); }
 
 void address_space_deactivate(u64 root) {
   if ((read_cr3() & PTE_ADDRESS_MASK) == root) write_cr3(kernel_page_table_root());

@@ -27,8 +27,11 @@ u64 kernel_page_table_root();
 void address_space_init(u64 root_frame);
 [[nodiscard]] Result<void> address_space_map(u64 root, u64 address, u64 physical, PageRights rights,
                                              const TableFrameSource& tables);
-// Removes the mapping at address (if any) and flushes it from this CPU's TLB.
+// Removes the mapping at address (if any) and flushes it from this CPU's TLB; other CPUs keep
+// stale entries until address_space_flush_remote(root).
 void address_space_unmap(u64 root, u64 address);
+// Every other CPU stops using root's cached translations (TLB shootdown).
+void address_space_flush_remote(u64 root);
 // Frees every lower-half page table through tables.release (not the root itself).
 void address_space_release_tables(u64 root, const TableFrameSource& tables);
 void address_space_activate(u64 root);

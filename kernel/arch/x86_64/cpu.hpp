@@ -56,6 +56,12 @@ inline CpuidResult cpuid(u32 leaf, u32 subleaf = 0) {
   return result;
 }
 
+inline u64 stack_pointer() {
+  u64 value;
+  asm volatile("mov %%rsp, %0" : "=r"(value));
+  return value;
+}
+
 [[noreturn]] inline void halt_forever() {
   for (;;) asm volatile("cli; hlt");
 }

@@ -21,7 +21,7 @@ constexpr u64 EFER_SYSCALL_ENABLE = 1;
 constexpr u64 SYSCALL_FLAG_MASK = 0x100 | 0x200 | 0x400 | 0x40000;
 }  // namespace
 
-void set_tss_kernel_stack(u64 stack_top);  // descriptors.cpp
+void set_tss_kernel_stack(u32 cpu_index, u64 stack_top);  // descriptors.cpp
 
 void cpu_local_init(CpuLocal& cpu, u32 index) {
   cpu.self = &cpu;
@@ -38,7 +38,7 @@ void cpu_local_init(CpuLocal& cpu, u32 index) {
 void set_thread_context(u64 kernel_stack_top, u64 user_gs_base) {
   CpuLocal& cpu = this_cpu();
   cpu.kernel_stack_top = kernel_stack_top;
-  set_tss_kernel_stack(kernel_stack_top);
+  set_tss_kernel_stack(cpu.index, kernel_stack_top);
   // In the kernel KERNEL_GS_BASE holds the user's value, swapped in on the way out.
   write_msr(MSR_KERNEL_GS_BASE, user_gs_base);
 }

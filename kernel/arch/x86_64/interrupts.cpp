@@ -94,6 +94,12 @@ void interrupt_controller_init() {
   calibrate();
 }
 
+void interrupt_controller_init_ap() {
+  u64 apic_base = read_msr(0x1b);
+  write_msr(0x1b, apic_base | (1 << 11));
+  apic_register(APIC_SPURIOUS) = 0x100 | VECTOR_SPURIOUS;
+}
+
 void timer_start_periodic(u32 hertz) {
   apic_register(APIC_TIMER_DIVIDE) = APIC_DIVIDE_BY_1;
   apic_register(APIC_LVT_TIMER) = APIC_TIMER_PERIODIC | VECTOR_TIMER;

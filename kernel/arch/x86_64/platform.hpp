@@ -33,11 +33,13 @@ void serial_write(const char* text, usize length);
 [[noreturn]] void qemu_exit(u8 code);
 
 // Descriptor tables for the boot CPU: GDT with TSS (double-fault stack), IDT with every vector.
-void cpu_tables_init();
+void cpu_tables_init(u32 cpu_index);
 
 // Interrupt controllers: legacy PIC masked, local APIC enabled, TSC and APIC timer calibrated
 // against PIT channel 0.
 void interrupt_controller_init();
+// The same for an application processor: its local APIC on, with the boot CPU's calibration.
+void interrupt_controller_init_ap();
 void timer_start_periodic(u32 hertz);
 void end_of_interrupt();
 u64 tsc_hertz();

@@ -86,6 +86,7 @@ switch_context:
 // First run of a user thread: its TrapFrame is right above; leave through the trap exit.
 .global user_entry_trampoline
 user_entry_trampoline:
+    call kernel_lock_release_for_new_thread
     jmp trap_return
 
 // First run of a kernel thread: entry function in r15 (see prepare_kernel_entry_stack).

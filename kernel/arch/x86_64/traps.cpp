@@ -2,7 +2,10 @@
 // the event to generic kernel code.
 // Invariant: an exception in kernel mode that no hook claims ends in a panic with a register dump.
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/smp.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/console.hpp"
 #include "core/panic.hpp"
 #include "core/trap_hooks.hpp"
@@ -40,21 +43,32 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame) {
   using namespace arch;
   bool from_user = (frame->cs & 3) != 0;
   if (frame->vector == VECTOR_SPURIOUS) return;
+  if (frame->vector == VECTOR_SHOOTDOWN) {
+    // Answered without the kernel lock: its sender holds it and waits for us.
+    handle_shootdown(this_cpu().index);
+    end_of_interrupt();
+    return;
+  }
   if (frame->vector >= VECTOR_FIRST_EXTERNAL) {
     end_of_interrupt();
+    kernel::kernel_lock_acquire();
     if (frame->vector == VECTOR_TIMER) {
       count_timer_tick();
       kernel::on_timer_tick(*frame);
-    } else {
+    } else if (frame->vector != VECTOR_RESCHEDULE) {
       kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
     }
+    // A reschedule request needs no work here: the sender marked this CPU, the exit path acts.
     if (from_user) kernel::on_return_to_user();
+    kernel::kernel_lock_release();
     return;
   }
   if (from_user) {
     // A user fault concerns only the faulting thread: its handler decides, the kernel goes on.
+    kernel::kernel_lock_acquire();
     kernel::on_user_exception(*frame);
     kernel::on_return_to_user();
+    kernel::kernel_lock_release();
     return;
   }
   // A fault inside checked_copy is an expected outcome, not a kernel bug: resume at its fixup.

@@ -1,0 +1,116 @@
+// Starting application processors (INIT-SIPI-SIPI through the xAPIC), inter-processor interrupts,
+// and TLB shootdown.
+// Invariant: a shootdown returns only after every other online CPU has stopped using the given
+// page-table root (it switched to the kernel's own tables, which also flushes its TLB).
+#include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/smp.hpp"
+
+#include <atomic>
+
+extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_boot_page_table[], ap_entry_address[],
+    ap_next_index[], ap_stacks[];
+
+namespace arch {
+namespace {
+
+constexpr u64 AP_TRAMPOLINE_BASE = 0x8000;
+constexpr u64 LOCAL_APIC_PHYSICAL = 0xfee00000;
+constexpr u32 APIC_ID = 0x20;
+constexpr u32 APIC_ICR_LOW = 0x300;
+constexpr u32 APIC_ICR_HIGH = 0x310;
+constexpr u32 ICR_DELIVERY_PENDING = 1 << 12;
+constexpr u32 ICR_ALL_EXCLUDING_SELF = 3 << 18;
+constexpr u32 ICR_LEVEL_ASSERT = 1 << 14;
+constexpr u32 ICR_INIT = 5 << 8;
+constexpr u32 ICR_STARTUP = 6 << 8;
+
+u32 apic_ids[MAX_CPUS];
+std::atomic<u32> online{1};
+std::atomic<u64> shootdown_root{0};
+std::atomic<bool> shootdown_pending[MAX_CPUS];
+
+volatile u32& apic_register(u32 offset) {
+  return *reinterpret_cast<volatile u32*>(physical_to_virtual(LOCAL_APIC_PHYSICAL + offset));
+}
+
+void send_ipi(u32 high, u32 low) {
+  apic_register(APIC_ICR_HIGH) = high;
+  apic_register(APIC_ICR_LOW) = low;
+  while ((apic_register(APIC_ICR_LOW) & ICR_DELIVERY_PENDING) != 0) pause();
+}
+
+void wait_tsc(u64 microseconds) {
+  u64 start = read_tsc();
+  u64 ticks = tsc_hertz() / 1'000'000 * microseconds;
+  while (read_tsc() - start < ticks) pause();
+}
+
+}  // namespace
+
+u32 local_apic_id() { return apic_register(APIC_ID) >> 24; }
+u32 online_cpu_count() { return online.load(); }
+
+void record_apic_id(u32 cpu_index) { apic_ids[cpu_index] = local_apic_id(); }
+
+u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allocate_stack)(), void (*entry)(u32)) {
+  if (wanted <= 1) return 1;
+  if (wanted > MAX_CPUS) wanted = MAX_CPUS;
+  u8* trampoline = physical_to_virtual(AP_TRAMPOLINE_BASE);
+  usize size = static_cast<usize>(ap_trampoline_end - ap_trampoline_start);
+  for (usize i = 0; i < size; ++i) trampoline[i] = static_cast<u8>(ap_trampoline_start[i]);
+  auto field = [&](char* symbol) { return trampoline + (symbol - ap_trampoline_start); };
+
+  // A root with the kernel's upper half and an identity map of the first 2 MiB, where the
+  // trampoline runs until it jumps to the higher half.
+  u64 root = allocate_frame();
+  u64 directory_pointer = allocate_frame();
+  u64 directory = allocate_frame();
+  address_space_init(root);
+  reinterpret_cast<u64*>(physical_to_virtual(root))[0] = directory_pointer | 3;
+  reinterpret_cast<u64*>(physical_to_virtual(directory_pointer))[0] = directory | 3;
+  reinterpret_cast<u64*>(physical_to_virtual(directory))[0] = 0 | 0x83;  // 2 MiB, present, writable.
+  *reinterpret_cast<u64*>(field(ap_boot_page_table)) = root;
+  *reinterpret_cast<u64*>(field(ap_entry_address)) = reinterpret_cast<u64>(entry);
+  for (u32 index = 1; index < wanted; ++index)
+    reinterpret_cast<u64*>(field(ap_stacks))[index] = allocate_stack();
+
+  // Broadcast: every other CPU gets INIT, then two STARTUPs pointing at the trampoline page.
+  send_ipi(0, ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | ICR_INIT);
+  wait_tsc(10'000);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    send_ipi(0, ICR_ALL_EXCLUDING_SELF | ICR_STARTUP | static_cast<u32>(AP_TRAMPOLINE_BASE >> 12));
+    wait_tsc(200);
+  }
+  // Each AP counts itself in online; wait until all wanted arrived or 100 ms passed.
+  u64 start = read_tsc();
+  while (online.load() < wanted && read_tsc() - start < tsc_hertz() / 10) pause();
+  return online.load();
+}
+
+void announce_online() { online.fetch_add(1); }
+
+void send_reschedule(u32 cpu_index) {
+  send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE);
+}
+
+void handle_shootdown(u32 cpu_index) {
+  if (!shootdown_pending[cpu_index].load(std::memory_order_acquire)) return;
+  if ((read_cr3() & ~u64{0xfff}) == shootdown_root.load()) write_cr3(kernel_page_table_root());
+  shootdown_pending[cpu_index].store(false, std::memory_order_release);
+}
+
+void shootdown(u32 self_index, u64 root) {
+  u32 count = online.load();
+  if (count <= 1) return;
+  shootdown_root.store(root);
+  for (u32 index = 0; index < count; ++index)
+    if (index != self_index) shootdown_pending[index].store(true, std::memory_order_release);
+  send_ipi(0, ICR_ALL_EXCLUDING_SELF | VECTOR_SHOOTDOWN);
+  for (u32 index = 0; index < count; ++index)
+    while (index != self_index && shootdown_pending[index].load(std::memory_order_acquire)) pause();
+}
+
+}  // namespace arch

@@ -1,0 +1,27 @@
+// Multiprocessor support: starting APs, inter-processor interrupts, TLB shootdown.
+#pragma once
+
+#include "lib/types.hpp"
+
+namespace arch {
+using namespace klib;
+
+constexpr u32 MAX_CPUS = 8;
+constexpr u8 VECTOR_RESCHEDULE = 0xf0;
+constexpr u8 VECTOR_SHOOTDOWN = 0xf1;
+
+// Starts up to wanted - 1 APs; each runs entry(index) on a stack from allocate_stack (its top).
+// Returns how many CPUs are online afterwards.
+u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allocate_stack)(), void (*entry)(u32));
+void announce_online();
+void record_apic_id(u32 cpu_index);
+u32 online_cpu_count();
+u32 local_apic_id();
+
+void send_reschedule(u32 cpu_index);
+// Every other CPU stops using page-table root (and flushes its TLB) before this returns.
+void shootdown(u32 self_index, u64 root);
+// The receiving side, from the shootdown interrupt or while spinning for the kernel lock.
+void handle_shootdown(u32 cpu_index);
+
+}  // namespace arch

@@ -1,0 +1,28 @@
+// Task: an address space and a capability space; mapping memory and handing out capabilities.
+// Invariant: every operation names the task through a capability, including the caller's own.
+#pragma once
+
+#include "sys/capability.hpp"
+#include "sys/memory.hpp"
+
+namespace sys {
+
+class Task : public TypedCapability<ObjectType::Task> {
+ public:
+  using TypedCapability::TypedCapability;
+
+  // Maps `pages` pages of `memory`, starting at its page `page_offset`, at `address` with
+  // `rights` (MemoryRight bits), which may not exceed the memory capability's rights.
+  [[nodiscard]] Result<void> map(Memory memory, u64 page_offset, u64 address, u64 pages, u32 rights) const {
+    return as_result(invoke(abi::Syscall::TaskMap, selector(), memory.selector(), page_offset, address, pages, rights));
+  }
+  [[nodiscard]] Result<void> unmap(u64 address, u64 pages) const {
+    return as_result(invoke(abi::Syscall::TaskUnmap, selector(), address, pages));
+  }
+  // Copies the caller's capability `own` into this task's empty slot `destination`, rights & mask.
+  [[nodiscard]] Result<void> give(Capability own, u64 destination, u32 rights_mask = abi::ALL_RIGHTS) const {
+    return as_result(invoke(abi::Syscall::TaskGiveCapability, selector(), own.selector(), destination, rights_mask));
+  }
+};
+
+}  // namespace sys

@@ -1,0 +1,49 @@
+// The boot configuration of one program: what the root task reads from a boot module's command
+// line (format in docs/BOOT.md). Plain logic with no system calls, so it is unit-tested on the host.
+// Invariant: parse_boot_config either fills a configuration whose every field is within the
+// limits below, or reports the first offending word and leaves the configuration unusable.
+#pragma once
+
+#include "abi/rights.hpp"
+#include "abi/types.hpp"
+
+namespace root {
+
+using metteagle::abi::u32;
+using metteagle::abi::u64;
+using metteagle::abi::usize;
+
+constexpr usize MAX_NAME_LENGTH = 15;
+constexpr usize MAX_PATH_LENGTH = 103;
+constexpr usize MAX_PROGRAM_ENDPOINTS = 8;
+constexpr u64 DEFAULT_CAPABILITY_SLOTS = 256;
+constexpr u64 MIN_CAPABILITY_SLOTS = 128;
+constexpr u64 MAX_CAPABILITY_SLOTS = 4096;
+constexpr u64 MAX_FACTORY_QUOTA = u64{1} << 40;
+
+struct EndpointGrant {
+  char name[MAX_NAME_LENGTH + 1];
+  u32 rights;  // EndpointRight bits.
+};
+
+struct ProgramConfig {
+  char path[MAX_PATH_LENGTH + 1];
+  char name[MAX_NAME_LENGTH + 1];
+  u64 capability_slots;
+  bool give_task;
+  bool give_thread;
+  bool give_console;
+  u32 console_rights;   // DebugConsoleRight bits, when give_console.
+  u64 factory_quota;    // Bytes; 0 = no factory.
+  usize endpoint_count;
+  EndpointGrant endpoints[MAX_PROGRAM_ENDPOINTS];
+};
+
+struct ConfigError {
+  const char* reason;  // A sentence fragment, e.g. "unknown word".
+  usize column;        // 0-based offset of the offending word in the line.
+};
+
+bool parse_boot_config(const char* line, ProgramConfig& config, ConfigError& error);
+
+}  // namespace root

@@ -1,0 +1,127 @@
+// Cases for FactoryCreate and FactoryInfo: each object type, invalid requests, and quota
+// accounting that goes up on creation and back down when the last capability is deleted.
+#include "environment.hpp"
+
+namespace kernel_basics {
+namespace {
+
+constexpr u64 CHILD_QUOTA = 64 * 1024;
+
+void expect_created(Case& test, u64 selector, ObjectType type) {
+  auto info = Capability(selector).identify();
+  if (!info.ok()) {
+    test.fail(__FILE__, __LINE__, "identify of a new object failed with %s", error_name(info.error()));
+    return;
+  }
+  EXPECT_EQ(info->type, type);
+  EXPECT_EQ(info->rights, abi::full_rights(type));
+  EXPECT_EQ(info->badge, 0);
+}
+
+void factory_creates_every_object_type(Case& test) {
+  Factory factory = environment().factory;
+  ScopedSlot task(test), thread(test), endpoint(test), memory(test), child_factory(test);
+  REQUIRE(task.valid() && thread.valid() && endpoint.valid() && memory.valid() && child_factory.valid());
+  Task new_task = REQUIRE_OK(factory.create_task(task.selector(), 16));
+  expect_created(test, task.selector(), ObjectType::Task);
+  // A thread in the new (empty) task; it is never started.
+  EXPECT_OK(factory.create_thread(thread.selector(), new_task, SPARE_UTCB_ADDRESS));
+  expect_created(test, thread.selector(), ObjectType::Thread);
+  EXPECT_OK(factory.create_endpoint(endpoint.selector()));
+  expect_created(test, endpoint.selector(), ObjectType::Endpoint);
+  EXPECT_OK(factory.create_memory(memory.selector(), 1));
+  expect_created(test, memory.selector(), ObjectType::Memory);
+  EXPECT_OK(factory.create_factory(child_factory.selector(), CHILD_QUOTA));
+  expect_created(test, child_factory.selector(), ObjectType::Factory);
+  // The thread goes before its task (ScopedSlot destructors run in reverse order anyway).
+  EXPECT_OK(Capability(thread.selector()).remove());
+}
+
+void factory_rejects_invalid_requests(Case& test) {
+  Environment& own = environment();
+  Factory factory = own.factory;
+  ScopedSlot slot(test), task(test);
+  REQUIRE(slot.valid() && task.valid());
+  u64 destination = slot.selector();
+  EXPECT_ERROR(factory.create(ObjectType::None, destination), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create(ObjectType::DebugConsole, destination), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create(static_cast<ObjectType>(abi::OBJECT_TYPE_COUNT), destination), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create(static_cast<ObjectType>(0xffffffffu), destination), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_memory(destination, 0), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_task(destination, 0), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_task(destination, 1), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_task(destination, 4097), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_memory(destination, 65537), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_memory(destination, u64{1} << 40), Error::InvalidArgument);
+  // A valid size beyond the factory's quota (a child factory of one page).
+  ScopedSlot small(test);
+  REQUIRE(small.valid());
+  Factory tiny = REQUIRE_OK(factory.create_factory(small.selector(), PAGE_SIZE));
+  EXPECT_ERROR(tiny.create_memory(destination, 65536), Error::QuotaExceeded);
+  // Thread UTCBs must be page aligned and inside user space.
+  Task new_task = REQUIRE_OK(factory.create_task(task.selector(), 16));
+  EXPECT_ERROR(factory.create_thread(destination, new_task, SPARE_UTCB_ADDRESS + 8), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_thread(destination, new_task, 0), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_thread(destination, new_task, abi::USER_SPACE_END), Error::InvalidArgument);
+  // Two threads cannot share a UTCB address.
+  ScopedSlot first_thread(test);
+  REQUIRE(first_thread.valid());
+  EXPECT_OK(factory.create_thread(first_thread.selector(), new_task, SPARE_UTCB_ADDRESS));
+  EXPECT_ERROR(factory.create_thread(destination, new_task, SPARE_UTCB_ADDRESS), Error::Busy);
+  EXPECT_OK(Capability(first_thread.selector()).remove());
+  // The thread's task must grant Map.
+  ScopedSlot task_without_map(test);
+  REQUIRE(task_without_map.valid());
+  REQUIRE_OK(new_task.copy_to(task_without_map.selector(), abi::rights_of(abi::TaskRight::Capabilities)));
+  EXPECT_ERROR(factory.create_thread(destination, Task(task_without_map.selector()), SPARE_UTCB_ADDRESS),
+               Error::NoRights);
+  // Destinations must be empty, valid slots.
+  EXPECT_ERROR(factory.create_endpoint(CONSOLE), Error::SlotOccupied);
+  EXPECT_ERROR(factory.create_endpoint(abi::NULL_SELECTOR), Error::InvalidCapability);
+  EXPECT_ERROR(factory.create_endpoint(own.capability_slots), Error::InvalidCapability);
+  EXPECT_ERROR(Capability(destination).identify(), Error::InvalidCapability);
+}
+
+void factory_quota_is_charged_and_returned(Case& test) {
+  Factory factory = environment().factory;
+  ScopedSlot memory(test), child_slot(test), child_memory(test), too_big(test);
+  REQUIRE(memory.valid() && child_slot.valid() && child_memory.valid() && too_big.valid());
+  FactoryQuota before = REQUIRE_OK(factory.info());
+  EXPECT(before.quota_bytes > 0);
+  EXPECT(before.used_bytes <= before.quota_bytes);
+
+  REQUIRE_OK(factory.create_memory(memory.selector(), 4));
+  FactoryQuota with_memory = REQUIRE_OK(factory.info());
+  EXPECT(with_memory.used_bytes >= before.used_bytes + 4 * PAGE_SIZE);
+  EXPECT_EQ(with_memory.quota_bytes, before.quota_bytes);
+  REQUIRE_OK(Capability(memory.selector()).remove());
+  EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, before.used_bytes);
+
+  // A child factory has exactly its quota and starts empty; what it creates is charged to it and
+  // fails beyond its quota, without touching the parent's other allocations.
+  Factory child = REQUIRE_OK(factory.create_factory(child_slot.selector(), CHILD_QUOTA));
+  FactoryQuota child_before = REQUIRE_OK(child.info());
+  EXPECT_EQ(child_before.quota_bytes, CHILD_QUOTA);
+  EXPECT_EQ(child_before.used_bytes, 0);
+  EXPECT_ERROR(child.create_memory(too_big.selector(), CHILD_QUOTA / PAGE_SIZE + 1), Error::QuotaExceeded);
+  EXPECT_ERROR(Capability(too_big.selector()).identify(), Error::InvalidCapability);
+  REQUIRE_OK(child.create_memory(child_memory.selector(), 4));
+  FactoryQuota child_used = REQUIRE_OK(child.info());
+  EXPECT(child_used.used_bytes >= 4 * PAGE_SIZE);
+  EXPECT(child_used.used_bytes <= CHILD_QUOTA);
+  REQUIRE_OK(Capability(child_memory.selector()).remove());
+  EXPECT_EQ(REQUIRE_OK(child.info()).used_bytes, 0);
+  REQUIRE_OK(Capability(child_slot.selector()).remove());
+  EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, before.used_bytes);
+}
+
+}  // namespace
+
+extern const test::TestEntry FACTORY_TESTS[] = {
+    {"factory_creates_every_object_type", factory_creates_every_object_type},
+    {"factory_rejects_invalid_requests", factory_rejects_invalid_requests},
+    {"factory_quota_is_charged_and_returned", factory_quota_is_charged_and_returned},
+};
+extern const usize FACTORY_TEST_COUNT = sizeof FACTORY_TESTS / sizeof FACTORY_TESTS[0];
+
+}  // namespace kernel_basics

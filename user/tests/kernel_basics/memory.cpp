@@ -1,0 +1,88 @@
+// Cases for TaskMap and TaskUnmap on the own task: new memory reads zero, writes are visible
+// through a second mapping of the same pages, and malformed or over-privileged maps fail.
+#include "environment.hpp"
+
+namespace kernel_basics {
+namespace {
+
+constexpr u64 PAGES = 2;
+constexpr u64 ALIAS_ADDRESS = SCRATCH_MAPPING_ADDRESS + 0x100000;
+constexpr u32 READ = abi::rights_of(abi::MemoryRight::Read);
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+// Volatile accesses: the compiler must not fold the read through the alias into the write.
+u64 read_word(u64 address) { return *reinterpret_cast<volatile u64*>(address); }
+void write_word(u64 address, u64 value) { *reinterpret_cast<volatile u64*>(address) = value; }
+
+void mapped_memory_is_zeroed_and_shared_between_mappings(Case& test) {
+  Environment& own = environment();
+  ScopedSlot memory_slot(test);
+  REQUIRE(memory_slot.valid());
+  Memory memory = REQUIRE_OK(own.factory.create_memory(memory_slot.selector(), PAGES));
+  REQUIRE_OK(own.self_task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, PAGES, READ_WRITE));
+  bool zero = true;
+  for (u64 offset = 0; offset < PAGES * PAGE_SIZE; offset += 8) zero = zero && read_word(SCRATCH_MAPPING_ADDRESS + offset) == 0;
+  EXPECT(zero);
+  for (u64 offset = 0; offset < PAGES * PAGE_SIZE; offset += 8)
+    write_word(SCRATCH_MAPPING_ADDRESS + offset, 0x5a5a000000000000 | offset);
+  // The second page alone, read-only, at another address.
+  EXPECT_OK(own.self_task.map(memory, 1, ALIAS_ADDRESS, 1, READ));
+  EXPECT_EQ(read_word(ALIAS_ADDRESS), 0x5a5a000000000000 | PAGE_SIZE);
+  EXPECT_EQ(read_word(ALIAS_ADDRESS + PAGE_SIZE - 8), 0x5a5a000000000000 | (2 * PAGE_SIZE - 8));
+  write_word(SCRATCH_MAPPING_ADDRESS + PAGE_SIZE + 16, 0x1234);
+  EXPECT_EQ(read_word(ALIAS_ADDRESS + 16), 0x1234);
+  EXPECT_OK(own.self_task.unmap(ALIAS_ADDRESS, 1));
+  EXPECT_OK(own.self_task.unmap(SCRATCH_MAPPING_ADDRESS, PAGES));
+  // A new mapping after unmapping shows the same contents: the pages belong to the object.
+  REQUIRE_OK(own.self_task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, 1, READ));
+  EXPECT_EQ(read_word(SCRATCH_MAPPING_ADDRESS + 8), 0x5a5a000000000008);
+  EXPECT_OK(own.self_task.unmap(SCRATCH_MAPPING_ADDRESS, 1));
+}
+
+void map_rejects_malformed_and_over_privileged_requests(Case& test) {
+  Environment& own = environment();
+  ScopedSlot memory_slot(test), read_only_slot(test);
+  REQUIRE(memory_slot.valid() && read_only_slot.valid());
+  Memory memory = REQUIRE_OK(own.factory.create_memory(memory_slot.selector(), PAGES));
+  Task task = own.self_task;
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS + 8, 1, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, 0, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 1, SCRATCH_MAPPING_ADDRESS, PAGES, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, PAGES, SCRATCH_MAPPING_ADDRESS, 1, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, ~u64{0}, SCRATCH_MAPPING_ADDRESS, 1, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, 0, 1, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, abi::USER_SPACE_END - PAGE_SIZE, PAGES, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, 0xffff800000000000, 1, READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, 1, 8), Error::InvalidArgument);
+  // Read is required; Write and Execute exclude each other.
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, 1, abi::rights_of(abi::MemoryRight::Write)),
+               Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, 1, abi::full_rights(ObjectType::Memory)),
+               Error::InvalidArgument);
+  // A second mapping over the first is refused, and unmapping what is not mapped finds nothing.
+  REQUIRE_OK(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS, PAGES, READ_WRITE));
+  EXPECT_ERROR(task.map(memory, 0, SCRATCH_MAPPING_ADDRESS + PAGE_SIZE, 1, READ), Error::Busy);
+  EXPECT_ERROR(task.unmap(SCRATCH_MAPPING_ADDRESS, 1), Error::InvalidArgument);  // Would cut the mapping.
+  EXPECT_OK(task.unmap(SCRATCH_MAPPING_ADDRESS, PAGES));
+  EXPECT_ERROR(task.unmap(SCRATCH_MAPPING_ADDRESS, PAGES), Error::NotFound);
+  EXPECT_ERROR(task.unmap(SCRATCH_MAPPING_ADDRESS + 8, 1), Error::InvalidArgument);
+  EXPECT_ERROR(task.unmap(0xffff800000000000, 1), Error::InvalidArgument);
+  // Mapping rights may not exceed the memory capability's rights.
+  REQUIRE_OK(memory.copy_to(read_only_slot.selector(), READ));
+  Memory read_only(read_only_slot.selector());
+  EXPECT_ERROR(task.map(read_only, 0, SCRATCH_MAPPING_ADDRESS, 1, READ_WRITE), Error::NoRights);
+  EXPECT_ERROR(task.map(read_only, 0, SCRATCH_MAPPING_ADDRESS, 1, READ | abi::rights_of(abi::MemoryRight::Execute)),
+               Error::NoRights);
+  EXPECT_OK(task.map(read_only, 0, SCRATCH_MAPPING_ADDRESS, 1, READ));
+  EXPECT_OK(task.unmap(SCRATCH_MAPPING_ADDRESS, 1));
+}
+
+}  // namespace
+
+extern const test::TestEntry MEMORY_TESTS[] = {
+    {"mapped_memory_is_zeroed_and_shared_between_mappings", mapped_memory_is_zeroed_and_shared_between_mappings},
+    {"map_rejects_malformed_and_over_privileged_requests", map_rejects_malformed_and_over_privileged_requests},
+};
+extern const usize MEMORY_TEST_COUNT = sizeof MEMORY_TESTS / sizeof MEMORY_TESTS[0];
+
+}  // namespace kernel_basics

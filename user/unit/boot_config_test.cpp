@@ -1,0 +1,130 @@
+// Host tests of the root task's boot configuration parser: every word, its limits and its errors.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "boot_config.hpp"
+
+namespace {
+
+using root::ConfigError;
+using root::ProgramConfig;
+
+ProgramConfig parse_ok(const char* line) {
+  ProgramConfig config;
+  ConfigError error{};
+  EXPECT_TRUE(root::parse_boot_config(line, config, error)) << line << ": " << (error.reason ? error.reason : "");
+  return config;
+}
+
+ConfigError parse_error(const char* line) {
+  ProgramConfig config;
+  ConfigError error{};
+  EXPECT_FALSE(root::parse_boot_config(line, config, error)) << line;
+  return error;
+}
+
+TEST(BootConfig, PathAloneGivesNothingAndADefaultName) {
+  ProgramConfig config = parse_ok("/work/build/user/echo_server.elf");
+  EXPECT_STREQ(config.path, "/work/build/user/echo_server.elf");
+  EXPECT_STREQ(config.name, "echo_server");
+  EXPECT_EQ(config.capability_slots, root::DEFAULT_CAPABILITY_SLOTS);
+  EXPECT_FALSE(config.give_task);
+  EXPECT_FALSE(config.give_thread);
+  EXPECT_FALSE(config.give_console);
+  EXPECT_EQ(config.factory_quota, 0u);
+  EXPECT_EQ(config.endpoint_count, 0u);
+}
+
+TEST(BootConfig, LongDefaultNamesAreCut) {
+  EXPECT_STREQ(parse_ok("a/very_long_program_name_here.elf").name, "very_long_progr");
+}
+
+TEST(BootConfig, EveryWord) {
+  ProgramConfig config = parse_ok(
+      "prog.elf name=server slots=512 task thread console=write+exit factory=1M endpoint=svc:send+receive "
+      "endpoint=log");
+  EXPECT_STREQ(config.name, "server");
+  EXPECT_EQ(config.capability_slots, 512u);
+  EXPECT_TRUE(config.give_task);
+  EXPECT_TRUE(config.give_thread);
+  EXPECT_TRUE(config.give_console);
+  EXPECT_EQ(config.console_rights, 3u);
+  EXPECT_EQ(config.factory_quota, 1u << 20);
+  ASSERT_EQ(config.endpoint_count, 2u);
+  EXPECT_STREQ(config.endpoints[0].name, "svc");
+  EXPECT_EQ(config.endpoints[0].rights, 3u);
+  EXPECT_STREQ(config.endpoints[1].name, "log");
+  EXPECT_EQ(config.endpoints[1].rights, 1u);
+}
+
+TEST(BootConfig, ConsoleDefaultsToWriteOnly) {
+  EXPECT_EQ(parse_ok("p console").console_rights, 1u);
+  EXPECT_EQ(parse_ok("p console=exit").console_rights, 2u);
+}
+
+TEST(BootConfig, Sizes) {
+  EXPECT_EQ(parse_ok("p factory=4096").factory_quota, 4096u);
+  EXPECT_EQ(parse_ok("p factory=64K").factory_quota, 65536u);
+  EXPECT_EQ(parse_ok("p factory=2G").factory_quota, 2ull << 30);
+}
+
+TEST(BootConfig, ExtraSpacesAreIgnored) {
+  ProgramConfig config = parse_ok("  p   task\tthread  ");
+  EXPECT_STREQ(config.path, "p");
+  EXPECT_TRUE(config.give_task && config.give_thread);
+}
+
+TEST(BootConfig, ErrorsNameTheWord) {
+  const char* line = "p task bogus";
+  ConfigError error = parse_error(line);
+  EXPECT_EQ(error.column, 7u);
+  EXPECT_NE(std::string(error.reason).find("unknown"), std::string::npos);
+}
+
+TEST(BootConfig, InvalidWordsAreRejected) {
+  const char* bad[] = {
+      "",
+      "   ",
+      "p task task",
+      "p thread thread",
+      "p console console",
+      "p console=",
+      "p console=read",
+      "p console=write+write",
+      "p name=",
+      "p name=this_name_is_too_long",
+      "p name=bad/name",
+      "p name=a name=b",
+      "p slots=",
+      "p slots=12",
+      "p slots=100000",
+      "p slots=12x",
+      "p slots=99999999999999999999999",
+      "p factory=",
+      "p factory=0",
+      "p factory=1T",
+      "p factory=M",
+      "p factory=2000G",
+      "p factory=99999999999999999999G",
+      "p factory=1M factory=2M",
+      "p endpoint=",
+      "p endpoint=:send",
+      "p endpoint=svc:",
+      "p endpoint=svc:send+",
+      "p endpoint=svc:write",
+      "p endpoint=svc:send+send",
+      "p endpoint=svc endpoint=svc:receive",
+      "p endpoint=a endpoint=b endpoint=c endpoint=d endpoint=e endpoint=f endpoint=g endpoint=h endpoint=i",
+      "p caps=console",
+  };
+  for (const char* line : bad) parse_error(line);
+}
+
+TEST(BootConfig, LongPathIsRejected) {
+  std::string line(root::MAX_PATH_LENGTH + 1, 'x');
+  parse_error(line.c_str());
+}
+
+}  // namespace
