@@ -50,9 +50,10 @@ u64 allocate_ap_stack() {
 }
 
 [[noreturn]] void ap_main(u32 index) {
-  arch::address_space_activate(arch::kernel_page_table_root());
   arch::cpu_tables_init(index);
   scheduler_init_cpu(index, align_down(arch::stack_pointer(), PAGE_SIZE * KERNEL_STACK_PAGES));
+  // Off the trampoline's tables (their identity map) onto the kernel's own.
+  arch::address_space_activate(arch::kernel_page_table_root());
   arch::interrupt_controller_init_ap();
   arch::record_apic_id(index);
   arch::timer_start_periodic(TIMER_HERTZ);

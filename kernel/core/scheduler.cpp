@@ -111,7 +111,8 @@ void schedule() {
   if (next->time_slice_left == 0) next->time_slice_left = TIME_SLICE_TICKS;
   cpu.local.current_thread = next;
   arch::set_thread_context(stack_top_of(*next), next->utcb_address);
-  if (next->task != nullptr) arch::address_space_activate(next->task->page_table_root);
+  // An idle CPU leaves the last task's tables, so shootdowns for them need not wake it.
+  arch::address_space_activate(next->task != nullptr ? next->task->page_table_root : arch::kernel_page_table_root());
   arch::switch_context(&previous->saved_kernel_rsp, next->saved_kernel_rsp);
   // Running again as `previous`, possibly much later; free a thread that died on its own stack.
   Cpu& now = this_cpu();

@@ -86,13 +86,15 @@ void address_space_release_tables(u64 root, const TableFrameSource& tables) {
 }
 
 void address_space_activate(u64 root) {
-  if ((read_cr3() & PTE_ADDRESS_MASK) != root) write_cr3(root);
+  if ((read_cr3() & PTE_ADDRESS_MASK) == root) return;
+  note_active_root(this_cpu().index, root);
+  write_cr3(root);
 }
 
 void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root); }
 
 void address_space_deactivate(u64 root) {
-  if ((read_cr3() & PTE_ADDRESS_MASK) == root) write_cr3(kernel_page_table_root());
+  if ((read_cr3() & PTE_ADDRESS_MASK) == root) address_space_activate(kernel_page_table_root());
 }
 
 bool address_space_translate(u64 root, u64 address, u64& physical) {

@@ -31,6 +31,10 @@ u32 apic_ids[MAX_CPUS];
 std::atomic<u32> online{1};
 std::atomic<u64> shootdown_root{0};
 std::atomic<bool> shootdown_pending[MAX_CPUS];
+// The page-table root each CPU runs on. Written only under the kernel lock (or by the CPU itself
+// when a shootdown moves it to the kernel's tables), so a shootdown can skip CPUs that cannot
+// hold translations of the root it retires.
+std::atomic<u64> active_roots[MAX_CPUS];
 
 volatile u32& apic_register(u32 offset) {
   return *reinterpret_cast<volatile u32*>(physical_to_virtual(LOCAL_APIC_PHYSICAL + offset));
@@ -96,21 +100,27 @@ void send_reschedule(u32 cpu_index) {
   send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE);
 }
 
+void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(root, std::memory_order_release); }
+
 void handle_shootdown(u32 cpu_index) {
   if (!shootdown_pending[cpu_index].load(std::memory_order_acquire)) return;
-  if ((read_cr3() & ~u64{0xfff}) == shootdown_root.load()) write_cr3(kernel_page_table_root());
+  if ((read_cr3() & ~u64{0xfff}) == shootdown_root.load()) {
+    write_cr3(kernel_page_table_root());
+    note_active_root(cpu_index, kernel_page_table_root());
+  }
   shootdown_pending[cpu_index].store(false, std::memory_order_release);
 }
 
 void shootdown(u32 self_index, u64 root) {
   u32 count = online.load();
-  if (count <= 1) return;
   shootdown_root.store(root);
+  for (u32 index = 0; index < count; ++index) {
+    if (index == self_index || active_roots[index].load(std::memory_order_acquire) != root) continue;
+    shootdown_pending[index].store(true, std::memory_order_release);
+    send_ipi(apic_ids[index] << 24, VECTOR_SHOOTDOWN);
+  }
   for (u32 index = 0; index < count; ++index)
-    if (index != self_index) shootdown_pending[index].store(true, std::memory_order_release);
-  send_ipi(0, ICR_ALL_EXCLUDING_SELF | VECTOR_SHOOTDOWN);
-  for (u32 index = 0; index < count; ++index)
-    while (index != self_index && shootdown_pending[index].load(std::memory_order_acquire)) pause();
+    while (shootdown_pending[index].load(std::memory_order_acquire)) pause();
 }
 
 }  // namespace arch

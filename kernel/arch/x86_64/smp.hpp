@@ -21,6 +21,8 @@ u32 local_apic_id();
 void send_reschedule(u32 cpu_index);
 // Every other CPU stops using page-table root (and flushes its TLB) before this returns.
 void shootdown(u32 self_index, u64 root);
+// Records which root a CPU runs on (address_space_activate calls it).
+void note_active_root(u32 cpu_index, u64 root);
 // The receiving side, from the shootdown interrupt or while spinning for the kernel lock.
 void handle_shootdown(u32 cpu_index);
 
