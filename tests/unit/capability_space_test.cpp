@@ -1,0 +1,133 @@
+// Capability space logic on the host: lookups validate before anything else, rights only shrink,
+// badges are set once, deletion re-parents children, revocation removes every descendant, and the
+// last capability's deletion queues its object for destruction.
+#include "object/capability_space.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace kernel {
+// The destruction queue belongs to the kernel; here we only record what would be destroyed.
+std::vector<KernelObject*> destroyed;
+void schedule_destroy(KernelObject* object) {
+  object->dying = true;
+  destroyed.push_back(object);
+}
+}  // namespace kernel
+
+using kernel::Capability;
+using kernel::KernelObject;
+using kernel::Task;
+using metteagle::abi::Error;
+using metteagle::abi::ObjectType;
+
+namespace {
+
+struct Space : ::testing::Test {
+  static constexpr klib::u64 SLOTS = 16;
+  std::vector<Capability> slots = std::vector<Capability>(SLOTS);
+  Task task;
+  KernelObject endpoint;
+  KernelObject memory;
+
+  void SetUp() override {
+    kernel::destroyed.clear();
+    task.slots = slots.data();
+    task.slot_count = SLOTS;
+    endpoint.type = ObjectType::Endpoint;
+    memory.type = ObjectType::Memory;
+    kernel::install_capability(slots[1], &endpoint, metteagle::abi::ALL_RIGHTS);
+    kernel::install_capability(slots[2], &memory, 1);  // Read only.
+  }
+};
+
+}  // namespace
+
+TEST_F(Space, LookupValidatesSelectorEmptinessTypeAndRights) {
+  EXPECT_EQ(kernel::lookup(task, 0).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup(task, Space::SLOTS).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup(task, ~klib::u64{0}).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup(task, 3).error(), Error::InvalidCapability);
+  EXPECT_TRUE(kernel::lookup(task, 1).ok());
+  EXPECT_EQ(kernel::lookup(task, 1, ObjectType::Memory, 0).error(), Error::WrongType);
+  EXPECT_TRUE(kernel::lookup(task, 2, ObjectType::Memory, 1).ok());
+  EXPECT_EQ(kernel::lookup(task, 2, ObjectType::Memory, 2).error(), Error::NoRights);
+  EXPECT_EQ(kernel::lookup(task, 2, ObjectType::Memory, 3).error(), Error::NoRights);
+  memory.dying = true;
+  EXPECT_EQ(kernel::lookup(task, 2).error(), Error::Destroyed);
+}
+
+TEST_F(Space, InstallKeepsOnlyTheTypesRights) {
+  EXPECT_EQ(slots[1].rights, metteagle::abi::full_rights(ObjectType::Endpoint));
+}
+
+TEST_F(Space, EmptySlotLookup) {
+  EXPECT_EQ(kernel::lookup_empty(task, 0).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup_empty(task, Space::SLOTS).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup_empty(task, 1).error(), Error::SlotOccupied);
+  EXPECT_EQ(kernel::lookup_empty(task, 5).value(), &slots[5]);
+}
+
+TEST_F(Space, RightsOnlyShrinkOverEveryMask) {
+  for (klib::u32 first = 0; first < 8; ++first) {
+    for (klib::u32 second = 0; second < 8; ++second) {
+      kernel::derive_capability(slots[4], slots[1], first, 0);
+      kernel::derive_capability(slots[5], slots[4], second, 0);
+      EXPECT_EQ(slots[4].rights, first & 7u);
+      EXPECT_EQ(slots[5].rights, first & second & 7u);
+      kernel::delete_capability(slots[5]);
+      kernel::delete_capability(slots[4]);
+    }
+  }
+  EXPECT_TRUE(kernel::destroyed.empty());
+}
+
+TEST_F(Space, BadgeIsSetOnceAndInherited) {
+  kernel::derive_capability(slots[4], slots[1], metteagle::abi::ALL_RIGHTS, 77);
+  EXPECT_EQ(slots[4].badge, 77u);
+  kernel::derive_capability(slots[5], slots[4], metteagle::abi::ALL_RIGHTS, 99);
+  EXPECT_EQ(slots[5].badge, 77u);
+}
+
+TEST_F(Space, DeleteMovesChildrenToTheParent) {
+  kernel::derive_capability(slots[4], slots[1], 7, 0);
+  kernel::derive_capability(slots[5], slots[4], 3, 0);
+  kernel::delete_capability(slots[4]);
+  EXPECT_TRUE(slots[4].empty());
+  EXPECT_EQ(slots[5].parent, &slots[1]);
+  EXPECT_EQ(slots[1].children.front(), &slots[5]);
+  // Revoking the grandparent still reaches the re-parented child.
+  kernel::revoke_capability(slots[1]);
+  EXPECT_TRUE(slots[5].empty());
+  EXPECT_FALSE(slots[1].empty());
+}
+
+TEST_F(Space, RevokeRemovesEveryDescendantAndKeepsOthers) {
+  kernel::derive_capability(slots[4], slots[1], 7, 0);
+  kernel::derive_capability(slots[5], slots[4], 7, 0);
+  kernel::derive_capability(slots[6], slots[5], 7, 0);
+  kernel::derive_capability(slots[7], slots[1], 7, 0);
+  kernel::derive_capability(slots[8], slots[2], 1, 0);
+  kernel::revoke_capability(slots[4]);
+  EXPECT_FALSE(slots[4].empty());
+  EXPECT_TRUE(slots[5].empty());
+  EXPECT_TRUE(slots[6].empty());
+  EXPECT_FALSE(slots[7].empty());
+  kernel::revoke_capability(slots[1]);
+  EXPECT_TRUE(slots[4].empty());
+  EXPECT_TRUE(slots[7].empty());
+  EXPECT_FALSE(slots[8].empty());
+  EXPECT_TRUE(kernel::destroyed.empty());  // slots[1] still names the endpoint.
+}
+
+TEST_F(Space, LastCapabilityQueuesTheObjectOnce) {
+  kernel::derive_capability(slots[4], slots[2], 1, 0);
+  kernel::delete_capability(slots[2]);
+  EXPECT_TRUE(kernel::destroyed.empty());
+  kernel::delete_capability(slots[4]);
+  ASSERT_EQ(kernel::destroyed.size(), 1u);
+  EXPECT_EQ(kernel::destroyed[0], &memory);
+  kernel::delete_capability(slots[4]);  // Already empty: nothing happens.
+  EXPECT_EQ(kernel::destroyed.size(), 1u);
+}
