@@ -5,6 +5,7 @@
 #include "core/console.hpp"
 #include "core/memory.hpp"
 #include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/smp.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
@@ -97,6 +98,7 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   log("frames: %zu free of %zu\n", frames().free_frames(), frames().total_frames());
 
   arch::interrupt_controller_init();
+  arch::ioapic_init();
   arch::timer_start_periodic(TIMER_HERTZ);
   log("clock: TSC %lu kHz, APIC timer %lu kHz, tick %u Hz\n", arch::tsc_hertz() / 1000,
       arch::apic_timer_hertz() / 1000, TIMER_HERTZ);

@@ -119,6 +119,7 @@ void start_root_task(const BootInfo& boot_info) {
   give(*task, abi::ROOT_THREAD, thread->header, abi::ALL_RIGHTS);
   give(*task, abi::ROOT_FACTORY, factory->header, abi::ALL_RIGHTS);
   give(*task, abi::ROOT_CONSOLE, create_debug_console()->header, abi::ALL_RIGHTS);
+  give(*task, abi::ROOT_PLATFORM, create_platform()->header, abi::ALL_RIGHTS);
 
   thread->frame->rip = elf.entry;
   thread->frame->rsp = abi::ROOT_STACK_TOP;

@@ -9,6 +9,7 @@
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
 #include "core/scheduler.hpp"
+#include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
 #include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
@@ -21,22 +22,7 @@ using abi::Error;
 using abi::rights_of;
 using arch::TrapFrame;
 
-// Argument registers in ABI order.
-u64 argument(const TrapFrame& frame, int index) {
-  switch (index) {
-    case 1: return frame.rsi;
-    case 2: return frame.rdx;
-    case 3: return frame.r10;
-    case 4: return frame.r8;
-    default: return frame.r9;
-  }
-}
-
-void finish(TrapFrame& frame, Error error) { frame.rax = static_cast<u64>(error); }
-
-Task& own_task(Thread& self) { return *self.task; }
-
-using Handler = void (*)(Thread& self, TrapFrame& frame);
+using Handler = SyscallHandler;
 
 void debug_write(Thread& self, TrapFrame& frame) {
   auto console = lookup(own_task(self), frame.rdi, ObjectType::DebugConsole, rights_of(abi::DebugConsoleRight::Write));
@@ -135,6 +121,12 @@ void factory_create(Thread& self, TrapFrame& frame) {
     }
     case ObjectType::Factory: {
       auto result = create_factory(factory, size);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
+    case ObjectType::Notification: {
+      auto result = create_notification(factory);
       if (!result) return finish(frame, result.error());
       created = &result.value()->header;
       break;
@@ -283,9 +275,12 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     capability_revoke,  factory_create,    factory_info,         task_map,          task_unmap,
     task_give_capability, thread_start,    thread_configure,     thread_exit,       thread_yield,
     ipc_call_handler,   ipc_send_handler,  ipc_receive_handler,  ipc_reply_handler, ipc_reply_wait_handler,
-    thread_self,
+    thread_self,        notification_signal_handler, notification_wait_handler, platform_create_mmio,
+    platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
 };
-static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == abi::SYSCALL_COUNT - 1);
+// The table is indexed by operation number: the order above must follow abi/syscall.hpp.
+static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
+static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 

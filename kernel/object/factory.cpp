@@ -1,5 +1,6 @@
 // Object creation: every object and page is charged to the creating factory before it exists.
 #include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/panic.hpp"
@@ -176,6 +177,68 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
 }
 
 Result<Endpoint*> create_endpoint(Factory* factory) { return allocate_object<Endpoint>(factory, ObjectType::Endpoint); }
+
+Result<Notification*> create_notification(Factory* factory) {
+  return allocate_object<Notification>(factory, ObjectType::Notification);
+}
+
+namespace {
+Irq* irqs_by_line[IRQ_LINES];
+}  // namespace
+
+Irq* irq_of_line(u32 line) { return line < IRQ_LINES ? irqs_by_line[line] : nullptr; }
+
+Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool active_low) {
+  if (line == 0 || line >= IRQ_LINES) return Error::InvalidArgument;
+  if (irqs_by_line[line] != nullptr) return Error::Busy;
+  Irq* irq = TRY(allocate_object<Irq>(factory, ObjectType::Irq));
+  irq->line = line;
+  irq->level_triggered = level_triggered;
+  irq->active_low = active_low;
+  irqs_by_line[line] = irq;
+  arch::ioapic_configure(line, level_triggered, active_low);
+  return irq;
+}
+
+void forget_irq(Irq& irq) {
+  arch::ioapic_mask(irq.line);
+  irqs_by_line[irq.line] = nullptr;
+}
+
+Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count) {
+  IoPorts* ports = TRY(allocate_object<IoPorts>(factory, ObjectType::IoPorts));
+  ports->first = first;
+  ports->count = count;
+  return ports;
+}
+
+Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count) {
+  if (page_count == 0 || page_count > PAGE_SIZE / sizeof(u64)) return Error::InvalidArgument;
+  Memory* memory = TRY(allocate_object<Memory>(factory, ObjectType::Memory));
+  usize table_bytes = allocation_size(static_cast<usize>(page_count * sizeof(u64)));
+  if (!factory_charge(factory, table_bytes).ok()) {
+    abandon_object(memory);
+    return Error::QuotaExceeded;
+  }
+  auto* table = static_cast<u64*>(heap_allocate(table_bytes));
+  if (table == nullptr) {
+    factory_refund(factory, table_bytes);
+    abandon_object(memory);
+    return Error::OutOfMemory;
+  }
+  for (u64 page = 0; page < page_count; ++page) table[page] = physical + page * PAGE_SIZE;
+  memory->frames = table;
+  memory->page_count = page_count;
+  memory->frames_table_bytes = table_bytes;
+  memory->device = true;
+  return memory;
+}
+
+Platform* create_platform() {
+  auto platform = allocate_object<Platform>(nullptr, ObjectType::Platform);
+  KERNEL_ASSERT(platform.ok());  // Boot time: the heap has memory.
+  return platform.value();
+}
 
 Result<Memory*> create_memory(Factory* factory, u64 page_count) {
   // 65536 pages (256 MiB) per object keeps the frame table within 128 contiguous pages.

@@ -3,6 +3,7 @@
 #include "object/lifetime.hpp"
 
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "core/heap.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
@@ -139,10 +140,32 @@ void destroy_endpoint(Endpoint& endpoint) {
 
 void destroy_memory(Memory& memory) {
   while (Mapping* mapping = memory.mappings.front()) remove_mapping(*mapping);
-  for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
-  factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE + memory.frames_table_bytes);
+  // Device registers were never RAM of ours: only ordinary pages go back to the pool.
+  if (!memory.device) {
+    for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
+    factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE);
+  }
+  factory_refund(memory.header.factory, memory.frames_table_bytes);
   free_table(memory.frames, memory.frames_table_bytes);
   free_object(&memory);
+}
+
+void unbind_irq(Irq& irq) {
+  if (irq.notification != nullptr) decltype(irq.notification->bound_irqs)::remove(irq);
+  irq.notification = nullptr;
+  arch::ioapic_mask(irq.line);
+}
+
+void destroy_notification(Notification& notification) {
+  while (Thread* thread = notification.waiters.pop_front()) wake_with_error(*thread, Error::Destroyed);
+  while (Irq* irq = notification.bound_irqs.front()) unbind_irq(*irq);
+  free_object(&notification);
+}
+
+void destroy_irq(Irq& irq) {
+  unbind_irq(irq);
+  forget_irq(irq);
+  free_object(&irq);
 }
 
 // A factory goes last: first every object it created, then itself (requeued behind them).
@@ -168,7 +191,11 @@ void destroy_object(KernelObject& object) {
     case ObjectType::Endpoint: destroy_endpoint(reinterpret_cast<Endpoint&>(object)); break;
     case ObjectType::Memory: destroy_memory(reinterpret_cast<Memory&>(object)); break;
     case ObjectType::Factory: destroy_factory(reinterpret_cast<Factory&>(object)); break;
-    case ObjectType::DebugConsole: break;  // Boot object: never freed.
+    case ObjectType::Notification: destroy_notification(reinterpret_cast<Notification&>(object)); break;
+    case ObjectType::Irq: destroy_irq(reinterpret_cast<Irq&>(object)); break;
+    case ObjectType::IoPorts: free_object(&reinterpret_cast<IoPorts&>(object)); break;
+    case ObjectType::DebugConsole:
+    case ObjectType::Platform: break;  // Boot objects: never freed.
     case ObjectType::None: panic("destroying an object of no type");
   }
 }
@@ -177,7 +204,8 @@ void destroy_object(KernelObject& object) {
 
 void schedule_destroy(KernelObject* object) {
   if (object->dying) return;
-  if (object->type == ObjectType::DebugConsole) return;  // Lives as long as the machine.
+  // Boot objects live as long as the machine.
+  if (object->type == ObjectType::DebugConsole || object->type == ObjectType::Platform) return;
   object->dying = true;
   destroy_queue.push_back(*object);
 }
@@ -200,6 +228,18 @@ void timeout_expired(Thread& thread) {
   thread.blocked_on = nullptr;
   thread.sending_exception = false;
   make_ready(thread);
+}
+
+void notification_signal(Notification& notification, u64 bits) {
+  notification.bits |= bits;
+  if (Thread* waiter = notification.waiters.pop_front()) {
+    cancel_timeout(*waiter);
+    waiter->blocked_on = nullptr;
+    waiter->frame->rsi = notification.bits;
+    waiter->frame->rax = static_cast<u64>(Error::None);
+    notification.bits = 0;
+    make_ready(*waiter);
+  }
 }
 
 Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
@@ -233,7 +273,8 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   memory.mappings.push_back(*mapping);
   for (u64 page = 0; page < page_count; ++page) {
     auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE,
-                                          memory.frames[page_offset + page], {writable, executable}, table_source(task));
+                                          memory.frames[page_offset + page], {writable, executable, memory.device},
+                                          table_source(task));
     if (!mapped.ok()) {
       remove_mapping(*mapping);  // Unmaps the pages mapped so far.
       return mapped.error();

@@ -9,7 +9,10 @@
 #include "object/debug_console.hpp"
 #include "object/endpoint.hpp"
 #include "object/factory.hpp"
+#include "object/io_ports.hpp"
+#include "object/irq.hpp"
 #include "object/memory.hpp"
+#include "object/notification.hpp"
 #include "object/task.hpp"
 #include "object/thread.hpp"
 
@@ -20,9 +23,18 @@ namespace kernel {
 [[nodiscard]] Result<Endpoint*> create_endpoint(Factory* factory);
 [[nodiscard]] Result<Memory*> create_memory(Factory* factory, u64 page_count);
 [[nodiscard]] Result<Factory*> create_factory(Factory* parent, u64 quota);
+[[nodiscard]] Result<Notification*> create_notification(Factory* factory);
+// Device objects: the caller (a Platform capability holder) validated the range or line.
+[[nodiscard]] Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count);
+[[nodiscard]] Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count);
+[[nodiscard]] Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool active_low);
+// The Irq object of a line, or null; forget_irq masks the line and clears the entry.
+Irq* irq_of_line(u32 line);
+void forget_irq(Irq& irq);
 // Boot-time objects belong to no factory.
 Factory* create_root_factory(u64 quota);
 DebugConsole* create_debug_console();
+Platform* create_platform();
 
 // Maps pages [page_offset, page_offset + page_count) of memory at address in task.
 [[nodiscard]] Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,

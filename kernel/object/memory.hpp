@@ -26,6 +26,7 @@ struct Memory {
   u64 page_count = 0;
   u64* frames = nullptr;  // page_count physical addresses.
   usize frames_table_bytes = 0;
+  bool device = false;  // Device registers: mapped uncached, never returned to the frame pool.
   IntrusiveList<Mapping, &Mapping::memory_node> mappings;
 };
 

@@ -13,6 +13,7 @@ enum RootSelector : u64 {
   ROOT_THREAD = 2,        // Its own thread: all rights.
   ROOT_FACTORY = 3,       // Factory whose quota is all memory left after boot.
   ROOT_CONSOLE = 4,       // Debug console: Write and Exit.
+  ROOT_PLATFORM = 5,      // Platform: creates device objects (MMIO memory, I/O ports, IRQs).
   ROOT_FIRST_MODULE = 8,  // Memory capability (Read only) of RootBootInfo::modules[i] (boot module i + 1).
   ROOT_FIRST_FREE = 64,   // First empty slot; the root task's space has ROOT_CAPABILITY_SLOTS slots.
 };

@@ -15,8 +15,12 @@ enum class ObjectType : u32 {
   Memory = 4,        // Physical pages, mapped into tasks with explicit rights.
   Factory = 5,       // Creates objects and charges them to its quota.
   DebugConsole = 6,  // Serial console and machine exit, for the root task and tests.
+  Notification = 7,  // A word of event bits: signal sets bits, wait takes them.
+  Irq = 8,           // One interrupt line, delivered as bits on a notification.
+  IoPorts = 9,       // A range of I/O ports.
+  Platform = 10,     // Authority over the machine's devices: creates MMIO memory, I/O port and IRQ objects.
 };
-constexpr u32 OBJECT_TYPE_COUNT = 7;
+constexpr u32 OBJECT_TYPE_COUNT = 11;
 
 // Rights are bit sets whose meaning depends on the object type.
 enum class TaskRight : u32 { Map = 1, Capabilities = 2 };
@@ -25,6 +29,10 @@ enum class EndpointRight : u32 { Send = 1, Receive = 2, Grant = 4 };
 enum class MemoryRight : u32 { Read = 1, Write = 2, Execute = 4 };
 enum class FactoryRight : u32 { Create = 1 };
 enum class DebugConsoleRight : u32 { Write = 1, Exit = 2 };
+enum class NotificationRight : u32 { Signal = 1, Wait = 2 };
+enum class IrqRight : u32 { Control = 1 };
+enum class IoPortsRight : u32 { Read = 1, Write = 2 };
+enum class PlatformRight : u32 { Devices = 1 };
 
 constexpr u32 ALL_RIGHTS = 0xffffffff;
 
@@ -38,6 +46,10 @@ constexpr u32 full_rights(ObjectType type) {
     case ObjectType::Memory: return 7;
     case ObjectType::Factory: return 1;
     case ObjectType::DebugConsole: return 3;
+    case ObjectType::Notification: return 3;
+    case ObjectType::Irq: return 1;
+    case ObjectType::IoPorts: return 3;
+    case ObjectType::Platform: return 1;
     case ObjectType::None: return 0;
   }
   return 0;

@@ -81,14 +81,42 @@ namespace metteagle::abi {
   X(IpcReplyWait, 19, Endpoint, "Receive", "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
     "o1 tag, o2-o5 words 0-3, r12 badge", "Timeout, Destroyed",                                                 \
     "answer the last caller (if any), then wait for the next message")                                          \
-  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry", "-", "the null system call: who and when am I")
+  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry", "-", "the null system call: who and when am I") \
+  X(NotificationSignal, 21, Notification, "Signal", "a1 bits (non-zero)", "-", "InvalidArgument (no bits)",      \
+    "set bits; wakes one waiter")                                                                               \
+  X(NotificationWait, 22, Notification, "Wait", "r12 timeout", "o1 the bits that were set (now cleared)",        \
+    "Timeout, Destroyed", "wait until some bit is set, take all bits")                                          \
+  X(PlatformCreateMmio, 23, Platform, "Devices",                                                                \
+    "a1 destination slot, a2 physical address (page aligned), a3 pages, a4 factory selector (charged)", "-",    \
+    "InvalidCapability, SlotOccupied, InvalidArgument (range touches RAM or the kernel's interrupt controllers)," \
+    " QuotaExceeded",                                                                                           \
+    "a Memory capability (Read, Write) for device registers, mapped uncached")                                  \
+  X(PlatformCreateIoPorts, 24, Platform, "Devices",                                                             \
+    "a1 destination slot, a2 first port, a3 count, a4 factory selector (charged)", "-",                         \
+    "InvalidCapability, SlotOccupied, InvalidArgument (range beyond 0xffff, or it includes the kernel's "        \
+    "console, PIC, PIT or exit ports), QuotaExceeded",                                                          \
+    "an IoPorts capability (Read, Write) for a port range")                                                     \
+  X(PlatformCreateIrq, 25, Platform, "Devices",                                                                 \
+    "a1 destination slot, a2 interrupt line (I/O APIC input 1-23), a3 flags (bit 0 level-triggered, "           \
+    "bit 1 active-low), a4 factory selector (charged)", "-",                                                     \
+    "InvalidCapability, SlotOccupied, InvalidArgument (line), Busy (the line has an Irq object), QuotaExceeded", \
+    "an Irq capability for one interrupt line, masked until bound")                                             \
+  X(IrqBind, 26, Irq, "Control", "a1 notification selector (needs Signal, 0 = unbind), a2 bits", "-",           \
+    "InvalidArgument (no bits), InvalidCapability/WrongType/NoRights (a1)",                                      \
+    "deliver the line's interrupts as bits on the notification; unmasks the line")                              \
+  X(IrqAcknowledge, 27, Irq, "Control", "-", "-", "-",                                                          \
+    "unmask the line after its interrupt was handled (each interrupt masks it)")                                \
+  X(IoPortRead, 28, IoPorts, "Read", "a1 port, a2 width in bytes (1, 2 or 4)", "o1 value",                      \
+    "InvalidArgument (port outside the range, or width)", "read an I/O port")                                   \
+  X(IoPortWrite, 29, IoPorts, "Write", "a1 port, a2 width in bytes (1, 2 or 4), a3 value", "-",                 \
+    "InvalidArgument (port outside the range, or width)", "write an I/O port")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 21;
+constexpr u64 SYSCALL_COUNT = 30;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 

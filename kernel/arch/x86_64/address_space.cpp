@@ -13,6 +13,8 @@ namespace {
 constexpr u64 PTE_PRESENT = 1ull << 0;
 constexpr u64 PTE_WRITABLE = 1ull << 1;
 constexpr u64 PTE_USER = 1ull << 2;
+constexpr u64 PTE_WRITE_THROUGH = 1ull << 3;
+constexpr u64 PTE_CACHE_DISABLE = 1ull << 4;
 constexpr u64 PTE_LARGE = 1ull << 7;
 constexpr u64 PTE_NO_EXECUTE = 1ull << 63;
 constexpr u64 PTE_ADDRESS_MASK = 0x000ffffffffff000ull;
@@ -63,6 +65,7 @@ Result<void> address_space_map(u64 root, u64 address, u64 physical, PageRights r
   u64 value = physical | PTE_PRESENT | PTE_USER;
   if (rights.writable) value |= PTE_WRITABLE;
   if (!rights.executable || rights.writable) value |= PTE_NO_EXECUTE;
+  if (rights.uncached) value |= PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
   bool was_present = (*entry & PTE_PRESENT) != 0;
   *entry = value;
   if (was_present && (read_cr3() & PTE_ADDRESS_MASK) == root) invalidate_page(address);

@@ -12,6 +12,7 @@ using namespace klib;
 struct PageRights {
   bool writable;
   bool executable;
+  bool uncached = false;  // Device registers.
 };
 
 // Supplies zeroed frames for page tables and takes them back; returns 0 when the quota or the

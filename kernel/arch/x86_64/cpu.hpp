@@ -12,6 +12,18 @@ inline u8 in8(u16 port) {
   asm volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
   return value;
 }
+inline void out16(u16 port, u16 value) { asm volatile("outw %0, %1" ::"a"(value), "Nd"(port)); }
+inline void out32(u16 port, u32 value) { asm volatile("outl %0, %1" ::"a"(value), "Nd"(port)); }
+inline u16 in16(u16 port) {
+  u16 value;
+  asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+inline u32 in32(u16 port) {
+  u32 value;
+  asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
 inline u64 read_msr(u32 msr) {
   u32 low, high;
   asm volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(msr));

@@ -4,7 +4,9 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "core/syscall_support.hpp"
 #include "core/kernel_lock.hpp"
 #include "core/console.hpp"
 #include "core/panic.hpp"
@@ -55,6 +57,8 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame) {
     if (frame->vector == VECTOR_TIMER) {
       count_timer_tick();
       kernel::on_timer_tick(*frame);
+    } else if (frame->vector >= VECTOR_FIRST_DEVICE && frame->vector < VECTOR_FIRST_DEVICE + IOAPIC_LINES) {
+      kernel::on_device_interrupt(static_cast<u32>(frame->vector - VECTOR_FIRST_DEVICE));
     } else if (frame->vector != VECTOR_RESCHEDULE) {
       kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
     }

@@ -56,8 +56,9 @@ void identify_reports_standard_selectors(Case& test) {
   expect_identity(test, OWN_FACTORY, ObjectType::Factory, abi::full_rights(ObjectType::Factory), exact);
   expect_identity(test, CONSOLE, ObjectType::DebugConsole, abi::full_rights(ObjectType::DebugConsole), exact);
   if (!environment().is_root) return;
+  expect_identity(test, abi::ROOT_PLATFORM, ObjectType::Platform, abi::full_rights(ObjectType::Platform), true);
   // Slots between the fixed ones are empty.
-  EXPECT_ERROR(Capability(5).identify(), Error::InvalidCapability);
+  EXPECT_ERROR(Capability(6).identify(), Error::InvalidCapability);
   const abi::RootBootInfo* boot = environment().boot_info;
   EXPECT(boot->module_count <= abi::RootBootInfo::MAX_MODULES);
   for (u64 index = 0; index < boot->module_count && index < abi::RootBootInfo::MAX_MODULES; ++index)

@@ -3,6 +3,7 @@
 
 #include "sys/capability.hpp"
 #include "sys/console.hpp"
+#include "sys/device.hpp"
 #include "sys/endpoint.hpp"
 #include "sys/factory.hpp"
 #include "sys/memory.hpp"

@@ -1,0 +1,45 @@
+// What every system-call handler shares: argument access, result delivery, and the handlers that
+// live outside syscalls.cpp (one file per family).
+// Invariant: a handler writes its result with finish() (or leaves it to the thread that wakes the
+// caller) and validates everything before it changes anything.
+#pragma once
+
+#include "abi/syscall.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "object/task.hpp"
+#include "object/thread.hpp"
+
+namespace kernel {
+
+// Argument registers in ABI order: 1 rsi, 2 rdx, 3 r10, 4 r8, 5 r9.
+inline u64 argument(const arch::TrapFrame& frame, int index) {
+  switch (index) {
+    case 1: return frame.rsi;
+    case 2: return frame.rdx;
+    case 3: return frame.r10;
+    case 4: return frame.r8;
+    default: return frame.r9;
+  }
+}
+
+inline void finish(arch::TrapFrame& frame, metteagle::abi::Error error) { frame.rax = static_cast<u64>(error); }
+
+inline Task& own_task(Thread& self) { return *self.task; }
+
+using SyscallHandler = void (*)(Thread& self, arch::TrapFrame& frame);
+
+// Notifications, interrupts and device access (device_syscalls.cpp).
+void notification_signal_handler(Thread& self, arch::TrapFrame& frame);
+void notification_wait_handler(Thread& self, arch::TrapFrame& frame);
+void platform_create_mmio(Thread& self, arch::TrapFrame& frame);
+void platform_create_io_ports(Thread& self, arch::TrapFrame& frame);
+void platform_create_irq(Thread& self, arch::TrapFrame& frame);
+void irq_bind(Thread& self, arch::TrapFrame& frame);
+void irq_acknowledge(Thread& self, arch::TrapFrame& frame);
+void io_port_read(Thread& self, arch::TrapFrame& frame);
+void io_port_write(Thread& self, arch::TrapFrame& frame);
+
+// A device interrupt arrived on line: mask it and signal the bound notification.
+void on_device_interrupt(u32 line);
+
+}  // namespace kernel
