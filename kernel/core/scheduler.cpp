@@ -23,17 +23,11 @@ Thread idle_threads[MAX_CPUS];
 u64 stack_top_of(const Thread& thread) { return thread.kernel_stack + PAGE_SIZE * KERNEL_STACK_PAGES; }
 
 Thread* pick_next(Cpu& cpu) {
-  if (cpu.ready_mask == 0) return cpu.idle;
-  u32 priority = 63 - static_cast<u32>(__builtin_clzll(cpu.ready_mask));
-  Thread* next = cpu.ready[priority].pop_front();
-  if (cpu.ready[priority].empty()) cpu.ready_mask &= ~(u64{1} << priority);
-  return next;
+  Thread* next = cpu.ready.pop_highest();
+  return next != nullptr ? next : cpu.idle;
 }
 
-void enqueue(Cpu& cpu, Thread& thread) {
-  cpu.ready[thread.priority].push_back(thread);
-  cpu.ready_mask |= u64{1} << thread.priority;
-}
+void enqueue(Cpu& cpu, Thread& thread) { cpu.ready.push_back(thread, thread.priority); }
 
 }  // namespace
 
@@ -85,9 +79,7 @@ void make_ready(Thread& thread) {
 }
 
 void remove_from_run_queue(Thread& thread) {
-  Cpu& cpu = cpus[thread.cpu];
-  ThreadQueue::remove(thread);
-  if (cpu.ready[thread.priority].empty()) cpu.ready_mask &= ~(u64{1} << thread.priority);
+  cpus[thread.cpu].ready.remove(thread, thread.priority);
 }
 
 void schedule() {
@@ -99,8 +91,7 @@ void schedule() {
     // it goes behind its peers (round robin).
     previous->state = ThreadState::Ready;
     if (previous->time_slice_left > 0) {
-      cpu.ready[previous->priority].push_front(*previous);
-      cpu.ready_mask |= u64{1} << previous->priority;
+      cpu.ready.push_front(*previous, previous->priority);
     } else {
       enqueue(cpu, *previous);
     }
@@ -162,7 +153,7 @@ void scheduler_tick() {
   Thread* running = current_thread();
   Cpu& cpu = this_cpu();
   if (running != cpu.idle && running->time_slice_left > 0 && --running->time_slice_left == 0 &&
-      (cpu.ready_mask >> running->priority) != 0)
+      cpu.ready.has_at_least(running->priority))
     cpu.need_reschedule = true;
 }
 

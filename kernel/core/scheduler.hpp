@@ -1,12 +1,13 @@
 // Scheduler: per-CPU run queues by priority with round robin inside a priority, timeouts, and the
 // switch between threads.
-// Invariants: a Ready thread is on exactly one run queue (its CPU's, at its priority) and bit p
-// of ready_mask is set exactly when queue p is non-empty; the current thread is on no run queue;
+// Invariants: a Ready thread is on exactly one run queue (its CPU's, at its priority); the
+// current thread is on no run queue;
 // the kernel runs with interrupts off except in the idle loop.
 #pragma once
 
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "lib/run_queue.hpp"
 #include "object/thread.hpp"
 
 namespace kernel {
@@ -19,8 +20,7 @@ constexpr u32 MAX_CPUS = arch::MAX_CPUS;
 struct Cpu {
   arch::CpuLocal local;
   Thread* idle = nullptr;
-  ThreadQueue ready[PRIORITY_LEVELS];
-  u64 ready_mask = 0;
+  RunQueue<Thread, &Thread::queue_node, PRIORITY_LEVELS> ready;
   volatile bool need_reschedule = false;  // Read by the idle loop without the kernel lock.
   Thread* zombie = nullptr;  // A dead thread whose stack we were on; freed after the switch.
 };
