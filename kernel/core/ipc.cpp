@@ -158,39 +158,70 @@ void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds) {
   wait_with_timeout(receiver, timeout_nanoseconds, ThreadState::BlockedReceive);
 }
 
+namespace {
+
+// Delivers the answer in server's registers to caller: a message, or for a fault report the
+// handler's decision (resume, resume elsewhere, kill). The call link is already cut.
+void answer(Thread& server, Thread& caller) {
+  if (!caller.sending_exception) {
+    deliver(registers_of(server), &server, caller, 0, true);
+    make_ready(caller);
+    return;
+  }
+  caller.sending_exception = false;
+  MessageTag tag{server.frame->rsi};
+  auto action = static_cast<ExceptionReply>(tag.label());
+  if (action == ExceptionReply::ResumeAt) {
+    u64 rip = server.frame->rdx;
+    u64 rsp = server.frame->r10;
+    // Only user addresses: the exit path returns with sysret/iret to whatever is here.
+    if (rip < metteagle::abi::USER_SPACE_END && rsp < metteagle::abi::USER_SPACE_END) {
+      caller.frame->rip = rip;
+      caller.frame->rsp = rsp;
+    } else {
+      action = ExceptionReply::Kill;
+    }
+  } else if (action != ExceptionReply::Resume) {
+    action = ExceptionReply::Kill;
+  }
+  if (action == ExceptionReply::Kill) {
+    stop_thread(caller);
+    return;
+  }
+  make_ready(caller);
+}
+
+}  // namespace
+
 bool ipc_reply() {
   Thread& server = *current_thread();
   Thread* caller = server.caller;
   if (caller == nullptr) return false;
   server.caller = nullptr;
   caller->callee = nullptr;
-  if (caller->sending_exception) {
-    caller->sending_exception = false;
-    MessageTag tag{server.frame->rsi};
-    auto action = static_cast<ExceptionReply>(tag.label());
-    if (action == ExceptionReply::ResumeAt) {
-      u64 rip = server.frame->rdx;
-      u64 rsp = server.frame->r10;
-      // Only user addresses: the exit path returns with sysret/iret to whatever is here.
-      if (rip < metteagle::abi::USER_SPACE_END && rsp < metteagle::abi::USER_SPACE_END) {
-        caller->frame->rip = rip;
-        caller->frame->rsp = rsp;
-      } else {
-        action = ExceptionReply::Kill;
-      }
-    } else if (action != ExceptionReply::Resume) {
-      action = ExceptionReply::Kill;
-    }
-    if (action == ExceptionReply::Kill) {
-      stop_thread(*caller);
-      return true;
-    }
-    make_ready(*caller);
-    return true;
-  }
-  deliver(registers_of(server), &server, *caller, 0, true);
-  make_ready(*caller);
+  answer(server, *caller);
   return true;
+}
+
+Result<void> ipc_save_reply(Reply& reply) {
+  Thread& server = *current_thread();
+  Thread* caller = server.caller;
+  if (caller == nullptr) return Error::NotFound;
+  if (reply.caller != nullptr) return Error::Busy;
+  server.caller = nullptr;
+  caller->callee = nullptr;
+  caller->callee_reply = &reply;
+  reply.caller = caller;
+  return {};
+}
+
+Result<void> ipc_reply_with(Reply& reply) {
+  Thread* caller = reply.caller;
+  if (caller == nullptr) return Error::NotFound;
+  reply.caller = nullptr;
+  caller->callee_reply = nullptr;
+  answer(*current_thread(), *caller);
+  return {};
 }
 
 void deliver_exception(arch::TrapFrame& frame) {

@@ -5,7 +5,9 @@
 
 #include "arch/x86_64/platform.hpp"
 #include "object/endpoint.hpp"
+#include "lib/result.hpp"
 #include "object/kernel_object.hpp"
+#include "object/reply.hpp"
 
 namespace kernel {
 
@@ -15,6 +17,10 @@ void ipc_send(Capability& capability, bool is_call, u64 timeout_nanoseconds);
 void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds);
 // Answers the current thread's caller; false when there is none.
 bool ipc_reply();
+// Moves the current thread's caller into reply (NotFound without a caller, Busy if reply is full).
+[[nodiscard]] Result<void> ipc_save_reply(Reply& reply);
+// Answers the caller saved in reply with the current thread's registers (NotFound if empty).
+[[nodiscard]] Result<void> ipc_reply_with(Reply& reply);
 // The current thread faulted in user mode: deliver the exception to its handler and wait.
 void deliver_exception(arch::TrapFrame& frame);
 

@@ -68,7 +68,10 @@ const BootInfo& boot_information() { return boot_info; }
 
 void on_timer_tick(arch::TrapFrame&) { scheduler_tick(); }
 
-void on_user_exception(arch::TrapFrame& frame) { deliver_exception(frame); }
+void on_user_exception(arch::TrapFrame& frame) {
+  // Destroyed by another CPU while this one waited for the kernel lock: just leave.
+  if (current_thread()->state != ThreadState::Dead) deliver_exception(frame);
+}
 
 bool on_exception(arch::TrapFrame& frame) { return selftest::on_exception(frame); }
 

@@ -78,6 +78,17 @@ void make_ready(Thread& thread) {
   }
 }
 
+u32 cpu_running(const Thread& thread) {
+  for (u32 index = 0; index < cpu_count(); ++index)
+    if (cpus[index].local.current_thread == &thread) return index;
+  return NO_CPU;
+}
+
+void request_reschedule(u32 cpu) {
+  cpus[cpu].need_reschedule = true;
+  if (&cpus[cpu] != &this_cpu()) arch::send_reschedule(cpu);
+}
+
 void remove_from_run_queue(Thread& thread) {
   cpus[thread.cpu].ready.remove(thread, thread.priority);
 }

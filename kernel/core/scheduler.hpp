@@ -36,6 +36,11 @@ inline Thread* current_thread() { return static_cast<Thread*>(arch::this_cpu().c
 
 // Puts a thread that is not running on its CPU's run queue.
 void make_ready(Thread& thread);
+constexpr u32 NO_CPU = ~0u;
+// The CPU whose current thread this is, or NO_CPU.
+u32 cpu_running(const Thread& thread);
+// Makes a CPU enter the scheduler soon (it may be running a thread that just died).
+void request_reschedule(u32 cpu);
 // Takes a Ready thread off its run queue (it is being stopped).
 void remove_from_run_queue(Thread& thread);
 // Picks the best ready thread (or idle) and switches to it; returns when the caller runs again.

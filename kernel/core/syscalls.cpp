@@ -125,6 +125,12 @@ void factory_create(Thread& self, TrapFrame& frame) {
       created = &result.value()->header;
       break;
     }
+    case ObjectType::Reply: {
+      auto result = create_reply(factory);
+      if (!result) return finish(frame, result.error());
+      created = &result.value()->header;
+      break;
+    }
     case ObjectType::Notification: {
       auto result = create_notification(factory);
       if (!result) return finish(frame, result.error());
@@ -264,6 +270,18 @@ void ipc_reply_wait_handler(Thread& self, TrapFrame& frame) {
   ipc_receive(*object_of<Endpoint>(*endpoint.value()), frame.r12);
 }
 
+void ipc_save_reply_handler(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Reply, rights_of(abi::ReplyRight::Reply));
+  if (!slot) return finish(frame, slot.error());
+  finish(frame, ipc_save_reply(*object_of<Reply>(*slot.value())).error());
+}
+
+void ipc_reply_with_handler(Thread& self, TrapFrame& frame) {
+  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Reply, rights_of(abi::ReplyRight::Reply));
+  if (!slot) return finish(frame, slot.error());
+  finish(frame, ipc_reply_with(*object_of<Reply>(*slot.value())).error());
+}
+
 void thread_self(Thread& self, TrapFrame& frame) {
   frame.rsi = self.cpu;
   frame.rdx = arch::read_tsc();
@@ -277,10 +295,12 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     ipc_call_handler,   ipc_send_handler,  ipc_receive_handler,  ipc_reply_handler, ipc_reply_wait_handler,
     thread_self,        notification_signal_handler, notification_wait_handler, platform_create_mmio,
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
+    ipc_save_reply_handler, ipc_reply_with_handler,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
-static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == 29);
+static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 
@@ -290,6 +310,7 @@ void on_return_to_user() {
   if (current_thread()->state == ThreadState::Dead) exit_current();
   preempt_if_needed();
   // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.
+  // (A dead thread never gets here: exit_current does not return.)
   arch::address_space_activate(current_thread()->task->page_table_root);
 }
 
@@ -300,8 +321,15 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
   kernel_lock_acquire();
   Thread& self = *current_thread();
   u64 operation = frame->rax;
-  if (operation < metteagle::abi::SYSCALL_COUNT) handlers[operation](self, *frame);
-  else frame->rax = static_cast<u64>(metteagle::abi::Error::Unsupported);
+  // While this CPU waited for the kernel lock, another may have destroyed this thread: then it
+  // only leaves (on_return_to_user), it does nothing more.
+  if (self.state == ThreadState::Dead) {
+    // Nothing: its task may be gone.
+  } else if (operation < metteagle::abi::SYSCALL_COUNT) {
+    handlers[operation](self, *frame);
+  } else {
+    frame->rax = static_cast<u64>(metteagle::abi::Error::Unsupported);
+  }
   on_return_to_user();
   kernel_lock_release();
 }

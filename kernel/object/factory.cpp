@@ -178,6 +178,8 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
 
 Result<Endpoint*> create_endpoint(Factory* factory) { return allocate_object<Endpoint>(factory, ObjectType::Endpoint); }
 
+Result<Reply*> create_reply(Factory* factory) { return allocate_object<Reply>(factory, ObjectType::Reply); }
+
 Result<Notification*> create_notification(Factory* factory) {
   return allocate_object<Notification>(factory, ObjectType::Notification);
 }

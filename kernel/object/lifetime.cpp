@@ -61,6 +61,14 @@ void wake_with_error(Thread& thread, Error error) {
 
 }  // namespace
 
+// A caller whose reply can never come: its call fails, or, if it was reporting a fault, it ends
+// (it cannot resume without its handler's answer).
+void abandon_caller(Thread& caller) {
+  if (caller.state != ThreadState::BlockedReply) return;
+  if (caller.sending_exception) stop_thread(caller);
+  else wake_with_error(caller, Error::Destroyed);
+}
+
 // Ends a thread's participation in everything: queues, calls, handler links, scheduling.
 void stop_thread(Thread& thread) {
   cancel_timeout(thread);
@@ -71,16 +79,16 @@ void stop_thread(Thread& thread) {
     thread.callee->caller = nullptr;
     thread.callee = nullptr;
   }
+  if (thread.callee_reply != nullptr) {
+    thread.callee_reply->caller = nullptr;
+    thread.callee_reply = nullptr;
+  }
   if (thread.caller != nullptr) {
     // Whoever called us will get no reply: its call fails.
     Thread* caller = thread.caller;
     caller->callee = nullptr;
     thread.caller = nullptr;
-    if (caller->state == ThreadState::BlockedReply) {
-      // A faulting thread cannot resume without its handler's answer: it ends too.
-      if (caller->sending_exception) stop_thread(*caller);
-      else wake_with_error(*caller, Error::Destroyed);
-    }
+    abandon_caller(*caller);
   }
   if (thread.exception_endpoint != nullptr) {
     decltype(thread.exception_endpoint->handled_threads)::remove(thread);
@@ -100,9 +108,17 @@ void destroy_thread(Thread& thread) {
     arch::address_space_flush_remote(thread.task->page_table_root);
     decltype(thread.task->threads)::remove(thread);
   }
-  // The thread may be the one running this code: then its stack is freed after the switch.
-  if (&thread == current_thread()) return;
-  free_dead_thread(thread);
+  // A thread some CPU is running (this one, in this very call, or another one in user mode or
+  // spinning for the kernel lock) keeps its stack until that CPU has switched away: the CPU
+  // frees it then (exit_current). Its charges go back now, so its factory can be freed at once.
+  u32 cpu = cpu_running(thread);
+  if (cpu == NO_CPU) return free_dead_thread(thread);
+  KernelObject& header = thread.header;
+  if (header.factory != nullptr) decltype(header.factory->objects)::remove(header);
+  factory_refund(header.factory, header.charged_bytes + PAGE_SIZE * (KERNEL_STACK_PAGES + 1));
+  header.factory = nullptr;
+  thread.task = nullptr;
+  if (&thread != current_thread()) request_reschedule(cpu);
 }
 
 void destroy_task(Task& task) {
@@ -162,6 +178,15 @@ void destroy_notification(Notification& notification) {
   free_object(&notification);
 }
 
+void destroy_reply(Reply& reply) {
+  if (Thread* caller = reply.caller) {
+    reply.caller = nullptr;
+    caller->callee_reply = nullptr;
+    abandon_caller(*caller);
+  }
+  free_object(&reply);
+}
+
 void destroy_irq(Irq& irq) {
   unbind_irq(irq);
   forget_irq(irq);
@@ -194,6 +219,7 @@ void destroy_object(KernelObject& object) {
     case ObjectType::Notification: destroy_notification(reinterpret_cast<Notification&>(object)); break;
     case ObjectType::Irq: destroy_irq(reinterpret_cast<Irq&>(object)); break;
     case ObjectType::IoPorts: free_object(&reinterpret_cast<IoPorts&>(object)); break;
+    case ObjectType::Reply: destroy_reply(reinterpret_cast<Reply&>(object)); break;
     case ObjectType::DebugConsole:
     case ObjectType::Platform: break;  // Boot objects: never freed.
     case ObjectType::None: panic("destroying an object of no type");

@@ -13,6 +13,7 @@
 #include "object/irq.hpp"
 #include "object/memory.hpp"
 #include "object/notification.hpp"
+#include "object/reply.hpp"
 #include "object/task.hpp"
 #include "object/thread.hpp"
 
@@ -24,6 +25,7 @@ namespace kernel {
 [[nodiscard]] Result<Memory*> create_memory(Factory* factory, u64 page_count);
 [[nodiscard]] Result<Factory*> create_factory(Factory* parent, u64 quota);
 [[nodiscard]] Result<Notification*> create_notification(Factory* factory);
+[[nodiscard]] Result<Reply*> create_reply(Factory* factory);
 // Device objects: the caller (a Platform capability holder) validated the range or line.
 [[nodiscard]] Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count);
 [[nodiscard]] Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count);
@@ -52,6 +54,8 @@ void process_destroy_queue();
 // Ends a thread: off every queue, its caller's call fails, state Dead. The object stays until
 // its last capability goes.
 void stop_thread(Thread& thread);
+// A caller whose reply will never come: its call returns Destroyed (or it ends, if it faulted).
+void abandon_caller(Thread& caller);
 // Frees what a dead thread held once no CPU runs on its stack.
 void free_dead_thread(Thread& thread);
 // A blocked thread's deadline passed: it leaves its queue and its call returns Timeout.

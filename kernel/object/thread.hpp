@@ -11,6 +11,7 @@ namespace kernel {
 
 struct Task;
 struct Endpoint;
+struct Reply;
 
 enum class ThreadState : u8 {
   Inactive,        // Created, never started.
@@ -47,6 +48,7 @@ struct Thread {
   Endpoint* blocked_on = nullptr;
   Thread* caller = nullptr;  // Waits for this thread's reply.
   Thread* callee = nullptr;  // This thread waits for its reply.
+  Reply* callee_reply = nullptr;  // ... or for the reply saved in this object.
   u64 send_badge = 0;
   bool send_is_call = false;
   bool send_may_grant = false;

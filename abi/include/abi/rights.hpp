@@ -19,8 +19,9 @@ enum class ObjectType : u32 {
   Irq = 8,           // One interrupt line, delivered as bits on a notification.
   IoPorts = 9,       // A range of I/O ports.
   Platform = 10,     // Authority over the machine's devices: creates MMIO memory, I/O port and IRQ objects.
+  Reply = 11,        // Holds one caller's pending reply, so a server can answer it later.
 };
-constexpr u32 OBJECT_TYPE_COUNT = 11;
+constexpr u32 OBJECT_TYPE_COUNT = 12;
 
 // Rights are bit sets whose meaning depends on the object type.
 enum class TaskRight : u32 { Map = 1, Capabilities = 2 };
@@ -33,6 +34,7 @@ enum class NotificationRight : u32 { Signal = 1, Wait = 2 };
 enum class IrqRight : u32 { Control = 1 };
 enum class IoPortsRight : u32 { Read = 1, Write = 2 };
 enum class PlatformRight : u32 { Devices = 1 };
+enum class ReplyRight : u32 { Reply = 1 };
 
 constexpr u32 ALL_RIGHTS = 0xffffffff;
 
@@ -50,6 +52,7 @@ constexpr u32 full_rights(ObjectType type) {
     case ObjectType::Irq: return 1;
     case ObjectType::IoPorts: return 3;
     case ObjectType::Platform: return 1;
+    case ObjectType::Reply: return 1;
     case ObjectType::None: return 0;
   }
   return 0;

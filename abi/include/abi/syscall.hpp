@@ -109,14 +109,18 @@ namespace metteagle::abi {
   X(IoPortRead, 28, IoPorts, "Read", "a1 port, a2 width in bytes (1, 2 or 4)", "o1 value",                      \
     "InvalidArgument (port outside the range, or width)", "read an I/O port")                                   \
   X(IoPortWrite, 29, IoPorts, "Write", "a1 port, a2 width in bytes (1, 2 or 4), a3 value", "-",                 \
-    "InvalidArgument (port outside the range, or width)", "write an I/O port")
+    "InvalidArgument (port outside the range, or width)", "write an I/O port")                                  \
+  X(IpcSaveReply, 30, Reply, "Reply", "-", "-", "NotFound (no caller waits), Busy (the object holds a caller)", \
+    "move the pending reply of the last caller received into the reply object")                                \
+  X(IpcReplyWith, 31, Reply, "Reply", "a1 message tag, a2-a5 words 0-3", "-", "NotFound (the object is empty)", \
+    "answer the caller held by the reply object; never blocks")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 30;
+constexpr u64 SYSCALL_COUNT = 32;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 

@@ -1,0 +1,17 @@
+// Reply: one caller's pending reply, saved out of the server thread so the server can receive
+// other calls (even exceptions) before answering it.
+// Invariant: reply->caller == t exactly when t->callee_reply == reply, and t is BlockedReply.
+#pragma once
+
+#include "object/kernel_object.hpp"
+
+namespace kernel {
+
+struct Thread;
+
+struct Reply {
+  KernelObject header;
+  Thread* caller = nullptr;
+};
+
+}  // namespace kernel

@@ -1,0 +1,106 @@
+// Cases for IPC between CPUs: a server pinned to CPU 1 answers a client on CPU 0 through many
+// round trips of full 64-word messages, and capabilities cross with Grant only.
+#include "../support/local_thread.hpp"
+
+namespace kernel_adversarial {
+namespace {
+
+using namespace support;
+
+constexpr u64 ROUND_TRIPS = 500;
+constexpr u32 STOP = 0xff;
+
+struct ServerSetup {
+  u64 endpoint;
+  u64 receive_slot;
+};
+ServerSetup server_setup;
+
+// Answers each request with: the words summed (checksum), the server's CPU, how many
+// capabilities arrived, and every word + 1 in words 3..63.
+void checksum_server(u64) {
+  Endpoint endpoint(server_setup.endpoint);
+  set_receive_slots(server_setup.receive_slot);
+  Message request;
+  Message answer;
+  if (!endpoint.receive(request, REPORT_TIMEOUT).ok()) return;
+  while (request.label() != STOP) {
+    u64 sum = 0;
+    for (u64 index = 0; index < request.word_count(); ++index) sum += request.words[index] * (index + 1);
+    answer = Message::make(2);
+    for (u64 index = 3; index < abi::MESSAGE_WORDS; ++index) answer.words[index] = request.words[index] + 1;
+    answer.words[0] = sum;
+    answer.words[1] = thread_self().cpu;
+    answer.words[2] = request.received_capabilities;
+    answer.set_words(2, abi::MESSAGE_WORDS);
+    (void)Capability(server_setup.receive_slot).remove();
+    if (!endpoint.reply_wait(answer, request, REPORT_TIMEOUT).ok()) return;
+  }
+  (void)reply(Message::make(STOP));
+  // Stay blocked (not running) until the case deletes this thread.
+  (void)endpoint.receive(request);
+}
+
+void calls_between_cpus_keep_every_word(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  ScopedSlot endpoint_slot(test), receive_slot(test), parking_slot(test);
+  REQUIRE(endpoint_slot.valid() && receive_slot.valid() && parking_slot.valid());
+  Endpoint endpoint = REQUIRE_OK(own.factory.create_endpoint(endpoint_slot.selector()));
+  server_setup = {endpoint.selector(), receive_slot.selector()};
+  // The client is this thread, pinned to CPU 0; the server goes to CPU 1.
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  EXPECT_EQ(thread_self().cpu, 0);
+  LocalThread server;
+  REQUIRE_OK(server.create(1));
+  REQUIRE_OK(server.start(checksum_server, 0));
+  u64 seed = 0x9e3779b97f4a7c15;
+  Message request;
+  Message answer;
+  for (u64 round = 0; round < ROUND_TRIPS; ++round) {
+    request = Message::make(1);
+    u64 expected_sum = 0;
+    for (u64 index = 0; index < abi::MESSAGE_WORDS; ++index) {
+      seed ^= seed << 13;
+      seed ^= seed >> 7;
+      seed ^= seed << 17;
+      request.words[index] = seed;
+      expected_sum += seed * (index + 1);
+    }
+    request.set_words(1, abi::MESSAGE_WORDS);
+    REQUIRE_OK(endpoint.call(request, answer, REPORT_TIMEOUT));
+    EXPECT_EQ(answer.word_count(), abi::MESSAGE_WORDS);
+    EXPECT_EQ(answer.words[0], expected_sum);
+    EXPECT_EQ(answer.words[1], 1);
+    EXPECT_EQ(answer.words[2], 0);
+    bool echoed = true;
+    for (u64 index = 3; index < abi::MESSAGE_WORDS; ++index) echoed = echoed && answer.words[index] == request.words[index] + 1;
+    EXPECT(echoed);
+    if (test.failed()) {
+      test.fail(__FILE__, __LINE__, "in round %lu", round);
+      break;
+    }
+  }
+  // Capabilities across CPUs: with Grant one arrives, without Grant none.
+  ScopedSlot no_grant(test);
+  REQUIRE(no_grant.valid());
+  REQUIRE_OK(endpoint.copy_to(no_grant.selector(), ENDPOINT_SEND));
+  request = Message::make(1, {1});
+  request.attach(Capability(CONSOLE), 0);
+  REQUIRE_OK(endpoint.call(request, answer, REPORT_TIMEOUT));
+  EXPECT_EQ(answer.words[2], 1);
+  REQUIRE_OK(Endpoint(no_grant.selector()).call(request, answer, REPORT_TIMEOUT));
+  EXPECT_EQ(answer.words[2], 0);
+  EXPECT_OK(endpoint.call(Message::make(STOP), answer, REPORT_TIMEOUT));
+  EXPECT_EQ(answer.label(), STOP);
+  pause_for(1'000'000);  // Let the server block in its last receive before it is deleted.
+}
+
+}  // namespace
+
+extern const test::TestEntry CROSS_CPU_TESTS[] = {
+    {"calls_between_cpus_keep_every_word", calls_between_cpus_keep_every_word},
+};
+extern const usize CROSS_CPU_TEST_COUNT = sizeof CROSS_CPU_TESTS / sizeof CROSS_CPU_TESTS[0];
+
+}  // namespace kernel_adversarial

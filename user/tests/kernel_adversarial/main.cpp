@@ -1,0 +1,20 @@
+// kernel_adversarial: every rights mask of every object type, IPC across CPUs, and hostile
+// arguments including a seeded syscall fuzzer; runs as the root task.
+#include "../support/environment.hpp"
+
+namespace kernel_adversarial {
+extern const test::TestEntry RIGHTS_MASK_TESTS[];
+extern const sys::usize RIGHTS_MASK_TEST_COUNT;
+extern const test::TestEntry CROSS_CPU_TESTS[];
+extern const sys::usize CROSS_CPU_TEST_COUNT;
+extern const test::TestEntry HOSTILE_TESTS[];
+extern const sys::usize HOSTILE_TEST_COUNT;
+}  // namespace kernel_adversarial
+
+extern "C" void metteagle_main(sys::u64 argument) {
+  using namespace kernel_adversarial;
+  // The fuzzer goes last: it fills slots of the own space that later cases could want.
+  support::run_program("kernel_adversarial", argument,
+                       {{RIGHTS_MASK_TESTS, RIGHTS_MASK_TEST_COUNT}, {CROSS_CPU_TESTS, CROSS_CPU_TEST_COUNT},
+                        {HOSTILE_TESTS, HOSTILE_TEST_COUNT}});
+}
