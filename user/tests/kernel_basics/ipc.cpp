@@ -16,13 +16,30 @@ enum WorkerLabel : u32 {
   WHO_AM_I = 2,       // Reply word 0 = the badge the request arrived with.
   INSPECT_RECEIVED = 3,  // Reply: received count, type and rights of the received capability.
   STOP = 4,           // Reply, then end the worker thread.
+  ANSWER_THROUGH_REPLY_OBJECT = 5,  // Save the caller into a Reply object, answer through it later.
 };
 
 struct WorkerSetup {
   u64 endpoint;      // Receive right, unbadged.
   u64 receive_slot;  // Where transferred capabilities land.
+  u64 reply_object;  // A Reply object.
 };
 WorkerSetup worker_setup;
+// What the worker saw after answering through the Reply object (no caller can carry it back).
+Error reply_with_on_empty_object = Error::None;
+
+// Saves the pending caller into the Reply object, then answers through it; words: what saving
+// returned, and what a second save (with no caller left) returned.
+bool answer_through_reply_object(const WorkerSetup& setup) {
+  Error saved = invoke(abi::Syscall::IpcSaveReply, setup.reply_object);
+  Error saved_again = invoke(abi::Syscall::IpcSaveReply, setup.reply_object);
+  SyscallRegisters answer{abi::MessageTag::make(ANSWER_THROUGH_REPLY_OBJECT, 2).raw, static_cast<u64>(saved),
+                          static_cast<u64>(saved_again), 0, 0, 0};
+  if (invoke(abi::Syscall::IpcReplyWith, setup.reply_object, answer) != Error::None) return false;
+  SyscallRegisters nothing{abi::MessageTag::make(0, 0).raw, 0, 0, 0, 0, 0};
+  reply_with_on_empty_object = invoke(abi::Syscall::IpcReplyWith, setup.reply_object, nothing);
+  return true;
+}
 
 void worker_main(u64 argument) {
   const auto* setup = reinterpret_cast<const WorkerSetup*>(argument);
@@ -53,6 +70,10 @@ void worker_main(u64 argument) {
       case STOP:
         (void)reply(answer);
         return;
+      case ANSWER_THROUGH_REPLY_OBJECT:
+        // The caller is already answered: wait for the next request without replying.
+        if (!answer_through_reply_object(*setup) || !endpoint.receive(request, TIMEOUT_NANOSECONDS).ok()) return;
+        continue;
       default:
         answer = Message::make(0xdead);
         break;
@@ -65,9 +86,13 @@ void worker_main(u64 argument) {
 void ipc_between_two_threads(Case& test) {
   Environment& own = environment();
   ScopedSlot endpoint_slot(test), badged_slot(test), stack_slot(test), thread_slot(test), receive_slot(test),
-      console_copy(test);
+      console_copy(test), reply_slot(test);
   REQUIRE(endpoint_slot.valid() && badged_slot.valid() && stack_slot.valid() && thread_slot.valid() &&
-          receive_slot.valid() && console_copy.valid());
+          receive_slot.valid() && console_copy.valid() && reply_slot.valid());
+  REQUIRE_OK(own.factory.create(ObjectType::Reply, reply_slot.selector()));
+  // With no call received, a Reply object has nothing to save and nothing to answer.
+  EXPECT_EQ(invoke(abi::Syscall::IpcSaveReply, reply_slot.selector()), Error::NotFound);
+  EXPECT_EQ(invoke(abi::Syscall::IpcReplyWith, reply_slot.selector()), Error::NotFound);
   Endpoint endpoint = REQUIRE_OK(own.factory.create_endpoint(endpoint_slot.selector()));
   REQUIRE_OK(endpoint.copy_to(badged_slot.selector(), SEND, BADGE));
   Endpoint badged(badged_slot.selector());
@@ -76,7 +101,7 @@ void ipc_between_two_threads(Case& test) {
   REQUIRE_OK(own.self_task.map(stack, 0, WORKER_STACK_ADDRESS, WORKER_STACK_PAGES,
                                abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
   Thread worker = REQUIRE_OK(own.factory.create_thread(thread_slot.selector(), own.self_task, WORKER_UTCB_ADDRESS));
-  worker_setup = WorkerSetup{endpoint.selector(), receive_slot.selector()};
+  worker_setup = WorkerSetup{endpoint.selector(), receive_slot.selector(), reply_slot.selector()};
   u64 stack_top = WORKER_STACK_ADDRESS + WORKER_STACK_PAGES * PAGE_SIZE;
   EXPECT_OK(start_thread(worker, stack_top, worker_main, reinterpret_cast<u64>(&worker_setup)));
   // A started thread cannot be started again.
@@ -118,6 +143,15 @@ void ipc_between_two_threads(Case& test) {
   EXPECT_EQ(reply.words[0], 1);
   EXPECT_EQ(reply.words[1], ObjectType::DebugConsole);
   EXPECT_EQ(reply.words[2], abi::rights_of(abi::DebugConsoleRight::Write));
+
+  // A reply saved into a Reply object arrives like a direct one.
+  EXPECT_OK(badged.call(Message::make(ANSWER_THROUGH_REPLY_OBJECT), reply, TIMEOUT_NANOSECONDS));
+  EXPECT_EQ(reply.label(), ANSWER_THROUGH_REPLY_OBJECT);
+  EXPECT_EQ(reply.words[0], Error::None);
+  EXPECT_EQ(reply.words[1], Error::NotFound);
+  // The worker's answer to us is proof it finished; the empty object refused a second answer.
+  EXPECT_OK(badged.call(Message::make(WHO_AM_I), reply, TIMEOUT_NANOSECONDS));
+  EXPECT_EQ(reply_with_on_empty_object, Error::NotFound);
 
   // A send-only capability cannot receive; the worker leaves after STOP.
   EXPECT_ERROR(badged.receive(reply, DO_NOT_BLOCK), Error::NoRights);
