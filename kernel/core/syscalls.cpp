@@ -285,6 +285,8 @@ void ipc_reply_with_handler(Thread& self, TrapFrame& frame) {
 void thread_self(Thread& self, TrapFrame& frame) {
   frame.rsi = self.cpu;
   frame.rdx = arch::read_tsc();
+  frame.r10 = arch::tsc_hertz();
+  frame.r8 = cpu_count();
   finish(frame, Error::None);
 }
 

@@ -81,7 +81,8 @@ namespace metteagle::abi {
   X(IpcReplyWait, 19, Endpoint, "Receive", "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
     "o1 tag, o2-o5 words 0-3, r12 badge", "Timeout, Destroyed",                                                 \
     "answer the last caller (if any), then wait for the next message")                                          \
-  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry", "-", "the null system call: who and when am I") \
+  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry, o3 TSC ticks per second, o4 CPUs online", "-", \
+    "the null system call: where, when and on what machine am I") \
   X(NotificationSignal, 21, Notification, "Signal", "a1 bits (non-zero)", "-", "InvalidArgument (no bits)",      \
     "set bits; wakes one waiter")                                                                               \
   X(NotificationWait, 22, Notification, "Wait", "r12 timeout", "o1 the bits that were set (now cleared)",        \

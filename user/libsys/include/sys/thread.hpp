@@ -38,11 +38,13 @@ inline void yield_thread() { invoke(abi::Syscall::ThreadYield, abi::NULL_SELECTO
 struct ThreadSelfInfo {
   u64 cpu;
   u64 timestamp;
+  u64 tsc_hertz;
+  u64 cpu_count;
 };
 inline ThreadSelfInfo thread_self() {
   SyscallRegisters registers;
   invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, registers);
-  return ThreadSelfInfo{registers.argument1, registers.argument2};
+  return ThreadSelfInfo{registers.argument1, registers.argument2, registers.argument3, registers.argument4};
 }
 
 }  // namespace sys

@@ -1,0 +1,214 @@
+// DEPLOY, REMOVE, LIST and DESCRIBE: the function registry's requests.
+// Deploy does the per-function work once: it validates the executable (a hostile one is refused
+// with the reader's precise reason) and copies each segment into a Memory object, so invocations
+// map read-only segments shared and copy only the writable ones.
+#include "lib/elf.hpp"
+#include "service.hpp"
+
+namespace manager {
+namespace {
+
+using namespace sys;
+
+constexpr u64 PAGE = 4096;
+constexpr u64 PIE_BASE = 0x400000;
+
+u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
+
+void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
+
+bool config_valid(const FunctionConfig& config) {
+  return config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
+         config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
+         config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 && config.reserved == 0;
+}
+
+FunctionConfig config_from(const u64* words) {
+  FunctionConfig config;
+  u64* fields = reinterpret_cast<u64*>(&config);
+  for (usize i = 0; i < 7; ++i) fields[i] = words[i];
+  // An all-zero configuration means the defaults.
+  bool empty = true;
+  for (usize i = 0; i < 7; ++i) empty = empty && fields[i] == 0;
+  return empty ? DEFAULT_CONFIG : config;
+}
+
+// Copies `length` bytes from `source` into a fresh Memory of `pages` at byte `offset`.
+Result<u64> copy_into_new_memory(Worker& worker, u64 pages, const u8* source, u64 length, u64 offset) {
+  Manager& state = manager_state();
+  u64 slot = TRY(allocate_global_slot());
+  auto memory = state.factory.create_memory(slot, pages);
+  if (!memory) {
+    free_global_slot(slot);
+    return memory.error();
+  }
+  // The executable is mapped at the start of the scratch window; this copy goes after it.
+  u64 target = worker.scratch_base + (SCRATCH_PER_WORKER / 2);
+  auto mapped = state.self.map(memory.value(), 0, target, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write));
+  if (!mapped) {
+    (void)memory.value().remove();
+    free_global_slot(slot);
+    return mapped.error();
+  }
+  auto* bytes = reinterpret_cast<u8*>(target);
+  for (u64 i = 0; i < length; ++i) bytes[offset + i] = source[i];
+  (void)state.self.unmap(target, pages);
+  return slot;
+}
+
+}  // namespace
+
+void release_image(Function& function) {
+  Manager& state = manager_state();
+  for (usize i = 0; i < function.segment_count; ++i) {
+    Segment& segment = function.segments[i];
+    if (segment.template_address != 0) (void)state.self.unmap(segment.template_address, segment.pages);
+    (void)Capability(segment.memory).remove();
+    free_global_slot(segment.memory);
+  }
+  function.segment_count = 0;
+  function.removed = false;
+  function.live = false;
+}
+
+void handle_deploy(Worker& worker, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  char name[NAME_BYTES];
+  u64 size = request.words[4];
+  FunctionConfig config = config_from(&request.words[5]);
+  if (request.word_count() < 12 || !unpack_name(request.words, name) || !config_valid(config))
+    return status(answer, STATUS_BAD_REQUEST);
+  if (request.received_capabilities < 1 || size == 0 || size > MAX_EXECUTABLE_BYTES)
+    return status(answer, STATUS_BAD_REQUEST);
+  Memory executable(worker.receive_slots[0]);
+  auto mapped = map_scratch(worker, executable, pages_for(size), false);
+  if (!mapped) return status(answer, STATUS_BAD_REQUEST, static_cast<u64>(mapped.error()));
+  const auto* bytes = reinterpret_cast<const u8*>(mapped.value());
+
+  klib::ElfImage image;
+  klib::ElfStatus elf = klib::parse_elf(bytes, size, FUNCTION_CONTEXT_ADDRESS - PIE_BASE, image);
+  if (elf != klib::ElfStatus::Ok) {
+    unmap_scratch(worker, pages_for(size));
+    return status(answer, STATUS_BAD_EXECUTABLE, static_cast<u64>(elf));
+  }
+  u64 base = image.position_independent ? PIE_BASE : 0;
+
+  Function* function = nullptr;
+  {
+    LockGuard guard(state.registry.lock());
+    if (state.registry.find(request.badge, name) != nullptr) {
+      unmap_scratch(worker, pages_for(size));
+      return status(answer, STATUS_NAME_TAKEN);
+    }
+    function = state.registry.reserve();
+    if (function == nullptr) {
+      unmap_scratch(worker, pages_for(size));
+      return status(answer, STATUS_BUSY);
+    }
+    // Reserved: segment_count != 0 keeps other deploys off this entry until it goes live.
+    function->segment_count = image.segment_count;
+    function->tenant = request.badge;
+    for (usize i = 0; i < NAME_BYTES; ++i) function->name[i] = name[i];
+  }
+
+  usize index = state.registry.index_of(*function);
+  u64 template_cursor = TEMPLATE_AREA + index * TEMPLATE_AREA_PER_FUNCTION;
+  Status result = STATUS_OK;
+  u64 detail = 0;
+  usize built = 0;
+  for (; built < image.segment_count; ++built) {
+    const klib::ElfSegment& source = image.segments[built];
+    u64 start = (source.virtual_address & ~(PAGE - 1));
+    u64 lead = source.virtual_address - start;
+    u64 pages = pages_for(lead + source.memory_size);
+    auto memory = copy_into_new_memory(worker, pages, bytes + source.file_offset, source.file_size, lead);
+    if (!memory) {
+      result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
+      detail = static_cast<u64>(memory.error());
+      break;
+    }
+    Segment& segment = function->segments[built];
+    segment = Segment{start + base, pages, source.writable, source.executable, memory.value(), 0};
+    if (segment.writable) {
+      if (template_cursor + pages * PAGE > TEMPLATE_AREA + (index + 1) * TEMPLATE_AREA_PER_FUNCTION ||
+          !state.self.map(Memory(segment.memory), 0, template_cursor, pages, abi::rights_of(abi::MemoryRight::Read)).ok()) {
+        ++built;
+        result = STATUS_INTERNAL_ERROR;
+        break;
+      }
+      segment.template_address = template_cursor;
+      template_cursor += pages * PAGE;
+    }
+  }
+  unmap_scratch(worker, pages_for(size));
+
+  LockGuard guard(state.registry.lock());
+  function->segment_count = built;
+  if (result != STATUS_OK) {
+    release_image(*function);
+    return status(answer, result, detail);
+  }
+  if (state.registry.find(request.badge, name) != nullptr) {  // Deployed meanwhile by another worker.
+    release_image(*function);
+    return status(answer, STATUS_NAME_TAKEN);
+  }
+  function->config = config;
+  function->executable_size = size;
+  function->entry = image.entry + base;
+  function->invocations = 0;
+  function->failures = 0;
+  function->live = true;
+  status(answer, STATUS_OK);
+}
+
+void handle_remove(Worker&, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  char name[NAME_BYTES];
+  if (!unpack_name(request.words, name)) return status(answer, STATUS_BAD_REQUEST);
+  LockGuard guard(state.registry.lock());
+  Function* function = state.registry.find(request.badge, name);
+  if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
+  function->live = false;
+  if (function->users > 0) function->removed = true;  // The last invocation frees the image.
+  else release_image(*function);
+  status(answer, STATUS_OK);
+}
+
+void handle_list(Worker&, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  u64 first = request.words[0];
+  answer = Message::make(STATUS_OK);
+  u64 total = 0;
+  u64 listed = 0;
+  LockGuard guard(state.registry.lock());
+  for (usize i = 0; i < MAX_FUNCTIONS; ++i) {
+    Function& function = state.registry.at(i);
+    if (!function.live || function.tenant != request.badge) continue;
+    if (total >= first && listed < LIST_NAMES_PER_REPLY) {
+      pack_name(function.name, &answer.words[2 + listed * NAME_WORDS]);
+      ++listed;
+    }
+    ++total;
+  }
+  answer.words[0] = total;
+  answer.words[1] = listed;
+  answer.set_words(STATUS_OK, 2 + listed * NAME_WORDS);
+}
+
+void handle_describe(Worker&, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  char name[NAME_BYTES];
+  if (!unpack_name(request.words, name)) return status(answer, STATUS_BAD_REQUEST);
+  LockGuard guard(state.registry.lock());
+  Function* function = state.registry.find(request.badge, name);
+  if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
+  answer = Message::make(STATUS_OK);
+  answer.words[0] = function->executable_size;
+  const u64* config = reinterpret_cast<const u64*>(&function->config);
+  for (usize i = 0; i < 7; ++i) answer.words[1 + i] = config[i];
+  answer.words[8] = function->invocations;
+  answer.words[9] = function->failures;
+  answer.set_words(STATUS_OK, 10);
+}
+
+}  // namespace manager

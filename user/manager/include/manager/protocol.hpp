@@ -1,0 +1,151 @@
+// The container manager's IPC protocol: what clients (tenants) send to the manager, what a
+// function sends back during its invocation, and the fixed layout of a function's address space.
+// Shared by the manager, the function runtime and every client; docs/CONTAINERS.md explains it.
+// Invariant: names are at most NAME_BYTES - 1 bytes, NUL-padded in message words; every reply's
+// label is a Status; numbers only grow.
+#pragma once
+
+#include "abi/syscall.hpp"
+#include "abi/types.hpp"
+
+namespace manager {
+
+using metteagle::abi::u64;
+using metteagle::abi::u32;
+using metteagle::abi::u8;
+
+constexpr u64 NAME_BYTES = 32;   // Four message words.
+constexpr u64 NAME_WORDS = NAME_BYTES / 8;
+
+// Requests on the manager's service endpoint. The badge of the client's capability is its tenant
+// number (set by whoever handed out the capability); a tenant sees only its own functions.
+enum Request : u32 {
+  // words: 0-3 name, 4 executable size in bytes, 5-11 FunctionConfig.
+  // capabilities[0]: Memory holding the executable (Read).
+  DEPLOY = 1,
+  // words: 0-3 name, 4 input size in bytes, 5 output capacity in bytes (for capabilities[1]),
+  //        8.. inline input when no input memory is sent (at most INLINE_BYTES).
+  // capabilities[0]: Memory with the input (Read), optional;
+  // capabilities[1]: Memory for the output (Write), optional (else the output comes inline).
+  // Reply words: InvocationResult, inline output from word 8.
+  INVOKE = 2,
+  REMOVE = 3,    // words: 0-3 name.
+  LIST = 4,      // words: 0 index of the first name. Reply: 0 total count, 1 names in this reply,
+                 // then names from word 2 (NAME_WORDS each, at most LIST_NAMES_PER_REPLY).
+  DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
+                 // 9 failures.
+};
+
+// Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
+enum FunctionEvent : u32 {
+  EVENT_EXIT = 16,    // words: 0 exit code, 1 output size in bytes (written to the output area).
+  EVENT_LOG = 17,     // words: 0 length, from word 1 the bytes (at most LOG_BYTES per message).
+  EVENT_INVOKE = 18,  // A nested invocation: like INVOKE, inline input and output only.
+};
+
+enum Status : u32 {
+  STATUS_OK = 0,
+  STATUS_BAD_REQUEST = 1,        // Malformed request or configuration.
+  STATUS_NOT_FOUND = 2,          // No such function for this tenant.
+  STATUS_NAME_TAKEN = 3,         // Deploy of a name that exists.
+  STATUS_BAD_EXECUTABLE = 4,     // Deploy rejected; word 0 holds the klib::ElfStatus.
+  STATUS_BUSY = 5,               // Concurrency or nesting limit reached.
+  STATUS_CRASHED = 6,            // The function faulted; detail = fault address, kind in word 7.
+  STATUS_TIMEOUT = 7,            // The function ran past its timeout.
+  STATUS_QUOTA_EXCEEDED = 8,     // The function's memory limit stopped it (or its setup).
+  STATUS_OUTPUT_TOO_LARGE = 9,   // It reported more output than its limit or the caller's buffer.
+  STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0).
+  STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in word 7).
+  STATUS_TOO_DEEP = 12,          // Nested invocation beyond the configured depth.
+};
+
+// A function's configuration, as seven message words.
+struct FunctionConfig {
+  u64 memory_limit_bytes;   // Everything the invocation may use: pages and kernel objects.
+  u64 timeout_nanoseconds;
+  u64 cpu_mask;             // CPUs it may run on (bit i = CPU i); 0 = any.
+  u64 max_output_bytes;
+  u64 max_nesting_depth;    // How deep its nested invocations may go (0 = none).
+  u64 grants;               // Resources granted, GRANT_* bits; none by default.
+  u64 reserved;
+};
+constexpr u64 GRANT_CONSOLE = 1;  // May print to the debug console (its log also goes there).
+
+constexpr FunctionConfig DEFAULT_CONFIG = {
+    16ull << 20, 5'000'000'000ull, 0, 1ull << 20, 4, 0, 0,
+};
+constexpr u64 MAX_MEMORY_LIMIT = 256ull << 20;
+constexpr u64 MAX_OUTPUT_BYTES = 1ull << 20;
+constexpr u64 MAX_EXECUTABLE_BYTES = 16ull << 20;
+constexpr u64 MAX_INPUT_BYTES = 1ull << 20;
+
+// Reply words 0-7 of INVOKE and EVENT_INVOKE.
+struct InvocationResult {
+  u64 exit_code;
+  u64 output_size;
+  u64 create_ticks;    // TSC ticks per phase.
+  u64 load_ticks;
+  u64 run_ticks;
+  u64 teardown_ticks;
+  u64 invocation_id;
+  u64 detail;          // Fault address, kernel error, or ElfStatus, by status.
+};
+
+constexpr u64 INLINE_FIRST_WORD = 8;
+constexpr u64 INLINE_BYTES = (metteagle::abi::MESSAGE_WORDS - INLINE_FIRST_WORD) * 8;  // 448.
+constexpr u64 LOG_BYTES = (metteagle::abi::MESSAGE_WORDS - 1) * 8;                      // 504.
+constexpr u64 LIST_NAMES_PER_REPLY = (metteagle::abi::MESSAGE_WORDS - 2) / NAME_WORDS;  // 15.
+
+// A function's address space (fixed; the manager builds it, the runtime relies on it).
+constexpr u64 FUNCTION_CONTEXT_ADDRESS = 0x0000000030000000;  // One read-only page: FunctionContext.
+constexpr u64 FUNCTION_INPUT_ADDRESS = 0x0000000040000000;    // Input, read-only.
+constexpr u64 FUNCTION_OUTPUT_ADDRESS = 0x0000000050000000;   // Output area, read-write.
+constexpr u64 FUNCTION_HEAP_ADDRESS = 0x0000000060000000;     // The runtime's heap (it maps it).
+constexpr u64 FUNCTION_STACK_TOP = 0x00007ff000000000;
+constexpr u64 FUNCTION_STACK_PAGES = 16;
+constexpr u64 FUNCTION_UTCB_ADDRESS = 0x00007ff000010000;
+
+// Capability selectors of a function: nothing else unless its configuration grants it.
+constexpr u64 FUNCTION_MANAGER = 1;  // Its invocation endpoint (Send, Grant), badged.
+constexpr u64 FUNCTION_FACTORY = 2;  // Its own invocation factory: the memory limit is its quota.
+constexpr u64 FUNCTION_TASK = 3;     // Its own task (Map), for the runtime's heap.
+constexpr u64 FUNCTION_CONSOLE = 4;  // Only with GRANT_CONSOLE.
+constexpr u64 FUNCTION_FIRST_FREE = 8;
+constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
+
+struct FunctionContext {
+  u64 input_address;
+  u64 input_size;
+  u64 output_address;
+  u64 output_capacity;
+  u64 invocation_id;
+  u64 depth;            // 0 for a top-level invocation.
+  u64 tsc_hertz;
+  char name[NAME_BYTES];
+};
+
+// Name helpers: pack into / unpack from message words.
+inline void pack_name(const char* name, u64* words) {
+  for (u64 i = 0; i < NAME_WORDS; ++i) words[i] = 0;
+  auto* bytes = reinterpret_cast<u8*>(words);
+  for (u64 i = 0; i + 1 < NAME_BYTES && name[i] != '\0'; ++i) bytes[i] = static_cast<u8>(name[i]);
+}
+// A valid name: 1-31 bytes of [a-z0-9_-], NUL-padded.
+inline bool unpack_name(const u64* words, char (&name)[NAME_BYTES]) {
+  const auto* bytes = reinterpret_cast<const u8*>(words);
+  u64 length = 0;
+  while (length < NAME_BYTES && bytes[length] != 0) ++length;
+  if (length == 0 || length >= NAME_BYTES) return false;
+  for (u64 i = length; i < NAME_BYTES; ++i)
+    if (bytes[i] != 0) return false;
+  for (u64 i = 0; i < length; ++i) {
+    u8 c = bytes[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+    name[i] = static_cast<char>(c);
+  }
+  name[length] = '\0';
+  return true;
+}
+
+}  // namespace manager

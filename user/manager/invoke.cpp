@@ -1,0 +1,382 @@
+// INVOKE and EVENT_INVOKE: one invocation in a fresh task, from creation to teardown.
+// Every invocation gets a child factory whose quota is the function's memory limit; the task,
+// its thread, its memory, its invocation endpoint and everything the function itself creates are
+// charged there, so deleting that one factory capability reclaims it all at once.
+#include "service.hpp"
+
+namespace manager {
+namespace {
+
+using namespace sys;
+
+constexpr u64 PAGE = 4096;
+constexpr u32 READ = abi::rights_of(abi::MemoryRight::Read);
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+constexpr u32 READ_EXECUTE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute);
+
+u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
+u64 read_tsc() {
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  return (u64{high} << 32) | low;
+}
+
+// What an invocation needs from its caller.
+struct InvocationRequest {
+  u64 tenant;
+  char name[NAME_BYTES];
+  u64 depth;
+  u64 deadline_tsc;         // 0: none beyond the function's own timeout.
+  const u8* inline_input;   // Inline input (else input_memory).
+  u64 input_size;
+  u64 input_memory;         // Selector of a Memory with the input, or 0.
+  u64 output_memory;        // Selector of a Memory for the output, or 0 (then inline).
+  u64 output_capacity;      // Bytes the caller can take.
+};
+
+struct Outcome {
+  Status status = STATUS_OK;
+  InvocationResult result{};
+  u8 inline_output[INLINE_BYTES];
+};
+
+// The slots and objects of one invocation, deleted in teardown.
+class InvocationSlots {
+ public:
+  explicit InvocationSlots(SlotAllocator& slots) : slots_(slots) {}
+  ~InvocationSlots() { release_all(); }
+  // Deletes in the order taken: the invocation's factory comes first and takes everything made
+  // from it along; the other slots are then empty already and only return to the allocator.
+  void release_all() {
+    for (usize i = 0; i < count_; ++i) {
+      (void)Capability(taken_[i]).remove();
+      slots_.free(taken_[i]);
+    }
+    count_ = 0;
+  }
+  Result<u64> take() {
+    if (count_ == MAX) return Error::QuotaExceeded;
+    u64 slot = TRY(slots_.allocate());
+    taken_[count_++] = slot;
+    return slot;
+  }
+
+ private:
+  static constexpr usize MAX = 16;
+  SlotAllocator& slots_;
+  u64 taken_[MAX] = {};
+  usize count_ = 0;
+};
+
+Status status_of(Error error) { return error == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR; }
+
+u64 choose_cpu(const Worker& worker, u64 mask, u64 cpu_count) {
+  if (mask == 0 || (mask >> worker.cpu) & 1) return worker.cpu;
+  for (u64 cpu = 0; cpu < cpu_count; ++cpu)
+    if ((mask >> cpu) & 1) return cpu;
+  return worker.cpu;
+}
+
+// Copies `length` bytes into `memory` (pages) through the worker's scratch window.
+Result<void> fill(Worker& worker, Memory memory, u64 pages, const void* source, u64 length, u64 offset = 0) {
+  u64 address = TRY(map_scratch(worker, memory, pages, true));
+  auto* target = reinterpret_cast<u8*>(address);
+  const auto* bytes = static_cast<const u8*>(source);
+  for (u64 i = 0; i < length; ++i) target[offset + i] = bytes[i];
+  unmap_scratch(worker, pages);
+  return {};
+}
+
+Outcome run(Worker& worker, const InvocationRequest& request);
+
+// Serves the events of a running function until it exits, faults, or runs out of time.
+void supervise(Worker& worker, const InvocationRequest& request, const Function& function, Endpoint events,
+               u64 deadline, Outcome& outcome) {
+  Message event;
+  for (;;) {
+    u64 now = read_tsc();
+    u64 tsc_hertz = manager_state().tsc_hertz;
+    u64 remaining_ns = deadline > now ? (deadline - now) / (tsc_hertz / 1'000'000 + 1) * 1000 : 0;
+    auto received = events.receive(event, remaining_ns == 0 ? 1 : remaining_ns);
+    if (received.error() == Error::Timeout) {
+      outcome.status = STATUS_TIMEOUT;
+      return;
+    }
+    if (!received) {
+      outcome.status = STATUS_INTERNAL_ERROR;
+      outcome.result.detail = static_cast<u64>(received.error());
+      return;
+    }
+    u32 label = event.label();
+    if (label >= static_cast<u32>(abi::ExceptionKind::PageFault)) {
+      outcome.status = STATUS_CRASHED;
+      outcome.result.detail = event.words[1];  // Fault address (page faults), else 0.
+      outcome.result.exit_code = label;        // The exception kind.
+      return;
+    }
+    switch (label) {
+      case EVENT_EXIT:
+        outcome.result.exit_code = event.words[0];
+        outcome.result.output_size = event.words[1];
+        if (event.words[1] > request.output_capacity || event.words[1] > function.config.max_output_bytes)
+          outcome.status = STATUS_OUTPUT_TOO_LARGE;
+        else if (event.words[0] != 0)
+          outcome.status = STATUS_FAILED;
+        return;
+      case EVENT_LOG: {
+        u64 length = event.words[0] < LOG_BYTES ? event.words[0] : LOG_BYTES;
+        if ((function.config.grants & GRANT_CONSOLE) != 0)
+          (void)manager_state().console.write(reinterpret_cast<const char*>(&event.words[1]), length);
+        (void)reply(Message::make(STATUS_OK));
+        break;
+      }
+      case EVENT_INVOKE: {
+        // The nested call waits in a Reply object of its depth while its callee runs here.
+        u64 reply_object = worker.replies[request.depth + 1];
+        if (invoke(abi::Syscall::IpcSaveReply, reply_object) != Error::None) {
+          outcome.status = STATUS_INTERNAL_ERROR;
+          return;
+        }
+        Message answer = Message::make(STATUS_OK);
+        char nested_name[NAME_BYTES];
+        u64 input_size = event.words[4];
+        if (!unpack_name(event.words, nested_name) || input_size > INLINE_BYTES) {
+          answer = Message::make(STATUS_BAD_REQUEST);
+        } else if (request.depth + 1 > function.config.max_nesting_depth || request.depth + 1 > MAX_DEPTH) {
+          answer = Message::make(STATUS_TOO_DEEP);
+        } else {
+          InvocationRequest nested{};
+          nested.tenant = request.tenant;
+          for (usize i = 0; i < NAME_BYTES; ++i) nested.name[i] = nested_name[i];
+          nested.depth = request.depth + 1;
+          nested.deadline_tsc = deadline;
+          nested.inline_input = reinterpret_cast<const u8*>(&event.words[INLINE_FIRST_WORD]);
+          nested.input_size = input_size;
+          nested.output_capacity = INLINE_BYTES;
+          static_assert(sizeof(Outcome) < 1024, "outcomes live on worker stacks, once per depth");
+          Outcome inner = run(worker, nested);
+          answer = Message::make(inner.status);
+          const u64* fields = reinterpret_cast<const u64*>(&inner.result);
+          for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
+          u64 output_words = (inner.result.output_size <= INLINE_BYTES ? inner.result.output_size + 7 : 0) / 8;
+          auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
+          for (u64 i = 0; i < output_words * 8; ++i) output[i] = inner.inline_output[i];
+          answer.set_words(inner.status, INLINE_FIRST_WORD + output_words);
+        }
+        SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
+        abi::Utcb* utcb = sys::utcb();
+        for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
+        (void)invoke(abi::Syscall::IpcReplyWith, reply_object, registers);
+        break;
+      }
+      default:
+        // A protocol violation ends the function like a fault would.
+        outcome.status = STATUS_CRASHED;
+        outcome.result.exit_code = label;
+        return;
+    }
+  }
+}
+
+Outcome run(Worker& worker, const InvocationRequest& request) {
+  Manager& state = manager_state();
+  Outcome outcome;
+  outcome.result.invocation_id = new_invocation_id();
+
+  Function* function;
+  {
+    LockGuard guard(state.registry.lock());
+    function = state.registry.find(request.tenant, request.name);
+    if (function == nullptr) {
+      outcome.status = STATUS_NOT_FOUND;
+      return outcome;
+    }
+    ++function->users;
+    ++function->invocations;
+  }
+
+  u64 started = read_tsc();
+  InvocationSlots slots(*worker.slots);
+  const FunctionConfig& config = function->config;
+  u64 output_capacity = request.output_capacity < config.max_output_bytes ? request.output_capacity : config.max_output_bytes;
+  Error error = Error::None;
+  u64 loaded = 0, ran = 0;
+  // One pass through the phases; `break` leaves with outcome set.
+  do {
+    // Create: the invocation's factory and task.
+    auto factory_slot = slots.take();
+    if (!factory_slot) { error = factory_slot.error(); break; }
+    auto factory = state.factory.create_factory(factory_slot.value(), config.memory_limit_bytes);
+    if (!factory) { error = factory.error(); break; }
+    auto task_slot = slots.take();
+    auto events_slot = slots.take();
+    if (!task_slot || !events_slot) { error = Error::QuotaExceeded; break; }
+    auto task = factory.value().create_task(task_slot.value(), FUNCTION_CAPABILITY_SLOTS);
+    if (!task) { error = task.error(); break; }
+    auto events = factory.value().create_endpoint(events_slot.value());
+    if (!events) { error = events.error(); break; }
+    u64 created = read_tsc();
+    outcome.result.create_ticks = created - started;
+
+    // Load: segments (read-only ones shared), stack, context, input, output, capabilities.
+    for (usize i = 0; i < function->segment_count && error == Error::None; ++i) {
+      const Segment& segment = function->segments[i];
+      if (!segment.writable) {
+        error = task.value().map(Memory(segment.memory), 0, segment.address, segment.pages,
+                                 segment.executable ? READ_EXECUTE : READ).error();
+        continue;
+      }
+      auto copy_slot = slots.take();
+      if (!copy_slot) { error = copy_slot.error(); break; }
+      auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
+      if (!copy) { error = copy.error(); break; }
+      error = fill(worker, copy.value(), segment.pages, reinterpret_cast<const void*>(segment.template_address),
+                   segment.pages * PAGE).error();
+      if (error == Error::None)
+        error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
+    }
+    if (error != Error::None) break;
+
+    auto stack_slot = slots.take();
+    auto context_slot = slots.take();
+    auto input_slot = slots.take();
+    auto output_slot = slots.take();
+    auto thread_slot = slots.take();
+    if (!stack_slot || !context_slot || !input_slot || !output_slot || !thread_slot) { error = Error::QuotaExceeded; break; }
+    auto stack = factory.value().create_memory(stack_slot.value(), FUNCTION_STACK_PAGES);
+    if (!stack) { error = stack.error(); break; }
+    error = task.value().map(stack.value(), 0, FUNCTION_STACK_TOP - FUNCTION_STACK_PAGES * PAGE, FUNCTION_STACK_PAGES,
+                             READ_WRITE).error();
+    if (error != Error::None) break;
+
+    // Input: the caller's memory mapped read-only (no copy), or the inline bytes in a fresh page.
+    if (request.input_size > 0) {
+      if (request.input_memory != 0) {
+        error = task.value().map(Memory(request.input_memory), 0, FUNCTION_INPUT_ADDRESS, pages_for(request.input_size),
+                                 READ).error();
+        if (error == Error::InvalidArgument) { outcome.status = STATUS_BAD_REQUEST; break; }
+      } else {
+        auto input = factory.value().create_memory(input_slot.value(), pages_for(request.input_size));
+        if (!input) { error = input.error(); break; }
+        error = fill(worker, input.value(), pages_for(request.input_size), request.inline_input, request.input_size).error();
+        if (error == Error::None)
+          error = task.value().map(input.value(), 0, FUNCTION_INPUT_ADDRESS, pages_for(request.input_size), READ).error();
+      }
+      if (error != Error::None) break;
+    }
+    // Output: the caller's memory mapped writable (no copy), or a fresh area read back here.
+    u64 output_pages = pages_for(output_capacity == 0 ? 1 : output_capacity);
+    Memory output_memory(request.output_memory);
+    if (request.output_memory == 0) {
+      auto output = factory.value().create_memory(output_slot.value(), output_pages);
+      if (!output) { error = output.error(); break; }
+      output_memory = output.value();
+    }
+    error = task.value().map(output_memory, 0, FUNCTION_OUTPUT_ADDRESS, output_pages, READ_WRITE).error();
+    if (error == Error::InvalidArgument && request.output_memory != 0) { outcome.status = STATUS_BAD_REQUEST; break; }
+    if (error != Error::None) break;
+
+    auto context_memory = factory.value().create_memory(context_slot.value(), 1);
+    if (!context_memory) { error = context_memory.error(); break; }
+    FunctionContext context{FUNCTION_INPUT_ADDRESS, request.input_size, FUNCTION_OUTPUT_ADDRESS, output_capacity,
+                            outcome.result.invocation_id, request.depth, state.tsc_hertz, {}};
+    for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
+    error = fill(worker, context_memory.value(), 1, &context, sizeof(context)).error();
+    if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
+    if (error != Error::None) break;
+
+    Task child = task.value();
+    error = child.give(events.value(), FUNCTION_MANAGER,
+                       abi::rights_of(abi::EndpointRight::Send, abi::EndpointRight::Grant)).error();
+    if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY).error();
+    if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
+    if (error == Error::None && (config.grants & GRANT_CONSOLE) != 0)
+      error = child.give(state.console, FUNCTION_CONSOLE, abi::rights_of(abi::DebugConsoleRight::Write)).error();
+    if (error != Error::None) break;
+
+    auto thread = factory.value().create_thread(thread_slot.value(), child, FUNCTION_UTCB_ADDRESS);
+    if (!thread) { error = thread.error(); break; }
+    error = thread.value().configure(WORKER_PRIORITY, choose_cpu(worker, config.cpu_mask, state.cpu_count),
+                                     events.value().selector()).error();
+    if (error != Error::None) break;
+    loaded = read_tsc();
+    outcome.result.load_ticks = loaded - created;
+
+    // Run: until it exits, faults or its time is up (nested calls share the outer deadline).
+    error = thread.value().start(function->entry, FUNCTION_STACK_TOP, FUNCTION_CONTEXT_ADDRESS).error();
+    if (error != Error::None) break;
+    u64 deadline = loaded + config.timeout_nanoseconds / 1000 * (state.tsc_hertz / 1'000'000);
+    if (request.deadline_tsc != 0 && request.deadline_tsc < deadline) deadline = request.deadline_tsc;
+    supervise(worker, request, *function, events.value(), deadline, outcome);
+    ran = read_tsc();
+    outcome.result.run_ticks = ran - loaded;
+
+    // Inline output is read back before the task's memory goes away.
+    if (outcome.status == STATUS_OK && request.output_memory == 0 && outcome.result.output_size > 0) {
+      u64 address = 0;
+      auto mapped = map_scratch(worker, output_memory, output_pages, false);
+      if (mapped) {
+        address = mapped.value();
+        for (u64 i = 0; i < outcome.result.output_size && i < INLINE_BYTES; ++i)
+          outcome.inline_output[i] = reinterpret_cast<const u8*>(address)[i];
+        unmap_scratch(worker, output_pages);
+      }
+    }
+  } while (false);
+
+  if (error != Error::None && outcome.status == STATUS_OK) {
+    outcome.status = status_of(error);
+    outcome.result.detail = static_cast<u64>(error);
+  }
+  if (ran == 0) ran = read_tsc();
+  // Teardown: the invocation's factory capability is deleted with the other slots, which destroys
+  // every object the invocation and the function created.
+  slots.release_all();
+  outcome.result.teardown_ticks = read_tsc() - ran;
+
+  LockGuard guard(state.registry.lock());
+  if (outcome.status != STATUS_OK) ++function->failures;
+  if (--function->users == 0 && function->removed) release_image(*function);
+  return outcome;
+}
+
+}  // namespace
+
+void handle_invoke(Worker& worker, Message& request, Message& answer) {
+  InvocationRequest invocation{};
+  invocation.tenant = request.badge;
+  invocation.input_size = request.words[4];
+  if (!unpack_name(request.words, invocation.name) || request.word_count() < INLINE_FIRST_WORD) {
+    answer = Message::make(STATUS_BAD_REQUEST);
+    return;
+  }
+  u64 received = request.received_capabilities;
+  bool has_input_memory = (request.tag.capabilities() >= 1 && received >= 1);
+  invocation.input_memory = has_input_memory ? worker.receive_slots[0] : 0;
+  invocation.output_memory = received >= 2 ? worker.receive_slots[1] : 0;
+  invocation.output_capacity = invocation.output_memory != 0 ? request.words[5] : INLINE_BYTES;
+  if (invocation.input_memory == 0) {
+    if (invocation.input_size > INLINE_BYTES || invocation.input_size > (request.word_count() - INLINE_FIRST_WORD) * 8) {
+      answer = Message::make(STATUS_BAD_REQUEST);
+      return;
+    }
+    invocation.inline_input = reinterpret_cast<const u8*>(&request.words[INLINE_FIRST_WORD]);
+  } else if (invocation.input_size > MAX_INPUT_BYTES) {
+    answer = Message::make(STATUS_BAD_REQUEST);
+    return;
+  }
+  static_assert(sizeof(Outcome) < 1024);
+  Outcome outcome = run(worker, invocation);
+  answer = Message::make(outcome.status);
+  const u64* fields = reinterpret_cast<const u64*>(&outcome.result);
+  for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
+  u64 output_words = 0;
+  if (invocation.output_memory == 0 && outcome.status == STATUS_OK) {
+    output_words = (outcome.result.output_size + 7) / 8;
+    auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
+    for (u64 i = 0; i < output_words * 8; ++i) output[i] = i < outcome.result.output_size ? outcome.inline_output[i] : 0;
+  }
+  answer.set_words(outcome.status, INLINE_FIRST_WORD + output_words);
+}
+
+}  // namespace manager

@@ -1,0 +1,98 @@
+// The container manager: deploys functions and runs every invocation in a fresh, isolated task.
+// Started by the root task with `task thread factory=... slots=4096 endpoint=manager:receive`;
+// clients hold badged Send capabilities to the same endpoint (the badge is the tenant).
+// Invariant: a failing invocation (crash, timeout, quota, bad request) ends with a status for its
+// caller; nothing a function does can stop the workers from serving the next request.
+#include <new>
+
+#include "print.hpp"
+#include "service.hpp"
+
+namespace manager {
+namespace {
+
+using namespace sys;
+
+constexpr u64 WORKER_STACK_PAGES = 16;
+constexpr u64 WORKER_STACK_AREA = 0x0000700000000000;
+constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
+
+Worker workers[MAX_WORKERS];
+alignas(8) u8 worker_slot_storage[MAX_WORKERS][sizeof(SlotAllocator)];
+
+void serve(u64 argument) {
+  Worker& worker = workers[argument];
+  Manager& state = manager_state();
+  set_receive_slots(worker.receive_slots[0], worker.receive_slots[1]);
+  Message request;
+  Message answer;
+  for (;;) {
+    if (!state.service.receive(request).ok()) continue;
+    // Keep the client's reply aside: the function's own calls arrive at this thread meanwhile.
+    bool saved = invoke(abi::Syscall::IpcSaveReply, worker.replies[0]) == Error::None;
+    switch (request.label()) {
+      case DEPLOY: handle_deploy(worker, request, answer); break;
+      case INVOKE: handle_invoke(worker, request, answer); break;
+      case REMOVE: handle_remove(worker, request, answer); break;
+      case LIST: handle_list(worker, request, answer); break;
+      case DESCRIBE: handle_describe(worker, request, answer); break;
+      default: answer = Message::make(STATUS_BAD_REQUEST); break;
+    }
+    // Capabilities that came with the request are the client's: drop our copies.
+    for (u64 slot : worker.receive_slots) (void)Capability(slot).remove();
+    if (!saved) continue;  // A plain send: nobody waits for an answer.
+    SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
+    abi::Utcb* utcb = sys::utcb();
+    for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
+    (void)invoke(abi::Syscall::IpcReplyWith, worker.replies[0], registers);
+  }
+}
+
+// Creates a worker's objects: its slots, Reply objects, stack, UTCB and thread, pinned to cpu.
+Result<void> start_worker(usize index, u64 cpu, SlotAllocator& global) {
+  Manager& state = manager_state();
+  Worker& worker = workers[index];
+  worker.index = index;
+  worker.cpu = cpu;
+  u64 first = GLOBAL_SLOT_LIMIT + index * WORKER_SLOTS;
+  worker.slots = new (worker_slot_storage[index]) SlotAllocator(first, first + WORKER_SLOTS);
+  worker.scratch_base = SCRATCH_WINDOW + index * SCRATCH_PER_WORKER;
+  for (u64& reply_object : worker.replies) {
+    reply_object = TRY(worker.slots->allocate());
+    TRY(state.factory.create(ObjectType::Reply, reply_object));
+  }
+  for (u64& slot : worker.receive_slots) slot = TRY(worker.slots->allocate());
+  if (index == 0) return {};  // Worker 0 is the initial thread itself.
+  u64 stack_slot = TRY(global.allocate());
+  u64 thread_slot = TRY(global.allocate());
+  Memory stack = TRY(state.factory.create_memory(stack_slot, WORKER_STACK_PAGES));
+  u64 stack_bottom = WORKER_STACK_AREA + index * (WORKER_STACK_PAGES + 16) * 4096;
+  TRY_VOID(state.self.map(stack, 0, stack_bottom, WORKER_STACK_PAGES,
+                          abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
+  Thread thread = TRY(state.factory.create_thread(thread_slot, state.self, WORKER_UTCB_AREA + index * 4096));
+  TRY_VOID(thread.configure(WORKER_PRIORITY, cpu, abi::NULL_SELECTOR));
+  return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * 4096, serve, index);
+}
+
+}  // namespace
+}  // namespace manager
+
+extern "C" void metteagle_main(sys::u64) {
+  using namespace manager;
+  Manager& state = manager_state();
+  ThreadSelfInfo self = thread_self();
+  state.cpu_count = self.cpu_count == 0 ? 1 : self.cpu_count;
+  state.tsc_hertz = self.tsc_hertz;
+  // Two workers per CPU: one can wait on a slow function while the other serves.
+  usize worker_count = state.cpu_count * 2 < MAX_WORKERS ? state.cpu_count * 2 : MAX_WORKERS;
+  for (usize index = worker_count; index-- > 0;) {
+    auto started = start_worker(index, index % state.cpu_count, state.global_slots);
+    if (!started) {
+      printf(state.console, "manager: worker %zu failed to start: %s\n", index, error_name(started.error()));
+      if (index == 0) exit_thread();
+    }
+  }
+  printf(state.console, "manager: serving with %zu workers on %lu CPUs\n", worker_count, state.cpu_count);
+  (void)Thread(MANAGER_THREAD).configure(WORKER_PRIORITY, 0, abi::NULL_SELECTOR);
+  serve(0);
+}

@@ -1,0 +1,60 @@
+// The deployed functions of every tenant: name, configuration and the prepared executable image.
+// Invariants: (tenant, name) is unique among live entries; an entry's image Memory capabilities
+// stay valid while `users` > 0 even after REMOVE (the last user frees them); every access goes
+// through the registry lock, which is never held across IPC.
+#pragma once
+
+#include "manager/protocol.hpp"
+#include "spin_lock.hpp"
+#include "sys/sys.hpp"
+
+namespace manager {
+
+using sys::u64;
+using sys::usize;
+
+struct Segment {
+  u64 address;        // Page-aligned start in the function's address space.
+  u64 pages;
+  bool writable;
+  bool executable;
+  u64 memory;         // Selector of the manager's Memory holding the segment's initial bytes.
+  u64 template_address;  // Writable segments: where the manager keeps them mapped (read-only) to copy.
+};
+
+struct Function {
+  bool live = false;       // Visible to its tenant.
+  bool removed = false;    // Removed while in use: freed when users drops to 0.
+  u64 tenant = 0;
+  char name[NAME_BYTES] = {};
+  FunctionConfig config = DEFAULT_CONFIG;
+  u64 executable_size = 0;
+  u64 entry = 0;
+  usize segment_count = 0;
+  Segment segments[8] = {};
+  u64 users = 0;           // Invocations running now.
+  u64 invocations = 0;
+  u64 failures = 0;
+};
+
+constexpr usize MAX_FUNCTIONS = 64;
+// Where the manager maps writable-segment templates of function i: 64 MiB each.
+constexpr u64 TEMPLATE_AREA = 0x0000100000000000;
+constexpr u64 TEMPLATE_AREA_PER_FUNCTION = 64ull << 20;
+
+class Registry {
+ public:
+  SpinLock& lock() { return lock_; }
+  // All below require the lock.
+  Function* find(u64 tenant, const char* name);
+  // A free entry (not live, no users), or null.
+  Function* reserve();
+  usize index_of(const Function& function) const { return static_cast<usize>(&function - functions_); }
+  Function& at(usize index) { return functions_[index]; }
+
+ private:
+  SpinLock lock_;
+  Function functions_[MAX_FUNCTIONS];
+};
+
+}  // namespace manager

@@ -1,0 +1,70 @@
+// The manager's shared state and its workers. Each worker thread serves one request at a time,
+// start to finish (an invocation and all its nested invocations run on the worker that received
+// it), so workers share only the registry and the global slot allocator, both under locks.
+// Invariant: a worker uses only its own slots, scratch window and Reply objects.
+#pragma once
+
+#include "registry.hpp"
+
+namespace manager {
+
+constexpr u64 MANAGER_TASK = 1;
+constexpr u64 MANAGER_THREAD = 2;
+constexpr u64 MANAGER_FACTORY = 3;
+constexpr u64 MANAGER_CONSOLE = 4;
+constexpr u64 MANAGER_SERVICE = 8;  // The service endpoint (Receive), first named endpoint.
+constexpr u64 MANAGER_SLOTS = 4096;
+constexpr u64 GLOBAL_FIRST_SLOT = 64;
+constexpr u64 GLOBAL_SLOT_LIMIT = 1024;
+constexpr u64 WORKER_SLOTS = 256;
+constexpr usize MAX_WORKERS = 8;
+constexpr u64 MAX_DEPTH = 8;  // Deepest nesting any configuration may ask for.
+constexpr u64 WORKER_PRIORITY = 16;
+
+struct Manager {
+  sys::Task self{MANAGER_TASK};
+  sys::Factory factory{MANAGER_FACTORY};
+  sys::Console console{MANAGER_CONSOLE};
+  sys::Endpoint service{MANAGER_SERVICE};
+  u64 cpu_count = 1;
+  u64 tsc_hertz = 0;
+  Registry registry;
+  SpinLock slots_lock;
+  sys::SlotAllocator global_slots{GLOBAL_FIRST_SLOT, GLOBAL_SLOT_LIMIT};
+  u64 next_invocation_id = 1;  // Under slots_lock.
+};
+
+struct Worker {
+  usize index = 0;
+  u64 cpu = 0;
+  sys::SlotAllocator* slots = nullptr;
+  u64 scratch_base = 0;        // A window of the manager's address space for temporary mappings.
+  u64 replies[MAX_DEPTH + 2] = {};  // Reply objects: [0] the client, [d] the function at depth d - 1.
+  u64 receive_slots[2] = {};   // Where capabilities sent with a request land.
+};
+
+Manager& manager_state();
+
+// A global slot for long-lived capabilities (deployed images).
+sys::Result<u64> allocate_global_slot();
+void free_global_slot(u64 slot);
+u64 new_invocation_id();
+
+// Maps `memory` (pages) at the worker's scratch window, read-only or writable; returns the address.
+sys::Result<u64> map_scratch(Worker& worker, sys::Memory memory, u64 pages, bool writable);
+void unmap_scratch(Worker& worker, u64 pages);
+// How many pages a Memory capability covers (by probing mappings; see service.cpp).
+constexpr u64 SCRATCH_WINDOW = 0x0000080000000000;
+constexpr u64 SCRATCH_PER_WORKER = 1ull << 32;
+
+// Request handlers (one file each).
+void handle_deploy(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_invoke(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_remove(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_list(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_describe(Worker& worker, sys::Message& request, sys::Message& answer);
+
+// Frees a function's image (its Memory capabilities and template mappings); registry lock held.
+void release_image(Function& function);
+
+}  // namespace manager
