@@ -31,8 +31,7 @@ void enqueue(Cpu& cpu, Thread& thread) { cpu.ready.push_back(thread, thread.prio
 
 }  // namespace
 
-Cpu& this_cpu() { return *reinterpret_cast<Cpu*>(&arch::this_cpu()); }
-u32 cpu_count() { return arch::online_cpu_count(); }
+
 
 void scheduler_init_cpu(u32 index, u64 idle_stack_base) {
   static_assert(__builtin_offsetof(Cpu, local) == 0, "the per-CPU block starts the Cpu record");
@@ -166,10 +165,6 @@ void scheduler_tick() {
   if (running != cpu.idle && running->time_slice_left > 0 && --running->time_slice_left == 0 &&
       cpu.ready.has_at_least(running->priority))
     cpu.need_reschedule = true;
-}
-
-void preempt_if_needed() {
-  if (this_cpu().need_reschedule) schedule();
 }
 
 void exit_current() {

@@ -30,8 +30,9 @@ void scheduler_init_boot_cpu();
 void scheduler_init_cpu(u32 index, u64 idle_stack_base);
 // The idle loop of every CPU; never returns.
 [[noreturn]] void idle_loop();
-Cpu& this_cpu();
-u32 cpu_count();
+// The per-CPU block starts the Cpu record, so %gs:0 leads to both.
+inline Cpu& this_cpu() { return *reinterpret_cast<Cpu*>(&arch::this_cpu()); }
+inline u32 cpu_count() { return arch::online_cpu_count(); }
 inline Thread* current_thread() { return static_cast<Thread*>(arch::this_cpu().current_thread); }
 
 // Puts a thread that is not running on its CPU's run queue.
@@ -57,7 +58,9 @@ u64 nanoseconds_to_tsc(u64 nanoseconds);
 
 void scheduler_tick();
 // Called on every exit to user mode: switches if a higher-priority thread became ready.
-void preempt_if_needed();
+inline void preempt_if_needed() {
+  if (this_cpu().need_reschedule) schedule();
+}
 // Never returns: the current thread is dead, run something else.
 [[noreturn]] void exit_current();
 

@@ -198,6 +198,7 @@ bool destroy_factory(Factory& factory) {
   if (!factory.objects.empty()) {
     for (KernelObject& object : factory.objects) schedule_destroy(&object);
     destroy_queue.push_back(factory.header);
+    ++destroy_queue_length;
     return false;
   }
   Factory* parent = factory.header.factory;
@@ -234,10 +235,16 @@ void schedule_destroy(KernelObject* object) {
   if (object->type == ObjectType::DebugConsole || object->type == ObjectType::Platform) return;
   object->dying = true;
   destroy_queue.push_back(*object);
+  ++destroy_queue_length;
 }
 
-void process_destroy_queue() {
-  while (KernelObject* object = destroy_queue.pop_front()) destroy_object(*object);
+usize destroy_queue_length = 0;
+
+void process_destroy_queue_now() {
+  while (KernelObject* object = destroy_queue.pop_front()) {
+    --destroy_queue_length;
+    destroy_object(*object);
+  }
 }
 
 void free_dead_thread(Thread& thread) {

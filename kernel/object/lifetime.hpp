@@ -50,7 +50,11 @@ arch::TableFrameSource table_source(Task& task);
 
 // Marks object dying and queues it; process_destroy_queue does the work.
 void schedule_destroy(KernelObject* object);
-void process_destroy_queue();
+void process_destroy_queue_now();
+extern usize destroy_queue_length;
+inline void process_destroy_queue() {
+  if (destroy_queue_length != 0) process_destroy_queue_now();
+}
 // Ends a thread: off every queue, its caller's call fails, state Dead. The object stays until
 // its last capability goes.
 void stop_thread(Thread& thread);

@@ -30,7 +30,7 @@ struct Bench {
 // Runs `operation` batch times per sample and reports the per-operation figures.
 template <typename Operation>
 void measure(Bench& bench, const char* metric, u64 sample_count, u64 batch, Operation operation) {
-  printf(bench.console, "# %s: %lu samples of %lu\n", metric, sample_count, batch);
+  printf(bench.console, "BENCH-START %s\n", metric);
   for (u64 i = 0; i < batch; ++i)  // Warm-up: caches, TLB, first-touch page tables.
     if (!operation()) return bench::report_error(bench.console, metric, "operation failed during warm-up");
   for (u64 sample = 0; sample < sample_count; ++sample) {
@@ -68,7 +68,7 @@ extern "C" void metteagle_main(u64 argument) {
   const auto* boot = reinterpret_cast<const abi::RootBootInfo*>(argument);
   bench.tsc_hertz = boot->tsc_hertz;
   bench.cpu_count = boot->cpu_count;
-  printf(bench.console, "# metteagle bench: %lu CPUs, TSC %lu kHz\n", bench.cpu_count, bench.tsc_hertz / 1000);
+  printf(bench.console, "BENCH-BEGIN metteagle: %lu CPUs, TSC %lu kHz\n", bench.cpu_count, bench.tsc_hertz / 1000);
   if (boot->module_count < 2) {
     bench::report_error(bench.console, "setup", "boot modules bench_server.elf and bench_empty.elf are missing");
     (void)Console(abi::ROOT_CONSOLE).exit(0x11);

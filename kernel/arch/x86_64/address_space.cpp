@@ -88,9 +88,10 @@ void address_space_release_tables(u64 root, const TableFrameSource& tables) {
   }
 }
 
-void address_space_activate(u64 root) {
-  if ((read_cr3() & PTE_ADDRESS_MASK) == root) return;
-  note_active_root(this_cpu().index, root);
+void address_space_switch(u64 root) {
+  CpuLocal& cpu = this_cpu();
+  cpu.active_root = root;
+  note_active_root(cpu.index, root);
   write_cr3(root);
 }
 

@@ -3,6 +3,7 @@
 // both writable and executable, and never maps anything at or above USER_SPACE_END.
 #pragma once
 
+#include "arch/x86_64/cpu_local.hpp"
 #include "lib/result.hpp"
 #include "lib/types.hpp"
 
@@ -35,7 +36,11 @@ void address_space_unmap(u64 root, u64 address);
 void address_space_flush_remote(u64 root);
 // Frees every lower-half page table through tables.release (not the root itself).
 void address_space_release_tables(u64 root, const TableFrameSource& tables);
-void address_space_activate(u64 root);
+void address_space_switch(u64 root);
+// Loads root into CR3 unless it is there already (the common case costs one compare).
+inline void address_space_activate(u64 root) {
+  if (this_cpu().active_root != root) address_space_switch(root);
+}
 // If root is active on this CPU, switches to the kernel's own tables.
 void address_space_deactivate(u64 root);
 bool address_space_translate(u64 root, u64 address, u64& physical);

@@ -18,6 +18,7 @@ struct CpuLocal {
   u32 index;
   u32 reserved;
   void* current_thread;  // Generic code's current thread.
+  u64 active_root;       // The page-table root in CR3 (kept by address_space_activate).
 };
 static_assert(offsetof(CpuLocal, kernel_stack_top) == 8);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == 16);

@@ -1,12 +1,15 @@
 // Interrupt controllers and clocks: legacy PIC masked, local APIC on, TSC and APIC timer
 // calibrated against PIT channel 0.
 // Invariant: after interrupt_controller_init the 8259 delivers nothing (firmware leaves IRQ 0 on
-// vector 8, which would look like a double fault), and apic_hertz_/tsc_hertz_ are non-zero.
+// vector 8, which would look like a double fault), and apic_hertz_ and calibrated_tsc_hertz are non-zero.
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 
 namespace arch {
+
+u64 calibrated_tsc_hertz = 0;
+
 namespace {
 
 constexpr u64 LOCAL_APIC_PHYSICAL = 0xfee00000;
@@ -27,7 +30,6 @@ constexpr u32 CALIBRATION_MILLISECONDS = 10;
 // Used only when no PIT answers; under TCG the APIC timer and TSC were seen to run at 1 GHz.
 constexpr u64 FALLBACK_HERTZ = 1'000'000'000;
 
-u64 tsc_hertz_ = 0;
 u64 apic_hertz_ = 0;
 volatile u64 ticks_ = 0;
 
@@ -77,10 +79,10 @@ void calibrate() {
   apic_register(APIC_TIMER_INITIAL) = 0;
   if (!have_pit) {
     kernel::log("clock: no PIT found, assuming %lu Hz for TSC and APIC timer\n", FALLBACK_HERTZ);
-    tsc_hertz_ = apic_hertz_ = FALLBACK_HERTZ;
+    calibrated_tsc_hertz = apic_hertz_ = FALLBACK_HERTZ;
     return;
   }
-  tsc_hertz_ = (tsc_end - tsc_start) * (1000 / CALIBRATION_MILLISECONDS);
+  calibrated_tsc_hertz = (tsc_end - tsc_start) * (1000 / CALIBRATION_MILLISECONDS);
   apic_hertz_ = u64{apic_elapsed} * (1000 / CALIBRATION_MILLISECONDS);
 }
 
@@ -107,7 +109,6 @@ void timer_start_periodic(u32 hertz) {
 }
 
 void end_of_interrupt() { apic_register(APIC_EOI) = 0; }
-u64 tsc_hertz() { return tsc_hertz_; }
 u64 timer_ticks() { return ticks_; }
 u64 apic_timer_hertz() { return apic_hertz_; }
 

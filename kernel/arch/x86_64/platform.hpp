@@ -42,7 +42,8 @@ void interrupt_controller_init();
 void interrupt_controller_init_ap();
 void timer_start_periodic(u32 hertz);
 void end_of_interrupt();
-u64 tsc_hertz();
+extern u64 calibrated_tsc_hertz;  // Set once at boot, read on hot paths.
+inline u64 tsc_hertz() { return calibrated_tsc_hertz; }
 u64 timer_ticks();
 u64 apic_timer_hertz();
 void count_timer_tick();

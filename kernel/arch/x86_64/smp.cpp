@@ -4,6 +4,7 @@
 // page-table root (it switched to the kernel's own tables, which also flushes its TLB).
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/smp.hpp"
@@ -14,6 +15,9 @@ extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_boot_page_table[]
     ap_next_index[], ap_stacks[];
 
 namespace arch {
+
+std::atomic<u32> online_cpus{1};
+
 namespace {
 
 constexpr u64 AP_TRAMPOLINE_BASE = 0x8000;
@@ -28,7 +32,6 @@ constexpr u32 ICR_INIT = 5 << 8;
 constexpr u32 ICR_STARTUP = 6 << 8;
 
 u32 apic_ids[MAX_CPUS];
-std::atomic<u32> online{1};
 std::atomic<u64> shootdown_root{0};
 std::atomic<bool> shootdown_pending[MAX_CPUS];
 // The page-table root each CPU runs on. Written only under the kernel lock (or by the CPU itself
@@ -55,7 +58,6 @@ void wait_tsc(u64 microseconds) {
 }  // namespace
 
 u32 local_apic_id() { return apic_register(APIC_ID) >> 24; }
-u32 online_cpu_count() { return online.load(); }
 
 void record_apic_id(u32 cpu_index) { apic_ids[cpu_index] = local_apic_id(); }
 
@@ -90,11 +92,11 @@ u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allo
   }
   // Each AP counts itself in online; wait until all wanted arrived or 100 ms passed.
   u64 start = read_tsc();
-  while (online.load() < wanted && read_tsc() - start < tsc_hertz() / 10) pause();
-  return online.load();
+  while (online_cpus.load() < wanted && read_tsc() - start < tsc_hertz() / 10) pause();
+  return online_cpus.load();
 }
 
-void announce_online() { online.fetch_add(1); }
+void announce_online() { online_cpus.fetch_add(1); }
 
 void send_reschedule(u32 cpu_index) {
   send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE);
@@ -105,14 +107,15 @@ void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(r
 void handle_shootdown(u32 cpu_index) {
   if (!shootdown_pending[cpu_index].load(std::memory_order_acquire)) return;
   if ((read_cr3() & ~u64{0xfff}) == shootdown_root.load()) {
-    write_cr3(kernel_page_table_root());
+    this_cpu().active_root = kernel_page_table_root();
     note_active_root(cpu_index, kernel_page_table_root());
+    write_cr3(kernel_page_table_root());
   }
   shootdown_pending[cpu_index].store(false, std::memory_order_release);
 }
 
 void shootdown(u32 self_index, u64 root) {
-  u32 count = online.load();
+  u32 count = online_cpus.load();
   shootdown_root.store(root);
   for (u32 index = 0; index < count; ++index) {
     if (index == self_index || active_roots[index].load(std::memory_order_acquire) != root) continue;

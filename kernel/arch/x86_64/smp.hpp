@@ -1,6 +1,8 @@
 // Multiprocessor support: starting APs, inter-processor interrupts, TLB shootdown.
 #pragma once
 
+#include <atomic>
+
 #include "lib/types.hpp"
 
 namespace arch {
@@ -15,7 +17,8 @@ constexpr u8 VECTOR_SHOOTDOWN = 0xf1;
 u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allocate_stack)(), void (*entry)(u32));
 void announce_online();
 void record_apic_id(u32 cpu_index);
-u32 online_cpu_count();
+extern std::atomic<u32> online_cpus;
+inline u32 online_cpu_count() { return online_cpus.load(std::memory_order_relaxed); }
 u32 local_apic_id();
 
 void send_reschedule(u32 cpu_index);
