@@ -197,6 +197,28 @@ void io_port_write(Thread& self, TrapFrame& frame) {
   finish(frame, Error::None);
 }
 
+void platform_create_dma_memory(Thread& self, TrapFrame& frame) {
+  auto request = decode_platform(self, frame);
+  if (!request) return finish(frame, request.error());
+  auto memory = create_contiguous_memory(request->factory, argument(frame, 2));
+  if (!memory) return finish(frame, memory.error());
+  install_capability(*request->destination, &memory.value()->header, abi::ALL_RIGHTS);
+  finish(frame, Error::None);
+}
+
+void platform_memory_physical(Thread& self, TrapFrame& frame) {
+  Task& task = own_task(self);
+  auto platform = lookup(task, frame.rdi, ObjectType::Platform, rights_of(abi::PlatformRight::Devices));
+  if (!platform) return finish(frame, platform.error());
+  auto slot = lookup(task, argument(frame, 1), ObjectType::Memory, 0);
+  if (!slot) return finish(frame, slot.error());
+  auto& memory = *object_of<Memory>(*slot.value());
+  u64 page = argument(frame, 2);
+  if (page >= memory.page_count) return finish(frame, Error::InvalidArgument);
+  frame.rsi = memory.frames[page];
+  finish(frame, Error::None);
+}
+
 void on_device_interrupt(u32 line) {
   Irq* irq = irq_of_line(line);
   if (irq == nullptr) return;

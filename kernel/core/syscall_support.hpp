@@ -38,6 +38,8 @@ void irq_bind(Thread& self, arch::TrapFrame& frame);
 void irq_acknowledge(Thread& self, arch::TrapFrame& frame);
 void io_port_read(Thread& self, arch::TrapFrame& frame);
 void io_port_write(Thread& self, arch::TrapFrame& frame);
+void platform_create_dma_memory(Thread& self, arch::TrapFrame& frame);
+void platform_memory_physical(Thread& self, arch::TrapFrame& frame);
 
 // A device interrupt arrived on line: mask it and signal the bound notification.
 void on_device_interrupt(u32 line);

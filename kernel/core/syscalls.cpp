@@ -297,12 +297,13 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     ipc_call_handler,   ipc_send_handler,  ipc_receive_handler,  ipc_reply_handler, ipc_reply_wait_handler,
     thread_self,        notification_signal_handler, notification_wait_handler, platform_create_mmio,
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
-    ipc_save_reply_handler, ipc_reply_with_handler,
+    ipc_save_reply_handler, ipc_reply_with_handler, platform_create_dma_memory, platform_memory_physical,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
 static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == 29);
-static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == 31);
+static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 

@@ -236,6 +236,31 @@ Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_co
   return memory;
 }
 
+Result<Memory*> create_contiguous_memory(Factory* factory, u64 page_count) {
+  if (page_count == 0 || page_count > PAGE_SIZE / sizeof(u64)) return Error::InvalidArgument;
+  Memory* memory = TRY(allocate_object<Memory>(factory, ObjectType::Memory));
+  usize table_bytes = allocation_size(static_cast<usize>(page_count * sizeof(u64)));
+  if (!factory_charge(factory, table_bytes + page_count * PAGE_SIZE).ok()) {
+    abandon_object(memory);
+    return Error::QuotaExceeded;
+  }
+  auto* table = static_cast<u64*>(heap_allocate(table_bytes));
+  auto run = table == nullptr ? Result<u64>(Error::OutOfMemory) : frames().allocate_contiguous(page_count, PAGE_SIZE);
+  if (!run) {
+    if (table != nullptr) heap_free(table, table_bytes);
+    factory_refund(factory, table_bytes + page_count * PAGE_SIZE);
+    abandon_object(memory);
+    return Error::OutOfMemory;
+  }
+  auto* words = reinterpret_cast<u64*>(arch::physical_to_virtual(run.value()));
+  for (u64 i = 0; i < page_count * PAGE_SIZE / sizeof(u64); ++i) words[i] = 0;
+  for (u64 page = 0; page < page_count; ++page) table[page] = run.value() + page * PAGE_SIZE;
+  memory->frames = table;
+  memory->page_count = page_count;
+  memory->frames_table_bytes = table_bytes;
+  return memory;
+}
+
 Platform* create_platform() {
   auto platform = allocate_object<Platform>(nullptr, ObjectType::Platform);
   KERNEL_ASSERT(platform.ok());  // Boot time: the heap has memory.

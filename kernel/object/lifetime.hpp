@@ -28,6 +28,8 @@ namespace kernel {
 [[nodiscard]] Result<Reply*> create_reply(Factory* factory);
 // Device objects: the caller (a Platform capability holder) validated the range or line.
 [[nodiscard]] Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count);
+// Physically contiguous, zeroed pages (for DMA), charged like ordinary memory.
+[[nodiscard]] Result<Memory*> create_contiguous_memory(Factory* factory, u64 page_count);
 [[nodiscard]] Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count);
 [[nodiscard]] Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool active_low);
 // The Irq object of a line, or null; forget_irq masks the line and clears the entry.

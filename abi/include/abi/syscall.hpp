@@ -114,14 +114,22 @@ namespace metteagle::abi {
   X(IpcSaveReply, 30, Reply, "Reply", "-", "-", "NotFound (no caller waits), Busy (the object holds a caller)", \
     "move the pending reply of the last caller received into the reply object")                                \
   X(IpcReplyWith, 31, Reply, "Reply", "a1 message tag, a2-a5 words 0-3", "-", "NotFound (the object is empty)", \
-    "answer the caller held by the reply object; never blocks")
+    "answer the caller held by the reply object; never blocks")                                                 \
+  X(PlatformCreateDmaMemory, 32, Platform, "Devices",                                                            \
+    "a1 destination slot, a2 pages (1-512), a4 factory selector (charged)", "-",                                \
+    "InvalidCapability, SlotOccupied, InvalidArgument (pages), QuotaExceeded, OutOfMemory",                     \
+    "physically contiguous, zeroed Memory (all rights) for device queues and buffers")                          \
+  X(PlatformMemoryPhysical, 33, Platform, "Devices", "a1 memory selector (any rights), a2 page index",          \
+    "o1 physical address of the page",                                                                          \
+    "InvalidCapability/WrongType (a1), InvalidArgument (page beyond the object)",                               \
+    "the physical address of one page, for programming a device's DMA")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 32;
+constexpr u64 SYSCALL_COUNT = 34;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 

@@ -176,6 +176,33 @@ void device_objects_are_charged_to_the_named_factory(Case& test) {
   EXPECT_EQ(after.used_bytes, 0);
 }
 
+void dma_memory_is_contiguous_and_its_addresses_are_platform_only(Case& test) {
+  Slot slot, other;
+  Memory dma = REQUIRE_OK(platform.create_dma_memory(*slot, 4, factory));
+  u64 first = REQUIRE_OK(platform.physical_address(dma, 0));
+  EXPECT_EQ(first % 4096, 0);
+  for (u64 page = 1; page < 4; ++page) {
+    auto address = platform.physical_address(dma, page);
+    EXPECT_OK(address);
+    if (address.ok()) EXPECT_EQ(address.value(), first + page * 4096);
+  }
+  EXPECT_ERROR(platform.physical_address(dma, 4), Error::InvalidArgument);
+  EXPECT_ERROR(platform.physical_address(Memory(abi::ROOT_CONSOLE), 0), Error::WrongType);
+  EXPECT_ERROR(platform.create_dma_memory(*other, 0, factory), Error::InvalidArgument);
+  EXPECT_ERROR(platform.create_dma_memory(*other, 513, factory), Error::InvalidArgument);
+  // Ordinary memory also has physical pages, but only a Platform holder may learn them.
+  Memory plain = REQUIRE_OK(factory.create_memory(*other, 1));
+  EXPECT_OK(platform.physical_address(plain, 0));
+  EXPECT_ERROR(Platform(abi::ROOT_FACTORY).physical_address(plain, 0), Error::WrongType);
+  // DMA memory is ordinary memory to map: write, read back.
+  REQUIRE_OK(self.map(dma, 0, MAP_ADDRESS, 4, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
+  auto* words = reinterpret_cast<volatile u64*>(MAP_ADDRESS);
+  EXPECT_EQ(words[0], 0);
+  words[511] = 0x1234;
+  EXPECT_EQ(words[511], 0x1234);
+  EXPECT_OK(self.unmap(MAP_ADDRESS, 4));
+}
+
 const test::TestEntry tests[] = {
     {"platform_refuses_ram_and_interrupt_controllers", platform_refuses_ram_and_interrupt_controllers},
     {"device_memory_shows_the_virtio_transport", device_memory_shows_the_virtio_transport},
@@ -184,6 +211,8 @@ const test::TestEntry tests[] = {
     {"rtc_interrupts_arrive_as_notification_bits", rtc_interrupts_arrive_as_notification_bits},
     {"irq_lines_are_validated_and_freed_with_their_object", irq_lines_are_validated_and_freed_with_their_object},
     {"device_objects_are_charged_to_the_named_factory", device_objects_are_charged_to_the_named_factory},
+    {"dma_memory_is_contiguous_and_its_addresses_are_platform_only",
+     dma_memory_is_contiguous_and_its_addresses_are_platform_only},
 };
 
 }  // namespace

@@ -60,6 +60,18 @@ class Platform : public TypedCapability<ObjectType::Platform> {
     if (error != Error::None) return error;
     return IoPorts(destination);
   }
+  // Physically contiguous, zeroed memory for device queues and buffers.
+  [[nodiscard]] Result<Memory> create_dma_memory(u64 destination, u64 pages, Factory charged) const {
+    Error error = invoke(abi::Syscall::PlatformCreateDmaMemory, selector(), destination, pages, 0, charged.selector());
+    if (error != Error::None) return error;
+    return Memory(destination);
+  }
+  [[nodiscard]] Result<u64> physical_address(Memory memory, u64 page) const {
+    SyscallRegisters registers{memory.selector(), page, 0, 0, 0, 0};
+    Error error = invoke(abi::Syscall::PlatformMemoryPhysical, selector(), registers);
+    if (error != Error::None) return error;
+    return registers.argument1;
+  }
   // flags: bit 0 level-triggered, bit 1 active-low.
   [[nodiscard]] Result<Irq> create_irq(u64 destination, u64 line, u64 flags, Factory charged) const {
     Error error = invoke(abi::Syscall::PlatformCreateIrq, selector(), destination, line, flags, charged.selector());
