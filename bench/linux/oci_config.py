@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""oci_config.py: writes the two OCI bundle configs (plain and with a network namespace) for the crun workloads."""
+import json
+import sys
+
+# The spec is `crun spec` (crun 1.8.1) trimmed: no terminal, the empty program
+# as the process, and no /sys/fs/cgroup mount because cgroups are disabled.
+# Keeping the rest (proc, dev tmpfs, devpts, shm, mqueue, sysfs, masked paths,
+# capabilities) keeps the start as costly as a default container's.
+CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+
+
+def config(netns: bool) -> dict:
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if netns:
+        namespaces.insert(1, {"type": "network"})
+    return {
+        "ociVersion": "1.0.0",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["/empty"],
+            "env": ["PATH=/"],
+            "cwd": "/",
+            "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted", "ambient")}
+            | {"inheritable": []},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        # The bundles sit next to a shared rootfs, so the path is relative to
+        # the bundle and works both in the guest and on the host.
+        "root": {"path": "../rootfs", "readonly": True},
+        "hostname": "bench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": namespaces,
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                            "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+
+
+def main() -> int:
+    if len(sys.argv) != 3 or sys.argv[1] not in ("plain", "netns"):
+        print("usage: oci_config.py plain|netns <out-config.json>", file=sys.stderr)
+        return 2
+    with open(sys.argv[2], "w") as f:
+        json.dump(config(sys.argv[1] == "netns"), f, indent=1)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

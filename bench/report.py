@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""report.py: turns build/bench/results.json into report.md (MettEagle vs Linux ratio tables) and report.png (gnuplot bar chart)."""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+# (MettEagle metric, Linux metric) pairs; the ratio is MettEagle / Linux, so
+# below 1 means MettEagle is faster.
+PAIRS = [
+    ("ipc_roundtrip_same_cpu", "pipe_roundtrip"),
+    ("null_syscall", "null_syscall"),
+    ("cold_invoke_empty", "spawn_wait"),
+    ("cold_invoke_empty", "fork_exec_wait"),
+    ("cold_invoke_empty", "crun_run"),
+]
+MODES = ["icount", "wall"]
+MODE_TEXT = {
+    "icount": "QEMU TCG with `-icount shift=0,sleep=off`: 1 ns of guest clock = 1 guest instruction "
+              "(unit `ns_icount`), identical from run to run",
+    "wall": "plain QEMU TCG, wall-clock ns inside the guest (unit `ns`)",
+}
+NOT_YET = "— (not yet measured)"
+
+
+def fmt(v):
+    """Scales a nanosecond figure to ns / µs / ms for reading."""
+    if v is None:
+        return "—"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:.2f} µs"
+    return f"{v:.1f} ns"
+
+
+def index(records):
+    idx = {}
+    for r in records:
+        idx[(r["system"], r["mode"], r["metric"])] = r
+    return idx
+
+
+def ratio(me, lx):
+    if me is None or lx is None:
+        return None
+    if me["unit"] != lx["unit"]:
+        return "unit mismatch"
+    if not lx["value"]:
+        return "—"
+    return f"{me['value'] / lx['value']:.3g}×"
+
+
+def table(idx, mode):
+    rows = ["| MettEagle metric | Linux metric | MettEagle | Linux | ratio MettEagle/Linux | host (native, wall) |",
+            "|---|---|---|---|---|---|"]
+    for me_m, lx_m in PAIRS:
+        me = idx.get(("metteagle", mode, me_m))
+        lx = idx.get(("linux", mode, lx_m))
+        host = idx.get(("host", "wall", lx_m))
+        r = ratio(me, lx)
+        rows.append("| {} | {} | {} | {} | {} | {} |".format(
+            me_m, lx_m,
+            fmt(me["value"]) if me else NOT_YET,
+            fmt(lx["value"]) if lx else "— (not measured)",
+            r if r else ("— (MettEagle not yet measured)" if not me else "— (Linux not measured)"),
+            fmt(host["value"]) if host else "—"))
+    return rows
+
+
+def detail(records):
+    rows = ["| system | mode | metric | median | min | p99 | n | unit |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(records, key=lambda r: (r["system"], r["mode"], r["metric"])):
+        rows.append(f"| {r['system']} | {r['mode']} | {r['metric']} | {fmt(r['value'])} | {fmt(r.get('min'))} | "
+                    f"{fmt(r.get('p99'))} | {r.get('n', '—')} | {r['unit']} |")
+    return rows
+
+
+def plot(idx, out_dir, png):
+    """Draws one log-scale clustered bar panel per mode with gnuplot."""
+    gp = shutil.which("gnuplot")
+    if gp is None:
+        raise RuntimeError("gnuplot not found (install gnuplot-nox)")
+    scripts = []
+    for i, mode in enumerate(MODES):
+        dat = os.path.join(out_dir, f"report-{mode}.dat")
+        with open(dat, "w") as f:
+            f.write("pair MettEagle Linux host\n")
+            for me_m, lx_m in PAIRS:
+                vals = [idx.get(("metteagle", mode, me_m)), idx.get(("linux", mode, lx_m)),
+                        idx.get(("host", "wall", lx_m))]
+                # Figures are plotted in µs; "?" marks a missing bar.
+                cells = [f"{v['value'] / 1e3:.6g}" if v else "?" for v in vals]
+                f.write(f"\"{me_m}\\nvs {lx_m}\" " + " ".join(cells) + "\n")
+        scripts.append(
+            f"set title '{mode} mode (guest figures; host is native wall time)'\n"
+            f"plot '{dat}' using 2:xtic(1) title col, '' using 3 title col, '' using 4 title col\n")
+    script = (
+        f"set terminal pngcairo noenhanced size 1400,1000 font ',10'\nset output '{png}'\n"
+        "set datafile missing '?'\nset style data histograms\nset style histogram clustered gap 1\n"
+        "set style fill solid 0.8 border -1\nset logscale y\nset yrange [0.01:*]\n"
+        "set ylabel 'µs (log scale; icount: 1 µs = 1000 guest instructions)'\nset grid ytics\n"
+        "set key top left\nset xtics font ',8'\nset bmargin 4\nset multiplot layout 2,1\n"
+        + "".join(scripts) + "unset multiplot\n")
+    res = subprocess.run([gp], input=script, text=True, capture_output=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"gnuplot failed: {res.stderr.strip()}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--results", default="build/bench/results.json")
+    ap.add_argument("--out-dir", default=None, help="default: the directory of --results")
+    args = ap.parse_args()
+    out_dir = args.out_dir or os.path.dirname(os.path.abspath(args.results))
+    try:
+        with open(args.results) as f:
+            records = json.load(f)
+        if not isinstance(records, list):
+            raise ValueError("expected a JSON list of records")
+        for i, r in enumerate(records):
+            for k in ("metric", "system", "value", "unit", "mode", "cpu", "accel", "commit"):
+                if k not in r:
+                    raise ValueError(f"record {i} lacks '{k}'")
+    except (OSError, ValueError) as e:
+        print(f"report: error: {args.results}: {e}", file=sys.stderr)
+        return 1
+    idx = index(records)
+    cpus = sorted({r["cpu"] for r in records})
+    accels = sorted({f"{r['system']}={r['accel']}" for r in records})
+    commits = sorted({r["commit"] for r in records})
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md = ["# MettEagle benchmark report", "",
+          f"- CPU: {', '.join(cpus) or 'unknown'}",
+          f"- accel: {', '.join(accels)}",
+          f"- commit: {', '.join(commits)}",
+          f"- date: {date}",
+          f"- records: {len(records)} ({', '.join(sorted({r['system'] for r in records}))})", "",
+          "Figures are medians. Ratios are MettEagle / Linux from the same run on the same emulated "
+          "machine; below 1 means MettEagle is faster. The host column is the same Linux workload run "
+          "natively on the host, for orientation only (not part of any ratio).", ""]
+    for mode in MODES:
+        md += [f"## {mode}", "", MODE_TEXT[mode] + ".", ""] + table(idx, mode) + [""]
+    md += ["## All figures", ""] + detail(records) + [""]
+    md += ["![bar chart](report.png)", ""]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    print(f"report: wrote {os.path.join(out_dir, 'report.md')}")
+    try:
+        plot(idx, out_dir, os.path.join(out_dir, "report.png"))
+    except RuntimeError as e:
+        print(f"report: error: {e}", file=sys.stderr)
+        return 1
+    print(f"report: wrote {os.path.join(out_dir, 'report.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
