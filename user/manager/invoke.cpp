@@ -47,8 +47,12 @@ class InvocationSlots {
   ~InvocationSlots() { release_all(); }
   // Deletes in the order taken: the invocation's factory comes first and takes everything made
   // from it along; the other slots are then empty already and only return to the allocator.
+  // Revoking first removes the copies given to the function (its factory and task capabilities
+  // live in its own task, which the factory owns): without that, the factory would keep itself
+  // alive through its own task.
   void release_all() {
     for (usize i = 0; i < count_; ++i) {
+      (void)invoke(abi::Syscall::CapabilityRevoke, taken_[i]);
       (void)Capability(taken_[i]).remove();
       slots_.free(taken_[i]);
     }

@@ -1,0 +1,142 @@
+// Container benchmarks, run as a client of the container manager: deploys the empty function
+// once, then measures cold invocations end to end (each in a fresh task) with the manager's
+// per-phase figures, and invocation throughput with one and with two client threads.
+// Prints BENCH lines (statistics.hpp) and ends the machine.
+#include "manager/protocol.hpp"
+#include "print.hpp"
+#include "statistics.hpp"
+#include "sys/sys.hpp"
+
+extern "C" const unsigned char empty_function_image[];
+extern "C" const unsigned char empty_function_image_end[];
+
+using namespace sys;
+
+namespace {
+
+Console console(sys::CONSOLE);
+constexpr u64 SERVICE = 8;  // Our badged capability to the manager's endpoint.
+
+
+
+constexpr u64 SAMPLES = 60;
+constexpr u64 THROUGHPUT_SECONDS_TENTHS = 5;  // Half a second of guest time per measurement.
+constexpr u64 IMAGE_ADDRESS = 0x50000000;
+constexpr u64 HELPER_STACK = 0x60000000;
+constexpr u64 HELPER_UTCB = 0x61000000;
+
+u64 tsc_hertz = 0;
+u64 samples[6][SAMPLES];
+
+Result<void> deploy_empty(SlotAllocator& slots) {
+  u64 size = static_cast<u64>(empty_function_image_end - empty_function_image);
+  u64 pages = (size + 4095) / 4096;
+  u64 slot = TRY(slots.allocate());
+  Memory image = TRY(Factory(OWN_FACTORY).create_memory(slot, pages));
+  TRY_VOID(Task(SELF_TASK).map(image, 0, IMAGE_ADDRESS, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
+  auto* target = reinterpret_cast<u8*>(IMAGE_ADDRESS);
+  for (u64 i = 0; i < size; ++i) target[i] = empty_function_image[i];
+  Message request = Message::make(manager::DEPLOY);
+  manager::pack_name("empty", request.words);
+  request.words[4] = size;
+  request.set_words(manager::DEPLOY, 12);  // Words 5-11 zero: the default configuration.
+  request.attach(image, abi::rights_of(abi::MemoryRight::Read));
+  Message reply;
+  TRY_VOID(Endpoint(SERVICE).call(request, reply));
+  if (reply.label() != manager::STATUS_OK) return Error::InvalidArgument;
+  return {};
+}
+
+// One cold invocation; fills the end-to-end time and the manager's phases (ticks).
+bool invoke_empty(u64* phases) {
+  Message request = Message::make(manager::INVOKE);
+  manager::pack_name("empty", request.words);
+  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  Message reply;
+  if (!Endpoint(SERVICE).call(request, reply).ok()) return false;
+  if (reply.label() != manager::STATUS_OK) {
+    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), reply.words[0], reply.words[7]);
+    return false;
+  }
+  if (phases != nullptr)
+    for (int i = 0; i < 4; ++i) phases[i] = reply.words[2 + i];
+  return true;
+}
+
+// Invocations completed by one thread until the deadline.
+volatile u64 helper_count = 0;
+volatile u64 helper_deadline = 0;
+volatile bool helper_done = false;
+
+void count_until_deadline(u64) {
+  u64 count = 0;
+  while (bench::read_tsc() < helper_deadline)
+    if (invoke_empty(nullptr)) ++count;
+  helper_count = count;
+  helper_done = true;
+}
+
+u64 per_second(u64 count, u64 ticks) { return ticks == 0 ? 0 : count * tsc_hertz / ticks; }
+
+}  // namespace
+
+extern "C" void metteagle_main(u64) {
+  static SlotAllocator slots(64, 256);
+  ThreadSelfInfo self = thread_self();
+  tsc_hertz = self.tsc_hertz;
+  printf(console, "BENCH-BEGIN metteagle containers: %lu CPUs\n", self.cpu_count);
+  if (!deploy_empty(slots).ok()) {
+    printf(console, "BENCH-ERROR cold_invoke_empty deploying the empty function failed\n");
+    (void)console.exit(0x11);
+  }
+  invoke_empty(nullptr);  // Warm-up: the manager's first use of its paths.
+
+  printf(console, "BENCH-START cold_invoke_empty\n");
+  for (u64 sample = 0; sample < SAMPLES; ++sample) {
+    u64 phases[4];
+    u64 start = bench::read_tsc();
+    if (!invoke_empty(phases)) {
+      printf(console, "BENCH-ERROR cold_invoke_empty invocation failed\n");
+      (void)console.exit(0x11);
+    }
+    samples[0][sample] = bench::tenths_of_nanoseconds(bench::read_tsc() - start, 1, tsc_hertz);
+    for (int i = 0; i < 4; ++i) samples[1 + i][sample] = bench::tenths_of_nanoseconds(phases[i], 1, tsc_hertz);
+  }
+  const char* names[] = {"cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
+                         "cold_invoke_teardown"};
+  for (int i = 0; i < 5; ++i) bench::report(console, names[i], samples[i], SAMPLES);
+
+  // Throughput: one client thread, then two (the second on the other CPU), same duration.
+  u64 duration = tsc_hertz / 10 * THROUGHPUT_SECONDS_TENTHS;
+  for (u64 clients = 1; clients <= 2; ++clients) {
+    const char* metric = clients == 1 ? "invocations_per_second_1cpu" : "invocations_per_second_2cpu";
+    printf(console, "BENCH-START %s\n", metric);
+    if (clients == 2 && self.cpu_count < 2) {
+      printf(console, "BENCH-ERROR %s needs two CPUs\n", metric);
+      (void)console.exit(0x11);
+    }
+    u64 start = bench::read_tsc();
+    helper_deadline = start + duration;
+    helper_done = clients == 1;
+    helper_count = 0;
+    if (clients == 2) {
+      u64 stack_slot = slots.allocate().value();
+      u64 thread_slot = slots.allocate().value();
+      Memory stack = Factory(OWN_FACTORY).create_memory(stack_slot, 16).value();
+      (void)Task(SELF_TASK).map(stack, 0, HELPER_STACK, 16, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write));
+      Thread helper = Factory(OWN_FACTORY).create_thread(thread_slot, Task(SELF_TASK), HELPER_UTCB).value();
+      (void)helper.configure(16, 1, abi::NULL_SELECTOR);
+      (void)start_thread(helper, HELPER_STACK + 16 * 4096, count_until_deadline, 0);
+    }
+    u64 count = 0;
+    while (bench::read_tsc() < helper_deadline)
+      if (invoke_empty(nullptr)) ++count;
+    while (!helper_done) (void)invoke(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);
+    u64 total = count + helper_count;
+    u64 rate = per_second(total, bench::read_tsc() - start);
+    // One sample: the figure is a rate, printed with the statistics line's fields all equal.
+    printf(console, "BENCH %s per_second min=%lu.0 median=%lu.0 p99=%lu.0 n=1\n", metric, rate, rate, rate);
+  }
+  printf(console, "BENCH-DONE\n");
+  (void)console.exit(0x10);
+}
