@@ -123,6 +123,12 @@ void destroy_thread(Thread& thread) {
 
 void destroy_task(Task& task) {
   while (Thread* thread = task.threads.front()) {
+    // The thread may be queued already (its factory is going too); it is destroyed here instead,
+    // so it must leave the queue before its memory can be reused.
+    if (thread->header.destroy_node.linked()) {
+      decltype(destroy_queue)::remove(thread->header);
+      --destroy_queue_length;
+    }
     thread->header.dying = true;
     while (Capability* capability = thread->header.capabilities.front()) delete_capability(*capability);
     destroy_thread(*thread);
