@@ -162,7 +162,8 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
           answer = Message::make(inner.status);
           const u64* fields = reinterpret_cast<const u64*>(&inner.result);
           for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
-          u64 output_words = (inner.result.output_size <= INLINE_BYTES ? inner.result.output_size + 7 : 0) / 8;
+          bool inner_output = inner.status == STATUS_OK || inner.status == STATUS_FAILED;
+          u64 output_words = (inner_output && inner.result.output_size <= INLINE_BYTES ? inner.result.output_size + 7 : 0) / 8;
           auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
           for (u64 i = 0; i < output_words * 8; ++i) output[i] = inner.inline_output[i];
           answer.set_words(inner.status, INLINE_FIRST_WORD + output_words);
@@ -289,9 +290,14 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
 
+    // The function's capability to its invocation endpoint carries the invocation number as its
+    // badge (a function cannot set another: badges are set once).
     Task child = task.value();
-    error = child.give(events.value(), FUNCTION_MANAGER,
-                       abi::rights_of(abi::EndpointRight::Send, abi::EndpointRight::Grant)).error();
+    auto badged_slot = slots.take();
+    if (!badged_slot) { error = badged_slot.error(); break; }
+    error = events.value().copy_to(badged_slot.value(), abi::rights_of(abi::EndpointRight::Send, abi::EndpointRight::Grant),
+                                   outcome.result.invocation_id).error();
+    if (error == Error::None) error = child.give(Capability(badged_slot.value()), FUNCTION_MANAGER).error();
     if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY).error();
     if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
     if (error == Error::None && (config.grants & GRANT_CONSOLE) != 0)
@@ -300,7 +306,9 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
 
     auto thread = factory.value().create_thread(thread_slot.value(), child, FUNCTION_UTCB_ADDRESS);
     if (!thread) { error = thread.error(); break; }
-    error = thread.value().configure(WORKER_PRIORITY, choose_cpu(worker, config.cpu_mask, state.cpu_count),
+    // One level below the workers: a function that never blocks cannot keep its worker from
+    // noticing the timeout (or other workers on its CPU from serving).
+    error = thread.value().configure(FUNCTION_PRIORITY, choose_cpu(worker, config.cpu_mask, state.cpu_count),
                                      events.value().selector()).error();
     if (error != Error::None) break;
     loaded = read_tsc();
@@ -316,7 +324,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     outcome.result.run_ticks = ran - loaded;
 
     // Inline output is read back before the task's memory goes away.
-    if (outcome.status == STATUS_OK && request.output_memory == 0 && outcome.result.output_size > 0) {
+    bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
+    if (has_output && request.output_memory == 0 && outcome.result.output_size > 0) {
       u64 address = 0;
       auto mapped = map_scratch(worker, output_memory, output_pages, false);
       if (mapped) {
@@ -375,7 +384,8 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
   const u64* fields = reinterpret_cast<const u64*>(&outcome.result);
   for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
   u64 output_words = 0;
-  if (invocation.output_memory == 0 && outcome.status == STATUS_OK) {
+  bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
+  if (invocation.output_memory == 0 && has_output && outcome.result.output_size <= INLINE_BYTES) {
     output_words = (outcome.result.output_size + 7) / 8;
     auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
     for (u64 i = 0; i < output_words * 8; ++i) output[i] = i < outcome.result.output_size ? outcome.inline_output[i] : 0;

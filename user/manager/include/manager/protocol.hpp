@@ -50,11 +50,12 @@ enum Status : u32 {
   STATUS_NAME_TAKEN = 3,         // Deploy of a name that exists.
   STATUS_BAD_EXECUTABLE = 4,     // Deploy rejected; word 0 holds the klib::ElfStatus.
   STATUS_BUSY = 5,               // Concurrency or nesting limit reached.
-  STATUS_CRASHED = 6,            // The function faulted; detail = fault address, kind in word 7.
+  STATUS_CRASHED = 6,            // The function faulted: exit_code (word 0) = the exception kind,
+                                 // detail (word 7) = the fault address (page faults).
   STATUS_TIMEOUT = 7,            // The function ran past its timeout.
   STATUS_QUOTA_EXCEEDED = 8,     // The function's memory limit stopped it (or its setup).
   STATUS_OUTPUT_TOO_LARGE = 9,   // It reported more output than its limit or the caller's buffer.
-  STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0).
+  STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0); its output comes along.
   STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in word 7).
   STATUS_TOO_DEEP = 12,          // Nested invocation beyond the configured depth.
 };
