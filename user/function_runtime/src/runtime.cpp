@@ -1,0 +1,204 @@
+// The function runtime's core: the entry after _start, output accounting, EVENT_EXIT, EVENT_LOG and
+// EVENT_INVOKE to the manager. Invariant: the context page is only read; the output area is only
+// written inside [0, capacity); every message sent stays within MESSAGE_WORDS.
+#include "function/function.hpp"
+
+#include "lib/format.hpp"
+#include "sys/endpoint.hpp"
+#include "sys/slots.hpp"
+#include "sys/thread.hpp"
+
+namespace function {
+namespace {
+
+using manager::FunctionContext;
+
+const FunctionContext* context = nullptr;
+usize output_size = 0;
+
+sys::SlotAllocator& slots() {
+  static sys::SlotAllocator allocator(manager::FUNCTION_FIRST_FREE, manager::FUNCTION_CAPABILITY_SLOTS);
+  return allocator;
+}
+
+sys::Endpoint manager_endpoint() { return sys::Endpoint(manager::FUNCTION_MANAGER); }
+
+// Copies up to `capacity` bytes into the output at `offset`; counts all of them.
+bool output_append(const void* bytes, usize length) {
+  usize capacity = context->output_capacity;
+  auto* area = reinterpret_cast<u8*>(context->output_address);
+  const auto* source = static_cast<const u8*>(bytes);
+  for (usize index = 0; index < length; ++index) {
+    usize position = output_size + index;
+    if (position < capacity) area[position] = source[index];
+  }
+  output_size += length;
+  return output_size <= capacity;
+}
+
+void output_sink(void*, const char* text, usize length) { (void)output_append(text, length); }
+
+struct LogBuffer {
+  usize used = 0;
+  char bytes[manager::LOG_BYTES] = {};
+};
+
+void log_sink(void* opaque, const char* text, usize length) {
+  auto* buffer = static_cast<LogBuffer*>(opaque);
+  for (usize index = 0; index < length; ++index) {
+    if (buffer->used == sizeof buffer->bytes) {
+      log(buffer->bytes, buffer->used);
+      buffer->used = 0;
+    }
+    buffer->bytes[buffer->used++] = text[index];
+  }
+}
+
+}  // namespace
+
+bool FunctionInput::equals(const char* text) const {
+  usize length = strlen(text);
+  return length == size() && memcmp(data(), text, length) == 0;
+}
+
+bool FunctionOutput::vprint(const char* format, va_list arguments) {
+  klib::format_to_sink(output_sink, nullptr, format, arguments);
+  return !overflowed();
+}
+
+bool FunctionOutput::print(const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  bool fitted = vprint(format, arguments);
+  va_end(arguments);
+  return fitted;
+}
+
+void log(const char* text, usize length) {
+  while (length > 0) {
+    usize chunk = length < manager::LOG_BYTES ? length : manager::LOG_BYTES;
+    sys::Message message;
+    message.words[0] = chunk;
+    memcpy(&message.words[1], text, chunk);
+    message.set_words(manager::EVENT_LOG, 1 + (chunk + 7) / 8);
+    // The manager answers each log message; a failed call (manager gone) drops the text.
+    if (!manager_endpoint().call(message, message).ok()) return;
+    text += chunk;
+    length -= chunk;
+  }
+}
+
+void logf(const char* format, ...) {
+  LogBuffer buffer;
+  va_list arguments;
+  va_start(arguments, format);
+  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  va_end(arguments);
+  if (buffer.used > 0) log(buffer.bytes, buffer.used);
+}
+
+NestedResult invoke(const char* name, const void* input, usize input_size, void* output, usize output_capacity) {
+  NestedResult nested{manager::STATUS_BAD_REQUEST, {}};
+  if (input_size > manager::INLINE_BYTES) return nested;
+  sys::Message message;
+  manager::pack_name(name, message.words);
+  message.words[4] = input_size;
+  message.words[5] = output_capacity < manager::INLINE_BYTES ? output_capacity : manager::INLINE_BYTES;
+  memcpy(&message.words[manager::INLINE_FIRST_WORD], input, input_size);
+  message.set_words(manager::EVENT_INVOKE, manager::INLINE_FIRST_WORD + (input_size + 7) / 8);
+  if (!manager_endpoint().call(message, message).ok()) {
+    nested.status = manager::STATUS_INTERNAL_ERROR;
+    return nested;
+  }
+  nested.status = static_cast<manager::Status>(message.label());
+  if (message.word_count() >= manager::INLINE_FIRST_WORD)
+    memcpy(&nested.result, message.words, sizeof nested.result);
+  // Only the bytes the reply actually carries are copied, whatever output_size claims.
+  usize carried = message.word_count() > manager::INLINE_FIRST_WORD
+                      ? (message.word_count() - manager::INLINE_FIRST_WORD) * 8
+                      : 0;
+  usize count = nested.result.output_size;
+  if (count > carried) count = carried;
+  if (count > output_capacity) count = output_capacity;
+  memcpy(output, &message.words[manager::INLINE_FIRST_WORD], count);
+  return nested;
+}
+
+}  // namespace function
+
+using namespace function;
+
+[[gnu::weak]] int function_main(const FunctionInput& input, FunctionOutput& output);
+
+extern "C" {
+
+// Both entries are weak: a function defines one of them, the runtime calls the one that exists.
+[[gnu::weak]] int metteagle_function_main(void);
+
+const void* function_input_data(void) { return reinterpret_cast<const void*>(context->input_address); }
+size_t function_input_size(void) { return context->input_size; }
+uint64_t function_invocation_id(void) { return context->invocation_id; }
+uint64_t function_depth(void) { return context->depth; }
+const char* function_name(void) { return context->name; }
+
+void* function_output_data(void) { return reinterpret_cast<void*>(context->output_address); }
+size_t function_output_capacity(void) { return context->output_capacity; }
+size_t function_output_size(void) { return output_size; }
+void function_output_set_size(size_t size) { output_size = size; }
+int function_output_write(const void* bytes, size_t length) { return output_append(bytes, length) ? 0 : -1; }
+int function_output_printf(const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  usize before = output_size;
+  klib::format_to_sink(output_sink, nullptr, format, arguments);
+  va_end(arguments);
+  return output_size <= context->output_capacity ? static_cast<int>(output_size - before) : -1;
+}
+
+void function_log(const char* text, size_t length) { log(text, length); }
+void function_logf(const char* format, ...) {
+  LogBuffer buffer;
+  va_list arguments;
+  va_start(arguments, format);
+  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  va_end(arguments);
+  if (buffer.used > 0) log(buffer.bytes, buffer.used);
+}
+
+uint32_t function_invoke(const char* name, const void* input, size_t input_size, void* output, size_t output_capacity,
+                         struct function_invocation_result* result) {
+  NestedResult nested = invoke(name, input, input_size, output, output_capacity);
+  if (result != nullptr) memcpy(result, &nested.result, sizeof *result);
+  return nested.status;
+}
+
+void function_exit(int code) {
+  sys::Message message = sys::Message::make(manager::EVENT_EXIT, {static_cast<u64>(static_cast<u32>(code)), output_size});
+  (void)manager_endpoint().call(message, message);
+  // The manager destroys the task when it receives the exit; reaching this means it is gone or
+  // misbehaved. Ending the thread is all that is left.
+  sys::exit_thread();
+}
+
+uint64_t function_allocate_slot(void) {
+  auto slot = slots().allocate();
+  return slot.ok() ? slot.value() : 0;
+}
+void function_free_slot(uint64_t slot) { slots().free(slot); }
+
+// Called by _start with the context page's address (rdi).
+[[noreturn]] void function_runtime_start(u64 context_address) {
+  context = reinterpret_cast<const FunctionContext*>(context_address);
+  FunctionInput input(*context);
+  FunctionOutput output;
+  constexpr int NO_ENTRY_POINT = 127;
+  int code = NO_ENTRY_POINT;
+  if (&metteagle_function_main != nullptr) {
+    code = metteagle_function_main();
+  } else if (&function_main != nullptr) {
+    code = function_main(input, output);
+  }
+  function_exit(code);
+}
+
+}  // extern "C"

@@ -1,0 +1,150 @@
+// ManagerClient: builds the requests of manager/protocol.hpp and unpacks the replies.
+#include "client.hpp"
+
+extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+extern "C" sys::usize strlen(const char* text);
+
+namespace containers {
+namespace {
+constexpr u32 MEMORY_READ = abi::rights_of(abi::MemoryRight::Read);
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+void put_name(Message& message, const RawName& name) {
+  for (u64 index = 0; index < manager::NAME_WORDS; ++index) message.words[index] = name.words[index];
+}
+}  // namespace
+
+RawName RawName::of(const char* name) {
+  RawName raw;
+  manager::pack_name(name, raw.words);
+  return raw;
+}
+
+const char* status_name(u64 status) {
+  static const char* const NAMES[] = {"OK",           "BAD_REQUEST",   "NOT_FOUND", "NAME_TAKEN", "BAD_EXECUTABLE",
+                                      "BUSY",         "CRASHED",       "TIMEOUT",   "QUOTA_EXCEEDED",
+                                      "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR", "TOO_DEEP"};
+  return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
+}
+
+Reply ManagerClient::call(Message& request) {
+  Reply reply;
+  Message answer;
+  auto called = endpoint_.call(request, answer);
+  if (!called.ok()) {
+    reply.transport = called.error();
+    return reply;
+  }
+  reply.status = static_cast<Status>(answer.label());
+  reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
+  for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+  return reply;
+}
+
+Reply ManagerClient::deploy(const RawName& name, const void* image, u64 size, const FunctionConfig& config, Patch patch,
+                            bool attach_memory) {
+  Reply failed;
+  auto slot = slots_.allocate();
+  if (!slot.ok()) {
+    failed.transport = slot.error();
+    return failed;
+  }
+  u64 pages = pages_for(size);
+  auto memory = factory_.create_memory(slot.value(), pages);
+  if (!memory.ok()) {
+    failed.transport = memory.error();
+    slots_.free(slot.value());
+    return failed;
+  }
+  auto mapped = task_.map(memory.value(), 0, SCRATCH_IMAGE, pages, READ_WRITE);
+  if (!mapped.ok()) {
+    failed.transport = mapped.error();
+  } else {
+    auto* bytes = reinterpret_cast<u8*>(SCRATCH_IMAGE);
+    memcpy(bytes, image, size);
+    if (patch != nullptr) patch(bytes, size);
+    (void)task_.unmap(SCRATCH_IMAGE, pages);
+    Message request;
+    put_name(request, name);
+    request.words[4] = size;
+    memcpy(&request.words[5], &config, sizeof config);
+    request.set_words(manager::DEPLOY, 12);
+    if (attach_memory) request.attach(memory.value(), MEMORY_READ);
+    failed = call(request);
+  }
+  (void)memory.value().remove();
+  slots_.free(slot.value());
+  return failed;
+}
+
+Reply ManagerClient::invoke(const RawName& name, const void* input, u64 input_size) {
+  Message request;
+  put_name(request, name);
+  request.words[4] = input_size;
+  request.words[5] = manager::INLINE_BYTES;
+  u64 copied = input_size < manager::INLINE_BYTES ? input_size : manager::INLINE_BYTES;
+  memcpy(&request.words[manager::INLINE_FIRST_WORD], input, copied);
+  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD + (copied + 7) / 8);
+  return call(request);
+}
+
+Reply ManagerClient::invoke(const char* name, const char* text) { return invoke(name, text, strlen(text)); }
+
+Reply ManagerClient::invoke_memory(const char* name, Memory input, u64 input_size, Memory output, u64 output_capacity) {
+  Message request;
+  put_name(request, RawName::of(name));
+  request.words[4] = input_size;
+  request.words[5] = output_capacity;
+  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  request.attach(input, MEMORY_READ);
+  request.attach(output, READ_WRITE);
+  return call(request);
+}
+
+Reply ManagerClient::remove(const RawName& name) {
+  Message request;
+  put_name(request, name);
+  request.set_words(manager::REMOVE, manager::NAME_WORDS);
+  return call(request);
+}
+
+Reply ManagerClient::describe(const RawName& name) {
+  Message request;
+  put_name(request, name);
+  request.set_words(manager::DESCRIBE, manager::NAME_WORDS);
+  return call(request);
+}
+
+Reply ManagerClient::list(u64 first_index) {
+  Message request = Message::make(manager::LIST, {first_index});
+  return call(request);
+}
+
+bool ManagerClient::listed(const char* name, u64& total, Status& status) {
+  RawName wanted = RawName::of(name);
+  total = 0;
+  u64 index = 0;
+  bool found = false;
+  // Bounded: a manager that keeps reporting more names cannot keep the client here forever.
+  for (u64 round = 0; round < 64; ++round) {
+    Reply reply = list(index);
+    status = reply.status;
+    if (reply.status != manager::STATUS_OK || reply.transport != Error::None) return false;
+    total = reply.words[0];
+    u64 count = reply.words[1];
+    if (count > manager::LIST_NAMES_PER_REPLY) count = manager::LIST_NAMES_PER_REPLY;
+    for (u64 entry = 0; entry < count; ++entry) {
+      const u64* words = &reply.words[2 + entry * manager::NAME_WORDS];
+      bool same = true;
+      for (u64 word = 0; word < manager::NAME_WORDS; ++word) same = same && words[word] == wanted.words[word];
+      found = found || same;
+    }
+    index += count;
+    if (count == 0 || index >= total) break;
+  }
+  return found;
+}
+
+}  // namespace containers

@@ -1,0 +1,84 @@
+// ManagerClient: a tenant's side of the container manager's protocol (manager/protocol.hpp), for
+// the in-guest tests. Invariant: every request carries at least the words protocol.hpp names, and
+// the client never reads reply words beyond the reply's word count (they are zero instead).
+#pragma once
+
+#include "manager/protocol.hpp"
+#include "sys/sys.hpp"
+
+namespace containers {
+
+using namespace sys;
+using manager::FunctionConfig;
+using manager::Status;
+
+// A reply: its label as a Status and its words (zeroed beyond the reply's word count).
+struct Reply {
+  Status status = manager::STATUS_INTERNAL_ERROR;
+  Error transport = Error::None;  // The IPC error, when the call itself failed.
+  u64 word_count = 0;
+  u64 words[abi::MESSAGE_WORDS] = {};
+  const manager::InvocationResult& result() const { return *reinterpret_cast<const manager::InvocationResult*>(words); }
+  const u8* inline_output() const { return reinterpret_cast<const u8*>(&words[manager::INLINE_FIRST_WORD]); }
+};
+
+// A name as the four raw words of a request, for names pack_name cannot express.
+struct RawName {
+  u64 words[manager::NAME_WORDS] = {};
+  static RawName of(const char* name);
+};
+
+class ManagerClient {
+ public:
+  // endpoint: the manager capability (Send, Grant for deploys); slots: the caller's allocator;
+  // task: the caller's own task (Map), used to fill and read Memory through scratch mappings.
+  ManagerClient(Endpoint endpoint, Factory factory, Task task, SlotAllocator& slots)
+      : endpoint_(endpoint), factory_(factory), task_(task), slots_(slots) {}
+
+  // Copies `size` bytes into a new Memory (plus `patch` applied to the copy), sends DEPLOY with it
+  // as capabilities[0] (Read) and deletes the own capability afterwards.
+  using Patch = void (*)(u8* bytes, u64 size);
+  Reply deploy(const RawName& name, const void* image, u64 size, const FunctionConfig& config,
+               Patch patch = nullptr, bool attach_memory = true);
+  Reply deploy(const char* name, const void* image, u64 size, const FunctionConfig& config) {
+    return deploy(RawName::of(name), image, size, config);
+  }
+  // INVOKE with inline input (at most INLINE_BYTES) and inline output.
+  Reply invoke(const RawName& name, const void* input, u64 input_size);
+  Reply invoke(const char* name, const void* input, u64 input_size) { return invoke(RawName::of(name), input, input_size); }
+  Reply invoke(const char* name, const char* text);
+  // INVOKE with input and output in Memory objects (selectors of the caller's space).
+  Reply invoke_memory(const char* name, Memory input, u64 input_size, Memory output, u64 output_capacity);
+  Reply remove(const RawName& name);
+  Reply remove(const char* name) { return remove(RawName::of(name)); }
+  Reply describe(const RawName& name);
+  Reply describe(const char* name) { return describe(RawName::of(name)); }
+  Reply list(u64 first_index);
+  // Walks LIST from index 0; true when `name` is among the names. total receives the count.
+  bool listed(const char* name, u64& total, Status& status);
+
+  Reply call(Message& request);
+
+ private:
+  Endpoint endpoint_;
+  Factory factory_;
+  Task task_;
+  SlotAllocator& slots_;
+};
+
+// Scratch addresses of the own task for filling and checking Memory objects.
+constexpr u64 SCRATCH_IMAGE = 0x0000000050000000;
+constexpr u64 SCRATCH_INPUT = 0x0000000052000000;
+constexpr u64 SCRATCH_OUTPUT = 0x0000000054000000;
+
+const char* status_name(u64 status);
+
+// The two tenants' conversation on the `sync` endpoint: the test client calls with this label and
+// the name (words 0-3) of a function it deployed; tenant B answers with the Status of its INVOKE,
+// DESCRIBE and REMOVE of that name (words 0-2) and word 3 = LIST total | (listed << 32).
+constexpr u32 SYNC_SECRET_DEPLOYED = 1;
+// The endpoints of both tenant programs, in their boot configuration's order.
+constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT;
+constexpr u64 SYNC_ENDPOINT = FIRST_ENDPOINT + 1;
+
+}  // namespace containers

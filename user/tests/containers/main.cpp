@@ -1,0 +1,547 @@
+// container_tests: the container manager's contract, checked from a tenant started by the root
+// task. Deploys the embedded functions, invokes them (inline and through 1 MiB Memory), runs one
+// adversarial function per attack followed by a normal invocation, checks every rejection, and
+// asks a second tenant (container_tenant_b) to try this tenant's function.
+// Invariant: cases run in order and rely on the deploys of the first cases (echo, sha256, caller);
+// every case removes what else it deployed.
+#include "../framework.hpp"
+#include "client.hpp"
+#include "lib/elf.hpp"
+#include "sha256.hpp"
+
+extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+extern "C" void* memset(void* destination, int value, sys::usize length);
+extern "C" int memcmp(const void* left, const void* right, sys::usize length);
+extern "C" sys::usize strlen(const char* text);
+
+namespace {
+
+using namespace containers;
+using test::Case;
+
+struct FunctionImage {
+  const char* name;
+  const u8* bytes;
+  u64 size;
+};
+extern "C" const FunctionImage function_images[];
+extern "C" const u64 function_image_count;
+
+const FunctionImage* image_of(const char* name) {
+  for (u64 index = 0; index < function_image_count; ++index) {
+    const char* candidate = function_images[index].name;
+    if (strlen(candidate) == strlen(name) && memcmp(candidate, name, strlen(name)) == 0) return &function_images[index];
+  }
+  return nullptr;
+}
+
+SlotAllocator& slots() {
+  static SlotAllocator allocator(FIRST_FREE, 256);
+  return allocator;
+}
+
+ManagerClient& client() {
+  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
+  return instance;
+}
+
+Console console() { return Console(CONSOLE); }
+
+FunctionConfig config_with(u64 memory_limit, u64 timeout_nanoseconds = manager::DEFAULT_CONFIG.timeout_nanoseconds) {
+  FunctionConfig config = manager::DEFAULT_CONFIG;
+  config.memory_limit_bytes = memory_limit;
+  config.timeout_nanoseconds = timeout_nanoseconds;
+  return config;
+}
+
+// Deploys the embedded image `image_name` as `name`; the case fails unless the manager says OK.
+#define DEPLOY(name, image_name, config)                                                                     \
+  do {                                                                                                       \
+    const FunctionImage* deploy_image_ = image_of(image_name);                                               \
+    REQUIRE(deploy_image_ != nullptr);                                                                       \
+    Reply deploy_reply_ = client().deploy(name, deploy_image_->bytes, deploy_image_->size, config);          \
+    if (deploy_reply_.status != manager::STATUS_OK || deploy_reply_.transport != Error::None) {              \
+      test.fail(__FILE__, __LINE__, "deploy %s gave %s (ipc %s, word 0 %#lx)", name,                         \
+                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.words[0]); \
+      return;                                                                                                \
+    }                                                                                                        \
+  } while (0)
+
+#define EXPECT_STATUS(reply, expected)                                                                       \
+  do {                                                                                                       \
+    const Reply& status_reply_ = (reply);                                                                    \
+    if (status_reply_.transport != Error::None)                                                              \
+      test.fail(__FILE__, __LINE__, "%s: ipc failed with %s", #reply, error_name(status_reply_.transport));  \
+    else if (status_reply_.status != (expected))                                                             \
+      test.fail(__FILE__, __LINE__, "%s gave %s (exit %lu, detail %#lx), expected %s", #reply,               \
+                status_name(status_reply_.status), status_reply_.words[0], status_reply_.words[7],           \
+                status_name(expected));                                                                      \
+  } while (0)
+
+// The output of an inline reply as text (for messages), NUL-terminated.
+struct OutputText {
+  char text[manager::INLINE_BYTES + 1] = {};
+  explicit OutputText(const Reply& reply) {
+    u64 size = reply.result().output_size < manager::INLINE_BYTES ? reply.result().output_size : manager::INLINE_BYTES;
+    memcpy(text, reply.inline_output(), size);
+    for (u64 index = 0; index < size; ++index)
+      if (text[index] == '\0') text[index] = '.';
+  }
+};
+
+bool output_is(const Reply& reply, const char* expected) {
+  u64 length = strlen(expected);
+  return reply.result().output_size == length && memcmp(reply.inline_output(), expected, length) == 0;
+}
+
+#define EXPECT_OUTPUT(reply, expected)                                                                    \
+  do {                                                                                                    \
+    if (!output_is(reply, expected))                                                                      \
+      test.fail(__FILE__, __LINE__, "output \"%s\" (%lu bytes), expected \"%s\"", OutputText(reply).text, \
+                (reply).result().output_size, expected);                                                  \
+  } while (0)
+
+// The check after every attack: the manager still serves a normal invocation.
+#define EXPECT_STILL_SERVES()                                          \
+  do {                                                                 \
+    Reply still_ = client().invoke("echo", "still here");              \
+    EXPECT_STATUS(still_, manager::STATUS_OK);                         \
+    EXPECT_OUTPUT(still_, "still here");                               \
+  } while (0)
+
+// ---- Deploy, list, describe, remove -----------------------------------------------------------
+
+void deploy_and_describe(Case& test) {
+  DEPLOY("echo", "echo", manager::DEFAULT_CONFIG);
+  Reply described = client().describe("echo");
+  EXPECT_STATUS(described, manager::STATUS_OK);
+  EXPECT_EQ(described.words[0], image_of("echo")->size);
+  const u64* config = reinterpret_cast<const u64*>(&manager::DEFAULT_CONFIG);
+  for (u64 index = 0; index < 7; ++index) EXPECT_EQ(described.words[1 + index], config[index]);
+  EXPECT_EQ(described.words[8], 0);
+  EXPECT_EQ(described.words[9], 0);
+}
+
+void list_shows_every_deployed_function(Case& test) {
+  DEPLOY("sha256", "sha256", manager::DEFAULT_CONFIG);
+  DEPLOY("caller", "caller", manager::DEFAULT_CONFIG);
+  u64 total = 0;
+  Status status = manager::STATUS_OK;
+  for (const char* name : {"echo", "sha256", "caller"}) {
+    bool listed = client().listed(name, total, status);
+    if (!listed) test.fail(__FILE__, __LINE__, "%s not listed (LIST %s, total %lu)", name, status_name(status), total);
+  }
+  EXPECT_EQ(total, 3);
+  EXPECT(!client().listed("never-deployed", total, status));
+}
+
+void remove_then_not_found_then_redeploy(Case& test) {
+  DEPLOY("short-lived", "echo", manager::DEFAULT_CONFIG);
+  EXPECT_STATUS(client().remove("short-lived"), manager::STATUS_OK);
+  EXPECT_STATUS(client().invoke("short-lived", "x"), manager::STATUS_NOT_FOUND);
+  EXPECT_STATUS(client().describe("short-lived"), manager::STATUS_NOT_FOUND);
+  EXPECT_STATUS(client().remove("short-lived"), manager::STATUS_NOT_FOUND);
+  u64 total = 0;
+  Status status = manager::STATUS_OK;
+  EXPECT(!client().listed("short-lived", total, status));
+  DEPLOY("short-lived", "echo", manager::DEFAULT_CONFIG);
+  EXPECT_STATUS(client().invoke("short-lived", "back"), manager::STATUS_OK);
+  EXPECT_STATUS(client().remove("short-lived"), manager::STATUS_OK);
+}
+
+// ---- Invocations ---------------------------------------------------------------------------------
+
+void echo_inline(Case& test) {
+  Reply reply = client().invoke("echo", "hello, containers");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_EQ(reply.result().exit_code, 0);
+  EXPECT_OUTPUT(reply, "hello, containers");
+  char full[manager::INLINE_BYTES];
+  for (u64 index = 0; index < sizeof full; ++index) full[index] = static_cast<char>('a' + index % 26);
+  Reply largest = client().invoke("echo", full, sizeof full);
+  EXPECT_STATUS(largest, manager::STATUS_OK);
+  EXPECT_EQ(largest.result().output_size, sizeof full);
+  EXPECT(memcmp(largest.inline_output(), full, sizeof full) == 0);
+  Reply nothing = client().invoke("echo", "");
+  EXPECT_STATUS(nothing, manager::STATUS_OK);
+  EXPECT_EQ(nothing.result().output_size, 0);
+}
+
+// Every invocation gets a factory with the full memory limit (16 MiB here) from the manager's
+// quota; 40 in a row need far more than the manager has, so each must give everything back.
+void repeated_invocations_release_their_memory(Case& test) {
+  constexpr u64 ROUNDS = 40;
+  for (u64 round = 0; round < ROUNDS; ++round) {
+    Reply reply = client().invoke("echo", "again");
+    if (reply.status != manager::STATUS_OK) {
+      test.fail(__FILE__, __LINE__, "invocation %lu of %lu gave %s (detail %#lx)", round + 1, ROUNDS,
+                status_name(reply.status), reply.words[7]);
+      return;
+    }
+  }
+}
+
+// A Memory object of `pages` pages with a capability in a fresh slot; released at scope end.
+class ScratchMemory {
+ public:
+  ScratchMemory(Case& test, u64 pages) : pages_(pages) {
+    auto slot = slots().allocate();
+    if (!slot.ok()) return;
+    slot_ = slot.value();
+    auto created = Factory(OWN_FACTORY).create_memory(slot_, pages);
+    if (!created.ok()) test.fail(__FILE__, __LINE__, "create_memory: %s", error_name(created.error()));
+    ok_ = created.ok();
+  }
+  ~ScratchMemory() {
+    if (slot_ == 0) return;
+    (void)Capability(slot_).remove();
+    slots().free(slot_);
+  }
+  bool ok() const { return ok_; }
+  Memory memory() const { return Memory(slot_); }
+  u64 pages() const { return pages_; }
+
+ private:
+  u64 slot_ = 0;
+  u64 pages_;
+  bool ok_ = false;
+};
+
+constexpr u64 MEBIBYTE = 1 << 20;
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+void fill_pattern(u8* bytes, u64 size, u64 seed) {
+  u64 state = seed;
+  for (u64 index = 0; index < size; ++index) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    bytes[index] = static_cast<u8>(state >> 56);
+  }
+}
+
+void echo_one_mebibyte_through_memory(Case& test) {
+  ScratchMemory input(test, MEBIBYTE / PAGE_SIZE);
+  ScratchMemory output(test, MEBIBYTE / PAGE_SIZE);
+  REQUIRE(input.ok() && output.ok());
+  Task self(SELF_TASK);
+  REQUIRE_OK(self.map(input.memory(), 0, SCRATCH_INPUT, input.pages(), READ_WRITE));
+  REQUIRE_OK(self.map(output.memory(), 0, SCRATCH_OUTPUT, output.pages(), READ_WRITE));
+  auto* in = reinterpret_cast<u8*>(SCRATCH_INPUT);
+  auto* out = reinterpret_cast<u8*>(SCRATCH_OUTPUT);
+  fill_pattern(in, MEBIBYTE, 42);
+  memset(out, 0, MEBIBYTE);
+  Reply reply = client().invoke_memory("echo", input.memory(), MEBIBYTE, output.memory(), MEBIBYTE);
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_EQ(reply.result().output_size, MEBIBYTE);
+  EXPECT(memcmp(in, out, MEBIBYTE) == 0);
+
+  // The same input hashed by the sha256 function, compared with the hash computed here.
+  memset(out, 0, PAGE_SIZE);
+  Reply hashed = client().invoke_memory("sha256", input.memory(), MEBIBYTE, output.memory(), PAGE_SIZE);
+  EXPECT_STATUS(hashed, manager::STATUS_OK);
+  char expected[hashing::Sha256::HEX_BYTES];
+  hashing::sha256_hex(in, MEBIBYTE, expected);
+  EXPECT_EQ(hashed.result().output_size, 64);
+  EXPECT(memcmp(out, expected, 64) == 0);
+  (void)self.unmap(SCRATCH_INPUT, input.pages());
+  (void)self.unmap(SCRATCH_OUTPUT, output.pages());
+}
+
+void sha256_of_known_input(Case& test) {
+  Reply reply = client().invoke("sha256", "abc");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Reply empty = client().invoke("sha256", "");
+  EXPECT_OUTPUT(empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+void caller_nests_echo(Case& test) {
+  Reply reply = client().invoke("caller", "nested hello");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "caller:nested hello");
+}
+
+void empty_function_and_phase_ticks(Case& test) {
+  DEPLOY("empty", "empty", manager::DEFAULT_CONFIG);
+  Reply reply = client().invoke("empty", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_EQ(reply.result().exit_code, 0);
+  EXPECT_EQ(reply.result().output_size, 0);
+  printf(console(), "# empty: create %lu, load %lu, run %lu, teardown %lu ticks, invocation %lu\n",
+         reply.result().create_ticks, reply.result().load_ticks, reply.result().run_ticks,
+         reply.result().teardown_ticks, reply.result().invocation_id);
+  Reply again = client().invoke("empty", "");
+  EXPECT(again.result().invocation_id != reply.result().invocation_id);
+  EXPECT_STATUS(client().remove("empty"), manager::STATUS_OK);
+}
+
+void describe_counts_invocations_and_failures(Case& test) {
+  DEPLOY("counted", "null_deref", manager::DEFAULT_CONFIG);
+  (void)client().invoke("counted", "");
+  (void)client().invoke("counted", "");
+  Reply described = client().describe("counted");
+  EXPECT_STATUS(described, manager::STATUS_OK);
+  EXPECT_EQ(described.words[8], 2);
+  EXPECT_EQ(described.words[9], 2);
+  EXPECT_STATUS(client().remove("counted"), manager::STATUS_OK);
+}
+
+// ---- One adversarial function per attack -------------------------------------------------------
+
+// Deploys `image` under its own name with `config`, invokes it once, checks the status (and, for
+// OK, exit code 0), prints its output as a comment, removes it and checks echo still works.
+#define ATTACK(image, config, expected)                                                               \
+  Reply attack = Reply();                                                                             \
+  do {                                                                                                \
+    DEPLOY(image, image, config);                                                                     \
+    attack = client().invoke(image, "attack");                                                       \
+    printf(console(), "# %s: %s, exit %lu, detail %#lx, output \"%s\"\n", image, status_name(attack.status), \
+           attack.result().exit_code, attack.result().detail, OutputText(attack).text);               \
+    EXPECT_STATUS(attack, expected);                                                                  \
+    if ((expected) == manager::STATUS_OK) EXPECT_EQ(attack.result().exit_code, 0);                   \
+    EXPECT_STATUS(client().remove(image), manager::STATUS_OK);                                        \
+    EXPECT_STILL_SERVES();                                                                            \
+  } while (0)
+
+void attack_unowned_selectors(Case& test) {
+  ATTACK("probe_selectors", manager::DEFAULT_CONFIG, manager::STATUS_OK);
+  EXPECT_OUTPUT(attack, "isolated");
+}
+
+void attack_forged_badge(Case& test) {
+  ATTACK("forge_badge", manager::DEFAULT_CONFIG, manager::STATUS_OK);
+  EXPECT_OUTPUT(attack, "badge-kept");
+}
+
+void attack_malloc_past_limit(Case& test) {
+  ATTACK("malloc_limit", config_with(8 * MEBIBYTE), manager::STATUS_OK);
+  // 64 KiB blocks: at least 1 MiB fits, never more than the limit.
+  OutputText text(attack);
+  EXPECT(memcmp(text.text, "blocks=", 7) == 0);
+}
+
+void attack_memory_past_limit(Case& test) {
+  ATTACK("memory_limit", config_with(8 * MEBIBYTE), manager::STATUS_OK);
+  OutputText text(attack);
+  EXPECT(memcmp(text.text, "objects=", 8) == 0);
+}
+
+void attack_objects_past_limit(Case& test) {
+  ATTACK("object_limit", config_with(4 * MEBIBYTE), manager::STATUS_OK);
+}
+
+void attack_spin_forever(Case& test) {
+  ATTACK("spin", config_with(4 * MEBIBYTE, 200'000'000), manager::STATUS_TIMEOUT);
+}
+
+void attack_null_dereference(Case& test) {
+  ATTACK("null_deref", manager::DEFAULT_CONFIG, manager::STATUS_CRASHED);
+}
+
+void attack_write_own_code(Case& test) {
+  ATTACK("write_code", manager::DEFAULT_CONFIG, manager::STATUS_CRASHED);
+}
+
+void attack_unbounded_recursion(Case& test) {
+  ATTACK("recurse", config_with(4 * MEBIBYTE), manager::STATUS_OK);
+  // Every level answers; the deepest one was refused with TOO_DEEP.
+  OutputText text(attack);
+  u64 length = strlen(text.text);
+  EXPECT(memcmp(text.text, "d0:d1:", 6) == 0);
+  EXPECT(length >= 9 && memcmp(text.text + length - 9, "status=12", 9) == 0);
+}
+
+void attack_output_over_limit(Case& test) {
+  ATTACK("big_output", manager::DEFAULT_CONFIG, manager::STATUS_OUTPUT_TOO_LARGE);
+}
+
+void attack_log_flood(Case& test) {
+  ATTACK("log_flood", manager::DEFAULT_CONFIG, manager::STATUS_OK);
+  EXPECT_OUTPUT(attack, "logs=1000");
+}
+
+// ---- Rejections ---------------------------------------------------------------------------------
+
+// Deploys echo's image changed by `patch` and cut to `size` bytes; expects BAD_EXECUTABLE with
+// the ElfStatus the reader gives for the same bytes (and that it is `expected`).
+void expect_rejected_image(Case& test, const char* name, u64 size, ManagerClient::Patch patch, klib::ElfStatus expected) {
+  const FunctionImage* echo = image_of("echo");
+  if (echo == nullptr) return test.fail(__FILE__, __LINE__, "echo image missing");
+  static u8 copy[256 * 1024];
+  if (size > sizeof copy) return test.fail(__FILE__, __LINE__, "image too large for the check");
+  memcpy(copy, echo->bytes, size);
+  if (patch != nullptr) patch(copy, size);
+  klib::ElfImage parsed{};
+  klib::ElfStatus local = klib::parse_elf(copy, size, 0x0000700000000000, parsed);
+  if (local != expected)
+    test.fail(__FILE__, __LINE__, "%s: the local reader says %s", name, klib::elf_status_text(local));
+  Reply reply = client().deploy(RawName::of(name), echo->bytes, size, manager::DEFAULT_CONFIG, patch);
+  EXPECT_STATUS(reply, manager::STATUS_BAD_EXECUTABLE);
+  if (reply.words[0] != static_cast<u64>(expected))
+    test.fail(__FILE__, __LINE__, "%s: word 0 is %lu, expected %u (%s)", name, reply.words[0],
+              static_cast<unsigned>(expected), klib::elf_status_text(expected));
+  EXPECT_STATUS(client().describe(name), manager::STATUS_NOT_FOUND);
+}
+
+void patch_machine(u8* bytes, u64) {
+  bytes[18] = 3;  // e_machine = EM_386.
+  bytes[19] = 0;
+}
+
+template <typename T>
+T read_at(const u8* bytes, u64 offset) {
+  T value;
+  memcpy(&value, bytes + offset, sizeof value);
+  return value;
+}
+
+// Moves the second PT_LOAD segment onto the first one's address.
+void patch_overlap(u8* bytes, u64) {
+  u64 table = read_at<u64>(bytes, 32);
+  u16 entry_size = read_at<u16>(bytes, 54);
+  u16 count = read_at<u16>(bytes, 56);
+  u64 first_address = 0;
+  bool seen_first = false;
+  for (u16 index = 0; index < count; ++index) {
+    u8* header = bytes + table + u64{index} * entry_size;
+    if (read_at<u32>(header, 0) != 1) continue;  // PT_LOAD
+    if (!seen_first) {
+      first_address = read_at<u64>(header, 16);
+      seen_first = true;
+      continue;
+    }
+    memcpy(header + 16, &first_address, 8);  // p_vaddr
+    memcpy(header + 24, &first_address, 8);  // p_paddr
+    return;
+  }
+}
+
+void patch_not_elf(u8* bytes, u64 size) {
+  const char text[] = "#!/bin/sh\necho this is not an executable\n";
+  for (u64 index = 0; index < size; ++index) bytes[index] = static_cast<u8>(text[index % (sizeof text - 1)]);
+}
+
+void rejects_bad_executables(Case& test) {
+  u64 size = image_of("echo")->size;
+  expect_rejected_image(test, "truncated", 200, nullptr, klib::ElfStatus::ProgramHeadersOutOfFile);
+  expect_rejected_image(test, "tiny", 16, nullptr, klib::ElfStatus::TooSmall);
+  expect_rejected_image(test, "not-elf", size, patch_not_elf, klib::ElfStatus::BadMagic);
+  expect_rejected_image(test, "wrong-machine", size, patch_machine, klib::ElfStatus::WrongMachine);
+  expect_rejected_image(test, "overlapping", size, patch_overlap, klib::ElfStatus::SegmentsOverlap);
+  EXPECT_STILL_SERVES();
+}
+
+void rejects_deploy_without_memory(Case& test) {
+  const FunctionImage* echo = image_of("echo");
+  Reply reply = client().deploy(RawName::of("no-memory"), echo->bytes, echo->size, manager::DEFAULT_CONFIG, nullptr, false);
+  EXPECT_STATUS(reply, manager::STATUS_BAD_REQUEST);
+  EXPECT_STATUS(client().describe("no-memory"), manager::STATUS_NOT_FOUND);
+}
+
+void rejects_bad_configurations(Case& test) {
+  const FunctionImage* echo = image_of("echo");
+  FunctionConfig too_much_memory = config_with(manager::MAX_MEMORY_LIMIT + PAGE_SIZE);
+  EXPECT_STATUS(client().deploy("bad-config", echo->bytes, echo->size, too_much_memory), manager::STATUS_BAD_REQUEST);
+  FunctionConfig too_much_output = manager::DEFAULT_CONFIG;
+  too_much_output.max_output_bytes = manager::MAX_OUTPUT_BYTES + 1;
+  EXPECT_STATUS(client().deploy("bad-config", echo->bytes, echo->size, too_much_output), manager::STATUS_BAD_REQUEST);
+  EXPECT_STATUS(client().describe("bad-config"), manager::STATUS_NOT_FOUND);
+}
+
+void rejects_bad_names(Case& test) {
+  const FunctionImage* echo = image_of("echo");
+  RawName empty;
+  RawName upper = RawName::of("Echo");
+  RawName slash = RawName::of("a/b");
+  RawName unterminated;
+  memset(unterminated.words, 'a', sizeof unterminated.words);  // 32 bytes, no NUL.
+  RawName garbage_after_end = RawName::of("ab");
+  reinterpret_cast<u8*>(garbage_after_end.words)[5] = 'x';
+  for (const RawName* name : {&empty, &upper, &slash, &unterminated, &garbage_after_end}) {
+    EXPECT_STATUS(client().deploy(*name, echo->bytes, echo->size, manager::DEFAULT_CONFIG), manager::STATUS_BAD_REQUEST);
+    EXPECT_STATUS(client().invoke(*name, "x", 1), manager::STATUS_BAD_REQUEST);
+    EXPECT_STATUS(client().describe(*name), manager::STATUS_BAD_REQUEST);
+    EXPECT_STATUS(client().remove(*name), manager::STATUS_BAD_REQUEST);
+  }
+  u64 total = 0;
+  Status status = manager::STATUS_OK;
+  (void)client().listed("echo", total, status);
+  EXPECT_EQ(total, 3);  // echo, sha256, caller: nothing was added.
+}
+
+void rejects_duplicate_and_unknown_names(Case& test) {
+  const FunctionImage* echo = image_of("echo");
+  EXPECT_STATUS(client().deploy("echo", echo->bytes, echo->size, manager::DEFAULT_CONFIG), manager::STATUS_NAME_TAKEN);
+  EXPECT_STATUS(client().invoke("no-such-function", "x"), manager::STATUS_NOT_FOUND);
+  EXPECT_STATUS(client().describe("no-such-function"), manager::STATUS_NOT_FOUND);
+  EXPECT_STATUS(client().remove("no-such-function"), manager::STATUS_NOT_FOUND);
+  EXPECT_STILL_SERVES();
+}
+
+// ---- Tenants -------------------------------------------------------------------------------------
+
+void other_tenant_cannot_see_or_touch(Case& test) {
+  DEPLOY("secret", "echo", manager::DEFAULT_CONFIG);
+  Message request;
+  manager::pack_name("secret", request.words);
+  request.set_words(SYNC_SECRET_DEPLOYED, manager::NAME_WORDS);
+  Message answer;
+  constexpr u64 TENANT_TIMEOUT = 30'000'000'000;  // Only the send phase: tenant B must be waiting.
+  auto called = Endpoint(SYNC_ENDPOINT).call(request, answer, TENANT_TIMEOUT);
+  REQUIRE(called.ok());
+  EXPECT_EQ(answer.words[0], manager::STATUS_NOT_FOUND);  // INVOKE
+  EXPECT_EQ(answer.words[1], manager::STATUS_NOT_FOUND);  // DESCRIBE
+  EXPECT_EQ(answer.words[2], manager::STATUS_NOT_FOUND);  // REMOVE
+  EXPECT_EQ((answer.words[3] >> 32) & 0xff, 0);           // Not listed...
+  EXPECT_EQ(answer.words[3] >> 40, manager::STATUS_OK);   // ...by a LIST that worked,
+  EXPECT_EQ(answer.words[3] & 0xffffffff, 0);             // and tenant B has no functions.
+  // Still ours, and untouched.
+  Reply mine = client().invoke("secret", "mine");
+  EXPECT_STATUS(mine, manager::STATUS_OK);
+  EXPECT_OUTPUT(mine, "mine");
+  EXPECT_STATUS(client().remove("secret"), manager::STATUS_OK);
+}
+
+const test::TestEntry TESTS[] = {
+    {"deploy_and_describe", deploy_and_describe},
+    {"list_shows_every_deployed_function", list_shows_every_deployed_function},
+    {"echo_inline", echo_inline},
+    {"repeated_invocations_release_their_memory", repeated_invocations_release_their_memory},
+    {"echo_one_mebibyte_through_memory", echo_one_mebibyte_through_memory},
+    {"sha256_of_known_input", sha256_of_known_input},
+    {"caller_nests_echo", caller_nests_echo},
+    {"empty_function_and_phase_ticks", empty_function_and_phase_ticks},
+    {"remove_then_not_found_then_redeploy", remove_then_not_found_then_redeploy},
+    {"describe_counts_invocations_and_failures", describe_counts_invocations_and_failures},
+    {"rejects_bad_executables", rejects_bad_executables},
+    {"rejects_deploy_without_memory", rejects_deploy_without_memory},
+    {"rejects_bad_configurations", rejects_bad_configurations},
+    {"rejects_bad_names", rejects_bad_names},
+    {"rejects_duplicate_and_unknown_names", rejects_duplicate_and_unknown_names},
+    {"attack_unowned_selectors", attack_unowned_selectors},
+    {"attack_forged_badge", attack_forged_badge},
+    {"attack_malloc_past_limit", attack_malloc_past_limit},
+    {"attack_memory_past_limit", attack_memory_past_limit},
+    {"attack_objects_past_limit", attack_objects_past_limit},
+    {"attack_spin_forever", attack_spin_forever},
+    {"attack_null_dereference", attack_null_dereference},
+    {"attack_write_own_code", attack_write_own_code},
+    {"attack_unbounded_recursion", attack_unbounded_recursion},
+    {"attack_output_over_limit", attack_output_over_limit},
+    {"attack_log_flood", attack_log_flood},
+    {"other_tenant_cannot_see_or_touch", other_tenant_cannot_see_or_touch},
+};
+
+}  // namespace
+
+extern "C" void metteagle_main(u64 endpoint_count) {
+  if (endpoint_count < 2) {
+    printf(console(), "# container_tests: needs endpoints manager and sync, got %lu\n0 passed, 1 failed\n",
+           endpoint_count);
+    (void)console().exit(0x11);
+    exit_thread();
+  }
+  printf(console(), "# container_tests: %zu cases, %lu function images\n", sizeof TESTS / sizeof TESTS[0],
+         function_image_count);
+  test::run_all(console(), TESTS, sizeof TESTS / sizeof TESTS[0]);
+  exit_thread();
+}
