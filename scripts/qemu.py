@@ -14,6 +14,11 @@ DEFAULT_CPUS = 2
 EXIT_SUCCESS = (0x10 << 1) | 1
 EXIT_FAILURE = (0x11 << 1) | 1
 EXIT_PANIC = (0x12 << 1) | 1
+# microvm's second I/O APIC (ioapic2, on by default with ACPI) moves the virtio-mmio transports'
+# interrupts to GSI 24 and up, which the kernel's single I/O APIC cannot route; without it there are
+# 8 transports on GSI 16-23 (transport i on GSI 16 + i; 5 + i with acpi=off). Network guests pass
+# this as machine_options (docs/NETWORK.md).
+SINGLE_IOAPIC = ("ioapic2=off",)
 
 
 def kvm_usable():
@@ -48,13 +53,15 @@ def qemu_binary():
 
 
 def command_line(kernel, append="", modules=(), accel="tcg", icount=False, memory=DEFAULT_MEMORY,
-                 cpus=DEFAULT_CPUS, network_forwards=(), extra=()):
-    """The full QEMU argv for booting `kernel` with multiboot modules (each "path args")."""
+                 cpus=DEFAULT_CPUS, network_forwards=(), extra=(), machine_options=()):
+    """The full QEMU argv for booting `kernel` with multiboot modules (each "path args").
+
+    machine_options are appended to the machine's options (e.g. SINGLE_IOAPIC)."""
     for module in modules:
         if "," in module:
             raise SystemExit(f"error: a module entry may not contain ',' (QEMU separates modules with it): {module}")
     argv = [qemu_binary(), "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-M", MACHINE, "-accel", accel, "-m", memory, "-smp", str(cpus),
+            "-M", ",".join((MACHINE,) + tuple(machine_options)), "-accel", accel, "-m", memory, "-smp", str(cpus),
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-kernel", kernel]
     if accel == "kvm":

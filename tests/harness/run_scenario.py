@@ -6,10 +6,18 @@ The guest prints "ok N - name" / "not ok N - name: reason" per case and a final
 the exit status says success, the summary says 0 failed with P > 0, and the case lines agree
 with the summary. A hang fails after --timeout seconds. The serial log is kept; on failure its
 tail is printed.
+
+Host-check mode (--host-check): for guests that serve something over the network. The harness
+forwards a free host port to each --forward guest port, waits until the serial output matches
+--ready, runs the host-side command (with {port} replaced by the first forwarded host port, {port1}
+by the second, ...), then ends the guest. The scenario passes when the command exits 0 while the
+guest still runs and no panic was printed.
 """
 import argparse
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +57,64 @@ def judge_panic(status, lines):
     return None
 
 
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now (QEMU binds it next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_lines(log_path):
+    with open(log_path, "rb") as log:
+        return [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
+
+
+def run_host_check(args, argv, log_path, host_ports):
+    """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines)."""
+    values = {f"port{index}" if index else "port": port for index, port in enumerate(host_ports)}
+    command = [word.format(**values) for word in shlex.split(args.host_check)]
+    deadline = time.monotonic() + args.timeout
+    ready = re.compile(args.ready)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            while True:
+                lines = read_lines(log_path)
+                if any("KERNEL PANIC" in line for line in lines):
+                    return "the kernel panicked", lines
+                if any(ready.search(line) for line in lines):
+                    break
+                if process.poll() is not None:
+                    return f"the guest ended (QEMU exit status {process.returncode}) before it was ready", lines
+                if time.monotonic() > deadline:
+                    return f"timed out after {args.timeout:.0f} s waiting for /{args.ready}/", lines
+                time.sleep(0.05)
+            remaining = max(1.0, deadline - time.monotonic())
+            try:
+                check = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=remaining)
+                output, status = check.stdout.decode("utf-8", "replace"), check.returncode
+            except subprocess.TimeoutExpired:
+                output, status = "", None
+            running = process.poll() is None
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    # The check's own output goes into the log after the guest's, so one file tells the whole story.
+    with open(log_path, "ab") as log:
+        log.write(f"--- host check: {' '.join(command)} (status {status}) ---\n{output}".encode())
+    lines = read_lines(log_path)
+    if any("KERNEL PANIC" in line for line in lines):
+        return "the kernel panicked", lines
+    if status is None:
+        return "the host check timed out", lines
+    if status != 0:
+        return f"the host check exited with status {status}", lines
+    if not running:
+        return "the guest ended while the host check ran", lines
+    return None, lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--name", required=True)
@@ -60,13 +126,28 @@ def main():
     parser.add_argument("--memory", default=qemu.DEFAULT_MEMORY)
     parser.add_argument("--expect", choices=["pass", "panic"], default="pass")
     parser.add_argument("--log-dir", default=".")
+    parser.add_argument("--machine-option", action="append", default=[],
+                        help="appended to the machine's options, e.g. ioapic2=off")
+    parser.add_argument("--forward", action="append", type=int, default=[],
+                        help="guest TCP port to forward from a free host port (host-check mode)")
+    parser.add_argument("--ready", default=None, help="regex of the serial line that says the guest is ready")
+    parser.add_argument("--host-check", default=None,
+                        help="host command run once the guest is ready; {port} is the first forwarded host port")
     args = parser.parse_args()
+    if args.host_check is not None and (args.ready is None or not args.forward):
+        parser.error("--host-check needs --ready and at least one --forward")
 
     os.makedirs(args.log_dir, exist_ok=True)
     log_path = os.path.join(args.log_dir, f"{args.name}.log")
+    host_ports = [free_tcp_port() for _ in args.forward]
     # Scenarios always run under TCG: their outcome must not depend on the host's accelerator.
-    argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", False, args.memory, args.cpus)
+    argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", False, args.memory, args.cpus,
+                             network_forwards=list(zip(host_ports, args.forward)),
+                             machine_options=args.machine_option)
     started = time.monotonic()
+    if args.host_check is not None:
+        reason, lines = run_host_check(args, argv, log_path, host_ports)
+        return report(args.name, reason, time.monotonic() - started, log_path, lines)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
@@ -86,10 +167,14 @@ def main():
     else:
         reason = judge_panic(status, lines)
 
+    return report(args.name, reason, elapsed, log_path, lines)
+
+
+def report(name, reason, elapsed, log_path, lines):
     if reason is None:
-        print(f"scenario {args.name}: passed in {elapsed:.2f} s (log {log_path})")
+        print(f"scenario {name}: passed in {elapsed:.2f} s (log {log_path})")
         return 0
-    print(f"scenario {args.name}: FAILED: {reason} after {elapsed:.2f} s")
+    print(f"scenario {name}: FAILED: {reason} after {elapsed:.2f} s")
     print(f"--- last lines of {log_path} ---")
     for line in lines[-40:]:
         print(line)

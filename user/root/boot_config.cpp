@@ -138,6 +138,9 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
     config.console_rights = rights_of(DebugConsoleRight::Write);
     if (value.start != nullptr && !parse_rights(value, CONSOLE_RIGHT_NAMES, CONSOLE_RIGHT_BITS, config.console_rights))
       return fail(error, "console rights must be write and/or exit joined by '+'", line, word);
+  } else if (equals(word, "platform")) {
+    if (config.give_platform) return fail(error, "'platform' given twice", line, word);
+    config.give_platform = true;
   } else if (starts_with(word, "name=", value)) {
     if (named) return fail(error, "'name=' given twice", line, word);
     if (!copy_name(value, config.name))

@@ -34,6 +34,7 @@ struct ProgramConfig {
   bool give_thread;
   bool give_console;
   u32 console_rights;   // DebugConsoleRight bits, when give_console.
+  bool give_platform;   // The Platform capability (right Devices): device memory, I/O ports, IRQs.
   u64 factory_quota;    // Bytes; 0 = no factory.
   usize endpoint_count;
   EndpointGrant endpoints[MAX_PROGRAM_ENDPOINTS];

@@ -15,6 +15,7 @@ using namespace sys;
 constexpr u32 CHILD_TASK_RIGHTS = abi::rights_of(abi::TaskRight::Map, abi::TaskRight::Capabilities);
 constexpr u32 CHILD_THREAD_RIGHTS = abi::rights_of(abi::ThreadRight::Control);
 constexpr u32 CHILD_FACTORY_RIGHTS = abi::rights_of(abi::FactoryRight::Create);
+constexpr u32 CHILD_PLATFORM_RIGHTS = abi::rights_of(abi::PlatformRight::Devices);
 constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
 
 // Slots filled for one launch. On failure all are emptied; on success only the temporary ones.
@@ -119,6 +120,10 @@ bool give_capabilities(const ProgramConfig& config, const ProgramImage& image, T
   }
   if (config.give_console &&
       !give(child, context.console.selector(), CONSOLE, config.console_rights, "give the console", failure))
+    return false;
+  // The root task always holds the Platform at ROOT_PLATFORM; a driver gets it at the same selector.
+  if (config.give_platform &&
+      !give(child, abi::ROOT_PLATFORM, abi::ROOT_PLATFORM, CHILD_PLATFORM_RIGHTS, "give the platform", failure))
     return false;
   for (usize index = 0; index < config.endpoint_count; ++index) {
     const EndpointGrant& grant = config.endpoints[index];

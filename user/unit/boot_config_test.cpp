@@ -33,8 +33,16 @@ TEST(BootConfig, PathAloneGivesNothingAndADefaultName) {
   EXPECT_FALSE(config.give_task);
   EXPECT_FALSE(config.give_thread);
   EXPECT_FALSE(config.give_console);
+  EXPECT_FALSE(config.give_platform);
   EXPECT_EQ(config.factory_quota, 0u);
   EXPECT_EQ(config.endpoint_count, 0u);
+}
+
+TEST(BootConfig, PlatformIsGivenOnlyWhenNamedAndOnlyOnce) {
+  EXPECT_TRUE(parse_ok("net.elf platform console").give_platform);
+  EXPECT_FALSE(parse_ok("net.elf console").give_platform);
+  EXPECT_EQ(parse_error("net.elf platform platform").column, 17u);
+  EXPECT_EQ(parse_error("net.elf platform=all").column, 8u);
 }
 
 TEST(BootConfig, LongDefaultNamesAreCut) {

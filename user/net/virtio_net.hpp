@@ -1,0 +1,150 @@
+// VirtioNet: a driver for QEMU's legacy virtio-mmio network device (microvm's transports), one
+// receive and one transmit queue, no offloads. The queues and all packet buffers live in one
+// physically contiguous DMA memory object, so a buffer's device address is base + offset.
+// Invariant: a descriptor is owned either by the device (on the available ring, not yet used) or by
+// the driver (free list or being refilled), never both; the driver touches only its own.
+#pragma once
+
+#include "sys/sys.hpp"
+
+namespace net {
+
+using sys::u16;
+using sys::u32;
+using sys::u64;
+using sys::u8;
+using sys::usize;
+
+constexpr usize MAC_LENGTH = 6;
+constexpr usize MAX_FRAME = 1514;  // Ethernet header plus a 1500-byte payload, without the FCS.
+
+// Where the driver may put things in its own address space and which kernel objects it may use.
+struct VirtioNetResources {
+  sys::Platform platform;
+  sys::Factory factory;
+  sys::Task self;
+  sys::SlotAllocator& slots;
+  u64 registers_address;  // Page-aligned virtual address for the transports' registers (3 pages).
+  u64 dma_address;        // Page-aligned virtual address for the DMA region (DMA_PAGES pages).
+};
+
+// What the probe found: the transport slot and the interrupt line it is wired to.
+struct VirtioNetLocation {
+  u64 slot;
+  u64 transport_count;
+  u64 interrupt_line;  // I/O APIC input (GSI).
+};
+
+class VirtioNet {
+ public:
+  static constexpr u16 QUEUE_SIZE = 128;
+  static constexpr usize BUFFER_SIZE = 2048;  // Header plus one frame; two buffers per page.
+
+  // Finds the network transport, resets and configures the device, fills the receive queue.
+  [[nodiscard]] sys::Result<void> start(const VirtioNetResources& resources);
+
+  const u8* mac() const { return mac_; }
+  const VirtioNetLocation& location() const { return location_; }
+
+  // Copies one frame (at most MAX_FRAME bytes, given as pieces) into a transmit buffer and
+  // notifies the device. Busy when every transmit buffer is in flight.
+  template <typename PieceVisitor>
+  [[nodiscard]] sys::Result<void> transmit(usize length, PieceVisitor&& copy_pieces) {
+    if (length > MAX_FRAME) return sys::Error::InvalidArgument;
+    reclaim_transmitted();
+    if (free_transmit_count_ == 0) return sys::Error::Busy;
+    u16 descriptor = free_transmit_[--free_transmit_count_];
+    u8* buffer = transmit_buffer(descriptor);
+    for (usize index = 0; index < HEADER_LENGTH; ++index) buffer[index] = 0;
+    copy_pieces(buffer + HEADER_LENGTH);
+    queue_buffer(transmit_, descriptor, static_cast<u32>(HEADER_LENGTH + length));
+    notify(TRANSMIT_QUEUE);
+    return {};
+  }
+
+  // Hands every received frame to `deliver(const u8* frame, usize length)`, then gives the
+  // buffers back to the device. Returns the number of frames.
+  template <typename Deliver>
+  usize receive(Deliver&& deliver) {
+    usize frames = 0;
+    while (receive_.last_used != used_index(receive_)) {
+      UsedElement element = used_element(receive_, receive_.last_used);
+      ++receive_.last_used;
+      u16 descriptor = static_cast<u16>(element.id);
+      if (element.length > HEADER_LENGTH && descriptor < QUEUE_SIZE)
+        deliver(receive_buffer(descriptor) + HEADER_LENGTH, element.length - HEADER_LENGTH);
+      queue_buffer(receive_, descriptor, BUFFER_SIZE);
+      ++frames;
+    }
+    if (frames != 0) notify(RECEIVE_QUEUE);
+    return frames;
+  }
+
+  // Reads and acknowledges the device's interrupt status (deasserts its level-triggered line).
+  u32 acknowledge_interrupt();
+
+  void reclaim_transmitted();
+
+ private:
+  static constexpr usize HEADER_LENGTH = 10;  // Legacy virtio_net_hdr without mergeable buffers.
+  static constexpr u16 RECEIVE_QUEUE = 0;
+  static constexpr u16 TRANSMIT_QUEUE = 1;
+
+  struct Descriptor {
+    u64 address;
+    u32 length;
+    u16 flags;
+    u16 next;
+  };
+  struct UsedElement {
+    u32 id;
+    u32 length;
+  };
+  static_assert(sizeof(Descriptor) == 16 && sizeof(UsedElement) == 8);
+
+  // One virtqueue in the legacy layout: descriptors, then the available ring, then the used ring
+  // at the next page boundary.
+  struct Queue {
+    Descriptor* descriptors;
+    volatile u16* available;  // flags, idx, ring[QUEUE_SIZE], used_event
+    volatile u8* used;        // flags, idx, ring[QUEUE_SIZE] of UsedElement, avail_event
+    u16 next_available;
+    u16 last_used;
+    usize offset;  // In the DMA region.
+  };
+
+  static constexpr usize QUEUE_BYTES_UNALIGNED = 16 * QUEUE_SIZE + 2 * (3 + QUEUE_SIZE);
+  static constexpr usize USED_OFFSET = (QUEUE_BYTES_UNALIGNED + 4095) & ~usize{4095};
+  static constexpr usize QUEUE_PAGES = (USED_OFFSET + 6 + 8 * QUEUE_SIZE + 4095) / 4096;
+  static constexpr usize BUFFER_PAGES = QUEUE_SIZE * BUFFER_SIZE / 4096;
+
+ public:
+  static constexpr usize DMA_PAGES = 2 * QUEUE_PAGES + 2 * BUFFER_PAGES;
+
+ private:
+  static constexpr usize RECEIVE_BUFFERS_OFFSET = 2 * QUEUE_PAGES * 4096;
+  static constexpr usize TRANSMIT_BUFFERS_OFFSET = RECEIVE_BUFFERS_OFFSET + BUFFER_PAGES * 4096;
+
+  [[nodiscard]] sys::Result<void> probe(const VirtioNetResources& resources);
+  [[nodiscard]] sys::Result<void> setup_queue(u16 index, Queue& queue, usize offset);
+  u32 read_register(usize offset) const;
+  void write_register(usize offset, u32 value) const;
+  void notify(u16 queue);
+  void queue_buffer(Queue& queue, u16 descriptor, u32 length);
+  u16 used_index(const Queue& queue) const;
+  UsedElement used_element(const Queue& queue, u16 position) const;
+  u8* receive_buffer(u16 descriptor) const { return dma_ + RECEIVE_BUFFERS_OFFSET + descriptor * BUFFER_SIZE; }
+  u8* transmit_buffer(u16 descriptor) const { return dma_ + TRANSMIT_BUFFERS_OFFSET + descriptor * BUFFER_SIZE; }
+
+  volatile u32* registers_ = nullptr;  // The chosen transport's 0x200-byte window.
+  u8* dma_ = nullptr;
+  u64 dma_physical_ = 0;
+  u8 mac_[MAC_LENGTH] = {};
+  VirtioNetLocation location_{};
+  Queue receive_{};
+  Queue transmit_{};
+  u16 free_transmit_[QUEUE_SIZE] = {};
+  u16 free_transmit_count_ = 0;
+};
+
+}  // namespace net
