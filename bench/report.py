@@ -16,6 +16,9 @@ PAIRS = [
     ("cold_invoke_empty", "spawn_wait"),
     ("cold_invoke_empty", "fork_exec_wait"),
     ("cold_invoke_empty", "crun_run"),
+    # The kernel-level part of a cold start (load an ELF into a new task, run it, tear it down),
+    # without the container manager's bookkeeping.
+    ("task_spawn_wait", "spawn_wait"),
 ]
 MODES = ["icount", "wall"]
 MODE_TEXT = {

@@ -14,8 +14,49 @@ sys.path.insert(0, os.path.join(here, "..", "..", "scripts"))
 import qemu  # noqa: E402
 import serialfmt  # noqa: E402
 
-METRICS = ["null_syscall", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross_cpu", "map_unmap_page",
-           "task_create_destroy", "task_spawn_wait"]
+# Two boots: the kernel benchmarks run as the root task; the container benchmarks run as a client
+# of the container manager, both started by the root task.
+KERNEL_METRICS = ["null_syscall", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross_cpu", "map_unmap_page",
+                  "task_create_destroy", "task_spawn_wait"]
+CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
+                     "cold_invoke_teardown", "invocations_per_second_1cpu", "invocations_per_second_2cpu"]
+
+
+def boots(programs: str):
+    """(label, boot modules, expected metrics) of each benchmark boot."""
+    user = lambda name: os.path.join(programs, name)  # noqa: E731
+    return [
+        ("kernel", [user("metteagle_bench.elf"), user("bench_server.elf"), user("bench_empty.elf")], KERNEL_METRICS),
+        ("containers", [user("root.elf"),
+                        user("manager.elf") + " task thread factory=200M slots=4096 console=write endpoint=manager:receive",
+                        user("invoke_bench.elf") + " task factory=16M console=write+exit endpoint=manager:send+grant"],
+         CONTAINER_METRICS),
+    ]
+
+
+def run_boot(kernel: str, label: str, modules, metrics, icount: bool, timeout: float) -> dict:
+    """Boots once and returns the parsed results; raises SerialFormatError."""
+    for module in modules:
+        path = module.split(" ", 1)[0]
+        if not os.path.isfile(path):
+            raise serialfmt.SerialFormatError(f"{path} is missing; build first")
+    # Same machine model, memory and CPU count as the Linux guest's wall mode; always TCG.
+    argv = qemu.command_line(kernel, "bench", modules, "tcg", icount)
+    print(f"{label}: booting…", flush=True)
+    try:
+        completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   timeout=timeout)
+        transcript = completed.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as expired:
+        transcript = (expired.stdout or b"").decode("utf-8", "replace")
+    for line in transcript.splitlines():
+        if line.startswith("BENCH-START"):
+            print(f"{label}: {line.split(' ', 1)[1]}", flush=True)
+    try:
+        return serialfmt.parse_transcript(transcript, metrics)
+    except serialfmt.SerialFormatError:
+        print("\n".join(transcript.splitlines()[-20:]), file=sys.stderr)
+        raise
 
 
 def main() -> int:
@@ -26,39 +67,26 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
 
-    programs = os.path.join(args.build_dir, "user")
     kernel = os.path.join(args.build_dir, "kernel", "metteagle.elf")
-    modules = [os.path.join(programs, name) for name in ("metteagle_bench.elf", "bench_server.elf", "bench_empty.elf")]
-    for path in [kernel] + modules:
-        if not os.path.isfile(path):
-            print(f"metteagle bench: {path} is missing; build first", file=sys.stderr)
-            return 1
-    # Same machine model, memory and CPU count as the Linux guest's wall mode; always TCG.
-    argv = qemu.command_line(kernel, "bench", modules, "tcg", args.mode == "icount")
-    label = f"metteagle ({args.mode})"
-    print(f"{label}: booting…", flush=True)
     started = time.monotonic()
-    try:
-        completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   timeout=args.timeout)
-        transcript = completed.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as expired:
-        transcript = (expired.stdout or b"").decode("utf-8", "replace")
-    for line in transcript.splitlines():
-        if line.startswith("BENCH-START"):
-            print(f"{label}: {line.split(' ', 1)[1]}", flush=True)
-    try:
-        results = serialfmt.parse_transcript(transcript, METRICS)
-    except serialfmt.SerialFormatError as error:
-        print(f"{label}: error: {error}", file=sys.stderr)
-        print("\n".join(transcript.splitlines()[-20:]), file=sys.stderr)
-        return 1
+    records = []
     unit = "ns_icount" if args.mode == "icount" else "ns"
-    records = serialfmt.make_records(results, "metteagle", args.mode, "tcg", unit,
-                                     {"build_type": os.environ.get("BUILD_TYPE", "RelWithDebInfo"), "cpus": qemu.DEFAULT_CPUS})
+    for name, modules, metrics in boots(os.path.join(args.build_dir, "user")):
+        label = f"metteagle {name} ({args.mode})"
+        try:
+            results = run_boot(kernel, label, modules, metrics, args.mode == "icount", args.timeout)
+        except serialfmt.SerialFormatError as error:
+            print(f"{label}: error: {error}", file=sys.stderr)
+            return 1
+        extra = {"build_type": os.environ.get("BUILD_TYPE", "RelWithDebInfo"), "cpus": qemu.DEFAULT_CPUS}
+        rates = {m: s for m, s in results.items() if m.endswith("_per_second_1cpu") or m.endswith("_per_second_2cpu")}
+        times = {m: s for m, s in results.items() if m not in rates}
+        records += serialfmt.make_records(times, "metteagle", args.mode, "tcg", unit, extra)
+        records += serialfmt.make_records(rates, "metteagle", args.mode, "tcg", "per_second", extra)
     with open(args.out, "w") as out:
         json.dump(records, out, indent=1)
-    print(f"{label}: {len(records)} figures in {time.monotonic() - started:.1f} s -> {args.out}", flush=True)
+    print(f"metteagle ({args.mode}): {len(records)} figures in {time.monotonic() - started:.1f} s -> {args.out}",
+          flush=True)
     return 0
 
 
