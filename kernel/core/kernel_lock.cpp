@@ -10,22 +10,23 @@
 
 namespace kernel {
 namespace {
-std::atomic<bool> locked{false};
+// A ticket lock: CPUs enter in the order they asked. A test-and-set lock let one CPU that enters
+// the kernel in a tight loop starve another indefinitely (seen under QEMU's round-robin vCPUs).
+std::atomic<klib::u32> next_ticket{0};
+std::atomic<klib::u32> now_serving{0};
 }  // namespace
 
 void kernel_lock_acquire() {
   // With interrupts on, an interrupt arriving here would wait for the lock this CPU holds.
   KERNEL_ASSERT(!arch::interrupts_enabled());
-  for (;;) {
-    if (!locked.exchange(true, std::memory_order_acquire)) return;
-    while (locked.load(std::memory_order_relaxed)) {
-      arch::handle_shootdown(arch::this_cpu().index);
-      arch::pause();
-    }
+  klib::u32 ticket = next_ticket.fetch_add(1, std::memory_order_relaxed);
+  while (now_serving.load(std::memory_order_acquire) != ticket) {
+    arch::handle_shootdown(arch::this_cpu().index);
+    arch::pause();
   }
 }
 
-void kernel_lock_release() { locked.store(false, std::memory_order_release); }
+void kernel_lock_release() { now_serving.fetch_add(1, std::memory_order_release); }
 
 }  // namespace kernel
 

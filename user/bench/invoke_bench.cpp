@@ -66,14 +66,14 @@ bool invoke_empty(u64* phases) {
 // Invocations completed by one thread until the deadline.
 volatile u64 helper_count = 0;
 volatile u64 helper_deadline = 0;
-volatile bool helper_done = false;
+u64 helper_finished = 0;  // A Notification the helper signals when it is done.
 
 void count_until_deadline(u64) {
   u64 count = 0;
   while (bench::read_tsc() < helper_deadline)
     if (invoke_empty(nullptr)) ++count;
   helper_count = count;
-  helper_done = true;
+  (void)Notification(helper_finished).signal(1);
 }
 
 u64 per_second(u64 count, u64 ticks) { return ticks == 0 ? 0 : count * tsc_hertz / ticks; }
@@ -117,9 +117,10 @@ extern "C" void metteagle_main(u64) {
     }
     u64 start = bench::read_tsc();
     helper_deadline = start + duration;
-    helper_done = clients == 1;
     helper_count = 0;
     if (clients == 2) {
+      helper_finished = slots.allocate().value();
+      (void)Factory(OWN_FACTORY).create(ObjectType::Notification, helper_finished);
       u64 stack_slot = slots.allocate().value();
       u64 thread_slot = slots.allocate().value();
       Memory stack = Factory(OWN_FACTORY).create_memory(stack_slot, 16).value();
@@ -131,7 +132,7 @@ extern "C" void metteagle_main(u64) {
     u64 count = 0;
     while (bench::read_tsc() < helper_deadline)
       if (invoke_empty(nullptr)) ++count;
-    while (!helper_done) (void)invoke(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);
+    if (clients == 2) (void)Notification(helper_finished).wait();  // Blocks: no spinning against the helper.
     u64 total = count + helper_count;
     u64 rate = per_second(total, bench::read_tsc() - start);
     // One sample: the figure is a rate, printed with the statistics line's fields all equal.
