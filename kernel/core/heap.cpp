@@ -1,6 +1,7 @@
 // Kernel heap: one free list per power-of-two size class from 64 bytes to a page.
 #include "core/heap.hpp"
 
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/memory.hpp"
 #include "core/spinlock.hpp"
@@ -51,8 +52,7 @@ void* heap_allocate(usize size) {
     block = free_lists[index];
     free_lists[index] = free_lists[index]->next;
   }
-  auto* bytes = static_cast<u64*>(block);
-  for (usize i = 0; i < block_size / sizeof(u64); ++i) bytes[i] = 0;
+  arch::zero_words(block, block_size);
   return block;
 }
 

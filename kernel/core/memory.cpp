@@ -2,6 +2,7 @@
 #include "core/memory.hpp"
 
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 #include "core/panic.hpp"
@@ -41,8 +42,7 @@ void memory_init(const BootInfo& boot_info) {
 u64 allocate_boot_frame() {
   auto frame = allocator.allocate();
   if (!frame) panic("out of physical memory during boot");
-  u64* words = reinterpret_cast<u64*>(arch::physical_to_virtual(frame.value()));
-  for (usize i = 0; i < PAGE_SIZE / sizeof(u64); ++i) words[i] = 0;
+  arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
   return frame.value();
 }
 

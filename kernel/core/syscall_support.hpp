@@ -41,6 +41,11 @@ void io_port_write(Thread& self, arch::TrapFrame& frame);
 void platform_create_dma_memory(Thread& self, arch::TrapFrame& frame);
 void platform_memory_physical(Thread& self, arch::TrapFrame& frame);
 
+// Copies into, out of and between memory objects (memory_syscalls.cpp).
+void memory_write(Thread& self, arch::TrapFrame& frame);
+void memory_read(Thread& self, arch::TrapFrame& frame);
+void memory_copy(Thread& self, arch::TrapFrame& frame);
+
 // A device interrupt arrived on line: mask it and signal the bound notification.
 void on_device_interrupt(u32 line);
 

@@ -298,12 +298,14 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     thread_self,        notification_signal_handler, notification_wait_handler, platform_create_mmio,
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
     ipc_save_reply_handler, ipc_reply_with_handler, platform_create_dma_memory, platform_memory_physical,
+    memory_write,       memory_read,       memory_copy,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
 static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == 29);
 static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == 31);
-static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == 33);
+static_assert(static_cast<u64>(abi::Syscall::MemoryCopy) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Object creation: every object and page is charged to the creating factory before it exists.
 #include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
@@ -60,8 +61,7 @@ u64 allocate_charged_frame(Factory* factory) {
     factory_refund(factory, PAGE_SIZE);
     return 0;
   }
-  auto* words = reinterpret_cast<u64*>(arch::physical_to_virtual(frame.value()));
-  for (usize i = 0; i < PAGE_SIZE / sizeof(u64); ++i) words[i] = 0;
+  arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
   return frame.value();
 }
 
@@ -104,7 +104,7 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
     auto run = frames().allocate_contiguous(charged_table_bytes / PAGE_SIZE, PAGE_SIZE);
     if (run) {
       table = arch::physical_to_virtual(run.value());
-      for (usize i = 0; i < charged_table_bytes; ++i) static_cast<u8*>(table)[i] = 0;
+      arch::zero_words(table, charged_table_bytes);
     }
   }
   u64 root = table == nullptr ? 0 : allocate_charged_frame(factory);
@@ -149,7 +149,7 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
     return Error::OutOfMemory;
   }
   auto* utcb_words = reinterpret_cast<u64*>(arch::physical_to_virtual(utcb.value()));
-  for (usize i = 0; i < PAGE_SIZE / sizeof(u64); ++i) utcb_words[i] = 0;
+  arch::zero_words(utcb_words, PAGE_SIZE);
   utcb_words[0] = utcb_address;  // Utcb::self, read through %gs:0.
   auto mapped = arch::address_space_map(task.page_table_root, utcb_address, utcb.value(), {true, false}, table_source(task));
   if (!mapped.ok()) {
@@ -252,8 +252,7 @@ Result<Memory*> create_contiguous_memory(Factory* factory, u64 page_count) {
     abandon_object(memory);
     return Error::OutOfMemory;
   }
-  auto* words = reinterpret_cast<u64*>(arch::physical_to_virtual(run.value()));
-  for (u64 i = 0; i < page_count * PAGE_SIZE / sizeof(u64); ++i) words[i] = 0;
+  arch::zero_words(arch::physical_to_virtual(run.value()), static_cast<usize>(page_count * PAGE_SIZE));
   for (u64 page = 0; page < page_count; ++page) table[page] = run.value() + page * PAGE_SIZE;
   memory->frames = table;
   memory->page_count = page_count;
@@ -289,8 +288,7 @@ Result<Memory*> create_memory(Factory* factory, u64 page_count) {
     for (; allocated < page_count; ++allocated) {
       auto frame = frames().allocate();
       if (!frame) break;
-      auto* words = reinterpret_cast<u64*>(arch::physical_to_virtual(frame.value()));
-      for (usize i = 0; i < PAGE_SIZE / sizeof(u64); ++i) words[i] = 0;
+      arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
       table[allocated] = frame.value();
     }
   }

@@ -1,7 +1,7 @@
 // DEPLOY, REMOVE, LIST and DESCRIBE: the function registry's requests.
 // Deploy does the per-function work once: it validates the executable (a hostile one is refused
 // with the reader's precise reason) and copies each segment into a Memory object, so invocations
-// map read-only segments shared and copy only the writable ones.
+// map read-only segments shared and copy only the writable ones (object to object, in the kernel).
 #include "lib/elf.hpp"
 #include "service.hpp"
 
@@ -33,36 +33,27 @@ FunctionConfig config_from(const u64* words) {
   return empty ? DEFAULT_CONFIG : config;
 }
 
-// Copies `length` bytes from `source` into a fresh Memory of `pages` at byte `offset`.
-Result<u64> copy_into_new_memory(Worker& worker, u64 pages, const u8* source, u64 length, u64 offset) {
+// A fresh Memory of `pages` holding `length` bytes of the executable (from `file_offset`) at byte
+// `offset`; copied by the kernel, object to object.
+Result<u64> segment_memory(Memory executable, u64 pages, u64 file_offset, u64 length, u64 offset) {
   Manager& state = manager_state();
   u64 slot = TRY(allocate_global_slot());
   auto memory = state.factory.create_memory(slot, pages);
-  if (!memory) {
+  Error error = memory.error();
+  if (memory && length > 0) error = memory.value().copy_from(offset, executable, file_offset, length).error();
+  if (error != Error::None) {
+    (void)Capability(slot).remove();
     free_global_slot(slot);
-    return memory.error();
+    return error;
   }
-  // The executable is mapped at the start of the scratch window; this copy goes after it.
-  u64 target = worker.scratch_base + (SCRATCH_PER_WORKER / 2);
-  auto mapped = state.self.map(memory.value(), 0, target, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write));
-  if (!mapped) {
-    (void)memory.value().remove();
-    free_global_slot(slot);
-    return mapped.error();
-  }
-  auto* bytes = reinterpret_cast<u8*>(target);
-  for (u64 i = 0; i < length; ++i) bytes[offset + i] = source[i];
-  (void)state.self.unmap(target, pages);
   return slot;
 }
 
 }  // namespace
 
 void release_image(Function& function) {
-  Manager& state = manager_state();
   for (usize i = 0; i < function.segment_count; ++i) {
     Segment& segment = function.segments[i];
-    if (segment.template_address != 0) (void)state.self.unmap(segment.template_address, segment.pages);
     (void)Capability(segment.memory).remove();
     free_global_slot(segment.memory);
   }
@@ -111,8 +102,6 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
     for (usize i = 0; i < NAME_BYTES; ++i) function->name[i] = name[i];
   }
 
-  usize index = state.registry.index_of(*function);
-  u64 template_cursor = TEMPLATE_AREA + index * TEMPLATE_AREA_PER_FUNCTION;
   Status result = STATUS_OK;
   u64 detail = 0;
   usize built = 0;
@@ -121,24 +110,13 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
     u64 start = (source.virtual_address & ~(PAGE - 1));
     u64 lead = source.virtual_address - start;
     u64 pages = pages_for(lead + source.memory_size);
-    auto memory = copy_into_new_memory(worker, pages, bytes + source.file_offset, source.file_size, lead);
+    auto memory = segment_memory(executable, pages, source.file_offset, source.file_size, lead);
     if (!memory) {
       result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
       detail = static_cast<u64>(memory.error());
       break;
     }
-    Segment& segment = function->segments[built];
-    segment = Segment{start + base, pages, source.writable, source.executable, memory.value(), 0};
-    if (segment.writable) {
-      if (template_cursor + pages * PAGE > TEMPLATE_AREA + (index + 1) * TEMPLATE_AREA_PER_FUNCTION ||
-          !state.self.map(Memory(segment.memory), 0, template_cursor, pages, abi::rights_of(abi::MemoryRight::Read)).ok()) {
-        ++built;
-        result = STATUS_INTERNAL_ERROR;
-        break;
-      }
-      segment.template_address = template_cursor;
-      template_cursor += pages * PAGE;
-    }
+    function->segments[built] = Segment{start + base, pages, source.writable, source.executable, memory.value()};
   }
   unmap_scratch(worker, pages_for(size));
 

@@ -81,16 +81,6 @@ u64 choose_cpu(const Worker& worker, u64 mask, u64 cpu_count) {
   return worker.cpu;
 }
 
-// Copies `length` bytes into `memory` (pages) through the worker's scratch window.
-Result<void> fill(Worker& worker, Memory memory, u64 pages, const void* source, u64 length, u64 offset = 0) {
-  u64 address = TRY(map_scratch(worker, memory, pages, true));
-  auto* target = reinterpret_cast<u8*>(address);
-  const auto* bytes = static_cast<const u8*>(source);
-  for (u64 i = 0; i < length; ++i) target[offset + i] = bytes[i];
-  unmap_scratch(worker, pages);
-  return {};
-}
-
 Outcome run(Worker& worker, const InvocationRequest& request);
 
 // Serves the events of a running function until it exits, faults, or runs out of time.
@@ -235,8 +225,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
       if (!copy_slot) { error = copy_slot.error(); break; }
       auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
       if (!copy) { error = copy.error(); break; }
-      error = fill(worker, copy.value(), segment.pages, reinterpret_cast<const void*>(segment.template_address),
-                   segment.pages * PAGE).error();
+      error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
       if (error == Error::None)
         error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
     }
@@ -263,7 +252,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
       } else {
         auto input = factory.value().create_memory(input_slot.value(), pages_for(request.input_size));
         if (!input) { error = input.error(); break; }
-        error = fill(worker, input.value(), pages_for(request.input_size), request.inline_input, request.input_size).error();
+        error = input.value().write(0, request.inline_input, request.input_size).error();
         if (error == Error::None)
           error = task.value().map(input.value(), 0, FUNCTION_INPUT_ADDRESS, pages_for(request.input_size), READ).error();
       }
@@ -286,7 +275,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     FunctionContext context{FUNCTION_INPUT_ADDRESS, request.input_size, FUNCTION_OUTPUT_ADDRESS, output_capacity,
                             outcome.result.invocation_id, request.depth, state.tsc_hertz, {}};
     for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
-    error = fill(worker, context_memory.value(), 1, &context, sizeof(context)).error();
+    error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
 
@@ -326,14 +315,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     // Inline output is read back before the task's memory goes away.
     bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
     if (has_output && request.output_memory == 0 && outcome.result.output_size > 0) {
-      u64 address = 0;
-      auto mapped = map_scratch(worker, output_memory, output_pages, false);
-      if (mapped) {
-        address = mapped.value();
-        for (u64 i = 0; i < outcome.result.output_size && i < INLINE_BYTES; ++i)
-          outcome.inline_output[i] = reinterpret_cast<const u8*>(address)[i];
-        unmap_scratch(worker, output_pages);
-      }
+      u64 length = outcome.result.output_size < INLINE_BYTES ? outcome.result.output_size : INLINE_BYTES;
+      (void)output_memory.read(0, outcome.inline_output, length);
     }
   } while (false);
 

@@ -19,7 +19,6 @@ struct Segment {
   bool writable;
   bool executable;
   u64 memory;         // Selector of the manager's Memory holding the segment's initial bytes.
-  u64 template_address;  // Writable segments: where the manager keeps them mapped (read-only) to copy.
 };
 
 struct Function {
@@ -38,9 +37,6 @@ struct Function {
 };
 
 constexpr usize MAX_FUNCTIONS = 64;
-// Where the manager maps writable-segment templates of function i: 64 MiB each.
-constexpr u64 TEMPLATE_AREA = 0x0000100000000000;
-constexpr u64 TEMPLATE_AREA_PER_FUNCTION = 64ull << 20;
 
 class Registry {
  public:

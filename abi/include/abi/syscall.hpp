@@ -122,14 +122,24 @@ namespace metteagle::abi {
   X(PlatformMemoryPhysical, 33, Platform, "Devices", "a1 memory selector (any rights), a2 page index",          \
     "o1 physical address of the page",                                                                          \
     "InvalidCapability/WrongType (a1), InvalidArgument (page beyond the object)",                               \
-    "the physical address of one page, for programming a device's DMA")
+    "the physical address of one page, for programming a device's DMA")                                        \
+  X(MemoryWrite, 34, Memory, "Write", "a1 offset in the object, a2 source address, a3 length (at most 16 MiB)", "-", \
+    "InvalidArgument (range beyond the object, source not readable, device memory)",                            \
+    "copy bytes from the caller's memory into the object, without mapping it")                                  \
+  X(MemoryRead, 35, Memory, "Read", "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
+    "-", "InvalidArgument (range beyond the object, destination not writable, device memory)",                  \
+    "copy bytes from the object into the caller's memory, without mapping it")                                  \
+  X(MemoryCopy, 36, Memory, "Write",                                                                            \
+    "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
+    "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \
+    "copy bytes from one memory object into another (the target), without mapping either")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 34;
+constexpr u64 SYSCALL_COUNT = 37;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 

@@ -68,6 +68,17 @@ inline CpuidResult cpuid(u32 leaf, u32 subleaf = 0) {
   return result;
 }
 
+// Zeroes bytes (a multiple of 8) at an 8-byte aligned address with one string instruction.
+inline void zero_words(void* destination, usize bytes) {
+  usize count = bytes / 8;
+  asm volatile("rep stosq" : "+D"(destination), "+c"(count) : "a"(u64{0}) : "memory");
+}
+// Copies bytes (a multiple of 8) between 8-byte aligned addresses.
+inline void copy_words(void* destination, const void* source, usize bytes) {
+  usize count = bytes / 8;
+  asm volatile("rep movsq" : "+D"(destination), "+S"(source), "+c"(count)::"memory");
+}
+
 inline u64 stack_pointer() {
   u64 value;
   asm volatile("mov %%rsp, %0" : "=r"(value));
