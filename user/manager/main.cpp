@@ -30,7 +30,10 @@ void serve(u64 argument) {
     if (!state.service.receive(request).ok()) continue;
     // Keep the client's reply aside: the function's own calls arrive at this thread meanwhile.
     bool saved = invoke(abi::Syscall::IpcSaveReply, worker.replies[0]) == Error::None;
-    switch (request.label()) {
+    // The tenant: the capability's badge, refined by the sub-tenant the client chose (a front door
+    // serving several API keys). No client can name a tenant outside its own badge.
+    request.badge = tenant_of(request.badge, request.label());
+    switch (request_kind(request.label())) {
       case DEPLOY: handle_deploy(worker, request, answer); break;
       case INVOKE: handle_invoke(worker, request, answer); break;
       case REMOVE: handle_remove(worker, request, answer); break;

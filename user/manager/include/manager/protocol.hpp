@@ -19,6 +19,12 @@ constexpr u64 NAME_WORDS = NAME_BYTES / 8;
 
 // Requests on the manager's service endpoint. The badge of the client's capability is its tenant
 // number (set by whoever handed out the capability); a tenant sees only its own functions.
+// Bits 16-31 of a request's label select a sub-tenant inside the caller's badge (a front door
+// such as the HTTP gateway maps each API key to one); the tenant is (badge << 16) | sub-tenant.
+constexpr u32 request_kind(u32 label) { return label & 0xffff; }
+constexpr u32 with_sub_tenant(u32 request, u32 sub_tenant) { return request | (sub_tenant << 16); }
+constexpr u64 tenant_of(u64 badge, u32 label) { return (badge << 16) | (label >> 16); }
+
 enum Request : u32 {
   // words: 0-3 name, 4 executable size in bytes, 5-11 FunctionConfig.
   // capabilities[0]: Memory holding the executable (Read).
