@@ -19,7 +19,7 @@ using abi::rights_of;
 using arch::TrapFrame;
 
 constexpr u64 LOCAL_APIC_PAGE = 0xfee00000;
-constexpr u64 IOAPIC_PAGE = 0xfec00000;
+constexpr u64 IOAPIC_PAGES = 0xfec00000;  // Both I/O APICs: 0xfec00000 and 0xfec10000.
 
 // Ports the kernel itself drives: COM1, both PICs, the PIT and QEMU's exit port.
 struct PortRange {
@@ -40,7 +40,8 @@ bool device_range_allowed(u64 physical, u64 pages) {
       return false;
   if (overlaps(physical, end, 0, 1 << 20)) return false;  // Firmware and the AP trampoline.
   if (overlaps(physical, end, LOCAL_APIC_PAGE, LOCAL_APIC_PAGE + PAGE_SIZE)) return false;
-  if (overlaps(physical, end, IOAPIC_PAGE, IOAPIC_PAGE + PAGE_SIZE)) return false;
+  if (overlaps(physical, end, IOAPIC_PAGES, IOAPIC_PAGES + PAGE_SIZE)) return false;
+  if (overlaps(physical, end, IOAPIC_PAGES + 0x10000, IOAPIC_PAGES + 0x10000 + PAGE_SIZE)) return false;
   return true;
 }
 

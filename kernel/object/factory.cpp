@@ -191,7 +191,7 @@ Irq* irqs_by_line[IRQ_LINES];
 Irq* irq_of_line(u32 line) { return line < IRQ_LINES ? irqs_by_line[line] : nullptr; }
 
 Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool active_low) {
-  if (line == 0 || line >= IRQ_LINES) return Error::InvalidArgument;
+  if (line == 0 || line >= IRQ_LINES || !arch::ioapic_line_present(line)) return Error::InvalidArgument;
   if (irqs_by_line[line] != nullptr) return Error::Busy;
   Irq* irq = TRY(allocate_object<Irq>(factory, ObjectType::Irq));
   irq->line = line;

@@ -19,6 +19,6 @@ struct Irq {
   ListNode binding_node;  // On notification->bound_irqs.
 };
 
-constexpr u32 IRQ_LINES = 24;
+constexpr u32 IRQ_LINES = 48;  // Lines of both of microvm's I/O APICs; absent ones are refused.
 
 }  // namespace kernel

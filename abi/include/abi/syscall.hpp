@@ -98,7 +98,7 @@ namespace metteagle::abi {
     "console, PIC, PIT or exit ports), QuotaExceeded",                                                          \
     "an IoPorts capability (Read, Write) for a port range")                                                     \
   X(PlatformCreateIrq, 25, Platform, "Devices",                                                                 \
-    "a1 destination slot, a2 interrupt line (I/O APIC input 1-23), a3 flags (bit 0 level-triggered, "           \
+    "a1 destination slot, a2 interrupt line (1-47: inputs of the I/O APICs present), a3 flags (bit 0 level-triggered, "           \
     "bit 1 active-low), a4 factory selector (charged)", "-",                                                     \
     "InvalidCapability, SlotOccupied, InvalidArgument (line), Busy (the line has an Irq object), QuotaExceeded", \
     "an Irq capability for one interrupt line, masked until bound")                                             \

@@ -50,6 +50,7 @@ void platform_refuses_ram_and_interrupt_controllers(Case& test) {
   EXPECT_ERROR(platform.create_mmio(*slot, 0x8000, 1, factory), Error::InvalidArgument);         // First MiB.
   EXPECT_ERROR(platform.create_mmio(*slot, 0xfee00000, 1, factory), Error::InvalidArgument);     // Local APIC.
   EXPECT_ERROR(platform.create_mmio(*slot, 0xfec00000, 1, factory), Error::InvalidArgument);     // I/O APIC.
+  EXPECT_ERROR(platform.create_mmio(*slot, 0xfec10000, 1, factory), Error::InvalidArgument);     // Second one.
   EXPECT_ERROR(platform.create_mmio(*slot, VIRTIO_MMIO_BASE + 4, 1, factory), Error::InvalidArgument);
   EXPECT_ERROR(platform.create_mmio(*slot, VIRTIO_MMIO_BASE, 0, factory), Error::InvalidArgument);
   EXPECT_ERROR(platform.create_mmio(*slot, ~u64{0} & ~u64{0xfff}, 2, factory), Error::InvalidArgument);
@@ -155,7 +156,10 @@ void rtc_interrupts_arrive_as_notification_bits(Case& test) {
 void irq_lines_are_validated_and_freed_with_their_object(Case& test) {
   Slot slot;
   EXPECT_ERROR(platform.create_irq(*slot, 0, 0, factory), Error::InvalidArgument);
-  EXPECT_ERROR(platform.create_irq(*slot, 24, 0, factory), Error::InvalidArgument);
+  EXPECT_ERROR(platform.create_irq(*slot, 48, 0, factory), Error::InvalidArgument);
+  // microvm's second I/O APIC (lines 24-47) carries the virtio-mmio transports.
+  Slot second_chip;
+  EXPECT_OK(platform.create_irq(*second_chip, 47, 0, factory));
   EXPECT_ERROR(platform.create_irq(*slot, 9, 4, factory), Error::InvalidArgument);
   Irq irq = REQUIRE_OK(platform.create_irq(*slot, 9, 3, factory));
   EXPECT_OK(irq.remove());
