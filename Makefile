@@ -20,7 +20,8 @@ build: setup configure
 	cmake --build $(BUILD)
 
 run: build
-	scripts/launch --kernel $(BUILD)/kernel/metteagle.elf
+	scripts/launch --kernel $(BUILD)/kernel/metteagle.elf --build-dir $(BUILD) --boot-config config/system.boot \
+	  --forward 8080:8080
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2

@@ -1,0 +1,6 @@
+# The system `make run` boots: one boot module per line, `{build}` = the build directory.
+# The first line is the root task; every other line is a program with its boot configuration
+# (docs/BOOT.md): the words after the path name exactly the capabilities it gets.
+{build}/user/root.elf
+{build}/user/manager.elf task thread factory=200M slots=4096 console=write endpoint=manager:receive
+{build}/user/net.elf task factory=8M console platform
