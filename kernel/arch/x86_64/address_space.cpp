@@ -3,38 +3,30 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
-#include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/page_table.hpp"
 #include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/smp.hpp"
 
 namespace arch {
 namespace {
 
-constexpr u64 PTE_PRESENT = 1ull << 0;
-constexpr u64 PTE_WRITABLE = 1ull << 1;
-constexpr u64 PTE_USER = 1ull << 2;
-constexpr u64 PTE_WRITE_THROUGH = 1ull << 3;
-constexpr u64 PTE_CACHE_DISABLE = 1ull << 4;
-constexpr u64 PTE_LARGE = 1ull << 7;
-constexpr u64 PTE_NO_EXECUTE = 1ull << 63;
-constexpr u64 PTE_ADDRESS_MASK = 0x000ffffffffff000ull;
-
-u64* table_at(u64 physical) { return reinterpret_cast<u64*>(physical_to_virtual(physical)); }
-unsigned index_at(u64 address, unsigned level) { return static_cast<unsigned>((address >> (12 + 9 * level)) & 0x1ff); }
+using page_table::index_at;
+using page_table::table_at;
 
 // Returns the page-table entry for address at level 0, creating tables when tables is given.
 u64* walk(u64 root, u64 address, const TableFrameSource* tables) {
   u64* table = table_at(root);
   for (unsigned level = 3; level > 0; --level) {
     u64& entry = table[index_at(address, level)];
-    if ((entry & PTE_PRESENT) == 0) {
+    if ((entry & page_table::PRESENT) == 0) {
       if (tables == nullptr) return nullptr;
       u64 frame = tables->allocate(tables->context);
       if (frame == 0) return nullptr;
       // Intermediate entries allow everything; the leaf entry decides the page's rights.
-      entry = frame | PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+      entry = frame | page_table::PRESENT | page_table::WRITABLE | page_table::USER;
     }
-    table = table_at(entry & PTE_ADDRESS_MASK);
+    table = table_at(entry & page_table::ADDRESS_MASK);
   }
   return &table[index_at(address, 0)];
 }
@@ -42,9 +34,9 @@ u64* walk(u64 root, u64 address, const TableFrameSource* tables) {
 void release_level(u64 table_physical, unsigned level, const TableFrameSource& tables) {
   u64* table = table_at(table_physical);
   for (unsigned index = 0; index < 512; ++index) {
-    if ((table[index] & PTE_PRESENT) == 0) continue;
-    if (level > 1) release_level(table[index] & PTE_ADDRESS_MASK, level - 1, tables);
-    else tables.release(tables.context, table[index] & PTE_ADDRESS_MASK);  // A page table (level 0).
+    if ((table[index] & page_table::PRESENT) == 0) continue;
+    if (level > 1) release_level(table[index] & page_table::ADDRESS_MASK, level - 1, tables);
+    else tables.release(tables.context, table[index] & page_table::ADDRESS_MASK);  // A page table (level 0).
     table[index] = 0;
   }
   if (level < 3) tables.release(tables.context, table_physical);
@@ -62,28 +54,28 @@ Result<void> address_space_map(u64 root, u64 address, u64 physical, PageRights r
   if (address >= LAYOUT_USER_SPACE_END || !is_aligned(address, PAGE_SIZE)) return Error::InvalidArgument;
   u64* entry = walk(root, address, &tables);
   if (entry == nullptr) return Error::QuotaExceeded;
-  u64 value = physical | PTE_PRESENT | PTE_USER;
-  if (rights.writable) value |= PTE_WRITABLE;
-  if (!rights.executable || rights.writable) value |= PTE_NO_EXECUTE;
-  if (rights.uncached) value |= PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
-  bool was_present = (*entry & PTE_PRESENT) != 0;
+  u64 value = physical | page_table::PRESENT | page_table::USER;
+  if (rights.writable) value |= page_table::WRITABLE;
+  if (!rights.executable || rights.writable) value |= page_table::NO_EXECUTE;
+  if (rights.uncached) value |= page_table::CACHE_DISABLE | page_table::WRITE_THROUGH;
+  bool was_present = (*entry & page_table::PRESENT) != 0;
   *entry = value;
-  if (was_present && (read_cr3() & PTE_ADDRESS_MASK) == root) invalidate_page(address);
+  if (was_present && (read_cr3() & page_table::ADDRESS_MASK) == root) invalidate_page(address);
   return {};
 }
 
 void address_space_unmap(u64 root, u64 address) {
   u64* entry = walk(root, address, nullptr);
-  if (entry == nullptr || (*entry & PTE_PRESENT) == 0) return;
+  if (entry == nullptr || (*entry & page_table::PRESENT) == 0) return;
   *entry = 0;
-  if ((read_cr3() & PTE_ADDRESS_MASK) == root) invalidate_page(address);
+  if ((read_cr3() & page_table::ADDRESS_MASK) == root) invalidate_page(address);
 }
 
 void address_space_release_tables(u64 root, const TableFrameSource& tables) {
   u64* table = table_at(root);
   for (unsigned index = 0; index < 256; ++index) {
-    if ((table[index] & PTE_PRESENT) == 0) continue;
-    release_level(table[index] & PTE_ADDRESS_MASK, 2, tables);
+    if ((table[index] & page_table::PRESENT) == 0) continue;
+    release_level(table[index] & page_table::ADDRESS_MASK, 2, tables);
     table[index] = 0;
   }
 }
@@ -98,13 +90,13 @@ void address_space_switch(u64 root) {
 void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root); }
 
 void address_space_deactivate(u64 root) {
-  if ((read_cr3() & PTE_ADDRESS_MASK) == root) address_space_activate(kernel_page_table_root());
+  if ((read_cr3() & page_table::ADDRESS_MASK) == root) address_space_activate(kernel_page_table_root());
 }
 
 bool address_space_translate(u64 root, u64 address, u64& physical) {
   u64* entry = walk(root, address, nullptr);
-  if (entry == nullptr || (*entry & PTE_PRESENT) == 0) return false;
-  physical = (*entry & PTE_ADDRESS_MASK) | (address & (PAGE_SIZE - 1));
+  if (entry == nullptr || (*entry & page_table::PRESENT) == 0) return false;
+  physical = (*entry & page_table::ADDRESS_MASK) | (address & (PAGE_SIZE - 1));
   return true;
 }
 

@@ -1,6 +1,8 @@
 // Trap entry stubs: one per vector, each pushing (error code, vector) so every trap reaches
 // trap_entry_common with the same TrapFrame layout (platform.hpp).
 
+#include "arch/x86_64/trap_frame.inc"
+
 .macro TRAP_STUB vector, has_error_code
 .global trap_stub_\vector
 trap_stub_\vector:
@@ -25,21 +27,7 @@ trap_stub_\vector:
 .endr
 
 trap_entry_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     // Entered from user mode (CS RPL 3)? Then switch to the kernel's GS base.
     testb $3, 18*8(%rsp)
     jz 1f
@@ -52,21 +40,8 @@ trap_return:
     testb $3, 18*8(%rsp)
     jz 2f
     swapgs
-2:  popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+2:
+    POP_GENERAL_REGISTERS
     add $16, %rsp
     iretq
 

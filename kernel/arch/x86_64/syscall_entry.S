@@ -2,6 +2,8 @@
 // On `syscall` the CPU leaves user rip in rcx and rflags in r11 and masks IF; we build the same
 // TrapFrame as an interrupt (vector 256 marks a system call) on the current thread's kernel stack.
 
+#include "arch/x86_64/trap_frame.inc"
+
 .set SYSCALL_VECTOR, 256
 .set USER_CODE_SELECTOR, 0x2b
 .set USER_DATA_SELECTOR, 0x23
@@ -19,41 +21,13 @@ syscall_entry:
     pushq %rcx
     pushq $0
     pushq $SYSCALL_VECTOR
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     mov %rsp, %rdi
     cld
     call syscall_dispatch
 .global syscall_return
 syscall_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GENERAL_REGISTERS
     add $16, %rsp
     // The kernel only ever stores canonical user addresses in rip (checked where it writes them),
     // so sysret cannot fault in ring 0 here.

@@ -1,4 +1,4 @@
-// The C library subset a function may use besides mem*/strlen (user/runtime/runtime.cpp) and the
+// The C library subset a function may use besides mem*/strlen (kernel/lib/memory_functions.cpp) and the
 // heap (heap.cpp): strings, character classes, number parsing, snprintf, abort.
 // Invariant: each function has its C standard semantics for the inputs C defines.
 #include "function/function.hpp"

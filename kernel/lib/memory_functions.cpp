@@ -1,0 +1,48 @@
+// The C memory and string functions the compiler may call, for the kernel and for user programs.
+// Invariant: each has the exact C semantics (memcpy and memset return their destination argument).
+// Not built for host tests: there the C library provides them.
+#include "lib/types.hpp"
+
+using klib::u8;
+using klib::usize;
+
+extern "C" {
+
+void* memcpy(void* destination, const void* source, usize length) {
+  void* start = destination;
+  asm volatile("rep movsb" : "+D"(destination), "+S"(source), "+c"(length)::"memory");
+  return start;
+}
+
+void* memset(void* destination, int value, usize length) {
+  void* start = destination;
+  asm volatile("rep stosb" : "+D"(destination), "+c"(length) : "a"(value) : "memory");
+  return start;
+}
+
+void* memmove(void* destination, const void* source, usize length) {
+  auto* target = static_cast<u8*>(destination);
+  const auto* origin = static_cast<const u8*>(source);
+  if (target < origin || target >= origin + length) {
+    for (usize i = 0; i < length; ++i) target[i] = origin[i];
+  } else {
+    for (usize i = length; i > 0; --i) target[i - 1] = origin[i - 1];
+  }
+  return destination;
+}
+
+int memcmp(const void* left, const void* right, usize length) {
+  const auto* a = static_cast<const u8*>(left);
+  const auto* b = static_cast<const u8*>(right);
+  for (usize i = 0; i < length; ++i)
+    if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
+usize strlen(const char* text) {
+  usize length = 0;
+  while (text[length] != '\0') ++length;
+  return length;
+}
+
+}  // extern "C"
