@@ -45,7 +45,7 @@ void scheduler_init_cpu(u32 index, u64 idle_stack_base) {
   idle.cpu = index;
   cpu.idle = &idle;
   cpu.local.current_thread = &idle;
-  arch::set_thread_context(stack_top_of(idle), 0);
+  arch::set_thread_context(stack_top_of(idle), 0, 0);
 }
 
 void scheduler_init_boot_cpu() {
@@ -111,7 +111,7 @@ void schedule() {
   if (next == previous) return;
   if (next->time_slice_left == 0) next->time_slice_left = TIME_SLICE_TICKS;
   cpu.local.current_thread = next;
-  arch::set_thread_context(stack_top_of(*next), next->utcb_address);
+  arch::set_thread_context(stack_top_of(*next), next->utcb_address, next->fs_base);
   // An idle CPU leaves the last task's tables, so shootdowns for them need not wake it.
   arch::address_space_activate(next->task != nullptr ? next->task->page_table_root : arch::kernel_page_table_root());
   arch::switch_context(&previous->saved_kernel_rsp, next->saved_kernel_rsp);

@@ -46,6 +46,14 @@ void memory_write(Thread& self, arch::TrapFrame& frame);
 void memory_read(Thread& self, arch::TrapFrame& frame);
 void memory_copy(Thread& self, arch::TrapFrame& frame);
 
+// System-call personalities (personality.cpp).
+void thread_set_syscall_handler(Thread& self, arch::TrapFrame& frame);
+void personality_return(Thread& self, arch::TrapFrame& frame);
+void thread_set_fs_base(Thread& self, arch::TrapFrame& frame);
+// A `syscall` of a thread with a personality outside its handler: the registers go to the UTCB and
+// the thread continues in the handler. Returns false for a native call.
+bool redirect_to_personality(Thread& self, arch::TrapFrame& frame);
+
 // A device interrupt arrived on line: mask it and signal the bound notification.
 void on_device_interrupt(u32 line);
 

@@ -298,14 +298,16 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     thread_self,        notification_signal_handler, notification_wait_handler, platform_create_mmio,
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
     ipc_save_reply_handler, ipc_reply_with_handler, platform_create_dma_memory, platform_memory_physical,
-    memory_write,       memory_read,       memory_copy,
+    memory_write,       memory_read,       memory_copy,       thread_set_syscall_handler, personality_return,
+    thread_set_fs_base,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
 static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == 29);
 static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == 31);
 static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == 33);
-static_assert(static_cast<u64>(abi::Syscall::MemoryCopy) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::MemoryCopy) == 36);
+static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 
@@ -330,6 +332,8 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
   // only leaves (on_return_to_user), it does nothing more.
   if (self.state == ThreadState::Dead) {
     // Nothing: its task may be gone.
+  } else if (self.syscall_handler_entry != 0 && redirect_to_personality(self, *frame)) {
+    // A foreign system call: the thread continues in its user-level handler.
   } else if (operation < metteagle::abi::SYSCALL_COUNT) {
     handlers[operation](self, *frame);
   } else {

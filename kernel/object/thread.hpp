@@ -53,6 +53,10 @@ struct Thread {
   bool send_is_call = false;
   bool send_may_grant = false;
   bool sending_exception = false;  // The pending message is exception_words, not the registers.
+  // A user-level system-call personality (ThreadSetSyscallHandler); 0 = native calls only.
+  u64 syscall_handler_entry = 0;
+  u64 syscall_handler_stack = 0;
+  u64 fs_base = 0;  // The user FS segment base (thread-local storage), loaded on every switch.
   u64 exception_words[5] = {};
 };
 

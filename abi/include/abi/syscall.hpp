@@ -132,14 +132,23 @@ namespace metteagle::abi {
   X(MemoryCopy, 36, Memory, "Write",                                                                            \
     "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
     "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \
-    "copy bytes from one memory object into another (the target), without mapping either")
+    "copy bytes from one memory object into another (the target), without mapping either")                   \
+  X(ThreadSetSyscallHandler, 37, Thread, "Control",                                                            \
+    "a1 handler entry (0 = native system calls again), a2 handler stack top; selector 0 = the caller",          \
+    "-", "InvalidArgument (entry or stack outside user space)",                                                 \
+    "redirect the thread's system calls to a user-level personality (see Utcb::personality_active)")           \
+  X(PersonalityReturn, 38, None, "-", "-", "does not return: the thread continues with Utcb::personality_registers", \
+    "InvalidArgument (no handler set, or rip/rsp outside user space)",                                          \
+    "end a personality handler: clear personality_active and resume the saved (possibly changed) registers")   \
+  X(ThreadSetFsBase, 39, Thread, "Control", "a1 FS base (a user-space address); selector 0 = the caller", "-",  \
+    "InvalidArgument (address outside user space)", "set a thread's FS segment base (thread-local storage)")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 37;
+constexpr u64 SYSCALL_COUNT = 40;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 
@@ -162,6 +171,15 @@ struct MessageTag {
   constexpr u64 capabilities() const { return (raw >> 40) & 0x3; }
 };
 
+// A thread's registers at a redirected `syscall` (rcx and r11 as the instruction left them: the
+// return address and the flags). The handler may change them; PersonalityReturn loads them back
+// (rip and rsp must stay below USER_SPACE_END; rflags keeps only the arithmetic flags).
+struct PersonalityRegisters {
+  u64 rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+  u64 rip, rflags, rsp;
+};
+static_assert(sizeof(PersonalityRegisters) == 18 * 8);
+
 // User thread control block: one page per thread, mapped in its task; %gs:0 holds its address.
 // Words 0-3 of a message travel in registers; word i >= 4 is read from and written to words[i]
 // (words[0..3] are unused by the kernel).
@@ -174,7 +192,12 @@ struct Utcb {
   // Empty slots where received capabilities land (0 = refuse); the kernel writes how many arrived.
   u64 receive_slots[MAX_TRANSFER_CAPABILITIES];
   u64 received_capabilities;
-  u8 reserved[4096 - 8 * (1 + MESSAGE_WORDS + 3 * MAX_TRANSFER_CAPABILITIES + 1)];
+  // System-call personality (ThreadSetSyscallHandler): while personality_active is 0, a `syscall`
+  // of the thread is not a native call: the kernel saves its registers here, sets
+  // personality_active to 1 and enters the handler; PersonalityReturn resumes from them.
+  u64 personality_active;
+  PersonalityRegisters personality_registers;
+  u8 reserved[4096 - 8 * (1 + MESSAGE_WORDS + 3 * MAX_TRANSFER_CAPABILITIES + 1 + 1) - sizeof(PersonalityRegisters)];
 };
 static_assert(sizeof(Utcb) == 4096);
 static_assert(std::is_trivially_copyable_v<Utcb>);

@@ -19,6 +19,7 @@ struct CpuLocal {
   u32 reserved;
   void* current_thread;  // Generic code's current thread.
   u64 active_root;       // The page-table root in CR3 (kept by address_space_activate).
+  u64 fs_base;           // The FS base MSR's value (kept by set_fs_base).
 };
 static_assert(offsetof(CpuLocal, kernel_stack_top) == 8);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == 16);
@@ -30,8 +31,10 @@ inline CpuLocal& this_cpu() {
   asm volatile("mov %%gs:0, %0" : "=r"(cpu));
   return *cpu;
 }
-// Prepares entry to a thread: its kernel stack top for traps and syscalls, its user GS base.
-void set_thread_context(u64 kernel_stack_top, u64 user_gs_base);
+// Prepares entry to a thread: its kernel stack top for traps and syscalls, its user GS base and
+// its FS base (written only when it differs from what the CPU has).
+void set_thread_context(u64 kernel_stack_top, u64 user_gs_base, u64 fs_base);
+void set_fs_base(u64 fs_base);
 
 // Saves callee-saved registers and the stack pointer into *save, continues on new_rsp.
 extern "C" void switch_context(u64* save, u64 new_rsp);
