@@ -29,10 +29,12 @@ MODE_TEXT = {
 NOT_YET = "— (not yet measured)"
 
 
-def fmt(v):
-    """Scales a nanosecond figure to ns / µs / ms for reading."""
+def fmt(v, unit="ns"):
+    """Scales a nanosecond figure to ns / µs / ms for reading; rates are printed as rates."""
     if v is None:
         return "—"
+    if unit == "per_second":
+        return f"{v:.0f} /s"
     if v >= 1e6:
         return f"{v / 1e6:.2f} ms"
     if v >= 1e3:
@@ -77,8 +79,9 @@ def table(idx, mode):
 def detail(records):
     rows = ["| system | mode | metric | median | min | p99 | n | unit |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(records, key=lambda r: (r["system"], r["mode"], r["metric"])):
-        rows.append(f"| {r['system']} | {r['mode']} | {r['metric']} | {fmt(r['value'])} | {fmt(r.get('min'))} | "
-                    f"{fmt(r.get('p99'))} | {r.get('n', '—')} | {r['unit']} |")
+        u = r["unit"]
+        rows.append(f"| {r['system']} | {r['mode']} | {r['metric']} | {fmt(r['value'], u)} | {fmt(r.get('min'), u)} | "
+                    f"{fmt(r.get('p99'), u)} | {r.get('n', '—')} | {u} |")
     return rows
 
 
