@@ -6,13 +6,7 @@
 .set AP_TRAMPOLINE_BASE, 0x8000
 #define AT(label) ((label) - ap_trampoline_start + AP_TRAMPOLINE_BASE)
 
-.set CR0_PE, 1 << 0
-.set CR0_WP, 1 << 16
-.set CR0_PG, 1 << 31
-.set CR4_PAE, 1 << 5
-.set CR4_PGE, 1 << 7
-.set EFER_MSR, 0xC0000080
-.set EFER_LME_NXE_SCE, (1 << 8) | (1 << 11) | (1 << 0)
+#include "arch/x86_64/control_registers.inc"
 
 .section .rodata
 .global ap_trampoline_start
@@ -42,7 +36,7 @@ ap_protected_mode:
     mov %eax, %cr3
     mov $EFER_MSR, %ecx
     rdmsr
-    or $EFER_LME_NXE_SCE, %eax
+    or $(EFER_LME | EFER_NXE | EFER_SCE), %eax
     wrmsr
     mov %cr0, %eax
     or $(CR0_PG | CR0_WP), %eax

@@ -9,14 +9,7 @@
 .set MULTIBOOT_FLAGS,      (1 << 1) | (1 << 16)
 .set MULTIBOOT_CHECKSUM,   -(MULTIBOOT_MAGIC + MULTIBOOT_FLAGS)
 
-.set CR0_PE, 1 << 0
-.set CR0_WP, 1 << 16
-.set CR0_PG, 1 << 31
-.set CR4_PAE, 1 << 5
-.set CR4_PGE, 1 << 7
-.set EFER_MSR, 0xC0000080
-.set EFER_LME, 1 << 8
-.set EFER_NXE, 1 << 11
+#include "arch/x86_64/control_registers.inc"
 .set PTE_PRESENT_WRITE, 0x3
 .set PTE_LARGE, 0x80
 

@@ -3,6 +3,7 @@
 // Invariant: after interrupt_controller_init the 8259 delivers nothing (firmware leaves IRQ 0 on
 // vector 8, which would look like a double fault), and apic_hertz_ and calibrated_tsc_hertz are non-zero.
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/local_apic.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 
@@ -12,13 +13,12 @@ u64 calibrated_tsc_hertz = 0;
 
 namespace {
 
-constexpr u64 LOCAL_APIC_PHYSICAL = 0xfee00000;
-constexpr u32 APIC_EOI = 0xb0;
-constexpr u32 APIC_SPURIOUS = 0xf0;
-constexpr u32 APIC_LVT_TIMER = 0x320;
-constexpr u32 APIC_TIMER_INITIAL = 0x380;
-constexpr u32 APIC_TIMER_CURRENT = 0x390;
-constexpr u32 APIC_TIMER_DIVIDE = 0x3e0;
+using local_apic::EOI;
+using local_apic::LVT_TIMER;
+using local_apic::SPURIOUS;
+using local_apic::TIMER_CURRENT;
+using local_apic::TIMER_DIVIDE;
+using local_apic::TIMER_INITIAL;
 constexpr u32 APIC_LVT_MASKED = 1 << 16;
 constexpr u32 APIC_TIMER_PERIODIC = 1 << 17;
 constexpr u32 APIC_DIVIDE_BY_1 = 0x0b;
@@ -32,10 +32,6 @@ constexpr u64 FALLBACK_HERTZ = 1'000'000'000;
 
 u64 apic_hertz_ = 0;
 volatile u64 ticks_ = 0;
-
-volatile u32& apic_register(u32 offset) {
-  return *reinterpret_cast<volatile u32*>(physical_to_virtual(LOCAL_APIC_PHYSICAL + offset));
-}
 
 void mask_legacy_pic() {
   // Remap both 8259s to vectors 0x20-0x2f first so a stray interrupt cannot alias an exception,
@@ -69,14 +65,14 @@ bool pit_wait(u32 milliseconds) {
 }
 
 void calibrate() {
-  apic_register(APIC_TIMER_DIVIDE) = APIC_DIVIDE_BY_1;
-  apic_register(APIC_LVT_TIMER) = APIC_LVT_MASKED | VECTOR_TIMER;
-  apic_register(APIC_TIMER_INITIAL) = 0xffffffff;
+  local_apic::reg(TIMER_DIVIDE) = APIC_DIVIDE_BY_1;
+  local_apic::reg(LVT_TIMER) = APIC_LVT_MASKED | VECTOR_TIMER;
+  local_apic::reg(TIMER_INITIAL) = 0xffffffff;
   u64 tsc_start = read_tsc();
   bool have_pit = pit_wait(CALIBRATION_MILLISECONDS);
   u64 tsc_end = read_tsc();
-  u32 apic_elapsed = 0xffffffff - apic_register(APIC_TIMER_CURRENT);
-  apic_register(APIC_TIMER_INITIAL) = 0;
+  u32 apic_elapsed = 0xffffffff - local_apic::reg(TIMER_CURRENT);
+  local_apic::reg(TIMER_INITIAL) = 0;
   if (!have_pit) {
     kernel::log("clock: no PIT found, assuming %lu Hz for TSC and APIC timer\n", FALLBACK_HERTZ);
     calibrated_tsc_hertz = apic_hertz_ = FALLBACK_HERTZ;
@@ -92,23 +88,23 @@ void interrupt_controller_init() {
   mask_legacy_pic();
   u64 apic_base = read_msr(0x1b);
   write_msr(0x1b, apic_base | (1 << 11));  // Global APIC enable.
-  apic_register(APIC_SPURIOUS) = 0x100 | VECTOR_SPURIOUS;
+  local_apic::reg(SPURIOUS) = 0x100 | VECTOR_SPURIOUS;
   calibrate();
 }
 
 void interrupt_controller_init_ap() {
   u64 apic_base = read_msr(0x1b);
   write_msr(0x1b, apic_base | (1 << 11));
-  apic_register(APIC_SPURIOUS) = 0x100 | VECTOR_SPURIOUS;
+  local_apic::reg(SPURIOUS) = 0x100 | VECTOR_SPURIOUS;
 }
 
 void timer_start_periodic(u32 hertz) {
-  apic_register(APIC_TIMER_DIVIDE) = APIC_DIVIDE_BY_1;
-  apic_register(APIC_LVT_TIMER) = APIC_TIMER_PERIODIC | VECTOR_TIMER;
-  apic_register(APIC_TIMER_INITIAL) = static_cast<u32>(apic_hertz_ / hertz);
+  local_apic::reg(TIMER_DIVIDE) = APIC_DIVIDE_BY_1;
+  local_apic::reg(LVT_TIMER) = APIC_TIMER_PERIODIC | VECTOR_TIMER;
+  local_apic::reg(TIMER_INITIAL) = static_cast<u32>(apic_hertz_ / hertz);
 }
 
-void end_of_interrupt() { apic_register(APIC_EOI) = 0; }
+void end_of_interrupt() { local_apic::reg(EOI) = 0; }
 u64 timer_ticks() { return ticks_; }
 u64 apic_timer_hertz() { return apic_hertz_; }
 

@@ -6,6 +6,7 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/local_apic.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/smp.hpp"
 
@@ -21,10 +22,6 @@ std::atomic<u32> online_cpus{1};
 namespace {
 
 constexpr u64 AP_TRAMPOLINE_BASE = 0x8000;
-constexpr u64 LOCAL_APIC_PHYSICAL = 0xfee00000;
-constexpr u32 APIC_ID = 0x20;
-constexpr u32 APIC_ICR_LOW = 0x300;
-constexpr u32 APIC_ICR_HIGH = 0x310;
 constexpr u32 ICR_DELIVERY_PENDING = 1 << 12;
 constexpr u32 ICR_ALL_EXCLUDING_SELF = 3 << 18;
 constexpr u32 ICR_LEVEL_ASSERT = 1 << 14;
@@ -39,14 +36,10 @@ std::atomic<bool> shootdown_pending[MAX_CPUS];
 // hold translations of the root it retires.
 std::atomic<u64> active_roots[MAX_CPUS];
 
-volatile u32& apic_register(u32 offset) {
-  return *reinterpret_cast<volatile u32*>(physical_to_virtual(LOCAL_APIC_PHYSICAL + offset));
-}
-
 void send_ipi(u32 high, u32 low) {
-  apic_register(APIC_ICR_HIGH) = high;
-  apic_register(APIC_ICR_LOW) = low;
-  while ((apic_register(APIC_ICR_LOW) & ICR_DELIVERY_PENDING) != 0) pause();
+  local_apic::reg(local_apic::ICR_HIGH) = high;
+  local_apic::reg(local_apic::ICR_LOW) = low;
+  while ((local_apic::reg(local_apic::ICR_LOW) & ICR_DELIVERY_PENDING) != 0) pause();
 }
 
 void wait_tsc(u64 microseconds) {
@@ -57,7 +50,7 @@ void wait_tsc(u64 microseconds) {
 
 }  // namespace
 
-u32 local_apic_id() { return apic_register(APIC_ID) >> 24; }
+u32 local_apic_id() { return local_apic::reg(local_apic::ID) >> 24; }
 
 void record_apic_id(u32 cpu_index) { apic_ids[cpu_index] = local_apic_id(); }
 
