@@ -1,9 +1,11 @@
 // net: the network server. One task holds the virtio-net device (device memory, DMA memory, its
 // interrupt) and lwIP (NO_SYS), and runs one event loop: device interrupts and lwIP's timers.
-// Static address 10.0.2.15/24, gateway 10.0.2.2 (QEMU user networking). For now it serves an
-// HTTP health check on port 8080; the IPC socket interface is designed in docs/NETWORK.md.
+// Static address 10.0.2.15/24, gateway 10.0.2.2 (QEMU user networking). Started with an endpoint
+// (`endpoint=net:receive`) it serves the IPC socket interface (socket_server.hpp) and polls that
+// endpoint from the same loop; without one it serves the HTTP health check on port 8080.
 // Invariant: lwIP is only ever entered from this loop's thread.
 #include "http_health.hpp"
+#include "socket_server.hpp"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -32,6 +34,8 @@ constexpr u64 PLATFORM = abi::ROOT_PLATFORM;  // The `platform` boot word gives 
 constexpr u16 HEALTH_PORT = 8080;
 // Without an interrupt the loop polls the device this often.
 constexpr u64 POLL_INTERVAL_NS = 1'000'000;
+// How long the loop may leave a socket client's request waiting on the endpoint.
+constexpr u64 SOCKET_POLL_INTERVAL_NS = 500'000;
 constexpr u64 NANOSECONDS_PER_MILLISECOND = 1'000'000;
 constexpr usize MISSED_INTERRUPT_LIMIT = 3;
 
@@ -39,6 +43,7 @@ Console console(CONSOLE);
 SlotAllocator slots(FIRST_FREE, 256);
 net::VirtioNet device;
 netif interface;
+net::SocketServer sockets;
 
 err_t link_output(struct netif*, struct pbuf* packet) {
   auto copy = [packet](u8* target) {
@@ -87,7 +92,7 @@ usize deliver_frames() {
 
 }  // namespace
 
-extern "C" void metteagle_main(u64) {
+extern "C" void metteagle_main(u64 endpoint_count) {
   Platform platform(PLATFORM);
   Factory factory(OWN_FACTORY);
   Task self(SELF_TASK);
@@ -127,8 +132,16 @@ extern "C" void metteagle_main(u64) {
   // Learn the gateway's MAC now: every connection forwarded by QEMU comes from 10.0.2.2, and with an
   // empty ARP cache the first SYN-ACK would wait for an ARP round trip (or be lost with the SYN).
   etharp_request(&interface, &gateway);
-  if (!net::start_health_responder(HEALTH_PORT)) fail("listening on the health port", Error::Busy);
-  printf(console, "net: 10.0.2.15/24 gateway 10.0.2.2, http health check listening on port %u\n", HEALTH_PORT);
+  // With an endpoint the port belongs to the clients (the gateway); without one, the health check.
+  bool serving_sockets = endpoint_count >= 1;
+  if (serving_sockets) {
+    if (auto started_sockets = sockets.start(Endpoint(FIRST_ENDPOINT), factory, slots); !started_sockets.ok())
+      fail("starting the socket interface", started_sockets.error());
+    printf(console, "net: 10.0.2.15/24 gateway 10.0.2.2, socket interface on endpoint %lu\n", FIRST_ENDPOINT);
+  } else {
+    if (!net::start_health_responder(HEALTH_PORT)) fail("listening on the health port", Error::Busy);
+    printf(console, "net: 10.0.2.15/24 gateway 10.0.2.2, http health check listening on port %u\n", HEALTH_PORT);
+  }
 
   // Frames found after a wait that ended by timeout mean the device's interrupt did not arrive
   // (a machine wired differently than virtio_net.cpp assumes); after a few, poll instead.
@@ -136,16 +149,36 @@ extern "C" void metteagle_main(u64) {
   bool woken_by_device = false;
   for (;;) {
     usize frames = deliver_frames();
+    if (interrupts && !woken_by_device && frames != 0) {
+      // The loop also wakes for socket clients, so frames may have arrived (and raised the
+      // interrupt) while it was busy: a pending device bit proves the interrupt works.
+      auto pending = events.wait(0);
+      if (pending.ok() && (pending.value() & DEVICE_BIT) != 0) {
+        woken_by_device = true;
+        device.acknowledge_interrupt();
+        deliver_frames();
+        (void)irq->acknowledge();
+      }
+    }
     if (interrupts && !woken_by_device && frames != 0 && ++missed_interrupts == MISSED_INTERRUPT_LIMIT) {
       interrupts = false;
       printf(console, "net: frames arrive without interrupts on line %lu; polling every %lu us\n",
              device.location().interrupt_line, POLL_INTERVAL_NS / 1000);
     }
     sys_check_timeouts();
+    // The kernel has no single wait for the device notification and the endpoint, so the loop
+    // polls the endpoint between short waits on the notification (docs/NETWORK.md).
+    usize served = 0;
+    if (serving_sockets) {
+      sockets.expire_deadlines();
+      served = sockets.serve_pending(0);
+    }
     u32 sleep_ms = sys_timeouts_sleeptime();
     u64 timeout = sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? abi::TIMEOUT_INFINITE
                                                               : u64{sleep_ms} * NANOSECONDS_PER_MILLISECOND;
     if (!interrupts && timeout > POLL_INTERVAL_NS) timeout = POLL_INTERVAL_NS;
+    if (serving_sockets && timeout > SOCKET_POLL_INTERVAL_NS) timeout = SOCKET_POLL_INTERVAL_NS;
+    if (served != 0) timeout = 0;  // A busy client: look at the device, then straight back to it.
     auto bits = events.wait(timeout);
     woken_by_device = bits.ok() && (bits.value() & DEVICE_BIT) != 0;
     if (interrupts && woken_by_device) {

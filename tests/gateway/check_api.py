@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Host-side check of the gateway's HTTP API (docs/API.md) against a booted guest.
+
+Deploys functions built by the project (build/user/functions/*.elf), invokes them inline and
+through Memory (large input and output), lists, describes, deletes, checks that two API keys are
+two tenants, produces every error status of docs/API.md with a real bad request, reads /metrics
+and /system/logs, then sends a few hundred random byte strings and checks that /healthz still
+answers. Python 3 standard library only. Exits 0 when every check passed.
+"""
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import random
+import socket
+import sys
+import time
+
+KEY_A = "dev-key-alpha"
+KEY_B = "dev-key-beta"
+FAILURES = []
+STARTED = time.monotonic()
+
+
+def check(condition, what):
+    print(f"{'ok    ' if condition else 'FAILED'} {time.monotonic() - STARTED:6.2f}s {what}", flush=True)
+    if not condition:
+        FAILURES.append(what)
+    return condition
+
+
+class Client:
+    """One keep-alive connection; reconnects when the gateway closed it."""
+
+    def __init__(self, port, key=None):
+        self.port, self.key, self.connection = port, key, None
+
+    def request(self, method, path, body=None, headers=None, key="default"):
+        key = self.key if key == "default" else key
+        all_headers = dict(headers or {})
+        if key is not None:
+            all_headers["Authorization"] = f"Bearer {key}"
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.connection.request(method, path, body=body, headers=all_headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status, dict(response.getheaders()), data
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def raw_exchange(port, payload, half_close=True, timeout=15):
+    """Sends raw bytes, optionally closes the sending side, returns everything the gateway sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        try:
+            connection.sendall(payload)
+            if half_close:
+                connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        chunks = []
+        try:
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError:
+            pass
+        return b"".join(chunks)
+
+
+def status_of(raw):
+    try:
+        return int(raw.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def wait_for_health(port, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            if response.status == 200 and body == b"ok":
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def deploy(client, name, image, **config):
+    config = dict({"name": name}, **config)
+    return client.request("POST", "/system/functions", body=image,
+                          headers={"Content-Type": "application/octet-stream",
+                                   "X-Function-Config": json.dumps(config)})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--functions", default=os.path.join(os.path.dirname(__file__), "..", "..", "build", "user",
+                                                            "functions"))
+    parser.add_argument("--random-requests", type=int, default=300)
+    args = parser.parse_args()
+    port = args.port
+    images = {}
+    for name in ("echo", "sha256", "spin", "null_deref", "big_output", "empty"):
+        with open(os.path.join(args.functions, f"{name}.elf"), "rb") as image:
+            images[name] = image.read()
+
+    started = time.monotonic()
+    if not check(wait_for_health(port), "GET /healthz answers 200 ok"):
+        return 1
+    alpha, beta = Client(port, KEY_A), Client(port, KEY_B)
+
+    # Deploy.
+    status, _, body = deploy(alpha, "echo", images["echo"])
+    check(status == 201 and json.loads(body) == {"name": "echo"}, f"deploy echo: 201 (got {status} {body[:100]!r})")
+    for name, config in (("sha256", {}), ("spin", {"timeout_ms": 300}), ("null_deref", {}),
+                         ("big_output", {"max_output": 4096}), ("empty", {"memory": 1 << 20})):
+        status, _, body = deploy(alpha, name, images[name], **config)
+        check(status == 201, f"deploy {name}: 201 (got {status} {body[:100]!r})")
+    status, _, body = deploy(alpha, "echo", images["echo"])
+    check(status == 409 and "error" in json.loads(body), f"deploy echo again: 409 (got {status})")
+
+    # Invoke: inline, then through Memory both ways, then a hash.
+    status, headers, body = alpha.request("POST", "/function/echo", body=b"hello gateway")
+    check(status == 200 and body == b"hello gateway", f"invoke echo inline: 200 + same bytes (got {status} {body[:60]!r})")
+    check(all(name in headers for name in ("X-Call-Id", "X-Duration-Seconds", "X-Phase-Create-Ticks",
+                                           "X-Phase-Load-Ticks", "X-Phase-Run-Ticks", "X-Phase-Teardown-Ticks")),
+          "invoke echo: the X-Call-Id, X-Duration-Seconds and X-Phase-*-Ticks headers")
+    big = os.urandom(300 * 1024)
+    status, _, body = alpha.request("POST", "/function/echo", body=big)
+    check(status == 200 and body == big, f"invoke echo with 300 KiB: 200 + same bytes (got {status}, {len(body)} bytes)")
+    megabyte = bytes(random.getrandbits(8) for _ in range(1 << 20))
+    status, _, body = alpha.request("POST", "/function/echo", body=megabyte)
+    check(status == 200 and body == megabyte, f"invoke echo with 1 MiB: 200 + same bytes (got {status}, {len(body)} bytes)")
+    status, _, body = alpha.request("POST", "/function/echo", body=b"")
+    check(status == 200 and body == b"", f"invoke echo with no input: 200, empty (got {status} {body[:60]!r})")
+    data = b"metteagle" * 1000
+    status, _, body = alpha.request("POST", "/function/sha256", body=data)
+    check(status == 200 and body.decode(errors="replace").strip() == hashlib.sha256(data).hexdigest(),
+          f"invoke sha256: 200 + the right digest (got {status} {body[:70]!r})")
+    status, _, body = alpha.request("POST", "/function/empty")
+    check(status == 200, f"invoke empty: 200 (got {status})")
+
+    # List and describe.
+    status, _, body = alpha.request("GET", "/system/functions")
+    listed = json.loads(body) if status == 200 else []
+    names = {entry.get("name") for entry in listed}
+    check(status == 200 and {"echo", "sha256", "spin", "null_deref", "big_output", "empty"} <= names,
+          f"list: 200 with every deployed function (got {status} {sorted(names)})")
+    echo_entry = next((entry for entry in listed if entry.get("name") == "echo"), {})
+    check(echo_entry.get("invocations", 0) >= 4 and "failures" in echo_entry, f"list: echo's invocations ({echo_entry})")
+    status, _, body = alpha.request("GET", "/system/functions/spin")
+    described = json.loads(body) if status == 200 else {}
+    check(status == 200 and described.get("timeout_ms") == 300 and described.get("size") == len(images["spin"]) and
+          all(key in described for key in ("memory", "max_output", "max_depth", "invocations", "failures")),
+          f"describe spin: 200 with its configuration (got {status} {body[:200]!r})")
+
+    # Tenants: the second key sees none of the first one's functions and has its own namespace.
+    status, _, body = beta.request("GET", "/system/functions")
+    check(status == 200 and json.loads(body) == [], f"tenant B lists nothing (got {status} {body[:100]!r})")
+    status, _, _ = beta.request("POST", "/function/echo", body=b"x")
+    check(status == 404, f"tenant B cannot invoke tenant A's echo: 404 (got {status})")
+    status, _, _ = beta.request("DELETE", "/system/functions/echo")
+    check(status == 404, f"tenant B cannot delete tenant A's echo: 404 (got {status})")
+    status, _, _ = deploy(beta, "echo", images["echo"])
+    check(status == 201, f"tenant B deploys its own echo: 201 (got {status})")
+    status, _, body = beta.request("POST", "/function/echo", body=b"from b")
+    check(status == 200 and body == b"from b", f"tenant B invokes its own echo (got {status} {body!r})")
+    basic = base64.b64encode(f"anyone:{KEY_B}".encode()).decode()
+    status, _, body = beta.request("GET", "/system/functions", headers={"Authorization": f"Basic {basic}"}, key=None)
+    check(status == 200 and [entry["name"] for entry in json.loads(body)] == ["echo"],
+          f"HTTP Basic with the key as password works (got {status} {body[:80]!r})")
+
+    # Errors, each with a real bad request.
+    status, _, body = alpha.request("GET", "/system/functions", key=None)
+    check(status == 401 and "error" in json.loads(body), f"no key: 401 (got {status})")
+    status, _, _ = alpha.request("POST", "/function/echo", body=b"x", key="not-a-key-at-all")
+    check(status == 401, f"unknown key: 401 (got {status})")
+    status, _, body = alpha.request("POST", "/function/nonexistent", body=b"x")
+    check(status == 404 and "error" in json.loads(body), f"unknown function: 404 (got {status})")
+    status, _, _ = alpha.request("GET", "/system/functions/nonexistent")
+    check(status == 404, f"describe unknown function: 404 (got {status})")
+    status, _, body = alpha.request("POST", "/function/null_deref", body=b"x")
+    crashed = json.loads(body) if body.startswith(b"{") else {}
+    check(status == 500 and crashed.get("error") == "function crashed" and "fault_address" in crashed and
+          "exit_code" in crashed, f"crashed function: 500 with exit_code and fault_address (got {status} {body!r})")
+    status, _, body = alpha.request("POST", "/function/spin", body=b"x")
+    check(status == 504 and "error" in json.loads(body), f"timed-out function: 504 (got {status} {body!r})")
+    status, _, body = alpha.request("POST", "/function/big_output")
+    check(status == 500 and "error" in json.loads(body), f"output beyond max_output: 500 (got {status} {body!r})")
+    status, _, body = deploy(alpha, "bad", os.urandom(4096))
+    rejected = json.loads(body) if body.startswith(b"{") else {}
+    check(status == 422 and "elf_status" in rejected, f"bad executable: 422 with elf_status (got {status} {body!r})")
+    for config, what in (('{"name": "x",', "truncated JSON"), ('{"name": "Bad Name"}', "invalid name"),
+                         ('{"name": "y", "memory": -1}', "negative number"), ('{"nam": "y"}', "unknown key"),
+                         ('[1, 2]', "not an object"), ('{"name": "y", "name": "z"}', "duplicate key")):
+        status, _, body = alpha.request("POST", "/system/functions", body=images["echo"],
+                                        headers={"X-Function-Config": config})
+        check(status == 400 and "error" in json.loads(body), f"invalid JSON config ({what}): 400 (got {status} {body!r})")
+    status, _, _ = alpha.request("POST", "/system/functions", body=images["echo"])
+    check(status == 400, f"deploy without X-Function-Config: 400 (got {status})")
+    status, _, body = deploy(alpha, "limits", images["echo"], memory=1)
+    check(status == 400, f"configuration the manager refuses (1-byte memory limit): 400 (got {status} {body!r})")
+
+    raw = raw_exchange(port, b"GARBAGE\x01\x02 / HTTP/1.1\r\n\r\n")
+    check(status_of(raw) == 400, f"malformed HTTP: 400 and the connection closed (got {raw[:40]!r})")
+    raw = raw_exchange(port, b"GET /healthz HTTP/1.1\nHost: x\n\n")
+    check(status_of(raw) == 400, f"bare LF line ends: 400 (got {raw[:40]!r})")
+    raw = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    check(status_of(raw) == 400, f"Transfer-Encoding: 400 (got {raw[:40]!r})")
+    raw = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nX-Filler: " + b"a" * 9000 + b"\r\n\r\n")
+    check(status_of(raw) == 431, f"a head beyond 8 KiB: 431 (got {raw[:40]!r})")
+    raw = raw_exchange(port, b"POST /function/echo HTTP/1.1\r\nAuthorization: Bearer " + KEY_A.encode() +
+                       b"\r\nContent-Length: 2000000\r\n\r\n" + b"z" * 1000)
+    check(status_of(raw) == 413, f"oversized body (Content-Length 2000000): 413 (got {raw[:40]!r})")
+    raw = raw_exchange(port, b"POST /system/functions HTTP/1.1\r\nAuthorization: Bearer " + KEY_A.encode() +
+                       b"\r\nX-Function-Config: {\"name\": \"trunc\"}\r\nContent-Length: 5000\r\n\r\n" +
+                       images["echo"][:1000])
+    check(status_of(raw) == 400, f"truncated upload: 400 (got {raw[:40]!r})")
+    status, _, _ = alpha.request("GET", "/system/functions/trunc")
+    check(status == 404, f"the truncated upload deployed nothing: 404 (got {status})")
+
+    # Keep-alive: several requests on one connection (HTTP/1.1 default), pipelined too.
+    raw = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3 +
+                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(raw.count(b"HTTP/1.1 200 OK") == 4, f"four pipelined requests on one connection: 4 answers "
+                                                 f"(got {raw.count(b'HTTP/1.1 200 OK')})")
+
+    # Metrics and logs.
+    status, headers, body = alpha.request("GET", "/metrics", key=None)
+    text = body.decode(errors="replace")
+    check(status == 200 and 'metteagle_invocations_total{function="echo",tenant="1"}' in text and
+          "metteagle_errors_total" in text and "metteagle_timeouts_total 1" in text and
+          'metteagle_cold_start_seconds_bucket{le="+Inf"}' in text and "metteagle_duration_seconds_count" in text,
+          f"/metrics: Prometheus text with the counters and histograms (got {status})")
+    status, _, body = alpha.request("GET", "/system/logs?name=spin")
+    check(status == 200 and b"status=TIMEOUT" in body, f"/system/logs?name=spin: 200 with the timeout (got {status} {body!r})")
+    status, _, _ = alpha.request("GET", "/system/logs?name=nonexistent")
+    check(status == 404, f"/system/logs of an unknown function: 404 (got {status})")
+    status, _, _ = beta.request("GET", "/system/logs?name=spin")
+    check(status == 404, f"/system/logs of another tenant's function: 404 (got {status})")
+
+    # Delete.
+    status, _, _ = alpha.request("DELETE", "/system/functions/sha256")
+    check(status == 200, f"delete sha256: 200 (got {status})")
+    status, _, _ = alpha.request("POST", "/function/sha256", body=b"x")
+    check(status == 404, f"invoke deleted sha256: 404 (got {status})")
+    status, _, _ = alpha.request("DELETE", "/system/functions/sha256")
+    check(status == 404, f"delete sha256 again: 404 (got {status})")
+    alpha.close()
+    beta.close()
+
+    # Random bytes: the gateway must keep serving.
+    generator = random.Random(6)
+    answered = 0
+    for index in range(args.random_requests):
+        length = generator.choice((1, 2, 7, 16, 64, 300, 1500, 9000))
+        payload = bytes(generator.getrandbits(8) for _ in range(length))
+        if index % 4 == 1:  # Half of a valid request line, then garbage.
+            payload = b"POST /function/echo HTTP/1.1\r\n" + payload
+        raw = raw_exchange(port, payload, timeout=20)
+        answered += raw.startswith(b"HTTP/1.1 ")
+    check(answered >= args.random_requests // 2, f"random byte strings: {answered} of {args.random_requests} answered")
+    check(wait_for_health(port, 10), "GET /healthz still answers 200 after the random bytes")
+
+    print(f"{len(FAILURES)} failed checks, {time.monotonic() - started:.1f} s", flush=True)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+// Host tests of the gateway's pure logic: the HTTP head parser (including a bounded random-bytes
+// test), the deploy-configuration JSON parser, API keys, JSON escaping, metrics and the API's
+// status mapping over a fake manager. GoogleTest under ASan/UBSan.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "api.hpp"
+#include "config.hpp"
+#include "http.hpp"
+
+namespace gateway {
+namespace {
+
+ParseStatus parse(const std::string& text, RequestHead& head) { return parse_request_head(text.data(), text.size(), head); }
+
+TEST(HttpParser, ParsesARequestWithHeaders) {
+  RequestHead head;
+  std::string text = "POST /function/echo?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nAuthorization:  Bearer k \r\n\r\nhello";
+  ASSERT_EQ(parse(text, head), ParseStatus::Complete);
+  EXPECT_TRUE(head.method.equals("POST"));
+  EXPECT_TRUE(head.path.equals("/function/echo"));
+  EXPECT_TRUE(head.query.equals("x=1"));
+  EXPECT_EQ(head.content_length, 5u);
+  EXPECT_TRUE(head.keep_alive);
+  EXPECT_TRUE(head.header("authorization").equals("Bearer k"));
+  EXPECT_EQ(head.head_length, text.size() - 5);
+}
+
+TEST(HttpParser, IncompleteUntilTheBlankLine) {
+  RequestHead head;
+  std::string text = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (size_t length = 0; length < text.size(); ++length)
+    EXPECT_EQ(parse_request_head(text.data(), length, head), ParseStatus::Incomplete) << length;
+  EXPECT_EQ(parse(text, head), ParseStatus::Complete);
+}
+
+TEST(HttpParser, RefusesMalformedHeads) {
+  const char* cases[] = {
+      "GARBAGE\x01 / HTTP/1.1\r\n\r\n",                    // control byte
+      "GET /healthz HTTP/1.1\nHost: a\n\n",                 // bare LF
+      "GET /healthz HTTP/1.1\r\rHost: a\r\n\r\n",           // CR without LF
+      "GET /healthz HTTP/2.0\r\n\r\n",                      // version
+      "GET healthz HTTP/1.1\r\n\r\n",                       // not an absolute path
+      "GET  /healthz HTTP/1.1\r\n\r\n",                     // empty target
+      "GET /healthz HTTP/1.1\r\n folded: x\r\n\r\n",        // obsolete folding
+      "GET /healthz HTTP/1.1\r\nNo colon\r\n\r\n",          // header without colon
+      "GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n",       // space in a header name
+      "GET /healthz HTTP/1.1\r\n: x\r\n\r\n",               // empty header name
+      "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",      // bad length
+      "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",  // conflicting lengths
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nExpect: something\r\n\r\n",
+      "\r\nGET / HTTP/1.1\r\n\r\n",                         // empty request line
+      "VERYLONGMETHODNAMEXYZ / HTTP/1.1\r\n\r\n",
+  };
+  for (const char* text : cases) {
+    RequestHead head;
+    EXPECT_EQ(parse(text, head), ParseStatus::Invalid) << text;
+    EXPECT_NE(head.error, nullptr) << text;
+  }
+}
+
+TEST(HttpParser, GarbageIsRefusedEarly) {
+  RequestHead head;
+  EXPECT_EQ(parse(std::string("\x16\x03\x01", 3), head), ParseStatus::Invalid);  // A TLS hello.
+  EXPECT_EQ(parse("G(", head), ParseStatus::Invalid);
+}
+
+TEST(HttpParser, HeadLimit) {
+  RequestHead head;
+  std::string text = "GET / HTTP/1.1\r\nX: " + std::string(MAX_HEAD_BYTES, 'a');
+  EXPECT_EQ(parse(text, head), ParseStatus::TooLarge);
+  std::string fits = "GET / HTTP/1.1\r\nX: " + std::string(MAX_HEAD_BYTES - 23, 'a') + "\r\n\r\n";
+  ASSERT_LE(fits.size(), MAX_HEAD_BYTES);
+  EXPECT_EQ(parse(fits, head), ParseStatus::Complete);
+}
+
+TEST(HttpParser, KeepAliveRules) {
+  RequestHead head;
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", head), ParseStatus::Complete);
+  EXPECT_FALSE(head.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.0\r\n\r\n", head), ParseStatus::Complete);
+  EXPECT_FALSE(head.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", head), ParseStatus::Complete);
+  EXPECT_TRUE(head.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n", head), ParseStatus::Complete);
+  EXPECT_FALSE(head.keep_alive);
+}
+
+TEST(HttpParser, QueryParameter) {
+  EXPECT_TRUE(query_parameter(Slice::of("a=1&name=echo&b"), "name").equals("echo"));
+  EXPECT_EQ(query_parameter(Slice::of("names=echo"), "name").data, nullptr);
+  EXPECT_TRUE(query_parameter(Slice::of("name="), "name").empty());
+}
+
+// Bounded random bytes (no fuzzing engine): the parser must never crash, never read out of
+// bounds (ASan), and every Slice of a complete head must lie inside the input.
+TEST(HttpParser, RandomBytes) {
+  std::mt19937_64 generator(6);
+  const std::string prefixes[] = {"", "GET / HTTP/1.1\r\n", "POST /function/x HTTP/1.1\r\nContent-Length: "};
+  const std::string alphabet = "GET POST/ HTTP/1.1\r\n:abc-0123456789 \t";
+  auto head = std::make_unique<RequestHead>();
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = prefixes[round % 3];
+    size_t length = generator() % 200;
+    for (size_t index = 0; index < length; ++index)
+      text.push_back(round % 2 == 0 ? static_cast<char>(generator() & 0xff) : alphabet[generator() % alphabet.size()]);
+    if (round % 5 == 0) text += "\r\n\r\n";
+    std::vector<char> exact(text.begin(), text.end());  // Exactly sized, so ASan sees any overread.
+    ParseStatus status = parse_request_head(exact.data(), exact.size(), *head);
+    if (status == ParseStatus::Complete) {
+      ASSERT_LE(head->head_length, exact.size());
+      for (size_t index = 0; index < head->header_count; ++index) {
+        const Slice& value = head->headers[index].value;
+        ASSERT_GE(value.data, exact.data());
+        ASSERT_LE(value.data + value.size, exact.data() + exact.size());
+      }
+    } else if (status == ParseStatus::Invalid) {
+      ASSERT_NE(head->error, nullptr);
+    }
+  }
+}
+
+TEST(DeployConfig, ParsesAllKeys) {
+  DeployConfig config;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name": "echo", "memory": 16777216, "timeout_ms": 5000,
+      "max_output": 1048576, "max_depth": 4, "cpus": 0, "console": true})"), config, error)) << error;
+  EXPECT_STREQ(config.name, "echo");
+  EXPECT_EQ(config.memory, 16777216u);
+  EXPECT_EQ(config.timeout_ms, 5000u);
+  EXPECT_TRUE(config.console);
+  ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name":"a\u0062c"})"), config, error)) << error;
+  EXPECT_STREQ(config.name, "abc");
+}
+
+TEST(DeployConfig, RefusesBadConfigurations) {
+  const char* cases[] = {
+      "", "{", "[]", "{}", R"({"name": "echo",})", R"({"name": "Echo"})", R"({"name": "echo", "memory": -1})",
+      R"({"name": "echo", "memory": 1.5})", R"({"name": "echo", "memory": 1e9})", R"({"name": "echo", "memory": 01})",
+      R"({"name": "echo", "memory": "1"})", R"({"name": "echo", "console": 1})", R"({"name": "echo", "other": 1})",
+      R"({"name": "echo", "name": "b"})", R"({"name": "echo"} x)", R"({"name": "a\u00e9"})",
+      R"({"name": "12345678901234567890123456789012"})", R"({"name": "echo", "memory": 99999999999999999999})",
+      "{\"name\": \"a\nb\"}",
+  };
+  for (const char* text : cases) {
+    DeployConfig config;
+    const char* error = nullptr;
+    EXPECT_FALSE(parse_deploy_config(Slice::of(text), config, error)) << text;
+    EXPECT_NE(error, nullptr) << text;
+  }
+}
+
+TEST(ApiKeys, BearerAndBasic) {
+  const ApiKey keys[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
+  u32 tenant = 0;
+  EXPECT_TRUE(authenticate(Slice::of("Bearer dev-key-beta"), keys, 2, tenant));
+  EXPECT_EQ(tenant, 2u);
+  EXPECT_TRUE(authenticate(Slice::of("bearer dev-key-alpha"), keys, 2, tenant));
+  EXPECT_EQ(tenant, 1u);
+  // "user:dev-key-beta" in base64.
+  EXPECT_TRUE(authenticate(Slice::of("Basic dXNlcjpkZXYta2V5LWJldGE="), keys, 2, tenant));
+  EXPECT_EQ(tenant, 2u);
+  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alph"), keys, 2, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alphaa"), keys, 2, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Bearer "), keys, 2, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Token dev-key-alpha"), keys, 2, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Basic !!!!"), keys, 2, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Basic ZGV2LWtleS1hbHBoYQ=="), keys, 2, tenant));  // No colon.
+}
+
+TEST(Buffer, JsonEscapingAndBounds) {
+  char storage[64];
+  Buffer buffer(storage, sizeof storage);
+  buffer.append_json_string("a\"b\\c\nd\x01\xff", 9);
+  EXPECT_EQ(std::string(buffer.data(), buffer.size()), R"("a\"b\\c\nd\u0001\u00ff")");
+  Buffer small(storage, 4);
+  small.append("12345");
+  EXPECT_TRUE(small.overflowed());
+  EXPECT_EQ(small.size(), 0u);
+  Buffer seconds(storage, sizeof storage);
+  seconds.append_seconds(1234567);
+  EXPECT_EQ(std::string(seconds.data(), seconds.size()), "1.234567");
+}
+
+// A fake manager: one tenant's functions in a table, invocations echo or fail by name.
+class FakeManager final : public Backend {
+ public:
+  std::vector<std::pair<u32, std::string>> functions;
+  u32 invoke_status = manager::STATUS_OK;
+  u32 last_tenant = 0;
+
+  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig&) override {
+    ManagerReply reply;
+    reply.delivered = true;
+    last_tenant = tenant;
+    if (size < 4) {
+      reply.status = manager::STATUS_BAD_EXECUTABLE;
+      reply.words[0] = 2;
+    } else if (find(tenant, name)) {
+      reply.status = manager::STATUS_NAME_TAKEN;
+    } else {
+      functions.emplace_back(tenant, name);
+      reply.status = manager::STATUS_OK;
+    }
+    return reply;
+  }
+  ManagerReply invoke(u32 tenant, const char* name, const u8* input, u64 size, u8* output, u64 capacity) override {
+    ManagerReply reply;
+    reply.delivered = true;
+    if (!find(tenant, name)) {
+      reply.status = manager::STATUS_NOT_FOUND;
+      return reply;
+    }
+    reply.status = invoke_status;
+    reply.words[0] = invoke_status == manager::STATUS_CRASHED ? 14 : 0;
+    reply.words[7] = invoke_status == manager::STATUS_CRASHED ? 0x1234 : 0;
+    u64 copied = size < capacity ? size : capacity;
+    if (size != 0) std::memcpy(output, input, copied);
+    reply.words[1] = copied;
+    reply.words[6] = 77;
+    return reply;
+  }
+  ManagerReply request(u32 tenant, u32 kind, const u64* words, u64) override {
+    ManagerReply reply;
+    reply.delivered = true;
+    char name[manager::NAME_BYTES] = {};
+    bool named = kind != manager::LIST && manager::unpack_name(words, name);
+    if (kind == manager::LIST) {
+      reply.status = manager::STATUS_OK;
+      u64 count = 0;
+      for (auto& function : functions) {
+        if (function.first != tenant) continue;
+        manager::pack_name(function.second.c_str(), &reply.words[2 + count * manager::NAME_WORDS]);
+        ++count;
+      }
+      reply.words[0] = reply.words[1] = count;
+    } else if (!named || !find(tenant, name)) {
+      reply.status = manager::STATUS_NOT_FOUND;
+    } else if (kind == manager::DESCRIBE) {
+      reply.status = manager::STATUS_OK;
+      reply.words[0] = 100;
+      reply.words[4] = 1 << 20;
+    } else {
+      for (size_t index = 0; index < functions.size(); ++index)
+        if (functions[index].first == tenant && functions[index].second == name) functions.erase(functions.begin() + static_cast<long>(index));
+      reply.status = manager::STATUS_OK;
+    }
+    return reply;
+  }
+  u64 now_microseconds() override { return clock += 10; }
+  u64 ticks_to_microseconds(u64 ticks) override { return ticks; }
+
+ private:
+  bool find(u32 tenant, const std::string& name) {
+    for (auto& function : functions)
+      if (function.first == tenant && function.second == name) return true;
+    return false;
+  }
+  u64 clock = 0;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  static constexpr ApiKey KEYS[] = {{"key-one-1234", 1}, {"key-two-1234", 2}};
+  std::vector<char> text = std::vector<char>(64 * 1024);
+  std::vector<u8> output = std::vector<u8>(1 << 20);
+  FakeManager fake;
+  std::unique_ptr<Gateway> api = std::make_unique<Gateway>(fake, KEYS, 2,
+                                                           GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+
+  Response send(const std::string& head_text, const std::string& body = "") {
+    std::string full = head_text + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    RequestHead head;
+    EXPECT_EQ(parse(full, head), ParseStatus::Complete) << full;
+    Response response;
+    api->handle(head, reinterpret_cast<const u8*>(body.data()), body.size(), response);
+    return response;
+  }
+  static std::string body_of(const Response& response) { return std::string(response.body, response.body_length); }
+};
+
+TEST_F(ApiTest, StatusMapping) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  EXPECT_EQ(send("GET /healthz HTTP/1.1\r\n").status, 200u);
+  EXPECT_EQ(send("GET /system/functions HTTP/1.1\r\n").status, 401u);
+  EXPECT_EQ(send("GET /nowhere HTTP/1.1\r\n" + key).status, 404u);
+  EXPECT_EQ(send("PUT /system/functions HTTP/1.1\r\n" + key).status, 405u);
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key, "ELF!").status, 400u);  // No config.
+  std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {bad}\r\n", "ELF!").status, 400u);
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "EL").status, 422u);
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 201u);
+  EXPECT_EQ(fake.last_tenant, 1u);
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 409u);
+  Response invoked = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(invoked.status, 200u);
+  EXPECT_EQ(body_of(invoked), "hi");
+  EXPECT_NE(std::string(invoked.extra_headers, invoked.extra_length).find("X-Call-Id: 77\r\n"), std::string::npos);
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\nAuthorization: Bearer key-two-1234\r\n", "hi").status, 404u);
+  fake.invoke_status = manager::STATUS_CRASHED;
+  Response crashed = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(crashed.status, 500u);
+  EXPECT_EQ(body_of(crashed), "{\"error\": \"function crashed\", \"exit_code\": 14, \"fault_address\": 4660}\n");
+  fake.invoke_status = manager::STATUS_TIMEOUT;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 504u);
+  fake.invoke_status = manager::STATUS_BUSY;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 429u);
+  fake.invoke_status = manager::STATUS_QUOTA_EXCEEDED;
+  Response quota = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(quota.status, 500u);
+  EXPECT_EQ(body_of(quota), "{\"error\": \"memory limit exceeded\"}\n");
+  Response listed = send("GET /system/functions HTTP/1.1\r\n" + key);
+  EXPECT_EQ(listed.status, 200u);
+  EXPECT_NE(body_of(listed).find("\"name\": \"echo\""), std::string::npos);
+  EXPECT_EQ(send("GET /system/logs?name=echo HTTP/1.1\r\n" + key).status, 200u);
+  EXPECT_EQ(send("GET /system/logs HTTP/1.1\r\n" + key).status, 400u);
+  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 200u);
+  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 404u);
+  EXPECT_EQ(send("GET /system/functions/Bad%20Name HTTP/1.1\r\n" + key).status, 404u);
+  Response metrics = send("GET /metrics HTTP/1.1\r\n");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_NE(body_of(metrics).find("metteagle_invocations_total{function=\"echo\",tenant=\"1\"} 5"), std::string::npos);
+  EXPECT_NE(body_of(metrics).find("metteagle_timeouts_total 1"), std::string::npos);
+}
+
+TEST_F(ApiTest, ResponseHead) {
+  Response response;
+  api->error(response, 413, "too big");
+  char storage[512];
+  Buffer head(storage, sizeof storage);
+  render_response_head(response, true, head);
+  std::string rendered(head.data(), head.size());
+  EXPECT_EQ(rendered.rfind("HTTP/1.1 413 Content Too Large\r\n", 0), 0u);
+  EXPECT_NE(rendered.find("Content-Length: " + std::to_string(response.body_length) + "\r\n"), std::string::npos);
+  auto large = std::make_unique<RequestHead>();
+  large->has_content_length = true;
+  large->content_length = MAX_BODY_BYTES + 1;
+  EXPECT_EQ(Gateway::check_body_size(*large), 413u);
+  large->content_length = MAX_BODY_BYTES;
+  EXPECT_EQ(Gateway::check_body_size(*large), 0u);
+}
+
+}  // namespace
+}  // namespace gateway

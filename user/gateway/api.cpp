@@ -1,0 +1,411 @@
+// The API's routes and the status mapping of docs/API.md.
+#include "api.hpp"
+
+namespace gateway {
+namespace {
+
+using manager::Status;
+
+constexpr u64 MAX_TIMEOUT_MS = 3'600'000;  // One hour; longer is surely a mistake.
+constexpr usize MAX_LISTED = 128;
+constexpr u64 LIST_ROUNDS = 64;  // Bounded, whatever the manager's counts say.
+
+void add_header(Response& response, const char* name, u64 value) {
+  Buffer line(response.extra_headers + response.extra_length, sizeof response.extra_headers - response.extra_length);
+  line.append(name);
+  line.append(": ");
+  line.append_unsigned(value);
+  line.append("\r\n");
+  if (!line.overflowed()) response.extra_length += line.size();
+}
+
+void add_seconds_header(Response& response, const char* name, u64 microseconds) {
+  Buffer line(response.extra_headers + response.extra_length, sizeof response.extra_headers - response.extra_length);
+  line.append(name);
+  line.append(": ");
+  line.append_seconds(microseconds);
+  line.append("\r\n");
+  if (!line.overflowed()) response.extra_length += line.size();
+}
+
+void add_text_header(Response& response, const char* line_text) {
+  Buffer line(response.extra_headers + response.extra_length, sizeof response.extra_headers - response.extra_length);
+  line.append(line_text);
+  if (!line.overflowed()) response.extra_length += line.size();
+}
+
+void name_words(const char* name, u64 (&words)[manager::NAME_WORDS]) { manager::pack_name(name, words); }
+
+}  // namespace
+
+const char* reason_phrase(u32 status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+void render_response_head(const Response& response, bool keep_alive, Buffer& output) {
+  output.append("HTTP/1.1 ");
+  output.append_unsigned(response.status);
+  output.append(" ");
+  output.append(reason_phrase(response.status));
+  output.append("\r\nServer: metteagle-gateway\r\nContent-Type: ");
+  output.append(response.content_type);
+  output.append("\r\nContent-Length: ");
+  output.append_unsigned(response.body_length);
+  output.append("\r\n");
+  output.append(response.extra_headers, response.extra_length);
+  output.append(keep_alive && !response.close ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+}
+
+u32 Gateway::check_body_size(const RequestHead& head) {
+  return head.has_content_length && head.content_length > MAX_BODY_BYTES ? 413 : 0;
+}
+
+void Gateway::finish_json(Response& response, u32 status, const Buffer& body) {
+  if (body.overflowed()) {
+    error(response, 500, "response too large for the gateway's buffer");
+    return;
+  }
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = body.data();
+  response.body_length = body.size();
+}
+
+void Gateway::error(Response& response, u32 status, const char* message) {
+  Buffer body(storage_.text, storage_.text_capacity);
+  body.append("{\"error\": ");
+  body.append_json_string(message);
+  body.append("}\n");
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = body.data();
+  response.body_length = body.size();
+}
+
+void Gateway::manager_error(Response& response, const ManagerReply& reply) {
+  if (!reply.delivered) return error(response, 502, "the container manager did not answer");
+  switch (reply.status) {
+    case manager::STATUS_BAD_REQUEST: return error(response, 400, "the manager refused the request as malformed");
+    case manager::STATUS_NOT_FOUND: return error(response, 404, "no such function");
+    case manager::STATUS_NAME_TAKEN: return error(response, 409, "a function of that name exists");
+    case manager::STATUS_BUSY: return error(response, 429, "over the concurrency limit");
+    case manager::STATUS_QUOTA_EXCEEDED: return error(response, 503, "the manager is out of room");
+    default: break;
+  }
+  Buffer body(storage_.text, storage_.text_capacity);
+  body.append("{\"error\": \"the manager failed\", \"status\": ");
+  body.append_json_string(status_name(reply.status));
+  body.append(", \"detail\": ");
+  body.append_unsigned(reply.words[7]);
+  body.append("}\n");
+  finish_json(response, 500, body);
+}
+
+void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+  response = Response{};
+  Slice path = head.path;
+  bool get = head.method.equals("GET");
+  bool post = head.method.equals("POST");
+  bool del = head.method.equals("DELETE");
+  constexpr const char FUNCTIONS[] = "/system/functions/";
+  constexpr const char INVOKE[] = "/function/";
+  enum class Route { Health, Metrics, Functions, Function, Invoke, Logs } route;
+  Slice name;
+  bool allowed;
+  const char* allow;
+  if (path.equals("/healthz")) {
+    route = Route::Health, allowed = get, allow = "GET";
+  } else if (path.equals("/metrics")) {
+    route = Route::Metrics, allowed = get, allow = "GET";
+  } else if (path.equals("/system/functions")) {
+    route = Route::Functions, allowed = get || post, allow = "GET, POST";
+  } else if (path.starts_with(FUNCTIONS) && path.size > sizeof FUNCTIONS - 1) {
+    route = Route::Function, allowed = get || del, allow = "GET, DELETE";
+    name = path.from(sizeof FUNCTIONS - 1);
+  } else if (path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) {
+    route = Route::Invoke, allowed = post, allow = "POST";
+    name = path.from(sizeof INVOKE - 1);
+  } else if (path.equals("/system/logs")) {
+    route = Route::Logs, allowed = get, allow = "GET";
+  } else {
+    return error(response, 404, "no such route");
+  }
+  if (!allowed) {
+    error(response, 405, "method not allowed");
+    Buffer line(response.extra_headers, sizeof response.extra_headers);
+    line.append("Allow: ");
+    line.append(allow);
+    line.append("\r\n");
+    response.extra_length = line.size();
+    return;
+  }
+  if (route == Route::Health) {
+    response.content_type = "text/plain";
+    response.body = "ok";
+    response.body_length = 2;
+    return;
+  }
+  if (route == Route::Metrics) return metrics_page(response);
+
+  u32 tenant = 0;
+  Slice authorization = head.header("Authorization");
+  if (authorization.data == nullptr || !authenticate(authorization, keys_, key_count_, tenant)) {
+    error(response, 401, "missing or unknown API key");
+    add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
+    return;
+  }
+  switch (route) {
+    case Route::Functions:
+      if (post) return deploy(tenant, head, body, body_length, response);
+      return list(tenant, response);
+    case Route::Function:
+      if (get) return describe(tenant, name, response);
+      return remove(tenant, name, response);
+    case Route::Invoke: return invoke(tenant, name, body, body_length, response);
+    case Route::Logs: return logs(tenant, head, response);
+    default: return error(response, 500, "unrouted request");
+  }
+}
+
+void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+  Slice header = head.header("X-Function-Config");
+  if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
+  DeployConfig parsed;
+  const char* why = nullptr;
+  if (!parse_deploy_config(header, parsed, why)) {
+    char message[160];
+    Buffer text(message, sizeof message - 1);
+    text.append("bad X-Function-Config: ");
+    text.append(why);
+    message[text.overflowed() ? 0 : text.size()] = '\0';
+    return error(response, 400, message);
+  }
+  if (body_length == 0) return error(response, 400, "the body must hold the ELF executable");
+  if (parsed.has_timeout && (parsed.timeout_ms == 0 || parsed.timeout_ms > MAX_TIMEOUT_MS))
+    return error(response, 400, "timeout_ms must be 1 to 3600000");
+  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
+  if (parsed.has_memory) config.memory_limit_bytes = parsed.memory;
+  if (parsed.has_timeout) config.timeout_nanoseconds = parsed.timeout_ms * 1'000'000;
+  if (parsed.has_max_output) config.max_output_bytes = parsed.max_output;
+  if (parsed.has_max_depth) config.max_nesting_depth = parsed.max_depth;
+  if (parsed.has_cpus) config.cpu_mask = parsed.cpus;
+  config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
+  ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config);
+  if (reply.delivered && reply.status == manager::STATUS_OK) {
+    metrics_.forget(tenant, parsed.name);  // A fresh function starts with an empty log.
+    Buffer text(storage_.text, storage_.text_capacity);
+    text.append("{\"name\": ");
+    text.append_json_string(parsed.name);
+    text.append("}\n");
+    return finish_json(response, 201, text);
+  }
+  if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
+    Buffer text(storage_.text, storage_.text_capacity);
+    text.append("{\"error\": \"executable rejected\", \"elf_status\": ");
+    text.append_unsigned(reply.words[0]);
+    text.append("}\n");
+    return finish_json(response, 422, text);
+  }
+  if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST)
+    return error(response, 400, "configuration rejected by the manager (limits: docs/CONTAINERS.md)");
+  manager_error(response, reply);
+}
+
+ManagerReply Gateway::describe_request(u32 tenant, const char* name) {
+  u64 words[manager::NAME_WORDS];
+  name_words(name, words);
+  return backend_.request(tenant, manager::DESCRIBE, words, manager::NAME_WORDS);
+}
+
+void Gateway::append_function(Buffer& output, const char* name, const ManagerReply& described) {
+  const u64* w = described.words;
+  output.append("{\"name\": ");
+  output.append_json_string(name);
+  output.append(", \"size\": ");
+  output.append_unsigned(w[0]);
+  output.append(", \"memory\": ");
+  output.append_unsigned(w[1]);
+  output.append(", \"timeout_ms\": ");
+  output.append_unsigned(w[2] / 1'000'000);
+  output.append(", \"cpus\": ");
+  output.append_unsigned(w[3]);
+  output.append(", \"max_output\": ");
+  output.append_unsigned(w[4]);
+  output.append(", \"max_depth\": ");
+  output.append_unsigned(w[5]);
+  output.append(", \"console\": ");
+  output.append((w[6] & manager::GRANT_CONSOLE) != 0 ? "true" : "false");
+  output.append(", \"invocations\": ");
+  output.append_unsigned(w[8]);
+  output.append(", \"failures\": ");
+  output.append_unsigned(w[9]);
+  output.append("}");
+}
+
+void Gateway::list(u32 tenant, Response& response) {
+  static char names[MAX_LISTED][manager::NAME_BYTES];
+  usize count = 0;
+  u64 index = 0;
+  for (u64 round = 0; round < LIST_ROUNDS; ++round) {
+    ManagerReply reply = backend_.request(tenant, manager::LIST, &index, 1);
+    if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
+    u64 total = reply.words[0];
+    u64 here = reply.words[1];
+    if (here > manager::LIST_NAMES_PER_REPLY) here = manager::LIST_NAMES_PER_REPLY;
+    for (u64 entry = 0; entry < here && count < MAX_LISTED; ++entry) {
+      if (!manager::unpack_name(&reply.words[2 + entry * manager::NAME_WORDS], names[count])) continue;
+      ++count;
+    }
+    index += here;
+    if (here == 0 || index >= total) break;
+  }
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("[");
+  bool first = true;
+  for (usize entry = 0; entry < count; ++entry) {
+    ManagerReply described = describe_request(tenant, names[entry]);
+    if (!described.delivered || described.status != manager::STATUS_OK) continue;  // Removed meanwhile.
+    if (!first) text.append(",\n ");
+    first = false;
+    append_function(text, names[entry], described);
+  }
+  text.append("]\n");
+  finish_json(response, 200, text);
+}
+
+void Gateway::describe(u32 tenant, Slice name, Response& response) {
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  ManagerReply described = describe_request(tenant, text_name);
+  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  Buffer text(storage_.text, storage_.text_capacity);
+  append_function(text, text_name, described);
+  text.append("\n");
+  finish_json(response, 200, text);
+}
+
+void Gateway::remove(u32 tenant, Slice name, Response& response) {
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  u64 words[manager::NAME_WORDS];
+  name_words(text_name, words);
+  ManagerReply reply = backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
+  if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
+  metrics_.forget(tenant, text_name);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"deleted\": ");
+  text.append_json_string(text_name);
+  text.append("}\n");
+  finish_json(response, 200, text);
+}
+
+void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Response& response) {
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  if (body_length > manager::MAX_INPUT_BYTES) return error(response, 413, "input too large");
+  u64 start = backend_.now_microseconds();
+  // The function's output limit decides whether the output comes inline or in Memory.
+  ManagerReply described = describe_request(tenant, text_name);
+  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  u64 capacity = described.words[4];
+  if (capacity > manager::MAX_OUTPUT_BYTES) capacity = manager::MAX_OUTPUT_BYTES;
+  if (capacity > storage_.output_capacity) capacity = storage_.output_capacity;
+  ManagerReply reply = backend_.invoke(tenant, text_name, body, body_length, storage_.output, capacity);
+  u64 duration = backend_.now_microseconds() - start;
+  if (!reply.delivered) return manager_error(response, reply);
+  const manager::InvocationResult& result = reply.result();
+  InvocationRecord record;
+  record.call_id = result.invocation_id;
+  record.status = reply.status;
+  record.exit_code = result.exit_code;
+  record.detail = result.detail;
+  record.output_size = result.output_size;
+  record.duration_us = duration;
+  record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
+                      reply.status != manager::STATUS_BUSY;
+  record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
+  metrics_.record_invocation(tenant, text_name, record);
+
+  auto add_invocation_headers = [&] {
+    add_header(response, "X-Call-Id", result.invocation_id);
+    add_seconds_header(response, "X-Duration-Seconds", duration);
+    add_header(response, "X-Phase-Create-Ticks", result.create_ticks);
+    add_header(response, "X-Phase-Load-Ticks", result.load_ticks);
+    add_header(response, "X-Phase-Run-Ticks", result.run_ticks);
+    add_header(response, "X-Phase-Teardown-Ticks", result.teardown_ticks);
+  };
+  Buffer text(storage_.text, storage_.text_capacity);
+  switch (reply.status) {
+    case manager::STATUS_OK:
+      if (result.output_size > capacity) return error(response, 500, "the manager reported more output than room");
+      response.status = 200;
+      response.content_type = "application/octet-stream";
+      response.body = reinterpret_cast<const char*>(storage_.output);
+      response.body_length = result.output_size;
+      add_invocation_headers();
+      return;
+    case manager::STATUS_CRASHED:
+    case manager::STATUS_FAILED:
+      text.append(reply.status == manager::STATUS_CRASHED ? "{\"error\": \"function crashed\"" : "{\"error\": \"function failed\"");
+      text.append(", \"exit_code\": ");
+      text.append_unsigned(result.exit_code);
+      text.append(", \"fault_address\": ");
+      text.append_unsigned(reply.status == manager::STATUS_CRASHED ? result.detail : 0);
+      text.append("}\n");
+      finish_json(response, 500, text);
+      break;
+    case manager::STATUS_QUOTA_EXCEEDED: error(response, 500, "memory limit exceeded"); break;
+    case manager::STATUS_OUTPUT_TOO_LARGE: error(response, 500, "output larger than the function's max_output"); break;
+    case manager::STATUS_TOO_DEEP: error(response, 500, "nested invocations too deep"); break;
+    case manager::STATUS_TIMEOUT: error(response, 504, "function timed out"); break;
+    default: return manager_error(response, reply);
+  }
+  add_invocation_headers();
+}
+
+void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
+  Slice name = query_parameter(head.query, "name");
+  if (name.data == nullptr) return error(response, 400, "missing query parameter name");
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  ManagerReply described = describe_request(tenant, text_name);
+  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  Buffer text(storage_.text, storage_.text_capacity);
+  metrics_.render_log(tenant, text_name, text);
+  if (text.overflowed()) return error(response, 500, "log too large for the gateway's buffer");
+  response.status = 200;
+  response.content_type = "text/plain";
+  response.body = text.data();
+  response.body_length = text.size();
+}
+
+void Gateway::metrics_page(Response& response) {
+  Buffer text(storage_.text, storage_.text_capacity);
+  metrics_.render(text);
+  if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
+  response.status = 200;
+  response.content_type = "text/plain; version=0.0.4";
+  response.body = text.data();
+  response.body_length = text.size();
+}
+
+}  // namespace gateway

@@ -1,0 +1,102 @@
+// The HTTP API of docs/API.md over the container manager: routing, API keys, the mapping of
+// manager statuses to HTTP statuses, JSON bodies and the gateway's metrics. Pure: the manager is
+// reached through a Backend, so the whole mapping is host-tested with a fake one (tests/gateway).
+// Invariant: every request gets exactly one Response, and every error Response carries a JSON
+// body {"error": ...}; bodies are built in bounded buffers, and an overflow becomes a 500.
+#pragma once
+
+#include "config.hpp"
+#include "http.hpp"
+#include "manager/protocol.hpp"
+#include "metrics.hpp"
+
+namespace gateway {
+
+// One manager reply, as the Backend got it.
+struct ManagerReply {
+  bool delivered = false;  // False when the IPC itself failed (then status is meaningless).
+  u32 status = manager::STATUS_INTERNAL_ERROR;
+  u64 word_count = 0;
+  u64 words[metteagle::abi::MESSAGE_WORDS] = {};
+  const manager::InvocationResult& result() const {
+    return *reinterpret_cast<const manager::InvocationResult*>(words);
+  }
+};
+
+// The manager, as the gateway needs it. `sub_tenant` goes into label bits 16-31 of each request.
+class Backend {
+ public:
+  virtual ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
+                              const manager::FunctionConfig& config) = 0;
+  // Input inline or in Memory (by size); the output (at most output_capacity bytes) lands in
+  // `output`, and result().output_size says how much of it there is.
+  virtual ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
+                              u64 output_capacity) = 0;
+  // REMOVE, LIST, DESCRIBE: `words` as protocol.hpp lays them out.
+  virtual ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) = 0;
+  virtual u64 now_microseconds() = 0;
+  virtual u64 ticks_to_microseconds(u64 ticks) = 0;
+
+ protected:
+  ~Backend() = default;
+};
+
+struct Response {
+  u32 status = 200;
+  const char* content_type = "application/json";
+  const char* body = nullptr;
+  usize body_length = 0;
+  char extra_headers[384] = {};  // Complete header lines ("X-Call-Id: 5\r\n").
+  usize extra_length = 0;
+  bool close = false;  // Close the connection after this response.
+};
+
+const char* reason_phrase(u32 status);
+
+// Writes the status line and headers of `response` into `output`.
+void render_response_head(const Response& response, bool keep_alive, Buffer& output);
+
+struct GatewayStorage {
+  char* text;           // JSON, metrics and log bodies.
+  usize text_capacity;
+  u8* output;           // Invocation output.
+  usize output_capacity;
+};
+
+class Gateway {
+ public:
+  Gateway(Backend& backend, const ApiKey* keys, usize key_count, GatewayStorage storage)
+      : backend_(backend), keys_(keys), key_count_(key_count), storage_(storage) {}
+
+  // Answers one complete request (head parsed, body of head.content_length bytes received).
+  void handle(const RequestHead& head, const u8* body, u64 body_length, Response& response);
+  // An error response with {"error": message}, for the connection layer (400, 413, 431, 408).
+  void error(Response& response, u32 status, const char* message);
+  // The status to answer a head that announces `content_length` before its body is read
+  // (0 = read the body and go on): 413 beyond MAX_BODY_BYTES.
+  static u32 check_body_size(const RequestHead& head);
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  void deploy(u32 tenant, const RequestHead& head, const u8* body, u64 body_length, Response& response);
+  void list(u32 tenant, Response& response);
+  void describe(u32 tenant, Slice name, Response& response);
+  void remove(u32 tenant, Slice name, Response& response);
+  void invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Response& response);
+  void logs(u32 tenant, const RequestHead& head, Response& response);
+  void metrics_page(Response& response);
+  void manager_error(Response& response, const ManagerReply& reply);
+  // Appends one function's JSON object from a DESCRIBE reply.
+  void append_function(Buffer& output, const char* name, const ManagerReply& described);
+  void finish_json(Response& response, u32 status, const Buffer& body);
+  ManagerReply describe_request(u32 tenant, const char* name);
+
+  Backend& backend_;
+  const ApiKey* keys_;
+  usize key_count_;
+  GatewayStorage storage_;
+  Metrics metrics_;
+};
+
+}  // namespace gateway

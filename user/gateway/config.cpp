@@ -1,0 +1,286 @@
+// The deploy-configuration JSON parser, name check, base64 and API-key lookup.
+#include "config.hpp"
+
+namespace gateway {
+namespace {
+
+struct Cursor {
+  const char* data;
+  usize size;
+  usize index = 0;
+
+  bool at_end() const { return index >= size; }
+  char peek() const { return at_end() ? '\0' : data[index]; }
+  void skip_space() {
+    while (!at_end() && (data[index] == ' ' || data[index] == '\t' || data[index] == '\r' || data[index] == '\n'))
+      ++index;
+  }
+  bool take(char expected) {
+    skip_space();
+    if (peek() != expected || at_end()) return false;
+    ++index;
+    return true;
+  }
+};
+
+int hex_value(char character) {
+  if (character >= '0' && character <= '9') return character - '0';
+  if (character >= 'a' && character <= 'f') return character - 'a' + 10;
+  if (character >= 'A' && character <= 'F') return character - 'A' + 10;
+  return -1;
+}
+
+// A JSON string into `output` (capacity bytes, NUL-terminated). Escapes are decoded; \u escapes
+// beyond ASCII and NUL are refused (no value the configuration takes needs them).
+bool parse_string(Cursor& cursor, char* output, usize capacity, const char*& error) {
+  if (!cursor.take('"')) {
+    error = "expected a string";
+    return false;
+  }
+  usize length = 0;
+  for (;;) {
+    if (cursor.at_end()) {
+      error = "unterminated string";
+      return false;
+    }
+    char character = cursor.data[cursor.index++];
+    if (character == '"') break;
+    if (static_cast<u8>(character) < 0x20) {
+      error = "control character in a string";
+      return false;
+    }
+    if (character == '\\') {
+      if (cursor.at_end()) {
+        error = "unterminated string";
+        return false;
+      }
+      char escape = cursor.data[cursor.index++];
+      switch (escape) {
+        case '"': case '\\': case '/': character = escape; break;
+        case 'b': character = '\b'; break;
+        case 'f': character = '\f'; break;
+        case 'n': character = '\n'; break;
+        case 'r': character = '\r'; break;
+        case 't': character = '\t'; break;
+        case 'u': {
+          int value = 0;
+          for (int digit = 0; digit < 4; ++digit) {
+            int nibble = cursor.at_end() ? -1 : hex_value(cursor.data[cursor.index++]);
+            if (nibble < 0) {
+              error = "bad \\u escape";
+              return false;
+            }
+            value = value * 16 + nibble;
+          }
+          if (value == 0 || value >= 0x80) {
+            error = "\\u escape outside ASCII";
+            return false;
+          }
+          character = static_cast<char>(value);
+          break;
+        }
+        default:
+          error = "bad escape";
+          return false;
+      }
+    }
+    if (length + 1 >= capacity) {
+      error = "string too long";
+      return false;
+    }
+    output[length++] = character;
+  }
+  output[length] = '\0';
+  return true;
+}
+
+bool parse_unsigned(Cursor& cursor, u64& value, const char*& error) {
+  cursor.skip_space();
+  usize start = cursor.index;
+  while (!cursor.at_end() && cursor.peek() >= '0' && cursor.peek() <= '9') ++cursor.index;
+  Slice digits{cursor.data + start, cursor.index - start};
+  char next = cursor.peek();
+  if (digits.empty() || next == '.' || next == 'e' || next == 'E' || (digits.size > 1 && digits.data[0] == '0') ||
+      !parse_decimal(digits, value)) {
+    error = "numbers must be non-negative integers below 10^19";
+    return false;
+  }
+  return true;
+}
+
+bool parse_literal(Cursor& cursor, const char* word) {
+  cursor.skip_space();
+  usize length = text_length(word);
+  if (cursor.size - cursor.index < length) return false;
+  for (usize index = 0; index < length; ++index)
+    if (cursor.data[cursor.index + index] != word[index]) return false;
+  cursor.index += length;
+  return true;
+}
+
+}  // namespace
+
+bool is_function_name(Slice name) {
+  if (name.size == 0 || name.size >= NAME_CAPACITY) return false;
+  for (usize index = 0; index < name.size; ++index) {
+    char c = name.data[index];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
+  config = DeployConfig{};
+  Cursor cursor{json.data, json.size};
+  bool seen_console = false;
+  if (!cursor.take('{')) {
+    error = "the configuration must be a JSON object";
+    return false;
+  }
+  cursor.skip_space();
+  if (cursor.peek() == '}') {
+    ++cursor.index;
+  } else {
+    for (;;) {
+      char key[24];
+      if (!parse_string(cursor, key, sizeof key, error)) return false;
+      if (!cursor.take(':')) {
+        error = "expected ':'";
+        return false;
+      }
+      Slice name = Slice::of(key);
+      struct NumberKey {
+        const char* key;
+        bool* seen;
+        u64* value;
+      } const numbers[] = {
+          {"memory", &config.has_memory, &config.memory},
+          {"timeout_ms", &config.has_timeout, &config.timeout_ms},
+          {"max_output", &config.has_max_output, &config.max_output},
+          {"max_depth", &config.has_max_depth, &config.max_depth},
+          {"cpus", &config.has_cpus, &config.cpus},
+      };
+      bool known = false;
+      for (const auto& number : numbers) {
+        if (!name.equals(number.key)) continue;
+        known = true;
+        if (*number.seen) {
+          error = "duplicate key";
+          return false;
+        }
+        if (!parse_unsigned(cursor, *number.value, error)) return false;
+        *number.seen = true;
+      }
+      if (name.equals("name")) {
+        known = true;
+        if (config.has_name) {
+          error = "duplicate key";
+          return false;
+        }
+        if (!parse_string(cursor, config.name, sizeof config.name, error)) return false;
+        if (!is_function_name(Slice::of(config.name))) {
+          error = "name must be 1-31 characters of [a-z0-9_-]";
+          return false;
+        }
+        config.has_name = true;
+      } else if (name.equals("console")) {
+        known = true;
+        if (seen_console) {
+          error = "duplicate key";
+          return false;
+        }
+        seen_console = true;
+        if (parse_literal(cursor, "true")) {
+          config.console = true;
+        } else if (parse_literal(cursor, "false")) {
+          config.console = false;
+        } else {
+          error = "console must be true or false";
+          return false;
+        }
+      }
+      if (!known) {
+        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console)";
+        return false;
+      }
+      if (cursor.take(',')) continue;
+      if (cursor.take('}')) break;
+      error = "expected ',' or '}'";
+      return false;
+    }
+  }
+  cursor.skip_space();
+  if (!cursor.at_end()) {
+    error = "trailing bytes after the object";
+    return false;
+  }
+  if (!config.has_name) {
+    error = "the configuration needs a name";
+    return false;
+  }
+  return true;
+}
+
+bool decode_base64(Slice text, char* output, usize capacity, usize& length) {
+  if (text.size % 4 != 0) return false;
+  length = 0;
+  for (usize index = 0; index < text.size; index += 4) {
+    u32 group = 0;
+    usize padding = 0;
+    for (usize offset = 0; offset < 4; ++offset) {
+      char c = text.data[index + offset];
+      int value;
+      if (c >= 'A' && c <= 'Z') value = c - 'A';
+      else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+      else if (c >= '0' && c <= '9') value = c - '0' + 52;
+      else if (c == '+') value = 62;
+      else if (c == '/') value = 63;
+      else if (c == '=' && index + 4 == text.size && offset >= 2) value = -1;
+      else return false;
+      if (value < 0) {
+        ++padding;
+      } else if (padding != 0) {
+        return false;  // Data after padding.
+      }
+      group = (group << 6) | static_cast<u32>(value < 0 ? 0 : value);
+    }
+    usize bytes = 3 - padding;
+    if (length + bytes > capacity) return false;
+    for (usize byte = 0; byte < bytes; ++byte) output[length++] = static_cast<char>((group >> (16 - 8 * byte)) & 0xff);
+  }
+  return true;
+}
+
+bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32& sub_tenant) {
+  Slice value = authorization.trimmed();
+  usize space = value.find(' ');
+  Slice scheme = value.prefix(space);
+  Slice credential = value.from(space + 1).trimmed();
+  char decoded[256];
+  if (scheme.equals_ignoring_case("Basic")) {
+    usize length = 0;
+    if (!decode_base64(credential, decoded, sizeof decoded, length)) return false;
+    Slice pair{decoded, length};
+    usize colon = pair.find(':');
+    if (colon == pair.size) return false;
+    credential = pair.from(colon + 1);  // The password is the key; the user name is ignored.
+  } else if (!scheme.equals_ignoring_case("Bearer")) {
+    return false;
+  }
+  if (credential.empty()) return false;
+  bool found = false;
+  for (usize index = 0; index < key_count; ++index) {
+    Slice key = Slice::of(keys[index].key);
+    // Compare every byte of every key (no early exit on the first difference).
+    u8 difference = key.size == credential.size ? 0 : 1;
+    for (usize byte = 0; byte < key.size; ++byte)
+      difference |= static_cast<u8>(key.data[byte] ^ (byte < credential.size ? credential.data[byte] : 0));
+    if (difference == 0 && !found) {
+      found = true;
+      sub_tenant = keys[index].sub_tenant;
+    }
+  }
+  return found;
+}
+
+}  // namespace gateway

@@ -1,0 +1,46 @@
+// The gateway's small parsers of client input besides HTTP: the deploy configuration (JSON in the
+// X-Function-Config header) and API keys (Authorization: Bearer or Basic). Pure and host-tested.
+// Invariant: a configuration is accepted only when it is one flat JSON object of known keys, each
+// at most once, with values of the right type; anything else yields an error text and no config.
+#pragma once
+
+#include "text.hpp"
+
+namespace gateway {
+
+constexpr usize NAME_CAPACITY = 32;  // manager::NAME_BYTES: 1-31 characters and the NUL.
+
+struct DeployConfig {
+  char name[NAME_CAPACITY] = {};
+  bool has_name = false;
+  bool has_memory = false, has_timeout = false, has_max_output = false, has_max_depth = false, has_cpus = false;
+  u64 memory = 0;
+  u64 timeout_ms = 0;
+  u64 max_output = 0;
+  u64 max_depth = 0;
+  u64 cpus = 0;
+  bool console = false;
+};
+
+// Parses {"name": "echo", "memory": 16777216, "timeout_ms": 5000, "max_output": 1048576,
+// "max_depth": 4, "cpus": 0, "console": false}; every key but "name" is optional. On failure
+// returns false and sets `error` to a static text saying what is wrong.
+bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error);
+
+// A valid function name: 1-31 bytes of [a-z0-9_-] (manager/protocol.hpp).
+bool is_function_name(Slice name);
+
+struct ApiKey {
+  const char* key;
+  u32 sub_tenant;  // The manager sub-tenant (label bits 16-31) this key's requests run as.
+};
+
+// The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic
+// <base64 of user:key>"); false when the header is missing, malformed or names no known key.
+// Every key is compared in full, so the time taken does not tell how much of a key matched.
+bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32& sub_tenant);
+
+// Standard base64 (with padding) into `output`; false on bad input or when it does not fit.
+bool decode_base64(Slice text, char* output, usize capacity, usize& length);
+
+}  // namespace gateway

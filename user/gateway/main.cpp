@@ -1,0 +1,371 @@
+// gateway: the HTTP front door (docs/API.md). Listens on port 8080 through the net server's socket
+// interface (net/socket.hpp), parses HTTP/1.1 with keep-alive, and maps each request to the
+// container manager's protocol (manager/protocol.hpp), each API key to one manager sub-tenant.
+// One thread serves one connection at a time; a connection that stays silent is closed after a
+// timeout, so no client can hold the gateway for longer than that.
+// Invariant: every request read gets exactly one response (or the connection is closed), and a
+// malformed request closes its connection after its 400.
+#include "api.hpp"
+#include "net/socket.hpp"
+#include "print.hpp"
+#include "sys/sys.hpp"
+
+extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+extern "C" void* memmove(void* destination, const void* source, sys::usize length);
+extern "C" [[noreturn]] void metteagle_exit_thread();
+
+namespace {
+
+using namespace sys;
+using gateway::ManagerReply;
+
+constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (first in the boot line)
+constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
+constexpr u64 HTTP_PORT = 8080;
+constexpr u64 NANOSECONDS_PER_SECOND = 1'000'000'000;
+constexpr u64 IDLE_TIMEOUT_NS = 5 * NANOSECONDS_PER_SECOND;     // Between requests of a connection.
+constexpr u64 RECEIVE_TIMEOUT_NS = 10 * NANOSECONDS_PER_SECOND;  // Within a request.
+constexpr u64 IDLE_SLICE_NS = 20'000'000;  // How often an idle connection looks for queued clients.
+constexpr u32 MEMORY_READ = abi::rights_of(abi::MemoryRight::Read);
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+// The API keys, generated at configure time from METTEAGLE_GATEWAY_KEYS (user/gateway/CMakeLists.txt).
+constexpr gateway::ApiKey API_KEYS[] = {
+#include "gateway_keys.inc"
+};
+
+Console console(CONSOLE);
+SlotAllocator slots(FIRST_FREE, 256);
+
+// Static buffers: the gateway serves one request at a time.
+char head_buffer[gateway::MAX_HEAD_BYTES + 1];
+u8 body_buffer[gateway::MAX_BODY_BYTES];
+u8 output_buffer[manager::MAX_OUTPUT_BYTES];
+char text_buffer[128 * 1024];
+char response_head[gateway::MAX_HEAD_BYTES];
+
+u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+// A Memory object of the gateway's own factory, deleted with its slot when the scope ends.
+class ScopedMemory {
+ public:
+  ScopedMemory() = default;
+  ScopedMemory(const ScopedMemory&) = delete;
+  ScopedMemory& operator=(const ScopedMemory&) = delete;
+  ~ScopedMemory() {
+    if (slot_ == 0) return;
+    (void)Capability(slot_).remove();
+    slots.free(slot_);
+  }
+  Result<Memory> create(u64 pages) {
+    auto slot = slots.allocate();
+    if (!slot.ok()) return slot.error();
+    auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages);
+    if (!memory.ok()) {
+      slots.free(slot.value());
+      return memory.error();
+    }
+    slot_ = slot.value();
+    return memory.value();
+  }
+
+ private:
+  u64 slot_ = 0;
+};
+
+class ManagerBackend final : public gateway::Backend {
+ public:
+  explicit ManagerBackend(Endpoint endpoint) : endpoint_(endpoint), hertz_(thread_self().tsc_hertz) {}
+
+  ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
+                      const manager::FunctionConfig& config) override {
+    ManagerReply failed;
+    ScopedMemory scoped;
+    auto memory = scoped.create(pages_for(size));
+    if (!memory.ok() || !memory->write(0, image, size).ok()) return failed;
+    Message request;
+    manager::pack_name(name, request.words);
+    request.words[4] = size;
+    memcpy(&request.words[5], &config, sizeof config);
+    request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant), 12);
+    request.attach(memory.value(), MEMORY_READ);
+    return call(request);
+  }
+
+  ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
+                      u64 output_capacity) override {
+    ManagerReply failed;
+    Message request;
+    manager::pack_name(name, request.words);
+    request.words[4] = input_size;
+    bool output_in_memory = output_capacity > manager::INLINE_BYTES;
+    // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
+    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory;
+    ScopedMemory input_scope;
+    ScopedMemory output_scope;
+    u64 words = manager::INLINE_FIRST_WORD;
+    if (input_in_memory) {
+      auto memory = input_scope.create(pages_for(input_size));
+      if (!memory.ok() || (input_size > 0 && !memory->write(0, input, input_size).ok())) return failed;
+      request.words[5] = output_capacity;
+      request.attach(memory.value(), MEMORY_READ);
+    } else {
+      request.words[5] = manager::INLINE_BYTES;
+      memcpy(&request.words[manager::INLINE_FIRST_WORD], input, input_size);
+      words += (input_size + 7) / 8;
+    }
+    Memory output_memory;
+    if (output_in_memory) {
+      auto memory = output_scope.create(pages_for(output_capacity));
+      if (!memory.ok()) return failed;
+      output_memory = memory.value();
+      request.attach(output_memory, READ_WRITE);
+    }
+    request.set_words(manager::with_sub_tenant(manager::INVOKE, sub_tenant), words);
+    ManagerReply reply = call(request);
+    if (!reply.delivered) return reply;
+    bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
+    u64 size = reply.result().output_size;
+    if (!has_output || size > output_capacity) return reply;
+    if (output_in_memory) {
+      if (size > 0 && !output_memory.read(0, output, size).ok()) reply.status = manager::STATUS_INTERNAL_ERROR;
+    } else {
+      u64 carried = reply.word_count > manager::INLINE_FIRST_WORD ? (reply.word_count - manager::INLINE_FIRST_WORD) * 8 : 0;
+      if (size > carried) {
+        reply.status = manager::STATUS_INTERNAL_ERROR;
+      } else {
+        memcpy(output, &reply.words[manager::INLINE_FIRST_WORD], size);
+      }
+    }
+    return reply;
+  }
+
+  ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) override {
+    Message request;
+    for (u64 index = 0; index < word_count && index < abi::MESSAGE_WORDS; ++index) request.words[index] = words[index];
+    request.set_words(manager::with_sub_tenant(kind, sub_tenant), word_count);
+    return call(request);
+  }
+
+  u64 now_microseconds() override { return ticks_to_microseconds(__builtin_ia32_rdtsc()); }
+  u64 ticks_to_microseconds(u64 ticks) override {
+    u64 per_microsecond = hertz_ >= 1'000'000 ? hertz_ / 1'000'000 : 1;
+    return ticks / per_microsecond;
+  }
+
+ private:
+  ManagerReply call(Message& request) {
+    ManagerReply reply;
+    Message answer;
+    if (!endpoint_.call(request, answer).ok()) return reply;
+    reply.delivered = true;
+    reply.status = answer.label();
+    reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
+    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    return reply;
+  }
+
+  Endpoint endpoint_;
+  u64 hertz_;
+};
+
+// Collects outgoing bytes into full Send messages.
+class Writer {
+ public:
+  Writer(const net::SocketClient& sockets, u64 connection) : sockets_(sockets), connection_(connection) {}
+  bool write(const void* bytes, u64 length) {
+    const auto* source = static_cast<const u8*>(bytes);
+    while (length > 0 && ok_) {
+      u64 room = net::SEND_BYTES - used_;
+      u64 take = length < room ? length : room;
+      memcpy(staging_ + used_, source, take);
+      used_ += take;
+      source += take;
+      length -= take;
+      if (used_ == net::SEND_BYTES) flush();
+    }
+    return ok_;
+  }
+  bool flush() {
+    if (used_ > 0 && ok_) ok_ = sockets_.send_all(connection_, staging_, used_).ok();
+    used_ = 0;
+    return ok_;
+  }
+
+ private:
+  const net::SocketClient& sockets_;
+  u64 connection_;
+  u8 staging_[net::SEND_BYTES];
+  u64 used_ = 0;
+  bool ok_ = true;
+};
+
+class ConnectionServer {
+ public:
+  ConnectionServer(const net::SocketClient& sockets, gateway::Gateway& api, u64 listener)
+      : sockets_(sockets), api_(api), listener_(listener) {}
+
+  // A connection accepted while another was being served (0 = none); serve it next.
+  u64 take_next() {
+    u64 next = next_;
+    next_ = 0;
+    return next;
+  }
+
+  // Serves requests on `connection` until it is closed by either side or goes silent.
+  void serve(u64 connection) {
+    connection_ = connection;
+    buffered_ = 0;
+    for (;;) {
+      if (!serve_one()) return;
+    }
+  }
+
+ private:
+  // Reads into the head buffer; false when the peer closed, reset or stayed silent.
+  bool receive_more(u64 timeout) {
+    u64 room = gateway::MAX_HEAD_BYTES + 1 - buffered_;
+    auto received = sockets_.receive(connection_, reinterpret_cast<u8*>(head_buffer + buffered_), room, timeout);
+    if (!received.ok() || received.value() == 0) return false;
+    buffered_ += received.value();
+    return true;
+  }
+
+  // Waits for the first bytes of the next request on an idle keep-alive connection. The gateway
+  // serves one connection at a time, so an idle one must not keep others waiting: it waits in
+  // slices and gives up the connection as soon as another client is queued (HTTP lets a server
+  // close an idle persistent connection at any time; clients retry on a fresh one).
+  bool wait_next_request() {
+    for (u64 waited = 0; waited < IDLE_TIMEOUT_NS; waited += IDLE_SLICE_NS) {
+      u64 room = gateway::MAX_HEAD_BYTES + 1 - buffered_;
+      auto received = sockets_.receive(connection_, reinterpret_cast<u8*>(head_buffer + buffered_), room, IDLE_SLICE_NS);
+      if (received.ok()) {
+        if (received.value() == 0) return false;
+        buffered_ += received.value();
+        return true;
+      }
+      if (received.error() != Error::Timeout) return false;
+      if (next_ != 0) return false;
+      auto queued = sockets_.accept(listener_, DO_NOT_BLOCK);
+      if (queued.ok()) {
+        next_ = queued->connection;
+        return false;
+      }
+    }
+    return false;
+  }
+
+  void respond(gateway::Response& response, bool keep_alive) {
+    api_.metrics().count_response(response.status);
+    gateway::Buffer head(response_head, sizeof response_head);
+    gateway::render_response_head(response, keep_alive, head);
+    Writer writer(sockets_, connection_);
+    if (!head.overflowed()) writer.write(head.data(), head.size());
+    writer.write(response.body, response.body_length);
+    writer.flush();
+  }
+
+  void fail(u32 status, const char* message) {
+    gateway::Response response;
+    api_.error(response, status, message);
+    response.close = true;
+    respond(response, false);
+  }
+
+  // One request: false when the connection is to be closed.
+  bool serve_one() {
+    gateway::RequestHead head;
+    for (;;) {
+      auto parsed = gateway::parse_request_head(head_buffer, buffered_, head);
+      if (parsed == gateway::ParseStatus::Complete) break;
+      if (parsed == gateway::ParseStatus::Invalid) {
+        fail(400, head.error != nullptr ? head.error : "malformed request");
+        return false;
+      }
+      if (parsed == gateway::ParseStatus::TooLarge) {
+        fail(431, "request line and headers exceed 8 KiB");
+        return false;
+      }
+      if (!(buffered_ == 0 ? wait_next_request() : receive_more(RECEIVE_TIMEOUT_NS))) return false;
+    }
+    if (gateway::Gateway::check_body_size(head) != 0) {
+      fail(413, "body larger than 1 MiB");
+      return false;
+    }
+    u64 length = head.content_length;
+    u64 leftover = buffered_ - head.head_length;
+    u64 have = leftover < length ? leftover : length;
+    memcpy(body_buffer, head_buffer + head.head_length, have);
+    // Pipelined bytes after this body stay for the next request.
+    memmove(head_buffer, head_buffer + head.head_length + have, leftover - have);
+    buffered_ = leftover - have;
+    if (have < length && head.expect_continue) {
+      constexpr char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!sockets_.send_all(connection_, reinterpret_cast<const u8*>(CONTINUE), sizeof CONTINUE - 1).ok()) return false;
+    }
+    while (have < length) {
+      auto received = sockets_.receive(connection_, body_buffer + have, length - have, RECEIVE_TIMEOUT_NS);
+      if (!received.ok()) {
+        if (received.error() == Error::Timeout) fail(408, "timed out waiting for the body");
+        return false;
+      }
+      if (received.value() == 0) {
+        // The client closed its sending side before the body was complete: a truncated upload.
+        fail(400, "body shorter than Content-Length");
+        return false;
+      }
+      have += received.value();
+    }
+    gateway::Response response;
+    api_.handle(head, body_buffer, length, response);
+    respond(response, head.keep_alive);
+    return head.keep_alive && !response.close;
+  }
+
+  const net::SocketClient& sockets_;
+  gateway::Gateway& api_;
+  u64 listener_;
+  u64 connection_ = 0;
+  u64 buffered_ = 0;
+  u64 next_ = 0;
+};
+
+[[noreturn]] void fail(const char* step, Error error) {
+  printf(console, "gateway: %s failed: %s\n", step, error_name(error));
+  metteagle_exit_thread();
+}
+
+}  // namespace
+
+extern "C" void metteagle_main(u64 endpoint_count) {
+  if (endpoint_count < 2) fail("finding the net and manager endpoints (boot configuration)", Error::InvalidCapability);
+  net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
+  static ManagerBackend backend{Endpoint(MANAGER_ENDPOINT)};
+  static gateway::Gateway api(backend, API_KEYS, sizeof API_KEYS / sizeof API_KEYS[0],
+                              gateway::GatewayStorage{text_buffer, sizeof text_buffer, output_buffer, sizeof output_buffer});
+  // The net server may still be starting: retry for a while.
+  Result<u64> listener = Error::NotFound;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    listener = sockets.listen(HTTP_PORT);
+    if (listener.ok() || listener.error() != Error::Timeout) break;
+  }
+  if (!listener.ok()) fail("listening on port 8080", listener.error());
+  printf(console, "gateway: listening on port %lu, %lu API keys\n", HTTP_PORT, sizeof API_KEYS / sizeof API_KEYS[0]);
+  ConnectionServer server(sockets, api, listener.value());
+  u64 served = 0;
+  for (;;) {
+    u64 connection = server.take_next();
+    if (connection == 0) {
+      auto accepted = sockets.accept(listener.value());
+      if (!accepted.ok()) {
+        printf(console, "gateway: accept failed: %s\n", error_name(accepted.error()));
+        yield_thread();
+        continue;
+      }
+      connection = accepted->connection;
+    }
+    server.serve(connection);
+    (void)sockets.close(connection);
+    if (++served % 100 == 0) printf(console, "gateway: %lu connections served\n", served);
+  }
+}

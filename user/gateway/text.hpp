@@ -1,0 +1,70 @@
+// Text helpers of the gateway, freestanding and host-testable: Slice (a view of bytes owned
+// elsewhere) and Buffer (appends into a fixed array, remembering when it ran out of room).
+// Invariant: a Buffer never writes past its capacity; once it overflowed it stays overflowed, so a
+// truncated answer is detected instead of sent.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace gateway {
+
+using u8 = uint8_t;
+using u32 = uint32_t;
+using u64 = uint64_t;
+using usize = size_t;
+
+struct Slice {
+  const char* data = nullptr;
+  usize size = 0;
+
+  static Slice of(const char* text);
+  bool empty() const { return size == 0; }
+  bool equals(const char* text) const;
+  bool equals_ignoring_case(const char* text) const;
+  bool starts_with(const char* prefix) const;
+  Slice trimmed() const;  // Without leading and trailing spaces and tabs.
+  Slice from(usize offset) const { return offset >= size ? Slice{data + size, 0} : Slice{data + offset, size - offset}; }
+  Slice prefix(usize length) const { return length >= size ? *this : Slice{data, length}; }
+  // The index of `character`, or size.
+  usize find(char character) const;
+  // Copies into `target` (capacity bytes, NUL-terminated); false when it does not fit.
+  bool copy_to(char* target, usize capacity) const;
+};
+
+// A decimal u64 of 1-19 digits and nothing else; false otherwise.
+bool parse_decimal(Slice text, u64& value);
+
+class Buffer {
+ public:
+  Buffer(char* storage, usize capacity) : data_(storage), capacity_(capacity) {}
+
+  void append(const char* bytes, usize length);
+  void append(const char* text);
+  void append(Slice text) { append(text.data, text.size); }
+  void append_unsigned(u64 value);
+  // micro-seconds as decimal seconds with six decimals ("0.001234").
+  void append_seconds(u64 microseconds);
+  // A JSON string literal with quotes; control characters, quotes, backslashes and bytes that
+  // are not printable ASCII are escaped (\u00XX), so the output is always valid JSON.
+  void append_json_string(const char* bytes, usize length);
+  void append_json_string(const char* text);
+
+  const char* data() const { return data_; }
+  usize size() const { return size_; }
+  bool overflowed() const { return overflowed_; }
+  void clear() {
+    size_ = 0;
+    overflowed_ = false;
+  }
+
+ private:
+  char* data_;
+  usize capacity_;
+  usize size_ = 0;
+  bool overflowed_ = false;
+};
+
+usize text_length(const char* text);
+
+}  // namespace gateway

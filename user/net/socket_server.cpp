@@ -1,0 +1,474 @@
+// SocketServer over lwIP's raw TCP API: listeners, accepted connections with their unread data,
+// and the callers parked on them. Handles carry a generation so a stale handle is NotFound.
+#include "socket_server.hpp"
+
+#include "lwip/tcp.h"
+#include "net/socket.hpp"
+
+namespace net {
+namespace {
+
+using namespace sys;
+
+constexpr usize MAX_LISTENERS = 4;
+constexpr usize MAX_CONNECTIONS = 24;  // Below MEMP_NUM_TCP_PCB (32): closing ones linger in lwIP.
+constexpr usize ACCEPT_QUEUE = 8;
+constexpr u64 LISTENER_BIT = 0x8000;
+constexpr u64 INDEX_MASK = 0x7fff;
+constexpr u64 GENERATION_SHIFT = 16;
+// After serving a request, wait this long for the same client's next one (a streamed response).
+constexpr u64 FOLLOW_UP_TIMEOUT_NS = 200'000;
+constexpr usize REQUESTS_PER_ROUND = 64;
+constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
+
+// A caller waiting in a Reply object until its socket is ready or its deadline passes.
+struct Waiter {
+  u64 reply_object = 0;
+  bool waiting = false;
+  u64 deadline = 0;  // TSC ticks; 0 = none.
+  u64 maximum = 0;   // Receive: the most bytes the caller takes.
+};
+
+struct Connection {
+  bool in_use = false;
+  bool accepted = false;     // Handed to the client by Accept (before that it sits in a queue).
+  u64 owner = 0;             // The badge of the client that owns the listener.
+  u64 generation = 0;
+  tcp_pcb* pcb = nullptr;    // Null once lwIP freed it (reset).
+  pbuf* pending = nullptr;   // Received and not yet taken; acknowledged to lwIP as it is taken.
+  bool peer_closed = false;
+  bool reset = false;
+  u64 peer_address = 0;
+  u64 peer_port = 0;
+  Waiter receiver;
+  Waiter sender;
+  u64 send_length = 0;
+  u8 send_data[SEND_BYTES];
+};
+
+struct Listener {
+  bool in_use = false;
+  u64 owner = 0;
+  u64 generation = 0;
+  tcp_pcb* pcb = nullptr;
+  usize queue[ACCEPT_QUEUE] = {};
+  usize queue_head = 0;
+  usize queue_count = 0;
+  Waiter acceptor;
+};
+
+Endpoint service;
+Connection connections[MAX_CONNECTIONS];
+Listener listeners[MAX_LISTENERS];
+u64 ticks_per_microsecond = 1;
+
+u64 now() { return __builtin_ia32_rdtsc(); }
+
+u64 deadline_after(u64 timeout_ns) {
+  if (timeout_ns >= MAX_TIMEOUT_NS) return 0;
+  return now() + (timeout_ns / 1000 + 1) * ticks_per_microsecond;
+}
+
+Message status_message(Error error) { return Message::make(static_cast<u32>(error)); }
+
+void answer_parked(Waiter& waiter, const Message& message) {
+  SyscallRegisters registers{message.tag.raw, message.words[0], message.words[1], message.words[2], message.words[3], 0};
+  abi::Utcb* block = utcb();
+  for (u64 index = abi::REGISTER_WORDS; index < message.word_count() && index < abi::MESSAGE_WORDS; ++index)
+    block->words[index] = message.words[index];
+  // A caller that vanished meanwhile (NotFound) needs no answer.
+  (void)invoke(abi::Syscall::IpcReplyWith, waiter.reply_object, registers);
+  waiter.waiting = false;
+  waiter.deadline = 0;
+}
+
+bool park(Waiter& waiter, u64 timeout_ns) {
+  if (invoke(abi::Syscall::IpcSaveReply, waiter.reply_object) != Error::None) return false;
+  waiter.waiting = true;
+  waiter.deadline = deadline_after(timeout_ns);
+  return true;
+}
+
+u64 handle_of(u64 generation, u64 index, bool listener) {
+  return (generation << GENERATION_SHIFT) | (listener ? LISTENER_BIT : 0) | index;
+}
+
+Connection* connection_of(u64 handle, u64 badge) {
+  if ((handle & LISTENER_BIT) != 0) return nullptr;
+  u64 index = handle & INDEX_MASK;
+  if (index >= MAX_CONNECTIONS) return nullptr;
+  Connection& connection = connections[index];
+  if (!connection.in_use || !connection.accepted || connection.owner != badge ||
+      connection.generation != handle >> GENERATION_SHIFT)
+    return nullptr;
+  return &connection;
+}
+
+Listener* listener_of(u64 handle, u64 badge) {
+  if ((handle & LISTENER_BIT) == 0) return nullptr;
+  u64 index = handle & INDEX_MASK;
+  if (index >= MAX_LISTENERS) return nullptr;
+  Listener& listener = listeners[index];
+  if (!listener.in_use || listener.owner != badge || listener.generation != handle >> GENERATION_SHIFT) return nullptr;
+  return &listener;
+}
+
+// The answer to a Receive when the connection can give one now; false while it must wait.
+bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
+  if (connection.pending != nullptr) {
+    u64 length = connection.pending->tot_len;
+    if (length > maximum) length = maximum;
+    if (length > RECEIVE_BYTES) length = RECEIVE_BYTES;
+    answer = Message::make(0);
+    answer.words[0] = length;
+    pbuf_copy_partial(connection.pending, &answer.words[RECEIVE_FIRST_WORD], static_cast<u16_t>(length), 0);
+    connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
+    if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
+    answer.set_words(0, RECEIVE_FIRST_WORD + (length + 7) / 8);
+    return true;
+  }
+  if (connection.reset) {
+    answer = status_message(Error::Destroyed);
+    return true;
+  }
+  if (connection.peer_closed) {
+    answer = Message::make(0, {0});
+    return true;
+  }
+  return false;
+}
+
+void wake_receiver(Connection& connection) {
+  if (!connection.receiver.waiting || connection.receiver.maximum == 0) return;
+  Message answer;
+  if (receive_answer(connection, connection.receiver.maximum, answer)) answer_parked(connection.receiver, answer);
+}
+
+// Queues `length` bytes for sending when lwIP has room for all of them; false while it has not.
+bool send_answer(Connection& connection, const u8* bytes, u64 length, Message& answer) {
+  if (connection.reset || connection.pcb == nullptr) {
+    answer = status_message(Error::Destroyed);
+    return true;
+  }
+  if (tcp_sndbuf(connection.pcb) < length) return false;
+  err_t written = tcp_write(connection.pcb, bytes, static_cast<u16_t>(length), TCP_WRITE_FLAG_COPY);
+  if (written == ERR_MEM) return false;
+  if (written != ERR_OK) {
+    answer = status_message(Error::Destroyed);
+    return true;
+  }
+  tcp_output(connection.pcb);
+  answer = Message::make(0, {length});
+  return true;
+}
+
+void wake_sender(Connection& connection) {
+  if (!connection.sender.waiting) return;
+  Message answer;
+  if (send_answer(connection, connection.send_data, connection.send_length, answer))
+    answer_parked(connection.sender, answer);
+}
+
+void free_pending(Connection& connection) {
+  if (connection.pending == nullptr) return;
+  // Acknowledge what was never read, so lwIP's window is whole again and tcp_close ends the
+  // connection with a FIN after the queued answer instead of a reset that would discard it.
+  if (connection.pcb != nullptr) tcp_recved(connection.pcb, connection.pending->tot_len);
+  pbuf_free(connection.pending);
+  connection.pending = nullptr;
+}
+
+void release_connection(Connection& connection) {
+  free_pending(connection);
+  if (connection.pcb != nullptr) {
+    tcp_pcb* pcb = connection.pcb;
+    tcp_arg(pcb, nullptr);
+    tcp_recv(pcb, nullptr);
+    tcp_sent(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
+    connection.pcb = nullptr;
+  }
+  if (connection.receiver.waiting) answer_parked(connection.receiver, status_message(Error::Destroyed));
+  if (connection.sender.waiting) answer_parked(connection.sender, status_message(Error::Destroyed));
+  connection.in_use = false;
+  connection.accepted = false;
+}
+
+err_t on_receive(void* argument, tcp_pcb*, pbuf* buffer, err_t) {
+  auto* connection = static_cast<Connection*>(argument);
+  if (connection == nullptr) return ERR_ARG;
+  if (buffer == nullptr) {
+    connection->peer_closed = true;
+  } else if (connection->pending == nullptr) {
+    connection->pending = buffer;
+  } else {
+    pbuf_cat(connection->pending, buffer);
+  }
+  wake_receiver(*connection);
+  return ERR_OK;
+}
+
+err_t on_sent(void* argument, tcp_pcb*, u16_t) {
+  auto* connection = static_cast<Connection*>(argument);
+  if (connection != nullptr) wake_sender(*connection);
+  return ERR_OK;
+}
+
+void on_error(void* argument, err_t) {
+  auto* connection = static_cast<Connection*>(argument);
+  if (connection == nullptr) return;
+  connection->pcb = nullptr;  // lwIP has freed it already.
+  connection->reset = true;
+  if (connection->pending != nullptr) {
+    pbuf_free(connection->pending);
+    connection->pending = nullptr;
+  }
+  if (connection->receiver.waiting) answer_parked(connection->receiver, status_message(Error::Destroyed));
+  if (connection->sender.waiting) answer_parked(connection->sender, status_message(Error::Destroyed));
+}
+
+Message accept_answer(Listener& listener) {
+  usize index = listener.queue[listener.queue_head];
+  listener.queue_head = (listener.queue_head + 1) % ACCEPT_QUEUE;
+  --listener.queue_count;
+  Connection& connection = connections[index];
+  connection.accepted = true;
+  return Message::make(0, {handle_of(connection.generation, index, false), connection.peer_address, connection.peer_port});
+}
+
+err_t on_accept(void* argument, tcp_pcb* pcb, err_t error) {
+  auto* listener = static_cast<Listener*>(argument);
+  if (error != ERR_OK || pcb == nullptr) return ERR_VAL;
+  usize free_index = MAX_CONNECTIONS;
+  for (usize index = 0; index < MAX_CONNECTIONS; ++index) {
+    if (!connections[index].in_use) {
+      free_index = index;
+      break;
+    }
+  }
+  // No room (or nobody listens any more): refuse rather than queue without bound.
+  if (listener == nullptr || free_index == MAX_CONNECTIONS || listener->queue_count == ACCEPT_QUEUE) {
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  Connection& connection = connections[free_index];
+  u64 generation = connection.generation + 1;
+  u64 receive_reply = connection.receiver.reply_object;
+  u64 send_reply = connection.sender.reply_object;
+  connection = Connection{};
+  connection.in_use = true;
+  connection.owner = listener->owner;
+  connection.generation = generation;
+  connection.pcb = pcb;
+  connection.peer_address = ip4_addr_get_u32(&pcb->remote_ip);
+  connection.peer_port = pcb->remote_port;
+  connection.receiver.reply_object = receive_reply;
+  connection.sender.reply_object = send_reply;
+  tcp_arg(pcb, &connection);
+  tcp_recv(pcb, on_receive);
+  tcp_sent(pcb, on_sent);
+  tcp_err(pcb, on_error);
+  tcp_nagle_disable(pcb);
+  listener->queue[(listener->queue_head + listener->queue_count) % ACCEPT_QUEUE] = free_index;
+  ++listener->queue_count;
+  if (listener->acceptor.waiting) answer_parked(listener->acceptor, accept_answer(*listener));
+  return ERR_OK;
+}
+
+Message handle_listen(const Message& request) {
+  u64 port = request.words[0];
+  if (port == 0 || port > 0xffff) return status_message(Error::InvalidArgument);
+  Listener* free_listener = nullptr;
+  u64 index = 0;
+  for (; index < MAX_LISTENERS; ++index) {
+    if (!listeners[index].in_use) {
+      free_listener = &listeners[index];
+      break;
+    }
+  }
+  if (free_listener == nullptr) return status_message(Error::QuotaExceeded);
+  tcp_pcb* pcb = tcp_new();
+  if (pcb == nullptr) return status_message(Error::QuotaExceeded);
+  if (tcp_bind(pcb, IP_ANY_TYPE, static_cast<u16_t>(port)) != ERR_OK) {
+    tcp_close(pcb);
+    return status_message(Error::Busy);
+  }
+  tcp_pcb* listening = tcp_listen(pcb);
+  if (listening == nullptr) {
+    tcp_close(pcb);
+    return status_message(Error::QuotaExceeded);
+  }
+  Listener& listener = *free_listener;
+  u64 accept_reply = listener.acceptor.reply_object;
+  u64 generation = listener.generation + 1;
+  listener = Listener{};
+  listener.in_use = true;
+  listener.owner = request.badge;
+  listener.generation = generation;
+  listener.pcb = listening;
+  listener.acceptor.reply_object = accept_reply;
+  tcp_arg(listening, &listener);
+  tcp_accept(listening, on_accept);
+  return Message::make(0, {handle_of(generation, index, true)});
+}
+
+void close_listener(Listener& listener) {
+  tcp_arg(listener.pcb, nullptr);
+  tcp_accept(listener.pcb, nullptr);
+  tcp_close(listener.pcb);  // Closing a listening pcb cannot fail.
+  while (listener.queue_count > 0) {
+    release_connection(connections[listener.queue[listener.queue_head]]);
+    listener.queue_head = (listener.queue_head + 1) % ACCEPT_QUEUE;
+    --listener.queue_count;
+  }
+  if (listener.acceptor.waiting) answer_parked(listener.acceptor, status_message(Error::Destroyed));
+  listener.in_use = false;
+}
+
+// Serves one request: answers it now, or parks the caller (and answers it later).
+void dispatch(const Message& request) {
+  u64 badge = request.badge;
+  u64 words = request.word_count();
+  switch (request.label()) {
+    case SOCKET_LISTEN:
+      (void)reply(words < 1 ? status_message(Error::InvalidArgument) : handle_listen(request));
+      return;
+    case SOCKET_ACCEPT: {
+      Listener* listener = words < 2 ? nullptr : listener_of(request.words[0], badge);
+      if (listener == nullptr) break;
+      if (listener->acceptor.waiting) {
+        (void)reply(status_message(Error::Busy));
+      } else if (listener->queue_count > 0) {
+        (void)reply(accept_answer(*listener));
+      } else if (request.words[1] == 0) {
+        (void)reply(status_message(Error::Timeout));
+      } else {
+        (void)park(listener->acceptor, request.words[1]);
+      }
+      return;
+    }
+    case SOCKET_SEND: {
+      Connection* connection = words < SEND_FIRST_WORD ? nullptr : connection_of(request.words[0], badge);
+      if (connection == nullptr) break;
+      u64 length = request.words[1];
+      if (length == 0 || length > SEND_BYTES || words < SEND_FIRST_WORD + (length + 7) / 8) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (connection->sender.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      const auto* bytes = reinterpret_cast<const u8*>(&request.words[SEND_FIRST_WORD]);
+      Message answer;
+      if (send_answer(*connection, bytes, length, answer)) {
+        (void)reply(answer);
+        return;
+      }
+      for (u64 index = 0; index < length; ++index) connection->send_data[index] = bytes[index];
+      connection->send_length = length;
+      (void)park(connection->sender, abi::TIMEOUT_INFINITE);
+      return;
+    }
+    case SOCKET_RECEIVE: {
+      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
+      if (connection == nullptr) break;
+      u64 maximum = request.words[1];
+      if (maximum == 0) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (connection->receiver.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      Message answer;
+      if (receive_answer(*connection, maximum, answer)) {
+        (void)reply(answer);
+      } else if (request.words[2] == 0) {
+        (void)reply(status_message(Error::Timeout));
+      } else if (park(connection->receiver, request.words[2])) {
+        connection->receiver.maximum = maximum;
+      }
+      return;
+    }
+    case SOCKET_CLOSE: {
+      if (words < 1) break;
+      if (Connection* connection = connection_of(request.words[0], badge); connection != nullptr) {
+        release_connection(*connection);
+      } else if (Listener* listener = listener_of(request.words[0], badge); listener != nullptr) {
+        close_listener(*listener);
+      } else {
+        break;
+      }
+      (void)reply(Message::make(0));
+      return;
+    }
+    default:
+      (void)reply(status_message(Error::Unsupported));
+      return;
+  }
+  (void)reply(status_message(Error::NotFound));
+}
+
+Result<u64> new_reply_object(Factory factory, SlotAllocator& slots) {
+  auto slot = slots.allocate();
+  if (!slot.ok()) return slot.error();
+  auto created = factory.create(ObjectType::Reply, slot.value());
+  if (!created.ok()) return created.error();
+  return slot.value();
+}
+
+}  // namespace
+
+Result<void> SocketServer::start(Endpoint endpoint, Factory factory, SlotAllocator& slots) {
+  service = endpoint;
+  u64 hertz = thread_self().tsc_hertz;
+  ticks_per_microsecond = hertz >= 1'000'000 ? hertz / 1'000'000 : 1;
+  for (auto& connection : connections) {
+    auto receive_reply = new_reply_object(factory, slots);
+    if (!receive_reply.ok()) return receive_reply.error();
+    connection.receiver.reply_object = receive_reply.value();
+    auto send_reply = new_reply_object(factory, slots);
+    if (!send_reply.ok()) return send_reply.error();
+    connection.sender.reply_object = send_reply.value();
+  }
+  for (auto& listener : listeners) {
+    auto accept_reply = new_reply_object(factory, slots);
+    if (!accept_reply.ok()) return accept_reply.error();
+    listener.acceptor.reply_object = accept_reply.value();
+  }
+  return {};
+}
+
+usize SocketServer::serve_pending(u64 first_timeout) {
+  Message request;
+  usize served = 0;
+  u64 timeout = first_timeout;
+  while (served < REQUESTS_PER_ROUND) {
+    if (!service.receive(request, timeout).ok()) break;
+    dispatch(request);
+    ++served;
+    timeout = FOLLOW_UP_TIMEOUT_NS;
+  }
+  return served;
+}
+
+void SocketServer::expire_deadlines() {
+  u64 current = now();
+  for (auto& listener : listeners) {
+    if (listener.in_use && listener.acceptor.waiting && listener.acceptor.deadline != 0 &&
+        current >= listener.acceptor.deadline)
+      answer_parked(listener.acceptor, status_message(Error::Timeout));
+  }
+  for (auto& connection : connections) {
+    if (!connection.in_use) continue;
+    if (connection.receiver.waiting && connection.receiver.deadline != 0 && current >= connection.receiver.deadline)
+      answer_parked(connection.receiver, status_message(Error::Timeout));
+    // A send parked on lwIP's memory (not only its window) may see no sent callback: retry here.
+    wake_sender(connection);
+  }
+}
+
+}  // namespace net

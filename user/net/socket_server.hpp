@@ -1,0 +1,24 @@
+// SocketServer: the net server's IPC socket interface (net/socket.hpp, docs/NETWORK.md) over
+// lwIP's raw TCP API. Callers that must wait (Accept, Receive, Send on a full buffer) are parked in
+// Reply objects and answered from the lwIP callback that makes them ready, or at their deadline.
+// Invariant: it runs on the event loop's thread only (lwIP is single-threaded), and every request
+// received is answered exactly once: at once, or later through the Reply object it was parked in.
+#pragma once
+
+#include "sys/sys.hpp"
+
+namespace net {
+
+class SocketServer {
+ public:
+  // Creates the Reply objects (charged to `factory`, slots from `slots`); false on failure.
+  [[nodiscard]] sys::Result<void> start(sys::Endpoint endpoint, sys::Factory factory, sys::SlotAllocator& slots);
+  // Serves requests waiting on the endpoint: first waits up to `first_timeout` ns for one, then
+  // keeps taking follow-up requests (a client streaming data) for a short while; at most a bounded
+  // number per call, so the caller's device loop keeps running. Returns how many were served.
+  sys::usize serve_pending(sys::u64 first_timeout);
+  // Answers parked callers whose deadline passed (Timeout).
+  void expire_deadlines();
+};
+
+}  // namespace net
