@@ -3,4 +3,5 @@
 # (docs/BOOT.md): the words after the path name exactly the capabilities it gets.
 {build}/user/root.elf
 {build}/user/manager.elf task thread factory=200M slots=4096 console=write endpoint=manager:receive
-{build}/user/net.elf task factory=8M console platform
+{build}/user/net.elf task factory=8M console platform endpoint=net:receive
+{build}/user/gateway.elf factory=32M console endpoint=net:send endpoint=manager:send+grant
