@@ -114,6 +114,9 @@ void schedule() {
   arch::set_thread_context(stack_top_of(*next), next->utcb_address, next->fs_base);
   // An idle CPU leaves the last task's tables, so shootdowns for them need not wake it.
   arch::address_space_activate(next->task != nullptr ? next->task->page_table_root : arch::kernel_page_table_root());
+  // User threads keep their own x87/SSE registers (eagerly switched: two instructions).
+  if (previous->task != nullptr) arch::save_extended_state(previous->extended_state);
+  if (next->task != nullptr) arch::load_extended_state(next->extended_state);
   arch::switch_context(&previous->saved_kernel_rsp, next->saved_kernel_rsp);
   // Running again as `previous`, possibly much later; free a thread that died on its own stack.
   Cpu& now = this_cpu();

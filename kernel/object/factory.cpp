@@ -172,6 +172,7 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   thread->frame->ss = 0x23;
   thread->frame->rflags = 0x202;  // Interrupts on, nothing else.
   thread->saved_kernel_rsp = arch::prepare_user_entry_stack(stack_top);
+  arch::initial_extended_state(thread->extended_state);
   task.threads.push_back(*thread);
   return thread;
 }

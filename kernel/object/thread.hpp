@@ -58,6 +58,8 @@ struct Thread {
   u64 syscall_handler_stack = 0;
   u64 fs_base = 0;  // The user FS segment base (thread-local storage), loaded on every switch.
   u64 exception_words[5] = {};
+  // x87/SSE registers while switched out (FXSAVE image); user threads only.
+  alignas(16) u8 extended_state[512] = {};
 };
 
 using ThreadQueue = IntrusiveList<Thread, &Thread::queue_node>;

@@ -30,7 +30,7 @@ ap_protected_mode:
     mov %ax, %es
     mov %ax, %ss
     mov %cr4, %eax
-    or $(CR4_PAE | CR4_PGE), %eax
+    or $(CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
     mov %eax, %cr4
     mov AT(ap_boot_page_table), %eax
     mov %eax, %cr3
@@ -39,7 +39,8 @@ ap_protected_mode:
     or $(EFER_LME | EFER_NXE | EFER_SCE), %eax
     wrmsr
     mov %cr0, %eax
-    or $(CR0_PG | CR0_WP), %eax
+    or $(CR0_PG | CR0_WP | CR0_MP), %eax
+    and $~CR0_EM, %eax
     mov %eax, %cr0
     ljmp $0x18, $AT(ap_long_mode)
 

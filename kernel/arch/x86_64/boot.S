@@ -59,7 +59,7 @@ boot_entry32:
     jne 1b
 
     mov %cr4, %eax
-    or $(CR4_PAE | CR4_PGE), %eax
+    or $(CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
     mov %eax, %cr4
     mov $boot_pml4, %eax
     mov %eax, %cr3
@@ -68,7 +68,8 @@ boot_entry32:
     or $(EFER_LME | EFER_NXE), %eax
     wrmsr
     mov %cr0, %eax
-    or $(CR0_PE | CR0_PG | CR0_WP), %eax
+    or $(CR0_PE | CR0_PG | CR0_WP | CR0_MP), %eax
+    and $~CR0_EM, %eax
     mov %eax, %cr0
 
     lgdt boot_gdt_pointer

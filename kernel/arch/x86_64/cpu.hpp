@@ -79,6 +79,21 @@ inline void copy_words(void* destination, const void* source, usize bytes) {
   asm volatile("rep movsq" : "+D"(destination), "+S"(source), "+c"(count)::"memory");
 }
 
+// The x87/SSE register image of FXSAVE: 512 bytes, 16-byte aligned. The kernel itself uses no
+// such registers (-mgeneral-regs-only); user threads' are switched with them.
+constexpr usize EXTENDED_STATE_BYTES = 512;
+inline void save_extended_state(void* area) { asm volatile("fxsave64 (%0)" ::"r"(area) : "memory"); }
+inline void load_extended_state(const void* area) { asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory"); }
+// The state a new thread starts with: x87 control word 0x37f, MXCSR 0x1f80 (all exceptions masked).
+inline void initial_extended_state(void* area) {
+  auto* bytes = static_cast<u8*>(area);
+  for (usize i = 0; i < EXTENDED_STATE_BYTES; ++i) bytes[i] = 0;
+  bytes[0] = 0x7f;
+  bytes[1] = 0x03;
+  bytes[24] = 0x80;
+  bytes[25] = 0x1f;
+}
+
 inline u64 stack_pointer() {
   u64 value;
   asm volatile("mov %%rsp, %0" : "=r"(value));
