@@ -20,7 +20,8 @@ void status(Message& answer, Status code, u64 detail = 0) { answer = Message::ma
 bool config_valid(const FunctionConfig& config) {
   return config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
          config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
-         config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 && config.reserved == 0;
+         config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 &&
+         (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0;
 }
 
 FunctionConfig config_from(const u64* words) {
@@ -47,6 +48,79 @@ Result<u64> segment_memory(Memory executable, u64 pages, u64 file_offset, u64 le
     return error;
   }
   return slot;
+}
+
+// The Linux personality image, embedded by user/linux/personality_image.S.
+extern "C" const u8 linux_personality_image[];
+extern "C" const u8 linux_personality_image_end[];
+
+// Prepares the personality's segments once (registry lock held: the first Linux deploy does it;
+// only kernel calls, no IPC, happen under the lock).
+Result<void> prepare_personality(PersonalityImage& personality) {
+  if (personality.ready) return {};
+  Manager& state = manager_state();
+  const u8* bytes = linux_personality_image;
+  u64 size = static_cast<u64>(linux_personality_image_end - linux_personality_image);
+  klib::ElfImage image;
+  if (klib::parse_elf(bytes, size, abi::USER_SPACE_END, image) != klib::ElfStatus::Ok || image.position_independent ||
+      image.segment_count > 4)
+    return Error::InvalidArgument;
+  usize built = 0;
+  Error error = Error::None;
+  for (; built < image.segment_count; ++built) {
+    const klib::ElfSegment& source = image.segments[built];
+    u64 start = source.virtual_address & ~(PAGE - 1);
+    u64 lead = source.virtual_address - start;
+    u64 pages = pages_for(lead + source.memory_size);
+    auto slot = allocate_global_slot();
+    if (!slot) { error = slot.error(); break; }
+    auto memory = state.factory.create_memory(slot.value(), pages);
+    if (memory && source.file_size > 0)
+      error = memory.value().write(lead, bytes + source.file_offset, source.file_size).error();
+    else if (!memory)
+      error = memory.error();
+    if (error != Error::None) {
+      (void)Capability(slot.value()).remove();
+      free_global_slot(slot.value());
+      break;
+    }
+    personality.segments[built] = Segment{start, pages, source.writable, source.executable, slot.value()};
+  }
+  if (error != Error::None) {
+    for (usize i = 0; i < built; ++i) {
+      (void)Capability(personality.segments[i].memory).remove();
+      free_global_slot(personality.segments[i].memory);
+    }
+    return error;
+  }
+  personality.segment_count = built;
+  personality.entry = image.entry;
+  personality.ready = true;
+  return {};
+}
+
+// What the personality needs to know about a Linux program: entry, program headers in memory
+// (AT_PHDR: inside the segment whose file bytes hold the table, if any), segments, end of image.
+LinuxStart linux_start_of(const klib::ElfImage& image, u64 base) {
+  LinuxStart start{};
+  start.magic = LINUX_START_MAGIC;
+  start.entry = image.entry + base;
+  start.program_header_count = image.program_header_count;
+  u64 table_end = image.program_header_offset + u64{image.program_header_count} * 56;
+  for (usize i = 0; i < image.segment_count && i < LINUX_MAX_SEGMENTS; ++i) {
+    const klib::ElfSegment& segment = image.segments[i];
+    if (start.program_headers == 0 && image.program_header_offset >= segment.file_offset &&
+        table_end <= segment.file_offset + segment.file_size)
+      start.program_headers = segment.virtual_address + base + (image.program_header_offset - segment.file_offset);
+    u64 first = (segment.virtual_address + base) & ~(PAGE - 1);
+    u64 end = (segment.virtual_address + base + segment.memory_size + PAGE - 1) & ~(PAGE - 1);
+    start.segments[i] = LinuxSegment{first, end - first,
+                                     (segment.writable ? LINUX_SEGMENT_WRITABLE : 0) |
+                                         (segment.executable ? LINUX_SEGMENT_EXECUTABLE : 0)};
+    if (end > start.image_end) start.image_end = end;
+  }
+  start.segment_count = image.segment_count < LINUX_MAX_SEGMENTS ? image.segment_count : LINUX_MAX_SEGMENTS;
+  return start;
 }
 
 }  // namespace
@@ -91,6 +165,10 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
       unmap_scratch(worker, pages_for(size));
       return status(answer, STATUS_NAME_TAKEN);
     }
+    if ((config.flags & FUNCTION_FLAG_LINUX) != 0 && !prepare_personality(state.registry.personality())) {
+      unmap_scratch(worker, pages_for(size));
+      return status(answer, STATUS_INTERNAL_ERROR);
+    }
     function = state.registry.reserve();
     if (function == nullptr) {
       unmap_scratch(worker, pages_for(size));
@@ -133,6 +211,8 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   function->config = config;
   function->executable_size = size;
   function->entry = image.entry + base;
+  function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
+  function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
   function->invocations = 0;
   function->failures = 0;
   function->live = true;

@@ -214,21 +214,28 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     outcome.result.create_ticks = created - started;
 
     // Load: segments (read-only ones shared), stack, context, input, output, capabilities.
-    for (usize i = 0; i < function->segment_count && error == Error::None; ++i) {
-      const Segment& segment = function->segments[i];
-      if (!segment.writable) {
-        error = task.value().map(Memory(segment.memory), 0, segment.address, segment.pages,
-                                 segment.executable ? READ_EXECUTE : READ).error();
-        continue;
+    // A Linux executable also gets the personality's image, which is where its thread starts.
+    auto map_segments = [&](const Segment* segments, usize count) {
+      for (usize i = 0; i < count && error == Error::None; ++i) {
+        const Segment& segment = segments[i];
+        if (!segment.writable) {
+          error = task.value().map(Memory(segment.memory), 0, segment.address, segment.pages,
+                                   segment.executable ? READ_EXECUTE : READ).error();
+          continue;
+        }
+        auto copy_slot = slots.take();
+        if (!copy_slot) { error = copy_slot.error(); break; }
+        auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
+        if (!copy) { error = copy.error(); break; }
+        error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
+        if (error == Error::None)
+          error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
       }
-      auto copy_slot = slots.take();
-      if (!copy_slot) { error = copy_slot.error(); break; }
-      auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
-      if (!copy) { error = copy.error(); break; }
-      error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
-      if (error == Error::None)
-        error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
-    }
+    };
+    map_segments(function->segments, function->segment_count);
+    // The personality image is immutable once ready (set before any Linux function went live).
+    const PersonalityImage& personality = state.registry.personality();
+    if (function->linux_abi) map_segments(personality.segments, personality.segment_count);
     if (error != Error::None) break;
 
     auto stack_slot = slots.take();
@@ -276,6 +283,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
                             outcome.result.invocation_id, request.depth, state.tsc_hertz, {}};
     for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
     error = context_memory.value().write(0, &context, sizeof(context)).error();
+    if (error == Error::None && function->linux_abi)
+      error = context_memory.value().write(LINUX_START_OFFSET, &function->linux_start, sizeof(LinuxStart)).error();
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
 
@@ -304,7 +313,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     outcome.result.load_ticks = loaded - created;
 
     // Run: until it exits, faults or its time is up (nested calls share the outer deadline).
-    error = thread.value().start(function->entry, FUNCTION_STACK_TOP, FUNCTION_CONTEXT_ADDRESS).error();
+    u64 entry = function->linux_abi ? personality.entry : function->entry;
+    error = thread.value().start(entry, FUNCTION_STACK_TOP, FUNCTION_CONTEXT_ADDRESS).error();
     if (error != Error::None) break;
     u64 deadline = loaded + config.timeout_nanoseconds / 1000 * (state.tsc_hertz / 1'000'000);
     if (request.deadline_tsc != 0 && request.deadline_tsc < deadline) deadline = request.deadline_tsc;

@@ -31,12 +31,23 @@ struct Function {
   u64 entry = 0;
   usize segment_count = 0;
   Segment segments[8] = {};
+  bool linux_abi = false;  // FUNCTION_FLAG_LINUX: runs under the Linux personality.
+  LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
   u64 users = 0;           // Invocations running now.
   u64 invocations = 0;
   u64 failures = 0;
 };
 
 constexpr usize MAX_FUNCTIONS = 64;
+
+// The Linux personality's image (user/linux/), embedded in manager.elf and prepared once, at the
+// first deploy of a Linux executable; shared by every Linux invocation like a function's image.
+struct PersonalityImage {
+  bool ready = false;
+  u64 entry = 0;
+  usize segment_count = 0;
+  Segment segments[4] = {};
+};
 
 class Registry {
  public:
@@ -47,10 +58,12 @@ class Registry {
   Function* reserve();
   usize index_of(const Function& function) const { return static_cast<usize>(&function - functions_); }
   Function& at(usize index) { return functions_[index]; }
+  PersonalityImage& personality() { return personality_; }
 
  private:
   SpinLock lock_;
   Function functions_[MAX_FUNCTIONS];
+  PersonalityImage personality_;
 };
 
 }  // namespace manager

@@ -74,9 +74,13 @@ struct FunctionConfig {
   u64 max_output_bytes;
   u64 max_nesting_depth;    // How deep its nested invocations may go (0 = none).
   u64 grants;               // Resources granted, GRANT_* bits; none by default.
-  u64 reserved;
+  u64 flags;                // FUNCTION_FLAG_* bits (this word was `reserved`, always 0, before).
 };
 constexpr u64 GRANT_CONSOLE = 1;  // May print to the debug console (its log also goes there).
+// The executable is an unmodified static Linux x86-64 program: it runs under the Linux
+// personality (docs/LINUX.md) instead of the native function runtime.
+constexpr u64 FUNCTION_FLAG_LINUX = 1;
+constexpr u64 FUNCTION_FLAGS_KNOWN = FUNCTION_FLAG_LINUX;
 
 constexpr FunctionConfig DEFAULT_CONFIG = {
     16ull << 20, 5'000'000'000ull, 0, 1ull << 20, 4, 0, 0,
@@ -130,6 +134,35 @@ struct FunctionContext {
   u64 tsc_hertz;
   char name[NAME_BYTES];
 };
+
+// Linux executables (FUNCTION_FLAG_LINUX): the manager also maps the personality image
+// (user/linux/, linked at LINUX_PERSONALITY_ADDRESS) and starts the thread at the personality's
+// entry with rdi = FUNCTION_CONTEXT_ADDRESS; the context page then carries a LinuxStart at
+// LINUX_START_OFFSET describing the program. Program segments lie below FUNCTION_CONTEXT_ADDRESS.
+constexpr u64 LINUX_PERSONALITY_ADDRESS = 0x00007e0000000000;
+constexpr u64 LINUX_START_OFFSET = 2048;
+constexpr u64 LINUX_START_MAGIC = 0x7472617453786e4cull;  // "LnxStart", little-endian.
+constexpr u64 LINUX_MAX_SEGMENTS = 8;
+constexpr u64 LINUX_SEGMENT_WRITABLE = 1;
+constexpr u64 LINUX_SEGMENT_EXECUTABLE = 2;
+
+struct LinuxSegment {
+  u64 address;  // Page-aligned start, as mapped.
+  u64 bytes;    // Mapped length (whole pages).
+  u64 flags;    // LINUX_SEGMENT_* bits; every segment is readable.
+};
+
+struct LinuxStart {
+  u64 magic;                  // LINUX_START_MAGIC.
+  u64 entry;                  // The program's entry point.
+  u64 program_headers;        // Address of its program header table in memory, 0 if not mapped.
+  u64 program_header_count;
+  u64 image_end;              // First page-aligned address above every segment: brk starts here.
+  u64 segment_count;
+  LinuxSegment segments[LINUX_MAX_SEGMENTS];
+};
+static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
+static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);
 
 // Name helpers: pack into / unpack from message words.
 inline void pack_name(const char* name, u64* words) {

@@ -1,0 +1,107 @@
+// The Linux personality's shared state and services: Linux ABI constants, the program's memory
+// map as the personality knows it, output and log, time, randomness, termination.
+// Invariant: every pointer that comes from the Linux program passes readable()/writable() before
+// the personality touches it; everything here runs on the personality's own stack, inside the
+// function's task, with the function's capabilities only (FUNCTION_* selectors).
+#pragma once
+
+#include <stdarg.h>
+
+#include "manager/protocol.hpp"
+#include "sys/syscall.hpp"
+#include "sys/utcb.hpp"
+
+extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+extern "C" void* memset(void* destination, int value, sys::usize length);
+extern "C" void* memmove(void* destination, const void* source, sys::usize length);
+
+namespace personality {
+
+using sys::i64;
+using sys::u32;
+using sys::u64;
+using sys::u8;
+using sys::usize;
+namespace abi = sys::abi;
+
+// Linux errno values (asm-generic/errno-base.h, errno.h); system calls return them negated.
+enum Errno : i64 {
+  EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
+  EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, ERANGE = 34, ENOSYS = 38,
+  ENODEV = 19, ETIMEDOUT = 110,
+};
+
+constexpr u64 PAGE = 4096;
+constexpr u64 page_down(u64 address) { return address & ~(PAGE - 1); }
+constexpr u64 page_up(u64 address) { return (address + PAGE - 1) & ~(PAGE - 1); }
+
+// Identity a Linux program sees.
+constexpr u64 LINUX_PID = 1;
+constexpr u64 LINUX_UID = 1000;
+constexpr u64 LINUX_GID = 1000;
+
+// The Linux stack: the manager's 64 KiB at FUNCTION_STACK_TOP, extended downwards at start.
+constexpr u64 STACK_EXTRA_PAGES = 48;
+constexpr u64 STACK_TOTAL_BYTES = (manager::FUNCTION_STACK_PAGES + STACK_EXTRA_PAGES) * PAGE;
+constexpr u64 STACK_LOW = manager::FUNCTION_STACK_TOP - STACK_TOTAL_BYTES;
+
+struct State {
+  const manager::FunctionContext* context = nullptr;
+  manager::LinuxStart start{};
+  u64 stack_low = manager::FUNCTION_STACK_TOP - manager::FUNCTION_STACK_PAGES * PAGE;
+  u64 input_position = 0;
+  u64 output_size = 0;        // Every byte written to stdout, including those past the capacity.
+  u64 fs_base = 0;
+  bool descriptor_closed[3] = {};
+  u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
+  u64 unsupported_numbers[8] = {};
+  usize unsupported_distinct = 0;
+  u64 slots_used = 0;         // Bit i: capability slot i is taken (FUNCTION_FIRST_FREE and up).
+  u64 notification = 0;       // Slot of the Notification nanosleep waits on (0: none yet).
+  u64 random_state = 0;
+  bool have_rdrand = false;
+};
+State& state();
+
+// Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
+u64 allocate_slot();
+void free_slot(u64 slot);
+
+// Ranges of the program's address space: true when [address, address + length) lies inside memory
+// the program may read (or write), with no overflow. Length 0 is always fine.
+bool readable(u64 address, u64 length);
+bool writable(u64 address, u64 length);
+
+// stdout (the output area, counted past its capacity) and stderr (EVENT_LOG to the manager).
+void write_output(const u8* bytes, u64 length);
+void write_log(const char* text, usize length);
+[[gnu::format(printf, 1, 2)]] void logf(const char* format, ...);
+
+// Ends the invocation: EVENT_EXIT with `status` and the stdout byte count. Never returns.
+[[noreturn]] void exit_program(u64 status);
+
+u64 read_tsc();
+u64 monotonic_nanoseconds();
+// Sleeps without spinning (a notification wait with a timeout).
+void sleep_nanoseconds(u64 nanoseconds);
+void random_bytes(u8* target, usize length);
+void random_init();
+
+// Memory calls (memory.cpp).
+void memory_init();
+bool memory_contains(u64 address, u64 length);  // brk area, mmap area or fixed mappings.
+i64 linux_brk(u64 address);
+i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descriptor, u64 offset);
+i64 linux_munmap(u64 address, u64 length);
+i64 linux_mprotect(u64 address, u64 length, u64 protection);
+i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64 new_address);
+i64 linux_madvise(u64 address, u64 length, u64 advice);
+// Maps a fresh Memory of `pages` at `address` (charged to the memory limit); its slot or 0.
+u64 map_fresh(u64 address, u64 pages);
+
+inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
+                         u64 a5 = 0) {
+  return sys::invoke(operation, selector, a1, a2, a3, a4, a5);
+}
+
+}  // namespace personality

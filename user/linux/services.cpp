@@ -1,0 +1,213 @@
+// The personality's services for its system calls: slots, pointer checks, output and log,
+// termination, time and randomness. Invariant: the output area is written only inside
+// [0, output_capacity); messages to the manager stay within MESSAGE_WORDS.
+#include "lib/format.hpp"
+#include "personality.hpp"
+
+namespace personality {
+namespace {
+
+State the_state;
+
+bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
+
+// Sends one message to the manager (FUNCTION_MANAGER) and waits for the answer.
+sys::Error call_manager(u32 label, const u64* words, u64 count) {
+  abi::Utcb* utcb = sys::utcb();
+  for (u64 i = abi::REGISTER_WORDS; i < count; ++i) utcb->words[i] = words[i];
+  u64 w[4] = {};
+  for (u64 i = 0; i < count && i < 4; ++i) w[i] = words[i];
+  sys::SyscallRegisters registers{abi::MessageTag::make(label, count).raw, w[0], w[1], w[2], w[3],
+                                  abi::TIMEOUT_INFINITE};
+  return sys::invoke(abi::Syscall::IpcCall, manager::FUNCTION_MANAGER, registers);
+}
+
+struct LogBuffer {
+  usize used = 0;
+  char bytes[manager::LOG_BYTES] = {};
+};
+
+void log_sink(void* opaque, const char* text, usize length) {
+  auto* buffer = static_cast<LogBuffer*>(opaque);
+  for (usize i = 0; i < length; ++i) {
+    if (buffer->used == sizeof buffer->bytes) {
+      write_log(buffer->bytes, buffer->used);
+      buffer->used = 0;
+    }
+    buffer->bytes[buffer->used++] = text[i];
+  }
+}
+
+}  // namespace
+
+State& state() { return the_state; }
+
+u64 allocate_slot() {
+  for (u64 slot = manager::FUNCTION_FIRST_FREE; slot < manager::FUNCTION_CAPABILITY_SLOTS; ++slot) {
+    if ((the_state.slots_used >> slot) & 1) continue;
+    the_state.slots_used |= u64{1} << slot;
+    return slot;
+  }
+  return 0;
+}
+
+void free_slot(u64 slot) {
+  if (slot >= manager::FUNCTION_FIRST_FREE && slot < manager::FUNCTION_CAPABILITY_SLOTS)
+    the_state.slots_used &= ~(u64{1} << slot);
+}
+
+bool readable(u64 address, u64 length) {
+  if (length == 0) return true;
+  u64 end;
+  if (__builtin_add_overflow(address, length, &end) || address < abi::USER_SPACE_START || end > abi::USER_SPACE_END)
+    return false;
+  const State& s = the_state;
+  for (u64 i = 0; i < s.start.segment_count; ++i) {
+    const manager::LinuxSegment& segment = s.start.segments[i];
+    if (inside(address, end, segment.address, segment.address + segment.bytes)) return true;
+  }
+  if (inside(address, end, manager::FUNCTION_INPUT_ADDRESS,
+             manager::FUNCTION_INPUT_ADDRESS + page_up(s.context->input_size)))
+    return true;
+  if (inside(address, end, manager::FUNCTION_CONTEXT_ADDRESS, manager::FUNCTION_CONTEXT_ADDRESS + PAGE)) return true;
+  return writable(address, length);
+}
+
+bool writable(u64 address, u64 length) {
+  if (length == 0) return true;
+  u64 end;
+  if (__builtin_add_overflow(address, length, &end) || address < abi::USER_SPACE_START || end > abi::USER_SPACE_END)
+    return false;
+  const State& s = the_state;
+  if (inside(address, end, s.stack_low, manager::FUNCTION_STACK_TOP)) return true;
+  for (u64 i = 0; i < s.start.segment_count; ++i) {
+    const manager::LinuxSegment& segment = s.start.segments[i];
+    if ((segment.flags & manager::LINUX_SEGMENT_WRITABLE) != 0 &&
+        inside(address, end, segment.address, segment.address + segment.bytes))
+      return true;
+  }
+  if (inside(address, end, manager::FUNCTION_OUTPUT_ADDRESS,
+             manager::FUNCTION_OUTPUT_ADDRESS + page_up(s.context->output_capacity == 0 ? 1 : s.context->output_capacity)))
+    return true;
+  return memory_contains(address, length);
+}
+
+void write_output(const u8* bytes, u64 length) {
+  State& s = the_state;
+  u64 capacity = s.context->output_capacity;
+  auto* area = reinterpret_cast<u8*>(s.context->output_address);
+  if (s.output_size < capacity) {
+    u64 fits = capacity - s.output_size < length ? capacity - s.output_size : length;
+    memcpy(area + s.output_size, bytes, fits);
+  }
+  s.output_size += length;
+}
+
+void write_log(const char* text, usize length) {
+  while (length > 0) {
+    usize chunk = length < manager::LOG_BYTES ? length : manager::LOG_BYTES;
+    u64 words[abi::MESSAGE_WORDS] = {};
+    words[0] = chunk;
+    memcpy(&words[1], text, chunk);
+    if (call_manager(manager::EVENT_LOG, words, 1 + (chunk + 7) / 8) != sys::Error::None) return;
+    text += chunk;
+    length -= chunk;
+  }
+}
+
+void logf(const char* format, ...) {
+  LogBuffer buffer;
+  va_list arguments;
+  va_start(arguments, format);
+  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  va_end(arguments);
+  if (buffer.used > 0) write_log(buffer.bytes, buffer.used);
+}
+
+void exit_program(u64 status) {
+  State& s = the_state;
+  if (s.unsupported_calls > 0) {
+    char numbers[96] = {};
+    usize used = 0;
+    for (usize i = 0; i < s.unsupported_distinct && used + 24 < sizeof numbers; ++i)
+      used += klib::format_to_buffer(numbers + used, sizeof numbers - used, i == 0 ? "%lu" : ",%lu",
+                                     s.unsupported_numbers[i]);
+    logf("linux: %lu unsupported system call%s answered ENOSYS (numbers %s)\n", s.unsupported_calls,
+         s.unsupported_calls == 1 ? "" : "s", numbers);
+  }
+  u64 words[2] = {status & 0xff, s.output_size};
+  (void)call_manager(manager::EVENT_EXIT, words, 2);
+  // The manager destroys the task on EVENT_EXIT; reaching this means it is gone.
+  for (;;) (void)native(abi::Syscall::ThreadExit, 0);
+}
+
+u64 read_tsc() {
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  return (u64{high} << 32) | low;
+}
+
+u64 monotonic_nanoseconds() {
+  u64 hertz = the_state.context->tsc_hertz == 0 ? 1'000'000'000 : the_state.context->tsc_hertz;
+  u64 ticks = read_tsc();
+  // Split so that nothing overflows for TSC rates below 18 GHz.
+  return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
+}
+
+void sleep_nanoseconds(u64 nanoseconds) {
+  State& s = the_state;
+  if (nanoseconds == 0) return;
+  if (s.notification == 0) {
+    u64 slot = allocate_slot();
+    if (slot != 0 && native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
+                            static_cast<u64>(abi::ObjectType::Notification), slot, 0) == sys::Error::None)
+      s.notification = slot;
+    else
+      free_slot(slot);
+  }
+  if (s.notification != 0) {
+    // Nobody signals this notification: the wait ends with Timeout after the duration.
+    sys::SyscallRegisters registers{0, 0, 0, 0, 0, nanoseconds};
+    (void)sys::invoke(abi::Syscall::NotificationWait, s.notification, registers);
+    return;
+  }
+  // No object could be made (memory limit): yield until the time has passed.
+  u64 until = monotonic_nanoseconds() + nanoseconds;
+  while (monotonic_nanoseconds() < until) (void)native(abi::Syscall::ThreadYield, 0);
+}
+
+void random_init() {
+  State& s = the_state;
+  u32 eax = 1, ebx = 0, ecx = 0, edx = 0;
+  asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+  s.have_rdrand = (ecx >> 30) & 1;
+  s.random_state = read_tsc() ^ (s.context->invocation_id * 0x9e3779b97f4a7c15ull);
+}
+
+// rdrand when the CPU has it (retried a few times, as Intel advises), else splitmix64 over a
+// TSC-and-invocation seed: unpredictable enough for hash seeds and AT_RANDOM, not for keys.
+void random_bytes(u8* target, usize length) {
+  State& s = the_state;
+  while (length > 0) {
+    u64 value = 0;
+    bool got = false;
+    for (int attempt = 0; s.have_rdrand && attempt < 10 && !got; ++attempt) {
+      u8 ok;
+      asm volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok));
+      got = ok != 0;
+    }
+    if (!got) {
+      s.random_state += 0x9e3779b97f4a7c15ull ^ read_tsc();
+      value = s.random_state;
+      value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
+      value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
+      value ^= value >> 31;
+    }
+    usize chunk = length < 8 ? length : 8;
+    memcpy(target, &value, chunk);
+    target += chunk;
+    length -= chunk;
+  }
+}
+
+}  // namespace personality

@@ -1,0 +1,430 @@
+// The Linux system calls the personality answers: one table (LINUX_SYSCALLS, the source of the
+// table in docs/LINUX.md) and one function per call. Any number not in the table is ENOSYS and
+// counted; the count is logged when the program exits.
+// Invariant: a handler validates every program pointer (readable/writable) before use and
+// returns a Linux result: a value >= 0 or a negated errno.
+#include "personality.hpp"
+
+namespace personality {
+namespace {
+
+struct Arguments {
+  u64 a0, a1, a2, a3, a4, a5;
+};
+
+// X(number, name, what the personality does).
+#define LINUX_SYSCALLS(X)                                                                                  \
+  X(0, read, "fd 0 reads the invocation's input; other descriptors EBADF")                                 \
+  X(1, write, "fd 1 appends to the output area (bytes past its capacity are counted: OUTPUT_TOO_LARGE); "  \
+              "fd 2 goes to the manager as EVENT_LOG; others EBADF")                                       \
+  X(3, close, "fd 0-2: 0 (later use gives EBADF); others EBADF")                                          \
+  X(5, fstat, "fd 0-2: a pipe (st_mode S_IFIFO, st_blksize 4096); others EBADF")                           \
+  X(8, lseek, "fd 0-2: ESPIPE; others EBADF")                                                              \
+  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it); file mappings ENODEV/EBADF; "       \
+             "PROT_EXEC EACCES")                                                                           \
+  X(10, mprotect, "0 on known memory (protections are not changed), else ENOMEM")                         \
+  X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                       \
+  X(12, brk, "grows the break above the image with memory from the limit")                                 \
+  X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                        \
+  X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                          \
+  X(16, ioctl, "fd 0-2: ENOTTY (not a terminal); others EBADF")                                            \
+  X(17, pread64, "fd 0-2: ESPIPE; others EBADF")                                                           \
+  X(19, readv, "like read, per iovec")                                                                     \
+  X(20, writev, "like write, per iovec")                                                                   \
+  X(21, access, "ENOENT (no file system)")                                                                 \
+  X(24, sched_yield, "ThreadYield")                                                                        \
+  X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")         \
+  X(28, madvise, "0; MADV_DONTNEED zeroes the range")                                                      \
+  X(35, nanosleep, "a notification wait with the duration as timeout (no spinning)")                       \
+  X(39, getpid, "1")                                                                                       \
+  X(60, exit, "ends the invocation: EVENT_EXIT with status & 0xff and the stdout byte count")              \
+  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")     \
+  X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                       \
+  X(72, fcntl, "fd 0-2: F_GETFD/F_SETFD 0, F_GETFL O_RDONLY or O_WRONLY; others EINVAL")                   \
+  X(89, readlink, "ENOENT")                                                                                \
+  X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                      \
+  X(97, getrlimit, "as prlimit64")                                                                         \
+  X(102, getuid, "1000")                                                                                   \
+  X(104, getgid, "1000")                                                                                   \
+  X(107, geteuid, "1000")                                                                                  \
+  X(108, getegid, "1000")                                                                                  \
+  X(110, getppid, "0")                                                                                     \
+  X(131, sigaltstack, "accepted and ignored")                                                              \
+  X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")         \
+  X(186, gettid, "1")                                                                                      \
+  X(200, tkill, "as kill")                                                                                 \
+  X(201, time, "seconds since boot")                                                                       \
+  X(202, futex, "single thread: WAIT EAGAIN if the value differs, a timed wait sleeps then ETIMEDOUT, an "  \
+                "untimed one is a deadlock and ends the invocation (status 134); WAKE 0")                   \
+  X(204, sched_getaffinity, "one CPU")                                                                     \
+  X(218, set_tid_address, "returns the tid (1); nothing is written at exit")                               \
+  X(228, clock_gettime, "every clock: the TSC since boot")                                                 \
+  X(229, clock_getres, "1 ns")                                                                             \
+  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                           \
+  X(231, exit_group, "as exit")                                                                            \
+  X(234, tgkill, "as kill")                                                                                \
+  X(257, openat, "ENOENT (no file system)")                                                                \
+  X(262, newfstatat, "with AT_EMPTY_PATH on fd 0-2 as fstat; else ENOENT")                                 \
+  X(267, readlinkat, "ENOENT")                                                                             \
+  X(273, set_robust_list, "accepted (single thread)")                                                      \
+  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; others infinite; "     \
+                    "setting is accepted and ignored")                                                     \
+  X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                            \
+  X(334, rseq, "ENOSYS (glibc then goes without)")
+
+constexpr u64 AT_EMPTY_PATH = 0x1000;
+constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+constexpr u64 MAX_IO = u64{1} << 30;
+
+bool open_descriptor(u64 descriptor) { return descriptor <= 2 && !state().descriptor_closed[descriptor]; }
+
+i64 read_input(u64 buffer, u64 length) {
+  State& s = state();
+  if (!writable(buffer, length)) return -EFAULT;
+  u64 left = s.context->input_size - s.input_position;
+  u64 count = length < left ? length : left;
+  memcpy(reinterpret_cast<void*>(buffer), reinterpret_cast<const u8*>(s.context->input_address) + s.input_position,
+         count);
+  s.input_position += count;
+  return static_cast<i64>(count);
+}
+
+i64 write_descriptor(u64 descriptor, u64 buffer, u64 length) {
+  if (!open_descriptor(descriptor) || descriptor == 0) return -EBADF;
+  if (length > MAX_IO) length = MAX_IO;
+  if (!readable(buffer, length)) return -EFAULT;
+  if (descriptor == 1) write_output(reinterpret_cast<const u8*>(buffer), length);
+  else write_log(reinterpret_cast<const char*>(buffer), length);
+  return static_cast<i64>(length);
+}
+
+i64 sys_read(const Arguments& a) {
+  if (!open_descriptor(a.a0) || a.a0 != 0) return -EBADF;
+  return read_input(a.a1, a.a2 > MAX_IO ? MAX_IO : a.a2);
+}
+i64 sys_write(const Arguments& a) { return write_descriptor(a.a0, a.a1, a.a2); }
+
+struct IoVector {
+  u64 base, length;
+};
+
+i64 vector_io(const Arguments& a, bool reading) {
+  if (!open_descriptor(a.a0) || (reading ? a.a0 != 0 : a.a0 == 0)) return -EBADF;
+  if (a.a2 > 1024) return -EINVAL;
+  if (!readable(a.a1, a.a2 * sizeof(IoVector))) return -EFAULT;
+  const auto* vectors = reinterpret_cast<const IoVector*>(a.a1);
+  i64 total = 0;
+  for (u64 i = 0; i < a.a2; ++i) {
+    IoVector vector = vectors[i];
+    i64 done = reading ? read_input(vector.base, vector.length) : write_descriptor(a.a0, vector.base, vector.length);
+    if (done < 0) return total > 0 ? total : done;
+    total += done;
+    if (reading && static_cast<u64>(done) < vector.length) break;
+  }
+  return total;
+}
+i64 sys_readv(const Arguments& a) { return vector_io(a, true); }
+i64 sys_writev(const Arguments& a) { return vector_io(a, false); }
+
+i64 sys_close(const Arguments& a) {
+  if (!open_descriptor(a.a0)) return -EBADF;
+  state().descriptor_closed[a.a0] = true;
+  return 0;
+}
+
+// struct stat of x86-64 (144 bytes).
+struct LinuxStat {
+  u64 device, inode, links;
+  u32 mode, uid, gid, padding;
+  u64 special_device;
+  i64 size, block_size, blocks;
+  u64 times[6];
+  i64 reserved[3];
+};
+static_assert(sizeof(LinuxStat) == 144);
+
+i64 stat_descriptor(u64 descriptor, u64 buffer) {
+  if (!open_descriptor(descriptor)) return -EBADF;
+  if (!writable(buffer, sizeof(LinuxStat))) return -EFAULT;
+  LinuxStat stat{};
+  stat.device = 0x0c;
+  stat.inode = 1 + descriptor;
+  stat.links = 1;
+  stat.mode = 0010000 | (descriptor == 0 ? 0400 : 0200);  // S_IFIFO, owner read or write.
+  stat.uid = static_cast<u32>(LINUX_UID);
+  stat.gid = static_cast<u32>(LINUX_GID);
+  stat.block_size = 4096;
+  memcpy(reinterpret_cast<void*>(buffer), &stat, sizeof stat);
+  return 0;
+}
+i64 sys_fstat(const Arguments& a) { return stat_descriptor(a.a0, a.a1); }
+i64 sys_newfstatat(const Arguments& a) {
+  if ((a.a3 & AT_EMPTY_PATH) != 0 && readable(a.a1, 1) && *reinterpret_cast<const char*>(a.a1) == '\0')
+    return stat_descriptor(a.a0, a.a2);
+  if (!readable(a.a1, 1)) return -EFAULT;
+  return -ENOENT;
+}
+
+i64 sys_lseek(const Arguments& a) { return open_descriptor(a.a0) ? -ESPIPE : -EBADF; }
+i64 sys_pread64(const Arguments& a) { return open_descriptor(a.a0) ? -ESPIPE : -EBADF; }
+i64 sys_ioctl(const Arguments& a) { return open_descriptor(a.a0) ? -ENOTTY : -EBADF; }
+i64 sys_fcntl(const Arguments& a) {
+  if (!open_descriptor(a.a0)) return -EBADF;
+  switch (a.a1) {
+    case 1: case 2: return 0;                  // F_GETFD, F_SETFD.
+    case 3: return a.a0 == 0 ? 0 : 1;          // F_GETFL: O_RDONLY, O_WRONLY.
+    default: return -EINVAL;
+  }
+}
+i64 sys_access(const Arguments&) { return -ENOENT; }
+i64 sys_openat(const Arguments&) { return -ENOENT; }
+i64 sys_readlink(const Arguments&) { return -ENOENT; }
+i64 sys_readlinkat(const Arguments&) { return -ENOENT; }
+
+i64 sys_mmap(const Arguments& a) { return linux_mmap(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
+i64 sys_mprotect(const Arguments& a) { return linux_mprotect(a.a0, a.a1, a.a2); }
+i64 sys_munmap(const Arguments& a) { return linux_munmap(a.a0, a.a1); }
+i64 sys_brk(const Arguments& a) { return linux_brk(a.a0); }
+i64 sys_mremap(const Arguments& a) { return linux_mremap(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
+
+i64 sys_rt_sigaction(const Arguments& a) {
+  if (a.a2 != 0) {
+    if (!writable(a.a2, 32)) return -EFAULT;
+    memset(reinterpret_cast<void*>(a.a2), 0, 32);
+  }
+  return 0;
+}
+i64 sys_rt_sigprocmask(const Arguments& a) {
+  if (a.a2 != 0) {
+    if (a.a3 > 128 || !writable(a.a2, a.a3)) return -EFAULT;
+    memset(reinterpret_cast<void*>(a.a2), 0, a.a3);
+  }
+  return 0;
+}
+i64 sys_sigaltstack(const Arguments&) { return 0; }
+
+i64 signal_self(u64 target, u64 signal) {
+  if (target != LINUX_PID && target != 0) return -ESRCH;
+  if (signal == 0) return 0;
+  if (signal > 64) return -EINVAL;
+  logf("linux: killed by signal %lu\n", signal);
+  exit_program(128 + signal);
+}
+i64 sys_kill(const Arguments& a) { return signal_self(a.a0, a.a1); }
+i64 sys_tkill(const Arguments& a) { return signal_self(a.a0, a.a1); }
+i64 sys_tgkill(const Arguments& a) { return a.a0 != LINUX_PID ? -ESRCH : signal_self(a.a1, a.a2); }
+
+i64 sys_sched_yield(const Arguments&) {
+  (void)native(abi::Syscall::ThreadYield, 0);
+  return 0;
+}
+
+struct TimeSpec {
+  i64 seconds, nanoseconds;
+};
+
+bool read_duration(u64 address, u64& nanoseconds) {
+  if (!readable(address, sizeof(TimeSpec))) return false;
+  TimeSpec spec;
+  memcpy(&spec, reinterpret_cast<const void*>(address), sizeof spec);
+  if (spec.seconds < 0 || spec.nanoseconds < 0 || spec.nanoseconds >= 1'000'000'000) return false;
+  u64 seconds = static_cast<u64>(spec.seconds) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec.seconds);
+  nanoseconds = seconds * 1'000'000'000 + static_cast<u64>(spec.nanoseconds);
+  return true;
+}
+
+i64 sys_nanosleep(const Arguments& a) {
+  u64 duration;
+  if (!read_duration(a.a0, duration)) return readable(a.a0, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  sleep_nanoseconds(duration);
+  return 0;
+}
+i64 sys_clock_nanosleep(const Arguments& a) {
+  u64 duration;
+  if (!read_duration(a.a2, duration)) return readable(a.a2, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  if ((a.a1 & 1) != 0) {  // TIMER_ABSTIME.
+    u64 now = monotonic_nanoseconds();
+    duration = duration > now ? duration - now : 0;
+  }
+  sleep_nanoseconds(duration);
+  return 0;
+}
+
+i64 sys_clock_gettime(const Arguments& a) {
+  if (a.a0 > 11) return -EINVAL;
+  if (!writable(a.a1, sizeof(TimeSpec))) return -EFAULT;
+  u64 now = monotonic_nanoseconds();
+  TimeSpec spec{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
+  memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
+  return 0;
+}
+i64 sys_clock_getres(const Arguments& a) {
+  if (a.a1 == 0) return 0;
+  if (!writable(a.a1, sizeof(TimeSpec))) return -EFAULT;
+  TimeSpec spec{0, 1};
+  memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
+  return 0;
+}
+i64 sys_gettimeofday(const Arguments& a) {
+  if (a.a0 == 0) return 0;
+  if (!writable(a.a0, 16)) return -EFAULT;
+  u64 now = monotonic_nanoseconds();
+  i64 value[2] = {static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000 / 1000)};
+  memcpy(reinterpret_cast<void*>(a.a0), value, sizeof value);
+  return 0;
+}
+i64 sys_time(const Arguments& a) {
+  i64 seconds = static_cast<i64>(monotonic_nanoseconds() / 1'000'000'000);
+  if (a.a0 != 0) {
+    if (!writable(a.a0, 8)) return -EFAULT;
+    memcpy(reinterpret_cast<void*>(a.a0), &seconds, 8);
+  }
+  return seconds;
+}
+
+i64 sys_getrandom(const Arguments& a) {
+  u64 length = a.a1 > MAX_IO ? MAX_IO : a.a1;
+  if (!writable(a.a0, length)) return -EFAULT;
+  random_bytes(reinterpret_cast<u8*>(a.a0), length);
+  return static_cast<i64>(length);
+}
+
+i64 sys_uname(const Arguments& a) {
+  constexpr usize FIELD = 65;
+  if (!writable(a.a0, FIELD * 6)) return -EFAULT;
+  auto* fields = reinterpret_cast<char*>(a.a0);
+  memset(fields, 0, FIELD * 6);
+  const char* values[6] = {"Linux", "metteagle", "6.1.0-metteagle", "#1 MettEagle Linux personality", "x86_64",
+                           "(none)"};
+  for (usize i = 0; i < 6; ++i)
+    for (usize j = 0; values[i][j] != '\0' && j + 1 < FIELD; ++j) fields[i * FIELD + j] = values[i][j];
+  return 0;
+}
+
+i64 sys_getpid(const Arguments&) { return LINUX_PID; }
+i64 sys_gettid(const Arguments&) { return LINUX_PID; }
+i64 sys_getppid(const Arguments&) { return 0; }
+i64 sys_getuid(const Arguments&) { return LINUX_UID; }
+i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
+i64 sys_getgid(const Arguments&) { return LINUX_GID; }
+i64 sys_getegid(const Arguments&) { return LINUX_GID; }
+
+i64 sys_exit(const Arguments& a) { exit_program(a.a0); }
+i64 sys_exit_group(const Arguments& a) { exit_program(a.a0); }
+
+i64 sys_arch_prctl(const Arguments& a) {
+  State& s = state();
+  switch (a.a0) {
+    case ARCH_SET_FS: {
+      if (a.a1 >= abi::USER_SPACE_END) return -EPERM;
+      if (native(abi::Syscall::ThreadSetFsBase, abi::NULL_SELECTOR, a.a1) != sys::Error::None) return -EPERM;
+      s.fs_base = a.a1;
+      return 0;
+    }
+    case ARCH_GET_FS:
+      if (!writable(a.a1, 8)) return -EFAULT;
+      memcpy(reinterpret_cast<void*>(a.a1), &s.fs_base, 8);
+      return 0;
+    case ARCH_SET_GS:
+    case ARCH_GET_GS:
+    default:
+      return -EINVAL;
+  }
+}
+
+i64 sys_set_tid_address(const Arguments&) { return LINUX_PID; }
+i64 sys_set_robust_list(const Arguments& a) { return a.a1 == 24 ? 0 : -EINVAL; }
+i64 sys_rseq(const Arguments&) { return -ENOSYS; }
+
+i64 sys_futex(const Arguments& a) {
+  constexpr u64 FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
+  u64 operation = a.a1 & 0x7f;  // Without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME.
+  if (operation == FUTEX_WAKE || operation == FUTEX_WAKE_BITSET) return 0;  // Nobody else waits.
+  if (operation != FUTEX_WAIT && operation != FUTEX_WAIT_BITSET) return -ENOSYS;
+  if ((a.a0 & 3) != 0 || !readable(a.a0, 4)) return -EFAULT;
+  u32 value;
+  memcpy(&value, reinterpret_cast<const void*>(a.a0), 4);
+  if (value != static_cast<u32>(a.a2)) return -EAGAIN;
+  if (a.a3 == 0) {
+    // One thread waiting for itself: nothing can ever wake it.
+    logf("linux: futex wait without timeout in a single-threaded program (deadlock)\n");
+    exit_program(134);
+  }
+  u64 duration;
+  if (!read_duration(a.a3, duration)) return -EINVAL;
+  if (operation == FUTEX_WAIT_BITSET) {  // The timeout is absolute there.
+    u64 now = monotonic_nanoseconds();
+    duration = duration > now ? duration - now : 0;
+  }
+  sleep_nanoseconds(duration);
+  return -ETIMEDOUT;
+}
+
+i64 sys_sched_getaffinity(const Arguments& a) {
+  if (a.a1 < 8) return -EINVAL;
+  if (!writable(a.a2, 8)) return -EFAULT;
+  u64 mask = 1;
+  memcpy(reinterpret_cast<void*>(a.a2), &mask, 8);
+  return 8;
+}
+
+i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
+  constexpr u64 INFINITE = ~u64{0};
+  if (resource > 15) return -EINVAL;
+  if (new_limit != 0 && !readable(new_limit, 16)) return -EFAULT;
+  if (old_limit == 0) return 0;
+  if (!writable(old_limit, 16)) return -EFAULT;
+  u64 value[2] = {INFINITE, INFINITE};
+  if (resource == 3) {  // RLIMIT_STACK
+    value[0] = value[1] = manager::FUNCTION_STACK_TOP - state().stack_low;
+  } else if (resource == 2 || resource == 9) {  // RLIMIT_DATA, RLIMIT_AS
+    sys::SyscallRegisters registers{};
+    if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None)
+      value[0] = value[1] = registers.argument1;
+  } else if (resource == 7) {  // RLIMIT_NOFILE
+    value[0] = value[1] = 3;
+  }
+  memcpy(reinterpret_cast<void*>(old_limit), value, sizeof value);
+  return 0;
+}
+i64 sys_prlimit64(const Arguments& a) {
+  if (a.a0 != 0 && a.a0 != LINUX_PID) return -ESRCH;
+  return resource_limit(a.a1, a.a2, a.a3);
+}
+i64 sys_getrlimit(const Arguments& a) { return resource_limit(a.a0, 0, a.a1); }
+
+i64 unsupported(u64 number) {
+  State& s = state();
+  ++s.unsupported_calls;
+  bool seen = false;
+  for (usize i = 0; i < s.unsupported_distinct; ++i) seen = seen || s.unsupported_numbers[i] == number;
+  if (!seen && s.unsupported_distinct < sizeof s.unsupported_numbers / sizeof s.unsupported_numbers[0])
+    s.unsupported_numbers[s.unsupported_distinct++] = number;
+  return -ENOSYS;
+}
+
+i64 dispatch(u64 number, const Arguments& arguments) {
+  switch (number) {
+#define LINUX_SYSCALL_CASE(value, name, summary) \
+  case value:                                    \
+    return sys_##name(arguments);
+    LINUX_SYSCALLS(LINUX_SYSCALL_CASE)
+#undef LINUX_SYSCALL_CASE
+    default:
+      return unsupported(number);
+  }
+}
+
+}  // namespace
+}  // namespace personality
+
+using namespace personality;
+
+// Called by personality_syscall_entry for each `syscall` of the program: the Linux number is in
+// rax, the arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax.
+extern "C" void personality_handle_syscall() {
+  abi::PersonalityRegisters& registers = sys::utcb()->personality_registers;
+  Arguments arguments{registers.rdi, registers.rsi, registers.rdx, registers.r10, registers.r8, registers.r9};
+  registers.rax = static_cast<u64>(dispatch(registers.rax, arguments));
+}

@@ -1,0 +1,190 @@
+// linux_tests: unmodified static Linux executables as functions, checked from a tenant started by
+// the root task. A musl C program (stdin to upper case, exit codes), a glibc + libstdc++ C++
+// program (iostreams, std::string, std::map, exceptions) and a hostile program (unknown
+// system-call numbers, kernel-half pointers, an mmap flood past the memory limit) are deployed with
+// FUNCTION_FLAG_LINUX and invoked through the container manager.
+// Invariant: every case removes what it deployed.
+#include "../framework.hpp"
+#include "client.hpp"
+
+extern "C" int memcmp(const void* left, const void* right, sys::usize length);
+extern "C" sys::usize strlen(const char* text);
+extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+
+extern "C" const sys::u8 linux_upper[], linux_upper_end[];
+extern "C" const sys::u8 linux_words[], linux_words_end[];
+extern "C" const sys::u8 linux_hostile[], linux_hostile_end[];
+extern "C" const sys::u8 linux_busybox[], linux_busybox_end[];
+
+namespace {
+
+using namespace containers;
+using test::Case;
+
+SlotAllocator& slots() {
+  static SlotAllocator allocator(FIRST_FREE, 256);
+  return allocator;
+}
+
+ManagerClient& client() {
+  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
+  return instance;
+}
+
+Console console() { return Console(CONSOLE); }
+
+FunctionConfig linux_config(u64 memory_limit = manager::DEFAULT_CONFIG.memory_limit_bytes) {
+  FunctionConfig config = manager::DEFAULT_CONFIG;
+  config.memory_limit_bytes = memory_limit;
+  config.grants = manager::GRANT_CONSOLE;  // stderr and the personality's notes reach the console.
+  config.flags = manager::FUNCTION_FLAG_LINUX;
+  return config;
+}
+
+#define DEPLOY(name, begin, end, config)                                                                     \
+  do {                                                                                                       \
+    Reply deploy_reply_ = client().deploy(name, begin, static_cast<u64>(end - begin), config);               \
+    if (deploy_reply_.status != manager::STATUS_OK || deploy_reply_.transport != Error::None) {              \
+      test.fail(__FILE__, __LINE__, "deploy %s gave %s (ipc %s, word 0 %#lx)", name,                         \
+                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.words[0]); \
+      return;                                                                                                \
+    }                                                                                                        \
+  } while (0)
+
+#define EXPECT_STATUS(reply, expected)                                                                       \
+  do {                                                                                                       \
+    const Reply& status_reply_ = (reply);                                                                    \
+    if (status_reply_.transport != Error::None)                                                              \
+      test.fail(__FILE__, __LINE__, "%s: ipc failed with %s", #reply, error_name(status_reply_.transport));  \
+    else if (status_reply_.status != (expected))                                                             \
+      test.fail(__FILE__, __LINE__, "%s gave %s (exit %lu, detail %#lx), expected %s", #reply,               \
+                status_name(status_reply_.status), status_reply_.words[0], status_reply_.words[7],           \
+                status_name(expected));                                                                      \
+  } while (0)
+
+struct OutputText {
+  char text[manager::INLINE_BYTES + 1] = {};
+  explicit OutputText(const Reply& reply) {
+    u64 size = reply.result().output_size < manager::INLINE_BYTES ? reply.result().output_size : manager::INLINE_BYTES;
+    memcpy(text, reply.inline_output(), size);
+    for (u64 index = 0; index < size; ++index)
+      if (text[index] == '\0') text[index] = '.';
+  }
+};
+
+bool output_is(const Reply& reply, const char* expected) {
+  u64 length = strlen(expected);
+  return reply.result().output_size == length && memcmp(reply.inline_output(), expected, length) == 0;
+}
+
+#define EXPECT_OUTPUT(reply, expected)                                                                    \
+  do {                                                                                                    \
+    if (!output_is(reply, expected))                                                                      \
+      test.fail(__FILE__, __LINE__, "output \"%s\" (%lu bytes), expected \"%s\"", OutputText(reply).text, \
+                (reply).result().output_size, expected);                                                  \
+  } while (0)
+
+void c_program_reads_stdin_writes_stdout(Case& test) {
+  DEPLOY("upper", linux_upper, linux_upper_end, linux_config());
+  Reply reply = client().invoke("upper", "hello, linux");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "HELLO, LINUX\n12 bytes, argv[0]=upper, argc=1, HOME=/\n");
+  Reply empty = client().invoke("upper", "");
+  EXPECT_STATUS(empty, manager::STATUS_OK);
+  EXPECT_OUTPUT(empty, "\n0 bytes, argv[0]=upper, argc=1, HOME=/\n");
+}
+
+void c_program_exit_code_is_the_status(Case& test) {
+  Reply failed = client().invoke("upper", "exit=3");
+  EXPECT_STATUS(failed, manager::STATUS_FAILED);
+  EXPECT_EQ(failed.result().exit_code, 3);
+  EXPECT_EQ(failed.result().output_size, 0);
+}
+
+// Each invocation builds and destroys a task with the personality; 30 in a row must not leak.
+void c_program_repeated_invocations(Case& test) {
+  for (u64 round = 0; round < 30; ++round) {
+    Reply reply = client().invoke("upper", "again");
+    if (reply.status != manager::STATUS_OK || !output_is(reply, "AGAIN\n5 bytes, argv[0]=upper, argc=1, HOME=/\n")) {
+      test.fail(__FILE__, __LINE__, "round %lu gave %s: \"%s\"", round, status_name(reply.status),
+                OutputText(reply).text);
+      break;
+    }
+  }
+  EXPECT_STATUS(client().remove("upper"), manager::STATUS_OK);
+}
+
+void cpp_program_with_iostreams_and_exceptions(Case& test) {
+  DEPLOY("words", linux_words, linux_words_end, linux_config());
+  Reply reply = client().invoke("words", "pear apple pear fig\napple pear");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "apple=2\nfig=1\npear=3\ncaught negative\ntotal 6\n");
+  // An uncaught exception: std::terminate, abort(), tgkill(SIGABRT): status 128 + 6.
+  Reply aborted = client().invoke("words", "throw now");
+  EXPECT_STATUS(aborted, manager::STATUS_FAILED);
+  EXPECT_EQ(aborted.result().exit_code, 134);
+  EXPECT_STATUS(client().remove("words"), manager::STATUS_OK);
+}
+
+void hostile_program_gets_errors_not_crashes(Case& test) {
+  DEPLOY("hostile", linux_hostile, linux_hostile_end, linux_config(8ull << 20));
+  Reply reply = client().invoke("hostile", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply,
+                "enosys-999 -1 38\n"
+                "enosys-100000 -1 38\n"
+                "efault-write-kernel -1 14\n"
+                "efault-read-kernel -1 14\n"
+                "efault-write-null -1 14\n"
+                "efault-write-end -1 14\n"
+                "efault-write-wrap -1 14\n"
+                "efault-personality -1 14\n"
+                "efault-uname -1 14\n"
+                "efault-clock -1 14\n"
+                "ebadf-write-7 -1 9\n"
+                "einval-arch-gs -1 22\n"
+                "eperm-fs-kernel -1 1\n"
+                "flood ENOMEM after-some\n"
+                "reuse zeroed\n"
+                "nanosleep 0\n");
+  EXPECT_STATUS(client().remove("hostile"), manager::STATUS_OK);
+}
+
+// Debian's busybox-static binary as it ships: the function's name is argv[0], which picks the applet.
+void busybox_from_debian_runs_as_shipped(Case& test) {
+  DEPLOY("cat", linux_busybox, linux_busybox_end, linux_config());
+  Reply reply = client().invoke("cat", "one\ntwo\n");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "one\ntwo\n");
+  EXPECT_STATUS(client().remove("cat"), manager::STATUS_OK);
+}
+
+void rejects_unknown_flags(Case& test) {
+  FunctionConfig config = linux_config();
+  config.flags = 2;
+  Reply reply = client().deploy("flagged", linux_upper, static_cast<u64>(linux_upper_end - linux_upper), config);
+  EXPECT_STATUS(reply, manager::STATUS_BAD_REQUEST);
+}
+
+const test::TestEntry TESTS[] = {
+    {"c_program_reads_stdin_writes_stdout", c_program_reads_stdin_writes_stdout},
+    {"c_program_exit_code_is_the_status", c_program_exit_code_is_the_status},
+    {"c_program_repeated_invocations", c_program_repeated_invocations},
+    {"cpp_program_with_iostreams_and_exceptions", cpp_program_with_iostreams_and_exceptions},
+    {"hostile_program_gets_errors_not_crashes", hostile_program_gets_errors_not_crashes},
+    {"busybox_from_debian_runs_as_shipped", busybox_from_debian_runs_as_shipped},
+    {"rejects_unknown_flags", rejects_unknown_flags},
+};
+
+}  // namespace
+
+extern "C" void metteagle_main(u64 endpoint_count) {
+  if (endpoint_count < 1) {
+    printf(console(), "# linux_tests: needs the manager endpoint\n0 passed, 1 failed\n");
+    (void)console().exit(0x11);
+    exit_thread();
+  }
+  printf(console(), "# linux_tests: %zu cases\n", sizeof TESTS / sizeof TESTS[0]);
+  test::run_all(console(), TESTS, sizeof TESTS / sizeof TESTS[0]);
+  exit_thread();
+}
