@@ -376,6 +376,7 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
     case manager::STATUS_QUOTA_EXCEEDED: error(response, 500, "memory limit exceeded"); break;
     case manager::STATUS_OUTPUT_TOO_LARGE: error(response, 500, "output larger than the function's max_output"); break;
     case manager::STATUS_TOO_DEEP: error(response, 500, "nested invocations too deep"); break;
+    case manager::STATUS_TOO_MANY_CALLS: error(response, 500, "too many nested invocations"); break;
     case manager::STATUS_TIMEOUT: error(response, 504, "function timed out"); break;
     default: return manager_error(response, reply);
   }

@@ -33,10 +33,7 @@ void append_label(Buffer& output, const char* value) {
 }  // namespace
 
 const char* status_name(u32 status) {
-  static const char* const NAMES[] = {"OK",      "BAD_REQUEST",    "NOT_FOUND",        "NAME_TAKEN", "BAD_EXECUTABLE",
-                                      "BUSY",    "CRASHED",        "TIMEOUT",          "QUOTA_EXCEEDED",
-                                      "OUTPUT_TOO_LARGE", "FAILED", "INTERNAL_ERROR", "TOO_DEEP"};
-  return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
+  return manager::status_name(status);
 }
 
 void Metrics::Histogram::observe(u64 microseconds) {

@@ -87,6 +87,7 @@ Outcome run(Worker& worker, const InvocationRequest& request);
 void supervise(Worker& worker, const InvocationRequest& request, const Function& function, Endpoint events,
                u64 deadline, Outcome& outcome) {
   Message event;
+  u64 nested_calls = 0;
   for (;;) {
     u64 now = read_tsc();
     u64 tsc_hertz = manager_state().tsc_hertz;
@@ -138,6 +139,9 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
           answer = Message::make(STATUS_BAD_REQUEST);
         } else if (request.depth + 1 > function.config.max_nesting_depth || request.depth + 1 > MAX_DEPTH) {
           answer = Message::make(STATUS_TOO_DEEP);
+        } else if (++nested_calls > MAX_NESTED_CALLS) {
+          // Fan-out is bounded like depth: with both, one invocation's total work is bounded.
+          answer = Message::make(STATUS_TOO_MANY_CALLS);
         } else {
           InvocationRequest nested{};
           nested.tenant = request.tenant;

@@ -22,12 +22,6 @@ RawName RawName::of(const char* name) {
   return raw;
 }
 
-const char* status_name(u64 status) {
-  static const char* const NAMES[] = {"OK",           "BAD_REQUEST",   "NOT_FOUND", "NAME_TAKEN", "BAD_EXECUTABLE",
-                                      "BUSY",         "CRASHED",       "TIMEOUT",   "QUOTA_EXCEEDED",
-                                      "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR", "TOO_DEEP"};
-  return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
-}
 
 Reply ManagerClient::call(Message& request) {
   Reply reply;

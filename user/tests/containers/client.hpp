@@ -71,7 +71,7 @@ constexpr u64 SCRATCH_IMAGE = 0x0000000050000000;
 constexpr u64 SCRATCH_INPUT = 0x0000000052000000;
 constexpr u64 SCRATCH_OUTPUT = 0x0000000054000000;
 
-const char* status_name(u64 status);
+using manager::status_name;
 
 // The two tenants' conversation on the `sync` endpoint: the test client calls with this label and
 // the name (words 0-3) of a function it deployed; tenant B answers with the Status of its INVOKE,

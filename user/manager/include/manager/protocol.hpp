@@ -64,7 +64,15 @@ enum Status : u32 {
   STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0); its output comes along.
   STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in word 7).
   STATUS_TOO_DEEP = 12,          // Nested invocation beyond the configured depth.
+  STATUS_TOO_MANY_CALLS = 13,    // More nested invocations from one invocation than MAX_NESTED_CALLS.
 };
+
+constexpr const char* status_name(u64 status) {
+  constexpr const char* NAMES[] = {"OK",        "BAD_REQUEST",      "NOT_FOUND", "NAME_TAKEN",     "BAD_EXECUTABLE",
+                                   "BUSY",      "CRASHED",          "TIMEOUT",   "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE",
+                                   "FAILED",    "INTERNAL_ERROR",   "TOO_DEEP",  "TOO_MANY_CALLS"};
+  return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
+}
 
 // A function's configuration, as seven message words.
 struct FunctionConfig {
@@ -89,6 +97,7 @@ constexpr u64 MAX_MEMORY_LIMIT = 256ull << 20;
 constexpr u64 MAX_OUTPUT_BYTES = 1ull << 20;
 constexpr u64 MAX_EXECUTABLE_BYTES = 16ull << 20;
 constexpr u64 MAX_INPUT_BYTES = 1ull << 20;
+constexpr u64 MAX_NESTED_CALLS = 64;  // Nested invocations one invocation may make (fan-out).
 
 // Reply words 0-7 of INVOKE and EVENT_INVOKE.
 struct InvocationResult {
