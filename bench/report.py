@@ -19,6 +19,10 @@ PAIRS = [
     # The kernel-level part of a cold start (load an ELF into a new task, run it, tear it down),
     # without the container manager's bookkeeping.
     ("task_spawn_wait", "spawn_wait"),
+    # The very same static glibc binary (bench/linux/workloads/empty.c) on both sides: as a
+    # function through the Linux personality, and spawned or run by crun in the Linux guest.
+    ("cold_invoke_linux_static", "spawn_wait"),
+    ("cold_invoke_linux_static", "crun_run"),
 ]
 MODES = ["icount", "wall"]
 MODE_TEXT = {
