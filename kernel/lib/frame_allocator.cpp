@@ -60,7 +60,11 @@ Result<u64> FrameAllocator::allocate_contiguous(usize count, u64 alignment) {
   if (count > free_frames_) return Error::OutOfMemory;
   usize step = static_cast<usize>(alignment / PAGE_SIZE);
   usize first = static_cast<usize>((align_up(base_, alignment) - base_) / PAGE_SIZE);
-  for (usize start = first; start + count <= frame_count_; start += step) {
+  // Every frame below the hint is in use (the invariant), so the search starts there; the
+  // aligned candidates are indexed relative to `first` (the first aligned frame).
+  usize start = first;
+  if (search_hint_ > first) start = first + static_cast<usize>(align_up(search_hint_ - first, step));
+  while (start + count <= frame_count_) {
     usize run = 0;
     while (run < count && !test(start + run)) ++run;
     if (run == count) {
@@ -68,6 +72,8 @@ Result<u64> FrameAllocator::allocate_contiguous(usize count, u64 alignment) {
       free_frames_ -= count;
       return base_ + start * PAGE_SIZE;
     }
+    // No run through the used frame at start + run can succeed: continue after it.
+    start = first + static_cast<usize>(align_up(start + run + 1 - first, step));
   }
   return Error::OutOfMemory;
 }

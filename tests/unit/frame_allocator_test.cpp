@@ -98,3 +98,23 @@ TEST_F(Fixture, ContiguousRunsAreAlignedAndSkipHoles) {
   EXPECT_EQ(allocator.allocate_contiguous(1, 3 * PAGE_SIZE).error(), klib::Error::InvalidArgument);
   EXPECT_EQ(allocator.free_frames(), FRAMES - 1 - 16);
 }
+
+TEST_F(Fixture, ContiguousSearchStartsAtTheHintAndSkipsPastUsedFrames) {
+  allocator.release_range(BASE, BASE + FRAMES * PAGE_SIZE);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(allocator.allocate().ok());  // Frames 0-9; hint at 10.
+  auto run = allocator.allocate_contiguous(3, PAGE_SIZE);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run.value(), BASE + 10 * PAGE_SIZE);
+  // A freed frame below the hint is found again: the hint moves back.
+  ASSERT_TRUE(allocator.free(BASE + 2 * PAGE_SIZE).ok());
+  ASSERT_TRUE(allocator.free(BASE + 3 * PAGE_SIZE).ok());
+  auto low = allocator.allocate_contiguous(2, PAGE_SIZE);
+  ASSERT_TRUE(low.ok());
+  EXPECT_EQ(low.value(), BASE + 2 * PAGE_SIZE);
+  // A run blocked by a used frame continues after it, never overlapping used frames.
+  allocator.reserve_range(BASE + 20 * PAGE_SIZE, BASE + 21 * PAGE_SIZE);
+  auto around = allocator.allocate_contiguous(8, PAGE_SIZE);
+  ASSERT_TRUE(around.ok());
+  EXPECT_EQ(around.value(), BASE + 21 * PAGE_SIZE);
+  EXPECT_EQ(allocator.free_frames(), FRAMES - 10 - 3 - 1 - 8 + 2 - 2);
+}

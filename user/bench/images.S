@@ -1,4 +1,5 @@
-// The empty function's executable, embedded so the benchmark client can deploy it.
+// The executables the benchmark client deploys: the empty native function and the Linux
+// baseline's empty program (a static glibc executable).
 .section .rodata
 .balign 16
 .global empty_function_image
@@ -6,3 +7,10 @@
 empty_function_image:
     .incbin EMPTY_FUNCTION_PATH
 empty_function_image_end:
+
+.balign 16
+.global linux_empty_image
+.global linux_empty_image_end
+linux_empty_image:
+    .incbin LINUX_EMPTY_PATH
+linux_empty_image_end:

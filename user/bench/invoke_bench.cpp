@@ -9,6 +9,8 @@
 
 extern "C" const unsigned char empty_function_image[];
 extern "C" const unsigned char empty_function_image_end[];
+extern "C" const unsigned char linux_empty_image[];
+extern "C" const unsigned char linux_empty_image_end[];
 
 using namespace sys;
 
@@ -21,25 +23,27 @@ constexpr u64 SERVICE = 8;  // Our badged capability to the manager's endpoint.
 
 constexpr u64 SAMPLES = 60;
 constexpr u64 THROUGHPUT_SECONDS_TENTHS = 5;  // Half a second of guest time per measurement.
-constexpr u64 IMAGE_ADDRESS = 0x50000000;
 constexpr u64 HELPER_STACK = 0x60000000;
 constexpr u64 HELPER_UTCB = 0x61000000;
 
 u64 tsc_hertz = 0;
 u64 samples[6][SAMPLES];
 
-Result<void> deploy_empty(SlotAllocator& slots) {
-  u64 size = static_cast<u64>(empty_function_image_end - empty_function_image);
+// Deploys an embedded executable under name; flags are FunctionConfig flags (0 = native).
+Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, const u8* end, u64 flags) {
+  u64 size = static_cast<u64>(end - bytes);
   u64 pages = (size + 4095) / 4096;
   u64 slot = TRY(slots.allocate());
   Memory image = TRY(Factory(OWN_FACTORY).create_memory(slot, pages));
-  TRY_VOID(Task(SELF_TASK).map(image, 0, IMAGE_ADDRESS, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
-  auto* target = reinterpret_cast<u8*>(IMAGE_ADDRESS);
-  for (u64 i = 0; i < size; ++i) target[i] = empty_function_image[i];
+  TRY_VOID(image.write(0, bytes, size));
   Message request = Message::make(manager::DEPLOY);
-  manager::pack_name("empty", request.words);
+  manager::pack_name(name, request.words);
   request.words[4] = size;
-  request.set_words(manager::DEPLOY, 12);  // Words 5-11 zero: the default configuration.
+  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
+  config.flags = flags;
+  const u64* fields = reinterpret_cast<const u64*>(&config);
+  for (int i = 0; i < 7; ++i) request.words[5 + i] = fields[i];
+  request.set_words(manager::DEPLOY, 12);
   request.attach(image, abi::rights_of(abi::MemoryRight::Read));
   Message reply;
   TRY_VOID(Endpoint(SERVICE).call(request, reply));
@@ -48,9 +52,9 @@ Result<void> deploy_empty(SlotAllocator& slots) {
 }
 
 // One cold invocation; fills the end-to-end time and the manager's phases (ticks).
-bool invoke_empty(u64* phases) {
+bool invoke_empty(u64* phases, const char* name = "empty") {
   Message request = Message::make(manager::INVOKE);
-  manager::pack_name("empty", request.words);
+  manager::pack_name(name, request.words);
   request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
   Message reply;
   if (!Endpoint(SERVICE).call(request, reply).ok()) return false;
@@ -85,8 +89,9 @@ extern "C" void metteagle_main(u64) {
   ThreadSelfInfo self = thread_self();
   tsc_hertz = self.tsc_hertz;
   printf(console, "BENCH-BEGIN metteagle containers: %lu CPUs\n", self.cpu_count);
-  if (!deploy_empty(slots).ok()) {
-    printf(console, "BENCH-ERROR cold_invoke_empty deploying the empty function failed\n");
+  if (!deploy(slots, "empty", empty_function_image, empty_function_image_end, 0).ok() ||
+      !deploy(slots, "linux_empty", linux_empty_image, linux_empty_image_end, manager::FUNCTION_FLAG_LINUX).ok()) {
+    printf(console, "BENCH-ERROR cold_invoke_empty deploying the empty functions failed\n");
     (void)console.exit(0x11);
   }
   invoke_empty(nullptr);  // Warm-up: the manager's first use of its paths.
@@ -105,6 +110,20 @@ extern "C" void metteagle_main(u64) {
   const char* names[] = {"cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
                          "cold_invoke_teardown"};
   for (int i = 0; i < 5; ++i) bench::report(console, names[i], samples[i], SAMPLES);
+
+  // The same empty program the Linux guest spawns and runs in crun, unmodified, through the
+  // Linux personality.
+  printf(console, "BENCH-START cold_invoke_linux_static\n");
+  invoke_empty(nullptr, "linux_empty");  // Warm-up.
+  for (u64 sample = 0; sample < SAMPLES; ++sample) {
+    u64 start = bench::read_tsc();
+    if (!invoke_empty(nullptr, "linux_empty")) {
+      printf(console, "BENCH-ERROR cold_invoke_linux_static invocation failed\n");
+      (void)console.exit(0x11);
+    }
+    samples[0][sample] = bench::tenths_of_nanoseconds(bench::read_tsc() - start, 1, tsc_hertz);
+  }
+  bench::report(console, "cold_invoke_linux_static", samples[0], SAMPLES);
 
   // Throughput: one client thread, then two (the second on the other CPU), same duration.
   u64 duration = tsc_hertz / 10 * THROUGHPUT_SECONDS_TENTHS;
