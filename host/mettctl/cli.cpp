@@ -86,6 +86,8 @@ struct Parsed {
   CLI::Option* max_depth_option = deploy->add_option("--max-depth", max_depth, "call-depth limit (whole number)")->type_name("N");
   CLI::Option* cpus_option = deploy->add_option("--cpus", cpus, "CPU count (whole number, 0: the gateway decides)")->type_name("N");
   deploy->add_flag("--console", parsed.deploy.console, "let the function write to the console");
+  deploy->add_flag("--linux", parsed.deploy.linux_executable,
+                   "the executable is an unmodified static Linux program (docs/LINUX.md)");
 
   std::string data, file;
   CLI::App* invoke = app.add_subcommand("invoke", "run a function; input from --data, --file or stdin");

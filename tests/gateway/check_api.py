@@ -109,6 +109,9 @@ def wait_for_health(port, seconds=20):
     return False
 
 
+BUSYBOX = "/bin/busybox"  # From Debian's busybox-static (scripts/packages/linux.list).
+
+
 def deploy(client, name, image, **config):
     config = dict({"name": name}, **config)
     return client.request("POST", "/system/functions", body=image,
@@ -164,6 +167,17 @@ def main():
           f"invoke sha256: 200 + the right digest (got {status} {body[:70]!r})")
     status, _, body = alpha.request("POST", "/function/empty")
     check(status == 200, f"invoke empty: 200 (got {status})")
+
+    # Debian's busybox-static, unmodified, as a Linux function (docs/LINUX.md): deployed under
+    # the applet name `cat`, it echoes its stdin.
+    with open(BUSYBOX, "rb") as image:
+        status, _, body = deploy(alpha, "cat", image.read(), linux=True, memory=32 << 20)
+    check(status == 201, f"deploy busybox as a Linux function: 201 (got {status} {body[:100]!r})")
+    status, _, body = alpha.request("POST", "/function/cat", body=b"unmodified busybox\n")
+    check(status == 200 and body == b"unmodified busybox\n",
+          f"invoke busybox cat: 200 + the input (got {status} {body[:60]!r})")
+    status, _, body = deploy(alpha, "cat2", images["echo"], linux="yes")
+    check(status == 400, f"deploy with a non-boolean linux key: 400 (got {status})")
 
     # List and describe.
     status, _, body = alpha.request("GET", "/system/functions")

@@ -132,11 +132,12 @@ TEST(DeployConfig, ParsesAllKeys) {
   DeployConfig config;
   const char* error = nullptr;
   ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name": "echo", "memory": 16777216, "timeout_ms": 5000,
-      "max_output": 1048576, "max_depth": 4, "cpus": 0, "console": true})"), config, error)) << error;
+      "max_output": 1048576, "max_depth": 4, "cpus": 0, "console": true, "linux": true})"), config, error)) << error;
   EXPECT_STREQ(config.name, "echo");
   EXPECT_EQ(config.memory, 16777216u);
   EXPECT_EQ(config.timeout_ms, 5000u);
   EXPECT_TRUE(config.console);
+  EXPECT_TRUE(config.linux_executable);
   ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name":"a\u0062c"})"), config, error)) << error;
   EXPECT_STREQ(config.name, "abc");
 }
@@ -146,6 +147,7 @@ TEST(DeployConfig, RefusesBadConfigurations) {
       "", "{", "[]", "{}", R"({"name": "echo",})", R"({"name": "Echo"})", R"({"name": "echo", "memory": -1})",
       R"({"name": "echo", "memory": 1.5})", R"({"name": "echo", "memory": 1e9})", R"({"name": "echo", "memory": 01})",
       R"({"name": "echo", "memory": "1"})", R"({"name": "echo", "console": 1})", R"({"name": "echo", "other": 1})",
+      R"({"name": "echo", "linux": "yes"})", R"({"name": "echo", "linux": true, "linux": false})",
       R"({"name": "echo", "name": "b"})", R"({"name": "echo"} x)", R"({"name": "a\u00e9"})",
       R"({"name": "12345678901234567890123456789012"})", R"({"name": "echo", "memory": 99999999999999999999})",
       "{\"name\": \"a\nb\"}",
@@ -346,6 +348,13 @@ TEST_F(ApiTest, ResponseHead) {
   EXPECT_EQ(Gateway::check_body_size(*large), 413u);
   large->content_length = MAX_BODY_BYTES;
   EXPECT_EQ(Gateway::check_body_size(*large), 0u);
+  // A deploy carries an executable: up to 4 MiB.
+  large->method = Slice::of("POST");
+  large->path = Slice::of("/system/functions");
+  large->content_length = MAX_DEPLOY_BODY_BYTES;
+  EXPECT_EQ(Gateway::check_body_size(*large), 0u);
+  large->content_length = MAX_DEPLOY_BODY_BYTES + 1;
+  EXPECT_EQ(Gateway::check_body_size(*large), 413u);
 }
 
 }  // namespace

@@ -143,6 +143,14 @@ def run_cases(run, functions, scratch):
         error = json_of(err.strip().splitlines()[-1] if err.strip() else "", "a crashed invoke")
         check(isinstance(error, dict) and isinstance(error.get("error"), str), f"stderr {err!r}")
 
+    def linux_busybox():
+        # Debian's busybox-static, unmodified, deployed as a Linux function under an applet's name
+        # (busybox picks the applet from argv[0], which is the function's name).
+        run.expect("deploy", "cat", "/bin/busybox", "--linux", "--memory", "32M", code=OK)
+        out, _ = run.expect("invoke", "cat", "--data", "from busybox\n", code=OK)
+        check(out == b"from busybox\n", f"busybox cat printed {out!r}")
+        run.expect("rm", "cat", code=OK)
+
     def invoke_timeout():
         run.expect("deploy", spin, elf["spin"], "--timeout", "500ms", code=OK)
         _, err = run.expect("invoke", spin, "--data", "", "-v", code=FUNCTION_FAILED)
@@ -195,6 +203,7 @@ def run_cases(run, functions, scratch):
         ("deploy echo", deploy_echo),
         ("deploy under a taken name is refused", deploy_twice),
         ("deploy of a non-ELF file is rejected", deploy_rejected_executable),
+        ("deploy and invoke Debian's busybox as a Linux function", linux_busybox),
         ("deploy with a malformed size is a usage error", deploy_bad_size),
         ("invoke --data", invoke_data),
         ("invoke from stdin, binary", invoke_stdin),

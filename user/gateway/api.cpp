@@ -75,8 +75,13 @@ void render_response_head(const Response& response, bool keep_alive, Buffer& out
   output.append(keep_alive && !response.close ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
 }
 
+u64 Gateway::body_limit(const RequestHead& head) {
+  bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
+  return deploy ? MAX_DEPLOY_BODY_BYTES : MAX_BODY_BYTES;
+}
+
 u32 Gateway::check_body_size(const RequestHead& head) {
-  return head.has_content_length && head.content_length > MAX_BODY_BYTES ? 413 : 0;
+  return head.has_content_length && head.content_length > body_limit(head) ? 413 : 0;
 }
 
 void Gateway::finish_json(Response& response, u32 status, const Buffer& body) {
@@ -209,6 +214,7 @@ void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 bo
   if (parsed.has_max_depth) config.max_nesting_depth = parsed.max_depth;
   if (parsed.has_cpus) config.cpu_mask = parsed.cpus;
   config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
+  config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
   ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     metrics_.forget(tenant, parsed.name);  // A fresh function starts with an empty log.

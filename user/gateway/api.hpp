@@ -73,8 +73,10 @@ class Gateway {
   // An error response with {"error": message}, for the connection layer (400, 413, 431, 408).
   void error(Response& response, u32 status, const char* message);
   // The status to answer a head that announces `content_length` before its body is read
-  // (0 = read the body and go on): 413 beyond MAX_BODY_BYTES.
+  // (0 = read the body and go on): 413 beyond the request's limit (body_limit).
   static u32 check_body_size(const RequestHead& head);
+  // MAX_DEPLOY_BODY_BYTES for a deploy (an executable), MAX_BODY_BYTES otherwise.
+  static u64 body_limit(const RequestHead& head);
 
   Metrics& metrics() { return metrics_; }
 

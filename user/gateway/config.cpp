@@ -132,7 +132,6 @@ bool is_function_name(Slice name) {
 bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
   config = DeployConfig{};
   Cursor cursor{json.data, json.size};
-  bool seen_console = false;
   if (!cursor.take('{')) {
     error = "the configuration must be a JSON object";
     return false;
@@ -183,24 +182,34 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
           return false;
         }
         config.has_name = true;
-      } else if (name.equals("console")) {
+      }
+      struct BooleanKey {
+        const char* key;
+        bool* seen;
+        bool* value;
+      } const booleans[] = {
+          {"console", &config.has_console, &config.console},
+          {"linux", &config.has_linux, &config.linux_executable},
+      };
+      for (const auto& boolean : booleans) {
+        if (!name.equals(boolean.key)) continue;
         known = true;
-        if (seen_console) {
+        if (*boolean.seen) {
           error = "duplicate key";
           return false;
         }
-        seen_console = true;
+        *boolean.seen = true;
         if (parse_literal(cursor, "true")) {
-          config.console = true;
+          *boolean.value = true;
         } else if (parse_literal(cursor, "false")) {
-          config.console = false;
+          *boolean.value = false;
         } else {
-          error = "console must be true or false";
+          error = "console and linux must be true or false";
           return false;
         }
       }
       if (!known) {
-        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console)";
+        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console, linux)";
         return false;
       }
       if (cursor.take(',')) continue;

@@ -19,11 +19,13 @@ struct DeployConfig {
   u64 max_output = 0;
   u64 max_depth = 0;
   u64 cpus = 0;
+  bool has_console = false, has_linux = false;
   bool console = false;
+  bool linux_executable = false;  // An unmodified static Linux executable (docs/LINUX.md).
 };
 
 // Parses {"name": "echo", "memory": 16777216, "timeout_ms": 5000, "max_output": 1048576,
-// "max_depth": 4, "cpus": 0, "console": false}; every key but "name" is optional. On failure
+// "max_depth": 4, "cpus": 0, "console": false, "linux": false}; every key but "name" is optional. On failure
 // returns false and sets `error` to a static text saying what is wrong.
 bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error);
 

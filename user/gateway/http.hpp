@@ -10,6 +10,7 @@ namespace gateway {
 
 constexpr usize MAX_HEAD_BYTES = 8192;         // Request line + headers (docs/API.md).
 constexpr u64 MAX_BODY_BYTES = 1ull << 20;     // docs/API.md: 413 beyond.
+constexpr u64 MAX_DEPLOY_BODY_BYTES = 4ull << 20;  // An executable (POST /system/functions) may be larger.
 constexpr usize MAX_HEADERS = 64;
 constexpr usize MAX_METHOD_BYTES = 16;
 

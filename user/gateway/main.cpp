@@ -39,7 +39,7 @@ SlotAllocator slots(FIRST_FREE, 256);
 
 // Static buffers: the gateway serves one request at a time.
 char head_buffer[gateway::MAX_HEAD_BYTES + 1];
-u8 body_buffer[gateway::MAX_BODY_BYTES];
+u8 body_buffer[gateway::MAX_DEPLOY_BODY_BYTES];
 u8 output_buffer[manager::MAX_OUTPUT_BYTES];
 char text_buffer[128 * 1024];
 char response_head[gateway::MAX_HEAD_BYTES];
@@ -289,7 +289,8 @@ class ConnectionServer {
       if (!(buffered_ == 0 ? wait_next_request() : receive_more(RECEIVE_TIMEOUT_NS))) return false;
     }
     if (gateway::Gateway::check_body_size(head) != 0) {
-      fail(413, "body larger than 1 MiB");
+      fail(413, gateway::Gateway::body_limit(head) == gateway::MAX_BODY_BYTES ? "body larger than 1 MiB"
+                                                                             : "executable larger than 4 MiB");
       return false;
     }
     u64 length = head.content_length;

@@ -34,6 +34,7 @@ struct DeployOptions {
   std::optional<std::string> max_depth;
   std::optional<std::string> cpus;
   bool console = false;
+  bool linux_executable = false;  // An unmodified static Linux executable.
 };
 
 struct InvokeOptions {

@@ -44,6 +44,7 @@ template <typename Parse>
     if (failure) return *failure;
   }
   if (options.console) config["console"] = true;
+  if (options.linux_executable) config["linux"] = true;
 
   std::string header;
   try {
