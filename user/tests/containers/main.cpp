@@ -5,7 +5,7 @@
 // Invariant: cases run in order and rely on the deploys of the first cases (echo, sha256, caller);
 // every case removes what else it deployed.
 #include "../framework.hpp"
-#include "client.hpp"
+#include "checks.hpp"
 #include "lib/elf.hpp"
 #include "sha256.hpp"
 
@@ -55,50 +55,11 @@ FunctionConfig config_with(u64 memory_limit, u64 timeout_nanoseconds = manager::
 }
 
 // Deploys the embedded image `image_name` as `name`; the case fails unless the manager says OK.
-#define DEPLOY(name, image_name, config)                                                                     \
-  do {                                                                                                       \
-    const FunctionImage* deploy_image_ = image_of(image_name);                                               \
-    REQUIRE(deploy_image_ != nullptr);                                                                       \
-    Reply deploy_reply_ = client().deploy(name, deploy_image_->bytes, deploy_image_->size, config);          \
-    if (deploy_reply_.status != manager::STATUS_OK || deploy_reply_.transport != Error::None) {              \
-      test.fail(__FILE__, __LINE__, "deploy %s gave %s (ipc %s, word 0 %#lx)", name,                         \
-                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.words[0]); \
-      return;                                                                                                \
-    }                                                                                                        \
-  } while (0)
-
-#define EXPECT_STATUS(reply, expected)                                                                       \
-  do {                                                                                                       \
-    const Reply& status_reply_ = (reply);                                                                    \
-    if (status_reply_.transport != Error::None)                                                              \
-      test.fail(__FILE__, __LINE__, "%s: ipc failed with %s", #reply, error_name(status_reply_.transport));  \
-    else if (status_reply_.status != (expected))                                                             \
-      test.fail(__FILE__, __LINE__, "%s gave %s (exit %lu, detail %#lx), expected %s", #reply,               \
-                status_name(status_reply_.status), status_reply_.words[0], status_reply_.words[7],           \
-                status_name(expected));                                                                      \
-  } while (0)
-
-// The output of an inline reply as text (for messages), NUL-terminated.
-struct OutputText {
-  char text[manager::INLINE_BYTES + 1] = {};
-  explicit OutputText(const Reply& reply) {
-    u64 size = reply.result().output_size < manager::INLINE_BYTES ? reply.result().output_size : manager::INLINE_BYTES;
-    memcpy(text, reply.inline_output(), size);
-    for (u64 index = 0; index < size; ++index)
-      if (text[index] == '\0') text[index] = '.';
-  }
-};
-
-bool output_is(const Reply& reply, const char* expected) {
-  u64 length = strlen(expected);
-  return reply.result().output_size == length && memcmp(reply.inline_output(), expected, length) == 0;
-}
-
-#define EXPECT_OUTPUT(reply, expected)                                                                    \
-  do {                                                                                                    \
-    if (!output_is(reply, expected))                                                                      \
-      test.fail(__FILE__, __LINE__, "output \"%s\" (%lu bytes), expected \"%s\"", OutputText(reply).text, \
-                (reply).result().output_size, expected);                                                  \
+#define DEPLOY(name, image_name, config)                                                \
+  do {                                                                                  \
+    const FunctionImage* deploy_image_ = image_of(image_name);                          \
+    REQUIRE(deploy_image_ != nullptr);                                                  \
+    DEPLOY_BYTES(name, deploy_image_->bytes, deploy_image_->size, config);              \
   } while (0)
 
 // The check after every attack: the manager still serves a normal invocation.

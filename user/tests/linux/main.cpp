@@ -5,7 +5,7 @@
 // FUNCTION_FLAG_LINUX and invoked through the container manager.
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
-#include "client.hpp"
+#include "checks.hpp"
 
 extern "C" int memcmp(const void* left, const void* right, sys::usize length);
 extern "C" sys::usize strlen(const char* text);
@@ -41,48 +41,8 @@ FunctionConfig linux_config(u64 memory_limit = manager::DEFAULT_CONFIG.memory_li
   return config;
 }
 
-#define DEPLOY(name, begin, end, config)                                                                     \
-  do {                                                                                                       \
-    Reply deploy_reply_ = client().deploy(name, begin, static_cast<u64>(end - begin), config);               \
-    if (deploy_reply_.status != manager::STATUS_OK || deploy_reply_.transport != Error::None) {              \
-      test.fail(__FILE__, __LINE__, "deploy %s gave %s (ipc %s, word 0 %#lx)", name,                         \
-                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.words[0]); \
-      return;                                                                                                \
-    }                                                                                                        \
-  } while (0)
-
-#define EXPECT_STATUS(reply, expected)                                                                       \
-  do {                                                                                                       \
-    const Reply& status_reply_ = (reply);                                                                    \
-    if (status_reply_.transport != Error::None)                                                              \
-      test.fail(__FILE__, __LINE__, "%s: ipc failed with %s", #reply, error_name(status_reply_.transport));  \
-    else if (status_reply_.status != (expected))                                                             \
-      test.fail(__FILE__, __LINE__, "%s gave %s (exit %lu, detail %#lx), expected %s", #reply,               \
-                status_name(status_reply_.status), status_reply_.words[0], status_reply_.words[7],           \
-                status_name(expected));                                                                      \
-  } while (0)
-
-struct OutputText {
-  char text[manager::INLINE_BYTES + 1] = {};
-  explicit OutputText(const Reply& reply) {
-    u64 size = reply.result().output_size < manager::INLINE_BYTES ? reply.result().output_size : manager::INLINE_BYTES;
-    memcpy(text, reply.inline_output(), size);
-    for (u64 index = 0; index < size; ++index)
-      if (text[index] == '\0') text[index] = '.';
-  }
-};
-
-bool output_is(const Reply& reply, const char* expected) {
-  u64 length = strlen(expected);
-  return reply.result().output_size == length && memcmp(reply.inline_output(), expected, length) == 0;
-}
-
-#define EXPECT_OUTPUT(reply, expected)                                                                    \
-  do {                                                                                                    \
-    if (!output_is(reply, expected))                                                                      \
-      test.fail(__FILE__, __LINE__, "output \"%s\" (%lu bytes), expected \"%s\"", OutputText(reply).text, \
-                (reply).result().output_size, expected);                                                  \
-  } while (0)
+// Deploys the embedded program between begin and end as name.
+#define DEPLOY(name, begin, end, config) DEPLOY_BYTES(name, begin, static_cast<u64>((end) - (begin)), config)
 
 void c_program_reads_stdin_writes_stdout(Case& test) {
   DEPLOY("upper", linux_upper, linux_upper_end, linux_config());
