@@ -119,6 +119,26 @@ void busybox_from_debian_runs_as_shipped(Case& test) {
   EXPECT_STATUS(client().remove("cat"), manager::STATUS_OK);
 }
 
+// More applets of the same binary, each picked by the function's name, on the same input.
+void busybox_applets_transform_their_input(Case& test) {
+  const char* input = "pear\napple\nfig\napple\n";
+  struct Applet {
+    const char* name;
+    const char* output;
+  } const applets[] = {
+      {"sort", "apple\napple\nfig\npear\n"},
+      {"wc", "        4         4        21\n"},
+      {"sha256sum", "08ac0db682cf1c0387d7a34a1f18a8c2f8b1a734c4ac83d412d903a6fc21161e  -\n"},
+  };
+  for (const Applet& applet : applets) {
+    DEPLOY(applet.name, linux_busybox, linux_busybox_end, linux_config());
+    Reply reply = client().invoke(applet.name, input);
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    EXPECT_OUTPUT(reply, applet.output);
+    EXPECT_STATUS(client().remove(applet.name), manager::STATUS_OK);
+  }
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -133,6 +153,7 @@ const test::TestEntry TESTS[] = {
     {"cpp_program_with_iostreams_and_exceptions", cpp_program_with_iostreams_and_exceptions},
     {"hostile_program_gets_errors_not_crashes", hostile_program_gets_errors_not_crashes},
     {"busybox_from_debian_runs_as_shipped", busybox_from_debian_runs_as_shipped},
+    {"busybox_applets_transform_their_input", busybox_applets_transform_their_input},
     {"rejects_unknown_flags", rejects_unknown_flags},
 };
 
