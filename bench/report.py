@@ -24,6 +24,19 @@ PAIRS = [
     ("cold_invoke_linux_static", "spawn_wait"),
     ("cold_invoke_linux_static", "crun_run"),
 ]
+# HTTP invocation figures (wall mode only; bench/metteagle/http_run.py, bench/linux/http_run.py):
+# (metric, which way is better). Same metric name on both sides; the ratio is MettEagle / Linux.
+HTTP_PAIRS = [
+    ("http_invoke_rps", "higher"),
+    ("http_invoke_latency_p50", "lower"),
+    ("http_invoke_latency_p99", "lower"),
+    ("http_invoke_rps_4conn", "higher"),
+    ("http_invoke_latency_p50_4conn", "lower"),
+    ("http_invoke_latency_p99_4conn", "lower"),
+    ("tcp_throughput_mbps", "higher"),
+]
+# Issue 6's goal: MettEagle's cold HTTP invocations per second at least this many times Linux's.
+HTTP_RPS_GOAL = 10
 MODES = ["icount", "wall"]
 MODE_TEXT = {
     "icount": "QEMU TCG with `-icount shift=0,sleep=off`: 1 ns of guest clock = 1 guest instruction "
@@ -38,7 +51,9 @@ def fmt(v, unit="ns"):
     if v is None:
         return "—"
     if unit == "per_second":
-        return f"{v:.0f} /s"
+        return f"{v:.1f} /s"
+    if unit == "mbps":
+        return f"{v:.1f} Mbit/s"
     if v >= 1e6:
         return f"{v / 1e6:.2f} ms"
     if v >= 1e3:
@@ -77,6 +92,28 @@ def table(idx, mode):
             fmt(lx["value"]) if lx else "— (not measured)",
             r if r else ("— (MettEagle not yet measured)" if not me else "— (Linux not measured)"),
             fmt(host["value"]) if host else "—"))
+    return rows
+
+
+def http_table(idx):
+    rows = ["| metric | MettEagle | Linux (httpd + crun per request) | ratio MettEagle/Linux | better |",
+            "|---|---|---|---|---|"]
+    for m, better in HTTP_PAIRS:
+        me = idx.get(("metteagle", "wall", m))
+        lx = idx.get(("linux", "wall", m))
+        if not me and not lx:
+            continue
+        r = ratio(me, lx)
+        rows.append("| {} | {} | {} | {} | {} is better |".format(
+            m, fmt(me["value"], me["unit"]) if me else NOT_YET, fmt(lx["value"], lx["unit"]) if lx else "— (not measured)",
+            r or "—", better))
+    me = idx.get(("metteagle", "wall", "http_invoke_rps"))
+    lx = idx.get(("linux", "wall", "http_invoke_rps"))
+    if me and lx and lx["value"]:
+        factor = me["value"] / lx["value"]
+        verdict = "met" if factor >= HTTP_RPS_GOAL else "NOT met"
+        rows += ["", f"Cold HTTP invocations per second, one connection: MettEagle / Linux = **{factor:.2f}×** "
+                     f"(goal ≥ {HTTP_RPS_GOAL}×: {verdict})."]
     return rows
 
 
@@ -154,6 +191,11 @@ def main() -> int:
           "natively on the host, for orientation only (not part of any ratio).", ""]
     for mode in MODES:
         md += [f"## {mode}", "", MODE_TEXT[mode] + ".", ""] + table(idx, mode) + [""]
+    md += ["## HTTP invocations (wall)", "",
+           "wrk from the host through QEMU's user network to guest port 8080: `POST /function/empty` on "
+           "MettEagle's gateway (each request a fresh task), `POST /cgi-bin/empty` on the Linux guest's busybox "
+           "httpd (each request a CGI that runs `crun run`); 10 s per figure; `tcp_throughput_mbps` is 1 MiB "
+           "echoes, payload counted in both directions (docs/BENCHMARKS.md).", ""] + http_table(idx) + [""]
     md += ["## All figures", ""] + detail(records) + [""]
     md += ["![bar chart](report.png)", ""]
     os.makedirs(out_dir, exist_ok=True)

@@ -4,6 +4,9 @@
 # Kernel command-line knobs (read from /proc/cmdline):
 #   bench.scale=full|quick   iteration counts (see suite.sh)
 #   bench.only=a,b,...       run only these metrics
+#   bench.http=1             HTTP mode instead: network up, busybox httpd with the per-request
+#                            crun CGI on port 8080, "BENCH-HTTP-READY" on the console, then wait
+#                            for the host (bench/linux/http_run.py) to power the machine off
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -21,12 +24,27 @@ exec </dev/console >/dev/console 2>&1
 
 scale=full
 only=
+http=
 for arg in $(cat /proc/cmdline); do
     case $arg in
+    bench.http=*) http=${arg#bench.http=} ;;
     bench.scale=*) scale=${arg#bench.scale=} ;;
     bench.only=*) only=$(echo "${arg#bench.only=}" | tr ',' ' ') ;;
     esac
 done
+
+if [ "$http" = 1 ]; then
+    # Debian's virtio drivers are modules without a modules.dep: load them in dependency order.
+    for m in virtio_ring virtio virtio_mmio failover net_failover virtio_net; do
+        insmod /lib/modules/$m.ko || echo "BENCH-HTTP-ERROR insmod $m failed"
+    done
+    ip link set lo up
+    ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 ||
+        echo "BENCH-HTTP-ERROR network setup failed"
+    httpd -p 8080 -h /bench/www || echo "BENCH-HTTP-ERROR httpd failed"
+    echo "BENCH-HTTP-READY"
+    while :; do sleep 3600; done
+fi
 
 echo "BENCH-BEGIN linux-baseline scale=$scale"
 # The suite reports each failed workload as BENCH-ERROR; BENCH-DONE still

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""oci_config.py: writes the two OCI bundle configs (plain and with a network namespace) for the crun workloads."""
+"""oci_config.py: writes the OCI bundle configs (plain, with a network namespace, and echo) for the crun workloads."""
 import json
 import sys
 
@@ -10,7 +10,7 @@ import sys
 CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def config(netns: bool) -> dict:
+def config(netns: bool, program: str = "/empty") -> dict:
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if netns:
         namespaces.insert(1, {"type": "network"})
@@ -19,7 +19,7 @@ def config(netns: bool) -> dict:
         "process": {
             "terminal": False,
             "user": {"uid": 0, "gid": 0},
-            "args": ["/empty"],
+            "args": [program],
             "env": ["PATH=/"],
             "cwd": "/",
             "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted", "ambient")}
@@ -56,11 +56,13 @@ def config(netns: bool) -> dict:
 
 
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("plain", "netns"):
-        print("usage: oci_config.py plain|netns <out-config.json>", file=sys.stderr)
+    # echo: the plain bundle with the echo program (stdin to stdout) as the process, for the HTTP
+    # throughput workload.
+    if len(sys.argv) != 3 or sys.argv[1] not in ("plain", "netns", "echo"):
+        print("usage: oci_config.py plain|netns|echo <out-config.json>", file=sys.stderr)
         return 2
     with open(sys.argv[2], "w") as f:
-        json.dump(config(sys.argv[1] == "netns"), f, indent=1)
+        json.dump(config(sys.argv[1] == "netns", "/echo" if sys.argv[1] == "echo" else "/empty"), f, indent=1)
         f.write("\n")
     return 0
 

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""httpload.py: the HTTP load side shared by bench/metteagle/http_run.py and bench/linux/http_run.py: wrk runs
+from the host against a guest port, their results as JSON records in serialfmt.make_records' format."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "linux"))
+import serialfmt  # noqa: E402
+
+# The fixed load parameters both systems get (figures of one run are only comparable with equal ones).
+DURATION_S = 10
+CONNECTIONS = (1, 4)
+THROUGHPUT_DURATION_S = 10
+THROUGHPUT_BODY = 1 << 20  # 1 MiB, the gateway's largest request body and echo's largest output
+
+# wrk prints one JSON line from done(): counts, errors and the latency distribution in µs.
+LUA = r"""
+wrk.method = "POST"
+%(headers)s
+%(body)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK-RESULT {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, "read": %%d, ' ..
+    '"write": %%d, "status": %%d, "timeout": %%d, "min_us": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency.min, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(url: str, data: bytes = b"", headers=None, timeout: float = 60.0):
+    """One POST; returns (status, body). HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                resp.read()
+                return
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.2)
+    raise LoadError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def wrk(url: str, seconds: int, connections: int, headers=None, body_file=None) -> dict:
+    """Runs wrk (one thread per connection) and returns its WRK-RESULT line as a dict; raises
+    LoadError when wrk fails, nothing completed or any request failed (a fast failure would look
+    like a good figure)."""
+    lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
+    body = ""
+    if body_file:
+        lines.append('wrk.headers["Content-Type"] = "application/octet-stream"')
+        body = f'local f = assert(io.open("{body_file}", "rb")); wrk.body = f:read("*a"); f:close()'
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % {"headers": "\n".join(lines), "body": body})
+    try:
+        # --timeout above any expected latency: a slow answer is a figure, not an error.
+        argv = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+                "-s", script.name, url]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        except FileNotFoundError:
+            raise LoadError("wrk not found; install the packages in scripts/packages/bench.list")
+        except subprocess.TimeoutExpired:
+            raise LoadError("wrk overran its duration by a minute")
+    finally:
+        os.unlink(script.name)
+    result = None
+    for line in out.stdout.splitlines():
+        if line.startswith("WRK-RESULT "):
+            result = json.loads(line.split(" ", 1)[1])
+    if out.returncode != 0 or result is None:
+        raise LoadError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    errors = {k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]}
+    if errors:
+        raise LoadError(f"wrk saw failed requests ({result['requests']} completed): {errors}")
+    if result["requests"] < 1:
+        raise LoadError("no request completed")
+    return result
+
+
+def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False) -> dict:
+    """The whole HTTP workload against one booted system: wrk on the empty function with each
+    connection count, then the 1 MiB echo throughput. Returns {metric: (value, unit, stats)}."""
+    seconds = 3 if quick else DURATION_S
+    figures = {}
+    for conns in CONNECTIONS:
+        print(f"{label}: wrk POST {url}, {conns} connection(s), {seconds} s…", flush=True)
+        r = wrk(url, seconds, conns, headers)
+        rps = r["requests"] / (r["duration_us"] / 1e6)
+        print(f"{label}:   {r['requests']} requests, {rps:.1f}/s, latency p50 {r['p50_us'] / 1e3:.2f} ms, "
+              f"p99 {r['p99_us'] / 1e3:.2f} ms, max {r['max_us'] / 1e3:.2f} ms", flush=True)
+        suffix = "" if conns == 1 else f"_{conns}conn"
+        n = r["requests"]
+        figures["http_invoke_rps" + suffix] = (rps, "per_second", {"n": n, "connections": conns})
+        lat = {"min": r["min_us"] * 1e3, "p99": r["p99_us"] * 1e3, "n": n, "connections": conns}
+        figures["http_invoke_latency_p50" + suffix] = (r["p50_us"] * 1e3, "ns", lat)
+        figures["http_invoke_latency_p99" + suffix] = (r["p99_us"] * 1e3, "ns", lat)
+    # Throughput: echo of a 1 MiB body, checked once byte for byte, then driven by wrk on one connection.
+    payload = os.urandom(THROUGHPUT_BODY)
+    status, body = request(echo_url, payload, dict(headers or {}, **{"Content-Type": "application/octet-stream"}))
+    if status != 200 or body != payload:
+        raise LoadError(f"echo of {THROUGHPUT_BODY} bytes came back wrong (status {status}, {len(body)} bytes)")
+    seconds = 3 if quick else THROUGHPUT_DURATION_S
+    with tempfile.NamedTemporaryFile("wb", suffix=".bin", delete=False) as f:
+        f.write(payload)
+    try:
+        print(f"{label}: wrk POST {echo_url} with {THROUGHPUT_BODY} bytes, 1 connection, {seconds} s…", flush=True)
+        r = wrk(echo_url, seconds, 1, headers, f.name)
+    finally:
+        os.unlink(f.name)
+    secs = r["duration_us"] / 1e6
+    # Payload through the guest's TCP stack in both directions (request body in, response body out).
+    mbps = r["requests"] * 2 * THROUGHPUT_BODY * 8 / 1e6 / secs
+    print(f"{label}:   {r['requests']} echoes of 1 MiB in {secs:.1f} s: {mbps:.1f} Mbit/s of payload", flush=True)
+    figures["tcp_throughput_mbps"] = (mbps, "mbps", {"n": r["requests"], "body_bytes": THROUGHPUT_BODY})
+    return figures
+
+
+def records(figures: dict, system: str, extra: dict) -> list:
+    """serialfmt.make_records-style records (value = the figure; min/p99/n where meaningful)."""
+    out = []
+    for metric, (value, unit, stats) in figures.items():
+        res = {metric: {"median": value, "min": stats.get("min", value), "p99": stats.get("p99", value),
+                        "n": stats["n"]}}
+        rec = serialfmt.make_records(res, system, "wall", "tcg", unit, dict(extra))[0]
+        if "min" not in stats:
+            # A rate or throughput is one figure over the whole run: no distribution to report.
+            del rec["min"], rec["p99"]
+        for k in ("connections", "body_bytes"):
+            if k in stats:
+                rec[k] = stats[k]
+        out.append(rec)
+    return out
