@@ -4,7 +4,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test bench docs clean
+.PHONY: all setup configure build run test bench docs fuzz clean
 
 all: build
 
@@ -28,6 +28,19 @@ test: build
 
 bench: build
 	bench/run-all $(BUILD)
+
+# A longer run of the gateway's random-bytes test than the suite's: the gateway_api scenario's
+# system and checks with FUZZ_REQUESTS (20,000) random requests instead of 300.
+FUZZ_REQUESTS ?= 20000
+fuzz: build
+	FUZZ_REQUESTS=$(FUZZ_REQUESTS) python3 tests/harness/run_scenario.py --name gateway_fuzz \
+	  --kernel $(BUILD)/kernel/metteagle.elf --append user --timeout 3600 --log-dir $(BUILD)/scenario-logs \
+	  --module $(BUILD)/user/root.elf \
+	  --module "$(BUILD)/user/manager.elf task thread factory=200M slots=4096 console=write endpoint=manager:receive" \
+	  --module "$(BUILD)/user/net.elf task factory=8M console platform endpoint=net:receive" \
+	  --module "$(BUILD)/user/gateway.elf factory=32M console endpoint=net:send endpoint=manager:send+grant" \
+	  --forward 8080 --ready "gateway: listening on port 8080" \
+	  --host-check "python3 tests/gateway/check_api.py --port {port} --functions $(BUILD)/user/functions"
 
 docs: build
 	cmake --build $(BUILD) --target docs

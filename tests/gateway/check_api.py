@@ -124,7 +124,8 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--functions", default=os.path.join(os.path.dirname(__file__), "..", "..", "build", "user",
                                                             "functions"))
-    parser.add_argument("--random-requests", type=int, default=300)
+    parser.add_argument("--random-requests", type=int, default=int(os.environ.get("FUZZ_REQUESTS", "300")),
+                        help="random byte strings sent at the end (FUZZ_REQUESTS; `make fuzz` sends 20,000)")
     args = parser.parse_args()
     port = args.port
     images = {}
