@@ -41,6 +41,17 @@ u64 build_initial_stack() {
   char name[manager::NAME_BYTES + 1] = {};
   memcpy(name, s.context->name, length_of(s.context->name, manager::NAME_BYTES));
   u64 argv0 = push(name, length_of(name, manager::NAME_BYTES) + 1);
+  // The arguments given at deploy (argv[1..]), copied out of the read-only context page.
+  constexpr usize MAX_ARGUMENTS = 32;
+  u64 arguments[MAX_ARGUMENTS];
+  usize argument_count = 0;
+  u64 argument_bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
+  for (u64 at = 0; at < argument_bytes && argument_count < MAX_ARGUMENTS;) {
+    // The manager guarantees a terminator inside argument_bytes (deploy.cpp checks it).
+    usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
+    arguments[argument_count++] = push(&s.start.arguments[at], length + 1);
+    at += length + 1;
+  }
   u64 environment[ENVIRONMENT_COUNT];
   for (usize i = 0; i < ENVIRONMENT_COUNT; ++i)
     environment[i] = push(ENVIRONMENT[i], length_of(ENVIRONMENT[i], 64) + 1);
@@ -60,12 +71,13 @@ u64 build_initial_stack() {
       {AT_CLKTCK, 100}, {AT_SECURE, 0}, {AT_RANDOM, random_address}, {AT_EXECFN, argv0}, {AT_NULL, 0},
   };
   constexpr usize AUX_COUNT = sizeof auxv / sizeof auxv[0];
-  usize words = 1 + 2 + ENVIRONMENT_COUNT + 1 + AUX_COUNT * 2;
+  usize words = 1 + 1 + argument_count + 1 + ENVIRONMENT_COUNT + 1 + AUX_COUNT * 2;
   u64 rsp = (top - words * 8) & ~u64{15};
   auto* out = reinterpret_cast<u64*>(rsp);
   usize at = 0;
-  out[at++] = 1;  // argc
+  out[at++] = 1 + argument_count;  // argc
   out[at++] = argv0;
+  for (usize i = 0; i < argument_count; ++i) out[at++] = arguments[i];
   out[at++] = 0;
   for (u64 entry : environment) out[at++] = entry;
   out[at++] = 0;

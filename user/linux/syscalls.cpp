@@ -3,6 +3,8 @@
 // counted; the count is logged when the program exits.
 // Invariant: a handler validates every program pointer (readable/writable) before use and
 // returns a Linux result: a value >= 0 or a negated errno.
+#include <cstdint>
+
 #include "personality.hpp"
 
 namespace personality {
@@ -19,6 +21,7 @@ struct Arguments {
               "fd 2 goes to the manager as EVENT_LOG; others EBADF")                                       \
   X(3, close, "fd 0-2: 0 (later use gives EBADF); others EBADF")                                          \
   X(5, fstat, "fd 0-2: a pipe (st_mode S_IFIFO, st_blksize 4096); others EBADF")                           \
+  X(7, poll, "fd 0 always readable (input or end of input), fd 1-2 writable, others POLLNVAL; never waits") \
   X(8, lseek, "fd 0-2: ESPIPE; others EBADF")                                                              \
   X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it); file mappings ENODEV/EBADF; "       \
              "PROT_EXEC EACCES")                                                                           \
@@ -103,6 +106,31 @@ i64 sys_read(const Arguments& a) {
   return read_input(a.a1, a.a2 > MAX_IO ? MAX_IO : a.a2);
 }
 i64 sys_write(const Arguments& a) { return write_descriptor(a.a0, a.a1, a.a2); }
+
+// Standard streams never block here (input is all present), so poll answers at once.
+i64 sys_poll(const Arguments& a) {
+  struct PollDescriptor {
+    std::int32_t fd;
+    std::int16_t events, returned;
+  };
+  using Events = std::int16_t;
+  constexpr Events POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
+  if (a.a1 > 1024) return -EINVAL;
+  if (!writable(a.a0, a.a1 * sizeof(PollDescriptor))) return -EFAULT;
+  auto* descriptors = reinterpret_cast<PollDescriptor*>(a.a0);
+  i64 ready = 0;
+  for (u64 i = 0; i < a.a1; ++i) {
+    PollDescriptor& d = descriptors[i];
+    Events returned = 0;
+    if (d.fd < 0) returned = 0;
+    else if (!open_descriptor(static_cast<u64>(d.fd))) returned = POLLNVAL;
+    else if (d.fd == 0) returned = static_cast<Events>(d.events & POLLIN);
+    else returned = static_cast<Events>(d.events & POLLOUT);
+    d.returned = returned;
+    if (returned != 0) ++ready;
+  }
+  return ready;
+}
 
 struct IoVector {
   u64 base, length;

@@ -141,8 +141,16 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   char name[NAME_BYTES];
   u64 size = request.words[4];
   FunctionConfig config = config_from(&request.words[5]);
-  if (request.word_count() < 12 || !unpack_name(request.words, name) || !config_valid(config))
+  if (request.word_count() < DEPLOY_ARGUMENTS_FIRST_WORD || !unpack_name(request.words, name) || !config_valid(config))
     return status(answer, STATUS_BAD_REQUEST);
+  // Arguments: only for Linux functions; the words after the configuration, up to the last NUL.
+  const auto* argument_bytes = reinterpret_cast<const u8*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD]);
+  u64 raw_length = (request.word_count() - DEPLOY_ARGUMENTS_FIRST_WORD) * 8;
+  u64 arguments_length = raw_length;
+  while (arguments_length > 0 && argument_bytes[arguments_length - 1] == 0) --arguments_length;
+  if (arguments_length == raw_length && raw_length > 0) return status(answer, STATUS_BAD_REQUEST);  // Unterminated.
+  if (arguments_length > 0) ++arguments_length;  // Keep the last string's terminator.
+  if (arguments_length > 0 && (config.flags & FUNCTION_FLAG_LINUX) == 0) return status(answer, STATUS_BAD_REQUEST);
   if (request.received_capabilities < 1 || size == 0 || size > MAX_EXECUTABLE_BYTES)
     return status(answer, STATUS_BAD_REQUEST);
   Memory executable(worker.receive_slots[0]);
@@ -213,6 +221,9 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   function->entry = image.entry + base;
   function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
   function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
+  function->linux_start.argument_bytes = arguments_length;
+  for (u64 i = 0; i < arguments_length; ++i)
+    function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
   function->invocations = 0;
   function->failures = 0;
   function->live = true;

@@ -38,7 +38,7 @@ Reply ManagerClient::call(Message& request) {
 }
 
 Reply ManagerClient::deploy(const RawName& name, const void* image, u64 size, const FunctionConfig& config, Patch patch,
-                            bool attach_memory) {
+                            bool attach_memory, const char* arguments, u64 argument_bytes) {
   Reply failed;
   auto slot = slots_.allocate();
   if (!slot.ok()) {
@@ -64,7 +64,10 @@ Reply ManagerClient::deploy(const RawName& name, const void* image, u64 size, co
     put_name(request, name);
     request.words[4] = size;
     memcpy(&request.words[5], &config, sizeof config);
-    request.set_words(manager::DEPLOY, 12);
+    u64 argument_words = (argument_bytes + 7) / 8;
+    if (argument_bytes > manager::MAX_ARGUMENT_BYTES) argument_words = 0;
+    if (argument_words > 0) memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
+    request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + argument_words);
     if (attach_memory) request.attach(memory.value(), MEMORY_READ);
     failed = call(request);
   }

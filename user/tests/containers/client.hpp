@@ -38,8 +38,10 @@ class ManagerClient {
   // Copies `size` bytes into a new Memory (plus `patch` applied to the copy), sends DEPLOY with it
   // as capabilities[0] (Read) and deletes the own capability afterwards.
   using Patch = void (*)(u8* bytes, u64 size);
+  // arguments: argv[1..] of a Linux function, NUL-terminated strings back to back (argument_bytes).
   Reply deploy(const RawName& name, const void* image, u64 size, const FunctionConfig& config,
-               Patch patch = nullptr, bool attach_memory = true);
+               Patch patch = nullptr, bool attach_memory = true, const char* arguments = nullptr,
+               u64 argument_bytes = 0);
   Reply deploy(const char* name, const void* image, u64 size, const FunctionConfig& config) {
     return deploy(RawName::of(name), image, size, config);
   }

@@ -139,6 +139,41 @@ void busybox_applets_transform_their_input(Case& test) {
   }
 }
 
+// Arguments given at deploy become argv[1..]: busybox's sh running a script of builtins (no fork),
+// and sed with an expression.
+void busybox_with_arguments_sh_and_sed(Case& test) {
+  const auto size = static_cast<u64>(linux_busybox_end - linux_busybox);
+  static const char sh_arguments[] = "-c\0read first; read second; echo \"$second $first\"";
+  Reply deployed = client().deploy(RawName::of("sh"), linux_busybox, size, linux_config(), nullptr, true, sh_arguments,
+                                   sizeof sh_arguments);
+  EXPECT_STATUS(deployed, manager::STATUS_OK);
+  Reply reply = client().invoke("sh", "world\nhello\n");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "hello world\n");
+  EXPECT_STATUS(client().remove("sh"), manager::STATUS_OK);
+
+  static const char sed_arguments[] = "s/apple/APPLE/g";
+  deployed = client().deploy(RawName::of("sed"), linux_busybox, size, linux_config(), nullptr, true, sed_arguments,
+                             sizeof sed_arguments);
+  EXPECT_STATUS(deployed, manager::STATUS_OK);
+  reply = client().invoke("sed", "pear\napple\nfig\napple\n");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "pear\nAPPLE\nfig\nAPPLE\n");
+  EXPECT_STATUS(client().remove("sed"), manager::STATUS_OK);
+
+  // Arguments are for Linux functions, and must be terminated.
+  FunctionConfig native = linux_config();
+  native.flags = 0;
+  EXPECT_STATUS(client().deploy(RawName::of("argsnative"), linux_busybox, size, native, nullptr, true, sed_arguments,
+                                sizeof sed_arguments),
+                manager::STATUS_BAD_REQUEST);
+  static char unterminated[manager::MAX_ARGUMENT_BYTES];
+  for (char& c : unterminated) c = 'x';
+  EXPECT_STATUS(client().deploy(RawName::of("argsbad"), linux_busybox, size, linux_config(), nullptr, true,
+                                unterminated, sizeof unterminated),
+                manager::STATUS_BAD_REQUEST);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -154,6 +189,7 @@ const test::TestEntry TESTS[] = {
     {"hostile_program_gets_errors_not_crashes", hostile_program_gets_errors_not_crashes},
     {"busybox_from_debian_runs_as_shipped", busybox_from_debian_runs_as_shipped},
     {"busybox_applets_transform_their_input", busybox_applets_transform_their_input},
+    {"busybox_with_arguments_sh_and_sed", busybox_with_arguments_sh_and_sed},
     {"rejects_unknown_flags", rejects_unknown_flags},
 };
 

@@ -26,7 +26,8 @@ constexpr u32 with_sub_tenant(u32 request, u32 sub_tenant) { return request | (s
 constexpr u64 tenant_of(u64 badge, u32 label) { return (badge << 16) | (label >> 16); }
 
 enum Request : u32 {
-  // words: 0-3 name, 4 executable size in bytes, 5-11 FunctionConfig.
+  // words: 0-3 name, 4 executable size in bytes, 5-11 FunctionConfig, from word 12 optional
+  // arguments of a Linux function (NUL-terminated strings, at most MAX_ARGUMENT_BYTES).
   // capabilities[0]: Memory holding the executable (Read).
   DEPLOY = 1,
   // words: 0-3 name, 4 input size in bytes, 5 output capacity in bytes (for capabilities[1]),
@@ -154,6 +155,9 @@ constexpr u64 LINUX_START_MAGIC = 0x7472617453786e4cull;  // "LnxStart", little-
 constexpr u64 LINUX_MAX_SEGMENTS = 8;
 constexpr u64 LINUX_SEGMENT_WRITABLE = 1;
 constexpr u64 LINUX_SEGMENT_EXECUTABLE = 2;
+// A Linux function's arguments (argv[1..]), given at deploy: NUL-terminated strings back to back.
+constexpr u64 DEPLOY_ARGUMENTS_FIRST_WORD = 12;
+constexpr u64 MAX_ARGUMENT_BYTES = (metteagle::abi::MESSAGE_WORDS - DEPLOY_ARGUMENTS_FIRST_WORD) * 8;  // 416.
 
 struct LinuxSegment {
   u64 address;  // Page-aligned start, as mapped.
@@ -169,6 +173,8 @@ struct LinuxStart {
   u64 image_end;              // First page-aligned address above every segment: brk starts here.
   u64 segment_count;
   LinuxSegment segments[LINUX_MAX_SEGMENTS];
+  u64 argument_bytes;         // Bytes of `arguments` in use (each string NUL-terminated).
+  char arguments[MAX_ARGUMENT_BYTES];
 };
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);
