@@ -177,6 +177,14 @@ def main():
     status, _, body = alpha.request("POST", "/function/cat", body=b"unmodified busybox\n")
     check(status == 200 and body == b"unmodified busybox\n",
           f"invoke busybox cat: 200 + the input (got {status} {body[:60]!r})")
+    with open(BUSYBOX, "rb") as image:
+        status, _, body = deploy(alpha, "sh", image.read(), linux=True, memory=32 << 20,
+                                 args=["-c", "read word; echo \"shell got $word\""])
+    check(status == 201, f"deploy busybox sh with args: 201 (got {status} {body[:100]!r})")
+    status, _, body = alpha.request("POST", "/function/sh", body=b"hi\n")
+    check(status == 200 and body == b"shell got hi\n", f"invoke sh -c: 200 + its output (got {status} {body[:60]!r})")
+    status, _, body = deploy(alpha, "argsnative", images["echo"], args=["x"])
+    check(status == 400, f"args for a native function: 400 (got {status})")
     status, _, body = deploy(alpha, "cat2", images["echo"], linux="yes")
     check(status == 400, f"deploy with a non-boolean linux key: 400 (got {status})")
 

@@ -138,6 +138,9 @@ TEST(DeployConfig, ParsesAllKeys) {
   EXPECT_EQ(config.timeout_ms, 5000u);
   EXPECT_TRUE(config.console);
   EXPECT_TRUE(config.linux_executable);
+  ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name": "sh", "args": ["-c", "echo hi"]})"), config, error)) << error;
+  ASSERT_EQ(config.argument_bytes, 11u);
+  EXPECT_EQ(std::string(config.arguments, 11), std::string("-c\0echo hi\0", 11));
   ASSERT_TRUE(parse_deploy_config(Slice::of(R"({"name":"a\u0062c"})"), config, error)) << error;
   EXPECT_STREQ(config.name, "abc");
 }
@@ -148,6 +151,7 @@ TEST(DeployConfig, RefusesBadConfigurations) {
       R"({"name": "echo", "memory": 1.5})", R"({"name": "echo", "memory": 1e9})", R"({"name": "echo", "memory": 01})",
       R"({"name": "echo", "memory": "1"})", R"({"name": "echo", "console": 1})", R"({"name": "echo", "other": 1})",
       R"({"name": "echo", "linux": "yes"})", R"({"name": "echo", "linux": true, "linux": false})",
+      R"({"name": "sh", "args": "-c"})", R"({"name": "sh", "args": ["-c", 1]})", R"({"name": "sh", "args": ["a",]})",
       R"({"name": "echo", "name": "b"})", R"({"name": "echo"} x)", R"({"name": "a\u00e9"})",
       R"({"name": "12345678901234567890123456789012"})", R"({"name": "echo", "memory": 99999999999999999999})",
       "{\"name\": \"a\nb\"}",
@@ -199,7 +203,8 @@ class FakeManager final : public Backend {
   u32 invoke_status = manager::STATUS_OK;
   u32 last_tenant = 0;
 
-  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig&) override {
+  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig&, const char*,
+                      u64) override {
     ManagerReply reply;
     reply.delivered = true;
     last_tenant = tenant;

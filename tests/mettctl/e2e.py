@@ -150,6 +150,11 @@ def run_cases(run, functions, scratch):
         out, _ = run.expect("invoke", "cat", "--data", "from busybox\n", code=OK)
         check(out == b"from busybox\n", f"busybox cat printed {out!r}")
         run.expect("rm", "cat", code=OK)
+        # With arguments: sed and its expression.
+        run.expect("deploy", "sed", "/bin/busybox", "--linux", "--arg", "s/o/0/g", "--memory", "32M", code=OK)
+        out, _ = run.expect("invoke", "sed", "--data", "foo boo\n", code=OK)
+        check(out == b"f00 b00\n", f"busybox sed printed {out!r}")
+        run.expect("rm", "sed", code=OK)
 
     def invoke_timeout():
         run.expect("deploy", spin, elf["spin"], "--timeout", "500ms", code=OK)

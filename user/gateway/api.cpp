@@ -215,7 +215,10 @@ void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 bo
   if (parsed.has_cpus) config.cpu_mask = parsed.cpus;
   config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
   config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
-  ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config);
+  if (parsed.has_arguments && !parsed.linux_executable)
+    return error(response, 400, "args are for Linux executables (\"linux\": true)");
+  ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config, parsed.arguments,
+                                       parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     metrics_.forget(tenant, parsed.name);  // A fresh function starts with an empty log.
     Buffer text(storage_.text, storage_.text_capacity);

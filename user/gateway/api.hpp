@@ -26,8 +26,9 @@ struct ManagerReply {
 // The manager, as the gateway needs it. `sub_tenant` goes into label bits 16-31 of each request.
 class Backend {
  public:
+  // arguments: a Linux function's argv[1..] (NUL-terminated strings, argument_bytes in all).
   virtual ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
-                              const manager::FunctionConfig& config) = 0;
+                              const manager::FunctionConfig& config, const char* arguments, u64 argument_bytes) = 0;
   // Input inline or in Memory (by size); the output (at most output_capacity bytes) lands in
   // `output`, and result().output_size says how much of it there is.
   virtual ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,

@@ -94,6 +94,27 @@ bool parse_string(Cursor& cursor, char* output, usize capacity, const char*& err
   return true;
 }
 
+// ["a", "b", ...] into NUL-terminated strings back to back (a Linux function's arguments).
+bool parse_arguments(Cursor& cursor, char* output, usize capacity, u64& used, const char*& error) {
+  used = 0;
+  if (!cursor.take('[')) {
+    error = "args must be an array of strings";
+    return false;
+  }
+  if (cursor.take(']')) return true;
+  for (;;) {
+    if (!parse_string(cursor, output + used, capacity - used, error)) {
+      if (error != nullptr && error[0] == 's') error = "args are longer than 415 bytes in all";
+      return false;
+    }
+    used += text_length(output + used) + 1;
+    if (cursor.take(',')) continue;
+    if (cursor.take(']')) return true;
+    error = "expected ',' or ']' in args";
+    return false;
+  }
+}
+
 bool parse_unsigned(Cursor& cursor, u64& value, const char*& error) {
   cursor.skip_space();
   usize start = cursor.index;
@@ -170,6 +191,16 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
         if (!parse_unsigned(cursor, *number.value, error)) return false;
         *number.seen = true;
       }
+      if (name.equals("args")) {
+        known = true;
+        if (config.has_arguments) {
+          error = "duplicate key";
+          return false;
+        }
+        if (!parse_arguments(cursor, config.arguments, sizeof config.arguments, config.argument_bytes, error))
+          return false;
+        config.has_arguments = true;
+      }
       if (name.equals("name")) {
         known = true;
         if (config.has_name) {
@@ -209,7 +240,7 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
         }
       }
       if (!known) {
-        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console, linux)";
+        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console, linux, args)";
         return false;
       }
       if (cursor.take(',')) continue;

@@ -4,6 +4,7 @@
 // at most once, with values of the right type; anything else yields an error text and no config.
 #pragma once
 
+#include "manager/protocol.hpp"
 #include "text.hpp"
 
 namespace gateway {
@@ -22,10 +23,14 @@ struct DeployConfig {
   bool has_console = false, has_linux = false;
   bool console = false;
   bool linux_executable = false;  // An unmodified static Linux executable (docs/LINUX.md).
+  bool has_arguments = false;
+  char arguments[manager::MAX_ARGUMENT_BYTES] = {};  // "args": argv[1..], NUL-terminated, back to back.
+  u64 argument_bytes = 0;
 };
 
 // Parses {"name": "echo", "memory": 16777216, "timeout_ms": 5000, "max_output": 1048576,
-// "max_depth": 4, "cpus": 0, "console": false, "linux": false}; every key but "name" is optional. On failure
+// "max_depth": 4, "cpus": 0, "console": false, "linux": false, "args": ["-c", "..."]}; every key
+// but "name" is optional. On failure
 // returns false and sets `error` to a static text saying what is wrong.
 bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error);
 

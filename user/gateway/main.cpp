@@ -78,7 +78,7 @@ class ManagerBackend final : public gateway::Backend {
   explicit ManagerBackend(Endpoint endpoint) : endpoint_(endpoint), hertz_(thread_self().tsc_hertz) {}
 
   ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
-                      const manager::FunctionConfig& config) override {
+                      const manager::FunctionConfig& config, const char* arguments, u64 argument_bytes) override {
     ManagerReply failed;
     ScopedMemory scoped;
     auto memory = scoped.create(pages_for(size));
@@ -87,7 +87,10 @@ class ManagerBackend final : public gateway::Backend {
     manager::pack_name(name, request.words);
     request.words[4] = size;
     memcpy(&request.words[5], &config, sizeof config);
-    request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant), 12);
+    if (argument_bytes > manager::MAX_ARGUMENT_BYTES) return failed;
+    memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
+    request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant),
+                      manager::DEPLOY_ARGUMENTS_FIRST_WORD + (argument_bytes + 7) / 8);
     request.attach(memory.value(), MEMORY_READ);
     return call(request);
   }

@@ -3,6 +3,9 @@
 // gateway; it returns the exit code and writes nothing to `out` on failure.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include <cstdint>
 #include <istream>
 #include <optional>
@@ -35,6 +38,7 @@ struct DeployOptions {
   std::optional<std::string> cpus;
   bool console = false;
   bool linux_executable = false;  // An unmodified static Linux executable.
+  std::vector<std::string> arguments;  // Its argv[1..] (--arg, repeatable).
 };
 
 struct InvokeOptions {

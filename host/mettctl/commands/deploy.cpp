@@ -45,6 +45,7 @@ template <typename Parse>
   }
   if (options.console) config["console"] = true;
   if (options.linux_executable) config["linux"] = true;
+  if (!options.arguments.empty()) config["args"] = options.arguments;
 
   std::string header;
   try {
