@@ -2,6 +2,7 @@
 // termination, time and randomness. Invariant: the output area is written only inside
 // [0, output_capacity); messages to the manager stay within MESSAGE_WORDS.
 #include "lib/format.hpp"
+#include "manager/log_format.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -20,22 +21,6 @@ sys::Error call_manager(u32 label, const u64* words, u64 count) {
   sys::SyscallRegisters registers{abi::MessageTag::make(label, count).raw, w[0], w[1], w[2], w[3],
                                   abi::TIMEOUT_INFINITE};
   return sys::invoke(abi::Syscall::IpcCall, manager::FUNCTION_MANAGER, registers);
-}
-
-struct LogBuffer {
-  usize used = 0;
-  char bytes[manager::LOG_BYTES] = {};
-};
-
-void log_sink(void* opaque, const char* text, usize length) {
-  auto* buffer = static_cast<LogBuffer*>(opaque);
-  for (usize i = 0; i < length; ++i) {
-    if (buffer->used == sizeof buffer->bytes) {
-      write_log(buffer->bytes, buffer->used);
-      buffer->used = 0;
-    }
-    buffer->bytes[buffer->used++] = text[i];
-  }
 }
 
 }  // namespace
@@ -116,12 +101,10 @@ void write_log(const char* text, usize length) {
 }
 
 void logf(const char* format, ...) {
-  LogBuffer buffer;
   va_list arguments;
   va_start(arguments, format);
-  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  manager::format_log(write_log, format, arguments);
   va_end(arguments);
-  if (buffer.used > 0) write_log(buffer.bytes, buffer.used);
 }
 
 void exit_program(u64 status) {

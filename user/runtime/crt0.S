@@ -1,6 +1,8 @@
 /* Program and thread entry points: set up a C++-ready stack, run constructors, call the program's
    main, then end the thread. Invariant: the only code in a user program that runs before a valid
    call frame exists. Syscall numbers come from abi/syscall.hpp (ThreadExit = 13). */
+
+#include "constructors.inc"
 #define SYSCALL_THREAD_EXIT 13
 
     .section .text.start, "ax"
@@ -9,17 +11,7 @@
 /* The creator passes one argument in rdi (the root task: the RootBootInfo address; a child: the
    number of endpoint capabilities it was given). It must survive the constructors. */
 _start:
-    xor %ebp, %ebp
-    and $-16, %rsp
-    mov %rdi, %r12                 /* callee-saved: kept across the constructor calls */
-    lea __init_array_start(%rip), %rbx
-1:  lea __init_array_end(%rip), %rax
-    cmp %rax, %rbx
-    jae 2f
-    call *(%rbx)
-    add $8, %rbx
-    jmp 1b
-2:  mov %r12, %rdi
+    START_WITH_CONSTRUCTORS
     call metteagle_main
     jmp metteagle_exit_thread
     .size _start, . - _start

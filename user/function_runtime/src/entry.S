@@ -2,21 +2,13 @@
    Invariant: the only function code that runs before a valid call frame exists; it never returns
    (function_runtime_start ends the invocation with EVENT_EXIT). */
 
+#include "constructors.inc"
+
     .section .text.start, "ax"
     .global _start
     .type _start, @function
 _start:
-    xor %ebp, %ebp
-    and $-16, %rsp
-    mov %rdi, %r12                 /* callee-saved: kept across the constructor calls */
-    lea __init_array_start(%rip), %rbx
-1:  lea __init_array_end(%rip), %rax
-    cmp %rax, %rbx
-    jae 2f
-    call *(%rbx)
-    add $8, %rbx
-    jmp 1b
-2:  mov %r12, %rdi
+    START_WITH_CONSTRUCTORS
     call function_runtime_start
     ud2
     .size _start, . - _start

@@ -4,6 +4,7 @@
 #include "function/function.hpp"
 
 #include "lib/format.hpp"
+#include "manager/log_format.hpp"
 #include "sys/endpoint.hpp"
 #include "sys/slots.hpp"
 #include "sys/thread.hpp"
@@ -37,22 +38,6 @@ bool output_append(const void* bytes, usize length) {
 }
 
 void output_sink(void*, const char* text, usize length) { (void)output_append(text, length); }
-
-struct LogBuffer {
-  usize used = 0;
-  char bytes[manager::LOG_BYTES] = {};
-};
-
-void log_sink(void* opaque, const char* text, usize length) {
-  auto* buffer = static_cast<LogBuffer*>(opaque);
-  for (usize index = 0; index < length; ++index) {
-    if (buffer->used == sizeof buffer->bytes) {
-      log(buffer->bytes, buffer->used);
-      buffer->used = 0;
-    }
-    buffer->bytes[buffer->used++] = text[index];
-  }
-}
 
 }  // namespace
 
@@ -89,12 +74,10 @@ void log(const char* text, usize length) {
 }
 
 void logf(const char* format, ...) {
-  LogBuffer buffer;
   va_list arguments;
   va_start(arguments, format);
-  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  manager::format_log(log, format, arguments);
   va_end(arguments);
-  if (buffer.used > 0) log(buffer.bytes, buffer.used);
 }
 
 NestedResult invoke(const char* name, const void* input, usize input_size, void* output, usize output_capacity) {
@@ -157,12 +140,10 @@ int function_output_printf(const char* format, ...) {
 
 void function_log(const char* text, size_t length) { log(text, length); }
 void function_logf(const char* format, ...) {
-  LogBuffer buffer;
   va_list arguments;
   va_start(arguments, format);
-  klib::format_to_sink(log_sink, &buffer, format, arguments);
+  manager::format_log(log, format, arguments);
   va_end(arguments);
-  if (buffer.used > 0) log(buffer.bytes, buffer.used);
 }
 
 uint32_t function_invoke(const char* name, const void* input, size_t input_size, void* output, size_t output_capacity,
