@@ -4,8 +4,10 @@
 The guest prints "ok N - name" / "not ok N - name: reason" per case and a final
 "P passed, F failed" line, then exits QEMU through isa-debug-exit. A scenario passes only when
 the exit status says success, the summary says 0 failed with P > 0, and the case lines agree
-with the summary. A hang fails after --timeout seconds. The serial log is kept; on failure its
-tail is printed.
+with the summary. A hang fails after --timeout seconds; before QEMU is killed, every vCPU's
+registers are read through the QEMU monitor and appended to the log, with the kernel function each
+one was in, so a hang seen once (in CI) can still be diagnosed. The serial log is kept; on failure
+its tail is printed.
 
 Host-check mode (--host-check): for guests that serve something over the network. The harness
 forwards a free host port to each --forward guest port, waits until the serial output matches
@@ -64,12 +66,65 @@ def free_tcp_port():
         return probe.getsockname()[1]
 
 
+def monitor_command(socket_path, command, timeout=5.0):
+    """Runs one HMP command on the QEMU monitor at socket_path; returns its output ("" if none)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as monitor:
+            monitor.settimeout(timeout)
+            monitor.connect(socket_path)
+            received = b""
+            while not received.endswith(b"(qemu) "):  # The banner, then the first prompt.
+                chunk = monitor.recv(65536)
+                if not chunk:
+                    return ""
+                received += chunk
+            monitor.sendall(command.encode() + b"\n")
+            received = b""
+            while not received.endswith(b"(qemu) "):
+                chunk = monitor.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+    except OSError as error:
+        return f"(monitor unavailable: {error})"
+    text = received.decode("utf-8", "replace").replace("\r", "")
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)  # HMP echoes the command with terminal codes.
+    return text.rsplit("(qemu) ", 1)[0]
+
+
+def symbolize(kernel, address):
+    """The kernel function (with the functions it was inlined into) at address, or "?"."""
+    try:
+        result = subprocess.run(["addr2line", "-f", "-i", "-C", "-s", "-e", kernel, hex(address)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    lines = result.stdout.decode("utf-8", "replace").splitlines()
+    frames = [f"{lines[i]} at {lines[i + 1]}" for i in range(0, len(lines) - 1, 2)]
+    return " in ".join(frames) or "?"
+
+
+KERNEL_SPACE = 0xffff800000000000
+# The monitor's lines worth keeping: general registers, code segment, control registers.
+REGISTER_LINE = re.compile(r"^(CPU#|RAX|RSI|R8 |R12|RIP|CS |CR0)")
+
+
+def hang_report(socket_path, kernel):
+    """What every vCPU was doing: its registers and, for kernel addresses, the function."""
+    registers = monitor_command(socket_path, "info registers -a")
+    kept = [line for line in registers.splitlines() if REGISTER_LINE.match(line)]
+    rips = [int(value, 16) for value in re.findall(r"RIP=([0-9a-f]{16})", registers)]
+    summary = [f"CPU {index}: RIP={rip:#x} " + (symbolize(kernel, rip) if rip >= KERNEL_SPACE else "(user mode)")
+               for index, rip in enumerate(rips)]
+    return "\n".join(["--- hang: vCPU state from the QEMU monitor ---"] + (kept or [registers.strip()]) + summary)
+
+
 def read_lines(log_path):
     with open(log_path, "rb") as log:
         return [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
 
 
-def run_host_check(args, argv, log_path, host_ports):
+def run_host_check(args, argv, log_path, host_ports, monitor_path):
     """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines)."""
     values = {f"port{index}" if index else "port": port for index, port in enumerate(host_ports)}
     command = [word.format(**values) for word in shlex.split(args.host_check)]
@@ -87,14 +142,16 @@ def run_host_check(args, argv, log_path, host_ports):
                 if process.poll() is not None:
                     return f"the guest ended (QEMU exit status {process.returncode}) before it was ready", lines
                 if time.monotonic() > deadline:
-                    return f"timed out after {args.timeout:.0f} s waiting for /{args.ready}/", lines
+                    with open(log_path, "ab") as log:
+                        log.write(("\n" + hang_report(monitor_path, args.kernel) + "\n").encode())
+                    return f"timed out after {args.timeout:.0f} s waiting for /{args.ready}/", read_lines(log_path)
                 time.sleep(0.05)
             remaining = max(1.0, deadline - time.monotonic())
             try:
                 check = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=remaining)
                 output, status = check.stdout.decode("utf-8", "replace"), check.returncode
             except subprocess.TimeoutExpired:
-                output, status = "", None
+                output, status = hang_report(monitor_path, args.kernel), None
             running = process.poll() is None
         finally:
             if process.poll() is None:
@@ -144,18 +201,24 @@ def main():
     argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", False, args.memory, args.cpus,
                              network_forwards=list(zip(host_ports, args.forward)),
                              machine_options=args.machine_option)
+    monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")
+    if os.path.exists(monitor_path):
+        os.unlink(monitor_path)
+    argv += ["-monitor", f"unix:{monitor_path},server=on,wait=off"]
     started = time.monotonic()
     if args.host_check is not None:
-        reason, lines = run_host_check(args, argv, log_path, host_ports)
+        reason, lines = run_host_check(args, argv, log_path, host_ports, monitor_path)
         return report(args.name, reason, time.monotonic() - started, log_path, lines)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             status = process.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:
+            diagnosis = hang_report(monitor_path, args.kernel)
             process.kill()
             process.wait()
             status = None
+            log.write(("\n" + diagnosis + "\n").encode())
     elapsed = time.monotonic() - started
     with open(log_path, "rb") as log:
         lines = [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
@@ -176,7 +239,7 @@ def report(name, reason, elapsed, log_path, lines):
         return 0
     print(f"scenario {name}: FAILED: {reason} after {elapsed:.2f} s")
     print(f"--- last lines of {log_path} ---")
-    for line in lines[-40:]:
+    for line in lines[-80:]:
         print(line)
     return 1
 
