@@ -137,7 +137,7 @@ void destroy_task(Task& task) {
   for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
   // The CPU may still run on these tables (a task destroying itself): leave them first.
   arch::address_space_deactivate(task.page_table_root);
-  arch::address_space_flush_remote(task.page_table_root);
+  arch::address_space_leave_remote(task.page_table_root);
   arch::address_space_release_tables(task.page_table_root, table_source(task));
   (void)frames().free(task.page_table_root);
   factory_refund(task.header.factory, PAGE_SIZE);

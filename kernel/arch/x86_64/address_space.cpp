@@ -87,7 +87,8 @@ void address_space_switch(u64 root) {
   write_cr3(root);
 }
 
-void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root); }
+void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root, false); }
+void address_space_leave_remote(u64 root) { shootdown(this_cpu().index, root, true); }
 
 void address_space_deactivate(u64 root) {
   if ((read_cr3() & page_table::ADDRESS_MASK) == root) address_space_activate(kernel_page_table_root());

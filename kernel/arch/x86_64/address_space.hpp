@@ -32,8 +32,10 @@ void address_space_init(u64 root_frame);
 // Removes the mapping at address (if any) and flushes it from this CPU's TLB; other CPUs keep
 // stale entries until address_space_flush_remote(root).
 void address_space_unmap(u64 root, u64 address);
-// Every other CPU stops using root's cached translations (TLB shootdown).
+// Every other CPU drops root's cached translations (TLB shootdown); root stays in use.
 void address_space_flush_remote(u64 root);
+// Every other CPU stops using root altogether: its tables are about to be freed.
+void address_space_leave_remote(u64 root);
 // Frees every lower-half page table through tables.release (not the root itself).
 void address_space_release_tables(u64 root, const TableFrameSource& tables);
 void address_space_switch(u64 root);

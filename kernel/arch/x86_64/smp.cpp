@@ -30,6 +30,7 @@ constexpr u32 ICR_STARTUP = 6 << 8;
 
 u32 apic_ids[MAX_CPUS];
 std::atomic<u64> shootdown_root{0};
+std::atomic<bool> shootdown_leave{false};
 std::atomic<bool> shootdown_pending[MAX_CPUS];
 // The page-table root each CPU runs on. Written only under the kernel lock (or by the CPU itself
 // when a shootdown moves it to the kernel's tables), so a shootdown can skip CPUs that cannot
@@ -99,17 +100,26 @@ void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(r
 
 void handle_shootdown(u32 cpu_index) {
   if (!shootdown_pending[cpu_index].load(std::memory_order_acquire)) return;
-  if ((read_cr3() & ~u64{0xfff}) == shootdown_root.load()) {
-    this_cpu().active_root = kernel_page_table_root();
-    note_active_root(cpu_index, kernel_page_table_root());
-    write_cr3(kernel_page_table_root());
+  u64 root = shootdown_root.load();
+  if ((read_cr3() & ~u64{0xfff}) == root) {
+    if (shootdown_leave.load()) {
+      this_cpu().active_root = kernel_page_table_root();
+      note_active_root(cpu_index, kernel_page_table_root());
+      write_cr3(kernel_page_table_root());
+    } else {
+      // A live task lost a mapping: only stale translations go. Switching tables here would
+      // return a thread of that task to user mode (or into a system call that reads its memory)
+      // on the kernel's tables, where its own memory is missing.
+      write_cr3(root);
+    }
   }
   shootdown_pending[cpu_index].store(false, std::memory_order_release);
 }
 
-void shootdown(u32 self_index, u64 root) {
+void shootdown(u32 self_index, u64 root, bool leave) {
   u32 count = online_cpus.load();
   shootdown_root.store(root);
+  shootdown_leave.store(leave);
   for (u32 index = 0; index < count; ++index) {
     if (index == self_index || active_roots[index].load(std::memory_order_acquire) != root) continue;
     shootdown_pending[index].store(true, std::memory_order_release);

@@ -22,8 +22,10 @@ inline u32 online_cpu_count() { return online_cpus.load(std::memory_order_relaxe
 u32 local_apic_id();
 
 void send_reschedule(u32 cpu_index);
-// Every other CPU stops using page-table root (and flushes its TLB) before this returns.
-void shootdown(u32 self_index, u64 root);
+// Before this returns, every other CPU that runs on page-table root has flushed its TLB (root's
+// tables stay: its threads go on) or, with leave, switched to the kernel's tables (root's tables
+// are about to be freed; whatever ran on them is dead and faults or reschedules on its way out).
+void shootdown(u32 self_index, u64 root, bool leave);
 // Records which root a CPU runs on (address_space_activate calls it).
 void note_active_root(u32 cpu_index, u64 root);
 // The receiving side, from the shootdown interrupt or while spinning for the kernel lock.

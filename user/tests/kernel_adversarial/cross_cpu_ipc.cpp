@@ -96,10 +96,76 @@ void calls_between_cpus_keep_every_word(Case& test) {
   pause_for(1'000'000);  // Let the server block in its last receive before it is deleted.
 }
 
+// A thread of the own task on CPU 1 runs in user mode and makes system calls that read its
+// memory (MemoryWrite from its stack) while this thread, on CPU 0, maps and unmaps pages of the
+// same task: each unmap shoots down CPU 1's TLB. The shootdown must only flush it; the thread on
+// CPU 1 keeps its address space (a switch to the kernel's tables made it fault in user mode or
+// fail its system call with Fault, and a manager thread died that way once in CI).
+struct Bystander {
+  u64 memory;                 // Selector of a Memory object it writes into.
+  volatile u64 rounds;        // Loop iterations done.
+  volatile u64 stop;          // Set by the case.
+  volatile u64 failed_error;  // The first error a MemoryWrite returned (0: none).
+  volatile u64 done;
+  u64 parking;                // An endpoint it waits on at the end, so it is not running when deleted.
+};
+Bystander bystander;
+
+void bystander_entry(u64) {
+  Memory memory(bystander.memory);
+  while (bystander.stop == 0) {
+    u64 value = bystander.rounds + 1;
+    auto written = memory.write(0, &value, sizeof value);
+    if (!written.ok() && bystander.failed_error == 0) bystander.failed_error = static_cast<u64>(written.error());
+    bystander.rounds = value;
+  }
+  bystander.done = 1;
+  Message message;
+  (void)Endpoint(bystander.parking).receive(message);
+}
+
+void unmapping_leaves_the_tasks_threads_on_other_cpus_running(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  constexpr u64 UNMAPS = 300;
+  ScopedSlot target_slot(test), churn_slot(test), exceptions_slot(test);
+  REQUIRE(target_slot.valid() && churn_slot.valid() && exceptions_slot.valid());
+  Memory target = REQUIRE_OK(own.factory.create_memory(target_slot.selector(), 1));
+  Memory churn = REQUIRE_OK(own.factory.create_memory(churn_slot.selector(), 1));
+  Endpoint exceptions = REQUIRE_OK(own.factory.create_endpoint(exceptions_slot.selector()));
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  bystander = {target.selector(), 0, 0, 0, 0, exceptions.selector()};
+  LocalThread thread;
+  REQUIRE_OK(thread.create(1, exceptions.selector()));
+  REQUIRE_OK(thread.start(bystander_entry, 0));
+  while (bystander.rounds == 0) pause_for(100'000);
+  for (u64 round = 0; round < UNMAPS; ++round) {
+    REQUIRE_OK(own.self_task.map(churn, 0, SCRATCH_MAPPING_ADDRESS, 1, READ_WRITE));
+    write_word(SCRATCH_MAPPING_ADDRESS, round);
+    REQUIRE_OK(own.self_task.unmap(SCRATCH_MAPPING_ADDRESS, 1));
+  }
+  u64 rounds_after_unmaps = bystander.rounds;
+  bystander.stop = 1;
+  u64 waited = 0;
+  while (bystander.done == 0 && waited < REPORT_TIMEOUT) {
+    pause_for(1'000'000);
+    waited += 1'000'000;
+  }
+  EXPECT_EQ(bystander.done, 1);
+  EXPECT_EQ(bystander.failed_error, 0);
+  EXPECT(rounds_after_unmaps > 0);
+  Message report;
+  EXPECT_ERROR(exceptions.receive(report, 0), Error::Timeout);  // It never faulted.
+  u64 stored = 0;
+  EXPECT_OK(target.read(0, &stored, sizeof stored));
+  EXPECT(stored >= rounds_after_unmaps);
+}
+
 }  // namespace
 
 extern const test::TestEntry CROSS_CPU_TESTS[] = {
     {"calls_between_cpus_keep_every_word", calls_between_cpus_keep_every_word},
+    {"unmapping_leaves_the_tasks_threads_on_other_cpus_running", unmapping_leaves_the_tasks_threads_on_other_cpus_running},
 };
 extern const usize CROSS_CPU_TEST_COUNT = sizeof CROSS_CPU_TESTS / sizeof CROSS_CPU_TESTS[0];
 
