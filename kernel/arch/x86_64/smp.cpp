@@ -84,9 +84,10 @@ u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allo
     send_ipi(0, ICR_ALL_EXCLUDING_SELF | ICR_STARTUP | static_cast<u32>(AP_TRAMPOLINE_BASE >> 12));
     wait_tsc(200);
   }
-  // Each AP counts itself in online; wait until all wanted arrived or 100 ms passed.
+  // Each AP counts itself in online; wait until all wanted arrived or 2 s passed (an AP normally
+  // arrives within a millisecond; a loaded host may not run its vCPU for much longer).
   u64 start = read_tsc();
-  while (online_cpus.load() < wanted && read_tsc() - start < tsc_hertz() / 10) pause();
+  while (online_cpus.load() < wanted && read_tsc() - start < 2 * tsc_hertz()) pause();
   return online_cpus.load();
 }
 
