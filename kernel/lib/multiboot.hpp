@@ -20,7 +20,7 @@ struct MemoryRegion {
 struct BootModule {
   u64 start;
   u64 end;
-  char command_line[128];
+  char command_line[256];  // As the loader gave it, full path included (the root task's copy drops the directories).
 };
 
 struct BootInfo {

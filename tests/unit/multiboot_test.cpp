@@ -95,6 +95,17 @@ TEST(Multiboot, TruncatesLongStringsAndCapsCounts) {
   EXPECT_EQ(info.module_count, BootInfo::MAX_MODULES);
 }
 
+// A module in a deep build directory keeps its arguments: the path alone may take 150 bytes.
+TEST(Multiboot, KeepsArgumentsBehindALongModulePath) {
+  build_info();
+  std::string line = "/" + std::string(150, 'd') + "/prog1 console=write+exit task factory=64M endpoint=manager:send+grant";
+  put32(0x3008, 0x5000);
+  put_string(0x5000, line.c_str());
+  BootInfo info;
+  ASSERT_EQ(klib::parse_multiboot(klib::MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, read_fake, info), MultibootStatus::Ok);
+  EXPECT_EQ(std::string(info.modules[0].command_line), line);
+}
+
 TEST(CommandLine, FindsKeyValueWords) {
   char value[16];
   EXPECT_TRUE(klib::command_line_value("/kernel test=boot smp=2", "test", value, sizeof(value)));
