@@ -100,6 +100,7 @@ struct ThreadEntry {
   u64 fs_base = 0;
   u64 futex_address = 0;    // The futex it waits on (0: none).
   u32 futex_bitset = 0;
+  bool futex_untimed = false;  // Its wait has no timeout (deadlock detection).
   bool woken = false;       // Set (under the lock) by the FUTEX_WAKE that chose it.
   abi::PersonalityRegisters start_registers{};  // A new thread's first registers (clone).
 };

@@ -4,7 +4,9 @@
 // Invariants: the thread table and every futex waiter record change only under state_lock(); a
 // waiter registers itself under the lock after checking the futex value, and a waker marks it
 // woken and signals its notification under the same lock, so no wake-up is lost; an entry is
-// reused (its Thread capability deleted) only after its thread gave up the lock for the last time.
+// reused (its Thread capability deleted) only after its thread gave up the lock for the last time;
+// when every live thread waits on a futex without a timeout, nothing can wake any of them (there
+// are no signals), so the invocation ends at once with status 134 instead of at its timeout.
 #include "personality.hpp"
 
 extern "C" [[gnu::visibility("hidden")]] void personality_syscall_entry();
@@ -76,13 +78,23 @@ void reap_locked(ThreadEntry& entry) {
 i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline) {
   ThreadEntry& self = current_thread();
   u64 notification = current_notification();
+  bool deadlocked;
   {
     LockGuard guard;
     if (!readable(address, 4)) return -EFAULT;
     if (__atomic_load_n(reinterpret_cast<const u32*>(address), __ATOMIC_SEQ_CST) != expected) return -EAGAIN;
     self.futex_address = address;
     self.futex_bitset = bitset;
+    self.futex_untimed = !timed;
     self.woken = false;
+    usize stuck = 0;
+    for (const ThreadEntry& entry : threads)
+      if (entry.use == ThreadUse::Running && entry.futex_address != 0 && entry.futex_untimed) ++stuck;
+    deadlocked = stuck == live_threads;
+  }
+  if (deadlocked) {
+    logf("linux: every thread waits on a futex without a timeout (deadlock)\n");
+    exit_program(134);
   }
   for (;;) {
     u64 now = monotonic_nanoseconds();

@@ -214,6 +214,12 @@ void c_program_with_pthreads_join(Case& test) {
   Reply main_exit = client().invoke("spawner", "mainexit");
   EXPECT_STATUS(main_exit, manager::STATUS_OK);
   EXPECT_OUTPUT(main_exit, "worker after main\n");
+  // Every thread blocked on a futex without a timeout: nothing can wake them; status 134 at once
+  // (not the invocation's timeout). stdout is still in the program's buffer, so there is no output.
+  Reply deadlock = client().invoke("spawner", "deadlock");
+  EXPECT_STATUS(deadlock, manager::STATUS_FAILED);
+  EXPECT_EQ(deadlock.result().exit_code, 134);
+  EXPECT_EQ(deadlock.result().output_size, 0);
   EXPECT_STATUS(client().remove("spawner"), manager::STATUS_OK);
 }
 

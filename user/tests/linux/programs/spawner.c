@@ -5,7 +5,8 @@
    "fork": fork in a loop; reports the first failure's errno and exits with status 7.
    "crash": a second thread writes through a null pointer while the first waits for it.
    "timed": a condition wait with a 20 ms timeout that nobody signals (ETIMEDOUT).
-   "mainexit": main leaves with pthread_exit; a worker it left behind prints and ends the program. */
+   "mainexit": main leaves with pthread_exit; a worker it left behind prints and ends the program.
+   "deadlock": main joins a thread that waits forever on a condition variable. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -118,6 +119,13 @@ int main(void) {
     int result = pthread_cond_timedwait(&never, &mutex, &deadline);
     pthread_mutex_unlock(&mutex);
     printf("timedwait %d\n", result);
+    return 0;
+  }
+  if (strncmp(word, "deadlock", 8) == 0) {
+    pthread_t thread;
+    if (pthread_create(&thread, 0, block, 0) != 0) return 3;
+    pthread_join(thread, 0);
+    printf("joined the unjoinable\n");
     return 0;
   }
   if (strncmp(word, "mainexit", 8) == 0) {
