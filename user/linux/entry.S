@@ -1,8 +1,10 @@
-/* The personality's two ways in. _start: the manager starts the function's thread here with
-   rdi = FUNCTION_CONTEXT_ADDRESS. personality_syscall_entry: the kernel enters here for every
-   `syscall` of the Linux program (registers saved in Utcb::personality_registers, rsp = the top of
-   personality_stack). Invariant: both run on personality_stack, which the Linux program never uses;
-   the handler always leaves through the native PersonalityReturn. */
+/* The personality's three ways in. _start: the manager starts the function's thread here with
+   rdi = FUNCTION_CONTEXT_ADDRESS. personality_thread_entry: clone starts each further thread here
+   with rdi = its entry in the thread table. personality_syscall_entry: the kernel enters here for
+   every `syscall` of the Linux program (registers saved in Utcb::personality_registers, rsp = the
+   top of the calling thread's personality stack). Invariant: each thread runs them on its own
+   personality stack (personality_stack for the first), which the Linux program never uses; the
+   handler always leaves through the native PersonalityReturn. */
 
     .section .text.start, "ax"
     .global _start
@@ -13,6 +15,15 @@ _start:
     call personality_start
     ud2
     .size _start, . - _start
+
+    .global personality_thread_entry
+    .type personality_thread_entry, @function
+personality_thread_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_thread_start
+    ud2
+    .size personality_thread_entry, . - personality_thread_entry
 
     .text
     .global personality_syscall_entry

@@ -5,7 +5,8 @@
 // chunk): the brk area right above the program's image and the mmap area at MMAP_BASE.
 // Invariants: the free ranges of the mmap area are sorted, disjoint and hold only zero bytes (fresh
 // pages are zero; munmap zeroes), so an allocation never needs clearing; brk bytes above the
-// current break that were used before are zeroed when the break grows over them again.
+// current break that were used before are zeroed when the break grows over them again. Every
+// function here except map_fresh runs under state_lock() (the dispatcher takes it).
 #include "personality.hpp"
 
 namespace personality {
@@ -161,6 +162,8 @@ u64 map_fresh(u64 address, u64 pages) {
   }
   return slot;
 }
+
+u64 allocate_anonymous(u64 bytes) { return allocate(page_up(bytes)); }
 
 void memory_init() {
   brk_start = page_up(state().start.image_end);

@@ -1,8 +1,9 @@
 // The Linux personality's shared state and services: Linux ABI constants, the program's memory
 // map as the personality knows it, output and log, time, randomness, termination.
 // Invariant: every pointer that comes from the Linux program passes readable()/writable() before
-// the personality touches it; everything here runs on the personality's own stack, inside the
-// function's task, with the function's capabilities only (FUNCTION_* selectors).
+// the personality touches it; everything here runs on the calling thread's own personality stack,
+// inside the function's task, with the function's capabilities only (FUNCTION_* selectors); shared
+// state (State, the memory map, the thread table) is touched only under state_lock().
 #pragma once
 
 #include <stdarg.h>
@@ -51,17 +52,66 @@ struct State {
   u64 stack_low = manager::FUNCTION_STACK_TOP - manager::FUNCTION_STACK_PAGES * PAGE;
   u64 input_position = 0;
   u64 output_size = 0;        // Every byte written to stdout, including those past the capacity.
-  u64 fs_base = 0;
   bool descriptor_closed[3] = {};
   u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
   u64 unsupported_numbers[8] = {};
   usize unsupported_distinct = 0;
-  u64 slots_used = 0;         // Bit i: capability slot i is taken (FUNCTION_FIRST_FREE and up).
-  u64 notification = 0;       // Slot of the Notification nanosleep waits on (0: none yet).
+  u64 slots_used = 0;         // Bit i: capability slot i is taken (atomic: allocate_slot needs no lock).
   u64 random_state = 0;
   bool have_rdrand = false;
 };
 State& state();
+
+// The lock over all shared state of the personality: a spinlock that yields to the kernel after a
+// few spins (a function's threads share one CPU, so a holder that was preempted runs again only
+// when the waiter gives the CPU away). Never held while a thread blocks in the kernel, except for
+// the final EVENT_EXIT, which the task does not survive.
+class SpinLock {
+ public:
+  void lock();
+  void unlock() { __atomic_store_n(&word_, 0u, __ATOMIC_RELEASE); }
+  u32* word() { return &word_; }
+
+ private:
+  u32 word_ = 0;
+};
+SpinLock& state_lock();
+
+class LockGuard {
+ public:
+  LockGuard() { state_lock().lock(); }
+  ~LockGuard() { state_lock().unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+};
+
+// Threads (threads.cpp). Entry 0 is the thread the manager started; entry i > 0 has its UTCB at
+// FUNCTION_UTCB_ADDRESS + i pages, so a thread finds its own entry from %gs:0.
+constexpr usize MAX_THREADS = 32;
+constexpr u64 HANDLER_STACK_BYTES = 16384;
+enum class ThreadUse : u8 { Free, Running, Exited };
+struct ThreadEntry {
+  ThreadUse use = ThreadUse::Free;
+  u64 tid = 0;
+  u64 thread_slot = 0;      // Its Thread capability (0 for entry 0: the manager holds that one).
+  u64 notification = 0;     // Its Notification (futex and sleep wait on it); 0: none yet.
+  u64 handler_stack = 0;    // Lowest address of its personality stack (0 for entry 0: personality_stack).
+  u64 clear_tid = 0;        // CLONE_CHILD_CLEARTID / set_tid_address: zeroed and woken at exit.
+  u64 fs_base = 0;
+  u64 futex_address = 0;    // The futex it waits on (0: none).
+  u32 futex_bitset = 0;
+  bool futex_untimed = false;  // Its wait has no timeout (deadlock detection).
+  bool woken = false;       // Set (under the lock) by the FUTEX_WAKE that chose it.
+  abi::PersonalityRegisters start_registers{};  // A new thread's first registers (clone).
+};
+void threads_init();
+ThreadEntry& current_thread();
+// The calling thread's Notification, created on first use; 0 when the memory limit refuses it.
+u64 current_notification();
+i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls);
+[[noreturn]] void linux_exit_thread(u64 status);
+i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2, u64 value3);
+bool thread_alive(u64 tid);
 
 // Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
 u64 allocate_slot();
@@ -77,12 +127,14 @@ void write_output(const u8* bytes, u64 length);
 void write_log(const char* text, usize length);
 [[gnu::format(printf, 1, 2)]] void logf(const char* format, ...);
 
-// Ends the invocation: EVENT_EXIT with `status` and the stdout byte count. Never returns.
+// Ends the invocation (every thread): EVENT_EXIT with `status` and the stdout byte count. Takes
+// state_lock() and never gives it back, so no other thread changes the result afterwards; the
+// caller must not hold it. Never returns.
 [[noreturn]] void exit_program(u64 status);
 
 u64 read_tsc();
 u64 monotonic_nanoseconds();
-// Sleeps without spinning (a notification wait with a timeout).
+// Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
 void sleep_nanoseconds(u64 nanoseconds);
 void random_bytes(u8* target, usize length);
 void random_init();
@@ -98,6 +150,8 @@ i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64 new
 i64 linux_madvise(u64 address, u64 length, u64 advice);
 // Maps a fresh Memory of `pages` at `address` (charged to the memory limit); its slot or 0.
 u64 map_fresh(u64 address, u64 pages);
+// Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.
+u64 allocate_anonymous(u64 bytes);
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

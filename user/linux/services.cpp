@@ -1,6 +1,7 @@
-// The personality's services for its system calls: slots, pointer checks, output and log,
-// termination, time and randomness. Invariant: the output area is written only inside
-// [0, output_capacity); messages to the manager stay within MESSAGE_WORDS.
+// The personality's services for its system calls: the state lock, slots, pointer checks, output
+// and log, termination, time and randomness. Invariant: the output area is written only inside
+// [0, output_capacity) and only under state_lock(); messages to the manager stay within
+// MESSAGE_WORDS; the slot bitmap changes only through atomic compare-and-swap.
 #include "lib/format.hpp"
 #include "manager/log_format.hpp"
 #include "personality.hpp"
@@ -9,6 +10,7 @@ namespace personality {
 namespace {
 
 State the_state;
+SpinLock the_lock;
 
 bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
 
@@ -26,19 +28,39 @@ sys::Error call_manager(u32 label, const u64* words, u64 count) {
 }  // namespace
 
 State& state() { return the_state; }
+SpinLock& state_lock() { return the_lock; }
 
-u64 allocate_slot() {
-  for (u64 slot = manager::FUNCTION_FIRST_FREE; slot < manager::FUNCTION_CAPABILITY_SLOTS; ++slot) {
-    if ((the_state.slots_used >> slot) & 1) continue;
-    the_state.slots_used |= u64{1} << slot;
-    return slot;
+void SpinLock::lock() {
+  constexpr u32 SPINS_BEFORE_YIELD = 64;
+  u32 spins = 0;
+  while (__atomic_exchange_n(&word_, 1u, __ATOMIC_ACQUIRE) != 0) {
+    while (__atomic_load_n(&word_, __ATOMIC_RELAXED) != 0) {
+      if (++spins < SPINS_BEFORE_YIELD) {
+        asm volatile("pause");
+      } else {
+        spins = 0;
+        (void)native(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);
+      }
+    }
   }
-  return 0;
+}
+
+// Lock-free, because sleeps and futex waits create their thread's notification without the lock.
+u64 allocate_slot() {
+  u64 used = __atomic_load_n(&the_state.slots_used, __ATOMIC_RELAXED);
+  for (;;) {
+    u64 slot = manager::FUNCTION_FIRST_FREE;
+    while (slot < manager::FUNCTION_CAPABILITY_SLOTS && ((used >> slot) & 1) != 0) ++slot;
+    if (slot == manager::FUNCTION_CAPABILITY_SLOTS) return 0;
+    if (__atomic_compare_exchange_n(&the_state.slots_used, &used, used | (u64{1} << slot), false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED))
+      return slot;
+  }
 }
 
 void free_slot(u64 slot) {
   if (slot >= manager::FUNCTION_FIRST_FREE && slot < manager::FUNCTION_CAPABILITY_SLOTS)
-    the_state.slots_used &= ~(u64{1} << slot);
+    __atomic_and_fetch(&the_state.slots_used, ~(u64{1} << slot), __ATOMIC_ACQ_REL);
 }
 
 bool readable(u64 address, u64 length) {
@@ -109,6 +131,7 @@ void logf(const char* format, ...) {
 
 void exit_program(u64 status) {
   State& s = the_state;
+  the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
   if (s.unsupported_calls > 0) {
     char numbers[96] = {};
     usize used = 0;
@@ -138,25 +161,20 @@ u64 monotonic_nanoseconds() {
 }
 
 void sleep_nanoseconds(u64 nanoseconds) {
-  State& s = the_state;
   if (nanoseconds == 0) return;
-  if (s.notification == 0) {
-    u64 slot = allocate_slot();
-    if (slot != 0 && native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
-                            static_cast<u64>(abi::ObjectType::Notification), slot, 0) == sys::Error::None)
-      s.notification = slot;
-    else
-      free_slot(slot);
-  }
-  if (s.notification != 0) {
-    // Nobody signals this notification: the wait ends with Timeout after the duration.
-    sys::SyscallRegisters registers{0, 0, 0, 0, 0, nanoseconds};
-    (void)sys::invoke(abi::Syscall::NotificationWait, s.notification, registers);
-    return;
-  }
-  // No object could be made (memory limit): yield until the time has passed.
+  u64 notification = current_notification();
   u64 until = monotonic_nanoseconds() + nanoseconds;
-  while (monotonic_nanoseconds() < until) (void)native(abi::Syscall::ThreadYield, 0);
+  for (u64 now = monotonic_nanoseconds(); now < until; now = monotonic_nanoseconds()) {
+    if (notification == 0) {
+      // No object could be made (memory limit): yield until the time has passed.
+      (void)native(abi::Syscall::ThreadYield, 0);
+      continue;
+    }
+    // A futex wake that came after its wait timed out may have left a bit: then wait again for
+    // the rest of the time.
+    sys::SyscallRegisters registers{0, 0, 0, 0, 0, until - now};
+    (void)sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+  }
 }
 
 void random_init() {

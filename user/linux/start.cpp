@@ -107,6 +107,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   if (s.start.segment_count > manager::LINUX_MAX_SEGMENTS) s.start.segment_count = manager::LINUX_MAX_SEGMENTS;
   random_init();
   memory_init();
+  threads_init();
   // A larger stack than native functions get (Linux programs expect megabytes; 256 KiB here),
   // charged to the memory limit like everything else. Without it the program still gets 64 KiB.
   if (map_fresh(STACK_LOW, STACK_EXTRA_PAGES) != 0) s.stack_low = STACK_LOW;

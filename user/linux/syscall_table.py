@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the Markdown table of the Linux personality's system calls from LINUX_SYSCALLS in
 syscalls.cpp (the one definition). With --update FILE, replaces the table between the markers
-<!-- linux-syscalls:begin --> and <!-- linux-syscalls:end --> in FILE (docs/LINUX.md)."""
+<!-- linux-syscalls:begin --> and <!-- linux-syscalls:end --> in FILE (docs/LINUX.md); with
+--check FILE, exits 1 when that table is not the current one (ctest: linux_syscall_table_current)."""
 import pathlib
 import re
 import sys
@@ -24,13 +25,19 @@ def table():
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--update":
+    if len(sys.argv) == 3 and sys.argv[1] in ("--update", "--check"):
         path = pathlib.Path(sys.argv[2])
         text = path.read_text()
         begin, end = "<!-- linux-syscalls:begin -->", "<!-- linux-syscalls:end -->"
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)
-        path.write_text(f"{head}{begin}\n{table()}\n{end}{tail}")
+        current = f"{head}{begin}\n{table()}\n{end}{tail}"
+        if sys.argv[1] == "--check":
+            if current != text:
+                print(f"{path}: the system-call table is stale; run {sys.argv[0]} --update {path}")
+                sys.exit(1)
+            return
+        path.write_text(current)
     else:
         print(table())
 

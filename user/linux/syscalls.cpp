@@ -2,7 +2,8 @@
 // table in docs/LINUX.md) and one function per call. Any number not in the table is ENOSYS and
 // counted; the count is logged when the program exits.
 // Invariant: a handler validates every program pointer (readable/writable) before use and
-// returns a Linux result: a value >= 0 or a negated errno.
+// returns a Linux result: a value >= 0 or a negated errno; it runs under state_lock() unless the
+// call is one of runs_unlocked()'s, which block or end threads and take the lock themselves.
 #include <cstdint>
 
 #include "personality.hpp"
@@ -38,9 +39,17 @@ struct Arguments {
   X(24, sched_yield, "ThreadYield")                                                                        \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")         \
   X(28, madvise, "0; MADV_DONTNEED zeroes the range")                                                      \
-  X(35, nanosleep, "a notification wait with the duration as timeout (no spinning)")                       \
+  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")       \
   X(39, getpid, "1")                                                                                       \
-  X(60, exit, "ends the invocation: EVENT_EXIT with status & 0xff and the stdout byte count")              \
+  X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "    \
+               "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "  \
+               "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "   \
+               "or with CLONE_VFORK (a new process) ENOSYS; other flag sets EINVAL")                       \
+  X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                      \
+  X(58, vfork, "ENOSYS, as fork")                                                                          \
+  X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "  \
+              "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff and the stdout "      \
+              "byte count)")                                                                               \
   X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                       \
   X(72, fcntl, "fd 0-2: F_GETFD/F_SETFD 0, F_GETFL O_RDONLY or O_WRONLY; others EINVAL")                   \
@@ -54,26 +63,29 @@ struct Arguments {
   X(110, getppid, "0")                                                                                     \
   X(131, sigaltstack, "accepted and ignored")                                                              \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")         \
-  X(186, gettid, "1")                                                                                      \
-  X(200, tkill, "as kill")                                                                                 \
+  X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                \
+  X(200, tkill, "to a live tid: as kill; others ESRCH")                                                    \
   X(201, time, "seconds since boot")                                                                       \
-  X(202, futex, "single thread: WAIT EAGAIN if the value differs, a timed wait sleeps then ETIMEDOUT, an "  \
-                "untimed one is a deadlock and ends the invocation (status 134); WAKE 0")                   \
+  X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "    \
+                "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "     \
+                "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                \
   X(204, sched_getaffinity, "one CPU")                                                                     \
-  X(218, set_tid_address, "returns the tid (1); nothing is written at exit")                               \
+  X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid") \
   X(228, clock_gettime, "every clock: the TSC since boot")                                                 \
   X(229, clock_getres, "1 ns")                                                                             \
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                           \
-  X(231, exit_group, "as exit")                                                                            \
-  X(234, tgkill, "as kill")                                                                                \
+  X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff and the stdout "   \
+                     "byte count")                                                                         \
+  X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                         \
   X(257, openat, "ENOENT (no file system)")                                                                \
   X(262, newfstatat, "with AT_EMPTY_PATH on fd 0-2 as fstat; else ENOENT")                                 \
   X(267, readlinkat, "ENOENT")                                                                             \
-  X(273, set_robust_list, "accepted (single thread)")                                                      \
+  X(273, set_robust_list, "accepted; the list is not walked at thread exit")                               \
   X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; others infinite; "     \
                     "setting is accepted and ignored")                                                     \
   X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                            \
-  X(334, rseq, "ENOSYS (glibc then goes without)")
+  X(334, rseq, "ENOSYS (glibc then goes without)")                                                         \
+  X(435, clone3, "ENOSYS (glibc then uses clone)")
 
 constexpr u64 AT_EMPTY_PATH = 0x1000;
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -239,9 +251,18 @@ i64 signal_self(u64 target, u64 signal) {
   logf("linux: killed by signal %lu\n", signal);
   exit_program(128 + signal);
 }
+// A signal to any live thread ends the whole invocation, as an unhandled fatal signal does on Linux.
+i64 signal_thread(u64 tid, u64 signal) {
+  bool alive;
+  {
+    LockGuard guard;
+    alive = thread_alive(tid);
+  }
+  return alive ? signal_self(0, signal) : -ESRCH;
+}
 i64 sys_kill(const Arguments& a) { return signal_self(a.a0, a.a1); }
-i64 sys_tkill(const Arguments& a) { return signal_self(a.a0, a.a1); }
-i64 sys_tgkill(const Arguments& a) { return a.a0 != LINUX_PID ? -ESRCH : signal_self(a.a1, a.a2); }
+i64 sys_tkill(const Arguments& a) { return signal_thread(a.a0, a.a1); }
+i64 sys_tgkill(const Arguments& a) { return a.a0 != LINUX_PID ? -ESRCH : signal_thread(a.a1, a.a2); }
 
 i64 sys_sched_yield(const Arguments&) {
   (void)native(abi::Syscall::ThreadYield, 0);
@@ -262,15 +283,22 @@ bool read_duration(u64 address, u64& nanoseconds) {
   return true;
 }
 
+// Both sleeps run without the lock (runs_unlocked) and take it only to read their argument.
 i64 sys_nanosleep(const Arguments& a) {
   u64 duration;
-  if (!read_duration(a.a0, duration)) return readable(a.a0, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  {
+    LockGuard guard;
+    if (!read_duration(a.a0, duration)) return readable(a.a0, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  }
   sleep_nanoseconds(duration);
   return 0;
 }
 i64 sys_clock_nanosleep(const Arguments& a) {
   u64 duration;
-  if (!read_duration(a.a2, duration)) return readable(a.a2, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  {
+    LockGuard guard;
+    if (!read_duration(a.a2, duration)) return readable(a.a2, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
+  }
   if ((a.a1 & 1) != 0) {  // TIMER_ABSTIME.
     u64 now = monotonic_nanoseconds();
     duration = duration > now ? duration - now : 0;
@@ -331,18 +359,18 @@ i64 sys_uname(const Arguments& a) {
 }
 
 i64 sys_getpid(const Arguments&) { return LINUX_PID; }
-i64 sys_gettid(const Arguments&) { return LINUX_PID; }
+i64 sys_gettid(const Arguments&) { return static_cast<i64>(current_thread().tid); }
 i64 sys_getppid(const Arguments&) { return 0; }
 i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
 i64 sys_getegid(const Arguments&) { return LINUX_GID; }
 
-i64 sys_exit(const Arguments& a) { exit_program(a.a0); }
+i64 sys_exit(const Arguments& a) { linux_exit_thread(a.a0); }
 i64 sys_exit_group(const Arguments& a) { exit_program(a.a0); }
 
 i64 sys_arch_prctl(const Arguments& a) {
-  State& s = state();
+  ThreadEntry& s = current_thread();
   switch (a.a0) {
     case ARCH_SET_FS: {
       if (a.a1 >= abi::USER_SPACE_END) return -EPERM;
@@ -361,33 +389,18 @@ i64 sys_arch_prctl(const Arguments& a) {
   }
 }
 
-i64 sys_set_tid_address(const Arguments&) { return LINUX_PID; }
+i64 sys_set_tid_address(const Arguments& a) {
+  ThreadEntry& self = current_thread();
+  self.clear_tid = a.a0;  // Checked with writable() when the thread exits.
+  return static_cast<i64>(self.tid);
+}
 i64 sys_set_robust_list(const Arguments& a) { return a.a1 == 24 ? 0 : -EINVAL; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
-
-i64 sys_futex(const Arguments& a) {
-  constexpr u64 FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
-  u64 operation = a.a1 & 0x7f;  // Without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME.
-  if (operation == FUTEX_WAKE || operation == FUTEX_WAKE_BITSET) return 0;  // Nobody else waits.
-  if (operation != FUTEX_WAIT && operation != FUTEX_WAIT_BITSET) return -ENOSYS;
-  if ((a.a0 & 3) != 0 || !readable(a.a0, 4)) return -EFAULT;
-  u32 value;
-  memcpy(&value, reinterpret_cast<const void*>(a.a0), 4);
-  if (value != static_cast<u32>(a.a2)) return -EAGAIN;
-  if (a.a3 == 0) {
-    // One thread waiting for itself: nothing can ever wake it.
-    logf("linux: futex wait without timeout in a single-threaded program (deadlock)\n");
-    exit_program(134);
-  }
-  u64 duration;
-  if (!read_duration(a.a3, duration)) return -EINVAL;
-  if (operation == FUTEX_WAIT_BITSET) {  // The timeout is absolute there.
-    u64 now = monotonic_nanoseconds();
-    duration = duration > now ? duration - now : 0;
-  }
-  sleep_nanoseconds(duration);
-  return -ETIMEDOUT;
-}
+i64 sys_clone3(const Arguments&) { return -ENOSYS; }
+i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_fork(const Arguments&) { return -ENOSYS; }
+i64 sys_vfork(const Arguments&) { return -ENOSYS; }
+i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 
 i64 sys_sched_getaffinity(const Arguments& a) {
   if (a.a1 < 8) return -EINVAL;
@@ -432,6 +445,17 @@ i64 unsupported(u64 number) {
   return -ENOSYS;
 }
 
+// Calls that block (sleeps, futex waits), end threads or the invocation, or create threads: they
+// take state_lock() themselves, for as long as they need it and never while they wait.
+bool runs_unlocked(u64 number) {
+  switch (number) {
+    case 24: case 35: case 56: case 60: case 62: case 200: case 202: case 230: case 231: case 234:
+      return true;
+    default:
+      return false;
+  }
+}
+
 i64 dispatch(u64 number, const Arguments& arguments) {
   switch (number) {
 #define LINUX_SYSCALL_CASE(value, name, summary) \
@@ -454,5 +478,11 @@ using namespace personality;
 extern "C" void personality_handle_syscall() {
   abi::PersonalityRegisters& registers = sys::utcb()->personality_registers;
   Arguments arguments{registers.rdi, registers.rsi, registers.rdx, registers.r10, registers.r8, registers.r9};
-  registers.rax = static_cast<u64>(dispatch(registers.rax, arguments));
+  u64 number = registers.rax;
+  if (runs_unlocked(number)) {
+    registers.rax = static_cast<u64>(dispatch(number, arguments));
+    return;
+  }
+  LockGuard guard;
+  registers.rax = static_cast<u64>(dispatch(number, arguments));
 }

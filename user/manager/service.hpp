@@ -20,7 +20,7 @@ constexpr u64 WORKER_SLOTS = 256;
 constexpr usize MAX_WORKERS = 8;
 constexpr u64 MAX_DEPTH = 8;  // Deepest nesting any configuration may ask for.
 constexpr u64 WORKER_PRIORITY = 16;
-constexpr u64 FUNCTION_PRIORITY = WORKER_PRIORITY - 1;
+static_assert(FUNCTION_PRIORITY == WORKER_PRIORITY - 1, "functions run one level below the workers");
 
 struct Manager {
   sys::Task self{MANAGER_TASK};

@@ -1,8 +1,9 @@
 // linux_tests: unmodified static Linux executables as functions, checked from a tenant started by
 // the root task. A musl C program (stdin to upper case, exit codes), a glibc + libstdc++ C++
-// program (iostreams, std::string, std::map, exceptions) and a hostile program (unknown
-// system-call numbers, kernel-half pointers, an mmap flood past the memory limit) are deployed with
-// FUNCTION_FLAG_LINUX and invoked through the container manager.
+// program (iostreams, std::string, std::map, exceptions), a hostile program (unknown
+// system-call numbers, kernel-half pointers, an mmap flood past the memory limit), threaded
+// programs (std::thread with glibc, pthreads with musl) and the adversarial thread and fork bombs
+// are deployed with FUNCTION_FLAG_LINUX and invoked through the container manager.
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
@@ -15,6 +16,8 @@ extern "C" const sys::u8 linux_upper[], linux_upper_end[];
 extern "C" const sys::u8 linux_words[], linux_words_end[];
 extern "C" const sys::u8 linux_hostile[], linux_hostile_end[];
 extern "C" const sys::u8 linux_busybox[], linux_busybox_end[];
+extern "C" const sys::u8 linux_threads[], linux_threads_end[];
+extern "C" const sys::u8 linux_spawner[], linux_spawner_end[];
 
 namespace {
 
@@ -174,6 +177,99 @@ void busybox_with_arguments_sh_and_sed(Case& test) {
                 manager::STATUS_BAD_REQUEST);
 }
 
+// std::thread, std::mutex and std::condition_variable (glibc: clone3 ENOSYS, then clone; futex
+// waits and wakes; CLONE_CHILD_CLEARTID for join). The same run on Linux prints the same bytes.
+void cpp_program_with_std_threads(Case& test) {
+  DEPLOY("threads", linux_threads, linux_threads_end, linux_config());
+  Reply reply = client().invoke("threads", "hello world, threads!");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply,
+                "part 0 sum 532 fnv a430d84680aabd0b\n"
+                "part 1 sum 484 fnv 287be7ab3a8fad0b\n"
+                "part 2 sum 396 fnv b26737d780122663\n"
+                "part 3 sum 560 fnv 19ad1bf31c9e32f9\n"
+                "total 1972 bytes 21 threads 5\n"
+                "wait_for timed out\n");
+  // Again, so that thread creation and teardown repeat in fresh tasks.
+  for (u64 round = 0; round < 5; ++round) {
+    Reply again = client().invoke("threads", "hello world, threads!");
+    if (again.status != manager::STATUS_OK || again.result().output_size != reply.result().output_size) {
+      test.fail(__FILE__, __LINE__, "round %lu gave %s", round, status_name(again.status));
+      break;
+    }
+  }
+  EXPECT_STATUS(client().remove("threads"), manager::STATUS_OK);
+}
+
+void c_program_with_pthreads_join(Case& test) {
+  DEPLOY("spawner", linux_spawner, linux_spawner_end, linux_config());
+  Reply reply = client().invoke("spawner", "join");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "counter 3000 results 33 distinct 1 main 1\n");
+  // A timed condition wait (musl: a relative futex timeout) ends with ETIMEDOUT.
+  Reply timed = client().invoke("spawner", "timed");
+  EXPECT_STATUS(timed, manager::STATUS_OK);
+  EXPECT_OUTPUT(timed, "timedwait 110\n");
+  // main's pthread_exit ends only main; the worker it left prints, and its end ends the program.
+  Reply main_exit = client().invoke("spawner", "mainexit");
+  EXPECT_STATUS(main_exit, manager::STATUS_OK);
+  EXPECT_OUTPUT(main_exit, "worker after main\n");
+  // Every thread blocked on a futex without a timeout: nothing can wake them; status 134 at once
+  // (not the invocation's timeout). stdout is still in the program's buffer, so there is no output.
+  Reply deadlock = client().invoke("spawner", "deadlock");
+  EXPECT_STATUS(deadlock, manager::STATUS_FAILED);
+  EXPECT_EQ(deadlock.result().exit_code, 134);
+  EXPECT_EQ(deadlock.result().output_size, 0);
+  EXPECT_STATUS(client().remove("spawner"), manager::STATUS_OK);
+}
+
+// Threads in a loop until pthread_create fails, every one blocked: creation ends with EAGAIN (the
+// thread table, capability slots or the memory limit), the program reports it and exits with the
+// others still blocked; the invocation ends OK and the manager serves the next call.
+void thread_bomb_ends_with_eagain(Case& test) {
+  DEPLOY("spawner", linux_spawner, linux_spawner_end, linux_config());
+  DEPLOY("cat", linux_busybox, linux_busybox_end, linux_config());
+  for (u64 round = 0; round < 2; ++round) {
+    Reply reply = client().invoke("spawner", "bomb");
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    EXPECT_EQ(reply.result().exit_code, 0);
+    OutputText text(reply);
+    const char prefix[] = "created ";
+    const char suffix[] = " threads, then error 11\n";  // EAGAIN.
+    usize length = strlen(text.text);
+    bool shaped = length > sizeof prefix - 1 + sizeof suffix - 1 && memcmp(text.text, prefix, sizeof prefix - 1) == 0 &&
+                  memcmp(text.text + length - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
+    if (!shaped) test.fail(__FILE__, __LINE__, "bomb output \"%s\"", text.text);
+    u64 created = 0;
+    for (const char* digit = text.text + sizeof prefix - 1; *digit >= '0' && *digit <= '9'; ++digit)
+      created = created * 10 + static_cast<u64>(*digit - '0');
+    // At least a handful fit in 16 MiB; never more than the personality's table (31 besides main).
+    if (created < 8 || created > 31) test.fail(__FILE__, __LINE__, "%lu threads created", created);
+    printf(console(), "# thread bomb: %lu threads, then EAGAIN\n", created);
+    Reply echo = client().invoke("cat", "still serving\n");
+    EXPECT_STATUS(echo, manager::STATUS_OK);
+    EXPECT_OUTPUT(echo, "still serving\n");
+  }
+  EXPECT_STATUS(client().remove("spawner"), manager::STATUS_OK);
+  EXPECT_STATUS(client().remove("cat"), manager::STATUS_OK);
+}
+
+// fork (musl: clone with SIGCHLD and no CLONE_VM) is ENOSYS at the first attempt; the program's
+// own status 7 is the invocation's.
+void fork_bomb_gets_enosys(Case& test) {
+  DEPLOY("spawner", linux_spawner, linux_spawner_end, linux_config());
+  Reply reply = client().invoke("spawner", "fork");
+  EXPECT_STATUS(reply, manager::STATUS_FAILED);
+  EXPECT_EQ(reply.result().exit_code, 7);
+  EXPECT_OUTPUT(reply, "fork 0 failed: errno 38\n");
+  // A fault in a second thread ends the whole invocation as CRASHED (a page fault at address 0).
+  Reply crashed = client().invoke("spawner", "crash");
+  EXPECT_STATUS(crashed, manager::STATUS_CRASHED);
+  EXPECT_EQ(crashed.result().exit_code, static_cast<u64>(abi::ExceptionKind::PageFault));
+  EXPECT_EQ(crashed.result().detail, 0);
+  EXPECT_STATUS(client().remove("spawner"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -190,6 +286,10 @@ const test::TestEntry TESTS[] = {
     {"busybox_from_debian_runs_as_shipped", busybox_from_debian_runs_as_shipped},
     {"busybox_applets_transform_their_input", busybox_applets_transform_their_input},
     {"busybox_with_arguments_sh_and_sed", busybox_with_arguments_sh_and_sed},
+    {"cpp_program_with_std_threads", cpp_program_with_std_threads},
+    {"c_program_with_pthreads_join", c_program_with_pthreads_join},
+    {"thread_bomb_ends_with_eagain", thread_bomb_ends_with_eagain},
+    {"fork_bomb_gets_enosys", fork_bomb_gets_enosys},
     {"rejects_unknown_flags", rejects_unknown_flags},
 };
 

@@ -125,6 +125,9 @@ constexpr u64 FUNCTION_HEAP_ADDRESS = 0x0000000060000000;     // The runtime's h
 constexpr u64 FUNCTION_STACK_TOP = 0x00007ff000000000;
 constexpr u64 FUNCTION_STACK_PAGES = 16;
 constexpr u64 FUNCTION_UTCB_ADDRESS = 0x00007ff000010000;
+// The priority a function's threads run at (one below the manager's workers); threads a function
+// creates itself (the Linux personality's clone) use it too.
+constexpr u64 FUNCTION_PRIORITY = 15;
 
 // Capability selectors of a function: nothing else unless its configuration grants it.
 constexpr u64 FUNCTION_MANAGER = 1;  // Its invocation endpoint (Send, Grant), badged.

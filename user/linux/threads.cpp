@@ -1,0 +1,316 @@
+// Threads of a Linux program: clone for threads, thread exit, futex. Each Linux thread is a kernel
+// Thread of the function's own task, created from FUNCTION_FACTORY (charged to the memory limit),
+// with its own UTCB, personality stack, syscall handler and Notification (docs/LINUX.md, Threads).
+// Invariants: the thread table and every futex waiter record change only under state_lock(); a
+// waiter registers itself under the lock after checking the futex value, and a waker marks it
+// woken and signals its notification under the same lock, so no wake-up is lost; an entry is
+// reused (its Thread capability deleted) only after its thread gave up the lock for the last time;
+// when every live thread waits on a futex without a timeout, nothing can wake any of them (there
+// are no signals), so the invocation ends at once with status 134 instead of at its timeout.
+#include "personality.hpp"
+
+extern "C" [[gnu::visibility("hidden")]] void personality_syscall_entry();
+extern "C" [[gnu::visibility("hidden")]] void personality_thread_entry();
+
+namespace personality {
+namespace {
+
+constexpr u64 CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
+              CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000, CLONE_SETTLS = 0x80000,
+              CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_DETACHED = 0x400000,
+              CLONE_UNTRACED = 0x800000, CLONE_CHILD_SETTID = 0x1000000;
+constexpr u64 CLONE_THREAD_REQUIRED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+constexpr u64 CLONE_THREAD_ALLOWED = CLONE_THREAD_REQUIRED | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                                     CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_UNTRACED | CLONE_CHILD_SETTID;
+
+constexpr u32 FUTEX_BITSET_ANY = 0xffffffff;
+
+ThreadEntry threads[MAX_THREADS];
+usize live_threads = 0;  // Entries in use Running.
+u64 next_tid = 2;        // The first thread is tid 1 (= the pid, as on Linux).
+
+u64 utcb_of(usize index) { return manager::FUNCTION_UTCB_ADDRESS + index * PAGE; }
+
+usize current_index() {
+  u64 self = sys::utcb()->self;
+  u64 index = (self - manager::FUNCTION_UTCB_ADDRESS) / PAGE;
+  return self >= manager::FUNCTION_UTCB_ADDRESS && index < MAX_THREADS ? static_cast<usize>(index) : 0;
+}
+
+u64 create_notification() {
+  u64 slot = allocate_slot();
+  if (slot == 0) return 0;
+  if (native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Notification),
+             slot, 0) != sys::Error::None) {
+    free_slot(slot);
+    return 0;
+  }
+  return slot;
+}
+
+// Wakes up to `count` threads waiting on `address` whose bitset meets `bitset`; how many. Locked.
+u32 wake_locked(u64 address, u32 count, u32 bitset) {
+  u32 woken = 0;
+  for (ThreadEntry& entry : threads) {
+    if (woken >= count) break;
+    if (entry.use != ThreadUse::Running || entry.futex_address != address || (entry.futex_bitset & bitset) == 0)
+      continue;
+    entry.futex_address = 0;
+    entry.woken = true;
+    // The bit stays set until the waiter takes it, even if it has not reached its wait yet.
+    (void)native(abi::Syscall::NotificationSignal, entry.notification, 1);
+    ++woken;
+  }
+  return woken;
+}
+
+// Gives back the Thread capability of an entry whose thread has exited (or is about to: it holds
+// no lock and touches no memory any more, see linux_exit_thread). Locked.
+void reap_locked(ThreadEntry& entry) {
+  if (entry.thread_slot != 0) {
+    (void)native(abi::Syscall::CapabilityDelete, entry.thread_slot);
+    free_slot(entry.thread_slot);
+    entry.thread_slot = 0;
+  }
+  entry.use = ThreadUse::Free;
+}
+
+i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline) {
+  ThreadEntry& self = current_thread();
+  u64 notification = current_notification();
+  bool deadlocked;
+  {
+    LockGuard guard;
+    if (!readable(address, 4)) return -EFAULT;
+    if (__atomic_load_n(reinterpret_cast<const u32*>(address), __ATOMIC_SEQ_CST) != expected) return -EAGAIN;
+    self.futex_address = address;
+    self.futex_bitset = bitset;
+    self.futex_untimed = !timed;
+    self.woken = false;
+    usize stuck = 0;
+    for (const ThreadEntry& entry : threads)
+      if (entry.use == ThreadUse::Running && entry.futex_address != 0 && entry.futex_untimed) ++stuck;
+    deadlocked = stuck == live_threads;
+  }
+  if (deadlocked) {
+    logf("linux: every thread waits on a futex without a timeout (deadlock)\n");
+    exit_program(134);
+  }
+  for (;;) {
+    u64 now = monotonic_nanoseconds();
+    u64 timeout = abi::TIMEOUT_INFINITE;
+    if (timed) timeout = deadline > now ? deadline - now : 0;
+    if (timeout != 0) {
+      if (notification != 0) {
+        sys::SyscallRegisters registers{0, 0, 0, 0, 0, timeout};
+        (void)sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+      } else {
+        (void)native(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);  // No object (memory limit): poll.
+      }
+    }
+    LockGuard guard;
+    if (self.woken) return 0;
+    if (timed && monotonic_nanoseconds() >= deadline) {
+      self.futex_address = 0;
+      return -ETIMEDOUT;
+    }
+    // A bit left by a wake-up that came after an earlier wait had timed out: wait again.
+  }
+}
+
+bool read_timeout(u64 address, u64& nanoseconds) {
+  struct TimeSpec {
+    i64 seconds, nanoseconds;
+  } spec;
+  memcpy(&spec, reinterpret_cast<const void*>(address), sizeof spec);
+  if (spec.seconds < 0 || spec.nanoseconds < 0 || spec.nanoseconds >= 1'000'000'000) return false;
+  u64 seconds = static_cast<u64>(spec.seconds) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec.seconds);
+  nanoseconds = seconds * 1'000'000'000 + static_cast<u64>(spec.nanoseconds);
+  return true;
+}
+
+}  // namespace
+
+void threads_init() {
+  ThreadEntry& first = threads[0];
+  first.use = ThreadUse::Running;
+  first.tid = LINUX_PID;
+  live_threads = 1;
+}
+
+ThreadEntry& current_thread() { return threads[current_index()]; }
+
+u64 current_notification() {
+  ThreadEntry& self = current_thread();
+  // Only entry 0 creates its own lazily; clone gives every other thread one before it starts.
+  if (self.notification == 0) self.notification = create_notification();
+  return self.notification;
+}
+
+bool thread_alive(u64 tid) {
+  for (const ThreadEntry& entry : threads)
+    if (entry.use == ThreadUse::Running && entry.tid == tid) return true;
+  return false;
+}
+
+i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
+  // A new process (fork, vfork, posix_spawn, clone without CLONE_VM) cannot exist here: one
+  // invocation is one task. ENOSYS, not EAGAIN: trying again can never succeed.
+  if ((flags & CLONE_VM) == 0 || (flags & CLONE_VFORK) != 0) return -ENOSYS;
+  if ((flags & CLONE_THREAD_REQUIRED) != CLONE_THREAD_REQUIRED || (flags & ~(CLONE_THREAD_ALLOWED | 0xff)) != 0)
+    return -EINVAL;
+  if (stack < abi::USER_SPACE_START || stack >= abi::USER_SPACE_END) return -EINVAL;
+  if ((flags & CLONE_SETTLS) != 0 && tls >= abi::USER_SPACE_END) return -EPERM;
+
+  LockGuard guard;
+  if ((flags & CLONE_PARENT_SETTID) != 0 && !writable(parent_tid, 4)) return -EFAULT;
+  if ((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) != 0 && !writable(child_tid, 4)) return -EFAULT;
+  usize index = 1;
+  while (index < MAX_THREADS && threads[index].use == ThreadUse::Running) ++index;
+  if (index == MAX_THREADS) return -EAGAIN;
+  ThreadEntry& entry = threads[index];
+  if (entry.use == ThreadUse::Exited) reap_locked(entry);
+  // The personality stack and the notification stay with the entry for its next thread.
+  if (entry.handler_stack == 0) entry.handler_stack = allocate_anonymous(HANDLER_STACK_BYTES);
+  if (entry.notification == 0) entry.notification = create_notification();
+  if (entry.handler_stack == 0 || entry.notification == 0) return -EAGAIN;
+
+  u64 slot = allocate_slot();
+  if (slot == 0) return -EAGAIN;
+  sys::SyscallRegisters self{};
+  (void)sys::invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, self);
+  sys::Error error = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
+                            static_cast<u64>(abi::ObjectType::Thread), slot, 0, manager::FUNCTION_TASK, utcb_of(index));
+  if (error != sys::Error::None) {
+    free_slot(slot);
+    return -EAGAIN;  // The memory limit (QuotaExceeded), as Linux's RLIMIT_NPROC would say.
+  }
+  // Same CPU as its creator (the one the manager chose within the function's CPU set), and faults
+  // go to the manager like the first thread's.
+  error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, self.argument1,
+                 manager::FUNCTION_MANAGER);
+  ThreadEntry& parent = current_thread();
+  entry.thread_slot = slot;
+  entry.tid = next_tid++;
+  entry.clear_tid = (flags & CLONE_CHILD_CLEARTID) != 0 ? child_tid : 0;
+  entry.fs_base = (flags & CLONE_SETTLS) != 0 ? tls : parent.fs_base;
+  entry.futex_address = 0;
+  entry.woken = false;
+  entry.start_registers = sys::utcb()->personality_registers;
+  entry.start_registers.rax = 0;  // The child sees clone return 0 ...
+  entry.start_registers.rsp = stack;  // ... on the stack it was given.
+  if (error == sys::Error::None)
+    error = native(abi::Syscall::ThreadStart, slot, reinterpret_cast<u64>(&personality_thread_entry),
+                   entry.handler_stack + HANDLER_STACK_BYTES, index);
+  if (error != sys::Error::None) {
+    reap_locked(entry);
+    return -EAGAIN;
+  }
+  entry.use = ThreadUse::Running;
+  ++live_threads;
+  u32 tid = static_cast<u32>(entry.tid);
+  if ((flags & CLONE_PARENT_SETTID) != 0) memcpy(reinterpret_cast<void*>(parent_tid), &tid, 4);
+  if ((flags & CLONE_CHILD_SETTID) != 0) memcpy(reinterpret_cast<void*>(child_tid), &tid, 4);
+  return static_cast<i64>(entry.tid);
+}
+
+void linux_exit_thread(u64 status) {
+  state_lock().lock();
+  ThreadEntry& self = current_thread();
+  // pthread_join waits for this: the tid word becomes 0 and one waiter wakes.
+  if (self.clear_tid != 0 && writable(self.clear_tid, 4)) {
+    __atomic_store_n(reinterpret_cast<u32*>(self.clear_tid), 0u, __ATOMIC_SEQ_CST);
+    (void)wake_locked(self.clear_tid, 1, FUTEX_BITSET_ANY);
+  }
+  self.futex_address = 0;
+  if (--live_threads == 0) {
+    state_lock().unlock();
+    exit_program(status);  // The last thread: the invocation ends as with exit_group.
+  }
+  self.use = ThreadUse::Exited;
+  // From here on the thread may be reaped (its capability deleted) at any moment: release the
+  // lock and leave without touching its stack again.
+  asm volatile(
+      "movl $0, (%0)\n\t"
+      "mov %1, %%eax\n\t"
+      "syscall\n\t"
+      "ud2"
+      :
+      : "r"(state_lock().word()), "i"(static_cast<u32>(abi::Syscall::ThreadExit))
+      : "memory");
+  __builtin_unreachable();
+}
+
+i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2, u64 value3) {
+  constexpr u64 FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4, FUTEX_WAIT_BITSET = 9,
+                FUTEX_WAKE_BITSET = 10, FUTEX_PRIVATE_FLAG = 128, FUTEX_CLOCK_REALTIME = 256;
+  (void)address2;
+  u64 command = operation & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+  if ((address & 3) != 0) return -EINVAL;
+  u32 bitset = command == FUTEX_WAIT_BITSET || command == FUTEX_WAKE_BITSET ? static_cast<u32>(value3)
+                                                                             : FUTEX_BITSET_ANY;
+  if (bitset == 0) return -EINVAL;
+  switch (command) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      bool timed = timeout != 0;
+      u64 deadline = 0;
+      if (timed) {
+        u64 nanoseconds;
+        {
+          LockGuard guard;
+          if (!readable(timeout, 16)) return -EFAULT;
+          if (!read_timeout(timeout, nanoseconds)) return -EINVAL;
+        }
+        // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's absolute (every clock is the TSC).
+        deadline = command == FUTEX_WAIT ? monotonic_nanoseconds() + nanoseconds : nanoseconds;
+      }
+      return wait_on(address, static_cast<u32>(value), bitset, timed, deadline);
+    }
+    case FUTEX_WAKE:
+    case FUTEX_WAKE_BITSET: {
+      LockGuard guard;
+      return wake_locked(address, static_cast<u32>(value), bitset);
+    }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      // Requeueing is replaced by waking every waiter: futex users re-check their word after any
+      // return, so the extra wake-ups cost time, not correctness.
+      LockGuard guard;
+      if (command == FUTEX_CMP_REQUEUE) {
+        if (!readable(address, 4)) return -EFAULT;
+        if (__atomic_load_n(reinterpret_cast<const u32*>(address), __ATOMIC_SEQ_CST) != static_cast<u32>(value3))
+          return -EAGAIN;
+      }
+      return wake_locked(address, FUTEX_BITSET_ANY, FUTEX_BITSET_ANY);
+    }
+    default:
+      return -ENOSYS;
+  }
+}
+
+}  // namespace personality
+
+using namespace personality;
+
+// A new thread's first instructions (personality_thread_entry in entry.S calls this on its own
+// personality stack): redirect its system calls, set its TLS, and enter the program where clone
+// returns, with the registers its creator left in its entry.
+extern "C" [[noreturn]] void personality_thread_start(u64 index) {
+  abi::Utcb* utcb = sys::utcb();
+  utcb->personality_active = 1;  // Its own calls below are native.
+  ThreadEntry& self = threads[index < MAX_THREADS ? index : 0];
+  sys::Error error = native(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR,
+                            reinterpret_cast<u64>(&personality_syscall_entry), self.handler_stack + HANDLER_STACK_BYTES);
+  if (error == sys::Error::None && self.fs_base != 0)
+    error = native(abi::Syscall::ThreadSetFsBase, abi::NULL_SELECTOR, self.fs_base);
+  if (error != sys::Error::None) {
+    logf("linux: a new thread could not be set up: %s\n", sys::error_name(error));
+    exit_program(127);
+  }
+  utcb->personality_active = 1;
+  utcb->personality_registers = self.start_registers;
+  error = native(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR);
+  logf("linux: PersonalityReturn into a new thread failed: %s\n", sys::error_name(error));
+  exit_program(127);
+}
