@@ -141,8 +141,8 @@ void exit_program(u64 status) {
     logf("linux: %lu unsupported system call%s answered ENOSYS (numbers %s)\n", s.unsupported_calls,
          s.unsupported_calls == 1 ? "" : "s", numbers);
   }
-  u64 words[2] = {status & 0xff, s.output_size};
-  (void)call_manager(manager::EVENT_EXIT, words, 2);
+  u64 words[3] = {status & 0xff, s.output_size, s.unsupported_calls};
+  (void)call_manager(manager::EVENT_EXIT, words, 3);
   // The manager destroys the task on EVENT_EXIT; reaching this means it is gone.
   for (;;) (void)native(abi::Syscall::ThreadExit, 0);
 }

@@ -20,7 +20,7 @@ def table():
         entries.append((int(match.group(1)), match.group(2), summary))
     lines = ["| number | call | what the personality does |", "|---:|---|---|"]
     lines += [f"| {number} | `{name}` | {summary} |" for number, name, summary in entries]
-    lines.append("| any other | — | `-ENOSYS`, counted; the count and the first numbers are logged at exit |")
+    lines.append("| any other | — | `-ENOSYS`, counted: the count goes to the manager at exit (the invocation's `detail`, a metric of the gateway), the first numbers to the log |")
     return "\n".join(lines)
 
 

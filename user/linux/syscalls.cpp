@@ -48,8 +48,8 @@ struct Arguments {
   X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                      \
   X(58, vfork, "ENOSYS, as fork")                                                                          \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "  \
-              "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff and the stdout "      \
-              "byte count)")                                                                               \
+              "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "    \
+              "count and the ENOSYS count)")                                                               \
   X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                       \
   X(72, fcntl, "fd 0-2: F_GETFD/F_SETFD 0, F_GETFL O_RDONLY or O_WRONLY; others EINVAL")                   \
@@ -74,8 +74,8 @@ struct Arguments {
   X(228, clock_gettime, "every clock: the TSC since boot")                                                 \
   X(229, clock_getres, "1 ns")                                                                             \
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                           \
-  X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff and the stdout "   \
-                     "byte count")                                                                         \
+  X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "     \
+                     "byte count and the ENOSYS count")                                                    \
   X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                         \
   X(257, openat, "ENOENT (no file system)")                                                                \
   X(262, newfstatat, "with AT_EMPTY_PATH on fd 0-2 as fstat; else ENOENT")                                 \

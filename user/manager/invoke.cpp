@@ -113,6 +113,7 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
       case EVENT_EXIT:
         outcome.result.exit_code = event.words[0];
         outcome.result.output_size = event.words[1];
+        outcome.result.detail = event.word_count() > 2 ? event.words[2] : 0;
         if (event.words[1] > request.output_capacity || event.words[1] > function.config.max_output_bytes)
           outcome.status = STATUS_OUTPUT_TOO_LARGE;
         else if (event.words[0] != 0)

@@ -45,7 +45,8 @@ enum Request : u32 {
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
 enum FunctionEvent : u32 {
-  EVENT_EXIT = 16,    // words: 0 exit code, 1 output size in bytes (written to the output area).
+  EVENT_EXIT = 16,    // words: 0 exit code, 1 output size in bytes (written to the output area),
+                      // 2 (optional) system calls the Linux personality answered ENOSYS.
   EVENT_LOG = 17,     // words: 0 length, from word 1 the bytes (at most LOG_BYTES per message).
   EVENT_INVOKE = 18,  // A nested invocation: like INVOKE, inline input and output only.
 };
@@ -109,7 +110,8 @@ struct InvocationResult {
   u64 run_ticks;
   u64 teardown_ticks;
   u64 invocation_id;
-  u64 detail;          // Fault address, kernel error, or ElfStatus, by status.
+  u64 detail;          // By status: fault address, kernel error or ElfStatus; for an exit (OK, FAILED,
+                       // OUTPUT_TOO_LARGE) the system calls its Linux personality answered ENOSYS.
 };
 
 constexpr u64 INLINE_FIRST_WORD = 8;
