@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the Markdown table of the Linux personality's system calls from LINUX_SYSCALLS in
 syscalls.cpp (the one definition). With --update FILE, replaces the table between the markers
-<!-- linux-syscalls:begin --> and <!-- linux-syscalls:end --> in FILE (docs/LINUX.md)."""
+<!-- linux-syscalls:begin --> and <!-- linux-syscalls:end --> in FILE (docs/LINUX.md); with --check
+FILE, exits 1 when that table is not the one the source gives (ctest linux_syscall_table_is_current)."""
 import pathlib
 import re
 import sys
@@ -24,12 +25,17 @@ def table():
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--update":
+    if len(sys.argv) == 3 and sys.argv[1] in ("--update", "--check"):
         path = pathlib.Path(sys.argv[2])
         text = path.read_text()
         begin, end = "<!-- linux-syscalls:begin -->", "<!-- linux-syscalls:end -->"
         head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
+        current, tail = rest.split(end, 1)
+        if sys.argv[1] == "--check":
+            if current.strip() != table():
+                sys.exit(f"{path}: the system-call table is stale; run {sys.argv[0]} --update {path}")
+            print(f"{path} matches LINUX_SYSCALLS")
+            return
         path.write_text(f"{head}{begin}\n{table()}\n{end}{tail}")
     else:
         print(table())
