@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char* error_name(int error) {
@@ -31,6 +32,7 @@ static const char* error_name(int error) {
     case EINVAL: return "EINVAL";
     case EMFILE: return "EMFILE";
     case ENOSPC: return "ENOSPC";
+    case EFBIG: return "EFBIG";
     case EROFS: return "EROFS";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case ENOTEMPTY: return "ENOTEMPTY";
@@ -201,6 +203,21 @@ static void transcript(void) {
   fd = open("/etc/hostname", O_RDONLY);
   show("read-into-text", read(fd, (void*)transcript, 4));
   show("write-readonly", write(fd, "x", 1));
+  close(fd);
+  fd = open("/tmp/edge", O_CREAT | O_RDWR, 0600);
+  show("pwrite-huge", pwrite(fd, "x", 1, 1ll << 40));
+  show("ftruncate-huge", ftruncate(fd, 1ll << 40));
+  show("ftruncate-past-limit", ftruncate(fd, 1ll << 30));
+  show("ftruncate-negative", ftruncate(fd, -1));
+  show("write-from-kernel", write(fd, (const void*)0xffff800000000000ull, 8));
+  show("lseek-negative", lseek(fd, -1, SEEK_SET));
+  show("fstat-size", fstat(fd, &status) == 0 ? (long)status.st_size : -2);
+  close(fd);
+  unlink("/tmp/edge");
+  fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+  show("getdents-tiny", syscall(SYS_getdents64, fd, text, 8));
+  show("getdents-bad", syscall(SYS_getdents64, fd, (void*)16, 256));
+  show("read-dir", read(fd, text, 16));
   close(fd);
   show("close-bad", close(63));
   show("dup2-bad", dup2(1, 64));
