@@ -1,7 +1,8 @@
 // The Linux personality's descriptors and file system: 64 descriptors over shared open file
 // descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
-// /etc/hostname, /dev/null, /proc/self/exe) and a writable in-memory /tmp whose nodes and file data
-// live in anonymous memory from the function's memory limit (linux_mmap), so a full limit is ENOSPC.
+// /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, which
+// the manager maps read-only at LINUX_EXECUTABLE_ADDRESS) and a writable in-memory /tmp whose nodes
+// and file data live in anonymous memory from the memory limit (linux_mmap): a full limit is ENOSPC.
 // Invariants: a description's `references` counts the descriptors naming it and a node's `opened`
 // counts the descriptions naming it; a node is freed only when it is neither linked nor open nor
 // the working directory; the bytes of a /tmp file in [size, capacity) are zero, so growing a file
@@ -60,14 +61,16 @@ constexpr char GROUP[] = "root:x:0:\nfunction:x:1000:\n";
 constexpr char HOSTNAME[] = "metteagle\n";
 
 enum FixedNode : u32 {
-  ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP,
+  ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP, PROGRAM,
   FIXED_COUNT,
 };
 constexpr u32 MAX_DYNAMIC = 256;  // Files and directories in /tmp together.
 constexpr u32 NO_NODE = ~u32{0};
 
+char program_name[manager::NAME_BYTES + 1];  // The function's name: PROGRAM's name (files_init).
+
 // The read-only tree, constant-initialized (no constructors in this image). /tmp is its only
-// writable directory.
+// writable directory. PROGRAM, the executable's own file, exists once files_init found it mapped.
 Node fixed_nodes[FIXED_COUNT] = {
     {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "/"},
     {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "etc"},
@@ -80,6 +83,7 @@ Node fixed_nodes[FIXED_COUNT] = {
     {NodeType::Directory, false, true, 0555, 0, PROC, 0, 0, 0, 0, 0, "self"},
     {NodeType::Symlink, false, true, 0777, 0, PROC_SELF, 0, 0, 0, 0, 0, "exe"},
     {NodeType::Directory, true, true, 01777, 0, ROOT, 0, 0, 0, 0, 0, "tmp"},
+    {NodeType::Regular, false, false, 0755, 0, ROOT, 0, 0, 0, 0, 0, program_name},
 };
 
 DynamicNode* dynamic_nodes = nullptr;  // MAX_DYNAMIC entries, mapped at the first creation in /tmp.
@@ -99,7 +103,7 @@ const char* fixed_text(u32 id) {
   }
 }
 const u8* file_bytes(u32 id) {
-  if (id < FIXED_COUNT) return reinterpret_cast<const u8*>(fixed_text(id));
+  if (const char* text = fixed_text(id)) return reinterpret_cast<const u8*>(text);
   return reinterpret_cast<const u8*>(node(id).data);
 }
 
@@ -620,6 +624,22 @@ i64 check_entry_change(const Lookup& lookup) {
 }
 
 }  // namespace
+
+void files_init() {
+  const char* name = state().context->name;
+  usize length = 0;
+  while (length < manager::NAME_BYTES && name[length] != '\0') {
+    program_name[length] = name[length];
+    ++length;
+  }
+  program_name[length] = '\0';
+  // The manager maps the executable read-only at LINUX_EXECUTABLE_ADDRESS when it could keep it.
+  Node& program = fixed_nodes[PROGRAM];
+  program.size = state().start.executable_size;
+  program.data = manager::LINUX_EXECUTABLE_ADDRESS;
+  // Never over a name the fixed tree uses (a function called "tmp" keeps /tmp a directory).
+  program.linked = program.size > 0 && length > 0 && find_child(ROOT, program_name, length) == NO_NODE;
+}
 
 // ---- Descriptor calls -----------------------------------------------------------------------
 

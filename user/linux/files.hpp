@@ -10,6 +10,9 @@ namespace personality {
 
 constexpr u64 MAX_DESCRIPTORS = 64;  // RLIMIT_NOFILE.
 
+// Shows the program's own file as /<function name> when the manager mapped it (personality_start).
+void files_init();
+
 // Descriptors.
 i64 linux_read(u64 descriptor, u64 buffer, u64 length);
 i64 linux_write(u64 descriptor, u64 buffer, u64 length);

@@ -33,6 +33,7 @@ static const char* error_name(int error) {
     case EMFILE: return "EMFILE";
     case ENOSPC: return "ENOSPC";
     case EFBIG: return "EFBIG";
+    case ETXTBSY: return "ETXTBSY";
     case EROFS: return "EROFS";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case ENOTEMPTY: return "ENOTEMPTY";
@@ -174,8 +175,21 @@ static void transcript(void) {
   show("null-write", write(fd, "gone", 4));
   show("null-read", read(fd, text, sizeof text));
   close(fd);
-  ssize_t link = readlink("/proc/self/exe", text, sizeof text);
-  printf("exe %.*s\n", (int)(link < 0 ? 0 : link), text);
+  char exe[256] = {0};
+  ssize_t link = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  printf("exe %s\n", link < 0 ? "?" : exe);
+  // The program's own file, through the link and by its path.
+  fd = open("/proc/self/exe", O_RDONLY);
+  char magic[4] = {0};
+  show("exe-read", read(fd, magic, 4));
+  printf("exe-magic %d %.3s\n", magic[0] == 0x7f, magic + 1);
+  struct stat by_link, by_path;
+  show("exe-fstat", fstat(fd, &by_link));
+  show("exe-stat", stat(exe, &by_path));
+  printf("exe-same %d executable %d\n", by_link.st_ino == by_path.st_ino && by_link.st_size == by_path.st_size,
+         (by_path.st_mode & 0111) != 0);
+  close(fd);
+  show("exe-write", open(exe, O_WRONLY));
   show("access-read", access("/etc/passwd", R_OK));
   show("access-write", access("/etc/passwd", W_OK));
   show("access-tmp", access("/tmp", W_OK));
