@@ -7,6 +7,7 @@
 // pages are zero; munmap zeroes), so an allocation never needs clearing; brk bytes above the
 // current break that were used before are zeroed when the break grows over them again. Every
 // function here except map_fresh runs under state_lock() (the dispatcher takes it).
+#include "files.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -195,7 +196,7 @@ i64 linux_brk(u64 address) {
 }
 
 i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descriptor, u64) {
-  if ((flags & MAP_ANONYMOUS) == 0) return descriptor <= 2 ? -ENODEV : -EBADF;
+  if ((flags & MAP_ANONYMOUS) == 0) return descriptor_open(descriptor) ? -ENODEV : -EBADF;
   if (length == 0) return -EINVAL;
   u64 bytes = page_up(length);
   if (bytes < length || bytes > MMAP_LIMIT - MMAP_BASE) return -ENOMEM;

@@ -30,6 +30,8 @@ enum Errno : i64 {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
   EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, ERANGE = 34, ENOSYS = 38,
   ENODEV = 19, ETIMEDOUT = 110,
+  EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
+  EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95,
 };
 
 constexpr u64 PAGE = 4096;
@@ -50,9 +52,8 @@ struct State {
   const manager::FunctionContext* context = nullptr;
   manager::LinuxStart start{};
   u64 stack_low = manager::FUNCTION_STACK_TOP - manager::FUNCTION_STACK_PAGES * PAGE;
-  u64 input_position = 0;
+  u64 input_position = 0;     // Offset of the input description (fd 0 and its duplicates).
   u64 output_size = 0;        // Every byte written to stdout, including those past the capacity.
-  bool descriptor_closed[3] = {};
   u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
   u64 unsupported_numbers[8] = {};
   usize unsupported_distinct = 0;

@@ -3,6 +3,7 @@
 // thread's system calls to personality_syscall_entry and enters the program through
 // PersonalityReturn. Invariant: until that last call, every `syscall` here is native, because
 // personality_active is 1 (as inside a handler).
+#include "files.hpp"
 #include "personality.hpp"
 
 // Hidden: referenced PC-relative, never through a GOT entry (the image lies above 4 GiB).
@@ -108,6 +109,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   random_init();
   memory_init();
   threads_init();
+  files_init();
   // A larger stack than native functions get (Linux programs expect megabytes; 256 KiB here),
   // charged to the memory limit like everything else. Without it the program still gets 64 KiB.
   if (map_fresh(STACK_LOW, STACK_EXTRA_PAGES) != 0) s.stack_low = STACK_LOW;

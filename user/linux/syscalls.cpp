@@ -1,11 +1,13 @@
 // The Linux system calls the personality answers: one table (LINUX_SYSCALLS, the source of the
-// table in docs/LINUX.md) and one function per call. Any number not in the table is ENOSYS and
-// counted; the count is logged when the program exits.
+// table in docs/LINUX.md) and one function per call; the descriptor and path calls forward to
+// files.cpp, the memory calls to memory.cpp. Any number not in the table is ENOSYS and counted; the
+// count is logged when the program exits.
 // Invariant: a handler validates every program pointer (readable/writable) before use and
 // returns a Linux result: a value >= 0 or a negated errno; it runs under state_lock() unless the
 // call is one of runs_unlocked()'s, which block or end threads and take the lock themselves.
 #include <cstdint>
 
+#include "files.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -16,210 +18,165 @@ struct Arguments {
 };
 
 // X(number, name, what the personality does).
-#define LINUX_SYSCALLS(X)                                                                                  \
-  X(0, read, "fd 0 reads the invocation's input; other descriptors EBADF")                                 \
-  X(1, write, "fd 1 appends to the output area (bytes past its capacity are counted: OUTPUT_TOO_LARGE); "  \
-              "fd 2 goes to the manager as EVENT_LOG; others EBADF")                                       \
-  X(3, close, "fd 0-2: 0 (later use gives EBADF); others EBADF")                                          \
-  X(5, fstat, "fd 0-2: a pipe (st_mode S_IFIFO, st_blksize 4096); others EBADF")                           \
-  X(7, poll, "fd 0 always readable (input or end of input), fd 1-2 writable, others POLLNVAL; never waits") \
-  X(8, lseek, "fd 0-2: ESPIPE; others EBADF")                                                              \
-  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it); file mappings ENODEV/EBADF; "       \
-             "PROT_EXEC EACCES")                                                                           \
-  X(10, mprotect, "0 on known memory (protections are not changed), else ENOMEM")                         \
-  X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                       \
-  X(12, brk, "grows the break above the image with memory from the limit")                                 \
-  X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                        \
-  X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                          \
-  X(16, ioctl, "fd 0-2: ENOTTY (not a terminal); others EBADF")                                            \
-  X(17, pread64, "fd 0-2: ESPIPE; others EBADF")                                                           \
-  X(19, readv, "like read, per iovec")                                                                     \
-  X(20, writev, "like write, per iovec")                                                                   \
-  X(21, access, "ENOENT (no file system)")                                                                 \
-  X(24, sched_yield, "ThreadYield")                                                                        \
-  X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")         \
-  X(28, madvise, "0; MADV_DONTNEED zeroes the range")                                                      \
-  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")       \
-  X(39, getpid, "1")                                                                                       \
-  X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "    \
-               "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "  \
-               "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "   \
-               "or with CLONE_VFORK (a new process) ENOSYS; other flag sets EINVAL")                       \
-  X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                      \
-  X(58, vfork, "ENOSYS, as fork")                                                                          \
-  X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "  \
-              "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "    \
-              "count and the ENOSYS count)")                                                               \
-  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")     \
-  X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                       \
-  X(72, fcntl, "fd 0-2: F_GETFD/F_SETFD 0, F_GETFL O_RDONLY or O_WRONLY; others EINVAL")                   \
-  X(89, readlink, "ENOENT")                                                                                \
-  X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                      \
-  X(97, getrlimit, "as prlimit64")                                                                         \
-  X(102, getuid, "1000")                                                                                   \
-  X(104, getgid, "1000")                                                                                   \
-  X(107, geteuid, "1000")                                                                                  \
-  X(108, getegid, "1000")                                                                                  \
-  X(110, getppid, "0")                                                                                     \
-  X(131, sigaltstack, "accepted and ignored")                                                              \
-  X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")         \
-  X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                \
-  X(200, tkill, "to a live tid: as kill; others ESRCH")                                                    \
-  X(201, time, "seconds since boot")                                                                       \
-  X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "    \
-                "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "     \
-                "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                \
-  X(204, sched_getaffinity, "one CPU")                                                                     \
-  X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid") \
-  X(228, clock_gettime, "every clock: the TSC since boot")                                                 \
-  X(229, clock_getres, "1 ns")                                                                             \
-  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                           \
-  X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "     \
-                     "byte count and the ENOSYS count")                                                    \
-  X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                         \
-  X(257, openat, "ENOENT (no file system)")                                                                \
-  X(262, newfstatat, "with AT_EMPTY_PATH on fd 0-2 as fstat; else ENOENT")                                 \
-  X(267, readlinkat, "ENOENT")                                                                             \
-  X(273, set_robust_list, "accepted; the list is not walked at thread exit")                               \
-  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; others infinite; "     \
-                    "setting is accepted and ignored")                                                     \
-  X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                            \
-  X(334, rseq, "ENOSYS (glibc then goes without)")                                                         \
-  X(435, clone3, "ENOSYS (glibc then uses clone)")
+#define LINUX_SYSCALLS(X)                                                                                       \
+  X(0, read, "fd 0: the invocation's input; files: from the offset; directories EISDIR; /dev/null end of "      \
+             "file; descriptors opened write-only EBADF")                                                       \
+  X(1, write, "fd 1 (and its duplicates) appends to the output area (bytes past its capacity are counted: "     \
+              "OUTPUT_TOO_LARGE); fd 2 goes to the manager as EVENT_LOG; /tmp files grow from the memory "      \
+              "limit (ENOSPC past it, after a partial write if some fits); /dev/null discards")                 \
+  X(2, open, "as openat(AT_FDCWD)")                                                                             \
+  X(3, close, "any descriptor; the file stays while another descriptor or a duplicate holds it (an "            \
+              "unlinked file goes with the last)")                                                              \
+  X(4, stat, "as newfstatat(AT_FDCWD)")                                                                         \
+  X(5, fstat, "fd 0-2 and their duplicates: a pipe (S_IFIFO); files: mode, size, inode, links, owner (root "    \
+              "for the fixed tree, 1000 in /tmp), times since boot")                                            \
+  X(6, lstat, "as newfstatat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
+  X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
+  X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
+              "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
+  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it); file mappings ENODEV/EBADF; "            \
+             "PROT_EXEC EACCES")                                                                                \
+  X(10, mprotect, "0 on known memory (protections are not changed), else ENOMEM")                               \
+  X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                             \
+  X(12, brk, "grows the break above the image with memory from the limit")                                      \
+  X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
+  X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                               \
+  X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
+  X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
+  X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
+  X(19, readv, "like read, per iovec (at most 1024)")                                                           \
+  X(20, writev, "like write, per iovec (at most 1024)")                                                         \
+  X(21, access, "as faccessat")                                                                                 \
+  X(24, sched_yield, "ThreadYield")                                                                             \
+  X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
+  X(28, madvise, "0; MADV_DONTNEED zeroes the range")                                                           \
+  X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
+  X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
+  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
+  X(39, getpid, "1")                                                                                            \
+  X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
+               "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
+               "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
+               "or with CLONE_VFORK (a new process) ENOSYS; other flag sets EINVAL")                            \
+  X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                           \
+  X(58, vfork, "ENOSYS, as fork")                                                                               \
+  X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
+              "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
+              "count and the ENOSYS count)")                                                                    \
+  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")          \
+  X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
+  X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
+               "F_SETFL (O_APPEND); others EINVAL")                                                             \
+  X(74, fsync, "0 on open descriptors (memory only)")                                                           \
+  X(75, fdatasync, "as fsync")                                                                                  \
+  X(76, truncate, "as ftruncate by path; EROFS outside /tmp")                                                   \
+  X(77, ftruncate, "/tmp files opened for writing: shrinks (zeroing) or grows (zeros, ENOSPC past the "         \
+                   "limit)")                                                                                    \
+  X(79, getcwd, "the working directory's path (ERANGE if the buffer is short)")                                 \
+  X(80, chdir, "to an existing directory (ENOTDIR, ENOENT)")                                                    \
+  X(81, fchdir, "to an open directory")                                                                         \
+  X(82, rename, "as renameat2(AT_FDCWD, ..., 0)")                                                               \
+  X(83, mkdir, "as mkdirat(AT_FDCWD)")                                                                          \
+  X(84, rmdir, "as unlinkat(AT_REMOVEDIR)")                                                                     \
+  X(85, creat, "as open(O_WRONLY|O_CREAT|O_TRUNC)")                                                             \
+  X(87, unlink, "as unlinkat(AT_FDCWD, 0)")                                                                     \
+  X(89, readlink, "as readlinkat(AT_FDCWD)")                                                                    \
+  X(95, umask, "sets the mask for new /tmp files and directories (initially 022)")                              \
+  X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                          \
+  X(97, getrlimit, "as prlimit64")                                                                              \
+  X(102, getuid, "1000")                                                                                        \
+  X(104, getgid, "1000")                                                                                        \
+  X(107, geteuid, "1000")                                                                                       \
+  X(108, getegid, "1000")                                                                                       \
+  X(110, getppid, "0")                                                                                          \
+  X(131, sigaltstack, "accepted and ignored")                                                                   \
+  X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
+  X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
+  X(200, tkill, "to a live tid: as kill; others ESRCH")                                                         \
+  X(201, time, "seconds since boot")                                                                            \
+  X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
+                "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
+                "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
+  X(204, sched_getaffinity, "one CPU")                                                                          \
+  X(217, getdents64, ". and .. first, then the entries in creation order; EINVAL if one record does not fit")   \
+  X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid")      \
+  X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
+  X(229, clock_getres, "1 ns")                                                                                  \
+  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
+  X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
+                     "byte count and the ENOSYS count")                                                         \
+  X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                              \
+  X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
+                 "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing outside /tmp "      \
+                 "EROFS; unknown paths ENOENT; O_PATH/O_TMPFILE EOPNOTSUPP")                                    \
+  X(258, mkdirat, "directories in /tmp; EEXIST, EROFS elsewhere")                                               \
+  X(262, newfstatat, "as fstat by path; AT_EMPTY_PATH on a descriptor, AT_SYMLINK_NOFOLLOW")                    \
+  X(263, unlinkat, "files (AT_REMOVEDIR: empty directories, else ENOTEMPTY) in /tmp; EROFS elsewhere")          \
+  X(264, renameat, "as renameat2 with no flags")                                                                \
+  X(267, readlinkat, "/proc/self/exe: / followed by the function's name; other nodes EINVAL")                   \
+  X(269, faccessat, "existence (ENOENT); W_OK outside /tmp and /dev/null EROFS; X_OK needs an x bit")           \
+  X(273, set_robust_list, "accepted; the list is not walked at thread exit")                                    \
+  X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
+  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; others " \
+                    "infinite; setting is accepted and ignored")                                                \
+  X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
+                    "itself EINVAL")                                                                            \
+  X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                                 \
+  X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
+  X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
+  X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
+  X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
-constexpr u64 AT_EMPTY_PATH = 0x1000;
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
 constexpr u64 MAX_IO = u64{1} << 30;
+constexpr u64 AT_FDCWD = static_cast<u64>(-100);
+constexpr u64 O_WRONLY_CREAT_TRUNC = 01 | 0100 | 01000, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200;
 
-bool open_descriptor(u64 descriptor) { return descriptor <= 2 && !state().descriptor_closed[descriptor]; }
-
-i64 read_input(u64 buffer, u64 length) {
-  State& s = state();
-  if (!writable(buffer, length)) return -EFAULT;
-  u64 left = s.context->input_size - s.input_position;
-  u64 count = length < left ? length : left;
-  memcpy(reinterpret_cast<void*>(buffer), reinterpret_cast<const u8*>(s.context->input_address) + s.input_position,
-         count);
-  s.input_position += count;
-  return static_cast<i64>(count);
-}
-
-i64 write_descriptor(u64 descriptor, u64 buffer, u64 length) {
-  if (!open_descriptor(descriptor) || descriptor == 0) return -EBADF;
-  if (length > MAX_IO) length = MAX_IO;
-  if (!readable(buffer, length)) return -EFAULT;
-  if (descriptor == 1) write_output(reinterpret_cast<const u8*>(buffer), length);
-  else write_log(reinterpret_cast<const char*>(buffer), length);
-  return static_cast<i64>(length);
-}
-
-i64 sys_read(const Arguments& a) {
-  if (!open_descriptor(a.a0) || a.a0 != 0) return -EBADF;
-  return read_input(a.a1, a.a2 > MAX_IO ? MAX_IO : a.a2);
-}
-i64 sys_write(const Arguments& a) { return write_descriptor(a.a0, a.a1, a.a2); }
-
-// Standard streams never block here (input is all present), so poll answers at once.
-i64 sys_poll(const Arguments& a) {
-  struct PollDescriptor {
-    std::int32_t fd;
-    std::int16_t events, returned;
-  };
-  using Events = std::int16_t;
-  constexpr Events POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
-  if (a.a1 > 1024) return -EINVAL;
-  if (!writable(a.a0, a.a1 * sizeof(PollDescriptor))) return -EFAULT;
-  auto* descriptors = reinterpret_cast<PollDescriptor*>(a.a0);
-  i64 ready = 0;
-  for (u64 i = 0; i < a.a1; ++i) {
-    PollDescriptor& d = descriptors[i];
-    Events returned = 0;
-    if (d.fd < 0) returned = 0;
-    else if (!open_descriptor(static_cast<u64>(d.fd))) returned = POLLNVAL;
-    else if (d.fd == 0) returned = static_cast<Events>(d.events & POLLIN);
-    else returned = static_cast<Events>(d.events & POLLOUT);
-    d.returned = returned;
-    if (returned != 0) ++ready;
-  }
-  return ready;
-}
-
-struct IoVector {
-  u64 base, length;
-};
-
-i64 vector_io(const Arguments& a, bool reading) {
-  if (!open_descriptor(a.a0) || (reading ? a.a0 != 0 : a.a0 == 0)) return -EBADF;
-  if (a.a2 > 1024) return -EINVAL;
-  if (!readable(a.a1, a.a2 * sizeof(IoVector))) return -EFAULT;
-  const auto* vectors = reinterpret_cast<const IoVector*>(a.a1);
-  i64 total = 0;
-  for (u64 i = 0; i < a.a2; ++i) {
-    IoVector vector = vectors[i];
-    i64 done = reading ? read_input(vector.base, vector.length) : write_descriptor(a.a0, vector.base, vector.length);
-    if (done < 0) return total > 0 ? total : done;
-    total += done;
-    if (reading && static_cast<u64>(done) < vector.length) break;
-  }
-  return total;
-}
-i64 sys_readv(const Arguments& a) { return vector_io(a, true); }
-i64 sys_writev(const Arguments& a) { return vector_io(a, false); }
-
-i64 sys_close(const Arguments& a) {
-  if (!open_descriptor(a.a0)) return -EBADF;
-  state().descriptor_closed[a.a0] = true;
-  return 0;
-}
-
-// struct stat of x86-64 (144 bytes).
-struct LinuxStat {
-  u64 device, inode, links;
-  u32 mode, uid, gid, padding;
-  u64 special_device;
-  i64 size, block_size, blocks;
-  u64 times[6];
-  i64 reserved[3];
-};
-static_assert(sizeof(LinuxStat) == 144);
-
-i64 stat_descriptor(u64 descriptor, u64 buffer) {
-  if (!open_descriptor(descriptor)) return -EBADF;
-  if (!writable(buffer, sizeof(LinuxStat))) return -EFAULT;
-  LinuxStat stat{};
-  stat.device = 0x0c;
-  stat.inode = 1 + descriptor;
-  stat.links = 1;
-  stat.mode = 0010000 | (descriptor == 0 ? 0400 : 0200);  // S_IFIFO, owner read or write.
-  stat.uid = static_cast<u32>(LINUX_UID);
-  stat.gid = static_cast<u32>(LINUX_GID);
-  stat.block_size = 4096;
-  memcpy(reinterpret_cast<void*>(buffer), &stat, sizeof stat);
-  return 0;
-}
-i64 sys_fstat(const Arguments& a) { return stat_descriptor(a.a0, a.a1); }
-i64 sys_newfstatat(const Arguments& a) {
-  if ((a.a3 & AT_EMPTY_PATH) != 0 && readable(a.a1, 1) && *reinterpret_cast<const char*>(a.a1) == '\0')
-    return stat_descriptor(a.a0, a.a2);
-  if (!readable(a.a1, 1)) return -EFAULT;
-  return -ENOENT;
-}
-
-i64 sys_lseek(const Arguments& a) { return open_descriptor(a.a0) ? -ESPIPE : -EBADF; }
-i64 sys_pread64(const Arguments& a) { return open_descriptor(a.a0) ? -ESPIPE : -EBADF; }
-i64 sys_ioctl(const Arguments& a) { return open_descriptor(a.a0) ? -ENOTTY : -EBADF; }
-i64 sys_fcntl(const Arguments& a) {
-  if (!open_descriptor(a.a0)) return -EBADF;
-  switch (a.a1) {
-    case 1: case 2: return 0;                  // F_GETFD, F_SETFD.
-    case 3: return a.a0 == 0 ? 0 : 1;          // F_GETFL: O_RDONLY, O_WRONLY.
-    default: return -EINVAL;
-  }
-}
-i64 sys_access(const Arguments&) { return -ENOENT; }
-i64 sys_openat(const Arguments&) { return -ENOENT; }
-i64 sys_readlink(const Arguments&) { return -ENOENT; }
-i64 sys_readlinkat(const Arguments&) { return -ENOENT; }
+// Descriptors and files (files.cpp).
+i64 sys_read(const Arguments& a) { return linux_read(a.a0, a.a1, a.a2); }
+i64 sys_write(const Arguments& a) { return linux_write(a.a0, a.a1, a.a2); }
+i64 sys_readv(const Arguments& a) { return linux_readv(a.a0, a.a1, a.a2); }
+i64 sys_writev(const Arguments& a) { return linux_writev(a.a0, a.a1, a.a2); }
+i64 sys_pread64(const Arguments& a) { return linux_pread(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_pwrite64(const Arguments& a) { return linux_pwrite(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_lseek(const Arguments& a) { return linux_lseek(a.a0, a.a1, a.a2); }
+i64 sys_close(const Arguments& a) { return linux_close(a.a0); }
+i64 sys_dup(const Arguments& a) { return linux_dup(a.a0); }
+i64 sys_dup2(const Arguments& a) { return linux_dup3(a.a0, a.a1, 0, true); }
+i64 sys_dup3(const Arguments& a) { return linux_dup3(a.a0, a.a1, a.a2, false); }
+i64 sys_fcntl(const Arguments& a) { return linux_fcntl(a.a0, a.a1, a.a2); }
+i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
+i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
+i64 sys_fdatasync(const Arguments& a) { return linux_fsync(a.a0); }
+i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1); }
+i64 sys_fstat(const Arguments& a) { return linux_fstat(a.a0, a.a1); }
+i64 sys_ftruncate(const Arguments& a) { return linux_ftruncate(a.a0, a.a1); }
+i64 sys_truncate(const Arguments& a) { return linux_truncate(a.a0, a.a1); }
+i64 sys_getdents64(const Arguments& a) { return linux_getdents64(a.a0, a.a1, a.a2); }
+i64 sys_open(const Arguments& a) { return linux_openat(AT_FDCWD, a.a0, a.a1, a.a2); }
+i64 sys_creat(const Arguments& a) { return linux_openat(AT_FDCWD, a.a0, O_WRONLY_CREAT_TRUNC, a.a1); }
+i64 sys_openat(const Arguments& a) { return linux_openat(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_stat(const Arguments& a) { return linux_newfstatat(AT_FDCWD, a.a0, a.a1, 0); }
+i64 sys_lstat(const Arguments& a) { return linux_newfstatat(AT_FDCWD, a.a0, a.a1, AT_SYMLINK_NOFOLLOW); }
+i64 sys_newfstatat(const Arguments& a) { return linux_newfstatat(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_statx(const Arguments& a) { return linux_statx(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_access(const Arguments& a) { return linux_faccessat(AT_FDCWD, a.a0, a.a1, 0); }
+i64 sys_faccessat(const Arguments& a) { return linux_faccessat(a.a0, a.a1, a.a2, 0); }
+i64 sys_faccessat2(const Arguments& a) { return linux_faccessat(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_mkdir(const Arguments& a) { return linux_mkdirat(AT_FDCWD, a.a0, a.a1); }
+i64 sys_mkdirat(const Arguments& a) { return linux_mkdirat(a.a0, a.a1, a.a2); }
+i64 sys_unlink(const Arguments& a) { return linux_unlinkat(AT_FDCWD, a.a0, 0); }
+i64 sys_rmdir(const Arguments& a) { return linux_unlinkat(AT_FDCWD, a.a0, AT_REMOVEDIR); }
+i64 sys_unlinkat(const Arguments& a) { return linux_unlinkat(a.a0, a.a1, a.a2); }
+i64 sys_rename(const Arguments& a) { return linux_renameat2(AT_FDCWD, a.a0, AT_FDCWD, a.a1, 0); }
+i64 sys_renameat(const Arguments& a) { return linux_renameat2(a.a0, a.a1, a.a2, a.a3, 0); }
+i64 sys_renameat2(const Arguments& a) { return linux_renameat2(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_readlink(const Arguments& a) { return linux_readlinkat(AT_FDCWD, a.a0, a.a1, a.a2); }
+i64 sys_readlinkat(const Arguments& a) { return linux_readlinkat(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_getcwd(const Arguments& a) { return linux_getcwd(a.a0, a.a1); }
+i64 sys_chdir(const Arguments& a) { return linux_chdir(a.a0); }
+i64 sys_fchdir(const Arguments& a) { return linux_fchdir(a.a0); }
+i64 sys_umask(const Arguments& a) { return linux_umask(a.a0); }
 
 i64 sys_mmap(const Arguments& a) { return linux_mmap(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 i64 sys_mprotect(const Arguments& a) { return linux_mprotect(a.a0, a.a1, a.a2); }
@@ -424,7 +381,7 @@ i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
     if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None)
       value[0] = value[1] = registers.argument1;
   } else if (resource == 7) {  // RLIMIT_NOFILE
-    value[0] = value[1] = 3;
+    value[0] = value[1] = MAX_DESCRIPTORS;
   }
   memcpy(reinterpret_cast<void*>(old_limit), value, sizeof value);
   return 0;

@@ -204,6 +204,20 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
     }
     function->segments[built] = Segment{start + base, pages, source.writable, source.executable, memory.value()};
   }
+  // A Linux program's file itself, read-only and shared like its text (LINUX_EXECUTABLE_ADDRESS):
+  // programs read /proc/self/exe. Left out only when the segment table is full.
+  u64 executable_bytes = 0;
+  constexpr usize SEGMENT_SLOTS = sizeof function->segments / sizeof function->segments[0];
+  if (result == STATUS_OK && (config.flags & FUNCTION_FLAG_LINUX) != 0 && built < SEGMENT_SLOTS) {
+    auto memory = segment_memory(executable, pages_for(size), 0, size, 0);
+    if (!memory) {
+      result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
+      detail = static_cast<u64>(memory.error());
+    } else {
+      function->segments[built++] = Segment{LINUX_EXECUTABLE_ADDRESS, pages_for(size), false, false, memory.value()};
+      executable_bytes = size;
+    }
+  }
   unmap_scratch(worker, pages_for(size));
 
   LockGuard guard(state.registry.lock());
@@ -222,6 +236,7 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
   function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
   function->linux_start.argument_bytes = arguments_length;
+  function->linux_start.executable_size = executable_bytes;
   for (u64 i = 0; i < arguments_length; ++i)
     function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
   function->invocations = 0;

@@ -15,6 +15,7 @@ extern "C" void* memcpy(void* destination, const void* source, sys::usize length
 extern "C" const sys::u8 linux_upper[], linux_upper_end[];
 extern "C" const sys::u8 linux_words[], linux_words_end[];
 extern "C" const sys::u8 linux_hostile[], linux_hostile_end[];
+extern "C" const sys::u8 linux_files[], linux_files_end[];
 extern "C" const sys::u8 linux_busybox[], linux_busybox_end[];
 extern "C" const sys::u8 linux_threads[], linux_threads_end[];
 extern "C" const sys::u8 linux_spawner[], linux_spawner_end[];
@@ -271,6 +272,153 @@ void fork_bomb_gets_enosys(Case& test) {
   EXPECT_STATUS(client().remove("spawner"), manager::STATUS_OK);
 }
 
+bool same_text(const char* left, const char* right) {
+  return strlen(left) == strlen(right) && memcmp(left, right, strlen(left)) == 0;
+}
+
+// Invokes `name` with empty input and its output in a Memory of its own (a transcript longer than
+// the 448 inline bytes); `text` gets the output, NUL-terminated. False when the memory is refused.
+constexpr u64 TRANSCRIPT_PAGES = 2;
+bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1]) {
+  constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+  auto input = slots().allocate();
+  auto output = slots().allocate();
+  if (!input.ok() || !output.ok()) return false;
+  bool ok = Factory(OWN_FACTORY).create_memory(input.value(), 1).ok() &&
+            Factory(OWN_FACTORY).create_memory(output.value(), TRANSCRIPT_PAGES).ok() &&
+            Task(SELF_TASK).map(Memory(output.value()), 0, SCRATCH_OUTPUT, TRANSCRIPT_PAGES, READ_WRITE).ok();
+  if (ok) {
+    reply = client().invoke_memory(name, Memory(input.value()), 0, Memory(output.value()), TRANSCRIPT_PAGES * 4096);
+    u64 size = reply.result().output_size < TRANSCRIPT_PAGES * 4096 ? reply.result().output_size : 0;
+    memcpy(text, reinterpret_cast<const void*>(SCRATCH_OUTPUT), size);
+    text[size] = '\0';
+    (void)Task(SELF_TASK).unmap(SCRATCH_OUTPUT, TRANSCRIPT_PAGES);
+  } else {
+    test.fail(__FILE__, __LINE__, "no memory for the transcript");
+  }
+  (void)Capability(input.value()).remove();
+  (void)Capability(output.value()).remove();
+  slots().free(input.value());
+  slots().free(output.value());
+  return ok;
+}
+
+// A musl C program working with files: /tmp written, read back, listed, stat'ed, renamed and
+// removed; descriptors duplicated; the read-only tree read; every error a program must get.
+void c_program_works_with_files(Case& test) {
+  DEPLOY("files", linux_files, linux_files_end, linux_config());
+  Reply reply;
+  static char text[TRANSCRIPT_PAGES * 4096 + 1];
+  REQUIRE(invoke_transcript(test, "files", reply, text));
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  const char* expected =
+                "umask 18\n" "cwd /\n" "mkdir 0\n" "open-create ok\n" "write 12\n" "write 12\n" "close 0\n"
+                "read: hello files\n" "read: second line\n" "lseek-end 24\n" "pwrite-past-end 2\n" "pread 8\n"
+                "gap 0 0 0 0 0 0 XY\n" "ftruncate 0\n" "fstat 0\n" "size 12\n" "lseek-set 6\n" "dup2 10\n"
+                "read-dup 5\n" "dup read files, offset 11\n" "fcntl-dupfd 20\n" "fcntl-getfl-rdwr 2\n"
+                "fcntl-getfd 0\n" "fcntl-setfd 0\n" "fcntl-getfd 1\n" "close-10 0\n" "close-20 0\n" "close 0\n"
+                "read-closed -1 EBADF\n" "append 5\n" "stat 0\n" "regular 1 mode 644 size 17 links 1 uid 1\n"
+                "cat /tmp/work/notes.txt:\nhello files\ntail\n" "mkdir-sub 0\n"
+                "ls /tmp/work: . .. b.txt notes.txt sub\n" "rename 0\n" "open-old -1 ENOENT\n" "stat-new 0\n"
+                "size 17\n" "rmdir-full -1 ENOTEMPTY\n" "unlink 0\n" "rmdir 0\n" "unlink-dir -1 EISDIR\n"
+                "unlinkat 0\n" "ls /tmp/work: . ..\n" "rmdir-work 0\n" "ls /tmp: . ..\n" "chdir 0\n" "cwd /tmp\n"
+                "write-rel 9\n" "open-excl -1 EEXIST\n" "cat /tmp/rel.txt:\nrelative\n" "chdir-file -1 ENOTDIR\n"
+                "chdir-up 0\n" "cwd /\n" "unlink-rel 0\n" "ls /: . .. dev etc files proc tmp\n"
+                "cat /etc/passwd:\nroot:x:0:0:root:/root:/bin/sh\nfunction:x:1000:1000:function:/:/bin/sh\n"
+                "cat /etc/hostname:\nmetteagle\n" "user function home / group function\n" "null-write 4\n"
+                "null-read 0\n" "exe /files\n" "exe-read 4\n" "exe-magic 1 ELF\n" "exe-fstat 0\n" "exe-stat 0\n"
+                "exe-same 1 executable 1\n" "exe-write -1 EROFS\n" "access-read 0\n" "access-write -1 EROFS\n" "access-tmp 0\n"
+                "write-etc -1 EROFS\n" "create-root -1 EROFS\n" "mkdir-etc -1 EROFS\n" "missing -1 ENOENT\n"
+                "mkdir-tmp -1 EEXIST\n" "rmdir-tmp -1 EROFS\n" "not-dir -1 ENOTDIR\n" "write-dir -1 EISDIR\n"
+                "dir-flag -1 ENOTDIR\n" "rmdir-missing -1 ENOENT\n" "long-name -1 ENAMETOOLONG\n"
+                "long-path -1 ENAMETOOLONG\n" "bad-pointer -1 EFAULT\n" "bad-buffer -1 EFAULT\n"
+                "read-into-text -1 EFAULT\n" "write-readonly -1 EBADF\n" "pwrite-huge -1 EFBIG\n"
+                "ftruncate-huge -1 EFBIG\n" "ftruncate-past-limit -1 ENOSPC\n" "ftruncate-negative -1 EINVAL\n"
+                "write-from-kernel -1 EFAULT\n" "lseek-negative -1 EINVAL\n" "fstat-size 0\n"
+                "getdents-tiny -1 EINVAL\n" "getdents-bad -1 EFAULT\n" "read-dir -1 EISDIR\n" "close-bad -1 EBADF\n"
+                "dup2-bad -1 EBADF\n" "descriptors 61 then EMFILE\n" "stdout-still 0\n";
+  if (!same_text(text, expected)) {
+    // Print the first difference (the console's lines are short).
+    usize at = 0;
+    while (text[at] != '\0' && text[at] == expected[at]) ++at;
+    usize from = at > 40 ? at - 40 : 0;
+    char got[81] = {}, wanted[81] = {};  // The console's printf has no precision: copy 80 bytes.
+    for (usize i = 0; i < 80 && text[from + i] != '\0'; ++i) got[i] = text[from + i];
+    for (usize i = 0; i < 80 && expected[from + i] != '\0'; ++i) wanted[i] = expected[from + i];
+    test.fail(__FILE__, __LINE__, "transcript differs at byte %zu: got \"%s\", expected \"%s\"", at, got, wanted);
+  }
+  // Nothing survives an invocation: /tmp starts empty again, so the transcript is the same.
+  static char again[TRANSCRIPT_PAGES * 4096 + 1];
+  Reply second;
+  REQUIRE(invoke_transcript(test, "files", second, again));
+  EXPECT_STATUS(second, manager::STATUS_OK);
+  EXPECT(same_text(again, expected));
+  EXPECT_STATUS(client().remove("files"), manager::STATUS_OK);
+}
+
+// Filling /tmp past the memory limit: the program gets ENOSPC and reports it, its invocation ends
+// OK, and the manager goes on serving (the same function again, then another).
+void filling_tmp_past_the_memory_limit_is_enospc(Case& test) {
+  const auto size = static_cast<u64>(linux_files_end - linux_files);
+  static const char arguments[] = "fill";
+  EXPECT_STATUS(client().deploy(RawName::of("fill"), linux_files, size, linux_config(8ull << 20), nullptr, true,
+                                arguments, sizeof arguments),
+                manager::STATUS_OK);
+  const char* expected =
+      "fill ENOSPC after-some\n" "size-matches 1\n" "unlink 0\n" "close 0\n" "again 1048576\n"
+      "files 255 then ENOSPC\n";
+  for (int round = 0; round < 2; ++round) {
+    Reply reply = client().invoke("fill", "");
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    EXPECT_EQ(reply.result().exit_code, 0);
+    EXPECT_OUTPUT(reply, expected);
+  }
+  EXPECT_STATUS(client().remove("fill"), manager::STATUS_OK);
+  DEPLOY("upper", linux_upper, linux_upper_end, linux_config());
+  Reply reply = client().invoke("upper", "still serving");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "STILL SERVING\n13 bytes, argv[0]=upper, argc=1, HOME=/\n");
+  EXPECT_STATUS(client().remove("upper"), manager::STATUS_OK);
+}
+
+// Debian's busybox with files: sh builtins redirect into /tmp (dup2, fcntl F_DUPFD), and the last
+// command of `sh -c` runs in place when busybox marks its applet NOEXEC (head, ls; cat would need
+// fork and exec), so head and ls work there; ls -ln of the fixed tree; cat of /etc/passwd.
+void busybox_works_with_files(Case& test) {
+  const auto size = static_cast<u64>(linux_busybox_end - linux_busybox);
+  struct Script {
+    const char* name;
+    const char* arguments;
+    u64 argument_bytes;
+    const char* output;
+  };
+  static const char cat_script[] =
+      "-c\0echo hi > /tmp/a; echo there >> /tmp/a; read first < /tmp/a; echo \"first: $first\"; head /tmp/a";
+  static const char ls_script[] = "-c\0echo one > /tmp/b; echo two > /tmp/a; ls /tmp";
+  static const char ls_long[] = "-ln\0/etc";
+  static const char cat_passwd[] = "/etc/passwd";
+  const Script scripts[] = {
+      {"sh", cat_script, sizeof cat_script, "first: hi\nhi\nthere\n"},
+      {"sh", ls_script, sizeof ls_script, "a\nb\n"},
+      {"ls", ls_long, sizeof ls_long,
+       "total 0\n"
+       "-rw-r--r--    1 0        0               27 Jan  1 00:00 group\n"
+       "-rw-r--r--    1 0        0               10 Jan  1 00:00 hostname\n"
+       "-rw-r--r--    1 0        0               70 Jan  1 00:00 passwd\n"},
+      {"cat", cat_passwd, sizeof cat_passwd,
+       "root:x:0:0:root:/root:/bin/sh\nfunction:x:1000:1000:function:/:/bin/sh\n"},
+  };
+  for (const Script& script : scripts) {
+    EXPECT_STATUS(client().deploy(RawName::of(script.name), linux_busybox, size, linux_config(), nullptr, true,
+                                  script.arguments, script.argument_bytes),
+                  manager::STATUS_OK);
+    Reply reply = client().invoke(script.name, "");
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    EXPECT_OUTPUT(reply, script.output);
+    EXPECT_STATUS(client().remove(script.name), manager::STATUS_OK);
+  }
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -291,6 +439,9 @@ const test::TestEntry TESTS[] = {
     {"c_program_with_pthreads_join", c_program_with_pthreads_join},
     {"thread_bomb_ends_with_eagain", thread_bomb_ends_with_eagain},
     {"fork_bomb_gets_enosys", fork_bomb_gets_enosys},
+    {"c_program_works_with_files", c_program_works_with_files},
+    {"filling_tmp_past_the_memory_limit_is_enospc", filling_tmp_past_the_memory_limit_is_enospc},
+    {"busybox_works_with_files", busybox_works_with_files},
     {"rejects_unknown_flags", rejects_unknown_flags},
 };
 

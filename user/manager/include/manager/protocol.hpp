@@ -156,6 +156,9 @@ struct FunctionContext {
 // LINUX_START_OFFSET describing the program. Program segments lie below FUNCTION_CONTEXT_ADDRESS.
 constexpr u64 LINUX_PERSONALITY_ADDRESS = 0x00007e0000000000;
 constexpr u64 LINUX_START_OFFSET = 2048;
+// A Linux program's own executable file, mapped read-only (shared) below the personality: the
+// personality shows it as the file /<function name>, which /proc/self/exe names.
+constexpr u64 LINUX_EXECUTABLE_ADDRESS = 0x00007d0000000000;
 constexpr u64 LINUX_START_MAGIC = 0x7472617453786e4cull;  // "LnxStart", little-endian.
 constexpr u64 LINUX_MAX_SEGMENTS = 8;
 constexpr u64 LINUX_SEGMENT_WRITABLE = 1;
@@ -180,6 +183,7 @@ struct LinuxStart {
   LinuxSegment segments[LINUX_MAX_SEGMENTS];
   u64 argument_bytes;         // Bytes of `arguments` in use (each string NUL-terminated).
   char arguments[MAX_ARGUMENT_BYTES];
+  u64 executable_size;        // Bytes of the file at LINUX_EXECUTABLE_ADDRESS; 0: not mapped.
 };
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);

@@ -1,0 +1,1106 @@
+// The Linux personality's descriptors and file system: 64 descriptors over shared open file
+// descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
+// /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, which
+// the manager maps read-only at LINUX_EXECUTABLE_ADDRESS) and a writable in-memory /tmp whose nodes
+// and file data live in anonymous memory from the memory limit (linux_mmap): a full limit is ENOSPC.
+// Invariants: a description's `references` counts the descriptors naming it and a node's `opened`
+// counts the descriptions naming it; a node is freed only when it is neither linked nor open nor
+// the working directory; the bytes of a /tmp file in [size, capacity) are zero, so growing a file
+// (write past the end, ftruncate) never needs clearing.
+#include "files.hpp"
+
+#include <cstdint>
+
+namespace personality {
+namespace {
+
+// Linux open flags, *at flags, file types (include/uapi/asm-generic/fcntl.h, linux/stat.h).
+constexpr u64 O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+constexpr u64 O_CREAT = 0100, O_EXCL = 0200, O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000,
+              O_NONBLOCK = 04000, O_DSYNC = 010000, O_LARGEFILE = 0100000, O_DIRECTORY = 0200000,
+              O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_SYNC = 04010000,
+              O_PATH = 010000000, O_TMPFILE = 020000000;
+constexpr u64 O_KNOWN = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
+                        O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC;
+constexpr std::int32_t AT_FDCWD = -100;
+constexpr u64 AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EACCESS = 0x200, AT_NO_AUTOMOUNT = 0x800,
+              AT_EMPTY_PATH = 0x1000, AT_STATX_SYNC_TYPE = 0x6000;
+constexpr u64 RENAME_NOREPLACE = 1;
+constexpr u32 S_IFIFO = 0010000, S_IFCHR = 0020000, S_IFDIR = 0040000, S_IFREG = 0100000, S_IFLNK = 0120000;
+constexpr u64 PATH_MAX = 4096, NAME_MAX = 255;
+constexpr u64 MAX_FILE_BYTES = u64{1} << 32;  // EFBIG past 4 GiB (the memory limit is far lower).
+constexpr u64 MAX_IO = u64{1} << 30;
+
+// ---- Nodes ----------------------------------------------------------------------------------
+
+enum class NodeType : u8 { Unused, Directory, Regular, Device, Symlink };
+
+struct Node {
+  NodeType type;
+  bool writable;       // Inside /tmp: its entries (a directory) or its data (a file) may change.
+  bool linked;         // Reachable from its parent; false once unlinked (then freed at last close).
+  u32 mode;            // Permission bits (07777).
+  u32 owner;           // uid = gid.
+  u32 parent;
+  u32 opened;          // Descriptions naming this node.
+  u64 size;            // Regular: bytes; Symlink: unused.
+  u64 capacity;        // Regular in /tmp: bytes of `data` mapped (whole pages).
+  u64 data;            // Regular: address of the bytes (read-only text for the fixed tree).
+  u64 modified;        // Nanoseconds since boot (there is no wall clock).
+  const char* name;
+};
+
+// A /tmp node: the node and the storage of its name.
+struct DynamicNode {
+  Node node;
+  char name[NAME_MAX + 1];
+};
+
+constexpr char PASSWD[] = "root:x:0:0:root:/root:/bin/sh\nfunction:x:1000:1000:function:/:/bin/sh\n";
+constexpr char GROUP[] = "root:x:0:\nfunction:x:1000:\n";
+constexpr char HOSTNAME[] = "metteagle\n";
+
+enum FixedNode : u32 {
+  ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP, PROGRAM,
+  FIXED_COUNT,
+};
+constexpr u32 MAX_DYNAMIC = 256;  // Files and directories in /tmp together.
+constexpr u32 NO_NODE = ~u32{0};
+
+char program_name[manager::NAME_BYTES + 1];  // The function's name: PROGRAM's name (files_init).
+
+// The read-only tree, constant-initialized (no constructors in this image). /tmp is its only
+// writable directory. PROGRAM, the executable's own file, exists once files_init found it mapped.
+Node fixed_nodes[FIXED_COUNT] = {
+    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "/"},
+    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "etc"},
+    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof PASSWD - 1, 0, 0, 0, "passwd"},
+    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof GROUP - 1, 0, 0, 0, "group"},
+    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof HOSTNAME - 1, 0, 0, 0, "hostname"},
+    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "dev"},
+    {NodeType::Device, false, true, 0666, 0, DEV, 0, 0, 0, 0, 0, "null"},
+    {NodeType::Directory, false, true, 0555, 0, ROOT, 0, 0, 0, 0, 0, "proc"},
+    {NodeType::Directory, false, true, 0555, 0, PROC, 0, 0, 0, 0, 0, "self"},
+    {NodeType::Symlink, false, true, 0777, 0, PROC_SELF, 0, 0, 0, 0, 0, "exe"},
+    {NodeType::Directory, true, true, 01777, 0, ROOT, 0, 0, 0, 0, 0, "tmp"},
+    {NodeType::Regular, false, false, 0755, 0, ROOT, 0, 0, 0, 0, 0, program_name},
+};
+
+DynamicNode* dynamic_nodes = nullptr;  // MAX_DYNAMIC entries, mapped at the first creation in /tmp.
+u32 working_directory = ROOT;
+u32 file_mode_mask = 022;
+
+Node& node(u32 id) { return id < FIXED_COUNT ? fixed_nodes[id] : dynamic_nodes[id - FIXED_COUNT].node; }
+
+// The text of a fixed file (Node::data is an address, which a constant initializer cannot take
+// from a pointer; the fixed files are few, so they are looked up here).
+const char* fixed_text(u32 id) {
+  switch (id) {
+    case PASSWD_FILE: return PASSWD;
+    case GROUP_FILE: return GROUP;
+    case HOSTNAME_FILE: return HOSTNAME;
+    default: return nullptr;
+  }
+}
+const u8* file_bytes(u32 id) {
+  if (const char* text = fixed_text(id)) return reinterpret_cast<const u8*>(text);
+  return reinterpret_cast<const u8*>(node(id).data);
+}
+
+u32 node_limit() { return dynamic_nodes == nullptr ? FIXED_COUNT : FIXED_COUNT + MAX_DYNAMIC; }
+
+// The path the program is known by: "/" + the function's name (also argv[0] relative to "/").
+usize program_path(char (&path)[manager::NAME_BYTES + 2]) {
+  path[0] = '/';
+  usize length = 0;
+  while (length < manager::NAME_BYTES && state().context->name[length] != '\0') {
+    path[1 + length] = state().context->name[length];
+    ++length;
+  }
+  path[1 + length] = '\0';
+  return 1 + length;
+}
+
+bool has_children(u32 directory) {
+  for (u32 id = 0; id < node_limit(); ++id) {
+    const Node& child = node(id);
+    if (id != ROOT && child.type != NodeType::Unused && child.linked && child.parent == directory) return true;
+  }
+  return false;
+}
+
+u32 find_child(u32 directory, const char* name, usize length) {
+  for (u32 id = 1; id < node_limit(); ++id) {
+    const Node& child = node(id);
+    if (child.type == NodeType::Unused || !child.linked || child.parent != directory) continue;
+    usize i = 0;
+    while (i < length && child.name[i] == name[i]) ++i;
+    if (i == length && child.name[i] == '\0') return id;
+  }
+  return NO_NODE;
+}
+
+// Returns the data of a /tmp file to the mmap area and frees the node once nothing refers to it.
+void release_if_unused(u32 id) {
+  Node& n = node(id);
+  if (id < FIXED_COUNT || n.linked || n.opened > 0 || id == working_directory) return;
+  if (n.capacity > 0) (void)linux_munmap(n.data, n.capacity);
+  n = Node{};
+}
+
+// Makes `bytes` of data addressable in a /tmp file: doubling, or exactly what is needed when the
+// memory limit refuses the doubled size. False when the limit refuses even that.
+bool reserve(Node& n, u64 bytes) {
+  if (bytes <= n.capacity) return true;
+  constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22, MREMAP_MAYMOVE = 1;
+  u64 needed = page_up(bytes);
+  u64 doubled = n.capacity * 2 > needed ? n.capacity * 2 : needed;
+  for (u64 attempt : {doubled, needed}) {
+    i64 result = n.capacity == 0
+                     ? linux_mmap(0, attempt, READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0)
+                     : linux_mremap(n.data, n.capacity, attempt, MREMAP_MAYMOVE, 0);
+    if (result >= 0) {
+      n.data = static_cast<u64>(result);
+      n.capacity = attempt;
+      return true;
+    }
+    if (attempt == needed) break;
+  }
+  return false;
+}
+
+// Sets a /tmp file's size; the bytes dropped are zeroed (the invariant above).
+i64 resize(Node& n, u64 size) {
+  if (size > MAX_FILE_BYTES) return -EFBIG;
+  if (size > n.size && !reserve(n, size)) return -ENOSPC;
+  if (size < n.size) memset(reinterpret_cast<void*>(n.data + size), 0, n.size - size);
+  n.size = size;
+  n.modified = monotonic_nanoseconds();
+  return 0;
+}
+
+// A new /tmp node named name[0, length) in `parent`; its id, or a negated errno.
+i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 mode) {
+  if (dynamic_nodes == nullptr) {
+    constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22;
+    i64 pool = linux_mmap(0, page_up(sizeof(DynamicNode) * MAX_DYNAMIC), READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0);
+    if (pool < 0) return -ENOSPC;
+    dynamic_nodes = reinterpret_cast<DynamicNode*>(pool);  // Fresh pages: every node is Unused.
+  }
+  for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
+    DynamicNode& slot = dynamic_nodes[i];
+    if (slot.node.type != NodeType::Unused) continue;
+    memcpy(slot.name, name, length);
+    slot.name[length] = '\0';
+    slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(LINUX_UID),
+                     parent, 0, 0, 0, 0, monotonic_nanoseconds(), slot.name};
+    node(parent).modified = slot.node.modified;
+    return FIXED_COUNT + i;
+  }
+  return -ENOSPC;
+}
+
+// ---- Descriptors ----------------------------------------------------------------------------
+
+enum class Stream : u8 { None, Input, Output, Log, File };
+
+struct Description {
+  Stream stream;
+  u8 access;  // O_RDONLY, O_WRONLY or O_RDWR.
+  bool append;
+  u32 references;
+  u32 node;
+  u64 offset;  // Files: the byte offset; directories: the getdents64 position.
+};
+
+struct Descriptor {
+  u8 description;  // Index + 1 into descriptions; 0: free.
+  bool close_on_exec;
+};
+
+// 0-2 start as the invocation's input, output and log.
+Description descriptions[MAX_DESCRIPTORS] = {
+    {Stream::Input, O_RDONLY, false, 1, 0, 0},
+    {Stream::Output, O_WRONLY, false, 1, 0, 0},
+    {Stream::Log, O_WRONLY, false, 1, 0, 0},
+};
+Descriptor descriptors[MAX_DESCRIPTORS] = {{1, false}, {2, false}, {3, false}};
+
+// The description behind a descriptor (a Linux `unsigned int fd`), or nullptr.
+Description* description_of(u64 descriptor) {
+  if (descriptor >= MAX_DESCRIPTORS) return nullptr;
+  u8 index = descriptors[descriptor].description;
+  return index == 0 ? nullptr : &descriptions[index - 1];
+}
+
+// The lowest free descriptor at or above `minimum`, or -EMFILE.
+i64 free_descriptor(u64 minimum) {
+  for (u64 d = minimum; d < MAX_DESCRIPTORS; ++d)
+    if (descriptors[d].description == 0) return static_cast<i64>(d);
+  return -EMFILE;
+}
+
+void drop_description(Description& description) {
+  if (--description.references > 0) return;
+  if (description.stream == Stream::File) {
+    --node(description.node).opened;
+    release_if_unused(description.node);
+  }
+  description = Description{};
+}
+
+// Opens `id` on the lowest free descriptor; the descriptor or a negated errno.
+i64 open_node(u32 id, u64 flags) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+    Description& description = descriptions[i];
+    if (description.references != 0) continue;
+    description = Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0, 1, id, 0};
+    ++node(id).opened;
+    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
+    return descriptor;
+  }
+  return -ENFILE;
+}
+
+// ---- Paths ----------------------------------------------------------------------------------
+
+struct Path {
+  char text[PATH_MAX];
+  usize length;
+};
+
+// Copies the program's NUL-terminated path at `address`, checking each page it touches.
+i64 copy_path(u64 address, Path& path) {
+  for (usize i = 0; i < PATH_MAX; ++i) {
+    u64 at = address + i;
+    if (at < address) return -EFAULT;
+    if ((i == 0 || (at & (PAGE - 1)) == 0) && !readable(at, page_up(at + 1) - at)) return -EFAULT;
+    path.text[i] = *reinterpret_cast<const char*>(at);
+    if (path.text[i] == '\0') {
+      path.length = i;
+      return 0;
+    }
+  }
+  return -ENAMETOOLONG;
+}
+
+struct Lookup {
+  u32 parent;        // The directory holding the last component.
+  u32 node;          // The node named, or NO_NODE.
+  const char* name;  // The last component (length 0 for "/", "." and "..").
+  usize name_length;
+  bool trailing_slash;
+};
+
+i64 start_directory(std::int32_t directory, u32& start) {
+  if (directory == AT_FDCWD) {
+    start = working_directory;
+    return 0;
+  }
+  Description* description = description_of(static_cast<u32>(directory));
+  if (description == nullptr || directory < 0) return -EBADF;
+  if (description->stream != Stream::File || node(description->node).type != NodeType::Directory) return -ENOTDIR;
+  start = description->node;
+  return 0;
+}
+
+i64 resolve_from(u32 start, const char* path, usize length, bool follow_last, Lookup& out, u32 depth);
+
+// Follows a symbolic link (only /proc/self/exe exists: its target is the program's path).
+i64 follow(u32 link, u32& target, u32 depth) {
+  (void)link;
+  char path[manager::NAME_BYTES + 2];
+  usize length = program_path(path);
+  Lookup lookup;
+  i64 error = resolve_from(ROOT, path, length, true, lookup, depth + 1);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  target = lookup.node;
+  return 0;
+}
+
+i64 resolve_from(u32 start, const char* path, usize length, bool follow_last, Lookup& out, u32 depth) {
+  if (depth > 8) return -ELOOP;
+  if (length == 0) return -ENOENT;
+  u32 current = path[0] == '/' ? ROOT : start;
+  usize at = 0;
+  out = Lookup{current, current, path, 0, false};
+  while (true) {
+    while (at < length && path[at] == '/') ++at;
+    if (at == length) {  // "/" or a path ending in slashes: the directory reached names itself.
+      out.trailing_slash = length > 0 && path[length - 1] == '/';
+      return 0;
+    }
+    usize begin = at;
+    while (at < length && path[at] != '/') ++at;
+    usize component = at - begin;
+    if (component > NAME_MAX) return -ENAMETOOLONG;
+    usize next = at;
+    while (next < length && path[next] == '/') ++next;
+    bool last = next == length;
+    const Node& directory = node(current);
+    if (directory.type != NodeType::Directory) return -ENOTDIR;
+    u32 found;
+    if (component == 1 && path[begin] == '.') found = current;
+    else if (component == 2 && path[begin] == '.' && path[begin + 1] == '.') found = directory.parent;
+    else found = find_child(current, path + begin, component);
+    bool dot = found == current || (component == 2 && path[begin] == '.' && path[begin + 1] == '.');
+    if (last) {
+      out.parent = current;
+      out.node = found;
+      out.name = path + begin;
+      out.name_length = dot ? 0 : component;
+      out.trailing_slash = at < length;
+      if (found != NO_NODE && node(found).type == NodeType::Symlink && (follow_last || out.trailing_slash)) {
+        i64 error = follow(found, out.node, depth);
+        if (error < 0) return error;
+      }
+      if (out.node != NO_NODE && out.trailing_slash && node(out.node).type != NodeType::Directory) return -ENOTDIR;
+      return 0;
+    }
+    if (found == NO_NODE) return -ENOENT;
+    if (node(found).type == NodeType::Symlink) {
+      i64 error = follow(found, found, depth);
+      if (error < 0) return error;
+    }
+    current = found;
+  }
+}
+
+// Copies and resolves the program's path relative to `directory` (a descriptor or AT_FDCWD).
+// `allow_empty`: an empty path names the directory descriptor itself (AT_EMPTY_PATH).
+// `path` holds the copy; lookup.name points into it.
+i64 resolve(u64 directory, u64 address, bool follow_last, Path& path, Lookup& out, bool allow_empty = false) {
+  i64 error = copy_path(address, path);
+  if (error < 0) return error;
+  if (path.length == 0 && allow_empty) {
+    std::int32_t descriptor = static_cast<std::int32_t>(directory);
+    if (descriptor == AT_FDCWD) {
+      out = Lookup{working_directory, working_directory, nullptr, 0, false};
+      return 0;
+    }
+    Description* description = description_of(static_cast<u32>(descriptor));
+    if (description == nullptr || descriptor < 0) return -EBADF;
+    // The standard streams have no node; the caller handles them through the descriptor.
+    out = Lookup{NO_NODE, description->stream == Stream::File ? description->node : NO_NODE, nullptr, 0, false};
+    return 0;
+  }
+  u32 start = ROOT;
+  error = start_directory(static_cast<std::int32_t>(directory), start);
+  if (error < 0 && (path.length == 0 || path.text[0] != '/')) return error;
+  return resolve_from(start, path.text, path.length, follow_last, out, 0);
+}
+
+// ---- Attributes -----------------------------------------------------------------------------
+
+struct Attributes {
+  u64 inode, links, size, blocks, modified, device_major, device_minor;
+  u32 mode, owner;
+};
+
+Attributes attributes_of_stream(Stream stream) {
+  // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
+  return Attributes{0, 1, 0, 0, 0, 0, 0, S_IFIFO | (stream == Stream::Input ? 0400u : 0200u),
+                    static_cast<u32>(LINUX_UID)};
+}
+
+Attributes attributes_of(u32 id) {
+  const Node& n = node(id);
+  Attributes result{id + 1u, 1, n.size, (n.capacity + 511) / 512, n.modified, 0, 0, n.mode, n.owner};
+  switch (n.type) {
+    case NodeType::Directory:
+      result.mode |= S_IFDIR;
+      result.size = 4096;
+      result.links = 2;
+      for (u32 child = 1; child < node_limit(); ++child)
+        if (node(child).type == NodeType::Directory && node(child).linked && node(child).parent == id) ++result.links;
+      break;
+    case NodeType::Regular: result.mode |= S_IFREG; break;
+    case NodeType::Device:
+      result.mode |= S_IFCHR;
+      result.device_major = 1;  // /dev/null is (1, 3) on Linux.
+      result.device_minor = 3;
+      break;
+    case NodeType::Symlink: {
+      result.mode |= S_IFLNK;
+      char path[manager::NAME_BYTES + 2];
+      result.size = program_path(path);
+      break;
+    }
+    case NodeType::Unused: break;
+  }
+  if (!n.linked) result.links = 0;
+  return result;
+}
+
+// struct stat of x86-64 (144 bytes).
+struct LinuxStat {
+  u64 device, inode, links;
+  u32 mode, uid, gid, padding;
+  u64 special_device;
+  i64 size, block_size, blocks;
+  u64 times[6];  // atime, mtime, ctime: seconds and nanoseconds each.
+  i64 reserved[3];
+};
+static_assert(sizeof(LinuxStat) == 144);
+
+i64 write_stat(const Attributes& attributes, u64 buffer) {
+  if (!writable(buffer, sizeof(LinuxStat))) return -EFAULT;
+  LinuxStat stat{};
+  stat.device = 1;
+  stat.inode = attributes.inode;
+  stat.links = attributes.links;
+  stat.mode = attributes.mode;
+  stat.uid = stat.gid = attributes.owner;
+  stat.special_device = attributes.device_major << 8 | attributes.device_minor;
+  stat.size = static_cast<i64>(attributes.size);
+  stat.block_size = 4096;
+  stat.blocks = static_cast<i64>(attributes.blocks);
+  for (usize i = 0; i < 3; ++i) {
+    stat.times[2 * i] = attributes.modified / 1'000'000'000;
+    stat.times[2 * i + 1] = attributes.modified % 1'000'000'000;
+  }
+  memcpy(reinterpret_cast<void*>(buffer), &stat, sizeof stat);
+  return 0;
+}
+
+// struct statx (include/uapi/linux/stat.h, 256 bytes).
+struct StatxTime {
+  i64 seconds;
+  u32 nanoseconds;
+  std::int32_t reserved;
+};
+struct LinuxStatx {
+  u32 mask, block_size;
+  u64 attributes;
+  u32 links, uid, gid;
+  std::uint16_t mode, spare0;
+  u64 inode, size, blocks, attributes_mask;
+  StatxTime access, birth, change, modification;
+  u32 special_major, special_minor, device_major, device_minor;
+  u64 spare[14];
+};
+static_assert(sizeof(LinuxStatx) == 256);
+
+i64 write_statx(const Attributes& attributes, u64 buffer) {
+  if (!writable(buffer, sizeof(LinuxStatx))) return -EFAULT;
+  constexpr u32 STATX_BASIC_STATS = 0x7ff;
+  LinuxStatx statx{};
+  statx.mask = STATX_BASIC_STATS;
+  statx.block_size = 4096;
+  statx.links = static_cast<u32>(attributes.links);
+  statx.uid = statx.gid = attributes.owner;
+  statx.mode = static_cast<std::uint16_t>(attributes.mode);
+  statx.inode = attributes.inode;
+  statx.size = attributes.size;
+  statx.blocks = attributes.blocks;
+  StatxTime time{static_cast<i64>(attributes.modified / 1'000'000'000),
+                 static_cast<u32>(attributes.modified % 1'000'000'000), 0};
+  statx.access = statx.change = statx.modification = time;
+  statx.special_major = static_cast<u32>(attributes.device_major);
+  statx.special_minor = static_cast<u32>(attributes.device_minor);
+  statx.device_major = 0;
+  statx.device_minor = 1;
+  memcpy(reinterpret_cast<void*>(buffer), &statx, sizeof statx);
+  return 0;
+}
+
+// ---- Reading and writing --------------------------------------------------------------------
+
+i64 read_input(u64 buffer, u64 length) {
+  State& s = state();
+  if (!writable(buffer, length)) return -EFAULT;
+  u64 left = s.context->input_size - s.input_position;
+  u64 count = length < left ? length : left;
+  memcpy(reinterpret_cast<void*>(buffer), reinterpret_cast<const u8*>(s.context->input_address) + s.input_position,
+         count);
+  s.input_position += count;
+  return static_cast<i64>(count);
+}
+
+// Reads from a file node at `offset`; `advance` gets the bytes read.
+i64 read_node(u32 id, u64 buffer, u64 length, u64 offset) {
+  const Node& n = node(id);
+  if (n.type == NodeType::Directory) return -EISDIR;
+  if (!writable(buffer, length)) return -EFAULT;
+  if (n.type != NodeType::Regular || offset >= n.size) return 0;  // /dev/null: end of file at once.
+  u64 count = n.size - offset < length ? n.size - offset : length;
+  memcpy(reinterpret_cast<void*>(buffer), file_bytes(id) + offset, count);
+  return static_cast<i64>(count);
+}
+
+i64 write_node(u32 id, u64 buffer, u64 length, u64 offset) {
+  Node& n = node(id);
+  if (n.type == NodeType::Device) return static_cast<i64>(length);  // /dev/null takes everything.
+  if (n.type != NodeType::Regular || !n.writable) return -EBADF;
+  if (!readable(buffer, length)) return -EFAULT;
+  if (length == 0) return 0;
+  u64 end;
+  if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
+  if (!reserve(n, end)) {
+    // The memory limit is reached: write what fits in the pages already there, as a full tmpfs does.
+    if (offset >= n.capacity) return -ENOSPC;
+    end = n.capacity;
+    length = end - offset;
+  }
+  memcpy(reinterpret_cast<void*>(n.data + offset), reinterpret_cast<const void*>(buffer), length);
+  if (end > n.size) n.size = end;
+  n.modified = monotonic_nanoseconds();
+  return static_cast<i64>(length);
+}
+
+i64 read_description(Description& description, u64 buffer, u64 length) {
+  if (length > MAX_IO) length = MAX_IO;
+  if (description.access == O_WRONLY) return -EBADF;
+  switch (description.stream) {
+    case Stream::Input: return read_input(buffer, length);
+    case Stream::File: {
+      i64 count = read_node(description.node, buffer, length, description.offset);
+      if (count > 0) description.offset += static_cast<u64>(count);
+      return count;
+    }
+    default: return -EBADF;
+  }
+}
+
+i64 write_description(Description& description, u64 buffer, u64 length) {
+  if (length > MAX_IO) length = MAX_IO;
+  if (description.access == O_RDONLY) return -EBADF;
+  switch (description.stream) {
+    case Stream::Output:
+    case Stream::Log:
+      if (!readable(buffer, length)) return -EFAULT;
+      if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
+      else write_log(reinterpret_cast<const char*>(buffer), length);
+      return static_cast<i64>(length);
+    case Stream::File: {
+      u64 offset = description.append ? node(description.node).size : description.offset;
+      i64 count = write_node(description.node, buffer, length, offset);
+      if (count > 0) description.offset = offset + static_cast<u64>(count);
+      return count;
+    }
+    default: return -EBADF;
+  }
+}
+
+struct IoVector {
+  u64 base, length;
+};
+
+i64 vector_io(u64 descriptor, u64 vectors, u64 count, bool reading) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  if (count > 1024) return -EINVAL;
+  if (!readable(vectors, count * sizeof(IoVector))) return -EFAULT;
+  const auto* vector = reinterpret_cast<const IoVector*>(vectors);
+  i64 total = 0;
+  for (u64 i = 0; i < count; ++i) {
+    IoVector v = vector[i];
+    i64 done = reading ? read_description(*description, v.base, v.length)
+                       : write_description(*description, v.base, v.length);
+    if (done < 0) return total > 0 ? total : done;
+    total += done;
+    if (static_cast<u64>(done) < v.length) break;
+  }
+  return total;
+}
+
+// The node of an open file description, or a negated errno (streams: `stream_error`).
+i64 file_node(u64 descriptor, i64 stream_error) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  if (description->stream != Stream::File) return stream_error;
+  return description->node;
+}
+
+// Checks a path operation that changes the entries of `lookup.parent`.
+i64 check_entry_change(const Lookup& lookup) {
+  if (lookup.name_length == 0) return -EBUSY;  // "/", "." or "..".
+  if (!node(lookup.parent).writable) return -EROFS;
+  if (!node(lookup.parent).linked) return -ENOENT;
+  return 0;
+}
+
+}  // namespace
+
+void files_init() {
+  const char* name = state().context->name;
+  usize length = 0;
+  while (length < manager::NAME_BYTES && name[length] != '\0') {
+    program_name[length] = name[length];
+    ++length;
+  }
+  program_name[length] = '\0';
+  // The manager maps the executable read-only at LINUX_EXECUTABLE_ADDRESS when it could keep it.
+  Node& program = fixed_nodes[PROGRAM];
+  program.size = state().start.executable_size;
+  program.data = manager::LINUX_EXECUTABLE_ADDRESS;
+  // Never over a name the fixed tree uses (a function called "tmp" keeps /tmp a directory).
+  program.linked = program.size > 0 && length > 0 && find_child(ROOT, program_name, length) == NO_NODE;
+}
+
+// ---- Descriptor calls -----------------------------------------------------------------------
+
+bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
+
+i64 linux_read(u64 descriptor, u64 buffer, u64 length) {
+  Description* description = description_of(descriptor);
+  return description == nullptr ? -EBADF : read_description(*description, buffer, length);
+}
+
+i64 linux_write(u64 descriptor, u64 buffer, u64 length) {
+  Description* description = description_of(descriptor);
+  return description == nullptr ? -EBADF : write_description(*description, buffer, length);
+}
+
+i64 linux_readv(u64 descriptor, u64 vectors, u64 count) { return vector_io(descriptor, vectors, count, true); }
+i64 linux_writev(u64 descriptor, u64 vectors, u64 count) { return vector_io(descriptor, vectors, count, false); }
+
+i64 linux_pread(u64 descriptor, u64 buffer, u64 length, u64 offset) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr || description->access == O_WRONLY) return -EBADF;
+  if (description->stream != Stream::File) return -ESPIPE;
+  if (static_cast<i64>(offset) < 0) return -EINVAL;
+  return read_node(description->node, buffer, length > MAX_IO ? MAX_IO : length, offset);
+}
+
+i64 linux_pwrite(u64 descriptor, u64 buffer, u64 length, u64 offset) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr || description->access == O_RDONLY) return -EBADF;
+  if (description->stream != Stream::File) return -ESPIPE;
+  if (static_cast<i64>(offset) < 0) return -EINVAL;
+  // Linux ignores the offset of pwrite on O_APPEND descriptors and appends.
+  u64 at = description->append ? node(description->node).size : offset;
+  return write_node(description->node, buffer, length > MAX_IO ? MAX_IO : length, at);
+}
+
+i64 linux_lseek(u64 descriptor, u64 offset, u64 whence) {
+  constexpr u64 SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2;
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  if (description->stream != Stream::File) return -ESPIPE;
+  const Node& n = node(description->node);
+  if (n.type == NodeType::Device) return 0;
+  auto signed_offset = static_cast<i64>(offset);
+  i64 base;
+  switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = static_cast<i64>(description->offset); break;
+    case SEEK_END: base = static_cast<i64>(n.type == NodeType::Regular ? n.size : 0); break;
+    default: return -EINVAL;
+  }
+  // Directories: only a rewind (rewinddir) or a return to a position getdents64 gave.
+  if (n.type == NodeType::Directory && whence != SEEK_SET) return -EINVAL;
+  i64 position;
+  if (__builtin_add_overflow(base, signed_offset, &position) || position < 0) return -EINVAL;
+  description->offset = static_cast<u64>(position);
+  return position;
+}
+
+i64 linux_close(u64 descriptor) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  descriptors[descriptor] = Descriptor{};
+  drop_description(*description);
+  return 0;
+}
+
+i64 linux_dup(u64 descriptor) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  i64 target = free_descriptor(0);
+  if (target < 0) return target;
+  ++description->references;
+  descriptors[target] = Descriptor{descriptors[descriptor].description, false};
+  return target;
+}
+
+i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2) {
+  Description* description = description_of(descriptor);
+  if (!is_dup2 && (flags & ~O_CLOEXEC) != 0) return -EINVAL;
+  if (description == nullptr || target >= MAX_DESCRIPTORS) return -EBADF;
+  if (descriptor == target) return is_dup2 ? static_cast<i64>(target) : -EINVAL;
+  ++description->references;  // First, so that closing the target cannot free it.
+  if (Description* old = description_of(target)) {
+    descriptors[target] = Descriptor{};
+    drop_description(*old);
+  }
+  descriptors[target] = Descriptor{descriptors[descriptor].description, (flags & O_CLOEXEC) != 0};
+  return static_cast<i64>(target);
+}
+
+i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
+  constexpr u64 F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+  constexpr u64 FD_CLOEXEC = 1;
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  switch (command) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      if (argument >= MAX_DESCRIPTORS) return -EINVAL;
+      i64 target = free_descriptor(argument);
+      if (target < 0) return target;
+      ++description->references;
+      descriptors[target] = Descriptor{descriptors[descriptor].description, command == F_DUPFD_CLOEXEC};
+      return target;
+    }
+    case F_GETFD: return descriptors[descriptor].close_on_exec ? FD_CLOEXEC : 0;
+    case F_SETFD: descriptors[descriptor].close_on_exec = (argument & FD_CLOEXEC) != 0; return 0;
+    case F_GETFL:
+      return static_cast<i64>(description->access | (description->append ? O_APPEND : 0) |
+                              (description->stream == Stream::File ? O_LARGEFILE : 0));
+    case F_SETFL:
+      // Only O_APPEND changes anything; O_NONBLOCK and the others are accepted (nothing blocks).
+      if (description->stream == Stream::File) description->append = (argument & O_APPEND) != 0;
+      return 0;
+    default: return -EINVAL;
+  }
+}
+
+i64 linux_ioctl(u64 descriptor) { return descriptor_open(descriptor) ? -ENOTTY : -EBADF; }
+i64 linux_fsync(u64 descriptor) { return descriptor_open(descriptor) ? 0 : -EBADF; }
+
+// Nothing here ever blocks (input is all present, files are memory), so poll answers at once.
+i64 linux_poll(u64 address, u64 count) {
+  struct PollDescriptor {
+    std::int32_t fd;
+    std::int16_t events, returned;
+  };
+  using Events = std::int16_t;
+  constexpr Events POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
+  if (count > MAX_DESCRIPTORS * 16) return -EINVAL;
+  if (!writable(address, count * sizeof(PollDescriptor))) return -EFAULT;
+  auto* entries = reinterpret_cast<PollDescriptor*>(address);
+  i64 ready = 0;
+  for (u64 i = 0; i < count; ++i) {
+    PollDescriptor& entry = entries[i];
+    Events returned = 0;
+    Description* description = entry.fd < 0 ? nullptr : description_of(static_cast<u64>(entry.fd));
+    if (entry.fd < 0) returned = 0;
+    else if (description == nullptr) returned = POLLNVAL;
+    else if (description->stream == Stream::Input) returned = static_cast<Events>(entry.events & POLLIN);
+    else if (description->stream == Stream::File) returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
+    else returned = static_cast<Events>(entry.events & POLLOUT);
+    entry.returned = returned;
+    if (returned != 0) ++ready;
+  }
+  return ready;
+}
+
+i64 linux_fstat(u64 descriptor, u64 buffer) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  if (description->stream != Stream::File) return write_stat(attributes_of_stream(description->stream), buffer);
+  return write_stat(attributes_of(description->node), buffer);
+}
+
+i64 linux_ftruncate(u64 descriptor, u64 length) {
+  i64 id = file_node(descriptor, -EINVAL);
+  if (id < 0) return id;
+  if (static_cast<i64>(length) < 0) return -EINVAL;
+  Description* description = description_of(descriptor);
+  Node& n = node(static_cast<u32>(id));
+  if (n.type != NodeType::Regular || description->access == O_RDONLY) return -EINVAL;
+  if (!n.writable) return -EROFS;
+  return resize(n, length);
+}
+
+i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
+  i64 id = file_node(descriptor, -ENOTDIR);
+  if (id < 0) return id;
+  auto directory = static_cast<u32>(id);
+  if (node(directory).type != NodeType::Directory) return -ENOTDIR;
+  if (!writable(buffer, length)) return -EFAULT;
+  Description& description = *description_of(descriptor);
+  constexpr u8 DT_CHR = 2, DT_DIR = 4, DT_REG = 8, DT_LNK = 10;
+  u64 used = 0;
+  // Positions: 0 is ".", 1 is "..", 2 + i looks for children from node i on.
+  while (true) {
+    u64 position = description.offset;
+    u32 entry;
+    u64 next;
+    const char* name;
+    if (position == 0) {
+      entry = directory;
+      next = 1;
+      name = ".";
+    } else if (position == 1) {
+      entry = node(directory).parent;
+      next = 2;
+      name = "..";
+    } else {
+      entry = NO_NODE;
+      for (u64 candidate = position - 2; candidate < node_limit(); ++candidate) {
+        const Node& child = node(static_cast<u32>(candidate));
+        if (candidate != ROOT && child.type != NodeType::Unused && child.linked && child.parent == directory &&
+            node(directory).linked) {
+          entry = static_cast<u32>(candidate);
+          break;
+        }
+      }
+      if (entry == NO_NODE) break;
+      next = entry + 3u;
+      name = node(entry).name;
+    }
+    usize name_length = 0;
+    while (name[name_length] != '\0') ++name_length;
+    u64 record = (19 + name_length + 1 + 7) & ~u64{7};
+    if (used + record > length) {
+      if (used == 0) return -EINVAL;
+      break;
+    }
+    u8* out = reinterpret_cast<u8*>(buffer + used);
+    memset(out, 0, record);
+    u64 inode = entry + 1u;
+    auto offset = static_cast<i64>(next);
+    auto record_length = static_cast<std::uint16_t>(record);
+    NodeType type = node(entry).type;
+    u8 kind = type == NodeType::Directory ? DT_DIR : type == NodeType::Regular ? DT_REG
+              : type == NodeType::Device  ? DT_CHR : DT_LNK;
+    memcpy(out, &inode, 8);
+    memcpy(out + 8, &offset, 8);
+    memcpy(out + 16, &record_length, 2);
+    out[18] = kind;
+    memcpy(out + 19, name, name_length);
+    used += record;
+    description.offset = next;
+  }
+  return static_cast<i64>(used);
+}
+
+i64 linux_fchdir(u64 descriptor) {
+  i64 id = file_node(descriptor, -ENOTDIR);
+  if (id < 0) return id;
+  if (node(static_cast<u32>(id)).type != NodeType::Directory) return -ENOTDIR;
+  u32 previous = working_directory;
+  working_directory = static_cast<u32>(id);
+  release_if_unused(previous);
+  return 0;
+}
+
+// ---- Path calls -----------------------------------------------------------------------------
+
+i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode) {
+  if ((flags & O_TMPFILE) != 0 || (flags & O_PATH) != 0) return -EOPNOTSUPP;
+  if ((flags & ~O_KNOWN) != 0 || (flags & O_ACCMODE) == 3) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, (flags & O_NOFOLLOW) == 0, copy, lookup);
+  if (error < 0) return error;
+  bool writing = (flags & O_ACCMODE) != O_RDONLY;
+  u32 id = lookup.node;
+  if (id == NO_NODE) {
+    if ((flags & O_CREAT) == 0) return -ENOENT;
+    if (lookup.trailing_slash) return -EISDIR;
+    if (lookup.name_length == 0) return -EISDIR;
+    error = check_entry_change(lookup);
+    if (error < 0) return error;
+    i64 created = create_node(lookup.parent, lookup.name, lookup.name_length, NodeType::Regular, mode);
+    if (created < 0) return created;
+    id = static_cast<u32>(created);
+  } else {
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+    const Node& n = node(id);
+    if (n.type == NodeType::Symlink) return -ELOOP;  // O_NOFOLLOW on a link.
+    if (n.type == NodeType::Directory && (writing || (flags & O_CREAT) != 0)) return -EISDIR;
+    if (n.type != NodeType::Directory && (flags & O_DIRECTORY) != 0) return -ENOTDIR;
+    if ((writing || (flags & O_TRUNC) != 0) && !n.writable && n.type != NodeType::Device) return -EROFS;
+    if ((flags & O_TRUNC) != 0 && n.type == NodeType::Regular && writing) {
+      error = resize(node(id), 0);
+      if (error < 0) return error;
+    }
+  }
+  i64 descriptor = open_node(id, flags);
+  if (descriptor < 0) release_if_unused(id);
+  return descriptor;
+}
+
+i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags) {
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) != 0) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, copy, lookup, (flags & AT_EMPTY_PATH) != 0);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE && lookup.parent == NO_NODE) {
+    return linux_fstat(static_cast<u32>(directory), buffer);  // AT_EMPTY_PATH on a standard stream.
+  }
+  if (lookup.node == NO_NODE) return -ENOENT;
+  return write_stat(attributes_of(lookup.node), buffer);
+}
+
+i64 linux_statx(u64 directory, u64 path, u64 flags, u64, u64 buffer) {
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) != 0) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, copy, lookup, (flags & AT_EMPTY_PATH) != 0);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE && lookup.parent == NO_NODE) {
+    Description* description = description_of(static_cast<u32>(directory));
+    if (description == nullptr) return -EBADF;  // Cannot happen: resolve checked the descriptor.
+    return write_statx(attributes_of_stream(description->stream), buffer);
+  }
+  if (lookup.node == NO_NODE) return -ENOENT;
+  return write_statx(attributes_of(lookup.node), buffer);
+}
+
+i64 linux_faccessat(u64 directory, u64 path, u64 mode, u64 flags) {
+  constexpr u64 X_OK = 1, W_OK = 2;
+  if ((mode & ~u64{7}) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, copy, lookup, (flags & AT_EMPTY_PATH) != 0);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return lookup.parent == NO_NODE ? 0 : -ENOENT;
+  const Node& n = node(lookup.node);
+  if ((mode & W_OK) != 0 && !n.writable && n.type != NodeType::Device) return -EROFS;
+  if ((mode & X_OK) != 0 && (n.mode & 0111) == 0) return -EACCES;
+  return 0;
+}
+
+i64 linux_mkdirat(u64 directory, u64 path, u64 mode) {
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, false, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node != NO_NODE) return -EEXIST;
+  error = check_entry_change(lookup);
+  if (error < 0) return error;
+  i64 created = create_node(lookup.parent, lookup.name, lookup.name_length, NodeType::Directory, mode);
+  return created < 0 ? created : 0;
+}
+
+i64 linux_unlinkat(u64 directory, u64 path, u64 flags) {
+  if ((flags & ~AT_REMOVEDIR) != 0) return -EINVAL;
+  bool remove_directory = (flags & AT_REMOVEDIR) != 0;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, false, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  if (lookup.name_length == 0) return remove_directory ? (lookup.node == ROOT ? -EBUSY : -EINVAL) : -EISDIR;
+  Node& n = node(lookup.node);
+  if (remove_directory && n.type != NodeType::Directory) return -ENOTDIR;
+  if (!remove_directory && n.type == NodeType::Directory) return -EISDIR;
+  error = check_entry_change(lookup);
+  if (error < 0) return error;
+  if (remove_directory && has_children(lookup.node)) return -ENOTEMPTY;
+  n.linked = false;
+  node(lookup.parent).modified = monotonic_nanoseconds();
+  release_if_unused(lookup.node);
+  return 0;
+}
+
+i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_path, u64 flags) {
+  if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;
+  Lookup from, to;
+  Path from_path, to_path;
+  i64 error = resolve(old_directory, old_path, false, from_path, from);
+  if (error < 0) return error;
+  if (from.node == NO_NODE) return -ENOENT;
+  error = resolve(new_directory, new_path, false, to_path, to);
+  if (error < 0) return error;
+  if ((error = check_entry_change(from)) < 0 || (error = check_entry_change(to)) < 0) return error;
+  Node& moving = node(from.node);
+  if (to.trailing_slash && moving.type != NodeType::Directory) return -ENOTDIR;
+  if (to.node == from.node) return 0;
+  if (to.node != NO_NODE) {
+    if ((flags & RENAME_NOREPLACE) != 0) return -EEXIST;
+    const Node& replaced = node(to.node);
+    if (moving.type == NodeType::Directory && replaced.type != NodeType::Directory) return -ENOTDIR;
+    if (moving.type != NodeType::Directory && replaced.type == NodeType::Directory) return -EISDIR;
+    if (replaced.type == NodeType::Directory && has_children(to.node)) return -ENOTEMPTY;
+  }
+  // A directory cannot move into itself or below itself.
+  for (u32 ancestor = to.parent; moving.type == NodeType::Directory; ancestor = node(ancestor).parent) {
+    if (ancestor == from.node) return -EINVAL;
+    if (ancestor == ROOT) break;
+  }
+  // Validated; from here nothing fails.
+  if (to.node != NO_NODE) {
+    node(to.node).linked = false;
+    release_if_unused(to.node);
+  }
+  auto& storage = dynamic_nodes[from.node - FIXED_COUNT];  // Writable parents hold only /tmp nodes.
+  memmove(storage.name, to.name, to.name_length);
+  storage.name[to.name_length] = '\0';
+  moving.parent = to.parent;
+  u64 now = monotonic_nanoseconds();
+  node(from.parent).modified = node(to.parent).modified = now;
+  return 0;
+}
+
+i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
+  if (static_cast<i64>(length) <= 0) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, false, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  if (node(lookup.node).type != NodeType::Symlink) return -EINVAL;
+  char target[manager::NAME_BYTES + 2];
+  usize target_length = program_path(target);
+  u64 count = target_length < length ? target_length : length;
+  if (!writable(buffer, count)) return -EFAULT;
+  memcpy(reinterpret_cast<void*>(buffer), target, count);
+  return static_cast<i64>(count);
+}
+
+i64 linux_truncate(u64 path, u64 length) {
+  if (static_cast<i64>(length) < 0) return -EINVAL;
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  Node& n = node(lookup.node);
+  if (n.type == NodeType::Directory) return -EISDIR;
+  if (n.type != NodeType::Regular) return -EINVAL;
+  if (!n.writable) return -EROFS;
+  return resize(n, length);
+}
+
+i64 linux_getcwd(u64 buffer, u64 length) {
+  // Built backwards from the working directory up to "/".
+  char path[PATH_MAX];
+  usize start = PATH_MAX - 1;
+  path[start] = '\0';
+  for (u32 id = working_directory; id != ROOT; id = node(id).parent) {
+    const char* name = node(id).name;
+    usize name_length = 0;
+    while (name[name_length] != '\0') ++name_length;
+    if (start < name_length + 1) return -ENAMETOOLONG;
+    start -= name_length;
+    memcpy(path + start, name, name_length);
+    path[--start] = '/';
+  }
+  if (start == PATH_MAX - 1) path[--start] = '/';
+  if (!node(working_directory).linked) return -ENOENT;
+  u64 size = PATH_MAX - start;
+  if (length < size) return -ERANGE;
+  if (!writable(buffer, size)) return -EFAULT;
+  memcpy(reinterpret_cast<void*>(buffer), path + start, size);
+  return static_cast<i64>(size);
+}
+
+i64 linux_chdir(u64 path) {
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  if (node(lookup.node).type != NodeType::Directory) return -ENOTDIR;
+  u32 previous = working_directory;
+  working_directory = lookup.node;
+  release_if_unused(previous);
+  return 0;
+}
+
+i64 linux_umask(u64 mask) {
+  u32 previous = file_mode_mask;
+  file_mode_mask = static_cast<u32>(mask & 0777);
+  return previous;
+}
+
+}  // namespace personality

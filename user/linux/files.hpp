@@ -1,0 +1,54 @@
+// The Linux personality's descriptors and file system (files.cpp): the calls that take a
+// descriptor or a path. Invariant: each function validates its arguments (descriptors, flags,
+// program pointers through readable()/writable(), path length) before it changes anything, and
+// returns a Linux result: a value >= 0 or a negated errno. All of it runs under state_lock() (the
+// dispatcher takes it around every call here), so the threads of a program share one table.
+#pragma once
+
+#include "personality.hpp"
+
+namespace personality {
+
+constexpr u64 MAX_DESCRIPTORS = 64;  // RLIMIT_NOFILE.
+
+// Shows the program's own file as /<function name> when the manager mapped it (personality_start).
+void files_init();
+
+// Descriptors.
+i64 linux_read(u64 descriptor, u64 buffer, u64 length);
+i64 linux_write(u64 descriptor, u64 buffer, u64 length);
+i64 linux_readv(u64 descriptor, u64 vectors, u64 count);
+i64 linux_writev(u64 descriptor, u64 vectors, u64 count);
+i64 linux_pread(u64 descriptor, u64 buffer, u64 length, u64 offset);
+i64 linux_pwrite(u64 descriptor, u64 buffer, u64 length, u64 offset);
+i64 linux_lseek(u64 descriptor, u64 offset, u64 whence);
+i64 linux_close(u64 descriptor);
+i64 linux_dup(u64 descriptor);
+i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2);
+i64 linux_fcntl(u64 descriptor, u64 command, u64 argument);
+i64 linux_ioctl(u64 descriptor);
+i64 linux_fsync(u64 descriptor);
+i64 linux_poll(u64 descriptors, u64 count);
+i64 linux_fstat(u64 descriptor, u64 buffer);
+i64 linux_ftruncate(u64 descriptor, u64 length);
+i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length);
+i64 linux_fchdir(u64 descriptor);
+
+// Paths; `directory` is a descriptor or AT_FDCWD (-100), as for the *at calls.
+i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode);
+i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags);
+i64 linux_statx(u64 directory, u64 path, u64 flags, u64 mask, u64 buffer);
+i64 linux_faccessat(u64 directory, u64 path, u64 mode, u64 flags);
+i64 linux_mkdirat(u64 directory, u64 path, u64 mode);
+i64 linux_unlinkat(u64 directory, u64 path, u64 flags);
+i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_path, u64 flags);
+i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length);
+i64 linux_truncate(u64 path, u64 length);
+i64 linux_getcwd(u64 buffer, u64 length);
+i64 linux_chdir(u64 path);
+i64 linux_umask(u64 mask);
+
+// True when `descriptor` names an open descriptor (mmap answers ENODEV for those, EBADF else).
+bool descriptor_open(u64 descriptor);
+
+}  // namespace personality
