@@ -102,8 +102,10 @@ void factory_create(Thread& self, TrapFrame& frame) {
       if (!target) return finish(frame, target.error());
       auto result = create_thread(factory, *object_of<Task>(*target.value()), argument(frame, 5));
       if (!result) return finish(frame, result.error());
-      // A new thread may not outrank its creator.
+      // A new thread may not outrank its creator, nor run where its creator may not.
       result.value()->priority = self.priority;
+      result.value()->allowed_cpus = self.allowed_cpus;
+      result.value()->cpu = static_cast<u32>(__builtin_ctzll(self.allowed_cpus));
       created = &result.value()->header;
       break;
     }
@@ -210,8 +212,11 @@ void thread_configure(Thread& self, TrapFrame& frame) {
   u64 priority = argument(frame, 1);
   u64 cpu = argument(frame, 2);
   u64 handler_selector = argument(frame, 3);
-  // The priority ceiling is the caller's own priority: no thread can raise another above itself.
-  if (priority >= PRIORITY_LEVELS || priority > self.priority || cpu >= cpu_count())
+  // Ceilings are the caller's own: no thread can raise another above its priority or let it run
+  // on a CPU outside its own set. The new set (0: keep the target's) must lie within the caller's.
+  u64 allowed = argument(frame, 4) != 0 ? argument(frame, 4) : thread->allowed_cpus;
+  if (priority >= PRIORITY_LEVELS || priority > self.priority || cpu >= cpu_count() ||
+      (allowed & ~self.allowed_cpus) != 0 || ((allowed >> cpu) & 1) == 0)
     return finish(frame, Error::InvalidArgument);
   Endpoint* handler = nullptr;
   u64 handler_badge = 0;
@@ -225,6 +230,7 @@ void thread_configure(Thread& self, TrapFrame& frame) {
   if (requeue) remove_from_run_queue(*thread);
   thread->priority = static_cast<u8>(priority);
   thread->cpu = static_cast<u32>(cpu);
+  thread->allowed_cpus = allowed;
   if (requeue) make_ready(*thread);
   if (thread->exception_endpoint != nullptr) decltype(thread->exception_endpoint->handled_threads)::remove(*thread);
   thread->exception_endpoint = handler;

@@ -1,7 +1,9 @@
 // Thread: user registers, kernel stack, UTCB, scheduling parameters and IPC state.
 // Invariants: `frame` (user registers) sits at the top of the thread's own kernel stack;
 // queue_node is on at most one queue (a run queue or one endpoint queue) and that queue matches
-// `state`; caller/callee links are symmetric (a->caller == b exactly when b->callee == a).
+// `state`; caller/callee links are symmetric (a->caller == b exactly when b->callee == a);
+// `cpu` is in `allowed_cpus`, and a thread's allowed_cpus lies within those of the thread that
+// created or last configured it (so a contained task can never reach CPUs outside its set).
 #pragma once
 
 #include "arch/x86_64/platform.hpp"
@@ -29,6 +31,7 @@ struct Thread {
   ThreadState state = ThreadState::Inactive;
   u8 priority = 0;
   u32 cpu = 0;
+  u64 allowed_cpus = ~u64{0};  // Bit i: the thread may run on CPU i (ThreadConfigure); all at boot.
   u64 kernel_stack = 0;       // Lowest address of the kernel stack.
   u64 saved_kernel_rsp = 0;   // While switched out.
   arch::TrapFrame* frame = nullptr;

@@ -64,8 +64,8 @@ struct State {
 State& state();
 
 // The lock over all shared state of the personality: a spinlock that yields to the kernel after a
-// few spins (a function's threads share one CPU, so a holder that was preempted runs again only
-// when the waiter gives the CPU away). Never held while a thread blocks in the kernel, except for
+// few spins (a holder may have been preempted on the waiter's own CPU: it runs again only when the
+// waiter gives the CPU away). Never held while a thread blocks in the kernel, except for
 // the final EVENT_EXIT, which the task does not survive.
 class SpinLock {
  public:

@@ -97,7 +97,7 @@ struct Arguments {
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
                 "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
-  X(204, sched_getaffinity, "one CPU")                                                                          \
+  X(204, sched_getaffinity, "the function's CPU set (FunctionContext::cpu_mask)")                               \
   X(217, getdents64, ". and .. first, then the entries in creation order; EINVAL if one record does not fit")   \
   X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid")      \
   X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
@@ -362,7 +362,7 @@ i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a
 i64 sys_sched_getaffinity(const Arguments& a) {
   if (a.a1 < 8) return -EINVAL;
   if (!writable(a.a2, 8)) return -EFAULT;
-  u64 mask = 1;
+  u64 mask = state().context->cpu_mask;
   memcpy(reinterpret_cast<void*>(a.a2), &mask, 8);
   return 8;
 }

@@ -147,6 +147,16 @@ u64 current_notification() {
   return self.notification;
 }
 
+// The CPU of thread `tid`: the function's CPUs in turn (the (tid mod count)-th of its set).
+u64 cpu_for(u64 tid) {
+  u64 mask = state().context->cpu_mask;
+  u64 count = 0;  // No popcnt: the personality is built for the baseline x86-64 without libgcc.
+  for (u64 rest = mask; rest != 0; rest &= rest - 1) ++count;
+  u64 turn = tid % count;
+  for (u64 cpu = 0;; ++cpu)
+    if (((mask >> cpu) & 1) != 0 && turn-- == 0) return cpu;
+}
+
 bool thread_alive(u64 tid) {
   for (const ThreadEntry& entry : threads)
     if (entry.use == ThreadUse::Running && entry.tid == tid) return true;
@@ -177,17 +187,15 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
 
   u64 slot = allocate_slot();
   if (slot == 0) return -EAGAIN;
-  sys::SyscallRegisters self{};
-  (void)sys::invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, self);
   sys::Error error = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
                             static_cast<u64>(abi::ObjectType::Thread), slot, 0, manager::FUNCTION_TASK, utcb_of(index));
   if (error != sys::Error::None) {
     free_slot(slot);
     return -EAGAIN;  // The memory limit (QuotaExceeded), as Linux's RLIMIT_NPROC would say.
   }
-  // Same CPU as its creator (the one the manager chose within the function's CPU set), and faults
+  // Threads take turns over the function's CPU set (the kernel keeps them inside it), and faults
   // go to the manager like the first thread's.
-  error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, self.argument1,
+  error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, cpu_for(next_tid),
                  manager::FUNCTION_MANAGER);
   ThreadEntry& parent = current_thread();
   entry.thread_slot = slot;

@@ -17,8 +17,10 @@ u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
 
 void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
 
-bool config_valid(const FunctionConfig& config) {
-  return config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
+// cpu_count: CPUs online; a CPU set must name at least one of them.
+bool config_valid(const FunctionConfig& config, u64 cpu_count) {
+  u64 online = cpu_count >= 64 ? ~u64{0} : (u64{1} << cpu_count) - 1;
+  return (config.cpu_mask == 0 || (config.cpu_mask & online) != 0) && config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
          config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
          config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 &&
          (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0;
@@ -141,7 +143,7 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   char name[NAME_BYTES];
   u64 size = request.words[4];
   FunctionConfig config = config_from(&request.words[5]);
-  if (request.word_count() < DEPLOY_ARGUMENTS_FIRST_WORD || !unpack_name(request.words, name) || !config_valid(config))
+  if (request.word_count() < DEPLOY_ARGUMENTS_FIRST_WORD || !unpack_name(request.words, name) || !config_valid(config, state.cpu_count))
     return status(answer, STATUS_BAD_REQUEST);
   // Arguments: only for Linux functions; the words after the configuration, up to the last NUL.
   const auto* argument_bytes = reinterpret_cast<const u8*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD]);

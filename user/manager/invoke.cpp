@@ -74,11 +74,16 @@ class InvocationSlots {
 
 Status status_of(Error error) { return error == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR; }
 
-u64 choose_cpu(const Worker& worker, u64 mask, u64 cpu_count) {
-  if (mask == 0 || (mask >> worker.cpu) & 1) return worker.cpu;
-  for (u64 cpu = 0; cpu < cpu_count; ++cpu)
-    if ((mask >> cpu) & 1) return cpu;
-  return worker.cpu;
+// The CPUs a function may use: its configured set among those online (all of them for 0). Deploy
+// rejects sets without an online CPU, so this is never 0.
+u64 allowed_cpus(u64 mask, u64 cpu_count) {
+  u64 online = cpu_count >= 64 ? ~u64{0} : (u64{1} << cpu_count) - 1;
+  return mask == 0 ? online : mask & online;
+}
+
+// The worker's own CPU when the function may run there (no cross-CPU wake-ups), else its first.
+u64 choose_cpu(const Worker& worker, u64 allowed) {
+  return (allowed >> worker.cpu) & 1 ? worker.cpu : static_cast<u64>(__builtin_ctzll(allowed));
 }
 
 Outcome run(Worker& worker, const InvocationRequest& request);
@@ -284,8 +289,9 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
 
     auto context_memory = factory.value().create_memory(context_slot.value(), 1);
     if (!context_memory) { error = context_memory.error(); break; }
+    u64 cpus = allowed_cpus(config.cpu_mask, state.cpu_count);
     FunctionContext context{FUNCTION_INPUT_ADDRESS, request.input_size, FUNCTION_OUTPUT_ADDRESS, output_capacity,
-                            outcome.result.invocation_id, request.depth, state.tsc_hertz, {}};
+                            outcome.result.invocation_id, request.depth, state.tsc_hertz, {}, cpus};
     for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
     error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None && function->linux_abi)
@@ -311,8 +317,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (!thread) { error = thread.error(); break; }
     // One level below the workers: a function that never blocks cannot keep its worker from
     // noticing the timeout (or other workers on its CPU from serving).
-    error = thread.value().configure(FUNCTION_PRIORITY, choose_cpu(worker, config.cpu_mask, state.cpu_count),
-                                     events.value().selector()).error();
+    // Confined to its CPU set: threads it creates inherit the set and cannot leave it.
+    error = thread.value().configure(FUNCTION_PRIORITY, choose_cpu(worker, cpus), events.value().selector(), cpus).error();
     if (error != Error::None) break;
     loaded = read_tsc();
     outcome.result.load_ticks = loaded - created;

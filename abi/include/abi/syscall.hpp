@@ -63,9 +63,10 @@ namespace metteagle::abi {
     "derive a copy of an own capability into the task's space")                                                 \
   X(ThreadStart, 11, Thread, "Control", "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
     "Busy (already started), InvalidArgument (rip or rsp outside user space)", "start a never-started thread")  \
-  X(ThreadConfigure, 12, Thread, "Control", "a1 priority (0-63, at most the caller's), a2 CPU, "                \
-    "a3 exception endpoint selector (0 = none; needs Send)", "-",                                               \
-    "InvalidArgument (priority or CPU), InvalidCapability/WrongType/NoRights (a3)",                             \
+  X(ThreadConfigure, 12, Thread, "Control", "a1 priority (0-63, at most the caller's), a2 CPU (in the new set), " \
+    "a3 exception endpoint selector (0 = none; needs Send), a4 the CPUs it may ever run on (bit i = CPU i; "     \
+    "within the caller's own; 0 = unchanged). New threads inherit their creator's set", "-",                   \
+    "InvalidArgument (priority, CPU or CPU set), InvalidCapability/WrongType/NoRights (a3)",                    \
     "set scheduling parameters and the exception handler")                                                      \
   X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
   X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \

@@ -18,8 +18,10 @@ class Thread : public TypedCapability<ObjectType::Thread> {
     return as_result(invoke(abi::Syscall::ThreadStart, selector(), instruction_pointer, stack_pointer, argument));
   }
   // exception_endpoint: the selector of an endpoint in the caller's space, 0 for none.
-  [[nodiscard]] Result<void> configure(u64 priority, u64 cpu, u64 exception_endpoint) const {
-    return as_result(invoke(abi::Syscall::ThreadConfigure, selector(), priority, cpu, exception_endpoint));
+  // allowed_cpus: the CPUs the thread may ever run on (bit i = CPU i), within the caller's own;
+  // 0 keeps its set.
+  [[nodiscard]] Result<void> configure(u64 priority, u64 cpu, u64 exception_endpoint, u64 allowed_cpus = 0) const {
+    return as_result(invoke(abi::Syscall::ThreadConfigure, selector(), priority, cpu, exception_endpoint, allowed_cpus));
   }
 };
 

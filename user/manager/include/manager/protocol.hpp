@@ -148,6 +148,7 @@ struct FunctionContext {
   u64 depth;            // 0 for a top-level invocation.
   u64 tsc_hertz;
   char name[NAME_BYTES];
+  u64 cpu_mask;         // The CPUs its threads may run on (never 0): the kernel holds them to it.
 };
 
 // Linux executables (FUNCTION_FLAG_LINUX): the manager also maps the personality image
