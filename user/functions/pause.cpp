@@ -1,6 +1,7 @@
-// pause: waits for the number of milliseconds its input names (decimal, at most 60000), yielding
-// the CPU while it waits, then outputs "paused <n> ms". A slow function that does not burn a CPU:
-// tests use it to keep invocations in flight (the gateway's concurrency and its 429 limit).
+// pause: waits for the number of milliseconds its input names (decimal, at most 60000), blocked in
+// the kernel (a wait with a timeout on a Notification of its own that nobody signals), then
+// outputs "paused <n> ms". A slow function that takes no CPU time: tests use it to keep
+// invocations in flight (the gateway's concurrency and its 429 limit).
 #include "function/function.hpp"
 #include "sys/sys.hpp"
 
@@ -22,10 +23,16 @@ int function_main(const FunctionInput& input, FunctionOutput& output) {
     output.write("at most 60000 ms");
     return 2;
   }
-  sys::ThreadSelfInfo self = sys::thread_self();
-  u64 ticks = self.tsc_hertz / 1000 * milliseconds;
-  u64 start = __builtin_ia32_rdtsc();
-  while (__builtin_ia32_rdtsc() - start < ticks) sys::yield_thread();
+  u64 slot = function_allocate_slot();
+  if (slot == 0 || !sys::Factory(manager::FUNCTION_FACTORY).create(sys::ObjectType::Notification, slot).ok()) {
+    output.write("cannot create a notification to wait on");
+    return 3;
+  }
+  auto waited = sys::Notification(slot).wait(milliseconds * 1'000'000);
+  if (waited.ok() || waited.error() != sys::Error::Timeout) {
+    output.write("the wait ended early");
+    return 4;
+  }
   output.print("paused %lu ms", milliseconds);
   return 0;
 }
