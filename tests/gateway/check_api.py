@@ -233,6 +233,25 @@ def check_concurrency(port, functions):
     check(status == 401 and "error" in json.loads(body), f"a wrong key: 401 (got {status} {body[:80]!r})")
     boot.close()
 
+    # Four idle keep-alive connections occupy the four workers; a fifth client is still served (an
+    # idle connection gives way to a client waiting in the listen queue, or times out).
+    idle = []
+    for _ in range(4):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        idle.append((connection, response.status))
+    fifth = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    fifth.request("GET", "/healthz")
+    response = fifth.getresponse()
+    fifth_body = response.read()
+    fifth.close()
+    check(all(status == 200 for _, status in idle) and response.status == 200 and fifth_body == b"ok",
+          f"a fifth client is served while four keep-alive connections idle (got {response.status} {fifth_body!r})")
+    for connection, _ in idle:
+        connection.close()
+
 
 BUSYBOX = "/bin/busybox"  # From Debian's busybox-static (scripts/packages/linux.list).
 
