@@ -17,8 +17,8 @@
 namespace mettctl {
 
 inline constexpr std::string_view default_gateway_url = "http://127.0.0.1:8080";
-// The first development key of the gateway's default build (METTEAGLE_GATEWAY_KEYS in
-// user/gateway/CMakeLists.txt); a gateway built with other keys needs --key or METTCTL_KEY.
+// The first development key of the gateway's sample key file (config/gateway.keys, read at boot);
+// a gateway booted with other keys needs --key or METTCTL_KEY.
 inline constexpr std::string_view default_key = "dev-key-alpha";
 
 struct GatewaySettings {

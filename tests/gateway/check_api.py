@@ -4,8 +4,11 @@
 Deploys functions built by the project (build/user/functions/*.elf), invokes them inline and
 through Memory (large input and output), lists, describes, deletes, checks that two API keys are
 two tenants, produces every error status of docs/API.md with a real bad request, reads /metrics
-and /system/logs, then sends a few hundred random byte strings and checks that /healthz still
-answers. Python 3 standard library only. Exits 0 when every check passed.
+and /system/logs, serves several connections at once (two slow invocations in flight together and
+a third connection answered meanwhile), refuses exactly the invocation over a tenant's concurrency
+limit with 429 while another tenant is unaffected, accepts a key that exists only in the boot key
+file (tests/gateway/test.keys), then sends a few hundred random byte strings and checks that
+/healthz still answers. Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
 import base64
@@ -14,12 +17,14 @@ import http.client
 import json
 import os
 import random
+import select
 import socket
 import sys
 import time
 
-KEY_A = "dev-key-alpha"
-KEY_B = "dev-key-beta"
+KEY_A = "dev-key-alpha"  # tests/gateway/test.keys: tenant 1, limit 4.
+KEY_B = "dev-key-beta"   # Tenant 2, limit 1.
+KEY_BOOT = "boot-key-gamma.7"  # Tenant 7: only in the boot key file, never compiled in anywhere.
 FAILURES = []
 STARTED = time.monotonic()
 
@@ -107,6 +112,145 @@ def wait_for_health(port, seconds=20):
             pass
         time.sleep(0.2)
     return False
+
+
+def start_request(port, key, path, body):
+    """Sends one POST on a fresh connection (closed by the gateway after its answer); returns the socket."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+    connection.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    return connection
+
+
+def finish_request(connection):
+    """Reads the answer of start_request to its end: (status, body)."""
+    chunks = []
+    try:
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        pass
+    connection.close()
+    raw = b"".join(chunks)
+    return status_of(raw), raw.partition(b"\r\n\r\n")[2]
+
+
+def answer_pending(connection):
+    """True when nothing of the answer has arrived yet (the request is still being served)."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    return not readable
+
+
+def metric_value(port, series):
+    """The value of one /metrics series (e.g. 'metteagle_rejected_total{tenant="2"}'), or None."""
+    client = Client(port)
+    try:
+        status, _, body = client.request("GET", "/metrics", key=None)
+    finally:
+        client.close()
+    for line in body.decode(errors="replace").splitlines():
+        name, _, value = line.rpartition(" ")
+        if status == 200 and name == series:
+            return int(value)
+    return None
+
+
+def wait_for_metric(port, series, expected, seconds=30):
+    """Polls /metrics until `series` has the value `expected`; False when it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if metric_value(port, series) == expected:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def check_concurrency(port, functions):
+    """Several connections at once, and the per-tenant concurrency limit (429)."""
+    with open(os.path.join(functions, "pause.elf"), "rb") as image:
+        pause = image.read()
+    alpha, beta = Client(port, KEY_A), Client(port, KEY_B)
+    for client, tenant in ((alpha, "A"), (beta, "B")):
+        status, _, body = deploy(client, "pause", pause, timeout_ms=60000)
+        check(status == 201, f"tenant {tenant} deploys pause: 201 (got {status} {body[:100]!r})")
+    alpha.close()
+    beta.close()
+
+    # Two slow invocations on two connections are in flight together (one gateway thread could
+    # only ever have one), and a third connection is answered while they run.
+    in_flight_a = 'metteagle_invocations_in_flight{tenant="1"}'
+    first = start_request(port, KEY_A, "/function/pause", b"3000")
+    second = start_request(port, KEY_A, "/function/pause", b"3000")
+    check(wait_for_metric(port, in_flight_a, 2), "two invocations of one tenant in flight at once "
+                                                  "(two connections served in parallel)")
+    health = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    health.request("GET", "/healthz")
+    response = health.getresponse()
+    health_body = response.read()
+    health.close()
+    check(response.status == 200 and health_body == b"ok" and answer_pending(first) and answer_pending(second),
+          f"GET /healthz on a third connection answers while both run (got {response.status} {health_body!r})")
+    for index, connection in enumerate((first, second)):
+        status, body = finish_request(connection)
+        check(status == 200 and body == b"paused 3000 ms",
+              f"slow invocation {index + 1} of 2 succeeds: 200 'paused 3000 ms' (got {status} {body[:80]!r})")
+    check(wait_for_metric(port, in_flight_a, 0), "no invocation of tenant 1 in flight afterwards")
+
+    # Tenant B may run one invocation at a time (limit=1 in test.keys): exactly the one over the
+    # limit gets 429, while tenant A is not affected.
+    in_flight_b = 'metteagle_invocations_in_flight{tenant="2"}'
+    slow = start_request(port, KEY_B, "/function/pause", b"2000")
+    check(wait_for_metric(port, in_flight_b, 1), "tenant B's slow invocation is in flight")
+    beta = Client(port, KEY_B)
+    status, headers, body = beta.request("POST", "/function/pause", body=b"1")
+    refused = json.loads(body) if body.startswith(b"{") else {}
+    check(status == 429 and refused.get("limit") == 1 and "in flight" in refused.get("error", "") and
+          headers.get("Retry-After") == "1",
+          f"tenant B's second invocation: 429 with a JSON error and its limit (got {status} {body[:120]!r})")
+    alpha = Client(port, KEY_A)
+    status, _, body = alpha.request("POST", "/function/pause", body=b"1")
+    check(status == 200 and body == b"paused 1 ms", f"tenant A meanwhile: 200 (got {status} {body[:80]!r})")
+    status, body = finish_request(slow)
+    check(status == 200 and body == b"paused 2000 ms", f"tenant B's slow invocation succeeds (got {status} {body[:80]!r})")
+    check(wait_for_metric(port, in_flight_b, 0), "tenant B has nothing in flight afterwards")
+    status, _, body = beta.request("POST", "/function/pause", body=b"1")
+    check(status == 200 and body == b"paused 1 ms", f"tenant B below its limit again: 200 (got {status} {body[:80]!r})")
+    check(metric_value(port, 'metteagle_rejected_total{tenant="2"}') == 1 and
+          metric_value(port, 'metteagle_rejected_total{tenant="1"}') == 0 and
+          metric_value(port, 'metteagle_concurrency_limit{tenant="2"}') == 1,
+          "/metrics: exactly one rejection, tenant B's, and its limit 1")
+    alpha.close()
+    beta.close()
+
+    # Keys come from the boot key file: a key only that file names works, a wrong one is 401.
+    boot = Client(port, KEY_BOOT)
+    status, _, body = boot.request("GET", "/system/functions")
+    check(status == 200 and json.loads(body) == [], f"the key from the boot key file works: 200 [] (got {status} {body[:80]!r})")
+    status, _, body = boot.request("GET", "/system/functions", key="boot-key-gamma.8")
+    check(status == 401 and "error" in json.loads(body), f"a wrong key: 401 (got {status} {body[:80]!r})")
+    boot.close()
+
+    # Four idle keep-alive connections occupy the four workers; a fifth client is still served (an
+    # idle connection gives way to a client waiting in the listen queue, or times out).
+    idle = []
+    for _ in range(4):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        idle.append((connection, response.status))
+    fifth = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    fifth.request("GET", "/healthz")
+    response = fifth.getresponse()
+    fifth_body = response.read()
+    fifth.close()
+    check(all(status == 200 for _, status in idle) and response.status == 200 and fifth_body == b"ok",
+          f"a fifth client is served while four keep-alive connections idle (got {response.status} {fifth_body!r})")
+    for connection, _ in idle:
+        connection.close()
 
 
 BUSYBOX = "/bin/busybox"  # From Debian's busybox-static (scripts/packages/linux.list).
@@ -296,6 +440,8 @@ def main():
     check(status == 404, f"delete sha256 again: 404 (got {status})")
     alpha.close()
     beta.close()
+
+    check_concurrency(port, args.functions)
 
     # Random bytes: the gateway must keep serving.
     generator = random.Random(6)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -12,6 +13,8 @@
 #include "api.hpp"
 #include "config.hpp"
 #include "http.hpp"
+#include "keys.hpp"
+#include "limits.hpp"
 
 namespace gateway {
 namespace {
@@ -202,6 +205,7 @@ class FakeManager final : public Backend {
   std::vector<std::pair<u32, std::string>> functions;
   u32 invoke_status = manager::STATUS_OK;
   u32 last_tenant = 0;
+  std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
 
   ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig&, const char*,
                       u64) override {
@@ -220,6 +224,11 @@ class FakeManager final : public Backend {
     return reply;
   }
   ManagerReply invoke(u32 tenant, const char* name, const u8* input, u64 size, u8* output, u64 capacity) override {
+    if (during_invoke) {
+      auto hook = std::move(during_invoke);
+      during_invoke = nullptr;
+      hook();
+    }
     ManagerReply reply;
     reply.delivered = true;
     if (!find(tenant, name)) {
@@ -276,19 +285,26 @@ class FakeManager final : public Backend {
 
 class ApiTest : public ::testing::Test {
  protected:
-  static constexpr ApiKey KEYS[] = {{"key-one-1234", 1}, {"key-two-1234", 2}};
+  static constexpr ApiKey KEYS[] = {{"key-one-1234", 1, 2}, {"key-two-1234", 2, 1}};
   std::vector<char> text = std::vector<char>(64 * 1024);
   std::vector<u8> output = std::vector<u8>(1 << 20);
+  // A second worker's storage: the same shared state, as a second connection sees it.
+  std::vector<char> other_text = std::vector<char>(64 * 1024);
+  std::vector<u8> other_output = std::vector<u8>(1 << 20);
   FakeManager fake;
-  std::unique_ptr<Gateway> api = std::make_unique<Gateway>(fake, KEYS, 2,
-                                                           GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+  std::unique_ptr<GatewayShared> shared = std::make_unique<GatewayShared>(KEYS, 2);
+  std::unique_ptr<Gateway> api = std::make_unique<Gateway>(
+      fake, *shared, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+  std::unique_ptr<Gateway> other = std::make_unique<Gateway>(
+      fake, *shared, GatewayStorage{other_text.data(), other_text.size(), other_output.data(), other_output.size()});
 
-  Response send(const std::string& head_text, const std::string& body = "") {
+  Response send(const std::string& head_text, const std::string& body = "", Gateway* through = nullptr) {
     std::string full = head_text + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     RequestHead head;
     EXPECT_EQ(parse(full, head), ParseStatus::Complete) << full;
     Response response;
-    api->handle(head, reinterpret_cast<const u8*>(body.data()), body.size(), response);
+    (through != nullptr ? through : api.get())->handle(head, reinterpret_cast<const u8*>(body.data()), body.size(),
+                                                       response);
     return response;
   }
   static std::string body_of(const Response& response) { return std::string(response.body, response.body_length); }
@@ -360,6 +376,133 @@ TEST_F(ApiTest, ResponseHead) {
   EXPECT_EQ(Gateway::check_body_size(*large), 0u);
   large->content_length = MAX_DEPLOY_BODY_BYTES + 1;
   EXPECT_EQ(Gateway::check_body_size(*large), 413u);
+}
+
+TEST_F(ApiTest, ConcurrencyLimitPerTenant) {
+  const std::string one = "Authorization: Bearer key-one-1234\r\n";
+  const std::string two = "Authorization: Bearer key-two-1234\r\n";
+  std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + one + config, "ELF!").status, 201u);
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + two + config, "ELF!").status, 201u);
+  // Tenant 2 (limit 1): while its invocation runs, a second one on another connection gets 429,
+  // and tenant 1 is not affected.
+  Response rejected, unaffected;
+  u32 in_flight_meanwhile = 0;
+  fake.during_invoke = [&] {
+    in_flight_meanwhile = shared->limits.in_flight(2);
+    rejected = send("POST /function/echo HTTP/1.1\r\n" + two, "b", other.get());
+    unaffected = send("POST /function/echo HTTP/1.1\r\n" + one, "c", other.get());
+  };
+  Response first = send("POST /function/echo HTTP/1.1\r\n" + two, "a");
+  EXPECT_EQ(first.status, 200u);
+  EXPECT_EQ(body_of(first), "a");
+  EXPECT_EQ(in_flight_meanwhile, 1u);
+  EXPECT_EQ(rejected.status, 429u);
+  EXPECT_EQ(std::string(rejected.body, rejected.body_length),
+            "{\"error\": \"too many invocations in flight: this API key's tenant may run 1 at a time\", \"limit\": 1}\n");
+  EXPECT_NE(std::string(rejected.extra_headers, rejected.extra_length).find("Retry-After: 1\r\n"), std::string::npos);
+  EXPECT_EQ(unaffected.status, 200u);
+  EXPECT_EQ(std::string(unaffected.body, unaffected.body_length), "c");
+  // Every admitted invocation left again; the next one is admitted.
+  EXPECT_EQ(shared->limits.in_flight(2), 0u);
+  EXPECT_EQ(shared->limits.in_flight(1), 0u);
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "d").status, 200u);
+  // Failed invocations leave too.
+  fake.invoke_status = manager::STATUS_CRASHED;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "e").status, 500u);
+  EXPECT_EQ(shared->limits.in_flight(2), 0u);
+  fake.invoke_status = manager::STATUS_OK;
+  EXPECT_EQ(shared->limits.rejected(2), 1u);
+  EXPECT_EQ(shared->limits.rejected(1), 0u);
+  std::string metrics = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"2\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("metteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(metrics.find("metteagle_invocations_in_flight{tenant=\"2\"} 0\n"), std::string::npos);
+}
+
+TEST(ConcurrencyLimits, CountsUpToTheLimit) {
+  const ApiKey keys[] = {{"key-one-1234", 1, 2}};
+  ConcurrencyLimits limits;
+  limits.configure(keys, 1);
+  EXPECT_TRUE(limits.try_enter(1));
+  EXPECT_TRUE(limits.try_enter(1));
+  EXPECT_FALSE(limits.try_enter(1));
+  EXPECT_EQ(limits.in_flight(1), 2u);
+  EXPECT_EQ(limits.rejected(1), 1u);
+  limits.leave(1);
+  EXPECT_TRUE(limits.try_enter(1));
+  limits.leave(1);
+  limits.leave(1);
+  limits.leave(1);  // One too many: the count stays at 0.
+  EXPECT_EQ(limits.in_flight(1), 0u);
+  EXPECT_TRUE(limits.try_enter(9));  // No entry: not limited.
+  EXPECT_EQ(limits.limit(9), 0u);
+}
+
+TEST(KeyFile, ParsesKeysTenantsAndLimits) {
+  KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice::of("# comment\n\n  dev-key-alpha tenant=1 limit=4\r\n"
+                                   "other.key_~+/-9\ttenant=65535\n"),
+                         table, error))
+      << error.reason << " at line " << error.line;
+  ASSERT_EQ(table.count(), 2u);
+  EXPECT_STREQ(table.keys()[0].key, "dev-key-alpha");
+  EXPECT_EQ(table.keys()[0].sub_tenant, 1u);
+  EXPECT_EQ(table.keys()[0].concurrency_limit, 4u);
+  EXPECT_STREQ(table.keys()[1].key, "other.key_~+/-9");
+  EXPECT_EQ(table.keys()[1].sub_tenant, 65535u);
+  EXPECT_EQ(table.keys()[1].concurrency_limit, DEFAULT_CONCURRENCY_LIMIT);
+  u32 tenant = 0;
+  EXPECT_TRUE(authenticate(Slice::of("Bearer other.key_~+/-9"), table.keys(), table.count(), tenant));
+  EXPECT_EQ(tenant, 65535u);
+}
+
+TEST(KeyFile, ErrorsNameTheLine) {
+  struct Case {
+    const char* text;
+    usize line;
+    const char* reason_part;
+  } const cases[] = {
+      {"", 0, "no key"},
+      {"# only a comment\n", 0, "no key"},
+      {"short tenant=1\n", 1, "8 to 128"},
+      {"# c\nbad*key*here tenant=1\n", 2, "characters"},
+      {"good-key-1 tenant=0\n", 1, "tenant="},
+      {"good-key-1 tenant=65536\n", 1, "tenant="},
+      {"good-key-1 tenant=x\n", 1, "tenant="},
+      {"good-key-1 tenant=1 tenant=2\n", 1, "twice"},
+      {"good-key-1\n", 1, "no tenant"},
+      {"good-key-1 tenant=1 limit=0\n", 1, "limit="},
+      {"good-key-1 tenant=1 limit=65\n", 1, "limit="},
+      {"good-key-1 tenant=1 limit=1 limit=2\n", 1, "twice"},
+      {"good-key-1 tenant=1 colour=red\n", 1, "unknown word"},
+      {"good-key-1 tenant=1\ngood-key-1 tenant=2\n", 2, "same key"},
+      {"good-key-1 tenant=1\ngood-key-2 tenant=1\n", 2, "same tenant"},
+      {"good-key-1 tenant=1 \x01\n", 1, "control"},
+      {"good-key-\xc3\xa9 tenant=1\n", 1, "control or non-ASCII"},
+  };
+  for (const Case& test : cases) {
+    KeyTable table;
+    KeysError error;
+    EXPECT_FALSE(parse_keys(Slice::of(test.text), table, error)) << test.text;
+    EXPECT_EQ(table.count(), 0u) << test.text;
+    EXPECT_EQ(error.line, test.line) << test.text;
+    ASSERT_NE(error.reason, nullptr);
+    EXPECT_NE(std::string(error.reason).find(test.reason_part), std::string::npos) << test.text << ": " << error.reason;
+  }
+  std::string many;
+  for (int index = 0; index < 17; ++index) many += "key-number-" + std::to_string(index) + " tenant=" + std::to_string(index + 1) + "\n";
+  KeyTable table;
+  KeysError error;
+  EXPECT_FALSE(parse_keys(Slice{many.data(), many.size()}, table, error));
+  EXPECT_EQ(error.line, 17u);
+  // The key characters are 8-128 long: 128 is fine.
+  std::string longest = std::string(128, 'k') + " tenant=3\n";
+  EXPECT_TRUE(parse_keys(Slice{longest.data(), longest.size()}, table, error));
+  std::string too_long = std::string(129, 'k') + " tenant=3\n";
+  EXPECT_FALSE(parse_keys(Slice{too_long.data(), too_long.size()}, table, error));
 }
 
 }  // namespace

@@ -76,7 +76,8 @@ extern "C" void metteagle_main(u64 argument) {
 
   static SlotAllocator slots(abi::ROOT_FIRST_FREE, abi::ROOT_CAPABILITY_SLOTS);
   static root::EndpointRegistry endpoints;
-  root::RootContext context{bench.self, bench.factory, bench.console, slots, endpoints};
+  static root::DataFiles files;  // The benchmarks start no program that names a data module.
+  root::RootContext context{bench.self, bench.factory, bench.console, slots, endpoints, files};
 
   measure(bench, "null_syscall", 100, 1000,
           [] { return invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR) == Error::None; });
@@ -124,7 +125,7 @@ extern "C" void metteagle_main(u64 argument) {
     measure(bench, "task_spawn_wait", 30, 1, [&] {
       auto child_factory = bench.factory.create_factory(factory_slot.value(), 4u << 20);
       if (!child_factory) return false;
-      root::RootContext child_context{bench.self, child_factory.value(), bench.console, slots, endpoints};
+      root::RootContext child_context{bench.self, child_factory.value(), bench.console, slots, endpoints, files};
       root::LaunchReport report{};
       if (!launch("bench_empty.elf slots=128 endpoint=done:send", boot->modules[1], child_context, 2, report)) return false;
       SyscallRegisters registers{};

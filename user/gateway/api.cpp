@@ -173,7 +173,7 @@ void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, R
 
   u32 tenant = 0;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, keys_, key_count_, tenant)) {
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, tenant)) {
     error(response, 401, "missing or unknown API key");
     add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
     return;
@@ -220,7 +220,7 @@ void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 bo
   ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config, parsed.arguments,
                                        parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
-    metrics_.forget(tenant, parsed.name);  // A fresh function starts with an empty log.
+    shared_.metrics.forget(tenant, parsed.name);  // A fresh function starts with an empty log.
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
     text.append_json_string(parsed.name);
@@ -271,7 +271,7 @@ void Gateway::append_function(Buffer& output, const char* name, const ManagerRep
 }
 
 void Gateway::list(u32 tenant, Response& response) {
-  static char names[MAX_LISTED][manager::NAME_BYTES];
+  char names[MAX_LISTED][manager::NAME_BYTES];  // 4 KiB of the worker's stack.
   usize count = 0;
   u64 index = 0;
   for (u64 round = 0; round < LIST_ROUNDS; ++round) {
@@ -319,7 +319,7 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   name_words(text_name, words);
   ManagerReply reply = backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
   if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
-  metrics_.forget(tenant, text_name);
+  shared_.metrics.forget(tenant, text_name);
   Buffer text(storage_.text, storage_.text_capacity);
   text.append("{\"deleted\": ");
   text.append_json_string(text_name);
@@ -331,6 +331,8 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
   if (body_length > manager::MAX_INPUT_BYTES) return error(response, 413, "input too large");
+  if (!shared_.limits.try_enter(tenant)) return over_limit(tenant, response);
+  InFlight admitted(shared_.limits, tenant);
   u64 start = backend_.now_microseconds();
   // The function's output limit decides whether the output comes inline or in Memory.
   ManagerReply described = describe_request(tenant, text_name);
@@ -352,7 +354,7 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
                       reply.status != manager::STATUS_BUSY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
-  metrics_.record_invocation(tenant, text_name, record);
+  shared_.metrics.record_invocation(tenant, text_name, record);
 
   auto add_invocation_headers = [&] {
     add_header(response, "X-Call-Id", result.invocation_id);
@@ -392,6 +394,18 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   add_invocation_headers();
 }
 
+void Gateway::over_limit(u32 tenant, Response& response) {
+  u32 limit = shared_.limits.limit(tenant);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"error\": \"too many invocations in flight: this API key's tenant may run ");
+  text.append_unsigned(limit);
+  text.append(" at a time\", \"limit\": ");
+  text.append_unsigned(limit);
+  text.append("}\n");
+  finish_json(response, 429, text);
+  if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
+}
+
 void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   Slice name = query_parameter(head.query, "name");
   if (name.data == nullptr) return error(response, 400, "missing query parameter name");
@@ -400,7 +414,7 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   Buffer text(storage_.text, storage_.text_capacity);
-  metrics_.render_log(tenant, text_name, text);
+  shared_.metrics.render_log(tenant, text_name, text);
   if (text.overflowed()) return error(response, 500, "log too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain";
@@ -410,7 +424,8 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
 
 void Gateway::metrics_page(Response& response) {
   Buffer text(storage_.text, storage_.text_capacity);
-  metrics_.render(text);
+  shared_.metrics.render(text);
+  shared_.limits.render(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";

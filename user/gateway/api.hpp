@@ -2,11 +2,14 @@
 // manager statuses to HTTP statuses, JSON bodies and the gateway's metrics. Pure: the manager is
 // reached through a Backend, so the whole mapping is host-tested with a fake one (tests/gateway).
 // Invariant: every request gets exactly one Response, and every error Response carries a JSON
-// body {"error": ...}; bodies are built in bounded buffers, and an overflow becomes a 500.
+// body {"error": ...}; bodies are built in bounded buffers, and an overflow becomes a 500. One
+// Gateway per worker thread (its own storage); what the workers share is in GatewayShared, whose
+// members lock themselves.
 #pragma once
 
 #include "config.hpp"
 #include "http.hpp"
+#include "limits.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
 
@@ -64,10 +67,21 @@ struct GatewayStorage {
   usize output_capacity;
 };
 
+// State of the whole gateway, shared by the worker threads.
+struct GatewayShared {
+  GatewayShared(const ApiKey* key_table, usize count) : keys(key_table), key_count(count) {
+    limits.configure(key_table, count);
+  }
+  const ApiKey* keys;  // Read-only once the workers run.
+  usize key_count;
+  Metrics metrics;
+  ConcurrencyLimits limits;
+};
+
 class Gateway {
  public:
-  Gateway(Backend& backend, const ApiKey* keys, usize key_count, GatewayStorage storage)
-      : backend_(backend), keys_(keys), key_count_(key_count), storage_(storage) {}
+  Gateway(Backend& backend, GatewayShared& shared, GatewayStorage storage)
+      : backend_(backend), shared_(shared), storage_(storage) {}
 
   // Answers one complete request (head parsed, body of head.content_length bytes received).
   void handle(const RequestHead& head, const u8* body, u64 body_length, Response& response);
@@ -79,7 +93,7 @@ class Gateway {
   // MAX_DEPLOY_BODY_BYTES for a deploy (an executable), MAX_BODY_BYTES otherwise.
   static u64 body_limit(const RequestHead& head);
 
-  Metrics& metrics() { return metrics_; }
+  Metrics& metrics() { return shared_.metrics; }
 
  private:
   void deploy(u32 tenant, const RequestHead& head, const u8* body, u64 body_length, Response& response);
@@ -90,16 +104,16 @@ class Gateway {
   void logs(u32 tenant, const RequestHead& head, Response& response);
   void metrics_page(Response& response);
   void manager_error(Response& response, const ManagerReply& reply);
+  // 429: the tenant has as many invocations in flight as its key's limit allows.
+  void over_limit(u32 tenant, Response& response);
   // Appends one function's JSON object from a DESCRIBE reply.
   void append_function(Buffer& output, const char* name, const ManagerReply& described);
   void finish_json(Response& response, u32 status, const Buffer& body);
   ManagerReply describe_request(u32 tenant, const char* name);
 
   Backend& backend_;
-  const ApiKey* keys_;
-  usize key_count_;
+  GatewayShared& shared_;
   GatewayStorage storage_;
-  Metrics metrics_;
 };
 
 }  // namespace gateway

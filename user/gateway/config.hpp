@@ -37,9 +37,12 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error);
 // A valid function name: 1-31 bytes of [a-z0-9_-] (manager/protocol.hpp).
 bool is_function_name(Slice name);
 
+constexpr u32 DEFAULT_CONCURRENCY_LIMIT = 4;
+
 struct ApiKey {
   const char* key;
   u32 sub_tenant;  // The manager sub-tenant (label bits 16-31) this key's requests run as.
+  u32 concurrency_limit = DEFAULT_CONCURRENCY_LIMIT;  // Invocations in flight at once (else 429).
 };
 
 // The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic

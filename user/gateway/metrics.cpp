@@ -82,6 +82,7 @@ const Metrics::Series* Metrics::find(u32 tenant, const char* name) const {
 }
 
 void Metrics::record_invocation(u32 tenant, const char* name, const InvocationRecord& record) {
+  LockGuard guard(lock_);
   ++invocations_;
   if (record.status != manager::STATUS_OK) ++errors_;
   if (record.status == manager::STATUS_TIMEOUT) ++timeouts_;
@@ -121,6 +122,7 @@ void Metrics::record_invocation(u32 tenant, const char* name, const InvocationRe
 }
 
 void Metrics::forget(u32 tenant, const char* name) {
+  LockGuard guard(lock_);
   Series* series = find(tenant, name);
   if (series == nullptr) return;
   series->live = false;
@@ -128,6 +130,7 @@ void Metrics::forget(u32 tenant, const char* name) {
 }
 
 void Metrics::count_response(u32 http_status) {
+  LockGuard guard(lock_);
   for (auto& response : responses_) {
     if (response.count != 0 && response.status == http_status) {
       ++response.count;
@@ -143,6 +146,7 @@ void Metrics::count_response(u32 http_status) {
 }
 
 void Metrics::render(Buffer& output) const {
+  LockGuard guard(lock_);
   output.append("# HELP metteagle_invocations_total Invocations through the gateway, by function and tenant.\n");
   output.append("# TYPE metteagle_invocations_total counter\n");
   for (const auto& series : series_) {
@@ -181,6 +185,7 @@ void Metrics::render(Buffer& output) const {
 }
 
 void Metrics::render_log(u32 tenant, const char* name, Buffer& output) const {
+  LockGuard guard(lock_);
   const Series* series = find(tenant, name);
   if (series == nullptr || !series->live) return;
   usize count = series->log_count < LOG_ENTRIES ? series->log_count : LOG_ENTRIES;

@@ -2,8 +2,10 @@
 // results (served as /metrics in Prometheus text format and as /system/logs). Pure, host-tested.
 // Invariant: memory is fixed (MAX_SERIES functions, LOG_ENTRIES results each); when the table is
 // full, a deleted function's entry is reused first, else new functions count only in the totals.
+// Every public method holds the lock, so the gateway's worker threads may share one Metrics.
 #pragma once
 
+#include "lock.hpp"
 #include "text.hpp"
 
 namespace gateway {
@@ -68,6 +70,7 @@ class Metrics {
   Histogram cold_start_;
   Histogram duration_;
   ResponseCount responses_[16];
+  mutable SpinLock lock_;
 };
 
 // The manager status's name ("OK", "CRASHED", ...).

@@ -155,6 +155,14 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
     if (!parse_size(value, config.factory_quota) || config.factory_quota == 0 ||
         config.factory_quota > MAX_FACTORY_QUOTA)
       return fail(error, "factory quota must be a size such as 65536, 64K, 1M or 1G, at most 1024G", line, word);
+  } else if (equals(word, "data")) {
+    if (config.is_data) return fail(error, "'data' given twice", line, word);
+    config.is_data = true;
+  } else if (starts_with(word, "file=", value)) {
+    if (config.give_file) return fail(error, "'file=' given twice", line, word);
+    if (!copy_name(value, config.file))
+      return fail(error, "a file name has 1 to 15 characters from [A-Za-z0-9_.-]", line, word);
+    config.give_file = true;
   } else if (starts_with(word, "endpoint=", value)) {
     if (config.endpoint_count == MAX_PROGRAM_ENDPOINTS) return fail(error, "more than 8 endpoints", line, word);
     EndpointGrant& grant = config.endpoints[config.endpoint_count];
@@ -187,6 +195,7 @@ bool parse_boot_config(const char* line, ProgramConfig& config, ConfigError& err
   const char* cursor = line;
   bool have_path = false;
   bool named = false;
+  usize first_capability_word = 0;  // Column of the first word that gives a capability (0 = none).
   while (true) {
     while (*cursor == ' ' || *cursor == '\t') ++cursor;
     if (*cursor == '\0') break;
@@ -201,6 +210,14 @@ bool parse_boot_config(const char* line, ProgramConfig& config, ConfigError& err
       continue;
     }
     if (!apply_word(line, word, config, named, error)) return false;
+    Word ignored{};
+    if (first_capability_word == 0 && !equals(word, "data") && !starts_with(word, "name=", ignored))
+      first_capability_word = static_cast<usize>(word.start - line);
+  }
+  // A data module is never started, so a capability word on it is surely a mistake.
+  if (config.is_data && first_capability_word != 0) {
+    error = ConfigError{"a data module takes no word but name=", first_capability_word};
+    return false;
   }
   if (!have_path) {
     error = ConfigError{"the command line is empty", 0};

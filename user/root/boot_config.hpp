@@ -38,6 +38,9 @@ struct ProgramConfig {
   u64 factory_quota;    // Bytes; 0 = no factory.
   usize endpoint_count;
   EndpointGrant endpoints[MAX_PROGRAM_ENDPOINTS];
+  bool is_data;         // `data`: the module is a text file kept for programs, not a program.
+  bool give_file;       // `file=<name>`: the data module `file` as Read-only Memory at selector 6.
+  char file[MAX_NAME_LENGTH + 1];
 };
 
 struct ConfigError {

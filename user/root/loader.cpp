@@ -125,6 +125,13 @@ bool give_capabilities(const ProgramConfig& config, const ProgramImage& image, T
   if (config.give_platform &&
       !give(child, abi::ROOT_PLATFORM, abi::ROOT_PLATFORM, CHILD_PLATFORM_RIGHTS, "give the platform", failure))
     return false;
+  if (config.give_file) {
+    const DataFile* file = context.files.find(config.file);
+    if (file == nullptr)
+      return fail(failure, "give the file", Error::None, "no data module has the name given by file= (docs/BOOT.md)");
+    if (!give(child, file->selector, BOOT_FILE, abi::rights_of(abi::MemoryRight::Read), "give the file", failure))
+      return false;
+  }
   for (usize index = 0; index < config.endpoint_count; ++index) {
     const EndpointGrant& grant = config.endpoints[index];
     auto endpoint = context.endpoints.find_or_create(grant.name, context.factory, context.slots);
@@ -177,7 +184,49 @@ bool build_and_start(const ProgramConfig& config, const ProgramImage& image, Roo
   return true;
 }
 
+bool same_name(const char* left, const char* right) {
+  usize index = 0;
+  for (; left[index] != '\0' && left[index] == right[index]; ++index) {
+  }
+  return left[index] == right[index];
+}
+
 }  // namespace
+
+const DataFile* DataFiles::find(const char* name) const {
+  for (usize index = 0; index < count; ++index)
+    if (same_name(entries[index].name, name)) return &entries[index];
+  return nullptr;
+}
+
+bool keep_data_file(const ProgramConfig& config, const ProgramImage& image, RootContext& context,
+                    LaunchFailure& failure) {
+  DataFiles& files = context.files;
+  if (image.size > MAX_DATA_FILE_BYTES) return fail(failure, "keep the data module", Error::None, "larger than 64 KiB");
+  for (usize index = 0; index < image.size; ++index)
+    if (image.bytes[index] == 0) return fail(failure, "keep the data module", Error::None, "it holds a NUL byte (data modules are text)");
+  if (files.find(config.name) != nullptr)
+    return fail(failure, "keep the data module", Error::None, "another data module has the same name");
+  if (files.count == DataFiles::MAX) return fail(failure, "keep the data module", Error::None, "more than 8 data modules");
+  auto slot = context.slots.allocate();
+  if (!slot.ok()) return fail(failure, "allocate a slot for the data module", slot.error());
+  // One page more than the bytes need when they fill whole pages: the text always ends with a zero.
+  auto memory = context.factory.create_memory(slot.value(), image.size / PAGE_SIZE + 1);
+  if (!memory.ok()) {
+    context.slots.free(slot.value());
+    return fail(failure, "create the data module's Memory", memory.error());
+  }
+  auto written = image.size == 0 ? Result<void>{} : memory->write(0, image.bytes, image.size);
+  if (!written.ok()) {
+    (void)Capability(slot.value()).remove();
+    context.slots.free(slot.value());
+    return fail(failure, "copy the data module", written.error());
+  }
+  DataFile& file = files.entries[files.count++];
+  for (usize index = 0; index <= MAX_NAME_LENGTH; ++index) file.name[index] = config.name[index];
+  file.selector = slot.value();
+  return true;
+}
 
 bool launch_program(const ProgramConfig& config, const ProgramImage& image, RootContext& context,
                     LaunchReport& report, LaunchFailure& failure) {

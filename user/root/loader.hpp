@@ -10,12 +10,27 @@
 
 namespace root {
 
+// Data modules (`data` in a boot configuration): text files the root keeps, each in a Memory
+// object of its own, for the programs that name them with `file=`.
+struct DataFile {
+  char name[MAX_NAME_LENGTH + 1];
+  sys::u64 selector;  // The root's Memory capability: the file's bytes, then at least one zero byte.
+};
+struct DataFiles {
+  static constexpr sys::usize MAX = 8;
+  DataFile entries[MAX] = {};
+  sys::usize count = 0;
+  const DataFile* find(const char* name) const;
+};
+constexpr sys::u64 MAX_DATA_FILE_BYTES = 64 * 1024;
+
 struct RootContext {
   sys::Task self;
   sys::Factory factory;
   sys::Console console;
   sys::SlotAllocator& slots;
   EndpointRegistry& endpoints;
+  DataFiles& files;
 };
 
 struct ProgramImage {
@@ -37,6 +52,12 @@ struct LaunchFailure {
   sys::Error error;
   const char* detail;
 };
+
+// Keeps a data module: copies its bytes into a fresh Memory object (so it ends with a zero byte)
+// and records it under the configuration's name. Refused: more than MAX_DATA_FILE_BYTES, a NUL
+// byte (data modules are text), a name already used, more than DataFiles::MAX files.
+[[nodiscard]] bool keep_data_file(const ProgramConfig& config, const ProgramImage& image, RootContext& context,
+                                  LaunchFailure& failure);
 
 [[nodiscard]] bool launch_program(const ProgramConfig& config, const ProgramImage& image, RootContext& context,
                                   LaunchReport& report, LaunchFailure& failure);

@@ -126,8 +126,28 @@ TEST(BootConfig, InvalidWordsAreRejected) {
       "p endpoint=svc endpoint=svc:receive",
       "p endpoint=a endpoint=b endpoint=c endpoint=d endpoint=e endpoint=f endpoint=g endpoint=h endpoint=i",
       "p caps=console",
+      "p data data",
+      "p file=",
+      "p file=bad/name",
+      "p file=a file=b",
+      "keys.txt data console",
+      "keys.txt task data",
   };
   for (const char* line : bad) parse_error(line);
+}
+
+TEST(BootConfig, DataModulesAndFiles) {
+  ProgramConfig data = parse_ok("gateway.keys data name=keys");
+  EXPECT_TRUE(data.is_data);
+  EXPECT_STREQ(data.name, "keys");
+  EXPECT_FALSE(parse_ok("gateway.elf console").is_data);
+  ProgramConfig program = parse_ok("gateway.elf console file=keys");
+  EXPECT_TRUE(program.give_file);
+  EXPECT_STREQ(program.file, "keys");
+  EXPECT_FALSE(program.is_data);
+  // A capability word on a data module is reported at that word.
+  EXPECT_EQ(parse_error("k data name=k console").column, 14u);
+  EXPECT_EQ(parse_error("k factory=1M data").column, 2u);
 }
 
 TEST(BootConfig, LongPathIsRejected) {

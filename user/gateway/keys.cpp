@@ -1,0 +1,107 @@
+// The key file parser (format in keys.hpp and docs/NETWORK.md).
+#include "keys.hpp"
+
+namespace gateway {
+namespace {
+
+bool is_key_character(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '~' || c == '+' || c == '/' || c == '-';
+}
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// The next word of `line` from `index` on (empty at the end).
+Slice next_word(Slice line, usize& index) {
+  while (index < line.size && is_blank(line.data[index])) ++index;
+  usize start = index;
+  while (index < line.size && !is_blank(line.data[index])) ++index;
+  return Slice{line.data + start, index - start};
+}
+
+bool fail(KeysError& error, const char* reason, usize line) {
+  error = KeysError{reason, line};
+  return false;
+}
+
+// One entry line into `key`; `text` receives the key characters.
+bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENGTH + 1], KeysError& error) {
+  usize index = 0;
+  Slice word = next_word(line, index);
+  if (word.size < MIN_KEY_LENGTH || word.size > MAX_KEY_LENGTH)
+    return fail(error, "a key has 8 to 128 characters", number);
+  for (usize at = 0; at < word.size; ++at)
+    if (!is_key_character(word.data[at])) return fail(error, "a key has only characters of [A-Za-z0-9._~+/-]", number);
+  for (usize at = 0; at < word.size; ++at) text[at] = word.data[at];
+  text[word.size] = '\0';
+  key = ApiKey{text, 0, DEFAULT_CONCURRENCY_LIMIT};
+  bool has_tenant = false, has_limit = false;
+  for (word = next_word(line, index); !word.empty(); word = next_word(line, index)) {
+    u64 value = 0;
+    if (word.starts_with("tenant=")) {
+      if (has_tenant) return fail(error, "tenant= given twice", number);
+      if (!parse_decimal(word.from(7), value) || value < 1 || value > MAX_SUB_TENANT)
+        return fail(error, "tenant= must be a number from 1 to 65535", number);
+      key.sub_tenant = static_cast<u32>(value);
+      has_tenant = true;
+    } else if (word.starts_with("limit=")) {
+      if (has_limit) return fail(error, "limit= given twice", number);
+      if (!parse_decimal(word.from(6), value) || value < 1 || value > MAX_CONCURRENCY_LIMIT)
+        return fail(error, "limit= must be a number from 1 to 64", number);
+      key.concurrency_limit = static_cast<u32>(value);
+      has_limit = true;
+    } else {
+      return fail(error, "unknown word (a line is: <key> tenant=<n> [limit=<n>])", number);
+    }
+  }
+  if (!has_tenant) return fail(error, "the key has no tenant= word", number);
+  return true;
+}
+
+}  // namespace
+
+bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
+  table.count_ = 0;
+  usize start = 0;
+  usize number = 0;
+  bool ok = true;
+  while (ok && start < text.size) {
+    usize end = start;
+    while (end < text.size && text.data[end] != '\n') ++end;
+    Slice line{text.data + start, end - start};
+    start = end + 1;
+    ++number;
+    if (line.size > 0 && line.data[line.size - 1] == '\r') --line.size;
+    usize index = 0;
+    Slice first = next_word(line, index);
+    if (first.empty() || first.data[0] == '#') continue;
+    for (usize at = 0; at < line.size; ++at) {
+      u8 c = static_cast<u8>(line.data[at]);
+      if ((c < 0x20 && c != '\t') || c >= 0x7f) {
+        ok = fail(error, "control or non-ASCII character", number);
+        break;
+      }
+    }
+    if (!ok) break;
+    if (table.count_ == MAX_KEYS) {
+      ok = fail(error, "more than 16 keys", number);
+      break;
+    }
+    ApiKey& key = table.keys_[table.count_];
+    if (!parse_line(line, number, key, table.texts_[table.count_], error)) {
+      ok = false;
+      break;
+    }
+    for (usize other = 0; other < table.count_; ++other) {
+      if (Slice::of(table.keys_[other].key).equals(key.key)) ok = fail(error, "the same key is given twice", number);
+      else if (table.keys_[other].sub_tenant == key.sub_tenant)
+        ok = fail(error, "the same tenant is given to two keys", number);
+    }
+    if (ok) ++table.count_;
+  }
+  if (ok && table.count_ == 0) ok = fail(error, "the file names no key", 0);
+  if (!ok) table.count_ = 0;
+  return ok;
+}
+
+}  // namespace gateway

@@ -1,0 +1,43 @@
+// The gateway's API keys and tenants, read at boot from a text file (a data module given with
+// `file=`, docs/BOOT.md; format in docs/NETWORK.md "Gateway"). Pure and host-tested.
+// Invariant: parse_keys either fills the table with 1..MAX_KEYS valid entries, keys and
+// sub-tenants each unique, or reports the first bad line and leaves the table empty.
+#pragma once
+
+#include "config.hpp"
+
+namespace gateway {
+
+constexpr usize MAX_KEYS = 16;
+constexpr usize MIN_KEY_LENGTH = 8;
+constexpr usize MAX_KEY_LENGTH = 128;
+constexpr u32 MAX_SUB_TENANT = 65535;
+constexpr u32 MAX_CONCURRENCY_LIMIT = 64;
+
+struct KeysError {
+  const char* reason = nullptr;  // What is wrong, e.g. "tenant= must be a number from 1 to 65535".
+  usize line = 0;                // 1-based; 0 when the file as a whole is wrong (e.g. no keys).
+};
+
+class KeyTable {
+ public:
+  KeyTable() = default;
+  KeyTable(const KeyTable&) = delete;  // keys()[i].key points into this object.
+  KeyTable& operator=(const KeyTable&) = delete;
+
+  const ApiKey* keys() const { return keys_; }
+  usize count() const { return count_; }
+
+ private:
+  friend bool parse_keys(Slice text, KeyTable& table, KeysError& error);
+  ApiKey keys_[MAX_KEYS] = {};
+  char texts_[MAX_KEYS][MAX_KEY_LENGTH + 1] = {};
+  usize count_ = 0;
+};
+
+// One key per line: `<key> tenant=<1-65535> [limit=<1-64>]`, words separated by spaces or tabs;
+// blank lines and lines starting with '#' are ignored; CRLF line ends are accepted. Keys are
+// 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one.
+bool parse_keys(Slice text, KeyTable& table, KeysError& error);
+
+}  // namespace gateway
