@@ -268,6 +268,9 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--functions", default=os.path.join(os.path.dirname(__file__), "..", "..", "build", "user",
                                                             "functions"))
+    parser.add_argument("--linux-programs", default=os.path.join(os.path.dirname(__file__), "..", "..", "build",
+                                                                 "user", "linux-programs"),
+                        help="the static Linux test programs (user/tests/linux), for the ENOSYS metric")
     parser.add_argument("--random-requests", type=int, default=int(os.environ.get("FUZZ_REQUESTS", "300")),
                         help="random byte strings sent at the end (FUZZ_REQUESTS; `make fuzz` sends 20,000)")
     args = parser.parse_args()
@@ -327,6 +330,14 @@ def main():
     check(status == 201, f"deploy busybox sh with args: 201 (got {status} {body[:100]!r})")
     status, _, body = alpha.request("POST", "/function/sh", body=b"hi\n")
     check(status == 200 and body == b"shell got hi\n", f"invoke sh -c: 200 + its output (got {status} {body[:60]!r})")
+    # A Linux program making exactly two system calls no personality knows (999 and 100000): the
+    # count reaches /metrics as that function's ENOSYS counter (checked with the metrics below).
+    with open(os.path.join(args.linux_programs, "hostile"), "rb") as image:
+        status, _, body = deploy(alpha, "hostile", image.read(), linux=True, memory=8 << 20)
+    check(status == 201, f"deploy the hostile Linux program: 201 (got {status} {body[:100]!r})")
+    status, _, body = alpha.request("POST", "/function/hostile")
+    check(status == 200 and body.startswith(b"enosys-999 -1 38\n"),
+          f"invoke the hostile Linux program: 200 + its transcript (got {status} {body[:60]!r})")
     status, _, body = deploy(alpha, "argsnative", images["echo"], args=["x"])
     check(status == 400, f"args for a native function: 400 (got {status})")
     status, _, body = deploy(alpha, "cat2", images["echo"], linux="yes")
@@ -424,6 +435,10 @@ def main():
           "metteagle_errors_total" in text and "metteagle_timeouts_total 1" in text and
           'metteagle_cold_start_seconds_bucket{le="+Inf"}' in text and "metteagle_duration_seconds_count" in text,
           f"/metrics: Prometheus text with the counters and histograms (got {status})")
+    check(metric_value(port, 'metteagle_function_unsupported_syscalls_total{function="hostile",tenant="1"}') == 2 and
+          metric_value(port, 'metteagle_function_unsupported_syscalls_total{function="echo",tenant="1"}') == 0 and
+          metric_value(port, 'metteagle_function_timeouts_total{function="spin",tenant="1"}') == 1,
+          "/metrics per function: 2 ENOSYS calls of hostile, none of echo, spin's timeout")
     status, _, body = alpha.request("GET", "/system/logs?name=spin")
     check(status == 200 and b"status=TIMEOUT" in body, f"/system/logs?name=spin: 200 with the timeout (got {status} {body!r})")
     status, _, _ = alpha.request("GET", "/system/logs?name=nonexistent")

@@ -204,6 +204,7 @@ class FakeManager final : public Backend {
  public:
   std::vector<std::pair<u32, std::string>> functions;
   u32 invoke_status = manager::STATUS_OK;
+  u64 exit_detail = 0;  // An exit's detail: the system calls a Linux function's personality lacked.
   u32 last_tenant = 0;
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
 
@@ -237,7 +238,7 @@ class FakeManager final : public Backend {
     }
     reply.status = invoke_status;
     reply.words[0] = invoke_status == manager::STATUS_CRASHED ? 14 : 0;
-    reply.words[7] = invoke_status == manager::STATUS_CRASHED ? 0x1234 : 0;
+    reply.words[7] = invoke_status == manager::STATUS_CRASHED ? 0x1234 : exit_detail;
     u64 copied = size < capacity ? size : capacity;
     if (size != 0) std::memcpy(output, input, copied);
     reply.words[1] = copied;
@@ -328,6 +329,9 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_EQ(body_of(invoked), "hi");
   EXPECT_NE(std::string(invoked.extra_headers, invoked.extra_length).find("X-Call-Id: 77\r\n"), std::string::npos);
   EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\nAuthorization: Bearer key-two-1234\r\n", "hi").status, 404u);
+  fake.exit_detail = 3;  // A Linux function whose personality answered 3 calls with ENOSYS.
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 200u);
+  fake.exit_detail = 0;
   fake.invoke_status = manager::STATUS_CRASHED;
   Response crashed = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
   EXPECT_EQ(crashed.status, 500u);
@@ -350,8 +354,17 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_EQ(send("GET /system/functions/Bad%20Name HTTP/1.1\r\n" + key).status, 404u);
   Response metrics = send("GET /metrics HTTP/1.1\r\n");
   EXPECT_EQ(metrics.status, 200u);
-  EXPECT_NE(body_of(metrics).find("metteagle_invocations_total{function=\"echo\",tenant=\"1\"} 5"), std::string::npos);
-  EXPECT_NE(body_of(metrics).find("metteagle_timeouts_total 1"), std::string::npos);
+  const std::string page = body_of(metrics);
+  EXPECT_NE(page.find("metteagle_invocations_total{function=\"echo\",tenant=\"1\"} 6\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("metteagle_timeouts_total 1\n"), std::string::npos);
+  // Per function: timeouts, the ENOSYS count of exits, and both histograms with the function's labels.
+  EXPECT_NE(page.find("metteagle_function_timeouts_total{function=\"echo\",tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(page.find("metteagle_function_unsupported_syscalls_total{function=\"echo\",tenant=\"1\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("metteagle_function_duration_seconds_count{function=\"echo\",tenant=\"1\"} 6\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("metteagle_function_cold_start_seconds_bucket{function=\"echo\",tenant=\"1\",le=\"+Inf\"} "),
+            std::string::npos);
 }
 
 TEST_F(ApiTest, ResponseHead) {

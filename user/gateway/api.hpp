@@ -61,9 +61,9 @@ const char* reason_phrase(u32 status);
 void render_response_head(const Response& response, bool keep_alive, Buffer& output);
 
 struct GatewayStorage {
-  char* text;           // JSON, metrics and log bodies.
+  char* text;           // JSON and log bodies.
   usize text_capacity;
-  u8* output;           // Invocation output.
+  u8* output;           // Invocation output; the /metrics page.
   usize output_capacity;
 };
 

@@ -44,27 +44,37 @@ void Metrics::Histogram::observe(u64 microseconds) {
   ++count;
 }
 
-void Metrics::Histogram::render(const char* metric, Buffer& output) const {
-  output.append("# TYPE ");
-  output.append(metric);
-  output.append(" histogram\n");
+void Metrics::Histogram::render(const char* metric, const char* labels, Buffer& output) const {
+  auto open = [&](const char* suffix) {
+    output.append(metric);
+    output.append(suffix);
+    if (labels[0] != '\0') {
+      output.append("{");
+      output.append(labels);
+      output.append("}");
+    }
+    output.append(" ");
+  };
   u64 cumulative = 0;
   for (usize bucket = 0; bucket <= BUCKETS; ++bucket) {
     cumulative += counts[bucket];
     output.append(metric);
-    output.append("_bucket{le=\"");
+    output.append("_bucket{");
+    if (labels[0] != '\0') {
+      output.append(labels);
+      output.append(",");
+    }
+    output.append("le=\"");
     if (bucket == BUCKETS) output.append("+Inf");
     else output.append_seconds(BUCKET_BOUNDS_US[bucket]);
     output.append("\"} ");
     output.append_unsigned(cumulative);
     output.append("\n");
   }
-  output.append(metric);
-  output.append("_sum ");
+  open("_sum");
   output.append_seconds(sum_us);
   output.append("\n");
-  output.append(metric);
-  output.append("_count ");
+  open("_count");
   output.append_unsigned(count);
   output.append("\n");
 }
@@ -117,6 +127,13 @@ void Metrics::record_invocation(u32 tenant, const char* name, const InvocationRe
   }
   series->live = true;
   ++series->invocations;
+  if (record.status != manager::STATUS_OK) ++series->errors;
+  if (record.status == manager::STATUS_TIMEOUT) ++series->timeouts;
+  bool exited = record.status == manager::STATUS_OK || record.status == manager::STATUS_FAILED ||
+                record.status == manager::STATUS_OUTPUT_TOO_LARGE;
+  if (exited) series->unsupported_syscalls += record.detail;
+  series->duration.observe(record.duration_us);
+  if (record.has_phases) series->cold_start.observe(record.cold_start_us);
   series->log[series->log_count % LOG_ENTRIES] = record;
   ++series->log_count;
 }
@@ -145,35 +162,104 @@ void Metrics::count_response(u32 http_status) {
   }
 }
 
+namespace {
+
+// `function="<name>",tenant="<n>"` for a series' lines (at most 32 bytes of name, escaped).
+void function_labels(char (&labels)[128], const char* name, u32 tenant) {
+  char buffer_bytes[128];
+  Buffer buffer(buffer_bytes, sizeof buffer_bytes);
+  buffer.append("function=\"");
+  append_label(buffer, name);
+  buffer.append("\",tenant=\"");
+  buffer.append_unsigned(tenant);
+  buffer.append("\"");
+  usize length = buffer.size() < sizeof labels - 1 ? buffer.size() : sizeof labels - 1;
+  for (usize index = 0; index < length; ++index) labels[index] = buffer_bytes[index];
+  labels[length] = '\0';
+}
+
+void family(Buffer& output, const char* metric, const char* type, const char* help) {
+  output.append("# HELP ");
+  output.append(metric);
+  output.append(" ");
+  output.append(help);
+  output.append("\n# TYPE ");
+  output.append(metric);
+  output.append(" ");
+  output.append(type);
+  output.append("\n");
+}
+
+}  // namespace
+
 void Metrics::render(Buffer& output) const {
   LockGuard guard(lock_);
-  output.append("# HELP metteagle_invocations_total Invocations through the gateway, by function and tenant.\n");
-  output.append("# TYPE metteagle_invocations_total counter\n");
-  for (const auto& series : series_) {
-    if (!series.used) continue;
-    output.append("metteagle_invocations_total{function=\"");
-    append_label(output, series.name);
-    output.append("\",tenant=\"");
-    output.append_unsigned(series.tenant);
-    output.append("\"} ");
-    output.append_unsigned(series.invocations);
-    output.append("\n");
+  // One family per figure, one series per function (labels function and tenant).
+  struct Counter {
+    const char* metric;
+    const char* help;
+    u64 Series::*field;
+  };
+  static constexpr Counter COUNTERS[] = {
+      {"metteagle_invocations_total", "Invocations through the gateway, by function and tenant.", &Series::invocations},
+      {"metteagle_function_errors_total", "Invocations that did not end with status OK, by function.", &Series::errors},
+      {"metteagle_function_timeouts_total", "Invocations the manager ended at their timeout, by function.",
+       &Series::timeouts},
+      {"metteagle_function_unsupported_syscalls_total",
+       "System calls of a Linux function its personality lacks (answered ENOSYS), by function.",
+       &Series::unsupported_syscalls},
+  };
+  char labels[128];
+  for (const Counter& counter : COUNTERS) {
+    family(output, counter.metric, "counter", counter.help);
+    for (const auto& series : series_) {
+      if (!series.used) continue;
+      function_labels(labels, series.name, series.tenant);
+      output.append(counter.metric);
+      output.append("{");
+      output.append(labels);
+      output.append("} ");
+      output.append_unsigned(series.*counter.field);
+      output.append("\n");
+    }
   }
-  output.append("# HELP metteagle_invocations_all_total Invocations through the gateway, all functions.\n");
-  output.append("# TYPE metteagle_invocations_all_total counter\nmetteagle_invocations_all_total ");
+  struct PerFunctionHistogram {
+    const char* metric;
+    const char* help;
+    Histogram Series::*field;
+  };
+  static constexpr PerFunctionHistogram HISTOGRAMS[] = {
+      {"metteagle_function_cold_start_seconds", "The manager's create and load phases, by function.",
+       &Series::cold_start},
+      {"metteagle_function_duration_seconds", "Invocations as the gateway saw them (manager round trip), by function.",
+       &Series::duration},
+  };
+  for (const PerFunctionHistogram& histogram : HISTOGRAMS) {
+    family(output, histogram.metric, "histogram", histogram.help);
+    for (const auto& series : series_) {
+      if (!series.used) continue;
+      function_labels(labels, series.name, series.tenant);
+      (series.*histogram.field).render(histogram.metric, labels, output);
+    }
+  }
+  // Totals over every function (also those past MAX_SERIES).
+  family(output, "metteagle_invocations_all_total", "counter", "Invocations through the gateway, all functions.");
+  output.append("metteagle_invocations_all_total ");
   output.append_unsigned(invocations_);
-  output.append("\n# HELP metteagle_errors_total Invocations that did not end with status OK.\n");
-  output.append("# TYPE metteagle_errors_total counter\nmetteagle_errors_total ");
+  output.append("\n");
+  family(output, "metteagle_errors_total", "counter", "Invocations that did not end with status OK.");
+  output.append("metteagle_errors_total ");
   output.append_unsigned(errors_);
-  output.append("\n# HELP metteagle_timeouts_total Invocations the manager ended at their timeout.\n");
-  output.append("# TYPE metteagle_timeouts_total counter\nmetteagle_timeouts_total ");
+  output.append("\n");
+  family(output, "metteagle_timeouts_total", "counter", "Invocations the manager ended at their timeout.");
+  output.append("metteagle_timeouts_total ");
   output.append_unsigned(timeouts_);
-  output.append("\n# HELP metteagle_cold_start_seconds The manager's create and load phases of one invocation.\n");
-  cold_start_.render("metteagle_cold_start_seconds", output);
-  output.append("# HELP metteagle_duration_seconds One invocation as the gateway saw it (manager round trip).\n");
-  duration_.render("metteagle_duration_seconds", output);
-  output.append("# HELP metteagle_http_responses_total HTTP responses of the gateway, by status code.\n");
-  output.append("# TYPE metteagle_http_responses_total counter\n");
+  output.append("\n");
+  family(output, "metteagle_cold_start_seconds", "histogram", "The manager's create and load phases of one invocation.");
+  cold_start_.render("metteagle_cold_start_seconds", "", output);
+  family(output, "metteagle_duration_seconds", "histogram", "One invocation as the gateway saw it (manager round trip).");
+  duration_.render("metteagle_duration_seconds", "", output);
+  family(output, "metteagle_http_responses_total", "counter", "HTTP responses of the gateway, by status code.");
   for (const auto& response : responses_) {
     if (response.count == 0) continue;
     output.append("metteagle_http_responses_total{code=\"");

@@ -43,7 +43,8 @@ class Metrics {
     u64 sum_us = 0;
     u64 count = 0;
     void observe(u64 microseconds);
-    void render(const char* metric, Buffer& output) const;
+    // The series of one histogram: `labels` (e.g. `function="x",tenant="1"`, or "") on every line.
+    void render(const char* metric, const char* labels, Buffer& output) const;
   };
   struct Series {
     bool used = false;
@@ -51,6 +52,11 @@ class Metrics {
     u32 tenant = 0;
     char name[32] = {};
     u64 invocations = 0;
+    u64 errors = 0;                // Not STATUS_OK.
+    u64 timeouts = 0;
+    u64 unsupported_syscalls = 0;  // Linux calls its personality answered ENOSYS (the exit's detail).
+    Histogram cold_start;
+    Histogram duration;
     InvocationRecord log[LOG_ENTRIES];
     usize log_count = 0;  // Entries ever logged since the last forget (the ring holds the last ones).
   };
