@@ -21,8 +21,12 @@ struct ManagerReply {
   u32 status = manager::STATUS_INTERNAL_ERROR;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
-  const manager::InvocationResult& result() const {
-    return *reinterpret_cast<const manager::InvocationResult*>(words);
+  // A copy, not a view of `words`: reading them through another struct type would break the
+  // aliasing rules (the compiler may then read them before the reply was stored).
+  manager::InvocationResult result() const {
+    manager::InvocationResult fields;
+    __builtin_memcpy(&fields, words, sizeof fields);
+    return fields;
   }
 };
 

@@ -18,7 +18,13 @@ struct Reply {
   Error transport = Error::None;  // The IPC error, when the call itself failed.
   u64 word_count = 0;
   u64 words[abi::MESSAGE_WORDS] = {};
-  const manager::InvocationResult& result() const { return *reinterpret_cast<const manager::InvocationResult*>(words); }
+  // A copy, not a view of `words`: reading the words through another struct type would break the
+  // aliasing rules (the compiler may then read them before the reply was stored).
+  manager::InvocationResult result() const {
+    manager::InvocationResult fields;
+    __builtin_memcpy(&fields, words, sizeof fields);
+    return fields;
+  }
   const u8* inline_output() const { return reinterpret_cast<const u8*>(&words[manager::INLINE_FIRST_WORD]); }
 };
 

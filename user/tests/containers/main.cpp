@@ -290,6 +290,22 @@ void attack_objects_past_limit(Case& test) {
   ATTACK("object_limit", config_with(4 * MEBIBYTE), manager::STATUS_OK);
 }
 
+// A function confined to one CPU creates a thread and tries every CPU and then every CPU at once:
+// the kernel lets it use only its configured CPU, whichever that is.
+void attack_cpu_set_escape(Case& test) {
+  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
+  config.cpu_mask = 0b01;
+  {
+    ATTACK("cpu_escape", config, manager::STATUS_OK);
+    EXPECT_OUTPUT(attack, "cpus=0 widen=InvalidArgument");
+  }
+  config.cpu_mask = 0b10;
+  {
+    ATTACK("cpu_escape", config, manager::STATUS_OK);
+    EXPECT_OUTPUT(attack, "cpus=1 widen=InvalidArgument");
+  }
+}
+
 void attack_spin_forever(Case& test) {
   ATTACK("spin", config_with(4 * MEBIBYTE, 200'000'000), manager::STATUS_TIMEOUT);
 }
@@ -410,6 +426,9 @@ void rejects_bad_configurations(Case& test) {
   FunctionConfig too_much_output = manager::DEFAULT_CONFIG;
   too_much_output.max_output_bytes = manager::MAX_OUTPUT_BYTES + 1;
   EXPECT_STATUS(client().deploy("bad-config", echo->bytes, echo->size, too_much_output), manager::STATUS_BAD_REQUEST);
+  FunctionConfig offline_cpus = manager::DEFAULT_CONFIG;
+  offline_cpus.cpu_mask = u64{1} << 63;  // No CPU of this machine.
+  EXPECT_STATUS(client().deploy("bad-config", echo->bytes, echo->size, offline_cpus), manager::STATUS_BAD_REQUEST);
   EXPECT_STATUS(client().describe("bad-config"), manager::STATUS_NOT_FOUND);
 }
 
@@ -494,6 +513,7 @@ const test::TestEntry TESTS[] = {
     {"attack_unbounded_recursion", attack_unbounded_recursion},
     {"attack_output_over_limit", attack_output_over_limit},
     {"attack_log_flood", attack_log_flood},
+    {"attack_cpu_set_escape", attack_cpu_set_escape},
     {"other_tenant_cannot_see_or_touch", other_tenant_cannot_see_or_touch},
 };
 

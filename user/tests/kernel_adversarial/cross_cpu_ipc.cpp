@@ -161,11 +161,77 @@ void unmapping_leaves_the_tasks_threads_on_other_cpus_running(Case& test) {
   EXPECT(stored >= rounds_after_unmaps);
 }
 
+// A thread confined to CPU 0 (ThreadConfigure's CPU set) cannot leave it: not by moving itself
+// to CPU 1, not by widening its own set, and not through a thread it creates (which inherits the
+// set). This is what holds a function to its configured CPUs (docs/CONTAINERS.md).
+struct Confinement {
+  u64 self;            // The confined thread's own Thread selector.
+  u64 priority;
+  u64 child_slot;      // An empty slot for the thread it creates.
+  Error move_self = Error::None, widen_self = Error::None, child_created = Error::None,
+        move_child = Error::None, widen_child = Error::None, child_on_own_cpu = Error::None;
+  volatile u64 done = 0;
+  u64 parking;
+};
+Confinement confinement;
+constexpr u64 CHILD_UTCB_ADDRESS = SCRATCH_MAPPING_ADDRESS + 0x200000;
+
+void confined_entry(u64) {
+  Confinement& c = confinement;
+  Thread self(c.self);
+  c.move_self = self.configure(c.priority, 1, abi::NULL_SELECTOR).error();
+  c.widen_self = self.configure(c.priority, 0, abi::NULL_SELECTOR, 0b11).error();
+  auto child = environment().factory.create_thread(c.child_slot, environment().self_task, CHILD_UTCB_ADDRESS);
+  c.child_created = child.error();
+  if (child.ok()) {
+    c.move_child = child.value().configure(c.priority, 1, abi::NULL_SELECTOR).error();
+    c.widen_child = child.value().configure(c.priority, 1, abi::NULL_SELECTOR, 0b10).error();
+    c.child_on_own_cpu = child.value().configure(c.priority, 0, abi::NULL_SELECTOR).error();
+    (void)child.value().remove();
+  }
+  c.done = 1;
+  Message message;
+  (void)Endpoint(c.parking).receive(message);
+}
+
+void a_thread_cannot_leave_its_cpu_set(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  ScopedSlot child_slot(test), parking_slot(test);
+  REQUIRE(child_slot.valid() && parking_slot.valid());
+  Endpoint parking = REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  LocalThread thread;
+  REQUIRE_OK(thread.create(0));
+  // The set must hold the CPU, and lie within the caller's own (all CPUs for the root task).
+  EXPECT_ERROR(thread.thread().configure(own.own_priority, 1, abi::NULL_SELECTOR, 0b01), Error::InvalidArgument);
+  EXPECT_ERROR(thread.thread().configure(own.own_priority, 0, abi::NULL_SELECTOR, 0), Error::None);
+  REQUIRE_OK(thread.thread().configure(own.own_priority, 0, abi::NULL_SELECTOR, 0b01));
+  confinement = Confinement{};
+  confinement.self = thread.thread().selector();
+  confinement.priority = own.own_priority;
+  confinement.child_slot = child_slot.selector();
+  confinement.parking = parking.selector();
+  REQUIRE_OK(thread.start(confined_entry, 0));
+  u64 waited = 0;
+  while (confinement.done == 0 && waited < REPORT_TIMEOUT) {
+    pause_for(1'000'000);
+    waited += 1'000'000;
+  }
+  REQUIRE(confinement.done == 1);
+  EXPECT_EQ(confinement.move_self, Error::InvalidArgument);
+  EXPECT_EQ(confinement.widen_self, Error::InvalidArgument);
+  EXPECT_EQ(confinement.child_created, Error::None);
+  EXPECT_EQ(confinement.move_child, Error::InvalidArgument);
+  EXPECT_EQ(confinement.widen_child, Error::InvalidArgument);
+  EXPECT_EQ(confinement.child_on_own_cpu, Error::None);
+}
+
 }  // namespace
 
 extern const test::TestEntry CROSS_CPU_TESTS[] = {
     {"calls_between_cpus_keep_every_word", calls_between_cpus_keep_every_word},
     {"unmapping_leaves_the_tasks_threads_on_other_cpus_running", unmapping_leaves_the_tasks_threads_on_other_cpus_running},
+    {"a_thread_cannot_leave_its_cpu_set", a_thread_cannot_leave_its_cpu_set},
 };
 extern const usize CROSS_CPU_TEST_COUNT = sizeof CROSS_CPU_TESTS / sizeof CROSS_CPU_TESTS[0];
 
