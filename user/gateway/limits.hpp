@@ -6,9 +6,12 @@
 #pragma once
 
 #include "config.hpp"
-#include "lock.hpp"
+#include "sys/spin_lock.hpp"
 
 namespace gateway {
+
+using sys::LockGuard;
+using sys::SpinLock;
 
 class ConcurrencyLimits {
  public:

@@ -5,10 +5,13 @@
 // Every public method holds the lock, so the gateway's worker threads may share one Metrics.
 #pragma once
 
-#include "lock.hpp"
+#include "sys/spin_lock.hpp"
 #include "text.hpp"
 
 namespace gateway {
+
+using sys::LockGuard;
+using sys::SpinLock;
 
 struct InvocationRecord {
   u64 call_id = 0;

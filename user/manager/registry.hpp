@@ -5,10 +5,13 @@
 #pragma once
 
 #include "manager/protocol.hpp"
-#include "spin_lock.hpp"
+#include "sys/spin_lock.hpp"
 #include "sys/sys.hpp"
 
 namespace manager {
+
+using sys::LockGuard;
+using sys::SpinLock;
 
 using sys::u64;
 using sys::usize;

@@ -1,11 +1,12 @@
-// SpinLock for state the gateway's worker threads share (metrics, concurrency counts, slots).
-// Invariant: a holder never blocks in the kernel while holding it (no IPC, no waiting under the
-// lock), so every critical section is a few hundred instructions at most.
+// SpinLock for state shared by threads of one task that run on several CPUs at once (the
+// manager's workers, the gateway's). Header-only and free of system calls, so host tests of code
+// that uses it build too. Invariant: the holder never blocks in the kernel while holding it (no
+// IPC, no waiting under the lock), so every critical section is short.
 #pragma once
 
 #include <atomic>
 
-namespace gateway {
+namespace sys {
 
 class SpinLock {
  public:
@@ -30,4 +31,4 @@ class LockGuard {
   SpinLock& lock_;
 };
 
-}  // namespace gateway
+}  // namespace sys
