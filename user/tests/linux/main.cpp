@@ -42,6 +42,9 @@ FunctionConfig linux_config(u64 memory_limit = manager::DEFAULT_CONFIG.memory_li
   config.memory_limit_bytes = memory_limit;
   config.grants = manager::GRANT_CONSOLE;  // stderr and the personality's notes reach the console.
   config.flags = manager::FUNCTION_FLAG_LINUX;
+  // The cases are about outcomes, not speed: on a loaded host QEMU's vCPUs may wait seconds for a
+  // host core (threads on two CPUs wake each other through IPIs), and 5 s ran out once that way.
+  config.timeout_nanoseconds = 30'000'000'000;
   return config;
 }
 
