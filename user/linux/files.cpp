@@ -1,7 +1,7 @@
 // The Linux personality's descriptors and file system: 64 descriptors over shared open file
 // descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
-// /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, which
-// the manager maps read-only at LINUX_EXECUTABLE_ADDRESS) and a writable in-memory /tmp whose nodes
+// /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, read
+// through the read-only Memory the manager gives at FUNCTION_EXECUTABLE) and a writable in-memory /tmp whose nodes
 // and file data live in anonymous memory from the memory limit (linux_mmap): a full limit is ENOSPC.
 // Invariants: a description's `references` counts the descriptors naming it and a node's `opened`
 // counts the descriptions naming it; a node is freed only when it is neither linked nor open nor
@@ -527,6 +527,12 @@ i64 read_node(u32 id, u64 buffer, u64 length, u64 offset) {
   if (!writable(buffer, length)) return -EFAULT;
   if (n.type != NodeType::Regular || offset >= n.size) return 0;  // /dev/null: end of file at once.
   u64 count = n.size - offset < length ? n.size - offset : length;
+  if (id == PROGRAM) {
+    // Straight from the shared Memory into the program's buffer: the kernel copies, nothing is mapped.
+    if (native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, offset, buffer, count) != sys::Error::None)
+      return -EFAULT;
+    return static_cast<i64>(count);
+  }
   memcpy(reinterpret_cast<void*>(buffer), file_bytes(id) + offset, count);
   return static_cast<i64>(count);
 }
@@ -633,10 +639,9 @@ void files_init() {
     ++length;
   }
   program_name[length] = '\0';
-  // The manager maps the executable read-only at LINUX_EXECUTABLE_ADDRESS when it could keep it.
+  // The manager gives the executable as a read-only Memory (FUNCTION_EXECUTABLE); read_node reads it.
   Node& program = fixed_nodes[PROGRAM];
   program.size = state().start.executable_size;
-  program.data = manager::LINUX_EXECUTABLE_ADDRESS;
   // Never over a name the fixed tree uses (a function called "tmp" keeps /tmp a directory).
   program.linked = program.size > 0 && length > 0 && find_child(ROOT, program_name, length) == NO_NODE;
 }

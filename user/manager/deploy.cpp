@@ -134,6 +134,11 @@ void release_image(Function& function) {
     free_global_slot(segment.memory);
   }
   function.segment_count = 0;
+  if (function.executable_memory != 0) {
+    (void)Capability(function.executable_memory).remove();
+    free_global_slot(function.executable_memory);
+    function.executable_memory = 0;
+  }
   function.removed = false;
   function.live = false;
 }
@@ -206,17 +211,16 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
     }
     function->segments[built] = Segment{start + base, pages, source.writable, source.executable, memory.value()};
   }
-  // A Linux program's file itself, read-only and shared like its text (LINUX_EXECUTABLE_ADDRESS):
-  // programs read /proc/self/exe. Left out only when the segment table is full.
+  // A Linux program's file itself, read-only and shared like its text (FUNCTION_EXECUTABLE):
+  // programs read /proc/self/exe.
   u64 executable_bytes = 0;
-  constexpr usize SEGMENT_SLOTS = sizeof function->segments / sizeof function->segments[0];
-  if (result == STATUS_OK && (config.flags & FUNCTION_FLAG_LINUX) != 0 && built < SEGMENT_SLOTS) {
+  if (result == STATUS_OK && (config.flags & FUNCTION_FLAG_LINUX) != 0) {
     auto memory = segment_memory(executable, pages_for(size), 0, size, 0);
     if (!memory) {
       result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
       detail = static_cast<u64>(memory.error());
     } else {
-      function->segments[built++] = Segment{LINUX_EXECUTABLE_ADDRESS, pages_for(size), false, false, memory.value()};
+      function->executable_memory = memory.value();
       executable_bytes = size;
     }
   }

@@ -309,6 +309,9 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None) error = child.give(Capability(badged_slot.value()), FUNCTION_MANAGER).error();
     if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY).error();
     if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
+    if (error == Error::None && function->executable_memory != 0)
+      error = child.give(Capability(function->executable_memory), FUNCTION_EXECUTABLE,
+                         abi::rights_of(abi::MemoryRight::Read)).error();
     if (error == Error::None && (config.grants & GRANT_CONSOLE) != 0)
       error = child.give(state.console, FUNCTION_CONSOLE, abi::rights_of(abi::DebugConsoleRight::Write)).error();
     if (error != Error::None) break;

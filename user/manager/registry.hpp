@@ -36,6 +36,7 @@ struct Function {
   Segment segments[8] = {};
   bool linux_abi = false;  // FUNCTION_FLAG_LINUX: runs under the Linux personality.
   LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
+  u64 executable_memory = 0;    // Linux only: the file itself (a manager slot; 0 = none).
   u64 users = 0;           // Invocations running now.
   u64 invocations = 0;
   u64 failures = 0;

@@ -136,6 +136,10 @@ constexpr u64 FUNCTION_MANAGER = 1;  // Its invocation endpoint (Send, Grant), b
 constexpr u64 FUNCTION_FACTORY = 2;  // Its own invocation factory: the memory limit is its quota.
 constexpr u64 FUNCTION_TASK = 3;     // Its own task (Map), for the runtime's heap.
 constexpr u64 FUNCTION_CONSOLE = 4;  // Only with GRANT_CONSOLE.
+// A Linux program's own executable file (Memory, Read only; shared by every invocation): the
+// personality shows it as /<function name>, which /proc/self/exe names, and reads it with
+// MemoryRead, so an invocation pays nothing for it until the program reads it.
+constexpr u64 FUNCTION_EXECUTABLE = 5;
 constexpr u64 FUNCTION_FIRST_FREE = 8;
 constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
 
@@ -157,9 +161,6 @@ struct FunctionContext {
 // LINUX_START_OFFSET describing the program. Program segments lie below FUNCTION_CONTEXT_ADDRESS.
 constexpr u64 LINUX_PERSONALITY_ADDRESS = 0x00007e0000000000;
 constexpr u64 LINUX_START_OFFSET = 2048;
-// A Linux program's own executable file, mapped read-only (shared) below the personality: the
-// personality shows it as the file /<function name>, which /proc/self/exe names.
-constexpr u64 LINUX_EXECUTABLE_ADDRESS = 0x00007d0000000000;
 constexpr u64 LINUX_START_MAGIC = 0x7472617453786e4cull;  // "LnxStart", little-endian.
 constexpr u64 LINUX_MAX_SEGMENTS = 8;
 constexpr u64 LINUX_SEGMENT_WRITABLE = 1;
@@ -184,7 +185,7 @@ struct LinuxStart {
   LinuxSegment segments[LINUX_MAX_SEGMENTS];
   u64 argument_bytes;         // Bytes of `arguments` in use (each string NUL-terminated).
   char arguments[MAX_ARGUMENT_BYTES];
-  u64 executable_size;        // Bytes of the file at LINUX_EXECUTABLE_ADDRESS; 0: not mapped.
+  u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
 };
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);
