@@ -41,6 +41,33 @@ inline void value_of(sys::Result<void>&) {}
 // console cannot exit (then the caller should end its thread).
 void run_all(sys::Console console, const TestEntry* tests, usize count);
 
+// A slot of the program's capability space (from the allocator `slots()` returns) that is empty
+// for the duration of a case; freed, and emptied if still filled, at scope end.
+template <sys::SlotAllocator& (*slots)()>
+class ScopedSlotOf {
+ public:
+  explicit ScopedSlotOf(Case& test) {
+    auto slot = slots().allocate();
+    if (!slot.ok()) {
+      test.fail(__FILE__, __LINE__, "no free capability slot: %s", sys::error_name(slot.error()));
+      return;
+    }
+    selector_ = slot.value();
+  }
+  ~ScopedSlotOf() {
+    if (selector_ == sys::abi::NULL_SELECTOR) return;
+    (void)sys::Capability(selector_).remove();  // The slot may be empty already: that fails harmlessly.
+    slots().free(selector_);
+  }
+  ScopedSlotOf(const ScopedSlotOf&) = delete;
+  ScopedSlotOf& operator=(const ScopedSlotOf&) = delete;
+  u64 selector() const { return selector_; }
+  bool valid() const { return selector_ != sys::abi::NULL_SELECTOR; }
+
+ private:
+  u64 selector_ = sys::abi::NULL_SELECTOR;
+};
+
 }  // namespace test
 
 // The checks below expect the current case to be named `test`.

@@ -32,19 +32,9 @@ constexpr u64 WORKER_STACK_PAGES = 4;
 constexpr u64 WORKER_UTCB_ADDRESS = 0x0000000061000000;
 constexpr u64 SPARE_UTCB_ADDRESS = 0x0000000062000000;
 
-// A slot that is empty for the duration of a case; freed (and emptied, if still filled) at scope end.
-class ScopedSlot {
- public:
-  explicit ScopedSlot(Case& test);
-  ~ScopedSlot();
-  ScopedSlot(const ScopedSlot&) = delete;
-  ScopedSlot& operator=(const ScopedSlot&) = delete;
-  u64 selector() const { return selector_; }
-  bool valid() const { return selector_ != abi::NULL_SELECTOR; }
-
- private:
-  u64 selector_ = abi::NULL_SELECTOR;
-};
+// The program's slot allocator (environment().slots), and slots of it that live for one case.
+SlotAllocator& slots();
+using ScopedSlot = test::ScopedSlotOf<slots>;
 
 // The case lists of each file, concatenated by main.cpp.
 extern const test::TestEntry CAPABILITY_TESTS[];

@@ -20,21 +20,7 @@ void append(const test::TestEntry* tests, usize count) {
 
 Environment& environment() { return *current_environment; }
 
-ScopedSlot::ScopedSlot(Case& test) {
-  auto slot = environment().slots->allocate();
-  if (!slot.ok()) {
-    test.fail(__FILE__, __LINE__, "no free capability slot: %s", error_name(slot.error()));
-    return;
-  }
-  selector_ = slot.value();
-}
-
-ScopedSlot::~ScopedSlot() {
-  if (selector_ == abi::NULL_SELECTOR) return;
-  // The slot may already be empty; deleting an empty slot fails harmlessly.
-  (void)Capability(selector_).remove();
-  environment().slots->free(selector_);
-}
+SlotAllocator& slots() { return *environment().slots; }
 
 }  // namespace kernel_basics
 

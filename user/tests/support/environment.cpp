@@ -10,21 +10,7 @@ Environment* current_environment = nullptr;
 
 Environment& environment() { return *current_environment; }
 
-ScopedSlot::ScopedSlot(Case& test) {
-  auto slot = environment().slots->allocate();
-  if (!slot.ok()) {
-    test.fail(__FILE__, __LINE__, "no free capability slot: %s", error_name(slot.error()));
-    return;
-  }
-  selector_ = slot.value();
-}
-
-ScopedSlot::~ScopedSlot() {
-  if (selector_ == abi::NULL_SELECTOR) return;
-  // The slot may already be empty; deleting an empty slot fails harmlessly.
-  (void)Capability(selector_).remove();
-  environment().slots->free(selector_);
-}
+SlotAllocator& slots() { return *environment().slots; }
 
 u64 elapsed_nanoseconds(u64 start_timestamp, u64 end_timestamp) {
   u64 hertz = environment().boot_info->tsc_hertz;

@@ -54,19 +54,9 @@ void run_program(const char* name, u64 argument, std::initializer_list<TestGroup
 constexpr u64 SCRATCH_MAPPING_ADDRESS = 0x0000000050000000;
 constexpr u64 SCRATCH_MAPPING_LIMIT = 0x0000000058000000;
 
-// A slot that is empty for the duration of a case; freed (and emptied, if still filled) at scope end.
-class ScopedSlot {
- public:
-  explicit ScopedSlot(Case& test);
-  ~ScopedSlot();
-  ScopedSlot(const ScopedSlot&) = delete;
-  ScopedSlot& operator=(const ScopedSlot&) = delete;
-  u64 selector() const { return selector_; }
-  bool valid() const { return selector_ != abi::NULL_SELECTOR; }
-
- private:
-  u64 selector_ = abi::NULL_SELECTOR;
-};
+// The program's slot allocator (environment().slots), and slots of it that live for one case.
+SlotAllocator& slots();
+using ScopedSlot = test::ScopedSlotOf<slots>;
 
 // Volatile accesses, so the compiler keeps every probe the case means to make.
 inline u64 read_word(u64 address) { return *reinterpret_cast<volatile u64*>(address); }
