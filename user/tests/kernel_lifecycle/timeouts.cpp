@@ -1,24 +1,21 @@
 // Cases for IPC timeouts: 0 polls, a finite timeout expires with Timeout after at least its
-// length, and a timed-out sender leaves nothing behind on the endpoint.
+// length, and a timed-out sender leaves nothing behind on the endpoint. No case bounds how long
+// anything may take (a loaded host stretches guest time); a wait that never ended would hang the
+// scenario, which the harness reports.
 #include "blocking_code.hpp"
 
 namespace kernel_lifecycle {
 namespace {
 
 constexpr u64 ONE_MILLISECOND = 1'000'000;
-// Generous upper bounds: TCG is slow, but a timeout must not turn into "forever".
-constexpr u64 POLL_LIMIT = 10 * ONE_MILLISECOND;
-constexpr u64 EXPIRY_LIMIT = 1'000 * ONE_MILLISECOND;
 
 void receive_with_zero_timeout_returns_at_once(Case& test) {
   ScopedSlot slot(test);
   REQUIRE(slot.valid());
   Endpoint endpoint = REQUIRE_OK(environment().factory.create_endpoint(slot.selector()));
   Message message;
-  u64 start = thread_self().timestamp;
   EXPECT_ERROR(endpoint.receive(message, DO_NOT_BLOCK), Error::Timeout);
   EXPECT_ERROR(endpoint.reply_wait(Message::make(0), message, DO_NOT_BLOCK), Error::Timeout);
-  EXPECT(elapsed_nanoseconds(start, thread_self().timestamp) < POLL_LIMIT);
 }
 
 void receive_with_one_millisecond_times_out(Case& test) {
@@ -28,9 +25,7 @@ void receive_with_one_millisecond_times_out(Case& test) {
   Message message;
   u64 start = thread_self().timestamp;
   EXPECT_ERROR(endpoint.receive(message, ONE_MILLISECOND), Error::Timeout);
-  u64 elapsed = elapsed_nanoseconds(start, thread_self().timestamp);
-  EXPECT(elapsed >= ONE_MILLISECOND);
-  EXPECT(elapsed < EXPIRY_LIMIT);
+  EXPECT(elapsed_nanoseconds(start, thread_self().timestamp) >= ONE_MILLISECOND);  // Never early.
 }
 
 // A send and a call that time out leave the endpoint as it was: no phantom sender is queued, and
@@ -43,8 +38,7 @@ void send_timeout_leaves_the_endpoint_usable(Case& test) {
   Endpoint report = REQUIRE_OK(own.factory.create_endpoint(report_slot.selector()));
   u64 start = thread_self().timestamp;
   EXPECT_ERROR(endpoint.send(Message::make(1, {5}), ONE_MILLISECOND), Error::Timeout);
-  u64 elapsed = elapsed_nanoseconds(start, thread_self().timestamp);
-  EXPECT(elapsed >= ONE_MILLISECOND && elapsed < EXPIRY_LIMIT);
+  EXPECT(elapsed_nanoseconds(start, thread_self().timestamp) >= ONE_MILLISECOND);  // Never early.
   Message reply;
   EXPECT_ERROR(endpoint.call(Message::make(1, {6}), reply, ONE_MILLISECOND), Error::Timeout);
   EXPECT_ERROR(endpoint.send(Message::make(1, {7}), DO_NOT_BLOCK), Error::Timeout);
