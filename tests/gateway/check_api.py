@@ -180,10 +180,11 @@ def check_concurrency(port, functions):
     beta.close()
 
     # Two slow invocations on two connections are in flight together (one gateway thread could
-    # only ever have one), and a third connection is answered while they run.
+    # only ever have one), and a third connection is answered while they run. The pauses are long
+    # (8 s, then 6 s) so that a loaded host still finishes the checks inside them.
     in_flight_a = 'metteagle_invocations_in_flight{tenant="1"}'
-    first = start_request(port, KEY_A, "/function/pause", b"3000")
-    second = start_request(port, KEY_A, "/function/pause", b"3000")
+    first = start_request(port, KEY_A, "/function/pause", b"8000")
+    second = start_request(port, KEY_A, "/function/pause", b"8000")
     check(wait_for_metric(port, in_flight_a, 2), "two invocations of one tenant in flight at once "
                                                   "(two connections served in parallel)")
     health = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -195,14 +196,14 @@ def check_concurrency(port, functions):
           f"GET /healthz on a third connection answers while both run (got {response.status} {health_body!r})")
     for index, connection in enumerate((first, second)):
         status, body = finish_request(connection)
-        check(status == 200 and body == b"paused 3000 ms",
-              f"slow invocation {index + 1} of 2 succeeds: 200 'paused 3000 ms' (got {status} {body[:80]!r})")
+        check(status == 200 and body == b"paused 8000 ms",
+              f"slow invocation {index + 1} of 2 succeeds: 200 'paused 8000 ms' (got {status} {body[:80]!r})")
     check(wait_for_metric(port, in_flight_a, 0), "no invocation of tenant 1 in flight afterwards")
 
     # Tenant B may run one invocation at a time (limit=1 in test.keys): exactly the one over the
     # limit gets 429, while tenant A is not affected.
     in_flight_b = 'metteagle_invocations_in_flight{tenant="2"}'
-    slow = start_request(port, KEY_B, "/function/pause", b"2000")
+    slow = start_request(port, KEY_B, "/function/pause", b"6000")
     check(wait_for_metric(port, in_flight_b, 1), "tenant B's slow invocation is in flight")
     beta = Client(port, KEY_B)
     status, headers, body = beta.request("POST", "/function/pause", body=b"1")
@@ -214,7 +215,7 @@ def check_concurrency(port, functions):
     status, _, body = alpha.request("POST", "/function/pause", body=b"1")
     check(status == 200 and body == b"paused 1 ms", f"tenant A meanwhile: 200 (got {status} {body[:80]!r})")
     status, body = finish_request(slow)
-    check(status == 200 and body == b"paused 2000 ms", f"tenant B's slow invocation succeeds (got {status} {body[:80]!r})")
+    check(status == 200 and body == b"paused 6000 ms", f"tenant B's slow invocation succeeds (got {status} {body[:80]!r})")
     check(wait_for_metric(port, in_flight_b, 0), "tenant B has nothing in flight afterwards")
     status, _, body = beta.request("POST", "/function/pause", body=b"1")
     check(status == 200 and body == b"paused 1 ms", f"tenant B below its limit again: 200 (got {status} {body[:80]!r})")
