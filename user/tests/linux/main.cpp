@@ -2,8 +2,9 @@
 // the root task. A musl C program (stdin to upper case, exit codes), a glibc + libstdc++ C++
 // program (iostreams, std::string, std::map, exceptions), a hostile program (unknown
 // system-call numbers, kernel-half pointers, an mmap flood past the memory limit), threaded
-// programs (std::thread with glibc, pthreads with musl) and the adversarial thread and fork bombs
-// are deployed with FUNCTION_FLAG_LINUX and invoked through the container manager.
+// programs (std::thread with glibc, pthreads with musl), the adversarial thread and fork bombs,
+// Debian's busybox and a Lua interpreter built from Debian's lua5.4 source are deployed with
+// FUNCTION_FLAG_LINUX and invoked through the container manager.
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
@@ -19,6 +20,7 @@ extern "C" const sys::u8 linux_files[], linux_files_end[];
 extern "C" const sys::u8 linux_busybox[], linux_busybox_end[];
 extern "C" const sys::u8 linux_threads[], linux_threads_end[];
 extern "C" const sys::u8 linux_spawner[], linux_spawner_end[];
+extern "C" const sys::u8 linux_lua[], linux_lua_end[];
 
 namespace {
 
@@ -422,6 +424,65 @@ void busybox_works_with_files(Case& test) {
   }
 }
 
+// Lua 5.4 (lua.c from Debian's lua5.4 source package, built with musl) running a script given with
+// -e: it reads all of stdin, counts words in a table, sorts them by count then name with a
+// comparison closure, formats with string.format, keeps state in a closure, mixes integer and
+// float arithmetic, and catches an error with pcall. The script is at most MAX_ARGUMENT_BYTES.
+void lua_interpreter_runs_a_script(Case& test) {
+  const auto size = static_cast<u64>(linux_lua_end - linux_lua);
+  static const char count_words[] =
+      "-e\0"
+      "local t,n,k={},0,{}for w in io.read('a'):gmatch('%a+')do t[w]=(t[w]or 0)+1 n=n+1 end\n"
+      "for w in pairs(t)do k[#k+1]=w end\n"
+      "table.sort(k,function(a,b)return t[a]>t[b]or t[a]==t[b]and a<b end)\n"
+      "for _,w in ipairs(k)do print(('%-4s%d'):format(w,t[w]))end\n"
+      "local function f(i)return function()i=i+1 return i*i end end local s=f(1)\n"
+      "print(n,s(),s(),7//2,2^10,math.pi)\n"
+      "print(pcall(function()local x return x.y end))";
+  static_assert(sizeof count_words <= manager::MAX_ARGUMENT_BYTES);
+  EXPECT_STATUS(client().deploy(RawName::of("lua"), linux_lua, size, linux_config(), nullptr, true, count_words,
+                                sizeof count_words),
+                manager::STATUS_OK);
+  const char* expected =
+      "the 3\n" "cat 2\n" "dog 2\n" "a   1\n" "ran 1\n" "sat 1\n" "saw 1\n"
+      "11\t4\t9\t3\t1024.0\t3.1415926535898\n"
+      "false\t(command line):7: attempt to index a nil value (local 'x')\n";
+  Reply reply = client().invoke("lua", "the cat saw the dog\nthe dog ran, a cat sat.\n");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, expected);
+  // A fresh interpreter each time: the same input, the same output.
+  Reply again = client().invoke("lua", "the cat saw the dog\nthe dog ran, a cat sat.\n");
+  EXPECT_STATUS(again, manager::STATUS_OK);
+  EXPECT_OUTPUT(again, expected);
+  Reply empty = client().invoke("lua", "");
+  EXPECT_STATUS(empty, manager::STATUS_OK);
+  EXPECT_OUTPUT(empty, "0\t4\t9\t3\t1024.0\t3.1415926535898\n"
+                       "false\t(command line):7: attempt to index a nil value (local 'x')\n");
+  EXPECT_STATUS(client().remove("lua"), manager::STATUS_OK);
+
+  // An error nobody catches: lua reports it on stderr (the console) and exits with status 1.
+  static const char uncaught[] = "-e\0error('boom')";
+  EXPECT_STATUS(client().deploy(RawName::of("luaerror"), linux_lua, size, linux_config(), nullptr, true, uncaught,
+                                sizeof uncaught),
+                manager::STATUS_OK);
+  Reply failed = client().invoke("luaerror", "");
+  EXPECT_STATUS(failed, manager::STATUS_FAILED);
+  EXPECT_EQ(failed.result().exit_code, 1);
+  EXPECT_EQ(failed.result().output_size, 0);
+  EXPECT_STATUS(client().remove("luaerror"), manager::STATUS_OK);
+
+  // A script file: -e writes it to /tmp first, then lua runs it with the arguments after its name.
+  static const char from_file[] =
+      "-e\0io.open('/tmp/m.lua','w'):write('print(#arg,arg[0],...)'):close()\0/tmp/m.lua\0x\0y";
+  EXPECT_STATUS(client().deploy(RawName::of("luafile"), linux_lua, size, linux_config(), nullptr, true, from_file,
+                                sizeof from_file),
+                manager::STATUS_OK);
+  Reply script = client().invoke("luafile", "");
+  EXPECT_STATUS(script, manager::STATUS_OK);
+  EXPECT_OUTPUT(script, "2\t/tmp/m.lua\tx\ty\n");
+  EXPECT_STATUS(client().remove("luafile"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -445,6 +506,7 @@ const test::TestEntry TESTS[] = {
     {"c_program_works_with_files", c_program_works_with_files},
     {"filling_tmp_past_the_memory_limit_is_enospc", filling_tmp_past_the_memory_limit_is_enospc},
     {"busybox_works_with_files", busybox_works_with_files},
+    {"lua_interpreter_runs_a_script", lua_interpreter_runs_a_script},
     {"rejects_unknown_flags", rejects_unknown_flags},
 };
 
