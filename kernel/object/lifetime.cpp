@@ -328,21 +328,64 @@ Result<void> unmap_memory(Task& task, u64 address, u64 page_count) {
       page_count > (metteagle::abi::USER_SPACE_END - address) / PAGE_SIZE)
     return Error::InvalidArgument;
   u64 end = address + page_count * PAGE_SIZE;
+  // A mapping that reaches past the range on both sides is cut in two: its tail needs a new Mapping,
+  // charged before anything changes (at most one such mapping exists: mappings never overlap).
+  Mapping* middle = nullptr;
   bool found = false;
   for (Mapping& mapping : task.mappings) {
     u64 mapping_end = mapping.address + mapping.page_count * PAGE_SIZE;
     if (mapping.address >= end || mapping_end <= address) continue;
-    if (mapping.address < address || mapping_end > end) return Error::InvalidArgument;
     found = true;
+    if (mapping.address < address && mapping_end > end) middle = &mapping;
   }
   if (!found) return Error::NotFound;
+  Mapping* tail = nullptr;
+  if (middle != nullptr) {
+    TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
+    void* block = heap_allocate(sizeof(Mapping));
+    if (block == nullptr) {
+      factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
+      return Error::OutOfMemory;
+    }
+    tail = new (block) Mapping();
+  }
+  // Mappings wholly inside go; the others lose only the pages inside the range, so the pages
+  // around it stay mapped all along (other threads may be using them).
   for (;;) {
     Mapping* inside = nullptr;
     for (Mapping& mapping : task.mappings)
-      if (mapping.address >= address && mapping.address < end) inside = &mapping;
+      if (mapping.address >= address && mapping.address + mapping.page_count * PAGE_SIZE <= end) inside = &mapping;
     if (inside == nullptr) break;
     remove_mapping(*inside);
   }
+  for (Mapping& mapping : task.mappings) {
+    u64 mapping_end = mapping.address + mapping.page_count * PAGE_SIZE;
+    if (mapping.address >= end || mapping_end <= address) continue;
+    u64 cut_start = mapping.address > address ? mapping.address : address;
+    u64 cut_end = mapping_end < end ? mapping_end : end;
+    for (u64 page = cut_start; page < cut_end; page += PAGE_SIZE)
+      arch::address_space_unmap(task.page_table_root, page);
+    if (&mapping == middle) {
+      tail->task = &task;
+      tail->memory = mapping.memory;
+      tail->address = end;
+      tail->page_offset = mapping.page_offset + (end - mapping.address) / PAGE_SIZE;
+      tail->page_count = (mapping_end - end) / PAGE_SIZE;
+      mapping.page_count = (address - mapping.address) / PAGE_SIZE;
+    } else if (mapping.address < address) {
+      mapping.page_count = (address - mapping.address) / PAGE_SIZE;
+    } else {
+      mapping.page_offset += (end - mapping.address) / PAGE_SIZE;
+      mapping.page_count = (mapping_end - end) / PAGE_SIZE;
+      mapping.address = end;
+    }
+  }
+  // The lists change only after the walk above.
+  if (tail != nullptr) {
+    task.mappings.push_back(*tail);
+    tail->memory->mappings.push_back(*tail);
+  }
+  arch::address_space_flush_remote(task.page_table_root);
   return {};
 }
 

@@ -3,10 +3,19 @@
 // memory limit; a refused object is ENOMEM. Two areas grow by chunks (one Memory and one
 // capability slot each, doubling from 64 KiB to 16 MiB, the bare need when the limit refuses a
 // chunk): the brk area right above the program's image and the mmap area at MMAP_BASE.
-// Invariants: the free ranges of the mmap area are sorted, disjoint and hold only zero bytes (fresh
-// pages are zero; munmap zeroes), so an allocation never needs clearing; brk bytes above the
-// current break that were used before are zeroed when the break grows over them again. Every
-// function here except map_fresh runs under state_lock() (the dispatcher takes it).
+// Protections (mmap's and mprotect's PROT_NONE, PROT_READ) are a table of page ranges that are not
+// read-write. A change unmaps just the pages it changes (TaskUnmap cuts the chunk's mappings there)
+// and maps them again as TaskMaps of the chunk's own Memory at their page offset with the rights
+// that match (PROT_NONE: not at all), so it costs no Memory object and no capability slot, only the
+// kernel's small mapping records (charged to the limit while they exist).
+// Invariants: the free ranges of the mmap area are sorted, disjoint, read-write and hold only zero
+// bytes (fresh pages are zero; munmap zeroes), so an allocation never needs clearing; brk bytes
+// above the current break that were used before are zeroed when the break grows over them again;
+// the protection table is sorted, disjoint, holds no read-write range and merges touching ranges
+// of equal protection except at a chunk's first page (so dropping a chunk's ranges never splits
+// one); the kernel maps every page of every chunk with the table's access, or not at all for
+// PROT_NONE. Every function here except map_fresh runs under state_lock() (the dispatcher
+// takes it).
 #include "files.hpp"
 #include "personality.hpp"
 
@@ -20,7 +29,11 @@ constexpr u64 MAX_CHUNK_PAGES = 4096;
 constexpr usize MAX_FREE_RANGES = 128;
 constexpr usize MAX_FIXED = 16;
 
+constexpr u64 PROT_READ = 1;
+constexpr u64 PROT_WRITE = 2;
 constexpr u64 PROT_EXEC = 4;
+constexpr usize MAX_CHUNKS = manager::FUNCTION_CAPABILITY_SLOTS;  // One slot each: never more.
+constexpr usize MAX_PROTECTED = 128;
 constexpr u64 MAP_FIXED = 0x10;
 constexpr u64 MAP_ANONYMOUS = 0x20;
 constexpr u64 MAP_FIXED_NOREPLACE = 0x100000;
@@ -34,6 +47,19 @@ struct Range {
 struct FixedMapping {
   u64 address, pages, slot;
 };
+// A Memory the personality mapped for the program (a brk or mmap chunk or a fixed mapping).
+struct Chunk {
+  u64 address, pages, slot;
+};
+enum class Access : u8 { None, Read, ReadWrite };
+struct Protected {
+  u64 start, end;
+  Access access;  // Never ReadWrite: what the table does not name is read-write.
+};
+struct ProtectionMap {
+  Protected ranges[MAX_PROTECTED];
+  usize count;
+};
 
 u64 brk_start = 0, brk_current = 0, brk_high = 0, brk_backed = 0, brk_chunk = FIRST_CHUNK_PAGES;
 u64 mmap_backed = MMAP_BASE, mmap_chunk = FIRST_CHUNK_PAGES;
@@ -41,14 +67,155 @@ Range free_ranges[MAX_FREE_RANGES];
 usize free_count = 0;
 FixedMapping fixed[MAX_FIXED];
 usize fixed_count = 0;
+Chunk chunks[MAX_CHUNKS];
+usize chunk_count = 0;
+// The protections, and scratch copies (static, not on the small personality stacks; the lock is held).
+ProtectionMap protections{}, saved{}, scratch{}, before_dontneed{};
+
+void add_chunk(u64 address, u64 pages, u64 slot) {
+  if (chunk_count < MAX_CHUNKS) chunks[chunk_count++] = Chunk{address, pages, slot};
+}
+void remove_chunk(u64 slot) {
+  for (usize i = 0; i < chunk_count; ++i)
+    if (chunks[i].slot == slot) {
+      chunks[i] = chunks[--chunk_count];
+      return;
+    }
+}
+bool chunk_starts_at(u64 address) {
+  for (usize i = 0; i < chunk_count; ++i)
+    if (chunks[i].address == address) return true;
+  return false;
+}
+
+// The access of the page at `address` in `map`, and the run of equal access around it (ignoring
+// chunks: callers clip the run to one).
+Access access_at(const ProtectionMap& map, u64 address, u64& run_start, u64& run_end) {
+  run_start = 0;
+  run_end = ~u64{0};
+  for (usize i = 0; i < map.count; ++i) {
+    const Protected& range = map.ranges[i];
+    if (range.end <= address) {
+      run_start = range.end;
+      continue;
+    }
+    if (range.start <= address) {
+      run_start = range.start;
+      run_end = range.end;
+      return range.access;
+    }
+    run_end = range.start;
+    break;
+  }
+  return Access::ReadWrite;
+}
+
+bool push_range(ProtectionMap& map, Protected range) {
+  if (range.start >= range.end || range.access == Access::ReadWrite) return true;
+  if (map.count > 0) {
+    Protected& last = map.ranges[map.count - 1];
+    if (last.end == range.start && last.access == range.access && !chunk_starts_at(range.start)) {
+      last.end = range.end;
+      return true;
+    }
+  }
+  if (map.count == MAX_PROTECTED) return false;
+  map.ranges[map.count++] = range;
+  return true;
+}
+
+// Gives [start, end) the access `access` in `map`; false (and `map` unchanged) if the table is full.
+bool set_access(ProtectionMap& map, u64 start, u64 end, Access access) {
+  scratch.count = 0;
+  bool fits = true;
+  for (usize i = 0; i < map.count; ++i) {
+    const Protected& range = map.ranges[i];
+    fits = fits && push_range(scratch, Protected{range.start, range.end < start ? range.end : start, range.access});
+  }
+  fits = fits && push_range(scratch, Protected{start, end, access});
+  for (usize i = 0; i < map.count; ++i) {
+    const Protected& range = map.ranges[i];
+    fits = fits && push_range(scratch, Protected{range.start > end ? range.start : end, range.end, range.access});
+  }
+  if (!fits) return false;
+  memcpy(&map, &scratch, sizeof map);
+  return true;
+}
+
+// The part of [start, end) inside `chunk`.
+void clip(const Chunk& chunk, u64 start, u64 end, u64& low, u64& high) {
+  u64 chunk_end = chunk.address + chunk.pages * PAGE;
+  low = start > chunk.address ? start : chunk.address;
+  high = end < chunk_end ? end : chunk_end;
+}
+
+// Makes the kernel's mappings of `chunk` in [low, high) the runs of `map`: TaskUnmap cuts whatever
+// reaches past the range (the pages around stay mapped, for the threads that use them), then one
+// TaskMap per run of the chunk's Memory at the run's page offset, none for PROT_NONE.
+bool remap(const Chunk& chunk, u64 low, u64 high, const ProtectionMap& map) {
+  constexpr u32 READ = abi::rights_of(abi::MemoryRight::Read);
+  constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+  sys::Error error = native(abi::Syscall::TaskUnmap, manager::FUNCTION_TASK, low, (high - low) / PAGE);
+  if (error != sys::Error::None && error != sys::Error::NotFound) return false;  // NotFound: all PROT_NONE.
+  for (u64 cursor = low; cursor < high;) {
+    u64 run_start, run_end;
+    Access access = access_at(map, cursor, run_start, run_end);
+    u64 stop = run_end < high ? run_end : high;
+    if (access != Access::None &&
+        native(abi::Syscall::TaskMap, manager::FUNCTION_TASK, chunk.slot, (cursor - chunk.address) / PAGE, cursor,
+               (stop - cursor) / PAGE, access == Access::Read ? READ : READ_WRITE) != sys::Error::None)
+      return false;
+    cursor = stop;
+  }
+  return true;
+}
+
+bool overlaps(const Chunk& chunk, u64 start, u64 end) {
+  return chunk.address < end && chunk.address + chunk.pages * PAGE > start;
+}
+
+// Gives the pages [start, end) of the personality's chunks the access `access`, in the table and in
+// the kernel. A refusal (the table full, or the memory limit refusing the kernel's mapping records
+// that a split needs) puts everything back as it was and says false.
+bool protect(u64 start, u64 end, Access access) {
+  memcpy(&saved, &protections, sizeof saved);
+  if (!set_access(protections, start, end, access)) return false;
+  for (usize i = 0; i < chunk_count; ++i) {
+    if (!overlaps(chunks[i], start, end)) continue;
+    u64 low, high;
+    clip(chunks[i], start, end, low, high);
+    if (remap(chunks[i], low, high, protections)) continue;
+    for (usize j = 0; j <= i; ++j) {
+      if (!overlaps(chunks[j], start, end)) continue;
+      clip(chunks[j], start, end, low, high);
+      (void)remap(chunks[j], low, high, saved);  // Best effort: a cut charged before may stay.
+    }
+    memcpy(&protections, &saved, sizeof protections);
+    return false;
+  }
+  return true;
+}
+
+// Read-write again where the table says otherwise (the personality is about to write there).
+bool make_writable(u64 start, u64 end) {
+  return memory_permits(start, end - start, true) || protect(start, end, Access::ReadWrite);
+}
+
+Access access_of(u64 protection) {
+  if ((protection & PROT_WRITE) != 0) return Access::ReadWrite;  // x86 pages that write also read.
+  return (protection & PROT_READ) != 0 ? Access::Read : Access::None;
+}
 
 // Grows an area whose backing ends at `end` by at least `need` pages; the pages added, or 0.
 u64 grow(u64 end, u64 need, u64& next_chunk) {
   u64 pages = need > next_chunk ? need : next_chunk;
-  if (map_fresh(end, pages) == 0) {
-    if (pages == need || map_fresh(end, need) == 0) return 0;
+  u64 slot = map_fresh(end, pages);
+  if (slot == 0) {
+    if (pages == need || (slot = map_fresh(end, need)) == 0) return 0;
+    add_chunk(end, need, slot);
     return need;
   }
+  add_chunk(end, pages, slot);
   if (next_chunk < MAX_CHUNK_PAGES) next_chunk *= 2;
   return pages;
 }
@@ -137,6 +304,24 @@ u64 allocate(u64 bytes) {
 bool in_mmap_area(u64 start, u64 end) { return start >= MMAP_BASE && end <= mmap_backed; }
 bool in_brk_area(u64 start, u64 end) { return start >= brk_start && end <= brk_backed; }
 
+// Pages the program has mapped in the personality's memory (what mprotect changes): in use in the
+// mmap area (no free range among them), below the break in the brk area, or a fixed mapping.
+bool mapped_by_program(u64 start, u64 end) {
+  if (in_mmap_area(start, end)) {
+    for (usize i = 0; i < free_count; ++i)
+      if (free_ranges[i].start < end && free_ranges[i].end > start) return false;
+    return true;
+  }
+  if (start >= brk_start && end <= page_up(brk_current)) return true;
+  for (usize i = 0; i < fixed_count; ++i)
+    if (start >= fixed[i].address && end <= fixed[i].address + fixed[i].pages * PAGE) return true;
+  return false;
+}
+
+// Memory the program knows, whatever its protection (madvise, mprotect outside the personality's
+// areas).
+bool known(u64 address, u64 length) { return memory_contains(address, length) || readable(address, length); }
+
 // Page-aligned [address, address + page_up(length)) without overflow, inside user space.
 bool page_range(u64 address, u64 length, u64& end) {
   if ((address & (PAGE - 1)) != 0 || length == 0) return false;
@@ -171,6 +356,15 @@ void memory_init() {
   brk_current = brk_high = brk_backed = brk_start;
 }
 
+bool memory_permits(u64 address, u64 length, bool write) {
+  u64 end = address + length;  // The callers checked for overflow.
+  for (usize i = 0; i < protections.count; ++i) {
+    const Protected& range = protections.ranges[i];
+    if (range.start < end && range.end > address && (write || range.access == Access::None)) return false;
+  }
+  return true;
+}
+
 bool memory_contains(u64 address, u64 length) {
   u64 end = address + length;  // The callers checked for overflow.
   if (in_brk_area(address, end) || in_mmap_area(address, end)) return true;
@@ -186,9 +380,16 @@ i64 linux_brk(u64 address) {
     if (added == 0) return static_cast<i64>(brk_current);
     brk_backed += added * PAGE;
   }
+  // Pages above the break are read-write, as fresh pages are on Linux: a shrinking break gives up
+  // their protections, a growing one takes back pages that MAP_FIXED protected there.
+  u64 low = page_up(address < brk_current ? address : brk_current);
+  u64 high = page_up(address < brk_current ? brk_current : address);
+  if (low < high && !make_writable(low, high) && address > brk_current) return static_cast<i64>(brk_current);
   if (address > brk_current && brk_high > brk_current) {
     u64 dirty_end = address < brk_high ? address : brk_high;
-    memset(reinterpret_cast<void*>(brk_current), 0, dirty_end - brk_current);
+    // The page the old break lies in keeps its protection (and, as on Linux, its bytes if read-only).
+    u64 from = memory_permits(page_down(brk_current), PAGE, true) ? brk_current : page_up(brk_current);
+    if (from < dirty_end) memset(reinterpret_cast<void*>(from), 0, dirty_end - from);
   }
   brk_current = address;
   if (brk_current > brk_high) brk_high = brk_current;
@@ -202,18 +403,17 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
   if (bytes < length || bytes > MMAP_LIMIT - MMAP_BASE) return -ENOMEM;
   // Anonymous memory is read-write, never executable: no W+X pages exist in a function's task.
   if ((protection & PROT_EXEC) != 0) return -EACCES;
+  Access access = access_of(protection);
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0) {
     u64 end;
     if (!page_range(address, length, end) || address < abi::USER_SPACE_START) return -EINVAL;
-    if (in_mmap_area(address, end)) {
-      if ((flags & MAP_FIXED_NOREPLACE) != 0 && !all_free(address, end)) return -EEXIST;
-      if (!take(address, end)) return -ENOMEM;
+    if (in_mmap_area(address, end) || in_brk_area(address, end)) {
+      bool mmap_area = in_mmap_area(address, end);
+      if ((flags & MAP_FIXED_NOREPLACE) != 0 && (!mmap_area || !all_free(address, end))) return -EEXIST;
+      if (!make_writable(address, end) || (mmap_area && !take(address, end))) return -ENOMEM;
       memset(reinterpret_cast<void*>(address), 0, bytes);
-      return static_cast<i64>(address);
-    }
-    if (in_brk_area(address, end)) {
-      if ((flags & MAP_FIXED_NOREPLACE) != 0) return -EEXIST;
-      memset(reinterpret_cast<void*>(address), 0, bytes);
+      // Refused, the pages stay mapped read-write and zero; Linux would have replaced them too.
+      if (access != Access::ReadWrite && !protect(address, end, access)) return -ENOMEM;
       return static_cast<i64>(address);
     }
     if (fixed_count == MAX_FIXED) return -ENOMEM;
@@ -221,10 +421,20 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
     u64 slot = map_fresh(address, bytes / PAGE);
     if (slot == 0) return -ENOMEM;
     fixed[fixed_count++] = FixedMapping{address, bytes / PAGE, slot};
+    add_chunk(address, bytes / PAGE, slot);
+    if (access != Access::ReadWrite && !protect(address, end, access)) {
+      (void)linux_munmap(address, bytes);
+      return -ENOMEM;
+    }
     return static_cast<i64>(address);
   }
   u64 result = allocate(bytes);
-  return result == 0 ? -ENOMEM : static_cast<i64>(result);
+  if (result == 0) return -ENOMEM;
+  if (access != Access::ReadWrite && !protect(result, result + bytes, access)) {
+    release(result, result + bytes);  // Still zero and read-write: protect() put everything back.
+    return -ENOMEM;
+  }
+  return static_cast<i64>(result);
 }
 
 i64 linux_munmap(u64 address, u64 length) {
@@ -233,6 +443,8 @@ i64 linux_munmap(u64 address, u64 length) {
   u64 start = address < MMAP_BASE ? MMAP_BASE : address;
   u64 stop = end > mmap_backed ? mmap_backed : end;
   if (start < stop) {
+    // Free ranges are read-write: give the pages their access back before zeroing them.
+    if (!make_writable(start, stop)) return -ENOMEM;
     // Zero what is still in use, so that free ranges stay zero.
     u64 cursor = start;
     while (cursor < stop) {
@@ -254,9 +466,14 @@ i64 linux_munmap(u64 address, u64 length) {
   for (usize i = 0; i < fixed_count;) {
     FixedMapping& mapping = fixed[i];
     if (mapping.address >= address && mapping.address + mapping.pages * PAGE <= end) {
+      // Its protections go with it (no range of the table crosses a chunk's start, so this never
+      // splits one and always fits); the unmap takes every run at once.
+      u64 mapping_end = mapping.address + mapping.pages * PAGE;
+      (void)set_access(protections, mapping.address, mapping_end, Access::ReadWrite);
       (void)native(abi::Syscall::TaskUnmap, manager::FUNCTION_TASK, mapping.address, mapping.pages);
       (void)native(abi::Syscall::CapabilityDelete, mapping.slot);
       free_slot(mapping.slot);
+      remove_chunk(mapping.slot);
       fixed[i] = fixed[--fixed_count];
       continue;
     }
@@ -265,22 +482,26 @@ i64 linux_munmap(u64 address, u64 length) {
   return 0;
 }
 
-i64 linux_mprotect(u64 address, u64 length, u64) {
+i64 linux_mprotect(u64 address, u64 length, u64 protection) {
   u64 end;
-  if ((address & (PAGE - 1)) != 0) return -EINVAL;
+  if ((address & (PAGE - 1)) != 0 || (protection & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) != 0) return -EINVAL;
   if (length == 0) return 0;
   if (!page_range(address, length, end)) return -ENOMEM;
-  // Protections are not changed (see docs/LINUX.md): known memory says yes, anything else ENOMEM.
-  return readable(address, end - address) ? 0 : -ENOMEM;
+  if (!mapped_by_program(address, end)) {
+    // Free pages of the personality's areas are not mapped, for Linux. The image, the stack, input
+    // and output are the manager's mappings, which the personality cannot remap: they keep their
+    // protection (docs/LINUX.md, Gaps).
+    if (memory_contains(address, end - address)) return -ENOMEM;
+    return readable(address, end - address) ? 0 : -ENOMEM;
+  }
+  if ((protection & PROT_EXEC) != 0) return -EACCES;  // As mmap: no executable anonymous memory.
+  return protect(address, end, access_of(protection)) ? 0 : -ENOMEM;
 }
 
-i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64) {
-  u64 old_end;
-  if (!page_range(address, old_length, old_end) || new_length == 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
-  u64 new_bytes = page_up(new_length);
-  if (new_bytes < new_length) return -ENOMEM;
-  if (!in_mmap_area(address, old_end)) return -EFAULT;
-  u64 old_bytes = old_end - address;
+namespace {
+// mremap's work on read-write pages: shrink or grow in place, or move.
+i64 resize(u64 address, u64 old_bytes, u64 new_bytes, u64 flags) {
+  u64 old_end = address + old_bytes;
   if (new_bytes <= old_bytes) {
     if (new_bytes < old_bytes) (void)linux_munmap(address + new_bytes, old_bytes - new_bytes);
     return static_cast<i64>(address);
@@ -295,16 +516,51 @@ i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64) {
   (void)linux_munmap(address, old_bytes);
   return static_cast<i64>(moved);
 }
+}  // namespace
+
+i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64) {
+  u64 old_end;
+  if (!page_range(address, old_length, old_end) || new_length == 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
+  u64 new_bytes = page_up(new_length);
+  if (new_bytes < new_length) return -ENOMEM;
+  if (!in_mmap_area(address, old_end)) return -EFAULT;
+  // The old range is one Linux mapping, so it has one protection; the result keeps it. The work
+  // below happens read-write (it copies and zeroes), then the protection goes back on.
+  u64 run_start, run_end;
+  Access access = access_at(protections, address, run_start, run_end);
+  if (run_end < old_end) return -EFAULT;
+  if (access != Access::ReadWrite && !protect(address, old_end, Access::ReadWrite)) return -ENOMEM;
+  i64 result = resize(address, old_end - address, new_bytes, flags);
+  u64 kept_start = result < 0 ? address : static_cast<u64>(result);
+  u64 kept_end = kept_start + (result < 0 ? old_end - address : new_bytes);
+  // Refused, the pages stay read-write (more access, never less than the program had).
+  if (access != Access::ReadWrite) (void)protect(kept_start, kept_end, access);
+  return result;
+}
 
 i64 linux_madvise(u64 address, u64 length, u64 advice) {
   u64 end;
   if ((address & (PAGE - 1)) != 0) return -EINVAL;
   if (length == 0) return 0;
   if (!page_range(address, length, end)) return -EINVAL;
-  if (!readable(address, end - address)) return -ENOMEM;
-  // DONTNEED promises zero pages on the next touch for private anonymous memory.
-  if (advice == MADV_DONTNEED && memory_contains(address, end - address))
+  if (!known(address, end - address)) return -ENOMEM;
+  // DONTNEED promises zero pages on the next touch for private anonymous memory, whatever their
+  // protection: zeroed read-write, then the protections go back (no more runs than before).
+  if (advice == MADV_DONTNEED && memory_contains(address, end - address)) {
+    if (memory_permits(address, end - address, true)) {
+      memset(reinterpret_cast<void*>(address), 0, end - address);
+      return 0;
+    }
+    memcpy(&before_dontneed, &protections, sizeof before_dontneed);
+    if (!protect(address, end, Access::ReadWrite)) return -ENOMEM;
     memset(reinterpret_cast<void*>(address), 0, end - address);
+    for (usize i = 0; i < before_dontneed.count; ++i) {
+      const Protected& range = before_dontneed.ranges[i];
+      u64 from = range.start > address ? range.start : address;
+      u64 to = range.end < end ? range.end : end;
+      if (from < to) (void)protect(from, to, range.access);
+    }
+  }
   return 0;
 }
 

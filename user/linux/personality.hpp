@@ -143,6 +143,9 @@ void random_init();
 // Memory calls (memory.cpp).
 void memory_init();
 bool memory_contains(u64 address, u64 length);  // brk area, mmap area or fixed mappings.
+// False when a page of the range is PROT_NONE, or (write) not writable, in the protections that
+// mmap and mprotect set on the personality's memory; true for memory outside it.
+bool memory_permits(u64 address, u64 length, bool write);
 i64 linux_brk(u64 address);
 i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descriptor, u64 offset);
 i64 linux_munmap(u64 address, u64 length);

@@ -77,6 +77,7 @@ bool readable(u64 address, u64 length) {
              manager::FUNCTION_INPUT_ADDRESS + page_up(s.context->input_size)))
     return true;
   if (inside(address, end, manager::FUNCTION_CONTEXT_ADDRESS, manager::FUNCTION_CONTEXT_ADDRESS + PAGE)) return true;
+  if (memory_contains(address, length)) return memory_permits(address, length, false);
   return writable(address, length);
 }
 
@@ -96,7 +97,7 @@ bool writable(u64 address, u64 length) {
   if (inside(address, end, manager::FUNCTION_OUTPUT_ADDRESS,
              manager::FUNCTION_OUTPUT_ADDRESS + page_up(s.context->output_capacity == 0 ? 1 : s.context->output_capacity)))
     return true;
-  return memory_contains(address, length);
+  return memory_contains(address, length) && memory_permits(address, length, true);
 }
 
 void write_output(const u8* bytes, u64 length) {

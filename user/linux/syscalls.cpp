@@ -34,9 +34,11 @@ struct Arguments {
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
-  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it); file mappings ENODEV/EBADF; "            \
-             "PROT_EXEC EACCES")                                                                                \
-  X(10, mprotect, "0 on known memory (protections are not changed), else ENOMEM")                               \
+  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "    \
+             "mappings ENODEV/EBADF; PROT_EXEC EACCES")                                                         \
+  X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
+                  "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
+                  "input and output: 0, unchanged; free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                             \
   X(12, brk, "grows the break above the image with memory from the limit")                                      \
   X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
@@ -49,7 +51,7 @@ struct Arguments {
   X(21, access, "as faccessat")                                                                                 \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
-  X(28, madvise, "0; MADV_DONTNEED zeroes the range")                                                           \
+  X(28, madvise, "0; MADV_DONTNEED zeroes the range (keeping its protections)")                                 \
   X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \

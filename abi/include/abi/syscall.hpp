@@ -56,8 +56,8 @@ namespace metteagle::abi {
     "-", "InvalidArgument (range, alignment, rights), Busy (overlaps a mapping or a UTCB), QuotaExceeded",       \
     "map pages of a memory object into the task")                                                              \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages", "-",                                                     \
-    "InvalidArgument (range, or it cuts a mapping), NotFound (nothing mapped there)",                           \
-    "remove the mappings inside the range")                                                                     \
+    "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two)",     \
+    "remove the pages inside the range; a mapping reaching past it keeps the rest")                             \
   X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
     "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
     "derive a copy of an own capability into the task's space")                                                 \

@@ -21,6 +21,7 @@ extern "C" const sys::u8 linux_busybox[], linux_busybox_end[];
 extern "C" const sys::u8 linux_threads[], linux_threads_end[];
 extern "C" const sys::u8 linux_spawner[], linux_spawner_end[];
 extern "C" const sys::u8 linux_lua[], linux_lua_end[];
+extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 
 namespace {
 
@@ -281,10 +282,12 @@ bool same_text(const char* left, const char* right) {
   return strlen(left) == strlen(right) && memcmp(left, right, strlen(left)) == 0;
 }
 
-// Invokes `name` with empty input and its output in a Memory of its own (a transcript longer than
-// the 448 inline bytes); `text` gets the output, NUL-terminated. False when the memory is refused.
+// Invokes `name` with `input_text` (at most a page) as input and its output in a Memory of its own
+// (a transcript longer than the 448 inline bytes); `text` gets the output, NUL-terminated. False
+// when the memory is refused.
 constexpr u64 TRANSCRIPT_PAGES = 2;
-bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1]) {
+bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1],
+                       const char* input_text = "") {
   constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
   auto input = slots().allocate();
   auto output = slots().allocate();
@@ -292,8 +295,15 @@ bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[
   bool ok = Factory(OWN_FACTORY).create_memory(input.value(), 1).ok() &&
             Factory(OWN_FACTORY).create_memory(output.value(), TRANSCRIPT_PAGES).ok() &&
             Task(SELF_TASK).map(Memory(output.value()), 0, SCRATCH_OUTPUT, TRANSCRIPT_PAGES, READ_WRITE).ok();
+  u64 input_size = strlen(input_text) < 4096 ? strlen(input_text) : 4096;
+  if (ok && input_size > 0) {
+    ok = Task(SELF_TASK).map(Memory(input.value()), 0, SCRATCH_INPUT, 1, READ_WRITE).ok();
+    if (ok) memcpy(reinterpret_cast<void*>(SCRATCH_INPUT), input_text, input_size);
+    (void)Task(SELF_TASK).unmap(SCRATCH_INPUT, 1);
+  }
   if (ok) {
-    reply = client().invoke_memory(name, Memory(input.value()), 0, Memory(output.value()), TRANSCRIPT_PAGES * 4096);
+    reply = client().invoke_memory(name, Memory(input.value()), input_size, Memory(output.value()),
+                                   TRANSCRIPT_PAGES * 4096);
     u64 size = reply.result().output_size < TRANSCRIPT_PAGES * 4096 ? reply.result().output_size : 0;
     memcpy(text, reinterpret_cast<const void*>(SCRATCH_OUTPUT), size);
     text[size] = '\0';
@@ -483,6 +493,40 @@ void lua_interpreter_runs_a_script(Case& test) {
   EXPECT_STATUS(client().remove("luafile"), manager::STATUS_OK);
 }
 
+// mprotect on anonymous memory (protect.c): the transcript of read-only, read-write again and
+// PROT_NONE pages as system calls see them, then a write into a read-only page and a read of a
+// PROT_NONE page at fixed addresses, each a crash at exactly that address.
+void mprotect_is_enforced(Case& test) {
+  DEPLOY("protect", linux_protect, linux_protect_end, linux_config());
+  Reply reply;
+  static char text[TRANSCRIPT_PAGES * 4096 + 1];
+  REQUIRE(invoke_transcript(test, "protect", reply, text, "hello"));
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT(same_text(text,
+                "mprotect-read 0 0\n" "read-back aa\n" "read-into-read-only -1 14\n" "clock-into-read-only -1 14\n"
+                "write-from-read-only 16 0\n" "read-into-neighbour 4 0\n" "neighbour-got ello\n"
+                "neighbour-still-writable 0 0\n" "mprotect-read-write 0 0\n" "clock-into-writable-again 0 0\n"
+                "wrote-again b\n" "mprotect-none 0 0\n" "write-from-none -1 14\n" "mprotect-exec -1 13\n"
+                "mprotect-unaligned -1 22\n" "mprotect-unmapped -1 12\n" "munmap-with-guard 0 0\n"
+                "write-from-none-mapping -1 14\n" "mprotect-stack 0 0\n" "write-from-stack 1 0\n"
+                "write-from-guard -1 14\n" "mprotect-before-mremap 0 0\n" "mremap 0 0\n" "moved-keeps s\n"
+                "clock-into-moved -1 14\n" "write-from-moved 16384 0\n" "madvise-dontneed 0 0\n"
+                "dontneed-zeroes 0\n" "clock-into-dontneed -1 14\n" "munmap-moved 0 0\n" "munmap-guard 0 0\n"
+                "reused zero=1\n" "clock-into-reused 0 0\n"));
+  EXPECT_EQ(reply.result().detail, 0);
+  const struct {
+    const char* input;
+    u64 address;
+  } faults[] = {{"write-read-only", 0x200000001008}, {"read-none", 0x200000002010}};
+  for (const auto& fault : faults) {
+    Reply crashed = client().invoke("protect", fault.input);
+    EXPECT_STATUS(crashed, manager::STATUS_CRASHED);
+    EXPECT_EQ(crashed.result().exit_code, static_cast<u64>(abi::ExceptionKind::PageFault));
+    EXPECT_EQ(crashed.result().detail, fault.address);
+  }
+  EXPECT_STATUS(client().remove("protect"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -508,6 +552,7 @@ const test::TestEntry TESTS[] = {
     {"busybox_works_with_files", busybox_works_with_files},
     {"lua_interpreter_runs_a_script", lua_interpreter_runs_a_script},
     {"rejects_unknown_flags", rejects_unknown_flags},
+    {"mprotect_is_enforced", mprotect_is_enforced},
 };
 
 }  // namespace
