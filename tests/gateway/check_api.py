@@ -69,6 +69,20 @@ class Client:
             self.connection = None
 
 
+def read_to_end(connection):
+    """Everything the peer sends until it closes (or the connection fails)."""
+    chunks = []
+    try:
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        pass
+    return b"".join(chunks)
+
+
 def raw_exchange(port, payload, half_close=True, timeout=15):
     """Sends raw bytes, optionally closes the sending side, returns everything the gateway sends."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
@@ -78,16 +92,7 @@ def raw_exchange(port, payload, half_close=True, timeout=15):
                 connection.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-        chunks = []
-        try:
-            while True:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except OSError:
-            pass
-        return b"".join(chunks)
+        return read_to_end(connection)
 
 
 def status_of(raw):
@@ -124,17 +129,8 @@ def start_request(port, key, path, body):
 
 def finish_request(connection):
     """Reads the answer of start_request to its end: (status, body)."""
-    chunks = []
-    try:
-        while True:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except OSError:
-        pass
+    raw = read_to_end(connection)
     connection.close()
-    raw = b"".join(chunks)
     return status_of(raw), raw.partition(b"\r\n\r\n")[2]
 
 
