@@ -102,6 +102,23 @@ def status_of(raw):
         return None
 
 
+def split_responses(raw):
+    """The (status, body) of each HTTP/1.1 response in `raw`, which holds several back to back."""
+    answers = []
+    while raw.startswith(b"HTTP/1.1 "):
+        head, separator, rest = raw.partition(b"\r\n\r\n")
+        if not separator:
+            break
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        answers.append((status_of(head), rest[:length]))
+        raw = rest[length:]
+    return answers
+
+
 def wait_for_health(port, seconds=20):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -424,6 +441,21 @@ def main():
                        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     check(raw.count(b"HTTP/1.1 200 OK") == 4, f"four pipelined requests on one connection: 4 answers "
                                                  f"(got {raw.count(b'HTTP/1.1 200 OK')})")
+
+    # Pipelining of different requests: each is answered with its own head, in order (the head of
+    # the next request must not replace this one's path, headers or key).
+    def post(path, key, body):
+        return (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    raw = raw_exchange(port, post("/function/echo", KEY_A, b"first") + post("/function/sha256", KEY_B, b"second") +
+                       b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + post("/function/echo", KEY_A, b"third") +
+                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answers = split_responses(raw)
+    got = [(status, body if status != 200 or not body.startswith(b"# HELP") else b"<metrics>") for status, body in answers]
+    check(len(answers) == 5 and got[0] == (200, b"first") and got[1][0] == 404 and got[2] == (200, b"<metrics>") and
+          got[3] == (200, b"third") and got[4] == (200, b"ok"),
+          f"five different pipelined requests: A's echo, B's sha256 404 (only A has one), metrics, A's echo, healthz, "
+          f"in order (got {[(status, body[:20]) for status, body in got]})")
 
     # Metrics and logs.
     status, headers, body = alpha.request("GET", "/metrics", key=None)

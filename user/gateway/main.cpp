@@ -356,9 +356,11 @@ class ConnectionServer {
     u64 leftover = buffered_ - head.head_length;
     u64 have = leftover < length ? leftover : length;
     memcpy(buffers_.body, buffers_.head + head.head_length, have);
-    // Pipelined bytes after this body stay for the next request.
-    memmove(buffers_.head, buffers_.head + head.head_length + have, leftover - have);
-    buffered_ = leftover - have;
+    // Pipelined bytes after this body belong to the next request. They stay where they are until
+    // this request is answered: `head` points into the head buffer, so moving them now would hand
+    // this request the next one's path and headers (and its Authorization).
+    u64 pipelined_start = head.head_length + have;
+    u64 pipelined = leftover - have;
     if (have < length && head.expect_continue) {
       constexpr char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
       if (!sockets_.send_all(connection_, reinterpret_cast<const u8*>(CONTINUE), sizeof CONTINUE - 1).ok()) return false;
@@ -379,6 +381,8 @@ class ConnectionServer {
     gateway::Response response;
     api_.handle(head, buffers_.body, length, response);
     respond(response, head.keep_alive);
+    memmove(buffers_.head, buffers_.head + pipelined_start, pipelined);
+    buffered_ = pipelined;
     return head.keep_alive && !response.close;
   }
 
