@@ -226,12 +226,8 @@ void thread_configure(Thread& self, TrapFrame& frame) {
     handler = object_of<Endpoint>(*endpoint.value());
     handler_badge = endpoint.value()->badge;
   }
-  bool requeue = thread->state == ThreadState::Ready;
-  if (requeue) remove_from_run_queue(*thread);
-  thread->priority = static_cast<u8>(priority);
-  thread->cpu = static_cast<u32>(cpu);
   thread->allowed_cpus = allowed;
-  if (requeue) make_ready(*thread);
+  move_thread(*thread, static_cast<u32>(cpu), static_cast<u8>(priority));
   if (thread->exception_endpoint != nullptr) decltype(thread->exception_endpoint->handled_threads)::remove(*thread);
   thread->exception_endpoint = handler;
   thread->exception_badge = handler_badge;
