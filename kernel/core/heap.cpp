@@ -1,68 +1,57 @@
-// Kernel heap: one free list per power-of-two size class from 64 bytes to a page.
+// Kernel heap: the slab heap of kernel/lib over the frame allocator, behind a lock.
 #include "core/heap.hpp"
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/memory.hpp"
+#include "core/panic.hpp"
 #include "core/spinlock.hpp"
+#include "lib/slab_heap.hpp"
 
 namespace kernel {
 namespace {
 
-constexpr usize SMALLEST_CLASS_SHIFT = 6;
-constexpr usize CLASS_COUNT = 7;  // 64, 128, ..., 4096.
-
-struct FreeBlock {
-  FreeBlock* next;
-};
-
 SpinLock heap_lock;
-FreeBlock* free_lists[CLASS_COUNT];
+SlabHeap heap;
 
-int class_of(usize size) {
-  for (usize index = 0; index < CLASS_COUNT; ++index)
-    if (size <= (usize{1} << (SMALLEST_CLASS_SHIFT + index))) return static_cast<int>(index);
-  return -1;
+u8* take_frame(void*) {
+  auto frame = frames().allocate();
+  return frame ? arch::physical_to_virtual(frame.value()) : nullptr;
+}
+
+void return_frame(void*, u8* page) {
+  // The heap returns only frames it took from the allocator, once each.
+  (void)frames().free(static_cast<u64>(page - arch::physical_to_virtual(0)));
 }
 
 }  // namespace
 
-usize allocation_size(usize size) {
-  int index = class_of(size);
-  return index < 0 ? 0 : usize{1} << (SMALLEST_CLASS_SHIFT + static_cast<usize>(index));
+void heap_init() {
+  usize page_count = frames().total_frames();
+  if (page_count > SlabHeap::MAX_PAGES) page_count = SlabHeap::MAX_PAGES;
+  usize table_pages = align_up(page_count * sizeof(SlabPage), PAGE_SIZE) / PAGE_SIZE;
+  auto table = frames().allocate_contiguous(table_pages, PAGE_SIZE);
+  if (!table) panic("no room for the heap's page descriptors (%zu frames)", table_pages);
+  heap.init(arch::physical_to_virtual(0), page_count, reinterpret_cast<SlabPage*>(arch::physical_to_virtual(table.value())),
+            {take_frame, return_frame, nullptr});
 }
 
+usize allocation_size(usize size) { return SlabHeap::allocation_size(size); }
+
 void* heap_allocate(usize size) {
-  int index = class_of(size);
-  if (index < 0) return nullptr;
-  usize block_size = usize{1} << (SMALLEST_CLASS_SHIFT + static_cast<usize>(index));
-  void* block;
-  {
-    SpinLockGuard guard(heap_lock);
-    if (free_lists[index] == nullptr) {
-      auto frame = frames().allocate();
-      if (!frame) return nullptr;
-      u8* page = arch::physical_to_virtual(frame.value());
-      for (usize offset = 0; offset < PAGE_SIZE; offset += block_size) {
-        auto* free_block = reinterpret_cast<FreeBlock*>(page + offset);
-        free_block->next = free_lists[index];
-        free_lists[index] = free_block;
-      }
-    }
-    block = free_lists[index];
-    free_lists[index] = free_lists[index]->next;
-  }
-  arch::zero_words(block, block_size);
-  return block;
+  SpinLockGuard guard(heap_lock);
+  return heap.allocate(size);
 }
 
 void heap_free(void* block, usize size) {
-  int index = class_of(size);
-  if (block == nullptr || index < 0) return;
+  if (block == nullptr) return;
   SpinLockGuard guard(heap_lock);
-  auto* free_block = static_cast<FreeBlock*>(block);
-  free_block->next = free_lists[index];
-  free_lists[index] = free_block;
+  KERNEL_ASSERT(heap.free(block, size).ok());
+}
+
+usize heap_frames() {
+  SpinLockGuard guard(heap_lock);
+  return heap.pages_held();
 }
 
 }  // namespace kernel

@@ -4,6 +4,7 @@
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 #include "core/memory.hpp"
+#include "core/heap.hpp"
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/smp.hpp"
@@ -98,6 +99,7 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
 
   memory_init(boot_info);
   arch::paging_init(boot_info.usable_end, allocate_boot_frame);
+  heap_init();
   log("frames: %zu free of %zu\n", frames().free_frames(), frames().total_frames());
 
   arch::interrupt_controller_init();

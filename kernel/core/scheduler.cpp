@@ -92,15 +92,34 @@ void remove_from_run_queue(Thread& thread) {
   cpus[thread.cpu].ready.remove(thread, thread.priority);
 }
 
+void move_thread(Thread& thread, u32 cpu, u8 priority) {
+  if (thread.state == ThreadState::Ready) {
+    remove_from_run_queue(thread);
+    thread.priority = priority;
+    thread.cpu = cpu;
+    make_ready(thread);
+    return;
+  }
+  thread.priority = priority;
+  thread.cpu = cpu;
+  // A running thread (on this CPU or another) leaves through the scheduler, which queues it on
+  // its new CPU; the request reaches the other CPU by IPI, this one on its way back to user mode.
+  u32 running_on = thread.state == ThreadState::Running ? cpu_running(thread) : NO_CPU;
+  if (running_on != NO_CPU && running_on != cpu) request_reschedule(running_on);
+}
+
 void schedule() {
   Cpu& cpu = this_cpu();
   cpu.need_reschedule = false;
   Thread* previous = current_thread();
   if (previous->state == ThreadState::Running && previous != cpu.idle) {
     // Still runnable: with slice left it keeps its place at the head of its priority, otherwise
-    // it goes behind its peers (round robin).
+    // it goes behind its peers (round robin). A thread moved to another CPU (ThreadConfigure)
+    // goes to that CPU's queue instead, so it continues there.
     previous->state = ThreadState::Ready;
-    if (previous->time_slice_left > 0) {
+    if (previous->cpu != cpu.local.index) {
+      make_ready(*previous);
+    } else if (previous->time_slice_left > 0) {
       cpu.ready.push_front(*previous, previous->priority);
     } else {
       enqueue(cpu, *previous);

@@ -1,7 +1,8 @@
 // Scheduler: per-CPU run queues by priority with round robin inside a priority, timeouts, and the
 // switch between threads.
 // Invariants: a Ready thread is on exactly one run queue (its CPU's, at its priority); the
-// current thread is on no run queue;
+// current thread is on no run queue; a thread runs only on its `cpu` except between a move and
+// the scheduler call that the move requested;
 // the kernel runs with interrupts off except in the idle loop.
 #pragma once
 
@@ -44,6 +45,10 @@ u32 cpu_running(const Thread& thread);
 void request_reschedule(u32 cpu);
 // Takes a Ready thread off its run queue (it is being stopped).
 void remove_from_run_queue(Thread& thread);
+// Gives a thread a new CPU and priority and makes it run there: a Ready thread changes queues at
+// once, a running one is made to switch away (reschedule IPI, or before this CPU returns to user
+// mode) and lands on its new CPU; a blocked one goes there when it wakes.
+void move_thread(Thread& thread, u32 cpu, u8 priority);
 // Picks the best ready thread (or idle) and switches to it; returns when the caller runs again.
 void schedule();
 // The calling thread sleeps in state (not Ready); returns when another thread wakes it.

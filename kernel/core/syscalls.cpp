@@ -8,6 +8,7 @@
 #include "arch/x86_64/address_space.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
+#include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
@@ -152,6 +153,9 @@ void factory_info(Thread& self, TrapFrame& frame) {
   auto* factory = object_of<Factory>(*slot.value());
   frame.rsi = factory->quota;
   frame.rdx = factory->used;
+  // What the frame allocator can still hand out: heap frames come back when their objects go,
+  // so a churn that ends where it began shows the same figure (the soak and /metrics check it).
+  frame.r10 = frames().free_frames() * PAGE_SIZE;
   finish(frame, Error::None);
 }
 
@@ -226,12 +230,8 @@ void thread_configure(Thread& self, TrapFrame& frame) {
     handler = object_of<Endpoint>(*endpoint.value());
     handler_badge = endpoint.value()->badge;
   }
-  bool requeue = thread->state == ThreadState::Ready;
-  if (requeue) remove_from_run_queue(*thread);
-  thread->priority = static_cast<u8>(priority);
-  thread->cpu = static_cast<u32>(cpu);
   thread->allowed_cpus = allowed;
-  if (requeue) make_ready(*thread);
+  move_thread(*thread, static_cast<u32>(cpu), static_cast<u8>(priority));
   if (thread->exception_endpoint != nullptr) decltype(thread->exception_endpoint->handled_threads)::remove(*thread);
   thread->exception_endpoint = handler;
   thread->exception_badge = handler_badge;

@@ -53,13 +53,14 @@ void abandon_object(Object* object) {
   heap_free(object, sizeof(Object));
 }
 
-// A zeroed frame charged to factory, or 0.
-u64 allocate_charged_frame(Factory* factory) {
-  if (!factory_charge(factory, PAGE_SIZE).ok()) return 0;
+// A zeroed frame charged to factory: QuotaExceeded when the quota cannot pay for it,
+// OutOfMemory when the quota could but the machine has no frame left.
+Result<u64> allocate_charged_frame(Factory* factory) {
+  TRY_VOID(factory_charge(factory, PAGE_SIZE));
   auto frame = frames().allocate();
   if (!frame) {
     factory_refund(factory, PAGE_SIZE);
-    return 0;
+    return Error::OutOfMemory;
   }
   arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
   return frame.value();
@@ -71,10 +72,10 @@ void free_charged_frame(Factory* factory, u64 frame) {
   factory_refund(factory, PAGE_SIZE);
 }
 
-u64 allocate_table_frame(void* context) {
+Result<u64> allocate_table_frame(void* context) {
   auto* task = static_cast<Task*>(context);
-  u64 frame = allocate_charged_frame(task->header.factory);
-  if (frame != 0) ++task->page_table_pages;
+  u64 frame = TRY(allocate_charged_frame(task->header.factory));
+  ++task->page_table_pages;
   return frame;
 }
 
@@ -93,7 +94,9 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   Task* task = TRY(allocate_object<Task>(factory, ObjectType::Task));
   usize table_bytes = static_cast<usize>(slot_count * sizeof(Capability));
   usize charged_table_bytes = table_bytes <= PAGE_SIZE ? allocation_size(table_bytes) : align_up(table_bytes, PAGE_SIZE);
-  if (!factory_charge(factory, charged_table_bytes).ok()) {
+  // The slot table and the page-table root are paid for together, before either exists; what
+  // fails after that is the machine's memory, not the quota.
+  if (!factory_charge(factory, charged_table_bytes + PAGE_SIZE).ok()) {
     abandon_object(task);
     return Error::QuotaExceeded;
   }
@@ -107,23 +110,24 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
       arch::zero_words(table, charged_table_bytes);
     }
   }
-  u64 root = table == nullptr ? 0 : allocate_charged_frame(factory);
-  if (root == 0) {
+  auto root = table == nullptr ? Result<u64>(Error::OutOfMemory) : frames().allocate();
+  if (!root) {
     if (table != nullptr) {
       if (table_bytes <= PAGE_SIZE) heap_free(table, table_bytes);
       else for (usize offset = 0; offset < charged_table_bytes; offset += PAGE_SIZE)
         (void)frames().free(reinterpret_cast<u64>(table) - PHYSMAP_BASE + offset);
     }
-    factory_refund(factory, charged_table_bytes);
+    factory_refund(factory, charged_table_bytes + PAGE_SIZE);
     abandon_object(task);
-    return Error::QuotaExceeded;
+    return Error::OutOfMemory;
   }
+  arch::zero_words(arch::physical_to_virtual(root.value()), PAGE_SIZE);
   task->slots = static_cast<Capability*>(table);
   for (u64 index = 0; index < slot_count; ++index) new (&task->slots[index]) Capability();
   task->slot_count = slot_count;
   task->slots_bytes = charged_table_bytes;
-  task->page_table_root = root;
-  arch::address_space_init(root);
+  task->page_table_root = root.value();
+  arch::address_space_init(root.value());
   return task;
 }
 

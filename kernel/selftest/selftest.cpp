@@ -4,9 +4,12 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "core/console.hpp"
+#include "core/heap.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
 #include "lib/format.hpp"
+#include "object/lifetime.hpp"
 
 namespace kernel {
 const BootInfo& boot_information();
@@ -142,6 +145,65 @@ void formatting_matches_printf(Context& context) {
   EXPECT(strings_equal(buffer, "-42|    7|a  |00be|deadbeefcafe"));
 }
 
+// Takes every free frame, chained through their first words; returns the chain's head (0: none).
+u64 drain_frames() {
+  u64 head = 0;
+  while (auto frame = kernel::frames().allocate()) {
+    *reinterpret_cast<u64*>(arch::physical_to_virtual(frame.value())) = head;
+    head = frame.value();
+  }
+  return head;
+}
+
+void release_frames(u64 head) {
+  while (head != 0) {
+    u64 next = *reinterpret_cast<u64*>(arch::physical_to_virtual(head));
+    (void)kernel::frames().free(head);  // Taken by drain_frames, freed once.
+    head = next;
+  }
+}
+
+// A factory whose quota exceeds the machine: when the frames run out, task creation and the page
+// tables of a mapping fail with OutOfMemory (the machine), never QuotaExceeded (the quota had
+// room), and destroying the factory returns every frame, heap frames included.
+void out_of_frames_is_out_of_memory_and_everything_returns(Context& context) {
+  using metteagle::abi::Error;
+  arch::disable_interrupts();
+  kernel::kernel_lock_acquire();
+  usize free_before = kernel::frames().free_frames();
+  usize heap_before = kernel::heap_frames();
+  auto factory = kernel::create_factory(nullptr, u64{1} << 40);
+  EXPECT(factory.ok());
+  if (factory.ok()) {
+    kernel::Factory* made = factory.value();
+    // Objects made while memory lasts leave partly used heap pages for the same classes, so the
+    // second task's object and slot table still fit and its page-table root is what fails.
+    auto task = kernel::create_task(made, 2);
+    auto memory = kernel::create_memory(made, 1);
+    EXPECT(task.ok() && memory.ok());
+    if (task.ok() && memory.ok()) {
+      EXPECT(kernel::map_memory(*task.value(), *memory.value(), 0, 0x1000, 1, true, false).ok());
+      u64 used_before = made->used;
+      u64 drained = drain_frames();
+      EXPECT(kernel::frames().free_frames() == 0);
+      EXPECT(kernel::create_task(made, 2).error() == Error::OutOfMemory);
+      // Far from the first mapping: three new page tables are needed and none can be had.
+      EXPECT(kernel::map_memory(*task.value(), *memory.value(), 0, 0x7f0000000000, 1, true, false).error() ==
+             Error::OutOfMemory);
+      EXPECT(kernel::create_memory(made, 1).error() == Error::OutOfMemory);
+      // The refused requests charged nothing.
+      EXPECT(made->used == used_before);
+      release_frames(drained);
+    }
+    kernel::schedule_destroy(&made->header);
+    kernel::process_destroy_queue();
+  }
+  EXPECT(kernel::heap_frames() == heap_before);
+  EXPECT(kernel::frames().free_frames() == free_before);
+  kernel::kernel_lock_release();
+  arch::enable_interrupts();
+}
+
 const Case boot_cases[] = {
     {"constructors_ran", constructors_ran},
     {"boot_modules_arrive_with_command_lines", boot_modules_arrive_with_command_lines},
@@ -152,6 +214,7 @@ const Case boot_cases[] = {
     {"checked_copy_survives_faults", checked_copy_survives_faults},
     {"timer_interrupts_arrive", timer_interrupts_arrive},
     {"formatting_matches_printf", formatting_matches_printf},
+    {"out_of_frames_is_out_of_memory_and_everything_returns", out_of_frames_is_out_of_memory_and_everything_returns},
 };
 
 // The panic suite proves the harness notices a crashing kernel: it writes through a null pointer.

@@ -49,14 +49,18 @@ namespace metteagle::abi {
     "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address), Busy (UTCB address in use), " \
     "QuotaExceeded, OutOfMemory",                                                                               \
     "create an object charged to the factory; the new capability has all rights")                               \
-  X(FactoryInfo, 7, Factory, "-", "-", "o1 quota bytes, o2 bytes used", "-", "read the factory's accounting")   \
+  X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
+    "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's)", "-",  \
+    "read the factory's accounting and the machine's free memory")                                              \
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
-    "-", "InvalidArgument (range, alignment, rights), Busy (overlaps a mapping or a UTCB), QuotaExceeded",       \
+    "-", "InvalidArgument (range, alignment, rights), Busy (overlaps a mapping or a UTCB), QuotaExceeded, "     \
+    "OutOfMemory (no physical frame for a page table or the mapping's record)",                                 \
     "map pages of a memory object into the task")                                                              \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages", "-",                                                     \
-    "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two)",     \
+    "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
+    "OutOfMemory (the same, with no physical memory left)",                                                     \
     "remove the pages inside the range; a mapping reaching past it keeps the rest")                             \
   X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
     "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
@@ -67,7 +71,8 @@ namespace metteagle::abi {
     "a3 exception endpoint selector (0 = none; needs Send), a4 the CPUs it may ever run on (bit i = CPU i; "     \
     "within the caller's own; 0 = unchanged). New threads inherit their creator's set", "-",                   \
     "InvalidArgument (priority, CPU or CPU set), InvalidCapability/WrongType/NoRights (a3)",                    \
-    "set scheduling parameters and the exception handler")                                                      \
+    "set scheduling parameters and the exception handler; a thread given another CPU continues there (a "      \
+    "running one is interrupted at once, the caller moves before it returns)")                                  \
   X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
   X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
   X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \

@@ -14,15 +14,20 @@ namespace {
 using page_table::index_at;
 using page_table::table_at;
 
-// Returns the page-table entry for address at level 0, creating tables when tables is given.
-u64* walk(u64 root, u64 address, const TableFrameSource* tables) {
+// Returns the page-table entry for address at level 0, creating tables when tables is given;
+// null when a table is missing, or could not be made (then *failure says why).
+u64* walk(u64 root, u64 address, const TableFrameSource* tables, Error* failure = nullptr) {
   u64* table = table_at(root);
   for (unsigned level = 3; level > 0; --level) {
     u64& entry = table[index_at(address, level)];
     if ((entry & page_table::PRESENT) == 0) {
       if (tables == nullptr) return nullptr;
-      u64 frame = tables->allocate(tables->context);
-      if (frame == 0) return nullptr;
+      auto made = tables->allocate(tables->context);
+      if (!made) {
+        if (failure != nullptr) *failure = made.error();
+        return nullptr;
+      }
+      u64 frame = made.value();
       // Intermediate entries allow everything; the leaf entry decides the page's rights.
       entry = frame | page_table::PRESENT | page_table::WRITABLE | page_table::USER;
     }
@@ -52,8 +57,9 @@ void address_space_init(u64 root_frame) {
 
 Result<void> address_space_map(u64 root, u64 address, u64 physical, PageRights rights, const TableFrameSource& tables) {
   if (address >= LAYOUT_USER_SPACE_END || !is_aligned(address, PAGE_SIZE)) return Error::InvalidArgument;
-  u64* entry = walk(root, address, &tables);
-  if (entry == nullptr) return Error::QuotaExceeded;
+  Error failure = Error::None;
+  u64* entry = walk(root, address, &tables, &failure);
+  if (entry == nullptr) return failure;
   u64 value = physical | page_table::PRESENT | page_table::USER;
   if (rights.writable) value |= page_table::WRITABLE;
   if (!rights.executable || rights.writable) value |= page_table::NO_EXECUTE;

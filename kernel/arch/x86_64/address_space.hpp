@@ -16,10 +16,10 @@ struct PageRights {
   bool uncached = false;  // Device registers.
 };
 
-// Supplies zeroed frames for page tables and takes them back; returns 0 when the quota or the
-// machine is out of memory.
+// Supplies zeroed frames for page tables and takes them back; allocate fails with
+// QuotaExceeded when the quota is spent and OutOfMemory when the machine has no frame left.
 struct TableFrameSource {
-  u64 (*allocate)(void* context);
+  Result<u64> (*allocate)(void* context);
   void (*release)(void* context, u64 frame);
   void* context;
 };

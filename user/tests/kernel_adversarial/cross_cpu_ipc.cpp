@@ -1,5 +1,6 @@
 // Cases for IPC between CPUs: a server pinned to CPU 1 answers a client on CPU 0 through many
-// round trips of full 64-word messages, and capabilities cross with Grant only.
+// round trips of full 64-word messages, and capabilities cross with Grant only; CPU sets confine
+// threads, and ThreadConfigure moves a thread to the CPU it names.
 #include "../support/local_thread.hpp"
 
 namespace kernel_adversarial {
@@ -226,12 +227,180 @@ void a_thread_cannot_leave_its_cpu_set(Case& test) {
   EXPECT_EQ(confinement.child_on_own_cpu, Error::None);
 }
 
+// ThreadConfigure moves a thread where it actually runs, seen from the thread itself: a spinner
+// keeps writing its own APIC id (CPUID leaf 1, EBX bits 31-24) into memory the case reads. The
+// three ways a thread can be when it is moved: Ready on a run queue, running on the other CPU,
+// and the running thread moving itself.
+u64 own_apic_id() {
+  u32 eax = 1, ebx, ecx = 0, edx;
+  asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+  return ebx >> 24;
+}
+
+struct Spinner {
+  volatile u64 apic_id = ~u64{0};  // The latest reading (~0: none yet).
+  volatile u64 rounds = 0;
+  volatile u64 stop = 0;
+  volatile u64 done = 0;
+  // Self-moving: when move_self is set the spinner configures itself (selector self) to CPU
+  // move_to, then records the result and its first APIC id reading after the call.
+  volatile u64 move_self = 0;
+  u64 self = abi::NULL_SELECTOR;
+  u64 priority = 0;
+  u64 move_to = 0;
+  volatile u64 moved_error = ~u64{0};
+  volatile u64 apic_after_move = ~u64{0};
+  u64 parking = abi::NULL_SELECTOR;  // It waits here at the end, so it is not running when deleted.
+};
+Spinner spinners[3];
+
+void spinner_entry(u64 index) {
+  Spinner& spinner = spinners[index];
+  while (spinner.stop == 0) {
+    if (spinner.move_self == 1) {
+      spinner.move_self = 2;
+      // The set shrinks to the new CPU alone, so the one it runs on now is no longer allowed.
+      auto moved = Thread(spinner.self).configure(spinner.priority, spinner.move_to, abi::NULL_SELECTOR,
+                                                  u64{1} << spinner.move_to);
+      spinner.apic_after_move = own_apic_id();
+      spinner.moved_error = static_cast<u64>(moved.error());
+    }
+    spinner.apic_id = own_apic_id();
+    spinner.rounds = spinner.rounds + 1;
+  }
+  spinner.done = 1;
+  Message message;
+  (void)Endpoint(spinner.parking).receive(message);
+}
+
+// Waits (yielding, so same-priority threads here run) until condition() holds or `bound`
+// nanoseconds passed; returns whether it held.
+template <typename Condition>
+bool wait_until(Condition condition, u64 bound = REPORT_TIMEOUT) {
+  u64 start = thread_self().timestamp;
+  while (!condition()) {
+    if (elapsed_nanoseconds(start, thread_self().timestamp) > bound) return false;
+    yield_thread();
+  }
+  return true;
+}
+
+// The APIC ids of CPU 0 (this thread, pinned there) and CPU 1 (a spinner created there), which
+// must differ for the readings to mean anything.
+struct ApicIds {
+  u64 cpu0 = ~u64{0};
+  u64 cpu1 = ~u64{0};
+};
+
+void stop_spinner(Case& test, Spinner& spinner) {
+  spinner.stop = 1;
+  EXPECT(wait_until([&] { return spinner.done == 1; }));
+}
+
+void configure_moves_a_ready_thread_to_its_new_cpu(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2 && own.own_priority >= 1);
+  ScopedSlot parking_slot(test);
+  REQUIRE(parking_slot.valid());
+  Endpoint parking = REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  ApicIds ids;
+  ids.cpu0 = own_apic_id();
+  // CPU 1 is held by a spinner at our priority; the moved thread waits below it, Ready.
+  Spinner& holder = spinners[0];
+  Spinner& waiting = spinners[1];
+  holder = Spinner{};
+  waiting = Spinner{};
+  holder.parking = waiting.parking = parking.selector();
+  LocalThread holder_thread, waiting_thread;
+  REQUIRE_OK(holder_thread.create(1));
+  REQUIRE_OK(waiting_thread.create(1));
+  REQUIRE_OK(waiting_thread.thread().configure(own.own_priority - 1, 1, abi::NULL_SELECTOR));
+  REQUIRE_OK(holder_thread.start(spinner_entry, 0));
+  REQUIRE(wait_until([&] { return holder.rounds > 0; }));
+  ids.cpu1 = holder.apic_id;
+  EXPECT(ids.cpu0 != ids.cpu1);
+  REQUIRE_OK(waiting_thread.start(spinner_entry, 1));
+  pause_for(SILENCE_TIMEOUT);
+  EXPECT_EQ(waiting.rounds, 0);  // Ready, never run: the holder outranks it on CPU 1.
+  REQUIRE_OK(waiting_thread.thread().configure(own.own_priority, 0, abi::NULL_SELECTOR));
+  EXPECT(wait_until([&] { return waiting.rounds > 0; }));
+  EXPECT_EQ(waiting.apic_id, ids.cpu0);
+  stop_spinner(test, waiting);
+  stop_spinner(test, holder);
+}
+
+void configure_moves_a_thread_running_on_another_cpu(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  ScopedSlot parking_slot(test);
+  REQUIRE(parking_slot.valid());
+  Endpoint parking = REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  ApicIds ids;
+  ids.cpu0 = own_apic_id();
+  Spinner& running = spinners[0];
+  running = Spinner{};
+  running.parking = parking.selector();
+  LocalThread thread;
+  REQUIRE_OK(thread.create(1));
+  REQUIRE_OK(thread.start(spinner_entry, 0));
+  REQUIRE(wait_until([&] { return running.rounds > 0; }));
+  ids.cpu1 = running.apic_id;
+  EXPECT(ids.cpu0 != ids.cpu1);
+  // Moved while it spins on CPU 1: within the bound it reports CPU 0's id (it shares CPU 0 with
+  // this thread, which yields to it). The old kernel left it on CPU 1 for good.
+  REQUIRE_OK(thread.thread().configure(own.own_priority, 0, abi::NULL_SELECTOR));
+  EXPECT(wait_until([&] { return running.apic_id == ids.cpu0; }));
+  EXPECT_EQ(running.apic_id, ids.cpu0);
+  // And back again, this time by shrinking its CPU set to CPU 1 alone.
+  REQUIRE_OK(thread.thread().configure(own.own_priority, 1, abi::NULL_SELECTOR, 0b10));
+  EXPECT(wait_until([&] { return running.apic_id == ids.cpu1; }));
+  EXPECT_EQ(running.apic_id, ids.cpu1);
+  stop_spinner(test, running);
+}
+
+void a_thread_that_moves_itself_returns_on_its_new_cpu(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  ScopedSlot parking_slot(test);
+  REQUIRE(parking_slot.valid());
+  Endpoint parking = REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  ApicIds ids;
+  ids.cpu0 = own_apic_id();
+  Spinner& mover = spinners[2];
+  mover = Spinner{};
+  mover.parking = parking.selector();
+  LocalThread thread;
+  REQUIRE_OK(thread.create(1));
+  mover.self = thread.thread().selector();
+  mover.priority = own.own_priority;
+  mover.move_to = 0;
+  REQUIRE_OK(thread.start(spinner_entry, 2));
+  REQUIRE(wait_until([&] { return mover.rounds > 0; }));
+  ids.cpu1 = mover.apic_id;
+  EXPECT(ids.cpu0 != ids.cpu1);
+  mover.move_self = 1;
+  REQUIRE(wait_until([&] { return mover.moved_error != ~u64{0}; }));
+  EXPECT_EQ(mover.moved_error, static_cast<u64>(Error::None));
+  // The very first reading after the call returned: the move happened before it came back.
+  EXPECT_EQ(mover.apic_after_move, ids.cpu0);
+  u64 rounds = mover.rounds;
+  EXPECT(wait_until([&] { return mover.rounds > rounds + 10; }));
+  EXPECT_EQ(mover.apic_id, ids.cpu0);
+  stop_spinner(test, mover);
+}
+
 }  // namespace
 
 extern const test::TestEntry CROSS_CPU_TESTS[] = {
     {"calls_between_cpus_keep_every_word", calls_between_cpus_keep_every_word},
     {"unmapping_leaves_the_tasks_threads_on_other_cpus_running", unmapping_leaves_the_tasks_threads_on_other_cpus_running},
     {"a_thread_cannot_leave_its_cpu_set", a_thread_cannot_leave_its_cpu_set},
+    {"configure_moves_a_ready_thread_to_its_new_cpu", configure_moves_a_ready_thread_to_its_new_cpu},
+    {"configure_moves_a_thread_running_on_another_cpu", configure_moves_a_thread_running_on_another_cpu},
+    {"a_thread_that_moves_itself_returns_on_its_new_cpu", a_thread_that_moves_itself_returns_on_its_new_cpu},
 };
 extern const usize CROSS_CPU_TEST_COUNT = sizeof CROSS_CPU_TESTS / sizeof CROSS_CPU_TESTS[0];
 

@@ -14,6 +14,7 @@ namespace sys {
 struct FactoryQuota {
   u64 quota_bytes;
   u64 used_bytes;
+  u64 machine_free_bytes;  // Physical memory the kernel has free, machine-wide.
 };
 
 class Factory : public TypedCapability<ObjectType::Factory> {
@@ -51,7 +52,7 @@ class Factory : public TypedCapability<ObjectType::Factory> {
     SyscallRegisters registers;
     Error error = invoke(abi::Syscall::FactoryInfo, selector(), registers);
     if (error != Error::None) return error;
-    return FactoryQuota{registers.argument1, registers.argument2};
+    return FactoryQuota{registers.argument1, registers.argument2, registers.argument3};
   }
 
  private:
