@@ -2,7 +2,7 @@
 # The first line is the root task; every other line is a program with its boot configuration
 # (docs/BOOT.md): the words after the path name exactly the capabilities it gets.
 {build}/user/root.elf
-{build}/user/manager.elf task thread factory=200M slots=4096 console=write endpoint=manager:receive
+{build}/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive
 {build}/user/net.elf task factory=8M console platform endpoint=net:receive
 {build}/user/gateway.elf task factory=32M console endpoint=net:send endpoint=manager:send+grant file=keys
 # The gateway's API keys (a data module, docs/BOOT.md): copied from config/gateway.keys at build time.

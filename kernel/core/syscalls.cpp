@@ -143,7 +143,11 @@ void factory_create(Thread& self, TrapFrame& frame) {
     default:
       return finish(frame, Error::InvalidArgument);
   }
-  install_capability(*destination.value(), created, abi::ALL_RIGHTS);
+  // All rights, except that Observe passes only from a capability that has it (rights only shrink).
+  u32 rights = abi::ALL_RIGHTS;
+  if (type == ObjectType::Factory && (factory_slot.value()->rights & rights_of(abi::FactoryRight::Observe)) == 0)
+    rights &= ~rights_of(abi::FactoryRight::Observe);
+  install_capability(*destination.value(), created, rights);
   finish(frame, Error::None);
 }
 
@@ -155,7 +159,9 @@ void factory_info(Thread& self, TrapFrame& frame) {
   frame.rdx = factory->used;
   // What the frame allocator can still hand out: heap frames come back when their objects go,
   // so a churn that ends where it began shows the same figure (the soak and /metrics check it).
-  frame.r10 = frames().free_frames() * PAGE_SIZE;
+  // Only with Observe: the machine's free memory tells of every other task's use.
+  bool observe = (slot.value()->rights & rights_of(abi::FactoryRight::Observe)) != 0;
+  frame.r10 = observe ? frames().free_frames() * PAGE_SIZE : 0;
   finish(frame, Error::None);
 }
 

@@ -63,8 +63,13 @@ int function_main(const FunctionInput&, FunctionOutput& output) {
       (task_info->rights & abi::rights_of(abi::TaskRight::Capabilities)) != 0)
     report.violation(manager::FUNCTION_TASK, "rights", task_info.error());
   auto factory_info = sys::Capability(manager::FUNCTION_FACTORY).identify();
-  if (!factory_info.ok() || factory_info->type != abi::ObjectType::Factory)
-    report.violation(manager::FUNCTION_FACTORY, "type", factory_info.error());
+  if (!factory_info.ok() || factory_info->type != abi::ObjectType::Factory ||
+      factory_info->rights != abi::rights_of(abi::FactoryRight::Create))
+    report.violation(manager::FUNCTION_FACTORY, "rights", factory_info.error());
+  // The machine's free memory would tell of other tenants' use: it reads as 0 without Observe.
+  auto quota = sys::Factory(manager::FUNCTION_FACTORY).info();
+  if (!quota.ok() || quota->machine_free_bytes != 0)
+    report.violation(manager::FUNCTION_FACTORY, "observe", quota.ok() ? Error::None : quota.error());
   if (report.violations == 0) output.write("isolated");
   return report.violations;
 }

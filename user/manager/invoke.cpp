@@ -307,7 +307,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     error = events.value().copy_to(badged_slot.value(), abi::rights_of(abi::EndpointRight::Send, abi::EndpointRight::Grant),
                                    outcome.result.invocation_id).error();
     if (error == Error::None) error = child.give(Capability(badged_slot.value()), FUNCTION_MANAGER).error();
-    if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY).error();
+    if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY, abi::rights_of(abi::FactoryRight::Create)).error();
     if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
     if (error == Error::None && function->executable_memory != 0)
       error = child.give(Capability(function->executable_memory), FUNCTION_EXECUTABLE,

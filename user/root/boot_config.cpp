@@ -141,6 +141,9 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
   } else if (equals(word, "platform")) {
     if (config.give_platform) return fail(error, "'platform' given twice", line, word);
     config.give_platform = true;
+  } else if (equals(word, "observe")) {
+    if (config.factory_observe) return fail(error, "'observe' given twice", line, word);
+    config.factory_observe = true;
   } else if (starts_with(word, "name=", value)) {
     if (named) return fail(error, "'name=' given twice", line, word);
     if (!copy_name(value, config.name))
@@ -221,6 +224,10 @@ bool parse_boot_config(const char* line, ProgramConfig& config, ConfigError& err
   }
   if (!have_path) {
     error = ConfigError{"the command line is empty", 0};
+    return false;
+  }
+  if (config.factory_observe && config.factory_quota == 0) {
+    error = ConfigError{"'observe' is a right of the factory: it needs factory=<size>", 0};
     return false;
   }
   if (!named) default_name(config.path, config.name);

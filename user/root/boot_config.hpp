@@ -36,6 +36,7 @@ struct ProgramConfig {
   u32 console_rights;   // DebugConsoleRight bits, when give_console.
   bool give_platform;   // The Platform capability (right Devices): device memory, I/O ports, IRQs.
   u64 factory_quota;    // Bytes; 0 = no factory.
+  bool factory_observe; // `observe`: the factory also has Observe (the machine's free memory).
   usize endpoint_count;
   EndpointGrant endpoints[MAX_PROGRAM_ENDPOINTS];
   bool is_data;         // `data`: the module is a text file kept for programs, not a program.

@@ -116,7 +116,8 @@ bool give_capabilities(const ProgramConfig& config, const ProgramImage& image, T
     if (!slot.ok()) return fail(failure, "allocate a slot for the factory", slot.error());
     auto factory = context.factory.create_factory(slot.value(), config.factory_quota);
     if (!factory.ok()) return fail(failure, "create the factory", factory.error());
-    if (!give(child, slot.value(), OWN_FACTORY, CHILD_FACTORY_RIGHTS, "give the factory", failure)) return false;
+    u32 rights = CHILD_FACTORY_RIGHTS | (config.factory_observe ? abi::rights_of(abi::FactoryRight::Observe) : 0);
+    if (!give(child, slot.value(), OWN_FACTORY, rights, "give the factory", failure)) return false;
   }
   if (config.give_console &&
       !give(child, context.console.selector(), CONSOLE, config.console_rights, "give the console", failure))

@@ -74,6 +74,8 @@ TEST(BootConfig, ConsoleDefaultsToWriteOnly) {
 
 TEST(BootConfig, Sizes) {
   EXPECT_EQ(parse_ok("p factory=4096").factory_quota, 4096u);
+  EXPECT_FALSE(parse_ok("p factory=4096").factory_observe);
+  EXPECT_TRUE(parse_ok("p observe factory=4096").factory_observe);
   EXPECT_EQ(parse_ok("p factory=64K").factory_quota, 65536u);
   EXPECT_EQ(parse_ok("p factory=2G").factory_quota, 2ull << 30);
 }
@@ -117,6 +119,8 @@ TEST(BootConfig, InvalidWordsAreRejected) {
       "p factory=2000G",
       "p factory=99999999999999999999G",
       "p factory=1M factory=2M",
+      "p observe",
+      "p observe observe factory=1M",
       "p endpoint=",
       "p endpoint=:send",
       "p endpoint=svc:",

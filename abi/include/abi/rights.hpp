@@ -28,7 +28,10 @@ enum class TaskRight : u32 { Map = 1, Capabilities = 2 };
 enum class ThreadRight : u32 { Control = 1 };
 enum class EndpointRight : u32 { Send = 1, Receive = 2, Grant = 4 };
 enum class MemoryRight : u32 { Read = 1, Write = 2, Execute = 4 };
-enum class FactoryRight : u32 { Create = 1 };
+// Observe: read machine-wide figures (FactoryInfo's free physical memory). Only the servers the
+// root task starts hold it; a factory created through a capability without it never gets it, so a
+// container cannot watch other containers' memory use through the machine's free memory.
+enum class FactoryRight : u32 { Create = 1, Observe = 2 };
 enum class DebugConsoleRight : u32 { Write = 1, Exit = 2 };
 enum class NotificationRight : u32 { Signal = 1, Wait = 2 };
 enum class IrqRight : u32 { Control = 1 };
@@ -46,7 +49,7 @@ constexpr u32 full_rights(ObjectType type) {
     case ObjectType::Thread: return 1;
     case ObjectType::Endpoint: return 7;
     case ObjectType::Memory: return 7;
-    case ObjectType::Factory: return 1;
+    case ObjectType::Factory: return 3;
     case ObjectType::DebugConsole: return 3;
     case ObjectType::Notification: return 3;
     case ObjectType::Irq: return 1;

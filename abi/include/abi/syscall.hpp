@@ -48,10 +48,12 @@ namespace metteagle::abi {
     "-",                                                                                                        \
     "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address), Busy (UTCB address in use), " \
     "QuotaExceeded, OutOfMemory",                                                                               \
-    "create an object charged to the factory; the new capability has all rights")                               \
+    "create an object charged to the factory; the new capability has all rights (a Factory: Observe only "    \
+    "if this capability has it)")                               \
   X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
-    "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's)", "-",  \
-    "read the factory's accounting and the machine's free memory")                                              \
+    "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
+    "0 unless the capability has Observe)", "-",                                                               \
+    "read the factory's accounting and, with Observe, the machine's free memory")                                              \
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \

@@ -101,10 +101,22 @@ void factory_rights(Case& test) {
   ScopedSlot factory_slot(test);
   REQUIRE(factory_slot.valid());
   REQUIRE_OK(environment().factory.create_factory(factory_slot.selector(), 64 * 1024));
+  constexpr u32 CREATE = abi::rights_of(abi::FactoryRight::Create);
+  constexpr u32 OBSERVE = abi::rights_of(abi::FactoryRight::Observe);
   for_every_mask(test, factory_slot.selector(), ObjectType::Factory, [&](u64 copy, u32 mask) {
     ScopedSlot created(test);
-    EXPECT_ERROR(Factory(copy).create_endpoint(created.selector()), expected_for(mask, abi::rights_of(abi::FactoryRight::Create)));
-    EXPECT_OK(Factory(copy).info());
+    EXPECT_ERROR(Factory(copy).create_endpoint(created.selector()), expected_for(mask, CREATE));
+    // The machine's free memory only with Observe; without, FactoryInfo still answers the quota.
+    auto info = Factory(copy).info();
+    EXPECT(info.ok() && info->quota_bytes == 64 * 1024);
+    EXPECT(info.ok() && (has(mask, OBSERVE) ? info->machine_free_bytes > 0 : info->machine_free_bytes == 0));
+    // A factory made through this copy has Observe only if the copy had it.
+    if (has(mask, CREATE)) {
+      ScopedSlot child(test);
+      EXPECT_OK(Factory(copy).create_factory(child.selector(), 4096));
+      auto child_info = Capability(child.selector()).identify();
+      EXPECT(child_info.ok() && has(child_info->rights, CREATE) && has(child_info->rights, OBSERVE) == has(mask, OBSERVE));
+    }
   });
 }
 

@@ -7,14 +7,14 @@ namespace {
 
 constexpr u64 CHILD_QUOTA = 64 * 1024;
 
-void expect_created(Case& test, u64 selector, ObjectType type) {
+void expect_created(Case& test, u64 selector, ObjectType type, u32 rights) {
   auto info = Capability(selector).identify();
   if (!info.ok()) {
     test.fail(__FILE__, __LINE__, "identify of a new object failed with %s", error_name(info.error()));
     return;
   }
   EXPECT_EQ(info->type, type);
-  EXPECT_EQ(info->rights, abi::full_rights(type));
+  EXPECT_EQ(info->rights, rights);
   EXPECT_EQ(info->badge, 0);
 }
 
@@ -23,16 +23,22 @@ void factory_creates_every_object_type(Case& test) {
   ScopedSlot task(test), thread(test), endpoint(test), memory(test), child_factory(test);
   REQUIRE(task.valid() && thread.valid() && endpoint.valid() && memory.valid() && child_factory.valid());
   Task new_task = REQUIRE_OK(factory.create_task(task.selector(), 16));
-  expect_created(test, task.selector(), ObjectType::Task);
+  expect_created(test, task.selector(), ObjectType::Task, abi::full_rights(ObjectType::Task));
   // A thread in the new (empty) task; it is never started.
   EXPECT_OK(factory.create_thread(thread.selector(), new_task, SPARE_UTCB_ADDRESS));
-  expect_created(test, thread.selector(), ObjectType::Thread);
+  expect_created(test, thread.selector(), ObjectType::Thread, abi::full_rights(ObjectType::Thread));
   EXPECT_OK(factory.create_endpoint(endpoint.selector()));
-  expect_created(test, endpoint.selector(), ObjectType::Endpoint);
+  expect_created(test, endpoint.selector(), ObjectType::Endpoint, abi::full_rights(ObjectType::Endpoint));
   EXPECT_OK(factory.create_memory(memory.selector(), 1));
-  expect_created(test, memory.selector(), ObjectType::Memory);
+  expect_created(test, memory.selector(), ObjectType::Memory, abi::full_rights(ObjectType::Memory));
   EXPECT_OK(factory.create_factory(child_factory.selector(), CHILD_QUOTA));
-  expect_created(test, child_factory.selector(), ObjectType::Factory);
+  // A new factory has Observe only if the factory that made it has (run as the root task or
+  // started with `observe`, or not).
+  auto own = Capability(factory.selector()).identify();
+  REQUIRE(own.ok());
+  constexpr u32 OBSERVE = abi::rights_of(abi::FactoryRight::Observe);
+  expect_created(test, child_factory.selector(), ObjectType::Factory,
+                 abi::full_rights(ObjectType::Factory) & ~(own->rights & OBSERVE ? 0 : OBSERVE));
   // The thread goes before its task (ScopedSlot destructors run in reverse order anyway).
   EXPECT_OK(Capability(thread.selector()).remove());
 }

@@ -14,7 +14,7 @@ namespace sys {
 struct FactoryQuota {
   u64 quota_bytes;
   u64 used_bytes;
-  u64 machine_free_bytes;  // Physical memory the kernel has free, machine-wide.
+  u64 machine_free_bytes;  // Physical memory the kernel has free, machine-wide (0 without Observe).
 };
 
 class Factory : public TypedCapability<ObjectType::Factory> {
