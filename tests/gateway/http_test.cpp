@@ -3,6 +3,7 @@
 // status mapping over a fake manager. GoogleTest under ASan/UBSan.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -206,13 +207,17 @@ class FakeManager final : public Backend {
   u32 invoke_status = manager::STATUS_OK;
   u64 exit_detail = 0;  // An exit's detail: the system calls a Linux function's personality lacked.
   u32 last_tenant = 0;
+  u64 last_send_timeout = 0;
+  u64 last_grants = 0;            // The grants of the last DEPLOY.      // The send timeout the gateway gave its last INVOKE.
+  bool invoke_times_out = false;  // No manager worker takes the INVOKE (its send phase times out).
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
 
-  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig&, const char*,
-                      u64) override {
+  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig& config,
+                      const char*, u64) override {
     ManagerReply reply;
     reply.delivered = true;
     last_tenant = tenant;
+    last_grants = config.grants;
     if (size < 4) {
       reply.status = manager::STATUS_BAD_EXECUTABLE;
       reply.words[0] = 2;
@@ -224,7 +229,14 @@ class FakeManager final : public Backend {
     }
     return reply;
   }
-  ManagerReply invoke(u32 tenant, const char* name, const u8* input, u64 size, u8* output, u64 capacity) override {
+  ManagerReply invoke(u32 tenant, const char* name, const u8* input, u64 size, u8* output, u64 capacity,
+                      u64 send_timeout) override {
+    last_send_timeout = send_timeout;
+    if (invoke_times_out) {
+      ManagerReply reply;
+      reply.timed_out = true;
+      return reply;
+    }
     if (during_invoke) {
       auto hook = std::move(during_invoke);
       during_invoke = nullptr;
@@ -264,6 +276,7 @@ class FakeManager final : public Backend {
     } else if (kind == manager::DESCRIBE) {
       reply.status = manager::STATUS_OK;
       reply.words[0] = 100;
+      reply.words[2] = 7'000'000'000;  // timeout_ms 7000.
       reply.words[4] = 1 << 20;
     } else {
       for (size_t index = 0; index < functions.size(); ++index)
@@ -286,14 +299,14 @@ class FakeManager final : public Backend {
 
 class ApiTest : public ::testing::Test {
  protected:
-  static constexpr ApiKey KEYS[] = {{"key-one-1234", 1, 2}, {"key-two-1234", 2, 1}};
+  static constexpr ApiKey KEYS[] = {{"key-one-1234", 1, 2}, {"key-two-1234", 2, 1}, {"key-operator", 9, 1, true}};
   std::vector<char> text = std::vector<char>(64 * 1024);
   std::vector<u8> output = std::vector<u8>(1 << 20);
   // A second worker's storage: the same shared state, as a second connection sees it.
   std::vector<char> other_text = std::vector<char>(64 * 1024);
   std::vector<u8> other_output = std::vector<u8>(1 << 20);
   FakeManager fake;
-  std::unique_ptr<GatewayShared> shared = std::make_unique<GatewayShared>(KEYS, 2);
+  std::unique_ptr<GatewayShared> shared = std::make_unique<GatewayShared>(KEYS, 3);
   std::unique_ptr<Gateway> api = std::make_unique<Gateway>(
       fake, *shared, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
   std::unique_ptr<Gateway> other = std::make_unique<Gateway>(
@@ -349,9 +362,6 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_NE(body_of(listed).find("\"name\": \"echo\""), std::string::npos);
   EXPECT_EQ(send("GET /system/logs?name=echo HTTP/1.1\r\n" + key).status, 200u);
   EXPECT_EQ(send("GET /system/logs HTTP/1.1\r\n" + key).status, 400u);
-  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 200u);
-  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 404u);
-  EXPECT_EQ(send("GET /system/functions/Bad%20Name HTTP/1.1\r\n" + key).status, 404u);
   Response metrics = send("GET /metrics HTTP/1.1\r\n");
   EXPECT_EQ(metrics.status, 200u);
   const std::string page = body_of(metrics);
@@ -365,6 +375,182 @@ TEST_F(ApiTest, StatusMapping) {
             std::string::npos);
   EXPECT_NE(page.find("metteagle_function_cold_start_seconds_bucket{function=\"echo\",tenant=\"1\",le=\"+Inf\"} "),
             std::string::npos);
+  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 200u);
+  EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 404u);
+  EXPECT_EQ(send("GET /system/functions/Bad%20Name HTTP/1.1\r\n" + key).status, 404u);
+  // A deleted function's series goes at once; the totals keep what it counted.
+  const std::string after = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_EQ(after.find("function=\"echo\""), std::string::npos) << after;
+  EXPECT_NE(after.find("metteagle_invocations_all_total 6\n"), std::string::npos);
+  EXPECT_NE(after.find("metteagle_series_refused_total{tenant=\"1\"} 0\n"), std::string::npos);
+}
+
+TEST_F(ApiTest, ConsoleIsAnOperatorGrant) {
+  const std::string tenant = "Authorization: Bearer key-one-1234\r\n";
+  const std::string operator_key = "Authorization: Bearer key-operator\r\n";
+  const std::string console = "X-Function-Config: {\"name\": \"loud\", \"console\": true}\r\n";
+  fake.last_grants = 99;
+  Response refused = send("POST /system/functions HTTP/1.1\r\n" + tenant + console, "ELF!");
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_EQ(body_of(refused), "{\"error\": \"\\\"console\\\": true needs an operator key (the key file's console "
+                              "flag); this API key has none\"}\n");
+  EXPECT_EQ(fake.last_grants, 99u);  // Refused before the manager saw it.
+  EXPECT_TRUE(fake.functions.empty());
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + tenant +
+                 "X-Function-Config: {\"name\": \"quiet\", \"console\": false}\r\n", "ELF!").status, 201u);
+  EXPECT_EQ(fake.last_grants, 0u);
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + operator_key + console, "ELF!").status, 201u);
+  EXPECT_EQ(fake.last_grants, manager::GRANT_CONSOLE);
+  EXPECT_EQ(fake.last_tenant, 9u);
+  char rendered[512];
+  Buffer line(rendered, sizeof rendered);
+  render_response_head(refused, true, line);
+  EXPECT_EQ(std::string(line.data(), line.size()).rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u);
+}
+
+// No manager worker takes the INVOKE within the function's timeout plus the margin: 504, the
+// invocation did not run and counts nowhere.
+TEST_F(ApiTest, InvokeSendTimeout) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {\"name\": \"echo\"}\r\n", "ELF!")
+                .status,
+            201u);
+  fake.invoke_times_out = true;
+  Response timed_out = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(timed_out.status, 504u);
+  EXPECT_EQ(body_of(timed_out),
+            "{\"error\": \"the container manager did not take the invocation within the function's timeout plus 5 s "
+            "(all its workers are busy); it did not run\"}\n");
+  EXPECT_EQ(fake.last_send_timeout, 7'000'000'000u + INVOKE_SEND_MARGIN_NS);  // The fake's timeout_ms is 7000.
+  EXPECT_EQ(shared->limits.in_flight(1), 0u);
+  const std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_NE(page.find("metteagle_invocations_all_total 0\n"), std::string::npos) << page;
+  fake.invoke_times_out = false;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 200u);
+}
+
+// Finding 8 (issue 10): an invocation that outlives a delete of its function must not bring the
+// series back ("zombie" series filled the table so that other tenants' functions got none).
+TEST_F(ApiTest, DeleteDuringInvocationLeavesNoSeries) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  const std::string config = "X-Function-Config: {\"name\": \"gone\"}\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 201u);
+  EXPECT_EQ(shared->metrics.series_count(1), 1u);
+  Response deleted;
+  fake.during_invoke = [&] { deleted = send("DELETE /system/functions/gone HTTP/1.1\r\n" + key, "", other.get()); };
+  (void)send("POST /function/gone HTTP/1.1\r\n" + key, "x");
+  EXPECT_EQ(deleted.status, 200u);
+  EXPECT_EQ(shared->metrics.series_count(1), 0u);
+  std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_EQ(page.find("function=\"gone\""), std::string::npos) << page;
+  EXPECT_NE(page.find("metteagle_invocations_all_total 1\n"), std::string::npos);
+  // Deleted and deployed again while an invocation of the old one runs: the old invocation's
+  // result does not land in the new function's series.
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 201u);
+  Response redeployed;
+  fake.during_invoke = [&] {
+    (void)send("DELETE /system/functions/gone HTTP/1.1\r\n" + key, "", other.get());
+    redeployed = send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!", other.get());
+  };
+  EXPECT_EQ(send("POST /function/gone HTTP/1.1\r\n" + key, "y").status, 200u);
+  EXPECT_EQ(redeployed.status, 201u);
+  page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_NE(page.find("metteagle_invocations_total{function=\"gone\",tenant=\"1\"} 0\n"), std::string::npos) << page;
+  Response log = send("GET /system/logs?name=gone HTTP/1.1\r\n" + key);
+  EXPECT_EQ(log.status, 200u);
+  EXPECT_EQ(body_of(log), "");
+  EXPECT_EQ(shared->metrics.series_count(1), 1u);
+}
+
+TEST(MetricsTable, EachTenantHasItsOwnBound) {
+  auto metrics = std::make_unique<Metrics>();
+  // Tenant 1 deploys more than its bound: only it loses series, and the counter says how many.
+  for (usize index = 0; index < Metrics::SERIES_PER_TENANT + 5; ++index)
+    metrics->open(1, ("f" + std::to_string(index)).c_str());
+  EXPECT_EQ(metrics->series_count(1), Metrics::SERIES_PER_TENANT);
+  EXPECT_EQ(metrics->series_refused(1), 5u);
+  // An invocation of a function without a series: refused again, counted only in the totals.
+  SeriesTicket none = metrics->begin(1, "f70");
+  EXPECT_EQ(none.slot, SeriesTicket::NONE);
+  EXPECT_EQ(metrics->series_refused(1), 6u);
+  metrics->record_invocation(none, InvocationRecord{});
+  // Every other tenant still gets all of its series, however full tenant 1 is.
+  for (u32 tenant = 2; tenant <= Metrics::MAX_TENANTS; ++tenant) {
+    for (usize index = 0; index < Metrics::SERIES_PER_TENANT; ++index)
+      metrics->open(tenant, ("g" + std::to_string(index)).c_str());
+    EXPECT_EQ(metrics->series_count(tenant), Metrics::SERIES_PER_TENANT) << tenant;
+    EXPECT_EQ(metrics->series_refused(tenant), 0u) << tenant;
+  }
+  // A delete frees room for that tenant's next function.
+  metrics->forget(1, "f3");
+  EXPECT_EQ(metrics->series_count(1), Metrics::SERIES_PER_TENANT - 1);
+  SeriesTicket ticket = metrics->begin(1, "f70");
+  EXPECT_NE(ticket.slot, SeriesTicket::NONE);
+  EXPECT_EQ(metrics->series_count(1), Metrics::SERIES_PER_TENANT);
+  EXPECT_EQ(metrics->series_refused(1), 6u);
+}
+
+TEST(MetricsTable, StaleTicketsRecordOnlyTheTotals) {
+  auto metrics = std::make_unique<Metrics>();
+  metrics->open(1, "echo");
+  SeriesTicket ticket = metrics->begin(1, "echo");
+  metrics->forget(1, "echo");
+  InvocationRecord record;
+  record.call_id = 5;
+  metrics->record_invocation(ticket, record);  // Finishes after the delete.
+  EXPECT_EQ(metrics->series_count(1), 0u);
+  std::vector<char> storage(64 * 1024);
+  Buffer log(storage.data(), storage.size());
+  metrics->render_log(1, "echo", log);
+  EXPECT_EQ(log.size(), 0u);
+  // The slot is reused by another tenant's function: the stale ticket still does not count there.
+  metrics->open(2, "other");
+  metrics->record_invocation(ticket, record);
+  Buffer page(storage.data(), storage.size());
+  metrics->render(page);
+  std::string text(page.data(), page.size());
+  EXPECT_NE(text.find("metteagle_invocations_total{function=\"other\",tenant=\"2\"} 0\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("function=\"echo\""), std::string::npos);
+  EXPECT_NE(text.find("metteagle_invocations_all_total 2\n"), std::string::npos);
+  // A current ticket records into the series and its log.
+  SeriesTicket current = metrics->begin(2, "other");
+  metrics->record_invocation(current, record);
+  Buffer other_log(storage.data(), storage.size());
+  metrics->render_log(2, "other", other_log);
+  EXPECT_EQ(std::string(other_log.data(), other_log.size()),
+            "call=5 status=OK exit_code=0 output_bytes=0 duration_seconds=0.000000\n");
+  // Deleted between DESCRIBE and begin(): begin() made a series the delete never saw; the
+  // manager's NOT_FOUND takes it away again.
+  SeriesTicket late = metrics->begin(1, "late");
+  EXPECT_EQ(metrics->series_count(1), 1u);
+  InvocationRecord not_found;
+  not_found.status = manager::STATUS_NOT_FOUND;
+  metrics->record_invocation(late, not_found);
+  EXPECT_EQ(metrics->series_count(1), 0u);
+}
+
+// Every series of a full table, with the longest names and large figures, fits the worker's page
+// buffer (its request-body buffer of METRICS_PAGE_BYTES, main.cpp).
+TEST(MetricsTable, FullTableFitsThePage) {
+  auto metrics = std::make_unique<Metrics>();
+  InvocationRecord record;
+  record.status = manager::STATUS_TIMEOUT;
+  record.duration_us = 99'999'999'999;
+  record.cold_start_us = 99'999'999'999;
+  record.has_phases = true;
+  for (u32 tenant = 0; tenant < Metrics::MAX_TENANTS; ++tenant) {
+    for (usize index = 0; index < Metrics::SERIES_PER_TENANT; ++index) {
+      std::string name = std::string(28, 'n') + std::to_string(100 + index);  // 31 characters.
+      SeriesTicket ticket = metrics->begin(65535 - tenant, name.c_str());
+      ASSERT_NE(ticket.slot, SeriesTicket::NONE);
+      for (int repeat = 0; repeat < 3; ++repeat) metrics->record_invocation(ticket, record);
+    }
+  }
+  std::vector<char> storage(METRICS_PAGE_BYTES);
+  Buffer page(storage.data(), storage.size());
+  metrics->render(page);
+  EXPECT_FALSE(page.overflowed());
+  std::printf("full table: %zu series, %zu bytes of /metrics\n", Metrics::MAX_SERIES, page.size());
 }
 
 TEST_F(ApiTest, ResponseHead) {
@@ -457,11 +643,16 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   KeyTable table;
   KeysError error;
   ASSERT_TRUE(parse_keys(Slice::of("# comment\n\n  dev-key-alpha tenant=1 limit=4\r\n"
-                                   "other.key_~+/-9\ttenant=65535\n"),
+                                   "other.key_~+/-9\ttenant=65535\n"
+                                   "operator-key tenant=9 console limit=2\n"),
                          table, error))
       << error.reason << " at line " << error.line;
-  ASSERT_EQ(table.count(), 2u);
+  ASSERT_EQ(table.count(), 3u);
   EXPECT_STREQ(table.keys()[0].key, "dev-key-alpha");
+  EXPECT_FALSE(table.keys()[0].console);
+  EXPECT_FALSE(table.keys()[1].console);
+  EXPECT_TRUE(table.keys()[2].console);  // The operator grant.
+  EXPECT_EQ(table.keys()[2].concurrency_limit, 2u);
   EXPECT_EQ(table.keys()[0].sub_tenant, 1u);
   EXPECT_EQ(table.keys()[0].concurrency_limit, 4u);
   EXPECT_STREQ(table.keys()[1].key, "other.key_~+/-9");
@@ -470,6 +661,10 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   u32 tenant = 0;
   EXPECT_TRUE(authenticate(Slice::of("Bearer other.key_~+/-9"), table.keys(), table.count(), tenant));
   EXPECT_EQ(tenant, 65535u);
+  const ApiKey* matched = nullptr;
+  EXPECT_TRUE(authenticate(Slice::of("Bearer operator-key"), table.keys(), table.count(), matched));
+  ASSERT_NE(matched, nullptr);
+  EXPECT_EQ(matched, &table.keys()[2]);
 }
 
 TEST(KeyFile, ErrorsNameTheLine) {
@@ -491,6 +686,9 @@ TEST(KeyFile, ErrorsNameTheLine) {
       {"good-key-1 tenant=1 limit=65\n", 1, "limit="},
       {"good-key-1 tenant=1 limit=1 limit=2\n", 1, "twice"},
       {"good-key-1 tenant=1 colour=red\n", 1, "unknown word"},
+      {"good-key-1 tenant=1 console console\n", 1, "console given twice"},
+      {"good-key-1 tenant=1 console=yes\n", 1, "unknown word"},
+      {"good-key-1 tenant=1 CONSOLE\n", 1, "unknown word"},
       {"good-key-1 tenant=1\ngood-key-1 tenant=2\n", 2, "same key"},
       {"good-key-1 tenant=1\ngood-key-2 tenant=1\n", 2, "same tenant"},
       {"good-key-1 tenant=1 \x01\n", 1, "control"},

@@ -45,6 +45,7 @@ const char* reason_phrase(u32 status) {
     case 201: return "Created";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -107,6 +108,8 @@ void Gateway::error(Response& response, u32 status, const char* message) {
 }
 
 void Gateway::manager_error(Response& response, const ManagerReply& reply) {
+  if (reply.timed_out)
+    return error(response, 503, "the container manager took no request for 30 s (all its workers are busy)");
   if (!reply.delivered) return error(response, 502, "the container manager did not answer");
   switch (reply.status) {
     case manager::STATUS_BAD_REQUEST: return error(response, 400, "the manager refused the request as malformed");
@@ -171,16 +174,17 @@ void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, R
   }
   if (route == Route::Metrics) return metrics_page(response);
 
-  u32 tenant = 0;
+  const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, tenant)) {
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) {
     error(response, 401, "missing or unknown API key");
     add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
     return;
   }
+  u32 tenant = key->sub_tenant;
   switch (route) {
     case Route::Functions:
-      if (post) return deploy(tenant, head, body, body_length, response);
+      if (post) return deploy(*key, head, body, body_length, response);
       return list(tenant, response);
     case Route::Function:
       if (get) return describe(tenant, name, response);
@@ -191,7 +195,8 @@ void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, R
   }
 }
 
-void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+void Gateway::deploy(const ApiKey& key, const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+  u32 tenant = key.sub_tenant;
   Slice header = head.header("X-Function-Config");
   if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
   DeployConfig parsed;
@@ -204,6 +209,10 @@ void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 bo
     message[text.overflowed() ? 0 : text.size()] = '\0';
     return error(response, 400, message);
   }
+  // The shared console is the operator's: a tenant may not print there (nor forge its lines).
+  if (parsed.console && !key.console)
+    return error(response, 403,
+                 "\"console\": true needs an operator key (the key file's console flag); this API key has none");
   if (body_length == 0) return error(response, 400, "the body must hold the ELF executable");
   if (parsed.has_timeout && (parsed.timeout_ms == 0 || parsed.timeout_ms > MAX_TIMEOUT_MS))
     return error(response, 400, "timeout_ms must be 1 to 3600000");
@@ -220,7 +229,7 @@ void Gateway::deploy(u32 tenant, const RequestHead& head, const u8* body, u64 bo
   ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config, parsed.arguments,
                                        parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
-    shared_.metrics.forget(tenant, parsed.name);  // A fresh function starts with an empty log.
+    shared_.metrics.open(tenant, parsed.name);  // A fresh function starts with fresh figures.
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
     text.append_json_string(parsed.name);
@@ -337,11 +346,20 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   // The function's output limit decides whether the output comes inline or in Memory.
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  // Taken now: if the function is deleted while it runs, its result counts only in the totals.
+  SeriesTicket ticket = shared_.metrics.begin(tenant, text_name);
   u64 capacity = described.words[4];
   if (capacity > manager::MAX_OUTPUT_BYTES) capacity = manager::MAX_OUTPUT_BYTES;
   if (capacity > storage_.output_capacity) capacity = storage_.output_capacity;
-  ManagerReply reply = backend_.invoke(tenant, text_name, body, body_length, storage_.output, capacity);
+  u64 send_timeout = described.words[2] + INVOKE_SEND_MARGIN_NS;  // DESCRIBE word 2: the timeout in ns.
+  ManagerReply reply = backend_.invoke(tenant, text_name, body, body_length, storage_.output, capacity, send_timeout);
   u64 duration = backend_.now_microseconds() - start;
+  if (reply.timed_out) {
+    // Nothing was sent: the invocation did not run and counts nowhere.
+    return error(response, 504,
+                 "the container manager did not take the invocation within the function's timeout plus 5 s "
+                 "(all its workers are busy); it did not run");
+  }
   if (!reply.delivered) return manager_error(response, reply);
   const manager::InvocationResult& result = reply.result();
   InvocationRecord record;
@@ -354,7 +372,7 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
                       reply.status != manager::STATUS_BUSY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
-  shared_.metrics.record_invocation(tenant, text_name, record);
+  shared_.metrics.record_invocation(ticket, record);
 
   auto add_invocation_headers = [&] {
     add_header(response, "X-Call-Id", result.invocation_id);
@@ -423,8 +441,10 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
 }
 
 void Gateway::metrics_page(Response& response) {
-  // The output buffer (1 MiB): per-function histograms of MAX_SERIES functions take about 450 KiB.
-  Buffer text(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
+  // Every series of a full table takes about 4 MiB (Metrics.FullTableFitsThePage): the page
+  // buffer when the worker has one, else the output buffer.
+  Buffer text = storage_.page != nullptr ? Buffer(storage_.page, storage_.page_capacity)
+                                         : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text);
   shared_.limits.render(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");

@@ -18,6 +18,9 @@ namespace gateway {
 // One manager reply, as the Backend got it.
 struct ManagerReply {
   bool delivered = false;  // False when the IPC itself failed (then status is meaningless).
+  // Not delivered because no manager worker took the request within the call's send timeout
+  // (nothing was sent, so no answer can come later).
+  bool timed_out = false;
   u32 status = manager::STATUS_INTERNAL_ERROR;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
@@ -30,6 +33,12 @@ struct ManagerReply {
   }
 };
 
+// How long a request may wait for a manager worker to take it (the send phase of the call). The
+// kernel's IpcCall has no timeout for the reply phase: once taken, the gateway waits for the answer,
+// which the manager's own deadline enforcement bounds (docs/NETWORK.md, Gateway).
+constexpr u64 CONTROL_SEND_TIMEOUT_NS = 30'000'000'000;  // DEPLOY, REMOVE, LIST, DESCRIBE.
+constexpr u64 INVOKE_SEND_MARGIN_NS = 5'000'000'000;     // INVOKE: the function's timeout plus this.
+
 // The manager, as the gateway needs it. `sub_tenant` goes into label bits 16-31 of each request.
 class Backend {
  public:
@@ -37,9 +46,10 @@ class Backend {
   virtual ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
                               const manager::FunctionConfig& config, const char* arguments, u64 argument_bytes) = 0;
   // Input inline or in Memory (by size); the output (at most output_capacity bytes) lands in
-  // `output`, and result().output_size says how much of it there is.
+  // `output`, and result().output_size says how much of it there is. A request no manager worker
+  // takes within send_timeout_ns is not sent (timed_out).
   virtual ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
-                              u64 output_capacity) = 0;
+                              u64 output_capacity, u64 send_timeout_ns) = 0;
   // REMOVE, LIST, DESCRIBE: `words` as protocol.hpp lays them out.
   virtual ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) = 0;
   virtual u64 now_microseconds() = 0;
@@ -67,8 +77,12 @@ void render_response_head(const Response& response, bool keep_alive, Buffer& out
 struct GatewayStorage {
   char* text;           // JSON and log bodies.
   usize text_capacity;
-  u8* output;           // Invocation output; the /metrics page.
+  u8* output;           // Invocation output.
   usize output_capacity;
+  // The /metrics page (else it goes to `output`): the worker's request-body buffer, unused by a
+  // GET /metrics (which ignores its body).
+  char* page = nullptr;
+  usize page_capacity = 0;
 };
 
 // State of the whole gateway, shared by the worker threads.
@@ -100,7 +114,7 @@ class Gateway {
   Metrics& metrics() { return shared_.metrics; }
 
  private:
-  void deploy(u32 tenant, const RequestHead& head, const u8* body, u64 body_length, Response& response);
+  void deploy(const ApiKey& key, const RequestHead& head, const u8* body, u64 body_length, Response& response);
   void list(u32 tenant, Response& response);
   void describe(u32 tenant, Slice name, Response& response);
   void remove(u32 tenant, Slice name, Response& response);

@@ -292,6 +292,13 @@ bool decode_base64(Slice text, char* output, usize capacity, usize& length) {
 }
 
 bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32& sub_tenant) {
+  const ApiKey* key = nullptr;
+  if (!authenticate(authorization, keys, key_count, key)) return false;
+  sub_tenant = key->sub_tenant;
+  return true;
+}
+
+bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, const ApiKey*& matched) {
   Slice value = authorization.trimmed();
   usize space = value.find(' ');
   Slice scheme = value.prefix(space);
@@ -317,7 +324,7 @@ bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32&
       difference |= static_cast<u8>(key.data[byte] ^ (byte < credential.size ? credential.data[byte] : 0));
     if (difference == 0 && !found) {
       found = true;
-      sub_tenant = keys[index].sub_tenant;
+      matched = &keys[index];
     }
   }
   return found;

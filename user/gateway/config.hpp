@@ -43,12 +43,17 @@ struct ApiKey {
   const char* key;
   u32 sub_tenant;  // The manager sub-tenant (label bits 16-31) this key's requests run as.
   u32 concurrency_limit = DEFAULT_CONCURRENCY_LIMIT;  // Invocations in flight at once (else 429).
+  // An operator grant from the key file (`console`): only such a key may deploy a function with
+  // "console": true, whose log lines then reach the shared console (sanitised by the manager).
+  bool console = false;
 };
 
 // The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic
 // <base64 of user:key>"); false when the header is missing, malformed or names no known key.
 // Every key is compared in full, so the time taken does not tell how much of a key matched.
 bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32& sub_tenant);
+// The same, giving the matching key itself (its sub-tenant and its grants).
+bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, const ApiKey*& key);
 
 // Standard base64 (with padding) into `output`; false on bad input or when it does not fit.
 bool decode_base64(Slice text, char* output, usize capacity, usize& length);

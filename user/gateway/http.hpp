@@ -11,6 +11,9 @@ namespace gateway {
 constexpr usize MAX_HEAD_BYTES = 8192;         // Request line + headers (docs/API.md).
 constexpr u64 MAX_BODY_BYTES = 1ull << 20;     // docs/API.md: 413 beyond.
 constexpr u64 MAX_DEPLOY_BODY_BYTES = 4ull << 20;  // An executable (POST /system/functions) may be larger.
+// The /metrics page of a full series table (Metrics::MAX_SERIES functions with the longest names)
+// takes a little over 4 MiB; a worker renders it into its request-body buffer.
+constexpr u64 METRICS_PAGE_BYTES = 5ull << 20;
 constexpr usize MAX_HEADERS = 64;
 constexpr usize MAX_METHOD_BYTES = 16;
 

@@ -35,7 +35,7 @@ bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENG
   for (usize at = 0; at < word.size; ++at) text[at] = word.data[at];
   text[word.size] = '\0';
   key = ApiKey{text, 0, DEFAULT_CONCURRENCY_LIMIT};
-  bool has_tenant = false, has_limit = false;
+  bool has_tenant = false, has_limit = false, has_console = false;
   for (word = next_word(line, index); !word.empty(); word = next_word(line, index)) {
     u64 value = 0;
     if (word.starts_with("tenant=")) {
@@ -50,8 +50,12 @@ bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENG
         return fail(error, "limit= must be a number from 1 to 64", number);
       key.concurrency_limit = static_cast<u32>(value);
       has_limit = true;
+    } else if (word.equals("console")) {
+      if (has_console) return fail(error, "console given twice", number);
+      key.console = true;
+      has_console = true;
     } else {
-      return fail(error, "unknown word (a line is: <key> tenant=<n> [limit=<n>])", number);
+      return fail(error, "unknown word (a line is: <key> tenant=<n> [limit=<n>] [console])", number);
     }
   }
   if (!has_tenant) return fail(error, "the key has no tenant= word", number);

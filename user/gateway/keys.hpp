@@ -35,8 +35,9 @@ class KeyTable {
   usize count_ = 0;
 };
 
-// One key per line: `<key> tenant=<1-65535> [limit=<1-64>]`, words separated by spaces or tabs;
-// blank lines and lines starting with '#' are ignored; CRLF line ends are accepted. Keys are
+// One key per line: `<key> tenant=<1-65535> [limit=<1-64>] [console]`, words separated by spaces
+// or tabs; `console` makes it an operator key (ApiKey::console); blank lines and lines starting
+// with '#' are ignored; CRLF line ends are accepted. Keys are
 // 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one.
 bool parse_keys(Slice text, KeyTable& table, KeysError& error);
 

@@ -60,10 +60,12 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 5.3 MiB): each worker serves one request at a time.
+// One worker's buffers (about 6.3 MiB): each worker serves one request at a time.
 struct WorkerBuffers {
   char head[gateway::MAX_HEAD_BYTES + 1];
-  u8 body[gateway::MAX_DEPLOY_BODY_BYTES];
+  // A request's body (an executable at most); also the /metrics page, which ignores its body.
+  u8 body[gateway::MAX_DEPLOY_BODY_BYTES > gateway::METRICS_PAGE_BYTES ? gateway::MAX_DEPLOY_BODY_BYTES
+                                                                       : gateway::METRICS_PAGE_BYTES];
   u8 output[manager::MAX_OUTPUT_BYTES];
   char text[128 * 1024];
   char response_head[gateway::MAX_HEAD_BYTES];
@@ -140,11 +142,11 @@ class ManagerBackend final : public gateway::Backend {
     request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant),
                       manager::DEPLOY_ARGUMENTS_FIRST_WORD + (argument_bytes + 7) / 8);
     request.attach(memory.value(), MEMORY_READ);
-    return call(request);
+    return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
   ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
-                      u64 output_capacity) override {
+                      u64 output_capacity, u64 send_timeout_ns) override {
     ManagerReply failed;
     Message request;
     manager::pack_name(name, request.words);
@@ -173,7 +175,7 @@ class ManagerBackend final : public gateway::Backend {
       request.attach(output_memory, READ_WRITE);
     }
     request.set_words(manager::with_sub_tenant(manager::INVOKE, sub_tenant), words);
-    ManagerReply reply = call(request);
+    ManagerReply reply = call(request, send_timeout_ns);
     if (!reply.delivered) return reply;
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
     u64 size = reply.result().output_size;
@@ -195,7 +197,7 @@ class ManagerBackend final : public gateway::Backend {
     Message request;
     for (u64 index = 0; index < word_count && index < abi::MESSAGE_WORDS; ++index) request.words[index] = words[index];
     request.set_words(manager::with_sub_tenant(kind, sub_tenant), word_count);
-    return call(request);
+    return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
   u64 now_microseconds() override { return ticks_to_microseconds(__builtin_ia32_rdtsc()); }
@@ -205,10 +207,17 @@ class ManagerBackend final : public gateway::Backend {
   }
 
  private:
-  ManagerReply call(Message& request) {
+  // The timeout bounds only the send phase (until a manager worker takes the request): the kernel
+  // has no timeout for the reply phase of IpcCall, so once taken the answer is awaited, and no
+  // late answer can ever meet a later request (the thread is blocked for this one until it comes).
+  ManagerReply call(Message& request, u64 send_timeout_ns) {
     ManagerReply reply;
     Message answer;
-    if (!endpoint_.call(request, answer).ok()) return reply;
+    auto called = endpoint_.call(request, answer, send_timeout_ns);
+    if (!called.ok()) {
+      reply.timed_out = called.error() == Error::Timeout;
+      return reply;
+    }
     reply.delivered = true;
     reply.status = answer.label();
     reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
@@ -508,7 +517,8 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     WorkerBuffers& buffers = worker_buffers[index];
     workers[index].api = new (api_storage[index]) gateway::Gateway(
         backend, shared,
-        gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output});
+        gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
+                                reinterpret_cast<char*>(buffers.body), sizeof buffers.body});
     workers[index].server = new (server_storage[index]) ConnectionServer(sockets, *workers[index].api,
                                                                          listener_handle, buffers);
   }

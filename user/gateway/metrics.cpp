@@ -91,41 +91,86 @@ const Metrics::Series* Metrics::find(u32 tenant, const char* name) const {
   return nullptr;
 }
 
-void Metrics::record_invocation(u32 tenant, const char* name, const InvocationRecord& record) {
+Metrics::TenantSeries* Metrics::tenant_entry(u32 tenant) {
+  for (auto& entry : tenants_)
+    if (entry.used && entry.tenant == tenant) return &entry;
+  for (auto& entry : tenants_) {
+    if (!entry.used) {
+      entry = TenantSeries{tenant, true, 0, 0};
+      return &entry;
+    }
+  }
+  return nullptr;
+}
+
+const Metrics::TenantSeries* Metrics::tenant_entry(u32 tenant) const {
+  for (const auto& entry : tenants_)
+    if (entry.used && entry.tenant == tenant) return &entry;
+  return nullptr;
+}
+
+void Metrics::reset(Series& series, u32 tenant, const char* name) {
+  u64 generation = series.generation + 1;
+  series = Series{};
+  series.used = true;
+  series.generation = generation;
+  series.tenant = tenant;
+  copy_name(series.name, name);
+}
+
+Metrics::Series* Metrics::create(u32 tenant, const char* name) {
+  TenantSeries* entry = tenant_entry(tenant);
+  if (entry == nullptr) return nullptr;  // More tenants than keys can name: cannot happen.
+  if (entry->count >= SERIES_PER_TENANT) {
+    ++entry->refused;
+    return nullptr;
+  }
+  for (auto& series : series_) {
+    if (series.used) continue;
+    reset(series, tenant, name);
+    ++entry->count;
+    return &series;
+  }
+  // Unreachable while every tenant keeps to its bound (MAX_SERIES is all of them at their bound).
+  ++entry->refused;
+  return nullptr;
+}
+
+void Metrics::open(u32 tenant, const char* name) {
+  LockGuard guard(lock_);
+  Series* series = find(tenant, name);
+  if (series != nullptr) reset(*series, tenant, name);
+  else (void)create(tenant, name);
+}
+
+SeriesTicket Metrics::begin(u32 tenant, const char* name) {
+  LockGuard guard(lock_);
+  Series* series = find(tenant, name);
+  if (series == nullptr) series = create(tenant, name);
+  if (series == nullptr) return SeriesTicket{};
+  return SeriesTicket{static_cast<usize>(series - series_), series->generation};
+}
+
+void Metrics::record_invocation(const SeriesTicket& ticket, const InvocationRecord& record) {
   LockGuard guard(lock_);
   ++invocations_;
   if (record.status != manager::STATUS_OK) ++errors_;
   if (record.status == manager::STATUS_TIMEOUT) ++timeouts_;
   duration_.observe(record.duration_us);
   if (record.has_phases) cold_start_.observe(record.cold_start_us);
-  Series* series = find(tenant, name);
-  if (series == nullptr) {
-    for (auto& candidate : series_) {
-      if (!candidate.used) {
-        series = &candidate;
-        break;
-      }
-    }
-  }
-  if (series == nullptr) {
-    for (auto& candidate : series_) {
-      if (!candidate.live) {
-        series = &candidate;
-        break;
-      }
-    }
-  }
-  if (series == nullptr) {
+  bool current = ticket.slot < MAX_SERIES && series_[ticket.slot].used &&
+                 series_[ticket.slot].generation == ticket.generation;
+  if (!current) {
     ++unlisted_invocations_;
     return;
   }
-  if (!series->used || series->tenant != tenant || !same_name(series->name, name)) {
-    *series = Series{};
-    series->used = true;
-    series->tenant = tenant;
-    copy_name(series->name, name);
+  Series* series = &series_[ticket.slot];
+  if (record.status == manager::STATUS_NOT_FOUND) {
+    // The function went between DESCRIBE and INVOKE (deleted meanwhile): so does its series, even
+    // one this invocation's begin() made after the delete had forgotten the old one.
+    release(*series);
+    return;
   }
-  series->live = true;
   ++series->invocations;
   if (record.status != manager::STATUS_OK) ++series->errors;
   if (record.status == manager::STATUS_TIMEOUT) ++series->timeouts;
@@ -141,9 +186,26 @@ void Metrics::record_invocation(u32 tenant, const char* name, const InvocationRe
 void Metrics::forget(u32 tenant, const char* name) {
   LockGuard guard(lock_);
   Series* series = find(tenant, name);
-  if (series == nullptr) return;
-  series->live = false;
-  series->log_count = 0;
+  if (series != nullptr) release(*series);
+}
+
+void Metrics::release(Series& series) {
+  series.used = false;
+  ++series.generation;
+  TenantSeries* entry = tenant_entry(series.tenant);
+  if (entry != nullptr && entry->count > 0) --entry->count;
+}
+
+usize Metrics::series_count(u32 tenant) const {
+  LockGuard guard(lock_);
+  const TenantSeries* entry = tenant_entry(tenant);
+  return entry != nullptr ? entry->count : 0;
+}
+
+u64 Metrics::series_refused(u32 tenant) const {
+  LockGuard guard(lock_);
+  const TenantSeries* entry = tenant_entry(tenant);
+  return entry != nullptr ? entry->refused : 0;
 }
 
 void Metrics::count_response(u32 http_status) {
@@ -242,7 +304,17 @@ void Metrics::render(Buffer& output) const {
       (series.*histogram.field).render(histogram.metric, labels, output);
     }
   }
-  // Totals over every function (also those past MAX_SERIES).
+  family(output, "metteagle_series_refused_total", "counter",
+         "Times a function of this tenant got no per-function series (the tenant holds its bound of them).");
+  for (const auto& entry : tenants_) {
+    if (!entry.used) continue;
+    output.append("metteagle_series_refused_total{tenant=\"");
+    output.append_unsigned(entry.tenant);
+    output.append("\"} ");
+    output.append_unsigned(entry.refused);
+    output.append("\n");
+  }
+  // Totals over every function (also those without a series).
   family(output, "metteagle_invocations_all_total", "counter", "Invocations through the gateway, all functions.");
   output.append("metteagle_invocations_all_total ");
   output.append_unsigned(invocations_);
@@ -273,7 +345,7 @@ void Metrics::render(Buffer& output) const {
 void Metrics::render_log(u32 tenant, const char* name, Buffer& output) const {
   LockGuard guard(lock_);
   const Series* series = find(tenant, name);
-  if (series == nullptr || !series->live) return;
+  if (series == nullptr) return;
   usize count = series->log_count < LOG_ENTRIES ? series->log_count : LOG_ENTRIES;
   for (usize index = series->log_count - count; index < series->log_count; ++index) {
     const InvocationRecord& record = series->log[index % LOG_ENTRIES];

@@ -1,7 +1,11 @@
 // Metrics: the gateway's own counters, histograms and per-function record of recent invocation
 // results (served as /metrics in Prometheus text format and as /system/logs). Pure, host-tested.
-// Invariant: memory is fixed (MAX_SERIES functions, LOG_ENTRIES results each); when the table is
-// full, a deleted function's entry is reused first, else new functions count only in the totals.
+// Invariant: memory is fixed (MAX_SERIES functions, LOG_ENTRIES results each). Each tenant may hold
+// at most SERIES_PER_TENANT series and MAX_SERIES = MAX_TENANTS * SERIES_PER_TENANT, so no tenant can
+// take the room another needs: a tenant over its bound loses only its own series (counted in
+// series_refused). A deleted function's series goes at once, and an invocation records into a
+// series only through the ticket it took when it began, so an invocation that outlives a delete
+// (or a delete and a new deploy of the same name) never brings the old series back.
 // Every public method holds the lock, so the gateway's worker threads may share one Metrics.
 #pragma once
 
@@ -24,17 +28,37 @@ struct InvocationRecord {
   bool has_phases = false;   // The manager ran the function (the phase ticks are meaningful).
 };
 
+// Where an invocation's result goes: a series slot and the generation it had when the invocation
+// began (a delete or a new deploy of the name changes the generation).
+struct SeriesTicket {
+  static constexpr usize NONE = ~usize{0};
+  usize slot = NONE;
+  u64 generation = 0;
+};
+
 class Metrics {
  public:
-  static constexpr usize MAX_SERIES = 128;
+  static constexpr usize MAX_TENANTS = 16;        // keys.hpp: MAX_KEYS, one tenant per key.
+  static constexpr usize SERIES_PER_TENANT = 64;  // The manager's registry holds 64 functions in all.
+  static constexpr usize MAX_SERIES = MAX_TENANTS * SERIES_PER_TENANT;
   static constexpr usize LOG_ENTRIES = 16;
   static constexpr usize BUCKETS = 14;
   static constexpr u64 BUCKET_BOUNDS_US[BUCKETS] = {500,     1000,    2500,    5000,      10000,     25000,     50000,
                                                     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
-  void record_invocation(u32 tenant, const char* name, const InvocationRecord& record);
-  // A deleted function: its log goes (its counters stay, as Prometheus counters must).
+  // A function was deployed: it starts with a fresh series (zero counters, empty log), or none when
+  // the tenant holds SERIES_PER_TENANT series already (counted in series_refused).
+  void open(u32 tenant, const char* name);
+  // An invocation of an existing function begins: the ticket to record its result with. Makes the
+  // function's series if it has none (e.g. deployed before the gateway started), if there is room.
+  SeriesTicket begin(u32 tenant, const char* name);
+  // Counts the result in the totals, and in the ticket's series if that is still the one the
+  // ticket was taken for (not deleted meanwhile).
+  void record_invocation(const SeriesTicket& ticket, const InvocationRecord& record);
+  // A deleted function: its series goes (counters and log); the totals keep what it counted.
   void forget(u32 tenant, const char* name);
+  usize series_count(u32 tenant) const;  // Series the tenant holds.
+  u64 series_refused(u32 tenant) const;  // Times one of its functions got no series (over its bound).
   void count_response(u32 http_status);
   void render(Buffer& output) const;
   // Appends the function's recent results, oldest first, one line each.
@@ -50,8 +74,8 @@ class Metrics {
     void render(const char* metric, const char* labels, Buffer& output) const;
   };
   struct Series {
-    bool used = false;
-    bool live = false;  // Deployed as far as the gateway knows (a delete makes it reusable).
+    bool used = false;  // Holds a deployed function's figures (a delete frees it at once).
+    u64 generation = 0;  // Changes whenever the slot is freed or begins a new function.
     u32 tenant = 0;
     char name[32] = {};
     u64 invocations = 0;
@@ -63,6 +87,12 @@ class Metrics {
     InvocationRecord log[LOG_ENTRIES];
     usize log_count = 0;  // Entries ever logged since the last forget (the ring holds the last ones).
   };
+  struct TenantSeries {
+    u32 tenant = 0;
+    bool used = false;
+    usize count = 0;    // Series it holds.
+    u64 refused = 0;    // Times it had no room for a series.
+  };
   struct ResponseCount {
     u32 status = 0;
     u64 count = 0;
@@ -70,8 +100,17 @@ class Metrics {
 
   Series* find(u32 tenant, const char* name);
   const Series* find(u32 tenant, const char* name) const;
+  TenantSeries* tenant_entry(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
+  const TenantSeries* tenant_entry(u32 tenant) const;
+  // A new series for the tenant's function, or nullptr (counted as refused) without room.
+  Series* create(u32 tenant, const char* name);
+  // Starts `series` over for `name`: zero counters, empty log, a new generation.
+  static void reset(Series& series, u32 tenant, const char* name);
+  // Frees `series` (its tenant's count drops) under a new generation, so no ticket matches it.
+  void release(Series& series);
 
   Series series_[MAX_SERIES];
+  TenantSeries tenants_[MAX_TENANTS];
   u64 invocations_ = 0;
   u64 errors_ = 0;
   u64 timeouts_ = 0;

@@ -2,6 +2,7 @@
 // Every invocation gets a child factory whose quota is the function's memory limit; the task,
 // its thread, its memory, its invocation endpoint and everything the function itself creates are
 // charged there, so deleting that one factory capability reclaims it all at once.
+#include "manager/console_log.hpp"
 #include "service.hpp"
 
 namespace manager {
@@ -93,6 +94,7 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
                u64 deadline, Outcome& outcome) {
   Message event;
   u64 nested_calls = 0;
+  ConsoleLog console_log(request.tenant, request.name);
   for (;;) {
     u64 now = read_tsc();
     u64 tsc_hertz = manager_state().tsc_hertz;
@@ -125,9 +127,16 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
           outcome.status = STATUS_FAILED;
         return;
       case EVENT_LOG: {
+        // Never raw: only with GRANT_CONSOLE (the gateway grants it to operator keys only), and then
+        // as whole lines under the function's prefix, control bytes shown as \xNN, at most
+        // ConsoleLog::BUDGET_BYTES per invocation. Only the words actually sent count.
+        u64 sent = event.word_count() > 1 ? (event.word_count() - 1) * 8 : 0;
         u64 length = event.words[0] < LOG_BYTES ? event.words[0] : LOG_BYTES;
+        if (length > sent) length = sent;
         if ((function.config.grants & GRANT_CONSOLE) != 0)
-          (void)manager_state().console.write(reinterpret_cast<const char*>(&event.words[1]), length);
+          console_log.write(reinterpret_cast<const u8*>(&event.words[1]), length, [](const char* line, u64 bytes) {
+            (void)manager_state().console.write(line, bytes);
+          });
         (void)reply(Message::make(STATUS_OK));
         break;
       }
