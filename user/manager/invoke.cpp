@@ -321,8 +321,6 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None && function->executable_memory != 0)
       error = child.give(Capability(function->executable_memory), FUNCTION_EXECUTABLE,
                          abi::rights_of(abi::MemoryRight::Read)).error();
-    if (error == Error::None && (config.grants & GRANT_CONSOLE) != 0)
-      error = child.give(state.console, FUNCTION_CONSOLE, abi::rights_of(abi::DebugConsoleRight::Write)).error();
     if (error != Error::None) break;
 
     auto thread = factory.value().create_thread(thread_slot.value(), child, FUNCTION_UTCB_ADDRESS);

@@ -135,7 +135,8 @@ constexpr u64 FUNCTION_PRIORITY = 15;
 constexpr u64 FUNCTION_MANAGER = 1;  // Its invocation endpoint (Send, Grant), badged.
 constexpr u64 FUNCTION_FACTORY = 2;  // Its own invocation factory: the memory limit is its quota.
 constexpr u64 FUNCTION_TASK = 3;     // Its own task (Map), for the runtime's heap.
-constexpr u64 FUNCTION_CONSOLE = 4;  // Only with GRANT_CONSOLE.
+// Selector 4 stays empty: the console is never handed to a function, not even with GRANT_CONSOLE
+// (its log reaches the console only through EVENT_LOG, prefixed and escaped).
 // A Linux program's own executable file (Memory, Read only; shared by every invocation): the
 // personality shows it as /<function name>, which /proc/self/exe names, and reads it with
 // MemoryRead, so an invocation pays nothing for it until the program reads it.
