@@ -154,8 +154,11 @@ class IntrusiveTree {
   }
 
   // Rotations return the new root of the subtree, its heights updated.
+  // Only called on the taller side, which is never empty; the checks keep the compiler's null
+  // analysis (and a broken caller) from ever dereferencing null.
   TreeNode* rotate_left(TreeNode* node) {
     TreeNode* pivot = node->right;
+    if (pivot == nullptr) return node;
     node->right = pivot->left;
     if (pivot->left != nullptr) pivot->left->parent = node;
     pivot->parent = node->parent;
@@ -168,6 +171,7 @@ class IntrusiveTree {
   }
   TreeNode* rotate_right(TreeNode* node) {
     TreeNode* pivot = node->left;
+    if (pivot == nullptr) return node;
     node->left = pivot->right;
     if (pivot->right != nullptr) pivot->right->parent = node;
     pivot->parent = node->parent;

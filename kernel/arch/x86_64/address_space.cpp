@@ -88,6 +88,7 @@ void address_space_switch(u64 root) {
 }
 
 void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root, false); }
+void address_space_flush_remote_all() { shootdown(this_cpu().index, SHOOTDOWN_EVERY_ROOT, false); }
 void address_space_leave_remote(u64 root) { shootdown(this_cpu().index, root, true); }
 
 void address_space_deactivate(u64 root) {

@@ -34,6 +34,9 @@ void address_space_init(u64 root_frame);
 void address_space_unmap(u64 root, u64 address);
 // Every other CPU drops root's cached translations (TLB shootdown); root stays in use.
 void address_space_flush_remote(u64 root);
+// Every other CPU drops all cached user translations, of whichever root it runs on: one batched
+// shootdown after unmapping pages from many address spaces.
+void address_space_flush_remote_all();
 // Every other CPU stops using root altogether: its tables are about to be freed.
 void address_space_leave_remote(u64 root);
 // Frees every lower-half page table through tables.release (not the root itself).
