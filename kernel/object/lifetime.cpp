@@ -73,9 +73,7 @@ Mapping* first_overlapping(Task& task, u64 start, u64 end) {
 
 // Clears the page-table entries of [start, end) in task; other CPUs keep stale translations
 // until the caller's shootdown.
-void clear_pages(Task& task, u64 start, u64 end) {
-  for (u64 page = start; page < end; page += PAGE_SIZE) arch::address_space_unmap(task.page_table_root, page);
-}
+void clear_pages(Task& task, u64 start, u64 end) { arch::address_space_unmap_range(task.page_table_root, start, end); }
 
 // Unlinks and frees a mapping record whose pages are cleared (or whose tables are going away).
 void free_mapping(Mapping& mapping) {

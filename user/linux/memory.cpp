@@ -327,7 +327,8 @@ bool page_range(u64 address, u64 length, u64& end) {
   if ((address & (PAGE - 1)) != 0 || length == 0) return false;
   u64 rounded = page_up(length);
   if (rounded < length) return false;
-  return !__builtin_add_overflow(address, rounded, &end) && end <= abi::USER_SPACE_END;
+  // Like Linux (TASK_SIZE), nothing is mapped in the last page below the canonical end.
+  return !__builtin_add_overflow(address, rounded, &end) && end <= abi::USER_SPACE_USABLE_END;
 }
 
 }  // namespace

