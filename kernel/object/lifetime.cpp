@@ -4,8 +4,8 @@
 //   one Memory's size (65,536 pages at most), its UTCB check by the task's threads;
 // - unmap_memory finds the first mapping of the range in O(log n), cuts or removes mappings in one
 //   ordered pass and flushes remote TLBs once; it stops before the next mapping after
-//   abi::UNMAP_MAX_MAPPINGS mappings or abi::UNMAP_MAX_PAGES pages and tells the caller where to
-//   go on (TaskUnmap's o1);
+//   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
+//   the caller where to go on (TaskUnmap's o1);
 // - destruction runs in steps of DESTROY_STEP_WORK units (a mapping record, a page-table entry,
 //   a thread); between steps the CPU that queued the work releases and retakes the kernel lock,
 //   so another CPU waits at most one step; a CPU that queued nothing does at most one step.
@@ -227,9 +227,18 @@ bool destroy_memory(Memory& memory, u64& work) {
       return false;
     }
     if (!mapping->task->address_space_left) {
-      clear_pages(*mapping->task, mapping->address, mapping_end(*mapping));
-      work += mapping->page_count;
+      // A mapping larger than what is left of the step loses its first pages now and the rest
+      // in later steps (its task goes on using them meanwhile; the Memory is dying anyway).
+      u64 pages = mapping->page_count < DESTROY_STEP_WORK - work ? mapping->page_count : DESTROY_STEP_WORK - work;
+      clear_pages(*mapping->task, mapping->address, mapping->address + pages * PAGE_SIZE);
+      work += pages;
       unmapped = true;
+      if (pages < mapping->page_count) {
+        mapping->address += pages * PAGE_SIZE;  // Within its own range: the tree's order holds.
+        mapping->page_offset += pages;
+        mapping->page_count -= pages;
+        continue;
+      }
     }
     free_mapping(*mapping);
     work += 1;
@@ -438,11 +447,12 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
   u64 end = address + page_count * PAGE_SIZE;
   Mapping* mapping = first_overlapping(task, address, end);
   if (mapping == nullptr) return Error::NotFound;
-  // A mapping that reaches past the range on both sides is cut in two: its tail needs a new
-  // Mapping, charged before anything changes (it can only be the first and only one: mappings
-  // never overlap).
+  // A mapping that reaches past this call's part of the range on both sides is cut in two: its
+  // tail needs a new Mapping, charged before anything changes. Only the first mapping can start
+  // before the range (mappings never overlap), and this call clears at most UNMAP_MAX_PAGES.
+  u64 first_limit = end - address > UNMAP_MAX_PAGES * PAGE_SIZE ? address + UNMAP_MAX_PAGES * PAGE_SIZE : end;
   Mapping* tail = nullptr;
-  if (mapping->address < address && mapping_end(*mapping) > end) {
+  if (mapping->address < address && mapping_end(*mapping) > first_limit) {
     TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
     void* block = heap_allocate(sizeof(Mapping));
     if (block == nullptr) {
@@ -454,6 +464,8 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
   // One ordered pass: mappings wholly inside go; the others lose only the pages inside the range,
   // so the pages around it stay mapped all along (other threads may be using them). A cut that
   // raises a mapping's address keeps the tree's order: nothing else lies in the part it drops.
+  // The pass ends before the next mapping after UNMAP_MAX_MAPPINGS mappings, or inside one when
+  // UNMAP_MAX_PAGES pages are cleared (that mapping keeps the rest, from where the call stopped).
   u64 mappings_done = 0;
   u64 pages_done = 0;
   u64 stopped_at = end;
@@ -466,26 +478,33 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
     u64 old_end = mapping_end(*mapping);
     u64 cut_start = mapping->address > address ? mapping->address : address;
     u64 cut_end = old_end < end ? old_end : end;
+    u64 room = (UNMAP_MAX_PAGES - pages_done) * PAGE_SIZE;
+    bool partial = cut_end - cut_start > room;
+    if (partial) cut_end = cut_start + room;
     clear_pages(task, cut_start, cut_end);
     pages_done += (cut_end - cut_start) / PAGE_SIZE;
     ++mappings_done;
-    if (mapping->address >= address && old_end <= end) {
+    if (mapping->address >= address && old_end <= cut_end) {
       free_mapping(*mapping);
-    } else if (tail != nullptr) {  // Reaches past both ends: the cut in two.
+    } else if (mapping->address < address && old_end > cut_end) {  // The cut in two (tail charged above).
       tail->task = &task;
       tail->memory = mapping->memory;
-      tail->address = end;
-      tail->page_offset = mapping->page_offset + (end - mapping->address) / PAGE_SIZE;
-      tail->page_count = (old_end - end) / PAGE_SIZE;
+      tail->address = cut_end;
+      tail->page_offset = mapping->page_offset + (cut_end - mapping->address) / PAGE_SIZE;
+      tail->page_count = (old_end - cut_end) / PAGE_SIZE;
       mapping->page_count = (address - mapping->address) / PAGE_SIZE;
       (void)task.mappings.insert(*tail);  // Its range was the mapping's: no other key there.
       tail->memory->mappings.push_back(*tail);
     } else if (mapping->address < address) {
       mapping->page_count = (address - mapping->address) / PAGE_SIZE;
     } else {
-      mapping->page_offset += (end - mapping->address) / PAGE_SIZE;
-      mapping->page_count = (old_end - end) / PAGE_SIZE;
-      mapping->address = end;
+      mapping->page_offset += (cut_end - mapping->address) / PAGE_SIZE;
+      mapping->page_count = (old_end - cut_end) / PAGE_SIZE;
+      mapping->address = cut_end;
+    }
+    if (partial) {
+      stopped_at = cut_end;
+      break;
     }
     mapping = next;
   }

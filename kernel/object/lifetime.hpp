@@ -46,8 +46,8 @@ Platform* create_platform();
 // Removes the pages inside [address, address + page_count pages): mappings wholly inside go, a
 // mapping reaching past the range keeps the rest (cut in two if it reaches past both ends). No
 // mapping there is NotFound. Returns where it stopped: the range's end, or (after
-// abi::UNMAP_MAX_MAPPINGS mappings or abi::UNMAP_MAX_PAGES pages) the address of the next mapping,
-// from which the caller continues.
+// abi::UNMAP_MAX_MAPPINGS mappings or abi::UNMAP_MAX_PAGES pages) where the rest of the range
+// begins, from which the caller continues.
 [[nodiscard]] Result<u64> unmap_memory(Task& task, u64 address, u64 page_count);
 
 // Page-table frames of a task, charged to its factory.

@@ -58,10 +58,10 @@ namespace metteagle::abi {
     "a mapping or a UTCB), QuotaExceeded",                                                                       \
     "map pages of a memory object into the task")                                                              \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
-    "o1 where it stopped: the range's end when done, else the next mapping's address (call again from there)",  \
+    "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two)",     \
     "remove the pages inside the range; a mapping reaching past it keeps the rest; one call handles at most "   \
-    "UNMAP_MAX_MAPPINGS mappings or UNMAP_MAX_PAGES pages (it stops before the next mapping)")                 \
+    "UNMAP_MAX_MAPPINGS mappings and UNMAP_MAX_PAGES pages")                                                   \
   X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
     "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
     "derive a copy of an own capability into the task's space")                                                 \
@@ -233,8 +233,9 @@ constexpr u64 USER_SPACE_END = 0x0000800000000000;
 constexpr u64 USER_SPACE_USABLE_END = USER_SPACE_END - 0x1000;
 
 // TaskUnmap's work per call: it stops before the next mapping once it has removed or cut this
-// many mappings, or cleared this many pages, so one call holds the kernel for a bounded time.
+// many mappings, and inside a mapping once it has cleared this many pages (the mapping keeps
+// the rest), so one call holds the kernel for a bounded time (tens of milliseconds under TCG).
 constexpr u64 UNMAP_MAX_MAPPINGS = 4096;
-constexpr u64 UNMAP_MAX_PAGES = 65536;
+constexpr u64 UNMAP_MAX_PAGES = 8192;
 
 }  // namespace metteagle::abi
