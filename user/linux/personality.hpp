@@ -162,4 +162,17 @@ inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a
   return sys::invoke(operation, selector, a1, a2, a3, a4, a5);
 }
 
+// TaskUnmap of a whole range: a call that stopped early (abi::UNMAP_MAX_MAPPINGS) is repeated
+// from where it stopped.
+inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {
+  u64 end = address + pages * sys::PAGE_SIZE;
+  for (;;) {
+    sys::SyscallRegisters registers{address, pages, 0, 0, 0, 0};
+    sys::Error error = sys::invoke(abi::Syscall::TaskUnmap, task, registers);
+    if (error != sys::Error::None || registers.argument1 >= end || registers.argument1 <= address) return error;
+    pages = (end - registers.argument1) / sys::PAGE_SIZE;
+    address = registers.argument1;
+  }
+}
+
 }  // namespace personality
