@@ -564,11 +564,12 @@ i64 read_node(u32 id, u64 buffer, u64 length, u64 offset) {
   return static_cast<i64>(count);
 }
 
-i64 write_node(u32 id, u64 buffer, u64 length, u64 offset) {
+// `from_personality`: the bytes are in the personality's own buffer (copy_file_range, sendfile).
+i64 write_node(u32 id, u64 buffer, u64 length, u64 offset, bool from_personality = false) {
   Node& n = node(id);
   if (n.type == NodeType::Device) return static_cast<i64>(length);  // /dev/null takes everything.
   if (n.type != NodeType::Regular || !n.writable) return -EBADF;
-  if (!readable(buffer, length)) return -EFAULT;
+  if (!from_personality && !readable(buffer, length)) return -EFAULT;
   if (length == 0) return 0;
   u64 end;
   if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
@@ -598,19 +599,19 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
   }
 }
 
-i64 write_description(Description& description, u64 buffer, u64 length) {
+i64 write_description(Description& description, u64 buffer, u64 length, bool from_personality = false) {
   if (length > MAX_IO) length = MAX_IO;
   if (description.access == O_RDONLY) return -EBADF;
   switch (description.stream) {
     case Stream::Output:
     case Stream::Log:
-      if (!readable(buffer, length)) return -EFAULT;
+      if (!from_personality && !readable(buffer, length)) return -EFAULT;
       if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
       else write_log(reinterpret_cast<const char*>(buffer), length);
       return static_cast<i64>(length);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
-      i64 count = write_node(description.node, buffer, length, offset);
+      i64 count = write_node(description.node, buffer, length, offset, from_personality);
       if (count > 0) description.offset = offset + static_cast<u64>(count);
       return count;
     }
@@ -1403,6 +1404,117 @@ i64 linux_fstatfs(u64 descriptor, u64 buffer) {
   u32 id;
   i64 error = descriptor_target(descriptor, id);
   return error < 0 ? error : write_statfs(id, id == NO_NODE, buffer);
+}
+
+
+// ---- Copies between descriptors: copy_file_range, sendfile ---------------------------------------
+
+namespace {
+
+constexpr u64 COPY_CHUNK = 2048;  // Bytes per step through the personality's stack.
+
+// Up to `length` bytes of regular file `id` at `offset` into the personality's `target`; the count.
+u64 node_bytes(u32 id, u64 offset, u8* target, u64 length) {
+  const Node& n = node(id);
+  if (n.type != NodeType::Regular || offset >= n.size) return 0;
+  u64 count = n.size - offset < length ? n.size - offset : length;
+  if (id == PROGRAM) {
+    sys::Error error = native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, offset, reinterpret_cast<u64>(target),
+                              count);
+    return error == sys::Error::None ? count : 0;
+  }
+  memcpy(target, file_bytes(id) + offset, count);
+  return count;
+}
+
+// Reads an optional loff_t the program passes by address; a negative one is `negative_error`
+// (copy_file_range: EOVERFLOW, sendfile: EINVAL, as Linux answers).
+i64 read_offset(u64 address, i64& offset, i64 negative_error) {
+  if (!writable(address, 8)) return -EFAULT;
+  memcpy(&offset, reinterpret_cast<const void*>(address), 8);
+  return offset < 0 ? negative_error : 0;
+}
+
+}  // namespace
+
+i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset_address, u64 out_descriptor, u64 out_offset_address,
+                          u64 length, u64 flags) {
+  Description* in = description_of(in_descriptor);
+  Description* out = description_of(out_descriptor);
+  if (flags != 0) return -EINVAL;
+  if (in == nullptr || out == nullptr) return -EBADF;
+  if (in->access == O_WRONLY || out->access == O_RDONLY || out->append) return -EBADF;
+  if (in->stream != Stream::File || out->stream != Stream::File) return -EINVAL;
+  const Node& source = node(in->node);
+  const Node& target = node(out->node);
+  if (source.type == NodeType::Directory || target.type == NodeType::Directory) return -EISDIR;
+  if (source.type != NodeType::Regular || target.type != NodeType::Regular) return -EINVAL;
+  auto in_offset = static_cast<i64>(in->offset), out_offset = static_cast<i64>(out->offset);
+  i64 error;
+  constexpr i64 EOVERFLOW = 75;
+  if (in_offset_address != 0 && (error = read_offset(in_offset_address, in_offset, -EOVERFLOW)) < 0) return error;
+  if (out_offset_address != 0 && (error = read_offset(out_offset_address, out_offset, -EOVERFLOW)) < 0) return error;
+  // The read-only tree is another file system: Linux does not copy across them (callers fall back).
+  if (!source.writable || !target.writable) return -EXDEV;
+  if (length > MAX_IO) length = MAX_IO;
+  if (in->node == out->node && static_cast<u64>(in_offset) < static_cast<u64>(out_offset) + length &&
+      static_cast<u64>(out_offset) < static_cast<u64>(in_offset) + length)
+    return -EINVAL;  // Overlapping ranges of one file.
+  u64 done = 0;
+  u8 chunk[COPY_CHUNK];
+  while (done < length) {
+    u64 want = length - done < COPY_CHUNK ? length - done : COPY_CHUNK;
+    u64 got = node_bytes(in->node, static_cast<u64>(in_offset) + done, chunk, want);
+    if (got == 0) break;
+    i64 written = write_node(out->node, reinterpret_cast<u64>(chunk), got, static_cast<u64>(out_offset) + done, true);
+    if (written < 0) {
+      if (done == 0) return written;
+      break;
+    }
+    done += static_cast<u64>(written);
+    if (static_cast<u64>(written) < got) break;
+  }
+  in_offset += static_cast<i64>(done);
+  out_offset += static_cast<i64>(done);
+  if (in_offset_address != 0) memcpy(reinterpret_cast<void*>(in_offset_address), &in_offset, 8);
+  else in->offset = static_cast<u64>(in_offset);
+  if (out_offset_address != 0) memcpy(reinterpret_cast<void*>(out_offset_address), &out_offset, 8);
+  else out->offset = static_cast<u64>(out_offset);
+  return static_cast<i64>(done);
+}
+
+i64 linux_sendfile(u64 out_descriptor, u64 in_descriptor, u64 offset_address, u64 count) {
+  Description* in = description_of(in_descriptor);
+  Description* out = description_of(out_descriptor);
+  if (in == nullptr || out == nullptr) return -EBADF;
+  if (in->access == O_WRONLY || out->access == O_RDONLY) return -EBADF;
+  // The source must be a file (Linux: a descriptor that supports mmap-like reads, not a pipe).
+  if (in->stream != Stream::File || node(in->node).type != NodeType::Regular) return -EINVAL;
+  if (out->stream == Stream::File && out->append) return -EINVAL;
+  auto offset = static_cast<i64>(in->offset);
+  if (offset_address != 0) {
+    i64 error = read_offset(offset_address, offset, -EINVAL);
+    if (error < 0) return error;
+  }
+  if (count > MAX_IO) count = MAX_IO;
+  u64 done = 0;
+  u8 chunk[COPY_CHUNK];
+  while (done < count) {
+    u64 want = count - done < COPY_CHUNK ? count - done : COPY_CHUNK;
+    u64 got = node_bytes(in->node, static_cast<u64>(offset) + done, chunk, want);
+    if (got == 0) break;
+    i64 written = write_description(*out, reinterpret_cast<u64>(chunk), got, true);
+    if (written < 0) {
+      if (done == 0) return written;
+      break;
+    }
+    done += static_cast<u64>(written);
+    if (static_cast<u64>(written) < got) break;
+  }
+  offset += static_cast<i64>(done);
+  if (offset_address != 0) memcpy(reinterpret_cast<void*>(offset_address), &offset, 8);
+  else in->offset = static_cast<u64>(offset);
+  return static_cast<i64>(done);
 }
 
 }  // namespace personality

@@ -59,6 +59,10 @@ i64 linux_utime(u64 path, u64 times);
 i64 linux_statfs(u64 path, u64 buffer);
 i64 linux_fstatfs(u64 descriptor, u64 buffer);
 
+// Copies between descriptors through the personality (no mapping of files).
+i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset, u64 out_descriptor, u64 out_offset, u64 length, u64 flags);
+i64 linux_sendfile(u64 out_descriptor, u64 in_descriptor, u64 offset, u64 count);
+
 // What record locks need of a descriptor (locks.cpp): the file's identity, the description (the
 // owner of OFD and flock locks), its access, offset (SEEK_CUR) and the file's size (SEEK_END).
 struct LockTarget {

@@ -56,6 +56,8 @@ struct Arguments {
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
   X(39, getpid, "1")                                                                                            \
+  X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
+                  "or the source's; through the personality, at most 1 GiB per call")                           \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
@@ -158,6 +160,9 @@ struct Arguments {
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
                     "itself EINVAL")                                                                            \
   X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                                 \
+  X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
+                          "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
+                          "as across file systems")                                                             \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
@@ -199,6 +204,8 @@ i64 sys_futimesat(const Arguments& a) { return linux_futimesat(a.a0, a.a1, a.a2)
 i64 sys_utimes(const Arguments& a) { return linux_futimesat(AT_FDCWD, a.a0, a.a1); }
 i64 sys_utime(const Arguments& a) { return linux_utime(a.a0, a.a1); }
 i64 sys_statfs(const Arguments& a) { return linux_statfs(a.a0, a.a1); }
+i64 sys_sendfile(const Arguments& a) { return linux_sendfile(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_copy_file_range(const Arguments& a) { return linux_copy_file_range(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 i64 sys_fstatfs(const Arguments& a) { return linux_fstatfs(a.a0, a.a1); }
 i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }

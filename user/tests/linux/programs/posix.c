@@ -40,6 +40,8 @@ static const char* error_name(int error) {
     case EDEADLK: return "EDEADLK";
     case ENOLCK: return "ENOLCK";
     case EOVERFLOW: return "EOVERFLOW";
+    case EISDIR: return "EISDIR";
+    case EXDEV: return "EXDEV";
     case ENOSYS: return "ENOSYS";
     default: return "other";
   }
@@ -180,6 +182,45 @@ static void times_of_files(void) {
   memcpy(&atime_nanoseconds, x + 72, 4);
   printf("statx-atime %lld.%09u\n", atime_seconds, atime_nanoseconds);
   close(fd);
+}
+
+// copy_file_range and sendfile (Rust's std::fs::copy and busybox's cat use them).
+static void copies(void) {
+  int source = open("/tmp/work/source", O_RDWR | O_CREAT | O_TRUNC, 0644);
+  int target = open("/tmp/work/target", O_RDWR | O_CREAT | O_TRUNC, 0644);
+  write(source, "0123456789abcdefghij", 20);
+  lseek(source, 0, SEEK_SET);
+  show("copy-file-range", syscall(SYS_copy_file_range, source, NULL, target, NULL, 8, 0));
+  off_t in = 12, out = 30;
+  show("copy-file-range-offsets", syscall(SYS_copy_file_range, source, &in, target, &out, 100, 0));
+  printf("offsets %ld %ld source-at %ld target-at %ld\n", (long)in, (long)out, (long)lseek(source, 0, SEEK_CUR),
+         (long)lseek(target, 0, SEEK_CUR));
+  char buffer[64] = {0};
+  long got = pread(target, buffer, sizeof buffer, 0);
+  for (long i = 0; i < got; ++i) if (buffer[i] == 0) buffer[i] = '.';
+  printf("target %ld %.*s\n", got, (int)got, buffer);
+  show("copy-file-range-at-end", syscall(SYS_copy_file_range, source, &in, target, NULL, 5, 0));
+  off_t a = 0, b = 4;
+  show("copy-file-range-overlap", syscall(SYS_copy_file_range, source, &a, source, &b, 8, 0));
+  show("copy-file-range-flags", syscall(SYS_copy_file_range, source, NULL, target, NULL, 1, 1));
+  show("copy-file-range-bad-fd", syscall(SYS_copy_file_range, 99, NULL, target, NULL, 1, 0));
+  int appending = open("/tmp/work/target", O_WRONLY | O_APPEND);
+  show("copy-file-range-append", syscall(SYS_copy_file_range, source, NULL, appending, NULL, 1, 0));
+  off_t negative = -1;
+  show("copy-file-range-negative", syscall(SYS_copy_file_range, source, &negative, target, NULL, 1, 0));
+  show("copy-file-range-dir", syscall(SYS_copy_file_range, open("/tmp/work", O_RDONLY), NULL, target, NULL, 1, 0));
+  off_t from = 10;
+  fflush(stdout);
+  show("\nsendfile-stdout", syscall(SYS_sendfile, 1, source, &from, 6));
+  printf("sendfile-offset %ld\n", (long)from);
+  lseek(source, 2, SEEK_SET);
+  show("sendfile-file", syscall(SYS_sendfile, target, source, NULL, 3));
+  printf("source-at %ld\n", (long)lseek(source, 0, SEEK_CUR));
+  show("sendfile-append", syscall(SYS_sendfile, appending, source, NULL, 3));
+  show("sendfile-bad-fd", syscall(SYS_sendfile, target, 99, NULL, 3));
+  close(appending);
+  close(source);
+  close(target);
 }
 
 static void file_systems(void) {
@@ -528,6 +569,7 @@ int main(int argc, char** argv) {
   identity();
   modes_and_owners();
   times_of_files();
+  copies();
   file_systems();
   resource_usage();
   record_locks();
