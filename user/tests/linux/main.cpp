@@ -554,10 +554,10 @@ struct NativeRun {
         linux_native_##name##_status_end                                                             \
   }
 
-u64 matches_native(Case& test, const char* name, const NativeRun& native) {
+u64 matches_native(Case& test, const char* name, const NativeRun& native, const char* input = "") {
   static char text[TRANSCRIPT_PAGES * 4096 + 1];
   Reply reply;
-  if (!invoke_transcript(test, name, reply, text)) return ~u64{0};
+  if (!invoke_transcript(test, name, reply, text, input)) return ~u64{0};
   u64 expected_status = 0;
   for (const u8* digit = native.status; digit < native.status_end && *digit >= '0' && *digit <= '9'; ++digit)
     expected_status = expected_status * 10 + static_cast<u64>(*digit - '0');
@@ -611,23 +611,13 @@ void sqlite_database_in_tmp_as_natively(Case& test) {
   EXPECT_STATUS(client().remove("sqlite"), manager::STATUS_OK);
 }
 
-// Rust std with Debian's rustc (rust.rs): threads, HashMap, std::fs with copy, exit codes, a panic.
+// Rust std with Debian's rustc (rust.rs): threads, HashMap, std::fs with copy, exit codes, a panic
+// (the mode is the input, as for the native runs).
 void rust_std_program_as_natively(Case& test) {
-  const auto size = static_cast<u64>(linux_rust_end - linux_rust);
   DEPLOY("rust", linux_rust, linux_rust_end, linux_config());
   EXPECT_EQ(matches_native(test, "rust", NATIVE(rust)), 0);
-  EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
-  static const char exit_arguments[] = "exit";
-  EXPECT_STATUS(client().deploy(RawName::of("rust"), linux_rust, size, linux_config(), nullptr, true, exit_arguments,
-                                sizeof exit_arguments),
-                manager::STATUS_OK);
-  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_exit)), 0);
-  EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
-  static const char panic_arguments[] = "panic";
-  EXPECT_STATUS(client().deploy(RawName::of("rust"), linux_rust, size, linux_config(), nullptr, true, panic_arguments,
-                                sizeof panic_arguments),
-                manager::STATUS_OK);
-  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_panic)), 0);
+  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_exit), "exit"), 0);
+  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_panic), "panic"), 0);
   EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
 }
 
