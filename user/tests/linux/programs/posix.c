@@ -435,7 +435,9 @@ static void record_locks(void) {
   show("classic-for-deadlock", set_lock(fd, F_SETLK, F_WRLCK, SEEK_SET, 500, 1));
   pthread_create(&thread, NULL, deadlock_partner, NULL);
   wait_ready();
-  sleep_milliseconds(400);  // Long enough for the partner to block even on a loaded host (the case needs it waiting).
+  // The case needs the partner waiting; a blocked partner cannot be observed, so give it ample time
+  // (were it still running, both threads would wait forever: Linux detects only this direction).
+  sleep_milliseconds(2000);
   show("deadlock", set_lock(fd, F_SETLKW, F_WRLCK, SEEK_SET, 501, 1));
   released = set_lock(fd, F_SETLK, F_UNLCK, SEEK_SET, 500, 1);
   pthread_join(thread, NULL);
