@@ -36,9 +36,10 @@ FunctionConfig config_from(const u64* words) {
   return empty ? DEFAULT_CONFIG : config;
 }
 
-// What an image of `pages` pages costs the tenant's storage quota: the pages, the Memory's frame
-// table (a heap block of at most a page, else whole pages) and its object (less than a page).
-u64 image_cost(u64 pages) { return pages * PAGE + (pages * 8 + PAGE - 1) / PAGE * PAGE + PAGE; }
+// What an image of `pages` pages costs the tenant's storage quota: the pages, and one page more
+// for the Memory object and its frame table (a heap block below a page up to 512 pages; whole
+// pages beyond).
+u64 image_cost(u64 pages) { return (pages + 1) * PAGE + (pages > 512 ? (pages * 8 + PAGE - 1) / PAGE * PAGE : 0); }
 
 // The status for a kernel error in the manager's own work: the machine out of memory is said so;
 // anything else is the manager's fault (the shares keep its factory from running out).
@@ -173,6 +174,20 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   }
   u64 image_pages = pages_for(size);
   u64 cost = image_cost(image_pages);
+  // What every invocation must make of its own (writable copies, zero-filled parts): a function
+  // whose limit cannot even hold that is refused now, not at every invocation.
+  u64 per_invocation = 0;
+  for (usize i = 0; i < image.segment_count; ++i) {
+    const klib::ElfSegment& source = image.segments[i];
+    u64 lead = source.virtual_address & (PAGE - 1);
+    bool shared = !source.writable && source.file_size > 0 && source.file_size == source.memory_size &&
+                  source.file_offset % PAGE == lead;
+    if (!shared) per_invocation += pages_for(lead + source.memory_size) * PAGE;
+  }
+  if (per_invocation > config.memory_limit_bytes) {
+    unmap_scratch(worker, image_pages);
+    return status(answer, STATUS_QUOTA_EXCEEDED, per_invocation);
+  }
 
   // Admission, all under the lock: the name, the tenant's share (taken from the pool for its first
   // function), its function limit and its storage quota; then an entry, reserved for this deploy.
@@ -183,7 +198,11 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
     Status refused = STATUS_OK;
     u64 detail = 0;
     TenantAccount* account = nullptr;
-    if (registry.find(request.badge, name) != nullptr) {
+    if (config.memory_limit_bytes + INVOCATION_OVERHEAD_BYTES > registry.limits().memory_bytes) {
+      // It could never run: one invocation would need more than the tenant's whole share.
+      refused = STATUS_BAD_REQUEST;
+      detail = registry.limits().memory_bytes;
+    } else if (registry.find(request.badge, name) != nullptr) {
       refused = STATUS_NAME_TAKEN;
     } else if ((config.flags & FUNCTION_FLAG_LINUX) != 0) {
       auto prepared = prepare_personality(registry.personality());

@@ -77,8 +77,8 @@ struct PersonalityImage {
 
 // What every tenant may use (the same for each); see docs/CONTAINERS.md, "Tenant shares".
 struct ShareLimits {
-  u64 memory_bytes = 48ull << 20;   // Memory limits of running invocations (+ their factories).
-  u64 storage_bytes = 8ull << 20;   // Deployed executables.
+  u64 memory_bytes = 44ull << 20;   // Memory limits of running invocations (+ their factories).
+  u64 storage_bytes = 12ull << 20;  // Deployed executables.
   u64 invocations = 4;              // Concurrent top-level invocations.
   u64 functions = 0;                // Functions (set at boot: the registry divided among shares).
   u64 nested_budget = 256;          // Nested invocations per top-level invocation, all depths.
