@@ -358,7 +358,10 @@ void handle_stats(Worker&, Message& request, Message& answer) {
   Manager& state = manager_state();
   ManagerStats stats{};
   auto quota = state.factory.info();
-  if (quota) stats.pool_free_bytes = quota.value().quota_bytes - quota.value().used_bytes;
+  if (quota) {
+    stats.pool_free_bytes = quota.value().quota_bytes - quota.value().used_bytes;
+    stats.machine_free_bytes = quota.value().machine_free_bytes;
+  }
   {
     LockGuard guard(state.registry.lock());
     Registry& registry = state.registry;

@@ -110,6 +110,7 @@ struct ManagerStats {
   u64 tenant_invocations;     // its top-level invocations running,
   u64 tenant_functions;       // and its functions.
   u64 shares_free;            // Shares the pool can still give to new tenants.
+  u64 machine_free_bytes;     // Physical memory the kernel has free (0 unless the manager may see it).
 };
 constexpr u64 STATS_WORDS = sizeof(ManagerStats) / 8;
 // A running invocation takes its memory limit plus this from its tenant's memory share: the
