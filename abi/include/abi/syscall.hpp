@@ -53,7 +53,8 @@ namespace metteagle::abi {
     "if this capability has it)")                               \
   X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
     "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
-    "0 unless the capability has Observe)", "-",                                                               \
+    "0 unless the capability has Observe), o4 bytes in live kernel heap objects, o5 bytes of pages the "    \
+    "kernel heap holds (o4 and o5 also 0 without Observe)", "-",                                              \
     "read the factory's accounting and, with Observe, the machine's free memory")                                              \
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
