@@ -51,7 +51,7 @@ fuzz-host: setup
 	scripts/fuzz-host --build-dir $(BUILD) --runs $(FUZZ_RUNS)
 
 # The in-guest syscall fuzzer (kernel_adversarial's last case: four threads on two CPUs, the fuzz
-# factory's quota checked to return exactly) with FUZZ_CALLS calls instead of the suite's 200,000;
+# factory's quota checked to return exactly) with FUZZ_CALLS calls instead of the suite's 50,000;
 # the count travels on the kernel command line, and the log must show that it arrived.
 FUZZ_CALLS ?= 10000000
 fuzz-kernel: build

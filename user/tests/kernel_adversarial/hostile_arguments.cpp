@@ -152,10 +152,13 @@ constexpr u64 FUZZ_PART_SLOTS = 32;
 constexpr u64 FUZZ_SLOTS = FUZZ_THREADS * FUZZ_PART_SLOTS;
 constexpr u64 FUZZ_FIRST = abi::ROOT_CAPABILITY_SLOTS - FUZZ_SLOTS;
 // The suite's short run; `fuzz_calls=<n>` on the kernel command line sets another (make fuzz-kernel).
-constexpr u64 DEFAULT_FUZZ_CALLS = 200'000;
+constexpr u64 DEFAULT_FUZZ_CALLS = 50'000;
 // No thread finished a call for this long: every thread still out must be waiting for an answer
 // that only the cleanup can give (a caller held in a Reply object nobody answers).
 constexpr u64 FUZZ_STALL_NANOSECONDS = 5'000'000'000;
+// When every thread still out is in a call, no fuzz thread is left to answer it: the cleanup comes
+// after this much quiet.
+constexpr u64 FUZZ_CALLER_WAIT_NANOSECONDS = 100'000'000;
 constexpr u64 FUZZ_PROGRESS_INTERVAL = 1'000'000;
 
 struct FuzzThread {
@@ -168,9 +171,15 @@ struct FuzzThread {
   volatile u64 done;
 };
 
+constexpr u64 FUZZ_ORIGINALS = 7;
+// Every this many calls a thread copies one original into its part again, so the range does not
+// decay into empty slots that every call fails on.
+constexpr u64 FUZZ_REFILL_INTERVAL = 32;
+
 struct FuzzRun {
   u64 target_calls;
   u64 parking_endpoint;      // Outside the range: finished threads wait here until deleted.
+  u64 originals[FUZZ_ORIGINALS];  // Outside the range; the console last (copied without rights).
   volatile u64 issued;       // Calls handed out, shared by all threads.
   volatile u64 stop;
   FuzzThread threads[FUZZ_THREADS];
@@ -202,17 +211,115 @@ u64 random_argument(FuzzThread& self) {
 
 u64 own_slot(FuzzThread& self, u64 value) { return self.first_slot + value % FUZZ_PART_SLOTS; }
 
-// One random system call; true when it succeeded. Never DebugExit (it would end the machine) or
-// ThreadExit.
-bool fuzz_one_call(FuzzThread& self) {
+// A selector below the range becomes one inside it; 0 and selectors past the space stay.
+void fence(u64& selector) {
+  if (selector != abi::NULL_SELECTOR && selector < FUZZ_FIRST) selector = FUZZ_FIRST + selector % FUZZ_SLOTS;
+}
+
+// Each thread's own bytes for MemoryWrite and MemoryRead to copy from and into.
+constexpr u64 FUZZ_BUFFER_BYTES = 2 * PAGE_SIZE;
+alignas(PAGE_SIZE) u8 fuzz_buffers[FUZZ_THREADS][FUZZ_BUFFER_BYTES];
+
+// Arguments a well-meaning caller might pass (a valid object type, a small size, a slot of the
+// range, a free address, a tag with words and capabilities), so that calls get past the first
+// checks and build up state: objects, mappings, threads, waiting callers, saved replies.
+void plausible_arguments(FuzzThread& self, u64 index, u64 operation, SyscallRegisters& registers) {
+  auto random = [&](u64 bound) { return next_random(self) % bound; };
+  auto slot = [&] { return FUZZ_FIRST + random(FUZZ_SLOTS); };
+  auto address = [&] { return 0x70000000 + random(64) * PAGE_SIZE; };
+  u64 buffer = reinterpret_cast<u64>(fuzz_buffers[index]);
+  switch (static_cast<Syscall>(operation)) {
+    case Syscall::CapabilityCopy:
+      registers = {own_slot(self, 0) + random(FUZZ_PART_SLOTS), random(2) == 0 ? abi::ALL_RIGHTS : random(16),
+                   random(4) == 0 ? 1 + random(8) : 0, 0, 0, 0};
+      break;
+    case Syscall::FactoryCreate: {
+      u64 type = 1 + random(abi::OBJECT_TYPE_COUNT - 1);
+      u64 size = type == static_cast<u64>(ObjectType::Task)     ? 2 + random(63)
+                 : type == static_cast<u64>(ObjectType::Factory) ? PAGE_SIZE * (1 + random(64))
+                                                                  : 1 + random(8);
+      registers = {type, own_slot(self, random(FUZZ_PART_SLOTS)), size, slot(), address(), 0};
+      break;
+    }
+    case Syscall::TaskMap: {
+      const u64 rights[] = {MEMORY_READ, READ_WRITE, READ_EXECUTE};
+      registers = {slot(), random(4), address(), 1 + random(4), rights[random(3)], 0};
+      break;
+    }
+    case Syscall::TaskUnmap: registers = {address(), 1 + random(8), 0, 0, 0, 0}; break;
+    case Syscall::TaskGiveCapability: registers = {own_slot(self, random(FUZZ_PART_SLOTS)), 1 + random(63), abi::ALL_RIGHTS, 0, 0, 0}; break;
+    case Syscall::ThreadConfigure:
+      registers = {random(20), random(2), random(2) == 0 ? 0 : slot(), random(4), 0, 0};
+      break;
+    case Syscall::IpcCall:
+    case Syscall::IpcSend:
+    case Syscall::IpcReply:
+    case Syscall::IpcReplyWait:
+    case Syscall::IpcReplyWith:
+      registers.argument1 = abi::MessageTag::make(static_cast<u32>(random(4)), random(abi::MESSAGE_WORDS + 1), random(3)).raw;
+      break;
+    case Syscall::NotificationSignal: registers.argument1 = 1 + random(255); break;
+    case Syscall::MemoryWrite:
+    case Syscall::MemoryRead:
+      registers = {random(4 * PAGE_SIZE), buffer + random(PAGE_SIZE), random(PAGE_SIZE), 0, 0, registers.timeout_or_badge};
+      break;
+    case Syscall::MemoryCopy: registers = {random(4 * PAGE_SIZE), slot(), random(4 * PAGE_SIZE), random(2 * PAGE_SIZE), 0, 0}; break;
+    default: break;
+  }
+}
+
+// The object type an operation's target must have; None when any capability will do or none exists.
+ObjectType target_type(u64 operation) {
+  switch (static_cast<Syscall>(operation)) {
+    case Syscall::FactoryCreate: case Syscall::FactoryInfo: return ObjectType::Factory;
+    case Syscall::TaskMap: case Syscall::TaskUnmap: case Syscall::TaskGiveCapability: return ObjectType::Task;
+    case Syscall::ThreadStart: case Syscall::ThreadConfigure: case Syscall::ThreadSetSyscallHandler:
+    case Syscall::ThreadSetFsBase: return ObjectType::Thread;
+    case Syscall::IpcCall: case Syscall::IpcSend: case Syscall::IpcReceive: case Syscall::IpcReplyWait:
+      return ObjectType::Endpoint;
+    case Syscall::NotificationSignal: case Syscall::NotificationWait: return ObjectType::Notification;
+    case Syscall::MemoryWrite: case Syscall::MemoryRead: case Syscall::MemoryCopy: return ObjectType::Memory;
+    case Syscall::IpcSaveReply: case Syscall::IpcReplyWith: return ObjectType::Reply;
+    default: return ObjectType::None;
+  }
+}
+
+// A slot of the range that held a capability of `type` a moment ago (other threads may change it
+// before the call), or a random slot when a few looks find none.
+u64 slot_of_type(FuzzThread& self, ObjectType type) {
+  u64 selector = FUZZ_FIRST + next_random(self) % FUZZ_SLOTS;
+  for (u64 attempt = 0; attempt < 8 && type != ObjectType::None; ++attempt) {
+    auto info = Capability(selector).identify();
+    if (info.ok() && info.value().type == type) break;
+    selector = FUZZ_FIRST + next_random(self) % FUZZ_SLOTS;
+  }
+  return selector;
+}
+
+// One random system call, with plausible arguments three times in four; true when it succeeded.
+// Never DebugExit (it would end the machine) or ThreadExit.
+bool fuzz_one_call(FuzzThread& self, u64 index) {
   u64 operation;
   do {
     operation = next_random(self) % (abi::SYSCALL_COUNT + 2);
   } while (operation == static_cast<u64>(Syscall::DebugExit) || operation == static_cast<u64>(Syscall::ThreadExit));
-  u64 selector = FUZZ_FIRST + next_random(self) % FUZZ_SLOTS;
+  bool plausible = next_random(self) % 4 != 0;
+  u64 selector = plausible ? slot_of_type(self, target_type(operation)) : FUZZ_FIRST + next_random(self) % FUZZ_SLOTS;
   SyscallRegisters registers{random_argument(self), random_argument(self), random_argument(self),
                              random_argument(self), random_argument(self),
-                             next_random(self) % 2 == 0 ? u64{0} : u64{1000}};
+                             next_random(self) % 4 == 0 ? u64{1000} : u64{0}};
+  if (plausible) plausible_arguments(self, index, operation, registers);
+  // Capabilities named as arguments or sent along come only from the range: the test's own slots
+  // below it (its task, thread, root factory, Platform, the case's endpoints) stay out of reach.
+  switch (static_cast<Syscall>(operation)) {
+    case Syscall::FactoryCreate: fence(registers.argument4); break;
+    case Syscall::TaskMap: case Syscall::IrqBind: case Syscall::PlatformMemoryPhysical: fence(registers.argument1); break;
+    case Syscall::ThreadConfigure: fence(registers.argument3); break;
+    case Syscall::MemoryCopy: fence(registers.argument2); break;
+    case Syscall::PlatformCreateMmio: case Syscall::PlatformCreateIoPorts: case Syscall::PlatformCreateIrq:
+    case Syscall::PlatformCreateDmaMemory: fence(registers.argument4); break;
+    default: break;
+  }
   // Copies and creates land only in the own part, and so do received capabilities.
   if (operation == static_cast<u64>(Syscall::CapabilityCopy)) registers.argument1 = own_slot(self, registers.argument1);
   if (operation == static_cast<u64>(Syscall::FactoryCreate)) registers.argument2 = own_slot(self, registers.argument2);
@@ -221,6 +328,8 @@ bool fuzz_one_call(FuzzThread& self) {
   block->receive_slots[1] = own_slot(self, next_random(self));
   block->send_capabilities[0] = random_argument(self);
   block->send_capabilities[1] = random_argument(self);
+  fence(block->send_capabilities[0]);
+  fence(block->send_capabilities[1]);
   block->send_rights[0] = next_random(self);
   block->send_rights[1] = next_random(self);
   if (operation == static_cast<u64>(Syscall::TaskGiveCapability)) {
@@ -242,8 +351,13 @@ void fuzz_thread_entry(u64 index) {
   FuzzThread& self = fuzz_run.threads[index];
   self.cpu = thread_self().cpu;
   while (fuzz_run.stop == 0 && __atomic_fetch_add(&fuzz_run.issued, 1, __ATOMIC_RELAXED) < fuzz_run.target_calls) {
-    if (fuzz_one_call(self)) self.succeeded = self.succeeded + 1;
+    if (fuzz_one_call(self, index)) self.succeeded = self.succeeded + 1;
     self.completed = self.completed + 1;
+    if (self.completed % FUZZ_REFILL_INTERVAL == 0) {
+      u64 original = next_random(self) % FUZZ_ORIGINALS;
+      (void)Capability(fuzz_run.originals[original]).copy_to(own_slot(self, next_random(self)),
+                                                               original == FUZZ_ORIGINALS - 1 ? 0 : abi::ALL_RIGHTS);
+    }
   }
   // Answer whoever still waits for this thread; it must not wait for a parked thread.
   (void)invoke(Syscall::IpcReply, abi::NULL_SELECTOR);
@@ -270,6 +384,13 @@ u64 fuzz_succeeded() {
 bool fuzz_all_done() {
   for (const FuzzThread& thread : fuzz_run.threads)
     if (__atomic_load_n(&thread.done, __ATOMIC_ACQUIRE) == 0) return false;
+  return true;
+}
+
+// True when every thread that has not finished is inside IpcCall (waiting for an answer).
+bool fuzz_only_callers_left() {
+  for (const FuzzThread& thread : fuzz_run.threads)
+    if (thread.done == 0 && thread.operation != static_cast<u64>(Syscall::IpcCall)) return false;
   return true;
 }
 
@@ -323,12 +444,13 @@ void random_system_calls_from_every_cpu_leave_the_quota_exact(Case& test) {
   REQUIRE_OK(child.add_thread(1, nullptr, 0, 1, 0, false));
   // Every part starts with copies of each object. The console copies have no rights: the fuzzer
   // may not print noise into the transcript.
-  const u64 originals[] = {factory.selector(), endpoint_slot.selector(), memory_slot.selector(), child.task().selector(),
-                           child.thread(0).selector(), child.thread(1).selector(), CONSOLE};
-  constexpr u64 ORIGINAL_COUNT = sizeof originals / sizeof originals[0];
+  const u64 originals[FUZZ_ORIGINALS] = {factory.selector(),         endpoint_slot.selector(),
+                                         memory_slot.selector(),     child.task().selector(),
+                                         child.thread(0).selector(), child.thread(1).selector(), CONSOLE};
+  for (u64 index = 0; index < FUZZ_ORIGINALS; ++index) fuzz_run.originals[index] = originals[index];
   for (u64 part = 0; part < FUZZ_THREADS; ++part) {
     for (u64 index = 0; index < FUZZ_PART_SLOTS / 2; ++index) {
-      u64 original = originals[(index + part) % ORIGINAL_COUNT];
+      u64 original = originals[(index + part) % FUZZ_ORIGINALS];
       REQUIRE_OK(Capability(original).copy_to(FUZZ_FIRST + part * FUZZ_PART_SLOTS + index,
                                               original == CONSOLE ? 0 : abi::ALL_RIGHTS));
     }
@@ -361,7 +483,8 @@ void random_system_calls_from_every_cpu_leave_the_quota_exact(Case& test) {
     if (completed != last_completed) {
       last_completed = completed;
       last_progress = now;
-    } else if (elapsed_nanoseconds(last_progress, now) > FUZZ_STALL_NANOSECONDS) {
+    } else if (elapsed_nanoseconds(last_progress, now) > (fuzz_only_callers_left() ? FUZZ_CALLER_WAIT_NANOSECONDS
+                                                                                    : FUZZ_STALL_NANOSECONDS)) {
       stalled = true;
       break;
     }
