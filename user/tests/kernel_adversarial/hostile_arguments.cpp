@@ -1,6 +1,7 @@
 // Cases with hostile arguments: unknown operation numbers, selectors 0 and 2^63 for every
-// operation, kernel-half pointers, overflowing lengths and ranges, and a seeded random syscall
-// fuzzer over a fenced-off range of slots; the kernel must answer each precisely and survive.
+// operation, kernel-half pointers, overflowing lengths and ranges, a server that drops a caller,
+// and a seeded random syscall fuzzer of four threads on both CPUs over a fenced-off range of
+// slots; the kernel must answer each precisely, survive, and refund every byte it charged.
 #include "../support/child_task.hpp"
 #include "../support/local_thread.hpp"
 
@@ -146,7 +147,9 @@ void a_second_call_taken_ends_the_unanswered_first(Case& test) {
 // names slots of every part as targets and arguments, so threads delete, revoke, map and call
 // through each other's capabilities while those change. The range starts as copies of objects
 // whose originals stay outside it, so nothing the fuzzer deletes can destroy anything but those
-// copies and what it created itself; the slot allocator never reaches this high.
+// copies and what it created itself; the slot allocator never reaches this high. No capability
+// from outside the range is ever named, sent or given, and no task capability goes into a task's
+// space, so deleting the range and the originals destroys everything the fuzzer made.
 constexpr u64 FUZZ_THREADS = 4;
 constexpr u64 FUZZ_PART_SLOTS = 32;
 constexpr u64 FUZZ_SLOTS = FUZZ_THREADS * FUZZ_PART_SLOTS;
