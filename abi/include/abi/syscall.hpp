@@ -84,7 +84,8 @@ namespace metteagle::abi {
   X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
   X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
   X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
-    "o1 reply tag, o2-o5 reply words 0-3", "Timeout, Destroyed (endpoint or server gone)",                     \
+    "o1 reply tag, o2-o5 reply words 0-3",                                                                       \
+    "Timeout, Destroyed (endpoint or server gone, or the server took another call before answering this one)",  \
     "send and wait for the reply; the server sees the capability's badge")                                     \
   X(IpcSend, 16, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
     "send; blocks until a receiver takes the message or the timeout ends")                                     \
