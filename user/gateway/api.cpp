@@ -447,6 +447,7 @@ void Gateway::metrics_page(Response& response) {
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text);
   shared_.limits.render(text);
+  if (shared_.connections != nullptr) shared_.connections->render(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";
