@@ -32,7 +32,9 @@ constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (firs
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
 constexpr u64 HTTP_PORT = 8080;
 constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0 runs the event loop.
-constexpr usize MAX_CONNECTIONS = 256;  // Open at once; the next client gets 503 (the net server holds 320).
+// Open at once (the key file's connections= may lower it); the next client gets 503. The net
+// server holds 320, so it always has room to accept the one that is refused.
+constexpr usize MAX_CONNECTIONS = gateway::MAX_CONNECTION_LIMIT;
 constexpr usize INPUT_BYTES = 12 * 1024;   // A connection's head (8 KiB at most) and an inline body.
 constexpr usize OUTPUT_BYTES = 4 * 1024;   // A response head and a body that fits; larger go to Memory.
 constexpr usize MAX_LARGE_OBJECTS = 128;   // Memory objects for large bodies and responses at once.
@@ -260,6 +262,7 @@ class LargeMemory {
 };
 
 gateway::ConnectionTimeouts connection_timeouts;
+usize connection_limit = MAX_CONNECTIONS;
 
 // One connection and its request. Stages: Reading (the event loop assembles the next request),
 // Working (a worker answers it; the loop does not touch the slot), Sending (the loop sends the
@@ -470,7 +473,9 @@ class EventLoop {
       if (!accepted.ok()) return;
       connection_stats.accepted.fetch_add(1, std::memory_order_relaxed);
       ConnectionSlot* free_slot = nullptr;
+      bool room = connection_stats.open.load(std::memory_order_relaxed) < connection_limit;
       for (auto& slot : connection_slots) {
+        if (!room) break;
         if (slot.stage == ConnectionSlot::Stage::Free) {
           free_slot = &slot;
           break;
@@ -710,7 +715,8 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     fail("creating the work notification (needs factory=)", created.error());
   work_ready = Notification(work_slot);
   shared.connections = &connection_stats;
-  connection_stats.limit.store(MAX_CONNECTIONS, std::memory_order_relaxed);
+  connection_limit = keys.connection_limit();
+  connection_stats.limit.store(connection_limit, std::memory_order_relaxed);
   // The net server may still be starting: retry for a while.
   Result<u64> listener = Error::NotFound;
   for (int attempt = 0; attempt < 200; ++attempt) {
@@ -747,7 +753,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   }
   if (running == 0) fail("starting a worker", Error::InvalidArgument);
   printf(console, "gateway: listening on port %lu, %zu API keys, %zu workers, at most %zu connections\n", HTTP_PORT,
-         keys.count(), running, MAX_CONNECTIONS);
+         keys.count(), running, connection_limit);
   EventLoop loop(*workers[0].api, [] { return backend.now_microseconds(); });
   loop.run();
 }
