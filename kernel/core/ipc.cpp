@@ -174,8 +174,9 @@ void answer(Thread& server, Thread& caller) {
   if (action == ExceptionReply::ResumeAt) {
     u64 rip = server.frame->rdx;
     u64 rsp = server.frame->r10;
-    // Only user addresses: the exit path returns with sysret/iret to whatever is here.
-    if (rip < metteagle::abi::USER_SPACE_END && rsp < metteagle::abi::USER_SPACE_END) {
+    // Only user addresses, and code only where it can be mapped: the exit path returns with
+    // sysret/iret to whatever is here.
+    if (rip < metteagle::abi::USER_SPACE_USABLE_END && rsp < metteagle::abi::USER_SPACE_END) {
       caller.frame->rip = rip;
       caller.frame->rsp = rsp;
     } else {

@@ -184,7 +184,10 @@ void task_map(Thread& self, TrapFrame& frame) {
 void task_unmap(Thread& self, TrapFrame& frame) {
   auto target = lookup(own_task(self), frame.rdi, ObjectType::Task, rights_of(abi::TaskRight::Map));
   if (!target) return finish(frame, target.error());
-  finish(frame, unmap_memory(*object_of<Task>(*target.value()), argument(frame, 1), argument(frame, 2)).error());
+  auto stopped_at = unmap_memory(*object_of<Task>(*target.value()), argument(frame, 1), argument(frame, 2));
+  if (!stopped_at) return finish(frame, stopped_at.error());
+  frame.rsi = stopped_at.value();
+  finish(frame, Error::None);
 }
 
 void task_give_capability(Thread& self, TrapFrame& frame) {
@@ -206,7 +209,8 @@ void thread_start(Thread& self, TrapFrame& frame) {
   u64 rip = argument(frame, 1);
   u64 rsp = argument(frame, 2);
   if (thread->state != ThreadState::Inactive) return finish(frame, Error::Busy);
-  if (rip >= abi::USER_SPACE_END || rsp >= abi::USER_SPACE_END) return finish(frame, Error::InvalidArgument);
+  // rip: code can only run in mapped pages, below the usable end (abi/syscall.hpp).
+  if (rip >= abi::USER_SPACE_USABLE_END || rsp >= abi::USER_SPACE_END) return finish(frame, Error::InvalidArgument);
   thread->frame->rip = rip;
   thread->frame->rsp = rsp;
   thread->frame->rdi = argument(frame, 3);
@@ -325,7 +329,12 @@ static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == abi::SYSCALL_CO
 
 // Everything that must happen before any return to user mode.
 void on_return_to_user() {
-  process_destroy_queue();
+  if (destroy_queue_length != 0) finish_destroy_queue();
+  Thread& self = *current_thread();
+  // Every path that sets a user rip checks it; should one ever let a return address outside
+  // usable user space through, the thread ends as its own fault: the exit path never returns to
+  // it (sysret to a non-canonical rip faults in ring 0 on the user's stack, CVE-2012-0217).
+  if (self.state != ThreadState::Dead && self.frame->rip >= metteagle::abi::USER_SPACE_USABLE_END) stop_thread(self);
   if (current_thread()->state == ThreadState::Dead) exit_current();
   preempt_if_needed();
   // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.

@@ -60,11 +60,19 @@ void pointers_and_lengths_are_checked(Case& test) {
   EXPECT_ERROR(task.map(memory, 0, ~u64{0} & ~(PAGE_SIZE - 1), 1, MEMORY_READ), Error::InvalidArgument);
   EXPECT_ERROR(task.unmap(abi::USER_SPACE_END - PAGE_SIZE, 2), Error::InvalidArgument);
   EXPECT_ERROR(task.unmap(SCRATCH_MAPPING_ADDRESS, ~u64{0}), Error::InvalidArgument);
-  // The last page of user space is a valid place for one page.
-  EXPECT_OK(task.map(memory, 0, abi::USER_SPACE_END - PAGE_SIZE, 1, READ_WRITE));
-  write_word(abi::USER_SPACE_END - 8, 0x1234);
-  EXPECT_EQ(read_word(abi::USER_SPACE_END - 8), 0x1234);
-  EXPECT_OK(task.unmap(abi::USER_SPACE_END - PAGE_SIZE, 1));
+  // The last page below USER_SPACE_END is never mapped, with any rights: a `syscall` at its end
+  // would return to the non-canonical USER_SPACE_END (the sysret hazard). The page below it is
+  // the highest a mapping may take.
+  EXPECT_EQ(abi::USER_SPACE_USABLE_END, abi::USER_SPACE_END - PAGE_SIZE);
+  EXPECT_ERROR(task.map(memory, 0, abi::USER_SPACE_END - PAGE_SIZE, 1, READ_WRITE), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, abi::USER_SPACE_END - PAGE_SIZE, 1, READ_EXECUTE), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, abi::USER_SPACE_END - PAGE_SIZE, 1, MEMORY_READ), Error::InvalidArgument);
+  EXPECT_ERROR(task.map(memory, 0, abi::USER_SPACE_USABLE_END - PAGE_SIZE, 2, READ_EXECUTE), Error::InvalidArgument);
+  EXPECT_OK(task.map(memory, 0, abi::USER_SPACE_USABLE_END - PAGE_SIZE, 1, READ_WRITE));
+  write_word(abi::USER_SPACE_USABLE_END - 8, 0x1234);
+  EXPECT_EQ(read_word(abi::USER_SPACE_USABLE_END - 8), 0x1234);
+  EXPECT_OK(task.unmap(abi::USER_SPACE_USABLE_END - PAGE_SIZE, 1));
+  EXPECT_ERROR(task.unmap(abi::USER_SPACE_END - PAGE_SIZE, 1), Error::NotFound);
   // Sizes beyond the limits when creating.
   ScopedSlot slot(test);
   REQUIRE(slot.valid());
@@ -84,8 +92,17 @@ void thread_start_rejects_kernel_addresses(Case& test) {
   EXPECT_ERROR(thread.start(abi::USER_SPACE_END, 0x20000, 0), Error::InvalidArgument);
   EXPECT_ERROR(thread.start(0x400000, 0xffff800000001000, 0), Error::InvalidArgument);
   EXPECT_ERROR(thread.start(0x400000, abi::USER_SPACE_END, 0), Error::InvalidArgument);
+  // Code never runs in the last page below USER_SPACE_END: a `syscall` at 0x7ffffffffffe would
+  // return to a non-canonical address.
+  EXPECT_ERROR(thread.start(abi::USER_SPACE_END - 2, 0x20000, 0), Error::InvalidArgument);
+  EXPECT_ERROR(thread.start(abi::USER_SPACE_USABLE_END, 0x20000, 0), Error::InvalidArgument);
+  // Nor does a UTCB go there.
+  ScopedSlot high_thread_slot(test);
+  REQUIRE(high_thread_slot.valid());
+  EXPECT_ERROR(own.factory.create_thread(high_thread_slot.selector(), task, abi::USER_SPACE_END - PAGE_SIZE),
+               Error::InvalidArgument);
   // None of those started it; it still can be started (in an empty task it faults and ends).
-  EXPECT_OK(thread.start(abi::USER_SPACE_END - 1, abi::USER_SPACE_END - 8, 0));
+  EXPECT_OK(thread.start(abi::USER_SPACE_USABLE_END - 1, abi::USER_SPACE_END - 8, 0));
   EXPECT_ERROR(thread.start(0x400000, 0x20000, 0), Error::Busy);
   pause_for(1'000'000);
 }
