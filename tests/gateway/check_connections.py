@@ -104,6 +104,17 @@ class Trickler(threading.Thread):
         self.sock.close()
 
 
+def timed_request(client, method, path, **options):
+    """(status, body, seconds); a request that fails or times out is (None, repr of the error, seconds)."""
+    before = time.monotonic()
+    try:
+        status, _, body = client.request(method, path, **options)
+    except OSError as error:
+        client.close()
+        return None, repr(error).encode(), time.monotonic() - before
+    return status, body, time.monotonic() - before
+
+
 def slowloris(port, count, echo_client):
     tricklers = [Trickler(port) for _ in range(count)]
     for trickler in tricklers:
@@ -114,16 +125,12 @@ def slowloris(port, count, echo_client):
     answers = 0
     started = time.monotonic()
     while time.monotonic() - started < HEAD_DEADLINE_SECONDS - 2.5:
-        before = time.monotonic()
-        status, _, body = health.request("GET", "/healthz", key=None)
-        elapsed_health = time.monotonic() - before
+        status, body, elapsed_health = timed_request(health, "GET", "/healthz", key=None)
         check(status == 200 and body == b"ok" and elapsed_health < ANSWER_BOUND_SECONDS,
               f"{count} trickling: /healthz 200 ok within {ANSWER_BOUND_SECONDS:.0f} s "
               f"(got {status} {body[:40]!r} in {elapsed_health:.2f} s)")
         payload = f"echo while {count} trickle, #{answers}".encode()
-        before = time.monotonic()
-        status, _, body = echo_client.request("POST", "/function/echo", body=payload)
-        elapsed_echo = time.monotonic() - before
+        status, body, elapsed_echo = timed_request(echo_client, "POST", "/function/echo", body=payload)
         check(status == 200 and body == payload and elapsed_echo < ANSWER_BOUND_SECONDS,
               f"{count} trickling: echo 200 with its input within {ANSWER_BOUND_SECONDS:.0f} s "
               f"(got {status} {body[:40]!r} in {elapsed_echo:.2f} s)")
