@@ -168,6 +168,27 @@ TEST(DeployConfig, RefusesBadConfigurations) {
   }
 }
 
+// Arguments that fill their 416-byte buffer exactly are accepted; one more (even empty) string is
+// refused. The parser used to write that string's NUL one byte past the buffer, into
+// argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's invariant).
+TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
+  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(414, 'x') + R"(", "")";
+  DeployConfig config;
+  const char* error = nullptr;
+  std::string exact = full + "]}";
+  ASSERT_TRUE(parse_deploy_config(Slice{exact.data(), exact.size()}, config, error)) << error;
+  EXPECT_EQ(config.argument_bytes, manager::MAX_ARGUMENT_BYTES);
+  EXPECT_EQ(config.arguments[413], 'x');
+  EXPECT_EQ(config.arguments[414], '\0');
+  EXPECT_EQ(config.arguments[415], '\0');
+  for (const char* more : {R"(, ""]})", R"(, "", ""]})", R"(, "y"]})"}) {
+    std::string text = full + more;
+    error = nullptr;
+    EXPECT_FALSE(parse_deploy_config(Slice{text.data(), text.size()}, config, error)) << more;
+    EXPECT_STREQ(error, "args are longer than 415 bytes in all") << more;
+  }
+}
+
 TEST(ApiKeys, BearerAndBasic) {
   const ApiKey keys[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
   u32 tenant = 0;
