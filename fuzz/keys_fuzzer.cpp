@@ -1,6 +1,7 @@
 // Fuzz target: the gateway's key file parser (user/gateway/keys.cpp) and key lookup. Beyond not
 // crashing: an accepted table holds 1-16 well-formed keys with unique keys and tenants, each key
-// authenticates as its tenant, and the table written back as a key file parses to the same table;
+// authenticates as its tenant, the connection limit is 1-256, and the table written back as a key
+// file parses to the same table;
 // a refused file names a line of the file and leaves the table empty.
 #include <cstring>
 #include <string>
@@ -19,6 +20,7 @@ bool is_key_character(char c) {
 
 void check_table(const KeyTable& table) {
   FUZZ_CHECK(table.count() >= 1 && table.count() <= MAX_KEYS);
+  FUZZ_CHECK(table.connection_limit() >= 1 && table.connection_limit() <= MAX_CONNECTION_LIMIT);
   for (usize index = 0; index < table.count(); ++index) {
     const ApiKey& key = table.keys()[index];
     usize length = std::strlen(key.key);
@@ -46,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parse_keys(text, table, error)) {
     FUZZ_CHECK(error.reason != nullptr);
     FUZZ_CHECK(table.count() == 0);
+    FUZZ_CHECK(table.connection_limit() == MAX_CONNECTION_LIMIT);
     usize lines = 1;
     for (size_t index = 0; index < size; ++index) lines += data[index] == '\n';
     FUZZ_CHECK(error.line <= lines);
@@ -63,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(is_a_key_tenant);
   }
 
-  std::string written;
+  std::string written = "connections=" + std::to_string(table.connection_limit()) + "\n";
   for (usize index = 0; index < table.count(); ++index) {
     const ApiKey& key = table.keys()[index];
     written += std::string(key.key) + " tenant=" + std::to_string(key.sub_tenant) +
@@ -73,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   KeysError again_error;
   FUZZ_CHECK(parse_keys(Slice{written.data(), written.size()}, again, again_error));
   FUZZ_CHECK(again.count() == table.count());
+  FUZZ_CHECK(again.connection_limit() == table.connection_limit());
   for (usize index = 0; index < table.count(); ++index) {
     FUZZ_CHECK(std::strcmp(again.keys()[index].key, table.keys()[index].key) == 0);
     FUZZ_CHECK(again.keys()[index].sub_tenant == table.keys()[index].sub_tenant);

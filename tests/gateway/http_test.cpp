@@ -724,6 +724,18 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   EXPECT_EQ(matched, &table.keys()[2]);
 }
 
+TEST(KeyFile, ConnectionLimitLine) {
+  KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice::of("good-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.connection_limit(), MAX_CONNECTION_LIMIT);
+  ASSERT_TRUE(parse_keys(Slice::of("# tests\nconnections=80\ngood-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.connection_limit(), 80u);
+  EXPECT_EQ(table.count(), 1u);
+  EXPECT_FALSE(parse_keys(Slice::of("connections=80\n"), table, error));  // Still needs a key.
+  EXPECT_EQ(table.connection_limit(), MAX_CONNECTION_LIMIT);
+}
+
 TEST(KeyFile, ErrorsNameTheLine) {
   struct Case {
     const char* text;
@@ -750,6 +762,10 @@ TEST(KeyFile, ErrorsNameTheLine) {
       {"good-key-1 tenant=1\ngood-key-2 tenant=1\n", 2, "same tenant"},
       {"good-key-1 tenant=1 \x01\n", 1, "control"},
       {"good-key-\xc3\xa9 tenant=1\n", 1, "control or non-ASCII"},
+      {"connections=0\ngood-key-1 tenant=1\n", 1, "connections="},
+      {"connections=257\ngood-key-1 tenant=1\n", 1, "connections="},
+      {"good-key-1 tenant=1\nconnections=8 x\n", 2, "alone on its line"},
+      {"connections=8\nconnections=9\ngood-key-1 tenant=1\n", 2, "connections= given twice"},
   };
   for (const Case& test : cases) {
     KeyTable table;

@@ -506,6 +506,7 @@ void Gateway::metrics_page(Response& response) {
   shared_.metrics.render(text);
   shared_.limits.render(text);
   render_manager_stats(text);
+  if (shared_.connections != nullptr) shared_.connections->render(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";
