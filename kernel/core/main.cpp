@@ -75,9 +75,14 @@ void on_user_exception(arch::TrapFrame& frame) {
   Thread& thread = *current_thread();
   if (thread.state == ThreadState::Dead) return;
   // A first touch of a demand-zero page is the kernel's to serve: the thread resumes at once.
-  if (frame.vector == arch::VECTOR_PAGE_FAULT && thread.task != nullptr &&
-      resolve_demand_fault(*thread.task, arch::read_cr2(), frame.error_code))
-    return;
+  if (frame.vector == arch::VECTOR_PAGE_FAULT && thread.task != nullptr) {
+    switch (resolve_demand_fault(*thread.task, arch::read_cr2(), frame.error_code)) {
+      case DemandFault::Resolved: return;
+      case DemandFault::QuotaExceeded: frame.error_code |= metteagle::abi::PAGE_FAULT_QUOTA_EXCEEDED; break;
+      case DemandFault::OutOfMemory: frame.error_code |= metteagle::abi::PAGE_FAULT_OUT_OF_MEMORY; break;
+      case DemandFault::NotDemandZero: break;
+    }
+  }
   deliver_exception(frame);
 }
 
@@ -86,7 +91,7 @@ bool on_user_memory_fault(u64 address, u64 error_code) {
   // Only the task whose tables are loaded: a page mapped anywhere else would fault again forever.
   return thread != nullptr && thread->task != nullptr && thread->state != ThreadState::Dead &&
          arch::this_cpu().active_root == thread->task->page_table_root &&
-         resolve_demand_fault(*thread->task, address, error_code);
+         resolve_demand_fault(*thread->task, address, error_code) == DemandFault::Resolved;
 }
 
 bool on_exception(arch::TrapFrame& frame) { return selftest::on_exception(frame); }

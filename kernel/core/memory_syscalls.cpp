@@ -3,7 +3,8 @@
 // into its own address space (page tables, and a TLB shootdown on unmap) just to fill it.
 // Invariant: ranges are checked against the objects before any byte moves; user memory is
 // touched only through copy_from_user/copy_to_user; device memory and lazy memory (whose pages
-// may have no frame) are refused. MemoryDecommit gives back the touched pages of lazy memory.
+// may have no frame) are refused. MemoryDecommit gives back the touched pages of lazy memory, MemoryCommit
+// gives untouched ones their frames ahead of use.
 #include "arch/x86_64/cpu.hpp"
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
@@ -107,6 +108,15 @@ void memory_decommit(Thread& self, TrapFrame& frame) {
   if (!stopped_at) return finish(frame, stopped_at.error());
   frame.rsi = stopped_at.value();
   finish(frame, Error::None);
+}
+
+void memory_commit(Thread& self, TrapFrame& frame) {
+  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
+  if (!memory) return finish(frame, memory.error());
+  u64 stopped_at = 0;
+  Error error = commit_memory(*memory.value(), argument(frame, 1), argument(frame, 2), stopped_at);
+  frame.rsi = stopped_at;
+  finish(frame, error);
 }
 
 }  // namespace kernel

@@ -1,12 +1,14 @@
 // Demand-zero Memory: a reservation that costs its object and a small leaf directory, whose pages
 // get a zeroed frame, charged to the object's factory, when a task first touches them, and give
-// it back on MemoryDecommit or destruction.
+// it back on MemoryDecommit or destruction (MemoryCommit gives frames ahead of the touch, for a
+// caller that must learn of a refused page as an error rather than as a fault).
 // Invariants: a frame is charged from the moment it enters a leaf until it leaves it; a frame
 // leaves a leaf only after its page-table entries in every mapping are cleared and every CPU
 // flushed them; a fault maps a page only in the faulting task, with its mapping's rights, and only
 // pages of a mapping the task itself holds (so no fault reaches memory outside the task's own
 // mappings). Work under the kernel lock: one page per fault, at most
-// UNMAP_MAX_PAGES page-table entries (summed over mappings) per decommit call, one leaf of
+// UNMAP_MAX_PAGES page-table entries (summed over mappings) per decommit call, UNMAP_MAX_PAGES
+// frames per commit call, one leaf of
 // LAZY_LEAF_PAGES frames per destruction unit.
 #include "object/lazy_memory.hpp"
 
@@ -104,33 +106,47 @@ u64 lazy_frame(const Memory& memory, u64 page) {
 
 u64 lazy_next_leaf(u64 page) { return (page / LAZY_LEAF_PAGES + 1) * LAZY_LEAF_PAGES; }
 
-bool resolve_demand_fault(Task& task, u64 address, u64 error_code) {
-  if ((error_code & PAGE_FAULT_PRESENT) != 0 || task.address_space_left) return false;
+DemandFault resolve_demand_fault(Task& task, u64 address, u64 error_code) {
+  constexpr DemandFault NO = DemandFault::NotDemandZero;
+  if ((error_code & PAGE_FAULT_PRESENT) != 0 || task.address_space_left) return NO;
   Mapping* mapping = task.mappings.floor(address);
-  if (mapping == nullptr || address >= mapping->address + mapping->page_count * PAGE_SIZE) return false;
+  if (mapping == nullptr || address >= mapping->address + mapping->page_count * PAGE_SIZE) return NO;
   Memory& memory = *mapping->memory;
-  if (!memory.lazy || memory.header.dying) return false;
+  if (!memory.lazy || memory.header.dying) return NO;
   // The mapping's rights decide, as the page-table entry would: a fault they do not allow is the
   // program's, for its handler.
-  if ((error_code & PAGE_FAULT_WRITE) != 0 && !mapping->writable) return false;
-  if ((error_code & PAGE_FAULT_FETCH) != 0 && !mapping->executable) return false;
+  if ((error_code & PAGE_FAULT_WRITE) != 0 && !mapping->writable) return NO;
+  if ((error_code & PAGE_FAULT_FETCH) != 0 && !mapping->executable) return NO;
   u64 page_address = align_down(address, PAGE_SIZE);
   u64 page = mapping->page_offset + (page_address - mapping->address) / PAGE_SIZE;
   auto frame = commit_page(memory, page);
-  if (!frame) return false;  // Quota or machine memory: the handler sees the fault (limit exceeded).
+  if (!frame) return frame.error() == Error::QuotaExceeded ? DemandFault::QuotaExceeded : DemandFault::OutOfMemory;
   // Another thread of the task may have mapped it meanwhile: mapping it again changes nothing.
-  return arch::address_space_map(task.page_table_root, page_address, frame.value(),
-                                 {mapping->writable, mapping->executable}, table_source(task))
-      .ok();
+  // The page tables are charged to the task's factory (for a function, the same memory limit).
+  auto mapped = arch::address_space_map(task.page_table_root, page_address, frame.value(),
+                                        {mapping->writable, mapping->executable}, table_source(task));
+  if (mapped.ok()) return DemandFault::Resolved;
+  return mapped.error() == Error::QuotaExceeded ? DemandFault::QuotaExceeded : DemandFault::OutOfMemory;
 }
 
 Result<u64> decommit_memory(Memory& memory, u64 first_page, u64 page_count) {
   if (!memory.lazy || page_count == 0 || first_page > memory.page_count ||
       page_count > memory.page_count - first_page)
     return Error::InvalidArgument;
-  // Each page costs one entry in each mapping: the call's pages shrink with the mapping count.
-  u64 budget = metteagle::abi::UNMAP_MAX_PAGES / (memory.mapping_count == 0 ? 1 : memory.mapping_count);
-  u64 end = page_count > budget ? first_page + budget : first_page + page_count;
+  // Each page costs one entry in each mapping that shows it. Mappings of disjoint parts (the
+  // usual case) share the budget; where aliases overlap the range, it shrinks until the entries to
+  // clear fit: at most UNMAP_MAX_PAGES entries and two walks of at most LAZY_MAX_MAPPINGS records.
+  using metteagle::abi::UNMAP_MAX_PAGES;
+  u64 end = page_count > UNMAP_MAX_PAGES ? first_page + UNMAP_MAX_PAGES : first_page + page_count;
+  u64 entries = 0, showing = 0;
+  for (Mapping& mapping : memory.mappings) {
+    u64 low = mapping.page_offset > first_page ? mapping.page_offset : first_page;
+    u64 high = mapping.page_offset + mapping.page_count < end ? mapping.page_offset + mapping.page_count : end;
+    if (low >= high) continue;
+    entries += high - low;
+    ++showing;
+  }
+  if (entries > UNMAP_MAX_PAGES) end = first_page + UNMAP_MAX_PAGES / showing;  // showing >= 2 here.
   bool cleared = false;
   for (Mapping& mapping : memory.mappings) {
     if (mapping.task->address_space_left) continue;  // No CPU uses its tables any more.
@@ -165,6 +181,20 @@ Result<u64> decommit_memory(Memory& memory, u64 first_page, u64 page_count) {
     }
   }
   return end;
+}
+
+Error commit_memory(Memory& memory, u64 first_page, u64 page_count, u64& stopped_at) {
+  stopped_at = first_page;
+  if (!memory.lazy || page_count == 0 || first_page > memory.page_count ||
+      page_count > memory.page_count - first_page)
+    return Error::InvalidArgument;
+  using metteagle::abi::UNMAP_MAX_PAGES;
+  u64 end = page_count > UNMAP_MAX_PAGES ? first_page + UNMAP_MAX_PAGES : first_page + page_count;
+  for (; stopped_at < end; ++stopped_at) {
+    auto frame = commit_page(memory, stopped_at);
+    if (!frame) return frame.error();
+  }
+  return Error::None;
 }
 
 bool release_lazy_frames(Memory& memory, u64& work, u64 step_work) {

@@ -50,7 +50,7 @@ constexpr u64 LAZY_LEAF_PAGES = 512;
 // A lazy object may span 4 GiB: its leaf directory is 16 KiB at most (2048 pointers), the only
 // cost of the reservation besides the object itself.
 constexpr u64 LAZY_MAX_PAGES = metteagle::abi::LAZY_MAX_PAGES;
-// Decommit clears its pages in every mapping of the object; few mappings keep that bounded.
+// Decommit walks every mapping of the object (twice) under the kernel lock: this bounds the walk.
 constexpr u64 LAZY_MAX_MAPPINGS = metteagle::abi::LAZY_MAX_MAPPINGS;
 
 }  // namespace kernel

@@ -44,7 +44,7 @@ constexpr u64 LINUX_UID = 1000;
 constexpr u64 LINUX_GID = 1000;
 
 // The Linux stack: the manager's 64 KiB at FUNCTION_STACK_TOP, extended downwards at start.
-constexpr u64 STACK_EXTRA_PAGES = 48;
+constexpr u64 STACK_EXTRA_PAGES = 2048 - manager::FUNCTION_STACK_PAGES;  // 8 MiB in all, lazy: paid as touched.
 constexpr u64 STACK_TOTAL_BYTES = (manager::FUNCTION_STACK_PAGES + STACK_EXTRA_PAGES) * PAGE;
 constexpr u64 STACK_LOW = manager::FUNCTION_STACK_TOP - STACK_TOTAL_BYTES;
 

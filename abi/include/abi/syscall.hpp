@@ -160,14 +160,20 @@ namespace metteagle::abi {
     "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
     "InvalidArgument (not a lazy Memory, or the range beyond it)",                                              \
     "give back the touched pages of the range of a lazy Memory (unmapped from every mapping first); they read " \
-    "as zero when touched again; one call handles at most UNMAP_MAX_PAGES / mappings pages")
+    "as zero when touched again; one call clears at most UNMAP_MAX_PAGES page-table entries over all mappings")   \
+  X(MemoryCommit, 41, Memory, "Write", "a1 first page, a2 pages",                                                \
+    "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
+    "InvalidArgument (not a lazy Memory, or the range beyond it), QuotaExceeded, OutOfMemory (o1: the first "   \
+    "page left without a frame)",                                                                               \
+    "give the untouched pages of the range of a lazy Memory their zeroed frames now, charged as a touch would " \
+    "be, so a later touch cannot fail; one call handles at most UNMAP_MAX_PAGES pages")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 41;
+constexpr u64 SYSCALL_COUNT = 42;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 
@@ -235,6 +241,11 @@ enum class ExceptionKind : u32 {
 // continues at word 0 (rip) with word 1 (rsp), Kill ends the thread. A ResumeAt rip at or above
 // USER_SPACE_USABLE_END (or rsp outside user space) ends the thread like Kill.
 enum class ExceptionReply : u32 { Resume = 0, ResumeAt = 1, Kill = 2 };
+// Bits the kernel adds to a page fault's error code (word 2) when the fault was the first touch of
+// a lazy Memory's page that could not get its frame: the object's factory had no quota left for
+// it (the memory limit), or the machine had no frame.
+constexpr u64 PAGE_FAULT_QUOTA_EXCEEDED = u64{1} << 62;
+constexpr u64 PAGE_FAULT_OUT_OF_MEMORY = u64{1} << 61;
 
 // Layout of user address spaces.
 constexpr u64 USER_SPACE_START = 0x1000;  // The first page stays unmapped: null dereferences fault.
@@ -258,6 +269,6 @@ constexpr u64 UNMAP_MAX_PAGES = 8192;
 // refuse lazy objects.
 constexpr u64 MEMORY_LAZY = 1;
 constexpr u64 LAZY_MAX_PAGES = u64{1} << 20;  // 4 GiB.
-constexpr u64 LAZY_MAX_MAPPINGS = 16;
+constexpr u64 LAZY_MAX_MAPPINGS = 4096;
 
 }  // namespace metteagle::abi

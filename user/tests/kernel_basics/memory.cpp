@@ -254,6 +254,18 @@ void lazy_memory_is_charged_when_touched(Case& test) {
   // The kernel's own copies into untouched pages commit them too (MemoryRead into a lazy page).
   EXPECT_OK(plain.read(0, reinterpret_cast<void*>(S + 20 * P), 8));
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 8 * P);
+  // Commit: frames ahead of the touch, each charged once; a quota that cannot pay says so.
+  u64 committed = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_OK(memory.commit(20, 4));  // Page 20 has its frame already: three more.
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, committed + 3 * P);
+  EXPECT_EQ(read_word(S + 22 * P), 0u);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, committed + 3 * P);
+  EXPECT_ERROR(memory.commit(GIB_PAGES - 1, 2), Error::InvalidArgument);
+  EXPECT_ERROR(plain.commit(0, 1), Error::InvalidArgument);
+  EXPECT_ERROR(Memory(reduced_slot.selector()).commit(0, 1), Error::NoRights);
+  EXPECT_ERROR(memory.commit(0, GIB_PAGES), Error::QuotaExceeded);  // 1 GiB against a 16 MiB quota.
+  EXPECT_OK(memory.decommit(0, GIB_PAGES));  // Everything back, in as many calls as needed.
+  EXPECT(REQUIRE_OK(own.factory.info()).used_bytes < committed);
   EXPECT_OK(task.unmap(ALIAS, 16));
   EXPECT_OK(task.unmap(S, GIB_PAGES));
 }

@@ -135,7 +135,7 @@ void exception_endpoint_must_be_an_endpoint_with_send(Case& test) {
 }
 
 // A first touch of a lazy page whose factory cannot pay for it is an ordinary page fault for the
-// handler (a page not present, written by the user): the quota stops it, nothing else.
+// handler (a page not present, written by the user, marked: the quota refused it).
 void lazy_page_beyond_the_quota_is_a_page_fault(Case& test) {
   Fixture fixture(test);
   REQUIRE(fixture.set_up());
@@ -151,7 +151,7 @@ void lazy_page_beyond_the_quota_is_a_page_fault(Case& test) {
   REQUIRE_OK(fixture.handler().receive(fault, REPORT_TIMEOUT));
   expect_exception(test, fault, ExceptionKind::PageFault, VECTOR_PAGE_FAULT, address_of(exception_write_instruction));
   EXPECT_EQ(fault.words[1], READ_ONLY_ADDRESS + 8);
-  EXPECT_EQ(fault.words[2], PAGE_FAULT_WRITE | PAGE_FAULT_USER);
+  EXPECT_EQ(fault.words[2], PAGE_FAULT_WRITE | PAGE_FAULT_USER | abi::PAGE_FAULT_QUOTA_EXCEEDED);
   EXPECT_EQ(REQUIRE_OK(tiny.info()).used_bytes, used);
   kill_and_expect_silence(test, fixture);
 }

@@ -33,6 +33,18 @@ class Memory : public TypedCapability<ObjectType::Memory> {
     } while (first_page < end);
     return {};
   }
+  // Gives the untouched pages of [first_page, first_page + pages) of a lazy object their frames
+  // now (charged), in as many MemoryCommit calls as its bound needs.
+  [[nodiscard]] Result<void> commit(u64 first_page, u64 pages) const {
+    u64 end = first_page + pages;
+    do {
+      SyscallRegisters registers{first_page, end - first_page, 0, 0, 0, 0};
+      Error error = invoke(abi::Syscall::MemoryCommit, selector(), registers);
+      if (error != Error::None) return error;
+      first_page = registers.argument1;
+    } while (first_page < end);
+    return {};
+  }
 };
 
 constexpr u32 memory_rights(bool read, bool write, bool execute) {
