@@ -60,6 +60,7 @@ struct Node {
   Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
   Timestamp changed;
   const char* name;
+  u64 committed = 0;   // Regular in /tmp: the first bytes of `data` whose pages have frames (commit_pages).
 };
 
 // A /tmp node: the node and the storage of its name.
@@ -162,7 +163,7 @@ void release_if_unused(u32 id) {
 
 // Makes `bytes` of data addressable in a /tmp file: doubling, or exactly what is needed when the
 // memory limit refuses the doubled size. False when the limit refuses even that.
-bool reserve(Node& n, u64 bytes) {
+bool reserve_addresses(Node& n, u64 bytes) {
   if (bytes <= n.capacity) return true;
   constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22, MREMAP_MAYMOVE = 1;
   u64 needed = page_up(bytes);
@@ -181,6 +182,17 @@ bool reserve(Node& n, u64 bytes) {
   return false;
 }
 
+// reserve_addresses, then gives the pages up to `bytes` their frames, so the
+// personality's copy cannot fault on the limit. False when the limit refuses either.
+bool reserve(Node& n, u64 bytes) {
+  if (bytes <= n.committed) return true;
+  if (!reserve_addresses(n, bytes)) return false;
+  u64 needed = page_up(bytes);
+  if (!commit_pages(n.data + n.committed, n.data + needed)) return false;
+  n.committed = needed;
+  return true;
+}
+
 // Sets a /tmp file's size; the bytes dropped are zeroed (the invariant above).
 i64 resize(Node& n, u64 size) {
   if (size > MAX_FILE_BYTES) return -EFBIG;
@@ -197,6 +209,11 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
     constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22;
     i64 pool = linux_mmap(0, page_up(sizeof(DynamicNode) * MAX_DYNAMIC), READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0);
     if (pool < 0) return -ENOSPC;
+    u64 pool_end = static_cast<u64>(pool) + page_up(sizeof(DynamicNode) * MAX_DYNAMIC);
+    if (!commit_pages(static_cast<u64>(pool), pool_end)) {  // The personality writes here.
+      (void)linux_munmap(static_cast<u64>(pool), pool_end - static_cast<u64>(pool));
+      return -ENOSPC;
+    }
     dynamic_nodes = reinterpret_cast<DynamicNode*>(pool);  // Fresh pages: every node is Unused.
   }
   for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
@@ -575,8 +592,8 @@ i64 write_node(u32 id, u64 buffer, u64 length, u64 offset, bool from_personality
   if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
   if (!reserve(n, end)) {
     // The memory limit is reached: write what fits in the pages already there, as a full tmpfs does.
-    if (offset >= n.capacity) return -ENOSPC;
-    end = n.capacity;
+    if (offset >= n.committed) return -ENOSPC;
+    end = n.committed;
     length = end - offset;
   }
   memcpy(reinterpret_cast<void*>(n.data + offset), reinterpret_cast<const void*>(buffer), length);

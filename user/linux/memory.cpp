@@ -177,6 +177,23 @@ void decommit(u64 start, u64 end) {
   }
 }
 
+// The frames of [start, end) now (MemoryCommit on each chunk there); false at the first refusal.
+bool commit_range(u64 start, u64 end) {
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    u64 chunk_end = chunk.address + chunk.pages * PAGE;
+    if (chunk.address >= end || chunk_end <= start) continue;
+    u64 page = ((start > chunk.address ? start : chunk.address) - chunk.address) / PAGE;
+    u64 stop = ((end < chunk_end ? end : chunk_end) - chunk.address) / PAGE;
+    while (page < stop) {
+      sys::SyscallRegisters registers{page, stop - page, 0, 0, 0, 0};
+      if (sys::invoke(abi::Syscall::MemoryCommit, chunk.slot, registers) != sys::Error::None) return false;
+      page = registers.argument1;
+    }
+  }
+  return true;
+}
+
 // Zero bytes in [start, end): the whole pages by decommit, the partial pages at the edges in place
 // (the caller made them writable).
 void zero_range(u64 start, u64 end) {
@@ -391,7 +408,18 @@ u64 map_fresh(u64 address, u64 pages) {
   return slot;
 }
 
-u64 allocate_anonymous(u64 bytes) { return allocate(page_up(bytes)); }
+u64 allocate_anonymous(u64 bytes) {
+  u64 address = allocate(page_up(bytes));
+  // The personality's own structures (lock records, handler stacks) must never fault on the limit.
+  if (address != 0 && !commit_range(address, address + page_up(bytes))) {
+    decommit(address, address + page_up(bytes));
+    release(address, address + page_up(bytes));
+    return 0;
+  }
+  return address;
+}
+
+bool commit_pages(u64 start, u64 end) { return commit_range(start, end); }
 
 void memory_init() {
   brk_start = page_up(state().start.image_end);
@@ -540,6 +568,13 @@ i64 resize(u64 address, u64 old_bytes, u64 new_bytes, u64 flags) {
   if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
   u64 moved = allocate(new_bytes);
   if (moved == 0) return -ENOMEM;
+  // The copy touches old_bytes of new pages while the old ones still count: refused as ENOMEM
+  // (as the limit refused mremap before), not as a fault that would end the invocation.
+  if (!commit_range(moved, moved + old_bytes)) {
+    decommit(moved, moved + new_bytes);
+    release(moved, moved + new_bytes);
+    return -ENOMEM;
+  }
   memcpy(reinterpret_cast<void*>(moved), reinterpret_cast<const void*>(address), old_bytes);
   (void)linux_munmap(address, old_bytes);
   return static_cast<i64>(moved);

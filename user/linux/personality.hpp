@@ -176,6 +176,10 @@ i64 linux_madvise(u64 address, u64 length, u64 advice);
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.
 u64 allocate_anonymous(u64 bytes);
+// Gives the pages of [start, end) (page aligned, in the personality's areas) their frames now, so
+// that the personality's own writes there cannot meet the memory limit as a fault (which would end
+// the invocation); false when the limit refuses (the pages before the refused one stay given).
+bool commit_pages(u64 start, u64 end);
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

@@ -25,6 +25,7 @@ extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 extern "C" const sys::u8 linux_posix[], linux_posix_end[];
 extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
+extern "C" const sys::u8 linux_resident[], linux_resident_end[];
 // What the same binaries printed and returned natively on the host (run-native, at build time).
 #define NATIVE_CASE(name) \
   extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
@@ -540,6 +541,30 @@ void mprotect_is_enforced(Case& test) {
   EXPECT_STATUS(client().remove("protect"), manager::STATUS_OK);
 }
 
+// The memory limit counts resident pages (resident.c): a 1 GiB PROT_NONE reservation costs almost
+// nothing, touching 10 MiB of it costs 2,560 pages (and a few of page tables and frame addresses)
+// as sysinfo's freeram shows, MADV_DONTNEED and munmap give them back; touching past the limit
+// ends the invocation as memory limit exceeded, and the next one runs as before.
+void memory_limit_counts_resident_pages(Case& test) {
+  DEPLOY("resident", linux_resident, linux_resident_end, linux_config(32ull << 20));
+  const char* expected =
+      "reserve-1GiB-costs-under-4-pages ok\n" "mprotect 0\n" "mprotect-costs-under-2-pages ok\n"
+      "touch-10MiB-is-2560-pages-and-tables ok\n" "contents kept\n" "madvise 0\n"
+      "dontneed-gives-back-2560-pages ok\n" "after-dontneed zero\n" "reading-again-is-2560-pages ok\n"
+      "munmap 0\n" "munmap-gives-everything-back ok\n";
+  static char text[TRANSCRIPT_PAGES * 4096 + 1];
+  for (const char* round : {"first", "after-overflow"}) {
+    Reply reply;
+    REQUIRE(invoke_transcript(test, "resident", reply, text, "measure"));
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    if (!same_text(text, expected)) test.fail(__FILE__, __LINE__, "%s run printed:\n%s", round, text);
+    if (round[0] != 'f') break;
+    Reply over = client().invoke("resident", "overflow");
+    EXPECT_STATUS(over, manager::STATUS_QUOTA_EXCEEDED);
+  }
+  EXPECT_STATUS(client().remove("resident"), manager::STATUS_OK);
+}
+
 // A run of a program in the personality against the same binary's native run (user/tests/linux/
 // run-native): the same stdout bytes and the same exit status. Returns the ENOSYS count (detail).
 struct NativeRun {
@@ -647,6 +672,7 @@ const test::TestEntry TESTS[] = {
     {"lua_interpreter_runs_a_script", lua_interpreter_runs_a_script},
     {"rejects_unknown_flags", rejects_unknown_flags},
     {"mprotect_is_enforced", mprotect_is_enforced},
+    {"memory_limit_counts_resident_pages", memory_limit_counts_resident_pages},
     {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
