@@ -34,13 +34,14 @@ struct Arguments {
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
-  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "     \
-             "mappings ENODEV/EBADF; PROT_EXEC EACCES")                                                         \
+  X(9, mmap, "anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
+             "it ends the invocation: memory limit exceeded); ENOMEM past the address space; PROT_NONE/"       \
+             "PROT_READ enforced; file mappings ENODEV/EBADF; PROT_EXEC EACCES")                                \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
                   "input and output: 0, unchanged; free or unknown pages ENOMEM")                               \
-  X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                             \
-  X(12, brk, "grows the break above the image with memory from the limit")                                      \
+  X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
+  X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
   X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                               \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
@@ -51,7 +52,8 @@ struct Arguments {
   X(21, access, "as faccessat")                                                                                 \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
-  X(28, madvise, "0; MADV_DONTNEED zeroes the range (keeping its protections)")                                 \
+  X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
+                 "protections kept)")                                                                            \
   X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
@@ -67,7 +69,9 @@ struct Arguments {
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
-  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")          \
+  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal, except SIGCHLD, SIGURG and "         \
+              "SIGWINCH (default action: ignore; no handler runs: no asynchronous delivery); signal 0: 0; "     \
+              "others ESRCH")                                                                                    \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
                "F_SETFL (O_APPEND); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
@@ -267,6 +271,11 @@ i64 signal_self(u64 target, u64 signal) {
   if (target != LINUX_PID && target != 0) return -ESRCH;
   if (signal == 0) return 0;
   if (signal > 64) return -EINVAL;
+  // Signals whose default action is to ignore them end nothing. Handlers never run (signals are
+  // not delivered asynchronously), so Go's preemption requests (tgkill SIGURG) are accepted and
+  // its goroutines are preempted cooperatively, at function calls.
+  constexpr u64 SIGCHLD = 17, SIGURG = 23, SIGWINCH = 28;
+  if (signal == SIGCHLD || signal == SIGURG || signal == SIGWINCH) return 0;
   logf("linux: killed by signal %lu\n", signal);
   exit_program(128 + signal);
 }

@@ -26,6 +26,7 @@ extern "C" const sys::u8 linux_posix[], linux_posix_end[];
 extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
 extern "C" const sys::u8 linux_resident[], linux_resident_end[];
+extern "C" const sys::u8 linux_go_hello[], linux_go_hello_end[];
 // What the same binaries printed and returned natively on the host (run-native, at build time).
 #define NATIVE_CASE(name) \
   extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
@@ -35,6 +36,7 @@ NATIVE_CASE(sqlite)
 NATIVE_CASE(rust)
 NATIVE_CASE(rust_panic)
 NATIVE_CASE(rust_exit)
+NATIVE_CASE(go_hello)
 #undef NATIVE_CASE
 
 namespace {
@@ -646,6 +648,14 @@ void rust_std_program_as_natively(Case& test) {
   EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
 }
 
+// Go with Debian's golang-go (programs/go/hello): the runtime reserves hundreds of MiB at start-up
+// (lazy memory makes that cost nothing), starts threads and installs signal handlers.
+void go_hello_as_natively(Case& test) {
+  DEPLOY("go_hello", linux_go_hello, linux_go_hello_end, linux_config(32ull << 20));
+  (void)matches_native(test, "go_hello", NATIVE(go_hello));
+  EXPECT_STATUS(client().remove("go_hello"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -676,6 +686,7 @@ const test::TestEntry TESTS[] = {
     {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
+    {"go_hello_as_natively", go_hello_as_natively},
 };
 
 }  // namespace
