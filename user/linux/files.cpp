@@ -232,7 +232,7 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 
 // ---- Descriptors ----------------------------------------------------------------------------
 
-enum class Stream : u8 { None, Input, Output, Log, File };
+enum class Stream : u8 { None, Input, Output, Log, File, PipeRead, PipeWrite, Epoll };  // The last three: netpoll.cpp.
 
 struct Description {
   Stream stream;
@@ -283,6 +283,9 @@ void drop_description(Description& description) {
     --node(description.node).opened;
     release_if_unused(description.node);
   }
+  if (description.stream == Stream::PipeRead) netpoll_released(NetpollKind::PipeRead, description.node);
+  if (description.stream == Stream::PipeWrite) netpoll_released(NetpollKind::PipeWrite, description.node);
+  if (description.stream == Stream::Epoll) netpoll_released(NetpollKind::Epoll, description.node);
   description = Description{};
 }
 
@@ -607,6 +610,7 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
   if (description.access == O_WRONLY) return -EBADF;
   switch (description.stream) {
     case Stream::Input: return read_input(buffer, length);
+    case Stream::PipeRead: return pipe_read(description.node, buffer, length);
     case Stream::File: {
       i64 count = read_node(description.node, buffer, length, description.offset);
       if (count > 0) description.offset += static_cast<u64>(count);
@@ -626,6 +630,7 @@ i64 write_description(Description& description, u64 buffer, u64 length, bool fro
       if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
       else write_log(reinterpret_cast<const char*>(buffer), length);
       return static_cast<i64>(length);
+    case Stream::PipeWrite: return pipe_write(description.node, buffer, length, from_personality);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
       i64 count = write_node(description.node, buffer, length, offset, from_personality);
@@ -694,6 +699,39 @@ void files_init() {
 // ---- Descriptor calls -----------------------------------------------------------------------
 
 bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
+
+i64 netpoll_install(NetpollKind kind, u32 index, bool close_on_exec) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  Stream stream = kind == NetpollKind::PipeRead ? Stream::PipeRead
+                  : kind == NetpollKind::PipeWrite ? Stream::PipeWrite : Stream::Epoll;
+  u8 access = kind == NetpollKind::PipeWrite ? O_WRONLY : kind == NetpollKind::PipeRead ? O_RDONLY : O_RDWR;
+  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+    Description& description = descriptions[i];
+    if (description.references != 0) continue;
+    description = Description{stream, access, false, 1, index, 0};
+    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
+    return descriptor;
+  }
+  return -ENFILE;
+}
+
+bool netpoll_target(u64 descriptor, NetpollTarget& target) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return false;
+  target.index = description->node;
+  switch (description->stream) {
+    case Stream::Input: target.kind = NetpollKind::Input; break;
+    case Stream::Output:
+    case Stream::Log: target.kind = NetpollKind::Output; break;
+    case Stream::PipeRead: target.kind = NetpollKind::PipeRead; break;
+    case Stream::PipeWrite: target.kind = NetpollKind::PipeWrite; break;
+    case Stream::Epoll: target.kind = NetpollKind::Epoll; break;
+    case Stream::File:
+    case Stream::None: target.kind = NetpollKind::File; break;
+  }
+  return true;
+}
 
 i64 lock_target(u64 descriptor, LockTarget& target) {
   Description* description = description_of(descriptor);

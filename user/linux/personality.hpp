@@ -28,7 +28,7 @@ namespace abi = sys::abi;
 // Linux errno values (asm-generic/errno-base.h, errno.h); system calls return them negated.
 enum Errno : i64 {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
-  EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, ERANGE = 34, ENOSYS = 38,
+  EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, EPIPE = 32, ERANGE = 34, ENOSYS = 38,
   ENODEV = 19, EXDEV = 18, ETIMEDOUT = 110,
   EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
   EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95,

@@ -50,6 +50,7 @@ struct Arguments {
   X(19, readv, "like read, per iovec (at most 1024)")                                                           \
   X(20, writev, "like write, per iovec (at most 1024)")                                                         \
   X(21, access, "as faccessat")                                                                                 \
+  X(22, pipe, "as pipe2 with no flags")                                                                       \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
   X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
@@ -138,6 +139,8 @@ struct Arguments {
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
+  X(232, epoll_wait, "as epoll_pwait")                                                                           \
+  X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
   X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                              \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
@@ -158,7 +161,12 @@ struct Arguments {
   X(280, utimensat, "/tmp nodes: atime and mtime (UTIME_NOW, UTIME_OMIT), ctime now; explicit times need the "  \
                     "owner (EPERM), now both the owner or write permission (EACCES); a NULL path with a "       \
                     "descriptor is futimens; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; EROFS elsewhere")              \
+  X(281, epoll_pwait, "the ready watches (input readable, output writable, pipes by their bytes); waits in 1 ms " \
+                     "sleeps until one is ready or the timeout ends; the signal mask is ignored")              \
+  X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
+  X(293, pipe2, "a pipe between the program's threads (8 at most, 4 KiB; O_NONBLOCK, O_CLOEXEC): reads of an " \
+               "empty pipe and writes to a full one EAGAIN, never blocking; inter-process pipes: no")     \
   X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; others " \
                     "infinite; setting is accepted and ignored")                                                \
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
@@ -250,6 +258,12 @@ i64 sys_munmap(const Arguments& a) { return linux_munmap(a.a0, a.a1); }
 i64 sys_brk(const Arguments& a) { return linux_brk(a.a0); }
 i64 sys_mremap(const Arguments& a) { return linux_mremap(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
+i64 sys_pipe(const Arguments& a) { return linux_pipe2(a.a0, 0); }
+i64 sys_pipe2(const Arguments& a) { return linux_pipe2(a.a0, a.a1); }
+i64 sys_epoll_create1(const Arguments& a) { return linux_epoll_create1(a.a0); }
+i64 sys_epoll_ctl(const Arguments& a) { return linux_epoll_ctl(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_epoll_wait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_epoll_pwait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 
 i64 sys_rt_sigaction(const Arguments& a) {
   if (a.a2 != 0) {
@@ -551,7 +565,8 @@ i64 unsupported(u64 number) {
 // take state_lock() themselves, for as long as they need it and never while they wait.
 bool runs_unlocked(u64 number) {
   switch (number) {
-    case 24: case 35: case 56: case 60: case 62: case 72: case 73: case 200: case 202: case 230: case 231: case 234:
+    case 24: case 35: case 56: case 60: case 62: case 72: case 73: case 200: case 202: case 230: case 231: case 232:
+    case 234: case 281:
       return true;
     default:
       return false;

@@ -27,6 +27,7 @@ extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
 extern "C" const sys::u8 linux_resident[], linux_resident_end[];
 extern "C" const sys::u8 linux_go_hello[], linux_go_hello_end[];
+extern "C" const sys::u8 linux_go_suite[], linux_go_suite_end[];
 // What the same binaries printed and returned natively on the host (run-native, at build time).
 #define NATIVE_CASE(name) \
   extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
@@ -37,6 +38,12 @@ NATIVE_CASE(rust)
 NATIVE_CASE(rust_panic)
 NATIVE_CASE(rust_exit)
 NATIVE_CASE(go_hello)
+NATIVE_CASE(go_json)
+NATIVE_CASE(go_goroutines)
+NATIVE_CASE(go_sha256)
+NATIVE_CASE(go_files)
+NATIVE_CASE(go_procs)
+NATIVE_CASE(go_panic)
 #undef NATIVE_CASE
 
 namespace {
@@ -652,8 +659,29 @@ void rust_std_program_as_natively(Case& test) {
 // (lazy memory makes that cost nothing), starts threads and installs signal handlers.
 void go_hello_as_natively(Case& test) {
   DEPLOY("go_hello", linux_go_hello, linux_go_hello_end, linux_config(32ull << 20));
-  (void)matches_native(test, "go_hello", NATIVE(go_hello));
+  EXPECT_EQ(matches_native(test, "go_hello", NATIVE(go_hello)), 0);
   EXPECT_STATUS(client().remove("go_hello"), manager::STATUS_OK);
+}
+
+// Go's runtime and standard library (programs/go/suite, one mode per input): encoding/json, 1,000
+// goroutines with channels, WaitGroup, Sleep, After and a 100,000-entry map, sha256 of 1 MiB, files
+// in /tmp, GOMAXPROCS against sched_getaffinity, a panicking goroutine (exit 2); then a program
+// allocating past its memory limit ends as memory limit exceeded, and the next run is unaffected.
+void go_runtime_and_library_as_natively(Case& test) {
+  DEPLOY("go_suite", linux_go_suite, linux_go_suite_end, linux_config(32ull << 20));
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_json),
+                           "json [{\"id\":1,\"items\":[\"a\",\"b\"],\"price\":2.5},"
+                           "{\"id\":2,\"items\":[],\"price\":1,\"tags\":{\"x\":\"y\"}}]"),
+            0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_goroutines), "goroutines"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_sha256), "sha256"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_files), "files"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_procs), "procs"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_panic), "panic"), 0);
+  Reply hog = client().invoke("go_suite", "hog");
+  EXPECT_STATUS(hog, manager::STATUS_QUOTA_EXCEEDED);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_sha256), "sha256"), 0);
+  EXPECT_STATUS(client().remove("go_suite"), manager::STATUS_OK);
 }
 
 void rejects_unknown_flags(Case& test) {
@@ -687,6 +715,7 @@ const test::TestEntry TESTS[] = {
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
     {"go_hello_as_natively", go_hello_as_natively},
+    {"go_runtime_and_library_as_natively", go_runtime_and_library_as_natively},
 };
 
 }  // namespace
