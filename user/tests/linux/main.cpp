@@ -660,6 +660,14 @@ void rust_std_program_as_natively(Case& test) {
 void go_hello_as_natively(Case& test) {
   DEPLOY("go_hello", linux_go_hello, linux_go_hello_end, linux_config(32ull << 20));
   EXPECT_EQ(matches_native(test, "go_hello", NATIVE(go_hello)), 0);
+  // A figure for the log, not an assertion: one cold invocation (a new task) from call to reply.
+  SyscallRegisters before{}, after{};
+  (void)invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, before);
+  Reply timed = client().invoke("go_hello", "");
+  (void)invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, after);
+  EXPECT_STATUS(timed, manager::STATUS_OK);
+  printf(console(), "# go_hello: cold invocation %lu us\n",
+         (after.argument2 - before.argument2) / (before.argument3 / 1'000'000 + 1));
   EXPECT_STATUS(client().remove("go_hello"), manager::STATUS_OK);
 }
 
