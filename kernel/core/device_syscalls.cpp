@@ -215,7 +215,8 @@ void platform_memory_physical(Thread& self, TrapFrame& frame) {
   if (!slot) return finish(frame, slot.error());
   auto& memory = *object_of<Memory>(*slot.value());
   u64 page = argument(frame, 2);
-  if (page >= memory.page_count) return finish(frame, Error::InvalidArgument);
+  // A lazy object's pages have no fixed frame: no device may be pointed at them.
+  if (page >= memory.page_count || memory.lazy) return finish(frame, Error::InvalidArgument);
   frame.rsi = memory.frames[page];
   finish(frame, Error::None);
 }

@@ -10,6 +10,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
+#include "object/lazy_memory.hpp"
 #include "core/panic.hpp"
 #include "core/root_task.hpp"
 #include "core/scheduler.hpp"
@@ -71,7 +72,26 @@ void on_timer_tick(arch::TrapFrame&) { scheduler_tick(); }
 
 void on_user_exception(arch::TrapFrame& frame) {
   // Destroyed by another CPU while this one waited for the kernel lock: just leave.
-  if (current_thread()->state != ThreadState::Dead) deliver_exception(frame);
+  Thread& thread = *current_thread();
+  if (thread.state == ThreadState::Dead) return;
+  // A first touch of a demand-zero page is the kernel's to serve: the thread resumes at once.
+  if (frame.vector == arch::VECTOR_PAGE_FAULT && thread.task != nullptr) {
+    switch (resolve_demand_fault(*thread.task, arch::read_cr2(), frame.error_code)) {
+      case DemandFault::Resolved: return;
+      case DemandFault::QuotaExceeded: frame.error_code |= metteagle::abi::PAGE_FAULT_QUOTA_EXCEEDED; break;
+      case DemandFault::OutOfMemory: frame.error_code |= metteagle::abi::PAGE_FAULT_OUT_OF_MEMORY; break;
+      case DemandFault::NotDemandZero: break;
+    }
+  }
+  deliver_exception(frame);
+}
+
+bool on_user_memory_fault(u64 address, u64 error_code) {
+  Thread* thread = current_thread();
+  // Only the task whose tables are loaded: a page mapped anywhere else would fault again forever.
+  return thread != nullptr && thread->task != nullptr && thread->state != ThreadState::Dead &&
+         arch::this_cpu().active_root == thread->task->page_table_root &&
+         resolve_demand_fault(*thread->task, address, error_code) == DemandFault::Resolved;
 }
 
 bool on_exception(arch::TrapFrame& frame) { return selftest::on_exception(frame); }

@@ -2,12 +2,14 @@
 // through the kernel's direct map, so a server (the container manager) need not map an object
 // into its own address space (page tables, and a TLB shootdown on unmap) just to fill it.
 // Invariant: ranges are checked against the objects before any byte moves; user memory is
-// touched only through copy_from_user/copy_to_user; device memory is refused.
+// touched only through copy_from_user/copy_to_user; device memory and lazy memory (whose pages
+// may have no frame) are refused. MemoryDecommit gives back the touched pages of lazy memory, MemoryCommit
+// gives untouched ones their frames ahead of use.
 #include "arch/x86_64/cpu.hpp"
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
 #include "object/capability_space.hpp"
-#include "object/memory.hpp"
+#include "object/lazy_memory.hpp"
 
 namespace kernel {
 namespace {
@@ -21,7 +23,7 @@ constexpr u64 MAX_TRANSFER = 16ull << 20;  // Bounds the time one call holds the
 
 bool range_valid(const Memory& memory, u64 offset, u64 length) {
   u64 size = memory.page_count * PAGE_SIZE;
-  return !memory.device && length <= MAX_TRANSFER && offset <= size && length <= size - offset;
+  return !memory.device && !memory.lazy && length <= MAX_TRANSFER && offset <= size && length <= size - offset;
 }
 
 // The kernel address of byte offset of memory and how many bytes follow it in the same page.
@@ -97,6 +99,24 @@ void memory_copy(Thread& self, TrapFrame& frame) {
     length -= chunk;
   }
   finish(frame, Error::None);
+}
+
+void memory_decommit(Thread& self, TrapFrame& frame) {
+  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
+  if (!memory) return finish(frame, memory.error());
+  auto stopped_at = decommit_memory(*memory.value(), argument(frame, 1), argument(frame, 2));
+  if (!stopped_at) return finish(frame, stopped_at.error());
+  frame.rsi = stopped_at.value();
+  finish(frame, Error::None);
+}
+
+void memory_commit(Thread& self, TrapFrame& frame) {
+  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
+  if (!memory) return finish(frame, memory.error());
+  u64 stopped_at = 0;
+  Error error = commit_memory(*memory.value(), argument(frame, 1), argument(frame, 2), stopped_at);
+  frame.rsi = stopped_at;
+  finish(frame, error);
 }
 
 }  // namespace kernel

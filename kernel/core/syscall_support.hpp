@@ -45,6 +45,8 @@ void platform_memory_physical(Thread& self, arch::TrapFrame& frame);
 void memory_write(Thread& self, arch::TrapFrame& frame);
 void memory_read(Thread& self, arch::TrapFrame& frame);
 void memory_copy(Thread& self, arch::TrapFrame& frame);
+void memory_decommit(Thread& self, arch::TrapFrame& frame);
+void memory_commit(Thread& self, arch::TrapFrame& frame);
 
 // System-call personalities (personality.cpp).
 void thread_set_syscall_handler(Thread& self, arch::TrapFrame& frame);

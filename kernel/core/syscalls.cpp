@@ -14,6 +14,7 @@
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
 #include "object/capability_space.hpp"
+#include "object/lazy_memory.hpp"
 #include "object/lifetime.hpp"
 
 namespace kernel {
@@ -118,7 +119,10 @@ void factory_create(Thread& self, TrapFrame& frame) {
       break;
     }
     case ObjectType::Memory: {
-      auto result = create_memory(factory, size);
+      u64 flags = argument(frame, 4);
+      if ((flags & ~abi::MEMORY_LAZY) != 0) return finish(frame, Error::InvalidArgument);
+      // The lazy path stays apart from ordinary creation, which fills every page now.
+      auto result = (flags & abi::MEMORY_LAZY) != 0 ? create_lazy_memory(factory, size) : create_memory(factory, size);
       if (!result) return finish(frame, result.error());
       created = &result.value()->header;
       break;
@@ -321,7 +325,7 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
     ipc_save_reply_handler, ipc_reply_with_handler, platform_create_dma_memory, platform_memory_physical,
     memory_write,       memory_read,       memory_copy,       thread_set_syscall_handler, personality_return,
-    thread_set_fs_base,
+    thread_set_fs_base, memory_decommit, memory_commit,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
@@ -329,7 +333,9 @@ static_assert(static_cast<u64>(abi::Syscall::IoPortWrite) == 29);
 static_assert(static_cast<u64>(abi::Syscall::IpcReplyWith) == 31);
 static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == 33);
 static_assert(static_cast<u64>(abi::Syscall::MemoryCopy) == 36);
-static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == 39);
+static_assert(static_cast<u64>(abi::Syscall::MemoryDecommit) == 40);
+static_assert(static_cast<u64>(abi::Syscall::MemoryCommit) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "abi/syscall.hpp"
+#include "object/lazy_memory.hpp"
 #include "object/lifetime.hpp"
 
 namespace kernel {
@@ -270,6 +271,10 @@ Platform* create_platform() {
   KERNEL_ASSERT(platform.ok());  // Boot time: the heap has memory.
   return platform.value();
 }
+
+Result<Memory*> create_memory_object(Factory* factory) { return allocate_object<Memory>(factory, ObjectType::Memory); }
+
+void abandon_memory_object(Memory* memory) { abandon_object(memory); }
 
 Result<Memory*> create_memory(Factory* factory, u64 page_count) {
   // 65536 pages (256 MiB) per object keeps the frame table within 128 contiguous pages.

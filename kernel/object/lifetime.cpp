@@ -1,7 +1,8 @@
 // Object destruction and memory mappings; see lifetime.hpp.
 // Bounds on the time one CPU holds the kernel lock, whatever a tenant builds within its quota:
 // - map_memory finds overlaps in a task's mapping tree in O(log n); its page loop is bounded by
-//   one Memory's size (65,536 pages at most), its UTCB check by the task's threads;
+//   one Memory's size (65,536 pages at most; none for a lazy Memory, whose pages the fault path
+//   maps one at a time), its UTCB check by the task's threads;
 // - unmap_memory finds the first mapping of the range in O(log n), cuts or removes mappings in one
 //   ordered pass and flushes remote TLBs once; it stops before the next mapping after
 //   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
@@ -25,6 +26,7 @@
 #include "core/panic.hpp"
 #include "core/scheduler.hpp"
 #include "object/capability_space.hpp"
+#include "object/lazy_memory.hpp"
 
 namespace kernel {
 
@@ -80,6 +82,7 @@ void free_mapping(Mapping& mapping) {
   Task& task = *mapping.task;
   task.mappings.remove(mapping);
   decltype(mapping.memory->mappings)::remove(mapping);
+  --mapping.memory->mapping_count;
   factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
   heap_free(&mapping, sizeof(Mapping));
 }
@@ -244,8 +247,13 @@ bool destroy_memory(Memory& memory, u64& work) {
     work += 1;
   }
   if (unmapped) arch::address_space_flush_remote_all();
-  // Device registers were never RAM of ours: only ordinary pages go back to the pool.
-  if (!memory.device) {
+  // Device registers were never RAM of ours: only ordinary pages go back to the pool. A lazy
+  // object's touched pages go in steps of leaves.
+  if (memory.lazy) {
+    if (!release_lazy_frames(memory, work, DESTROY_STEP_WORK)) return false;
+    factory_refund(memory.header.factory, memory.leaves_table_bytes);
+    free_table(memory.leaves, memory.leaves_table_bytes);
+  } else if (!memory.device) {
     for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
     factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE);
     work += memory.page_count / 16;
@@ -407,6 +415,7 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   if (first_overlapping(task, address, end) != nullptr) return Error::Busy;
   for (Thread& thread : task.threads)
     if (thread.utcb_address >= address && thread.utcb_address < end) return Error::Busy;
+  if (memory.lazy && memory.mapping_count >= LAZY_MAX_MAPPINGS) return Error::Busy;
 
   TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
   void* block = heap_allocate(sizeof(Mapping));
@@ -420,12 +429,21 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   mapping->address = address;
   mapping->page_offset = page_offset;
   mapping->page_count = 0;
+  mapping->writable = writable;
+  mapping->executable = executable;
   (void)task.mappings.insert(*mapping);  // Cannot collide: nothing overlaps [address, end).
   memory.mappings.push_back(*mapping);
+  ++memory.mapping_count;
+  // A lazy object's pages, touched or not, are mapped by the fault path when the task touches
+  // them: mapping it costs the record alone, whatever its size.
+  if (memory.lazy) {
+    mapping->page_count = page_count;
+    return {};
+  }
   for (u64 page = 0; page < page_count; ++page) {
+    u64 frame = memory.frames[page_offset + page];
     auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE,
-                                          memory.frames[page_offset + page], {writable, executable, memory.device},
-                                          table_source(task));
+                                          frame, {writable, executable, memory.device}, table_source(task));
     if (!mapped.ok()) {
       // The pages mapped so far go, and with them any translation another CPU made of them.
       clear_pages(task, address, mapping_end(*mapping));
@@ -492,6 +510,9 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
       tail->address = cut_end;
       tail->page_offset = mapping->page_offset + (cut_end - mapping->address) / PAGE_SIZE;
       tail->page_count = (old_end - cut_end) / PAGE_SIZE;
+      tail->writable = mapping->writable;
+      tail->executable = mapping->executable;
+      ++tail->memory->mapping_count;
       mapping->page_count = (address - mapping->address) / PAGE_SIZE;
       (void)task.mappings.insert(*tail);  // Its range was the mapping's: no other key there.
       tail->memory->mappings.push_back(*tail);

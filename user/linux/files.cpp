@@ -60,6 +60,7 @@ struct Node {
   Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
   Timestamp changed;
   const char* name;
+  u64 committed = 0;   // Regular in /tmp: the first bytes of `data` whose pages have frames (commit_pages).
 };
 
 // A /tmp node: the node and the storage of its name.
@@ -162,7 +163,7 @@ void release_if_unused(u32 id) {
 
 // Makes `bytes` of data addressable in a /tmp file: doubling, or exactly what is needed when the
 // memory limit refuses the doubled size. False when the limit refuses even that.
-bool reserve(Node& n, u64 bytes) {
+bool reserve_addresses(Node& n, u64 bytes) {
   if (bytes <= n.capacity) return true;
   constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22, MREMAP_MAYMOVE = 1;
   u64 needed = page_up(bytes);
@@ -181,6 +182,17 @@ bool reserve(Node& n, u64 bytes) {
   return false;
 }
 
+// reserve_addresses, then gives the pages up to `bytes` their frames, so the
+// personality's copy cannot fault on the limit. False when the limit refuses either.
+bool reserve(Node& n, u64 bytes) {
+  if (bytes <= n.committed) return true;
+  if (!reserve_addresses(n, bytes)) return false;
+  u64 needed = page_up(bytes);
+  if (!commit_pages(n.data + n.committed, n.data + needed)) return false;
+  n.committed = needed;
+  return true;
+}
+
 // Sets a /tmp file's size; the bytes dropped are zeroed (the invariant above).
 i64 resize(Node& n, u64 size) {
   if (size > MAX_FILE_BYTES) return -EFBIG;
@@ -197,6 +209,11 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
     constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22;
     i64 pool = linux_mmap(0, page_up(sizeof(DynamicNode) * MAX_DYNAMIC), READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0);
     if (pool < 0) return -ENOSPC;
+    u64 pool_end = static_cast<u64>(pool) + page_up(sizeof(DynamicNode) * MAX_DYNAMIC);
+    if (!commit_pages(static_cast<u64>(pool), pool_end)) {  // The personality writes here.
+      (void)linux_munmap(static_cast<u64>(pool), pool_end - static_cast<u64>(pool));
+      return -ENOSPC;
+    }
     dynamic_nodes = reinterpret_cast<DynamicNode*>(pool);  // Fresh pages: every node is Unused.
   }
   for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
@@ -215,7 +232,7 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 
 // ---- Descriptors ----------------------------------------------------------------------------
 
-enum class Stream : u8 { None, Input, Output, Log, File };
+enum class Stream : u8 { None, Input, Output, Log, File, PipeRead, PipeWrite, Epoll };  // The last three: netpoll.cpp.
 
 struct Description {
   Stream stream;
@@ -266,6 +283,9 @@ void drop_description(Description& description) {
     --node(description.node).opened;
     release_if_unused(description.node);
   }
+  if (description.stream == Stream::PipeRead) netpoll_released(NetpollKind::PipeRead, description.node);
+  if (description.stream == Stream::PipeWrite) netpoll_released(NetpollKind::PipeWrite, description.node);
+  if (description.stream == Stream::Epoll) netpoll_released(NetpollKind::Epoll, description.node);
   description = Description{};
 }
 
@@ -575,8 +595,8 @@ i64 write_node(u32 id, u64 buffer, u64 length, u64 offset, bool from_personality
   if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
   if (!reserve(n, end)) {
     // The memory limit is reached: write what fits in the pages already there, as a full tmpfs does.
-    if (offset >= n.capacity) return -ENOSPC;
-    end = n.capacity;
+    if (offset >= n.committed) return -ENOSPC;
+    end = n.committed;
     length = end - offset;
   }
   memcpy(reinterpret_cast<void*>(n.data + offset), reinterpret_cast<const void*>(buffer), length);
@@ -590,6 +610,7 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
   if (description.access == O_WRONLY) return -EBADF;
   switch (description.stream) {
     case Stream::Input: return read_input(buffer, length);
+    case Stream::PipeRead: return pipe_read(description.node, buffer, length);
     case Stream::File: {
       i64 count = read_node(description.node, buffer, length, description.offset);
       if (count > 0) description.offset += static_cast<u64>(count);
@@ -609,6 +630,7 @@ i64 write_description(Description& description, u64 buffer, u64 length, bool fro
       if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
       else write_log(reinterpret_cast<const char*>(buffer), length);
       return static_cast<i64>(length);
+    case Stream::PipeWrite: return pipe_write(description.node, buffer, length, from_personality);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
       i64 count = write_node(description.node, buffer, length, offset, from_personality);
@@ -677,6 +699,39 @@ void files_init() {
 // ---- Descriptor calls -----------------------------------------------------------------------
 
 bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
+
+i64 netpoll_install(NetpollKind kind, u32 index, bool close_on_exec) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  Stream stream = kind == NetpollKind::PipeRead ? Stream::PipeRead
+                  : kind == NetpollKind::PipeWrite ? Stream::PipeWrite : Stream::Epoll;
+  u8 access = kind == NetpollKind::PipeWrite ? O_WRONLY : kind == NetpollKind::PipeRead ? O_RDONLY : O_RDWR;
+  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+    Description& description = descriptions[i];
+    if (description.references != 0) continue;
+    description = Description{stream, access, false, 1, index, 0};
+    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
+    return descriptor;
+  }
+  return -ENFILE;
+}
+
+bool netpoll_target(u64 descriptor, NetpollTarget& target) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return false;
+  target.index = description->node;
+  switch (description->stream) {
+    case Stream::Input: target.kind = NetpollKind::Input; break;
+    case Stream::Output:
+    case Stream::Log: target.kind = NetpollKind::Output; break;
+    case Stream::PipeRead: target.kind = NetpollKind::PipeRead; break;
+    case Stream::PipeWrite: target.kind = NetpollKind::PipeWrite; break;
+    case Stream::Epoll: target.kind = NetpollKind::Epoll; break;
+    case Stream::File:
+    case Stream::None: target.kind = NetpollKind::File; break;
+  }
+  return true;
+}
 
 i64 lock_target(u64 descriptor, LockTarget& target) {
   Description* description = description_of(descriptor);

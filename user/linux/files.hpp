@@ -14,6 +14,26 @@ constexpr u64 MAX_DESCRIPTORS = 64;  // RLIMIT_NOFILE.
 // Shows the program's own file as /<function name> when the manager mapped it (personality_start).
 void files_init();
 
+// The netpoller's descriptors (netpoll.cpp): pipes between the program's threads and epoll
+// instances, kept in netpoll.cpp's tables and named here by kind and index.
+enum class NetpollKind : u8 { Input, Output, File, PipeRead, PipeWrite, Epoll };
+struct NetpollTarget {
+  NetpollKind kind;
+  u32 index;
+};
+// A new descriptor for a netpoll object; the descriptor or a negated errno (EMFILE, ENFILE).
+i64 netpoll_install(NetpollKind kind, u32 index, bool close_on_exec);
+// What an open descriptor is, for epoll; false if it is not open.
+bool netpoll_target(u64 descriptor, NetpollTarget& target);
+// netpoll.cpp's side: reads and writes of pipe ends, and the last close of a netpoll object.
+i64 pipe_read(u32 index, u64 buffer, u64 length);
+i64 pipe_write(u32 index, u64 buffer, u64 length, bool from_personality);
+void netpoll_released(NetpollKind kind, u32 index);
+i64 linux_pipe2(u64 address, u64 flags);
+i64 linux_epoll_create1(u64 flags);
+i64 linux_epoll_ctl(u64 epoll_descriptor, u64 operation, u64 descriptor, u64 event);
+i64 linux_epoll_pwait(u64 epoll_descriptor, u64 events, u64 max_events, u64 timeout_ms);
+
 // Descriptors.
 i64 linux_read(u64 descriptor, u64 buffer, u64 length);
 i64 linux_write(u64 descriptor, u64 buffer, u64 length);

@@ -1,15 +1,18 @@
-// brk, mmap, munmap, mprotect, mremap and madvise over Memory objects that the personality creates
-// from FUNCTION_FACTORY and maps into FUNCTION_TASK, so every page counts against the function's
-// memory limit; a refused object is ENOMEM. Two areas grow by chunks (one Memory and one
-// capability slot each, doubling from 64 KiB to 16 MiB, the bare need when the limit refuses a
-// chunk): the brk area right above the program's image and the mmap area at MMAP_BASE.
+// brk, mmap, munmap, mprotect, mremap and madvise over lazy (demand-zero) Memory objects that the
+// personality creates from FUNCTION_FACTORY and maps into FUNCTION_TASK: a reservation costs its
+// object and a small directory, and each page counts against the function's memory limit from its
+// first touch until munmap or madvise(MADV_DONTNEED/MADV_FREE) decommits it, so the limit means
+// resident memory, as cgroup memory.max does; a touch past it ends the invocation (memory limit
+// exceeded); a refused object is ENOMEM. Two areas grow by chunks (one Memory and one capability
+// slot each, doubling from 64 KiB to 256 MiB, or the need when it is larger): the brk area right
+// above the program's image and the mmap area at MMAP_BASE.
 // Protections (mmap's and mprotect's PROT_NONE, PROT_READ) are a table of page ranges that are not
 // read-write. A change unmaps just the pages it changes (TaskUnmap cuts the chunk's mappings there)
 // and maps them again as TaskMaps of the chunk's own Memory at their page offset with the rights
 // that match (PROT_NONE: not at all), so it costs no Memory object and no capability slot, only the
 // kernel's small mapping records (charged to the limit while they exist).
 // Invariants: the free ranges of the mmap area are sorted, disjoint, read-write and hold only zero
-// bytes (fresh pages are zero; munmap zeroes), so an allocation never needs clearing; brk bytes
+// bytes (fresh pages are zero; munmap decommits), so an allocation never needs clearing; brk bytes
 // above the current break that were used before are zeroed when the break grows over them again;
 // the protection table is sorted, disjoint, holds no read-write range and merges touching ranges
 // of equal protection except at a chunk's first page (so dropping a chunk's ranges never splits
@@ -25,7 +28,7 @@ namespace {
 constexpr u64 MMAP_BASE = 0x0000100000000000;
 constexpr u64 MMAP_LIMIT = MMAP_BASE + (u64{64} << 30);
 constexpr u64 FIRST_CHUNK_PAGES = 16;
-constexpr u64 MAX_CHUNK_PAGES = 4096;
+constexpr u64 MAX_CHUNK_PAGES = 65536;  // Lazy: a larger chunk costs no page until touched.
 constexpr usize MAX_FREE_RANGES = 128;
 constexpr usize MAX_FIXED = 16;
 
@@ -40,6 +43,7 @@ constexpr u64 MAP_FIXED_NOREPLACE = 0x100000;
 constexpr u64 MREMAP_MAYMOVE = 1;
 constexpr u64 MREMAP_FIXED = 2;
 constexpr u64 MADV_DONTNEED = 4;
+constexpr u64 MADV_FREE = 8;
 
 struct Range {
   u64 start, end;
@@ -70,7 +74,7 @@ usize fixed_count = 0;
 Chunk chunks[MAX_CHUNKS];
 usize chunk_count = 0;
 // The protections, and scratch copies (static, not on the small personality stacks; the lock is held).
-ProtectionMap protections{}, saved{}, scratch{}, before_dontneed{};
+ProtectionMap protections{}, saved{}, scratch{};
 
 void add_chunk(u64 address, u64 pages, u64 slot) {
   if (chunk_count < MAX_CHUNKS) chunks[chunk_count++] = Chunk{address, pages, slot};
@@ -147,6 +151,60 @@ void clip(const Chunk& chunk, u64 start, u64 end, u64& low, u64& high) {
   u64 chunk_end = chunk.address + chunk.pages * PAGE;
   low = start > chunk.address ? start : chunk.address;
   high = end < chunk_end ? end : chunk_end;
+}
+
+// Zero pages again in [start, end) (page aligned): each chunk's Memory gives the pages' frames
+// back (MemoryDecommit unmaps them everywhere first), so they cost nothing until touched again
+// and then read zero, whatever their protection. Pages of no chunk are left alone.
+void decommit(u64 start, u64 end) {
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    u64 chunk_end = chunk.address + chunk.pages * PAGE;
+    if (chunk.address >= end || chunk_end <= start) continue;
+    u64 low = start > chunk.address ? start : chunk.address;
+    u64 high = end < chunk_end ? end : chunk_end;
+    u64 page = (low - chunk.address) / PAGE;
+    u64 stop = (high - chunk.address) / PAGE;
+    while (page < stop) {
+      sys::SyscallRegisters registers{page, stop - page, 0, 0, 0, 0};
+      if (sys::invoke(abi::Syscall::MemoryDecommit, chunk.slot, registers) != sys::Error::None) {
+        // Not lazy (it cannot happen for chunks of map_fresh): zero the bytes instead.
+        memset(reinterpret_cast<void*>(chunk.address + page * PAGE), 0, (stop - page) * PAGE);
+        break;
+      }
+      page = registers.argument1;
+    }
+  }
+}
+
+// The frames of [start, end) now (MemoryCommit on each chunk there); false at the first refusal.
+bool commit_range(u64 start, u64 end) {
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    u64 chunk_end = chunk.address + chunk.pages * PAGE;
+    if (chunk.address >= end || chunk_end <= start) continue;
+    u64 page = ((start > chunk.address ? start : chunk.address) - chunk.address) / PAGE;
+    u64 stop = ((end < chunk_end ? end : chunk_end) - chunk.address) / PAGE;
+    while (page < stop) {
+      sys::SyscallRegisters registers{page, stop - page, 0, 0, 0, 0};
+      if (sys::invoke(abi::Syscall::MemoryCommit, chunk.slot, registers) != sys::Error::None) return false;
+      page = registers.argument1;
+    }
+  }
+  return true;
+}
+
+// Zero bytes in [start, end): the whole pages by decommit, the partial pages at the edges in place
+// (the caller made them writable).
+void zero_range(u64 start, u64 end) {
+  u64 low = page_up(start), high = end & ~(PAGE - 1);
+  if (low >= high) {
+    memset(reinterpret_cast<void*>(start), 0, end - start);
+    return;
+  }
+  memset(reinterpret_cast<void*>(start), 0, low - start);
+  decommit(low, high);
+  memset(reinterpret_cast<void*>(high), 0, end - high);
 }
 
 // Makes the kernel's mappings of `chunk` in [low, high) the runs of `map`: TaskUnmap cuts whatever
@@ -338,7 +396,7 @@ u64 map_fresh(u64 address, u64 pages) {
   if (slot == 0) return 0;
   constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
   sys::Error error = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
-                            static_cast<u64>(abi::ObjectType::Memory), slot, pages);
+                            static_cast<u64>(abi::ObjectType::Memory), slot, pages, abi::MEMORY_LAZY);
   if (error == sys::Error::None) {
     error = native(abi::Syscall::TaskMap, manager::FUNCTION_TASK, slot, 0, address, pages, READ_WRITE);
     if (error != sys::Error::None) (void)native(abi::Syscall::CapabilityDelete, slot);
@@ -350,7 +408,18 @@ u64 map_fresh(u64 address, u64 pages) {
   return slot;
 }
 
-u64 allocate_anonymous(u64 bytes) { return allocate(page_up(bytes)); }
+u64 allocate_anonymous(u64 bytes) {
+  u64 address = allocate(page_up(bytes));
+  // The personality's own structures (lock records, handler stacks) must never fault on the limit.
+  if (address != 0 && !commit_range(address, address + page_up(bytes))) {
+    decommit(address, address + page_up(bytes));
+    release(address, address + page_up(bytes));
+    return 0;
+  }
+  return address;
+}
+
+bool commit_pages(u64 start, u64 end) { return commit_range(start, end); }
 
 void memory_init() {
   brk_start = page_up(state().start.image_end);
@@ -390,7 +459,7 @@ i64 linux_brk(u64 address) {
     u64 dirty_end = address < brk_high ? address : brk_high;
     // The page the old break lies in keeps its protection (and, as on Linux, its bytes if read-only).
     u64 from = memory_permits(page_down(brk_current), PAGE, true) ? brk_current : page_up(brk_current);
-    if (from < dirty_end) memset(reinterpret_cast<void*>(from), 0, dirty_end - from);
+    if (from < dirty_end) zero_range(from, dirty_end);
   }
   brk_current = address;
   if (brk_current > brk_high) brk_high = brk_current;
@@ -412,7 +481,7 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
       bool mmap_area = in_mmap_area(address, end);
       if ((flags & MAP_FIXED_NOREPLACE) != 0 && (!mmap_area || !all_free(address, end))) return -EEXIST;
       if (!make_writable(address, end) || (mmap_area && !take(address, end))) return -ENOMEM;
-      memset(reinterpret_cast<void*>(address), 0, bytes);
+      decommit(address, end);
       // Refused, the pages stay mapped read-write and zero; Linux would have replaced them too.
       if (access != Access::ReadWrite && !protect(address, end, access)) return -ENOMEM;
       return static_cast<i64>(address);
@@ -444,24 +513,10 @@ i64 linux_munmap(u64 address, u64 length) {
   u64 start = address < MMAP_BASE ? MMAP_BASE : address;
   u64 stop = end > mmap_backed ? mmap_backed : end;
   if (start < stop) {
-    // Free ranges are read-write: give the pages their access back before zeroing them.
+    // Free ranges are read-write: give the pages their access back, then their frames (free
+    // ranges are zero and cost nothing).
     if (!make_writable(start, stop)) return -ENOMEM;
-    // Zero what is still in use, so that free ranges stay zero.
-    u64 cursor = start;
-    while (cursor < stop) {
-      u64 next = stop;
-      bool free_here = false;
-      for (usize i = 0; i < free_count; ++i) {
-        if (free_ranges[i].start <= cursor && free_ranges[i].end > cursor) {
-          free_here = true;
-          next = free_ranges[i].end < stop ? free_ranges[i].end : stop;
-          break;
-        }
-        if (free_ranges[i].start > cursor && free_ranges[i].start < next) next = free_ranges[i].start;
-      }
-      if (!free_here) memset(reinterpret_cast<void*>(cursor), 0, next - cursor);
-      cursor = next;
-    }
+    decommit(start, stop);
     release(start, stop);
   }
   for (usize i = 0; i < fixed_count;) {
@@ -513,6 +568,13 @@ i64 resize(u64 address, u64 old_bytes, u64 new_bytes, u64 flags) {
   if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
   u64 moved = allocate(new_bytes);
   if (moved == 0) return -ENOMEM;
+  // The copy touches old_bytes of new pages while the old ones still count: refused as ENOMEM
+  // (as the limit refused mremap before), not as a fault that would end the invocation.
+  if (!commit_range(moved, moved + old_bytes)) {
+    decommit(moved, moved + new_bytes);
+    release(moved, moved + new_bytes);
+    return -ENOMEM;
+  }
   memcpy(reinterpret_cast<void*>(moved), reinterpret_cast<const void*>(address), old_bytes);
   (void)linux_munmap(address, old_bytes);
   return static_cast<i64>(moved);
@@ -546,22 +608,9 @@ i64 linux_madvise(u64 address, u64 length, u64 advice) {
   if (!page_range(address, length, end)) return -EINVAL;
   if (!known(address, end - address)) return -ENOMEM;
   // DONTNEED promises zero pages on the next touch for private anonymous memory, whatever their
-  // protection: zeroed read-write, then the protections go back (no more runs than before).
-  if (advice == MADV_DONTNEED && memory_contains(address, end - address)) {
-    if (memory_permits(address, end - address, true)) {
-      memset(reinterpret_cast<void*>(address), 0, end - address);
-      return 0;
-    }
-    memcpy(&before_dontneed, &protections, sizeof before_dontneed);
-    if (!protect(address, end, Access::ReadWrite)) return -ENOMEM;
-    memset(reinterpret_cast<void*>(address), 0, end - address);
-    for (usize i = 0; i < before_dontneed.count; ++i) {
-      const Protected& range = before_dontneed.ranges[i];
-      u64 from = range.start > address ? range.start : address;
-      u64 to = range.end < end ? range.end : end;
-      if (from < to) (void)protect(from, to, range.access);
-    }
-  }
+  // protection; FREE lets the kernel take them: both give the frames back to the memory limit.
+  if ((advice == MADV_DONTNEED || advice == MADV_FREE) && memory_contains(address, end - address))
+    decommit(address, end);
   return 0;
 }
 

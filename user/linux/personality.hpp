@@ -28,7 +28,7 @@ namespace abi = sys::abi;
 // Linux errno values (asm-generic/errno-base.h, errno.h); system calls return them negated.
 enum Errno : i64 {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
-  EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, ERANGE = 34, ENOSYS = 38,
+  EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, EPIPE = 32, ERANGE = 34, ENOSYS = 38,
   ENODEV = 19, EXDEV = 18, ETIMEDOUT = 110,
   EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
   EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95,
@@ -44,7 +44,7 @@ constexpr u64 LINUX_UID = 1000;
 constexpr u64 LINUX_GID = 1000;
 
 // The Linux stack: the manager's 64 KiB at FUNCTION_STACK_TOP, extended downwards at start.
-constexpr u64 STACK_EXTRA_PAGES = 48;
+constexpr u64 STACK_EXTRA_PAGES = 2048 - manager::FUNCTION_STACK_PAGES;  // 8 MiB in all, lazy: paid as touched.
 constexpr u64 STACK_TOTAL_BYTES = (manager::FUNCTION_STACK_PAGES + STACK_EXTRA_PAGES) * PAGE;
 constexpr u64 STACK_LOW = manager::FUNCTION_STACK_TOP - STACK_TOTAL_BYTES;
 
@@ -176,6 +176,10 @@ i64 linux_madvise(u64 address, u64 length, u64 advice);
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.
 u64 allocate_anonymous(u64 bytes);
+// Gives the pages of [start, end) (page aligned, in the personality's areas) their frames now, so
+// that the personality's own writes there cannot meet the memory limit as a fault (which would end
+// the invocation); false when the limit refuses (the pages before the refused one stay given).
+bool commit_pages(u64 start, u64 end);
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

@@ -110,8 +110,9 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   memory_init();
   threads_init();
   files_init();
-  // A larger stack than native functions get (Linux programs expect megabytes; 256 KiB here),
-  // charged to the memory limit like everything else. Without it the program still gets 64 KiB.
+  // A larger stack than native functions get: 8 MiB as Linux's RLIMIT_STACK, lazy, so each page
+  // is charged to the memory limit when the stack first grows over it. Without it the program
+  // still gets 64 KiB.
   if (map_fresh(STACK_LOW, STACK_EXTRA_PAGES) != 0) s.stack_low = STACK_LOW;
   u64 rsp = build_initial_stack();
 

@@ -34,13 +34,14 @@ struct Arguments {
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
-  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "     \
-             "mappings ENODEV/EBADF; PROT_EXEC EACCES")                                                         \
+  X(9, mmap, "anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
+             "it ends the invocation: memory limit exceeded); ENOMEM past the address space; PROT_NONE/"       \
+             "PROT_READ enforced; file mappings ENODEV/EBADF; PROT_EXEC EACCES")                                \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
                   "input and output: 0, unchanged; free or unknown pages ENOMEM")                               \
-  X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                             \
-  X(12, brk, "grows the break above the image with memory from the limit")                                      \
+  X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
+  X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
   X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                               \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
@@ -49,9 +50,11 @@ struct Arguments {
   X(19, readv, "like read, per iovec (at most 1024)")                                                           \
   X(20, writev, "like write, per iovec (at most 1024)")                                                         \
   X(21, access, "as faccessat")                                                                                 \
+  X(22, pipe, "as pipe2 with no flags")                                                                       \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
-  X(28, madvise, "0; MADV_DONTNEED zeroes the range (keeping its protections)")                                 \
+  X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
+                 "protections kept)")                                                                            \
   X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
@@ -67,7 +70,9 @@ struct Arguments {
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
-  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")          \
+  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal, except SIGCHLD, SIGURG and "         \
+              "SIGWINCH (default action: ignore; no handler runs: no asynchronous delivery); signal 0: 0; "     \
+              "others ESRCH")                                                                                    \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
                "F_SETFL (O_APPEND); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
@@ -134,6 +139,8 @@ struct Arguments {
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
+  X(232, epoll_wait, "as epoll_pwait")                                                                           \
+  X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
   X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                              \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
@@ -154,7 +161,12 @@ struct Arguments {
   X(280, utimensat, "/tmp nodes: atime and mtime (UTIME_NOW, UTIME_OMIT), ctime now; explicit times need the "  \
                     "owner (EPERM), now both the owner or write permission (EACCES); a NULL path with a "       \
                     "descriptor is futimens; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; EROFS elsewhere")              \
+  X(281, epoll_pwait, "the ready watches (input readable, output writable, pipes by their bytes); waits in 1 ms " \
+                     "sleeps until one is ready or the timeout ends; the signal mask is ignored")              \
+  X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
+  X(293, pipe2, "a pipe between the program's threads (8 at most, 4 KiB; O_NONBLOCK, O_CLOEXEC): reads of an " \
+               "empty pipe and writes to a full one EAGAIN, never blocking; inter-process pipes: no")     \
   X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; others " \
                     "infinite; setting is accepted and ignored")                                                \
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
@@ -246,6 +258,12 @@ i64 sys_munmap(const Arguments& a) { return linux_munmap(a.a0, a.a1); }
 i64 sys_brk(const Arguments& a) { return linux_brk(a.a0); }
 i64 sys_mremap(const Arguments& a) { return linux_mremap(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
+i64 sys_pipe(const Arguments& a) { return linux_pipe2(a.a0, 0); }
+i64 sys_pipe2(const Arguments& a) { return linux_pipe2(a.a0, a.a1); }
+i64 sys_epoll_create1(const Arguments& a) { return linux_epoll_create1(a.a0); }
+i64 sys_epoll_ctl(const Arguments& a) { return linux_epoll_ctl(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_epoll_wait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_epoll_pwait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 
 i64 sys_rt_sigaction(const Arguments& a) {
   if (a.a2 != 0) {
@@ -267,6 +285,11 @@ i64 signal_self(u64 target, u64 signal) {
   if (target != LINUX_PID && target != 0) return -ESRCH;
   if (signal == 0) return 0;
   if (signal > 64) return -EINVAL;
+  // Signals whose default action is to ignore them end nothing. Handlers never run (signals are
+  // not delivered asynchronously), so Go's preemption requests (tgkill SIGURG) are accepted and
+  // its goroutines are preempted cooperatively, at function calls.
+  constexpr u64 SIGCHLD = 17, SIGURG = 23, SIGWINCH = 28;
+  if (signal == SIGCHLD || signal == SIGURG || signal == SIGWINCH) return 0;
   logf("linux: killed by signal %lu\n", signal);
   exit_program(128 + signal);
 }
@@ -542,7 +565,8 @@ i64 unsupported(u64 number) {
 // take state_lock() themselves, for as long as they need it and never while they wait.
 bool runs_unlocked(u64 number) {
   switch (number) {
-    case 24: case 35: case 56: case 60: case 62: case 72: case 73: case 200: case 202: case 230: case 231: case 234:
+    case 24: case 35: case 56: case 60: case 62: case 72: case 73: case 200: case 202: case 230: case 231: case 232:
+    case 234: case 281:
       return true;
     default:
       return false;

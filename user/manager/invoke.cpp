@@ -152,6 +152,14 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
       outcome.status = STATUS_TIMEOUT;
       return;
     }
+    if (label == static_cast<u32>(abi::ExceptionKind::PageFault) &&
+        (event.words[2] & (abi::PAGE_FAULT_QUOTA_EXCEEDED | abi::PAGE_FAULT_OUT_OF_MEMORY)) != 0) {
+      // A first touch of a demand-zero page the memory limit (or the machine) could not pay for.
+      outcome.status = (event.words[2] & abi::PAGE_FAULT_QUOTA_EXCEEDED) != 0 ? STATUS_QUOTA_EXCEEDED
+                                                                              : STATUS_OUT_OF_MEMORY;
+      outcome.result.detail = event.words[1];
+      return;
+    }
     if (label >= static_cast<u32>(abi::ExceptionKind::PageFault)) {
       outcome.status = STATUS_CRASHED;
       outcome.result.detail = event.words[1];  // Fault address (page faults), else 0.

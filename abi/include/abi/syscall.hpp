@@ -43,11 +43,12 @@ namespace metteagle::abi {
   X(CapabilityRevoke, 5, Any, "-", "-", "-", "Destroyed",                                                        \
     "delete every capability derived from this one (transitively); it stays")                                   \
   X(FactoryCreate, 6, Factory, "Create",                                                                        \
-    "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536; "       \
-    "Factory: quota bytes), a4 task selector (Thread; needs Task Map), a5 UTCB address (Thread)",                 \
+    "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536, "       \
+    "lazy 1-LAZY_MAX_PAGES; Factory: quota bytes), a4 task selector (Thread; needs Task Map) or Memory flags "     \
+    "(MEMORY_LAZY: demand-zero, each page charged when first touched), a5 UTCB address (Thread)",               \
     "-",                                                                                                        \
-    "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address: page aligned, below "      \
-    "USER_SPACE_USABLE_END), Busy (UTCB address in use), " \
+    "InvalidCapability, SlotOccupied, InvalidArgument (type, size, Memory flags or UTCB address: page "         \
+    "aligned, below USER_SPACE_USABLE_END), Busy (UTCB address in use), " \
     "QuotaExceeded, OutOfMemory",                                                                               \
     "create an object charged to the factory; the new capability has all rights (a Factory: Observe only "    \
     "if this capability has it)")                               \
@@ -60,9 +61,9 @@ namespace metteagle::abi {
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
     "-", "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps " \
-    "a mapping or a UTCB), QuotaExceeded, OutOfMemory (no physical frame for a page table or the mapping's "     \
-    "record)",                                                                                                  \
-    "map pages of a memory object into the task")                                                              \
+    "a mapping or a UTCB; a lazy Memory with LAZY_MAX_MAPPINGS mappings), QuotaExceeded, OutOfMemory (no "     \
+    "physical frame for a page table or the mapping's record)",                                                 \
+    "map pages of a memory object into the task (a lazy Memory's pages are mapped as the task touches them)")  \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
     "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
@@ -156,14 +157,25 @@ namespace metteagle::abi {
     "InvalidArgument (no handler set, rip at or above USER_SPACE_USABLE_END, or rsp outside user space)",        \
     "end a personality handler: clear personality_active and resume the saved (possibly changed) registers")   \
   X(ThreadSetFsBase, 39, Thread, "Control", "a1 FS base (a user-space address); selector 0 = the caller", "-",  \
-    "InvalidArgument (address outside user space)", "set a thread's FS segment base (thread-local storage)")
+    "InvalidArgument (address outside user space)", "set a thread's FS segment base (thread-local storage)")     \
+  X(MemoryDecommit, 40, Memory, "Write", "a1 first page, a2 pages",                                              \
+    "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
+    "InvalidArgument (not a lazy Memory, or the range beyond it)",                                              \
+    "give back the touched pages of the range of a lazy Memory (unmapped from every mapping first); they read " \
+    "as zero when touched again; one call clears at most UNMAP_MAX_PAGES page-table entries over all mappings")   \
+  X(MemoryCommit, 41, Memory, "Write", "a1 first page, a2 pages",                                                \
+    "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
+    "InvalidArgument (not a lazy Memory, or the range beyond it), QuotaExceeded, OutOfMemory (o1: the first "   \
+    "page left without a frame)",                                                                               \
+    "give the untouched pages of the range of a lazy Memory their zeroed frames now, charged as a touch would " \
+    "be, so a later touch cannot fail; one call handles at most UNMAP_MAX_PAGES pages")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 40;
+constexpr u64 SYSCALL_COUNT = 42;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 
@@ -231,6 +243,11 @@ enum class ExceptionKind : u32 {
 // continues at word 0 (rip) with word 1 (rsp), Kill ends the thread. A ResumeAt rip at or above
 // USER_SPACE_USABLE_END (or rsp outside user space) ends the thread like Kill.
 enum class ExceptionReply : u32 { Resume = 0, ResumeAt = 1, Kill = 2 };
+// Bits the kernel adds to a page fault's error code (word 2) when the fault was the first touch of
+// a lazy Memory's page that could not get its frame: the object's factory had no quota left for
+// it (the memory limit), or the machine had no frame.
+constexpr u64 PAGE_FAULT_QUOTA_EXCEEDED = u64{1} << 62;
+constexpr u64 PAGE_FAULT_OUT_OF_MEMORY = u64{1} << 61;
 
 // Layout of user address spaces.
 constexpr u64 USER_SPACE_START = 0x1000;  // The first page stays unmapped: null dereferences fault.
@@ -246,5 +263,14 @@ constexpr u64 USER_SPACE_USABLE_END = USER_SPACE_END - 0x1000;
 // the rest), so one call holds the kernel for a bounded time (tens of milliseconds under TCG).
 constexpr u64 UNMAP_MAX_MAPPINGS = 4096;
 constexpr u64 UNMAP_MAX_PAGES = 8192;
+
+// FactoryCreate's Memory flags (a4). MEMORY_LAZY: demand-zero; the reservation is charged only
+// its object and a leaf directory (8 bytes per 2 MiB), each page one page (and each 2 MiB touched
+// one more page for its leaf of frame addresses) when a task first touches it through a mapping;
+// MemoryDecommit gives pages back. MemoryRead, MemoryWrite, MemoryCopy and PlatformMemoryPhysical
+// refuse lazy objects.
+constexpr u64 MEMORY_LAZY = 1;
+constexpr u64 LAZY_MAX_PAGES = u64{1} << 20;  // 4 GiB.
+constexpr u64 LAZY_MAX_MAPPINGS = 4096;
 
 }  // namespace metteagle::abi

@@ -1,6 +1,7 @@
 // trap_dispatch: the C++ side of every interrupt and exception; decodes the vector and hands
 // the event to generic kernel code.
 // Invariant: an exception in kernel mode that no hook claims ends in a panic with a register dump.
+#include "abi/syscall.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/platform.hpp"
@@ -76,7 +77,10 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame) {
     return;
   }
   // A fault inside checked_copy is an expected outcome, not a kernel bug: resume at its fixup.
+  // A first touch of a demand-zero page in the copy is served like the program's own and retried.
   if (frame->vector == VECTOR_PAGE_FAULT && frame->rip == reinterpret_cast<u64>(checked_copy_access)) {
+    if (read_cr2() < metteagle::abi::USER_SPACE_END && kernel::on_user_memory_fault(read_cr2(), frame->error_code))
+      return;
     frame->rip = reinterpret_cast<u64>(checked_copy_fault);
     return;
   }

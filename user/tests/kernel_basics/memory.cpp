@@ -195,9 +195,85 @@ void memory_copies_without_mapping(Case& test) {
   EXPECT_ERROR(first.copy_from(0, Memory(CONSOLE), 0, 1), Error::WrongType);
 }
 
+// A lazy (demand-zero) Memory of 1 GiB costs almost nothing until touched; each first touch of a
+// page charges exactly one page (after the first touch in a 2 MiB span paid its leaf and page
+// table), another mapping sees the same frame, and MemoryDecommit gives the frames back (and the
+// leaf, when the range covers all 512 pages of it): the next touch reads zero again.
+void lazy_memory_is_charged_when_touched(Case& test) {
+  Environment& own = environment();
+  ScopedSlot memory_slot(test), plain_slot(test), reduced_slot(test);
+  REQUIRE(memory_slot.valid() && plain_slot.valid() && reduced_slot.valid());
+  constexpr u64 S = SCRATCH_MAPPING_ADDRESS;  // 2 MiB aligned: pages 0-511 share one page table.
+  constexpr u64 P = PAGE_SIZE;
+  constexpr u64 GIB_PAGES = u64{1} << 18;
+  u64 base = REQUIRE_OK(own.factory.info()).used_bytes;
+  Memory memory = REQUIRE_OK(own.factory.create_lazy_memory(memory_slot.selector(), GIB_PAGES));
+  u64 reserved = REQUIRE_OK(own.factory.info()).used_bytes;
+  // The object and a 4 KiB directory of leaves: nothing per page.
+  EXPECT(reserved - base <= 2 * P);
+  Task task = own.self_task;
+  REQUIRE_OK(task.map(memory, 0, S, GIB_PAGES, READ_WRITE));
+  u64 mapped = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT(mapped - reserved < P);  // The mapping's record; no page is mapped yet.
+  EXPECT_EQ(read_word(S), 0u);
+  u64 first = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT(first - mapped >= 2 * P);  // The frame and its leaf (and page tables as needed).
+  for (u64 page = 1; page < 10; ++page) write_word(S + page * P + 8, 0x4c00 + page);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, first + 9 * P);
+  // Far away in the same object: another leaf and page table, still nothing in between.
+  write_word(S + (GIB_PAGES - 1) * P, 0x77);
+  EXPECT_EQ(read_word(S + (GIB_PAGES - 1) * P), 0x77u);
+  // A second mapping, read-only, sees the same frames and pays no page.
+  constexpr u64 ALIAS = S + 0x100000;  // Inside S's 2 MiB page table, past page 255.
+  static_assert(ALIAS == S + 256 * P);
+  REQUIRE_OK(task.unmap(ALIAS, 16));  // Cut a hole in the first mapping for it.
+  REQUIRE_OK(task.map(memory, 0, ALIAS, 16, READ));
+  u64 aliased = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_EQ(read_word(ALIAS + 5 * P + 8), 0x4c05u);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, aliased);
+  // Decommit needs Write; only lazy objects have it; ranges are checked.
+  REQUIRE_OK(memory.copy_to(reduced_slot.selector(), READ));
+  EXPECT_ERROR(Memory(reduced_slot.selector()).decommit(0, 1), Error::NoRights);
+  EXPECT_ERROR(memory.decommit(GIB_PAGES, 1), Error::InvalidArgument);
+  EXPECT_ERROR(memory.decommit(1, GIB_PAGES), Error::InvalidArgument);
+  EXPECT_ERROR(memory.decommit(0, 0), Error::InvalidArgument);
+  Memory plain = REQUIRE_OK(own.factory.create_memory(plain_slot.selector(), 1));
+  EXPECT_ERROR(plain.decommit(0, 1), Error::InvalidArgument);
+  // Byte copies and physical addresses need frames that exist: refused on lazy objects.
+  u64 word = 0;
+  EXPECT_ERROR(memory.read(0, &word, sizeof word), Error::InvalidArgument);
+  EXPECT_ERROR(memory.write(0, &word, sizeof word), Error::InvalidArgument);
+  // All 512 pages of the first leaf: ten frames and the leaf go back, from both mappings.
+  u64 before = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_OK(memory.decommit(0, 512));
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 11 * P);
+  EXPECT_EQ(read_word(ALIAS + 5 * P + 8), 0u);
+  EXPECT_EQ(read_word(S + 5 * P + 8), 0u);  // The same new frame through the other mapping.
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 9 * P);
+  EXPECT_EQ(read_word(S + (GIB_PAGES - 1) * P), 0x77u);  // Outside the range: kept.
+  // The kernel's own copies into untouched pages commit them too (MemoryRead into a lazy page).
+  EXPECT_OK(plain.read(0, reinterpret_cast<void*>(S + 20 * P), 8));
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 8 * P);
+  // Commit: frames ahead of the touch, each charged once; a quota that cannot pay says so.
+  u64 committed = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_OK(memory.commit(20, 4));  // Page 20 has its frame already: three more.
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, committed + 3 * P);
+  EXPECT_EQ(read_word(S + 22 * P), 0u);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, committed + 3 * P);
+  EXPECT_ERROR(memory.commit(GIB_PAGES - 1, 2), Error::InvalidArgument);
+  EXPECT_ERROR(plain.commit(0, 1), Error::InvalidArgument);
+  EXPECT_ERROR(Memory(reduced_slot.selector()).commit(0, 1), Error::NoRights);
+  EXPECT_ERROR(memory.commit(0, GIB_PAGES), Error::QuotaExceeded);  // 1 GiB against a 16 MiB quota.
+  EXPECT_OK(memory.decommit(0, GIB_PAGES));  // Everything back, in as many calls as needed.
+  EXPECT(REQUIRE_OK(own.factory.info()).used_bytes < committed);
+  EXPECT_OK(task.unmap(ALIAS, 16));
+  EXPECT_OK(task.unmap(S, GIB_PAGES));
+}
+
 }  // namespace
 
 extern const test::TestEntry MEMORY_TESTS[] = {
+    {"lazy_memory_is_charged_when_touched", lazy_memory_is_charged_when_touched},
     {"memory_copies_without_mapping", memory_copies_without_mapping},
     {"mapped_memory_is_zeroed_and_shared_between_mappings", mapped_memory_is_zeroed_and_shared_between_mappings},
     {"map_rejects_malformed_and_over_privileged_requests", map_rejects_malformed_and_over_privileged_requests},

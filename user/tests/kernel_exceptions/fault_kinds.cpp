@@ -134,9 +134,32 @@ void exception_endpoint_must_be_an_endpoint_with_send(Case& test) {
   EXPECT_ERROR(thread.configure(priority, 0, u64{1} << 63), Error::InvalidCapability);
 }
 
+// A first touch of a lazy page whose factory cannot pay for it is an ordinary page fault for the
+// handler (a page not present, written by the user, marked: the quota refused it).
+void lazy_page_beyond_the_quota_is_a_page_fault(Case& test) {
+  Fixture fixture(test);
+  REQUIRE(fixture.set_up());
+  ScopedSlot tiny_slot(test), lazy_slot(test);
+  REQUIRE(tiny_slot.valid() && lazy_slot.valid());
+  // Room for the object and its directory of leaves, never for a page.
+  Factory tiny = REQUIRE_OK(fixture.factory().create_factory(tiny_slot.selector(), 1024));
+  Memory lazy = REQUIRE_OK(tiny.create_lazy_memory(lazy_slot.selector(), 16));
+  u64 used = REQUIRE_OK(tiny.info()).used_bytes;
+  REQUIRE_OK(fixture.child.task().map(lazy, 0, READ_ONLY_ADDRESS, 16, memory_rights(true, true, false)));
+  REQUIRE_OK(fixture.child.add_thread(0, write_entry, READ_ONLY_ADDRESS + 8, 0, fixture.badged_handler()));
+  Message fault;
+  REQUIRE_OK(fixture.handler().receive(fault, REPORT_TIMEOUT));
+  expect_exception(test, fault, ExceptionKind::PageFault, VECTOR_PAGE_FAULT, address_of(exception_write_instruction));
+  EXPECT_EQ(fault.words[1], READ_ONLY_ADDRESS + 8);
+  EXPECT_EQ(fault.words[2], PAGE_FAULT_WRITE | PAGE_FAULT_USER | abi::PAGE_FAULT_QUOTA_EXCEEDED);
+  EXPECT_EQ(REQUIRE_OK(tiny.info()).used_bytes, used);
+  kill_and_expect_silence(test, fixture);
+}
+
 }  // namespace
 
 extern const test::TestEntry FAULT_KIND_TESTS[] = {
+    {"lazy_page_beyond_the_quota_is_a_page_fault", lazy_page_beyond_the_quota_is_a_page_fault},
     {"read_of_unmapped_address_is_a_page_fault", read_of_unmapped_address_is_a_page_fault},
     {"write_to_read_only_page_is_a_protection_fault", write_to_read_only_page_is_a_protection_fault},
     {"invalid_opcode_is_reported", invalid_opcode_is_reported},

@@ -25,6 +25,9 @@ extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 extern "C" const sys::u8 linux_posix[], linux_posix_end[];
 extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
+extern "C" const sys::u8 linux_resident[], linux_resident_end[];
+extern "C" const sys::u8 linux_go_hello[], linux_go_hello_end[];
+extern "C" const sys::u8 linux_go_suite[], linux_go_suite_end[];
 // What the same binaries printed and returned natively on the host (run-native, at build time).
 #define NATIVE_CASE(name) \
   extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
@@ -34,6 +37,13 @@ NATIVE_CASE(sqlite)
 NATIVE_CASE(rust)
 NATIVE_CASE(rust_panic)
 NATIVE_CASE(rust_exit)
+NATIVE_CASE(go_hello)
+NATIVE_CASE(go_json)
+NATIVE_CASE(go_goroutines)
+NATIVE_CASE(go_sha256)
+NATIVE_CASE(go_files)
+NATIVE_CASE(go_procs)
+NATIVE_CASE(go_panic)
 #undef NATIVE_CASE
 
 namespace {
@@ -540,6 +550,30 @@ void mprotect_is_enforced(Case& test) {
   EXPECT_STATUS(client().remove("protect"), manager::STATUS_OK);
 }
 
+// The memory limit counts resident pages (resident.c): a 1 GiB PROT_NONE reservation costs almost
+// nothing, touching 10 MiB of it costs 2,560 pages (and a few of page tables and frame addresses)
+// as sysinfo's freeram shows, MADV_DONTNEED and munmap give them back; touching past the limit
+// ends the invocation as memory limit exceeded, and the next one runs as before.
+void memory_limit_counts_resident_pages(Case& test) {
+  DEPLOY("resident", linux_resident, linux_resident_end, linux_config(32ull << 20));
+  const char* expected =
+      "reserve-1GiB-costs-under-4-pages ok\n" "mprotect 0\n" "mprotect-costs-under-2-pages ok\n"
+      "touch-10MiB-is-2560-pages-and-tables ok\n" "contents kept\n" "madvise 0\n"
+      "dontneed-gives-back-2560-pages ok\n" "after-dontneed zero\n" "reading-again-is-2560-pages ok\n"
+      "munmap 0\n" "munmap-gives-everything-back ok\n";
+  static char text[TRANSCRIPT_PAGES * 4096 + 1];
+  for (const char* round : {"first", "after-overflow"}) {
+    Reply reply;
+    REQUIRE(invoke_transcript(test, "resident", reply, text, "measure"));
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    if (!same_text(text, expected)) test.fail(__FILE__, __LINE__, "%s run printed:\n%s", round, text);
+    if (round[0] != 'f') break;
+    Reply over = client().invoke("resident", "overflow");
+    EXPECT_STATUS(over, manager::STATUS_QUOTA_EXCEEDED);
+  }
+  EXPECT_STATUS(client().remove("resident"), manager::STATUS_OK);
+}
+
 // A run of a program in the personality against the same binary's native run (user/tests/linux/
 // run-native): the same stdout bytes and the same exit status. Returns the ENOSYS count (detail).
 struct NativeRun {
@@ -621,6 +655,43 @@ void rust_std_program_as_natively(Case& test) {
   EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
 }
 
+// Go with Debian's golang-go (programs/go/hello): the runtime reserves hundreds of MiB at start-up
+// (lazy memory makes that cost nothing), starts threads and installs signal handlers.
+void go_hello_as_natively(Case& test) {
+  DEPLOY("go_hello", linux_go_hello, linux_go_hello_end, linux_config(32ull << 20));
+  EXPECT_EQ(matches_native(test, "go_hello", NATIVE(go_hello)), 0);
+  // A figure for the log, not an assertion: one cold invocation (a new task) from call to reply.
+  SyscallRegisters before{}, after{};
+  (void)invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, before);
+  Reply timed = client().invoke("go_hello", "");
+  (void)invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, after);
+  EXPECT_STATUS(timed, manager::STATUS_OK);
+  printf(console(), "# go_hello: cold invocation %lu us\n",
+         (after.argument2 - before.argument2) / (before.argument3 / 1'000'000 + 1));
+  EXPECT_STATUS(client().remove("go_hello"), manager::STATUS_OK);
+}
+
+// Go's runtime and standard library (programs/go/suite, one mode per input): encoding/json, 1,000
+// goroutines with channels, WaitGroup, Sleep, After and a 100,000-entry map, sha256 of 1 MiB, files
+// in /tmp, GOMAXPROCS against sched_getaffinity, a panicking goroutine (exit 2); then a program
+// allocating past its memory limit ends as memory limit exceeded, and the next run is unaffected.
+void go_runtime_and_library_as_natively(Case& test) {
+  DEPLOY("go_suite", linux_go_suite, linux_go_suite_end, linux_config(32ull << 20));
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_json),
+                           "json [{\"id\":1,\"items\":[\"a\",\"b\"],\"price\":2.5},"
+                           "{\"id\":2,\"items\":[],\"price\":1,\"tags\":{\"x\":\"y\"}}]"),
+            0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_goroutines), "goroutines"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_sha256), "sha256"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_files), "files"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_procs), "procs"), 0);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_panic), "panic"), 0);
+  Reply hog = client().invoke("go_suite", "hog");
+  EXPECT_STATUS(hog, manager::STATUS_QUOTA_EXCEEDED);
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_sha256), "sha256"), 0);
+  EXPECT_STATUS(client().remove("go_suite"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -647,9 +718,12 @@ const test::TestEntry TESTS[] = {
     {"lua_interpreter_runs_a_script", lua_interpreter_runs_a_script},
     {"rejects_unknown_flags", rejects_unknown_flags},
     {"mprotect_is_enforced", mprotect_is_enforced},
+    {"memory_limit_counts_resident_pages", memory_limit_counts_resident_pages},
     {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
+    {"go_hello_as_natively", go_hello_as_natively},
+    {"go_runtime_and_library_as_natively", go_runtime_and_library_as_natively},
 };
 
 }  // namespace

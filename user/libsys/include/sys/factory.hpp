@@ -46,6 +46,10 @@ class Factory : public TypedCapability<ObjectType::Factory> {
   [[nodiscard]] Result<Memory> create_memory(u64 destination, u64 pages) const {
     return wrap<Memory>(create(ObjectType::Memory, destination, pages));
   }
+  // Demand-zero: each page is charged when a task first touches it (abi::MEMORY_LAZY).
+  [[nodiscard]] Result<Memory> create_lazy_memory(u64 destination, u64 pages) const {
+    return wrap<Memory>(create(ObjectType::Memory, destination, pages, abi::MEMORY_LAZY));
+  }
   [[nodiscard]] Result<Factory> create_factory(u64 destination, u64 quota_bytes) const {
     return wrap<Factory>(create(ObjectType::Factory, destination, quota_bytes));
   }

@@ -21,6 +21,30 @@ class Memory : public TypedCapability<ObjectType::Memory> {
   [[nodiscard]] Result<void> copy_from(u64 offset, Memory source, u64 source_offset, u64 length) const {
     return as_result(invoke(abi::Syscall::MemoryCopy, selector(), offset, source.selector(), source_offset, length));
   }
+  // Gives back the touched pages of [first_page, first_page + pages) of a lazy object, in as many
+  // MemoryDecommit calls as its bound needs.
+  [[nodiscard]] Result<void> decommit(u64 first_page, u64 pages) const {
+    u64 end = first_page + pages;
+    do {  // At least one call, so the kernel judges every request (an empty range too).
+      SyscallRegisters registers{first_page, end - first_page, 0, 0, 0, 0};
+      Error error = invoke(abi::Syscall::MemoryDecommit, selector(), registers);
+      if (error != Error::None) return error;
+      first_page = registers.argument1;
+    } while (first_page < end);
+    return {};
+  }
+  // Gives the untouched pages of [first_page, first_page + pages) of a lazy object their frames
+  // now (charged), in as many MemoryCommit calls as its bound needs.
+  [[nodiscard]] Result<void> commit(u64 first_page, u64 pages) const {
+    u64 end = first_page + pages;
+    do {
+      SyscallRegisters registers{first_page, end - first_page, 0, 0, 0, 0};
+      Error error = invoke(abi::Syscall::MemoryCommit, selector(), registers);
+      if (error != Error::None) return error;
+      first_page = registers.argument1;
+    } while (first_page < end);
+    return {};
+  }
 };
 
 constexpr u32 memory_rights(bool read, bool write, bool execute) {

@@ -1,0 +1,3 @@
+module metteagle.test/linuxgo
+
+go 1.19
