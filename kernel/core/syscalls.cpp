@@ -69,14 +69,18 @@ void capability_copy(Thread& self, TrapFrame& frame) {
 void capability_delete(Thread& self, TrapFrame& frame) {
   auto slot = lookup(own_task(self), frame.rdi);
   if (!slot) return finish(frame, slot.error());
-  delete_capability(*slot.value());
+  u64 work = 0;
+  if (!delete_capability(*slot.value(), work, CAPABILITY_STEP_WORK))
+    return continue_in_next_entry(frame, abi::Syscall::CapabilityDelete);
   finish(frame, Error::None);
 }
 
 void capability_revoke(Thread& self, TrapFrame& frame) {
   auto slot = lookup(own_task(self), frame.rdi);
   if (!slot) return finish(frame, slot.error());
-  revoke_capability(*slot.value());
+  u64 work = 0;
+  if (!revoke_capability(*slot.value(), work, CAPABILITY_STEP_WORK))
+    return continue_in_next_entry(frame, abi::Syscall::CapabilityRevoke);
   finish(frame, Error::None);
 }
 

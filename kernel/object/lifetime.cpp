@@ -7,8 +7,9 @@
 //   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
 //   the caller where to go on (TaskUnmap's o1);
 // - destruction runs in steps of DESTROY_STEP_WORK units (a mapping record, a page-table entry,
-//   a thread); between steps the CPU that queued the work releases and retakes the kernel lock,
-//   so another CPU waits at most one step; a CPU that queued nothing does at most one step.
+//   a thread, a capability deleted or moved up); between steps the CPU that queued the work
+//   releases and retakes the kernel lock, so another CPU waits at most one step; a CPU that
+//   queued nothing does at most one step.
 // Invariant: no frame returns to the pool while any CPU may still hold a translation to it
 // (unmap only frees Mapping records, which are no translations; a Memory frees its frames after
 // one batched shootdown; page tables go only after every CPU left the task's root).
@@ -182,7 +183,8 @@ bool destroy_task(Task& task, u64& work) {
       --destroy_queue_length;
     }
     thread->header.dying = true;
-    while (Capability* capability = thread->header.capabilities.front()) delete_capability(*capability);
+    while (Capability* capability = thread->header.capabilities.front())
+      if (!delete_capability(*capability, work, DESTROY_STEP_WORK)) return false;
     destroy_thread(*thread);
     work += THREAD_DESTROY_WORK;
   }
@@ -192,7 +194,10 @@ bool destroy_task(Task& task, u64& work) {
     free_mapping(*mapping);
     work += 1;
   }
-  for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
+  // A slot with many children (copies in other tasks) moves them up across steps; the slots
+  // emptied in earlier steps cost one check each.
+  for (u64 index = 0; index < task.slot_count; ++index)
+    if (!delete_capability(task.slots[index], work, DESTROY_STEP_WORK)) return false;
   work += task.slot_count + task.page_table_pages;
   arch::address_space_release_tables(task.page_table_root, table_source(task));
   (void)frames().free(task.page_table_root);
@@ -300,8 +305,10 @@ bool destroy_factory(Factory& factory) {
 
 // Returns false when object needs another step (it is then still whole enough to continue).
 bool destroy_object(KernelObject& object, u64& work) {
-  // No capability may outlive its object.
-  while (Capability* capability = object.capabilities.front()) delete_capability(*capability);
+  // No capability may outlive its object. An object can have any number of capabilities (copies
+  // in many tasks): they go across steps, one unit each and one per child moved.
+  while (Capability* capability = object.capabilities.front())
+    if (!delete_capability(*capability, work, DESTROY_STEP_WORK)) return false;
   switch (object.type) {
     case ObjectType::Task: return destroy_task(reinterpret_cast<Task&>(object), work);
     case ObjectType::Thread: destroy_thread(reinterpret_cast<Thread&>(object)); break;

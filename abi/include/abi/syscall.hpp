@@ -22,6 +22,11 @@ namespace metteagle::abi {
 //   r12  IPC timeout in nanoseconds (0 = do not block, TIMEOUT_INFINITE = wait forever)
 //                                     -> on receive: the badge of the capability the sender used
 //   rcx, r11 are clobbered by the instruction; every other register is preserved.
+// Operations whose work a caller could make long (CapabilityDelete and CapabilityRevoke of
+// capabilities with many descendants, MemoryWrite/MemoryRead/MemoryCopy) do a bounded part per
+// kernel entry and then enter themselves again at the same `syscall` instruction, re-checking
+// everything; the kernel lock is free and the thread preemptible in between. A continued
+// MemoryWrite/Read/Copy leaves its offset, address and length registers advanced.
 //
 // X(name, number, target type (rdi), rights needed on it, arguments, outputs, errors, summary).
 // Every operation may also return InvalidCapability (rdi names no capability), WrongType and
