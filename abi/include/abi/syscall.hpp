@@ -44,9 +44,11 @@ namespace metteagle::abi {
     "or already badged capability)",                                                                            \
     "derive a copy with rights & mask into an empty slot; it is revoked with its source")                       \
   X(CapabilityDelete, 4, Any, "-", "-", "-", "Destroyed",                                                        \
-    "empty the slot; derived capabilities move to its parent; the last capability destroys the object")         \
+    "empty the slot; derived capabilities move to its parent; the last capability destroys the object "       \
+    "(in bounded steps: the call enters itself again until every child has moved)")         \
   X(CapabilityRevoke, 5, Any, "-", "-", "-", "Destroyed",                                                        \
-    "delete every capability derived from this one (transitively); it stays")                                   \
+    "delete every capability derived from this one (transitively); it stays (in bounded steps: the call "      \
+    "enters itself again until none is left)")                                   \
   X(FactoryCreate, 6, Factory, "Create",                                                                        \
     "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536; "       \
     "Factory: quota bytes), a4 task selector (Thread; needs Task Map), a5 UTCB address (Thread)",                 \
@@ -143,14 +145,17 @@ namespace metteagle::abi {
     "the physical address of one page, for programming a device's DMA")                                        \
   X(MemoryWrite, 34, Memory, "Write", "a1 offset in the object, a2 source address, a3 length (at most 16 MiB)", "-", \
     "InvalidArgument (range beyond the object, source not readable, device memory)",                            \
-    "copy bytes from the caller's memory into the object, without mapping it")                                  \
+    "copy bytes from the caller's memory into the object, without mapping it (256 KiB per kernel entry; the "  \
+    "call enters itself again with a1-a3 advanced)")                                  \
   X(MemoryRead, 35, Memory, "Read", "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
     "-", "InvalidArgument (range beyond the object, destination not writable, device memory)",                  \
-    "copy bytes from the object into the caller's memory, without mapping it")                                  \
+    "copy bytes from the object into the caller's memory, without mapping it (256 KiB per kernel entry; the "  \
+    "call enters itself again with a1-a3 advanced)")                                  \
   X(MemoryCopy, 36, Memory, "Write",                                                                            \
     "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
     "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \
-    "copy bytes from one memory object into another (the target), without mapping either")                   \
+    "copy bytes from one memory object into another (the target), without mapping either (256 KiB per "       \
+    "kernel entry; the call enters itself again with a1, a3 and a4 advanced)")                   \
   X(ThreadSetSyscallHandler, 37, Thread, "Control",                                                            \
     "a1 handler entry (0 = native system calls again), a2 handler stack top; selector 0 = the caller",          \
     "-", "InvalidArgument (entry at or above USER_SPACE_USABLE_END, stack outside user space)",                  \
