@@ -180,9 +180,11 @@ void task_map(Thread& self, TrapFrame& frame) {
   if (!memory) return finish(frame, memory.error());
   bool writable = (rights & rights_of(abi::MemoryRight::Write)) != 0;
   bool executable = (rights & rights_of(abi::MemoryRight::Execute)) != 0;
-  finish(frame, map_memory(*object_of<Task>(*target.value()), *object_of<Memory>(*memory.value()), argument(frame, 2),
-                           argument(frame, 3), argument(frame, 4), writable, executable)
-                    .error());
+  auto stopped_at = map_memory(*object_of<Task>(*target.value()), *object_of<Memory>(*memory.value()),
+                               argument(frame, 2), argument(frame, 3), argument(frame, 4), writable, executable);
+  if (!stopped_at) return finish(frame, stopped_at.error());
+  frame.rsi = stopped_at.value();
+  finish(frame, Error::None);
 }
 
 void task_unmap(Thread& self, TrapFrame& frame) {

@@ -1,7 +1,8 @@
 // Object destruction and memory mappings; see lifetime.hpp.
 // Bounds on the time one CPU holds the kernel lock, whatever a tenant builds within its quota:
-// - map_memory finds overlaps in a task's mapping tree in O(log n); its page loop is bounded by
-//   one Memory's size (65,536 pages at most), its UTCB check by the task's threads;
+// - map_memory finds overlaps in a task's mapping tree in O(log n) and its UTCB check is bounded
+//   by the task's threads; it maps at most abi::MAP_MAX_PAGES pages and tells the caller where
+//   to go on (TaskMap's o1);
 // - unmap_memory finds the first mapping of the range in O(log n), cuts or removes mappings in one
 //   ordered pass and flushes remote TLBs once; it stops before the next mapping after
 //   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
@@ -401,8 +402,8 @@ void notification_signal(Notification& notification, u64 bits) {
   }
 }
 
-Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
-                        bool executable) {
+Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
+                       bool executable) {
   using metteagle::abi::USER_SPACE_START;
   using metteagle::abi::USER_SPACE_USABLE_END;
   if (page_count == 0 || !is_aligned(address, PAGE_SIZE) || page_offset > memory.page_count ||
@@ -415,6 +416,8 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   for (Thread& thread : task.threads)
     if (thread.utcb_address >= address && thread.utcb_address < end) return Error::Busy;
 
+  // The whole range was checked; this call maps its first MAP_MAX_PAGES pages as one mapping.
+  if (page_count > metteagle::abi::MAP_MAX_PAGES) page_count = metteagle::abi::MAP_MAX_PAGES;
   TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
   void* block = heap_allocate(sizeof(Mapping));
   if (block == nullptr) {
@@ -442,7 +445,7 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
     }
     mapping->page_count = page + 1;
   }
-  return {};
+  return mapping_end(*mapping);
 }
 
 Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {

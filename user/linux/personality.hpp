@@ -182,6 +182,13 @@ inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a
   return sys::invoke(operation, selector, a1, a2, a3, a4, a5);
 }
 
+// TaskMap of a whole range, in calls of at most abi::MAP_MAX_PAGES pages (sys::Task::map: all or
+// nothing).
+inline sys::Error native_map(u64 task, u64 memory, u64 page_offset, u64 address, u64 pages, u32 rights) {
+  auto mapped = sys::Task(task).map(sys::Memory(memory), page_offset, address, pages, rights);
+  return mapped.ok() ? sys::Error::None : mapped.error();
+}
+
 // TaskUnmap of a whole range: a call that stopped early (abi::UNMAP_MAX_MAPPINGS) is repeated
 // from where it stopped.
 inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {

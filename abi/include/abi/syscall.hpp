@@ -65,10 +65,13 @@ namespace metteagle::abi {
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
-    "-", "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps " \
+    "o1 where it stopped: the range's end when done, else where the rest begins (call again from there with "  \
+    "a2 and a4 advanced as far)",                                                                               \
+    "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps "   \
     "a mapping or a UTCB), QuotaExceeded, OutOfMemory (no physical frame for a page table or the mapping's "     \
     "record)",                                                                                                  \
-    "map pages of a memory object into the task")                                                              \
+    "map pages of a memory object into the task; one call maps at most MAP_MAX_PAGES pages (one mapping) "   \
+    "and the whole range is checked for overlaps first")                                                              \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
     "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
@@ -254,5 +257,10 @@ constexpr u64 USER_SPACE_USABLE_END = USER_SPACE_END - 0x1000;
 // the rest), so one call holds the kernel for a bounded time (tens of milliseconds under TCG).
 constexpr u64 UNMAP_MAX_MAPPINGS = 4096;
 constexpr u64 UNMAP_MAX_PAGES = 8192;
+// TaskMap's work per call: it maps at most this many pages (one mapping record) and says where it
+// stopped; the caller maps the rest from there (sys::Task::map does), so that mapping the
+// largest Memory (65,536 pages: 9-21 ms under TCG in one call) holds the kernel lock for a
+// few milliseconds at a time.
+constexpr u64 MAP_MAX_PAGES = 8192;
 
 }  // namespace metteagle::abi
