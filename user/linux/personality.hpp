@@ -182,13 +182,6 @@ inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a
   return sys::invoke(operation, selector, a1, a2, a3, a4, a5);
 }
 
-// TaskMap of a whole range, in calls of at most abi::MAP_MAX_PAGES pages (sys::Task::map: all or
-// nothing).
-inline sys::Error native_map(u64 task, u64 memory, u64 page_offset, u64 address, u64 pages, u32 rights) {
-  auto mapped = sys::Task(task).map(sys::Memory(memory), page_offset, address, pages, rights);
-  return mapped.ok() ? sys::Error::None : mapped.error();
-}
-
 // TaskUnmap of a whole range: a call that stopped early (abi::UNMAP_MAX_MAPPINGS) is repeated
 // from where it stopped.
 inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {
@@ -197,6 +190,25 @@ inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {
     sys::SyscallRegisters registers{address, pages, 0, 0, 0, 0};
     sys::Error error = sys::invoke(abi::Syscall::TaskUnmap, task, registers);
     if (error != sys::Error::None || registers.argument1 >= end || registers.argument1 <= address) return error;
+    pages = (end - registers.argument1) / sys::PAGE_SIZE;
+    address = registers.argument1;
+  }
+}
+
+// TaskMap of a whole range, in calls of at most abi::MAP_MAX_PAGES pages each going on from where
+// the last stopped; if a later part fails the parts mapped go again (all or nothing).
+inline sys::Error native_map(u64 task, u64 memory, u64 page_offset, u64 address, u64 pages, u32 rights) {
+  u64 start = address;
+  u64 end = address + pages * sys::PAGE_SIZE;
+  for (;;) {
+    sys::SyscallRegisters registers{memory, page_offset, address, pages, rights, 0};
+    sys::Error error = sys::invoke(abi::Syscall::TaskMap, task, registers);
+    if (error != sys::Error::None) {
+      if (address != start) (void)native_unmap(task, start, (address - start) / sys::PAGE_SIZE);
+      return error;
+    }
+    if (registers.argument1 >= end || registers.argument1 <= address) return error;
+    page_offset += (registers.argument1 - address) / sys::PAGE_SIZE;
     pages = (end - registers.argument1) / sys::PAGE_SIZE;
     address = registers.argument1;
   }
