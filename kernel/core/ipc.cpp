@@ -84,6 +84,14 @@ void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge
 }
 
 void link_call(Thread& caller, Thread& server) {
+  // A server answers only its last caller. One it took earlier and neither answered nor saved in
+  // a Reply object can never be answered: its call ends now, instead of waiting forever linked to
+  // a server that no longer knows it (and later writing into that server once it is freed).
+  if (Thread* forgotten = server.caller) {
+    server.caller = nullptr;
+    forgotten->callee = nullptr;
+    abandon_caller(*forgotten);
+  }
   caller.callee = &server;
   server.caller = &caller;
   caller.state = ThreadState::BlockedReply;

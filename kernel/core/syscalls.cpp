@@ -8,6 +8,7 @@
 #include "arch/x86_64/address_space.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
+#include "core/heap.hpp"
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_support.hpp"
@@ -166,6 +167,11 @@ void factory_info(Thread& self, TrapFrame& frame) {
   // Only with Observe: the machine's free memory tells of every other task's use.
   bool observe = (slot.value()->rights & rights_of(abi::FactoryRight::Observe)) != 0;
   frame.r10 = observe ? frames().free_frames() * PAGE_SIZE : 0;
+  // The kernel heap's share of it: bytes in live objects and the pages that hold them. Free
+  // memory plus heap pages is what a leak changes; objects spread differently over slab pages
+  // change only the split.
+  frame.r8 = observe ? heap_bytes_in_use() : 0;
+  frame.r9 = observe ? heap_frames() * PAGE_SIZE : 0;
   finish(frame, Error::None);
 }
 

@@ -34,8 +34,11 @@ NO_FUNCTION = {"error": "no such function"}
 NO_ROUTE = {"error": "no such route"}
 CONSOLE_REFUSED = {"error": "\"console\": true needs an operator key (the key file's console flag); "
                             "this API key has none"}
-# A generous liveness bound (TESTING.md): a healthy loaded host answers an echo in well under 1 s.
-ECHO_BOUND_SECONDS = 10.0
+# A generous liveness bound (TESTING.md): a healthy host answers an echo in well under 1 s, but with
+# the whole suite running on two cores an echo was seen to wait 10.35 s once (one of the gateway's
+# 10 s receive slices, docs/CAVEATS.md), so the bound is 30 s: it still catches a flood that
+# holds the others for its whole length.
+ECHO_BOUND_SECONDS = 30.0
 
 
 def json_body(body):

@@ -168,6 +168,27 @@ TEST(DeployConfig, RefusesBadConfigurations) {
   }
 }
 
+// Arguments that fill their 416-byte buffer exactly are accepted; one more (even empty) string is
+// refused. The parser used to write that string's NUL one byte past the buffer, into
+// argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's invariant).
+TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
+  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(414, 'x') + R"(", "")";
+  DeployConfig config;
+  const char* error = nullptr;
+  std::string exact = full + "]}";
+  ASSERT_TRUE(parse_deploy_config(Slice{exact.data(), exact.size()}, config, error)) << error;
+  EXPECT_EQ(config.argument_bytes, manager::MAX_ARGUMENT_BYTES);
+  EXPECT_EQ(config.arguments[413], 'x');
+  EXPECT_EQ(config.arguments[414], '\0');
+  EXPECT_EQ(config.arguments[415], '\0');
+  for (const char* more : {R"(, ""]})", R"(, "", ""]})", R"(, "y"]})"}) {
+    std::string text = full + more;
+    error = nullptr;
+    EXPECT_FALSE(parse_deploy_config(Slice{text.data(), text.size()}, config, error)) << more;
+    EXPECT_STREQ(error, "args are longer than 415 bytes in all") << more;
+  }
+}
+
 TEST(ApiKeys, BearerAndBasic) {
   const ApiKey keys[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
   u32 tenant = 0;
@@ -703,6 +724,18 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   EXPECT_EQ(matched, &table.keys()[2]);
 }
 
+TEST(KeyFile, ConnectionLimitLine) {
+  KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice::of("good-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.connection_limit(), MAX_CONNECTION_LIMIT);
+  ASSERT_TRUE(parse_keys(Slice::of("# tests\nconnections=80\ngood-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.connection_limit(), 80u);
+  EXPECT_EQ(table.count(), 1u);
+  EXPECT_FALSE(parse_keys(Slice::of("connections=80\n"), table, error));  // Still needs a key.
+  EXPECT_EQ(table.connection_limit(), MAX_CONNECTION_LIMIT);
+}
+
 TEST(KeyFile, ErrorsNameTheLine) {
   struct Case {
     const char* text;
@@ -729,6 +762,10 @@ TEST(KeyFile, ErrorsNameTheLine) {
       {"good-key-1 tenant=1\ngood-key-2 tenant=1\n", 2, "same tenant"},
       {"good-key-1 tenant=1 \x01\n", 1, "control"},
       {"good-key-\xc3\xa9 tenant=1\n", 1, "control or non-ASCII"},
+      {"connections=0\ngood-key-1 tenant=1\n", 1, "connections="},
+      {"connections=257\ngood-key-1 tenant=1\n", 1, "connections="},
+      {"good-key-1 tenant=1\nconnections=8 x\n", 2, "alone on its line"},
+      {"connections=8\nconnections=9\ngood-key-1 tenant=1\n", 2, "connections= given twice"},
   };
   for (const Case& test : cases) {
     KeyTable table;

@@ -480,6 +480,8 @@ void Gateway::render_manager_stats(Buffer& text) {
       {"metteagle_manager_running_invocations", "Invocations running now, nested ones included.",
        stats.running_invocations},
       {"metteagle_kernel_free_bytes", "Bytes of physical memory the kernel has free.", stats.machine_free_bytes},
+      {"metteagle_kernel_heap_used_bytes", "Bytes in live kernel objects (heap blocks).", stats.kernel_heap_used_bytes},
+      {"metteagle_kernel_heap_bytes", "Bytes of the pages the kernel heap holds.", stats.kernel_heap_bytes},
   };
   for (const auto& gauge : gauges) {
     text.append("# HELP ");
@@ -504,6 +506,7 @@ void Gateway::metrics_page(Response& response) {
   shared_.metrics.render(text);
   shared_.limits.render(text);
   render_manager_stats(text);
+  if (shared_.connections != nullptr) shared_.connections->render(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "connection.hpp"
 #include "http.hpp"
 #include "limits.hpp"
 #include "manager/protocol.hpp"
@@ -94,6 +95,7 @@ struct GatewayShared {
   usize key_count;
   Metrics metrics;
   ConcurrencyLimits limits;
+  ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
 };
 
 class Gateway {

@@ -69,6 +69,8 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
   usize start = 0;
   usize number = 0;
   bool ok = true;
+  bool has_connection_limit = false;
+  table.connection_limit_ = MAX_CONNECTION_LIMIT;
   while (ok && start < text.size) {
     usize end = start;
     while (end < text.size && text.data[end] != '\n') ++end;
@@ -87,6 +89,18 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
       }
     }
     if (!ok) break;
+    if (first.starts_with("connections=")) {
+      u64 value = 0;
+      if (has_connection_limit) {
+        ok = fail(error, "connections= given twice", number);
+      } else if (next_word(line, index).size != 0 || !parse_decimal(first.from(12), value) || value < 1 ||
+                 value > MAX_CONNECTION_LIMIT) {
+        ok = fail(error, "connections= must be a number from 1 to 256, alone on its line", number);
+      }
+      table.connection_limit_ = static_cast<usize>(value);
+      has_connection_limit = true;
+      continue;
+    }
     if (table.count_ == MAX_KEYS) {
       ok = fail(error, "more than 16 keys", number);
       break;
@@ -104,7 +118,10 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
     if (ok) ++table.count_;
   }
   if (ok && table.count_ == 0) ok = fail(error, "the file names no key", 0);
-  if (!ok) table.count_ = 0;
+  if (!ok) {
+    table.count_ = 0;
+    table.connection_limit_ = MAX_CONNECTION_LIMIT;
+  }
   return ok;
 }
 

@@ -13,6 +13,7 @@ constexpr usize MIN_KEY_LENGTH = 8;
 constexpr usize MAX_KEY_LENGTH = 128;
 constexpr u32 MAX_SUB_TENANT = 65535;
 constexpr u32 MAX_CONCURRENCY_LIMIT = 64;
+constexpr usize MAX_CONNECTION_LIMIT = 256;  // The gateway's connection table.
 
 struct KeysError {
   const char* reason = nullptr;  // What is wrong, e.g. "tenant= must be a number from 1 to 65535".
@@ -27,18 +28,23 @@ class KeyTable {
 
   const ApiKey* keys() const { return keys_; }
   usize count() const { return count_; }
+  // The file's `connections=<n>` line, or MAX_CONNECTION_LIMIT without one.
+  usize connection_limit() const { return connection_limit_; }
 
  private:
   friend bool parse_keys(Slice text, KeyTable& table, KeysError& error);
   ApiKey keys_[MAX_KEYS] = {};
   char texts_[MAX_KEYS][MAX_KEY_LENGTH + 1] = {};
   usize count_ = 0;
+  usize connection_limit_ = MAX_CONNECTION_LIMIT;
 };
 
 // One key per line: `<key> tenant=<1-65535> [limit=<1-64>] [console]`, words separated by spaces
 // or tabs; `console` makes it an operator key (ApiKey::console); blank lines and lines starting
 // with '#' are ignored; CRLF line ends are accepted. Keys are
-// 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one.
+// 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one. A line
+// `connections=<1-256>` (at most one; a key never holds '=') sets how many connections the gateway
+// keeps open at once.
 bool parse_keys(Slice text, KeyTable& table, KeysError& error);
 
 }  // namespace gateway

@@ -1,12 +1,15 @@
 // gateway: the HTTP front door (docs/API.md). Listens on port 8080 through the net server's socket
 // interface (net/socket.hpp), parses HTTP/1.1 with keep-alive, and maps each request to the
 // container manager's protocol (manager/protocol.hpp), each API key (read at boot from the key
-// file, keys.hpp) to one manager sub-tenant. WORKER_COUNT threads of this task each accept and
-// serve one connection at a time with buffers of their own; a connection that stays silent is
-// closed after a timeout, and an idle one sooner when every worker is busy and a client waits.
-// Invariant: every request read gets exactly one response (or the connection is closed), and a
-// malformed request closes its connection after its 400; state shared between the workers is
-// only the GatewayShared (locked inside), the slot allocator (locked) and the accept token.
+// file, keys.hpp) to one manager sub-tenant. One event loop (the first thread) owns every
+// connection: it waits in the net server's Poll, reads and sends without blocking, assembles
+// requests (connection.hpp) under their deadlines, and queues complete ones for WORKER_COUNT
+// worker threads, which call the manager (blocking) and hand the answer back (a Wake ends the
+// loop's Poll). No thread ever waits for one client.
+// Invariant: every request read gets exactly one response (or the connection is closed and
+// counted); a connection slot is touched only by the stage that owns it (loop: Reading, Sending;
+// one worker: Working), handed over through the locked queues; state the workers share is the
+// GatewayShared (locked inside), the slot allocator (locked) and the large-object count (atomic).
 #include <atomic>
 #include <new>
 
@@ -28,11 +31,17 @@ using gateway::ManagerReply;
 constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (first in the boot line)
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
 constexpr u64 HTTP_PORT = 8080;
-constexpr u64 NANOSECONDS_PER_SECOND = 1'000'000'000;
-constexpr u64 IDLE_TIMEOUT_NS = 5 * NANOSECONDS_PER_SECOND;     // Between requests of a connection.
-constexpr u64 RECEIVE_TIMEOUT_NS = 10 * NANOSECONDS_PER_SECOND;  // Within a request.
-constexpr u64 IDLE_SLICE_NS = 20'000'000;  // How often an idle connection looks for queued clients.
-constexpr usize WORKER_COUNT = 4;
+constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0 runs the event loop.
+// Open at once (the key file's connections= may lower it); the next client gets 503. The net
+// server holds 320, so it always has room to accept the one that is refused.
+constexpr usize MAX_CONNECTIONS = gateway::MAX_CONNECTION_LIMIT;
+constexpr usize INPUT_BYTES = 12 * 1024;   // A connection's head (8 KiB at most) and an inline body.
+constexpr usize OUTPUT_BYTES = 4 * 1024;   // A response head and a body that fits; larger go to Memory.
+constexpr usize MAX_LARGE_OBJECTS = 128;   // Memory objects for large bodies and responses at once.
+constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
+constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
+constexpr u64 MAX_POLL_WAIT_US = 1'000'000;
+constexpr usize READS_PER_TURN = 32;  // Receives per connection per turn (16 KiB), so none hogs the loop.
 constexpr u64 WORKER_STACK_PAGES = 16;  // 64 KiB, as the first thread's stack (docs/BOOT.md).
 constexpr u64 WORKER_STACK_AREA = 0x0000700000000000;
 constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
@@ -60,7 +69,7 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 6.3 MiB): each worker serves one request at a time.
+// One worker's buffers (about 6.3 MiB): each worker answers one request at a time.
 struct WorkerBuffers {
   char head[gateway::MAX_HEAD_BYTES + 1];
   // A request's body (an executable at most); also the /metrics page, which ignores its body.
@@ -71,28 +80,6 @@ struct WorkerBuffers {
   char response_head[gateway::MAX_HEAD_BYTES];
 };
 WorkerBuffers worker_buffers[WORKER_COUNT];
-
-// The right to call Accept: the net server parks one Accept per listener (a second is Busy), so
-// the workers pass one token around in a Notification. Bit 1 set means nobody holds the token
-// and nobody waits for it, so every worker is serving a connection.
-class AcceptToken {
- public:
-  Result<void> create() {
-    u64 slot = TRY(slots.allocate());
-    (void)TRY(Factory(OWN_FACTORY).create(ObjectType::Notification, slot));
-    notification_ = Notification(slot);
-    return notification_.signal(1);
-  }
-  void take() const {
-    while (!notification_.wait().ok()) yield_thread();
-  }
-  bool try_take() const { return notification_.wait(0).ok(); }
-  void give() const { (void)notification_.signal(1); }
-
- private:
-  Notification notification_;
-};
-AcceptToken accept_token;
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
@@ -229,179 +216,432 @@ class ManagerBackend final : public gateway::Backend {
   u64 hertz_;
 };
 
-// Collects outgoing bytes into full Send messages.
-class Writer {
+// A Memory object for a request body or a response too large for its connection's buffers,
+// created from the gateway's factory when needed and deleted when done. At most
+// MAX_LARGE_OBJECTS exist at once (capability slots and memory are finite): beyond, the request
+// is answered 503 instead of taking what the manager calls need.
+std::atomic<usize> large_objects{0};
+class LargeMemory {
  public:
-  Writer(const net::SocketClient& sockets, u64 connection) : sockets_(sockets), connection_(connection) {}
-  bool write(const void* bytes, u64 length) {
-    const auto* source = static_cast<const u8*>(bytes);
-    while (length > 0 && ok_) {
-      u64 room = net::SEND_BYTES - used_;
-      u64 take = length < room ? length : room;
-      memcpy(staging_ + used_, source, take);
-      used_ += take;
-      source += take;
-      length -= take;
-      if (used_ == net::SEND_BYTES) flush();
+  bool create(u64 bytes) {
+    if (slot_ != 0) release();
+    if (large_objects.fetch_add(1, std::memory_order_relaxed) >= MAX_LARGE_OBJECTS) {
+      large_objects.fetch_sub(1, std::memory_order_relaxed);
+      return false;
     }
-    return ok_;
-  }
-  bool flush() {
-    if (used_ > 0 && ok_) ok_ = sockets_.send_all(connection_, staging_, used_).ok();
-    used_ = 0;
-    return ok_;
-  }
-
- private:
-  const net::SocketClient& sockets_;
-  u64 connection_;
-  u8 staging_[net::SEND_BYTES];
-  u64 used_ = 0;
-  bool ok_ = true;
-};
-
-class ConnectionServer {
- public:
-  ConnectionServer(const net::SocketClient& sockets, gateway::Gateway& api, u64 listener, WorkerBuffers& buffers)
-      : sockets_(sockets), api_(api), listener_(listener), buffers_(buffers) {}
-
-  // A connection accepted while this worker's idle one waited (0 = none); serve it next.
-  u64 take_next() {
-    u64 next = next_;
-    next_ = 0;
-    return next;
-  }
-
-  // Serves requests on `connection` until it is closed by either side or goes silent.
-  void serve(u64 connection) {
-    connection_ = connection;
-    buffered_ = 0;
-    for (;;) {
-      if (!serve_one()) return;
-    }
-  }
-
- private:
-  // Reads into the head buffer; false when the peer closed, reset or stayed silent.
-  bool receive_more(u64 timeout) {
-    u64 room = gateway::MAX_HEAD_BYTES + 1 - buffered_;
-    auto received = sockets_.receive(connection_, reinterpret_cast<u8*>(buffers_.head + buffered_), room, timeout);
-    if (!received.ok() || received.value() == 0) return false;
-    buffered_ += received.value();
-    return true;
-  }
-
-  // A client waits in the listener's queue although every worker is busy: take it (false = none).
-  // The accept token is free only when no worker waits in Accept, i.e. all of them serve.
-  bool take_queued_client() {
-    if (!accept_token.try_take()) return false;
-    auto queued = sockets_.accept(listener_, DO_NOT_BLOCK);
-    accept_token.give();
-    if (!queued.ok()) return false;
-    next_ = queued->connection;
-    return true;
-  }
-
-  // Waits for the first bytes of the next request on an idle keep-alive connection. While another
-  // worker waits in Accept, new clients are served by it; when every worker is busy, an idle
-  // connection must not keep a queued client waiting: it waits in slices and gives up the
-  // connection as soon as a client is queued (HTTP lets a server close an idle persistent
-  // connection at any time; clients retry on a fresh one).
-  bool wait_next_request() {
-    for (u64 waited = 0; waited < IDLE_TIMEOUT_NS; waited += IDLE_SLICE_NS) {
-      u64 room = gateway::MAX_HEAD_BYTES + 1 - buffered_;
-      auto received =
-          sockets_.receive(connection_, reinterpret_cast<u8*>(buffers_.head + buffered_), room, IDLE_SLICE_NS);
-      if (received.ok()) {
-        if (received.value() == 0) return false;
-        buffered_ += received.value();
+    auto slot = slots.allocate();
+    if (slot.ok()) {
+      auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages_for(bytes));
+      if (memory.ok()) {
+        slot_ = slot.value();
+        memory_ = memory.value();
+        size_ = bytes;
         return true;
       }
-      if (received.error() != Error::Timeout) return false;
-      if (next_ != 0 || take_queued_client()) return false;
+      slots.free(slot.value());
+    }
+    large_objects.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void release() {
+    if (slot_ == 0) return;
+    (void)Capability(slot_).remove();
+    slots.free(slot_);
+    slot_ = 0;
+    size_ = 0;
+    large_objects.fetch_sub(1, std::memory_order_relaxed);
+  }
+  bool exists() const { return slot_ != 0; }
+  u64 size() const { return size_; }
+  const Memory& memory() const { return memory_; }
+
+ private:
+  u64 slot_ = 0;
+  Memory memory_;
+  u64 size_ = 0;
+};
+
+gateway::ConnectionTimeouts connection_timeouts;
+usize connection_limit = MAX_CONNECTIONS;
+
+// One connection and its request. Stages: Reading (the event loop assembles the next request),
+// Working (a worker answers it; the loop does not touch the slot), Sending (the loop sends the
+// response). Only the stage's owner touches the slot; the queues hand it over.
+struct ConnectionSlot final : gateway::BodyStore {
+  enum class Stage { Free, Reading, Working, Sending };
+
+  ConnectionSlot() : assembler(input, sizeof input, connection_timeouts, *this, &gateway::Gateway::body_limit) {}
+
+  bool open(u64 length) override { return body.create(length); }
+  bool write(u64 offset, const u8* bytes, usize length) override {
+    return body.memory().write(offset, bytes, length).ok();
+  }
+
+  Stage stage = Stage::Free;
+  u64 handle = 0;
+  u64 interest = 0;  // What the net server watches for it.
+  char input[INPUT_BYTES];
+  u8 output[OUTPUT_BYTES];  // The response head, and its body when it fits.
+  usize output_start = 0;
+  usize output_end = 0;
+  LargeMemory body;       // A request body that does not fit `input`.
+  LargeMemory response;   // A response body that does not fit `output`: sent after it.
+  u64 response_offset = 0;
+  bool close_after = false;
+  gateway::ConnectionStats::Reason close_reason = gateway::ConnectionStats::SERVED;
+  u64 send_deadline = 0;  // Microseconds.
+  gateway::RequestAssembler assembler;
+};
+ConnectionSlot connection_slots[MAX_CONNECTIONS];
+gateway::ConnectionStats connection_stats;
+
+// Connection indices handed between the loop and the workers (locked; never held across a call).
+class IndexQueue {
+ public:
+  void push(u32 index) {
+    gateway::LockGuard guard(lock_);
+    items_[(head_ + count_) % MAX_CONNECTIONS] = index;  // Each connection is queued at most once.
+    ++count_;
+  }
+  bool pop(u32& index) {
+    gateway::LockGuard guard(lock_);
+    if (count_ == 0) return false;
+    index = items_[head_];
+    head_ = (head_ + 1) % MAX_CONNECTIONS;
+    --count_;
+    return true;
+  }
+  bool empty() {
+    gateway::LockGuard guard(lock_);
+    return count_ == 0;
+  }
+
+ private:
+  gateway::SpinLock lock_;
+  u32 items_[MAX_CONNECTIONS] = {};
+  usize head_ = 0;
+  usize count_ = 0;
+};
+IndexQueue requests;  // Complete requests, for the workers.
+IndexQueue answers;   // Answered requests, for the loop to send.
+Notification work_ready;  // Signalled when requests has work: wakes one waiting worker.
+
+net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
+u64 listener_handle = 0;
+
+u64 transfer_microseconds(u64 length, u64 rate) {
+  return length / rate * 1'000'000 + length % rate * 1'000'000 / rate;
+}
+
+// A worker answers the request of `slot`: the manager call may block it; the loop goes on.
+void answer_request(gateway::Gateway& api, WorkerBuffers& buffers, ConnectionSlot& slot) {
+  const gateway::RequestAssembler& assembler = slot.assembler;
+  gateway::RequestHead head = assembler.head();
+  u64 length = assembler.body_length();
+  const u8* body = assembler.inline_body();
+  gateway::Response response;
+  bool body_ok = true;
+  if (!assembler.body_inline()) {
+    body_ok = length <= sizeof buffers.body && slot.body.memory().read(0, buffers.body, length).ok();
+    body = buffers.body;
+  }
+  slot.body.release();
+  // HEAD is GET without the body (its head says how long the body would be).
+  bool head_only = head.method.equals("HEAD");
+  if (head_only) head.method = gateway::Slice::of("GET");
+  if (body_ok) {
+    api.handle(head, body, length, response);
+  } else {
+    api.error(response, 500, "could not read the request body back");
+    response.close = true;
+  }
+  u64 body_length = head_only ? 0 : response.body_length;
+  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+  bool keep_alive = head.keep_alive && !response.close;
+  if (body_length > sizeof slot.output - 1024 &&
+      (!slot.response.create(body_length) || !slot.response.memory().write(0, response.body, body_length).ok())) {
+    slot.response.release();
+    api.error(response, 503, "no memory for the response now; retry later");
+    body_length = response.body_length;
+    keep_alive = false;
+  }
+  api.metrics().count_response(response.status);
+  gateway::render_response_head(response, keep_alive, rendered);
+  if (!slot.response.exists()) rendered.append(response.body, body_length);
+  // A head that does not fit 4 KiB cannot happen (its extra headers are at most 384 bytes); if
+  // it did, the connection closes without an answer rather than send a truncated one.
+  slot.output_start = 0;
+  slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+  slot.response_offset = 0;
+  slot.close_after = !keep_alive || rendered.overflowed();
+  slot.close_reason = rendered.overflowed() ? gateway::ConnectionStats::REFUSED : gateway::ConnectionStats::SERVED;
+}
+
+struct Worker {
+  gateway::Gateway* api = nullptr;
+  WorkerBuffers* buffers = nullptr;
+};
+Worker workers[WORKER_COUNT + 1];  // [0] is the event loop (error answers only).
+
+// A worker thread: takes complete requests, answers them, hands them back to the loop.
+void serve_requests(u64 index) {
+  Worker& worker = workers[index];
+  for (;;) {
+    u32 connection = 0;
+    if (!requests.pop(connection)) {
+      (void)work_ready.wait();
+      continue;
+    }
+    if (!requests.empty()) (void)work_ready.signal(1);  // More work: wake another worker.
+    answer_request(*worker.api, *worker.buffers, connection_slots[connection]);
+    answers.push(connection);
+    (void)sockets.wake();
+  }
+}
+
+// The event loop: owns every connection, reads requests as their bytes arrive, sends responses
+// as the clients take them, and enforces the deadlines; it never waits for one client.
+class EventLoop {
+ public:
+  EventLoop(gateway::Gateway& api, u64 (*now)()) : api_(api), now_(now) {}
+
+  [[noreturn]] void run() {
+    for (;;) {
+      u64 now = now_();
+      u64 wait_us = MAX_POLL_WAIT_US;
+      for (auto& slot : connection_slots) {
+        u64 due = deadline_of(slot);
+        if (due != 0) wait_us = due <= now ? 0 : (due - now < wait_us ? due - now : wait_us);
+      }
+      net::PollResult result;
+      // Always a finite wait, so deadlines are checked even if a wake were lost.
+      if (!sockets.poll(wait_us * 1000 + 1000, result).ok()) {
+        yield_thread();
+        continue;
+      }
+      now = now_();
+      for (u64 index = 0; index < result.count; ++index) {
+        u64 handle = result.handle(index);
+        u64 events = result.events(index);
+        if (handle == listener_handle) {
+          accept_all(now);
+          continue;
+        }
+        ConnectionSlot* slot = find(handle);
+        if (slot == nullptr) continue;
+        if ((events & net::POLL_WRITABLE) != 0 && slot->stage == ConnectionSlot::Stage::Sending) flush(*slot, now);
+        if ((events & net::POLL_READABLE) != 0 && slot->stage == ConnectionSlot::Stage::Reading) read(*slot, now);
+      }
+      take_answers(now);
+      check_deadlines(now);
+    }
+  }
+
+ private:
+  static u64 deadline_of(const ConnectionSlot& slot) {
+    if (slot.stage == ConnectionSlot::Stage::Reading) return slot.assembler.deadline();
+    if (slot.stage == ConnectionSlot::Stage::Sending) return slot.send_deadline;
+    return 0;
+  }
+
+  ConnectionSlot* find(u64 handle) {
+    for (auto& slot : connection_slots)
+      if (slot.stage != ConnectionSlot::Stage::Free && slot.handle == handle) return &slot;
+    return nullptr;
+  }
+
+  void set_interest(ConnectionSlot& slot, u64 interest) {
+    if (slot.interest == interest) return;
+    slot.interest = interest;
+    (void)sockets.watch(slot.handle, interest);
+  }
+
+  void close(ConnectionSlot& slot, gateway::ConnectionStats::Reason reason) {
+    (void)sockets.close(slot.handle);
+    slot.body.release();
+    slot.response.release();
+    slot.stage = ConnectionSlot::Stage::Free;
+    slot.interest = 0;
+    slot.handle = 0;
+    connection_stats.close(reason);
+  }
+
+  // Clients in the listen queue: each gets a slot, or 503 and close beyond the limit.
+  void accept_all(u64 now) {
+    for (;;) {
+      auto accepted = sockets.accept(listener_handle, DO_NOT_BLOCK);
+      if (!accepted.ok()) return;
+      connection_stats.accepted.fetch_add(1, std::memory_order_relaxed);
+      ConnectionSlot* free_slot = nullptr;
+      bool room = connection_stats.open.load(std::memory_order_relaxed) < connection_limit;
+      for (auto& slot : connection_slots) {
+        if (!room) break;
+        if (slot.stage == ConnectionSlot::Stage::Free) {
+          free_slot = &slot;
+          break;
+        }
+      }
+      if (free_slot == nullptr) {
+        reject(accepted->connection);
+        continue;
+      }
+      ConnectionSlot& slot = *free_slot;
+      slot.stage = ConnectionSlot::Stage::Reading;
+      slot.handle = accepted->connection;
+      slot.interest = 0;
+      slot.output_start = slot.output_end = 0;
+      slot.close_after = false;
+      slot.assembler.start(now);
+      connection_stats.open.fetch_add(1, std::memory_order_relaxed);
+      set_interest(slot, net::POLL_READABLE);
+    }
+  }
+
+  // Over the connection limit: one 503 (it fits one send) and close; nothing is read.
+  void reject(u64 connection) {
+    gateway::Response response;
+    api_.error(response, 503, "too many open connections; retry later");
+    response.close = true;
+    api_.metrics().count_response(503);
+    char bytes[net::SEND_BYTES];
+    gateway::Buffer rendered(bytes, sizeof bytes);
+    gateway::render_response_head(response, false, rendered);
+    rendered.append(response.body, response.body_length);
+    if (!rendered.overflowed()) (void)sockets.send_now(connection, reinterpret_cast<const u8*>(rendered.data()), rendered.size());
+    (void)sockets.close(connection);
+    connection_stats.rejected.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Takes what the client sent (without waiting) and moves its request on.
+  void read(ConnectionSlot& slot, u64 now) {
+    for (usize round = 0; round < READS_PER_TURN; ++round) {
+      usize room = slot.assembler.receive_room();
+      if (room == 0) break;
+      u64 want = room < net::RECEIVE_BYTES ? room : net::RECEIVE_BYTES;
+      auto received = sockets.receive(slot.handle, slot.assembler.receive_space(), want, DO_NOT_BLOCK);
+      if (!received.ok()) {
+        if (received.error() == Error::Timeout) break;  // Nothing more for now.
+        bool idle = slot.assembler.phase() == gateway::Phase::Idle;
+        close(slot, idle ? gateway::ConnectionStats::PEER_CLOSED : gateway::ConnectionStats::MID_REQUEST);
+        return;
+      }
+      gateway::Event event = received.value() == 0 ? slot.assembler.peer_closed(now)
+                                                   : slot.assembler.received(now, received.value());
+      if (received.value() == 0 && event.kind == gateway::Event::NeedMore) {
+        close(slot, gateway::ConnectionStats::PEER_CLOSED);
+        return;
+      }
+      if (!handle_event(slot, event, now)) return;
+      if (received.value() < want) break;  // Probably all there was.
+    }
+    if (slot.stage == ConnectionSlot::Stage::Reading)
+      set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+  }
+
+  // Acts on what the assembler says; false when the slot left the Reading stage.
+  bool handle_event(ConnectionSlot& slot, const gateway::Event& event, u64 now) {
+    switch (event.kind) {
+      case gateway::Event::NeedMore:
+        if (event.send_continue) {
+          constexpr char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
+          (void)sockets.send_now(slot.handle, reinterpret_cast<const u8*>(CONTINUE), sizeof CONTINUE - 1);
+        }
+        return true;
+      case gateway::Event::Ready:
+        slot.stage = ConnectionSlot::Stage::Working;
+        set_interest(slot, 0);
+        requests.push(static_cast<u32>(&slot - connection_slots));
+        (void)work_ready.signal(1);
+        return false;
+      case gateway::Event::Respond: {
+        gateway::Response response;
+        api_.error(response, event.status, event.message);
+        response.close = true;
+        api_.metrics().count_response(event.status);
+        gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+        gateway::render_response_head(response, false, rendered);
+        rendered.append(response.body, response.body_length);
+        slot.output_start = 0;
+        slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+        slot.response_offset = 0;
+        slot.close_after = true;
+        slot.close_reason = event.reason;
+        start_sending(slot, now);
+        return false;
+      }
+      case gateway::Event::Close:
+        close(slot, event.reason);
+        return false;
     }
     return false;
   }
 
-  void respond(gateway::Response& response, bool keep_alive) {
-    api_.metrics().count_response(response.status);
-    gateway::Buffer head(buffers_.response_head, sizeof buffers_.response_head);
-    gateway::render_response_head(response, keep_alive, head);
-    Writer writer(sockets_, connection_);
-    if (!head.overflowed()) writer.write(head.data(), head.size());
-    writer.write(response.body, response.body_length);
-    writer.flush();
+  void start_sending(ConnectionSlot& slot, u64 now) {
+    slot.stage = ConnectionSlot::Stage::Sending;
+    u64 total = slot.output_end + slot.response.size();
+    slot.send_deadline = now + SEND_GRACE_US + transfer_microseconds(total, SEND_MINIMUM_BYTES_PER_SECOND);
+    set_interest(slot, 0);
+    flush(slot, now);
   }
 
-  void fail(u32 status, const char* message) {
-    gateway::Response response;
-    api_.error(response, status, message);
-    response.close = true;
-    respond(response, false);
-  }
-
-  // One request: false when the connection is to be closed.
-  bool serve_one() {
-    gateway::RequestHead head;
+  // Sends what the client's window takes now; at the end, the next request (or close).
+  void flush(ConnectionSlot& slot, u64 now) {
     for (;;) {
-      auto parsed = gateway::parse_request_head(buffers_.head, buffered_, head);
-      if (parsed == gateway::ParseStatus::Complete) break;
-      if (parsed == gateway::ParseStatus::Invalid) {
-        fail(400, head.error != nullptr ? head.error : "malformed request");
-        return false;
+      if (slot.output_start == slot.output_end) {
+        if (slot.response.exists() && slot.response_offset < slot.response.size()) {
+          u64 left = slot.response.size() - slot.response_offset;
+          u64 take = left < sizeof slot.output ? left : sizeof slot.output;
+          if (!slot.response.memory().read(slot.response_offset, slot.output, take).ok()) {
+            close(slot, gateway::ConnectionStats::REFUSED);
+            return;
+          }
+          slot.response_offset += take;
+          slot.output_start = 0;
+          slot.output_end = take;
+          continue;
+        }
+        slot.response.release();
+        if (slot.close_after) {
+          close(slot, slot.close_reason);
+          return;
+        }
+        slot.stage = ConnectionSlot::Stage::Reading;
+        gateway::Event next = slot.assembler.finish_request(now);
+        if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+        return;
       }
-      if (parsed == gateway::ParseStatus::TooLarge) {
-        fail(431, "request line and headers exceed 8 KiB");
-        return false;
+      u64 length = slot.output_end - slot.output_start;
+      auto sent = sockets.send_now(slot.handle, slot.output + slot.output_start, length);
+      if (!sent.ok()) {
+        if (sent.error() == Error::Busy) {
+          set_interest(slot, net::POLL_WRITABLE);
+          return;
+        }
+        close(slot, gateway::ConnectionStats::MID_REQUEST);
+        return;
       }
-      if (!(buffered_ == 0 ? wait_next_request() : receive_more(RECEIVE_TIMEOUT_NS))) return false;
+      slot.output_start += sent.value();
     }
-    if (gateway::Gateway::check_body_size(head) != 0) {
-      fail(413, gateway::Gateway::body_limit(head) == gateway::MAX_BODY_BYTES ? "body larger than 1 MiB"
-                                                                             : "executable larger than 4 MiB");
-      return false;
-    }
-    u64 length = head.content_length;
-    u64 leftover = buffered_ - head.head_length;
-    u64 have = leftover < length ? leftover : length;
-    memcpy(buffers_.body, buffers_.head + head.head_length, have);
-    // Pipelined bytes after this body belong to the next request. They stay where they are until
-    // this request is answered: `head` points into the head buffer, so moving them now would hand
-    // this request the next one's path and headers (and its Authorization).
-    u64 pipelined_start = head.head_length + have;
-    u64 pipelined = leftover - have;
-    if (have < length && head.expect_continue) {
-      constexpr char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (!sockets_.send_all(connection_, reinterpret_cast<const u8*>(CONTINUE), sizeof CONTINUE - 1).ok()) return false;
-    }
-    while (have < length) {
-      auto received = sockets_.receive(connection_, buffers_.body + have, length - have, RECEIVE_TIMEOUT_NS);
-      if (!received.ok()) {
-        if (received.error() == Error::Timeout) fail(408, "timed out waiting for the body");
-        return false;
-      }
-      if (received.value() == 0) {
-        // The client closed its sending side before the body was complete: a truncated upload.
-        fail(400, "body shorter than Content-Length");
-        return false;
-      }
-      have += received.value();
-    }
-    gateway::Response response;
-    api_.handle(head, buffers_.body, length, response);
-    respond(response, head.keep_alive);
-    memmove(buffers_.head, buffers_.head + pipelined_start, pipelined);
-    buffered_ = pipelined;
-    return head.keep_alive && !response.close;
   }
 
-  const net::SocketClient& sockets_;
+  void take_answers(u64 now) {
+    u32 index = 0;
+    while (answers.pop(index)) start_sending(connection_slots[index], now);
+  }
+
+  void check_deadlines(u64 now) {
+    for (auto& slot : connection_slots) {
+      if (slot.stage == ConnectionSlot::Stage::Reading) {
+        gateway::Event event = slot.assembler.check_deadline(now);
+        if (event.kind != gateway::Event::NeedMore) handle_event(slot, event, now);
+      } else if (slot.stage == ConnectionSlot::Stage::Sending && now >= slot.send_deadline) {
+        close(slot, gateway::ConnectionStats::SEND_TIMEOUT);
+      }
+    }
+  }
+
   gateway::Gateway& api_;
-  u64 listener_;
-  WorkerBuffers& buffers_;
-  u64 connection_ = 0;
-  u64 buffered_ = 0;
-  u64 next_ = 0;
+  u64 (*now_)();
 };
 
 [[noreturn]] void fail(const char* step, Error error) {
@@ -436,38 +676,7 @@ bool read_key_file(char (&text)[MAX_KEY_FILE_BYTES + 1], usize& length) {
   return false;
 }
 
-struct Worker {
-  gateway::Gateway* api = nullptr;
-  ConnectionServer* server = nullptr;
-};
-Worker workers[WORKER_COUNT];
-net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
-u64 listener_handle = 0;
-std::atomic<u64> connections_served{0};
-
-void serve_connections(u64 index) {
-  ConnectionServer& server = *workers[index].server;
-  for (;;) {
-    u64 connection = server.take_next();
-    if (connection == 0) {
-      accept_token.take();
-      auto accepted = sockets.accept(listener_handle);
-      accept_token.give();
-      if (!accepted.ok()) {
-        printf(console, "gateway: worker %lu: accept failed: %s\n", index, error_name(accepted.error()));
-        yield_thread();
-        continue;
-      }
-      connection = accepted->connection;
-    }
-    server.serve(connection);
-    (void)sockets.close(connection);
-    u64 served = connections_served.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (served % 100 == 0) printf(console, "gateway: %lu connections served\n", served);
-  }
-}
-
-// Worker 0 is the first thread itself; the others get a stack, a UTCB and a thread of their own.
+// Workers 1-WORKER_COUNT each get a stack, a UTCB and a thread of their own (0 is the event loop).
 Result<void> start_worker(u64 index) {
   if (index == 0) return {};
   u64 stack_slot = TRY(slots.allocate());
@@ -477,7 +686,7 @@ Result<void> start_worker(u64 index) {
   u64 stack_bottom = WORKER_STACK_AREA + index * (WORKER_STACK_PAGES + 16) * PAGE_SIZE;  // Guard gaps between.
   TRY_VOID(Task(SELF_TASK).map(stack, 0, stack_bottom, WORKER_STACK_PAGES, READ_WRITE));
   Thread thread = TRY(factory.create_thread(thread_slot, Task(SELF_TASK), WORKER_UTCB_AREA + index * PAGE_SIZE));
-  return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * PAGE_SIZE, serve_connections, index);
+  return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * PAGE_SIZE, serve_requests, index);
 }
 
 }  // namespace
@@ -501,8 +710,13 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   }
   static ManagerBackend backend{Endpoint(MANAGER_ENDPOINT)};
   static gateway::GatewayShared shared(keys.keys(), keys.count());
-  auto token = accept_token.create();
-  if (!token.ok()) fail("creating the accept token (needs factory=)", token.error());
+  u64 work_slot = slots.allocate().value();  // Cannot fail: the first slot of a fresh allocator.
+  if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, work_slot); !created.ok())
+    fail("creating the work notification (needs factory=)", created.error());
+  work_ready = Notification(work_slot);
+  shared.connections = &connection_stats;
+  connection_limit = keys.connection_limit();
+  connection_stats.limit.store(connection_limit, std::memory_order_relaxed);
   // The net server may still be starting: retry for a while.
   Result<u64> listener = Error::NotFound;
   for (int attempt = 0; attempt < 200; ++attempt) {
@@ -511,19 +725,24 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   }
   if (!listener.ok()) fail("listening on port 8080", listener.error());
   listener_handle = listener.value();
-  alignas(gateway::Gateway) static u8 api_storage[WORKER_COUNT][sizeof(gateway::Gateway)];
-  alignas(ConnectionServer) static u8 server_storage[WORKER_COUNT][sizeof(ConnectionServer)];
-  for (usize index = 0; index < WORKER_COUNT; ++index) {
-    WorkerBuffers& buffers = worker_buffers[index];
+  if (auto watched = sockets.watch(listener_handle, net::POLL_READABLE); !watched.ok())
+    fail("watching the listener (a net server with Poll)", watched.error());
+  // The loop's Gateway only renders error answers (400, 408, 413, 431, 503); it needs little room.
+  static char loop_text[4096];
+  static u8 loop_output[64];
+  alignas(gateway::Gateway) static u8 api_storage[WORKER_COUNT + 1][sizeof(gateway::Gateway)];
+  workers[0].api = new (api_storage[0])
+      gateway::Gateway(backend, shared, gateway::GatewayStorage{loop_text, sizeof loop_text, loop_output, sizeof loop_output});
+  for (usize index = 1; index <= WORKER_COUNT; ++index) {
+    WorkerBuffers& buffers = worker_buffers[index - 1];
+    workers[index].buffers = &buffers;
     workers[index].api = new (api_storage[index]) gateway::Gateway(
         backend, shared,
         gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
                                 reinterpret_cast<char*>(buffers.body), sizeof buffers.body});
-    workers[index].server = new (server_storage[index]) ConnectionServer(sockets, *workers[index].api,
-                                                                         listener_handle, buffers);
   }
-  usize running = 1;
-  for (usize index = 1; index < WORKER_COUNT; ++index) {
+  usize running = 0;
+  for (usize index = 1; index <= WORKER_COUNT; ++index) {
     auto started = start_worker(index);
     if (!started.ok()) {
       printf(console, "gateway: worker %zu failed to start: %s (needs task and factory=)\n", index,
@@ -532,6 +751,9 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     }
     ++running;
   }
-  printf(console, "gateway: listening on port %lu, %zu API keys, %zu workers\n", HTTP_PORT, keys.count(), running);
-  serve_connections(0);
+  if (running == 0) fail("starting a worker", Error::InvalidArgument);
+  printf(console, "gateway: listening on port %lu, %zu API keys, %zu workers, at most %zu connections\n", HTTP_PORT,
+         keys.count(), running, connection_limit);
+  EventLoop loop(*workers[0].api, [] { return backend.now_microseconds(); });
+  loop.run();
 }

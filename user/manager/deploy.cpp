@@ -361,6 +361,8 @@ void handle_stats(Worker&, Message& request, Message& answer) {
   if (quota) {
     stats.pool_free_bytes = quota.value().quota_bytes - quota.value().used_bytes;
     stats.machine_free_bytes = quota.value().machine_free_bytes;
+    stats.kernel_heap_used_bytes = quota.value().kernel_heap_used_bytes;
+    stats.kernel_heap_bytes = quota.value().kernel_heap_bytes;
   }
   {
     LockGuard guard(state.registry.lock());

@@ -11,17 +11,24 @@ namespace {
 using namespace sys;
 
 constexpr usize MAX_LISTENERS = 4;
-constexpr usize MAX_CONNECTIONS = 24;  // Below MEMP_NUM_TCP_PCB (32): closing ones linger in lwIP.
-constexpr usize ACCEPT_QUEUE = 8;
+// Below MEMP_NUM_TCP_PCB (lwipopts.h, 352): closing ones linger in lwIP for a while.
+constexpr usize MAX_CONNECTIONS = 320;
+constexpr usize ACCEPT_QUEUE = 64;
+constexpr usize MAX_POLLERS = 4;  // One Poll per badge at a time.
 constexpr u64 LISTENER_BIT = 0x8000;
 constexpr u64 INDEX_MASK = 0x7fff;
 constexpr u64 GENERATION_SHIFT = 16;
+// A handle's generation has 40 bits, so handles stay below 2^56 and Poll can carry events above.
+constexpr u64 GENERATION_MASK = (u64{1} << (POLL_EVENT_SHIFT - GENERATION_SHIFT)) - 1;
+static_assert(MAX_CONNECTIONS <= INDEX_MASK && MAX_LISTENERS <= INDEX_MASK);
 // After serving a request, wait this long for the same client's next one (a streamed response).
 constexpr u64 FOLLOW_UP_TIMEOUT_NS = 200'000;
 constexpr usize REQUESTS_PER_ROUND = 64;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
-// A caller waiting in a Reply object until its socket is ready or its deadline passes.
+// A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
+// object is created the first time the waiter parks (a client that never blocks needs none) and
+// kept with its slot.
 struct Waiter {
   u64 reply_object = 0;
   bool waiting = false;
@@ -40,6 +47,7 @@ struct Connection {
   bool reset = false;
   u64 peer_address = 0;
   u64 peer_port = 0;
+  u64 interest = 0;          // What Poll reports for it (POLL_READABLE, POLL_WRITABLE).
   Waiter receiver;
   Waiter sender;
   u64 send_length = 0;
@@ -54,13 +62,26 @@ struct Listener {
   usize queue[ACCEPT_QUEUE] = {};
   usize queue_head = 0;
   usize queue_count = 0;
+  u64 interest = 0;
   Waiter acceptor;
+};
+
+// A badge's Poll: parked until one of its watched sockets is ready, a Wake, or its deadline.
+struct Poller {
+  bool in_use = false;
+  u64 owner = 0;
+  bool woken = false;        // A Wake arrived while no Poll waited: the next one returns at once.
+  usize next_connection = 0;  // Where the next scan starts (round robin).
+  Waiter waiter;
 };
 
 Endpoint service;
 Connection connections[MAX_CONNECTIONS];
 Listener listeners[MAX_LISTENERS];
+Poller pollers[MAX_POLLERS];
 u64 ticks_per_microsecond = 1;
+Factory reply_factory;
+SlotAllocator* reply_slots = nullptr;
 
 u64 now() { return __builtin_ia32_rdtsc(); }
 
@@ -82,7 +103,25 @@ void answer_parked(Waiter& waiter, const Message& message) {
   waiter.deadline = 0;
 }
 
+Result<u64> new_reply_object(Factory factory, SlotAllocator& slots) {
+  auto slot = slots.allocate();
+  if (!slot.ok()) return slot.error();
+  auto created = factory.create(ObjectType::Reply, slot.value());
+  if (!created.ok()) {
+    slots.free(slot.value());
+    return created.error();
+  }
+  return slot.value();
+}
+
+// Parks the caller of the request being served; false (and nothing parked) when there is no
+// Reply object for it: the caller must then be answered at once.
 bool park(Waiter& waiter, u64 timeout_ns) {
+  if (waiter.reply_object == 0) {
+    auto created = new_reply_object(reply_factory, *reply_slots);
+    if (!created.ok()) return false;
+    waiter.reply_object = created.value();
+  }
   if (invoke(abi::Syscall::IpcSaveReply, waiter.reply_object) != Error::None) return false;
   waiter.waiting = true;
   waiter.deadline = deadline_after(timeout_ns);
@@ -90,7 +129,7 @@ bool park(Waiter& waiter, u64 timeout_ns) {
 }
 
 u64 handle_of(u64 generation, u64 index, bool listener) {
-  return (generation << GENERATION_SHIFT) | (listener ? LISTENER_BIT : 0) | index;
+  return ((generation & GENERATION_MASK) << GENERATION_SHIFT) | (listener ? LISTENER_BIT : 0) | index;
 }
 
 Connection* connection_of(u64 handle, u64 badge) {
@@ -99,7 +138,7 @@ Connection* connection_of(u64 handle, u64 badge) {
   if (index >= MAX_CONNECTIONS) return nullptr;
   Connection& connection = connections[index];
   if (!connection.in_use || !connection.accepted || connection.owner != badge ||
-      connection.generation != handle >> GENERATION_SHIFT)
+      (connection.generation & GENERATION_MASK) != handle >> GENERATION_SHIFT)
     return nullptr;
   return &connection;
 }
@@ -109,7 +148,8 @@ Listener* listener_of(u64 handle, u64 badge) {
   u64 index = handle & INDEX_MASK;
   if (index >= MAX_LISTENERS) return nullptr;
   Listener& listener = listeners[index];
-  if (!listener.in_use || listener.owner != badge || listener.generation != handle >> GENERATION_SHIFT) return nullptr;
+  if (!listener.in_use || listener.owner != badge || (listener.generation & GENERATION_MASK) != handle >> GENERATION_SHIFT)
+    return nullptr;
   return &listener;
 }
 
@@ -136,6 +176,70 @@ bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
     return true;
   }
   return false;
+}
+
+// What of `connection`'s interest is ready now.
+u64 ready_events(const Connection& connection) {
+  u64 events = 0;
+  bool broken = connection.reset || connection.pcb == nullptr;
+  if ((connection.interest & POLL_READABLE) != 0 && (connection.pending != nullptr || connection.peer_closed || broken))
+    events |= POLL_READABLE;
+  if ((connection.interest & POLL_WRITABLE) != 0 && (broken || tcp_sndbuf(connection.pcb) >= SEND_BYTES))
+    events |= POLL_WRITABLE;
+  return events;
+}
+
+// The Poll answer for `poller` (its owner's ready sockets, listeners first, then connections from
+// where the last scan stopped); false when nothing is ready and no Wake is pending.
+bool poll_answer(Poller& poller, Message& answer) {
+  answer = Message::make(0);
+  u64 count = 0;
+  for (usize index = 0; index < MAX_LISTENERS && count < POLL_MAX_READY; ++index) {
+    Listener& listener = listeners[index];
+    if (listener.in_use && listener.owner == poller.owner && (listener.interest & POLL_READABLE) != 0 &&
+        listener.queue_count > 0)
+      answer.words[POLL_FIRST_WORD + count++] = handle_of(listener.generation, index, true) | POLL_READABLE << POLL_EVENT_SHIFT;
+  }
+  usize scanned = 0;
+  usize index = poller.next_connection;
+  for (; scanned < MAX_CONNECTIONS && count < POLL_MAX_READY; ++scanned, index = (index + 1) % MAX_CONNECTIONS) {
+    Connection& connection = connections[index];
+    if (!connection.in_use || !connection.accepted || connection.owner != poller.owner) continue;
+    u64 events = ready_events(connection);
+    if (events != 0) answer.words[POLL_FIRST_WORD + count++] = handle_of(connection.generation, index, false) | events << POLL_EVENT_SHIFT;
+  }
+  poller.next_connection = index;
+  if (count == 0 && !poller.woken) return false;
+  answer.words[0] = poller.woken ? POLL_WOKEN : 0;
+  answer.words[1] = count;
+  answer.set_words(0, POLL_FIRST_WORD + count);
+  poller.woken = false;
+  return true;
+}
+
+// Something changed for `owner`'s sockets: answer its parked Poll if anything is ready now.
+void notify_owner(u64 owner) {
+  for (auto& poller : pollers) {
+    if (!poller.in_use || poller.owner != owner || !poller.waiter.waiting) continue;
+    Message answer;
+    if (poll_answer(poller, answer)) answer_parked(poller.waiter, answer);
+  }
+}
+
+Poller* poller_of(u64 badge) {
+  Poller* free_poller = nullptr;
+  for (auto& poller : pollers) {
+    if (poller.in_use && poller.owner == badge) return &poller;
+    if (!poller.in_use && free_poller == nullptr) free_poller = &poller;
+  }
+  if (free_poller != nullptr) {
+    u64 reply_object = free_poller->waiter.reply_object;
+    *free_poller = Poller{};
+    free_poller->in_use = true;
+    free_poller->owner = badge;
+    free_poller->waiter.reply_object = reply_object;
+  }
+  return free_poller;
 }
 
 void wake_receiver(Connection& connection) {
@@ -206,12 +310,16 @@ err_t on_receive(void* argument, tcp_pcb*, pbuf* buffer, err_t) {
     pbuf_cat(connection->pending, buffer);
   }
   wake_receiver(*connection);
+  notify_owner(connection->owner);
   return ERR_OK;
 }
 
 err_t on_sent(void* argument, tcp_pcb*, u16_t) {
   auto* connection = static_cast<Connection*>(argument);
-  if (connection != nullptr) wake_sender(*connection);
+  if (connection != nullptr) {
+    wake_sender(*connection);
+    notify_owner(connection->owner);
+  }
   return ERR_OK;
 }
 
@@ -226,6 +334,7 @@ void on_error(void* argument, err_t) {
   }
   if (connection->receiver.waiting) answer_parked(connection->receiver, status_message(Error::Destroyed));
   if (connection->sender.waiting) answer_parked(connection->sender, status_message(Error::Destroyed));
+  notify_owner(connection->owner);
 }
 
 Message accept_answer(Listener& listener) {
@@ -270,9 +379,11 @@ err_t on_accept(void* argument, tcp_pcb* pcb, err_t error) {
   tcp_sent(pcb, on_sent);
   tcp_err(pcb, on_error);
   tcp_nagle_disable(pcb);
+  // Nagle would hold a response's last segment until the previous one is acknowledged.
   listener->queue[(listener->queue_head + listener->queue_count) % ACCEPT_QUEUE] = free_index;
   ++listener->queue_count;
   if (listener->acceptor.waiting) answer_parked(listener->acceptor, accept_answer(*listener));
+  notify_owner(listener->owner);
   return ERR_OK;
 }
 
@@ -343,8 +454,8 @@ void dispatch(const Message& request) {
         (void)reply(accept_answer(*listener));
       } else if (request.words[1] == 0) {
         (void)reply(status_message(Error::Timeout));
-      } else {
-        (void)park(listener->acceptor, request.words[1]);
+      } else if (!park(listener->acceptor, request.words[1])) {
+        (void)reply(status_message(Error::QuotaExceeded));
       }
       return;
     }
@@ -368,7 +479,84 @@ void dispatch(const Message& request) {
       }
       for (u64 index = 0; index < length; ++index) connection->send_data[index] = bytes[index];
       connection->send_length = length;
-      (void)park(connection->sender, abi::TIMEOUT_INFINITE);
+      if (!park(connection->sender, abi::TIMEOUT_INFINITE)) (void)reply(status_message(Error::QuotaExceeded));
+      return;
+    }
+    case SOCKET_SEND_NOW: {
+      Connection* connection = words < SEND_FIRST_WORD ? nullptr : connection_of(request.words[0], badge);
+      if (connection == nullptr) break;
+      u64 length = request.words[1];
+      if (length == 0 || length > SEND_BYTES || words < SEND_FIRST_WORD + (length + 7) / 8) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (connection->sender.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      u64 room = connection->pcb != nullptr && !connection->reset ? tcp_sndbuf(connection->pcb) : length;
+      if (room == 0) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      Message answer;
+      const auto* bytes = reinterpret_cast<const u8*>(&request.words[SEND_FIRST_WORD]);
+      // tcp_write can still refuse for want of segments or heap (ERR_MEM): that is Busy too.
+      (void)reply(send_answer(*connection, bytes, length < room ? length : room, answer) ? answer
+                                                                                         : status_message(Error::Busy));
+      return;
+    }
+    case SOCKET_WATCH: {
+      if (words < 2) break;
+      u64 interest = request.words[1];
+      if ((interest & ~(POLL_READABLE | POLL_WRITABLE)) != 0) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (Connection* connection = connection_of(request.words[0], badge); connection != nullptr) {
+        connection->interest = interest;
+      } else if (Listener* listener = listener_of(request.words[0], badge); listener != nullptr) {
+        listener->interest = interest & POLL_READABLE;
+      } else {
+        break;
+      }
+      (void)reply(Message::make(0));
+      notify_owner(badge);
+      return;
+    }
+    case SOCKET_POLL: {
+      if (words < 1) break;
+      Poller* poller = poller_of(badge);
+      if (poller == nullptr) {
+        (void)reply(status_message(Error::QuotaExceeded));
+        return;
+      }
+      if (poller->waiter.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      Message answer;
+      if (poll_answer(*poller, answer)) {
+        (void)reply(answer);
+      } else if (request.words[0] == 0) {
+        (void)reply(Message::make(0, {0, 0}));
+      } else if (!park(poller->waiter, request.words[0])) {
+        (void)reply(status_message(Error::QuotaExceeded));
+      }
+      return;
+    }
+    case SOCKET_WAKE: {
+      Poller* poller = poller_of(badge);
+      if (poller == nullptr) {
+        (void)reply(status_message(Error::QuotaExceeded));
+        return;
+      }
+      poller->woken = true;
+      (void)reply(Message::make(0));
+      if (poller->waiter.waiting) {
+        Message answer;
+        if (poll_answer(*poller, answer)) answer_parked(poller->waiter, answer);
+      }
       return;
     }
     case SOCKET_RECEIVE: {
@@ -390,6 +578,8 @@ void dispatch(const Message& request) {
         (void)reply(status_message(Error::Timeout));
       } else if (park(connection->receiver, request.words[2])) {
         connection->receiver.maximum = maximum;
+      } else {
+        (void)reply(status_message(Error::QuotaExceeded));
       }
       return;
     }
@@ -412,33 +602,18 @@ void dispatch(const Message& request) {
   (void)reply(status_message(Error::NotFound));
 }
 
-Result<u64> new_reply_object(Factory factory, SlotAllocator& slots) {
-  auto slot = slots.allocate();
-  if (!slot.ok()) return slot.error();
-  auto created = factory.create(ObjectType::Reply, slot.value());
-  if (!created.ok()) return created.error();
-  return slot.value();
-}
-
 }  // namespace
 
 Result<void> SocketServer::start(Endpoint endpoint, Factory factory, SlotAllocator& slots) {
   service = endpoint;
   u64 hertz = thread_self().tsc_hertz;
   ticks_per_microsecond = hertz >= 1'000'000 ? hertz / 1'000'000 : 1;
-  for (auto& connection : connections) {
-    auto receive_reply = new_reply_object(factory, slots);
-    if (!receive_reply.ok()) return receive_reply.error();
-    connection.receiver.reply_object = receive_reply.value();
-    auto send_reply = new_reply_object(factory, slots);
-    if (!send_reply.ok()) return send_reply.error();
-    connection.sender.reply_object = send_reply.value();
-  }
-  for (auto& listener : listeners) {
-    auto accept_reply = new_reply_object(factory, slots);
-    if (!accept_reply.ok()) return accept_reply.error();
-    listener.acceptor.reply_object = accept_reply.value();
-  }
+  reply_factory = factory;
+  reply_slots = &slots;
+  // The listeners' and pollers' Reply objects now (a client's first Accept or Poll must not fail for
+  // want of one); the connections' when one first parks (the gateway never blocks on them).
+  for (auto& listener : listeners) listener.acceptor.reply_object = TRY(new_reply_object(factory, slots));
+  for (auto& poller : pollers) poller.waiter.reply_object = TRY(new_reply_object(factory, slots));
   return {};
 }
 
@@ -468,6 +643,10 @@ void SocketServer::expire_deadlines() {
       answer_parked(connection.receiver, status_message(Error::Timeout));
     // A send parked on lwIP's memory (not only its window) may see no sent callback: retry here.
     wake_sender(connection);
+  }
+  for (auto& poller : pollers) {
+    if (poller.in_use && poller.waiter.waiting && poller.waiter.deadline != 0 && current >= poller.waiter.deadline)
+      answer_parked(poller.waiter, Message::make(0, {0, 0}));
   }
 }
 

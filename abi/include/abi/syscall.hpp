@@ -60,7 +60,8 @@ namespace metteagle::abi {
     "if this capability has it)")                               \
   X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
     "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
-    "0 unless the capability has Observe)", "-",                                                               \
+    "0 unless the capability has Observe), o4 bytes in live kernel heap objects, o5 bytes of pages the "    \
+    "kernel heap holds (o4 and o5 also 0 without Observe)", "-",                                              \
     "read the factory's accounting and, with Observe, the machine's free memory")                                              \
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
@@ -93,7 +94,8 @@ namespace metteagle::abi {
   X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
   X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
   X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
-    "o1 reply tag, o2-o5 reply words 0-3", "Timeout, Destroyed (endpoint or server gone)",                     \
+    "o1 reply tag, o2-o5 reply words 0-3",                                                                       \
+    "Timeout, Destroyed (endpoint or server gone, or the server took another call before answering this one)",  \
     "send and wait for the reply; the server sees the capability's badge")                                     \
   X(IpcSend, 16, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
     "send; blocks until a receiver takes the message or the timeout ends")                                     \

@@ -13,9 +13,9 @@
 #define MEM_ALIGNMENT 8
 #define MEM_SIZE (256 * 1024)
 #define MEMP_NUM_PBUF 64
-#define MEMP_NUM_TCP_PCB 32
+#define MEMP_NUM_TCP_PCB 352 /* The socket server's 320 connections plus closing ones lingering. */
 #define MEMP_NUM_TCP_PCB_LISTEN 8
-#define MEMP_NUM_TCP_SEG 256
+#define MEMP_NUM_TCP_SEG 512
 #define MEMP_NUM_SYS_TIMEOUT 16
 #define PBUF_POOL_SIZE 128
 

@@ -111,6 +111,8 @@ struct ManagerStats {
   u64 tenant_functions;       // and its functions.
   u64 shares_free;            // Shares the pool can still give to new tenants.
   u64 machine_free_bytes;     // Physical memory the kernel has free (0 unless the manager may see it).
+  u64 kernel_heap_used_bytes; // Bytes in live kernel heap objects (same condition).
+  u64 kernel_heap_bytes;      // Bytes of pages the kernel heap holds (same condition).
 };
 constexpr u64 STATS_WORDS = sizeof(ManagerStats) / 8;
 // A running invocation takes its memory limit plus this from its tenant's memory share: the

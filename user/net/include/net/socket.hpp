@@ -32,12 +32,46 @@ enum SocketRequest : sys::u32 {
   SOCKET_RECEIVE = 5,
   // words: 0 handle (listener or connection). Errors: NotFound.
   SOCKET_CLOSE = 6,
+  // words: 0 handle (listener or connection), 1 interest (POLL_READABLE | POLL_WRITABLE, 0 = none;
+  // a new socket watches nothing). Poll reports a socket only for the events it watches.
+  // Errors: NotFound, InvalidArgument (unknown bits).
+  SOCKET_WATCH = 7,
+  // words: 0 timeout ns. Waits until a watched socket of the caller's badge is ready, a Wake of the
+  // badge, or the timeout (then an empty answer, not an error). Reply: 0 flags (POLL_WOKEN), 1 count,
+  // then `count` words (at most POLL_MAX_READY), each handle | events << POLL_EVENT_SHIFT; more
+  // ready sockets come in the next Poll (the scan resumes where this one stopped, so none starves).
+  // Readiness is a level: a socket stays ready until the client takes its data or stops watching.
+  // Errors: Busy (another Poll of this badge waits), QuotaExceeded (no poller slot).
+  SOCKET_POLL = 8,
+  // No words. Ends the badge's waiting Poll now with POLL_WOKEN (or makes its next Poll return at
+  // once): how another thread of the client hands work to the thread that polls.
+  SOCKET_WAKE = 9,
+  // As Send, but never waits: takes as many of the bytes as lwIP's send buffer has room for now.
+  // Reply: 0 bytes accepted (>= 1). Errors: Busy (no room now), NotFound, Destroyed, InvalidArgument.
+  SOCKET_SEND_NOW = 10,
 };
+
+// Poll events and flags.
+constexpr u64 POLL_READABLE = 1;  // Data, the peer's FIN or a reset to read; a listener: a queued connection.
+constexpr u64 POLL_WRITABLE = 2;  // Room for SEND_BYTES (or a reset, which the next send reports).
+constexpr u64 POLL_WOKEN = 1;     // Reply word 0: a Wake ended (or preceded) this Poll.
+constexpr u64 POLL_EVENT_SHIFT = 56;  // Handles stay below 2^56 (a generation of 40 bits).
+constexpr u64 POLL_HANDLE_MASK = (u64{1} << POLL_EVENT_SHIFT) - 1;
+constexpr u64 POLL_FIRST_WORD = 2;
+constexpr u64 POLL_MAX_READY = sys::abi::MESSAGE_WORDS - POLL_FIRST_WORD;  // 61.
 
 constexpr u64 SEND_FIRST_WORD = 2;
 constexpr u64 SEND_BYTES = (sys::abi::MESSAGE_WORDS - SEND_FIRST_WORD) * 8;        // 496.
 constexpr u64 RECEIVE_FIRST_WORD = 1;
 constexpr u64 RECEIVE_BYTES = (sys::abi::MESSAGE_WORDS - RECEIVE_FIRST_WORD) * 8;  // 504.
+
+struct PollResult {
+  bool woken = false;
+  u64 count = 0;
+  u64 ready[POLL_MAX_READY] = {};
+  u64 handle(u64 index) const { return ready[index] & POLL_HANDLE_MASK; }
+  u64 events(u64 index) const { return ready[index] >> POLL_EVENT_SHIFT; }
+};
 
 struct Accepted {
   u64 connection;
@@ -95,6 +129,38 @@ class SocketClient {
     if (length > maximum || length > carried) return Error::InvalidArgument;  // A confused server.
     copy(bytes, reinterpret_cast<const u8*>(&message.words[RECEIVE_FIRST_WORD]), length);
     return length;
+  }
+  // Sends at most SEND_BYTES of `bytes` without waiting: what lwIP has room for now (Busy: none).
+  [[nodiscard]] sys::Result<u64> send_now(u64 connection, const u8* bytes, u64 length) const {
+    sys::Message message;
+    u64 count = length < SEND_BYTES ? length : SEND_BYTES;
+    message.words[0] = connection;
+    message.words[1] = count;
+    copy(reinterpret_cast<u8*>(&message.words[SEND_FIRST_WORD]), bytes, count);
+    message.set_words(SOCKET_SEND_NOW, SEND_FIRST_WORD + (count + 7) / 8);
+    auto called = sys::rpc_call(server_, message, message);
+    if (!called.ok()) return called.error();
+    if (message.words[0] == 0 || message.words[0] > count) return Error::InvalidArgument;  // A confused server.
+    return message.words[0];
+  }
+  [[nodiscard]] sys::Result<void> watch(u64 handle, u64 interest) const {
+    sys::Message message = sys::Message::make(SOCKET_WATCH, {handle, interest});
+    return sys::rpc_call(server_, message, message);
+  }
+  [[nodiscard]] sys::Result<void> poll(u64 timeout, PollResult& result) const {
+    sys::Message message = sys::Message::make(SOCKET_POLL, {timeout});
+    auto called = sys::rpc_call(server_, message, message);
+    if (!called.ok()) return called.error();
+    u64 carried = message.word_count() > POLL_FIRST_WORD ? message.word_count() - POLL_FIRST_WORD : 0;
+    if (message.words[1] > carried || message.words[1] > POLL_MAX_READY) return Error::InvalidArgument;
+    result.woken = (message.words[0] & POLL_WOKEN) != 0;
+    result.count = message.words[1];
+    for (u64 index = 0; index < result.count; ++index) result.ready[index] = message.words[POLL_FIRST_WORD + index];
+    return {};
+  }
+  [[nodiscard]] sys::Result<void> wake() const {
+    sys::Message message = sys::Message::make(SOCKET_WAKE);
+    return sys::rpc_call(server_, message, message);
   }
   [[nodiscard]] sys::Result<void> close(u64 handle) const {
     sys::Message message = sys::Message::make(SOCKET_CLOSE, {handle});

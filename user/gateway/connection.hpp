@@ -1,0 +1,140 @@
+// RequestAssembler: one connection's incoming side as a state machine (idle, head, body, ready)
+// over a buffer the caller owns, with the deadlines that keep a slow client from holding anything
+// but its own connection; and ConnectionStats, the connection counters of /metrics. Pure (no
+// system calls; time is passed in), host-tested under sanitizers (tests/gateway/connection_test.cpp).
+// Invariant: the buffer is written only where receive_space() says and only while a request is
+// being read; while a request is Ready its head and inline body stay untouched until
+// finish_request(); every way a request can fail ends in exactly one Event (a status to answer, or
+// a quiet close), never in a wait without a deadline.
+#pragma once
+
+#include <atomic>
+
+#include "http.hpp"
+
+namespace gateway {
+
+struct ConnectionTimeouts {
+  u64 idle_us = 15'000'000;     // A keep-alive connection without a request (also before the first).
+  u64 head_us = 10'000'000;     // From a request's first byte to the end of its head.
+  u64 body_grace_us = 10'000'000;  // The body's deadline: this grace plus its length at the minimum rate.
+  u64 body_minimum_bytes_per_second = 16 * 1024;
+};
+
+// Where a body too large for the connection's buffer goes (a Memory object in the gateway).
+class BodyStore {
+ public:
+  // Room for `length` bytes; false when there is none now (the request is answered 503).
+  virtual bool open(u64 length) = 0;
+  virtual bool write(u64 offset, const u8* bytes, usize length) = 0;
+
+ protected:
+  ~BodyStore() = default;
+};
+
+// Counters and gauges of the connection layer, rendered into /metrics. Written by the event loop,
+// read by any worker rendering the page (relaxed atomics: each value is a count on its own).
+struct ConnectionStats {
+  enum Reason : usize {
+    IDLE_TIMEOUT,   // A keep-alive connection without a request for the idle timeout.
+    HEAD_TIMEOUT,   // 408: a head not complete within its deadline.
+    BODY_TIMEOUT,   // 408: a body not complete within its deadline (minimum rate).
+    SEND_TIMEOUT,   // A client that did not take its response at the minimum rate.
+    PEER_CLOSED,    // The client closed between requests (normal).
+    MID_REQUEST,    // The client closed or reset in the middle of a request or response.
+    REFUSED,        // 400, 413, 431 or 503: a request the gateway would not take, then closed.
+    SERVED,         // The gateway closed after a response (Connection: close, HTTP/1.0).
+    REASON_COUNT,
+  };
+  static constexpr const char* REASON_NAMES[REASON_COUNT] = {"idle_timeout", "head_timeout", "body_timeout",
+                                                             "send_timeout", "peer_closed",  "mid_request",
+                                                             "refused",      "served"};
+  std::atomic<u64> open{0};
+  std::atomic<u64> limit{0};
+  std::atomic<u64> accepted{0};
+  std::atomic<u64> rejected{0};  // 503 at the connection limit.
+  std::atomic<u64> closed[REASON_COUNT] = {};
+
+  void close(Reason reason) {
+    closed[reason].fetch_add(1, std::memory_order_relaxed);
+    open.fetch_sub(1, std::memory_order_relaxed);
+  }
+  void render(Buffer& output) const;
+};
+
+enum class Phase {
+  Idle,   // No byte of the next request yet.
+  Head,   // Part of a head.
+  Body,   // A complete head; its body is arriving.
+  Ready,  // A complete request, handed to a worker; nothing is read until finish_request().
+  Done,   // An Event ended the connection.
+};
+
+struct Event {
+  enum Kind {
+    NeedMore,  // Keep reading (send_continue: answer "100 Continue" first).
+    Ready,     // A complete request: head(), body.
+    Respond,   // Answer `status` with `message`, then close.
+    Close,     // Close without an answer (`reason` says why, for the counters).
+  };
+  Kind kind = NeedMore;
+  u32 status = 0;
+  const char* message = nullptr;
+  bool send_continue = false;
+  ConnectionStats::Reason reason = ConnectionStats::REFUSED;  // Respond and Close: for the counters.
+};
+
+class RequestAssembler {
+ public:
+  // `capacity` must hold a whole head and its end check (MAX_HEAD_BYTES + 1) and more: the rest is
+  // room for bodies that come inline. body_limit: the largest body a head may announce (413 beyond).
+  RequestAssembler(char* buffer, usize capacity, const ConnectionTimeouts& timeouts, BodyStore& store,
+                   u64 (*body_limit)(const RequestHead&));
+
+  // A new connection at `now` (microseconds): Idle.
+  void start(u64 now);
+  Phase phase() const { return phase_; }
+  // Where the next received bytes go and how many may come now (0: do not read).
+  u8* receive_space();
+  usize receive_room() const;
+  // `count` bytes arrived in receive_space() at `now`.
+  Event received(u64 now, usize count);
+  // The peer ended its side (FIN) at `now`.
+  Event peer_closed(u64 now);
+  // Ends an expired phase: Close after the idle timeout, 408 when a head or body is late.
+  Event check_deadline(u64 now);
+  // When the current phase ends unless the request moves on (0 = no deadline: Ready, Done).
+  u64 deadline() const;
+
+  // The request, while Ready.
+  const RequestHead& head() const { return head_; }
+  u64 body_length() const { return head_.content_length; }
+  bool body_inline() const { return !large_; }
+  const u8* inline_body() const { return reinterpret_cast<const u8*>(buffer_ + head_.head_length); }
+
+  // The request was answered at `now`: pipelined bytes move to the front and the next request
+  // starts (Idle, or Head/Ready when they hold one already; see the returned Event).
+  Event finish_request(u64 now);
+  // Bytes received and not yet consumed by a finished request (tests).
+  usize buffered() const { return buffered_; }
+
+ private:
+  Event advance(u64 now);
+  Event respond(u32 status, const char* message, ConnectionStats::Reason reason);
+  Event close(ConnectionStats::Reason reason);
+
+  char* buffer_;
+  usize capacity_;
+  ConnectionTimeouts timeouts_;
+  BodyStore& store_;
+  u64 (*body_limit_)(const RequestHead&);
+  Phase phase_ = Phase::Idle;
+  usize buffered_ = 0;       // Bytes in the buffer (head, inline body, pipelined bytes).
+  u64 phase_deadline_ = 0;
+  RequestHead head_;
+  bool large_ = false;       // The body goes to the BodyStore.
+  u64 body_received_ = 0;    // Bytes of a large body stored so far.
+  bool continue_sent_ = false;
+};
+
+}  // namespace gateway
