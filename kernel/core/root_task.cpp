@@ -23,9 +23,6 @@ T must(Result<T> result, const char* what) {
   if (!result) panic("root task: %s failed: %s", what, abi::error_name(result.error()));
   return result.value();
 }
-void must(Result<void> result, const char* what) {
-  if (!result) panic("root task: %s failed: %s", what, abi::error_name(result.error()));
-}
 
 // A Memory object of fresh pages holding bytes, mapped into task at address.
 Memory* load_pages(Factory* factory, Task& task, u64 address, u64 size, const u8* bytes, u64 byte_count,
@@ -36,7 +33,12 @@ Memory* load_pages(Factory* factory, Task& task, u64 address, u64 size, const u8
     u64 position = byte_offset + index;
     arch::physical_to_virtual(memory->frames[position / PAGE_SIZE])[position % PAGE_SIZE] = bytes[index];
   }
-  must(map_memory(task, *memory, 0, address, pages, writable, executable), "mapping segment");
+  // map_memory maps at most MAP_MAX_PAGES pages per call and says where it stopped.
+  for (u64 done = 0; done < pages;) {
+    u64 stopped = must(map_memory(task, *memory, done, address + done * PAGE_SIZE, pages - done, writable, executable),
+                       "mapping segment");
+    done = (stopped - address) / PAGE_SIZE;
+  }
   return memory;
 }
 
@@ -107,7 +109,7 @@ void start_root_task(const BootInfo& boot_info) {
     give(*task, entry.selector, memory->header, rights_of(abi::MemoryRight::Read));
     module_address += (pages + 1) * PAGE_SIZE;  // A guard page between modules.
   }
-  must(map_memory(*task, *info_page, 0, abi::ROOT_BOOT_INFO_ADDRESS, 1, false, false), "mapping boot information");
+  (void)must(map_memory(*task, *info_page, 0, abi::ROOT_BOOT_INFO_ADDRESS, 1, false, false), "mapping boot information");
 
   // Every module now lives in pages of the root factory; the loader's copies go back to the pool.
   for (usize index = 0; index < boot_info.module_count; ++index)

@@ -24,6 +24,15 @@ inline u64 argument(const arch::TrapFrame& frame, int index) {
 
 inline void finish(arch::TrapFrame& frame, metteagle::abi::Error error) { frame.rax = static_cast<u64>(error); }
 
+// Makes the thread enter the same system call again, with its registers as they are now, when it
+// returns to user mode: a long operation does one bounded step per kernel entry, and between two
+// steps the kernel lock is free for other CPUs and the thread can be preempted. `syscall` is two
+// bytes (0f 05) and left rip just past itself; every check is made again on the new entry.
+inline void continue_in_next_entry(arch::TrapFrame& frame, metteagle::abi::Syscall operation) {
+  frame.rip -= 2;
+  frame.rax = static_cast<u64>(operation);
+}
+
 inline Task& own_task(Thread& self) { return *self.task; }
 
 using SyscallHandler = void (*)(Thread& self, arch::TrapFrame& frame);

@@ -71,14 +71,18 @@ void capability_copy(Thread& self, TrapFrame& frame) {
 void capability_delete(Thread& self, TrapFrame& frame) {
   auto slot = lookup(own_task(self), frame.rdi);
   if (!slot) return finish(frame, slot.error());
-  delete_capability(*slot.value());
+  u64 work = 0;
+  if (!delete_capability(*slot.value(), work, CAPABILITY_STEP_WORK))
+    return continue_in_next_entry(frame, abi::Syscall::CapabilityDelete);
   finish(frame, Error::None);
 }
 
 void capability_revoke(Thread& self, TrapFrame& frame) {
   auto slot = lookup(own_task(self), frame.rdi);
   if (!slot) return finish(frame, slot.error());
-  revoke_capability(*slot.value());
+  u64 work = 0;
+  if (!revoke_capability(*slot.value(), work, CAPABILITY_STEP_WORK))
+    return continue_in_next_entry(frame, abi::Syscall::CapabilityRevoke);
   finish(frame, Error::None);
 }
 
@@ -186,9 +190,11 @@ void task_map(Thread& self, TrapFrame& frame) {
   if (!memory) return finish(frame, memory.error());
   bool writable = (rights & rights_of(abi::MemoryRight::Write)) != 0;
   bool executable = (rights & rights_of(abi::MemoryRight::Execute)) != 0;
-  finish(frame, map_memory(*object_of<Task>(*target.value()), *object_of<Memory>(*memory.value()), argument(frame, 2),
-                           argument(frame, 3), argument(frame, 4), writable, executable)
-                    .error());
+  auto stopped_at = map_memory(*object_of<Task>(*target.value()), *object_of<Memory>(*memory.value()),
+                               argument(frame, 2), argument(frame, 3), argument(frame, 4), writable, executable);
+  if (!stopped_at) return finish(frame, stopped_at.error());
+  frame.rsi = stopped_at.value();
+  finish(frame, Error::None);
 }
 
 void task_unmap(Thread& self, TrapFrame& frame) {

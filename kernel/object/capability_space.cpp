@@ -46,13 +46,23 @@ void derive_capability(Capability& destination, Capability& source, u32 rights_m
   source.object->capabilities.push_back(destination);
 }
 
-void delete_capability(Capability& slot) {
-  if (slot.empty()) return;
-  // Children survive their parent: they move up to the grandparent (or become roots).
-  while (Capability* child = slot.children.pop_front()) {
-    child->parent = slot.parent;
-    if (slot.parent != nullptr) slot.parent->children.push_back(*child);
+namespace {
+
+// Moves children of capability up to its parent (or makes them roots) until none is left or work
+// reaches limit; one unit per child. False while children remain.
+bool lift_children(Capability& capability, u64& work, u64 limit) {
+  while (!capability.children.empty()) {
+    if (work >= limit) return false;
+    Capability* child = capability.children.pop_front();
+    child->parent = capability.parent;
+    if (capability.parent != nullptr) capability.parent->children.push_back(*child);
+    ++work;
   }
+  return true;
+}
+
+// Empties a slot that has no children.
+void delete_childless(Capability& slot) {
   if (slot.parent != nullptr) decltype(slot.children)::remove(slot);
   KernelObject* object = slot.object;
   decltype(object->capabilities)::remove(slot);
@@ -63,13 +73,29 @@ void delete_capability(Capability& slot) {
   if (object->capabilities.empty()) schedule_destroy(object);
 }
 
-void revoke_capability(Capability& slot) {
-  // Delete leaves first; each step removes one descendant, so the loop ends after as many steps
-  // as there are descendants.
-  while (Capability* leaf = slot.children.front()) {
-    while (Capability* deeper = leaf->children.front()) leaf = deeper;
-    delete_capability(*leaf);
+}  // namespace
+
+bool delete_capability(Capability& slot, u64& work, u64 limit) {
+  if (slot.empty()) return true;
+  // Children survive their parent: they move up to the grandparent (or become roots).
+  if (!lift_children(slot, work, limit)) return false;
+  delete_childless(slot);
+  ++work;
+  return true;
+}
+
+bool revoke_capability(Capability& slot, u64& work, u64 limit) {
+  // The first child goes after its own children moved up to slot (behind its siblings): each
+  // capability moves at most once and is deleted once, so the whole revocation is linear in the
+  // descendants and every unit of work is one move or one deletion, whatever the tree's shape.
+  // (Deleting leaves first, found by descending from slot each time, was quadratic in a chain.)
+  while (Capability* child = slot.children.front()) {
+    if (work >= limit) return false;
+    if (!lift_children(*child, work, limit)) return false;
+    delete_childless(*child);
+    ++work;
   }
+  return true;
 }
 
 }  // namespace kernel

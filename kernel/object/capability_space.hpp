@@ -26,10 +26,18 @@ void install_capability(Capability& slot, KernelObject* object, u32 rights, u64 
 // Fills an empty slot with a child of source: rights = source.rights & rights_mask, and the badge
 // given when source is unbadged (a badge, once set, is fixed).
 void derive_capability(Capability& destination, Capability& source, u32 rights_mask, u64 badge);
+// Capabilities can have any number of children (copies spread over a tenant's tasks), so both
+// operations below work in bounded steps: each child moved or capability deleted adds one unit
+// to work, and they stop (false) once work reaches limit, leaving a consistent tree to continue
+// from (the slot keeps the children not yet handled).
+//
 // Empties a slot; its children move to its parent. When it was the object's last capability, the
-// object is queued for destruction.
-void delete_capability(Capability& slot);
-// Deletes every capability derived from slot, directly or indirectly; slot itself stays.
-void revoke_capability(Capability& slot);
+// object is queued for destruction. False, with the slot still full, while children remain.
+[[nodiscard]] bool delete_capability(Capability& slot, u64& work, u64 limit);
+// Deletes every capability derived from slot, directly or indirectly; slot itself stays. False
+// while descendants remain.
+[[nodiscard]] bool revoke_capability(Capability& slot, u64& work, u64 limit);
+// How much of that work one system call does before it continues in a new kernel entry.
+constexpr u64 CAPABILITY_STEP_WORK = 8192;
 
 }  // namespace kernel

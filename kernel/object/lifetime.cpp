@@ -1,15 +1,16 @@
 // Object destruction and memory mappings; see lifetime.hpp.
 // Bounds on the time one CPU holds the kernel lock, whatever a tenant builds within its quota:
-// - map_memory finds overlaps in a task's mapping tree in O(log n); its page loop is bounded by
-//   one Memory's size (65,536 pages at most; none for a lazy Memory, whose pages the fault path
-//   maps one at a time), its UTCB check by the task's threads;
+// - map_memory finds overlaps in a task's mapping tree in O(log n) and its UTCB check is bounded
+//   by the task's threads; it maps at most abi::MAP_MAX_PAGES pages and tells the caller where
+//   to go on (TaskMap's o1); a lazy Memory maps none up front (the fault path maps one at a time);
 // - unmap_memory finds the first mapping of the range in O(log n), cuts or removes mappings in one
 //   ordered pass and flushes remote TLBs once; it stops before the next mapping after
 //   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
 //   the caller where to go on (TaskUnmap's o1);
 // - destruction runs in steps of DESTROY_STEP_WORK units (a mapping record, a page-table entry,
-//   a thread); between steps the CPU that queued the work releases and retakes the kernel lock,
-//   so another CPU waits at most one step; a CPU that queued nothing does at most one step.
+//   a thread, a capability deleted or moved up); between steps the CPU that queued the work
+//   releases and retakes the kernel lock, so another CPU waits at most one step; a CPU that
+//   queued nothing does at most one step.
 // Invariant: no frame returns to the pool while any CPU may still hold a translation to it
 // (unmap only frees Mapping records, which are no translations; a Memory frees its frames after
 // one batched shootdown; page tables go only after every CPU left the task's root).
@@ -185,7 +186,8 @@ bool destroy_task(Task& task, u64& work) {
       --destroy_queue_length;
     }
     thread->header.dying = true;
-    while (Capability* capability = thread->header.capabilities.front()) delete_capability(*capability);
+    while (Capability* capability = thread->header.capabilities.front())
+      if (!delete_capability(*capability, work, DESTROY_STEP_WORK)) return false;
     destroy_thread(*thread);
     work += THREAD_DESTROY_WORK;
   }
@@ -195,7 +197,10 @@ bool destroy_task(Task& task, u64& work) {
     free_mapping(*mapping);
     work += 1;
   }
-  for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
+  // A slot with many children (copies in other tasks) moves them up across steps; the slots
+  // emptied in earlier steps cost one check each.
+  for (u64 index = 0; index < task.slot_count; ++index)
+    if (!delete_capability(task.slots[index], work, DESTROY_STEP_WORK)) return false;
   work += task.slot_count + task.page_table_pages;
   arch::address_space_release_tables(task.page_table_root, table_source(task));
   (void)frames().free(task.page_table_root);
@@ -308,8 +313,10 @@ bool destroy_factory(Factory& factory) {
 
 // Returns false when object needs another step (it is then still whole enough to continue).
 bool destroy_object(KernelObject& object, u64& work) {
-  // No capability may outlive its object.
-  while (Capability* capability = object.capabilities.front()) delete_capability(*capability);
+  // No capability may outlive its object. An object can have any number of capabilities (copies
+  // in many tasks): they go across steps, one unit each and one per child moved.
+  while (Capability* capability = object.capabilities.front())
+    if (!delete_capability(*capability, work, DESTROY_STEP_WORK)) return false;
   switch (object.type) {
     case ObjectType::Task: return destroy_task(reinterpret_cast<Task&>(object), work);
     case ObjectType::Thread: destroy_thread(reinterpret_cast<Thread&>(object)); break;
@@ -402,8 +409,8 @@ void notification_signal(Notification& notification, u64 bits) {
   }
 }
 
-Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
-                        bool executable) {
+Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
+                       bool executable) {
   using metteagle::abi::USER_SPACE_START;
   using metteagle::abi::USER_SPACE_USABLE_END;
   if (page_count == 0 || !is_aligned(address, PAGE_SIZE) || page_offset > memory.page_count ||
@@ -417,6 +424,9 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
     if (thread.utcb_address >= address && thread.utcb_address < end) return Error::Busy;
   if (memory.lazy && memory.mapping_count >= LAZY_MAX_MAPPINGS) return Error::Busy;
 
+  // The whole range was checked; this call maps its first MAP_MAX_PAGES pages as one mapping (a
+  // lazy object's whole range: its record is all this call makes).
+  if (!memory.lazy && page_count > metteagle::abi::MAP_MAX_PAGES) page_count = metteagle::abi::MAP_MAX_PAGES;
   TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
   void* block = heap_allocate(sizeof(Mapping));
   if (block == nullptr) {
@@ -438,7 +448,7 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   // them: mapping it costs the record alone, whatever its size.
   if (memory.lazy) {
     mapping->page_count = page_count;
-    return {};
+    return mapping_end(*mapping);
   }
   for (u64 page = 0; page < page_count; ++page) {
     u64 frame = memory.frames[page_offset + page];
@@ -453,7 +463,7 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
     }
     mapping->page_count = page + 1;
   }
-  return {};
+  return mapping_end(*mapping);
 }
 
 Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {

@@ -40,9 +40,11 @@ Factory* create_root_factory(u64 quota);
 DebugConsole* create_debug_console();
 Platform* create_platform();
 
-// Maps pages [page_offset, page_offset + page_count) of memory at address in task.
-[[nodiscard]] Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,
-                                      bool writable, bool executable);
+// Maps pages [page_offset, page_offset + page_count) of memory at address in task, after checking
+// the whole range: at most abi::MAP_MAX_PAGES of them, as one mapping. Returns where it stopped
+// (the range's end, or where the rest begins, from which the caller continues).
+[[nodiscard]] Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,
+                                     bool writable, bool executable);
 // Removes the pages inside [address, address + page_count pages): mappings wholly inside go, a
 // mapping reaching past the range keeps the rest (cut in two if it reaches past both ends). No
 // mapping there is NotFound. Returns where it stopped: the range's end, or (after

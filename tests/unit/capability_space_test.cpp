@@ -1,6 +1,7 @@
 // Capability space logic on the host: lookups validate before anything else, rights only shrink,
-// badges are set once, deletion re-parents children, revocation removes every descendant, and the
-// last capability's deletion queues its object for destruction.
+// badges are set once, deletion re-parents children, revocation removes every descendant (in
+// bounded steps, with work linear in the descendants), and the last capability's deletion queues
+// its object for destruction.
 #include "object/capability_space.hpp"
 
 #include <gtest/gtest.h>
@@ -23,6 +24,17 @@ using metteagle::abi::Error;
 using metteagle::abi::ObjectType;
 
 namespace {
+
+// Whole operations, with no step limit.
+constexpr klib::u64 NO_LIMIT = ~klib::u64{0};
+void remove(Capability& slot) {
+  klib::u64 work = 0;
+  EXPECT_TRUE(kernel::delete_capability(slot, work, NO_LIMIT));
+}
+void revoke(Capability& slot) {
+  klib::u64 work = 0;
+  EXPECT_TRUE(kernel::revoke_capability(slot, work, NO_LIMIT));
+}
 
 struct Space : ::testing::Test {
   static constexpr klib::u64 SLOTS = 16;
@@ -76,8 +88,8 @@ TEST_F(Space, RightsOnlyShrinkOverEveryMask) {
       kernel::derive_capability(slots[5], slots[4], second, 0);
       EXPECT_EQ(slots[4].rights, first & 7u);
       EXPECT_EQ(slots[5].rights, first & second & 7u);
-      kernel::delete_capability(slots[5]);
-      kernel::delete_capability(slots[4]);
+      remove(slots[5]);
+      remove(slots[4]);
     }
   }
   EXPECT_TRUE(kernel::destroyed.empty());
@@ -93,12 +105,12 @@ TEST_F(Space, BadgeIsSetOnceAndInherited) {
 TEST_F(Space, DeleteMovesChildrenToTheParent) {
   kernel::derive_capability(slots[4], slots[1], 7, 0);
   kernel::derive_capability(slots[5], slots[4], 3, 0);
-  kernel::delete_capability(slots[4]);
+  remove(slots[4]);
   EXPECT_TRUE(slots[4].empty());
   EXPECT_EQ(slots[5].parent, &slots[1]);
   EXPECT_EQ(slots[1].children.front(), &slots[5]);
   // Revoking the grandparent still reaches the re-parented child.
-  kernel::revoke_capability(slots[1]);
+  revoke(slots[1]);
   EXPECT_TRUE(slots[5].empty());
   EXPECT_FALSE(slots[1].empty());
 }
@@ -109,12 +121,12 @@ TEST_F(Space, RevokeRemovesEveryDescendantAndKeepsOthers) {
   kernel::derive_capability(slots[6], slots[5], 7, 0);
   kernel::derive_capability(slots[7], slots[1], 7, 0);
   kernel::derive_capability(slots[8], slots[2], 1, 0);
-  kernel::revoke_capability(slots[4]);
+  revoke(slots[4]);
   EXPECT_FALSE(slots[4].empty());
   EXPECT_TRUE(slots[5].empty());
   EXPECT_TRUE(slots[6].empty());
   EXPECT_FALSE(slots[7].empty());
-  kernel::revoke_capability(slots[1]);
+  revoke(slots[1]);
   EXPECT_TRUE(slots[4].empty());
   EXPECT_TRUE(slots[7].empty());
   EXPECT_FALSE(slots[8].empty());
@@ -123,11 +135,58 @@ TEST_F(Space, RevokeRemovesEveryDescendantAndKeepsOthers) {
 
 TEST_F(Space, LastCapabilityQueuesTheObjectOnce) {
   kernel::derive_capability(slots[4], slots[2], 1, 0);
-  kernel::delete_capability(slots[2]);
+  remove(slots[2]);
   EXPECT_TRUE(kernel::destroyed.empty());
-  kernel::delete_capability(slots[4]);
+  remove(slots[4]);
   ASSERT_EQ(kernel::destroyed.size(), 1u);
   EXPECT_EQ(kernel::destroyed[0], &memory);
-  kernel::delete_capability(slots[4]);  // Already empty: nothing happens.
+  remove(slots[4]);  // Already empty: nothing happens.
   EXPECT_EQ(kernel::destroyed.size(), 1u);
+}
+
+TEST_F(Space, RevokeOfAChainGoesInBoundedStepsOfLinearWork) {
+  // A chain slots[3] .. slots[14] below slots[1]: each link but the last moves one child up and
+  // each is deleted once, 2 * 12 - 1 units in all, however the steps fall.
+  Capability* previous = &slots[1];
+  for (klib::u64 index = 3; index < 15; ++index) {
+    kernel::derive_capability(slots[index], *previous, 7, 0);
+    previous = &slots[index];
+  }
+  constexpr klib::u64 LIMIT = 4;
+  klib::u64 total = 0, calls = 0;
+  for (bool done = false; !done && calls < 100; ++calls) {
+    klib::u64 work = 0;
+    done = kernel::revoke_capability(slots[1], work, LIMIT);
+    EXPECT_LE(work, LIMIT + 1);           // One deletion may follow the last move.
+    if (!done) {
+      EXPECT_GE(work, LIMIT);  // A step that stops has done its share.
+    }
+    total += work;
+  }
+  EXPECT_EQ(total, 2u * 12u - 1u);
+  for (klib::u64 index = 3; index < 15; ++index) EXPECT_TRUE(slots[index].empty());
+  EXPECT_FALSE(slots[1].empty());
+  EXPECT_TRUE(slots[1].children.empty());
+  EXPECT_TRUE(kernel::destroyed.empty());
+}
+
+TEST_F(Space, DeleteWithManyChildrenMovesThemInSteps) {
+  kernel::derive_capability(slots[4], slots[1], 7, 0);
+  for (klib::u64 index = 5; index < 13; ++index) kernel::derive_capability(slots[index], slots[4], 7, 0);
+  klib::u64 work = 0;
+  EXPECT_FALSE(kernel::delete_capability(slots[4], work, 3));
+  EXPECT_EQ(work, 3u);
+  EXPECT_FALSE(slots[4].empty());  // Still whole, with the five children left.
+  EXPECT_EQ(slots[5].parent, &slots[1]);
+  EXPECT_EQ(slots[8].parent, &slots[4]);
+  work = 0;
+  EXPECT_FALSE(kernel::delete_capability(slots[4], work, 3));
+  work = 0;
+  EXPECT_TRUE(kernel::delete_capability(slots[4], work, 3));
+  EXPECT_EQ(work, 3u);  // Two moves and the deletion.
+  EXPECT_TRUE(slots[4].empty());
+  for (klib::u64 index = 5; index < 13; ++index) EXPECT_EQ(slots[index].parent, &slots[1]);
+  revoke(slots[1]);
+  for (klib::u64 index = 5; index < 13; ++index) EXPECT_TRUE(slots[index].empty());
+  EXPECT_TRUE(kernel::destroyed.empty());
 }

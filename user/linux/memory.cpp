@@ -220,8 +220,8 @@ bool remap(const Chunk& chunk, u64 low, u64 high, const ProtectionMap& map) {
     Access access = access_at(map, cursor, run_start, run_end);
     u64 stop = run_end < high ? run_end : high;
     if (access != Access::None &&
-        native(abi::Syscall::TaskMap, manager::FUNCTION_TASK, chunk.slot, (cursor - chunk.address) / PAGE, cursor,
-               (stop - cursor) / PAGE, access == Access::Read ? READ : READ_WRITE) != sys::Error::None)
+        native_map(manager::FUNCTION_TASK, chunk.slot, (cursor - chunk.address) / PAGE, cursor, (stop - cursor) / PAGE,
+                   access == Access::Read ? READ : READ_WRITE) != sys::Error::None)
       return false;
     cursor = stop;
   }
@@ -398,7 +398,7 @@ u64 map_fresh(u64 address, u64 pages) {
   sys::Error error = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
                             static_cast<u64>(abi::ObjectType::Memory), slot, pages, abi::MEMORY_LAZY);
   if (error == sys::Error::None) {
-    error = native(abi::Syscall::TaskMap, manager::FUNCTION_TASK, slot, 0, address, pages, READ_WRITE);
+    error = native_map(manager::FUNCTION_TASK, slot, 0, address, pages, READ_WRITE);
     if (error != sys::Error::None) (void)native(abi::Syscall::CapabilityDelete, slot);
   }
   if (error != sys::Error::None) {

@@ -199,4 +199,23 @@ inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {
   }
 }
 
+// TaskMap of a whole range, in calls of at most abi::MAP_MAX_PAGES pages each going on from where
+// the last stopped; if a later part fails the parts mapped go again (all or nothing).
+inline sys::Error native_map(u64 task, u64 memory, u64 page_offset, u64 address, u64 pages, u32 rights) {
+  u64 start = address;
+  u64 end = address + pages * sys::PAGE_SIZE;
+  for (;;) {
+    sys::SyscallRegisters registers{memory, page_offset, address, pages, rights, 0};
+    sys::Error error = sys::invoke(abi::Syscall::TaskMap, task, registers);
+    if (error != sys::Error::None) {
+      if (address != start) (void)native_unmap(task, start, (address - start) / sys::PAGE_SIZE);
+      return error;
+    }
+    if (registers.argument1 >= end || registers.argument1 <= address) return error;
+    page_offset += (registers.argument1 - address) / sys::PAGE_SIZE;
+    pages = (end - registers.argument1) / sys::PAGE_SIZE;
+    address = registers.argument1;
+  }
+}
+
 }  // namespace personality

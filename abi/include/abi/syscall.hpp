@@ -22,6 +22,11 @@ namespace metteagle::abi {
 //   r12  IPC timeout in nanoseconds (0 = do not block, TIMEOUT_INFINITE = wait forever)
 //                                     -> on receive: the badge of the capability the sender used
 //   rcx, r11 are clobbered by the instruction; every other register is preserved.
+// Operations whose work a caller could make long (CapabilityDelete and CapabilityRevoke of
+// capabilities with many descendants, MemoryWrite/MemoryRead/MemoryCopy) do a bounded part per
+// kernel entry and then enter themselves again at the same `syscall` instruction, re-checking
+// everything; the kernel lock is free and the thread preemptible in between. A continued
+// MemoryWrite/Read/Copy leaves its offset, address and length registers advanced.
 //
 // X(name, number, target type (rdi), rights needed on it, arguments, outputs, errors, summary).
 // Every operation may also return InvalidCapability (rdi names no capability), WrongType and
@@ -39,9 +44,11 @@ namespace metteagle::abi {
     "or already badged capability)",                                                                            \
     "derive a copy with rights & mask into an empty slot; it is revoked with its source")                       \
   X(CapabilityDelete, 4, Any, "-", "-", "-", "Destroyed",                                                        \
-    "empty the slot; derived capabilities move to its parent; the last capability destroys the object")         \
+    "empty the slot; derived capabilities move to its parent; the last capability destroys the object "       \
+    "(in bounded steps: the call enters itself again until every child has moved)")         \
   X(CapabilityRevoke, 5, Any, "-", "-", "-", "Destroyed",                                                        \
-    "delete every capability derived from this one (transitively); it stays")                                   \
+    "delete every capability derived from this one (transitively); it stays (in bounded steps: the call "      \
+    "enters itself again until none is left)")                                   \
   X(FactoryCreate, 6, Factory, "Create",                                                                        \
     "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536, "       \
     "lazy 1-LAZY_MAX_PAGES; Factory: quota bytes), a4 task selector (Thread; needs Task Map) or Memory flags "     \
@@ -60,10 +67,14 @@ namespace metteagle::abi {
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
-    "-", "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps " \
+    "o1 where it stopped: the range's end when done, else where the rest begins (call again from there with "  \
+    "a2 and a4 advanced as far)",                                                                               \
+    "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps "   \
     "a mapping or a UTCB; a lazy Memory with LAZY_MAX_MAPPINGS mappings), QuotaExceeded, OutOfMemory (no "     \
     "physical frame for a page table or the mapping's record)",                                                 \
-    "map pages of a memory object into the task (a lazy Memory's pages are mapped as the task touches them)")  \
+    "map pages of a memory object into the task; one call maps at most MAP_MAX_PAGES pages (one mapping) "   \
+    "and the whole range is checked for overlaps first; a lazy Memory's pages are mapped as the task "        \
+    "touches them")                                                                                             \
   X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
     "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
@@ -141,14 +152,17 @@ namespace metteagle::abi {
     "the physical address of one page, for programming a device's DMA")                                        \
   X(MemoryWrite, 34, Memory, "Write", "a1 offset in the object, a2 source address, a3 length (at most 16 MiB)", "-", \
     "InvalidArgument (range beyond the object, source not readable, device memory)",                            \
-    "copy bytes from the caller's memory into the object, without mapping it")                                  \
+    "copy bytes from the caller's memory into the object, without mapping it (256 KiB per kernel entry; the "  \
+    "call enters itself again with a1-a3 advanced)")                                  \
   X(MemoryRead, 35, Memory, "Read", "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
     "-", "InvalidArgument (range beyond the object, destination not writable, device memory)",                  \
-    "copy bytes from the object into the caller's memory, without mapping it")                                  \
+    "copy bytes from the object into the caller's memory, without mapping it (256 KiB per kernel entry; the "  \
+    "call enters itself again with a1-a3 advanced)")                                  \
   X(MemoryCopy, 36, Memory, "Write",                                                                            \
     "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
     "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \
-    "copy bytes from one memory object into another (the target), without mapping either")                   \
+    "copy bytes from one memory object into another (the target), without mapping either (256 KiB per "       \
+    "kernel entry; the call enters itself again with a1, a3 and a4 advanced)")                   \
   X(ThreadSetSyscallHandler, 37, Thread, "Control",                                                            \
     "a1 handler entry (0 = native system calls again), a2 handler stack top; selector 0 = the caller",          \
     "-", "InvalidArgument (entry at or above USER_SPACE_USABLE_END, stack outside user space)",                  \
@@ -263,6 +277,11 @@ constexpr u64 USER_SPACE_USABLE_END = USER_SPACE_END - 0x1000;
 // the rest), so one call holds the kernel for a bounded time (tens of milliseconds under TCG).
 constexpr u64 UNMAP_MAX_MAPPINGS = 4096;
 constexpr u64 UNMAP_MAX_PAGES = 8192;
+// TaskMap's work per call: it maps at most this many pages (one mapping record) and says where it
+// stopped; the caller maps the rest from there (sys::Task::map does), so that mapping the
+// largest Memory (65,536 pages: 9-21 ms under TCG in one call) holds the kernel lock for a
+// few milliseconds at a time.
+constexpr u64 MAP_MAX_PAGES = 8192;
 
 // FactoryCreate's Memory flags (a4). MEMORY_LAZY: demand-zero; the reservation is charged only
 // its object and a leaf directory (8 bytes per 2 MiB), each page one page (and each 2 MiB touched

@@ -1,5 +1,5 @@
-// kernel_adversarial: every rights mask of every object type, IPC across CPUs, a mapping flood, and hostile
-// arguments including a seeded syscall fuzzer; runs as the root task.
+// kernel_adversarial: every rights mask of every object type, IPC across CPUs, a mapping flood, a
+// capability flood, and hostile arguments including a seeded syscall fuzzer; runs as the root task.
 #include "../support/environment.hpp"
 
 namespace kernel_adversarial {
@@ -11,6 +11,8 @@ extern const test::TestEntry MAPPING_FLOOD_TESTS[];
 extern const sys::usize MAPPING_FLOOD_TEST_COUNT;
 extern const test::TestEntry HOSTILE_TESTS[];
 extern const sys::usize HOSTILE_TEST_COUNT;
+extern const test::TestEntry CAPABILITY_FLOOD_TESTS[];
+extern const sys::usize CAPABILITY_FLOOD_TEST_COUNT;
 }  // namespace kernel_adversarial
 
 extern "C" void metteagle_main(sys::u64 argument) {
@@ -19,5 +21,6 @@ extern "C" void metteagle_main(sys::u64 argument) {
   support::run_program("kernel_adversarial", argument,
                        {{RIGHTS_MASK_TESTS, RIGHTS_MASK_TEST_COUNT}, {CROSS_CPU_TESTS, CROSS_CPU_TEST_COUNT},
                         {MAPPING_FLOOD_TESTS, MAPPING_FLOOD_TEST_COUNT},
+                        {CAPABILITY_FLOOD_TESTS, CAPABILITY_FLOOD_TEST_COUNT},
                         {HOSTILE_TESTS, HOSTILE_TEST_COUNT}});
 }
