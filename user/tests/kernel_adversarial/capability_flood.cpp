@@ -3,7 +3,7 @@
 // middle, destroyed with its object) and 16 MiB byte copies between memory objects. Each call
 // must give its exact result while a thread on the other CPU keeps making system calls.
 #include "../support/child_task.hpp"
-#include "../support/local_thread.hpp"
+#include "bystander.hpp"
 
 namespace kernel_adversarial {
 namespace {
@@ -31,32 +31,6 @@ constexpr u64 LIVENESS_BOUND_NANOSECONDS = 1'000'000'000;
 // The largest MemoryCopy: 4,096 pages, copied at an odd offset (byte by byte).
 constexpr u64 COPY_PAGES = 4096;
 constexpr u64 COPY_BYTES = COPY_PAGES * PAGE_SIZE;
-
-// A thread on CPU 1 that makes system calls back to back and records the longest time between
-// two of them (ThreadSelf reports the TSC at kernel entry).
-struct Bystander {
-  volatile u64 stop;
-  volatile u64 calls;
-  volatile u64 longest_gap;  // TSC ticks.
-  volatile u64 done;
-  u64 parking;
-};
-Bystander bystander;
-
-void bystander_entry(u64) {
-  u64 previous = thread_self().timestamp;
-  while (bystander.stop == 0) {
-    u64 now = thread_self().timestamp;
-    if (now - previous > bystander.longest_gap) bystander.longest_gap = now - previous;
-    previous = now;
-    bystander.calls = bystander.calls + 1;
-  }
-  bystander.done = 1;
-  Message message;
-  (void)Endpoint(bystander.parking).receive(message);
-}
-
-u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
 
 // The bystander's longest gap (in microseconds) since the last call; it goes into `longest`.
 u64 phase_gap(u64& longest) {

@@ -2,7 +2,7 @@
 // mappings, a TaskUnmap over half of them, and destruction of the Memory and of the task that
 // hold the rest; the kernel must answer each call exactly and never hold the kernel lock so long
 // that a thread on the other CPU stalls.
-#include "../support/local_thread.hpp"
+#include "bystander.hpp"
 
 namespace kernel_adversarial {
 namespace {
@@ -20,32 +20,6 @@ constexpr u64 FLOOD_TABLE_PAGES = 2 + (FLOOD_MAPPINGS + 511) / 512;
 constexpr u64 LIVENESS_BOUND_NANOSECONDS = 1'000'000'000;
 // Round three: one large mapping (a quarter of the largest Memory), for the per-page costs.
 constexpr u64 LARGE_PAGES = 16'384;
-
-// A thread on CPU 1 that makes system calls back to back and records the longest time between
-// two of them (ThreadSelf reports the TSC at kernel entry).
-struct Bystander {
-  volatile u64 stop;
-  volatile u64 calls;
-  volatile u64 longest_gap;  // TSC ticks.
-  volatile u64 done;
-  u64 parking;
-};
-Bystander bystander;
-
-void bystander_entry(u64) {
-  u64 previous = thread_self().timestamp;
-  while (bystander.stop == 0) {
-    u64 now = thread_self().timestamp;
-    if (now - previous > bystander.longest_gap) bystander.longest_gap = now - previous;
-    previous = now;
-    bystander.calls = bystander.calls + 1;
-  }
-  bystander.done = 1;
-  Message message;
-  (void)Endpoint(bystander.parking).receive(message);
-}
-
-u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
 
 // The bystander's longest gap since the last call (in microseconds), for the log. The case keeps
 // the longest of the phases whose single calls a tenant could once make last for seconds (the
