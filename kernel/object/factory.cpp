@@ -27,6 +27,23 @@ void factory_refund(Factory* factory, u64 bytes) {
   if (factory != nullptr) factory->used -= bytes;
 }
 
+Result<u64> allocate_charged_frame(Factory* factory) {
+  TRY_VOID(factory_charge(factory, PAGE_SIZE));
+  auto frame = frames().allocate();
+  if (!frame) {
+    factory_refund(factory, PAGE_SIZE);
+    return Error::OutOfMemory;
+  }
+  arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
+  return frame.value();
+}
+
+void free_charged_frame(Factory* factory, u64 frame) {
+  // The frame came from the allocator a moment or a lifetime ago; freeing it cannot fail.
+  (void)frames().free(frame);
+  factory_refund(factory, PAGE_SIZE);
+}
+
 namespace {
 
 template <typename Object>
@@ -54,24 +71,6 @@ void abandon_object(Object* object) {
   heap_free(object, sizeof(Object));
 }
 
-// A zeroed frame charged to factory: QuotaExceeded when the quota cannot pay for it,
-// OutOfMemory when the quota could but the machine has no frame left.
-Result<u64> allocate_charged_frame(Factory* factory) {
-  TRY_VOID(factory_charge(factory, PAGE_SIZE));
-  auto frame = frames().allocate();
-  if (!frame) {
-    factory_refund(factory, PAGE_SIZE);
-    return Error::OutOfMemory;
-  }
-  arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
-  return frame.value();
-}
-
-void free_charged_frame(Factory* factory, u64 frame) {
-  // The frame came from the allocator a moment or a lifetime ago; freeing it cannot fail.
-  (void)frames().free(frame);
-  factory_refund(factory, PAGE_SIZE);
-}
 
 Result<u64> allocate_table_frame(void* context) {
   auto* task = static_cast<Task*>(context);

@@ -20,5 +20,10 @@ constexpr u32 MAX_FACTORY_DEPTH = 8;
 
 [[nodiscard]] Result<void> factory_charge(Factory* factory, u64 bytes);
 void factory_refund(Factory* factory, u64 bytes);
+// A zeroed frame charged to factory: QuotaExceeded when the quota cannot pay for it,
+// OutOfMemory when the quota could but the machine has no frame left.
+[[nodiscard]] Result<u64> allocate_charged_frame(Factory* factory);
+// Gives back a frame of allocate_charged_frame and its charge.
+void free_charged_frame(Factory* factory, u64 frame);
 
 }  // namespace kernel

@@ -17,6 +17,7 @@
 #include "arch/x86_64/platform.hpp"
 #include "core/heap.hpp"
 #include "core/memory.hpp"
+#include "object/factory.hpp"
 
 namespace kernel {
 
@@ -30,35 +31,18 @@ constexpr u64 PAGE_FAULT_FETCH = 16;
 
 u64 leaf_count(u64 page_count) { return (page_count + LAZY_LEAF_PAGES - 1) / LAZY_LEAF_PAGES; }
 
-// A zeroed frame charged to factory, or the error that refused it (quota first).
-Result<u64> allocate_zeroed(Factory* factory) {
-  TRY_VOID(factory_charge(factory, PAGE_SIZE));
-  auto frame = frames().allocate();
-  if (!frame) {
-    factory_refund(factory, PAGE_SIZE);
-    return Error::OutOfMemory;
-  }
-  arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
-  return frame.value();
-}
-
-void free_charged(Factory* factory, u64 frame) {
-  (void)frames().free(frame);  // Ours since allocate_zeroed.
-  factory_refund(factory, PAGE_SIZE);
-}
-
 u64* leaf_at(u64 physical) { return reinterpret_cast<u64*>(arch::physical_to_virtual(physical)); }
 
 // The frame of page, making it (and its leaf) if it has none yet.
 Result<u64> commit_page(Memory& memory, u64 page) {
   u64** slot = &memory.leaves[page / LAZY_LEAF_PAGES];
   if (*slot == nullptr) {
-    u64 leaf = TRY(allocate_zeroed(memory.header.factory));
+    u64 leaf = TRY(allocate_charged_frame(memory.header.factory));
     *slot = leaf_at(leaf);
   }
   u64& entry = (*slot)[page % LAZY_LEAF_PAGES];
   if (entry == 0) {
-    entry = TRY(allocate_zeroed(memory.header.factory));
+    entry = TRY(allocate_charged_frame(memory.header.factory));
     ++memory.resident_pages;
   }
   return entry;
@@ -171,12 +155,12 @@ Result<u64> decommit_memory(Memory& memory, u64 first_page, u64 page_count) {
     for (; page < leaf_end; ++page) {
       u64& entry = leaf[page % LAZY_LEAF_PAGES];
       if (entry == 0) continue;
-      free_charged(memory.header.factory, entry);
+      free_charged_frame(memory.header.factory, entry);
       entry = 0;
       --memory.resident_pages;
     }
     if (whole_leaf) {
-      free_charged(memory.header.factory, leaf_physical(leaf));
+      free_charged_frame(memory.header.factory, leaf_physical(leaf));
       leaf = nullptr;
     }
   }
@@ -205,8 +189,8 @@ bool release_lazy_frames(Memory& memory, u64& work, u64 step_work) {
     if (leaf == nullptr) continue;
     if (work >= step_work) return false;
     for (u64 entry = 0; entry < LAZY_LEAF_PAGES; ++entry)
-      if (leaf[entry] != 0) free_charged(memory.header.factory, leaf[entry]);
-    free_charged(memory.header.factory, leaf_physical(leaf));
+      if (leaf[entry] != 0) free_charged_frame(memory.header.factory, leaf[entry]);
+    free_charged_frame(memory.header.factory, leaf_physical(leaf));
     leaf = nullptr;
     work += LAZY_LEAF_PAGES / 16;
   }

@@ -484,13 +484,7 @@ void Gateway::render_manager_stats(Buffer& text) {
       {"metteagle_kernel_heap_bytes", "Bytes of the pages the kernel heap holds.", stats.kernel_heap_bytes},
   };
   for (const auto& gauge : gauges) {
-    text.append("# HELP ");
-    text.append(gauge.name);
-    text.append(" ");
-    text.append(gauge.help);
-    text.append("\n# TYPE ");
-    text.append(gauge.name);
-    text.append(" gauge\n");
+    family(text, gauge.name, "gauge", gauge.help);
     text.append(gauge.name);
     text.append(" ");
     text.append_unsigned(gauge.value);

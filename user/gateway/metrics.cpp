@@ -240,6 +240,9 @@ void function_labels(char (&labels)[128], const char* name, u32 tenant) {
   labels[length] = '\0';
 }
 
+
+}  // namespace
+
 void family(Buffer& output, const char* metric, const char* type, const char* help) {
   output.append("# HELP ");
   output.append(metric);
@@ -251,8 +254,6 @@ void family(Buffer& output, const char* metric, const char* type, const char* he
   output.append(type);
   output.append("\n");
 }
-
-}  // namespace
 
 void Metrics::render(Buffer& output) const {
   LockGuard guard(lock_);

@@ -123,5 +123,7 @@ class Metrics {
 
 // The manager status's name ("OK", "CRASHED", ...).
 const char* status_name(u32 status);
+// The "# HELP" and "# TYPE" lines of one Prometheus metric family.
+void family(Buffer& output, const char* metric, const char* type, const char* help);
 
 }  // namespace gateway
