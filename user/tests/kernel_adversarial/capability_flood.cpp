@@ -83,7 +83,8 @@ u64 occupied_probes(const Task* tasks, Capability probe) {
   return occupied;
 }
 
-void a_capability_flood_never_stalls_the_other_cpu(Case& test) {
+// One attempt: the floods with their exact checks; the longest bounded gap goes to `longest_gap`.
+void capability_flood_once(Case& test, u64& longest_gap) {
   Environment& own = environment();
   REQUIRE(own.boot_info->cpu_count >= 2);
   REQUIRE(slots().free_count() > CHAIN_DEPTH + LEAF_TASKS + 8);
@@ -249,7 +250,7 @@ void a_capability_flood_never_stalls_the_other_cpu(Case& test) {
   u64 gap = elapsed_nanoseconds(0, longest);
   sys::printf(console, "# longest gap between two system calls on CPU 1 during revoke, delete, destroy and copy: %lu us (%lu calls)\n",
               gap / 1000, bystander.calls);
-  EXPECT(gap < LIVENESS_BOUND_NANOSECONDS);
+  longest_gap = gap;
   thread.destroy();
   for (u64 index = 0; index < CHAIN_DEPTH; ++index) slots().free(chain[index]);
   EXPECT_OK(probe.remove());
@@ -261,6 +262,10 @@ void a_capability_flood_never_stalls_the_other_cpu(Case& test) {
   EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, 0);
   EXPECT_OK(factory.remove());
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, own_before);
+}
+
+void a_capability_flood_never_stalls_the_other_cpu(Case& test) {
+  expect_liveness(test, capability_flood_once, LIVENESS_BOUND_NANOSECONDS);
 }
 
 // TaskMap maps at most MAP_MAX_PAGES pages per call (the largest Memory took 9-21 ms under TCG

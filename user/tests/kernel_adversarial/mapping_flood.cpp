@@ -52,7 +52,8 @@ u64 map_many(Case& test, Task task, Memory memory, u64 first, u64 count) {
   return failures;
 }
 
-void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
+// One attempt: the floods with their exact checks; the longest bounded gap goes to `longest_gap`.
+void mapping_flood_once(Case& test, u64& longest_gap) {
   Environment& own = environment();
   REQUIRE(own.boot_info->cpu_count >= 2);
   Console console(CONSOLE);
@@ -191,10 +192,14 @@ void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
   u64 gap = elapsed_nanoseconds(0, longest);
   sys::printf(console, "# longest gap between two system calls on CPU 1 during unmap and destruction: %lu us (%lu calls)\n",
               gap / 1000, bystander.calls);
-  EXPECT(gap < LIVENESS_BOUND_NANOSECONDS);
+  longest_gap = gap;
   thread.destroy();
   EXPECT_OK(factory.remove());
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, own_before);
+}
+
+void a_mapping_flood_never_stalls_the_other_cpu(Case& test) {
+  expect_liveness(test, mapping_flood_once, LIVENESS_BOUND_NANOSECONDS);
 }
 
 }  // namespace
