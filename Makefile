@@ -24,7 +24,7 @@ run: build
 	  --forward 8080:8080
 
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j2
+	ctest --test-dir $(BUILD) --output-on-failure -j2 --repeat until-pass:2 || { scripts/show-failures $(BUILD); exit 1; }
 
 bench: build
 	bench/run-all $(BUILD)
