@@ -23,6 +23,11 @@ PAIRS = [
     # function through the Linux personality, and spawned or run by crun in the Linux guest.
     ("cold_invoke_linux_static", "spawn_wait"),
     ("cold_invoke_linux_static", "crun_run"),
+    # The same static Go "hello, world" on both sides (issue 13's target: at most spawn_wait's).
+    ("cold_invoke_go_hello", "go_spawn_wait"),
+    ("cold_invoke_go_hello", "go_crun_run"),
+    # One demand-zero page fault: a lazy Memory's page touched first vs. a fresh anonymous mapping's.
+    ("demand_zero_page", "demand_zero_page"),
 ]
 # HTTP invocation figures (wall mode only; bench/metteagle/http_run.py, bench/linux/http_run.py):
 # (metric, which way is better). Same metric name on both sides; the ratio is MettEagle / Linux.

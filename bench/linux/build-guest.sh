@@ -29,7 +29,11 @@ done
 # script, the guest files and the resolved kernel package name.
 kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kpkg" ] || die "cannot resolve the kernel behind linux-image-cloud-amd64 (run apt-get update?)"
-inputs_hash=$( { echo "$kpkg"; cat "$here/build-guest.sh" "$here/init.sh" "$here/suite.sh" "$here/oci_config.py" "$here/http-cgi.sh" "$here"/workloads/*; } | sha256sum | cut -d' ' -f1)
+# The static Go "hello, world" the main build made with Debian's golang-go (user/tests/linux), so
+# that both systems run the very same binary.
+go_hello=$build/user/linux-programs/go_hello
+[ -f "$go_hello" ] || die "$go_hello not found: build the project first (make build)"
+inputs_hash=$( { echo "$kpkg"; cat "$go_hello" "$here/build-guest.sh" "$here/init.sh" "$here/suite.sh" "$here/oci_config.py" "$here/http-cgi.sh" "$here"/workloads/*; } | sha256sum | cut -d' ' -f1)
 if [ -f "$G/stamp" ] && [ "$(cat "$G/stamp")" = "$inputs_hash" ] && [ -f "$G/vmlinux" ] && [ -f "$G/initramfs.cpio" ]; then
     log "up to date ($G)"
     exit 0
@@ -110,7 +114,7 @@ done
 unpack "$(download busybox-static)" "$ex/busybox"
 
 rm -rf "$root"
-mkdir -p "$root"/{bin,usr/bin,lib/x86_64-linux-gnu,lib64,bench/bin,bench/bundles/plain,bench/bundles/netns,bench/bundles/echo,bench/bundles/rootfs,bench/www/cgi-bin,lib/modules}
+mkdir -p "$root"/{bin,usr/bin,lib/x86_64-linux-gnu,lib64,bench/bin,bench/bundles/plain,bench/bundles/netns,bench/bundles/echo,bench/bundles/go,bench/bundles/rootfs,bench/www/cgi-bin,lib/modules}
 cp "$ex/busybox/bin/busybox" "$root/bin/busybox"
 cp "$ex/pkg/crun/usr/bin/crun" "$root/usr/bin/crun"
 
@@ -161,17 +165,20 @@ cp "$src" "$root/$interp"
 log "crun libraries: ${!have[*]}"
 
 # --- workloads and bundles -----------------------------------------------------
-for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait; do
+for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero; do
     gcc -static -O2 -Wall -Wextra -Werror -o "$root/bench/bin/$w" "$here/workloads/$w.c" || die "compiling workloads/$w.c failed"
 done
 # The container's rootfs holds only the empty program and the mount points
 # the read-only root cannot grow at start.
 cp "$root/bench/bin/empty" "$root/bench/bundles/rootfs/empty"
 cp "$root/bench/bin/echo" "$root/bench/bundles/rootfs/echo"
+cp "$go_hello" "$root/bench/bin/go_hello"
+cp "$go_hello" "$root/bench/bundles/rootfs/go_hello"
 mkdir -p "$root"/bench/bundles/rootfs/{proc,dev,sys}
 python3 "$here/oci_config.py" plain "$root/bench/bundles/plain/config.json"
 python3 "$here/oci_config.py" netns "$root/bench/bundles/netns/config.json"
 python3 "$here/oci_config.py" echo "$root/bench/bundles/echo/config.json"
+python3 "$here/oci_config.py" go "$root/bench/bundles/go/config.json"
 # HTTP mode (bench.http=1, bench/linux/http_run.py): the virtio-net modules (Debian builds them as
 # modules and ships no modules.dep, so init.sh loads them by path in dependency order) and the
 # busybox httpd CGI that starts one container per request.

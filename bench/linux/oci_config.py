@@ -57,12 +57,13 @@ def config(netns: bool, program: str = "/empty") -> dict:
 
 def main() -> int:
     # echo: the plain bundle with the echo program (stdin to stdout) as the process, for the HTTP
-    # throughput workload.
-    if len(sys.argv) != 3 or sys.argv[1] not in ("plain", "netns", "echo"):
-        print("usage: oci_config.py plain|netns|echo <out-config.json>", file=sys.stderr)
+    # throughput workload; go: the plain bundle with the static Go "hello, world".
+    programs = {"plain": "/empty", "netns": "/empty", "echo": "/echo", "go": "/go_hello"}
+    if len(sys.argv) != 3 or sys.argv[1] not in programs:
+        print("usage: oci_config.py plain|netns|echo|go <out-config.json>", file=sys.stderr)
         return 2
     with open(sys.argv[2], "w") as f:
-        json.dump(config(sys.argv[1] == "netns", "/echo" if sys.argv[1] == "echo" else "/empty"), f, indent=1)
+        json.dump(config(sys.argv[1] == "netns", programs[sys.argv[1]]), f, indent=1)
         f.write("\n")
     return 0
 

@@ -11,7 +11,7 @@ bindir=$1
 bundles=$2
 scale=$3
 shift 3
-all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait crun_run crun_run_netns"
+all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero_page go_spawn_wait crun_run crun_run_netns go_crun_run"
 want=${*:-$all}
 crun=${CRUN:-$(command -v crun || echo crun)}
 
@@ -23,12 +23,16 @@ full)
     sys_n=200 sys_batch=1000
     pipe_n=400 pipe_batch=10
     spawn_n=300 spawn_warm=5
+    fault_n=100 fault_warm=5
+    go_n=30 go_warm=2
     crun_n=100 crun_warm=3
     ;;
 quick)
     sys_n=20 sys_batch=100
     pipe_n=20 pipe_batch=10
     spawn_n=10 spawn_warm=2
+    fault_n=10 fault_warm=2
+    go_n=3 go_warm=1
     crun_n=3 crun_warm=1
     ;;
 *)
@@ -48,12 +52,18 @@ for m in $want; do
     pipe_roundtrip) "$bindir/pipe_roundtrip" $pipe_n $pipe_batch ;;
     spawn_wait) "$bindir/spawn_wait" spawn_wait $spawn_n $spawn_warm "$bindir/empty" ;;
     fork_exec_wait) "$bindir/fork_exec_wait" fork_exec_wait $spawn_n $spawn_warm "$bindir/empty" ;;
+    # 40 pages per sample, as MettEagle's demand_zero_page touches 40 per sample.
+    demand_zero_page) "$bindir/demand_zero" $fault_n $fault_warm 40 ;;
+    # The same static Go "hello, world" (Debian's golang-go, CGO_ENABLED=0) MettEagle runs as
+    # cold_invoke_go_hello; its output goes to /dev/null (BENCH_QUIET), not into the results.
+    go_spawn_wait) BENCH_QUIET=1 "$bindir/spawn_wait" go_spawn_wait $go_n $go_warm "$bindir/go_hello" ;;
     # --no-pivot because pivot_root fails on an initramfs root; cgroups are
     # disabled on both guest and host (the host's mixed v1/v2 layout defeats
     # crun), which makes the Linux figure a lower bound on a real container
     # start.
     crun_run) "$bindir/spawn_wait" crun_run $crun_n $crun_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/plain" "$id" ;;
     crun_run_netns) "$bindir/spawn_wait" crun_run_netns $crun_n $crun_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/netns" "$id" ;;
+    go_crun_run) BENCH_QUIET=1 "$bindir/spawn_wait" go_crun_run $go_n $go_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/go" "$id" ;;
     *) echo "BENCH-ERROR $m unknown metric" ;;
     esac
 done

@@ -1,5 +1,5 @@
-// The executables the benchmark client deploys: the empty native function and the Linux
-// baseline's empty program (a static glibc executable).
+// The executables the benchmark client deploys: the empty native function, the Linux baseline's
+// empty program (a static glibc executable) and the static Go "hello, world" the Linux guest also runs.
 .section .rodata
 .balign 16
 .global empty_function_image
@@ -14,3 +14,10 @@ empty_function_image_end:
 linux_empty_image:
     .incbin LINUX_EMPTY_PATH
 linux_empty_image_end:
+
+.balign 16
+.global go_hello_image
+.global go_hello_image_end
+go_hello_image:
+    .incbin GO_HELLO_PATH
+go_hello_image_end:
