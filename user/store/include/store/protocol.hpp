@@ -33,8 +33,9 @@ enum Request : u32 {
   // Reply: word 0 write handle.
   CREATE = 1,
   // words: 0 write handle, 1 offset in the write buffer, 2 length (1-MAX_WRITE_BYTES).
-  // Reply: word 0 bytes written so far. A failure other than BAD_REQUEST ends the handle and
-  // gives back everything it took (nothing of the blob is left).
+  // Reply: word 0 bytes written so far. BAD_REQUEST and BAD_BUFFER leave the handle as it was;
+  // any other failure (NO_SPACE, IO_ERROR, ...) ends it and gives back everything it took, so
+  // nothing of the blob is left.
   WRITE = 2,
   // words: 0 write handle. The data is made durable, then the catalog entry; only then does the
   // name appear. Reply: word 0 size, 1 checksum (CRC-32C of the bytes).
@@ -112,6 +113,9 @@ struct StoreInfo {
   u64 open_blobs;          // Blobs loaded in memory (shared by their openers).
   u64 writes;              // Write handles open.
   u64 block_bytes;         // Allocation unit.
+  u64 generation;          // The catalog's superblock generation: 1 after format, +1 per compaction.
+  u64 device_requests;     // Requests sent to the disk since the store started.
+  u64 device_most_in_flight;  // The most requests the disk held at once.
 };
 constexpr u64 INFO_WORDS = sizeof(StoreInfo) / 8;
 
