@@ -149,7 +149,10 @@ Status VirtioBlock::collect(Status& request_status) {
     slots_[slot].busy = false;
     --in_flight_;
     u8 status = queue_memory_[STATUS_OFFSET + slot];
-    if (status != STATUS_DONE_OK) {
+    // A read that succeeded wrote its data and the status byte; a shorter length means the buffer
+    // holds less than was asked for, which the caller must not take as the disk's bytes.
+    bool short_read = slots_[slot].copy_to != nullptr && element.length < slots_[slot].length + 1;
+    if (status != STATUS_DONE_OK || short_read) {
       request_status = STATUS_IO_ERROR;
       continue;
     }
