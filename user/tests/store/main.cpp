@@ -13,6 +13,7 @@ using namespace sys;
 using store::Client;
 
 constexpr u64 STORE = FIRST_ENDPOINT;
+constexpr u64 PEER = FIRST_ENDPOINT + 1;  // Boot 1: the second client, reached through `sync`.
 constexpr u64 BUFFER_PAGES = store::MAX_WRITE_BYTES / PAGE_SIZE;
 constexpr u64 BUFFER_ADDRESS = 0x100000000;
 constexpr u64 BLOB_ADDRESS = 0x200000000;
@@ -355,6 +356,49 @@ void uncommitted_at_the_stop(test::Case& test) {
   // The machine stops after this boot's summary without a commit, an abort or an unmount.
 }
 
+// Another client (the peer, a second boot module with its own badge) is handed this client's live
+// write and read handles and the name of a blob it holds open, and must get nowhere with them.
+void foreign_handles_are_refused(test::Case& test) {
+  u64 write_handle = 0;
+  REQUIRE_STATUS(client.create("peer-target", "", store::UNKNOWN_SIZE, buffer, write_handle), store::STATUS_OK);
+  ScopedSlot memory(test);
+  REQUIRE(memory.valid());
+  u64 read_handle = 0, size = 0;
+  REQUIRE_STATUS(client.open(PYTHON, memory.selector(), read_handle, size), store::STATUS_OK);
+  Message request = Message::make(1, {write_handle, read_handle});
+  Message reply;
+  REQUIRE_OK(Endpoint(PEER).call(request, reply));
+  EXPECT_EQ(reply.label(), 0);  // The peer's count of answers that were not what they must be.
+  EXPECT_EQ(reply.words[0], 6);  // The checks it ran.
+  u64 total = 0;
+  fill(buffer_bytes, 3, 0, 10);
+  EXPECT_STATUS(client.write(write_handle, 0, 10, &total), store::STATUS_OK);  // Still ours, untouched.
+  EXPECT_EQ(total, 10);
+  EXPECT_STATUS(client.abort(write_handle), store::STATUS_OK);
+  store::StatReply stat{};
+  EXPECT_STATUS(client.stat(PYTHON, stat), store::STATUS_OK);
+  EXPECT_EQ(stat.openers, 1);
+  EXPECT_STATUS(client.close(read_handle), store::STATUS_OK);
+}
+
+// The peer's side: answers one request from the first client with the number of wrong answers.
+void serve_as_peer() {
+  Message request;
+  if (!Endpoint(PEER).receive(request).ok()) return;
+  u64 write_handle = request.words[0];
+  u64 read_handle = request.words[1];
+  u64 wrong = 0;
+  Message reply;
+  wrong += client.write(write_handle, 0, 10) != store::STATUS_BAD_HANDLE;
+  wrong += client.commit(write_handle) != store::STATUS_BAD_HANDLE;
+  wrong += client.abort(write_handle) != store::STATUS_BAD_HANDLE;
+  wrong += client.close(read_handle) != store::STATUS_BAD_HANDLE;
+  wrong += client.remove(PYTHON) != store::STATUS_OPEN_ELSEWHERE;
+  store::StatReply stat{};
+  wrong += client.stat(PYTHON, stat) != store::STATUS_OK || stat.openers != 1;
+  (void)sys::reply(Message::make(static_cast<u32>(wrong), {6}));
+}
+
 // --- boot 2 ---------------------------------------------------------------------------------
 
 void committed_catalog_survived(test::Case& test) {
@@ -407,7 +451,8 @@ const test::TestEntry FIRST_BOOT[] = {
     {"an 8 MiB blob is written and read back", big_blob},
     {"open gives one read-only Memory shared by every opener; the last close revokes it", open_is_shared_and_read_only},
     {"delete is refused while the blob is open, then works", delete_refused_while_open},
-    {"malformed requests, foreign handles and taken names get precise errors", requests_are_checked},
+    {"malformed requests, unknown handles and taken names get precise errors", requests_are_checked},
+    {"another client cannot write, commit, abort or close this client's handles", foreign_handles_are_refused},
     {"1,200 entries, 600 deleted: a compaction, and LIST pages in name order", thousands_of_entries},
     {"a blob that does not fit is refused (known and streamed size) and leaves nothing", blob_that_does_not_fit},
     {"a blob left uncommitted when the machine stops", uncommitted_at_the_stop},
@@ -423,8 +468,14 @@ const test::TestEntry SECOND_BOOT[] = {
 
 extern "C" void metteagle_main(u64) {
   char phase[8] = {};
-  if (!Memory(BOOT_FILE).read(0, phase, 2).ok() || (phase[0] != '1' && phase[0] != '2')) {
-    printf(console, "store_tests: the data module `phase` must hold 1 or 2\n");
+  if (!Memory(BOOT_FILE).read(0, phase, 2).ok() || (phase[0] != '1' && phase[0] != '2' && phase[0] != 'p' &&
+                                                    phase[0] != '-')) {
+    printf(console, "store_tests: the data module must hold 1, 2, p (the peer) or - (nothing to do)\n");
+    return;
+  }
+  if (phase[0] == '-') return;
+  if (phase[0] == 'p') {
+    serve_as_peer();  // Prints nothing: the scenario counts only the first client's lines.
     return;
   }
   u64 slot = slot_allocator.allocate().value();  // Cannot fail: the allocator is fresh.

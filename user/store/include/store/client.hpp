@@ -62,7 +62,12 @@ class Client {
     sys::Message reply;
     Status status = call(named(OPEN, name), reply);
     sys::set_receive_slots(sys::abi::NULL_SELECTOR);
-    if (status == STATUS_OK && reply.received_capabilities != 1) return STATUS_IO_ERROR;
+    if (status == STATUS_OK && reply.received_capabilities != 1) {
+      // The Memory did not arrive (the slot was not empty): give the handle back at once.
+      sys::Message ignored;
+      (void)call(sys::Message::make(CLOSE, {reply.words[0]}), ignored);
+      return STATUS_IO_ERROR;
+    }
     if (status == STATUS_OK) {
       handle = reply.words[0];
       size = reply.words[1];
