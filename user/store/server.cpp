@@ -42,6 +42,12 @@ void StoreServer::serve(Endpoint endpoint, bool disk_ready) {
         set_receive_slots(receive_slot);
       }
     }
+    if (receive_slot == abi::NULL_SELECTOR) {
+      // Slots ran out earlier (capabilities were refused meanwhile); one may be free again.
+      auto next = resources_.slots.allocate();
+      receive_slot = next.ok() ? next.value() : abi::NULL_SELECTOR;
+      set_receive_slots(receive_slot);
+    }
     if (status != STATUS_OK) reply = Message::make(status);
     if (endpoint.reply_wait(reply, request).ok()) continue;
     // The caller may have vanished before its answer; that must not stop the server.
