@@ -3,6 +3,10 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
+# `make run`: guest memory, and the image store's disk (created sparse on the host if absent).
+MEMORY ?= 2G
+DISK ?= $(BUILD)/store.img
+DISK_SIZE ?= 4G
 
 .PHONY: all setup configure build run test bench docs fuzz fuzz-host fuzz-kernel soak clean
 
@@ -19,9 +23,10 @@ configure: $(BUILD)/build.ninja
 build: setup configure
 	cmake --build $(BUILD)
 
+# ioapic2=off puts the virtio-mmio interrupts (network, disk) on the I/O APIC the kernel routes.
 run: build
 	scripts/launch --kernel $(BUILD)/kernel/metteagle.elf --build-dir $(BUILD) --boot-config config/system.boot \
-	  --forward 8080:8080
+	  --forward 8080:8080 --memory $(MEMORY) --disk $(DISK) --disk-size $(DISK_SIZE) --machine-option ioapic2=off
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2 --repeat until-pass:2 || { scripts/show-failures $(BUILD); exit 1; }

@@ -52,11 +52,35 @@ def qemu_binary():
     return binary
 
 
+def create_disk(path, size):
+    """Creates the image store's disk file (sparse, `size` bytes) unless it exists; returns True if created."""
+    if os.path.exists(path):
+        return False
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as disk:
+        disk.truncate(size)
+    return True
+
+
+def parse_size(text):
+    """'4G', '512M', '64K' or a byte count (powers of 1024) -> bytes."""
+    match = re.fullmatch(r"(\d+)([KMGT]?)", text.strip().upper())
+    if not match:
+        raise SystemExit(f"error: bad size {text!r} (want e.g. 4G, 512M or a byte count)")
+    return int(match.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[match.group(2)]
+
+
 def command_line(kernel, append="", modules=(), accel="tcg", icount=False, memory=DEFAULT_MEMORY,
-                 cpus=DEFAULT_CPUS, network_forwards=(), extra=(), machine_options=()):
+                 cpus=DEFAULT_CPUS, network_forwards=(), extra=(), machine_options=(), disk=None,
+                 disk_cache="writeback"):
     """The full QEMU argv for booting `kernel` with multiboot modules (each "path args").
 
-    machine_options are appended to the machine's options (e.g. SINGLE_IOAPIC)."""
+    machine_options are appended to the machine's options (e.g. SINGLE_IOAPIC). disk: a raw image
+    file attached as the image store's virtio-blk device (docs/STORE.md); disk_cache is QEMU's cache
+    mode for it ("writeback" honours the guest's flushes; tests use "unsafe", which ignores them and
+    is fast, and loses nothing when QEMU itself ends)."""
     for module in modules:
         if "," in module:
             raise SystemExit(f"error: a module entry may not contain ',' (QEMU separates modules with it): {module}")
@@ -76,5 +100,10 @@ def command_line(kernel, append="", modules=(), accel="tcg", icount=False, memor
     if network_forwards:
         forwards = ",".join(f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in network_forwards)
         argv += ["-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-device,netdev=net0"]
+    if disk:
+        if "," in disk:
+            raise SystemExit(f"error: the disk path may not contain ',': {disk}")
+        argv += ["-drive", f"file={disk},if=none,format=raw,id=store,cache={disk_cache}",
+                 "-device", "virtio-blk-device,drive=store"]
     argv += list(extra)
     return argv

@@ -14,6 +14,13 @@ forwards a free host port to each --forward guest port, waits until the serial o
 --ready, runs the host-side command (with {port} replaced by the first forwarded host port, {port1}
 by the second, ...), then ends the guest. The scenario passes when the command exits 0 while the
 guest still runs and no panic was printed.
+
+Disk mode (--disk FILE --disk-size SIZE): the guest gets FILE as its virtio-blk disk (the image
+store's, docs/STORE.md), created empty (sparse) before the first boot. With --boots N the harness
+boots the guest N times on the same disk, one after the other; "{boot}" in a --module is replaced
+by the boot's number (1, 2, ...), so each boot can be told its part. Each boot is judged like a
+single run; the scenario passes only if all of them pass. The log holds every boot, one after the
+other, each headed by a "--- boot N ---" line.
 """
 import argparse
 import os
@@ -190,17 +197,24 @@ def main():
     parser.add_argument("--ready", default=None, help="regex of the serial line that says the guest is ready")
     parser.add_argument("--host-check", default=None,
                         help="host command run once the guest is ready; {port} is the first forwarded host port")
+    parser.add_argument("--disk", default=None, help="virtio-blk disk file, created empty before the first boot")
+    parser.add_argument("--disk-size", default="64M", help="size of the --disk file (e.g. 48M)")
+    parser.add_argument("--boots", type=int, default=1, help="boot the guest this many times on the same disk")
     args = parser.parse_args()
     if args.host_check is not None and (args.ready is None or not args.forward):
         parser.error("--host-check needs --ready and at least one --forward")
 
     os.makedirs(args.log_dir, exist_ok=True)
     log_path = os.path.join(args.log_dir, f"{args.name}.log")
+    if args.boots > 1:
+        return run_boots(args, log_path)
     host_ports = [free_tcp_port() for _ in args.forward]
     # Scenarios always run under TCG: their outcome must not depend on the host's accelerator.
+    if args.disk:
+        prepare_disk(args)
     argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", False, args.memory, args.cpus,
                              network_forwards=list(zip(host_ports, args.forward)),
-                             machine_options=args.machine_option)
+                             machine_options=args.machine_option, disk=args.disk, disk_cache="unsafe")
     monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")
     if os.path.exists(monitor_path):
         os.unlink(monitor_path)
@@ -231,6 +245,52 @@ def main():
         reason = judge_panic(status, lines)
 
     return report(args.name, reason, elapsed, log_path, lines)
+
+
+def prepare_disk(args):
+    """A fresh, empty (sparse) disk file: a scenario never sees an earlier run's disk."""
+    if os.path.exists(args.disk):
+        os.unlink(args.disk)
+    qemu.create_disk(args.disk, qemu.parse_size(args.disk_size))
+
+
+def run_boots(args, log_path):
+    """Boots the guest args.boots times on one disk; each boot is judged on its own lines."""
+    if args.host_check is not None or args.expect != "pass" or not args.disk:
+        raise SystemExit("error: --boots needs --disk and works only with --expect pass, without --host-check")
+    prepare_disk(args)
+    monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")
+    started = time.monotonic()
+    all_lines = []
+    with open(log_path, "wb") as log:
+        for boot in range(1, args.boots + 1):
+            modules = [module.replace("{boot}", str(boot)) for module in args.module]
+            argv = qemu.command_line(args.kernel, args.append, modules, "tcg", False, args.memory, args.cpus,
+                                     machine_options=args.machine_option, disk=args.disk, disk_cache="unsafe")
+            if os.path.exists(monitor_path):
+                os.unlink(monitor_path)
+            argv += ["-monitor", f"unix:{monitor_path},server=on,wait=off"]
+            log.write(f"--- boot {boot} ---\n".encode())
+            log.flush()
+            boot_started = log.tell()
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                status = process.wait(timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                diagnosis = hang_report(monitor_path, args.kernel)
+                process.kill()
+                process.wait()
+                status = None
+                log.write(("\n" + diagnosis + "\n").encode())
+            log.flush()
+            with open(log_path, "rb") as transcript:
+                transcript.seek(boot_started)
+                lines = [line.rstrip("\r") for line in transcript.read().decode("utf-8", "replace").split("\n")]
+            all_lines += [f"--- boot {boot} ---"] + lines
+            reason = f"timed out after {args.timeout:.0f} s (hang)" if status is None else judge_pass(status, lines)
+            if reason is not None:
+                return report(args.name, f"boot {boot}: {reason}", time.monotonic() - started, log_path, all_lines)
+    return report(args.name, None, time.monotonic() - started, log_path, all_lines)
 
 
 def report(name, reason, elapsed, log_path, lines):

@@ -1,11 +1,13 @@
 // VirtioNet: a driver for QEMU's legacy virtio-mmio network device (microvm's transports), one
-// receive and one transmit queue, no offloads. The queues and all packet buffers live in one
-// physically contiguous DMA memory object, so a buffer's device address is base + offset.
+// receive and one transmit queue, no offloads. The transport and the virtqueues are the shared
+// virtio code (user/virtio); the queues and all packet buffers live in one physically contiguous
+// DMA memory object, so a buffer's device address is base + offset.
 // Invariant: a descriptor is owned either by the device (on the available ring, not yet used) or by
 // the driver (free list or being refilled), never both; the driver touches only its own.
 #pragma once
 
 #include "sys/sys.hpp"
+#include "virtio/mmio.hpp"
 
 namespace net {
 
@@ -28,12 +30,7 @@ struct VirtioNetResources {
   u64 dma_address;        // Page-aligned virtual address for the DMA region (DMA_PAGES pages).
 };
 
-// What the probe found: the transport slot and the interrupt line it is wired to.
-struct VirtioNetLocation {
-  u64 slot;
-  u64 transport_count;
-  u64 interrupt_line;  // I/O APIC input (GSI).
-};
+using VirtioNetLocation = virtio::Location;
 
 class VirtioNet {
  public:
@@ -44,7 +41,7 @@ class VirtioNet {
   [[nodiscard]] sys::Result<void> start(const VirtioNetResources& resources);
 
   const u8* mac() const { return mac_; }
-  const VirtioNetLocation& location() const { return location_; }
+  const VirtioNetLocation& location() const { return transport_.location(); }
 
   // Copies one frame (at most MAX_FRAME bytes, given as pieces) into a transmit buffer and
   // notifies the device. Busy when every transmit buffer is in flight.
@@ -57,8 +54,11 @@ class VirtioNet {
     u8* buffer = transmit_buffer(descriptor);
     for (usize index = 0; index < HEADER_LENGTH; ++index) buffer[index] = 0;
     copy_pieces(buffer + HEADER_LENGTH);
-    queue_buffer(transmit_, descriptor, static_cast<u32>(HEADER_LENGTH + length));
-    notify(TRANSMIT_QUEUE);
+    transmit_.set_descriptor(descriptor, dma_physical_ + TRANSMIT_BUFFERS_OFFSET + descriptor * BUFFER_SIZE,
+                             static_cast<u32>(HEADER_LENGTH + length), 0);
+    transmit_owned_[descriptor] = true;
+    transmit_.publish(descriptor);
+    transport_.notify(TRANSMIT_QUEUE);
     return {};
   }
 
@@ -67,21 +67,22 @@ class VirtioNet {
   template <typename Deliver>
   usize receive(Deliver&& deliver) {
     usize frames = 0;
-    while (receive_.last_used != used_index(receive_)) {
-      UsedElement element = used_element(receive_, receive_.last_used);
-      ++receive_.last_used;
+    virtio::UsedElement element{};
+    while (receive_.take_used(element)) {
+      // The device names the buffer and its length; neither is believed beyond our own bounds.
+      if (element.id >= QUEUE_SIZE) continue;
       u16 descriptor = static_cast<u16>(element.id);
-      if (element.length > HEADER_LENGTH && descriptor < QUEUE_SIZE)
+      if (element.length > HEADER_LENGTH && element.length <= BUFFER_SIZE)
         deliver(receive_buffer(descriptor) + HEADER_LENGTH, element.length - HEADER_LENGTH);
-      queue_buffer(receive_, descriptor, BUFFER_SIZE);
+      queue_receive_buffer(descriptor);
       ++frames;
     }
-    if (frames != 0) notify(RECEIVE_QUEUE);
+    if (frames != 0) transport_.notify(RECEIVE_QUEUE);
     return frames;
   }
 
   // Reads and acknowledges the device's interrupt status (deasserts its level-triggered line).
-  u32 acknowledge_interrupt();
+  u32 acknowledge_interrupt() { return transport_.acknowledge_interrupt(); }
 
   void reclaim_transmitted();
 
@@ -89,33 +90,7 @@ class VirtioNet {
   static constexpr usize HEADER_LENGTH = 10;  // Legacy virtio_net_hdr without mergeable buffers.
   static constexpr u16 RECEIVE_QUEUE = 0;
   static constexpr u16 TRANSMIT_QUEUE = 1;
-
-  struct Descriptor {
-    u64 address;
-    u32 length;
-    u16 flags;
-    u16 next;
-  };
-  struct UsedElement {
-    u32 id;
-    u32 length;
-  };
-  static_assert(sizeof(Descriptor) == 16 && sizeof(UsedElement) == 8);
-
-  // One virtqueue in the legacy layout: descriptors, then the available ring, then the used ring
-  // at the next page boundary.
-  struct Queue {
-    Descriptor* descriptors;
-    volatile u16* available;  // flags, idx, ring[QUEUE_SIZE], used_event
-    volatile u8* used;        // flags, idx, ring[QUEUE_SIZE] of UsedElement, avail_event
-    u16 next_available;
-    u16 last_used;
-    usize offset;  // In the DMA region.
-  };
-
-  static constexpr usize QUEUE_BYTES_UNALIGNED = 16 * QUEUE_SIZE + 2 * (3 + QUEUE_SIZE);
-  static constexpr usize USED_OFFSET = (QUEUE_BYTES_UNALIGNED + 4095) & ~usize{4095};
-  static constexpr usize QUEUE_PAGES = (USED_OFFSET + 6 + 8 * QUEUE_SIZE + 4095) / 4096;
+  static constexpr usize QUEUE_PAGES = virtio::Virtqueue::pages(QUEUE_SIZE);
   static constexpr usize BUFFER_PAGES = QUEUE_SIZE * BUFFER_SIZE / 4096;
 
  public:
@@ -125,26 +100,19 @@ class VirtioNet {
   static constexpr usize RECEIVE_BUFFERS_OFFSET = 2 * QUEUE_PAGES * 4096;
   static constexpr usize TRANSMIT_BUFFERS_OFFSET = RECEIVE_BUFFERS_OFFSET + BUFFER_PAGES * 4096;
 
-  [[nodiscard]] sys::Result<void> probe(const VirtioNetResources& resources);
-  [[nodiscard]] sys::Result<void> setup_queue(u16 index, Queue& queue, usize offset);
-  u32 read_register(usize offset) const;
-  void write_register(usize offset, u32 value) const;
-  void notify(u16 queue);
-  void queue_buffer(Queue& queue, u16 descriptor, u32 length);
-  u16 used_index(const Queue& queue) const;
-  UsedElement used_element(const Queue& queue, u16 position) const;
+  void queue_receive_buffer(u16 descriptor);
   u8* receive_buffer(u16 descriptor) const { return dma_ + RECEIVE_BUFFERS_OFFSET + descriptor * BUFFER_SIZE; }
   u8* transmit_buffer(u16 descriptor) const { return dma_ + TRANSMIT_BUFFERS_OFFSET + descriptor * BUFFER_SIZE; }
 
-  volatile u32* registers_ = nullptr;  // The chosen transport's 0x200-byte window.
+  virtio::MmioTransport transport_;
   u8* dma_ = nullptr;
   u64 dma_physical_ = 0;
   u8 mac_[MAC_LENGTH] = {};
-  VirtioNetLocation location_{};
-  Queue receive_{};
-  Queue transmit_{};
+  virtio::Virtqueue receive_;
+  virtio::Virtqueue transmit_;
   u16 free_transmit_[QUEUE_SIZE] = {};
   u16 free_transmit_count_ = 0;
+  bool transmit_owned_[QUEUE_SIZE] = {};  // In flight: the device has it, a used element may return it.
 };
 
 }  // namespace net

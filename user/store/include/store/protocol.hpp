@@ -1,0 +1,166 @@
+// The image store's IPC protocol: what clients send to the store server (user/store/) on its
+// endpoint `store`, and what it answers. Shared by the server, its clients and the host unit tests;
+// docs/STORE.md explains it.
+// Invariant: every reply's label is a Status; names and digests travel NUL-padded in fixed word
+// ranges; numbers only grow (new requests and statuses are appended, never renumbered).
+#pragma once
+
+#include "abi/syscall.hpp"
+#include "abi/types.hpp"
+
+namespace store {
+
+using metteagle::abi::u32;
+using metteagle::abi::u64;
+using metteagle::abi::u8;
+
+// A name: 1-127 bytes of [A-Za-z0-9._:/@+-] ("python:3.11", "docker.io/library/debian:12").
+constexpr u64 NAME_BYTES = 128;
+constexpr u64 NAME_WORDS = NAME_BYTES / 8;  // 16.
+// A digest: 0-143 bytes of [A-Za-z0-9._:+=-] ("sha256:<64 hex>", "sha512:<128 hex>").
+constexpr u64 DIGEST_BYTES = 144;
+constexpr u64 DIGEST_WORDS = DIGEST_BYTES / 8;  // 18.
+constexpr u64 UNKNOWN_SIZE = ~u64{0};
+// The largest blob: what one lazily committed Memory can hold (OPEN hands one out).
+constexpr u64 MAX_BLOB_BYTES = metteagle::abi::LAZY_MAX_PAGES * 4096;
+// The most bytes one WRITE takes from the client's buffer.
+constexpr u64 MAX_WRITE_BYTES = 4ull << 20;
+
+enum Request : u32 {
+  // words 0-15 name, 16-33 digest, 34 expected size (UNKNOWN_SIZE: not known; a known size is
+  // reserved on disk at once, so a blob that cannot fit is refused here), 35 flags (0).
+  // capabilities[0]: the client's write buffer (Memory, Read), kept with the handle.
+  // Reply: word 0 write handle.
+  CREATE = 1,
+  // words: 0 write handle, 1 offset in the write buffer, 2 length (1-MAX_WRITE_BYTES).
+  // Reply: word 0 bytes written so far. BAD_REQUEST and BAD_BUFFER leave the handle as it was;
+  // any other failure (NO_SPACE, IO_ERROR, ...) ends it and gives back everything it took, so
+  // nothing of the blob is left.
+  WRITE = 2,
+  // words: 0 write handle. The data is made durable, then the catalog entry; only then does the
+  // name appear. Reply: word 0 size, 1 checksum (CRC-32C of the bytes).
+  COMMIT = 3,
+  ABORT = 4,  // words: 0 write handle. Drops everything written.
+  // words: 0 index of the first entry (in name order). Reply: word 0 total entries, 1 names in
+  // this reply, from word 2 the names back to back, each ending with a NUL byte.
+  LIST = 5,
+  // words 0-15 name. Reply: StatReply.
+  STAT = 6,
+  // words 0-15 name. Refused with OPEN_ELSEWHERE while any client holds the blob open.
+  DELETE = 7,
+  // words 0-15 name. Reply: word 0 read handle, 1 size; capabilities[0]: Memory (Read only) of
+  // at least max(size, 1) bytes rounded to pages, holding the blob's bytes then zeros. Every
+  // opener of the same blob gets the same Memory, loaded from disk once; it is released (and the
+  // capabilities of every opener revoked) when the last opener closes.
+  OPEN = 8,
+  CLOSE = 9,  // words: 0 read handle.
+  INFO = 10,  // Reply: StoreInfo.
+  // Reserved for the image importer: a CREATE whose bytes (an OCI or docker archive) are
+  // transformed by the store into an image (words as CREATE). Answered UNSUPPORTED today.
+  IMPORT = 11,
+};
+
+enum Status : u32 {
+  STATUS_OK = 0,
+  STATUS_BAD_REQUEST = 1,      // Malformed request: short, bad name or digest, bad flags or sizes.
+  STATUS_NOT_FOUND = 2,        // No committed entry of that name.
+  STATUS_NAME_TAKEN = 3,       // CREATE of a name that exists or is being written.
+  STATUS_NO_SPACE = 4,         // The disk cannot hold the blob (or the next part of it).
+  STATUS_OPEN_ELSEWHERE = 5,   // DELETE of a blob some client holds open.
+  STATUS_BAD_HANDLE = 6,       // No such write or read handle for this client.
+  STATUS_BAD_BUFFER = 7,       // No write buffer, or offset + length beyond it, or unreadable.
+  STATUS_TOO_MANY_HANDLES = 8, // The client holds MAX_HANDLES_PER_CLIENT handles already.
+  STATUS_OUT_OF_MEMORY = 9,    // The store's own memory quota cannot load or track this.
+  STATUS_IO_ERROR = 10,        // The disk reported an error; the operation had no effect.
+  STATUS_CORRUPT = 11,         // The blob's bytes on disk no longer match their checksum.
+  STATUS_CATALOG_FULL = 12,    // The catalog's journal cannot hold the live entries.
+  STATUS_TOO_FRAGMENTED = 13,  // The free space is in too many pieces for one blob.
+  STATUS_TOO_LARGE = 14,       // Beyond MAX_BLOB_BYTES.
+  STATUS_UNSUPPORTED = 15,     // A request this store does not implement (IMPORT, today).
+  STATUS_NO_DISK = 16,         // The store runs without a usable disk.
+};
+
+constexpr const char* status_name(u64 status) {
+  constexpr const char* NAMES[] = {"OK",           "BAD_REQUEST",   "NOT_FOUND",         "NAME_TAKEN",
+                                   "NO_SPACE",     "OPEN_ELSEWHERE", "BAD_HANDLE",       "BAD_BUFFER",
+                                   "TOO_MANY_HANDLES", "OUT_OF_MEMORY", "IO_ERROR",       "CORRUPT",
+                                   "CATALOG_FULL", "TOO_FRAGMENTED", "TOO_LARGE",         "UNSUPPORTED",
+                                   "NO_DISK"};
+  return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
+}
+
+// Handles (write and read together) one client (badge) may hold at once.
+constexpr u64 MAX_HANDLES_PER_CLIENT = 64;
+
+// Reply words of STAT.
+struct StatReply {
+  u64 size;
+  u64 checksum;     // CRC-32C of the bytes.
+  u64 openers;      // Read handles open on it now (all clients).
+  u64 sequence;     // Commit order: larger is newer.
+  char digest[DIGEST_BYTES];
+};
+constexpr u64 STAT_WORDS = sizeof(StatReply) / 8;
+
+// Reply words of INFO.
+struct StoreInfo {
+  u64 disk_bytes;          // The whole device.
+  u64 data_bytes;          // What blobs can use in all (the device minus superblocks and catalog).
+  u64 free_bytes;          // Not used by committed blobs nor reserved by open writes.
+  u64 entries;             // Committed entries.
+  u64 catalog_bytes;       // The catalog's journal half.
+  u64 catalog_used_bytes;  // Of which in use (snapshot plus records since).
+  u64 open_blobs;          // Blobs loaded in memory (shared by their openers).
+  u64 writes;              // Write handles open.
+  u64 block_bytes;         // Allocation unit.
+  u64 generation;          // The catalog's superblock generation: 1 after format, +1 per compaction.
+  u64 device_requests;     // Requests sent to the disk since the store started.
+  u64 device_most_in_flight;  // The most requests the disk held at once.
+};
+constexpr u64 INFO_WORDS = sizeof(StoreInfo) / 8;
+
+constexpr bool is_name_byte(u8 c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '/' || c == '@' || c == '+' || c == '-';
+}
+constexpr bool is_digest_byte(u8 c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '+' || c == '=' || c == '-';
+}
+
+// Packs a NUL-terminated string into `bytes` bytes of message words (NUL-padded, truncated).
+inline void pack_text(const char* text, u64* words, u64 bytes) {
+  for (u64 i = 0; i < bytes / 8; ++i) words[i] = 0;
+  auto* target = reinterpret_cast<u8*>(words);
+  for (u64 i = 0; i + 1 < bytes && text[i] != '\0'; ++i) target[i] = static_cast<u8>(text[i]);
+}
+
+// Unpacks and validates: at least `minimum` bytes before the first NUL, fewer than `bytes`, all
+// allowed, NUL padding after. `out` gets the text with its NUL.
+template <bool (*Allowed)(u8)>
+inline bool unpack_text(const u64* words, u64 bytes, u64 minimum, char* out) {
+  const auto* source = reinterpret_cast<const u8*>(words);
+  u64 length = 0;
+  while (length < bytes && source[length] != 0) ++length;
+  if (length < minimum || length >= bytes) return false;
+  for (u64 i = length; i < bytes; ++i)
+    if (source[i] != 0) return false;
+  for (u64 i = 0; i < length; ++i) {
+    if (!Allowed(source[i])) return false;
+    out[i] = static_cast<char>(source[i]);
+  }
+  out[length] = '\0';
+  return true;
+}
+inline bool unpack_name(const u64* words, char (&name)[NAME_BYTES]) {
+  return unpack_text<is_name_byte>(words, NAME_BYTES, 1, name);
+}
+inline bool unpack_digest(const u64* words, char (&digest)[DIGEST_BYTES]) {
+  return unpack_text<is_digest_byte>(words, DIGEST_BYTES, 0, digest);
+}
+
+constexpr u64 CREATE_WORDS = NAME_WORDS + DIGEST_WORDS + 2;  // 36.
+static_assert(CREATE_WORDS <= metteagle::abi::MESSAGE_WORDS);
+static_assert(STAT_WORDS <= metteagle::abi::MESSAGE_WORDS);
+
+}  // namespace store

@@ -1,0 +1,332 @@
+// StoreServer: decoding and answering the store's requests (store/protocol.hpp); every request is
+// checked completely (length, handle and its owner, names, sizes, the lent buffer) before the
+// volume or a kernel object is touched.
+#include "server.hpp"
+
+#include "layout/checksum.hpp"
+
+namespace store {
+namespace {
+
+using namespace sys;
+
+constexpr u64 LOAD_CHUNK = 1 << 20;
+constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read);
+
+u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+}  // namespace
+
+bool StoreServer::start() {
+  staging_ = static_cast<u8*>(heap_.allocate(MAX_WRITE_BYTES));
+  return staging_ != nullptr;
+}
+
+void StoreServer::serve(Endpoint endpoint, bool disk_ready) {
+  u64 receive_slot = resources_.slots.allocate().value();  // Cannot fail: the allocator is fresh.
+  set_receive_slots(receive_slot);
+  Message request;
+  Message reply;
+  if (!endpoint.receive(request).ok()) return;
+  for (;;) {
+    u64 capability = request.received_capabilities > 0 ? receive_slot : 0;
+    reply = Message::make(0);
+    Status status = disk_ready ? dispatch(request, reply, capability) : STATUS_NO_DISK;
+    if (request.received_capabilities > 0) {
+      if (capability != 0) {
+        (void)Capability(capability).remove();  // Not wanted by this request: the slot is reused.
+      } else {
+        // The request kept it: the next capability lands in a fresh slot.
+        auto next = resources_.slots.allocate();
+        receive_slot = next.ok() ? next.value() : abi::NULL_SELECTOR;
+        set_receive_slots(receive_slot);
+      }
+    }
+    if (receive_slot == abi::NULL_SELECTOR) {
+      // Slots ran out earlier (capabilities were refused meanwhile); one may be free again.
+      auto next = resources_.slots.allocate();
+      receive_slot = next.ok() ? next.value() : abi::NULL_SELECTOR;
+      set_receive_slots(receive_slot);
+    }
+    if (status != STATUS_OK) reply = Message::make(status);
+    if (endpoint.reply_wait(reply, request).ok()) continue;
+    // The caller may have vanished before its answer; that must not stop the server.
+    if (!endpoint.receive(request).ok()) return;
+  }
+}
+
+Status StoreServer::dispatch(const Message& request, Message& reply, u64& capability) {
+  switch (request.label()) {
+    case CREATE: return create(request, reply, capability);
+    case WRITE: return write(request, reply);
+    case COMMIT: return commit(request, reply);
+    case ABORT: return abort(request);
+    case LIST: return list(request, reply);
+    case STAT: return stat(request, reply);
+    case DELETE: return remove(request);
+    case OPEN: return open(request, reply);
+    case CLOSE: return close(request);
+    case INFO: return info(reply);
+    case IMPORT: return STATUS_UNSUPPORTED;
+    default: return STATUS_BAD_REQUEST;
+  }
+}
+
+u64 StoreServer::find_handle(u64 badge, u64 id, Kind kind) const {
+  for (u64 index = 0; index < handles_.size(); ++index)
+    if (handles_[index].id == id && handles_[index].badge == badge && handles_[index].kind == kind) return index;
+  return handles_.size();
+}
+
+u64 StoreServer::handles_of(u64 badge) const {
+  u64 count = 0;
+  for (u64 index = 0; index < handles_.size(); ++index) if (handles_[index].badge == badge) ++count;
+  return count;
+}
+
+void StoreServer::drop_handle(u64 index) {
+  if (handles_[index].kind == Kind::Write) {
+    (void)Capability(handles_[index].buffer).remove();
+    resources_.slots.free(handles_[index].buffer);
+  }
+  handles_.erase(index);
+}
+
+StoreServer::OpenBlob* StoreServer::find_blob(const char* name) const {
+  for (u64 index = 0; index < blobs_.size(); ++index)
+    if (compare_text(blobs_[index]->name, name) == 0) return blobs_[index];
+  return nullptr;
+}
+
+StoreServer::OpenBlob* StoreServer::blob_by_id(u64 id) const {
+  for (u64 index = 0; index < blobs_.size(); ++index)
+    if (blobs_[index]->id == id) return blobs_[index];
+  return nullptr;
+}
+
+Status StoreServer::create(const Message& request, Message& reply, u64& capability) {
+  char name[NAME_BYTES];
+  char digest[DIGEST_BYTES];
+  if (request.word_count() < CREATE_WORDS || !unpack_name(&request.words[0], name) ||
+      !unpack_digest(&request.words[NAME_WORDS], digest) || request.words[NAME_WORDS + DIGEST_WORDS + 1] != 0)
+    return STATUS_BAD_REQUEST;
+  u64 size_hint = request.words[NAME_WORDS + DIGEST_WORDS];
+  if (size_hint != UNKNOWN_SIZE && size_hint > MAX_BLOB_BYTES) return STATUS_TOO_LARGE;
+  if (capability == 0) return STATUS_BAD_BUFFER;
+  auto identity = Capability(capability).identify();
+  if (!identity.ok() || identity->type != ObjectType::Memory ||
+      (identity->rights & abi::rights_of(abi::MemoryRight::Read)) == 0)
+    return STATUS_BAD_BUFFER;
+  if (handles_of(request.badge) >= MAX_HANDLES_PER_CLIENT) return STATUS_TOO_MANY_HANDLES;
+  if (!handles_.reserve(handles_.size() + 1)) return STATUS_OUT_OF_MEMORY;
+  Writer* writer = nullptr;
+  if (Status status = volume_.begin(name, digest, size_hint, writer); status != STATUS_OK) return status;
+  u64 id = next_id_++;
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0});  // Reserved above.
+  capability = 0;  // Kept with the handle.
+  reply.set_words(STATUS_OK, 1);
+  reply.words[0] = id;
+  return STATUS_OK;
+}
+
+Status StoreServer::write(const Message& request, Message& reply) {
+  if (request.word_count() < 3) return STATUS_BAD_REQUEST;
+  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  if (index == handles_.size()) return STATUS_BAD_HANDLE;
+  u64 offset = request.words[1];
+  u64 length = request.words[2];
+  if (length == 0 || length > MAX_WRITE_BYTES || offset > ~u64{0} - length) return STATUS_BAD_REQUEST;
+  // The kernel checks the range against the buffer; an unreadable range is the client's error and
+  // leaves the handle as it was.
+  if (!Memory(handles_[index].buffer).read(offset, staging_, length).ok()) return STATUS_BAD_BUFFER;
+  Writer* writer = handles_[index].writer;
+  if (Status status = volume_.append(writer, staging_, length); status != STATUS_OK) {
+    drop_handle(index);  // The volume ended the writer and took back its space.
+    return status;
+  }
+  reply.set_words(STATUS_OK, 1);
+  reply.words[0] = writer->bytes;
+  return STATUS_OK;
+}
+
+Status StoreServer::commit(const Message& request, Message& reply) {
+  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  if (index == handles_.size()) return STATUS_BAD_HANDLE;
+  const Entry* entry = nullptr;
+  Status status = volume_.commit(handles_[index].writer, &entry);
+  drop_handle(index);  // Committed or not, the writer has ended.
+  if (status != STATUS_OK) return status;
+  reply.set_words(STATUS_OK, 2);
+  reply.words[0] = entry->size;
+  reply.words[1] = entry->checksum;
+  return STATUS_OK;
+}
+
+Status StoreServer::abort(const Message& request) {
+  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  if (index == handles_.size()) return STATUS_BAD_HANDLE;
+  volume_.abort(handles_[index].writer);
+  drop_handle(index);
+  return STATUS_OK;
+}
+
+Status StoreServer::list(const Message& request, Message& reply) {
+  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  u64 first = request.words[0];
+  u64 total = volume_.entry_count();
+  auto* bytes = reinterpret_cast<u8*>(&reply.words[2]);
+  u64 capacity = (abi::MESSAGE_WORDS - 2) * 8;
+  u64 used = 0;
+  u64 count = 0;
+  for (u64 index = first; index < total; ++index) {
+    const char* name = volume_.entry_at(index).name;
+    u64 length = text_length(name) + 1;
+    if (used + length > capacity) break;
+    copy_bytes(bytes + used, name, length);
+    used += length;
+    ++count;
+  }
+  fill_bytes(bytes + used, 0, (8 - used % 8) % 8);
+  reply.set_words(STATUS_OK, 2 + (used + 7) / 8);
+  reply.words[0] = total;
+  reply.words[1] = count;
+  return STATUS_OK;
+}
+
+Status StoreServer::stat(const Message& request, Message& reply) {
+  char name[NAME_BYTES];
+  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  const Entry* entry = volume_.find(name);
+  if (entry == nullptr) return STATUS_NOT_FOUND;
+  OpenBlob* blob = find_blob(name);
+  StatReply answer{};
+  answer.size = entry->size;
+  answer.checksum = entry->checksum;
+  answer.openers = blob == nullptr ? 0 : blob->openers;
+  answer.sequence = entry->sequence;
+  copy_bytes(answer.digest, entry->digest, DIGEST_BYTES);
+  copy_bytes(reply.words, &answer, sizeof answer);
+  reply.set_words(STATUS_OK, STAT_WORDS);
+  return STATUS_OK;
+}
+
+Status StoreServer::remove(const Message& request) {
+  char name[NAME_BYTES];
+  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  if (volume_.find(name) == nullptr) return STATUS_NOT_FOUND;
+  if (find_blob(name) != nullptr) return STATUS_OPEN_ELSEWHERE;
+  return volume_.remove(name);
+}
+
+Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages) {
+  Memory memory(memory_slot);
+  if (!resources_.self.map(memory, 0, resources_.load_window, pages, memory_rights(true, true, false)).ok())
+    return STATUS_OUT_OF_MEMORY;
+  Status status = STATUS_OK;
+  // Every page gets its frame now: an exhausted quota is an answer, not a fault of this thread.
+  if (!memory.commit(0, pages).ok()) status = STATUS_OUT_OF_MEMORY;
+  u32 checksum = crc32c_start();
+  auto* target = reinterpret_cast<u8*>(resources_.load_window);
+  for (u64 offset = 0; status == STATUS_OK && offset < entry.size; offset += LOAD_CHUNK) {
+    u64 length = entry.size - offset < LOAD_CHUNK ? entry.size - offset : LOAD_CHUNK;
+    status = volume_.read(entry, offset, target + offset, length);
+    if (status == STATUS_OK) checksum = crc32c_update(checksum, target + offset, length);
+  }
+  if (status == STATUS_OK && entry.size % BLOCK_BYTES != 0)  // The disk's padding is not the client's business.
+    fill_bytes(target + entry.size, 0, pages * PAGE_SIZE - entry.size);
+  (void)resources_.self.unmap(resources_.load_window, pages);
+  if (status == STATUS_OK && crc32c_finish(checksum) != entry.checksum) status = STATUS_CORRUPT;
+  return status;
+}
+
+Status StoreServer::open(const Message& request, Message& reply) {
+  char name[NAME_BYTES];
+  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  const Entry* entry = volume_.find(name);
+  if (entry == nullptr) return STATUS_NOT_FOUND;
+  if (handles_of(request.badge) >= MAX_HANDLES_PER_CLIENT) return STATUS_TOO_MANY_HANDLES;
+  if (!handles_.reserve(handles_.size() + 1) || !blobs_.reserve(blobs_.size() + 1)) return STATUS_OUT_OF_MEMORY;
+  OpenBlob* blob = find_blob(name);
+  if (blob == nullptr) {
+    auto* created = static_cast<OpenBlob*>(heap_.allocate(sizeof(OpenBlob)));
+    auto slot = resources_.slots.allocate();
+    if (created == nullptr || !slot.ok()) {
+      if (created != nullptr) heap_.release(created, sizeof(OpenBlob));
+      if (slot.ok()) resources_.slots.free(slot.value());
+      return STATUS_OUT_OF_MEMORY;
+    }
+    u64 pages = pages_for(entry->size);
+    Status status = resources_.factory.create_lazy_memory(slot.value(), pages).ok() ? STATUS_OK : STATUS_OUT_OF_MEMORY;
+    if (status == STATUS_OK) {
+      status = load(*entry, slot.value(), pages);
+      if (status != STATUS_OK) (void)Capability(slot.value()).remove();
+    }
+    if (status != STATUS_OK) {
+      resources_.slots.free(slot.value());
+      heap_.release(created, sizeof(OpenBlob));
+      return status;
+    }
+    created->id = next_id_++;
+    copy_bytes(created->name, entry->name, NAME_BYTES);
+    created->memory = slot.value();
+    created->openers = 0;
+    (void)blobs_.push_back(created);  // Reserved above.
+    blob = created;
+  }
+  ++blob->openers;
+  u64 id = next_id_++;
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id});  // Reserved above.
+  reply.set_words(STATUS_OK, 2);
+  reply.words[0] = id;
+  reply.words[1] = entry->size;
+  reply.attach(Memory(blob->memory), READ_ONLY);
+  return STATUS_OK;
+}
+
+Status StoreServer::close(const Message& request) {
+  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  u64 index = find_handle(request.badge, request.words[0], Kind::Read);
+  if (index == handles_.size()) return STATUS_BAD_HANDLE;
+  OpenBlob* blob = blob_by_id(handles_[index].blob);
+  drop_handle(index);
+  if (blob == nullptr || --blob->openers > 0) return STATUS_OK;
+  // The last opener: every capability derived from the store's goes (mappings with them), then the
+  // Memory itself, and its pages return to the store's factory.
+  Capability memory(blob->memory);
+  (void)memory.revoke();
+  (void)memory.remove();
+  resources_.slots.free(blob->memory);
+  for (u64 position = 0; position < blobs_.size(); ++position)
+    if (blobs_[position] == blob) {
+      blobs_.erase(position);
+      break;
+    }
+  heap_.release(blob, sizeof(OpenBlob));
+  return STATUS_OK;
+}
+
+Status StoreServer::info(Message& reply) {
+  VolumeFigures figures = volume_.figures();
+  StoreInfo answer{};
+  answer.disk_bytes = figures.disk_bytes;
+  answer.data_bytes = figures.data_bytes;
+  answer.free_bytes = figures.free_bytes;
+  answer.entries = figures.entries;
+  answer.catalog_bytes = figures.catalog_bytes;
+  answer.catalog_used_bytes = figures.catalog_used_bytes;
+  answer.open_blobs = blobs_.size();
+  answer.writes = figures.writers;
+  answer.block_bytes = BLOCK_BYTES;
+  answer.generation = volume_.superblock().generation;
+  if (resources_.device != nullptr) {
+    answer.device_requests = resources_.device->requests();
+    answer.device_most_in_flight = resources_.device->most_in_flight();
+  }
+  copy_bytes(reply.words, &answer, sizeof answer);
+  reply.set_words(STATUS_OK, INFO_WORDS);
+  return STATUS_OK;
+}
+
+}  // namespace store
