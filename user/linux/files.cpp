@@ -741,6 +741,40 @@ bool image_descriptor(u64 descriptor, u32& inode) {
   return true;
 }
 
+i64 create_layer_file(const u8* contents, u64 size, u32 mode) {
+  i64 created = create_node(TMP, "layer", 5, NodeType::Regular, mode);
+  if (created < 0) return created;
+  auto id = static_cast<u32>(created);
+  Node& n = node(id);
+  n.mode = mode & 07777;  // The image file's mode, not masked by the umask.
+  n.linked = false;       // In no directory: image_files.cpp finds it by its image path.
+  n.opened = 1;           // Pinned: it lives as long as the invocation.
+  if (size > 0) {
+    if (!reserve(n, size)) {
+      n.opened = 0;
+      release_if_unused(id);
+      return -ENOSPC;
+    }
+    memcpy(reinterpret_cast<void*>(n.data), contents, size);
+    n.size = size;
+  }
+  return created;
+}
+
+i64 open_layer_file(u32 id, u64 flags) {
+  if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY) {
+    i64 error = resize(node(id), 0);
+    if (error < 0) return error;
+  }
+  return open_node(id, flags);
+}
+
+i64 stat_layer_file(u32 id, u64 buffer, bool statx) {
+  Attributes attributes = attributes_of(id);
+  attributes.links = 1;
+  return statx ? write_statx(attributes, buffer) : write_stat(attributes, buffer);
+}
+
 i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx) {
   Timestamp time{stat.mtime, 0};
   Attributes attributes{stat.inode, stat.links, stat.size, stat.blocks, time, time, time, 0, 0, stat.mode, stat.uid, stat.gid};
@@ -914,7 +948,7 @@ i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
     case F_SETFD: descriptors[descriptor].close_on_exec = (argument & FD_CLOEXEC) != 0; return 0;
     case F_GETFL:
       return static_cast<i64>(description->access | (description->append ? O_APPEND : 0) |
-                              (description->stream == Stream::File ? O_LARGEFILE : 0));
+                              (description->stream == Stream::File || description->stream == Stream::Image ? O_LARGEFILE : 0));
     case F_SETFL:
       // Only O_APPEND changes anything; O_NONBLOCK and the others are accepted (nothing blocks).
       if (description->stream == Stream::File) description->append = (argument & O_APPEND) != 0;
@@ -945,7 +979,8 @@ i64 linux_poll(u64 address, u64 count) {
     if (entry.fd < 0) returned = 0;
     else if (description == nullptr) returned = POLLNVAL;
     else if (description->stream == Stream::Input) returned = static_cast<Events>(entry.events & POLLIN);
-    else if (description->stream == Stream::File) returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
+    else if (description->stream == Stream::File || description->stream == Stream::Image)
+      returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
     else returned = static_cast<Events>(entry.events & POLLOUT);
     entry.returned = returned;
     if (returned != 0) ++ready;

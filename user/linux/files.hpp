@@ -120,5 +120,11 @@ struct FileStat {
   u32 mode, uid, gid;
 };
 i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx);
+// The writable layer over the image (image_files.cpp's copy-up): a /tmp-style file that no
+// directory names, kept for the invocation, holding `size` bytes copied from `contents`. Its node
+// or a negated errno (ENOSPC when the memory limit refuses).
+i64 create_layer_file(const u8* contents, u64 size, u32 mode);
+i64 open_layer_file(u32 node, u64 flags);
+i64 stat_layer_file(u32 node, u64 buffer, bool statx);
 
 }  // namespace personality

@@ -142,6 +142,46 @@ Access access_of(u64 protection) {
   return (protection & PROT_READ) != 0 ? Access::Read : Access::None;
 }
 
+// ---- The writable layer ---------------------------------------------------------------------
+
+// Image files the invocation wrote (or created): copied up into files.cpp's memory on the first
+// open for writing, found here by (directory inode, name) from then on. The tree never changes,
+// so the next invocation sees the original.
+constexpr usize MAX_LAYER_FILES = 32;
+struct LayerFile {
+  u32 directory;
+  u32 node;         // files.cpp's node.
+  u8 name_length;   // 0: free.
+  char name[imagefs::MAX_NAME];
+};
+LayerFile layer[MAX_LAYER_FILES];
+
+LayerFile* layer_file(u32 directory, const char* name, u64 length) {
+  if (name == nullptr || length == 0 || length > imagefs::MAX_NAME) return nullptr;
+  for (LayerFile& file : layer)
+    if (file.name_length == length && file.directory == directory && __builtin_memcmp(file.name, name, length) == 0)
+      return &file;
+  return nullptr;
+}
+
+// Copies `inode` (or, for a new file, nothing) up into the layer as directory/name.
+i64 copy_up(u32 directory, const char* name, u64 length, const u8* contents, u64 size, u32 mode) {
+  LayerFile* free = nullptr;
+  for (LayerFile& file : layer)
+    if (file.name_length == 0) {
+      free = &file;
+      break;
+    }
+  if (free == nullptr || length == 0 || length > imagefs::MAX_NAME) return -ENOSPC;
+  i64 node = create_layer_file(contents, size, mode);
+  if (node < 0) return node;
+  free->directory = directory;
+  free->node = static_cast<u32>(node);
+  memcpy(free->name, name, length);
+  free->name_length = static_cast<u8>(length);
+  return node;
+}
+
 // ---- Paths ----------------------------------------------------------------------------------
 
 bool personality_mount(const char* path, usize length) {
@@ -218,14 +258,25 @@ u64 image_file_size(u32 inode) {
 
 bool image_is_directory(u32 inode) { return tree.is_directory(inode); }
 
-i64 image_openat(u64 directory, u64 address, u64 flags, u64) {
+i64 image_openat(u64 directory, u64 address, u64 flags, u64 mode) {
   ProgramPath path;
   u32 start = 0;
   i64 error = image_path(directory, address, path, start);
   if (error != 0) return error;
   imagefs::Resolution found = tree.resolve(start, path.text, path.length, (flags & O_NOFOLLOW) == 0);
   bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
-  if (found.error == imagefs::ReadError::NotFound && found.parent_found && (flags & O_CREAT) != 0) return -EROFS;
+  // A file of the writable layer hides the image's (the invocation wrote it before).
+  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound)) {
+    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length)) {
+      if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+      return open_layer_file(file->node, flags);
+    }
+  }
+  if (found.error == imagefs::ReadError::NotFound && found.parent_found && (flags & O_CREAT) != 0) {
+    if ((flags & O_DIRECTORY) != 0) return -EISDIR;
+    i64 node = copy_up(found.parent, found.name, found.name_length, nullptr, 0, static_cast<u32>(mode & 0666 & ~u64{022}));  // The default umask.
+    return node < 0 ? node : open_layer_file(static_cast<u32>(node), flags);
+  }
   if (found.error != imagefs::ReadError::None) return image_errno(found.error);
   imagefs::Stat stat{};
   if (!tree.stat(found.inode, stat)) return -EIO;
@@ -234,7 +285,16 @@ i64 image_openat(u64 directory, u64 address, u64 flags, u64) {
   if (type == imagefs::TYPE_SYMLINK) return -ELOOP;
   if (type == imagefs::TYPE_DIRECTORY && (writing || (flags & O_CREAT) != 0)) return -EISDIR;
   if (type != imagefs::TYPE_DIRECTORY && (flags & O_DIRECTORY) != 0) return -ENOTDIR;
-  if (writing) return -EROFS;
+  if (writing) {
+    // Copy-up: the invocation's own copy of the file, written from now on.
+    u64 file_offset = 0;
+    u64 size = 0;
+    if (!tree.file_extent(found.inode, file_offset, size)) return -EIO;
+    bool truncate = (flags & O_TRUNC) != 0;
+    i64 node = copy_up(found.parent, found.name, found.name_length, tree.base() + file_offset, truncate ? 0 : size,
+                       stat.mode & 07777);
+    return node < 0 ? node : open_layer_file(static_cast<u32>(node), flags);
+  }
   return install_image_descriptor(found.inode, flags);
 }
 
@@ -255,10 +315,12 @@ i64 image_stat_at(u64 directory, u64 address, u64 buffer, u64 flags, bool statx)
     if ((flags & AT_EMPTY_PATH) == 0) return -ENOENT;
     return image_fstat(start, buffer, statx);
   }
-  u32 inode = 0;
-  error = image_resolve(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0, inode);
-  if (error < 0) return error;
-  return image_fstat(inode, buffer, statx);
+  imagefs::Resolution found = tree.resolve(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound))
+    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length))
+      return stat_layer_file(file->node, buffer, statx);
+  if (found.error != imagefs::ReadError::None) return image_errno(found.error);
+  return image_fstat(found.inode, buffer, statx);
 }
 
 i64 image_faccessat(u64 directory, u64 address, u64 mode, u64 flags) {
