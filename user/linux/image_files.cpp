@@ -1,8 +1,9 @@
 // Image files (image_files.hpp): path and descriptor calls on the packed tree, served in place
-// from IMAGE_TREE_ADDRESS, and file mappings of its pages. Invariants: the tree is only read; the
-// file-mapping table is sorted-free but disjoint, and the task maps every entry's pages with the
-// entry's access (none: not at all); a private Memory is deleted when no entry names it; no entry
-// is writable and executable. All of it runs under state_lock() (the dispatcher takes it).
+// from IMAGE_TREE_ADDRESS; the invocation's writable layer over it; file mappings of its pages.
+// Invariants: the tree is only read; file-mapping entries are disjoint and the task maps each
+// entry's pages with the entry's access (none: not at all); a private Memory is deleted with the
+// last entry naming it; no entry is writable and executable, and only the tree's own pages are
+// ever executable. All of it runs under state_lock() (the dispatcher takes it).
 #include "image_files.hpp"
 
 #include "files.hpp"
@@ -11,7 +12,7 @@ namespace personality {
 namespace {
 
 constexpr u64 O_ACCMODE = 3, O_RDONLY = 0, O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000, O_DIRECTORY = 0200000,
-              O_NOFOLLOW = 0400000;
+              O_NOFOLLOW = 0400000;  // include/uapi/asm-generic/fcntl.h
 constexpr u64 AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
 constexpr std::int32_t AT_FDCWD = -100;
 constexpr u64 PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
