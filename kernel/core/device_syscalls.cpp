@@ -1,7 +1,10 @@
 // System calls for notifications, interrupts and devices: what user-level drivers need.
+// Invariant: the Platform right is checked by the dispatcher; device ranges and lines are checked
+// here before any object exists.
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/ioapic.hpp"
 #include "core/scheduler.hpp"
+#include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "lib/multiboot.hpp"
 #include "object/capability_space.hpp"
@@ -13,10 +16,9 @@ const BootInfo& boot_information();
 
 namespace {
 
-namespace abi = metteagle::abi;
 using abi::Error;
 using abi::rights_of;
-using arch::TrapFrame;
+using abi::Syscall;
 
 constexpr u64 LOCAL_APIC_PAGE = 0xfee00000;
 constexpr u64 IOAPIC_PAGES = 0xfec00000;  // Both I/O APICs: 0xfec00000 and 0xfec10000.
@@ -52,46 +54,48 @@ bool ports_allowed(u64 first, u64 count) {
   return true;
 }
 
-// Decodes the common part of the platform calls: the Platform right, the destination, the factory.
-struct PlatformRequest {
-  Capability* destination;
-  Factory* factory;
-};
-Result<PlatformRequest> decode_platform(Thread& self, TrapFrame& frame) {
-  Task& task = own_task(self);
-  TRY(lookup(task, frame.rdi, ObjectType::Platform, rights_of(abi::PlatformRight::Devices)));
-  Capability* destination = TRY(lookup_empty(task, argument(frame, 1)));
-  Capability* factory = TRY(lookup(task, argument(frame, 4), ObjectType::Factory, rights_of(abi::FactoryRight::Create)));
-  return PlatformRequest{destination, reinterpret_cast<Factory*>(factory->object)};
-}
-
 bool port_access_valid(const IoPorts& ports, u64 port, u64 width) {
   if (width != 1 && width != 2 && width != 4) return false;
   return port >= ports.first && port + width <= u64{ports.first} + ports.count;
 }
 
-}  // namespace
-
-void notification_signal_handler(Thread& self, TrapFrame& frame) {
-  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Notification, rights_of(abi::NotificationRight::Signal));
-  if (!slot) return finish(frame, slot.error());
-  u64 bits = argument(frame, 1);
-  if (bits == 0) return finish(frame, Error::InvalidArgument);
-  notification_signal(*object_of<Notification>(*slot.value()), bits);
-  finish(frame, Error::None);
+// Decodes the common part of the platform's creations (the dispatcher checked the Platform
+// right): the destination slot and the factory charged.
+struct PlatformRequest {
+  Capability* destination;
+  Factory* factory;
+};
+Result<PlatformRequest> decode_platform(Thread& self, const PlatformCreationView& arguments) {
+  Task& task = own_task(self);
+  Capability* destination = TRY(lookup_empty(task, arguments.destination_slot()));
+  Capability* factory = TRY(lookup(task, arguments.factory_selector(), ObjectType::Factory,
+                                   rights_of(abi::FactoryRight::Create)));
+  return PlatformRequest{destination, object_of<Factory>(*factory)};
 }
 
-void notification_wait_handler(Thread& self, TrapFrame& frame) {
-  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Notification, rights_of(abi::NotificationRight::Wait));
-  if (!slot) return finish(frame, slot.error());
-  auto& notification = *object_of<Notification>(*slot.value());
+}  // namespace
+
+template <>
+Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::NotificationSignal> target,
+                                                    SyscallArguments<Syscall::NotificationSignal>& arguments) {
+  u64 bits = arguments.bits();
+  if (bits == 0) return Error::InvalidArgument;
+  notification_signal(target.object, bits);
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(NotificationSignal);
+
+template <>
+Result<Outcome> invoke<Syscall::NotificationWait>(Thread& self, Target<Syscall::NotificationWait> target,
+                                                  SyscallArguments<Syscall::NotificationWait>& arguments) {
+  Notification& notification = target.object;
   if (notification.bits != 0) {
-    frame.rsi = notification.bits;
+    arguments.set_bits(notification.bits);
     notification.bits = 0;
-    return finish(frame, Error::None);
+    return Outcome::Finished;
   }
-  u64 timeout = frame.r12;
-  if (timeout == 0) return finish(frame, Error::Timeout);
+  u64 timeout = arguments.timeout();
+  if (timeout == 0) return Error::Timeout;
   notification.waiters.push_back(self);
   if (timeout != abi::TIMEOUT_INFINITE) {
     u64 now = arch::read_tsc();
@@ -99,59 +103,58 @@ void notification_wait_handler(Thread& self, TrapFrame& frame) {
     if (delay <= ~u64{0} - now) add_timeout(self, now + delay);
   }
   block_current(ThreadState::BlockedReceive);  // The signaller (or a timeout) fills in the result.
+  return Outcome::Continues;
 }
+KERNEL_SYSCALL_DISPATCHER(NotificationWait);
 
-void platform_create_mmio(Thread& self, TrapFrame& frame) {
-  auto request = decode_platform(self, frame);
-  if (!request) return finish(frame, request.error());
-  u64 physical = argument(frame, 2);
-  u64 pages = argument(frame, 3);
-  if (!device_range_allowed(physical, pages)) return finish(frame, Error::InvalidArgument);
-  auto memory = create_device_memory(request->factory, physical, pages);
-  if (!memory) return finish(frame, memory.error());
-  install_capability(*request->destination, &memory.value()->header,
-                     rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write));
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall::PlatformCreateMmio>,
+                                                    SyscallArguments<Syscall::PlatformCreateMmio>& arguments) {
+  PlatformRequest request = TRY(decode_platform(self, arguments));
+  if (!device_range_allowed(arguments.physical_address(), arguments.page_count())) return Error::InvalidArgument;
+  Memory* memory = TRY(create_device_memory(request.factory, arguments.physical_address(), arguments.page_count()));
+  install_capability(*request.destination, &memory->header, rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write));
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(PlatformCreateMmio);
 
-void platform_create_io_ports(Thread& self, TrapFrame& frame) {
-  auto request = decode_platform(self, frame);
-  if (!request) return finish(frame, request.error());
-  u64 first = argument(frame, 2);
-  u64 count = argument(frame, 3);
-  if (!ports_allowed(first, count)) return finish(frame, Error::InvalidArgument);
-  auto ports = create_io_ports(request->factory, static_cast<u32>(first), static_cast<u32>(count));
-  if (!ports) return finish(frame, ports.error());
-  install_capability(*request->destination, &ports.value()->header, abi::ALL_RIGHTS);
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(Thread& self, Target<Syscall::PlatformCreateIoPorts>,
+                                                       SyscallArguments<Syscall::PlatformCreateIoPorts>& arguments) {
+  PlatformRequest request = TRY(decode_platform(self, arguments));
+  u64 first = arguments.first_port();
+  u64 count = arguments.port_count();
+  if (!ports_allowed(first, count)) return Error::InvalidArgument;
+  IoPorts* ports = TRY(create_io_ports(request.factory, static_cast<u32>(first), static_cast<u32>(count)));
+  install_capability(*request.destination, &ports->header, abi::ALL_RIGHTS);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(PlatformCreateIoPorts);
 
-void platform_create_irq(Thread& self, TrapFrame& frame) {
-  auto request = decode_platform(self, frame);
-  if (!request) return finish(frame, request.error());
-  u64 line = argument(frame, 2);
-  u64 flags = argument(frame, 3);
-  if (line >= IRQ_LINES || (flags & ~u64{3}) != 0) return finish(frame, Error::InvalidArgument);
-  auto irq = create_irq(request->factory, static_cast<u32>(line), (flags & 1) != 0, (flags & 2) != 0);
-  if (!irq) return finish(frame, irq.error());
-  install_capability(*request->destination, &irq.value()->header, abi::ALL_RIGHTS);
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall::PlatformCreateIrq>,
+                                                   SyscallArguments<Syscall::PlatformCreateIrq>& arguments) {
+  PlatformRequest request = TRY(decode_platform(self, arguments));
+  u64 line = arguments.line();
+  u64 flags = arguments.flags();
+  if (line >= IRQ_LINES || (flags & ~u64{3}) != 0) return Error::InvalidArgument;
+  Irq* irq = TRY(create_irq(request.factory, static_cast<u32>(line), (flags & 1) != 0, (flags & 2) != 0));
+  install_capability(*request.destination, &irq->header, abi::ALL_RIGHTS);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(PlatformCreateIrq);
 
-void irq_bind(Thread& self, TrapFrame& frame) {
-  Task& task = own_task(self);
-  auto slot = lookup(task, frame.rdi, ObjectType::Irq, rights_of(abi::IrqRight::Control));
-  if (!slot) return finish(frame, slot.error());
-  auto& irq = *object_of<Irq>(*slot.value());
-  u64 notification_selector = argument(frame, 1);
-  u64 bits = argument(frame, 2);
+template <>
+Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> target,
+                                         SyscallArguments<Syscall::IrqBind>& arguments) {
+  Irq& irq = target.object;
+  u64 bits = arguments.bits();
   Notification* notification = nullptr;
-  if (notification_selector != abi::NULL_SELECTOR) {
-    auto target = lookup(task, notification_selector, ObjectType::Notification,
-                         rights_of(abi::NotificationRight::Signal));
-    if (!target) return finish(frame, target.error());
-    if (bits == 0) return finish(frame, Error::InvalidArgument);
-    notification = object_of<Notification>(*target.value());
+  if (arguments.notification_selector() != abi::NULL_SELECTOR) {
+    Capability* bound = TRY(lookup(own_task(self), arguments.notification_selector(), ObjectType::Notification,
+                                   rights_of(abi::NotificationRight::Signal)));
+    if (bits == 0) return Error::InvalidArgument;
+    notification = object_of<Notification>(*bound);
   }
   if (irq.notification != nullptr) decltype(irq.notification->bound_irqs)::remove(irq);
   irq.notification = notification;
@@ -162,64 +165,67 @@ void irq_bind(Thread& self, TrapFrame& frame) {
   } else {
     arch::ioapic_mask(irq.line);
   }
-  finish(frame, Error::None);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(IrqBind);
 
-void irq_acknowledge(Thread& self, TrapFrame& frame) {
-  auto slot = lookup(own_task(self), frame.rdi, ObjectType::Irq, rights_of(abi::IrqRight::Control));
-  if (!slot) return finish(frame, slot.error());
-  auto& irq = *object_of<Irq>(*slot.value());
-  if (irq.notification != nullptr) arch::ioapic_unmask(irq.line);
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::IrqAcknowledge>(Thread&, Target<Syscall::IrqAcknowledge> target,
+                                                SyscallArguments<Syscall::IrqAcknowledge>&) {
+  if (target.object.notification != nullptr) arch::ioapic_unmask(target.object.line);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(IrqAcknowledge);
 
-void io_port_read(Thread& self, TrapFrame& frame) {
-  auto slot = lookup(own_task(self), frame.rdi, ObjectType::IoPorts, rights_of(abi::IoPortsRight::Read));
-  if (!slot) return finish(frame, slot.error());
-  u64 port = argument(frame, 1);
-  u64 width = argument(frame, 2);
-  if (!port_access_valid(*object_of<IoPorts>(*slot.value()), port, width)) return finish(frame, Error::InvalidArgument);
+template <>
+Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead> target,
+                                            SyscallArguments<Syscall::IoPortRead>& arguments) {
+  u64 port = arguments.port();
+  u64 width = arguments.width();
+  if (!port_access_valid(target.object, port, width)) return Error::InvalidArgument;
   auto number = static_cast<u16>(port);
-  frame.rsi = width == 1 ? arch::in8(number) : width == 2 ? arch::in16(number) : arch::in32(number);
-  finish(frame, Error::None);
+  arguments.set_value(width == 1 ? arch::in8(number) : width == 2 ? arch::in16(number) : arch::in32(number));
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(IoPortRead);
 
-void io_port_write(Thread& self, TrapFrame& frame) {
-  auto slot = lookup(own_task(self), frame.rdi, ObjectType::IoPorts, rights_of(abi::IoPortsRight::Write));
-  if (!slot) return finish(frame, slot.error());
-  u64 port = argument(frame, 1);
-  u64 width = argument(frame, 2);
-  u64 value = argument(frame, 3);
-  if (!port_access_valid(*object_of<IoPorts>(*slot.value()), port, width)) return finish(frame, Error::InvalidArgument);
+template <>
+Result<Outcome> invoke<Syscall::IoPortWrite>(Thread&, Target<Syscall::IoPortWrite> target,
+                                             SyscallArguments<Syscall::IoPortWrite>& arguments) {
+  u64 port = arguments.port();
+  u64 width = arguments.width();
+  u64 value = arguments.value();
+  if (!port_access_valid(target.object, port, width)) return Error::InvalidArgument;
   auto number = static_cast<u16>(port);
   if (width == 1) arch::out8(number, static_cast<u8>(value));
   else if (width == 2) arch::out16(number, static_cast<u16>(value));
   else arch::out32(number, static_cast<u32>(value));
-  finish(frame, Error::None);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(IoPortWrite);
 
-void platform_create_dma_memory(Thread& self, TrapFrame& frame) {
-  auto request = decode_platform(self, frame);
-  if (!request) return finish(frame, request.error());
-  auto memory = create_contiguous_memory(request->factory, argument(frame, 2));
-  if (!memory) return finish(frame, memory.error());
-  install_capability(*request->destination, &memory.value()->header, abi::ALL_RIGHTS);
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Syscall::PlatformCreateDmaMemory>,
+                                                         SyscallArguments<Syscall::PlatformCreateDmaMemory>& arguments) {
+  PlatformRequest request = TRY(decode_platform(self, arguments));
+  Memory* memory = TRY(create_contiguous_memory(request.factory, arguments.page_count()));
+  install_capability(*request.destination, &memory->header, abi::ALL_RIGHTS);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(PlatformCreateDmaMemory);
 
-void platform_memory_physical(Thread& self, TrapFrame& frame) {
-  Task& task = own_task(self);
-  auto platform = lookup(task, frame.rdi, ObjectType::Platform, rights_of(abi::PlatformRight::Devices));
-  if (!platform) return finish(frame, platform.error());
-  auto slot = lookup(task, argument(frame, 1), ObjectType::Memory, 0);
-  if (!slot) return finish(frame, slot.error());
-  auto& memory = *object_of<Memory>(*slot.value());
-  u64 page = argument(frame, 2);
+template <>
+Result<Outcome> invoke<Syscall::PlatformMemoryPhysical>(Thread& self, Target<Syscall::PlatformMemoryPhysical>,
+                                                        SyscallArguments<Syscall::PlatformMemoryPhysical>& arguments) {
+  Capability* slot = TRY(lookup(own_task(self), arguments.memory_selector(), ObjectType::Memory, 0));
+  Memory& memory = *object_of<Memory>(*slot);
+  u64 page = arguments.page();
   // A lazy object's pages have no fixed frame: no device may be pointed at them.
-  if (page >= memory.page_count || memory.lazy) return finish(frame, Error::InvalidArgument);
-  frame.rsi = memory.frames[page];
-  finish(frame, Error::None);
+  if (page >= memory.page_count || memory.lazy) return Error::InvalidArgument;
+  arguments.set_physical_address(memory.frames[page]);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(PlatformMemoryPhysical);
 
 void on_device_interrupt(u32 line) {
   Irq* irq = irq_of_line(line);

@@ -2,10 +2,11 @@
 // through the kernel's direct map, so a server (the container manager) need not map an object
 // into its own address space (page tables, and a TLB shootdown on unmap) just to fill it.
 // Invariant: ranges are checked against the objects before any byte moves; user memory is
-// touched only through copy_from_user/copy_to_user; device memory and lazy memory (whose pages
+// touched only through UserSpan copies; device memory and lazy memory (whose pages
 // may have no frame) are refused. MemoryDecommit gives back the touched pages of lazy memory, MemoryCommit
 // gives untouched ones their frames ahead of use.
 #include "arch/x86_64/cpu.hpp"
+#include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
 #include "object/capability_space.hpp"
@@ -14,10 +15,9 @@
 namespace kernel {
 namespace {
 
-namespace abi = metteagle::abi;
 using abi::Error;
 using abi::rights_of;
-using arch::TrapFrame;
+using abi::Syscall;
 
 constexpr u64 MAX_TRANSFER = 16ull << 20;
 // One kernel entry moves at most this much (a millisecond or two under TCG, even byte by byte);
@@ -47,77 +47,74 @@ void copy_unaligned(u8* to, const u8* from, u64 length) {
   for (; index < length; ++index) to[index] = from[index];
 }
 
-Result<Memory*> decode(Thread& self, u64 selector, abi::MemoryRight right) {
-  Capability* slot = TRY(lookup(own_task(self), selector, ObjectType::Memory, rights_of(right)));
-  return object_of<Memory>(*slot);
-}
-
 }  // namespace
 
-void memory_write(Thread& self, TrapFrame& frame) {
-  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
-  if (!memory) return finish(frame, memory.error());
-  u64 offset = argument(frame, 1), source = argument(frame, 2), length = argument(frame, 3);
-  if (!range_valid(*memory.value(), offset, length) || !user_range_valid(source, length))
-    return finish(frame, Error::InvalidArgument);
-  u64 step_end = length > TRANSFER_STEP ? length - TRANSFER_STEP : 0;
-  while (length > step_end) {
+template <>
+Result<Outcome> invoke<Syscall::MemoryWrite>(Thread&, Target<Syscall::MemoryWrite> target,
+                                             SyscallArguments<Syscall::MemoryWrite>& arguments) {
+  Memory& memory = target.object;
+  u64 offset = arguments.offset();
+  UserSpan<const u8> source = arguments.source();
+  if (!range_valid(memory, offset, source.count()) || !source.in_user_space()) return Error::InvalidArgument;
+  u64 step_end = source.count() > TRANSFER_STEP ? source.count() - TRANSFER_STEP : 0;
+  while (source.count() > step_end) {
     u64 in_page;
-    u8* target = byte_at(*memory.value(), offset, in_page);
-    u64 chunk = length < in_page ? length : in_page;
+    u8* target_bytes = byte_at(memory, offset, in_page);
+    u64 chunk = source.count() < in_page ? source.count() : in_page;
     // A fault part-way leaves a prefix written: the caller asked for bytes it could not supply.
-    if (!copy_from_user(target, source, chunk)) return finish(frame, Error::InvalidArgument);
+    TRY_VOID(source.subspan(0, chunk).copy_in(target_bytes));
     offset += chunk;
-    source += chunk;
-    length -= chunk;
+    source = source.subspan(chunk, source.count() - chunk);
   }
-  if (length > 0) {
-    frame.rsi = offset;
-    frame.rdx = source;
-    frame.r10 = length;
-    return continue_in_next_entry(frame, abi::Syscall::MemoryWrite);
+  if (source.count() > 0) {
+    arguments.set_remaining(offset, source);
+    arguments.restart(Syscall::MemoryWrite);
+    return Outcome::Continues;
   }
-  finish(frame, Error::None);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(MemoryWrite);
 
-void memory_read(Thread& self, TrapFrame& frame) {
-  auto memory = decode(self, frame.rdi, abi::MemoryRight::Read);
-  if (!memory) return finish(frame, memory.error());
-  u64 offset = argument(frame, 1), destination = argument(frame, 2), length = argument(frame, 3);
-  if (!range_valid(*memory.value(), offset, length) || !user_range_valid(destination, length))
-    return finish(frame, Error::InvalidArgument);
-  u64 step_end = length > TRANSFER_STEP ? length - TRANSFER_STEP : 0;
-  while (length > step_end) {
+template <>
+Result<Outcome> invoke<Syscall::MemoryRead>(Thread&, Target<Syscall::MemoryRead> target,
+                                            SyscallArguments<Syscall::MemoryRead>& arguments) {
+  Memory& memory = target.object;
+  u64 offset = arguments.offset();
+  UserSpan<u8> destination = arguments.destination();
+  if (!range_valid(memory, offset, destination.count()) || !destination.in_user_space()) return Error::InvalidArgument;
+  u64 step_end = destination.count() > TRANSFER_STEP ? destination.count() - TRANSFER_STEP : 0;
+  while (destination.count() > step_end) {
     u64 in_page;
-    u8* source = byte_at(*memory.value(), offset, in_page);
-    u64 chunk = length < in_page ? length : in_page;
-    if (!copy_to_user(destination, source, chunk)) return finish(frame, Error::InvalidArgument);
+    const u8* source = byte_at(memory, offset, in_page);
+    u64 chunk = destination.count() < in_page ? destination.count() : in_page;
+    TRY_VOID(destination.subspan(0, chunk).copy_out(source));
     offset += chunk;
-    destination += chunk;
-    length -= chunk;
+    destination = destination.subspan(chunk, destination.count() - chunk);
   }
-  if (length > 0) {
-    frame.rsi = offset;
-    frame.rdx = destination;
-    frame.r10 = length;
-    return continue_in_next_entry(frame, abi::Syscall::MemoryRead);
+  if (destination.count() > 0) {
+    arguments.set_remaining(offset, destination);
+    arguments.restart(Syscall::MemoryRead);
+    return Outcome::Continues;
   }
-  finish(frame, Error::None);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(MemoryRead);
 
-void memory_copy(Thread& self, TrapFrame& frame) {
-  auto target = decode(self, frame.rdi, abi::MemoryRight::Write);
-  if (!target) return finish(frame, target.error());
-  auto source = decode(self, argument(frame, 2), abi::MemoryRight::Read);
-  if (!source) return finish(frame, source.error());
-  u64 target_offset = argument(frame, 1), source_offset = argument(frame, 3), length = argument(frame, 4);
-  if (!range_valid(*target.value(), target_offset, length) || !range_valid(*source.value(), source_offset, length))
-    return finish(frame, Error::InvalidArgument);
+template <>
+Result<Outcome> invoke<Syscall::MemoryCopy>(Thread& self, Target<Syscall::MemoryCopy> target_memory,
+                                            SyscallArguments<Syscall::MemoryCopy>& arguments) {
+  Memory& target = target_memory.object;
+  Capability* source_slot = TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory,
+                                       rights_of(abi::MemoryRight::Read)));
+  Memory& source = *object_of<Memory>(*source_slot);
+  u64 target_offset = arguments.target_offset(), source_offset = arguments.source_offset(), length = arguments.length();
+  if (!range_valid(target, target_offset, length) || !range_valid(source, source_offset, length))
+    return Error::InvalidArgument;
   u64 step_end = length > TRANSFER_STEP ? length - TRANSFER_STEP : 0;
   while (length > step_end) {
     u64 target_room, source_room;
-    u8* to = byte_at(*target.value(), target_offset, target_room);
-    u8* from = byte_at(*source.value(), source_offset, source_room);
+    u8* to = byte_at(target, target_offset, target_room);
+    u8* from = byte_at(source, source_offset, source_room);
     u64 chunk = length - step_end;
     if (chunk > target_room) chunk = target_room;
     if (chunk > source_room) chunk = source_room;
@@ -129,30 +126,32 @@ void memory_copy(Thread& self, TrapFrame& frame) {
     length -= chunk;
   }
   if (length > 0) {
-    frame.rsi = target_offset;
-    frame.r10 = source_offset;
-    frame.r8 = length;
-    return continue_in_next_entry(frame, abi::Syscall::MemoryCopy);
+    arguments.set_remaining(target_offset, source_offset, length);
+    arguments.restart(Syscall::MemoryCopy);
+    return Outcome::Continues;
   }
-  finish(frame, Error::None);
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(MemoryCopy);
 
-void memory_decommit(Thread& self, TrapFrame& frame) {
-  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
-  if (!memory) return finish(frame, memory.error());
-  auto stopped_at = decommit_memory(*memory.value(), argument(frame, 1), argument(frame, 2));
-  if (!stopped_at) return finish(frame, stopped_at.error());
-  frame.rsi = stopped_at.value();
-  finish(frame, Error::None);
+template <>
+Result<Outcome> invoke<Syscall::MemoryDecommit>(Thread&, Target<Syscall::MemoryDecommit> target,
+                                                SyscallArguments<Syscall::MemoryDecommit>& arguments) {
+  arguments.set_stopped_at(TRY(decommit_memory(target.object, arguments.first_page(), arguments.page_count())));
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(MemoryDecommit);
 
-void memory_commit(Thread& self, TrapFrame& frame) {
-  auto memory = decode(self, frame.rdi, abi::MemoryRight::Write);
-  if (!memory) return finish(frame, memory.error());
+template <>
+Result<Outcome> invoke<Syscall::MemoryCommit>(Thread&, Target<Syscall::MemoryCommit> target,
+                                              SyscallArguments<Syscall::MemoryCommit>& arguments) {
   u64 stopped_at = 0;
-  Error error = commit_memory(*memory.value(), argument(frame, 1), argument(frame, 2), stopped_at);
-  frame.rsi = stopped_at;
-  finish(frame, error);
+  Error error = commit_memory(target.object, arguments.first_page(), arguments.page_count(), stopped_at);
+  // o1 says where it stopped, on success and on failure alike.
+  arguments.set_stopped_at(stopped_at);
+  if (error != Error::None) return error;
+  return Outcome::Finished;
 }
+KERNEL_SYSCALL_DISPATCHER(MemoryCommit);
 
 }  // namespace kernel

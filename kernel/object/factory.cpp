@@ -4,6 +4,7 @@
 #include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
 #include "core/panic.hpp"
 #include "core/heap.hpp"
 #include "core/memory.hpp"
@@ -171,10 +172,7 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   thread->cpu = 0;
   u64 stack_top = thread->kernel_stack + stack_bytes;
   thread->frame = reinterpret_cast<arch::TrapFrame*>(stack_top - sizeof(arch::TrapFrame));
-  *thread->frame = {};
-  thread->frame->cs = 0x2b;
-  thread->frame->ss = 0x23;
-  thread->frame->rflags = 0x202;  // Interrupts on, nothing else.
+  arch::initialize_user_frame(*thread->frame);
   thread->saved_kernel_rsp = arch::prepare_user_entry_stack(stack_top);
   arch::initial_extended_state(thread->extended_state);
   task.threads.push_back(*thread);

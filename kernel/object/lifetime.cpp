@@ -21,6 +21,7 @@
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
 #include "core/heap.hpp"
 #include "core/kernel_lock.hpp"
 #include "core/memory.hpp"
@@ -91,7 +92,7 @@ void free_mapping(Mapping& mapping) {
 // Wakes a blocked thread with an error as the result of its system call.
 void wake_with_error(Thread& thread, Error error) {
   cancel_timeout(thread);
-  if (thread.frame != nullptr) thread.frame->rax = static_cast<u64>(error);
+  if (thread.frame != nullptr) arch::SyscallRegisters(*thread.frame).set_error(error);
   thread.blocked_on = nullptr;
   thread.sending_exception = false;
   make_ready(thread);
@@ -391,7 +392,7 @@ void free_dead_thread(Thread& thread) {
 
 void timeout_expired(Thread& thread) {
   ThreadQueue::remove(thread);
-  thread.frame->rax = static_cast<u64>(Error::Timeout);
+  arch::SyscallRegisters(*thread.frame).set_error(Error::Timeout);
   thread.blocked_on = nullptr;
   thread.sending_exception = false;
   make_ready(thread);
@@ -402,8 +403,10 @@ void notification_signal(Notification& notification, u64 bits) {
   if (Thread* waiter = notification.waiters.pop_front()) {
     cancel_timeout(*waiter);
     waiter->blocked_on = nullptr;
-    waiter->frame->rsi = notification.bits;
-    waiter->frame->rax = static_cast<u64>(Error::None);
+    // The waiter's NotificationWait returns the bits as its o1.
+    arch::SyscallRegisters registers(*waiter->frame);
+    registers.set_output<1>(notification.bits);
+    registers.set_error(Error::None);
     notification.bits = 0;
     make_ready(*waiter);
   }
