@@ -1,24 +1,41 @@
-// System calls for notifications, interrupts and devices: what user-level drivers need.
-// Invariant: the Platform right is checked by the dispatcher; device ranges and lines are checked
-// here before any object exists.
+// Platform: the authority over the machine's devices; creates device memory, I/O port ranges,
+// interrupt objects and DMA memory, and tells a page's physical address.
+// Invariant: see platform.hpp; device ranges never alias RAM, the first MiB or the interrupt
+// controllers, port ranges never include the kernel's own ports, and both are checked before any
+// object exists.
+#include "abi/syscall.hpp"
+#include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/ioapic.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
+#include "core/heap.hpp"
+#include "core/memory.hpp"
+#include "core/panic.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "lib/multiboot.hpp"
 #include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
+#include "lib/multiboot.hpp"
 
 namespace kernel {
+
+using abi::Error;
+using abi::rights_of;
+using abi::Syscall;
+
+Platform* create_platform() {
+  auto platform = allocate_object<Platform>(nullptr, ObjectType::Platform);
+  KERNEL_ASSERT(platform.ok());  // Boot time: the heap has memory.
+  return platform.value();
+}
+
 
 const BootInfo& boot_information();
 
 namespace {
 
-using abi::Error;
-using abi::rights_of;
-using abi::Syscall;
 
 constexpr u64 LOCAL_APIC_PAGE = 0xfee00000;
 constexpr u64 IOAPIC_PAGES = 0xfec00000;  // Both I/O APICs: 0xfec00000 and 0xfec10000.
@@ -54,11 +71,6 @@ bool ports_allowed(u64 first, u64 count) {
   return true;
 }
 
-bool port_access_valid(const IoPorts& ports, u64 port, u64 width) {
-  if (width != 1 && width != 2 && width != 4) return false;
-  return port >= ports.first && port + width <= u64{ports.first} + ports.count;
-}
-
 // Decodes the common part of the platform's creations (the dispatcher checked the Platform
 // right): the destination slot and the factory charged.
 struct PlatformRequest {
@@ -74,38 +86,6 @@ Result<PlatformRequest> decode_platform(Thread& self, const PlatformCreationView
 }
 
 }  // namespace
-
-template <>
-Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::NotificationSignal> target,
-                                                    SyscallArguments<Syscall::NotificationSignal>& arguments) {
-  u64 bits = arguments.bits();
-  if (bits == 0) return Error::InvalidArgument;
-  notification_signal(target.object, bits);
-  return Outcome::Finished;
-}
-KERNEL_SYSCALL_DISPATCHER(NotificationSignal);
-
-template <>
-Result<Outcome> invoke<Syscall::NotificationWait>(Thread& self, Target<Syscall::NotificationWait> target,
-                                                  SyscallArguments<Syscall::NotificationWait>& arguments) {
-  Notification& notification = target.object;
-  if (notification.bits != 0) {
-    arguments.set_bits(notification.bits);
-    notification.bits = 0;
-    return Outcome::Finished;
-  }
-  u64 timeout = arguments.timeout();
-  if (timeout == 0) return Error::Timeout;
-  notification.waiters.push_back(self);
-  if (timeout != abi::TIMEOUT_INFINITE) {
-    u64 now = arch::read_tsc();
-    u64 delay = nanoseconds_to_tsc(timeout);
-    if (delay <= ~u64{0} - now) add_timeout(self, now + delay);
-  }
-  block_current(ThreadState::BlockedReceive);  // The signaller (or a timeout) fills in the result.
-  return Outcome::Continues;
-}
-KERNEL_SYSCALL_DISPATCHER(NotificationWait);
 
 template <>
 Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall::PlatformCreateMmio>,
@@ -145,66 +125,6 @@ Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall:
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateIrq);
 
 template <>
-Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> target,
-                                         SyscallArguments<Syscall::IrqBind>& arguments) {
-  Irq& irq = target.object;
-  u64 bits = arguments.bits();
-  Notification* notification = nullptr;
-  if (arguments.notification_selector() != abi::NULL_SELECTOR) {
-    Capability* bound = TRY(lookup(own_task(self), arguments.notification_selector(), ObjectType::Notification,
-                                   rights_of(abi::NotificationRight::Signal)));
-    if (bits == 0) return Error::InvalidArgument;
-    notification = object_of<Notification>(*bound);
-  }
-  if (irq.notification != nullptr) decltype(irq.notification->bound_irqs)::remove(irq);
-  irq.notification = notification;
-  irq.bits = bits;
-  if (notification != nullptr) {
-    notification->bound_irqs.push_back(irq);
-    arch::ioapic_unmask(irq.line);
-  } else {
-    arch::ioapic_mask(irq.line);
-  }
-  return Outcome::Finished;
-}
-KERNEL_SYSCALL_DISPATCHER(IrqBind);
-
-template <>
-Result<Outcome> invoke<Syscall::IrqAcknowledge>(Thread&, Target<Syscall::IrqAcknowledge> target,
-                                                SyscallArguments<Syscall::IrqAcknowledge>&) {
-  if (target.object.notification != nullptr) arch::ioapic_unmask(target.object.line);
-  return Outcome::Finished;
-}
-KERNEL_SYSCALL_DISPATCHER(IrqAcknowledge);
-
-template <>
-Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead> target,
-                                            SyscallArguments<Syscall::IoPortRead>& arguments) {
-  u64 port = arguments.port();
-  u64 width = arguments.width();
-  if (!port_access_valid(target.object, port, width)) return Error::InvalidArgument;
-  auto number = static_cast<u16>(port);
-  arguments.set_value(width == 1 ? arch::in8(number) : width == 2 ? arch::in16(number) : arch::in32(number));
-  return Outcome::Finished;
-}
-KERNEL_SYSCALL_DISPATCHER(IoPortRead);
-
-template <>
-Result<Outcome> invoke<Syscall::IoPortWrite>(Thread&, Target<Syscall::IoPortWrite> target,
-                                             SyscallArguments<Syscall::IoPortWrite>& arguments) {
-  u64 port = arguments.port();
-  u64 width = arguments.width();
-  u64 value = arguments.value();
-  if (!port_access_valid(target.object, port, width)) return Error::InvalidArgument;
-  auto number = static_cast<u16>(port);
-  if (width == 1) arch::out8(number, static_cast<u8>(value));
-  else if (width == 2) arch::out16(number, static_cast<u16>(value));
-  else arch::out32(number, static_cast<u32>(value));
-  return Outcome::Finished;
-}
-KERNEL_SYSCALL_DISPATCHER(IoPortWrite);
-
-template <>
 Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Syscall::PlatformCreateDmaMemory>,
                                                          SyscallArguments<Syscall::PlatformCreateDmaMemory>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
@@ -226,13 +146,5 @@ Result<Outcome> invoke<Syscall::PlatformMemoryPhysical>(Thread& self, Target<Sys
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformMemoryPhysical);
-
-void on_device_interrupt(u32 line) {
-  Irq* irq = irq_of_line(line);
-  if (irq == nullptr) return;
-  // Masked until the driver acknowledges: a level-triggered line would fire again at once.
-  arch::ioapic_mask(line);
-  if (irq->notification != nullptr) notification_signal(*irq->notification, irq->bits);
-}
 
 }  // namespace kernel

@@ -1,0 +1,53 @@
+// Reply: creation, saving a caller into it and answering from it, and destruction, which fails
+// the caller it holds.
+// Invariant: see reply.hpp; a destroyed Reply leaves no caller waiting on it.
+#include "abi/syscall.hpp"
+#include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
+#include "core/heap.hpp"
+#include "core/memory.hpp"
+#include "core/panic.hpp"
+#include "core/scheduler.hpp"
+#include "core/syscall_dispatch.hpp"
+#include "core/syscall_support.hpp"
+#include "object/capability_space.hpp"
+#include "object/lifetime.hpp"
+#include "core/ipc.hpp"
+
+namespace kernel {
+
+using abi::Error;
+using abi::rights_of;
+using abi::Syscall;
+
+Result<Reply*> create_reply(Factory* factory) { return allocate_object<Reply>(factory, ObjectType::Reply); }
+
+template <>
+Result<Outcome> invoke<Syscall::IpcSaveReply>(Thread&, Target<Syscall::IpcSaveReply> target,
+                                              SyscallArguments<Syscall::IpcSaveReply>&) {
+  TRY_VOID(ipc_save_reply(target.object));
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(IpcSaveReply);
+
+template <>
+Result<Outcome> invoke<Syscall::IpcReplyWith>(Thread&, Target<Syscall::IpcReplyWith> target,
+                                              SyscallArguments<Syscall::IpcReplyWith>&) {
+  TRY_VOID(ipc_reply_with(target.object));
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(IpcReplyWith);
+
+void destroy_reply(Reply& reply) {
+  if (Thread* caller = reply.caller) {
+    reply.caller = nullptr;
+    caller->callee_reply = nullptr;
+    abandon_caller(*caller);
+  }
+  free_object(&reply);
+}
+
+}  // namespace kernel
