@@ -38,7 +38,7 @@ bool redirect_to_personality(Thread& self, arch::TrapFrame& frame) {
   return true;
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadSetSyscallHandler>(Thread&, Target<Syscall::ThreadSetSyscallHandler> target,
                                                          SyscallArguments<Syscall::ThreadSetSyscallHandler>& arguments) {
   u64 entry = arguments.entry();
@@ -50,7 +50,7 @@ Result<Outcome> invoke<Syscall::ThreadSetSyscallHandler>(Thread&, Target<Syscall
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadSetSyscallHandler);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall::PersonalityReturn>,
                                                    SyscallArguments<Syscall::PersonalityReturn>&) {
   if (self.syscall_handler_entry == 0) return Error::InvalidArgument;
@@ -65,7 +65,7 @@ Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall:
 }
 KERNEL_SYSCALL_DISPATCHER(PersonalityReturn);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadSetFsBase>(Thread& self, Target<Syscall::ThreadSetFsBase> target,
                                                  SyscallArguments<Syscall::ThreadSetFsBase>& arguments) {
   u64 base = arguments.base();

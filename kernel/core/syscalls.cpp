@@ -25,7 +25,7 @@ using abi::Error;
 using abi::rights_of;
 using abi::Syscall;
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::CapabilityIdentify>(Thread&, Target<Syscall::CapabilityIdentify> target,
                                                     SyscallArguments<Syscall::CapabilityIdentify>& arguments) {
   arguments.set_description(static_cast<u64>(target.capability.object->type), target.capability.rights,
@@ -34,7 +34,7 @@ Result<Outcome> invoke<Syscall::CapabilityIdentify>(Thread&, Target<Syscall::Cap
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityIdentify);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::CapabilityCopy>(Thread& self, Target<Syscall::CapabilityCopy> target,
                                                 SyscallArguments<Syscall::CapabilityCopy>& arguments) {
   Capability& source = target.capability;
@@ -47,7 +47,7 @@ Result<Outcome> invoke<Syscall::CapabilityCopy>(Thread& self, Target<Syscall::Ca
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityCopy);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::CapabilityDelete>(Thread&, Target<Syscall::CapabilityDelete> target,
                                                   SyscallArguments<Syscall::CapabilityDelete>& arguments) {
   u64 work = 0;
@@ -59,7 +59,7 @@ Result<Outcome> invoke<Syscall::CapabilityDelete>(Thread&, Target<Syscall::Capab
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityDelete);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::CapabilityRevoke>(Thread&, Target<Syscall::CapabilityRevoke> target,
                                                   SyscallArguments<Syscall::CapabilityRevoke>& arguments) {
   u64 work = 0;

@@ -27,7 +27,7 @@ DebugConsole* create_debug_console() {
   return console.value();
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::DebugWrite>(Thread&, Target<Syscall::DebugWrite>,
                                             SyscallArguments<Syscall::DebugWrite>& arguments) {
   if (arguments.length() > PAGE_SIZE) return Error::InvalidArgument;
@@ -38,7 +38,7 @@ Result<Outcome> invoke<Syscall::DebugWrite>(Thread&, Target<Syscall::DebugWrite>
 }
 KERNEL_SYSCALL_DISPATCHER(DebugWrite);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::DebugExit>(Thread&, Target<Syscall::DebugExit>,
                                            SyscallArguments<Syscall::DebugExit>& arguments) {
   arch::qemu_exit(arguments.exit_code());

@@ -25,7 +25,7 @@ using abi::Syscall;
 
 Result<Endpoint*> create_endpoint(Factory* factory) { return allocate_object<Endpoint>(factory, ObjectType::Endpoint); }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcCall>(Thread&, Target<Syscall::IpcCall> target,
                                          SyscallArguments<Syscall::IpcCall>& arguments) {
   ipc_send(target.capability, true, arguments.timeout());
@@ -33,7 +33,7 @@ Result<Outcome> invoke<Syscall::IpcCall>(Thread&, Target<Syscall::IpcCall> targe
 }
 KERNEL_SYSCALL_DISPATCHER(IpcCall);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcSend>(Thread&, Target<Syscall::IpcSend> target,
                                          SyscallArguments<Syscall::IpcSend>& arguments) {
   ipc_send(target.capability, false, arguments.timeout());
@@ -41,7 +41,7 @@ Result<Outcome> invoke<Syscall::IpcSend>(Thread&, Target<Syscall::IpcSend> targe
 }
 KERNEL_SYSCALL_DISPATCHER(IpcSend);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcReceive>(Thread&, Target<Syscall::IpcReceive> target,
                                             SyscallArguments<Syscall::IpcReceive>& arguments) {
   ipc_receive(target.object, arguments.timeout());
@@ -49,14 +49,14 @@ Result<Outcome> invoke<Syscall::IpcReceive>(Thread&, Target<Syscall::IpcReceive>
 }
 KERNEL_SYSCALL_DISPATCHER(IpcReceive);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcReply>(Thread&, Target<Syscall::IpcReply>, SyscallArguments<Syscall::IpcReply>&) {
   if (!ipc_reply()) return Error::NotFound;
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcReply);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcReplyWait>(Thread&, Target<Syscall::IpcReplyWait> target,
                                               SyscallArguments<Syscall::IpcReplyWait>& arguments) {
   (void)ipc_reply();  // With no caller there is nothing to answer; the wait still happens.

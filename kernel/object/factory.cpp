@@ -114,7 +114,7 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
 
 }  // namespace
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::FactoryCreate>(Thread& self, Target<Syscall::FactoryCreate> target,
                                                SyscallArguments<Syscall::FactoryCreate>& arguments) {
   auto type = static_cast<ObjectType>(arguments.object_type());
@@ -129,7 +129,7 @@ Result<Outcome> invoke<Syscall::FactoryCreate>(Thread& self, Target<Syscall::Fac
 }
 KERNEL_SYSCALL_DISPATCHER(FactoryCreate);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::FactoryInfo>(Thread&, Target<Syscall::FactoryInfo> target,
                                              SyscallArguments<Syscall::FactoryInfo>& arguments) {
   Factory& factory = target.object;

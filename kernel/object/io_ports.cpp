@@ -38,7 +38,7 @@ bool port_access_valid(const IoPorts& ports, u64 port, u64 width) {
 
 }  // namespace
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead> target,
                                             SyscallArguments<Syscall::IoPortRead>& arguments) {
   u64 port = arguments.port();
@@ -50,7 +50,7 @@ Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead>
 }
 KERNEL_SYSCALL_DISPATCHER(IoPortRead);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IoPortWrite>(Thread&, Target<Syscall::IoPortWrite> target,
                                              SyscallArguments<Syscall::IoPortWrite>& arguments) {
   u64 port = arguments.port();

@@ -43,7 +43,7 @@ Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool a
   return irq;
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> target,
                                          SyscallArguments<Syscall::IrqBind>& arguments) {
   Irq& irq = target.object;
@@ -68,7 +68,7 @@ Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> 
 }
 KERNEL_SYSCALL_DISPATCHER(IrqBind);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IrqAcknowledge>(Thread&, Target<Syscall::IrqAcknowledge> target,
                                                 SyscallArguments<Syscall::IrqAcknowledge>&) {
   if (target.object.notification != nullptr) arch::ioapic_unmask(target.object.line);

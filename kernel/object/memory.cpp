@@ -322,7 +322,7 @@ void copy_unaligned(u8* to, const u8* from, u64 length) {
 
 }  // namespace
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::MemoryWrite>(Thread&, Target<Syscall::MemoryWrite> target,
                                              SyscallArguments<Syscall::MemoryWrite>& arguments) {
   Memory& memory = target.object;
@@ -348,7 +348,7 @@ Result<Outcome> invoke<Syscall::MemoryWrite>(Thread&, Target<Syscall::MemoryWrit
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryWrite);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::MemoryRead>(Thread&, Target<Syscall::MemoryRead> target,
                                             SyscallArguments<Syscall::MemoryRead>& arguments) {
   Memory& memory = target.object;
@@ -373,7 +373,7 @@ Result<Outcome> invoke<Syscall::MemoryRead>(Thread&, Target<Syscall::MemoryRead>
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryRead);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::MemoryCopy>(Thread& self, Target<Syscall::MemoryCopy> target_memory,
                                             SyscallArguments<Syscall::MemoryCopy>& arguments) {
   Memory& target = target_memory.object;
@@ -407,7 +407,7 @@ Result<Outcome> invoke<Syscall::MemoryCopy>(Thread& self, Target<Syscall::Memory
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCopy);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::MemoryDecommit>(Thread&, Target<Syscall::MemoryDecommit> target,
                                                 SyscallArguments<Syscall::MemoryDecommit>& arguments) {
   arguments.set_stopped_at(TRY(decommit_memory(target.object, arguments.first_page(), arguments.page_count())));
@@ -415,7 +415,7 @@ Result<Outcome> invoke<Syscall::MemoryDecommit>(Thread&, Target<Syscall::MemoryD
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryDecommit);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::MemoryCommit>(Thread&, Target<Syscall::MemoryCommit> target,
                                               SyscallArguments<Syscall::MemoryCommit>& arguments) {
   u64 stopped_at = 0;

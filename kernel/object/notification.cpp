@@ -41,7 +41,7 @@ void notification_signal(Notification& notification, u64 bits) {
   }
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::NotificationSignal> target,
                                                     SyscallArguments<Syscall::NotificationSignal>& arguments) {
   u64 bits = arguments.bits();
@@ -51,7 +51,7 @@ Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::Not
 }
 KERNEL_SYSCALL_DISPATCHER(NotificationSignal);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::NotificationWait>(Thread& self, Target<Syscall::NotificationWait> target,
                                                   SyscallArguments<Syscall::NotificationWait>& arguments) {
   Notification& notification = target.object;

@@ -87,7 +87,7 @@ Result<PlatformRequest> decode_platform(Thread& self, const PlatformCreationView
 
 }  // namespace
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall::PlatformCreateMmio>,
                                                     SyscallArguments<Syscall::PlatformCreateMmio>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
@@ -98,7 +98,7 @@ Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateMmio);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(Thread& self, Target<Syscall::PlatformCreateIoPorts>,
                                                        SyscallArguments<Syscall::PlatformCreateIoPorts>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
@@ -111,7 +111,7 @@ Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(Thread& self, Target<Sysc
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateIoPorts);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall::PlatformCreateIrq>,
                                                    SyscallArguments<Syscall::PlatformCreateIrq>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
@@ -124,7 +124,7 @@ Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall:
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateIrq);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Syscall::PlatformCreateDmaMemory>,
                                                          SyscallArguments<Syscall::PlatformCreateDmaMemory>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
@@ -134,7 +134,7 @@ Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Sy
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateDmaMemory);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::PlatformMemoryPhysical>(Thread& self, Target<Syscall::PlatformMemoryPhysical>,
                                                         SyscallArguments<Syscall::PlatformMemoryPhysical>& arguments) {
   Capability* slot = TRY(lookup(own_task(self), arguments.memory_selector(), ObjectType::Memory, 0));

@@ -25,7 +25,7 @@ using abi::Syscall;
 
 Result<Reply*> create_reply(Factory* factory) { return allocate_object<Reply>(factory, ObjectType::Reply); }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcSaveReply>(Thread&, Target<Syscall::IpcSaveReply> target,
                                               SyscallArguments<Syscall::IpcSaveReply>&) {
   TRY_VOID(ipc_save_reply(target.object));
@@ -33,7 +33,7 @@ Result<Outcome> invoke<Syscall::IpcSaveReply>(Thread&, Target<Syscall::IpcSaveRe
 }
 KERNEL_SYSCALL_DISPATCHER(IpcSaveReply);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::IpcReplyWith>(Thread&, Target<Syscall::IpcReplyWith> target,
                                               SyscallArguments<Syscall::IpcReplyWith>&) {
   TRY_VOID(ipc_reply_with(target.object));

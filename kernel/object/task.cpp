@@ -85,7 +85,7 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   return task;
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::TaskMap>(Thread& self, Target<Syscall::TaskMap> target,
                                          SyscallArguments<Syscall::TaskMap>& arguments) {
   u64 rights = arguments.rights();
@@ -100,7 +100,7 @@ Result<Outcome> invoke<Syscall::TaskMap>(Thread& self, Target<Syscall::TaskMap> 
 }
 KERNEL_SYSCALL_DISPATCHER(TaskMap);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::TaskUnmap>(Thread&, Target<Syscall::TaskUnmap> target,
                                            SyscallArguments<Syscall::TaskUnmap>& arguments) {
   arguments.set_stopped_at(TRY(unmap_memory(target.object, arguments.address(), arguments.page_count())));
@@ -108,7 +108,7 @@ Result<Outcome> invoke<Syscall::TaskUnmap>(Thread&, Target<Syscall::TaskUnmap> t
 }
 KERNEL_SYSCALL_DISPATCHER(TaskUnmap);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::TaskGiveCapability>(Thread& self, Target<Syscall::TaskGiveCapability> target,
                                                     SyscallArguments<Syscall::TaskGiveCapability>& arguments) {
   Capability* source = TRY(lookup(own_task(self), arguments.own_slot()));

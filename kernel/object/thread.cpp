@@ -70,7 +70,7 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   return thread;
 }
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadStart>(Thread&, Target<Syscall::ThreadStart> target,
                                              SyscallArguments<Syscall::ThreadStart>& arguments) {
   Thread& thread = target.object;
@@ -86,7 +86,7 @@ Result<Outcome> invoke<Syscall::ThreadStart>(Thread&, Target<Syscall::ThreadStar
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadStart);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadConfigure>(Thread& self, Target<Syscall::ThreadConfigure> target,
                                                  SyscallArguments<Syscall::ThreadConfigure>& arguments) {
   Thread& thread = target.object;
@@ -117,7 +117,7 @@ Result<Outcome> invoke<Syscall::ThreadConfigure>(Thread& self, Target<Syscall::T
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadConfigure);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadExit>(Thread& self, Target<Syscall::ThreadExit>,
                                             SyscallArguments<Syscall::ThreadExit>&) {
   stop_thread(self);
@@ -125,7 +125,7 @@ Result<Outcome> invoke<Syscall::ThreadExit>(Thread& self, Target<Syscall::Thread
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadExit);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadYield>(Thread&, Target<Syscall::ThreadYield>,
                                              SyscallArguments<Syscall::ThreadYield>& arguments) {
   // The result is written before the switch: this thread's frame is read when it runs again.
@@ -135,7 +135,7 @@ Result<Outcome> invoke<Syscall::ThreadYield>(Thread&, Target<Syscall::ThreadYiel
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadYield);
 
-template <>
+template <> [[gnu::always_inline]] inline
 Result<Outcome> invoke<Syscall::ThreadSelf>(Thread& self, Target<Syscall::ThreadSelf>,
                                             SyscallArguments<Syscall::ThreadSelf>& arguments) {
   arguments.set_cpu(self.cpu);
