@@ -1,18 +1,9 @@
 // DebugConsole: the boot-time console object, writing to the serial console and ending the machine.
 // Invariant: see debug_console.hpp; it is never destroyed.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
-#include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
-#include "core/memory.hpp"
+#include "object/debug_console.hpp"
+
 #include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
-#include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
 
 namespace kernel {

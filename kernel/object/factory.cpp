@@ -2,20 +2,13 @@
 // FactoryCreate) of every user-creatable object, its accounting, and destruction, which destroys
 // everything it created before itself.
 // Invariant: see factory.hpp; used <= quota at all times.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/factory.hpp"
+
 #include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
-#include "object/lifetime.hpp"
 #include "object/lazy_memory.hpp"
 
 namespace kernel {

@@ -1,19 +1,10 @@
 // IoPorts: creation (the range was checked by the Platform), reading and writing ports inside the
 // range, and destruction.
 // Invariant: see io_ports.hpp; no access reaches a port outside [first, first + count).
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/io_ports.hpp"
+
 #include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
-#include "core/memory.hpp"
-#include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
-#include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
 
 namespace kernel {

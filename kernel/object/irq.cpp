@@ -1,22 +1,12 @@
 // Irq: creation for a free line, binding to a notification and acknowledging, interrupt
 // delivery, and destruction, which masks the line and frees it for a new Irq.
 // Invariant: see irq.hpp; irqs_by_line[line] is the line's one Irq object or null.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
-#include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
-#include "core/memory.hpp"
-#include "core/panic.hpp"
-#include "core/scheduler.hpp"
+#include "object/irq.hpp"
+
+#include "arch/x86_64/ioapic.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
-#include "arch/x86_64/ioapic.hpp"
-#include "object/notification.hpp"
 
 namespace kernel {
 

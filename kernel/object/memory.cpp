@@ -8,23 +8,13 @@
 // Invariant: see memory.hpp; no frame returns to the pool while any CPU may still hold a
 // translation to it (unmap frees only Mapping records; destruction frees frames after one
 // batched shootdown); user memory is touched only through UserSpan copies.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/memory.hpp"
+
 #include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
 #include "core/memory.hpp"
-#include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
-#include "object/lifetime.hpp"
-#include "core/user_memory.hpp"
 #include "object/lazy_memory.hpp"
-#include "object/task.hpp"
 
 namespace kernel {
 

@@ -1,21 +1,12 @@
 // Notification: creation, signal and wait, and destruction, which fails its waiters and unbinds
 // its interrupts.
 // Invariant: see notification.hpp; bits are taken whole by one waiter.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/notification.hpp"
+
 #include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
-#include "core/memory.hpp"
-#include "core/panic.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
-#include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
-#include "object/irq.hpp"
 
 namespace kernel {
 

@@ -3,21 +3,13 @@
 // Invariant: see platform.hpp; device ranges never alias RAM, the first MiB or the interrupt
 // controllers, port ranges never include the kernel's own ports, and both are checked before any
 // object exists.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
-#include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
+#include "object/platform.hpp"
+
 #include "core/memory.hpp"
 #include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
-#include "lib/multiboot.hpp"
 
 namespace kernel {
 

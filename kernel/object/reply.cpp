@@ -1,21 +1,11 @@
 // Reply: creation, saving a caller into it and answering from it, and destruction, which fails
 // the caller it holds.
 // Invariant: see reply.hpp; a destroyed Reply leaves no caller waiting on it.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
-#include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
-#include "core/memory.hpp"
-#include "core/panic.hpp"
-#include "core/scheduler.hpp"
-#include "core/syscall_dispatch.hpp"
-#include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
-#include "object/lifetime.hpp"
+#include "object/reply.hpp"
+
 #include "core/ipc.hpp"
+#include "core/syscall_dispatch.hpp"
+#include "object/lifetime.hpp"
 
 namespace kernel {
 

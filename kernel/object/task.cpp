@@ -2,21 +2,14 @@
 // capability-giving operations, and destruction in bounded steps.
 // Invariant: see task.hpp; every byte and page-table frame of a task is charged to its factory
 // from its allocation until destruction frees it.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/task.hpp"
+
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
 #include "core/memory.hpp"
-#include "core/panic.hpp"
-#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
-#include "object/memory.hpp"
 
 namespace kernel {
 

@@ -1,21 +1,15 @@
 // Thread: creation (kernel stack, UTCB), the start/configure/exit/yield/self operations, and its
 // end: stop_thread cuts every link, destruction frees the stack once no CPU runs on it.
 // Invariant: see thread.hpp; a stopped thread is on no queue and linked to no caller or callee.
-#include "abi/syscall.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "object/thread.hpp"
+
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/syscall_registers.hpp"
-#include "core/heap.hpp"
 #include "core/memory.hpp"
-#include "core/panic.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
-#include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
-#include "object/endpoint.hpp"
 
 namespace kernel {
 
