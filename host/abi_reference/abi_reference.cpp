@@ -1,6 +1,7 @@
 // Prints docs/SYSCALLS.md from the ABI headers, so the reference cannot drift from the code.
 // A ctest compares the committed file with this output.
 #include <cstdio>
+#include <cstring>
 
 #include "abi/boot.hpp"
 #include "abi/error.hpp"
@@ -8,6 +9,25 @@
 #include "abi/syscall.hpp"
 
 namespace abi = metteagle::abi;
+
+namespace {
+
+// The rights column names a typed right ("EndpointRight::Send"); the reference shows its last
+// word, and "-" for NoRight::None.
+const char* right_name(const char* spelled) {
+  if (std::strcmp(spelled, "NoRight::None") == 0) return "-";
+  const char* separator = std::strstr(spelled, "::");
+  return separator != nullptr ? separator + 2 : spelled;
+}
+
+const char* lock_name(abi::SyscallLock lock) {
+  switch (lock) {
+    case abi::SyscallLock::Kernel: return "the kernel lock";
+  }
+  return "?";
+}
+
+}  // namespace
 
 int main() {
   std::printf("# System-call reference\n\n");
@@ -26,16 +46,22 @@ int main() {
   std::printf("`rcx` and `r11` are clobbered by `syscall`; every other register is preserved. Selector 0 never "
               "names a capability. Every operation with a target also fails with `InvalidCapability` (no "
               "capability in slot rdi), `WrongType` and `NoRights` (a right in the rights column is missing).\n\n");
+  std::printf("The target column names the object type rdi must name: `Any` takes a capability of any type, `None` "
+              "ignores rdi, and `ThreadOrSelf` takes a Thread capability or selector 0 for the calling thread. The "
+              "kernel checks the target's type and right before the operation runs: its dispatch table, its "
+              "operation count and this reference come from the one table in `abi/include/abi/syscall.hpp`.\n\n");
 
   std::printf("## Operations\n\n| # | operation | target | rights | summary |\n|---|---|---|---|---|\n");
-#define ROW(name, number, target, rights, arguments, outputs, errors, summary) \
-  std::printf("| %d | `%s` | %s | %s | %s |\n", number, #name, #target, rights, summary);
+#define ROW(name, number, target, right, lock, arguments, outputs, errors, summary) \
+  std::printf("| %d | `%s` | %s | %s | %s |\n", number, #name, #target, right_name(#right), summary);
   ABI_SYSCALLS(ROW)
 #undef ROW
   std::printf("\n");
-#define SECTION(name, number, target, rights, arguments, outputs, errors, summary)                         \
-  std::printf("### %s (%d)\n\n%s.\n\n- target: %s, rights: %s\n- arguments: %s\n- outputs: %s\n- errors: %s\n\n", \
-              #name, number, summary, #target, rights, arguments, outputs, errors);
+#define SECTION(name, number, target, right, lock, arguments, outputs, errors, summary)                                \
+  std::printf("### %s (%d)\n\n%s.\n\n- target: %s, rights: %s, runs under: %s\n- arguments: %s\n- outputs: %s\n"      \
+              "- errors: %s\n\n",                                                                                       \
+              #name, number, summary, #target, right_name(#right), lock_name(abi::SyscallLock::lock), arguments, outputs, \
+              errors);
   ABI_SYSCALLS(SECTION)
 #undef SECTION
 

@@ -3,6 +3,7 @@
 
 #include "abi/syscall.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
 #include "core/scheduler.hpp"
 #include "object/capability_space.hpp"
 #include "object/lifetime.hpp"
@@ -27,8 +28,9 @@ struct Message {
 Utcb& utcb_of(Thread& thread) { return *reinterpret_cast<Utcb*>(arch::physical_to_virtual(thread.utcb_frame)); }
 
 Message registers_of(Thread& thread) {
-  const arch::TrapFrame& frame = *thread.frame;
-  return {frame.rsi, {frame.rdx, frame.r10, frame.r8, frame.r9}, utcb_of(thread).words};
+  arch::MessageRegisters registers = arch::SyscallRegisters(*thread.frame).message();
+  return {registers.tag, {registers.words[0], registers.words[1], registers.words[2], registers.words[3]},
+          utcb_of(thread).words};
 }
 
 Message exception_of(Thread& thread) {
@@ -66,12 +68,6 @@ u64 transfer_capabilities(Thread& sender, Thread& receiver, u64 count) {
 void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge, bool may_grant) {
   MessageTag tag{message.tag};
   u64 words = tag.words() < metteagle::abi::MESSAGE_WORDS ? tag.words() : metteagle::abi::MESSAGE_WORDS;
-  arch::TrapFrame& frame = *receiver.frame;
-  frame.rdx = message.registers[0];
-  frame.r10 = message.registers[1];
-  frame.r8 = message.registers[2];
-  frame.r9 = message.registers[3];
-  frame.r12 = badge;
   Utcb& target = utcb_of(receiver);
   for (u64 index = metteagle::abi::REGISTER_WORDS; index < words; ++index) target.words[index] = message.words[index];
   u64 capabilities = 0;
@@ -79,8 +75,9 @@ void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge
     capabilities = transfer_capabilities(*sender, receiver, tag.capabilities());
   else
     target.received_capabilities = 0;
-  frame.rsi = MessageTag::make(tag.label(), words, capabilities).raw;
-  frame.rax = static_cast<u64>(Error::None);
+  arch::SyscallRegisters registers(*receiver.frame);
+  registers.set_message(MessageTag::make(tag.label(), words, capabilities).raw, message.registers, badge);
+  registers.set_error(Error::None);
 }
 
 void link_call(Thread& caller, Thread& server) {
@@ -122,12 +119,12 @@ void ipc_send(Capability& capability, bool is_call, u64 timeout_nanoseconds) {
       link_call(sender, *receiver);
       block_current(ThreadState::BlockedReply);  // The reply (or an error) is in our frame then.
     } else {
-      sender.frame->rax = static_cast<u64>(Error::None);
+      arch::SyscallRegisters(*sender.frame).set_error(Error::None);
     }
     return;
   }
   if (timeout_nanoseconds == 0) {
-    sender.frame->rax = static_cast<u64>(Error::Timeout);
+    arch::SyscallRegisters(*sender.frame).set_error(Error::Timeout);
     return;
   }
   sender.send_badge = capability.badge;
@@ -151,14 +148,14 @@ void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds) {
       if (sender->send_is_call) {
         link_call(*sender, receiver);
       } else {
-        sender->frame->rax = static_cast<u64>(Error::None);
+        arch::SyscallRegisters(*sender->frame).set_error(Error::None);
         make_ready(*sender);
       }
     }
     return;
   }
   if (timeout_nanoseconds == 0) {
-    receiver.frame->rax = static_cast<u64>(Error::Timeout);
+    arch::SyscallRegisters(*receiver.frame).set_error(Error::Timeout);
     return;
   }
   receiver.blocked_on = &endpoint;
@@ -177,16 +174,15 @@ void answer(Thread& server, Thread& caller) {
     return;
   }
   caller.sending_exception = false;
-  MessageTag tag{server.frame->rsi};
-  auto action = static_cast<ExceptionReply>(tag.label());
+  arch::MessageRegisters decision = arch::SyscallRegisters(*server.frame).message();
+  auto action = static_cast<ExceptionReply>(MessageTag{decision.tag}.label());
   if (action == ExceptionReply::ResumeAt) {
-    u64 rip = server.frame->rdx;
-    u64 rsp = server.frame->r10;
+    u64 instruction_pointer = decision.words[0];
+    u64 stack_pointer = decision.words[1];
     // Only user addresses, and code only where it can be mapped: the exit path returns with
     // sysret/iret to whatever is here.
-    if (rip < metteagle::abi::USER_SPACE_USABLE_END && rsp < metteagle::abi::USER_SPACE_END) {
-      caller.frame->rip = rip;
-      caller.frame->rsp = rsp;
+    if (instruction_pointer < metteagle::abi::USER_SPACE_USABLE_END && stack_pointer < metteagle::abi::USER_SPACE_END) {
+      arch::set_user_position(*caller.frame, instruction_pointer, stack_pointer);
     } else {
       action = ExceptionReply::Kill;
     }
@@ -240,10 +236,10 @@ void deliver_exception(arch::TrapFrame& frame) {
     stop_thread(thread);  // No one can fix this fault: the thread ends, nothing else does.
     return;
   }
-  thread.exception_words[0] = frame.rip;
+  thread.exception_words[0] = arch::user_instruction_pointer(frame);
   thread.exception_words[1] = frame.vector == arch::VECTOR_PAGE_FAULT ? arch::read_cr2() : 0;
   thread.exception_words[2] = frame.error_code;
-  thread.exception_words[3] = frame.rsp;
+  thread.exception_words[3] = arch::user_stack_pointer(frame);
   thread.exception_words[4] = frame.vector;
   thread.sending_exception = true;
   if (Thread* receiver = handler->receivers.pop_front()) {

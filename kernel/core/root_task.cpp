@@ -5,6 +5,7 @@
 #include "abi/boot.hpp"
 #include "abi/syscall.hpp"
 #include "arch/x86_64/platform.hpp"
+#include "arch/x86_64/syscall_registers.hpp"
 #include "core/console.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
@@ -123,9 +124,7 @@ void start_root_task(const BootInfo& boot_info) {
   give(*task, abi::ROOT_CONSOLE, create_debug_console()->header, abi::ALL_RIGHTS);
   give(*task, abi::ROOT_PLATFORM, create_platform()->header, abi::ALL_RIGHTS);
 
-  thread->frame->rip = elf.entry;
-  thread->frame->rsp = abi::ROOT_STACK_TOP;
-  thread->frame->rdi = abi::ROOT_BOOT_INFO_ADDRESS;
+  arch::set_user_entry(*thread->frame, elf.entry, abi::ROOT_STACK_TOP, abi::ROOT_BOOT_INFO_ADDRESS);
   make_ready(*thread);
   log("root task: %s, %zu segments, entry %#lx, %lu modules\n", root_module.command_line, elf.segment_count, elf.entry,
       info.module_count);

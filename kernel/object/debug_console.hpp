@@ -10,4 +10,6 @@ struct DebugConsole {
   KernelObject header;
 };
 
+DebugConsole* create_debug_console();
+
 }  // namespace kernel

@@ -3,6 +3,8 @@
 // send, call or exception delivery on this endpoint, `receivers` only threads blocked in receive.
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "object/kernel_object.hpp"
 #include "object/thread.hpp"
 
@@ -15,5 +17,9 @@ struct Endpoint {
   // Threads whose exception handler this endpoint is; they lose it when the endpoint dies.
   IntrusiveList<Thread, &Thread::handler_node> handled_threads;
 };
+
+struct Factory;
+[[nodiscard]] Result<Endpoint*> create_endpoint(Factory* factory);
+void destroy_endpoint(Endpoint& endpoint);
 
 }  // namespace kernel

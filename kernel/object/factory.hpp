@@ -26,4 +26,10 @@ void factory_refund(Factory* factory, u64 bytes);
 // Gives back a frame of allocate_charged_frame and its charge.
 void free_charged_frame(Factory* factory, u64 frame);
 
+[[nodiscard]] Result<Factory*> create_factory(Factory* parent, u64 quota);
+// The root factory belongs to no factory.
+Factory* create_root_factory(u64 quota);
+// A factory goes last: false while the objects it created are still queued before it.
+bool destroy_factory(Factory& factory);
+
 }  // namespace kernel

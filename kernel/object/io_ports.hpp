@@ -2,6 +2,8 @@
 // Invariant: [first, first + count) lies within 0..0xffff and excludes the kernel's own ports.
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "object/kernel_object.hpp"
 
 namespace kernel {
@@ -12,9 +14,9 @@ struct IoPorts {
   u32 count = 0;
 };
 
-// Platform: the authority to create device objects; only the root task receives it.
-struct Platform {
-  KernelObject header;
-};
+struct Factory;
+// A port range the caller (a Platform holder) validated.
+[[nodiscard]] Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count);
+void destroy_io_ports(IoPorts& ports);
 
 }  // namespace kernel

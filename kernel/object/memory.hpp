@@ -8,6 +8,8 @@
 // and no frame goes back to the pool before every CPU has flushed its translations to it.
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "abi/syscall.hpp"
 #include "lib/intrusive_tree.hpp"
 #include "object/kernel_object.hpp"
@@ -52,5 +54,27 @@ constexpr u64 LAZY_LEAF_PAGES = 512;
 constexpr u64 LAZY_MAX_PAGES = metteagle::abi::LAZY_MAX_PAGES;
 // Decommit walks every mapping of the object (twice) under the kernel lock: this bounds the walk.
 constexpr u64 LAZY_MAX_MAPPINGS = metteagle::abi::LAZY_MAX_MAPPINGS;
+
+struct Factory;
+[[nodiscard]] Result<Memory*> create_memory(Factory* factory, u64 page_count);
+// Device registers: the caller (a Platform holder) validated the range.
+[[nodiscard]] Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count);
+// Physically contiguous, zeroed pages (for DMA), charged like ordinary memory.
+[[nodiscard]] Result<Memory*> create_contiguous_memory(Factory* factory, u64 page_count);
+// Maps pages [page_offset, page_offset + page_count) of memory at address in task, after checking
+// the whole range: at most abi::MAP_MAX_PAGES of them, as one mapping. Returns where it stopped
+// (the range's end, or where the rest begins, from which the caller continues).
+[[nodiscard]] Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,
+                                     bool writable, bool executable);
+// Removes the pages inside [address, address + page_count pages): mappings wholly inside go, a
+// mapping reaching past the range keeps the rest (cut in two if it reaches past both ends). No
+// mapping there is NotFound. Returns where it stopped: the range's end, or (after
+// abi::UNMAP_MAX_MAPPINGS mappings or abi::UNMAP_MAX_PAGES pages) where the rest of the range
+// begins, from which the caller continues.
+[[nodiscard]] Result<u64> unmap_memory(Task& task, u64 address, u64 page_count);
+// Unlinks and frees a mapping record whose pages are cleared (or whose tables are going away).
+void free_mapping(Mapping& mapping);
+// Destroys memory in steps: false, with work at the step's limit, when it must go on later.
+[[nodiscard]] bool destroy_memory(Memory& memory, u64& work);
 
 }  // namespace kernel

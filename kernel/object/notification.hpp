@@ -3,6 +3,8 @@
 // `bound_irqs`, so destroying the notification unbinds them.
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "object/irq.hpp"
 #include "object/kernel_object.hpp"
 #include "object/thread.hpp"
@@ -18,5 +20,9 @@ struct Notification {
 
 // Sets bits and wakes one waiter (which takes all bits).
 void notification_signal(Notification& notification, u64 bits);
+
+struct Factory;
+[[nodiscard]] Result<Notification*> create_notification(Factory* factory);
+void destroy_notification(Notification& notification);
 
 }  // namespace kernel

@@ -3,6 +3,8 @@
 // Invariant: reply->caller == t exactly when t->callee_reply == reply, and t is BlockedReply.
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "object/kernel_object.hpp"
 
 namespace kernel {
@@ -13,5 +15,9 @@ struct Reply {
   KernelObject header;
   Thread* caller = nullptr;
 };
+
+struct Factory;
+[[nodiscard]] Result<Reply*> create_reply(Factory* factory);
+void destroy_reply(Reply& reply);
 
 }  // namespace kernel

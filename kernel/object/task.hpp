@@ -5,6 +5,10 @@
 // this task's mappings; once address_space_left is set (destruction), no CPU runs on its tables.
 #pragma once
 
+#include "lib/result.hpp"
+
+#include "arch/x86_64/address_space.hpp"
+
 #include "object/kernel_object.hpp"
 #include "object/memory.hpp"
 #include "object/thread.hpp"
@@ -24,5 +28,12 @@ struct Task {
 };
 
 constexpr u64 MAX_TASK_SLOTS = 4096;
+
+struct Factory;
+[[nodiscard]] Result<Task*> create_task(Factory* factory, u64 slot_count);
+// Destroys task in steps: false, with work at the step's limit, when it must go on later.
+[[nodiscard]] bool destroy_task(Task& task, u64& work);
+// Page-table frames of a task, charged to its factory.
+arch::TableFrameSource table_source(Task& task);
 
 }  // namespace kernel

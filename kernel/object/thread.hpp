@@ -6,6 +6,8 @@
 // created or last configured it (so a contained task can never reach CPUs outside its set).
 #pragma once
 
+#include "lib/result.hpp"
+
 #include "arch/x86_64/platform.hpp"
 #include "object/kernel_object.hpp"
 
@@ -68,5 +70,18 @@ struct Thread {
 using ThreadQueue = IntrusiveList<Thread, &Thread::queue_node>;
 
 constexpr usize KERNEL_STACK_PAGES = 2;
+
+struct Factory;
+[[nodiscard]] Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address);
+// Ends a thread: off every queue, its caller's call fails, state Dead. The object stays until
+// its last capability goes.
+void stop_thread(Thread& thread);
+// A caller whose reply will never come: its call returns Destroyed (or it ends, if it faulted).
+void abandon_caller(Thread& caller);
+void destroy_thread(Thread& thread);
+// Frees what a dead thread held once no CPU runs on its stack.
+void free_dead_thread(Thread& thread);
+// A blocked thread's deadline passed: it leaves its queue and its call returns Timeout.
+void timeout_expired(Thread& thread);
 
 }  // namespace kernel

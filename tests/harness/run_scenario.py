@@ -131,6 +131,17 @@ def read_lines(log_path):
         return [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
 
 
+def judge_hang(diagnosis, function):
+    """None when the vCPU state the monitor gave after the timeout shows a CPU in function: QEMU
+    ran, the guest got that far and stayed there. A missing QEMU or monitor gives no state."""
+    cpus = [line for line in diagnosis.splitlines() if re.match(r"^CPU \d+: RIP=0x[0-9a-f]+ ", line)]
+    if not cpus:
+        return "timed out, but the QEMU monitor gave no vCPU state (did QEMU run?)"
+    if not any(f"{function} at " in line for line in cpus):
+        return f"timed out, but no vCPU was in {function}: " + "; ".join(cpus)
+    return None
+
+
 def run_host_check(args, argv, log_path, host_ports, monitor_path):
     """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines)."""
     values = {f"port{index}" if index else "port": port for index, port in enumerate(host_ports)}
@@ -188,7 +199,10 @@ def main():
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--cpus", type=int, default=qemu.DEFAULT_CPUS)
     parser.add_argument("--memory", default=qemu.DEFAULT_MEMORY)
-    parser.add_argument("--expect", choices=["pass", "panic"], default="pass")
+    parser.add_argument("--expect", choices=["pass", "panic", "hang"], default="pass",
+                        help="pass: the guest's cases pass; panic: the kernel panics; hang: the guest is still "
+                             "running at --timeout with a vCPU in --hang-in")
+    parser.add_argument("--hang-in", default=None, help="with --expect hang: the function a vCPU must be in")
     parser.add_argument("--log-dir", default=".")
     parser.add_argument("--machine-option", action="append", default=[],
                         help="appended to the machine's options, e.g. ioapic2=off")
@@ -203,6 +217,8 @@ def main():
     args = parser.parse_args()
     if args.host_check is not None and (args.ready is None or not args.forward):
         parser.error("--host-check needs --ready and at least one --forward")
+    if (args.expect == "hang") != (args.hang_in is not None):
+        parser.error("--expect hang and --hang-in go together")
 
     os.makedirs(args.log_dir, exist_ok=True)
     log_path = os.path.join(args.log_dir, f"{args.name}.log")
@@ -223,6 +239,7 @@ def main():
     if args.host_check is not None:
         reason, lines = run_host_check(args, argv, log_path, host_ports, monitor_path)
         return report(args.name, reason, time.monotonic() - started, log_path, lines)
+    diagnosis = ""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
@@ -237,8 +254,12 @@ def main():
     with open(log_path, "rb") as log:
         lines = [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
 
-    if status is None:
+    if status is None and args.expect == "hang":
+        reason = judge_hang(diagnosis, args.hang_in)
+    elif status is None:
         reason = f"timed out after {args.timeout:.0f} s (hang)"
+    elif args.expect == "hang":
+        reason = f"the guest ended (QEMU exit status {status}) instead of hanging"
     elif args.expect == "pass":
         reason = judge_pass(status, lines)
     else:

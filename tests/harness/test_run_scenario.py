@@ -39,6 +39,17 @@ class Verdicts(unittest.TestCase):
         self.assertIn("no 'KERNEL PANIC'", run_scenario.judge_panic(qemu.EXIT_PANIC, GOOD))
         self.assertIn("expected 37", run_scenario.judge_panic(qemu.EXIT_SUCCESS, lines))
 
+    def test_hang_needs_the_monitor_and_the_function(self):
+        stuck = "--- hang: vCPU state from the QEMU monitor ---\nRIP=ffffffff80110a42\n" \
+                "CPU 0: RIP=0xffffffff80110a42 arch::wait_for_interrupt() at cpu.hpp:55 in hang_forever at selftest.cpp:232\n" \
+                "CPU 1: RIP=0xffffffff8010ad1d arch::wait_for_interrupt() at cpu.hpp:55 in kernel::idle_loop() at scheduler.cpp:65"
+        self.assertIsNone(run_scenario.judge_hang(stuck, "hang_forever"))
+        self.assertIn("no vCPU was in boot_main", run_scenario.judge_hang(stuck, "boot_main"))
+        # No QEMU (or no monitor): no state, so the expected hang is not proven.
+        unavailable = "--- hang: vCPU state from the QEMU monitor ---\n(monitor unavailable: [Errno 2] No such file)"
+        self.assertIn("no vCPU state", run_scenario.judge_hang(unavailable, "hang_forever"))
+        self.assertIn("no vCPU state", run_scenario.judge_hang("", "hang_forever"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -3,6 +3,8 @@
 // can set a bit its source capability lacks.
 #pragma once
 
+#include <type_traits>
+
 #include "abi/types.hpp"
 
 namespace metteagle::abi {
@@ -38,6 +40,27 @@ enum class IrqRight : u32 { Control = 1 };
 enum class IoPortsRight : u32 { Read = 1, Write = 2 };
 enum class PlatformRight : u32 { Devices = 1 };
 enum class ReplyRight : u32 { Reply = 1 };
+
+// The right an operation needs when it needs none (abi/syscall.hpp's table).
+enum class NoRight : u32 { None = 0 };
+
+// Every object type, each with its rights enum named <type>Right.
+#define ABI_OBJECT_TYPES(X) \
+  X(Task) X(Thread) X(Endpoint) X(Memory) X(Factory) X(DebugConsole) X(Notification) X(Irq) X(IoPorts) X(Platform) X(Reply)
+
+// True when Right is the rights enum of type.
+template <typename Right>
+constexpr bool is_right_of(ObjectType type) {
+  switch (type) {
+#define ABI_RIGHT_OF(name) \
+  case ObjectType::name:   \
+    return std::is_same_v<Right, name##Right>;
+    ABI_OBJECT_TYPES(ABI_RIGHT_OF)
+#undef ABI_RIGHT_OF
+    case ObjectType::None: return false;
+  }
+  return false;
+}
 
 constexpr u32 ALL_RIGHTS = 0xffffffff;
 

@@ -28,28 +28,35 @@ namespace metteagle::abi {
 // everything; the kernel lock is free and the thread preemptible in between. A continued
 // MemoryWrite/Read/Copy leaves its offset, address and length registers advanced.
 //
-// X(name, number, target type (rdi), rights needed on it, arguments, outputs, errors, summary).
-// Every operation may also return InvalidCapability (rdi names no capability), WrongType and
-// NoRights for its target; the errors column lists the others.
+// X(name, number, target (rdi), right needed on it, lock, arguments, outputs, errors, summary).
+// The target is an object type, Any (a capability of any type), None (rdi is ignored) or
+// ThreadOrSelf (a Thread capability, or selector 0 for the calling thread). The right is a value
+// of the target type's rights enum (rights.hpp), NoRight::None when none is needed; the kernel's
+// dispatcher checks type and right before the operation's handler runs, and a right of another
+// type's enum does not compile. The lock column says what the operation runs under: Kernel, the
+// kernel lock (every operation so far). The kernel's handler table, the operation count and the
+// reference in docs/SYSCALLS.md are all generated from this one table.
+// Every operation with a target may also return InvalidCapability (rdi names no capability),
+// WrongType and NoRights for it; the errors column lists the others.
 #define ABI_SYSCALLS(X)                                                                                         \
-  X(DebugWrite, 0, DebugConsole, "Write", "a1 address, a2 length (at most 4096)", "-",                          \
+  X(DebugWrite, 0, DebugConsole, DebugConsoleRight::Write, Kernel, "a1 address, a2 length (at most 4096)", "-",                          \
     "InvalidArgument (length too large, or the range is not readable user memory)",                             \
     "write bytes from user memory to the serial console")                                                       \
-  X(DebugExit, 1, DebugConsole, "Exit", "a1 exit code (low 8 bits)", "does not return",                          \
+  X(DebugExit, 1, DebugConsole, DebugConsoleRight::Exit, Kernel, "a1 exit code (low 8 bits)", "does not return",                          \
     "-", "end the machine through isa-debug-exit: QEMU exits with status 2 * code + 1")                             \
-  X(CapabilityIdentify, 2, Any, "-", "-", "o1 object type, o2 rights, o3 badge", "Destroyed",                    \
+  X(CapabilityIdentify, 2, Any, NoRight::None, Kernel, "-", "o1 object type, o2 rights, o3 badge", "Destroyed",                    \
     "describe the capability in slot rdi")                                                                      \
-  X(CapabilityCopy, 3, Any, "-", "a1 destination slot, a2 rights mask, a3 badge (0 = keep)", "-",                \
+  X(CapabilityCopy, 3, Any, NoRight::None, Kernel, "a1 destination slot, a2 rights mask, a3 badge (0 = keep)", "-",                \
     "InvalidCapability (destination 0 or out of range), SlotOccupied, InvalidArgument (badge on a non-endpoint " \
     "or already badged capability)",                                                                            \
     "derive a copy with rights & mask into an empty slot; it is revoked with its source")                       \
-  X(CapabilityDelete, 4, Any, "-", "-", "-", "Destroyed",                                                        \
+  X(CapabilityDelete, 4, Any, NoRight::None, Kernel, "-", "-", "Destroyed",                                                        \
     "empty the slot; derived capabilities move to its parent; the last capability destroys the object "       \
     "(in bounded steps: the call enters itself again until every child has moved)")         \
-  X(CapabilityRevoke, 5, Any, "-", "-", "-", "Destroyed",                                                        \
+  X(CapabilityRevoke, 5, Any, NoRight::None, Kernel, "-", "-", "Destroyed",                                                        \
     "delete every capability derived from this one (transitively); it stays (in bounded steps: the call "      \
     "enters itself again until none is left)")                                   \
-  X(FactoryCreate, 6, Factory, "Create",                                                                        \
+  X(FactoryCreate, 6, Factory, FactoryRight::Create, Kernel,                                                                        \
     "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536, "       \
     "lazy 1-LAZY_MAX_PAGES; Factory: quota bytes), a4 task selector (Thread; needs Task Map) or Memory flags "     \
     "(MEMORY_LAZY: demand-zero, each page charged when first touched), a5 UTCB address (Thread)",               \
@@ -59,12 +66,12 @@ namespace metteagle::abi {
     "QuotaExceeded, OutOfMemory",                                                                               \
     "create an object charged to the factory; the new capability has all rights (a Factory: Observe only "    \
     "if this capability has it)")                               \
-  X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
+  X(FactoryInfo, 7, Factory, NoRight::None, Kernel, "-",                                                                          \
     "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
     "0 unless the capability has Observe), o4 bytes in live kernel heap objects, o5 bytes of pages the "    \
     "kernel heap holds (o4 and o5 also 0 without Observe)", "-",                                              \
     "read the factory's accounting and, with Observe, the machine's free memory")                                              \
-  X(TaskMap, 8, Task, "Map",                                                                                    \
+  X(TaskMap, 8, Task, TaskRight::Map, Kernel,                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
     "o1 where it stopped: the range's end when done, else where the rest begins (call again from there with "  \
@@ -75,109 +82,109 @@ namespace metteagle::abi {
     "map pages of a memory object into the task; one call maps at most MAP_MAX_PAGES pages (one mapping) "   \
     "and the whole range is checked for overlaps first; a lazy Memory's pages are mapped as the task "        \
     "touches them")                                                                                             \
-  X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
+  X(TaskUnmap, 9, Task, TaskRight::Map, Kernel, "a1 address, a2 pages",                                                         \
     "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
     "OutOfMemory (the same, with no physical memory left)",                                                     \
     "remove the pages inside the range; a mapping reaching past it keeps the rest; one call handles at most "   \
     "UNMAP_MAX_MAPPINGS mappings and UNMAP_MAX_PAGES pages")                                                   \
-  X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
+  X(TaskGiveCapability, 10, Task, TaskRight::Capabilities, Kernel, "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
     "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
     "derive a copy of an own capability into the task's space")                                                 \
-  X(ThreadStart, 11, Thread, "Control", "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
+  X(ThreadStart, 11, Thread, ThreadRight::Control, Kernel, "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
     "Busy (already started), InvalidArgument (rip at or above USER_SPACE_USABLE_END, rsp outside user space)",   \
     "start a never-started thread")                                                                            \
-  X(ThreadConfigure, 12, Thread, "Control", "a1 priority (0-63, at most the caller's), a2 CPU (in the new set), " \
+  X(ThreadConfigure, 12, Thread, ThreadRight::Control, Kernel, "a1 priority (0-63, at most the caller's), a2 CPU (in the new set), " \
     "a3 exception endpoint selector (0 = none; needs Send), a4 the CPUs it may ever run on (bit i = CPU i; "     \
     "within the caller's own; 0 = unchanged). New threads inherit their creator's set", "-",                   \
     "InvalidArgument (priority, CPU or CPU set), InvalidCapability/WrongType/NoRights (a3)",                    \
     "set scheduling parameters and the exception handler; a thread given another CPU continues there (a "      \
     "running one is interrupted at once, the caller moves before it returns)")                                  \
-  X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
-  X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
-  X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
+  X(ThreadExit, 13, None, NoRight::None, Kernel, "-", "does not return", "-", "end the calling thread")                           \
+  X(ThreadYield, 14, None, NoRight::None, Kernel, "-", "-", "-", "give the CPU to the next thread of the same priority")          \
+  X(IpcCall, 15, Endpoint, EndpointRight::Send, Kernel, "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
     "o1 reply tag, o2-o5 reply words 0-3",                                                                       \
     "Timeout, Destroyed (endpoint or server gone, or the server took another call before answering this one)",  \
     "send and wait for the reply; the server sees the capability's badge")                                     \
-  X(IpcSend, 16, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
+  X(IpcSend, 16, Endpoint, EndpointRight::Send, Kernel, "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
     "send; blocks until a receiver takes the message or the timeout ends")                                     \
-  X(IpcReceive, 17, Endpoint, "Receive", "r12 timeout", "o1 tag, o2-o5 words 0-3, r12 badge",                   \
+  X(IpcReceive, 17, Endpoint, EndpointRight::Receive, Kernel, "r12 timeout", "o1 tag, o2-o5 words 0-3, r12 badge",                   \
     "Timeout, Destroyed", "wait for a message")                                                                 \
-  X(IpcReply, 18, None, "-", "a1 message tag, a2-a5 words 0-3", "-", "NotFound (no caller waits)",              \
+  X(IpcReply, 18, None, NoRight::None, Kernel, "a1 message tag, a2-a5 words 0-3", "-", "NotFound (no caller waits)",              \
     "answer the last call received; never blocks")                                                              \
-  X(IpcReplyWait, 19, Endpoint, "Receive", "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
+  X(IpcReplyWait, 19, Endpoint, EndpointRight::Receive, Kernel, "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
     "o1 tag, o2-o5 words 0-3, r12 badge", "Timeout, Destroyed",                                                 \
     "answer the last caller (if any), then wait for the next message")                                          \
-  X(ThreadSelf, 20, None, "-", "-", "o1 CPU index, o2 TSC at entry, o3 TSC ticks per second, o4 CPUs online", "-", \
+  X(ThreadSelf, 20, None, NoRight::None, Kernel, "-", "o1 CPU index, o2 TSC at entry, o3 TSC ticks per second, o4 CPUs online", "-", \
     "the null system call: where, when and on what machine am I") \
-  X(NotificationSignal, 21, Notification, "Signal", "a1 bits (non-zero)", "-", "InvalidArgument (no bits)",      \
+  X(NotificationSignal, 21, Notification, NotificationRight::Signal, Kernel, "a1 bits (non-zero)", "-", "InvalidArgument (no bits)",      \
     "set bits; wakes one waiter")                                                                               \
-  X(NotificationWait, 22, Notification, "Wait", "r12 timeout", "o1 the bits that were set (now cleared)",        \
+  X(NotificationWait, 22, Notification, NotificationRight::Wait, Kernel, "r12 timeout", "o1 the bits that were set (now cleared)",        \
     "Timeout, Destroyed", "wait until some bit is set, take all bits")                                          \
-  X(PlatformCreateMmio, 23, Platform, "Devices",                                                                \
+  X(PlatformCreateMmio, 23, Platform, PlatformRight::Devices, Kernel,                                                                \
     "a1 destination slot, a2 physical address (page aligned), a3 pages, a4 factory selector (charged)", "-",    \
     "InvalidCapability, SlotOccupied, InvalidArgument (range touches RAM or the kernel's interrupt controllers)," \
     " QuotaExceeded",                                                                                           \
     "a Memory capability (Read, Write) for device registers, mapped uncached")                                  \
-  X(PlatformCreateIoPorts, 24, Platform, "Devices",                                                             \
+  X(PlatformCreateIoPorts, 24, Platform, PlatformRight::Devices, Kernel,                                                             \
     "a1 destination slot, a2 first port, a3 count, a4 factory selector (charged)", "-",                         \
     "InvalidCapability, SlotOccupied, InvalidArgument (range beyond 0xffff, or it includes the kernel's "        \
     "console, PIC, PIT or exit ports), QuotaExceeded",                                                          \
     "an IoPorts capability (Read, Write) for a port range")                                                     \
-  X(PlatformCreateIrq, 25, Platform, "Devices",                                                                 \
+  X(PlatformCreateIrq, 25, Platform, PlatformRight::Devices, Kernel,                                                                 \
     "a1 destination slot, a2 interrupt line (1-47: inputs of the I/O APICs present), a3 flags (bit 0 level-triggered, "           \
     "bit 1 active-low), a4 factory selector (charged)", "-",                                                     \
     "InvalidCapability, SlotOccupied, InvalidArgument (line), Busy (the line has an Irq object), QuotaExceeded", \
     "an Irq capability for one interrupt line, masked until bound")                                             \
-  X(IrqBind, 26, Irq, "Control", "a1 notification selector (needs Signal, 0 = unbind), a2 bits", "-",           \
+  X(IrqBind, 26, Irq, IrqRight::Control, Kernel, "a1 notification selector (needs Signal, 0 = unbind), a2 bits", "-",           \
     "InvalidArgument (no bits), InvalidCapability/WrongType/NoRights (a1)",                                      \
     "deliver the line's interrupts as bits on the notification; unmasks the line")                              \
-  X(IrqAcknowledge, 27, Irq, "Control", "-", "-", "-",                                                          \
+  X(IrqAcknowledge, 27, Irq, IrqRight::Control, Kernel, "-", "-", "-",                                                          \
     "unmask the line after its interrupt was handled (each interrupt masks it)")                                \
-  X(IoPortRead, 28, IoPorts, "Read", "a1 port, a2 width in bytes (1, 2 or 4)", "o1 value",                      \
+  X(IoPortRead, 28, IoPorts, IoPortsRight::Read, Kernel, "a1 port, a2 width in bytes (1, 2 or 4)", "o1 value",                      \
     "InvalidArgument (port outside the range, or width)", "read an I/O port")                                   \
-  X(IoPortWrite, 29, IoPorts, "Write", "a1 port, a2 width in bytes (1, 2 or 4), a3 value", "-",                 \
+  X(IoPortWrite, 29, IoPorts, IoPortsRight::Write, Kernel, "a1 port, a2 width in bytes (1, 2 or 4), a3 value", "-",                 \
     "InvalidArgument (port outside the range, or width)", "write an I/O port")                                  \
-  X(IpcSaveReply, 30, Reply, "Reply", "-", "-", "NotFound (no caller waits), Busy (the object holds a caller)", \
+  X(IpcSaveReply, 30, Reply, ReplyRight::Reply, Kernel, "-", "-", "NotFound (no caller waits), Busy (the object holds a caller)", \
     "move the pending reply of the last caller received into the reply object")                                \
-  X(IpcReplyWith, 31, Reply, "Reply", "a1 message tag, a2-a5 words 0-3", "-", "NotFound (the object is empty)", \
+  X(IpcReplyWith, 31, Reply, ReplyRight::Reply, Kernel, "a1 message tag, a2-a5 words 0-3", "-", "NotFound (the object is empty)", \
     "answer the caller held by the reply object; never blocks")                                                 \
-  X(PlatformCreateDmaMemory, 32, Platform, "Devices",                                                            \
+  X(PlatformCreateDmaMemory, 32, Platform, PlatformRight::Devices, Kernel,                                                            \
     "a1 destination slot, a2 pages (1-512), a4 factory selector (charged)", "-",                                \
     "InvalidCapability, SlotOccupied, InvalidArgument (pages), QuotaExceeded, OutOfMemory",                     \
     "physically contiguous, zeroed Memory (all rights) for device queues and buffers")                          \
-  X(PlatformMemoryPhysical, 33, Platform, "Devices", "a1 memory selector (any rights), a2 page index",          \
+  X(PlatformMemoryPhysical, 33, Platform, PlatformRight::Devices, Kernel, "a1 memory selector (any rights), a2 page index",          \
     "o1 physical address of the page",                                                                          \
     "InvalidCapability/WrongType (a1), InvalidArgument (page beyond the object)",                               \
     "the physical address of one page, for programming a device's DMA")                                        \
-  X(MemoryWrite, 34, Memory, "Write", "a1 offset in the object, a2 source address, a3 length (at most 16 MiB)", "-", \
+  X(MemoryWrite, 34, Memory, MemoryRight::Write, Kernel, "a1 offset in the object, a2 source address, a3 length (at most 16 MiB)", "-", \
     "InvalidArgument (range beyond the object, source not readable, device memory)",                            \
     "copy bytes from the caller's memory into the object, without mapping it (256 KiB per kernel entry; the "  \
     "call enters itself again with a1-a3 advanced)")                                  \
-  X(MemoryRead, 35, Memory, "Read", "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
+  X(MemoryRead, 35, Memory, MemoryRight::Read, Kernel, "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
     "-", "InvalidArgument (range beyond the object, destination not writable, device memory)",                  \
     "copy bytes from the object into the caller's memory, without mapping it (256 KiB per kernel entry; the "  \
     "call enters itself again with a1-a3 advanced)")                                  \
-  X(MemoryCopy, 36, Memory, "Write",                                                                            \
+  X(MemoryCopy, 36, Memory, MemoryRight::Write, Kernel,                                                                            \
     "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
     "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \
     "copy bytes from one memory object into another (the target), without mapping either (256 KiB per "       \
     "kernel entry; the call enters itself again with a1, a3 and a4 advanced)")                   \
-  X(ThreadSetSyscallHandler, 37, Thread, "Control",                                                            \
+  X(ThreadSetSyscallHandler, 37, ThreadOrSelf, ThreadRight::Control, Kernel,                                                            \
     "a1 handler entry (0 = native system calls again), a2 handler stack top; selector 0 = the caller",          \
     "-", "InvalidArgument (entry at or above USER_SPACE_USABLE_END, stack outside user space)",                  \
     "redirect the thread's system calls to a user-level personality (see Utcb::personality_active)")           \
-  X(PersonalityReturn, 38, None, "-", "-", "does not return: the thread continues with Utcb::personality_registers", \
+  X(PersonalityReturn, 38, None, NoRight::None, Kernel, "-", "does not return: the thread continues with Utcb::personality_registers", \
     "InvalidArgument (no handler set, rip at or above USER_SPACE_USABLE_END, or rsp outside user space)",        \
     "end a personality handler: clear personality_active and resume the saved (possibly changed) registers")   \
-  X(ThreadSetFsBase, 39, Thread, "Control", "a1 FS base (a user-space address); selector 0 = the caller", "-",  \
+  X(ThreadSetFsBase, 39, ThreadOrSelf, ThreadRight::Control, Kernel, "a1 FS base (a user-space address); selector 0 = the caller", "-",  \
     "InvalidArgument (address outside user space)", "set a thread's FS segment base (thread-local storage)")     \
-  X(MemoryDecommit, 40, Memory, "Write", "a1 first page, a2 pages",                                              \
+  X(MemoryDecommit, 40, Memory, MemoryRight::Write, Kernel, "a1 first page, a2 pages",                                              \
     "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
     "InvalidArgument (not a lazy Memory, or the range beyond it)",                                              \
     "give back the touched pages of the range of a lazy Memory (unmapped from every mapping first); they read " \
     "as zero when touched again; one call clears at most UNMAP_MAX_PAGES page-table entries over all mappings")   \
-  X(MemoryCommit, 41, Memory, "Write", "a1 first page, a2 pages",                                                \
+  X(MemoryCommit, 41, Memory, MemoryRight::Write, Kernel, "a1 first page, a2 pages",                                                \
     "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
     "InvalidArgument (not a lazy Memory, or the range beyond it), QuotaExceeded, OutOfMemory (o1: the first "   \
     "page left without a frame)",                                                                               \
@@ -185,11 +192,78 @@ namespace metteagle::abi {
     "be, so a later touch cannot fail; one call handles at most UNMAP_MAX_PAGES pages")
 
 enum class Syscall : u64 {
-#define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
+#define ABI_SYSCALL_ENUM(name, number, target, right, lock, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 42;
+
+// The number of operations: one per table entry. Numbers are dense (checked below), so an
+// operation number below SYSCALL_COUNT always names an operation.
+constexpr u64 SYSCALL_COUNT = 0
+#define ABI_SYSCALL_ONE(name, number, target, right, lock, arguments, outputs, errors, summary) +1
+    ABI_SYSCALLS(ABI_SYSCALL_ONE);
+#undef ABI_SYSCALL_ONE
+
+// What the target column can say (see the table's comment).
+enum class TargetKind : u8 { None, Any, Object, ThreadOrSelf };
+struct SyscallTarget {
+  TargetKind kind;
+  ObjectType type;  // The type rdi must name (Object, ThreadOrSelf); None otherwise.
+};
+// The target column's words, so the table can name them bare.
+namespace syscall_targets {
+constexpr SyscallTarget None{TargetKind::None, ObjectType::None};
+constexpr SyscallTarget Any{TargetKind::Any, ObjectType::None};
+constexpr SyscallTarget ThreadOrSelf{TargetKind::ThreadOrSelf, ObjectType::Thread};
+#define ABI_OBJECT_TARGET(type) constexpr SyscallTarget type{TargetKind::Object, ObjectType::type};
+ABI_OBJECT_TYPES(ABI_OBJECT_TARGET)
+#undef ABI_OBJECT_TARGET
+}  // namespace syscall_targets
+
+// The lock column: Kernel, the kernel lock is held while the operation runs.
+enum class SyscallLock : u8 { Kernel };
+
+// One operation's row, as the kernel's dispatcher reads it.
+struct SyscallDescription {
+  SyscallTarget target;
+  u32 rights;  // The right needed on the target, as a bit mask (0: none).
+  SyscallLock lock;
+};
+
+constexpr SyscallDescription syscall_description(Syscall operation) {
+  switch (operation) {
+#define ABI_SYSCALL_DESCRIPTION(name, number, target, right, lock, arguments, outputs, errors, summary) \
+  case Syscall::name:                                                                                  \
+    return {syscall_targets::target, static_cast<u32>(right), SyscallLock::lock};
+    ABI_SYSCALLS(ABI_SYSCALL_DESCRIPTION)
+#undef ABI_SYSCALL_DESCRIPTION
+  }
+  return {syscall_targets::None, 0, SyscallLock::Kernel};
+}
+
+namespace detail {
+// Numbers run 0 .. SYSCALL_COUNT - 1 in table order, so the generated handler table indexed by
+// number has no hole and no entry out of place.
+constexpr bool syscall_numbers_dense() {
+  u64 expected = 0;
+#define ABI_SYSCALL_DENSE(name, number, target, right, lock, arguments, outputs, errors, summary) \
+  if (static_cast<u64>(Syscall::name) != expected++) return false;
+  ABI_SYSCALLS(ABI_SYSCALL_DENSE)
+#undef ABI_SYSCALL_DENSE
+  return true;
+}
+// A right must belong to its target's type (or be NoRight::None).
+template <typename Right>
+constexpr bool right_fits(SyscallTarget target) {
+  if constexpr (std::is_same_v<Right, NoRight>) return true;
+  else return (target.kind == TargetKind::Object || target.kind == TargetKind::ThreadOrSelf) && is_right_of<Right>(target.type);
+}
+}  // namespace detail
+static_assert(detail::syscall_numbers_dense(), "operation numbers must follow the table, without gaps");
+#define ABI_SYSCALL_RIGHT_CHECK(name, number, target, right, lock, arguments, outputs, errors, summary) \
+  static_assert(detail::right_fits<decltype(right)>(syscall_targets::target), #name ": right of another type");
+ABI_SYSCALLS(ABI_SYSCALL_RIGHT_CHECK)
+#undef ABI_SYSCALL_RIGHT_CHECK
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 
