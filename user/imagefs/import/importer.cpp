@@ -490,7 +490,7 @@ ImportError Importer::read_oci(ImageConfig& config, JsonValue& config_root) {
   if (find_file("index.json", 10, index_file) != ImportError::None) return error_;
   JsonValue root;
   if (load_json(*index_file, "index.json", root) != ImportError::None) return error_;
-  char what[80] = "index.json";
+  char what[96] = "index.json";
   char chosen_digest[72] = {};
   for (u32 depth = 0;; ++depth) {
     if (root.type != JsonType::Object) {

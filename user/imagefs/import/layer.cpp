@@ -127,12 +127,11 @@ bool Importer::LayerWalker::whiteout(const char* path, u64 length, u64 base) {
     }
     if (pass_ != Pass::Whiteouts) return true;
     WriterStatus status = tree_->clear(path, directory_length);
-    // Below a missing parent or a symlink there is nothing to hide; over a lower non-directory
-    // an opaque directory hides that too.
-    if (!status.ok && status.error == WriterError::NoParent) return true;
-    if (!status.ok && (status.error == WriterError::NotADirectory || status.error == WriterError::NoSuchEntry)) {
-      status = tree_->remove(path, directory_length);
-      if (!status.ok && status.error == WriterError::NoParent) return true;
+    // Nothing to hide below a missing path, a symlink (never followed) or a file: a directory
+    // this layer brings there replaces them by itself.
+    if (!status.ok && (status.error == WriterError::NoParent || status.error == WriterError::NotADirectory ||
+                       status.error == WriterError::NoSuchEntry)) {
+      return true;
     }
     return !tree_failed(status, "opaque whiteout", path, length);
   }
