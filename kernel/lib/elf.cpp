@@ -67,7 +67,7 @@ const char* elf_status_text(ElfStatus status) {
   return "unknown ELF status";
 }
 
-ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image) {
+ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image, bool allow_interpreter) {
   if (size < sizeof(FileHeader)) return ElfStatus::TooSmall;
   auto header = read_at<FileHeader>(data, 0);
   if (header.ident[0] != 0x7f || header.ident[1] != 'E' || header.ident[2] != 'L' || header.ident[3] != 'F')
@@ -93,7 +93,16 @@ ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image)
 
   for (u16 index = 0; index < header.program_header_count; ++index) {
     auto program = read_at<ProgramHeader>(data, header.program_header_offset + u64{index} * sizeof(ProgramHeader));
-    if (program.type == PT_INTERP) return ElfStatus::Interpreter;
+    if (program.type == PT_INTERP) {
+      u64 interpreter_end;
+      if (!allow_interpreter) return ElfStatus::Interpreter;
+      if (program.file_size < 2 || add_overflows(program.offset, program.file_size, interpreter_end) ||
+          interpreter_end > size || data[interpreter_end - 1] != 0)
+        return ElfStatus::SegmentOutOfFile;
+      image.interpreter_offset = program.offset;
+      image.interpreter_size = program.file_size;
+      continue;
+    }
     if (program.type != PT_LOAD || program.memory_size == 0) continue;
     if (image.segment_count == ElfImage::MAX_SEGMENTS) return ElfStatus::TooManySegments;
 

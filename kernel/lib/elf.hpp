@@ -28,7 +28,9 @@ namespace klib {
   X(SegmentsOverlap, "two loadable segments overlap")                               \
   X(WritableAndExecutable, "a segment is both writable and executable")             \
   X(EntryOutsideCode, "the entry point is not inside an executable segment")        \
-  X(Interpreter, "dynamically linked executables (PT_INTERP) are not supported")
+  X(Interpreter, "dynamically linked executables (PT_INTERP) are not supported")     \
+  X(BadImageTree, "the image tree is not a valid packed tree (docs/IMAGES.md)")      \
+  X(NoProgramInImage, "the program path names no ELF file in the image tree")
 
 enum class ElfStatus : u8 {
 #define ELF_STATUS_ENUM(name, text) name,
@@ -56,9 +58,13 @@ struct ElfImage {
   u16 program_header_count;
   usize segment_count;
   ElfSegment segments[MAX_SEGMENTS];
+  // PT_INTERP (only with allow_interpreter): the loader's path in the file, NUL-terminated; 0 if none.
+  u64 interpreter_offset;
+  u64 interpreter_size;
 };
 
 // user_limit: the first address the image may not reach (end of user space, or a smaller window).
-ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image);
+// allow_interpreter: accept PT_INTERP (the Linux personality's loader maps the named loader too).
+ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image, bool allow_interpreter = false);
 
 }  // namespace klib

@@ -2,6 +2,7 @@
 // Deploy does the per-function work once: it validates the executable (a hostile one is refused
 // with the reader's precise reason) and copies each segment into a Memory object, so invocations
 // map read-only segments shared and copy only the writable ones (object to object, in the kernel).
+#include "imagefs/reader.hpp"
 #include "lib/elf.hpp"
 #include "service.hpp"
 
@@ -23,7 +24,8 @@ bool config_valid(const FunctionConfig& config, u64 cpu_count) {
   return (config.cpu_mask == 0 || (config.cpu_mask & online) != 0) && config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
          config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
          config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 &&
-         (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0;
+         (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0 &&
+         ((config.flags & FUNCTION_FLAG_IMAGE) == 0 || (config.flags & FUNCTION_FLAG_LINUX) != 0);
 }
 
 FunctionConfig config_from(const u64* words) {
@@ -118,6 +120,27 @@ LinuxStart linux_start_of(const klib::ElfImage& image, u64 base) {
   return start;
 }
 
+// An image function's tree (FUNCTION_FLAG_IMAGE), checked before anything is taken: the header
+// against the Memory it came in (imagefs::check_header; the personality bounds-checks the rest
+// where it reads), and the program path (the first argument string) naming a regular file that
+// starts like an ELF executable. Ok, or the ElfStatus that says what is wrong.
+klib::ElfStatus check_image_tree(const u8* tree, u64 size, const u8* arguments, u64 arguments_length) {
+  if (imagefs::check_header(tree, pages_for(size) * PAGE) != nullptr) return klib::ElfStatus::BadImageTree;
+  u64 path_length = 0;
+  while (path_length < arguments_length && arguments[path_length] != 0) ++path_length;
+  if (path_length == 0 || path_length >= arguments_length) return klib::ElfStatus::NoProgramInImage;
+  imagefs::Reader reader;
+  if (!reader.open(tree, pages_for(size) * PAGE)) return klib::ElfStatus::BadImageTree;
+  imagefs::Resolution found = reader.resolve(imagefs::ROOT_INODE, reinterpret_cast<const char*>(arguments), path_length, true);
+  u64 offset = 0;
+  u64 length = 0;
+  if (found.error != imagefs::ReadError::None || !reader.file_extent(found.inode, offset, length) || length < 64)
+    return klib::ElfStatus::NoProgramInImage;
+  const u8* header = tree + offset;
+  if (header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F') return klib::ElfStatus::NoProgramInImage;
+  return klib::ElfStatus::Ok;
+}
+
 }  // namespace
 
 void release_image(Function& function) {
@@ -153,7 +176,8 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   if (arguments_length == raw_length && raw_length > 0) return status(answer, STATUS_BAD_REQUEST);  // Unterminated.
   if (arguments_length > 0) ++arguments_length;  // Keep the last string's terminator.
   if (arguments_length > 0 && (config.flags & FUNCTION_FLAG_LINUX) == 0) return status(answer, STATUS_BAD_REQUEST);
-  if (request.received_capabilities < 1 || size == 0 || size > MAX_EXECUTABLE_BYTES)
+  bool image_tree = (config.flags & FUNCTION_FLAG_IMAGE) != 0;
+  if (request.received_capabilities < 1 || size == 0 || size > (image_tree ? MAX_IMAGE_TREE_BYTES : MAX_EXECUTABLE_BYTES))
     return status(answer, STATUS_BAD_REQUEST);
   Memory executable(worker.receive_slots[0]);
   auto mapped = map_scratch(worker, executable, pages_for(size), false);
@@ -161,7 +185,8 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   const auto* bytes = reinterpret_cast<const u8*>(mapped.value());
 
   klib::ElfImage image;
-  klib::ElfStatus elf = klib::parse_elf(bytes, size, FUNCTION_CONTEXT_ADDRESS - PIE_BASE, image);
+  klib::ElfStatus elf = image_tree ? check_image_tree(bytes, size, argument_bytes, arguments_length)
+                                   : klib::parse_elf(bytes, size, FUNCTION_CONTEXT_ADDRESS - PIE_BASE, image);
   if (elf != klib::ElfStatus::Ok) {
     unmap_scratch(worker, pages_for(size));
     return status(answer, STATUS_BAD_EXECUTABLE, static_cast<u64>(elf));
@@ -289,7 +314,11 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
   function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
   function->linux_start.argument_bytes = arguments_length;
-  function->linux_start.executable_size = function->linux_abi ? size : 0;
+  // An image function's program is loaded from its tree by the personality; its Memory is the
+  // tree, which invocations map (not FUNCTION_EXECUTABLE).
+  function->image_tree = image_tree;
+  function->linux_start.executable_size = function->linux_abi && !image_tree ? size : 0;
+  function->linux_start.image_tree_bytes = image_tree ? size : 0;
   for (u64 i = 0; i < arguments_length; ++i)
     function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
   function->invocations = 0;

@@ -340,6 +340,10 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
       error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
       if (error == Error::None) error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
     }
+    // An image function's tree: one Memory for every invocation, mapped read-only (charged once,
+    // at deploy, to the tenant's storage; here only the mapping's records count).
+    if (error == Error::None && function->image_tree)
+      error = task.value().map(image, 0, IMAGE_TREE_ADDRESS, pages_for(function->linux_start.image_tree_bytes), READ).error();
     if (error != Error::None) break;
 
     auto stack_slot = slots.take();
@@ -403,9 +407,13 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None) error = child.give(Capability(badged_slot.value()), FUNCTION_MANAGER).error();
     if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY, abi::rights_of(abi::FactoryRight::Create)).error();
     if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
-    if (error == Error::None && function->linux_abi)
+    if (error == Error::None && function->linux_abi && !function->image_tree)
       error = child.give(Capability(function->image), FUNCTION_EXECUTABLE,
                          abi::rights_of(abi::MemoryRight::Read)).error();
+    // Read and Execute, never Write: the personality maps program text from it (W^X holds, the
+    // tree cannot change).
+    if (error == Error::None && function->image_tree)
+      error = child.give(Capability(function->image), FUNCTION_IMAGE_TREE, READ_EXECUTE).error();
     if (error != Error::None) break;
 
     auto thread = factory.value().create_thread(thread_slot.value(), child, FUNCTION_UTCB_ADDRESS);

@@ -60,6 +60,7 @@ struct Function {
   usize segment_count = 0;
   ImageSegment segments[MAX_SEGMENTS] = {};
   bool linux_abi = false;  // FUNCTION_FLAG_LINUX: runs under the Linux personality.
+  bool image_tree = false; // FUNCTION_FLAG_IMAGE: `image` is a packed image tree, mapped read-only.
   LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
   u64 users = 0;           // Invocations running now.
   u64 invocations = 0;

@@ -10,7 +10,7 @@
 // the same code runs in the guest's image store and in host tools and unit tests.
 #pragma once
 
-#include "sys/types.hpp"
+#include "imagefs/format.hpp"
 
 namespace imagefs {
 
@@ -52,8 +52,7 @@ enum class WriterError : u8 {
 // Text for an error, for HTTP answers and logs ("a path component is missing or not a directory").
 const char* writer_error_text(WriterError error);
 
-constexpr u64 MAX_PATH = 4096;
-constexpr u64 MAX_NAME = 255;
+// MAX_PATH and MAX_NAME are in format.hpp: the reader enforces them too.
 
 struct Metadata {
   u32 mode;   // Permission and special bits (07777); the type comes from the call.
@@ -102,14 +101,33 @@ class Writer {
   WriterStatus finish(Sink& sink);
 
  private:
-  struct Node;
+  struct Inode;
+  struct Entry;
+  struct Parsed;
+  WriterStatus check_open() const;
+  WriterStatus prepare(const char* path, u64 path_length, bool root_allowed, Parsed& parsed);
+  WriterStatus ensure_root();
+  WriterStatus reserve_buckets(u64 entries);
+  Entry* find(const Inode* directory, const char* name, u64 length) const;
+  Entry* new_entry(const char* name, u64 length);
+  Inode* new_inode(u32 mode, Metadata metadata);
+  void link(Inode* directory, Entry* entry, Inode* inode);
+  void drop(Entry* entry);
+  void release(Inode* inode);
+  WriterStatus fits(u64 more_nodes, u64 more_entries, u64 more_strings, u64 more_data) const;
+  void sort_children(Inode* directory);
+
   Arena& arena_;
-  Node* root_ = nullptr;
-  Node* open_file_ = nullptr;  // The file whose data() is still due.
+  Inode* root_ = nullptr;
+  Inode* open_file_ = nullptr;  // The file whose data() is still due.
   u64 open_file_remaining_ = 0;
-  u64 node_count_ = 0;
-  u64 data_bytes_ = 0;
-  bool failed_allocation_ = false;
+  u64 node_count_ = 0;          // Live inodes, the root included.
+  u64 data_bytes_ = 0;          // Page-rounded contents of live files.
+  u64 entry_count_ = 0;         // Live names (the root has none).
+  u64 string_bytes_ = 0;        // Names plus symlink targets.
+  Entry** buckets_ = nullptr;   // (parent, name) -> entry, chained; a power-of-two count.
+  u64 bucket_count_ = 0;
+  u32 generation_ = 0;          // Marks inodes already numbered by the current finish().
 };
 
 }  // namespace imagefs

@@ -133,7 +133,12 @@ constexpr u64 GRANT_CONSOLE = 1;  // May print to the debug console (its log als
 // The executable is an unmodified static Linux x86-64 program: it runs under the Linux
 // personality (docs/LINUX.md) instead of the native function runtime.
 constexpr u64 FUNCTION_FLAG_LINUX = 1;
-constexpr u64 FUNCTION_FLAGS_KNOWN = FUNCTION_FLAG_LINUX;
+// With FUNCTION_FLAG_LINUX: DEPLOY's Memory holds a packed image tree (docs/IMAGES.md), word 4 its
+// size, and the arguments area holds the program's path in the tree, then argv[1..], then an
+// empty string, then the environment ("K=V" strings). Each invocation sees the tree as "/"
+// (read-only, shared) and runs the program from it, dynamically linked ones included.
+constexpr u64 FUNCTION_FLAG_IMAGE = 2;
+constexpr u64 FUNCTION_FLAGS_KNOWN = FUNCTION_FLAG_LINUX | FUNCTION_FLAG_IMAGE;
 
 constexpr FunctionConfig DEFAULT_CONFIG = {
     16ull << 20, 5'000'000'000ull, 0, 1ull << 20, 4, 0, 0,
@@ -141,6 +146,7 @@ constexpr FunctionConfig DEFAULT_CONFIG = {
 constexpr u64 MAX_MEMORY_LIMIT = 256ull << 20;
 constexpr u64 MAX_OUTPUT_BYTES = 1ull << 20;
 constexpr u64 MAX_EXECUTABLE_BYTES = 16ull << 20;
+constexpr u64 MAX_IMAGE_TREE_BYTES = 1ull << 30;  // The tenant's storage quota is the real bound.
 constexpr u64 MAX_INPUT_BYTES = 1ull << 20;
 constexpr u64 MAX_NESTED_CALLS = 64;  // Nested invocations one invocation may make (fan-out).
 
@@ -184,6 +190,11 @@ constexpr u64 FUNCTION_TASK = 3;     // Its own task (Map), for the runtime's he
 // personality shows it as /<function name>, which /proc/self/exe names, and reads it with
 // MemoryRead, so an invocation pays nothing for it until the program reads it.
 constexpr u64 FUNCTION_EXECUTABLE = 5;
+// An image function's packed image tree (Memory, Read + Execute; shared by every invocation), also
+// mapped read-only at IMAGE_TREE_ADDRESS: the personality reads files there and maps their pages
+// (executable ones for PT_LOAD text) from this capability.
+constexpr u64 FUNCTION_IMAGE_TREE = 6;
+constexpr u64 IMAGE_TREE_ADDRESS = 0x0000600000000000;
 constexpr u64 FUNCTION_FIRST_FREE = 8;
 constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
 
@@ -230,6 +241,7 @@ struct LinuxStart {
   u64 argument_bytes;         // Bytes of `arguments` in use (each string NUL-terminated).
   char arguments[MAX_ARGUMENT_BYTES];
   u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
+  u64 image_tree_bytes;       // FUNCTION_FLAG_IMAGE: bytes of the tree at IMAGE_TREE_ADDRESS; 0: none.
 };
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);
