@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imagefs/import/writer_tree_sink.hpp"
+#include "imagefs/reader.hpp"
 #include "support.hpp"
 
 using namespace import_test;
@@ -510,6 +512,114 @@ TEST(ImportRefusals, NothingMoreHappensAfterAnError) {
   EXPECT_STREQ(importer.message(), "the archive: a tar header's checksum does not match");
   EXPECT_TRUE(tree.log_.empty());
   EXPECT_EQ(spool.used_bytes(), 0u);
+}
+
+// --- Through the real Writer: the packed tree, read back by imagefs::Reader. ---
+
+class VectorSink final : public Sink {
+ public:
+  bool write(const void* bytes, u64 length) override {
+    data_.append(static_cast<const char*>(bytes), length);
+    return true;
+  }
+  std::string data_;
+};
+
+struct PackedImage {
+  std::unique_ptr<char, decltype(&std::free)> memory{nullptr, &std::free};
+  Reader reader;
+};
+
+// Imports into a Writer, packs it, and opens the packed tree in page-aligned memory.
+Outcome import_packed(const std::string& archive, PackedImage& packed) {
+  auto arena = std::make_shared<HeapArena>();
+  auto writer = std::make_unique<Writer>(*arena);
+  WriterTreeSink sink(*writer);
+  MemoryBlobSpool spool(*arena, 1ull << 32);
+  Importer importer(*arena, spool, {});
+  Outcome outcome;
+  outcome.arena = arena;
+  outcome.error = importer.feed(archive.data(), archive.size());
+  if (outcome.error == ImportError::None) outcome.error = importer.finish(sink, outcome.config);
+  outcome.message = importer.message();
+  VectorSink bytes;
+  EXPECT_TRUE(writer->finish(bytes).ok);
+  packed.memory.reset(static_cast<char*>(std::aligned_alloc(4096, (bytes.data_.size() + 4095) / 4096 * 4096)));
+  std::memcpy(packed.memory.get(), bytes.data_.data(), bytes.data_.size());
+  EXPECT_TRUE(packed.reader.open(packed.memory.get(), bytes.data_.size()));
+  return outcome;
+}
+
+// The packed tree listed like ModelTree::listing(), with every file's bytes and mtimes.
+void list_packed(const PackedImage& packed, u32 inode, const std::string& path, std::map<std::string, std::string>& lines,
+                 std::map<std::string, std::string>& contents, std::map<std::string, imagefs::Stat>& stats) {
+  imagefs::Stat stat{};
+  ASSERT_TRUE(packed.reader.stat(inode, stat));
+  stats[path] = stat;
+  char line[64];
+  std::snprintf(line, sizeof line, " %04o %u:%u", stat.mode & 07777, stat.uid, stat.gid);
+  u32 type = stat.mode & imagefs::TYPE_MASK;
+  if (type == imagefs::TYPE_DIRECTORY) {
+    lines[path] = "/" + path + " dir" + line + "\n";
+    for (u64 i = 0; i < packed.reader.entry_count(inode); ++i) {
+      imagefs::DirectoryEntry entry{};
+      ASSERT_TRUE(packed.reader.entry(inode, i, entry));
+      std::string name(entry.name, entry.length);
+      list_packed(packed, entry.inode, path.empty() ? name : path + "/" + name, lines, contents, stats);
+    }
+  } else if (type == imagefs::TYPE_SYMLINK) {
+    const char* target;
+    u64 length;
+    ASSERT_TRUE(packed.reader.symlink_target(inode, target, length));
+    lines[path] = "/" + path + " symlink" + line + " -> " + std::string(target, length) + "\n";
+  } else {
+    u64 offset;
+    u64 length;
+    ASSERT_TRUE(packed.reader.file_extent(inode, offset, length));
+    contents[path] = std::string(reinterpret_cast<const char*>(packed.reader.base()) + offset, length);
+    lines[path] = "/" + path + " file" + line + " " + std::to_string(length) + "\n";
+  }
+}
+
+TEST(ImportPacked, BothArchiveFormsPackToTheExpectedTreeByteForByte) {
+  std::map<std::string, std::string> expected_lines;
+  std::map<std::string, struct stat> expected_stats;
+  list_directory(ARCHIVES + "/expected", "", expected_lines, expected_stats);
+  for (const char* name : {"/oci.tar", "/docker.tar", "/docker.tar.gz"}) {
+    PackedImage packed;
+    Outcome outcome = import_packed(read_file(ARCHIVES + name), packed);
+    ASSERT_EQ(outcome.error, ImportError::None) << name << ": " << outcome.message;
+    std::map<std::string, std::string> lines;
+    std::map<std::string, std::string> contents;
+    std::map<std::string, imagefs::Stat> stats;
+    list_packed(packed, imagefs::ROOT_INODE, "", lines, contents, stats);
+    EXPECT_EQ(lines, expected_lines) << name;
+    for (const auto& [path, bytes] : contents) {
+      EXPECT_EQ(bytes, read_file(ARCHIVES + "/expected/" + path)) << name << " " << path;
+      EXPECT_EQ(stats.at(path).mtime, expected_stats.at(path).st_mtim.tv_sec) << name << " " << path;
+    }
+    EXPECT_EQ(stats.at("bin/tool").inode, stats.at("bin/tool-hardlink").inode);
+    EXPECT_EQ(stats.at("bin/tool").nlink, 2u);
+    expect_expected_config(outcome.config);
+  }
+}
+
+TEST(ImportPacked, ASymlinkedParentStopsTheImportAndNothingLandsOutsideIt) {
+  OciImage image;
+  image.layers.push_back({tar_archive({{'5', "etc/"}, {'0', "etc/passwd", "root"}, {'2', "evil", "", "/etc"}})});
+  image.layers.push_back({tar_archive({{'0', "evil/passwd", "owned"}})});
+  image.build_blobs();
+  PackedImage packed;
+  Outcome outcome = import_packed(image.archive(), packed);
+  EXPECT_EQ(outcome.error, ImportError::ParentNotDirectory);
+  EXPECT_EQ(outcome.message, "layer " + layer_name(image, 1) +
+                                 ": a parent is missing or is not a directory (symlinks are not followed): evil/passwd");
+  std::map<std::string, std::string> lines;
+  std::map<std::string, std::string> contents;
+  std::map<std::string, imagefs::Stat> stats;
+  list_packed(packed, imagefs::ROOT_INODE, "", lines, contents, stats);
+  EXPECT_EQ(contents, (std::map<std::string, std::string>{{"etc/passwd", "root"}}));
+  EXPECT_EQ(lines.count("evil"), 1u);
 }
 
 }  // namespace
