@@ -455,6 +455,15 @@ TEST(ImportRefusals, ImagesForOtherPlatformsOrSeveralImages) {
   OciImage both = simple_image();
   both.index = R"({"schemaVersion":2,"manifests":[)" + descriptor + "," + other_descriptor + "]}";
   expect_refused(both.archive(), ImportError::AmbiguousImage, "index.json names 2 images; import one at a time");
+  // A descriptor without its media type is taken for a manifest; an unknown one is refused.
+  OciImage untyped = simple_image();
+  untyped.index.replace(untyped.index.find(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)"), 57, "");
+  ModelTree untyped_tree;
+  EXPECT_EQ(import_archive(untyped.archive(), untyped_tree).error, ImportError::None);
+  OciImage weird = simple_image();
+  weird.index.replace(weird.index.find("image.manifest.v1"), 17, "image.manifest.v9");
+  expect_refused(weird.archive(), ImportError::UnknownMediaType,
+                 "index.json: manifest media type application/vnd.oci.image.manifest.v9+json is unknown");
   // The same image twice (two tags) is one image; arm64 next to it is filtered out.
   both.index = R"({"schemaVersion":2,"manifests":[)" + arm + "," + descriptor + "," + descriptor + "]}";
   ModelTree tree;

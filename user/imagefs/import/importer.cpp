@@ -554,9 +554,11 @@ ImportError Importer::read_oci(ImageConfig& config, JsonValue& config_root) {
       message.text(what).text(" names ").number(distinct).text(" images; import one at a time");
       return fail(ImportError::AmbiguousImage, message);
     }
+    // Descriptors should carry their media type; one without it is taken for a manifest, whose
+    // own schema and media type are checked next.
     JsonValue media_type{};
     bool media_type_present = false;
-    if (lookup(chosen, "mediaType", JsonType::String, true, what, media_type, media_type_present) != ImportError::None) return error_;
+    if (lookup(chosen, "mediaType", JsonType::String, false, what, media_type, media_type_present) != ImportError::None) return error_;
     if (depth == 0) {
       // The image's name, as skopeo and umoci (ref.name) or containerd (image.name) record it.
       JsonValue annotations{};
@@ -573,8 +575,8 @@ ImportError Importer::read_oci(ImageConfig& config, JsonValue& config_root) {
         }
       }
     }
-    bool index = is_index_type(media_type);
-    if (!index && !is_manifest_type(media_type)) {
+    bool index = media_type_present && is_index_type(media_type);
+    if (media_type_present && !index && !is_manifest_type(media_type)) {
       char type[96];
       u64 type_length;
       bool fits = json_string(media_type, type, sizeof type, type_length);
