@@ -39,7 +39,7 @@ enum class ImportError : u8 {
   ParentNotDirectory,    // an entry below something that is not a directory (symlinks are not followed)
   HardlinkTargetMissing, // a hard link to a path that does not exist
   HardlinkToDirectory,   // a hard link to a directory or a symlink
-  TreeFailed,            // the tree builder ran out of memory or room
+  TreeFailed,            // out of memory: the importer's arena or the tree builder's
 };
 
 const char* import_error_name(ImportError error);
