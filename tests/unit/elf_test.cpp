@@ -169,6 +169,32 @@ TEST(Elf, RejectsLayoutProblems) {
   EXPECT_EQ(parse(build(many, 0x400100, 2, 0x3000)), ElfStatus::TooManySegments);
 }
 
+// The Linux personality's loader (program_loader.cpp) accepts PT_INTERP and learns the path's
+// place; the manager's static-executable check still refuses it.
+TEST(Elf, InterpreterOnlyWhenAllowed) {
+  Segment interpreter;
+  interpreter.type = 3;
+  interpreter.offset = 0x200;
+  interpreter.file_size = 0x1c;
+  interpreter.memory_size = 0x1c;
+  interpreter.alignment = 1;
+  auto file = build({interpreter, Segment{}});
+  const char path[] = "/lib64/ld-linux-x86-64.so.2";
+  std::memcpy(&file[0x200], path, sizeof path);
+  klib::ElfImage image;
+  EXPECT_EQ(klib::parse_elf(file.data(), file.size(), USER_LIMIT, image), ElfStatus::Interpreter);
+  ASSERT_EQ(klib::parse_elf(file.data(), file.size(), USER_LIMIT, image, true), ElfStatus::Ok);
+  EXPECT_EQ(image.interpreter_offset, 0x200u);
+  EXPECT_EQ(image.interpreter_size, 0x1cu);
+  EXPECT_EQ(image.segment_count, 1u);
+  // Not NUL-terminated, or beyond the file: refused.
+  file[0x200 + 0x1b] = 'x';
+  EXPECT_EQ(klib::parse_elf(file.data(), file.size(), USER_LIMIT, image, true), ElfStatus::SegmentOutOfFile);
+  interpreter.offset = 0x2ff0;
+  EXPECT_EQ(klib::parse_elf(build({interpreter, Segment{}}).data(), 0x3000, USER_LIMIT, image, true),
+            ElfStatus::SegmentOutOfFile);
+}
+
 TEST(Elf, EveryStatusHasText) {
   EXPECT_STREQ(klib::elf_status_text(ElfStatus::Ok), "valid executable");
   EXPECT_STREQ(klib::elf_status_text(ElfStatus::Interpreter),

@@ -8,6 +8,7 @@
 // the working directory; the bytes of a /tmp file in [size, capacity) are zero, so growing a file
 // (write past the end, ftruncate) never needs clearing.
 #include "files.hpp"
+#include "image_files.hpp"
 
 #include <cstdint>
 
@@ -123,7 +124,20 @@ const u8* file_bytes(u32 id) {
 u32 node_limit() { return dynamic_nodes == nullptr ? FIXED_COUNT : FIXED_COUNT + MAX_DYNAMIC; }
 
 // The path the program is known by: "/" + the function's name (also argv[0] relative to "/").
-usize program_path(char (&path)[manager::NAME_BYTES + 2]) {
+// An image function's program is its path in the tree (the first argument string).
+template <usize N>
+usize program_path(char (&path)[N]) {
+  static_assert(N >= manager::NAME_BYTES + 2);
+  if (image_active()) {
+    const manager::LinuxStart& start = state().start;
+    usize length = 0;
+    while (length + 1 < N && length < start.argument_bytes && start.arguments[length] != '\0') {
+      path[length] = start.arguments[length];
+      ++length;
+    }
+    path[length] = '\0';
+    return length;
+  }
   path[0] = '/';
   usize length = 0;
   while (length < manager::NAME_BYTES && state().context->name[length] != '\0') {
@@ -232,7 +246,7 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 
 // ---- Descriptors ----------------------------------------------------------------------------
 
-enum class Stream : u8 { None, Input, Output, Log, File, PipeRead, PipeWrite, Epoll };  // The last three: netpoll.cpp.
+enum class Stream : u8 { None, Input, Output, Log, File, PipeRead, PipeWrite, Epoll, Image };  // PipeRead..Epoll: netpoll.cpp; Image: image_files.cpp (node = its inode).
 
 struct Description {
   Stream stream;
@@ -306,10 +320,7 @@ i64 open_node(u32 id, u64 flags) {
 
 // ---- Paths ----------------------------------------------------------------------------------
 
-struct Path {
-  char text[PATH_MAX];
-  usize length;
-};
+using Path = ProgramPath;  // files.hpp: image_files.cpp copies paths the same way.
 
 // Copies the program's NUL-terminated path at `address`, checking each page it touches.
 i64 copy_path(u64 address, Path& path) {
@@ -616,6 +627,11 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
       if (count > 0) description.offset += static_cast<u64>(count);
       return count;
     }
+    case Stream::Image: {
+      i64 count = image_read(description.node, buffer, length, description.offset);
+      if (count > 0) description.offset += static_cast<u64>(count);
+      return count;
+    }
     default: return -EBADF;
   }
 }
@@ -700,6 +716,71 @@ void files_init() {
 
 bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
 
+i64 copy_program_path(u64 address, ProgramPath& path) {
+  static_assert(sizeof path.text == PATH_MAX);
+  return copy_path(address, path);
+}
+
+i64 install_image_descriptor(u32 inode, u64 flags) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+    Description& description = descriptions[i];
+    if (description.references != 0) continue;
+    description = Description{Stream::Image, static_cast<u8>(O_RDONLY), false, 1, inode, 0};
+    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
+    return descriptor;
+  }
+  return -ENFILE;
+}
+
+bool image_descriptor(u64 descriptor, u32& inode) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr || description->stream != Stream::Image) return false;
+  inode = description->node;
+  return true;
+}
+
+i64 create_layer_file(const u8* contents, u64 size, u32 mode) {
+  i64 created = create_node(TMP, "layer", 5, NodeType::Regular, mode);
+  if (created < 0) return created;
+  auto id = static_cast<u32>(created);
+  Node& n = node(id);
+  n.mode = mode & 07777;  // The image file's mode, not masked by the umask.
+  n.linked = false;       // In no directory: image_files.cpp finds it by its image path.
+  n.opened = 1;           // Pinned: it lives as long as the invocation.
+  if (size > 0) {
+    if (!reserve(n, size)) {
+      n.opened = 0;
+      release_if_unused(id);
+      return -ENOSPC;
+    }
+    memcpy(reinterpret_cast<void*>(n.data), contents, size);
+    n.size = size;
+  }
+  return created;
+}
+
+i64 open_layer_file(u32 id, u64 flags) {
+  if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY) {
+    i64 error = resize(node(id), 0);
+    if (error < 0) return error;
+  }
+  return open_node(id, flags);
+}
+
+i64 stat_layer_file(u32 id, u64 buffer, bool statx) {
+  Attributes attributes = attributes_of(id);
+  attributes.links = 1;
+  return statx ? write_statx(attributes, buffer) : write_stat(attributes, buffer);
+}
+
+i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx) {
+  Timestamp time{stat.mtime, 0};
+  Attributes attributes{stat.inode, stat.links, stat.size, stat.blocks, time, time, time, 0, 0, stat.mode, stat.uid, stat.gid};
+  return statx ? write_statx(attributes, buffer) : write_stat(attributes, buffer);
+}
+
 i64 netpoll_install(NetpollKind kind, u32 index, bool close_on_exec) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
@@ -728,6 +809,7 @@ bool netpoll_target(u64 descriptor, NetpollTarget& target) {
     case Stream::PipeWrite: target.kind = NetpollKind::PipeWrite; break;
     case Stream::Epoll: target.kind = NetpollKind::Epoll; break;
     case Stream::File:
+    case Stream::Image:
     case Stream::None: target.kind = NetpollKind::File; break;
   }
   return true;
@@ -760,6 +842,8 @@ i64 linux_writev(u64 descriptor, u64 vectors, u64 count) { return vector_io(desc
 i64 linux_pread(u64 descriptor, u64 buffer, u64 length, u64 offset) {
   Description* description = description_of(descriptor);
   if (description == nullptr || description->access == O_WRONLY) return -EBADF;
+  if (description->stream == Stream::Image && static_cast<i64>(offset) >= 0)
+    return image_read(description->node, buffer, length > MAX_IO ? MAX_IO : length, offset);
   if (description->stream != Stream::File) return -ESPIPE;
   if (static_cast<i64>(offset) < 0) return -EINVAL;
   return read_node(description->node, buffer, length > MAX_IO ? MAX_IO : length, offset);
@@ -779,6 +863,18 @@ i64 linux_lseek(u64 descriptor, u64 offset, u64 whence) {
   constexpr u64 SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
+  if (description->stream == Stream::Image) {
+    // Directories: only a rewind or a position getdents64 gave, as below.
+    bool directory = image_is_directory(description->node);
+    i64 base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? static_cast<i64>(description->offset)
+             : whence == SEEK_END ? static_cast<i64>(directory ? 0 : image_file_size(description->node)) : -1;
+    i64 position;
+    if (base < 0 || (directory && whence != SEEK_SET) ||
+        __builtin_add_overflow(base, static_cast<i64>(offset), &position) || position < 0)
+      return -EINVAL;
+    description->offset = static_cast<u64>(position);
+    return position;
+  }
   if (description->stream != Stream::File) return -ESPIPE;
   const Node& n = node(description->node);
   if (n.type == NodeType::Device) return 0;
@@ -852,7 +948,7 @@ i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
     case F_SETFD: descriptors[descriptor].close_on_exec = (argument & FD_CLOEXEC) != 0; return 0;
     case F_GETFL:
       return static_cast<i64>(description->access | (description->append ? O_APPEND : 0) |
-                              (description->stream == Stream::File ? O_LARGEFILE : 0));
+                              (description->stream == Stream::File || description->stream == Stream::Image ? O_LARGEFILE : 0));
     case F_SETFL:
       // Only O_APPEND changes anything; O_NONBLOCK and the others are accepted (nothing blocks).
       if (description->stream == Stream::File) description->append = (argument & O_APPEND) != 0;
@@ -883,7 +979,8 @@ i64 linux_poll(u64 address, u64 count) {
     if (entry.fd < 0) returned = 0;
     else if (description == nullptr) returned = POLLNVAL;
     else if (description->stream == Stream::Input) returned = static_cast<Events>(entry.events & POLLIN);
-    else if (description->stream == Stream::File) returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
+    else if (description->stream == Stream::File || description->stream == Stream::Image)
+      returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
     else returned = static_cast<Events>(entry.events & POLLOUT);
     entry.returned = returned;
     if (returned != 0) ++ready;
@@ -894,6 +991,7 @@ i64 linux_poll(u64 address, u64 count) {
 i64 linux_fstat(u64 descriptor, u64 buffer) {
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
+  if (description->stream == Stream::Image) return image_fstat(description->node, buffer, false);
   if (description->stream != Stream::File) return write_stat(attributes_of_stream(description->stream), buffer);
   return write_stat(attributes_of(description->node), buffer);
 }
@@ -910,6 +1008,8 @@ i64 linux_ftruncate(u64 descriptor, u64 length) {
 }
 
 i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
+  if (Description* image = description_of(descriptor); image != nullptr && image->stream == Stream::Image)
+    return image_getdents64(image->node, image->offset, buffer, length);
   i64 id = file_node(descriptor, -ENOTDIR);
   if (id < 0) return id;
   auto directory = static_cast<u32>(id);
@@ -973,18 +1073,22 @@ i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
 }
 
 i64 linux_fchdir(u64 descriptor) {
+  if (Description* image = description_of(descriptor); image != nullptr && image->stream == Stream::Image)
+    return image_fchdir(image->node);
   i64 id = file_node(descriptor, -ENOTDIR);
   if (id < 0) return id;
   if (node(static_cast<u32>(id)).type != NodeType::Directory) return -ENOTDIR;
   u32 previous = working_directory;
   working_directory = static_cast<u32>(id);
   release_if_unused(previous);
+  image_leave_working_directory();
   return 0;
 }
 
 // ---- Path calls -----------------------------------------------------------------------------
 
 i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode) {
+  if (i64 image = image_openat(directory, path, flags, mode); image != NOT_IMAGE) return image;
   if ((flags & O_TMPFILE) != 0 || (flags & O_PATH) != 0) return -EOPNOTSUPP;
   if ((flags & ~O_KNOWN) != 0 || (flags & O_ACCMODE) == 3) return -EINVAL;
   Path copy;
@@ -1020,6 +1124,7 @@ i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode) {
 }
 
 i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags) {
+  if (i64 image = image_stat_at(directory, path, buffer, flags, false); image != NOT_IMAGE) return image;
   if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) != 0) return -EINVAL;
   Path copy;
   Lookup lookup;
@@ -1033,6 +1138,7 @@ i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags) {
 }
 
 i64 linux_statx(u64 directory, u64 path, u64 flags, u64, u64 buffer) {
+  if (i64 image = image_stat_at(directory, path, buffer, flags, true); image != NOT_IMAGE) return image;
   if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) != 0) return -EINVAL;
   Path copy;
   Lookup lookup;
@@ -1048,6 +1154,7 @@ i64 linux_statx(u64 directory, u64 path, u64 flags, u64, u64 buffer) {
 }
 
 i64 linux_faccessat(u64 directory, u64 path, u64 mode, u64 flags) {
+  if (i64 image = image_faccessat(directory, path, mode, flags); image != NOT_IMAGE) return image;
   constexpr u64 X_OK = 1, W_OK = 2;
   if ((mode & ~u64{7}) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
   Path copy;
@@ -1135,6 +1242,7 @@ i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_
 }
 
 i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
+  if (i64 image = image_readlinkat(directory, path, buffer, length); image != NOT_IMAGE) return image;
   if (static_cast<i64>(length) <= 0) return -EINVAL;
   Path copy;
   Lookup lookup;
@@ -1142,7 +1250,7 @@ i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
   if (node(lookup.node).type != NodeType::Symlink) return -EINVAL;
-  char target[manager::NAME_BYTES + 2];
+  char target[manager::MAX_ARGUMENT_BYTES];
   usize target_length = program_path(target);
   u64 count = target_length < length ? target_length : length;
   if (!writable(buffer, count)) return -EFAULT;
@@ -1165,6 +1273,7 @@ i64 linux_truncate(u64 path, u64 length) {
 }
 
 i64 linux_getcwd(u64 buffer, u64 length) {
+  if (i64 image = image_getcwd(buffer, length); image != NOT_IMAGE) return image;
   // Built backwards from the working directory up to "/".
   char path[PATH_MAX];
   usize start = PATH_MAX - 1;
@@ -1188,6 +1297,7 @@ i64 linux_getcwd(u64 buffer, u64 length) {
 }
 
 i64 linux_chdir(u64 path) {
+  if (i64 image = image_chdir(path); image != NOT_IMAGE) return image;
   Path copy;
   Lookup lookup;
   i64 error = resolve(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, copy, lookup);
@@ -1197,6 +1307,7 @@ i64 linux_chdir(u64 path) {
   u32 previous = working_directory;
   working_directory = lookup.node;
   release_if_unused(previous);
+  image_leave_working_directory();
   return 0;
 }
 

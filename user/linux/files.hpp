@@ -104,4 +104,27 @@ void locks_description_released(u32 description);  // The description's OFD and 
 // True when `descriptor` names an open descriptor (mmap answers ENODEV for those, EBADF else).
 bool descriptor_open(u64 descriptor);
 
+// For image_files.cpp: the program's path copied in, image descriptions, and stat records.
+struct ProgramPath {
+  char text[4096];
+  usize length;
+};
+i64 copy_program_path(u64 address, ProgramPath& path);
+// A new descriptor on image inode `inode` (Stream::Image); the descriptor or a negated errno.
+i64 install_image_descriptor(u32 inode, u64 flags);
+// True (and its inode) when `descriptor` is open on an image file or directory.
+bool image_descriptor(u64 descriptor, u32& inode);
+struct FileStat {
+  u64 inode, links, size, blocks;
+  i64 mtime;  // Also atime and ctime: an image file never changes.
+  u32 mode, uid, gid;
+};
+i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx);
+// The writable layer over the image (image_files.cpp's copy-up): a /tmp-style file that no
+// directory names, kept for the invocation, holding `size` bytes copied from `contents`. Its node
+// or a negated errno (ENOSPC when the memory limit refuses).
+i64 create_layer_file(const u8* contents, u64 size, u32 mode);
+i64 open_layer_file(u32 node, u64 flags);
+i64 stat_layer_file(u32 node, u64 buffer, bool statx);
+
 }  // namespace personality

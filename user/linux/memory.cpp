@@ -20,6 +20,7 @@
 // PROT_NONE. Every function here except map_fresh runs under state_lock() (the dispatcher
 // takes it).
 #include "files.hpp"
+#include "image_files.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -466,8 +467,12 @@ i64 linux_brk(u64 address) {
   return static_cast<i64>(brk_current);
 }
 
-i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descriptor, u64) {
-  if ((flags & MAP_ANONYMOUS) == 0) return descriptor_open(descriptor) ? -ENODEV : -EBADF;
+i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descriptor, u64 offset) {
+  if ((flags & MAP_ANONYMOUS) == 0) {
+    u32 inode = 0;  // Image files map the tree's pages (image_files.cpp); nothing else maps.
+    if (image_descriptor(descriptor, inode)) return image_mmap(inode, address, length, protection, flags, offset);
+    return descriptor_open(descriptor) ? -ENODEV : -EBADF;
+  }
   if (length == 0) return -EINVAL;
   u64 bytes = page_up(length);
   if (bytes < length || bytes > MMAP_LIMIT - MMAP_BASE) return -ENOMEM;
@@ -477,6 +482,8 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0) {
     u64 end;
     if (!page_range(address, length, end) || address < abi::USER_SPACE_START) return -EINVAL;
+    // Over a file mapping (a loader's .bss after its data): image_files.cpp's pages.
+    if (image_mapping_overlaps(address, end)) return image_map_anonymous_fixed(address, end, protection);
     if (in_mmap_area(address, end) || in_brk_area(address, end)) {
       bool mmap_area = in_mmap_area(address, end);
       if ((flags & MAP_FIXED_NOREPLACE) != 0 && (!mmap_area || !all_free(address, end))) return -EEXIST;
@@ -510,6 +517,7 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
 i64 linux_munmap(u64 address, u64 length) {
   u64 end;
   if (!page_range(address, length, end)) return -EINVAL;
+  image_unmap(address, end);
   u64 start = address < MMAP_BASE ? MMAP_BASE : address;
   u64 stop = end > mmap_backed ? mmap_backed : end;
   if (start < stop) {
@@ -543,6 +551,7 @@ i64 linux_mprotect(u64 address, u64 length, u64 protection) {
   if ((address & (PAGE - 1)) != 0 || (protection & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) != 0) return -EINVAL;
   if (length == 0) return 0;
   if (!page_range(address, length, end)) return -ENOMEM;
+  if (image_mapping_overlaps(address, end)) return image_mprotect(address, end, protection);
   if (!mapped_by_program(address, end)) {
     // Free pages of the personality's areas are not mapped, for Linux. The image, the stack, input
     // and output are the manager's mappings, which the personality cannot remap: they keep their

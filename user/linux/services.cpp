@@ -4,6 +4,7 @@
 // MESSAGE_WORDS; the slot bitmap changes only through atomic compare-and-swap.
 #include "lib/format.hpp"
 #include "manager/log_format.hpp"
+#include "image_files.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -78,6 +79,7 @@ bool readable(u64 address, u64 length) {
     return true;
   if (inside(address, end, manager::FUNCTION_CONTEXT_ADDRESS, manager::FUNCTION_CONTEXT_ADDRESS + PAGE)) return true;
   if (memory_contains(address, length)) return memory_permits(address, length, false);
+  if (image_mapping_permits(address, end, false)) return true;
   return writable(address, length);
 }
 
@@ -97,6 +99,7 @@ bool writable(u64 address, u64 length) {
   if (inside(address, end, manager::FUNCTION_OUTPUT_ADDRESS,
              manager::FUNCTION_OUTPUT_ADDRESS + page_up(s.context->output_capacity == 0 ? 1 : s.context->output_capacity)))
     return true;
+  if (image_mapping_permits(address, end, true)) return true;
   return memory_contains(address, length) && memory_permits(address, length, true);
 }
 

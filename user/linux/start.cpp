@@ -4,6 +4,7 @@
 // PersonalityReturn. Invariant: until that last call, every `syscall` here is native, because
 // personality_active is 1 (as inside a handler).
 #include "files.hpp"
+#include "image_files.hpp"
 #include "personality.hpp"
 
 // Hidden: referenced PC-relative, never through a GOT entry (the image lies above 4 GiB).
@@ -31,7 +32,9 @@ usize length_of(const char* text, usize limit) {
 
 // Builds the stack a Linux kernel gives a new program (System V ABI, x86-64 supplement 3.4.1);
 // returns its rsp, which points at argc and is 16-byte aligned.
-u64 build_initial_stack() {
+// `loaded`: an image function's program (program_loader.cpp): argv[0] is its path, the arguments
+// area also carries the environment, and the auxiliary vector names the loader.
+u64 build_initial_stack(const LoadedProgram* loaded) {
   const State& s = state();
   u64 top = manager::FUNCTION_STACK_TOP;
   auto push = [&](const void* bytes, usize length) {
@@ -41,21 +44,45 @@ u64 build_initial_stack() {
   };
   char name[manager::NAME_BYTES + 1] = {};
   memcpy(name, s.context->name, length_of(s.context->name, manager::NAME_BYTES));
-  u64 argv0 = push(name, length_of(name, manager::NAME_BYTES) + 1);
-  // The arguments given at deploy (argv[1..]), copied out of the read-only context page.
+  u64 argument_bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
+  u64 at = 0;
+  u64 argv0;
+  if (loaded != nullptr) {
+    // The program's path in the tree (deploy.cpp checked that it is there and terminated).
+    usize length = length_of(s.start.arguments, static_cast<usize>(argument_bytes));
+    argv0 = push(s.start.arguments, length + 1);
+    at = length + 1;
+  } else {
+    argv0 = push(name, length_of(name, manager::NAME_BYTES) + 1);
+  }
+  // The arguments given at deploy (argv[1..]), copied out of the read-only context page; an
+  // image function's end at an empty string, and its environment follows.
   constexpr usize MAX_ARGUMENTS = 32;
   u64 arguments[MAX_ARGUMENTS];
   usize argument_count = 0;
-  u64 argument_bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
-  for (u64 at = 0; at < argument_bytes && argument_count < MAX_ARGUMENTS;) {
+  while (at < argument_bytes && argument_count < MAX_ARGUMENTS) {
     // The manager guarantees a terminator inside argument_bytes (deploy.cpp checks it).
     usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
+    if (length == 0 && loaded != nullptr) {
+      ++at;
+      break;
+    }
     arguments[argument_count++] = push(&s.start.arguments[at], length + 1);
     at += length + 1;
   }
-  u64 environment[ENVIRONMENT_COUNT];
-  for (usize i = 0; i < ENVIRONMENT_COUNT; ++i)
-    environment[i] = push(ENVIRONMENT[i], length_of(ENVIRONMENT[i], 64) + 1);
+  constexpr usize MAX_ENVIRONMENT = 32;
+  u64 environment[MAX_ENVIRONMENT];
+  usize environment_count = 0;
+  if (loaded != nullptr) {
+    while (at < argument_bytes && environment_count < MAX_ENVIRONMENT) {
+      usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
+      if (length > 0) environment[environment_count++] = push(&s.start.arguments[at], length + 1);
+      at += length + 1;
+    }
+  } else {
+    for (usize i = 0; i < ENVIRONMENT_COUNT; ++i)
+      environment[environment_count++] = push(ENVIRONMENT[i], length_of(ENVIRONMENT[i], 64) + 1);
+  }
   u64 platform = push("x86_64", 7);
   u8 random[16];
   random_bytes(random, sizeof random);
@@ -67,20 +94,20 @@ u64 build_initial_stack() {
   bool have_headers = s.start.program_headers != 0;
   const u64 auxv[][2] = {
       {AT_PHDR, s.start.program_headers}, {AT_PHENT, 56}, {AT_PHNUM, have_headers ? s.start.program_header_count : 0},
-      {AT_PAGESZ, PAGE}, {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, s.start.entry}, {AT_UID, LINUX_UID},
+      {AT_PAGESZ, PAGE}, {AT_BASE, loaded != nullptr ? loaded->loader_base : 0}, {AT_FLAGS, 0}, {AT_ENTRY, s.start.entry}, {AT_UID, LINUX_UID},
       {AT_EUID, LINUX_UID}, {AT_GID, LINUX_GID}, {AT_EGID, LINUX_GID}, {AT_PLATFORM, platform}, {AT_HWCAP, edx},
       {AT_CLKTCK, 100}, {AT_SECURE, 0}, {AT_RANDOM, random_address}, {AT_EXECFN, argv0}, {AT_NULL, 0},
   };
   constexpr usize AUX_COUNT = sizeof auxv / sizeof auxv[0];
-  usize words = 1 + 1 + argument_count + 1 + ENVIRONMENT_COUNT + 1 + AUX_COUNT * 2;
+  usize words = 1 + 1 + argument_count + 1 + environment_count + 1 + AUX_COUNT * 2;
   u64 rsp = (top - words * 8) & ~u64{15};
   auto* out = reinterpret_cast<u64*>(rsp);
-  usize at = 0;
+  at = 0;
   out[at++] = 1 + argument_count;  // argc
   out[at++] = argv0;
   for (usize i = 0; i < argument_count; ++i) out[at++] = arguments[i];
   out[at++] = 0;
-  for (u64 entry : environment) out[at++] = entry;
+  for (usize i = 0; i < environment_count; ++i) out[at++] = environment[i];
   out[at++] = 0;
   for (const auto& pair : auxv) {
     out[at++] = pair[0];
@@ -106,6 +133,26 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   }
   s.start = *start;
   if (s.start.segment_count > manager::LINUX_MAX_SEGMENTS) s.start.segment_count = manager::LINUX_MAX_SEGMENTS;
+  // An image function: the program comes from its tree (program_loader.cpp), before memory_init
+  // places the brk area after it.
+  LoadedProgram loaded{};
+  bool from_image = s.start.image_tree_bytes != 0;
+  if (from_image) {
+    image_init();
+    u64 bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
+    usize path_length = length_of(s.start.arguments, static_cast<usize>(bytes));
+    i64 error = image_active() ? load_program(s.start.arguments, path_length, loaded) : -EIO;
+    if (error < 0) {
+      // The path is NUL-terminated inside argument_bytes (deploy.cpp checked it).
+      logf("linux: cannot start %s from the image: errno %ld\n", s.start.arguments, -error);
+      exit_program(127);
+    }
+    s.start.entry = loaded.entry;
+    s.start.program_headers = loaded.program_headers;
+    s.start.program_header_count = loaded.program_header_count;
+    s.start.image_end = loaded.image_end;
+    s.start.segment_count = 0;  // Its pages are file mappings (image_files.cpp), checked there.
+  }
   random_init();
   memory_init();
   threads_init();
@@ -114,7 +161,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   // is charged to the memory limit when the stack first grows over it. Without it the program
   // still gets 64 KiB.
   if (map_fresh(STACK_LOW, STACK_EXTRA_PAGES) != 0) s.stack_low = STACK_LOW;
-  u64 rsp = build_initial_stack();
+  u64 rsp = build_initial_stack(from_image ? &loaded : nullptr);
 
   sys::Error error = native(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR,
                             reinterpret_cast<u64>(&personality_syscall_entry),
@@ -128,7 +175,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   utcb->personality_active = 1;
   abi::PersonalityRegisters& registers = utcb->personality_registers;
   memset(&registers, 0, sizeof registers);
-  registers.rip = s.start.entry;
+  registers.rip = from_image ? loaded.start : s.start.entry;
   registers.rsp = rsp;
   registers.rflags = 0x202;
   error = native(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR);

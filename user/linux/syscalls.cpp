@@ -34,12 +34,14 @@ struct Arguments {
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
-  X(9, mmap, "anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
+  X(9, mmap, "image files (docs/IMAGES.md): the tree's pages, read-only or read-execute, MAP_PRIVATE writable a "\
+             "private copy, never writable and executable; anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
              "it ends the invocation: memory limit exceeded); ENOMEM past the address space; PROT_NONE/"       \
-             "PROT_READ enforced; file mappings ENODEV/EBADF; PROT_EXEC EACCES")                                \
+             "PROT_READ enforced; other files ENODEV, closed descriptors EBADF; anonymous PROT_EXEC EACCES")                                \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
-                  "input and output: 0, unchanged; free or unknown pages ENOMEM")                               \
+                  "input and output: 0, unchanged; image file mappings remapped (PROT_WRITE on the tree's pages "   \
+                  "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
@@ -61,6 +63,7 @@ struct Arguments {
   X(39, getpid, "1")                                                                                            \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
+  X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
@@ -126,14 +129,22 @@ struct Arguments {
   X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
+  X(191, getxattr, "ENODATA: no extended attributes (no ACLs, no security labels)")                            \
+  X(192, lgetxattr, "as getxattr")                                                                              \
+  X(193, fgetxattr, "as getxattr")                                                                              \
+  X(194, listxattr, "0: an empty list")                                                                         \
+  X(195, llistxattr, "as listxattr")                                                                            \
+  X(196, flistxattr, "as listxattr")                                                                            \
   X(200, tkill, "to a live tid: as kill; others ESRCH")                                                         \
   X(201, time, "seconds since boot")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
                 "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
   X(204, sched_getaffinity, "the function's CPU set (FunctionContext::cpu_mask)")                               \
-  X(217, getdents64, ". and .. first, then the entries in creation order; EINVAL if one record does not fit")   \
+  X(217, getdents64, ". and .. first, then the entries in creation order (image directories: by name); EINVAL " \
+                     "if one record does not fit")   \
   X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid")      \
+  X(221, fadvise64, "open descriptors: 0 (advice only); others EBADF")                                         \
   X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
   X(229, clock_getres, "1 ns")                                                                                  \
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
@@ -221,6 +232,14 @@ i64 sys_copy_file_range(const Arguments& a) { return linux_copy_file_range(a.a0,
 i64 sys_fstatfs(const Arguments& a) { return linux_fstatfs(a.a0, a.a1); }
 i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
+i64 sys_fadvise64(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
+i64 sys_socket(const Arguments&) { return -97; }  // EAFNOSUPPORT
+i64 sys_getxattr(const Arguments&) { return -61; }  // ENODATA
+i64 sys_lgetxattr(const Arguments&) { return -61; }
+i64 sys_fgetxattr(const Arguments& a) { return descriptor_open(a.a0) ? -61 : -EBADF; }
+i64 sys_listxattr(const Arguments&) { return 0; }
+i64 sys_llistxattr(const Arguments&) { return 0; }
+i64 sys_flistxattr(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
 i64 sys_fdatasync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1); }
 i64 sys_fstat(const Arguments& a) { return linux_fstat(a.a0, a.a1); }

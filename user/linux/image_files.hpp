@@ -1,0 +1,75 @@
+// The image tree of an image function (FUNCTION_FLAG_IMAGE, docs/IMAGES.md) as the Linux program
+// sees it: "/" is the packed tree the manager mapped read-only at IMAGE_TREE_ADDRESS, except
+// /tmp, /dev and /proc, which stay the personality's own (files.cpp). Every call is served here,
+// in the function's task, from the mapped tree: no server round trip. File mappings of image
+// files (and the program and its loader, program_loader.cpp) map the tree's own pages, or private
+// copies of them for writable mappings. Invariant: nothing here writes the tree; a page of the
+// task is never writable and executable at once.
+#pragma once
+
+#include "imagefs/reader.hpp"
+#include "personality.hpp"
+
+namespace personality {
+
+// What the path and descriptor hooks answer when the call is not about the image: files.cpp goes
+// on as without an image.
+constexpr i64 NOT_IMAGE = -(i64{1} << 40);
+
+bool image_active();
+void image_init();
+const imagefs::Reader& image_tree();
+// Resolves `path` from the image root (or `start`), following symlinks; a negated errno or 0.
+i64 image_resolve(u32 start, const char* path, usize length, bool follow_last, u32& inode);
+i64 image_errno(imagefs::ReadError error);
+
+// Path calls (files.cpp calls these first while an image is active).
+i64 image_openat(u64 directory, u64 path, u64 flags, u64 mode);
+i64 image_stat_at(u64 directory, u64 path, u64 buffer, u64 flags, bool statx);
+i64 image_faccessat(u64 directory, u64 path, u64 mode, u64 flags);
+i64 image_readlinkat(u64 directory, u64 path, u64 buffer, u64 length);
+i64 image_chdir(u64 path);
+i64 image_fchdir(u32 inode);
+i64 image_getcwd(u64 buffer, u64 length);
+// The working directory left the image (chdir into /tmp): relative paths are files.cpp's again.
+void image_leave_working_directory();
+
+// Calls on an open image description (files.cpp's Stream::Image; `inode` is its file).
+i64 image_read(u32 inode, u64 buffer, u64 length, u64 offset);
+i64 image_getdents64(u32 inode, u64& position, u64 buffer, u64 length);
+i64 image_fstat(u32 inode, u64 buffer, bool statx);
+u64 image_file_size(u32 inode);
+bool image_is_directory(u32 inode);
+
+// File mappings: the tree's pages mapped into the task (read-only, or read-execute), private
+// copies for writable ones, anonymous pages placed over them (a loader's .bss).
+i64 image_mmap(u32 inode, u64 address, u64 length, u64 protection, u64 flags, u64 offset);
+bool image_mapping_overlaps(u64 start, u64 end);
+i64 image_map_anonymous_fixed(u64 start, u64 end, u64 protection);
+void image_unmap(u64 start, u64 end);
+i64 image_mprotect(u64 start, u64 end, u64 protection);
+// True when every page of [start, end) is in a file mapping that allows the access.
+bool image_mapping_permits(u64 start, u64 end, bool write);
+
+// Maps `pages` pages of the tree from file page `tree_page` (read or read-execute), or a private
+// copy of `file_bytes` bytes from tree byte `tree_offset` placed `lead` bytes into fresh pages
+// (writable segments, .bss after them), at `address`, replacing any file mapping there. 0 or a
+// negated errno. For program_loader.cpp.
+i64 image_map_shared(u64 address, u64 pages, u64 tree_page, bool executable);
+i64 image_map_private(u64 address, u64 pages, u64 lead, u64 tree_offset, u64 file_bytes, bool writable);
+// Address space for a file mapping of `bytes` (page multiple) in the file area; 0 when exhausted.
+u64 image_reserve_addresses(u64 bytes);
+
+// program_loader.cpp: loads the program at `path` in the tree and its PT_INTERP loader, fills the
+// LinuxStart-derived state (entry, program headers, brk start) and says where to enter.
+struct LoadedProgram {
+  u64 entry;          // AT_ENTRY: the program's own entry.
+  u64 start;          // Where the thread starts: the loader's entry, or the program's.
+  u64 loader_base;    // AT_BASE (0 without a loader).
+  u64 program_headers;
+  u64 program_header_count;
+  u64 image_end;      // brk starts here.
+};
+i64 load_program(const char* path, usize length, LoadedProgram& out);
+
+}  // namespace personality
