@@ -504,6 +504,24 @@ TEST(ImportRefusals, DockerArchivesAreVerifiedByNameAndDiffId) {
                  "configuration sha256:" + sha256_hex(config) + " digest mismatch: its bytes hash to sha256:" + sha256_hex(bad));
 }
 
+TEST(ImportRefusals, ArchiveLinksStayInsideTheArchiveAndEnd) {
+  // manifest.json names a layer through links that leave the archive or loop; one that stays inside works.
+  auto archive_with = [](const std::vector<TarItem>& links, const std::string& layer_path) {
+    std::string layer = tar_archive({{'0', "file", "x"}});
+    std::string config = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:)" +
+                         sha256_hex(layer) + R"("]}})";
+    std::vector<TarItem> items{{'0', "layer.tar", layer}, {'0', sha256_hex(config) + ".json", config}};
+    items.insert(items.end(), links.begin(), links.end());
+    items.push_back({'0', "manifest.json", R"([{"Config":")" + sha256_hex(config) + R"(.json","Layers":[")" + layer_path + R"("]}])"});
+    return tar_archive(items);
+  };
+  expect_refused(archive_with({{'2', "a/layer.tar", "", "../../layer.tar"}}, "a/layer.tar"), ImportError::ArchiveMalformed,
+                 "the link a/layer.tar leaves the archive");
+  expect_refused(archive_with({{'2', "a", "", "b"}, {'2', "b", "", "a"}}, "a"), ImportError::ArchiveMalformed, "too many links from a");
+  ModelTree tree;
+  EXPECT_EQ(import_archive(archive_with({{'2', "a/b/layer.tar", "", "../../layer.tar"}}, "a/b/layer.tar"), tree).error, ImportError::None);
+}
+
 TEST(ImportRefusals, NothingMoreHappensAfterAnError) {
   OciImage image = simple_image();
   std::string archive = image.archive();

@@ -48,6 +48,7 @@ constexpr const char* DOCKER_CONFIG = "application/vnd.docker.container.image.v1
 constexpr u32 MAX_INDEX_DEPTH = 4;
 constexpr u32 MAX_LINK_HOPS = 8;
 constexpr u64 NAME_BYTES = TAR_MAX_NAME + 1;
+constexpr u64 SCRATCH_BYTES = 2 * NAME_BYTES;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -282,63 +283,79 @@ ImportError Importer::end_of_archive() {
   return ImportError::None;
 }
 
-ImportError Importer::find_file(const char* name, u64 name_length, const ArchiveFile*& found, u32 hops) {
+ImportError Importer::find_file(const char* name, u64 name_length, const ArchiveFile*& found) {
   found = nullptr;
-  trim_archive_name(name, name_length);
-  for (u32 i = 0; i < file_count_; ++i) {
-    if (files_[i].name_length != name_length || !bytes_equal(files_[i].name, name, name_length)) continue;
-    if (found != nullptr) {
-      Message message;
-      message.text("the archive holds ").path(name, name_length).text(" twice");
-      return fail(ImportError::ArchiveMalformed, message);
-    }
-    found = &files_[i];
+  if (scratch_ == nullptr) {
+    // Two name buffers, taken once: link resolution must not need stack in proportion to names.
+    scratch_ = static_cast<char*>(arena_.allocate(2 * SCRATCH_BYTES));
+    if (scratch_ == nullptr) return fail_text(ImportError::TreeFailed, "out of memory for resolving a name");
   }
-  if (found == nullptr) {
-    Message message;
-    message.text("the archive has no file ").path(name, name_length);
-    return fail(ImportError::MissingBlob, message);
-  }
-  if (!found->is_link) return ImportError::None;
-  if (hops == MAX_LINK_HOPS) {
-    Message message;
-    message.text("too many links from ").path(name, name_length);
-    return fail(ImportError::ArchiveMalformed, message);
-  }
-  // The target, relative to the link's directory unless absolute; ".." may not leave the archive.
-  char joined[2 * NAME_BYTES];
-  u64 joined_length = 0;
-  if (found->link_length == 0 || found->link[0] != '/') {
-    u64 directory = name_length;
-    while (directory > 0 && name[directory - 1] != '/') --directory;
-    copy_bytes(joined, name, directory);
-    joined_length = directory;
-  }
-  copy_bytes(joined + joined_length, found->link, found->link_length);
-  joined_length += found->link_length;
-  char resolved[2 * NAME_BYTES];
-  u64 resolved_length = 0;
-  u64 at = 0;
-  while (at < joined_length) {
-    u64 end = at;
-    while (end < joined_length && joined[end] != '/') ++end;
-    u64 length = end - at;
-    if (length == 2 && joined[at] == '.' && joined[at + 1] == '.') {
-      if (resolved_length == 0) {
+  char* joined = scratch_;
+  char* resolved = scratch_ + SCRATCH_BYTES;
+  for (u32 hops = 0;; ++hops) {
+    trim_archive_name(name, name_length);
+    found = nullptr;
+    for (u32 i = 0; i < file_count_; ++i) {
+      if (files_[i].name_length != name_length || !bytes_equal(files_[i].name, name, name_length)) continue;
+      if (found != nullptr) {
         Message message;
-        message.text("the link ").path(name, name_length).text(" leaves the archive");
+        message.text("the archive holds ").path(name, name_length).text(" twice");
         return fail(ImportError::ArchiveMalformed, message);
       }
-      while (resolved_length > 0 && resolved[resolved_length - 1] != '/') --resolved_length;
-      if (resolved_length > 0) --resolved_length;
-    } else if (length > 0 && !(length == 1 && joined[at] == '.')) {
-      if (resolved_length > 0) resolved[resolved_length++] = '/';
-      copy_bytes(resolved + resolved_length, joined + at, length);
-      resolved_length += length;
+      found = &files_[i];
     }
-    at = end + 1;
+    if (found == nullptr) {
+      Message message;
+      message.text("the archive has no file ").path(name, name_length);
+      return fail(ImportError::MissingBlob, message);
+    }
+    if (!found->is_link) return ImportError::None;
+    if (hops == MAX_LINK_HOPS) {
+      Message message;
+      message.text("too many links from ").path(name, name_length);
+      return fail(ImportError::ArchiveMalformed, message);
+    }
+    // The target, relative to the link's directory unless absolute; ".." may not leave the archive.
+    u64 directory = 0;
+    if (found->link_length == 0 || found->link[0] != '/') {
+      directory = name_length;
+      while (directory > 0 && name[directory - 1] != '/') --directory;
+    }
+    // Cannot happen while archive names stay within TAR_MAX_NAME (a name that continues the walk
+    // is an archive entry's): kept so that the buffers hold whatever the tar reader allows.
+    if (directory + found->link_length > SCRATCH_BYTES) {
+      Message message;
+      message.text("the link ").path(name, name_length).text(" names too long a path");
+      return fail(ImportError::ArchiveMalformed, message);
+    }
+    // `name` may lie in `resolved` (the previous hop): it is copied out before `resolved` is rewritten.
+    copy_bytes(joined, name, directory);
+    copy_bytes(joined + directory, found->link, found->link_length);
+    u64 joined_length = directory + found->link_length;
+    u64 resolved_length = 0;
+    u64 at = 0;
+    while (at < joined_length) {
+      u64 end = at;
+      while (end < joined_length && joined[end] != '/') ++end;
+      u64 length = end - at;
+      if (length == 2 && joined[at] == '.' && joined[at + 1] == '.') {
+        if (resolved_length == 0) {
+          Message message;
+          message.text("the link ").path(found->name, found->name_length).text(" leaves the archive");
+          return fail(ImportError::ArchiveMalformed, message);
+        }
+        while (resolved_length > 0 && resolved[resolved_length - 1] != '/') --resolved_length;
+        if (resolved_length > 0) --resolved_length;
+      } else if (length > 0 && !(length == 1 && joined[at] == '.')) {
+        if (resolved_length > 0) resolved[resolved_length++] = '/';
+        copy_bytes(resolved + resolved_length, joined + at, length);
+        resolved_length += length;
+      }
+      at = end + 1;
+    }
+    name = resolved;
+    name_length = resolved_length;
   }
-  return find_file(resolved, resolved_length, found, hops + 1);
 }
 
 ImportError Importer::load_json(const ArchiveFile& file, const char* what, JsonValue& root, const char** text_out) {
@@ -744,9 +761,12 @@ ImportError Importer::read_docker(ImageConfig& config, JsonValue& config_root) {
 
   // The configuration's name carries its digest: "<hex>.json" (docker save before 25) or
   // "blobs/sha256/<hex>" (docker save 25 and later).
-  char name[NAME_BYTES];
+  // Names go to the arena, not the stack (two 4 KiB names would be a large frame in the guest).
+  auto* name = static_cast<char*>(arena_.allocate(2 * NAME_BYTES));
+  if (name == nullptr) return fail_text(ImportError::TreeFailed, "out of memory for a name");
+  char* layer_name = name + NAME_BYTES;
   u64 name_length;
-  if (!json_string(config_name, name, sizeof name, name_length)) {
+  if (!json_string(config_name, name, NAME_BYTES, name_length)) {
     return fail_text(ImportError::MalformedManifest, "manifest.json: the Config name is too long");
   }
   const ArchiveFile* config_file;
@@ -789,9 +809,8 @@ ImportError Importer::read_docker(ImageConfig& config, JsonValue& config_root) {
   while (cursor.next(element)) {
     Layer& layer = layers_[layer_count_];
     layer = {};
-    char layer_name[NAME_BYTES];
     u64 layer_name_length;
-    if (element.type != JsonType::String || !json_string(element, layer_name, sizeof layer_name, layer_name_length)) {
+    if (element.type != JsonType::String || !json_string(element, layer_name, NAME_BYTES, layer_name_length)) {
       return fail_text(ImportError::MalformedManifest, "manifest.json: a layer is not a file name");
     }
     if (find_file(layer_name, layer_name_length, layer.file) != ImportError::None) {

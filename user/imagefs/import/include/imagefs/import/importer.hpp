@@ -107,7 +107,8 @@ class Importer {
   ImportError outer_data(const u8* bytes, u64 length);
   ImportError feed_tar(const u8* bytes, u64 length);
   ImportError end_of_archive();
-  ImportError find_file(const char* name, u64 name_length, const ArchiveFile*& file, u32 hops = 0);
+  // The archive file at `name`, following the archive's own links (docker's layer.tar).
+  ImportError find_file(const char* name, u64 name_length, const ArchiveFile*& file);
   ImportError load_json(const ArchiveFile& file, const char* what, JsonValue& root, const char** text = nullptr);
   ImportError load_descriptor_blob(JsonValue descriptor, const char* what, const ArchiveFile*& file, char* digest_text);
   ImportError read_oci(ImageConfig& config, JsonValue& config_root);
@@ -139,6 +140,7 @@ class Importer {
   u64 current_written_ = 0;
   bool finished_ = false;
 
+  char* scratch_ = nullptr;  // Name buffers for find_file, from the arena.
   Layer* layers_ = nullptr;
   u32 layer_count_ = 0;
 };
