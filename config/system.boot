@@ -4,6 +4,6 @@
 {build}/user/root.elf
 {build}/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive
 {build}/user/net.elf task factory=8M console platform endpoint=net:receive
-{build}/user/gateway.elf task factory=32M console endpoint=net:send endpoint=manager:send+grant file=keys
+{build}/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys
 # The gateway's API keys (a data module, docs/BOOT.md): copied from config/gateway.keys at build time.
 {build}/gateway.keys data name=keys
