@@ -43,7 +43,7 @@ fuzz: build
 	  --module $(BUILD)/user/root.elf \
 	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive" \
 	  --module "$(BUILD)/user/net.elf task factory=8M console platform endpoint=net:receive" \
-	  --module "$(BUILD)/user/gateway.elf task factory=32M console endpoint=net:send endpoint=manager:send+grant file=keys" \
+	  --module "$(BUILD)/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys" \
 	  --module "tests/gateway/test.keys data name=keys" \
 	  --forward 8080 --ready "gateway: listening on port 8080" \
 	  --host-check "python3 tests/gateway/check_api.py --port {port} --functions $(BUILD)/user/functions"
@@ -61,7 +61,7 @@ soak: build
 	  --module $(BUILD)/user/root.elf \
 	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive" \
 	  --module "$(BUILD)/user/net.elf task factory=8M console platform endpoint=net:receive" \
-	  --module "$(BUILD)/user/gateway.elf task factory=32M console endpoint=net:send endpoint=manager:send+grant file=keys" \
+	  --module "$(BUILD)/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys" \
 	  --module "$(BUILD)/gateway.keys data name=keys" \
 	  --forward 8080 --ready "gateway: listening on port 8080" \
 	  --host-check "python3 tests/soak/soak.py --port {port} --functions $(BUILD)/user/functions \

@@ -4,7 +4,7 @@
 {build}/user/root.elf
 {build}/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive
 {build}/user/net.elf task factory=8M console platform endpoint=net:receive
-{build}/user/gateway.elf task factory=32M console endpoint=net:send endpoint=manager:send+grant file=keys
+{build}/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys
 # The image store (docs/STORE.md): the virtio-blk disk and the blobs on it. Last, so that a machine
 # too small for its factory (a benchmark boot without a disk) still starts everything else.
 {build}/user/store.elf task factory=768M console platform slots=1024 endpoint=store:receive

@@ -41,6 +41,7 @@ void check_same_fields(const RequestHead& a, const RequestHead& b) {
   FUZZ_CHECK(a.content_length == b.content_length);
   FUZZ_CHECK(a.keep_alive == b.keep_alive);
   FUZZ_CHECK(a.expect_continue == b.expect_continue);
+  FUZZ_CHECK(a.chunked == b.chunked);
 }
 
 void check_complete(const char* bytes, usize size, const RequestHead& head) {
@@ -57,14 +58,18 @@ void check_complete(const char* bytes, usize size, const RequestHead& head) {
   FUZZ_CHECK(head.version_minor <= 1);
   FUZZ_CHECK(head.header_count <= MAX_HEADERS);
   bool saw_length = false;
+  bool saw_coding = false;
   for (usize index = 0; index < head.header_count; ++index) {
     check_inside(head.headers[index].name, bytes, head.head_length);
     check_inside(head.headers[index].value, bytes, head.head_length);
     FUZZ_CHECK(head.headers[index].name.size > 0);
     saw_length = saw_length || head.headers[index].name.equals_ignoring_case("Content-Length");
-    FUZZ_CHECK(!head.headers[index].name.equals_ignoring_case("Transfer-Encoding"));
+    saw_coding = saw_coding || head.headers[index].name.equals_ignoring_case("Transfer-Encoding");
   }
   FUZZ_CHECK(saw_length == head.has_content_length);
+  // One way to say where the body ends: chunked alone, never with Content-Length.
+  FUZZ_CHECK(saw_coding == head.chunked);
+  FUZZ_CHECK(!(head.chunked && head.has_content_length));
   if (!head.has_content_length) FUZZ_CHECK(head.content_length == 0);
   Slice value = query_parameter(head.query, "name");
   if (value.data != nullptr) check_inside(value, head.query.data, head.query.size);

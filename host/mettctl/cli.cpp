@@ -42,8 +42,9 @@ struct Parsed {
 
   std::optional<std::string> key;
   if (!parsed.key.empty()) key = parsed.key;
-  // Every request but GET /metrics needs a key (docs/API.md); only an explicitly empty one is missing.
-  if (!key && verb != "metrics") {
+  // Every request needs a key (docs/API.md; /metrics shows the key's tenant, or everything for an
+  // operator key); only an explicitly empty one is missing.
+  if (!key) {
     return report(io, usage_failure("empty API key: pass --key KEY or set METTCTL_KEY"));
   }
 

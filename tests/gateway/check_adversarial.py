@@ -233,7 +233,7 @@ def zombie(port, images):
     check(status == 200 and body == b"paused 5000 ms",
           f"the invocation that outlived the delete ends: 200 (got {status} {body[:60]!r})")
     client = Client(port)
-    status, _, page = client.request("GET", "/metrics", key=None)
+    status, _, page = client.request("GET", "/metrics", key=KEY_OPERATOR)
     client.close()
     check(status == 200 and b'function="zombie"' not in page,
           "no series of the deleted function in /metrics after its last invocation finished")

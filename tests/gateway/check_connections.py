@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_api import Client, check, deploy, metric_value, wait_for_health, FAILURES  # noqa: E402
 
 KEY = "dev-key-alpha"  # tests/gateway/test.keys: tenant 1, limit 4.
+OPERATOR = {"Authorization": "Bearer operator-key-delta.9"}  # connections.keys: sees all of /metrics.
 # A generous liveness bound (TESTING.md), as check_adversarial.py's: a healthy loaded host answers
 # either in well under 1 s (seen: 5.5 s once with the host at load 18 on 2 cores); the old gateway
 # (four workers, one connection each) did not answer /healthz within 30 s while 16 clients trickled.
@@ -258,7 +259,7 @@ def connection_limit(port):
     observed = None
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        observer.request("GET", "/metrics")
+        observer.request("GET", "/metrics", headers=OPERATOR)
         response = observer.getresponse()
         page = response.read().decode()
         observed = next((int(line.split()[1]) for line in page.splitlines()
@@ -276,7 +277,7 @@ def connection_limit(port):
     check(status == 503 and json.loads(body or b"null") == LIMIT_BODY and headers.get("connection") == "close"
           and closed, f"connection {CONNECTION_LIMIT + 1}: 503 with the limit error, then closed "
           f"(got {status} {body[:80]!r}, closed {closed})")
-    observer.request("GET", "/metrics")
+    observer.request("GET", "/metrics", headers=OPERATOR)
     page = observer.getresponse().read().decode()
     rejected = next((int(line.split()[1]) for line in page.splitlines()
                      if line.startswith("metteagle_connections_rejected_total ")), None)

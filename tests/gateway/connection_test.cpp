@@ -5,6 +5,7 @@
 // ASan/UBSan.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,29 +18,57 @@ namespace {
 
 constexpr u64 SECOND = 1'000'000;
 
-// A BodyStore over a vector; may refuse to open.
-class FakeStore final : public BodyStore {
+// A BodyWindow over a vector; may refuse to open or to back more bytes.
+class FakeWindow final : public BodyWindow {
  public:
-  bool open(u64 length) override {
+  u8* open(u64 capacity, bool whole) override {
     ++opens;
-    if (refuse) return false;
-    bytes.assign(length, '\0');
+    exact = whole;
+    if (refuse) return nullptr;
+    bytes.assign(capacity, 0xee);  // Not zero: the assembler must not rely on fresh pages.
+    reserved = 0;
+    return bytes.data();
+  }
+  bool reserve(u64 count) override {
+    if (count > bytes.size() || count > reserve_limit) return false;
+    if (count > reserved) reserved = count;
     return true;
   }
-  bool write(u64 offset, const u8* data, usize length) override {
-    if (offset + length > bytes.size()) return false;
-    std::memcpy(bytes.data() + offset, data, length);
-    return true;
-  }
-  std::string bytes;
+  void release() override { ++releases; }
+  std::vector<u8> bytes;
+  u64 reserved = 0;
+  u64 reserve_limit = ~u64{0};
   int opens = 0;
+  int releases = 0;
   bool refuse = false;
+  bool exact = false;  // The last open() was for a body of known length.
 };
 
-// A connection with a buffer of `capacity` bytes and the gateway's real body limits.
+// The gateway's limits as they were before max_body_mib= (1 MiB bodies, 4 MiB executables), and
+// an early answer to Expect: 100-continue the test sets.
+class FixedPolicy final : public RequestPolicy {
+ public:
+  u64 body_limit(const RequestHead& head) const override { return deploy(head) ? 4ull << 20 : 1ull << 20; }
+  const char* body_limit_message(const RequestHead& head) const override {
+    return deploy(head) ? "executable larger than 4 MiB" : "body larger than 1 MiB";
+  }
+  u32 screen(const RequestHead&, const char*& message) const override {
+    ++screened;
+    message = refusal_message;
+    return refusal;
+  }
+  static bool deploy(const RequestHead& head) {
+    return head.method.equals("POST") && head.path.equals("/system/functions");
+  }
+  u32 refusal = 0;
+  const char* refusal_message = nullptr;
+  mutable int screened = 0;
+};
+
+// A connection with a buffer of `capacity` bytes.
 struct Fixture {
   explicit Fixture(usize capacity = 12 * 1024)
-      : buffer(capacity), assembler(buffer.data(), capacity, ConnectionTimeouts{}, store, &Gateway::body_limit) {}
+      : buffer(capacity), assembler(buffer.data(), capacity, ConnectionTimeouts{}, store, policy) {}
 
   // Copies `text` into the receive space (at most the room offered) and reports it received.
   Event deliver(u64 now, const std::string& text) {
@@ -47,13 +76,30 @@ struct Fixture {
     std::memcpy(assembler.receive_space(), text.data(), text.size());
     return assembler.received(now, text.size());
   }
+  // Delivers `text` in pieces of at most `piece` bytes (and the room offered); the last event.
+  Event deliver_all(u64 now, const std::string& text, usize piece) {
+    Event event;
+    usize offset = 0;
+    while (offset < text.size()) {
+      usize room = assembler.receive_room();
+      if (room == 0) break;
+      usize take = std::min({piece, room, text.size() - offset});
+      event = deliver(now, text.substr(offset, take));
+      offset += take;
+      if (event.kind != Event::NeedMore) break;
+    }
+    delivered = offset;
+    return event;
+  }
   std::string body() const {
-    return std::string(reinterpret_cast<const char*>(assembler.inline_body()), assembler.body_length());
+    return std::string(reinterpret_cast<const char*>(assembler.body()), assembler.body_length());
   }
 
-  FakeStore store;
+  FakeWindow store;
+  FixedPolicy policy;
   std::vector<char> buffer;
   RequestAssembler assembler;
+  usize delivered = 0;
 };
 
 TEST(RequestAssembler, ByteByByteArrival) {
@@ -172,6 +218,7 @@ TEST(RequestAssembler, LimitsAreRefusedBeforeTheBody) {
   EXPECT_EQ(event.status, 413u);
   EXPECT_STREQ(event.message, "body larger than 1 MiB");
   EXPECT_EQ(big_body.store.opens, 0);
+  EXPECT_EQ(big_body.policy.screened, 0);
 
   Fixture big_executable;
   big_executable.assembler.start(0);
@@ -188,7 +235,7 @@ TEST(RequestAssembler, LimitsAreRefusedBeforeTheBody) {
   EXPECT_EQ(event.reason, ConnectionStats::REFUSED);
 }
 
-TEST(RequestAssembler, LargeBodyGoesToTheStoreAndPipelinedBytesWait) {
+TEST(RequestAssembler, LargeBodyGoesToTheWindowAndPipelinedBytesWait) {
   Fixture connection(MAX_HEAD_BYTES + 1 + 100);
   connection.assembler.start(0);
   std::string body;
@@ -196,7 +243,9 @@ TEST(RequestAssembler, LargeBodyGoesToTheStoreAndPipelinedBytesWait) {
   std::string head = "POST /function/echo HTTP/1.1\r\nContent-Length: 10000\r\n\r\n";
   ASSERT_EQ(connection.deliver(1, head + body.substr(0, 10)).kind, Event::NeedMore);
   EXPECT_EQ(connection.store.opens, 1);
-  EXPECT_FALSE(connection.assembler.body_inline());
+  EXPECT_TRUE(connection.store.exact);
+  EXPECT_EQ(connection.store.bytes.size(), 10000u);
+  EXPECT_TRUE(connection.assembler.body_in_window());
   usize offset = 10;
   while (offset < body.size()) {
     usize room = connection.assembler.receive_room();
@@ -207,7 +256,8 @@ TEST(RequestAssembler, LargeBodyGoesToTheStoreAndPipelinedBytesWait) {
     offset += take;
     ASSERT_EQ(event.kind, offset == body.size() ? Event::Ready : Event::NeedMore);
   }
-  EXPECT_EQ(connection.store.bytes, body);
+  EXPECT_EQ(std::string(connection.store.bytes.begin(), connection.store.bytes.end()), body);
+  EXPECT_EQ(connection.body(), body);
   EXPECT_TRUE(connection.assembler.head().path.equals("/function/echo"));
   ASSERT_EQ(connection.assembler.finish_request(3).kind, Event::NeedMore);
   EXPECT_EQ(connection.assembler.buffered(), 0u);
@@ -260,6 +310,242 @@ TEST(RequestAssembler, PeerClosingInEachPhase) {
   ASSERT_EQ(event.kind, Event::Respond);
   EXPECT_EQ(event.status, 400u);
   EXPECT_STREQ(event.message, "body shorter than Content-Length");
+}
+
+std::string chunked_head(const std::string& path = "/function/echo") {
+  return "POST " + path + " HTTP/1.1\r\nAuthorization: Bearer k\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+
+TEST(ChunkedBody, DecodedWhateverTheArrival) {
+  // Sizes in either case, extensions (token and quoted values, blanks around ';' and '='), a
+  // trailer section; then a pipelined request.
+  std::string wire = chunked_head() + "5\r\nhello\r\n" + "1A;name=value ; quoted=\"a \\\"b\\\" ;c\"\r\n" +
+                     std::string(26, 'x') + "\r\n" + "b ; flag\r\n world, end\r\n" +
+                     "0\r\nX-Checksum: abc\r\nX-Other:\r\n\r\n" + "GET /healthz HTTP/1.1\r\n\r\n";
+  std::string expected = "hello" + std::string(26, 'x') + " world, end";
+  for (usize piece : {usize{1}, usize{2}, usize{3}, usize{7}, usize{64}, usize{4096}}) {
+    Fixture connection;
+    connection.assembler.start(0);
+    Event event = connection.deliver_all(1, wire, piece);
+    ASSERT_EQ(event.kind, Event::Ready) << "pieces of " << piece;
+    EXPECT_TRUE(connection.assembler.head().chunked);
+    EXPECT_EQ(connection.body(), expected) << "pieces of " << piece;
+    EXPECT_EQ(connection.assembler.body_length(), expected.size());
+    EXPECT_FALSE(connection.assembler.body_in_window());
+    EXPECT_EQ(connection.store.opens, 0);
+    // The rest of what was delivered is the next request, answered next with its own head.
+    std::string rest = wire.substr(connection.delivered);
+    event = connection.assembler.finish_request(2);
+    if (event.kind != Event::Ready) event = connection.deliver(3, rest);
+    ASSERT_EQ(event.kind, Event::Ready) << "pieces of " << piece;
+    EXPECT_TRUE(connection.assembler.head().path.equals("/healthz"));
+    EXPECT_FALSE(connection.assembler.head().chunked);
+    EXPECT_EQ(connection.assembler.body_length(), 0u);
+  }
+}
+
+TEST(ChunkedBody, AnEmptyBodyIsTheLastChunkAlone) {
+  Fixture connection;
+  connection.assembler.start(0);
+  ASSERT_EQ(connection.deliver(1, chunked_head() + "0\r\n\r\n").kind, Event::Ready);
+  EXPECT_EQ(connection.assembler.body_length(), 0u);
+  EXPECT_EQ(connection.assembler.finish_request(2).kind, Event::NeedMore);
+  EXPECT_EQ(connection.assembler.buffered(), 0u);
+}
+
+TEST(ChunkedBody, MalformedChunkingIs400WithItsReason) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"x\r\n", "chunk size is not a hexadecimal number"},
+      {"\r\n", "chunk size is not a hexadecimal number"},
+      {"-5\r\n", "chunk size is not a hexadecimal number"},
+      {"5x\r\n", "bad character after a chunk size"},
+      {"5 x\r\n", "bad character after a chunk size"},
+      {"5\rx", "chunk-size line not ended by CRLF"},
+      {"5\nhello", "bad character after a chunk size"},
+      {"5;\r\n", "chunk extension without a name"},
+      {"5;a=\r\n", "chunk extension without a value after '='"},
+      {"5;a b\r\n", "bad character after a chunk extension name"},
+      {"5;a=b c\r\n", "bad character after a chunk extension value"},
+      {"5;a=\"b\x01\"\r\n", "bad character in a quoted chunk extension value"},
+      {"5;a@\r\n", "bad character in a chunk extension name"},
+      {"5\r\nhelloX\r\n", "chunk data not followed by CRLF (longer than its size)"},
+      {"5\r\nhello\rX", "chunk data not followed by CRLF (longer than its size)"},
+      {"0\r\nBad Trailer: x\r\n\r\n", "malformed trailer field (a name and ':' expected)"},
+      {"0\r\nX: a\x01\r\n\r\n", "bad character in a trailer field"},
+      {"0\r\nX: a\rb", "trailer field not ended by CRLF"},
+      {"0\r\n\rX", "chunked body not ended by CRLF"},
+      {"1;" + std::string(5000, 'a') + "\r\n", "chunk-size line (with its extensions) longer than 4096 bytes"},
+      {"0\r\nX: " + std::string(9000, 'a') + "\r\n\r\n", "chunked trailer section longer than 8192 bytes"},
+  };
+  for (const auto& [body, reason] : cases) {
+    Fixture connection(64 * 1024);
+    connection.assembler.start(0);
+    Event event = connection.deliver_all(1, chunked_head() + body, 1000);
+    ASSERT_EQ(event.kind, Event::Respond) << body.substr(0, 40);
+    EXPECT_EQ(event.status, 400u) << body.substr(0, 40);
+    EXPECT_EQ(std::string(event.message), reason) << body.substr(0, 40);
+    EXPECT_EQ(event.reason, ConnectionStats::REFUSED);
+    EXPECT_EQ(connection.assembler.phase(), Phase::Done);
+  }
+}
+
+TEST(ChunkedBody, TooLargeIs413AtTheChunkSizeBeforeItsData) {
+  // 1 MiB + 1 announced in one chunk: refused at the size line, no data read.
+  Fixture connection;
+  connection.assembler.start(0);
+  Event event = connection.deliver(1, chunked_head() + "100001\r\n");
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 413u);
+  EXPECT_STREQ(event.message, "body larger than 1 MiB");
+  EXPECT_EQ(connection.store.opens, 0);
+  // A huge size is refused at the digit that takes it over the limit, without overflow.
+  Fixture huge;
+  huge.assembler.start(0);
+  event = huge.deliver(1, chunked_head() + "fffffffffffffffffffffffffffffff");
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 413u);
+  // Within the limit chunk by chunk, beyond it in all: refused at the chunk that crosses it.
+  Fixture many;
+  many.assembler.start(0);
+  std::string chunk = "80000\r\n" + std::string(0x80000, 'z') + "\r\n";  // 512 KiB.
+  event = many.deliver_all(1, chunked_head() + chunk + chunk + "1\r\n", 4096);
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 413u);
+  EXPECT_STREQ(event.message, "body larger than 1 MiB");
+  EXPECT_EQ(many.assembler.body_length(), 1u << 20);
+}
+
+TEST(ChunkedBody, LargeBodyMovesToTheWindowAndThePipelinedRequestComesBack) {
+  Fixture connection(MAX_HEAD_BYTES + 1 + 2048);
+  connection.assembler.start(0);
+  std::string expected;
+  std::string wire = chunked_head();
+  for (int index = 0; index < 40; ++index) {
+    std::string data(1000 + index, static_cast<char>('a' + index % 26));
+    expected += data;
+    char size[16];
+    std::snprintf(size, sizeof size, "%x", static_cast<unsigned>(data.size()));
+    wire += std::string(size) + "\r\n" + data + "\r\n";
+  }
+  wire += "0\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n";
+  Event event = connection.deliver_all(1, wire, 504);
+  ASSERT_EQ(event.kind, Event::Ready);
+  EXPECT_EQ(connection.store.opens, 1);
+  EXPECT_FALSE(connection.store.exact);  // Its length was unknown: the limit and a buffer's worth.
+  EXPECT_EQ(connection.store.bytes.size(), (1u << 20) + MAX_HEAD_BYTES + 1 + 2048);
+  EXPECT_TRUE(connection.assembler.body_in_window());
+  EXPECT_EQ(connection.body(), expected);
+  // Nothing but the body is left in the window (the window may become a function's input): the
+  // bytes of the next request that followed the body there, and the framing decoded in place.
+  const u8* after = connection.assembler.body() + expected.size();
+  usize window_left = connection.store.bytes.size() - expected.size();
+  for (usize index = 0; index < window_left; ++index)
+    ASSERT_TRUE(after[index] == 0 || after[index] == 0xee) << "at " << index;
+  std::string rest = wire.substr(connection.delivered);
+  int releases = connection.store.releases;
+  event = connection.assembler.finish_request(2);
+  EXPECT_EQ(connection.store.releases, releases + 1);  // The window goes with its request.
+  if (event.kind != Event::Ready) event = connection.deliver(3, rest);
+  ASSERT_EQ(event.kind, Event::Ready);
+  EXPECT_TRUE(connection.assembler.head().path.equals("/metrics"));
+  EXPECT_FALSE(connection.assembler.body_in_window());
+}
+
+TEST(ChunkedBody, NoMemoryForTheWindowIs503) {
+  Fixture connection(MAX_HEAD_BYTES + 1 + 1024);
+  connection.store.refuse = true;
+  connection.assembler.start(0);
+  Event event = connection.deliver_all(1, chunked_head() + "4000\r\n" + std::string(0x4000, 'a'), 504);
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 503u);
+  // Backing refused part way: also 503, never a write beyond what was backed.
+  Fixture partial(MAX_HEAD_BYTES + 1 + 1024);
+  partial.store.reserve_limit = 70 * 1024;
+  partial.assembler.start(0);
+  event = partial.deliver_all(1, chunked_head() + "20000\r\n" + std::string(0x20000, 'a'), 504);
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 503u);
+  EXPECT_LE(partial.assembler.body_length(), 70u * 1024);
+}
+
+TEST(ChunkedBody, DeadlineGrowsWithWhatArrivedAndPeerCloseIs400) {
+  Fixture connection;
+  connection.assembler.start(0);
+  std::string head = chunked_head();
+  ASSERT_EQ(connection.deliver(SECOND, head).kind, Event::NeedMore);
+  EXPECT_EQ(connection.assembler.deadline(), SECOND + 10 * SECOND);
+  ASSERT_EQ(connection.deliver(2 * SECOND, "4000\r\n" + std::string(0x1000, 'a')).kind, Event::NeedMore);
+  // 4,102 bytes received at 16 KiB/s: a quarter second more (integer microseconds).
+  EXPECT_EQ(connection.assembler.deadline(), SECOND + 10 * SECOND + 4102ull * 1'000'000 / 16384);
+  Event late = connection.assembler.check_deadline(connection.assembler.deadline());
+  ASSERT_EQ(late.kind, Event::Respond);
+  EXPECT_EQ(late.status, 408u);
+  EXPECT_STREQ(late.message, "chunked request body too slow (10 s plus 1 s per 16 KiB received)");
+  EXPECT_EQ(late.reason, ConnectionStats::BODY_TIMEOUT);
+
+  Fixture cut;
+  cut.assembler.start(0);
+  ASSERT_EQ(cut.deliver(1, head + "5\r\nhel").kind, Event::NeedMore);
+  Event closed = cut.assembler.peer_closed(2);
+  ASSERT_EQ(closed.kind, Event::Respond);
+  EXPECT_EQ(closed.status, 400u);
+  EXPECT_STREQ(closed.message, "chunked body cut short (no last chunk)");
+}
+
+TEST(ExpectContinue, RefusedFromTheHeadWithoutReadingTheBody) {
+  for (u32 status : {401u, 404u}) {
+    Fixture connection;
+    connection.policy.refusal = status;
+    connection.policy.refusal_message = status == 401 ? "missing or unknown API key" : "no such route";
+    connection.assembler.start(0);
+    Event event = connection.deliver(1, "POST /function/echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    ASSERT_EQ(event.kind, Event::Respond);
+    EXPECT_EQ(event.status, status);
+    EXPECT_FALSE(event.send_continue);
+    EXPECT_EQ(event.reason, ConnectionStats::REFUSED);
+    EXPECT_EQ(connection.assembler.receive_room(), 0u);  // Not a byte of the body is read.
+  }
+  // 413 comes before the screen, from the announced length.
+  Fixture large;
+  large.assembler.start(0);
+  Event event = large.deliver(1, "POST /function/echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n");
+  ASSERT_EQ(event.kind, Event::Respond);
+  EXPECT_EQ(event.status, 413u);
+  EXPECT_EQ(large.policy.screened, 0);
+  // Accepted: 100 Continue, chunked too.
+  Fixture chunked;
+  chunked.assembler.start(0);
+  event = chunked.deliver(1, "POST /function/echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+  ASSERT_EQ(event.kind, Event::NeedMore);
+  EXPECT_TRUE(event.send_continue);
+  EXPECT_EQ(chunked.policy.screened, 1);
+  ASSERT_EQ(chunked.deliver(2, "2\r\nok\r\n0\r\n\r\n").kind, Event::Ready);
+  EXPECT_EQ(chunked.body(), "ok");
+  // Without Expect nothing is screened (the worker answers after the body).
+  Fixture plain;
+  plain.policy.refusal = 401;
+  plain.assembler.start(0);
+  EXPECT_EQ(plain.deliver(1, "POST /function/echo HTTP/1.1\r\nContent-Length: 2\r\n\r\n").kind, Event::NeedMore);
+  EXPECT_EQ(plain.policy.screened, 0);
+}
+
+TEST(RequestAssembler, NoWindowForARequestTheHeadRefuses) {
+  // A body too large for the buffer is screened first, Expect or not: a client without a valid
+  // key gets its 401 at once and no memory is given to its body.
+  for (bool chunked_body : {false, true}) {
+    Fixture connection(MAX_HEAD_BYTES + 1 + 1024);
+    connection.policy.refusal = 401;
+    connection.policy.refusal_message = "missing or unknown API key";
+    connection.assembler.start(0);
+    std::string head = chunked_body ? chunked_head() : "POST /function/echo HTTP/1.1\r\nContent-Length: 100000\r\n\r\n";
+    std::string body = chunked_body ? "4000\r\n" + std::string(0x4000, 'a') : std::string(100000, 'a');
+    Event event = connection.deliver_all(1, head + body, 504);
+    ASSERT_EQ(event.kind, Event::Respond) << chunked_body;
+    EXPECT_EQ(event.status, 401u);
+    EXPECT_STREQ(event.message, "missing or unknown API key");
+    EXPECT_EQ(connection.store.opens, 0);
+    EXPECT_EQ(connection.policy.screened, 1);
+  }
 }
 
 TEST(ConnectionStats, RendersEveryCounter) {

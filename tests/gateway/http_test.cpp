@@ -59,7 +59,11 @@ TEST(HttpParser, RefusesMalformedHeads) {
       "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",  // conflicting lengths
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",  // two lengths
+      "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",  // no chunking in HTTP/1.0
+      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
       "GET /healthz HTTP/1.1\r\nExpect: something\r\n\r\n",
       "\r\nGET / HTTP/1.1\r\n\r\n",                         // empty request line
       "VERYLONGMETHODNAMEXYZ / HTTP/1.1\r\n\r\n",
@@ -69,6 +73,20 @@ TEST(HttpParser, RefusesMalformedHeads) {
     EXPECT_EQ(parse(text, head), ParseStatus::Invalid) << text;
     EXPECT_NE(head.error, nullptr) << text;
   }
+}
+
+TEST(HttpParser, TransferEncoding) {
+  RequestHead head;
+  ASSERT_EQ(parse("POST /function/echo HTTP/1.1\r\nTransfer-Encoding: Chunked \r\n\r\n", head), ParseStatus::Complete);
+  EXPECT_TRUE(head.chunked);
+  EXPECT_FALSE(head.has_content_length);
+  ASSERT_EQ(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", head), ParseStatus::Invalid);
+  EXPECT_EQ(head.error_status, 501u);
+  EXPECT_STREQ(head.error, "unsupported Transfer-Encoding: only chunked is implemented");
+  ASSERT_EQ(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", head),
+            ParseStatus::Invalid);
+  EXPECT_EQ(head.error_status, 400u);
+  EXPECT_STREQ(head.error, "both Content-Length and Transfer-Encoding");
 }
 
 TEST(HttpParser, GarbageIsRefusedEarly) {
@@ -231,10 +249,15 @@ class FakeManager final : public Backend {
   u64 last_send_timeout = 0;
   u64 last_grants = 0;            // The grants of the last DEPLOY.      // The send timeout the gateway gave its last INVOKE.
   bool invoke_times_out = false;  // No manager worker takes the INVOKE (its send phase times out).
+  u64 last_input_memory = 0;      // The input Memory handle of the last INVOKE (0: bytes only).
+  u64 last_output_memory = 0;     // The output window handle of the last INVOKE (0: none).
+  u64 last_output_capacity = 0;
+  u8* window_bytes = nullptr;     // Where an output window's bytes are (the test's FakeOutputWindow).
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
 
-  ManagerReply deploy(u32 tenant, const char* name, const u8*, u64 size, const manager::FunctionConfig& config,
+  ManagerReply deploy(u32 tenant, const char* name, const Payload& image, const manager::FunctionConfig& config,
                       const char*, u64) override {
+    u64 size = image.length;
     ManagerReply reply;
     reply.delivered = true;
     last_tenant = tenant;
@@ -250,9 +273,16 @@ class FakeManager final : public Backend {
     }
     return reply;
   }
-  ManagerReply invoke(u32 tenant, const char* name, const u8* input, u64 size, u8* output, u64 capacity,
-                      u64 send_timeout) override {
+  ManagerReply invoke(u32 tenant, const char* name, const Payload& payload, u8* output, u64 capacity,
+                      u64 output_memory, u64 send_timeout) override {
     last_send_timeout = send_timeout;
+    last_input_memory = payload.memory;
+    last_output_memory = output_memory;
+    last_output_capacity = capacity;
+    const u8* input = payload.bytes;
+    u64 size = payload.length;
+    // An output window stands for a Memory object the manager writes: here, the window's bytes.
+    if (output_memory != 0) output = window_bytes;
     if (invoke_times_out) {
       ManagerReply reply;
       reply.timed_out = true;
@@ -350,8 +380,8 @@ class ApiTest : public ::testing::Test {
     RequestHead head;
     EXPECT_EQ(parse(full, head), ParseStatus::Complete) << full;
     Response response;
-    (through != nullptr ? through : api.get())->handle(head, reinterpret_cast<const u8*>(body.data()), body.size(),
-                                                       response);
+    (through != nullptr ? through : api.get())
+        ->handle(head, Payload{reinterpret_cast<const u8*>(body.data()), body.size()}, response);
     return response;
   }
   static std::string body_of(const Response& response) { return std::string(response.body, response.body_length); }
@@ -395,7 +425,7 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_NE(body_of(listed).find("\"name\": \"echo\""), std::string::npos);
   EXPECT_EQ(send("GET /system/logs?name=echo HTTP/1.1\r\n" + key).status, 200u);
   EXPECT_EQ(send("GET /system/logs HTTP/1.1\r\n" + key).status, 400u);
-  Response metrics = send("GET /metrics HTTP/1.1\r\n");
+  Response metrics = send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n");
   EXPECT_EQ(metrics.status, 200u);
   const std::string page = body_of(metrics);
   EXPECT_NE(page.find("metteagle_invocations_total{function=\"echo\",tenant=\"1\"} 6\n"), std::string::npos) << page;
@@ -412,7 +442,7 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 404u);
   EXPECT_EQ(send("GET /system/functions/Bad%20Name HTTP/1.1\r\n" + key).status, 404u);
   // A deleted function's series goes at once; the totals keep what it counted.
-  const std::string after = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  const std::string after = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_EQ(after.find("function=\"echo\""), std::string::npos) << after;
   EXPECT_NE(after.find("metteagle_invocations_all_total 6\n"), std::string::npos);
   EXPECT_NE(after.find("metteagle_series_refused_total{tenant=\"1\"} 0\n"), std::string::npos);
@@ -456,7 +486,7 @@ TEST_F(ApiTest, InvokeSendTimeout) {
             "(all its workers are busy); it did not run\"}\n");
   EXPECT_EQ(fake.last_send_timeout, 7'000'000'000u + INVOKE_SEND_MARGIN_NS);  // The fake's timeout_ms is 7000.
   EXPECT_EQ(shared->limits.in_flight(1), 0u);
-  const std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  const std::string page = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_NE(page.find("metteagle_invocations_all_total 0\n"), std::string::npos) << page;
   fake.invoke_times_out = false;
   EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 200u);
@@ -474,7 +504,7 @@ TEST_F(ApiTest, DeleteDuringInvocationLeavesNoSeries) {
   (void)send("POST /function/gone HTTP/1.1\r\n" + key, "x");
   EXPECT_EQ(deleted.status, 200u);
   EXPECT_EQ(shared->metrics.series_count(1), 0u);
-  std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  std::string page = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_EQ(page.find("function=\"gone\""), std::string::npos) << page;
   EXPECT_NE(page.find("metteagle_invocations_all_total 1\n"), std::string::npos);
   // Deleted and deployed again while an invocation of the old one runs: the old invocation's
@@ -487,7 +517,7 @@ TEST_F(ApiTest, DeleteDuringInvocationLeavesNoSeries) {
   };
   EXPECT_EQ(send("POST /function/gone HTTP/1.1\r\n" + key, "y").status, 200u);
   EXPECT_EQ(redeployed.status, 201u);
-  page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  page = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_NE(page.find("metteagle_invocations_total{function=\"gone\",tenant=\"1\"} 0\n"), std::string::npos) << page;
   Response log = send("GET /system/logs?name=gone HTTP/1.1\r\n" + key);
   EXPECT_EQ(log.status, 200u);
@@ -596,18 +626,128 @@ TEST_F(ApiTest, ResponseHead) {
   EXPECT_EQ(rendered.rfind("HTTP/1.1 413 Content Too Large\r\n", 0), 0u);
   EXPECT_NE(rendered.find("Content-Length: " + std::to_string(response.body_length) + "\r\n"), std::string::npos);
   auto large = std::make_unique<RequestHead>();
-  large->has_content_length = true;
-  large->content_length = MAX_BODY_BYTES + 1;
-  EXPECT_EQ(Gateway::check_body_size(*large), 413u);
-  large->content_length = MAX_BODY_BYTES;
-  EXPECT_EQ(Gateway::check_body_size(*large), 0u);
-  // A deploy carries an executable: up to 4 MiB.
   large->method = Slice::of("POST");
+  large->path = Slice::of("/function/echo");
+  EXPECT_EQ(api->body_limit(*large), DEFAULT_BODY_LIMIT);
+  EXPECT_STREQ(api->body_limit_message(*large), "body larger than 32 MiB (the gateway's limit)");
+  // A deploy carries an executable: up to the manager's 16 MiB.
   large->path = Slice::of("/system/functions");
-  large->content_length = MAX_DEPLOY_BODY_BYTES;
-  EXPECT_EQ(Gateway::check_body_size(*large), 0u);
-  large->content_length = MAX_DEPLOY_BODY_BYTES + 1;
-  EXPECT_EQ(Gateway::check_body_size(*large), 413u);
+  EXPECT_EQ(api->body_limit(*large), 16ull << 20);
+  EXPECT_STREQ(api->body_limit_message(*large), "executable larger than 16 MiB");
+  // The key file's max_body_mib= sets the limit of every other body.
+  GatewayShared small(KEYS, 3, 2ull << 20);
+  Gateway limited(fake, small, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+  large->path = Slice::of("/function/echo");
+  EXPECT_EQ(limited.body_limit(*large), 2ull << 20);
+  EXPECT_STREQ(limited.body_limit_message(*large), "body larger than 2 MiB (the gateway's limit)");
+}
+
+// /metrics needs a key: a tenant's key shows its own series only, an operator key every series.
+TEST_F(ApiTest, MetricsPerKey) {
+  const std::string one = "Authorization: Bearer key-one-1234\r\n";
+  const std::string two = "Authorization: Bearer key-two-1234\r\n";
+  const std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + one + config, "ELF!").status, 201u);
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + two + config, "ELF!").status, 201u);
+  ASSERT_EQ(send("POST /function/echo HTTP/1.1\r\n" + one, "a").status, 200u);
+  ASSERT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "b").status, 200u);
+  Response anonymous = send("GET /metrics HTTP/1.1\r\n");
+  EXPECT_EQ(anonymous.status, 401u);
+  EXPECT_EQ(body_of(anonymous), "{\"error\": \"missing or unknown API key\"}\n");
+  EXPECT_EQ(send("GET /healthz HTTP/1.1\r\n").status, 200u);  // Stays open.
+  const std::string mine = body_of(send("GET /metrics HTTP/1.1\r\n" + one));
+  EXPECT_NE(mine.find("\nmetteagle_invocations_total{function=\"echo\",tenant=\"1\"} 1\n"), std::string::npos) << mine;
+  EXPECT_NE(mine.find("\nmetteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos) << mine;
+  EXPECT_EQ(mine.find("tenant=\"2\""), std::string::npos) << mine;  // Nothing of the other tenant,
+  EXPECT_EQ(mine.find("metteagle_invocations_all_total"), std::string::npos);  // nor totals over all,
+  EXPECT_EQ(mine.find("metteagle_manager_"), std::string::npos);  // nor the machine's figures.
+  EXPECT_EQ(mine.find("metteagle_http_responses_total"), std::string::npos);
+  const std::string all = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
+  EXPECT_NE(all.find("\nmetteagle_invocations_total{function=\"echo\",tenant=\"1\"} 1\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("\nmetteagle_invocations_total{function=\"echo\",tenant=\"2\"} 1\n"), std::string::npos);
+  EXPECT_NE(all.find("\nmetteagle_invocations_all_total 2\n"), std::string::npos);
+  EXPECT_NE(all.find("\nmetteagle_manager_free_bytes 123456789\n"), std::string::npos);
+}
+
+// The early answer to "Expect: 100-continue": what the head alone decides, before any body byte.
+TEST_F(ApiTest, ScreenRefusesFromTheHeadAlone) {
+  auto screen = [&](const std::string& request) {
+    const std::string wire = request + "\r\n";  // The head's slices point into it.
+    RequestHead head;
+    EXPECT_EQ(parse(wire, head), ParseStatus::Complete) << wire;
+    const char* message = nullptr;
+    u32 status = api->screen(head, message);
+    return std::make_pair(status, std::string(message != nullptr ? message : ""));
+  };
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  EXPECT_EQ(screen("POST /nowhere HTTP/1.1\r\n" + key), std::make_pair(404u, std::string("no such route")));
+  EXPECT_EQ(screen("POST /function/echo HTTP/1.1\r\n"), std::make_pair(401u, std::string("missing or unknown API key")));
+  EXPECT_EQ(screen("POST /function/echo HTTP/1.1\r\nAuthorization: Bearer wrong-key-123\r\n"),
+            std::make_pair(401u, std::string("missing or unknown API key")));
+  EXPECT_EQ(screen("POST /function/Bad.Name HTTP/1.1\r\n" + key), std::make_pair(404u, std::string("no such function")));
+  EXPECT_EQ(screen("POST /function/echo HTTP/1.1\r\n" + key).first, 0u);
+  EXPECT_EQ(screen("POST /system/functions HTTP/1.1\r\n" + key).first, 0u);
+  // A wrong method is answered after the body, with its Allow header.
+  EXPECT_EQ(screen("PUT /function/echo HTTP/1.1\r\n" + key).first, 0u);
+  EXPECT_EQ(screen("POST /healthz HTTP/1.1\r\n").first, 0u);
+  Response refused;
+  api->refusal(refused, 401, "missing or unknown API key");
+  EXPECT_EQ(std::string(refused.extra_headers, refused.extra_length), "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
+}
+
+// An output that may not fit the worker's buffer goes to the connection's window, and the
+// response is sent from there; a request body in a window goes to the backend as that object.
+TEST_F(ApiTest, LargeOutputsGoToTheOutputWindow) {
+  struct FakeOutputWindow final : OutputWindow {
+    u64 open_output(u64 capacity) override {
+      ++opens;
+      if (refuse) return 0;
+      bytes.assign(capacity, 0);
+      return 42;
+    }
+    const u8* output_bytes(u64 length) override { return length <= bytes.size() ? bytes.data() : nullptr; }
+    std::vector<u8> bytes;
+    int opens = 0;
+    bool refuse = false;
+  } window;
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {\"name\": \"echo\"}\r\n", "ELF!").status,
+            201u);
+  std::string input(5000, 'q');
+  const std::string wire = "POST /function/echo HTTP/1.1\r\n" + key + "Content-Length: 5000\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parse(wire, head), ParseStatus::Complete);
+  window.opens = 0;
+  fake.window_bytes = nullptr;
+  // The fake writes the output into the window's bytes once the window exists.
+  Response response;
+  struct Forward final : OutputWindow {
+    u64 open_output(u64 capacity) override {
+      u64 handle = inner->open_output(capacity);
+      if (handle != 0) *bytes = inner->bytes.data();
+      return handle;
+    }
+    const u8* output_bytes(u64 length) override { return inner->output_bytes(length); }
+    FakeOutputWindow* inner;
+    u8** bytes;
+  } forward;
+  forward.inner = &window;
+  forward.bytes = &fake.window_bytes;
+  api->handle(head, Payload{reinterpret_cast<const u8*>(input.data()), input.size(), 7}, response, &forward);
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_TRUE(response.body_in_window);
+  EXPECT_EQ(window.opens, 1);
+  EXPECT_EQ(fake.last_output_memory, 42u);
+  EXPECT_EQ(fake.last_input_memory, 7u);
+  EXPECT_EQ(fake.last_output_capacity, 1u << 20);  // The function's max_output (DESCRIBE word 4).
+  EXPECT_EQ(std::string(response.body, response.body_length), input);
+  EXPECT_EQ(response.body, reinterpret_cast<const char*>(window.bytes.data()));
+
+  window.refuse = true;
+  api->handle(head, Payload{reinterpret_cast<const u8*>(input.data()), input.size()}, response, &forward);
+  EXPECT_EQ(response.status, 503u);
+  EXPECT_EQ(std::string(response.body, response.body_length),
+            "{\"error\": \"no memory for the response now; retry later\"}\n");
 }
 
 TEST_F(ApiTest, ConcurrencyLimitPerTenant) {
@@ -646,7 +786,7 @@ TEST_F(ApiTest, ConcurrencyLimitPerTenant) {
   fake.invoke_status = manager::STATUS_OK;
   EXPECT_EQ(shared->limits.rejected(2), 1u);
   EXPECT_EQ(shared->limits.rejected(1), 0u);
-  std::string metrics = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  std::string metrics = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"2\"} 1\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
   EXPECT_NE(metrics.find("metteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos);
@@ -668,7 +808,7 @@ TEST_F(ApiTest, TenantShareStatusesAndManagerGauges) {
   fake.invoke_status = manager::STATUS_OUT_OF_MEMORY;
   EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 503u);
   fake.invoke_status = manager::STATUS_OK;
-  std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  std::string page = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_NE(page.find("# TYPE metteagle_manager_free_bytes gauge\nmetteagle_manager_free_bytes 123456789\n"),
             std::string::npos) << page;
   EXPECT_NE(page.find("\nmetteagle_manager_reserved_bytes 58720256\n"), std::string::npos);
@@ -734,6 +874,24 @@ TEST(KeyFile, ConnectionLimitLine) {
   EXPECT_EQ(table.count(), 1u);
   EXPECT_FALSE(parse_keys(Slice::of("connections=80\n"), table, error));  // Still needs a key.
   EXPECT_EQ(table.connection_limit(), MAX_CONNECTION_LIMIT);
+}
+
+TEST(KeyFile, BodyLimitLine) {
+  KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice::of("good-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.body_limit(), DEFAULT_BODY_LIMIT);
+  ASSERT_TRUE(parse_keys(Slice::of("max_body_mib=40\ngood-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.body_limit(), 40ull << 20);
+  ASSERT_TRUE(parse_keys(Slice::of("max_body_mib=128\ngood-key-1 tenant=1\n"), table, error));
+  EXPECT_EQ(table.body_limit(), 128ull << 20);
+  for (const char* bad : {"max_body_mib=0\n", "max_body_mib=129\n", "max_body_mib=4x\n", "max_body_mib=4 more\n",
+                          "max_body_mib=4\nmax_body_mib=5\n"}) {
+    std::string text = std::string(bad) + "good-key-1 tenant=1\n";
+    EXPECT_FALSE(parse_keys(Slice::of(text.c_str()), table, error)) << bad;
+    EXPECT_EQ(table.body_limit(), DEFAULT_BODY_LIMIT) << bad;
+    EXPECT_NE(std::string(error.reason).find("max_body_mib="), std::string::npos) << bad;
+  }
 }
 
 TEST(KeyFile, ErrorsNameTheLine) {

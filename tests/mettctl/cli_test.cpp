@@ -594,16 +594,20 @@ TEST_F(Mettctl, LogsUnknownFunctionIsPlatformError) {
   EXPECT_EQ(run(with_gateway({"logs", "nope"})).exit_code, platform);
 }
 
-TEST_F(Mettctl, MetricsNeedsNoKey) {
+TEST_F(Mettctl, MetricsSendsTheKey) {
   std::string const text = "# TYPE metteagle_errors_total counter\nmetteagle_errors_total 0\n";
   gateway.server.Get("/metrics", [&](httplib::Request const& request, httplib::Response& response) {
-    EXPECT_FALSE(request.has_header("Authorization"));
+    EXPECT_EQ(request.get_header_value("Authorization"), "Bearer operator-key-1");
     response.set_content(text, "text/plain; version=0.0.4");
   });
   gateway.start();
-  Outcome outcome = run({"--gateway", gateway.url(), "--key", "", "metrics"});
+  Outcome outcome = run({"--gateway", gateway.url(), "--key", "operator-key-1", "metrics"});
   EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
   EXPECT_EQ(outcome.out, text);
+  // /metrics needs a key now (issue 14): an empty one is a usage error, and nothing is sent.
+  Outcome empty = run({"--gateway", gateway.url(), "--key", "", "metrics"});
+  EXPECT_EQ(empty.exit_code, usage);
+  EXPECT_NE(empty.err.find("empty API key"), std::string::npos) << empty.err;
 }
 
 TEST_F(Mettctl, MetricsServerErrorIsPlatformError) {

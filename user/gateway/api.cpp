@@ -55,6 +55,7 @@ const char* reason_phrase(u32 status) {
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -77,13 +78,98 @@ void render_response_head(const Response& response, bool keep_alive, Buffer& out
   output.append(keep_alive && !response.close ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
 }
 
-u64 Gateway::body_limit(const RequestHead& head) {
-  bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
-  return deploy ? MAX_DEPLOY_BODY_BYTES : MAX_BODY_BYTES;
+void BodyLimits::configure(u64 body_bytes) {
+  body = body_bytes;
+  Buffer text(body_message, sizeof body_message - 1);
+  text.append("body larger than ");
+  text.append_unsigned(body_bytes >> 20);
+  text.append(" MiB (the gateway's limit)");
+  body_message[text.overflowed() ? 0 : text.size()] = '\0';
+  Buffer executable(executable_message, sizeof executable_message - 1);
+  executable.append("executable larger than ");
+  executable.append_unsigned(MAX_DEPLOY_BODY_BYTES >> 20);
+  executable.append(" MiB");
+  executable_message[executable.overflowed() ? 0 : executable.size()] = '\0';
 }
 
-u32 Gateway::check_body_size(const RequestHead& head) {
-  return head.has_content_length && head.content_length > body_limit(head) ? 413 : 0;
+namespace {
+
+enum class Route { Health, Metrics, Functions, Function, Invoke, Logs };
+
+struct RouteMatch {
+  bool found = false;
+  Route route = Route::Health;
+  Slice name;
+  bool allowed = false;
+  const char* allow = "";
+};
+
+// The route of a request and whether its method is one the route takes (HEAD wherever GET).
+RouteMatch match_route(const RequestHead& head) {
+  constexpr const char FUNCTIONS[] = "/system/functions/";
+  constexpr const char INVOKE[] = "/function/";
+  Slice path = head.path;
+  bool get = head.method.equals("GET") || head.method.equals("HEAD");
+  bool post = head.method.equals("POST");
+  bool del = head.method.equals("DELETE");
+  RouteMatch match;
+  match.found = true;
+  if (path.equals("/healthz")) {
+    match.route = Route::Health, match.allowed = get, match.allow = "GET, HEAD";
+  } else if (path.equals("/metrics")) {
+    match.route = Route::Metrics, match.allowed = get, match.allow = "GET, HEAD";
+  } else if (path.equals("/system/functions")) {
+    match.route = Route::Functions, match.allowed = get || post, match.allow = "GET, HEAD, POST";
+  } else if (path.starts_with(FUNCTIONS) && path.size > sizeof FUNCTIONS - 1) {
+    match.route = Route::Function, match.allowed = get || del, match.allow = "GET, HEAD, DELETE";
+    match.name = path.from(sizeof FUNCTIONS - 1);
+  } else if (path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) {
+    match.route = Route::Invoke, match.allowed = post, match.allow = "POST";
+    match.name = path.from(sizeof INVOKE - 1);
+  } else if (path.equals("/system/logs")) {
+    match.route = Route::Logs, match.allowed = get, match.allow = "GET, HEAD";
+  } else {
+    match.found = false;
+  }
+  return match;
+}
+
+}  // namespace
+
+u64 Gateway::body_limit(const RequestHead& head) const {
+  bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
+  return deploy ? MAX_DEPLOY_BODY_BYTES : shared_.bodies.body;
+}
+
+const char* Gateway::body_limit_message(const RequestHead& head) const {
+  bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
+  return deploy ? shared_.bodies.executable_message : shared_.bodies.body_message;
+}
+
+u32 Gateway::screen(const RequestHead& head, const char*& message) const {
+  RouteMatch match = match_route(head);
+  if (!match.found) {
+    message = "no such route";
+    return 404;
+  }
+  // A wrong method is answered after the body (405 needs its Allow header); open routes need no key.
+  if (!match.allowed || match.route == Route::Health) return 0;
+  const ApiKey* key = nullptr;
+  Slice authorization = head.header("Authorization");
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) {
+    message = "missing or unknown API key";
+    return 401;
+  }
+  if ((match.route == Route::Invoke || match.route == Route::Function) && !is_function_name(match.name)) {
+    message = "no such function";
+    return 404;
+  }
+  return 0;
+}
+
+void Gateway::refusal(Response& response, u32 status, const char* message) {
+  error(response, status, message);
+  if (status == 401) add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
 }
 
 void Gateway::finish_json(Response& response, u32 status, const Buffer& body) {
@@ -142,40 +228,19 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
   finish_json(response, 500, body);
 }
 
-void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+void Gateway::handle(const RequestHead& head, const Payload& body, Response& response, OutputWindow* output) {
   response = Response{};
-  Slice path = head.path;
-  bool get = head.method.equals("GET");
+  RouteMatch match = match_route(head);
+  if (!match.found) return error(response, 404, "no such route");
+  Route route = match.route;
+  Slice name = match.name;
   bool post = head.method.equals("POST");
-  bool del = head.method.equals("DELETE");
-  constexpr const char FUNCTIONS[] = "/system/functions/";
-  constexpr const char INVOKE[] = "/function/";
-  enum class Route { Health, Metrics, Functions, Function, Invoke, Logs } route;
-  Slice name;
-  bool allowed;
-  const char* allow;
-  if (path.equals("/healthz")) {
-    route = Route::Health, allowed = get, allow = "GET";
-  } else if (path.equals("/metrics")) {
-    route = Route::Metrics, allowed = get, allow = "GET";
-  } else if (path.equals("/system/functions")) {
-    route = Route::Functions, allowed = get || post, allow = "GET, POST";
-  } else if (path.starts_with(FUNCTIONS) && path.size > sizeof FUNCTIONS - 1) {
-    route = Route::Function, allowed = get || del, allow = "GET, DELETE";
-    name = path.from(sizeof FUNCTIONS - 1);
-  } else if (path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) {
-    route = Route::Invoke, allowed = post, allow = "POST";
-    name = path.from(sizeof INVOKE - 1);
-  } else if (path.equals("/system/logs")) {
-    route = Route::Logs, allowed = get, allow = "GET";
-  } else {
-    return error(response, 404, "no such route");
-  }
-  if (!allowed) {
+  bool get = head.method.equals("GET") || head.method.equals("HEAD");
+  if (!match.allowed) {
     error(response, 405, "method not allowed");
     Buffer line(response.extra_headers, sizeof response.extra_headers);
     line.append("Allow: ");
-    line.append(allow);
+    line.append(match.allow);
     line.append("\r\n");
     response.extra_length = line.size();
     return;
@@ -186,7 +251,6 @@ void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, R
     response.body_length = 2;
     return;
   }
-  if (route == Route::Metrics) return metrics_page(response);
 
   const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
@@ -197,19 +261,21 @@ void Gateway::handle(const RequestHead& head, const u8* body, u64 body_length, R
   }
   u32 tenant = key->sub_tenant;
   switch (route) {
+    // An operator key (the key file's console flag) sees every series; any other key its own.
+    case Route::Metrics: return metrics_page(response, key->console ? ALL_TENANTS : tenant);
     case Route::Functions:
-      if (post) return deploy(*key, head, body, body_length, response);
+      if (post) return deploy(*key, head, body, response);
       return list(tenant, response);
     case Route::Function:
       if (get) return describe(tenant, name, response);
       return remove(tenant, name, response);
-    case Route::Invoke: return invoke(tenant, name, body, body_length, response);
+    case Route::Invoke: return invoke(tenant, name, body, response, output);
     case Route::Logs: return logs(tenant, head, response);
     default: return error(response, 500, "unrouted request");
   }
 }
 
-void Gateway::deploy(const ApiKey& key, const RequestHead& head, const u8* body, u64 body_length, Response& response) {
+void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response) {
   u32 tenant = key.sub_tenant;
   Slice header = head.header("X-Function-Config");
   if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
@@ -227,7 +293,7 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const u8* body,
   if (parsed.console && !key.console)
     return error(response, 403,
                  "\"console\": true needs an operator key (the key file's console flag); this API key has none");
-  if (body_length == 0) return error(response, 400, "the body must hold the ELF executable");
+  if (body.length == 0) return error(response, 400, "the body must hold the ELF executable");
   if (parsed.has_timeout && (parsed.timeout_ms == 0 || parsed.timeout_ms > MAX_TIMEOUT_MS))
     return error(response, 400, "timeout_ms must be 1 to 3600000");
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
@@ -240,7 +306,7 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const u8* body,
   config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
   if (parsed.has_arguments && !parsed.linux_executable)
     return error(response, 400, "args are for Linux executables (\"linux\": true)");
-  ManagerReply reply = backend_.deploy(tenant, parsed.name, body, body_length, config, parsed.arguments,
+  ManagerReply reply = backend_.deploy(tenant, parsed.name, body, config, parsed.arguments,
                                        parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     shared_.metrics.open(tenant, parsed.name);  // A fresh function starts with fresh figures.
@@ -358,10 +424,11 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   finish_json(response, 200, text);
 }
 
-void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Response& response) {
+void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output) {
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
-  if (body_length > manager::MAX_INPUT_BYTES) return error(response, 413, "input too large");
+  if (body.length > manager::MAX_INPUT_BYTES || body.length > shared_.bodies.body)
+    return error(response, 413, shared_.bodies.body_message);
   if (!shared_.limits.try_enter(tenant)) return over_limit(tenant, response);
   InFlight admitted(shared_.limits, tenant);
   u64 start = backend_.now_microseconds();
@@ -372,9 +439,19 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   SeriesTicket ticket = shared_.metrics.begin(tenant, text_name);
   u64 capacity = described.words[4];
   if (capacity > manager::MAX_OUTPUT_BYTES) capacity = manager::MAX_OUTPUT_BYTES;
-  if (capacity > storage_.output_capacity) capacity = storage_.output_capacity;
+  if (capacity > shared_.bodies.body) capacity = shared_.bodies.body;
+  // An output that may not fit the worker's buffer goes to the connection's window, and is sent
+  // from there.
+  u64 output_memory = 0;
+  if (output != nullptr && capacity > manager::INLINE_BYTES) {
+    output_memory = output->open_output(capacity);
+    if (output_memory == 0) return error(response, 503, "no memory for the response now; retry later");
+  } else if (capacity > storage_.output_capacity) {
+    capacity = storage_.output_capacity;
+  }
   u64 send_timeout = described.words[2] + INVOKE_SEND_MARGIN_NS;  // DESCRIBE word 2: the timeout in ns.
-  ManagerReply reply = backend_.invoke(tenant, text_name, body, body_length, storage_.output, capacity, send_timeout);
+  ManagerReply reply =
+      backend_.invoke(tenant, text_name, body, storage_.output, capacity, output_memory, send_timeout);
   u64 duration = backend_.now_microseconds() - start;
   if (reply.timed_out) {
     // Nothing was sent: the invocation did not run and counts nowhere.
@@ -412,6 +489,12 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
       response.content_type = "application/octet-stream";
       response.body = reinterpret_cast<const char*>(storage_.output);
       response.body_length = result.output_size;
+      if (output_memory != 0) {
+        const u8* bytes = output->output_bytes(result.output_size);
+        if (bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
+        response.body = reinterpret_cast<const char*>(bytes);
+        response.body_in_window = true;
+      }
       add_invocation_headers();
       return;
     case manager::STATUS_CRASHED:
@@ -492,15 +575,18 @@ void Gateway::render_manager_stats(Buffer& text) {
   }
 }
 
-void Gateway::metrics_page(Response& response) {
+void Gateway::metrics_page(Response& response, u32 tenant) {
   // Every series of a full table takes about 4 MiB (Metrics.FullTableFitsThePage): the page
   // buffer when the worker has one, else the output buffer.
   Buffer text = storage_.page != nullptr ? Buffer(storage_.page, storage_.page_capacity)
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
-  shared_.metrics.render(text);
-  shared_.limits.render(text);
-  render_manager_stats(text);
-  if (shared_.connections != nullptr) shared_.connections->render(text);
+  shared_.metrics.render(text, tenant);
+  shared_.limits.render(text, tenant);
+  // The machine's, the manager's and the connections' figures are everyone's: the operator's.
+  if (tenant == ALL_TENANTS) {
+    render_manager_stats(text);
+    if (shared_.connections != nullptr) shared_.connections->render(text);
+  }
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";

@@ -40,17 +40,40 @@ struct ManagerReply {
 constexpr u64 CONTROL_SEND_TIMEOUT_NS = 30'000'000'000;  // DEPLOY, REMOVE, LIST, DESCRIBE.
 constexpr u64 INVOKE_SEND_MARGIN_NS = 5'000'000'000;     // INVOKE: the function's timeout plus this.
 
+// A body: its bytes, readable by the caller, and, when they lie in a Memory object (a request
+// body in its connection's window), that object's handle, so the backend can hand the object on
+// (as an invocation's input) instead of copying the bytes.
+struct Payload {
+  const u8* bytes = nullptr;
+  u64 length = 0;
+  u64 memory = 0;  // 0: the bytes are in ordinary memory only.
+};
+
+// Where an invocation's output goes when it may be larger than the worker's output buffer: a
+// Memory object the manager writes and the connection later sends from, without a copy.
+class OutputWindow {
+ public:
+  // A window of `capacity` bytes: its handle for the backend, 0 when there is no room now.
+  virtual u64 open_output(u64 capacity) = 0;
+  // Its first `length` bytes, backed and readable, or nullptr when they cannot be.
+  virtual const u8* output_bytes(u64 length) = 0;
+
+ protected:
+  ~OutputWindow() = default;
+};
+
 // The manager, as the gateway needs it. `sub_tenant` goes into label bits 16-31 of each request.
 class Backend {
  public:
   // arguments: a Linux function's argv[1..] (NUL-terminated strings, argument_bytes in all).
-  virtual ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
+  virtual ManagerReply deploy(u32 sub_tenant, const char* name, const Payload& image,
                               const manager::FunctionConfig& config, const char* arguments, u64 argument_bytes) = 0;
-  // Input inline or in Memory (by size); the output (at most output_capacity bytes) lands in
-  // `output`, and result().output_size says how much of it there is. A request no manager worker
-  // takes within send_timeout_ns is not sent (timed_out).
-  virtual ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
-                              u64 output_capacity, u64 send_timeout_ns) = 0;
+  // Input inline, in its own Memory object (input.memory) or copied into a fresh one (by size).
+  // The output (at most output_capacity bytes) lands in the Memory object `output_memory` when
+  // that is not 0 (an OutputWindow's), else in `output`; result().output_size says how much of it
+  // there is. A request no manager worker takes within send_timeout_ns is not sent (timed_out).
+  virtual ManagerReply invoke(u32 sub_tenant, const char* name, const Payload& input, u8* output,
+                              u64 output_capacity, u64 output_memory, u64 send_timeout_ns) = 0;
   // REMOVE, LIST, DESCRIBE: `words` as protocol.hpp lays them out.
   virtual ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) = 0;
   virtual u64 now_microseconds() = 0;
@@ -68,6 +91,7 @@ struct Response {
   char extra_headers[384] = {};  // Complete header lines ("X-Call-Id: 5\r\n").
   usize extra_length = 0;
   bool close = false;  // Close the connection after this response.
+  bool body_in_window = false;  // `body` lies in the request's OutputWindow (send it from there).
 };
 
 const char* reason_phrase(u32 status);
@@ -87,42 +111,59 @@ struct GatewayStorage {
 };
 
 // State of the whole gateway, shared by the worker threads.
+// The largest request bodies and invocation outputs, set at boot (the key file's max_body_mib=).
+struct BodyLimits {
+  u64 body = DEFAULT_BODY_LIMIT;  // A request body, and an invocation's output.
+  char body_message[64] = {};     // "body larger than 32 MiB (the gateway's limit)"
+  char executable_message[64] = {};
+  void configure(u64 body_bytes);
+};
+
 struct GatewayShared {
-  GatewayShared(const ApiKey* key_table, usize count) : keys(key_table), key_count(count) {
+  GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
+      : keys(key_table), key_count(count) {
     limits.configure(key_table, count);
+    bodies.configure(body_limit);
   }
   const ApiKey* keys;  // Read-only once the workers run.
   usize key_count;
   Metrics metrics;
   ConcurrencyLimits limits;
+  BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
 };
 
-class Gateway {
+class Gateway final : public RequestPolicy {
  public:
   Gateway(Backend& backend, GatewayShared& shared, GatewayStorage storage)
       : backend_(backend), shared_(shared), storage_(storage) {}
 
-  // Answers one complete request (head parsed, body of head.content_length bytes received).
-  void handle(const RequestHead& head, const u8* body, u64 body_length, Response& response);
+  // Answers one complete request (head parsed, body received and decoded). `output`: where a
+  // large invocation output goes (without one, only what fits the worker's output buffer).
+  void handle(const RequestHead& head, const Payload& body, Response& response, OutputWindow* output = nullptr);
   // An error response with {"error": message}, for the connection layer (400, 413, 431, 408).
   void error(Response& response, u32 status, const char* message);
-  // The status to answer a head that announces `content_length` before its body is read
-  // (0 = read the body and go on): 413 beyond the request's limit (body_limit).
-  static u32 check_body_size(const RequestHead& head);
-  // MAX_DEPLOY_BODY_BYTES for a deploy (an executable), MAX_BODY_BYTES otherwise.
-  static u64 body_limit(const RequestHead& head);
+  // A refusal of the connection layer: error() plus the headers its status needs (401's
+  // WWW-Authenticate).
+  void refusal(Response& response, u32 status, const char* message);
+
+  // RequestPolicy: the body limit of a request (a deploy's executable, or any other body) and the
+  // early answer to "Expect: 100-continue" (no route 404, wrong method 405, no valid key 401, a
+  // function name that cannot exist 404).
+  u64 body_limit(const RequestHead& head) const override;
+  const char* body_limit_message(const RequestHead& head) const override;
+  u32 screen(const RequestHead& head, const char*& message) const override;
 
   Metrics& metrics() { return shared_.metrics; }
 
  private:
-  void deploy(const ApiKey& key, const RequestHead& head, const u8* body, u64 body_length, Response& response);
+  void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
   void list(u32 tenant, Response& response);
   void describe(u32 tenant, Slice name, Response& response);
   void remove(u32 tenant, Slice name, Response& response);
-  void invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Response& response);
+  void invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output);
   void logs(u32 tenant, const RequestHead& head, Response& response);
-  void metrics_page(Response& response);
+  void metrics_page(Response& response, u32 tenant);
   void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);
   // 429: the tenant has as many invocations in flight as its key's limit allows.

@@ -3,6 +3,8 @@
 #include "connection.hpp"
 
 extern "C" void* memmove(void* destination, const void* source, size_t length);
+extern "C" void* memcpy(void* destination, const void* source, size_t length);
+extern "C" void* memset(void* destination, int value, size_t length);
 
 namespace gateway {
 namespace {
@@ -17,36 +19,47 @@ u64 transfer_microseconds(u64 length, u64 rate) {
 
 }  // namespace
 
+// Window memory is backed this much at a time ahead of the bytes that arrive.
+constexpr u64 RESERVE_STEP = 64 * 1024;
+
 RequestAssembler::RequestAssembler(char* buffer, usize capacity, const ConnectionTimeouts& timeouts,
-                                   BodyStore& store, u64 (*body_limit)(const RequestHead&))
-    : buffer_(buffer), capacity_(capacity), timeouts_(timeouts), store_(store), body_limit_(body_limit) {}
+                                   BodyWindow& window, const RequestPolicy& policy)
+    : buffer_(buffer), capacity_(capacity), timeouts_(timeouts), window_(window), policy_(policy) {}
 
 void RequestAssembler::start(u64 now) {
+  window_.release();
   phase_ = Phase::Idle;
   buffered_ = 0;
-  large_ = false;
-  body_received_ = 0;
-  continue_sent_ = false;
   head_ = RequestHead{};
+  body_ = nullptr;
+  body_capacity_ = body_length_ = raw_length_ = reserved_ = body_limit_ = received_total_ = window_used_ = 0;
+  in_window_ = body_complete_ = continue_sent_ = screened_ = false;
+  screen_status_ = 0;
+  screen_message_ = nullptr;
   phase_deadline_ = now + timeouts_.idle_us;
 }
 
 u8* RequestAssembler::receive_space() {
-  // A large body passes through the room after its head on its way to the store.
-  usize offset = phase_ == Phase::Body && large_ ? head_.head_length : buffered_;
-  return reinterpret_cast<u8*>(buffer_ + offset);
+  if (phase_ == Phase::Body) return body_ + body_length_ + raw_length_;
+  return reinterpret_cast<u8*>(buffer_ + buffered_);
+}
+
+usize RequestAssembler::body_room() const {
+  u64 used = body_length_ + raw_length_;
+  if (!in_window_) return static_cast<usize>(body_capacity_ - used);
+  u64 room = reserved_ - used;
+  // A Content-Length body in the window takes exactly its length: the next request waits in the
+  // client's bytes. A chunked one may take what follows its end, at most what the buffer has room
+  // for behind the head, where it goes when the body is complete.
+  u64 bound = head_.chunked ? capacity_ - head_.head_length : head_.content_length - body_length_;
+  return static_cast<usize>(room < bound ? room : bound);
 }
 
 usize RequestAssembler::receive_room() const {
   switch (phase_) {
     case Phase::Idle:
     case Phase::Head: return capacity_ - buffered_;
-    case Phase::Body: {
-      if (!large_) return capacity_ - buffered_;
-      u64 room = capacity_ - head_.head_length;
-      u64 missing = head_.content_length - body_received_;
-      return static_cast<usize>(missing < room ? missing : room);
-    }
+    case Phase::Body: return body_room();
     case Phase::Ready:
     case Phase::Done: return 0;
   }
@@ -71,15 +84,41 @@ Event RequestAssembler::close(ConnectionStats::Reason reason) {
   return event;
 }
 
+bool RequestAssembler::move_to_window(u64 capacity, bool exact) {
+  u64 used = body_length_ + raw_length_;
+  // Memory for a body is given only to a request the head alone does not refuse (a client without
+  // a key cannot make the gateway hold megabytes); the refusal is then answered at once.
+  if (!screened_) {
+    screened_ = true;
+    const char* message = nullptr;
+    screen_status_ = policy_.screen(head_, message);
+    screen_message_ = message;
+    if (screen_status_ != 0) return false;
+  }
+  u8* window = window_.open(capacity, exact);
+  if (window == nullptr) return false;
+  u64 wanted = used + RESERVE_STEP < capacity ? used + RESERVE_STEP : capacity;
+  if (!window_.reserve(wanted)) return false;
+  reserved_ = wanted;
+  memmove(window, body_, used);
+  body_ = window;
+  body_capacity_ = capacity;
+  window_used_ = used;
+  in_window_ = true;
+  buffered_ = head_.head_length;
+  return true;
+}
+
 Event RequestAssembler::received(u64 now, usize count) {
   if (count == 0 || count > receive_room()) return Event{};
-  if (phase_ == Phase::Body && large_) {
-    if (!store_.write(body_received_, receive_space(), count))
-      return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
-    body_received_ += count;
+  if (phase_ != Phase::Body) {
+    buffered_ += count;
     return advance(now);
   }
-  buffered_ += count;
+  raw_length_ += count;
+  received_total_ += count;
+  if (!in_window_) buffered_ += count;
+  if (in_window_ && body_length_ + raw_length_ > window_used_) window_used_ = body_length_ + raw_length_;
   return advance(now);
 }
 
@@ -93,44 +132,130 @@ Event RequestAssembler::advance(u64 now) {
     ParseStatus parsed = parse_request_head(buffer_, buffered_, head_);
     if (parsed == ParseStatus::Incomplete) return Event{};
     if (parsed == ParseStatus::Invalid)
-      return respond(400, head_.error != nullptr ? head_.error : "malformed request", ConnectionStats::REFUSED);
+      return respond(head_.error_status, head_.error != nullptr ? head_.error : "malformed request",
+                     ConnectionStats::REFUSED);
     if (parsed == ParseStatus::TooLarge)
       return respond(431, "request line and headers exceed 8 KiB", ConnectionStats::REFUSED);
-    u64 limit = body_limit_ != nullptr ? body_limit_(head_) : MAX_BODY_BYTES;
-    if (head_.content_length > limit)
-      return respond(413, limit == MAX_BODY_BYTES ? "body larger than 1 MiB" : "executable larger than 4 MiB",
-                     ConnectionStats::REFUSED);
-    phase_ = Phase::Body;
-    phase_deadline_ = now + timeouts_.body_grace_us +
-                      transfer_microseconds(head_.content_length, timeouts_.body_minimum_bytes_per_second);
-    large_ = head_.head_length + head_.content_length > capacity_;
-    if (large_) {
-      if (!store_.open(head_.content_length))
-        return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
-      // Everything after the head is body here: the body does not fit the buffer, so it is longer.
-      usize leftover = buffered_ - head_.head_length;
-      if (leftover > 0 && !store_.write(0, reinterpret_cast<const u8*>(buffer_ + head_.head_length), leftover))
-        return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
-      body_received_ = leftover;
-      buffered_ = head_.head_length;
-    }
+    Event started = start_body(now);
+    if (started.kind != Event::NeedMore) return started;
   }
-  if (phase_ == Phase::Body) {
-    u64 have = large_ ? body_received_ : buffered_ - head_.head_length;
-    if (have >= head_.content_length) {
-      phase_ = Phase::Ready;
-      phase_deadline_ = 0;
-      Event event;
-      event.kind = Event::Ready;
-      return event;
+  if (phase_ != Phase::Body) return Event{};
+  if (head_.chunked) {
+    Event decoded = decode_chunks(now);
+    if (decoded.kind != Event::NeedMore) return decoded;
+  } else {
+    u64 have = body_length_ + raw_length_;
+    body_length_ = have < head_.content_length ? have : head_.content_length;
+    raw_length_ = have - body_length_;
+    body_complete_ = body_length_ == head_.content_length;
+  }
+  if (body_complete_) {
+    if (in_window_) {
+      // Bytes of the next request may have followed a chunked body into the window: they go
+      // behind the head (body_room() kept them within its room). Then everything after the body
+      // is wiped (those bytes, and framing decoded in place), as the window may become a
+      // function's input, and a pooling proxy's next request may be another client's.
+      memcpy(buffer_ + head_.head_length, body_ + body_length_, static_cast<usize>(raw_length_));
+      buffered_ = head_.head_length + static_cast<usize>(raw_length_);
+      raw_length_ = 0;
+      if (window_used_ > body_length_) memset(body_ + body_length_, 0, static_cast<usize>(window_used_ - body_length_));
     }
+    phase_ = Phase::Ready;
+    phase_deadline_ = 0;
     Event event;
-    if (head_.expect_continue && !continue_sent_) {
-      continue_sent_ = true;
-      event.send_continue = true;
-    }
+    event.kind = Event::Ready;
     return event;
   }
+  // A chunked body's length is unknown: its deadline grows with what arrived, at the minimum rate.
+  if (head_.chunked)
+    phase_deadline_ = body_started_ + timeouts_.body_grace_us +
+                      transfer_microseconds(received_total_, timeouts_.body_minimum_bytes_per_second);
+  if (body_room() == 0) {
+    // The buffer is full (or the window's backed part): go to the window, or back more of it.
+    bool room;
+    if (!in_window_) {
+      room = head_.chunked ? move_to_window(body_limit_ + capacity_, false) : move_to_window(head_.content_length, true);
+    } else {
+      u64 wanted = reserved_ + RESERVE_STEP < body_capacity_ ? reserved_ + RESERVE_STEP : body_capacity_;
+      room = wanted > reserved_ && window_.reserve(wanted);
+      if (room) reserved_ = wanted;
+    }
+    if (screen_status_ != 0) return respond(screen_status_, screen_message_, ConnectionStats::REFUSED);
+    if (!room || body_room() == 0)
+      return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
+  }
+  Event event;
+  if (head_.expect_continue && !continue_sent_) {
+    continue_sent_ = true;
+    event.send_continue = true;
+  }
+  return event;
+}
+
+Event RequestAssembler::start_body(u64 now) {
+  body_limit_ = policy_.body_limit(head_);
+  if (!head_.chunked && head_.content_length > body_limit_)
+    return respond(413, policy_.body_limit_message(head_), ConnectionStats::REFUSED);
+  usize leftover = buffered_ - head_.head_length;
+  bool complete_now = !head_.chunked && leftover >= head_.content_length;
+  if (head_.expect_continue && !complete_now) {
+    // The client waits for our word before it sends the body: refuse now what the head decides.
+    const char* message = nullptr;
+    u32 status = policy_.screen(head_, message);
+    screened_ = true;
+    if (status != 0) return respond(status, message, ConnectionStats::REFUSED);
+  }
+  phase_ = Phase::Body;
+  body_started_ = now;
+  body_ = reinterpret_cast<u8*>(buffer_ + head_.head_length);
+  body_capacity_ = capacity_ - head_.head_length;
+  body_length_ = 0;
+  raw_length_ = leftover;
+  received_total_ = leftover;
+  in_window_ = false;
+  body_complete_ = false;
+  if (head_.chunked) {
+    chunks_.start(body_limit_);
+    phase_deadline_ = now + timeouts_.body_grace_us +
+                      transfer_microseconds(received_total_, timeouts_.body_minimum_bytes_per_second);
+    return Event{};
+  }
+  phase_deadline_ = now + timeouts_.body_grace_us +
+                    transfer_microseconds(head_.content_length, timeouts_.body_minimum_bytes_per_second);
+  // A body that cannot fit the buffer goes to the window from its first byte.
+  if (head_.content_length > body_capacity_ && !move_to_window(head_.content_length, true)) {
+    if (screen_status_ != 0) return respond(screen_status_, screen_message_, ConnectionStats::REFUSED);
+    return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
+  }
+  return Event{};
+}
+
+// Decodes the raw bytes in place: data moves down to the end of the body decoded so far (it never
+// moves up, as framing only shrinks), and what is left (a partial chunk line, or bytes after the
+// body's end) follows it.
+Event RequestAssembler::decode_chunks(u64) {
+  u8* raw = body_ + body_length_;
+  u64 offset = 0;
+  while (offset < raw_length_ && !body_complete_) {
+    ChunkDecoder::Step step = chunks_.next(raw + offset, static_cast<usize>(raw_length_ - offset));
+    switch (step.status) {
+      case ChunkDecoder::Status::Data:
+        memmove(body_ + body_length_, raw + offset + step.data_offset, step.data_length);
+        body_length_ += step.data_length;
+        break;
+      case ChunkDecoder::Status::Done: body_complete_ = true; break;
+      case ChunkDecoder::Status::More: break;
+      case ChunkDecoder::Status::Invalid: return respond(400, chunks_.error(), ConnectionStats::REFUSED);
+      case ChunkDecoder::Status::TooLarge:
+        return respond(413, policy_.body_limit_message(head_), ConnectionStats::REFUSED);
+    }
+    offset += step.consumed;
+    if (step.status == ChunkDecoder::Status::More) break;
+  }
+  u64 rest = raw_length_ - offset;
+  memmove(body_ + body_length_, raw + offset, rest);
+  raw_length_ = rest;
+  if (!in_window_) buffered_ = head_.head_length + static_cast<usize>(body_length_ + raw_length_);
   return Event{};
 }
 
@@ -139,7 +264,9 @@ Event RequestAssembler::peer_closed(u64) {
     case Phase::Idle: return close(ConnectionStats::PEER_CLOSED);
     case Phase::Head: return close(ConnectionStats::MID_REQUEST);
     // The client closed its sending side before the body was complete: a truncated upload.
-    case Phase::Body: return respond(400, "body shorter than Content-Length", ConnectionStats::MID_REQUEST);
+    case Phase::Body:
+      return respond(400, head_.chunked ? "chunked body cut short (no last chunk)" : "body shorter than Content-Length",
+                     ConnectionStats::MID_REQUEST);
     case Phase::Ready:
     case Phase::Done: return Event{};
   }
@@ -155,7 +282,9 @@ Event RequestAssembler::check_deadline(u64 now) {
       return respond(408, "request head not complete within its deadline (10 s from its first byte)",
                      ConnectionStats::HEAD_TIMEOUT);
     case Phase::Body:
-      return respond(408, "request body not complete within its deadline (10 s plus 1 s per 16 KiB)",
+      return respond(408,
+                     head_.chunked ? "chunked request body too slow (10 s plus 1 s per 16 KiB received)"
+                                   : "request body not complete within its deadline (10 s plus 1 s per 16 KiB)",
                      ConnectionStats::BODY_TIMEOUT);
     case Phase::Ready:
     case Phase::Done: return Event{};
@@ -168,14 +297,23 @@ u64 RequestAssembler::deadline() const {
 }
 
 Event RequestAssembler::finish_request(u64 now) {
-  usize consumed = head_.head_length + (large_ ? 0 : static_cast<usize>(head_.content_length));
-  if (consumed > buffered_) consumed = buffered_;
-  memmove(buffer_, buffer_ + consumed, buffered_ - consumed);
-  buffered_ -= consumed;
-  large_ = false;
-  body_received_ = 0;
-  continue_sent_ = false;
+  if (in_window_) {
+    // The bytes after a chunked body's end (the next request) were moved behind the head.
+    memmove(buffer_, buffer_ + head_.head_length, buffered_ - head_.head_length);
+    buffered_ -= head_.head_length;
+    window_.release();
+  } else {
+    usize consumed = head_.head_length + static_cast<usize>(body_length_);
+    if (consumed > buffered_) consumed = buffered_;
+    memmove(buffer_, buffer_ + consumed, buffered_ - consumed);
+    buffered_ -= consumed;
+  }
   head_ = RequestHead{};
+  body_ = nullptr;
+  body_capacity_ = body_length_ = raw_length_ = reserved_ = body_limit_ = received_total_ = window_used_ = 0;
+  in_window_ = body_complete_ = continue_sent_ = screened_ = false;
+  screen_status_ = 0;
+  screen_message_ = nullptr;
   phase_ = Phase::Idle;
   phase_deadline_ = now + timeouts_.idle_us;
   return advance(now);

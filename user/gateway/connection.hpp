@@ -10,6 +10,7 @@
 
 #include <atomic>
 
+#include "chunked.hpp"
 #include "http.hpp"
 
 namespace gateway {
@@ -21,15 +22,37 @@ struct ConnectionTimeouts {
   u64 body_minimum_bytes_per_second = 16 * 1024;
 };
 
-// Where a body too large for the connection's buffer goes (a Memory object in the gateway).
-class BodyStore {
+// Where a body too large for the connection's buffer goes: a window of memory (in the gateway, a
+// demand-zero Memory object mapped into its address space, which an invocation can take as its
+// input without a copy).
+class BodyWindow {
  public:
-  // Room for `length` bytes; false when there is none now (the request is answered 503).
-  virtual bool open(u64 length) = 0;
-  virtual bool write(u64 offset, const u8* bytes, usize length) = 0;
+  // A window of `capacity` bytes (its pages backed by reserve()); nullptr when there is no room
+  // now (the request is answered 503). `exact`: the body will fill it (a Content-Length body), so
+  // it may be backed whole at once.
+  virtual u8* open(u64 capacity, bool exact) = 0;
+  // Backs the window's first `bytes` bytes with memory; false when there is none now (503).
+  virtual bool reserve(u64 bytes) = 0;
+  // The request is done with the window (its body was answered).
+  virtual void release() = 0;
 
  protected:
-  ~BodyStore() = default;
+  ~BodyWindow() = default;
+};
+
+// What the gateway decides about a request from its head alone, before its body is read.
+class RequestPolicy {
+ public:
+  // The largest body the request may have (413 beyond), and the message saying so.
+  virtual u64 body_limit(const RequestHead& head) const = 0;
+  virtual const char* body_limit_message(const RequestHead& head) const = 0;
+  // For a request that asked "Expect: 100-continue", or whose body needs a window: the final
+  // status to answer at once instead of reading its body (401, 404), with its message; 0 to
+  // answer "100 Continue" and read it.
+  virtual u32 screen(const RequestHead& head, const char*& message) const = 0;
+
+ protected:
+  ~RequestPolicy() = default;
 };
 
 // Counters and gauges of the connection layer, rendered into /metrics. Written by the event loop,
@@ -42,7 +65,8 @@ struct ConnectionStats {
     SEND_TIMEOUT,   // A client that did not take its response at the minimum rate.
     PEER_CLOSED,    // The client closed between requests (normal).
     MID_REQUEST,    // The client closed or reset in the middle of a request or response.
-    REFUSED,        // 400, 413, 431 or 503: a request the gateway would not take, then closed.
+    REFUSED,        // 400, 413, 431, 501 or 503, or a 401/404/405 answered to "Expect: 100-continue"
+                    // instead of reading the body: a request the gateway would not take, then closed.
     SERVED,         // The gateway closed after a response (Connection: close, HTTP/1.0).
     REASON_COUNT,
   };
@@ -87,9 +111,9 @@ struct Event {
 class RequestAssembler {
  public:
   // `capacity` must hold a whole head and its end check (MAX_HEAD_BYTES + 1) and more: the rest is
-  // room for bodies that come inline. body_limit: the largest body a head may announce (413 beyond).
-  RequestAssembler(char* buffer, usize capacity, const ConnectionTimeouts& timeouts, BodyStore& store,
-                   u64 (*body_limit)(const RequestHead&));
+  // room for bodies that come inline; larger ones (and chunked ones that outgrow it) go to `window`.
+  RequestAssembler(char* buffer, usize capacity, const ConnectionTimeouts& timeouts, BodyWindow& window,
+                   const RequestPolicy& policy);
 
   // A new connection at `now` (microseconds): Idle.
   void start(u64 now);
@@ -106,11 +130,12 @@ class RequestAssembler {
   // When the current phase ends unless the request moves on (0 = no deadline: Ready, Done).
   u64 deadline() const;
 
-  // The request, while Ready.
+  // The request, while Ready: its head and its (decoded) body.
   const RequestHead& head() const { return head_; }
-  u64 body_length() const { return head_.content_length; }
-  bool body_inline() const { return !large_; }
-  const u8* inline_body() const { return reinterpret_cast<const u8*>(buffer_ + head_.head_length); }
+  u64 body_length() const { return body_length_; }
+  const u8* body() const { return body_; }
+  // True when the body lies in the window (BodyWindow::open), false when in the buffer.
+  bool body_in_window() const { return in_window_; }
 
   // The request was answered at `now`: pipelined bytes move to the front and the next request
   // starts (Idle, or Head/Ready when they hold one already; see the returned Event).
@@ -120,21 +145,41 @@ class RequestAssembler {
 
  private:
   Event advance(u64 now);
+  Event start_body(u64 now);
+  Event decode_chunks(u64 now);
+  bool move_to_window(u64 capacity, bool exact);
+  usize body_room() const;
   Event respond(u32 status, const char* message, ConnectionStats::Reason reason);
   Event close(ConnectionStats::Reason reason);
 
   char* buffer_;
   usize capacity_;
   ConnectionTimeouts timeouts_;
-  BodyStore& store_;
-  u64 (*body_limit_)(const RequestHead&);
+  BodyWindow& window_;
+  const RequestPolicy& policy_;
   Phase phase_ = Phase::Idle;
-  usize buffered_ = 0;       // Bytes in the buffer (head, inline body, pipelined bytes).
+  usize buffered_ = 0;       // Bytes in the buffer: the head, then (inline) the body region's bytes.
   u64 phase_deadline_ = 0;
+  u64 body_started_ = 0;     // When the head was complete (a chunked body's deadline grows from it).
   RequestHead head_;
-  bool large_ = false;       // The body goes to the BodyStore.
-  u64 body_received_ = 0;    // Bytes of a large body stored so far.
+  // The body region: the buffer after the head, or the window. It holds body_length_ bytes of
+  // (decoded) body, then raw_length_ bytes received and not yet decoded (chunked framing, or
+  // bytes of the next request).
+  u8* body_ = nullptr;
+  u64 body_capacity_ = 0;
+  u64 body_length_ = 0;
+  u64 raw_length_ = 0;
+  u64 reserved_ = 0;         // Bytes of the window backed by memory.
+  u64 window_used_ = 0;      // The window's bytes written so far (all are wiped after the body).
+  u64 body_limit_ = 0;
+  u64 received_total_ = 0;   // Body bytes as received (framing included), for the deadline.
+  bool in_window_ = false;
+  bool body_complete_ = false;
   bool continue_sent_ = false;
+  bool screened_ = false;    // RequestPolicy::screen was asked (Expect, or before a window).
+  u32 screen_status_ = 0;    // Its answer.
+  const char* screen_message_ = nullptr;
+  ChunkDecoder chunks_;
 };
 
 }  // namespace gateway

@@ -114,8 +114,12 @@ ParseStatus interpret_header(const Header& header, RequestHead& head, bool& saw_
     head.has_content_length = true;
     head.content_length = length;
   } else if (header.name.equals_ignoring_case("Transfer-Encoding")) {
-    // Chunked bodies are not supported; a request smuggling both lengths must not get through.
-    return invalid(head, "Transfer-Encoding is not supported; send Content-Length");
+    if (head.chunked) return invalid(head, "Transfer-Encoding given twice");
+    if (!header.value.equals_ignoring_case("chunked")) {
+      head.error_status = 501;
+      return invalid(head, "unsupported Transfer-Encoding: only chunked is implemented");
+    }
+    head.chunked = true;
   } else if (header.name.equals_ignoring_case("Connection")) {
     Slice value = header.value;
     while (!value.empty()) {
@@ -173,6 +177,10 @@ ParseStatus parse_request_head(const char* bytes, usize size, RequestHead& head)
     head.headers[head.header_count++] = header;
     if (interpret_header(header, head, saw_connection) != ParseStatus::Complete) return ParseStatus::Invalid;
   }
+  // Two ways to say where the body ends would let a front proxy and the gateway disagree on it
+  // (request smuggling): refused, as is chunking in HTTP/1.0, which has none.
+  if (head.chunked && head.has_content_length) return invalid(head, "both Content-Length and Transfer-Encoding");
+  if (head.chunked && head.version_minor == 0) return invalid(head, "Transfer-Encoding in an HTTP/1.0 request");
   if (head.version_minor == 0) {
     // HTTP/1.0 keeps the connection only when asked to.
     Slice connection = head.header("Connection");

@@ -1,7 +1,7 @@
 // The gateway's HTTP/1.1 request-head parser: pure, freestanding, host-tested (tests/gateway).
 // Invariant: a head is accepted only when every byte of it was checked against the grammar
 // (RFC 9112 subset: CRLF line ends, token methods and header names, origin-form targets, no
-// obsolete line folding); anything else is Invalid, and no Slice points outside the input.
+// obsolete line folding, one body length: Content-Length or Transfer-Encoding: chunked, never both); anything else is Invalid, and no Slice points outside the input.
 #pragma once
 
 #include "text.hpp"
@@ -9,8 +9,11 @@
 namespace gateway {
 
 constexpr usize MAX_HEAD_BYTES = 8192;         // Request line + headers (docs/API.md).
-constexpr u64 MAX_BODY_BYTES = 1ull << 20;     // docs/API.md: 413 beyond.
-constexpr u64 MAX_DEPLOY_BODY_BYTES = 4ull << 20;  // An executable (POST /system/functions) may be larger.
+// Request and response bodies: 32 MiB unless the key file's max_body_mib= says otherwise (1-128).
+constexpr u64 DEFAULT_BODY_LIMIT = 32ull << 20;
+constexpr u64 MAX_BODY_LIMIT = 128ull << 20;
+// An executable (POST /system/functions): the manager's limit (manager::MAX_EXECUTABLE_BYTES).
+constexpr u64 MAX_DEPLOY_BODY_BYTES = 16ull << 20;
 // The /metrics page of a full series table (Metrics::MAX_SERIES functions with the longest names)
 // takes a little over 4 MiB; a worker renders it into its request-body buffer.
 constexpr u64 METRICS_PAGE_BYTES = 5ull << 20;
@@ -41,8 +44,10 @@ struct RequestHead {
   u64 content_length = 0;
   bool keep_alive = true;
   bool expect_continue = false;
+  bool chunked = false;  // Transfer-Encoding: chunked (the body's length comes with it).
   usize head_length = 0;
   const char* error = nullptr;
+  u32 error_status = 400;  // The status of an Invalid head: 400, or 501 for an unknown transfer coding.
 
   // The first header named `name` (case-insensitive), or an empty Slice with data == nullptr.
   Slice header(const char* name) const;

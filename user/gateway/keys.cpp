@@ -70,7 +70,9 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
   usize number = 0;
   bool ok = true;
   bool has_connection_limit = false;
+  bool has_body_limit = false;
   table.connection_limit_ = MAX_CONNECTION_LIMIT;
+  table.body_limit_ = DEFAULT_BODY_LIMIT;
   while (ok && start < text.size) {
     usize end = start;
     while (end < text.size && text.data[end] != '\n') ++end;
@@ -89,6 +91,18 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
       }
     }
     if (!ok) break;
+    if (first.starts_with("max_body_mib=")) {
+      u64 value = 0;
+      if (has_body_limit) {
+        ok = fail(error, "max_body_mib= given twice", number);
+      } else if (next_word(line, index).size != 0 || !parse_decimal(first.from(13), value) || value < 1 ||
+                 value > (MAX_BODY_LIMIT >> 20)) {
+        ok = fail(error, "max_body_mib= must be a number from 1 to 128, alone on its line", number);
+      }
+      table.body_limit_ = value << 20;
+      has_body_limit = true;
+      continue;
+    }
     if (first.starts_with("connections=")) {
       u64 value = 0;
       if (has_connection_limit) {
@@ -121,6 +135,7 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
   if (!ok) {
     table.count_ = 0;
     table.connection_limit_ = MAX_CONNECTION_LIMIT;
+    table.body_limit_ = DEFAULT_BODY_LIMIT;
   }
   return ok;
 }

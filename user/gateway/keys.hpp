@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "http.hpp"
 
 namespace gateway {
 
@@ -30,6 +31,8 @@ class KeyTable {
   usize count() const { return count_; }
   // The file's `connections=<n>` line, or MAX_CONNECTION_LIMIT without one.
   usize connection_limit() const { return connection_limit_; }
+  // The file's `max_body_mib=<n>` line in bytes, or DEFAULT_BODY_LIMIT without one.
+  u64 body_limit() const { return body_limit_; }
 
  private:
   friend bool parse_keys(Slice text, KeyTable& table, KeysError& error);
@@ -37,6 +40,7 @@ class KeyTable {
   char texts_[MAX_KEYS][MAX_KEY_LENGTH + 1] = {};
   usize count_ = 0;
   usize connection_limit_ = MAX_CONNECTION_LIMIT;
+  u64 body_limit_ = DEFAULT_BODY_LIMIT;
 };
 
 // One key per line: `<key> tenant=<1-65535> [limit=<1-64>] [console]`, words separated by spaces
@@ -44,7 +48,8 @@ class KeyTable {
 // with '#' are ignored; CRLF line ends are accepted. Keys are
 // 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one. A line
 // `connections=<1-256>` (at most one; a key never holds '=') sets how many connections the gateway
-// keeps open at once.
+// keeps open at once; a line `max_body_mib=<1-128>` (at most one) the largest request body and
+// invocation output in MiB (default 32).
 bool parse_keys(Slice text, KeyTable& table, KeysError& error);
 
 }  // namespace gateway

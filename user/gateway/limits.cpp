@@ -58,7 +58,7 @@ u64 ConcurrencyLimits::rejected(u32 tenant) const {
   return entry == nullptr ? 0 : entry->rejected;
 }
 
-void ConcurrencyLimits::render(Buffer& output) const {
+void ConcurrencyLimits::render(Buffer& output, u32 tenant) const {
   LockGuard guard(lock_);
   struct Family {
     const char* name;
@@ -82,6 +82,7 @@ void ConcurrencyLimits::render(Buffer& output) const {
     output.append("\n");
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
+      if (tenant != 0xffffffff && entry.tenant != tenant) continue;
       output.append(families[family].name);
       output.append("{tenant=\"");
       output.append_unsigned(entry.tenant);

@@ -27,7 +27,8 @@ class ConcurrencyLimits {
   u32 in_flight(u32 tenant) const;
   u64 rejected(u32 tenant) const;
   // Prometheus text: in-flight gauge, limit gauge and rejection counter, by tenant.
-  void render(Buffer& output) const;
+  // Every tenant's lines, or only `tenant`'s (ALL_TENANTS: every tenant).
+  void render(Buffer& output, u32 tenant = 0xffffffff) const;
 
  private:
   struct Entry {

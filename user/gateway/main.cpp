@@ -37,11 +37,20 @@ constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0
 constexpr usize MAX_CONNECTIONS = gateway::MAX_CONNECTION_LIMIT;
 constexpr usize INPUT_BYTES = 12 * 1024;   // A connection's head (8 KiB at most) and an inline body.
 constexpr usize OUTPUT_BYTES = 4 * 1024;   // A response head and a body that fits; larger go to Memory.
-constexpr usize MAX_LARGE_OBJECTS = 128;   // Memory objects for large bodies and responses at once.
+constexpr usize MAX_LARGE_OBJECTS = 128;   // Windows for large bodies and responses at once.
+// Each connection has two windows of address space, one for a large request body and one for a
+// large response body: a demand-zero Memory object of the gateway's factory mapped there while the
+// request needs it, its pages backed (MemoryCommit) before the gateway touches them, so that a
+// factory out of quota is a 503, never a fault in the gateway.
+constexpr u64 WINDOW_AREA = 0x0000710000000000;
+constexpr u64 WINDOW_SPAN = 256ull << 20;  // More than the largest body and a buffer, with a gap.
+constexpr u64 EAGER_WINDOW_BYTES = 4ull << 20;  // Windows up to this are backed whole at creation.
+static_assert(gateway::MAX_BODY_LIMIT + 64 * 1024 < WINDOW_SPAN);
 constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
 constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
 constexpr u64 MAX_POLL_WAIT_US = 1'000'000;
 constexpr usize READS_PER_TURN = 32;  // Receives per connection per turn (16 KiB), so none hogs the loop.
+constexpr usize BULK_READS_PER_TURN = 4;  // The same with bulk receives (128 KiB).
 constexpr u64 WORKER_STACK_PAGES = 16;  // 64 KiB, as the first thread's stack (docs/BOOT.md).
 constexpr u64 WORKER_STACK_AREA = 0x0000700000000000;
 constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
@@ -69,15 +78,12 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 6.3 MiB): each worker answers one request at a time.
+// One worker's buffers (about 5.2 MiB): each worker answers one request at a time. Request
+// bodies and invocation outputs larger than these stay in their connection's windows.
 struct WorkerBuffers {
-  char head[gateway::MAX_HEAD_BYTES + 1];
-  // A request's body (an executable at most); also the /metrics page, which ignores its body.
-  u8 body[gateway::MAX_DEPLOY_BODY_BYTES > gateway::METRICS_PAGE_BYTES ? gateway::MAX_DEPLOY_BODY_BYTES
-                                                                       : gateway::METRICS_PAGE_BYTES];
-  u8 output[manager::MAX_OUTPUT_BYTES];
+  u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
+  u8 output[4096];  // An inline invocation output (at most manager::INLINE_BYTES).
   char text[128 * 1024];
-  char response_head[gateway::MAX_HEAD_BYTES];
 };
 WorkerBuffers worker_buffers[WORKER_COUNT];
 
@@ -114,12 +120,15 @@ class ManagerBackend final : public gateway::Backend {
  public:
   explicit ManagerBackend(Endpoint endpoint) : endpoint_(endpoint), hertz_(thread_self().tsc_hertz) {}
 
-  ManagerReply deploy(u32 sub_tenant, const char* name, const u8* image, u64 size,
+  ManagerReply deploy(u32 sub_tenant, const char* name, const gateway::Payload& image,
                       const manager::FunctionConfig& config, const char* arguments, u64 argument_bytes) override {
     ManagerReply failed;
+    // A fresh object of exactly the executable (the manager reads it with MemoryRead, which a
+    // demand-zero window does not allow).
+    u64 size = image.length;
     ScopedMemory scoped;
     auto memory = scoped.create(pages_for(size));
-    if (!memory.ok() || !memory->write(0, image, size).ok()) return failed;
+    if (!memory.ok() || !memory->write(0, image.bytes, size).ok()) return failed;
     Message request;
     manager::pack_name(name, request.words);
     request.words[4] = size;
@@ -132,30 +141,38 @@ class ManagerBackend final : public gateway::Backend {
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
-  ManagerReply invoke(u32 sub_tenant, const char* name, const u8* input, u64 input_size, u8* output,
-                      u64 output_capacity, u64 send_timeout_ns) override {
+  ManagerReply invoke(u32 sub_tenant, const char* name, const gateway::Payload& input, u8* output,
+                      u64 output_capacity, u64 output_window, u64 send_timeout_ns) override {
     ManagerReply failed;
     Message request;
+    u64 input_size = input.length;
     manager::pack_name(name, request.words);
     request.words[4] = input_size;
-    bool output_in_memory = output_capacity > manager::INLINE_BYTES;
+    bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
     // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
     bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory;
     ScopedMemory input_scope;
     ScopedMemory output_scope;
     u64 words = manager::INLINE_FIRST_WORD;
-    if (input_in_memory) {
+    if (input_in_memory && input.memory != 0) {
+      // The body's own window goes to the function as its input: no copy of it is made.
+      request.words[5] = output_capacity;
+      request.attach(Memory(input.memory), MEMORY_READ);
+    } else if (input_in_memory) {
       auto memory = input_scope.create(pages_for(input_size));
-      if (!memory.ok() || (input_size > 0 && !memory->write(0, input, input_size).ok())) return failed;
+      if (!memory.ok() || (input_size > 0 && !memory->write(0, input.bytes, input_size).ok())) return failed;
       request.words[5] = output_capacity;
       request.attach(memory.value(), MEMORY_READ);
     } else {
       request.words[5] = manager::INLINE_BYTES;
-      memcpy(&request.words[manager::INLINE_FIRST_WORD], input, input_size);
+      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.bytes, input_size);
       words += (input_size + 7) / 8;
     }
     Memory output_memory;
-    if (output_in_memory) {
+    if (output_window != 0) {
+      output_memory = Memory(output_window);
+      request.attach(output_memory, READ_WRITE);
+    } else if (output_in_memory) {
       auto memory = output_scope.create(pages_for(output_capacity));
       if (!memory.ok()) return failed;
       output_memory = memory.value();
@@ -167,7 +184,9 @@ class ManagerBackend final : public gateway::Backend {
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
     u64 size = reply.result().output_size;
     if (!has_output || size > output_capacity) return reply;
-    if (output_in_memory) {
+    if (output_window != 0) {
+      // The output stays in the window; the caller reads it there.
+    } else if (output_in_memory) {
       if (size > 0 && !output_memory.read(0, output, size).ok()) reply.status = manager::STATUS_INTERNAL_ERROR;
     } else {
       u64 carried = reply.word_count > manager::INLINE_FIRST_WORD ? (reply.word_count - manager::INLINE_FIRST_WORD) * 8 : 0;
@@ -216,66 +235,118 @@ class ManagerBackend final : public gateway::Backend {
   u64 hertz_;
 };
 
-// A Memory object for a request body or a response too large for its connection's buffers,
-// created from the gateway's factory when needed and deleted when done. At most
-// MAX_LARGE_OBJECTS exist at once (capability slots and memory are finite): beyond, the request
-// is answered 503 instead of taking what the manager calls need.
+// A window: a demand-zero Memory object of the gateway's factory, mapped at a fixed address of
+// its connection, for a request body or a response too large for the connection's buffers.
+// Created when needed and deleted when done; its pages are backed (MemoryCommit, charged) before
+// the gateway touches them. At most MAX_LARGE_OBJECTS exist at once (capability slots are
+// finite): beyond, the request is answered 503 instead of taking what the manager calls need.
 std::atomic<usize> large_objects{0};
-class LargeMemory {
+class Window {
  public:
-  bool create(u64 bytes) {
-    if (slot_ != 0) release();
+  void place(u64 address) { address_ = address; }
+  // A window of `bytes`; `whole`: backed at once (an object of ordinary memory, whose pages every
+  // mapping shows from the start, so neither the gateway nor a function faults on them), else
+  // demand-zero, backed by reserve() as bytes arrive.
+  u8* create(u64 bytes, bool whole = false) {
+    release();
+    if (bytes == 0) bytes = 1;
     if (large_objects.fetch_add(1, std::memory_order_relaxed) >= MAX_LARGE_OBJECTS) {
       large_objects.fetch_sub(1, std::memory_order_relaxed);
-      return false;
+      return nullptr;
     }
     auto slot = slots.allocate();
     if (slot.ok()) {
-      auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages_for(bytes));
-      if (memory.ok()) {
+      Factory factory(OWN_FACTORY);
+      auto memory = whole ? factory.create_memory(slot.value(), pages_for(bytes))
+                          : factory.create_lazy_memory(slot.value(), pages_for(bytes));
+      if (memory.ok() && Task(SELF_TASK).map(memory.value(), 0, address_, pages_for(bytes), READ_WRITE).ok()) {
         slot_ = slot.value();
         memory_ = memory.value();
-        size_ = bytes;
-        return true;
+        capacity_ = bytes;
+        backed_pages_ = whole ? pages_for(bytes) : 0;
+        return reinterpret_cast<u8*>(address_);
       }
+      if (memory.ok()) (void)Capability(slot.value()).remove();
       slots.free(slot.value());
     }
     large_objects.fetch_sub(1, std::memory_order_relaxed);
-    return false;
+    return nullptr;
+  }
+  // Backs the first `bytes` bytes (rounded to pages) with memory.
+  bool reserve(u64 bytes) {
+    if (slot_ == 0 || bytes > capacity_) return false;
+    u64 pages = pages_for(bytes);
+    if (pages <= backed_pages_) return true;
+    if (!memory_.commit(backed_pages_, pages - backed_pages_).ok()) return false;
+    backed_pages_ = pages;
+    return true;
   }
   void release() {
     if (slot_ == 0) return;
+    (void)Task(SELF_TASK).unmap(address_, pages_for(capacity_));
     (void)Capability(slot_).remove();
     slots.free(slot_);
     slot_ = 0;
-    size_ = 0;
+    capacity_ = 0;
+    backed_pages_ = 0;
     large_objects.fetch_sub(1, std::memory_order_relaxed);
   }
   bool exists() const { return slot_ != 0; }
-  u64 size() const { return size_; }
-  const Memory& memory() const { return memory_; }
+  u64 selector() const { return slot_; }
+  const u8* bytes() const { return reinterpret_cast<const u8*>(address_); }
+  u8* writable() const { return reinterpret_cast<u8*>(address_); }
 
  private:
+  u64 address_ = 0;
   u64 slot_ = 0;
   Memory memory_;
-  u64 size_ = 0;
+  u64 capacity_ = 0;
+  u64 backed_pages_ = 0;
 };
 
 gateway::ConnectionTimeouts connection_timeouts;
 usize connection_limit = MAX_CONNECTIONS;
 
+// What the event loop decides from a head alone (body limits, the early answer to "Expect:
+// 100-continue"): the loop's Gateway's answers, once it exists (before that nothing is read).
+class LoopPolicy final : public gateway::RequestPolicy {
+ public:
+  u64 body_limit(const gateway::RequestHead& head) const override { return api->body_limit(head); }
+  const char* body_limit_message(const gateway::RequestHead& head) const override {
+    return api->body_limit_message(head);
+  }
+  u32 screen(const gateway::RequestHead& head, const char*& message) const override {
+    return api->screen(head, message);
+  }
+  gateway::Gateway* api = nullptr;
+};
+LoopPolicy request_policy;
+
 // One connection and its request. Stages: Reading (the event loop assembles the next request),
 // Working (a worker answers it; the loop does not touch the slot), Sending (the loop sends the
 // response). Only the stage's owner touches the slot; the queues hand it over.
-struct ConnectionSlot final : gateway::BodyStore {
+struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   enum class Stage { Free, Reading, Working, Sending };
 
-  ConnectionSlot() : assembler(input, sizeof input, connection_timeouts, *this, &gateway::Gateway::body_limit) {}
+  ConnectionSlot() : assembler(input, sizeof input, connection_timeouts, *this, request_policy) {}
 
-  bool open(u64 length) override { return body.create(length); }
-  bool write(u64 offset, const u8* bytes, usize length) override {
-    return body.memory().write(offset, bytes, length).ok();
+  // BodyWindow: the request body's window.
+  // Backed whole only when small: creating an ordinary Memory zeroes it under the kernel lock, and
+  // a client must not make the kernel spend 0.1 s there per request; larger bodies are backed as
+  // they arrive.
+  u8* open(u64 capacity, bool exact) override { return body.create(capacity, exact && capacity <= EAGER_WINDOW_BYTES); }
+  bool reserve(u64 bytes) override { return body.reserve(bytes); }
+  void release() override { body.release(); }
+  // OutputWindow: the response's window, handed to the manager for an invocation's output.
+  u64 open_output(u64 capacity) override {
+    // Backed whole at once up to 4 MiB, as the manager's own output objects were: a function
+    // writing its output into demand-zero pages faults once per page (seconds for 32 MiB under
+    // TCG). Beyond, demand-zero: zeroing a larger object under the kernel lock would stall every
+    // other task for each invocation.
+    if (response.create(capacity, capacity <= EAGER_WINDOW_BYTES) == nullptr) return 0;
+    return response.selector();
   }
+  const u8* output_bytes(u64 length) override { return response.reserve(length) ? response.bytes() : nullptr; }
 
   Stage stage = Stage::Free;
   u64 handle = 0;
@@ -284,9 +355,10 @@ struct ConnectionSlot final : gateway::BodyStore {
   u8 output[OUTPUT_BYTES];  // The response head, and its body when it fits.
   usize output_start = 0;
   usize output_end = 0;
-  LargeMemory body;       // A request body that does not fit `input`.
-  LargeMemory response;   // A response body that does not fit `output`: sent after it.
+  Window body;       // A request body that does not fit `input`.
+  Window response;   // A response body that does not fit `output`: sent from here after it.
   u64 response_offset = 0;
+  u64 response_length = 0;  // Bytes of `response` to send.
   bool close_after = false;
   gateway::ConnectionStats::Reason close_reason = gateway::ConnectionStats::SERVED;
   u64 send_deadline = 0;  // Microseconds.
@@ -329,44 +401,59 @@ Notification work_ready;  // Signalled when requests has work: wakes one waiting
 net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
 u64 listener_handle = 0;
 
+// The buffer shared with the net server for bulk receives (first half) and sends (second half):
+// one call moves up to 32 KiB instead of 504 bytes. Only the event loop uses it. Without it (a net
+// server without SOCKET_ATTACH) the loop uses the inline calls.
+constexpr u64 BULK_ADDRESS = 0x0000700200000000;
+constexpr u64 BULK_SEND_OFFSET = net::BULK_BYTES;
+constexpr u64 BULK_BUFFER_BYTES = 2 * net::BULK_BYTES;
+bool bulk = false;
+u8* bulk_bytes() { return reinterpret_cast<u8*>(BULK_ADDRESS); }
+
+void attach_bulk_buffer() {
+  auto slot = slots.allocate();
+  if (!slot.ok()) return;
+  auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages_for(BULK_BUFFER_BYTES));
+  if (!memory.ok() || !Task(SELF_TASK).map(memory.value(), 0, BULK_ADDRESS, pages_for(BULK_BUFFER_BYTES), READ_WRITE).ok())
+    return;
+  bulk = sockets.attach(memory.value(), BULK_BUFFER_BYTES).ok();
+}
+
 u64 transfer_microseconds(u64 length, u64 rate) {
   return length / rate * 1'000'000 + length % rate * 1'000'000 / rate;
 }
 
 // A worker answers the request of `slot`: the manager call may block it; the loop goes on.
-void answer_request(gateway::Gateway& api, WorkerBuffers& buffers, ConnectionSlot& slot) {
+void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   const gateway::RequestAssembler& assembler = slot.assembler;
   gateway::RequestHead head = assembler.head();
-  u64 length = assembler.body_length();
-  const u8* body = assembler.inline_body();
+  gateway::Payload body{assembler.body(), assembler.body_length(),
+                        assembler.body_in_window() ? slot.body.selector() : 0};
   gateway::Response response;
-  bool body_ok = true;
-  if (!assembler.body_inline()) {
-    body_ok = length <= sizeof buffers.body && slot.body.memory().read(0, buffers.body, length).ok();
-    body = buffers.body;
-  }
-  slot.body.release();
   // HEAD is GET without the body (its head says how long the body would be).
   bool head_only = head.method.equals("HEAD");
   if (head_only) head.method = gateway::Slice::of("GET");
-  if (body_ok) {
-    api.handle(head, body, length, response);
-  } else {
-    api.error(response, 500, "could not read the request body back");
-    response.close = true;
-  }
+  api.handle(head, body, response, &slot);
   u64 body_length = head_only ? 0 : response.body_length;
-  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
   bool keep_alive = head.keep_alive && !response.close;
-  if (body_length > sizeof slot.output - 1024 &&
-      (!slot.response.create(body_length) || !slot.response.memory().write(0, response.body, body_length).ok())) {
-    slot.response.release();
-    api.error(response, 503, "no memory for the response now; retry later");
-    body_length = response.body_length;
-    keep_alive = false;
+  if (!response.body_in_window || body_length == 0) slot.response.release();
+  if (body_length > sizeof slot.output - 1024 && !response.body_in_window) {
+    // A large body in the worker's buffers (the /metrics page): into the response window, as the
+    // worker's buffers serve its next request while this one is sent.
+    u8* window = slot.response.create(body_length);
+    if (window == nullptr || !slot.response.reserve(body_length)) {
+      slot.response.release();
+      api.error(response, 503, "no memory for the response now; retry later");
+      body_length = response.body_length;
+      keep_alive = false;
+    } else {
+      memcpy(window, response.body, body_length);
+    }
   }
   api.metrics().count_response(response.status);
+  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
   gateway::render_response_head(response, keep_alive, rendered);
+  slot.response_length = slot.response.exists() ? body_length : 0;
   if (!slot.response.exists()) rendered.append(response.body, body_length);
   // A head that does not fit 4 KiB cannot happen (its extra headers are at most 384 bytes); if
   // it did, the connection closes without an answer rather than send a truncated one.
@@ -393,7 +480,7 @@ void serve_requests(u64 index) {
       continue;
     }
     if (!requests.empty()) (void)work_ready.signal(1);  // More work: wake another worker.
-    answer_request(*worker.api, *worker.buffers, connection_slots[connection]);
+    answer_request(*worker.api, connection_slots[connection]);
     answers.push(connection);
     (void)sockets.wake();
   }
@@ -458,6 +545,7 @@ class EventLoop {
 
   void close(ConnectionSlot& slot, gateway::ConnectionStats::Reason reason) {
     (void)sockets.close(slot.handle);
+    slot.response_length = 0;
     slot.body.release();
     slot.response.release();
     slot.stage = ConnectionSlot::Stage::Free;
@@ -486,6 +574,9 @@ class EventLoop {
         continue;
       }
       ConnectionSlot& slot = *free_slot;
+      u64 index = static_cast<u64>(&slot - connection_slots);
+      slot.body.place(WINDOW_AREA + 2 * index * WINDOW_SPAN);
+      slot.response.place(WINDOW_AREA + (2 * index + 1) * WINDOW_SPAN);
       slot.stage = ConnectionSlot::Stage::Reading;
       slot.handle = accepted->connection;
       slot.interest = 0;
@@ -514,11 +605,18 @@ class EventLoop {
 
   // Takes what the client sent (without waiting) and moves its request on.
   void read(ConnectionSlot& slot, u64 now) {
-    for (usize round = 0; round < READS_PER_TURN; ++round) {
+    for (usize round = 0; round < (bulk ? BULK_READS_PER_TURN : READS_PER_TURN); ++round) {
       usize room = slot.assembler.receive_room();
       if (room == 0) break;
-      u64 want = room < net::RECEIVE_BYTES ? room : net::RECEIVE_BYTES;
-      auto received = sockets.receive(slot.handle, slot.assembler.receive_space(), want, DO_NOT_BLOCK);
+      u64 limit = bulk ? net::BULK_BYTES : net::RECEIVE_BYTES;
+      u64 want = room < limit ? room : limit;
+      Result<u64> received = Error::Timeout;
+      if (bulk) {
+        received = sockets.receive_bulk(slot.handle, 0, want);
+        if (received.ok()) memcpy(slot.assembler.receive_space(), bulk_bytes(), received.value());
+      } else {
+        received = sockets.receive(slot.handle, slot.assembler.receive_space(), want, DO_NOT_BLOCK);
+      }
       if (!received.ok()) {
         if (received.error() == Error::Timeout) break;  // Nothing more for now.
         bool idle = slot.assembler.phase() == gateway::Phase::Idle;
@@ -555,9 +653,11 @@ class EventLoop {
         return false;
       case gateway::Event::Respond: {
         gateway::Response response;
-        api_.error(response, event.status, event.message);
+        api_.refusal(response, event.status, event.message);
         response.close = true;
         api_.metrics().count_response(event.status);
+        slot.response.release();
+        slot.response_length = 0;
         gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
         gateway::render_response_head(response, false, rendered);
         rendered.append(response.body, response.body_length);
@@ -578,29 +678,40 @@ class EventLoop {
 
   void start_sending(ConnectionSlot& slot, u64 now) {
     slot.stage = ConnectionSlot::Stage::Sending;
-    u64 total = slot.output_end + slot.response.size();
+    u64 total = slot.output_end + slot.response_length;
     slot.send_deadline = now + SEND_GRACE_US + transfer_microseconds(total, SEND_MINIMUM_BYTES_PER_SECOND);
     set_interest(slot, 0);
     flush(slot, now);
   }
 
-  // Sends what the client's window takes now; at the end, the next request (or close).
+  // Sends what the client's window takes now: the head (and a small body) from `output`, then a
+  // large body straight from the response window; at the end, the next request (or close).
   void flush(ConnectionSlot& slot, u64 now) {
     for (;;) {
       if (slot.output_start == slot.output_end) {
-        if (slot.response.exists() && slot.response_offset < slot.response.size()) {
-          u64 left = slot.response.size() - slot.response_offset;
-          u64 take = left < sizeof slot.output ? left : sizeof slot.output;
-          if (!slot.response.memory().read(slot.response_offset, slot.output, take).ok()) {
-            close(slot, gateway::ConnectionStats::REFUSED);
+        if (slot.response_offset < slot.response_length) {
+          u64 left = slot.response_length - slot.response_offset;
+          Result<u64> sent = Error::Busy;
+          if (bulk) {
+            u64 take = left < net::BULK_BYTES ? left : net::BULK_BYTES;
+            memcpy(bulk_bytes() + BULK_SEND_OFFSET, slot.response.bytes() + slot.response_offset, take);
+            sent = sockets.send_bulk(slot.handle, BULK_SEND_OFFSET, take);
+          } else {
+            sent = sockets.send_now(slot.handle, slot.response.bytes() + slot.response_offset, left);
+          }
+          if (!sent.ok()) {
+            if (sent.error() == Error::Busy) {
+              set_interest(slot, net::POLL_WRITABLE);
+              return;
+            }
+            close(slot, gateway::ConnectionStats::MID_REQUEST);
             return;
           }
-          slot.response_offset += take;
-          slot.output_start = 0;
-          slot.output_end = take;
+          slot.response_offset += sent.value();
           continue;
         }
         slot.response.release();
+        slot.response_length = 0;
         if (slot.close_after) {
           close(slot, slot.close_reason);
           return;
@@ -709,7 +820,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     metteagle_exit_thread();
   }
   static ManagerBackend backend{Endpoint(MANAGER_ENDPOINT)};
-  static gateway::GatewayShared shared(keys.keys(), keys.count());
+  static gateway::GatewayShared shared(keys.keys(), keys.count(), keys.body_limit());
   u64 work_slot = slots.allocate().value();  // Cannot fail: the first slot of a fresh allocator.
   if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, work_slot); !created.ok())
     fail("creating the work notification (needs factory=)", created.error());
@@ -725,6 +836,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   }
   if (!listener.ok()) fail("listening on port 8080", listener.error());
   listener_handle = listener.value();
+  attach_bulk_buffer();
   if (auto watched = sockets.watch(listener_handle, net::POLL_READABLE); !watched.ok())
     fail("watching the listener (a net server with Poll)", watched.error());
   // The loop's Gateway only renders error answers (400, 408, 413, 431, 503); it needs little room.
@@ -733,13 +845,14 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   alignas(gateway::Gateway) static u8 api_storage[WORKER_COUNT + 1][sizeof(gateway::Gateway)];
   workers[0].api = new (api_storage[0])
       gateway::Gateway(backend, shared, gateway::GatewayStorage{loop_text, sizeof loop_text, loop_output, sizeof loop_output});
+  request_policy.api = workers[0].api;
   for (usize index = 1; index <= WORKER_COUNT; ++index) {
     WorkerBuffers& buffers = worker_buffers[index - 1];
     workers[index].buffers = &buffers;
     workers[index].api = new (api_storage[index]) gateway::Gateway(
         backend, shared,
         gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
-                                reinterpret_cast<char*>(buffers.body), sizeof buffers.body});
+                                reinterpret_cast<char*>(buffers.page), sizeof buffers.page});
   }
   usize running = 0;
   for (usize index = 1; index <= WORKER_COUNT; ++index) {
@@ -752,8 +865,10 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     ++running;
   }
   if (running == 0) fail("starting a worker", Error::InvalidArgument);
-  printf(console, "gateway: listening on port %lu, %zu API keys, %zu workers, at most %zu connections\n", HTTP_PORT,
-         keys.count(), running, connection_limit);
+  printf(console,
+         "gateway: listening on port %lu, %zu API keys, %zu workers, at most %zu connections, bodies up to %lu MiB%s\n",
+         HTTP_PORT, keys.count(), running, connection_limit, keys.body_limit() >> 20,
+         bulk ? "" : " (no bulk transfers: the net server refused SOCKET_ATTACH)");
   EventLoop loop(*workers[0].api, [] { return backend.now_microseconds(); });
   loop.run();
 }

@@ -255,7 +255,8 @@ void family(Buffer& output, const char* metric, const char* type, const char* he
   output.append("\n");
 }
 
-void Metrics::render(Buffer& output) const {
+void Metrics::render(Buffer& output, u32 tenant) const {
+  bool all = tenant == ALL_TENANTS;
   LockGuard guard(lock_);
   // One family per figure, one series per function (labels function and tenant).
   struct Counter {
@@ -276,7 +277,7 @@ void Metrics::render(Buffer& output) const {
   for (const Counter& counter : COUNTERS) {
     family(output, counter.metric, "counter", counter.help);
     for (const auto& series : series_) {
-      if (!series.used) continue;
+      if (!series.used || (!all && series.tenant != tenant)) continue;
       function_labels(labels, series.name, series.tenant);
       output.append(counter.metric);
       output.append("{");
@@ -300,7 +301,7 @@ void Metrics::render(Buffer& output) const {
   for (const PerFunctionHistogram& histogram : HISTOGRAMS) {
     family(output, histogram.metric, "histogram", histogram.help);
     for (const auto& series : series_) {
-      if (!series.used) continue;
+      if (!series.used || (!all && series.tenant != tenant)) continue;
       function_labels(labels, series.name, series.tenant);
       (series.*histogram.field).render(histogram.metric, labels, output);
     }
@@ -308,13 +309,14 @@ void Metrics::render(Buffer& output) const {
   family(output, "metteagle_series_refused_total", "counter",
          "Times a function of this tenant got no per-function series (the tenant holds its bound of them).");
   for (const auto& entry : tenants_) {
-    if (!entry.used) continue;
+    if (!entry.used || (!all && entry.tenant != tenant)) continue;
     output.append("metteagle_series_refused_total{tenant=\"");
     output.append_unsigned(entry.tenant);
     output.append("\"} ");
     output.append_unsigned(entry.refused);
     output.append("\n");
   }
+  if (!all) return;
   // Totals over every function (also those without a series).
   family(output, "metteagle_invocations_all_total", "counter", "Invocations through the gateway, all functions.");
   output.append("metteagle_invocations_all_total ");

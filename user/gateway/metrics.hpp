@@ -14,6 +14,9 @@
 
 namespace gateway {
 
+// The /metrics page of an operator key: every tenant's series and the totals.
+constexpr u32 ALL_TENANTS = 0xffffffff;
+
 using sys::LockGuard;
 using sys::SpinLock;
 
@@ -60,7 +63,9 @@ class Metrics {
   usize series_count(u32 tenant) const;  // Series the tenant holds.
   u64 series_refused(u32 tenant) const;  // Times one of its functions got no series (over its bound).
   void count_response(u32 http_status);
-  void render(Buffer& output) const;
+  // Every series (tenant ALL_TENANTS: an operator's page), or only `tenant`'s per-function and
+  // per-tenant series (no totals over all tenants, which would tell of the others' traffic).
+  void render(Buffer& output, u32 tenant = ALL_TENANTS) const;
   // Appends the function's recent results, oldest first, one line each.
   void render_log(u32 tenant, const char* name, Buffer& output) const;
 

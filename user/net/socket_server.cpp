@@ -75,7 +75,19 @@ struct Poller {
   Waiter waiter;
 };
 
+// A client's bulk buffer (SOCKET_ATTACH): its Memory, moved with MemoryRead/MemoryWrite only.
+struct Attachment {
+  bool in_use = false;
+  u64 owner = 0;
+  u64 memory_slot = 0;
+  u64 size = 0;
+};
+constexpr usize MAX_ATTACHMENTS = 4;
+
 Endpoint service;
+Attachment attachments[MAX_ATTACHMENTS];
+u64 receive_slot = 0;  // Where a capability sent with a request lands (set_receive_slots).
+u8 staging[BULK_BYTES];  // Bytes between lwIP's pbufs and an attached buffer.
 Connection connections[MAX_CONNECTIONS];
 Listener listeners[MAX_LISTENERS];
 Poller pollers[MAX_POLLERS];
@@ -178,13 +190,41 @@ bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
   return false;
 }
 
+Attachment* attachment_of(u64 badge) {
+  for (auto& attachment : attachments)
+    if (attachment.in_use && attachment.owner == badge) return &attachment;
+  return nullptr;
+}
+
+// A bulk Receive: what is pending now (at most `maximum`) into the badge's buffer at `offset`.
+Message receive_bulk_answer(Connection& connection, const Attachment& attachment, u64 offset, u64 maximum) {
+  if (connection.pending != nullptr) {
+    u64 length = connection.pending->tot_len;
+    if (length > maximum) length = maximum;
+    pbuf_copy_partial(connection.pending, staging, static_cast<u16_t>(length), 0);
+    // A buffer the client revoked or shrank meanwhile: its error, and the bytes stay pending.
+    if (!Memory(attachment.memory_slot).write(offset, staging, length).ok()) return status_message(Error::InvalidArgument);
+    connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
+    if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
+    return Message::make(0, {length});
+  }
+  if (connection.reset) return status_message(Error::Destroyed);
+  if (connection.peer_closed) return Message::make(0, {0});
+  return status_message(Error::Timeout);
+}
+
+// Writable means room for this much: a client woken for each acknowledged segment would send a
+// large response a segment at a time (1.3 MB/s for 32 MiB); half the send buffer keeps the window
+// full with one wake per half. Always reachable: it is below TCP_SND_BUF.
+constexpr u64 WRITABLE_ROOM = TCP_SND_BUF / 2 > SEND_BYTES ? TCP_SND_BUF / 2 : SEND_BYTES;
+
 // What of `connection`'s interest is ready now.
 u64 ready_events(const Connection& connection) {
   u64 events = 0;
   bool broken = connection.reset || connection.pcb == nullptr;
   if ((connection.interest & POLL_READABLE) != 0 && (connection.pending != nullptr || connection.peer_closed || broken))
     events |= POLL_READABLE;
-  if ((connection.interest & POLL_WRITABLE) != 0 && (broken || tcp_sndbuf(connection.pcb) >= SEND_BYTES))
+  if ((connection.interest & POLL_WRITABLE) != 0 && (broken || tcp_sndbuf(connection.pcb) >= WRITABLE_ROOM))
     events |= POLL_WRITABLE;
   return events;
 }
@@ -299,7 +339,7 @@ void release_connection(Connection& connection) {
   connection.accepted = false;
 }
 
-err_t on_receive(void* argument, tcp_pcb*, pbuf* buffer, err_t) {
+err_t on_receive(void* argument, tcp_pcb* pcb, pbuf* buffer, err_t) {
   auto* connection = static_cast<Connection*>(argument);
   if (connection == nullptr) return ERR_ARG;
   if (buffer == nullptr) {
@@ -309,6 +349,11 @@ err_t on_receive(void* argument, tcp_pcb*, pbuf* buffer, err_t) {
   } else {
     pbuf_cat(connection->pending, buffer);
   }
+  // Acknowledge every segment at once (tcp_input sends the ACK after this callback). lwIP would
+  // delay the ACK of a lone segment until its next 250 ms timer tick, and a sender using Nagle's
+  // algorithm (QEMU's user network does) holds the last, short segment of a request until that ACK
+  // comes: every request longer than one segment (about 1.4 KB) waited ~240 ms (issue 14).
+  if (buffer != nullptr && pcb != nullptr) tcp_set_flags(pcb, TF_ACK_NOW);
   wake_receiver(*connection);
   notify_owner(connection->owner);
   return ERR_OK;
@@ -583,6 +628,90 @@ void dispatch(const Message& request) {
       }
       return;
     }
+    case SOCKET_ATTACH: {
+      bool has_memory = request.received_capabilities >= 1;
+      u64 size = words >= 1 ? request.words[0] : 0;
+      if (!has_memory || size == 0 || size > MAX_ATTACH_BYTES) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (attachment_of(badge) != nullptr) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      Attachment* free_attachment = nullptr;
+      for (auto& attachment : attachments)
+        if (!attachment.in_use && free_attachment == nullptr) free_attachment = &attachment;
+      auto next_slot = reply_slots->allocate();
+      if (free_attachment == nullptr || !next_slot.ok()) {
+        if (next_slot.ok()) reply_slots->free(next_slot.value());
+        (void)reply(status_message(Error::QuotaExceeded));
+        return;
+      }
+      // Both ends of its range must be readable and writable, so later moves fail only if the
+      // client takes it back.
+      Memory buffer(receive_slot);
+      u8 probe[1] = {};
+      bool usable = buffer.read(0, probe, 1).ok() && buffer.write(0, probe, 1).ok() &&
+                    buffer.read(size - 1, probe, 1).ok() && buffer.write(size - 1, probe, 1).ok();
+      if (!usable) {
+        reply_slots->free(next_slot.value());
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      *free_attachment = Attachment{true, badge, receive_slot, size};
+      receive_slot = next_slot.value();
+      set_receive_slots(receive_slot);
+      (void)reply(Message::make(0));
+      return;
+    }
+    case SOCKET_RECEIVE_BULK: {
+      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
+      if (connection == nullptr) break;
+      const Attachment* attachment = attachment_of(badge);
+      u64 offset = request.words[1];
+      u64 maximum = request.words[2];
+      if (attachment == nullptr || maximum == 0 || maximum > BULK_BYTES || offset > attachment->size ||
+          maximum > attachment->size - offset) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (connection->receiver.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      (void)reply(receive_bulk_answer(*connection, *attachment, offset, maximum));
+      return;
+    }
+    case SOCKET_SEND_BULK: {
+      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
+      if (connection == nullptr) break;
+      const Attachment* attachment = attachment_of(badge);
+      u64 offset = request.words[1];
+      u64 length = request.words[2];
+      if (attachment == nullptr || length == 0 || length > BULK_BYTES || offset > attachment->size ||
+          length > attachment->size - offset) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (connection->sender.waiting) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      u64 room = connection->pcb != nullptr && !connection->reset ? tcp_sndbuf(connection->pcb) : length;
+      if (room == 0) {
+        (void)reply(status_message(Error::Busy));
+        return;
+      }
+      u64 take = length < room ? length : room;
+      if (!Memory(attachment->memory_slot).read(offset, staging, take).ok()) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      Message answer;
+      (void)reply(send_answer(*connection, staging, take, answer) ? answer : status_message(Error::Busy));
+      return;
+    }
     case SOCKET_CLOSE: {
       if (words < 1) break;
       if (Connection* connection = connection_of(request.words[0], badge); connection != nullptr) {
@@ -614,6 +743,8 @@ Result<void> SocketServer::start(Endpoint endpoint, Factory factory, SlotAllocat
   // want of one); the connections' when one first parks (the gateway never blocks on them).
   for (auto& listener : listeners) listener.acceptor.reply_object = TRY(new_reply_object(factory, slots));
   for (auto& poller : pollers) poller.waiter.reply_object = TRY(new_reply_object(factory, slots));
+  receive_slot = TRY(slots.allocate());
+  set_receive_slots(receive_slot);
   return {};
 }
 
@@ -624,6 +755,14 @@ usize SocketServer::serve_pending(u64 first_timeout) {
   while (served < REQUESTS_PER_ROUND) {
     if (!service.receive(request, timeout).ok()) break;
     dispatch(request);
+    // A capability sent with any request but a successful Attach is not kept: its slot must be
+    // empty for the next one.
+    if (request.received_capabilities > 0 && request.label() != SOCKET_ATTACH) (void)Capability(receive_slot).remove();
+    if (request.received_capabilities > 0 && request.label() == SOCKET_ATTACH) {
+      bool kept = false;
+      for (auto& attachment : attachments) kept = kept || (attachment.in_use && attachment.memory_slot == receive_slot);
+      if (!kept) (void)Capability(receive_slot).remove();
+    }
     ++served;
     timeout = FOLLOW_UP_TIMEOUT_NS;
   }

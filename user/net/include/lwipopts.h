@@ -11,13 +11,13 @@
 #define LWIP_TIMERS 1
 
 #define MEM_ALIGNMENT 8
-#define MEM_SIZE (256 * 1024)
+#define MEM_SIZE (512 * 1024)
 #define MEMP_NUM_PBUF 64
 #define MEMP_NUM_TCP_PCB 352 /* The socket server's 320 connections plus closing ones lingering. */
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 512
 #define MEMP_NUM_SYS_TIMEOUT 16
-#define PBUF_POOL_SIZE 128
+#define PBUF_POOL_SIZE 256
 
 #define LWIP_ETHERNET 1
 #define LWIP_ARP 1
@@ -36,8 +36,8 @@
 #define LWIP_DNS 0
 
 #define TCP_MSS 1460
-#define TCP_WND (16 * TCP_MSS)
-#define TCP_SND_BUF (16 * TCP_MSS)
+#define TCP_WND (32 * TCP_MSS)
+#define TCP_SND_BUF (32 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_LISTEN_BACKLOG 1
 

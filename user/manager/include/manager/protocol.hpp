@@ -144,10 +144,10 @@ constexpr FunctionConfig DEFAULT_CONFIG = {
     16ull << 20, 5'000'000'000ull, 0, 1ull << 20, 4, 0, 0,
 };
 constexpr u64 MAX_MEMORY_LIMIT = 256ull << 20;
-constexpr u64 MAX_OUTPUT_BYTES = 1ull << 20;
+constexpr u64 MAX_OUTPUT_BYTES = 128ull << 20;  // The gateway passes up to 128 MiB (max_body_mib=).
 constexpr u64 MAX_EXECUTABLE_BYTES = 16ull << 20;
+constexpr u64 MAX_INPUT_BYTES = 128ull << 20;   // The same, for an input in Memory.
 constexpr u64 MAX_IMAGE_TREE_BYTES = 1ull << 30;  // The tenant's storage quota is the real bound.
-constexpr u64 MAX_INPUT_BYTES = 1ull << 20;
 constexpr u64 MAX_NESTED_CALLS = 64;  // Nested invocations one invocation may make (fan-out).
 
 // Reply words 0-7 of INVOKE and EVENT_INVOKE.

@@ -49,7 +49,26 @@ enum SocketRequest : sys::u32 {
   // As Send, but never waits: takes as many of the bytes as lwIP's send buffer has room for now.
   // Reply: 0 bytes accepted (>= 1). Errors: Busy (no room now), NotFound, Destroyed, InvalidArgument.
   SOCKET_SEND_NOW = 10,
+  // Bulk transfer through a buffer the client shares once, so a large body costs one call per
+  // BULK_BYTES instead of one per 504 bytes. words: 0 size in bytes (1..MAX_ATTACH_BYTES);
+  // capabilities[0]: a Memory (Read and Write) of at least that size, not demand-zero. The server
+  // never maps it: it moves bytes with MemoryRead/MemoryWrite, so a client that revokes or deletes
+  // it meanwhile only gets errors. One buffer per badge. Errors: InvalidArgument (no capability,
+  // bad size, or a Memory it cannot read and write), Busy (the badge has one), QuotaExceeded.
+  SOCKET_ATTACH = 11,
+  // As Receive with timeout 0, into the attached buffer: words: 0 connection, 1 offset, 2 maximum
+  // (at most BULK_BYTES). Reply: 0 length (0 = the peer closed its side), the bytes at [offset,
+  // offset + length) of the buffer. Errors: NotFound, Timeout (nothing now), Destroyed,
+  // InvalidArgument (no buffer, or the range outside it), Busy (a Receive of it waits).
+  SOCKET_RECEIVE_BULK = 12,
+  // As SendNow, from the attached buffer: words: 0 connection, 1 offset, 2 length (at most
+  // BULK_BYTES). Reply: 0 bytes accepted (>= 1, what lwIP has room for now). Errors: as SendNow,
+  // and InvalidArgument for no buffer or a range outside it.
+  SOCKET_SEND_BULK = 13,
 };
+
+constexpr u64 BULK_BYTES = 32 * 1024;          // The most one bulk Receive or Send moves.
+constexpr u64 MAX_ATTACH_BYTES = 1024 * 1024;  // The largest attached buffer.
 
 // Poll events and flags.
 constexpr u64 POLL_READABLE = 1;  // Data, the peer's FIN or a reset to read; a listener: a queued connection.
@@ -157,6 +176,29 @@ class SocketClient {
     result.count = message.words[1];
     for (u64 index = 0; index < result.count; ++index) result.ready[index] = message.words[POLL_FIRST_WORD + index];
     return {};
+  }
+  // Shares `buffer` (size bytes) for the bulk calls; the server keeps its own capability to it.
+  [[nodiscard]] sys::Result<void> attach(sys::Memory buffer, u64 size) const {
+    sys::Message message = sys::Message::make(SOCKET_ATTACH, {size});
+    message.attach(buffer, sys::abi::rights_of(sys::abi::MemoryRight::Read, sys::abi::MemoryRight::Write));
+    return sys::rpc_call(server_, message, message);
+  }
+  // Receives at most min(maximum, BULK_BYTES) bytes into the attached buffer at `offset`, without
+  // waiting (Timeout: nothing now); 0 = the peer closed its side.
+  [[nodiscard]] sys::Result<u64> receive_bulk(u64 connection, u64 offset, u64 maximum) const {
+    sys::Message message = sys::Message::make(SOCKET_RECEIVE_BULK, {connection, offset, maximum});
+    auto called = sys::rpc_call(server_, message, message);
+    if (!called.ok()) return called.error();
+    if (message.words[0] > maximum || message.words[0] > BULK_BYTES) return Error::InvalidArgument;
+    return message.words[0];
+  }
+  // Sends what lwIP has room for now of the attached buffer's [offset, offset + length).
+  [[nodiscard]] sys::Result<u64> send_bulk(u64 connection, u64 offset, u64 length) const {
+    sys::Message message = sys::Message::make(SOCKET_SEND_BULK, {connection, offset, length});
+    auto called = sys::rpc_call(server_, message, message);
+    if (!called.ok()) return called.error();
+    if (message.words[0] == 0 || message.words[0] > length) return Error::InvalidArgument;
+    return message.words[0];
   }
   [[nodiscard]] sys::Result<void> wake() const {
     sys::Message message = sys::Message::make(SOCKET_WAKE);
