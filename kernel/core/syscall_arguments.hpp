@@ -332,6 +332,15 @@ KERNEL_SYSCALL_VIEW(MemoryCommit) {
   void set_stopped_at(u64 page) { set_output<1>(page); }
 };
 
+KERNEL_SYSCALL_VIEW(MemoryCopyCommitted) {
+ public:
+  using SyscallView::SyscallView;
+  u64 source_selector() const { return argument<1>(); }
+  u64 first_page() const { return argument<2>(); }
+  u64 page_count() const { return argument<3>(); }
+  void set_stopped_at(u64 page) { set_output<1>(page); }
+};
+
 #undef KERNEL_SYSCALL_VIEW_EMPTY
 #undef KERNEL_SYSCALL_VIEW
 

@@ -417,6 +417,21 @@ Result<Outcome> invoke<Syscall::MemoryCommit>(Thread&, Target<Syscall::MemoryCom
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCommit);
 
+template <> [[gnu::always_inline]] inline
+Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(Thread& self, Target<Syscall::MemoryCopyCommitted> target,
+                                                     SyscallArguments<Syscall::MemoryCopyCommitted>& arguments) {
+  Capability* source_slot = TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory,
+                                       rights_of(abi::MemoryRight::Read)));
+  u64 stopped_at = 0;
+  Error error = copy_committed_memory(target.object, *object_of<Memory>(*source_slot), arguments.first_page(),
+                                      arguments.page_count(), stopped_at);
+  // o1 says where it stopped, on success and on failure alike.
+  arguments.set_stopped_at(stopped_at);
+  if (error != Error::None) return error;
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(MemoryCopyCommitted);
+
 // Destroys memory in steps (see destroy_task). Each step ends with one shootdown for every page
 // it unmapped, whichever tasks they were in; the frames go back only after the last one.
 bool destroy_memory(Memory& memory, u64& work) {
