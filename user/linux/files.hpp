@@ -28,7 +28,7 @@ i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2);
 i64 linux_fcntl(u64 descriptor, u64 command, u64 argument);
 i64 linux_ioctl(u64 descriptor);
 i64 linux_fsync(u64 descriptor);
-i64 linux_poll(u64 descriptors, u64 count);
+i64 linux_poll(u64 descriptors, u64 count, u64 timeout_milliseconds);
 i64 linux_fstat(u64 descriptor, u64 buffer);
 i64 linux_ftruncate(u64 descriptor, u64 length);
 i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length);
@@ -50,5 +50,19 @@ i64 linux_umask(u64 mask);
 
 // True when `descriptor` names an open descriptor (mmap answers ENODEV for those, EBADF else).
 bool descriptor_open(u64 descriptor);
+
+// Processes (process.hpp): pipe2; at fork the parent counts its pipe descriptions once more (the
+// child's copies); a process that ends closes everything; exec closes the FD_CLOEXEC descriptors.
+i64 linux_pipe2(u64 address, u64 flags);
+void files_fork_references();
+void files_fork_references_undo();
+void files_close_all();
+void files_close_on_exec();
+// 0 when `path` names the program's own file (/proc/self/exe, /<name>), else ENOENT, EACCES or
+// ENOEXEC (nothing else can be loaded yet).
+i64 files_resolve_executable(u64 path);
+// Calls `keep` for every range of the mmap area /tmp uses (its node table and file data): exec
+// keeps them, since /tmp outlives the program image.
+void files_storage(void (*keep)(u64 address, u64 bytes));
 
 }  // namespace personality

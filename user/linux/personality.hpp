@@ -32,6 +32,7 @@ enum Errno : i64 {
   ENODEV = 19, ETIMEDOUT = 110,
   EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
   EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95,
+  E2BIG = 7, ENOEXEC = 8, ECHILD = 10, EPIPE = 32,
 };
 
 constexpr u64 PAGE = 4096;
@@ -113,6 +114,13 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls);
 [[noreturn]] void linux_exit_thread(u64 status);
 i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2, u64 value3);
 bool thread_alive(u64 tid);
+// The CPU a thread (or process) with this id runs on: the function's CPUs in turn.
+u64 cpu_for(u64 tid);
+// fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;
+// every other entry is free and holds no capability (they were the parent's). exec: the same,
+// and the program's other threads end.
+void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid);
+void threads_end_others();
 
 // Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
 u64 allocate_slot();
@@ -156,6 +164,17 @@ i64 linux_madvise(u64 address, u64 length, u64 advice);
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.
 u64 allocate_anonymous(u64 bytes);
+// Processes: the chunks of memory the personality mapped (brk, mmap, MAP_FIXED), for fork's copy.
+struct MemoryChunk {
+  u64 address, pages, slot;
+};
+usize memory_chunk_count();
+MemoryChunk memory_chunk(usize index);
+// The child of a fork makes the kernel's mappings of its chunks agree with the protections it
+// inherited; exec gives back the program's brk and mmap memory (keeping what /tmp uses) and drops
+// every protection.
+void memory_after_fork();
+void memory_reset_for_exec();
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

@@ -9,6 +9,7 @@
 
 #include "files.hpp"
 #include "personality.hpp"
+#include "process.hpp"
 
 namespace personality {
 namespace {
@@ -31,7 +32,9 @@ struct Arguments {
   X(5, fstat, "fd 0-2 and their duplicates: a pipe (S_IFIFO); files: mode, size, inode, links, owner (root "    \
               "for the fixed tree, 1000 in /tmp), times since boot")                                            \
   X(6, lstat, "as newfstatat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
-  X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
+  X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; pipes: readable "  \
+             "with data, POLLHUP without writers, writable with PIPE_BUF free, POLLERR without readers; waits "    \
+             "for pipes up to the timeout")                                                                       \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
   X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "    \
@@ -41,31 +44,42 @@ struct Arguments {
                   "input and output: 0, unchanged; free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area (zeroed; still charged)")                             \
   X(12, brk, "grows the break above the image with memory from the limit")                                      \
-  X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
-  X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                               \
+  X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
+                      "of a system call (docs/LINUX.md, Processes)")                                            \
+  X(14, rt_sigprocmask, "the process's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK)")                    \
+  X(15, rt_sigreturn, "back from a handler's frame to the registers and mask saved in it")                      \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
   X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
   X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
   X(19, readv, "like read, per iovec (at most 1024)")                                                           \
   X(20, writev, "like write, per iovec (at most 1024)")                                                         \
   X(21, access, "as faccessat")                                                                                 \
+  X(22, pipe, "as pipe2 with no flags")                                                                         \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
   X(28, madvise, "0; MADV_DONTNEED zeroes the range (keeping its protections)")                                 \
   X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
+  X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
-  X(39, getpid, "1")                                                                                            \
+  X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
-               "or with CLONE_VFORK (a new process) ENOSYS; other flag sets EINVAL")                            \
-  X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                           \
-  X(58, vfork, "ENOSYS, as fork")                                                                               \
+               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); other "  \
+               "flag sets EINVAL")                                                                              \
+  X(57, fork, "a new process: a task from the invocation's factory with an eager copy of the caller's "         \
+              "writable memory; at most 16 processes (then, or past the memory limit, EAGAIN)")                 \
+  X(58, vfork, "as fork (the parent does not wait: the child has its own copy)")                                \
+  X(59, execve, "the program's own image (/proc/self/exe, /<name>) in place: argv, envp, FD_CLOEXEC; other "   \
+                "files ENOEXEC (EACCES without an x bit), unknown paths ENOENT")                                \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
-  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal; signal 0: 0; others ESRCH")          \
+  X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
+               "deleted; ECHILD without children")                                                              \
+  X(62, kill, "to processes of the invocation (pid, 0, -1, -group): pending until the target's next system "   \
+              "call, then its default action (terminate) or handler; signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
                "F_SETFL (O_APPEND); others EINVAL")                                                             \
@@ -90,11 +104,17 @@ struct Arguments {
   X(104, getgid, "1000")                                                                                        \
   X(107, geteuid, "1000")                                                                                       \
   X(108, getegid, "1000")                                                                                       \
-  X(110, getppid, "0")                                                                                          \
+  X(109, setpgid, "the caller or its child into a group of its session")                                       \
+  X(110, getppid, "the parent's pid (0 for pid 1)")                                                             \
+  X(111, getpgrp, "the process group")                                                                          \
+  X(112, setsid, "a new session and group led by the caller; EPERM for a group leader")                        \
+  X(121, getpgid, "the process group of a process of the invocation")                                           \
+  X(124, getsid, "the session of a process of the invocation")                                                  \
+  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
   X(131, sigaltstack, "accepted and ignored")                                                                   \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
-  X(200, tkill, "to a live tid: as kill; others ESRCH")                                                         \
+  X(200, tkill, "to a live thread of the process: as kill to the process; others ESRCH")                        \
   X(201, time, "seconds since boot")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
@@ -107,7 +127,8 @@ struct Arguments {
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
-  X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                              \
+  X(234, tgkill, "to the caller's pid and a live thread: as kill to the process; others ESRCH")                 \
+  X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
                  "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing outside /tmp "      \
                  "EROFS; unknown paths ENOENT; O_PATH/O_TMPFILE EOPNOTSUPP")                                    \
@@ -119,7 +140,11 @@ struct Arguments {
   X(269, faccessat, "existence (ENOENT); W_OK outside /tmp and /dev/null EROFS; X_OK needs an x bit")           \
   X(273, set_robust_list, "accepted; the list is not walked at thread exit")                                    \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
-  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; others " \
+  X(293, pipe2, "a pipe shared by the processes (16 KiB, PIPE_BUF writes atomic; at most 16 pipes: ENFILE): " \
+                "O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when every writer closed, EPIPE and SIGPIPE when every " \
+                "reader did")                                                                                   \
+  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; "        \
+                    "RLIMIT_NPROC 16; others "                                                                  \
                     "infinite; setting is accepted and ignored")                                                \
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
                     "itself EINVAL")                                                                            \
@@ -150,7 +175,7 @@ i64 sys_fcntl(const Arguments& a) { return linux_fcntl(a.a0, a.a1, a.a2); }
 i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_fdatasync(const Arguments& a) { return linux_fsync(a.a0); }
-i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1); }
+i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1, a.a2); }
 i64 sys_fstat(const Arguments& a) { return linux_fstat(a.a0, a.a1); }
 i64 sys_ftruncate(const Arguments& a) { return linux_ftruncate(a.a0, a.a1); }
 i64 sys_truncate(const Arguments& a) { return linux_truncate(a.a0, a.a1); }
@@ -187,41 +212,26 @@ i64 sys_brk(const Arguments& a) { return linux_brk(a.a0); }
 i64 sys_mremap(const Arguments& a) { return linux_mremap(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
 
-i64 sys_rt_sigaction(const Arguments& a) {
-  if (a.a2 != 0) {
-    if (!writable(a.a2, 32)) return -EFAULT;
-    memset(reinterpret_cast<void*>(a.a2), 0, 32);
-  }
-  return 0;
-}
-i64 sys_rt_sigprocmask(const Arguments& a) {
-  if (a.a2 != 0) {
-    if (a.a3 > 128 || !writable(a.a2, a.a3)) return -EFAULT;
-    memset(reinterpret_cast<void*>(a.a2), 0, a.a3);
-  }
-  return 0;
-}
+i64 sys_rt_sigaction(const Arguments& a) { return linux_rt_sigaction(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigprocmask(const Arguments& a) { return linux_rt_sigprocmask(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigreturn(const Arguments&) { return linux_rt_sigreturn(); }
+i64 sys_rt_sigsuspend(const Arguments& a) { return linux_rt_sigsuspend(a.a0, a.a1); }
+i64 sys_pause(const Arguments&) { return linux_pause(); }
 i64 sys_sigaltstack(const Arguments&) { return 0; }
+i64 sys_kill(const Arguments& a) { return linux_kill(a.a0, a.a1); }
+i64 sys_tkill(const Arguments& a) { return linux_tgkill(own_pid, a.a0, a.a1); }
+i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
 
-i64 signal_self(u64 target, u64 signal) {
-  if (target != LINUX_PID && target != 0) return -ESRCH;
-  if (signal == 0) return 0;
-  if (signal > 64) return -EINVAL;
-  logf("linux: killed by signal %lu\n", signal);
-  exit_program(128 + signal);
-}
-// A signal to any live thread ends the whole invocation, as an unhandled fatal signal does on Linux.
-i64 signal_thread(u64 tid, u64 signal) {
-  bool alive;
-  {
-    LockGuard guard;
-    alive = thread_alive(tid);
-  }
-  return alive ? signal_self(0, signal) : -ESRCH;
-}
-i64 sys_kill(const Arguments& a) { return signal_self(a.a0, a.a1); }
-i64 sys_tkill(const Arguments& a) { return signal_thread(a.a0, a.a1); }
-i64 sys_tgkill(const Arguments& a) { return a.a0 != LINUX_PID ? -ESRCH : signal_thread(a.a1, a.a2); }
+i64 sys_pipe(const Arguments& a) { return linux_pipe2(a.a0, 0); }
+i64 sys_pipe2(const Arguments& a) { return linux_pipe2(a.a0, a.a1); }
+i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_execve(const Arguments& a) { return linux_execve(a.a0, a.a1, a.a2); }
+i64 sys_setpgid(const Arguments& a) { return linux_setpgid(a.a0, a.a1); }
+i64 sys_getpgrp(const Arguments&) { return linux_getpgid(0); }
+i64 sys_getpgid(const Arguments& a) { return linux_getpgid(a.a0); }
+i64 sys_setsid(const Arguments&) { return linux_setsid(); }
+i64 sys_getsid(const Arguments& a) { return linux_getsid(a.a0); }
 
 i64 sys_sched_yield(const Arguments&) {
   (void)native(abi::Syscall::ThreadYield, 0);
@@ -317,9 +327,9 @@ i64 sys_uname(const Arguments& a) {
   return 0;
 }
 
-i64 sys_getpid(const Arguments&) { return LINUX_PID; }
+i64 sys_getpid(const Arguments&) { return static_cast<i64>(own_pid); }
 i64 sys_gettid(const Arguments&) { return static_cast<i64>(current_thread().tid); }
-i64 sys_getppid(const Arguments&) { return 0; }
+i64 sys_getppid(const Arguments&) { return linux_getppid(); }
 i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
@@ -357,8 +367,9 @@ i64 sys_set_robust_list(const Arguments& a) { return a.a1 == 24 ? 0 : -EINVAL; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
 i64 sys_clone3(const Arguments&) { return -ENOSYS; }
 i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
-i64 sys_fork(const Arguments&) { return -ENOSYS; }
-i64 sys_vfork(const Arguments&) { return -ENOSYS; }
+constexpr u64 SIGCHLD = 17;
+i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
+i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 
 i64 sys_sched_getaffinity(const Arguments& a) {
@@ -384,12 +395,14 @@ i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
       value[0] = value[1] = registers.argument1;
   } else if (resource == 7) {  // RLIMIT_NOFILE
     value[0] = value[1] = MAX_DESCRIPTORS;
+  } else if (resource == 6) {  // RLIMIT_NPROC
+    value[0] = value[1] = MAX_PROCESSES;
   }
   memcpy(reinterpret_cast<void*>(old_limit), value, sizeof value);
   return 0;
 }
 i64 sys_prlimit64(const Arguments& a) {
-  if (a.a0 != 0 && a.a0 != LINUX_PID) return -ESRCH;
+  if (a.a0 != 0 && a.a0 != own_pid) return -ESRCH;
   return resource_limit(a.a1, a.a2, a.a3);
 }
 i64 sys_getrlimit(const Arguments& a) { return resource_limit(a.a0, 0, a.a1); }
@@ -408,7 +421,7 @@ i64 unsupported(u64 number) {
 // take state_lock() themselves, for as long as they need it and never while they wait.
 bool runs_unlocked(u64 number) {
   switch (number) {
-    case 24: case 35: case 56: case 60: case 62: case 200: case 202: case 230: case 231: case 234:
+    case 24: case 35: case 56: case 57: case 58: case 60: case 202: case 230: case 231:
       return true;
     default:
       return false;
@@ -440,8 +453,10 @@ extern "C" void personality_handle_syscall() {
   u64 number = registers.rax;
   if (runs_unlocked(number)) {
     registers.rax = static_cast<u64>(dispatch(number, arguments));
-    return;
+  } else {
+    LockGuard guard;
+    registers.rax = static_cast<u64>(dispatch(number, arguments));
   }
-  LockGuard guard;
-  registers.rax = static_cast<u64>(dispatch(number, arguments));
+  // Signals sent to the process take effect here, at the end of a system call.
+  deliver_signals();
 }

@@ -1,0 +1,123 @@
+// The state the processes of one invocation share (process.hpp): one Memory at SHARED_ADDRESS in
+// every process (process table, pipes, stdout), the notifications processes block on, and the
+// read-only pages every process maps alike (the program's read-only segments, the personality's
+// text and read-only data, the context page, the input), each a Memory made once by the first
+// fork or pipe and given to every child at the same capability slot.
+// Invariants: shared() stays null until all of it exists, so a program that never forks or pipes
+// pays nothing; once it exists, stdout and the input offset live only there; the mappings listed
+// in shared_mappings are the same pages at the same addresses in every process.
+#include "process.hpp"
+
+extern "C" [[gnu::visibility("hidden")]] char personality_rodata_start[];
+extern "C" [[gnu::visibility("hidden")]] char personality_data_start[];
+
+namespace personality {
+namespace {
+
+SharedState* the_shared = nullptr;
+bool shared_refused = false;  // A refused first attempt is final (its slots and mappings stay).
+
+constexpr u32 READ = abi::rights_of(abi::MemoryRight::Read);
+constexpr u32 READ_EXECUTE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute);
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+// A copy of `bytes` at `address` (the caller's own, readable pages) in a new Memory, listed as a
+// shared mapping at the same address; false when the memory limit refuses it.
+bool share_copy(u64 address, u64 bytes, u32 rights) {
+  u64 pages = page_up(bytes) / PAGE;
+  if (pages == 0 || shared_mapping_count >= MAX_SHARED_MAPPINGS) return pages == 0;
+  u64 slot = allocate_slot();
+  if (slot == 0) return false;
+  if (native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Memory), slot,
+             pages) != sys::Error::None ||
+      native(abi::Syscall::MemoryWrite, slot, 0, address, bytes) != sys::Error::None) {
+    (void)native(abi::Syscall::CapabilityDelete, slot);
+    free_slot(slot);
+    return false;
+  }
+  shared_mappings[shared_mapping_count++] = SharedMapping{address, pages, slot, rights};
+  return true;
+}
+
+bool create_shared() {
+  State& s = state();
+  u64 output_bytes = page_up(s.context->output_capacity == 0 ? 1 : s.context->output_capacity);
+  u64 pages = (OUTPUT_OFFSET + output_bytes) / PAGE;
+  u64 slot = map_fresh(SHARED_ADDRESS, pages);
+  if (slot == 0) return false;
+  shared_mappings[shared_mapping_count++] = SharedMapping{SHARED_ADDRESS, pages, slot, READ_WRITE};
+  auto* table = reinterpret_cast<SharedState*>(SHARED_ADDRESS);  // Fresh pages: all zero.
+  for (u64& notification : table->notification_slots) {
+    notification = allocate_slot();
+    if (notification == 0 || native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
+                                    static_cast<u64>(abi::ObjectType::Notification), notification) != sys::Error::None)
+      return false;
+  }
+  // What the manager mapped read-only and every process needs: the program's read-only segments,
+  // the personality's text and read-only data, the context page and the input.
+  for (u64 i = 0; i < s.start.segment_count; ++i) {
+    const manager::LinuxSegment& segment = s.start.segments[i];
+    if ((segment.flags & manager::LINUX_SEGMENT_WRITABLE) != 0) continue;
+    bool executable = (segment.flags & manager::LINUX_SEGMENT_EXECUTABLE) != 0;
+    if (!share_copy(segment.address, segment.bytes, executable ? READ_EXECUTE : READ)) return false;
+  }
+  u64 text = manager::LINUX_PERSONALITY_ADDRESS;
+  u64 rodata = reinterpret_cast<u64>(personality_rodata_start);
+  u64 data = reinterpret_cast<u64>(personality_data_start);
+  if (!share_copy(text, rodata - text, READ_EXECUTE) || !share_copy(rodata, data - rodata, READ) ||
+      !share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) ||
+      !share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ))
+    return false;
+  // stdout so far moves into the shared area; from now on every process appends there.
+  u64 capacity = s.context->output_capacity;
+  memcpy(reinterpret_cast<u8*>(SHARED_ADDRESS + OUTPUT_OFFSET), reinterpret_cast<const u8*>(s.context->output_address),
+         s.output_size < capacity ? s.output_size : capacity);
+  table->output_size = s.output_size;
+  table->input_position = s.input_position;
+  table->next_pid = 2;
+  table->processes[0] = ProcessEntry{ProcessUse::Running, static_cast<u32>(LINUX_PID), 0, 1, 1, 0, 0};
+  return true;
+}
+
+}  // namespace
+
+SharedMapping shared_mappings[MAX_SHARED_MAPPINGS];
+usize shared_mapping_count = 0;
+usize own_process_index = 0;
+u64 own_pid = LINUX_PID;
+
+SharedState* shared() { return the_shared; }
+u8* pipe_data(usize pipe) { return reinterpret_cast<u8*>(SHARED_ADDRESS + PIPE_DATA_OFFSET + pipe * PIPE_CAPACITY); }
+u8* shared_output() { return reinterpret_cast<u8*>(SHARED_ADDRESS + OUTPUT_OFFSET); }
+usize process_index() { return own_process_index; }
+u64 process_pid() { return own_pid; }
+
+bool shared_init() {
+  if (the_shared != nullptr) return true;
+  if (shared_refused) return false;
+  if (!create_shared()) {
+    shared_refused = true;
+    return false;
+  }
+  the_shared = reinterpret_cast<SharedState*>(SHARED_ADDRESS);
+  return true;
+}
+
+void process_block(u64 nanoseconds) {
+  constexpr u64 SLICE = 20'000'000;
+  u64 timeout = nanoseconds < SLICE ? nanoseconds : SLICE;
+  if (timeout == 0) return;
+  if (the_shared == nullptr) {
+    sleep_nanoseconds(timeout);
+    return;
+  }
+  sys::SyscallRegisters registers{0, 0, 0, 0, 0, timeout};
+  (void)sys::invoke(abi::Syscall::NotificationWait, the_shared->notification_slots[own_process_index], registers);
+}
+
+void process_wake(usize index) {
+  if (the_shared != nullptr && index < MAX_PROCESSES)
+    (void)native(abi::Syscall::NotificationSignal, the_shared->notification_slots[index], 1);
+}
+
+}  // namespace personality
