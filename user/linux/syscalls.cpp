@@ -417,8 +417,10 @@ i64 unsupported(u64 number) {
   return -ENOSYS;
 }
 
-// Calls that block (sleeps, futex waits), end threads or the invocation, or create threads: they
-// take state_lock() themselves, for as long as they need it and never while they wait.
+// Calls that block on their own (sleeps, futex waits), end threads or the invocation, or create
+// threads and processes: they take state_lock() themselves, for as long as they need it and never
+// while they wait. (Pipe reads and writes, wait4, poll and rt_sigsuspend run under the
+// dispatcher's lock and give it up while they wait; execve gives it up as it enters the program.)
 bool runs_unlocked(u64 number) {
   switch (number) {
     case 24: case 35: case 56: case 57: case 58: case 60: case 202: case 230: case 231:
