@@ -35,6 +35,25 @@ personality_fork_entry:
     ud2
     .size personality_fork_entry, . - personality_fork_entry
 
+    .global personality_supervisor_entry
+    .type personality_supervisor_entry, @function
+personality_supervisor_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_supervisor_start
+    ud2
+    .size personality_supervisor_entry, . - personality_supervisor_entry
+
+    .global personality_crash_entry
+    .type personality_crash_entry, @function
+personality_crash_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    cld
+    call personality_crash_start
+    ud2
+    .size personality_crash_entry, . - personality_crash_entry
+
     .text
     .global personality_syscall_entry
     .type personality_syscall_entry, @function

@@ -39,6 +39,7 @@ struct ForkRecord {
   usize index;
   u64 pid;
   u64 slots;  // The child's capability slots in use.
+  u64 exception_slot;  // Its badged Send capability of the supervisor's endpoint.
   abi::PersonalityRegisters registers;
   ThreadEntry thread;
   u64 clear_tid, set_tid;  // CLONE_CHILD_CLEARTID / CLONE_CHILD_SETTID words (0: none).
@@ -133,6 +134,14 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
     if (!child.map_shared(shared_mappings[i])) return false;
   for (u64 notification : shared()->notification_slots)
     if (!child.give(notification, notification, ALL_RIGHTS)) return false;
+  // Faults of its threads go to the supervisor with its badge; it may badge its own children's.
+  constexpr u32 SEND = abi::rights_of(abi::EndpointRight::Send);
+  u64 endpoint = shared()->exception_slot;
+  u64 exceptions = child.temporary();
+  if (exceptions == 0 || !child.give(endpoint, endpoint, SEND) ||
+      native(abi::Syscall::CapabilityCopy, endpoint, exceptions, SEND, index + 1) != sys::Error::None ||
+      !child.give(exceptions, exceptions, SEND))
+    return false;
   for (u64 i = 0; i < s.start.segment_count; ++i) {
     const manager::LinuxSegment& segment = s.start.segments[i];
     if ((segment.flags & manager::LINUX_SEGMENT_WRITABLE) != 0 &&
@@ -157,8 +166,8 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   if (thread == 0 || data_slot == 0) return false;
   if (native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Thread), thread,
              0, task, manager::FUNCTION_UTCB_ADDRESS) != sys::Error::None ||
-      native(abi::Syscall::ThreadConfigure, thread, manager::FUNCTION_PRIORITY, cpu_for(pid),
-             manager::FUNCTION_MANAGER) != sys::Error::None ||
+      native(abi::Syscall::ThreadConfigure, thread, manager::FUNCTION_PRIORITY, cpu_for(pid), exceptions) !=
+          sys::Error::None ||
       !child.give(thread, thread, ALL_RIGHTS))
     return false;
 
@@ -167,6 +176,7 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   record.index = index;
   record.pid = pid;
   record.slots = child.slots() | (u64{1} << data_slot);
+  record.exception_slot = exceptions;
   record.registers = registers;
   record.registers.rax = 0;
   if (stack != 0) record.registers.rsp = stack;
@@ -273,7 +283,7 @@ i64 process_fork(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
     pid = shared()->next_pid++;
     const ProcessEntry& self = own_entry();
     shared()->processes[index] =
-        ProcessEntry{ProcessUse::Running, static_cast<u32>(pid), static_cast<u32>(own_pid), self.group, self.session, 0, 0};
+        ProcessEntry{ProcessUse::Running, static_cast<u32>(pid), static_cast<u32>(own_pid), self.group, self.session, 0, 0, 0};
   }
   u64 task = allocate_slot();
   bool built = task != 0 &&
@@ -450,6 +460,7 @@ extern "C" [[noreturn]] void personality_fork_start() {
   s.unsupported_calls = 0;  // The parent reports its own.
   own_process_index = record.index;
   own_pid = record.pid;
+  own_exception_slot = record.exception_slot;
   for (Child& child : children) child = Child{};
   threads_after_fork(record.thread, record.pid, record.clear_tid);
   memory_after_fork();

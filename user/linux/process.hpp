@@ -23,6 +23,7 @@ struct ProcessEntry {
   u32 pid, parent, group, session;
   u32 status;       // Linux wait status, once a zombie.
   u64 pending;      // Signals sent to it (bit n - 1 for signal n), taken at its next system call.
+  u64 crash_signal; // Set by the supervisor when a thread of it faulted (SIGSEGV, SIGILL, ...).
 };
 
 struct PipeEntry {
@@ -39,6 +40,7 @@ struct SharedState {
   u64 input_position;    // The offset of the input description, shared as Linux shares it.
   u64 unsupported_calls; // ENOSYS answers of processes that have exited.
   u64 notification_slots[MAX_PROCESSES];  // Process i blocks on this slot (the same in every task).
+  u64 exception_slot;    // The supervisor's endpoint (pid 1: all rights; children: Send, unbadged).
   ProcessEntry processes[MAX_PROCESSES];
   PipeEntry pipes[MAX_PIPES];
 };
@@ -58,6 +60,9 @@ extern usize shared_mapping_count;
 // Who the calling process is: its entry in SharedState::processes and its pid (1 before any fork).
 extern usize own_process_index;
 extern u64 own_pid;
+// The exception endpoint of this process's threads: the manager's for pid 1 (a fault ends the
+// invocation), the supervisor's with this process's badge for every other (a fault ends it alone).
+extern u64 own_exception_slot;
 
 // Null until the first fork or pipe.
 SharedState* shared();

@@ -10,6 +10,8 @@
 
 extern "C" [[gnu::visibility("hidden")]] char personality_rodata_start[];
 extern "C" [[gnu::visibility("hidden")]] char personality_data_start[];
+extern "C" [[gnu::visibility("hidden")]] void personality_supervisor_entry();
+extern "C" [[gnu::visibility("hidden")]] void personality_crash_entry();
 
 namespace personality {
 namespace {
@@ -37,6 +39,38 @@ bool share_copy(u64 address, u64 bytes, u32 rights) {
   }
   shared_mappings[shared_mapping_count++] = SharedMapping{address, pages, slot, rights};
   return true;
+}
+
+// The supervisor: a thread of pid 1 outside the thread table (its UTCB past the table's pages,
+// its stack here) that receives the faults of other processes' threads, badged with the process's
+// index + 1, and resumes the faulting thread at personality_crash_entry, which ends that process
+// with the signal Linux would send (its parent's wait sees it), on the process's crash stack.
+alignas(16) u8 supervisor_stack[8192];
+alignas(16) u8 crash_stack[8192];  // Every process's own copy; only its crashing thread uses it.
+constexpr u64 SUPERVISOR_UTCB = manager::FUNCTION_UTCB_ADDRESS + MAX_THREADS * PAGE;
+
+u64 signal_of(u32 kind) {
+  switch (static_cast<abi::ExceptionKind>(kind)) {
+    case abi::ExceptionKind::InvalidOpcode: return 4;  // SIGILL
+    case abi::ExceptionKind::DivideError: return 8;    // SIGFPE
+    case abi::ExceptionKind::Breakpoint: return 5;     // SIGTRAP
+    default: return 11;                                // SIGSEGV
+  }
+}
+
+bool start_supervisor(SharedState& table) {
+  u64 endpoint = allocate_slot();
+  u64 thread = allocate_slot();
+  if (endpoint == 0 || thread == 0) return false;
+  table.exception_slot = endpoint;
+  return native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Endpoint),
+                endpoint) == sys::Error::None &&
+         native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Thread),
+                thread, 0, manager::FUNCTION_TASK, SUPERVISOR_UTCB) == sys::Error::None &&
+         native(abi::Syscall::ThreadConfigure, thread, manager::FUNCTION_PRIORITY, cpu_for(0),
+                manager::FUNCTION_MANAGER) == sys::Error::None &&
+         native(abi::Syscall::ThreadStart, thread, reinterpret_cast<u64>(&personality_supervisor_entry),
+                reinterpret_cast<u64>(supervisor_stack + sizeof supervisor_stack), 0) == sys::Error::None;
 }
 
 bool create_shared() {
@@ -75,8 +109,8 @@ bool create_shared() {
   table->output_size = s.output_size;
   table->input_position = s.input_position;
   table->next_pid = 2;
-  table->processes[0] = ProcessEntry{ProcessUse::Running, static_cast<u32>(LINUX_PID), 0, 1, 1, 0, 0};
-  return true;
+  table->processes[0] = ProcessEntry{ProcessUse::Running, static_cast<u32>(LINUX_PID), 0, 1, 1, 0, 0, 0};
+  return start_supervisor(*table);
 }
 
 }  // namespace
@@ -85,6 +119,7 @@ SharedMapping shared_mappings[MAX_SHARED_MAPPINGS];
 usize shared_mapping_count = 0;
 usize own_process_index = 0;
 u64 own_pid = LINUX_PID;
+u64 own_exception_slot = manager::FUNCTION_MANAGER;
 
 SharedState* shared() { return the_shared; }
 u8* pipe_data(usize pipe) { return reinterpret_cast<u8*>(SHARED_ADDRESS + PIPE_DATA_OFFSET + pipe * PIPE_CAPACITY); }
@@ -121,3 +156,37 @@ void process_wake(usize index) {
 }
 
 }  // namespace personality
+
+using namespace personality;
+
+extern "C" [[noreturn]] void personality_supervisor_start() {
+  // Native system calls only: this thread has no syscall handler and never enters the program.
+  SharedState* table = reinterpret_cast<SharedState*>(SHARED_ADDRESS);
+  for (;;) {
+    sys::SyscallRegisters registers{0, 0, 0, 0, 0, abi::TIMEOUT_INFINITE};
+    if (sys::invoke(abi::Syscall::IpcReceive, table->exception_slot, registers) != sys::Error::None) continue;
+    u64 badge = registers.timeout_or_badge;
+    u32 kind = abi::MessageTag{registers.argument1}.label();
+    if (badge == 0 || badge > MAX_PROCESSES || kind < static_cast<u32>(abi::ExceptionKind::PageFault)) {
+      sys::SyscallRegisters kill{abi::MessageTag::make(static_cast<u32>(abi::ExceptionReply::Kill), 0).raw, 0, 0, 0, 0, 0};
+      (void)sys::invoke(abi::Syscall::IpcReply, abi::NULL_SELECTOR, kill);
+      continue;
+    }
+    table->lock.lock();
+    table->processes[badge - 1].crash_signal = signal_of(kind);
+    table->lock.unlock();
+    sys::SyscallRegisters resume{abi::MessageTag::make(static_cast<u32>(abi::ExceptionReply::ResumeAt), 2).raw,
+                                 reinterpret_cast<u64>(&personality_crash_entry),
+                                 reinterpret_cast<u64>(crash_stack + sizeof crash_stack), 0, 0, 0};
+    (void)sys::invoke(abi::Syscall::IpcReply, abi::NULL_SELECTOR, resume);
+  }
+}
+
+// A faulted thread of a process other than pid 1 continues here (the supervisor's ResumeAt): the
+// process ends with the signal the supervisor recorded, as Linux ends it on an unhandled fault.
+extern "C" [[noreturn]] void personality_crash_start() {
+  sys::utcb()->personality_active = 1;  // Its calls below are native (it was in the program).
+  u64 signal = shared()->processes[own_process_index].crash_signal;
+  logf("linux: process %lu killed by signal %lu (a fault)\n", own_pid, signal);
+  end_process(signal == 0 ? 11 : signal);
+}

@@ -195,9 +195,9 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
     return -EAGAIN;  // The memory limit (QuotaExceeded), as Linux's RLIMIT_NPROC would say.
   }
   // Threads take turns over the function's CPU set (the kernel keeps them inside it), and faults
-  // go to the manager like the first thread's.
+  // go where the first thread's go (pid 1: the manager; other processes: the supervisor).
   error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, cpu_for(next_tid),
-                 manager::FUNCTION_MANAGER);
+                 own_exception_slot);
   ThreadEntry& parent = current_thread();
   entry.thread_slot = slot;
   entry.tid = allocate_tid(next_tid);

@@ -1,7 +1,7 @@
 // procs: processes and pipes as a Linux program sees them (musl). With the input "transcript" it
 // prints one line per check, the same bytes on Linux and under the personality: fork and wait
 // statuses, pipes (EOF, EPIPE, SIGPIPE, O_CLOEXEC, O_NONBLOCK), dup2 plumbing, execve of itself with
-// argv and envp, a missing program, kill of a blocked child. With "bomb" it forks until fork fails
+// argv and envp, a missing program, kill of a blocked child, a child that faults. With "bomb" it forks until fork fails
 // and reports how many children it made. Started as "child-echo" (by its own execve) it prints its
 // arguments and one variable. The cost of fork + exit + wait goes to stderr (TSC ticks), not stdout.
 #include <errno.h>
@@ -143,6 +143,15 @@ static int transcript(void) {
   close(idle[1]);
   int gone = kill(child, 0);
   printf("kill-gone %d %s\n", gone, errno == ESRCH ? "ESRCH" : "?");
+
+  // A child that faults ends alone, by SIGSEGV, as on Linux; its parent goes on.
+  child = fork();
+  if (child == 0) {
+    *(volatile int*)16 = 1;
+    _exit(0);
+  }
+  waitpid(child, &status, 0);
+  status_line("faulted-child", status);
 
   // The cost of a fork, its child's exit and the wait, on stderr (it differs between machines).
   unsigned long long before = ticks();
