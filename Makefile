@@ -4,7 +4,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test bench docs fuzz soak clean
+.PHONY: all setup configure build run test bench docs fuzz fuzz-host fuzz-kernel soak clean
 
 all: build
 
@@ -61,6 +61,23 @@ soak: build
 	  --forward 8080 --ready "gateway: listening on port 8080" \
 	  --host-check "python3 tests/soak/soak.py --port {port} --functions $(BUILD)/user/functions \
 	    --seconds $(SOAK_SECONDS) --report $(BUILD)/soak/report.json"
+
+# libFuzzer on the host-built parsers (HTTP, JSON configuration, key file, ELF, boot configuration,
+# multiboot): FUZZ_RUNS executions per target over its committed corpus (tests/fuzz/corpus), built
+# with clang into $(BUILD)/fuzz by scripts/fuzz-host; the suite runs 20,000 per target.
+FUZZ_RUNS ?= 1000000
+fuzz-host: setup
+	scripts/fuzz-host --build-dir $(BUILD) --runs $(FUZZ_RUNS)
+
+# The in-guest syscall fuzzer (kernel_adversarial's last case: four threads on two CPUs, the fuzz
+# factory's quota checked to return exactly) with FUZZ_CALLS calls instead of the suite's 50,000;
+# the count travels on the kernel command line, and the log must show that it arrived.
+FUZZ_CALLS ?= 10000000
+fuzz-kernel: build
+	python3 tests/harness/run_scenario.py --name kernel_fuzz --kernel $(BUILD)/kernel/metteagle.elf \
+	  --append "user fuzz_calls=$(FUZZ_CALLS)" --timeout 3600 --log-dir $(BUILD)/scenario-logs \
+	  --module $(BUILD)/user/kernel_adversarial.elf
+	@grep -E "^# fuzzer: $(FUZZ_CALLS) calls" $(BUILD)/scenario-logs/kernel_fuzz.log
 
 docs: build
 	cmake --build $(BUILD) --target docs

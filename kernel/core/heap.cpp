@@ -54,4 +54,9 @@ usize heap_frames() {
   return heap.pages_held();
 }
 
+usize heap_bytes_in_use() {
+  SpinLockGuard guard(heap_lock);
+  return heap.bytes_in_use();
+}
+
 }  // namespace kernel

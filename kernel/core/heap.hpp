@@ -19,5 +19,7 @@ void* heap_allocate(usize size);
 void heap_free(void* block, usize size);
 // Frames the heap holds now (each has at least one live block).
 usize heap_frames();
+// Bytes in live heap blocks (class sizes); equal again whenever the same objects live again.
+usize heap_bytes_in_use();
 
 }  // namespace kernel

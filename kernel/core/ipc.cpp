@@ -84,6 +84,14 @@ void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge
 }
 
 void link_call(Thread& caller, Thread& server) {
+  // A server answers only its last caller. One it took earlier and neither answered nor saved in
+  // a Reply object can never be answered: its call ends now, instead of waiting forever linked to
+  // a server that no longer knows it (and later writing into that server once it is freed).
+  if (Thread* forgotten = server.caller) {
+    server.caller = nullptr;
+    forgotten->callee = nullptr;
+    abandon_caller(*forgotten);
+  }
   caller.callee = &server;
   server.caller = &caller;
   caller.state = ThreadState::BlockedReply;
@@ -174,8 +182,9 @@ void answer(Thread& server, Thread& caller) {
   if (action == ExceptionReply::ResumeAt) {
     u64 rip = server.frame->rdx;
     u64 rsp = server.frame->r10;
-    // Only user addresses: the exit path returns with sysret/iret to whatever is here.
-    if (rip < metteagle::abi::USER_SPACE_END && rsp < metteagle::abi::USER_SPACE_END) {
+    // Only user addresses, and code only where it can be mapped: the exit path returns with
+    // sysret/iret to whatever is here.
+    if (rip < metteagle::abi::USER_SPACE_USABLE_END && rsp < metteagle::abi::USER_SPACE_END) {
       caller.frame->rip = rip;
       caller.frame->rsp = rsp;
     } else {

@@ -33,6 +33,8 @@ Result<Thread*> thread_or_self(Thread& self, u64 selector) {
 }
 
 bool user_address(u64 address) { return address < abi::USER_SPACE_END; }
+// Where code can run: below the usable end, so no instruction ends at a non-canonical address.
+bool user_code_address(u64 address) { return address < abi::USER_SPACE_USABLE_END; }
 
 }  // namespace
 
@@ -55,7 +57,7 @@ void thread_set_syscall_handler(Thread& self, TrapFrame& frame) {
   if (!thread) return finish(frame, thread.error());
   u64 entry = argument(frame, 1);
   u64 stack = argument(frame, 2);
-  if (entry != 0 && (!user_address(entry) || !user_address(stack))) return finish(frame, Error::InvalidArgument);
+  if (entry != 0 && (!user_code_address(entry) || !user_address(stack))) return finish(frame, Error::InvalidArgument);
   thread.value()->syscall_handler_entry = entry;
   thread.value()->syscall_handler_stack = entry == 0 ? 0 : stack;
   finish(frame, Error::None);
@@ -66,7 +68,7 @@ void personality_return(Thread& self, TrapFrame& frame) {
   abi::Utcb& utcb = utcb_of(self);
   // One copy out of the UTCB (user-writable memory), then checks on the copy.
   abi::PersonalityRegisters saved = utcb.personality_registers;
-  if (!user_address(saved.rip) || !user_address(saved.rsp)) return finish(frame, Error::InvalidArgument);
+  if (!user_code_address(saved.rip) || !user_address(saved.rsp)) return finish(frame, Error::InvalidArgument);
   frame.rax = saved.rax;
   frame.rbx = saved.rbx;
   frame.rcx = saved.rcx;

@@ -8,6 +8,7 @@
 #include "arch/x86_64/address_space.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
+#include "core/heap.hpp"
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_support.hpp"
@@ -162,6 +163,11 @@ void factory_info(Thread& self, TrapFrame& frame) {
   // Only with Observe: the machine's free memory tells of every other task's use.
   bool observe = (slot.value()->rights & rights_of(abi::FactoryRight::Observe)) != 0;
   frame.r10 = observe ? frames().free_frames() * PAGE_SIZE : 0;
+  // The kernel heap's share of it: bytes in live objects and the pages that hold them. Free
+  // memory plus heap pages is what a leak changes; objects spread differently over slab pages
+  // change only the split.
+  frame.r8 = observe ? heap_bytes_in_use() : 0;
+  frame.r9 = observe ? heap_frames() * PAGE_SIZE : 0;
   finish(frame, Error::None);
 }
 
@@ -184,7 +190,10 @@ void task_map(Thread& self, TrapFrame& frame) {
 void task_unmap(Thread& self, TrapFrame& frame) {
   auto target = lookup(own_task(self), frame.rdi, ObjectType::Task, rights_of(abi::TaskRight::Map));
   if (!target) return finish(frame, target.error());
-  finish(frame, unmap_memory(*object_of<Task>(*target.value()), argument(frame, 1), argument(frame, 2)).error());
+  auto stopped_at = unmap_memory(*object_of<Task>(*target.value()), argument(frame, 1), argument(frame, 2));
+  if (!stopped_at) return finish(frame, stopped_at.error());
+  frame.rsi = stopped_at.value();
+  finish(frame, Error::None);
 }
 
 void task_give_capability(Thread& self, TrapFrame& frame) {
@@ -206,7 +215,8 @@ void thread_start(Thread& self, TrapFrame& frame) {
   u64 rip = argument(frame, 1);
   u64 rsp = argument(frame, 2);
   if (thread->state != ThreadState::Inactive) return finish(frame, Error::Busy);
-  if (rip >= abi::USER_SPACE_END || rsp >= abi::USER_SPACE_END) return finish(frame, Error::InvalidArgument);
+  // rip: code can only run in mapped pages, below the usable end (abi/syscall.hpp).
+  if (rip >= abi::USER_SPACE_USABLE_END || rsp >= abi::USER_SPACE_END) return finish(frame, Error::InvalidArgument);
   thread->frame->rip = rip;
   thread->frame->rsp = rsp;
   thread->frame->rdi = argument(frame, 3);
@@ -325,7 +335,12 @@ static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == abi::SYSCALL_CO
 
 // Everything that must happen before any return to user mode.
 void on_return_to_user() {
-  process_destroy_queue();
+  if (destroy_queue_length != 0) finish_destroy_queue();
+  Thread& self = *current_thread();
+  // Every path that sets a user rip checks it; should one ever let a return address outside
+  // usable user space through, the thread ends as its own fault: the exit path never returns to
+  // it (sysret to a non-canonical rip faults in ring 0 on the user's stack, CVE-2012-0217).
+  if (self.state != ThreadState::Dead && self.frame->rip >= metteagle::abi::USER_SPACE_USABLE_END) stop_thread(self);
   if (current_thread()->state == ThreadState::Dead) exit_current();
   preempt_if_needed();
   // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.

@@ -68,12 +68,15 @@ MultibootStatus parse_multiboot(u32 magic, u64 info_address, PhysicalReader read
     } entry;
     if (!read_value(read, cursor, entry)) return MultibootStatus::Unreadable;
     if (entry.length > 0) {
+      // A region reaching past the top of the address space ends there instead of wrapping
+      // around to an end below its start.
+      u64 length = entry.length <= ~u64{0} - entry.base ? entry.length : ~u64{0} - entry.base;
       MemoryRegion& region = info.regions[info.region_count++];
       region.start = entry.base;
-      region.end = entry.base + entry.length;
+      region.end = entry.base + length;
       region.usable = entry.type == MEMORY_AVAILABLE;
       if (region.usable) {
-        info.usable_bytes += entry.length;
+        info.usable_bytes += length;
         if (region.end > info.usable_end) info.usable_end = region.end;
       }
     }

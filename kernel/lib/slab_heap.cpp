@@ -22,6 +22,7 @@ void SlabHeap::init(u8* region, usize page_count, SlabPage* descriptors, PageSou
   for (usize index = 0; index < page_count_; ++index) pages_[index] = SlabPage{0, NO_PAGE, NO_PAGE, 0};
   for (u32& head : partial_heads_) head = NO_PAGE;
   pages_held_ = 0;
+  bytes_in_use_ = 0;
 }
 
 int SlabHeap::class_of(usize size) {
@@ -76,6 +77,7 @@ void* SlabHeap::allocate(usize size) {
   page.free_mask &= ~(u64{1} << block);
   if (page.free_mask == 0) unlink_partial(class_index, index);  // Full: nothing more to give.
   usize block_size = block_size_of(class_index);
+  bytes_in_use_ += block_size;
   auto* words = reinterpret_cast<u64*>(page_at(index) + block * block_size);
   for (usize word = 0; word < block_size / sizeof(u64); ++word) words[word] = 0;
   return words;
@@ -96,6 +98,7 @@ Result<void> SlabHeap::free(void* block, usize size) {
   if ((page.free_mask & bit) != 0) return Error::InvalidArgument;  // Freed twice.
   bool was_full = page.free_mask == 0;
   page.free_mask |= bit;
+  bytes_in_use_ -= block_size;
   if (page.free_mask == full_mask_of(class_index)) {
     // The last used block: the page goes back at once, so freed memory never stays parked here.
     if (!was_full) unlink_partial(class_index, index);

@@ -50,6 +50,9 @@ class SlabHeap {
   [[nodiscard]] Result<void> free(void* block, usize size);
 
   usize pages_held() const { return pages_held_; }
+  // Bytes in live blocks (their class sizes): back to the same figure exactly when the same
+  // objects live again, however the blocks are spread over pages.
+  usize bytes_in_use() const { return bytes_in_use_; }
   // Pages of a class with both used and free blocks (for tests and statistics).
   usize partial_pages(usize class_index) const;
 
@@ -66,6 +69,7 @@ class SlabHeap {
   PageSource source_{};
   u32 partial_heads_[CLASS_COUNT] = {};
   usize pages_held_ = 0;
+  usize bytes_in_use_ = 0;
 };
 
 }  // namespace klib

@@ -132,7 +132,7 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
 }
 
 Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
-  if (utcb_address < metteagle::abi::USER_SPACE_START || utcb_address >= metteagle::abi::USER_SPACE_END ||
+  if (utcb_address < metteagle::abi::USER_SPACE_START || utcb_address >= metteagle::abi::USER_SPACE_USABLE_END ||
       !is_aligned(utcb_address, PAGE_SIZE))
     return Error::InvalidArgument;
   u64 unused;

@@ -1,10 +1,26 @@
 // Object destruction and memory mappings; see lifetime.hpp.
+// Bounds on the time one CPU holds the kernel lock, whatever a tenant builds within its quota:
+// - map_memory finds overlaps in a task's mapping tree in O(log n); its page loop is bounded by
+//   one Memory's size (65,536 pages at most), its UTCB check by the task's threads;
+// - unmap_memory finds the first mapping of the range in O(log n), cuts or removes mappings in one
+//   ordered pass and flushes remote TLBs once; it stops before the next mapping after
+//   abi::UNMAP_MAX_MAPPINGS mappings, or inside one after abi::UNMAP_MAX_PAGES pages, and tells
+//   the caller where to go on (TaskUnmap's o1);
+// - destruction runs in steps of DESTROY_STEP_WORK units (a mapping record, a page-table entry,
+//   a thread); between steps the CPU that queued the work releases and retakes the kernel lock,
+//   so another CPU waits at most one step; a CPU that queued nothing does at most one step.
+// Invariant: no frame returns to the pool while any CPU may still hold a translation to it
+// (unmap only frees Mapping records, which are no translations; a Memory frees its frames after
+// one batched shootdown; page tables go only after every CPU left the task's root).
 #include "abi/syscall.hpp"
 #include "object/lifetime.hpp"
 
+#include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/ioapic.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "core/heap.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
 #include "core/scheduler.hpp"
@@ -17,6 +33,13 @@ using metteagle::abi::Error;
 namespace {
 
 IntrusiveList<KernelObject, &KernelObject::destroy_node> destroy_queue;
+// The CPUs whose current kernel entry queued objects: they finish the queue before returning.
+bool queued_by_cpu[arch::MAX_CPUS];
+
+// One unit is roughly one page-table entry cleared or one record unlinked and freed (a few
+// hundred nanoseconds under TCG), so a step stays within milliseconds.
+constexpr u64 DESTROY_STEP_WORK = 8192;
+constexpr u64 THREAD_DESTROY_WORK = 8;
 
 void free_frames_run(u64 virtual_address, usize bytes) {
   for (usize offset = 0; offset < bytes; offset += PAGE_SIZE)
@@ -38,13 +61,24 @@ void free_object(Object* object) {
   heap_free(object, sizeof(Object));
 }
 
-void remove_mapping(Mapping& mapping) {
+u64 mapping_end(const Mapping& mapping) { return mapping.address + mapping.page_count * PAGE_SIZE; }
+
+// The mapping of task with the lowest address that overlaps [start, end), or null: O(log n).
+Mapping* first_overlapping(Task& task, u64 start, u64 end) {
+  Mapping* mapping = task.mappings.floor(start);
+  if (mapping != nullptr && mapping_end(*mapping) > start) return mapping;
+  mapping = task.mappings.lower_bound(start);
+  return mapping != nullptr && mapping->address < end ? mapping : nullptr;
+}
+
+// Clears the page-table entries of [start, end) in task; other CPUs keep stale translations
+// until the caller's shootdown.
+void clear_pages(Task& task, u64 start, u64 end) { arch::address_space_unmap_range(task.page_table_root, start, end); }
+
+// Unlinks and frees a mapping record whose pages are cleared (or whose tables are going away).
+void free_mapping(Mapping& mapping) {
   Task& task = *mapping.task;
-  for (u64 page = 0; page < mapping.page_count; ++page)
-    arch::address_space_unmap(task.page_table_root, mapping.address + page * PAGE_SIZE);
-  // Frames go back to the pool below: no CPU may keep a translation to them.
-  arch::address_space_flush_remote(task.page_table_root);
-  decltype(task.mappings)::remove(mapping);
+  task.mappings.remove(mapping);
   decltype(mapping.memory->mappings)::remove(mapping);
   factory_refund(task.header.factory, allocation_size(sizeof(Mapping)));
   heap_free(&mapping, sizeof(Mapping));
@@ -104,8 +138,12 @@ namespace {
 void destroy_thread(Thread& thread) {
   stop_thread(thread);
   if (thread.task != nullptr) {
-    arch::address_space_unmap(thread.task->page_table_root, thread.utcb_address);
-    arch::address_space_flush_remote(thread.task->page_table_root);
+    // The UTCB frame goes back to the pool with the thread: no CPU may keep its translation. A
+    // task being destroyed has moved every CPU off its tables already (one shootdown for all).
+    if (!thread.task->address_space_left) {
+      arch::address_space_unmap(thread.task->page_table_root, thread.utcb_address);
+      arch::address_space_flush_remote(thread.task->page_table_root);
+    }
     decltype(thread.task->threads)::remove(thread);
   }
   // A thread some CPU is running (this one, in this very call, or another one in user mode or
@@ -121,8 +159,22 @@ void destroy_thread(Thread& thread) {
   if (&thread != current_thread()) request_reschedule(cpu);
 }
 
-void destroy_task(Task& task) {
+// Destroys task in steps: returns false, with work at the step's limit, when it must go on later.
+bool destroy_task(Task& task, u64& work) {
+  if (!task.address_space_left) {
+    // Every thread ends first, so that none faults as a live thread once its tables are gone;
+    // then one shootdown moves every CPU off the task's tables, for all its pages and UTCBs.
+    for (Thread& thread : task.threads) {
+      stop_thread(thread);
+      work += 1;
+    }
+    // The CPU may still run on these tables (a task destroying itself): leave them first.
+    arch::address_space_deactivate(task.page_table_root);
+    arch::address_space_leave_remote(task.page_table_root);
+    task.address_space_left = true;
+  }
   while (Thread* thread = task.threads.front()) {
+    if (work >= DESTROY_STEP_WORK) return false;
     // The thread may be queued already (its factory is going too); it is destroyed here instead,
     // so it must leave the queue before its memory can be reused.
     if (thread->header.destroy_node.linked()) {
@@ -132,18 +184,23 @@ void destroy_task(Task& task) {
     thread->header.dying = true;
     while (Capability* capability = thread->header.capabilities.front()) delete_capability(*capability);
     destroy_thread(*thread);
+    work += THREAD_DESTROY_WORK;
   }
-  while (Mapping* mapping = task.mappings.front()) remove_mapping(*mapping);
+  // No CPU uses the tables: the records go without touching page-table entries.
+  while (Mapping* mapping = task.mappings.first()) {
+    if (work >= DESTROY_STEP_WORK) return false;
+    free_mapping(*mapping);
+    work += 1;
+  }
   for (u64 index = 0; index < task.slot_count; ++index) delete_capability(task.slots[index]);
-  // The CPU may still run on these tables (a task destroying itself): leave them first.
-  arch::address_space_deactivate(task.page_table_root);
-  arch::address_space_leave_remote(task.page_table_root);
+  work += task.slot_count + task.page_table_pages;
   arch::address_space_release_tables(task.page_table_root, table_source(task));
   (void)frames().free(task.page_table_root);
   factory_refund(task.header.factory, PAGE_SIZE);
   free_table(task.slots, task.slots_bytes);
   factory_refund(task.header.factory, task.slots_bytes);
   free_object(&task);
+  return true;
 }
 
 void destroy_endpoint(Endpoint& endpoint) {
@@ -160,16 +217,43 @@ void destroy_endpoint(Endpoint& endpoint) {
   free_object(&endpoint);
 }
 
-void destroy_memory(Memory& memory) {
-  while (Mapping* mapping = memory.mappings.front()) remove_mapping(*mapping);
+// Destroys memory in steps (see destroy_task). Each step ends with one shootdown for every page
+// it unmapped, whichever tasks they were in; the frames go back only after the last one.
+bool destroy_memory(Memory& memory, u64& work) {
+  bool unmapped = false;
+  while (Mapping* mapping = memory.mappings.front()) {
+    if (work >= DESTROY_STEP_WORK) {
+      if (unmapped) arch::address_space_flush_remote_all();
+      return false;
+    }
+    if (!mapping->task->address_space_left) {
+      // A mapping larger than what is left of the step loses its first pages now and the rest
+      // in later steps (its task goes on using them meanwhile; the Memory is dying anyway).
+      u64 pages = mapping->page_count < DESTROY_STEP_WORK - work ? mapping->page_count : DESTROY_STEP_WORK - work;
+      clear_pages(*mapping->task, mapping->address, mapping->address + pages * PAGE_SIZE);
+      work += pages;
+      unmapped = true;
+      if (pages < mapping->page_count) {
+        mapping->address += pages * PAGE_SIZE;  // Within its own range: the tree's order holds.
+        mapping->page_offset += pages;
+        mapping->page_count -= pages;
+        continue;
+      }
+    }
+    free_mapping(*mapping);
+    work += 1;
+  }
+  if (unmapped) arch::address_space_flush_remote_all();
   // Device registers were never RAM of ours: only ordinary pages go back to the pool.
   if (!memory.device) {
     for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
     factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE);
+    work += memory.page_count / 16;
   }
   factory_refund(memory.header.factory, memory.frames_table_bytes);
   free_table(memory.frames, memory.frames_table_bytes);
   free_object(&memory);
+  return true;
 }
 
 void unbind_irq(Irq& irq) {
@@ -214,14 +298,15 @@ bool destroy_factory(Factory& factory) {
   return true;
 }
 
-void destroy_object(KernelObject& object) {
+// Returns false when object needs another step (it is then still whole enough to continue).
+bool destroy_object(KernelObject& object, u64& work) {
   // No capability may outlive its object.
   while (Capability* capability = object.capabilities.front()) delete_capability(*capability);
   switch (object.type) {
-    case ObjectType::Task: destroy_task(reinterpret_cast<Task&>(object)); break;
+    case ObjectType::Task: return destroy_task(reinterpret_cast<Task&>(object), work);
     case ObjectType::Thread: destroy_thread(reinterpret_cast<Thread&>(object)); break;
     case ObjectType::Endpoint: destroy_endpoint(reinterpret_cast<Endpoint&>(object)); break;
-    case ObjectType::Memory: destroy_memory(reinterpret_cast<Memory&>(object)); break;
+    case ObjectType::Memory: return destroy_memory(reinterpret_cast<Memory&>(object), work);
     case ObjectType::Factory: destroy_factory(reinterpret_cast<Factory&>(object)); break;
     case ObjectType::Notification: destroy_notification(reinterpret_cast<Notification&>(object)); break;
     case ObjectType::Irq: destroy_irq(reinterpret_cast<Irq&>(object)); break;
@@ -230,6 +315,24 @@ void destroy_object(KernelObject& object) {
     case ObjectType::DebugConsole:
     case ObjectType::Platform: break;  // Boot objects: never freed.
     case ObjectType::None: panic("destroying an object of no type");
+  }
+  work += THREAD_DESTROY_WORK;
+  return true;
+}
+
+// Destroys queued objects until the queue is empty or one step's work is done; an object left
+// half-destroyed goes back to the front of the queue, where the next step continues it.
+void destroy_step() {
+  u64 work = 0;
+  while (work < DESTROY_STEP_WORK) {
+    KernelObject* object = destroy_queue.pop_front();
+    if (object == nullptr) return;
+    --destroy_queue_length;
+    if (!destroy_object(*object, work)) {
+      destroy_queue.push_front(*object);
+      ++destroy_queue_length;
+      return;
+    }
   }
 }
 
@@ -242,15 +345,25 @@ void schedule_destroy(KernelObject* object) {
   object->dying = true;
   destroy_queue.push_back(*object);
   ++destroy_queue_length;
+  queued_by_cpu[arch::this_cpu().index] = true;
 }
 
 usize destroy_queue_length = 0;
 
-void process_destroy_queue_now() {
-  while (KernelObject* object = destroy_queue.pop_front()) {
-    --destroy_queue_length;
-    destroy_object(*object);
+void process_destroy_queue_now() { destroy_step(); }
+
+void finish_destroy_queue() {
+  bool& queued_here = queued_by_cpu[arch::this_cpu().index];
+  destroy_step();
+  // The CPU that queued the work sees it through before its thread goes on (so a deleted object's
+  // quota is back when CapabilityDelete returns), letting other CPUs in between steps; a CPU
+  // that only passes by has done its one step.
+  while (destroy_queue_length != 0 && queued_here) {
+    kernel_lock_release();
+    kernel_lock_acquire();
+    destroy_step();
   }
+  queued_here = false;
 }
 
 void free_dead_thread(Thread& thread) {
@@ -283,16 +396,15 @@ void notification_signal(Notification& notification, u64 bits) {
 
 Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count, bool writable,
                         bool executable) {
-  using metteagle::abi::USER_SPACE_END;
   using metteagle::abi::USER_SPACE_START;
+  using metteagle::abi::USER_SPACE_USABLE_END;
   if (page_count == 0 || !is_aligned(address, PAGE_SIZE) || page_offset > memory.page_count ||
       page_count > memory.page_count - page_offset || address < USER_SPACE_START ||
-      address > USER_SPACE_END || page_count > (USER_SPACE_END - address) / PAGE_SIZE)
+      address >= USER_SPACE_USABLE_END || page_count > (USER_SPACE_USABLE_END - address) / PAGE_SIZE)
     return Error::InvalidArgument;
   if (writable && executable) return Error::InvalidArgument;  // W^X.
   u64 end = address + page_count * PAGE_SIZE;
-  for (Mapping& existing : task.mappings)
-    if (address < existing.address + existing.page_count * PAGE_SIZE && existing.address < end) return Error::Busy;
+  if (first_overlapping(task, address, end) != nullptr) return Error::Busy;
   for (Thread& thread : task.threads)
     if (thread.utcb_address >= address && thread.utcb_address < end) return Error::Busy;
 
@@ -308,14 +420,17 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   mapping->address = address;
   mapping->page_offset = page_offset;
   mapping->page_count = 0;
-  task.mappings.push_back(*mapping);
+  (void)task.mappings.insert(*mapping);  // Cannot collide: nothing overlaps [address, end).
   memory.mappings.push_back(*mapping);
   for (u64 page = 0; page < page_count; ++page) {
     auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE,
                                           memory.frames[page_offset + page], {writable, executable, memory.device},
                                           table_source(task));
     if (!mapped.ok()) {
-      remove_mapping(*mapping);  // Unmaps the pages mapped so far.
+      // The pages mapped so far go, and with them any translation another CPU made of them.
+      clear_pages(task, address, mapping_end(*mapping));
+      arch::address_space_flush_remote(task.page_table_root);
+      free_mapping(*mapping);
       return mapped.error();
     }
     mapping->page_count = page + 1;
@@ -323,24 +438,21 @@ Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address
   return {};
 }
 
-Result<void> unmap_memory(Task& task, u64 address, u64 page_count) {
+Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
+  using metteagle::abi::UNMAP_MAX_MAPPINGS;
+  using metteagle::abi::UNMAP_MAX_PAGES;
   if (!is_aligned(address, PAGE_SIZE) || page_count == 0 || address >= metteagle::abi::USER_SPACE_END ||
       page_count > (metteagle::abi::USER_SPACE_END - address) / PAGE_SIZE)
     return Error::InvalidArgument;
   u64 end = address + page_count * PAGE_SIZE;
-  // A mapping that reaches past the range on both sides is cut in two: its tail needs a new Mapping,
-  // charged before anything changes (at most one such mapping exists: mappings never overlap).
-  Mapping* middle = nullptr;
-  bool found = false;
-  for (Mapping& mapping : task.mappings) {
-    u64 mapping_end = mapping.address + mapping.page_count * PAGE_SIZE;
-    if (mapping.address >= end || mapping_end <= address) continue;
-    found = true;
-    if (mapping.address < address && mapping_end > end) middle = &mapping;
-  }
-  if (!found) return Error::NotFound;
+  Mapping* mapping = first_overlapping(task, address, end);
+  if (mapping == nullptr) return Error::NotFound;
+  // A mapping that reaches past this call's part of the range on both sides is cut in two: its
+  // tail needs a new Mapping, charged before anything changes. Only the first mapping can start
+  // before the range (mappings never overlap), and this call clears at most UNMAP_MAX_PAGES.
+  u64 first_limit = end - address > UNMAP_MAX_PAGES * PAGE_SIZE ? address + UNMAP_MAX_PAGES * PAGE_SIZE : end;
   Mapping* tail = nullptr;
-  if (middle != nullptr) {
+  if (mapping->address < address && mapping_end(*mapping) > first_limit) {
     TRY_VOID(factory_charge(task.header.factory, allocation_size(sizeof(Mapping))));
     void* block = heap_allocate(sizeof(Mapping));
     if (block == nullptr) {
@@ -349,44 +461,58 @@ Result<void> unmap_memory(Task& task, u64 address, u64 page_count) {
     }
     tail = new (block) Mapping();
   }
-  // Mappings wholly inside go; the others lose only the pages inside the range, so the pages
-  // around it stay mapped all along (other threads may be using them).
-  for (;;) {
-    Mapping* inside = nullptr;
-    for (Mapping& mapping : task.mappings)
-      if (mapping.address >= address && mapping.address + mapping.page_count * PAGE_SIZE <= end) inside = &mapping;
-    if (inside == nullptr) break;
-    remove_mapping(*inside);
-  }
-  for (Mapping& mapping : task.mappings) {
-    u64 mapping_end = mapping.address + mapping.page_count * PAGE_SIZE;
-    if (mapping.address >= end || mapping_end <= address) continue;
-    u64 cut_start = mapping.address > address ? mapping.address : address;
-    u64 cut_end = mapping_end < end ? mapping_end : end;
-    for (u64 page = cut_start; page < cut_end; page += PAGE_SIZE)
-      arch::address_space_unmap(task.page_table_root, page);
-    if (&mapping == middle) {
-      tail->task = &task;
-      tail->memory = mapping.memory;
-      tail->address = end;
-      tail->page_offset = mapping.page_offset + (end - mapping.address) / PAGE_SIZE;
-      tail->page_count = (mapping_end - end) / PAGE_SIZE;
-      mapping.page_count = (address - mapping.address) / PAGE_SIZE;
-    } else if (mapping.address < address) {
-      mapping.page_count = (address - mapping.address) / PAGE_SIZE;
-    } else {
-      mapping.page_offset += (end - mapping.address) / PAGE_SIZE;
-      mapping.page_count = (mapping_end - end) / PAGE_SIZE;
-      mapping.address = end;
+  // One ordered pass: mappings wholly inside go; the others lose only the pages inside the range,
+  // so the pages around it stay mapped all along (other threads may be using them). A cut that
+  // raises a mapping's address keeps the tree's order: nothing else lies in the part it drops.
+  // The pass ends before the next mapping after UNMAP_MAX_MAPPINGS mappings, or inside one when
+  // UNMAP_MAX_PAGES pages are cleared (that mapping keeps the rest, from where the call stopped).
+  u64 mappings_done = 0;
+  u64 pages_done = 0;
+  u64 stopped_at = end;
+  while (mapping != nullptr && mapping->address < end) {
+    if (mappings_done >= UNMAP_MAX_MAPPINGS || pages_done >= UNMAP_MAX_PAGES) {
+      stopped_at = mapping->address;  // Past the first mapping, so inside [address, end).
+      break;
     }
+    Mapping* next = decltype(task.mappings)::next(*mapping);
+    u64 old_end = mapping_end(*mapping);
+    u64 cut_start = mapping->address > address ? mapping->address : address;
+    u64 cut_end = old_end < end ? old_end : end;
+    u64 room = (UNMAP_MAX_PAGES - pages_done) * PAGE_SIZE;
+    bool partial = cut_end - cut_start > room;
+    if (partial) cut_end = cut_start + room;
+    clear_pages(task, cut_start, cut_end);
+    pages_done += (cut_end - cut_start) / PAGE_SIZE;
+    ++mappings_done;
+    if (mapping->address >= address && old_end <= cut_end) {
+      free_mapping(*mapping);
+    } else if (mapping->address < address && old_end > cut_end) {  // The cut in two (tail charged above).
+      tail->task = &task;
+      tail->memory = mapping->memory;
+      tail->address = cut_end;
+      tail->page_offset = mapping->page_offset + (cut_end - mapping->address) / PAGE_SIZE;
+      tail->page_count = (old_end - cut_end) / PAGE_SIZE;
+      mapping->page_count = (address - mapping->address) / PAGE_SIZE;
+      (void)task.mappings.insert(*tail);  // Its range was the mapping's: no other key there.
+      tail->memory->mappings.push_back(*tail);
+    } else if (mapping->address < address) {
+      mapping->page_count = (address - mapping->address) / PAGE_SIZE;
+    } else {
+      mapping->page_offset += (cut_end - mapping->address) / PAGE_SIZE;
+      mapping->page_count = (old_end - cut_end) / PAGE_SIZE;
+      mapping->address = cut_end;
+    }
+    if (partial) {
+      stopped_at = cut_end;
+      break;
+    }
+    mapping = next;
   }
-  // The lists change only after the walk above.
-  if (tail != nullptr) {
-    task.mappings.push_back(*tail);
-    tail->memory->mappings.push_back(*tail);
-  }
+  // One shootdown for the whole pass. Only Mapping records were freed (kernel memory no
+  // translation points to) and page tables stay: no frame can be reached through a stale entry
+  // and reused meanwhile.
   arch::address_space_flush_remote(task.page_table_root);
-  return {};
+  return stopped_at;
 }
 
 }  // namespace kernel

@@ -43,20 +43,29 @@ Platform* create_platform();
 // Maps pages [page_offset, page_offset + page_count) of memory at address in task.
 [[nodiscard]] Result<void> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address, u64 page_count,
                                       bool writable, bool executable);
-// Removes the mappings that lie inside [address, address + page_count pages); a mapping that is
-// only partly inside is an error (InvalidArgument), no mapping there is NotFound.
-[[nodiscard]] Result<void> unmap_memory(Task& task, u64 address, u64 page_count);
+// Removes the pages inside [address, address + page_count pages): mappings wholly inside go, a
+// mapping reaching past the range keeps the rest (cut in two if it reaches past both ends). No
+// mapping there is NotFound. Returns where it stopped: the range's end, or (after
+// abi::UNMAP_MAX_MAPPINGS mappings or abi::UNMAP_MAX_PAGES pages) where the rest of the range
+// begins, from which the caller continues.
+[[nodiscard]] Result<u64> unmap_memory(Task& task, u64 address, u64 page_count);
 
 // Page-table frames of a task, charged to its factory.
 arch::TableFrameSource table_source(Task& task);
 
 // Marks object dying and queues it; process_destroy_queue does the work.
 void schedule_destroy(KernelObject* object);
+// One bounded step of destruction (DESTROY_STEP_WORK units, see lifetime.cpp); whatever remains
+// stays queued for finish_destroy_queue.
 void process_destroy_queue_now();
 extern usize destroy_queue_length;
 inline void process_destroy_queue() {
   if (destroy_queue_length != 0) process_destroy_queue_now();
 }
+// On the way back to user mode: the CPU that queued objects destroys them all, releasing the
+// kernel lock between steps; any other CPU does one step. Only where no kernel object pointer is
+// held across the call (the lock is released inside).
+void finish_destroy_queue();
 // Ends a thread: off every queue, its caller's call fails, state Dead. The object stays until
 // its last capability goes.
 void stop_thread(Thread& thread);

@@ -1,9 +1,11 @@
 // Memory: a set of physical pages that tasks map with explicit rights, and Mapping, one range of
 // it mapped into one task.
 // Invariant: frames[i] belongs to this object for its whole life; every mapping of it is on
-// `mappings` (and on its task's list), so destroying either side unmaps before anything is freed.
+// `mappings` (and in its task's tree), so destroying either side unmaps before anything is freed,
+// and no frame goes back to the pool before every CPU has flushed its translations to it.
 #pragma once
 
+#include "lib/intrusive_tree.hpp"
 #include "object/kernel_object.hpp"
 
 namespace kernel {
@@ -14,10 +16,10 @@ struct Memory;
 struct Mapping {
   Task* task = nullptr;
   Memory* memory = nullptr;
-  u64 address = 0;
+  u64 address = 0;      // The key in task->mappings; a cut may raise it, never past another mapping.
   u64 page_offset = 0;
   u64 page_count = 0;
-  ListNode task_node;    // On task->mappings.
+  TreeNode task_node;    // In task->mappings, ordered by address.
   ListNode memory_node;  // On memory->mappings.
 };
 

@@ -1,7 +1,8 @@
 // Task: an address space and a capability space.
 // Invariants: slots[0] is always empty (selector 0 names nothing); every thread of the task is
-// on `threads` and every mapping into it on `mappings`; page_table_root's upper half is the
-// kernel's, its lower half only ever holds this task's mappings.
+// on `threads` and every mapping into it in `mappings`, a tree ordered by address in which no two
+// mappings overlap; page_table_root's upper half is the kernel's, its lower half only ever holds
+// this task's mappings; once address_space_left is set (destruction), no CPU runs on its tables.
 #pragma once
 
 #include "object/kernel_object.hpp"
@@ -18,7 +19,8 @@ struct Task {
   u64 slot_count = 0;
   usize slots_bytes = 0;
   IntrusiveList<Thread, &Thread::task_node> threads;
-  IntrusiveList<Mapping, &Mapping::task_node> mappings;
+  IntrusiveTree<Mapping, &Mapping::task_node, &Mapping::address> mappings;
+  bool address_space_left = false;  // Destruction moved every CPU off page_table_root.
 };
 
 constexpr u64 MAX_TASK_SLOTS = 4096;

@@ -168,6 +168,27 @@ TEST(DeployConfig, RefusesBadConfigurations) {
   }
 }
 
+// Arguments that fill their 416-byte buffer exactly are accepted; one more (even empty) string is
+// refused. The parser used to write that string's NUL one byte past the buffer, into
+// argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's invariant).
+TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
+  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(414, 'x') + R"(", "")";
+  DeployConfig config;
+  const char* error = nullptr;
+  std::string exact = full + "]}";
+  ASSERT_TRUE(parse_deploy_config(Slice{exact.data(), exact.size()}, config, error)) << error;
+  EXPECT_EQ(config.argument_bytes, manager::MAX_ARGUMENT_BYTES);
+  EXPECT_EQ(config.arguments[413], 'x');
+  EXPECT_EQ(config.arguments[414], '\0');
+  EXPECT_EQ(config.arguments[415], '\0');
+  for (const char* more : {R"(, ""]})", R"(, "", ""]})", R"(, "y"]})"}) {
+    std::string text = full + more;
+    error = nullptr;
+    EXPECT_FALSE(parse_deploy_config(Slice{text.data(), text.size()}, config, error)) << more;
+    EXPECT_STREQ(error, "args are longer than 415 bytes in all") << more;
+  }
+}
+
 TEST(ApiKeys, BearerAndBasic) {
   const ApiKey keys[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
   u32 tenant = 0;
@@ -260,6 +281,18 @@ class FakeManager final : public Backend {
   ManagerReply request(u32 tenant, u32 kind, const u64* words, u64) override {
     ManagerReply reply;
     reply.delivered = true;
+    if (kind == manager::STATS) {  // The manager's pool, as fixed figures.
+      reply.status = manager::STATUS_OK;
+      reply.word_count = manager::STATS_WORDS;
+      manager::ManagerStats stats{};
+      stats.pool_free_bytes = 123456789;
+      stats.reserved_bytes = 58720256;
+      stats.tenants = 1;
+      stats.running_invocations = 2;
+      stats.machine_free_bytes = 987654321;
+      std::memcpy(reply.words, &stats, sizeof stats);
+      return reply;
+    }
     char name[manager::NAME_BYTES] = {};
     bool named = kind != manager::LIST && manager::unpack_name(words, name);
     if (kind == manager::LIST) {
@@ -618,6 +651,30 @@ TEST_F(ApiTest, ConcurrencyLimitPerTenant) {
   EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
   EXPECT_NE(metrics.find("metteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos);
   EXPECT_NE(metrics.find("metteagle_invocations_in_flight{tenant=\"2\"} 0\n"), std::string::npos);
+}
+
+// The manager's own statuses for a tenant's exhausted share or limits, and its pool as gauges.
+TEST_F(ApiTest, TenantShareStatusesAndManagerGauges) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 201u);
+  fake.invoke_status = manager::STATUS_TENANT_BUSY;
+  Response busy = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(busy.status, 429u);
+  EXPECT_NE(body_of(busy).find("tenant memory share in use"), std::string::npos) << body_of(busy);
+  EXPECT_NE(std::string(busy.extra_headers, busy.extra_length).find("Retry-After: 1\r\n"), std::string::npos);
+  fake.invoke_status = manager::STATUS_QUOTA_EXCEEDED;
+  EXPECT_EQ(body_of(send("POST /function/echo HTTP/1.1\r\n" + key, "hi")), "{\"error\": \"memory limit exceeded\"}\n");
+  fake.invoke_status = manager::STATUS_OUT_OF_MEMORY;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "hi").status, 503u);
+  fake.invoke_status = manager::STATUS_OK;
+  std::string page = body_of(send("GET /metrics HTTP/1.1\r\n"));
+  EXPECT_NE(page.find("# TYPE metteagle_manager_free_bytes gauge\nmetteagle_manager_free_bytes 123456789\n"),
+            std::string::npos) << page;
+  EXPECT_NE(page.find("\nmetteagle_manager_reserved_bytes 58720256\n"), std::string::npos);
+  EXPECT_NE(page.find("\nmetteagle_manager_tenants 1\n"), std::string::npos);
+  EXPECT_NE(page.find("\nmetteagle_manager_running_invocations 2\n"), std::string::npos);
+  EXPECT_NE(page.find("\nmetteagle_kernel_free_bytes 987654321\n"), std::string::npos);
 }
 
 TEST(ConcurrencyLimits, CountsUpToTheLimit) {

@@ -95,6 +95,21 @@ TEST(Multiboot, TruncatesLongStringsAndCapsCounts) {
   EXPECT_EQ(info.module_count, BootInfo::MAX_MODULES);
 }
 
+// A map entry whose length reaches past 2^64 ends at the top of the address space; it used to
+// wrap around to an end below its start (found by fuzz/multiboot_fuzzer.cpp's invariant).
+TEST(Multiboot, ARegionPastTheTopOfTheAddressSpaceEndsThere) {
+  build_info();
+  put64(0x4000 + 2 * 24 + 4, 0xffffffff00000000);
+  put64(0x4000 + 2 * 24 + 12, 0x200000000);
+  BootInfo info;
+  ASSERT_EQ(klib::parse_multiboot(klib::MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, read_fake, info), MultibootStatus::Ok);
+  ASSERT_EQ(info.region_count, 3u);
+  EXPECT_EQ(info.regions[2].start, 0xffffffff00000000u);
+  EXPECT_EQ(info.regions[2].end, ~klib::u64{0});
+  EXPECT_EQ(info.usable_bytes, 0x9fc00u + (~klib::u64{0} - 0xffffffff00000000u));
+  EXPECT_EQ(info.usable_end, ~klib::u64{0});
+}
+
 // A module in a deep build directory keeps its arguments: the path alone may take 150 bytes.
 TEST(Multiboot, KeepsArgumentsBehindALongModulePath) {
   build_info();

@@ -105,6 +105,7 @@ TEST_F(SlabHeapOverFakeMemory, BlocksAreZeroedAlignedAndDistinct) {
   }
   for (auto& [block, size] : blocks) ASSERT_TRUE(heap.free(block, size).ok());
   EXPECT_EQ(heap.pages_held(), 0u);
+  EXPECT_EQ(heap.bytes_in_use(), 0u);
   EXPECT_TRUE(pages_out.empty());
   EXPECT_EQ(frames.free_frames(), PAGES);
 }
@@ -119,8 +120,10 @@ TEST_F(SlabHeapOverFakeMemory, PacksBlocksIntoPagesAndReturnsEachPageWithItsLast
   void* other_half = heap.allocate(2048);
   void* whole = heap.allocate(4096);
   EXPECT_EQ(heap.pages_held(), 4u);
+  EXPECT_EQ(heap.bytes_in_use(), 128u * 64 + 2 * 2048 + 4096);
   ASSERT_TRUE(heap.free(whole, 4096).ok());
   EXPECT_EQ(heap.pages_held(), 3u);
+  EXPECT_EQ(heap.bytes_in_use(), 128u * 64 + 2 * 2048);
   ASSERT_TRUE(heap.free(half, 2048).ok());
   EXPECT_EQ(heap.pages_held(), 3u);
   EXPECT_EQ(heap.partial_pages(5), 1u);

@@ -58,6 +58,7 @@ const char* reason_phrase(u32 status) {
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
 }
@@ -117,6 +118,19 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
     case manager::STATUS_NAME_TAKEN: return error(response, 409, "a function of that name exists");
     case manager::STATUS_BUSY: return error(response, 429, "over the concurrency limit");
     case manager::STATUS_QUOTA_EXCEEDED: return error(response, 503, "the manager is out of room");
+    case manager::STATUS_TENANT_BUSY:
+      // The tenant's own share of the manager, held by its own running invocations; others are
+      // unaffected, and it frees up as they end.
+      error(response, 429, "tenant memory share in use: this tenant's running invocations hold its share of the "
+                           "manager's memory or invocations; retry when they end");
+      return add_text_header(response, "Retry-After: 1\r\n");
+    case manager::STATUS_TENANT_FUNCTION_LIMIT:
+      return error(response, 507, "the tenant has as many functions as it may have; delete one first");
+    case manager::STATUS_STORAGE_EXCEEDED:
+      return error(response, 507, "the tenant's storage quota for executables is used up; delete a function first");
+    case manager::STATUS_NO_TENANT_SHARE:
+      return error(response, 503, "the manager has no share left for another tenant");
+    case manager::STATUS_OUT_OF_MEMORY: return error(response, 503, "the machine is out of memory");
     default: break;
   }
   Buffer body(storage_.text, storage_.text_capacity);
@@ -245,6 +259,14 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const u8* body,
   }
   if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST)
     return error(response, 400, "configuration rejected by the manager (limits: docs/CONTAINERS.md)");
+  if (reply.delivered && reply.status == manager::STATUS_QUOTA_EXCEEDED) {
+    Buffer text(storage_.text, storage_.text_capacity);
+    text.append("{\"error\": \"the executable's writable and zero-filled segments need more than its memory limit\", "
+                "\"needed\": ");
+    text.append_unsigned(reply.words[0]);
+    text.append("}\n");
+    return finish_json(response, 400, text);
+  }
   manager_error(response, reply);
 }
 
@@ -370,7 +392,7 @@ void Gateway::invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Re
   record.output_size = result.output_size;
   record.duration_us = duration;
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
-                      reply.status != manager::STATUS_BUSY;
+                      reply.status != manager::STATUS_BUSY && reply.status != manager::STATUS_TENANT_BUSY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
   shared_.metrics.record_invocation(ticket, record);
 
@@ -440,6 +462,42 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   response.body_length = text.size();
 }
 
+// The manager's pool and shares (STATS) as gauges; nothing when the manager does not answer.
+void Gateway::render_manager_stats(Buffer& text) {
+  const u64 no_words[1] = {};
+  ManagerReply reply = backend_.request(0, manager::STATS, no_words, 0);
+  if (!reply.delivered || reply.status != manager::STATUS_OK || reply.word_count < manager::STATS_WORDS) return;
+  manager::ManagerStats stats;
+  __builtin_memcpy(&stats, reply.words, sizeof stats);
+  const struct {
+    const char* name;
+    const char* help;
+    u64 value;
+  } gauges[] = {
+      {"metteagle_manager_free_bytes", "Bytes of the container manager's pool not in use.", stats.pool_free_bytes},
+      {"metteagle_manager_reserved_bytes", "Bytes of the pool taken by tenant shares.", stats.reserved_bytes},
+      {"metteagle_manager_tenants", "Tenants holding a share of the container manager.", stats.tenants},
+      {"metteagle_manager_running_invocations", "Invocations running now, nested ones included.",
+       stats.running_invocations},
+      {"metteagle_kernel_free_bytes", "Bytes of physical memory the kernel has free.", stats.machine_free_bytes},
+      {"metteagle_kernel_heap_used_bytes", "Bytes in live kernel objects (heap blocks).", stats.kernel_heap_used_bytes},
+      {"metteagle_kernel_heap_bytes", "Bytes of the pages the kernel heap holds.", stats.kernel_heap_bytes},
+  };
+  for (const auto& gauge : gauges) {
+    text.append("# HELP ");
+    text.append(gauge.name);
+    text.append(" ");
+    text.append(gauge.help);
+    text.append("\n# TYPE ");
+    text.append(gauge.name);
+    text.append(" gauge\n");
+    text.append(gauge.name);
+    text.append(" ");
+    text.append_unsigned(gauge.value);
+    text.append("\n");
+  }
+}
+
 void Gateway::metrics_page(Response& response) {
   // Every series of a full table takes about 4 MiB (Metrics.FullTableFitsThePage): the page
   // buffer when the worker has one, else the output buffer.
@@ -447,6 +505,7 @@ void Gateway::metrics_page(Response& response) {
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text);
   shared_.limits.render(text);
+  render_manager_stats(text);
   if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";

@@ -121,6 +121,7 @@ class Gateway {
   void invoke(u32 tenant, Slice name, const u8* body, u64 body_length, Response& response);
   void logs(u32 tenant, const RequestHead& head, Response& response);
   void metrics_page(Response& response);
+  void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);
   // 429: the tenant has as many invocations in flight as its key's limit allows.
   void over_limit(u32 tenant, Response& response);

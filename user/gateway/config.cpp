@@ -37,6 +37,11 @@ bool parse_string(Cursor& cursor, char* output, usize capacity, const char*& err
     error = "expected a string";
     return false;
   }
+  // Not even the terminating NUL fits (args that already fill their buffer exactly).
+  if (capacity == 0) {
+    error = "string too long";
+    return false;
+  }
   usize length = 0;
   for (;;) {
     if (cursor.at_end()) {

@@ -37,18 +37,30 @@ constexpr u64 MAX_IO = u64{1} << 30;
 
 enum class NodeType : u8 { Unused, Directory, Regular, Device, Symlink };
 
+// A file time as Linux keeps it: any second (utimensat may set times before boot or far ahead).
+struct Timestamp {
+  i64 seconds;
+  i64 nanoseconds;
+};
+Timestamp now_timestamp() {
+  u64 now = monotonic_nanoseconds();
+  return Timestamp{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
+}
+
 struct Node {
   NodeType type;
   bool writable;       // Inside /tmp: its entries (a directory) or its data (a file) may change.
   bool linked;         // Reachable from its parent; false once unlinked (then freed at last close).
   u32 mode;            // Permission bits (07777).
-  u32 owner;           // uid = gid.
+  u32 uid, gid;        // Owner and group (1000 for /tmp nodes; chown may change them within Linux's rules).
   u32 parent;
   u32 opened;          // Descriptions naming this node.
   u64 size;            // Regular: bytes; Symlink: unused.
   u64 capacity;        // Regular in /tmp: bytes of `data` mapped (whole pages).
   u64 data;            // Regular: address of the bytes (read-only text for the fixed tree).
-  u64 modified;        // Nanoseconds since boot (there is no wall clock).
+  Timestamp accessed;  // atime, mtime, ctime: the clock since boot (there is no wall clock). Reads do not
+  Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
+  Timestamp changed;
   const char* name;
 };
 
@@ -74,18 +86,18 @@ char program_name[manager::NAME_BYTES + 1];  // The function's name: PROGRAM's n
 // The read-only tree, constant-initialized (no constructors in this image). /tmp is its only
 // writable directory. PROGRAM, the executable's own file, exists once files_init found it mapped.
 Node fixed_nodes[FIXED_COUNT] = {
-    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "/"},
-    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "etc"},
-    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof PASSWD - 1, 0, 0, 0, "passwd"},
-    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof GROUP - 1, 0, 0, 0, "group"},
-    {NodeType::Regular, false, true, 0644, 0, ETC, 0, sizeof HOSTNAME - 1, 0, 0, 0, "hostname"},
-    {NodeType::Directory, false, true, 0755, 0, ROOT, 0, 0, 0, 0, 0, "dev"},
-    {NodeType::Device, false, true, 0666, 0, DEV, 0, 0, 0, 0, 0, "null"},
-    {NodeType::Directory, false, true, 0555, 0, ROOT, 0, 0, 0, 0, 0, "proc"},
-    {NodeType::Directory, false, true, 0555, 0, PROC, 0, 0, 0, 0, 0, "self"},
-    {NodeType::Symlink, false, true, 0777, 0, PROC_SELF, 0, 0, 0, 0, 0, "exe"},
-    {NodeType::Directory, true, true, 01777, 0, ROOT, 0, 0, 0, 0, 0, "tmp"},
-    {NodeType::Regular, false, false, 0755, 0, ROOT, 0, 0, 0, 0, 0, program_name},
+    {NodeType::Directory, false, true, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "/"},
+    {NodeType::Directory, false, true, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "etc"},
+    {NodeType::Regular, false, true, 0644, 0, 0, ETC, 0, sizeof PASSWD - 1, 0, 0, {}, {}, {}, "passwd"},
+    {NodeType::Regular, false, true, 0644, 0, 0, ETC, 0, sizeof GROUP - 1, 0, 0, {}, {}, {}, "group"},
+    {NodeType::Regular, false, true, 0644, 0, 0, ETC, 0, sizeof HOSTNAME - 1, 0, 0, {}, {}, {}, "hostname"},
+    {NodeType::Directory, false, true, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "dev"},
+    {NodeType::Device, false, true, 0666, 0, 0, DEV, 0, 0, 0, 0, {}, {}, {}, "null"},
+    {NodeType::Directory, false, true, 0555, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "proc"},
+    {NodeType::Directory, false, true, 0555, 0, 0, PROC, 0, 0, 0, 0, {}, {}, {}, "self"},
+    {NodeType::Symlink, false, true, 0777, 0, 0, PROC_SELF, 0, 0, 0, 0, {}, {}, {}, "exe"},
+    {NodeType::Directory, true, true, 01777, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "tmp"},
+    {NodeType::Regular, false, false, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, program_name},
 };
 
 DynamicNode* dynamic_nodes = nullptr;  // MAX_DYNAMIC entries, mapped at the first creation in /tmp.
@@ -177,7 +189,7 @@ i64 resize(Node& n, u64 size) {
   if (size > n.size && !reserve(n, size)) return -ENOSPC;
   if (size < n.size) memset(reinterpret_cast<void*>(n.data + size), 0, n.size - size);
   n.size = size;
-  n.modified = monotonic_nanoseconds();
+  n.modified = n.changed = now_timestamp();
   return 0;
 }
 
@@ -194,9 +206,10 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
     if (slot.node.type != NodeType::Unused) continue;
     memcpy(slot.name, name, length);
     slot.name[length] = '\0';
+    Timestamp now = now_timestamp();
     slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(LINUX_UID),
-                     parent, 0, 0, 0, 0, monotonic_nanoseconds(), slot.name};
-    node(parent).modified = slot.node.modified;
+                     static_cast<u32>(LINUX_GID), parent, 0, 0, 0, 0, now, now, now, slot.name};
+    node(parent).modified = node(parent).changed = now;
     return FIXED_COUNT + i;
   }
   return -ENOSPC;
@@ -243,8 +256,15 @@ i64 free_descriptor(u64 minimum) {
   return -EMFILE;
 }
 
+// The identity record locks use for a description's file: its node, or its standard stream.
+u32 lock_file_of(const Description& description) {
+  return description.stream == Stream::File ? description.node : 0x80000000u | static_cast<u32>(description.stream);
+}
+
 void drop_description(Description& description) {
   if (--description.references > 0) return;
+  // Its OFD and flock locks go with the last descriptor (Linux: when the file is released).
+  locks_description_released(static_cast<u32>(&description - descriptions));
   if (description.stream == Stream::File) {
     --node(description.node).opened;
     release_if_unused(description.node);
@@ -401,20 +421,25 @@ i64 resolve(u64 directory, u64 address, bool follow_last, Path& path, Lookup& ou
 // ---- Attributes -----------------------------------------------------------------------------
 
 struct Attributes {
-  u64 inode, links, size, blocks, modified, device_major, device_minor;
-  u32 mode, owner;
+  u64 inode, links, size, blocks;
+  Timestamp accessed, modified, changed;
+  u64 device_major, device_minor;
+  u32 mode, uid, gid;
 };
 
 Attributes attributes_of_stream(Stream stream) {
   // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
-  if (stream == Stream::Pipe) return Attributes{0, 1, 0, 0, 0, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID)};
-  return Attributes{0, 1, 0, 0, 0, 0, 0, S_IFIFO | (stream == Stream::Input ? 0400u : 0200u),
-                    static_cast<u32>(LINUX_UID)};
+  if (stream == Stream::Pipe)
+    return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID),
+                      static_cast<u32>(LINUX_GID)};
+  return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | (stream == Stream::Input ? 0400u : 0200u),
+                    static_cast<u32>(LINUX_UID), static_cast<u32>(LINUX_GID)};
 }
 
 Attributes attributes_of(u32 id) {
   const Node& n = node(id);
-  Attributes result{id + 1u, 1, n.size, (n.capacity + 511) / 512, n.modified, 0, 0, n.mode, n.owner};
+  Attributes result{id + 1u, 1, n.size, (n.capacity + 511) / 512, n.accessed, n.modified, n.changed, 0, 0, n.mode,
+                    n.uid, n.gid};
   switch (n.type) {
     case NodeType::Directory:
       result.mode |= S_IFDIR;
@@ -459,14 +484,16 @@ i64 write_stat(const Attributes& attributes, u64 buffer) {
   stat.inode = attributes.inode;
   stat.links = attributes.links;
   stat.mode = attributes.mode;
-  stat.uid = stat.gid = attributes.owner;
+  stat.uid = attributes.uid;
+  stat.gid = attributes.gid;
   stat.special_device = attributes.device_major << 8 | attributes.device_minor;
   stat.size = static_cast<i64>(attributes.size);
   stat.block_size = 4096;
   stat.blocks = static_cast<i64>(attributes.blocks);
+  const Timestamp times[3] = {attributes.accessed, attributes.modified, attributes.changed};
   for (usize i = 0; i < 3; ++i) {
-    stat.times[2 * i] = attributes.modified / 1'000'000'000;
-    stat.times[2 * i + 1] = attributes.modified % 1'000'000'000;
+    stat.times[2 * i] = static_cast<u64>(times[i].seconds);
+    stat.times[2 * i + 1] = static_cast<u64>(times[i].nanoseconds);
   }
   memcpy(reinterpret_cast<void*>(buffer), &stat, sizeof stat);
   return 0;
@@ -497,14 +524,16 @@ i64 write_statx(const Attributes& attributes, u64 buffer) {
   statx.mask = STATX_BASIC_STATS;
   statx.block_size = 4096;
   statx.links = static_cast<u32>(attributes.links);
-  statx.uid = statx.gid = attributes.owner;
+  statx.uid = attributes.uid;
+  statx.gid = attributes.gid;
   statx.mode = static_cast<std::uint16_t>(attributes.mode);
   statx.inode = attributes.inode;
   statx.size = attributes.size;
   statx.blocks = attributes.blocks;
-  StatxTime time{static_cast<i64>(attributes.modified / 1'000'000'000),
-                 static_cast<u32>(attributes.modified % 1'000'000'000), 0};
-  statx.access = statx.change = statx.modification = time;
+  auto time = [](Timestamp value) { return StatxTime{value.seconds, static_cast<u32>(value.nanoseconds), 0}; };
+  statx.access = time(attributes.accessed);
+  statx.modification = time(attributes.modified);
+  statx.change = time(attributes.changed);
   statx.special_major = static_cast<u32>(attributes.device_major);
   statx.special_minor = static_cast<u32>(attributes.device_minor);
   statx.device_major = 0;
@@ -546,11 +575,12 @@ i64 read_node(u32 id, u64 buffer, u64 length, u64 offset) {
   return static_cast<i64>(count);
 }
 
-i64 write_node(u32 id, u64 buffer, u64 length, u64 offset) {
+// `from_personality`: the bytes are in the personality's own buffer (copy_file_range, sendfile).
+i64 write_node(u32 id, u64 buffer, u64 length, u64 offset, bool from_personality = false) {
   Node& n = node(id);
   if (n.type == NodeType::Device) return static_cast<i64>(length);  // /dev/null takes everything.
   if (n.type != NodeType::Regular || !n.writable) return -EBADF;
-  if (!readable(buffer, length)) return -EFAULT;
+  if (!from_personality && !readable(buffer, length)) return -EFAULT;
   if (length == 0) return 0;
   u64 end;
   if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
@@ -562,7 +592,7 @@ i64 write_node(u32 id, u64 buffer, u64 length, u64 offset) {
   }
   memcpy(reinterpret_cast<void*>(n.data + offset), reinterpret_cast<const void*>(buffer), length);
   if (end > n.size) n.size = end;
-  n.modified = monotonic_nanoseconds();
+  n.modified = n.changed = now_timestamp();
   return static_cast<i64>(length);
 }
 
@@ -583,13 +613,13 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
   }
 }
 
-i64 write_description(Description& description, u64 buffer, u64 length) {
+i64 write_description(Description& description, u64 buffer, u64 length, bool from_personality = false) {
   if (length > MAX_IO) length = MAX_IO;
   if (description.access == O_RDONLY) return -EBADF;
   switch (description.stream) {
     case Stream::Output:
     case Stream::Log:
-      if (!readable(buffer, length)) return -EFAULT;
+      if (!from_personality && !readable(buffer, length)) return -EFAULT;
       if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
       else write_log(reinterpret_cast<const char*>(buffer), length);
       return static_cast<i64>(length);
@@ -598,7 +628,7 @@ i64 write_description(Description& description, u64 buffer, u64 length) {
       return pipe_write(description.node, buffer, length, description.nonblocking);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
-      i64 count = write_node(description.node, buffer, length, offset);
+      i64 count = write_node(description.node, buffer, length, offset, from_personality);
       if (count > 0) description.offset = offset + static_cast<u64>(count);
       return count;
     }
@@ -665,6 +695,17 @@ void files_init() {
 
 bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
 
+i64 lock_target(u64 descriptor, LockTarget& target) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  bool file = description->stream == Stream::File;
+  const Node* n = file ? &node(description->node) : nullptr;
+  target = LockTarget{lock_file_of(*description), static_cast<u32>(description - descriptions),
+                      description->access != O_WRONLY, description->access != O_RDONLY, description->offset,
+                      n != nullptr && n->type == NodeType::Regular ? n->size : 0};
+  return 0;
+}
+
 i64 linux_read(u64 descriptor, u64 buffer, u64 length) {
   Description* description = description_of(descriptor);
   return description == nullptr ? -EBADF : read_description(*description, buffer, length);
@@ -722,6 +763,8 @@ i64 linux_lseek(u64 descriptor, u64 offset, u64 whence) {
 i64 linux_close(u64 descriptor) {
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
+  // Closing any descriptor of a file drops the process's classic record locks on it (POSIX).
+  locks_descriptor_closed(lock_file_of(*description));
   descriptors[descriptor] = Descriptor{};
   drop_description(*description);
   return 0;
@@ -744,6 +787,7 @@ i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2) {
   if (descriptor == target) return is_dup2 ? static_cast<i64>(target) : -EINVAL;
   ++description->references;  // First, so that closing the target cannot free it.
   if (Description* old = description_of(target)) {
+    locks_descriptor_closed(lock_file_of(*old));
     descriptors[target] = Descriptor{};
     drop_description(*old);
   }
@@ -1025,7 +1069,7 @@ i64 linux_unlinkat(u64 directory, u64 path, u64 flags) {
   if (error < 0) return error;
   if (remove_directory && has_children(lookup.node)) return -ENOTEMPTY;
   n.linked = false;
-  node(lookup.parent).modified = monotonic_nanoseconds();
+  node(lookup.parent).modified = node(lookup.parent).changed = now_timestamp();
   release_if_unused(lookup.node);
   return 0;
 }
@@ -1064,8 +1108,9 @@ i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_
   memmove(storage.name, to.name, to.name_length);
   storage.name[to.name_length] = '\0';
   moving.parent = to.parent;
-  u64 now = monotonic_nanoseconds();
+  Timestamp now = now_timestamp();
   node(from.parent).modified = node(to.parent).modified = now;
+  node(from.parent).changed = node(to.parent).changed = moving.changed = now;
   return 0;
 }
 
@@ -1209,6 +1254,372 @@ void files_storage(void (*keep)(u64 address, u64 bytes)) {
     const Node& n = dynamic_nodes[i].node;
     if (n.type == NodeType::Regular && n.capacity > 0) keep(n.data, n.capacity);
   }
+}
+
+
+// ---- Attributes: mode, owner, times, file system ----------------------------------------------
+
+namespace {
+
+// The node a descriptor or a path names for the attribute calls: nodes in /tmp may change; the
+// read-only tree answers EROFS (checked first, as Linux's mnt_want_write comes before permissions).
+// Standard streams have no node: NO_NODE with 0.
+i64 attribute_target(u64 directory, u64 path, bool follow_last, bool allow_empty, u32& id) {
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(directory, path, follow_last, copy, lookup, allow_empty);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE && lookup.parent == NO_NODE) {
+    id = NO_NODE;  // AT_EMPTY_PATH on a standard stream.
+    return 0;
+  }
+  if (lookup.node == NO_NODE) return -ENOENT;
+  id = lookup.node;
+  return 0;
+}
+
+i64 descriptor_target(u64 descriptor, u32& id) {
+  Description* description = description_of(descriptor);
+  if (description == nullptr) return -EBADF;
+  id = description->stream == Stream::File ? description->node : NO_NODE;
+  return 0;
+}
+
+// chmod on a node: the owner only (EPERM: /tmp itself belongs to root); mode & 07777; ctime now.
+i64 change_mode(u32 id, u64 mode) {
+  if (id == NO_NODE) return 0;  // The standard streams: pipes whose mode fstat shows fixed (docs/LINUX.md).
+  Node& n = node(id);
+  if (!n.writable) return -EROFS;
+  if (n.uid != LINUX_UID) return -EPERM;
+  n.mode = static_cast<u32>(mode & 07777);
+  n.changed = now_timestamp();
+  return 0;
+}
+
+// chown by an unprivileged user (uid 1000 without CAP_CHOWN), as Linux's chown_ok/chgrp_ok: the
+// owner may "change" the uid only to itself and the group only to one of its groups (1000); -1
+// keeps a value. Non-directories lose S_ISUID, and S_ISGID when group-executable.
+i64 change_owner(u32 id, u64 uid, u64 gid) {
+  constexpr u32 KEEP = ~u32{0};
+  auto new_uid = static_cast<u32>(uid), new_gid = static_cast<u32>(gid);
+  if (id == NO_NODE) return new_uid != KEEP && new_uid != LINUX_UID ? -EPERM : 0;
+  Node& n = node(id);
+  if (!n.writable) return -EROFS;
+  if (new_uid != KEEP && (n.uid != LINUX_UID || new_uid != n.uid)) return -EPERM;
+  if (new_gid != KEEP && (n.uid != LINUX_UID || (new_gid != n.gid && new_gid != LINUX_GID))) return -EPERM;
+  if (new_uid != KEEP) n.uid = new_uid;
+  if (new_gid != KEEP) n.gid = new_gid;
+  if (n.type != NodeType::Directory) {
+    n.mode &= ~04000u;
+    if ((n.mode & 02010) == 02010) n.mode &= ~02000u;
+  }
+  n.changed = now_timestamp();
+  return 0;
+}
+
+constexpr i64 UTIME_NOW = (i64{1} << 30) - 1, UTIME_OMIT = (i64{1} << 30) - 2;
+
+// Linux's vfs_utimes: explicit times need the owner (EPERM), "now" for both needs the owner or
+// write permission (EACCES; /tmp, root's but writable by all, may be touched); ctime becomes now.
+i64 change_times(u32 id, const Timestamp* times) {
+  for (usize i = 0; times != nullptr && i < 2; ++i) {
+    i64 nanoseconds = times[i].nanoseconds;
+    if (nanoseconds != UTIME_NOW && nanoseconds != UTIME_OMIT && (nanoseconds < 0 || nanoseconds >= 1'000'000'000))
+      return -EINVAL;
+  }
+  if (id == NO_NODE) return 0;
+  Node& n = node(id);
+  if (!n.writable) return -EROFS;
+  bool touch = times == nullptr || (times[0].nanoseconds == UTIME_NOW && times[1].nanoseconds == UTIME_NOW);
+  bool explicit_time = false;
+  for (usize i = 0; !touch && i < 2; ++i)
+    explicit_time = explicit_time || (times[i].nanoseconds != UTIME_NOW && times[i].nanoseconds != UTIME_OMIT);
+  bool owner = n.uid == LINUX_UID;
+  if (explicit_time && !owner) return -EPERM;
+  if (touch && !owner && (n.mode & 0002) == 0) return -EACCES;  // Others' write bit: the user is never root.
+  Timestamp now = now_timestamp();
+  Timestamp* fields[2] = {&n.accessed, &n.modified};
+  for (usize i = 0; i < 2; ++i) {
+    if (times == nullptr || times[i].nanoseconds == UTIME_NOW) *fields[i] = now;
+    else if (times[i].nanoseconds != UTIME_OMIT) *fields[i] = times[i];
+  }
+  n.changed = now;
+  return 0;
+}
+
+// Which file system a node lies in, for statfs.
+enum class FileSystem : u8 { ReadOnly, Temporary, Process };
+FileSystem file_system_of(u32 id) {
+  for (u32 at = id;; at = node(at).parent) {
+    if (at == TMP) return FileSystem::Temporary;
+    if (at == PROC) return FileSystem::Process;
+    if (at == ROOT) return FileSystem::ReadOnly;
+  }
+}
+
+// struct statfs of x86-64 (120 bytes).
+struct LinuxStatfs {
+  i64 type, block_size;
+  u64 blocks, blocks_free, blocks_available, files, files_free;
+  std::int32_t file_system_id[2];
+  i64 name_length, fragment_size, flags;
+  i64 spare[4];
+};
+static_assert(sizeof(LinuxStatfs) == 120);
+
+i64 write_statfs(u32 id, bool pipe, u64 buffer) {
+  // Magic numbers of include/uapi/linux/magic.h; f_flags as Linux's statfs reports them (ST_VALID).
+  constexpr i64 TMPFS_MAGIC = 0x01021994, PROC_SUPER_MAGIC = 0x9fa0, ROMFS_MAGIC = 0x7275, PIPEFS_MAGIC = 0x50495045;
+  constexpr i64 ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8, ST_VALID = 0x20;
+  if (!writable(buffer, sizeof(LinuxStatfs))) return -EFAULT;
+  LinuxStatfs result{};
+  result.block_size = result.fragment_size = static_cast<i64>(PAGE);
+  result.name_length = static_cast<i64>(NAME_MAX);
+  FileSystem system = pipe ? FileSystem::ReadOnly : file_system_of(id);
+  if (pipe) {
+    result.type = PIPEFS_MAGIC;
+    result.flags = ST_VALID;
+  } else if (system == FileSystem::Temporary) {
+    // /tmp holds what the memory limit still allows, and 256 nodes (docs/LINUX.md, Files).
+    result.type = TMPFS_MAGIC;
+    sys::SyscallRegisters registers{};
+    if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None) {
+      result.blocks = registers.argument1 / PAGE;
+      u64 used = registers.argument2 < registers.argument1 ? registers.argument2 : registers.argument1;
+      result.blocks_free = result.blocks_available = (registers.argument1 - used) / PAGE;
+    }
+    result.files = MAX_DYNAMIC + 1;  // The entries and /tmp itself.
+    result.files_free = MAX_DYNAMIC;
+    for (u32 i = 0; dynamic_nodes != nullptr && i < MAX_DYNAMIC; ++i)
+      if (dynamic_nodes[i].node.type != NodeType::Unused) --result.files_free;
+    result.flags = ST_VALID | ST_NOSUID | ST_NODEV;
+  } else if (system == FileSystem::Process) {
+    result.type = PROC_SUPER_MAGIC;
+    result.flags = ST_VALID | ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC;
+  } else {
+    // The fixed tree: a read-only file system in the personality's image, as a romfs is.
+    result.type = ROMFS_MAGIC;
+    result.blocks = 1;
+    result.files = FIXED_COUNT;
+    result.flags = ST_VALID | ST_RDONLY;
+  }
+  memcpy(reinterpret_cast<void*>(buffer), &result, sizeof result);
+  return 0;
+}
+
+// Copies two timespecs (utimensat) or timevals (futimesat, utimes: microseconds) from the program.
+i64 copy_times(u64 address, bool microseconds, Timestamp (&times)[2]) {
+  if (!readable(address, sizeof times)) return -EFAULT;
+  memcpy(times, reinterpret_cast<const void*>(address), sizeof times);
+  if (!microseconds) return 0;
+  for (Timestamp& time : times) {
+    if (time.nanoseconds < 0 || time.nanoseconds >= 1'000'000) return -EINVAL;
+    time.nanoseconds *= 1000;
+  }
+  return 0;
+}
+
+}  // namespace
+
+i64 linux_fchmod(u64 descriptor, u64 mode) {
+  u32 id;
+  i64 error = descriptor_target(descriptor, id);
+  return error < 0 ? error : change_mode(id, mode);
+}
+
+i64 linux_fchmodat(u64 directory, u64 path, u64 mode) {
+  u32 id;
+  i64 error = attribute_target(directory, path, true, false, id);
+  return error < 0 ? error : change_mode(id, mode);
+}
+
+i64 linux_fchown(u64 descriptor, u64 uid, u64 gid) {
+  u32 id;
+  i64 error = descriptor_target(descriptor, id);
+  return error < 0 ? error : change_owner(id, uid, gid);
+}
+
+i64 linux_fchownat(u64 directory, u64 path, u64 uid, u64 gid, u64 flags) {
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
+  u32 id;
+  i64 error = attribute_target(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, (flags & AT_EMPTY_PATH) != 0, id);
+  return error < 0 ? error : change_owner(id, uid, gid);
+}
+
+i64 linux_utimensat(u64 directory, u64 path, u64 times_address, u64 flags) {
+  Timestamp times[2];
+  if (times_address != 0) {
+    i64 error = copy_times(times_address, false, times);
+    if (error < 0) return error;
+    // Linux returns at once, without looking at the path, when both times are UTIME_OMIT.
+    if (times[0].nanoseconds == UTIME_OMIT && times[1].nanoseconds == UTIME_OMIT) return 0;
+  }
+  const Timestamp* given = times_address != 0 ? times : nullptr;
+  u32 id;
+  if (path == 0 && static_cast<std::int32_t>(directory) != AT_FDCWD) {
+    // futimens: the descriptor itself (flags must be 0).
+    if (flags != 0) return -EINVAL;
+    i64 error = descriptor_target(directory, id);
+    return error < 0 ? error : change_times(id, given);
+  }
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
+  if (path == 0) return -EFAULT;
+  i64 error = attribute_target(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, (flags & AT_EMPTY_PATH) != 0, id);
+  return error < 0 ? error : change_times(id, given);
+}
+
+i64 linux_futimesat(u64 directory, u64 path, u64 times_address) {
+  Timestamp times[2];
+  if (times_address != 0) {
+    i64 error = copy_times(times_address, true, times);
+    if (error < 0) return error;
+  }
+  const Timestamp* given = times_address != 0 ? times : nullptr;
+  u32 id;
+  if (path == 0 && static_cast<std::int32_t>(directory) != AT_FDCWD) {
+    i64 error = descriptor_target(directory, id);
+    return error < 0 ? error : change_times(id, given);
+  }
+  if (path == 0) return -EFAULT;
+  i64 error = attribute_target(directory, path, true, false, id);
+  return error < 0 ? error : change_times(id, given);
+}
+
+i64 linux_utime(u64 path, u64 times_address) {
+  Timestamp times[2];
+  if (times_address != 0) {
+    if (!readable(times_address, 16)) return -EFAULT;
+    i64 seconds[2];
+    memcpy(seconds, reinterpret_cast<const void*>(times_address), sizeof seconds);
+    times[0] = Timestamp{seconds[0], 0};
+    times[1] = Timestamp{seconds[1], 0};
+  }
+  u32 id;
+  i64 error = attribute_target(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, false, id);
+  return error < 0 ? error : change_times(id, times_address != 0 ? times : nullptr);
+}
+
+i64 linux_statfs(u64 path, u64 buffer) {
+  u32 id;
+  i64 error = attribute_target(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, false, id);
+  return error < 0 ? error : write_statfs(id, false, buffer);
+}
+
+i64 linux_fstatfs(u64 descriptor, u64 buffer) {
+  u32 id;
+  i64 error = descriptor_target(descriptor, id);
+  return error < 0 ? error : write_statfs(id, id == NO_NODE, buffer);
+}
+
+
+// ---- Copies between descriptors: copy_file_range, sendfile ---------------------------------------
+
+namespace {
+
+constexpr u64 COPY_CHUNK = 2048;  // Bytes per step through the personality's stack.
+
+// Up to `length` bytes of regular file `id` at `offset` into the personality's `target`; the count.
+u64 node_bytes(u32 id, u64 offset, u8* target, u64 length) {
+  const Node& n = node(id);
+  if (n.type != NodeType::Regular || offset >= n.size) return 0;
+  u64 count = n.size - offset < length ? n.size - offset : length;
+  if (id == PROGRAM) {
+    sys::Error error = native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, offset, reinterpret_cast<u64>(target),
+                              count);
+    return error == sys::Error::None ? count : 0;
+  }
+  memcpy(target, file_bytes(id) + offset, count);
+  return count;
+}
+
+// Reads an optional loff_t the program passes by address; a negative one is `negative_error`
+// (copy_file_range: EOVERFLOW, sendfile: EINVAL, as Linux answers).
+i64 read_offset(u64 address, i64& offset, i64 negative_error) {
+  if (!writable(address, 8)) return -EFAULT;
+  memcpy(&offset, reinterpret_cast<const void*>(address), 8);
+  return offset < 0 ? negative_error : 0;
+}
+
+}  // namespace
+
+i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset_address, u64 out_descriptor, u64 out_offset_address,
+                          u64 length, u64 flags) {
+  Description* in = description_of(in_descriptor);
+  Description* out = description_of(out_descriptor);
+  if (flags != 0) return -EINVAL;
+  if (in == nullptr || out == nullptr) return -EBADF;
+  if (in->access == O_WRONLY || out->access == O_RDONLY || out->append) return -EBADF;
+  if (in->stream != Stream::File || out->stream != Stream::File) return -EINVAL;
+  const Node& source = node(in->node);
+  const Node& target = node(out->node);
+  if (source.type == NodeType::Directory || target.type == NodeType::Directory) return -EISDIR;
+  if (source.type != NodeType::Regular || target.type != NodeType::Regular) return -EINVAL;
+  auto in_offset = static_cast<i64>(in->offset), out_offset = static_cast<i64>(out->offset);
+  i64 error;
+  constexpr i64 EOVERFLOW = 75;
+  if (in_offset_address != 0 && (error = read_offset(in_offset_address, in_offset, -EOVERFLOW)) < 0) return error;
+  if (out_offset_address != 0 && (error = read_offset(out_offset_address, out_offset, -EOVERFLOW)) < 0) return error;
+  // The read-only tree is another file system: Linux does not copy across them (callers fall back).
+  if (!source.writable || !target.writable) return -EXDEV;
+  if (length > MAX_IO) length = MAX_IO;
+  if (in->node == out->node && static_cast<u64>(in_offset) < static_cast<u64>(out_offset) + length &&
+      static_cast<u64>(out_offset) < static_cast<u64>(in_offset) + length)
+    return -EINVAL;  // Overlapping ranges of one file.
+  u64 done = 0;
+  u8 chunk[COPY_CHUNK];
+  while (done < length) {
+    u64 want = length - done < COPY_CHUNK ? length - done : COPY_CHUNK;
+    u64 got = node_bytes(in->node, static_cast<u64>(in_offset) + done, chunk, want);
+    if (got == 0) break;
+    i64 written = write_node(out->node, reinterpret_cast<u64>(chunk), got, static_cast<u64>(out_offset) + done, true);
+    if (written < 0) {
+      if (done == 0) return written;
+      break;
+    }
+    done += static_cast<u64>(written);
+    if (static_cast<u64>(written) < got) break;
+  }
+  in_offset += static_cast<i64>(done);
+  out_offset += static_cast<i64>(done);
+  if (in_offset_address != 0) memcpy(reinterpret_cast<void*>(in_offset_address), &in_offset, 8);
+  else in->offset = static_cast<u64>(in_offset);
+  if (out_offset_address != 0) memcpy(reinterpret_cast<void*>(out_offset_address), &out_offset, 8);
+  else out->offset = static_cast<u64>(out_offset);
+  return static_cast<i64>(done);
+}
+
+i64 linux_sendfile(u64 out_descriptor, u64 in_descriptor, u64 offset_address, u64 count) {
+  Description* in = description_of(in_descriptor);
+  Description* out = description_of(out_descriptor);
+  if (in == nullptr || out == nullptr) return -EBADF;
+  if (in->access == O_WRONLY || out->access == O_RDONLY) return -EBADF;
+  // The source must be a file (Linux: a descriptor that supports mmap-like reads, not a pipe).
+  if (in->stream != Stream::File || node(in->node).type != NodeType::Regular) return -EINVAL;
+  if (out->stream == Stream::File && out->append) return -EINVAL;
+  auto offset = static_cast<i64>(in->offset);
+  if (offset_address != 0) {
+    i64 error = read_offset(offset_address, offset, -EINVAL);
+    if (error < 0) return error;
+  }
+  if (count > MAX_IO) count = MAX_IO;
+  u64 done = 0;
+  u8 chunk[COPY_CHUNK];
+  while (done < count) {
+    u64 want = count - done < COPY_CHUNK ? count - done : COPY_CHUNK;
+    u64 got = node_bytes(in->node, static_cast<u64>(offset) + done, chunk, want);
+    if (got == 0) break;
+    i64 written = write_description(*out, reinterpret_cast<u64>(chunk), got, true);
+    if (written < 0) {
+      if (done == 0) return written;
+      break;
+    }
+    done += static_cast<u64>(written);
+    if (static_cast<u64>(written) < got) break;
+  }
+  offset += static_cast<i64>(done);
+  if (offset_address != 0) memcpy(reinterpret_cast<void*>(offset_address), &offset, 8);
+  else in->offset = static_cast<u64>(offset);
+  return static_cast<i64>(done);
 }
 
 }  // namespace personality

@@ -48,6 +48,39 @@ i64 linux_getcwd(u64 buffer, u64 length);
 i64 linux_chdir(u64 path);
 i64 linux_umask(u64 mask);
 
+// Attributes (mode, owner, times, file system). /tmp nodes change; the read-only tree is EROFS.
+i64 linux_fchmod(u64 descriptor, u64 mode);
+i64 linux_fchmodat(u64 directory, u64 path, u64 mode);
+i64 linux_fchown(u64 descriptor, u64 uid, u64 gid);
+i64 linux_fchownat(u64 directory, u64 path, u64 uid, u64 gid, u64 flags);
+i64 linux_utimensat(u64 directory, u64 path, u64 times, u64 flags);
+i64 linux_futimesat(u64 directory, u64 path, u64 times);
+i64 linux_utime(u64 path, u64 times);
+i64 linux_statfs(u64 path, u64 buffer);
+i64 linux_fstatfs(u64 descriptor, u64 buffer);
+
+// Copies between descriptors through the personality (no mapping of files).
+i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset, u64 out_descriptor, u64 out_offset, u64 length, u64 flags);
+i64 linux_sendfile(u64 out_descriptor, u64 in_descriptor, u64 offset, u64 count);
+
+// What record locks need of a descriptor (locks.cpp): the file's identity, the description (the
+// owner of OFD and flock locks), its access, offset (SEEK_CUR) and the file's size (SEEK_END).
+struct LockTarget {
+  u32 file;
+  u32 description;
+  bool readable, writable;
+  u64 offset, size;
+};
+i64 lock_target(u64 descriptor, LockTarget& target);  // 0 or -EBADF.
+
+// Record locks and flock (locks.cpp). The fcntl lock commands and flock block, so they run
+// without the dispatcher's lock and take it themselves; the two hooks run under it.
+bool is_lock_command(u64 command);
+i64 linux_fcntl_lock(u64 descriptor, u64 command, u64 argument);
+i64 linux_flock(u64 descriptor, u64 operation);
+void locks_descriptor_closed(u32 file);            // The process's classic locks on `file` go.
+void locks_description_released(u32 description);  // The description's OFD and flock locks go.
+
 // True when `descriptor` names an open descriptor (mmap answers ENODEV for those, EBADF else).
 bool descriptor_open(u64 descriptor);
 

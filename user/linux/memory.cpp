@@ -155,7 +155,7 @@ void clip(const Chunk& chunk, u64 start, u64 end, u64& low, u64& high) {
 bool remap(const Chunk& chunk, u64 low, u64 high, const ProtectionMap& map) {
   constexpr u32 READ = abi::rights_of(abi::MemoryRight::Read);
   constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
-  sys::Error error = native(abi::Syscall::TaskUnmap, manager::FUNCTION_TASK, low, (high - low) / PAGE);
+  sys::Error error = native_unmap(manager::FUNCTION_TASK, low, (high - low) / PAGE);
   if (error != sys::Error::None && error != sys::Error::NotFound) return false;  // NotFound: all PROT_NONE.
   for (u64 cursor = low; cursor < high;) {
     u64 run_start, run_end;
@@ -327,7 +327,8 @@ bool page_range(u64 address, u64 length, u64& end) {
   if ((address & (PAGE - 1)) != 0 || length == 0) return false;
   u64 rounded = page_up(length);
   if (rounded < length) return false;
-  return !__builtin_add_overflow(address, rounded, &end) && end <= abi::USER_SPACE_END;
+  // Like Linux (TASK_SIZE), nothing is mapped in the last page below the canonical end.
+  return !__builtin_add_overflow(address, rounded, &end) && end <= abi::USER_SPACE_USABLE_END;
 }
 
 }  // namespace
@@ -470,7 +471,7 @@ i64 linux_munmap(u64 address, u64 length) {
       // splits one and always fits); the unmap takes every run at once.
       u64 mapping_end = mapping.address + mapping.pages * PAGE;
       (void)set_access(protections, mapping.address, mapping_end, Access::ReadWrite);
-      (void)native(abi::Syscall::TaskUnmap, manager::FUNCTION_TASK, mapping.address, mapping.pages);
+      (void)native_unmap(manager::FUNCTION_TASK, mapping.address, mapping.pages);
       (void)native(abi::Syscall::CapabilityDelete, mapping.slot);
       free_slot(mapping.slot);
       remove_chunk(mapping.slot);

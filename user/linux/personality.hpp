@@ -29,7 +29,7 @@ namespace abi = sys::abi;
 enum Errno : i64 {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
   EFAULT = 14, EEXIST = 17, EINVAL = 22, ENOTTY = 25, ESPIPE = 29, ERANGE = 34, ENOSYS = 38,
-  ENODEV = 19, ETIMEDOUT = 110,
+  ENODEV = 19, EXDEV = 18, ETIMEDOUT = 110,
   EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
   EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95,
   E2BIG = 7, ENOEXEC = 8, ECHILD = 10, EPIPE = 32,
@@ -104,6 +104,15 @@ struct ThreadEntry {
   u32 futex_bitset = 0;
   bool futex_untimed = false;  // Its wait has no timeout (deadlock detection).
   bool woken = false;       // Set (under the lock) by the FUTEX_WAKE that chose it.
+  u32 lock_wait_owner = 0;  // Blocked in F_SETLKW/F_OFD_SETLKW: the request's owner + 1 (locks.cpp).
+  bool lock_wait_on_classic = false;  // ... behind a classic lock (Linux's deadlock check).
+  u64 robust_list = 0;      // set_robust_list's head: walked at the thread's exit.
+  // CPU accounting in TSC ticks (getrusage, times; docs/LINUX.md): when it started, how long it
+  // waited in the personality (futex, sleep, lock waits), how long the personality worked for it.
+  u64 started_ticks = 0;
+  u64 waited_ticks = 0;
+  u64 system_ticks = 0;
+  u64 waits = 0;            // Waits that blocked (ru_nvcsw).
   abi::PersonalityRegisters start_registers{};  // A new thread's first registers (clone).
 };
 void threads_init();
@@ -121,6 +130,17 @@ u64 cpu_for(u64 tid);
 // and the program's other threads end.
 void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid);
 void threads_end_others();
+ThreadEntry* thread_table();  // MAX_THREADS entries; under the lock.
+usize live_thread_count();
+// A wait of the calling thread, without a timeout, until `*word` differs from `expected` and some
+// wake_every_waiter(word) came (personality words only; counted by the deadlock check). Unlocked.
+i64 wait_for_change(u32* word, u32 expected);
+void wake_every_waiter(u32* word);  // Locked.
+i64 linux_set_robust_list(u64 head, u64 length);
+i64 linux_get_robust_list(u64 tid, u64 head_address, u64 length_address);
+// CPU times in nanoseconds of the calling thread (thread) or of every thread, past ones included.
+void cpu_times(bool whole_process, u64& user_nanoseconds, u64& system_nanoseconds, u64& waits);
+u64 ticks_to_nanoseconds(u64 ticks);
 
 // Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
 u64 allocate_slot();
@@ -179,6 +199,19 @@ void memory_reset_for_exec();
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {
   return sys::invoke(operation, selector, a1, a2, a3, a4, a5);
+}
+
+// TaskUnmap of a whole range: a call that stopped early (abi::UNMAP_MAX_MAPPINGS) is repeated
+// from where it stopped.
+inline sys::Error native_unmap(u64 task, u64 address, u64 pages) {
+  u64 end = address + pages * sys::PAGE_SIZE;
+  for (;;) {
+    sys::SyscallRegisters registers{address, pages, 0, 0, 0, 0};
+    sys::Error error = sys::invoke(abi::Syscall::TaskUnmap, task, registers);
+    if (error != sys::Error::None || registers.argument1 >= end || registers.argument1 <= address) return error;
+    pages = (end - registers.argument1) / sys::PAGE_SIZE;
+    address = registers.argument1;
+  }
 }
 
 }  // namespace personality

@@ -37,7 +37,7 @@ struct Arguments {
              "for pipes up to the timeout")                                                                       \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
-  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "    \
+  X(9, mmap, "anonymous memory from the memory limit (ENOMEM past it), PROT_NONE/PROT_READ enforced; file "     \
              "mappings ENODEV/EBADF; PROT_EXEC EACCES")                                                         \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
@@ -63,6 +63,8 @@ struct Arguments {
   X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
   X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
+  X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
+                  "or the source's; through the personality, at most 1 GiB per call")                           \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
@@ -82,7 +84,12 @@ struct Arguments {
               "call, then its default action (terminate) or handler; signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
-               "F_SETFL (O_APPEND); others EINVAL")                                                             \
+               "F_SETFL (O_APPEND); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
+               "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (the description's) with Linux's ranges, splitting, "      \
+               "merging and conflicts, EAGAIN, EDEADLK, ENOLCK past 128 records, F_SETLKW blocking the "        \
+               "thread; others EINVAL")                                                                         \
+  X(73, flock, "LOCK_SH/LOCK_EX/LOCK_UN (+LOCK_NB: EWOULDBLOCK) per open file description, converted by "       \
+               "release then lock as Linux does; blocks the thread; released with the description")             \
   X(74, fsync, "0 on open descriptors (memory only)")                                                           \
   X(75, fdatasync, "as fsync")                                                                                  \
   X(76, truncate, "as ftruncate by path; EROFS outside /tmp")                                                   \
@@ -97,9 +104,23 @@ struct Arguments {
   X(85, creat, "as open(O_WRONLY|O_CREAT|O_TRUNC)")                                                             \
   X(87, unlink, "as unlinkat(AT_FDCWD, 0)")                                                                     \
   X(89, readlink, "as readlinkat(AT_FDCWD)")                                                                    \
+  X(90, chmod, "as fchmodat(AT_FDCWD)")                                                                         \
+  X(91, fchmod, "/tmp nodes: mode & 07777, ctime now; EPERM on /tmp itself (root's); EROFS on the read-only "   \
+                "tree; standard streams 0, unchanged")                                                          \
+  X(92, chown, "as fchownat(AT_FDCWD, 0)")                                                                      \
+  X(93, fchown, "/tmp nodes, as uid 1000 without CAP_CHOWN: uid -1 or unchanged, gid -1, unchanged or 1000, "   \
+                "else EPERM; non-directories lose S_ISUID (and S_ISGID if group-executable); EROFS elsewhere")  \
+  X(94, lchown, "as fchownat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(95, umask, "sets the mask for new /tmp files and directories (initially 022)")                              \
   X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                          \
   X(97, getrlimit, "as prlimit64")                                                                              \
+  X(98, getrusage, "RUSAGE_SELF (every thread, exited ones too), RUSAGE_THREAD: user and system time derived "  \
+                   "from the TSC (life minus waits, the personality's share as system), ru_maxrss the memory "  \
+                   "charged, ru_nvcsw the waits; RUSAGE_CHILDREN zero; others EINVAL")                          \
+  X(99, sysinfo, "uptime since boot, totalram the memory limit, freeram what is left of it, procs the live "    \
+                 "threads, mem_unit 1; loads, shared, buffers, swap and high memory 0")                         \
+  X(100, times, "the process's user and system time as getrusage, in 100 Hz ticks; children 0; returns the "    \
+                "ticks since boot")                                                                             \
   X(102, getuid, "1000")                                                                                        \
   X(104, getgid, "1000")                                                                                        \
   X(107, geteuid, "1000")                                                                                       \
@@ -111,7 +132,13 @@ struct Arguments {
   X(121, getpgid, "the process group of a process of the invocation")                                           \
   X(124, getsid, "the session of a process of the invocation")                                                  \
   X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
+  X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
+  X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
   X(131, sigaltstack, "accepted and ignored")                                                                   \
+  X(132, utime, "as utimensat with whole seconds")                                                              \
+  X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
+                 "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
+  X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
   X(200, tkill, "to a live thread of the process: as kill to the process; others ESRCH")                        \
@@ -128,17 +155,26 @@ struct Arguments {
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
   X(234, tgkill, "to the caller's pid and a live thread: as kill to the process; others ESRCH")                 \
+  X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
                  "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing outside /tmp "      \
                  "EROFS; unknown paths ENOENT; O_PATH/O_TMPFILE EOPNOTSUPP")                                    \
   X(258, mkdirat, "directories in /tmp; EEXIST, EROFS elsewhere")                                               \
+  X(260, fchownat, "as fchown by path; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; other flags EINVAL")                 \
+  X(261, futimesat, "as utimensat with microseconds (EINVAL outside 0-999999)")                                 \
   X(262, newfstatat, "as fstat by path; AT_EMPTY_PATH on a descriptor, AT_SYMLINK_NOFOLLOW")                    \
   X(263, unlinkat, "files (AT_REMOVEDIR: empty directories, else ENOTEMPTY) in /tmp; EROFS elsewhere")          \
   X(264, renameat, "as renameat2 with no flags")                                                                \
   X(267, readlinkat, "/proc/self/exe: / followed by the function's name; other nodes EINVAL")                   \
+  X(268, fchmodat, "as fchmod by path")                                                                         \
   X(269, faccessat, "existence (ENOENT); W_OK outside /tmp and /dev/null EROFS; X_OK needs an x bit")           \
-  X(273, set_robust_list, "accepted; the list is not walked at thread exit")                                    \
+  X(273, set_robust_list, "records the thread's list (length 24, else EINVAL); walked at the thread's exit: "   \
+                          "futexes it owns get FUTEX_OWNER_DIED and one waiter wakes, as Linux does")           \
+  X(274, get_robust_list, "the list of the caller (0) or of a live tid (else ESRCH)")                           \
+  X(280, utimensat, "/tmp nodes: atime and mtime (UTIME_NOW, UTIME_OMIT), ctime now; explicit times need the "  \
+                    "owner (EPERM), now both the owner or write permission (EACCES); a NULL path with a "       \
+                    "descriptor is futimens; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; EROFS elsewhere")              \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
   X(293, pipe2, "a pipe shared by the processes (16 KiB, PIPE_BUF writes atomic; at most 16 pipes: ENFILE): " \
                 "O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when every writer closed, EPIPE and SIGPIPE when every " \
@@ -149,6 +185,9 @@ struct Arguments {
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
                     "itself EINVAL")                                                                            \
   X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                                 \
+  X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
+                          "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
+                          "as across file systems")                                                             \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
@@ -171,7 +210,28 @@ i64 sys_close(const Arguments& a) { return linux_close(a.a0); }
 i64 sys_dup(const Arguments& a) { return linux_dup(a.a0); }
 i64 sys_dup2(const Arguments& a) { return linux_dup3(a.a0, a.a1, 0, true); }
 i64 sys_dup3(const Arguments& a) { return linux_dup3(a.a0, a.a1, a.a2, false); }
-i64 sys_fcntl(const Arguments& a) { return linux_fcntl(a.a0, a.a1, a.a2); }
+// Lock commands may block: they run without the dispatcher's lock and take it themselves.
+i64 sys_fcntl(const Arguments& a) {
+  if (is_lock_command(a.a1)) return linux_fcntl_lock(a.a0, a.a1, a.a2);
+  LockGuard guard;
+  return linux_fcntl(a.a0, a.a1, a.a2);
+}
+i64 sys_flock(const Arguments& a) { return linux_flock(a.a0, a.a1); }
+i64 sys_chmod(const Arguments& a) { return linux_fchmodat(AT_FDCWD, a.a0, a.a1); }
+i64 sys_fchmod(const Arguments& a) { return linux_fchmod(a.a0, a.a1); }
+i64 sys_fchmodat(const Arguments& a) { return linux_fchmodat(a.a0, a.a1, a.a2); }
+i64 sys_chown(const Arguments& a) { return linux_fchownat(AT_FDCWD, a.a0, a.a1, a.a2, 0); }
+i64 sys_lchown(const Arguments& a) { return linux_fchownat(AT_FDCWD, a.a0, a.a1, a.a2, AT_SYMLINK_NOFOLLOW); }
+i64 sys_fchown(const Arguments& a) { return linux_fchown(a.a0, a.a1, a.a2); }
+i64 sys_fchownat(const Arguments& a) { return linux_fchownat(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_utimensat(const Arguments& a) { return linux_utimensat(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_futimesat(const Arguments& a) { return linux_futimesat(a.a0, a.a1, a.a2); }
+i64 sys_utimes(const Arguments& a) { return linux_futimesat(AT_FDCWD, a.a0, a.a1); }
+i64 sys_utime(const Arguments& a) { return linux_utime(a.a0, a.a1); }
+i64 sys_statfs(const Arguments& a) { return linux_statfs(a.a0, a.a1); }
+i64 sys_sendfile(const Arguments& a) { return linux_sendfile(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_copy_file_range(const Arguments& a) { return linux_copy_file_range(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
+i64 sys_fstatfs(const Arguments& a) { return linux_fstatfs(a.a0, a.a1); }
 i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_fdatasync(const Arguments& a) { return linux_fsync(a.a0); }
@@ -363,7 +423,81 @@ i64 sys_set_tid_address(const Arguments& a) {
   self.clear_tid = a.a0;  // Checked with writable() when the thread exits.
   return static_cast<i64>(self.tid);
 }
-i64 sys_set_robust_list(const Arguments& a) { return a.a1 == 24 ? 0 : -EINVAL; }
+i64 sys_set_robust_list(const Arguments& a) { return linux_set_robust_list(a.a0, a.a1); }
+i64 sys_get_robust_list(const Arguments& a) { return linux_get_robust_list(a.a0, a.a1, a.a2); }
+
+// CPU times (threads.cpp derives them from the TSC; docs/LINUX.md, Resource usage).
+i64 sys_getrusage(const Arguments& a) {
+  constexpr i64 RUSAGE_SELF = 0, RUSAGE_CHILDREN = -1, RUSAGE_THREAD = 1;
+  auto who = static_cast<i64>(a.a0);
+  if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) return -EINVAL;
+  constexpr u64 SIZE = 144;  // struct rusage: two timevals and 14 longs.
+  if (!writable(a.a1, SIZE)) return -EFAULT;
+  i64 usage[18] = {};
+  if (who != RUSAGE_CHILDREN) {
+    u64 user, system, waits;
+    cpu_times(who == RUSAGE_SELF, user, system, waits);
+    usage[0] = static_cast<i64>(user / 1'000'000'000);
+    usage[1] = static_cast<i64>(user % 1'000'000'000 / 1000);
+    usage[2] = static_cast<i64>(system / 1'000'000'000);
+    usage[3] = static_cast<i64>(system % 1'000'000'000 / 1000);
+    sys::SyscallRegisters registers{};
+    if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None)
+      usage[4] = static_cast<i64>(registers.argument2 / 1024);  // ru_maxrss in KiB: the memory charged.
+    usage[14] = static_cast<i64>(waits);                        // ru_nvcsw.
+  }
+  memcpy(reinterpret_cast<void*>(a.a1), usage, SIZE);
+  return 0;
+}
+
+i64 sys_times(const Arguments& a) {
+  constexpr u64 NANOSECONDS_PER_TICK = 10'000'000;  // USER_HZ = 100.
+  if (a.a0 != 0) {
+    if (!writable(a.a0, 32)) return -EFAULT;
+    u64 user, system, waits;
+    cpu_times(true, user, system, waits);
+    i64 ticks[4] = {static_cast<i64>(user / NANOSECONDS_PER_TICK), static_cast<i64>(system / NANOSECONDS_PER_TICK),
+                    0, 0};
+    memcpy(reinterpret_cast<void*>(a.a0), ticks, sizeof ticks);
+  }
+  return static_cast<i64>(monotonic_nanoseconds() / NANOSECONDS_PER_TICK);
+}
+
+i64 sys_sysinfo(const Arguments& a) {
+  struct LinuxSysinfo {
+    i64 uptime;
+    u64 loads[3];
+    u64 total_ram, free_ram, shared_ram, buffer_ram, total_swap, free_swap;
+    std::uint16_t procs, pad;
+    u64 total_high, free_high;
+    u32 memory_unit;
+  };
+  static_assert(sizeof(LinuxSysinfo) == 112);
+  if (!writable(a.a0, sizeof(LinuxSysinfo))) return -EFAULT;
+  LinuxSysinfo info{};
+  info.uptime = static_cast<i64>(monotonic_nanoseconds() / 1'000'000'000);
+  sys::SyscallRegisters registers{};
+  if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None) {
+    info.total_ram = registers.argument1;
+    info.free_ram = registers.argument2 < registers.argument1 ? registers.argument1 - registers.argument2 : 0;
+  }
+  info.procs = static_cast<std::uint16_t>(live_thread_count());
+  info.memory_unit = 1;
+  memcpy(reinterpret_cast<void*>(a.a0), &info, sizeof info);
+  return 0;
+}
+
+// The user's groups: its own group only. Linux lets only CAP_SETGID change them.
+i64 sys_getgroups(const Arguments& a) {
+  auto size = static_cast<std::int32_t>(a.a0);
+  if (size < 0) return -EINVAL;
+  if (size == 0) return 1;
+  if (!writable(a.a1, 4)) return -EFAULT;
+  auto group = static_cast<u32>(LINUX_GID);
+  memcpy(reinterpret_cast<void*>(a.a1), &group, 4);
+  return 1;
+}
+i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
 i64 sys_clone3(const Arguments&) { return -ENOSYS; }
 i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
@@ -423,7 +557,7 @@ i64 unsupported(u64 number) {
 // dispatcher's lock and give it up while they wait; execve gives it up as it enters the program.)
 bool runs_unlocked(u64 number) {
   switch (number) {
-    case 24: case 35: case 56: case 57: case 58: case 60: case 202: case 230: case 231:
+    case 24: case 35: case 56: case 57: case 58: case 60: case 72: case 73: case 202: case 230: case 231:
       return true;
     default:
       return false;
@@ -449,7 +583,11 @@ using namespace personality;
 
 // Called by personality_syscall_entry for each `syscall` of the program: the Linux number is in
 // rax, the arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax.
+// The time spent here, less the thread's waits, is its system time (getrusage).
 extern "C" void personality_handle_syscall() {
+  u64 entered = read_tsc();
+  ThreadEntry& self = current_thread();
+  u64 waited = self.waited_ticks;
   abi::PersonalityRegisters& registers = sys::utcb()->personality_registers;
   Arguments arguments{registers.rdi, registers.rsi, registers.rdx, registers.r10, registers.r8, registers.r9};
   u64 number = registers.rax;
@@ -461,4 +599,6 @@ extern "C" void personality_handle_syscall() {
   }
   // Signals sent to the process take effect here, at the end of a system call.
   deliver_signals();
+  u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
+  self.system_ticks += spent > waits ? spent - waits : 0;
 }

@@ -28,6 +28,8 @@ constexpr u32 FUTEX_BITSET_ANY = 0xffffffff;
 
 ThreadEntry threads[MAX_THREADS];
 usize live_threads = 0;  // Entries in use Running.
+// CPU ticks of threads that have exited (RUSAGE_SELF counts them, as Linux does).
+u64 exited_user_ticks = 0, exited_system_ticks = 0, exited_waits = 0;
 u64 next_tid = 2;        // The first thread is tid 1 (= the pid, as on Linux).
 
 u64 utcb_of(usize index) { return manager::FUNCTION_UTCB_ADDRESS + index * PAGE; }
@@ -76,13 +78,13 @@ void reap_locked(ThreadEntry& entry) {
   entry.use = ThreadUse::Free;
 }
 
-i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline) {
+i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline, bool personality_word = false) {
   ThreadEntry& self = current_thread();
   u64 notification = current_notification();
   bool deadlocked;
   {
     LockGuard guard;
-    if (!readable(address, 4)) return -EFAULT;
+    if (!personality_word && !readable(address, 4)) return -EFAULT;
     if (__atomic_load_n(reinterpret_cast<const u32*>(address), __ATOMIC_SEQ_CST) != expected) return -EAGAIN;
     self.futex_address = address;
     self.futex_bitset = bitset;
@@ -104,7 +106,10 @@ i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline) {
     if (timeout != 0) {
       if (notification != 0) {
         sys::SyscallRegisters registers{0, 0, 0, 0, 0, timeout};
+        u64 before = read_tsc();
         (void)sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+        self.waited_ticks += read_tsc() - before;
+        ++self.waits;
       } else {
         (void)native(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);  // No object (memory limit): poll.
       }
@@ -130,11 +135,118 @@ bool read_timeout(u64 address, u64& nanoseconds) {
   return true;
 }
 
+constexpr u32 FUTEX_WAITERS = 0x80000000, FUTEX_OWNER_DIED = 0x40000000, FUTEX_TID_MASK = 0x3fffffff;
+
+// Linux's handle_futex_death: a robust futex the exiting thread owns gets FUTEX_OWNER_DIED (and
+// keeps FUTEX_WAITERS), and one waiter wakes; a pending one nobody owns yet wakes one waiter.
+void futex_death(u64 address, bool priority_inheritance, bool pending, u32 tid) {
+  if ((address & 3) != 0 || !writable(address, 4)) return;
+  auto* word = reinterpret_cast<u32*>(address);
+  u32 value = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  for (;;) {
+    if (pending && !priority_inheritance && value == 0) {
+      (void)wake_locked(address, 1, FUTEX_BITSET_ANY);
+      return;
+    }
+    if ((value & FUTEX_TID_MASK) != tid) return;
+    u32 dead = (value & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    if (__atomic_compare_exchange_n(word, &value, dead, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) break;
+  }
+  if (!priority_inheritance && (value & FUTEX_WAITERS) != 0) (void)wake_locked(address, 1, FUTEX_BITSET_ANY);
+}
+
+// Linux's exit_robust_list over struct robust_list_head {next, futex_offset, list_op_pending}:
+// bit 0 of a pointer marks a PI futex; at most 2048 entries; unreadable memory ends the walk.
+void walk_robust_list(const ThreadEntry& self) {
+  constexpr usize ROBUST_LIST_LIMIT = 2048;
+  u64 head = self.robust_list;
+  if (head == 0 || !readable(head, 24)) return;
+  u64 words[3];
+  memcpy(words, reinterpret_cast<const void*>(head), sizeof words);
+  u64 entry = words[0] & ~u64{1};
+  bool priority_inheritance = (words[0] & 1) != 0;
+  auto offset = static_cast<i64>(words[1]);
+  u64 pending = words[2] & ~u64{1};
+  bool pending_priority_inheritance = (words[2] & 1) != 0;
+  auto tid = static_cast<u32>(self.tid);
+  for (usize limit = ROBUST_LIST_LIMIT; entry != head && limit > 0; --limit) {
+    bool readable_next = readable(entry, 8);
+    u64 next = 0;
+    if (readable_next) memcpy(&next, reinterpret_cast<const void*>(entry), 8);
+    if (entry != pending) futex_death(entry + static_cast<u64>(offset), priority_inheritance, false, tid);
+    if (!readable_next) return;
+    entry = next & ~u64{1};
+    priority_inheritance = (next & 1) != 0;
+  }
+  if (pending != 0) futex_death(pending + static_cast<u64>(offset), pending_priority_inheritance, true, tid);
+}
+
+// A thread's user and system ticks so far: its life minus its waits, split at the personality.
+void thread_ticks(const ThreadEntry& entry, u64& user, u64& system) {
+  u64 alive = read_tsc() - entry.started_ticks;
+  system = entry.system_ticks;
+  u64 busy = alive > entry.waited_ticks ? alive - entry.waited_ticks : 0;
+  user = busy > system ? busy - system : 0;
+}
+
 }  // namespace
+
+ThreadEntry* thread_table() { return threads; }
+usize live_thread_count() { return live_threads; }
+
+i64 wait_for_change(u32* word, u32 expected) {
+  return wait_on(reinterpret_cast<u64>(word), expected, FUTEX_BITSET_ANY, false, 0, true);
+}
+
+void wake_every_waiter(u32* word) { (void)wake_locked(reinterpret_cast<u64>(word), ~u32{0}, FUTEX_BITSET_ANY); }
+
+i64 linux_set_robust_list(u64 head, u64 length) {
+  if (length != 24) return -EINVAL;  // sizeof(struct robust_list_head).
+  current_thread().robust_list = head;  // Checked with readable() when the thread exits.
+  return 0;
+}
+
+i64 linux_get_robust_list(u64 tid, u64 head_address, u64 length_address) {
+  const ThreadEntry* target = tid == 0 ? &current_thread() : nullptr;
+  for (const ThreadEntry& entry : threads)
+    if (target == nullptr && entry.use == ThreadUse::Running && entry.tid == tid) target = &entry;
+  if (target == nullptr) return -ESRCH;
+  u64 length = 24;
+  if (!writable(length_address, 8) || !writable(head_address, 8)) return -EFAULT;
+  memcpy(reinterpret_cast<void*>(length_address), &length, 8);
+  memcpy(reinterpret_cast<void*>(head_address), &target->robust_list, 8);
+  return 0;
+}
+
+u64 ticks_to_nanoseconds(u64 ticks) {
+  u64 hertz = state().context->tsc_hertz == 0 ? 1'000'000'000 : state().context->tsc_hertz;
+  return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
+}
+
+void cpu_times(bool whole_process, u64& user_nanoseconds, u64& system_nanoseconds, u64& waits) {
+  u64 user = 0, system = 0;
+  waits = 0;
+  if (whole_process) {
+    user = exited_user_ticks;
+    system = exited_system_ticks;
+    waits = exited_waits;
+  }
+  for (const ThreadEntry& entry : threads) {
+    if (entry.use != ThreadUse::Running || (!whole_process && &entry != &current_thread())) continue;
+    u64 thread_user, thread_system;
+    thread_ticks(entry, thread_user, thread_system);
+    user += thread_user;
+    system += thread_system;
+    waits += entry.waits;
+  }
+  user_nanoseconds = ticks_to_nanoseconds(user);
+  system_nanoseconds = ticks_to_nanoseconds(system);
+}
 
 void threads_init() {
   ThreadEntry& first = threads[0];
   first.use = ThreadUse::Running;
+  first.started_ticks = read_tsc();
   first.tid = LINUX_PID;
   live_threads = 1;
 }
@@ -205,6 +317,10 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   entry.fs_base = (flags & CLONE_SETTLS) != 0 ? tls : parent.fs_base;
   entry.futex_address = 0;
   entry.woken = false;
+  entry.lock_wait_owner = 0;
+  entry.robust_list = 0;  // A new thread registers its own list (glibc and musl do, in the thread).
+  entry.started_ticks = read_tsc();
+  entry.waited_ticks = entry.system_ticks = entry.waits = 0;
   entry.start_registers = sys::utcb()->personality_registers;
   entry.start_registers.rax = 0;  // The child sees clone return 0 ...
   entry.start_registers.rsp = stack;  // ... on the stack it was given.
@@ -257,6 +373,12 @@ void threads_end_others() {
 void linux_exit_thread(u64 status) {
   state_lock().lock();
   ThreadEntry& self = current_thread();
+  walk_robust_list(self);
+  u64 user, system;
+  thread_ticks(self, user, system);
+  exited_user_ticks += user;
+  exited_system_ticks += system;
+  exited_waits += self.waits;
   // pthread_join waits for this: the tid word becomes 0 and one waiter wakes.
   if (self.clear_tid != 0 && writable(self.clear_tid, 4)) {
     __atomic_store_n(reinterpret_cast<u32*>(self.clear_tid), 0u, __ATOMIC_SEQ_CST);

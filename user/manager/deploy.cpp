@@ -36,21 +36,14 @@ FunctionConfig config_from(const u64* words) {
   return empty ? DEFAULT_CONFIG : config;
 }
 
-// A fresh Memory of `pages` holding `length` bytes of the executable (from `file_offset`) at byte
-// `offset`; copied by the kernel, object to object.
-Result<u64> segment_memory(Memory executable, u64 pages, u64 file_offset, u64 length, u64 offset) {
-  Manager& state = manager_state();
-  u64 slot = TRY(allocate_global_slot());
-  auto memory = state.factory.create_memory(slot, pages);
-  Error error = memory.error();
-  if (memory && length > 0) error = memory.value().copy_from(offset, executable, file_offset, length).error();
-  if (error != Error::None) {
-    (void)Capability(slot).remove();
-    free_global_slot(slot);
-    return error;
-  }
-  return slot;
-}
+// What an image of `pages` pages costs the tenant's storage quota: the pages, and one page more
+// for the Memory object and its frame table (a heap block below a page up to 512 pages; whole
+// pages beyond).
+u64 image_cost(u64 pages) { return (pages + 1) * PAGE + (pages > 512 ? (pages * 8 + PAGE - 1) / PAGE * PAGE : 0); }
+
+// The status for a kernel error in the manager's own work: the machine out of memory is said so;
+// anything else is the manager's fault (the shares keep its factory from running out).
+Status status_of(Error error) { return error == Error::OutOfMemory ? STATUS_OUT_OF_MEMORY : STATUS_INTERNAL_ERROR; }
 
 // The Linux personality image, embedded by user/linux/personality_image.S.
 extern "C" const u8 linux_personality_image[];
@@ -128,18 +121,20 @@ LinuxStart linux_start_of(const klib::ElfImage& image, u64 base) {
 }  // namespace
 
 void release_image(Function& function) {
-  for (usize i = 0; i < function.segment_count; ++i) {
-    Segment& segment = function.segments[i];
-    (void)Capability(segment.memory).remove();
-    free_global_slot(segment.memory);
+  Registry& registry = manager_state().registry;
+  if (function.image != 0) {
+    (void)Capability(function.image).remove();
+    free_global_slot(function.image);
   }
+  if (TenantAccount* account = registry.account(function.tenant)) {
+    account->storage_in_use -= function.image_cost;
+    registry.close_if_idle(*account);
+  }
+  function.image = 0;
+  function.image_cost = 0;
   function.segment_count = 0;
-  if (function.executable_memory != 0) {
-    (void)Capability(function.executable_memory).remove();
-    free_global_slot(function.executable_memory);
-    function.executable_memory = 0;
-  }
   function.removed = false;
+  function.reserved = false;
   function.live = false;
 }
 
@@ -173,80 +168,133 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   }
   u64 base = image.position_independent ? PIE_BASE : 0;
 
+  if (image.segment_count > MAX_SEGMENTS) {
+    unmap_scratch(worker, pages_for(size));
+    return status(answer, STATUS_BAD_EXECUTABLE, static_cast<u64>(klib::ElfStatus::TooManySegments));
+  }
+  u64 image_pages = pages_for(size);
+  u64 cost = image_cost(image_pages);
+  // What every invocation must make of its own (writable copies, zero-filled parts): a function
+  // whose limit cannot even hold that is refused now, not at every invocation.
+  u64 per_invocation = 0;
+  for (usize i = 0; i < image.segment_count; ++i) {
+    const klib::ElfSegment& source = image.segments[i];
+    u64 lead = source.virtual_address & (PAGE - 1);
+    bool shared = !source.writable && source.file_size > 0 && source.file_size == source.memory_size &&
+                  source.file_offset % PAGE == lead;
+    if (!shared) per_invocation += pages_for(lead + source.memory_size) * PAGE;
+  }
+  if (per_invocation > config.memory_limit_bytes) {
+    unmap_scratch(worker, image_pages);
+    return status(answer, STATUS_QUOTA_EXCEEDED, per_invocation);
+  }
+
+  // Admission, all under the lock: the name, the tenant's share (taken from the pool for its first
+  // function), its function limit and its storage quota; then an entry, reserved for this deploy.
   Function* function = nullptr;
   {
     LockGuard guard(state.registry.lock());
-    if (state.registry.find(request.badge, name) != nullptr) {
-      unmap_scratch(worker, pages_for(size));
-      return status(answer, STATUS_NAME_TAKEN);
+    Registry& registry = state.registry;
+    Status refused = STATUS_OK;
+    u64 detail = 0;
+    TenantAccount* account = nullptr;
+    if (config.memory_limit_bytes + INVOCATION_OVERHEAD_BYTES > registry.limits().memory_bytes) {
+      // It could never run: one invocation would need more than the tenant's whole share.
+      refused = STATUS_BAD_REQUEST;
+      detail = registry.limits().memory_bytes;
+    } else if (registry.find(request.badge, name) != nullptr) {
+      refused = STATUS_NAME_TAKEN;
+    } else if ((config.flags & FUNCTION_FLAG_LINUX) != 0) {
+      auto prepared = prepare_personality(registry.personality());
+      if (!prepared) {
+        refused = status_of(prepared.error());
+        detail = static_cast<u64>(prepared.error());
+      }
     }
-    if ((config.flags & FUNCTION_FLAG_LINUX) != 0 && !prepare_personality(state.registry.personality())) {
-      unmap_scratch(worker, pages_for(size));
-      return status(answer, STATUS_INTERNAL_ERROR);
+    if (refused == STATUS_OK) {
+      account = registry.open_account(request.badge);
+      if (account == nullptr) {
+        refused = STATUS_NO_TENANT_SHARE;
+        detail = registry.max_tenants();
+      } else if (account->functions >= registry.limits().functions) {
+        refused = STATUS_TENANT_FUNCTION_LIMIT;
+        detail = registry.limits().functions;
+      } else if (cost > registry.limits().storage_bytes - account->storage_in_use) {
+        refused = STATUS_STORAGE_EXCEEDED;
+        detail = registry.limits().storage_bytes;
+      } else if ((function = registry.reserve()) == nullptr) {
+        // Cannot happen: the registry holds every share's functions.
+        refused = STATUS_TENANT_FUNCTION_LIMIT;
+        detail = registry.limits().functions;
+      }
     }
-    function = state.registry.reserve();
-    if (function == nullptr) {
-      unmap_scratch(worker, pages_for(size));
-      return status(answer, STATUS_BUSY);
+    if (refused != STATUS_OK) {
+      if (account != nullptr) registry.close_if_idle(*account);
+      unmap_scratch(worker, image_pages);
+      return status(answer, refused, detail);
     }
-    // Reserved: segment_count != 0 keeps other deploys off this entry until it goes live.
-    function->segment_count = image.segment_count;
+    function->reserved = true;
     function->tenant = request.badge;
+    function->image = 0;
+    function->image_cost = cost;
     for (usize i = 0; i < NAME_BYTES; ++i) function->name[i] = name[i];
+    account->storage_in_use += cost;
+    registry.count_function(*account, true);
   }
 
+  // The image: the executable file as it came, nothing else (zero-filled parts are made per
+  // invocation). Copied by the kernel, object to object.
   Status result = STATUS_OK;
   u64 detail = 0;
-  usize built = 0;
-  for (; built < image.segment_count; ++built) {
-    const klib::ElfSegment& source = image.segments[built];
-    u64 start = (source.virtual_address & ~(PAGE - 1));
-    u64 lead = source.virtual_address - start;
-    u64 pages = pages_for(lead + source.memory_size);
-    auto memory = segment_memory(executable, pages, source.file_offset, source.file_size, lead);
-    if (!memory) {
-      result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
-      detail = static_cast<u64>(memory.error());
-      break;
-    }
-    function->segments[built] = Segment{start + base, pages, source.writable, source.executable, memory.value()};
-  }
-  // A Linux program's file itself, read-only and shared like its text (FUNCTION_EXECUTABLE):
-  // programs read /proc/self/exe.
-  u64 executable_bytes = 0;
-  if (result == STATUS_OK && (config.flags & FUNCTION_FLAG_LINUX) != 0) {
-    auto memory = segment_memory(executable, pages_for(size), 0, size, 0);
-    if (!memory) {
-      result = memory.error() == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR;
-      detail = static_cast<u64>(memory.error());
-    } else {
-      function->executable_memory = memory.value();
-      executable_bytes = size;
+  auto slot = allocate_global_slot();
+  if (!slot) {
+    result = STATUS_INTERNAL_ERROR;
+    detail = static_cast<u64>(slot.error());
+  } else {
+    auto memory = state.factory.create_memory(slot.value(), image_pages);
+    Error error = memory.error();
+    if (memory) error = memory.value().copy_from(0, executable, 0, size).error();
+    if (error != Error::None) {
+      if (memory) (void)memory.value().remove();
+      free_global_slot(slot.value());
+      result = status_of(error);
+      detail = static_cast<u64>(error);
     }
   }
-  unmap_scratch(worker, pages_for(size));
+  unmap_scratch(worker, image_pages);
 
   LockGuard guard(state.registry.lock());
-  function->segment_count = built;
+  Registry& registry = state.registry;
+  TenantAccount* account = registry.account(request.badge);  // Open: this deploy counts in it.
+  if (result == STATUS_OK) function->image = slot.value();
+  if (result == STATUS_OK && registry.find(request.badge, name) != nullptr) result = STATUS_NAME_TAKEN;  // Raced.
   if (result != STATUS_OK) {
+    if (account != nullptr) registry.count_function(*account, false);
     release_image(*function);
     return status(answer, result, detail);
-  }
-  if (state.registry.find(request.badge, name) != nullptr) {  // Deployed meanwhile by another worker.
-    release_image(*function);
-    return status(answer, STATUS_NAME_TAKEN);
   }
   function->config = config;
   function->executable_size = size;
   function->entry = image.entry + base;
+  function->segment_count = image.segment_count;
+  for (usize i = 0; i < image.segment_count; ++i) {
+    const klib::ElfSegment& source = image.segments[i];
+    u64 start = source.virtual_address & ~(PAGE - 1);
+    u64 lead = source.virtual_address - start;
+    bool shared = !source.writable && source.file_size > 0 && source.file_size == source.memory_size &&
+                  source.file_offset % PAGE == lead;
+    function->segments[i] = ImageSegment{start + base, pages_for(lead + source.memory_size), lead, source.file_offset,
+                                         source.file_size, source.writable, source.executable, shared};
+  }
   function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
   function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
   function->linux_start.argument_bytes = arguments_length;
-  function->linux_start.executable_size = executable_bytes;
+  function->linux_start.executable_size = function->linux_abi ? size : 0;
   for (u64 i = 0; i < arguments_length; ++i)
     function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
   function->invocations = 0;
   function->failures = 0;
+  function->reserved = false;
   function->live = true;
   status(answer, STATUS_OK);
 }
@@ -259,6 +307,7 @@ void handle_remove(Worker&, Message& request, Message& answer) {
   Function* function = state.registry.find(request.badge, name);
   if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
   function->live = false;
+  if (TenantAccount* account = state.registry.account(request.badge)) state.registry.count_function(*account, false);
   if (function->users > 0) function->removed = true;  // The last invocation frees the image.
   else release_image(*function);
   status(answer, STATUS_OK);
@@ -271,7 +320,7 @@ void handle_list(Worker&, Message& request, Message& answer) {
   u64 total = 0;
   u64 listed = 0;
   LockGuard guard(state.registry.lock());
-  for (usize i = 0; i < MAX_FUNCTIONS; ++i) {
+  for (usize i = 0; i < state.registry.capacity(); ++i) {
     Function& function = state.registry.at(i);
     if (!function.live || function.tenant != request.badge) continue;
     if (total >= first && listed < LIST_NAMES_PER_REPLY) {
@@ -299,6 +348,47 @@ void handle_describe(Worker&, Message& request, Message& answer) {
   answer.words[8] = function->invocations;
   answer.words[9] = function->failures;
   answer.set_words(STATUS_OK, 10);
+}
+
+}  // namespace manager
+
+namespace manager {
+
+void handle_stats(Worker&, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  ManagerStats stats{};
+  auto quota = state.factory.info();
+  if (quota) {
+    stats.pool_free_bytes = quota.value().quota_bytes - quota.value().used_bytes;
+    stats.machine_free_bytes = quota.value().machine_free_bytes;
+    stats.kernel_heap_used_bytes = quota.value().kernel_heap_used_bytes;
+    stats.kernel_heap_bytes = quota.value().kernel_heap_bytes;
+  }
+  {
+    LockGuard guard(state.registry.lock());
+    Registry& registry = state.registry;
+    const ShareLimits& limits = registry.limits();
+    stats.reserved_bytes = registry.tenants() * limits.bytes();
+    stats.tenants = registry.tenants();
+    stats.running_invocations = registry.running();
+    stats.functions = registry.functions();
+    stats.function_capacity = registry.capacity();
+    stats.share_memory_bytes = limits.memory_bytes;
+    stats.share_storage_bytes = limits.storage_bytes;
+    stats.share_invocations = limits.invocations;
+    stats.share_functions = limits.functions;
+    stats.nested_budget = limits.nested_budget;
+    if (const TenantAccount* account = registry.account(request.badge)) {
+      stats.tenant_memory_in_use = account->memory_in_use;
+      stats.tenant_storage_in_use = account->storage_in_use;
+      stats.tenant_invocations = account->invocations;
+      stats.tenant_functions = account->functions;
+    }
+    stats.shares_free = registry.max_tenants() - registry.tenants();
+  }
+  answer = Message::make(STATUS_OK);
+  __builtin_memcpy(answer.words, &stats, sizeof stats);
+  answer.set_words(STATUS_OK, STATS_WORDS);
 }
 
 }  // namespace manager

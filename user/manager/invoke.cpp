@@ -27,7 +27,8 @@ struct InvocationRequest {
   u64 tenant;
   char name[NAME_BYTES];
   u64 depth;
-  u64 deadline_tsc;         // 0: none beyond the function's own timeout.
+  u64 deadline_tsc;         // 0: none beyond the function's own timeout; nested: the outermost one.
+  u64* nested_left;         // Nested invocations the top-level invocation may still start (all depths).
   const u8* inline_input;   // Inline input (else input_memory).
   u64 input_size;
   u64 input_memory;         // Selector of a Memory with the input, or 0.
@@ -35,11 +36,30 @@ struct InvocationRequest {
   u64 output_capacity;      // Bytes the caller can take.
 };
 
+// Zero-initialised as a whole: bytes of inline_output past the output are zero, never stale stack
+// (a reply carries whole words; see pack_answer).
 struct Outcome {
   Status status = STATUS_OK;
   InvocationResult result{};
-  u8 inline_output[INLINE_BYTES];
+  u8 inline_output[INLINE_BYTES] = {};
 };
+
+// The one way an Outcome becomes an answer, for clients and nested callers alike: the result
+// words, then (with_output: the output came inline) exactly output_size bytes of output in whole
+// words, the last word's tail zeroed here whatever the outcome holds.
+void pack_answer(const Outcome& outcome, bool with_output, Message& answer) {
+  answer = Message::make(outcome.status);
+  __builtin_memcpy(answer.words, &outcome.result, sizeof outcome.result);
+  u64 output_words = 0;
+  bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
+  if (with_output && has_output && outcome.result.output_size <= INLINE_BYTES) {
+    u64 size = outcome.result.output_size;
+    output_words = (size + 7) / 8;
+    auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
+    for (u64 i = 0; i < output_words * 8; ++i) output[i] = i < size ? outcome.inline_output[i] : 0;
+  }
+  answer.set_words(outcome.status, INLINE_FIRST_WORD + output_words);
+}
 
 // The slots and objects of one invocation, deleted in teardown.
 class InvocationSlots {
@@ -73,7 +93,14 @@ class InvocationSlots {
   usize count_ = 0;
 };
 
-Status status_of(Error error) { return error == Error::QuotaExceeded ? STATUS_QUOTA_EXCEEDED : STATUS_INTERNAL_ERROR; }
+// The status for a kernel error while setting an invocation up: its own memory limit, the
+// machine's memory, or the manager's fault.
+Status status_of(Error error) {
+  if (error == Error::QuotaExceeded) return STATUS_QUOTA_EXCEEDED;
+  return error == Error::OutOfMemory ? STATUS_OUT_OF_MEMORY : STATUS_INTERNAL_ERROR;
+}
+
+bool past(u64 deadline) { return deadline != 0 && read_tsc() >= deadline; }
 
 // The CPUs a function may use: its configured set among those online (all of them for 0). Deploy
 // rejects sets without an online CPU, so this is never 0.
@@ -89,7 +116,17 @@ u64 choose_cpu(const Worker& worker, u64 allowed) {
 
 Outcome run(Worker& worker, const InvocationRequest& request);
 
-// Serves the events of a running function until it exits, faults, or runs out of time.
+// Answers the function's call waiting in `reply_object` with `answer`.
+void answer_call(u64 reply_object, const Message& answer) {
+  SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
+  abi::Utcb* utcb = sys::utcb();
+  for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
+  (void)invoke(abi::Syscall::IpcReplyWith, reply_object, registers);
+}
+
+// Serves the events of a running function until it exits, faults, or runs out of time. The
+// deadline is checked after every event, not only when a receive times out: a function that keeps
+// events queued (nested calls above all) must not outlive it.
 void supervise(Worker& worker, const InvocationRequest& request, const Function& function, Endpoint events,
                u64 deadline, Outcome& outcome) {
   Message event;
@@ -110,6 +147,11 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
       return;
     }
     u32 label = event.label();
+    if (past(deadline) && label != EVENT_INVOKE) {
+      // Whatever it was, the time is up; the teardown ends a caller waiting for its answer.
+      outcome.status = STATUS_TIMEOUT;
+      return;
+    }
     if (label >= static_cast<u32>(abi::ExceptionKind::PageFault)) {
       outcome.status = STATUS_CRASHED;
       outcome.result.detail = event.words[1];  // Fault address (page faults), else 0.
@@ -150,37 +192,43 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
         Message answer = Message::make(STATUS_OK);
         char nested_name[NAME_BYTES];
         u64 input_size = event.words[4];
-        if (!unpack_name(event.words, nested_name) || input_size > INLINE_BYTES) {
+        // The input must lie in the words sent: anything beyond them would be stale UTCB words.
+        u64 sent_bytes = event.word_count() > INLINE_FIRST_WORD ? (event.word_count() - INLINE_FIRST_WORD) * 8 : 0;
+        if (past(deadline)) {
+          // Nothing more starts after the deadline: the caller learns so and the invocation ends.
+          answer_call(reply_object, Message::make(STATUS_TIMEOUT));
+          outcome.status = STATUS_TIMEOUT;
+          return;
+        }
+        if (event.word_count() < INLINE_FIRST_WORD || !unpack_name(event.words, nested_name) ||
+            input_size > INLINE_BYTES || input_size > sent_bytes) {
           answer = Message::make(STATUS_BAD_REQUEST);
         } else if (request.depth + 1 > function.config.max_nesting_depth || request.depth + 1 > MAX_DEPTH) {
           answer = Message::make(STATUS_TOO_DEEP);
-        } else if (++nested_calls > MAX_NESTED_CALLS) {
-          // Fan-out is bounded like depth: with both, one invocation's total work is bounded.
+        } else if (++nested_calls > MAX_NESTED_CALLS || *request.nested_left == 0) {
+          // Fan-out is bounded per invocation and, across all depths, per top-level invocation:
+          // one client request can never start more than its tenant's nested budget.
           answer = Message::make(STATUS_TOO_MANY_CALLS);
         } else {
+          --*request.nested_left;
           InvocationRequest nested{};
           nested.tenant = request.tenant;
           for (usize i = 0; i < NAME_BYTES; ++i) nested.name[i] = nested_name[i];
           nested.depth = request.depth + 1;
           nested.deadline_tsc = deadline;
+          nested.nested_left = request.nested_left;
           nested.inline_input = reinterpret_cast<const u8*>(&event.words[INLINE_FIRST_WORD]);
           nested.input_size = input_size;
           nested.output_capacity = INLINE_BYTES;
           static_assert(sizeof(Outcome) < 1024, "outcomes live on worker stacks, once per depth");
           Outcome inner = run(worker, nested);
-          answer = Message::make(inner.status);
-          const u64* fields = reinterpret_cast<const u64*>(&inner.result);
-          for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
-          bool inner_output = inner.status == STATUS_OK || inner.status == STATUS_FAILED;
-          u64 output_words = (inner_output && inner.result.output_size <= INLINE_BYTES ? inner.result.output_size + 7 : 0) / 8;
-          auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
-          for (u64 i = 0; i < output_words * 8; ++i) output[i] = inner.inline_output[i];
-          answer.set_words(inner.status, INLINE_FIRST_WORD + output_words);
+          pack_answer(inner, true, answer);
         }
-        SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
-        abi::Utcb* utcb = sys::utcb();
-        for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
-        (void)invoke(abi::Syscall::IpcReplyWith, reply_object, registers);
+        answer_call(reply_object, answer);
+        if (past(deadline)) {
+          outcome.status = STATUS_TIMEOUT;
+          return;
+        }
         break;
       }
       default:
@@ -194,15 +242,30 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
 
 Outcome run(Worker& worker, const InvocationRequest& request) {
   Manager& state = manager_state();
-  Outcome outcome;
+  Outcome outcome{};
   outcome.result.invocation_id = new_invocation_id();
+  // A nested invocation asked for after the outermost deadline does not start at all.
+  if (past(request.deadline_tsc)) {
+    outcome.status = STATUS_TIMEOUT;
+    return outcome;
+  }
+  bool top_level = request.depth == 0;
 
   Function* function;
+  u64 memory_limit;
   {
     LockGuard guard(state.registry.lock());
     function = state.registry.find(request.tenant, request.name);
     if (function == nullptr) {
       outcome.status = STATUS_NOT_FOUND;
+      return outcome;
+    }
+    // The tenant's own share pays for the invocation's memory limit; when it is in use, only this
+    // tenant waits (its other invocations hold it), never another.
+    memory_limit = function->config.memory_limit_bytes;
+    Status admitted = state.registry.begin_invocation(request.tenant, memory_limit, top_level);
+    if (admitted != STATUS_OK) {
+      outcome.status = admitted;
       return outcome;
     }
     ++function->users;
@@ -234,27 +297,41 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
 
     // Load: segments (read-only ones shared), stack, context, input, output, capabilities.
     // A Linux executable also gets the personality's image, which is where its thread starts.
-    auto map_segments = [&](const Segment* segments, usize count) {
-      for (usize i = 0; i < count && error == Error::None; ++i) {
-        const Segment& segment = segments[i];
-        if (!segment.writable) {
-          error = task.value().map(Memory(segment.memory), 0, segment.address, segment.pages,
-                                   segment.executable ? READ_EXECUTE : READ).error();
-          continue;
-        }
-        auto copy_slot = slots.take();
-        if (!copy_slot) { error = copy_slot.error(); break; }
-        auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
-        if (!copy) { error = copy.error(); break; }
-        error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
-        if (error == Error::None)
-          error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
+    // A function's segments: shared ones mapped straight from the image; the others copied from
+    // it into fresh Memory of the invocation (zero past the file bytes: the .bss).
+    Memory image(function->image);
+    for (usize i = 0; i < function->segment_count && error == Error::None; ++i) {
+      const ImageSegment& segment = function->segments[i];
+      u32 rights = segment.writable ? READ_WRITE : segment.executable ? READ_EXECUTE : READ;
+      if (segment.shared) {
+        error = task.value().map(image, (segment.file_offset - segment.lead) / PAGE, segment.address, segment.pages,
+                                 rights).error();
+        continue;
       }
-    };
-    map_segments(function->segments, function->segment_count);
-    // The personality image is immutable once ready (set before any Linux function went live).
+      auto copy_slot = slots.take();
+      if (!copy_slot) { error = copy_slot.error(); break; }
+      auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
+      if (!copy) { error = copy.error(); break; }
+      if (segment.file_bytes > 0)
+        error = copy.value().copy_from(segment.lead, image, segment.file_offset, segment.file_bytes).error();
+      if (error == Error::None) error = task.value().map(copy.value(), 0, segment.address, segment.pages, rights).error();
+    }
+    // The personality's segments: read-only ones shared, writable ones copied per invocation.
     const PersonalityImage& personality = state.registry.personality();
-    if (function->linux_abi) map_segments(personality.segments, personality.segment_count);
+    for (usize i = 0; function->linux_abi && i < personality.segment_count && error == Error::None; ++i) {
+      const Segment& segment = personality.segments[i];
+      if (!segment.writable) {
+        error = task.value().map(Memory(segment.memory), 0, segment.address, segment.pages,
+                                 segment.executable ? READ_EXECUTE : READ).error();
+        continue;
+      }
+      auto copy_slot = slots.take();
+      if (!copy_slot) { error = copy_slot.error(); break; }
+      auto copy = factory.value().create_memory(copy_slot.value(), segment.pages);
+      if (!copy) { error = copy.error(); break; }
+      error = copy.value().copy_from(0, Memory(segment.memory), 0, segment.pages * PAGE).error();
+      if (error == Error::None) error = task.value().map(copy.value(), 0, segment.address, segment.pages, READ_WRITE).error();
+    }
     if (error != Error::None) break;
 
     auto stack_slot = slots.take();
@@ -318,8 +395,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None) error = child.give(Capability(badged_slot.value()), FUNCTION_MANAGER).error();
     if (error == Error::None) error = child.give(factory.value(), FUNCTION_FACTORY, abi::rights_of(abi::FactoryRight::Create)).error();
     if (error == Error::None) error = child.give(child, FUNCTION_TASK, abi::rights_of(abi::TaskRight::Map)).error();
-    if (error == Error::None && function->executable_memory != 0)
-      error = child.give(Capability(function->executable_memory), FUNCTION_EXECUTABLE,
+    if (error == Error::None && function->linux_abi)
+      error = child.give(Capability(function->image), FUNCTION_EXECUTABLE,
                          abi::rights_of(abi::MemoryRight::Read)).error();
     if (error != Error::None) break;
 
@@ -364,6 +441,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
   LockGuard guard(state.registry.lock());
   if (outcome.status != STATUS_OK) ++function->failures;
   if (--function->users == 0 && function->removed) release_image(*function);
+  state.registry.end_invocation(request.tenant, memory_limit, top_level);
   return outcome;
 }
 
@@ -392,19 +470,15 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
     answer = Message::make(STATUS_BAD_REQUEST);
     return;
   }
+  u64 nested_left;
+  {
+    LockGuard guard(manager_state().registry.lock());
+    nested_left = manager_state().registry.limits().nested_budget;
+  }
+  invocation.nested_left = &nested_left;
   static_assert(sizeof(Outcome) < 1024);
   Outcome outcome = run(worker, invocation);
-  answer = Message::make(outcome.status);
-  const u64* fields = reinterpret_cast<const u64*>(&outcome.result);
-  for (usize i = 0; i < 8; ++i) answer.words[i] = fields[i];
-  u64 output_words = 0;
-  bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
-  if (invocation.output_memory == 0 && has_output && outcome.result.output_size <= INLINE_BYTES) {
-    output_words = (outcome.result.output_size + 7) / 8;
-    auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
-    for (u64 i = 0; i < output_words * 8; ++i) output[i] = i < outcome.result.output_size ? outcome.inline_output[i] : 0;
-  }
-  answer.set_words(outcome.status, INLINE_FIRST_WORD + output_words);
+  pack_answer(outcome, invocation.output_memory == 0, answer);
 }
 
 }  // namespace manager

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "print.hpp"
+#include "configuration.hpp"
 #include "service.hpp"
 
 namespace manager {
@@ -19,6 +20,10 @@ constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
 
 Worker workers[MAX_WORKERS];
 alignas(8) u8 worker_slot_storage[MAX_WORKERS][sizeof(SlotAllocator)];
+alignas(8) u8 global_slot_storage[sizeof(SlotAllocator)];
+constexpr u64 REGISTRY_ADDRESS = 0x0000600000000000;
+// The Linux personality's image, prepared at the first Linux deploy from the memory kept.
+constexpr u64 PERSONALITY_BOUND_BYTES = 4ull << 20;
 
 void serve(u64 argument) {
   Worker& worker = workers[argument];
@@ -39,6 +44,7 @@ void serve(u64 argument) {
       case REMOVE: handle_remove(worker, request, answer); break;
       case LIST: handle_list(worker, request, answer); break;
       case DESCRIBE: handle_describe(worker, request, answer); break;
+      case STATS: handle_stats(worker, request, answer); break;
       default: answer = Message::make(STATUS_BAD_REQUEST); break;
     }
     // Capabilities that came with the request are the client's: drop our copies.
@@ -52,13 +58,12 @@ void serve(u64 argument) {
 }
 
 // Creates a worker's objects: its slots, Reply objects, stack, UTCB and thread, pinned to cpu.
-Result<void> start_worker(usize index, u64 cpu, SlotAllocator& global) {
+Result<void> start_worker(usize index, u64 cpu, u64 first_slot) {
   Manager& state = manager_state();
   Worker& worker = workers[index];
   worker.index = index;
   worker.cpu = cpu;
-  u64 first = GLOBAL_SLOT_LIMIT + index * WORKER_SLOTS;
-  worker.slots = new (worker_slot_storage[index]) SlotAllocator(first, first + WORKER_SLOTS);
+  worker.slots = new (worker_slot_storage[index]) SlotAllocator(first_slot, first_slot + WORKER_SLOTS);
   worker.scratch_base = SCRATCH_WINDOW + index * SCRATCH_PER_WORKER;
   for (u64& reply_object : worker.replies) {
     reply_object = TRY(worker.slots->allocate());
@@ -66,8 +71,8 @@ Result<void> start_worker(usize index, u64 cpu, SlotAllocator& global) {
   }
   for (u64& slot : worker.receive_slots) slot = TRY(worker.slots->allocate());
   if (index == 0) return {};  // Worker 0 is the initial thread itself.
-  u64 stack_slot = TRY(global.allocate());
-  u64 thread_slot = TRY(global.allocate());
+  u64 stack_slot = TRY(allocate_global_slot());
+  u64 thread_slot = TRY(allocate_global_slot());
   Memory stack = TRY(state.factory.create_memory(stack_slot, WORKER_STACK_PAGES));
   u64 stack_bottom = WORKER_STACK_AREA + index * (WORKER_STACK_PAGES + 16) * 4096;
   TRY_VOID(state.self.map(stack, 0, stack_bottom, WORKER_STACK_PAGES,
@@ -75,6 +80,18 @@ Result<void> start_worker(usize index, u64 cpu, SlotAllocator& global) {
   Thread thread = TRY(state.factory.create_thread(thread_slot, state.self, WORKER_UTCB_AREA + index * 4096));
   TRY_VOID(thread.configure(WORKER_PRIORITY, cpu, abi::NULL_SELECTOR));
   return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * 4096, serve, index);
+}
+
+// The registry's table: `capacity` entries in memory of the manager's own, mapped once.
+Result<Function*> create_registry_table(usize capacity) {
+  Manager& state = manager_state();
+  u64 pages = (capacity * sizeof(Function) + 4095) / 4096;
+  u64 slot = TRY(allocate_global_slot());
+  Memory table = TRY(state.factory.create_memory(slot, pages));
+  TRY_VOID(state.self.map(table, 0, REGISTRY_ADDRESS, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
+  auto* functions = reinterpret_cast<Function*>(REGISTRY_ADDRESS);
+  for (usize index = 0; index < capacity; ++index) new (&functions[index]) Function();
+  return functions;
 }
 
 }  // namespace
@@ -86,16 +103,51 @@ extern "C" void metteagle_main(sys::u64) {
   ThreadSelfInfo self = thread_self();
   state.cpu_count = self.cpu_count == 0 ? 1 : self.cpu_count;
   state.tsc_hertz = self.tsc_hertz;
-  // Two workers per CPU: one can wait on a slow function while the other serves.
-  usize worker_count = state.cpu_count * 2 < MAX_WORKERS ? state.cpu_count * 2 : MAX_WORKERS;
+
+  // The pool: the factory's quota but what the manager keeps for itself. It is divided into equal
+  // tenant shares; workers are enough for every share's concurrent invocations (plus one for the
+  // other requests), and the registry holds every share's functions.
+  ManagerConfiguration configuration = read_configuration(state.console);
+  auto quota = state.factory.info();
+  u64 quota_bytes = quota ? quota.value().quota_bytes : 0;
+  state.pool_bytes = quota_bytes > configuration.reserve_bytes ? quota_bytes - configuration.reserve_bytes : 0;
+  ShareLimits limits = configuration.share;
+  u64 max_tenants = state.pool_bytes / limits.bytes();
+  if (max_tenants > MAX_TENANT_ACCOUNTS) max_tenants = MAX_TENANT_ACCOUNTS;
+  usize worker_count = state.cpu_count * 2;
+  if (worker_count < max_tenants * limits.invocations + 1) worker_count = max_tenants * limits.invocations + 1;
+  if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
+  u64 first_worker_slot = MANAGER_SLOTS - worker_count * WORKER_SLOTS;
+  state.global_slots = new (global_slot_storage) SlotAllocator(GLOBAL_FIRST_SLOT, first_worker_slot);
+  // Global slots the manager uses itself: worker stacks and threads, the personality's segments,
+  // the registry's table; every other one can hold a function's image.
+  u64 own_slots = 2 * worker_count + 4 + 1 + 8;
+  u64 per_tenant = max_tenants == 0 ? 0 : (first_worker_slot - GLOBAL_FIRST_SLOT - own_slots) / max_tenants;
+  if (limits.functions == 0 || limits.functions > per_tenant) limits.functions = per_tenant;
+  usize capacity = limits.functions * max_tenants;
+  auto table = create_registry_table(capacity);
+  if (!table) {
+    printf(state.console, "manager: no memory for a registry of %zu functions: %s\n", capacity, error_name(table.error()));
+    capacity = 0;
+  }
+  state.registry.configure(table ? table.value() : nullptr, capacity, limits, max_tenants);
+
   for (usize index = worker_count; index-- > 0;) {
-    auto started = start_worker(index, index % state.cpu_count, state.global_slots);
+    auto started = start_worker(index, index % state.cpu_count, first_worker_slot + index * WORKER_SLOTS);
     if (!started) {
       printf(state.console, "manager: worker %zu failed to start: %s\n", index, error_name(started.error()));
       if (index == 0) exit_thread();
     }
   }
-  printf(state.console, "manager: serving with %zu workers on %lu CPUs\n", worker_count, state.cpu_count);
+  auto after = state.factory.info();
+  u64 own_bytes = after ? after.value().used_bytes : 0;
+  printf(state.console,
+         "manager: serving with %zu workers on %lu CPUs; %lu tenant shares of %lu MiB memory + %lu MiB storage, "
+         "%lu invocations, %lu functions; own use %lu KiB of %lu MiB kept\n",
+         worker_count, state.cpu_count, max_tenants, limits.memory_bytes >> 20, limits.storage_bytes >> 20,
+         limits.invocations, limits.functions, own_bytes >> 10, configuration.reserve_bytes >> 20);
+  if (own_bytes + PERSONALITY_BOUND_BYTES > configuration.reserve_bytes)
+    printf(state.console, "manager: warning: its own use exceeds what it keeps; shares may not be honoured\n");
   (void)Thread(MANAGER_THREAD).configure(WORKER_PRIORITY, 0, abi::NULL_SELECTOR);
   serve(0);
 }

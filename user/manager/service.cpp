@@ -11,12 +11,12 @@ Manager& manager_state() { return state; }
 
 sys::Result<u64> allocate_global_slot() {
   LockGuard guard(state.slots_lock);
-  return state.global_slots.allocate();
+  return state.global_slots->allocate();
 }
 
 void free_global_slot(u64 slot) {
   LockGuard guard(state.slots_lock);
-  state.global_slots.free(slot);
+  state.global_slots->free(slot);
 }
 
 u64 new_invocation_id() {

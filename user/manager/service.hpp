@@ -15,10 +15,13 @@ constexpr u64 MANAGER_CONSOLE = 4;
 constexpr u64 MANAGER_SERVICE = 8;  // The service endpoint (Receive), first named endpoint.
 constexpr u64 MANAGER_SLOTS = 4096;
 constexpr u64 GLOBAL_FIRST_SLOT = 64;
-constexpr u64 GLOBAL_SLOT_LIMIT = 1024;
-constexpr u64 WORKER_SLOTS = 256;
-constexpr usize MAX_WORKERS = 8;
+// Each worker's own slots: its Reply objects and receive slots (12) and the slots of one
+// invocation (at most 16) at every depth (MAX_DEPTH + 1). The workers' ranges sit at the top of
+// the space; the global range below them holds the deployed images, one slot per function.
+constexpr u64 WORKER_SLOTS = 160;
+constexpr usize MAX_WORKERS = 16;
 constexpr u64 MAX_DEPTH = 8;  // Deepest nesting any configuration may ask for.
+static_assert(12 + 16 * (MAX_DEPTH + 1) <= WORKER_SLOTS, "a worker's slots cover its deepest nesting");
 constexpr u64 WORKER_PRIORITY = 16;
 static_assert(FUNCTION_PRIORITY == WORKER_PRIORITY - 1, "functions run one level below the workers");
 
@@ -31,8 +34,9 @@ struct Manager {
   u64 tsc_hertz = 0;
   Registry registry;
   SpinLock slots_lock;
-  sys::SlotAllocator global_slots{GLOBAL_FIRST_SLOT, GLOBAL_SLOT_LIMIT};
+  sys::SlotAllocator* global_slots = nullptr;  // [GLOBAL_FIRST_SLOT, first worker slot), set at boot.
   u64 next_invocation_id = 1;  // Under slots_lock.
+  u64 pool_bytes = 0;          // What tenants' shares may take from the factory (set at boot).
 };
 
 struct Worker {
@@ -64,6 +68,7 @@ void handle_invoke(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_remove(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_list(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_describe(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_stats(Worker& worker, sys::Message& request, sys::Message& answer);
 
 // Frees a function's image (its Memory capabilities and template mappings); registry lock held.
 void release_image(Function& function);

@@ -46,29 +46,35 @@ namespace metteagle::abi {
     "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536; "       \
     "Factory: quota bytes), a4 task selector (Thread; needs Task Map), a5 UTCB address (Thread)",                 \
     "-",                                                                                                        \
-    "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address), Busy (UTCB address in use), " \
+    "InvalidCapability, SlotOccupied, InvalidArgument (type, size or UTCB address: page aligned, below "      \
+    "USER_SPACE_USABLE_END), Busy (UTCB address in use), " \
     "QuotaExceeded, OutOfMemory",                                                                               \
     "create an object charged to the factory; the new capability has all rights (a Factory: Observe only "    \
     "if this capability has it)")                               \
   X(FactoryInfo, 7, Factory, "-", "-",                                                                          \
     "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
-    "0 unless the capability has Observe)", "-",                                                               \
+    "0 unless the capability has Observe), o4 bytes in live kernel heap objects, o5 bytes of pages the "    \
+    "kernel heap holds (o4 and o5 also 0 without Observe)", "-",                                              \
     "read the factory's accounting and, with Observe, the machine's free memory")                                              \
   X(TaskMap, 8, Task, "Map",                                                                                    \
     "a1 memory selector (needs the requested rights), a2 first page in the memory, a3 address, a4 pages, "      \
     "a5 rights (MemoryRight bits; Read required; Write and Execute exclusive)",                                 \
-    "-", "InvalidArgument (range, alignment, rights), Busy (overlaps a mapping or a UTCB), QuotaExceeded, "     \
-    "OutOfMemory (no physical frame for a page table or the mapping's record)",                                 \
+    "-", "InvalidArgument (range, alignment, rights; nothing at or above USER_SPACE_USABLE_END), Busy (overlaps " \
+    "a mapping or a UTCB), QuotaExceeded, OutOfMemory (no physical frame for a page table or the mapping's "     \
+    "record)",                                                                                                  \
     "map pages of a memory object into the task")                                                              \
-  X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages", "-",                                                     \
+  X(TaskUnmap, 9, Task, "Map", "a1 address, a2 pages",                                                         \
+    "o1 where it stopped: the range's end when done, else where the rest begins (call again from there)",       \
     "InvalidArgument (range), NotFound (nothing mapped there), QuotaExceeded (cutting a mapping in two), "    \
     "OutOfMemory (the same, with no physical memory left)",                                                     \
-    "remove the pages inside the range; a mapping reaching past it keeps the rest")                             \
+    "remove the pages inside the range; a mapping reaching past it keeps the rest; one call handles at most "   \
+    "UNMAP_MAX_MAPPINGS mappings and UNMAP_MAX_PAGES pages")                                                   \
   X(TaskGiveCapability, 10, Task, "Capabilities", "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
     "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
     "derive a copy of an own capability into the task's space")                                                 \
   X(ThreadStart, 11, Thread, "Control", "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
-    "Busy (already started), InvalidArgument (rip or rsp outside user space)", "start a never-started thread")  \
+    "Busy (already started), InvalidArgument (rip at or above USER_SPACE_USABLE_END, rsp outside user space)",   \
+    "start a never-started thread")                                                                            \
   X(ThreadConfigure, 12, Thread, "Control", "a1 priority (0-63, at most the caller's), a2 CPU (in the new set), " \
     "a3 exception endpoint selector (0 = none; needs Send), a4 the CPUs it may ever run on (bit i = CPU i; "     \
     "within the caller's own; 0 = unchanged). New threads inherit their creator's set", "-",                   \
@@ -78,7 +84,8 @@ namespace metteagle::abi {
   X(ThreadExit, 13, None, "-", "-", "does not return", "-", "end the calling thread")                           \
   X(ThreadYield, 14, None, "-", "-", "-", "-", "give the CPU to the next thread of the same priority")          \
   X(IpcCall, 15, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout (send phase)",                 \
-    "o1 reply tag, o2-o5 reply words 0-3", "Timeout, Destroyed (endpoint or server gone)",                     \
+    "o1 reply tag, o2-o5 reply words 0-3",                                                                       \
+    "Timeout, Destroyed (endpoint or server gone, or the server took another call before answering this one)",  \
     "send and wait for the reply; the server sees the capability's badge")                                     \
   X(IpcSend, 16, Endpoint, "Send", "a1 message tag, a2-a5 words 0-3, r12 timeout", "-", "Timeout, Destroyed",   \
     "send; blocks until a receiver takes the message or the timeout ends")                                     \
@@ -143,10 +150,10 @@ namespace metteagle::abi {
     "copy bytes from one memory object into another (the target), without mapping either")                   \
   X(ThreadSetSyscallHandler, 37, Thread, "Control",                                                            \
     "a1 handler entry (0 = native system calls again), a2 handler stack top; selector 0 = the caller",          \
-    "-", "InvalidArgument (entry or stack outside user space)",                                                 \
+    "-", "InvalidArgument (entry at or above USER_SPACE_USABLE_END, stack outside user space)",                  \
     "redirect the thread's system calls to a user-level personality (see Utcb::personality_active)")           \
   X(PersonalityReturn, 38, None, "-", "-", "does not return: the thread continues with Utcb::personality_registers", \
-    "InvalidArgument (no handler set, or rip/rsp outside user space)",                                          \
+    "InvalidArgument (no handler set, rip at or above USER_SPACE_USABLE_END, or rsp outside user space)",        \
     "end a personality handler: clear personality_active and resume the saved (possibly changed) registers")   \
   X(ThreadSetFsBase, 39, Thread, "Control", "a1 FS base (a user-space address); selector 0 = the caller", "-",  \
     "InvalidArgument (address outside user space)", "set a thread's FS segment base (thread-local storage)")
@@ -221,11 +228,23 @@ enum class ExceptionKind : u32 {
   Other = 0x1005,
 };
 // The handler's reply label: Resume retries the instruction (after fixing the cause), ResumeAt
-// continues at word 0 (rip) with word 1 (rsp), Kill ends the thread.
+// continues at word 0 (rip) with word 1 (rsp), Kill ends the thread. A ResumeAt rip at or above
+// USER_SPACE_USABLE_END (or rsp outside user space) ends the thread like Kill.
 enum class ExceptionReply : u32 { Resume = 0, ResumeAt = 1, Kill = 2 };
 
 // Layout of user address spaces.
 constexpr u64 USER_SPACE_START = 0x1000;  // The first page stays unmapped: null dereferences fault.
+// The end of the canonical lower half: every user address (pointer, stack, FS base) lies below it.
 constexpr u64 USER_SPACE_END = 0x0000800000000000;
+// The end of what can be mapped or executed: the last page below USER_SPACE_END never is, so no
+// instruction can end at the non-canonical USER_SPACE_END (a `syscall` there would return to it).
+// Mappings, UTCBs and the rip that ThreadStart, ResumeAt and PersonalityReturn set stay below it.
+constexpr u64 USER_SPACE_USABLE_END = USER_SPACE_END - 0x1000;
+
+// TaskUnmap's work per call: it stops before the next mapping once it has removed or cut this
+// many mappings, and inside a mapping once it has cleared this many pages (the mapping keeps
+// the rest), so one call holds the kernel for a bounded time (tens of milliseconds under TCG).
+constexpr u64 UNMAP_MAX_MAPPINGS = 4096;
+constexpr u64 UNMAP_MAX_PAGES = 8192;
 
 }  // namespace metteagle::abi

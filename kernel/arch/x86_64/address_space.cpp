@@ -77,6 +77,26 @@ void address_space_unmap(u64 root, u64 address) {
   if ((read_cr3() & page_table::ADDRESS_MASK) == root) invalidate_page(address);
 }
 
+void address_space_unmap_range(u64 root, u64 start, u64 end) {
+  bool active = (read_cr3() & page_table::ADDRESS_MASK) == root;
+  constexpr u64 TABLE_SPAN = 512 * PAGE_SIZE;  // What one page table (level 0) maps.
+  for (u64 address = start; address < end;) {
+    u64 table_end = align_down(address, TABLE_SPAN) + TABLE_SPAN;
+    u64 stop = end < table_end ? end : table_end;
+    // One walk per page table, then its entries in a row.
+    u64* entry = walk(root, address, nullptr);
+    if (entry == nullptr) {
+      address = stop;
+      continue;
+    }
+    for (; address < stop; address += PAGE_SIZE, ++entry) {
+      if ((*entry & page_table::PRESENT) == 0) continue;
+      *entry = 0;
+      if (active) invalidate_page(address);
+    }
+  }
+}
+
 void address_space_release_tables(u64 root, const TableFrameSource& tables) {
   u64* table = table_at(root);
   for (unsigned index = 0; index < 256; ++index) {
@@ -94,6 +114,7 @@ void address_space_switch(u64 root) {
 }
 
 void address_space_flush_remote(u64 root) { shootdown(this_cpu().index, root, false); }
+void address_space_flush_remote_all() { shootdown(this_cpu().index, SHOOTDOWN_EVERY_ROOT, false); }
 void address_space_leave_remote(u64 root) { shootdown(this_cpu().index, root, true); }
 
 void address_space_deactivate(u64 root) {

@@ -32,8 +32,13 @@ void address_space_init(u64 root_frame);
 // Removes the mapping at address (if any) and flushes it from this CPU's TLB; other CPUs keep
 // stale entries until address_space_flush_remote(root).
 void address_space_unmap(u64 root, u64 address);
+// The same for every page of [start, end) (page aligned), walking the tables once per page table.
+void address_space_unmap_range(u64 root, u64 start, u64 end);
 // Every other CPU drops root's cached translations (TLB shootdown); root stays in use.
 void address_space_flush_remote(u64 root);
+// Every other CPU drops all cached user translations, of whichever root it runs on: one batched
+// shootdown after unmapping pages from many address spaces.
+void address_space_flush_remote_all();
 // Every other CPU stops using root altogether: its tables are about to be freed.
 void address_space_leave_remote(u64 root);
 // Frees every lower-half page table through tables.release (not the root itself).

@@ -102,7 +102,10 @@ void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(r
 void handle_shootdown(u32 cpu_index) {
   if (!shootdown_pending[cpu_index].load(std::memory_order_acquire)) return;
   u64 root = shootdown_root.load();
-  if ((read_cr3() & ~u64{0xfff}) == root) {
+  u64 active = read_cr3() & ~u64{0xfff};
+  if (root == SHOOTDOWN_EVERY_ROOT) {
+    write_cr3(active);  // Whatever runs here keeps its tables and loses its cached translations.
+  } else if (active == root) {
     if (shootdown_leave.load()) {
       this_cpu().active_root = kernel_page_table_root();
       note_active_root(cpu_index, kernel_page_table_root());
@@ -122,7 +125,9 @@ void shootdown(u32 self_index, u64 root, bool leave) {
   shootdown_root.store(root);
   shootdown_leave.store(leave);
   for (u32 index = 0; index < count; ++index) {
-    if (index == self_index || active_roots[index].load(std::memory_order_acquire) != root) continue;
+    if (index == self_index ||
+        (root != SHOOTDOWN_EVERY_ROOT && active_roots[index].load(std::memory_order_acquire) != root))
+      continue;
     shootdown_pending[index].store(true, std::memory_order_release);
     send_ipi(apic_ids[index] << 24, VECTOR_SHOOTDOWN);
   }

@@ -25,7 +25,10 @@ void send_reschedule(u32 cpu_index);
 // Before this returns, every other CPU that runs on page-table root has flushed its TLB (root's
 // tables stay: its threads go on) or, with leave, switched to the kernel's tables (root's tables
 // are about to be freed; whatever ran on them is dead and faults or reschedules on its way out).
+// With root SHOOTDOWN_EVERY_ROOT (never leave), every other CPU flushes whatever it runs on: one
+// round of interrupts covers translations of any number of address spaces.
 void shootdown(u32 self_index, u64 root, bool leave);
+constexpr u64 SHOOTDOWN_EVERY_ROOT = 0;
 // Records which root a CPU runs on (address_space_activate calls it).
 void note_active_root(u32 cpu_index, u64 root);
 // The receiving side, from the shootdown interrupt or while spinning for the kernel lock.

@@ -27,10 +27,15 @@ syscall_entry:
     call syscall_dispatch
 .global syscall_return
 syscall_return:
+    // sysretq to a non-canonical rcx raises #GP in ring 0 on Intel CPUs after rsp is already the
+    // user's (CVE-2012-0217). The kernel checks every rip it stores (on_return_to_user ends a
+    // thread whose rip is outside usable user space); should one still be above the lower half,
+    // the return goes through iretq, whose fault would arrive on the kernel stack instead.
+    mov 17*8(%rsp), %rcx        // The frame's rip: above 15 registers, the vector and error code.
+    shr $47, %rcx
+    jnz trap_return
     POP_GENERAL_REGISTERS
     add $16, %rsp
-    // The kernel only ever stores canonical user addresses in rip (checked where it writes them),
-    // so sysret cannot fault in ring 0 here.
     popq %rcx
     add $8, %rsp
     popq %r11

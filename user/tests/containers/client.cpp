@@ -119,6 +119,11 @@ Reply ManagerClient::list(u64 first_index) {
   return call(request);
 }
 
+Reply ManagerClient::stats() {
+  Message request = Message::make(manager::STATS);
+  return call(request);
+}
+
 bool ManagerClient::listed(const char* name, u64& total, Status& status) {
   RawName wanted = RawName::of(name);
   total = 0;

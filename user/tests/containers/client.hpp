@@ -14,6 +14,11 @@ using manager::Status;
 
 // A reply: its label as a Status and its words (zeroed beyond the reply's word count).
 struct Reply {
+  manager::ManagerStats stats() const {
+    manager::ManagerStats fields;
+    __builtin_memcpy(&fields, words, sizeof fields);
+    return fields;
+  }
   Status status = manager::STATUS_INTERNAL_ERROR;
   Error transport = Error::None;  // The IPC error, when the call itself failed.
   u64 word_count = 0;
@@ -62,6 +67,8 @@ class ManagerClient {
   Reply describe(const RawName& name);
   Reply describe(const char* name) { return describe(RawName::of(name)); }
   Reply list(u64 first_index);
+  // STATS: the manager's pool and this tenant's share (words: manager::ManagerStats).
+  Reply stats();
   // Walks LIST from index 0; true when `name` is among the names. total receives the count.
   bool listed(const char* name, u64& total, Status& status);
 
@@ -85,6 +92,14 @@ using manager::status_name;
 // the name (words 0-3) of a function it deployed; tenant B answers with the Status of its INVOKE,
 // DESCRIBE and REMOVE of that name (words 0-2) and word 3 = LIST total | (listed << 32).
 constexpr u32 SYNC_SECRET_DEPLOYED = 1;
+// Tenant B deploys (removes) its own `echo` (the embedded image, default configuration) and
+// answers word 0 = the Status.
+constexpr u32 SYNC_DEPLOY_ECHO = 2;
+constexpr u32 SYNC_REMOVE_ECHO = 3;
+// Tenant B invokes its `echo` with SYNC_ECHO_INPUT and answers word 0 = the Status, word 1 = 1 when
+// the output was exactly the input, word 2 = the round trip in nanoseconds.
+constexpr u32 SYNC_TIMED_ECHO = 4;
+constexpr const char* SYNC_ECHO_INPUT = "tenant b still answers";
 // The endpoints of both tenant programs, in their boot configuration's order.
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT;
 constexpr u64 SYNC_ENDPOINT = FIRST_ENDPOINT + 1;

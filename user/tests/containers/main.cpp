@@ -7,6 +7,7 @@
 #include "../framework.hpp"
 #include "checks.hpp"
 #include "lib/elf.hpp"
+#include "lib/format.hpp"
 #include "sha256.hpp"
 
 extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
@@ -462,6 +463,287 @@ void rejects_duplicate_and_unknown_names(Case& test) {
   EXPECT_STILL_SERVES();
 }
 
+// ---- Issue 10: nested replies, deadlines, budgets and tenant shares ----------------------------
+
+u64 read_tsc() {
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  return (u64{high} << 32) | low;
+}
+
+u64 nanoseconds_since(u64 start) {
+  u64 hertz = thread_self().tsc_hertz;
+  u64 ticks = read_tsc() - start;
+  return hertz == 0 ? 0 : ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
+}
+
+// Tenant B's side: a request on `sync` (words 0-3 of its answer).
+struct TenantB {
+  Status status = manager::STATUS_INTERNAL_ERROR;
+  u64 words[4] = {};
+  bool delivered = false;
+};
+TenantB ask_tenant_b(u32 label) {
+  Message request = Message::make(label);
+  Message answer;
+  TenantB result;
+  constexpr u64 TENANT_TIMEOUT = 60'000'000'000;  // Only the send phase: tenant B must be waiting.
+  result.delivered = Endpoint(SYNC_ENDPOINT).call(request, answer, TENANT_TIMEOUT).ok();
+  for (u64 index = 0; index < 4; ++index) result.words[index] = answer.words[index];
+  result.status = static_cast<Status>(answer.words[0]);
+  return result;
+}
+
+// Tenant B's echo, timed by tenant B: it must answer right, within a liveness bound that is ten
+// times what a loaded machine needs (under 1 s; the manager's old shared pool answered "memory
+// limit exceeded" instead, and a runaway fan-out never ended).
+constexpr u64 TENANT_B_BOUND_NS = 10'000'000'000;
+#define EXPECT_TENANT_B_ANSWERS()                                                                          \
+  do {                                                                                                     \
+    TenantB echoed_ = ask_tenant_b(SYNC_TIMED_ECHO);                                                       \
+    REQUIRE(echoed_.delivered);                                                                            \
+    if (echoed_.status != manager::STATUS_OK || echoed_.words[1] != 1)                                     \
+      test.fail(__FILE__, __LINE__, "tenant B's echo gave %s (output right: %lu)", status_name(echoed_.status), \
+                echoed_.words[1]);                                                                         \
+    if (echoed_.words[2] > TENANT_B_BOUND_NS)                                                              \
+      test.fail(__FILE__, __LINE__, "tenant B's echo took %lu ms", echoed_.words[2] / 1'000'000);          \
+  } while (0)
+
+manager::ManagerStats stats_now(Case& test) {
+  Reply reply = client().stats();
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_EQ(reply.word_count, manager::STATS_WORDS);
+  return reply.stats();
+}
+
+// One invocation on a thread of our own, so this thread can do other things meanwhile.
+class BackgroundInvocation {
+ public:
+  BackgroundInvocation(Case& test, const char* name, const char* input) : name_(name), input_(input) {
+    auto thread_slot = slots().allocate();
+    auto stack_slot = slots().allocate();
+    if (!thread_slot.ok() || !stack_slot.ok()) {
+      test.fail(__FILE__, __LINE__, "no slots for a thread");
+      return;
+    }
+    thread_slot_ = thread_slot.value();
+    stack_slot_ = stack_slot.value();
+    Factory factory(OWN_FACTORY);
+    Task self(SELF_TASK);
+    auto stack = factory.create_memory(stack_slot_, STACK_PAGES);
+    if (!stack.ok() || !self.map(stack.value(), 0, STACK_ADDRESS, STACK_PAGES, READ_WRITE).ok())
+    {
+      test.fail(__FILE__, __LINE__, "cannot map a stack");
+      return;
+    }
+    auto thread = factory.create_thread(thread_slot_, self, UTCB_ADDRESS);
+    if (!thread.ok()) {
+      test.fail(__FILE__, __LINE__, "create_thread: %s", error_name(thread.error()));
+      return;
+    }
+    // The highest priority it accepts is our own (ThreadConfigure refuses more).
+    bool configured = false;
+    for (u64 priority = 63; priority > 0 && !configured; --priority)
+      configured = thread.value().configure(priority, 1 % thread_self().cpu_count, abi::NULL_SELECTOR).ok();
+    auto started = configured ? start_thread(thread.value(), STACK_ADDRESS + STACK_PAGES * PAGE_SIZE, run, reinterpret_cast<u64>(this))
+                              : Result<void>(Error::InvalidArgument);
+    if (!started.ok()) {
+      test.fail(__FILE__, __LINE__, "start_thread: %s", error_name(started.error()));
+      return;
+    }
+    started_ = true;
+  }
+  ~BackgroundInvocation() {
+    (void)Capability(thread_slot_).remove();
+    (void)Capability(stack_slot_).remove();  // Its mapping goes with the last capability.
+    slots().free(thread_slot_);
+    slots().free(stack_slot_);
+  }
+  // Waits (at most `bound_ns`) for the answer; false when it did not come.
+  bool wait(u64 bound_ns) {
+    u64 start = read_tsc();
+    while (started_ && !__atomic_load_n(&done_, __ATOMIC_ACQUIRE) && nanoseconds_since(start) < bound_ns) yield_thread();
+    return __atomic_load_n(&done_, __ATOMIC_ACQUIRE);
+  }
+  const Reply& reply() const { return reply_; }
+
+ private:
+  static constexpr u64 STACK_PAGES = 16;
+  static constexpr u64 STACK_ADDRESS = 0x0000000058000000;
+  static constexpr u64 UTCB_ADDRESS = 0x0000000059000000;
+  static void run(u64 argument) {
+    auto* self = reinterpret_cast<BackgroundInvocation*>(argument);
+    self->reply_ = client().invoke(self->name_, self->input_);
+    __atomic_store_n(&self->done_, true, __ATOMIC_RELEASE);
+  }
+  const char* name_;
+  const char* input_;
+  u64 thread_slot_ = 0;
+  u64 stack_slot_ = 0;
+  bool started_ = false;
+  bool done_ = false;
+  Reply reply_;
+};
+
+// Finding 1: a nested reply's padding bytes are zero (the probe primes the manager with 64 bytes of
+// 0xa5, then reads 8k+1-byte outputs word by word); finding 9: an EVENT_INVOKE whose input size
+// exceeds the words sent is BAD_REQUEST (1).
+void nested_reply_padding_is_zero(Case& test) {
+  DEPLOY("reply_padding", "reply_padding", manager::DEFAULT_CONFIG);
+  Reply reply = client().invoke("reply_padding", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "padding 4/4 oversized 1");
+  EXPECT_STATUS(client().remove("reply_padding"), manager::STATUS_OK);
+}
+
+manager::FunctionConfig fan_out_config(u64 timeout_nanoseconds) {
+  manager::FunctionConfig config = config_with(4 * MEBIBYTE, timeout_nanoseconds);
+  config.max_nesting_depth = 8;  // The deepest allowed: 9 invocations of 4 MiB fit in a share.
+  return config;
+}
+
+// Finding 3: 64 nested calls per level to depth 8 with time enough: the tenant's nested budget
+// (all depths of one top-level invocation) stops it after exactly that many invocations.
+void nested_fan_out_stops_at_the_budget(Case& test) {
+  manager::ManagerStats stats = stats_now(test);
+  EXPECT_EQ(stats.nested_budget, 256);
+  DEPLOY("fan_out", "fan_out", fan_out_config(120'000'000'000));
+  Reply reply = client().invoke("fan_out", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  char expected[24];
+  klib::format_to_buffer(expected, sizeof expected, "%lu", stats.nested_budget);
+  EXPECT_OUTPUT(reply, expected);
+  EXPECT_STATUS(client().remove("fan_out"), manager::STATUS_OK);
+  EXPECT_STILL_SERVES();
+}
+
+// Finding 3: the same fan-out with a 1 s timeout, each invocation waiting 20 ms first (the budget's
+// 256 invocations then need over 5 s on any machine), ends as TIMEOUT (nested calls after the
+// deadline start nothing), while tenant B's echo, made during the attack, keeps answering.
+void nested_fan_out_ends_at_its_deadline(Case& test) {
+  REQUIRE(ask_tenant_b(SYNC_DEPLOY_ECHO).status == manager::STATUS_OK);
+  DEPLOY("fan_out", "fan_out", fan_out_config(1'000'000'000));
+  {
+    BackgroundInvocation attack(test, "fan_out", "20");
+    // Wait until its nested invocations run (the attack is under way), then ask tenant B.
+    u64 start = read_tsc();
+    while (stats_now(test).running_invocations < 2 && nanoseconds_since(start) < 30'000'000'000) yield_thread();
+    EXPECT_TENANT_B_ANSWERS();
+    // Generous: the deadline is 1 s; the old manager ran such a fan-out for over ten minutes.
+    REQUIRE(attack.wait(60'000'000'000));
+    EXPECT_STATUS(attack.reply(), manager::STATUS_TIMEOUT);
+  }
+  EXPECT_STATUS(client().remove("fan_out"), manager::STATUS_OK);
+  EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
+  EXPECT_EQ(stats_now(test).running_invocations, 0);
+  EXPECT_STILL_SERVES();
+}
+
+// Finding 4: tenant A holds its whole memory share with one paused invocation; its second
+// invocation gets TENANT_BUSY (not QUOTA_EXCEEDED), tenant B keeps being served, and the pool is
+// back to its start once everything ended.
+void tenant_share_starves_only_its_owner(Case& test) {
+  manager::ManagerStats start = stats_now(test);
+  REQUIRE(ask_tenant_b(SYNC_DEPLOY_ECHO).status == manager::STATUS_OK);
+  DEPLOY("hog", "pause", config_with(start.share_memory_bytes - manager::INVOCATION_OVERHEAD_BYTES, 60'000'000'000));
+  {
+    BackgroundInvocation hog(test, "hog", "3000");
+    u64 begun = read_tsc();
+    while (stats_now(test).tenant_memory_in_use != start.share_memory_bytes && nanoseconds_since(begun) < 30'000'000'000)
+      yield_thread();
+    manager::ManagerStats held = stats_now(test);
+    EXPECT_EQ(held.tenant_memory_in_use, start.share_memory_bytes);
+    EXPECT_EQ(held.tenant_invocations, 1);
+    Reply second = client().invoke("echo", "me too");
+    EXPECT_STATUS(second, manager::STATUS_TENANT_BUSY);
+    for (int round = 0; round < 3; ++round) EXPECT_TENANT_B_ANSWERS();
+    REQUIRE(hog.wait(60'000'000'000));
+    EXPECT_STATUS(hog.reply(), manager::STATUS_OK);
+    EXPECT_OUTPUT(hog.reply(), "paused 3000 ms");
+  }
+  EXPECT_STILL_SERVES();
+  EXPECT_STATUS(client().remove("hog"), manager::STATUS_OK);
+  EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
+  manager::ManagerStats end = stats_now(test);
+  EXPECT_EQ(end.pool_free_bytes, start.pool_free_bytes);
+  EXPECT_EQ(end.tenant_memory_in_use, 0);
+  EXPECT_EQ(end.tenant_storage_in_use, start.tenant_storage_in_use);
+  EXPECT_EQ(end.tenants, start.tenants);
+  EXPECT_EQ(end.running_invocations, 0);
+}
+
+// Finding 4: a 40 MiB .bss is not stored at deploy; it counts against the function's own limit
+// (refused below it, with the bytes it needs), never against the manager's pool.
+void big_bss_counts_against_its_own_limit(Case& test) {
+  const FunctionImage* image = image_of("big_bss");
+  REQUIRE(image != nullptr);
+  klib::ElfImage parsed{};
+  REQUIRE(klib::parse_elf(image->bytes, image->size, 0x0000700000000000, parsed) == klib::ElfStatus::Ok);
+  u64 per_invocation = 0;  // What docs/CONTAINERS.md says an invocation makes of its own.
+  for (u64 index = 0; index < parsed.segment_count; ++index) {
+    const klib::ElfSegment& segment = parsed.segments[index];
+    u64 lead = segment.virtual_address % PAGE_SIZE;
+    bool shared = !segment.writable && segment.file_size > 0 && segment.file_size == segment.memory_size &&
+                  segment.file_offset % PAGE_SIZE == lead;
+    if (!shared) per_invocation += (lead + segment.memory_size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  }
+  EXPECT(per_invocation > 40 * MEBIBYTE);
+  manager::ManagerStats start = stats_now(test);
+  Reply refused = client().deploy("big_bss", image->bytes, image->size, config_with(16 * MEBIBYTE));
+  EXPECT_STATUS(refused, manager::STATUS_QUOTA_EXCEEDED);
+  EXPECT_EQ(refused.words[0], per_invocation);
+  EXPECT_STATUS(client().describe("big_bss"), manager::STATUS_NOT_FOUND);
+  DEPLOY("big_bss", "big_bss", config_with(43 * MEBIBYTE));
+  manager::ManagerStats deployed = stats_now(test);
+  u64 pages = (image->size + PAGE_SIZE - 1) / PAGE_SIZE;
+  EXPECT_EQ(deployed.tenant_storage_in_use - start.tenant_storage_in_use, (pages + 1) * PAGE_SIZE);
+  EXPECT(start.pool_free_bytes - deployed.pool_free_bytes <= (pages + 1) * PAGE_SIZE);
+  REQUIRE(ask_tenant_b(SYNC_DEPLOY_ECHO).status == manager::STATUS_OK);
+  EXPECT_TENANT_B_ANSWERS();
+  Reply reply = client().invoke("big_bss", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply, "bss 40 MiB zero");
+  EXPECT_STATUS(client().remove("big_bss"), manager::STATUS_OK);
+  EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
+  EXPECT_EQ(stats_now(test).pool_free_bytes, start.pool_free_bytes);
+}
+
+// Finding 8: the registry holds every share's functions; a tenant at its own function limit gets
+// TENANT_FUNCTION_LIMIT (word 0 = the limit), and tenant B still deploys.
+void function_limit_is_per_tenant(Case& test) {
+  const FunctionImage* empty = image_of("empty");
+  REQUIRE(empty != nullptr);
+  manager::ManagerStats start = stats_now(test);
+  EXPECT(start.share_functions >= 500);
+  EXPECT_EQ(start.function_capacity, start.share_functions * (start.tenants + start.shares_free));
+  u64 added = start.share_functions - start.tenant_functions;
+  char name[16];
+  for (u64 index = 0; index < added; ++index) {
+    klib::format_to_buffer(name, sizeof name, "f%lu", index);
+    Reply reply = client().deploy(name, empty->bytes, empty->size, manager::DEFAULT_CONFIG);
+    if (reply.status != manager::STATUS_OK) {
+      test.fail(__FILE__, __LINE__, "deploy %lu of %lu gave %s (word 0 %lu)", index + 1, added, status_name(reply.status),
+                reply.words[0]);
+      added = index;
+      break;
+    }
+  }
+  Reply over = client().deploy("one-too-many", empty->bytes, empty->size, manager::DEFAULT_CONFIG);
+  EXPECT_STATUS(over, manager::STATUS_TENANT_FUNCTION_LIMIT);
+  EXPECT_EQ(over.words[0], start.share_functions);
+  EXPECT_EQ(stats_now(test).tenant_functions, start.share_functions);
+  EXPECT_EQ(ask_tenant_b(SYNC_DEPLOY_ECHO).status, manager::STATUS_OK);
+  EXPECT_TENANT_B_ANSWERS();
+  EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
+  for (u64 index = 0; index < added; ++index) {
+    klib::format_to_buffer(name, sizeof name, "f%lu", index);
+    EXPECT_STATUS(client().remove(name), manager::STATUS_OK);
+  }
+  manager::ManagerStats end = stats_now(test);
+  EXPECT_EQ(end.tenant_functions, start.tenant_functions);
+  EXPECT_EQ(end.pool_free_bytes, start.pool_free_bytes);
+}
+
 // ---- Tenants -------------------------------------------------------------------------------------
 
 void other_tenant_cannot_see_or_touch(Case& test) {
@@ -515,6 +797,12 @@ const test::TestEntry TESTS[] = {
     {"attack_log_flood", attack_log_flood},
     {"attack_cpu_set_escape", attack_cpu_set_escape},
     {"other_tenant_cannot_see_or_touch", other_tenant_cannot_see_or_touch},
+    {"nested_reply_padding_is_zero", nested_reply_padding_is_zero},
+    {"nested_fan_out_stops_at_the_budget", nested_fan_out_stops_at_the_budget},
+    {"nested_fan_out_ends_at_its_deadline", nested_fan_out_ends_at_its_deadline},
+    {"tenant_share_starves_only_its_owner", tenant_share_starves_only_its_owner},
+    {"big_bss_counts_against_its_own_limit", big_bss_counts_against_its_own_limit},
+    {"function_limit_is_per_tenant", function_limit_is_per_tenant},
 };
 
 }  // namespace

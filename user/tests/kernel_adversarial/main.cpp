@@ -1,4 +1,4 @@
-// kernel_adversarial: every rights mask of every object type, IPC across CPUs, and hostile
+// kernel_adversarial: every rights mask of every object type, IPC across CPUs, a mapping flood, and hostile
 // arguments including a seeded syscall fuzzer; runs as the root task.
 #include "../support/environment.hpp"
 
@@ -7,6 +7,8 @@ extern const test::TestEntry RIGHTS_MASK_TESTS[];
 extern const sys::usize RIGHTS_MASK_TEST_COUNT;
 extern const test::TestEntry CROSS_CPU_TESTS[];
 extern const sys::usize CROSS_CPU_TEST_COUNT;
+extern const test::TestEntry MAPPING_FLOOD_TESTS[];
+extern const sys::usize MAPPING_FLOOD_TEST_COUNT;
 extern const test::TestEntry HOSTILE_TESTS[];
 extern const sys::usize HOSTILE_TEST_COUNT;
 }  // namespace kernel_adversarial
@@ -16,5 +18,6 @@ extern "C" void metteagle_main(sys::u64 argument) {
   // The fuzzer goes last: it fills slots of the own space that later cases could want.
   support::run_program("kernel_adversarial", argument,
                        {{RIGHTS_MASK_TESTS, RIGHTS_MASK_TEST_COUNT}, {CROSS_CPU_TESTS, CROSS_CPU_TEST_COUNT},
+                        {MAPPING_FLOOD_TESTS, MAPPING_FLOOD_TEST_COUNT},
                         {HOSTILE_TESTS, HOSTILE_TEST_COUNT}});
 }

@@ -84,6 +84,76 @@ void map_rejects_malformed_and_over_privileged_requests(Case& test) {
   EXPECT_OK(task.unmap(SCRATCH_MAPPING_ADDRESS, 1));
 }
 
+// TaskUnmap through its raw call: the error, and where it stopped (o1).
+Error unmap_raw(Task task, u64 address, u64 pages, u64& stopped_at) {
+  SyscallRegisters registers{address, pages, 0, 0, 0, 0};
+  Error error = invoke(abi::Syscall::TaskUnmap, task.selector(), registers);
+  stopped_at = registers.argument1;
+  return error;
+}
+
+// TaskUnmap cuts in one ordered pass: a mapping reaching past both ends becomes two (one more
+// record charged), one pass removes the tail of one mapping, a whole one and the head of the
+// next across holes, and a mapping reaching past the start keeps its head; every call says it
+// stopped at the range's end, the pages left read what they mapped, and the records charged go
+// back exactly.
+void unmap_cuts_mappings_in_one_ordered_pass(Case& test) {
+  Environment& own = environment();
+  ScopedSlot memory_slot(test);
+  REQUIRE(memory_slot.valid());
+  constexpr u64 S = SCRATCH_MAPPING_ADDRESS;
+  constexpr u64 P = PAGE_SIZE;
+  Memory memory = REQUIRE_OK(own.factory.create_memory(memory_slot.selector(), 8));
+  for (u64 page = 0; page < 8; ++page) {
+    u64 value = 0x1000 + page;
+    REQUIRE_OK(memory.write(page * P, &value, sizeof value));
+  }
+  Task task = own.self_task;
+  u64 base = REQUIRE_OK(own.factory.info()).used_bytes;
+  REQUIRE_OK(task.map(memory, 0, S, 3, READ));           // A: pages 0-2 at S .. S+3P.
+  u64 after_a = REQUIRE_OK(own.factory.info()).used_bytes;
+  REQUIRE_OK(task.map(memory, 3, S + 4 * P, 2, READ));   // B: pages 3-4 at S+4P .. S+6P.
+  u64 record = REQUIRE_OK(own.factory.info()).used_bytes - after_a;
+  u64 tables = after_a - base - record;
+  REQUIRE_OK(task.map(memory, 5, S + 7 * P, 3, READ));   // C: pages 5-7 at S+7P .. S+10P.
+  u64 three = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_EQ(three, base + tables + 3 * record);
+  u64 stopped_at = 0;
+
+  // The middle page of A: A keeps page 0 and a new record holds page 2.
+  EXPECT_EQ(unmap_raw(task, S + P, 1, stopped_at), Error::None);
+  EXPECT_EQ(stopped_at, S + 2 * P);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, three + record);
+  EXPECT_EQ(read_word(S), 0x1000);
+  EXPECT_EQ(read_word(S + 2 * P), 0x1002);
+  EXPECT_OK(task.map(memory, 1, S + P, 1, READ));  // The hole is free again.
+  EXPECT_EQ(read_word(S + P), 0x1001);
+  EXPECT_OK(task.unmap(S + P, 1));
+
+  // One pass over [S+2P, S+9P): A's tail record and B go, C loses its first two pages.
+  EXPECT_EQ(unmap_raw(task, S + 2 * P, 7, stopped_at), Error::None);
+  EXPECT_EQ(stopped_at, S + 9 * P);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, three - record);
+  EXPECT_EQ(read_word(S), 0x1000);
+  EXPECT_EQ(read_word(S + 9 * P), 0x1007);
+  EXPECT_ERROR(task.unmap(S + 2 * P, 7), Error::NotFound);
+  EXPECT_ERROR(task.map(memory, 0, S + 9 * P, 1, READ), Error::Busy);
+
+  // D reaches past the start of [S+14P, S+20P): it keeps its head.
+  REQUIRE_OK(task.map(memory, 0, S + 12 * P, 4, READ));  // D: pages 0-3 at S+12P .. S+16P.
+  EXPECT_EQ(unmap_raw(task, S + 14 * P, 6, stopped_at), Error::None);
+  EXPECT_EQ(stopped_at, S + 20 * P);
+  EXPECT_EQ(read_word(S + 13 * P), 0x1001);
+  EXPECT_OK(task.map(memory, 2, S + 14 * P, 1, READ));
+  EXPECT_OK(task.unmap(S + 14 * P, 1));
+
+  // Everything at once; the records all went back (the page tables stay with the task).
+  EXPECT_EQ(unmap_raw(task, S, 20, stopped_at), Error::None);
+  EXPECT_EQ(stopped_at, S + 20 * P);
+  EXPECT_ERROR(task.unmap(S, 20), Error::NotFound);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, base + tables);
+}
+
 // MemoryWrite, MemoryRead and MemoryCopy move bytes without mappings, across page boundaries,
 // and check rights, ranges and the caller's pointers first.
 void memory_copies_without_mapping(Case& test) {
@@ -131,6 +201,7 @@ extern const test::TestEntry MEMORY_TESTS[] = {
     {"memory_copies_without_mapping", memory_copies_without_mapping},
     {"mapped_memory_is_zeroed_and_shared_between_mappings", mapped_memory_is_zeroed_and_shared_between_mappings},
     {"map_rejects_malformed_and_over_privileged_requests", map_rejects_malformed_and_over_privileged_requests},
+    {"unmap_cuts_mappings_in_one_ordered_pass", unmap_cuts_mappings_in_one_ordered_pass},
 };
 extern const usize MEMORY_TEST_COUNT = sizeof MEMORY_TESTS / sizeof MEMORY_TESTS[0];
 

@@ -68,8 +68,9 @@ void resume_at_continues_at_the_new_instruction(Case& test) {
   EXPECT_ERROR(fixture.handler().receive(fault, DO_NOT_BLOCK), Error::Timeout);
 }
 
-// ResumeAt to a kernel address would return to the kernel half: the kernel kills the thread
-// instead, and the handler's reply itself still succeeds (it did answer the call).
+// ResumeAt to a kernel, non-canonical or last-page address would return where no user code may
+// run: the kernel kills the thread instead, and the handler's reply itself still succeeds (it did
+// answer the call).
 void resume_at_a_kernel_address_kills_the_thread(Case& test) {
   Fixture fixture(test);
   REQUIRE(fixture.set_up());
@@ -81,6 +82,17 @@ void resume_at_a_kernel_address_kills_the_thread(Case& test) {
   REQUIRE_OK(fixture.handler().receive(fault, REPORT_TIMEOUT));
   EXPECT_OK(reply(Message::make(label_of(ExceptionReply::ResumeAt),
                                 {reinterpret_cast<u64>(&resumed_entry), abi::USER_SPACE_END})));
+  // Nor may a thread resume in the last page below USER_SPACE_END (a `syscall` at 0x7ffffffffffe
+  // would return to the non-canonical USER_SPACE_END), or at a non-canonical address itself: it
+  // ends, as its own fault, and the kernel goes on.
+  REQUIRE_OK(fixture.child.add_thread(2, invalid_opcode_entry, 0, 0, fixture.badged_handler()));
+  REQUIRE_OK(fixture.handler().receive(fault, REPORT_TIMEOUT));
+  EXPECT_OK(reply(Message::make(label_of(ExceptionReply::ResumeAt),
+                                {abi::USER_SPACE_END - 2, fixture.child.stack_top(2) - 8})));
+  REQUIRE_OK(fixture.child.add_thread(3, invalid_opcode_entry, 0, 0, fixture.badged_handler()));
+  REQUIRE_OK(fixture.handler().receive(fault, REPORT_TIMEOUT));
+  EXPECT_OK(reply(Message::make(label_of(ExceptionReply::ResumeAt),
+                                {0x0000900000000000, fixture.child.stack_top(3) - 8})));
   Message report;
   EXPECT_ERROR(fixture.report().receive(report, SILENCE_TIMEOUT), Error::Timeout);
   EXPECT_ERROR(fixture.handler().receive(fault, DO_NOT_BLOCK), Error::Timeout);

@@ -24,6 +24,19 @@ extern "C" const sys::u8 linux_spawner[], linux_spawner_end[];
 extern "C" const sys::u8 linux_lua[], linux_lua_end[];
 extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 extern "C" const sys::u8 linux_procs[], linux_procs_end[];
+extern "C" const sys::u8 linux_posix[], linux_posix_end[];
+extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
+extern "C" const sys::u8 linux_rust[], linux_rust_end[];
+// What the same binaries printed and returned natively on the host (run-native, at build time).
+#define NATIVE_CASE(name) \
+  extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
+      linux_native_##name##_status_end[];
+NATIVE_CASE(posix)
+NATIVE_CASE(sqlite)
+NATIVE_CASE(rust)
+NATIVE_CASE(rust_panic)
+NATIVE_CASE(rust_exit)
+#undef NATIVE_CASE
 
 namespace {
 
@@ -587,6 +600,87 @@ void fork_bomb_of_live_processes_ends_with_eagain(Case& test) {
   EXPECT_STATUS(client().remove("cat"), manager::STATUS_OK);
 }
 
+// A run of a program in the personality against the same binary's native run (user/tests/linux/
+// run-native): the same stdout bytes and the same exit status. Returns the ENOSYS count (detail).
+struct NativeRun {
+  const u8* output;
+  const u8* output_end;
+  const u8* status;
+  const u8* status_end;
+};
+#define NATIVE(name)                                                                                 \
+  NativeRun {                                                                                        \
+    linux_native_##name, linux_native_##name##_end, linux_native_##name##_status,                   \
+        linux_native_##name##_status_end                                                             \
+  }
+
+u64 matches_native(Case& test, const char* name, const NativeRun& native, const char* input = "") {
+  static char text[TRANSCRIPT_PAGES * 4096 + 1];
+  Reply reply;
+  if (!invoke_transcript(test, name, reply, text, input)) return ~u64{0};
+  u64 expected_status = 0;
+  for (const u8* digit = native.status; digit < native.status_end && *digit >= '0' && *digit <= '9'; ++digit)
+    expected_status = expected_status * 10 + static_cast<u64>(*digit - '0');
+  if (expected_status == 0) {
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+  } else {
+    EXPECT_STATUS(reply, manager::STATUS_FAILED);
+    EXPECT_EQ(reply.result().exit_code, expected_status);
+  }
+  auto native_size = static_cast<usize>(native.output_end - native.output);
+  usize size = strlen(text);
+  if (size != native_size || memcmp(text, native.output, size) != 0) {
+    usize at = 0;
+    while (at < size && at < native_size && static_cast<u8>(text[at]) == native.output[at]) ++at;
+    usize from = at > 40 ? at - 40 : 0;
+    char got[81] = {}, wanted[81] = {};
+    for (usize i = 0; i < 80 && from + i < size; ++i) got[i] = text[from + i];
+    for (usize i = 0; i < 80 && from + i < native_size; ++i) wanted[i] = static_cast<char>(native.output[from + i]);
+    test.fail(__FILE__, __LINE__, "%s differs from its native run at byte %zu (%zu vs %zu bytes): got \"%s\", native \"%s\"",
+              name, at, size, native_size, got, wanted);
+  }
+  printf(console(), "# %s: %zu bytes as natively, status %lu, %lu calls answered ENOSYS\n", name, size,
+         expected_status, reply.result().detail);
+  return reply.result().detail;
+}
+
+// The calls real libraries need (posix.c): groups, chmod/chown/utimensat, statfs, getrusage,
+// sysinfo, record locks between threads (blocking, EDEADLK, close), flock, robust futex lists.
+void c_program_posix_calls_as_natively(Case& test) {
+  DEPLOY("posix", linux_posix, linux_posix_end, linux_config());
+  EXPECT_EQ(matches_native(test, "posix", NATIVE(posix)), 0);
+  EXPECT_STATUS(client().remove("posix"), manager::STATUS_OK);
+  // What only the personality's read-only tree answers (a host's / is not read-only).
+  static const char arguments[] = "readonly";
+  EXPECT_STATUS(client().deploy(RawName::of("posixro"), linux_posix, static_cast<u64>(linux_posix_end - linux_posix),
+                                linux_config(), nullptr, true, arguments, sizeof arguments),
+                manager::STATUS_OK);
+  Reply reply = client().invoke("posixro", "");
+  EXPECT_STATUS(reply, manager::STATUS_OK);
+  EXPECT_OUTPUT(reply,
+                "chmod-etc -1 EROFS\n" "chown-etc -1 EROFS\n" "utimensat-etc -1 EROFS\n" "lchown-proc-exe -1 EROFS\n"
+                "fchmod-stdin 0\n" "root type 7275 rdonly 1\n" "proc type 9fa0 rdonly 1\n" "stdout type 50495045\n"
+                "totalram-is-limit 1 procs 1\n");
+  EXPECT_STATUS(client().remove("posixro"), manager::STATUS_OK);
+}
+
+// SQLite from Debian's source (sqlite.c): an on-disk database in /tmp with default locking.
+void sqlite_database_in_tmp_as_natively(Case& test) {
+  DEPLOY("sqlite", linux_sqlite, linux_sqlite_end, linux_config(32ull << 20));
+  EXPECT_EQ(matches_native(test, "sqlite", NATIVE(sqlite)), 0);
+  EXPECT_STATUS(client().remove("sqlite"), manager::STATUS_OK);
+}
+
+// Rust std with Debian's rustc (rust.rs): threads, HashMap, std::fs with copy, exit codes, a panic
+// (the mode is the input, as for the native runs).
+void rust_std_program_as_natively(Case& test) {
+  DEPLOY("rust", linux_rust, linux_rust_end, linux_config());
+  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust)), 0);
+  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_exit), "exit"), 0);
+  EXPECT_EQ(matches_native(test, "rust", NATIVE(rust_panic), "panic"), 0);
+  EXPECT_STATUS(client().remove("rust"), manager::STATUS_OK);
+}
+
 void rejects_unknown_flags(Case& test) {
   FunctionConfig config = linux_config();
   config.flags = 2;
@@ -616,6 +710,9 @@ const test::TestEntry TESTS[] = {
     {"lua_interpreter_runs_a_script", lua_interpreter_runs_a_script},
     {"rejects_unknown_flags", rejects_unknown_flags},
     {"mprotect_is_enforced", mprotect_is_enforced},
+    {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
+    {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
+    {"rust_std_program_as_natively", rust_std_program_as_natively},
 };
 
 }  // namespace

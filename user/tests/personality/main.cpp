@@ -15,12 +15,21 @@ constexpr u64 FOREIGN_CALL = 0x1234;  // No native operation has this number.
 Console console(abi::ROOT_CONSOLE);
 volatile u64 handler_calls = 0;
 volatile u64 native_call_in_handler = 0xffff;
+volatile u64 return_to_last_page = 0xffff;  // PersonalityReturn's answer to a rip in the last page.
 
 // The handler: adds 1000 to the foreign call's first argument and returns it in rax.
 extern "C" [[noreturn]] void handle_foreign_call(abi::PersonalityRegisters* registers) {
   handler_calls = handler_calls + 1;
   // A native call from inside the handler is a real native call.
   native_call_in_handler = static_cast<u64>(invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR));
+  if (registers->rax == 0) {
+    // Resuming where a `syscall` would end at the non-canonical USER_SPACE_END is refused; the
+    // handler goes on and returns properly.
+    u64 rip = registers->rip;
+    registers->rip = abi::USER_SPACE_END - 2;
+    return_to_last_page = static_cast<u64>(invoke(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR));
+    registers->rip = rip;
+  }
   registers->rax = registers->rdi + 1000;
   invoke(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR);
   __builtin_trap();  // PersonalityReturn does not return.
@@ -38,6 +47,9 @@ void foreign_calls_reach_the_handler_and_resume(Case& test) {
   u64 stack_top = HANDLER_STACK + HANDLER_STACK_PAGES * 4096 - 8;  // As after a call: rsp + 8 aligned.
   EXPECT_EQ(invoke(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR, 0xffff800000000000, stack_top),
             Error::InvalidArgument);
+  // No handler entry in the last page below USER_SPACE_END, where no code can be mapped.
+  EXPECT_EQ(invoke(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR, abi::USER_SPACE_END - 2, stack_top),
+            Error::InvalidArgument);
   REQUIRE(invoke(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR,
                  reinterpret_cast<u64>(&handle_foreign_call), stack_top) == Error::None);
   u64 first = foreign_syscall(FOREIGN_CALL, 1);
@@ -50,6 +62,7 @@ void foreign_calls_reach_the_handler_and_resume(Case& test) {
   EXPECT_EQ(first, 1001);
   EXPECT_EQ(second, 1007);
   EXPECT_EQ(handler_calls, 2);
+  EXPECT_EQ(return_to_last_page, static_cast<u64>(Error::InvalidArgument));
   EXPECT_EQ(native_call_in_handler, static_cast<u64>(Error::None));
   // Without a handler, PersonalityReturn is refused, and syscalls are native again.
   EXPECT_EQ(invoke(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR), Error::InvalidArgument);

@@ -15,6 +15,8 @@ struct FactoryQuota {
   u64 quota_bytes;
   u64 used_bytes;
   u64 machine_free_bytes;  // Physical memory the kernel has free, machine-wide (0 without Observe).
+  u64 kernel_heap_used_bytes;  // Bytes in live kernel heap objects (0 without Observe).
+  u64 kernel_heap_bytes;       // Bytes of the pages the kernel heap holds (0 without Observe).
 };
 
 class Factory : public TypedCapability<ObjectType::Factory> {
@@ -52,7 +54,8 @@ class Factory : public TypedCapability<ObjectType::Factory> {
     SyscallRegisters registers;
     Error error = invoke(abi::Syscall::FactoryInfo, selector(), registers);
     if (error != Error::None) return error;
-    return FactoryQuota{registers.argument1, registers.argument2, registers.argument3};
+    return FactoryQuota{registers.argument1, registers.argument2, registers.argument3, registers.argument4,
+                        registers.argument5};
   }
 
  private:

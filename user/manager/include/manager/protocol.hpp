@@ -41,6 +41,7 @@ enum Request : u32 {
                  // then names from word 2 (NAME_WORDS each, at most LIST_NAMES_PER_REPLY).
   DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
                  // 9 failures.
+  STATS = 6,     // No words. Reply: ManagerStats (the manager's pool and the caller's own share).
 };
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
@@ -66,15 +67,57 @@ enum Status : u32 {
   STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0); its output comes along.
   STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in word 7).
   STATUS_TOO_DEEP = 12,          // Nested invocation beyond the configured depth.
-  STATUS_TOO_MANY_CALLS = 13,    // More nested invocations from one invocation than MAX_NESTED_CALLS.
+  STATUS_TOO_MANY_CALLS = 13,    // More nested invocations from one invocation than MAX_NESTED_CALLS,
+                                 // or from one top-level invocation (all depths) than its tenant's
+                                 // nested budget.
+  STATUS_TENANT_BUSY = 14,       // The tenant's own share is in use: the memory limits of its running
+                                 // invocations (nested ones included) or their number would exceed
+                                 // its share. Not the function's own limit (QUOTA_EXCEEDED); other
+                                 // tenants are unaffected. Retry when its invocations have ended.
+  STATUS_TENANT_FUNCTION_LIMIT = 15,  // Deploy: the tenant has as many functions as it may have.
+  STATUS_STORAGE_EXCEEDED = 16,  // Deploy: the executable would exceed the tenant's storage quota.
+  STATUS_NO_TENANT_SHARE = 17,   // Deploy of a tenant's first function: the manager's pool has no
+                                 // share left for another tenant.
+  STATUS_OUT_OF_MEMORY = 18,     // The machine had no physical memory left (not a quota).
 };
 
 constexpr const char* status_name(u64 status) {
-  constexpr const char* NAMES[] = {"OK",        "BAD_REQUEST",      "NOT_FOUND", "NAME_TAKEN",     "BAD_EXECUTABLE",
-                                   "BUSY",      "CRASHED",          "TIMEOUT",   "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE",
-                                   "FAILED",    "INTERNAL_ERROR",   "TOO_DEEP",  "TOO_MANY_CALLS"};
+  constexpr const char* NAMES[] = {"OK",        "BAD_REQUEST",      "NOT_FOUND",      "NAME_TAKEN",
+                                   "BAD_EXECUTABLE", "BUSY",        "CRASHED",        "TIMEOUT",
+                                   "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR",
+                                   "TOO_DEEP",  "TOO_MANY_CALLS",   "TENANT_BUSY",    "TENANT_FUNCTION_LIMIT",
+                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY"};
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
+
+// Reply words of STATS. The pool is what the manager's own factory has; a tenant's share (memory
+// reservation plus storage) is taken from it when the tenant deploys its first function and goes
+// back when its last function is removed and nothing of it runs.
+struct ManagerStats {
+  u64 pool_free_bytes;        // The manager factory's quota not in use (the kernel's figure).
+  u64 reserved_bytes;         // Shares taken by tenants.
+  u64 tenants;                // Tenants holding a share.
+  u64 running_invocations;    // Invocations running now, nested ones included.
+  u64 functions;              // Deployed functions of every tenant.
+  u64 function_capacity;      // What the registry holds.
+  u64 share_memory_bytes;     // Each tenant's memory reservation (sum of running memory limits).
+  u64 share_storage_bytes;    // Each tenant's storage quota (deployed executables).
+  u64 share_invocations;      // Each tenant's concurrent top-level invocations.
+  u64 share_functions;        // Each tenant's functions.
+  u64 nested_budget;          // Nested invocations per top-level invocation, all depths.
+  u64 tenant_memory_in_use;   // The caller's own figures: memory limits of its running invocations,
+  u64 tenant_storage_in_use;  // bytes its executables take,
+  u64 tenant_invocations;     // its top-level invocations running,
+  u64 tenant_functions;       // and its functions.
+  u64 shares_free;            // Shares the pool can still give to new tenants.
+  u64 machine_free_bytes;     // Physical memory the kernel has free (0 unless the manager may see it).
+  u64 kernel_heap_used_bytes; // Bytes in live kernel heap objects (same condition).
+  u64 kernel_heap_bytes;      // Bytes of pages the kernel heap holds (same condition).
+};
+constexpr u64 STATS_WORDS = sizeof(ManagerStats) / 8;
+// A running invocation takes its memory limit plus this from its tenant's memory share: the
+// kernel object of the invocation's own factory, charged to the manager's pool.
+constexpr u64 INVOCATION_OVERHEAD_BYTES = 4096;
 
 // A function's configuration, as seven message words.
 struct FunctionConfig {
