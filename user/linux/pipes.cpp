@@ -24,7 +24,7 @@ void wake_all(u32 waiting) {
     if ((waiting >> i & 1) != 0 && i != own_process_index) process_wake(i);
 }
 
-void wait_for_change() {
+void wait_for_pipe() {
   state_lock().unlock();
   process_block(~u64{0});
   state_lock().lock();
@@ -91,7 +91,7 @@ i64 pipe_read(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     wake_all(waiting);
     if (result != -EINTR) return result;
     if (signal_pending()) return -EINTR;
-    wait_for_change();
+    wait_for_pipe();
   }
 }
 
@@ -131,7 +131,7 @@ i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     wake_all(waiting);
     if (!must_wait) continue;
     if (signal_pending()) return written > 0 ? static_cast<i64>(written) : -EINTR;
-    wait_for_change();
+    wait_for_pipe();
   }
   return static_cast<i64>(written);
 }
