@@ -26,8 +26,11 @@ struct Strings {
   usize argument_count;
   const char* environment[MAX_STRINGS];
   usize environment_count;
+  alignas(8) u8 scratch[EXEC_SCRATCH_BYTES];  // memory_reset_for_exec's list of what it keeps.
 };
-Strings strings;  // Static: the personality stacks are small; exec runs under state_lock().
+// From the mmap area for the time of one exec: the personality stacks are small, and the
+// personality's data (copied at every fork and invocation) should stay small too.
+Strings* strings = nullptr;
 
 // Copies the NUL-terminated vector at `address` (argv or envp) into `strings`.
 i64 copy_vector(u64 address, const char** target, usize& count) {
@@ -39,12 +42,12 @@ i64 copy_vector(u64 address, const char** target, usize& count) {
     memcpy(&text, reinterpret_cast<const void*>(address), 8);
     if (text == 0) return 0;
     if (count == MAX_STRINGS) return -E2BIG;
-    char* start = strings.bytes + strings.used;
+    char* start = strings->bytes + strings->used;
     for (u64 at = text;; ++at) {
-      if (strings.used == STRING_BYTES) return -E2BIG;
+      if (strings->used == STRING_BYTES) return -E2BIG;
       if ((at == text || (at & (PAGE - 1)) == 0) && !readable(at, 1)) return -EFAULT;
       char c = *reinterpret_cast<const char*>(at);
-      strings.bytes[strings.used++] = c;
+      strings->bytes[strings->used++] = c;
       if (c == '\0') break;
     }
     target[count++] = start;
@@ -145,23 +148,30 @@ u64 build_initial_stack(const char* const* arguments, usize argument_count, cons
 i64 linux_execve(u64 path, u64 argv, u64 envp) {
   i64 error = files_resolve_executable(path);
   if (error < 0) return error;
-  strings.used = 0;
-  if ((error = copy_vector(argv, strings.argument, strings.argument_count)) < 0) return error;
-  if ((error = copy_vector(envp, strings.environment, strings.environment_count)) < 0) return error;
+  u64 buffer = allocate_anonymous(sizeof(Strings));
+  if (buffer == 0) return -ENOMEM;
+  strings = reinterpret_cast<Strings*>(buffer);  // Zeroed pages.
+  if ((error = copy_vector(argv, strings->argument, strings->argument_count)) < 0 ||
+      (error = copy_vector(envp, strings->environment, strings->environment_count)) < 0) {
+    (void)linux_munmap(buffer, page_up(sizeof(Strings)));
+    return error;
+  }
   ElfHeader header;
   ProgramHeader headers[MAX_HEADERS];
   if (native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, 0, reinterpret_cast<u64>(&header),
              sizeof header) != sys::Error::None ||
       header.program_header_count > MAX_HEADERS || header.program_header_size != sizeof(ProgramHeader) ||
       native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, header.program_headers,
-             reinterpret_cast<u64>(headers), header.program_header_count * sizeof(ProgramHeader)) != sys::Error::None)
+             reinterpret_cast<u64>(headers), header.program_header_count * sizeof(ProgramHeader)) != sys::Error::None) {
+    (void)linux_munmap(buffer, page_up(sizeof(Strings)));
     return -ENOEXEC;
+  }
 
   // From here on exec cannot fail.
   threads_end_others();
   files_close_on_exec();
   signals_reset_for_exec();
-  memory_reset_for_exec();
+  memory_reset_for_exec(buffer, page_up(sizeof(Strings)), strings->scratch);
   for (usize i = 0; i < header.program_header_count; ++i) {
     const ProgramHeader& segment = headers[i];
     if (segment.type != PT_LOAD || (segment.flags & PF_W) == 0) continue;
@@ -177,8 +187,9 @@ i64 linux_execve(u64 path, u64 argv, u64 envp) {
   ThreadEntry& self = current_thread();
   self.clear_tid = 0;
   self.fs_base = 0;
-  u64 rsp = build_initial_stack(strings.argument, strings.argument_count, strings.environment,
-                                strings.environment_count);
+  u64 rsp = build_initial_stack(strings->argument, strings->argument_count, strings->environment,
+                                strings->environment_count);
+  (void)linux_munmap(buffer, page_up(sizeof(Strings)));  // Back to the area, zeroed.
   abi::Utcb* utcb = sys::utcb();
   abi::PersonalityRegisters& registers = utcb->personality_registers;
   memset(&registers, 0, sizeof registers);

@@ -583,9 +583,12 @@ void memory_after_fork() {
 }
 
 namespace {
-constexpr usize MAX_KEPT = 300;  // /tmp's table, its 256 files and a thread's personality stack.
-Range kept[MAX_KEPT];
+constexpr usize MAX_KEPT = EXEC_SCRATCH_BYTES / sizeof(Range);  // /tmp's table and files, stacks.
+static_assert(MAX_KEPT >= 256 + 4);
+Range* kept = nullptr;  // exec's scratch buffer, for one reset.
 usize kept_count = 0;
+Range always_kept[4];
+usize always_kept_count = 0;
 void keep_range(u64 address, u64 bytes) {
   if (kept_count == MAX_KEPT || bytes == 0) return;
   Range range{page_down(address), page_up(address + bytes)};
@@ -598,13 +601,21 @@ void keep_range(u64 address, u64 bytes) {
 }
 }  // namespace
 
-void memory_reset_for_exec() {
+void memory_keep_on_exec(u64 address, u64 bytes) {
+  if (always_kept_count < sizeof always_kept / sizeof always_kept[0])
+    always_kept[always_kept_count++] = Range{address, address + bytes};
+}
+
+void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch) {
+  kept = static_cast<Range*>(scratch);
   while (fixed_count > 0) (void)linux_munmap(fixed[0].address, fixed[0].pages * PAGE);
   (void)linux_brk(brk_start);
   kept_count = 0;
   files_storage(keep_range);
   const ThreadEntry& self = current_thread();
   if (self.handler_stack != 0) keep_range(self.handler_stack, HANDLER_STACK_BYTES);
+  keep_range(keep_address, keep_bytes);
+  for (usize i = 0; i < always_kept_count; ++i) keep_range(always_kept[i].start, always_kept[i].end - always_kept[i].start);
   u64 cursor = MMAP_BASE;
   for (usize i = 0; i < kept_count; ++i) {
     if (kept[i].start > cursor) (void)linux_munmap(cursor, kept[i].start - cursor);

@@ -194,7 +194,11 @@ MemoryChunk memory_chunk(usize index);
 // inherited; exec gives back the program's brk and mmap memory (keeping what /tmp uses) and drops
 // every protection.
 void memory_after_fork();
-void memory_reset_for_exec();
+// `scratch` holds EXEC_SCRATCH_BYTES for the ranges kept (exec's own buffer, not the data segment).
+constexpr usize EXEC_SCRATCH_BYTES = 300 * 16;
+void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch);
+// Personality memory in the mmap area that exec must never give back (the supervisor's stacks).
+void memory_keep_on_exec(u64 address, u64 bytes);
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

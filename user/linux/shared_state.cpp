@@ -45,8 +45,10 @@ bool share_copy(u64 address, u64 bytes, u32 rights) {
 // its stack here) that receives the faults of other processes' threads, badged with the process's
 // index + 1, and resumes the faulting thread at personality_crash_entry, which ends that process
 // with the signal Linux would send (its parent's wait sees it), on the process's crash stack.
-alignas(16) u8 supervisor_stack[8192];
-alignas(16) u8 crash_stack[8192];  // Every process's own copy; only its crashing thread uses it.
+// Both stacks come from the mmap area (the personality's data stays small: it is copied at every
+// invocation and fork) and survive exec; every process has its own copy of the crash stack.
+constexpr u64 SUPERVISOR_STACK_BYTES = 8192, CRASH_STACK_BYTES = 8192;
+u64 crash_stack_top = 0;
 constexpr u64 SUPERVISOR_UTCB = manager::FUNCTION_UTCB_ADDRESS + MAX_THREADS * PAGE;
 
 u64 signal_of(u32 kind) {
@@ -59,6 +61,10 @@ u64 signal_of(u32 kind) {
 }
 
 bool start_supervisor(SharedState& table) {
+  u64 stacks = allocate_anonymous(SUPERVISOR_STACK_BYTES + CRASH_STACK_BYTES);
+  if (stacks == 0) return false;
+  memory_keep_on_exec(stacks, SUPERVISOR_STACK_BYTES + CRASH_STACK_BYTES);
+  crash_stack_top = stacks + SUPERVISOR_STACK_BYTES + CRASH_STACK_BYTES;
   u64 endpoint = allocate_slot();
   u64 thread = allocate_slot();
   if (endpoint == 0 || thread == 0) return false;
@@ -70,7 +76,7 @@ bool start_supervisor(SharedState& table) {
          native(abi::Syscall::ThreadConfigure, thread, manager::FUNCTION_PRIORITY, cpu_for(0),
                 manager::FUNCTION_MANAGER) == sys::Error::None &&
          native(abi::Syscall::ThreadStart, thread, reinterpret_cast<u64>(&personality_supervisor_entry),
-                reinterpret_cast<u64>(supervisor_stack + sizeof supervisor_stack), 0) == sys::Error::None;
+                stacks + SUPERVISOR_STACK_BYTES, 0) == sys::Error::None;
 }
 
 bool create_shared() {
@@ -177,7 +183,7 @@ extern "C" [[noreturn]] void personality_supervisor_start() {
     table->lock.unlock();
     sys::SyscallRegisters resume{abi::MessageTag::make(static_cast<u32>(abi::ExceptionReply::ResumeAt), 2).raw,
                                  reinterpret_cast<u64>(&personality_crash_entry),
-                                 reinterpret_cast<u64>(crash_stack + sizeof crash_stack), 0, 0, 0};
+                                 crash_stack_top, 0, 0, 0};
     (void)sys::invoke(abi::Syscall::IpcReply, abi::NULL_SELECTOR, resume);
   }
 }
