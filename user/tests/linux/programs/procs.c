@@ -1,0 +1,196 @@
+// procs: processes and pipes as a Linux program sees them (musl). With the input "transcript" it
+// prints one line per check, the same bytes on Linux and under the personality: fork and wait
+// statuses, pipes (EOF, EPIPE, SIGPIPE, O_CLOEXEC, O_NONBLOCK), dup2 plumbing, execve of itself with
+// argv and envp, a missing program, kill of a blocked child, a child that faults. With "bomb" it forks until fork fails
+// and reports how many children it made. Started as "child-echo" (by its own execve) it prints its
+// arguments and one variable. The cost of fork + exit + wait goes to stderr (TSC ticks), not stdout.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void status_line(const char* what, int status) {
+  if (WIFEXITED(status)) printf("%s exited %d\n", what, WEXITSTATUS(status));
+  else if (WIFSIGNALED(status)) printf("%s signal %d\n", what, WTERMSIG(status));
+  else printf("%s other %d\n", what, status);
+}
+
+static unsigned long long ticks(void) {
+  unsigned int low, high;
+  __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+  return ((unsigned long long)high << 32) | low;
+}
+
+static int transcript(void) {
+  int status = 0;
+  // fork, exit codes, getppid.
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child == 0) _exit(getppid() == parent ? 7 : 8);
+  pid_t waited = waitpid(child, &status, 0);
+  printf("fork-child-positive %d waited-same %d\n", child > 0, waited == child);
+  status_line("child", status);
+  long none_left = (long)waitpid(-1, &status, 0);
+  printf("wait-none %ld %s\n", none_left, errno == ECHILD ? "ECHILD" : "?");
+
+  // A pipe between processes: the child upper-cases what it reads and writes it back.
+  int down[2], up[2];
+  if (pipe(down) != 0 || pipe(up) != 0) return 1;
+  child = fork();
+  if (child == 0) {
+    close(down[1]);
+    close(up[0]);
+    char buffer[64];
+    ssize_t total = 0, got;
+    while ((got = read(down[0], buffer + total, sizeof buffer - 1 - (size_t)total)) > 0) total += got;
+    for (ssize_t i = 0; i < total; ++i)
+      if (buffer[i] >= 'a' && buffer[i] <= 'z') buffer[i] -= 32;
+    write(up[1], buffer, (size_t)total);
+    _exit(got == 0 ? 0 : 9);  // 0: the read ended with end-of-file.
+  }
+  close(down[0]);
+  close(up[1]);
+  write(down[1], "through ", 8);
+  write(down[1], "a pipe", 6);
+  close(down[1]);  // The child's read sees end-of-file now.
+  char answer[64] = {0};
+  ssize_t total = 0, got;
+  while ((got = read(up[0], answer + total, sizeof answer - 1 - (size_t)total)) > 0) total += got;
+  printf("pipe-roundtrip %s eof %ld\n", answer, (long)got);
+  close(up[0]);
+  waitpid(child, &status, 0);
+  status_line("pipe-child", status);
+
+  // No reader: SIGPIPE ends a writer with the default action; ignored, write fails with EPIPE.
+  int broken[2];
+  pipe(broken);
+  close(broken[0]);
+  child = fork();
+  if (child == 0) {
+    write(broken[1], "x", 1);
+    _exit(0);
+  }
+  waitpid(child, &status, 0);
+  status_line("sigpipe-writer", status);
+  signal(SIGPIPE, SIG_IGN);
+  ssize_t wrote = write(broken[1], "x", 1);
+  printf("epipe %ld %s\n", (long)wrote, errno == EPIPE ? "EPIPE" : "?");
+  signal(SIGPIPE, SIG_DFL);
+  close(broken[1]);
+
+  // pipe2 flags: O_CLOEXEC on both descriptors, O_NONBLOCK: EAGAIN when empty and when full.
+  int flagged[2];
+  int made = pipe2(flagged, O_CLOEXEC | O_NONBLOCK);
+  printf("pipe2 %d cloexec %d %d\n", made, fcntl(flagged[0], F_GETFD), fcntl(flagged[1], F_GETFD));
+  char byte;
+  ssize_t empty = read(flagged[0], &byte, 1);
+  printf("nonblock-empty %ld %s\n", (long)empty, errno == EAGAIN ? "EAGAIN" : "?");
+  static char block[4096];
+  long filled = 0;
+  while (write(flagged[1], block, sizeof block) > 0) filled += (long)sizeof block;
+  printf("nonblock-full %s some %d\n", errno == EAGAIN ? "EAGAIN" : "?", filled > 0);
+  printf("getfl-nonblock %d\n", (fcntl(flagged[1], F_GETFL) & O_NONBLOCK) != 0);
+  close(flagged[0]);
+  close(flagged[1]);
+
+  // dup2 plumbing and execve of itself: the child's stdout is the pipe; argv and envp arrive.
+  int plumbing[2];
+  pipe(plumbing);
+  int keep = fcntl(plumbing[0], F_DUPFD_CLOEXEC, 20);  // Closed by the exec in the child.
+  child = fork();
+  if (child == 0) {
+    dup2(plumbing[1], 1);
+    close(plumbing[0]);
+    close(plumbing[1]);
+    char* arguments[] = {"child-echo", "two words", (char*)0};
+    char* environment[] = {"GREETING=hello from exec", (char*)0};
+    execve("/proc/self/exe", arguments, environment);
+    _exit(99);
+  }
+  close(plumbing[1]);
+  char echoed[256] = {0};
+  total = 0;
+  while ((got = read(plumbing[0], echoed + total, sizeof echoed - 1 - (size_t)total)) > 0) total += got;
+  printf("exec-output %s", echoed);
+  close(plumbing[0]);
+  close(keep);
+  waitpid(child, &status, 0);
+  status_line("exec-child", status);
+
+  // execve failures leave the caller as it was.
+  char* none[] = {"missing", (char*)0};
+  int result = execve("/no/such/program", none, none + 1);
+  printf("execve-missing %d %s\n", result, errno == ENOENT ? "ENOENT" : "?");
+
+  // kill: a child blocked reading a pipe ends by SIGTERM; WNOHANG sees it running first.
+  int idle[2];
+  pipe(idle);
+  child = fork();
+  if (child == 0) {
+    close(idle[1]);
+    read(idle[0], &byte, 1);
+    _exit(0);
+  }
+  printf("wnohang %ld\n", (long)waitpid(child, &status, WNOHANG));
+  printf("kill %d\n", kill(child, SIGTERM));
+  waitpid(child, &status, 0);
+  status_line("killed-child", status);
+  close(idle[0]);
+  close(idle[1]);
+  int gone = kill(child, 0);
+  printf("kill-gone %d %s\n", gone, errno == ESRCH ? "ESRCH" : "?");
+
+  // A child that faults ends alone, by SIGSEGV, as on Linux; its parent goes on.
+  child = fork();
+  if (child == 0) {
+    *(volatile int*)16 = 1;
+    _exit(0);
+  }
+  waitpid(child, &status, 0);
+  status_line("faulted-child", status);
+
+  // The cost of a fork, its child's exit and the wait, on stderr (it differs between machines).
+  unsigned long long before = ticks();
+  child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, &status, 0);
+  fprintf(stderr, "procs: fork+exit+wait %llu TSC ticks\n", ticks() - before);
+  fflush(stdout);
+  return 3;
+}
+
+static int bomb(void) {
+  int hold[2];
+  if (pipe(hold) != 0) return 1;
+  int made = 0;
+  for (;;) {
+    pid_t child = fork();
+    if (child < 0) break;
+    if (child == 0) {
+      char byte;
+      close(hold[1]);
+      read(hold[0], &byte, 1);  // Blocks until the bomb's end (the invocation's end, here).
+      _exit(0);
+    }
+    ++made;
+  }
+  printf("forked %d then errno %d\n", made, errno);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 0 && strcmp(argv[0], "child-echo") == 0) {
+    const char* greeting = getenv("GREETING");
+    printf("argc %d argv1 <%s> GREETING <%s>\n", argc, argc > 1 ? argv[1] : "", greeting ? greeting : "");
+    return 5;
+  }
+  char mode[32] = {0};
+  if (fgets(mode, sizeof mode, stdin) == 0) return 2;
+  if (strncmp(mode, "bomb", 4) == 0) return bomb();
+  if (strncmp(mode, "transcript", 10) == 0) return transcript();
+  return 2;
+}
