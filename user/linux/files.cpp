@@ -1,4 +1,4 @@
-// The Linux personality's descriptors and file system: 64 descriptors over shared open file
+// The Linux personality's descriptors and file system: 1024 descriptors over shared open file
 // descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
 // /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, read
 // through the read-only Memory the manager gives at FUNCTION_EXECUTABLE) and a writable in-memory /tmp whose nodes
@@ -246,13 +246,14 @@ struct Description {
   bool nonblocking;  // O_NONBLOCK (pipes: EAGAIN instead of waiting).
 };
 
+static_assert(MAX_DESCRIPTIONS < 256, "a descriptor names its description in one byte");
 struct Descriptor {
   u8 description;  // Index + 1 into descriptions; 0: free.
   bool close_on_exec;
 };
 
 // 0-2 start as the invocation's input, output and log.
-Description descriptions[MAX_DESCRIPTORS] = {
+Description descriptions[MAX_DESCRIPTIONS] = {
     {Stream::Input, O_RDONLY, false, 1, 0, 0, false},
     {Stream::Output, O_WRONLY, false, 1, 0, 0, false},
     {Stream::Log, O_WRONLY, false, 1, 0, 0, false},
@@ -295,7 +296,7 @@ void drop_description(Description& description) {
 i64 open_node(u32 id, u64 flags) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
     Description& description = descriptions[i];
     if (description.references != 0) continue;
     description = Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0, 1, id, 0,
@@ -716,7 +717,7 @@ bool descriptor_open(u64 descriptor) { return description_of(descriptor) != null
 i64 epoll_install(u32 index, bool close_on_exec) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
     Description& description = descriptions[i];
     if (description.references != 0) continue;
     description = Description{Stream::Epoll, O_RDWR, false, 1, index, 0, false};
@@ -1244,7 +1245,7 @@ i64 linux_pipe2(u64 address, u64 flags) {
   if (write_descriptor < 0) return write_descriptor;
   u64 free_descriptions[2];
   usize found = 0;
-  for (u64 i = 0; i < MAX_DESCRIPTORS && found < 2; ++i)
+  for (u64 i = 0; i < MAX_DESCRIPTIONS && found < 2; ++i)
     if (descriptions[i].references == 0) free_descriptions[found++] = i;
   if (found < 2) return -ENFILE;
   u32 pipe;

@@ -49,14 +49,15 @@ u32 ready_events(const Watch& watch) {
     case NetpollKind::PipeRead: {
       // pipe_state: 1 ready, 2 the other end is gone (end of file for a reader).
       u32 state = pipe_state(target.index, false, false);
+      // As Linux's pipe_poll: readable while bytes are there, hung up once no writer is left.
       if ((state & 1) != 0) events |= EPOLLIN;
-      if ((state & 2) != 0) events |= EPOLLIN | EPOLLHUP;
+      if ((state & 2) != 0) events |= EPOLLHUP;
       break;
     }
     case NetpollKind::PipeWrite: {
       u32 state = pipe_state(target.index, true, false);
+      if ((state & 1) != 0) events |= EPOLLOUT;
       if ((state & 2) != 0) events |= EPOLLERR;
-      else if ((state & 1) != 0) events |= EPOLLOUT;
       break;
     }
     case NetpollKind::File:

@@ -60,7 +60,7 @@ struct Arguments {
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
   X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
                  "protections kept)")                                                                            \
-  X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
+  X(32, dup, "lowest free descriptor (1024 in all: EMFILE), sharing the description and its offset")         \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
@@ -188,7 +188,7 @@ struct Arguments {
   X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 16 per " \
                 "invocation: ENFILE), watched by poll and epoll: O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when every "  \
                 "writer closed, EPIPE and SIGPIPE when every reader did")                                       \
-  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; "        \
+  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 1024; "        \
                     "RLIMIT_NPROC 16 (processes per invocation); others infinite; setting is accepted and "    \
                     "ignored")                                                \
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \

@@ -377,7 +377,8 @@ void c_program_works_with_files(Case& test) {
                 "ftruncate-huge -1 EFBIG\n" "ftruncate-past-limit -1 ENOSPC\n" "ftruncate-negative -1 EINVAL\n"
                 "write-from-kernel -1 EFAULT\n" "lseek-negative -1 EINVAL\n" "fstat-size 0\n"
                 "getdents-tiny -1 EINVAL\n" "getdents-bad -1 EFAULT\n" "read-dir -1 EISDIR\n" "close-bad -1 EBADF\n"
-                "dup2-bad -1 EBADF\n" "descriptors 61 then EMFILE\n" "stdout-still 0\n";
+                "dup2-high 1023\n" "close-high 0\n" "dup2-bad -1 EBADF\n" "descriptors 125 then ENFILE\n"
+                "duplicates 1021 then EMFILE\n" "stdout-still 0\n";
   if (!same_text(text, expected)) {
     // Print the first difference (the console's lines are short).
     usize at = 0;

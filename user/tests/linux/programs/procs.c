@@ -1,15 +1,18 @@
 // procs: processes and pipes as a Linux program sees them (musl). With the input "transcript" it
 // prints one line per check, the same bytes on Linux and under the personality: fork and wait
 // statuses, pipes (EOF, EPIPE, SIGPIPE, O_CLOEXEC, O_NONBLOCK), dup2 plumbing, execve of itself with
-// argv and envp, a missing program, kill of a blocked child, a child that faults. With "bomb" it forks until fork fails
+// argv and envp, a missing program, kill of a blocked child, a child that faults, epoll watching a
+// pipe written by a child, a pipe between two threads. With "bomb" it forks until fork fails
 // and reports how many children it made. Started as "child-echo" (by its own execve) it prints its
 // arguments and one variable. The cost of fork + exit + wait goes to stderr (TSC ticks), not stdout.
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +26,16 @@ static unsigned long long ticks(void) {
   unsigned int low, high;
   __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
   return ((unsigned long long)high << 32) | low;
+}
+
+// A thread that blocks reading a pipe until the main thread writes to it (one pipe for threads
+// and processes alike).
+static void* pipe_reader(void* argument) {
+  int* ends = argument;
+  static char got[16];
+  ssize_t count = read(ends[0], got, sizeof got - 1);
+  got[count > 0 ? count : 0] = 0;
+  return got;
 }
 
 static int transcript(void) {
@@ -152,6 +165,51 @@ static int transcript(void) {
   }
   waitpid(child, &status, 0);
   status_line("faulted-child", status);
+
+  // epoll watches a pipe another process writes: it waits for the child's byte, then sees the
+  // end once every writer is gone (EPOLLHUP alone on an empty pipe, as Linux says).
+  int watched[2];
+  pipe(watched);
+  int poller = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event event = {.events = EPOLLIN, .data.u64 = 42};
+  printf("epoll-ctl %d\n", epoll_ctl(poller, EPOLL_CTL_ADD, watched[0], &event));
+  struct epoll_event ready[2];
+  printf("epoll-empty %d\n", epoll_wait(poller, ready, 2, 0));
+  int release[2];  // The child keeps its write end open until the parent has seen the byte.
+  pipe(release);
+  child = fork();
+  if (child == 0) {
+    close(release[1]);
+    usleep(20000);
+    write(watched[1], "e", 1);
+    read(release[0], &byte, 1);
+    _exit(0);
+  }
+  close(watched[1]);
+  close(release[0]);
+  int count = epoll_wait(poller, ready, 2, 10000);
+  printf("epoll-from-child %d events %#x data %llu\n", count, count > 0 ? ready[0].events : 0,
+         count > 0 ? (unsigned long long)ready[0].data.u64 : 0ULL);
+  read(watched[0], &byte, 1);
+  close(release[1]);
+  waitpid(child, &status, 0);
+  count = epoll_wait(poller, ready, 2, 0);
+  printf("epoll-after-writers %d events %#x byte %c\n", count, count > 0 ? ready[0].events : 0, byte);
+  close(watched[0]);
+  close(poller);
+
+  // A pipe between two threads of one process: the reader blocks until the writer writes.
+  int between[2];
+  pipe(between);
+  pthread_t reader;
+  pthread_create(&reader, 0, pipe_reader, between);
+  usleep(20000);
+  write(between[1], "threads", 7);
+  void* received = 0;
+  pthread_join(reader, &received);
+  printf("thread-pipe <%s>\n", (const char*)received);
+  close(between[0]);
+  close(between[1]);
 
   // The cost of a fork, its child's exit and the wait, on stderr (it differs between machines).
   unsigned long long before = ticks();
