@@ -115,6 +115,9 @@ struct ThreadEntry {
   u64 system_ticks = 0;
   u64 waits = 0;            // Waits that blocked (ru_nvcsw).
   abi::PersonalityRegisters start_registers{};  // A new thread's first registers (clone).
+  // sigaltstack (signals.cpp): the thread's alternate signal stack; 0 bytes: none. A new thread has
+  // none; a forked child's thread keeps its parent thread's, as on Linux.
+  u64 signal_stack = 0, signal_stack_bytes = 0;
 };
 void threads_init();
 ThreadEntry& current_thread();

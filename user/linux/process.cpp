@@ -1,10 +1,11 @@
 // Processes: fork (and vfork, clone without CLONE_VM) makes a new kernel Task from the
 // invocation's factory, so every process is charged to the memory limit and goes with the
 // invocation; wait4/waitid reap zombies; the end of a process; process groups and sessions.
-// A child gets: the shared mappings (process.hpp) at their slots; an eager copy of every writable
-// page the parent has (its writable segments, the stack from the program's rsp up, brk, mmap and
-// MAP_FIXED chunks at the parent's slot numbers, the personality's data, which holds its memory
-// map, descriptors and thread table); its own task (Map), the manager endpoint (EVENT_LOG only),
+// A child gets: the shared mappings (process.hpp) at their slots; a copy of the parent's writable
+// memory: of its lazy Memory (brk, mmap and MAP_FIXED chunks, the stack below the manager's pages,
+// at the parent's slot numbers) only the touched pages (MemoryCopyCommitted), of the rest every
+// page, eagerly (its writable segments, the manager's stack pages from the program's rsp up, the
+// personality's data, which holds its memory map, descriptors and thread table); its own task (Map), the manager endpoint (EVENT_LOG only),
 // the factory and the executable at the usual selectors; and one thread, which starts in
 // personality_fork_start on the copied personality stack and enters the program where fork
 // returns, with rax = 0.
@@ -52,7 +53,6 @@ struct Child {
 };
 Child children[MAX_PROCESSES];
 
-u64 fork_ticks = 0;  // TSC ticks of the last fork in this process (docs/LINUX.md quotes them).
 
 ProcessEntry& own_entry() { return shared()->processes[own_process_index]; }
 
@@ -295,7 +295,6 @@ u64 allocate_tid(u64& next_tid) {
 
 i64 process_fork(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   LockGuard guard;
-  u64 started = read_tsc();
   if ((flags & CLONE_PARENT_SETTID) != 0 && !writable(parent_tid, 4)) return -EFAULT;
   if (!processes_init()) return -EAGAIN;
   Child* record = nullptr;
@@ -341,11 +340,9 @@ i64 process_fork(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
     u32 value = static_cast<u32>(pid);
     memcpy(reinterpret_cast<void*>(parent_tid), &value, 4);
   }
-  fork_ticks = read_tsc() - started;
   return static_cast<i64>(pid);
 }
 
-u64 last_fork_ticks() { return fork_ticks; }
 
 i64 linux_wait4(u64 pid, u64 status_address, u64 options, u64 usage) {
   constexpr u64 WNOHANG = 1, WUNTRACED = 2, WCONTINUED = 8, WNOTHREAD = 0x20000000, WALL = 0x40000000,

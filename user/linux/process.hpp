@@ -103,6 +103,9 @@ i64 linux_getsid(u64 pid);
 [[noreturn]] void end_process(u64 wait_status);
 // A new thread's tid: from the invocation's pid counter once processes exist.
 u64 allocate_tid(u64& next_tid);
+// The tid the next thread would get before the shared state exists: the pid counter starts there,
+// so a child's pid never equals a tid the program's threads already have (threads.cpp).
+u64 next_thread_id();
 
 // signals.cpp
 i64 linux_rt_sigaction(u64 signal, u64 action, u64 old_action, u64 size);
@@ -110,6 +113,7 @@ i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size);
 i64 linux_rt_sigsuspend(u64 mask, u64 size);
 i64 linux_pause();
 i64 linux_rt_sigreturn();
+i64 linux_sigaltstack(u64 new_stack, u64 old_stack);
 i64 linux_kill(u64 pid, u64 signal);
 i64 linux_tgkill(u64 group, u64 tid, u64 signal);
 // Marks `signal` pending for the calling process (SIGPIPE from a write to a closed pipe). Locked.

@@ -99,7 +99,7 @@ bool create_shared() {
          s.output_size < capacity ? s.output_size : capacity);
   table->output_size = s.output_size;
   table->input_position = s.input_position;
-  table->next_pid = 2;
+  table->next_pid = static_cast<u32>(next_thread_id());  // Past every tid given so far.
   table->processes[0] = ProcessEntry{ProcessUse::Running, static_cast<u32>(LINUX_PID), 0, 1, 1, 0, 0, 0};
   return true;
 }

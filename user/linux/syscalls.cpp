@@ -48,7 +48,8 @@ struct Arguments {
   X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
                       "of a system call (docs/LINUX.md, Processes)")                                            \
   X(14, rt_sigprocmask, "the process's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK)")                    \
-  X(15, rt_sigreturn, "back from a handler's frame to the registers and mask saved in it")                      \
+  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo) to the registers and mask in "  \
+                      "its ucontext, as the handler left them")                                                \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
   X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
   X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
@@ -138,7 +139,8 @@ struct Arguments {
   X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
   X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
-  X(131, sigaltstack, "accepted and ignored")                                                                   \
+  X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
+                        "bytes ENOMEM; EPERM while running on it): SA_ONSTACK handlers' frames go there")      \
   X(132, utime, "as utimensat with whole seconds")                                                              \
   X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
@@ -292,7 +294,7 @@ i64 sys_rt_sigprocmask(const Arguments& a) { return linux_rt_sigprocmask(a.a0, a
 i64 sys_rt_sigreturn(const Arguments&) { return linux_rt_sigreturn(); }
 i64 sys_rt_sigsuspend(const Arguments& a) { return linux_rt_sigsuspend(a.a0, a.a1); }
 i64 sys_pause(const Arguments&) { return linux_pause(); }
-i64 sys_sigaltstack(const Arguments&) { return 0; }
+i64 sys_sigaltstack(const Arguments& a) { return linux_sigaltstack(a.a0, a.a1); }
 i64 sys_kill(const Arguments& a) { return linux_kill(a.a0, a.a1); }
 i64 sys_tkill(const Arguments& a) { return linux_tgkill(own_pid, a.a0, a.a1); }
 i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }

@@ -276,6 +276,8 @@ bool thread_alive(u64 tid) {
   return false;
 }
 
+u64 next_thread_id() { return next_tid; }
+
 i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   // A new process (fork, vfork, posix_spawn, clone without CLONE_VM): a new task (process.cpp).
   if ((flags & CLONE_VM) == 0 || (flags & CLONE_VFORK) != 0)
@@ -363,10 +365,15 @@ void threads_end_others() {
   usize self = current_index();
   for (usize i = 1; i < MAX_THREADS; ++i) {
     ThreadEntry& entry = threads[i];
-    if (i == self || entry.use == ThreadUse::Free) continue;
+    if (i == self) continue;
+    // exec gives the mmap area back, so a new thread gets a new personality stack: free entries
+    // too (a forked child's keep the stacks of its parent's threads), or the program's next
+    // mmap would share memory with a new thread's personality stack.
+    entry.handler_stack = 0;
+    if (entry.use == ThreadUse::Free) continue;
     if (entry.use == ThreadUse::Running) --live_threads;
     reap_locked(entry);  // Deleting its only capability ends the thread.
-    entry.handler_stack = 0;  // exec gives the mmap area back; a new thread gets a new stack.
+    entry.handler_stack = 0;
   }
 }
 

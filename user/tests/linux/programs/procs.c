@@ -2,7 +2,8 @@
 // prints one line per check, the same bytes on Linux and under the personality: fork and wait
 // statuses, pipes (EOF, EPIPE, SIGPIPE, O_CLOEXEC, O_NONBLOCK), dup2 plumbing, execve of itself with
 // argv and envp, a missing program, kill of a blocked child, a child that faults, epoll watching a
-// pipe written by a child, a pipe between two threads. With "bomb" it forks until fork fails
+// pipe written by a child, a pipe between two threads, a handler on its sigaltstack. With "bomb"
+// it forks until fork fails
 // and reports how many children it made. Started as "child-echo" (by its own execve) it prints its
 // arguments and one variable. The cost of fork + exit + wait goes to stderr (TSC ticks), not stdout.
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <ucontext.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +38,22 @@ static void* pipe_reader(void* argument) {
   ssize_t count = read(ends[0], got, sizeof got - 1);
   got[count > 0 ? count : 0] = 0;
   return got;
+}
+
+// A handler on the alternate signal stack: where it ran, what its ucontext and siginfo said.
+static char alternate_stack[16384];
+static volatile int handled_signal, handled_on_alternate, handled_stack_flags, handled_query_flags,
+    handled_set_error;
+static void on_alternate(int signal, siginfo_t* info, void* context) {
+  char local;
+  handled_signal = info->si_signo == signal ? signal : -1;
+  handled_on_alternate = &local >= alternate_stack && &local < alternate_stack + sizeof alternate_stack;
+  handled_stack_flags = ((ucontext_t*)context)->uc_stack.ss_flags;
+  stack_t now;
+  sigaltstack(0, &now);
+  handled_query_flags = now.ss_flags;
+  stack_t again = {.ss_sp = alternate_stack, .ss_size = sizeof alternate_stack};
+  handled_set_error = sigaltstack(&again, 0) == -1 ? errno : 0;  // EPERM: it runs there.
 }
 
 static int transcript(void) {
@@ -210,6 +228,26 @@ static int transcript(void) {
   printf("thread-pipe <%s>\n", (const char*)received);
   close(between[0]);
   close(between[1]);
+
+  // sigaltstack: an SA_ONSTACK handler runs on the alternate stack with a ucontext and siginfo.
+  stack_t tiny = {.ss_sp = alternate_stack, .ss_size = 1024};
+  int refused = sigaltstack(&tiny, 0);
+  printf("sigaltstack-tiny %d %s\n", refused, errno == ENOMEM ? "ENOMEM" : "?");
+  stack_t unset;
+  sigaltstack(0, &unset);
+  printf("sigaltstack-none flags %d\n", unset.ss_flags);
+  stack_t alternate = {.ss_sp = alternate_stack, .ss_size = sizeof alternate_stack};
+  printf("sigaltstack-set %d\n", sigaltstack(&alternate, 0));
+  struct sigaction onstack = {.sa_sigaction = on_alternate, .sa_flags = SA_ONSTACK | SA_SIGINFO};
+  sigaction(SIGUSR1, &onstack, 0);
+  kill(getpid(), SIGUSR1);
+  printf("handler signal %d on-alternate %d uc-stack-flags %d query-flags %d set-inside %s\n", handled_signal,
+         handled_on_alternate, handled_stack_flags, handled_query_flags,
+         handled_set_error == EPERM ? "EPERM" : "?");
+  stack_t after;
+  sigaltstack(0, &after);
+  printf("sigaltstack-after flags %d size %zu same %d\n", after.ss_flags, after.ss_size,
+         after.ss_sp == alternate_stack);
 
   // The cost of a fork, its child's exit and the wait, on stderr (it differs between machines).
   unsigned long long before = ticks();
