@@ -118,6 +118,11 @@ struct ThreadEntry {
   // sigaltstack (signals.cpp): the thread's alternate signal stack; 0 bytes: none. A new thread has
   // none; a forked child's thread keeps its parent thread's, as on Linux.
   u64 signal_stack = 0, signal_stack_bytes = 0;
+  // Its blocked signals (rt_sigprocmask is per thread, as on Linux: musl blocks every signal in a
+  // thread that exits); a new thread starts with its creator's. rt_sigsuspend's mask to give back
+  // after the handler's frame is built.
+  u64 signal_mask = 0, suspend_mask = 0;
+  bool suspend_mask_pending = false;
 };
 void threads_init();
 ThreadEntry& current_thread();

@@ -1,5 +1,5 @@
 // Signals, as far as processes and pipes need them: dispositions (rt_sigaction), the blocked mask
-// (rt_sigprocmask, per process), kill/tkill/tgkill between the processes of an invocation, SIGPIPE
+// (rt_sigprocmask, per thread), kill/tkill/tgkill between the processes of an invocation, SIGPIPE
 // from a write to a closed pipe, SIGCHLD from a child's end, rt_sigsuspend/pause, and delivery at
 // the end of a system call: a default action (terminate; SIGCHLD, SIGURG, SIGWINCH, SIGCONT and
 // the stop signals are ignored), or a handler entered with a frame that rt_sigreturn takes back.
@@ -84,10 +84,7 @@ bool on_signal_stack(const ThreadEntry& thread, u64 stack_pointer) {
 }
 
 SignalAction actions[64];
-u64 blocked = 0;
 u64 local_pending = 0;
-bool restore_mask_pending = false;  // rt_sigsuspend: the mask to give back after delivery.
-u64 mask_to_restore = 0;
 
 u64 bit(u64 signal) { return u64{1} << (signal - 1); }
 
@@ -123,9 +120,10 @@ bool enter_handler(u64 signal, const SignalAction& action) {
   frame->context.stack = alternate;
   save_registers(registers, frame->context.machine);
   frame->context.machine.reserved[FRAME_MAGIC_WORD] = FRAME_MAGIC;
-  frame->context.mask = restore_mask_pending ? mask_to_restore : blocked;
+  u64& blocked = thread.signal_mask;
+  frame->context.mask = thread.suspend_mask_pending ? thread.suspend_mask : blocked;
   frame->context.machine.old_mask = frame->context.mask;
-  restore_mask_pending = false;
+  thread.suspend_mask_pending = false;
   frame->info[0] = static_cast<std::int32_t>(signal);
   blocked |= action.mask | ((action.flags & SA_NODEFER) == 0 ? bit(signal) : 0);
   blocked &= ~UNBLOCKABLE;
@@ -157,6 +155,7 @@ i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size) {
   if (size != 8) return -EINVAL;
   if (set != 0 && !readable(set, 8)) return -EFAULT;
   if (old_set != 0 && !writable(old_set, 8)) return -EFAULT;
+  u64& blocked = current_thread().signal_mask;
   u64 previous = blocked;
   if (set != 0) {
     u64 value;
@@ -174,7 +173,7 @@ i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size) {
 }
 
 bool signal_pending() {
-  u64 pending = __atomic_load_n(pending_word(), __ATOMIC_ACQUIRE) & ~blocked;
+  u64 pending = __atomic_load_n(pending_word(), __ATOMIC_ACQUIRE) & ~current_thread().signal_mask;
   for (u64 signal = 1; pending != 0; ++signal, pending >>= 1)
     if ((pending & 1) != 0 && !ignored(signal)) return true;
   return false;
@@ -192,9 +191,10 @@ void raise_signal(u64 signal) {
 
 void deliver_signals() {
   u64* word = pending_word();
-  if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0 && !restore_mask_pending) return;
+  ThreadEntry& thread = current_thread();
+  if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0 && !thread.suspend_mask_pending) return;
   state_lock().lock();
-  u64 pending = __atomic_load_n(word, __ATOMIC_ACQUIRE) & ~blocked;
+  u64 pending = __atomic_load_n(word, __ATOMIC_ACQUIRE) & ~thread.signal_mask;
   for (u64 signal = 1; signal <= 64; ++signal) {
     if ((pending & bit(signal)) == 0) continue;
     __atomic_and_fetch(word, ~bit(signal), __ATOMIC_ACQ_REL);
@@ -205,9 +205,9 @@ void deliver_signals() {
     state_lock().unlock();
     end_process(signal);
   }
-  if (restore_mask_pending) {
-    blocked = mask_to_restore;
-    restore_mask_pending = false;
+  if (thread.suspend_mask_pending) {
+    thread.signal_mask = thread.suspend_mask;
+    thread.suspend_mask_pending = false;
   }
   state_lock().unlock();
 }
@@ -222,7 +222,7 @@ i64 linux_rt_sigreturn() {
   }
   // The registers as the frame holds them now (a handler may have changed them).
   const auto* frame = reinterpret_cast<const SignalFrame*>(frame_address);
-  blocked = frame->context.mask & ~UNBLOCKABLE;
+  current_thread().signal_mask = frame->context.mask & ~UNBLOCKABLE;
   load_registers(frame->context.machine, registers);
   return static_cast<i64>(registers.rax);  // The dispatcher writes it back into rax.
 }
@@ -261,9 +261,10 @@ i64 linux_rt_sigsuspend(u64 mask, u64 size) {
   if (!readable(mask, 8)) return -EFAULT;
   u64 value;
   memcpy(&value, reinterpret_cast<const void*>(mask), 8);
-  mask_to_restore = blocked;
-  restore_mask_pending = true;
-  blocked = value & ~UNBLOCKABLE;
+  ThreadEntry& thread = current_thread();
+  thread.suspend_mask = thread.signal_mask;
+  thread.suspend_mask_pending = true;
+  thread.signal_mask = value & ~UNBLOCKABLE;
   while (!signal_pending()) {
     state_lock().unlock();
     process_block(~u64{0});

@@ -47,7 +47,8 @@ struct Arguments {
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
                       "of a system call (docs/LINUX.md, Processes)")                                            \
-  X(14, rt_sigprocmask, "the process's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK)")                    \
+  X(14, rt_sigprocmask, "the calling thread's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK); a new thread "   \
+                        "starts with its creator's")                                                         \
   X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo) to the registers and mask in "  \
                       "its ucontext, as the handler left them")                                                \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \

@@ -323,6 +323,9 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   entry.robust_list = 0;  // A new thread registers its own list (glibc and musl do, in the thread).
   entry.started_ticks = read_tsc();
   entry.waited_ticks = entry.system_ticks = entry.waits = 0;
+  entry.signal_mask = parent.signal_mask;  // As Linux: the creator's mask, no alternate stack.
+  entry.suspend_mask_pending = false;
+  entry.signal_stack = entry.signal_stack_bytes = 0;
   entry.start_registers = sys::utcb()->personality_registers;
   entry.start_registers.rax = 0;  // The child sees clone return 0 ...
   entry.start_registers.rsp = stack;  // ... on the stack it was given.

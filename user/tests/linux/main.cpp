@@ -43,6 +43,7 @@ NATIVE_CASE(go_hello)
 NATIVE_CASE(go_json)
 NATIVE_CASE(go_goroutines)
 NATIVE_CASE(go_sha256)
+NATIVE_CASE(go_exec)
 NATIVE_CASE(go_files)
 NATIVE_CASE(go_procs)
 NATIVE_CASE(go_panic)
@@ -770,6 +771,10 @@ void go_runtime_and_library_as_natively(Case& test) {
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_files), "files"), 0);
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_procs), "procs"), 0);
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_panic), "panic"), 0);
+  // A Go program that runs itself through os/exec: a fork (clone with CLONE_VM|CLONE_VFORK) of a
+  // Go-sized reservation, execve, the netpoller on pipes between processes, waitid and wait4, and
+  // SIGCHLD entering Go's handler on its sigaltstack.
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_exec), "exec"), 0);
   Reply hog = client().invoke("go_suite", "hog");
   EXPECT_STATUS(hog, manager::STATUS_QUOTA_EXCEEDED);
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_sha256), "sha256"), 0);

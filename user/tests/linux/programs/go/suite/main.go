@@ -4,9 +4,7 @@
 // time.Sleep, time.After, a mutex-protected map of 100,000 entries), sha256 (of 1 MiB), files
 // (os.WriteFile, os.ReadDir, os.Rename in /tmp), procs (GOMAXPROCS against the CPU affinity), panic
 // (a goroutine panics: exit 2, trace on stderr), hog (allocates until the memory limit ends it),
-// exec (runs itself as a child process through os/exec: fork, execve, pipes, wait, SIGCHLD; not in
-// the scenario: under the personality it matched its native run in 8 of 10 runs and hit the
-// invocation's timeout in 2, docs/LINUX.md, Gaps).
+// exec (runs itself as a child process through os/exec: fork, execve, pipes, wait, SIGCHLD).
 package main
 
 import (
