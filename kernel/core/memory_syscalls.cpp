@@ -4,7 +4,8 @@
 // Invariant: ranges are checked against the objects before any byte moves; user memory is
 // touched only through copy_from_user/copy_to_user; device memory and lazy memory (whose pages
 // may have no frame) are refused. MemoryDecommit gives back the touched pages of lazy memory, MemoryCommit
-// gives untouched ones their frames ahead of use.
+// gives untouched ones their frames ahead of use, MemoryCopyCommitted copies the touched pages of one
+// lazy object into another (fork's copy of a reservation).
 #include "arch/x86_64/cpu.hpp"
 #include "core/syscall_support.hpp"
 #include "core/user_memory.hpp"
@@ -151,6 +152,18 @@ void memory_commit(Thread& self, TrapFrame& frame) {
   if (!memory) return finish(frame, memory.error());
   u64 stopped_at = 0;
   Error error = commit_memory(*memory.value(), argument(frame, 1), argument(frame, 2), stopped_at);
+  frame.rsi = stopped_at;
+  finish(frame, error);
+}
+
+void memory_copy_committed(Thread& self, TrapFrame& frame) {
+  auto target = decode(self, frame.rdi, abi::MemoryRight::Write);
+  if (!target) return finish(frame, target.error());
+  auto source = decode(self, argument(frame, 1), abi::MemoryRight::Read);
+  if (!source) return finish(frame, source.error());
+  u64 stopped_at = 0;
+  Error error = copy_committed_memory(*target.value(), *source.value(), argument(frame, 2), argument(frame, 3),
+                                      stopped_at);
   frame.rsi = stopped_at;
   finish(frame, error);
 }

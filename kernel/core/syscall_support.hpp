@@ -56,6 +56,7 @@ void memory_read(Thread& self, arch::TrapFrame& frame);
 void memory_copy(Thread& self, arch::TrapFrame& frame);
 void memory_decommit(Thread& self, arch::TrapFrame& frame);
 void memory_commit(Thread& self, arch::TrapFrame& frame);
+void memory_copy_committed(Thread& self, arch::TrapFrame& frame);
 
 // System-call personalities (personality.cpp).
 void thread_set_syscall_handler(Thread& self, arch::TrapFrame& frame);

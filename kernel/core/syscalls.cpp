@@ -331,7 +331,7 @@ constexpr Handler handlers[abi::SYSCALL_COUNT] = {
     platform_create_io_ports, platform_create_irq, irq_bind, irq_acknowledge, io_port_read, io_port_write,
     ipc_save_reply_handler, ipc_reply_with_handler, platform_create_dma_memory, platform_memory_physical,
     memory_write,       memory_read,       memory_copy,       thread_set_syscall_handler, personality_return,
-    thread_set_fs_base, memory_decommit, memory_commit,
+    thread_set_fs_base, memory_decommit, memory_commit, memory_copy_committed,
 };
 // The table is indexed by operation number: the order above must follow abi/syscall.hpp.
 static_assert(static_cast<u64>(abi::Syscall::ThreadSelf) == 20);
@@ -341,7 +341,8 @@ static_assert(static_cast<u64>(abi::Syscall::PlatformMemoryPhysical) == 33);
 static_assert(static_cast<u64>(abi::Syscall::MemoryCopy) == 36);
 static_assert(static_cast<u64>(abi::Syscall::ThreadSetFsBase) == 39);
 static_assert(static_cast<u64>(abi::Syscall::MemoryDecommit) == 40);
-static_assert(static_cast<u64>(abi::Syscall::MemoryCommit) == abi::SYSCALL_COUNT - 1);
+static_assert(static_cast<u64>(abi::Syscall::MemoryCommit) == 41);
+static_assert(static_cast<u64>(abi::Syscall::MemoryCopyCommitted) == abi::SYSCALL_COUNT - 1);
 
 }  // namespace
 

@@ -8,7 +8,8 @@
 // pages of a mapping the task itself holds (so no fault reaches memory outside the task's own
 // mappings). Work under the kernel lock: one page per fault, at most
 // UNMAP_MAX_PAGES page-table entries (summed over mappings) per decommit call, UNMAP_MAX_PAGES
-// frames per commit call, one leaf of
+// frames per commit call, COPY_COMMITTED_MAX_PAGES page copies and UNMAP_MAX_PAGES pages looked
+// at per copy call, one leaf of
 // LAZY_LEAF_PAGES frames per destruction unit.
 #include "object/lazy_memory.hpp"
 
@@ -177,6 +178,37 @@ Error commit_memory(Memory& memory, u64 first_page, u64 page_count, u64& stopped
   for (; stopped_at < end; ++stopped_at) {
     auto frame = commit_page(memory, stopped_at);
     if (!frame) return frame.error();
+  }
+  return Error::None;
+}
+
+Error copy_committed_memory(Memory& target, const Memory& source, u64 first_page, u64 page_count, u64& stopped_at) {
+  stopped_at = first_page;
+  if (!target.lazy || !source.lazy || page_count == 0 || first_page > target.page_count ||
+      page_count > target.page_count - first_page || first_page > source.page_count ||
+      page_count > source.page_count - first_page)
+    return Error::InvalidArgument;
+  using metteagle::abi::COPY_COMMITTED_MAX_PAGES;
+  using metteagle::abi::UNMAP_MAX_PAGES;
+  u64 end = first_page + page_count;
+  u64 looked = 0, copied = 0;
+  while (stopped_at < end && looked < UNMAP_MAX_PAGES && copied < COPY_COMMITTED_MAX_PAGES) {
+    const u64* leaf = source.leaves[stopped_at / LAZY_LEAF_PAGES];
+    ++looked;
+    if (leaf == nullptr) {  // Nothing touched in this 2 MiB: skip it whole.
+      stopped_at = lazy_next_leaf(stopped_at) < end ? lazy_next_leaf(stopped_at) : end;
+      continue;
+    }
+    u64 from = leaf[stopped_at % LAZY_LEAF_PAGES];
+    if (from != 0) {
+      // The source's frame stays its own: a target page that shares nothing with it gets a new one.
+      auto frame = commit_page(target, stopped_at);
+      if (!frame) return frame.error();
+      if (frame.value() != from)
+        arch::copy_words(arch::physical_to_virtual(frame.value()), arch::physical_to_virtual(from), PAGE_SIZE);
+      ++copied;
+    }
+    ++stopped_at;
   }
   return Error::None;
 }

@@ -28,6 +28,12 @@ enum class DemandFault : u8 { NotDemandZero, Resolved, QuotaExceeded, OutOfMemor
 // frames (charged), at most UNMAP_MAX_PAGES per call; stopped_at is where the rest (or, on
 // QuotaExceeded/OutOfMemory, the first page without a frame) begins.
 [[nodiscard]] metteagle::abi::Error commit_memory(Memory& memory, u64 first_page, u64 page_count, u64& stopped_at);
+// Copies the touched pages of [first_page, first_page + page_count) of lazy `source` into the same
+// pages of lazy `target`, giving the target's pages frames (charged to its factory) where they have
+// none; untouched source pages are skipped. At most COPY_COMMITTED_MAX_PAGES copies and
+// UNMAP_MAX_PAGES pages looked at per call; stopped_at as for commit_memory.
+[[nodiscard]] metteagle::abi::Error copy_committed_memory(Memory& target, const Memory& source, u64 first_page,
+                                                          u64 page_count, u64& stopped_at);
 // Destruction's part: frees the touched frames and leaves in steps; false (work at step_work)
 // when it must go on later.
 [[nodiscard]] bool release_lazy_frames(Memory& memory, u64& work, u64 step_work);

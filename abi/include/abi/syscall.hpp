@@ -182,14 +182,22 @@ namespace metteagle::abi {
     "InvalidArgument (not a lazy Memory, or the range beyond it), QuotaExceeded, OutOfMemory (o1: the first "   \
     "page left without a frame)",                                                                               \
     "give the untouched pages of the range of a lazy Memory their zeroed frames now, charged as a touch would " \
-    "be, so a later touch cannot fail; one call handles at most UNMAP_MAX_PAGES pages")
+    "be, so a later touch cannot fail; one call handles at most UNMAP_MAX_PAGES pages")                         \
+  X(MemoryCopyCommitted, 42, Memory, "Write", "a1 source memory selector (needs Read), a2 first page, a3 pages", \
+    "o1 where it stopped: the range's end when done, else the page where the rest begins (call again)",         \
+    "InvalidArgument (either object not lazy, or the range beyond either), InvalidCapability/WrongType/"          \
+    "NoRights (a1), QuotaExceeded, OutOfMemory (o1: the first page left without its copy)",                      \
+    "copy the touched pages of [a2, a2 + a3) of a lazy source into the same pages of the lazy target (rdi), "   \
+    "giving the target's pages frames as a touch would (charged to the target's factory); untouched source "    \
+    "pages are skipped and stay as they are in the target (a fork's copy of a reservation costs only what was " \
+    "touched); one call copies at most COPY_COMMITTED_MAX_PAGES pages and looks at most UNMAP_MAX_PAGES pages")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, rights, arguments, outputs, errors, summary) name = number,
   ABI_SYSCALLS(ABI_SYSCALL_ENUM)
 #undef ABI_SYSCALL_ENUM
 };
-constexpr u64 SYSCALL_COUNT = 42;
+constexpr u64 SYSCALL_COUNT = 43;
 
 constexpr u64 TIMEOUT_INFINITE = ~u64{0};
 
@@ -286,10 +294,13 @@ constexpr u64 MAP_MAX_PAGES = 8192;
 // FactoryCreate's Memory flags (a4). MEMORY_LAZY: demand-zero; the reservation is charged only
 // its object and a leaf directory (8 bytes per 2 MiB), each page one page (and each 2 MiB touched
 // one more page for its leaf of frame addresses) when a task first touches it through a mapping;
-// MemoryDecommit gives pages back. MemoryRead, MemoryWrite, MemoryCopy and PlatformMemoryPhysical
-// refuse lazy objects.
+// MemoryDecommit gives pages back, MemoryCopyCommitted copies the touched ones into another lazy
+// object. MemoryRead, MemoryWrite, MemoryCopy and PlatformMemoryPhysical refuse lazy objects.
 constexpr u64 MEMORY_LAZY = 1;
 constexpr u64 LAZY_MAX_PAGES = u64{1} << 20;  // 4 GiB.
 constexpr u64 LAZY_MAX_MAPPINGS = 4096;
+// MemoryCopyCommitted's work per call: at most this many pages copied (256 KiB, as MemoryCopy moves
+// per kernel entry) and UNMAP_MAX_PAGES pages looked at (an untouched 2 MiB leaf counts as one).
+constexpr u64 COPY_COMMITTED_MAX_PAGES = 64;
 
 }  // namespace metteagle::abi
