@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "files.hpp"
+#include "image_files.hpp"
 #include "process.hpp"
 
 extern "C" [[gnu::visibility("hidden")]] char personality_data_start[];
@@ -133,7 +134,53 @@ class ChildBuilder {
     return built;
   }
 
+  // An image function's file mappings (image_files.cpp): the tree's pages mapped alike from the
+  // one read-only tree Memory (never copied), and a copy of each private Memory (lazy: its touched
+  // pages; eager: every byte) at the parent's slot number, mapped wherever the parent maps it.
+  bool copy_image_mappings() {
+    ImageMapping mapping{};
+    for (usize i = 0; i < IMAGE_MAX_MAPPINGS; ++i)
+      if (image_mapping(i, mapping) && mapping.memory == manager::FUNCTION_IMAGE_TREE && mapping.rights != 0 &&
+          native_map(task_, mapping.memory, mapping.first_page, mapping.start, (mapping.end - mapping.start) / PAGE,
+                     mapping.rights) != sys::Error::None)
+        return false;
+    ImagePrivateMemory memory{};
+    for (usize i = 0; i < IMAGE_MAX_MAPPINGS; ++i)
+      if (image_private_memory(i, memory) && !copy_private(memory)) return false;
+    return true;
+  }
+
  private:
+  bool copy_private(const ImagePrivateMemory& source) {
+    u64 slot = allocate_slot();
+    if (slot == 0) return false;
+    bool built = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
+                        static_cast<u64>(abi::ObjectType::Memory), slot, source.pages,
+                        source.lazy ? abi::MEMORY_LAZY : 0) == sys::Error::None;
+    if (source.lazy) {
+      for (u64 first_page = 0; built && first_page < source.pages;) {
+        sys::SyscallRegisters registers{source.slot, first_page, source.pages - first_page, 0, 0, 0};
+        built = sys::invoke(abi::Syscall::MemoryCopyCommitted, slot, registers) == sys::Error::None;
+        first_page = registers.argument1;
+      }
+    } else {
+      constexpr u64 STEP = u64{16} << 20;  // The kernel's largest MemoryCopy.
+      for (u64 offset = 0; built && offset < source.pages * PAGE; offset += STEP) {
+        u64 bytes = source.pages * PAGE - offset < STEP ? source.pages * PAGE - offset : STEP;
+        built = native(abi::Syscall::MemoryCopy, slot, offset, source.slot, offset, bytes) == sys::Error::None;
+      }
+    }
+    ImageMapping mapping{};
+    for (usize i = 0; built && i < IMAGE_MAX_MAPPINGS; ++i)
+      if (image_mapping(i, mapping) && mapping.memory == source.slot && mapping.rights != 0)
+        built = native_map(task_, slot, mapping.first_page, mapping.start, (mapping.end - mapping.start) / PAGE,
+                           mapping.rights) == sys::Error::None;
+    built = built && give(slot, source.slot, ALL_RIGHTS);
+    (void)native(abi::Syscall::CapabilityDelete, slot);
+    free_slot(slot);
+    return built;
+  }
+
   static constexpr usize MAX_TEMPORARY = 24;
   u64 task_;
   u64 slots_ = 0;
@@ -149,8 +196,17 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   constexpr u32 MAP = abi::rights_of(abi::TaskRight::Map);
   if (!child.give(manager::FUNCTION_MANAGER, manager::FUNCTION_MANAGER, ALL_RIGHTS) ||
       !child.give(manager::FUNCTION_FACTORY, manager::FUNCTION_FACTORY, ALL_RIGHTS) ||
-      !child.give(task, manager::FUNCTION_TASK, MAP) ||
-      !child.give(manager::FUNCTION_EXECUTABLE, manager::FUNCTION_EXECUTABLE, ALL_RIGHTS))
+      !child.give(task, manager::FUNCTION_TASK, MAP))
+    return false;
+  // A static program's executable (exec reads it); an image function has its tree instead: the
+  // same read-only Memory at the same slot and address, shared, never copied.
+  bool image = s.start.image_tree_bytes != 0;
+  if (!image && !child.give(manager::FUNCTION_EXECUTABLE, manager::FUNCTION_EXECUTABLE, ALL_RIGHTS)) return false;
+  if (image && (!child.give(manager::FUNCTION_IMAGE_TREE, manager::FUNCTION_IMAGE_TREE, ALL_RIGHTS) ||
+                native_map(task, manager::FUNCTION_IMAGE_TREE, 0, manager::IMAGE_TREE_ADDRESS,
+                           page_up(s.start.image_tree_bytes) / PAGE, abi::rights_of(abi::MemoryRight::Read)) !=
+                    sys::Error::None ||
+                !child.copy_image_mappings()))
     return false;
   for (usize i = 0; i < shared_mapping_count; ++i)
     if (!child.map_shared(shared_mappings[i])) return false;

@@ -884,6 +884,29 @@ void image_writes_stay_in_the_invocation(Case& test) {
   EXPECT_STATUS(client().remove("layer"), manager::STATUS_OK);
 }
 
+// Processes of an image function (busybox's shell, loaded from the tree): command substitution,
+// subshells, a pipeline of two subshells and a background job fork children that map the same
+// tree (its text shared, its data segments copied) and see the parent's writable layer as it was
+// at the fork. The expected lines are what the same busybox prints natively in the same tree.
+void image_processes_share_the_tree(Case& test) {
+  static const char script[] =
+      "/usr/bin/busybox\0sh\0-c\0"
+      "read -r first < data/hello.txt; echo changed > data/hello.txt; "
+      "x=$(read -r line < data/hello.txt; echo \"child: $line\"); echo \"$x\"; "
+      "echo piped | (read -r p; echo \"got $p\"); (exit 3); echo \"status $?\"; "
+      "(read -r y < data/link; echo \"subshell: $y\") | (read -r z; echo \"via pipe: $z\"); "
+      "(exit 7) & wait $!; echo \"waited $?\"; echo \"parent: $first\"" IMAGE_ENVIRONMENT;
+  Reply deployed = deploy_image("imgprocs", script, sizeof script);
+  EXPECT_STATUS(deployed, manager::STATUS_OK);
+  for (int round = 0; round < 2; ++round) {
+    Reply reply = client().invoke("imgprocs", "");
+    EXPECT_STATUS(reply, manager::STATUS_OK);
+    EXPECT_OUTPUT(reply,
+                  "child: changed\ngot piped\nstatus 3\nvia pipe: subshell: changed\nwaited 7\nparent: first line\n");
+  }
+  EXPECT_STATUS(client().remove("imgprocs"), manager::STATUS_OK);
+}
+
 // File-operation costs on image files from a dynamically linked program (fsbench.c): printed as
 // TSC ticks per call; the case checks that every operation succeeded and the listing saw 1,002
 // names (1,000 entries, "." and "..").
@@ -907,6 +930,7 @@ const test::TestEntry TESTS[] = {
     {"dynamic_debian_programs_as_natively", dynamic_debian_programs_as_natively},
     {"image_paths_never_leave_the_root", image_paths_never_leave_the_root},
     {"image_writes_stay_in_the_invocation", image_writes_stay_in_the_invocation},
+    {"image_processes_share_the_tree", image_processes_share_the_tree},
     {"image_file_operation_costs", image_file_operation_costs},
     {"c_program_reads_stdin_writes_stdout", c_program_reads_stdin_writes_stdout},
     {"c_program_exit_code_is_the_status", c_program_exit_code_is_the_status},
