@@ -1,6 +1,7 @@
-/* The personality's three ways in. _start: the manager starts the function's thread here with
+/* The personality's four ways in. _start: the manager starts the function's thread here with
    rdi = FUNCTION_CONTEXT_ADDRESS. personality_thread_entry: clone starts each further thread here
-   with rdi = its entry in the thread table. personality_syscall_entry: the kernel enters here for
+   with rdi = its entry in the thread table. personality_fork_entry: fork starts a new process's
+   thread here, on its copy of personality_stack (process.cpp). personality_syscall_entry: the kernel enters here for
    every `syscall` of the Linux program (registers saved in Utcb::personality_registers, rsp = the
    top of the calling thread's personality stack). Invariant: each thread runs them on its own
    personality stack (personality_stack for the first), which the Linux program never uses; the
@@ -24,6 +25,34 @@ personality_thread_entry:
     call personality_thread_start
     ud2
     .size personality_thread_entry, . - personality_thread_entry
+
+    .global personality_fork_entry
+    .type personality_fork_entry, @function
+personality_fork_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_fork_start
+    ud2
+    .size personality_fork_entry, . - personality_fork_entry
+
+    .global personality_supervisor_entry
+    .type personality_supervisor_entry, @function
+personality_supervisor_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_supervisor_start
+    ud2
+    .size personality_supervisor_entry, . - personality_supervisor_entry
+
+    .global personality_crash_entry
+    .type personality_crash_entry, @function
+personality_crash_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    cld
+    call personality_crash_start
+    ud2
+    .size personality_crash_entry, . - personality_crash_entry
 
     .text
     .global personality_syscall_entry

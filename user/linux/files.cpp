@@ -1,4 +1,4 @@
-// The Linux personality's descriptors and file system: 64 descriptors over shared open file
+// The Linux personality's descriptors and file system: 1024 descriptors over shared open file
 // descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
 // /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, read
 // through the read-only Memory the manager gives at FUNCTION_EXECUTABLE) and a writable in-memory /tmp whose nodes
@@ -11,6 +11,8 @@
 #include "image_files.hpp"
 
 #include <cstdint>
+
+#include "process.hpp"
 
 namespace personality {
 namespace {
@@ -246,27 +248,29 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 
 // ---- Descriptors ----------------------------------------------------------------------------
 
-enum class Stream : u8 { None, Input, Output, Log, File, PipeRead, PipeWrite, Epoll, Image };  // PipeRead..Epoll: netpoll.cpp; Image: image_files.cpp (node = its inode).
+enum class Stream : u8 { None, Input, Output, Log, File, Pipe, Epoll, Image };  // Epoll: netpoll.cpp; Image: image_files.cpp (node = its inode).
 
 struct Description {
   Stream stream;
   u8 access;  // O_RDONLY, O_WRONLY or O_RDWR.
   bool append;
   u32 references;
-  u32 node;
+  u32 node;    // Files: the node; pipes: the pipe (process.hpp), read end O_RDONLY, write end O_WRONLY.
   u64 offset;  // Files: the byte offset; directories: the getdents64 position.
+  bool nonblocking;  // O_NONBLOCK (pipes: EAGAIN instead of waiting).
 };
 
+static_assert(MAX_DESCRIPTIONS < 256, "a descriptor names its description in one byte");
 struct Descriptor {
   u8 description;  // Index + 1 into descriptions; 0: free.
   bool close_on_exec;
 };
 
 // 0-2 start as the invocation's input, output and log.
-Description descriptions[MAX_DESCRIPTORS] = {
-    {Stream::Input, O_RDONLY, false, 1, 0, 0},
-    {Stream::Output, O_WRONLY, false, 1, 0, 0},
-    {Stream::Log, O_WRONLY, false, 1, 0, 0},
+Description descriptions[MAX_DESCRIPTIONS] = {
+    {Stream::Input, O_RDONLY, false, 1, 0, 0, false},
+    {Stream::Output, O_WRONLY, false, 1, 0, 0, false},
+    {Stream::Log, O_WRONLY, false, 1, 0, 0, false},
 };
 Descriptor descriptors[MAX_DESCRIPTORS] = {{1, false}, {2, false}, {3, false}};
 
@@ -297,9 +301,8 @@ void drop_description(Description& description) {
     --node(description.node).opened;
     release_if_unused(description.node);
   }
-  if (description.stream == Stream::PipeRead) netpoll_released(NetpollKind::PipeRead, description.node);
-  if (description.stream == Stream::PipeWrite) netpoll_released(NetpollKind::PipeWrite, description.node);
-  if (description.stream == Stream::Epoll) netpoll_released(NetpollKind::Epoll, description.node);
+  if (description.stream == Stream::Pipe) pipe_release(description.node, description.access == O_WRONLY);
+  if (description.stream == Stream::Epoll) netpoll_released(description.node);
   description = Description{};
 }
 
@@ -307,10 +310,11 @@ void drop_description(Description& description) {
 i64 open_node(u32 id, u64 flags) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
     Description& description = descriptions[i];
     if (description.references != 0) continue;
-    description = Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0, 1, id, 0};
+    description = Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0, 1, id, 0,
+                              (flags & O_NONBLOCK) != 0};
     ++node(id).opened;
     descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
     return descriptor;
@@ -455,6 +459,9 @@ struct Attributes {
 
 Attributes attributes_of_stream(Stream stream) {
   // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
+  if (stream == Stream::Pipe)
+    return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID),
+                      static_cast<u32>(LINUX_GID)};
   return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | (stream == Stream::Input ? 0400u : 0200u),
                     static_cast<u32>(LINUX_UID), static_cast<u32>(LINUX_GID)};
 }
@@ -570,11 +577,14 @@ i64 write_statx(const Attributes& attributes, u64 buffer) {
 i64 read_input(u64 buffer, u64 length) {
   State& s = state();
   if (!writable(buffer, length)) return -EFAULT;
-  u64 left = s.context->input_size - s.input_position;
+  // Once processes exist, the input description's offset is theirs together (process.hpp).
+  if (shared() != nullptr) shared()->lock.lock();
+  u64& position = shared() != nullptr ? shared()->input_position : s.input_position;
+  u64 left = s.context->input_size - position;
   u64 count = length < left ? length : left;
-  memcpy(reinterpret_cast<void*>(buffer), reinterpret_cast<const u8*>(s.context->input_address) + s.input_position,
-         count);
-  s.input_position += count;
+  memcpy(reinterpret_cast<void*>(buffer), reinterpret_cast<const u8*>(s.context->input_address) + position, count);
+  position += count;
+  if (shared() != nullptr) shared()->lock.unlock();
   return static_cast<i64>(count);
 }
 
@@ -621,7 +631,9 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
   if (description.access == O_WRONLY) return -EBADF;
   switch (description.stream) {
     case Stream::Input: return read_input(buffer, length);
-    case Stream::PipeRead: return pipe_read(description.node, buffer, length);
+    case Stream::Pipe:
+      if (!writable(buffer, length)) return -EFAULT;
+      return pipe_read(description.node, buffer, length, description.nonblocking);
     case Stream::File: {
       i64 count = read_node(description.node, buffer, length, description.offset);
       if (count > 0) description.offset += static_cast<u64>(count);
@@ -646,7 +658,9 @@ i64 write_description(Description& description, u64 buffer, u64 length, bool fro
       if (description.stream == Stream::Output) write_output(reinterpret_cast<const u8*>(buffer), length);
       else write_log(reinterpret_cast<const char*>(buffer), length);
       return static_cast<i64>(length);
-    case Stream::PipeWrite: return pipe_write(description.node, buffer, length, from_personality);
+    case Stream::Pipe:
+      if (!from_personality && !readable(buffer, length)) return -EFAULT;
+      return pipe_write(description.node, buffer, length, description.nonblocking);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
       i64 count = write_node(description.node, buffer, length, offset, from_personality);
@@ -724,10 +738,10 @@ i64 copy_program_path(u64 address, ProgramPath& path) {
 i64 install_image_descriptor(u32 inode, u64 flags) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
     Description& description = descriptions[i];
     if (description.references != 0) continue;
-    description = Description{Stream::Image, static_cast<u8>(O_RDONLY), false, 1, inode, 0};
+    description = Description{Stream::Image, static_cast<u8>(O_RDONLY), false, 1, inode, 0, false};
     descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
     return descriptor;
   }
@@ -781,16 +795,13 @@ i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx) {
   return statx ? write_statx(attributes, buffer) : write_stat(attributes, buffer);
 }
 
-i64 netpoll_install(NetpollKind kind, u32 index, bool close_on_exec) {
+i64 epoll_install(u32 index, bool close_on_exec) {
   i64 descriptor = free_descriptor(0);
   if (descriptor < 0) return descriptor;
-  Stream stream = kind == NetpollKind::PipeRead ? Stream::PipeRead
-                  : kind == NetpollKind::PipeWrite ? Stream::PipeWrite : Stream::Epoll;
-  u8 access = kind == NetpollKind::PipeWrite ? O_WRONLY : kind == NetpollKind::PipeRead ? O_RDONLY : O_RDWR;
-  for (u64 i = 0; i < MAX_DESCRIPTORS; ++i) {
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
     Description& description = descriptions[i];
     if (description.references != 0) continue;
-    description = Description{stream, access, false, 1, index, 0};
+    description = Description{Stream::Epoll, O_RDWR, false, 1, index, 0, false};
     descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
     return descriptor;
   }
@@ -805,8 +816,7 @@ bool netpoll_target(u64 descriptor, NetpollTarget& target) {
     case Stream::Input: target.kind = NetpollKind::Input; break;
     case Stream::Output:
     case Stream::Log: target.kind = NetpollKind::Output; break;
-    case Stream::PipeRead: target.kind = NetpollKind::PipeRead; break;
-    case Stream::PipeWrite: target.kind = NetpollKind::PipeWrite; break;
+    case Stream::Pipe: target.kind = description->access == O_WRONLY ? NetpollKind::PipeWrite : NetpollKind::PipeRead; break;
     case Stream::Epoll: target.kind = NetpollKind::Epoll; break;
     case Stream::File:
     case Stream::Image:
@@ -948,10 +958,12 @@ i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
     case F_SETFD: descriptors[descriptor].close_on_exec = (argument & FD_CLOEXEC) != 0; return 0;
     case F_GETFL:
       return static_cast<i64>(description->access | (description->append ? O_APPEND : 0) |
+                              (description->nonblocking ? O_NONBLOCK : 0) |
                               (description->stream == Stream::File || description->stream == Stream::Image ? O_LARGEFILE : 0));
     case F_SETFL:
-      // Only O_APPEND changes anything; O_NONBLOCK and the others are accepted (nothing blocks).
+      // O_APPEND (files) and O_NONBLOCK (pipes: EAGAIN instead of waiting) change; the rest is accepted.
       if (description->stream == Stream::File) description->append = (argument & O_APPEND) != 0;
+      description->nonblocking = (argument & O_NONBLOCK) != 0;
       return 0;
     default: return -EINVAL;
   }
@@ -960,32 +972,48 @@ i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
 i64 linux_ioctl(u64 descriptor) { return descriptor_open(descriptor) ? -ENOTTY : -EBADF; }
 i64 linux_fsync(u64 descriptor) { return descriptor_open(descriptor) ? 0 : -EBADF; }
 
-// Nothing here ever blocks (input is all present, files are memory), so poll answers at once.
-i64 linux_poll(u64 address, u64 count) {
+// Input, output and files never block; pipes do: poll waits (without the lock) until one of them
+// is ready or the timeout (milliseconds, negative: none) has passed.
+i64 linux_poll(u64 address, u64 count, u64 timeout_milliseconds) {
   struct PollDescriptor {
     std::int32_t fd;
     std::int16_t events, returned;
   };
   using Events = std::int16_t;
-  constexpr Events POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
+  constexpr Events POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20;
   if (count > MAX_DESCRIPTORS * 16) return -EINVAL;
   if (!writable(address, count * sizeof(PollDescriptor))) return -EFAULT;
+  auto timeout = static_cast<std::int32_t>(timeout_milliseconds);
+  u64 deadline = timeout < 0 ? ~u64{0} : monotonic_nanoseconds() + static_cast<u64>(timeout) * 1'000'000;
   auto* entries = reinterpret_cast<PollDescriptor*>(address);
-  i64 ready = 0;
-  for (u64 i = 0; i < count; ++i) {
-    PollDescriptor& entry = entries[i];
-    Events returned = 0;
-    Description* description = entry.fd < 0 ? nullptr : description_of(static_cast<u64>(entry.fd));
-    if (entry.fd < 0) returned = 0;
-    else if (description == nullptr) returned = POLLNVAL;
-    else if (description->stream == Stream::Input) returned = static_cast<Events>(entry.events & POLLIN);
-    else if (description->stream == Stream::File || description->stream == Stream::Image)
-      returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
-    else returned = static_cast<Events>(entry.events & POLLOUT);
-    entry.returned = returned;
-    if (returned != 0) ++ready;
+  for (;;) {
+    i64 ready = 0;
+    for (u64 i = 0; i < count; ++i) {
+      PollDescriptor& entry = entries[i];
+      Events returned = 0;
+      Description* description = entry.fd < 0 ? nullptr : description_of(static_cast<u64>(entry.fd));
+      if (entry.fd < 0) returned = 0;
+      else if (description == nullptr) returned = POLLNVAL;
+      else if (description->stream == Stream::Input) returned = static_cast<Events>(entry.events & POLLIN);
+      else if (description->stream == Stream::File || description->stream == Stream::Image)
+        returned = static_cast<Events>(entry.events & (POLLIN | POLLOUT));
+      else if (description->stream == Stream::Pipe) {
+        bool write_end = description->access == O_WRONLY;
+        u32 state = pipe_state(description->node, write_end, true);
+        // pipe_state: 1 ready, 2 the other end is gone (HUP for readers, ERR for writers).
+        if ((state & 1) != 0) returned = static_cast<Events>(entry.events & (write_end ? POLLOUT : POLLIN));
+        if ((state & 2) != 0) returned = static_cast<Events>(returned | (write_end ? POLLERR : POLLHUP));
+      } else returned = static_cast<Events>(entry.events & POLLOUT);
+      entry.returned = returned;
+      if (returned != 0) ++ready;
+    }
+    u64 now = monotonic_nanoseconds();
+    if (ready > 0 || now >= deadline) return ready;
+    if (signal_pending()) return -EINTR;
+    state_lock().unlock();
+    process_block(deadline - now);
+    state_lock().lock();
   }
-  return ready;
 }
 
 i64 linux_fstat(u64 descriptor, u64 buffer) {
@@ -1315,6 +1343,76 @@ i64 linux_umask(u64 mask) {
   u32 previous = file_mode_mask;
   file_mode_mask = static_cast<u32>(mask & 0777);
   return previous;
+}
+
+// ---- Processes (process.hpp) ----------------------------------------------------------------
+
+i64 linux_pipe2(u64 address, u64 flags) {
+  if ((flags & ~(O_CLOEXEC | O_NONBLOCK)) != 0) return -EINVAL;
+  if (!writable(address, 8)) return -EFAULT;
+  i64 read_descriptor = free_descriptor(0);
+  if (read_descriptor < 0) return read_descriptor;
+  i64 write_descriptor = free_descriptor(static_cast<u64>(read_descriptor) + 1);
+  if (write_descriptor < 0) return write_descriptor;
+  u64 free_descriptions[2];
+  usize found = 0;
+  for (u64 i = 0; i < MAX_DESCRIPTIONS && found < 2; ++i)
+    if (descriptions[i].references == 0) free_descriptions[found++] = i;
+  if (found < 2) return -ENFILE;
+  u32 pipe;
+  i64 error = pipe_create(pipe);  // One reader and one writer counted.
+  if (error < 0) return error;
+  bool nonblocking = (flags & O_NONBLOCK) != 0, close_on_exec = (flags & O_CLOEXEC) != 0;
+  descriptions[free_descriptions[0]] = Description{Stream::Pipe, O_RDONLY, false, 1, pipe, 0, nonblocking};
+  descriptions[free_descriptions[1]] = Description{Stream::Pipe, O_WRONLY, false, 1, pipe, 0, nonblocking};
+  descriptors[read_descriptor] = Descriptor{static_cast<u8>(free_descriptions[0] + 1), close_on_exec};
+  descriptors[write_descriptor] = Descriptor{static_cast<u8>(free_descriptions[1] + 1), close_on_exec};
+  std::int32_t pair[2] = {static_cast<std::int32_t>(read_descriptor), static_cast<std::int32_t>(write_descriptor)};
+  memcpy(reinterpret_cast<void*>(address), pair, sizeof pair);
+  return 0;
+}
+
+void files_fork_references() {
+  for (const Description& description : descriptions)
+    if (description.references != 0 && description.stream == Stream::Pipe)
+      pipe_reference(description.node, description.access == O_WRONLY);
+}
+
+void files_fork_references_undo() {
+  for (const Description& description : descriptions)
+    if (description.references != 0 && description.stream == Stream::Pipe)
+      pipe_release(description.node, description.access == O_WRONLY);
+}
+
+void files_close_all() {
+  for (u64 d = 0; d < MAX_DESCRIPTORS; ++d)
+    if (descriptors[d].description != 0) (void)linux_close(d);
+}
+
+void files_close_on_exec() {
+  for (u64 d = 0; d < MAX_DESCRIPTORS; ++d)
+    if (descriptors[d].description != 0 && descriptors[d].close_on_exec) (void)linux_close(d);
+}
+
+i64 files_resolve_executable(u64 path) {
+  Path copy;
+  Lookup lookup;
+  i64 error = resolve(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), path, true, copy, lookup);
+  if (error < 0) return error;
+  if (lookup.node == NO_NODE) return -ENOENT;
+  if (lookup.node == PROGRAM) return 0;
+  const Node& n = node(lookup.node);
+  if (n.type != NodeType::Regular || (n.mode & 0111) == 0) return -EACCES;
+  return -ENOEXEC;  // Only the program's own image can be loaded (docs/LINUX.md, Processes).
+}
+
+void files_storage(void (*keep)(u64 address, u64 bytes)) {
+  if (dynamic_nodes == nullptr) return;
+  keep(reinterpret_cast<u64>(dynamic_nodes), page_up(sizeof(DynamicNode) * MAX_DYNAMIC));
+  for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
+    const Node& n = dynamic_nodes[i].node;
+    if (n.type == NodeType::Regular && n.capacity > 0) keep(n.data, n.capacity);
+  }
 }
 
 

@@ -24,7 +24,7 @@ constexpr u32 READ_EXECUTE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryR
 // File mappings live in their own area (mmap without an address), above the mmap area.
 constexpr u64 FILE_AREA_BASE = 0x0000200000000000;
 constexpr u64 FILE_AREA_LIMIT = FILE_AREA_BASE + (u64{64} << 30);
-constexpr usize MAX_FILE_MAPPINGS = 96;
+constexpr usize MAX_FILE_MAPPINGS = IMAGE_MAX_MAPPINGS;
 
 imagefs::Reader tree;
 bool active = false;
@@ -42,6 +42,9 @@ struct FileMapping {
   bool used;
 };
 FileMapping mappings[MAX_FILE_MAPPINGS];
+// The private Memory objects the entries name (one per fresh_memory), with what fork needs to copy
+// them: their size and whether they are lazy. At most one per entry.
+ImagePrivateMemory private_memories[MAX_FILE_MAPPINGS];
 
 u32 rights_of(Access access) {
   switch (access) {
@@ -63,6 +66,8 @@ void release_memory(u64 memory) {
   if (memory == 0 || memory == manager::FUNCTION_IMAGE_TREE || memory_named(memory)) return;
   (void)native(abi::Syscall::CapabilityDelete, memory);
   free_slot(memory);
+  for (ImagePrivateMemory& record : private_memories)
+    if (record.slot == memory) record = ImagePrivateMemory{};
 }
 
 FileMapping* free_entry() {
@@ -127,6 +132,13 @@ i64 place(u64 start, u64 end, u64 memory, u64 first_page, Access access) {
 // A fresh Memory of `pages`, charged to the memory limit: lazy (charged as touched) for zero pages,
 // eager for copies (the kernel copies only into memory whose frames exist); its slot or 0.
 u64 fresh_memory(u64 pages, bool lazy) {
+  ImagePrivateMemory* record = nullptr;
+  for (ImagePrivateMemory& candidate : private_memories)
+    if (candidate.slot == 0) {
+      record = &candidate;
+      break;
+    }
+  if (record == nullptr) return 0;
   u64 slot = allocate_slot();
   if (slot == 0) return 0;
   if (native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Memory), slot,
@@ -134,6 +146,7 @@ u64 fresh_memory(u64 pages, bool lazy) {
     free_slot(slot);
     return 0;
   }
+  *record = ImagePrivateMemory{slot, pages, lazy};
   return slot;
 }
 
@@ -628,6 +641,19 @@ bool image_mapping_permits(u64 start, u64 end, bool write) {
     }
     if (!found) return false;
   }
+  return true;
+}
+
+bool image_mapping(usize index, ImageMapping& out) {
+  if (index >= MAX_FILE_MAPPINGS || !mappings[index].used) return false;
+  const FileMapping& m = mappings[index];
+  out = ImageMapping{m.start, m.end, m.memory, m.first_page, m.memory == 0 ? 0 : rights_of(m.access)};
+  return true;
+}
+
+bool image_private_memory(usize index, ImagePrivateMemory& out) {
+  if (index >= MAX_FILE_MAPPINGS || private_memories[index].slot == 0) return false;
+  out = private_memories[index];
   return true;
 }
 

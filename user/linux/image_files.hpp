@@ -60,6 +60,24 @@ i64 image_map_private(u64 address, u64 pages, u64 lead, u64 tree_offset, u64 fil
 // Address space for a file mapping of `bytes` (page multiple) in the file area; 0 when exhausted.
 u64 image_reserve_addresses(u64 bytes);
 
+// fork (process.cpp): what a child needs to show the same file mappings. The tree itself is one
+// read-only Memory (FUNCTION_IMAGE_TREE) the child maps alike; private Memory objects (data
+// segments, writable and anonymous-over-file mappings) are copied. Entry `index` of the mapping
+// table: false when unused; else its range, the Memory it shows (FUNCTION_IMAGE_TREE, a private
+// Memory's slot, or 0: nothing), its first page and the rights it is mapped with (0: not mapped).
+constexpr usize IMAGE_MAX_MAPPINGS = 96;
+struct ImageMapping {
+  u64 start, end, memory, first_page;
+  u32 rights;
+};
+bool image_mapping(usize index, ImageMapping& out);
+// Private Memory `index` (< IMAGE_MAX_MAPPINGS): false when unused; else its slot, size and kind.
+struct ImagePrivateMemory {
+  u64 slot, pages;
+  bool lazy;  // Lazy (zero pages charged as touched) or eager (a copy of file bytes).
+};
+bool image_private_memory(usize index, ImagePrivateMemory& out);
+
 // program_loader.cpp: loads the program at `path` in the tree and its PT_INTERP loader, fills the
 // LinuxStart-derived state (entry, program headers, brk start) and says where to enter.
 struct LoadedProgram {

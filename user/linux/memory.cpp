@@ -623,4 +623,63 @@ i64 linux_madvise(u64 address, u64 length, u64 advice) {
   return 0;
 }
 
+// ---- Processes -------------------------------------------------------------------------------
+
+usize memory_chunk_count() { return chunk_count; }
+MemoryChunk memory_chunk(usize index) { return MemoryChunk{chunks[index].address, chunks[index].pages, chunks[index].slot}; }
+
+void memory_after_fork() {
+  // fork mapped every chunk read-write; the inherited table says where that is not so.
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    u64 end = chunk.address + chunk.pages * PAGE;
+    bool protected_here = false;
+    for (usize j = 0; j < protections.count; ++j)
+      protected_here = protected_here || (protections.ranges[j].start < end && protections.ranges[j].end > chunk.address);
+    if (protected_here) (void)remap(chunk, chunk.address, end, protections);
+  }
+}
+
+namespace {
+constexpr usize MAX_KEPT = EXEC_SCRATCH_BYTES / sizeof(Range);  // /tmp's table and files, stacks.
+static_assert(MAX_KEPT >= 256 + 4);
+Range* kept = nullptr;  // exec's scratch buffer, for one reset.
+usize kept_count = 0;
+Range always_kept[4];
+usize always_kept_count = 0;
+void keep_range(u64 address, u64 bytes) {
+  if (kept_count == MAX_KEPT || bytes == 0) return;
+  Range range{page_down(address), page_up(address + bytes)};
+  usize at = kept_count++;
+  while (at > 0 && kept[at - 1].start > range.start) {
+    kept[at] = kept[at - 1];
+    --at;
+  }
+  kept[at] = range;
+}
+}  // namespace
+
+void memory_keep_on_exec(u64 address, u64 bytes) {
+  if (always_kept_count < sizeof always_kept / sizeof always_kept[0])
+    always_kept[always_kept_count++] = Range{address, address + bytes};
+}
+
+void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch) {
+  kept = static_cast<Range*>(scratch);
+  while (fixed_count > 0) (void)linux_munmap(fixed[0].address, fixed[0].pages * PAGE);
+  (void)linux_brk(brk_start);
+  kept_count = 0;
+  files_storage(keep_range);
+  const ThreadEntry& self = current_thread();
+  if (self.handler_stack != 0) keep_range(self.handler_stack, HANDLER_STACK_BYTES);
+  keep_range(keep_address, keep_bytes);
+  for (usize i = 0; i < always_kept_count; ++i) keep_range(always_kept[i].start, always_kept[i].end - always_kept[i].start);
+  u64 cursor = MMAP_BASE;
+  for (usize i = 0; i < kept_count; ++i) {
+    if (kept[i].start > cursor) (void)linux_munmap(cursor, kept[i].start - cursor);
+    if (kept[i].end > cursor) cursor = kept[i].end;
+  }
+  if (cursor < mmap_backed) (void)linux_munmap(cursor, mmap_backed - cursor);
+}
+
 }  // namespace personality

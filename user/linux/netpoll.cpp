@@ -1,32 +1,25 @@
-// What Go's netpoller needs inside one program: pipe2 (pipes between the threads of the program,
-// bytes in a 4 KiB buffer of the personality) and epoll_create1/epoll_ctl/epoll_pwait over the
-// personality's descriptors. Pipes never block (a read of an empty pipe with a writer is EAGAIN,
-// a write to a full one EAGAIN, as with O_NONBLOCK, which Go sets): the netpoller's wake-up pipe
-// needs nothing more. epoll_pwait waits in 1 ms sleeps without the lock until a watched descriptor
-// is ready or the timeout ends. Regular files are EPERM for epoll_ctl, as on Linux (Go then does
-// blocking I/O on them). Inter-process pipes are not this file's business.
-// Invariants: a pipe's count <= PIPE_BYTES; a pipe or an epoll instance is in use while some
-// description refers to it (files.cpp calls netpoll_released on the last close); everything here
-// runs under state_lock() except the waiting in epoll_pwait.
+// epoll_create1/epoll_ctl/epoll_pwait over the personality's descriptors, what Go's netpoller
+// needs: the input, the output and log, and pipes (pipes.cpp, the one pipe of the personality,
+// between threads and processes alike). epoll_pwait waits in 1 ms sleeps without the lock until a
+// watched descriptor is ready or the timeout ends (a pipe write by another thread or process is
+// seen within a millisecond). Regular files are EPERM for epoll_ctl, as on Linux (Go then does
+// blocking I/O on them). An instance lives in the personality's data, so a forked child gets its
+// own copy of its parent's instances (Linux shares them; no test program relies on that).
+// Invariants: an epoll instance is in use while some description refers to it (files.cpp calls
+// netpoll_released on the last close); everything here runs under state_lock() except the
+// waiting in epoll_pwait.
 #include "files.hpp"
+#include "process.hpp"
 
 namespace personality {
 namespace {
 
-constexpr usize MAX_PIPES = 8;
 constexpr usize MAX_EPOLLS = 4;
 constexpr usize MAX_WATCHES = 32;
-constexpr u64 PIPE_BYTES = 4096;
 constexpr u32 EPOLLIN = 1, EPOLLOUT = 4, EPOLLERR = 8, EPOLLHUP = 0x10;
 constexpr u64 EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
-constexpr u64 O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+constexpr u64 O_CLOEXEC = 02000000;
 
-struct Pipe {
-  bool used;
-  bool reader_open, writer_open;
-  u64 head, count;
-  u8 bytes[PIPE_BYTES];
-};
 struct Watch {
   std::int32_t descriptor;
   u32 events;
@@ -43,7 +36,6 @@ struct [[gnu::packed]] EpollEvent {  // struct epoll_event is packed on x86-64.
 };
 static_assert(sizeof(EpollEvent) == 12);
 
-Pipe pipes[MAX_PIPES];
 Epoll epolls[MAX_EPOLLS];
 
 // The events of `watch` that hold now; EPOLLERR for a descriptor closed since it was added.
@@ -55,15 +47,17 @@ u32 ready_events(const Watch& watch) {
     case NetpollKind::Input: events = EPOLLIN; break;
     case NetpollKind::Output: events = EPOLLOUT; break;
     case NetpollKind::PipeRead: {
-      const Pipe& pipe = pipes[target.index];
-      if (pipe.count > 0) events |= EPOLLIN;
-      if (!pipe.writer_open) events |= EPOLLIN | EPOLLHUP;
+      // pipe_state: 1 ready, 2 the other end is gone (end of file for a reader).
+      u32 state = pipe_state(target.index, false, false);
+      // As Linux's pipe_poll: readable while bytes are there, hung up once no writer is left.
+      if ((state & 1) != 0) events |= EPOLLIN;
+      if ((state & 2) != 0) events |= EPOLLHUP;
       break;
     }
     case NetpollKind::PipeWrite: {
-      const Pipe& pipe = pipes[target.index];
-      if (!pipe.reader_open) events |= EPOLLERR;
-      else if (pipe.count < PIPE_BYTES) events |= EPOLLOUT;
+      u32 state = pipe_state(target.index, true, false);
+      if ((state & 1) != 0) events |= EPOLLOUT;
+      if ((state & 2) != 0) events |= EPOLLERR;
       break;
     }
     case NetpollKind::File:
@@ -94,73 +88,13 @@ Epoll* epoll_of(u64 descriptor) {
 
 }  // namespace
 
-i64 linux_pipe2(u64 address, u64 flags) {
-  if ((flags & ~(O_NONBLOCK | O_CLOEXEC)) != 0) return -EINVAL;
-  if (!writable(address, 8)) return -EFAULT;
-  for (u32 index = 0; index < MAX_PIPES; ++index) {
-    Pipe& pipe = pipes[index];
-    if (pipe.used) continue;
-    bool close_on_exec = (flags & O_CLOEXEC) != 0;
-    i64 reader = netpoll_install(NetpollKind::PipeRead, index, close_on_exec);
-    if (reader < 0) return reader;
-    i64 writer = netpoll_install(NetpollKind::PipeWrite, index, close_on_exec);
-    if (writer < 0) {
-      (void)linux_close(static_cast<u64>(reader));
-      return writer;
-    }
-    pipe.used = pipe.reader_open = pipe.writer_open = true;
-    pipe.head = pipe.count = 0;
-    std::int32_t both[2] = {static_cast<std::int32_t>(reader), static_cast<std::int32_t>(writer)};
-    memcpy(reinterpret_cast<void*>(address), both, sizeof both);
-    return 0;
-  }
-  return -ENFILE;
-}
-
-i64 pipe_read(u32 index, u64 buffer, u64 length) {
-  Pipe& pipe = pipes[index];
-  if (!writable(buffer, length)) return -EFAULT;
-  if (pipe.count == 0) return pipe.writer_open ? -EAGAIN : 0;
-  u64 done = 0;
-  auto* target = reinterpret_cast<u8*>(buffer);
-  while (done < length && pipe.count > 0) {
-    target[done++] = pipe.bytes[pipe.head];
-    pipe.head = (pipe.head + 1) % PIPE_BYTES;
-    --pipe.count;
-  }
-  return static_cast<i64>(done);
-}
-
-i64 pipe_write(u32 index, u64 buffer, u64 length, bool from_personality) {
-  Pipe& pipe = pipes[index];
-  if (!from_personality && !readable(buffer, length)) return -EFAULT;
-  if (!pipe.reader_open) return -EPIPE;  // No SIGPIPE: signals are not delivered.
-  if (pipe.count == PIPE_BYTES) return -EAGAIN;
-  u64 done = 0;
-  const auto* source = reinterpret_cast<const u8*>(buffer);
-  while (done < length && pipe.count < PIPE_BYTES) {
-    pipe.bytes[(pipe.head + pipe.count) % PIPE_BYTES] = source[done++];
-    ++pipe.count;
-  }
-  return static_cast<i64>(done);
-}
-
-void netpoll_released(NetpollKind kind, u32 index) {
-  if (kind == NetpollKind::Epoll) {
-    epolls[index] = Epoll{};
-    return;
-  }
-  Pipe& pipe = pipes[index];
-  if (kind == NetpollKind::PipeRead) pipe.reader_open = false;
-  if (kind == NetpollKind::PipeWrite) pipe.writer_open = false;
-  if (!pipe.reader_open && !pipe.writer_open) pipe.used = false;
-}
+void netpoll_released(u32 index) { epolls[index] = Epoll{}; }
 
 i64 linux_epoll_create1(u64 flags) {
   if ((flags & ~O_CLOEXEC) != 0) return -EINVAL;
   for (u32 index = 0; index < MAX_EPOLLS; ++index) {
     if (epolls[index].used) continue;
-    i64 descriptor = netpoll_install(NetpollKind::Epoll, index, (flags & O_CLOEXEC) != 0);
+    i64 descriptor = epoll_install(index, (flags & O_CLOEXEC) != 0);
     if (descriptor >= 0) epolls[index] = Epoll{true, 0, {}};
     return descriptor;
   }

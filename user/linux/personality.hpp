@@ -32,6 +32,7 @@ enum Errno : i64 {
   ENODEV = 19, EXDEV = 18, ETIMEDOUT = 110,
   EBUSY = 16, ENOTDIR = 20, EISDIR = 21, ENFILE = 23, EMFILE = 24, EFBIG = 27, ENOSPC = 28,
   EROFS = 30, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40, EOPNOTSUPP = 95, EIO = 5,
+  E2BIG = 7, ENOEXEC = 8, ECHILD = 10,
 };
 
 constexpr u64 PAGE = 4096;
@@ -52,6 +53,7 @@ struct State {
   const manager::FunctionContext* context = nullptr;
   manager::LinuxStart start{};
   u64 stack_low = manager::FUNCTION_STACK_TOP - manager::FUNCTION_STACK_PAGES * PAGE;
+  u64 stack_slot = 0;  // The lazy Memory of the stack below the manager's pages (0: none); fork copies it.
   u64 input_position = 0;     // Offset of the input description (fd 0 and its duplicates).
   u64 output_size = 0;        // Every byte written to stdout, including those past the capacity.
   u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
@@ -113,6 +115,14 @@ struct ThreadEntry {
   u64 system_ticks = 0;
   u64 waits = 0;            // Waits that blocked (ru_nvcsw).
   abi::PersonalityRegisters start_registers{};  // A new thread's first registers (clone).
+  // sigaltstack (signals.cpp): the thread's alternate signal stack; 0 bytes: none. A new thread has
+  // none; a forked child's thread keeps its parent thread's, as on Linux.
+  u64 signal_stack = 0, signal_stack_bytes = 0;
+  // Its blocked signals (rt_sigprocmask is per thread, as on Linux: musl blocks every signal in a
+  // thread that exits); a new thread starts with its creator's. rt_sigsuspend's mask to give back
+  // after the handler's frame is built.
+  u64 signal_mask = 0, suspend_mask = 0;
+  bool suspend_mask_pending = false;
 };
 void threads_init();
 ThreadEntry& current_thread();
@@ -122,6 +132,13 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls);
 [[noreturn]] void linux_exit_thread(u64 status);
 i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2, u64 value3);
 bool thread_alive(u64 tid);
+// The CPU a thread (or process) with this id runs on: the function's CPUs in turn.
+u64 cpu_for(u64 tid);
+// fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;
+// every other entry is free and holds no capability (they were the parent's). exec: the same,
+// and the program's other threads end.
+void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid);
+void threads_end_others();
 ThreadEntry* thread_table();  // MAX_THREADS entries; under the lock.
 usize live_thread_count();
 // A wait of the calling thread, without a timeout, until `*word` differs from `expected` and some
@@ -180,6 +197,21 @@ u64 allocate_anonymous(u64 bytes);
 // that the personality's own writes there cannot meet the memory limit as a fault (which would end
 // the invocation); false when the limit refuses (the pages before the refused one stay given).
 bool commit_pages(u64 start, u64 end);
+// Processes: the chunks of memory the personality mapped (brk, mmap, MAP_FIXED), for fork's copy.
+struct MemoryChunk {
+  u64 address, pages, slot;
+};
+usize memory_chunk_count();
+MemoryChunk memory_chunk(usize index);
+// The child of a fork makes the kernel's mappings of its chunks agree with the protections it
+// inherited; exec gives back the program's brk and mmap memory (keeping what /tmp uses) and drops
+// every protection.
+void memory_after_fork();
+// `scratch` holds EXEC_SCRATCH_BYTES for the ranges kept (exec's own buffer, not the data segment).
+constexpr usize EXEC_SCRATCH_BYTES = 300 * 16;
+void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch);
+// Personality memory in the mmap area that exec must never give back (the supervisor's stacks).
+void memory_keep_on_exec(u64 address, u64 bytes);
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

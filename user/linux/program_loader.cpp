@@ -13,7 +13,6 @@ namespace {
 // Where a position-independent program goes: as the manager places static PIEs, so the brk area
 // after it stays below FUNCTION_CONTEXT_ADDRESS.
 constexpr u64 PROGRAM_BASE = 0x400000;
-constexpr u64 ENOEXEC = 8;
 
 u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
 

@@ -6,6 +6,7 @@
 #include "manager/log_format.hpp"
 #include "image_files.hpp"
 #include "personality.hpp"
+#include "process.hpp"
 
 namespace personality {
 namespace {
@@ -105,6 +106,17 @@ bool writable(u64 address, u64 length) {
 
 void write_output(const u8* bytes, u64 length) {
   State& s = the_state;
+  if (SharedState* table = shared()) {
+    // Once processes exist, every process appends to the shared copy (pid 1 hands it over at exit).
+    SharedGuard guard;
+    u64 capacity = s.context->output_capacity;
+    if (table->output_size < capacity) {
+      u64 fits = capacity - table->output_size < length ? capacity - table->output_size : length;
+      memcpy(shared_output() + table->output_size, bytes, fits);
+    }
+    table->output_size += length;
+    return;
+  }
   u64 capacity = s.context->output_capacity;
   auto* area = reinterpret_cast<u8*>(s.context->output_address);
   if (s.output_size < capacity) {
@@ -135,6 +147,8 @@ void logf(const char* format, ...) {
 
 void exit_program(u64 status) {
   State& s = the_state;
+  // Only pid 1 ends the invocation; any other process becomes a zombie for its parent.
+  if (shared() != nullptr && own_pid != LINUX_PID) end_process((status & 0xff) << 8);
   the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
   if (s.unsupported_calls > 0) {
     char numbers[96] = {};
@@ -145,7 +159,17 @@ void exit_program(u64 status) {
     logf("linux: %lu unsupported system call%s answered ENOSYS (numbers %s)\n", s.unsupported_calls,
          s.unsupported_calls == 1 ? "" : "s", numbers);
   }
-  u64 words[3] = {status & 0xff, s.output_size, s.unsupported_calls};
+  u64 output_size = s.output_size, unsupported_calls = s.unsupported_calls;
+  if (SharedState* table = shared()) {
+    // Everything the processes wrote to stdout goes into the manager's area now.
+    SharedGuard guard;
+    output_size = table->output_size;
+    unsupported_calls += table->unsupported_calls;
+    u64 capacity = s.context->output_capacity;
+    memcpy(reinterpret_cast<u8*>(s.context->output_address), shared_output(),
+           output_size < capacity ? output_size : capacity);
+  }
+  u64 words[3] = {status & 0xff, output_size, unsupported_calls};
   (void)call_manager(manager::EVENT_EXIT, words, 3);
   // The manager destroys the task on EVENT_EXIT; reaching this means it is gone.
   for (;;) (void)native(abi::Syscall::ThreadExit, 0);

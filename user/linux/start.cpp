@@ -6,6 +6,7 @@
 #include "files.hpp"
 #include "image_files.hpp"
 #include "personality.hpp"
+#include "process.hpp"
 
 // Hidden: referenced PC-relative, never through a GOT entry (the image lies above 4 GiB).
 extern "C" [[gnu::visibility("hidden")]] char personality_stack_top[];
@@ -13,13 +14,6 @@ extern "C" [[gnu::visibility("hidden")]] void personality_syscall_entry();
 
 namespace personality {
 namespace {
-
-// Auxiliary vector keys (include/uapi/linux/auxvec.h).
-enum AuxKey : u64 {
-  AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7, AT_FLAGS = 8, AT_ENTRY = 9,
-  AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17,
-  AT_SECURE = 23, AT_RANDOM = 25, AT_EXECFN = 31,
-};
 
 const char* const ENVIRONMENT[] = {"PATH=/usr/bin:/bin", "HOME=/", "LANG=C", "USER=function"};
 constexpr usize ENVIRONMENT_COUNT = sizeof ENVIRONMENT / sizeof ENVIRONMENT[0];
@@ -30,90 +24,47 @@ usize length_of(const char* text, usize limit) {
   return length;
 }
 
-// Builds the stack a Linux kernel gives a new program (System V ABI, x86-64 supplement 3.4.1);
-// returns its rsp, which points at argc and is 16-byte aligned.
-// `loaded`: an image function's program (program_loader.cpp): argv[0] is its path, the arguments
-// area also carries the environment, and the auxiliary vector names the loader.
-u64 build_initial_stack(const LoadedProgram* loaded) {
+// argv and envp of the first program, on the stack as Linux builds it (exec.cpp,
+// build_initial_stack). A static function: argv is its name, then the arguments given at deploy,
+// and envp the fixed ENVIRONMENT. An image function (`loaded`, program_loader.cpp): argv[0] is the
+// program's path in the tree, the arguments end at an empty string, its environment follows, and
+// the auxiliary vector names the loader (AT_BASE).
+u64 first_stack(const LoadedProgram* loaded) {
   const State& s = state();
-  u64 top = manager::FUNCTION_STACK_TOP;
-  auto push = [&](const void* bytes, usize length) {
-    top -= length;
-    memcpy(reinterpret_cast<void*>(top), bytes, length);
-    return top;
-  };
-  char name[manager::NAME_BYTES + 1] = {};
+  static char name[manager::NAME_BYTES + 1];
   memcpy(name, s.context->name, length_of(s.context->name, manager::NAME_BYTES));
+  // The manager guarantees a terminator inside argument_bytes (deploy.cpp checks it); the
+  // strings stay in the personality's copy of the start block while the stack is built.
   u64 argument_bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
   u64 at = 0;
-  u64 argv0;
-  if (loaded != nullptr) {
-    // The program's path in the tree (deploy.cpp checked that it is there and terminated).
-    usize length = length_of(s.start.arguments, static_cast<usize>(argument_bytes));
-    argv0 = push(s.start.arguments, length + 1);
-    at = length + 1;
-  } else {
-    argv0 = push(name, length_of(name, manager::NAME_BYTES) + 1);
-  }
-  // The arguments given at deploy (argv[1..]), copied out of the read-only context page; an
-  // image function's end at an empty string, and its environment follows.
-  constexpr usize MAX_ARGUMENTS = 32;
-  u64 arguments[MAX_ARGUMENTS];
+  constexpr usize MAX_ARGUMENTS = 33;
+  const char* arguments[MAX_ARGUMENTS];
   usize argument_count = 0;
+  if (loaded != nullptr) {
+    arguments[argument_count++] = s.start.arguments;  // The program's path (deploy.cpp checked it).
+    at = length_of(s.start.arguments, static_cast<usize>(argument_bytes)) + 1;
+  } else {
+    arguments[argument_count++] = name;
+  }
   while (at < argument_bytes && argument_count < MAX_ARGUMENTS) {
-    // The manager guarantees a terminator inside argument_bytes (deploy.cpp checks it).
     usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
     if (length == 0 && loaded != nullptr) {
       ++at;
       break;
     }
-    arguments[argument_count++] = push(&s.start.arguments[at], length + 1);
+    arguments[argument_count++] = &s.start.arguments[at];
     at += length + 1;
   }
+  if (loaded == nullptr) return build_initial_stack(arguments, argument_count, ENVIRONMENT, ENVIRONMENT_COUNT, 0);
   constexpr usize MAX_ENVIRONMENT = 32;
-  u64 environment[MAX_ENVIRONMENT];
+  const char* environment[MAX_ENVIRONMENT];
   usize environment_count = 0;
-  if (loaded != nullptr) {
-    while (at < argument_bytes && environment_count < MAX_ENVIRONMENT) {
-      usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
-      if (length > 0) environment[environment_count++] = push(&s.start.arguments[at], length + 1);
-      at += length + 1;
-    }
-  } else {
-    for (usize i = 0; i < ENVIRONMENT_COUNT; ++i)
-      environment[environment_count++] = push(ENVIRONMENT[i], length_of(ENVIRONMENT[i], 64) + 1);
+  while (at < argument_bytes && environment_count < MAX_ENVIRONMENT) {
+    usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
+    if (length > 0) environment[environment_count++] = &s.start.arguments[at];
+    at += length + 1;
   }
-  u64 platform = push("x86_64", 7);
-  u8 random[16];
-  random_bytes(random, sizeof random);
-  top &= ~u64{15};
-  u64 random_address = push(random, sizeof random);
-
-  u32 eax = 1, ebx = 0, ecx = 0, edx = 0;
-  asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
-  bool have_headers = s.start.program_headers != 0;
-  const u64 auxv[][2] = {
-      {AT_PHDR, s.start.program_headers}, {AT_PHENT, 56}, {AT_PHNUM, have_headers ? s.start.program_header_count : 0},
-      {AT_PAGESZ, PAGE}, {AT_BASE, loaded != nullptr ? loaded->loader_base : 0}, {AT_FLAGS, 0}, {AT_ENTRY, s.start.entry}, {AT_UID, LINUX_UID},
-      {AT_EUID, LINUX_UID}, {AT_GID, LINUX_GID}, {AT_EGID, LINUX_GID}, {AT_PLATFORM, platform}, {AT_HWCAP, edx},
-      {AT_CLKTCK, 100}, {AT_SECURE, 0}, {AT_RANDOM, random_address}, {AT_EXECFN, argv0}, {AT_NULL, 0},
-  };
-  constexpr usize AUX_COUNT = sizeof auxv / sizeof auxv[0];
-  usize words = 1 + 1 + argument_count + 1 + environment_count + 1 + AUX_COUNT * 2;
-  u64 rsp = (top - words * 8) & ~u64{15};
-  auto* out = reinterpret_cast<u64*>(rsp);
-  at = 0;
-  out[at++] = 1 + argument_count;  // argc
-  out[at++] = argv0;
-  for (usize i = 0; i < argument_count; ++i) out[at++] = arguments[i];
-  out[at++] = 0;
-  for (usize i = 0; i < environment_count; ++i) out[at++] = environment[i];
-  out[at++] = 0;
-  for (const auto& pair : auxv) {
-    out[at++] = pair[0];
-    out[at++] = pair[1];
-  }
-  return rsp;
+  return build_initial_stack(arguments, argument_count, environment, environment_count, loaded->loader_base);
 }
 
 }  // namespace
@@ -160,8 +111,9 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   // A larger stack than native functions get: 8 MiB as Linux's RLIMIT_STACK, lazy, so each page
   // is charged to the memory limit when the stack first grows over it. Without it the program
   // still gets 64 KiB.
-  if (map_fresh(STACK_LOW, STACK_EXTRA_PAGES) != 0) s.stack_low = STACK_LOW;
-  u64 rsp = build_initial_stack(from_image ? &loaded : nullptr);
+  s.stack_slot = map_fresh(STACK_LOW, STACK_EXTRA_PAGES);
+  if (s.stack_slot != 0) s.stack_low = STACK_LOW;
+  u64 rsp = first_stack(from_image ? &loaded : nullptr);
 
   sys::Error error = native(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR,
                             reinterpret_cast<u64>(&personality_syscall_entry),

@@ -9,6 +9,7 @@
 
 #include "files.hpp"
 #include "personality.hpp"
+#include "process.hpp"
 
 namespace personality {
 namespace {
@@ -31,7 +32,9 @@ struct Arguments {
   X(5, fstat, "fd 0-2 and their duplicates: a pipe (S_IFIFO); files: mode, size, inode, links, owner (root "    \
               "for the fixed tree, 1000 in /tmp), times since boot")                                            \
   X(6, lstat, "as newfstatat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
-  X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; never waits")        \
+  X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; pipes: readable "  \
+             "with data, POLLHUP without writers, writable with PIPE_BUF free, POLLERR without readers; waits "    \
+             "for pipes up to the timeout")                                                                       \
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
   X(9, mmap, "image files (docs/IMAGES.md): the tree's pages, read-only or read-execute, MAP_PRIVATE writable a "\
@@ -44,41 +47,53 @@ struct Arguments {
                   "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
-  X(13, rt_sigaction, "accepted and ignored (old action: SIG_DFL)")                                             \
-  X(14, rt_sigprocmask, "accepted and ignored (old mask: empty)")                                               \
+  X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
+                      "of a system call (docs/LINUX.md, Processes)")                                            \
+  X(14, rt_sigprocmask, "the calling thread's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK); a new thread "   \
+                        "starts with its creator's")                                                         \
+  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo) to the registers and mask in "  \
+                      "its ucontext, as the handler left them")                                                \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
   X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
   X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
   X(19, readv, "like read, per iovec (at most 1024)")                                                           \
   X(20, writev, "like write, per iovec (at most 1024)")                                                         \
   X(21, access, "as faccessat")                                                                                 \
-  X(22, pipe, "as pipe2 with no flags")                                                                       \
+  X(22, pipe, "as pipe2 with no flags")                                                                         \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
   X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
                  "protections kept)")                                                                            \
-  X(32, dup, "lowest free descriptor (64 in all: EMFILE), sharing the offset")                                  \
+  X(32, dup, "lowest free descriptor (1024 in all: EMFILE), sharing the description and its offset")         \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
+  X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
   X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
-  X(39, getpid, "1")                                                                                            \
+  X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
   X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
-               "or with CLONE_VFORK (a new process) ENOSYS; other flag sets EINVAL")                            \
-  X(57, fork, "ENOSYS: one invocation is one task, there are no processes to create")                           \
-  X(58, vfork, "ENOSYS, as fork")                                                                               \
+               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); other "  \
+               "flag sets EINVAL")                                                                              \
+  X(57, fork, "a new process: a task from the invocation's factory; the caller's lazy memory copied by its "  \
+              "touched pages only (MemoryCopyCommitted), the rest of its writable memory eagerly; at most 16 "  \
+              "processes per invocation (then, or past the memory limit, EAGAIN)")                              \
+  X(58, vfork, "as fork (the parent does not wait: the child has its own copy)")                                \
+  X(59, execve, "the program's own image (/proc/self/exe, /<name>) in place: argv, envp, FD_CLOEXEC; other "   \
+                "files ENOEXEC (EACCES without an x bit), unknown paths ENOENT")                                \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
-  X(62, kill, "to pid 1 or 0 with a signal: ends with status 128 + signal, except SIGCHLD, SIGURG and "         \
-              "SIGWINCH (default action: ignore; no handler runs: no asynchronous delivery); signal 0: 0; "     \
-              "others ESRCH")                                                                                    \
+  X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
+               "deleted; ECHILD without children")                                                              \
+  X(62, kill, "to processes of the invocation (pid, 0, -1, -group): pending until the target's next system "   \
+              "call, then its default action (terminate) or handler; SIGURG accepted and dropped (Go's "       \
+              "preemption requests); signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
-  X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC kept, no exec to honour it), F_GETFL, "          \
-               "F_SETFL (O_APPEND); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
+  X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
+               "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
                "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (the description's) with Linux's ranges, splitting, "      \
                "merging and conflicts, EAGAIN, EDEADLK, ENOLCK past 128 records, F_SETLKW blocking the "        \
                "thread; others EINVAL")                                                                         \
@@ -119,10 +134,17 @@ struct Arguments {
   X(104, getgid, "1000")                                                                                        \
   X(107, geteuid, "1000")                                                                                       \
   X(108, getegid, "1000")                                                                                       \
-  X(110, getppid, "0")                                                                                          \
+  X(109, setpgid, "the caller or its child into a group of its session")                                       \
+  X(110, getppid, "the parent's pid (0 for pid 1)")                                                             \
+  X(111, getpgrp, "the process group")                                                                          \
+  X(112, setsid, "a new session and group led by the caller; EPERM for a group leader")                        \
+  X(121, getpgid, "the process group of a process of the invocation")                                           \
+  X(124, getsid, "the session of a process of the invocation")                                                  \
+  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
   X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
-  X(131, sigaltstack, "accepted and ignored")                                                                   \
+  X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
+                        "bytes ENOMEM; EPERM while running on it): SA_ONSTACK handlers' frames go there")      \
   X(132, utime, "as utimensat with whole seconds")                                                              \
   X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
@@ -135,7 +157,7 @@ struct Arguments {
   X(194, listxattr, "0: an empty list")                                                                         \
   X(195, llistxattr, "as listxattr")                                                                            \
   X(196, flistxattr, "as listxattr")                                                                            \
-  X(200, tkill, "to a live tid: as kill; others ESRCH")                                                         \
+  X(200, tkill, "to a live thread of the process: as kill to the process; others ESRCH")                        \
   X(201, time, "seconds since boot")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
@@ -152,8 +174,9 @@ struct Arguments {
                      "byte count and the ENOSYS count")                                                         \
   X(232, epoll_wait, "as epoll_pwait")                                                                           \
   X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
-  X(234, tgkill, "to pid 1 and a live tid: as kill; others ESRCH")                                              \
+    X(234, tgkill, "to the caller's pid and a live thread: as kill to the process; others ESRCH")                 \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
+  X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
                  "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing outside /tmp "      \
                  "EROFS; unknown paths ENOENT; O_PATH/O_TMPFILE EOPNOTSUPP")                                    \
@@ -176,10 +199,12 @@ struct Arguments {
                      "sleeps until one is ready or the timeout ends; the signal mask is ignored")              \
   X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
-  X(293, pipe2, "a pipe between the program's threads (8 at most, 4 KiB; O_NONBLOCK, O_CLOEXEC): reads of an " \
-               "empty pipe and writes to a full one EAGAIN, never blocking; inter-process pipes: no")     \
-  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 64; others " \
-                    "infinite; setting is accepted and ignored")                                                \
+  X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 16 per " \
+                "invocation: ENFILE), watched by poll and epoll: O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when every "  \
+                "writer closed, EPIPE and SIGPIPE when every reader did")                                       \
+  X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 1024; "        \
+                    "RLIMIT_NPROC 16 (processes per invocation); others infinite; setting is accepted and "    \
+                    "ignored")                                                \
   X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
                     "itself EINVAL")                                                                            \
   X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                                 \
@@ -241,7 +266,7 @@ i64 sys_listxattr(const Arguments&) { return 0; }
 i64 sys_llistxattr(const Arguments&) { return 0; }
 i64 sys_flistxattr(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
 i64 sys_fdatasync(const Arguments& a) { return linux_fsync(a.a0); }
-i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1); }
+i64 sys_poll(const Arguments& a) { return linux_poll(a.a0, a.a1, a.a2); }
 i64 sys_fstat(const Arguments& a) { return linux_fstat(a.a0, a.a1); }
 i64 sys_ftruncate(const Arguments& a) { return linux_ftruncate(a.a0, a.a1); }
 i64 sys_truncate(const Arguments& a) { return linux_truncate(a.a0, a.a1); }
@@ -284,46 +309,24 @@ i64 sys_epoll_ctl(const Arguments& a) { return linux_epoll_ctl(a.a0, a.a1, a.a2,
 i64 sys_epoll_wait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_epoll_pwait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 
-i64 sys_rt_sigaction(const Arguments& a) {
-  if (a.a2 != 0) {
-    if (!writable(a.a2, 32)) return -EFAULT;
-    memset(reinterpret_cast<void*>(a.a2), 0, 32);
-  }
-  return 0;
-}
-i64 sys_rt_sigprocmask(const Arguments& a) {
-  if (a.a2 != 0) {
-    if (a.a3 > 128 || !writable(a.a2, a.a3)) return -EFAULT;
-    memset(reinterpret_cast<void*>(a.a2), 0, a.a3);
-  }
-  return 0;
-}
-i64 sys_sigaltstack(const Arguments&) { return 0; }
+i64 sys_rt_sigaction(const Arguments& a) { return linux_rt_sigaction(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigprocmask(const Arguments& a) { return linux_rt_sigprocmask(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigreturn(const Arguments&) { return linux_rt_sigreturn(); }
+i64 sys_rt_sigsuspend(const Arguments& a) { return linux_rt_sigsuspend(a.a0, a.a1); }
+i64 sys_pause(const Arguments&) { return linux_pause(); }
+i64 sys_sigaltstack(const Arguments& a) { return linux_sigaltstack(a.a0, a.a1); }
+i64 sys_kill(const Arguments& a) { return linux_kill(a.a0, a.a1); }
+i64 sys_tkill(const Arguments& a) { return linux_tgkill(own_pid, a.a0, a.a1); }
+i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
 
-i64 signal_self(u64 target, u64 signal) {
-  if (target != LINUX_PID && target != 0) return -ESRCH;
-  if (signal == 0) return 0;
-  if (signal > 64) return -EINVAL;
-  // Signals whose default action is to ignore them end nothing. Handlers never run (signals are
-  // not delivered asynchronously), so Go's preemption requests (tgkill SIGURG) are accepted and
-  // its goroutines are preempted cooperatively, at function calls.
-  constexpr u64 SIGCHLD = 17, SIGURG = 23, SIGWINCH = 28;
-  if (signal == SIGCHLD || signal == SIGURG || signal == SIGWINCH) return 0;
-  logf("linux: killed by signal %lu\n", signal);
-  exit_program(128 + signal);
-}
-// A signal to any live thread ends the whole invocation, as an unhandled fatal signal does on Linux.
-i64 signal_thread(u64 tid, u64 signal) {
-  bool alive;
-  {
-    LockGuard guard;
-    alive = thread_alive(tid);
-  }
-  return alive ? signal_self(0, signal) : -ESRCH;
-}
-i64 sys_kill(const Arguments& a) { return signal_self(a.a0, a.a1); }
-i64 sys_tkill(const Arguments& a) { return signal_thread(a.a0, a.a1); }
-i64 sys_tgkill(const Arguments& a) { return a.a0 != LINUX_PID ? -ESRCH : signal_thread(a.a1, a.a2); }
+i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_execve(const Arguments& a) { return linux_execve(a.a0, a.a1, a.a2); }
+i64 sys_setpgid(const Arguments& a) { return linux_setpgid(a.a0, a.a1); }
+i64 sys_getpgrp(const Arguments&) { return linux_getpgid(0); }
+i64 sys_getpgid(const Arguments& a) { return linux_getpgid(a.a0); }
+i64 sys_setsid(const Arguments&) { return linux_setsid(); }
+i64 sys_getsid(const Arguments& a) { return linux_getsid(a.a0); }
 
 i64 sys_sched_yield(const Arguments&) {
   (void)native(abi::Syscall::ThreadYield, 0);
@@ -419,9 +422,9 @@ i64 sys_uname(const Arguments& a) {
   return 0;
 }
 
-i64 sys_getpid(const Arguments&) { return LINUX_PID; }
+i64 sys_getpid(const Arguments&) { return static_cast<i64>(own_pid); }
 i64 sys_gettid(const Arguments&) { return static_cast<i64>(current_thread().tid); }
-i64 sys_getppid(const Arguments&) { return 0; }
+i64 sys_getppid(const Arguments&) { return linux_getppid(); }
 i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
@@ -533,8 +536,9 @@ i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
 i64 sys_clone3(const Arguments&) { return -ENOSYS; }
 i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
-i64 sys_fork(const Arguments&) { return -ENOSYS; }
-i64 sys_vfork(const Arguments&) { return -ENOSYS; }
+constexpr u64 SIGCHLD = 17;
+i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
+i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 
 i64 sys_sched_getaffinity(const Arguments& a) {
@@ -560,12 +564,14 @@ i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
       value[0] = value[1] = registers.argument1;
   } else if (resource == 7) {  // RLIMIT_NOFILE
     value[0] = value[1] = MAX_DESCRIPTORS;
+  } else if (resource == 6) {  // RLIMIT_NPROC
+    value[0] = value[1] = MAX_PROCESSES;
   }
   memcpy(reinterpret_cast<void*>(old_limit), value, sizeof value);
   return 0;
 }
 i64 sys_prlimit64(const Arguments& a) {
-  if (a.a0 != 0 && a.a0 != LINUX_PID) return -ESRCH;
+  if (a.a0 != 0 && a.a0 != own_pid) return -ESRCH;
   return resource_limit(a.a1, a.a2, a.a3);
 }
 i64 sys_getrlimit(const Arguments& a) { return resource_limit(a.a0, 0, a.a1); }
@@ -580,12 +586,14 @@ i64 unsupported(u64 number) {
   return -ENOSYS;
 }
 
-// Calls that block (sleeps, futex waits), end threads or the invocation, or create threads: they
-// take state_lock() themselves, for as long as they need it and never while they wait.
+// Calls that block on their own (sleeps, futex waits), end threads or the invocation, or create
+// threads and processes: they take state_lock() themselves, for as long as they need it and never
+// while they wait. (Pipe reads and writes, wait4, poll and rt_sigsuspend run under the
+// dispatcher's lock and give it up while they wait; execve gives it up as it enters the program.)
 bool runs_unlocked(u64 number) {
   switch (number) {
-    case 24: case 35: case 56: case 60: case 62: case 72: case 73: case 200: case 202: case 230: case 231: case 232:
-    case 234: case 281:
+    case 24: case 35: case 56: case 57: case 58: case 60: case 72: case 73: case 202: case 230: case 231: case 232:
+    case 281:
       return true;
     default:
       return false;
@@ -625,6 +633,8 @@ extern "C" void personality_handle_syscall() {
     LockGuard guard;
     registers.rax = static_cast<u64>(dispatch(number, arguments));
   }
+  // Signals sent to the process take effect here, at the end of a system call.
+  deliver_signals();
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
 }

@@ -8,6 +8,7 @@
 // when every live thread waits on a futex without a timeout, nothing can wake any of them (there
 // are no signals), so the invocation ends at once with status 134 instead of at its timeout.
 #include "personality.hpp"
+#include "process.hpp"
 
 extern "C" [[gnu::visibility("hidden")]] void personality_syscall_entry();
 extern "C" [[gnu::visibility("hidden")]] void personality_thread_entry();
@@ -275,10 +276,12 @@ bool thread_alive(u64 tid) {
   return false;
 }
 
+u64 next_thread_id() { return next_tid; }
+
 i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
-  // A new process (fork, vfork, posix_spawn, clone without CLONE_VM) cannot exist here: one
-  // invocation is one task. ENOSYS, not EAGAIN: trying again can never succeed.
-  if ((flags & CLONE_VM) == 0 || (flags & CLONE_VFORK) != 0) return -ENOSYS;
+  // A new process (fork, vfork, posix_spawn, clone without CLONE_VM): a new task (process.cpp).
+  if ((flags & CLONE_VM) == 0 || (flags & CLONE_VFORK) != 0)
+    return process_fork(flags, stack, parent_tid, child_tid, tls);
   if ((flags & CLONE_THREAD_REQUIRED) != CLONE_THREAD_REQUIRED || (flags & ~(CLONE_THREAD_ALLOWED | 0xff)) != 0)
     return -EINVAL;
   if (stack < abi::USER_SPACE_START || stack >= abi::USER_SPACE_END) return -EINVAL;
@@ -306,12 +309,12 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
     return -EAGAIN;  // The memory limit (QuotaExceeded), as Linux's RLIMIT_NPROC would say.
   }
   // Threads take turns over the function's CPU set (the kernel keeps them inside it), and faults
-  // go to the manager like the first thread's.
+  // go where the first thread's go (pid 1: the manager; other processes: the supervisor).
   error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, cpu_for(next_tid),
-                 manager::FUNCTION_MANAGER);
+                 own_exception_slot);
   ThreadEntry& parent = current_thread();
   entry.thread_slot = slot;
-  entry.tid = next_tid++;
+  entry.tid = allocate_tid(next_tid);
   entry.clear_tid = (flags & CLONE_CHILD_CLEARTID) != 0 ? child_tid : 0;
   entry.fs_base = (flags & CLONE_SETTLS) != 0 ? tls : parent.fs_base;
   entry.futex_address = 0;
@@ -320,6 +323,9 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   entry.robust_list = 0;  // A new thread registers its own list (glibc and musl do, in the thread).
   entry.started_ticks = read_tsc();
   entry.waited_ticks = entry.system_ticks = entry.waits = 0;
+  entry.signal_mask = parent.signal_mask;  // As Linux: the creator's mask, no alternate stack.
+  entry.suspend_mask_pending = false;
+  entry.signal_stack = entry.signal_stack_bytes = 0;
   entry.start_registers = sys::utcb()->personality_registers;
   entry.start_registers.rax = 0;  // The child sees clone return 0 ...
   entry.start_registers.rsp = stack;  // ... on the stack it was given.
@@ -336,6 +342,42 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   if ((flags & CLONE_PARENT_SETTID) != 0) memcpy(reinterpret_cast<void*>(parent_tid), &tid, 4);
   if ((flags & CLONE_CHILD_SETTID) != 0) memcpy(reinterpret_cast<void*>(child_tid), &tid, 4);
   return static_cast<i64>(entry.tid);
+}
+
+void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid) {
+  ThreadEntry first = forking;
+  for (ThreadEntry& entry : threads) {
+    // The personality stacks of other entries lie in the mmap area, which the child has a copy of.
+    u64 stack = &entry == &threads[0] ? 0 : entry.handler_stack;
+    entry = ThreadEntry{};
+    entry.handler_stack = stack;
+  }
+  threads[0] = first;
+  threads[0].use = ThreadUse::Running;
+  threads[0].tid = tid;
+  threads[0].thread_slot = 0;
+  threads[0].notification = 0;
+  threads[0].handler_stack = 0;
+  threads[0].clear_tid = clear_tid;
+  threads[0].futex_address = 0;
+  threads[0].woken = false;
+  live_threads = 1;
+}
+
+void threads_end_others() {
+  usize self = current_index();
+  for (usize i = 1; i < MAX_THREADS; ++i) {
+    ThreadEntry& entry = threads[i];
+    if (i == self) continue;
+    // exec gives the mmap area back, so a new thread gets a new personality stack: free entries
+    // too (a forked child's keep the stacks of its parent's threads), or the program's next
+    // mmap would share memory with a new thread's personality stack.
+    entry.handler_stack = 0;
+    if (entry.use == ThreadUse::Free) continue;
+    if (entry.use == ThreadUse::Running) --live_threads;
+    reap_locked(entry);  // Deleting its only capability ends the thread.
+    entry.handler_stack = 0;
+  }
 }
 
 void linux_exit_thread(u64 status) {

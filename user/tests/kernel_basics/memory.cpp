@@ -270,9 +270,76 @@ void lazy_memory_is_charged_when_touched(Case& test) {
   EXPECT_OK(task.unmap(S, GIB_PAGES));
 }
 
+// MemoryCopyCommitted (a fork's copy of a lazy object): only the source's touched pages are copied
+// and charged, each exactly once, with their bytes; untouched pages stay untouched in the target;
+// rights, object kinds, ranges and the target's quota are checked.
+void lazy_memory_copies_only_touched_pages(Case& test) {
+  Environment& own = environment();
+  ScopedSlot source_slot(test), target_slot(test), plain_slot(test), reduced_slot(test), factory_slot(test),
+      small_slot(test);
+  REQUIRE(source_slot.valid() && target_slot.valid() && plain_slot.valid() && reduced_slot.valid() &&
+          factory_slot.valid() && small_slot.valid());
+  constexpr u64 S = SCRATCH_MAPPING_ADDRESS;
+  constexpr u64 P = PAGE_SIZE;
+  constexpr u64 GIB_PAGES = u64{1} << 18;
+  Task task = own.self_task;
+  Memory source = REQUIRE_OK(own.factory.create_lazy_memory(source_slot.selector(), GIB_PAGES));
+  REQUIRE_OK(task.map(source, 0, S, GIB_PAGES, READ_WRITE));
+  // Three touched pages in three leaves (0, 1 and the last): page 3, page 600, the last page.
+  const u64 touched[] = {3, 600, GIB_PAGES - 1};
+  for (u64 page : touched) {
+    write_word(S + page * P, 0x6b00 + page);
+    write_word(S + page * P + P - 8, ~page);
+  }
+  Memory target = REQUIRE_OK(own.factory.create_lazy_memory(target_slot.selector(), GIB_PAGES));
+  u64 before = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_OK(target.copy_committed_from(source, 0, GIB_PAGES));
+  // Three frames and three leaves of frame addresses: nothing for the 262,141 untouched pages.
+  u64 copied = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_EQ(copied, before + 6 * P);
+  // Copying again charges nothing: the target's pages have their frames; the bytes are rewritten.
+  EXPECT_OK(target.copy_committed_from(source, 0, GIB_PAGES));
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, copied);
+  EXPECT_OK(task.unmap(S, GIB_PAGES));
+  REQUIRE_OK(task.map(target, 0, S, GIB_PAGES, READ_WRITE));
+  for (u64 page : touched) {
+    EXPECT_EQ(read_word(S + page * P), 0x6b00 + page);
+    EXPECT_EQ(read_word(S + page * P + P - 8), ~page);
+  }
+  EXPECT_EQ(read_word(S + 4 * P), 0u);  // Untouched in the source: zero in the target too.
+  // A part of the range: only page 600 lies in [512, 1024).
+  EXPECT_OK(target.decommit(0, GIB_PAGES));
+  u64 empty = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_OK(target.copy_committed_from(source, 512, 512));
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, empty + 2 * P);
+  EXPECT_EQ(read_word(S + 600 * P), 0x6b00u + 600);
+  EXPECT_EQ(read_word(S + 3 * P), 0u);
+  // Rights: Write on the target, Read on the source.
+  REQUIRE_OK(target.copy_to(reduced_slot.selector(), READ));
+  EXPECT_ERROR(Memory(reduced_slot.selector()).copy_committed_from(source, 0, 1), Error::NoRights);
+  EXPECT_OK(Memory(reduced_slot.selector()).remove());
+  REQUIRE_OK(source.copy_to(reduced_slot.selector(), abi::rights_of(abi::MemoryRight::Write)));
+  EXPECT_ERROR(target.copy_committed_from(Memory(reduced_slot.selector()), 0, 1), Error::NoRights);
+  EXPECT_ERROR(target.copy_committed_from(Memory(CONSOLE), 0, 1), Error::WrongType);
+  // Both objects lazy, the range inside both, not empty.
+  Memory plain = REQUIRE_OK(own.factory.create_memory(plain_slot.selector(), 1));
+  EXPECT_ERROR(target.copy_committed_from(plain, 0, 1), Error::InvalidArgument);
+  EXPECT_ERROR(plain.copy_committed_from(source, 0, 1), Error::InvalidArgument);
+  EXPECT_ERROR(target.copy_committed_from(source, GIB_PAGES - 1, 2), Error::InvalidArgument);
+  EXPECT_ERROR(target.copy_committed_from(source, 0, 0), Error::InvalidArgument);
+  // The target's factory pays: one whose quota holds the object but not the copies refuses them.
+  Factory small = REQUIRE_OK(own.factory.create_factory(factory_slot.selector(), 3 * P));
+  Memory poor = REQUIRE_OK(small.create_lazy_memory(small_slot.selector(), GIB_PAGES));
+  u64 used = REQUIRE_OK(own.factory.info()).used_bytes;
+  EXPECT_ERROR(poor.copy_committed_from(source, 0, GIB_PAGES), Error::QuotaExceeded);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, used);  // The parent factory paid nothing.
+  EXPECT_OK(task.unmap(S, GIB_PAGES));
+}
+
 }  // namespace
 
 extern const test::TestEntry MEMORY_TESTS[] = {
+    {"lazy_memory_copies_only_touched_pages", lazy_memory_copies_only_touched_pages},
     {"lazy_memory_is_charged_when_touched", lazy_memory_is_charged_when_touched},
     {"memory_copies_without_mapping", memory_copies_without_mapping},
     {"mapped_memory_is_zeroed_and_shared_between_mappings", mapped_memory_is_zeroed_and_shared_between_mappings},

@@ -45,6 +45,19 @@ class Memory : public TypedCapability<ObjectType::Memory> {
     } while (first_page < end);
     return {};
   }
+  // Copies the touched pages of [first_page, first_page + pages) of the lazy `source` into the same
+  // pages of this lazy object (charged to its factory), in as many MemoryCopyCommitted calls as
+  // their bound needs; untouched pages are skipped.
+  [[nodiscard]] Result<void> copy_committed_from(Memory source, u64 first_page, u64 pages) const {
+    u64 end = first_page + pages;
+    do {
+      SyscallRegisters registers{source.selector(), first_page, end - first_page, 0, 0, 0};
+      Error error = invoke(abi::Syscall::MemoryCopyCommitted, selector(), registers);
+      if (error != Error::None) return error;
+      first_page = registers.argument1;
+    } while (first_page < end);
+    return {};
+  }
 };
 
 constexpr u32 memory_rights(bool read, bool write, bool execute) {

@@ -31,6 +31,7 @@ static const char* error_name(int error) {
     case EISDIR: return "EISDIR";
     case EINVAL: return "EINVAL";
     case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
     case ENOSPC: return "ENOSPC";
     case EFBIG: return "EFBIG";
     case ETXTBSY: return "ETXTBSY";
@@ -233,12 +234,18 @@ static void transcript(void) {
   show("getdents-bad", syscall(SYS_getdents64, fd, (void*)16, 256));
   show("read-dir", read(fd, text, 16));
   close(fd);
-  show("close-bad", close(63));
-  show("dup2-bad", dup2(1, 64));
+  show("close-bad", close(1023));
+  show("dup2-high", dup2(1, 1023));  // RLIMIT_NOFILE is 1024: the last descriptor works.
+  show("close-high", close(1023));
+  show("dup2-bad", dup2(1, 1024));
   int opened = 0;
-  while (open("/dev/null", O_RDONLY) >= 0) ++opened;
+  while (open("/dev/null", O_RDONLY) >= 0) ++opened;  // Each open is a description of its own.
   printf("descriptors %d then %s\n", opened, error_name(errno));
-  for (int d = 3; d < 64; ++d) close(d);
+  for (int d = 3; d < 1024; ++d) close(d);
+  int duplicated = 0;
+  while (dup(1) >= 0) ++duplicated;  // Duplicates share stdout's description.
+  printf("duplicates %d then %s\n", duplicated, error_name(errno));
+  for (int d = 3; d < 1024; ++d) close(d);
   show("stdout-still", write(1, "", 0));
 }
 

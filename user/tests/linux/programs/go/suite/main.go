@@ -3,7 +3,8 @@
 // json (a round trip of the rest of stdin), goroutines (1,000 goroutines, channels, WaitGroup,
 // time.Sleep, time.After, a mutex-protected map of 100,000 entries), sha256 (of 1 MiB), files
 // (os.WriteFile, os.ReadDir, os.Rename in /tmp), procs (GOMAXPROCS against the CPU affinity), panic
-// (a goroutine panics: exit 2, trace on stderr), hog (allocates until the memory limit ends it).
+// (a goroutine panics: exit 2, trace on stderr), hog (allocates until the memory limit ends it),
+// exec (runs itself as a child process through os/exec: fork, execve, pipes, wait, SIGCHLD).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
@@ -186,6 +188,24 @@ func hog() {
 	fmt.Println("allocated 1 GiB: no limit")
 }
 
+// The program runs itself (/proc/self/exe) as a child through os/exec: clone with CLONE_VFORK,
+// execve, pipes for the child's stdin and stdout watched by the netpoller, waitid and wait4, a
+// SIGCHLD for the Go handler; then a child that fails, for its exit status.
+func execSelf() {
+	child := exec.Command("/proc/self/exe")
+	child.Stdin = strings.NewReader(`json [{"id":7,"items":["x"],"price":1.25}]`)
+	out, err := child.Output()
+	fmt.Printf("child said %q, error %v\n", string(out), err)
+	failing := exec.Command("/proc/self/exe")
+	failing.Stdin = strings.NewReader("nonsense")
+	out, err = failing.Output()
+	code := -1
+	if exitError, ok := err.(*exec.ExitError); ok {
+		code = exitError.ExitCode()
+	}
+	fmt.Printf("failing child said %q, exit status %d\n", string(out), code)
+}
+
 func main() {
 	input, _ := io.ReadAll(bufio.NewReader(os.Stdin))
 	text := strings.TrimSpace(string(input))
@@ -205,6 +225,8 @@ func main() {
 		panics()
 	case "hog":
 		hog()
+	case "exec":
+		execSelf()
 	default:
 		fmt.Println("unknown mode", mode)
 		os.Exit(3)

@@ -1,0 +1,148 @@
+// Processes of one invocation (process.cpp, pipes.cpp, signals.cpp, exec.cpp): the state every
+// process shares, in one Memory mapped at SHARED_ADDRESS in each of them, and the per-process calls.
+// Invariants: the shared state changes only under its own lock (SharedState::lock), which is taken
+// after state_lock() and never held while a thread blocks; every process finds its own entry at
+// process_index() and the notification it blocks on at the same capability slot in every task;
+// before the first fork or pipe nothing is shared (shared() is null) and a program that never
+// forks pays nothing for any of it.
+#pragma once
+
+#include "personality.hpp"
+
+namespace personality {
+
+constexpr u64 SHARED_ADDRESS = 0x00007e8000000000;
+constexpr usize MAX_PROCESSES = 16;  // Live and zombie processes of one invocation, pid 1 included.
+constexpr usize MAX_PIPES = 16;
+constexpr u64 PIPE_CAPACITY = 16384;  // Bytes a pipe holds; PIPE_BUF (4096) writes are atomic.
+constexpr u64 PIPE_ATOMIC = 4096;
+
+enum class ProcessUse : u32 { Free, Running, Zombie };
+struct ProcessEntry {
+  ProcessUse use;
+  u32 pid, parent, group, session;
+  u32 status;       // Linux wait status, once a zombie.
+  u64 pending;      // Signals sent to it (bit n - 1 for signal n), taken at its next system call.
+  u64 crash_signal; // Set by the supervisor when a thread of it faulted (SIGSEGV, SIGILL, ...).
+};
+
+struct PipeEntry {
+  bool used;
+  u32 readers, writers;   // Open file descriptions of each end, in every process.
+  u64 read_total, write_total;  // Bytes ever read and written: the ring's positions.
+  u32 waiting;            // Bit i: process i waits for this pipe (to read or to write).
+};
+
+struct SharedState {
+  SpinLock lock;
+  u32 next_pid;
+  u64 output_size;       // stdout of every process (the manager's area gets it when pid 1 exits).
+  u64 input_position;    // The offset of the input description, shared as Linux shares it.
+  u64 unsupported_calls; // ENOSYS answers of processes that have exited.
+  u64 notification_slots[MAX_PROCESSES];  // Process i blocks on this slot (the same in every task).
+  u64 exception_slot;    // The supervisor's endpoint (pid 1: all rights; children: Send, unbadged).
+  ProcessEntry processes[MAX_PROCESSES];
+  PipeEntry pipes[MAX_PIPES];
+};
+constexpr u64 SHARED_HEADER_BYTES = page_up(sizeof(SharedState));
+constexpr u64 PIPE_DATA_OFFSET = SHARED_HEADER_BYTES;
+constexpr u64 OUTPUT_OFFSET = PIPE_DATA_OFFSET + MAX_PIPES * PIPE_CAPACITY;
+
+// Pages every process maps alike (the shared state, read-only images, context, input): the same
+// Memory at the same slot and address in each; fork maps them into the child.
+struct SharedMapping {
+  u64 address, pages, slot;
+  u32 rights;
+};
+constexpr usize MAX_SHARED_MAPPINGS = 16;
+extern SharedMapping shared_mappings[MAX_SHARED_MAPPINGS];
+extern usize shared_mapping_count;
+// Who the calling process is: its entry in SharedState::processes and its pid (1 before any fork).
+extern usize own_process_index;
+extern u64 own_pid;
+// The exception endpoint of this process's threads: the manager's for pid 1 (a fault ends the
+// invocation), the supervisor's with this process's badge for every other (a fault ends it alone).
+extern u64 own_exception_slot;
+
+// Null until the first fork or pipe.
+SharedState* shared();
+u8* pipe_data(usize pipe);
+u8* shared_output();
+// Creates the shared state (first fork or pipe); false when the memory limit refuses it. Locked.
+bool shared_init();
+// shared_init, then what forks need besides (first fork); false when refused. Locked.
+bool processes_init();
+usize process_index();
+u64 process_pid();
+
+class SharedGuard {
+ public:
+  SharedGuard() { shared()->lock.lock(); }
+  ~SharedGuard() { shared()->lock.unlock(); }
+  SharedGuard(const SharedGuard&) = delete;
+  SharedGuard& operator=(const SharedGuard&) = delete;
+};
+
+// Blocking across processes: waits on the own process's notification (at most `nanoseconds`, and
+// never longer than a slice, so a wake-up lost between threads of one process costs a slice, not
+// a hang); wakes process `index`. Without any lock.
+void process_block(u64 nanoseconds);
+void process_wake(usize index);
+
+// process.cpp
+i64 process_fork(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls);
+i64 linux_wait4(u64 pid, u64 status, u64 options, u64 usage);
+i64 linux_waitid(u64 type, u64 id, u64 info, u64 options);
+i64 linux_getppid();
+i64 linux_setpgid(u64 pid, u64 group);
+i64 linux_getpgid(u64 pid);
+i64 linux_setsid();
+i64 linux_getsid(u64 pid);
+// Ends the calling process with a Linux wait status: pid 1 ends the invocation (EVENT_EXIT), any
+// other becomes a zombie for its parent. Takes state_lock() for good; the caller must not hold it.
+[[noreturn]] void end_process(u64 wait_status);
+// A new thread's tid: from the invocation's pid counter once processes exist.
+u64 allocate_tid(u64& next_tid);
+// The tid the next thread would get before the shared state exists: the pid counter starts there,
+// so a child's pid never equals a tid the program's threads already have (threads.cpp).
+u64 next_thread_id();
+
+// signals.cpp
+i64 linux_rt_sigaction(u64 signal, u64 action, u64 old_action, u64 size);
+i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size);
+i64 linux_rt_sigsuspend(u64 mask, u64 size);
+i64 linux_pause();
+i64 linux_rt_sigreturn();
+i64 linux_sigaltstack(u64 new_stack, u64 old_stack);
+i64 linux_kill(u64 pid, u64 signal);
+i64 linux_tgkill(u64 group, u64 tid, u64 signal);
+// Marks `signal` pending for the calling process (SIGPIPE from a write to a closed pipe). Locked.
+void raise_signal(u64 signal);
+// True when a signal the process does not ignore is pending (blocking calls then return EINTR).
+bool signal_pending();
+// Acts on pending signals after a system call (default action, or a handler's frame). Unlocked.
+void deliver_signals();
+// exec: handlers go back to SIG_DFL, ignored signals stay ignored.
+void signals_reset_for_exec();
+
+// pipes.cpp (under state_lock(); the read and write wait without it)
+i64 pipe_create(u32& pipe);
+i64 pipe_read(u32 pipe, u64 buffer, u64 length, bool nonblocking);
+i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking);
+void pipe_reference(u32 pipe, bool write_end);
+void pipe_release(u32 pipe, bool write_end);
+// poll and epoll: bit 0 ready (readable, or PIPE_BUF bytes free to write), bit 1 the other end is
+// gone (end of file, or broken); `record_waiter`: a state of 0 records the process as waiting, so
+// the next change wakes it (poll blocks on that; epoll looks again every millisecond).
+u32 pipe_state(u32 pipe, bool write_end, bool record_waiter);
+
+// exec.cpp
+i64 linux_execve(u64 path, u64 argv, u64 envp);
+// The Linux initial stack (System V ABI, x86-64 supplement 3.4.1) for `arguments` and
+// `environment` (personality memory), the first program's (start.cpp) and exec's; AT_BASE is
+// `loader_base` (a dynamically linked program's PT_INTERP loader, program_loader.cpp; 0: none).
+// Its rsp, which points at argc and is 16-byte aligned.
+u64 build_initial_stack(const char* const* arguments, usize argument_count, const char* const* environment,
+                        usize environment_count, u64 loader_base);
+
+}  // namespace personality
