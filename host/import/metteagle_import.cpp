@@ -13,36 +13,13 @@
 #include <vector>
 
 #include "imagefs/import/importer.hpp"
+#include "imagefs_host/imagefs_host.hpp"
 #include "imagefs/import/writer_tree_sink.hpp"
 
 namespace {
 
-class HeapArena final : public imagefs::Arena {
- public:
-  HeapArena() = default;
-  HeapArena(const HeapArena&) = delete;
-  HeapArena& operator=(const HeapArena&) = delete;
-  ~HeapArena() {
-    for (void* block : blocks_) std::free(block);
-  }
-  void* allocate(imagefs::u64 bytes) override {
-    void* block = std::aligned_alloc(16, (bytes + 15) & ~imagefs::u64{15});
-    if (block != nullptr) blocks_.push_back(block);
-    return block;
-  }
-
- private:
-  std::vector<void*> blocks_;
-};
-
-class FileSink final : public imagefs::Sink {
- public:
-  explicit FileSink(std::FILE* file) : file_(file) {}
-  bool write(const void* bytes, imagefs::u64 length) override { return std::fwrite(bytes, 1, length, file_) == length; }
-
- private:
-  std::FILE* file_;
-};
+using imagefs_host::FileSink;
+using imagefs_host::HeapArena;
 
 nlohmann::json list(bool present, const imagefs::StringList& strings) {
   if (!present) return nullptr;

@@ -35,6 +35,23 @@ void bystander_entry(u64) {
 
 u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
 
+// Stops the bystander (it must stop calling within REPORT_TIMEOUT), logs the longest bounded gap
+// (`longest`, TSC ticks) for `phases` and returns it in nanoseconds.
+u64 stop_bystander(Case& test, u64 longest, const char* phases) {
+  bystander.stop = 1;
+  u64 waited = 0;
+  while (bystander.done == 0 && waited < REPORT_TIMEOUT) {
+    pause_for(1'000'000);
+    waited += 1'000'000;
+  }
+  EXPECT_EQ(bystander.done, 1);
+  u64 gap = elapsed_nanoseconds(0, longest);
+  Console console(CONSOLE);
+  sys::printf(console, "# longest gap between two system calls on CPU 1 during %s: %lu us (%lu calls)\n", phases,
+              gap / 1000, bystander.calls);
+  return gap;
+}
+
 // Runs a flood (`attempt` stores its longest bounded gap in nanoseconds) and expects the gap below
 // `bound`. A gap at or above the bound is measured once more with a fresh flood: a stall the kernel
 // causes (one call holding the lock for seconds) repeats in every attempt, while a host that

@@ -240,17 +240,7 @@ void capability_flood_once(Case& test, u64& longest_gap) {
   EXPECT_OK(target.remove());
   EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, with_objects);
 
-  bystander.stop = 1;
-  u64 waited = 0;
-  while (bystander.done == 0 && waited < REPORT_TIMEOUT) {
-    pause_for(1'000'000);
-    waited += 1'000'000;
-  }
-  EXPECT_EQ(bystander.done, 1);
-  u64 gap = elapsed_nanoseconds(0, longest);
-  sys::printf(console, "# longest gap between two system calls on CPU 1 during revoke, delete, destroy and copy: %lu us (%lu calls)\n",
-              gap / 1000, bystander.calls);
-  longest_gap = gap;
+  longest_gap = stop_bystander(test, longest, "revoke, delete, destroy and copy");
   thread.destroy();
   for (u64 index = 0; index < CHAIN_DEPTH; ++index) slots().free(chain[index]);
   EXPECT_OK(probe.remove());

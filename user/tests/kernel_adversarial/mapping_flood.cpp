@@ -182,17 +182,7 @@ void mapping_flood_once(Case& test, u64& longest_gap) {
   EXPECT_OK(memory.remove());
   EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, 0);
 
-  bystander.stop = 1;
-  u64 waited = 0;
-  while (bystander.done == 0 && waited < REPORT_TIMEOUT) {
-    pause_for(1'000'000);
-    waited += 1'000'000;
-  }
-  EXPECT_EQ(bystander.done, 1);
-  u64 gap = elapsed_nanoseconds(0, longest);
-  sys::printf(console, "# longest gap between two system calls on CPU 1 during unmap and destruction: %lu us (%lu calls)\n",
-              gap / 1000, bystander.calls);
-  longest_gap = gap;
+  longest_gap = stop_bystander(test, longest, "unmap and destruction");
   thread.destroy();
   EXPECT_OK(factory.remove());
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, own_before);
