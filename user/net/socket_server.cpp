@@ -196,6 +196,15 @@ Attachment* attachment_of(u64 badge) {
   return nullptr;
 }
 
+// The badge's buffer when [offset, offset + length) is a bulk transfer that fits in it, else null.
+const Attachment* bulk_span(u64 badge, u64 offset, u64 length) {
+  const Attachment* attachment = attachment_of(badge);
+  if (attachment == nullptr || length == 0 || length > BULK_BYTES || offset > attachment->size ||
+      length > attachment->size - offset)
+    return nullptr;
+  return attachment;
+}
+
 // A bulk Receive: what is pending now (at most `maximum`) into the badge's buffer at `offset`.
 Message receive_bulk_answer(Connection& connection, const Attachment& attachment, u64 offset, u64 maximum) {
   if (connection.pending != nullptr) {
@@ -668,11 +677,10 @@ void dispatch(const Message& request) {
     case SOCKET_RECEIVE_BULK: {
       Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
       if (connection == nullptr) break;
-      const Attachment* attachment = attachment_of(badge);
       u64 offset = request.words[1];
       u64 maximum = request.words[2];
-      if (attachment == nullptr || maximum == 0 || maximum > BULK_BYTES || offset > attachment->size ||
-          maximum > attachment->size - offset) {
+      const Attachment* attachment = bulk_span(badge, offset, maximum);
+      if (attachment == nullptr) {
         (void)reply(status_message(Error::InvalidArgument));
         return;
       }
@@ -686,11 +694,10 @@ void dispatch(const Message& request) {
     case SOCKET_SEND_BULK: {
       Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
       if (connection == nullptr) break;
-      const Attachment* attachment = attachment_of(badge);
       u64 offset = request.words[1];
       u64 length = request.words[2];
-      if (attachment == nullptr || length == 0 || length > BULK_BYTES || offset > attachment->size ||
-          length > attachment->size - offset) {
+      const Attachment* attachment = bulk_span(badge, offset, length);
+      if (attachment == nullptr) {
         (void)reply(status_message(Error::InvalidArgument));
         return;
       }
