@@ -358,6 +358,18 @@ ImportError Importer::find_file(const char* name, u64 name_length, const Archive
   }
 }
 
+// The layer table for `layer_count` layers, refused beyond the configured limit.
+ImportError Importer::allocate_layers(u64 layer_count) {
+  if (layer_count > limits_.max_layers) {
+    Message message;
+    message.text("the image has ").number(layer_count).text(" layers, beyond the limit of ").number(limits_.max_layers);
+    return fail(ImportError::LimitExceeded, message);
+  }
+  layers_ = static_cast<Layer*>(arena_.allocate(sizeof(Layer) * (layer_count == 0 ? 1 : layer_count)));
+  if (layers_ == nullptr) return fail_text(ImportError::TreeFailed, "out of memory for the layer table");
+  return ImportError::None;
+}
+
 ImportError Importer::load_json(const ArchiveFile& file, const char* what, JsonValue& root, const char** text_out) {
   if (file.size > limits_.max_json_bytes) {
     Message message;
@@ -664,14 +676,7 @@ ImportError Importer::read_oci(ImageConfig& config, JsonValue& config_root) {
   config_name.text("configuration ").text(config_digest);
   if (load_json(*config_file, config_name.c_str(), config_root) != ImportError::None) return error_;
 
-  u64 layer_count = json_count(layers);
-  if (layer_count > limits_.max_layers) {
-    Message message;
-    message.text("the image has ").number(layer_count).text(" layers, beyond the limit of ").number(limits_.max_layers);
-    return fail(ImportError::LimitExceeded, message);
-  }
-  layers_ = static_cast<Layer*>(arena_.allocate(sizeof(Layer) * (layer_count == 0 ? 1 : layer_count)));
-  if (layers_ == nullptr) return fail_text(ImportError::TreeFailed, "out of memory for the layer table");
+  if (allocate_layers(json_count(layers)) != ImportError::None) return error_;
   JsonCursor cursor(layers);
   JsonValue descriptor;
   while (cursor.next(descriptor)) {
@@ -796,14 +801,7 @@ ImportError Importer::read_docker(ImageConfig& config, JsonValue& config_root) {
   config_what.text("configuration ").digest(expected);
   if (load_json(*config_file, config_what.c_str(), config_root) != ImportError::None) return error_;
 
-  u64 layer_count = json_count(layers);
-  if (layer_count > limits_.max_layers) {
-    Message message;
-    message.text("the image has ").number(layer_count).text(" layers, beyond the limit of ").number(limits_.max_layers);
-    return fail(ImportError::LimitExceeded, message);
-  }
-  layers_ = static_cast<Layer*>(arena_.allocate(sizeof(Layer) * (layer_count == 0 ? 1 : layer_count)));
-  if (layers_ == nullptr) return fail_text(ImportError::TreeFailed, "out of memory for the layer table");
+  if (allocate_layers(json_count(layers)) != ImportError::None) return error_;
   JsonCursor cursor(layers);
   JsonValue element;
   while (cursor.next(element)) {

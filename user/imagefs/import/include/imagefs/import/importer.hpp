@@ -111,6 +111,7 @@ class Importer {
   ImportError find_file(const char* name, u64 name_length, const ArchiveFile*& file);
   ImportError load_json(const ArchiveFile& file, const char* what, JsonValue& root, const char** text = nullptr);
   ImportError load_descriptor_blob(JsonValue descriptor, const char* what, const ArchiveFile*& file, char* digest_text);
+  ImportError allocate_layers(u64 layer_count);
   ImportError read_oci(ImageConfig& config, JsonValue& config_root);
   ImportError read_docker(ImageConfig& config, JsonValue& config_root);
   ImportError read_config(JsonValue config_root, ImageConfig& config);
