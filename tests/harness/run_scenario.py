@@ -142,6 +142,20 @@ def judge_hang(diagnosis, function):
     return None
 
 
+def run_qemu(argv, log, timeout, monitor_path, kernel):
+    """Runs QEMU with its output into `log` until it exits or `timeout` passes; a hang is killed
+    after the vCPUs' state is appended to the log. Returns (exit status or None, hang diagnosis)."""
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        return process.wait(timeout=timeout), ""
+    except subprocess.TimeoutExpired:
+        diagnosis = hang_report(monitor_path, kernel)
+        process.kill()
+        process.wait()
+        log.write(("\n" + diagnosis + "\n").encode())
+        return None, diagnosis
+
+
 def run_host_check(args, argv, log_path, host_ports, monitor_path):
     """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines)."""
     values = {f"port{index}" if index else "port": port for index, port in enumerate(host_ports)}
@@ -239,17 +253,8 @@ def main():
     if args.host_check is not None:
         reason, lines = run_host_check(args, argv, log_path, host_ports, monitor_path)
         return report(args.name, reason, time.monotonic() - started, log_path, lines)
-    diagnosis = ""
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            status = process.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            diagnosis = hang_report(monitor_path, args.kernel)
-            process.kill()
-            process.wait()
-            status = None
-            log.write(("\n" + diagnosis + "\n").encode())
+        status, diagnosis = run_qemu(argv, log, args.timeout, monitor_path, args.kernel)
     elapsed = time.monotonic() - started
     with open(log_path, "rb") as log:
         lines = [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
@@ -294,15 +299,7 @@ def run_boots(args, log_path):
             log.write(f"--- boot {boot} ---\n".encode())
             log.flush()
             boot_started = log.tell()
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            try:
-                status = process.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                diagnosis = hang_report(monitor_path, args.kernel)
-                process.kill()
-                process.wait()
-                status = None
-                log.write(("\n" + diagnosis + "\n").encode())
+            status, _ = run_qemu(argv, log, args.timeout, monitor_path, args.kernel)
             log.flush()
             with open(log_path, "rb") as transcript:
                 transcript.seek(boot_started)
