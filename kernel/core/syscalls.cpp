@@ -22,7 +22,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 template <> [[gnu::always_inline]] inline

@@ -12,6 +12,7 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "core/memory.hpp"
+#include "core/panic.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "object/lazy_memory.hpp"
@@ -249,6 +250,7 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
     if (mapping->address >= address && old_end <= cut_end) {
       free_mapping(*mapping);
     } else if (mapping->address < address && old_end > cut_end) {  // The cut in two (tail charged above).
+      KERNEL_ASSERT(tail != nullptr);  // cut_end is first_limit here, so the tail was made above.
       tail->task = &task;
       tail->memory = mapping->memory;
       tail->address = cut_end;

@@ -11,7 +11,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 Result<Notification*> create_notification(Factory* factory) {
