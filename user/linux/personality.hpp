@@ -12,9 +12,7 @@
 #include "sys/syscall.hpp"
 #include "sys/utcb.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" void* memset(void* destination, int value, sys::usize length);
-extern "C" void* memmove(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 namespace personality {
 

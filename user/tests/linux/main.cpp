@@ -11,9 +11,7 @@
 #include "lib/elf.hpp"
 #include "linux_native_expected.h"
 
-extern "C" int memcmp(const void* left, const void* right, sys::usize length);
-extern "C" sys::usize strlen(const char* text);
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 extern "C" const sys::u8 linux_upper[], linux_upper_end[];
 extern "C" const sys::u8 linux_words[], linux_words_end[];
