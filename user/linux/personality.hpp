@@ -171,6 +171,11 @@ void write_log(const char* text, usize length);
 [[noreturn]] void exit_program(u64 status);
 
 u64 read_tsc();
+// Profiling (profile.cpp; empty unless built with METTEAGLE_LINUX_PROFILE): the start, one record
+// per system call, and the report logged at exit.
+void profile_start();
+void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
+void profile_report();
 u64 monotonic_nanoseconds();
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
 void sleep_nanoseconds(u64 nanoseconds);

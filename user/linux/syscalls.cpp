@@ -637,4 +637,5 @@ extern "C" void personality_handle_syscall() {
   deliver_signals();
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
+  profile_record(number, self.tid, entered, spent, waits);
 }
