@@ -679,6 +679,38 @@ i64 linux_madvise(u64 address, u64 length, u64 advice) {
   return 0;
 }
 
+i64 linux_mincore(u64 address, u64 length, u64 vector) {
+  u64 end;
+  if ((address & (PAGE - 1)) != 0) return -EINVAL;
+  if (length == 0) return 0;
+  if (!page_range(address, length, end)) return -ENOMEM;
+  u64 pages = (end - address) / PAGE;
+  if (!writable(vector, pages)) return -EFAULT;
+  // Linux answers for mapped pages only: in the personality's areas, what the program has mapped;
+  // elsewhere, what the program can read (its image, stack, input and output: resident, as the
+  // manager gave them frames). PROT_NONE pages of the areas are mapped for Linux too.
+  if (memory_contains(address, end - address) ? !mapped_by_program(address, end) : !readable(address, end - address))
+    return -ENOMEM;
+  auto* out = reinterpret_cast<u8*>(vector);
+  memset(out, 1, pages);
+  // A chunk's pages are resident when they have a frame (touched, or committed), which the kernel
+  // tells 64 pages at a time without touching them.
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    if (!overlaps(chunk, address, end)) continue;
+    u64 low, high;
+    clip(chunk, address, end, low, high);
+    for (u64 at = low; at < high;) {
+      u64 count = (high - at) / PAGE < 64 ? (high - at) / PAGE : 64;
+      sys::SyscallRegisters registers{(at - chunk.address) / PAGE, count, 0, 0, 0, 0};
+      if (sys::invoke(abi::Syscall::MemoryResidency, chunk.slot, registers) != sys::Error::None) return -ENOMEM;
+      for (u64 page = 0; page < count; ++page) out[(at - address) / PAGE + page] = (registers.argument1 >> page) & 1;
+      at += count * PAGE;
+    }
+  }
+  return 0;
+}
+
 // ---- Processes -------------------------------------------------------------------------------
 
 usize memory_chunk_count() { return chunk_count; }

@@ -194,6 +194,7 @@ i64 linux_munmap(u64 address, u64 length);
 i64 linux_mprotect(u64 address, u64 length, u64 protection);
 i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64 new_address);
 i64 linux_madvise(u64 address, u64 length, u64 advice);
+i64 linux_mincore(u64 address, u64 length, u64 vector);
 // Maps a fresh Memory of `pages` at `address` (charged to the memory limit); its slot or 0.
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.

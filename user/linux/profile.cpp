@@ -62,6 +62,19 @@ void profile_report() {
     logf("profile: %lu ticks from start to exit, %lu calls, %lu ticks in calls of which %lu waiting, "
          "%lu bytes charged since start\n",
          ended - started_at, record_count, total_spent, total_waited, factory_bytes_used() - bytes_at_start);
+    // Pages with a frame in the personality's chunks (brk, mmap, fixed): each was one demand-zero
+    // fault unless the personality committed it for itself.
+    u64 resident = 0;
+    for (usize i = 0; i < memory_chunk_count(); ++i) {
+      MemoryChunk chunk = memory_chunk(i);
+      for (u64 page = 0; page < chunk.pages; page += 64) {
+        u64 pages = chunk.pages - page < 64 ? chunk.pages - page : 64;
+        sys::SyscallRegisters registers{page, pages, 0, 0, 0, 0};
+        if (sys::invoke(abi::Syscall::MemoryResidency, chunk.slot, registers) != sys::Error::None) continue;
+        for (u64 bits = registers.argument1; bits != 0; bits &= bits - 1) ++resident;
+      }
+    }
+    logf("profile: %lu chunks, %lu resident pages in them\n", memory_chunk_count(), resident);
     // Per call number: count, ticks spent (waits included), ticks waited.
     bool done[PROFILE_RECORDS] = {};
     for (usize i = 0; i < count; ++i) {
