@@ -82,6 +82,13 @@ usize chunk_count = 0;
 // The protections, and scratch copies (static, not on the small personality stacks; the lock is held).
 ProtectionMap protections{}, saved{}, scratch{};
 
+// Copies the ranges in use only: the whole table is 3 KiB, and `rep movsb` costs an instruction
+// per byte, which made every mmap(PROT_NONE) and mprotect copy 9 KiB (two thirds of its cost).
+void copy_map(ProtectionMap& target, const ProtectionMap& source) {
+  memcpy(target.ranges, source.ranges, source.count * sizeof source.ranges[0]);
+  target.count = source.count;
+}
+
 void add_chunk(u64 address, u64 pages, u64 slot) {
   if (chunk_count < MAX_CHUNKS) chunks[chunk_count++] = Chunk{address, pages, slot};
 }
@@ -148,7 +155,7 @@ bool set_access(ProtectionMap& map, u64 start, u64 end, Access access) {
     fits = fits && push_range(scratch, Protected{range.start > end ? range.start : end, range.end, range.access});
   }
   if (!fits) return false;
-  memcpy(&map, &scratch, sizeof map);
+  copy_map(map, scratch);
   return true;
 }
 
@@ -242,7 +249,7 @@ bool overlaps(const Chunk& chunk, u64 start, u64 end) {
 // the kernel. A refusal (the table full, or the memory limit refusing the kernel's mapping records
 // that a split needs) puts everything back as it was and says false.
 bool protect(u64 start, u64 end, Access access) {
-  memcpy(&saved, &protections, sizeof saved);
+  copy_map(saved, protections);
   if (!set_access(protections, start, end, access)) return false;
   for (usize i = 0; i < chunk_count; ++i) {
     if (!overlaps(chunks[i], start, end)) continue;
@@ -254,7 +261,7 @@ bool protect(u64 start, u64 end, Access access) {
       clip(chunks[j], start, end, low, high);
       (void)remap(chunks[j], low, high, saved);  // Best effort: a cut charged before may stay.
     }
-    memcpy(&protections, &saved, sizeof protections);
+    copy_map(protections, saved);
     return false;
   }
   return true;
