@@ -465,6 +465,8 @@ struct Attributes {
 };
 
 Attributes attributes_of_stream(Stream stream) {
+  // eventfd's and epoll's anonymous inode: read-write for its owner, root, no file type bits, as on Linux.
+  if (stream == Stream::Event || stream == Stream::Epoll) return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, 0600u, 0, 0};
   // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
   if (stream == Stream::Pipe)
     return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID),

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -194,6 +195,9 @@ static void eventfd_cases(void) {
   int counter = eventfd(3, EFD_NONBLOCK | EFD_CLOEXEC);
   printf("eventfd %d cloexec %d nonblock %d\n", counter >= 0, (fcntl(counter, F_GETFD) & FD_CLOEXEC) != 0,
          (fcntl(counter, F_GETFL) & O_NONBLOCK) != 0);
+  struct stat status;
+  show("fstat", fstat(counter, &status));
+  printf("mode %o uid %u size %lld\n", (unsigned)status.st_mode, (unsigned)status.st_uid, (long long)status.st_size);
   show("read-initial", read(counter, &value, sizeof value));
   printf("value %llu\n", (unsigned long long)value);
   show("read-empty", read(counter, &value, sizeof value));
