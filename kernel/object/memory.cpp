@@ -434,6 +434,22 @@ Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(Thread& self, Target<Syscal
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCopyCommitted);
 
+// At most 64 pages: one look at each, bounded work under the lock.
+template <> [[gnu::always_inline]] inline
+Result<Outcome> invoke<Syscall::MemoryResidency>(Thread&, Target<Syscall::MemoryResidency> target,
+                                                 SyscallArguments<Syscall::MemoryResidency>& arguments) {
+  const Memory& memory = target.object;
+  u64 first = arguments.first_page(), count = arguments.page_count();
+  if (count == 0 || count > 64 || first > memory.page_count || count > memory.page_count - first)
+    return Error::InvalidArgument;
+  u64 bits = 0;
+  for (u64 i = 0; i < count; ++i)
+    if (!memory.lazy || lazy_frame(memory, first + i) != 0) bits |= u64{1} << i;
+  arguments.set_resident(bits);
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(MemoryResidency);
+
 // Destroys memory in steps (see destroy_task). Each step ends with one shootdown for every page
 // it unmapped, whichever tasks they were in; the frames go back only after the last one.
 bool destroy_memory(Memory& memory, u64& work) {

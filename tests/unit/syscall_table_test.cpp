@@ -15,7 +15,7 @@ using kernel::SyscallArguments;
 using klib::u64;
 
 TEST(SyscallTable, CountIsTheNumberOfRows) {
-  EXPECT_EQ(abi::SYSCALL_COUNT, static_cast<u64>(Syscall::MemoryCopyCommitted) + 1);
+  EXPECT_EQ(abi::SYSCALL_COUNT, static_cast<u64>(Syscall::MemoryResidency) + 1);
 }
 
 TEST(SyscallTable, RowsCarryTargetAndTypedRight) {

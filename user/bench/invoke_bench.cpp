@@ -46,6 +46,9 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
   config.flags = flags;
   config.memory_limit_bytes = memory_limit;
+#ifdef METTEAGLE_LINUX_PROFILE
+  config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
+#endif
   const u64* fields = reinterpret_cast<const u64*>(&config);
   for (int i = 0; i < 7; ++i) request.words[5 + i] = fields[i];
   request.set_words(manager::DEPLOY, 12);

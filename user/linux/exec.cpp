@@ -118,6 +118,7 @@ u64 build_initial_stack(const char* const* arguments, usize argument_count, cons
       {AT_CLKTCK, 100}, {AT_SECURE, 0}, {AT_RANDOM, random_address}, {AT_EXECFN, execution_name}, {AT_NULL, 0},
   };
   constexpr usize AUX_COUNT = sizeof auxv / sizeof auxv[0];
+  files_set_auxv(&auxv[0][0], sizeof auxv);  // /proc/self/auxv shows this copy, as Linux's saved_auxv.
   usize words = 1 + argument_count + 1 + environment_count + 1 + AUX_COUNT * 2;
   u64 rsp = (top - words * 8) & ~u64{15};
   auto* out = reinterpret_cast<u64*>(rsp);

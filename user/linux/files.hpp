@@ -19,13 +19,15 @@ constexpr u64 MAX_DESCRIPTIONS = 128;
 
 // Shows the program's own file as /<function name> when the manager mapped it (personality_start).
 void files_init();
+// The auxiliary vector the program was started with (build_initial_stack): /proc/self/auxv's bytes.
+void files_set_auxv(const u64* pairs, usize bytes);
 
 // epoll (netpoll.cpp): its instances live in netpoll.cpp's table and are named here by index; it
 // watches the personality's descriptors, pipes (pipes.cpp) included.
-enum class NetpollKind : u8 { Input, Output, File, PipeRead, PipeWrite, Epoll };
+enum class NetpollKind : u8 { Input, Output, File, PipeRead, PipeWrite, Epoll, Event };
 struct NetpollTarget {
   NetpollKind kind;
-  u32 index;  // The pipe (PipeRead, PipeWrite) or the epoll instance (Epoll).
+  u32 index;  // The pipe (PipeRead, PipeWrite), the epoll instance (Epoll) or the eventfd (Event).
 };
 // A new descriptor for epoll instance `index`; the descriptor or a negated errno (EMFILE, ENFILE).
 i64 epoll_install(u32 index, bool close_on_exec);
@@ -36,6 +38,15 @@ void netpoll_released(u32 index);
 i64 linux_epoll_create1(u64 flags);
 i64 linux_epoll_ctl(u64 epoll_descriptor, u64 operation, u64 descriptor, u64 event);
 i64 linux_epoll_pwait(u64 epoll_descriptor, u64 events, u64 max_events, u64 timeout_ms);
+
+// eventfd (eventfd.cpp): counters named by index, like epoll instances.
+i64 event_install(u32 index, bool nonblocking, bool close_on_exec);  // A descriptor, or a negated errno.
+i64 linux_eventfd2(u64 initial, u64 flags);
+void eventfd_released(u32 index);
+// Bit 0: readable (the counter is not 0); bit 1: writable (a write of 1 would not wait).
+u32 eventfd_state(u32 index);
+i64 eventfd_read(u32 index, u64 buffer, u64 length, bool nonblocking);
+i64 eventfd_write(u32 index, u64 buffer, u64 length, bool nonblocking);
 
 // Descriptors.
 i64 linux_read(u64 descriptor, u64 buffer, u64 length);

@@ -60,6 +60,12 @@ u32 ready_events(const Watch& watch) {
       if ((state & 2) != 0) events |= EPOLLERR;
       break;
     }
+    case NetpollKind::Event: {
+      u32 state = eventfd_state(target.index);
+      if ((state & 1) != 0) events |= EPOLLIN;
+      if ((state & 2) != 0) events |= EPOLLOUT;
+      break;
+    }
     case NetpollKind::File:
     case NetpollKind::Epoll: break;
   }

@@ -169,6 +169,11 @@ void write_log(const char* text, usize length);
 [[noreturn]] void exit_program(u64 status);
 
 u64 read_tsc();
+// Profiling (profile.cpp; empty unless built with METTEAGLE_LINUX_PROFILE): the start, one record
+// per system call, and the report logged at exit.
+void profile_start();
+void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
+void profile_report();
 u64 monotonic_nanoseconds();
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
 void sleep_nanoseconds(u64 nanoseconds);
@@ -187,6 +192,7 @@ i64 linux_munmap(u64 address, u64 length);
 i64 linux_mprotect(u64 address, u64 length, u64 protection);
 i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64 new_address);
 i64 linux_madvise(u64 address, u64 length, u64 advice);
+i64 linux_mincore(u64 address, u64 length, u64 vector);
 // Maps a fresh Memory of `pages` at `address` (charged to the memory limit); its slot or 0.
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.

@@ -150,6 +150,7 @@ void exit_program(u64 status) {
   // Only pid 1 ends the invocation; any other process becomes a zombie for its parent.
   if (shared() != nullptr && own_pid != LINUX_PID) end_process((status & 0xff) << 8);
   the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
+  profile_report();
   if (s.unsupported_calls > 0) {
     char numbers[96] = {};
     usize used = 0;

@@ -62,6 +62,8 @@ struct Arguments {
   X(22, pipe, "as pipe2 with no flags")                                                                         \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
+  X(27, mincore, "1 for each page with a frame (touched, committed, or the manager's image, stack, input and "   \
+                 "output), 0 for untouched and decommitted ones; unmapped pages ENOMEM")                       \
   X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
                  "protections kept)")                                                                            \
   X(32, dup, "lowest free descriptor (1024 in all: EMFILE), sharing the description and its offset")         \
@@ -197,6 +199,10 @@ struct Arguments {
                     "descriptor is futimens; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; EROFS elsewhere")              \
   X(281, epoll_pwait, "the ready watches (input readable, output writable, pipes by their bytes); waits in 1 ms " \
                      "sleeps until one is ready or the timeout ends; the signal mask is ignored")              \
+  X(284, eventfd, "as eventfd2 with no flags")                                                                  \
+  X(290, eventfd2, "a 64-bit counter (16 at most; EFD_SEMAPHORE, EFD_NONBLOCK, EFD_CLOEXEC): 8-byte reads "     \
+                   "take it (or 1), writes add; poll and epoll see it; a read or write that must wait looks "   \
+                   "again every millisecond")                                                                  \
   X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
   X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 16 per " \
@@ -305,6 +311,9 @@ i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
 i64 sys_pipe(const Arguments& a) { return linux_pipe2(a.a0, 0); }
 i64 sys_pipe2(const Arguments& a) { return linux_pipe2(a.a0, a.a1); }
 i64 sys_epoll_create1(const Arguments& a) { return linux_epoll_create1(a.a0); }
+i64 sys_eventfd(const Arguments& a) { return linux_eventfd2(a.a0, 0); }
+i64 sys_eventfd2(const Arguments& a) { return linux_eventfd2(a.a0, a.a1); }
+i64 sys_mincore(const Arguments& a) { return linux_mincore(a.a0, a.a1, a.a2); }
 i64 sys_epoll_ctl(const Arguments& a) { return linux_epoll_ctl(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_epoll_wait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_epoll_pwait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
@@ -637,4 +646,5 @@ extern "C" void personality_handle_syscall() {
   deliver_signals();
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
+  profile_record(number, self.tid, entered, spent, waits);
 }

@@ -197,7 +197,11 @@ namespace metteagle::abi {
     "copy the touched pages of [a2, a2 + a3) of a lazy source into the same pages of the lazy target (rdi), "   \
     "giving the target's pages frames as a touch would (charged to the target's factory); untouched source "    \
     "pages are skipped and stay as they are in the target (a fork's copy of a reservation costs only what was " \
-    "touched); one call copies at most COPY_COMMITTED_MAX_PAGES pages and looks at most UNMAP_MAX_PAGES pages")
+    "touched); one call copies at most COPY_COMMITTED_MAX_PAGES pages and looks at most UNMAP_MAX_PAGES pages") \
+  X(MemoryResidency, 43, Memory, MemoryRight::Read, Kernel, "a1 first page, a2 pages (1 to 64)",                                  \
+    "o1 bit i set: page a1 + i has a frame (a lazy Memory's touched or committed pages; every page of any other)", \
+    "InvalidArgument (a2 0 or above 64, or the range beyond the Memory)",                                         \
+    "which pages of a range hold a frame now, without touching any (Linux's mincore)")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, right, lock, arguments, outputs, errors, summary) name = number,

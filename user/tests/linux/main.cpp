@@ -24,6 +24,7 @@ extern "C" const sys::u8 linux_lua[], linux_lua_end[];
 extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 extern "C" const sys::u8 linux_procs[], linux_procs_end[];
 extern "C" const sys::u8 linux_posix[], linux_posix_end[];
+extern "C" const sys::u8 linux_runtime[], linux_runtime_end[];
 extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
 extern "C" const sys::u8 linux_resident[], linux_resident_end[];
@@ -34,6 +35,7 @@ extern "C" const sys::u8 linux_go_suite[], linux_go_suite_end[];
   extern "C" const sys::u8 linux_native_##name[], linux_native_##name##_end[], linux_native_##name##_status[], \
       linux_native_##name##_status_end[];
 NATIVE_CASE(posix)
+NATIVE_CASE(runtime)
 NATIVE_CASE(sqlite)
 NATIVE_CASE(rust)
 NATIVE_CASE(rust_panic)
@@ -730,6 +732,14 @@ void c_program_posix_calls_as_natively(Case& test) {
   EXPECT_STATUS(client().remove("posixro"), manager::STATUS_OK);
 }
 
+// What managed runtimes probe (runtime.c): mincore, address hints as Go's arenas use them,
+// /proc/self/auxv, eventfd2 with poll and epoll.
+void c_program_runtime_calls_as_natively(Case& test) {
+  DEPLOY("runtime", linux_runtime, linux_runtime_end, linux_config());
+  EXPECT_EQ(matches_native(test, "runtime", NATIVE(runtime)), 0);
+  EXPECT_STATUS(client().remove("runtime"), manager::STATUS_OK);
+}
+
 // SQLite from Debian's source (sqlite.c): an on-disk database in /tmp with default locking.
 void sqlite_database_in_tmp_as_natively(Case& test) {
   DEPLOY("sqlite", linux_sqlite, linux_sqlite_end, linux_config(32ull << 20));
@@ -954,6 +964,7 @@ const test::TestEntry TESTS[] = {
     {"memory_limit_counts_resident_pages", memory_limit_counts_resident_pages},
     {"fork_copies_only_touched_pages", fork_copies_only_touched_pages},
     {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
+    {"c_program_runtime_calls_as_natively", c_program_runtime_calls_as_natively},
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
     {"go_hello_as_natively", go_hello_as_natively},
