@@ -1,6 +1,6 @@
 # compression.py: the SeBS "compression" kind: writes N files of pseudo-random text into a fresh
-# directory of the function's writable storage, zips the directory with shutil/zipfile (deflate)
-# and answers the archive's size and its members' names, sizes and CRCs.
+# directory of the function's writable storage (/tmp), zips the directory with zipfile (deflate),
+# removes it all with shutil and answers the archive's size and its members' names, sizes and CRCs.
 import os
 import random
 import shutil
@@ -25,7 +25,13 @@ for index in range(files):
         length += len(word)
     with open(os.path.join(source, "file-%03d.txt" % index), "w") as output:
         output.write("".join(text)[:file_bytes])
-archive = shutil.make_archive(os.path.join(work, "archive"), "zip", root_dir=source)
+# zipfile itself, deflated, members in name order. strict_timestamps=False: a ZIP entry cannot say
+# a time before 1980, and a function may run where the clock starts at 1970 (MettEagle has no wall
+# clock yet); such files are stamped 1980-01-01 instead of failing.
+archive = os.path.join(work, "archive.zip")
+with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as packing:
+    for entry in sorted(os.listdir(source)):
+        packing.write(os.path.join(source, entry), entry)
 with zipfile.ZipFile(archive) as packed:
     members = sorted((info.filename, info.file_size, info.compress_size, "%08x" % info.CRC) for info in packed.infolist())
 listed = sorted(os.listdir(source))
