@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "linux"))
 import serialfmt  # noqa: E402
 
 PLAIN = ["null_syscall", "pipe_roundtrip", "spawn_wait", "fork_exec_wait", "demand_zero_page", "go_spawn_wait"]
-CRUN = ["crun_run", "crun_run_netns", "go_crun_run"]
+CRUN = ["crun_run", "crun_run_netns", "go_crun_run", "python_cold_start"]
 
 
 def run_suite(argv, metrics, timeout=600):
