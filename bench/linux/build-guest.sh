@@ -169,7 +169,7 @@ cp "$src" "$root/$interp"
 log "crun libraries: ${!have[*]}"
 
 # --- workloads and bundles -----------------------------------------------------
-for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero; do
+for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero fs_ops; do
     gcc -static -O2 -Wall -Wextra -Werror -o "$root/bench/bin/$w" "$here/workloads/$w.c" || die "compiling workloads/$w.c failed"
 done
 # The container's rootfs holds only the empty program and the mount points
@@ -183,6 +183,11 @@ python3 "$here/oci_config.py" plain "$root/bench/bundles/plain/config.json"
 python3 "$here/oci_config.py" netns "$root/bench/bundles/netns/config.json"
 python3 "$here/oci_config.py" echo "$root/bench/bundles/echo/config.json"
 python3 "$here/oci_config.py" go "$root/bench/bundles/go/config.json"
+# fs_ops' files: a 4 KiB file and a 1,000-entry directory, as in MettEagle's image tree
+# (user/tests/linux/make-image-tree: data/page.txt, bench/many).
+mkdir -p "$root/bench/fsdata/many"
+head -c 4096 /dev/zero | tr '\0' 'x' > "$root/bench/fsdata/page.txt"
+for i in $(seq 0 999); do : > "$root/bench/fsdata/many/$i"; done
 mkdir -p "$root/bench/bundles/python"
 cp -a "$python_rootfs" "$root/bench/bundles/python/rootfs"
 python3 "$here/oci_config.py" python "$root/bench/bundles/python/config.json"

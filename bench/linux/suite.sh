@@ -11,7 +11,7 @@ bindir=$1
 bundles=$2
 scale=$3
 shift 3
-all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero_page go_spawn_wait crun_run crun_run_netns go_crun_run python_cold_start"
+all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero_page go_spawn_wait crun_run crun_run_netns go_crun_run python_cold_start fs_stat fs_open_read_close fs_getdents_1000"
 want=${*:-$all}
 crun=${CRUN:-$(command -v crun || echo crun)}
 
@@ -27,6 +27,7 @@ full)
     go_n=30 go_warm=2
     crun_n=100 crun_warm=3
     python_n=10 python_warm=1
+    fs_n=20 fs_batch=100 fs_list_batch=5
     ;;
 quick)
     sys_n=20 sys_batch=100
@@ -36,6 +37,7 @@ quick)
     go_n=3 go_warm=1
     crun_n=3 crun_warm=1
     python_n=2 python_warm=1
+    fs_n=3 fs_batch=10 fs_list_batch=1
     ;;
 *)
     echo "BENCH-ERROR suite unknown scale '$scale'"
@@ -69,6 +71,9 @@ for m in $want; do
     # `python3 -c pass` from the Python image's tree as the bundle's rootfs (images/python), what
     # MettEagle's python_cold_start runs as an image function.
     python_cold_start) "$bindir/spawn_wait" python_cold_start $python_n $python_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/python" "$id" ;;
+    # A 4 KiB file and a 1,000-entry directory (build-guest.sh makes them beside bin/).
+    fs_stat | fs_open_read_close) "$bindir/fs_ops" $m $fs_n $fs_batch "$bindir/../fsdata/page.txt" "$bindir/../fsdata/many" ;;
+    fs_getdents_1000) "$bindir/fs_ops" $m $fs_n $fs_list_batch "$bindir/../fsdata/page.txt" "$bindir/../fsdata/many" ;;
     *) echo "BENCH-ERROR $m unknown metric" ;;
     esac
 done

@@ -21,7 +21,7 @@ KERNEL_METRICS = ["null_syscall", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross
 CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
                      "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "invocations_per_second_1cpu",
                      "invocations_per_second_2cpu"]
-PYTHON_METRICS = ["python_cold_start"]
+IMAGE_METRICS = ["python_cold_start", "fs_stat", "fs_open_read_close", "fs_getdents_1000"]
 # The Python image's tree (106 MiB) travels inside python_bench.elf and is copied at deploy: the
 # guest needs more than the default memory, and the manager's tenant shares must hold it.
 PYTHON_MEMORY = "1536M"
@@ -37,11 +37,11 @@ def boots(programs: str):
                         user("manager.elf") + " task thread factory=200M slots=4096 console=write endpoint=manager:receive",
                         user("invoke_bench.elf") + " task factory=16M console=write+exit endpoint=manager:send+grant"],
          CONTAINER_METRICS),
-        ("python", [user("root.elf"), PYTHON_MANAGER_CONFIG + " data name=pymanager",
+        ("images", [user("root.elf"), PYTHON_MANAGER_CONFIG + " data name=pymanager",
                     user("manager.elf") + " task thread factory=480M slots=4096 console=write endpoint=manager:receive"
                     " file=pymanager",
-                    user("python_bench.elf") + " task factory=160M console=write+exit endpoint=manager:send+grant"],
-         PYTHON_METRICS, PYTHON_MEMORY),
+                    user("image_bench.elf") + " task factory=160M console=write+exit endpoint=manager:send+grant"],
+         IMAGE_METRICS, PYTHON_MEMORY),
     ]
 
 
