@@ -22,7 +22,7 @@ CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_loa
                      "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "invocations_per_second_1cpu",
                      "invocations_per_second_2cpu"]
 IMAGE_METRICS = ["python_cold_start", "fs_stat", "fs_open_read_close", "fs_getdents_1000"]
-# The Python image's tree (106 MiB) travels inside python_bench.elf and is copied at deploy: the
+# The Python image's tree (106 MiB) travels inside image_bench.elf and is copied at deploy: the
 # guest needs more than the default memory, and the manager's tenant shares must hold it.
 PYTHON_MEMORY = "1536M"
 PYTHON_MANAGER_CONFIG = os.path.join(here, "..", "..", "tests", "scenarios", "data", "python-manager.conf")
