@@ -7,7 +7,7 @@
 # host run the same iteration counts.
 set -u
 
-bindir=$1
+bindir=$(cd "$1" && pwd)  # Absolute: the fs_* workloads run from another directory.
 bundles=$2
 scale=$3
 shift 3
@@ -71,9 +71,10 @@ for m in $want; do
     # `python3 -c pass` from the Python image's tree as the bundle's rootfs (images/python), what
     # MettEagle's python_cold_start runs as an image function.
     python_cold_start) "$bindir/spawn_wait" python_cold_start $python_n $python_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/python" "$id" ;;
-    # A 4 KiB file and a 1,000-entry directory (build-guest.sh makes them beside bin/).
-    fs_stat | fs_open_read_close) "$bindir/fs_ops" $m $fs_n $fs_batch "$bindir/../fsdata/page.txt" "$bindir/../fsdata/many" ;;
-    fs_getdents_1000) "$bindir/fs_ops" $m $fs_n $fs_list_batch "$bindir/../fsdata/page.txt" "$bindir/../fsdata/many" ;;
+    # A 4 KiB file and a 1,000-entry directory (build-guest.sh makes them beside bin/), named by
+    # two-component relative paths as MettEagle's run names data/page.txt and bench/many.
+    fs_stat | fs_open_read_close) (cd "$bindir/.." && "$bindir/fs_ops" $m $fs_n $fs_batch fsdata/page.txt fsdata/many) ;;
+    fs_getdents_1000) (cd "$bindir/.." && "$bindir/fs_ops" $m $fs_n $fs_list_batch fsdata/page.txt fsdata/many) ;;
     *) echo "BENCH-ERROR $m unknown metric" ;;
     esac
 done
