@@ -26,6 +26,11 @@ PAIRS = [
     # The same static Go "hello, world" on both sides (issue 13's target: at most spawn_wait's).
     ("cold_invoke_go_hello", "go_spawn_wait"),
     ("cold_invoke_go_hello", "go_crun_run"),
+    ("python_cold_start", "python_cold_start"),
+    # File operations on an image file (MettEagle: the packed tree; Linux: the initramfs).
+    ("fs_stat", "fs_stat"),
+    ("fs_open_read_close", "fs_open_read_close"),
+    ("fs_getdents_1000", "fs_getdents_1000"),
     # One demand-zero page fault: a lazy Memory's page touched first vs. a fresh anonymous mapping's.
     ("demand_zero_page", "demand_zero_page"),
 ]
