@@ -71,6 +71,8 @@ struct Arguments {
   X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
+  X(51, getsockname, "ENOTSOCK for an open descriptor (no sockets), EBADF else")                               \
+  X(52, getpeername, "as getsockname (bash asks whether stdin is a network connection)")                      \
   X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
@@ -81,8 +83,11 @@ struct Arguments {
               "touched pages only (MemoryCopyCommitted), the rest of its writable memory eagerly; at most 16 "  \
               "processes per invocation (then, or past the memory limit, EAGAIN)")                              \
   X(58, vfork, "as fork (the parent does not wait: the child has its own copy)")                                \
-  X(59, execve, "the program's own image (/proc/self/exe, /<name>) in place: argv, envp, FD_CLOEXEC; other "   \
-                "files ENOEXEC (EACCES without an x bit), unknown paths ENOENT")                                \
+  X(59, execve, "in place: an ELF file of the image tree (static or dynamic: its PT_INTERP loader too), of "    \
+                "/tmp or the writable layer (image functions), the static function's own image "                \
+                "(/proc/self/exe, /<name>), or a #! script (interpreter, one optional argument, 5 deep: "       \
+                "ELOOP); argv, envp, FD_CLOEXEC; the old program's memory freed; ENOENT, EACCES (no x bit, "    \
+                "a directory), ENOEXEC, E2BIG (a string past 128 KiB, all past 2 MiB), EFAULT as Linux")        \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
@@ -132,6 +137,9 @@ struct Arguments {
                 "ticks since boot")                                                                             \
   X(102, getuid, "1000")                                                                                        \
   X(104, getgid, "1000")                                                                                        \
+  X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
+                 "EINVAL for -1")                                                                               \
+  X(106, setgid, "as setuid, for gid 1000")                                                                     \
   X(107, geteuid, "1000")                                                                                       \
   X(108, getegid, "1000")                                                                                       \
   X(109, setpgid, "the caller or its child into a group of its session")                                       \
@@ -149,6 +157,12 @@ struct Arguments {
   X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
   X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
+  X(140, getpriority, "the calling process's nice value (as 20 - nice); other processes ESRCH")                   \
+  X(141, setpriority, "records the calling process's nice value (inherited by fork, not acted on); a lower "    \
+                      "value than the current one EACCES, others ESRCH")                                        \
+  X(157, prctl, "PR_SET_NAME/PR_GET_NAME (a 16-byte name, per process), PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, " \
+                "PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_KEEPCAPS, PR_CAPBSET_READ (no capabilities: 0) recorded; "  \
+                "other options ENOSYS, counted")                                                                \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
   X(191, getxattr, "ENODATA: no extended attributes (no ACLs, no security labels)")                            \
@@ -211,6 +225,7 @@ struct Arguments {
   X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
                           "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
                           "as across file systems")                                                             \
+  X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file")             \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
@@ -259,6 +274,8 @@ i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_fadvise64(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
 i64 sys_socket(const Arguments&) { return -97; }  // EAFNOSUPPORT
+i64 sys_getsockname(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }  // ENOTSOCK
+i64 sys_getpeername(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }
 i64 sys_getxattr(const Arguments&) { return -61; }  // ENODATA
 i64 sys_lgetxattr(const Arguments&) { return -61; }
 i64 sys_fgetxattr(const Arguments& a) { return descriptor_open(a.a0) ? -61 : -EBADF; }
@@ -322,6 +339,9 @@ i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
 i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_execve(const Arguments& a) { return linux_execve(a.a0, a.a1, a.a2); }
+i64 sys_getpriority(const Arguments& a) { return linux_getpriority(a.a0, a.a1); }
+i64 sys_setpriority(const Arguments& a) { return linux_setpriority(a.a0, a.a1, a.a2); }
+i64 sys_execveat(const Arguments& a) { return linux_execveat(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_setpgid(const Arguments& a) { return linux_setpgid(a.a0, a.a1); }
 i64 sys_getpgrp(const Arguments&) { return linux_getpgid(0); }
 i64 sys_getpgid(const Arguments& a) { return linux_getpgid(a.a0); }
@@ -429,6 +449,13 @@ i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
 i64 sys_getegid(const Arguments&) { return LINUX_GID; }
+i64 sys_setuid(const Arguments& a) { return a.a0 == LINUX_UID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_setgid(const Arguments& a) { return a.a0 == LINUX_GID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 unsupported(u64 number);
+i64 sys_prctl(const Arguments& a) {
+  i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);
+  return result == NOT_SUPPORTED ? unsupported(157) : result;
+}
 
 i64 sys_exit(const Arguments& a) { linux_exit_thread(a.a0); }
 i64 sys_exit_group(const Arguments& a) { exit_program(a.a0); }
