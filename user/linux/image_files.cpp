@@ -2,8 +2,10 @@
 // from IMAGE_TREE_ADDRESS; the invocation's writable layer over it; file mappings of its pages.
 // Invariants: the tree is only read; file-mapping entries are disjoint and the task maps each
 // entry's pages with the entry's access (none: not at all); a private Memory is deleted with the
-// last entry naming it; no entry is writable and executable, and only the tree's own pages are
-// ever executable. All of it runs under state_lock() (the dispatcher takes it).
+// last entry naming it; no entry is writable and executable, and only the tree's own pages (and
+// copies of an exec'd /tmp or layer file's code that the kernel wrote and that were never mapped
+// writable, image_map_copy) are ever executable. All of it runs under state_lock() (the
+// dispatcher takes it).
 #include "image_files.hpp"
 
 #include "files.hpp"

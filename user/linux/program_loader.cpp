@@ -1,9 +1,11 @@
-// Loading a program from the image tree, as Linux's execve does for ELF files: the program's
-// PT_LOAD segments and those of its PT_INTERP loader mapped from the tree's pages (text shared
-// and read-execute, data a private copy, .bss zero), then the entry the thread starts at. The
-// ELF checks are klib::parse_elf's, the same the manager applies to static executables.
-// Invariant: a program is loaded only after parse_elf accepted it; nothing it maps is writable
-// and executable; execve (exec.cpp) can call load_program for a new program image.
+// Loading a program, as Linux's execve does for ELF files: the program's PT_LOAD segments and those
+// of its PT_INTERP loader mapped (from the image tree: text shared and read-execute, data a private
+// copy, .bss zero; from /tmp or the writable layer: every segment a private copy written by the
+// kernel), then the entry the thread starts at. The ELF checks are klib::parse_elf's, the same the
+// manager applies to static executables. Used at an image function's start and by execve
+// (exec.cpp), which checks first (check_program) and maps only once the old program is gone.
+// Invariant: a program is mapped only after parse_elf accepted it and its loader; nothing it maps
+// is writable and executable.
 #include "files.hpp"
 #include "image_files.hpp"
 #include "lib/elf.hpp"

@@ -71,9 +71,9 @@ struct Arguments {
   X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
+  X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
   X(51, getsockname, "ENOTSOCK for an open descriptor (no sockets), EBADF else")                               \
   X(52, getpeername, "as getsockname (bash asks whether stdin is a network connection)")                      \
-  X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
@@ -228,7 +228,8 @@ struct Arguments {
   X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file")             \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
-  X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
+  X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \
+                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                                                              \
   X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -561,7 +562,41 @@ i64 sys_getgroups(const Arguments& a) {
 }
 i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
-i64 sys_clone3(const Arguments&) { return -ENOSYS; }
+// clone3 as clone (kernel/fork.c's checks): the structure's flags with exit_signal in the low
+// byte, the stack's top (stack + stack_size), the tid words and the TLS. What only clone3 can ask
+// (a pidfd, chosen tids, a cgroup, clearing the handlers) is refused ENOSYS and counted; glibc
+// then uses clone.
+i64 sys_clone3(const Arguments& a) {
+  struct CloneArguments {
+    u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+  };
+  constexpr u64 VERSION0_BYTES = 64;
+  constexpr u64 CLONE_PIDFD = 0x1000, CLONE_THREAD = 0x10000, CLONE_PARENT = 0x8000, CLONE_CLEAR_SIGHAND = u64{1} << 32,
+                CLONE_INTO_CGROUP = u64{1} << 33;
+  CloneArguments arguments{};
+  {
+    // Runs unlocked, as clone does (linux_clone takes the lock itself); the checks take it here.
+    LockGuard guard;
+    u64 size = a.a1;
+    if (size < VERSION0_BYTES) return -EINVAL;
+    if (size > PAGE) return -E2BIG;
+    if (!readable(a.a0, size)) return -EFAULT;
+    memcpy(&arguments, reinterpret_cast<const void*>(a.a0), size < sizeof arguments ? size : sizeof arguments);
+    for (u64 at = sizeof arguments; at < size; ++at)
+      if (*reinterpret_cast<const u8*>(a.a0 + at) != 0) return -E2BIG;  // Fields of a newer kernel, set.
+    if ((arguments.exit_signal & ~u64{0xff}) != 0 || (arguments.flags & 0xff) != 0) return -EINVAL;
+    if ((arguments.flags & ~(u64{0xffffffff} | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0) return -EINVAL;
+    if ((arguments.flags & (CLONE_THREAD | CLONE_PARENT)) != 0 && arguments.exit_signal != 0) return -EINVAL;
+    if ((arguments.set_tid == 0) != (arguments.set_tid_size == 0)) return -EINVAL;
+    if ((arguments.stack == 0) != (arguments.stack_size == 0)) return -EINVAL;
+    if ((arguments.flags & (CLONE_PIDFD | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0 || arguments.set_tid_size != 0)
+      return unsupported(435);
+  }
+  u64 stack_top = arguments.stack == 0 ? 0 : arguments.stack + arguments.stack_size;
+  if (stack_top < arguments.stack) return -EINVAL;
+  return linux_clone(arguments.flags | arguments.exit_signal, stack_top, arguments.parent_tid, arguments.child_tid,
+                     arguments.tls);
+}
 i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
 constexpr u64 SIGCHLD = 17;
 i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
@@ -620,7 +655,7 @@ i64 unsupported(u64 number) {
 bool runs_unlocked(u64 number) {
   switch (number) {
     case 24: case 35: case 56: case 57: case 58: case 60: case 72: case 73: case 202: case 230: case 231: case 232:
-    case 281:
+    case 281: case 435:
       return true;
     default:
       return false;

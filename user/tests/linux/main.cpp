@@ -812,9 +812,9 @@ FunctionConfig image_config() {
 }
 
 // Deploys `name` as an image function: the tree, then "program\0arguments...\0\0environment".
-Reply deploy_image(const char* name, const char* strings, u64 bytes) {
+Reply deploy_image(const char* name, const char* strings, u64 bytes, const FunctionConfig& config = image_config()) {
   return client().deploy(RawName::of(name), linux_image_tree, static_cast<u64>(linux_image_tree_end - linux_image_tree),
-                         image_config(), nullptr, true, strings, bytes);
+                         config, nullptr, true, strings, bytes);
 }
 constexpr u64 BASH_UNSUPPORTED = 0, ZSH_UNSUPPORTED = 0, BUSYBOX_UNSUPPORTED = 0, SPAWN_UNSUPPORTED = 0;
 #define IMAGE_ENVIRONMENT "\0\0PATH=/usr/bin:/bin\0HOME=/\0LANG=C\0TZ=UTC"
@@ -924,12 +924,20 @@ void image_processes_share_the_tree(Case& test) {
 template <usize N>
 void image_program_as_natively(Case& test, const char* name, const char (&strings)[N], const NativeRun& native,
                                u64 unsupported_calls) {
-  Reply deployed = deploy_image(name, strings, N);
+  // A generous bound, not a speed requirement: a script forks and execs dozens of processes, and
+  // on a loaded build host the default 30 s was seen to pass before bash finished.
+  FunctionConfig config = image_config();
+  config.timeout_nanoseconds = 300'000'000'000;
+  Reply deployed = deploy_image(name, strings, N, config);
   if (deployed.status != manager::STATUS_OK) {
     test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
     return;
   }
+  ThreadSelfInfo before = thread_self();
   EXPECT_EQ(matches_native(test, name, native), unsupported_calls);
+  ThreadSelfInfo after = thread_self();
+  printf(console(), "# %s took %lu ms (QEMU TCG, guest clock)\n", name,
+         (after.timestamp - before.timestamp) / (after.tsc_hertz / 1000 + 1));
   EXPECT_STATUS(client().remove(name), manager::STATUS_OK);
 }
 
