@@ -37,6 +37,21 @@ constexpr usize MAX_SCRIPT_DEPTH = 5;
 constexpr usize MAX_VECTOR = ARGUMENT_LIMIT / 8 + 3 * MAX_SCRIPT_DEPTH;
 constexpr usize STRING_BYTES = ARGUMENT_LIMIT + 3 * MAX_SCRIPT_DEPTH * (SCRIPT_LINE_BYTES + 4096);
 
+struct ElfHeader {
+  u8 identity[16];
+  std::uint16_t type, machine;
+  u32 version;
+  u64 entry, program_headers, section_headers;
+  u32 flags;
+  std::uint16_t header_size, program_header_size, program_header_count, section_header_size, section_count,
+      section_names;
+};
+struct ProgramHeader {
+  u32 type, flags;
+  u64 offset, address, physical, file_bytes, memory_bytes, align;
+};
+constexpr u32 PT_LOAD = 1, PF_W = 2;
+constexpr usize MAX_HEADERS = 16;
 // exec's buffers, in one lazy range of the mmap area for the time of one exec (the personality's
 // stacks are small, and its data, copied at every fork and invocation, should stay small too):
 // the header's pages are committed at once, the strings and pointers as they fill.
@@ -45,22 +60,40 @@ struct Strings {
   ProgramPath path;                           // The file being looked up (the script's, then its interpreter's).
   char line[SCRIPT_LINE_BYTES + 1];           // A script's "#!" line.
   usize used;                                 // Bytes of `bytes` in use.
-  u64 committed;                              // The first bytes of the range with frames.
+  u64 vector_committed, bytes_committed;      // The first bytes of `vector` and of `bytes` with frames.
   usize argument_count, environment_count;    // vector[0, argc) then vector[argc, argc + envc).
   u64 accounted;                              // Linux's count against ARGUMENT_LIMIT.
+  CheckedProgram checked;                     // The program to load and its loader (program_loader.cpp).
+  ElfHeader own_header;                       // A static function's own image: its headers.
+  ProgramHeader own_headers[MAX_HEADERS];
   const char* vector[MAX_VECTOR];
   char bytes[STRING_BYTES];
 };
 Strings* strings = nullptr;
 constexpr u64 HEADER_BYTES = page_up(__builtin_offsetof(Strings, vector));
 
-// Frames for the buffer up to `end` (an address in it): the personality never faults on the limit.
+// Frames for the buffer up to `end` (an address in `vector` or in `bytes`, each with its own mark
+// of what has frames): the personality never faults on the limit. A region grows by at least what
+// it holds already (up to 64 KiB), so long strings cost few MemoryCommit calls and short ones one.
 bool commit_to(u64 end) {
-  u64 want = page_up(end);
-  u64 base = reinterpret_cast<u64>(strings);
-  if (base + strings->committed >= want) return true;
-  if (!commit_pages(base + strings->committed, want)) return false;
-  strings->committed = want - base;
+  u64 vector = reinterpret_cast<u64>(strings->vector);
+  u64 bytes = reinterpret_cast<u64>(strings->bytes);
+  bool in_bytes = end > bytes;
+  u64 region = in_bytes ? bytes : vector;
+  u64 region_end = in_bytes ? bytes + STRING_BYTES : bytes;
+  u64& committed = in_bytes ? strings->bytes_committed : strings->vector_committed;
+  // The region's first page may be shared with the one before it, which may not have its frame.
+  u64 low = committed == 0 ? page_down(region) : page_up(region + committed);
+  if (region + committed >= end) return true;
+  constexpr u64 STEP = 64 * 1024;
+  u64 extra = committed < STEP ? committed : STEP;
+  u64 want = page_up(end) + page_up(extra);
+  if (want > page_up(region_end)) want = page_up(region_end);
+  if (low < want && !commit_pages(low, want)) {
+    want = page_up(end);  // Near the limit: only what is needed.
+    if (low < want && !commit_pages(low, want)) return false;
+  }
+  committed = want - region;
   return true;
 }
 
@@ -192,23 +225,6 @@ void clear_stack() {
   }
 }
 
-struct ElfHeader {
-  u8 identity[16];
-  std::uint16_t type, machine;
-  u32 version;
-  u64 entry, program_headers, section_headers;
-  u32 flags;
-  std::uint16_t header_size, program_header_size, program_header_count, section_header_size, section_count,
-      section_names;
-};
-struct ProgramHeader {
-  u32 type, flags;
-  u64 offset, address, physical, file_bytes, memory_bytes, align;
-};
-constexpr u32 PT_LOAD = 1, PF_W = 2;
-constexpr usize MAX_HEADERS = 16;
-ElfHeader own_header;
-ProgramHeader own_headers[MAX_HEADERS];
 
 usize length_of(const char* text) {
   usize length = 0;
@@ -219,8 +235,8 @@ usize length_of(const char* text) {
 // The static function's own image again: its read-only segments are mapped and unchanged; its
 // writable segments are read again from the file (FUNCTION_EXECUTABLE).
 void reload_own_image() {
-  for (usize i = 0; i < own_header.program_header_count; ++i) {
-    const ProgramHeader& segment = own_headers[i];
+  for (usize i = 0; i < strings->own_header.program_header_count; ++i) {
+    const ProgramHeader& segment = strings->own_headers[i];
     if (segment.type != PT_LOAD || (segment.flags & PF_W) == 0) continue;
     // The segment's pages as the manager (or fork) mapped them: the file's bytes, then zeros.
     u64 start = page_down(segment.address);
@@ -240,11 +256,12 @@ i64 find_program(u64 directory, u64 flags, ExecutableFile& file) {
                                          strings->path.text, strings->path.length, depth == 0 ? flags : 0, file);
     if (error < 0) return error;
     if (file.kind == ExecutableKind::Own) {
-      if (native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, 0, reinterpret_cast<u64>(&own_header),
-                 sizeof own_header) != sys::Error::None ||
-          own_header.program_header_count > MAX_HEADERS || own_header.program_header_size != sizeof(ProgramHeader) ||
-          native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, own_header.program_headers,
-                 reinterpret_cast<u64>(own_headers), own_header.program_header_count * sizeof(ProgramHeader)) !=
+      ElfHeader& header = strings->own_header;
+      if (native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, 0, reinterpret_cast<u64>(&header),
+                 sizeof header) != sys::Error::None ||
+          header.program_header_count > MAX_HEADERS || header.program_header_size != sizeof(ProgramHeader) ||
+          native(abi::Syscall::MemoryRead, manager::FUNCTION_EXECUTABLE, header.program_headers,
+                 reinterpret_cast<u64>(strings->own_headers), header.program_header_count * sizeof(ProgramHeader)) !=
               sys::Error::None)
         return -ENOEXEC;
       return 0;
@@ -256,7 +273,7 @@ i64 find_program(u64 directory, u64 flags, ExecutableFile& file) {
     }
     // Another program needs the image's file mappings (a static function has no loader for it).
     if (!image_active()) return -ENOEXEC;
-    return check_program(file);
+    return check_program(file, strings->checked);
   }
 }
 
@@ -357,7 +374,8 @@ i64 linux_execveat(u64 directory, u64 path, u64 argv, u64 envp, u64 flags) {
   };
   if (!commit_pages(buffer, buffer + HEADER_BYTES)) return give_back(-ENOMEM);
   strings = reinterpret_cast<Strings*>(buffer);  // Zeroed pages.
-  strings->committed = HEADER_BYTES;
+  // The header's pages have frames; so has the part of `vector` that shares its last page.
+  strings->vector_committed = buffer + HEADER_BYTES - reinterpret_cast<u64>(strings->vector);
   strings->argument_count = static_cast<usize>(argument_count);
   strings->environment_count = static_cast<usize>(environment_count);
   // The file name counts too, and 8 bytes at the stack's top (bprm->p starts below them).
@@ -388,7 +406,7 @@ i64 linux_execveat(u64 directory, u64 path, u64 argv, u64 envp, u64 flags) {
     // (their private copies deleted), its break; the new one is mapped afresh.
     image_release_mappings();
     memory_release_break();
-    error = load_checked_program(file, loaded);
+    error = load_checked_program(file, strings->checked, loaded);
     if (error < 0) {
       logf("linux: exec of %s failed past its point of no return: errno %ld\n", strings->path.text, -error);
       (void)give_back(0);

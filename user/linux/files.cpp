@@ -1424,8 +1424,10 @@ i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 
     if (description->stream != Stream::File) return -EACCES;
     return files_node_executable(description->node, out);
   }
+  constexpr u64 AT_SYMLINK_NOFOLLOW = 0x100;
+  bool follow_last = (descriptor_flags & AT_SYMLINK_NOFOLLOW) == 0;
   if (image_active()) {
-    i64 error = image_resolve_executable(directory, path, length, out);
+    i64 error = image_resolve_executable(directory, path, length, follow_last, out);
     if (error != NOT_IMAGE) return error;
   }
   u32 start = ROOT;
@@ -1437,10 +1439,12 @@ i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 
   error = resolve_from(start, path, length, false, lookup, 0);
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
+  if (!follow_last && node(lookup.node).type == NodeType::Symlink) return -ELOOP;  // execveat's AT_SYMLINK_NOFOLLOW.
   if (lookup.node == PROC_SELF_EXE && image_active()) {
     char program[manager::NAME_BYTES + 2 + manager::MAX_ARGUMENT_BYTES];
     usize program_length = program_path(program);
-    return image_resolve_executable(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), program, program_length, out);
+    return image_resolve_executable(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), program, program_length, true,
+                                    out);
   }
   if (node(lookup.node).type == NodeType::Symlink) {
     error = resolve_from(start, path, length, true, lookup, 0);

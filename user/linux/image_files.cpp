@@ -285,17 +285,20 @@ i64 image_executable(u32 inode, ExecutableFile& out) {
   return 0;
 }
 
-i64 image_resolve_executable(u64 directory, const char* path, usize length, ExecutableFile& out) {
+i64 image_resolve_executable(u64 directory, const char* path, usize length, bool follow_last, ExecutableFile& out) {
   if (!active) return NOT_IMAGE;
   u32 start = 0;
   i64 error = path_start(directory, path, length, start);
   if (error != 0) return error;
-  imagefs::Resolution found = tree.resolve(start, path, length, true);
+  imagefs::Resolution found = tree.resolve(start, path, length, follow_last);
   // A file of the writable layer hides the image's, as for open.
   if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound))
     if (LayerFile* file = layer_file(found.parent, found.name, found.name_length))
       return files_node_executable(file->node, out);
   if (found.error != imagefs::ReadError::None) return image_errno(found.error);
+  imagefs::Stat stat{};
+  if (!follow_last && tree.stat(found.inode, stat) && (stat.mode & imagefs::TYPE_MASK) == imagefs::TYPE_SYMLINK)
+    return -ELOOP;
   return image_executable(found.inode, out);
 }
 

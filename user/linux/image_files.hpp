@@ -7,12 +7,13 @@
 // task is never writable and executable at once.
 #pragma once
 
+#include "files.hpp"
 #include "imagefs/reader.hpp"
+#include "lib/elf.hpp"
 #include "personality.hpp"
 
 namespace personality {
 
-struct ExecutableFile;  // files.hpp
 // What the path and descriptor hooks answer when the call is not about the image: files.cpp goes
 // on as without an image.
 constexpr i64 NOT_IMAGE = -(i64{1} << 40);
@@ -67,8 +68,9 @@ i64 image_map_copy(u64 address, u64 pages, u64 lead, const u8* bytes, u64 count,
 void image_release_mappings();
 // execve: what `path` (personality memory) names in the image from `directory`: a tree file or a
 // file of the writable layer. NOT_IMAGE (not the image's: /tmp, /dev, /proc, or a relative path
-// outside it), a negated errno (EACCES: a directory or no x bit), or 0 and `out`.
-i64 image_resolve_executable(u64 directory, const char* path, usize length, ExecutableFile& out);
+// outside it), a negated errno (EACCES: a directory or no x bit; ELOOP: a symlink last when
+// `follow_last` is false), or 0 and `out`.
+i64 image_resolve_executable(u64 directory, const char* path, usize length, bool follow_last, ExecutableFile& out);
 // A tree inode as an executable (EACCES for a directory or a file without an x bit).
 i64 image_executable(u32 inode, ExecutableFile& out);
 // Address space for a file mapping of `bytes` (page multiple) in the file area; 0 when exhausted.
@@ -107,7 +109,14 @@ i64 load_program(const char* path, usize length, LoadedProgram& out);
 // changing anything (ENOEXEC, or ENOENT/EACCES for the loader); after the old program is gone,
 // load_checked_program maps them (a file in the task's memory gets private copies; its loader
 // must be in the image). A dynamically linked program needs an image tree (ENOEXEC without).
-i64 check_program(const ExecutableFile& file);
-i64 load_checked_program(const ExecutableFile& file, LoadedProgram& out);
+// The program and its PT_INTERP loader (resolved in the image: an absolute path, symlinks inside
+// it) as check_program found them.
+struct CheckedProgram {
+  klib::ElfImage program, loader;
+  ExecutableFile loader_file;
+  bool has_loader;
+};
+i64 check_program(const ExecutableFile& file, CheckedProgram& checked);
+i64 load_checked_program(const ExecutableFile& file, const CheckedProgram& checked, LoadedProgram& out);
 
 }  // namespace personality

@@ -106,16 +106,7 @@ i64 map_elf(const ExecutableFile& file, const klib::ElfImage& image, bool main_p
   return 0;
 }
 
-// The program and its PT_INTERP loader (resolved in the image: an absolute path, symlinks inside
-// it), both checked.
-struct CheckedProgram {
-  klib::ElfImage program, loader;
-  ExecutableFile loader_file;
-  bool has_loader;
-};
-CheckedProgram checked;  // Under state_lock(); too large for the personality stacks.
-
-i64 check(const ExecutableFile& file) {
+i64 check(const ExecutableFile& file, CheckedProgram& checked) {
   checked = CheckedProgram{};
   i64 error = check_elf(file, true, checked.program);
   if (error < 0 || checked.program.interpreter_size == 0) return error;
@@ -133,9 +124,9 @@ i64 check(const ExecutableFile& file) {
 
 }  // namespace
 
-i64 check_program(const ExecutableFile& file) { return check(file); }
+i64 check_program(const ExecutableFile& file, CheckedProgram& checked) { return check(file, checked); }
 
-i64 load_checked_program(const ExecutableFile& file, LoadedProgram& out) {
+i64 load_checked_program(const ExecutableFile& file, const CheckedProgram& checked, LoadedProgram& out) {
   LoadedElf program{};
   i64 error = map_elf(file, checked.program, true, program);
   if (error < 0) return error;
@@ -155,8 +146,9 @@ i64 load_program(const char* path, usize length, LoadedProgram& out) {
   i64 error = image_resolve(imagefs::ROOT_INODE, path, length, true, inode);
   if (error < 0) return error;
   ExecutableFile file{};
-  if ((error = image_executable(inode, file)) < 0 || (error = check(file)) < 0) return error;
-  return load_checked_program(file, out);
+  CheckedProgram checked;  // On the start's 32 KiB stack, not in the data every invocation copies.
+  if ((error = image_executable(inode, file)) < 0 || (error = check(file, checked)) < 0) return error;
+  return load_checked_program(file, checked, out);
 }
 
 }  // namespace personality

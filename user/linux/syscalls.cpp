@@ -225,7 +225,8 @@ struct Arguments {
   X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
                           "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
                           "as across file systems")                                                             \
-  X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file")             \
+  X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file; "           \
+                   "AT_SYMLINK_NOFOLLOW: ELOOP for a symlink")                                                  \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \

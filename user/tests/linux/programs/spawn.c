@@ -193,14 +193,13 @@ int main(void) {
   static char huge[200000];
   memset(huge, 'x', sizeof huge - 1);
   exec_error("one string past 128 KiB", "/usr/bin/head", (char*[]){"head", huge, NULL}, environ);
-  static char many[20][120000];
+  // Twenty copies of one 120,000-byte variable: under the per-string limit, past 2 MiB together.
+  static char variable[120000];
+  memset(variable, 'y', sizeof variable - 1);
+  variable[0] = 'A';
+  variable[1] = '=';
   char* environment[21];
-  for (int i = 0; i < 20; ++i) {
-    memset(many[i], 'y', sizeof many[i] - 1);
-    many[i][0] = 'A' + (char)i;
-    many[i][1] = '=';
-    environment[i] = many[i];
-  }
+  for (int i = 0; i < 20; ++i) environment[i] = variable;
   environment[20] = NULL;
   exec_error("all past 2 MiB", "/usr/bin/head", plain, environment);
   exec_error("bad argv pointer", "/usr/bin/head", (char*[]){"head", (char*)16, NULL}, environ);
