@@ -77,8 +77,9 @@ struct Arguments {
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
-               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); other "  \
-               "flag sets EINVAL")                                                                              \
+               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); new "    \
+               "namespaces, CLONE_PIDFD, CLONE_PARENT and CLONE_VM without CLONE_THREAD or CLONE_VFORK "        \
+               "ENOSYS, counted; other flag sets EINVAL")                                                       \
   X(57, fork, "a new process: a task from the invocation's factory; the caller's lazy memory copied by its "  \
               "touched pages only (MemoryCopyCommitted), the rest of its writable memory eagerly; at most 16 "  \
               "processes per invocation (then, or past the memory limit, EAGAIN)")                              \
@@ -563,6 +564,23 @@ i64 sys_getgroups(const Arguments& a) {
 }
 i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
+// clone flags Linux accepts that the personality cannot honour: new namespaces (for uid 1000 Linux
+// would allow some, refuse others), a pidfd, CLONE_PARENT, and memory shared with a new process
+// that is neither a thread nor a vfork child. Refused ENOSYS and counted, never silently ignored.
+bool clone_unsupported(u64 flags) {
+  constexpr u64 CLONE_VM = 0x100, CLONE_PIDFD = 0x1000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
+                CLONE_THREAD = 0x10000, CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x2000000, CLONE_NEWUTS = 0x4000000,
+                CLONE_NEWIPC = 0x8000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000,
+                CLONE_NEWNET = 0x40000000;
+  constexpr u64 NAMESPACES =
+      CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+  if ((flags & (NAMESPACES | CLONE_PIDFD | CLONE_PARENT)) != 0) return true;
+  return (flags & CLONE_VM) != 0 && (flags & (CLONE_THREAD | CLONE_VFORK)) == 0;
+}
+i64 refuse_clone(u64 number) {
+  LockGuard guard;  // clone and clone3 run unlocked; the count is the process's state.
+  return unsupported(number);
+}
 // clone3 as clone (kernel/fork.c's checks): the structure's flags with exit_signal in the low
 // byte, the stack's top (stack + stack_size), the tid words and the TLS. What only clone3 can ask
 // (a pidfd, chosen tids, a cgroup, clearing the handlers) is refused ENOSYS and counted; glibc
@@ -593,12 +611,16 @@ i64 sys_clone3(const Arguments& a) {
     if ((arguments.flags & (CLONE_PIDFD | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0 || arguments.set_tid_size != 0)
       return unsupported(435);
   }
+  if (clone_unsupported(arguments.flags)) return refuse_clone(435);
   u64 stack_top = arguments.stack == 0 ? 0 : arguments.stack + arguments.stack_size;
   if (stack_top < arguments.stack) return -EINVAL;
   return linux_clone(arguments.flags | arguments.exit_signal, stack_top, arguments.parent_tid, arguments.child_tid,
                      arguments.tls);
 }
-i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
+i64 sys_clone(const Arguments& a) {
+  if (clone_unsupported(a.a0)) return refuse_clone(56);
+  return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4);
+}
 constexpr u64 SIGCHLD = 17;
 i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
