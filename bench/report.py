@@ -31,6 +31,9 @@ PAIRS = [
     ("fs_stat", "fs_stat"),
     ("fs_open_read_close", "fs_open_read_close"),
     ("fs_getdents_1000", "fs_getdents_1000"),
+    # The same fork_exec_wait program (bench/linux/workloads/fork_exec_wait.c) on both sides: inside one
+    # image function through the personality's fork, execve and wait4, and in the Linux guest.
+    ("fork_exec_wait", "fork_exec_wait"),
     # One demand-zero page fault: a lazy Memory's page touched first vs. a fresh anonymous mapping's.
     ("demand_zero_page", "demand_zero_page"),
 ]

@@ -19,7 +19,8 @@ import serialfmt  # noqa: E402
 KERNEL_METRICS = ["null_syscall", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross_cpu", "map_unmap_page", "demand_zero_page",
                   "task_create_destroy", "task_spawn_wait"]
 CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
-                     "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "invocations_per_second_1cpu",
+                     "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "fork_exec_wait",
+                     "invocations_per_second_1cpu",
                      "invocations_per_second_2cpu"]
 IMAGE_METRICS = ["python_cold_start", "fs_stat", "fs_open_read_close", "fs_getdents_1000"]
 # The Python image's tree (106 MiB) travels inside image_bench.elf and is copied at deploy: the

@@ -1431,16 +1431,64 @@ void files_close_on_exec() {
     if (descriptors[d].description != 0 && descriptors[d].close_on_exec) (void)linux_close(d);
 }
 
-i64 files_resolve_executable(u64 path) {
-  Path copy;
+i64 files_node_executable(u32 id, ExecutableFile& out) {
+  if (id >= node_limit()) return -ENOENT;
+  if (id == PROGRAM) {
+    out = ExecutableFile{ExecutableKind::Own, nullptr, 0, 0};
+    return 0;
+  }
+  const Node& n = node(id);
+  // As Linux's may_open and do_open_execat: a directory or a file without an x bit is EACCES.
+  if (n.type != NodeType::Regular || (n.mode & 0111) == 0) return -EACCES;
+  out = ExecutableFile{ExecutableKind::Memory, file_bytes(id), n.size, 0};
+  return 0;
+}
+
+i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 descriptor_flags,
+                             ExecutableFile& out) {
+  constexpr u64 AT_EMPTY_PATH = 0x1000;
+  auto descriptor = static_cast<std::int32_t>(directory);
+  if (length == 0) {
+    if ((descriptor_flags & AT_EMPTY_PATH) == 0) return -ENOENT;
+    if (descriptor == AT_FDCWD) return -EACCES;  // The working directory: a directory.
+    u32 inode = 0;
+    if (image_descriptor(directory, inode)) {
+      if (image_is_directory(inode)) return -EACCES;
+      return image_executable(inode, out);
+    }
+    Description* description = description_of(static_cast<u32>(descriptor));
+    if (description == nullptr || descriptor < 0) return -EBADF;
+    if (description->stream != Stream::File) return -EACCES;
+    return files_node_executable(description->node, out);
+  }
+  constexpr u64 AT_SYMLINK_NOFOLLOW = 0x100;
+  bool follow_last = (descriptor_flags & AT_SYMLINK_NOFOLLOW) == 0;
+  if (image_active()) {
+    i64 error = image_resolve_executable(directory, path, length, follow_last, out);
+    if (error != NOT_IMAGE) return error;
+  }
+  u32 start = ROOT;
+  i64 error = start_directory(descriptor, start);
+  if (error < 0 && path[0] != '/') return error;
   Lookup lookup;
-  i64 error = resolve(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), path, true, copy, lookup);
+  // The last component unfollowed first: /proc/self/exe of an image function names a file of
+  // the image, which this tree does not hold.
+  error = resolve_from(start, path, length, false, lookup, 0);
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
-  if (lookup.node == PROGRAM) return 0;
-  const Node& n = node(lookup.node);
-  if (n.type != NodeType::Regular || (n.mode & 0111) == 0) return -EACCES;
-  return -ENOEXEC;  // Only the program's own image can be loaded (docs/LINUX.md, Processes).
+  if (!follow_last && node(lookup.node).type == NodeType::Symlink) return -ELOOP;  // execveat's AT_SYMLINK_NOFOLLOW.
+  if (lookup.node == PROC_SELF_EXE && image_active()) {
+    char program[manager::NAME_BYTES + 2 + manager::MAX_ARGUMENT_BYTES];
+    usize program_length = program_path(program);
+    return image_resolve_executable(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), program, program_length, true,
+                                    out);
+  }
+  if (node(lookup.node).type == NodeType::Symlink) {
+    error = resolve_from(start, path, length, true, lookup, 0);
+    if (error < 0) return error;
+    if (lookup.node == NO_NODE) return -ENOENT;
+  }
+  return files_node_executable(lookup.node, out);
 }
 
 void files_storage(void (*keep)(u64 address, u64 bytes)) {

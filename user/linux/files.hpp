@@ -147,9 +147,24 @@ void files_fork_references();
 void files_fork_references_undo();
 void files_close_all();
 void files_close_on_exec();
-// 0 when `path` names the program's own file (/proc/self/exe, /<name>), else ENOENT, EACCES or
-// ENOEXEC (nothing else can be loaded yet).
-i64 files_resolve_executable(u64 path);
+// What execve loads (exec.cpp): the static function's own file (/proc/self/exe, /<name>), read
+// through FUNCTION_EXECUTABLE; or a file whose bytes are in the task: in /tmp or the image's
+// writable layer (Memory), or in the image tree (Tree, `tree_inode`: its pages can be shared).
+enum class ExecutableKind : u8 { Own, Memory, Tree };
+struct ExecutableFile {
+  ExecutableKind kind;
+  const u8* bytes;
+  u64 size;
+  u32 tree_inode;
+};
+// Resolves `path` (personality memory, `length` bytes, not NUL-counted) from `directory` (a
+// descriptor or AT_FDCWD) for execve: 0 and `out`, or ENOENT, ENOTDIR, ELOOP, EBADF, or EACCES for
+// a directory, a file without an x bit or anything not a regular file. An empty path with
+// AT_EMPTY_PATH in `descriptor_flags` names the descriptor itself (execveat).
+i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 descriptor_flags,
+                             ExecutableFile& out);
+// A files.cpp node (/tmp, the writable layer) as an executable, with the same checks.
+i64 files_node_executable(u32 node, ExecutableFile& out);
 // Calls `keep` for every range of the mmap area /tmp uses (its node table and file data): exec
 // keeps them, since /tmp outlives the program image.
 void files_storage(void (*keep)(u64 address, u64 bytes));

@@ -777,4 +777,20 @@ void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch) {
   if (cursor < mmap_backed) (void)linux_munmap(cursor, mmap_backed - cursor);
 }
 
+void memory_release_break() {
+  for (usize i = 0; i < chunk_count;) {
+    Chunk chunk = chunks[i];
+    if (chunk.address < brk_start || chunk.address >= brk_backed) {
+      ++i;
+      continue;
+    }
+    (void)native_unmap(manager::FUNCTION_TASK, chunk.address, chunk.pages);
+    (void)native(abi::Syscall::CapabilityDelete, chunk.slot);
+    free_slot(chunk.slot);
+    remove_chunk(chunk.slot);  // Moves the last chunk to i.
+  }
+  brk_current = brk_high = brk_backed = brk_start;
+  brk_chunk = FIRST_CHUNK_PAGES;
+}
+
 }  // namespace personality

@@ -167,6 +167,8 @@ void write_log(const char* text, usize length);
 // state_lock() and never gives it back, so no other thread changes the result afterwards; the
 // caller must not hold it. Never returns.
 [[noreturn]] void exit_program(u64 status);
+// Logs how many calls the process answered ENOSYS and their first numbers (none: nothing).
+void log_unsupported_calls();
 
 u64 read_tsc();
 // Profiling (profile.cpp; empty unless built with METTEAGLE_LINUX_PROFILE): the start, one record
@@ -216,6 +218,9 @@ constexpr usize EXEC_SCRATCH_BYTES = 300 * 16;
 void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch);
 // Personality memory in the mmap area that exec must never give back (the supervisor's stacks).
 void memory_keep_on_exec(u64 address, u64 bytes);
+// exec of another program: every brk chunk goes (the new program may lie where the old break
+// was); memory_init then places the break after the new image (State::start.image_end).
+void memory_release_break();
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

@@ -98,6 +98,12 @@ i64 linux_setpgid(u64 pid, u64 group);
 i64 linux_getpgid(u64 pid);
 i64 linux_setsid();
 i64 linux_getsid(u64 pid);
+i64 linux_getpriority(u64 which, u64 who);
+// prctl's options programs set at start (busybox, zsh): recorded per process or thread; any other
+// option is NOT_SUPPORTED, which the dispatcher answers ENOSYS and counts.
+constexpr i64 NOT_SUPPORTED = -(i64{1} << 41);
+i64 linux_prctl(u64 option, u64 argument2, u64 argument3, u64 argument4, u64 argument5);
+i64 linux_setpriority(u64 which, u64 who, u64 value);
 // Ends the calling process with a Linux wait status: pid 1 ends the invocation (EVENT_EXIT), any
 // other becomes a zombie for its parent. Takes state_lock() for good; the caller must not hold it.
 [[noreturn]] void end_process(u64 wait_status);
@@ -138,6 +144,7 @@ u32 pipe_state(u32 pipe, bool write_end, bool record_waiter);
 
 // exec.cpp
 i64 linux_execve(u64 path, u64 argv, u64 envp);
+i64 linux_execveat(u64 directory, u64 path, u64 argv, u64 envp, u64 flags);
 // The Linux initial stack (System V ABI, x86-64 supplement 3.4.1) for `arguments` and
 // `environment` (personality memory), the first program's (start.cpp) and exec's; AT_BASE is
 // `loader_base` (a dynamically linked program's PT_INTERP loader, program_loader.cpp; 0: none).

@@ -74,17 +74,23 @@ struct Arguments {
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
   X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
+  X(51, getsockname, "ENOTSOCK for an open descriptor (no sockets), EBADF else")                               \
+  X(52, getpeername, "as getsockname (bash asks whether stdin is a network connection)")                      \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
-               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); other "  \
-               "flag sets EINVAL")                                                                              \
+               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); new "    \
+               "namespaces, CLONE_PIDFD, CLONE_PARENT and CLONE_VM without CLONE_THREAD or CLONE_VFORK "        \
+               "ENOSYS, counted; other flag sets EINVAL")                                                       \
   X(57, fork, "a new process: a task from the invocation's factory; the caller's lazy memory copied by its "  \
               "touched pages only (MemoryCopyCommitted), the rest of its writable memory eagerly; at most 16 "  \
               "processes per invocation (then, or past the memory limit, EAGAIN)")                              \
   X(58, vfork, "as fork (the parent does not wait: the child has its own copy)")                                \
-  X(59, execve, "the program's own image (/proc/self/exe, /<name>) in place: argv, envp, FD_CLOEXEC; other "   \
-                "files ENOEXEC (EACCES without an x bit), unknown paths ENOENT")                                \
+  X(59, execve, "in place: an ELF file of the image tree (static or dynamic: its PT_INTERP loader too), of "    \
+                "/tmp or the writable layer (image functions), the static function's own image "                \
+                "(/proc/self/exe, /<name>), or a #! script (interpreter, one optional argument, 5 deep: "       \
+                "ELOOP); argv, envp, FD_CLOEXEC; the old program's memory freed; ENOENT, EACCES (no x bit, "    \
+                "a directory), ENOEXEC, E2BIG (a string past 128 KiB, all past 2 MiB), EFAULT as Linux")        \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
@@ -134,6 +140,9 @@ struct Arguments {
                 "ticks since boot")                                                                             \
   X(102, getuid, "1000")                                                                                        \
   X(104, getgid, "1000")                                                                                        \
+  X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
+                 "EINVAL for -1")                                                                               \
+  X(106, setgid, "as setuid, for gid 1000")                                                                     \
   X(107, geteuid, "1000")                                                                                       \
   X(108, getegid, "1000")                                                                                       \
   X(109, setpgid, "the caller or its child into a group of its session")                                       \
@@ -151,6 +160,12 @@ struct Arguments {
   X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
   X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
+  X(140, getpriority, "the calling process's nice value (as 20 - nice); other processes ESRCH")                   \
+  X(141, setpriority, "records the calling process's nice value (inherited by fork, not acted on); a lower "    \
+                      "value than the current one EACCES, others ESRCH")                                        \
+  X(157, prctl, "PR_SET_NAME/PR_GET_NAME (a 16-byte name, per process), PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, " \
+                "PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_KEEPCAPS, PR_CAPBSET_READ (no capabilities: 0) recorded; "  \
+                "other options ENOSYS, counted")                                                                \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
   X(191, getxattr, "ENODATA: no extended attributes (no ACLs, no security labels)")                            \
@@ -217,9 +232,12 @@ struct Arguments {
   X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
                           "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
                           "as across file systems")                                                             \
+  X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file; "           \
+                   "AT_SYMLINK_NOFOLLOW: ELOOP for a symlink")                                                  \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
-  X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
+  X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \
+                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                                                              \
   X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -265,6 +283,8 @@ i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_fadvise64(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
 i64 sys_socket(const Arguments&) { return -97; }  // EAFNOSUPPORT
+i64 sys_getsockname(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }  // ENOTSOCK
+i64 sys_getpeername(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }
 i64 sys_getxattr(const Arguments&) { return -61; }  // ENODATA
 i64 sys_lgetxattr(const Arguments&) { return -61; }
 i64 sys_fgetxattr(const Arguments& a) { return descriptor_open(a.a0) ? -61 : -EBADF; }
@@ -331,6 +351,9 @@ i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
 i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_execve(const Arguments& a) { return linux_execve(a.a0, a.a1, a.a2); }
+i64 sys_getpriority(const Arguments& a) { return linux_getpriority(a.a0, a.a1); }
+i64 sys_setpriority(const Arguments& a) { return linux_setpriority(a.a0, a.a1, a.a2); }
+i64 sys_execveat(const Arguments& a) { return linux_execveat(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_setpgid(const Arguments& a) { return linux_setpgid(a.a0, a.a1); }
 i64 sys_getpgrp(const Arguments&) { return linux_getpgid(0); }
 i64 sys_getpgid(const Arguments& a) { return linux_getpgid(a.a0); }
@@ -438,6 +461,13 @@ i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
 i64 sys_getegid(const Arguments&) { return LINUX_GID; }
+i64 sys_setuid(const Arguments& a) { return a.a0 == LINUX_UID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_setgid(const Arguments& a) { return a.a0 == LINUX_GID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 unsupported(u64 number);
+i64 sys_prctl(const Arguments& a) {
+  i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);
+  return result == NOT_SUPPORTED ? unsupported(157) : result;
+}
 
 i64 sys_exit(const Arguments& a) { linux_exit_thread(a.a0); }
 i64 sys_exit_group(const Arguments& a) { exit_program(a.a0); }
@@ -543,8 +573,63 @@ i64 sys_getgroups(const Arguments& a) {
 }
 i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
-i64 sys_clone3(const Arguments&) { return -ENOSYS; }
-i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
+// clone flags Linux accepts that the personality cannot honour: new namespaces (for uid 1000 Linux
+// would allow some, refuse others), a pidfd, CLONE_PARENT, and memory shared with a new process
+// that is neither a thread nor a vfork child. Refused ENOSYS and counted, never silently ignored.
+bool clone_unsupported(u64 flags) {
+  constexpr u64 CLONE_VM = 0x100, CLONE_PIDFD = 0x1000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
+                CLONE_THREAD = 0x10000, CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x2000000, CLONE_NEWUTS = 0x4000000,
+                CLONE_NEWIPC = 0x8000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000,
+                CLONE_NEWNET = 0x40000000;
+  constexpr u64 NAMESPACES =
+      CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+  if ((flags & (NAMESPACES | CLONE_PIDFD | CLONE_PARENT)) != 0) return true;
+  return (flags & CLONE_VM) != 0 && (flags & (CLONE_THREAD | CLONE_VFORK)) == 0;
+}
+i64 refuse_clone(u64 number) {
+  LockGuard guard;  // clone and clone3 run unlocked; the count is the process's state.
+  return unsupported(number);
+}
+// clone3 as clone (kernel/fork.c's checks): the structure's flags with exit_signal in the low
+// byte, the stack's top (stack + stack_size), the tid words and the TLS. What only clone3 can ask
+// (a pidfd, chosen tids, a cgroup, clearing the handlers) is refused ENOSYS and counted; glibc
+// then uses clone.
+i64 sys_clone3(const Arguments& a) {
+  struct CloneArguments {
+    u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+  };
+  constexpr u64 VERSION0_BYTES = 64;
+  constexpr u64 CLONE_PIDFD = 0x1000, CLONE_THREAD = 0x10000, CLONE_PARENT = 0x8000, CLONE_CLEAR_SIGHAND = u64{1} << 32,
+                CLONE_INTO_CGROUP = u64{1} << 33;
+  CloneArguments arguments{};
+  {
+    // Runs unlocked, as clone does (linux_clone takes the lock itself); the checks take it here.
+    LockGuard guard;
+    u64 size = a.a1;
+    if (size < VERSION0_BYTES) return -EINVAL;
+    if (size > PAGE) return -E2BIG;
+    if (!readable(a.a0, size)) return -EFAULT;
+    memcpy(&arguments, reinterpret_cast<const void*>(a.a0), size < sizeof arguments ? size : sizeof arguments);
+    for (u64 at = sizeof arguments; at < size; ++at)
+      if (*reinterpret_cast<const u8*>(a.a0 + at) != 0) return -E2BIG;  // Fields of a newer kernel, set.
+    if ((arguments.exit_signal & ~u64{0xff}) != 0 || (arguments.flags & 0xff) != 0) return -EINVAL;
+    if ((arguments.flags & ~(u64{0xffffffff} | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0) return -EINVAL;
+    if ((arguments.flags & (CLONE_THREAD | CLONE_PARENT)) != 0 && arguments.exit_signal != 0) return -EINVAL;
+    if ((arguments.set_tid == 0) != (arguments.set_tid_size == 0)) return -EINVAL;
+    if ((arguments.stack == 0) != (arguments.stack_size == 0)) return -EINVAL;
+    if ((arguments.flags & (CLONE_PIDFD | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0 || arguments.set_tid_size != 0)
+      return unsupported(435);
+  }
+  if (clone_unsupported(arguments.flags)) return refuse_clone(435);
+  u64 stack_top = arguments.stack == 0 ? 0 : arguments.stack + arguments.stack_size;
+  if (stack_top < arguments.stack) return -EINVAL;
+  return linux_clone(arguments.flags | arguments.exit_signal, stack_top, arguments.parent_tid, arguments.child_tid,
+                     arguments.tls);
+}
+i64 sys_clone(const Arguments& a) {
+  if (clone_unsupported(a.a0)) return refuse_clone(56);
+  return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4);
+}
 constexpr u64 SIGCHLD = 17;
 i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
@@ -602,7 +687,7 @@ i64 unsupported(u64 number) {
 bool runs_unlocked(u64 number) {
   switch (number) {
     case 24: case 35: case 56: case 57: case 58: case 60: case 72: case 73: case 202: case 230: case 231: case 232:
-    case 281:
+    case 281: case 435:
       return true;
     default:
       return false;

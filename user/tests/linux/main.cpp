@@ -54,6 +54,10 @@ NATIVE_CASE(image_cat)
 NATIVE_CASE(image_sha256sum)
 NATIVE_CASE(image_head)
 NATIVE_CASE(image_cat_missing)
+NATIVE_CASE(shell_bash)
+NATIVE_CASE(shell_zsh)
+NATIVE_CASE(shell_busybox)
+NATIVE_CASE(spawn)
 #undef NATIVE_CASE
 // The image tree of the host's Debian ls, cat, sha256sum and head (make-image-tree), page-aligned.
 extern "C" const sys::u8 linux_image_tree[], linux_image_tree_end[];
@@ -706,6 +710,8 @@ u64 matches_native(Case& test, const char* name, const NativeRun& native, const 
     for (usize i = 0; i < 80 && from + i < native_size; ++i) wanted[i] = static_cast<char>(native.output[from + i]);
     test.fail(__FILE__, __LINE__, "%s differs from its native run at byte %zu (%zu vs %zu bytes): got \"%s\", native \"%s\"",
               name, at, size, native_size, got, wanted);
+    printf(console(), "# %s (%s, exit code %lu) printed:\n%s\n# (end)\n", name, status_name(reply.status),
+           reply.result().exit_code, text);
   }
   printf(console(), "# %s: %zu bytes as natively, status %lu, %lu calls answered ENOSYS\n", name, size,
          expected_status, reply.result().detail);
@@ -814,10 +820,11 @@ FunctionConfig image_config() {
 }
 
 // Deploys `name` as an image function: the tree, then "program\0arguments...\0\0environment".
-Reply deploy_image(const char* name, const char* strings, u64 bytes) {
+Reply deploy_image(const char* name, const char* strings, u64 bytes, const FunctionConfig& config = image_config()) {
   return client().deploy(RawName::of(name), linux_image_tree, static_cast<u64>(linux_image_tree_end - linux_image_tree),
-                         image_config(), nullptr, true, strings, bytes);
+                         config, nullptr, true, strings, bytes);
 }
+constexpr u64 BASH_UNSUPPORTED = 0, ZSH_UNSUPPORTED = 0, BUSYBOX_UNSUPPORTED = 0, SPAWN_UNSUPPORTED = 0;
 #define IMAGE_ENVIRONMENT "\0\0PATH=/usr/bin:/bin\0HOME=/\0LANG=C\0TZ=UTC"
 
 // Deploys an image function, compares one run with the native run in the same tree, removes it
@@ -915,6 +922,43 @@ void image_processes_share_the_tree(Case& test) {
   EXPECT_STATUS(client().remove("imgprocs"), manager::STATUS_OK);
 }
 
+// Real shells run other programs of the tree (execve of static and dynamically linked ELF files,
+// #! scripts nested and looping, a program copied into /tmp, every failure as the shells report
+// it): Debian's bash-static, zsh-static and busybox sh run programs/shell/script.sh, and spawn.c
+// (musl) uses posix_spawn, popen, system, vfork, fexecve and the execve failure paths; each
+// prints exactly what it prints natively, chrooted in the same tree, with the same exit status.
+// The ENOSYS counts are exact: busybox's start-up prctl, setuid and setgid (3 per busybox process
+// started); bash, zsh and spawn make none.
+template <usize N>
+void image_program_as_natively(Case& test, const char* name, const char (&strings)[N], const NativeRun& native,
+                               u64 unsupported_calls) {
+  // A generous bound, not a speed requirement: a script forks and execs dozens of processes, and
+  // on a loaded build host the default 30 s was seen to pass before bash finished.
+  FunctionConfig config = image_config();
+  config.timeout_nanoseconds = 300'000'000'000;
+  Reply deployed = deploy_image(name, strings, N, config);
+  if (deployed.status != manager::STATUS_OK) {
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
+    return;
+  }
+  ThreadSelfInfo before = thread_self();
+  EXPECT_EQ(matches_native(test, name, native), unsupported_calls);
+  ThreadSelfInfo after = thread_self();
+  printf(console(), "# %s took %lu ms (QEMU TCG, guest clock)\n", name,
+         (after.timestamp - before.timestamp) / (after.tsc_hertz / 1000 + 1));
+  EXPECT_STATUS(client().remove(name), manager::STATUS_OK);
+}
+
+void shells_run_programs_of_the_image_as_natively(Case& test) {
+  image_program_as_natively(test, "bash", "/usr/bin/bash\0/scripts/script.sh" IMAGE_ENVIRONMENT, NATIVE(shell_bash),
+                            BASH_UNSUPPORTED);
+  image_program_as_natively(test, "zsh", "/usr/bin/zsh\0/scripts/script.sh" IMAGE_ENVIRONMENT, NATIVE(shell_zsh),
+                            ZSH_UNSUPPORTED);
+  image_program_as_natively(test, "ash", "/usr/bin/busybox\0sh\0/scripts/script.sh" IMAGE_ENVIRONMENT,
+                            NATIVE(shell_busybox), BUSYBOX_UNSUPPORTED);
+  image_program_as_natively(test, "spawn", "/usr/bin/spawn" IMAGE_ENVIRONMENT, NATIVE(spawn), SPAWN_UNSUPPORTED);
+}
+
 // File-operation costs on image files from a dynamically linked program (fsbench.c): printed as
 // TSC ticks per call; the case checks that every operation succeeded and the listing saw 1,002
 // names (1,000 entries, "." and "..").
@@ -940,6 +984,7 @@ const test::TestEntry TESTS[] = {
     {"image_writes_stay_in_the_invocation", image_writes_stay_in_the_invocation},
     {"image_processes_share_the_tree", image_processes_share_the_tree},
     {"image_file_operation_costs", image_file_operation_costs},
+    {"shells_run_programs_of_the_image_as_natively", shells_run_programs_of_the_image_as_natively},
     {"c_program_reads_stdin_writes_stdout", c_program_reads_stdin_writes_stdout},
     {"c_program_exit_code_is_the_status", c_program_exit_code_is_the_status},
     {"c_program_repeated_invocations", c_program_repeated_invocations},
