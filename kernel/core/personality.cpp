@@ -34,8 +34,21 @@ bool redirect_to_personality(Thread& self, arch::TrapFrame& frame) {
   utcb.personality_registers = arch::personality_registers(frame);
   utcb.personality_active = 1;
   arch::enter_personality(frame, self.syscall_handler_entry, self.syscall_handler_stack,
-                          self.utcb_address + offsetof(abi::Utcb, personality_registers));
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_SYSCALL);
   return true;
+}
+
+void take_interrupt(Thread& self) {
+  // Without a handler the mark stays for the thread's next wait; inside its handler, the handler
+  // returns first (PersonalityReturn) and the interrupt is taken on that way out.
+  if (self.syscall_handler_entry == 0) return;
+  abi::Utcb& utcb = utcb_of(self);
+  if (utcb.personality_active != 0) return;
+  self.interrupt_pending = false;
+  utcb.personality_registers = arch::personality_registers(*self.frame);
+  utcb.personality_active = 1;
+  arch::enter_personality(*self.frame, self.syscall_handler_entry, self.syscall_handler_stack,
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_INTERRUPT);
 }
 
 template <> [[gnu::always_inline]] inline

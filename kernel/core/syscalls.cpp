@@ -101,6 +101,8 @@ void on_return_to_user() {
   if (self.state != ThreadState::Dead && arch::user_instruction_pointer(*self.frame) >= metteagle::abi::USER_SPACE_USABLE_END) stop_thread(self);
   if (current_thread()->state == ThreadState::Dead) exit_current();
   preempt_if_needed();
+  // A ThreadInterrupt (maybe sent while this thread waited for the CPU) enters its personality.
+  if (current_thread()->interrupt_pending) take_interrupt(*current_thread());
   // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.
   // (A dead thread never gets here: exit_current does not return.)
   arch::address_space_activate(current_thread()->task->page_table_root);
