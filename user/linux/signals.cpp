@@ -327,8 +327,9 @@ void deliver_signals(u64 number) {
         else registers.rax = static_cast<u64>(-EINTR);
         restart = false;
       }
+      bool entered = enter_handler(signal, action, to_thread);  // It reads the signal's record.
       if (!to_thread) record_valid &= ~bit(signal);
-      if (enter_handler(signal, action, to_thread)) break;
+      if (entered) break;
     }
     // The default action (or a handler that cannot be entered): the process ends by the signal.
     state_lock().unlock();
