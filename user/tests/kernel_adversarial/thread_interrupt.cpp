@@ -148,6 +148,46 @@ void interrupt_enters_the_handler_of_a_spinning_thread(Case& test) {
   EXPECT_EQ(spinner.after_r11, SPIN_R11);
 }
 
+// A thread spinning without system calls on CPU 1 and a peer of the same priority there that sleeps
+// 50 ms (past the spinner's 10 ms slice, which runs out while it runs alone), then interrupts it: the
+// peer must get the CPU when it wakes, or no signal could ever reach a spinning thread of a
+// function confined to one CPU.
+struct Sleeper {
+  u64 notification, spinner;
+  volatile u64 woke, interrupted;
+};
+Sleeper sleeper;
+
+void sleeper_entry(u64) {
+  (void)wait_on(sleeper.notification, 50'000'000);
+  sleeper.woke = 1;
+  sleeper.interrupted = static_cast<u64>(interrupt(sleeper.spinner));
+  for (;;) (void)wait_on(sleeper.notification, abi::TIMEOUT_INFINITE);
+}
+
+void a_peer_that_wakes_gets_the_cpu_of_a_spinning_thread(Case& test) {
+  Environment& own = environment();
+  ScopedSlot parking_slot(test), notification_slot(test);
+  REQUIRE(parking_slot.valid() && notification_slot.valid());
+  REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  REQUIRE_OK(own.factory.create(ObjectType::Notification, notification_slot.selector()));
+  bystander.parking = parking_slot.selector();
+  spinner = Spinner{};
+  spinner.stop_on_interrupt = 1;
+  LocalThread spinning, waking;
+  REQUIRE_OK(spinning.create(1));
+  REQUIRE_OK(waking.create(1));
+  sleeper = Sleeper{notification_slot.selector(), spinning.thread().selector(), 0, UNSET};
+  REQUIRE_OK(spinning.start(spinner_entry, 0));
+  REQUIRE_OK(waking.start(sleeper_entry, 0));
+  bool woke = await(sleeper.woke);
+  if (!woke) spinner.stop = 1;  // The old scheduler: free CPU 1 so the case can end.
+  EXPECT(woke);
+  REQUIRE(await(spinner.done));
+  EXPECT_EQ(sleeper.interrupted, static_cast<u64>(Error::None));
+  EXPECT_EQ(spinner.interrupts, woke ? 1 : 0);
+}
+
 // Every mask of Thread rights: ThreadInterrupt needs Interrupt exactly; Control is not enough.
 void interrupt_needs_its_right(Case& test) {
   Environment& own = environment();
@@ -218,6 +258,7 @@ extern const test::TestEntry THREAD_INTERRUPT_TESTS[] = {
     {"interrupt_ends_a_blocked_notification_wait", interrupt_ends_a_blocked_notification_wait},
     {"interrupt_before_a_wait_ends_it_at_once", interrupt_before_a_wait_ends_it_at_once},
     {"interrupt_enters_the_handler_of_a_spinning_thread", interrupt_enters_the_handler_of_a_spinning_thread},
+    {"a_peer_that_wakes_gets_the_cpu_of_a_spinning_thread", a_peer_that_wakes_gets_the_cpu_of_a_spinning_thread},
     {"interrupt_needs_its_right", interrupt_needs_its_right},
     {"interrupt_storm_leaves_the_other_cpu_answering", interrupt_storm_leaves_the_other_cpu_answering},
 };
