@@ -9,6 +9,7 @@
 #include "abi/syscall.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/syscall_registers.hpp"
+#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "object/capability_space.hpp"
@@ -74,6 +75,8 @@ Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall:
     return Error::InvalidArgument;
   arch::load_personality_registers(*self.frame, saved);
   utcb.personality_active = 0;
+  // An interrupt that came while the handler ran is taken on this way out (on_return_to_user).
+  if (self.interrupt_pending) this_cpu().need_reschedule = true;
   return Outcome::Continues;  // The registers, the result among them, are the handler's.
 }
 KERNEL_SYSCALL_DISPATCHER(PersonalityReturn);

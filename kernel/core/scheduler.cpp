@@ -127,6 +127,8 @@ void schedule() {
   }
   Thread* next = pick_next(cpu);
   if (next != cpu.idle) next->state = ThreadState::Running;
+  // A marked thread (ThreadInterrupt) looks at its mark on its way back to user mode.
+  if (next->interrupt_pending) cpu.need_reschedule = true;
   if (next == previous) return;
   if (next->time_slice_left == 0) next->time_slice_left = TIME_SLICE_TICKS;
   cpu.local.current_thread = next;

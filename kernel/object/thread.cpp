@@ -225,9 +225,11 @@ void interrupt_thread(Thread& thread) {
   }
   if (thread.interrupt_pending) return;
   thread.interrupt_pending = true;
-  if (thread.state == ThreadState::Running && &thread != current_thread()) {
+  // A running thread takes the mark on its way back to user mode, which the scheduler's request
+  // makes it look for (an IPI for another CPU); any other, when schedule() next picks it.
+  if (thread.state == ThreadState::Running) {
     u32 cpu = cpu_running(thread);
-    if (cpu != NO_CPU) arch::send_reschedule(cpu);
+    if (cpu != NO_CPU) request_reschedule(cpu);
   }
 }
 
