@@ -16,7 +16,7 @@ import serialfmt  # noqa: E402
 
 # Two boots: the kernel benchmarks run as the root task; the container benchmarks run as a client
 # of the container manager, both started by the root task.
-KERNEL_METRICS = ["null_syscall", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross_cpu", "map_unmap_page", "demand_zero_page",
+KERNEL_METRICS = ["null_syscall", "thread_interrupt", "ipc_roundtrip_same_cpu", "ipc_roundtrip_cross_cpu", "map_unmap_page", "demand_zero_page",
                   "task_create_destroy", "task_spawn_wait"]
 CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
                      "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "fork_exec_wait",

@@ -309,6 +309,7 @@ KERNEL_SYSCALL_VIEW(ThreadSetSyscallHandler) {
 };
 
 KERNEL_SYSCALL_VIEW_EMPTY(PersonalityReturn);
+KERNEL_SYSCALL_VIEW_EMPTY(ThreadInterrupt);
 
 KERNEL_SYSCALL_VIEW(ThreadSetFsBase) {
  public:

@@ -159,7 +159,8 @@ i64 linux_epoll_pwait(u64 epoll_descriptor, u64 events_address, u64 max_events, 
     u64 now = monotonic_nanoseconds();
     if (now >= deadline) return 0;
     u64 left = deadline - now;
-    sleep_nanoseconds(left < 1'000'000 ? left : 1'000'000);
+    if (signal_pending()) return -EINTR;
+    if (sleep_nanoseconds(left < 1'000'000 ? left : 1'000'000) != 0) return -EINTR;
   }
 }
 

@@ -121,6 +121,7 @@ struct ThreadEntry {
   // after the handler's frame is built.
   u64 signal_mask = 0, suspend_mask = 0;
   bool suspend_mask_pending = false;
+  u64 pending_signals = 0;  // Sent to this thread (tkill, tgkill); atomic or, atomic and.
 };
 void threads_init();
 ThreadEntry& current_thread();
@@ -178,7 +179,9 @@ void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
 void profile_report();
 u64 monotonic_nanoseconds();
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
-void sleep_nanoseconds(u64 nanoseconds);
+// A signal for the thread (its wait ends Interrupted and signal_pending() says so) ends it early:
+// the nanoseconds left then, else 0.
+u64 sleep_nanoseconds(u64 nanoseconds);
 void random_bytes(u8* target, usize length);
 void random_init();
 

@@ -45,6 +45,7 @@ struct ForkRecord {
   abi::PersonalityRegisters registers;
   ThreadEntry thread;
   u64 clear_tid, set_tid;  // CLONE_CHILD_CLEARTID / CLONE_CHILD_SETTID words (0: none).
+  u64 thread_slot;  // The child's capability to its own thread (signals interrupt it).
 };
 ForkRecord pending_fork;
 
@@ -262,6 +263,7 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   record.pid = pid;
   record.slots = child.slots() | (u64{1} << data_slot);
   record.exception_slot = exceptions;
+  record.thread_slot = thread;
   record.registers = registers;
   record.registers.rax = 0;
   if (stack != 0) record.registers.rsp = stack;
@@ -299,7 +301,7 @@ bool matches(const ProcessEntry& entry, i64 selector) {
 
 // Looks for a zombie child matching `selector`: its pid and status, reaped unless `keep`; 0 when
 // children match but none has ended; -ECHILD when none matches. Waits (without locks) unless
-// `nonblocking`; -EINTR when a signal comes.
+// `nonblocking`; -ERESTARTSYS when a signal comes (EINTR, or a restart with SA_RESTART).
 i64 wait_child(i64 selector, bool nonblocking, bool keep, u32& status) {
   if (shared() == nullptr) return -ECHILD;
   for (;;) {
@@ -334,7 +336,7 @@ i64 wait_child(i64 selector, bool nonblocking, bool keep, u32& status) {
     }
     if (!any) return -ECHILD;
     if (nonblocking) return 0;
-    if (signal_pending()) return -EINTR;
+    if (signal_pending()) return -ERESTARTSYS;
     state_lock().unlock();
     process_block(~u64{0});
     state_lock().lock();
@@ -632,6 +634,8 @@ extern "C" [[noreturn]] void personality_fork_start() {
   own_process_index = record.index;
   own_pid = record.pid;
   own_exception_slot = record.exception_slot;
+  main_thread_slot = record.thread_slot;
+  timers_after_fork();
   for (Child& child : children) child = Child{};
   threads_after_fork(record.thread, record.pid, record.clear_tid);
   memory_after_fork();

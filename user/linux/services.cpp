@@ -194,8 +194,8 @@ u64 monotonic_nanoseconds() {
   return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
 
-void sleep_nanoseconds(u64 nanoseconds) {
-  if (nanoseconds == 0) return;
+u64 sleep_nanoseconds(u64 nanoseconds) {
+  if (nanoseconds == 0) return 0;
   u64 notification = current_notification();
   u64 until = monotonic_nanoseconds() + nanoseconds;
   for (u64 now = monotonic_nanoseconds(); now < until; now = monotonic_nanoseconds()) {
@@ -208,10 +208,15 @@ void sleep_nanoseconds(u64 nanoseconds) {
     // the rest of the time.
     sys::SyscallRegisters registers{0, 0, 0, 0, 0, until - now};
     u64 before = read_tsc();
-    (void)sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+    sys::Error error = sys::invoke(abi::Syscall::NotificationWait, notification, registers);
     current_thread().waited_ticks += read_tsc() - before;  // Its own entry: no lock needed.
     ++current_thread().waits;
+    if (error == sys::Error::Interrupted && signal_pending()) {
+      u64 after = monotonic_nanoseconds();
+      return after < until ? until - after : 1;
+    }
   }
+  return 0;
 }
 
 void random_init() {

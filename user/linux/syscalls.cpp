@@ -47,12 +47,12 @@ struct Arguments {
                   "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
-  X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
-                      "of a system call (docs/LINUX.md, Processes)")                                            \
+  X(13, rt_sigaction, "records the action per process (the old one returned); SA_RESTART, SA_SIGINFO, " \
+                      "SA_ONSTACK, SA_NODEFER, SA_RESETHAND (docs/LINUX.md, Processes)")                     \
   X(14, rt_sigprocmask, "the calling thread's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK); a new thread "   \
                         "starts with its creator's")                                                         \
-  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo) to the registers and mask in "  \
-                      "its ucontext, as the handler left them")                                                \
+  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo, FXSAVE state) to the "      \
+                      "registers, x87/SSE state and mask in it, as the handler left them")                    \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
   X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
   X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
@@ -69,7 +69,8 @@ struct Arguments {
   X(32, dup, "lowest free descriptor (1024 in all: EMFILE), sharing the description and its offset")         \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
-  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
+  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning); a signal " \
+              "ends it: EINTR and the time left") \
   X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
@@ -96,9 +97,9 @@ struct Arguments {
               "count and the ENOSYS count)")                                                                    \
   X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
                "deleted; ECHILD without children")                                                              \
-  X(62, kill, "to processes of the invocation (pid, 0, -1, -group): pending until the target's next system "   \
-              "call, then its default action (terminate) or handler; SIGURG accepted and dropped (Go's "       \
-              "preemption requests); signal 0: ESRCH or 0")                     \
+  X(62, kill, "to processes of the invocation (pid, 0, -1, -group); to the own process: a thread that does not " \
+              "block it is interrupted (a handler runs at once); another process: pending, its waits wake, " \
+              "taken at its next system call; signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
                "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
@@ -151,7 +152,7 @@ struct Arguments {
   X(112, setsid, "a new session and group led by the caller; EPERM for a group leader")                        \
   X(121, getpgid, "the process group of a process of the invocation")                                           \
   X(124, getsid, "the session of a process of the invocation")                                                  \
-  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
+  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)") \
   X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
   X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
@@ -174,7 +175,22 @@ struct Arguments {
   X(194, listxattr, "0: an empty list")                                                                         \
   X(195, llistxattr, "as listxattr")                                                                            \
   X(196, flistxattr, "as listxattr")                                                                            \
-  X(200, tkill, "to a live thread of the process: as kill to the process; others ESRCH")                        \
+  X(200, tkill, "to a live thread of the process: pending for that thread, which is interrupted (ThreadInterrupt): " \
+              "a handler runs at once, a blocked call ends EINTR or restarts (SA_RESTART); others ESRCH") \
+  X(37, alarm, "SIGALRM (si_code SI_KERNEL) after the seconds, sent by the process's timer thread (started by "  \
+               "the first timer); the seconds left of the previous one")                                        \
+  X(36, getitimer, "ITIMER_REAL: its interval and time left; ITIMER_VIRTUAL and ITIMER_PROF: zero")             \
+  X(38, setitimer, "ITIMER_REAL (shared with alarm), one shot or periodic; ITIMER_VIRTUAL and ITIMER_PROF EINVAL") \
+  X(128, rt_sigtimedwait, "takes a pending signal of the set (its siginfo), waiting up to the timeout (EAGAIN); " \
+                          "the set counts as unblocked meanwhile; another signal's handler: EINTR")           \
+  X(129, rt_sigqueueinfo, "to the own process with the caller's siginfo (si_code negative, else EPERM; the "    \
+                          "value reaches the handler); other processes of the invocation: as kill")           \
+  X(222, timer_create, "CLOCK_REALTIME, MONOTONIC, BOOTTIME (all the TSC); SIGEV_SIGNAL (si_code SI_TIMER, "    \
+                       "the value), SIGEV_NONE, SIGEV_THREAD_ID; 16 timers per process (EAGAIN)")             \
+  X(223, timer_settime, "relative or TIMER_ABSTIME, one shot or periodic (overruns counted)")                   \
+  X(224, timer_gettime, "interval and time left")                                                               \
+  X(225, timer_getoverrun, "expiries missed before the last signal was sent")                                   \
+  X(226, timer_delete, "disarms and frees the id")                                                              \
   X(201, time, "seconds since boot")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
@@ -186,12 +202,12 @@ struct Arguments {
   X(221, fadvise64, "open descriptors: 0 (advice only); others EBADF")                                         \
   X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
   X(229, clock_getres, "1 ns")                                                                                  \
-  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
+  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock; EINTR and, relative, the time left)") \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
   X(232, epoll_wait, "as epoll_pwait")                                                                           \
   X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
-    X(234, tgkill, "to the caller's pid and a live thread: as kill to the process; others ESRCH")                 \
+    X(234, tgkill, "to the caller's pid and a live thread: as tkill; others ESRCH") \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
@@ -347,6 +363,16 @@ i64 sys_sigaltstack(const Arguments& a) { return linux_sigaltstack(a.a0, a.a1); 
 i64 sys_kill(const Arguments& a) { return linux_kill(a.a0, a.a1); }
 i64 sys_tkill(const Arguments& a) { return linux_tgkill(own_pid, a.a0, a.a1); }
 i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
+i64 sys_rt_sigtimedwait(const Arguments& a) { return linux_rt_sigtimedwait(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigqueueinfo(const Arguments& a) { return linux_rt_sigqueueinfo(a.a0, a.a1, a.a2); }
+i64 sys_alarm(const Arguments& a) { return linux_alarm(a.a0); }
+i64 sys_getitimer(const Arguments& a) { return linux_getitimer(a.a0, a.a1); }
+i64 sys_setitimer(const Arguments& a) { return linux_setitimer(a.a0, a.a1, a.a2); }
+i64 sys_timer_create(const Arguments& a) { return linux_timer_create(a.a0, a.a1, a.a2); }
+i64 sys_timer_settime(const Arguments& a) { return linux_timer_settime(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_timer_gettime(const Arguments& a) { return linux_timer_gettime(a.a0, a.a1); }
+i64 sys_timer_getoverrun(const Arguments& a) { return linux_timer_getoverrun(a.a0); }
+i64 sys_timer_delete(const Arguments& a) { return linux_timer_delete(a.a0); }
 
 i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
@@ -386,8 +412,17 @@ i64 sys_nanosleep(const Arguments& a) {
     LockGuard guard;
     if (!read_duration(a.a0, duration)) return readable(a.a0, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
   }
-  sleep_nanoseconds(duration);
-  return 0;
+  u64 left = sleep_nanoseconds(duration);
+  if (left == 0) return 0;
+  // A signal ended it: the time left, where the program asked for it.
+  if (a.a1 != 0) {
+    LockGuard guard;
+    if (writable(a.a1, sizeof(TimeSpec))) {
+      TimeSpec spec{static_cast<i64>(left / 1'000'000'000), static_cast<i64>(left % 1'000'000'000)};
+      memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
+    }
+  }
+  return -EINTR;
 }
 i64 sys_clock_nanosleep(const Arguments& a) {
   u64 duration;
@@ -395,12 +430,21 @@ i64 sys_clock_nanosleep(const Arguments& a) {
     LockGuard guard;
     if (!read_duration(a.a2, duration)) return readable(a.a2, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
   }
-  if ((a.a1 & 1) != 0) {  // TIMER_ABSTIME.
+  bool absolute = (a.a1 & 1) != 0;  // TIMER_ABSTIME.
+  if (absolute) {
     u64 now = monotonic_nanoseconds();
     duration = duration > now ? duration - now : 0;
   }
-  sleep_nanoseconds(duration);
-  return 0;
+  u64 left = sleep_nanoseconds(duration);
+  if (left == 0) return 0;
+  if (!absolute && a.a3 != 0) {
+    LockGuard guard;
+    if (writable(a.a3, sizeof(TimeSpec))) {
+      TimeSpec spec{static_cast<i64>(left / 1'000'000'000), static_cast<i64>(left % 1'000'000'000)};
+      memcpy(reinterpret_cast<void*>(a.a3), &spec, sizeof spec);
+    }
+  }
+  return -EINTR;
 }
 
 i64 sys_clock_gettime(const Arguments& a) {
@@ -714,7 +758,13 @@ using namespace personality;
 // Called by personality_syscall_entry for each `syscall` of the program: the Linux number is in
 // rax, the arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax.
 // The time spent here, less the thread's waits, is its system time (getrusage).
-extern "C" void personality_handle_syscall() {
+extern "C" void personality_handle_syscall(u64, u64 reason) {
+  if (reason == abi::PERSONALITY_ENTRY_INTERRUPT) {
+    // ThreadInterrupt while the program ran: a signal was sent to this thread (or it is the one
+    // chosen to take its process's); it is taken now, as Linux takes it at an interrupt's return.
+    deliver_signals(NO_SYSCALL);
+    return;
+  }
   u64 entered = read_tsc();
   ThreadEntry& self = current_thread();
   u64 waited = self.waited_ticks;
@@ -727,8 +777,9 @@ extern "C" void personality_handle_syscall() {
     LockGuard guard;
     registers.rax = static_cast<u64>(dispatch(number, arguments));
   }
-  // Signals sent to the process take effect here, at the end of a system call.
-  deliver_signals();
+  // Signals sent while the call ran take effect here, at its end (an interrupted call's
+  // ERESTARTSYS becomes EINTR or a restart).
+  deliver_signals(number);
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
   profile_record(number, self.tid, entered, spent, waits);

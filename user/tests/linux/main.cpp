@@ -25,6 +25,8 @@ extern "C" const sys::u8 linux_protect[], linux_protect_end[];
 extern "C" const sys::u8 linux_procs[], linux_procs_end[];
 extern "C" const sys::u8 linux_posix[], linux_posix_end[];
 extern "C" const sys::u8 linux_runtime[], linux_runtime_end[];
+extern "C" const sys::u8 linux_signals[], linux_signals_end[];
+extern "C" const sys::u8 linux_signals_glibc[], linux_signals_glibc_end[];
 extern "C" const sys::u8 linux_sqlite[], linux_sqlite_end[];
 extern "C" const sys::u8 linux_rust[], linux_rust_end[];
 extern "C" const sys::u8 linux_resident[], linux_resident_end[];
@@ -36,6 +38,8 @@ extern "C" const sys::u8 linux_go_suite[], linux_go_suite_end[];
       linux_native_##name##_status_end[];
 NATIVE_CASE(posix)
 NATIVE_CASE(runtime)
+NATIVE_CASE(signals)
+NATIVE_CASE(signals_glibc)
 NATIVE_CASE(sqlite)
 NATIVE_CASE(rust)
 NATIVE_CASE(rust_panic)
@@ -48,6 +52,7 @@ NATIVE_CASE(go_exec)
 NATIVE_CASE(go_files)
 NATIVE_CASE(go_procs)
 NATIVE_CASE(go_panic)
+NATIVE_CASE(go_preempt)
 NATIVE_CASE(image_ls)
 NATIVE_CASE(image_ls_sub)
 NATIVE_CASE(image_cat)
@@ -718,6 +723,19 @@ u64 matches_native(Case& test, const char* name, const NativeRun& native, const 
   return reply.result().detail;
 }
 
+// Asynchronous signals (signals.c, with musl and with glibc): handlers interrupting blocked read,
+// nanosleep, poll and waitpid (EINTR) or restarting read (SA_RESTART), alarm, setitimer and POSIX
+// timers with pause, sigsuspend, sigtimedwait, sigqueue, SIGCHLD, a thread spinning in user code
+// stopped by a handler, pthread_cancel of threads blocked in read and sleep.
+void c_program_signals_as_natively(Case& test) {
+  DEPLOY("signals", linux_signals, linux_signals_end, linux_config());
+  EXPECT_EQ(matches_native(test, "signals", NATIVE(signals)), 0);
+  EXPECT_STATUS(client().remove("signals"), manager::STATUS_OK);
+  DEPLOY("signals_glibc", linux_signals_glibc, linux_signals_glibc_end, linux_config());
+  EXPECT_EQ(matches_native(test, "signals_glibc", NATIVE(signals_glibc)), 0);
+  EXPECT_STATUS(client().remove("signals_glibc"), manager::STATUS_OK);
+}
+
 // The calls real libraries need (posix.c): groups, chmod/chown/utimensat, statfs, getrusage,
 // sysinfo, record locks between threads (blocking, EDEADLK, close), flock, robust futex lists.
 void c_program_posix_calls_as_natively(Case& test) {
@@ -794,6 +812,8 @@ void go_runtime_and_library_as_natively(Case& test) {
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_files), "files"), 0);
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_procs), "procs"), 0);
   EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_panic), "panic"), 0);
+  // Asynchronous preemption: SIGURG (tgkill) interrupts the spinning goroutine's thread.
+  EXPECT_EQ(matches_native(test, "go_suite", NATIVE(go_preempt), "preempt"), 0);
   // A Go program that runs itself through os/exec: a fork (clone with CLONE_VM|CLONE_VFORK) of a
   // Go-sized reservation, execve, the netpoller on pipes between processes, waitid and wait4, and
   // SIGCHLD entering Go's handler on its sigaltstack.
@@ -1010,6 +1030,7 @@ const test::TestEntry TESTS[] = {
     {"fork_copies_only_touched_pages", fork_copies_only_touched_pages},
     {"c_program_posix_calls_as_natively", c_program_posix_calls_as_natively},
     {"c_program_runtime_calls_as_natively", c_program_runtime_calls_as_natively},
+    {"c_program_signals_as_natively", c_program_signals_as_natively},
     {"sqlite_database_in_tmp_as_natively", sqlite_database_in_tmp_as_natively},
     {"rust_std_program_as_natively", rust_std_program_as_natively},
     {"go_hello_as_natively", go_hello_as_natively},
