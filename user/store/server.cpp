@@ -67,7 +67,9 @@ Status StoreServer::dispatch(const Message& request, Message& reply, u64& capabi
     case OPEN: return open(request, reply);
     case CLOSE: return close(request);
     case INFO: return info(reply);
-    case IMPORT: return STATUS_UNSUPPORTED;
+    case IMPORT: return import_begin(request, reply, capability);
+    case IMAGE_LIST: return image_list(request, reply);
+    case IMAGE_DELETE: return image_delete(request);
     default: return STATUS_BAD_REQUEST;
   }
 }
@@ -85,7 +87,12 @@ u64 StoreServer::handles_of(u64 badge) const {
 }
 
 void StoreServer::drop_handle(u64 index) {
-  if (handles_[index].kind == Kind::Write) {
+  if (handles_[index].kind == Kind::Import) {
+    for (auto& session : imports_)
+      if (session == handles_[index].import) session = nullptr;
+    end_import(heap_, handles_[index].import);
+  }
+  if (handles_[index].kind == Kind::Write || handles_[index].kind == Kind::Import) {
     (void)Capability(handles_[index].buffer).remove();
     resources_.slots.free(handles_[index].buffer);
   }
@@ -122,7 +129,7 @@ Status StoreServer::create(const Message& request, Message& reply, u64& capabili
   Writer* writer = nullptr;
   if (Status status = volume_.begin(name, digest, size_hint, writer); status != STATUS_OK) return status;
   u64 id = next_id_++;
-  (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0});  // Reserved above.
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0, nullptr});  // Reserved above.
   capability = 0;  // Kept with the handle.
   reply.set_words(STATUS_OK, 1);
   reply.words[0] = id;
@@ -131,6 +138,8 @@ Status StoreServer::create(const Message& request, Message& reply, u64& capabili
 
 Status StoreServer::write(const Message& request, Message& reply) {
   if (request.word_count() < 3) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
+    return import_write(import, request, reply);
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   u64 offset = request.words[1];
@@ -151,6 +160,8 @@ Status StoreServer::write(const Message& request, Message& reply) {
 
 Status StoreServer::commit(const Message& request, Message& reply) {
   if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
+    return import_commit(import, reply);
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   const Entry* entry = nullptr;
@@ -165,6 +176,10 @@ Status StoreServer::commit(const Message& request, Message& reply) {
 
 Status StoreServer::abort(const Message& request) {
   if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size()) {
+    drop_handle(import);  // The session's spool and arena go with it.
+    return STATUS_OK;
+  }
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   volume_.abort(handles_[index].writer);
@@ -277,7 +292,7 @@ Status StoreServer::open(const Message& request, Message& reply) {
   }
   ++blob->openers;
   u64 id = next_id_++;
-  (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id});  // Reserved above.
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id, nullptr});  // Reserved above.
   reply.set_words(STATUS_OK, 2);
   reply.words[0] = id;
   reply.words[1] = entry->size;
