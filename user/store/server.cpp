@@ -11,7 +11,8 @@ namespace {
 using namespace sys;
 
 constexpr u64 LOAD_CHUNK = 1 << 20;
-constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read);
+// Openers may read and map the bytes executable (an image tree's program text), never write them.
+constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute);
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
