@@ -27,14 +27,30 @@ bool StoreServer::blob_is_open(void* server, const char* name) {
 }
 
 void StoreServer::import_failed(const ImportOutcome& outcome, Message& reply) {
-  reply = Message::make(outcome.status);
+  // Words from 1: the error's snake_case name, then the sentence, each NUL-terminated.
+  const char* name = "store_failed";
+  switch (outcome.code) {
+    case IMPORT_NO_NAME: name = "no_name"; break;
+    case IMPORT_BAD_NAME: name = "bad_name"; break;
+    case IMPORT_NO_SPACE: name = "no_space"; break;
+    case IMPORT_IN_USE: name = "in_use"; break;
+    default:
+      if (outcome.status == STATUS_IMPORT_FAILED)
+        name = imagefs::import_error_name(static_cast<imagefs::ImportError>(outcome.code));
+      break;
+  }
+  Status status = outcome.status == STATUS_OK ? STATUS_IO_ERROR : outcome.status;
+  reply = Message::make(status == STATUS_IMPORT_FAILED ? STATUS_IMPORT_FAILED : status);
+  if (status != STATUS_IMPORT_FAILED) return;  // A store failure: its status says it.
   reply.words[0] = outcome.code;
-  u64 length = text_length(outcome.message);
-  if (length >= IMPORT_MESSAGE_BYTES) length = IMPORT_MESSAGE_BYTES - 1;
   auto* bytes = reinterpret_cast<u8*>(&reply.words[1]);
   fill_bytes(bytes, 0, IMPORT_MESSAGE_BYTES);
-  copy_bytes(bytes, outcome.message, length);
-  reply.set_words(outcome.status, 1 + (length + 1 + 7) / 8);
+  u64 name_length = text_length(name);
+  copy_bytes(bytes, name, name_length);
+  u64 length = text_length(outcome.message);
+  if (name_length + 1 + length >= IMPORT_MESSAGE_BYTES) length = IMPORT_MESSAGE_BYTES - name_length - 2;
+  copy_bytes(bytes + name_length + 1, outcome.message, length);
+  reply.set_words(STATUS_IMPORT_FAILED, 1 + (name_length + 1 + length + 1 + 7) / 8);
 }
 
 Status StoreServer::import_begin(const Message& request, Message& reply, u64& capability) {
