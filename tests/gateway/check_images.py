@@ -148,7 +148,8 @@ def boot_one(args):
     answer = as_json(data)
     check(status == 201 and isinstance(answer, dict) and answer.get("name") == "busybox-docker:latest" and
           answer.get("digest") == docker, f"chunked docker-archive with ?name= is 201 busybox-docker:latest ({status} {data!r})")
-    # The gzip-compressed docker-archive, named by its RepoTags.
+    # The gzip-compressed docker-archive, named by its RepoTags (skopeo writes
+    # "docker.io/example/busybox:docker", which is "example/busybox:docker" in docker's familiar form).
     body = open(archive("busybox-docker.tar.gz"), "rb").read()
     status, data = request(port, "POST", "/system/images", body=body)
     answer = as_json(data)

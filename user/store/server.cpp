@@ -11,6 +11,7 @@ namespace {
 using namespace sys;
 
 constexpr u64 LOAD_CHUNK = 1 << 20;
+constexpr u64 PLAIN_MEMORY_MAX_PAGES = 65536;  // FactoryCreate's limit for an ordinary Memory.
 // Openers may read and map the bytes executable (an image tree's program text), never write them.
 constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute);
 
@@ -236,13 +237,13 @@ Status StoreServer::remove(const Message& request) {
   return volume_.remove(name);
 }
 
-Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages) {
+Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages, bool lazy) {
   Memory memory(memory_slot);
   if (!resources_.self.map(memory, 0, resources_.load_window, pages, memory_rights(true, true, false)).ok())
     return STATUS_OUT_OF_MEMORY;
   Status status = STATUS_OK;
   // Every page gets its frame now: an exhausted quota is an answer, not a fault of this thread.
-  if (!memory.commit(0, pages).ok()) status = STATUS_OUT_OF_MEMORY;
+  if (lazy && !memory.commit(0, pages).ok()) status = STATUS_OUT_OF_MEMORY;
   u32 checksum = crc32c_start();
   auto* target = reinterpret_cast<u8*>(resources_.load_window);
   for (u64 offset = 0; status == STATUS_OK && offset < entry.size; offset += LOAD_CHUNK) {
@@ -274,9 +275,15 @@ Status StoreServer::open(const Message& request, Message& reply) {
       return STATUS_OUT_OF_MEMORY;
     }
     u64 pages = pages_for(entry->size);
-    Status status = resources_.factory.create_lazy_memory(slot.value(), pages).ok() ? STATUS_OK : STATUS_OUT_OF_MEMORY;
+    // An ordinary Memory (up to 65,536 pages): openers may MemoryCopy from it (the Linux
+    // personality copies an image file's pages up when a program writes them), which the kernel
+    // refuses for lazy objects. Larger blobs come in a lazily committed one, committed whole.
+    bool lazy = pages > PLAIN_MEMORY_MAX_PAGES;
+    auto memory = lazy ? resources_.factory.create_lazy_memory(slot.value(), pages)
+                       : resources_.factory.create_memory(slot.value(), pages);
+    Status status = memory.ok() ? STATUS_OK : STATUS_OUT_OF_MEMORY;
     if (status == STATUS_OK) {
-      status = load(*entry, slot.value(), pages);
+      status = load(*entry, slot.value(), pages, lazy);
       if (status != STATUS_OK) (void)Capability(slot.value()).remove();
     }
     if (status != STATUS_OK) {

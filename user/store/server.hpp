@@ -81,7 +81,7 @@ class StoreServer {
   void drop_handle(u64 index);
   OpenBlob* find_blob(const char* name) const;
   OpenBlob* blob_by_id(u64 id) const;
-  Status load(const Entry& entry, u64 memory_slot, u64 pages);
+  Status load(const Entry& entry, u64 memory_slot, u64 pages, bool lazy);
 
   Volume& volume_;
   Heap& heap_;

@@ -21,9 +21,26 @@ constexpr bool is_image_name_byte(u8 c) {
          c == '-' || c == '/' || c == ':' || c == '@';
 }
 
-// Copies `length` bytes of `text` into `out` (NAME_BYTES) as a normalised reference (":latest"
-// added when it has no tag or digest). False when it is not a valid reference.
+// True when text[0, length) starts with `prefix`.
+inline bool has_prefix(const char* text, u64 length, const char* prefix) {
+  u64 i = 0;
+  for (; prefix[i] != '\0'; ++i)
+    if (i >= length || text[i] != prefix[i]) return false;
+  return true;
+}
+
+// Copies `length` bytes of `text` into `out` (NAME_BYTES) as a normalised reference, in docker's
+// familiar form: "docker.io/" and then "library/" dropped ("docker.io/library/busybox" is
+// "busybox"), ":latest" added when it has no tag or digest. False when it is not a valid reference.
 inline bool normalise_image_name(const char* text, u64 length, char (&out)[NAME_BYTES]) {
+  if (has_prefix(text, length, "docker.io/")) {
+    text += 10;
+    length -= 10;
+    if (has_prefix(text, length, "library/")) {
+      text += 8;
+      length -= 8;
+    }
+  }
   if (length == 0 || length > MAX_IMAGE_NAME_BYTES) return false;
   u8 first = static_cast<u8>(text[0]);
   if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9')))
