@@ -172,14 +172,14 @@ def boot_one(args):
     check(status == 200 and data == OUTPUT_DEFAULT, f"bb runs the image's Entrypoint and Cmd with its Env ({status} {data!r})")
     # Over HTTP: args replace Cmd, env adds EXTRA and overrides GREETING.
     status, data = deploy_http(port, {"name": "bb2", "image": "busybox-docker", "memory": 32 << 20,
-                                      "args": ['echo "$GREETING $EXTRA $0"; cat /etc/greeting', "x"],
+                                      "args": ['echo "$GREETING $EXTRA $0"; read -r l < /etc/greeting; echo "$l"', "x"],
                                       "env": ["GREETING=over", "EXTRA=added"]})
     check(status == 201 and as_json(data) == {"name": "bb2", "image": "busybox-docker:latest"},
           f"deploy bb2 from busybox-docker with args and env ({status} {data!r})")
     status, data = invoke(port, "bb2")
     check(status == 200 and data == OUTPUT_ARGS, f"bb2: args replaced Cmd, env added and overrode ({status} {data!r})")
     code, out, err = mettctl(args, "deploy", "bb3", "--image", "example/busybox:oci", "--memory", "32M",
-                             "--arg", 'echo "$A"; cat /etc/greeting', "--env", "A=from-mettctl")
+                             "--arg", 'echo "$A"; read -r l < /etc/greeting; echo "$l"', "--env", "A=from-mettctl")
     status, data = invoke(port, "bb3")
     check(code == 0 and status == 200 and data == b"from-mettctl\nhello from the image\n",
           f"mettctl deploy --arg --env then invoke ({out!r} {err!r} {status} {data!r})")
