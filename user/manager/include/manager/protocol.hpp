@@ -42,7 +42,21 @@ enum Request : u32 {
   DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
                  // 9 failures.
   STATS = 6,     // No words. Reply: ManagerStats (the manager's pool and the caller's own share).
+  // Deploys a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
+  // image"): words 0-3 name, 4-19 image reference (NUL-padded, store/image.hpp), 20-26
+  // FunctionConfig (FUNCTION_FLAG_LINUX and FUNCTION_FLAG_IMAGE are implied), 27 flags
+  // (DEPLOY_IMAGE_ARGUMENTS: the argument strings replace the image's Cmd), 28 bytes of argument
+  // strings, 29 bytes of environment strings ("KEY=VALUE", added to the image's or replacing the
+  // same KEY), from word 30 the argument strings then the environment strings (each
+  // NUL-terminated). The image's tree is opened in the store and shared, never copied.
+  DEPLOY_IMAGE = 12,
 };
+
+constexpr u64 DEPLOY_IMAGE_REFERENCE_WORD = 4;
+constexpr u64 DEPLOY_IMAGE_CONFIG_WORD = 20;
+constexpr u64 DEPLOY_IMAGE_FLAGS_WORD = 27;
+constexpr u64 DEPLOY_IMAGE_STRINGS_WORD = 30;
+constexpr u64 DEPLOY_IMAGE_ARGUMENTS = 1;
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
 enum FunctionEvent : u32 {
@@ -79,6 +93,8 @@ enum Status : u32 {
   STATUS_NO_TENANT_SHARE = 17,   // Deploy of a tenant's first function: the manager's pool has no
                                  // share left for another tenant.
   STATUS_OUT_OF_MEMORY = 18,     // The machine had no physical memory left (not a quota).
+  STATUS_NO_SUCH_IMAGE = 19,     // DEPLOY_IMAGE: the tenant has no image of that reference (word 0:
+                                 // the store's status; 0 = NOT_FOUND, else the store failed).
 };
 
 constexpr const char* status_name(u64 status) {
@@ -86,7 +102,7 @@ constexpr const char* status_name(u64 status) {
                                    "BAD_EXECUTABLE", "BUSY",        "CRASHED",        "TIMEOUT",
                                    "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR",
                                    "TOO_DEEP",  "TOO_MANY_CALLS",   "TENANT_BUSY",    "TENANT_FUNCTION_LIMIT",
-                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY"};
+                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY", "NO_SUCH_IMAGE"};
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
 
