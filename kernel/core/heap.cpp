@@ -32,8 +32,8 @@ void heap_init() {
   usize table_pages = align_up(page_count * sizeof(SlabPage), PAGE_SIZE) / PAGE_SIZE;
   auto table = frames().allocate_contiguous(table_pages, PAGE_SIZE);
   if (!table) panic("no room for the heap's page descriptors (%zu frames)", table_pages);
-  heap.init(arch::physical_to_virtual(0), page_count, reinterpret_cast<SlabPage*>(arch::physical_to_virtual(table.value())),
-            {take_frame, return_frame, nullptr});
+  heap.init(arch::physical_to_virtual(0), page_count,
+            reinterpret_cast<SlabPage*>(arch::physical_to_virtual(table.value())), {take_frame, return_frame, nullptr});
 }
 
 usize allocation_size(usize size) { return SlabHeap::allocation_size(size); }

@@ -29,7 +29,8 @@ Utcb& utcb_of(Thread& thread) { return *reinterpret_cast<Utcb*>(arch::physical_t
 
 Message registers_of(Thread& thread) {
   arch::MessageRegisters registers = arch::SyscallRegisters(*thread.frame).message();
-  return {registers.tag, {registers.words[0], registers.words[1], registers.words[2], registers.words[3]},
+  return {registers.tag,
+          {registers.words[0], registers.words[1], registers.words[2], registers.words[3]},
           utcb_of(thread).words};
 }
 
@@ -73,8 +74,7 @@ void deliver(const Message& message, Thread* sender, Thread& receiver, u64 badge
   u64 capabilities = 0;
   if (tag.capabilities() > 0 && may_grant && sender != nullptr)
     capabilities = transfer_capabilities(*sender, receiver, tag.capabilities());
-  else
-    target.received_capabilities = 0;
+  else target.received_capabilities = 0;
   arch::SyscallRegisters registers(*receiver.frame);
   registers.set_message(MessageTag::make(tag.label(), words, capabilities).raw, message.registers, badge);
   registers.set_error(Error::None);

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "arch/x86_64/platform.hpp"
-#include "object/endpoint.hpp"
 #include "lib/result.hpp"
+#include "object/endpoint.hpp"
 #include "object/kernel_object.hpp"
 #include "object/reply.hpp"
 

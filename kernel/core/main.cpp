@@ -1,20 +1,20 @@
 // kernel_main: brings the boot CPU from the trampoline to a running kernel, then runs the
 // self-test suite named on the command line or idles.
-#include "arch/x86_64/cpu.hpp"
-#include "arch/x86_64/platform.hpp"
-#include "core/console.hpp"
-#include "core/memory.hpp"
-#include "core/heap.hpp"
 #include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/ioapic.hpp"
+#include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "core/console.hpp"
+#include "core/heap.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
-#include "object/lazy_memory.hpp"
+#include "core/memory.hpp"
 #include "core/panic.hpp"
 #include "core/root_task.hpp"
 #include "core/scheduler.hpp"
 #include "core/trap_hooks.hpp"
+#include "object/lazy_memory.hpp"
 #include "selftest/selftest.hpp"
 
 extern "C" void (*__init_array_start[])();
@@ -125,8 +125,8 @@ extern "C" [[noreturn]] void kernel_main(klib::u32 magic, klib::u32 info_physica
   arch::interrupt_controller_init();
   arch::ioapic_init();
   arch::timer_start_periodic(TIMER_HERTZ);
-  log("clock: TSC %lu kHz, APIC timer %lu kHz, tick %u Hz\n", arch::tsc_hertz() / 1000,
-      arch::apic_timer_hertz() / 1000, TIMER_HERTZ);
+  log("clock: TSC %lu kHz, APIC timer %lu kHz, tick %u Hz\n", arch::tsc_hertz() / 1000, arch::apic_timer_hertz() / 1000,
+      TIMER_HERTZ);
   arch::record_apic_id(0);
   u32 cpus = arch::start_application_processors(expected_cpus(), allocate_boot_frame, allocate_ap_stack, ap_main);
   arch::enable_interrupts();

@@ -1,8 +1,8 @@
 // Physical memory: the machine-wide frame allocator, set up from the multiboot memory map.
 #include "core/memory.hpp"
 
-#include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
 #include "core/panic.hpp"
@@ -34,7 +34,8 @@ void memory_init(const BootInfo& boot_info) {
   // it (modules, information structures) run up to reserved_end.
   allocator.reserve_range(0, 1 << 20);
   u64 image_end = reinterpret_cast<u64>(__data_end) - KERNEL_VIRTUAL_BASE;
-  allocator.reserve_range(KERNEL_LOAD_PHYSICAL, image_end > boot_info.reserved_end ? image_end : boot_info.reserved_end);
+  allocator.reserve_range(KERNEL_LOAD_PHYSICAL,
+                          image_end > boot_info.reserved_end ? image_end : boot_info.reserved_end);
   for (usize index = 0; index < boot_info.module_count; ++index)
     allocator.reserve_range(boot_info.modules[index].start, boot_info.modules[index].end);
 }

@@ -11,7 +11,7 @@ enum ExitCode : unsigned char { EXIT_SUCCESS_CODE = 0x10, EXIT_FAILURE_CODE = 0x
 }  // namespace kernel
 
 // KERNEL_ASSERT: an invariant check that stays on in every build; a failure is a kernel bug.
-#define KERNEL_ASSERT(condition)                                                               \
-  do {                                                                                         \
+#define KERNEL_ASSERT(condition)                                                                       \
+  do {                                                                                                 \
     if (!(condition)) ::kernel::panic("assertion failed: %s (%s:%d)", #condition, __FILE__, __LINE__); \
   } while (0)

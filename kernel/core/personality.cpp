@@ -20,7 +20,9 @@ namespace {
 using abi::Error;
 using abi::Syscall;
 
-abi::Utcb& utcb_of(Thread& thread) { return *reinterpret_cast<abi::Utcb*>(arch::physical_to_virtual(thread.utcb_frame)); }
+abi::Utcb& utcb_of(Thread& thread) {
+  return *reinterpret_cast<abi::Utcb*>(arch::physical_to_virtual(thread.utcb_frame));
+}
 
 bool user_address(u64 address) { return address < abi::USER_SPACE_END; }
 // Where code can run: below the usable end, so no instruction ends at a non-canonical address.
@@ -35,7 +37,8 @@ bool redirect_to_personality(Thread& self, arch::TrapFrame& frame) {
   utcb.personality_registers = arch::personality_registers(frame);
   utcb.personality_active = 1;
   arch::enter_personality(frame, self.syscall_handler_entry, self.syscall_handler_stack,
-                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_SYSCALL);
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers),
+                          abi::PERSONALITY_ENTRY_SYSCALL);
   return true;
 }
 
@@ -49,12 +52,13 @@ void take_interrupt(Thread& self) {
   utcb.personality_registers = arch::personality_registers(*self.frame);
   utcb.personality_active = 1;
   arch::enter_personality(*self.frame, self.syscall_handler_entry, self.syscall_handler_stack,
-                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_INTERRUPT);
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers),
+                          abi::PERSONALITY_ENTRY_INTERRUPT);
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadSetSyscallHandler>(Thread&, Target<Syscall::ThreadSetSyscallHandler> target,
-                                                         SyscallArguments<Syscall::ThreadSetSyscallHandler>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadSetSyscallHandler>(
+    Thread&, Target<Syscall::ThreadSetSyscallHandler> target,
+    SyscallArguments<Syscall::ThreadSetSyscallHandler>& arguments) {
   u64 entry = arguments.entry();
   u64 stack = arguments.stack_top();
   if (entry != 0 && (!user_code_address(entry) || !user_address(stack))) return Error::InvalidArgument;
@@ -64,9 +68,8 @@ Result<Outcome> invoke<Syscall::ThreadSetSyscallHandler>(Thread&, Target<Syscall
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadSetSyscallHandler);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall::PersonalityReturn>,
-                                                   SyscallArguments<Syscall::PersonalityReturn>&) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PersonalityReturn>(
+    Thread& self, Target<Syscall::PersonalityReturn>, SyscallArguments<Syscall::PersonalityReturn>&) {
   if (self.syscall_handler_entry == 0) return Error::InvalidArgument;
   abi::Utcb& utcb = utcb_of(self);
   // One copy out of the UTCB (user-writable memory), then checks on the copy.
@@ -81,9 +84,8 @@ Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall:
 }
 KERNEL_SYSCALL_DISPATCHER(PersonalityReturn);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadSetFsBase>(Thread& self, Target<Syscall::ThreadSetFsBase> target,
-                                                 SyscallArguments<Syscall::ThreadSetFsBase>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadSetFsBase>(
+    Thread& self, Target<Syscall::ThreadSetFsBase> target, SyscallArguments<Syscall::ThreadSetFsBase>& arguments) {
   u64 base = arguments.base();
   if (!user_address(base)) return Error::InvalidArgument;
   target.thread.fs_base = base;

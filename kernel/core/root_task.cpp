@@ -19,8 +19,7 @@ namespace {
 
 namespace abi = metteagle::abi;
 
-template <typename T>
-T must(Result<T> result, const char* what) {
+template <typename T> T must(Result<T> result, const char* what) {
   if (!result) panic("root task: %s failed: %s", what, abi::error_name(result.error()));
   return result.value();
 }
@@ -64,7 +63,8 @@ void start_root_task(const BootInfo& boot_info) {
   // keep a small reserve.
   constexpr u64 KERNEL_RESERVE_PAGES = 256;
   u64 free_pages = frames().free_frames();
-  Factory* factory = create_root_factory((free_pages > KERNEL_RESERVE_PAGES ? free_pages - KERNEL_RESERVE_PAGES : 0) * PAGE_SIZE);
+  Factory* factory =
+      create_root_factory((free_pages > KERNEL_RESERVE_PAGES ? free_pages - KERNEL_RESERVE_PAGES : 0) * PAGE_SIZE);
   Task* task = must(create_task(factory, abi::ROOT_CAPABILITY_SLOTS), "creating the task");
 
   for (usize index = 0; index < elf.segment_count; ++index) {
@@ -110,11 +110,13 @@ void start_root_task(const BootInfo& boot_info) {
     give(*task, entry.selector, memory->header, rights_of(abi::MemoryRight::Read));
     module_address += (pages + 1) * PAGE_SIZE;  // A guard page between modules.
   }
-  (void)must(map_memory(*task, *info_page, 0, abi::ROOT_BOOT_INFO_ADDRESS, 1, false, false), "mapping boot information");
+  (void)must(map_memory(*task, *info_page, 0, abi::ROOT_BOOT_INFO_ADDRESS, 1, false, false),
+             "mapping boot information");
 
   // Every module now lives in pages of the root factory; the loader's copies go back to the pool.
   for (usize index = 0; index < boot_info.module_count; ++index)
-    for (u64 page = align_down(boot_info.modules[index].start, PAGE_SIZE); page < boot_info.modules[index].end; page += PAGE_SIZE)
+    for (u64 page = align_down(boot_info.modules[index].start, PAGE_SIZE); page < boot_info.modules[index].end;
+         page += PAGE_SIZE)
       (void)frames().free(page);  // Reserved at boot, so each free succeeds exactly once.
 
   Thread* thread = must(create_thread(factory, *task, abi::ROOT_UTCB_ADDRESS), "creating the thread");

@@ -31,8 +31,6 @@ void enqueue(Cpu& cpu, Thread& thread) { cpu.ready.push_back(thread, thread.prio
 
 }  // namespace
 
-
-
 void scheduler_init_cpu(u32 index, u64 idle_stack_base) {
   static_assert(__builtin_offsetof(Cpu, local) == 0, "the per-CPU block starts the Cpu record");
   Cpu& cpu = cpus[index];
@@ -88,9 +86,7 @@ void request_reschedule(u32 cpu) {
   if (&cpus[cpu] != &this_cpu()) arch::send_reschedule(cpu);
 }
 
-void remove_from_run_queue(Thread& thread) {
-  cpus[thread.cpu].ready.remove(thread, thread.priority);
-}
+void remove_from_run_queue(Thread& thread) { cpus[thread.cpu].ready.remove(thread, thread.priority); }
 
 void move_thread(Thread& thread, u32 cpu, u8 priority) {
   if (thread.state == ThreadState::Ready) {

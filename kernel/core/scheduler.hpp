@@ -23,7 +23,7 @@ struct Cpu {
   Thread* idle = nullptr;
   RunQueue<Thread, &Thread::queue_node, PRIORITY_LEVELS> ready;
   volatile bool need_reschedule = false;  // Read by the idle loop without the kernel lock.
-  Thread* zombie = nullptr;  // A dead thread whose stack we were on; freed after the switch.
+  Thread* zombie = nullptr;               // A dead thread whose stack we were on; freed after the switch.
 };
 
 void scheduler_init_boot_cpu();

@@ -24,29 +24,17 @@ class SyscallView {
   void restart(metteagle::abi::Syscall operation) { registers_.restart(operation); }
 
  protected:
-  template <u32 Index>
-  u64 argument() const {
-    return registers_.argument<Index>();
-  }
-  template <u32 Index>
-  void set_argument(u64 value) {
-    registers_.set_argument<Index>(value);
-  }
-  template <u32 Index>
-  void set_output(u64 value) {
-    registers_.set_output<Index>(value);
-  }
+  template <u32 Index> u64 argument() const { return registers_.argument<Index>(); }
+  template <u32 Index> void set_argument(u64 value) { registers_.set_argument<Index>(value); }
+  template <u32 Index> void set_output(u64 value) { registers_.set_output<Index>(value); }
 
  private:
   arch::SyscallRegisters registers_;
 };
 
-template <metteagle::abi::Syscall Operation>
-class SyscallArguments;
+template <metteagle::abi::Syscall Operation> class SyscallArguments;
 
-#define KERNEL_SYSCALL_VIEW(name) \
-  template <>                     \
-  class SyscallArguments<metteagle::abi::Syscall::name> : public SyscallView
+#define KERNEL_SYSCALL_VIEW(name) template <> class SyscallArguments<metteagle::abi::Syscall::name> : public SyscallView
 
 // A view with no arguments and no outputs (besides the error).
 #define KERNEL_SYSCALL_VIEW_EMPTY(name) \
@@ -193,24 +181,21 @@ class PlatformCreationView : public SyscallView {
   u64 factory_selector() const { return argument<4>(); }
 };
 
-template <>
-class SyscallArguments<metteagle::abi::Syscall::PlatformCreateMmio> : public PlatformCreationView {
+template <> class SyscallArguments<metteagle::abi::Syscall::PlatformCreateMmio> : public PlatformCreationView {
  public:
   using PlatformCreationView::PlatformCreationView;
   u64 physical_address() const { return argument<2>(); }
   u64 page_count() const { return argument<3>(); }
 };
 
-template <>
-class SyscallArguments<metteagle::abi::Syscall::PlatformCreateIoPorts> : public PlatformCreationView {
+template <> class SyscallArguments<metteagle::abi::Syscall::PlatformCreateIoPorts> : public PlatformCreationView {
  public:
   using PlatformCreationView::PlatformCreationView;
   u64 first_port() const { return argument<2>(); }
   u64 port_count() const { return argument<3>(); }
 };
 
-template <>
-class SyscallArguments<metteagle::abi::Syscall::PlatformCreateIrq> : public PlatformCreationView {
+template <> class SyscallArguments<metteagle::abi::Syscall::PlatformCreateIrq> : public PlatformCreationView {
  public:
   using PlatformCreationView::PlatformCreationView;
   u64 line() const { return argument<2>(); }
@@ -245,8 +230,7 @@ KERNEL_SYSCALL_VIEW(IoPortWrite) {
 KERNEL_SYSCALL_VIEW_EMPTY(IpcSaveReply);
 KERNEL_SYSCALL_VIEW_EMPTY(IpcReplyWith);
 
-template <>
-class SyscallArguments<metteagle::abi::Syscall::PlatformCreateDmaMemory> : public PlatformCreationView {
+template <> class SyscallArguments<metteagle::abi::Syscall::PlatformCreateDmaMemory> : public PlatformCreationView {
  public:
   using PlatformCreationView::PlatformCreationView;
   u64 page_count() const { return argument<2>(); }

@@ -25,34 +25,24 @@ enum class Outcome : u8 { Finished, Continues };
 #define KERNEL_DECLARE_OBJECT(name) struct name;
 ABI_OBJECT_TYPES(KERNEL_DECLARE_OBJECT)
 #undef KERNEL_DECLARE_OBJECT
-template <ObjectType Type>
-struct ObjectOf;
-#define KERNEL_OBJECT_OF(name)         \
-  template <>                          \
-  struct ObjectOf<ObjectType::name> {  \
-    using Type = name;                 \
-  };
+template <ObjectType Type> struct ObjectOf;
+#define KERNEL_OBJECT_OF(name) \
+  template <> struct ObjectOf<ObjectType::name> { using Type = name; };
 ABI_OBJECT_TYPES(KERNEL_OBJECT_OF)
 #undef KERNEL_OBJECT_OF
 
 // What the dispatcher hands a handler as its target, by the row's target column.
-template <abi::TargetKind Kind, ObjectType Type>
-struct TargetFor {};  // None: rdi names nothing.
-template <ObjectType Type>
-struct TargetFor<abi::TargetKind::Any, Type> {
-  Capability& capability;
-};
-template <ObjectType Type>
-struct TargetFor<abi::TargetKind::Object, Type> {
+template <abi::TargetKind Kind, ObjectType Type> struct TargetFor {};  // None: rdi names nothing.
+template <ObjectType Type> struct TargetFor<abi::TargetKind::Any, Type> { Capability& capability; };
+template <ObjectType Type> struct TargetFor<abi::TargetKind::Object, Type> {
   Capability& capability;
   typename ObjectOf<Type>::Type& object;
 };
-template <ObjectType Type>
-struct TargetFor<abi::TargetKind::ThreadOrSelf, Type> {
+template <ObjectType Type> struct TargetFor<abi::TargetKind::ThreadOrSelf, Type> {
   Thread& thread;  // The named thread, or the caller for selector 0.
 };
-template <abi::Syscall Operation>
-using Target = TargetFor<abi::syscall_description(Operation).target.kind, abi::syscall_description(Operation).target.type>;
+template <abi::Syscall Operation> using Target =
+    TargetFor<abi::syscall_description(Operation).target.kind, abi::syscall_description(Operation).target.type>;
 
 // Looks up the target of Operation and checks its type and right; nothing changes on failure.
 template <abi::Syscall Operation>
@@ -84,8 +74,7 @@ template <abi::Syscall Operation>
 [[nodiscard]] Result<Outcome> invoke(Thread& self, Target<Operation> target, SyscallArguments<Operation>& arguments);
 
 // One operation's entry in the handler table: decode, invoke, deliver the error or success.
-template <abi::Syscall Operation>
-void dispatch(Thread& self, arch::TrapFrame& frame) {
+template <abi::Syscall Operation> void dispatch(Thread& self, arch::TrapFrame& frame) {
   SyscallArguments<Operation> arguments(frame);
   auto target = decode_target<Operation>(self, arguments.selector());
   if (!target.ok()) return arguments.set_error(target.error());

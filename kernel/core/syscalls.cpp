@@ -4,13 +4,13 @@
 // Invariant: each handler runs only after the dispatcher validated its target (type and right);
 // it validates its arguments before it changes anything, so a failing call changes nothing.
 #include "abi/syscall.hpp"
+#include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/platform.hpp"
 #include "core/console.hpp"
-#include "arch/x86_64/address_space.hpp"
+#include "core/heap.hpp"
 #include "core/ipc.hpp"
 #include "core/kernel_lock.hpp"
-#include "core/heap.hpp"
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
@@ -24,18 +24,16 @@ namespace kernel {
 using abi::Error;
 using abi::Syscall;
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::CapabilityIdentify>(Thread&, Target<Syscall::CapabilityIdentify> target,
-                                                    SyscallArguments<Syscall::CapabilityIdentify>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::CapabilityIdentify>(
+    Thread&, Target<Syscall::CapabilityIdentify> target, SyscallArguments<Syscall::CapabilityIdentify>& arguments) {
   arguments.set_description(static_cast<u64>(target.capability.object->type), target.capability.rights,
                             target.capability.badge);
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityIdentify);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::CapabilityCopy>(Thread& self, Target<Syscall::CapabilityCopy> target,
-                                                SyscallArguments<Syscall::CapabilityCopy>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::CapabilityCopy>(
+    Thread& self, Target<Syscall::CapabilityCopy> target, SyscallArguments<Syscall::CapabilityCopy>& arguments) {
   Capability& source = target.capability;
   Capability* destination = TRY(lookup_empty(own_task(self), arguments.destination_slot()));
   u64 badge = arguments.badge();
@@ -46,9 +44,8 @@ Result<Outcome> invoke<Syscall::CapabilityCopy>(Thread& self, Target<Syscall::Ca
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityCopy);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::CapabilityDelete>(Thread&, Target<Syscall::CapabilityDelete> target,
-                                                  SyscallArguments<Syscall::CapabilityDelete>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::CapabilityDelete>(
+    Thread&, Target<Syscall::CapabilityDelete> target, SyscallArguments<Syscall::CapabilityDelete>& arguments) {
   u64 work = 0;
   if (!delete_capability(target.capability, work, CAPABILITY_STEP_WORK)) {
     arguments.restart(Syscall::CapabilityDelete);
@@ -58,9 +55,8 @@ Result<Outcome> invoke<Syscall::CapabilityDelete>(Thread&, Target<Syscall::Capab
 }
 KERNEL_SYSCALL_DISPATCHER(CapabilityDelete);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::CapabilityRevoke>(Thread&, Target<Syscall::CapabilityRevoke> target,
-                                                  SyscallArguments<Syscall::CapabilityRevoke>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::CapabilityRevoke>(
+    Thread&, Target<Syscall::CapabilityRevoke> target, SyscallArguments<Syscall::CapabilityRevoke>& arguments) {
   u64 work = 0;
   if (!revoke_capability(target.capability, work, CAPABILITY_STEP_WORK)) {
     arguments.restart(Syscall::CapabilityRevoke);
@@ -97,7 +93,9 @@ void on_return_to_user() {
   // Every path that sets a user rip checks it; should one ever let a return address outside
   // usable user space through, the thread ends as its own fault: the exit path never returns to
   // it (sysret to a non-canonical rip faults in ring 0 on the user's stack, CVE-2012-0217).
-  if (self.state != ThreadState::Dead && arch::user_instruction_pointer(*self.frame) >= metteagle::abi::USER_SPACE_USABLE_END) stop_thread(self);
+  if (self.state != ThreadState::Dead &&
+      arch::user_instruction_pointer(*self.frame) >= metteagle::abi::USER_SPACE_USABLE_END)
+    stop_thread(self);
   if (current_thread()->state == ThreadState::Dead) exit_current();
   // The scheduler's request also carries a ThreadInterrupt's (interrupt_thread and schedule raise it
   // for a marked thread), so the common return pays nothing for interrupts.

@@ -20,8 +20,7 @@ inline bool user_range_valid(u64 address, u64 length) {
 }
 
 // count elements of T from a user address: const T to read them in, mutable T to write them out.
-template <typename T>
-class UserSpan {
+template <typename T> class UserSpan {
   static_assert(std::is_trivially_copyable_v<T>, "only plain values cross the user boundary");
   using Element = std::remove_const_t<T>;
 
@@ -37,9 +36,7 @@ class UserSpan {
 
   // Reads the span into destination (count() elements): InvalidArgument when any byte is
   // outside user space or unmapped (a prefix may have been copied).
-  [[nodiscard]] Result<void> copy_in(Element* destination) const
-    requires std::is_const_v<T>
-  {
+  [[nodiscard]] Result<void> copy_in(Element* destination) const requires std::is_const_v<T> {
     if (!in_user_space()) return metteagle::abi::Error::InvalidArgument;
     if (checked_copy(destination, reinterpret_cast<const void*>(address_), count_ * sizeof(T)) != 0)
       return metteagle::abi::Error::InvalidArgument;
@@ -47,9 +44,7 @@ class UserSpan {
   }
 
   // Writes count() elements from source into the span, with the same checks.
-  [[nodiscard]] Result<void> copy_out(const Element* source) const
-    requires(!std::is_const_v<T>)
-  {
+  [[nodiscard]] Result<void> copy_out(const Element* source) const requires(!std::is_const_v<T>) {
     if (!in_user_space()) return metteagle::abi::Error::InvalidArgument;
     if (checked_copy(reinterpret_cast<void*>(address_), source, count_ * sizeof(T)) != 0)
       return metteagle::abi::Error::InvalidArgument;
@@ -62,19 +57,14 @@ class UserSpan {
 };
 
 // One T at a user address: a span of one.
-template <typename T>
-class UserPointer {
+template <typename T> class UserPointer {
  public:
   explicit UserPointer(u64 address) : span_(address, 1) {}
   u64 address() const { return span_.address(); }
-  [[nodiscard]] Result<void> copy_in(std::remove_const_t<T>& destination) const
-    requires std::is_const_v<T>
-  {
+  [[nodiscard]] Result<void> copy_in(std::remove_const_t<T>& destination) const requires std::is_const_v<T> {
     return span_.copy_in(&destination);
   }
-  [[nodiscard]] Result<void> copy_out(const std::remove_const_t<T>& source) const
-    requires(!std::is_const_v<T>)
-  {
+  [[nodiscard]] Result<void> copy_out(const std::remove_const_t<T>& source) const requires(!std::is_const_v<T>) {
     return span_.copy_out(&source);
   }
 

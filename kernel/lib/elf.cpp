@@ -44,8 +44,7 @@ constexpr u32 FLAG_WRITE = 2;
 constexpr u32 FLAG_READ = 4;
 
 // The file is untrusted and may be unaligned: copy structures out byte by byte.
-template <typename T>
-T read_at(const u8* data, u64 offset) {
+template <typename T> T read_at(const u8* data, u64 offset) {
   T value;
   auto* target = reinterpret_cast<u8*>(&value);
   for (usize i = 0; i < sizeof(T); ++i) target[i] = data[offset + i];
@@ -59,8 +58,7 @@ bool add_overflows(u64 a, u64 b, u64& sum) { return __builtin_add_overflow(a, b,
 const char* elf_status_text(ElfStatus status) {
   switch (status) {
 #define ELF_STATUS_TEXT(name, text) \
-  case ElfStatus::name:             \
-    return text;
+  case ElfStatus::name: return text;
     ELF_STATUSES(ELF_STATUS_TEXT)
 #undef ELF_STATUS_TEXT
   }
@@ -131,8 +129,13 @@ ElfStatus parse_elf(const u8* data, usize size, u64 user_limit, ElfImage& image,
     bool executable = (program.flags & FLAG_EXECUTE) != 0;
     if (writable && executable) return ElfStatus::WritableAndExecutable;
     image.segments[image.segment_count++] = ElfSegment{
-        program.virtual_address, program.memory_size, program.offset, program.file_size,
-        (program.flags & FLAG_READ) != 0, writable, executable,
+        program.virtual_address,
+        program.memory_size,
+        program.offset,
+        program.file_size,
+        (program.flags & FLAG_READ) != 0,
+        writable,
+        executable,
     };
   }
   if (image.segment_count == 0) return ElfStatus::NoLoadableSegment;

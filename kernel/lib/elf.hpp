@@ -8,28 +8,28 @@
 
 namespace klib {
 
-#define ELF_STATUSES(X)                                                             \
-  X(Ok, "valid executable")                                                         \
-  X(TooSmall, "file is smaller than an ELF header")                                 \
-  X(BadMagic, "not an ELF file (bad magic)")                                        \
-  X(Not64Bit, "not a 64-bit ELF file")                                              \
-  X(NotLittleEndian, "not a little-endian ELF file")                                \
-  X(BadVersion, "unknown ELF version")                                              \
-  X(NotExecutable, "ELF type is neither EXEC nor DYN (static PIE)")                 \
-  X(WrongMachine, "not an x86-64 executable")                                       \
-  X(BadProgramHeaderSize, "program header entry size is not 56 bytes")              \
-  X(ProgramHeadersOutOfFile, "program header table lies outside the file")          \
-  X(TooManySegments, "more loadable segments than the loader supports")             \
-  X(NoLoadableSegment, "no loadable segment")                                       \
-  X(SegmentOutOfFile, "a segment's file bytes lie outside the file")                \
-  X(SegmentFileLargerThanMemory, "a segment's file size exceeds its memory size")   \
-  X(SegmentOutOfRange, "a segment lies outside user space or wraps around")         \
-  X(BadSegmentAlignment, "a segment's alignment is invalid or inconsistent")        \
-  X(SegmentsOverlap, "two loadable segments overlap")                               \
-  X(WritableAndExecutable, "a segment is both writable and executable")             \
-  X(EntryOutsideCode, "the entry point is not inside an executable segment")        \
-  X(Interpreter, "dynamically linked executables (PT_INTERP) are not supported")     \
-  X(BadImageTree, "the image tree is not a valid packed tree (docs/IMAGES.md)")      \
+#define ELF_STATUSES(X)                                                           \
+  X(Ok, "valid executable")                                                       \
+  X(TooSmall, "file is smaller than an ELF header")                               \
+  X(BadMagic, "not an ELF file (bad magic)")                                      \
+  X(Not64Bit, "not a 64-bit ELF file")                                            \
+  X(NotLittleEndian, "not a little-endian ELF file")                              \
+  X(BadVersion, "unknown ELF version")                                            \
+  X(NotExecutable, "ELF type is neither EXEC nor DYN (static PIE)")               \
+  X(WrongMachine, "not an x86-64 executable")                                     \
+  X(BadProgramHeaderSize, "program header entry size is not 56 bytes")            \
+  X(ProgramHeadersOutOfFile, "program header table lies outside the file")        \
+  X(TooManySegments, "more loadable segments than the loader supports")           \
+  X(NoLoadableSegment, "no loadable segment")                                     \
+  X(SegmentOutOfFile, "a segment's file bytes lie outside the file")              \
+  X(SegmentFileLargerThanMemory, "a segment's file size exceeds its memory size") \
+  X(SegmentOutOfRange, "a segment lies outside user space or wraps around")       \
+  X(BadSegmentAlignment, "a segment's alignment is invalid or inconsistent")      \
+  X(SegmentsOverlap, "two loadable segments overlap")                             \
+  X(WritableAndExecutable, "a segment is both writable and executable")           \
+  X(EntryOutsideCode, "the entry point is not inside an executable segment")      \
+  X(Interpreter, "dynamically linked executables (PT_INTERP) are not supported")  \
+  X(BadImageTree, "the image tree is not a valid packed tree (docs/IMAGES.md)")   \
   X(NoProgramInImage, "the program path names no ELF file in the image tree")
 
 enum class ElfStatus : u8 {

@@ -100,9 +100,7 @@ usize format_to_sink(FormatSink sink, void* context, const char* format, va_list
     if (conversion == '\0') break;  // A lone '%' at the end prints nothing.
     ++cursor;
     switch (conversion) {
-      case '%':
-        writer.put("%", 1);
-        break;
+      case '%': writer.put("%", 1); break;
       case 'c': {
         char character = static_cast<char>(va_arg(arguments, int));
         writer.field(spec, &character, 1, false);

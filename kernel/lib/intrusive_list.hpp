@@ -20,8 +20,7 @@ struct ListNode {
   }
 };
 
-template <typename T, ListNode T::*Member>
-class IntrusiveList {
+template <typename T, ListNode T::*Member> class IntrusiveList {
  public:
   IntrusiveList() = default;
   IntrusiveList(const IntrusiveList&) = delete;
@@ -40,8 +39,7 @@ class IntrusiveList {
   static void remove(T& element) { node_of(element).unlink(); }
   static bool contains_any(const T& element) { return (element.*Member).linked(); }
   // Inserts element before the first existing element for which goes_before(element, existing) is true.
-  template <typename Less>
-  void insert_sorted(T& element, Less goes_before) {
+  template <typename Less> void insert_sorted(T& element, Less goes_before) {
     ListNode* cursor = head_.next;
     while (cursor != &head_ && !goes_before(element, *element_of(cursor))) cursor = cursor->next;
     insert_before(*cursor, node_of(element));

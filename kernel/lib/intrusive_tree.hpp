@@ -17,8 +17,7 @@ struct TreeNode {
   bool linked() const { return parent != this; }
 };
 
-template <typename T, TreeNode T::*Member, u64 T::*Key>
-class IntrusiveTree {
+template <typename T, TreeNode T::*Member, u64 T::*Key> class IntrusiveTree {
  public:
   IntrusiveTree() = default;
   IntrusiveTree(const IntrusiveTree&) = delete;

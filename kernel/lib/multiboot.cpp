@@ -9,8 +9,7 @@ constexpr u32 FLAG_MODULES = 1 << 3;
 constexpr u32 FLAG_MEMORY_MAP = 1 << 6;
 constexpr u32 MEMORY_AVAILABLE = 1;
 
-template <typename T>
-bool read_value(PhysicalReader read, u64 address, T& value) {
+template <typename T> bool read_value(PhysicalReader read, u64 address, T& value) {
   const u8* bytes = read(address, sizeof(T));
   if (bytes == nullptr) return false;
   auto* target = reinterpret_cast<u8*>(&value);

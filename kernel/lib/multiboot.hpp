@@ -31,8 +31,8 @@ struct BootInfo {
   usize region_count;
   BootModule modules[MAX_MODULES];
   usize module_count;
-  u64 reserved_end;      // First byte above everything the loader handed over.
-  u64 usable_end;        // First byte above the highest usable RAM.
+  u64 reserved_end;  // First byte above everything the loader handed over.
+  u64 usable_end;    // First byte above the highest usable RAM.
   u64 usable_bytes;
 };
 

@@ -12,12 +12,11 @@ namespace klib {
 
 using metteagle::abi::Error;
 
-template <typename T>
-class [[nodiscard]] Result {
+template <typename T> class [[nodiscard]] Result {
  public:
   static_assert(std::is_trivially_destructible_v<T>, "kernel results carry plain values");
   Result(T value) : has_value_(true) { new (&storage_.value) T(std::move(value)); }  // NOLINT: implicit by design
-  Result(Error error) : has_value_(false) { storage_.error = error; }                  // NOLINT: implicit by design
+  Result(Error error) : has_value_(false) { storage_.error = error; }                // NOLINT: implicit by design
 
   bool ok() const { return has_value_; }
   explicit operator bool() const { return has_value_; }
@@ -36,8 +35,7 @@ class [[nodiscard]] Result {
   bool has_value_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <> class [[nodiscard]] Result<void> {
  public:
   Result() : error_(Error::None) {}
   Result(Error error) : error_(error) {}  // NOLINT: implicit by design
@@ -52,15 +50,15 @@ class [[nodiscard]] Result<void> {
 }  // namespace klib
 
 // TRY(expression): evaluates a Result; returns its error from the enclosing function, else yields the value.
-#define TRY(expression)                                    \
-  ({                                                       \
-    auto try_result_ = (expression);                       \
-    if (!try_result_.ok()) return try_result_.error();     \
-    std::move(try_result_.value());                        \
+#define TRY(expression)                                \
+  ({                                                   \
+    auto try_result_ = (expression);                   \
+    if (!try_result_.ok()) return try_result_.error(); \
+    std::move(try_result_.value());                    \
   })
 // TRY_VOID for Result<void>.
-#define TRY_VOID(expression)                               \
-  do {                                                     \
-    auto try_result_ = (expression);                       \
-    if (!try_result_.ok()) return try_result_.error();     \
+#define TRY_VOID(expression)                           \
+  do {                                                 \
+    auto try_result_ = (expression);                   \
+    if (!try_result_.ok()) return try_result_.error(); \
   } while (0)

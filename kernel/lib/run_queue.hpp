@@ -8,8 +8,7 @@
 
 namespace klib {
 
-template <typename T, ListNode T::*Member, u32 Levels = 64>
-class RunQueue {
+template <typename T, ListNode T::*Member, u32 Levels = 64> class RunQueue {
   static_assert(Levels <= 64, "the bitmap is one word");
 
  public:

@@ -13,10 +13,10 @@ namespace klib {
 // One per page of the region, found from a block's address by its page index. Sixteen bytes
 // per page of memory (0.4 %), so the table can cover all of RAM.
 struct SlabPage {
-  u64 free_mask;           // Bit i: block i is free.
-  u32 next;                // Partial-list links (page indices); NO_PAGE at either end.
+  u64 free_mask;  // Bit i: block i is free.
+  u32 next;       // Partial-list links (page indices); NO_PAGE at either end.
   u32 previous : 28;
-  u32 size_class : 4;      // Class index + 1; 0: the page is not the heap's.
+  u32 size_class : 4;  // Class index + 1; 0: the page is not the heap's.
 };
 static_assert(sizeof(SlabPage) == 16);
 

@@ -16,8 +16,7 @@ namespace kernel {
 // An empty slot to fill; InvalidCapability for selector 0 or out of range, SlotOccupied if full.
 [[nodiscard]] Result<Capability*> lookup_empty(Task& task, u64 selector);
 
-template <typename Object>
-Object* object_of(Capability& capability) {
+template <typename Object> Object* object_of(Capability& capability) {
   return reinterpret_cast<Object*>(capability.object);
 }
 

@@ -17,9 +17,8 @@ DebugConsole* create_debug_console() {
   return console.value();
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::DebugWrite>(Thread&, Target<Syscall::DebugWrite>,
-                                            SyscallArguments<Syscall::DebugWrite>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::DebugWrite>(
+    Thread&, Target<Syscall::DebugWrite>, SyscallArguments<Syscall::DebugWrite>& arguments) {
   if (arguments.length() > PAGE_SIZE) return Error::InvalidArgument;
   char buffer[PAGE_SIZE];
   TRY_VOID(arguments.text().copy_in(buffer));
@@ -28,9 +27,8 @@ Result<Outcome> invoke<Syscall::DebugWrite>(Thread&, Target<Syscall::DebugWrite>
 }
 KERNEL_SYSCALL_DISPATCHER(DebugWrite);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::DebugExit>(Thread&, Target<Syscall::DebugExit>,
-                                           SyscallArguments<Syscall::DebugExit>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::DebugExit>(
+    Thread&, Target<Syscall::DebugExit>, SyscallArguments<Syscall::DebugExit>& arguments) {
   arch::qemu_exit(arguments.exit_code());
 }
 KERNEL_SYSCALL_DISPATCHER(DebugExit);

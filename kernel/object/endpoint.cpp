@@ -14,40 +14,39 @@ using abi::Syscall;
 
 Result<Endpoint*> create_endpoint(Factory* factory) { return allocate_object<Endpoint>(factory, ObjectType::Endpoint); }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcCall>(Thread&, Target<Syscall::IpcCall> target,
-                                         SyscallArguments<Syscall::IpcCall>& arguments) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcCall>(Thread&, Target<Syscall::IpcCall> target,
+                                                                       SyscallArguments<Syscall::IpcCall>& arguments) {
   ipc_send(target.capability, true, arguments.timeout());
   return Outcome::Continues;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcCall);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcSend>(Thread&, Target<Syscall::IpcSend> target,
-                                         SyscallArguments<Syscall::IpcSend>& arguments) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcSend>(Thread&, Target<Syscall::IpcSend> target,
+                                                                       SyscallArguments<Syscall::IpcSend>& arguments) {
   ipc_send(target.capability, false, arguments.timeout());
   return Outcome::Continues;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcSend);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcReceive>(Thread&, Target<Syscall::IpcReceive> target,
-                                            SyscallArguments<Syscall::IpcReceive>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcReceive>(
+    Thread&, Target<Syscall::IpcReceive> target, SyscallArguments<Syscall::IpcReceive>& arguments) {
   ipc_receive(target.object, arguments.timeout());
   return Outcome::Continues;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcReceive);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcReply>(Thread&, Target<Syscall::IpcReply>, SyscallArguments<Syscall::IpcReply>&) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcReply>(Thread&, Target<Syscall::IpcReply>,
+                                                                        SyscallArguments<Syscall::IpcReply>&) {
   if (!ipc_reply()) return Error::NotFound;
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcReply);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcReplyWait>(Thread&, Target<Syscall::IpcReplyWait> target,
-                                              SyscallArguments<Syscall::IpcReplyWait>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcReplyWait>(
+    Thread&, Target<Syscall::IpcReplyWait> target, SyscallArguments<Syscall::IpcReplyWait>& arguments) {
   (void)ipc_reply();  // With no caller there is nothing to answer; the wait still happens.
   ipc_receive(target.object, arguments.timeout());
   return Outcome::Continues;

@@ -45,11 +45,7 @@ void free_charged_frame(Factory* factory, u64 frame) {
   factory_refund(factory, PAGE_SIZE);
 }
 
-namespace {
-
-
-}  // namespace
-
+namespace {}  // namespace
 
 Result<Factory*> create_factory(Factory* parent, u64 quota) {
   if (parent != nullptr && parent->depth + 1 > MAX_FACTORY_DEPTH) return Error::InvalidArgument;
@@ -80,8 +76,8 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
   switch (type) {
     case ObjectType::Task: return &TRY(create_task(factory, size))->header;
     case ObjectType::Thread: {
-      Capability* target = TRY(lookup(own_task(self), arguments.task_selector(), ObjectType::Task,
-                                      rights_of(abi::TaskRight::Map)));
+      Capability* target =
+          TRY(lookup(own_task(self), arguments.task_selector(), ObjectType::Task, rights_of(abi::TaskRight::Map)));
       Thread* thread = TRY(create_thread(factory, *object_of<Task>(*target), arguments.utcb_address()));
       // A new thread may not outrank its creator, nor run where its creator may not.
       thread->priority = self.priority;
@@ -94,8 +90,8 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
       u64 flags = arguments.memory_flags();
       if ((flags & ~abi::MEMORY_LAZY) != 0) return Error::InvalidArgument;
       // The lazy path stays apart from ordinary creation, which fills every page now.
-      Memory* memory = (flags & abi::MEMORY_LAZY) != 0 ? TRY(create_lazy_memory(factory, size))
-                                                       : TRY(create_memory(factory, size));
+      Memory* memory =
+          (flags & abi::MEMORY_LAZY) != 0 ? TRY(create_lazy_memory(factory, size)) : TRY(create_memory(factory, size));
       return &memory->header;
     }
     case ObjectType::Factory: return &TRY(create_factory(factory, size))->header;
@@ -107,9 +103,8 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
 
 }  // namespace
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::FactoryCreate>(Thread& self, Target<Syscall::FactoryCreate> target,
-                                               SyscallArguments<Syscall::FactoryCreate>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::FactoryCreate>(
+    Thread& self, Target<Syscall::FactoryCreate> target, SyscallArguments<Syscall::FactoryCreate>& arguments) {
   auto type = static_cast<ObjectType>(arguments.object_type());
   Capability* destination = TRY(lookup_empty(own_task(self), arguments.destination_slot()));
   KernelObject* created = TRY(create_object(self, &target.object, type, arguments));
@@ -122,9 +117,8 @@ Result<Outcome> invoke<Syscall::FactoryCreate>(Thread& self, Target<Syscall::Fac
 }
 KERNEL_SYSCALL_DISPATCHER(FactoryCreate);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::FactoryInfo>(Thread&, Target<Syscall::FactoryInfo> target,
-                                             SyscallArguments<Syscall::FactoryInfo>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::FactoryInfo>(
+    Thread&, Target<Syscall::FactoryInfo> target, SyscallArguments<Syscall::FactoryInfo>& arguments) {
   Factory& factory = target.object;
   arguments.set_quota(factory.quota);
   arguments.set_used(factory.used);

@@ -28,9 +28,8 @@ bool port_access_valid(const IoPorts& ports, u64 port, u64 width) {
 
 }  // namespace
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead> target,
-                                            SyscallArguments<Syscall::IoPortRead>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IoPortRead>(
+    Thread&, Target<Syscall::IoPortRead> target, SyscallArguments<Syscall::IoPortRead>& arguments) {
   u64 port = arguments.port();
   u64 width = arguments.width();
   if (!port_access_valid(target.object, port, width)) return Error::InvalidArgument;
@@ -40,9 +39,8 @@ Result<Outcome> invoke<Syscall::IoPortRead>(Thread&, Target<Syscall::IoPortRead>
 }
 KERNEL_SYSCALL_DISPATCHER(IoPortRead);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IoPortWrite>(Thread&, Target<Syscall::IoPortWrite> target,
-                                             SyscallArguments<Syscall::IoPortWrite>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IoPortWrite>(
+    Thread&, Target<Syscall::IoPortWrite> target, SyscallArguments<Syscall::IoPortWrite>& arguments) {
   u64 port = arguments.port();
   u64 width = arguments.width();
   u64 value = arguments.value();

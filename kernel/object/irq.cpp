@@ -33,9 +33,9 @@ Result<Irq*> create_irq(Factory* factory, u32 line, bool level_triggered, bool a
   return irq;
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> target,
-                                         SyscallArguments<Syscall::IrqBind>& arguments) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> target,
+                                                                       SyscallArguments<Syscall::IrqBind>& arguments) {
   Irq& irq = target.object;
   u64 bits = arguments.bits();
   Notification* notification = nullptr;
@@ -58,9 +58,8 @@ Result<Outcome> invoke<Syscall::IrqBind>(Thread& self, Target<Syscall::IrqBind> 
 }
 KERNEL_SYSCALL_DISPATCHER(IrqBind);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IrqAcknowledge>(Thread&, Target<Syscall::IrqAcknowledge> target,
-                                                SyscallArguments<Syscall::IrqAcknowledge>&) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IrqAcknowledge>(
+    Thread&, Target<Syscall::IrqAcknowledge> target, SyscallArguments<Syscall::IrqAcknowledge>&) {
   if (target.object.notification != nullptr) arch::ioapic_unmask(target.object.line);
   return Outcome::Finished;
 }

@@ -25,11 +25,12 @@ struct Capability {
   Capability* parent = nullptr;
   ListNode sibling_node;  // On parent->children.
   IntrusiveList<Capability, &Capability::sibling_node> children;
-  ListNode object_node;   // On object->capabilities.
+  ListNode object_node;  // On object->capabilities.
 
   bool empty() const { return object == nullptr; }
-  template <typename Right>
-  bool has(Right right) const { return (rights & static_cast<u32>(right)) == static_cast<u32>(right); }
+  template <typename Right> bool has(Right right) const {
+    return (rights & static_cast<u32>(right)) == static_cast<u32>(right);
+  }
 };
 
 struct KernelObject {
@@ -37,8 +38,8 @@ struct KernelObject {
   bool dying = false;          // Set when destruction starts; capability lookups then fail.
   Factory* factory = nullptr;  // Charged for this object; null only for boot-time objects.
   usize charged_bytes = 0;
-  ListNode factory_node;       // On factory->objects, so destroying the factory finds it.
-  ListNode destroy_node;       // On the deferred destruction queue.
+  ListNode factory_node;  // On factory->objects, so destroying the factory finds it.
+  ListNode destroy_node;  // On the deferred destruction queue.
   IntrusiveList<Capability, &Capability::object_node> capabilities;
 };
 

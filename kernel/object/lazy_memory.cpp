@@ -56,7 +56,8 @@ u64 leaf_physical(const u64* leaf) { return reinterpret_cast<u64>(leaf) - arch::
 Result<Memory*> create_lazy_memory(Factory* factory, u64 page_count) {
   if (page_count == 0 || page_count > LAZY_MAX_PAGES) return Error::InvalidArgument;
   usize directory_bytes = static_cast<usize>(leaf_count(page_count) * sizeof(u64*));
-  usize charged = directory_bytes <= PAGE_SIZE ? allocation_size(directory_bytes) : align_up(directory_bytes, PAGE_SIZE);
+  usize charged =
+      directory_bytes <= PAGE_SIZE ? allocation_size(directory_bytes) : align_up(directory_bytes, PAGE_SIZE);
   TRY_VOID(factory_charge(factory, charged));
   auto created = create_memory_object(factory);
   if (!created) {
@@ -115,8 +116,7 @@ DemandFault resolve_demand_fault(Task& task, u64 address, u64 error_code) {
 }
 
 Result<u64> decommit_memory(Memory& memory, u64 first_page, u64 page_count) {
-  if (!memory.lazy || page_count == 0 || first_page > memory.page_count ||
-      page_count > memory.page_count - first_page)
+  if (!memory.lazy || page_count == 0 || first_page > memory.page_count || page_count > memory.page_count - first_page)
     return Error::InvalidArgument;
   // Each page costs one entry in each mapping that shows it. Mappings of disjoint parts (the
   // usual case) share the budget; where aliases overlap the range, it shrinks until the entries to
@@ -170,8 +170,7 @@ Result<u64> decommit_memory(Memory& memory, u64 first_page, u64 page_count) {
 
 Error commit_memory(Memory& memory, u64 first_page, u64 page_count, u64& stopped_at) {
   stopped_at = first_page;
-  if (!memory.lazy || page_count == 0 || first_page > memory.page_count ||
-      page_count > memory.page_count - first_page)
+  if (!memory.lazy || page_count == 0 || first_page > memory.page_count || page_count > memory.page_count - first_page)
     return Error::InvalidArgument;
   using metteagle::abi::UNMAP_MAX_PAGES;
   u64 end = page_count > UNMAP_MAX_PAGES ? first_page + UNMAP_MAX_PAGES : first_page + page_count;

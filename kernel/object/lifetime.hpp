@@ -47,16 +47,14 @@ template <typename Object>
 }
 
 // Frees an object whose creation failed before anything else referred to it.
-template <typename Object>
-[[gnu::always_inline]] inline void abandon_object(Object* object) {
+template <typename Object> [[gnu::always_inline]] inline void abandon_object(Object* object) {
   if (object->header.factory != nullptr) decltype(object->header.factory->objects)::remove(object->header);
   factory_refund(object->header.factory, object->header.charged_bytes);
   heap_free(object, sizeof(Object));
 }
 
 // The last step of every destruction: the object's own bytes go back.
-template <typename Object>
-[[gnu::always_inline]] inline void free_object(Object* object) {
+template <typename Object> [[gnu::always_inline]] inline void free_object(Object* object) {
   KernelObject& header = object->header;
   if (header.factory != nullptr) decltype(header.factory->objects)::remove(header);
   factory_refund(header.factory, header.charged_bytes);

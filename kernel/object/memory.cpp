@@ -149,8 +149,8 @@ Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address,
   using metteagle::abi::USER_SPACE_START;
   using metteagle::abi::USER_SPACE_USABLE_END;
   if (page_count == 0 || !is_aligned(address, PAGE_SIZE) || page_offset > memory.page_count ||
-      page_count > memory.page_count - page_offset || address < USER_SPACE_START ||
-      address >= USER_SPACE_USABLE_END || page_count > (USER_SPACE_USABLE_END - address) / PAGE_SIZE)
+      page_count > memory.page_count - page_offset || address < USER_SPACE_START || address >= USER_SPACE_USABLE_END ||
+      page_count > (USER_SPACE_USABLE_END - address) / PAGE_SIZE)
     return Error::InvalidArgument;
   if (writable && executable) return Error::InvalidArgument;  // W^X.
   u64 end = address + page_count * PAGE_SIZE;
@@ -187,8 +187,8 @@ Result<u64> map_memory(Task& task, Memory& memory, u64 page_offset, u64 address,
   }
   for (u64 page = 0; page < page_count; ++page) {
     u64 frame = memory.frames[page_offset + page];
-    auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE,
-                                          frame, {writable, executable, memory.device}, table_source(task));
+    auto mapped = arch::address_space_map(task.page_table_root, address + page * PAGE_SIZE, frame,
+                                          {writable, executable, memory.device}, table_source(task));
     if (!mapped.ok()) {
       // The pages mapped so far go, and with them any translation another CPU made of them.
       clear_pages(task, address, mapping_end(*mapping));
@@ -314,9 +314,8 @@ void copy_unaligned(u8* to, const u8* from, u64 length) {
 
 }  // namespace
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryWrite>(Thread&, Target<Syscall::MemoryWrite> target,
-                                             SyscallArguments<Syscall::MemoryWrite>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryWrite>(
+    Thread&, Target<Syscall::MemoryWrite> target, SyscallArguments<Syscall::MemoryWrite>& arguments) {
   Memory& memory = target.object;
   u64 offset = arguments.offset();
   UserSpan<const u8> source = arguments.source();
@@ -340,9 +339,8 @@ Result<Outcome> invoke<Syscall::MemoryWrite>(Thread&, Target<Syscall::MemoryWrit
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryWrite);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryRead>(Thread&, Target<Syscall::MemoryRead> target,
-                                            SyscallArguments<Syscall::MemoryRead>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryRead>(
+    Thread&, Target<Syscall::MemoryRead> target, SyscallArguments<Syscall::MemoryRead>& arguments) {
   Memory& memory = target.object;
   u64 offset = arguments.offset();
   UserSpan<u8> destination = arguments.destination();
@@ -365,12 +363,11 @@ Result<Outcome> invoke<Syscall::MemoryRead>(Thread&, Target<Syscall::MemoryRead>
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryRead);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryCopy>(Thread& self, Target<Syscall::MemoryCopy> target_memory,
-                                            SyscallArguments<Syscall::MemoryCopy>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryCopy>(
+    Thread& self, Target<Syscall::MemoryCopy> target_memory, SyscallArguments<Syscall::MemoryCopy>& arguments) {
   Memory& target = target_memory.object;
-  Capability* source_slot = TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory,
-                                       rights_of(abi::MemoryRight::Read)));
+  Capability* source_slot =
+      TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory, rights_of(abi::MemoryRight::Read)));
   Memory& source = *object_of<Memory>(*source_slot);
   u64 target_offset = arguments.target_offset(), source_offset = arguments.source_offset(), length = arguments.length();
   if (!range_valid(target, target_offset, length) || !range_valid(source, source_offset, length))
@@ -399,17 +396,15 @@ Result<Outcome> invoke<Syscall::MemoryCopy>(Thread& self, Target<Syscall::Memory
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCopy);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryDecommit>(Thread&, Target<Syscall::MemoryDecommit> target,
-                                                SyscallArguments<Syscall::MemoryDecommit>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryDecommit>(
+    Thread&, Target<Syscall::MemoryDecommit> target, SyscallArguments<Syscall::MemoryDecommit>& arguments) {
   arguments.set_stopped_at(TRY(decommit_memory(target.object, arguments.first_page(), arguments.page_count())));
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryDecommit);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryCommit>(Thread&, Target<Syscall::MemoryCommit> target,
-                                              SyscallArguments<Syscall::MemoryCommit>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryCommit>(
+    Thread&, Target<Syscall::MemoryCommit> target, SyscallArguments<Syscall::MemoryCommit>& arguments) {
   u64 stopped_at = 0;
   Error error = commit_memory(target.object, arguments.first_page(), arguments.page_count(), stopped_at);
   // o1 says where it stopped, on success and on failure alike.
@@ -419,11 +414,11 @@ Result<Outcome> invoke<Syscall::MemoryCommit>(Thread&, Target<Syscall::MemoryCom
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCommit);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(Thread& self, Target<Syscall::MemoryCopyCommitted> target,
-                                                     SyscallArguments<Syscall::MemoryCopyCommitted>& arguments) {
-  Capability* source_slot = TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory,
-                                       rights_of(abi::MemoryRight::Read)));
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(
+    Thread& self, Target<Syscall::MemoryCopyCommitted> target,
+    SyscallArguments<Syscall::MemoryCopyCommitted>& arguments) {
+  Capability* source_slot =
+      TRY(lookup(own_task(self), arguments.source_selector(), ObjectType::Memory, rights_of(abi::MemoryRight::Read)));
   u64 stopped_at = 0;
   Error error = copy_committed_memory(target.object, *object_of<Memory>(*source_slot), arguments.first_page(),
                                       arguments.page_count(), stopped_at);
@@ -435,9 +430,8 @@ Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(Thread& self, Target<Syscal
 KERNEL_SYSCALL_DISPATCHER(MemoryCopyCommitted);
 
 // At most 64 pages: one look at each, bounded work under the lock.
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::MemoryResidency>(Thread&, Target<Syscall::MemoryResidency> target,
-                                                 SyscallArguments<Syscall::MemoryResidency>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::MemoryResidency>(
+    Thread&, Target<Syscall::MemoryResidency> target, SyscallArguments<Syscall::MemoryResidency>& arguments) {
   const Memory& memory = target.object;
   u64 first = arguments.first_page(), count = arguments.page_count();
   if (count == 0 || count > 64 || first > memory.page_count || count > memory.page_count - first)

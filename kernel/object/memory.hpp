@@ -22,10 +22,10 @@ struct Memory;
 struct Mapping {
   Task* task = nullptr;
   Memory* memory = nullptr;
-  u64 address = 0;      // The key in task->mappings; a cut may raise it, never past another mapping.
+  u64 address = 0;  // The key in task->mappings; a cut may raise it, never past another mapping.
   u64 page_offset = 0;
   u64 page_count = 0;
-  bool writable = false;   // The rights it was mapped with: a demand-zero fault maps with these.
+  bool writable = false;  // The rights it was mapped with: a demand-zero fault maps with these.
   bool executable = false;
   TreeNode task_node;    // In task->mappings, ordered by address.
   ListNode memory_node;  // On memory->mappings.

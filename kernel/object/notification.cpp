@@ -31,9 +31,8 @@ void notification_signal(Notification& notification, u64 bits) {
   }
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::NotificationSignal> target,
-                                                    SyscallArguments<Syscall::NotificationSignal>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::NotificationSignal>(
+    Thread&, Target<Syscall::NotificationSignal> target, SyscallArguments<Syscall::NotificationSignal>& arguments) {
   u64 bits = arguments.bits();
   if (bits == 0) return Error::InvalidArgument;
   notification_signal(target.object, bits);
@@ -41,9 +40,8 @@ Result<Outcome> invoke<Syscall::NotificationSignal>(Thread&, Target<Syscall::Not
 }
 KERNEL_SYSCALL_DISPATCHER(NotificationSignal);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::NotificationWait>(Thread& self, Target<Syscall::NotificationWait> target,
-                                                  SyscallArguments<Syscall::NotificationWait>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::NotificationWait>(
+    Thread& self, Target<Syscall::NotificationWait> target, SyscallArguments<Syscall::NotificationWait>& arguments) {
   Notification& notification = target.object;
   if (notification.bits != 0) {
     arguments.set_bits(notification.bits);

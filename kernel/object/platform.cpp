@@ -23,11 +23,9 @@ Platform* create_platform() {
   return platform.value();
 }
 
-
 const BootInfo& boot_information();
 
 namespace {
-
 
 constexpr u64 LOCAL_APIC_PAGE = 0xfee00000;
 constexpr u64 IOAPIC_PAGES = 0xfec00000;  // Both I/O APICs: 0xfec00000 and 0xfec10000.
@@ -72,16 +70,15 @@ struct PlatformRequest {
 Result<PlatformRequest> decode_platform(Thread& self, const PlatformCreationView& arguments) {
   Task& task = own_task(self);
   Capability* destination = TRY(lookup_empty(task, arguments.destination_slot()));
-  Capability* factory = TRY(lookup(task, arguments.factory_selector(), ObjectType::Factory,
-                                   rights_of(abi::FactoryRight::Create)));
+  Capability* factory =
+      TRY(lookup(task, arguments.factory_selector(), ObjectType::Factory, rights_of(abi::FactoryRight::Create)));
   return PlatformRequest{destination, object_of<Factory>(*factory)};
 }
 
 }  // namespace
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall::PlatformCreateMmio>,
-                                                    SyscallArguments<Syscall::PlatformCreateMmio>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PlatformCreateMmio>(
+    Thread& self, Target<Syscall::PlatformCreateMmio>, SyscallArguments<Syscall::PlatformCreateMmio>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
   if (!device_range_allowed(arguments.physical_address(), arguments.page_count())) return Error::InvalidArgument;
   Memory* memory = TRY(create_device_memory(request.factory, arguments.physical_address(), arguments.page_count()));
@@ -90,9 +87,8 @@ Result<Outcome> invoke<Syscall::PlatformCreateMmio>(Thread& self, Target<Syscall
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateMmio);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(Thread& self, Target<Syscall::PlatformCreateIoPorts>,
-                                                       SyscallArguments<Syscall::PlatformCreateIoPorts>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(
+    Thread& self, Target<Syscall::PlatformCreateIoPorts>, SyscallArguments<Syscall::PlatformCreateIoPorts>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
   u64 first = arguments.first_port();
   u64 count = arguments.port_count();
@@ -103,9 +99,8 @@ Result<Outcome> invoke<Syscall::PlatformCreateIoPorts>(Thread& self, Target<Sysc
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateIoPorts);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall::PlatformCreateIrq>,
-                                                   SyscallArguments<Syscall::PlatformCreateIrq>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PlatformCreateIrq>(
+    Thread& self, Target<Syscall::PlatformCreateIrq>, SyscallArguments<Syscall::PlatformCreateIrq>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
   u64 line = arguments.line();
   u64 flags = arguments.flags();
@@ -116,9 +111,9 @@ Result<Outcome> invoke<Syscall::PlatformCreateIrq>(Thread& self, Target<Syscall:
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateIrq);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Syscall::PlatformCreateDmaMemory>,
-                                                         SyscallArguments<Syscall::PlatformCreateDmaMemory>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(
+    Thread& self, Target<Syscall::PlatformCreateDmaMemory>,
+    SyscallArguments<Syscall::PlatformCreateDmaMemory>& arguments) {
   PlatformRequest request = TRY(decode_platform(self, arguments));
   Memory* memory = TRY(create_contiguous_memory(request.factory, arguments.page_count()));
   install_capability(*request.destination, &memory->header, abi::ALL_RIGHTS);
@@ -126,9 +121,9 @@ Result<Outcome> invoke<Syscall::PlatformCreateDmaMemory>(Thread& self, Target<Sy
 }
 KERNEL_SYSCALL_DISPATCHER(PlatformCreateDmaMemory);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::PlatformMemoryPhysical>(Thread& self, Target<Syscall::PlatformMemoryPhysical>,
-                                                        SyscallArguments<Syscall::PlatformMemoryPhysical>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::PlatformMemoryPhysical>(
+    Thread& self, Target<Syscall::PlatformMemoryPhysical>,
+    SyscallArguments<Syscall::PlatformMemoryPhysical>& arguments) {
   Capability* slot = TRY(lookup(own_task(self), arguments.memory_selector(), ObjectType::Memory, 0));
   Memory& memory = *object_of<Memory>(*slot);
   u64 page = arguments.page();

@@ -13,17 +13,19 @@ using abi::Syscall;
 
 Result<Reply*> create_reply(Factory* factory) { return allocate_object<Reply>(factory, ObjectType::Reply); }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcSaveReply>(Thread&, Target<Syscall::IpcSaveReply> target,
-                                              SyscallArguments<Syscall::IpcSaveReply>&) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcSaveReply>(Thread&,
+                                                                            Target<Syscall::IpcSaveReply> target,
+                                                                            SyscallArguments<Syscall::IpcSaveReply>&) {
   TRY_VOID(ipc_save_reply(target.object));
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(IpcSaveReply);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::IpcReplyWith>(Thread&, Target<Syscall::IpcReplyWith> target,
-                                              SyscallArguments<Syscall::IpcReplyWith>&) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::IpcReplyWith>(Thread&,
+                                                                            Target<Syscall::IpcReplyWith> target,
+                                                                            SyscallArguments<Syscall::IpcReplyWith>&) {
   TRY_VOID(ipc_reply_with(target.object));
   return Outcome::Finished;
 }

@@ -40,7 +40,8 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   if (slot_count < 2 || slot_count > MAX_TASK_SLOTS) return Error::InvalidArgument;
   Task* task = TRY(allocate_object<Task>(factory, ObjectType::Task));
   usize table_bytes = static_cast<usize>(slot_count * sizeof(Capability));
-  usize charged_table_bytes = table_bytes <= PAGE_SIZE ? allocation_size(table_bytes) : align_up(table_bytes, PAGE_SIZE);
+  usize charged_table_bytes =
+      table_bytes <= PAGE_SIZE ? allocation_size(table_bytes) : align_up(table_bytes, PAGE_SIZE);
   // The slot table and the page-table root are paid for together, before either exists; what
   // fails after that is the machine's memory, not the quota.
   if (!factory_charge(factory, charged_table_bytes + PAGE_SIZE).ok()) {
@@ -61,8 +62,9 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   if (!root) {
     if (table != nullptr) {
       if (table_bytes <= PAGE_SIZE) heap_free(table, table_bytes);
-      else for (usize offset = 0; offset < charged_table_bytes; offset += PAGE_SIZE)
-        (void)frames().free(reinterpret_cast<u64>(table) - PHYSMAP_BASE + offset);
+      else
+        for (usize offset = 0; offset < charged_table_bytes; offset += PAGE_SIZE)
+          (void)frames().free(reinterpret_cast<u64>(table) - PHYSMAP_BASE + offset);
     }
     factory_refund(factory, charged_table_bytes + PAGE_SIZE);
     abandon_object(task);
@@ -78,12 +80,13 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   return task;
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::TaskMap>(Thread& self, Target<Syscall::TaskMap> target,
-                                         SyscallArguments<Syscall::TaskMap>& arguments) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::TaskMap>(Thread& self, Target<Syscall::TaskMap> target,
+                                                                       SyscallArguments<Syscall::TaskMap>& arguments) {
   u64 rights = arguments.rights();
   if ((rights & ~u64{7}) != 0 || (rights & rights_of(abi::MemoryRight::Read)) == 0) return Error::InvalidArgument;
-  Capability* memory = TRY(lookup(own_task(self), arguments.memory_selector(), ObjectType::Memory, static_cast<u32>(rights)));
+  Capability* memory =
+      TRY(lookup(own_task(self), arguments.memory_selector(), ObjectType::Memory, static_cast<u32>(rights)));
   bool writable = (rights & rights_of(abi::MemoryRight::Write)) != 0;
   bool executable = (rights & rights_of(abi::MemoryRight::Execute)) != 0;
   u64 stopped_at = TRY(map_memory(target.object, *object_of<Memory>(*memory), arguments.first_page(),
@@ -93,17 +96,16 @@ Result<Outcome> invoke<Syscall::TaskMap>(Thread& self, Target<Syscall::TaskMap> 
 }
 KERNEL_SYSCALL_DISPATCHER(TaskMap);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::TaskUnmap>(Thread&, Target<Syscall::TaskUnmap> target,
-                                           SyscallArguments<Syscall::TaskUnmap>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::TaskUnmap>(
+    Thread&, Target<Syscall::TaskUnmap> target, SyscallArguments<Syscall::TaskUnmap>& arguments) {
   arguments.set_stopped_at(TRY(unmap_memory(target.object, arguments.address(), arguments.page_count())));
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(TaskUnmap);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::TaskGiveCapability>(Thread& self, Target<Syscall::TaskGiveCapability> target,
-                                                    SyscallArguments<Syscall::TaskGiveCapability>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::TaskGiveCapability>(
+    Thread& self, Target<Syscall::TaskGiveCapability> target,
+    SyscallArguments<Syscall::TaskGiveCapability>& arguments) {
   Capability* source = TRY(lookup(own_task(self), arguments.own_slot()));
   Capability* destination = TRY(lookup_empty(target.object, arguments.task_slot()));
   derive_capability(*destination, *source, static_cast<u32>(arguments.rights_mask()), 0);

@@ -17,8 +17,8 @@ namespace kernel {
 
 struct Task {
   KernelObject header;
-  u64 page_table_root = 0;  // Physical address of the PML4.
-  u64 page_table_pages = 0; // Lower-half page-table pages, charged to the factory.
+  u64 page_table_root = 0;   // Physical address of the PML4.
+  u64 page_table_pages = 0;  // Lower-half page-table pages, charged to the factory.
   Capability* slots = nullptr;
   u64 slot_count = 0;
   usize slots_bytes = 0;

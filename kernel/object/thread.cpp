@@ -32,7 +32,8 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   auto stack = frames().allocate_contiguous(KERNEL_STACK_PAGES, PAGE_SIZE);
   auto utcb = frames().allocate();
   if (!stack || !utcb) {
-    if (stack) for (usize i = 0; i < KERNEL_STACK_PAGES; ++i) (void)frames().free(stack.value() + i * PAGE_SIZE);
+    if (stack)
+      for (usize i = 0; i < KERNEL_STACK_PAGES; ++i) (void)frames().free(stack.value() + i * PAGE_SIZE);
     if (utcb) (void)frames().free(utcb.value());
     factory_refund(factory, stack_bytes + PAGE_SIZE);
     abandon_object(thread);
@@ -41,7 +42,8 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   auto* utcb_words = reinterpret_cast<u64*>(arch::physical_to_virtual(utcb.value()));
   arch::zero_words(utcb_words, PAGE_SIZE);
   utcb_words[0] = utcb_address;  // Utcb::self, read through %gs:0.
-  auto mapped = arch::address_space_map(task.page_table_root, utcb_address, utcb.value(), {true, false}, table_source(task));
+  auto mapped =
+      arch::address_space_map(task.page_table_root, utcb_address, utcb.value(), {true, false}, table_source(task));
   if (!mapped.ok()) {
     for (usize i = 0; i < KERNEL_STACK_PAGES; ++i) (void)frames().free(stack.value() + i * PAGE_SIZE);
     (void)frames().free(utcb.value());
@@ -64,9 +66,8 @@ Result<Thread*> create_thread(Factory* factory, Task& task, u64 utcb_address) {
   return thread;
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadStart>(Thread&, Target<Syscall::ThreadStart> target,
-                                             SyscallArguments<Syscall::ThreadStart>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadStart>(
+    Thread&, Target<Syscall::ThreadStart> target, SyscallArguments<Syscall::ThreadStart>& arguments) {
   Thread& thread = target.object;
   u64 instruction_pointer = arguments.instruction_pointer();
   u64 stack_pointer = arguments.stack_pointer();
@@ -80,9 +81,8 @@ Result<Outcome> invoke<Syscall::ThreadStart>(Thread&, Target<Syscall::ThreadStar
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadStart);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadConfigure>(Thread& self, Target<Syscall::ThreadConfigure> target,
-                                                 SyscallArguments<Syscall::ThreadConfigure>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadConfigure>(
+    Thread& self, Target<Syscall::ThreadConfigure> target, SyscallArguments<Syscall::ThreadConfigure>& arguments) {
   Thread& thread = target.object;
   u64 priority = arguments.priority();
   u64 cpu = arguments.cpu();
@@ -96,8 +96,8 @@ Result<Outcome> invoke<Syscall::ThreadConfigure>(Thread& self, Target<Syscall::T
   Endpoint* handler = nullptr;
   u64 handler_badge = 0;
   if (handler_selector != abi::NULL_SELECTOR) {
-    Capability* endpoint = TRY(lookup(own_task(self), handler_selector, ObjectType::Endpoint,
-                                      rights_of(abi::EndpointRight::Send)));
+    Capability* endpoint =
+        TRY(lookup(own_task(self), handler_selector, ObjectType::Endpoint, rights_of(abi::EndpointRight::Send)));
     handler = object_of<Endpoint>(*endpoint);
     handler_badge = endpoint->badge;
   }
@@ -111,17 +111,16 @@ Result<Outcome> invoke<Syscall::ThreadConfigure>(Thread& self, Target<Syscall::T
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadConfigure);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadExit>(Thread& self, Target<Syscall::ThreadExit>,
-                                            SyscallArguments<Syscall::ThreadExit>&) {
+template <>
+[[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadExit>(Thread& self, Target<Syscall::ThreadExit>,
+                                                                          SyscallArguments<Syscall::ThreadExit>&) {
   stop_thread(self);
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadExit);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadYield>(Thread&, Target<Syscall::ThreadYield>,
-                                             SyscallArguments<Syscall::ThreadYield>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadYield>(
+    Thread&, Target<Syscall::ThreadYield>, SyscallArguments<Syscall::ThreadYield>& arguments) {
   // The result is written before the switch: this thread's frame is read when it runs again.
   arguments.set_error(Error::None);
   yield_current();
@@ -129,9 +128,8 @@ Result<Outcome> invoke<Syscall::ThreadYield>(Thread&, Target<Syscall::ThreadYiel
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadYield);
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadSelf>(Thread& self, Target<Syscall::ThreadSelf>,
-                                            SyscallArguments<Syscall::ThreadSelf>& arguments) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadSelf>(
+    Thread& self, Target<Syscall::ThreadSelf>, SyscallArguments<Syscall::ThreadSelf>& arguments) {
   arguments.set_cpu(self.cpu);
   arguments.set_timestamp(arch::read_tsc());
   arguments.set_timestamp_hertz(arch::tsc_hertz());
@@ -233,9 +231,8 @@ void interrupt_thread(Thread& thread) {
   }
 }
 
-template <> [[gnu::always_inline]] inline
-Result<Outcome> invoke<Syscall::ThreadInterrupt>(Thread&, Target<Syscall::ThreadInterrupt> target,
-                                                 SyscallArguments<Syscall::ThreadInterrupt>&) {
+template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadInterrupt>(
+    Thread&, Target<Syscall::ThreadInterrupt> target, SyscallArguments<Syscall::ThreadInterrupt>&) {
   interrupt_thread(target.object);
   return Outcome::Finished;
 }

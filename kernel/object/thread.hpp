@@ -34,11 +34,11 @@ struct Thread {
   u8 priority = 0;
   u32 cpu = 0;
   u64 allowed_cpus = ~u64{0};  // Bit i: the thread may run on CPU i (ThreadConfigure); all at boot.
-  u64 kernel_stack = 0;       // Lowest address of the kernel stack.
-  u64 saved_kernel_rsp = 0;   // While switched out.
+  u64 kernel_stack = 0;        // Lowest address of the kernel stack.
+  u64 saved_kernel_rsp = 0;    // While switched out.
   arch::TrapFrame* frame = nullptr;
-  u64 utcb_frame = 0;         // Physical page of the UTCB.
-  u64 utcb_address = 0;       // Where the UTCB is mapped in the task.
+  u64 utcb_frame = 0;    // Physical page of the UTCB.
+  u64 utcb_address = 0;  // Where the UTCB is mapped in the task.
   u64 time_slice_left = 0;
 
   Endpoint* exception_endpoint = nullptr;
@@ -51,8 +51,8 @@ struct Thread {
   u64 deadline = 0;       // TSC value.
 
   Endpoint* blocked_on = nullptr;
-  Thread* caller = nullptr;  // Waits for this thread's reply.
-  Thread* callee = nullptr;  // This thread waits for its reply.
+  Thread* caller = nullptr;       // Waits for this thread's reply.
+  Thread* callee = nullptr;       // This thread waits for its reply.
   Reply* callee_reply = nullptr;  // ... or for the reply saved in this object.
   u64 send_badge = 0;
   bool send_is_call = false;

@@ -64,11 +64,11 @@ u64 prepare_user_entry_stack(u64 stack_top) {
 u64 prepare_kernel_entry_stack(u64 stack_top, void (*entry)()) {
   auto* slot = reinterpret_cast<u64*>(stack_top);
   *--slot = reinterpret_cast<u64>(&kernel_entry_trampoline);
-  *--slot = 0;  // rbp
-  *--slot = 0;  // rbx
-  *--slot = 0;  // r12
-  *--slot = 0;  // r13
-  *--slot = 0;  // r14
+  *--slot = 0;                             // rbp
+  *--slot = 0;                             // rbx
+  *--slot = 0;                             // r12
+  *--slot = 0;                             // r13
+  *--slot = 0;                             // r14
   *--slot = reinterpret_cast<u64>(entry);  // r15: the trampoline calls it.
   return reinterpret_cast<u64>(slot);
 }

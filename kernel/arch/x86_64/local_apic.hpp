@@ -16,6 +16,8 @@ constexpr u32 TIMER_INITIAL = 0x380;
 constexpr u32 TIMER_CURRENT = 0x390;
 constexpr u32 TIMER_DIVIDE = 0x3e0;
 
-inline volatile u32& reg(u32 offset) { return *reinterpret_cast<volatile u32*>(physical_to_virtual(PHYSICAL + offset)); }
+inline volatile u32& reg(u32 offset) {
+  return *reinterpret_cast<volatile u32*>(physical_to_virtual(PHYSICAL + offset));
+}
 
 }  // namespace arch::local_apic

@@ -70,7 +70,8 @@ void paging_init(u64 physical_memory_end, u64 (*allocate_frame)()) {
   for (u64 physical = 0; physical < ram_end; physical += LARGE_PAGE)
     map_large(PHYSMAP_BASE + physical, physical, page_table::WRITABLE | page_table::NO_EXECUTE | page_table::GLOBAL);
   for (u64 physical = DEVICE_WINDOW_START; physical < DEVICE_WINDOW_END; physical += LARGE_PAGE)
-    map_large(PHYSMAP_BASE + physical, physical, page_table::WRITABLE | page_table::NO_EXECUTE | page_table::GLOBAL | page_table::CACHE_DISABLE);
+    map_large(PHYSMAP_BASE + physical, physical,
+              page_table::WRITABLE | page_table::NO_EXECUTE | page_table::GLOBAL | page_table::CACHE_DISABLE);
 
   map_kernel_range(__text_start, __text_end, 0);
   map_kernel_range(__rodata_start, __rodata_end, page_table::NO_EXECUTE);

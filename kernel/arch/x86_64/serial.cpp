@@ -1,6 +1,6 @@
 // 16550 UART on COM1: the kernel console. Polled output; nothing buffers, so a panic's last words arrive.
-#include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/platform.hpp"
 
 namespace arch {
 namespace {

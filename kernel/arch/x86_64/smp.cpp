@@ -2,18 +2,18 @@
 // and TLB shootdown.
 // Invariant: a shootdown returns only after every other online CPU has stopped using the given
 // page-table root (it switched to the kernel's own tables, which also flushes its TLB).
+#include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/local_apic.hpp"
 #include "arch/x86_64/platform.hpp"
-#include "arch/x86_64/smp.hpp"
 
 #include <atomic>
 
-extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_boot_page_table[], ap_entry_address[],
-    ap_next_index[], ap_stacks[];
+extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_boot_page_table[], ap_entry_address[], ap_next_index[],
+    ap_stacks[];
 
 namespace arch {
 
@@ -74,8 +74,7 @@ u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allo
   reinterpret_cast<u64*>(physical_to_virtual(directory))[0] = 0 | 0x83;  // 2 MiB, present, writable.
   *reinterpret_cast<u64*>(field(ap_boot_page_table)) = root;
   *reinterpret_cast<u64*>(field(ap_entry_address)) = reinterpret_cast<u64>(entry);
-  for (u32 index = 1; index < wanted; ++index)
-    reinterpret_cast<u64*>(field(ap_stacks))[index] = allocate_stack();
+  for (u32 index = 1; index < wanted; ++index) reinterpret_cast<u64*>(field(ap_stacks))[index] = allocate_stack();
 
   // Broadcast: every other CPU gets INIT, then two STARTUPs pointing at the trampoline page.
   send_ipi(0, ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | ICR_INIT);
@@ -93,9 +92,7 @@ u32 start_application_processors(u32 wanted, u64 (*allocate_frame)(), u64 (*allo
 
 void announce_online() { online_cpus.fetch_add(1); }
 
-void send_reschedule(u32 cpu_index) {
-  send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE);
-}
+void send_reschedule(u32 cpu_index) { send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE); }
 
 void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(root, std::memory_order_release); }
 

@@ -23,20 +23,11 @@ class SyscallRegisters {
   u64 selector() const { return frame_->rdi; }
 
   // Argument Index (1-5) in ABI order; any other index does not compile.
-  template <u32 Index>
-  u64 argument() const {
-    return *slot<Index>();
-  }
+  template <u32 Index> u64 argument() const { return *slot<Index>(); }
   // A call that continues in the next kernel entry leaves its arguments advanced.
-  template <u32 Index>
-  void set_argument(u64 value) {
-    *slot<Index>() = value;
-  }
+  template <u32 Index> void set_argument(u64 value) { *slot<Index>() = value; }
   // Output Index (1-5) travels in the register of argument Index.
-  template <u32 Index>
-  void set_output(u64 value) {
-    *slot<Index>() = value;
-  }
+  template <u32 Index> void set_output(u64 value) { *slot<Index>() = value; }
 
   u64 timeout() const { return frame_->r12; }
   void set_error(metteagle::abi::Error error) { frame_->rax = static_cast<u64>(error); }
@@ -60,8 +51,7 @@ class SyscallRegisters {
   }
 
  private:
-  template <u32 Index>
-  u64* slot() const {
+  template <u32 Index> u64* slot() const {
     static_assert(Index >= 1 && Index <= 5, "system calls have arguments 1 to 5");
     if constexpr (Index == 1) return &frame_->rsi;
     else if constexpr (Index == 2) return &frame_->rdx;
@@ -100,8 +90,8 @@ constexpr u64 ALWAYS_SET_FLAGS = 0x202;  // Interrupts on, and the reserved bit 
 
 // A personality's view of a redirected `syscall`: every register as the instruction left them.
 inline metteagle::abi::PersonalityRegisters personality_registers(const TrapFrame& frame) {
-  return {frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.r8, frame.r9, frame.r10,
-          frame.r11, frame.r12, frame.r13, frame.r14, frame.r15, frame.rip, frame.rflags, frame.rsp};
+  return {frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.r8,     frame.r9,
+          frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15, frame.rip, frame.rflags, frame.rsp};
 }
 // Enters a personality handler: its entry, its stack, the address of the saved registers (rdi)
 // and why it is entered (rsi: PERSONALITY_ENTRY_SYSCALL or PERSONALITY_ENTRY_INTERRUPT).

@@ -4,13 +4,13 @@
 #include "abi/syscall.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/cpu_local.hpp"
-#include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/ioapic.hpp"
+#include "arch/x86_64/platform.hpp"
 #include "arch/x86_64/smp.hpp"
-#include "core/syscall_support.hpp"
-#include "core/kernel_lock.hpp"
 #include "core/console.hpp"
+#include "core/kernel_lock.hpp"
 #include "core/panic.hpp"
+#include "core/syscall_support.hpp"
 #include "core/trap_hooks.hpp"
 
 extern "C" char checked_copy_access[], checked_copy_fault[];
@@ -18,6 +18,8 @@ extern "C" char checked_copy_access[], checked_copy_fault[];
 namespace arch {
 
 const char* vector_name(u64 vector) {
+  // A table: four names to a line.
+  // clang-format off
   static const char* const names[] = {
       "divide error",       "debug",           "non-maskable interrupt", "breakpoint",
       "overflow",           "bound range",     "invalid opcode",         "device not available",
@@ -26,14 +28,15 @@ const char* vector_name(u64 vector) {
       "x87 floating point", "alignment check", "machine check",          "SIMD floating point",
       "virtualization",     "control protection",
   };
+  // clang-format on
   if (vector < sizeof(names) / sizeof(names[0])) return names[vector];
   return vector < VECTOR_FIRST_EXTERNAL ? "reserved exception" : "interrupt";
 }
 
 void dump_frame(const TrapFrame& frame) {
   kernel::log("  vector %lu (%s) error %#lx\n", frame.vector, vector_name(frame.vector), frame.error_code);
-  kernel::log("  rip %016lx cs %04lx rflags %016lx rsp %016lx ss %04lx\n", frame.rip, frame.cs, frame.rflags,
-              frame.rsp, frame.ss);
+  kernel::log("  rip %016lx cs %04lx rflags %016lx rsp %016lx ss %04lx\n", frame.rip, frame.cs, frame.rflags, frame.rsp,
+              frame.ss);
   kernel::log("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", frame.rax, frame.rbx, frame.rcx, frame.rdx);
   kernel::log("  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", frame.rsi, frame.rdi, frame.rbp, frame.r8);
   kernel::log("  r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", frame.r9, frame.r10, frame.r11, frame.r12);
