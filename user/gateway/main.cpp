@@ -150,7 +150,9 @@ class ManagerBackend final : public gateway::Backend {
     request.words[4] = input_size;
     bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
     // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
-    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory;
+    // The request's environment takes the inline words, so the input goes in Memory then.
+    u64 environment_bytes = input.environment_bytes <= manager::INLINE_BYTES ? input.environment_bytes : 0;
+    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory || environment_bytes > 0;
     ScopedMemory input_scope;
     ScopedMemory output_scope;
     u64 words = manager::INLINE_FIRST_WORD;
@@ -167,6 +169,13 @@ class ManagerBackend final : public gateway::Backend {
       request.words[5] = manager::INLINE_BYTES;
       memcpy(&request.words[manager::INLINE_FIRST_WORD], input.bytes, input_size);
       words += (input_size + 7) / 8;
+    }
+    if (environment_bytes > 0) {
+      request.words[6] = environment_bytes;
+      u64 environment_words = (environment_bytes + 7) / 8;
+      request.words[manager::INLINE_FIRST_WORD + environment_words - 1] = 0;  // Zero padding.
+      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.environment, environment_bytes);
+      words = manager::INLINE_FIRST_WORD + environment_words;
     }
     Memory output_memory;
     if (output_window != 0) {

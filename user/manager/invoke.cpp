@@ -34,6 +34,8 @@ struct InvocationRequest {
   u64 input_memory;         // Selector of a Memory with the input, or 0.
   u64 output_memory;        // Selector of a Memory for the output, or 0 (then inline).
   u64 output_capacity;      // Bytes the caller can take.
+  const char* environment;  // The request's environment (NUL-terminated strings), or null.
+  u64 environment_bytes;
 };
 
 // Zero-initialised as a whole: bytes of inline_output past the output are zero, never stale stack
@@ -394,6 +396,16 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None && function->linux_abi)
       error = context_memory.value().write(LINUX_START_OFFSET, &function->linux_start, sizeof(LinuxStart)).error();
+    // The environment: the function's own, then the request's (protocol.hpp, FunctionEnvironment).
+    u64 environment_bytes = function->environment_bytes + request.environment_bytes;
+    if (error == Error::None && environment_bytes > 0) {
+      error = context_memory.value().write(ENVIRONMENT_OFFSET, &environment_bytes, sizeof environment_bytes).error();
+      if (error == Error::None && function->environment_bytes > 0)
+        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8, function->environment, function->environment_bytes).error();
+      if (error == Error::None && request.environment_bytes > 0)
+        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8 + function->environment_bytes, request.environment,
+                                             request.environment_bytes).error();
+    }
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
 
@@ -485,6 +497,16 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
   } else if (invocation.input_size > MAX_INPUT_BYTES) {
     answer = Message::make(STATUS_BAD_REQUEST);
     return;
+  } else if (request.words[6] > 0) {
+    // The request's environment: inline (the input is in Memory), NUL-terminated, in the words sent.
+    u64 bytes = request.words[6];
+    const char* strings = reinterpret_cast<const char*>(&request.words[INLINE_FIRST_WORD]);
+    if (bytes > INLINE_BYTES || bytes > (request.word_count() - INLINE_FIRST_WORD) * 8 || strings[bytes - 1] != '\0') {
+      answer = Message::make(STATUS_BAD_REQUEST);
+      return;
+    }
+    invocation.environment = strings;
+    invocation.environment_bytes = bytes;
   }
   u64 nested_left;
   {

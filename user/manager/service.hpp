@@ -69,6 +69,14 @@ void handle_remove(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_list(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_describe(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_stats(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_configure(Worker& worker, sys::Message& request, sys::Message& answer);
+
+// A configuration DEPLOY and CONFIGURE accept (deploy.cpp); cpu_count: CPUs online.
+bool config_valid(const FunctionConfig& config, u64 cpu_count);
+
+// Sets the function's version digest (from its executable digest, configuration, arguments and
+// environment) and its creation time (configure.cpp).
+void seal_version(Function& function);
 
 // Frees a function's image (its Memory capabilities and template mappings); registry lock held.
 void release_image(Function& function);
