@@ -167,17 +167,20 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
     return false;
   }
   bool found = false;
-  if ((error = string_member(root, "service", deployment.service, sizeof deployment.service, found,
-                             "service must be a string", "function names longer than 31 characters are not supported yet")))
+  char service[DNS_LABEL_LENGTH + 2];
+  if ((error = string_member(root, "service", service, sizeof service, found, "service must be a string",
+                             "a function name must be 1 to 63 characters (a DNS label)")))
     return false;
   if (!found) {
     error = "service is required (the function's name)";
     return false;
   }
-  if (const char* problem = dns_label_problem(Slice::of(deployment.service))) {
+  if (const char* problem = dns_label_problem(Slice::of(service))) {
     error = problem;
     return false;
   }
+  // dns_label_problem refuses names the manager cannot hold: this fits.
+  (void)Slice::of(service).copy_to(deployment.service, sizeof deployment.service);
   if ((error = string_member(root, "image", deployment.image, sizeof deployment.image, found, "image must be a string",
                              "image is longer than 127 characters")))
     return false;

@@ -42,7 +42,8 @@ bool environment_valid(const char* text, u64 length) {
   for (u64 at = 0; at < length;) {
     if (text[at] == '=') return false;
     bool equals = false;
-    while (text[at] != '\0') equals = equals || text[at++] == '=';
+    for (; text[at] != '\0'; ++at)
+      if (text[at] == '=') equals = true;
     if (!equals) return false;
     ++at;
   }
