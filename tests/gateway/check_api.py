@@ -338,13 +338,44 @@ def check_openfaas(port):
 
     # A non-zero exit: the function's stdout is the body, 500, the error in headers.
     status, _, reply = faas("POST", "/system/functions", {"service": "fails", "image": "busybox",
-                                                          "envProcess": "sh -c 'echo partial; exit 3'"})
+                                                          "envProcess": "sh -c 'echo partial; echo why >&2; exit 3'"})
     check(status == 202, f"openfaas: deploy fails: 202 (got {status} {reply!r})")
     status, headers, body = alpha.request("POST", "/function/fails", body=b"")
     check(status == 500 and body == b"partial\n" and headers.get("X-Exit-Code") == "3" and
           headers.get("X-Function-Error") == "exited with code 3",
           f"openfaas: a non-zero exit: 500, stdout as the body, X-Exit-Code and X-Function-Error "
           f"(got {status} {body!r} {headers.get('X-Function-Error')!r})")
+
+    # Its logs: stderr (with the personality's own lines, "linux: ..."), the failure's stdout and
+    # the result line, as OpenFaaS's JSON lines.
+    call = headers.get("X-Call-Id", "?")
+    status, headers, body = alpha.request("GET", "/system/logs?name=fails")
+    lines = [json.loads(line) for line in body.decode().splitlines()] if status == 200 else []
+    stamps = [line.pop("timestamp", "") for line in lines]
+    texts = [line.get("text", "") for line in lines]
+    result_text = texts[-1] if texts else ""
+    check(status == 200 and headers.get("Content-Type") == "application/x-ndjson" and len(lines) >= 3 and
+          all({key: value for key, value in line.items() if key != "text"} ==
+              {"name": "fails", "namespace": "", "instance": call} for line in lines) and
+          texts[0] == "why" and all(text.startswith("linux: ") for text in texts[1:-2]) and texts[-2] == "partial" and
+          re.fullmatch(rf"call={call} status=FAILED exit_code=3 output_bytes=8 duration_seconds=\d+\.\d{{6}}",
+                       result_text) is not None and
+          all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp) for stamp in stamps),
+          f"openfaas: GET /system/logs?name=fails: stderr, stdout of the failure, the result line (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&tail=1")
+    check(status == 200 and len(body.splitlines()) == 1 and json.loads(body)["text"] == result_text,
+          f"openfaas: logs with tail=1: the last line only (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&since=2300-01-01T00%3A00%3A00Z")
+    check(status == 200 and body == b"", f"openfaas: logs since a later time: none (got {status} {body!r})")
+    status, _, body = alpha.request("GET", f"/system/logs?name=fails&since={stamps[0] if stamps else 'x'}")
+    check(status == 200 and len(body.splitlines()) == len(lines), f"openfaas: logs since the first line's time: all "
+                                                                   f"of them (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&since=yesterday")
+    check(status == 400 and json.loads(body) == {"error": "since must be a time as createdAt and timestamps show it "
+                                                          "(RFC 3339, UTC)"}, f"openfaas: logs with a bad since: 400 "
+                                                                              f"(got {status} {body!r})")
+    status, _, body = Client(port, KEY_A).request("GET", "/system/logs?name=fails")
+    check(status == 404, f"openfaas: another tenant cannot read fails's logs: 404 (got {status} {body!r})")
 
     # Update in place: an invocation in flight finishes on the old version, new ones get the new
     # (both at once within the tenant's 44 MiB memory share: 20 MiB each).

@@ -3,9 +3,12 @@
 // environment and the boot-relative createdAt.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "logs.hpp"
 #include "openfaas.hpp"
 
 namespace gateway {
@@ -125,6 +128,53 @@ TEST(OpenFaas, BootTime) {
   Buffer output(text, sizeof text);
   append_boot_time(output, (86400ull * 400 + 3661) * 1'000'000 + 42);
   EXPECT_EQ(std::string(output.data(), output.size()), "1971-02-05T01:01:01.000042Z");
+}
+
+TEST(FunctionLogs, LinesTailSinceAndTenants) {
+  auto logs = std::make_unique<FunctionLogs>();
+  logs->append(1, "f", 7, 1'000'000, "first\n\nsecond \"q\"", 15 + 4);
+  logs->append(1, "g", 8, 2'000'000, "other function\n", 15);
+  logs->append(1, "f", 9, 3'000'000, "third", 5);
+  char text[4096];
+  Buffer output(text, sizeof text);
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(std::string(output.data(), output.size()),
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+            "\"text\": \"first\"}\n"
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+            "\"text\": \"second \\\"q\\\"\"}\n"
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"9\", \"timestamp\": \"1970-01-01T00:00:03.000000Z\", "
+            "\"text\": \"third\"}\n");
+  output.clear();
+  logs->render(1, "f", 0, 1, output);
+  EXPECT_NE(std::string(output.data(), output.size()).find("third"), std::string::npos);
+  EXPECT_EQ(std::string(output.data(), output.size()).find("first"), std::string::npos);
+  output.clear();
+  logs->render(1, "f", 2'000'000, 0, output);
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 1);
+  // A tenant that logs a lot evicts only its own lines.
+  for (int i = 0; i < 1000; ++i) logs->append(2, "f", 1, 5'000'000, "noise\n", 6);
+  output.clear();
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 3);
+  output.clear();
+  logs->render(2, "f", 0, 0, output);
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 128);
+  logs->forget(1, "f");
+  output.clear();
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(output.size(), 0u);
+}
+
+TEST(FunctionLogs, BootTimeRoundTrip) {
+  u64 microseconds = 0;
+  ASSERT_TRUE(parse_boot_time(Slice::of("1971-02-05T01:01:01.000042Z"), microseconds));
+  EXPECT_EQ(microseconds, (86400ull * 400 + 3661) * 1'000'000 + 42);
+  ASSERT_TRUE(parse_boot_time(Slice::of("1970-01-01T00:00:09Z"), microseconds));
+  EXPECT_EQ(microseconds, 9'000'000u);
+  EXPECT_FALSE(parse_boot_time(Slice::of("yesterday"), microseconds));
+  EXPECT_FALSE(parse_boot_time(Slice::of("1970-01-01T00:00:09"), microseconds));
+  EXPECT_FALSE(parse_boot_time(Slice::of("1970-13-01T00:00:09Z"), microseconds));
 }
 
 }  // namespace

@@ -340,6 +340,8 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
                                        parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     shared_.metrics.open(tenant, parsed.name);  // A fresh function starts with fresh figures.
+    shared_.logs.forget(tenant, parsed.name);
+    shared_.catalog.forget(tenant, parsed.name);
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
     text.append_json_string(parsed.name);
@@ -449,6 +451,7 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
   shared_.metrics.forget(tenant, text_name);
   shared_.catalog.forget(tenant, text_name);
+  shared_.logs.forget(tenant, text_name);
   Buffer text(storage_.text, storage_.text_capacity);
   text.append("{\"deleted\": ");
   text.append_json_string(text_name);
@@ -511,7 +514,10 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
                       reply.status != manager::STATUS_BUSY && reply.status != manager::STATUS_TENANT_BUSY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
-  shared_.metrics.record_invocation(ticket, record);
+  bool current = shared_.metrics.record_invocation(ticket, record);
+  bool failed = reply.status == manager::STATUS_FAILED && result.output_size <= capacity;
+  const u8* failed_output = !failed ? nullptr : output_memory != 0 ? output->output_bytes(result.output_size) : storage_.output;
+  if (current) record_logs(tenant, text_name, reply, record, failed_output, failed ? result.output_size : 0);
 
   auto add_invocation_headers = [&] {
     add_header(response, "X-Call-Id", result.invocation_id);
@@ -592,18 +598,75 @@ void Gateway::over_limit(u32 tenant, Response& response) {
   if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
 }
 
+void Gateway::record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
+                          const u8* failed_output, u64 failed_output_size) {
+  u64 now = backend_.now_microseconds();
+  // The function's stderr tail: the words after the log's first one, without the NUL padding.
+  if (reply.log_first_word >= manager::INLINE_FIRST_WORD && reply.log_first_word < reply.word_count) {
+    const auto* bytes = reinterpret_cast<const char*>(&reply.words[reply.log_first_word]);
+    usize length = static_cast<usize>((reply.word_count - reply.log_first_word) * 8);
+    while (length > 0 && bytes[length - 1] == '\0') --length;
+    shared_.logs.append(tenant, name, record.call_id, now, bytes, length);
+  }
+  // A failed invocation's stdout (its last KiB): what OpenFaaS's watchdog would have logged.
+  if (failed_output != nullptr && failed_output_size > 0) {
+    u64 length = failed_output_size < 1024 ? failed_output_size : 1024;
+    shared_.logs.append(tenant, name, record.call_id, now,
+                        reinterpret_cast<const char*>(failed_output + failed_output_size - length),
+                        static_cast<usize>(length));
+  }
+  char line[160];
+  Buffer text(line, sizeof line);
+  text.append("call=");
+  text.append_unsigned(record.call_id);
+  text.append(" status=");
+  text.append(status_name(record.status));
+  text.append(" exit_code=");
+  text.append_unsigned(record.exit_code);
+  text.append(" output_bytes=");
+  text.append_unsigned(record.output_size);
+  text.append(" duration_seconds=");
+  text.append_seconds(record.duration_us);
+  if (!text.overflowed()) shared_.logs.append(tenant, name, record.call_id, now, text.data(), text.size());
+}
+
 void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   Slice name = query_parameter(head.query, "name");
   if (name.data == nullptr) return error(response, 400, "missing query parameter name");
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  Slice follow = query_parameter(head.query, "follow");
+  if (follow.data != nullptr && follow.equals("true"))
+    return error(response, 501, "follow=true is not supported: poll with since= (mettctl logs --follow does)");
+  u64 tail = 0;
+  Slice tail_text = query_parameter(head.query, "tail");
+  if (tail_text.data != nullptr && !tail_text.empty() && !(tail_text.equals("-1") || parse_decimal(tail_text, tail)))
+    return error(response, 400, "tail must be a number of lines");
+  u64 since = 0;
+  Slice since_text = query_parameter(head.query, "since");
+  if (since_text.data != nullptr && !since_text.empty()) {
+    // ':' may come percent-encoded (%3A); nothing else in the form needs decoding.
+    char decoded[40];
+    usize length = 0;
+    for (usize i = 0; i < since_text.size && length < sizeof decoded; ++i) {
+      if (since_text.data[i] == '%' && i + 2 < since_text.size && since_text.data[i + 1] == '3' &&
+          (since_text.data[i + 2] == 'A' || since_text.data[i + 2] == 'a')) {
+        decoded[length++] = ':';
+        i += 2;
+      } else {
+        decoded[length++] = since_text.data[i];
+      }
+    }
+    if (!parse_boot_time(Slice{decoded, length}, since))
+      return error(response, 400, "since must be a time as createdAt and timestamps show it (RFC 3339, UTC)");
+  }
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   Buffer text(storage_.text, storage_.text_capacity);
-  shared_.metrics.render_log(tenant, text_name, text);
+  shared_.logs.render(tenant, text_name, since, tail, text);
   if (text.overflowed()) return error(response, 500, "log too large for the gateway's buffer");
   response.status = 200;
-  response.content_type = "text/plain";
+  response.content_type = "application/x-ndjson";
   response.body = text.data();
   response.body_length = text.size();
 }

@@ -12,6 +12,7 @@
 #include "connection.hpp"
 #include "http.hpp"
 #include "limits.hpp"
+#include "logs.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
 
@@ -24,6 +25,8 @@ struct ManagerReply {
   // (nothing was sent, so no answer can come later).
   bool timed_out = false;
   u32 status = manager::STATUS_INTERNAL_ERROR;
+  // INVOKE: the first word of the function's log tail (protocol.hpp); 0 when there is none.
+  u64 log_first_word = 0;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
   // A copy, not a view of `words`: reading them through another struct type would break the
@@ -136,6 +139,7 @@ struct GatewayShared {
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
+  FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
 };
 
 class Gateway final : public RequestPolicy {
@@ -180,6 +184,9 @@ class Gateway final : public RequestPolicy {
   // The OpenFaaS FunctionStatus members of a function (after "{\"name\": ..." has been written).
   void append_status_members(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void logs(u32 tenant, const RequestHead& head, Response& response);
+  // Keeps an invocation's log lines: its stderr tail, the stdout of a failure, the result line.
+  void record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
+                   const u8* failed_output, u64 failed_output_size);
   void metrics_page(Response& response, u32 tenant);
   void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);

@@ -139,7 +139,10 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   }
   shared_.catalog.record(tenant, deployment);
   // A new function starts with fresh figures; an updated one keeps its own.
-  if (!replace) shared_.metrics.open(tenant, deployment.service);
+  if (!replace) {
+    shared_.metrics.open(tenant, deployment.service);
+    shared_.logs.forget(tenant, deployment.service);
+  }
   ManagerReply described = describe_request(tenant, deployment.service);
   Buffer answer(storage_.text, storage_.text_capacity);
   answer.append("{\"name\": ");

@@ -192,6 +192,9 @@ class ManagerBackend final : public gateway::Backend {
     if (!reply.delivered) return reply;
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
     u64 size = reply.result().output_size;
+    // The log tail follows the inline output's words (protocol.hpp, INVOKE).
+    bool inline_output = !output_in_memory && has_output && size <= manager::INLINE_BYTES;
+    reply.log_first_word = manager::INLINE_FIRST_WORD + (inline_output ? (size + 7) / 8 : 0);
     if (!has_output || size > output_capacity) return reply;
     if (output_window != 0) {
       // The output stays in the window; the caller reads it there.

@@ -36,7 +36,9 @@ enum Request : u32 {
   //        8.. inline input when no input memory is sent (at most INLINE_BYTES).
   // capabilities[0]: Memory with the input (Read), optional;
   // capabilities[1]: Memory for the output (Write), optional (else the output comes inline).
-  // Reply words: InvocationResult, inline output from word 8.
+  // Reply words: InvocationResult, inline output from word 8; after the output's words (none when
+  // the output went to Memory) up to the last word, the tail of the function's log (its stderr,
+  // at most INLINE_BYTES, NUL bytes sent as spaces), NUL-padded.
   INVOKE = 2,
   REMOVE = 3,    // words: 0-3 name.
   LIST = 4,      // words: 0 index of the first name. Reply: 0 total count, 1 names in this reply,
