@@ -30,6 +30,7 @@ struct Parsed {
   DeployOptions deploy;
   InvokeOptions invoke;
   std::string name;  // describe, rm, logs
+  bool follow = false;  // logs --follow
 };
 
 [[nodiscard]] int dispatch(CLI::App const& app, Parsed const& parsed, Io& io) {
@@ -56,7 +57,7 @@ struct Parsed {
   if (verb == "ls") return run_list(gateway.value(), parsed.json, io);
   if (verb == "describe") return run_describe(gateway.value(), parsed.name, parsed.json, io);
   if (verb == "rm") return run_remove(gateway.value(), parsed.name, io);
-  if (verb == "logs") return run_logs(gateway.value(), parsed.name, io);
+  if (verb == "logs") return run_logs(gateway.value(), parsed.name, parsed.follow, parsed.json, io);
   return run_metrics(gateway.value(), io);
 }
 
@@ -74,7 +75,7 @@ struct Parsed {
       ->type_name("KEY")
       ->capture_default_str()
       ->envname("METTCTL_KEY");
-  app.add_flag("--json", parsed.json, "machine-readable output for ls and describe");
+  app.add_flag("--json", parsed.json, "machine-readable output for ls, describe and logs");
   app.add_option("--request-timeout", parsed.request_timeout, "how long to wait for the gateway's answer")
       ->type_name("DURATION")
       ->capture_default_str();
@@ -105,9 +106,12 @@ struct Parsed {
 
   app.add_subcommand("ls", "list the functions");
   for (auto [verb, help] : {std::pair{"describe", "show a function's configuration and counters"},
-                            std::pair{"rm", "remove a function"}, std::pair{"logs", "print a function's recent log"}}) {
+                            std::pair{"rm", "remove a function"}}) {
     app.add_subcommand(verb, help)->add_option("name", parsed.name, "function name")->type_name("NAME")->required();
   }
+  CLI::App* logs = app.add_subcommand("logs", "print a function's recent log lines (stderr, failures, results)");
+  logs->add_option("name", parsed.name, "function name")->type_name("NAME")->required();
+  logs->add_flag("--follow,-f", parsed.follow, "keep printing new lines (polls once a second) until interrupted");
   app.add_subcommand("metrics", "print the gateway's Prometheus metrics");
 
   // CLI11 parses argv-style input; argv[0] is the program name.
