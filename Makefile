@@ -7,6 +7,8 @@ CMAKE_FLAGS ?=
 MEMORY ?= 2G
 DISK ?= $(BUILD)/store.img
 DISK_SIZE ?= 4G
+# `make run`: the host port the gateway's HTTP API is forwarded to (the guest listens on 8080).
+PORT ?= 8080
 
 .PHONY: all setup configure build run test bench docs fuzz fuzz-host fuzz-kernel soak clean
 
@@ -23,10 +25,12 @@ configure: $(BUILD)/build.ninja
 build: setup configure
 	cmake --build $(BUILD)
 
-# ioapic2=off puts the virtio-mmio interrupts (network, disk) on the I/O APIC the kernel routes.
-run: build
+# `make run` builds only what it boots (the `system` target: kernel, servers, keys, mettctl), not
+# the tests. ioapic2=off puts the virtio-mmio interrupts (network, disk) on the I/O APIC the kernel routes.
+run: setup configure
+	cmake --build $(BUILD) --target system
 	scripts/launch --kernel $(BUILD)/kernel/metteagle.elf --build-dir $(BUILD) --boot-config config/system.boot \
-	  --forward 8080:8080 --memory $(MEMORY) --disk $(DISK) --disk-size $(DISK_SIZE) --machine-option ioapic2=off
+	  --forward $(PORT):8080 --memory $(MEMORY) --disk $(DISK) --disk-size $(DISK_SIZE) --machine-option ioapic2=off
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2 --repeat until-pass:2 || { scripts/show-failures $(BUILD); exit 1; }

@@ -26,6 +26,14 @@ PAIRS = [
     # The same static Go "hello, world" on both sides (issue 13's target: at most spawn_wait's).
     ("cold_invoke_go_hello", "go_spawn_wait"),
     ("cold_invoke_go_hello", "go_crun_run"),
+    ("python_cold_start", "python_cold_start"),
+    # File operations on an image file (MettEagle: the packed tree; Linux: the initramfs).
+    ("fs_stat", "fs_stat"),
+    ("fs_open_read_close", "fs_open_read_close"),
+    ("fs_getdents_1000", "fs_getdents_1000"),
+    # The same fork_exec_wait program (bench/linux/workloads/fork_exec_wait.c) on both sides: inside one
+    # image function through the personality's fork, execve and wait4, and in the Linux guest.
+    ("fork_exec_wait", "fork_exec_wait"),
     # One demand-zero page fault: a lazy Memory's page touched first vs. a fresh anonymous mapping's.
     ("demand_zero_page", "demand_zero_page"),
 ]

@@ -11,8 +11,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "linux"))
 import serialfmt  # noqa: E402
 
-PLAIN = ["null_syscall", "pipe_roundtrip", "spawn_wait", "fork_exec_wait", "demand_zero_page", "go_spawn_wait"]
-CRUN = ["crun_run", "crun_run_netns", "go_crun_run"]
+PLAIN = ["null_syscall", "pipe_roundtrip", "spawn_wait", "fork_exec_wait", "demand_zero_page", "go_spawn_wait",
+         "fs_stat", "fs_open_read_close", "fs_getdents_1000"]
+CRUN = ["crun_run", "crun_run_netns", "go_crun_run", "python_cold_start"]
 
 
 def run_suite(argv, metrics, timeout=600):

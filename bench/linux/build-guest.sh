@@ -33,7 +33,11 @@ kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: li
 # that both systems run the very same binary.
 go_hello=$build/user/linux-programs/go_hello
 [ -f "$go_hello" ] || die "$go_hello not found: build the project first (make build)"
-inputs_hash=$( { echo "$kpkg"; cat "$go_hello" "$here/build-guest.sh" "$here/init.sh" "$here/suite.sh" "$here/oci_config.py" "$here/http-cgi.sh" "$here"/workloads/*; } | sha256sum | cut -d' ' -f1)
+# The Python image's tree (images/python/build-rootfs, target python_image): python_cold_start's
+# bundle rootfs, the very tree MettEagle deploys.
+python_rootfs=$build/images/python/rootfs
+[ -f "$build/images/python/stamp" ] || die "$python_rootfs not built: build the project first (make build)"
+inputs_hash=$( { echo "$kpkg"; cat "$build/images/python/stamp" "$go_hello" "$here/build-guest.sh" "$here/init.sh" "$here/suite.sh" "$here/oci_config.py" "$here/http-cgi.sh" "$here"/workloads/*; } | sha256sum | cut -d' ' -f1)
 if [ -f "$G/stamp" ] && [ "$(cat "$G/stamp")" = "$inputs_hash" ] && [ -f "$G/vmlinux" ] && [ -f "$G/initramfs.cpio" ]; then
     log "up to date ($G)"
     exit 0
@@ -165,7 +169,7 @@ cp "$src" "$root/$interp"
 log "crun libraries: ${!have[*]}"
 
 # --- workloads and bundles -----------------------------------------------------
-for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero; do
+for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero fs_ops; do
     gcc -static -O2 -Wall -Wextra -Werror -o "$root/bench/bin/$w" "$here/workloads/$w.c" || die "compiling workloads/$w.c failed"
 done
 # The container's rootfs holds only the empty program and the mount points
@@ -179,6 +183,14 @@ python3 "$here/oci_config.py" plain "$root/bench/bundles/plain/config.json"
 python3 "$here/oci_config.py" netns "$root/bench/bundles/netns/config.json"
 python3 "$here/oci_config.py" echo "$root/bench/bundles/echo/config.json"
 python3 "$here/oci_config.py" go "$root/bench/bundles/go/config.json"
+# fs_ops' files: a 4 KiB file and a 1,000-entry directory, as in MettEagle's image tree
+# (user/tests/linux/make-image-tree: data/page.txt, bench/many).
+mkdir -p "$root/bench/fsdata/many"
+head -c 4096 /dev/zero | tr '\0' 'x' > "$root/bench/fsdata/page.txt"
+for i in $(seq 0 999); do : > "$root/bench/fsdata/many/$i"; done
+mkdir -p "$root/bench/bundles/python"
+cp -a "$python_rootfs" "$root/bench/bundles/python/rootfs"
+python3 "$here/oci_config.py" python "$root/bench/bundles/python/config.json"
 # HTTP mode (bench.http=1, bench/linux/http_run.py): the virtio-net modules (Debian builds them as
 # modules and ships no modules.dep, so init.sh loads them by path in dependency order) and the
 # busybox httpd CGI that starts one container per request.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""oci_config.py: writes the OCI bundle configs (plain, with a network namespace, and echo) for the crun workloads."""
+"""oci_config.py: writes the OCI bundle configs (plain, with a network namespace, echo, go, python) for the crun workloads."""
 import json
 import sys
 
@@ -10,7 +10,7 @@ import sys
 CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def config(netns: bool, program: str = "/empty") -> dict:
+def config(netns: bool, args=("/empty",), env=("PATH=/",), root="../rootfs") -> dict:
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if netns:
         namespaces.insert(1, {"type": "network"})
@@ -19,8 +19,8 @@ def config(netns: bool, program: str = "/empty") -> dict:
         "process": {
             "terminal": False,
             "user": {"uid": 0, "gid": 0},
-            "args": [program],
-            "env": ["PATH=/"],
+            "args": list(args),
+            "env": list(env),
             "cwd": "/",
             "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted", "ambient")}
             | {"inheritable": []},
@@ -29,7 +29,7 @@ def config(netns: bool, program: str = "/empty") -> dict:
         },
         # The bundles sit next to a shared rootfs, so the path is relative to
         # the bundle and works both in the guest and on the host.
-        "root": {"path": "../rootfs", "readonly": True},
+        "root": {"path": root, "readonly": True},
         "hostname": "bench",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -57,13 +57,17 @@ def config(netns: bool, program: str = "/empty") -> dict:
 
 def main() -> int:
     # echo: the plain bundle with the echo program (stdin to stdout) as the process, for the HTTP
-    # throughput workload; go: the plain bundle with the static Go "hello, world".
-    programs = {"plain": "/empty", "netns": "/empty", "echo": "/echo", "go": "/go_hello"}
-    if len(sys.argv) != 3 or sys.argv[1] not in programs:
-        print("usage: oci_config.py plain|netns|echo|go <out-config.json>", file=sys.stderr)
+    # throughput workload; go: the plain bundle with the static Go "hello, world"; python: the
+    # Python image's tree (images/python/build-rootfs) as the bundle's own rootfs, running what
+    # MettEagle's python_cold_start runs.
+    bundles = {"plain": {}, "netns": {}, "echo": {"args": ["/echo"]}, "go": {"args": ["/go_hello"]},
+               "python": {"args": ["/usr/bin/python3", "-c", "pass"],
+                          "env": ["PATH=/usr/bin:/bin", "HOME=/", "LANG=C.UTF-8"], "root": "rootfs"}}
+    if len(sys.argv) != 3 or sys.argv[1] not in bundles:
+        print("usage: oci_config.py plain|netns|echo|go|python <out-config.json>", file=sys.stderr)
         return 2
     with open(sys.argv[2], "w") as f:
-        json.dump(config(sys.argv[1] == "netns", programs[sys.argv[1]]), f, indent=1)
+        json.dump(config(sys.argv[1] == "netns", **bundles[sys.argv[1]]), f, indent=1)
         f.write("\n")
     return 0
 

@@ -12,7 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serialfmt  # noqa: E402
 
 ALL_METRICS = ["null_syscall", "pipe_roundtrip", "spawn_wait", "fork_exec_wait", "demand_zero_page", "go_spawn_wait",
-               "crun_run", "crun_run_netns", "go_crun_run"]
+               "crun_run", "crun_run_netns", "go_crun_run", "python_cold_start",
+               "fs_stat", "fs_open_read_close", "fs_getdents_1000"]
 
 
 def qemu_command(guest: str, mode: str, scale: str, only) -> list:

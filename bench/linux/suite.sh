@@ -7,11 +7,11 @@
 # host run the same iteration counts.
 set -u
 
-bindir=$1
+bindir=$(cd "$1" && pwd)  # Absolute: the fs_* workloads run from another directory.
 bundles=$2
 scale=$3
 shift 3
-all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero_page go_spawn_wait crun_run crun_run_netns go_crun_run"
+all="null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero_page go_spawn_wait crun_run crun_run_netns go_crun_run python_cold_start fs_stat fs_open_read_close fs_getdents_1000"
 want=${*:-$all}
 crun=${CRUN:-$(command -v crun || echo crun)}
 
@@ -26,6 +26,8 @@ full)
     fault_n=100 fault_warm=5
     go_n=30 go_warm=2
     crun_n=100 crun_warm=3
+    python_n=10 python_warm=1
+    fs_n=20 fs_batch=100 fs_list_batch=5
     ;;
 quick)
     sys_n=20 sys_batch=100
@@ -34,6 +36,8 @@ quick)
     fault_n=10 fault_warm=2
     go_n=3 go_warm=1
     crun_n=3 crun_warm=1
+    python_n=2 python_warm=1
+    fs_n=3 fs_batch=10 fs_list_batch=1
     ;;
 *)
     echo "BENCH-ERROR suite unknown scale '$scale'"
@@ -64,6 +68,13 @@ for m in $want; do
     crun_run) "$bindir/spawn_wait" crun_run $crun_n $crun_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/plain" "$id" ;;
     crun_run_netns) "$bindir/spawn_wait" crun_run_netns $crun_n $crun_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/netns" "$id" ;;
     go_crun_run) BENCH_QUIET=1 "$bindir/spawn_wait" go_crun_run $go_n $go_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/go" "$id" ;;
+    # `python3 -c pass` from the Python image's tree as the bundle's rootfs (images/python), what
+    # MettEagle's python_cold_start runs as an image function.
+    python_cold_start) "$bindir/spawn_wait" python_cold_start $python_n $python_warm "$crun" --cgroup-manager=disabled run --no-pivot --bundle "$bundles/python" "$id" ;;
+    # A 4 KiB file and a 1,000-entry directory (build-guest.sh makes them beside bin/), named by
+    # two-component relative paths as MettEagle's run names data/page.txt and bench/many.
+    fs_stat | fs_open_read_close) (cd "$bindir/.." && "$bindir/fs_ops" $m $fs_n $fs_batch fsdata/page.txt fsdata/many) ;;
+    fs_getdents_1000) (cd "$bindir/.." && "$bindir/fs_ops" $m $fs_n $fs_list_batch fsdata/page.txt fsdata/many) ;;
     *) echo "BENCH-ERROR $m unknown metric" ;;
     esac
 done

@@ -74,7 +74,8 @@ int main() {
   std::printf("| object | rights (bit values) |\n|---|---|\n");
   std::printf("| Task | Map %u, Capabilities %u |\n", abi::rights_of(abi::TaskRight::Map),
               abi::rights_of(abi::TaskRight::Capabilities));
-  std::printf("| Thread | Control %u |\n", abi::rights_of(abi::ThreadRight::Control));
+  std::printf("| Thread | Control %u, Interrupt %u |\n", abi::rights_of(abi::ThreadRight::Control),
+              abi::rights_of(abi::ThreadRight::Interrupt));
   std::printf("| Endpoint | Send %u, Receive %u, Grant %u |\n", abi::rights_of(abi::EndpointRight::Send),
               abi::rights_of(abi::EndpointRight::Receive), abi::rights_of(abi::EndpointRight::Grant));
   std::printf("| Memory | Read %u, Write %u, Execute %u |\n", abi::rights_of(abi::MemoryRight::Read),

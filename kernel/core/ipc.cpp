@@ -158,6 +158,10 @@ void ipc_receive(Endpoint& endpoint, u64 timeout_nanoseconds) {
     arch::SyscallRegisters(*receiver.frame).set_error(Error::Timeout);
     return;
   }
+  if (take_pending_interrupt(receiver)) {
+    arch::SyscallRegisters(*receiver.frame).set_error(Error::Interrupted);
+    return;
+  }
   receiver.blocked_on = &endpoint;
   endpoint.receivers.push_back(receiver);
   wait_with_timeout(receiver, timeout_nanoseconds, ThreadState::BlockedReceive);

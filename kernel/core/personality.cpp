@@ -9,6 +9,7 @@
 #include "abi/syscall.hpp"
 #include "arch/x86_64/cpu_local.hpp"
 #include "arch/x86_64/syscall_registers.hpp"
+#include "core/scheduler.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "object/capability_space.hpp"
@@ -34,8 +35,21 @@ bool redirect_to_personality(Thread& self, arch::TrapFrame& frame) {
   utcb.personality_registers = arch::personality_registers(frame);
   utcb.personality_active = 1;
   arch::enter_personality(frame, self.syscall_handler_entry, self.syscall_handler_stack,
-                          self.utcb_address + offsetof(abi::Utcb, personality_registers));
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_SYSCALL);
   return true;
+}
+
+void take_interrupt(Thread& self) {
+  // Without a handler the mark stays for the thread's next wait; inside its handler, the handler
+  // returns first (PersonalityReturn) and the interrupt is taken on that way out.
+  if (self.syscall_handler_entry == 0) return;
+  abi::Utcb& utcb = utcb_of(self);
+  if (utcb.personality_active != 0) return;
+  self.interrupt_pending = false;
+  utcb.personality_registers = arch::personality_registers(*self.frame);
+  utcb.personality_active = 1;
+  arch::enter_personality(*self.frame, self.syscall_handler_entry, self.syscall_handler_stack,
+                          self.utcb_address + offsetof(abi::Utcb, personality_registers), abi::PERSONALITY_ENTRY_INTERRUPT);
 }
 
 template <> [[gnu::always_inline]] inline
@@ -61,6 +75,8 @@ Result<Outcome> invoke<Syscall::PersonalityReturn>(Thread& self, Target<Syscall:
     return Error::InvalidArgument;
   arch::load_personality_registers(*self.frame, saved);
   utcb.personality_active = 0;
+  // An interrupt that came while the handler ran is taken on this way out (on_return_to_user).
+  if (self.interrupt_pending) this_cpu().need_reschedule = true;
   return Outcome::Continues;  // The registers, the result among them, are the handler's.
 }
 KERNEL_SYSCALL_DISPATCHER(PersonalityReturn);

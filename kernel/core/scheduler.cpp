@@ -127,6 +127,8 @@ void schedule() {
   }
   Thread* next = pick_next(cpu);
   if (next != cpu.idle) next->state = ThreadState::Running;
+  // A marked thread (ThreadInterrupt) looks at its mark on its way back to user mode.
+  if (next->interrupt_pending) cpu.need_reschedule = true;
   if (next == previous) return;
   if (next->time_slice_left == 0) next->time_slice_left = TIME_SLICE_TICKS;
   cpu.local.current_thread = next;
@@ -184,9 +186,13 @@ void scheduler_tick() {
   }
   Thread* running = current_thread();
   Cpu& cpu = this_cpu();
-  if (running != cpu.idle && running->time_slice_left > 0 && --running->time_slice_left == 0 &&
-      cpu.ready.has_at_least(running->priority))
-    cpu.need_reschedule = true;
+  // A slice that ran out while no peer was ready stays spent: the thread gives way at the first tick
+  // that finds one (else a thread spinning without system calls would keep its CPU from a peer that
+  // woke later, e.g. the sleeping thread that is to interrupt it).
+  if (running != cpu.idle) {
+    if (running->time_slice_left > 0) --running->time_slice_left;
+    if (running->time_slice_left == 0 && cpu.ready.has_at_least(running->priority)) cpu.need_reschedule = true;
+  }
 }
 
 void exit_current() {

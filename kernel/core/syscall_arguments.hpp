@@ -309,6 +309,7 @@ KERNEL_SYSCALL_VIEW(ThreadSetSyscallHandler) {
 };
 
 KERNEL_SYSCALL_VIEW_EMPTY(PersonalityReturn);
+KERNEL_SYSCALL_VIEW_EMPTY(ThreadInterrupt);
 
 KERNEL_SYSCALL_VIEW(ThreadSetFsBase) {
  public:
@@ -339,6 +340,14 @@ KERNEL_SYSCALL_VIEW(MemoryCopyCommitted) {
   u64 first_page() const { return argument<2>(); }
   u64 page_count() const { return argument<3>(); }
   void set_stopped_at(u64 page) { set_output<1>(page); }
+};
+
+KERNEL_SYSCALL_VIEW(MemoryResidency) {
+ public:
+  using SyscallView::SyscallView;
+  u64 first_page() const { return argument<1>(); }
+  u64 page_count() const { return argument<2>(); }
+  void set_resident(u64 bits) { set_output<1>(bits); }
 };
 
 #undef KERNEL_SYSCALL_VIEW_EMPTY

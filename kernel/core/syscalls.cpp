@@ -22,7 +22,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 template <> [[gnu::always_inline]] inline
@@ -100,7 +99,12 @@ void on_return_to_user() {
   // it (sysret to a non-canonical rip faults in ring 0 on the user's stack, CVE-2012-0217).
   if (self.state != ThreadState::Dead && arch::user_instruction_pointer(*self.frame) >= metteagle::abi::USER_SPACE_USABLE_END) stop_thread(self);
   if (current_thread()->state == ThreadState::Dead) exit_current();
-  preempt_if_needed();
+  // The scheduler's request also carries a ThreadInterrupt's (interrupt_thread and schedule raise it
+  // for a marked thread), so the common return pays nothing for interrupts.
+  if (this_cpu().need_reschedule) {
+    schedule();
+    if (current_thread()->interrupt_pending) take_interrupt(*current_thread());
+  }
   // A shootdown may have moved this CPU to the kernel's tables; user code needs its own.
   // (A dead thread never gets here: exit_current does not return.)
   arch::address_space_activate(current_thread()->task->page_table_root);

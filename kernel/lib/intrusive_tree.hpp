@@ -141,7 +141,7 @@ class IntrusiveTree {
     i32 left = height(node->left), right = height(node->right);
     node->height = (left > right ? left : right) + 1;
   }
-  static i32 balance(const TreeNode* node) { return height(node->left) - height(node->right); }
+  static i32 balance(const TreeNode* node) { return node == nullptr ? 0 : height(node->left) - height(node->right); }
   static TreeNode* leftmost(TreeNode* node) {
     while (node->left != nullptr) node = node->left;
     return node;

@@ -9,7 +9,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 DebugConsole* create_debug_console() {

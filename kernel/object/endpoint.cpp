@@ -10,7 +10,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 Result<Endpoint*> create_endpoint(Factory* factory) { return allocate_object<Endpoint>(factory, ObjectType::Endpoint); }

@@ -10,7 +10,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 Result<IoPorts*> create_io_ports(Factory* factory, u32 first, u32 count) {

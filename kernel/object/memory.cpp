@@ -12,6 +12,7 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "core/memory.hpp"
+#include "core/panic.hpp"
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "object/lazy_memory.hpp"
@@ -249,6 +250,7 @@ Result<u64> unmap_memory(Task& task, u64 address, u64 page_count) {
     if (mapping->address >= address && old_end <= cut_end) {
       free_mapping(*mapping);
     } else if (mapping->address < address && old_end > cut_end) {  // The cut in two (tail charged above).
+      KERNEL_ASSERT(tail != nullptr);  // cut_end is first_limit here, so the tail was made above.
       tail->task = &task;
       tail->memory = mapping->memory;
       tail->address = cut_end;
@@ -431,6 +433,22 @@ Result<Outcome> invoke<Syscall::MemoryCopyCommitted>(Thread& self, Target<Syscal
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(MemoryCopyCommitted);
+
+// At most 64 pages: one look at each, bounded work under the lock.
+template <> [[gnu::always_inline]] inline
+Result<Outcome> invoke<Syscall::MemoryResidency>(Thread&, Target<Syscall::MemoryResidency> target,
+                                                 SyscallArguments<Syscall::MemoryResidency>& arguments) {
+  const Memory& memory = target.object;
+  u64 first = arguments.first_page(), count = arguments.page_count();
+  if (count == 0 || count > 64 || first > memory.page_count || count > memory.page_count - first)
+    return Error::InvalidArgument;
+  u64 bits = 0;
+  for (u64 i = 0; i < count; ++i)
+    if (!memory.lazy || lazy_frame(memory, first + i) != 0) bits |= u64{1} << i;
+  arguments.set_resident(bits);
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(MemoryResidency);
 
 // Destroys memory in steps (see destroy_task). Each step ends with one shootdown for every page
 // it unmapped, whichever tasks they were in; the frames go back only after the last one.

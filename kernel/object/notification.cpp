@@ -11,7 +11,6 @@
 namespace kernel {
 
 using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 Result<Notification*> create_notification(Factory* factory) {
@@ -53,6 +52,7 @@ Result<Outcome> invoke<Syscall::NotificationWait>(Thread& self, Target<Syscall::
   }
   u64 timeout = arguments.timeout();
   if (timeout == 0) return Error::Timeout;
+  if (take_pending_interrupt(self)) return Error::Interrupted;
   notification.waiters.push_back(self);
   if (timeout != abi::TIMEOUT_INFINITE) {
     u64 now = arch::read_tsc();

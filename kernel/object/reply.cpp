@@ -9,8 +9,6 @@
 
 namespace kernel {
 
-using abi::Error;
-using abi::rights_of;
 using abi::Syscall;
 
 Result<Reply*> create_reply(Factory* factory) { return allocate_object<Reply>(factory, ObjectType::Reply); }

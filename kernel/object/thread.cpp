@@ -1,4 +1,4 @@
-// Thread: creation (kernel stack, UTCB), the start/configure/exit/yield/self operations, and its
+// Thread: creation (kernel stack, UTCB), the start/configure/exit/yield/self/interrupt operations, and its
 // end: stop_thread cuts every link, destruction frees the stack once no CPU runs on it.
 // Invariant: see thread.hpp; a stopped thread is on no queue and linked to no caller or callee.
 #include "object/thread.hpp"
@@ -209,6 +209,37 @@ void free_dead_thread(Thread& thread) {
   factory_refund(thread.header.factory, PAGE_SIZE * (KERNEL_STACK_PAGES + 1));
   free_object(&thread);
 }
+
+// Bounded: a queue removal, or a mark and at most one inter-processor interrupt per mark (a storm of
+// interrupts at a running thread sends one until the thread takes it).
+void interrupt_thread(Thread& thread) {
+  if (thread.state == ThreadState::Dead) return;
+  if (thread.state == ThreadState::BlockedReceive) {
+    // NotificationWait or IpcReceive: it leaves the queue as a timeout would, with Interrupted.
+    cancel_timeout(thread);
+    ThreadQueue::remove(thread);
+    arch::SyscallRegisters(*thread.frame).set_error(Error::Interrupted);
+    thread.blocked_on = nullptr;
+    make_ready(thread);
+    return;
+  }
+  if (thread.interrupt_pending) return;
+  thread.interrupt_pending = true;
+  // A running thread takes the mark on its way back to user mode, which the scheduler's request
+  // makes it look for (an IPI for another CPU); any other, when schedule() next picks it.
+  if (thread.state == ThreadState::Running) {
+    u32 cpu = cpu_running(thread);
+    if (cpu != NO_CPU) request_reschedule(cpu);
+  }
+}
+
+template <> [[gnu::always_inline]] inline
+Result<Outcome> invoke<Syscall::ThreadInterrupt>(Thread&, Target<Syscall::ThreadInterrupt> target,
+                                                 SyscallArguments<Syscall::ThreadInterrupt>&) {
+  interrupt_thread(target.object);
+  return Outcome::Finished;
+}
+KERNEL_SYSCALL_DISPATCHER(ThreadInterrupt);
 
 void timeout_expired(Thread& thread) {
   ThreadQueue::remove(thread);

@@ -62,6 +62,9 @@ struct Thread {
   u64 syscall_handler_entry = 0;
   u64 syscall_handler_stack = 0;
   u64 fs_base = 0;  // The user FS segment base (thread-local storage), loaded on every switch.
+  // ThreadInterrupt came and was not yet taken: the next wait that would block ends Interrupted,
+  // the next return to user mode outside the personality handler enters it (take_interrupt).
+  bool interrupt_pending = false;
   u64 exception_words[5] = {};
   // x87/SSE registers while switched out (FXSAVE image); user threads only.
   alignas(16) u8 extended_state[512] = {};
@@ -83,5 +86,15 @@ void destroy_thread(Thread& thread);
 void free_dead_thread(Thread& thread);
 // A blocked thread's deadline passed: it leaves its queue and its call returns Timeout.
 void timeout_expired(Thread& thread);
+// ThreadInterrupt: ends an interruptible wait (Interrupted) or marks the thread (thread.cpp).
+void interrupt_thread(Thread& thread);
+// Takes a marked thread into its personality handler at a return to user mode (personality.cpp).
+void take_interrupt(Thread& self);
+// A wait that is about to block: true (and the mark taken) when an interrupt is pending.
+inline bool take_pending_interrupt(Thread& self) {
+  if (!self.interrupt_pending) return false;
+  self.interrupt_pending = false;
+  return true;
+}
 
 }  // namespace kernel

@@ -15,7 +15,7 @@ using kernel::SyscallArguments;
 using klib::u64;
 
 TEST(SyscallTable, CountIsTheNumberOfRows) {
-  EXPECT_EQ(abi::SYSCALL_COUNT, static_cast<u64>(Syscall::MemoryCopyCommitted) + 1);
+  EXPECT_EQ(abi::SYSCALL_COUNT, static_cast<u64>(Syscall::ThreadInterrupt) + 1);
 }
 
 TEST(SyscallTable, RowsCarryTargetAndTypedRight) {
@@ -36,6 +36,10 @@ TEST(SyscallTable, RowsCarryTargetAndTypedRight) {
   EXPECT_EQ(abi::syscall_description(Syscall::CapabilityCopy).target.kind, TargetKind::Any);
   EXPECT_EQ(abi::syscall_description(Syscall::ThreadSetFsBase).target.kind, TargetKind::ThreadOrSelf);
   EXPECT_EQ(abi::syscall_description(Syscall::FactoryInfo).rights, 0u);
+  auto interrupt = abi::syscall_description(Syscall::ThreadInterrupt);
+  EXPECT_EQ(interrupt.target.kind, TargetKind::Object);
+  EXPECT_EQ(interrupt.target.type, abi::ObjectType::Thread);
+  EXPECT_EQ(interrupt.rights, abi::rights_of(abi::ThreadRight::Interrupt));
   for (u64 number = 0; number < abi::SYSCALL_COUNT; ++number)
     EXPECT_EQ(abi::syscall_description(static_cast<Syscall>(number)).lock, abi::SyscallLock::Kernel) << number;
 }

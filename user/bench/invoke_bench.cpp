@@ -13,6 +13,8 @@ extern "C" const unsigned char linux_empty_image[];
 extern "C" const unsigned char linux_empty_image_end[];
 extern "C" const unsigned char go_hello_image[];
 extern "C" const unsigned char go_hello_image_end[];
+extern "C" const unsigned char fork_exec_tree_image[];
+extern "C" const unsigned char fork_exec_tree_image_end[];
 
 using namespace sys;
 
@@ -32,9 +34,11 @@ constexpr u64 HELPER_UTCB = 0x61000000;
 u64 tsc_hertz = 0;
 u64 samples[6][SAMPLES];
 
-// Deploys an embedded executable under name; flags are FunctionConfig flags (0 = native).
+// Deploys an embedded executable (or, with FUNCTION_FLAG_IMAGE, an image tree) under name; flags
+// are FunctionConfig flags (0 = native); `arguments` are the deploy strings (docs/LINUX.md).
 Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, const u8* end, u64 flags,
-                    u64 memory_limit = manager::DEFAULT_CONFIG.memory_limit_bytes) {
+                    u64 memory_limit = manager::DEFAULT_CONFIG.memory_limit_bytes, const char* arguments = nullptr,
+                    u64 argument_bytes = 0) {
   u64 size = static_cast<u64>(end - bytes);
   u64 pages = (size + 4095) / 4096;
   u64 slot = TRY(slots.allocate());
@@ -46,9 +50,14 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
   config.flags = flags;
   config.memory_limit_bytes = memory_limit;
+#ifdef METTEAGLE_LINUX_PROFILE
+  config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
+#endif
   const u64* fields = reinterpret_cast<const u64*>(&config);
   for (int i = 0; i < 7; ++i) request.words[5 + i] = fields[i];
-  request.set_words(manager::DEPLOY, 12);
+  u64 argument_words = argument_bytes <= manager::MAX_ARGUMENT_BYTES ? (argument_bytes + 7) / 8 : 0;
+  if (argument_words > 0) __builtin_memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
+  request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + argument_words);
   request.attach(image, abi::rights_of(abi::MemoryRight::Read));
   Message reply;
   TRY_VOID(Endpoint(SERVICE).call(request, reply));
@@ -148,6 +157,35 @@ extern "C" void metteagle_main(u64) {
     samples[0][sample] = bench::tenths_of_nanoseconds(bench::read_tsc() - start, 1, tsc_hertz);
   }
   bench::report(console, "cold_invoke_go_hello", samples[0], GO_SAMPLES);
+
+  // The Linux guest's fork_exec_wait, the same source and compiler, inside one image function: it
+  // forks, execs the static empty program from the image tree and waits, and prints its own BENCH
+  // line (CLOCK_MONOTONIC, the TSC: instructions under icount), which is relayed here.
+  printf(console, "BENCH-START fork_exec_wait\n");
+  static const char fork_exec_arguments[] =
+      "/bench/fork_exec_wait\0fork_exec_wait\0" "60\0" "3\0" "/bench/empty\0\0PATH=/bench";
+  Message fork_exec_reply;
+  Message fork_exec_request = Message::make(manager::INVOKE);
+  manager::pack_name("fork_exec", fork_exec_request.words);
+  fork_exec_request.words[5] = manager::INLINE_BYTES;
+  fork_exec_request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  if (!deploy(slots, "fork_exec", fork_exec_tree_image, fork_exec_tree_image_end,
+              manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE, 32ull << 20, fork_exec_arguments,
+              sizeof fork_exec_arguments)
+           .ok() ||
+      !Endpoint(SERVICE).call(fork_exec_request, fork_exec_reply).ok() || fork_exec_reply.label() != manager::STATUS_OK) {
+    printf(console, "BENCH-ERROR fork_exec_wait the function failed (status %u, exit %lu)\n", fork_exec_reply.label(),
+           fork_exec_reply.words[0]);
+    (void)console.exit(0x11);
+  }
+  {
+    // The function's stdout: one BENCH line (inline output, at most INLINE_BYTES).
+    static char line[manager::INLINE_BYTES + 1];
+    u64 size = fork_exec_reply.words[1] < manager::INLINE_BYTES ? fork_exec_reply.words[1] : manager::INLINE_BYTES;
+    __builtin_memcpy(line, &fork_exec_reply.words[manager::INLINE_FIRST_WORD], size);
+    line[size] = '\0';
+    printf(console, "%s", line);
+  }
 
   // Throughput: one client thread, then two (the second on the other CPU), same duration.
   u64 duration = tsc_hertz / 10 * THROUGHPUT_SECONDS_TENTHS;

@@ -83,6 +83,21 @@ extern "C" void metteagle_main(u64 argument) {
   measure(bench, "null_syscall", 100, 1000,
           [] { return invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR) == Error::None; });
 
+  // ThreadInterrupt's cost: the mark on the own thread, then the wait it ends at once (Interrupted):
+  // two kernel entries per operation, what a signal to a thread costs before any context switch.
+  auto notification_slot = slots.allocate();
+  if (!notification_slot || !bench.factory.create(ObjectType::Notification, notification_slot.value()).ok()) {
+    bench::report_error(bench.console, "thread_interrupt", "cannot create a notification");
+  } else {
+    u64 notification = notification_slot.value();
+    measure(bench, "thread_interrupt", 100, 1000, [notification] {
+      SyscallRegisters registers{};
+      registers.timeout_or_badge = abi::TIMEOUT_INFINITE;
+      return invoke(abi::Syscall::ThreadInterrupt, abi::ROOT_THREAD) == Error::None &&
+             invoke(abi::Syscall::NotificationWait, notification, registers) == Error::Interrupted;
+    });
+  }
+
   root::LaunchReport server{};
   auto server_endpoint = endpoints.find_or_create("bench", bench.factory, slots);
   if (!server_endpoint || !launch("bench_server.elf thread endpoint=bench:receive", boot->modules[0], context, 1, server)) {

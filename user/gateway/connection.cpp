@@ -2,9 +2,7 @@
 // and the counters that make every closed connection visible in /metrics.
 #include "connection.hpp"
 
-extern "C" void* memmove(void* destination, const void* source, size_t length);
-extern "C" void* memcpy(void* destination, const void* source, size_t length);
-extern "C" void* memset(void* destination, int value, size_t length);
+#include "sys/string.hpp"
 
 namespace gateway {
 namespace {

@@ -19,8 +19,7 @@
 #include "print.hpp"
 #include "sys/sys.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" void* memmove(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 extern "C" [[noreturn]] void metteagle_exit_thread();
 
 namespace {

@@ -4,15 +4,14 @@
 // truncated answer is detected instead of sent.
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
+#include "sys/types.hpp"
 
 namespace gateway {
 
-using u8 = uint8_t;
-using u32 = uint32_t;
-using u64 = uint64_t;
-using usize = size_t;
+using sys::u32;
+using sys::u64;
+using sys::u8;
+using sys::usize;
 
 struct Slice {
   const char* data = nullptr;

@@ -1,9 +1,10 @@
-/* The personality's four ways in. _start: the manager starts the function's thread here with
+/* The personality's ways in. _start: the manager starts the function's thread here with
    rdi = FUNCTION_CONTEXT_ADDRESS. personality_thread_entry: clone starts each further thread here
    with rdi = its entry in the thread table. personality_fork_entry: fork starts a new process's
    thread here, on its copy of personality_stack (process.cpp). personality_syscall_entry: the kernel enters here for
-   every `syscall` of the Linux program (registers saved in Utcb::personality_registers, rsp = the
-   top of the calling thread's personality stack). Invariant: each thread runs them on its own
+   every `syscall` of the Linux program, and when a ThreadInterrupt finds the thread in the program
+   (registers saved in Utcb::personality_registers, rsp = the top of the calling thread's
+   personality stack). personality_timer_entry: the timer thread (timers.cpp). Invariant: each thread runs them on its own
    personality stack (personality_stack for the first), which the Linux program never uses; the
    handler always leaves through the native PersonalityReturn. */
 
@@ -44,6 +45,15 @@ personality_supervisor_entry:
     ud2
     .size personality_supervisor_entry, . - personality_supervisor_entry
 
+    .global personality_timer_entry
+    .type personality_timer_entry, @function
+personality_timer_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_timer_start
+    ud2
+    .size personality_timer_entry, . - personality_timer_entry
+
     .global personality_crash_entry
     .type personality_crash_entry, @function
 personality_crash_entry:
@@ -61,6 +71,7 @@ personality_syscall_entry:
     cld
     and $-16, %rsp
     xor %ebp, %ebp
+    /* rdi: the saved registers, rsi: why (abi::PERSONALITY_ENTRY_SYSCALL or _INTERRUPT). */
     call personality_handle_syscall
     mov $38, %eax              /* Syscall::PersonalityReturn: resume the program. */
     syscall

@@ -78,7 +78,7 @@ constexpr char HOSTNAME[] = "metteagle\n";
 
 enum FixedNode : u32 {
   ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP, PROGRAM,
-  FIXED_COUNT,
+  PROC_SELF_AUXV, FIXED_COUNT,
 };
 constexpr u32 MAX_DYNAMIC = 256;  // Files and directories in /tmp together.
 constexpr u32 NO_NODE = ~u32{0};
@@ -100,7 +100,12 @@ Node fixed_nodes[FIXED_COUNT] = {
     {NodeType::Symlink, false, true, 0777, 0, 0, PROC_SELF, 0, 0, 0, 0, {}, {}, {}, "exe"},
     {NodeType::Directory, true, true, 01777, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "tmp"},
     {NodeType::Regular, false, false, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, program_name},
+    // Its size is set with its bytes (files_set_auxv); owner-readable only, as on Linux.
+    {NodeType::Regular, false, true, 0400, static_cast<u32>(LINUX_UID), static_cast<u32>(LINUX_GID), PROC_SELF, 0, 0, 0,
+     0, {}, {}, {}, "auxv"},
 };
+// /proc/self/auxv: a copy taken when the program starts (the program may overwrite its stack's).
+u64 saved_auxv[2 * 32];
 
 DynamicNode* dynamic_nodes = nullptr;  // MAX_DYNAMIC entries, mapped at the first creation in /tmp.
 u32 working_directory = ROOT;
@@ -115,6 +120,7 @@ const char* fixed_text(u32 id) {
     case PASSWD_FILE: return PASSWD;
     case GROUP_FILE: return GROUP;
     case HOSTNAME_FILE: return HOSTNAME;
+    case PROC_SELF_AUXV: return reinterpret_cast<const char*>(saved_auxv);
     default: return nullptr;
   }
 }
@@ -248,7 +254,7 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 
 // ---- Descriptors ----------------------------------------------------------------------------
 
-enum class Stream : u8 { None, Input, Output, Log, File, Pipe, Epoll, Image };  // Epoll: netpoll.cpp; Image: image_files.cpp (node = its inode).
+enum class Stream : u8 { None, Input, Output, Log, File, Pipe, Epoll, Image, Event };  // Epoll: netpoll.cpp; Image: image_files.cpp (node = its inode); Event: eventfd.cpp.
 
 struct Description {
   Stream stream;
@@ -303,6 +309,7 @@ void drop_description(Description& description) {
   }
   if (description.stream == Stream::Pipe) pipe_release(description.node, description.access == O_WRONLY);
   if (description.stream == Stream::Epoll) netpoll_released(description.node);
+  if (description.stream == Stream::Event) eventfd_released(description.node);
   description = Description{};
 }
 
@@ -458,6 +465,8 @@ struct Attributes {
 };
 
 Attributes attributes_of_stream(Stream stream) {
+  // eventfd's and epoll's anonymous inode: read-write for its owner, root, no file type bits, as on Linux.
+  if (stream == Stream::Event || stream == Stream::Epoll) return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, 0600u, 0, 0};
   // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
   if (stream == Stream::Pipe)
     return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID),
@@ -634,6 +643,7 @@ i64 read_description(Description& description, u64 buffer, u64 length) {
     case Stream::Pipe:
       if (!writable(buffer, length)) return -EFAULT;
       return pipe_read(description.node, buffer, length, description.nonblocking);
+    case Stream::Event: return eventfd_read(description.node, buffer, length, description.nonblocking);
     case Stream::File: {
       i64 count = read_node(description.node, buffer, length, description.offset);
       if (count > 0) description.offset += static_cast<u64>(count);
@@ -661,6 +671,9 @@ i64 write_description(Description& description, u64 buffer, u64 length, bool fro
     case Stream::Pipe:
       if (!from_personality && !readable(buffer, length)) return -EFAULT;
       return pipe_write(description.node, buffer, length, description.nonblocking);
+    case Stream::Event:
+      if (from_personality) return -EBADF;
+      return eventfd_write(description.node, buffer, length, description.nonblocking);
     case Stream::File: {
       u64 offset = description.append ? node(description.node).size : description.offset;
       i64 count = write_node(description.node, buffer, length, offset, from_personality);
@@ -710,6 +723,12 @@ i64 check_entry_change(const Lookup& lookup) {
 }
 
 }  // namespace
+
+void files_set_auxv(const u64* pairs, usize bytes) {
+  if (bytes > sizeof saved_auxv) bytes = sizeof saved_auxv;
+  memcpy(saved_auxv, pairs, bytes);
+  fixed_nodes[PROC_SELF_AUXV].size = bytes;
+}
 
 void files_init() {
   const char* name = state().context->name;
@@ -808,6 +827,19 @@ i64 epoll_install(u32 index, bool close_on_exec) {
   return -ENFILE;
 }
 
+i64 event_install(u32 index, bool nonblocking, bool close_on_exec) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
+    Description& description = descriptions[i];
+    if (description.references != 0) continue;
+    description = Description{Stream::Event, O_RDWR, false, 1, index, 0, nonblocking};
+    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
+    return descriptor;
+  }
+  return -ENFILE;
+}
+
 bool netpoll_target(u64 descriptor, NetpollTarget& target) {
   Description* description = description_of(descriptor);
   if (description == nullptr) return false;
@@ -818,6 +850,7 @@ bool netpoll_target(u64 descriptor, NetpollTarget& target) {
     case Stream::Log: target.kind = NetpollKind::Output; break;
     case Stream::Pipe: target.kind = description->access == O_WRONLY ? NetpollKind::PipeWrite : NetpollKind::PipeRead; break;
     case Stream::Epoll: target.kind = NetpollKind::Epoll; break;
+    case Stream::Event: target.kind = NetpollKind::Event; break;
     case Stream::File:
     case Stream::Image:
     case Stream::None: target.kind = NetpollKind::File; break;
@@ -1003,6 +1036,10 @@ i64 linux_poll(u64 address, u64 count, u64 timeout_milliseconds) {
         // pipe_state: 1 ready, 2 the other end is gone (HUP for readers, ERR for writers).
         if ((state & 1) != 0) returned = static_cast<Events>(entry.events & (write_end ? POLLOUT : POLLIN));
         if ((state & 2) != 0) returned = static_cast<Events>(returned | (write_end ? POLLERR : POLLHUP));
+      } else if (description->stream == Stream::Event) {
+        u32 state = eventfd_state(description->node);
+        returned = static_cast<Events>(((state & 1) != 0 ? entry.events & POLLIN : 0) |
+                                       ((state & 2) != 0 ? entry.events & POLLOUT : 0));
       } else returned = static_cast<Events>(entry.events & POLLOUT);
       entry.returned = returned;
       if (returned != 0) ++ready;
@@ -1394,16 +1431,64 @@ void files_close_on_exec() {
     if (descriptors[d].description != 0 && descriptors[d].close_on_exec) (void)linux_close(d);
 }
 
-i64 files_resolve_executable(u64 path) {
-  Path copy;
+i64 files_node_executable(u32 id, ExecutableFile& out) {
+  if (id >= node_limit()) return -ENOENT;
+  if (id == PROGRAM) {
+    out = ExecutableFile{ExecutableKind::Own, nullptr, 0, 0};
+    return 0;
+  }
+  const Node& n = node(id);
+  // As Linux's may_open and do_open_execat: a directory or a file without an x bit is EACCES.
+  if (n.type != NodeType::Regular || (n.mode & 0111) == 0) return -EACCES;
+  out = ExecutableFile{ExecutableKind::Memory, file_bytes(id), n.size, 0};
+  return 0;
+}
+
+i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 descriptor_flags,
+                             ExecutableFile& out) {
+  constexpr u64 AT_EMPTY_PATH = 0x1000;
+  auto descriptor = static_cast<std::int32_t>(directory);
+  if (length == 0) {
+    if ((descriptor_flags & AT_EMPTY_PATH) == 0) return -ENOENT;
+    if (descriptor == AT_FDCWD) return -EACCES;  // The working directory: a directory.
+    u32 inode = 0;
+    if (image_descriptor(directory, inode)) {
+      if (image_is_directory(inode)) return -EACCES;
+      return image_executable(inode, out);
+    }
+    Description* description = description_of(static_cast<u32>(descriptor));
+    if (description == nullptr || descriptor < 0) return -EBADF;
+    if (description->stream != Stream::File) return -EACCES;
+    return files_node_executable(description->node, out);
+  }
+  constexpr u64 AT_SYMLINK_NOFOLLOW = 0x100;
+  bool follow_last = (descriptor_flags & AT_SYMLINK_NOFOLLOW) == 0;
+  if (image_active()) {
+    i64 error = image_resolve_executable(directory, path, length, follow_last, out);
+    if (error != NOT_IMAGE) return error;
+  }
+  u32 start = ROOT;
+  i64 error = start_directory(descriptor, start);
+  if (error < 0 && path[0] != '/') return error;
   Lookup lookup;
-  i64 error = resolve(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), path, true, copy, lookup);
+  // The last component unfollowed first: /proc/self/exe of an image function names a file of
+  // the image, which this tree does not hold.
+  error = resolve_from(start, path, length, false, lookup, 0);
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
-  if (lookup.node == PROGRAM) return 0;
-  const Node& n = node(lookup.node);
-  if (n.type != NodeType::Regular || (n.mode & 0111) == 0) return -EACCES;
-  return -ENOEXEC;  // Only the program's own image can be loaded (docs/LINUX.md, Processes).
+  if (!follow_last && node(lookup.node).type == NodeType::Symlink) return -ELOOP;  // execveat's AT_SYMLINK_NOFOLLOW.
+  if (lookup.node == PROC_SELF_EXE && image_active()) {
+    char program[manager::NAME_BYTES + 2 + manager::MAX_ARGUMENT_BYTES];
+    usize program_length = program_path(program);
+    return image_resolve_executable(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), program, program_length, true,
+                                    out);
+  }
+  if (node(lookup.node).type == NodeType::Symlink) {
+    error = resolve_from(start, path, length, true, lookup, 0);
+    if (error < 0) return error;
+    if (lookup.node == NO_NODE) return -ENOENT;
+  }
+  return files_node_executable(lookup.node, out);
 }
 
 void files_storage(void (*keep)(u64 address, u64 bytes)) {

@@ -19,13 +19,15 @@ constexpr u64 MAX_DESCRIPTIONS = 128;
 
 // Shows the program's own file as /<function name> when the manager mapped it (personality_start).
 void files_init();
+// The auxiliary vector the program was started with (build_initial_stack): /proc/self/auxv's bytes.
+void files_set_auxv(const u64* pairs, usize bytes);
 
 // epoll (netpoll.cpp): its instances live in netpoll.cpp's table and are named here by index; it
 // watches the personality's descriptors, pipes (pipes.cpp) included.
-enum class NetpollKind : u8 { Input, Output, File, PipeRead, PipeWrite, Epoll };
+enum class NetpollKind : u8 { Input, Output, File, PipeRead, PipeWrite, Epoll, Event };
 struct NetpollTarget {
   NetpollKind kind;
-  u32 index;  // The pipe (PipeRead, PipeWrite) or the epoll instance (Epoll).
+  u32 index;  // The pipe (PipeRead, PipeWrite), the epoll instance (Epoll) or the eventfd (Event).
 };
 // A new descriptor for epoll instance `index`; the descriptor or a negated errno (EMFILE, ENFILE).
 i64 epoll_install(u32 index, bool close_on_exec);
@@ -36,6 +38,15 @@ void netpoll_released(u32 index);
 i64 linux_epoll_create1(u64 flags);
 i64 linux_epoll_ctl(u64 epoll_descriptor, u64 operation, u64 descriptor, u64 event);
 i64 linux_epoll_pwait(u64 epoll_descriptor, u64 events, u64 max_events, u64 timeout_ms);
+
+// eventfd (eventfd.cpp): counters named by index, like epoll instances.
+i64 event_install(u32 index, bool nonblocking, bool close_on_exec);  // A descriptor, or a negated errno.
+i64 linux_eventfd2(u64 initial, u64 flags);
+void eventfd_released(u32 index);
+// Bit 0: readable (the counter is not 0); bit 1: writable (a write of 1 would not wait).
+u32 eventfd_state(u32 index);
+i64 eventfd_read(u32 index, u64 buffer, u64 length, bool nonblocking);
+i64 eventfd_write(u32 index, u64 buffer, u64 length, bool nonblocking);
 
 // Descriptors.
 i64 linux_read(u64 descriptor, u64 buffer, u64 length);
@@ -136,9 +147,24 @@ void files_fork_references();
 void files_fork_references_undo();
 void files_close_all();
 void files_close_on_exec();
-// 0 when `path` names the program's own file (/proc/self/exe, /<name>), else ENOENT, EACCES or
-// ENOEXEC (nothing else can be loaded yet).
-i64 files_resolve_executable(u64 path);
+// What execve loads (exec.cpp): the static function's own file (/proc/self/exe, /<name>), read
+// through FUNCTION_EXECUTABLE; or a file whose bytes are in the task: in /tmp or the image's
+// writable layer (Memory), or in the image tree (Tree, `tree_inode`: its pages can be shared).
+enum class ExecutableKind : u8 { Own, Memory, Tree };
+struct ExecutableFile {
+  ExecutableKind kind;
+  const u8* bytes;
+  u64 size;
+  u32 tree_inode;
+};
+// Resolves `path` (personality memory, `length` bytes, not NUL-counted) from `directory` (a
+// descriptor or AT_FDCWD) for execve: 0 and `out`, or ENOENT, ENOTDIR, ELOOP, EBADF, or EACCES for
+// a directory, a file without an x bit or anything not a regular file. An empty path with
+// AT_EMPTY_PATH in `descriptor_flags` names the descriptor itself (execveat).
+i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 descriptor_flags,
+                             ExecutableFile& out);
+// A files.cpp node (/tmp, the writable layer) as an executable, with the same checks.
+i64 files_node_executable(u32 node, ExecutableFile& out);
 // Calls `keep` for every range of the mmap area /tmp uses (its node table and file data): exec
 // keeps them, since /tmp outlives the program image.
 void files_storage(void (*keep)(u64 address, u64 bytes));

@@ -2,8 +2,10 @@
 // from IMAGE_TREE_ADDRESS; the invocation's writable layer over it; file mappings of its pages.
 // Invariants: the tree is only read; file-mapping entries are disjoint and the task maps each
 // entry's pages with the entry's access (none: not at all); a private Memory is deleted with the
-// last entry naming it; no entry is writable and executable, and only the tree's own pages are
-// ever executable. All of it runs under state_lock() (the dispatcher takes it).
+// last entry naming it; no entry is writable and executable, and only the tree's own pages (and
+// copies of an exec'd /tmp or layer file's code that the kernel wrote and that were never mapped
+// writable, image_map_copy) are ever executable. All of it runs under state_lock() (the
+// dispatcher takes it).
 #include "image_files.hpp"
 
 #include "files.hpp"
@@ -213,12 +215,18 @@ bool personality_mount(const char* path, usize length) {
 
 // Whether a path call is the image's: copies the path and finds where resolution starts.
 // NOT_IMAGE, a negated errno, or 0.
+i64 path_start(u64 directory, const char* text, usize length, u32& start);
 i64 image_path(u64 directory, u64 address, ProgramPath& path, u32& start) {
   if (!active) return NOT_IMAGE;
   i64 error = copy_program_path(address, path);
   if (error < 0) return error;
-  if (path.length > 0 && path.text[0] == '/') {
-    if (personality_mount(path.text, path.length)) return NOT_IMAGE;
+  return path_start(directory, path.text, path.length, start);
+}
+
+// Where the resolution of a path already in personality memory starts: NOT_IMAGE, a negated errno, or 0.
+i64 path_start(u64 directory, const char* text, usize length, u32& start) {
+  if (length > 0 && text[0] == '/') {
+    if (personality_mount(text, length)) return NOT_IMAGE;
     start = imagefs::ROOT_INODE;
     return 0;
   }
@@ -263,6 +271,35 @@ i64 image_resolve(u32 start, const char* path, usize length, bool follow_last, u
   if (found.error != imagefs::ReadError::None) return image_errno(found.error);
   inode = found.inode;
   return 0;
+}
+
+i64 image_executable(u32 inode, ExecutableFile& out) {
+  imagefs::Stat stat{};
+  u64 offset = 0;
+  u64 size = 0;
+  if (!tree.stat(inode, stat)) return -EIO;
+  // As Linux: a directory, a device or a file without an x bit is EACCES.
+  if ((stat.mode & imagefs::TYPE_MASK) != imagefs::TYPE_REGULAR || (stat.mode & 0111) == 0) return -EACCES;
+  if (!tree.file_extent(inode, offset, size)) return -EIO;
+  out = ExecutableFile{ExecutableKind::Tree, tree.base() + offset, size, inode};
+  return 0;
+}
+
+i64 image_resolve_executable(u64 directory, const char* path, usize length, bool follow_last, ExecutableFile& out) {
+  if (!active) return NOT_IMAGE;
+  u32 start = 0;
+  i64 error = path_start(directory, path, length, start);
+  if (error != 0) return error;
+  imagefs::Resolution found = tree.resolve(start, path, length, follow_last);
+  // A file of the writable layer hides the image's, as for open.
+  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound))
+    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length))
+      return files_node_executable(file->node, out);
+  if (found.error != imagefs::ReadError::None) return image_errno(found.error);
+  imagefs::Stat stat{};
+  if (!follow_last && tree.stat(found.inode, stat) && (stat.mode & imagefs::TYPE_MASK) == imagefs::TYPE_SYMLINK)
+    return -ELOOP;
+  return image_executable(found.inode, out);
 }
 
 u64 image_file_size(u32 inode) {
@@ -507,6 +544,24 @@ i64 image_map_private(u64 address, u64 pages, u64 lead, u64 tree_offset, u64 fil
     return -ENOMEM;
   }
   return place(address, address + pages * PAGE, memory, 0, writable_pages ? Access::ReadWrite : Access::Read);
+}
+
+i64 image_map_copy(u64 address, u64 pages, u64 lead, const u8* bytes, u64 count, bool writable, bool executable) {
+  u64 memory = fresh_memory(pages, false);
+  if (memory == 0) return -ENOMEM;
+  if (count > 0 && native(abi::Syscall::MemoryWrite, memory, lead, reinterpret_cast<u64>(bytes), count) !=
+                       sys::Error::None) {
+    release_memory(memory);
+    return -ENOMEM;
+  }
+  // Written by the kernel, never mapped writable: executable code that is not the tree's own.
+  Access access = writable ? Access::ReadWrite : executable ? Access::ReadExecute : Access::Read;
+  return place(address, address + pages * PAGE, memory, 0, access);
+}
+
+void image_release_mappings() {
+  (void)cut(0, abi::USER_SPACE_END);  // Never splits: every entry lies inside, so none is needed.
+  file_area_next = FILE_AREA_BASE;
 }
 
 bool image_mapping_overlaps(u64 start, u64 end) {

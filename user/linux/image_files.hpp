@@ -7,7 +7,9 @@
 // task is never writable and executable at once.
 #pragma once
 
+#include "files.hpp"
 #include "imagefs/reader.hpp"
+#include "lib/elf.hpp"
 #include "personality.hpp"
 
 namespace personality {
@@ -57,6 +59,20 @@ bool image_mapping_permits(u64 start, u64 end, bool write);
 // negated errno. For program_loader.cpp.
 i64 image_map_shared(u64 address, u64 pages, u64 tree_page, bool executable);
 i64 image_map_private(u64 address, u64 pages, u64 lead, u64 tree_offset, u64 file_bytes, bool writable);
+// A private copy of `count` bytes at `bytes` (a /tmp file's ELF segment) placed `lead` bytes into
+// fresh pages at `address`: read-write, read-only, or read-execute (the pages are written by the
+// kernel and never mapped writable then, so W^X holds). 0 or a negated errno.
+i64 image_map_copy(u64 address, u64 pages, u64 lead, const u8* bytes, u64 count, bool writable, bool executable);
+// exec: every file mapping goes (the old program, its loader, its libraries and file mappings),
+// their private Memory with them; the file area starts afresh.
+void image_release_mappings();
+// execve: what `path` (personality memory) names in the image from `directory`: a tree file or a
+// file of the writable layer. NOT_IMAGE (not the image's: /tmp, /dev, /proc, or a relative path
+// outside it), a negated errno (EACCES: a directory or no x bit; ELOOP: a symlink last when
+// `follow_last` is false), or 0 and `out`.
+i64 image_resolve_executable(u64 directory, const char* path, usize length, bool follow_last, ExecutableFile& out);
+// A tree inode as an executable (EACCES for a directory or a file without an x bit).
+i64 image_executable(u32 inode, ExecutableFile& out);
 // Address space for a file mapping of `bytes` (page multiple) in the file area; 0 when exhausted.
 u64 image_reserve_addresses(u64 bytes);
 
@@ -89,5 +105,18 @@ struct LoadedProgram {
   u64 image_end;      // brk starts here.
 };
 i64 load_program(const char* path, usize length, LoadedProgram& out);
+// execve's two steps: check_program validates an executable ELF file and its loader without
+// changing anything (ENOEXEC, or ENOENT/EACCES for the loader); after the old program is gone,
+// load_checked_program maps them (a file in the task's memory gets private copies; its loader
+// must be in the image). A dynamically linked program needs an image tree (ENOEXEC without).
+// The program and its PT_INTERP loader (resolved in the image: an absolute path, symlinks inside
+// it) as check_program found them.
+struct CheckedProgram {
+  klib::ElfImage program, loader;
+  ExecutableFile loader_file;
+  bool has_loader;
+};
+i64 check_program(const ExecutableFile& file, CheckedProgram& checked);
+i64 load_checked_program(const ExecutableFile& file, const CheckedProgram& checked, LoadedProgram& out);
 
 }  // namespace personality

@@ -32,6 +32,11 @@ constexpr u64 FIRST_CHUNK_PAGES = 16;
 constexpr u64 MAX_CHUNK_PAGES = 65536;  // Lazy: a larger chunk costs no page until touched.
 constexpr usize MAX_FREE_RANGES = 128;
 constexpr usize MAX_FIXED = 16;
+// Where an address hint (mmap without MAP_FIXED) is taken as given: between the areas the
+// manager and the personality place things (image, brk, context, input, output below; the mmap
+// area and everything else above).
+constexpr u64 HINT_LOW = u64{64} << 30;
+constexpr u64 HINT_HIGH = MMAP_BASE;
 
 constexpr u64 PROT_READ = 1;
 constexpr u64 PROT_WRITE = 2;
@@ -76,6 +81,13 @@ Chunk chunks[MAX_CHUNKS];
 usize chunk_count = 0;
 // The protections, and scratch copies (static, not on the small personality stacks; the lock is held).
 ProtectionMap protections{}, saved{}, scratch{};
+
+// Copies the ranges in use only: the whole table is 3 KiB, and `rep movsb` costs an instruction
+// per byte, which made every mmap(PROT_NONE) and mprotect copy 9 KiB (two thirds of its cost).
+void copy_map(ProtectionMap& target, const ProtectionMap& source) {
+  memcpy(target.ranges, source.ranges, source.count * sizeof source.ranges[0]);
+  target.count = source.count;
+}
 
 void add_chunk(u64 address, u64 pages, u64 slot) {
   if (chunk_count < MAX_CHUNKS) chunks[chunk_count++] = Chunk{address, pages, slot};
@@ -143,7 +155,7 @@ bool set_access(ProtectionMap& map, u64 start, u64 end, Access access) {
     fits = fits && push_range(scratch, Protected{range.start > end ? range.start : end, range.end, range.access});
   }
   if (!fits) return false;
-  memcpy(&map, &scratch, sizeof map);
+  copy_map(map, scratch);
   return true;
 }
 
@@ -237,7 +249,7 @@ bool overlaps(const Chunk& chunk, u64 start, u64 end) {
 // the kernel. A refusal (the table full, or the memory limit refusing the kernel's mapping records
 // that a split needs) puts everything back as it was and says false.
 bool protect(u64 start, u64 end, Access access) {
-  memcpy(&saved, &protections, sizeof saved);
+  copy_map(saved, protections);
   if (!set_access(protections, start, end, access)) return false;
   for (usize i = 0; i < chunk_count; ++i) {
     if (!overlaps(chunks[i], start, end)) continue;
@@ -249,7 +261,7 @@ bool protect(u64 start, u64 end, Access access) {
       clip(chunks[j], start, end, low, high);
       (void)remap(chunks[j], low, high, saved);  // Best effort: a cut charged before may stay.
     }
-    memcpy(&protections, &saved, sizeof protections);
+    copy_map(protections, saved);
     return false;
   }
   return true;
@@ -390,6 +402,47 @@ bool page_range(u64 address, u64 length, u64& end) {
   return !__builtin_add_overflow(address, rounded, &end) && end <= abi::USER_SPACE_USABLE_END;
 }
 
+
+// The fixed mapping that holds all of [start, end), or null.
+FixedMapping* fixed_containing(u64 start, u64 end) {
+  for (usize i = 0; i < fixed_count; ++i)
+    if (start >= fixed[i].address && end <= fixed[i].address + fixed[i].pages * PAGE) return &fixed[i];
+  return nullptr;
+}
+
+bool overlaps_fixed(u64 start, u64 end) {
+  for (usize i = 0; i < fixed_count; ++i)
+    if (fixed[i].address < end && fixed[i].address + fixed[i].pages * PAGE > start) return true;
+  return false;
+}
+
+// A new fixed mapping of [address, address + bytes) with `access`; false (nothing changed) when
+// the kernel refuses it (another mapping there, the limit) or the tables are full.
+bool map_fixed_new(u64 address, u64 bytes, Access access) {
+  if (fixed_count == MAX_FIXED) return false;
+  u64 slot = map_fresh(address, bytes / PAGE);
+  if (slot == 0) return false;
+  fixed[fixed_count++] = FixedMapping{address, bytes / PAGE, slot};
+  add_chunk(address, bytes / PAGE, slot);
+  if (access != Access::ReadWrite && !protect(address, address + bytes, access)) {
+    (void)linux_munmap(address, bytes);
+    return false;
+  }
+  return true;
+}
+
+// An address hint taken as Linux takes it: where the range is free. Go's runtime reserves its heap
+// arenas at hints (0xc000000000 first) and, given another address, frees it and tries the next of
+// 128 hints: that cost 130 mmap and munmap pairs, four fifths of a Go program's start. Only inside
+// [HINT_LOW, HINT_HIGH), where neither the manager nor the personality places anything; elsewhere,
+// or where anything is mapped, the hint is ignored (the mmap area decides), as Linux may ignore it.
+bool map_at_hint(u64 address, u64 bytes, Access access) {
+  if ((address & (PAGE - 1)) != 0 || address < HINT_LOW || address > HINT_HIGH || bytes > HINT_HIGH - address)
+    return false;
+  if (overlaps_fixed(address, address + bytes) || image_mapping_overlaps(address, address + bytes)) return false;
+  return map_fixed_new(address, bytes, access);
+}
+
 }  // namespace
 
 u64 map_fresh(u64 address, u64 pages) {
@@ -493,18 +546,20 @@ i64 linux_mmap(u64 address, u64 length, u64 protection, u64 flags, u64 descripto
       if (access != Access::ReadWrite && !protect(address, end, access)) return -ENOMEM;
       return static_cast<i64>(address);
     }
-    if (fixed_count == MAX_FIXED) return -ENOMEM;
-    // Anywhere else only where nothing is mapped yet: the kernel refuses overlaps (Busy).
-    u64 slot = map_fresh(address, bytes / PAGE);
-    if (slot == 0) return -ENOMEM;
-    fixed[fixed_count++] = FixedMapping{address, bytes / PAGE, slot};
-    add_chunk(address, bytes / PAGE, slot);
-    if (access != Access::ReadWrite && !protect(address, end, access)) {
-      (void)linux_munmap(address, bytes);
-      return -ENOMEM;
+    // Inside one fixed mapping (Go maps its arenas read-write inside the reservation it made at a
+    // hint): replaced in place, as in the mmap area.
+    if (fixed_containing(address, end) != nullptr) {
+      if ((flags & MAP_FIXED_NOREPLACE) != 0) return -EEXIST;
+      if (!make_writable(address, end)) return -ENOMEM;
+      decommit(address, end);
+      if (access != Access::ReadWrite && !protect(address, end, access)) return -ENOMEM;
+      return static_cast<i64>(address);
     }
+    // Anywhere else only where nothing is mapped yet: the kernel refuses overlaps (Busy).
+    if (!map_fixed_new(address, bytes, access)) return -ENOMEM;
     return static_cast<i64>(address);
   }
+  if (address != 0 && map_at_hint(address, bytes, access)) return static_cast<i64>(address);
   u64 result = allocate(bytes);
   if (result == 0) return -ENOMEM;
   if (access != Access::ReadWrite && !protect(result, result + bytes, access)) {
@@ -540,6 +595,14 @@ i64 linux_munmap(u64 address, u64 length) {
       remove_chunk(mapping.slot);
       fixed[i] = fixed[--fixed_count];
       continue;
+    }
+    // Part of one: its pages read zero again and are no longer accessible, as unmapped pages; a
+    // later MAP_FIXED there maps them again. (Refused, they stay accessible, zero.)
+    u64 low, high;
+    clip(Chunk{mapping.address, mapping.pages, mapping.slot}, address, end, low, high);
+    if (low < high) {
+      if (make_writable(low, high)) decommit(low, high);
+      (void)protect(low, high, Access::None);
     }
     ++i;
   }
@@ -623,6 +686,38 @@ i64 linux_madvise(u64 address, u64 length, u64 advice) {
   return 0;
 }
 
+i64 linux_mincore(u64 address, u64 length, u64 vector) {
+  u64 end;
+  if ((address & (PAGE - 1)) != 0) return -EINVAL;
+  if (length == 0) return 0;
+  if (!page_range(address, length, end)) return -ENOMEM;
+  u64 pages = (end - address) / PAGE;
+  if (!writable(vector, pages)) return -EFAULT;
+  // Linux answers for mapped pages only: in the personality's areas, what the program has mapped;
+  // elsewhere, what the program can read (its image, stack, input and output: resident, as the
+  // manager gave them frames). PROT_NONE pages of the areas are mapped for Linux too.
+  if (memory_contains(address, end - address) ? !mapped_by_program(address, end) : !readable(address, end - address))
+    return -ENOMEM;
+  auto* out = reinterpret_cast<u8*>(vector);
+  memset(out, 1, pages);
+  // A chunk's pages are resident when they have a frame (touched, or committed), which the kernel
+  // tells 64 pages at a time without touching them.
+  for (usize i = 0; i < chunk_count; ++i) {
+    const Chunk& chunk = chunks[i];
+    if (!overlaps(chunk, address, end)) continue;
+    u64 low, high;
+    clip(chunk, address, end, low, high);
+    for (u64 at = low; at < high;) {
+      u64 count = (high - at) / PAGE < 64 ? (high - at) / PAGE : 64;
+      sys::SyscallRegisters registers{(at - chunk.address) / PAGE, count, 0, 0, 0, 0};
+      if (sys::invoke(abi::Syscall::MemoryResidency, chunk.slot, registers) != sys::Error::None) return -ENOMEM;
+      for (u64 page = 0; page < count; ++page) out[(at - address) / PAGE + page] = (registers.argument1 >> page) & 1;
+      at += count * PAGE;
+    }
+  }
+  return 0;
+}
+
 // ---- Processes -------------------------------------------------------------------------------
 
 usize memory_chunk_count() { return chunk_count; }
@@ -680,6 +775,22 @@ void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch) {
     if (kept[i].end > cursor) cursor = kept[i].end;
   }
   if (cursor < mmap_backed) (void)linux_munmap(cursor, mmap_backed - cursor);
+}
+
+void memory_release_break() {
+  for (usize i = 0; i < chunk_count;) {
+    Chunk chunk = chunks[i];
+    if (chunk.address < brk_start || chunk.address >= brk_backed) {
+      ++i;
+      continue;
+    }
+    (void)native_unmap(manager::FUNCTION_TASK, chunk.address, chunk.pages);
+    (void)native(abi::Syscall::CapabilityDelete, chunk.slot);
+    free_slot(chunk.slot);
+    remove_chunk(chunk.slot);  // Moves the last chunk to i.
+  }
+  brk_current = brk_high = brk_backed = brk_start;
+  brk_chunk = FIRST_CHUNK_PAGES;
 }
 
 }  // namespace personality

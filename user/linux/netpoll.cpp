@@ -60,6 +60,12 @@ u32 ready_events(const Watch& watch) {
       if ((state & 2) != 0) events |= EPOLLERR;
       break;
     }
+    case NetpollKind::Event: {
+      u32 state = eventfd_state(target.index);
+      if ((state & 1) != 0) events |= EPOLLIN;
+      if ((state & 2) != 0) events |= EPOLLOUT;
+      break;
+    }
     case NetpollKind::File:
     case NetpollKind::Epoll: break;
   }
@@ -153,7 +159,8 @@ i64 linux_epoll_pwait(u64 epoll_descriptor, u64 events_address, u64 max_events, 
     u64 now = monotonic_nanoseconds();
     if (now >= deadline) return 0;
     u64 left = deadline - now;
-    sleep_nanoseconds(left < 1'000'000 ? left : 1'000'000);
+    if (signal_pending()) return -EINTR;
+    if (sleep_nanoseconds(left < 1'000'000 ? left : 1'000'000) != 0) return -EINTR;
   }
 }
 

@@ -12,9 +12,7 @@
 #include "sys/syscall.hpp"
 #include "sys/utcb.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" void* memset(void* destination, int value, sys::usize length);
-extern "C" void* memmove(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 namespace personality {
 
@@ -123,6 +121,7 @@ struct ThreadEntry {
   // after the handler's frame is built.
   u64 signal_mask = 0, suspend_mask = 0;
   bool suspend_mask_pending = false;
+  u64 pending_signals = 0;  // Sent to this thread (tkill, tgkill); atomic or, atomic and.
 };
 void threads_init();
 ThreadEntry& current_thread();
@@ -169,11 +168,20 @@ void write_log(const char* text, usize length);
 // state_lock() and never gives it back, so no other thread changes the result afterwards; the
 // caller must not hold it. Never returns.
 [[noreturn]] void exit_program(u64 status);
+// Logs how many calls the process answered ENOSYS and their first numbers (none: nothing).
+void log_unsupported_calls();
 
 u64 read_tsc();
+// Profiling (profile.cpp; empty unless built with METTEAGLE_LINUX_PROFILE): the start, one record
+// per system call, and the report logged at exit.
+void profile_start();
+void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
+void profile_report();
 u64 monotonic_nanoseconds();
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
-void sleep_nanoseconds(u64 nanoseconds);
+// A signal for the thread (its wait ends Interrupted and signal_pending() says so) ends it early:
+// the nanoseconds left then, else 0.
+u64 sleep_nanoseconds(u64 nanoseconds);
 void random_bytes(u8* target, usize length);
 void random_init();
 
@@ -189,6 +197,7 @@ i64 linux_munmap(u64 address, u64 length);
 i64 linux_mprotect(u64 address, u64 length, u64 protection);
 i64 linux_mremap(u64 address, u64 old_length, u64 new_length, u64 flags, u64 new_address);
 i64 linux_madvise(u64 address, u64 length, u64 advice);
+i64 linux_mincore(u64 address, u64 length, u64 vector);
 // Maps a fresh Memory of `pages` at `address` (charged to the memory limit); its slot or 0.
 u64 map_fresh(u64 address, u64 pages);
 // Zeroed bytes (a page multiple) from the mmap area, as for an anonymous mmap; 0 past the limit.
@@ -212,6 +221,9 @@ constexpr usize EXEC_SCRATCH_BYTES = 300 * 16;
 void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch);
 // Personality memory in the mmap area that exec must never give back (the supervisor's stacks).
 void memory_keep_on_exec(u64 address, u64 bytes);
+// exec of another program: every brk chunk goes (the new program may lie where the old break
+// was); memory_init then places the break after the new image (State::start.image_end).
+void memory_release_break();
 
 inline sys::Error native(abi::Syscall operation, u64 selector, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
                          u64 a5 = 0) {

@@ -93,7 +93,7 @@ i64 pipe_read(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     }
     wake_all(waiting);
     if (result != -EINTR) return result;
-    if (signal_pending()) return -EINTR;
+    if (signal_pending()) return -ERESTARTSYS;  // EINTR, or read again after an SA_RESTART handler.
     wait_for_pipe();
   }
 }
@@ -133,7 +133,7 @@ i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     }
     wake_all(waiting);
     if (!must_wait) continue;
-    if (signal_pending()) return written > 0 ? static_cast<i64>(written) : -EINTR;
+    if (signal_pending()) return written > 0 ? static_cast<i64>(written) : -ERESTARTSYS;
     wait_for_pipe();
   }
   return static_cast<i64>(written);

@@ -45,6 +45,7 @@ struct ForkRecord {
   abi::PersonalityRegisters registers;
   ThreadEntry thread;
   u64 clear_tid, set_tid;  // CLONE_CHILD_CLEARTID / CLONE_CHILD_SETTID words (0: none).
+  u64 thread_slot;  // The child's capability to its own thread (signals interrupt it).
 };
 ForkRecord pending_fork;
 
@@ -262,6 +263,7 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   record.pid = pid;
   record.slots = child.slots() | (u64{1} << data_slot);
   record.exception_slot = exceptions;
+  record.thread_slot = thread;
   record.registers = registers;
   record.registers.rax = 0;
   if (stack != 0) record.registers.rsp = stack;
@@ -299,7 +301,7 @@ bool matches(const ProcessEntry& entry, i64 selector) {
 
 // Looks for a zombie child matching `selector`: its pid and status, reaped unless `keep`; 0 when
 // children match but none has ended; -ECHILD when none matches. Waits (without locks) unless
-// `nonblocking`; -EINTR when a signal comes.
+// `nonblocking`; -ERESTARTSYS when a signal comes (EINTR, or a restart with SA_RESTART).
 i64 wait_child(i64 selector, bool nonblocking, bool keep, u32& status) {
   if (shared() == nullptr) return -ECHILD;
   for (;;) {
@@ -334,7 +336,7 @@ i64 wait_child(i64 selector, bool nonblocking, bool keep, u32& status) {
     }
     if (!any) return -ECHILD;
     if (nonblocking) return 0;
-    if (signal_pending()) return -EINTR;
+    if (signal_pending()) return -ERESTARTSYS;
     state_lock().unlock();
     process_block(~u64{0});
     state_lock().lock();
@@ -488,6 +490,93 @@ i64 linux_getsid(u64 pid) {
   return index < 0 ? -ESRCH : shared()->processes[index].session;
 }
 
+namespace {
+i64 nice_value = 0;  // This process's (fork copies it); only this process's own can be asked and set.
+constexpr u64 PRIO_PROCESS = 0, PRIO_PGRP = 1, PRIO_USER = 2;
+}  // namespace
+
+// getpriority and setpriority of the calling process (zsh lowers the priority of background jobs,
+// `nice` calls them): recorded, never acted on (one invocation's processes share its CPU set).
+// Raising the priority (a lower value) is EACCES, as for an unprivileged Linux process (RLIMIT_NICE 0).
+i64 linux_getpriority(u64 which, u64 who) {
+  if (which > PRIO_USER) return -EINVAL;
+  if (which == PRIO_PROCESS && who != 0 && who != own_pid) return -ESRCH;
+  if (which != PRIO_PROCESS && who != 0) return -ESRCH;
+  return 20 - nice_value;  // The system call's encoding: 40 for -20 ... 1 for 19.
+}
+
+i64 linux_setpriority(u64 which, u64 who, u64 value) {
+  if (which > PRIO_USER) return -EINVAL;
+  if ((which == PRIO_PROCESS && who != 0 && who != own_pid) || (which != PRIO_PROCESS && who != 0)) return -ESRCH;
+  auto wanted = static_cast<i64>(static_cast<std::int32_t>(value));
+  if (wanted < -20) wanted = -20;
+  if (wanted > 19) wanted = 19;
+  if (wanted < nice_value) return -EACCES;
+  nice_value = wanted;
+  return 0;
+}
+
+namespace {
+struct ProcessAttributes {
+  char name[16];  // PR_SET_NAME: Linux's is the thread's; here the process's (one thread in most programs).
+  u64 death_signal;
+  bool dumpable = true, no_new_privileges, keep_capabilities;
+};
+ProcessAttributes attributes;  // fork copies them; exec keeps them (the name aside).
+}  // namespace
+
+i64 linux_prctl(u64 option, u64 argument2, u64 argument3, u64 argument4, u64 argument5) {
+  constexpr u64 PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
+                PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
+                PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
+  ProcessAttributes& self = attributes;
+  auto put_int = [](u64 address, u64 value) -> i64 {
+    if (!writable(address, 4)) return -EFAULT;
+    auto word = static_cast<u32>(value);
+    memcpy(reinterpret_cast<void*>(address), &word, 4);
+    return 0;
+  };
+  switch (option) {
+    case PR_SET_PDEATHSIG:
+      if (argument2 > 64) return -EINVAL;
+      attributes.death_signal = argument2;  // Recorded: a parent's end sends nothing yet.
+      return 0;
+    case PR_GET_PDEATHSIG: return put_int(argument2, attributes.death_signal);
+    case PR_GET_DUMPABLE: return attributes.dumpable ? 1 : 0;
+    case PR_SET_DUMPABLE:
+      if (argument2 > 1) return -EINVAL;
+      attributes.dumpable = argument2 == 1;
+      return 0;
+    case PR_GET_KEEPCAPS: return attributes.keep_capabilities ? 1 : 0;
+    case PR_SET_KEEPCAPS:
+      if (argument2 > 1) return -EINVAL;
+      attributes.keep_capabilities = argument2 == 1;
+      return 0;
+    case PR_SET_NAME:
+      if (!readable(argument2, 1)) return -EFAULT;
+      for (usize i = 0; i < sizeof self.name; ++i) {
+        u64 at = argument2 + i;
+        if (i > 0 && (at & (PAGE - 1)) == 0 && !readable(at, 1)) return -EFAULT;
+        self.name[i] = i + 1 == sizeof self.name ? '\0' : *reinterpret_cast<const char*>(at);
+        if (self.name[i] == '\0') break;
+      }
+      return 0;
+    case PR_GET_NAME:
+      if (!writable(argument2, sizeof self.name)) return -EFAULT;
+      memcpy(reinterpret_cast<void*>(argument2), self.name, sizeof self.name);
+      return 0;
+    case PR_CAPBSET_READ: return argument2 <= 40 ? 0 : -EINVAL;  // uid 1000 holds no capability.
+    case PR_SET_NO_NEW_PRIVS:
+      if (argument2 != 1 || argument3 != 0 || argument4 != 0 || argument5 != 0) return -EINVAL;
+      attributes.no_new_privileges = true;
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      if (argument2 != 0 || argument3 != 0 || argument4 != 0 || argument5 != 0) return -EINVAL;
+      return attributes.no_new_privileges ? 1 : 0;
+    default: return NOT_SUPPORTED;
+  }
+}
+
 i64 linux_setsid() {
   // pid 1 leads its group and session from the start, as a container's init does.
   if (shared() == nullptr) return -EPERM;
@@ -506,6 +595,7 @@ void end_process(u64 wait_status) {
     exit_program(exited ? (wait_status >> 8) & 0xff : 128 + (wait_status & 0x7f));
   }
   state_lock().lock();  // Kept: the process's other threads stop at their next system call.
+  log_unsupported_calls();
   files_close_all();
   usize parent = MAX_PROCESSES;
   {
@@ -540,9 +630,12 @@ extern "C" [[noreturn]] void personality_fork_start() {
   State& s = state();
   s.slots_used = record.slots;
   s.unsupported_calls = 0;  // The parent reports its own.
+  s.unsupported_distinct = 0;
   own_process_index = record.index;
   own_pid = record.pid;
   own_exception_slot = record.exception_slot;
+  main_thread_slot = record.thread_slot;
+  timers_after_fork();
   for (Child& child : children) child = Child{};
   threads_after_fork(record.thread, record.pid, record.clear_tid);
   memory_after_fork();

@@ -7,6 +7,8 @@
 // forks pays nothing for any of it.
 #pragma once
 
+#include <cstdint>
+
 #include "personality.hpp"
 
 namespace personality {
@@ -98,6 +100,12 @@ i64 linux_setpgid(u64 pid, u64 group);
 i64 linux_getpgid(u64 pid);
 i64 linux_setsid();
 i64 linux_getsid(u64 pid);
+i64 linux_getpriority(u64 which, u64 who);
+// prctl's options programs set at start (busybox, zsh): recorded per process or thread; any other
+// option is NOT_SUPPORTED, which the dispatcher answers ENOSYS and counts.
+constexpr i64 NOT_SUPPORTED = -(i64{1} << 41);
+i64 linux_prctl(u64 option, u64 argument2, u64 argument3, u64 argument4, u64 argument5);
+i64 linux_setpriority(u64 which, u64 who, u64 value);
 // Ends the calling process with a Linux wait status: pid 1 ends the invocation (EVENT_EXIT), any
 // other becomes a zombie for its parent. Takes state_lock() for good; the caller must not hold it.
 [[noreturn]] void end_process(u64 wait_status);
@@ -108,6 +116,13 @@ u64 allocate_tid(u64& next_tid);
 u64 next_thread_id();
 
 // signals.cpp
+// A blocking call a signal interrupted answers -ERESTARTSYS: deliver_signals makes it -EINTR, or
+// starts it again when the handler has SA_RESTART or no handler ran. The program never sees it.
+constexpr i64 ERESTARTSYS = 512;
+constexpr u64 NO_SYSCALL = ~u64{0};  // deliver_signals for an interrupt: no call to finish.
+// The capability (Interrupt) of the thread in entry 0 of the thread table: FUNCTION_THREAD in pid 1,
+// the one fork gives a child.
+extern u64 main_thread_slot;
 i64 linux_rt_sigaction(u64 signal, u64 action, u64 old_action, u64 size);
 i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size);
 i64 linux_rt_sigsuspend(u64 mask, u64 size);
@@ -116,14 +131,36 @@ i64 linux_rt_sigreturn();
 i64 linux_sigaltstack(u64 new_stack, u64 old_stack);
 i64 linux_kill(u64 pid, u64 signal);
 i64 linux_tgkill(u64 group, u64 tid, u64 signal);
+i64 linux_rt_sigtimedwait(u64 set, u64 info, u64 timeout, u64 size);
+i64 linux_rt_sigqueueinfo(u64 pid, u64 signal, u64 info);
 // Marks `signal` pending for the calling process (SIGPIPE from a write to a closed pipe). Locked.
 void raise_signal(u64 signal);
-// True when a signal the process does not ignore is pending (blocking calls then return EINTR).
+// A signal to the own process with its siginfo (si_code, sigqueue's or a timer's value, the timer's
+// id), then the thread that takes it is interrupted; `from_program_thread`: the caller is one of the
+// program's threads (false for the timer thread). Locked.
+void send_process_signal(u64 signal, std::int32_t code, u64 value, u32 timer, bool from_program_thread);
+// True when a signal the calling thread neither blocks nor ignores is pending (blocking calls then
+// return EINTR or ERESTARTSYS).
 bool signal_pending();
-// Acts on pending signals after a system call (default action, or a handler's frame). Unlocked.
-void deliver_signals();
+// Acts on pending signals after system call `number` (NO_SYSCALL: after an interrupt): default
+// action, or a handler's frame; an ERESTARTSYS result becomes EINTR or a restart. Unlocked.
+void deliver_signals(u64 number);
 // exec: handlers go back to SIG_DFL, ignored signals stay ignored.
 void signals_reset_for_exec();
+
+// timers.cpp (locked)
+i64 linux_alarm(u64 seconds);
+i64 linux_getitimer(u64 which, u64 value);
+i64 linux_setitimer(u64 which, u64 new_value, u64 old_value);
+i64 linux_timer_create(u64 clock, u64 event, u64 id);
+i64 linux_timer_settime(u64 id, u64 flags, u64 new_value, u64 old_value);
+i64 linux_timer_gettime(u64 id, u64 value);
+i64 linux_timer_getoverrun(u64 id);
+i64 linux_timer_delete(u64 id);
+bool timers_armed();      // Some timer will fire (the futex deadlock check must not end the program).
+void timers_after_fork(); // A child starts without timers or timer thread.
+// A signal to thread-table entry `index` only (tgkill, SIGEV_THREAD_ID), which is interrupted. Locked.
+void send_thread_signal(usize index, u64 signal);
 
 // pipes.cpp (under state_lock(); the read and write wait without it)
 i64 pipe_create(u32& pipe);
@@ -138,6 +175,7 @@ u32 pipe_state(u32 pipe, bool write_end, bool record_waiter);
 
 // exec.cpp
 i64 linux_execve(u64 path, u64 argv, u64 envp);
+i64 linux_execveat(u64 directory, u64 path, u64 argv, u64 envp, u64 flags);
 // The Linux initial stack (System V ABI, x86-64 supplement 3.4.1) for `arguments` and
 // `environment` (personality memory), the first program's (start.cpp) and exec's; AT_BASE is
 // `loader_base` (a dynamically linked program's PT_INTERP loader, program_loader.cpp; 0: none).

@@ -145,20 +145,26 @@ void logf(const char* format, ...) {
   va_end(arguments);
 }
 
+void log_unsupported_calls() {
+  const State& s = the_state;
+  if (s.unsupported_calls == 0) return;
+  char numbers[96] = {};
+  usize used = 0;
+  for (usize i = 0; i < s.unsupported_distinct && used + 24 < sizeof numbers; ++i)
+    used += klib::format_to_buffer(numbers + used, sizeof numbers - used, i == 0 ? "%lu" : ",%lu",
+                                   s.unsupported_numbers[i]);
+  logf("linux: %s%lu unsupported system call%s answered ENOSYS (numbers %s)\n",
+       own_pid == LINUX_PID ? "" : "a child process: ", s.unsupported_calls, s.unsupported_calls == 1 ? "" : "s",
+       numbers);
+}
+
 void exit_program(u64 status) {
   State& s = the_state;
   // Only pid 1 ends the invocation; any other process becomes a zombie for its parent.
   if (shared() != nullptr && own_pid != LINUX_PID) end_process((status & 0xff) << 8);
   the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
-  if (s.unsupported_calls > 0) {
-    char numbers[96] = {};
-    usize used = 0;
-    for (usize i = 0; i < s.unsupported_distinct && used + 24 < sizeof numbers; ++i)
-      used += klib::format_to_buffer(numbers + used, sizeof numbers - used, i == 0 ? "%lu" : ",%lu",
-                                     s.unsupported_numbers[i]);
-    logf("linux: %lu unsupported system call%s answered ENOSYS (numbers %s)\n", s.unsupported_calls,
-         s.unsupported_calls == 1 ? "" : "s", numbers);
-  }
+  profile_report();
+  log_unsupported_calls();
   u64 output_size = s.output_size, unsupported_calls = s.unsupported_calls;
   if (SharedState* table = shared()) {
     // Everything the processes wrote to stdout goes into the manager's area now.
@@ -188,8 +194,8 @@ u64 monotonic_nanoseconds() {
   return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
 
-void sleep_nanoseconds(u64 nanoseconds) {
-  if (nanoseconds == 0) return;
+u64 sleep_nanoseconds(u64 nanoseconds) {
+  if (nanoseconds == 0) return 0;
   u64 notification = current_notification();
   u64 until = monotonic_nanoseconds() + nanoseconds;
   for (u64 now = monotonic_nanoseconds(); now < until; now = monotonic_nanoseconds()) {
@@ -202,10 +208,15 @@ void sleep_nanoseconds(u64 nanoseconds) {
     // the rest of the time.
     sys::SyscallRegisters registers{0, 0, 0, 0, 0, until - now};
     u64 before = read_tsc();
-    (void)sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+    sys::Error error = sys::invoke(abi::Syscall::NotificationWait, notification, registers);
     current_thread().waited_ticks += read_tsc() - before;  // Its own entry: no lock needed.
     ++current_thread().waits;
+    if (error == sys::Error::Interrupted && signal_pending()) {
+      u64 after = monotonic_nanoseconds();
+      return after < until ? until - after : 1;
+    }
   }
+  return 0;
 }
 
 void random_init() {

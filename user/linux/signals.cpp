@@ -1,14 +1,17 @@
-// Signals, as far as processes and pipes need them: dispositions (rt_sigaction), the blocked mask
-// (rt_sigprocmask, per thread), kill/tkill/tgkill between the processes of an invocation, SIGPIPE
-// from a write to a closed pipe, SIGCHLD from a child's end, rt_sigsuspend/pause, and delivery at
-// the end of a system call: a default action (terminate; SIGCHLD, SIGURG, SIGWINCH, SIGCONT and
-// the stop signals are ignored), or a handler entered with a frame that rt_sigreturn takes back.
-// No delivery is asynchronous: a signal waits for its target's next system call (blocking calls
-// return EINTR when one comes), so a program spinning without system calls never sees it. Frames
-// are Linux's (ucontext, siginfo), on the thread's sigaltstack for SA_ONSTACK handlers.
-// Invariants: pending signals live in the process's shared entry (before the first fork or pipe,
-// in `local_pending`) and are only set with atomic or and taken with atomic and; a frame is only
-// built on memory writable() accepts, and rt_sigreturn only restores a frame carrying FRAME_MAGIC.
+// Signals: dispositions (rt_sigaction), the blocked mask (rt_sigprocmask, per thread), signals to
+// a process (kill, rt_sigqueueinfo, SIGPIPE, SIGCHLD, timers) or to one thread (tkill, tgkill), and
+// their delivery as Linux does it: asynchronously. A sender marks the signal pending, then
+// interrupts the thread that is to take it (ThreadInterrupt): a thread blocked in a wait wakes (the
+// call answers EINTR, or starts again after the handler when it returned ERESTARTSYS and the
+// handler has SA_RESTART), a thread running program code enters personality_handle_interrupt at
+// once, and a thread in a system call takes it at the call's end. A default action (terminate;
+// SIGCHLD, SIGURG, SIGWINCH, SIGCONT and the stop signals are ignored) or a handler entered with
+// Linux's frame (ucontext, siginfo, the FXSAVE state) that rt_sigreturn takes back.
+// Invariants: process-directed signals live in the process's shared entry (before the first fork
+// or pipe, in `local_pending`), thread-directed ones in the thread's entry; both are only set with
+// atomic or and taken with atomic and, always before the target is interrupted, so a wait that
+// ends Interrupted finds them; a frame is only built on memory writable() accepts, and
+// rt_sigreturn only restores a frame carrying FRAME_MAGIC.
 #include <cstdint>
 
 #include "process.hpp"
@@ -18,7 +21,8 @@ namespace {
 
 constexpr u64 SIG_DFL = 0, SIG_IGN = 1;
 constexpr u64 SA_SIGINFO = 4, SA_RESTORER = 0x04000000, SA_NODEFER = 0x40000000, SA_RESETHAND = 0x80000000;
-constexpr u64 SIGKILL = 9, SIGSTOP = 19;
+constexpr u64 SA_RESTART = 0x10000000;
+constexpr u64 SIGKILL = 9, SIGSTOP = 19, SIGCHLD = 17;
 constexpr u64 UNBLOCKABLE = (u64{1} << (SIGKILL - 1)) | (u64{1} << (SIGSTOP - 1));
 constexpr u64 FRAME_MAGIC = 0x656d6172466c6753ull;  // "SglFrame"
 
@@ -30,8 +34,8 @@ static_assert(sizeof(SignalAction) == 32);  // The kernel's struct sigaction wit
 // The frame a handler starts on, laid out as Linux's x86-64 rt_sigframe: the restorer's address
 // (the handler's `ret` goes there), a ucontext whose mcontext holds the interrupted registers (a
 // handler may change them: rt_sigreturn resumes from them, which is how Go's preemption moves a
-// goroutine), then the siginfo. No floating-point state is saved (fpstate is null): signals are
-// taken at the end of a system call, where the SysV ABI keeps no vector register live.
+// goroutine), then the siginfo; above it the x87/SSE state (FXSAVE, 512 bytes, mcontext.fpstate
+// points at it), which a handler may clobber: the program may have been anywhere.
 struct MachineContext {  // struct sigcontext
   u64 r8, r9, r10, r11, r12, r13, r14, r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
   std::uint16_t cs, gs, fs, ss;
@@ -64,6 +68,32 @@ constexpr u64 SA_ONSTACK = 0x08000000;
 constexpr std::int32_t SS_ONSTACK = 1, SS_DISABLE = 2;
 constexpr u64 SS_AUTODISARM = u64{1} << 31;
 constexpr u64 MINIMUM_SIGNAL_STACK = 2048;  // MINSIGSTKSZ
+constexpr u64 FLOATING_STATE_BYTES = 512;   // FXSAVE's image, Linux's struct _fpstate.
+
+// siginfo's si_code values.
+constexpr std::int32_t SI_USER = 0, SI_KERNEL = 0x80, SI_QUEUE = -1, SI_TIMER = -2, SI_TKILL = -6, CLD_EXITED = 1;
+
+// What a signal sent to the process carries into the handler's siginfo, when sent from this
+// process (another process's kill, and a child's SIGCHLD, are SI_USER and CLD_EXITED without it).
+struct SignalRecord {
+  std::int32_t code;
+  u32 pid;
+  u64 value;  // sigqueue's value, a timer's sigev_value.
+  u32 timer;  // A timer's id.
+};
+
+// MXCSR bits fxrstor accepts (FXSAVE's MXCSR_MASK; 0 there means 0xffbf): a frame's value is
+// masked with it, so a changed frame cannot make rt_sigreturn fault.
+u32 mxcsr_mask() {
+  static u32 mask = 0;
+  if (mask == 0) {
+    alignas(16) u8 image[FLOATING_STATE_BYTES];
+    asm volatile("fxsave64 %0" : "=m"(image));
+    memcpy(&mask, image + 28, 4);
+    if (mask == 0) mask = 0xffbf;
+  }
+  return mask;
+}
 
 void save_registers(const abi::PersonalityRegisters& from, MachineContext& to) {
   to = MachineContext{from.r8, from.r9, from.r10, from.r11, from.r12, from.r13, from.r14, from.r15, from.rdi,
@@ -83,8 +113,16 @@ bool on_signal_stack(const ThreadEntry& thread, u64 stack_pointer) {
          stack_pointer <= thread.signal_stack + thread.signal_stack_bytes;
 }
 
+}  // namespace
+
+u64 main_thread_slot = manager::FUNCTION_THREAD;
+
+namespace {
+
 SignalAction actions[64];
 u64 local_pending = 0;
+SignalRecord records[64];  // Valid where record_valid has the signal's bit.
+u64 record_valid = 0;
 
 u64 bit(u64 signal) { return u64{1} << (signal - 1); }
 
@@ -99,9 +137,33 @@ bool ignored(u64 signal) {
   return handler == SIG_IGN || (handler == SIG_DFL && ignored_by_default(signal));
 }
 
+void fill_info(std::int32_t (&info)[32], u64 signal, bool to_thread) {
+  info[0] = static_cast<std::int32_t>(signal);
+  if (to_thread) {
+    info[2] = SI_TKILL;
+    info[4] = static_cast<std::int32_t>(own_pid);
+    info[5] = static_cast<std::int32_t>(LINUX_UID);
+    return;
+  }
+  u64 mask = bit(signal);
+  if ((record_valid & mask) == 0) {
+    info[2] = signal == SIGCHLD ? CLD_EXITED : SI_USER;
+    return;
+  }
+  const SignalRecord& record = records[signal - 1];
+  info[2] = record.code;
+  if (record.code == SI_TIMER) {
+    info[4] = static_cast<std::int32_t>(record.timer);
+  } else {
+    info[4] = static_cast<std::int32_t>(record.pid);
+    info[5] = static_cast<std::int32_t>(LINUX_UID);
+  }
+  memcpy(&info[6], &record.value, 8);
+}
+
 // Enters the handler of `signal` with a frame below the program's stack (past its red zone); false
 // when it has no restorer or the stack cannot take the frame.
-bool enter_handler(u64 signal, const SignalAction& action) {
+bool enter_handler(u64 signal, const SignalAction& action, bool to_thread) {
   abi::PersonalityRegisters& registers = sys::utcb()->personality_registers;
   if ((action.flags & SA_RESTORER) == 0 || action.restorer == 0) return false;
   ThreadEntry& thread = current_thread();
@@ -112,19 +174,27 @@ bool enter_handler(u64 signal, const SignalAction& action) {
   if (on_signal_stack(thread, registers.rsp)) alternate.flags = SS_ONSTACK;
   else if ((action.flags & SA_ONSTACK) != 0 && thread.signal_stack_bytes != 0)
     stack = thread.signal_stack + thread.signal_stack_bytes;
-  u64 frame_address = ((stack - sizeof(SignalFrame)) & ~u64{15}) - 8;
-  if (stack < 4096 + sizeof(SignalFrame) || !writable(frame_address, sizeof(SignalFrame))) return false;
+  if (stack < 4096 + FLOATING_STATE_BYTES + 64 + sizeof(SignalFrame)) return false;
+  u64 floating_address = (stack - FLOATING_STATE_BYTES) & ~u64{63};
+  u64 frame_address = ((floating_address - sizeof(SignalFrame)) & ~u64{15}) - 8;
+  if (!writable(frame_address, stack - frame_address)) return false;
   auto* frame = reinterpret_cast<SignalFrame*>(frame_address);
   memset(frame, 0, sizeof *frame);
+  // The program's x87/SSE registers: the personality itself never touches them (general registers
+  // only), so they are the program's as it was interrupted.
+  auto* floating = reinterpret_cast<u8*>(floating_address);
+  asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[FLOATING_STATE_BYTES]>(floating)));
+  memset(floating + 464, 0, FLOATING_STATE_BYTES - 464);  // sw_reserved: no extended state follows.
   frame->return_address = action.restorer;
   frame->context.stack = alternate;
   save_registers(registers, frame->context.machine);
+  frame->context.machine.fpstate = floating_address;
   frame->context.machine.reserved[FRAME_MAGIC_WORD] = FRAME_MAGIC;
   u64& blocked = thread.signal_mask;
   frame->context.mask = thread.suspend_mask_pending ? thread.suspend_mask : blocked;
   frame->context.machine.old_mask = frame->context.mask;
   thread.suspend_mask_pending = false;
-  frame->info[0] = static_cast<std::int32_t>(signal);
+  fill_info(frame->info, signal, to_thread);
   blocked |= action.mask | ((action.flags & SA_NODEFER) == 0 ? bit(signal) : 0);
   blocked &= ~UNBLOCKABLE;
   if ((action.flags & SA_RESETHAND) != 0) actions[signal - 1].handler = SIG_DFL;
@@ -135,6 +205,26 @@ bool enter_handler(u64 signal, const SignalAction& action) {
   registers.rdx = reinterpret_cast<u64>(&frame->context);
   registers.rax = 0;
   return true;
+}
+
+// The Thread capability of a thread-table entry: entry 0's is main_thread_slot.
+u64 thread_capability(usize index) { return index == 0 ? main_thread_slot : thread_table()[index].thread_slot; }
+
+void interrupt_entry(usize index) {
+  u64 slot = thread_capability(index);
+  if (slot != 0) (void)native(abi::Syscall::ThreadInterrupt, slot);
+}
+
+// Signals this thread may take now: its own and the process's, less those it blocks.
+u64 deliverable(const ThreadEntry& thread) {
+  return (__atomic_load_n(pending_word(), __ATOMIC_ACQUIRE) | __atomic_load_n(&thread.pending_signals, __ATOMIC_ACQUIRE)) &
+         ~thread.signal_mask;
+}
+
+// The program's registers go back to the `syscall` instruction, to make the call again.
+void restart_call(abi::PersonalityRegisters& registers, u64 number) {
+  registers.rip -= 2;  // `syscall` is two bytes (0f 05).
+  registers.rax = number;
 }
 
 }  // namespace
@@ -173,38 +263,80 @@ i64 linux_rt_sigprocmask(u64 how, u64 set, u64 old_set, u64 size) {
 }
 
 bool signal_pending() {
-  u64 pending = __atomic_load_n(pending_word(), __ATOMIC_ACQUIRE) & ~current_thread().signal_mask;
+  u64 pending = deliverable(current_thread());
   for (u64 signal = 1; pending != 0; ++signal, pending >>= 1)
     if ((pending & 1) != 0 && !ignored(signal)) return true;
   return false;
 }
 
-// SIGURG is accepted and dropped: Go sends it to preempt a goroutine (tgkill), but a signal here is
-// taken at the end of a system call, where the runtime is never at an asynchronous safe point, so
-// its handler would run for nothing; goroutines are preempted cooperatively (docs/LINUX.md, Gaps).
-// Its default action is to ignore it anyway.
-constexpr u64 SIGURG = 23;
-
-void raise_signal(u64 signal) {
-  if (signal != SIGURG) __atomic_or_fetch(pending_word(), bit(signal), __ATOMIC_ACQ_REL);
+void wake_for_process_signal(u64 signal, bool from_program_thread) {
+  if (ignored(signal)) return;
+  // The sending thread takes it at the end of its call, unless it blocks it: then the first thread
+  // that does not (Linux also lets any thread dequeue a process's signal).
+  if (from_program_thread && (current_thread().signal_mask & bit(signal)) == 0) return;
+  ThreadEntry* table = thread_table();
+  for (usize i = 0; i < MAX_THREADS; ++i) {
+    if (table[i].use != ThreadUse::Running || (table[i].signal_mask & bit(signal)) != 0) continue;
+    if (from_program_thread && &table[i] == &current_thread()) continue;
+    interrupt_entry(i);
+    return;
+  }
 }
 
-void deliver_signals() {
-  u64* word = pending_word();
+void send_process_signal(u64 signal, std::int32_t code, u64 value, u32 timer, bool from_program_thread) {
+  if (signal == 0 || signal > 64) return;
+  records[signal - 1] = SignalRecord{code, static_cast<u32>(own_pid), value, timer};
+  record_valid |= bit(signal);
+  __atomic_or_fetch(pending_word(), bit(signal), __ATOMIC_ACQ_REL);
+  wake_for_process_signal(signal, from_program_thread);
+}
+
+void raise_signal(u64 signal) { send_process_signal(signal, SI_USER, 0, 0, true); }
+
+void send_thread_signal(usize index, u64 signal) {
+  ThreadEntry& target = thread_table()[index];
+  __atomic_or_fetch(&target.pending_signals, bit(signal), __ATOMIC_ACQ_REL);
+  if (&target != &current_thread() && !ignored(signal) && (target.signal_mask & bit(signal)) == 0) interrupt_entry(index);
+}
+
+void deliver_signals(u64 number) {
+  abi::PersonalityRegisters& registers = sys::utcb()->personality_registers;
+  // rt_sigreturn's "result" is the program's rax as it was interrupted: never a call to restart.
+  constexpr u64 RT_SIGRETURN = 15;
+  bool restart = number != NO_SYSCALL && number != RT_SIGRETURN && static_cast<i64>(registers.rax) == -ERESTARTSYS;
   ThreadEntry& thread = current_thread();
-  if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0 && !thread.suspend_mask_pending) return;
+  u64* word = pending_word();
+  if (!restart && __atomic_load_n(word, __ATOMIC_ACQUIRE) == 0 &&
+      __atomic_load_n(&thread.pending_signals, __ATOMIC_ACQUIRE) == 0 && !thread.suspend_mask_pending)
+    return;
   state_lock().lock();
-  u64 pending = __atomic_load_n(word, __ATOMIC_ACQUIRE) & ~thread.signal_mask;
+  u64 pending = deliverable(thread);
   for (u64 signal = 1; signal <= 64; ++signal) {
     if ((pending & bit(signal)) == 0) continue;
-    __atomic_and_fetch(word, ~bit(signal), __ATOMIC_ACQ_REL);
+    // A thread's own signal first (tgkill), else the process's.
+    bool to_thread = (__atomic_load_n(&thread.pending_signals, __ATOMIC_ACQUIRE) & bit(signal)) != 0;
+    if (to_thread) __atomic_and_fetch(&thread.pending_signals, ~bit(signal), __ATOMIC_ACQ_REL);
+    else __atomic_and_fetch(word, ~bit(signal), __ATOMIC_ACQ_REL);
     if (ignored(signal)) continue;
     const SignalAction action = actions[signal - 1];
-    if (action.handler != SIG_DFL && enter_handler(signal, action)) break;
+    if (action.handler != SIG_DFL) {
+      // An interrupted call: with SA_RESTART it starts again once the handler returns (the frame
+      // holds the `syscall` instruction's address), else it answers EINTR.
+      if (restart) {
+        if ((action.flags & SA_RESTART) != 0) restart_call(registers, number);
+        else registers.rax = static_cast<u64>(-EINTR);
+        restart = false;
+      }
+      bool entered = enter_handler(signal, action, to_thread);  // It reads the signal's record.
+      if (!to_thread) record_valid &= ~bit(signal);
+      if (entered) break;
+    }
     // The default action (or a handler that cannot be entered): the process ends by the signal.
     state_lock().unlock();
     end_process(signal);
   }
+  // No handler ran (another thread took the signal, or it was ignored): the call starts again.
+  if (restart) restart_call(registers, number);
   if (thread.suspend_mask_pending) {
     thread.signal_mask = thread.suspend_mask;
     thread.suspend_mask_pending = false;
@@ -222,6 +354,20 @@ i64 linux_rt_sigreturn() {
   }
   // The registers as the frame holds them now (a handler may have changed them).
   const auto* frame = reinterpret_cast<const SignalFrame*>(frame_address);
+  u64 floating_address = frame->context.machine.fpstate;
+  if (floating_address != 0) {
+    if ((floating_address & 15) != 0 || !readable(floating_address, FLOATING_STATE_BYTES)) {
+      raise_signal(11);
+      return -EFAULT;
+    }
+    alignas(16) u8 image[FLOATING_STATE_BYTES];
+    memcpy(image, reinterpret_cast<const void*>(floating_address), FLOATING_STATE_BYTES);
+    u32 mxcsr;
+    memcpy(&mxcsr, image + 24, 4);
+    mxcsr &= mxcsr_mask();
+    memcpy(image + 24, &mxcsr, 4);
+    asm volatile("fxrstor64 %0" : : "m"(image));
+  }
   current_thread().signal_mask = frame->context.mask & ~UNBLOCKABLE;
   load_registers(frame->context.machine, registers);
   return static_cast<i64>(registers.rax);  // The dispatcher writes it back into rax.
@@ -255,7 +401,8 @@ i64 linux_sigaltstack(u64 new_stack, u64 old_stack) {
   return 0;
 }
 
-// Waits (without the lock) until a signal that is neither blocked nor ignored is pending.
+// Waits (without the lock) until a signal that is neither blocked nor ignored is pending; a
+// sender interrupts the wait (ThreadInterrupt), another process's wakes the process.
 i64 linux_rt_sigsuspend(u64 mask, u64 size) {
   if (size != 8) return -EINVAL;
   if (!readable(mask, 8)) return -EFAULT;
@@ -282,16 +429,72 @@ i64 linux_pause() {
   return -EINTR;
 }
 
+// rt_sigtimedwait: takes a signal of `set` (the thread's own first) without running its handler.
+// While it waits the set counts as unblocked, as on Linux, so a sender picks this thread.
+i64 linux_rt_sigtimedwait(u64 set_address, u64 info_address, u64 timeout_address, u64 size) {
+  if (size != 8) return -EINVAL;
+  if (!readable(set_address, 8) || (info_address != 0 && !writable(info_address, 128))) return -EFAULT;
+  u64 set;
+  memcpy(&set, reinterpret_cast<const void*>(set_address), 8);
+  set &= ~UNBLOCKABLE;
+  u64 deadline = ~u64{0};
+  if (timeout_address != 0) {
+    if (!readable(timeout_address, 16)) return -EFAULT;
+    i64 spec[2];
+    memcpy(spec, reinterpret_cast<const void*>(timeout_address), 16);
+    if (spec[0] < 0 || spec[1] < 0 || spec[1] >= 1'000'000'000) return -EINVAL;
+    u64 seconds = static_cast<u64>(spec[0]) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec[0]);
+    deadline = monotonic_nanoseconds() + seconds * 1'000'000'000 + static_cast<u64>(spec[1]);
+  }
+  ThreadEntry& thread = current_thread();
+  u64 real_mask = thread.signal_mask;
+  thread.signal_mask &= ~set;
+  i64 result = -EAGAIN;
+  for (;;) {
+    u64* word = pending_word();
+    u64 own = __atomic_load_n(&thread.pending_signals, __ATOMIC_ACQUIRE) & set;
+    u64 shared_pending = __atomic_load_n(word, __ATOMIC_ACQUIRE) & set;
+    if ((own | shared_pending) != 0) {
+      bool to_thread = own != 0;
+      u64 signal = static_cast<u64>(__builtin_ctzll(to_thread ? own : shared_pending)) + 1;
+      __atomic_and_fetch(to_thread ? &thread.pending_signals : word, ~bit(signal), __ATOMIC_ACQ_REL);
+      if (info_address != 0) {
+        std::int32_t info[32] = {};
+        fill_info(info, signal, to_thread);
+        memcpy(reinterpret_cast<void*>(info_address), info, sizeof info);
+      }
+      if (!to_thread) record_valid &= ~bit(signal);
+      result = static_cast<i64>(signal);
+      break;
+    }
+    thread.signal_mask = real_mask;
+    bool other = signal_pending();
+    thread.signal_mask = real_mask & ~set;
+    if (other) {
+      result = -EINTR;  // Another signal's handler runs first.
+      break;
+    }
+    u64 now = monotonic_nanoseconds();
+    if (now >= deadline) break;
+    state_lock().unlock();
+    process_block(deadline - now);
+    state_lock().lock();
+  }
+  thread.signal_mask = real_mask;
+  return result;
+}
+
 i64 linux_kill(u64 pid, u64 signal) {
   if (signal > 64) return -EINVAL;
   auto target = static_cast<std::int32_t>(pid);
   if (shared() == nullptr) {
     if (target != 0 && target != -1 && static_cast<u64>(target) != own_pid) return -ESRCH;
-    if (signal != 0) raise_signal(signal);
+    if (signal != 0) send_process_signal(signal, SI_USER, 0, 0, true);
     return 0;
   }
   usize found = 0;
   u64 woken = 0;
+  bool own = false;
   {
     SharedGuard guard;
     u32 own_group = shared()->processes[own_process_index].group;
@@ -304,21 +507,46 @@ i64 linux_kill(u64 pid, u64 signal) {
                                    : entry.group == static_cast<u32>(-target);
       if (!chosen) continue;
       ++found;
-      if (signal == 0 || signal == SIGURG || entry.use != ProcessUse::Running) continue;
+      if (signal == 0 || entry.use != ProcessUse::Running) continue;
+      if (i == own_process_index) {
+        own = true;
+        continue;
+      }
       entry.pending |= bit(signal);
       woken |= u64{1} << i;
     }
   }
+  if (own) send_process_signal(signal, SI_USER, 0, 0, true);
   for (usize i = 0; i < MAX_PROCESSES; ++i)
-    if ((woken >> i & 1) != 0 && i != own_process_index) process_wake(i);
+    if ((woken >> i & 1) != 0) process_wake(i);
   return found == 0 ? -ESRCH : 0;
+}
+
+// rt_sigqueueinfo: to a process with the caller's siginfo (its si_code must be negative, as Linux
+// asks of anyone but the kernel); its value reaches the handler.
+i64 linux_rt_sigqueueinfo(u64 pid, u64 signal, u64 info_address) {
+  if (signal == 0 || signal > 64) return -EINVAL;
+  if (!readable(info_address, 128)) return -EFAULT;
+  std::int32_t info[32];
+  memcpy(info, reinterpret_cast<const void*>(info_address), sizeof info);
+  if (info[2] >= 0 || info[2] == SI_TKILL) return -EPERM;
+  if (pid != own_pid) return linux_kill(pid, signal);
+  u64 value;
+  memcpy(&value, &info[6], 8);
+  send_process_signal(signal, info[2], value, 0, true);
+  return 0;
 }
 
 i64 linux_tgkill(u64 group, u64 tid, u64 signal) {
   if (signal > 64) return -EINVAL;
-  if (group != own_pid || !thread_alive(tid)) return -ESRCH;
-  if (signal != 0) raise_signal(signal);  // Any thread of the process takes it.
-  return 0;
+  if (group != own_pid) return -ESRCH;
+  ThreadEntry* table = thread_table();
+  for (usize i = 0; i < MAX_THREADS; ++i) {
+    if (table[i].use != ThreadUse::Running || table[i].tid != tid) continue;
+    if (signal != 0) send_thread_signal(i, signal);
+    return 0;
+  }
+  return -ESRCH;
 }
 
 void signals_reset_for_exec() {

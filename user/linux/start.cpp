@@ -103,6 +103,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   State& s = state();
   abi::Utcb* utcb = sys::utcb();
   utcb->personality_active = 1;
+  profile_start();
   s.context = reinterpret_cast<const manager::FunctionContext*>(context_address);
   const auto* start = reinterpret_cast<const manager::LinuxStart*>(context_address + manager::LINUX_START_OFFSET);
   if (start->magic != manager::LINUX_START_MAGIC) {

@@ -47,12 +47,12 @@ struct Arguments {
                   "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
-  X(13, rt_sigaction, "records the action per process (the old one returned); handlers run only at the end " \
-                      "of a system call (docs/LINUX.md, Processes)")                                            \
+  X(13, rt_sigaction, "records the action per process (the old one returned); SA_RESTART, SA_SIGINFO, " \
+                      "SA_ONSTACK, SA_NODEFER, SA_RESETHAND (docs/LINUX.md, Processes)")                     \
   X(14, rt_sigprocmask, "the calling thread's blocked mask (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK); a new thread "   \
                         "starts with its creator's")                                                         \
-  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo) to the registers and mask in "  \
-                      "its ucontext, as the handler left them")                                                \
+  X(15, rt_sigreturn, "back from a handler's frame (Linux's: ucontext, siginfo, FXSAVE state) to the "      \
+                      "registers, x87/SSE state and mask in it, as the handler left them")                    \
   X(16, ioctl, "open descriptors: ENOTTY (not a terminal); others EBADF")                                       \
   X(17, pread64, "files at an offset (the descriptor's offset unchanged); fd 0-2 ESPIPE")                       \
   X(18, pwrite64, "as pread64, writing (O_APPEND descriptors append, as on Linux)")                             \
@@ -62,35 +62,44 @@ struct Arguments {
   X(22, pipe, "as pipe2 with no flags")                                                                         \
   X(24, sched_yield, "ThreadYield")                                                                             \
   X(25, mremap, "shrinks in place, grows in place or moves (MREMAP_MAYMOVE); MREMAP_FIXED EINVAL")              \
+  X(27, mincore, "1 for each page with a frame (touched, committed, or the manager's image, stack, input and "   \
+                 "output), 0 for untouched and decommitted ones; unmapped pages ENOMEM")                       \
   X(28, madvise, "0; MADV_DONTNEED and MADV_FREE give the range's frames back (zero when touched again, "      \
                  "protections kept)")                                                                            \
   X(32, dup, "lowest free descriptor (1024 in all: EMFILE), sharing the description and its offset")         \
   X(33, dup2, "closes the target first; the same descriptor: returns it")                                       \
   X(34, pause, "waits until a signal that is neither blocked nor ignored is pending; EINTR")                   \
-  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning)")            \
+  X(35, nanosleep, "a wait on the thread's notification with the duration as timeout (no spinning); a signal " \
+              "ends it: EINTR and the time left") \
   X(39, getpid, "1 for the first process, then 2, 3, ... (shared with thread ids, never reused)")              \
   X(40, sendfile, "from a regular file (else EINVAL) to any descriptor open for writing, at the offset given "  \
                   "or the source's; through the personality, at most 1 GiB per call")                           \
   X(41, socket, "EAFNOSUPPORT: no sockets (glibc's nscd lookup then reads /etc/passwd itself)")              \
+  X(51, getsockname, "ENOTSOCK for an open descriptor (no sockets), EBADF else")                               \
+  X(52, getpeername, "as getsockname (bash asks whether stdin is a network connection)")                      \
   X(56, clone, "threads only (CLONE_VM|FS|FILES|SIGHAND|THREAD, optional SYSVSEM SETTLS PARENT_SETTID "         \
                "CHILD_SETTID CHILD_CLEARTID DETACHED): a kernel Thread in the same task, charged to the "       \
                "memory limit; at most 31 more threads, past that or the limit EAGAIN; without CLONE_VM "        \
-               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); other "  \
-               "flag sets EINVAL")                                                                              \
+               "or with CLONE_VFORK: a new process, as fork (with the stack, TLS and tid words given); new "    \
+               "namespaces, CLONE_PIDFD, CLONE_PARENT and CLONE_VM without CLONE_THREAD or CLONE_VFORK "        \
+               "ENOSYS, counted; other flag sets EINVAL")                                                       \
   X(57, fork, "a new process: a task from the invocation's factory; the caller's lazy memory copied by its "  \
               "touched pages only (MemoryCopyCommitted), the rest of its writable memory eagerly; at most 16 "  \
               "processes per invocation (then, or past the memory limit, EAGAIN)")                              \
   X(58, vfork, "as fork (the parent does not wait: the child has its own copy)")                                \
-  X(59, execve, "the program's own image (/proc/self/exe, /<name>) in place: argv, envp, FD_CLOEXEC; other "   \
-                "files ENOEXEC (EACCES without an x bit), unknown paths ENOENT")                                \
+  X(59, execve, "in place: an ELF file of the image tree (static or dynamic: its PT_INTERP loader too), of "    \
+                "/tmp or the writable layer (image functions), the static function's own image "                \
+                "(/proc/self/exe, /<name>), or a #! script (interpreter, one optional argument, 5 deep: "       \
+                "ELOOP); argv, envp, FD_CLOEXEC; the old program's memory freed; ENOENT, EACCES (no x bit, "    \
+                "a directory), ENOEXEC, E2BIG (a string past 128 KiB, all past 2 MiB), EFAULT as Linux")        \
   X(60, exit, "ends the calling thread: its clear-tid word gets 0 and one futex waiter on it wakes; the "       \
               "last thread's exit ends the invocation (EVENT_EXIT with status & 0xff, the stdout byte "         \
               "count and the ENOSYS count)")                                                                    \
   X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
                "deleted; ECHILD without children")                                                              \
-  X(62, kill, "to processes of the invocation (pid, 0, -1, -group): pending until the target's next system "   \
-              "call, then its default action (terminate) or handler; SIGURG accepted and dropped (Go's "       \
-              "preemption requests); signal 0: ESRCH or 0")                     \
+  X(62, kill, "to processes of the invocation (pid, 0, -1, -group); to the own process: a thread that does not " \
+              "block it is interrupted (a handler runs at once); another process: pending, its waits wake, " \
+              "taken at its next system call; signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
                "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
@@ -132,6 +141,9 @@ struct Arguments {
                 "ticks since boot")                                                                             \
   X(102, getuid, "1000")                                                                                        \
   X(104, getgid, "1000")                                                                                        \
+  X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
+                 "EINVAL for -1")                                                                               \
+  X(106, setgid, "as setuid, for gid 1000")                                                                     \
   X(107, geteuid, "1000")                                                                                       \
   X(108, getegid, "1000")                                                                                       \
   X(109, setpgid, "the caller or its child into a group of its session")                                       \
@@ -140,7 +152,7 @@ struct Arguments {
   X(112, setsid, "a new session and group led by the caller; EPERM for a group leader")                        \
   X(121, getpgid, "the process group of a process of the invocation")                                           \
   X(124, getsid, "the session of a process of the invocation")                                                  \
-  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)")  \
+  X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)") \
   X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
   X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
@@ -149,6 +161,12 @@ struct Arguments {
   X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
   X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
+  X(140, getpriority, "the calling process's nice value (as 20 - nice); other processes ESRCH")                   \
+  X(141, setpriority, "records the calling process's nice value (inherited by fork, not acted on); a lower "    \
+                      "value than the current one EACCES, others ESRCH")                                        \
+  X(157, prctl, "PR_SET_NAME/PR_GET_NAME (a 16-byte name, per process), PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, " \
+                "PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_KEEPCAPS, PR_CAPBSET_READ (no capabilities: 0) recorded; "  \
+                "other options ENOSYS, counted")                                                                \
   X(158, arch_prctl, "ARCH_SET_FS (ThreadSetFsBase), ARCH_GET_FS; GS belongs to the UTCB: EINVAL")              \
   X(186, gettid, "the thread's tid: 1 for the first thread, then 2, 3, ... (never reused)")                     \
   X(191, getxattr, "ENODATA: no extended attributes (no ACLs, no security labels)")                            \
@@ -157,7 +175,22 @@ struct Arguments {
   X(194, listxattr, "0: an empty list")                                                                         \
   X(195, llistxattr, "as listxattr")                                                                            \
   X(196, flistxattr, "as listxattr")                                                                            \
-  X(200, tkill, "to a live thread of the process: as kill to the process; others ESRCH")                        \
+  X(200, tkill, "to a live thread of the process: pending for that thread, which is interrupted (ThreadInterrupt): " \
+              "a handler runs at once, a blocked call ends EINTR or restarts (SA_RESTART); others ESRCH") \
+  X(37, alarm, "SIGALRM (si_code SI_KERNEL) after the seconds, sent by the process's timer thread (started by "  \
+               "the first timer); the seconds left of the previous one")                                        \
+  X(36, getitimer, "ITIMER_REAL: its interval and time left; ITIMER_VIRTUAL and ITIMER_PROF: zero")             \
+  X(38, setitimer, "ITIMER_REAL (shared with alarm), one shot or periodic; ITIMER_VIRTUAL and ITIMER_PROF EINVAL") \
+  X(128, rt_sigtimedwait, "takes a pending signal of the set (its siginfo), waiting up to the timeout (EAGAIN); " \
+                          "the set counts as unblocked meanwhile; another signal's handler: EINTR")           \
+  X(129, rt_sigqueueinfo, "to the own process with the caller's siginfo (si_code negative, else EPERM; the "    \
+                          "value reaches the handler); other processes of the invocation: as kill")           \
+  X(222, timer_create, "CLOCK_REALTIME, MONOTONIC, BOOTTIME (all the TSC); SIGEV_SIGNAL (si_code SI_TIMER, "    \
+                       "the value), SIGEV_NONE, SIGEV_THREAD_ID; 16 timers per process (EAGAIN)")             \
+  X(223, timer_settime, "relative or TIMER_ABSTIME, one shot or periodic (overruns counted)")                   \
+  X(224, timer_gettime, "interval and time left")                                                               \
+  X(225, timer_getoverrun, "expiries missed before the last signal was sent")                                   \
+  X(226, timer_delete, "disarms and frees the id")                                                              \
   X(201, time, "seconds since boot")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
@@ -169,12 +202,12 @@ struct Arguments {
   X(221, fadvise64, "open descriptors: 0 (advice only); others EBADF")                                         \
   X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
   X(229, clock_getres, "1 ns")                                                                                  \
-  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock)")                                \
+  X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock; EINTR and, relative, the time left)") \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
   X(232, epoll_wait, "as epoll_pwait")                                                                           \
   X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
-    X(234, tgkill, "to the caller's pid and a live thread: as kill to the process; others ESRCH")                 \
+    X(234, tgkill, "to the caller's pid and a live thread: as tkill; others ESRCH") \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
@@ -197,6 +230,10 @@ struct Arguments {
                     "descriptor is futimens; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; EROFS elsewhere")              \
   X(281, epoll_pwait, "the ready watches (input readable, output writable, pipes by their bytes); waits in 1 ms " \
                      "sleeps until one is ready or the timeout ends; the signal mask is ignored")              \
+  X(284, eventfd, "as eventfd2 with no flags")                                                                  \
+  X(290, eventfd2, "a 64-bit counter (16 at most; EFD_SEMAPHORE, EFD_NONBLOCK, EFD_CLOEXEC): 8-byte reads "     \
+                   "take it (or 1), writes add; poll and epoll see it; a read or write that must wait looks "   \
+                   "again every millisecond")                                                                  \
   X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
   X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 16 per " \
@@ -211,9 +248,12 @@ struct Arguments {
   X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
                           "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \
                           "as across file systems")                                                             \
+  X(322, execveat, "as execve from a directory descriptor; AT_EMPTY_PATH: the descriptor's file; "           \
+                   "AT_SYMLINK_NOFOLLOW: ELOOP for a symlink")                                                  \
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
-  X(435, clone3, "ENOSYS (glibc then uses clone)")                                                              \
+  X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \
+                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                                                              \
   X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -259,6 +299,8 @@ i64 sys_ioctl(const Arguments& a) { return linux_ioctl(a.a0); }
 i64 sys_fsync(const Arguments& a) { return linux_fsync(a.a0); }
 i64 sys_fadvise64(const Arguments& a) { return descriptor_open(a.a0) ? 0 : -EBADF; }
 i64 sys_socket(const Arguments&) { return -97; }  // EAFNOSUPPORT
+i64 sys_getsockname(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }  // ENOTSOCK
+i64 sys_getpeername(const Arguments& a) { return descriptor_open(a.a0) ? -88 : -EBADF; }
 i64 sys_getxattr(const Arguments&) { return -61; }  // ENODATA
 i64 sys_lgetxattr(const Arguments&) { return -61; }
 i64 sys_fgetxattr(const Arguments& a) { return descriptor_open(a.a0) ? -61 : -EBADF; }
@@ -305,6 +347,9 @@ i64 sys_madvise(const Arguments& a) { return linux_madvise(a.a0, a.a1, a.a2); }
 i64 sys_pipe(const Arguments& a) { return linux_pipe2(a.a0, 0); }
 i64 sys_pipe2(const Arguments& a) { return linux_pipe2(a.a0, a.a1); }
 i64 sys_epoll_create1(const Arguments& a) { return linux_epoll_create1(a.a0); }
+i64 sys_eventfd(const Arguments& a) { return linux_eventfd2(a.a0, 0); }
+i64 sys_eventfd2(const Arguments& a) { return linux_eventfd2(a.a0, a.a1); }
+i64 sys_mincore(const Arguments& a) { return linux_mincore(a.a0, a.a1, a.a2); }
 i64 sys_epoll_ctl(const Arguments& a) { return linux_epoll_ctl(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_epoll_wait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_epoll_pwait(const Arguments& a) { return linux_epoll_pwait(a.a0, a.a1, a.a2, a.a3); }
@@ -318,10 +363,23 @@ i64 sys_sigaltstack(const Arguments& a) { return linux_sigaltstack(a.a0, a.a1); 
 i64 sys_kill(const Arguments& a) { return linux_kill(a.a0, a.a1); }
 i64 sys_tkill(const Arguments& a) { return linux_tgkill(own_pid, a.a0, a.a1); }
 i64 sys_tgkill(const Arguments& a) { return linux_tgkill(a.a0, a.a1, a.a2); }
+i64 sys_rt_sigtimedwait(const Arguments& a) { return linux_rt_sigtimedwait(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_rt_sigqueueinfo(const Arguments& a) { return linux_rt_sigqueueinfo(a.a0, a.a1, a.a2); }
+i64 sys_alarm(const Arguments& a) { return linux_alarm(a.a0); }
+i64 sys_getitimer(const Arguments& a) { return linux_getitimer(a.a0, a.a1); }
+i64 sys_setitimer(const Arguments& a) { return linux_setitimer(a.a0, a.a1, a.a2); }
+i64 sys_timer_create(const Arguments& a) { return linux_timer_create(a.a0, a.a1, a.a2); }
+i64 sys_timer_settime(const Arguments& a) { return linux_timer_settime(a.a0, a.a1, a.a2, a.a3); }
+i64 sys_timer_gettime(const Arguments& a) { return linux_timer_gettime(a.a0, a.a1); }
+i64 sys_timer_getoverrun(const Arguments& a) { return linux_timer_getoverrun(a.a0); }
+i64 sys_timer_delete(const Arguments& a) { return linux_timer_delete(a.a0); }
 
 i64 sys_wait4(const Arguments& a) { return linux_wait4(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_waitid(const Arguments& a) { return linux_waitid(a.a0, a.a1, a.a2, a.a3); }
 i64 sys_execve(const Arguments& a) { return linux_execve(a.a0, a.a1, a.a2); }
+i64 sys_getpriority(const Arguments& a) { return linux_getpriority(a.a0, a.a1); }
+i64 sys_setpriority(const Arguments& a) { return linux_setpriority(a.a0, a.a1, a.a2); }
+i64 sys_execveat(const Arguments& a) { return linux_execveat(a.a0, a.a1, a.a2, a.a3, a.a4); }
 i64 sys_setpgid(const Arguments& a) { return linux_setpgid(a.a0, a.a1); }
 i64 sys_getpgrp(const Arguments&) { return linux_getpgid(0); }
 i64 sys_getpgid(const Arguments& a) { return linux_getpgid(a.a0); }
@@ -354,8 +412,17 @@ i64 sys_nanosleep(const Arguments& a) {
     LockGuard guard;
     if (!read_duration(a.a0, duration)) return readable(a.a0, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
   }
-  sleep_nanoseconds(duration);
-  return 0;
+  u64 left = sleep_nanoseconds(duration);
+  if (left == 0) return 0;
+  // A signal ended it: the time left, where the program asked for it.
+  if (a.a1 != 0) {
+    LockGuard guard;
+    if (writable(a.a1, sizeof(TimeSpec))) {
+      TimeSpec spec{static_cast<i64>(left / 1'000'000'000), static_cast<i64>(left % 1'000'000'000)};
+      memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
+    }
+  }
+  return -EINTR;
 }
 i64 sys_clock_nanosleep(const Arguments& a) {
   u64 duration;
@@ -363,12 +430,21 @@ i64 sys_clock_nanosleep(const Arguments& a) {
     LockGuard guard;
     if (!read_duration(a.a2, duration)) return readable(a.a2, sizeof(TimeSpec)) ? -EINVAL : -EFAULT;
   }
-  if ((a.a1 & 1) != 0) {  // TIMER_ABSTIME.
+  bool absolute = (a.a1 & 1) != 0;  // TIMER_ABSTIME.
+  if (absolute) {
     u64 now = monotonic_nanoseconds();
     duration = duration > now ? duration - now : 0;
   }
-  sleep_nanoseconds(duration);
-  return 0;
+  u64 left = sleep_nanoseconds(duration);
+  if (left == 0) return 0;
+  if (!absolute && a.a3 != 0) {
+    LockGuard guard;
+    if (writable(a.a3, sizeof(TimeSpec))) {
+      TimeSpec spec{static_cast<i64>(left / 1'000'000'000), static_cast<i64>(left % 1'000'000'000)};
+      memcpy(reinterpret_cast<void*>(a.a3), &spec, sizeof spec);
+    }
+  }
+  return -EINTR;
 }
 
 i64 sys_clock_gettime(const Arguments& a) {
@@ -429,6 +505,13 @@ i64 sys_getuid(const Arguments&) { return LINUX_UID; }
 i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
 i64 sys_getgid(const Arguments&) { return LINUX_GID; }
 i64 sys_getegid(const Arguments&) { return LINUX_GID; }
+i64 sys_setuid(const Arguments& a) { return a.a0 == LINUX_UID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_setgid(const Arguments& a) { return a.a0 == LINUX_GID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 unsupported(u64 number);
+i64 sys_prctl(const Arguments& a) {
+  i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);
+  return result == NOT_SUPPORTED ? unsupported(157) : result;
+}
 
 i64 sys_exit(const Arguments& a) { linux_exit_thread(a.a0); }
 i64 sys_exit_group(const Arguments& a) { exit_program(a.a0); }
@@ -534,8 +617,63 @@ i64 sys_getgroups(const Arguments& a) {
 }
 i64 sys_setgroups(const Arguments&) { return -EPERM; }
 i64 sys_rseq(const Arguments&) { return -ENOSYS; }
-i64 sys_clone3(const Arguments&) { return -ENOSYS; }
-i64 sys_clone(const Arguments& a) { return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4); }
+// clone flags Linux accepts that the personality cannot honour: new namespaces (for uid 1000 Linux
+// would allow some, refuse others), a pidfd, CLONE_PARENT, and memory shared with a new process
+// that is neither a thread nor a vfork child. Refused ENOSYS and counted, never silently ignored.
+bool clone_unsupported(u64 flags) {
+  constexpr u64 CLONE_VM = 0x100, CLONE_PIDFD = 0x1000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
+                CLONE_THREAD = 0x10000, CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x2000000, CLONE_NEWUTS = 0x4000000,
+                CLONE_NEWIPC = 0x8000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000,
+                CLONE_NEWNET = 0x40000000;
+  constexpr u64 NAMESPACES =
+      CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+  if ((flags & (NAMESPACES | CLONE_PIDFD | CLONE_PARENT)) != 0) return true;
+  return (flags & CLONE_VM) != 0 && (flags & (CLONE_THREAD | CLONE_VFORK)) == 0;
+}
+i64 refuse_clone(u64 number) {
+  LockGuard guard;  // clone and clone3 run unlocked; the count is the process's state.
+  return unsupported(number);
+}
+// clone3 as clone (kernel/fork.c's checks): the structure's flags with exit_signal in the low
+// byte, the stack's top (stack + stack_size), the tid words and the TLS. What only clone3 can ask
+// (a pidfd, chosen tids, a cgroup, clearing the handlers) is refused ENOSYS and counted; glibc
+// then uses clone.
+i64 sys_clone3(const Arguments& a) {
+  struct CloneArguments {
+    u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+  };
+  constexpr u64 VERSION0_BYTES = 64;
+  constexpr u64 CLONE_PIDFD = 0x1000, CLONE_THREAD = 0x10000, CLONE_PARENT = 0x8000, CLONE_CLEAR_SIGHAND = u64{1} << 32,
+                CLONE_INTO_CGROUP = u64{1} << 33;
+  CloneArguments arguments{};
+  {
+    // Runs unlocked, as clone does (linux_clone takes the lock itself); the checks take it here.
+    LockGuard guard;
+    u64 size = a.a1;
+    if (size < VERSION0_BYTES) return -EINVAL;
+    if (size > PAGE) return -E2BIG;
+    if (!readable(a.a0, size)) return -EFAULT;
+    memcpy(&arguments, reinterpret_cast<const void*>(a.a0), size < sizeof arguments ? size : sizeof arguments);
+    for (u64 at = sizeof arguments; at < size; ++at)
+      if (*reinterpret_cast<const u8*>(a.a0 + at) != 0) return -E2BIG;  // Fields of a newer kernel, set.
+    if ((arguments.exit_signal & ~u64{0xff}) != 0 || (arguments.flags & 0xff) != 0) return -EINVAL;
+    if ((arguments.flags & ~(u64{0xffffffff} | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0) return -EINVAL;
+    if ((arguments.flags & (CLONE_THREAD | CLONE_PARENT)) != 0 && arguments.exit_signal != 0) return -EINVAL;
+    if ((arguments.set_tid == 0) != (arguments.set_tid_size == 0)) return -EINVAL;
+    if ((arguments.stack == 0) != (arguments.stack_size == 0)) return -EINVAL;
+    if ((arguments.flags & (CLONE_PIDFD | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) != 0 || arguments.set_tid_size != 0)
+      return unsupported(435);
+  }
+  if (clone_unsupported(arguments.flags)) return refuse_clone(435);
+  u64 stack_top = arguments.stack == 0 ? 0 : arguments.stack + arguments.stack_size;
+  if (stack_top < arguments.stack) return -EINVAL;
+  return linux_clone(arguments.flags | arguments.exit_signal, stack_top, arguments.parent_tid, arguments.child_tid,
+                     arguments.tls);
+}
+i64 sys_clone(const Arguments& a) {
+  if (clone_unsupported(a.a0)) return refuse_clone(56);
+  return linux_clone(a.a0, a.a1, a.a2, a.a3, a.a4);
+}
 constexpr u64 SIGCHLD = 17;
 i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
@@ -593,7 +731,7 @@ i64 unsupported(u64 number) {
 bool runs_unlocked(u64 number) {
   switch (number) {
     case 24: case 35: case 56: case 57: case 58: case 60: case 72: case 73: case 202: case 230: case 231: case 232:
-    case 281:
+    case 281: case 435:
       return true;
     default:
       return false;
@@ -620,7 +758,13 @@ using namespace personality;
 // Called by personality_syscall_entry for each `syscall` of the program: the Linux number is in
 // rax, the arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax.
 // The time spent here, less the thread's waits, is its system time (getrusage).
-extern "C" void personality_handle_syscall() {
+extern "C" void personality_handle_syscall(u64, u64 reason) {
+  if (reason == abi::PERSONALITY_ENTRY_INTERRUPT) {
+    // ThreadInterrupt while the program ran: a signal was sent to this thread (or it is the one
+    // chosen to take its process's); it is taken now, as Linux takes it at an interrupt's return.
+    deliver_signals(NO_SYSCALL);
+    return;
+  }
   u64 entered = read_tsc();
   ThreadEntry& self = current_thread();
   u64 waited = self.waited_ticks;
@@ -633,8 +777,10 @@ extern "C" void personality_handle_syscall() {
     LockGuard guard;
     registers.rax = static_cast<u64>(dispatch(number, arguments));
   }
-  // Signals sent to the process take effect here, at the end of a system call.
-  deliver_signals();
+  // Signals sent while the call ran take effect here, at its end (an interrupted call's
+  // ERESTARTSYS becomes EINTR or a restart).
+  deliver_signals(number);
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
+  profile_record(number, self.tid, entered, spent, waits);
 }

@@ -93,7 +93,8 @@ i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline, boo
     usize stuck = 0;
     for (const ThreadEntry& entry : threads)
       if (entry.use == ThreadUse::Running && entry.futex_address != 0 && entry.futex_untimed) ++stuck;
-    deadlocked = stuck == live_threads;
+    // An armed timer can still send a signal whose handler wakes someone.
+    deadlocked = stuck == live_threads && !timers_armed();
   }
   if (deadlocked) {
     logf("linux: every thread waits on a futex without a timeout (deadlock)\n");
@@ -119,6 +120,12 @@ i64 wait_on(u64 address, u32 expected, u32 bitset, bool timed, u64 deadline, boo
     if (timed && monotonic_nanoseconds() >= deadline) {
       self.futex_address = 0;
       return -ETIMEDOUT;
+    }
+    // A signal for this thread ends a program's wait (its handler runs; with SA_RESTART the wait
+    // starts again, as on Linux); the personality's own waits go on.
+    if (!personality_word && signal_pending()) {
+      self.futex_address = 0;
+      return -ERESTARTSYS;
     }
     // A bit left by a wake-up that came after an earlier wait had timed out: wait again.
   }

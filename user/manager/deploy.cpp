@@ -285,7 +285,11 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   } else {
     auto memory = state.factory.create_memory(slot.value(), image_pages);
     Error error = memory.error();
-    if (memory) error = memory.value().copy_from(0, executable, 0, size).error();
+    // The kernel copies at most 16 MiB per MemoryCopy (a bounded step per call); image trees are
+    // larger, so the copy goes in steps of that size.
+    constexpr u64 COPY_STEP = 16ull << 20;
+    for (u64 done = 0; memory && error == Error::None && done < size; done += COPY_STEP)
+      error = memory.value().copy_from(done, executable, done, size - done < COPY_STEP ? size - done : COPY_STEP).error();
     if (error != Error::None) {
       if (memory) (void)memory.value().remove();
       free_global_slot(slot.value());

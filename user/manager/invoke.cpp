@@ -464,6 +464,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     // noticing the timeout (or other workers on its CPU from serving).
     // Confined to its CPU set: threads it creates inherit the set and cannot leave it.
     error = thread.value().configure(FUNCTION_PRIORITY, choose_cpu(worker, cpus), events.value().selector(), cpus).error();
+    if (error == Error::None && function->linux_abi)
+      error = child.give(thread.value(), FUNCTION_THREAD, abi::rights_of(abi::ThreadRight::Interrupt)).error();
     if (error != Error::None) break;
     loaded = read_tsc();
     outcome.result.load_ticks = loaded - created;

@@ -3,7 +3,7 @@
 
 #include "lwip/tcp.h"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 namespace net {
 namespace {

@@ -16,7 +16,7 @@
 #include "sys/sys.hpp"
 #include "virtio_net.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 extern "C" [[noreturn]] void metteagle_exit_thread();
 
 namespace net {

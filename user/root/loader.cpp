@@ -4,8 +4,7 @@
 #include "layout.hpp"
 #include "lib/elf.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" void* memset(void* destination, int value, sys::usize length);
+#include "sys/string.hpp"
 
 namespace root {
 namespace {

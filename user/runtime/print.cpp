@@ -4,7 +4,7 @@
 
 #include "lib/format.hpp"
 
-extern "C" klib::usize strlen(const char* text);
+#include "sys/string.hpp"
 
 namespace sys {
 namespace {

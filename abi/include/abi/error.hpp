@@ -19,7 +19,8 @@ namespace metteagle::abi {
   X(NotFound, 9, "nothing matches the request")                                        \
   X(Unsupported, 10, "the operation is not implemented for this object or machine")    \
   X(Destroyed, 11, "the object was destroyed while the caller waited on it")          \
-  X(SlotOccupied, 12, "the destination capability slot is not empty")
+  X(SlotOccupied, 12, "the destination capability slot is not empty")                 \
+  X(Interrupted, 13, "ThreadInterrupt ended the wait")
 
 enum class Error : u64 {
 #define ABI_ERROR_ENUM(name, value, text) name = value,

@@ -27,7 +27,8 @@ constexpr u32 OBJECT_TYPE_COUNT = 12;
 
 // Rights are bit sets whose meaning depends on the object type.
 enum class TaskRight : u32 { Map = 1, Capabilities = 2 };
-enum class ThreadRight : u32 { Control = 1 };
+// Interrupt: ThreadInterrupt only (a personality sending a signal needs nothing more).
+enum class ThreadRight : u32 { Control = 1, Interrupt = 2 };
 enum class EndpointRight : u32 { Send = 1, Receive = 2, Grant = 4 };
 enum class MemoryRight : u32 { Read = 1, Write = 2, Execute = 4 };
 // Observe: read machine-wide figures (FactoryInfo's free physical memory). Only the servers the
@@ -69,7 +70,7 @@ constexpr u32 ALL_RIGHTS = 0xffffffff;
 constexpr u32 full_rights(ObjectType type) {
   switch (type) {
     case ObjectType::Task: return 3;
-    case ObjectType::Thread: return 1;
+    case ObjectType::Thread: return 3;
     case ObjectType::Endpoint: return 7;
     case ObjectType::Memory: return 7;
     case ObjectType::Factory: return 3;

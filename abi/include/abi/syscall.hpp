@@ -197,7 +197,20 @@ namespace metteagle::abi {
     "copy the touched pages of [a2, a2 + a3) of a lazy source into the same pages of the lazy target (rdi), "   \
     "giving the target's pages frames as a touch would (charged to the target's factory); untouched source "    \
     "pages are skipped and stay as they are in the target (a fork's copy of a reservation costs only what was " \
-    "touched); one call copies at most COPY_COMMITTED_MAX_PAGES pages and looks at most UNMAP_MAX_PAGES pages")
+    "touched); one call copies at most COPY_COMMITTED_MAX_PAGES pages and looks at most UNMAP_MAX_PAGES pages") \
+  X(MemoryResidency, 43, Memory, MemoryRight::Read, Kernel, "a1 first page, a2 pages (1 to 64)",                                  \
+    "o1 bit i set: page a1 + i has a frame (a lazy Memory's touched or committed pages; every page of any other)", \
+    "InvalidArgument (a2 0 or above 64, or the range beyond the Memory)",                                         \
+    "which pages of a range hold a frame now, without touching any (Linux's mincore)")   \
+  X(ThreadInterrupt, 44, Thread, ThreadRight::Interrupt, Kernel, "-", "-", "-",                                  \
+    "interrupt a thread (a personality's asynchronous signal): blocked in NotificationWait or IpcReceive (also " \
+    "IpcReplyWait's wait), that wait ends with Interrupted; otherwise the thread is marked: its next such wait " \
+    "that would block ends with Interrupted at once, and at its next return to user mode outside its "       \
+    "personality handler (a thread with a syscall handler whose personality_active is 0) it enters the handler " \
+    "as a redirected `syscall` does, with rsi = PERSONALITY_ENTRY_INTERRUPT and the interrupted registers, " \
+    "rcx and r11 included, in personality_registers (a running thread is reached by an inter-processor "      \
+    "interrupt, sent only when the mark was not yet set). One mark at most: interrupts that come before it " \
+    "is taken merge; an ended thread is left as it is")
 
 enum class Syscall : u64 {
 #define ABI_SYSCALL_ENUM(name, number, target, right, lock, arguments, outputs, errors, summary) name = number,
@@ -294,9 +307,16 @@ struct MessageTag {
   constexpr u64 capabilities() const { return (raw >> 40) & 0x3; }
 };
 
+// Why a personality handler was entered (rsi at its entry): a redirected `syscall`, or a
+// ThreadInterrupt taken while the thread ran outside its handler.
+constexpr u64 PERSONALITY_ENTRY_SYSCALL = 0;
+constexpr u64 PERSONALITY_ENTRY_INTERRUPT = 1;
+
 // A thread's registers at a redirected `syscall` (rcx and r11 as the instruction left them: the
 // return address and the flags). The handler may change them; PersonalityReturn loads them back
-// (rip and rsp must stay below USER_SPACE_END; rflags keeps only the arithmetic flags).
+// (rip and rsp must stay below USER_SPACE_END; rflags keeps only the arithmetic flags). After an
+// interrupt (PERSONALITY_ENTRY_INTERRUPT) they are the interrupted instruction's, rcx and r11 as the
+// program had them; PersonalityReturn resumes every register exactly, rcx and r11 included.
 struct PersonalityRegisters {
   u64 rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
   u64 rip, rflags, rsp;

@@ -31,8 +31,11 @@ syscall_return:
     // user's (CVE-2012-0217). The kernel checks every rip it stores (on_return_to_user ends a
     // thread whose rip is outside usable user space); should one still be above the lower half,
     // the return goes through iretq, whose fault would arrive on the kernel stack instead.
+    // A frame whose error code is not 0 asks for an exact return too: PersonalityReturn resuming
+    // an interrupted program, whose rcx and r11 sysretq would overwrite.
     mov 17*8(%rsp), %rcx        // The frame's rip: above 15 registers, the vector and error code.
     shr $47, %rcx
+    or 16*8(%rsp), %rcx
     jnz trap_return
     POP_GENERAL_REGISTERS
     add $16, %rsp

@@ -103,9 +103,11 @@ inline metteagle::abi::PersonalityRegisters personality_registers(const TrapFram
   return {frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.r8, frame.r9, frame.r10,
           frame.r11, frame.r12, frame.r13, frame.r14, frame.r15, frame.rip, frame.rflags, frame.rsp};
 }
-// Enters a personality handler: its entry, its stack, and the address of the saved registers.
-inline void enter_personality(TrapFrame& frame, u64 entry, u64 stack, u64 saved_registers_address) {
+// Enters a personality handler: its entry, its stack, the address of the saved registers (rdi)
+// and why it is entered (rsi: PERSONALITY_ENTRY_SYSCALL or PERSONALITY_ENTRY_INTERRUPT).
+inline void enter_personality(TrapFrame& frame, u64 entry, u64 stack, u64 saved_registers_address, u64 reason) {
   set_user_entry(frame, entry, stack, saved_registers_address);
+  frame.rsi = reason;
 }
 // Where registers a handler left would resume.
 inline u64 saved_instruction_pointer(const metteagle::abi::PersonalityRegisters& saved) { return saved.rip; }
@@ -131,6 +133,9 @@ inline void load_personality_registers(TrapFrame& frame, const metteagle::abi::P
   frame.rip = saved.rip;
   frame.rsp = saved.rsp;
   frame.rflags = (saved.rflags & USER_FLAGS) | ALWAYS_SET_FLAGS;
+  // sysretq would load rcx with rip and r11 with rflags: registers of an interrupted program that
+  // differ from those go back through iretq (syscall_return reads a non-zero error code so).
+  frame.error_code = frame.rcx != frame.rip || frame.r11 != frame.rflags ? 1 : 0;
 }
 
 }  // namespace arch

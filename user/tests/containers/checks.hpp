@@ -6,9 +6,7 @@
 #include "client.hpp"
 
 // The C functions of kernel/lib/memory_functions.cpp (no C library headers in user programs).
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" int memcmp(const void* left, const void* right, sys::usize length);
-extern "C" sys::usize strlen(const char* text);
+#include "sys/string.hpp"
 
 namespace containers {
 

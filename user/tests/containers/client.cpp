@@ -1,8 +1,7 @@
 // ManagerClient: builds the requests of manager/protocol.hpp and unpacks the replies.
 #include "client.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" sys::usize strlen(const char* text);
+#include "sys/string.hpp"
 
 namespace containers {
 namespace {

@@ -10,10 +10,7 @@
 #include "lib/format.hpp"
 #include "sha256.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
-extern "C" void* memset(void* destination, int value, sys::usize length);
-extern "C" int memcmp(const void* left, const void* right, sys::usize length);
-extern "C" sys::usize strlen(const char* text);
+#include "sys/string.hpp"
 
 namespace {
 

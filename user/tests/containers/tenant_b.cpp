@@ -9,8 +9,7 @@
 
 using namespace containers;
 
-extern "C" sys::usize strlen(const char* text);
-extern "C" int memcmp(const void* left, const void* right, sys::usize length);
+#include "sys/string.hpp"
 
 namespace {
 

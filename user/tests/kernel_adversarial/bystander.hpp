@@ -33,7 +33,7 @@ void bystander_entry(u64) {
   (void)Endpoint(bystander.parking).receive(message);
 }
 
-u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
+[[maybe_unused]] u64 milliseconds(u64 start, u64 end) { return elapsed_nanoseconds(start, end) / 1'000'000; }
 
 // Stops the bystander (it must stop calling within REPORT_TIMEOUT), logs the longest bounded gap
 // (`longest`, TSC ticks) for `phases` and returns it in nanoseconds.

@@ -294,7 +294,7 @@ ObjectType target_type(u64 operation) {
     case Syscall::FactoryCreate: case Syscall::FactoryInfo: return ObjectType::Factory;
     case Syscall::TaskMap: case Syscall::TaskUnmap: case Syscall::TaskGiveCapability: return ObjectType::Task;
     case Syscall::ThreadStart: case Syscall::ThreadConfigure: case Syscall::ThreadSetSyscallHandler:
-    case Syscall::ThreadSetFsBase: return ObjectType::Thread;
+    case Syscall::ThreadSetFsBase: case Syscall::ThreadInterrupt: return ObjectType::Thread;
     case Syscall::IpcCall: case Syscall::IpcSend: case Syscall::IpcReceive: case Syscall::IpcReplyWait:
       return ObjectType::Endpoint;
     case Syscall::NotificationSignal: case Syscall::NotificationWait: return ObjectType::Notification;

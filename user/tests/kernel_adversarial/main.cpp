@@ -1,5 +1,6 @@
 // kernel_adversarial: every rights mask of every object type, IPC across CPUs, a mapping flood, a
-// capability flood, and hostile arguments including a seeded syscall fuzzer; runs as the root task.
+// capability flood, thread interrupts (and their storm), and hostile arguments including a seeded
+// syscall fuzzer; runs as the root task.
 #include "../support/environment.hpp"
 
 namespace kernel_adversarial {
@@ -13,6 +14,8 @@ extern const test::TestEntry HOSTILE_TESTS[];
 extern const sys::usize HOSTILE_TEST_COUNT;
 extern const test::TestEntry CAPABILITY_FLOOD_TESTS[];
 extern const sys::usize CAPABILITY_FLOOD_TEST_COUNT;
+extern const test::TestEntry THREAD_INTERRUPT_TESTS[];
+extern const sys::usize THREAD_INTERRUPT_TEST_COUNT;
 }  // namespace kernel_adversarial
 
 extern "C" void metteagle_main(sys::u64 argument) {
@@ -22,5 +25,6 @@ extern "C" void metteagle_main(sys::u64 argument) {
                        {{RIGHTS_MASK_TESTS, RIGHTS_MASK_TEST_COUNT}, {CROSS_CPU_TESTS, CROSS_CPU_TEST_COUNT},
                         {MAPPING_FLOOD_TESTS, MAPPING_FLOOD_TEST_COUNT},
                         {CAPABILITY_FLOOD_TESTS, CAPABILITY_FLOOD_TEST_COUNT},
+                        {THREAD_INTERRUPT_TESTS, THREAD_INTERRUPT_TEST_COUNT},
                         {HOSTILE_TESTS, HOSTILE_TEST_COUNT}});
 }

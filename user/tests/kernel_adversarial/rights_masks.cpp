@@ -59,17 +59,21 @@ void thread_rights(Case& test) {
   ScopedSlot task_slot(test);
   REQUIRE(task_slot.valid());
   Task task = REQUIRE_OK(own.factory.create_task(task_slot.selector(), 16));
-  for (u32 mask = 0; mask <= 1; ++mask) {
+  constexpr u32 CONTROL = abi::rights_of(abi::ThreadRight::Control);
+  for (u32 mask = 0; mask <= abi::full_rights(ObjectType::Thread); ++mask) {
     ScopedSlot thread_slot(test), copy(test);
     REQUIRE(thread_slot.valid() && copy.valid());
     Thread thread = REQUIRE_OK(own.factory.create_thread(thread_slot.selector(), task, 0x10000));
     REQUIRE_OK(thread.copy_to(copy.selector(), mask));
     Thread limited(copy.selector());
-    Error expected = mask != 0 ? Error::None : Error::NoRights;
+    Error expected = expected_for(mask, CONTROL);
     EXPECT_ERROR(limited.configure(0, 0, 0), expected);
     // The empty task has no code: the started thread faults at once and ends (no handler).
     EXPECT_ERROR(limited.start(0x1000, 0x2000, 0), expected);
-    EXPECT_ERROR(thread.start(0x1000, 0x2000, 0), mask != 0 ? Error::Busy : Error::None);
+    EXPECT_ERROR(thread.start(0x1000, 0x2000, 0), has(mask, CONTROL) ? Error::Busy : Error::None);
+    // Interrupt alone reaches the thread (thread_interrupt.cpp walks it with ThreadInterrupt).
+    EXPECT_EQ(invoke(abi::Syscall::ThreadInterrupt, copy.selector()),
+              has(mask, abi::rights_of(abi::ThreadRight::Interrupt)) ? Error::None : Error::NoRights);
     pause_for(1'000'000);
   }
 }

@@ -220,6 +220,13 @@ void lazy_memory_is_charged_when_touched(Case& test) {
   EXPECT(first - mapped >= 2 * P);  // The frame and its leaf (and page tables as needed).
   for (u64 page = 1; page < 10; ++page) write_word(S + page * P + 8, 0x4c00 + page);
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, first + 9 * P);
+  // MemoryResidency tells which pages have frames, touching none: pages 0-9 (read and written).
+  EXPECT_EQ(REQUIRE_OK(memory.residency(0, 64)), 0x3ffu);
+  EXPECT_EQ(REQUIRE_OK(memory.residency(9, 2)), 1u);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, first + 9 * P);
+  EXPECT_ERROR(memory.residency(0, 0), Error::InvalidArgument);
+  EXPECT_ERROR(memory.residency(0, 65), Error::InvalidArgument);
+  EXPECT_ERROR(memory.residency(GIB_PAGES - 1, 2), Error::InvalidArgument);
   // Far away in the same object: another leaf and page table, still nothing in between.
   write_word(S + (GIB_PAGES - 1) * P, 0x77);
   EXPECT_EQ(read_word(S + (GIB_PAGES - 1) * P), 0x77u);
@@ -247,6 +254,9 @@ void lazy_memory_is_charged_when_touched(Case& test) {
   u64 before = REQUIRE_OK(own.factory.info()).used_bytes;
   EXPECT_OK(memory.decommit(0, 512));
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 11 * P);
+  EXPECT_EQ(REQUIRE_OK(memory.residency(0, 64)), 0u);
+  EXPECT_EQ(REQUIRE_OK(Memory(reduced_slot.selector()).residency(GIB_PAGES - 1, 1)), 1u);  // Read is enough.
+  EXPECT_EQ(REQUIRE_OK(plain.residency(0, 1)), 1u);  // Not lazy: every page has its frame.
   EXPECT_EQ(read_word(ALIAS + 5 * P + 8), 0u);
   EXPECT_EQ(read_word(S + 5 * P + 8), 0u);  // The same new frame through the other mapping.
   EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, before - 9 * P);

@@ -45,6 +45,14 @@ class Memory : public TypedCapability<ObjectType::Memory> {
     } while (first_page < end);
     return {};
   }
+  // Which of pages [first_page, first_page + pages) hold a frame now (bit i: first_page + i), for
+  // 1 to 64 pages; every page of an object that is not lazy.
+  [[nodiscard]] Result<u64> residency(u64 first_page, u64 pages) const {
+    SyscallRegisters registers{first_page, pages, 0, 0, 0, 0};
+    Error error = invoke(abi::Syscall::MemoryResidency, selector(), registers);
+    if (error != Error::None) return error;
+    return registers.argument1;
+  }
   // Copies the touched pages of [first_page, first_page + pages) of the lazy `source` into the same
   // pages of this lazy object (charged to its factory), in as many MemoryCopyCommitted calls as
   // their bound needs; untouched pages are skipped.

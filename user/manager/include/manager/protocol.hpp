@@ -217,6 +217,9 @@ constexpr u64 FUNCTION_EXECUTABLE = 5;
 // (executable ones for PT_LOAD text) from this capability.
 constexpr u64 FUNCTION_IMAGE_TREE = 6;
 constexpr u64 IMAGE_TREE_ADDRESS = 0x0000600000000000;
+// A Linux program's first thread (Thread, Interrupt only): the personality interrupts it to deliver
+// a signal (ThreadInterrupt), as it does its other threads through their own capabilities.
+constexpr u64 FUNCTION_THREAD = 7;
 constexpr u64 FUNCTION_FIRST_FREE = 8;
 constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
 

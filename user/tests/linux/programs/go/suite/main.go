@@ -4,7 +4,9 @@
 // time.Sleep, time.After, a mutex-protected map of 100,000 entries), sha256 (of 1 MiB), files
 // (os.WriteFile, os.ReadDir, os.Rename in /tmp), procs (GOMAXPROCS against the CPU affinity), panic
 // (a goroutine panics: exit 2, trace on stderr), hog (allocates until the memory limit ends it),
-// exec (runs itself as a child process through os/exec: fork, execve, pipes, wait, SIGCHLD).
+// exec (runs itself as a child process through os/exec: fork, execve, pipes, wait, SIGCHLD),
+// preempt (with one P, a goroutine spinning without function calls must not keep another from
+// running: only the runtime's asynchronous preemption, SIGURG sent with tgkill, can stop it).
 package main
 
 import (
@@ -206,6 +208,22 @@ func execSelf() {
 	fmt.Printf("failing child said %q, exit status %d\n", string(out), code)
 }
 
+var spins uint64
+
+func preempt() {
+	runtime.GOMAXPROCS(1)
+	go func() {
+		for i := uint64(0); ; i++ {
+			spins = i // No call in the loop: no cooperative preemption point.
+		}
+	}()
+	runtime.Gosched() // The spinner runs now; this goroutine needs the only P back.
+	done := make(chan bool)
+	go func() { done <- true }()
+	<-done
+	fmt.Println("another goroutine ran while one spun without function calls")
+}
+
 func main() {
 	input, _ := io.ReadAll(bufio.NewReader(os.Stdin))
 	text := strings.TrimSpace(string(input))
@@ -227,6 +245,8 @@ func main() {
 		hog()
 	case "exec":
 		execSelf()
+	case "preempt":
+		preempt()
 	default:
 		fmt.Println("unknown mode", mode)
 		os.Exit(3)

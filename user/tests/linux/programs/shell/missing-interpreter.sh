@@ -1,0 +1,2 @@
+#!/usr/bin/nothing
+echo never
