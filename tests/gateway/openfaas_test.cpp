@@ -132,11 +132,12 @@ TEST(OpenFaas, BootTime) {
 
 TEST(FunctionLogs, LinesTailSinceAndTenants) {
   auto logs = std::make_unique<FunctionLogs>();
-  logs->append(1, "f", 7, 1'000'000, "first\n\nsecond \"q\"", 15 + 4);
+  std::string const two_lines = "first\n\nsecond \"q\"";
+  logs->append(1, "f", 7, 1'000'000, two_lines.data(), two_lines.size());
   logs->append(1, "g", 8, 2'000'000, "other function\n", 15);
   logs->append(1, "f", 9, 3'000'000, "third", 5);
-  char text[4096];
-  Buffer output(text, sizeof text);
+  std::vector<char> text(64 * 1024);
+  Buffer output(text.data(), text.size());
   logs->render(1, "f", 0, 0, output);
   EXPECT_EQ(std::string(output.data(), output.size()),
             "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
@@ -159,6 +160,7 @@ TEST(FunctionLogs, LinesTailSinceAndTenants) {
   EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 3);
   output.clear();
   logs->render(2, "f", 0, 0, output);
+  EXPECT_FALSE(output.overflowed());
   EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 128);
   logs->forget(1, "f");
   output.clear();
