@@ -29,6 +29,7 @@ struct Parsed {
 
   DeployOptions deploy;
   InvokeOptions invoke;
+  ImagePushOptions image_push;
   std::string name;  // describe, rm, logs
   bool follow = false;  // logs --follow
 };
@@ -58,6 +59,12 @@ struct Parsed {
   if (verb == "describe") return run_describe(gateway.value(), parsed.name, parsed.json, io);
   if (verb == "rm") return run_remove(gateway.value(), parsed.name, io);
   if (verb == "logs") return run_logs(gateway.value(), parsed.name, parsed.follow, parsed.json, io);
+  if (verb == "image") {
+    std::string const& image_verb = command->get_subcommands().at(0)->get_name();
+    if (image_verb == "push") return run_image_push(gateway.value(), parsed.image_push, io);
+    if (image_verb == "ls") return run_image_list(gateway.value(), parsed.json, io);
+    return run_image_remove(gateway.value(), parsed.name, io);
+  }
   return run_metrics(gateway.value(), io);
 }
 
@@ -83,9 +90,8 @@ struct Parsed {
   std::string memory, timeout, max_output, max_depth, cpus;
   CLI::App* deploy = app.add_subcommand("deploy", "deploy an ELF executable as a function");
   deploy->add_option("name", parsed.deploy.name, "function name")->type_name("NAME")->required();
-  deploy->add_option("executable", parsed.deploy.executable, "path of the ELF executable")
-      ->type_name("FILE")
-      ->required();
+  deploy->add_option("executable", parsed.deploy.executable, "path of the ELF executable (not with --image)")
+      ->type_name("FILE");
   CLI::Option* memory_option = deploy->add_option("--memory", memory, "memory limit: BYTES or 16M, 1G, ...")->type_name("SIZE");
   CLI::Option* timeout_option = deploy->add_option("--timeout", timeout, "run-time limit: 500ms, 5s, 1m, ...")->type_name("DURATION");
   CLI::Option* max_output_option = deploy->add_option("--max-output", max_output, "output limit: BYTES or 1M, ...")->type_name("SIZE");
@@ -95,6 +101,11 @@ struct Parsed {
   deploy->add_flag("--linux", parsed.deploy.linux_executable,
                    "the executable is an unmodified static Linux program (docs/LINUX.md)");
   deploy->add_option("--arg", parsed.deploy.arguments, "an argument of the Linux program (argv[1..]; repeatable)");
+  std::string image_name;
+  CLI::Option* image_option =
+      deploy->add_option("--image", image_name, "deploy from this image of the store (NAME:TAG)")->type_name("NAME:TAG");
+  deploy->add_option("--env", parsed.deploy.environment, "KEY=VALUE added to the image's environment (repeatable)")
+      ->type_name("KEY=VALUE");
 
   std::string data, file;
   CLI::App* invoke = app.add_subcommand("invoke", "run a function; input from --data, --file or stdin");
@@ -114,6 +125,18 @@ struct Parsed {
   logs->add_flag("--follow,-f", parsed.follow, "keep printing new lines (polls once a second) until interrupted");
   app.add_subcommand("metrics", "print the gateway's Prometheus metrics");
 
+  std::string push_name;
+  CLI::App* image = app.add_subcommand("image", "push, list and remove images (OCI or docker archives)");
+  image->require_subcommand(1);
+  CLI::App* push = image->add_subcommand("push", "import an image archive into the store");
+  push->add_option("file", parsed.image_push.file, "the archive (oci-archive or docker-archive, plain or gzip)")
+      ->type_name("FILE.tar")
+      ->required();
+  CLI::Option* push_name_option =
+      push->add_option("--name", push_name, "the image's name (else the archive's own)")->type_name("NAME:TAG");
+  image->add_subcommand("ls", "list the images");
+  image->add_subcommand("rm", "remove an image")->add_option("name", parsed.name, "image name")->type_name("NAME:TAG")->required();
+
   // CLI11 parses argv-style input; argv[0] is the program name.
   std::vector<char const*> argv{"mettctl"};
   for (std::string const& argument : arguments) argv.push_back(argument.c_str());
@@ -132,6 +155,8 @@ struct Parsed {
   parsed.deploy.cpus = given(cpus_option, cpus);
   parsed.invoke.data = given(data_option, data);
   parsed.invoke.file = given(file_option, file);
+  parsed.deploy.image = given(image_option, image_name);
+  parsed.image_push.name = given(push_name_option, push_name);
   return dispatch(app, parsed, io);
 }
 

@@ -155,6 +155,19 @@ Result<Response> Gateway::post(std::string const& path, httplib::Headers const& 
 
 Result<Response> Gateway::remove(std::string const& path) { return finish(client_->Delete(path), "DELETE", path); }
 
+Result<Response> Gateway::post_stream(std::string const& path, std::uint64_t size, std::istream& body) {
+  std::vector<char> buffer(1 << 20);
+  auto provide = [&body, &buffer](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+    body.seekg(static_cast<std::streamoff>(offset));
+    std::size_t want = std::min(length, buffer.size());
+    body.read(buffer.data(), static_cast<std::streamsize>(want));
+    auto got = static_cast<std::size_t>(body.gcount());
+    if (got == 0) return false;
+    return sink.write(buffer.data(), got);
+  };
+  return finish(client_->Post(path, {}, static_cast<std::size_t>(size), provide, "application/x-tar"), "POST", path);
+}
+
 std::string encode_path_segment(std::string_view text) {
   constexpr std::string_view hex = "0123456789ABCDEF";
   std::string encoded;

@@ -44,6 +44,8 @@ class Gateway {
   [[nodiscard]] Result<Response> post(std::string const& path, httplib::Headers const& headers,
                                       std::string const& body);
   [[nodiscard]] Result<Response> remove(std::string const& path);
+  // POST of `size` bytes read from `body` as they are sent (an image archive), never held whole.
+  [[nodiscard]] Result<Response> post_stream(std::string const& path, std::uint64_t size, std::istream& body);
 
   [[nodiscard]] std::string const& url() const { return url_; }
 

@@ -48,7 +48,14 @@ class FakeWindow final : public BodyWindow {
 // an early answer to Expect: 100-continue the test sets.
 class FixedPolicy final : public RequestPolicy {
  public:
-  u64 body_limit(const RequestHead& head) const override { return deploy(head) ? 4ull << 20 : 1ull << 20; }
+  u64 body_limit(const RequestHead& head) const override {
+    if (stream_piece(head) != 0) return 16ull << 20;
+    return deploy(head) ? 4ull << 20 : 1ull << 20;
+  }
+  // An image push streams in 64 KiB pieces (the gateway's are 4 MiB).
+  u64 stream_piece(const RequestHead& head) const override {
+    return head.method.equals("POST") && head.path.equals("/system/images") ? 64 * 1024 : 0;
+  }
   const char* body_limit_message(const RequestHead& head) const override {
     return deploy(head) ? "executable larger than 4 MiB" : "body larger than 1 MiB";
   }
@@ -546,6 +553,83 @@ TEST(RequestAssembler, NoWindowForARequestTheHeadRefuses) {
     EXPECT_EQ(connection.store.opens, 0);
     EXPECT_EQ(connection.policy.screened, 1);
   }
+}
+
+// Delivers a streamed request (and what follows it) in pieces of `piece` bytes, taking each
+// Ready piece as a worker would; returns the pieces' sizes and the body put together.
+std::vector<u64> stream(Fixture& connection, const std::string& request, usize piece, std::string& body) {
+  std::vector<u64> pieces;
+  usize offset = 0;
+  u64 now = 0;
+  Event event;
+  while (offset < request.size() || event.kind == Event::Ready) {
+    if (event.kind == Event::Ready) {
+      EXPECT_EQ(connection.assembler.streamed_bytes(), body.size());
+      body += connection.body();
+      pieces.push_back(connection.assembler.body_length());
+      if (!connection.assembler.partial()) return pieces;
+      event = connection.assembler.continue_body(now);
+      continue;
+    }
+    usize room = connection.assembler.receive_room();
+    EXPECT_GT(room, 0u);
+    if (room == 0) break;
+    usize take = std::min({piece, room, request.size() - offset});
+    event = connection.deliver(++now, request.substr(offset, take));
+    offset += take;
+    EXPECT_TRUE(event.kind == Event::NeedMore || event.kind == Event::Ready) << event.message;
+  }
+  return pieces;
+}
+
+TEST(StreamedBody, ContentLengthBodyArrivesInPiecesNeverWhole) {
+  Fixture connection;
+  connection.assembler.start(0);
+  std::string payload;
+  for (usize index = 0; index < 200000; ++index) payload += static_cast<char>('a' + index % 23);
+  std::string request = "POST /system/images HTTP/1.1\r\nContent-Length: 200000\r\n\r\n" + payload +
+                        "GET /healthz HTTP/1.1\r\n\r\n";
+  std::string body;
+  std::vector<u64> pieces = stream(connection, request, 7000, body);
+  EXPECT_EQ(pieces, (std::vector<u64>{65536, 65536, 65536, 3392}));
+  EXPECT_EQ(body, payload);
+  EXPECT_EQ(connection.store.bytes.size(), 65536u);  // The window holds one piece, not the body.
+  // The pipelined request behind the body is whole once the streamed one is answered.
+  Event next = connection.assembler.finish_request(1000);
+  std::string rest = request.substr(request.size() - 25);
+  if (next.kind != Event::Ready) next = connection.deliver(1001, rest.substr(connection.assembler.buffered()));
+  ASSERT_EQ(next.kind, Event::Ready);
+  EXPECT_TRUE(connection.assembler.head().path.equals("/healthz"));
+}
+
+TEST(StreamedBody, ChunkedBodyArrivesInPiecesAndOtherRoutesStayWhole) {
+  Fixture connection;
+  connection.assembler.start(0);
+  std::string payload;
+  std::string chunked;
+  for (usize index = 0; index < 150000; index += 9999) {
+    std::string chunk;
+    for (usize at = index; at < std::min<usize>(index + 9999, 150000); ++at) chunk += static_cast<char>('A' + at % 26);
+    payload += chunk;
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", chunk.size());
+    chunked += std::string(size) + "\r\n" + chunk + "\r\n";
+  }
+  std::string request = "POST /system/images HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + "0\r\n\r\n";
+  std::string body;
+  std::vector<u64> pieces = stream(connection, request, 5000, body);
+  EXPECT_EQ(body, payload);
+  ASSERT_GE(pieces.size(), 3u);
+  for (usize index = 0; index + 1 < pieces.size(); ++index) EXPECT_GE(pieces[index], 65536u);
+  EXPECT_LE(connection.store.bytes.size(), 65536u + 12 * 1024);
+
+  // The same body to another route comes whole, in one Ready.
+  Fixture whole;
+  whole.assembler.start(0);
+  std::string other = "POST /function/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + "0\r\n\r\n";
+  std::string echoed;
+  EXPECT_EQ(stream(whole, other, 5000, echoed), (std::vector<u64>{150000}));
+  EXPECT_EQ(echoed, payload);
 }
 
 TEST(ConnectionStats, RendersEveryCounter) {

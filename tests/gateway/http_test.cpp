@@ -13,6 +13,7 @@
 
 #include "api.hpp"
 #include "config.hpp"
+#include "store/image.hpp"
 #include "http.hpp"
 #include "keys.hpp"
 #include "limits.hpp"
@@ -950,3 +951,32 @@ TEST(KeyFile, ErrorsNameTheLine) {
 
 }  // namespace
 }  // namespace gateway
+
+// Image references (user/store/include/store/image.hpp): docker's familiar form, ":latest" added,
+// and what the store's names cannot take refused.
+namespace {
+std::string normalised(const char* text) {
+  char out[store::NAME_BYTES];
+  if (!store::normalise_image_name(text, std::strlen(text), out)) return "<refused>";
+  return out;
+}
+}  // namespace
+
+TEST(ImageNames, NormalisedAsDockerDoesAndRefusedWhenInvalid) {
+  EXPECT_EQ(normalised("busybox"), "busybox:latest");
+  EXPECT_EQ(normalised("docker.io/library/busybox"), "busybox:latest");
+  EXPECT_EQ(normalised("docker.io/example/app:1"), "example/app:1");
+  EXPECT_EQ(normalised("ghcr.io/acme/hello:1.2"), "ghcr.io/acme/hello:1.2");
+  EXPECT_EQ(normalised("localhost:5000/app"), "localhost:5000/app:latest");
+  EXPECT_EQ(normalised("app@sha256:0123"), "app@sha256:0123");
+  EXPECT_EQ(normalised(""), "<refused>");
+  EXPECT_EQ(normalised("+tree"), "<refused>");
+  EXPECT_EQ(normalised("a+b"), "<refused>");
+  EXPECT_EQ(normalised("a b"), "<refused>");
+  EXPECT_EQ(normalised("app:"), "<refused>");
+  EXPECT_EQ(normalised(std::string(101, 'a').c_str()), "<refused>");
+  EXPECT_EQ(normalised(std::string(100, 'a').c_str()), std::string(100, 'a') + ":latest");
+  char record[store::NAME_BYTES];
+  store::image_record_name(65535, "busybox:latest", record);
+  EXPECT_STREQ(record, "image+65535+busybox:latest");
+}

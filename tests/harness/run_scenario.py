@@ -18,7 +18,8 @@ guest still runs and no panic was printed.
 Disk mode (--disk FILE --disk-size SIZE): the guest gets FILE as its virtio-blk disk (the image
 store's, docs/STORE.md), created empty (sparse) before the first boot. With --boots N the harness
 boots the guest N times on the same disk, one after the other; "{boot}" in a --module is replaced
-by the boot's number (1, 2, ...), so each boot can be told its part. Each boot is judged like a
+by the boot's number (1, 2, ...), so each boot can be told its part (with --host-check, "{boot}" in
+the check's command too, and every boot waits for --ready and runs the check). Each boot is judged like a
 single run; the scenario passes only if all of them pass. The log holds every boot, one after the
 other, each headed by a "--- boot N ---" line.
 """
@@ -126,8 +127,9 @@ def hang_report(socket_path, kernel):
     return "\n".join(["--- hang: vCPU state from the QEMU monitor ---"] + (kept or [registers.strip()]) + summary)
 
 
-def read_lines(log_path):
+def read_lines(log_path, start=0):
     with open(log_path, "rb") as log:
+        log.seek(start)
         return [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]
 
 
@@ -156,17 +158,19 @@ def run_qemu(argv, log, timeout, monitor_path, kernel):
         return None, diagnosis
 
 
-def run_host_check(args, argv, log_path, host_ports, monitor_path):
-    """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines)."""
+def run_host_check(args, argv, log_path, host_ports, monitor_path, boot=1, start=0):
+    """Boots the guest, waits for --ready, runs --host-check; returns (reason or None, lines).
+    With start > 0 (a later boot) the log is appended to and judged from that offset on."""
     values = {f"port{index}" if index else "port": port for index, port in enumerate(host_ports)}
+    values["boot"] = boot
     command = [word.format(**values) for word in shlex.split(args.host_check)]
     deadline = time.monotonic() + args.timeout
     ready = re.compile(args.ready)
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab" if start else "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             while True:
-                lines = read_lines(log_path)
+                lines = read_lines(log_path, start)
                 if any("KERNEL PANIC" in line for line in lines):
                     return "the kernel panicked", lines
                 if any(ready.search(line) for line in lines):
@@ -176,7 +180,7 @@ def run_host_check(args, argv, log_path, host_ports, monitor_path):
                 if time.monotonic() > deadline:
                     with open(log_path, "ab") as log:
                         log.write(("\n" + hang_report(monitor_path, args.kernel) + "\n").encode())
-                    return f"timed out after {args.timeout:.0f} s waiting for /{args.ready}/", read_lines(log_path)
+                    return f"timed out after {args.timeout:.0f} s waiting for /{args.ready}/", read_lines(log_path, start)
                 time.sleep(0.05)
             remaining = max(1.0, deadline - time.monotonic())
             try:
@@ -192,7 +196,7 @@ def run_host_check(args, argv, log_path, host_ports, monitor_path):
     # The check's own output goes into the log after the guest's, so one file tells the whole story.
     with open(log_path, "ab") as log:
         log.write(f"--- host check: {' '.join(command)} (status {status}) ---\n{output}".encode())
-    lines = read_lines(log_path)
+    lines = read_lines(log_path, start)
     if any("KERNEL PANIC" in line for line in lines):
         return "the kernel panicked", lines
     if status is None:
@@ -282,9 +286,11 @@ def prepare_disk(args):
 
 def run_boots(args, log_path):
     """Boots the guest args.boots times on one disk; each boot is judged on its own lines."""
-    if args.host_check is not None or args.expect != "pass" or not args.disk:
-        raise SystemExit("error: --boots needs --disk and works only with --expect pass, without --host-check")
+    if args.expect != "pass" or not args.disk:
+        raise SystemExit("error: --boots needs --disk and works only with --expect pass")
     prepare_disk(args)
+    if args.host_check is not None:
+        return run_host_check_boots(args, log_path)
     monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")
     started = time.monotonic()
     all_lines = []
@@ -308,6 +314,32 @@ def run_boots(args, log_path):
             reason = f"timed out after {args.timeout:.0f} s (hang)" if status is None else judge_pass(status, lines)
             if reason is not None:
                 return report(args.name, f"boot {boot}: {reason}", time.monotonic() - started, log_path, all_lines)
+    return report(args.name, None, time.monotonic() - started, log_path, all_lines)
+
+
+def run_host_check_boots(args, log_path):
+    """--boots with --host-check: each boot waits for --ready and runs the check, "{boot}" in it
+    replaced by the boot's number; the log holds every boot and check, one after the other."""
+    monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")
+    started = time.monotonic()
+    all_lines = []
+    open(log_path, "wb").close()
+    for boot in range(1, args.boots + 1):
+        modules = [module.replace("{boot}", str(boot)) for module in args.module]
+        host_ports = [free_tcp_port() for _ in args.forward]
+        argv = qemu.command_line(args.kernel, args.append, modules, "tcg", False, args.memory, args.cpus,
+                                 network_forwards=list(zip(host_ports, args.forward)),
+                                 machine_options=args.machine_option, disk=args.disk, disk_cache="unsafe")
+        if os.path.exists(monitor_path):
+            os.unlink(monitor_path)
+        argv += ["-monitor", f"unix:{monitor_path},server=on,wait=off"]
+        with open(log_path, "ab") as log:
+            log.write(f"--- boot {boot} ---\n".encode())
+        start = os.path.getsize(log_path)
+        reason, lines = run_host_check(args, argv, log_path, host_ports, monitor_path, boot, start)
+        all_lines += [f"--- boot {boot} ---"] + lines
+        if reason is not None:
+            return report(args.name, f"boot {boot}: {reason}", time.monotonic() - started, log_path, all_lines)
     return report(args.name, None, time.monotonic() - started, log_path, all_lines)
 
 

@@ -793,5 +793,83 @@ TEST_F(Mettctl, HelpGoesToStdoutWithExitZero) {
   EXPECT_TRUE(contains(verb_help.out, "--memory")) << verb_help.out;
 }
 
+// ---- images ------------------------------------------------------------------------------------
+
+TEST_F(Mettctl, DeployFromAnImageSendsImageEnvAndArgsWithoutABody) {
+  gateway.server.Post("/system/functions", [](httplib::Request const& request, httplib::Response& response) {
+    EXPECT_EQ(request.body, "");
+    EXPECT_EQ(json::parse(request.get_header_value("X-Function-Config")),
+              json({{"name", "bb"}, {"image", "example/busybox:1"}, {"env", {"A=1", "B=two"}}, {"args", {"-x", "y"}}}));
+    reply_json(response, 201, {{"name", "bb"}, {"image", "example/busybox:1"}});
+  });
+  gateway.start();
+  Outcome outcome = run(with_gateway({"deploy", "bb", "--image", "example/busybox:1", "--env", "A=1", "--env", "B=two",
+                                      "--arg", "-x", "--arg", "y"}));
+  EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
+  EXPECT_EQ(outcome.out, "bb\n");
+}
+
+TEST_F(Mettctl, DeployImageOptionsAreCheckedBeforeAnyRequest) {
+  gateway.start();
+  EXPECT_EQ(run(with_gateway({"deploy", "bb", "--env", "A=1", temporary_file("ELF")})).exit_code, usage);
+  EXPECT_EQ(run(with_gateway({"deploy", "bb", "--image", "x:1", temporary_file("ELF")})).exit_code, usage);
+  EXPECT_EQ(run(with_gateway({"deploy", "bb", "--image", "x:1", "--env", "NOEQUALS"})).exit_code, usage);
+  EXPECT_EQ(run(with_gateway({"deploy", "bb", "--image", "x:1", "--env", "=v"})).exit_code, usage);
+  EXPECT_EQ(gateway.requests, 0);
+}
+
+TEST_F(Mettctl, ImagePushStreamsTheFileAndPrintsNameAndDigest) {
+  std::string archive(3 << 20, '\0');
+  for (std::size_t index = 0; index < archive.size(); ++index) archive[index] = static_cast<char>(index * 7);
+  gateway.server.Post("/system/images", [&](httplib::Request const& request, httplib::Response& response) {
+    EXPECT_EQ(request.get_param_value("name"), "example/app:1");
+    EXPECT_EQ(request.get_header_value("Authorization"), "Bearer secret");
+    EXPECT_EQ(request.body, archive);
+    reply_json(response, 201, {{"name", "example/app:1"}, {"digest", "sha256:ab"}, {"size", 4096}});
+  });
+  gateway.start();
+  Outcome outcome = run(with_gateway({"image", "push", temporary_file(archive), "--name", "example/app:1"}));
+  EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
+  EXPECT_EQ(outcome.out, "example/app:1 sha256:ab\n");
+}
+
+TEST_F(Mettctl, ImagePushRefusalIsPlatformErrorWithTheGatewaysMessage) {
+  gateway.server.Post("/system/images", [](httplib::Request const&, httplib::Response& response) {
+    reply_json(response, 422, {{"error", "layer sha256:1 digest mismatch"}, {"import_error", "digest_mismatch"}});
+  });
+  gateway.start();
+  Outcome outcome = run(with_gateway({"image", "push", temporary_file("archive")}));
+  EXPECT_EQ(outcome.exit_code, platform);
+  EXPECT_TRUE(contains(outcome.err, "422")) << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "layer sha256:1 digest mismatch")) << outcome.err;
+  EXPECT_EQ(run(with_gateway({"image", "push", "/nonexistent.tar"})).exit_code, usage);
+}
+
+TEST_F(Mettctl, ImageListPrintsATableAndRemoveNeeds204) {
+  gateway.server.Get("/system/images", [](httplib::Request const&, httplib::Response& response) {
+    reply_json(response, 200,
+               json::array({{{"name", "busybox:latest"}, {"digest", "sha256:ab"}, {"size", 4096}, {"created", "2024-01-02T03:04:05Z"}}}));
+  });
+  gateway.server.Delete(R"(/system/images/(.+))", [](httplib::Request const& request, httplib::Response& response) {
+    if (request.matches[1] == "busybox:latest") {  // httplib decodes the percent-encoded path.
+      response.status = 204;
+    } else {
+      reply_json(response, 409, {{"error", "the image is in use by a deployed function; remove the function first"}});
+    }
+  });
+  gateway.start();
+  Outcome listed = run(with_gateway({"image", "ls"}));
+  EXPECT_EQ(listed.exit_code, ok) << listed.err;
+  EXPECT_EQ(listed.out,
+            "NAME            DIGEST     SIZE  CREATED\n"
+            "busybox:latest  sha256:ab  4096  2024-01-02T03:04:05Z\n");
+  Outcome removed = run(with_gateway({"image", "rm", "busybox:latest"}));
+  EXPECT_EQ(removed.exit_code, ok) << removed.err;
+  EXPECT_EQ(removed.out, "busybox:latest\n");
+  Outcome in_use = run(with_gateway({"image", "rm", "used:1"}));
+  EXPECT_EQ(in_use.exit_code, platform);
+  EXPECT_TRUE(contains(in_use.err, "409")) << in_use.err;
+}
+
 }  // namespace
 }  // namespace mettctl

@@ -97,7 +97,7 @@ void BodyLimits::configure(u64 body_bytes) {
 
 namespace {
 
-enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale };
+enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale, Images, Image };
 
 struct RouteMatch {
   bool found = false;
@@ -114,6 +114,7 @@ RouteMatch match_route(const RequestHead& head) {
   constexpr const char INVOKE[] = "/function/";
   constexpr const char STATUS[] = "/system/function/";
   constexpr const char SCALE[] = "/system/scale-function/";
+  constexpr const char IMAGES[] = "/system/images/";
   Slice path = head.path;
   bool get = head.method.equals("GET") || head.method.equals("HEAD");
   bool post = head.method.equals("POST");
@@ -148,6 +149,11 @@ RouteMatch match_route(const RequestHead& head) {
     match.route = Route::Info, match.allowed = get, match.allow = "GET, HEAD";
   } else if (path.equals("/system/logs")) {
     match.route = Route::Logs, match.allowed = get, match.allow = "GET, HEAD";
+  } else if (path.equals("/system/images")) {
+    match.route = Route::Images, match.allowed = get || post, match.allow = "GET, HEAD, POST";
+  } else if (path.starts_with(IMAGES) && path.size > sizeof IMAGES - 1) {
+    match.route = Route::Image, match.allowed = del, match.allow = "DELETE";
+    match.name = path.from(sizeof IMAGES - 1);
   } else {
     match.found = false;
   }
@@ -157,13 +163,20 @@ RouteMatch match_route(const RequestHead& head) {
 }  // namespace
 
 u64 Gateway::body_limit(const RequestHead& head) const {
+  if (stream_piece(head) != 0) return MAX_IMAGE_ARCHIVE_BYTES;
   bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
   return deploy ? MAX_DEPLOY_BODY_BYTES : shared_.bodies.body;
 }
 
 const char* Gateway::body_limit_message(const RequestHead& head) const {
+  if (stream_piece(head) != 0) return "image archive larger than 16 GiB (the gateway's limit)";
   bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
   return deploy ? shared_.bodies.executable_message : shared_.bodies.body_message;
+}
+
+// An image push streams its archive to the store in pieces; every other body comes whole.
+u64 Gateway::stream_piece(const RequestHead& head) const {
+  return head.method.equals("POST") && head.path.equals("/system/images") ? IMAGE_PIECE_BYTES : 0;
 }
 
 u32 Gateway::screen(const RequestHead& head, const char*& message) const {
@@ -301,6 +314,10 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
       return remove(tenant, name, response);
     case Route::Invoke: return invoke(tenant, name, body, response, output, &head, match.sub_path);
     case Route::Logs: return logs(tenant, head, response);
+    case Route::Images:
+      if (post) return push_image(tenant, head, body, response, output);
+      return list_images(tenant, response);
+    case Route::Image: return remove_image(tenant, name, response);
     default: return error(response, 500, "unrouted request");
   }
 }
@@ -323,7 +340,10 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
   if (parsed.console && !key.console)
     return error(response, 403,
                  "\"console\": true needs an operator key (the key file's console flag); this API key has none");
-  if (body.length == 0) return error(response, 400, "the body must hold the ELF executable");
+  if (parsed.has_env && !parsed.has_image) return error(response, 400, "env is for image functions (\"image\")");
+  if (!parsed.has_image && body.length == 0) return error(response, 400, "the body must hold the ELF executable");
+  if (parsed.has_image && body.length != 0)
+    return error(response, 400, "a function deployed from an image takes no body (the image holds the program)");
   if (parsed.has_timeout && (parsed.timeout_ms == 0 || parsed.timeout_ms > MAX_TIMEOUT_MS))
     return error(response, 400, "timeout_ms must be 1 to 3600000");
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
@@ -334,6 +354,7 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
   if (parsed.has_cpus) config.cpu_mask = parsed.cpus;
   config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
   config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
+  if (parsed.has_image) return deploy_image(tenant, parsed, config, response);
   if (parsed.has_arguments && !parsed.linux_executable)
     return error(response, 400, "args are for Linux executables (\"linux\": true)");
   ManagerReply reply = backend_.deploy(tenant, parsed.name, body, config, parsed.arguments,

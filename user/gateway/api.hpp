@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "connection.hpp"
 #include "http.hpp"
+#include "images.hpp"
 #include "limits.hpp"
 #include "logs.hpp"
 #include "manager/protocol.hpp"
@@ -54,6 +55,11 @@ struct Payload {
   // An invocation's request environment (INVOKE word 6): NUL-terminated "KEY=value" strings.
   const char* environment = nullptr;
   u64 environment_bytes = 0;
+  // A streamed body (RequestPolicy::stream_piece): these bytes start at `offset` of the whole
+  // body, and `partial` says more follow; `stream` is the connection's image import state.
+  bool partial = false;
+  u64 offset = 0;
+  ImageStream* stream = nullptr;
 };
 
 // Where an invocation's output goes when it may be larger than the worker's output buffer: a
@@ -64,6 +70,9 @@ class OutputWindow {
   virtual u64 open_output(u64 capacity) = 0;
   // Its first `length` bytes, backed and readable, or nullptr when they cannot be.
   virtual const u8* output_bytes(u64 length) = 0;
+  // A writable window of `capacity` bytes, backed whole, lent to the image store for an
+  // import's pieces (`selector`: its Memory); nullptr when there is none.
+  virtual u8* staging(u64, u64&) { return nullptr; }
 
  protected:
   ~OutputWindow() = default;
@@ -99,6 +108,7 @@ struct Response {
   usize extra_length = 0;
   bool close = false;  // Close the connection after this response.
   bool body_in_window = false;  // `body` lies in the request's OutputWindow (send it from there).
+  bool more = false;  // A streamed body's piece was taken: no answer yet, the body goes on.
 };
 
 const char* reason_phrase(u32 status);
@@ -162,6 +172,12 @@ class Gateway final : public RequestPolicy {
   u64 body_limit(const RequestHead& head) const override;
   const char* body_limit_message(const RequestHead& head) const override;
   u32 screen(const RequestHead& head, const char*& message) const override;
+  u64 stream_piece(const RequestHead& head) const override;
+
+  // The image store behind /system/images (null: those routes answer 503).
+  void set_image_store(ImageStore* images) { images_ = images; }
+  // Ends the import of a request that will not be answered (its connection went away).
+  void abandon_stream(ImageStream& stream);
 
   Metrics& metrics() { return shared_.metrics; }
 
@@ -196,10 +212,19 @@ class Gateway final : public RequestPolicy {
   void append_function(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void finish_json(Response& response, u32 status, const Buffer& body);
   ManagerReply describe_request(u32 tenant, const char* name);
+  // Images (images.cpp): push, list, remove, and deploy by image reference.
+  void push_image(u32 tenant, const RequestHead& head, const Payload& body, Response& response, OutputWindow* window);
+  void list_images(u32 tenant, Response& response);
+  void remove_image(u32 tenant, Slice name, Response& response);
+  void deploy_image(u32 tenant, const DeployConfig& parsed, const manager::FunctionConfig& config,
+                    Response& response);
+  void import_error(Response& response, const StoreReply& reply);
+  void store_error(Response& response, const StoreReply& reply);
 
   Backend& backend_;
   GatewayShared& shared_;
   GatewayStorage storage_;
+  ImageStore* images_ = nullptr;
 };
 
 }  // namespace gateway

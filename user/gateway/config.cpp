@@ -206,6 +206,40 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
           return false;
         config.has_arguments = true;
       }
+      if (name.equals("image")) {
+        known = true;
+        if (config.has_image) {
+          error = "duplicate key";
+          return false;
+        }
+        if (!parse_string(cursor, config.image, sizeof config.image, error) || config.image[0] == '\0') {
+          error = "image must be an image reference of 1-100 characters";
+          return false;
+        }
+        config.has_image = true;
+      }
+      if (name.equals("env")) {
+        known = true;
+        if (config.has_env) {
+          error = "duplicate key";
+          return false;
+        }
+        if (!parse_arguments(cursor, config.environment, sizeof config.environment, config.environment_bytes, error)) {
+          error = "env must be an array of \"KEY=VALUE\" strings, at most 415 bytes in all";
+          return false;
+        }
+        for (u64 at = 0; at < config.environment_bytes; at += text_length(config.environment + at) + 1) {
+          const char* entry = config.environment + at;
+          usize length = text_length(entry);
+          usize equals = 0;
+          while (equals < length && entry[equals] != '=') ++equals;
+          if (equals == 0 || equals == length) {
+            error = "env must be an array of \"KEY=VALUE\" strings, at most 415 bytes in all";
+            return false;
+          }
+        }
+        config.has_env = true;
+      }
       if (name.equals("name")) {
         known = true;
         if (config.has_name) {
@@ -245,7 +279,7 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
         }
       }
       if (!known) {
-        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console, linux, args)";
+        error = "unknown key (known: name, memory, timeout_ms, max_output, max_depth, cpus, console, linux, args, image, env)";
         return false;
       }
       if (cursor.take(',')) continue;

@@ -26,6 +26,13 @@ struct DeployConfig {
   bool has_arguments = false;
   char arguments[manager::MAX_ARGUMENT_BYTES] = {};  // "args": argv[1..], NUL-terminated, back to back.
   u64 argument_bytes = 0;
+  // "image": deploy from an image of the store (docs/IMAGES.md); "env": ["KEY=VALUE", ...] added to
+  // (or replacing) the image's environment; "args" then replace the image's Cmd.
+  bool has_image = false;
+  char image[104] = {};
+  bool has_env = false;
+  char environment[manager::MAX_ARGUMENT_BYTES] = {};
+  u64 environment_bytes = 0;
 };
 
 // Parses {"name": "echo", "memory": 16777216, "timeout_ms": 5000, "max_output": 1048576,

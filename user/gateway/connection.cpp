@@ -31,7 +31,8 @@ void RequestAssembler::start(u64 now) {
   head_ = RequestHead{};
   body_ = nullptr;
   body_capacity_ = body_length_ = raw_length_ = reserved_ = body_limit_ = received_total_ = window_used_ = 0;
-  in_window_ = body_complete_ = continue_sent_ = screened_ = false;
+  in_window_ = body_complete_ = continue_sent_ = screened_ = partial_ = false;
+  piece_ = streamed_ = 0;
   screen_status_ = 0;
   screen_message_ = nullptr;
   phase_deadline_ = now + timeouts_.idle_us;
@@ -49,7 +50,7 @@ usize RequestAssembler::body_room() const {
   // A Content-Length body in the window takes exactly its length: the next request waits in the
   // client's bytes. A chunked one may take what follows its end, at most what the buffer has room
   // for behind the head, where it goes when the body is complete.
-  u64 bound = head_.chunked ? capacity_ - head_.head_length : head_.content_length - body_length_;
+  u64 bound = head_.chunked ? capacity_ - head_.head_length : head_.content_length - streamed_ - body_length_;
   return static_cast<usize>(room < bound ? room : bound);
 }
 
@@ -143,9 +144,20 @@ Event RequestAssembler::advance(u64 now) {
     if (decoded.kind != Event::NeedMore) return decoded;
   } else {
     u64 have = body_length_ + raw_length_;
-    body_length_ = have < head_.content_length ? have : head_.content_length;
+    u64 remaining = head_.content_length - streamed_;
+    body_length_ = have < remaining ? have : remaining;
     raw_length_ = have - body_length_;
-    body_complete_ = body_length_ == head_.content_length;
+    body_complete_ = body_length_ == remaining;
+  }
+  // A streamed body hands over a piece when the window holds one (or is full), not the whole.
+  if (!body_complete_ && piece_ != 0 && in_window_ && body_length_ > 0 &&
+      (body_length_ >= piece_ || (body_room() == 0 && reserved_ >= body_capacity_))) {
+    partial_ = true;
+    phase_ = Phase::Ready;
+    phase_deadline_ = 0;
+    Event event;
+    event.kind = Event::Ready;
+    return event;
   }
   if (body_complete_) {
     if (in_window_) {
@@ -171,7 +183,12 @@ Event RequestAssembler::advance(u64 now) {
   if (body_room() == 0) {
     // The buffer is full (or the window's backed part): go to the window, or back more of it.
     bool room;
-    if (!in_window_) {
+    if (!in_window_ && piece_ != 0) {
+      // A streamed body's window holds one piece (and, chunked, its framing).
+      u64 remaining = head_.content_length - streamed_;
+      room = head_.chunked ? move_to_window(piece_ + capacity_, false)
+                           : move_to_window(remaining < piece_ ? remaining : piece_, false);
+    } else if (!in_window_) {
       room = head_.chunked ? move_to_window(body_limit_ + capacity_, false) : move_to_window(head_.content_length, true);
     } else {
       u64 wanted = reserved_ + RESERVE_STEP < body_capacity_ ? reserved_ + RESERVE_STEP : body_capacity_;
@@ -192,6 +209,9 @@ Event RequestAssembler::advance(u64 now) {
 
 Event RequestAssembler::start_body(u64 now) {
   body_limit_ = policy_.body_limit(head_);
+  piece_ = policy_.stream_piece(head_);
+  streamed_ = 0;
+  partial_ = false;
   if (!head_.chunked && head_.content_length > body_limit_)
     return respond(413, policy_.body_limit_message(head_), ConnectionStats::REFUSED);
   usize leftover = buffered_ - head_.head_length;
@@ -220,8 +240,10 @@ Event RequestAssembler::start_body(u64 now) {
   }
   phase_deadline_ = now + timeouts_.body_grace_us +
                     transfer_microseconds(head_.content_length, timeouts_.body_minimum_bytes_per_second);
-  // A body that cannot fit the buffer goes to the window from its first byte.
-  if (head_.content_length > body_capacity_ && !move_to_window(head_.content_length, true)) {
+  // A body that cannot fit the buffer goes to the window from its first byte (a streamed one
+  // to a window of one piece).
+  u64 window_bytes = piece_ != 0 && head_.content_length > piece_ ? piece_ : head_.content_length;
+  if (head_.content_length > body_capacity_ && !move_to_window(window_bytes, piece_ == 0)) {
     if (screen_status_ != 0) return respond(screen_status_, screen_message_, ConnectionStats::REFUSED);
     return respond(503, "no memory for the request body now; retry later", ConnectionStats::REFUSED);
   }
@@ -309,11 +331,30 @@ Event RequestAssembler::finish_request(u64 now) {
   head_ = RequestHead{};
   body_ = nullptr;
   body_capacity_ = body_length_ = raw_length_ = reserved_ = body_limit_ = received_total_ = window_used_ = 0;
-  in_window_ = body_complete_ = continue_sent_ = screened_ = false;
+  in_window_ = body_complete_ = continue_sent_ = screened_ = partial_ = false;
+  piece_ = streamed_ = 0;
   screen_status_ = 0;
   screen_message_ = nullptr;
   phase_ = Phase::Idle;
   phase_deadline_ = now + timeouts_.idle_us;
+  return advance(now);
+}
+
+Event RequestAssembler::continue_body(u64 now) {
+  if (phase_ != Phase::Ready || !partial_) return Event{};
+  streamed_ += body_length_;
+  // What followed the piece (undecoded chunk framing and data) moves to the window's start.
+  memmove(body_, body_ + body_length_, static_cast<usize>(raw_length_));
+  body_length_ = 0;
+  partial_ = false;
+  phase_ = Phase::Body;
+  // The time the piece took is not the client's: its deadline starts again for what is left.
+  body_started_ = now;
+  received_total_ = raw_length_;
+  phase_deadline_ = now + timeouts_.body_grace_us +
+                    (head_.chunked ? 0
+                                   : transfer_microseconds(head_.content_length - streamed_,
+                                                           timeouts_.body_minimum_bytes_per_second));
   return advance(now);
 }
 

@@ -50,6 +50,9 @@ class RequestPolicy {
   // status to answer at once instead of reading its body (401, 404), with its message; 0 to
   // answer "100 Continue" and read it.
   virtual u32 screen(const RequestHead& head, const char*& message) const = 0;
+  // 0 for a request whose body is handed over whole; else the size of the pieces in which it is
+  // handed over as it arrives (an image archive streamed to the store, never held whole).
+  virtual u64 stream_piece(const RequestHead&) const { return 0; }
 
  protected:
   ~RequestPolicy() = default;
@@ -136,6 +139,12 @@ class RequestAssembler {
   const u8* body() const { return body_; }
   // True when the body lies in the window (BodyWindow::open), false when in the buffer.
   bool body_in_window() const { return in_window_; }
+  // A streamed body (RequestPolicy::stream_piece): true while Ready with a piece that is not the
+  // body's last; body() then holds the bytes from offset streamed_bytes() of the whole body.
+  bool partial() const { return partial_; }
+  u64 streamed_bytes() const { return streamed_; }
+  // The worker took a partial piece: the window is emptied and the body goes on arriving.
+  Event continue_body(u64 now);
 
   // The request was answered at `now`: pipelined bytes move to the front and the next request
   // starts (Idle, or Head/Ready when they hold one already; see the returned Event).
@@ -175,6 +184,9 @@ class RequestAssembler {
   u64 received_total_ = 0;   // Body bytes as received (framing included), for the deadline.
   bool in_window_ = false;
   bool body_complete_ = false;
+  u64 piece_ = 0;            // RequestPolicy::stream_piece of this request (0: whole).
+  u64 streamed_ = 0;         // Decoded body bytes handed over in earlier pieces.
+  bool partial_ = false;
   bool continue_sent_ = false;
   bool screened_ = false;    // RequestPolicy::screen was asked (Expect, or before a window).
   u32 screen_status_ = 0;    // Its answer.

@@ -17,6 +17,7 @@
 #include "keys.hpp"
 #include "net/socket.hpp"
 #include "print.hpp"
+#include "store/protocol.hpp"
 #include "sys/sys.hpp"
 
 #include "sys/string.hpp"
@@ -29,6 +30,7 @@ using gateway::ManagerReply;
 
 constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (first in the boot line)
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
+constexpr u64 STORE_ENDPOINT = FIRST_ENDPOINT + 2;    // endpoint=store:send+grant (optional: /system/images)
 constexpr u64 HTTP_PORT = 8080;
 constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0 runs the event loop.
 // Open at once (the key file's connections= may lower it); the next client gets 503. The net
@@ -246,6 +248,82 @@ class ManagerBackend final : public gateway::Backend {
   u64 hertz_;
 };
 
+// The image store (store/protocol.hpp) for /system/images: one call per request; a connection's
+// import handle is the store's, found only with the gateway's badge.
+class StoreBackend final : public gateway::ImageStore {
+ public:
+  explicit StoreBackend(Endpoint endpoint) : endpoint_(endpoint) {}
+
+  gateway::StoreReply import(u32 tenant, const char* reference, u64 buffer) override {
+    Message request = Message::make(store::IMPORT);
+    request.words[0] = tenant;
+    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
+    request.words[store::IMPORT_WORDS - 1] = 0;
+    request.set_words(store::IMPORT, store::IMPORT_WORDS);
+    request.attach(Memory(buffer), MEMORY_READ);
+    return call(request);
+  }
+  gateway::StoreReply write(u64 handle, u64 length) override {
+    Message request = Message::make(store::WRITE, {handle, 0, length});
+    return call(request);
+  }
+  gateway::StoreReply commit(u64 handle) override {
+    Message request = Message::make(store::COMMIT, {handle});
+    return call(request);
+  }
+  void abort(u64 handle) override {
+    Message request = Message::make(store::ABORT, {handle});
+    (void)call(request);
+  }
+  gateway::StoreReply list(u32 tenant, u64 index) override {
+    Message request = Message::make(store::IMAGE_LIST, {tenant, index});
+    return call(request);
+  }
+  gateway::StoreReply remove(u32 tenant, const char* reference) override {
+    Message request = Message::make(store::IMAGE_DELETE);
+    request.words[0] = tenant;
+    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
+    request.set_words(store::IMAGE_DELETE, 1 + store::NAME_WORDS);
+    return call(request);
+  }
+
+ private:
+  gateway::StoreReply call(Message& request) {
+    gateway::StoreReply reply;
+    Message answer;
+    if (!endpoint_.call(request, answer).ok()) return reply;
+    reply.delivered = true;
+    reply.status = answer.label();
+    reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
+    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    return reply;
+  }
+
+  Endpoint endpoint_;
+};
+
+// Import handles of connections that went away mid-upload: the event loop must not call the store
+// (it may be busy importing for seconds), so it leaves them here and a worker aborts them.
+class AbandonedImports {
+ public:
+  void push(u64 handle) {
+    gateway::LockGuard guard(lock_);
+    if (count_ < MAX_CONNECTIONS) handles_[count_++] = handle;  // At most one per connection.
+  }
+  bool pop(u64& handle) {
+    gateway::LockGuard guard(lock_);
+    if (count_ == 0) return false;
+    handle = handles_[--count_];
+    return true;
+  }
+
+ private:
+  gateway::SpinLock lock_;
+  u64 handles_[MAX_CONNECTIONS] = {};
+  usize count_ = 0;
+};
+AbandonedImports abandoned_imports;
+
 // A window: a demand-zero Memory object of the gateway's factory, mapped at a fixed address of
 // its connection, for a request body or a response too large for the connection's buffers.
 // Created when needed and deleted when done; its pages are backed (MemoryCommit, charged) before
@@ -329,6 +407,7 @@ class LoopPolicy final : public gateway::RequestPolicy {
   u32 screen(const gateway::RequestHead& head, const char*& message) const override {
     return api->screen(head, message);
   }
+  u64 stream_piece(const gateway::RequestHead& head) const override { return api->stream_piece(head); }
   gateway::Gateway* api = nullptr;
 };
 LoopPolicy request_policy;
@@ -358,6 +437,13 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
     return response.selector();
   }
   const u8* output_bytes(u64 length) override { return response.reserve(length) ? response.bytes() : nullptr; }
+  // An image upload's pieces pass through the response window (no response is being sent while
+  // the body streams in); it is made once per upload and lent to the store.
+  u8* staging(u64 capacity, u64& selector) override {
+    if (!response.exists() && response.create(capacity, true) == nullptr) return nullptr;
+    selector = response.selector();
+    return response.writable();
+  }
 
   Stage stage = Stage::Free;
   u64 handle = 0;
@@ -374,6 +460,8 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   gateway::ConnectionStats::Reason close_reason = gateway::ConnectionStats::SERVED;
   u64 send_deadline = 0;  // Microseconds.
   gateway::RequestAssembler assembler;
+  gateway::ImageStream stream;  // An image upload's import in the store (workers only touch it).
+  bool continue_body = false;   // A worker took a streamed piece: the loop reads on.
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -440,11 +528,18 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   gateway::RequestHead head = assembler.head();
   gateway::Payload body{assembler.body(), assembler.body_length(),
                         assembler.body_in_window() ? slot.body.selector() : 0};
+  body.partial = assembler.partial();
+  body.offset = assembler.streamed_bytes();
+  body.stream = &slot.stream;
   gateway::Response response;
   // HEAD is GET without the body (its head says how long the body would be).
   bool head_only = head.method.equals("HEAD");
   if (head_only) head.method = gateway::Slice::of("GET");
   api.handle(head, body, response, &slot);
+  if (response.more) {
+    slot.continue_body = true;  // No answer yet: the loop reads the body's next piece.
+    return;
+  }
   u64 body_length = head_only ? 0 : response.body_length;
   bool keep_alive = head.keep_alive && !response.close;
   if (!response.body_in_window || body_length == 0) slot.response.release();
@@ -485,6 +580,10 @@ Worker workers[WORKER_COUNT + 1];  // [0] is the event loop (error answers only)
 void serve_requests(u64 index) {
   Worker& worker = workers[index];
   for (;;) {
+    for (u64 handle = 0; abandoned_imports.pop(handle);) {
+      gateway::ImageStream stream{handle, 0};
+      worker.api->abandon_stream(stream);
+    }
     u32 connection = 0;
     if (!requests.pop(connection)) {
       (void)work_ready.wait();
@@ -554,7 +653,16 @@ class EventLoop {
     (void)sockets.watch(slot.handle, interest);
   }
 
+  // A connection whose upload is cut short leaves its import to a worker to abort.
+  void abandon(ConnectionSlot& slot) {
+    if (slot.stream.handle == 0) return;
+    abandoned_imports.push(slot.stream.handle);
+    slot.stream = gateway::ImageStream{};
+    (void)work_ready.signal(1);
+  }
+
   void close(ConnectionSlot& slot, gateway::ConnectionStats::Reason reason) {
+    abandon(slot);
     (void)sockets.close(slot.handle);
     slot.response_length = 0;
     slot.body.release();
@@ -663,6 +771,7 @@ class EventLoop {
         (void)work_ready.signal(1);
         return false;
       case gateway::Event::Respond: {
+        abandon(slot);
         gateway::Response response;
         api_.refusal(response, event.status, event.message);
         response.close = true;
@@ -748,7 +857,18 @@ class EventLoop {
 
   void take_answers(u64 now) {
     u32 index = 0;
-    while (answers.pop(index)) start_sending(connection_slots[index], now);
+    while (answers.pop(index)) {
+      ConnectionSlot& slot = connection_slots[index];
+      if (!slot.continue_body) {
+        start_sending(slot, now);
+        continue;
+      }
+      // A streamed piece was taken: the body goes on arriving into the emptied window.
+      slot.continue_body = false;
+      slot.stage = ConnectionSlot::Stage::Reading;
+      gateway::Event next = slot.assembler.continue_body(now);
+      if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+    }
   }
 
   void check_deadlines(u64 now) {
@@ -831,6 +951,8 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     metteagle_exit_thread();
   }
   static ManagerBackend backend{Endpoint(MANAGER_ENDPOINT)};
+  static StoreBackend image_store{Endpoint(STORE_ENDPOINT)};
+  bool has_store = endpoint_count >= 3;
   static gateway::GatewayShared shared(keys.keys(), keys.count(), keys.body_limit());
   u64 work_slot = slots.allocate().value();  // Cannot fail: the first slot of a fresh allocator.
   if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, work_slot); !created.ok())
@@ -857,6 +979,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   workers[0].api = new (api_storage[0])
       gateway::Gateway(backend, shared, gateway::GatewayStorage{loop_text, sizeof loop_text, loop_output, sizeof loop_output});
   request_policy.api = workers[0].api;
+  if (has_store) workers[0].api->set_image_store(&image_store);
   for (usize index = 1; index <= WORKER_COUNT; ++index) {
     WorkerBuffers& buffers = worker_buffers[index - 1];
     workers[index].buffers = &buffers;
@@ -864,6 +987,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
         backend, shared,
         gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
                                 reinterpret_cast<char*>(buffers.page), sizeof buffers.page});
+    if (has_store) workers[index].api->set_image_store(&image_store);
   }
   usize running = 0;
   for (usize index = 1; index <= WORKER_COUNT; ++index) {

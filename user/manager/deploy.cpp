@@ -150,6 +150,8 @@ void release_image(Function& function) {
     (void)Capability(function.image).remove();
     free_global_slot(function.image);
   }
+  if (function.store_handle != 0) queue_store_close(function.store_handle);
+  function.store_handle = 0;
   if (TenantAccount* account = registry.account(function.tenant)) {
     account->storage_in_use -= function.image_cost;
     registry.close_if_idle(*account);
@@ -162,7 +164,9 @@ void release_image(Function& function) {
   function.live = false;
 }
 
-void handle_deploy(Worker& worker, Message& request, Message& answer) {
+void handle_deploy(Worker& worker, Message& request, Message& answer) { deploy_function(worker, request, answer, nullptr); }
+
+void deploy_function(Worker& worker, Message& request, Message& answer, const SharedTree* shared_tree) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
   u64 size = request.words[4];
@@ -178,9 +182,11 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   if (arguments_length > 0) ++arguments_length;  // Keep the last string's terminator.
   if (arguments_length > 0 && (config.flags & FUNCTION_FLAG_LINUX) == 0) return status(answer, STATUS_BAD_REQUEST);
   bool image_tree = (config.flags & FUNCTION_FLAG_IMAGE) != 0;
-  if (request.received_capabilities < 1 || size == 0 || size > (image_tree ? MAX_IMAGE_TREE_BYTES : MAX_EXECUTABLE_BYTES))
+  if ((shared_tree == nullptr && request.received_capabilities < 1) || (shared_tree != nullptr && !image_tree) || size == 0 ||
+      size > (image_tree ? MAX_IMAGE_TREE_BYTES : MAX_EXECUTABLE_BYTES))
     return status(answer, STATUS_BAD_REQUEST);
-  Memory executable(worker.receive_slots[0]);
+  // A tree the image store shares (DEPLOY_IMAGE) is used as it is; anything else is copied below.
+  Memory executable(shared_tree != nullptr ? shared_tree->memory : worker.receive_slots[0]);
   auto mapped = map_scratch(worker, executable, pages_for(size), false);
   if (!mapped) return status(answer, STATUS_BAD_REQUEST, static_cast<u64>(mapped.error()));
   const auto* bytes = reinterpret_cast<const u8*>(mapped.value());
@@ -278,8 +284,10 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   // invocation). Copied by the kernel, object to object.
   Status result = STATUS_OK;
   u64 detail = 0;
-  auto slot = allocate_global_slot();
-  if (!slot) {
+  auto slot = shared_tree != nullptr ? Result<u64>(shared_tree->memory) : allocate_global_slot();
+  if (shared_tree != nullptr) {
+    // Nothing to copy: the store's Memory (Read and Execute only) is mapped by every invocation.
+  } else if (!slot) {
     result = STATUS_INTERNAL_ERROR;
     detail = static_cast<u64>(slot.error());
   } else {
@@ -302,8 +310,13 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) {
   LockGuard guard(state.registry.lock());
   Registry& registry = state.registry;
   TenantAccount* account = registry.account(request.badge);  // Open: this deploy counts in it.
-  if (result == STATUS_OK) function->image = slot.value();
+  if (result == STATUS_OK && shared_tree == nullptr) function->image = slot.value();
   if (result == STATUS_OK && registry.find(request.badge, name) != nullptr) result = STATUS_NAME_TAKEN;  // Raced.
+  // A shared tree becomes the function's only on success; until then its caller holds it.
+  if (result == STATUS_OK && shared_tree != nullptr) {
+    function->image = shared_tree->memory;
+    function->store_handle = shared_tree->store_handle;
+  }
   if (result != STATUS_OK) {
     if (account != nullptr) registry.count_function(*account, false);
     release_image(*function);

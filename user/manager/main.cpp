@@ -46,10 +46,12 @@ void serve(u64 argument) {
       case DESCRIBE: handle_describe(worker, request, answer); break;
       case STATS: handle_stats(worker, request, answer); break;
       case CONFIGURE: handle_configure(worker, request, answer); break;
+      case DEPLOY_IMAGE: handle_deploy_image(worker, request, answer); break;
       default: answer = Message::make(STATUS_BAD_REQUEST); break;
     }
     // Capabilities that came with the request are the client's: drop our copies.
     for (u64 slot : worker.receive_slots) (void)Capability(slot).remove();
+    close_queued_store_handles(worker);  // Trees of functions removed by this request (or others).
     if (!saved) continue;  // A plain send: nobody waits for an answer.
     SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
     abi::Utcb* utcb = sys::utcb();

@@ -61,6 +61,7 @@ struct Function {
   ImageSegment segments[MAX_SEGMENTS] = {};
   bool linux_abi = false;  // FUNCTION_FLAG_LINUX: runs under the Linux personality.
   bool image_tree = false; // FUNCTION_FLAG_IMAGE: `image` is a packed image tree, mapped read-only.
+  u64 store_handle = 0;    // DEPLOY_IMAGE: the image store's read handle of the tree `image` is (0: none).
   LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
   // The environment CONFIGURE gave it ("KEY=value" strings, NUL-terminated), for every invocation.
   u64 environment_bytes = 0;

@@ -13,6 +13,7 @@ constexpr u64 MANAGER_THREAD = 2;
 constexpr u64 MANAGER_FACTORY = 3;
 constexpr u64 MANAGER_CONSOLE = 4;
 constexpr u64 MANAGER_SERVICE = 8;  // The service endpoint (Receive), first named endpoint.
+constexpr u64 MANAGER_STORE = 9;    // The image store (Send, Grant), second named endpoint, optional.
 constexpr u64 MANAGER_SLOTS = 4096;
 constexpr u64 GLOBAL_FIRST_SLOT = 64;
 // Each worker's own slots: its Reply objects and receive slots (12) and the slots of one
@@ -77,6 +78,22 @@ bool config_valid(const FunctionConfig& config, u64 cpu_count);
 // Sets the function's version digest (from its executable digest, configuration, arguments and
 // environment) and its creation time (configure.cpp).
 void seal_version(Function& function);
+void handle_deploy_image(Worker& worker, sys::Message& request, sys::Message& answer);  // deploy_image.cpp
+
+// A packed image tree the image store shares: its Memory in a global slot and the store's read
+// handle. DEPLOY with it (deploy_function) maps it instead of copying; on success the function
+// owns both (release_image gives them back), on failure the caller still does.
+struct SharedTree {
+  u64 memory;
+  u64 store_handle;
+};
+// DEPLOY's work; `shared` non-null for DEPLOY_IMAGE (the request then carries no capability).
+void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared);
+
+// Image trees from the store are closed there (IPC), never under the registry lock: release_image
+// queues the handle, and every worker closes what is queued after each request.
+void queue_store_close(u64 handle);  // Registry lock held.
+void close_queued_store_handles(Worker& worker);
 
 // Frees a function's image (its Memory capabilities and template mappings); registry lock held.
 void release_image(Function& function);

@@ -26,6 +26,8 @@ constexpr u64 DATA_ADDRESS = 0x52000000;
 constexpr u64 HEAP_ADDRESS = u64{4} << 30;
 constexpr u64 HEAP_BYTES = u64{1} << 30;
 constexpr u64 LOAD_WINDOW = u64{64} << 30;
+// Import arenas (import.hpp): MAX_IMPORTS windows of IMPORT_WINDOW_BYTES from 128 GiB.
+constexpr u64 IMPORT_WINDOWS = u64{128} << 30;
 constexpr u64 PLATFORM = abi::ROOT_PLATFORM;
 constexpr u64 SLOT_LIMIT = 1024;  // Matches `slots=1024` in the boot configuration.
 
@@ -58,7 +60,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     fail("creating the heap", static_cast<u64>(started.error()));
   auto* volume = new (volume_storage) store::Volume(device, heap, nonce);
   auto* server = new (server_storage)
-      store::StoreServer(*volume, heap, store::ServerResources{factory, self, slots, LOAD_WINDOW, &device});
+      store::StoreServer(*volume, heap, store::ServerResources{factory, self, slots, LOAD_WINDOW, &device, IMPORT_WINDOWS, nonce});
   if (!server->start()) fail("allocating the staging buffer", store::STATUS_OUT_OF_MEMORY);
 
   bool ready = false;
@@ -85,6 +87,10 @@ extern "C" void metteagle_main(u64 endpoint_count) {
              figures.entries, figures.free_bytes, figures.data_bytes, figures.catalog_used_bytes, figures.catalog_bytes,
              volume->superblock().generation);
       ready = true;
+      // What an import or image delete interrupted by a stop left behind (spool blobs, trees no
+      // record names) goes now.
+      if (u64 removed = store::clean_images(*volume, heap); removed > 0)
+        printf(console, "store: removed %lu blobs an interrupted import or delete left\n", removed);
     }
   }
   printf(console, "store: serving on endpoint %lu\n", FIRST_ENDPOINT);

@@ -11,7 +11,9 @@ namespace {
 using namespace sys;
 
 constexpr u64 LOAD_CHUNK = 1 << 20;
-constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read);
+constexpr u64 PLAIN_MEMORY_MAX_PAGES = 65536;  // FactoryCreate's limit for an ordinary Memory.
+// Openers may read and map the bytes executable (an image tree's program text), never write them.
+constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute);
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
@@ -67,7 +69,9 @@ Status StoreServer::dispatch(const Message& request, Message& reply, u64& capabi
     case OPEN: return open(request, reply);
     case CLOSE: return close(request);
     case INFO: return info(reply);
-    case IMPORT: return STATUS_UNSUPPORTED;
+    case IMPORT: return import_begin(request, reply, capability);
+    case IMAGE_LIST: return image_list(request, reply);
+    case IMAGE_DELETE: return image_delete(request);
     default: return STATUS_BAD_REQUEST;
   }
 }
@@ -85,7 +89,12 @@ u64 StoreServer::handles_of(u64 badge) const {
 }
 
 void StoreServer::drop_handle(u64 index) {
-  if (handles_[index].kind == Kind::Write) {
+  if (handles_[index].kind == Kind::Import) {
+    for (auto& session : imports_)
+      if (session == handles_[index].import) session = nullptr;
+    end_import(heap_, handles_[index].import);
+  }
+  if (handles_[index].kind == Kind::Write || handles_[index].kind == Kind::Import) {
     (void)Capability(handles_[index].buffer).remove();
     resources_.slots.free(handles_[index].buffer);
   }
@@ -122,7 +131,7 @@ Status StoreServer::create(const Message& request, Message& reply, u64& capabili
   Writer* writer = nullptr;
   if (Status status = volume_.begin(name, digest, size_hint, writer); status != STATUS_OK) return status;
   u64 id = next_id_++;
-  (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0});  // Reserved above.
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0, nullptr});  // Reserved above.
   capability = 0;  // Kept with the handle.
   reply.set_words(STATUS_OK, 1);
   reply.words[0] = id;
@@ -131,6 +140,8 @@ Status StoreServer::create(const Message& request, Message& reply, u64& capabili
 
 Status StoreServer::write(const Message& request, Message& reply) {
   if (request.word_count() < 3) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
+    return import_write(import, request, reply);
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   u64 offset = request.words[1];
@@ -151,6 +162,8 @@ Status StoreServer::write(const Message& request, Message& reply) {
 
 Status StoreServer::commit(const Message& request, Message& reply) {
   if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
+    return import_commit(import, reply);
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   const Entry* entry = nullptr;
@@ -165,6 +178,10 @@ Status StoreServer::commit(const Message& request, Message& reply) {
 
 Status StoreServer::abort(const Message& request) {
   if (request.word_count() < 1) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size()) {
+    drop_handle(import);  // The session's spool and arena go with it.
+    return STATUS_OK;
+  }
   u64 index = find_handle(request.badge, request.words[0], Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   volume_.abort(handles_[index].writer);
@@ -220,13 +237,13 @@ Status StoreServer::remove(const Message& request) {
   return volume_.remove(name);
 }
 
-Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages) {
+Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages, bool lazy) {
   Memory memory(memory_slot);
   if (!resources_.self.map(memory, 0, resources_.load_window, pages, memory_rights(true, true, false)).ok())
     return STATUS_OUT_OF_MEMORY;
   Status status = STATUS_OK;
   // Every page gets its frame now: an exhausted quota is an answer, not a fault of this thread.
-  if (!memory.commit(0, pages).ok()) status = STATUS_OUT_OF_MEMORY;
+  if (lazy && !memory.commit(0, pages).ok()) status = STATUS_OUT_OF_MEMORY;
   u32 checksum = crc32c_start();
   auto* target = reinterpret_cast<u8*>(resources_.load_window);
   for (u64 offset = 0; status == STATUS_OK && offset < entry.size; offset += LOAD_CHUNK) {
@@ -258,9 +275,15 @@ Status StoreServer::open(const Message& request, Message& reply) {
       return STATUS_OUT_OF_MEMORY;
     }
     u64 pages = pages_for(entry->size);
-    Status status = resources_.factory.create_lazy_memory(slot.value(), pages).ok() ? STATUS_OK : STATUS_OUT_OF_MEMORY;
+    // An ordinary Memory (up to 65,536 pages): openers may MemoryCopy from it (the Linux
+    // personality copies an image file's pages up when a program writes them), which the kernel
+    // refuses for lazy objects. Larger blobs come in a lazily committed one, committed whole.
+    bool lazy = pages > PLAIN_MEMORY_MAX_PAGES;
+    auto memory = lazy ? resources_.factory.create_lazy_memory(slot.value(), pages)
+                       : resources_.factory.create_memory(slot.value(), pages);
+    Status status = memory.ok() ? STATUS_OK : STATUS_OUT_OF_MEMORY;
     if (status == STATUS_OK) {
-      status = load(*entry, slot.value(), pages);
+      status = load(*entry, slot.value(), pages, lazy);
       if (status != STATUS_OK) (void)Capability(slot.value()).remove();
     }
     if (status != STATUS_OK) {
@@ -277,7 +300,7 @@ Status StoreServer::open(const Message& request, Message& reply) {
   }
   ++blob->openers;
   u64 id = next_id_++;
-  (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id});  // Reserved above.
+  (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id, nullptr});  // Reserved above.
   reply.set_words(STATUS_OK, 2);
   reply.words[0] = id;
   reply.words[1] = entry->size;

@@ -30,13 +30,15 @@ struct RootModule {
   u64 address;  // Where the module's bytes are mapped in the root task (page aligned).
   u64 size;     // Exact size in bytes.
   u64 selector; // Memory capability of the module's pages.
-  char command_line[104];  // The module's string from the boot loader without the directories of its
-                           // path, NUL-terminated (truncated if longer).
+  // The module's string from the boot loader without the directories of its path, NUL-terminated
+  // (truncated if longer). 168 bytes: a server with several endpoints (the manager with the image
+  // store's) needs more than the 104 it was.
+  char command_line[168];
 };
-static_assert(sizeof(RootModule) == 128);
+static_assert(sizeof(RootModule) == 192);
 
 struct RootBootInfo {
-  static constexpr u64 MAX_MODULES = 30;
+  static constexpr u64 MAX_MODULES = 20;  // The kernel passes at most 16 (kernel/lib/multiboot.hpp).
   u64 module_count;  // Modules other than the root task itself (module 0).
   u64 cpu_count;
   u64 tsc_hertz;

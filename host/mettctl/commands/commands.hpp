@@ -39,6 +39,13 @@ struct DeployOptions {
   bool console = false;
   bool linux_executable = false;  // An unmodified static Linux executable.
   std::vector<std::string> arguments;  // Its argv[1..] (--arg, repeatable).
+  std::optional<std::string> image;    // Deploy from this image of the store (no executable then).
+  std::vector<std::string> environment;  // --env KEY=VALUE (repeatable; image functions).
+};
+
+struct ImagePushOptions {
+  std::string file;
+  std::optional<std::string> name;  // NAME:TAG; else the archive's own name.
 };
 
 struct InvokeOptions {
@@ -64,5 +71,8 @@ struct InvokeOptions {
 [[nodiscard]] int run_remove(Gateway& gateway, std::string const& name, Io& io);
 [[nodiscard]] int run_logs(Gateway& gateway, std::string const& name, bool follow, bool json_output, Io& io);
 [[nodiscard]] int run_metrics(Gateway& gateway, Io& io);
+[[nodiscard]] int run_image_push(Gateway& gateway, ImagePushOptions const& options, Io& io);
+[[nodiscard]] int run_image_list(Gateway& gateway, bool json, Io& io);
+[[nodiscard]] int run_image_remove(Gateway& gateway, std::string const& name, Io& io);
 
 }  // namespace mettctl

@@ -46,6 +46,20 @@ template <typename Parse>
   if (options.console) config["console"] = true;
   if (options.linux_executable) config["linux"] = true;
   if (!options.arguments.empty()) config["args"] = options.arguments;
+  if (options.image) {
+    // An image function: the store's image holds the program; no executable is sent.
+    if (!options.executable.empty()) return usage_failure("deploy takes either FILE or --image, not both");
+    if (options.image->empty()) return usage_failure("--image: the image name is empty");
+    config["image"] = *options.image;
+    if (!options.environment.empty()) config["env"] = options.environment;
+  } else if (!options.environment.empty()) {
+    return usage_failure("--env is for functions deployed from an image (--image)");
+  } else if (options.executable.empty()) {
+    return usage_failure("deploy needs FILE (an ELF executable) or --image NAME:TAG");
+  }
+  for (std::string const& entry : options.environment)
+    if (entry.find('=') == std::string::npos || entry.front() == '=')
+      return usage_failure("--env '" + entry + "': expected KEY=VALUE");
 
   std::string header;
   try {
@@ -55,6 +69,7 @@ template <typename Parse>
     return usage_failure("the function name is not valid UTF-8");
   }
 
+  if (options.image) return DeployRequest{name.value(), std::string(), std::move(header)};
   Result<std::string> executable = read_file(options.executable, "executable");
   if (!executable.ok()) return executable.failure();
   if (executable.value().empty()) return usage_failure("the executable '" + options.executable + "' is empty");

@@ -893,6 +893,12 @@ ImportError Importer::read_config(JsonValue root, ImageConfig& config) {
     }
   }
 
+  // When the image was made (RFC 3339 text, as the configuration says it; "" when absent).
+  JsonValue created{};
+  bool created_present = false;
+  if (lookup(root, "created", JsonType::String, false, what, created, created_present) != ImportError::None) return error_;
+  if (created_present && copy_string(created, "created", config.created) != ImportError::None) return error_;
+
   JsonValue settings{};
   bool settings_present = false;
   if (lookup(root, "config", JsonType::Object, false, what, settings, settings_present) != ImportError::None) return error_;

@@ -6,6 +6,7 @@
 #include "framework.hpp"
 #include "layout/checksum.hpp"
 #include "store/client.hpp"
+#include "store/image.hpp"
 
 namespace {
 
@@ -214,7 +215,8 @@ void open_is_shared_and_read_only(test::Case& test) {
   EXPECT(first_handle != second_handle);
   auto identity = REQUIRE_OK(Capability(first.selector()).identify());
   EXPECT_EQ(static_cast<u64>(identity.type), static_cast<u64>(ObjectType::Memory));
-  EXPECT_EQ(identity.rights, abi::rights_of(abi::MemoryRight::Read));
+  // Read and Execute (an image tree's program text is mapped executable), never Write.
+  EXPECT_EQ(identity.rights, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Execute));
   store::StatReply stat{};
   EXPECT_STATUS(client.stat(PYTHON, stat), store::STATUS_OK);
   EXPECT_EQ(stat.openers, 2);
@@ -280,7 +282,17 @@ void requests_are_checked(test::Case& test) {
   EXPECT_STATUS(client.stat("checked", stat), store::STATUS_NOT_FOUND);
   EXPECT_STATUS(client.close(777), store::STATUS_BAD_HANDLE);
   Message reply;
-  EXPECT_STATUS(client.call(Message::make(store::IMPORT), reply), store::STATUS_UNSUPPORTED);
+  // IMPORT (docs/IMAGES.md): short, a tenant beyond MAX_TENANT, a bad reference, no buffer.
+  EXPECT_STATUS(client.call(Message::make(store::IMPORT), reply), store::STATUS_BAD_REQUEST);
+  Message import = Message::make(store::IMPORT);
+  import.words[0] = store::MAX_TENANT + 1;
+  import.set_words(store::IMPORT, store::IMPORT_WORDS);
+  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_REQUEST);
+  import.words[0] = 1;
+  store::pack_text("+bad", &import.words[1], store::NAME_BYTES);
+  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_REQUEST);
+  store::pack_text("good:1", &import.words[1], store::NAME_BYTES);
+  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_BUFFER);
   EXPECT_STATUS(client.call(Message::make(99), reply), store::STATUS_BAD_REQUEST);
   EXPECT_STATUS(client.call(Message::make(store::STAT, {0x6f6874797000ull}), reply), store::STATUS_BAD_REQUEST);
   EXPECT_STATUS(client.call(Message::make(store::WRITE, {handle}), reply), store::STATUS_BAD_REQUEST);

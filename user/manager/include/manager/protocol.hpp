@@ -59,12 +59,26 @@ enum Request : u32 {
   // run of NUL-terminated strings. Errors: NOT_FOUND (detail 0: `name` for a replace, 1: `source`),
   // NAME_TAKEN (create of a live name), and DEPLOY's.
   CONFIGURE = 7,
+  // Deploys a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
+  // image"): words 0-3 name, 4-19 image reference (NUL-padded, store/image.hpp), 20-26
+  // FunctionConfig (FUNCTION_FLAG_LINUX and FUNCTION_FLAG_IMAGE are implied), 27 flags
+  // (DEPLOY_IMAGE_ARGUMENTS: the argument strings replace the image's Cmd), 28 bytes of argument
+  // strings, 29 bytes of environment strings ("KEY=VALUE", added to the image's or replacing the
+  // same KEY), from word 30 the argument strings then the environment strings (each
+  // NUL-terminated). The image's tree is opened in the store and shared, never copied.
+  DEPLOY_IMAGE = 12,
 };
 enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
 constexpr u64 CONFIGURE_TEXT_FIRST_WORD = 18;
 constexpr u64 CONFIGURE_TEXT_BYTES = (metteagle::abi::MESSAGE_WORDS - CONFIGURE_TEXT_FIRST_WORD) * 8;  // 368.
 constexpr u64 DIGEST_BYTES = 32;  // SHA-256.
 constexpr u64 DESCRIBE_WORDS = 20;
+
+constexpr u64 DEPLOY_IMAGE_REFERENCE_WORD = 4;
+constexpr u64 DEPLOY_IMAGE_CONFIG_WORD = 20;
+constexpr u64 DEPLOY_IMAGE_FLAGS_WORD = 27;
+constexpr u64 DEPLOY_IMAGE_STRINGS_WORD = 30;
+constexpr u64 DEPLOY_IMAGE_ARGUMENTS = 1;
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
 enum FunctionEvent : u32 {
@@ -101,6 +115,8 @@ enum Status : u32 {
   STATUS_NO_TENANT_SHARE = 17,   // Deploy of a tenant's first function: the manager's pool has no
                                  // share left for another tenant.
   STATUS_OUT_OF_MEMORY = 18,     // The machine had no physical memory left (not a quota).
+  STATUS_NO_SUCH_IMAGE = 19,     // DEPLOY_IMAGE: the tenant has no image of that reference (word 0:
+                                 // the store's status; 0 = NOT_FOUND, else the store failed).
 };
 
 constexpr const char* status_name(u64 status) {
@@ -108,7 +124,7 @@ constexpr const char* status_name(u64 status) {
                                    "BAD_EXECUTABLE", "BUSY",        "CRASHED",        "TIMEOUT",
                                    "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR",
                                    "TOO_DEEP",  "TOO_MANY_CALLS",   "TENANT_BUSY",    "TENANT_FUNCTION_LIMIT",
-                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY"};
+                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY", "NO_SUCH_IMAGE"};
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
 

@@ -55,9 +55,20 @@ enum Request : u32 {
   OPEN = 8,
   CLOSE = 9,  // words: 0 read handle.
   INFO = 10,  // Reply: StoreInfo.
-  // Reserved for the image importer: a CREATE whose bytes (an OCI or docker archive) are
-  // transformed by the store into an image (words as CREATE). Answered UNSUPPORTED today.
+  // Imports an image archive (OCI layout or docker-archive, plain or gzip; docs/IMAGES.md):
+  // words 0 tenant (0-MAX_TENANT), 1-16 image reference (store/image.hpp; all zero: the name the
+  // archive gives), 17 flags (0); capabilities[0]: the client's write buffer, as CREATE.
+  // Reply: word 0 an import handle. WRITE streams the archive's bytes into it (each file of the
+  // archive is spooled on the disk as it arrives; nothing is kept whole in memory), ABORT drops
+  // everything, COMMIT verifies and unpacks it, writes the packed tree and the image record and
+  // answers ImportReply. A refused archive is IMPORT_FAILED (ImportFailure in the words) and
+  // leaves nothing behind; the handle ends with it.
   IMPORT = 11,
+  // words: 0 tenant, 1 index (in reference order). Reply: ImageListReply.
+  IMAGE_LIST = 12,
+  // words: 0 tenant, 1-16 reference. Deletes the record and the tree; OPEN_ELSEWHERE while the
+  // tree is open (a deployed function uses it).
+  IMAGE_DELETE = 13,
 };
 
 enum Status : u32 {
@@ -76,8 +87,10 @@ enum Status : u32 {
   STATUS_CATALOG_FULL = 12,    // The catalog's journal cannot hold the live entries.
   STATUS_TOO_FRAGMENTED = 13,  // The free space is in too many pieces for one blob.
   STATUS_TOO_LARGE = 14,       // Beyond MAX_BLOB_BYTES.
-  STATUS_UNSUPPORTED = 15,     // A request this store does not implement (IMPORT, today).
+  STATUS_UNSUPPORTED = 15,     // A request this store does not implement.
   STATUS_NO_DISK = 16,         // The store runs without a usable disk.
+  STATUS_IMPORT_FAILED = 17,   // The archive was refused: ImportFailure says why.
+  STATUS_BUSY = 18,            // MAX_IMPORTS imports are running; retry later.
 };
 
 constexpr const char* status_name(u64 status) {
@@ -85,7 +98,7 @@ constexpr const char* status_name(u64 status) {
                                    "NO_SPACE",     "OPEN_ELSEWHERE", "BAD_HANDLE",       "BAD_BUFFER",
                                    "TOO_MANY_HANDLES", "OUT_OF_MEMORY", "IO_ERROR",       "CORRUPT",
                                    "CATALOG_FULL", "TOO_FRAGMENTED", "TOO_LARGE",         "UNSUPPORTED",
-                                   "NO_DISK"};
+                                   "NO_DISK",      "IMPORT_FAILED",  "BUSY"};
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
 
@@ -159,8 +172,43 @@ inline bool unpack_digest(const u64* words, char (&digest)[DIGEST_BYTES]) {
   return unpack_text<is_digest_byte>(words, DIGEST_BYTES, 0, digest);
 }
 
+// Imports running at once (each holds the tree it builds in memory until COMMIT).
+constexpr u64 MAX_IMPORTS = 2;
+constexpr u64 IMPORT_WORDS = 1 + NAME_WORDS + 1;  // 18.
+
+// Reply words of an import's COMMIT.
+struct ImportReply {
+  u64 tree_bytes;
+  u64 record_bytes;
+  char digest[80];
+  char name[NAME_BYTES];  // The normalised reference the image was stored under.
+};
+constexpr u64 IMPORT_REPLY_WORDS = sizeof(ImportReply) / 8;
+
+// IMPORT_FAILED's words: word 0 the importer's error (imagefs::ImportError) or one of the codes
+// below, then a NUL-terminated sentence naming the problem.
+constexpr u64 IMPORT_NO_NAME = 200;    // Neither the request nor the archive names the image.
+constexpr u64 IMPORT_BAD_NAME = 201;   // The archive's name is not a valid reference.
+constexpr u64 IMPORT_NO_SPACE = 202;   // The packed tree does not fit the disk.
+constexpr u64 IMPORT_IN_USE = 203;     // An image of that name is in use by a deployed function.
+constexpr u64 IMPORT_MESSAGE_BYTES = (metteagle::abi::MESSAGE_WORDS - 1) * 8;
+
+// Reply words of IMAGE_LIST.
+struct ImageListReply {
+  u64 total;        // The tenant's images.
+  u64 present;      // 1 when `index` < total (the fields below are filled).
+  u64 tree_bytes;
+  u64 sequence;     // The record's commit order.
+  char digest[80];
+  char created[48];
+  char name[NAME_BYTES];
+};
+constexpr u64 IMAGE_LIST_WORDS = sizeof(ImageListReply) / 8;
+
 constexpr u64 CREATE_WORDS = NAME_WORDS + DIGEST_WORDS + 2;  // 36.
 static_assert(CREATE_WORDS <= metteagle::abi::MESSAGE_WORDS);
 static_assert(STAT_WORDS <= metteagle::abi::MESSAGE_WORDS);
+static_assert(IMPORT_REPLY_WORDS <= metteagle::abi::MESSAGE_WORDS);
+static_assert(IMAGE_LIST_WORDS <= metteagle::abi::MESSAGE_WORDS);
 
 }  // namespace store

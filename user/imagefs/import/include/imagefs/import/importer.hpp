@@ -71,6 +71,7 @@ struct ImageConfig {
   StringList env;
   const char* working_dir = "";
   const char* user = "";
+  const char* created = "";  // The configuration's `created` (RFC 3339), "" when absent.
   u32 layers = 0;
   u64 unpacked_bytes = 0;  // Decompressed layer bytes.
   u64 entries = 0;         // Layer entries applied (whiteouts included).

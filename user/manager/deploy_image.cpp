@@ -1,0 +1,337 @@
+// DEPLOY_IMAGE: a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
+// image"). The image's record gives the command line (Entrypoint + Cmd, or Entrypoint + the
+// deploy's arguments) and the environment (the image's, with the deploy's added or replacing the
+// same keys); the tree is opened in the store and shared read-only by every invocation, never
+// copied. While the function exists the tree stays open, so the store refuses to delete the image.
+// Invariant: every store handle and capability this request takes is either owned by the deployed
+// function or given back before the answer.
+#include "imagefs/reader.hpp"
+#include "lib/elf.hpp"
+#include "service.hpp"
+#include "store/client.hpp"
+#include "store/image.hpp"
+
+namespace manager {
+namespace {
+
+using namespace sys;
+
+constexpr u64 PAGE = 4096;
+constexpr u64 RECORD_OFFSET = 2ull << 30;  // Within the worker's scratch window, above any tree.
+constexpr const char* DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE - 1) / PAGE; }
+u64 length_of(const char* text) {
+  u64 length = 0;
+  while (text[length] != '\0') ++length;
+  return length;
+}
+bool same_key(const char* left, const char* right) {
+  u64 i = 0;
+  for (; left[i] != '\0' && left[i] != '=' && left[i] == right[i]; ++i) {}
+  return left[i] == '=' && right[i] == '=';
+}
+
+// The argument block DEPLOY takes: the program's path, argv[1..], an empty string, then the
+// environment; `overflow` once it would pass MAX_ARGUMENT_BYTES (`needed` keeps counting).
+struct Block {
+  char bytes[MAX_ARGUMENT_BYTES] = {};
+  u64 used = 0;
+  u64 needed = 0;
+  void add(const char* text, u64 length) {
+    needed += length + 1;
+    if (needed > MAX_ARGUMENT_BYTES) return;
+    for (u64 i = 0; i < length; ++i) bytes[used + i] = text[i];
+    bytes[used + length] = '\0';
+    used += length + 1;
+  }
+  bool overflow() const { return needed > MAX_ARGUMENT_BYTES; }
+};
+
+// Strings back to back, each NUL-terminated: the index-th, or nullptr.
+const char* nth(const char* strings, u64 bytes, u64 index) {
+  u64 at = 0;
+  for (u64 i = 0; at < bytes; ++i) {
+    if (i == index) return strings + at;
+    at += length_of(strings + at) + 1;
+  }
+  return nullptr;
+}
+u64 count_strings(const char* strings, u64 bytes) {
+  u64 count = 0;
+  for (u64 at = 0; at < bytes; at += length_of(strings + at) + 1) ++count;
+  return count;
+}
+// True when `bytes` of strings are NUL-terminated strings (empty allowed only when `empty_ok`).
+bool well_formed(const char* strings, u64 bytes) { return bytes == 0 || strings[bytes - 1] == '\0'; }
+
+// A regular file at `path` in the tree.
+bool is_file(const imagefs::Reader& reader, const char* path, u64 length) {
+  imagefs::Resolution found = reader.resolve(imagefs::ROOT_INODE, path, length, true);
+  u64 offset = 0;
+  u64 size = 0;
+  return found.error == imagefs::ReadError::None && reader.file_extent(found.inode, offset, size);
+}
+
+void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
+
+// A store read handle and the capability that came with it, closed when the scope ends (unless
+// kept).
+class OpenBlob {
+ public:
+  OpenBlob(const store::Client& client, u64 slot, void (*free_slot)(Worker&, u64), Worker& worker)
+      : client_(client), slot_(slot), free_slot_(free_slot), worker_(worker) {}
+  ~OpenBlob() {
+    if (handle_ != 0) (void)client_.close(handle_);
+    if (held_) (void)Capability(slot_).remove();
+    if (slot_ != 0) free_slot_(worker_, slot_);
+  }
+  store::Status open(const char* name) {
+    store::Status opened = client_.open(name, slot_, handle_, size_);
+    // The store's reply came to this worker: its receive slots are the service's again.
+    set_receive_slots(worker_.receive_slots[0], worker_.receive_slots[1]);
+    held_ = opened == store::STATUS_OK;
+    if (!held_) handle_ = 0;
+    return opened;
+  }
+  // The caller (a deployed function) owns the handle and the capability now.
+  void keep() {
+    handle_ = 0;
+    held_ = false;
+    slot_ = 0;
+  }
+  u64 slot() const { return slot_; }
+  u64 handle() const { return handle_; }
+  u64 size() const { return size_; }
+
+ private:
+  const store::Client& client_;
+  u64 slot_;
+  void (*free_slot_)(Worker&, u64);
+  Worker& worker_;
+  u64 handle_ = 0;
+  u64 size_ = 0;
+  bool held_ = false;
+};
+
+void free_worker_slot(Worker& worker, u64 slot) { worker.slots->free(slot); }
+void free_shared_slot(Worker&, u64 slot) { free_global_slot(slot); }
+
+}  // namespace
+
+void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
+  Manager& state = manager_state();
+  char name[NAME_BYTES];
+  if (request.word_count() < DEPLOY_IMAGE_STRINGS_WORD || !unpack_name(request.words, name))
+    return status(answer, STATUS_BAD_REQUEST);
+  const auto* raw_reference = reinterpret_cast<const char*>(&request.words[DEPLOY_IMAGE_REFERENCE_WORD]);
+  u64 reference_length = 0;
+  while (reference_length < store::NAME_BYTES && raw_reference[reference_length] != '\0') ++reference_length;
+  char reference[store::NAME_BYTES];
+  if (!store::normalise_image_name(raw_reference, reference_length, reference)) return status(answer, STATUS_BAD_REQUEST);
+  u64 flags = request.words[DEPLOY_IMAGE_FLAGS_WORD];
+  u64 argument_bytes = request.words[DEPLOY_IMAGE_FLAGS_WORD + 1];
+  u64 environment_bytes = request.words[DEPLOY_IMAGE_FLAGS_WORD + 2];
+  u64 available = (request.word_count() - DEPLOY_IMAGE_STRINGS_WORD) * 8;
+  if ((flags & ~DEPLOY_IMAGE_ARGUMENTS) != 0 || argument_bytes > available || environment_bytes > available - argument_bytes)
+    return status(answer, STATUS_BAD_REQUEST);
+  const auto* deploy_arguments = reinterpret_cast<const char*>(&request.words[DEPLOY_IMAGE_STRINGS_WORD]);
+  const char* deploy_environment = deploy_arguments + argument_bytes;
+  if (!well_formed(deploy_arguments, argument_bytes) || !well_formed(deploy_environment, environment_bytes))
+    return status(answer, STATUS_BAD_REQUEST);
+  for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) {
+    const char* entry = deploy_environment + at;
+    u64 key = 0;
+    while (entry[key] != '\0' && entry[key] != '=') ++key;
+    if (key == 0 || entry[key] != '=') return status(answer, STATUS_BAD_REQUEST);
+  }
+  FunctionConfig config;
+  __builtin_memcpy(&config, &request.words[DEPLOY_IMAGE_CONFIG_WORD], sizeof config);
+  bool defaults = true;
+  for (u64 i = 0; i < 7; ++i) defaults = defaults && request.words[DEPLOY_IMAGE_CONFIG_WORD + i] == 0;
+  if (defaults) config = DEFAULT_CONFIG;
+  config.flags |= FUNCTION_FLAG_LINUX | FUNCTION_FLAG_IMAGE;
+
+  // The tenant's image: its record names the tree. Images belong to the API-key tenant (the
+  // sub-tenant a front door names), as the gateway stored them.
+  store::Client client{Endpoint(MANAGER_STORE)};
+  char record_name[store::NAME_BYTES];
+  store::image_record_name(request.badge & 0xffff, reference, record_name);
+  auto record_slot = worker.slots->allocate();
+  auto tree_slot = allocate_global_slot();
+  if (!record_slot || !tree_slot) {
+    if (record_slot) worker.slots->free(record_slot.value());
+    if (tree_slot) free_global_slot(tree_slot.value());
+    return status(answer, STATUS_INTERNAL_ERROR, static_cast<u64>(record_slot ? tree_slot.error() : record_slot.error()));
+  }
+  OpenBlob record(client, record_slot.value(), free_worker_slot, worker);
+  OpenBlob tree(client, tree_slot.value(), free_shared_slot, worker);
+  store::Status opened = record.open(record_name);
+  if (opened != store::STATUS_OK) return status(answer, STATUS_NO_SUCH_IMAGE, opened == store::STATUS_NOT_FOUND ? 0 : static_cast<u64>(opened));
+  u64 record_address = worker.scratch_base + RECORD_OFFSET;
+  if (!state.self.map(Memory(record.slot()), 0, record_address, pages_for(record.size()),
+                      abi::rights_of(abi::MemoryRight::Read)).ok())
+    return status(answer, STATUS_INTERNAL_ERROR);
+  const auto* record_bytes = reinterpret_cast<const u8*>(record_address);
+  store::ImageRecord header{};
+  bool valid = store::check_image_record(record_bytes, record.size(), header);
+  if (valid) opened = tree.open(header.tree);
+  if (!valid || opened != store::STATUS_OK || tree.size() == 0 || tree.size() > MAX_IMAGE_TREE_BYTES) {
+    (void)state.self.unmap(record_address, pages_for(record.size()));
+    if (!valid) return status(answer, STATUS_BAD_EXECUTABLE, static_cast<u64>(klib::ElfStatus::BadImageTree));
+    return status(answer, STATUS_NO_SUCH_IMAGE, opened == store::STATUS_NOT_FOUND ? 0 : static_cast<u64>(opened));
+  }
+  auto mapped = map_scratch(worker, Memory(tree.slot()), pages_for(tree.size()), false);
+  if (!mapped) {
+    (void)state.self.unmap(record_address, pages_for(record.size()));
+    return status(answer, STATUS_INTERNAL_ERROR, static_cast<u64>(mapped.error()));
+  }
+  imagefs::Reader reader;
+  bool readable = reader.open(reinterpret_cast<const void*>(mapped.value()), pages_for(tree.size()) * PAGE);
+
+  // The record's strings: working directory, user, entrypoint, cmd, environment.
+  const auto* strings = reinterpret_cast<const char*>(record_bytes + sizeof header);
+  u64 strings_bytes = header.strings_bytes;
+  u64 first_entrypoint = 2;
+  u64 first_cmd = first_entrypoint + header.entrypoint_count;
+  u64 first_env = first_cmd + header.cmd_count;
+  bool replace_cmd = (flags & DEPLOY_IMAGE_ARGUMENTS) != 0;
+  u64 argv_count = header.entrypoint_count + (replace_cmd ? count_strings(deploy_arguments, argument_bytes) : header.cmd_count);
+  auto argv = [&](u64 index) -> const char* {
+    if (index < header.entrypoint_count) return nth(strings, strings_bytes, first_entrypoint + index);
+    index -= header.entrypoint_count;
+    return replace_cmd ? nth(deploy_arguments, argument_bytes, index) : nth(strings, strings_bytes, first_cmd + index);
+  };
+  // The environment: the image's entries (a deploy entry of the same key replaces one), then the
+  // deploy's new keys.
+  const char* path_variable = nullptr;
+  auto environment_entry = [&](const char* entry) {
+    if (entry[0] == 'P' && entry[1] == 'A' && entry[2] == 'T' && entry[3] == 'H' && entry[4] == '=') path_variable = entry + 5;
+  };
+  Block block;
+  Status refused = STATUS_OK;
+  u64 detail = 0;
+  char program[MAX_ARGUMENT_BYTES] = {};
+  if (!readable) {
+    refused = STATUS_BAD_EXECUTABLE;
+    detail = static_cast<u64>(klib::ElfStatus::BadImageTree);
+  } else if (argv_count == 0) {
+    refused = STATUS_BAD_EXECUTABLE;  // Neither Entrypoint nor Cmd (nor arguments): nothing to run.
+    detail = static_cast<u64>(klib::ElfStatus::NoProgramInImage);
+  }
+  // The final environment first, for PATH.
+  u64 image_env_count = header.env_count;
+  for (u64 i = 0; i < image_env_count; ++i) {
+    const char* entry = nth(strings, strings_bytes, first_env + i);
+    const char* chosen = entry;
+    for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1)
+      if (same_key(deploy_environment + at, entry)) chosen = deploy_environment + at;
+    environment_entry(chosen);
+  }
+  for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) environment_entry(deploy_environment + at);
+  if (refused == STATUS_OK) {
+    // argv[0]: a path in the tree, or a name searched in PATH's directories (as a shell would).
+    const char* command = argv(0);
+    u64 command_length = length_of(command);
+    bool has_slash = false;
+    for (u64 i = 0; i < command_length; ++i) has_slash = has_slash || command[i] == '/';
+    u64 program_length = 0;
+    if (has_slash) {
+      const char* working = nth(strings, strings_bytes, 0);
+      u64 working_length = command[0] == '/' ? 0 : length_of(working);
+      if (working_length + 1 + command_length < sizeof program) {
+        for (u64 i = 0; i < working_length; ++i) program[program_length++] = working[i];
+        if (working_length > 0) program[program_length++] = '/';
+        for (u64 i = 0; i < command_length; ++i) program[program_length++] = command[i];
+      }
+    } else {
+      const char* search = path_variable != nullptr ? path_variable : DEFAULT_PATH;
+      while (program_length == 0 && *search != '\0') {
+        u64 directory = 0;
+        while (search[directory] != '\0' && search[directory] != ':') ++directory;
+        if (directory > 0 && directory + 1 + command_length < sizeof program) {
+          u64 length = 0;
+          for (u64 i = 0; i < directory; ++i) program[length++] = search[i];
+          program[length++] = '/';
+          for (u64 i = 0; i < command_length; ++i) program[length++] = command[i];
+          program[length] = '\0';
+          if (is_file(reader, program, length)) program_length = length;
+        }
+        search += directory;
+        if (*search == ':') ++search;
+      }
+    }
+    if (program_length == 0 || !is_file(reader, program, program_length)) {
+      refused = STATUS_BAD_EXECUTABLE;
+      detail = static_cast<u64>(klib::ElfStatus::NoProgramInImage);
+    } else {
+      block.add(program, program_length);
+      for (u64 i = 1; i < argv_count; ++i) block.add(argv(i), length_of(argv(i)));
+      block.add("", 0);
+      for (u64 i = 0; i < image_env_count; ++i) {
+        const char* entry = nth(strings, strings_bytes, first_env + i);
+        const char* chosen = entry;
+        for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1)
+          if (same_key(deploy_environment + at, entry)) chosen = deploy_environment + at;
+        block.add(chosen, length_of(chosen));
+      }
+      for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) {
+        bool replaced = false;
+        for (u64 i = 0; i < image_env_count; ++i)
+          replaced = replaced || same_key(deploy_environment + at, nth(strings, strings_bytes, first_env + i));
+        if (!replaced) block.add(deploy_environment + at, length_of(deploy_environment + at));
+      }
+      if (block.overflow()) {
+        refused = STATUS_BAD_REQUEST;  // Word 0: the bytes needed, word 1: the bytes that fit.
+        detail = block.needed;
+      }
+    }
+  }
+  unmap_scratch(worker, pages_for(tree.size()));
+  (void)state.self.unmap(record_address, pages_for(record.size()));
+  if (refused != STATUS_OK) {
+    answer = Message::make(refused, {detail, refused == STATUS_BAD_REQUEST ? MAX_ARGUMENT_BYTES : 0});
+    return;
+  }
+
+  // The rest is DEPLOY's work on the shared tree: admission, the tenant's storage (the tree's
+  // pages, as for a copied tree: the function keeps it resident), the registry.
+  Message deploy = Message::make(DEPLOY);
+  pack_name(name, deploy.words);
+  deploy.words[4] = tree.size();
+  __builtin_memcpy(&deploy.words[5], &config, sizeof config);
+  __builtin_memcpy(&deploy.words[DEPLOY_ARGUMENTS_FIRST_WORD], block.bytes, block.used);
+  deploy.set_words(DEPLOY, DEPLOY_ARGUMENTS_FIRST_WORD + (block.used + 7) / 8);
+  deploy.badge = request.badge;
+  SharedTree shared{tree.slot(), tree.handle()};
+  deploy_function(worker, deploy, answer, &shared);
+  if (answer.label() == STATUS_OK) tree.keep();
+}
+
+// Store handles of removed image functions, closed outside the registry lock.
+namespace {
+constexpr usize MAX_QUEUED_CLOSES = 256;
+u64 queued_closes[MAX_QUEUED_CLOSES];
+usize queued_count = 0;
+}  // namespace
+
+void queue_store_close(u64 handle) {
+  // Registry lock held. Beyond the queue's room the handle stays open (the image then cannot be
+  // deleted until the store restarts); the queue is emptied after every request.
+  if (queued_count < MAX_QUEUED_CLOSES) queued_closes[queued_count++] = handle;
+}
+
+void close_queued_store_handles(Worker&) {
+  store::Client client{Endpoint(MANAGER_STORE)};
+  for (;;) {
+    u64 handle = 0;
+    {
+      LockGuard guard(manager_state().registry.lock());
+      if (queued_count == 0) return;
+      handle = queued_closes[--queued_count];
+    }
+    (void)client.close(handle);
+  }
+}
+
+}  // namespace manager
