@@ -31,6 +31,7 @@ struct Parsed {
   InvokeOptions invoke;
   ImagePushOptions image_push;
   std::string name;  // describe, rm, logs
+  bool follow = false;  // logs --follow
 };
 
 [[nodiscard]] int dispatch(CLI::App const& app, Parsed const& parsed, Io& io) {
@@ -57,7 +58,7 @@ struct Parsed {
   if (verb == "ls") return run_list(gateway.value(), parsed.json, io);
   if (verb == "describe") return run_describe(gateway.value(), parsed.name, parsed.json, io);
   if (verb == "rm") return run_remove(gateway.value(), parsed.name, io);
-  if (verb == "logs") return run_logs(gateway.value(), parsed.name, io);
+  if (verb == "logs") return run_logs(gateway.value(), parsed.name, parsed.follow, parsed.json, io);
   if (verb == "image") {
     std::string const& image_verb = command->get_subcommands().at(0)->get_name();
     if (image_verb == "push") return run_image_push(gateway.value(), parsed.image_push, io);
@@ -81,7 +82,7 @@ struct Parsed {
       ->type_name("KEY")
       ->capture_default_str()
       ->envname("METTCTL_KEY");
-  app.add_flag("--json", parsed.json, "machine-readable output for ls and describe");
+  app.add_flag("--json", parsed.json, "machine-readable output for ls, describe and logs");
   app.add_option("--request-timeout", parsed.request_timeout, "how long to wait for the gateway's answer")
       ->type_name("DURATION")
       ->capture_default_str();
@@ -116,9 +117,12 @@ struct Parsed {
 
   app.add_subcommand("ls", "list the functions");
   for (auto [verb, help] : {std::pair{"describe", "show a function's configuration and counters"},
-                            std::pair{"rm", "remove a function"}, std::pair{"logs", "print a function's recent log"}}) {
+                            std::pair{"rm", "remove a function"}}) {
     app.add_subcommand(verb, help)->add_option("name", parsed.name, "function name")->type_name("NAME")->required();
   }
+  CLI::App* logs = app.add_subcommand("logs", "print a function's recent log lines (stderr, failures, results)");
+  logs->add_option("name", parsed.name, "function name")->type_name("NAME")->required();
+  logs->add_flag("--follow,-f", parsed.follow, "keep printing new lines (polls once a second) until interrupted");
   app.add_subcommand("metrics", "print the gateway's Prometheus metrics");
 
   std::string push_name;

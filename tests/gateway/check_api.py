@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import random
+import re
 import select
 import socket
 import sys
@@ -271,6 +272,187 @@ def check_concurrency(port, functions):
 BUSYBOX = "/bin/busybox"  # From Debian's busybox-static (scripts/packages/linux.list).
 
 
+def check_openfaas(port):
+    """OpenFaaS's shapes (docs/API.md, OpenFaaS routes) end to end, with exact JSON: deploy from an
+    executable uploaded the native way, FunctionStatus, info, scale, the watchdog's Http_* variables
+    and envVars in a Linux function's environment, a failing function's stdout with 500, update in
+    place with an invocation in flight, delete with a JSON body, and the 400s."""
+    # Tenant 7 (the boot key): its own storage quota holds busybox and the copies made of it.
+    alpha = Client(port, KEY_BOOT)
+    json_headers = {"Content-Type": "application/json"}
+
+    def faas(method, path, document):
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        status, headers, data = alpha.request(method, path, body=body, headers=json_headers)
+        try:
+            return status, headers, json.loads(data)
+        except ValueError:
+            return status, headers, data
+
+    with open(BUSYBOX, "rb") as image:
+        # Deployments made from it take its configuration (here a 20 s timeout) where theirs says nothing.
+        status, _, body = deploy(alpha, "busybox", image.read(), linux=True, memory=32 << 20, timeout_ms=20000)
+    check(status == 201, f"openfaas: upload busybox the native way: 201 (got {status} {body[:100]!r})")
+
+    printenv = {"service": "printenv", "image": "busybox",
+                "envProcess": "sh -c 'echo \"$GREETING|$Http_Method|$Http_Path|$Http_Query|$Http_X_Custom_Header|'"
+                              "'$Http_Content_Type|$Http_Authorization|${fprocess%% *}\"'",
+                "envVars": {"GREETING": "hello env"}, "labels": {"team": "a"}, "annotations": {"note": "n"},
+                "limits": {"memory": "32Mi"}, "requests": {"memory": "16Mi"}, "secrets": []}
+    status, _, reply = faas("POST", "/system/functions", printenv)
+    digest = reply.get("digest", "") if isinstance(reply, dict) else ""
+    check(status == 202 and isinstance(reply, dict) and set(reply) == {"name", "digest"} and
+          reply["name"] == "printenv" and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None,
+          f"openfaas: POST /system/functions with a FunctionDeployment: 202 {{name, digest}} (got {status} {reply!r})")
+    status, _, body = alpha.request("PATCH", "/function/printenv/sub/path?a=1&b=two", body=b"",
+                                    headers={"X-Custom-Header": "yes", "Content-Type": "text/plain"})
+    check(status == 200 and body == b"hello env|PATCH|/sub/path|a=1&b=two|yes|text/plain||sh\n",
+          f"openfaas: envVars, fprocess and the watchdog's Http_* variables in the function's environment, "
+          f"no Authorization (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/function/printenv")
+    check(status == 200 and body == b"hello env|GET|/|||||sh\n",
+          f"openfaas: GET /function/printenv: Http_Path /, no Http_Query (got {status} {body!r})")
+
+    status, _, described = faas("GET", "/system/function/printenv", b"")
+    created = described.get("createdAt", "") if isinstance(described, dict) else ""
+    expected = {"name": "printenv", "image": "busybox", "invocationCount": 2, "replicas": 1, "availableReplicas": 1,
+                "envProcess": printenv["envProcess"], "labels": {"team": "a"}, "annotations": {"note": "n"},
+                "limits": {"memory": str(32 << 20)}, "createdAt": created, "digest": digest}
+    check(status == 200 and described == expected and
+          re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", created) is not None,
+          f"openfaas: GET /system/function/printenv: the FunctionStatus (got {status} {described!r})")
+    status, _, listed = faas("GET", "/system/functions", b"")
+    entry = next((item for item in listed if item.get("name") == "printenv"), {}) if isinstance(listed, list) else {}
+    check(status == 200 and all(entry.get(key) == value for key, value in expected.items()),
+          f"openfaas: GET /system/functions lists printenv's FunctionStatus members (got {status} {entry!r})")
+    status, _, info = faas("GET", "/system/info", b"")
+    check(status == 200 and info == {"provider": {"provider": "metteagle", "orchestration": "metteagle-manager",
+                                                  "version": {"release": "dev", "sha": ""}},
+                                     "version": {"release": "dev", "sha": ""}, "arch": "x86_64"},
+          f"openfaas: GET /system/info (got {status} {info!r})")
+    status, _, reply = faas("POST", "/system/scale-function/printenv", {"serviceName": "printenv", "replicas": 3})
+    check(status == 202 and reply == {"name": "printenv", "replicas": 3}, f"openfaas: scale: 202 (got {status} {reply!r})")
+    status, _, described = faas("GET", "/system/function/printenv", b"")
+    check(status == 200 and described.get("replicas") == 3 and described.get("availableReplicas") == 1,
+          f"openfaas: replicas as asked, one available (got {status} {described!r})")
+
+    # A non-zero exit: the function's stdout is the body, 500, the error in headers.
+    status, _, reply = faas("POST", "/system/functions", {"service": "fails", "image": "busybox",
+                                                          "envProcess": "sh -c 'echo partial; echo why >&2; exit 3'"})
+    check(status == 202, f"openfaas: deploy fails: 202 (got {status} {reply!r})")
+    status, headers, body = alpha.request("POST", "/function/fails", body=b"")
+    check(status == 500 and body == b"partial\n" and headers.get("X-Exit-Code") == "3" and
+          headers.get("X-Function-Error") == "exited with code 3",
+          f"openfaas: a non-zero exit: 500, stdout as the body, X-Exit-Code and X-Function-Error "
+          f"(got {status} {body!r} {headers.get('X-Function-Error')!r})")
+
+    # Its logs: stderr (with the personality's own lines, "linux: ..."), the failure's stdout and
+    # the result line, as OpenFaaS's JSON lines.
+    call = headers.get("X-Call-Id", "?")
+    status, headers, body = alpha.request("GET", "/system/logs?name=fails")
+    lines = [json.loads(line) for line in body.decode().splitlines()] if status == 200 else []
+    stamps = [line.pop("timestamp", "") for line in lines]
+    texts = [line.get("text", "") for line in lines]
+    result_text = texts[-1] if texts else ""
+    check(status == 200 and headers.get("Content-Type") == "application/x-ndjson" and len(lines) >= 3 and
+          all({key: value for key, value in line.items() if key != "text"} ==
+              {"name": "fails", "namespace": "", "instance": call} for line in lines) and
+          texts[0] == "why" and all(text.startswith("linux: ") for text in texts[1:-2]) and texts[-2] == "partial" and
+          re.fullmatch(rf"call={call} status=FAILED exit_code=3 output_bytes=8 duration_seconds=\d+\.\d{{6}}",
+                       result_text) is not None and
+          all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp) for stamp in stamps),
+          f"openfaas: GET /system/logs?name=fails: stderr, stdout of the failure, the result line (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&tail=1")
+    check(status == 200 and len(body.splitlines()) == 1 and json.loads(body)["text"] == result_text,
+          f"openfaas: logs with tail=1: the last line only (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&since=2300-01-01T00%3A00%3A00Z")
+    check(status == 200 and body == b"", f"openfaas: logs since a later time: none (got {status} {body!r})")
+    status, _, body = alpha.request("GET", f"/system/logs?name=fails&since={stamps[0] if stamps else 'x'}")
+    check(status == 200 and len(body.splitlines()) == len(lines), f"openfaas: logs since the first line's time: all "
+                                                                   f"of them (got {status} {body!r})")
+    status, _, body = alpha.request("GET", "/system/logs?name=fails&since=yesterday")
+    check(status == 400 and json.loads(body) == {"error": "since must be a time as createdAt and timestamps show it "
+                                                          "(RFC 3339, UTC)"}, f"openfaas: logs with a bad since: 400 "
+                                                                              f"(got {status} {body!r})")
+    status, _, body = Client(port, KEY_A).request("GET", "/system/logs?name=fails")
+    check(status == 404, f"openfaas: another tenant cannot read fails's logs: 404 (got {status} {body!r})")
+
+    # Update in place: an invocation in flight finishes on the old version, new ones get the new
+    # (both at once within the tenant's 44 MiB memory share: 20 MiB each).
+    status, _, reply = faas("POST", "/system/functions", {"service": "slow", "image": "busybox",
+                                                          "envProcess": "sh -c 'sleep 3; echo version one'",
+                                                          "limits": {"memory": "20Mi"}})
+    old_digest = reply.get("digest") if isinstance(reply, dict) else None
+    check(status == 202, f"openfaas: deploy slow: 202 (got {status} {reply!r})")
+    _, old_status = faas("GET", "/system/function/slow", b"")[0:3:2]
+    in_flight = start_request(port, KEY_BOOT, "/function/slow", b"")
+    wait_for_metric(port, "metteagle_manager_running_invocations", 1)
+    status, _, reply = faas("PUT", "/system/functions", {"service": "slow", "image": "busybox",
+                                                         "envProcess": "sh -c 'echo version two'",
+                                                         "envVars": {"V": "2"}, "limits": {"memory": "20Mi"}})
+    check(status == 202 and isinstance(reply, dict) and reply.get("name") == "slow" and
+          reply.get("digest") not in (None, old_digest),
+          f"openfaas: PUT /system/functions while slow runs: 202 with a new digest (got {status} {reply!r})")
+    status, _, body = alpha.request("POST", "/function/slow", body=b"")
+    check(status == 200 and body == b"version two\n", f"openfaas: after PUT, a new invocation runs the new version "
+                                                        f"(got {status} {body!r})")
+    status, body = finish_request(in_flight)
+    check(status == 200 and body == b"version one\n", f"openfaas: the invocation in flight during PUT finished on the "
+                                                        f"old version (got {status} {body!r})")
+    status, _, new_status = faas("GET", "/system/function/slow", b"")
+    check(status == 200 and new_status.get("digest") == reply.get("digest") and
+          new_status.get("envProcess") == "sh -c 'echo version two'" and new_status.get("invocationCount") == 2 and
+          new_status.get("createdAt", "") > old_status.get("createdAt", "~"),
+          f"openfaas: GET after PUT: the new digest, envProcess, a later createdAt, the count kept "
+          f"(got {status} {new_status!r})")
+
+    # Errors: each with its exact message.
+    for method, path, document, want_status, message in (
+            ("POST", "/system/functions", b'{"service": "x",', 400,
+             "the body is not valid JSON (a FunctionDeployment object expected)"),
+            ("POST", "/system/functions", {"service": "Bad_Name", "image": "busybox"}, 400,
+             "a function name may hold only a-z, 0-9 and '-' (a DNS label)"),
+            ("POST", "/system/functions", {"service": "-edge", "image": "busybox"}, 400,
+             "a function name must start and end with a letter or a digit (a DNS label)"),
+            ("POST", "/system/functions", {"service": "a" * 64, "image": "busybox"}, 400,
+             "a function name must be 1 to 63 characters (a DNS label)"),
+            ("POST", "/system/functions", {"service": "a" * 40, "image": "busybox"}, 400,
+             "function names longer than 31 characters are not supported yet"),
+            ("POST", "/system/functions", {"service": "noimage"}, 400,
+             "image is required (a function uploaded before, or an image reference)"),
+            ("POST", "/system/functions", {"service": "envs", "image": "busybox", "envVars": {"A": 1}}, 400,
+             "envVars must be an object of strings"),
+            ("POST", "/system/functions", {"service": "mem", "image": "busybox", "limits": {"memory": "lots"}}, 400,
+             'limits must be an object like {"memory": "128Mi"}'),
+            ("POST", "/system/functions", {"service": "printenv", "image": "busybox"}, 409,
+             "a function of that name exists (PUT /system/functions updates it)"),
+            ("PUT", "/system/functions", {"service": "absent", "image": "busybox"}, 404,
+             "no such function (PUT updates a deployed function)"),
+            ("DELETE", "/system/functions", {"name": "printenv"}, 400, "functionName is required (a string)"),
+            ("DELETE", "/system/functions", b"[", 400, "the body is not valid JSON"),
+            ("DELETE", "/system/functions", {"functionName": "UPPER"}, 400,
+             "a function name may hold only a-z, 0-9 and '-' (a DNS label)"),
+            ("POST", "/system/scale-function/printenv", {"replicas": -1}, 400,
+             "replicas is required (an integer 0 to 1000)")):
+        status, _, reply = faas(method, path, document)
+        check(status == want_status and reply == {"error": message},
+              f"openfaas: {method} {path} {str(document)[:50]}: {want_status} {message!r} (got {status} {reply!r})")
+    status, _, reply = faas("POST", "/system/functions", {"service": "fromstore", "image": "ghcr.io/acme/hello:1.2"})
+    check(status == 422 and reply == {"error": "no such image: neither a function of this tenant nor an image in the "
+                                               "image store", "image": "ghcr.io/acme/hello:1.2"},
+          f"openfaas: an image neither uploaded nor in the store: 422 (got {status} {reply!r})")
+
+    status, _, reply = faas("DELETE", "/system/functions", {"functionName": "printenv"})
+    check(status == 200 and reply == {"deleted": "printenv"}, f"openfaas: DELETE with a JSON body: 200 (got {status} {reply!r})")
+    status, _, reply = faas("DELETE", "/system/functions", {"functionName": "printenv"})
+    check(status == 404, f"openfaas: DELETE again: 404 (got {status} {reply!r})")
+    status, _, reply = faas("GET", "/system/function/printenv", b"")
+    check(status == 404, f"openfaas: GET /system/function of a deleted function: 404 (got {status} {reply!r})")
+    for name in ("fails", "slow", "busybox"):
+        alpha.request("DELETE", f"/system/functions/{name}")
+    alpha.close()
+
+
 def deploy(client, name, image, **config):
     config = dict({"name": name}, **config)
     return client.request("POST", "/system/functions", body=image,
@@ -497,6 +679,7 @@ def main():
     beta.close()
 
     check_concurrency(port, args.functions)
+    check_openfaas(port)
 
     # Random bytes: the gateway must keep serving.
     generator = random.Random(6)

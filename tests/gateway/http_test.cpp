@@ -393,7 +393,8 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_EQ(send("GET /healthz HTTP/1.1\r\n").status, 200u);
   EXPECT_EQ(send("GET /system/functions HTTP/1.1\r\n").status, 401u);
   EXPECT_EQ(send("GET /nowhere HTTP/1.1\r\n" + key).status, 404u);
-  EXPECT_EQ(send("PUT /system/functions HTTP/1.1\r\n" + key).status, 405u);
+  EXPECT_EQ(send("PATCH /system/functions HTTP/1.1\r\n" + key).status, 405u);
+  EXPECT_EQ(send("PUT /system/functions HTTP/1.1\r\n" + key).status, 400u);  // PUT: an OpenFaaS update, no JSON.
   EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key, "ELF!").status, 400u);  // No config.
   std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
   EXPECT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {bad}\r\n", "ELF!").status, 400u);

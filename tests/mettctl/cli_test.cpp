@@ -576,14 +576,56 @@ TEST_F(Mettctl, RemoveUnknownFunctionIsPlatformError) {
 }
 
 TEST_F(Mettctl, LogsAsksByNameAndPrintsText) {
-  gateway.server.Get("/system/logs", [](httplib::Request const& request, httplib::Response& response) {
+  std::string const lines =
+      "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+      "\"text\": \"line 1\"}\n"
+      "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"8\", \"timestamp\": \"1970-01-01T00:00:02.000000Z\", "
+      "\"text\": \"line 2\"}\n";
+  gateway.server.Get("/system/logs", [&](httplib::Request const& request, httplib::Response& response) {
     EXPECT_EQ(request.get_param_value("name"), "my fn&x");
-    response.set_content("line 1\nline 2\n", "text/plain");
+    response.set_content(lines, "application/x-ndjson");
   });
   gateway.start();
   Outcome outcome = run(with_gateway({"logs", "my fn&x"}));
   EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
-  EXPECT_EQ(outcome.out, "line 1\nline 2\n");
+  EXPECT_EQ(outcome.out, "1970-01-01T00:00:01.000000Z 7 line 1\n1970-01-01T00:00:02.000000Z 8 line 2\n");
+  Outcome raw = run(with_gateway({"logs", "my fn&x", "--json"}));
+  EXPECT_EQ(raw.exit_code, ok) << raw.err;
+  EXPECT_EQ(raw.out, lines);
+}
+
+TEST_F(Mettctl, LogsFollowAsksSinceTheLastTimeAndPrintsOnlyNewLines) {
+  int calls = 0;
+  gateway.server.Get("/system/logs", [&](httplib::Request const& request, httplib::Response& response) {
+    ++calls;
+    std::string const first =
+        "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+        "\"text\": \"old\"}\n";
+    if (calls == 1) {
+      EXPECT_FALSE(request.has_param("since"));
+      response.set_content(first, "application/x-ndjson");
+    } else if (calls == 2) {
+      EXPECT_EQ(request.get_param_value("since"), "1970-01-01T00:00:01.000000Z");
+      response.set_content(first + "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"9\", \"timestamp\": "
+                                   "\"1970-01-01T00:00:05.000000Z\", \"text\": \"new\"}\n",
+                           "application/x-ndjson");
+    } else {
+      reply_json(response, 404, {{"error", "no such function"}});  // Deleted: the follow ends.
+    }
+  });
+  gateway.start();
+  Outcome outcome = run(with_gateway({"logs", "f", "--follow"}));
+  EXPECT_EQ(outcome.exit_code, platform);
+  EXPECT_EQ(outcome.out, "1970-01-01T00:00:01.000000Z 7 old\n1970-01-01T00:00:05.000000Z 9 new\n");
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(Mettctl, LogsNotJsonLinesIsPlatformError) {
+  gateway.server.Get("/system/logs", [](httplib::Request const&, httplib::Response& response) {
+    response.set_content("line 1\n", "text/plain");
+  });
+  gateway.start();
+  EXPECT_EQ(run(with_gateway({"logs", "f"})).exit_code, platform);
 }
 
 TEST_F(Mettctl, LogsUnknownFunctionIsPlatformError) {

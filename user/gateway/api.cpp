@@ -1,6 +1,8 @@
 // The API's routes and the status mapping of docs/API.md.
 #include "api.hpp"
 
+#include "openfaas.hpp"
+
 namespace gateway {
 namespace {
 
@@ -43,6 +45,7 @@ const char* reason_phrase(u32 status) {
     case 100: return "Continue";
     case 200: return "OK";
     case 201: return "Created";
+    case 202: return "Accepted";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -94,12 +97,13 @@ void BodyLimits::configure(u64 body_bytes) {
 
 namespace {
 
-enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, Images, Image };
+enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale, Images, Image };
 
 struct RouteMatch {
   bool found = false;
   Route route = Route::Health;
   Slice name;
+  Slice sub_path;  // /function/{name}/sub/path: "/sub/path".
   bool allowed = false;
   const char* allow = "";
 };
@@ -108,11 +112,14 @@ struct RouteMatch {
 RouteMatch match_route(const RequestHead& head) {
   constexpr const char FUNCTIONS[] = "/system/functions/";
   constexpr const char INVOKE[] = "/function/";
+  constexpr const char STATUS[] = "/system/function/";
+  constexpr const char SCALE[] = "/system/scale-function/";
   constexpr const char IMAGES[] = "/system/images/";
   Slice path = head.path;
   bool get = head.method.equals("GET") || head.method.equals("HEAD");
   bool post = head.method.equals("POST");
   bool del = head.method.equals("DELETE");
+  bool put = head.method.equals("PUT");
   RouteMatch match;
   match.found = true;
   if (path.equals("/healthz")) {
@@ -120,13 +127,26 @@ RouteMatch match_route(const RequestHead& head) {
   } else if (path.equals("/metrics")) {
     match.route = Route::Metrics, match.allowed = get, match.allow = "GET, HEAD";
   } else if (path.equals("/system/functions")) {
-    match.route = Route::Functions, match.allowed = get || post, match.allow = "GET, HEAD, POST";
+    match.route = Route::Functions, match.allowed = get || post || put || del;
+    match.allow = "GET, HEAD, POST, PUT, DELETE";
   } else if (path.starts_with(FUNCTIONS) && path.size > sizeof FUNCTIONS - 1) {
     match.route = Route::Function, match.allowed = get || del, match.allow = "GET, HEAD, DELETE";
     match.name = path.from(sizeof FUNCTIONS - 1);
   } else if (path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) {
-    match.route = Route::Invoke, match.allowed = post, match.allow = "POST";
-    match.name = path.from(sizeof INVOKE - 1);
+    // Any method, as OpenFaaS's gateway passes it on; the function sees it as Http_Method.
+    match.route = Route::Invoke, match.allowed = true;
+    Slice rest = path.from(sizeof INVOKE - 1);
+    usize slash = rest.find('/');
+    match.name = rest.prefix(slash);
+    match.sub_path = rest.from(slash);
+  } else if (path.starts_with(STATUS) && path.size > sizeof STATUS - 1) {
+    match.route = Route::FunctionStatus, match.allowed = get, match.allow = "GET, HEAD";
+    match.name = path.from(sizeof STATUS - 1);
+  } else if (path.starts_with(SCALE) && path.size > sizeof SCALE - 1) {
+    match.route = Route::Scale, match.allowed = post, match.allow = "POST";
+    match.name = path.from(sizeof SCALE - 1);
+  } else if (path.equals("/system/info")) {
+    match.route = Route::Info, match.allowed = get, match.allow = "GET, HEAD";
   } else if (path.equals("/system/logs")) {
     match.route = Route::Logs, match.allowed = get, match.allow = "GET, HEAD";
   } else if (path.equals("/system/images")) {
@@ -173,7 +193,9 @@ u32 Gateway::screen(const RequestHead& head, const char*& message) const {
     message = "missing or unknown API key";
     return 401;
   }
-  if ((match.route == Route::Invoke || match.route == Route::Function) && !is_function_name(match.name)) {
+  if ((match.route == Route::Invoke || match.route == Route::Function || match.route == Route::FunctionStatus ||
+       match.route == Route::Scale) &&
+      !is_function_name(match.name)) {
     message = "no such function";
     return 404;
   }
@@ -277,12 +299,20 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
     // An operator key (the key file's console flag) sees every series; any other key its own.
     case Route::Metrics: return metrics_page(response, key->console ? ALL_TENANTS : tenant);
     case Route::Functions:
+      // OpenFaaS's JSON FunctionDeployment, or the native executable with X-Function-Config.
+      if (post && head.header("X-Function-Config").data == nullptr && is_json_deployment(head, body))
+        return faas_deploy(*key, body, response, false);
       if (post) return deploy(*key, head, body, response);
+      if (head.method.equals("PUT")) return faas_deploy(*key, body, response, true);
+      if (head.method.equals("DELETE")) return faas_delete(tenant, body, response);
       return list(tenant, response);
+    case Route::FunctionStatus: return faas_status(tenant, name, response);
+    case Route::Info: return faas_info(response);
+    case Route::Scale: return faas_scale(tenant, name, body, response);
     case Route::Function:
       if (get) return describe(tenant, name, response);
       return remove(tenant, name, response);
-    case Route::Invoke: return invoke(tenant, name, body, response, output);
+    case Route::Invoke: return invoke(tenant, name, body, response, output, &head, match.sub_path);
     case Route::Logs: return logs(tenant, head, response);
     case Route::Images:
       if (post) return push_image(tenant, head, body, response, output);
@@ -331,6 +361,8 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
                                        parsed.argument_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     shared_.metrics.open(tenant, parsed.name);  // A fresh function starts with fresh figures.
+    shared_.logs.forget(tenant, parsed.name);
+    shared_.catalog.forget(tenant, parsed.name);
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
     text.append_json_string(parsed.name);
@@ -363,7 +395,7 @@ ManagerReply Gateway::describe_request(u32 tenant, const char* name) {
   return backend_.request(tenant, manager::DESCRIBE, words, manager::NAME_WORDS);
 }
 
-void Gateway::append_function(Buffer& output, const char* name, const ManagerReply& described) {
+void Gateway::append_function(Buffer& output, u32 tenant, const char* name, const ManagerReply& described) {
   const u64* w = described.words;
   output.append("{\"name\": ");
   output.append_json_string(name);
@@ -385,6 +417,7 @@ void Gateway::append_function(Buffer& output, const char* name, const ManagerRep
   output.append_unsigned(w[8]);
   output.append(", \"failures\": ");
   output.append_unsigned(w[9]);
+  append_status_members(output, tenant, name, described);  // OpenFaaS's FunctionStatus too.
   output.append("}");
 }
 
@@ -413,7 +446,7 @@ void Gateway::list(u32 tenant, Response& response) {
     if (!described.delivered || described.status != manager::STATUS_OK) continue;  // Removed meanwhile.
     if (!first) text.append(",\n ");
     first = false;
-    append_function(text, names[entry], described);
+    append_function(text, tenant, names[entry], described);
   }
   text.append("]\n");
   finish_json(response, 200, text);
@@ -425,7 +458,7 @@ void Gateway::describe(u32 tenant, Slice name, Response& response) {
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   Buffer text(storage_.text, storage_.text_capacity);
-  append_function(text, text_name, described);
+  append_function(text, tenant, text_name, described);
   text.append("\n");
   finish_json(response, 200, text);
 }
@@ -438,6 +471,8 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   ManagerReply reply = backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
   if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
   shared_.metrics.forget(tenant, text_name);
+  shared_.catalog.forget(tenant, text_name);
+  shared_.logs.forget(tenant, text_name);
   Buffer text(storage_.text, storage_.text_capacity);
   text.append("{\"deleted\": ");
   text.append_json_string(text_name);
@@ -445,7 +480,8 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   finish_json(response, 200, text);
 }
 
-void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output) {
+void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output,
+                     const RequestHead* head, Slice sub_path) {
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
   if (body.length > manager::MAX_INPUT_BYTES || body.length > shared_.bodies.body)
@@ -471,8 +507,15 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
     capacity = storage_.output_capacity;
   }
   u64 send_timeout = described.words[2] + INVOKE_SEND_MARGIN_NS;  // DESCRIBE word 2: the timeout in ns.
+  // The classic watchdog's request environment (Http_Method, Http_Path, ...), for every invocation.
+  char environment[manager::INLINE_BYTES];
+  Payload input = body;
+  if (head != nullptr) {
+    input.environment = environment;
+    input.environment_bytes = watchdog_environment(*head, sub_path, environment, sizeof environment);
+  }
   ManagerReply reply =
-      backend_.invoke(tenant, text_name, body, storage_.output, capacity, output_memory, send_timeout);
+      backend_.invoke(tenant, text_name, input, storage_.output, capacity, output_memory, send_timeout);
   u64 duration = backend_.now_microseconds() - start;
   if (reply.timed_out) {
     // Nothing was sent: the invocation did not run and counts nowhere.
@@ -492,7 +535,10 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
                       reply.status != manager::STATUS_BUSY && reply.status != manager::STATUS_TENANT_BUSY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
-  shared_.metrics.record_invocation(ticket, record);
+  bool current = shared_.metrics.record_invocation(ticket, record);
+  bool failed = reply.status == manager::STATUS_FAILED && result.output_size <= capacity;
+  const u8* failed_output = !failed ? nullptr : output_memory != 0 ? output->output_bytes(result.output_size) : storage_.output;
+  if (current) record_logs(tenant, text_name, reply, record, failed_output, failed ? result.output_size : 0);
 
   auto add_invocation_headers = [&] {
     add_header(response, "X-Call-Id", result.invocation_id);
@@ -518,13 +564,36 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
       }
       add_invocation_headers();
       return;
-    case manager::STATUS_CRASHED:
     case manager::STATUS_FAILED:
-      text.append(reply.status == manager::STATUS_CRASHED ? "{\"error\": \"function crashed\"" : "{\"error\": \"function failed\"");
+      // As OpenFaaS's watchdog does: the function's stdout is the body, the error in a header.
+      if (result.output_size > capacity) return error(response, 500, "the manager reported more output than room");
+      response.status = 500;
+      response.content_type = "application/octet-stream";
+      response.body = reinterpret_cast<const char*>(storage_.output);
+      response.body_length = result.output_size;
+      if (output_memory != 0) {
+        const u8* bytes = output->output_bytes(result.output_size);
+        if (bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
+        response.body = reinterpret_cast<const char*>(bytes);
+        response.body_in_window = true;
+      }
+      add_header(response, "X-Exit-Code", result.exit_code);
+      {
+        char line[96];
+        Buffer header(line, sizeof line - 1);
+        header.append("X-Function-Error: exited with code ");
+        header.append_unsigned(result.exit_code);
+        header.append("\r\n");
+        line[header.size()] = '\0';
+        if (!header.overflowed()) add_text_header(response, line);
+      }
+      break;
+    case manager::STATUS_CRASHED:
+      text.append("{\"error\": \"function crashed\"");
       text.append(", \"exit_code\": ");
       text.append_unsigned(result.exit_code);
       text.append(", \"fault_address\": ");
-      text.append_unsigned(reply.status == manager::STATUS_CRASHED ? result.detail : 0);
+      text.append_unsigned(result.detail);
       text.append("}\n");
       finish_json(response, 500, text);
       break;
@@ -550,18 +619,75 @@ void Gateway::over_limit(u32 tenant, Response& response) {
   if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
 }
 
+void Gateway::record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
+                          const u8* failed_output, u64 failed_output_size) {
+  u64 now = backend_.now_microseconds();
+  // The function's stderr tail: the words after the log's first one, without the NUL padding.
+  if (reply.log_first_word >= manager::INLINE_FIRST_WORD && reply.log_first_word < reply.word_count) {
+    const auto* bytes = reinterpret_cast<const char*>(&reply.words[reply.log_first_word]);
+    usize length = static_cast<usize>((reply.word_count - reply.log_first_word) * 8);
+    while (length > 0 && bytes[length - 1] == '\0') --length;
+    shared_.logs.append(tenant, name, record.call_id, now, bytes, length);
+  }
+  // A failed invocation's stdout (its last KiB): what OpenFaaS's watchdog would have logged.
+  if (failed_output != nullptr && failed_output_size > 0) {
+    u64 length = failed_output_size < 1024 ? failed_output_size : 1024;
+    shared_.logs.append(tenant, name, record.call_id, now,
+                        reinterpret_cast<const char*>(failed_output + failed_output_size - length),
+                        static_cast<usize>(length));
+  }
+  char line[160];
+  Buffer text(line, sizeof line);
+  text.append("call=");
+  text.append_unsigned(record.call_id);
+  text.append(" status=");
+  text.append(status_name(record.status));
+  text.append(" exit_code=");
+  text.append_unsigned(record.exit_code);
+  text.append(" output_bytes=");
+  text.append_unsigned(record.output_size);
+  text.append(" duration_seconds=");
+  text.append_seconds(record.duration_us);
+  if (!text.overflowed()) shared_.logs.append(tenant, name, record.call_id, now, text.data(), text.size());
+}
+
 void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   Slice name = query_parameter(head.query, "name");
   if (name.data == nullptr) return error(response, 400, "missing query parameter name");
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  Slice follow = query_parameter(head.query, "follow");
+  if (follow.data != nullptr && follow.equals("true"))
+    return error(response, 501, "follow=true is not supported: poll with since= (mettctl logs --follow does)");
+  u64 tail = 0;
+  Slice tail_text = query_parameter(head.query, "tail");
+  if (tail_text.data != nullptr && !tail_text.empty() && !(tail_text.equals("-1") || parse_decimal(tail_text, tail)))
+    return error(response, 400, "tail must be a number of lines");
+  u64 since = 0;
+  Slice since_text = query_parameter(head.query, "since");
+  if (since_text.data != nullptr && !since_text.empty()) {
+    // ':' may come percent-encoded (%3A); nothing else in the form needs decoding.
+    char decoded[40];
+    usize length = 0;
+    for (usize i = 0; i < since_text.size && length < sizeof decoded; ++i) {
+      if (since_text.data[i] == '%' && i + 2 < since_text.size && since_text.data[i + 1] == '3' &&
+          (since_text.data[i + 2] == 'A' || since_text.data[i + 2] == 'a')) {
+        decoded[length++] = ':';
+        i += 2;
+      } else {
+        decoded[length++] = since_text.data[i];
+      }
+    }
+    if (!parse_boot_time(Slice{decoded, length}, since))
+      return error(response, 400, "since must be a time as createdAt and timestamps show it (RFC 3339, UTC)");
+  }
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   Buffer text(storage_.text, storage_.text_capacity);
-  shared_.metrics.render_log(tenant, text_name, text);
+  shared_.logs.render(tenant, text_name, since, tail, text);
   if (text.overflowed()) return error(response, 500, "log too large for the gateway's buffer");
   response.status = 200;
-  response.content_type = "text/plain";
+  response.content_type = "application/x-ndjson";
   response.body = text.data();
   response.body_length = text.size();
 }

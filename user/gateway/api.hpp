@@ -7,11 +7,13 @@
 // members lock themselves.
 #pragma once
 
+#include "catalog.hpp"
 #include "config.hpp"
 #include "connection.hpp"
 #include "http.hpp"
 #include "images.hpp"
 #include "limits.hpp"
+#include "logs.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
 
@@ -24,6 +26,8 @@ struct ManagerReply {
   // (nothing was sent, so no answer can come later).
   bool timed_out = false;
   u32 status = manager::STATUS_INTERNAL_ERROR;
+  // INVOKE: the first word of the function's log tail (protocol.hpp); 0 when there is none.
+  u64 log_first_word = 0;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
   // A copy, not a view of `words`: reading them through another struct type would break the
@@ -48,6 +52,9 @@ struct Payload {
   const u8* bytes = nullptr;
   u64 length = 0;
   u64 memory = 0;  // 0: the bytes are in ordinary memory only.
+  // An invocation's request environment (INVOKE word 6): NUL-terminated "KEY=value" strings.
+  const char* environment = nullptr;
+  u64 environment_bytes = 0;
   // A streamed body (RequestPolicy::stream_piece): these bytes start at `offset` of the whole
   // body, and `partial` says more follow; `stream` is the connection's image import state.
   bool partial = false;
@@ -141,6 +148,8 @@ struct GatewayShared {
   ConcurrencyLimits limits;
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
+  Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
+  FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
 };
 
 class Gateway final : public RequestPolicy {
@@ -177,15 +186,30 @@ class Gateway final : public RequestPolicy {
   void list(u32 tenant, Response& response);
   void describe(u32 tenant, Slice name, Response& response);
   void remove(u32 tenant, Slice name, Response& response);
-  void invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output);
+  // head and sub_path: /function/{name}[sub_path] as the function's Http_* environment.
+  void invoke(u32 tenant, Slice name, const Payload& body, Response& response, OutputWindow* output,
+              const RequestHead* head = nullptr, Slice sub_path = {});
+  // OpenFaaS's routes (faas_routes.cpp): deploy and update (PUT) with a FunctionDeployment, delete
+  // with {"functionName": ...}, FunctionStatus, the provider's info, scale.
+  static bool is_json_deployment(const RequestHead& head, const Payload& body);
+  void faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace);
+  void faas_delete(u32 tenant, const Payload& body, Response& response);
+  void faas_status(u32 tenant, Slice name, Response& response);
+  void faas_info(Response& response);
+  void faas_scale(u32 tenant, Slice name, const Payload& body, Response& response);
+  // The OpenFaaS FunctionStatus members of a function (after "{\"name\": ..." has been written).
+  void append_status_members(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void logs(u32 tenant, const RequestHead& head, Response& response);
+  // Keeps an invocation's log lines: its stderr tail, the stdout of a failure, the result line.
+  void record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
+                   const u8* failed_output, u64 failed_output_size);
   void metrics_page(Response& response, u32 tenant);
   void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);
   // 429: the tenant has as many invocations in flight as its key's limit allows.
   void over_limit(u32 tenant, Response& response);
   // Appends one function's JSON object from a DESCRIBE reply.
-  void append_function(Buffer& output, const char* name, const ManagerReply& described);
+  void append_function(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void finish_json(Response& response, u32 status, const Buffer& body);
   ManagerReply describe_request(u32 tenant, const char* name);
   // Images (images.cpp): push, list, remove, and deploy by image reference.

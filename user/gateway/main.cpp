@@ -151,7 +151,9 @@ class ManagerBackend final : public gateway::Backend {
     request.words[4] = input_size;
     bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
     // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
-    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory;
+    // The request's environment takes the inline words, so the input goes in Memory then.
+    u64 environment_bytes = input.environment_bytes <= manager::INLINE_BYTES ? input.environment_bytes : 0;
+    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory || environment_bytes > 0;
     ScopedMemory input_scope;
     ScopedMemory output_scope;
     u64 words = manager::INLINE_FIRST_WORD;
@@ -169,6 +171,13 @@ class ManagerBackend final : public gateway::Backend {
       memcpy(&request.words[manager::INLINE_FIRST_WORD], input.bytes, input_size);
       words += (input_size + 7) / 8;
     }
+    if (environment_bytes > 0) {
+      request.words[6] = environment_bytes;
+      u64 environment_words = (environment_bytes + 7) / 8;
+      request.words[manager::INLINE_FIRST_WORD + environment_words - 1] = 0;  // Zero padding.
+      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.environment, environment_bytes);
+      words = manager::INLINE_FIRST_WORD + environment_words;
+    }
     Memory output_memory;
     if (output_window != 0) {
       output_memory = Memory(output_window);
@@ -184,6 +193,9 @@ class ManagerBackend final : public gateway::Backend {
     if (!reply.delivered) return reply;
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
     u64 size = reply.result().output_size;
+    // The log tail follows the inline output's words (protocol.hpp, INVOKE).
+    bool inline_output = !output_in_memory && has_output && size <= manager::INLINE_BYTES;
+    reply.log_first_word = manager::INLINE_FIRST_WORD + (inline_output ? (size + 7) / 8 : 0);
     if (!has_output || size > output_capacity) return reply;
     if (output_window != 0) {
       // The output stays in the window; the caller reads it there.

@@ -151,7 +151,7 @@ SeriesTicket Metrics::begin(u32 tenant, const char* name) {
   return SeriesTicket{static_cast<usize>(series - series_), series->generation};
 }
 
-void Metrics::record_invocation(const SeriesTicket& ticket, const InvocationRecord& record) {
+bool Metrics::record_invocation(const SeriesTicket& ticket, const InvocationRecord& record) {
   LockGuard guard(lock_);
   ++invocations_;
   if (record.status != manager::STATUS_OK) ++errors_;
@@ -162,14 +162,15 @@ void Metrics::record_invocation(const SeriesTicket& ticket, const InvocationReco
                  series_[ticket.slot].generation == ticket.generation;
   if (!current) {
     ++unlisted_invocations_;
-    return;
+    // No series from the start (over the tenant's bound): the function is unchanged as far as we know.
+    return ticket.slot == SeriesTicket::NONE;
   }
   Series* series = &series_[ticket.slot];
   if (record.status == manager::STATUS_NOT_FOUND) {
     // The function went between DESCRIBE and INVOKE (deleted meanwhile): so does its series, even
     // one this invocation's begin() made after the delete had forgotten the old one.
     release(*series);
-    return;
+    return false;
   }
   ++series->invocations;
   if (record.status != manager::STATUS_OK) ++series->errors;
@@ -181,6 +182,7 @@ void Metrics::record_invocation(const SeriesTicket& ticket, const InvocationReco
   if (record.has_phases) series->cold_start.observe(record.cold_start_us);
   series->log[series->log_count % LOG_ENTRIES] = record;
   ++series->log_count;
+  return true;
 }
 
 void Metrics::forget(u32 tenant, const char* name) {

@@ -56,8 +56,9 @@ class Metrics {
   // function's series if it has none (e.g. deployed before the gateway started), if there is room.
   SeriesTicket begin(u32 tenant, const char* name);
   // Counts the result in the totals, and in the ticket's series if that is still the one the
-  // ticket was taken for (not deleted meanwhile).
-  void record_invocation(const SeriesTicket& ticket, const InvocationRecord& record);
+  // ticket was taken for (not deleted meanwhile). False when the function was deleted (or deleted
+  // and deployed again) since the ticket was taken: its logs must not reach the new one.
+  bool record_invocation(const SeriesTicket& ticket, const InvocationRecord& record);
   // A deleted function: its series goes (counters and log); the totals keep what it counted.
   void forget(u32 tenant, const char* name);
   usize series_count(u32 tenant) const;  // Series the tenant holds.

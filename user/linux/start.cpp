@@ -43,7 +43,7 @@ u64 first_stack(const LoadedProgram* loaded) {
   if (loaded != nullptr) {
     arguments[argument_count++] = s.start.arguments;  // The program's path (deploy.cpp checked it).
     at = length_of(s.start.arguments, static_cast<usize>(argument_bytes)) + 1;
-  } else {
+  } else if ((s.start.flags & manager::LINUX_START_ARGV0) == 0) {
     arguments[argument_count++] = name;
   }
   while (at < argument_bytes && argument_count < MAX_ARGUMENTS) {
@@ -55,13 +55,40 @@ u64 first_stack(const LoadedProgram* loaded) {
     arguments[argument_count++] = &s.start.arguments[at];
     at += length + 1;
   }
-  if (loaded == nullptr) return build_initial_stack(arguments, argument_count, ENVIRONMENT, ENVIRONMENT_COUNT, 0);
-  constexpr usize MAX_ENVIRONMENT = 32;
+  // envp: the invocation's environment (the function's and the request's, from the context page),
+  // then the image's or the default one, each variable only once (the first wins).
+  constexpr usize MAX_ENVIRONMENT = 96;
   const char* environment[MAX_ENVIRONMENT];
   usize environment_count = 0;
-  while (at < argument_bytes && environment_count < MAX_ENVIRONMENT) {
+  auto add = [&](const char* variable) {
+    usize key = 0;
+    while (variable[key] != '\0' && variable[key] != '=') ++key;
+    for (usize i = 0; i < environment_count; ++i) {
+      usize same = 0;
+      while (same < key && environment[i][same] == variable[same]) ++same;
+      if (same == key && environment[i][key] == variable[key]) return;
+    }
+    if (environment_count < MAX_ENVIRONMENT) environment[environment_count++] = variable;
+  };
+  const auto* given = reinterpret_cast<const manager::FunctionEnvironment*>(
+      reinterpret_cast<const char*>(s.context) + manager::ENVIRONMENT_OFFSET);
+  // The context page is read-only and the manager wrote it; still, every string is bounded here.
+  static manager::FunctionEnvironment copy;
+  copy = *given;
+  u64 given_bytes = copy.bytes <= sizeof copy.strings ? copy.bytes : 0;
+  if (given_bytes > 0) copy.strings[given_bytes - 1] = '\0';
+  for (u64 offset = 0; offset < given_bytes;) {
+    usize length = length_of(&copy.strings[offset], static_cast<usize>(given_bytes - offset));
+    if (length > 0) add(&copy.strings[offset]);
+    offset += length + 1;
+  }
+  if (loaded == nullptr) {
+    for (usize i = 0; i < ENVIRONMENT_COUNT; ++i) add(ENVIRONMENT[i]);
+    return build_initial_stack(arguments, argument_count, environment, environment_count, 0);
+  }
+  while (at < argument_bytes) {
     usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
-    if (length > 0) environment[environment_count++] = &s.start.arguments[at];
+    if (length > 0) add(&s.start.arguments[at]);
     at += length + 1;
   }
   return build_initial_stack(arguments, argument_count, environment, environment_count, loaded->loader_base);

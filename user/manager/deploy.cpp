@@ -5,6 +5,7 @@
 #include "imagefs/reader.hpp"
 #include "lib/elf.hpp"
 #include "service.hpp"
+#include "sha256/sha256.hpp"
 
 namespace manager {
 namespace {
@@ -17,16 +18,6 @@ constexpr u64 PIE_BASE = 0x400000;
 u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
 
 void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
-
-// cpu_count: CPUs online; a CPU set must name at least one of them.
-bool config_valid(const FunctionConfig& config, u64 cpu_count) {
-  u64 online = cpu_count >= 64 ? ~u64{0} : (u64{1} << cpu_count) - 1;
-  return (config.cpu_mask == 0 || (config.cpu_mask & online) != 0) && config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
-         config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
-         config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 &&
-         (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0 &&
-         ((config.flags & FUNCTION_FLAG_IMAGE) == 0 || (config.flags & FUNCTION_FLAG_LINUX) != 0);
-}
 
 FunctionConfig config_from(const u64* words) {
   FunctionConfig config;
@@ -143,6 +134,16 @@ klib::ElfStatus check_image_tree(const u8* tree, u64 size, const u8* arguments, 
 
 }  // namespace
 
+// cpu_count: CPUs online; a CPU set must name at least one of them.
+bool config_valid(const FunctionConfig& config, u64 cpu_count) {
+  u64 online = cpu_count >= 64 ? ~u64{0} : (u64{1} << cpu_count) - 1;
+  return (config.cpu_mask == 0 || (config.cpu_mask & online) != 0) && config.memory_limit_bytes >= (256ull << 10) && config.memory_limit_bytes <= MAX_MEMORY_LIMIT &&
+         config.timeout_nanoseconds > 0 && config.max_output_bytes <= MAX_OUTPUT_BYTES &&
+         config.max_nesting_depth <= MAX_DEPTH && (config.grants & ~GRANT_CONSOLE) == 0 &&
+         (config.flags & ~FUNCTION_FLAGS_KNOWN) == 0 &&
+         ((config.flags & FUNCTION_FLAG_IMAGE) == 0 || (config.flags & FUNCTION_FLAG_LINUX) != 0);
+}
+
 void release_image(Function& function) {
   Registry& registry = manager_state().registry;
   if (function.image != 0) {
@@ -198,6 +199,12 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     return status(answer, STATUS_BAD_EXECUTABLE, static_cast<u64>(elf));
   }
   u64 base = image.position_independent ? PIE_BASE : 0;
+  u8 executable_digest[DIGEST_BYTES];
+  {
+    hashing::Sha256 hash;
+    hash.update(bytes, size);
+    hash.finish(executable_digest);
+  }
 
   if (image.segment_count > MAX_SEGMENTS) {
     unmap_scratch(worker, pages_for(size));
@@ -338,6 +345,10 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   function->linux_start.image_tree_bytes = image_tree ? size : 0;
   for (u64 i = 0; i < arguments_length; ++i)
     function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
+  function->environment_bytes = 0;
+  for (usize i = 0; i < NAME_BYTES; ++i) function->source[i] = name[i];
+  for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = executable_digest[i];
+  seal_version(*function);
   function->invocations = 0;
   function->failures = 0;
   function->reserved = false;
@@ -393,7 +404,11 @@ void handle_describe(Worker&, Message& request, Message& answer) {
   for (usize i = 0; i < 7; ++i) answer.words[1 + i] = config[i];
   answer.words[8] = function->invocations;
   answer.words[9] = function->failures;
-  answer.set_words(STATUS_OK, 10);
+  answer.words[10] = function->created_microseconds;
+  __builtin_memcpy(&answer.words[11], function->digest, DIGEST_BYTES);
+  pack_name(function->source, &answer.words[15]);
+  answer.words[19] = function->environment_bytes;
+  answer.set_words(STATUS_OK, DESCRIBE_WORDS);
 }
 
 }  // namespace manager

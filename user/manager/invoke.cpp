@@ -34,6 +34,8 @@ struct InvocationRequest {
   u64 input_memory;         // Selector of a Memory with the input, or 0.
   u64 output_memory;        // Selector of a Memory for the output, or 0 (then inline).
   u64 output_capacity;      // Bytes the caller can take.
+  const char* environment;  // The request's environment (NUL-terminated strings), or null.
+  u64 environment_bytes;
 };
 
 // Zero-initialised as a whole: bytes of inline_output past the output are zero, never stale stack
@@ -42,7 +44,36 @@ struct Outcome {
   Status status = STATUS_OK;
   InvocationResult result{};
   u8 inline_output[INLINE_BYTES] = {};
+  u8 log[INLINE_BYTES] = {};  // The last bytes of the function's log (its stderr), for the caller.
+  u64 log_bytes = 0;
 };
+
+// Keeps the last INLINE_BYTES bytes the function logged; NUL bytes become spaces, so the log
+// travels NUL-padded (protocol.hpp, INVOKE).
+void keep_log_tail(Outcome& outcome, const u8* bytes, u64 length) {
+  constexpr u64 ROOM = INLINE_BYTES;
+  if (length > ROOM) {
+    bytes += length - ROOM;
+    length = ROOM;
+  }
+  u64 keep = outcome.log_bytes < ROOM - length ? outcome.log_bytes : ROOM - length;
+  __builtin_memmove(outcome.log, outcome.log + outcome.log_bytes - keep, keep);
+  for (u64 i = 0; i < length; ++i) outcome.log[keep + i] = bytes[i] == 0 ? ' ' : bytes[i];
+  outcome.log_bytes = keep + length;
+}
+
+// A top-level answer's log tail: after the words pack_answer filled, as many of the last log bytes
+// as the message has room for, NUL-padded.
+void pack_log(const Outcome& outcome, Message& answer) {
+  u64 first = answer.word_count();
+  u64 room = (metteagle::abi::MESSAGE_WORDS - first) * 8;
+  u64 bytes = outcome.log_bytes < room ? outcome.log_bytes : room;
+  if (bytes == 0) return;
+  auto* target = reinterpret_cast<u8*>(&answer.words[first]);
+  u64 words = (bytes + 7) / 8;
+  for (u64 i = 0; i < words * 8; ++i) target[i] = i < bytes ? outcome.log[outcome.log_bytes - bytes + i] : 0;
+  answer.set_words(answer.label(), first + words);
+}
 
 // The one way an Outcome becomes an answer, for clients and nested callers alike: the result
 // words, then (with_output: the output came inline) exactly output_size bytes of output in whole
@@ -183,6 +214,7 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
         u64 sent = event.word_count() > 1 ? (event.word_count() - 1) * 8 : 0;
         u64 length = event.words[0] < LOG_BYTES ? event.words[0] : LOG_BYTES;
         if (length > sent) length = sent;
+        keep_log_tail(outcome, reinterpret_cast<const u8*>(&event.words[1]), length);
         if ((function.config.grants & GRANT_CONSOLE) != 0)
           console_log.write(reinterpret_cast<const u8*>(&event.words[1]), length, [](const char* line, u64 bytes) {
             (void)manager_state().console.write(line, bytes);
@@ -228,7 +260,7 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
           nested.inline_input = reinterpret_cast<const u8*>(&event.words[INLINE_FIRST_WORD]);
           nested.input_size = input_size;
           nested.output_capacity = INLINE_BYTES;
-          static_assert(sizeof(Outcome) < 1024, "outcomes live on worker stacks, once per depth");
+          static_assert(sizeof(Outcome) < 1100, "outcomes live on worker stacks, once per depth");
           Outcome inner = run(worker, nested);
           pack_answer(inner, true, answer);
         }
@@ -394,6 +426,16 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None && function->linux_abi)
       error = context_memory.value().write(LINUX_START_OFFSET, &function->linux_start, sizeof(LinuxStart)).error();
+    // The environment: the function's own, then the request's (protocol.hpp, FunctionEnvironment).
+    u64 environment_bytes = function->environment_bytes + request.environment_bytes;
+    if (error == Error::None && environment_bytes > 0) {
+      error = context_memory.value().write(ENVIRONMENT_OFFSET, &environment_bytes, sizeof environment_bytes).error();
+      if (error == Error::None && function->environment_bytes > 0)
+        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8, function->environment, function->environment_bytes).error();
+      if (error == Error::None && request.environment_bytes > 0)
+        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8 + function->environment_bytes, request.environment,
+                                             request.environment_bytes).error();
+    }
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
 
@@ -487,6 +529,16 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
   } else if (invocation.input_size > MAX_INPUT_BYTES) {
     answer = Message::make(STATUS_BAD_REQUEST);
     return;
+  } else if (request.words[6] > 0) {
+    // The request's environment: inline (the input is in Memory), NUL-terminated, in the words sent.
+    u64 bytes = request.words[6];
+    const char* strings = reinterpret_cast<const char*>(&request.words[INLINE_FIRST_WORD]);
+    if (bytes > INLINE_BYTES || bytes > (request.word_count() - INLINE_FIRST_WORD) * 8 || strings[bytes - 1] != '\0') {
+      answer = Message::make(STATUS_BAD_REQUEST);
+      return;
+    }
+    invocation.environment = strings;
+    invocation.environment_bytes = bytes;
   }
   u64 nested_left;
   {
@@ -494,9 +546,10 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
     nested_left = manager_state().registry.limits().nested_budget;
   }
   invocation.nested_left = &nested_left;
-  static_assert(sizeof(Outcome) < 1024);
+  static_assert(sizeof(Outcome) < 1100);
   Outcome outcome = run(worker, invocation);
   pack_answer(outcome, invocation.output_memory == 0, answer);
+  pack_log(outcome, answer);
 }
 
 }  // namespace manager

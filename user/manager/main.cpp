@@ -45,6 +45,7 @@ void serve(u64 argument) {
       case LIST: handle_list(worker, request, answer); break;
       case DESCRIBE: handle_describe(worker, request, answer); break;
       case STATS: handle_stats(worker, request, answer); break;
+      case CONFIGURE: handle_configure(worker, request, answer); break;
       case DEPLOY_IMAGE: handle_deploy_image(worker, request, answer); break;
       default: answer = Message::make(STATUS_BAD_REQUEST); break;
     }

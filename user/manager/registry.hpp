@@ -63,7 +63,14 @@ struct Function {
   bool image_tree = false; // FUNCTION_FLAG_IMAGE: `image` is a packed image tree, mapped read-only.
   u64 store_handle = 0;    // DEPLOY_IMAGE: the image store's read handle of the tree `image` is (0: none).
   LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
-  u64 users = 0;           // Invocations running now.
+  // The environment CONFIGURE gave it ("KEY=value" strings, NUL-terminated), for every invocation.
+  u64 environment_bytes = 0;
+  char environment[CONFIGURE_TEXT_BYTES] = {};
+  char source[NAME_BYTES] = {};  // The function whose executable it took (its own name after DEPLOY).
+  u8 executable_digest[DIGEST_BYTES] = {};  // SHA-256 of the executable (or image tree).
+  u8 digest[DIGEST_BYTES] = {};  // SHA-256 of that, the configuration, arguments and environment.
+  u64 created_microseconds = 0;  // When this version was deployed (since boot).
+  u64 users = 0;           // Invocations running now (and CONFIGUREs copying its executable).
   u64 invocations = 0;
   u64 failures = 0;
 };

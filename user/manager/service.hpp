@@ -70,6 +70,14 @@ void handle_remove(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_list(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_describe(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_stats(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_configure(Worker& worker, sys::Message& request, sys::Message& answer);
+
+// A configuration DEPLOY and CONFIGURE accept (deploy.cpp); cpu_count: CPUs online.
+bool config_valid(const FunctionConfig& config, u64 cpu_count);
+
+// Sets the function's version digest (from its executable digest, configuration, arguments and
+// environment) and its creation time (configure.cpp).
+void seal_version(Function& function);
 void handle_deploy_image(Worker& worker, sys::Message& request, sys::Message& answer);  // deploy_image.cpp
 
 // A packed image tree the image store shares: its Memory in a global slot and the store's read

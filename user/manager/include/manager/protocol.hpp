@@ -31,17 +31,34 @@ enum Request : u32 {
   // capabilities[0]: Memory holding the executable (Read).
   DEPLOY = 1,
   // words: 0-3 name, 4 input size in bytes, 5 output capacity in bytes (for capabilities[1]),
+  //        6 bytes of the request's environment (NUL-terminated "KEY=value" strings, at most
+  //        INLINE_BYTES, from word 8; only with the input in Memory),
   //        8.. inline input when no input memory is sent (at most INLINE_BYTES).
   // capabilities[0]: Memory with the input (Read), optional;
   // capabilities[1]: Memory for the output (Write), optional (else the output comes inline).
-  // Reply words: InvocationResult, inline output from word 8.
+  // Reply words: InvocationResult, inline output from word 8; after the output's words (none when
+  // the output went to Memory) up to the last word, the tail of the function's log (its stderr,
+  // at most INLINE_BYTES, NUL bytes sent as spaces), NUL-padded.
   INVOKE = 2,
   REMOVE = 3,    // words: 0-3 name.
   LIST = 4,      // words: 0 index of the first name. Reply: 0 total count, 1 names in this reply,
                  // then names from word 2 (NAME_WORDS each, at most LIST_NAMES_PER_REPLY).
   DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
-                 // 9 failures.
+                 // 9 failures, 10 when this version was deployed (microseconds since boot),
+                 // 11-14 its digest (DIGEST_BYTES), 15-18 the function whose executable it took
+                 // (its `source`: its own name after DEPLOY), 19 environment bytes.
   STATS = 6,     // No words. Reply: ManagerStats (the manager's pool and the caller's own share).
+  // A function from the executable of another function of the same tenant (`source`; the same
+  // name to keep the executable while changing the rest), with its own configuration, arguments
+  // and environment. CONFIGURE_REPLACE replaces a live function atomically: invocations already
+  // running finish on the old version, every later one runs the new one.
+  // words: 0-3 name, 4-7 source, 8-14 FunctionConfig (its flags come from the source), 15
+  // CONFIGURE_* mode, 16 argument bytes, 17 environment bytes, from word CONFIGURE_TEXT_FIRST_WORD
+  // the arguments (the whole argv, argv[0] first; static Linux functions only; none: the source's
+  // arguments) then the environment ("KEY=value"), each a
+  // run of NUL-terminated strings. Errors: NOT_FOUND (detail 0: `name` for a replace, 1: `source`),
+  // NAME_TAKEN (create of a live name), and DEPLOY's.
+  CONFIGURE = 7,
   // Deploys a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
   // image"): words 0-3 name, 4-19 image reference (NUL-padded, store/image.hpp), 20-26
   // FunctionConfig (FUNCTION_FLAG_LINUX and FUNCTION_FLAG_IMAGE are implied), 27 flags
@@ -51,6 +68,11 @@ enum Request : u32 {
   // NUL-terminated). The image's tree is opened in the store and shared, never copied.
   DEPLOY_IMAGE = 12,
 };
+enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
+constexpr u64 CONFIGURE_TEXT_FIRST_WORD = 18;
+constexpr u64 CONFIGURE_TEXT_BYTES = (metteagle::abi::MESSAGE_WORDS - CONFIGURE_TEXT_FIRST_WORD) * 8;  // 368.
+constexpr u64 DIGEST_BYTES = 32;  // SHA-256.
+constexpr u64 DESCRIBE_WORDS = 20;
 
 constexpr u64 DEPLOY_IMAGE_REFERENCE_WORD = 4;
 constexpr u64 DEPLOY_IMAGE_CONFIG_WORD = 20;
@@ -261,9 +283,24 @@ struct LinuxStart {
   char arguments[MAX_ARGUMENT_BYTES];
   u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
   u64 image_tree_bytes;       // FUNCTION_FLAG_IMAGE: bytes of the tree at IMAGE_TREE_ADDRESS; 0: none.
+  u64 flags;                  // LINUX_START_* bits.
+};
+// `arguments` starts with argv[0] (CONFIGURE's arguments, from OpenFaaS's envProcess), instead of
+// argv[0] being the function's name.
+constexpr u64 LINUX_START_ARGV0 = 1;
+// The invocation's environment, in the context page at ENVIRONMENT_OFFSET: the function's own
+// (CONFIGURE's), then the request's (INVOKE word 6: the gateway's Http_* variables), as
+// NUL-terminated "KEY=value" strings back to back. The Linux personality puts them first in envp;
+// a native function may read them here.
+constexpr u64 ENVIRONMENT_OFFSET = 3072;
+struct FunctionEnvironment {
+  u64 bytes;  // Bytes of `strings` in use.
+  char strings[4096 - ENVIRONMENT_OFFSET - 8];
 };
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
-static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= 4096);
+static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= ENVIRONMENT_OFFSET);
+static_assert(sizeof(FunctionEnvironment) == 4096 - ENVIRONMENT_OFFSET);
+static_assert(CONFIGURE_TEXT_BYTES + INLINE_BYTES <= sizeof(FunctionEnvironment::strings));
 
 // Name helpers: pack into / unpack from message words.
 inline void pack_name(const char* name, u64* words) {

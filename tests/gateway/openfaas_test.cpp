@@ -1,0 +1,183 @@
+// Host tests of OpenFaaS's shapes (user/gateway/openfaas.cpp): FunctionDeployment parsing with its
+// precise errors, DNS-label names, memory quantities, envProcess splitting, the watchdog's request
+// environment and the boot-relative createdAt.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "logs.hpp"
+#include "openfaas.hpp"
+
+namespace gateway {
+namespace {
+
+Slice slice(const std::string& text) { return Slice{text.data(), text.size()}; }
+
+std::vector<std::string> strings(const char* data, u64 bytes) {
+  std::vector<std::string> out;
+  for (u64 at = 0; at < bytes;) {
+    std::string one(data + at);
+    out.push_back(one);
+    at += one.size() + 1;
+  }
+  return out;
+}
+
+std::string parse_error(const std::string& json) {
+  FunctionDeployment deployment;
+  const char* error = nullptr;
+  bool ok = parse_function_deployment(slice(json), deployment, error);
+  return ok ? "accepted" : error;
+}
+
+TEST(OpenFaas, FullDeployment) {
+  std::string json = R"({"service": "printenv", "image": "busybox", "envProcess": "sh -c 'echo \"$A\"'",
+    "envVars": {"A": "1", "GREETING": "hello env"}, "labels": {"team": "a"}, "annotations": {"note": "n"},
+    "limits": {"memory": "32Mi"}, "requests": {"memory": "16Mi"}, "secrets": [], "namespace": "",
+    "constraints": [], "readOnlyRootFilesystem": true, "registryAuth": "x"})";
+  FunctionDeployment deployment;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_function_deployment(slice(json), deployment, error)) << error;
+  EXPECT_STREQ(deployment.service, "printenv");
+  EXPECT_STREQ(deployment.image, "busybox");
+  EXPECT_STREQ(deployment.env_process, "sh -c 'echo \"$A\"'");
+  EXPECT_STREQ(deployment.labels, R"({"team":"a"})");
+  EXPECT_STREQ(deployment.annotations, R"({"note":"n"})");
+  EXPECT_TRUE(deployment.has_memory);
+  EXPECT_EQ(deployment.memory, 32ull << 20);
+  EXPECT_EQ(deployment.secret_count, 0u);
+  EXPECT_EQ(strings(deployment.environment, deployment.environment_bytes),
+            (std::vector<std::string>{"A=1", "GREETING=hello env", "fprocess=sh -c 'echo \"$A\"'"}));
+}
+
+TEST(OpenFaas, PreciseErrors) {
+  EXPECT_EQ(parse_error(R"({"service": "x",)"), "the body is not valid JSON (a FunctionDeployment object expected)");
+  EXPECT_EQ(parse_error(R"([1])"), "the body must be a JSON object (a FunctionDeployment)");
+  EXPECT_EQ(parse_error(R"({"image": "busybox"})"), "service is required (the function's name)");
+  EXPECT_EQ(parse_error(R"({"service": 5, "image": "b"})"), "service must be a string");
+  EXPECT_EQ(parse_error(R"({"service": "Bad_Name", "image": "b"})"),
+            "a function name may hold only a-z, 0-9 and '-' (a DNS label)");
+  EXPECT_EQ(parse_error(R"({"service": "edge-", "image": "b"})"),
+            "a function name must start and end with a letter or a digit (a DNS label)");
+  EXPECT_EQ(parse_error("{\"service\": \"" + std::string(64, 'a') + "\", \"image\": \"b\"}"),
+            "a function name must be 1 to 63 characters (a DNS label)");
+  EXPECT_EQ(parse_error("{\"service\": \"" + std::string(63, 'a') + "\", \"image\": \"b\"}"),
+            "function names longer than 31 characters are not supported yet");
+  EXPECT_EQ(parse_error("{\"service\": \"" + std::string(31, 'a') + "\", \"image\": \"b\"}"), "accepted");
+  EXPECT_EQ(parse_error(R"({"service": "", "image": "b"})"), "a function name must be 1 to 63 characters (a DNS label)");
+  EXPECT_EQ(parse_error(R"({"service": "x"})"), "image is required (a function uploaded before, or an image reference)");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envVars": {"A": 1}})"), "envVars must be an object of strings");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envVars": {"A=B": "1"}})"), "an envVars name may not hold '='");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "labels": ["a"]})"), "labels must be an object of strings");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "limits": {"memory": "lots"}})"),
+            "limits must be an object like {\"memory\": \"128Mi\"}");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "secrets": "s"})"), "secrets must be an array of names");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "namespace": "openfaas-fn"})"),
+            "namespaces are not supported (each API key is its own tenant)");
+  EXPECT_EQ(parse_error(R"({"service": "x", "service": "y", "image": "b"})"), "a member appears twice");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envVars": {"A": ")" + std::string(400, 'v') + "\"}}"),
+            "envVars and envProcess take more than 368 bytes (KEY=value strings)");
+}
+
+TEST(OpenFaas, MemoryQuantities) {
+  u64 bytes = 0;
+  EXPECT_TRUE(parse_memory_quantity(Slice::of("128Mi"), bytes));
+  EXPECT_EQ(bytes, 128ull << 20);
+  EXPECT_TRUE(parse_memory_quantity(Slice::of("1Gi"), bytes));
+  EXPECT_EQ(bytes, 1ull << 30);
+  EXPECT_TRUE(parse_memory_quantity(Slice::of("64M"), bytes));
+  EXPECT_EQ(bytes, 64'000'000u);
+  EXPECT_TRUE(parse_memory_quantity(Slice::of("4096"), bytes));
+  EXPECT_EQ(bytes, 4096u);
+  EXPECT_FALSE(parse_memory_quantity(Slice::of("Mi"), bytes));
+  EXPECT_FALSE(parse_memory_quantity(Slice::of("12Xi"), bytes));
+  EXPECT_FALSE(parse_memory_quantity(Slice::of("99999999999Gi"), bytes));
+}
+
+TEST(OpenFaas, EnvProcessSplitsLikeAShell) {
+  char out[128];
+  u64 bytes = 0;
+  ASSERT_TRUE(split_env_process("sh -c 'echo \"a b\"; exit 3'  x\"y z\"", out, sizeof out, bytes));
+  EXPECT_EQ(strings(out, bytes), (std::vector<std::string>{"sh", "-c", "echo \"a b\"; exit 3", "xy z"}));
+  EXPECT_FALSE(split_env_process("sh -c 'open", out, sizeof out, bytes));
+  EXPECT_FALSE(split_env_process("abcdefgh", out, 8, bytes));
+  ASSERT_TRUE(split_env_process("   ", out, sizeof out, bytes));
+  EXPECT_EQ(bytes, 0u);
+}
+
+TEST(OpenFaas, WatchdogEnvironment) {
+  std::string raw = "PATCH /function/f/sub/path?a=1&b=2 HTTP/1.1\r\nHost: x\r\nx-custom-HEADER: yes\r\n"
+                    "Authorization: Bearer secret\r\nContent-Type: text/plain\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parse_request_head(raw.data(), raw.size(), head), ParseStatus::Complete);
+  char out[448];
+  usize bytes = watchdog_environment(head, Slice::of("/sub/path"), out, sizeof out);
+  EXPECT_EQ(strings(out, bytes), (std::vector<std::string>{"Http_Method=PATCH", "Http_Path=/sub/path",
+                                                           "Http_Query=a=1&b=2", "Http_Host=x",
+                                                           "Http_X_Custom_Header=yes", "Http_Content_Type=text/plain"}));
+  // Only whole variables, as many as fit.
+  bytes = watchdog_environment(head, Slice{}, out, 30);
+  EXPECT_EQ(strings(out, bytes), (std::vector<std::string>{"Http_Method=PATCH", "Http_Path=/"}));
+}
+
+TEST(OpenFaas, BootTime) {
+  char text[64];
+  Buffer output(text, sizeof text);
+  append_boot_time(output, (86400ull * 400 + 3661) * 1'000'000 + 42);
+  EXPECT_EQ(std::string(output.data(), output.size()), "1971-02-05T01:01:01.000042Z");
+}
+
+TEST(FunctionLogs, LinesTailSinceAndTenants) {
+  auto logs = std::make_unique<FunctionLogs>();
+  std::string const two_lines = "first\n\nsecond \"q\"";
+  logs->append(1, "f", 7, 1'000'000, two_lines.data(), two_lines.size());
+  logs->append(1, "g", 8, 2'000'000, "other function\n", 15);
+  logs->append(1, "f", 9, 3'000'000, "third", 5);
+  std::vector<char> text(64 * 1024);
+  Buffer output(text.data(), text.size());
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(std::string(output.data(), output.size()),
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+            "\"text\": \"first\"}\n"
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
+            "\"text\": \"second \\\"q\\\"\"}\n"
+            "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"9\", \"timestamp\": \"1970-01-01T00:00:03.000000Z\", "
+            "\"text\": \"third\"}\n");
+  output.clear();
+  logs->render(1, "f", 0, 1, output);
+  EXPECT_NE(std::string(output.data(), output.size()).find("third"), std::string::npos);
+  EXPECT_EQ(std::string(output.data(), output.size()).find("first"), std::string::npos);
+  output.clear();
+  logs->render(1, "f", 2'000'000, 0, output);
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 1);
+  // A tenant that logs a lot evicts only its own lines.
+  for (int i = 0; i < 1000; ++i) logs->append(2, "f", 1, 5'000'000, "noise\n", 6);
+  output.clear();
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 3);
+  output.clear();
+  logs->render(2, "f", 0, 0, output);
+  EXPECT_FALSE(output.overflowed());
+  EXPECT_EQ(std::count(output.data(), output.data() + output.size(), '\n'), 128);
+  logs->forget(1, "f");
+  output.clear();
+  logs->render(1, "f", 0, 0, output);
+  EXPECT_EQ(output.size(), 0u);
+}
+
+TEST(FunctionLogs, BootTimeRoundTrip) {
+  u64 microseconds = 0;
+  ASSERT_TRUE(parse_boot_time(Slice::of("1971-02-05T01:01:01.000042Z"), microseconds));
+  EXPECT_EQ(microseconds, (86400ull * 400 + 3661) * 1'000'000 + 42);
+  ASSERT_TRUE(parse_boot_time(Slice::of("1970-01-01T00:00:09Z"), microseconds));
+  EXPECT_EQ(microseconds, 9'000'000u);
+  EXPECT_FALSE(parse_boot_time(Slice::of("yesterday"), microseconds));
+  EXPECT_FALSE(parse_boot_time(Slice::of("1970-01-01T00:00:09"), microseconds));
+  EXPECT_FALSE(parse_boot_time(Slice::of("1970-13-01T00:00:09Z"), microseconds));
+}
+
+}  // namespace
+}  // namespace gateway

@@ -1,0 +1,251 @@
+// OpenFaaS's routes over the manager: deploy and update with a FunctionDeployment (CONFIGURE),
+// delete with {"functionName": ...}, FunctionStatus, the provider's info and scale (docs/API.md,
+// "OpenFaaS routes"). Kept apart from api.cpp's native routes; the one place that decides what a
+// deployment's `image` names is resolve_image().
+#include "api.hpp"
+#include "imagefs/import/json.hpp"
+#include "openfaas.hpp"
+
+namespace gateway {
+namespace {
+
+using imagefs::JsonMember;
+using imagefs::JsonType;
+
+constexpr const char RELEASE[] = "dev";  // No release is numbered yet.
+
+void put_name(const char* name, u64* words) { manager::pack_name(name, words); }
+
+void append_hex(Buffer& output, const u64* words, usize bytes) {
+  const auto* data = reinterpret_cast<const u8*>(words);
+  constexpr const char DIGITS[] = "0123456789abcdef";
+  for (usize i = 0; i < bytes; ++i) {
+    char pair[2] = {DIGITS[data[i] >> 4], DIGITS[data[i] & 15]};
+    output.append(pair, 2);
+  }
+}
+
+// The JSON object of a small request body (delete, scale), or an error text.
+const char* parse_object(const Payload& body, imagefs::JsonValue& root) {
+  imagefs::JsonParse parsed = imagefs::json_parse(reinterpret_cast<const char*>(body.bytes), body.length, 4);
+  if (body.length == 0 || parsed.error != imagefs::JsonError::None) return "the body is not valid JSON";
+  if (parsed.root.type != JsonType::Object) return "the body must be a JSON object";
+  root = parsed.root;
+  return nullptr;
+}
+
+}  // namespace
+
+// What a deployment's `image` names. Today: a function of the same tenant (uploaded the native
+// way, or deployed before): its executable is copied. An image reference of the image store
+// (ghcr.io/acme/hello:1.2, docs/IMAGES.md) is for the store's deploy by image, to be called from
+// here; until then it is 422.
+struct ImageResolution {
+  bool found = false;
+  char source[manager::NAME_BYTES] = {};
+  ManagerReply described;  // DESCRIBE of the source.
+};
+
+static ImageResolution resolve_image(Backend& backend, u32 tenant, const char* image) {
+  ImageResolution resolution;
+  Slice name = Slice::of(image);
+  if (!is_function_name(name) || !name.copy_to(resolution.source, sizeof resolution.source)) return resolution;
+  u64 words[manager::NAME_WORDS];
+  put_name(resolution.source, words);
+  resolution.described = backend.request(tenant, manager::DESCRIBE, words, manager::NAME_WORDS);
+  resolution.found = resolution.described.delivered && resolution.described.status == manager::STATUS_OK;
+  return resolution;
+}
+
+bool Gateway::is_json_deployment(const RequestHead& head, const Payload& body) {
+  Slice type = head.header("Content-Type");
+  if (type.data != nullptr && type.trimmed().starts_with("application/json")) return true;
+  for (u64 i = 0; i < body.length; ++i) {
+    u8 c = body.bytes[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{';
+  }
+  return false;
+}
+
+void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace) {
+  u32 tenant = key.sub_tenant;
+  FunctionDeployment deployment;
+  const char* why = nullptr;
+  if (!parse_function_deployment(Slice{reinterpret_cast<const char*>(body.bytes), static_cast<usize>(body.length)},
+                                 deployment, why))
+    return error(response, 400, why);
+  if (deployment.secret_count > 0)
+    return error(response, 501, "secrets are not supported yet (docs/API.md, OpenFaaS routes)");
+  ImageResolution image = resolve_image(backend_, tenant, deployment.image);
+  if (!image.found) {
+    bool asked = image.source[0] != '\0';
+    if (asked && (!image.described.delivered || image.described.status != manager::STATUS_NOT_FOUND))
+      return manager_error(response, image.described);
+    Buffer text(storage_.text, storage_.text_capacity);
+    text.append("{\"error\": \"no such image: neither a function of this tenant nor an image in the image store\", "
+                "\"image\": ");
+    text.append_json_string(deployment.image);
+    text.append("}\n");
+    return finish_json(response, 422, text);
+  }
+  const u64* source = image.described.words;
+  manager::FunctionConfig config;
+  __builtin_memcpy(&config, &source[1], sizeof config);  // DESCRIBE words 1-7: the source's configuration.
+  if (deployment.has_memory) config.memory_limit_bytes = deployment.memory;
+  if (!key.console) config.grants = 0;  // Only an operator key may keep the console grant.
+  bool static_linux = (config.flags & manager::FUNCTION_FLAG_LINUX) != 0 && (config.flags & manager::FUNCTION_FLAG_IMAGE) == 0;
+
+  u64 words[metteagle::abi::MESSAGE_WORDS] = {};
+  put_name(deployment.service, &words[0]);
+  put_name(image.source, &words[4]);
+  __builtin_memcpy(&words[8], &config, sizeof config);
+  words[15] = replace ? manager::CONFIGURE_REPLACE : manager::CONFIGURE_CREATE;
+  char* text = reinterpret_cast<char*>(&words[manager::CONFIGURE_TEXT_FIRST_WORD]);
+  u64 argument_bytes = 0;
+  // envProcess is the program's command line for a static Linux function (argv, argv[0] first);
+  // every function sees it as fprocess in its environment.
+  if (static_linux && deployment.has_env_process &&
+      !split_env_process(deployment.env_process, text, manager::CONFIGURE_TEXT_BYTES, argument_bytes))
+    return error(response, 400, "envProcess: a quote is left open, or its words take more than 368 bytes");
+  if (argument_bytes + deployment.environment_bytes > manager::CONFIGURE_TEXT_BYTES)
+    return error(response, 400, "envProcess and envVars take more than 368 bytes together");
+  __builtin_memcpy(text + argument_bytes, deployment.environment, deployment.environment_bytes);
+  words[16] = argument_bytes;
+  words[17] = deployment.environment_bytes;
+  u64 count = manager::CONFIGURE_TEXT_FIRST_WORD + (argument_bytes + deployment.environment_bytes + 7) / 8;
+  ManagerReply reply = backend_.request(tenant, manager::CONFIGURE, words, count);
+  if (!reply.delivered || reply.status != manager::STATUS_OK) {
+    if (!reply.delivered) return manager_error(response, reply);
+    switch (reply.status) {
+      case manager::STATUS_NOT_FOUND:
+        return error(response, 404, reply.words[0] == 0 ? "no such function (PUT updates a deployed function)"
+                                                        : "the image's function was deleted meanwhile");
+      case manager::STATUS_NAME_TAKEN:
+        return error(response, 409, "a function of that name exists (PUT /system/functions updates it)");
+      case manager::STATUS_BAD_REQUEST:
+        return error(response, 400, "configuration rejected by the manager (limits.memory: 256 KiB up to the "
+                                    "tenant's share; docs/CONTAINERS.md)");
+      case manager::STATUS_QUOTA_EXCEEDED: {
+        Buffer body_text(storage_.text, storage_.text_capacity);
+        body_text.append("{\"error\": \"the executable's writable and zero-filled segments need more than limits.memory\", "
+                         "\"needed\": ");
+        body_text.append_unsigned(reply.words[0]);
+        body_text.append("}\n");
+        return finish_json(response, 400, body_text);
+      }
+      default: return manager_error(response, reply);
+    }
+  }
+  shared_.catalog.record(tenant, deployment);
+  // A new function starts with fresh figures; an updated one keeps its own.
+  if (!replace) {
+    shared_.metrics.open(tenant, deployment.service);
+    shared_.logs.forget(tenant, deployment.service);
+  }
+  ManagerReply described = describe_request(tenant, deployment.service);
+  Buffer answer(storage_.text, storage_.text_capacity);
+  answer.append("{\"name\": ");
+  answer.append_json_string(deployment.service);
+  if (described.delivered && described.status == manager::STATUS_OK) {
+    answer.append(", \"digest\": \"sha256:");
+    append_hex(answer, &described.words[11], manager::DIGEST_BYTES);
+    answer.append("\"");
+  }
+  answer.append("}\n");
+  finish_json(response, 202, answer);
+}
+
+void Gateway::faas_delete(u32 tenant, const Payload& body, Response& response) {
+  imagefs::JsonValue root;
+  if (const char* problem = parse_object(body, root))
+    return error(response, 400, problem);
+  JsonMember member = imagefs::json_member(root, "functionName");
+  char name[DNS_LABEL_LENGTH + 1];
+  u64 length = 0;
+  if (!member.found || member.duplicate || member.value.type != JsonType::String)
+    return error(response, 400, "functionName is required (a string)");
+  if (!imagefs::json_string(member.value, name, sizeof name, length))
+    return error(response, 400, "a function name must be 1 to 63 characters (a DNS label)");
+  if (const char* problem = dns_label_problem(Slice{name, static_cast<usize>(length)}))
+    return error(response, 400, problem);
+  return remove(tenant, Slice{name, static_cast<usize>(length)}, response);
+}
+
+void Gateway::append_status_members(Buffer& output, u32 tenant, const char* name, const ManagerReply& described) {
+  const u64* w = described.words;
+  CatalogEntry entry;
+  bool catalogued = shared_.catalog.find(tenant, name, entry);
+  char source[manager::NAME_BYTES];
+  if (!manager::unpack_name(&w[15], source)) source[0] = '\0';
+  output.append(", \"image\": ");
+  output.append_json_string(catalogued ? entry.image : source);
+  output.append(", \"invocationCount\": ");
+  output.append_unsigned(w[8]);
+  output.append(", \"replicas\": ");
+  output.append_unsigned(catalogued ? entry.replicas : 1);
+  // Every invocation is a fresh task: one deployed function is always ready to run.
+  output.append(", \"availableReplicas\": 1, \"envProcess\": ");
+  output.append_json_string(catalogued ? entry.env_process : "");
+  output.append(", \"labels\": ");
+  output.append(catalogued ? entry.labels : "{}");
+  output.append(", \"annotations\": ");
+  output.append(catalogued ? entry.annotations : "{}");
+  output.append(", \"limits\": {\"memory\": \"");
+  output.append_unsigned(w[1]);
+  output.append("\"}, \"createdAt\": \"");
+  append_boot_time(output, w[10]);
+  output.append("\", \"digest\": \"sha256:");
+  append_hex(output, &w[11], manager::DIGEST_BYTES);
+  output.append("\"");
+}
+
+void Gateway::faas_status(u32 tenant, Slice name, Response& response) {
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  ManagerReply described = describe_request(tenant, text_name);
+  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"name\": ");
+  text.append_json_string(text_name);
+  append_status_members(text, tenant, text_name, described);
+  text.append("}\n");
+  finish_json(response, 200, text);
+}
+
+void Gateway::faas_info(Response& response) {
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"provider\": {\"provider\": \"metteagle\", \"orchestration\": \"metteagle-manager\", "
+              "\"version\": {\"release\": \"");
+  text.append(RELEASE);
+  text.append("\", \"sha\": \"\"}}, \"version\": {\"release\": \"");
+  text.append(RELEASE);
+  text.append("\", \"sha\": \"\"}, \"arch\": \"x86_64\"}\n");
+  finish_json(response, 200, text);
+}
+
+void Gateway::faas_scale(u32 tenant, Slice name, const Payload& body, Response& response) {
+  char text_name[manager::NAME_BYTES];
+  if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
+  imagefs::JsonValue root;
+  if (const char* problem = parse_object(body, root)) return error(response, 400, problem);
+  JsonMember replicas = imagefs::json_member(root, "replicas");
+  u64 count = 0;
+  if (!replicas.found || replicas.duplicate || !imagefs::json_unsigned(replicas.value, count) || count > 1000)
+    return error(response, 400, "replicas is required (an integer 0 to 1000)");
+  JsonMember service = imagefs::json_member(root, "serviceName");
+  if (service.found && (service.value.type != JsonType::String || !imagefs::json_string_equals(service.value, text_name)))
+    return error(response, 400, "serviceName must be the function named in the path");
+  ManagerReply described = describe_request(tenant, text_name);
+  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  (void)shared_.catalog.scale(tenant, text_name, count);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"name\": ");
+  text.append_json_string(text_name);
+  text.append(", \"replicas\": ");
+  text.append_unsigned(count);
+  text.append("}\n");
+  finish_json(response, 202, text);
+}
+
+}  // namespace gateway

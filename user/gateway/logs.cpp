@@ -1,0 +1,142 @@
+// Each tenant's ring of function log lines, and /system/logs's JSON lines.
+#include "logs.hpp"
+
+#include "openfaas.hpp"
+
+namespace gateway {
+namespace {
+
+bool same_name(const char* left, const char* right) {
+  for (usize i = 0; i < manager::NAME_BYTES; ++i) {
+    if (left[i] != right[i]) return false;
+    if (left[i] == '\0') return true;
+  }
+  return true;
+}
+
+bool digits(Slice text, usize at, usize count, u64& value) {
+  if (at + count > text.size) return false;
+  value = 0;
+  for (usize i = at; i < at + count; ++i) {
+    char c = text.data[i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<u64>(c - '0');
+  }
+  return true;
+}
+
+bool leap(u64 year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+}  // namespace
+
+FunctionLogs::TenantLog* FunctionLogs::log_of(u32 tenant) {
+  for (TenantLog& log : tenants_)
+    if (log.used && log.tenant == tenant) return &log;
+  for (TenantLog& log : tenants_)
+    if (!log.used) {
+      log.used = true;
+      log.tenant = tenant;
+      return &log;
+    }
+  return nullptr;
+}
+
+const FunctionLogs::TenantLog* FunctionLogs::find(u32 tenant) const {
+  for (const TenantLog& log : tenants_)
+    if (log.used && log.tenant == tenant) return &log;
+  return nullptr;
+}
+
+void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, const char* text, usize length) {
+  sys::LockGuard guard(lock_);
+  TenantLog* log = log_of(tenant);
+  if (log == nullptr) return;
+  usize at = 0;
+  while (at < length) {
+    usize end = at;
+    while (end < length && text[end] != '\n' && end - at < LINE_BYTES) ++end;
+    if (end > at) {
+      Line& line = log->lines[log->next];
+      log->next = (log->next + 1) % LINES_PER_TENANT;
+      line = Line{};
+      line.used = true;
+      for (usize i = 0; i + 1 < manager::NAME_BYTES && name[i] != '\0'; ++i) line.name[i] = name[i];
+      line.call = call;
+      line.time_us = time_us;
+      line.length = end - at;
+      __builtin_memcpy(line.text, text + at, line.length);
+    }
+    at = end < length && text[end] == '\n' ? end + 1 : end;
+  }
+}
+
+void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output) const {
+  sys::LockGuard guard(lock_);
+  const TenantLog* log = find(tenant);
+  if (log == nullptr) return;
+  auto matches = [&](const Line& line) { return line.used && line.time_us >= since_us && same_name(line.name, name); };
+  usize total = 0;
+  for (const Line& line : log->lines) total += matches(line) ? 1u : 0u;
+  usize skip = tail != 0 && tail < total ? total - static_cast<usize>(tail) : 0;
+  for (usize step = 0; step < LINES_PER_TENANT; ++step) {
+    const Line& line = log->lines[(log->next + step) % LINES_PER_TENANT];  // Oldest first.
+    if (!matches(line)) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    output.append("{\"name\": ");
+    output.append_json_string(line.name);
+    output.append(", \"namespace\": \"\", \"instance\": \"");
+    output.append_unsigned(line.call);
+    output.append("\", \"timestamp\": \"");
+    append_boot_time(output, line.time_us);
+    output.append("\", \"text\": ");
+    output.append_json_string(line.text, line.length);
+    output.append("}\n");
+  }
+}
+
+void FunctionLogs::forget(u32 tenant, const char* name) {
+  sys::LockGuard guard(lock_);
+  TenantLog* log = nullptr;
+  for (TenantLog& candidate : tenants_)
+    if (candidate.used && candidate.tenant == tenant) log = &candidate;
+  if (log == nullptr) return;
+  for (Line& line : log->lines)
+    if (line.used && same_name(line.name, name)) line = Line{};
+}
+
+bool parse_boot_time(Slice text, u64& microseconds) {
+  u64 year, month, day, hour, minute, second;
+  if (!digits(text, 0, 4, year) || text.size < 20 || text.data[4] != '-' || !digits(text, 5, 2, month) ||
+      text.data[7] != '-' || !digits(text, 8, 2, day) || text.data[10] != 'T' || !digits(text, 11, 2, hour) ||
+      text.data[13] != ':' || !digits(text, 14, 2, minute) || text.data[16] != ':' || !digits(text, 17, 2, second))
+    return false;
+  usize at = 19;
+  u64 fraction = 0;
+  if (at < text.size && text.data[at] == '.') {
+    ++at;
+    u64 scale = 100'000;
+    usize first = at;
+    while (at < text.size && text.data[at] >= '0' && text.data[at] <= '9') {
+      fraction += static_cast<u64>(text.data[at] - '0') * scale;
+      scale /= 10;
+      ++at;
+    }
+    if (at == first) return false;
+  }
+  if (at + 1 != text.size || text.data[at] != 'Z') return false;
+  if (year < 1970 || year > 2300 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60)
+    return false;
+  const u64 month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  u64 days = 0;
+  for (u64 y = 1970; y < year; ++y) days += leap(y) ? 366u : 365u;
+  for (u64 m = 1; m < month; ++m) days += month_days[m - 1] + (m == 2 && leap(year) ? 1u : 0u);
+  days += day - 1;
+  microseconds = ((days * 86400 + hour * 3600 + minute * 60 + second) * 1'000'000) + fraction;
+  return true;
+}
+
+}  // namespace gateway

@@ -1,0 +1,56 @@
+// FunctionLogs: each tenant's recent function log lines (the functions' stderr, the stdout of
+// failed invocations and one result line per invocation), served by /system/logs as OpenFaaS's
+// JSON lines. Pure, host-tested. Invariant: fixed memory, LINES_PER_TENANT lines per tenant in the
+// tenant's own ring, so a tenant's logging only ever evicts its own older lines, never another
+// tenant's; every public method holds the lock.
+#pragma once
+
+#include "manager/protocol.hpp"
+#include "sys/spin_lock.hpp"
+#include "text.hpp"
+
+namespace gateway {
+
+class FunctionLogs {
+ public:
+  static constexpr usize MAX_TENANTS = 16;  // keys.hpp: MAX_KEYS, one tenant per key.
+  static constexpr usize LINES_PER_TENANT = 128;
+  static constexpr usize LINE_BYTES = 200;  // Longer lines are cut into several.
+
+  // Appends `text` as lines (split at '\n'; a last line without one counts too; empty lines are
+  // left out) of the tenant's function `name`, invocation `call`, at `time_us` since boot.
+  void append(u32 tenant, const char* name, u64 call, u64 time_us, const char* text, usize length);
+  // The function's lines at or after since_us, the last `tail` of them (0: all the ring holds),
+  // oldest first, each one JSON object and '\n': {"name", "namespace", "instance", "timestamp",
+  // "text"}.
+  void render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output) const;
+  // A deleted function's lines go.
+  void forget(u32 tenant, const char* name);
+
+ private:
+  struct Line {
+    bool used = false;
+    char name[manager::NAME_BYTES] = {};
+    u64 call = 0;
+    u64 time_us = 0;
+    usize length = 0;
+    char text[LINE_BYTES] = {};
+  };
+  struct TenantLog {
+    bool used = false;
+    u32 tenant = 0;
+    usize next = 0;  // Where the next line goes (the oldest line when the ring is full).
+    Line lines[LINES_PER_TENANT];
+  };
+  TenantLog* log_of(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
+  const TenantLog* find(u32 tenant) const;
+
+  TenantLog tenants_[MAX_TENANTS];
+  mutable sys::SpinLock lock_;
+};
+
+// Parses append_boot_time's form ("1970-01-01T00:00:12.345678Z", the fraction optional) back to
+// microseconds since boot; false when malformed.
+bool parse_boot_time(Slice text, u64& microseconds);
+
+}  // namespace gateway

@@ -1,0 +1,68 @@
+// OpenFaaS's shapes on the wire (the faas-provider types): the FunctionDeployment a client sends
+// and what it becomes for the manager (CONFIGURE's arguments and environment), function names as
+// DNS labels, memory quantities ("128Mi"), and the classic watchdog's request environment
+// (Http_Method, Http_Path, Http_Query, Http_<Header>). Pure and host-tested.
+// Invariant: a deployment is accepted only when the body is one JSON object whose known members
+// have the right types and fit their bounds; the first problem found is the error, said precisely,
+// and nothing of a refused deployment is used.
+#pragma once
+
+#include "http.hpp"
+#include "manager/protocol.hpp"
+#include "text.hpp"
+
+namespace gateway {
+
+constexpr usize IMAGE_BYTES = 128;       // `image`, as given.
+constexpr usize ENV_PROCESS_BYTES = 256;  // `envProcess`, as given.
+constexpr usize MAP_BYTES = 256;         // `labels` and `annotations`, each as compact JSON.
+
+// The longest name the manager holds today (manager::NAME_BYTES - 1); DNS labels allow 63.
+constexpr usize MAX_NAME_LENGTH = manager::NAME_BYTES - 1;
+constexpr usize DNS_LABEL_LENGTH = 63;
+
+// Why `name` is not a function name OpenFaaS's routes take (a DNS label of 1-31 characters: a-z,
+// 0-9 and '-', a letter or digit at both ends), or nullptr when it is one.
+const char* dns_label_problem(Slice name);
+
+struct FunctionDeployment {
+  char service[manager::NAME_BYTES] = {};
+  char image[IMAGE_BYTES] = {};
+  bool has_env_process = false;
+  char env_process[ENV_PROCESS_BYTES] = {};
+  // CONFIGURE's text: argv from envProcess (argument_bytes; filled by split_env_process when the
+  // function is a static Linux one), then the environment: envVars and fprocess (environment_bytes).
+  char environment[manager::CONFIGURE_TEXT_BYTES] = {};
+  u64 environment_bytes = 0;
+  char labels[MAP_BYTES] = {};       // "{}" when none.
+  char annotations[MAP_BYTES] = {};  // "{}" when none.
+  bool has_memory = false;
+  u64 memory = 0;                    // limits.memory in bytes.
+  usize secret_count = 0;            // `secrets` named.
+};
+
+// Parses a FunctionDeployment: `service` and `image` are required; envProcess, envVars (string
+// values), labels and annotations (string values), limits and requests ({"memory": "128Mi",
+// "cpu": ...}), secrets (an array of names), namespace, constraints and readOnlyRootFilesystem are
+// taken. False with `error` (a static text) on anything else.
+bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const char*& error);
+
+// envProcess split into argv as a shell would for plain words ('...' and "..." quote, no
+// expansion), NUL-terminated strings back to back in `out`; false when it does not fit or a quote
+// is left open.
+bool split_env_process(const char* command, char* out, usize capacity, u64& bytes);
+
+// "128Mi", "64M", "1Gi", "1048576": a memory quantity in bytes; false when malformed or huge.
+bool parse_memory_quantity(Slice text, u64& bytes);
+
+// The classic watchdog's request environment for /function/{name}[sub_path][?query]: Http_Method,
+// Http_Path (sub_path, "/" when empty), Http_Query (when there is one), then Http_<Header> for each
+// header (Go's canonical name, '-' as '_'), except Authorization (the gateway's API key), as many
+// as fit `capacity` bytes. NUL-terminated "KEY=value" strings back to back; returns the bytes.
+usize watchdog_environment(const RequestHead& head, Slice sub_path, char* out, usize capacity);
+
+// "1970-01-01T00:00:12.345678Z": microseconds since boot as an RFC 3339 time whose epoch is the
+// boot (the guest has no wall clock).
+void append_boot_time(Buffer& output, u64 microseconds);
+
+}  // namespace gateway
