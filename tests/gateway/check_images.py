@@ -183,6 +183,21 @@ def boot_one(args):
     status, data = invoke(port, "bb3")
     check(code == 0 and status == 200 and data == b"from-mettctl\nhello from the image\n",
           f"mettctl deploy --arg --env then invoke ({out!r} {err!r} {status} {data!r})")
+    # The OpenFaaS route deploys a store image too: envProcess (one quoted word here) replaces Cmd
+    # after the Entrypoint (/bin/sh -c), envVars are added to the image's Env; PUT is not there yet.
+    deployment = {"service": "ofbb", "image": "busybox-docker", "envProcess": "'echo \"$GREETING $EXTRA\"'",
+                  "envVars": {"EXTRA": "openfaas"}, "limits": {"memory": "32Mi"}}
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(),
+                           headers={"Content-Type": "application/json"})
+    check(status == 202 and as_json(data) == {"name": "ofbb", "image": "busybox-docker:latest"},
+          f"OpenFaaS deploy of a store image is 202 ({status} {data!r})")
+    status, data = invoke(port, "ofbb")
+    check(status == 200 and data == b"hi openfaas\n", f"ofbb: envProcess replaced Cmd, envVars added ({status} {data!r})")
+    status, data = request(port, "PUT", "/system/functions", body=json.dumps(deployment).encode(),
+                           headers={"Content-Type": "application/json"})
+    check(status == 501 and as_json(data) == {"error": "updating a function deployed from a store image in place is "
+                                                       "not supported yet; DELETE it and POST it again"},
+          f"OpenFaaS PUT of a store-image function is 501 ({status} {data!r})")
     status, data = deploy_http(port, {"name": "nope", "image": "nope:1", "memory": 32 << 20})
     check(status == 422 and as_json(data) == {"error": "no such image in the image store", "image": "nope:1"},
           f"deploy from a missing image is 422 naming it ({status} {data!r})")

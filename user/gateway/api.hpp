@@ -193,6 +193,8 @@ class Gateway final : public RequestPolicy {
   // with {"functionName": ...}, FunctionStatus, the provider's info, scale.
   static bool is_json_deployment(const RequestHead& head, const Payload& body);
   void faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace);
+  void faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, Response& response,
+                              bool replace);
   void faas_delete(u32 tenant, const Payload& body, Response& response);
   void faas_status(u32 tenant, Slice name, Response& response);
   void faas_info(Response& response);

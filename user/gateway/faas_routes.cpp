@@ -36,10 +36,9 @@ const char* parse_object(const Payload& body, imagefs::JsonValue& root) {
 
 }  // namespace
 
-// What a deployment's `image` names. Today: a function of the same tenant (uploaded the native
-// way, or deployed before): its executable is copied. An image reference of the image store
-// (ghcr.io/acme/hello:1.2, docs/IMAGES.md) is for the store's deploy by image, to be called from
-// here; until then it is 422.
+// What a deployment's `image` names: first a function of the same tenant (uploaded the native
+// way, or deployed before), whose executable is copied; otherwise an image of the image store
+// (ghcr.io/acme/hello:1.2, docs/IMAGES.md), deployed by faas_deploy_from_store.
 struct ImageResolution {
   bool found = false;
   char source[manager::NAME_BYTES] = {};
@@ -82,6 +81,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     bool asked = image.source[0] != '\0';
     if (asked && (!image.described.delivered || image.described.status != manager::STATUS_NOT_FOUND))
       return manager_error(response, image.described);
+    if (images_ != nullptr) return faas_deploy_from_store(key, deployment, response, replace);
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"no such image: neither a function of this tenant nor an image in the image store\", "
                 "\"image\": ");
@@ -154,6 +154,41 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   }
   answer.append("}\n");
   finish_json(response, 202, answer);
+}
+
+// A deployment whose `image` is an image of the store (POST /system/images): the store's deploy by
+// image (images.cpp), with envProcess as the arguments that replace the image's Cmd and envVars
+// added to its environment. An update in place (PUT) of such a function is not there yet.
+void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, Response& response,
+                                     bool replace) {
+  if (replace)
+    return error(response, 501, "updating a function deployed from a store image in place is not supported yet; "
+                                "DELETE it and POST it again");
+  DeployConfig parsed;
+  Slice service = Slice::of(deployment.service);
+  Slice image = Slice::of(deployment.image);
+  if (!service.copy_to(parsed.name, sizeof parsed.name))
+    return error(response, 400, "service: a function deployed from an image has a name of at most 31 characters");
+  if (!image.copy_to(parsed.image, sizeof parsed.image)) return error(response, 422, "image: the name is too long");
+  parsed.has_name = parsed.has_image = true;
+  if (deployment.has_env_process) {
+    if (!split_env_process(deployment.env_process, parsed.arguments, sizeof parsed.arguments, parsed.argument_bytes))
+      return error(response, 400, "envProcess: a quote is left open, or its words take too many bytes");
+    parsed.has_arguments = true;
+  }
+  if (deployment.environment_bytes > sizeof parsed.environment)
+    return error(response, 400, "envVars take too many bytes for a function deployed from an image");
+  __builtin_memcpy(parsed.environment, deployment.environment, deployment.environment_bytes);
+  parsed.environment_bytes = deployment.environment_bytes;
+  parsed.has_env = parsed.environment_bytes > 0;
+  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
+  if (deployment.has_memory) config.memory_limit_bytes = deployment.memory;
+  deploy_image(key.sub_tenant, parsed, config, response);
+  if (response.status != 201) return;
+  // OpenFaaS answers a deployment with 202; the function is ready at once here.
+  response.status = 202;
+  shared_.catalog.record(key.sub_tenant, deployment);
+  shared_.logs.forget(key.sub_tenant, deployment.service);
 }
 
 void Gateway::faas_delete(u32 tenant, const Payload& body, Response& response) {
