@@ -12,6 +12,7 @@
 #include "sys/syscall.hpp"
 #include "sys/utcb.hpp"
 
+#include "sys/spin_lock.hpp"
 #include "sys/string.hpp"
 
 namespace personality {
@@ -63,19 +64,10 @@ struct State {
 };
 State& state();
 
-// The lock over all shared state of the personality: a spinlock that yields to the kernel after a
-// few spins (a holder may have been preempted on the waiter's own CPU: it runs again only when the
-// waiter gives the CPU away). Never held while a thread blocks in the kernel, except for
-// the final EVENT_EXIT, which the task does not survive.
-class SpinLock {
- public:
-  void lock();
-  void unlock() { __atomic_store_n(&word_, 0u, __ATOMIC_RELEASE); }
-  u32* word() { return &word_; }
-
- private:
-  u32 word_ = 0;
-};
+// The lock over all shared state of the personality (libsys's SpinLock, which yields to a holder
+// preempted on the waiter's CPU). Never held while a thread blocks in the kernel, except for the
+// final EVENT_EXIT, which the task does not survive.
+using sys::SpinLock;
 SpinLock& state_lock();
 
 class LockGuard {

@@ -32,21 +32,6 @@ sys::Error call_manager(u32 label, const u64* words, u64 count) {
 State& state() { return the_state; }
 SpinLock& state_lock() { return the_lock; }
 
-void SpinLock::lock() {
-  constexpr u32 SPINS_BEFORE_YIELD = 64;
-  u32 spins = 0;
-  while (__atomic_exchange_n(&word_, 1u, __ATOMIC_ACQUIRE) != 0) {
-    while (__atomic_load_n(&word_, __ATOMIC_RELAXED) != 0) {
-      if (++spins < SPINS_BEFORE_YIELD) {
-        asm volatile("pause");
-      } else {
-        spins = 0;
-        (void)native(abi::Syscall::ThreadYield, abi::NULL_SELECTOR);
-      }
-    }
-  }
-}
-
 // Lock-free, because sleeps and futex waits create their thread's notification without the lock.
 u64 allocate_slot() {
   u64 used = __atomic_load_n(&the_state.slots_used, __ATOMIC_RELAXED);

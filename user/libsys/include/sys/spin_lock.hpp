@@ -1,24 +1,53 @@
-// SpinLock for state shared by threads of one task that run on several CPUs at once (the
-// manager's workers, the gateway's). Header-only and free of system calls, so host tests of code
-// that uses it build too. Invariant: the holder never blocks in the kernel while holding it (no
-// IPC, no waiting under the lock), so every critical section is short.
+// SpinLock: the one lock for state shared by threads of one task (or by tasks sharing memory)
+// that run on several CPUs at once: the manager's workers, the gateway's, the Linux personality's
+// threads and processes. A waiter that has spun SPINS_BEFORE_YIELD times gives its CPU away: a
+// holder preempted on the waiter's own CPU runs again only then. Header-only; host builds of the
+// same code (unit tests) yield to the host's scheduler instead.
+// Invariant: the holder never blocks in the kernel while holding it (no IPC, no waiting under the
+// lock), so every critical section is short; the lock is one u32 word (0 free, 1 held), so it can
+// live in memory shared between tasks and be released from assembly.
 #pragma once
 
-#include <atomic>
+#if __STDC_HOSTED__
+#include <sched.h>
+#else
+#include "sys/thread.hpp"
+#endif
 
 namespace sys {
 
 class SpinLock {
  public:
+  static constexpr unsigned SPINS_BEFORE_YIELD = 64;
+
   void lock() {
-    while (locked_.exchange(true, std::memory_order_acquire))
-      while (locked_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    unsigned spins = 0;
+    while (__atomic_exchange_n(&word_, 1u, __ATOMIC_ACQUIRE) != 0) {
+      while (__atomic_load_n(&word_, __ATOMIC_RELAXED) != 0) {
+        if (++spins < SPINS_BEFORE_YIELD) {
+          __builtin_ia32_pause();
+        } else {
+          spins = 0;
+          give_way();
+        }
+      }
+    }
   }
-  void unlock() { locked_.store(false, std::memory_order_release); }
+  void unlock() { __atomic_store_n(&word_, 0u, __ATOMIC_RELEASE); }
+  // The word itself, for the one release that cannot be a call (a thread's exit, in assembly).
+  unsigned* word() { return &word_; }
 
  private:
-  std::atomic<bool> locked_{false};
+  static void give_way() {
+#if __STDC_HOSTED__
+    sched_yield();
+#else
+    yield_thread();
+#endif
+  }
+  unsigned word_ = 0;
 };
+static_assert(sizeof(SpinLock) == 4);
 
 class LockGuard {
  public:
