@@ -49,7 +49,7 @@ Result<void> prepare_personality(PersonalityImage& personality) {
   Manager& state = manager_state();
   const u8* bytes = linux_personality_image;
   u64 size = static_cast<u64>(linux_personality_image_end - linux_personality_image);
-  klib::ElfImage image;
+  klib::ElfImage image{};  // Zero for an image tree, which parse_elf never fills.
   if (klib::parse_elf(bytes, size, abi::USER_SPACE_END, image) != klib::ElfStatus::Ok || image.position_independent ||
       image.segment_count > 4)
     return Error::InvalidArgument;
@@ -191,7 +191,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   if (!mapped) return status(answer, STATUS_BAD_REQUEST, static_cast<u64>(mapped.error()));
   const auto* bytes = reinterpret_cast<const u8*>(mapped.value());
 
-  klib::ElfImage image;
+  klib::ElfImage image{};  // Zero for an image tree, which parse_elf never fills.
   klib::ElfStatus elf = image_tree ? check_image_tree(bytes, size, argument_bytes, arguments_length)
                                    : klib::parse_elf(bytes, size, FUNCTION_CONTEXT_ADDRESS - PIE_BASE, image);
   if (elf != klib::ElfStatus::Ok) {
