@@ -66,6 +66,8 @@ def cross_tenant(port, images):
         ("GET", "/system/logs?name=secret", 404, NO_FUNCTION),
         ("POST", "/function/../function/secret", 404, NO_FUNCTION),
         ("POST", "/function/mine/../secret", 404, NO_FUNCTION),
+        ("POST", "/function/mine/%2E%2e/secret", 404, NO_FUNCTION),
+        ("GET", "/function/mine/sub/./x", 404, NO_FUNCTION),
         ("POST", "/function/%2e%2e/secret", 404, NO_FUNCTION),
         ("POST", "/function/%2E%2E%2Fsecret", 404, NO_FUNCTION),
         ("POST", "/function/secret%2F..", 404, NO_FUNCTION),

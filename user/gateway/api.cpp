@@ -108,6 +108,31 @@ struct RouteMatch {
   const char* allow = "";
 };
 
+// Whether a sub-path holds a "." or ".." segment, written out or percent-encoded (%2e). Such a
+// path is never taken as a function's: /function/mine/../secret must not look like a call of
+// "mine", nor reach "secret".
+bool has_dot_segment(Slice path) {
+  while (path.size > 0) {
+    path = path.from(1);  // The segment's leading '/'.
+    Slice segment = path.prefix(path.find('/'));
+    path = path.from(segment.size);
+    usize dots = 0;
+    bool only_dots = segment.size > 0;
+    for (usize i = 0; i < segment.size && only_dots;) {
+      if (segment.data[i] == '.') {
+        ++dots, ++i;
+      } else if (segment.size - i >= 3 && segment.data[i] == '%' && segment.data[i + 1] == '2' &&
+                 (segment.data[i + 2] == 'e' || segment.data[i + 2] == 'E')) {
+        ++dots, i += 3;
+      } else {
+        only_dots = false;
+      }
+    }
+    if (only_dots && dots <= 2) return true;
+  }
+  return false;
+}
+
 // The route of a request and whether its method is one the route takes (HEAD wherever GET).
 RouteMatch match_route(const RequestHead& head) {
   constexpr const char FUNCTIONS[] = "/system/functions/";
@@ -139,6 +164,8 @@ RouteMatch match_route(const RequestHead& head) {
     usize slash = rest.find('/');
     match.name = rest.prefix(slash);
     match.sub_path = rest.from(slash);
+    if (has_dot_segment(match.sub_path)) match.name = Slice{};  // Names no function: 404.
+
   } else if (path.starts_with(STATUS) && path.size > sizeof STATUS - 1) {
     match.route = Route::FunctionStatus, match.allowed = get, match.allow = "GET, HEAD";
     match.name = path.from(sizeof STATUS - 1);
