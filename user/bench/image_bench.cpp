@@ -16,7 +16,7 @@ extern "C" const unsigned char python_tree_image[];
 extern "C" const unsigned char python_tree_image_end[];
 extern "C" const unsigned char files_tree_image[];
 extern "C" const unsigned char files_tree_image_end[];
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 using namespace sys;
 

@@ -5,7 +5,7 @@
 #include "api.hpp"
 #include "store/image.hpp"
 
-extern "C" void* memcpy(void* destination, const void* source, size_t length);
+#include "sys/string.hpp"
 
 namespace gateway {
 namespace {

@@ -8,9 +8,7 @@
 #include "checks.hpp"
 #include "lib/elf.hpp"
 
-extern "C" int memcmp(const void* left, const void* right, sys::usize length);
-extern "C" sys::usize strlen(const char* text);
-extern "C" void* memcpy(void* destination, const void* source, sys::usize length);
+#include "sys/string.hpp"
 
 #define NATIVE_CASE(name) \
   extern "C" const sys::u8 python_native_##name[], python_native_##name##_end[], python_native_##name##_status[], \
