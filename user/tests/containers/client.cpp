@@ -99,6 +99,32 @@ Reply ManagerClient::invoke_memory(const char* name, Memory input, u64 input_siz
   return call(request);
 }
 
+bool ManagerClient::invoke_transcript(const char* name, const char* input_text, char* text, u64 pages, Reply& reply) {
+  auto input = slots_.allocate();
+  auto output = slots_.allocate();
+  if (!input.ok() || !output.ok()) return false;
+  bool ok = factory_.create_memory(input.value(), 1).ok() && factory_.create_memory(output.value(), pages).ok() &&
+            task_.map(Memory(output.value()), 0, SCRATCH_OUTPUT, pages, READ_WRITE).ok();
+  u64 input_size = strlen(input_text) < PAGE_SIZE ? strlen(input_text) : PAGE_SIZE;
+  if (ok && input_size > 0) {
+    ok = task_.map(Memory(input.value()), 0, SCRATCH_INPUT, 1, READ_WRITE).ok();
+    if (ok) memcpy(reinterpret_cast<void*>(SCRATCH_INPUT), input_text, input_size);
+    (void)task_.unmap(SCRATCH_INPUT, 1);
+  }
+  if (ok) {
+    reply = invoke_memory(name, Memory(input.value()), input_size, Memory(output.value()), pages * PAGE_SIZE);
+    u64 size = reply.result().output_size < pages * PAGE_SIZE ? reply.result().output_size : 0;
+    memcpy(text, reinterpret_cast<const void*>(SCRATCH_OUTPUT), size);
+    text[size] = '\0';
+    (void)task_.unmap(SCRATCH_OUTPUT, pages);
+  }
+  (void)Capability(input.value()).remove();
+  (void)Capability(output.value()).remove();
+  slots_.free(input.value());
+  slots_.free(output.value());
+  return ok;
+}
+
 Reply ManagerClient::remove(const RawName& name) {
   Message request;
   put_name(request, name);

@@ -62,6 +62,10 @@ class ManagerClient {
   Reply invoke(const char* name, const char* text);
   // INVOKE with input and output in Memory objects (selectors of the caller's space).
   Reply invoke_memory(const char* name, Memory input, u64 input_size, Memory output, u64 output_capacity);
+  // INVOKE with `input_text` (at most a page) in a Memory of its own and the output in another of
+  // `pages` pages (a transcript longer than the inline bytes); `text` (pages * 4096 + 1 bytes) gets
+  // the output, NUL-terminated. False, with nothing invoked, when the memory is refused.
+  bool invoke_transcript(const char* name, const char* input_text, char* text, u64 pages, Reply& reply);
   Reply remove(const RawName& name);
   Reply remove(const char* name) { return remove(RawName::of(name)); }
   Reply describe(const RawName& name);

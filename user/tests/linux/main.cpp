@@ -333,34 +333,9 @@ bool same_text(const char* left, const char* right) {
 constexpr u64 TRANSCRIPT_PAGES = 2;
 bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1],
                        const char* input_text = "") {
-  constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
-  auto input = slots().allocate();
-  auto output = slots().allocate();
-  if (!input.ok() || !output.ok()) return false;
-  bool ok = Factory(OWN_FACTORY).create_memory(input.value(), 1).ok() &&
-            Factory(OWN_FACTORY).create_memory(output.value(), TRANSCRIPT_PAGES).ok() &&
-            Task(SELF_TASK).map(Memory(output.value()), 0, SCRATCH_OUTPUT, TRANSCRIPT_PAGES, READ_WRITE).ok();
-  u64 input_size = strlen(input_text) < 4096 ? strlen(input_text) : 4096;
-  if (ok && input_size > 0) {
-    ok = Task(SELF_TASK).map(Memory(input.value()), 0, SCRATCH_INPUT, 1, READ_WRITE).ok();
-    if (ok) memcpy(reinterpret_cast<void*>(SCRATCH_INPUT), input_text, input_size);
-    (void)Task(SELF_TASK).unmap(SCRATCH_INPUT, 1);
-  }
-  if (ok) {
-    reply = client().invoke_memory(name, Memory(input.value()), input_size, Memory(output.value()),
-                                   TRANSCRIPT_PAGES * 4096);
-    u64 size = reply.result().output_size < TRANSCRIPT_PAGES * 4096 ? reply.result().output_size : 0;
-    memcpy(text, reinterpret_cast<const void*>(SCRATCH_OUTPUT), size);
-    text[size] = '\0';
-    (void)Task(SELF_TASK).unmap(SCRATCH_OUTPUT, TRANSCRIPT_PAGES);
-  } else {
-    test.fail(__FILE__, __LINE__, "no memory for the transcript");
-  }
-  (void)Capability(input.value()).remove();
-  (void)Capability(output.value()).remove();
-  slots().free(input.value());
-  slots().free(output.value());
-  return ok;
+  if (client().invoke_transcript(name, input_text, text, TRANSCRIPT_PAGES, reply)) return true;
+  test.fail(__FILE__, __LINE__, "no memory for the transcript");
+  return false;
 }
 
 // A musl C program working with files: /tmp written, read back, listed, stat'ed, renamed and
