@@ -69,7 +69,8 @@ Factory* create_root_factory(u64 quota) {
 
 namespace {
 
-// The new object of FactoryCreate, by type; nothing exists yet when it fails.
+// The new object of FactoryCreate, by type; nothing exists yet when it fails. Null: an ordinary
+// Memory is not whole yet, and the thread enters again to go on (continue_memory_creation).
 Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType type,
                                     const SyscallArguments<Syscall::FactoryCreate>& arguments) {
   u64 size = arguments.size();
@@ -89,10 +90,10 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
     case ObjectType::Memory: {
       u64 flags = arguments.memory_flags();
       if ((flags & ~abi::MEMORY_LAZY) != 0) return Error::InvalidArgument;
-      // The lazy path stays apart from ordinary creation, which fills every page now.
-      Memory* memory =
-          (flags & abi::MEMORY_LAZY) != 0 ? TRY(create_lazy_memory(factory, size)) : TRY(create_memory(factory, size));
-      return &memory->header;
+      // The lazy path stays apart from ordinary creation, which fills every page before it returns.
+      Memory* memory = (flags & abi::MEMORY_LAZY) != 0 ? TRY(create_lazy_memory(factory, size))
+                                                       : TRY(continue_memory_creation(self, factory, size));
+      return memory == nullptr ? nullptr : &memory->header;
     }
     case ObjectType::Factory: return &TRY(create_factory(factory, size))->header;
     case ObjectType::Reply: return &TRY(create_reply(factory))->header;
@@ -106,13 +107,24 @@ Result<KernelObject*> create_object(Thread& self, Factory* factory, ObjectType t
 template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::FactoryCreate>(
     Thread& self, Target<Syscall::FactoryCreate> target, SyscallArguments<Syscall::FactoryCreate>& arguments) {
   auto type = static_cast<ObjectType>(arguments.object_type());
-  Capability* destination = TRY(lookup_empty(own_task(self), arguments.destination_slot()));
-  KernelObject* created = TRY(create_object(self, &target.object, type, arguments));
+  Result<KernelObject*> created = Error::InvalidArgument;
+  auto destination = lookup_empty(own_task(self), arguments.destination_slot());
+  if (destination) created = create_object(self, &target.object, type, arguments);
+  else created = destination.error();
+  if (created && created.value() == nullptr) {
+    arguments.restart(Syscall::FactoryCreate);
+    return Outcome::Continues;
+  }
+  if (!created) {
+    // A Memory being built goes on only in the same call entering again: any failure drops it.
+    abandon_memory_creation(self);
+    return created.error();
+  }
   // All rights, except that Observe passes only from a capability that has it (rights only shrink).
   u32 rights = abi::ALL_RIGHTS;
   if (type == ObjectType::Factory && !target.capability.has(abi::FactoryRight::Observe))
     rights &= ~rights_of(abi::FactoryRight::Observe);
-  install_capability(*destination, created, rights);
+  install_capability(*destination.value(), created.value(), rights);
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(FactoryCreate);

@@ -27,7 +27,12 @@ Result<Memory*> create_memory_object(Factory* factory) { return allocate_object<
 
 void abandon_memory_object(Memory* memory) { abandon_object(memory); }
 
-Result<Memory*> create_memory(Factory* factory, u64 page_count) {
+namespace {
+
+// An ordinary Memory charged for all page_count pages, with its frame table and no frames yet
+// (pages_pending = page_count): the steps that fill it cannot fail on the quota, and destruction
+// refunds exactly what was charged however far they got.
+Result<Memory*> begin_memory(Factory* factory, u64 page_count) {
   // 65536 pages (256 MiB) per object keeps the frame table within 128 contiguous pages.
   if (page_count == 0 || page_count > 65536) return Error::InvalidArgument;
   Memory* memory = TRY(allocate_object<Memory>(factory, ObjectType::Memory));
@@ -44,29 +49,81 @@ Result<Memory*> create_memory(Factory* factory, u64 page_count) {
     auto run = frames().allocate_contiguous(charged_table / PAGE_SIZE, PAGE_SIZE);
     if (run) table = reinterpret_cast<u64*>(arch::physical_to_virtual(run.value()));
   }
-  u64 allocated = 0;
-  if (table != nullptr) {
-    for (; allocated < page_count; ++allocated) {
-      auto frame = frames().allocate();
-      if (!frame) break;
-      arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
-      table[allocated] = frame.value();
-    }
-  }
-  memory->frames = table;
-  memory->page_count = allocated;
-  memory->frames_table_bytes = charged_table;
-  if (table == nullptr || allocated < page_count) {
-    // Out of physical memory: undo through the normal destruction path, which frees what exists.
-    factory_refund(factory, (page_count - allocated) * PAGE_SIZE);
-    if (table == nullptr) {
-      factory_refund(factory, charged_table);
-      memory->frames_table_bytes = 0;
-    }
-    schedule_destroy(&memory->header);
-    process_destroy_queue();
+  if (table == nullptr) {
+    factory_refund(factory, charged_table + page_count * PAGE_SIZE);
+    abandon_object(memory);
     return Error::OutOfMemory;
   }
+  memory->frames = table;
+  memory->frames_table_bytes = charged_table;
+  memory->pages_pending = page_count;
+  return memory;
+}
+
+// Allocates and zeroes the next MEMORY_FILL_STEP_PAGES pending pages at most: true once whole.
+// Out of physical memory, the caller destroys the object (which frees what exists).
+Result<bool> fill_memory_step(Memory& memory) {
+  u64 step = memory.pages_pending < MEMORY_FILL_STEP_PAGES ? memory.pages_pending : MEMORY_FILL_STEP_PAGES;
+  for (u64 page = 0; page < step; ++page) {
+    auto frame = frames().allocate();
+    if (!frame) return Error::OutOfMemory;
+    arch::zero_words(arch::physical_to_virtual(frame.value()), PAGE_SIZE);
+    memory.frames[memory.page_count++] = frame.value();
+    --memory.pages_pending;
+  }
+  return memory.pages_pending == 0;
+}
+
+void destroy_unfinished(Memory& memory) {
+  schedule_destroy(&memory.header);
+  process_destroy_queue();
+}
+
+}  // namespace
+
+Result<Memory*> create_memory(Factory* factory, u64 page_count) {
+  Memory* memory = TRY(begin_memory(factory, page_count));
+  for (;;) {
+    auto filled = fill_memory_step(*memory);
+    if (!filled) {
+      destroy_unfinished(*memory);
+      return filled.error();
+    }
+    if (filled.value()) return memory;
+  }
+}
+
+void abandon_memory_creation(Thread& self) {
+  Memory* memory = self.building_memory;
+  if (memory == nullptr) return;
+  self.building_memory = nullptr;
+  memory->builder = nullptr;
+  schedule_destroy(&memory->header);
+}
+
+Result<Memory*> continue_memory_creation(Thread& self, Factory* factory, u64 page_count) {
+  Memory* memory = self.building_memory;
+  // The same request entering again goes on; anything else starts afresh (the thread may have
+  // run a signal handler that created something else in between).
+  if (memory != nullptr &&
+      (memory->header.factory != factory || memory->page_count + memory->pages_pending != page_count)) {
+    abandon_memory_creation(self);
+    memory = nullptr;
+  }
+  if (memory == nullptr) memory = TRY(begin_memory(factory, page_count));
+  auto filled = fill_memory_step(*memory);
+  if (!filled) {
+    if (self.building_memory == memory) abandon_memory_creation(self);
+    else schedule_destroy(&memory->header);
+    return filled.error();
+  }
+  if (!filled.value()) {
+    memory->builder = &self;
+    self.building_memory = memory;
+    return nullptr;
+  }
+  memory->builder = nullptr;
+  self.building_memory = nullptr;
   return memory;
 }
 
@@ -447,6 +504,11 @@ KERNEL_SYSCALL_DISPATCHER(MemoryResidency);
 // Destroys memory in steps (see destroy_task). Each step ends with one shootdown for every page
 // it unmapped, whichever tasks they were in; the frames go back only after the last one.
 bool destroy_memory(Memory& memory, u64& work) {
+  // Destroyed while being built (its factory went): its builder's next entry starts afresh.
+  if (memory.builder != nullptr) {
+    memory.builder->building_memory = nullptr;
+    memory.builder = nullptr;
+  }
   bool unmapped = false;
   while (Mapping* mapping = memory.mappings.front()) {
     if (work >= DESTROY_STEP_WORK) {
@@ -479,7 +541,8 @@ bool destroy_memory(Memory& memory, u64& work) {
     free_table(memory.leaves, memory.leaves_table_bytes);
   } else if (!memory.device) {
     for (u64 page = 0; page < memory.page_count; ++page) (void)frames().free(memory.frames[page]);
-    factory_refund(memory.header.factory, memory.page_count * PAGE_SIZE);
+    // Pages still pending (a creation that stopped midway) were charged but never allocated.
+    factory_refund(memory.header.factory, (memory.page_count + memory.pages_pending) * PAGE_SIZE);
     work += memory.page_count / 16;
   }
   factory_refund(memory.header.factory, memory.frames_table_bytes);

@@ -6,6 +6,9 @@
 // frame does); every mapping of it is on
 // `mappings` (and in its task's tree), so destroying either side unmaps before anything is freed,
 // and no frame goes back to the pool before every CPU has flushed its translations to it.
+// A Memory under construction (pages_pending > 0) is charged for all its pages, holds frames for
+// page_count of them, is named by no capability and is held by exactly one thread (`builder`,
+// whose building_memory points back), until it is whole or destroyed.
 #pragma once
 
 #include "lib/result.hpp"
@@ -18,6 +21,7 @@ namespace kernel {
 
 struct Task;
 struct Memory;
+struct Thread;
 
 struct Mapping {
   Task* task = nullptr;
@@ -36,6 +40,10 @@ struct Memory {
   u64 page_count = 0;
   u64* frames = nullptr;  // page_count physical addresses.
   usize frames_table_bytes = 0;
+  // Creation in steps (continue_memory_creation): pages charged but not yet allocated, and the
+  // thread whose FactoryCreate is filling the object.
+  u64 pages_pending = 0;
+  Thread* builder = nullptr;
   bool device = false;  // Device registers: mapped uncached, never returned to the frame pool.
   // Demand-zero (lazy_memory.cpp): no frame until first touched, frames stays null, and the
   // frames live in a sparse two-level table: leaves[i] is null or a page of LAZY_LEAF_PAGES frame
@@ -56,7 +64,18 @@ constexpr u64 LAZY_MAX_PAGES = metteagle::abi::LAZY_MAX_PAGES;
 constexpr u64 LAZY_MAX_MAPPINGS = metteagle::abi::LAZY_MAX_MAPPINGS;
 
 struct Factory;
+// An ordinary Memory of page_count zeroed pages, filled at once (boot time and small objects).
 [[nodiscard]] Result<Memory*> create_memory(Factory* factory, u64 page_count);
+// One kernel entry's worth of FactoryCreate for an ordinary Memory: at most
+// MEMORY_FILL_STEP_PAGES pages are allocated and zeroed per entry, the object held by `self`
+// in between. Returns the whole object, or null when the caller must enter again; a call for
+// another factory or size abandons what `self` was building.
+[[nodiscard]] Result<Memory*> continue_memory_creation(Thread& self, Factory* factory, u64 page_count);
+// Drops the Memory `self` was building (its thread ends, or its FactoryCreate failed).
+void abandon_memory_creation(Thread& self);
+// Zeroing 512 pages (2 MiB) takes a few milliseconds under TCG: the longest another CPU waits
+// for one step.
+constexpr u64 MEMORY_FILL_STEP_PAGES = 512;
 // Device registers: the caller (a Platform holder) validated the range.
 [[nodiscard]] Result<Memory*> create_device_memory(Factory* factory, u64 physical, u64 page_count);
 // Physically contiguous, zeroed pages (for DMA), charged like ordinary memory.

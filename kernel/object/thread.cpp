@@ -10,6 +10,7 @@
 #include "core/syscall_dispatch.hpp"
 #include "core/syscall_support.hpp"
 #include "object/lifetime.hpp"
+#include "object/memory.hpp"
 
 namespace kernel {
 
@@ -178,6 +179,7 @@ void stop_thread(Thread& thread) {
 
 void destroy_thread(Thread& thread) {
   stop_thread(thread);
+  abandon_memory_creation(thread);
   if (thread.task != nullptr) {
     // The UTCB frame goes back to the pool with the thread: no CPU may keep its translation. A
     // task being destroyed has moved every CPU off its tables already (one shootdown for all).

@@ -14,6 +14,7 @@
 namespace kernel {
 
 struct Task;
+struct Memory;
 struct Endpoint;
 struct Reply;
 
@@ -65,6 +66,8 @@ struct Thread {
   // ThreadInterrupt came and was not yet taken: the next wait that would block ends Interrupted,
   // the next return to user mode outside the personality handler enters it (take_interrupt).
   bool interrupt_pending = false;
+  // The Memory this thread's FactoryCreate is filling across kernel entries (memory.cpp).
+  Memory* building_memory = nullptr;
   u64 exception_words[5] = {};
   // x87/SSE registers while switched out (FXSAVE image); user threads only.
   alignas(16) u8 extended_state[512] = {};

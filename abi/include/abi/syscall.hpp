@@ -65,7 +65,8 @@ namespace metteagle::abi {
     "aligned, below USER_SPACE_USABLE_END), Busy (UTCB address in use), " \
     "QuotaExceeded, OutOfMemory",                                                                               \
     "create an object charged to the factory; the new capability has all rights (a Factory: Observe only "    \
-    "if this capability has it)")                               \
+    "if this capability has it); an ordinary Memory is filled 512 pages per kernel entry, the call "           \
+    "entering again by itself")                                                                                 \
   X(FactoryInfo, 7, Factory, NoRight::None, Kernel, "-",                                                                          \
     "o1 quota bytes, o2 bytes used, o3 bytes of physical memory the kernel has free (the whole machine's; "   \
     "0 unless the capability has Observe), o4 bytes in live kernel heap objects, o5 bytes of pages the "    \

@@ -1,6 +1,6 @@
 // kernel_adversarial: every rights mask of every object type, IPC across CPUs, a mapping flood, a
-// capability flood, thread interrupts (and their storm), and hostile arguments including a seeded
-// syscall fuzzer; runs as the root task.
+// capability flood, the largest Memory creations, thread interrupts (and their storm), and hostile
+// arguments including a seeded syscall fuzzer; runs as the root task.
 #include "../support/environment.hpp"
 
 namespace kernel_adversarial {
@@ -10,6 +10,8 @@ extern const test::TestEntry CROSS_CPU_TESTS[];
 extern const sys::usize CROSS_CPU_TEST_COUNT;
 extern const test::TestEntry MAPPING_FLOOD_TESTS[];
 extern const sys::usize MAPPING_FLOOD_TEST_COUNT;
+extern const test::TestEntry LONG_CREATION_TESTS[];
+extern const sys::usize LONG_CREATION_TEST_COUNT;
 extern const test::TestEntry HOSTILE_TESTS[];
 extern const sys::usize HOSTILE_TEST_COUNT;
 extern const test::TestEntry CAPABILITY_FLOOD_TESTS[];
@@ -25,6 +27,7 @@ extern "C" void metteagle_main(sys::u64 argument) {
                        {{RIGHTS_MASK_TESTS, RIGHTS_MASK_TEST_COUNT}, {CROSS_CPU_TESTS, CROSS_CPU_TEST_COUNT},
                         {MAPPING_FLOOD_TESTS, MAPPING_FLOOD_TEST_COUNT},
                         {CAPABILITY_FLOOD_TESTS, CAPABILITY_FLOOD_TEST_COUNT},
+                        {LONG_CREATION_TESTS, LONG_CREATION_TEST_COUNT},
                         {THREAD_INTERRUPT_TESTS, THREAD_INTERRUPT_TEST_COUNT},
                         {HOSTILE_TESTS, HOSTILE_TEST_COUNT}});
 }
