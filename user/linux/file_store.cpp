@@ -12,12 +12,28 @@ namespace personality {
 namespace {
 
 StoreHeader* the_store = nullptr;
-u32 depth = 0;  // This process's nested StoreGuards (under state_lock()).
+u32 depth = 0;          // This process's nested StoreGuards (under state_lock()).
+u64 mapped_bytes = 0;   // The store's first bytes this process maps (fork gives them to the child).
 
 constexpr u64 STORE_PAGES = FILE_STORE_BYTES / PAGE;
 constexpr u64 HEADER_BYTES = page_up(sizeof(StoreHeader));
-static_assert(HEADER_BYTES <= STORE_NODES_OFFSET);
 constexpr u64 MIN_BLOCK_SHIFT = 5;  // 32 bytes.
+constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
+
+// Maps the store up to `end` (an address in it) in this process, in pieces that double; false
+// when the kernel refuses (the memory limit: a mapping record is charged).
+bool map_to(u64 slot, u64 end) {
+  u64 needed = page_up(end - FILE_STORE_ADDRESS);
+  while (mapped_bytes < needed) {
+    u64 next = mapped_bytes * 2 > needed ? mapped_bytes * 2 : needed;
+    if (next > FILE_STORE_BYTES) next = FILE_STORE_BYTES;
+    if (native_map(manager::FUNCTION_TASK, slot, mapped_bytes / PAGE, FILE_STORE_ADDRESS + mapped_bytes,
+                   (next - mapped_bytes) / PAGE, READ_WRITE) != sys::Error::None)
+      return false;
+    mapped_bytes = next;
+  }
+  return true;
+}
 
 u32 shift_of(u64 bytes) {
   u32 shift = MIN_BLOCK_SHIFT;
@@ -41,11 +57,15 @@ StoreHeader* store() { return the_store; }
 
 bool store_prepare_fork() {
   if (!store_init()) return false;
+  // The child maps what this process maps (as one piece), and grows it as this one does.
   for (usize i = 0; i < shared_mapping_count; ++i)
-    if (shared_mappings[i].address == FILE_STORE_ADDRESS) return true;
+    if (shared_mappings[i].address == FILE_STORE_ADDRESS) {
+      shared_mappings[i].pages = mapped_bytes / PAGE;
+      return true;
+    }
   if (shared_mapping_count >= MAX_SHARED_MAPPINGS) return false;
-  shared_mappings[shared_mapping_count++] = SharedMapping{FILE_STORE_ADDRESS, FILE_STORE_BYTES / PAGE, the_store->memory_slot,
-                                                          abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)};
+  shared_mappings[shared_mapping_count++] =
+      SharedMapping{FILE_STORE_ADDRESS, mapped_bytes / PAGE, the_store->memory_slot, READ_WRITE};
   return true;
 }
 
@@ -64,22 +84,26 @@ bool store_commit(u64 address, u64 bytes) {
 
 bool store_init() {
   if (the_store != nullptr) return true;
-  u64 slot = map_fresh(FILE_STORE_ADDRESS, STORE_PAGES);
+  u64 slot = allocate_slot();
   if (slot == 0) return false;
-  auto* header = reinterpret_cast<StoreHeader*>(FILE_STORE_ADDRESS);
-  // The header is written by the personality at once: its frames first (the_store is still null,
-  // so store_commit is given the slot through the header's would-be owner below).
-  u64 page = 0;
-  while (page < HEADER_BYTES / PAGE) {
+  bool made = native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Memory),
+                     slot, STORE_PAGES, abi::MEMORY_LAZY) == sys::Error::None;
+  // The header is written by the personality at once: mapped, and its frames given first.
+  mapped_bytes = 0;
+  bool mapped = made && map_to(slot, FILE_STORE_ADDRESS + STORE_HEAP_OFFSET);
+  for (u64 page = 0; mapped && page < HEADER_BYTES / PAGE;) {
     sys::SyscallRegisters registers{page, HEADER_BYTES / PAGE - page, 0, 0, 0, 0};
-    if (sys::invoke(abi::Syscall::MemoryCommit, slot, registers) != sys::Error::None) {
-      (void)native_unmap(manager::FUNCTION_TASK, FILE_STORE_ADDRESS, STORE_PAGES);
-      (void)native(abi::Syscall::CapabilityDelete, slot);
-      free_slot(slot);
-      return false;
-    }
+    mapped = sys::invoke(abi::Syscall::MemoryCommit, slot, registers) == sys::Error::None;
     page = registers.argument1;
   }
+  if (!mapped) {
+    if (mapped_bytes > 0) (void)native_unmap(manager::FUNCTION_TASK, FILE_STORE_ADDRESS, mapped_bytes / PAGE);
+    mapped_bytes = 0;
+    if (made) (void)native(abi::Syscall::CapabilityDelete, slot);
+    free_slot(slot);
+    return false;
+  }
+  auto* header = reinterpret_cast<StoreHeader*>(FILE_STORE_ADDRESS);
   header->memory_slot = slot;  // Fresh pages: everything else is zero.
   header->heap_next = FILE_STORE_ADDRESS + STORE_HEAP_OFFSET;
   the_store = header;
@@ -99,7 +123,7 @@ u64 store_allocate(u64 bytes, u64& capacity) {
     u64 alignment = size < PAGE ? size : PAGE;
     u64 start = (the_store->heap_next + alignment - 1) & ~(alignment - 1);
     if (start + size > FILE_STORE_ADDRESS + FILE_STORE_BYTES || start + size < start) return 0;
-    if (!store_commit(start, size)) return 0;
+    if (!map_to(the_store->memory_slot, start + size) || !store_commit(start, size)) return 0;
     the_store->heap_next = start + size;
     block = start;
   }
@@ -118,7 +142,11 @@ void store_free(u64 address, u64 capacity) {
 
 void store_enter() {
   if (the_store == nullptr) return;
-  if (depth++ == 0) the_store->lock.lock();
+  if (depth++ > 0) return;
+  the_store->lock.lock();
+  // Another process may have grown the store: this one maps it before it looks (a refusal, the
+  // memory limit at its last bytes, leaves the new part unmapped: what lies there faults).
+  if (mapped_bytes < the_store->heap_next - FILE_STORE_ADDRESS) (void)map_to(the_store->memory_slot, the_store->heap_next);
 }
 
 void store_leave() {
@@ -137,10 +165,26 @@ u32 store_suspend() {
 
 void store_resume(u32 held) {
   if (the_store == nullptr || held == 0) return;
-  the_store->lock.lock();
+  store_enter();
   depth = held;
 }
 
-PipeEntry* store_pipes() { return reinterpret_cast<PipeEntry*>(FILE_STORE_ADDRESS + STORE_PIPES_OFFSET); }
+u64 store_entry(StoreTable table, u32 index, u64 entry_bytes, u64 chunk_bytes, bool create) {
+  u64 per_chunk = chunk_bytes / entry_bytes;
+  u64 chunk = index / per_chunk;
+  if (the_store == nullptr || chunk >= STORE_MAX_CHUNKS) return 0;
+  u64& address = the_store->chunks[table][chunk];
+  if (address == 0) {
+    if (!create) return 0;
+    u64 capacity = 0;
+    address = store_allocate(chunk_bytes, capacity);  // Zero: fresh or freed pages.
+    if (address == 0) return 0;
+  }
+  return address + (index % per_chunk) * entry_bytes;
+}
+
+PipeEntry* store_pipe(u32 index, bool create) {
+  return reinterpret_cast<PipeEntry*>(store_entry(PIPE_TABLE, index, sizeof(PipeEntry), PAGE, create));
+}
 
 }  // namespace personality

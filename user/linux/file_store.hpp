@@ -9,7 +9,9 @@
 // frame before it is written (store_commit), so a full memory limit is an error (ENOSPC, ENOMEM,
 // ENFILE), never a fault; the store exists from the first file or pipe on (a program that opens
 // nothing and never forks pays nothing), and before the first fork, so that every process maps
-// the same Memory at the same address.
+// the same Memory at the same address. A process maps only the part of the store in use (its
+// first `heap_next` bytes, in pieces that double), growing it when it takes the lock: what the
+// kernel clears when the invocation ends is what was used, not the 512 MiB of addresses.
 #pragma once
 
 #include "personality.hpp"
@@ -26,6 +28,10 @@ constexpr u32 STORE_MAX_PIPES = 2048;
 constexpr u64 PIPE_CAPACITY = 16384;  // Bytes a pipe holds; PIPE_BUF (4096) writes are atomic.
 constexpr u64 PIPE_ATOMIC = 4096;
 constexpr u32 STORE_HASH_BUCKETS = 4096;  // Directory entries by (directory, name).
+
+// The store's tables grow in chunks taken from its heap (a directory of chunks in the header).
+enum StoreTable : u32 { NODE_TABLE, DESCRIPTION_TABLE, PIPE_TABLE, TABLE_COUNT };
+constexpr u32 STORE_MAX_CHUNKS = 512;
 
 struct PipeEntry {
   bool used;
@@ -46,13 +52,10 @@ struct StoreHeader {
   u32 pipe_high, pipe_free;
   u32 shadows;                 // Image directories the writable layer has changed (files.cpp).
   u32 buckets[STORE_HASH_BUCKETS];  // Node index + 1 of the first entry in each bucket, or 0.
+  u64 chunks[TABLE_COUNT][STORE_MAX_CHUNKS];  // Each table's chunks (heap addresses; 0: none yet).
 };
-
-// Where each table begins in the store.
-constexpr u64 STORE_NODES_OFFSET = u64{1} << 20;
-constexpr u64 STORE_DESCRIPTIONS_OFFSET = u64{64} << 20;
-constexpr u64 STORE_PIPES_OFFSET = u64{72} << 20;
-constexpr u64 STORE_HEAP_OFFSET = u64{80} << 20;
+constexpr u64 STORE_HEAP_OFFSET = u64{64} << 10;  // The heap follows the header.
+static_assert(sizeof(StoreHeader) <= STORE_HEAP_OFFSET);
 
 // Null until the store exists.
 StoreHeader* store();
@@ -87,7 +90,11 @@ class StoreGuard {
 u32 store_suspend();
 void store_resume(u32 depth);
 
-// The pipe table (pipes.cpp).
-PipeEntry* store_pipes();
+// Entry `index` of `table` (entries of `entry_bytes`, chunks of `chunk_bytes`, a power of two):
+// its address; 0 when its chunk does not exist and `create` is false or the memory limit refuses
+// it (a new chunk is zero). Locked.
+u64 store_entry(StoreTable table, u32 index, u64 entry_bytes, u64 chunk_bytes, bool create);
+// The pipe table (pipes.cpp): entry `index`, made when `create`; null as store_entry.
+PipeEntry* store_pipe(u32 index, bool create = false);
 
 }  // namespace personality

@@ -79,7 +79,8 @@ struct DynamicNode {
   Node node;
   char name[NAME_MAX + 1];
 };
-static_assert(sizeof(DynamicNode) * STORE_MAX_NODES <= STORE_DESCRIPTIONS_OFFSET - STORE_NODES_OFFSET);
+constexpr u64 NODE_CHUNK_BYTES = u64{64} << 10;
+static_assert(STORE_MAX_NODES / (NODE_CHUNK_BYTES / sizeof(DynamicNode)) < STORE_MAX_CHUNKS);
 constexpr u32 SHADOW_KEY = 0x80000000u;  // Parent of a shadow: the image directory it stands for.
 
 constexpr char PASSWD[] = "root:x:0:0:root:/root:/bin/sh\nfunction:x:1000:1000:function:/:/bin/sh\n";
@@ -119,8 +120,11 @@ u64 saved_auxv[2 * 32];
 u32 working_directory = ROOT;
 u32 file_mode_mask = 022;
 
-DynamicNode* store_nodes() { return reinterpret_cast<DynamicNode*>(FILE_STORE_ADDRESS + STORE_NODES_OFFSET); }
-Node& node(u32 id) { return id < FIXED_COUNT ? fixed_nodes[id] : store_nodes()[id - FIXED_COUNT].node; }
+// Store node `index` (its chunk exists: the index was taken once, create_node).
+DynamicNode& store_node(u32 index) {
+  return *reinterpret_cast<DynamicNode*>(store_entry(NODE_TABLE, index, sizeof(DynamicNode), NODE_CHUNK_BYTES, false));
+}
+Node& node(u32 id) { return id < FIXED_COUNT ? fixed_nodes[id] : store_node(id - FIXED_COUNT).node; }
 
 // The text of a fixed file (Node::data is an address, which a constant initializer cannot take
 // from a pointer; the fixed files are few, so they are looked up here).
@@ -283,14 +287,14 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
   u32 index;
   if (header.node_free != 0) {
     index = header.node_free - 1;
-    header.node_free = store_nodes()[index].node.hash_next;
+    header.node_free = store_node(index).node.hash_next;
   } else {
     if (header.node_high >= STORE_MAX_NODES) return -ENOSPC;
     index = header.node_high;
-    if (!store_commit(reinterpret_cast<u64>(&store_nodes()[index]), sizeof(DynamicNode))) return -ENOSPC;
+    if (store_entry(NODE_TABLE, index, sizeof(DynamicNode), NODE_CHUNK_BYTES, true) == 0) return -ENOSPC;
     ++header.node_high;
   }
-  DynamicNode& slot = store_nodes()[index];
+  DynamicNode& slot = store_node(index);
   memcpy(slot.name, name, length);
   slot.name[length] = '\0';
   Timestamp now = now_timestamp();
@@ -305,7 +309,7 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
 // Renames store node `id` to name[0, length) in `parent` (its old name may overlap the new one).
 void move_node(u32 id, u32 parent, const char* name, usize length) {
   hash_remove(id);
-  DynamicNode& storage = store_nodes()[id - FIXED_COUNT];
+  DynamicNode& storage = store_node(id - FIXED_COUNT);
   Timestamp now = now_timestamp();
   if ((storage.node.parent & SHADOW_KEY) == 0) node(storage.node.parent).modified = node(storage.node.parent).changed = now;
   memmove(storage.name, name, length);
@@ -348,6 +352,7 @@ struct Description {
   u32 references;    // Descriptors naming it, in every process (store descriptions).
   u32 node;    // Files: the node; pipes: the pipe (file_store.hpp), read end O_RDONLY, write end O_WRONLY.
   u64 offset;  // Files: the byte offset; directories: the getdents64 position.
+  u32 id = 0;  // What descriptors name it by (below), set when it is made.
 };
 
 // A descriptor names a description by id: 1 to LOCAL_DESCRIPTIONS the process's own (standard
@@ -362,19 +367,20 @@ struct Descriptor {
 
 // 0-2 start as the invocation's input, output and log.
 Description local_descriptions[LOCAL_DESCRIPTIONS] = {
-    {Stream::Input, O_RDONLY, false, false, 1, 0, 0},
-    {Stream::Output, O_WRONLY, false, false, 1, 0, 0},
-    {Stream::Log, O_WRONLY, false, false, 1, 0, 0},
+    {Stream::Input, O_RDONLY, false, false, 1, 0, 0, 1},
+    {Stream::Output, O_WRONLY, false, false, 1, 0, 0, 2},
+    {Stream::Log, O_WRONLY, false, false, 1, 0, 0, 3},
 };
 Descriptor descriptors[MAX_DESCRIPTORS] = {{1, false}, {2, false}, {3, false}};
 
-Description* store_descriptions() {
-  return reinterpret_cast<Description*>(FILE_STORE_ADDRESS + STORE_DESCRIPTIONS_OFFSET);
+// Store description `index`, its chunk made when `create` (null: refused, or never made).
+Description* store_description(u32 index, bool create = false) {
+  return reinterpret_cast<Description*>(store_entry(DESCRIPTION_TABLE, index, sizeof(Description), PAGE, create));
 }
 bool is_shared_stream(Stream stream) { return stream == Stream::File || stream == Stream::Pipe || stream == Stream::Image; }
 
 Description& description_by_id(u32 id) {
-  return id <= LOCAL_DESCRIPTIONS ? local_descriptions[id - 1] : store_descriptions()[id - LOCAL_DESCRIPTIONS - 1];
+  return id <= LOCAL_DESCRIPTIONS ? local_descriptions[id - 1] : *store_description(id - LOCAL_DESCRIPTIONS - 1);
 }
 
 // The description behind a descriptor (a Linux `unsigned int fd`), or nullptr.
@@ -398,6 +404,7 @@ i64 new_description(const Description& value) {
     for (u32 i = 0; i < LOCAL_DESCRIPTIONS; ++i)
       if (local_descriptions[i].references == 0) {
         local_descriptions[i] = value;
+        local_descriptions[i].id = i + 1;
         return i + 1;
       }
     return -ENFILE;
@@ -405,35 +412,31 @@ i64 new_description(const Description& value) {
   if (!store_init()) return -ENOMEM;
   StoreGuard guard;
   StoreHeader& header = *store();
-  Description* table = store_descriptions();
   u32 index;
   if (header.description_free != 0) {
     index = header.description_free - 1;
-    header.description_free = table[index].node;  // A free entry chains the next.
+    header.description_free = store_description(index)->node;  // A free entry chains the next.
   } else {
     if (header.description_high >= STORE_MAX_DESCRIPTIONS) return -ENFILE;
     index = header.description_high;
-    if (!store_commit(reinterpret_cast<u64>(&table[index]), sizeof(Description))) return -ENOMEM;
+    if (store_description(index, true) == nullptr) return -ENOMEM;
     ++header.description_high;
   }
-  table[index] = value;
+  *store_description(index) = value;
+  store_description(index)->id = LOCAL_DESCRIPTIONS + 1 + index;
   return LOCAL_DESCRIPTIONS + 1 + index;
 }
 
 // Returns an unused description to its table.
 void free_description(Description& description) {
+  u32 id = description.id;
   description = Description{};
-  if (&description >= local_descriptions && &description < local_descriptions + LOCAL_DESCRIPTIONS) return;
-  auto index = static_cast<u32>(&description - store_descriptions());
+  if (id <= LOCAL_DESCRIPTIONS) return;
   description.node = store()->description_free;
-  store()->description_free = index + 1;
+  store()->description_free = id - LOCAL_DESCRIPTIONS;
 }
 
-u32 description_id(const Description& description) {
-  if (&description >= local_descriptions && &description < local_descriptions + LOCAL_DESCRIPTIONS)
-    return static_cast<u32>(&description - local_descriptions) + 1;
-  return static_cast<u32>(&description - store_descriptions()) + LOCAL_DESCRIPTIONS + 1;
-}
+u32 description_id(const Description& description) { return description.id; }
 
 // The identity record locks use for a description's file: its node, or its standard stream.
 u32 lock_file_of(const Description& description) {
@@ -1689,9 +1692,11 @@ i64 linux_pipe2(u64 address, u64 flags) {
 }
 
 bool files_fork_references() {
-  // The child maps the store where the parent does: it must exist before the first child.
-  if (!store_prepare_fork()) return false;
+  // The child maps the store where the parent does: it must exist before the first child. Under
+  // the lock, so the part this process maps (the child's too) is up to date.
+  if (!store_init()) return false;
   StoreGuard guard;
+  if (!store_prepare_fork()) return false;
   for (const Descriptor& descriptor : descriptors)
     if (descriptor.description > LOCAL_DESCRIPTIONS) ++description_by_id(descriptor.description).references;
   ++node(working_directory).opened;

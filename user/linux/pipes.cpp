@@ -47,21 +47,20 @@ i64 pipe_create(u32& pipe) {
   if (!shared_init() || !store_init()) return -ENOMEM;
   StoreGuard guard;
   StoreHeader& header = *store();
-  PipeEntry* pipes = store_pipes();
   u32 index;
   if (header.pipe_free != 0) {
     index = header.pipe_free - 1;
   } else {
     if (header.pipe_high >= STORE_MAX_PIPES) return -ENFILE;
     index = header.pipe_high;
-    if (!store_commit(reinterpret_cast<u64>(&pipes[index]), sizeof(PipeEntry))) return -ENOMEM;
+    if (store_pipe(index, true) == nullptr) return -ENOMEM;
   }
   u64 capacity = 0;
   u64 ring = store_allocate(PIPE_CAPACITY, capacity);
   if (ring == 0) return -ENOMEM;
-  if (header.pipe_free != 0) header.pipe_free = pipes[index].writers;  // A free entry chains the next.
+  if (header.pipe_free != 0) header.pipe_free = store_pipe(index)->writers;  // A free entry chains the next.
   else ++header.pipe_high;
-  pipes[index] = PipeEntry{true, 1, 1, 0, 0, 0, ring};
+  *store_pipe(index) = PipeEntry{true, 1, 1, 0, 0, 0, ring};
   pipe = index;
   return 0;
 }
@@ -70,7 +69,7 @@ void pipe_release(u32 pipe, bool write_end) {
   u32 waiting;
   {
     StoreGuard guard;
-    PipeEntry& entry = store_pipes()[pipe];
+    PipeEntry& entry = *store_pipe(pipe);
     --(write_end ? entry.writers : entry.readers);
     waiting = take_waiting(entry);  // Readers may now see the end, writers EPIPE.
     if (entry.readers == 0 && entry.writers == 0) {
@@ -90,7 +89,7 @@ i64 pipe_read(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     i64 result = -EAGAIN;
     {
       StoreGuard guard;
-      PipeEntry& entry = store_pipes()[pipe];
+      PipeEntry& entry = *store_pipe(pipe);
       u64 available = entry.write_total - entry.read_total;
       if (available > 0) {
         u64 count = length < available ? length : available;
@@ -122,7 +121,7 @@ i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
     bool must_wait = false;
     {
       StoreGuard guard;
-      PipeEntry& entry = store_pipes()[pipe];
+      PipeEntry& entry = *store_pipe(pipe);
       if (entry.readers == 0) {
         raise_signal(SIGPIPE);  // Its default action ends the writer after this call.
         return written > 0 ? static_cast<i64>(written) : -EPIPE;
@@ -158,7 +157,7 @@ i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking) {
 
 u32 pipe_state(u32 pipe, bool write_end, bool record_waiter) {
   StoreGuard guard;
-  PipeEntry& entry = store_pipes()[pipe];
+  PipeEntry& entry = *store_pipe(pipe);
   u64 used = entry.write_total - entry.read_total;
   u32 state = 0;
   if (write_end) {
