@@ -12,8 +12,8 @@ namespace personality {
 namespace {
 
 StoreHeader* the_store = nullptr;
-u32 depth = 0;          // This process's nested StoreGuards (under state_lock()).
-u64 mapped_bytes = 0;   // The store's first bytes this process maps (fork gives them to the child).
+u32 depth = 0;         // This process's nested StoreGuards (under state_lock()).
+u64 mapped_bytes = 0;  // The store's first bytes this process maps (fork gives them to the child).
 
 constexpr u64 STORE_PAGES = FILE_STORE_BYTES / PAGE;
 constexpr u64 HEADER_BYTES = page_up(sizeof(StoreHeader));
@@ -146,7 +146,8 @@ void store_enter() {
   the_store->lock.lock();
   // Another process may have grown the store: this one maps it before it looks (a refusal, the
   // memory limit at its last bytes, leaves the new part unmapped: what lies there faults).
-  if (mapped_bytes < the_store->heap_next - FILE_STORE_ADDRESS) (void)map_to(the_store->memory_slot, the_store->heap_next);
+  if (mapped_bytes < the_store->heap_next - FILE_STORE_ADDRESS)
+    (void)map_to(the_store->memory_slot, the_store->heap_next);
 }
 
 void store_leave() {

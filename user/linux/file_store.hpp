@@ -22,8 +22,8 @@ constexpr u64 FILE_STORE_ADDRESS = 0x00007d0000000000;
 constexpr u64 FILE_STORE_BYTES = u64{512} << 20;  // Addresses only: pages are charged as they are used.
 
 // The tables' limits (docs/LINUX.md, Files): each table's pages are charged as it fills.
-constexpr u32 STORE_MAX_NODES = 65536;         // Files, directories and whiteouts of /tmp and the layer.
-constexpr u32 STORE_MAX_DESCRIPTIONS = 8192;   // Open file descriptions of files and pipes.
+constexpr u32 STORE_MAX_NODES = 65536;        // Files, directories and whiteouts of /tmp and the layer.
+constexpr u32 STORE_MAX_DESCRIPTIONS = 8192;  // Open file descriptions of files and pipes.
 constexpr u32 STORE_MAX_PIPES = 2048;
 constexpr u64 PIPE_CAPACITY = 16384;  // Bytes a pipe holds; PIPE_BUF (4096) writes are atomic.
 constexpr u64 PIPE_ATOMIC = 4096;
@@ -44,14 +44,14 @@ struct PipeEntry {
 // The store's first page: its lock, the heap's state and each table's high-water mark and free list.
 struct StoreHeader {
   SpinLock lock;
-  u64 memory_slot;             // The store's Memory (the same slot in every process).
-  u64 heap_next;               // The heap's bump pointer (an address in the store).
-  u64 free_blocks[40];         // Free heap blocks of 2^i bytes, chained through their first word.
-  u32 node_high, node_free;    // Nodes [0, node_high) were used once; node_free: a free one + 1, or 0.
+  u64 memory_slot;           // The store's Memory (the same slot in every process).
+  u64 heap_next;             // The heap's bump pointer (an address in the store).
+  u64 free_blocks[40];       // Free heap blocks of 2^i bytes, chained through their first word.
+  u32 node_high, node_free;  // Nodes [0, node_high) were used once; node_free: a free one + 1, or 0.
   u32 description_high, description_free;
   u32 pipe_high, pipe_free;
-  u32 shadows;                 // Image directories the writable layer has changed (files.cpp).
-  u32 buckets[STORE_HASH_BUCKETS];  // Node index + 1 of the first entry in each bucket, or 0.
+  u32 shadows;                                // Image directories the writable layer has changed (files.cpp).
+  u32 buckets[STORE_HASH_BUCKETS];            // Node index + 1 of the first entry in each bucket, or 0.
   u64 chunks[TABLE_COUNT][STORE_MAX_CHUNKS];  // Each table's chunks (heap addresses; 0: none yet).
 };
 constexpr u64 STORE_HEAP_OFFSET = u64{64} << 10;  // The heap follows the header.

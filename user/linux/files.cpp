@@ -311,7 +311,10 @@ void move_node(u32 id, u32 parent, const char* name, usize length) {
   hash_remove(id);
   DynamicNode& storage = store_node(id - FIXED_COUNT);
   Timestamp now = now_timestamp();
-  if ((storage.node.parent & SHADOW_KEY) == 0) node(storage.node.parent).modified = node(storage.node.parent).changed = now;
+  if ((storage.node.parent & SHADOW_KEY) == 0) {
+    Node& old_parent = node(storage.node.parent);
+    old_parent.modified = old_parent.changed = now;
+  }
   memmove(storage.name, name, length);
   storage.name[length] = '\0';
   storage.node.parent = parent;
@@ -377,7 +380,9 @@ Descriptor descriptors[MAX_DESCRIPTORS] = {{1, false}, {2, false}, {3, false}};
 Description* store_description(u32 index, bool create = false) {
   return reinterpret_cast<Description*>(store_entry(DESCRIPTION_TABLE, index, sizeof(Description), PAGE, create));
 }
-bool is_shared_stream(Stream stream) { return stream == Stream::File || stream == Stream::Pipe || stream == Stream::Image; }
+bool is_shared_stream(Stream stream) {
+  return stream == Stream::File || stream == Stream::Pipe || stream == Stream::Image;
+}
 
 Description& description_by_id(u32 id) {
   return id <= LOCAL_DESCRIPTIONS ? local_descriptions[id - 1] : *store_description(id - LOCAL_DESCRIPTIONS - 1);
@@ -628,8 +633,8 @@ Attributes attributes_of_stream(Stream stream) {
 
 Attributes attributes_of(u32 id) {
   const Node& n = node(id);
-  Attributes result{inode_number(id), 1, n.size, (n.capacity + 511) / 512, n.accessed, n.modified, n.changed, 0, 0, n.mode,
-                    n.uid, n.gid};
+  Attributes result{inode_number(id), 1, n.size, (n.capacity + 511) / 512, n.accessed, n.modified, n.changed, 0, 0,
+                    n.mode, n.uid, n.gid};
   switch (n.type) {
     case NodeType::Directory:
       result.mode |= S_IFDIR;
@@ -1040,8 +1045,8 @@ u32 layer_next_entry(u32 directory, u64 from, u8& type) {
   StoreGuard guard;
   for (u64 candidate = from < u64{FIXED_COUNT} ? u64{FIXED_COUNT} : from; candidate < node_limit(); ++candidate) {
     const Node& child = node(static_cast<u32>(candidate));
-    if (child.type == NodeType::Unused || child.type == NodeType::Whiteout || !child.linked || child.parent != directory)
-      continue;
+    bool entry = child.type == NodeType::Regular || child.type == NodeType::Directory;
+    if (!entry || !child.linked || child.parent != directory) continue;
     constexpr u8 DT_DIR = 4, DT_REG = 8;
     type = child.type == NodeType::Directory ? DT_DIR : DT_REG;
     return static_cast<u32>(candidate);
@@ -1677,7 +1682,8 @@ i64 linux_pipe2(u64 address, u64 flags) {
   StoreGuard guard;
   bool nonblocking = (flags & O_NONBLOCK) != 0, close_on_exec = (flags & O_CLOEXEC) != 0;
   i64 read_id = new_description(Description{Stream::Pipe, O_RDONLY, false, nonblocking, 1, pipe, 0});
-  i64 write_id = read_id < 0 ? read_id : new_description(Description{Stream::Pipe, O_WRONLY, false, nonblocking, 1, pipe, 0});
+  i64 write_id =
+      read_id < 0 ? read_id : new_description(Description{Stream::Pipe, O_WRONLY, false, nonblocking, 1, pipe, 0});
   if (read_id < 0 || write_id < 0) {
     if (read_id >= 0) free_description(description_by_id(static_cast<u32>(read_id)));
     pipe_release(pipe, false);

@@ -141,10 +141,10 @@ i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx);
 // Node ids below; LAYER_NONE: none.
 constexpr u32 LAYER_NONE = ~u32{0};
 enum class LayerKind : u8 { Missing, Whiteout, File, Directory };
-u32 layer_shadow(u32 inode);          // The shadow of image directory `inode`, or LAYER_NONE.
+u32 layer_shadow(u32 inode);  // The shadow of image directory `inode`, or LAYER_NONE.
 // False while the invocation has changed no image directory: paths resolve in the tree alone.
 bool layer_in_use();
-i64 layer_make_shadow(u32 inode);     // ... made if needed: its id or a negated errno (ENOSPC).
+i64 layer_make_shadow(u32 inode);  // ... made if needed: its id or a negated errno (ENOSPC).
 // The entry name[0, length) of layer directory `directory` and its kind (LAYER_NONE: Missing).
 u32 layer_child(u32 directory, const char* name, usize length, LayerKind& kind);
 // A node's parent: a layer directory, or (for a shadow) the image directory's inode with the top bit.

@@ -283,7 +283,8 @@ i64 resolve_place(Place start, const char* path, usize length, bool follow_last,
       layer = through.layer;
     }
     if (last) {
-      out = Found{current, name, dot || dot_dot ? 0 : component, found ? image : NONE, found ? layer : NONE, at < length};
+      out =
+          Found{current, name, dot || dot_dot ? 0 : component, found ? image : NONE, found ? layer : NONE, at < length};
       bool directory = image != NONE ? is_image_directory(image) : layer != NONE && layer_is_directory(layer);
       if (found && out.trailing_slash && !directory && !(image != NONE && is_image_symlink(image))) return -ENOTDIR;
       return 0;
@@ -306,8 +307,11 @@ i64 resolve_place(Place start, const char* path, usize length, bool follow_last,
     if (found.error != imagefs::ReadError::None && !(found.error == imagefs::ReadError::NotFound && found.parent_found))
       return image_errno(found.error);
     bool exists = found.error == imagefs::ReadError::None;
-    out = Found{Place{found.parent_found ? found.parent : start.image, NONE}, found.name,
-                found.parent_found ? found.name_length : 0, exists ? found.inode : NONE, NONE,
+    out = Found{Place{found.parent_found ? found.parent : start.image, NONE},
+                found.name,
+                found.parent_found ? found.name_length : 0,
+                exists ? found.inode : NONE,
+                NONE,
                 length > 0 && path[length - 1] == '/'};
     return 0;
   }
@@ -362,8 +366,8 @@ i64 copy_up(Found& found, u32 inode, bool truncate, u64 mode) {
   i64 directory = layer_directory(found.parent);
   if (directory < 0) return directory;
   if (inode == NONE)
-    return layer_create(static_cast<u32>(directory), found.name, found.name_length, false, static_cast<u32>(mode), nullptr,
-                        0, false);
+    return layer_create(static_cast<u32>(directory), found.name, found.name_length, false, static_cast<u32>(mode),
+                        nullptr, 0, false);
   imagefs::Stat stat{};
   u64 file_offset = 0, size = 0;
   if (!tree.stat(inode, stat) || !tree.file_extent(inode, file_offset, size)) return -EIO;
@@ -610,8 +614,8 @@ i64 image_mkdirat(u64 directory, u64 address, u64 mode) {
   if (found.name_length == 0) return -EEXIST;
   i64 parent = layer_directory(found.parent);
   if (parent < 0) return parent;
-  i64 created = layer_create(static_cast<u32>(parent), found.name, found.name_length, true, static_cast<u32>(mode & 07777),
-                             nullptr, 0, false);
+  i64 created = layer_create(static_cast<u32>(parent), found.name, found.name_length, true,
+                             static_cast<u32>(mode & 07777), nullptr, 0, false);
   return created < 0 ? created : 0;
 }
 
@@ -628,7 +632,8 @@ i64 image_unlinkat(u64 directory, u64 address, u64 flags) {
   error = resolve_for_change(start, path.text, path.length, false, found);
   if (error < 0) return error;
   if (found.image == NONE && found.layer == NONE) return -ENOENT;
-  if (found.name_length == 0) return remove_directory ? (found.image == imagefs::ROOT_INODE ? -EBUSY : -EINVAL) : -EISDIR;
+  if (found.name_length == 0)
+    return remove_directory ? (found.image == imagefs::ROOT_INODE ? -EBUSY : -EINVAL) : -EISDIR;
   bool is_directory = found_directory(found);
   if (remove_directory && !is_directory) return -ENOTDIR;
   if (!remove_directory && is_directory) return -EISDIR;
@@ -653,7 +658,8 @@ i64 image_renameat2(u64 old_directory, u64 old_address, u64 new_directory, u64 n
   if (from_error == 0 && (error = resolve_for_change(from_start, from_path.text, from_path.length, false, from)) < 0)
     return error;
   if (from_error == 0 && from.image == NONE && from.layer == NONE) return -ENOENT;
-  if (to_error == 0 && (error = resolve_for_change(to_start, to_path.text, to_path.length, false, to)) < 0) return error;
+  if (to_error == 0 && (error = resolve_for_change(to_start, to_path.text, to_path.length, false, to)) < 0)
+    return error;
   // One side in /tmp (or /dev, /proc): another file system, as for Linux's overlay and tmpfs.
   if (from_error == NOT_IMAGE || to_error == NOT_IMAGE) return -EXDEV;
   if (from.name_length == 0 || to.name_length == 0) return -EBUSY;
