@@ -898,8 +898,8 @@ void image_writes_stay_in_the_invocation(Case& test) {
 
 // Processes of an image function (busybox's shell, loaded from the tree): command substitution,
 // subshells, a pipeline of two subshells and a background job fork children that map the same
-// tree (its text shared, its data segments copied) and see the parent's writable layer as it was
-// at the fork. The expected lines are what the same busybox prints natively in the same tree.
+// tree (its text shared, its data segments copied) and share the parent's writable layer (the
+// file store). The expected lines are what the same busybox prints natively in the same tree.
 void image_processes_share_the_tree(Case& test) {
   static const char script[] =
       "/usr/bin/busybox\0sh\0-c\0"
