@@ -972,6 +972,11 @@ bool layer_is_directory(u32 id) {
   return node(id).type == NodeType::Directory;
 }
 
+u32 layer_mode(u32 id) {
+  StoreGuard guard;
+  return node(id).mode;
+}
+
 bool layer_has_entries(u32 directory) {
   StoreGuard guard;
   return has_children(directory);
@@ -1610,6 +1615,15 @@ i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
 i64 linux_truncate(u64 path, u64 length) {
   StoreGuard guard;
   if (static_cast<i64>(length) < 0) return -EINVAL;
+  // In an image's tree: the writable layer's file (an image file copied up), as an open for
+  // writing, ftruncate and close would (a directory: EISDIR).
+  i64 image = image_openat(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, O_WRONLY, 0);
+  if (image != NOT_IMAGE) {
+    if (image < 0) return image;
+    i64 result = linux_ftruncate(static_cast<u64>(image), length);
+    (void)linux_close(static_cast<u64>(image));
+    return result;
+  }
   Path copy;
   Lookup lookup;
   i64 error = resolve(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, copy, lookup);

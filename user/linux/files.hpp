@@ -151,6 +151,7 @@ u32 layer_child(u32 directory, const char* name, usize length, LayerKind& kind);
 u32 layer_parent(u32 node);
 const char* layer_name(u32 node);
 bool layer_is_directory(u32 node);
+u32 layer_mode(u32 node);  // Its permission bits.
 bool layer_has_entries(u32 directory);  // Any entry but whiteouts.
 // A new file (with `size` bytes of `contents`) or directory in layer directory `directory`,
 // replacing a whiteout of its name: its id, or EEXIST, ENOSPC. `exact_mode`: not masked by the umask.

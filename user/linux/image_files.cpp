@@ -571,7 +571,11 @@ i64 image_faccessat(u64 directory, u64 address, u64 mode, u64 flags) {
     return -ENOENT;
   }
   if (found.image == NONE && found.layer == NONE) return -ENOENT;
-  if (found.image == NONE) return 0;  // The layer's own: the user's, every access allowed but x on a file without it.
+  if (found.image == NONE) {
+    // The layer's own: the user's; X_OK needs an x bit (a directory's is searched).
+    bool searchable = layer_is_directory(found.layer) || (layer_mode(found.layer) & 0111) != 0;
+    return (mode & X_OK) != 0 && !searchable ? -EACCES : 0;
+  }
   imagefs::Stat stat{};
   if (!tree.stat(found.image, stat)) return -EIO;
   // The user (uid and gid 1000) has the bits of its class; the layer takes writes to any of them.

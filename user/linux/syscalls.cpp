@@ -110,7 +110,8 @@ struct Arguments {
                "release then lock as Linux does; blocks the thread; released with the description")             \
   X(74, fsync, "0 on open descriptors (memory only)")                                                           \
   X(75, fdatasync, "as fsync")                                                                                  \
-  X(76, truncate, "as ftruncate by path; EROFS outside /tmp")                                                   \
+  X(76, truncate, "as ftruncate by path: /tmp and the writable layer (an image file copied up); EROFS in "    \
+                  "the fixed tree")                                                                             \
   X(77, ftruncate, "/tmp and writable-layer files opened for writing: shrinks (zeroing) or grows (zeros, "   \
                    "ENOSPC past the limit)")                                                                    \
   X(79, getcwd, "the working directory's path (ERANGE if the buffer is short)")                                 \

@@ -168,6 +168,12 @@ static void parent_reads_files(void) {
   close(fd);
   result("stat size", stat("/work/keep.txt", &status) == 0 ? (long)status.st_size : -1);
   show_file("/work/keep.txt");
+  // By path: truncate of the layer's file and of a directory, access of a new file.
+  result("truncate new.txt", truncate("/work/new.txt", 3));
+  show_file("/work/new.txt");
+  result("truncate a directory", truncate("/work/old", 0));
+  result("access x of new.txt", access("/work/new.txt", X_OK));
+  result("access w of new.txt", access("/work/new.txt", W_OK));
   list("/work");
 }
 
