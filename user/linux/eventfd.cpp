@@ -6,6 +6,7 @@
 // Invariants: counter <= EVENT_MAXIMUM; an instance is in use while some description names it
 // (files.cpp calls eventfd_released on the last close); everything runs under state_lock() except
 // the sleeps.
+#include "file_store.hpp"
 #include "files.hpp"
 
 namespace personality {
@@ -24,9 +25,11 @@ EventCounter events[MAX_EVENTS];
 
 // Gives up the lock for a millisecond: another thread's write or read may change the counter.
 void wait_a_moment() {
+  u32 held = store_suspend();  // A read or write of an eventfd runs under files.cpp's StoreGuard.
   state_lock().unlock();
   sleep_nanoseconds(1'000'000);
   state_lock().lock();
+  store_resume(held);
 }
 
 }  // namespace

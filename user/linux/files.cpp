@@ -1,17 +1,24 @@
-// The Linux personality's descriptors and file system: 1024 descriptors over shared open file
-// descriptions (dup shares the offset, as on Linux), a read-only tree (/, /etc/passwd, /etc/group,
-// /etc/hostname, /dev/null, /proc/self/exe, and the program's own file as /<function name>, read
-// through the read-only Memory the manager gives at FUNCTION_EXECUTABLE) and a writable in-memory /tmp whose nodes
-// and file data live in anonymous memory from the memory limit (linux_mmap): a full limit is ENOSPC.
-// Invariants: a description's `references` counts the descriptors naming it and a node's `opened`
-// counts the descriptions naming it; a node is freed only when it is neither linked nor open nor
-// the working directory; the bytes of a /tmp file in [size, capacity) are zero, so growing a file
-// (write past the end, ftruncate) never needs clearing.
+// The Linux personality's descriptors and file system: 1024 descriptors per process over open
+// file descriptions (dup and fork share the offset and status flags, as on Linux), a read-only tree
+// (/, /etc/passwd, /etc/group, /etc/hostname, /dev/null, /proc/self/exe, and the program's own file
+// as /<function name>, read through the read-only Memory the manager gives at FUNCTION_EXECUTABLE)
+// and a writable in-memory /tmp. The nodes of /tmp (and of the image's writable layer,
+// image_files.cpp), their data and the descriptions of files and pipes live in the invocation's
+// file store (file_store.hpp), which every process of the invocation maps: what one process writes
+// or renames, every other sees at once. The standard streams, epoll instances and eventfds keep
+// process-local descriptions (the objects behind them are the process's own).
+// Invariants: a description's `references` counts the descriptors naming it in every process and a
+// node's `opened` counts the descriptions naming it plus the processes whose working directory it
+// is; a node is freed only when it is neither linked nor open; the bytes of a /tmp file in
+// [size, capacity) are zero, so growing a file (write past the end, ftruncate) never needs
+// clearing; a linked store node is in the store's hash under (parent, name) and nothing else is;
+// the store is touched only under StoreGuard.
 #include "files.hpp"
 #include "image_files.hpp"
 
 #include <cstdint>
 
+#include "file_store.hpp"
 #include "process.hpp"
 
 namespace personality {
@@ -36,7 +43,8 @@ constexpr u64 MAX_IO = u64{1} << 30;
 
 // ---- Nodes ----------------------------------------------------------------------------------
 
-enum class NodeType : u8 { Unused, Directory, Regular, Device, Symlink };
+// Whiteout: a name of the image's writable layer that hides the image's file of that name.
+enum class NodeType : u8 { Unused, Directory, Regular, Device, Symlink, Whiteout };
 
 // A file time as Linux keeps it: any second (utimensat may set times before boot or far ahead).
 struct Timestamp {
@@ -54,23 +62,26 @@ struct Node {
   bool linked;         // Reachable from its parent; false once unlinked (then freed at last close).
   u32 mode;            // Permission bits (07777).
   u32 uid, gid;        // Owner and group (1000 for /tmp nodes; chown may change them within Linux's rules).
-  u32 parent;
-  u32 opened;          // Descriptions naming this node.
+  u32 parent;          // A node, or (a layer directory's shadow) SHADOW_KEY | the image directory's inode.
+  u32 opened;          // Descriptions naming this node, and processes whose working directory it is.
   u64 size;            // Regular: bytes; Symlink: unused.
-  u64 capacity;        // Regular in /tmp: bytes of `data` mapped (whole pages).
+  u64 capacity;        // Regular in the store: bytes of the heap block at `data`.
   u64 data;            // Regular: address of the bytes (read-only text for the fixed tree).
   Timestamp accessed;  // atime, mtime, ctime: the clock since boot (there is no wall clock). Reads do not
   Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
   Timestamp changed;
   const char* name;
-  u64 committed = 0;   // Regular in /tmp: the first bytes of `data` whose pages have frames (commit_pages).
+  u32 hash_next = 0;   // Store nodes: the next in its hash bucket (index + 1), or, when unused, the next free.
 };
 
-// A /tmp node: the node and the storage of its name.
+// A store node: the node and the storage of its name.
 struct DynamicNode {
   Node node;
   char name[NAME_MAX + 1];
 };
+constexpr u64 NODE_CHUNK_BYTES = u64{64} << 10;
+static_assert(STORE_MAX_NODES / (NODE_CHUNK_BYTES / sizeof(DynamicNode)) < STORE_MAX_CHUNKS);
+constexpr u32 SHADOW_KEY = 0x80000000u;  // Parent of a shadow: the image directory it stands for.
 
 constexpr char PASSWD[] = "root:x:0:0:root:/root:/bin/sh\nfunction:x:1000:1000:function:/:/bin/sh\n";
 constexpr char GROUP[] = "root:x:0:\nfunction:x:1000:\n";
@@ -80,7 +91,6 @@ enum FixedNode : u32 {
   ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP, PROGRAM,
   PROC_SELF_AUXV, FIXED_COUNT,
 };
-constexpr u32 MAX_DYNAMIC = 256;  // Files and directories in /tmp together.
 constexpr u32 NO_NODE = ~u32{0};
 
 char program_name[manager::NAME_BYTES + 1];  // The function's name: PROGRAM's name (files_init).
@@ -107,11 +117,14 @@ Node fixed_nodes[FIXED_COUNT] = {
 // /proc/self/auxv: a copy taken when the program starts (the program may overwrite its stack's).
 u64 saved_auxv[2 * 32];
 
-DynamicNode* dynamic_nodes = nullptr;  // MAX_DYNAMIC entries, mapped at the first creation in /tmp.
 u32 working_directory = ROOT;
 u32 file_mode_mask = 022;
 
-Node& node(u32 id) { return id < FIXED_COUNT ? fixed_nodes[id] : dynamic_nodes[id - FIXED_COUNT].node; }
+// Store node `index` (its chunk exists: the index was taken once, create_node).
+DynamicNode& store_node(u32 index) {
+  return *reinterpret_cast<DynamicNode*>(store_entry(NODE_TABLE, index, sizeof(DynamicNode), NODE_CHUNK_BYTES, false));
+}
+Node& node(u32 id) { return id < FIXED_COUNT ? fixed_nodes[id] : store_node(id - FIXED_COUNT).node; }
 
 // The text of a fixed file (Node::data is an address, which a constant initializer cannot take
 // from a pointer; the fixed files are few, so they are looked up here).
@@ -129,7 +142,7 @@ const u8* file_bytes(u32 id) {
   return reinterpret_cast<const u8*>(node(id).data);
 }
 
-u32 node_limit() { return dynamic_nodes == nullptr ? FIXED_COUNT : FIXED_COUNT + MAX_DYNAMIC; }
+u32 node_limit() { return store() == nullptr ? FIXED_COUNT : FIXED_COUNT + store()->node_high; }
 
 // The path the program is known by: "/" + the function's name (also argv[0] relative to "/").
 // An image function's program is its path in the tree (the first argument string).
@@ -156,62 +169,101 @@ usize program_path(char (&path)[N]) {
   return 1 + length;
 }
 
+// The store's hash of directory entries: (parent, name) of every linked store node.
+u32 bucket_of(u32 parent, const char* name, usize length) {
+  u32 hash = 2166136261u ^ parent;
+  for (usize i = 0; i < length; ++i) hash = (hash ^ static_cast<u8>(name[i])) * 16777619u;
+  return hash % STORE_HASH_BUCKETS;
+}
+
+bool name_is(const Node& n, const char* name, usize length) {
+  usize i = 0;
+  while (i < length && n.name[i] == name[i]) ++i;
+  return i == length && n.name[i] == '\0';
+}
+
+void hash_insert(u32 id) {
+  Node& n = node(id);
+  usize length = 0;
+  while (n.name[length] != '\0') ++length;
+  u32& head = store()->buckets[bucket_of(n.parent, n.name, length)];
+  n.hash_next = head;
+  head = id - FIXED_COUNT + 1;
+}
+
+void hash_remove(u32 id) {
+  Node& n = node(id);
+  usize length = 0;
+  while (n.name[length] != '\0') ++length;
+  u32* link = &store()->buckets[bucket_of(n.parent, n.name, length)];
+  while (*link != 0) {
+    u32 at = *link - 1 + FIXED_COUNT;
+    if (at == id) {
+      *link = n.hash_next;
+      n.hash_next = 0;
+      return;
+    }
+    link = &node(at).hash_next;
+  }
+}
+
+// Unlinks a store node from its directory (it lives on while open).
+void detach(u32 id) {
+  Node& n = node(id);
+  if (!n.linked) return;
+  hash_remove(id);
+  n.linked = false;
+}
+
 bool has_children(u32 directory) {
-  for (u32 id = 0; id < node_limit(); ++id) {
+  for (u32 id = FIXED_COUNT; id < node_limit(); ++id) {
     const Node& child = node(id);
-    if (id != ROOT && child.type != NodeType::Unused && child.linked && child.parent == directory) return true;
+    if (child.type != NodeType::Unused && child.type != NodeType::Whiteout && child.linked && child.parent == directory)
+      return true;
   }
   return false;
 }
 
+// The linked child named name[0, length) of `directory` (whiteouts included), or NO_NODE.
 u32 find_child(u32 directory, const char* name, usize length) {
-  for (u32 id = 1; id < node_limit(); ++id) {
+  for (u32 id = 1; id < FIXED_COUNT; ++id) {
+    const Node& child = fixed_nodes[id];
+    if (child.linked && child.parent == directory && name_is(child, name, length)) return id;
+  }
+  if (store() == nullptr) return NO_NODE;
+  for (u32 at = store()->buckets[bucket_of(directory, name, length)]; at != 0;) {
+    u32 id = at - 1 + FIXED_COUNT;
     const Node& child = node(id);
-    if (child.type == NodeType::Unused || !child.linked || child.parent != directory) continue;
-    usize i = 0;
-    while (i < length && child.name[i] == name[i]) ++i;
-    if (i == length && child.name[i] == '\0') return id;
+    if (child.parent == directory && child.linked && name_is(child, name, length)) return id;
+    at = child.hash_next;
   }
   return NO_NODE;
 }
 
-// Returns the data of a /tmp file to the mmap area and frees the node once nothing refers to it.
+// Returns the data of a store file to the heap and frees the node once nothing refers to it.
 void release_if_unused(u32 id) {
+  if (id < FIXED_COUNT || id == NO_NODE) return;
   Node& n = node(id);
-  if (id < FIXED_COUNT || n.linked || n.opened > 0 || id == working_directory) return;
-  if (n.capacity > 0) (void)linux_munmap(n.data, n.capacity);
+  if (n.type == NodeType::Unused || n.linked || n.opened > 0) return;
+  if (n.capacity > 0) store_free(n.data, n.capacity);
   n = Node{};
+  n.hash_next = store()->node_free;
+  store()->node_free = id - FIXED_COUNT + 1;
 }
 
-// Makes `bytes` of data addressable in a /tmp file: doubling, or exactly what is needed when the
-// memory limit refuses the doubled size. False when the limit refuses even that.
-bool reserve_addresses(Node& n, u64 bytes) {
-  if (bytes <= n.capacity) return true;
-  constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22, MREMAP_MAYMOVE = 1;
-  u64 needed = page_up(bytes);
-  u64 doubled = n.capacity * 2 > needed ? n.capacity * 2 : needed;
-  for (u64 attempt : {doubled, needed}) {
-    i64 result = n.capacity == 0
-                     ? linux_mmap(0, attempt, READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0)
-                     : linux_mremap(n.data, n.capacity, attempt, MREMAP_MAYMOVE, 0);
-    if (result >= 0) {
-      n.data = static_cast<u64>(result);
-      n.capacity = attempt;
-      return true;
-    }
-    if (attempt == needed) break;
-  }
-  return false;
-}
-
-// reserve_addresses, then gives the pages up to `bytes` their frames, so the
-// personality's copy cannot fault on the limit. False when the limit refuses either.
+// Makes `bytes` of data writable in a store file: a heap block of the next power of two (the
+// old one's bytes copied, the old one freed). False when the memory limit refuses.
 bool reserve(Node& n, u64 bytes) {
-  if (bytes <= n.committed) return true;
-  if (!reserve_addresses(n, bytes)) return false;
-  u64 needed = page_up(bytes);
-  if (!commit_pages(n.data + n.committed, n.data + needed)) return false;
-  n.committed = needed;
+  if (bytes <= n.capacity) return true;
+  u64 capacity = 0;
+  u64 block = store_allocate(bytes, capacity);
+  if (block == 0) return false;
+  if (n.capacity > 0) {
+    memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(n.data), n.size);
+    store_free(n.data, n.capacity);
+  }
+  n.data = block;
+  n.capacity = capacity;
   return true;
 }
 
@@ -225,31 +277,70 @@ i64 resize(Node& n, u64 size) {
   return 0;
 }
 
-// A new /tmp node named name[0, length) in `parent`; its id, or a negated errno.
+// A new store node named name[0, length) in `parent` (a node, or SHADOW_KEY | an image
+// directory's inode for a shadow); its id, or a negated errno: ENOSPC when the node table or the
+// memory limit is full.
 i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 mode) {
-  if (dynamic_nodes == nullptr) {
-    constexpr u64 READ_WRITE = 3, PRIVATE_ANONYMOUS = 0x22;
-    i64 pool = linux_mmap(0, page_up(sizeof(DynamicNode) * MAX_DYNAMIC), READ_WRITE, PRIVATE_ANONYMOUS, ~u64{0}, 0);
-    if (pool < 0) return -ENOSPC;
-    u64 pool_end = static_cast<u64>(pool) + page_up(sizeof(DynamicNode) * MAX_DYNAMIC);
-    if (!commit_pages(static_cast<u64>(pool), pool_end)) {  // The personality writes here.
-      (void)linux_munmap(static_cast<u64>(pool), pool_end - static_cast<u64>(pool));
-      return -ENOSPC;
-    }
-    dynamic_nodes = reinterpret_cast<DynamicNode*>(pool);  // Fresh pages: every node is Unused.
+  if (!store_init()) return -ENOSPC;
+  StoreGuard guard;
+  StoreHeader& header = *store();
+  u32 index;
+  if (header.node_free != 0) {
+    index = header.node_free - 1;
+    header.node_free = store_node(index).node.hash_next;
+  } else {
+    if (header.node_high >= STORE_MAX_NODES) return -ENOSPC;
+    index = header.node_high;
+    if (store_entry(NODE_TABLE, index, sizeof(DynamicNode), NODE_CHUNK_BYTES, true) == 0) return -ENOSPC;
+    ++header.node_high;
   }
-  for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
-    DynamicNode& slot = dynamic_nodes[i];
-    if (slot.node.type != NodeType::Unused) continue;
-    memcpy(slot.name, name, length);
-    slot.name[length] = '\0';
-    Timestamp now = now_timestamp();
-    slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(LINUX_UID),
-                     static_cast<u32>(LINUX_GID), parent, 0, 0, 0, 0, now, now, now, slot.name};
-    node(parent).modified = node(parent).changed = now;
-    return FIXED_COUNT + i;
+  DynamicNode& slot = store_node(index);
+  memcpy(slot.name, name, length);
+  slot.name[length] = '\0';
+  Timestamp now = now_timestamp();
+  slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(LINUX_UID),
+                   static_cast<u32>(LINUX_GID), parent, 0, 0, 0, 0, now, now, now, slot.name};
+  u32 id = FIXED_COUNT + index;
+  hash_insert(id);
+  if ((parent & SHADOW_KEY) == 0) node(parent).modified = node(parent).changed = now;
+  return id;
+}
+
+// Renames store node `id` to name[0, length) in `parent` (its old name may overlap the new one).
+void move_node(u32 id, u32 parent, const char* name, usize length) {
+  hash_remove(id);
+  DynamicNode& storage = store_node(id - FIXED_COUNT);
+  Timestamp now = now_timestamp();
+  if ((storage.node.parent & SHADOW_KEY) == 0) {
+    Node& old_parent = node(storage.node.parent);
+    old_parent.modified = old_parent.changed = now;
   }
-  return -ENOSPC;
+  memmove(storage.name, name, length);
+  storage.name[length] = '\0';
+  storage.node.parent = parent;
+  storage.node.changed = now;
+  hash_insert(id);
+  if ((parent & SHADOW_KEY) == 0) node(parent).modified = node(parent).changed = now;
+}
+
+// False when directory `moving` would go into itself or below itself (under `parent`).
+bool directory_may_move(u32 moving, u32 parent) {
+  if (node(moving).type != NodeType::Directory) return true;
+  for (u32 ancestor = parent; (ancestor & SHADOW_KEY) == 0; ancestor = node(ancestor).parent) {
+    if (ancestor == moving) return false;
+    if (ancestor == ROOT) break;
+  }
+  return true;
+}
+
+// The working directory counts as an open reference to its node (it may be another process's
+// to free otherwise).
+void change_working_directory(u32 id) {
+  u32 previous = working_directory;
+  ++node(id).opened;
+  working_directory = id;
+  --node(previous).opened;
+  release_if_unused(previous);
 }
 
 // ---- Descriptors ----------------------------------------------------------------------------
@@ -260,31 +351,48 @@ struct Description {
   Stream stream;
   u8 access;  // O_RDONLY, O_WRONLY or O_RDWR.
   bool append;
-  u32 references;
-  u32 node;    // Files: the node; pipes: the pipe (process.hpp), read end O_RDONLY, write end O_WRONLY.
-  u64 offset;  // Files: the byte offset; directories: the getdents64 position.
   bool nonblocking;  // O_NONBLOCK (pipes: EAGAIN instead of waiting).
+  u32 references;    // Descriptors naming it, in every process (store descriptions).
+  u32 node;    // Files: the node; pipes: the pipe (file_store.hpp), read end O_RDONLY, write end O_WRONLY.
+  u64 offset;  // Files: the byte offset; directories: the getdents64 position.
+  u32 id = 0;  // What descriptors name it by (below), set when it is made.
 };
 
-static_assert(MAX_DESCRIPTIONS < 256, "a descriptor names its description in one byte");
+// A descriptor names a description by id: 1 to LOCAL_DESCRIPTIONS the process's own (standard
+// streams, epoll instances, eventfds: fork copies them with the process), above that the store's
+// (files, image files, pipes: fork and dup share them across processes); 0: free.
+constexpr u32 LOCAL_DESCRIPTIONS = 32;
+static_assert(LOCAL_DESCRIPTIONS + STORE_MAX_DESCRIPTIONS < 65536, "a descriptor names its description in 16 bits");
 struct Descriptor {
-  u8 description;  // Index + 1 into descriptions; 0: free.
+  std::uint16_t description;
   bool close_on_exec;
 };
 
 // 0-2 start as the invocation's input, output and log.
-Description descriptions[MAX_DESCRIPTIONS] = {
-    {Stream::Input, O_RDONLY, false, 1, 0, 0, false},
-    {Stream::Output, O_WRONLY, false, 1, 0, 0, false},
-    {Stream::Log, O_WRONLY, false, 1, 0, 0, false},
+Description local_descriptions[LOCAL_DESCRIPTIONS] = {
+    {Stream::Input, O_RDONLY, false, false, 1, 0, 0, 1},
+    {Stream::Output, O_WRONLY, false, false, 1, 0, 0, 2},
+    {Stream::Log, O_WRONLY, false, false, 1, 0, 0, 3},
 };
 Descriptor descriptors[MAX_DESCRIPTORS] = {{1, false}, {2, false}, {3, false}};
+
+// Store description `index`, its chunk made when `create` (null: refused, or never made).
+Description* store_description(u32 index, bool create = false) {
+  return reinterpret_cast<Description*>(store_entry(DESCRIPTION_TABLE, index, sizeof(Description), PAGE, create));
+}
+bool is_shared_stream(Stream stream) {
+  return stream == Stream::File || stream == Stream::Pipe || stream == Stream::Image;
+}
+
+Description& description_by_id(u32 id) {
+  return id <= LOCAL_DESCRIPTIONS ? local_descriptions[id - 1] : *store_description(id - LOCAL_DESCRIPTIONS - 1);
+}
 
 // The description behind a descriptor (a Linux `unsigned int fd`), or nullptr.
 Description* description_of(u64 descriptor) {
   if (descriptor >= MAX_DESCRIPTORS) return nullptr;
-  u8 index = descriptors[descriptor].description;
-  return index == 0 ? nullptr : &descriptions[index - 1];
+  u32 id = descriptors[descriptor].description;
+  return id == 0 ? nullptr : &description_by_id(id);
 }
 
 // The lowest free descriptor at or above `minimum`, or -EMFILE.
@@ -294,6 +402,47 @@ i64 free_descriptor(u64 minimum) {
   return -EMFILE;
 }
 
+// A new description (one reference) in the process's table or, for files and pipes, the store's;
+// its id, or a negated errno: ENFILE when the table is full, ENOMEM when the memory limit refuses.
+i64 new_description(const Description& value) {
+  if (!is_shared_stream(value.stream)) {
+    for (u32 i = 0; i < LOCAL_DESCRIPTIONS; ++i)
+      if (local_descriptions[i].references == 0) {
+        local_descriptions[i] = value;
+        local_descriptions[i].id = i + 1;
+        return i + 1;
+      }
+    return -ENFILE;
+  }
+  if (!store_init()) return -ENOMEM;
+  StoreGuard guard;
+  StoreHeader& header = *store();
+  u32 index;
+  if (header.description_free != 0) {
+    index = header.description_free - 1;
+    header.description_free = store_description(index)->node;  // A free entry chains the next.
+  } else {
+    if (header.description_high >= STORE_MAX_DESCRIPTIONS) return -ENFILE;
+    index = header.description_high;
+    if (store_description(index, true) == nullptr) return -ENOMEM;
+    ++header.description_high;
+  }
+  *store_description(index) = value;
+  store_description(index)->id = LOCAL_DESCRIPTIONS + 1 + index;
+  return LOCAL_DESCRIPTIONS + 1 + index;
+}
+
+// Returns an unused description to its table.
+void free_description(Description& description) {
+  u32 id = description.id;
+  description = Description{};
+  if (id <= LOCAL_DESCRIPTIONS) return;
+  description.node = store()->description_free;
+  store()->description_free = id - LOCAL_DESCRIPTIONS;
+}
+
+u32 description_id(const Description& description) { return description.id; }
+
 // The identity record locks use for a description's file: its node, or its standard stream.
 u32 lock_file_of(const Description& description) {
   return description.stream == Stream::File ? description.node : 0x80000000u | static_cast<u32>(description.stream);
@@ -302,7 +451,7 @@ u32 lock_file_of(const Description& description) {
 void drop_description(Description& description) {
   if (--description.references > 0) return;
   // Its OFD and flock locks go with the last descriptor (Linux: when the file is released).
-  locks_description_released(static_cast<u32>(&description - descriptions));
+  locks_description_released(description_id(description) - 1);
   if (description.stream == Stream::File) {
     --node(description.node).opened;
     release_if_unused(description.node);
@@ -310,23 +459,26 @@ void drop_description(Description& description) {
   if (description.stream == Stream::Pipe) pipe_release(description.node, description.access == O_WRONLY);
   if (description.stream == Stream::Epoll) netpoll_released(description.node);
   if (description.stream == Stream::Event) eventfd_released(description.node);
-  description = Description{};
+  free_description(description);
+}
+
+// A new description on the lowest free descriptor; the descriptor or a negated errno.
+i64 install(const Description& value, bool close_on_exec) {
+  i64 descriptor = free_descriptor(0);
+  if (descriptor < 0) return descriptor;
+  i64 id = new_description(value);
+  if (id < 0) return id;
+  descriptors[descriptor] = Descriptor{static_cast<std::uint16_t>(id), close_on_exec};
+  return descriptor;
 }
 
 // Opens `id` on the lowest free descriptor; the descriptor or a negated errno.
 i64 open_node(u32 id, u64 flags) {
-  i64 descriptor = free_descriptor(0);
-  if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
-    Description& description = descriptions[i];
-    if (description.references != 0) continue;
-    description = Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0, 1, id, 0,
-                              (flags & O_NONBLOCK) != 0};
-    ++node(id).opened;
-    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
-    return descriptor;
-  }
-  return -ENFILE;
+  i64 descriptor = install(Description{Stream::File, static_cast<u8>(flags & O_ACCMODE), (flags & O_APPEND) != 0,
+                                       (flags & O_NONBLOCK) != 0, 1, id, 0},
+                           (flags & O_CLOEXEC) != 0);
+  if (descriptor >= 0) ++node(id).opened;
+  return descriptor;
 }
 
 // ---- Paths ----------------------------------------------------------------------------------
@@ -457,6 +609,10 @@ i64 resolve(u64 directory, u64 address, bool follow_last, Path& path, Lookup& ou
 
 // ---- Attributes -----------------------------------------------------------------------------
 
+// Inode numbers: the fixed tree's from 1, the store's from 2^32 (the image's are its inode + 1, so
+// a file of the writable layer never looks like the image file it hides, or like another).
+u64 inode_number(u32 id) { return id < FIXED_COUNT ? id + u64{1} : (u64{1} << 32) + id; }
+
 struct Attributes {
   u64 inode, links, size, blocks;
   Timestamp accessed, modified, changed;
@@ -477,8 +633,8 @@ Attributes attributes_of_stream(Stream stream) {
 
 Attributes attributes_of(u32 id) {
   const Node& n = node(id);
-  Attributes result{id + 1u, 1, n.size, (n.capacity + 511) / 512, n.accessed, n.modified, n.changed, 0, 0, n.mode,
-                    n.uid, n.gid};
+  Attributes result{inode_number(id), 1, n.size, (n.capacity + 511) / 512, n.accessed, n.modified, n.changed, 0, 0,
+                    n.mode, n.uid, n.gid};
   switch (n.type) {
     case NodeType::Directory:
       result.mode |= S_IFDIR;
@@ -499,7 +655,8 @@ Attributes attributes_of(u32 id) {
       result.size = program_path(path);
       break;
     }
-    case NodeType::Unused: break;
+    case NodeType::Unused:
+    case NodeType::Whiteout: break;
   }
   if (!n.linked) result.links = 0;
   return result;
@@ -624,9 +781,9 @@ i64 write_node(u32 id, u64 buffer, u64 length, u64 offset, bool from_personality
   u64 end;
   if (__builtin_add_overflow(offset, length, &end) || end > MAX_FILE_BYTES) return -EFBIG;
   if (!reserve(n, end)) {
-    // The memory limit is reached: write what fits in the pages already there, as a full tmpfs does.
-    if (offset >= n.committed) return -ENOSPC;
-    end = n.committed;
+    // The memory limit is reached: write what fits in the block already there, as a full tmpfs does.
+    if (offset >= n.capacity) return -ENOSPC;
+    end = n.capacity;
     length = end - offset;
   }
   memcpy(reinterpret_cast<void*>(n.data + offset), reinterpret_cast<const void*>(buffer), length);
@@ -689,6 +846,7 @@ struct IoVector {
 };
 
 i64 vector_io(u64 descriptor, u64 vectors, u64 count, bool reading) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
   if (count > 1024) return -EINVAL;
@@ -747,7 +905,10 @@ void files_init() {
 
 // ---- Descriptor calls -----------------------------------------------------------------------
 
-bool descriptor_open(u64 descriptor) { return description_of(descriptor) != nullptr; }
+bool descriptor_open(u64 descriptor) {
+  StoreGuard guard;
+  return description_of(descriptor) != nullptr;
+}
 
 i64 copy_program_path(u64 address, ProgramPath& path) {
   static_assert(sizeof path.text == PATH_MAX);
@@ -755,56 +916,180 @@ i64 copy_program_path(u64 address, ProgramPath& path) {
 }
 
 i64 install_image_descriptor(u32 inode, u64 flags) {
-  i64 descriptor = free_descriptor(0);
-  if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
-    Description& description = descriptions[i];
-    if (description.references != 0) continue;
-    description = Description{Stream::Image, static_cast<u8>(O_RDONLY), false, 1, inode, 0, false};
-    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), (flags & O_CLOEXEC) != 0};
-    return descriptor;
-  }
-  return -ENFILE;
+  StoreGuard guard;
+  return install(Description{Stream::Image, static_cast<u8>(O_RDONLY), false, false, 1, inode, 0},
+                 (flags & O_CLOEXEC) != 0);
 }
 
 bool image_descriptor(u64 descriptor, u32& inode) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr || description->stream != Stream::Image) return false;
   inode = description->node;
   return true;
 }
 
-i64 create_layer_file(const u8* contents, u64 size, u32 mode) {
-  i64 created = create_node(TMP, "layer", 5, NodeType::Regular, mode);
+u32 layer_shadow(u32 inode) {
+  StoreGuard guard;
+  return store() == nullptr ? NO_NODE : find_child(SHADOW_KEY | inode, "", 0);
+}
+
+i64 layer_make_shadow(u32 inode) {
+  StoreGuard guard;
+  u32 existing = layer_shadow(inode);
+  if (existing != NO_NODE) return existing;
+  i64 created = create_node(SHADOW_KEY | inode, "", 0, NodeType::Directory, 0755);
+  if (created < 0) return created;
+  node(static_cast<u32>(created)).opened = 1;  // Never freed: found by its image directory.
+  ++store()->shadows;
+  return created;
+}
+
+bool layer_in_use() { return store() != nullptr && __atomic_load_n(&store()->shadows, __ATOMIC_ACQUIRE) != 0; }
+
+u32 layer_child(u32 directory, const char* name, usize length, LayerKind& kind) {
+  StoreGuard guard;
+  u32 id = find_child(directory, name, length);
+  kind = id == NO_NODE                              ? LayerKind::Missing
+         : node(id).type == NodeType::Whiteout     ? LayerKind::Whiteout
+         : node(id).type == NodeType::Directory    ? LayerKind::Directory
+                                                   : LayerKind::File;
+  return id;
+}
+
+u32 layer_parent(u32 id) {
+  StoreGuard guard;
+  return node(id).parent;
+}
+
+const char* layer_name(u32 id) {
+  StoreGuard guard;
+  return node(id).name;
+}
+
+bool layer_is_directory(u32 id) {
+  StoreGuard guard;
+  return node(id).type == NodeType::Directory;
+}
+
+u32 layer_mode(u32 id) {
+  StoreGuard guard;
+  return node(id).mode;
+}
+
+bool layer_has_entries(u32 directory) {
+  StoreGuard guard;
+  return has_children(directory);
+}
+
+i64 layer_create(u32 directory, const char* name, usize length, bool is_directory, u32 mode, const u8* contents,
+                 u64 size, bool exact_mode) {
+  StoreGuard guard;
+  u32 existing = find_child(directory, name, length);
+  if (existing != NO_NODE && node(existing).type != NodeType::Whiteout) return -EEXIST;
+  i64 created = create_node(directory, name, length, is_directory ? NodeType::Directory : NodeType::Regular, mode);
   if (created < 0) return created;
   auto id = static_cast<u32>(created);
   Node& n = node(id);
-  n.mode = mode & 07777;  // The image file's mode, not masked by the umask.
-  n.linked = false;       // In no directory: image_files.cpp finds it by its image path.
-  n.opened = 1;           // Pinned: it lives as long as the invocation.
+  if (exact_mode) n.mode = mode & 07777;  // A copy-up keeps the image file's mode, not masked by the umask.
   if (size > 0) {
     if (!reserve(n, size)) {
-      n.opened = 0;
+      detach(id);
       release_if_unused(id);
       return -ENOSPC;
     }
     memcpy(reinterpret_cast<void*>(n.data), contents, size);
     n.size = size;
   }
+  // The new entry replaces a whiteout of its name (a file the invocation deleted from the image).
+  if (existing != NO_NODE) {
+    detach(existing);
+    release_if_unused(existing);
+  }
   return created;
 }
 
+i64 layer_whiteout(u32 directory, const char* name, usize length) {
+  StoreGuard guard;
+  u32 existing = find_child(directory, name, length);
+  if (existing != NO_NODE && node(existing).type == NodeType::Whiteout) return 0;
+  i64 created = create_node(directory, name, length, NodeType::Whiteout, 0);
+  if (created < 0) return created;
+  if (existing != NO_NODE) {
+    // The new whiteout hides the image's entry; the layer's own goes (freed at its last close).
+    hash_remove(static_cast<u32>(created));
+    detach(existing);
+    release_if_unused(existing);
+    hash_insert(static_cast<u32>(created));
+  }
+  return 0;
+}
+
+void layer_remove(u32 id) {
+  StoreGuard guard;
+  Node& parent = node(node(id).parent);
+  detach(id);
+  parent.modified = parent.changed = now_timestamp();
+  release_if_unused(id);
+}
+
+i64 layer_rename(u32 id, u32 directory, const char* name, usize length) {
+  StoreGuard guard;
+  if (!directory_may_move(id, directory)) return -EINVAL;
+  u32 existing = find_child(directory, name, length);
+  if (existing == id) return 0;
+  if (existing != NO_NODE) {
+    detach(existing);
+    release_if_unused(existing);
+  }
+  move_node(id, directory, name, length);
+  return 0;
+}
+
+u32 layer_next_entry(u32 directory, u64 from, u8& type) {
+  StoreGuard guard;
+  for (u64 candidate = from < u64{FIXED_COUNT} ? u64{FIXED_COUNT} : from; candidate < node_limit(); ++candidate) {
+    const Node& child = node(static_cast<u32>(candidate));
+    bool entry = child.type == NodeType::Regular || child.type == NodeType::Directory;
+    if (!entry || !child.linked || child.parent != directory) continue;
+    constexpr u8 DT_DIR = 4, DT_REG = 8;
+    type = child.type == NodeType::Directory ? DT_DIR : DT_REG;
+    return static_cast<u32>(candidate);
+  }
+  return NO_NODE;
+}
+
+u64 layer_inode_number(u32 id) { return inode_number(id); }
+
+bool layer_descriptor(u64 descriptor, u32& id) {
+  StoreGuard guard;
+  Description* description = description_of(descriptor);
+  if (description == nullptr || description->stream != Stream::File || description->node < FIXED_COUNT) return false;
+  for (u32 at = description->node; at >= FIXED_COUNT; at = node(at).parent) {
+    if ((node(at).parent & SHADOW_KEY) != 0) {
+      id = description->node;
+      return true;
+    }
+  }
+  return false;
+}
+
 i64 open_layer_file(u32 id, u64 flags) {
-  if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY) {
-    i64 error = resize(node(id), 0);
+  StoreGuard guard;
+  Node& n = node(id);
+  bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
+  if (n.type == NodeType::Directory && (writing || (flags & O_CREAT) != 0)) return -EISDIR;
+  if (n.type != NodeType::Directory && (flags & O_DIRECTORY) != 0) return -ENOTDIR;
+  if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY && n.type == NodeType::Regular) {
+    i64 error = resize(n, 0);
     if (error < 0) return error;
   }
   return open_node(id, flags);
 }
 
 i64 stat_layer_file(u32 id, u64 buffer, bool statx) {
+  StoreGuard guard;
   Attributes attributes = attributes_of(id);
-  attributes.links = 1;
   return statx ? write_statx(attributes, buffer) : write_stat(attributes, buffer);
 }
 
@@ -815,32 +1100,15 @@ i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx) {
 }
 
 i64 epoll_install(u32 index, bool close_on_exec) {
-  i64 descriptor = free_descriptor(0);
-  if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
-    Description& description = descriptions[i];
-    if (description.references != 0) continue;
-    description = Description{Stream::Epoll, O_RDWR, false, 1, index, 0, false};
-    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
-    return descriptor;
-  }
-  return -ENFILE;
+  return install(Description{Stream::Epoll, O_RDWR, false, false, 1, index, 0}, close_on_exec);
 }
 
 i64 event_install(u32 index, bool nonblocking, bool close_on_exec) {
-  i64 descriptor = free_descriptor(0);
-  if (descriptor < 0) return descriptor;
-  for (u64 i = 0; i < MAX_DESCRIPTIONS; ++i) {
-    Description& description = descriptions[i];
-    if (description.references != 0) continue;
-    description = Description{Stream::Event, O_RDWR, false, 1, index, 0, nonblocking};
-    descriptors[descriptor] = Descriptor{static_cast<u8>(i + 1), close_on_exec};
-    return descriptor;
-  }
-  return -ENFILE;
+  return install(Description{Stream::Event, O_RDWR, false, nonblocking, 1, index, 0}, close_on_exec);
 }
 
 bool netpoll_target(u64 descriptor, NetpollTarget& target) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return false;
   target.index = description->node;
@@ -859,22 +1127,25 @@ bool netpoll_target(u64 descriptor, NetpollTarget& target) {
 }
 
 i64 lock_target(u64 descriptor, LockTarget& target) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
   bool file = description->stream == Stream::File;
   const Node* n = file ? &node(description->node) : nullptr;
-  target = LockTarget{lock_file_of(*description), static_cast<u32>(description - descriptions),
+  target = LockTarget{lock_file_of(*description), description_id(*description) - 1,
                       description->access != O_WRONLY, description->access != O_RDONLY, description->offset,
                       n != nullptr && n->type == NodeType::Regular ? n->size : 0};
   return 0;
 }
 
 i64 linux_read(u64 descriptor, u64 buffer, u64 length) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   return description == nullptr ? -EBADF : read_description(*description, buffer, length);
 }
 
 i64 linux_write(u64 descriptor, u64 buffer, u64 length) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   return description == nullptr ? -EBADF : write_description(*description, buffer, length);
 }
@@ -883,6 +1154,7 @@ i64 linux_readv(u64 descriptor, u64 vectors, u64 count) { return vector_io(descr
 i64 linux_writev(u64 descriptor, u64 vectors, u64 count) { return vector_io(descriptor, vectors, count, false); }
 
 i64 linux_pread(u64 descriptor, u64 buffer, u64 length, u64 offset) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr || description->access == O_WRONLY) return -EBADF;
   if (description->stream == Stream::Image && static_cast<i64>(offset) >= 0)
@@ -893,6 +1165,7 @@ i64 linux_pread(u64 descriptor, u64 buffer, u64 length, u64 offset) {
 }
 
 i64 linux_pwrite(u64 descriptor, u64 buffer, u64 length, u64 offset) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr || description->access == O_RDONLY) return -EBADF;
   if (description->stream != Stream::File) return -ESPIPE;
@@ -903,6 +1176,7 @@ i64 linux_pwrite(u64 descriptor, u64 buffer, u64 length, u64 offset) {
 }
 
 i64 linux_lseek(u64 descriptor, u64 offset, u64 whence) {
+  StoreGuard guard;
   constexpr u64 SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
@@ -938,6 +1212,7 @@ i64 linux_lseek(u64 descriptor, u64 offset, u64 whence) {
 }
 
 i64 linux_close(u64 descriptor) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
   // Closing any descriptor of a file drops the process's classic record locks on it (POSIX).
@@ -948,6 +1223,7 @@ i64 linux_close(u64 descriptor) {
 }
 
 i64 linux_dup(u64 descriptor) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
   i64 target = free_descriptor(0);
@@ -958,6 +1234,7 @@ i64 linux_dup(u64 descriptor) {
 }
 
 i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (!is_dup2 && (flags & ~O_CLOEXEC) != 0) return -EINVAL;
   if (description == nullptr || target >= MAX_DESCRIPTORS) return -EBADF;
@@ -973,6 +1250,7 @@ i64 linux_dup3(u64 descriptor, u64 target, u64 flags, bool is_dup2) {
 }
 
 i64 linux_fcntl(u64 descriptor, u64 command, u64 argument) {
+  StoreGuard guard;
   constexpr u64 F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
   constexpr u64 FD_CLOEXEC = 1;
   Description* description = description_of(descriptor);
@@ -1008,6 +1286,7 @@ i64 linux_fsync(u64 descriptor) { return descriptor_open(descriptor) ? 0 : -EBAD
 // Input, output and files never block; pipes do: poll waits (without the lock) until one of them
 // is ready or the timeout (milliseconds, negative: none) has passed.
 i64 linux_poll(u64 address, u64 count, u64 timeout_milliseconds) {
+  StoreGuard guard;
   struct PollDescriptor {
     std::int32_t fd;
     std::int16_t events, returned;
@@ -1047,13 +1326,16 @@ i64 linux_poll(u64 address, u64 count, u64 timeout_milliseconds) {
     u64 now = monotonic_nanoseconds();
     if (ready > 0 || now >= deadline) return ready;
     if (signal_pending()) return -EINTR;
+    u32 held = store_suspend();
     state_lock().unlock();
     process_block(deadline - now);
     state_lock().lock();
+    store_resume(held);
   }
 }
 
 i64 linux_fstat(u64 descriptor, u64 buffer) {
+  StoreGuard guard;
   Description* description = description_of(descriptor);
   if (description == nullptr) return -EBADF;
   if (description->stream == Stream::Image) return image_fstat(description->node, buffer, false);
@@ -1062,6 +1344,7 @@ i64 linux_fstat(u64 descriptor, u64 buffer) {
 }
 
 i64 linux_ftruncate(u64 descriptor, u64 length) {
+  StoreGuard guard;
   i64 id = file_node(descriptor, -EINVAL);
   if (id < 0) return id;
   if (static_cast<i64>(length) < 0) return -EINVAL;
@@ -1073,6 +1356,7 @@ i64 linux_ftruncate(u64 descriptor, u64 length) {
 }
 
 i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
+  StoreGuard guard;
   if (Description* image = description_of(descriptor); image != nullptr && image->stream == Stream::Image)
     return image_getdents64(image->node, image->offset, buffer, length);
   i64 id = file_node(descriptor, -ENOTDIR);
@@ -1101,8 +1385,8 @@ i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
       entry = NO_NODE;
       for (u64 candidate = position - 2; candidate < node_limit(); ++candidate) {
         const Node& child = node(static_cast<u32>(candidate));
-        if (candidate != ROOT && child.type != NodeType::Unused && child.linked && child.parent == directory &&
-            node(directory).linked) {
+        if (candidate != ROOT && child.type != NodeType::Unused && child.type != NodeType::Whiteout && child.linked &&
+            child.parent == directory && node(directory).linked) {
           entry = static_cast<u32>(candidate);
           break;
         }
@@ -1120,7 +1404,7 @@ i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
     }
     u8* out = reinterpret_cast<u8*>(buffer + used);
     memset(out, 0, record);
-    u64 inode = entry + 1u;
+    u64 inode = inode_number(entry);
     auto offset = static_cast<i64>(next);
     auto record_length = static_cast<std::uint16_t>(record);
     NodeType type = node(entry).type;
@@ -1138,14 +1422,14 @@ i64 linux_getdents64(u64 descriptor, u64 buffer, u64 length) {
 }
 
 i64 linux_fchdir(u64 descriptor) {
+  StoreGuard guard;
   if (Description* image = description_of(descriptor); image != nullptr && image->stream == Stream::Image)
     return image_fchdir(image->node);
   i64 id = file_node(descriptor, -ENOTDIR);
   if (id < 0) return id;
   if (node(static_cast<u32>(id)).type != NodeType::Directory) return -ENOTDIR;
-  u32 previous = working_directory;
-  working_directory = static_cast<u32>(id);
-  release_if_unused(previous);
+  if (u32 layer = 0; layer_descriptor(descriptor, layer)) return image_enter_layer_directory(layer);
+  change_working_directory(static_cast<u32>(id));
   image_leave_working_directory();
   return 0;
 }
@@ -1153,6 +1437,7 @@ i64 linux_fchdir(u64 descriptor) {
 // ---- Path calls -----------------------------------------------------------------------------
 
 i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode) {
+  StoreGuard guard;
   if (i64 image = image_openat(directory, path, flags, mode); image != NOT_IMAGE) return image;
   if ((flags & O_TMPFILE) != 0 || (flags & O_PATH) != 0) return -EOPNOTSUPP;
   if ((flags & ~O_KNOWN) != 0 || (flags & O_ACCMODE) == 3) return -EINVAL;
@@ -1189,6 +1474,7 @@ i64 linux_openat(u64 directory, u64 path, u64 flags, u64 mode) {
 }
 
 i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags) {
+  StoreGuard guard;
   if (i64 image = image_stat_at(directory, path, buffer, flags, false); image != NOT_IMAGE) return image;
   if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) != 0) return -EINVAL;
   Path copy;
@@ -1203,6 +1489,7 @@ i64 linux_newfstatat(u64 directory, u64 path, u64 buffer, u64 flags) {
 }
 
 i64 linux_statx(u64 directory, u64 path, u64 flags, u64, u64 buffer) {
+  StoreGuard guard;
   if (i64 image = image_stat_at(directory, path, buffer, flags, true); image != NOT_IMAGE) return image;
   if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) != 0) return -EINVAL;
   Path copy;
@@ -1219,6 +1506,7 @@ i64 linux_statx(u64 directory, u64 path, u64 flags, u64, u64 buffer) {
 }
 
 i64 linux_faccessat(u64 directory, u64 path, u64 mode, u64 flags) {
+  StoreGuard guard;
   if (i64 image = image_faccessat(directory, path, mode, flags); image != NOT_IMAGE) return image;
   constexpr u64 X_OK = 1, W_OK = 2;
   if ((mode & ~u64{7}) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
@@ -1234,6 +1522,8 @@ i64 linux_faccessat(u64 directory, u64 path, u64 mode, u64 flags) {
 }
 
 i64 linux_mkdirat(u64 directory, u64 path, u64 mode) {
+  StoreGuard guard;
+  if (i64 image = image_mkdirat(directory, path, mode); image != NOT_IMAGE) return image;
   Path copy;
   Lookup lookup;
   i64 error = resolve(directory, path, false, copy, lookup);
@@ -1246,6 +1536,8 @@ i64 linux_mkdirat(u64 directory, u64 path, u64 mode) {
 }
 
 i64 linux_unlinkat(u64 directory, u64 path, u64 flags) {
+  StoreGuard guard;
+  if (i64 image = image_unlinkat(directory, path, flags); image != NOT_IMAGE) return image;
   if ((flags & ~AT_REMOVEDIR) != 0) return -EINVAL;
   bool remove_directory = (flags & AT_REMOVEDIR) != 0;
   Path copy;
@@ -1260,13 +1552,16 @@ i64 linux_unlinkat(u64 directory, u64 path, u64 flags) {
   error = check_entry_change(lookup);
   if (error < 0) return error;
   if (remove_directory && has_children(lookup.node)) return -ENOTEMPTY;
-  n.linked = false;
+  detach(lookup.node);
   node(lookup.parent).modified = node(lookup.parent).changed = now_timestamp();
   release_if_unused(lookup.node);
   return 0;
 }
 
 i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_path, u64 flags) {
+  StoreGuard guard;
+  if (i64 image = image_renameat2(old_directory, old_path, new_directory, new_path, flags); image != NOT_IMAGE)
+    return image;
   if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;
   Lookup from, to;
   Path from_path, to_path;
@@ -1286,20 +1581,13 @@ i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_
     if (moving.type != NodeType::Directory && replaced.type == NodeType::Directory) return -EISDIR;
     if (replaced.type == NodeType::Directory && has_children(to.node)) return -ENOTEMPTY;
   }
-  // A directory cannot move into itself or below itself.
-  for (u32 ancestor = to.parent; moving.type == NodeType::Directory; ancestor = node(ancestor).parent) {
-    if (ancestor == from.node) return -EINVAL;
-    if (ancestor == ROOT) break;
-  }
+  if (!directory_may_move(from.node, to.parent)) return -EINVAL;
   // Validated; from here nothing fails.
   if (to.node != NO_NODE) {
-    node(to.node).linked = false;
+    detach(to.node);
     release_if_unused(to.node);
   }
-  auto& storage = dynamic_nodes[from.node - FIXED_COUNT];  // Writable parents hold only /tmp nodes.
-  memmove(storage.name, to.name, to.name_length);
-  storage.name[to.name_length] = '\0';
-  moving.parent = to.parent;
+  move_node(from.node, to.parent, to.name, to.name_length);
   Timestamp now = now_timestamp();
   node(from.parent).modified = node(to.parent).modified = now;
   node(from.parent).changed = node(to.parent).changed = moving.changed = now;
@@ -1307,6 +1595,7 @@ i64 linux_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_
 }
 
 i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
+  StoreGuard guard;
   if (i64 image = image_readlinkat(directory, path, buffer, length); image != NOT_IMAGE) return image;
   if (static_cast<i64>(length) <= 0) return -EINVAL;
   Path copy;
@@ -1324,7 +1613,17 @@ i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
 }
 
 i64 linux_truncate(u64 path, u64 length) {
+  StoreGuard guard;
   if (static_cast<i64>(length) < 0) return -EINVAL;
+  // In an image's tree: the writable layer's file (an image file copied up), as an open for
+  // writing, ftruncate and close would (a directory: EISDIR).
+  i64 image = image_openat(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, O_WRONLY, 0);
+  if (image != NOT_IMAGE) {
+    if (image < 0) return image;
+    i64 result = linux_ftruncate(static_cast<u64>(image), length);
+    (void)linux_close(static_cast<u64>(image));
+    return result;
+  }
   Path copy;
   Lookup lookup;
   i64 error = resolve(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, copy, lookup);
@@ -1338,6 +1637,7 @@ i64 linux_truncate(u64 path, u64 length) {
 }
 
 i64 linux_getcwd(u64 buffer, u64 length) {
+  StoreGuard guard;
   if (i64 image = image_getcwd(buffer, length); image != NOT_IMAGE) return image;
   // Built backwards from the working directory up to "/".
   char path[PATH_MAX];
@@ -1362,6 +1662,7 @@ i64 linux_getcwd(u64 buffer, u64 length) {
 }
 
 i64 linux_chdir(u64 path) {
+  StoreGuard guard;
   if (i64 image = image_chdir(path); image != NOT_IMAGE) return image;
   Path copy;
   Lookup lookup;
@@ -1369,9 +1670,7 @@ i64 linux_chdir(u64 path) {
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
   if (node(lookup.node).type != NodeType::Directory) return -ENOTDIR;
-  u32 previous = working_directory;
-  working_directory = lookup.node;
-  release_if_unused(previous);
+  change_working_directory(lookup.node);
   image_leave_working_directory();
   return 0;
 }
@@ -1391,47 +1690,65 @@ i64 linux_pipe2(u64 address, u64 flags) {
   if (read_descriptor < 0) return read_descriptor;
   i64 write_descriptor = free_descriptor(static_cast<u64>(read_descriptor) + 1);
   if (write_descriptor < 0) return write_descriptor;
-  u64 free_descriptions[2];
-  usize found = 0;
-  for (u64 i = 0; i < MAX_DESCRIPTIONS && found < 2; ++i)
-    if (descriptions[i].references == 0) free_descriptions[found++] = i;
-  if (found < 2) return -ENFILE;
   u32 pipe;
-  i64 error = pipe_create(pipe);  // One reader and one writer counted.
+  i64 error = pipe_create(pipe);  // One reader and one writer counted; the store exists now.
   if (error < 0) return error;
+  StoreGuard guard;
   bool nonblocking = (flags & O_NONBLOCK) != 0, close_on_exec = (flags & O_CLOEXEC) != 0;
-  descriptions[free_descriptions[0]] = Description{Stream::Pipe, O_RDONLY, false, 1, pipe, 0, nonblocking};
-  descriptions[free_descriptions[1]] = Description{Stream::Pipe, O_WRONLY, false, 1, pipe, 0, nonblocking};
-  descriptors[read_descriptor] = Descriptor{static_cast<u8>(free_descriptions[0] + 1), close_on_exec};
-  descriptors[write_descriptor] = Descriptor{static_cast<u8>(free_descriptions[1] + 1), close_on_exec};
+  i64 read_id = new_description(Description{Stream::Pipe, O_RDONLY, false, nonblocking, 1, pipe, 0});
+  i64 write_id =
+      read_id < 0 ? read_id : new_description(Description{Stream::Pipe, O_WRONLY, false, nonblocking, 1, pipe, 0});
+  if (read_id < 0 || write_id < 0) {
+    if (read_id >= 0) free_description(description_by_id(static_cast<u32>(read_id)));
+    pipe_release(pipe, false);
+    pipe_release(pipe, true);
+    return read_id < 0 ? read_id : write_id;
+  }
+  descriptors[read_descriptor] = Descriptor{static_cast<std::uint16_t>(read_id), close_on_exec};
+  descriptors[write_descriptor] = Descriptor{static_cast<std::uint16_t>(write_id), close_on_exec};
   std::int32_t pair[2] = {static_cast<std::int32_t>(read_descriptor), static_cast<std::int32_t>(write_descriptor)};
   memcpy(reinterpret_cast<void*>(address), pair, sizeof pair);
   return 0;
 }
 
-void files_fork_references() {
-  for (const Description& description : descriptions)
-    if (description.references != 0 && description.stream == Stream::Pipe)
-      pipe_reference(description.node, description.access == O_WRONLY);
+bool files_fork_references() {
+  // The child maps the store where the parent does: it must exist before the first child. Under
+  // the lock, so the part this process maps (the child's too) is up to date.
+  if (!store_init()) return false;
+  StoreGuard guard;
+  if (!store_prepare_fork()) return false;
+  for (const Descriptor& descriptor : descriptors)
+    if (descriptor.description > LOCAL_DESCRIPTIONS) ++description_by_id(descriptor.description).references;
+  ++node(working_directory).opened;
+  return true;
 }
 
 void files_fork_references_undo() {
-  for (const Description& description : descriptions)
-    if (description.references != 0 && description.stream == Stream::Pipe)
-      pipe_release(description.node, description.access == O_WRONLY);
+  StoreGuard guard;
+  // The counts were positive before the fork: nothing is released here.
+  for (const Descriptor& descriptor : descriptors)
+    if (descriptor.description > LOCAL_DESCRIPTIONS) --description_by_id(descriptor.description).references;
+  --node(working_directory).opened;
 }
 
 void files_close_all() {
+  StoreGuard guard;
   for (u64 d = 0; d < MAX_DESCRIPTORS; ++d)
     if (descriptors[d].description != 0) (void)linux_close(d);
+  u32 previous = working_directory;
+  working_directory = ROOT;
+  --node(previous).opened;
+  release_if_unused(previous);
 }
 
 void files_close_on_exec() {
+  StoreGuard guard;
   for (u64 d = 0; d < MAX_DESCRIPTORS; ++d)
     if (descriptors[d].description != 0 && descriptors[d].close_on_exec) (void)linux_close(d);
 }
 
 i64 files_node_executable(u32 id, ExecutableFile& out) {
+  StoreGuard guard;
   if (id >= node_limit()) return -ENOENT;
   if (id == PROGRAM) {
     out = ExecutableFile{ExecutableKind::Own, nullptr, 0, 0};
@@ -1446,6 +1763,7 @@ i64 files_node_executable(u32 id, ExecutableFile& out) {
 
 i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 descriptor_flags,
                              ExecutableFile& out) {
+  StoreGuard guard;
   constexpr u64 AT_EMPTY_PATH = 0x1000;
   auto descriptor = static_cast<std::int32_t>(directory);
   if (length == 0) {
@@ -1491,14 +1809,6 @@ i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 
   return files_node_executable(lookup.node, out);
 }
 
-void files_storage(void (*keep)(u64 address, u64 bytes)) {
-  if (dynamic_nodes == nullptr) return;
-  keep(reinterpret_cast<u64>(dynamic_nodes), page_up(sizeof(DynamicNode) * MAX_DYNAMIC));
-  for (u32 i = 0; i < MAX_DYNAMIC; ++i) {
-    const Node& n = dynamic_nodes[i].node;
-    if (n.type == NodeType::Regular && n.capacity > 0) keep(n.data, n.capacity);
-  }
-}
 
 
 // ---- Attributes: mode, owner, times, file system ----------------------------------------------
@@ -1624,7 +1934,8 @@ i64 write_statfs(u32 id, bool pipe, u64 buffer) {
     result.type = PIPEFS_MAGIC;
     result.flags = ST_VALID;
   } else if (system == FileSystem::Temporary) {
-    // /tmp holds what the memory limit still allows, and 256 nodes (docs/LINUX.md, Files).
+    // /tmp holds what the memory limit still allows, and STORE_MAX_NODES nodes with the image's
+    // writable layer (docs/LINUX.md, Files).
     result.type = TMPFS_MAGIC;
     sys::SyscallRegisters registers{};
     if (sys::invoke(abi::Syscall::FactoryInfo, manager::FUNCTION_FACTORY, registers) == sys::Error::None) {
@@ -1632,10 +1943,10 @@ i64 write_statfs(u32 id, bool pipe, u64 buffer) {
       u64 used = registers.argument2 < registers.argument1 ? registers.argument2 : registers.argument1;
       result.blocks_free = result.blocks_available = (registers.argument1 - used) / PAGE;
     }
-    result.files = MAX_DYNAMIC + 1;  // The entries and /tmp itself.
-    result.files_free = MAX_DYNAMIC;
-    for (u32 i = 0; dynamic_nodes != nullptr && i < MAX_DYNAMIC; ++i)
-      if (dynamic_nodes[i].node.type != NodeType::Unused) --result.files_free;
+    result.files = STORE_MAX_NODES + 1;  // The entries and /tmp itself.
+    result.files_free = STORE_MAX_NODES;
+    for (u32 other = FIXED_COUNT; other < node_limit(); ++other)
+      if (node(other).type != NodeType::Unused) --result.files_free;
     result.flags = ST_VALID | ST_NOSUID | ST_NODEV;
   } else if (system == FileSystem::Process) {
     result.type = PROC_SUPER_MAGIC;
@@ -1666,24 +1977,28 @@ i64 copy_times(u64 address, bool microseconds, Timestamp (&times)[2]) {
 }  // namespace
 
 i64 linux_fchmod(u64 descriptor, u64 mode) {
+  StoreGuard guard;
   u32 id;
   i64 error = descriptor_target(descriptor, id);
   return error < 0 ? error : change_mode(id, mode);
 }
 
 i64 linux_fchmodat(u64 directory, u64 path, u64 mode) {
+  StoreGuard guard;
   u32 id;
   i64 error = attribute_target(directory, path, true, false, id);
   return error < 0 ? error : change_mode(id, mode);
 }
 
 i64 linux_fchown(u64 descriptor, u64 uid, u64 gid) {
+  StoreGuard guard;
   u32 id;
   i64 error = descriptor_target(descriptor, id);
   return error < 0 ? error : change_owner(id, uid, gid);
 }
 
 i64 linux_fchownat(u64 directory, u64 path, u64 uid, u64 gid, u64 flags) {
+  StoreGuard guard;
   if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
   u32 id;
   i64 error = attribute_target(directory, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, (flags & AT_EMPTY_PATH) != 0, id);
@@ -1691,6 +2006,7 @@ i64 linux_fchownat(u64 directory, u64 path, u64 uid, u64 gid, u64 flags) {
 }
 
 i64 linux_utimensat(u64 directory, u64 path, u64 times_address, u64 flags) {
+  StoreGuard guard;
   Timestamp times[2];
   if (times_address != 0) {
     i64 error = copy_times(times_address, false, times);
@@ -1713,6 +2029,7 @@ i64 linux_utimensat(u64 directory, u64 path, u64 times_address, u64 flags) {
 }
 
 i64 linux_futimesat(u64 directory, u64 path, u64 times_address) {
+  StoreGuard guard;
   Timestamp times[2];
   if (times_address != 0) {
     i64 error = copy_times(times_address, true, times);
@@ -1730,6 +2047,7 @@ i64 linux_futimesat(u64 directory, u64 path, u64 times_address) {
 }
 
 i64 linux_utime(u64 path, u64 times_address) {
+  StoreGuard guard;
   Timestamp times[2];
   if (times_address != 0) {
     if (!readable(times_address, 16)) return -EFAULT;
@@ -1744,12 +2062,14 @@ i64 linux_utime(u64 path, u64 times_address) {
 }
 
 i64 linux_statfs(u64 path, u64 buffer) {
+  StoreGuard guard;
   u32 id;
   i64 error = attribute_target(static_cast<u64>(static_cast<i64>(AT_FDCWD)), path, true, false, id);
   return error < 0 ? error : write_statfs(id, false, buffer);
 }
 
 i64 linux_fstatfs(u64 descriptor, u64 buffer) {
+  StoreGuard guard;
   u32 id;
   i64 error = descriptor_target(descriptor, id);
   return error < 0 ? error : write_statfs(id, id == NO_NODE, buffer);
@@ -1788,6 +2108,7 @@ i64 read_offset(u64 address, i64& offset, i64 negative_error) {
 
 i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset_address, u64 out_descriptor, u64 out_offset_address,
                           u64 length, u64 flags) {
+  StoreGuard guard;
   Description* in = description_of(in_descriptor);
   Description* out = description_of(out_descriptor);
   if (flags != 0) return -EINVAL;
@@ -1833,6 +2154,7 @@ i64 linux_copy_file_range(u64 in_descriptor, u64 in_offset_address, u64 out_desc
 }
 
 i64 linux_sendfile(u64 out_descriptor, u64 in_descriptor, u64 offset_address, u64 count) {
+  StoreGuard guard;
   Description* in = description_of(in_descriptor);
   Description* out = description_of(out_descriptor);
   if (in == nullptr || out == nullptr) return -EBADF;

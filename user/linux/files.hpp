@@ -9,13 +9,13 @@
 
 namespace personality {
 
-// RLIMIT_NOFILE as Linux's default soft limit: a descriptor costs 2 bytes, so any number up to 1023
-// works (shells keep theirs at 10 and up, bash at 255). Open file descriptions (what open, pipe
-// and epoll_create1 make; dup and fork share them) cost 32 bytes each and are fewer: ENFILE past
-// MAX_DESCRIPTIONS. Both tables live in the personality's data, which every invocation and fork
-// copies: 1024 descriptions made a static program's cold start 6% slower, 128 cost under 1%.
+// RLIMIT_NOFILE as Linux's default soft limit: a descriptor costs 4 bytes of the personality's
+// data (copied at every invocation and fork), so any number up to 1023 works (shells keep theirs
+// at 10 and up, bash at 255). Open file descriptions of files and pipes (what open and pipe make;
+// dup and fork share them) live in the invocation's file store (file_store.hpp), up to
+// STORE_MAX_DESCRIPTIONS, charged as they are used; the standard streams, epoll instances and
+// eventfds have at most 32 descriptions per process.
 constexpr u64 MAX_DESCRIPTORS = 1024;
-constexpr u64 MAX_DESCRIPTIONS = 128;
 
 // Shows the program's own file as /<function name> when the manager mapped it (personality_start).
 void files_init();
@@ -134,16 +134,49 @@ struct FileStat {
   u32 mode, uid, gid;
 };
 i64 write_file_stat(const FileStat& stat, u64 buffer, bool statx);
-// The writable layer over the image (image_files.cpp's copy-up): a /tmp-style file that no
-// directory names, kept for the invocation, holding `size` bytes copied from `contents`. Its node
-// or a negated errno (ENOSPC when the memory limit refuses).
-i64 create_layer_file(const u8* contents, u64 size, u32 mode);
+// The image's writable layer (image_files.cpp) is made of files.cpp's store nodes: for each image
+// directory the invocation changed, a "shadow" directory (found by the image directory's inode)
+// holds the layer's entries in it: files and directories it created or copied up, and whiteouts,
+// which hide the image's entry of their name. Directories the layer created hold store nodes only.
+// Node ids below; LAYER_NONE: none.
+constexpr u32 LAYER_NONE = ~u32{0};
+enum class LayerKind : u8 { Missing, Whiteout, File, Directory };
+u32 layer_shadow(u32 inode);  // The shadow of image directory `inode`, or LAYER_NONE.
+// False while the invocation has changed no image directory: paths resolve in the tree alone.
+bool layer_in_use();
+i64 layer_make_shadow(u32 inode);  // ... made if needed: its id or a negated errno (ENOSPC).
+// The entry name[0, length) of layer directory `directory` and its kind (LAYER_NONE: Missing).
+u32 layer_child(u32 directory, const char* name, usize length, LayerKind& kind);
+// A node's parent: a layer directory, or (for a shadow) the image directory's inode with the top bit.
+u32 layer_parent(u32 node);
+const char* layer_name(u32 node);
+bool layer_is_directory(u32 node);
+u32 layer_mode(u32 node);  // Its permission bits.
+bool layer_has_entries(u32 directory);  // Any entry but whiteouts.
+// A new file (with `size` bytes of `contents`) or directory in layer directory `directory`,
+// replacing a whiteout of its name: its id, or EEXIST, ENOSPC. `exact_mode`: not masked by the umask.
+i64 layer_create(u32 directory, const char* name, usize length, bool is_directory, u32 mode, const u8* contents,
+                 u64 size, bool exact_mode);
+// A whiteout named name[0, length) in `directory`, replacing the layer's own entry of that name.
+i64 layer_whiteout(u32 directory, const char* name, usize length);
+void layer_remove(u32 node);  // Unlinks it from its directory (freed at its last close).
+// Moves `node` to name[0, length) in `directory`, replacing what the layer has there (the caller
+// checked the types); EINVAL for a directory moved below itself.
+i64 layer_rename(u32 node, u32 directory, const char* name, usize length);
+// getdents: the first entry (not a whiteout) of `directory` whose id is `from` or more, and its
+// d_type; LAYER_NONE at the end (the next call starts at the id + 1).
+u32 layer_next_entry(u32 directory, u64 from, u8& type);
+u64 layer_inode_number(u32 node);
+// True (and the node) when `descriptor` is open on a directory or file of the writable layer.
+bool layer_descriptor(u64 descriptor, u32& node);
 i64 open_layer_file(u32 node, u64 flags);
 i64 stat_layer_file(u32 node, u64 buffer, bool statx);
-// Processes (process.hpp): pipe2; at fork the parent counts its pipe descriptions once more (the
-// child's copies); a process that ends closes everything; exec closes the FD_CLOEXEC descriptors.
+// Processes (process.hpp): pipe2; at fork the parent counts each of its descriptors once more in
+// the shared description it names (the child's copy) and its working directory (the child's),
+// having made the file store first (false when the memory limit refuses it: the fork fails); a
+// process that ends closes everything; exec closes the FD_CLOEXEC descriptors.
 i64 linux_pipe2(u64 address, u64 flags);
-void files_fork_references();
+[[nodiscard]] bool files_fork_references();
 void files_fork_references_undo();
 void files_close_all();
 void files_close_on_exec();
@@ -165,8 +198,5 @@ i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 
                              ExecutableFile& out);
 // A files.cpp node (/tmp, the writable layer) as an executable, with the same checks.
 i64 files_node_executable(u32 node, ExecutableFile& out);
-// Calls `keep` for every range of the mmap area /tmp uses (its node table and file data): exec
-// keeps them, since /tmp outlives the program image.
-void files_storage(void (*keep)(u64 address, u64 bytes));
 
 }  // namespace personality

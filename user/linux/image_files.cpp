@@ -8,6 +8,7 @@
 // dispatcher takes it).
 #include "image_files.hpp"
 
+#include "file_store.hpp"
 #include "files.hpp"
 
 namespace personality {
@@ -31,7 +32,8 @@ constexpr usize MAX_FILE_MAPPINGS = IMAGE_MAX_MAPPINGS;
 imagefs::Reader tree;
 bool active = false;
 bool cwd_in_image = true;
-u32 cwd_inode = imagefs::ROOT_INODE;
+u32 cwd_inode = imagefs::ROOT_INODE;  // ~0: the working directory is cwd_layer, one the layer made.
+u32 cwd_layer = ~u32{0};
 u64 file_area_next = FILE_AREA_BASE;
 
 enum class Access : u8 { None, Read, ReadExecute, ReadWrite };
@@ -160,42 +162,217 @@ Access access_of(u64 protection) {
 
 // ---- The writable layer ---------------------------------------------------------------------
 
-// Image files the invocation wrote (or created): copied up into files.cpp's memory on the first
-// open for writing, found here by (directory inode, name) from then on. The tree never changes,
-// so the next invocation sees the original.
-constexpr usize MAX_LAYER_FILES = 32;
-struct LayerFile {
-  u32 directory;
-  u32 node;         // files.cpp's node.
-  u8 name_length;   // 0: free.
-  char name[imagefs::MAX_NAME];
+// Image files and directories the invocation wrote, created or deleted live in files.cpp's store
+// (files.hpp, "The image's writable layer"): found here, name by name, before the tree's, so the
+// tree never changes and the next invocation sees the original. A directory as path resolution
+// sees it: the image's (inode, with the layer's shadow of it if any), or one the layer created.
+struct Place {
+  u32 image;  // The image directory's inode, or NONE.
+  u32 layer;  // Its shadow, or the layer's own directory, or NONE.
 };
-LayerFile layer[MAX_LAYER_FILES];
+constexpr u32 NONE = LAYER_NONE;
 
-LayerFile* layer_file(u32 directory, const char* name, u64 length) {
-  if (name == nullptr || length == 0 || length > imagefs::MAX_NAME) return nullptr;
-  for (LayerFile& file : layer)
-    if (file.name_length == length && file.directory == directory && __builtin_memcmp(file.name, name, length) == 0)
-      return &file;
-  return nullptr;
+Place image_place(u32 inode) { return Place{inode, layer_shadow(inode)}; }
+
+// The layer directory that holds a place's entries: its shadow made when needed. Its id or a negated errno.
+i64 layer_directory(Place& place) {
+  if (place.layer != NONE) return place.layer;
+  i64 made = layer_make_shadow(place.image);
+  if (made >= 0) place.layer = static_cast<u32>(made);
+  return made;
 }
 
-// Copies `inode` (or, for a new file, nothing) up into the layer as directory/name.
-i64 copy_up(u32 directory, const char* name, u64 length, const u8* contents, u64 size, u32 mode) {
-  LayerFile* free = nullptr;
-  for (LayerFile& file : layer)
-    if (file.name_length == 0) {
-      free = &file;
-      break;
+Place parent_place(const Place& place) {
+  if (place.image != NONE) {
+    const imagefs::Inode* inode = tree.inode(place.image);
+    return image_place(inode == nullptr ? imagefs::ROOT_INODE : inode->parent);
+  }
+  u32 parent = layer_parent(place.layer);
+  u32 above = layer_parent(parent);
+  // The layer's directory lies in a shadow (an image directory) or in another of the layer's own.
+  return (above & 0x80000000u) != 0 ? Place{above & ~0x80000000u, parent} : Place{NONE, parent};
+}
+
+// What a path names: its directory and last name, and the image inode or layer node there (both
+// NONE: nothing, or a whiteout).
+struct Found {
+  Place parent;
+  const char* name;
+  usize name_length;  // 0 for "/", "." and "..".
+  u32 image, layer;
+  bool trailing_slash;
+};
+
+bool is_image_directory(u32 inode) { return tree.is_directory(inode); }
+bool is_image_symlink(u32 inode) {
+  imagefs::Stat stat{};
+  return tree.stat(inode, stat) && (stat.mode & imagefs::TYPE_MASK) == imagefs::TYPE_SYMLINK;
+}
+
+// The entry name[0, length) of `place`: the layer's first, then the image's. False: nothing.
+bool find_entry(const Place& place, const char* name, usize length, u32& image, u32& layer) {
+  image = layer = NONE;
+  if (place.layer != NONE) {
+    LayerKind kind;
+    u32 child = layer_child(place.layer, name, length, kind);
+    if (kind == LayerKind::Whiteout) return false;
+    if (kind != LayerKind::Missing) {
+      layer = child;
+      return true;
     }
-  if (free == nullptr || length == 0 || length > imagefs::MAX_NAME) return -ENOSPC;
-  i64 node = create_layer_file(contents, size, mode);
-  if (node < 0) return node;
-  free->directory = directory;
-  free->node = static_cast<u32>(node);
-  memcpy(free->name, name, length);
-  free->name_length = static_cast<u8>(length);
-  return node;
+  }
+  if (place.image == NONE) return false;
+  u32 inode = 0;
+  if (tree.lookup(place.image, name, length, inode) != imagefs::ReadError::None) return false;
+  image = inode;
+  if (is_image_directory(inode)) layer = layer_shadow(inode);
+  return true;
+}
+
+// Resolves `path` from `start` through the layer and the tree, following symlinks (the tree's:
+// the layer makes none) but the last unless `follow_last`; `links` counts those followed.
+i64 resolve_place(Place start, const char* path, usize length, bool follow_last, Found& out, u32& links) {
+  Place current = length > 0 && path[0] == '/' ? image_place(imagefs::ROOT_INODE) : start;
+  usize at = 0;
+  out = Found{current, path, 0, current.image, current.layer, false};
+  for (;;) {
+    while (at < length && path[at] == '/') ++at;
+    if (at == length) {
+      out.trailing_slash = length > 0 && path[length - 1] == '/';
+      return 0;
+    }
+    usize begin = at;
+    while (at < length && path[at] != '/') ++at;
+    usize component = at - begin;
+    if (component > imagefs::MAX_NAME) return -ENAMETOOLONG;
+    usize next = at;
+    while (next < length && path[next] == '/') ++next;
+    bool last = next == length;
+    const char* name = path + begin;
+    u32 image = NONE, layer = NONE;
+    bool dot = component == 1 && name[0] == '.';
+    bool dot_dot = component == 2 && name[0] == '.' && name[1] == '.';
+    bool found = true;
+    if (dot) {
+      image = current.image;
+      layer = current.layer;
+    } else if (dot_dot) {
+      Place up = parent_place(current);
+      image = up.image;
+      layer = up.layer;
+    } else {
+      found = find_entry(current, name, component, image, layer);
+    }
+    if (found && image != NONE && is_image_symlink(image) && (!last || follow_last || at < length)) {
+      if (++links > imagefs::MAX_SYMLINKS) return -ELOOP;
+      const char* target = nullptr;
+      u64 target_length = 0;
+      if (!tree.symlink_target(image, target, target_length)) return -EIO;
+      Found through;
+      i64 error = resolve_place(current, target, target_length, true, through, links);
+      if (error < 0) return error;
+      if (last) {
+        // What the link names is the result: writing through it copies up its target, and
+        // creating through a dangling one creates the target.
+        out = through;
+        out.trailing_slash = out.trailing_slash || at < length;
+        return 0;
+      }
+      if (through.image == NONE && through.layer == NONE) return -ENOENT;
+      image = through.image;
+      layer = through.layer;
+    }
+    if (last) {
+      out =
+          Found{current, name, dot || dot_dot ? 0 : component, found ? image : NONE, found ? layer : NONE, at < length};
+      bool directory = image != NONE ? is_image_directory(image) : layer != NONE && layer_is_directory(layer);
+      if (found && out.trailing_slash && !directory && !(image != NONE && is_image_symlink(image))) return -ENOTDIR;
+      return 0;
+    }
+    if (!found) return -ENOENT;
+    if (image != NONE) {
+      if (!is_image_directory(image)) return -ENOTDIR;
+      current = Place{image, layer};
+    } else {
+      if (!layer_is_directory(layer)) return -ENOTDIR;
+      current = Place{NONE, layer};
+    }
+  }
+}
+
+i64 resolve_place(Place start, const char* path, usize length, bool follow_last, Found& out) {
+  if (!layer_in_use() && start.image != NONE) {
+    // Nothing of the tree is changed: the tree's own resolution (stat's common case) does it all.
+    imagefs::Resolution found = tree.resolve(start.image, path, length, follow_last);
+    if (found.error != imagefs::ReadError::None && !(found.error == imagefs::ReadError::NotFound && found.parent_found))
+      return image_errno(found.error);
+    bool exists = found.error == imagefs::ReadError::None;
+    out = Found{Place{found.parent_found ? found.parent : start.image, NONE},
+                found.name,
+                found.parent_found ? found.name_length : 0,
+                exists ? found.inode : NONE,
+                NONE,
+                length > 0 && path[length - 1] == '/'};
+    return 0;
+  }
+  u32 links = 0;
+  return resolve_place(start, path, length, follow_last, out, links);
+}
+
+// For calls that change the layer: always name by name, so "." and ".." are known as such.
+i64 resolve_for_change(Place start, const char* path, usize length, bool follow_last, Found& out) {
+  u32 links = 0;
+  return resolve_place(start, path, length, follow_last, out, links);
+}
+
+bool found_directory(const Found& found) {
+  return found.image != NONE ? is_image_directory(found.image) : found.layer != NONE && layer_is_directory(found.layer);
+}
+
+// True when the image has an entry name[0, length) in `place` (whatever the layer says of it).
+bool image_has(const Place& place, const char* name, usize length) {
+  u32 inode = 0;
+  return place.image != NONE && tree.lookup(place.image, name, length, inode) == imagefs::ReadError::None;
+}
+
+// Whether a merged directory (the image's and its shadow's entries) has any entry left.
+bool place_has_entries(const Place& place) {
+  if (place.layer != NONE && layer_has_entries(place.layer)) return true;
+  if (place.image == NONE) return false;
+  imagefs::DirectoryEntry entry{};
+  for (u64 i = 0; i < tree.entry_count(place.image); ++i) {
+    if (!tree.entry(place.image, i, entry)) return true;
+    LayerKind kind = LayerKind::Missing;
+    if (place.layer != NONE) (void)layer_child(place.layer, entry.name, entry.length, kind);
+    if (kind != LayerKind::Whiteout) return true;
+  }
+  return false;
+}
+
+// Removes what `found` names from its directory: the layer's entry unlinked, and a whiteout where
+// the image has an entry of that name.
+i64 remove_entry(Found& found) {
+  if (found.layer != NONE && found.image == NONE) {
+    layer_remove(found.layer);
+    if (!image_has(found.parent, found.name, found.name_length)) return 0;
+  }
+  i64 directory = layer_directory(found.parent);
+  if (directory < 0) return directory;
+  return layer_whiteout(static_cast<u32>(directory), found.name, found.name_length);
+}
+
+// Copies image file `inode` (or nothing: a new file) into the layer as found's name.
+i64 copy_up(Found& found, u32 inode, bool truncate, u64 mode) {
+  i64 directory = layer_directory(found.parent);
+  if (directory < 0) return directory;
+  if (inode == NONE)
+    return layer_create(static_cast<u32>(directory), found.name, found.name_length, false, static_cast<u32>(mode),
+                        nullptr, 0, false);
+  imagefs::Stat stat{};
+  u64 file_offset = 0, size = 0;
+  if (!tree.stat(inode, stat) || !tree.file_extent(inode, file_offset, size)) return -EIO;
+  return layer_create(static_cast<u32>(directory), found.name, found.name_length, false, stat.mode & 07777,
+                      tree.base() + file_offset, truncate ? 0 : size, true);
 }
 
 // ---- Paths ----------------------------------------------------------------------------------
@@ -213,33 +390,42 @@ bool personality_mount(const char* path, usize length) {
   return is("tmp", 3) || is("dev", 3) || is("proc", 4);
 }
 
-// Whether a path call is the image's: copies the path and finds where resolution starts.
-// NOT_IMAGE, a negated errno, or 0.
-i64 path_start(u64 directory, const char* text, usize length, u32& start);
-i64 image_path(u64 directory, u64 address, ProgramPath& path, u32& start) {
-  if (!active) return NOT_IMAGE;
-  i64 error = copy_program_path(address, path);
-  if (error < 0) return error;
-  return path_start(directory, path.text, path.length, start);
-}
+Place cwd_place() { return cwd_inode != NONE ? image_place(cwd_inode) : Place{NONE, cwd_layer}; }
 
 // Where the resolution of a path already in personality memory starts: NOT_IMAGE, a negated errno, or 0.
-i64 path_start(u64 directory, const char* text, usize length, u32& start) {
+i64 path_start(u64 directory, const char* text, usize length, Place& start) {
   if (length > 0 && text[0] == '/') {
     if (personality_mount(text, length)) return NOT_IMAGE;
-    start = imagefs::ROOT_INODE;
+    start = image_place(imagefs::ROOT_INODE);
     return 0;
   }
   auto descriptor = static_cast<std::int32_t>(directory);
   if (descriptor == AT_FDCWD) {
     if (!cwd_in_image) return NOT_IMAGE;
-    start = cwd_inode;
+    start = cwd_place();
     return 0;
   }
   u32 inode = 0;
-  if (descriptor < 0 || !image_descriptor(static_cast<u64>(descriptor), inode)) return NOT_IMAGE;
-  start = inode;
-  return 0;
+  if (descriptor >= 0 && image_descriptor(static_cast<u64>(descriptor), inode)) {
+    start = image_place(inode);
+    return 0;
+  }
+  u32 layer = 0;
+  if (descriptor >= 0 && layer_descriptor(static_cast<u64>(descriptor), layer)) {
+    if (!layer_is_directory(layer)) return -ENOTDIR;
+    start = Place{NONE, layer};
+    return 0;
+  }
+  return NOT_IMAGE;
+}
+
+// Whether a path call is the image's: copies the path and finds where resolution starts.
+// NOT_IMAGE, a negated errno, or 0.
+i64 image_path(u64 directory, u64 address, ProgramPath& path, Place& start) {
+  if (!active) return NOT_IMAGE;
+  i64 error = copy_program_path(address, path);
+  if (error < 0) return error;
+  return path_start(directory, path.text, path.length, start);
 }
 
 }  // namespace
@@ -287,19 +473,18 @@ i64 image_executable(u32 inode, ExecutableFile& out) {
 
 i64 image_resolve_executable(u64 directory, const char* path, usize length, bool follow_last, ExecutableFile& out) {
   if (!active) return NOT_IMAGE;
-  u32 start = 0;
+  StoreGuard guard;
+  Place start{};
   i64 error = path_start(directory, path, length, start);
   if (error != 0) return error;
-  imagefs::Resolution found = tree.resolve(start, path, length, follow_last);
+  Found found;
+  error = resolve_place(start, path, length, follow_last, found);
+  if (error < 0) return error;
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
   // A file of the writable layer hides the image's, as for open.
-  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound))
-    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length))
-      return files_node_executable(file->node, out);
-  if (found.error != imagefs::ReadError::None) return image_errno(found.error);
-  imagefs::Stat stat{};
-  if (!follow_last && tree.stat(found.inode, stat) && (stat.mode & imagefs::TYPE_MASK) == imagefs::TYPE_SYMLINK)
-    return -ELOOP;
-  return image_executable(found.inode, out);
+  if (found.image == NONE) return layer_is_directory(found.layer) ? -EACCES : files_node_executable(found.layer, out);
+  if (!follow_last && is_image_symlink(found.image)) return -ELOOP;
+  return image_executable(found.image, out);
 }
 
 u64 image_file_size(u32 inode) {
@@ -311,42 +496,39 @@ bool image_is_directory(u32 inode) { return tree.is_directory(inode); }
 
 i64 image_openat(u64 directory, u64 address, u64 flags, u64 mode) {
   ProgramPath path;
-  u32 start = 0;
+  Place start{};
   i64 error = image_path(directory, address, path, start);
   if (error != 0) return error;
-  imagefs::Resolution found = tree.resolve(start, path.text, path.length, (flags & O_NOFOLLOW) == 0);
+  StoreGuard guard;
+  Found found;
   bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
-  // A file of the writable layer hides the image's (the invocation wrote it before).
-  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound)) {
-    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length)) {
-      if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
-      return open_layer_file(file->node, flags);
-    }
+  bool changing = writing || (flags & O_CREAT) != 0;
+  bool follow = (flags & O_NOFOLLOW) == 0;
+  error = changing ? resolve_for_change(start, path.text, path.length, follow, found)
+                   : resolve_place(start, path.text, path.length, follow, found);
+  if (error < 0) return error;
+  bool exists = found.image != NONE || found.layer != NONE;
+  if (exists && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+  // The layer's own file or directory (written or made by the invocation) hides the image's.
+  if (found.image == NONE && found.layer != NONE) return open_layer_file(found.layer, flags);
+  if (!exists) {
+    if ((flags & O_CREAT) == 0 || found.name_length == 0) return -ENOENT;
+    if ((flags & O_DIRECTORY) != 0 || found.trailing_slash) return -EISDIR;
+    i64 node = copy_up(found, NONE, false, mode & 07777);
+    return node < 0 ? node : open_layer_file(static_cast<u32>(node), flags & ~(O_CREAT | O_EXCL));
   }
-  if (found.error == imagefs::ReadError::NotFound && found.parent_found && (flags & O_CREAT) != 0) {
-    if ((flags & O_DIRECTORY) != 0) return -EISDIR;
-    i64 node = copy_up(found.parent, found.name, found.name_length, nullptr, 0, static_cast<u32>(mode & 0666 & ~u64{022}));  // The default umask.
-    return node < 0 ? node : open_layer_file(static_cast<u32>(node), flags);
-  }
-  if (found.error != imagefs::ReadError::None) return image_errno(found.error);
   imagefs::Stat stat{};
-  if (!tree.stat(found.inode, stat)) return -EIO;
+  if (!tree.stat(found.image, stat)) return -EIO;
   u32 type = stat.mode & imagefs::TYPE_MASK;
-  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
   if (type == imagefs::TYPE_SYMLINK) return -ELOOP;
   if (type == imagefs::TYPE_DIRECTORY && (writing || (flags & O_CREAT) != 0)) return -EISDIR;
   if (type != imagefs::TYPE_DIRECTORY && (flags & O_DIRECTORY) != 0) return -ENOTDIR;
   if (writing) {
     // Copy-up: the invocation's own copy of the file, written from now on.
-    u64 file_offset = 0;
-    u64 size = 0;
-    if (!tree.file_extent(found.inode, file_offset, size)) return -EIO;
-    bool truncate = (flags & O_TRUNC) != 0;
-    i64 node = copy_up(found.parent, found.name, found.name_length, tree.base() + file_offset, truncate ? 0 : size,
-                       stat.mode & 07777);
+    i64 node = copy_up(found, found.image, (flags & O_TRUNC) != 0, 0);
     return node < 0 ? node : open_layer_file(static_cast<u32>(node), flags);
   }
-  return install_image_descriptor(found.inode, flags);
+  return install_image_descriptor(found.image, flags);
 }
 
 i64 image_fstat(u32 inode, u64 buffer, bool statx) {
@@ -359,73 +541,190 @@ i64 image_fstat(u32 inode, u64 buffer, bool statx) {
 
 i64 image_stat_at(u64 directory, u64 address, u64 buffer, u64 flags, bool statx) {
   ProgramPath path;
-  u32 start = 0;
+  Place start{};
   i64 error = image_path(directory, address, path, start);
   if (error != 0) return error;
+  StoreGuard guard;
   if (path.length == 0) {
     if ((flags & AT_EMPTY_PATH) == 0) return -ENOENT;
-    return image_fstat(start, buffer, statx);
+    return start.image != NONE ? image_fstat(start.image, buffer, statx) : stat_layer_file(start.layer, buffer, statx);
   }
-  imagefs::Resolution found = tree.resolve(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0);
-  if (found.parent_found && (found.error == imagefs::ReadError::None || found.error == imagefs::ReadError::NotFound))
-    if (LayerFile* file = layer_file(found.parent, found.name, found.name_length))
-      return stat_layer_file(file->node, buffer, statx);
-  if (found.error != imagefs::ReadError::None) return image_errno(found.error);
-  return image_fstat(found.inode, buffer, statx);
+  Found found;
+  error = resolve_place(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0, found);
+  if (error < 0) return error;
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
+  return found.image != NONE ? image_fstat(found.image, buffer, statx) : stat_layer_file(found.layer, buffer, statx);
 }
 
 i64 image_faccessat(u64 directory, u64 address, u64 mode, u64 flags) {
   constexpr u64 X_OK = 1, W_OK = 2;
   ProgramPath path;
-  u32 start = 0;
+  Place start{};
   i64 error = image_path(directory, address, path, start);
   if (error != 0) return error;
-  u32 inode = start;
+  StoreGuard guard;
+  Found found{start, nullptr, 0, start.image, start.layer, false};
   if (path.length > 0) {
-    error = image_resolve(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0, inode);
+    error = resolve_place(start, path.text, path.length, (flags & AT_SYMLINK_NOFOLLOW) == 0, found);
     if (error < 0) return error;
   } else if ((flags & AT_EMPTY_PATH) == 0) {
     return -ENOENT;
   }
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
+  if (found.image == NONE) {
+    // The layer's own: the user's; X_OK needs an x bit (a directory's is searched).
+    bool searchable = layer_is_directory(found.layer) || (layer_mode(found.layer) & 0111) != 0;
+    return (mode & X_OK) != 0 && !searchable ? -EACCES : 0;
+  }
   imagefs::Stat stat{};
-  if (!tree.stat(inode, stat)) return -EIO;
-  if ((mode & W_OK) != 0) return -EROFS;
+  if (!tree.stat(found.image, stat)) return -EIO;
+  // The user (uid and gid 1000) has the bits of its class; the layer takes writes to any of them.
+  u32 shift = stat.uid == LINUX_UID ? 6 : stat.gid == LINUX_GID ? 3 : 0;
+  if ((mode & W_OK) != 0 && ((stat.mode >> shift) & 2) == 0) return -EACCES;
   if ((mode & X_OK) != 0 && (stat.mode & 0111) == 0) return -EACCES;
   return 0;
 }
 
 i64 image_readlinkat(u64 directory, u64 address, u64 buffer, u64 length) {
   ProgramPath path;
-  u32 start = 0;
+  Place start{};
   i64 error = image_path(directory, address, path, start);
   if (error != 0) return error;
   if (static_cast<i64>(length) <= 0) return -EINVAL;
-  u32 inode = 0;
-  error = image_resolve(start, path.text, path.length, false, inode);
+  StoreGuard guard;
+  Found found;
+  error = resolve_place(start, path.text, path.length, false, found);
   if (error < 0) return error;
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
   const char* target = nullptr;
   u64 target_length = 0;
-  if (!tree.symlink_target(inode, target, target_length)) return -EINVAL;
+  if (found.image == NONE || !tree.symlink_target(found.image, target, target_length)) return -EINVAL;
   u64 count = target_length < length ? target_length : length;
   if (!writable(buffer, count)) return -EFAULT;
   memcpy(reinterpret_cast<void*>(buffer), target, count);
   return static_cast<i64>(count);
 }
 
+i64 image_mkdirat(u64 directory, u64 address, u64 mode) {
+  ProgramPath path;
+  Place start{};
+  i64 error = image_path(directory, address, path, start);
+  if (error != 0) return error;
+  StoreGuard guard;
+  Found found;
+  error = resolve_for_change(start, path.text, path.length, false, found);
+  if (error < 0) return error;
+  if (found.image != NONE || found.layer != NONE) return -EEXIST;
+  if (found.name_length == 0) return -EEXIST;
+  i64 parent = layer_directory(found.parent);
+  if (parent < 0) return parent;
+  i64 created = layer_create(static_cast<u32>(parent), found.name, found.name_length, true,
+                             static_cast<u32>(mode & 07777), nullptr, 0, false);
+  return created < 0 ? created : 0;
+}
+
+i64 image_unlinkat(u64 directory, u64 address, u64 flags) {
+  constexpr u64 AT_REMOVEDIR = 0x200;
+  ProgramPath path;
+  Place start{};
+  i64 error = image_path(directory, address, path, start);
+  if (error != 0) return error;
+  if ((flags & ~AT_REMOVEDIR) != 0) return -EINVAL;
+  bool remove_directory = (flags & AT_REMOVEDIR) != 0;
+  StoreGuard guard;
+  Found found;
+  error = resolve_for_change(start, path.text, path.length, false, found);
+  if (error < 0) return error;
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
+  if (found.name_length == 0)
+    return remove_directory ? (found.image == imagefs::ROOT_INODE ? -EBUSY : -EINVAL) : -EISDIR;
+  bool is_directory = found_directory(found);
+  if (remove_directory && !is_directory) return -ENOTDIR;
+  if (!remove_directory && is_directory) return -EISDIR;
+  if (remove_directory && place_has_entries(Place{found.image, found.layer})) return -ENOTEMPTY;
+  return remove_entry(found);
+}
+
+i64 image_renameat2(u64 old_directory, u64 old_address, u64 new_directory, u64 new_address, u64 flags) {
+  constexpr u64 RENAME_NOREPLACE = 1;
+  if (!active) return NOT_IMAGE;
+  ProgramPath from_path, to_path;
+  Place from_start{}, to_start{};
+  i64 from_error = image_path(old_directory, old_address, from_path, from_start);
+  i64 to_error = image_path(new_directory, new_address, to_path, to_start);
+  if (from_error == NOT_IMAGE && to_error == NOT_IMAGE) return NOT_IMAGE;
+  if (from_error < 0 && from_error != NOT_IMAGE) return from_error;
+  if (to_error < 0 && to_error != NOT_IMAGE) return to_error;
+  if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;
+  StoreGuard guard;
+  Found from, to;
+  i64 error = 0;
+  if (from_error == 0 && (error = resolve_for_change(from_start, from_path.text, from_path.length, false, from)) < 0)
+    return error;
+  if (from_error == 0 && from.image == NONE && from.layer == NONE) return -ENOENT;
+  if (to_error == 0 && (error = resolve_for_change(to_start, to_path.text, to_path.length, false, to)) < 0)
+    return error;
+  // One side in /tmp (or /dev, /proc): another file system, as for Linux's overlay and tmpfs.
+  if (from_error == NOT_IMAGE || to_error == NOT_IMAGE) return -EXDEV;
+  if (from.name_length == 0 || to.name_length == 0) return -EBUSY;
+  bool moving_directory = found_directory(from);
+  // A directory of the image (or one merged with it) moves only by copying (overlayfs without
+  // redirect_dir answers EXDEV; mv then copies).
+  if (moving_directory && from.image != NONE) return -EXDEV;
+  bool target_exists = to.image != NONE || to.layer != NONE;
+  if (to.trailing_slash && !moving_directory) return -ENOTDIR;
+  if (from.image == to.image && from.layer == to.layer) return 0;
+  if (target_exists) {
+    if ((flags & RENAME_NOREPLACE) != 0) return -EEXIST;
+    bool target_directory = found_directory(to);
+    if (moving_directory && !target_directory) return -ENOTDIR;
+    if (!moving_directory && target_directory) return -EISDIR;
+    if (target_directory && place_has_entries(Place{to.image, to.layer})) return -ENOTEMPTY;
+  }
+  i64 target_directory = layer_directory(to.parent);
+  if (target_directory < 0) return target_directory;
+  if (from.image == NONE) {
+    // The layer's own file or directory moves; a whiteout stays where the image has its name.
+    error = layer_rename(from.layer, static_cast<u32>(target_directory), to.name, to.name_length);
+    if (error < 0) return error;
+    if (!image_has(from.parent, from.name, from.name_length)) return 0;
+    i64 source_directory = layer_directory(from.parent);
+    return source_directory < 0 ? source_directory
+                                : layer_whiteout(static_cast<u32>(source_directory), from.name, from.name_length);
+  }
+  // An image file: copied up under its new name, its old name whited out.
+  if (to.layer != NONE && to.image == NONE) layer_remove(to.layer);
+  i64 copied = copy_up(to, from.image, false, 0);
+  if (copied < 0) return copied;
+  return remove_entry(from);
+}
+
 i64 image_chdir(u64 address) {
   ProgramPath path;
-  u32 start = 0;
+  Place start{};
   i64 error = image_path(static_cast<u64>(static_cast<i64>(AT_FDCWD)), address, path, start);
   if (error != 0) return error;
-  u32 inode = 0;
-  error = image_resolve(start, path.text, path.length, true, inode);
+  StoreGuard guard;
+  Found found;
+  error = resolve_place(start, path.text, path.length, true, found);
   if (error < 0) return error;
-  return image_fchdir(inode);
+  if (found.image == NONE && found.layer == NONE) return -ENOENT;
+  if (found.image == NONE) return image_enter_layer_directory(found.layer);
+  return image_fchdir(found.image);
 }
 
 i64 image_fchdir(u32 inode) {
   if (!tree.is_directory(inode)) return -ENOTDIR;
   cwd_inode = inode;
+  cwd_layer = NONE;
+  cwd_in_image = true;
+  return 0;
+}
+
+i64 image_enter_layer_directory(u32 node) {
+  if (!layer_is_directory(node)) return -ENOTDIR;
+  cwd_inode = NONE;
+  cwd_layer = node;
   cwd_in_image = true;
   return 0;
 }
@@ -434,11 +733,25 @@ void image_leave_working_directory() { cwd_in_image = false; }
 
 i64 image_getcwd(u64 buffer, u64 length) {
   if (!active || !cwd_in_image) return NOT_IMAGE;
-  // Built backwards: each directory's name is found among its parent's entries.
+  StoreGuard guard;
+  // Built backwards: the layer's own directories by their names, then each image directory's
+  // name found among its parent's entries.
   char path[imagefs::MAX_PATH];
   usize start = sizeof path - 1;
   path[start] = '\0';
   u32 inode = cwd_inode;
+  for (u32 layer = cwd_layer; inode == NONE;) {
+    const char* name = layer_name(layer);
+    usize name_length = 0;
+    while (name[name_length] != '\0') ++name_length;
+    if (start < name_length + 1) return -ENAMETOOLONG;
+    start -= name_length;
+    memcpy(path + start, name, name_length);
+    path[--start] = '/';
+    Place up = parent_place(Place{NONE, layer});
+    inode = up.image;
+    layer = up.layer;
+  }
   for (u32 depth = 0; inode != imagefs::ROOT_INODE; ++depth) {
     const imagefs::Inode* node = tree.inode(inode);
     if (node == nullptr || depth > imagefs::MAX_PATH) return -EIO;
@@ -478,26 +791,48 @@ i64 image_read(u32 inode, u64 buffer, u64 length, u64 offset) {
 i64 image_getdents64(u32 inode, u64& position, u64 buffer, u64 length) {
   if (!tree.is_directory(inode)) return -ENOTDIR;
   if (!writable(buffer, length)) return -EFAULT;
+  StoreGuard guard;
   const imagefs::Inode* directory = tree.inode(inode);
   u64 count = tree.entry_count(inode);
+  u32 shadow = layer_shadow(inode);
   u64 used = 0;
-  // Positions: 0 is ".", 1 is "..", 2 + i the directory's entry i.
-  while (position < count + 2) {
+  // Positions: 0 is ".", 1 is "..", 2 + i the directory's entry i (unless the layer has that
+  // name: a whiteout or its own entry), then LAYER_POSITION + n the layer's entries from node n on.
+  constexpr u64 LAYER_POSITION = u64{1} << 32;
+  for (;;) {
     const char* name = nullptr;
     u64 name_length = 0;
-    u32 entry_inode = 0;
+    u64 inode_number = 0;
     u8 type = 4;  // DT_DIR
+    u64 next = position + 1;
     if (position < 2) {
       name = position == 0 ? "." : "..";
       name_length = position + 1;
-      entry_inode = position == 0 ? inode : directory->parent;
-    } else {
+      inode_number = u64{position == 0 ? inode : directory->parent} + 1;
+    } else if (position < count + 2) {
       imagefs::DirectoryEntry entry{};
       if (!tree.entry(inode, position - 2, entry)) return used > 0 ? static_cast<i64>(used) : -EIO;
+      LayerKind kind = LayerKind::Missing;
+      if (shadow != NONE) (void)layer_child(shadow, entry.name, entry.length, kind);
+      if (kind != LayerKind::Missing) {  // Hidden, or listed with the layer's entries.
+        position = next;
+        continue;
+      }
       name = entry.name;
       name_length = entry.length;
-      entry_inode = entry.inode;
+      inode_number = u64{entry.inode} + 1;
       type = entry.type;
+    } else {
+      u64 from = position < LAYER_POSITION ? 0 : position - LAYER_POSITION;
+      u32 node = shadow == NONE ? NONE : layer_next_entry(shadow, from, type);
+      if (node == NONE) {
+        position = LAYER_POSITION + from;
+        break;
+      }
+      name = layer_name(node);
+      while (name[name_length] != '\0') ++name_length;
+      inode_number = layer_inode_number(node);
+      next = LAYER_POSITION + node + 1;
     }
     u64 record = (19 + name_length + 1 + 7) & ~u64{7};
     if (used + record > length) {
@@ -505,17 +840,16 @@ i64 image_getdents64(u32 inode, u64& position, u64 buffer, u64 length) {
       break;
     }
     u8* out = reinterpret_cast<u8*>(buffer + used);
-    u64 inode_number = u64{entry_inode} + 1;
-    auto next = static_cast<i64>(position + 1);
+    auto offset = static_cast<i64>(next);
     auto record_length = static_cast<std::uint16_t>(record);
     memcpy(out, &inode_number, 8);
-    memcpy(out + 8, &next, 8);
+    memcpy(out + 8, &offset, 8);
     memcpy(out + 16, &record_length, 2);
     out[18] = type;
     memcpy(out + 19, name, name_length);
     memset(out + 19 + name_length, 0, record - 19 - name_length);
     used += record;
-    position += 1;
+    position = next;
   }
   return static_cast<i64>(used);
 }

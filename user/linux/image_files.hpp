@@ -30,8 +30,15 @@ i64 image_openat(u64 directory, u64 path, u64 flags, u64 mode);
 i64 image_stat_at(u64 directory, u64 path, u64 buffer, u64 flags, bool statx);
 i64 image_faccessat(u64 directory, u64 path, u64 mode, u64 flags);
 i64 image_readlinkat(u64 directory, u64 path, u64 buffer, u64 length);
+// The writable layer's directory calls: mkdir, unlink and rmdir (whiteouts over the image's
+// entries), rename within the layer (EXDEV for a directory of the image, or across /tmp).
+i64 image_mkdirat(u64 directory, u64 path, u64 mode);
+i64 image_unlinkat(u64 directory, u64 path, u64 flags);
+i64 image_renameat2(u64 old_directory, u64 old_path, u64 new_directory, u64 new_path, u64 flags);
 i64 image_chdir(u64 path);
 i64 image_fchdir(u32 inode);
+// The working directory becomes `node`, a directory the writable layer made (files.hpp).
+i64 image_enter_layer_directory(u32 node);
 i64 image_getcwd(u64 buffer, u64 length);
 // The working directory left the image (chdir into /tmp): relative paths are files.cpp's again.
 void image_leave_working_directory();

@@ -764,7 +764,6 @@ void memory_reset_for_exec(u64 keep_address, u64 keep_bytes, void* scratch) {
   while (fixed_count > 0) (void)linux_munmap(fixed[0].address, fixed[0].pages * PAGE);
   (void)linux_brk(brk_start);
   kept_count = 0;
-  files_storage(keep_range);
   const ThreadEntry& self = current_thread();
   if (self.handler_stack != 0) keep_range(self.handler_stack, HANDLER_STACK_BYTES);
   keep_range(keep_address, keep_bytes);

@@ -205,7 +205,7 @@ struct MemoryChunk {
 usize memory_chunk_count();
 MemoryChunk memory_chunk(usize index);
 // The child of a fork makes the kernel's mappings of its chunks agree with the protections it
-// inherited; exec gives back the program's brk and mmap memory (keeping what /tmp uses) and drops
+// inherited; exec gives back the program's brk and mmap memory (/tmp is in the file store) and drops
 // every protection.
 void memory_after_fork();
 // `scratch` holds EXEC_SCRATCH_BYTES for the ranges kept (exec's own buffer, not the data segment).

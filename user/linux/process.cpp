@@ -375,9 +375,9 @@ i64 process_fork(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
   bool built = task != 0 &&
                native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Task),
                       task, manager::FUNCTION_CAPABILITY_SLOTS) == sys::Error::None;
-  // The child's copies of the parent's pipe ends count before it can run (a close in the parent
-  // right after fork must not look like the last one).
-  if (built) files_fork_references();
+  // The child's descriptors count in the descriptions they share before it can run (a close in
+  // the parent right after fork must not look like the last one).
+  if (built) built = files_fork_references();
   if (built && !build_child(task, index, pid, flags, stack, child_tid, tls)) {
     built = false;
     // Its descriptors never came to life: take back their counts.

@@ -15,9 +15,6 @@ namespace personality {
 
 constexpr u64 SHARED_ADDRESS = 0x00007e8000000000;
 constexpr usize MAX_PROCESSES = 16;  // Live and zombie processes of one invocation, pid 1 included.
-constexpr usize MAX_PIPES = 16;
-constexpr u64 PIPE_CAPACITY = 16384;  // Bytes a pipe holds; PIPE_BUF (4096) writes are atomic.
-constexpr u64 PIPE_ATOMIC = 4096;
 
 enum class ProcessUse : u32 { Free, Running, Zombie };
 struct ProcessEntry {
@@ -26,13 +23,6 @@ struct ProcessEntry {
   u32 status;       // Linux wait status, once a zombie.
   u64 pending;      // Signals sent to it (bit n - 1 for signal n), taken at its next system call.
   u64 crash_signal; // Set by the supervisor when a thread of it faulted (SIGSEGV, SIGILL, ...).
-};
-
-struct PipeEntry {
-  bool used;
-  u32 readers, writers;   // Open file descriptions of each end, in every process.
-  u64 read_total, write_total;  // Bytes ever read and written: the ring's positions.
-  u32 waiting;            // Bit i: process i waits for this pipe (to read or to write).
 };
 
 struct SharedState {
@@ -44,11 +34,9 @@ struct SharedState {
   u64 notification_slots[MAX_PROCESSES];  // Process i blocks on this slot (the same in every task).
   u64 exception_slot;    // The supervisor's endpoint (pid 1: all rights; children: Send, unbadged).
   ProcessEntry processes[MAX_PROCESSES];
-  PipeEntry pipes[MAX_PIPES];
 };
 constexpr u64 SHARED_HEADER_BYTES = page_up(sizeof(SharedState));
-constexpr u64 PIPE_DATA_OFFSET = SHARED_HEADER_BYTES;
-constexpr u64 OUTPUT_OFFSET = PIPE_DATA_OFFSET + MAX_PIPES * PIPE_CAPACITY;
+constexpr u64 OUTPUT_OFFSET = SHARED_HEADER_BYTES;  // Pipes live in the file store (file_store.hpp).
 
 // Pages every process maps alike (the shared state, read-only images, context, input): the same
 // Memory at the same slot and address in each; fork maps them into the child.
@@ -68,7 +56,6 @@ extern u64 own_exception_slot;
 
 // Null until the first fork or pipe.
 SharedState* shared();
-u8* pipe_data(usize pipe);
 u8* shared_output();
 // Creates the shared state (first fork or pipe); false when the memory limit refuses it. Locked.
 bool shared_init();
@@ -162,11 +149,12 @@ void timers_after_fork(); // A child starts without timers or timer thread.
 // A signal to thread-table entry `index` only (tgkill, SIGEV_THREAD_ID), which is interrupted. Locked.
 void send_thread_signal(usize index, u64 signal);
 
-// pipes.cpp (under state_lock(); the read and write wait without it)
+// pipes.cpp (under state_lock() and the file store's lock; the read and write wait without them).
+// A pipe's `readers`/`writers` count the open file descriptions of each end, which fork and dup
+// share, so only pipe2 and the last close change them.
 i64 pipe_create(u32& pipe);
 i64 pipe_read(u32 pipe, u64 buffer, u64 length, bool nonblocking);
 i64 pipe_write(u32 pipe, u64 buffer, u64 length, bool nonblocking);
-void pipe_reference(u32 pipe, bool write_end);
 void pipe_release(u32 pipe, bool write_end);
 // poll and epoll: bit 0 ready (readable, or PIPE_BUF bytes free to write), bit 1 the other end is
 // gone (end of file, or broken); `record_waiter`: a state of 0 records the process as waiting, so

@@ -1,5 +1,5 @@
 // The state the processes of one invocation share (process.hpp): one Memory at SHARED_ADDRESS in
-// every process (process table, pipes, stdout) and the notifications processes block on, made by
+// every process (process table, stdout; pipes are in the file store, file_store.hpp) and the notifications processes block on, made by
 // the first pipe or fork; and, made by the first fork only, the read-only pages every process maps
 // alike (the program's read-only segments, the personality's text and read-only data, the context
 // page, the input), each a Memory given to every child at the same capability slot.
@@ -136,7 +136,6 @@ u64 own_pid = LINUX_PID;
 u64 own_exception_slot = manager::FUNCTION_MANAGER;
 
 SharedState* shared() { return the_shared; }
-u8* pipe_data(usize pipe) { return reinterpret_cast<u8*>(SHARED_ADDRESS + PIPE_DATA_OFFSET + pipe * PIPE_CAPACITY); }
 u8* shared_output() { return reinterpret_cast<u8*>(SHARED_ADDRESS + OUTPUT_OFFSET); }
 usize process_index() { return own_process_index; }
 u64 process_pid() { return own_pid; }

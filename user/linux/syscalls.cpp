@@ -110,9 +110,10 @@ struct Arguments {
                "release then lock as Linux does; blocks the thread; released with the description")             \
   X(74, fsync, "0 on open descriptors (memory only)")                                                           \
   X(75, fdatasync, "as fsync")                                                                                  \
-  X(76, truncate, "as ftruncate by path; EROFS outside /tmp")                                                   \
-  X(77, ftruncate, "/tmp files opened for writing: shrinks (zeroing) or grows (zeros, ENOSPC past the "         \
-                   "limit)")                                                                                    \
+  X(76, truncate, "as ftruncate by path: /tmp and the writable layer (an image file copied up); EROFS in "    \
+                  "the fixed tree")                                                                             \
+  X(77, ftruncate, "/tmp and writable-layer files opened for writing: shrinks (zeroing) or grows (zeros, "   \
+                   "ENOSPC past the limit)")                                                                    \
   X(79, getcwd, "the working directory's path (ERANGE if the buffer is short)")                                 \
   X(80, chdir, "to an existing directory (ENOTDIR, ENOENT)")                                                    \
   X(81, fchdir, "to an open directory")                                                                         \
@@ -158,7 +159,7 @@ struct Arguments {
   X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
                         "bytes ENOMEM; EPERM while running on it): SA_ONSTACK handlers' frames go there")      \
   X(132, utime, "as utimensat with whole seconds")                                                              \
-  X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 257 inodes; "      \
+  X(137, statfs, "/tmp: TMPFS_MAGIC, 4096-byte blocks of the memory limit and its free part, 65537 inodes; "    \
                  "/proc PROC_SUPER_MAGIC; the rest of the tree ROMFS_MAGIC with ST_RDONLY")                     \
   X(138, fstatfs, "as statfs; standard streams PIPEFS_MAGIC")                                                   \
   X(140, getpriority, "the calling process's nice value (as 20 - nice); other processes ESRCH")                   \
@@ -210,14 +211,15 @@ struct Arguments {
     X(234, tgkill, "to the caller's pid and a live thread: as tkill; others ESRCH") \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
-  X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \
-                 "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing outside /tmp "      \
+  X(257, openat, "the fixed tree, /tmp and an image's tree with its writable layer (docs/LINUX.md, Files): "   \
+                 "O_CREAT/O_EXCL/O_TRUNC/O_APPEND/O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC; writing in the fixed tree "  \
                  "EROFS; unknown paths ENOENT; O_PATH/O_TMPFILE EOPNOTSUPP")                                    \
-  X(258, mkdirat, "directories in /tmp; EEXIST, EROFS elsewhere")                                               \
+  X(258, mkdirat, "directories in /tmp and the writable layer; EEXIST, EROFS in the fixed tree")                \
   X(260, fchownat, "as fchown by path; AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; other flags EINVAL")                 \
   X(261, futimesat, "as utimensat with microseconds (EINVAL outside 0-999999)")                                 \
   X(262, newfstatat, "as fstat by path; AT_EMPTY_PATH on a descriptor, AT_SYMLINK_NOFOLLOW")                    \
-  X(263, unlinkat, "files (AT_REMOVEDIR: empty directories, else ENOTEMPTY) in /tmp; EROFS elsewhere")          \
+  X(263, unlinkat, "files (AT_REMOVEDIR: empty directories, else ENOTEMPTY) in /tmp and the writable layer "   \
+                   "(a whiteout over an image file); EROFS in the fixed tree")                                  \
   X(264, renameat, "as renameat2 with no flags")                                                                \
   X(267, readlinkat, "/proc/self/exe: / followed by the function's name; other nodes EINVAL")                   \
   X(268, fchmodat, "as fchmod by path")                                                                         \
@@ -236,14 +238,16 @@ struct Arguments {
                    "again every millisecond")                                                                  \
   X(291, epoll_create1, "an epoll instance (4 at most; EPOLL_CLOEXEC)")                                        \
   X(292, dup3, "as dup2 with O_CLOEXEC; the same descriptor EINVAL")                                            \
-  X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 16 per " \
-                "invocation: ENFILE), watched by poll and epoll: O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when every "  \
+  X(293, pipe2, "a pipe between threads and processes alike (16 KiB, PIPE_BUF writes atomic; at most 2048 "  \
+                "per invocation: ENFILE), watched by poll and epoll: O_CLOEXEC, O_NONBLOCK (EAGAIN); EOF when "  \
+                "every "                                                                                        \
                 "writer closed, EPIPE and SIGPIPE when every reader did")                                       \
   X(302, prlimit64, "RLIMIT_STACK: the stack size; RLIMIT_AS/DATA: the memory limit; RLIMIT_NOFILE 1024; "        \
                     "RLIMIT_NPROC 16 (processes per invocation); others infinite; setting is accepted and "    \
                     "ignored")                                                \
-  X(316, renameat2, "within /tmp, replacing files or empty directories; RENAME_NOREPLACE; a directory into "    \
-                    "itself EINVAL")                                                                            \
+  X(316, renameat2, "within /tmp or the writable layer, replacing files or empty directories; "                \
+                    "RENAME_NOREPLACE; a directory into itself EINVAL; EXDEV across them or for an image "      \
+                    "directory")                                                                                \
   X(318, getrandom, "rdrand when the CPU has it, else a TSC-seeded splitmix64")                                 \
   X(326, copy_file_range, "between /tmp files (offsets given or the descriptors'; overlapping ranges of one "   \
                           "file EINVAL; O_APPEND target EBADF; flags EINVAL); from the read-only tree EXDEV, "  \

@@ -283,7 +283,9 @@ static void fill(void) {
     if (fd < 0) break;
     close(fd);
   }
-  printf("files %d then %s\n", files, error_name(errno));
+  // Every one fits: the file store's node table grows with the memory limit (no table of 256).
+  if (files < 1000) printf("files %d then %s\n", files, error_name(errno));
+  else printf("files %d\n", files);
 }
 
 int main(int argc, char** argv) {
