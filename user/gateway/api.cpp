@@ -239,6 +239,7 @@ u32 Gateway::admission_tenant(const RequestHead& head) const {
 }
 
 void Gateway::over_admission(Response& response, u32 tenant) {
+  shared_.limits.count_rejection(tenant);
   u32 limit = shared_.admission.running_limit(tenant);
   u32 queue = shared_.admission.queue_limit(tenant);
   Buffer text(storage_.text, storage_.text_capacity);
