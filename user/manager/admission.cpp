@@ -1,7 +1,7 @@
 // SET_TENANT_QUOTA: a client lowers its own tenant's quotas (a front door gives each API key its
 // own function and storage quota). Invariant: a quota is only ever lowered below the manager's
-// configuration, never raised above it, and only the caller's own tenant (its badge and
-// sub-tenant) is touched.
+// configuration, never raised above it; only the caller's own tenant (its badge and sub-tenant)
+// is touched, and only when it already has an account.
 #include "service.hpp"
 
 namespace manager {
@@ -14,22 +14,16 @@ void handle_set_tenant_quota(Worker&, sys::Message& request, sys::Message& answe
   u64 functions = request.words[0];
   u64 storage = request.words[1];
   LockGuard guard(manager_state().registry.lock());
-  Registry& registry = manager_state().registry;
-  TenantAccount* account = registry.account(request.badge);
-  // Nothing to remember for a tenant without an account that asks for the manager's own values.
-  if (account == nullptr && functions == 0 && storage == 0) {
-    answer = sys::Message::make(STATUS_OK);
-    return;
+  // Only a tenant the manager holds an account for: a quota never makes one (so no client can fill
+  // the accounts with quotas alone), and it goes with the account when nothing of the tenant is
+  // left. A tenant's first function is made before its quota can be set, which every quota of at
+  // least one function allows; its client sends the quota again before each later deploy.
+  TenantAccount* account = manager_state().registry.account(request.badge);
+  if (account != nullptr) {
+    // Stored as asked; function_quota() and storage_quota() take the lower of it and the manager's.
+    account->quota_functions = functions;
+    account->quota_storage = storage;
   }
-  if (account == nullptr) account = registry.open_account(request.badge);
-  if (account == nullptr) {
-    answer = sys::Message::make(STATUS_NO_TENANT_SHARE, {registry.limits().tenants});
-    return;
-  }
-  // Stored as asked; function_quota() and storage_quota() take the lower of it and the manager's.
-  account->quota_functions = functions;
-  account->quota_storage = storage;
-  registry.close_if_idle(*account);
   answer = sys::Message::make(STATUS_OK);
 }
 

@@ -125,10 +125,8 @@ struct TenantAccount {
   TenantAccount* next_in_bucket = nullptr;
   Function* first_function = nullptr;  // Its live functions, in the order they went live.
   Function* last_function = nullptr;
-  bool idle() const {
-    return memory_in_use == 0 && storage_in_use == 0 && running == 0 && functions == 0 && quota_functions == 0 &&
-           quota_storage == 0;
-  }
+  // Nothing of the tenant is left (a lowered quota goes with the account).
+  bool idle() const { return memory_in_use == 0 && storage_in_use == 0 && running == 0 && functions == 0; }
 };
 
 // A chained hash index over records that carry `hash` and `next_in_bucket`; its bucket array

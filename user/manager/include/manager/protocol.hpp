@@ -68,10 +68,10 @@ enum Request : u32 {
   // NUL-terminated). The image's tree is opened in the store and shared, never copied.
   DEPLOY_IMAGE = 12,
   // Lowers the caller's own quotas below the manager's (a front door gives each API key its
-  // own): words 0 functions, 1 storage bytes (0: the manager's value). Never raises them. The
-  // quota stays with the tenant's account until the manager forgets an idle tenant, so a client
-  // sends it before each DEPLOY, CONFIGURE and DEPLOY_IMAGE. Errors: NO_TENANT_SHARE (the manager
-  // holds as many tenants as it may).
+  // own): words 0 functions, 1 storage bytes (0: the manager's value). Never raises them. It
+  // applies to a tenant that has an account (a function, stored bytes or a running invocation)
+  // and goes with the account, so a client sends it before each DEPLOY, CONFIGURE and
+  // DEPLOY_IMAGE; the first function of a tenant is admitted by the manager's quotas. Always OK.
   SET_TENANT_QUOTA = 13,
 };
 enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
