@@ -144,6 +144,50 @@ def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False)
     return figures
 
 
+def noisy_neighbour(label: str, victim_url: str, victim_headers: dict, attack_url: str, attack_headers: dict,
+                    attackers: int, attack_body: bytes, quick=False) -> dict:
+    """Tenant B's p99 (wrk on victim_url, 1 connection) idle and while tenant A keeps `attackers`
+    slow invocations in flight (threads re-sending attack_body to attack_url as each ends); the
+    figure is their ratio. A's requests beyond its admission are 429 and retried: only B's
+    requests must all succeed."""
+    import threading
+    seconds = 3 if quick else DURATION_S
+    print(f"{label}: noisy neighbour: B idle, wrk POST {victim_url}, 1 connection, {seconds} s…", flush=True)
+    idle = wrk(victim_url, seconds, 1, victim_headers)
+    stop = threading.Event()
+    answered = []
+
+    def attack():
+        while not stop.is_set():
+            try:
+                status, _ = request(attack_url, attack_body, attack_headers, timeout=120)
+                answered.append(status)
+                if status == 429:
+                    time.sleep(0.2)
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.2)
+
+    threads = [threading.Thread(target=attack, daemon=True) for _ in range(attackers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)  # A's invocations are in flight.
+    try:
+        print(f"{label}: noisy neighbour: B under A's {attackers} slow invocations, {seconds} s…", flush=True)
+        busy = wrk(victim_url, seconds, 1, victim_headers)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(150)
+    ratio = busy["p99_us"] / idle["p99_us"]
+    print(f"{label}:   B's p99 idle {idle['p99_us'] / 1e3:.2f} ms, under attack {busy['p99_us'] / 1e3:.2f} ms: "
+          f"ratio {ratio:.2f} (A's answers: {sorted(set(answered))})", flush=True)
+    return {
+        "noisy_neighbour_p99_ratio": (ratio, "ratio", {"n": busy["requests"], "connections": 1}),
+        "noisy_neighbour_victim_p99_idle": (idle["p99_us"] * 1e3, "ns", {"n": idle["requests"], "connections": 1}),
+        "noisy_neighbour_victim_p99_attacked": (busy["p99_us"] * 1e3, "ns", {"n": busy["requests"], "connections": 1}),
+    }
+
+
 def records(figures: dict, system: str, extra: dict) -> list:
     """serialfmt.make_records-style records (value = the figure; min/p99/n where meaningful)."""
     out = []

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """http_run.py: boots the `make run` system (config/system.boot) in wall mode with a host port forwarded to
 the gateway, deploys the empty and echo functions over HTTP and drives them with wrk from the host
-(bench/httpload.py); writes JSON records (system "metteagle", mode "wall")."""
+(bench/httpload.py), then measures the noisy-neighbour figure (tenant B's echo p99 while tenant A
+keeps its limit of slow invocations in flight, over B's p99 idle); writes JSON records (system
+"metteagle", mode "wall")."""
 import argparse
 import json
 import os
@@ -16,6 +18,8 @@ import httpload  # noqa: E402
 import qemu  # noqa: E402
 
 KEY = {"Authorization": "Bearer dev-key-alpha"}
+KEY_B = {"Authorization": "Bearer dev-key-beta"}  # config/gateway.keys: the second tenant.
+ATTACKERS = 4  # dev-key-alpha's limit=4 (the gateway runs 3 of them at once; the rest get 429).
 
 
 def boot_modules(config: str, build: str) -> list:
@@ -28,12 +32,12 @@ def boot_modules(config: str, build: str) -> list:
     return modules
 
 
-def deploy(base: str, name: str, elf: str) -> None:
+def deploy(base: str, name: str, elf: str, key=None, config=None) -> None:
     with open(elf, "rb") as f:
         data = f.read()
     status, body = httpload.request(f"{base}/system/functions", data,
-                                    dict(KEY, **{"X-Function-Config": json.dumps({"name": name}),
-                                                 "Content-Type": "application/octet-stream"}))
+                                    dict(key or KEY, **{"X-Function-Config": json.dumps(dict({"name": name}, **(config or {}))),
+                                                        "Content-Type": "application/octet-stream"}))
     if status != 201:
         raise httpload.LoadError(f"deploying {name} answered {status}: {body[:200]!r}")
 
@@ -72,6 +76,10 @@ def main() -> int:
             deploy(base, "echo", os.path.join(fdir, "echo.elf"))
             figures = httpload.run_workload(label, f"{base}/function/empty", f"{base}/function/echo", KEY,
                                             args.quick)
+            deploy(base, "pause", os.path.join(fdir, "pause.elf"), KEY, {"timeout_ms": 60000})
+            deploy(base, "echo", os.path.join(fdir, "echo.elf"), KEY_B)
+            figures.update(httpload.noisy_neighbour(label, f"{base}/function/echo", KEY_B, f"{base}/function/pause",
+                                                    KEY, ATTACKERS, b"2000", args.quick))
         except httpload.LoadError as e:
             print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
             return 1

@@ -803,8 +803,17 @@ TEST_F(ApiTest, TenantShareStatusesAndManagerGauges) {
   fake.invoke_status = manager::STATUS_TENANT_BUSY;
   Response busy = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
   EXPECT_EQ(busy.status, 429u);
-  EXPECT_NE(body_of(busy).find("tenant memory share in use"), std::string::npos) << body_of(busy);
+  EXPECT_NE(body_of(busy).find("tenant memory quota in use"), std::string::npos) << body_of(busy);
   EXPECT_NE(std::string(busy.extra_headers, busy.extra_length).find("Retry-After: 1\r\n"), std::string::npos);
+  // The pool could not reserve the limit: a capacity answer naming the limit, never the function's.
+  fake.invoke_status = manager::STATUS_NO_CAPACITY;
+  fake.exit_detail = 120ull << 20;
+  Response full = send("POST /function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(full.status, 503u);
+  EXPECT_EQ(body_of(full), "{\"error\": \"no capacity for a 120 MiB invocation now; retry later\", "
+                           "\"memory_limit_bytes\": 125829120}\n");
+  EXPECT_NE(std::string(full.extra_headers, full.extra_length).find("Retry-After: 1\r\n"), std::string::npos);
+  fake.exit_detail = 0;
   fake.invoke_status = manager::STATUS_QUOTA_EXCEEDED;
   EXPECT_EQ(body_of(send("POST /function/echo HTTP/1.1\r\n" + key, "hi")), "{\"error\": \"memory limit exceeded\"}\n");
   fake.invoke_status = manager::STATUS_OUT_OF_MEMORY;
@@ -864,6 +873,73 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   EXPECT_TRUE(authenticate(Slice::of("Bearer operator-key"), table.keys(), table.count(), matched));
   ASSERT_NE(matched, nullptr);
   EXPECT_EQ(matched, &table.keys()[2]);
+}
+
+TEST(KeyFile, QueueAndFunctionQuota) {
+  KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice::of("good-key-1 tenant=1 limit=4 queue=2 functions=3\ngood-key-2 tenant=2\n"), table,
+                         error))
+      << error.reason;
+  EXPECT_EQ(table.keys()[0].queue_limit, 2u);
+  EXPECT_EQ(table.keys()[0].function_quota, 3u);
+  EXPECT_EQ(table.keys()[1].queue_limit, 0u);      // No queue: 429 once the limit runs.
+  EXPECT_EQ(table.keys()[1].function_quota, 0u);   // The manager's quota.
+  for (const char* bad : {"good-key-1 tenant=1 queue=65\n", "good-key-1 tenant=1 queue=x\n",
+                          "good-key-1 tenant=1 queue=1 queue=1\n", "good-key-1 tenant=1 functions=0\n",
+                          "good-key-1 tenant=1 functions=1048577\n", "good-key-1 tenant=1 functions=2 functions=2\n"}) {
+    EXPECT_FALSE(parse_keys(Slice::of(bad), table, error)) << bad;
+    EXPECT_EQ(error.line, 1u) << bad;
+  }
+}
+
+// The event loop's admission: a tenant runs at most its limit (and fewer than the workers), queues
+// up to its queue= in order, is refused beyond; a finished one hands its place to the next queued;
+// a queued one past its deadline is dropped; every figure appears in /metrics.
+TEST(TenantAdmission, RunsQueuesRejectsAndDrops) {
+  ApiKey keys[] = {{"key-one-1234", 1, 8}, {"key-two-1234", 2, 1}};
+  keys[0].queue_limit = 2;
+  TenantAdmission admission;
+  admission.configure(keys, 2, 4);
+  using Decision = TenantAdmission::Decision;
+  EXPECT_EQ(admission.running_limit(1), 3u);  // limit=8, but always below the 4 workers.
+  EXPECT_EQ(admission.running_limit(2), 1u);
+  for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 100), Decision::Run);
+  EXPECT_EQ(admission.arrive(1, 13, 200), Decision::Queued);
+  EXPECT_EQ(admission.arrive(1, 14, 300), Decision::Queued);
+  EXPECT_EQ(admission.arrive(1, 15, 300), Decision::Rejected);
+  EXPECT_EQ(admission.arrive(2, 20, 300), Decision::Run);  // Another tenant is unaffected.
+  EXPECT_EQ(admission.arrive(2, 21, 300), Decision::Rejected);  // queue=0.
+  EXPECT_EQ(admission.arrive(7, 30, 300), Decision::Run);  // No key: not limited here.
+  EXPECT_EQ(admission.running(1), 3u);
+  EXPECT_EQ(admission.queued(1), 2u);
+  u32 next = 0;
+  ASSERT_TRUE(admission.finish(1, next));
+  EXPECT_EQ(next, 13u);  // In arrival order; the place passes on, still 3 running.
+  EXPECT_EQ(admission.running(1), 3u);
+  EXPECT_EQ(admission.queued(1), 1u);
+  u32 tenant = 0;
+  EXPECT_FALSE(admission.expired(299, next, tenant));  // 14 waits since 300.
+  ASSERT_TRUE(admission.expired(300, next, tenant));
+  EXPECT_EQ(next, 14u);
+  EXPECT_EQ(tenant, 1u);
+  EXPECT_FALSE(admission.finish(1, next));
+  EXPECT_FALSE(admission.finish(1, next));
+  EXPECT_FALSE(admission.finish(1, next));
+  EXPECT_FALSE(admission.finish(1, next));  // One too many: the count stays at 0.
+  EXPECT_EQ(admission.running(1), 0u);
+  EXPECT_EQ(admission.rejected(1), 1u);
+  EXPECT_EQ(admission.queued_total(1), 2u);
+  EXPECT_EQ(admission.dropped(1), 1u);
+  char text[4096];
+  Buffer page(text, sizeof text);
+  admission.render(page, 1);
+  std::string rendered(page.data(), page.size());
+  EXPECT_NE(rendered.find("\nmetteagle_admission_queued{tenant=\"1\"} 0\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("\nmetteagle_admission_queued_total{tenant=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(rendered.find("\nmetteagle_admission_rejected_total{tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(rendered.find("\nmetteagle_admission_dropped_total{tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_EQ(rendered.find("tenant=\"2\""), std::string::npos);  // Only the tenant's own lines.
 }
 
 TEST(KeyFile, ConnectionLimitLine) {

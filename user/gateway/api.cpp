@@ -229,6 +229,46 @@ u32 Gateway::screen(const RequestHead& head, const char*& message) const {
   return 0;
 }
 
+u32 Gateway::admission_tenant(const RequestHead& head) const {
+  RouteMatch match = match_route(head);
+  if (!match.found || match.route != Route::Invoke) return 0;
+  const ApiKey* key = nullptr;
+  Slice authorization = head.header("Authorization");
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) return 0;
+  return key->sub_tenant;
+}
+
+void Gateway::over_admission(Response& response, u32 tenant) {
+  shared_.limits.count_rejection(tenant);
+  u32 limit = shared_.admission.running_limit(tenant);
+  u32 queue = shared_.admission.queue_limit(tenant);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"error\": \"too many invocations in flight: this API key's tenant may run ");
+  text.append_unsigned(limit);
+  text.append(" at a time and queue ");
+  text.append_unsigned(queue);
+  text.append(" more\", \"limit\": ");
+  text.append_unsigned(limit);
+  text.append(", \"queue\": ");
+  text.append_unsigned(queue);
+  text.append("}\n");
+  finish_json(response, 429, text);
+  if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
+}
+
+void Gateway::queue_timeout(Response& response) {
+  error(response, 503, "the invocation waited in its tenant's queue too long; it did not run");
+  add_text_header(response, "Retry-After: 1\r\n");
+}
+
+void Gateway::send_quota(const ApiKey& key) {
+  if (key.function_quota == 0) return;
+  // The key's own quota, below the manager's: sent before each deploy, as the manager forgets an
+  // idle tenant's (protocol.hpp, SET_TENANT_QUOTA). A failure leaves the manager's own quota.
+  const u64 words[2] = {key.function_quota, 0};
+  (void)backend_.request(key.sub_tenant, manager::SET_TENANT_QUOTA, words, 2);
+}
+
 void Gateway::refusal(Response& response, u32 status, const char* message) {
   error(response, status, message);
   if (status == 401) add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
@@ -267,17 +307,39 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
     case manager::STATUS_BUSY: return error(response, 429, "over the concurrency limit");
     case manager::STATUS_QUOTA_EXCEEDED: return error(response, 503, "the manager is out of room");
     case manager::STATUS_TENANT_BUSY:
-      // The tenant's own share of the manager, held by its own running invocations; others are
+      // The tenant's own quota of the manager, held by its own running invocations; others are
       // unaffected, and it frees up as they end.
-      error(response, 429, "tenant memory share in use: this tenant's running invocations hold its share of the "
+      error(response, 429, "tenant memory quota in use: this tenant's running invocations hold its quota of the "
                            "manager's memory or invocations; retry when they end");
       return add_text_header(response, "Retry-After: 1\r\n");
-    case manager::STATUS_TENANT_FUNCTION_LIMIT:
-      return error(response, 507, "the tenant has as many functions as it may have; delete one first");
+    case manager::STATUS_TENANT_FUNCTION_LIMIT: {
+      Buffer body(storage_.text, storage_.text_capacity);
+      body.append("{\"error\": \"function quota reached: this tenant may have ");
+      body.append_unsigned(reply.words[0]);
+      body.append(" functions; delete one first\", \"quota\": ");
+      body.append_unsigned(reply.words[0]);
+      body.append("}\n");
+      return finish_json(response, 507, body);
+    }
     case manager::STATUS_STORAGE_EXCEEDED:
-      return error(response, 507, "the tenant's storage quota for executables is used up; delete a function first");
+      return error(response, 507, "the tenant's storage quota for functions is used up; delete a function first");
     case manager::STATUS_NO_TENANT_SHARE:
-      return error(response, 503, "the manager has no share left for another tenant");
+      return error(response, 503, "the manager holds as many tenants as it may");
+    case manager::STATUS_NO_CAPACITY:
+      // Outside an invocation (whose answer says which limit did not fit): a deploy the pool, the
+      // arena or the capability slots cannot hold now.
+      error(response, 507, "the manager has no room to store another function now");
+      return add_text_header(response, "Retry-After: 1\r\n");
+    case manager::STATUS_LIMIT_TOO_LARGE: {
+      Buffer body(storage_.text, storage_.text_capacity);
+      body.append("{\"error\": \"memory limit too large: no invocation can ever be admitted with it; the "
+                  "largest is ");
+      body.append_unsigned(reply.words[0] >> 20);
+      body.append(" MiB (the manager's pool and tenant quota)\", \"largest_bytes\": ");
+      body.append_unsigned(reply.words[0]);
+      body.append("}\n");
+      return finish_json(response, 400, body);
+    }
     case manager::STATUS_OUT_OF_MEMORY: return error(response, 503, "the machine is out of memory");
     default: break;
   }
@@ -351,6 +413,7 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
 
 void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response) {
   u32 tenant = key.sub_tenant;
+  send_quota(key);
   Slice header = head.header("X-Function-Config");
   if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
   DeployConfig parsed;
@@ -560,7 +623,8 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   record.output_size = result.output_size;
   record.duration_us = duration;
   record.has_phases = reply.status != manager::STATUS_NOT_FOUND && reply.status != manager::STATUS_BAD_REQUEST &&
-                      reply.status != manager::STATUS_BUSY && reply.status != manager::STATUS_TENANT_BUSY;
+                      reply.status != manager::STATUS_BUSY && reply.status != manager::STATUS_TENANT_BUSY &&
+                      reply.status != manager::STATUS_NO_CAPACITY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
   bool current = shared_.metrics.record_invocation(ticket, record);
   bool failed = reply.status == manager::STATUS_FAILED && result.output_size <= capacity;
@@ -625,6 +689,18 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
       finish_json(response, 500, text);
       break;
     case manager::STATUS_QUOTA_EXCEEDED: error(response, 500, "memory limit exceeded"); break;
+    case manager::STATUS_NO_CAPACITY: {
+      // The pool could not reserve the function's limit now: a capacity answer, never the
+      // function's own limit (which it did not reach: it never ran).
+      text.append("{\"error\": \"no capacity for a ");
+      text.append_unsigned((result.detail + (1u << 20) - 1) >> 20);
+      text.append(" MiB invocation now; retry later\", \"memory_limit_bytes\": ");
+      text.append_unsigned(result.detail);
+      text.append("}\n");
+      finish_json(response, 503, text);
+      add_text_header(response, "Retry-After: 1\r\n");
+      return;
+    }
     case manager::STATUS_OUTPUT_TOO_LARGE: error(response, 500, "output larger than the function's max_output"); break;
     case manager::STATUS_TOO_DEEP: error(response, 500, "nested invocations too deep"); break;
     case manager::STATUS_TOO_MANY_CALLS: error(response, 500, "too many nested invocations"); break;
@@ -732,8 +808,9 @@ void Gateway::render_manager_stats(Buffer& text) {
     u64 value;
   } gauges[] = {
       {"metteagle_manager_free_bytes", "Bytes of the container manager's pool not in use.", stats.pool_free_bytes},
-      {"metteagle_manager_reserved_bytes", "Bytes of the pool taken by tenant shares.", stats.reserved_bytes},
-      {"metteagle_manager_tenants", "Tenants holding a share of the container manager.", stats.tenants},
+      {"metteagle_manager_reserved_bytes",
+       "Bytes of the pool reserved: memory limits of running invocations and stored functions.", stats.reserved_bytes},
+      {"metteagle_manager_tenants", "Tenants the container manager holds an account for.", stats.tenants},
       {"metteagle_manager_running_invocations", "Invocations running now, nested ones included.",
        stats.running_invocations},
       {"metteagle_kernel_free_bytes", "Bytes of physical memory the kernel has free.", stats.machine_free_bytes},
@@ -756,6 +833,7 @@ void Gateway::metrics_page(Response& response, u32 tenant) {
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text, tenant);
   shared_.limits.render(text, tenant);
+  shared_.admission.render(text, tenant);
   // The machine's, the manager's and the connections' figures are everyone's: the operator's.
   if (tenant == ALL_TENANTS) {
     render_manager_stats(text);

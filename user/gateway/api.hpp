@@ -7,6 +7,7 @@
 // members lock themselves.
 #pragma once
 
+#include "admission.hpp"
 #include "catalog.hpp"
 #include "config.hpp"
 #include "connection.hpp"
@@ -140,12 +141,17 @@ struct GatewayShared {
   GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
       : keys(key_table), key_count(count) {
     limits.configure(key_table, count);
+    admission.configure(key_table, count, ADMISSION_WORKERS);
     bodies.configure(body_limit);
   }
+  // The workers the event loop hands invocations to (main.cpp's WORKER_COUNT): every tenant's
+  // running limit stays below it.
+  static constexpr usize ADMISSION_WORKERS = 4;
   const ApiKey* keys;  // Read-only once the workers run.
   usize key_count;
   Metrics metrics;
   ConcurrencyLimits limits;
+  TenantAdmission admission;  // The event loop's per-tenant running limits and queues.
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
@@ -173,6 +179,13 @@ class Gateway final : public RequestPolicy {
   const char* body_limit_message(const RequestHead& head) const override;
   u32 screen(const RequestHead& head, const char*& message) const override;
   u64 stream_piece(const RequestHead& head) const override;
+  // The tenant whose invocation this request is, for the event loop's admission (TenantAdmission);
+  // 0 when it is no invocation with a valid key (those go to the workers as they come).
+  u32 admission_tenant(const RequestHead& head) const;
+  // 429 for an invocation its tenant's admission refused (limit running, queue full); 503 for one
+  // dropped after waiting in the queue too long.
+  void over_admission(Response& response, u32 tenant);
+  void queue_timeout(Response& response);
 
   // The image store behind /system/images (null: those routes answer 503).
   void set_image_store(ImageStore* images) { images_ = images; }
@@ -180,6 +193,7 @@ class Gateway final : public RequestPolicy {
   void abandon_stream(ImageStream& stream);
 
   Metrics& metrics() { return shared_.metrics; }
+  TenantAdmission& admission() { return shared_.admission; }
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
@@ -210,6 +224,8 @@ class Gateway final : public RequestPolicy {
   void manager_error(Response& response, const ManagerReply& reply);
   // 429: the tenant has as many invocations in flight as its key's limit allows.
   void over_limit(u32 tenant, Response& response);
+  // SET_TENANT_QUOTA with the key's functions= (nothing without one).
+  void send_quota(const ApiKey& key);
   // Appends one function's JSON object from a DESCRIBE reply.
   void append_function(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void finish_json(Response& response, u32 status, const Buffer& body);

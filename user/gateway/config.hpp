@@ -49,10 +49,12 @@ constexpr u32 DEFAULT_CONCURRENCY_LIMIT = 4;
 struct ApiKey {
   const char* key;
   u32 sub_tenant;  // The manager sub-tenant (label bits 16-31) this key's requests run as.
-  u32 concurrency_limit = DEFAULT_CONCURRENCY_LIMIT;  // Invocations in flight at once (else 429).
+  u32 concurrency_limit = DEFAULT_CONCURRENCY_LIMIT;  // Invocations in flight at once (else queued or 429).
   // An operator grant from the key file (`console`): only such a key may deploy a function with
   // "console": true, whose log lines then reach the shared console (sanitised by the manager).
   bool console = false;
+  u32 queue_limit = 0;      // Invocations that may wait for one of those (queue=; beyond: 429).
+  u64 function_quota = 0;   // Functions the tenant may have (functions=; 0: the manager's quota).
 };
 
 // The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic

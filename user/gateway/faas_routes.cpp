@@ -69,6 +69,7 @@ bool Gateway::is_json_deployment(const RequestHead& head, const Payload& body) {
 
 void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace) {
   u32 tenant = key.sub_tenant;
+  send_quota(key);
   FunctionDeployment deployment;
   const char* why = nullptr;
   if (!parse_function_deployment(Slice{reinterpret_cast<const char*>(body.bytes), static_cast<usize>(body.length)},
@@ -124,8 +125,8 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
       case manager::STATUS_NAME_TAKEN:
         return error(response, 409, "a function of that name exists (PUT /system/functions updates it)");
       case manager::STATUS_BAD_REQUEST:
-        return error(response, 400, "configuration rejected by the manager (limits.memory: 256 KiB up to the "
-                                    "tenant's share; docs/CONTAINERS.md)");
+        return error(response, 400, "configuration rejected by the manager (limits.memory: 256 KiB to 256 MiB; "
+                                    "docs/CONTAINERS.md)");
       case manager::STATUS_QUOTA_EXCEEDED: {
         Buffer body_text(storage_.text, storage_.text_capacity);
         body_text.append("{\"error\": \"the executable's writable and zero-filled segments need more than limits.memory\", "

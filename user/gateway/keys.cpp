@@ -35,7 +35,7 @@ bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENG
   for (usize at = 0; at < word.size; ++at) text[at] = word.data[at];
   text[word.size] = '\0';
   key = ApiKey{text, 0, DEFAULT_CONCURRENCY_LIMIT};
-  bool has_tenant = false, has_limit = false, has_console = false;
+  bool has_tenant = false, has_limit = false, has_console = false, has_queue = false, has_functions = false;
   for (word = next_word(line, index); !word.empty(); word = next_word(line, index)) {
     u64 value = 0;
     if (word.starts_with("tenant=")) {
@@ -50,12 +50,24 @@ bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENG
         return fail(error, "limit= must be a number from 1 to 64", number);
       key.concurrency_limit = static_cast<u32>(value);
       has_limit = true;
+    } else if (word.starts_with("queue=")) {
+      if (has_queue) return fail(error, "queue= given twice", number);
+      if (!parse_decimal(word.from(6), value) || value > MAX_QUEUE_LIMIT)
+        return fail(error, "queue= must be a number from 0 to 64", number);
+      key.queue_limit = static_cast<u32>(value);
+      has_queue = true;
+    } else if (word.starts_with("functions=")) {
+      if (has_functions) return fail(error, "functions= given twice", number);
+      if (!parse_decimal(word.from(10), value) || value < 1 || value > MAX_FUNCTION_QUOTA)
+        return fail(error, "functions= must be a number from 1 to 1048576", number);
+      key.function_quota = value;
+      has_functions = true;
     } else if (word.equals("console")) {
       if (has_console) return fail(error, "console given twice", number);
       key.console = true;
       has_console = true;
     } else {
-      return fail(error, "unknown word (a line is: <key> tenant=<n> [limit=<n>] [console])", number);
+      return fail(error, "unknown word (a line is: <key> tenant=<n> [limit=<n>] [queue=<n>] [functions=<n>] [console])", number);
     }
   }
   if (!has_tenant) return fail(error, "the key has no tenant= word", number);

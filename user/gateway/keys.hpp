@@ -14,6 +14,8 @@ constexpr usize MIN_KEY_LENGTH = 8;
 constexpr usize MAX_KEY_LENGTH = 128;
 constexpr u32 MAX_SUB_TENANT = 65535;
 constexpr u32 MAX_CONCURRENCY_LIMIT = 64;
+constexpr u32 MAX_QUEUE_LIMIT = 64;
+constexpr u64 MAX_FUNCTION_QUOTA = 1u << 20;
 constexpr usize MAX_CONNECTION_LIMIT = 256;  // The gateway's connection table.
 
 struct KeysError {
@@ -43,8 +45,10 @@ class KeyTable {
   u64 body_limit_ = DEFAULT_BODY_LIMIT;
 };
 
-// One key per line: `<key> tenant=<1-65535> [limit=<1-64>] [console]`, words separated by spaces
-// or tabs; `console` makes it an operator key (ApiKey::console); blank lines and lines starting
+// One key per line: `<key> tenant=<1-65535> [limit=<1-64>] [queue=<0-64>] [functions=<n>] [console]`,
+// words separated by spaces or tabs; `queue` how many invocations may wait once `limit` run (0),
+// `functions` the tenant's function quota (below the manager's; docs/NETWORK.md, Gateway);
+// `console` makes it an operator key (ApiKey::console); blank lines and lines starting
 // with '#' are ignored; CRLF line ends are accepted. Keys are
 // 8-128 characters of [A-Za-z0-9._~+/-]. At most MAX_KEYS keys, at least one. A line
 // `connections=<1-256>` (at most one; a key never holds '=') sets how many connections the gateway

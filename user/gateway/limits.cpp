@@ -40,6 +40,12 @@ void ConcurrencyLimits::leave(u32 tenant) {
   if (entry != nullptr && entry->in_flight > 0) --entry->in_flight;
 }
 
+void ConcurrencyLimits::count_rejection(u32 tenant) {
+  LockGuard guard(lock_);
+  Entry* entry = find(tenant);
+  if (entry != nullptr) ++entry->rejected;
+}
+
 u32 ConcurrencyLimits::limit(u32 tenant) const {
   LockGuard guard(lock_);
   const Entry* entry = find(tenant);

@@ -23,6 +23,9 @@ class ConcurrencyLimits {
   // limit (counted as a rejection). A tenant without an entry is not limited.
   bool try_enter(u32 tenant);
   void leave(u32 tenant);
+  // Counts a rejection made in front of it (the event loop's TenantAdmission answered 429), so
+  // metteagle_rejected_total keeps counting every 429 of a tenant's concurrency.
+  void count_rejection(u32 tenant);
   u32 limit(u32 tenant) const;  // 0 = not limited.
   u32 in_flight(u32 tenant) const;
   u64 rejected(u32 tenant) const;

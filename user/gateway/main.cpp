@@ -33,6 +33,10 @@ constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+g
 constexpr u64 STORE_ENDPOINT = FIRST_ENDPOINT + 2;    // endpoint=store:send+grant (optional: /system/images)
 constexpr u64 HTTP_PORT = 8080;
 constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0 runs the event loop.
+static_assert(WORKER_COUNT == gateway::GatewayShared::ADMISSION_WORKERS, "admission keeps each tenant below the workers");
+// How long an invocation may wait in its tenant's queue (TenantAdmission) before it is dropped
+// with 503: longer than any one invocation's default timeout, so a queue that moves never drops.
+constexpr u64 QUEUE_WAIT_US = 30'000'000;
 // Open at once (the key file's connections= may lower it); the next client gets 503. The net
 // server holds 320, so it always has room to accept the one that is refused.
 constexpr usize MAX_CONNECTIONS = gateway::MAX_CONNECTION_LIMIT;
@@ -462,6 +466,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   gateway::RequestAssembler assembler;
   gateway::ImageStream stream;  // An image upload's import in the store (workers only touch it).
   bool continue_body = false;   // A worker took a streamed piece: the loop reads on.
+  u32 admitted_tenant = 0;      // The tenant whose admission this request holds (0: none).
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -764,12 +769,28 @@ class EventLoop {
           (void)sockets.send_now(slot.handle, reinterpret_cast<const u8*>(CONTINUE), sizeof CONTINUE - 1);
         }
         return true;
-      case gateway::Event::Ready:
+      case gateway::Event::Ready: {
         slot.stage = ConnectionSlot::Stage::Working;
         set_interest(slot, 0);
-        requests.push(static_cast<u32>(&slot - connection_slots));
+        u32 index = static_cast<u32>(&slot - connection_slots);
+        // An invocation passes its tenant's admission first: it runs, waits in the tenant's queue
+        // (the slot stays Working, untouched, until finish() hands it on), or is answered 429.
+        u32 tenant = api_.admission_tenant(slot.assembler.head());
+        if (tenant != 0) {
+          auto decision = api_.admission().arrive(tenant, index, now);
+          if (decision == gateway::TenantAdmission::Decision::Rejected) {
+            gateway::Response response;
+            api_.over_admission(response, tenant);
+            answer_now(slot, response, now);
+            return false;
+          }
+          slot.admitted_tenant = tenant;
+          if (decision == gateway::TenantAdmission::Decision::Queued) return false;
+        }
+        requests.push(index);
         (void)work_ready.signal(1);
         return false;
+      }
       case gateway::Event::Respond: {
         abandon(slot);
         gateway::Response response;
@@ -794,6 +815,36 @@ class EventLoop {
         return false;
     }
     return false;
+  }
+
+  // The loop's own answer to a complete request (its body read): sent, and the connection goes on
+  // with its next request unless the response closes it.
+  void answer_now(ConnectionSlot& slot, gateway::Response& response, u64 now) {
+    api_.metrics().count_response(response.status);
+    slot.response.release();
+    slot.response_length = 0;
+    bool keep_alive = slot.assembler.head().keep_alive && !response.close;
+    gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+    gateway::render_response_head(response, keep_alive, rendered);
+    rendered.append(response.body, response.body_length);
+    slot.output_start = 0;
+    slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+    slot.response_offset = 0;
+    slot.close_after = !keep_alive || rendered.overflowed();
+    slot.close_reason = rendered.overflowed() ? gateway::ConnectionStats::REFUSED : gateway::ConnectionStats::SERVED;
+    start_sending(slot, now);
+  }
+
+  // An answered request gives its tenant's admission back; the tenant's next queued one runs.
+  void release_admission(ConnectionSlot& slot) {
+    if (slot.admitted_tenant == 0) return;
+    u32 tenant = slot.admitted_tenant;
+    slot.admitted_tenant = 0;
+    u32 next = 0;
+    if (api_.admission().finish(tenant, next)) {
+      requests.push(next);
+      (void)work_ready.signal(1);
+    }
   }
 
   void start_sending(ConnectionSlot& slot, u64 now) {
@@ -859,6 +910,7 @@ class EventLoop {
     u32 index = 0;
     while (answers.pop(index)) {
       ConnectionSlot& slot = connection_slots[index];
+      release_admission(slot);
       if (!slot.continue_body) {
         start_sending(slot, now);
         continue;
@@ -872,6 +924,16 @@ class EventLoop {
   }
 
   void check_deadlines(u64 now) {
+    // Invocations that waited in their tenant's queue past QUEUE_WAIT_US: dropped with 503.
+    u32 index = 0;
+    u32 tenant = 0;
+    while (now > QUEUE_WAIT_US && api_.admission().expired(now - QUEUE_WAIT_US, index, tenant)) {
+      ConnectionSlot& slot = connection_slots[index];
+      slot.admitted_tenant = 0;
+      gateway::Response response;
+      api_.queue_timeout(response);
+      answer_now(slot, response, now);
+    }
     for (auto& slot : connection_slots) {
       if (slot.stage == ConnectionSlot::Stage::Reading) {
         gateway::Event event = slot.assembler.check_deadline(now);

@@ -72,10 +72,11 @@ bool parse_configuration(const char* text, usize length, ManagerConfiguration& c
       u64 minimum;
       u64 maximum;
     } const keys[] = {
-        {"tenant_memory", &parsed.share.memory_bytes, true, 1ull << 20, u64{1} << 40},
+        {"tenant_memory", &parsed.share.memory_bytes, true, 0, u64{1} << 40},  // 0: the whole pool.
         {"tenant_storage", &parsed.share.storage_bytes, true, 64ull << 10, u64{1} << 40},
         {"tenant_invocations", &parsed.share.invocations, false, 1, 64},
-        {"tenant_functions", &parsed.share.functions, false, 1, 4096},
+        {"tenant_functions", &parsed.share.functions, false, 1, 1u << 20},
+        {"tenants", &parsed.share.tenants, false, 1, 1u << 20},
         {"nested_budget", &parsed.share.nested_budget, false, 0, 1u << 20},
         {"reserve", &parsed.reserve_bytes, true, 4ull << 20, u64{1} << 40},
     };
@@ -85,13 +86,13 @@ bool parse_configuration(const char* text, usize length, ManagerConfiguration& c
       known = true;
       u64 value = 0;
       if (!parse_number(value_text, value_length, key.size, value) || value < key.minimum || value > key.maximum) {
-        error = "a value out of range (docs/CONTAINERS.md, Tenant shares)";
+        error = "a value out of range (docs/CONTAINERS.md, The pool and tenant quotas)";
         return false;
       }
       *key.field = value;
     }
     if (!known) {
-      error = "an unknown word (docs/CONTAINERS.md, Tenant shares)";
+      error = "an unknown word (docs/CONTAINERS.md, The pool and tenant quotas)";
       return false;
     }
   }

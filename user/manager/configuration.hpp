@@ -1,4 +1,4 @@
-// The manager's configuration: the tenant shares and what it keeps for itself, from an optional
+// The manager's configuration: the tenant quotas and what it keeps for itself, from an optional
 // data module (`file=<name>` in its boot configuration, docs/BOOT.md), else the defaults.
 // Invariant: every value is checked before use; a file with an unknown word or a bad value is
 // refused as a whole (the defaults stay) with the reason printed.

@@ -144,25 +144,7 @@ bool config_valid(const FunctionConfig& config, u64 cpu_count) {
          ((config.flags & FUNCTION_FLAG_IMAGE) == 0 || (config.flags & FUNCTION_FLAG_LINUX) != 0);
 }
 
-void release_image(Function& function) {
-  Registry& registry = manager_state().registry;
-  if (function.image != 0) {
-    (void)Capability(function.image).remove();
-    free_global_slot(function.image);
-  }
-  if (function.store_handle != 0) queue_store_close(function.store_handle);
-  function.store_handle = 0;
-  if (TenantAccount* account = registry.account(function.tenant)) {
-    account->storage_in_use -= function.image_cost;
-    registry.close_if_idle(*account);
-  }
-  function.image = 0;
-  function.image_cost = 0;
-  function.segment_count = 0;
-  function.removed = false;
-  function.reserved = false;
-  function.live = false;
-}
+void release_image(Function& function) { manager_state().registry.release(function); }
 
 void handle_deploy(Worker& worker, Message& request, Message& answer) { deploy_function(worker, request, answer, nullptr); }
 
@@ -227,8 +209,8 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     return status(answer, STATUS_QUOTA_EXCEEDED, per_invocation);
   }
 
-  // Admission, all under the lock: the name, the tenant's share (taken from the pool for its first
-  // function), its function limit and its storage quota; then an entry, reserved for this deploy.
+  // Admission, all under the lock: the limit against what can ever be admitted, the name, the
+  // tenant's account, its function quota, its storage quota and the pool; then a record, not live.
   Function* function = nullptr;
   {
     LockGuard guard(state.registry.lock());
@@ -236,10 +218,10 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     Status refused = STATUS_OK;
     u64 detail = 0;
     TenantAccount* account = nullptr;
-    if (config.memory_limit_bytes + INVOCATION_OVERHEAD_BYTES > registry.limits().memory_bytes) {
-      // It could never run: one invocation would need more than the tenant's whole share.
-      refused = STATUS_BAD_REQUEST;
-      detail = registry.limits().memory_bytes;
+    if (config.memory_limit_bytes > registry.largest_limit()) {
+      // It could never run: one invocation would need more than the pool (or the tenant's quota).
+      refused = STATUS_LIMIT_TOO_LARGE;
+      detail = registry.largest_limit();
     } else if (registry.find(request.badge, name) != nullptr) {
       refused = STATUS_NAME_TAKEN;
     } else if ((config.flags & FUNCTION_FLAG_LINUX) != 0) {
@@ -253,17 +235,9 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
       account = registry.open_account(request.badge);
       if (account == nullptr) {
         refused = STATUS_NO_TENANT_SHARE;
-        detail = registry.max_tenants();
-      } else if (account->functions >= registry.limits().functions) {
-        refused = STATUS_TENANT_FUNCTION_LIMIT;
-        detail = registry.limits().functions;
-      } else if (cost > registry.limits().storage_bytes - account->storage_in_use) {
-        refused = STATUS_STORAGE_EXCEEDED;
-        detail = registry.limits().storage_bytes;
-      } else if ((function = registry.reserve()) == nullptr) {
-        // Cannot happen: the registry holds every share's functions.
-        refused = STATUS_TENANT_FUNCTION_LIMIT;
-        detail = registry.limits().functions;
+        detail = registry.limits().tenants;
+      } else {
+        refused = registry.create(*account, name, cost, function, detail);
       }
     }
     if (refused != STATUS_OK) {
@@ -271,13 +245,6 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
       unmap_scratch(worker, image_pages);
       return status(answer, refused, detail);
     }
-    function->reserved = true;
-    function->tenant = request.badge;
-    function->image = 0;
-    function->image_cost = cost;
-    for (usize i = 0; i < NAME_BYTES; ++i) function->name[i] = name[i];
-    account->storage_in_use += cost;
-    registry.count_function(*account, true);
   }
 
   // The image: the executable file as it came, nothing else (zero-filled parts are made per
@@ -310,12 +277,18 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   LockGuard guard(state.registry.lock());
   Registry& registry = state.registry;
   TenantAccount* account = registry.account(request.badge);  // Open: this deploy counts in it.
-  if (result == STATUS_OK && shared_tree == nullptr) function->image = slot.value();
+  if (result == STATUS_OK && shared_tree == nullptr) {
+    // The copy is the executable's from now on (freed with it if the deploy fails below).
+    function->executable->memory = slot.value();
+    function->image = slot.value();
+  }
   if (result == STATUS_OK && registry.find(request.badge, name) != nullptr) result = STATUS_NAME_TAKEN;  // Raced.
+  if (result == STATUS_OK && !registry.publish(*function)) result = STATUS_NO_CAPACITY;
   // A shared tree becomes the function's only on success; until then its caller holds it.
   if (result == STATUS_OK && shared_tree != nullptr) {
+    function->executable->memory = shared_tree->memory;
+    function->executable->store_handle = shared_tree->store_handle;
     function->image = shared_tree->memory;
-    function->store_handle = shared_tree->store_handle;
   }
   if (result != STATUS_OK) {
     if (account != nullptr) registry.count_function(*account, false);
@@ -351,8 +324,6 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   seal_version(*function);
   function->invocations = 0;
   function->failures = 0;
-  function->reserved = false;
-  function->live = true;
   status(answer, STATUS_OK);
 }
 
@@ -363,9 +334,9 @@ void handle_remove(Worker&, Message& request, Message& answer) {
   LockGuard guard(state.registry.lock());
   Function* function = state.registry.find(request.badge, name);
   if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
-  function->live = false;
+  state.registry.withdraw(*function);
   if (TenantAccount* account = state.registry.account(request.badge)) state.registry.count_function(*account, false);
-  if (function->users > 0) function->removed = true;  // The last invocation frees the image.
+  if (function->users > 0) function->removed = true;  // The last invocation frees it.
   else release_image(*function);
   status(answer, STATUS_OK);
 }
@@ -377,15 +348,17 @@ void handle_list(Worker&, Message& request, Message& answer) {
   u64 total = 0;
   u64 listed = 0;
   LockGuard guard(state.registry.lock());
-  for (usize i = 0; i < state.registry.capacity(); ++i) {
-    Function& function = state.registry.at(i);
-    if (!function.live || function.tenant != request.badge) continue;
+  // The tenant's own list: a page costs the walk to its first name, never a scan of other tenants.
+  for (Function* function = state.registry.first_function(request.badge); function != nullptr;
+       function = function->next_of_tenant) {
     if (total >= first && listed < LIST_NAMES_PER_REPLY) {
-      pack_name(function.name, &answer.words[2 + listed * NAME_WORDS]);
+      pack_name(function->name, &answer.words[2 + listed * NAME_WORDS]);
       ++listed;
     }
     ++total;
+    if (listed == LIST_NAMES_PER_REPLY) break;
   }
+  if (TenantAccount* account = state.registry.account(request.badge)) total = account->live_functions;
   answer.words[0] = total;
   answer.words[1] = listed;
   answer.set_words(STATUS_OK, 2 + listed * NAME_WORDS);
@@ -429,12 +402,12 @@ void handle_stats(Worker&, Message& request, Message& answer) {
     LockGuard guard(state.registry.lock());
     Registry& registry = state.registry;
     const ShareLimits& limits = registry.limits();
-    stats.reserved_bytes = registry.tenants() * limits.bytes();
+    stats.reserved_bytes = registry.reserved_bytes();
     stats.tenants = registry.tenants();
     stats.running_invocations = registry.running();
     stats.functions = registry.functions();
-    stats.function_capacity = registry.capacity();
-    stats.share_memory_bytes = limits.memory_bytes;
+    stats.function_capacity = limits.functions;
+    stats.share_memory_bytes = registry.memory_quota();
     stats.share_storage_bytes = limits.storage_bytes;
     stats.share_invocations = limits.invocations;
     stats.share_functions = limits.functions;
@@ -444,8 +417,10 @@ void handle_stats(Worker&, Message& request, Message& answer) {
       stats.tenant_storage_in_use = account->storage_in_use;
       stats.tenant_invocations = account->invocations;
       stats.tenant_functions = account->functions;
+      stats.share_functions = registry.function_quota(*account);
+      stats.share_storage_bytes = registry.storage_quota(*account);
     }
-    stats.shares_free = registry.max_tenants() - registry.tenants();
+    stats.shares_free = registry.pool_bytes();
   }
   answer = Message::make(STATUS_OK);
   __builtin_memcpy(answer.words, &stats, sizeof stats);

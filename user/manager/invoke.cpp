@@ -300,12 +300,14 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
       outcome.status = STATUS_NOT_FOUND;
       return outcome;
     }
-    // The tenant's own share pays for the invocation's memory limit; when it is in use, only this
-    // tenant waits (its other invocations hold it), never another.
+    // The invocation's memory limit is reserved now, from the tenant's quota and from the pool:
+    // over its quota only this tenant waits (TENANT_BUSY); a pool that cannot hold it is a
+    // capacity answer (NO_CAPACITY), never the function's own limit.
     memory_limit = function->config.memory_limit_bytes;
     Status admitted = state.registry.begin_invocation(request.tenant, memory_limit, top_level);
     if (admitted != STATUS_OK) {
       outcome.status = admitted;
+      outcome.result.detail = admitted == STATUS_NO_CAPACITY ? memory_limit : 0;  // For the caller's message.
       return outcome;
     }
     ++function->users;
@@ -324,6 +326,13 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     auto factory_slot = slots.take();
     if (!factory_slot) { error = factory_slot.error(); break; }
     auto factory = state.factory.create_factory(factory_slot.value(), config.memory_limit_bytes);
+    if (!factory && factory.error() == Error::QuotaExceeded) {
+      // The manager's own factory, not the function's limit: the pool had no room after all
+      // (what the manager keeps for itself was overrun). Never "memory limit exceeded".
+      outcome.status = STATUS_NO_CAPACITY;
+      outcome.result.detail = config.memory_limit_bytes;
+      break;
+    }
     if (!factory) { error = factory.error(); break; }
     auto task_slot = slots.take();
     auto events_slot = slots.take();

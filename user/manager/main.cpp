@@ -21,7 +21,9 @@ constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
 Worker workers[MAX_WORKERS];
 alignas(8) u8 worker_slot_storage[MAX_WORKERS][sizeof(SlotAllocator)];
 alignas(8) u8 global_slot_storage[sizeof(SlotAllocator)];
+// The registry's arena: a window of address space that its records grow into (arena.hpp).
 constexpr u64 REGISTRY_ADDRESS = 0x0000600000000000;
+constexpr u64 REGISTRY_SPAN = 1ull << 36;
 // The Linux personality's image, prepared at the first Linux deploy from the memory kept.
 constexpr u64 PERSONALITY_BOUND_BYTES = 4ull << 20;
 
@@ -47,6 +49,7 @@ void serve(u64 argument) {
       case STATS: handle_stats(worker, request, answer); break;
       case CONFIGURE: handle_configure(worker, request, answer); break;
       case DEPLOY_IMAGE: handle_deploy_image(worker, request, answer); break;
+      case SET_TENANT_QUOTA: handle_set_tenant_quota(worker, request, answer); break;
       default: answer = Message::make(STATUS_BAD_REQUEST); break;
     }
     // Capabilities that came with the request are the client's: drop our copies.
@@ -85,18 +88,6 @@ Result<void> start_worker(usize index, u64 cpu, u64 first_slot) {
   return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * 4096, serve, index);
 }
 
-// The registry's table: `capacity` entries in memory of the manager's own, mapped once.
-Result<Function*> create_registry_table(usize capacity) {
-  Manager& state = manager_state();
-  u64 pages = (capacity * sizeof(Function) + 4095) / 4096;
-  u64 slot = TRY(allocate_global_slot());
-  Memory table = TRY(state.factory.create_memory(slot, pages));
-  TRY_VOID(state.self.map(table, 0, REGISTRY_ADDRESS, pages, abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write)));
-  auto* functions = reinterpret_cast<Function*>(REGISTRY_ADDRESS);
-  for (usize index = 0; index < capacity; ++index) new (&functions[index]) Function();
-  return functions;
-}
-
 }  // namespace
 }  // namespace manager
 
@@ -107,33 +98,19 @@ extern "C" void metteagle_main(sys::u64) {
   state.cpu_count = self.cpu_count == 0 ? 1 : self.cpu_count;
   state.tsc_hertz = self.tsc_hertz;
 
-  // The pool: the factory's quota but what the manager keeps for itself. It is divided into equal
-  // tenant shares; workers are enough for every share's concurrent invocations (plus one for the
-  // other requests), and the registry holds every share's functions.
+  // The pool: the factory's quota (the root task sizes it from the guest's memory, docs/BOOT.md)
+  // but what the manager keeps for itself. Running invocations reserve their memory limits from
+  // it and deployed functions their storage; each tenant's quotas bound its part. There are enough
+  // workers for several tenants' concurrent invocations; the registry grows as functions come.
   ManagerConfiguration configuration = read_configuration(state.console);
   auto quota = state.factory.info();
   u64 quota_bytes = quota ? quota.value().quota_bytes : 0;
   state.pool_bytes = quota_bytes > configuration.reserve_bytes ? quota_bytes - configuration.reserve_bytes : 0;
   ShareLimits limits = configuration.share;
-  u64 max_tenants = state.pool_bytes / limits.bytes();
-  if (max_tenants > MAX_TENANT_ACCOUNTS) max_tenants = MAX_TENANT_ACCOUNTS;
-  usize worker_count = state.cpu_count * 2;
-  if (worker_count < max_tenants * limits.invocations + 1) worker_count = max_tenants * limits.invocations + 1;
-  if (worker_count > MAX_WORKERS) worker_count = MAX_WORKERS;
+  usize worker_count = MAX_WORKERS;
   u64 first_worker_slot = MANAGER_SLOTS - worker_count * WORKER_SLOTS;
   state.global_slots = new (global_slot_storage) SlotAllocator(GLOBAL_FIRST_SLOT, first_worker_slot);
-  // Global slots the manager uses itself: worker stacks and threads, the personality's segments,
-  // the registry's table; every other one can hold a function's image.
-  u64 own_slots = 2 * worker_count + 4 + 1 + 8;
-  u64 per_tenant = max_tenants == 0 ? 0 : (first_worker_slot - GLOBAL_FIRST_SLOT - own_slots) / max_tenants;
-  if (limits.functions == 0 || limits.functions > per_tenant) limits.functions = per_tenant;
-  usize capacity = limits.functions * max_tenants;
-  auto table = create_registry_table(capacity);
-  if (!table) {
-    printf(state.console, "manager: no memory for a registry of %zu functions: %s\n", capacity, error_name(table.error()));
-    capacity = 0;
-  }
-  state.registry.configure(table ? table.value() : nullptr, capacity, limits, max_tenants);
+  state.registry.configure(REGISTRY_ADDRESS, REGISTRY_SPAN, limits, state.pool_bytes);
 
   for (usize index = worker_count; index-- > 0;) {
     auto started = start_worker(index, index % state.cpu_count, first_worker_slot + index * WORKER_SLOTS);
@@ -145,12 +122,13 @@ extern "C" void metteagle_main(sys::u64) {
   auto after = state.factory.info();
   u64 own_bytes = after ? after.value().used_bytes : 0;
   printf(state.console,
-         "manager: serving with %zu workers on %lu CPUs; %lu tenant shares of %lu MiB memory + %lu MiB storage, "
-         "%lu invocations, %lu functions; own use %lu KiB of %lu MiB kept\n",
-         worker_count, state.cpu_count, max_tenants, limits.memory_bytes >> 20, limits.storage_bytes >> 20,
-         limits.invocations, limits.functions, own_bytes >> 10, configuration.reserve_bytes >> 20);
+         "manager: serving with %zu workers on %lu CPUs; a pool of %lu MiB; per tenant %lu MiB memory, %lu MiB "
+         "storage, %lu invocations, %lu functions; own use %lu KiB of %lu MiB kept\n",
+         worker_count, state.cpu_count, state.pool_bytes >> 20, state.registry.memory_quota() >> 20,
+         limits.storage_bytes >> 20, limits.invocations, limits.functions, own_bytes >> 10,
+         configuration.reserve_bytes >> 20);
   if (own_bytes + PERSONALITY_BOUND_BYTES > configuration.reserve_bytes)
-    printf(state.console, "manager: warning: its own use exceeds what it keeps; shares may not be honoured\n");
+    printf(state.console, "manager: warning: its own use exceeds what it keeps; reservations may not be honoured\n");
   (void)Thread(MANAGER_THREAD).configure(WORKER_PRIORITY, 0, abi::NULL_SELECTOR);
   serve(0);
 }

@@ -37,7 +37,7 @@ struct Manager {
   SpinLock slots_lock;
   sys::SlotAllocator* global_slots = nullptr;  // [GLOBAL_FIRST_SLOT, first worker slot), set at boot.
   u64 next_invocation_id = 1;  // Under slots_lock.
-  u64 pool_bytes = 0;          // What tenants' shares may take from the factory (set at boot).
+  u64 pool_bytes = 0;          // What invocations and storage may reserve from the factory (set at boot).
 };
 
 struct Worker {
@@ -71,6 +71,7 @@ void handle_list(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_describe(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_stats(Worker& worker, sys::Message& request, sys::Message& answer);
 void handle_configure(Worker& worker, sys::Message& request, sys::Message& answer);
+void handle_set_tenant_quota(Worker& worker, sys::Message& request, sys::Message& answer);  // admission.cpp
 
 // A configuration DEPLOY and CONFIGURE accept (deploy.cpp); cpu_count: CPUs online.
 bool config_valid(const FunctionConfig& config, u64 cpu_count);
@@ -95,7 +96,8 @@ void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer
 void queue_store_close(u64 handle);  // Registry lock held.
 void close_queued_store_handles(Worker& worker);
 
-// Frees a function's image (its Memory capabilities and template mappings); registry lock held.
+// Frees a function that is neither live nor in use: its record, and its executable with the last
+// reference (Registry::release); registry lock held.
 void release_image(Function& function);
 
 }  // namespace manager

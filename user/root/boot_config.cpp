@@ -154,10 +154,19 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
         config.capability_slots > MAX_CAPABILITY_SLOTS)
       return fail(error, "slots must be a number from 128 to 4096", line, word);
   } else if (starts_with(word, "factory=", value)) {
-    if (config.factory_quota != 0) return fail(error, "'factory=' given twice", line, word);
-    if (!parse_size(value, config.factory_quota) || config.factory_quota == 0 ||
-        config.factory_quota > MAX_FACTORY_QUOTA)
-      return fail(error, "factory quota must be a size such as 65536, 64K, 1M or 1G, at most 1024G", line, word);
+    if (config.factory_quota != 0 || config.factory_percent != 0) return fail(error, "'factory=' given twice", line, word);
+    if (value.length > 1 && value.start[value.length - 1] == '%') {
+      // A share of the memory free when the root starts the program (the manager's pool follows
+      // the guest's memory instead of a constant).
+      --value.length;
+      if (!parse_number(value, config.factory_percent) || config.factory_percent < 1 ||
+          config.factory_percent > MAX_FACTORY_PERCENT)
+        return fail(error, "a factory share must be a percentage from 1% to 90%", line, word);
+    } else if (!parse_size(value, config.factory_quota) || config.factory_quota == 0 ||
+               config.factory_quota > MAX_FACTORY_QUOTA) {
+      return fail(error, "factory quota must be a size such as 65536, 64K, 1M or 1G (at most 1024G), or a percentage",
+                  line, word);
+    }
   } else if (equals(word, "data")) {
     if (config.is_data) return fail(error, "'data' given twice", line, word);
     config.is_data = true;
@@ -226,7 +235,7 @@ bool parse_boot_config(const char* line, ProgramConfig& config, ConfigError& err
     error = ConfigError{"the command line is empty", 0};
     return false;
   }
-  if (config.factory_observe && config.factory_quota == 0) {
+  if (config.factory_observe && config.factory_quota == 0 && config.factory_percent == 0) {
     error = ConfigError{"'observe' is a right of the factory: it needs factory=<size>", 0};
     return false;
   }

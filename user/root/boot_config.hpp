@@ -20,6 +20,7 @@ constexpr u64 DEFAULT_CAPABILITY_SLOTS = 256;
 constexpr u64 MIN_CAPABILITY_SLOTS = 128;
 constexpr u64 MAX_CAPABILITY_SLOTS = 4096;
 constexpr u64 MAX_FACTORY_QUOTA = u64{1} << 40;
+constexpr u64 MAX_FACTORY_PERCENT = 90;
 
 struct EndpointGrant {
   char name[MAX_NAME_LENGTH + 1];
@@ -35,7 +36,8 @@ struct ProgramConfig {
   bool give_console;
   u32 console_rights;   // DebugConsoleRight bits, when give_console.
   bool give_platform;   // The Platform capability (right Devices): device memory, I/O ports, IRQs.
-  u64 factory_quota;    // Bytes; 0 = no factory.
+  u64 factory_quota;    // Bytes; 0 = no factory (unless factory_percent).
+  u64 factory_percent;  // `factory=<n>%`: n% of the memory free when the program starts; 0 = none.
   bool factory_observe; // `observe`: the factory also has Observe (the machine's free memory).
   usize endpoint_count;
   EndpointGrant endpoints[MAX_PROGRAM_ENDPOINTS];

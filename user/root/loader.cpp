@@ -110,10 +110,20 @@ bool give_capabilities(const ProgramConfig& config, const ProgramImage& image, T
   if (config.give_thread &&
       !give(child, thread.selector(), SELF_THREAD, CHILD_THREAD_RIGHTS, "give the thread", failure))
     return false;
-  if (config.factory_quota != 0) {
+  if (config.factory_quota != 0 || config.factory_percent != 0) {
+    u64 quota = config.factory_quota;
+    if (config.factory_percent != 0) {
+      // A share of what is free now: the root factory's room, or the machine's free memory when
+      // that is less (the kernel's own use comes from there too).
+      auto info = context.factory.info();
+      if (!info.ok()) return fail(failure, "read the root factory's quota", info.error());
+      u64 free = info->quota_bytes - info->used_bytes;
+      if (info->machine_free_bytes != 0 && info->machine_free_bytes < free) free = info->machine_free_bytes;
+      quota = free / 100 * config.factory_percent & ~u64{PAGE_SIZE - 1};
+    }
     auto slot = created.allocate(true);
     if (!slot.ok()) return fail(failure, "allocate a slot for the factory", slot.error());
-    auto factory = context.factory.create_factory(slot.value(), config.factory_quota);
+    auto factory = context.factory.create_factory(slot.value(), quota);
     if (!factory.ok()) return fail(failure, "create the factory", factory.error());
     u32 rights = CHILD_FACTORY_RIGHTS | (config.factory_observe ? abi::rights_of(abi::FactoryRight::Observe) : 0);
     if (!give(child, slot.value(), OWN_FACTORY, rights, "give the factory", failure)) return false;

@@ -33,7 +33,7 @@ void report_started(Console console, u64 number, const root::ProgramConfig& conf
   printf(console, "root: started %s (module %lu, %s): entry %#lx, %zu segments, %zu endpoints%s%s%s%s%s\n", config.name,
          number, config.path, report.entry, report.segment_count, config.endpoint_count,
          config.give_task ? ", task" : "", config.give_thread ? ", thread" : "",
-         config.factory_quota != 0 ? ", factory" : "", config.give_console ? ", console" : "",
+         config.factory_quota != 0 || config.factory_percent != 0 ? ", factory" : "", config.give_console ? ", console" : "",
          config.give_file ? ", file" : "");
 }
 

@@ -80,6 +80,21 @@ TEST(BootConfig, Sizes) {
   EXPECT_EQ(parse_ok("p factory=2G").factory_quota, 2ull << 30);
 }
 
+// factory=<n>%: a share of the memory free at start (the manager's pool follows the guest's memory).
+TEST(BootConfig, FactoryPercentages) {
+  ProgramConfig config = parse_ok("p observe factory=33%");
+  EXPECT_EQ(config.factory_percent, 33u);
+  EXPECT_EQ(config.factory_quota, 0u);
+  EXPECT_TRUE(config.factory_observe);
+  EXPECT_EQ(parse_ok("p factory=1%").factory_percent, 1u);
+  EXPECT_EQ(parse_ok("p factory=90%").factory_percent, 90u);
+  for (const char* bad : {"p factory=0%", "p factory=91%", "p factory=%", "p factory=5%%", "p factory=10% factory=1M",
+                          "p factory=1M factory=10%"}) {
+    ConfigError error = parse_error(bad);
+    EXPECT_NE(error.reason, nullptr) << bad;
+  }
+}
+
 TEST(BootConfig, ExtraSpacesAreIgnored) {
   ProgramConfig config = parse_ok("  p   task\tthread  ");
   EXPECT_STREQ(config.path, "p");

@@ -709,7 +709,9 @@ void big_bss_counts_against_its_own_limit(Case& test) {
   DEPLOY("big_bss", "big_bss", config_with(43 * MEBIBYTE));
   manager::ManagerStats deployed = stats_now(test);
   u64 pages = (image->size + PAGE_SIZE - 1) / PAGE_SIZE;
-  EXPECT_EQ(deployed.tenant_storage_in_use - start.tenant_storage_in_use, (pages + 1) * PAGE_SIZE);
+  EXPECT_EQ(deployed.tenant_storage_in_use - start.tenant_storage_in_use,
+            (pages + 1) * PAGE_SIZE + manager::FUNCTION_RECORD_BYTES);
+  // The record comes from the registry's arena (already mapped), the executable from the pool.
   EXPECT(start.pool_free_bytes - deployed.pool_free_bytes <= (pages + 1) * PAGE_SIZE);
   REQUIRE(ask_tenant_b(SYNC_DEPLOY_ECHO).status == manager::STATUS_OK);
   EXPECT_TENANT_B_ANSWERS();
@@ -721,40 +723,163 @@ void big_bss_counts_against_its_own_limit(Case& test) {
   EXPECT_EQ(stats_now(test).pool_free_bytes, start.pool_free_bytes);
 }
 
-// Finding 8: the registry holds every share's functions; a tenant at its own function limit gets
-// TENANT_FUNCTION_LIMIT (word 0 = the limit), and tenant B still deploys.
-void function_limit_is_per_tenant(Case& test) {
+// ---- Issue 14: per-tenant function quotas and a table that grows ------------------------------
+
+bool same_text(const char* a, const char* b) {
+  for (; *a != '\0' && *a == *b; ++a, ++b) {}
+  return *a == *b;
+}
+
+// SET_TENANT_QUOTA: the caller lowers its own quotas (0: the manager's).
+Reply set_tenant_quota(u64 functions, u64 storage_bytes) {
+  Message request;
+  request.words[0] = functions;
+  request.words[1] = storage_bytes;
+  request.set_words(manager::SET_TENANT_QUOTA, 2);
+  return client().call(request);
+}
+
+// CONFIGURE_CREATE of `name` from `source`'s executable, with `config`, no arguments or environment.
+Reply configure_from(const char* name, const char* source, const FunctionConfig& config) {
+  Message request;
+  manager::pack_name(name, request.words);
+  manager::pack_name(source, &request.words[4]);
+  __builtin_memcpy(&request.words[8], &config, sizeof config);
+  request.words[15] = manager::CONFIGURE_CREATE;
+  request.set_words(manager::CONFIGURE, manager::CONFIGURE_TEXT_FIRST_WORD);
+  return client().call(request);
+}
+
+// A tenant that lowered its function quota to five more than it has deploys exactly those five;
+// the sixth is TENANT_FUNCTION_LIMIT (word 0 = its quota) while tenant B still deploys and runs;
+// the quota goes back to the manager's (10,000) and everything taken is given back.
+void function_quota_is_per_tenant(Case& test) {
   const FunctionImage* empty = image_of("empty");
   REQUIRE(empty != nullptr);
   manager::ManagerStats start = stats_now(test);
-  EXPECT(start.share_functions >= 500);
-  EXPECT_EQ(start.function_capacity, start.share_functions * (start.tenants + start.shares_free));
-  u64 added = start.share_functions - start.tenant_functions;
+  EXPECT_EQ(start.share_functions, 10000);
+  u64 quota = start.tenant_functions + 5;
+  EXPECT_STATUS(set_tenant_quota(quota, 0), manager::STATUS_OK);
+  EXPECT_EQ(stats_now(test).share_functions, quota);
+  // A client cannot raise its quota above the manager's.
+  EXPECT_STATUS(set_tenant_quota(1'000'000, 0), manager::STATUS_OK);
+  EXPECT_EQ(stats_now(test).share_functions, 10000);
+  EXPECT_STATUS(set_tenant_quota(quota, 0), manager::STATUS_OK);
   char name[16];
-  for (u64 index = 0; index < added; ++index) {
-    klib::format_to_buffer(name, sizeof name, "f%lu", index);
-    Reply reply = client().deploy(name, empty->bytes, empty->size, manager::DEFAULT_CONFIG);
-    if (reply.status != manager::STATUS_OK) {
-      test.fail(__FILE__, __LINE__, "deploy %lu of %lu gave %s (word 0 %lu)", index + 1, added, status_name(reply.status),
-                reply.words[0]);
-      added = index;
-      break;
-    }
+  for (u64 index = 0; index < 5; ++index) {
+    klib::format_to_buffer(name, sizeof name, "q%lu", index);
+    EXPECT_STATUS(client().deploy(name, empty->bytes, empty->size, manager::DEFAULT_CONFIG), manager::STATUS_OK);
   }
   Reply over = client().deploy("one-too-many", empty->bytes, empty->size, manager::DEFAULT_CONFIG);
   EXPECT_STATUS(over, manager::STATUS_TENANT_FUNCTION_LIMIT);
-  EXPECT_EQ(over.words[0], start.share_functions);
-  EXPECT_EQ(stats_now(test).tenant_functions, start.share_functions);
+  EXPECT_EQ(over.words[0], quota);
+  EXPECT_STATUS(configure_from("one-too-many", "q0", manager::DEFAULT_CONFIG), manager::STATUS_TENANT_FUNCTION_LIMIT);
+  EXPECT_STATUS(client().describe("one-too-many"), manager::STATUS_NOT_FOUND);
+  EXPECT_EQ(stats_now(test).tenant_functions, quota);
   EXPECT_EQ(ask_tenant_b(SYNC_DEPLOY_ECHO).status, manager::STATUS_OK);
   EXPECT_TENANT_B_ANSWERS();
   EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
-  for (u64 index = 0; index < added; ++index) {
-    klib::format_to_buffer(name, sizeof name, "f%lu", index);
+  for (u64 index = 0; index < 5; ++index) {
+    klib::format_to_buffer(name, sizeof name, "q%lu", index);
     EXPECT_STATUS(client().remove(name), manager::STATUS_OK);
   }
+  EXPECT_STATUS(set_tenant_quota(0, 0), manager::STATUS_OK);
+  manager::ManagerStats end = stats_now(test);
+  EXPECT_EQ(end.share_functions, 10000);
+  EXPECT_EQ(end.tenant_functions, start.tenant_functions);
+  EXPECT_EQ(end.tenant_storage_in_use, start.tenant_storage_in_use);
+  EXPECT_EQ(end.reserved_bytes, start.reserved_bytes);
+}
+
+// 10,000 functions of one tenant (its whole default quota): one deployed echo and 9,999 made
+// from it with CONFIGURE (they share its executable: one capability slot, one copy); the next one
+// is TENANT_FUNCTION_LIMIT with word 0 = 10,000; all are listed page by page in order, some
+// described and invoked; tenant B is served meanwhile; removing them gives every byte back.
+void ten_thousand_functions(Case& test) {
+  constexpr u64 COUNT = 9999;  // With `base`, the tenant's 10,000.
+  manager::ManagerStats start = stats_now(test);
+  REQUIRE(start.tenant_functions == 0);  // The scale boot runs this case alone.
+  EXPECT_EQ(start.share_functions, COUNT + 1);
+  FunctionConfig small = config_with(MEBIBYTE);
+  DEPLOY("base", "echo", small);
+  u64 begun = read_tsc();
+  char name[16];
+  u64 made = 0;
+  for (; made < COUNT; ++made) {
+    klib::format_to_buffer(name, sizeof name, "n%lu", made);
+    Reply reply = configure_from(name, "base", small);
+    if ((made + 1) % 2500 == 0)
+      printf(console(), "# %lu functions configured in %lu ms\n", made + 1, nanoseconds_since(begun) / 1'000'000);
+    if (reply.status != manager::STATUS_OK) {
+      test.fail(__FILE__, __LINE__, "configure %s gave %s (word 0 %lu)", name, status_name(reply.status), reply.words[0]);
+      break;
+    }
+  }
+  u64 configure_ms = nanoseconds_since(begun) / 1'000'000;
+  Reply over = configure_from("one-too-many", "base", small);
+  EXPECT_STATUS(over, manager::STATUS_TENANT_FUNCTION_LIMIT);
+  EXPECT_EQ(over.words[0], COUNT + 1);
+  manager::ManagerStats full = stats_now(test);
+  EXPECT_EQ(full.tenant_functions, start.tenant_functions + 1 + COUNT);
+  EXPECT_EQ(full.functions, start.functions + 1 + COUNT);
+  // Every page of LIST, in the order the functions went live: base, n0, n1, ...
+  begun = read_tsc();
+  u64 seen = 0;
+  u64 wrong = 0;
+  for (u64 first = start.tenant_functions; first < full.tenant_functions;) {
+    Reply page = client().list(first);
+    if (page.status != manager::STATUS_OK || page.words[0] != full.tenant_functions || page.words[1] == 0) {
+      test.fail(__FILE__, __LINE__, "LIST %lu gave %s, total %lu, %lu names", first, status_name(page.status),
+                page.words[0], page.words[1]);
+      break;
+    }
+    for (u64 index = 0; index < page.words[1]; ++index) {
+      char listed[manager::NAME_BYTES + 1] = {};
+      __builtin_memcpy(listed, &page.words[2 + index * manager::NAME_WORDS], manager::NAME_BYTES);
+      u64 position = first + index - start.tenant_functions;
+      if (position == 0) klib::format_to_buffer(name, sizeof name, "base");
+      else klib::format_to_buffer(name, sizeof name, "n%lu", position - 1);
+      if (!same_text(listed, name)) ++wrong;
+      ++seen;
+    }
+    first += page.words[1];
+  }
+  u64 list_ms = nanoseconds_since(begun) / 1'000'000;
+  EXPECT_EQ(seen, COUNT + 1);
+  EXPECT_EQ(wrong, 0);
+  for (u64 index : {u64{0}, u64{4999}, COUNT - 1}) {
+    klib::format_to_buffer(name, sizeof name, "n%lu", index);
+    Reply described = client().describe(name);
+    EXPECT_STATUS(described, manager::STATUS_OK);
+    char source[manager::NAME_BYTES + 1] = {};
+    __builtin_memcpy(source, &described.words[15], manager::NAME_BYTES);
+    EXPECT(same_text(source, "base"));
+    EXPECT_EQ(described.words[1], MEBIBYTE);
+    Reply invoked = client().invoke(name, name);
+    EXPECT_STATUS(invoked, manager::STATUS_OK);
+    EXPECT_OUTPUT(invoked, name);
+  }
+  EXPECT_EQ(ask_tenant_b(SYNC_DEPLOY_ECHO).status, manager::STATUS_OK);
+  EXPECT_TENANT_B_ANSWERS();
+  EXPECT_EQ(ask_tenant_b(SYNC_REMOVE_ECHO).status, manager::STATUS_OK);
+  begun = read_tsc();
+  for (u64 index = 0; index < made; ++index) {
+    klib::format_to_buffer(name, sizeof name, "n%lu", index);
+    Reply removed = client().remove(name);
+    if (removed.status != manager::STATUS_OK) {
+      test.fail(__FILE__, __LINE__, "remove %s gave %s", name, status_name(removed.status));
+      break;
+    }
+  }
+  u64 remove_ms = nanoseconds_since(begun) / 1'000'000;
+  EXPECT_STATUS(client().remove("base"), manager::STATUS_OK);
   manager::ManagerStats end = stats_now(test);
   EXPECT_EQ(end.tenant_functions, start.tenant_functions);
-  EXPECT_EQ(end.pool_free_bytes, start.pool_free_bytes);
+  EXPECT_EQ(end.functions, start.functions);
+  EXPECT_EQ(end.tenant_storage_in_use, start.tenant_storage_in_use);
+  EXPECT_EQ(end.reserved_bytes, start.reserved_bytes);
+  printf(console(), "# 10,000 functions: 9,999 configures %lu ms, 667 lists %lu ms, removes %lu ms\n",
+         configure_ms, list_ms, remove_ms);
 }
 
 // ---- Tenants -------------------------------------------------------------------------------------
@@ -815,8 +940,21 @@ const test::TestEntry TESTS[] = {
     {"nested_fan_out_ends_at_its_deadline", nested_fan_out_ends_at_its_deadline},
     {"tenant_share_starves_only_its_owner", tenant_share_starves_only_its_owner},
     {"big_bss_counts_against_its_own_limit", big_bss_counts_against_its_own_limit},
-    {"function_limit_is_per_tenant", function_limit_is_per_tenant},
+    {"function_quota_is_per_tenant", function_quota_is_per_tenant},
 };
+
+// The scale case runs in a boot of its own (scenario_containers_scale: a data module saying
+// "scale"), as it takes minutes under TCG on a loaded host.
+const test::TestEntry SCALE_TESTS[] = {
+    {"ten_thousand_functions", ten_thousand_functions},
+};
+
+// True when the boot file (a data module, docs/BOOT.md) starts with "scale".
+bool scale_run() {
+  char text[8] = {};
+  if (!Memory(BOOT_FILE).read(0, text, 5).ok()) return false;
+  return text[0] == 's' && text[1] == 'c' && text[2] == 'a' && text[3] == 'l' && text[4] == 'e';
+}
 
 }  // namespace
 
@@ -825,6 +963,11 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     printf(console(), "# container_tests: needs endpoints manager and sync, got %lu\n0 passed, 1 failed\n",
            endpoint_count);
     (void)console().exit(0x11);
+    exit_thread();
+  }
+  if (scale_run()) {
+    printf(console(), "# container_tests: the scale case\n");
+    test::run_all(console(), SCALE_TESTS, sizeof SCALE_TESTS / sizeof SCALE_TESTS[0]);
     exit_thread();
   }
   printf(console(), "# container_tests: %zu cases, %lu function images\n", sizeof TESTS / sizeof TESTS[0],

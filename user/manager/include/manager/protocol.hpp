@@ -67,6 +67,12 @@ enum Request : u32 {
   // same KEY), from word 30 the argument strings then the environment strings (each
   // NUL-terminated). The image's tree is opened in the store and shared, never copied.
   DEPLOY_IMAGE = 12,
+  // Lowers the caller's own quotas below the manager's (a front door gives each API key its
+  // own): words 0 functions, 1 storage bytes (0: the manager's value). Never raises them. It
+  // applies to a tenant that has an account (a function, stored bytes or a running invocation)
+  // and goes with the account, so a client sends it before each DEPLOY, CONFIGURE and
+  // DEPLOY_IMAGE; the first function of a tenant is admitted by the manager's quotas. Always OK.
+  SET_TENANT_QUOTA = 13,
 };
 enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
 constexpr u64 CONFIGURE_TEXT_FIRST_WORD = 18;
@@ -117,6 +123,12 @@ enum Status : u32 {
   STATUS_OUT_OF_MEMORY = 18,     // The machine had no physical memory left (not a quota).
   STATUS_NO_SUCH_IMAGE = 19,     // DEPLOY_IMAGE: the tenant has no image of that reference (word 0:
                                  // the store's status; 0 = NOT_FOUND, else the store failed).
+  STATUS_NO_CAPACITY = 20,       // INVOKE: the manager's pool cannot reserve the function's memory
+                                 // limit now (word 0 of the reply's detail, word 7: the limit in
+                                 // bytes); retry later. DEPLOY: the pool cannot hold the function
+                                 // now, or no capability slot is left for another executable.
+  STATUS_LIMIT_TOO_LARGE = 21,   // DEPLOY, CONFIGURE: the memory limit can never be admitted (word
+                                 // 0: the largest limit that can, in bytes).
 };
 
 constexpr const char* status_name(u64 status) {
@@ -124,38 +136,44 @@ constexpr const char* status_name(u64 status) {
                                    "BAD_EXECUTABLE", "BUSY",        "CRASHED",        "TIMEOUT",
                                    "QUOTA_EXCEEDED", "OUTPUT_TOO_LARGE", "FAILED",    "INTERNAL_ERROR",
                                    "TOO_DEEP",  "TOO_MANY_CALLS",   "TENANT_BUSY",    "TENANT_FUNCTION_LIMIT",
-                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY", "NO_SUCH_IMAGE"};
+                                   "STORAGE_EXCEEDED", "NO_TENANT_SHARE", "OUT_OF_MEMORY", "NO_SUCH_IMAGE",
+                                   "NO_CAPACITY", "LIMIT_TOO_LARGE"};
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
 
-// Reply words of STATS. The pool is what the manager's own factory has; a tenant's share (memory
-// reservation plus storage) is taken from it when the tenant deploys its first function and goes
-// back when its last function is removed and nothing of it runs.
+// Reply words of STATS. The pool is what the manager's factory has but what it keeps for itself;
+// running invocations reserve their memory limits from it and deployed functions their storage
+// (docs/CONTAINERS.md, "The pool and tenant quotas"). The layout is unchanged from the time of
+// equal tenant shares; the fields that named a share now name each tenant's quota.
 struct ManagerStats {
   u64 pool_free_bytes;        // The manager factory's quota not in use (the kernel's figure).
-  u64 reserved_bytes;         // Shares taken by tenants.
-  u64 tenants;                // Tenants holding a share.
+  u64 reserved_bytes;         // The pool reserved now: running invocations' limits plus storage.
+  u64 tenants;                // Tenants the manager holds an account for.
   u64 running_invocations;    // Invocations running now, nested ones included.
   u64 functions;              // Deployed functions of every tenant.
-  u64 function_capacity;      // What the registry holds.
-  u64 share_memory_bytes;     // Each tenant's memory reservation (sum of running memory limits).
-  u64 share_storage_bytes;    // Each tenant's storage quota (deployed executables).
+  u64 function_capacity;      // Each tenant's function quota (the table itself grows).
+  u64 share_memory_bytes;     // Each tenant's memory quota (sum of its running memory limits).
+  u64 share_storage_bytes;    // Each tenant's storage quota (executables and function records).
   u64 share_invocations;      // Each tenant's concurrent top-level invocations.
   u64 share_functions;        // Each tenant's functions.
   u64 nested_budget;          // Nested invocations per top-level invocation, all depths.
   u64 tenant_memory_in_use;   // The caller's own figures: memory limits of its running invocations,
-  u64 tenant_storage_in_use;  // bytes its executables take,
+  u64 tenant_storage_in_use;  // bytes its executables and records take,
   u64 tenant_invocations;     // its top-level invocations running,
   u64 tenant_functions;       // and its functions.
-  u64 shares_free;            // Shares the pool can still give to new tenants.
+  u64 shares_free;            // The pool's bytes (what invocations and storage may reserve in all).
   u64 machine_free_bytes;     // Physical memory the kernel has free (0 unless the manager may see it).
   u64 kernel_heap_used_bytes; // Bytes in live kernel heap objects (same condition).
   u64 kernel_heap_bytes;      // Bytes of pages the kernel heap holds (same condition).
 };
 constexpr u64 STATS_WORDS = sizeof(ManagerStats) / 8;
-// A running invocation takes its memory limit plus this from its tenant's memory share: the
-// kernel object of the invocation's own factory, charged to the manager's pool.
+// A running invocation reserves its memory limit plus this from the pool (and its tenant's memory
+// quota): the kernel object of the invocation's own factory, charged to the manager's factory.
 constexpr u64 INVOCATION_OVERHEAD_BYTES = 4096;
+// What each function (its record in the manager's registry) costs its tenant's storage quota and
+// the pool, beside its executable (charged once to the function that deployed it; CONFIGURE's
+// functions share their source's).
+constexpr u64 FUNCTION_RECORD_BYTES = 2048;
 
 // A function's configuration, as seven message words.
 struct FunctionConfig {
