@@ -739,6 +739,10 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   response.body = text.data();
   response.body_length = text.size();
   if (following) {
+    if (!shared_.follows.try_enter(tenant)) {
+      error(response, 429, "too many log streams: this API key's tenant may follow 4 at a time");
+      return add_text_header(response, "Retry-After: 10\r\n");
+    }
     response.follow = true;
     response.follow_tenant = tenant;
     __builtin_memcpy(response.follow_name, text_name, sizeof text_name);

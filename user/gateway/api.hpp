@@ -163,6 +163,7 @@ struct GatewayShared {
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
   FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
+  FollowStreams follows;  // Open /system/logs?follow=true streams per tenant.
   RecordIndex records;  // The current record in the image store of each deployed function.
   RecordIndex secrets;  // The current blob in the image store of each tenant's secret.
 };
@@ -205,6 +206,8 @@ class Gateway final : public RequestPolicy {
   void follow_logs(u32 tenant, const char* name, u64& after, Buffer& output) const {
     shared_.logs.render_after(tenant, name, after, output);
   }
+  // A follow stream answered (Response::follow) has ended, or was never started (HEAD).
+  void end_follow(u32 tenant) { shared_.follows.leave(tenant); }
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);

@@ -140,6 +140,32 @@ void FunctionLogs::forget(u32 tenant, const char* name) {
     if (line.used && same_name(line.name, name)) line = Line{};
 }
 
+bool FollowStreams::try_enter(u32 tenant) {
+  sys::LockGuard guard(lock_);
+  Entry* free = nullptr;
+  for (Entry& entry : entries_) {
+    if (entry.open > 0 && entry.tenant == tenant) {
+      if (entry.open >= PER_TENANT) return false;
+      ++entry.open;
+      return true;
+    }
+    if (entry.open == 0 && free == nullptr) free = &entry;
+  }
+  if (free == nullptr) return false;
+  free->tenant = tenant;
+  free->open = 1;
+  return true;
+}
+
+void FollowStreams::leave(u32 tenant) {
+  sys::LockGuard guard(lock_);
+  for (Entry& entry : entries_)
+    if (entry.open > 0 && entry.tenant == tenant) {
+      --entry.open;
+      return;
+    }
+}
+
 bool parse_boot_time(Slice text, u64& microseconds) {
   u64 year, month, day, hour, minute, second;
   if (!digits(text, 0, 4, year) || text.size < 20 || text.data[4] != '-' || !digits(text, 5, 2, month) ||

@@ -57,6 +57,24 @@ class FunctionLogs {
   mutable sys::SpinLock lock_;
 };
 
+// The follow streams (/system/logs?follow=true) each tenant has open: at most PER_TENANT, so a
+// tenant cannot hold the gateway's connections with streams that last FOLLOW_LIMIT_US. Locked.
+class FollowStreams {
+ public:
+  static constexpr u32 PER_TENANT = 4;
+  static constexpr usize MAX_TENANTS = 16;  // keys.hpp: MAX_KEYS, one tenant per key.
+  bool try_enter(u32 tenant);  // False at the tenant's bound (or with MAX_TENANTS others open).
+  void leave(u32 tenant);
+
+ private:
+  struct Entry {
+    u32 tenant = 0;
+    u32 open = 0;
+  };
+  Entry entries_[MAX_TENANTS];
+  sys::SpinLock lock_;
+};
+
 // Parses append_boot_time's form ("1970-01-01T00:00:12.345678Z", the fraction optional) back to
 // microseconds since boot; false when malformed.
 bool parse_boot_time(Slice text, u64& microseconds);

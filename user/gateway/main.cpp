@@ -708,6 +708,9 @@ void render_chunk(gateway::Buffer& output, const char* bytes, usize length) {
 // The head of a follow stream and its first chunk (the lines so far, from the response window when
 // they do not fit `output`); the connection closes when the stream ends.
 void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
+  // Following from here on: whatever happens next, the stream's close gives its count back.
+  slot.following = true;
+  slot.follow_tenant = response.follow_tenant;
   gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
   rendered.append("HTTP/1.1 200 OK\r\nServer: metteagle-gateway\r\nContent-Type: application/x-ndjson\r\n"
                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
@@ -732,8 +735,6 @@ void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
     window[length + 1] = '\n';
     slot.response_length = length + 2;
   }
-  slot.following = true;
-  slot.follow_tenant = response.follow_tenant;
   memcpy(slot.follow_name, response.follow_name, sizeof slot.follow_name);
   slot.follow_after = response.follow_after;
   slot.follow_end = 0;  // Set by the loop when the first chunk has gone out.
@@ -779,7 +780,8 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
     }
   }
   api.metrics().count_response(response.status);
-  if (response.follow && !head_only && response.status == 200) return start_follow(slot, response);
+  if (response.follow && !head_only) return start_follow(slot, response);
+  if (response.follow) api.end_follow(response.follow_tenant);  // HEAD: the head only, no stream.
   gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
   gateway::render_response_head(response, keep_alive, rendered);
   slot.response_length = slot.response.exists() ? body_length : 0;
@@ -892,6 +894,7 @@ class EventLoop {
 
   void close(ConnectionSlot& slot, gateway::ConnectionStats::Reason reason) {
     abandon(slot);
+    if (slot.following) api_.end_follow(slot.follow_tenant);
     slot.following = false;
     (void)sockets.close(slot.handle);
     slot.response_length = 0;
