@@ -48,7 +48,7 @@ TEST(Records, RefusesOtherNames) {
   for (const char* other : {"image+1+busybox:latest", "tree+0000", "spool+1", "function+1+echo", "function+1+echo+",
                             "function+01+echo+1", "function+1+echo+01", "function+1++1", "function+4294967296+a+1",
                             "function+1+echo+1+2", "function+1+Echo+1", "secret+1+echo+1", "functions+1+echo+1",
-                            "function+1+echo+12345678901234567890"}) {
+                            "function+1+echo+18446744073709551616", "function+1+echo+99999999999999999999"}) {
     EXPECT_FALSE(parse_record_name("function", other, tenant, parsed, sequence)) << other;
   }
 }

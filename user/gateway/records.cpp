@@ -23,11 +23,15 @@ void append_decimal(char* out, usize& at, u64 value) {
   while (count > 0) out[at++] = digits[--count];
 }
 
-// A decimal number of 1-19 digits without leading zeros, ending at `end`; advances `at`.
+// A decimal u64 without leading zeros, ending at `end`; advances `at`. False on overflow.
 bool take_decimal(const char* text, usize& at, char end, u64& value) {
   usize start = at;
   value = 0;
-  while (text[at] >= '0' && text[at] <= '9' && at - start < 19) value = value * 10 + static_cast<u64>(text[at++] - '0');
+  while (text[at] >= '0' && text[at] <= '9') {
+    u64 digit = static_cast<u64>(text[at++] - '0');
+    if (value > (~u64{0} - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
   if (at == start || text[at] != end || (text[start] == '0' && at - start > 1)) return false;
   return true;
 }

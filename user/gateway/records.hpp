@@ -76,7 +76,7 @@ class RecordStore {
 // and deletes. Every public method holds the lock.
 class RecordIndex {
  public:
-  static constexpr usize CAPACITY = 4096;
+  static constexpr usize CAPACITY = 4096;  // Functions (or secrets) kept per gateway.
 
   bool find(u32 tenant, const char* name, u64& sequence) const;
   bool set(u32 tenant, const char* name, u64 sequence);  // False when full (the record is then kept

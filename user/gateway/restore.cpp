@@ -105,12 +105,18 @@ bool Gateway::save_record(u32 tenant, bool console, const char* name, Slice conf
     return false;
   }
   // The new record is durable; the one it replaces goes (a stop before that leaves both, and the
-  // next boot keeps the newer).
+  // next boot keeps the newer). A record the index cannot hold could not be deleted later: it is
+  // not kept at all.
   u64 previous = 0;
   char previous_record[store::NAME_BYTES];
-  if (shared_.records.find(tenant, name, previous) && record_name(FUNCTION_KIND, tenant, name, previous, previous_record))
-    (void)records_->remove(previous_record);
-  (void)shared_.records.set(tenant, name, sequence);
+  bool replaces = shared_.records.find(tenant, name, previous) &&
+                  record_name(FUNCTION_KIND, tenant, name, previous, previous_record);
+  if (!shared_.records.set(tenant, name, sequence)) {
+    (void)records_->remove(record);
+    why = "the gateway's index of kept functions is full (4096)";
+    return false;
+  }
+  if (replaces) (void)records_->remove(previous_record);
   return true;
 }
 
