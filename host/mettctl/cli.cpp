@@ -58,6 +58,7 @@ struct Parsed {
   if (verb == "ls") return run_list(gateway.value(), parsed.json, io);
   if (verb == "describe") return run_describe(gateway.value(), parsed.name, parsed.json, io);
   if (verb == "rm") return run_remove(gateway.value(), parsed.name, io);
+  if (verb == "version") return run_version(gateway.value(), io);
   if (verb == "logs") return run_logs(gateway.value(), parsed.name, parsed.follow, parsed.json, io);
   if (verb == "image") {
     std::string const& image_verb = command->get_subcommands().at(0)->get_name();
@@ -96,7 +97,7 @@ struct Parsed {
   CLI::Option* timeout_option = deploy->add_option("--timeout", timeout, "run-time limit: 500ms, 5s, 1m, ...")->type_name("DURATION");
   CLI::Option* max_output_option = deploy->add_option("--max-output", max_output, "output limit: BYTES or 1M, ...")->type_name("SIZE");
   CLI::Option* max_depth_option = deploy->add_option("--max-depth", max_depth, "call-depth limit (whole number)")->type_name("N");
-  CLI::Option* cpus_option = deploy->add_option("--cpus", cpus, "CPU count (whole number, 0: the gateway decides)")->type_name("N");
+  CLI::Option* cpus_option = deploy->add_option("--cpus", cpus, "CPUs it may run on, as docker's --cpuset-cpus: 0,2-3 (default: any)")->type_name("LIST");
   deploy->add_flag("--console", parsed.deploy.console, "let the function write to the console");
   deploy->add_flag("--linux", parsed.deploy.linux_executable,
                    "the executable is an unmodified static Linux program (docs/LINUX.md)");
@@ -122,8 +123,9 @@ struct Parsed {
   }
   CLI::App* logs = app.add_subcommand("logs", "print a function's recent log lines (stderr, failures, results)");
   logs->add_option("name", parsed.name, "function name")->type_name("NAME")->required();
-  logs->add_flag("--follow,-f", parsed.follow, "keep printing new lines (polls once a second) until interrupted");
+  logs->add_flag("--follow,-f", parsed.follow, "keep printing new lines as the gateway streams them until interrupted");
   app.add_subcommand("metrics", "print the gateway's Prometheus metrics");
+  app.add_subcommand("version", "print mettctl's version, then the gateway's (GET /system/info)");
 
   std::string push_name;
   CLI::App* image = app.add_subcommand("image", "push, list and remove images (OCI or docker archives)");

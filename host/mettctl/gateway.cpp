@@ -1,7 +1,14 @@
 // Gateway: the HTTP client of the gateway API, over cpp-httplib (see gateway.hpp).
 #include "gateway.hpp"
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <utility>
 
 #include "units.hpp"
@@ -49,6 +56,96 @@ constexpr time_t connection_timeout_seconds = 5;
     default:
       return httplib::to_string(error);
   }
+}
+
+// Reads from `socket` until `done(received)` or the peer closes or `deadline` passes.
+template <typename Done>
+void receive_until(int socket, std::string& received, std::chrono::steady_clock::time_point deadline, Done done) {
+  char buffer[4096];
+  while (!done(received) && received.size() < (1u << 20)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd waiting{socket, POLLIN, 0};
+    if (::poll(&waiting, 1, static_cast<int>(left.count())) <= 0) return;
+    ssize_t got = ::recv(socket, buffer, sizeof buffer, 0);
+    if (got <= 0) return;
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+// The answer a gateway gives from a request's head alone (413 over its body limit, 401, 404), asked
+// with "Expect: 100-continue" so that no body is sent: nullopt when it wants the body (100
+// Continue) or when no answer comes. Used after a send failed, because the gateway answers such a
+// request at once and closes, and the answer was lost with the connection.
+[[nodiscard]] std::optional<Response> early_answer(std::string const& base, std::optional<std::string> const& key,
+                                                    std::string const& path, httplib::Headers const& headers,
+                                                    std::uint64_t length, std::string_view content_type) {
+  constexpr std::string_view prefix = "http://";
+  if (!base.starts_with(prefix)) return std::nullopt;  // https: cpp-httplib's TLS only.
+  std::string authority = base.substr(prefix.size());
+  std::size_t colon = authority.rfind(':');
+  std::string host = authority.substr(0, colon);
+  std::string port = authority.substr(colon + 1);
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &addresses) != 0) return std::nullopt;
+  int socket = -1;
+  for (addrinfo* address = addresses; address != nullptr && socket < 0; address = address->ai_next) {
+    socket = ::socket(address->ai_family, address->ai_socktype, address->ai_protocol);
+    if (socket >= 0 && ::connect(socket, address->ai_addr, address->ai_addrlen) != 0) {
+      ::close(socket);
+      socket = -1;
+    }
+  }
+  ::freeaddrinfo(addresses);
+  if (socket < 0) return std::nullopt;
+  std::string head = "POST " + path + " HTTP/1.1\r\nHost: " + authority + "\r\nContent-Type: " +
+                     std::string(content_type) + "\r\nContent-Length: " + std::to_string(length) +
+                     "\r\nExpect: 100-continue\r\nConnection: close\r\n";
+  if (key) head += "Authorization: Bearer " + *key + "\r\n";
+  for (auto const& [name, value] : headers) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  std::optional<Response> answer;
+  if (::send(socket, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size())) {
+    std::string received;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    receive_until(socket, received, deadline,
+                  [](std::string const& text) { return text.find("\r\n\r\n") != std::string::npos; });
+    std::size_t end = received.find("\r\n\r\n");
+    int status = 0;
+    if (end != std::string::npos && received.starts_with("HTTP/1.") && received.size() > 12)
+      status = std::atoi(received.substr(9, 3).c_str());
+    if (status >= 200) {
+      Response response;
+      response.status = status;
+      std::size_t length_at = std::string::npos;
+      std::size_t line = received.find("\r\n") + 2;
+      while (line < end) {
+        std::size_t next = received.find("\r\n", line);
+        std::string field = received.substr(line, next - line);
+        std::size_t separator = field.find(':');
+        if (separator != std::string::npos) {
+          std::string name = field.substr(0, separator);
+          std::string value = field.substr(separator + 1);
+          value.erase(0, value.find_first_not_of(' '));
+          response.headers.emplace(name, value);
+          std::string lower = name;
+          std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+          if (lower == "content-length") length_at = static_cast<std::size_t>(std::strtoull(value.c_str(), nullptr, 10));
+        }
+        line = next + 2;
+      }
+      std::size_t wanted = length_at == std::string::npos ? 0 : std::min<std::size_t>(length_at, 1u << 16);
+      receive_until(socket, received, deadline,
+                    [&](std::string const& text) { return text.size() >= end + 4 + wanted; });
+      response.body = received.substr(end + 4, wanted);
+      answer = std::move(response);
+    }
+  }
+  ::close(socket);
+  return answer;
 }
 
 }  // namespace
@@ -114,12 +211,15 @@ std::optional<std::string> Response::header(std::string const& name) const {
   return found->second;
 }
 
-Gateway::Gateway(std::string url, std::unique_ptr<httplib::Client> client)
-    : url_(std::move(url)), client_(std::move(client)) {}
+Gateway::Gateway(std::string url, std::unique_ptr<httplib::Client> client, std::optional<std::string> key)
+    : url_(std::move(url)), client_(std::move(client)), key_(std::move(key)) {}
 
 Result<Gateway> Gateway::open(GatewaySettings const& settings) {
   Result<std::string> base = normalize_gateway_url(settings.url);
   if (!base.ok()) return base.failure();
+  // A gateway that answers before reading a body (413) closes the connection under the body being
+  // sent: that must be a send error to handle, not a signal that ends mettctl silently.
+  std::signal(SIGPIPE, SIG_IGN);
 
   auto client = std::make_unique<httplib::Client>(base.value());
   if (!client->is_valid()) return usage_failure("'" + settings.url + "' is not a usable gateway URL");
@@ -137,7 +237,7 @@ Result<Gateway> Gateway::open(GatewaySettings const& settings) {
   // Paths are encoded here (encode_path_segment); the library must not encode them again.
   client->set_url_encode(false);
   client->set_follow_location(false);
-  return Gateway(base.value(), std::move(client));
+  return Gateway(base.value(), std::move(client), settings.key);
 }
 
 Result<Response> Gateway::finish(httplib::Result result, std::string_view method, std::string const& path) {
@@ -150,7 +250,34 @@ Result<Response> Gateway::finish(httplib::Result result, std::string_view method
 Result<Response> Gateway::get(std::string const& path) { return finish(client_->Get(path), "GET", path); }
 
 Result<Response> Gateway::post(std::string const& path, httplib::Headers const& headers, std::string const& body) {
-  return finish(client_->Post(path, headers, body, "application/octet-stream"), "POST", path);
+  constexpr std::string_view type = "application/octet-stream";
+  httplib::Result result = client_->Post(path, headers, body, std::string(type));
+  // The gateway may have answered from the head alone (a body over its limit: 413) and closed
+  // while the body was still going out; ask again without the body to learn its answer.
+  if (!result && !body.empty() && (result.error() == httplib::Error::Write || result.error() == httplib::Error::Read)) {
+    if (auto answer = early_answer(url_, key_, path, headers, body.size(), type)) return std::move(*answer);
+  }
+  return finish(std::move(result), "POST", path);
+}
+
+Result<Response> Gateway::get_stream(std::string const& path, std::function<bool(std::string_view)> const& receive) {
+  int status = 0;
+  std::string refused;
+  httplib::Result result = client_->Get(
+      path,
+      [&](httplib::Response const& response) {
+        status = response.status;
+        return true;
+      },
+      [&](char const* data, std::size_t length) {
+        if (status != 200) {
+          if (refused.size() < (1u << 16)) refused.append(data, length);
+          return true;
+        }
+        return receive(std::string_view(data, length));
+      });
+  if (!result) return finish(std::move(result), "GET", path);
+  return Response{result->status, std::move(refused), std::move(result->headers)};
 }
 
 Result<Response> Gateway::remove(std::string const& path) { return finish(client_->Delete(path), "DELETE", path); }

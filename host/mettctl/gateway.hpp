@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,17 +45,22 @@ class Gateway {
   [[nodiscard]] Result<Response> post(std::string const& path, httplib::Headers const& headers,
                                       std::string const& body);
   [[nodiscard]] Result<Response> remove(std::string const& path);
+  // GET whose body is handed to `receive` piece by piece as it arrives (a chunked stream); the
+  // Response then has the status and headers, and the body only when the status is not 200.
+  [[nodiscard]] Result<Response> get_stream(std::string const& path,
+                                            std::function<bool(std::string_view)> const& receive);
   // POST of `size` bytes read from `body` as they are sent (an image archive), never held whole.
   [[nodiscard]] Result<Response> post_stream(std::string const& path, std::uint64_t size, std::istream& body);
 
   [[nodiscard]] std::string const& url() const { return url_; }
 
  private:
-  Gateway(std::string url, std::unique_ptr<httplib::Client> client);
+  Gateway(std::string url, std::unique_ptr<httplib::Client> client, std::optional<std::string> key);
   [[nodiscard]] Result<Response> finish(httplib::Result result, std::string_view method, std::string const& path);
 
   std::string url_;
   std::unique_ptr<httplib::Client> client_;
+  std::optional<std::string> key_;
 };
 
 // "scheme://host:port" from http(s)://HOST[:PORT][/], or a usage failure for anything else.

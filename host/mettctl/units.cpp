@@ -140,4 +140,34 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+Result<std::uint64_t> parse_cpu_list(std::string_view text) {
+  auto refuse = [&](std::string const& why) {
+    return usage_failure("'" + std::string(text) + "' is not a CPU list (" + why + "): expected e.g. 0,2-3");
+  };
+  if (text.empty()) return refuse("it is empty");
+  std::uint64_t mask = 0;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    std::size_t comma = text.find(',', at);
+    std::string_view item = text.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    if (item.empty()) return refuse("an empty item");
+    std::size_t dash = item.find('-');
+    std::string_view low_text = item.substr(0, dash);
+    std::string_view high_text = dash == std::string_view::npos ? low_text : item.substr(dash + 1);
+    Result<std::uint64_t> low = parse_count(low_text, 63);
+    Result<std::uint64_t> high = parse_count(high_text, 63);
+    if (!low.ok() || !high.ok()) return refuse("CPUs are numbers 0 to 63");
+    if (low.value() > high.value()) return refuse("a range runs from low to high");
+    for (std::uint64_t cpu = low.value(); cpu <= high.value(); ++cpu) {
+      std::uint64_t bit = std::uint64_t{1} << cpu;
+      if ((mask & bit) != 0) return refuse("CPU " + std::to_string(cpu) + " is named twice");
+      mask |= bit;
+    }
+    if (comma == std::string_view::npos) break;
+    at = comma + 1;
+    if (at == text.size()) return refuse("an empty item");
+  }
+  return mask;
+}
+
 }  // namespace mettctl

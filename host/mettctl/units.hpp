@@ -22,6 +22,11 @@ namespace mettctl {
 // A plain whole number (digits only) no greater than maximum.
 [[nodiscard]] Result<std::uint64_t> parse_count(std::string_view text, std::uint64_t maximum);
 
+// A CPU list as docker's --cpuset-cpus takes it ("0,2-3", "1", "0-7"): CPUs 0-63, ranges low-high,
+// comma-separated, no spaces; the mask with bit i set for CPU i ("0,2-3" is 13). A plain "0" is
+// CPU 0 (mask 1); an empty list, a reversed or repeated range, or a CPU above 63 is refused.
+[[nodiscard]] Result<std::uint64_t> parse_cpu_list(std::string_view text);
+
 // "16M" when bytes is an exact binary multiple, else the plain number: for human-readable output.
 [[nodiscard]] std::string format_size(std::uint64_t bytes);
 

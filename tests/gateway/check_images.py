@@ -12,6 +12,11 @@ metteagle-import says of the same archive; the layer bomb's names the store's li
 the list as it was.
 Boot 2 (--boot 2, the same disk): the images of boot 1 are still there with the same digests and
 sizes, deploy and invoke from one, then its delete (409, 204, 404).
+Persistence of functions (docs/API.md, Persistence): boot 1 also deploys a native function
+(`pecho`, the echo ELF with X-Function-Config), an OpenFaaS JSON function taking its executable
+(`jecho`, then updated with PUT) besides the image functions bb2 and ofbb; boot 2 invokes all four
+with exact outputs and exact FunctionStatus labels, deletes pecho; boot 3 finds pecho gone (404)
+and the three others still answering exactly (jecho kept its own copy of pecho's executable).
 Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
@@ -247,6 +252,102 @@ def boot_one(args):
     check_list(port, expected, "after pushing example/busybox:docker again")
 
 
+JECHO = {"service": "jecho", "image": "pecho", "envVars": {"MODE": "one"}, "labels": {"team": "a"},
+         "limits": {"memory": "8Mi"}}
+JECHO_UPDATE = {"service": "jecho", "image": "jecho", "labels": {"team": "b", "tier": "2"},
+                "annotations": {"note": "updated"}}
+
+
+def deploy_kept_functions(args):
+    """Boot 1: the native and OpenFaaS JSON functions that must survive the reboots."""
+    port = args.port
+    echo = open(os.path.join(args.functions, "echo.elf"), "rb").read()
+    status, data = request(port, "POST", "/system/functions", body=echo,
+                           headers={"X-Function-Config": json.dumps({"name": "pecho", "memory": 4 << 20})})
+    check(status == 201 and as_json(data) == {"name": "pecho"}, f"native deploy of pecho ({status} {data!r})")
+    for method, body in (("POST", JECHO), ("PUT", JECHO_UPDATE)):
+        status, data = request(port, method, "/system/functions", body=json.dumps(body).encode(),
+                               headers={"Content-Type": "application/json"})
+        check(status == 202 and (as_json(data) or {}).get("name") == "jecho", f"{method} jecho ({status} {data!r})")
+    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb"], "before the reboot")
+
+
+SECRET_VALUE = "s3cr3t-value \u00e9"  # Never to appear in any listing.
+RAW_BYTES = bytes(range(256)) * 2  # A binary value through rawValue.
+
+
+def secrets_request(port, method, body=None, key=KEY):
+    return request(port, method, "/system/secrets", body=None if body is None else json.dumps(body).encode(),
+                   headers={"Content-Type": "application/json"}, key=key)
+
+
+def check_secret_list(port, expected, what, key=KEY):
+    status, data = secrets_request(port, "GET", key=key)
+    check(status == 200 and as_json(data) == [{"name": name} for name in expected],
+          f"{what}: GET /system/secrets lists exactly {expected} ({status} {data!r})")
+    check(SECRET_VALUE.encode() not in data and b"s3cr3t" not in data and b"value" not in data,
+          f"{what}: no value in the listing")
+
+
+def create_secrets(args):
+    """Boot 1: secrets created, refused, listed per tenant; a deployment naming a missing one is 400."""
+    port = args.port
+    check_secret_list(port, [], "a fresh disk")
+    status, data = secrets_request(port, "POST", {"name": "db-password", "value": SECRET_VALUE})
+    check(status == 201 and as_json(data) == {"name": "db-password"}, f"POST a secret is 201 ({status} {data!r})")
+    import base64
+    status, data = secrets_request(port, "POST", {"name": "raw", "rawValue": base64.b64encode(RAW_BYTES).decode()})
+    check(status == 201, f"POST a rawValue secret is 201 ({status} {data!r})")
+    status, data = secrets_request(port, "POST", {"name": "db-password", "value": "x"})
+    check(status == 409, f"POST of an existing secret is 409 ({status} {data!r})")
+    for body, message in (({"name": "Bad_Name", "value": "x"}, "a secret name may hold only a-z, 0-9 and '-' (a DNS label)"),
+                          ({"name": "n", "value": "x", "rawValue": "eA=="},
+                           "exactly one of value (a string) and rawValue (base64) is required"),
+                          ({"name": "n", "value": "x" * 4097}, "a secret's value is at most 4096 bytes"),
+                          ({"name": "n", "rawValue": "%%%"},
+                           "rawValue must be standard base64 (with padding) of at most 4096 bytes")):
+        status, data = secrets_request(port, "POST", body)
+        check(status == 400 and as_json(data) == {"error": message}, f"POST refused: {message} ({status} {data!r})")
+    status, data = secrets_request(port, "PUT", {"name": "absent", "value": "x"})
+    check(status == 404, f"PUT of a missing secret is 404 ({status} {data!r})")
+    check_secret_list(port, ["db-password", "raw"], "after the creates")
+    # Another tenant sees none of them and cannot touch them.
+    check_secret_list(port, [], "tenant 2", key=OTHER_KEY)
+    for method, body in (("PUT", {"name": "db-password", "value": "stolen"}), ("DELETE", {"name": "db-password"})):
+        status, data = secrets_request(port, method, body, key=OTHER_KEY)
+        check(status == 404, f"tenant 2's {method} of tenant 1's secret is 404 ({status} {data!r})")
+    deployment = {"service": "withsecret", "image": "pecho", "secrets": ["db-password", "missing-one"]}
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(),
+                           headers={"Content-Type": "application/json"})
+    check(status == 400 and as_json(data) == {"error": "no such secret: missing-one (POST /system/secrets creates it)",
+                                              "secret": "missing-one"},
+          f"a deployment naming a missing secret is 400 naming it ({status} {data!r})")
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(),
+                           headers={"Content-Type": "application/json"}, key=OTHER_KEY)
+    check(status == 400 and (as_json(data) or {}).get("secret") == "db-password",
+          f"tenant 2 cannot name tenant 1's secret ({status} {data!r})")
+
+
+def check_kept_functions(args, present, what):
+    """Each kept function answers exactly; jecho's FunctionStatus carries the update's metadata."""
+    port = args.port
+    expected = {"pecho": (b"persist me", b"persist me"), "jecho": (b"\x00binary\xff", b"\x00binary\xff"),
+                "bb2": (b"", OUTPUT_ARGS), "ofbb": (b"", b"hi openfaas\n")}
+    for name in present:
+        given, output = expected[name]
+        status, data = request(port, "POST", f"/function/{name}", body=given)
+        check(status == 200 and data == output, f"{what}: {name} answers {output!r} ({status} {data!r})")
+    if "jecho" in present:
+        status, data = request(port, "GET", "/system/function/jecho")
+        answer = as_json(data) or {}
+        check(status == 200 and answer.get("labels") == {"team": "b", "tier": "2"} and
+              answer.get("annotations") == {"note": "updated"} and answer.get("limits") == {"memory": str(8 << 20)},
+              f"{what}: jecho's status keeps the update's labels, annotations and memory ({status} {data!r})")
+    status, data = request(port, "GET", "/system/functions")
+    names = sorted(f.get("name") for f in (as_json(data) or []))
+    check(status == 200 and names == sorted(present), f"{what}: exactly {sorted(present)} are deployed ({names})")
+
+
 def boot_two(args):
     port = args.port
     images = check_list(port, expected_list(args), "after the reboot")
@@ -264,7 +365,73 @@ def boot_two(args):
     check(status == 404, f"404 after ({status})")
     docker = docker_digest(os.path.join(args.archives, "busybox-docker.tar"))
     check_list(port, [("busybox-docker:latest", docker)], "at the end")
+    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb"], "after the first reboot")
+    check_secret_list(port, ["db-password", "raw"], "after the first reboot")
+    status, data = secrets_request(port, "PUT", {"name": "db-password", "value": "rotated"})
+    check(status == 200 and as_json(data) == {"name": "db-password"}, f"PUT updates a secret: 200 ({status} {data!r})")
+    status, data = secrets_request(port, "DELETE", {"name": "raw"})
+    check(status == 204 and data == b"", f"DELETE a secret is 204 ({status} {data!r})")
+    status, data = secrets_request(port, "DELETE", {"name": "raw"})
+    check(status == 404, f"DELETE again is 404 ({status} {data!r})")
+    check_secret_list(port, ["db-password"], "after the update and delete")
+    status, data = request(port, "DELETE", "/system/functions/pecho")
+    check(status == 200, f"delete pecho after the reboot ({status} {data!r})")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb"], "after deleting pecho")
     return images
+
+
+def check_follow(args):
+    """GET /system/logs?follow=true streams the result line of an invocation made after it began,
+    chunked; mettctl logs --follow prints it too."""
+    port = args.port
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", "/system/logs?name=jecho&follow=true", headers={"Authorization": f"Bearer {KEY}"})
+    stream = connection.getresponse()
+    check(stream.status == 200 and stream.getheader("Transfer-Encoding") == "chunked" and
+          stream.getheader("Content-Type") == "application/x-ndjson",
+          f"follow=true answers 200 chunked x-ndjson ({stream.status} {stream.getheaders()})")
+    watcher = subprocess.Popen([args.mettctl, "--gateway", f"http://127.0.0.1:{port}", "--key", KEY, "logs", "jecho",
+                                "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)  # mettctl's stream is open before the invocation.
+    connection_b = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection_b.request("POST", "/function/jecho", body=b"followed", headers={"Authorization": f"Bearer {KEY}"})
+    answer = connection_b.getresponse()
+    answer.read()
+    call = answer.getheader("X-Call-Id")
+    check(answer.status == 200 and call is not None, f"an invocation while following ({answer.status})")
+    wanted = f"call={call} status=OK"
+    seen = b""
+    deadline = time.monotonic() + 60
+    while wanted.encode() not in seen and time.monotonic() < deadline:
+        piece = stream.read1(4096)
+        if not piece:
+            break
+        seen += piece
+    lines = [json.loads(line) for line in seen.splitlines() if line.strip()]
+    check(any(line.get("instance") == call and line.get("text", "").startswith(wanted) and line.get("name") == "jecho"
+              for line in lines), f"the stream carries the new result line {wanted!r} as a JSON line ({seen[-300:]!r})")
+    connection.close()
+    printed = b""
+    deadline = time.monotonic() + 60
+    os.set_blocking(watcher.stdout.fileno(), False)
+    while wanted.encode() not in printed and time.monotonic() < deadline and watcher.poll() is None:
+        chunk = watcher.stdout.read() or b""
+        printed += chunk
+        time.sleep(0.2)
+    watcher.kill()
+    watcher.wait()
+    check(f" {call} {wanted}".encode() in printed, f"mettctl logs --follow prints it as it comes ({printed[-300:]!r})")
+
+
+def boot_three(args):
+    port = args.port
+    status, data = request(port, "GET", "/system/function/pecho")
+    check(status == 404, f"pecho, deleted before the second reboot, stays gone ({status} {data!r})")
+    status, data = request(port, "POST", "/function/pecho", body=b"x")
+    check(status == 404, f"invoking pecho is 404 ({status} {data!r})")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb"], "after the second reboot")
+    check_secret_list(port, ["db-password"], "after the second reboot (raw stays deleted)")
+    check_follow(args)
 
 
 def main():
@@ -274,6 +441,7 @@ def main():
     parser.add_argument("--archives", required=True)
     parser.add_argument("--mettctl", required=True)
     parser.add_argument("--import-tool", required=True)
+    parser.add_argument("--functions", required=True, help="the directory of the native functions (echo.elf)")
     args = parser.parse_args()
     for attempt in range(100):  # The gateway listens before the store has mounted its disk.
         try:
@@ -285,8 +453,12 @@ def main():
         time.sleep(0.2)
     if args.boot == 1:
         boot_one(args)
-    else:
+        deploy_kept_functions(args)
+        create_secrets(args)
+    elif args.boot == 2:
         boot_two(args)
+    else:
+        boot_three(args)
     print(f"{'FAILED: ' + str(len(FAILURES)) if FAILURES else 'all passed'} ({time.monotonic() - STARTED:.1f} s)")
     return 1 if FAILURES else 0
 

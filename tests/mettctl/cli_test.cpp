@@ -295,6 +295,100 @@ TEST_F(Mettctl, InvokeUnreadableFileIsUsageError) {
 
 // ---- deploy -------------------------------------------------------------------------------------
 
+// A gateway that answers every request from its head alone, as the real one does for a body over
+// its limit: it reads up to the blank line, answers 413 with a JSON error and closes, leaving the
+// body unread. Serves `connections` connections; records the heads it saw.
+class EarlyAnswerPeer {
+ public:
+  explicit EarlyAnswerPeer(int connections) {
+    socket_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::bind(socket_, reinterpret_cast<sockaddr*>(&address), length), 0);
+    EXPECT_EQ(::listen(socket_, 4), 0);
+    EXPECT_EQ(::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, connections] {
+      for (int served = 0; served < connections; ++served) {
+        int connection = ::accept(socket_, nullptr, nullptr);
+        if (connection < 0) return;
+        std::string head;
+        char byte;
+        while (head.find("\r\n\r\n") == std::string::npos && ::recv(connection, &byte, 1, 0) == 1) head += byte;
+        heads.push_back(head);
+        std::string body = R"({"error": "executable larger than 16 MiB"})";
+        std::string answer = "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        (void)::send(connection, answer.data(), answer.size(), MSG_NOSIGNAL);
+        ::close(connection);  // The body is left unread: the client's send then fails.
+      }
+    });
+  }
+  ~EarlyAnswerPeer() {
+    ::shutdown(socket_, SHUT_RDWR);
+    thread_.join();
+    ::close(socket_);
+  }
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> heads;
+
+ private:
+  int socket_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(Mettctl, DeployOfAFileTooLargeShowsTheGateways413) {
+  // 24 MiB: far more than the socket buffers hold, so the send fails after the gateway's answer.
+  std::string elf(24u << 20, 'x');
+  std::string path = temporary_file(elf);
+  Outcome outcome;
+  std::vector<std::string> heads;
+  {
+    EarlyAnswerPeer peer(2);
+    outcome = run({"--gateway", peer.url(), "--key", "secret", "deploy", "big", path});
+    heads = peer.heads;
+  }
+  EXPECT_EQ(outcome.exit_code, platform) << outcome.err;
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(outcome.err, "mettctl: deploy big: gateway answered 413: executable larger than 16 MiB\n");
+  // The second request asked with its head alone (Expect: 100-continue), no body.
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_TRUE(contains(heads[1], "Expect: 100-continue\r\n")) << heads[1];
+  EXPECT_TRUE(contains(heads[1], "Content-Length: 25165824\r\n")) << heads[1];
+  EXPECT_TRUE(contains(heads[1], "Authorization: Bearer secret\r\n")) << heads[1];
+  EXPECT_TRUE(contains(heads[1], "X-Function-Config: {\"name\":\"big\"}\r\n")) << heads[1];
+}
+
+TEST_F(Mettctl, VersionPrintsClientThenGateway) {
+  gateway.server.Get("/system/info", [](httplib::Request const&, httplib::Response& response) {
+    reply_json(response, 200,
+               {{"provider", {{"provider", "metteagle"}, {"orchestration", "metteagle-manager"},
+                              {"version", {{"release", "dev"}, {"sha", ""}}}}},
+                {"version", {{"release", "dev"}, {"sha", "abc123"}}},
+                {"arch", "x86_64"}});
+  });
+  gateway.start();
+  Outcome outcome = run(with_gateway({"version"}));
+  EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
+  std::istringstream lines(outcome.out);
+  std::string client, server, extra;
+  std::getline(lines, client);
+  std::getline(lines, server);
+  EXPECT_FALSE(std::getline(lines, extra));
+  EXPECT_TRUE(client.starts_with("mettctl dev")) << client;
+  EXPECT_EQ(server, "gateway " + gateway.url() + ": metteagle dev (commit abc123), orchestration metteagle-manager");
+}
+
+TEST_F(Mettctl, VersionWithoutGatewayPrintsTheClientAndExits125) {
+  Outcome outcome = run({"--gateway", "http://127.0.0.1:9", "--key", "secret", "version"});
+  EXPECT_EQ(outcome.exit_code, platform);
+  EXPECT_TRUE(outcome.out.starts_with("mettctl dev")) << outcome.out;
+  EXPECT_TRUE(contains(outcome.err, "cannot connect")) << outcome.err;
+}
+
 TEST_F(Mettctl, DeploySendsExecutableAndConfiguration) {
   std::string const elf("\x7f" "ELF\x02\x01\x01\0\0\0", 10);
   gateway.server.Post("/system/functions", [&](httplib::Request const& request, httplib::Response& response) {
@@ -307,13 +401,13 @@ TEST_F(Mettctl, DeploySendsExecutableAndConfiguration) {
                             {"timeout_ms", 500},
                             {"max_output", 1024},
                             {"max_depth", 4},
-                            {"cpus", 1},
+                            {"cpus", 13},
                             {"console", true}}));
     reply_json(response, 201, {{"name", "echo"}});
   });
   gateway.start();
   Outcome outcome = run(with_gateway({"deploy", "echo", temporary_file(elf), "--memory", "16M", "--timeout", "500ms",
-                                      "--max-output", "1K", "--max-depth", "4", "--cpus", "1", "--console"}));
+                                      "--max-output", "1K", "--max-depth", "4", "--cpus", "0,2-3", "--console"}));
   EXPECT_EQ(outcome.exit_code, ok) << outcome.err;
   EXPECT_EQ(outcome.out, "echo\n");
 }
@@ -358,6 +452,8 @@ TEST_F(Mettctl, DeployRejectsBadValuesBeforeAnyRequest) {
            {{"--max-depth", "four"}, "--max-depth: 'four' is not a whole number"},
            {{"--max-depth", "4294967296"}, "larger than 4294967295"},
            {{"--cpus", "-1"}, "--cpus"},
+           {{"--cpus", "64"}, "--cpus: '64' is not a CPU list (CPUs are numbers 0 to 63)"},
+           {{"--cpus", "3-1"}, "--cpus: '3-1' is not a CPU list (a range runs from low to high)"},
        }) {
     std::vector<std::string> arguments{"deploy", "echo", elf};
     arguments.insert(arguments.end(), bad.options.begin(), bad.options.end());
@@ -601,14 +697,23 @@ TEST_F(Mettctl, LogsFollowAsksSinceTheLastTimeAndPrintsOnlyNewLines) {
     std::string const first =
         "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"7\", \"timestamp\": \"1970-01-01T00:00:01.000000Z\", "
         "\"text\": \"old\"}\n";
+    EXPECT_EQ(request.get_param_value("follow"), "true");
     if (calls == 1) {
       EXPECT_FALSE(request.has_param("since"));
       response.set_content(first, "application/x-ndjson");
     } else if (calls == 2) {
       EXPECT_EQ(request.get_param_value("since"), "1970-01-01T00:00:01.000000Z");
-      response.set_content(first + "{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"9\", \"timestamp\": "
-                                   "\"1970-01-01T00:00:05.000000Z\", \"text\": \"new\"}\n",
-                           "application/x-ndjson");
+      // A chunked stream, as the gateway's follow=true sends it: a line cut across two chunks and
+      // a keep-alive empty line.
+      std::string const stream = first + "\n{\"name\": \"f\", \"namespace\": \"\", \"instance\": \"9\", \"timestamp\": "
+                                         "\"1970-01-01T00:00:05.000000Z\", \"text\": \"new\"}\n";
+      response.set_chunked_content_provider("application/x-ndjson", [stream](std::size_t, httplib::DataSink& sink) {
+        std::size_t cut = stream.size() - 20;
+        sink.write(stream.data(), cut);
+        sink.write(stream.data() + cut, stream.size() - cut);
+        sink.done();
+        return true;
+      });
     } else {
       reply_json(response, 404, {{"error", "no such function"}});  // Deleted: the follow ends.
     }

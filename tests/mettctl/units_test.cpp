@@ -134,5 +134,32 @@ TEST(MettctlFormatSize, ExactMultiplesOnly) {
   EXPECT_EQ(format_size(3ULL << 30), "3G");
 }
 
+TEST(MettctlCpuList, ListsAndRangesBecomeMasks) {
+  auto mask = [](std::string const& text) {
+    auto result = parse_cpu_list(text);
+    EXPECT_TRUE(result.ok()) << text << ": " << (result.ok() ? "" : result.failure().message);
+    return result.ok() ? result.value() : ~std::uint64_t{0};
+  };
+  EXPECT_EQ(mask("0,2-3"), 13u);
+  EXPECT_EQ(mask("0"), 1u);
+  EXPECT_EQ(mask("1"), 2u);
+  EXPECT_EQ(mask("0-7"), 255u);
+  EXPECT_EQ(mask("63"), std::uint64_t{1} << 63);
+  EXPECT_EQ(mask("0-63"), ~std::uint64_t{0});
+  EXPECT_EQ(mask("5,1"), 34u);
+}
+
+TEST(MettctlCpuList, RefusesWhatIsNotAList) {
+  for (std::string text : {"", ",", "0,", ",1", "1,,2", "3-1", "64", "0-64", "1,1", "0-2,2", "a", "1 ,2", "-1", "1-",
+                           "+1", "0x1", "1-2-3"}) {
+    auto result = parse_cpu_list(text);
+    EXPECT_FALSE(result.ok()) << "'" << text << "' was accepted";
+    if (!result.ok()) {
+      EXPECT_EQ(result.failure().exit_code, ExitCode::Usage);
+      EXPECT_NE(result.failure().message.find("is not a CPU list"), std::string::npos) << result.failure().message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mettctl

@@ -97,7 +97,7 @@ void BodyLimits::configure(u64 body_bytes) {
 
 namespace {
 
-enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale, Images, Image };
+enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale, Images, Image, Secrets };
 
 struct RouteMatch {
   bool found = false;
@@ -176,6 +176,9 @@ RouteMatch match_route(const RequestHead& head) {
     match.route = Route::Info, match.allowed = get, match.allow = "GET, HEAD";
   } else if (path.equals("/system/logs")) {
     match.route = Route::Logs, match.allowed = get, match.allow = "GET, HEAD";
+  } else if (path.equals("/system/secrets")) {
+    match.route = Route::Secrets, match.allowed = get || post || put || del;
+    match.allow = "GET, HEAD, POST, PUT, DELETE";
   } else if (path.equals("/system/images")) {
     match.route = Route::Images, match.allowed = get || post, match.allow = "GET, HEAD, POST";
   } else if (path.starts_with(IMAGES) && path.size > sizeof IMAGES - 1) {
@@ -407,15 +410,21 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
       if (post) return push_image(tenant, head, body, response, output);
       return list_images(tenant, response);
     case Route::Image: return remove_image(tenant, name, response);
+    case Route::Secrets: return secrets(tenant, head, body, response);
     default: return error(response, 500, "unrouted request");
   }
 }
 
 void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response) {
-  u32 tenant = key.sub_tenant;
-  send_quota(key);
   Slice header = head.header("X-Function-Config");
   if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
+  deploy_native(key, header, body, response);
+}
+
+void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body, Response& response,
+                            const char* name_override) {
+  u32 tenant = key.sub_tenant;
+  send_quota(key);
   DeployConfig parsed;
   const char* why = nullptr;
   if (!parse_deploy_config(header, parsed, why)) {
@@ -426,6 +435,8 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
     message[text.overflowed() ? 0 : text.size()] = '\0';
     return error(response, 400, message);
   }
+  if (name_override != nullptr && !Slice::of(name_override).copy_to(parsed.name, sizeof parsed.name))
+    return error(response, 400, "the function name does not fit");
   // The shared console is the operator's: a tenant may not print there (nor forge its lines).
   if (parsed.console && !key.console)
     return error(response, 403,
@@ -444,7 +455,11 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
   if (parsed.has_cpus) config.cpu_mask = parsed.cpus;
   config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
   config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
-  if (parsed.has_image) return deploy_image(tenant, parsed, config, response);
+  if (parsed.has_image) {
+    deploy_image(tenant, parsed, config, response);
+    if (response.status == 201) keep_deploy(tenant, key.console, parsed.name, header, nullptr, nullptr, {}, false, response);
+    return;
+  }
   if (parsed.has_arguments && !parsed.linux_executable)
     return error(response, 400, "args are for Linux executables (\"linux\": true)");
   ManagerReply reply = backend_.deploy(tenant, parsed.name, body, config, parsed.arguments,
@@ -457,7 +472,8 @@ void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& 
     text.append("{\"name\": ");
     text.append_json_string(parsed.name);
     text.append("}\n");
-    return finish_json(response, 201, text);
+    finish_json(response, 201, text);
+    return keep_deploy(tenant, key.console, parsed.name, header, &body, nullptr, {}, false, response);
   }
   if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
     Buffer text(storage_.text, storage_.text_capacity);
@@ -558,6 +574,9 @@ void Gateway::remove(u32 tenant, Slice name, Response& response) {
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
   u64 words[manager::NAME_WORDS];
   name_words(text_name, words);
+  // The record first: a delete that answered success stays done across a restart.
+  if (!forget_record(tenant, text_name))
+    return error(response, 503, "the function's record could not be removed from the image store; nothing was deleted");
   ManagerReply reply = backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
   if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
   shared_.metrics.forget(tenant, text_name);
@@ -760,8 +779,9 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
   Slice follow = query_parameter(head.query, "follow");
-  if (follow.data != nullptr && follow.equals("true"))
-    return error(response, 501, "follow=true is not supported: poll with since= (mettctl logs --follow does)");
+  bool following = follow.data != nullptr && follow.equals("true");
+  if (follow.data != nullptr && !following && !follow.equals("false") && !follow.empty())
+    return error(response, 400, "follow must be true or false");
   u64 tail = 0;
   Slice tail_text = query_parameter(head.query, "tail");
   if (tail_text.data != nullptr && !tail_text.empty() && !(tail_text.equals("-1") || parse_decimal(tail_text, tail)))
@@ -787,12 +807,23 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   ManagerReply described = describe_request(tenant, text_name);
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   Buffer text(storage_.text, storage_.text_capacity);
-  shared_.logs.render(tenant, text_name, since, tail, text);
+  u64 latest = 0;
+  shared_.logs.render(tenant, text_name, since, tail, text, &latest);
   if (text.overflowed()) return error(response, 500, "log too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "application/x-ndjson";
   response.body = text.data();
   response.body_length = text.size();
+  if (following) {
+    if (!shared_.follows.try_enter(tenant)) {
+      error(response, 429, "too many log streams: this API key's tenant may follow 4 at a time");
+      return add_text_header(response, "Retry-After: 10\r\n");
+    }
+    response.follow = true;
+    response.follow_tenant = tenant;
+    __builtin_memcpy(response.follow_name, text_name, sizeof text_name);
+    response.follow_after = latest;
+  }
 }
 
 // The manager's pool and shares (STATS) as gauges; nothing when the manager does not answer.

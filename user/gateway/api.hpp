@@ -17,6 +17,7 @@
 #include "logs.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
+#include "records.hpp"
 
 namespace gateway {
 
@@ -110,7 +111,19 @@ struct Response {
   bool close = false;  // Close the connection after this response.
   bool body_in_window = false;  // `body` lies in the request's OutputWindow (send it from there).
   bool more = false;  // A streamed body's piece was taken: no answer yet, the body goes on.
+  // GET /system/logs?follow=true: the body is the first chunk of a chunked stream that the
+  // connection keeps open, sending the function's new lines (Gateway::follow_logs) until the
+  // client closes or FOLLOW_LIMIT_US passes.
+  bool follow = false;
+  u32 follow_tenant = 0;
+  char follow_name[manager::NAME_BYTES] = {};
+  u64 follow_after = 0;  // The log sequence the stream goes on from.
 };
+
+// How long one follow stream lasts at most (then its last chunk; mettctl asks again), and how
+// often a quiet one sends an empty line so that clients and proxies do not time it out.
+constexpr u64 FOLLOW_LIMIT_US = 600'000'000;
+constexpr u64 FOLLOW_KEEPALIVE_US = 15'000'000;
 
 const char* reason_phrase(u32 status);
 
@@ -156,6 +169,9 @@ struct GatewayShared {
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
   FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
+  FollowStreams follows;  // Open /system/logs?follow=true streams per tenant.
+  RecordIndex records;  // The current record in the image store of each deployed function.
+  RecordIndex secrets;  // The current blob in the image store of each tenant's secret.
 };
 
 class Gateway final : public RequestPolicy {
@@ -191,12 +207,27 @@ class Gateway final : public RequestPolicy {
   void set_image_store(ImageStore* images) { images_ = images; }
   // Ends the import of a request that will not be answered (its connection went away).
   void abandon_stream(ImageStream& stream);
+  // Where deployed functions are kept (records.hpp; null: they are not kept across restarts).
+  void set_record_store(RecordStore* records) { records_ = records; }
+  // At boot, before any request: deploys every function the store has a record of (restore.cpp).
+  // `report` gets one line per record that could not be restored (the boot goes on). Returns the
+  // number restored.
+  usize restore_functions(void (*report)(const char* line));
 
   Metrics& metrics() { return shared_.metrics; }
   TenantAdmission& admission() { return shared_.admission; }
+  // A follow stream's next lines (those after `after`, which moves on): as many as fit `output`.
+  void follow_logs(u32 tenant, const char* name, u64& after, Buffer& output) const {
+    shared_.logs.render_after(tenant, name, after, output);
+  }
+  // A follow stream answered (Response::follow) has ended, or was never started (HEAD).
+  void end_follow(u32 tenant) { shared_.follows.leave(tenant); }
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
+  // The native deploy from its X-Function-Config text; `name_override` (a restore) replaces its name.
+  void deploy_native(const ApiKey& key, Slice header, const Payload& body, Response& response,
+                     const char* name_override = nullptr);
   void list(u32 tenant, Response& response);
   void describe(u32 tenant, Slice name, Response& response);
   void remove(u32 tenant, Slice name, Response& response);
@@ -206,7 +237,10 @@ class Gateway final : public RequestPolicy {
   // OpenFaaS's routes (faas_routes.cpp): deploy and update (PUT) with a FunctionDeployment, delete
   // with {"functionName": ...}, FunctionStatus, the provider's info, scale.
   static bool is_json_deployment(const RequestHead& head, const Payload& body);
-  void faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace);
+  // `service_override` (a restore) replaces the deployment's service; `source_self` takes the
+  // function's own executable (a restore's later layers) instead of resolving `image`.
+  void faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace,
+                   const char* service_override = nullptr, bool source_self = false);
   void faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, Response& response,
                               bool replace);
   void faas_delete(u32 tenant, const Payload& body, Response& response);
@@ -239,10 +273,30 @@ class Gateway final : public RequestPolicy {
   void import_error(Response& response, const StoreReply& reply);
   void store_error(Response& response, const StoreReply& reply);
 
+  // Persistence (restore.cpp). save_record writes the function's new record, made of a native
+  // deploy (`config` and `executable`), or the current record of `base` (the function whose
+  // executable it took), then `layer` (a FunctionDeployment), and drops the one it replaces; false
+  // with `why` when it could not be made durable. keep_deploy() calls it after a successful deploy
+  // and undoes a create that could not be kept (503); forget_record() removes a function's record.
+  bool save_record(u32 tenant, bool console, const char* name, Slice config, const Payload* executable,
+                   const char* base, Slice layer, const char*& why);
+  void keep_deploy(u32 tenant, bool console, const char* name, Slice config, const Payload* executable,
+                   const char* base, Slice layer, bool replace, Response& response);
+  bool forget_record(u32 tenant, const char* name);
+  bool restore_one(const char* record, u32 tenant, const char* name, u64 sequence, void (*report)(const char* line));
+  // /system/secrets (secrets.cpp): list (names only), create, update, delete; the boot's index of
+  // what the store keeps.
+  void secrets(u32 tenant, const RequestHead& head, const Payload& body, Response& response);
+  void restore_secrets(void (*report)(const char* line));
+  // Whether every secret a deployment names exists for the tenant; else a 400 naming the first not.
+  bool check_secrets(u32 tenant, const FunctionDeployment& deployment, Response& response);
+
   Backend& backend_;
   GatewayShared& shared_;
   GatewayStorage storage_;
   ImageStore* images_ = nullptr;
+  RecordStore* records_ = nullptr;
+  bool restoring_ = false;  // Replaying records at boot: nothing is written back.
 };
 
 }  // namespace gateway

@@ -67,22 +67,35 @@ bool Gateway::is_json_deployment(const RequestHead& head, const Payload& body) {
   return false;
 }
 
-void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace) {
+void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace,
+                          const char* service_override, bool source_self) {
   u32 tenant = key.sub_tenant;
   send_quota(key);
   FunctionDeployment deployment;
   const char* why = nullptr;
-  if (!parse_function_deployment(Slice{reinterpret_cast<const char*>(body.bytes), static_cast<usize>(body.length)},
-                                 deployment, why))
+  Slice json{reinterpret_cast<const char*>(body.bytes), static_cast<usize>(body.length)};
+  if (!parse_function_deployment(json, deployment, why))
     return error(response, 400, why);
-  if (deployment.secret_count > 0)
-    return error(response, 501, "secrets are not supported yet (docs/API.md, OpenFaaS routes)");
-  ImageResolution image = resolve_image(backend_, tenant, deployment.image);
+  if (service_override != nullptr && !Slice::of(service_override).copy_to(deployment.service, sizeof deployment.service))
+    return error(response, 400, "the function name does not fit");
+  if (deployment.secret_count > 0) {
+    if (!check_secrets(tenant, deployment, response)) return;
+    return error(response, 501, "delivering secrets to a function (/var/openfaas/secrets/) is not there yet; "
+                                "deploy without secrets (docs/API.md, Secrets)");
+  }
+  // A restore's later layers keep the function's own executable, whatever `image` named then.
+  ImageResolution image = source_self ? resolve_image(backend_, tenant, deployment.service)
+                                      : resolve_image(backend_, tenant, deployment.image);
   if (!image.found) {
     bool asked = image.source[0] != '\0';
     if (asked && (!image.described.delivered || image.described.status != manager::STATUS_NOT_FOUND))
       return manager_error(response, image.described);
-    if (images_ != nullptr) return faas_deploy_from_store(key, deployment, response, replace);
+    if (images_ != nullptr && !source_self) {
+      faas_deploy_from_store(key, deployment, response, replace);
+      if (response.status == 202)
+        keep_deploy(tenant, key.console, deployment.service, {}, nullptr, nullptr, json, replace, response);
+      return;
+    }
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"no such image: neither a function of this tenant nor an image in the image store\", "
                 "\"image\": ");
@@ -155,6 +168,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   }
   answer.append("}\n");
   finish_json(response, 202, answer);
+  keep_deploy(tenant, key.console, deployment.service, {}, nullptr, image.source, json, replace, response);
 }
 
 // A deployment whose `image` is an image of the store (POST /system/images): the store's deploy by

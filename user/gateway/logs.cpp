@@ -62,6 +62,7 @@ void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, c
       line.used = true;
       for (usize i = 0; i + 1 < manager::NAME_BYTES && name[i] != '\0'; ++i) line.name[i] = name[i];
       line.call = call;
+      line.sequence = next_sequence_++;
       line.time_us = time_us;
       line.length = end - at;
       __builtin_memcpy(line.text, text + at, line.length);
@@ -70,8 +71,48 @@ void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, c
   }
 }
 
-void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output) const {
+namespace {
+
+void render_line(const char* name, u64 call, u64 time_us, const char* text, usize length, Buffer& output) {
+  output.append("{\"name\": ");
+  output.append_json_string(name);
+  output.append(", \"namespace\": \"\", \"instance\": \"");
+  output.append_unsigned(call);
+  output.append("\", \"timestamp\": \"");
+  append_boot_time(output, time_us);
+  output.append("\", \"text\": ");
+  output.append_json_string(text, length);
+  output.append("}\n");
+}
+
+}  // namespace
+
+void FunctionLogs::render_after(u32 tenant, const char* name, u64& after, Buffer& output) const {
   sys::LockGuard guard(lock_);
+  const TenantLog* log = find(tenant);
+  if (log == nullptr) return;
+  u64 newest = after;
+  for (usize step = 0; step < LINES_PER_TENANT; ++step) {
+    const Line& line = log->lines[(log->next + step) % LINES_PER_TENANT];  // Oldest first.
+    if (!line.used || line.sequence <= after) continue;
+    if (!same_name(line.name, name)) {
+      newest = line.sequence;
+      continue;
+    }
+    // Rendered apart first: only a whole line goes out (a JSON line at most ~1.3 KiB escaped).
+    char one[1536];
+    Buffer piece(one, sizeof one);
+    render_line(line.name, line.call, line.time_us, line.text, line.length, piece);
+    if (piece.overflowed() || piece.size() > output.room()) break;
+    output.append(piece.data(), piece.size());
+    newest = line.sequence;
+  }
+  after = newest;
+}
+
+void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output, u64* latest) const {
+  sys::LockGuard guard(lock_);
+  if (latest != nullptr) *latest = next_sequence_ - 1;
   const TenantLog* log = find(tenant);
   if (log == nullptr) return;
   auto matches = [&](const Line& line) { return line.used && line.time_us >= since_us && same_name(line.name, name); };
@@ -85,15 +126,7 @@ void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, 
       --skip;
       continue;
     }
-    output.append("{\"name\": ");
-    output.append_json_string(line.name);
-    output.append(", \"namespace\": \"\", \"instance\": \"");
-    output.append_unsigned(line.call);
-    output.append("\", \"timestamp\": \"");
-    append_boot_time(output, line.time_us);
-    output.append("\", \"text\": ");
-    output.append_json_string(line.text, line.length);
-    output.append("}\n");
+    render_line(line.name, line.call, line.time_us, line.text, line.length, output);
   }
 }
 
@@ -105,6 +138,32 @@ void FunctionLogs::forget(u32 tenant, const char* name) {
   if (log == nullptr) return;
   for (Line& line : log->lines)
     if (line.used && same_name(line.name, name)) line = Line{};
+}
+
+bool FollowStreams::try_enter(u32 tenant) {
+  sys::LockGuard guard(lock_);
+  Entry* free = nullptr;
+  for (Entry& entry : entries_) {
+    if (entry.open > 0 && entry.tenant == tenant) {
+      if (entry.open >= PER_TENANT) return false;
+      ++entry.open;
+      return true;
+    }
+    if (entry.open == 0 && free == nullptr) free = &entry;
+  }
+  if (free == nullptr) return false;
+  free->tenant = tenant;
+  free->open = 1;
+  return true;
+}
+
+void FollowStreams::leave(u32 tenant) {
+  sys::LockGuard guard(lock_);
+  for (Entry& entry : entries_)
+    if (entry.open > 0 && entry.tenant == tenant) {
+      --entry.open;
+      return;
+    }
 }
 
 bool parse_boot_time(Slice text, u64& microseconds) {

@@ -23,7 +23,13 @@ class FunctionLogs {
   // The function's lines at or after since_us, the last `tail` of them (0: all the ring holds),
   // oldest first, each one JSON object and '\n': {"name", "namespace", "instance", "timestamp",
   // "text"}.
-  void render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output) const;
+  // `latest` (when given) gets the sequence of the newest line of the tenant at that moment, where
+  // a follow (render_after) goes on from.
+  void render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output, u64* latest = nullptr) const;
+  // /system/logs?follow=true: the function's lines newer than sequence `after`, oldest first, as
+  // many whole lines as fit `output` (it never overflows); `after` moves to the last one rendered
+  // (or to the tenant's newest when none of the new lines is the function's).
+  void render_after(u32 tenant, const char* name, u64& after, Buffer& output) const;
   // A deleted function's lines go.
   void forget(u32 tenant, const char* name);
 
@@ -32,6 +38,7 @@ class FunctionLogs {
     bool used = false;
     char name[manager::NAME_BYTES] = {};
     u64 call = 0;
+    u64 sequence = 0;  // Every line of every tenant gets the next one: a follow's position.
     u64 time_us = 0;
     usize length = 0;
     char text[LINE_BYTES] = {};
@@ -46,7 +53,26 @@ class FunctionLogs {
   const TenantLog* find(u32 tenant) const;
 
   TenantLog tenants_[MAX_TENANTS];
+  u64 next_sequence_ = 1;
   mutable sys::SpinLock lock_;
+};
+
+// The follow streams (/system/logs?follow=true) each tenant has open: at most PER_TENANT, so a
+// tenant cannot hold the gateway's connections with streams that last FOLLOW_LIMIT_US. Locked.
+class FollowStreams {
+ public:
+  static constexpr u32 PER_TENANT = 4;
+  static constexpr usize MAX_TENANTS = 16;  // keys.hpp: MAX_KEYS, one tenant per key.
+  bool try_enter(u32 tenant);  // False at the tenant's bound (or with MAX_TENANTS others open).
+  void leave(u32 tenant);
+
+ private:
+  struct Entry {
+    u32 tenant = 0;
+    u32 open = 0;
+  };
+  Entry entries_[MAX_TENANTS];
+  sys::SpinLock lock_;
 };
 
 // Parses append_boot_time's form ("1970-01-01T00:00:12.345678Z", the fraction optional) back to

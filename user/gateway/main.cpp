@@ -54,6 +54,7 @@ static_assert(gateway::MAX_BODY_LIMIT + 64 * 1024 < WINDOW_SPAN);
 constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
 constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
 constexpr u64 MAX_POLL_WAIT_US = 1'000'000;
+constexpr u64 FOLLOW_POLL_US = 250'000;  // How often a follow stream looks for new lines.
 constexpr usize READS_PER_TURN = 32;  // Receives per connection per turn (16 KiB), so none hogs the loop.
 constexpr usize BULK_READS_PER_TURN = 4;  // The same with bulk receives (128 KiB).
 constexpr u64 WORKER_STACK_PAGES = 16;  // 64 KiB, as the first thread's stack (docs/BOOT.md).
@@ -306,6 +307,162 @@ class StoreBackend final : public gateway::ImageStore {
   Endpoint endpoint_;
 };
 
+// The image store's generic blobs for the function records (gateway/records.hpp): one Memory per
+// record written, filled with MemoryWrite and lent to CREATE; open records' Memory kept in a slot.
+constexpr u64 RECORD_MAP_AREA = 0x0000720000000000;  // The boot's restore maps one record here.
+class StoreRecords final : public gateway::RecordStore {
+ public:
+  explicit StoreRecords(Endpoint endpoint) : endpoint_(endpoint) {}
+
+  bool put(const char* name, const gateway::RecordPiece* pieces, usize count) override {
+    u64 total = 0;
+    for (usize i = 0; i < count; ++i) total += pieces[i].length;
+    ScopedMemory scoped;
+    auto memory = scoped.create(pages_for(total));
+    if (!memory.ok()) return false;
+    u64 at = 0;
+    for (usize i = 0; i < count; ++i) {
+      const gateway::RecordPiece& piece = pieces[i];
+      if (piece.bytes != nullptr) {
+        if (piece.length > 0 && !memory->write(at, piece.bytes, piece.length).ok()) return false;
+      } else {
+        Memory source = memory_of(piece.blob);
+        u8 bounce[4096];
+        for (u64 done = 0; done < piece.length;) {
+          u64 length = piece.length - done < sizeof bounce ? piece.length - done : sizeof bounce;
+          if (source.is_null() || !source.read(piece.offset + done, bounce, length).ok() ||
+              !memory->write(at + done, bounce, length).ok())
+            return false;
+          done += length;
+        }
+      }
+      at += piece.length;
+    }
+    Message request = Message::make(store::CREATE);
+    store::pack_text(name, &request.words[0], store::NAME_BYTES);
+    store::pack_text("", &request.words[store::NAME_WORDS], store::DIGEST_BYTES);
+    request.words[store::NAME_WORDS + store::DIGEST_WORDS] = total;
+    request.words[store::NAME_WORDS + store::DIGEST_WORDS + 1] = 0;
+    request.set_words(store::CREATE, store::CREATE_WORDS);
+    request.attach(memory.value(), MEMORY_READ);
+    Message answer;
+    if (!call(request, answer)) return false;
+    u64 handle = answer.words[0];
+    for (u64 done = 0; done < total;) {
+      u64 length = total - done < store::MAX_WRITE_BYTES ? total - done : store::MAX_WRITE_BYTES;
+      // A failed WRITE ends the handle in the store (and gives its blocks back).
+      if (!call(Message::make(store::WRITE, {handle, done, length}), answer)) return false;
+      done += length;
+    }
+    return call(Message::make(store::COMMIT, {handle}), answer);
+  }
+
+  bool remove(const char* name) override {
+    Message answer;
+    Message request = Message::make(store::DELETE);
+    store::pack_text(name, &request.words[0], store::NAME_BYTES);
+    request.set_words(store::DELETE, store::NAME_WORDS);
+    return call(request, answer);
+  }
+
+  bool list(u64 first, char (*names)[store::NAME_BYTES], usize capacity, usize& count, u64& total) override {
+    Message answer;
+    count = 0;
+    if (!call(Message::make(store::LIST, {first}), answer)) return false;
+    total = answer.words[0];
+    u64 listed = answer.words[1];
+    const auto* bytes = reinterpret_cast<const char*>(&answer.words[2]);
+    u64 room = (abi::MESSAGE_WORDS - 2) * 8;
+    u64 at = 0;
+    for (u64 i = 0; i < listed && count < capacity && at < room; ++i) {
+      u64 length = 0;
+      while (at + length < room && bytes[at + length] != '\0') ++length;
+      if (at + length >= room || length >= store::NAME_BYTES) return false;  // A malformed reply.
+      memcpy(names[count], bytes + at, length);
+      names[count][length] = '\0';
+      ++count;
+      at += length + 1;
+    }
+    return true;
+  }
+
+  bool open(const char* name, u64& handle, u64& size) override {
+    gateway::LockGuard guard(lock_);
+    usize free = MAX_OPEN;
+    for (usize i = 0; i < MAX_OPEN && free == MAX_OPEN; ++i)
+      if (open_[i].slot == 0) free = i;
+    if (free == MAX_OPEN) return false;
+    auto slot = slots.allocate();
+    if (!slot.ok()) return false;
+    set_receive_slots(slot.value());
+    Message request = Message::make(store::OPEN);
+    store::pack_text(name, &request.words[0], store::NAME_BYTES);
+    request.set_words(store::OPEN, store::NAME_WORDS);
+    Message answer;
+    bool opened = endpoint_.call(request, answer).ok() && answer.label() == store::STATUS_OK;
+    set_receive_slots(abi::NULL_SELECTOR);
+    if (!opened || answer.received_capabilities != 1) {
+      if (opened) (void)call(Message::make(store::CLOSE, {answer.words[0]}), answer);
+      slots.free(slot.value());
+      return false;
+    }
+    open_[free] = OpenRecord{slot.value(), answer.words[0], answer.words[1], false};
+    handle = free + 1;
+    size = answer.words[1];
+    return true;
+  }
+
+  bool read(u64 handle, u64 offset, void* out, u64 length) override {
+    Memory memory = memory_of(handle);
+    return !memory.is_null() && memory.read(offset, out, length).ok();
+  }
+
+  const u8* map(u64 handle, u64 size) override {
+    gateway::LockGuard guard(lock_);
+    if (handle == 0 || handle > MAX_OPEN || open_[handle - 1].slot == 0 || size > store::MAX_BLOB_BYTES) return nullptr;
+    for (const OpenRecord& record : open_)
+      if (record.mapped) return nullptr;  // One at a time.
+    OpenRecord& record = open_[handle - 1];
+    if (!Task(SELF_TASK).map(Memory(record.slot), 0, RECORD_MAP_AREA, pages_for(size), MEMORY_READ).ok()) return nullptr;
+    record.mapped = true;
+    return reinterpret_cast<const u8*>(RECORD_MAP_AREA);
+  }
+
+  void close(u64 handle) override {
+    gateway::LockGuard guard(lock_);
+    if (handle == 0 || handle > MAX_OPEN || open_[handle - 1].slot == 0) return;
+    OpenRecord& record = open_[handle - 1];
+    if (record.mapped) (void)Task(SELF_TASK).unmap(RECORD_MAP_AREA, pages_for(record.size));
+    Message answer;
+    (void)call(Message::make(store::CLOSE, {record.store_handle}), answer);
+    (void)Capability(record.slot).remove();
+    slots.free(record.slot);
+    record = OpenRecord{};
+  }
+
+ private:
+  static constexpr usize MAX_OPEN = 8;
+  struct OpenRecord {
+    u64 slot = 0;
+    u64 store_handle = 0;
+    u64 size = 0;
+    bool mapped = false;
+  };
+  Memory memory_of(u64 handle) {
+    gateway::LockGuard guard(lock_);
+    if (handle == 0 || handle > MAX_OPEN || open_[handle - 1].slot == 0) return Memory();
+    return Memory(open_[handle - 1].slot);
+  }
+  bool call(const Message& request, Message& answer) {
+    Message copy = request;
+    return endpoint_.call(copy, answer).ok() && answer.label() == store::STATUS_OK;
+  }
+
+  Endpoint endpoint_;
+  gateway::SpinLock lock_;
+  OpenRecord open_[MAX_OPEN];
+};
+
 // Import handles of connections that went away mid-upload: the event loop must not call the store
 // (it may be busy importing for seconds), so it leaves them here and a worker aborts them.
 class AbandonedImports {
@@ -420,7 +577,8 @@ LoopPolicy request_policy;
 // Working (a worker answers it; the loop does not touch the slot), Sending (the loop sends the
 // response). Only the stage's owner touches the slot; the queues hand it over.
 struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
-  enum class Stage { Free, Reading, Working, Sending };
+  // Following: a /system/logs?follow=true stream between two chunks (the loop sends new lines).
+  enum class Stage { Free, Reading, Working, Sending, Following };
 
   ConnectionSlot() : assembler(input, sizeof input, connection_timeouts, *this, request_policy) {}
 
@@ -467,6 +625,13 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   gateway::ImageStream stream;  // An image upload's import in the store (workers only touch it).
   bool continue_body = false;   // A worker took a streamed piece: the loop reads on.
   u32 admitted_tenant = 0;      // The tenant whose admission this request holds (0: none).
+  // A follow stream (Response::follow): whose lines, from which log sequence, until when.
+  bool following = false;
+  u32 follow_tenant = 0;
+  char follow_name[manager::NAME_BYTES] = {};
+  u64 follow_after = 0;
+  u64 follow_end = 0;        // Microseconds: the stream's last chunk is due.
+  u64 follow_quiet_since = 0;  // When the last chunk went out (keep-alive lines after a quiet spell).
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -527,6 +692,64 @@ u64 transfer_microseconds(u64 length, u64 rate) {
   return length / rate * 1'000'000 + length % rate * 1'000'000 / rate;
 }
 
+// A chunk's size line: the length in hexadecimal and CRLF.
+void append_chunk_size(gateway::Buffer& output, u64 length) {
+  constexpr char DIGITS[] = "0123456789abcdef";
+  char size[16];
+  usize at = sizeof size;
+  do size[--at] = DIGITS[length & 15], length >>= 4;
+  while (length != 0);
+  output.append(size + at, sizeof size - at);
+  output.append("\r\n");
+}
+
+// A chunk of a follow stream in `output`: its size line, the bytes, CRLF (a size of 0 ends it).
+void render_chunk(gateway::Buffer& output, const char* bytes, usize length) {
+  append_chunk_size(output, length);
+  output.append(bytes, length);
+  output.append("\r\n");
+}
+
+// The head of a follow stream and its first chunk (the lines so far, from the response window when
+// they do not fit `output`); the connection closes when the stream ends.
+void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
+  // Following from here on: whatever happens next, the stream's close gives its count back.
+  slot.following = true;
+  slot.follow_tenant = response.follow_tenant;
+  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+  rendered.append("HTTP/1.1 200 OK\r\nServer: metteagle-gateway\r\nContent-Type: application/x-ndjson\r\n"
+                  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+  slot.response.release();
+  slot.response_length = 0;
+  if (response.body_length > 0 && response.body_length + 32 <= rendered.room()) {
+    render_chunk(rendered, response.body, response.body_length);
+  } else if (response.body_length > 0) {
+    // The size line here, then the lines and their CRLF from the window.
+    u64 length = response.body_length;
+    u8* window = slot.response.create(length + 2);
+    if (window == nullptr || !slot.response.reserve(length + 2)) {
+      slot.response.release();
+      slot.output_start = slot.output_end = 0;
+      slot.close_after = true;
+      slot.close_reason = gateway::ConnectionStats::REFUSED;
+      return;
+    }
+    append_chunk_size(rendered, length);
+    memcpy(window, response.body, length);
+    window[length] = '\r';
+    window[length + 1] = '\n';
+    slot.response_length = length + 2;
+  }
+  memcpy(slot.follow_name, response.follow_name, sizeof slot.follow_name);
+  slot.follow_after = response.follow_after;
+  slot.follow_end = 0;  // Set by the loop when the first chunk has gone out.
+  slot.output_start = 0;
+  slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+  slot.response_offset = 0;
+  slot.close_after = rendered.overflowed();
+  slot.close_reason = gateway::ConnectionStats::SERVED;
+}
+
 // A worker answers the request of `slot`: the manager call may block it; the loop goes on.
 void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   const gateway::RequestAssembler& assembler = slot.assembler;
@@ -562,6 +785,8 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
     }
   }
   api.metrics().count_response(response.status);
+  if (response.follow && !head_only) return start_follow(slot, response);
+  if (response.follow) api.end_follow(response.follow_tenant);  // HEAD: the head only, no stream.
   gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
   gateway::render_response_head(response, keep_alive, rendered);
   slot.response_length = slot.response.exists() ? body_length : 0;
@@ -633,9 +858,11 @@ class EventLoop {
         if (slot == nullptr) continue;
         if ((events & net::POLL_WRITABLE) != 0 && slot->stage == ConnectionSlot::Stage::Sending) flush(*slot, now);
         if ((events & net::POLL_READABLE) != 0 && slot->stage == ConnectionSlot::Stage::Reading) read(*slot, now);
+        if ((events & net::POLL_READABLE) != 0 && slot->stage == ConnectionSlot::Stage::Following) drain(*slot);
       }
       take_answers(now);
       check_deadlines(now);
+      follow_streams(now);
     }
   }
 
@@ -643,6 +870,10 @@ class EventLoop {
   static u64 deadline_of(const ConnectionSlot& slot) {
     if (slot.stage == ConnectionSlot::Stage::Reading) return slot.assembler.deadline();
     if (slot.stage == ConnectionSlot::Stage::Sending) return slot.send_deadline;
+    if (slot.stage == ConnectionSlot::Stage::Following) {
+      u64 due = slot.follow_quiet_since + FOLLOW_POLL_US;
+      return due < slot.follow_end ? due : slot.follow_end;
+    }
     return 0;
   }
 
@@ -668,6 +899,8 @@ class EventLoop {
 
   void close(ConnectionSlot& slot, gateway::ConnectionStats::Reason reason) {
     abandon(slot);
+    if (slot.following) api_.end_follow(slot.follow_tenant);
+    slot.following = false;
     (void)sockets.close(slot.handle);
     slot.response_length = 0;
     slot.body.release();
@@ -887,6 +1120,14 @@ class EventLoop {
           close(slot, slot.close_reason);
           return;
         }
+        if (slot.following) {
+          // Between chunks: the loop sends new lines; a readable socket is the client leaving.
+          slot.stage = ConnectionSlot::Stage::Following;
+          if (slot.follow_end == 0) slot.follow_end = now + gateway::FOLLOW_LIMIT_US;
+          slot.follow_quiet_since = now;
+          set_interest(slot, net::POLL_READABLE);
+          return;
+        }
         slot.stage = ConnectionSlot::Stage::Reading;
         gateway::Event next = slot.assembler.finish_request(now);
         if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
@@ -920,6 +1161,45 @@ class EventLoop {
       slot.stage = ConnectionSlot::Stage::Reading;
       gateway::Event next = slot.assembler.continue_body(now);
       if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+    }
+  }
+
+  // A following client sends nothing more; whatever it sends is dropped, and its close (or an
+  // error) ends the stream.
+  void drain(ConnectionSlot& slot) {
+    u8 ignored[512];
+    for (usize round = 0; round < READS_PER_TURN; ++round) {
+      auto received = sockets.receive(slot.handle, ignored, sizeof ignored, DO_NOT_BLOCK);
+      if (received.ok() && received.value() > 0) continue;
+      if (!received.ok() && received.error() == Error::Timeout) return;
+      close(slot, gateway::ConnectionStats::PEER_CLOSED);
+      return;
+    }
+  }
+
+  // Each follow stream between chunks: its new lines as the next chunk, an empty line after a
+  // quiet FOLLOW_KEEPALIVE_US, or the last chunk once FOLLOW_LIMIT_US has passed.
+  void follow_streams(u64 now) {
+    for (auto& slot : connection_slots) {
+      if (slot.stage != ConnectionSlot::Stage::Following) continue;
+      gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+      if (now >= slot.follow_end) {
+        rendered.append("0\r\n\r\n");
+        slot.close_after = true;
+        slot.close_reason = gateway::ConnectionStats::SERVED;
+      } else {
+        char lines[3 * 1024];
+        gateway::Buffer text(lines, sizeof lines);
+        api_.follow_logs(slot.follow_tenant, slot.follow_name, slot.follow_after, text);
+        if (text.size() == 0 && now - slot.follow_quiet_since < gateway::FOLLOW_KEEPALIVE_US) continue;
+        if (text.size() == 0) text.append("\n");
+        render_chunk(rendered, text.data(), text.size());
+      }
+      slot.output_start = 0;
+      slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+      slot.response_offset = 0;
+      slot.response_length = 0;
+      start_sending(slot, now);
     }
   }
 
@@ -1050,6 +1330,13 @@ extern "C" void metteagle_main(u64 endpoint_count) {
         gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
                                 reinterpret_cast<char*>(buffers.page), sizeof buffers.page});
     if (has_store) workers[index].api->set_image_store(&image_store);
+  }
+  // Every function kept in the store is deployed again before the first request is read.
+  static StoreRecords records{Endpoint(STORE_ENDPOINT)};
+  if (has_store) {
+    for (usize index = 0; index <= WORKER_COUNT; ++index) workers[index].api->set_record_store(&records);
+    usize restored = workers[1].api->restore_functions([](const char* line) { printf(console, "%s\n", line); });
+    printf(console, "gateway: restored %zu functions from the image store\n", restored);
   }
   usize running = 0;
   for (usize index = 1; index <= WORKER_COUNT; ++index) {

@@ -105,6 +105,16 @@ const char* dns_label_problem(Slice name) {
   return nullptr;
 }
 
+const char* secret_name_problem(Slice name) {
+  if (name.size == 0 || name.size > DNS_LABEL_LENGTH) return "a secret name must be 1 to 63 characters (a DNS label)";
+  for (usize i = 0; i < name.size; ++i)
+    if (!is_lower_alphanumeric(name.data[i]) && name.data[i] != '-')
+      return "a secret name may hold only a-z, 0-9 and '-' (a DNS label)";
+  if (name.data[0] == '-' || name.data[name.size - 1] == '-')
+    return "a secret name must start and end with a letter or a digit (a DNS label)";
+  return nullptr;
+}
+
 bool parse_memory_quantity(Slice text, u64& bytes) {
   usize digits = 0;
   while (digits < text.size && text.data[digits] >= '0' && text.data[digits] <= '9') ++digits;
@@ -273,6 +283,22 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
         error = "secrets must be an array of names";
         return false;
       }
+      if (deployment.secret_count == MAX_FUNCTION_SECRETS) {
+        error = "secrets: a function may name at most 8";
+        return false;
+      }
+      char* name = deployment.secrets[deployment.secret_count];
+      u64 length = 0;
+      if (!imagefs::json_string(value, name, SECRET_NAME_BYTES, length) ||
+          secret_name_problem(Slice{name, static_cast<usize>(length)}) != nullptr) {
+        error = "secrets: each name must be a DNS label (1 to 63 characters of a-z, 0-9 and '-')";
+        return false;
+      }
+      for (usize i = 0; i < deployment.secret_count; ++i)
+        if (Slice::of(deployment.secrets[i]).equals(name)) {
+          error = "secrets: a name is given twice";
+          return false;
+        }
       ++deployment.secret_count;
     }
   }

@@ -16,6 +16,8 @@ namespace gateway {
 constexpr usize IMAGE_BYTES = 128;       // `image`, as given.
 constexpr usize ENV_PROCESS_BYTES = 256;  // `envProcess`, as given.
 constexpr usize MAP_BYTES = 256;         // `labels` and `annotations`, each as compact JSON.
+constexpr usize MAX_FUNCTION_SECRETS = 8;  // `secrets` a deployment may name.
+constexpr usize SECRET_NAME_BYTES = 64;    // A DNS label and its NUL.
 
 // The longest name the manager holds today (manager::NAME_BYTES - 1); DNS labels allow 63.
 constexpr usize MAX_NAME_LENGTH = manager::NAME_BYTES - 1;
@@ -39,7 +41,11 @@ struct FunctionDeployment {
   bool has_memory = false;
   u64 memory = 0;                    // limits.memory in bytes.
   usize secret_count = 0;            // `secrets` named.
+  char secrets[MAX_FUNCTION_SECRETS][SECRET_NAME_BYTES] = {};  // Their names, each a DNS label.
 };
+
+// Why `name` is not a secret name (a DNS label of 1-63 characters), or nullptr when it is one.
+const char* secret_name_problem(Slice name);
 
 // Parses a FunctionDeployment: `service` and `image` are required; envProcess, envVars (string
 // values), labels and annotations (string values), limits and requests ({"memory": "128Mi",

@@ -52,6 +52,7 @@ class Buffer {
   const char* data() const { return data_; }
   usize size() const { return size_; }
   bool overflowed() const { return overflowed_; }
+  usize room() const { return overflowed_ ? 0 : capacity_ - size_; }  // Bytes that still fit.
   void clear() {
     size_ = 0;
     overflowed_ = false;

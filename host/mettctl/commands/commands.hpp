@@ -71,6 +71,7 @@ struct InvokeOptions {
 [[nodiscard]] int run_remove(Gateway& gateway, std::string const& name, Io& io);
 [[nodiscard]] int run_logs(Gateway& gateway, std::string const& name, bool follow, bool json_output, Io& io);
 [[nodiscard]] int run_metrics(Gateway& gateway, Io& io);
+[[nodiscard]] int run_version(Gateway& gateway, Io& io);
 [[nodiscard]] int run_image_push(Gateway& gateway, ImagePushOptions const& options, Io& io);
 [[nodiscard]] int run_image_list(Gateway& gateway, bool json, Io& io);
 [[nodiscard]] int run_image_remove(Gateway& gateway, std::string const& name, Io& io);

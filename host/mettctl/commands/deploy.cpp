@@ -40,7 +40,7 @@ template <typename Parse>
                        add_field(config, "timeout_ms", "--timeout", options.timeout, parse_duration_ms, false),
                        add_field(config, "max_output", "--max-output", options.max_output, parse_size, true),
                        add_field(config, "max_depth", "--max-depth", options.max_depth, count, true),
-                       add_field(config, "cpus", "--cpus", options.cpus, count, true)}) {
+                       add_field(config, "cpus", "--cpus", options.cpus, parse_cpu_list, true)}) {
     if (failure) return *failure;
   }
   if (options.console) config["console"] = true;

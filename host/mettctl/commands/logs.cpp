@@ -1,10 +1,9 @@
 // logs: GET /system/logs?name={name}, OpenFaaS's JSON lines printed as "timestamp call text" lines
-// (or, with --json, the lines as they came); --follow polls with since= the last time seen, once a
-// second, printing only lines not printed yet, until interrupted or the gateway fails.
-#include <chrono>
+// (or, with --json, the lines as they came); --follow reads the gateway's follow=true stream as it
+// comes, and asks again with since= the last time seen when the stream ends, printing only lines
+// not printed yet, until interrupted or the gateway fails.
 #include <set>
 #include <sstream>
-#include <thread>
 #include <tuple>
 
 #include "commands.hpp"
@@ -44,19 +43,35 @@ int run_logs(Gateway& gateway, std::string const& name, bool follow, bool json_o
   if (!checked_name.ok()) return report(io, checked_name.failure());
   Seen seen;
   std::string latest;
-  for (;;) {
-    // The unreserved-only encoding is valid in a query value as well as in a path segment; the
-    // timestamp's ':' is percent-encoded.
-    std::string path = "/system/logs?name=" + encode_path_segment(name);
-    if (!latest.empty()) path += "&since=" + encode_path_segment(latest);
+  // The unreserved-only encoding is valid in a query value as well as in a path segment; the
+  // timestamp's ':' is percent-encoded.
+  std::string path = "/system/logs?name=" + encode_path_segment(name);
+  if (!follow) {
     Result<Response> response = gateway.get(path);
     if (!response.ok()) return report(io, response.failure());
     Response const& answer = response.value();
     if (answer.status != 200) return report(io, unexpected_status(answer, "logs " + name));
     if (auto problem = print_new(answer.body, json_output, seen, latest, io))
       return report(io, malformed_response(answer, "logs " + name, *problem));
-    if (!follow) return to_int(ExitCode::Ok);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return to_int(ExitCode::Ok);
+  }
+  // --follow: the gateway streams new lines (follow=true) until its bound, then mettctl asks
+  // again from the last timestamp seen; lines seen already are not printed twice.
+  for (;;) {
+    std::string pending;
+    std::optional<std::string> problem;
+    std::string request = path + "&follow=true" + (latest.empty() ? "" : "&since=" + encode_path_segment(latest));
+    Result<Response> response = gateway.get_stream(request, [&](std::string_view piece) {
+      pending.append(piece);
+      std::size_t end = pending.rfind('\n');
+      if (end == std::string::npos) return true;
+      problem = print_new(pending.substr(0, end + 1), json_output, seen, latest, io);
+      pending.erase(0, end + 1);
+      return !problem.has_value();
+    });
+    if (problem) return report(io, platform_failure("logs " + name + ": malformed stream from the gateway: " + *problem));
+    if (!response.ok()) return report(io, response.failure());
+    if (response.value().status != 200) return report(io, unexpected_status(response.value(), "logs " + name));
   }
 }
 
