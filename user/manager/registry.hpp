@@ -73,6 +73,10 @@ struct Function {
   u64 users = 0;           // Invocations running now (and CONFIGUREs copying its executable).
   u64 invocations = 0;
   u64 failures = 0;
+  // Bytes charged to an invocation's own factory when it ended (invoke.cpp): the last one's, and
+  // the largest since this version was deployed (0: none ran yet).
+  u64 private_bytes_last = 0;
+  u64 private_bytes_max = 0;
 };
 
 // The Linux personality's image (user/linux/), embedded in manager.elf and prepared once, at the
