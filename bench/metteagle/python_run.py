@@ -162,6 +162,8 @@ def main() -> int:
     ap.add_argument("--sizes", default="", help="comma-separated subset of small,standard")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory figures")
     ap.add_argument("--boot-timeout", type=float, default=180)
+    ap.add_argument("--cpus", type=int, default=qemu.DEFAULT_CPUS,
+                    help="vCPUs (a diagnostic: the comparison with Linux uses the default two)")
     args = ap.parse_args()
 
     count = httpload.python_request_count(args.python_requests)
@@ -183,7 +185,7 @@ def main() -> int:
     with open(disk, "wb") as f:
         f.truncate(DISK_SIZE)
     port = httpload.free_port()
-    argv = qemu.command_line(kernel, "", modules, "tcg", False, MEMORY, network_forwards=[(port, 8080)],
+    argv = qemu.command_line(kernel, "", modules, "tcg", False, MEMORY, cpus=args.cpus, network_forwards=[(port, 8080)],
                              machine_options=("ioapic2=off",), disk=disk, disk_cache="unsafe")
     label = "metteagle python (wall)"
     log = os.path.splitext(args.out)[0] + ".serial.log"
@@ -225,8 +227,7 @@ def main() -> int:
             proc.kill()
             proc.wait()
             os.unlink(disk)
-    extra = {"build_type": os.environ.get("BUILD_TYPE", "RelWithDebInfo"), "cpus": qemu.DEFAULT_CPUS,
-             "memory": MEMORY}
+    extra = {"build_type": os.environ.get("BUILD_TYPE", "RelWithDebInfo"), "cpus": args.cpus, "memory": MEMORY}
     records = httpload.python_records(results, "metteagle", extra)
     if memory is not None:
         # Bytes, not a time: report.py lists them (docs/BENCHMARKS.md, Memory of image invocations).
