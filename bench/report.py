@@ -177,19 +177,23 @@ def plot(idx, out_dir, png):
     if gp is None:
         raise RuntimeError("gnuplot not found (install gnuplot-nox)")
     scripts = []
-    for i, mode in enumerate(MODES):
+    for mode in MODES:
         dat = os.path.join(out_dir, f"report-{mode}.dat")
         with open(dat, "w") as f:
             f.write("pair MettEagle Linux host\n")
             # The wall panel also carries the Python functions' HTTP latencies (same metric both sides).
             extra = [(m, m) for m in PYTHON_METRICS if mode == "wall" and
                      (idx.get(("metteagle", mode, m)) or idx.get(("linux", mode, m)))]
+            bars = 0
             for me_m, lx_m in PAIRS + extra:
                 vals = [idx.get(("metteagle", mode, me_m)), idx.get(("linux", mode, lx_m)),
                         idx.get(("host", "wall", lx_m))]
                 # Figures are plotted in µs; "?" marks a missing bar.
                 cells = [f"{v['value'] / 1e3:.6g}" if v else "?" for v in vals]
+                bars += sum(1 for v in vals if v)
                 f.write(f"\"{me_m}\\nvs {lx_m}\" " + " ".join(cells) + "\n")
+        if bars == 0:
+            continue  # A partial results file (one runner's records): no panel without a figure.
         scripts.append(
             f"set title '{mode} mode (guest figures; host is native wall time)'\n"
             f"plot '{dat}' using 2:xtic(1) title col, '' using 3 title col, '' using 4 title col\n")
@@ -198,7 +202,7 @@ def plot(idx, out_dir, png):
         "set datafile missing '?'\nset style data histograms\nset style histogram clustered gap 1\n"
         "set style fill solid 0.8 border -1\nset logscale y\nset yrange [0.01:*]\n"
         "set ylabel 'µs (log scale; icount: 1 µs = 1000 guest instructions)'\nset grid ytics\n"
-        "set key top left\nset xtics font ',8'\nset bmargin 4\nset multiplot layout 2,1\n"
+        f"set key top left\nset xtics font ',8'\nset bmargin 4\nset multiplot layout {max(len(scripts), 1)},1\n"
         + "".join(scripts) + "unset multiplot\n")
     res = subprocess.run([gp], input=script, text=True, capture_output=True)
     if res.returncode != 0:
