@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """httpload.py: the HTTP load side shared by bench/metteagle/http_run.py and bench/linux/http_run.py: wrk runs
 from the host against a guest port, their results as JSON records in serialfmt.make_records' format."""
+import hashlib
 import json
 import os
 import socket
@@ -47,11 +48,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(url: str, data: bytes = b"", headers=None, timeout: float = 60.0):
-    """One POST; returns (status, body). HTTP errors are returned, not raised."""
+def request(url: str, data: bytes = b"", headers=None, timeout: float = 60.0, answer_headers=None):
+    """One POST; returns (status, body). HTTP errors are returned, not raised. `answer_headers`, a
+    dict, receives the answer's headers."""
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
+            if answer_headers is not None:
+                answer_headers.update(resp.headers.items())
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -201,5 +205,81 @@ def records(figures: dict, system: str, extra: dict) -> list:
         for k in ("connections", "body_bytes"):
             if k in stats:
                 rec[k] = stats[k]
+        out.append(rec)
+    return out
+
+
+# ---- The Python image's functions (issue 11, item 7) --------------------------------------------
+
+# images/python/functions, each with a small and a standard request; the metric of one pair is
+# python_<workload>_<size> on both systems.
+PYTHON_WORKLOADS = ("empty", "dynamic_html", "compression", "graph_pagerank", "graph_bfs", "graph_mst")
+PYTHON_SIZES = ("small", "standard")
+# Requests per workload and size (issue 11: at least 30). BENCH_PYTHON_REQUESTS (or a runner's
+# --python-requests) changes it for a shorter run; the records say how many were made (n).
+PYTHON_REQUESTS = 30
+# One request of a standard graph workload runs for minutes under TCG on a loaded host.
+PYTHON_REQUEST_TIMEOUT_S = 1800
+
+
+def python_request_count(arg=None) -> int:
+    if arg is not None:
+        return arg
+    text = os.environ.get("BENCH_PYTHON_REQUESTS", "")
+    return int(text) if text else PYTHON_REQUESTS
+
+
+def python_selection(workloads: str, sizes: str):
+    """The (workload, size) pairs a runner measures, from comma-separated lists (empty: all)."""
+    chosen_w = [w for w in workloads.split(",") if w] if workloads else list(PYTHON_WORKLOADS)
+    chosen_s = [s for s in sizes.split(",") if s] if sizes else list(PYTHON_SIZES)
+    for w in chosen_w:
+        if w not in PYTHON_WORKLOADS:
+            raise LoadError(f"unknown Python workload {w!r} (one of {', '.join(PYTHON_WORKLOADS)})")
+    for s in chosen_s:
+        if s not in PYTHON_SIZES:
+            raise LoadError(f"unknown size {s!r} (one of {', '.join(PYTHON_SIZES)})")
+    return [(w, s) for w in chosen_w for s in chosen_s]
+
+
+def python_run(label: str, url: str, size: str, count: int, headers=None) -> tuple:
+    """One warm-up request, then `count` sequential POSTs of {"size": size} to `url`, each timed on
+    the host from sending the request to the end of the answer (a fresh TCP connection each: busybox
+    httpd closes every one, and urllib opens one per request on both systems alike). Every answer
+    must be 200 with exactly the warm-up's body (the functions' outputs are fixed by their seeds).
+    Returns (summary in ns, the body)."""
+    body = json.dumps({"size": size}).encode()
+    hdrs = dict(headers or {}, **{"Content-Type": "application/json"})
+    status, first = request(url, body, hdrs, timeout=PYTHON_REQUEST_TIMEOUT_S)
+    if status != 200 or not first.strip():
+        raise LoadError(f"{url} ({size}) answered {status}: {first[:300]!r}")
+    samples = []
+    phases = {}
+    for i in range(count):
+        started = time.monotonic_ns()
+        status, out = request(url, body, hdrs, timeout=PYTHON_REQUEST_TIMEOUT_S, answer_headers=phases)
+        elapsed = time.monotonic_ns() - started
+        if status != 200 or out != first:
+            raise LoadError(f"{url} ({size}) request {i + 1} answered {status} with other output: {out[:300]!r} "
+                            f"(the first: {first[:300]!r})")
+        samples.append(elapsed)
+    summary = serialfmt.summarize(samples)
+    print(f"{label}:   {size}: {count} requests, median {summary['median'] / 1e6:.1f} ms, "
+          f"p99 {summary['p99'] / 1e6:.1f} ms, min {summary['min'] / 1e6:.1f} ms", flush=True)
+    # MettEagle's gateway says where the last invocation's time went (docs/API.md): log it.
+    told = {k: v for k, v in phases.items() if k.lower().startswith(("x-phase-", "x-duration"))}
+    if told:
+        print(f"{label}:   the last request's phases: " + ", ".join(f"{k}={v}" for k, v in sorted(told.items())),
+              flush=True)
+    return summary, first
+
+
+def python_records(results: dict, system: str, extra: dict) -> list:
+    """Records of python_run summaries ({metric: (summary, body)}), unit ns, mode wall; each carries
+    the SHA-256 of its output so that report.py can tell both systems computed the same answer."""
+    out = []
+    for metric, (summary, body) in results.items():
+        rec = serialfmt.make_records({metric: summary}, system, "wall", "tcg", "ns", dict(extra))[0]
+        rec["output_sha256"] = hashlib.sha256(body).hexdigest()
         out.append(rec)
     return out

@@ -48,6 +48,11 @@ HTTP_PAIRS = [
     ("http_invoke_latency_p99_4conn", "lower"),
     ("tcp_throughput_mbps", "higher"),
 ]
+# The Python image's functions over HTTP (wall; bench/metteagle/python_run.py, bench/linux/python_run.py):
+# python_<workload>_<size>, the same metric on both sides, lower is better (issue 11's target:
+# MettEagle's latency at most Linux+crun's on every row).
+PYTHON_WORKLOADS = ("empty", "dynamic_html", "compression", "graph_pagerank", "graph_bfs", "graph_mst")
+PYTHON_METRICS = [f"python_{w}_{s}" for w in PYTHON_WORKLOADS for s in ("small", "standard")]
 # Issue 6's goal: MettEagle's cold HTTP invocations per second at least this many times Linux's.
 HTTP_RPS_GOAL = 10
 MODES = ["icount", "wall"]
@@ -67,6 +72,8 @@ def fmt(v, unit="ns"):
         return f"{v:.1f} /s"
     if unit == "mbps":
         return f"{v:.1f} Mbit/s"
+    if unit == "bytes":
+        return f"{v:,.0f} B"
     if v >= 1e6:
         return f"{v / 1e6:.2f} ms"
     if v >= 1e3:
@@ -130,6 +137,31 @@ def http_table(idx):
     return rows
 
 
+def python_table(idx):
+    rows = ["| metric | MettEagle median | MettEagle p99 | Linux (httpd + crun) median | Linux p99 | ratio of medians MettEagle/Linux | requests (MettEagle, Linux) | same output |",
+            "|---|---|---|---|---|---|---|---|"]
+    for m in PYTHON_METRICS:
+        me = idx.get(("metteagle", "wall", m))
+        lx = idx.get(("linux", "wall", m))
+        if not me and not lx:
+            continue
+        same = "—"
+        if me and lx and me.get("output_sha256") and lx.get("output_sha256"):
+            same = "yes" if me["output_sha256"] == lx["output_sha256"] else "**NO**"
+        rows.append("| {} | {} | {} | {} | {} | {} | {}, {} | {} |".format(
+            m, fmt(me["value"]) if me else NOT_YET, fmt(me.get("p99")) if me else "—",
+            fmt(lx["value"]) if lx else "— (not measured)", fmt(lx.get("p99")) if lx else "—",
+            ratio(me, lx) or "—", me.get("n", "—") if me else "—", lx.get("n", "—") if lx else "—", same))
+    memory = [idx.get(("metteagle", "wall", m)) for m in
+              ("image_tree_shared_bytes", "image_invocation_private_bytes", "image_second_invocation_adds_bytes")]
+    if all(memory):
+        tree, private, second = (r["value"] for r in memory)
+        rows += ["", f"Memory (a sleeping `python3` of the image, docs/BENCHMARKS.md): the tree, shared, {tree:,} bytes; "
+                     f"one invocation's private bytes (its factory at exit) {private:,}; a second concurrent invocation "
+                     f"took {second:,} bytes more of the machine's free memory."]
+    return rows
+
+
 def detail(records):
     rows = ["| system | mode | metric | median | min | p99 | n | unit |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(records, key=lambda r: (r["system"], r["mode"], r["metric"])):
@@ -145,16 +177,23 @@ def plot(idx, out_dir, png):
     if gp is None:
         raise RuntimeError("gnuplot not found (install gnuplot-nox)")
     scripts = []
-    for i, mode in enumerate(MODES):
+    for mode in MODES:
         dat = os.path.join(out_dir, f"report-{mode}.dat")
         with open(dat, "w") as f:
             f.write("pair MettEagle Linux host\n")
-            for me_m, lx_m in PAIRS:
+            # The wall panel also carries the Python functions' HTTP latencies (same metric both sides).
+            extra = [(m, m) for m in PYTHON_METRICS if mode == "wall" and
+                     (idx.get(("metteagle", mode, m)) or idx.get(("linux", mode, m)))]
+            bars = 0
+            for me_m, lx_m in PAIRS + extra:
                 vals = [idx.get(("metteagle", mode, me_m)), idx.get(("linux", mode, lx_m)),
                         idx.get(("host", "wall", lx_m))]
                 # Figures are plotted in µs; "?" marks a missing bar.
                 cells = [f"{v['value'] / 1e3:.6g}" if v else "?" for v in vals]
+                bars += sum(1 for v in vals if v)
                 f.write(f"\"{me_m}\\nvs {lx_m}\" " + " ".join(cells) + "\n")
+        if bars == 0:
+            continue  # A partial results file (one runner's records): no panel without a figure.
         scripts.append(
             f"set title '{mode} mode (guest figures; host is native wall time)'\n"
             f"plot '{dat}' using 2:xtic(1) title col, '' using 3 title col, '' using 4 title col\n")
@@ -163,7 +202,7 @@ def plot(idx, out_dir, png):
         "set datafile missing '?'\nset style data histograms\nset style histogram clustered gap 1\n"
         "set style fill solid 0.8 border -1\nset logscale y\nset yrange [0.01:*]\n"
         "set ylabel 'µs (log scale; icount: 1 µs = 1000 guest instructions)'\nset grid ytics\n"
-        "set key top left\nset xtics font ',8'\nset bmargin 4\nset multiplot layout 2,1\n"
+        f"set key top left\nset xtics font ',8'\nset bmargin 4\nset multiplot layout {max(len(scripts), 1)},1\n"
         + "".join(scripts) + "unset multiplot\n")
     res = subprocess.run([gp], input=script, text=True, capture_output=True)
     if res.returncode != 0:
@@ -209,6 +248,12 @@ def main() -> int:
            "MettEagle's gateway (each request a fresh task), `POST /cgi-bin/empty` on the Linux guest's busybox "
            "httpd (each request a CGI that runs `crun run`); 10 s per figure; `tcp_throughput_mbps` is 1 MiB "
            "echoes, payload counted in both directions (docs/BENCHMARKS.md).", ""] + http_table(idx) + [""]
+    md += ["## Python functions over HTTP (wall)", "",
+           "Sequential `POST`s of `{\"size\": ...}` from the host, each a cold start of `/usr/bin/python3 "
+           "/function/<workload>.py` in the Python image: on MettEagle an image function deployed from the "
+           "pushed image, on Linux `crun run` of the same tree per request behind busybox httpd; latency from "
+           "request sent to answer read; one warm-up request first; every answer checked equal "
+           "(docs/BENCHMARKS.md).", ""] + python_table(idx) + [""]
     md += ["## All figures", ""] + detail(records) + [""]
     md += ["![bar chart](report.png)", ""]
     os.makedirs(out_dir, exist_ok=True)

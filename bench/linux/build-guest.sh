@@ -191,6 +191,12 @@ for i in $(seq 0 999); do : > "$root/bench/fsdata/many/$i"; done
 mkdir -p "$root/bench/bundles/python"
 cp -a "$python_rootfs" "$root/bench/bundles/python/rootfs"
 python3 "$here/oci_config.py" python "$root/bench/bundles/python/config.json"
+# The Python functions' bundles (HTTP mode: cgi-bin/python_<workload>), sharing python/rootfs.
+python_workloads=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import oci_config; print(" ".join(oci_config.PYTHON_WORKLOADS))' "$here")
+for w in $python_workloads; do
+    mkdir -p "$root/bench/bundles/py-$w"
+    python3 "$here/oci_config.py" "py-$w" "$root/bench/bundles/py-$w/config.json"
+done
 # HTTP mode (bench.http=1, bench/linux/http_run.py): the virtio-net modules (Debian builds them as
 # modules and ships no modules.dep, so init.sh loads them by path in dependency order) and the
 # busybox httpd CGI that starts one container per request.
@@ -204,6 +210,10 @@ done
 cp "$here/http-cgi.sh" "$root/bench/www/cgi-bin/empty"
 cp "$here/http-cgi.sh" "$root/bench/www/cgi-bin/echo"
 chmod 755 "$root/bench/www/cgi-bin/empty" "$root/bench/www/cgi-bin/echo"
+for w in $python_workloads; do
+    cp "$here/http-cgi.sh" "$root/bench/www/cgi-bin/python_$w"
+    chmod 755 "$root/bench/www/cgi-bin/python_$w"
+done
 cp "$here/suite.sh" "$root/bench/suite.sh"
 cp "$here/init.sh" "$root/init"
 chmod 755 "$root/init" "$root/bench/suite.sh"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""oci_config.py: writes the OCI bundle configs (plain, with a network namespace, echo, go, python) for the crun workloads."""
+"""oci_config.py: writes the OCI bundle configs (plain, with a network namespace, echo, go, python, and
+py-<workload> for the Python image's functions) for the crun workloads."""
 import json
 import sys
 
@@ -10,7 +11,18 @@ import sys
 CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def config(netns: bool, args=("/empty",), env=("PATH=/",), root="../rootfs") -> dict:
+# The Python image's functions (images/python/functions), run per HTTP request by the guest's CGI
+# (http-cgi.sh, cgi-bin/python_<workload>) as MettEagle runs them: the image's entrypoint and the
+# function's file, the image's own environment (images/python/build-rootfs: umoci config).
+PYTHON_WORKLOADS = ("empty", "dynamic_html", "compression", "graph_pagerank", "graph_bfs", "graph_mst")
+PYTHON_IMAGE_ENV = ("PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8")
+# The functions' writable storage: MettEagle gives each invocation its own /tmp (compression writes
+# there); the bundle's root is read-only, so /tmp is a fresh tmpfs per container, as docker's --tmpfs.
+TMP_MOUNT = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "nodev", "mode=1777", "size=262144k"]}
+
+
+def config(netns: bool, args=("/empty",), env=("PATH=/",), root="../rootfs", tmp=False) -> dict:
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if netns:
         namespaces.insert(1, {"type": "network"})
@@ -43,7 +55,7 @@ def config(netns: bool, args=("/empty",), env=("PATH=/",), root="../rootfs") -> 
              "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs",
              "options": ["nosuid", "noexec", "nodev", "ro"]},
-        ],
+        ] + ([TMP_MOUNT] if tmp else []),
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": namespaces,
@@ -63,8 +75,12 @@ def main() -> int:
     bundles = {"plain": {}, "netns": {}, "echo": {"args": ["/echo"]}, "go": {"args": ["/go_hello"]},
                "python": {"args": ["/usr/bin/python3", "-c", "pass"],
                           "env": ["PATH=/usr/bin:/bin", "HOME=/", "LANG=C.UTF-8"], "root": "rootfs"}}
+    # py-<workload>: a bundle beside python/ sharing its rootfs (the very tree MettEagle imports).
+    for workload in PYTHON_WORKLOADS:
+        bundles["py-" + workload] = {"args": ["/usr/bin/python3", f"/function/{workload}.py"],
+                                     "env": list(PYTHON_IMAGE_ENV), "root": "../python/rootfs", "tmp": True}
     if len(sys.argv) != 3 or sys.argv[1] not in bundles:
-        print("usage: oci_config.py plain|netns|echo|go|python <out-config.json>", file=sys.stderr)
+        print("usage: oci_config.py plain|netns|echo|go|python|py-<workload> <out-config.json>", file=sys.stderr)
         return 2
     with open(sys.argv[2], "w") as f:
         json.dump(config(sys.argv[1] == "netns", **bundles[sys.argv[1]]), f, indent=1)

@@ -138,6 +138,18 @@ def commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "uncommitted"
 
 
+def summarize(samples) -> dict:
+    """min, median and p99 (nearest rank: the ceil(0.99 n)-th smallest) of a non-empty list, as the
+    workloads' bench.h computes them."""
+    if not samples:
+        raise ValueError("no samples")
+    s = sorted(samples)
+    n = len(s)
+    median = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+    rank = max(1, (99 * n + 99) // 100)
+    return {"min": s[0], "median": median, "p99": s[rank - 1], "n": n}
+
+
 def make_records(results: dict, system: str, mode: str, accel: str, unit: str, extra=None) -> list:
     """One JSON record per metric; value is the median."""
     cpu, rev = host_cpu(), commit()

@@ -5,7 +5,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "linux"))
-from serialfmt import SerialFormatError, parse_transcript  # noqa: E402
+from serialfmt import SerialFormatError, parse_transcript, summarize  # noqa: E402
 
 EXPECTED = ["null_syscall", "pipe_roundtrip"]
 GOOD = """\
@@ -18,6 +18,26 @@ BENCH pipe_roundtrip ns min=10543.7 median=12966.7 p99=13222.2 n=400
 BENCH-DONE
 [    2.5] reboot: Power down
 """
+
+
+class SummarizeTest(unittest.TestCase):
+    """summarize(): the statistics the HTTP runners (bench/httpload.py) compute on the host."""
+
+    def test_odd_count(self):
+        self.assertEqual(summarize([5, 1, 3]), {"min": 1, "median": 3, "p99": 5, "n": 3})
+
+    def test_even_count_median_is_the_mean_of_the_middle_two(self):
+        self.assertEqual(summarize([4, 1, 2, 3]), {"min": 1, "median": 2.5, "p99": 4, "n": 4})
+
+    def test_p99_is_the_nearest_rank(self):
+        # ceil(0.99 * 200) = 198: the 198th smallest of 1..200, not the largest.
+        self.assertEqual(summarize(list(range(200, 0, -1)))["p99"], 198)
+        # ceil(0.99 * 30) = 30: with 30 requests the p99 is the slowest one.
+        self.assertEqual(summarize(list(range(1, 31)))["p99"], 30)
+
+    def test_empty_is_refused(self):
+        with self.assertRaises(ValueError):
+            summarize([])
 
 
 class ParserTest(unittest.TestCase):

@@ -173,8 +173,22 @@ def boot_one(args):
     # Deploy by image: the image's Entrypoint + Cmd and Env.
     code, out, err = mettctl(args, "deploy", "bb", "--image", "example/busybox:oci", "--memory", "32M")
     check(code == 0 and out == b"bb\n", f"mettctl deploy bb --image example/busybox:oci ({out!r} {err!r})")
+    # Memory: the tree is the image's (shared by every invocation); private bytes once one ran.
+    _, images = listed(port)
+    tree_size = {i.get("name"): i.get("size") for i in images or []}.get("example/busybox:oci")
+    status, data = request(port, "GET", "/system/functions/bb")
+    described = as_json(data) or {}
+    check(status == 200 and isinstance(tree_size, int) and tree_size > 0 and described.get("tree_bytes") == tree_size and
+          described.get("private_bytes_last") == 0 and described.get("private_bytes_max") == 0,
+          f"describe bb before any invocation: tree_bytes is the image's size {tree_size}, no private bytes yet ({data!r})")
     status, data = invoke(port, "bb")
     check(status == 200 and data == OUTPUT_DEFAULT, f"bb runs the image's Entrypoint and Cmd with its Env ({status} {data!r})")
+    status, data = request(port, "GET", "/system/functions/bb")
+    described = as_json(data) or {}
+    private = described.get("private_bytes_last")
+    check(status == 200 and isinstance(private, int) and 0 < private <= 32 << 20 and
+          described.get("private_bytes_max") == private and described.get("tree_bytes") == tree_size,
+          f"describe bb after one invocation: its private bytes, within its 32 MiB limit ({data!r})")
     # Over HTTP: args replace Cmd, env adds EXTRA and overrides GREETING.
     status, data = deploy_http(port, {"name": "bb2", "image": "busybox-docker", "memory": 32 << 20,
                                       "args": ['echo "$GREETING $EXTRA $0"; read -r l < /etc/greeting; echo "$l"', "x"],

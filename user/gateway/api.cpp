@@ -523,6 +523,14 @@ void Gateway::append_function(Buffer& output, u32 tenant, const char* name, cons
   output.append_unsigned(w[8]);
   output.append(", \"failures\": ");
   output.append_unsigned(w[9]);
+  // Memory: an image function's tree is shared by all its invocations; each invocation adds only
+  // its private bytes (docs/BENCHMARKS.md, Memory of image invocations).
+  output.append(", \"tree_bytes\": ");
+  output.append_unsigned(w[20]);
+  output.append(", \"private_bytes_last\": ");
+  output.append_unsigned(w[21]);
+  output.append(", \"private_bytes_max\": ");
+  output.append_unsigned(w[22]);
   append_status_members(output, tenant, name, described);  // OpenFaaS's FunctionStatus too.
   output.append("}");
 }

@@ -160,6 +160,8 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   // The counts go on across versions (OpenFaaS's invocationCount is the function's, not a version's).
   function->invocations = old != nullptr ? old->invocations : 0;
   function->failures = old != nullptr ? old->failures : 0;
+  function->private_bytes_last = 0;  // A version's own: its configuration may change its memory.
+  function->private_bytes_max = 0;
   if (old != nullptr) {
     // The swap: the old version leaves the table now; its running invocations keep it alive.
     registry.withdraw(*old);

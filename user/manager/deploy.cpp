@@ -324,6 +324,8 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   seal_version(*function);
   function->invocations = 0;
   function->failures = 0;
+  function->private_bytes_last = 0;
+  function->private_bytes_max = 0;
   status(answer, STATUS_OK);
 }
 
@@ -381,6 +383,9 @@ void handle_describe(Worker&, Message& request, Message& answer) {
   __builtin_memcpy(&answer.words[11], function->digest, DIGEST_BYTES);
   pack_name(function->source, &answer.words[15]);
   answer.words[19] = function->environment_bytes;
+  answer.words[20] = function->image_tree ? function->linux_start.image_tree_bytes : 0;
+  answer.words[21] = function->private_bytes_last;
+  answer.words[22] = function->private_bytes_max;
   answer.set_words(STATUS_OK, DESCRIBE_WORDS);
 }
 

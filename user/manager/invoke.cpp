@@ -320,6 +320,9 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
   u64 output_capacity = request.output_capacity < config.max_output_bytes ? request.output_capacity : config.max_output_bytes;
   Error error = Error::None;
   u64 loaded = 0, ran = 0;
+  // What the invocation's factory holds when the function has ended: every page and object the
+  // invocation owns alone (its private memory), which an image function's shared tree is not.
+  u64 private_bytes = 0;
   // One pass through the phases; `break` leaves with outcome set.
   do {
     // Create: the invocation's factory and task.
@@ -488,6 +491,7 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     supervise(worker, request, *function, events.value(), deadline, outcome);
     ran = read_tsc();
     outcome.result.run_ticks = ran - loaded;
+    if (auto quota = factory.value().info()) private_bytes = quota.value().used_bytes;
 
     // Inline output is read back before the task's memory goes away.
     bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
@@ -509,6 +513,10 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
 
   LockGuard guard(state.registry.lock());
   if (outcome.status != STATUS_OK) ++function->failures;
+  if (private_bytes > 0) {
+    function->private_bytes_last = private_bytes;
+    if (private_bytes > function->private_bytes_max) function->private_bytes_max = private_bytes;
+  }
   if (--function->users == 0 && function->removed) release_image(*function);
   state.registry.end_invocation(request.tenant, memory_limit, top_level);
   return outcome;

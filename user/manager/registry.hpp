@@ -84,6 +84,10 @@ struct Function {
   u64 users = 0;           // Invocations running now (and CONFIGUREs copying its executable).
   u64 invocations = 0;
   u64 failures = 0;
+  // Bytes charged to an invocation's own factory when it ended (invoke.cpp): the last one's, and
+  // the largest since this version was deployed (0: none ran yet).
+  u64 private_bytes_last = 0;
+  u64 private_bytes_max = 0;
   // The registry's links: its hash bucket and its tenant's list of live functions.
   u64 hash = 0;
   Function* next_in_bucket = nullptr;

@@ -46,7 +46,10 @@ enum Request : u32 {
   DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
                  // 9 failures, 10 when this version was deployed (microseconds since boot),
                  // 11-14 its digest (DIGEST_BYTES), 15-18 the function whose executable it took
-                 // (its `source`: its own name after DEPLOY), 19 environment bytes.
+                 // (its `source`: its own name after DEPLOY), 19 environment bytes, 20 bytes of
+                 // its image tree (shared by every invocation; 0: not an image function), 21 and
+                 // 22 the private bytes of its last invocation and the most of any (what each
+                 // invocation's own factory held when it ended; 0: none ran yet).
   STATS = 6,     // No words. Reply: ManagerStats (the manager's pool and the caller's own share).
   // A function from the executable of another function of the same tenant (`source`; the same
   // name to keep the executable while changing the rest), with its own configuration, arguments
@@ -78,7 +81,7 @@ enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
 constexpr u64 CONFIGURE_TEXT_FIRST_WORD = 18;
 constexpr u64 CONFIGURE_TEXT_BYTES = (metteagle::abi::MESSAGE_WORDS - CONFIGURE_TEXT_FIRST_WORD) * 8;  // 368.
 constexpr u64 DIGEST_BYTES = 32;  // SHA-256.
-constexpr u64 DESCRIBE_WORDS = 20;
+constexpr u64 DESCRIBE_WORDS = 23;
 
 constexpr u64 DEPLOY_IMAGE_REFERENCE_WORD = 4;
 constexpr u64 DEPLOY_IMAGE_CONFIG_WORD = 20;
