@@ -195,8 +195,9 @@ void exit_current() {
   Thread* thread = current_thread();
   KERNEL_ASSERT(thread->state == ThreadState::Dead);
   Cpu& cpu = this_cpu();
-  // A destroyed thread's memory can go only once we are off its stack: after the switch.
-  if (thread->header.dying) {
+  // A destroyed thread's memory can go only once we are off its stack: after the switch. A thread
+  // merely queued for destruction (dying) is not ours to free: its destroyer does it.
+  if (thread->destroyed) {
     if (cpu.zombie != nullptr) free_dead_thread(*cpu.zombie);  // Not our stack: safe now.
     cpu.zombie = thread;
   }

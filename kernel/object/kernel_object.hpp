@@ -35,7 +35,7 @@ struct Capability {
 
 struct KernelObject {
   ObjectType type = ObjectType::None;
-  bool dying = false;          // Set when destruction starts; capability lookups then fail.
+  bool dying = false;          // Set when queued for destruction; capability lookups then fail.
   Factory* factory = nullptr;  // Charged for this object; null only for boot-time objects.
   usize charged_bytes = 0;
   ListNode factory_node;  // On factory->objects, so destroying the factory finds it.

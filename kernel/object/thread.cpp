@@ -1,6 +1,9 @@
 // Thread: creation (kernel stack, UTCB), the start/configure/exit/yield/self/interrupt operations, and its
 // end: stop_thread cuts every link, destruction frees the stack once no CPU runs on it.
-// Invariant: see thread.hpp; a stopped thread is on no queue and linked to no caller or callee.
+// Invariant: see thread.hpp; a stopped thread is on no queue and linked to no caller or callee;
+// a thread's memory is freed exactly once, by destroy_thread (free_dead_thread) or, when a CPU
+// was on it then (`destroyed`), by that CPU after it switched away; a thread that ends on its own
+// (ThreadExit, a fault) stays allocated, on its task, until destroy_thread.
 #include "object/thread.hpp"
 
 #include "arch/x86_64/cpu.hpp"
@@ -199,6 +202,7 @@ void destroy_thread(Thread& thread) {
   factory_refund(header.factory, header.charged_bytes + PAGE_SIZE * (KERNEL_STACK_PAGES + 1));
   header.factory = nullptr;
   thread.task = nullptr;
+  thread.destroyed = true;
   if (&thread != current_thread()) request_reschedule(cpu);
 }
 

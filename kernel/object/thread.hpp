@@ -68,6 +68,11 @@ struct Thread {
   bool interrupt_pending = false;
   // The Memory this thread's FactoryCreate is filling across kernel entries (memory.cpp).
   Memory* building_memory = nullptr;
+  // destroy_thread ran while a CPU was on this thread: that CPU frees it once off its stack
+  // (exit_current). Only this says so: `header.dying` is set as soon as the thread is queued for
+  // destruction (its factory or task going), long before destroy_thread, and a queued thread that
+  // ends on its own must stay for its destroyer, which still holds it on its task and the queue.
+  bool destroyed = false;
   u64 exception_words[5] = {};
   // x87/SSE registers while switched out (FXSAVE image); user threads only.
   alignas(16) u8 extended_state[512] = {};
