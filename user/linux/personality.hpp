@@ -48,6 +48,14 @@ constexpr u64 STACK_EXTRA_PAGES = 2048 - manager::FUNCTION_STACK_PAGES;  // 8 Mi
 constexpr u64 STACK_TOTAL_BYTES = (manager::FUNCTION_STACK_PAGES + STACK_EXTRA_PAGES) * PAGE;
 constexpr u64 STACK_LOW = manager::FUNCTION_STACK_TOP - STACK_TOTAL_BYTES;
 
+// A set of capability slots: bit i % 64 of word i / 64 is slot i.
+struct SlotSet {
+  static constexpr usize WORDS = manager::FUNCTION_CAPABILITY_SLOTS / 64;
+  u64 words[WORDS];
+  void add(u64 slot) { words[slot / 64] |= u64{1} << (slot % 64); }
+};
+static_assert(manager::FUNCTION_CAPABILITY_SLOTS % 64 == 0);
+
 struct State {
   const manager::FunctionContext* context = nullptr;
   manager::LinuxStart start{};
@@ -58,7 +66,7 @@ struct State {
   u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
   u64 unsupported_numbers[8] = {};
   usize unsupported_distinct = 0;
-  u64 slots_used = 0;         // Bit i: capability slot i is taken (atomic: allocate_slot needs no lock).
+  SlotSet slots_used{};        // Capability slots taken (atomic: allocate_slot needs no lock).
   u64 random_state = 0;
   bool have_rdrand = false;
 };
@@ -142,7 +150,8 @@ i64 linux_get_robust_list(u64 tid, u64 head_address, u64 length_address);
 void cpu_times(bool whole_process, u64& user_nanoseconds, u64& system_nanoseconds, u64& waits);
 u64 ticks_to_nanoseconds(u64 ticks);
 
-// Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
+// Capability slots of the function's own space (FUNCTION_FIRST_FREE .. FUNCTION_CAPABILITY_SLOTS - 1);
+// 0 when none is left.
 u64 allocate_slot();
 void free_slot(u64 slot);
 

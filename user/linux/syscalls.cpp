@@ -98,8 +98,8 @@ struct Arguments {
   X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
                "deleted; ECHILD without children")                                                              \
   X(62, kill, "to processes of the invocation (pid, 0, -1, -group); to the own process: a thread that does not " \
-              "block it is interrupted (a handler runs at once); another process: pending, its waits wake, " \
-              "taken at its next system call; signal 0: ESRCH or 0")                     \
+              "block it is interrupted (a handler runs at once); another process: pending, its signal watcher " \
+              "interrupts the thread that takes it (running, sleeping or blocked: at once); signal 0: ESRCH or 0")                     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
                "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
@@ -207,7 +207,8 @@ struct Arguments {
                      "byte count and the ENOSYS count")                                                         \
   X(232, epoll_wait, "as epoll_pwait")                                                                           \
   X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
-    X(234, tgkill, "to the caller's pid and a live thread: as tkill; others ESRCH") \
+    X(234, tgkill, "to the caller's pid and a live thread: as tkill; to another process's main thread " \
+                   "(tid = pid): as kill of that process; others ESRCH") \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree and /tmp (docs/LINUX.md, Files): "                                             \

@@ -701,12 +701,18 @@ u64 matches_native(Case& test, const char* name, const NativeRun& native, const 
 // Asynchronous signals (signals.c, with musl and with glibc): handlers interrupting blocked read,
 // nanosleep, poll and waitpid (EINTR) or restarting read (SA_RESTART), alarm, setitimer and POSIX
 // timers with pause, sigsuspend, sigtimedwait, sigqueue, SIGCHLD, a thread spinning in user code
-// stopped by a handler, pthread_cancel of threads blocked in read and sleep.
+// stopped by a handler, pthread_cancel of threads blocked in read and sleep, and another process
+// spinning without system calls or sleeping 60 s in nanosleep ended by SIGTERM or running its
+// SIGUSR1 handler at once (kill and tgkill; each exit status exact).
 void c_program_signals_as_natively(Case& test) {
-  DEPLOY("signals", linux_signals, linux_signals_end, linux_config());
+  // A generous bound, not a speed requirement: the program forks five children and waits for
+  // each to go, and on a loaded build host the default 30 s was seen to run out.
+  FunctionConfig config = linux_config();
+  config.timeout_nanoseconds = 120'000'000'000;
+  DEPLOY("signals", linux_signals, linux_signals_end, config);
   EXPECT_EQ(matches_native(test, "signals", NATIVE(signals)), 0);
   EXPECT_STATUS(client().remove("signals"), manager::STATUS_OK);
-  DEPLOY("signals_glibc", linux_signals_glibc, linux_signals_glibc_end, linux_config());
+  DEPLOY("signals_glibc", linux_signals_glibc, linux_signals_glibc_end, config);
   EXPECT_EQ(matches_native(test, "signals_glibc", NATIVE(signals_glibc)), 0);
   EXPECT_STATUS(client().remove("signals_glibc"), manager::STATUS_OK);
 }

@@ -237,7 +237,9 @@ constexpr u64 IMAGE_TREE_ADDRESS = 0x0000600000000000;
 // a signal (ThreadInterrupt), as it does its other threads through their own capabilities.
 constexpr u64 FUNCTION_THREAD = 7;
 constexpr u64 FUNCTION_FIRST_FREE = 8;
-constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
+// Slots of a function's capability space: a Linux program's processes hold every shared Memory,
+// two notifications per possible process (blocking and signals), their threads and memory chunks.
+constexpr u64 FUNCTION_CAPABILITY_SLOTS = 128;
 
 struct FunctionContext {
   u64 input_address;
