@@ -44,7 +44,7 @@ struct Timestamp {
   i64 nanoseconds;
 };
 Timestamp now_timestamp() {
-  u64 now = monotonic_nanoseconds();
+  u64 now = realtime_nanoseconds();
   return Timestamp{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
 }
 
@@ -59,7 +59,7 @@ struct Node {
   u64 size;            // Regular: bytes; Symlink: unused.
   u64 capacity;        // Regular in /tmp: bytes of `data` mapped (whole pages).
   u64 data;            // Regular: address of the bytes (read-only text for the fixed tree).
-  Timestamp accessed;  // atime, mtime, ctime: the clock since boot (there is no wall clock). Reads do not
+  Timestamp accessed;  // atime, mtime, ctime: the wall clock (realtime_nanoseconds). Reads do not
   Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
   Timestamp changed;
   const char* name;

@@ -133,6 +133,10 @@ i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2
 bool thread_alive(u64 tid);
 // The CPU a thread (or process) with this id runs on: the function's CPUs in turn.
 u64 cpu_for(u64 tid);
+// sched_setaffinity and sched_getaffinity (pid 0 or the caller's tid): the set the process's new
+// threads and children start in (cpu_for picks within it, the caller's own CPU first).
+i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask);
+i64 linux_sched_getaffinity(u64 pid, u64 length, u64 mask);
 // fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;
 // every other entry is free and holds no capability (they were the parent's). exec: the same,
 // and the program's other threads end.
@@ -179,6 +183,18 @@ void profile_start();
 void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
 void profile_report();
 u64 monotonic_nanoseconds();
+// The wall clock (FunctionContext::realtime_offset): nanoseconds since 1970-01-01 UTC now, and the
+// offset to add to monotonic time (0 when the manager has no clock: then boot-relative, as before).
+u64 realtime_nanoseconds();
+u64 realtime_offset();
+// True for the clocks that read the wall clock: CLOCK_REALTIME, _COARSE, _ALARM and CLOCK_TAI.
+// Seconds a timespec may ask for (larger values are taken as this): about year 2286, so absolute
+// wall-clock deadlines fit, and in nanoseconds (1e19) still below 2^64.
+constexpr u64 MAX_TIMESPEC_SECONDS = 10'000'000'000;
+constexpr u64 timespec_seconds(i64 seconds) {
+  return static_cast<u64>(seconds) > MAX_TIMESPEC_SECONDS ? MAX_TIMESPEC_SECONDS : static_cast<u64>(seconds);
+}
+constexpr bool is_realtime_clock(u64 clock) { return clock == 0 || clock == 5 || clock == 8 || clock == 11; }
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
 // A signal for the thread (its wait ends Interrupted and signal_pending() says so) ends it early:
 // the nanoseconds left then, else 0.

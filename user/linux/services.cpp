@@ -182,6 +182,9 @@ u64 monotonic_nanoseconds() {
   return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
 
+u64 realtime_offset() { return the_state.context->realtime_offset; }
+u64 realtime_nanoseconds() { return monotonic_nanoseconds() + realtime_offset(); }
+
 u64 sleep_nanoseconds(u64 nanoseconds) {
   if (nanoseconds == 0) return 0;
   u64 notification = current_notification();

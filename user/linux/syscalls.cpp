@@ -30,7 +30,7 @@ struct Arguments {
               "unlinked file goes with the last)")                                                              \
   X(4, stat, "as newfstatat(AT_FDCWD)")                                                                         \
   X(5, fstat, "fd 0-2 and their duplicates: a pipe (S_IFIFO); files: mode, size, inode, links, owner (root "    \
-              "for the fixed tree, 1000 in /tmp), times since boot")                                            \
+              "for the fixed tree, 1000 in /tmp), times of the wall clock")                                            \
   X(6, lstat, "as newfstatat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; pipes: readable "  \
              "with data, POLLHUP without writers, writable with PIPE_BUF free, POLLERR without readers; waits "    \
@@ -130,7 +130,7 @@ struct Arguments {
                 "else EPERM; non-directories lose S_ISUID (and S_ISGID if group-executable); EROFS elsewhere")  \
   X(94, lchown, "as fchownat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(95, umask, "sets the mask for new /tmp files and directories (initially 022)")                              \
-  X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                          \
+  X(96, gettimeofday, "the wall clock: the manager's RTC reading at boot plus the TSC since (FunctionContext)")                          \
   X(97, getrlimit, "as prlimit64")                                                                              \
   X(98, getrusage, "RUSAGE_SELF (every thread, exited ones too), RUSAGE_THREAD: user and system time derived "  \
                    "from the TSC (life minus waits, the personality's share as system), ru_maxrss the memory "  \
@@ -191,16 +191,21 @@ struct Arguments {
   X(224, timer_gettime, "interval and time left")                                                               \
   X(225, timer_getoverrun, "expiries missed before the last signal was sent")                                   \
   X(226, timer_delete, "disarms and frees the id")                                                              \
-  X(201, time, "seconds since boot")                                                                            \
+  X(201, time, "seconds of the wall clock (as gettimeofday)")                                                                            \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
                 "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
-  X(204, sched_getaffinity, "the function's CPU set (FunctionContext::cpu_mask)")                               \
+  X(204, sched_getaffinity, "pid 0, a thread's tid or the pid: the set sched_setaffinity gave, else the function's " \
+                            "CPU set (FunctionContext::cpu_mask)")                                              \
+  X(203, sched_setaffinity, "pid 0 or the caller's tid (others ESRCH): the set within the function's (none of it: " \
+                            "EINVAL) for the process's new threads and children; the caller moves there, except " \
+                            "pid 1's first thread, which stays on the manager's CPU")                          \
   X(217, getdents64, ". and .. first, then the entries in creation order (image directories: by name); EINVAL " \
                      "if one record does not fit")   \
   X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid")      \
   X(221, fadvise64, "open descriptors: 0 (advice only); others EBADF")                                         \
-  X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
+  X(228, clock_gettime, "CLOCK_REALTIME (also _COARSE, _ALARM, CLOCK_TAI): the wall clock (as gettimeofday); " \
+                        "every other clock: the TSC since boot")                                                      \
   X(229, clock_getres, "1 ns")                                                                                  \
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock; EINTR and, relative, the time left)") \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
@@ -401,7 +406,7 @@ bool read_duration(u64 address, u64& nanoseconds) {
   TimeSpec spec;
   memcpy(&spec, reinterpret_cast<const void*>(address), sizeof spec);
   if (spec.seconds < 0 || spec.nanoseconds < 0 || spec.nanoseconds >= 1'000'000'000) return false;
-  u64 seconds = static_cast<u64>(spec.seconds) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec.seconds);
+  u64 seconds = timespec_seconds(spec.seconds);
   nanoseconds = seconds * 1'000'000'000 + static_cast<u64>(spec.nanoseconds);
   return true;
 }
@@ -433,7 +438,7 @@ i64 sys_clock_nanosleep(const Arguments& a) {
   }
   bool absolute = (a.a1 & 1) != 0;  // TIMER_ABSTIME.
   if (absolute) {
-    u64 now = monotonic_nanoseconds();
+    u64 now = is_realtime_clock(a.a0) ? realtime_nanoseconds() : monotonic_nanoseconds();
     duration = duration > now ? duration - now : 0;
   }
   u64 left = sleep_nanoseconds(duration);
@@ -451,7 +456,7 @@ i64 sys_clock_nanosleep(const Arguments& a) {
 i64 sys_clock_gettime(const Arguments& a) {
   if (a.a0 > 11) return -EINVAL;
   if (!writable(a.a1, sizeof(TimeSpec))) return -EFAULT;
-  u64 now = monotonic_nanoseconds();
+  u64 now = is_realtime_clock(a.a0) ? realtime_nanoseconds() : monotonic_nanoseconds();
   TimeSpec spec{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
   memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
   return 0;
@@ -466,13 +471,13 @@ i64 sys_clock_getres(const Arguments& a) {
 i64 sys_gettimeofday(const Arguments& a) {
   if (a.a0 == 0) return 0;
   if (!writable(a.a0, 16)) return -EFAULT;
-  u64 now = monotonic_nanoseconds();
+  u64 now = realtime_nanoseconds();
   i64 value[2] = {static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000 / 1000)};
   memcpy(reinterpret_cast<void*>(a.a0), value, sizeof value);
   return 0;
 }
 i64 sys_time(const Arguments& a) {
-  i64 seconds = static_cast<i64>(monotonic_nanoseconds() / 1'000'000'000);
+  i64 seconds = static_cast<i64>(realtime_nanoseconds() / 1'000'000'000);
   if (a.a0 != 0) {
     if (!writable(a.a0, 8)) return -EFAULT;
     memcpy(reinterpret_cast<void*>(a.a0), &seconds, 8);
@@ -680,13 +685,8 @@ i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 
-i64 sys_sched_getaffinity(const Arguments& a) {
-  if (a.a1 < 8) return -EINVAL;
-  if (!writable(a.a2, 8)) return -EFAULT;
-  u64 mask = state().context->cpu_mask;
-  memcpy(reinterpret_cast<void*>(a.a2), &mask, 8);
-  return 8;
-}
+i64 sys_sched_getaffinity(const Arguments& a) { return linux_sched_getaffinity(a.a0, a.a1, a.a2); }
+i64 sys_sched_setaffinity(const Arguments& a) { return linux_sched_setaffinity(a.a0, a.a1, a.a2); }
 
 i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
   constexpr u64 INFINITE = ~u64{0};

@@ -8,6 +8,7 @@
 #include "print.hpp"
 #include "configuration.hpp"
 #include "service.hpp"
+#include "sys/wall_clock.hpp"
 
 namespace manager {
 namespace {
@@ -97,6 +98,21 @@ Result<Function*> create_registry_table(usize capacity) {
   return functions;
 }
 
+// The wall clock once, from the CMOS clock's ports when the boot line gave them (`rtc`): the
+// nanoseconds since 1970 at TSC 0 (FunctionContext::realtime_offset), 0 without a clock. The
+// RTC counts whole seconds, so the offset is good to a second; every invocation shares it.
+u64 read_wall_clock(u64 tsc_hertz) {
+  auto identity = Capability(sys::RTC_PORTS).identify();
+  if (!identity.ok() || identity.value().type != abi::ObjectType::IoPorts || tsc_hertz == 0) return 0;
+  u64 seconds = sys::read_rtc_epoch_seconds(IoPorts(sys::RTC_PORTS));
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  u64 ticks = (u64{high} << 32) | low;
+  u64 since_boot = ticks / tsc_hertz * 1'000'000'000 + ticks % tsc_hertz * 1'000'000'000 / tsc_hertz;
+  u64 now = seconds * 1'000'000'000;
+  return seconds == 0 || now <= since_boot ? 0 : now - since_boot;
+}
+
 }  // namespace
 }  // namespace manager
 
@@ -106,6 +122,7 @@ extern "C" void metteagle_main(sys::u64) {
   ThreadSelfInfo self = thread_self();
   state.cpu_count = self.cpu_count == 0 ? 1 : self.cpu_count;
   state.tsc_hertz = self.tsc_hertz;
+  state.realtime_offset = read_wall_clock(state.tsc_hertz);
 
   // The pool: the factory's quota but what the manager keeps for itself. It is divided into equal
   // tenant shares; workers are enough for every share's concurrent invocations (plus one for the

@@ -33,6 +33,7 @@ struct Manager {
   sys::Endpoint service{MANAGER_SERVICE};
   u64 cpu_count = 1;
   u64 tsc_hertz = 0;
+  u64 realtime_offset = 0;  // FunctionContext::realtime_offset, read from the RTC at start.
   Registry registry;
   SpinLock slots_lock;
   sys::SlotAllocator* global_slots = nullptr;  // [GLOBAL_FIRST_SLOT, first worker slot), set at boot.

@@ -251,6 +251,9 @@ struct FunctionContext {
   u64 tsc_hertz;
   char name[NAME_BYTES];
   u64 cpu_mask;         // The CPUs its threads may run on (never 0): the kernel holds them to it.
+  // The wall clock: nanoseconds since 1970-01-01 UTC at TSC 0, so the time now is this plus the
+  // TSC in nanoseconds (tsc_hertz); 0 when the manager has no clock (its boot line lacks `rtc`).
+  u64 realtime_offset;
 };
 
 // Linux executables (FUNCTION_FLAG_LINUX): the manager also maps the personality image
