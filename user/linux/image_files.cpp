@@ -430,6 +430,12 @@ i64 image_fchdir(u32 inode) {
   return 0;
 }
 
+i64 image_start_directory(const char* path, usize length) {
+  u32 inode = 0;
+  i64 error = image_resolve(imagefs::ROOT_INODE, path, length, true, inode);
+  return error < 0 ? error : image_fchdir(inode);
+}
+
 void image_leave_working_directory() { cwd_in_image = false; }
 
 i64 image_getcwd(u64 buffer, u64 length) {

@@ -38,10 +38,13 @@ constexpr u64 PAGE = 4096;
 constexpr u64 page_down(u64 address) { return address & ~(PAGE - 1); }
 constexpr u64 page_up(u64 address) { return (address + PAGE - 1) & ~(PAGE - 1); }
 
-// Identity a Linux program sees.
+// Identity a Linux program sees: pid 1 (before any fork), and its user and group: an image's User
+// (LinuxStart::uid and gid with LINUX_START_IDENTITY, resolved at deploy), else 1000 and 1000.
 constexpr u64 LINUX_PID = 1;
-constexpr u64 LINUX_UID = 1000;
-constexpr u64 LINUX_GID = 1000;
+constexpr u64 DEFAULT_UID = 1000;
+constexpr u64 DEFAULT_GID = 1000;
+u64 linux_uid();
+u64 linux_gid();
 
 // The Linux stack: the manager's 64 KiB at FUNCTION_STACK_TOP, extended downwards at start.
 constexpr u64 STACK_EXTRA_PAGES = 2048 - manager::FUNCTION_STACK_PAGES;  // 8 MiB in all, lazy: paid as touched.

@@ -447,7 +447,7 @@ i64 linux_waitid(u64 type, u64 id, u64 info, u64 options) {
       words[0] = static_cast<std::int32_t>(SIGCHLD);
       words[2] = exited ? 1 : 2;  // CLD_EXITED, CLD_KILLED.
       words[4] = static_cast<std::int32_t>(result);
-      words[5] = static_cast<std::int32_t>(LINUX_UID);
+      words[5] = static_cast<std::int32_t>(linux_uid());
       words[6] = static_cast<std::int32_t>(exited ? (status >> 8) & 0xff : status & 0x7f);
     }
     memcpy(reinterpret_cast<void*>(info), words, sizeof words);

@@ -155,7 +155,7 @@ void fill_info(std::int32_t (&info)[32], u64 signal, bool to_thread) {
   if (to_thread) {
     info[2] = SI_TKILL;
     info[4] = static_cast<std::int32_t>(own_pid);
-    info[5] = static_cast<std::int32_t>(LINUX_UID);
+    info[5] = static_cast<std::int32_t>(linux_uid());
     return;
   }
   u64 mask = bit(signal);
@@ -169,7 +169,7 @@ void fill_info(std::int32_t (&info)[32], u64 signal, bool to_thread) {
     info[4] = static_cast<std::int32_t>(record.timer);
   } else {
     info[4] = static_cast<std::int32_t>(record.pid);
-    info[5] = static_cast<std::int32_t>(LINUX_UID);
+    info[5] = static_cast<std::int32_t>(linux_uid());
   }
   memcpy(&info[6], &record.value, 8);
 }

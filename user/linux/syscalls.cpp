@@ -139,13 +139,13 @@ struct Arguments {
                  "threads, mem_unit 1; loads, shared, buffers, swap and high memory 0")                         \
   X(100, times, "the process's user and system time as getrusage, in 100 Hz ticks; children 0; returns the "    \
                 "ticks since boot")                                                                             \
-  X(102, getuid, "1000")                                                                                        \
-  X(104, getgid, "1000")                                                                                        \
+  X(102, getuid, "the image's User (docs/IMAGES.md), else 1000")                                                                                        \
+  X(104, getgid, "the image's User's group, else 1000")                                                                                        \
   X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
                  "EINVAL for -1")                                                                               \
   X(106, setgid, "as setuid, for gid 1000")                                                                     \
-  X(107, geteuid, "1000")                                                                                       \
-  X(108, getegid, "1000")                                                                                       \
+  X(107, geteuid, "as getuid")                                                                                       \
+  X(108, getegid, "as getgid")                                                                                       \
   X(109, setpgid, "the caller or its child into a group of its session")                                       \
   X(110, getppid, "the parent's pid (0 for pid 1)")                                                             \
   X(111, getpgrp, "the process group")                                                                          \
@@ -153,7 +153,7 @@ struct Arguments {
   X(121, getpgid, "the process group of a process of the invocation")                                           \
   X(124, getsid, "the session of a process of the invocation")                                                  \
   X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)") \
-  X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
+  X(115, getgroups, "one supplementary group, getgid's (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
   X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
                         "bytes ENOMEM; EPERM while running on it): SA_ONSTACK handlers' frames go there")      \
@@ -507,12 +507,12 @@ i64 sys_uname(const Arguments& a) {
 i64 sys_getpid(const Arguments&) { return static_cast<i64>(own_pid); }
 i64 sys_gettid(const Arguments&) { return static_cast<i64>(current_thread().tid); }
 i64 sys_getppid(const Arguments&) { return linux_getppid(); }
-i64 sys_getuid(const Arguments&) { return LINUX_UID; }
-i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
-i64 sys_getgid(const Arguments&) { return LINUX_GID; }
-i64 sys_getegid(const Arguments&) { return LINUX_GID; }
-i64 sys_setuid(const Arguments& a) { return a.a0 == LINUX_UID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
-i64 sys_setgid(const Arguments& a) { return a.a0 == LINUX_GID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_getuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
+i64 sys_geteuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
+i64 sys_getgid(const Arguments&) { return static_cast<i64>(linux_gid()); }
+i64 sys_getegid(const Arguments&) { return static_cast<i64>(linux_gid()); }
+i64 sys_setuid(const Arguments& a) { return a.a0 == linux_uid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_setgid(const Arguments& a) { return a.a0 == linux_gid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
 i64 unsupported(u64 number);
 i64 sys_prctl(const Arguments& a) {
   i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);
@@ -617,7 +617,7 @@ i64 sys_getgroups(const Arguments& a) {
   if (size < 0) return -EINVAL;
   if (size == 0) return 1;
   if (!writable(a.a1, 4)) return -EFAULT;
-  auto group = static_cast<u32>(LINUX_GID);
+  auto group = static_cast<u32>(linux_gid());
   memcpy(reinterpret_cast<void*>(a.a1), &group, 4);
   return 1;
 }

@@ -87,6 +87,11 @@ void handle_deploy_image(Worker& worker, sys::Message& request, sys::Message& an
 struct SharedTree {
   u64 memory;
   u64 store_handle;
+  // The image's User and WorkingDir (LinuxStart::uid, gid, working_directory), checked against
+  // the tree; `identity` false: the default user.
+  bool identity;
+  u32 uid, gid;
+  char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
 // DEPLOY's work; `shared` non-null for DEPLOY_IMAGE (the request then carries no capability).
 void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared);

@@ -276,6 +276,7 @@ struct LinuxSegment {
   u64 flags;    // LINUX_SEGMENT_* bits; every segment is readable.
 };
 
+constexpr u64 LINUX_WORKING_DIRECTORY_BYTES = 256;  // With its NUL.
 struct LinuxStart {
   u64 magic;                  // LINUX_START_MAGIC.
   u64 entry;                  // The program's entry point.
@@ -289,10 +290,16 @@ struct LinuxStart {
   u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
   u64 image_tree_bytes;       // FUNCTION_FLAG_IMAGE: bytes of the tree at IMAGE_TREE_ADDRESS; 0: none.
   u64 flags;                  // LINUX_START_* bits.
+  // An image's User (LINUX_START_IDENTITY: else uid and gid 1000) and WorkingDir (empty: "/"),
+  // resolved and checked against the image's tree at deploy (docs/IMAGES.md).
+  u32 uid, gid;
+  char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
 // `arguments` starts with argv[0] (CONFIGURE's arguments, from OpenFaaS's envProcess), instead of
 // argv[0] being the function's name.
 constexpr u64 LINUX_START_ARGV0 = 1;
+// uid and gid hold the image's User.
+constexpr u64 LINUX_START_IDENTITY = 2;
 // The invocation's environment, in the context page at ENVIRONMENT_OFFSET: the function's own
 // (CONFIGURE's), then the request's (INVOKE word 6: the gateway's Http_* variables), as
 // NUL-terminated "KEY=value" strings back to back. The Linux personality puts them first in envp;
