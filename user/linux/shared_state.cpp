@@ -125,10 +125,13 @@ bool create_process_support() {
                                     static_cast<u64>(abi::ObjectType::Notification), notification) != sys::Error::None)
       return false;
   }
-  return share_copy(text, rodata - text, READ_EXECUTE) && share_copy(rodata, data - rodata, READ) &&
-         share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) &&
-         share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) &&
-         start_supervisor(*the_shared) && signal_watcher_start();
+  if (!share_copy(text, rodata - text, READ_EXECUTE) || !share_copy(rodata, data - rodata, READ) ||
+      !share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) ||
+      !share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) || !start_supervisor(*the_shared))
+    return false;
+  // Without its watcher pid 1 still forks; other processes' signals then wait for its next call.
+  if (!signal_watcher_start()) logf("linux: pid 1 has no signal watcher (memory limit or capability slots)\n");
+  return true;
 }
 bool process_support_ready = false;
 bool process_support_refused = false;
