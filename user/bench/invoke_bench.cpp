@@ -112,7 +112,8 @@ void run_image_program(SlotAllocator& slots, const char* name, const char* metri
               cpu_mask)
            .ok() ||
       !Endpoint(SERVICE).call(request, reply).ok() || reply.label() != manager::STATUS_OK) {
-    printf(console, "BENCH-ERROR %s the function failed (status %u, exit %lu)\n", metric, reply.label(), reply.words[0]);
+    printf(console, "BENCH-ERROR %s the function failed (status %u, exit %lu)\n", metric, reply.label(),
+           reply.words[0]);
     (void)console.exit(0x11);
   }
   // The function's stdout: one BENCH line (inline output, at most INLINE_BYTES).

@@ -101,8 +101,8 @@ Node fixed_nodes[FIXED_COUNT] = {
     {NodeType::Directory, true, true, 01777, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "tmp"},
     {NodeType::Regular, false, false, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, program_name},
     // Its size is set with its bytes (files_set_auxv); owner-readable only, as on Linux.
-    {NodeType::Regular, false, true, 0400, static_cast<u32>(DEFAULT_UID), static_cast<u32>(DEFAULT_GID), PROC_SELF, 0, 0, 0,
-     0, {}, {}, {}, "auxv"},
+    {NodeType::Regular, false, true, 0400, static_cast<u32>(DEFAULT_UID), static_cast<u32>(DEFAULT_GID), PROC_SELF, 0,
+     0, 0, 0, {}, {}, {}, "auxv"},
 };
 // /proc/self/auxv: a copy taken when the program starts (the program may overwrite its stack's).
 u64 saved_auxv[2 * 32];

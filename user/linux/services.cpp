@@ -182,8 +182,11 @@ u64 monotonic_nanoseconds() {
   return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
 
-u64 linux_uid() { return (the_state.start.flags & manager::LINUX_START_IDENTITY) != 0 ? the_state.start.uid : DEFAULT_UID; }
-u64 linux_gid() { return (the_state.start.flags & manager::LINUX_START_IDENTITY) != 0 ? the_state.start.gid : DEFAULT_GID; }
+namespace {
+bool image_identity() { return (the_state.start.flags & manager::LINUX_START_IDENTITY) != 0; }
+}  // namespace
+u64 linux_uid() { return image_identity() ? the_state.start.uid : DEFAULT_UID; }
+u64 linux_gid() { return image_identity() ? the_state.start.gid : DEFAULT_GID; }
 
 u64 realtime_offset() { return the_state.context->realtime_offset; }
 u64 realtime_nanoseconds() { return monotonic_nanoseconds() + realtime_offset(); }

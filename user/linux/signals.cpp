@@ -647,7 +647,8 @@ using namespace personality;
 extern "C" [[noreturn]] void personality_watcher_start() {
   for (;;) {
     sys::SyscallRegisters registers{0, 0, 0, 0, 0, abi::TIMEOUT_INFINITE};
-    sys::Error error = sys::invoke(abi::Syscall::NotificationWait, shared()->signal_slots[own_process_index], registers);
+    u64 notification = shared()->signal_slots[own_process_index];
+    sys::Error error = sys::invoke(abi::Syscall::NotificationWait, notification, registers);
     if ((error != sys::Error::None && error != sys::Error::Interrupted) || !watcher_round())
       (void)native(abi::Syscall::ThreadExit, abi::NULL_SELECTOR);
   }

@@ -38,13 +38,13 @@ struct Arguments {
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
   X(9, mmap, "image files (docs/IMAGES.md): the tree's pages, read-only or read-execute, MAP_PRIVATE writable a "\
-             "private copy, never writable and executable; anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
+             "private copy, never writable and executable; anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past " \
              "it ends the invocation: memory limit exceeded); ENOMEM past the address space; PROT_NONE/"       \
-             "PROT_READ enforced; other files ENODEV, closed descriptors EBADF; anonymous PROT_EXEC EACCES")                                \
+             "PROT_READ enforced; other files ENODEV, closed descriptors EBADF; anonymous PROT_EXEC EACCES")           \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
                   "input and output: 0, unchanged; image file mappings remapped (PROT_WRITE on the tree's pages "   \
-                  "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
+                  "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")       \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "records the action per process (the old one returned); SA_RESTART, SA_SIGINFO, " \
@@ -99,10 +99,10 @@ struct Arguments {
                "deleted; ECHILD without children")                                                              \
   X(62, kill, "to processes of the invocation (pid, 0, -1, -group); to the own process: a thread that does not " \
               "block it is interrupted (a handler runs at once); another process: pending, its signal watcher " \
-              "interrupts the thread that takes it (running, sleeping or blocked: at once); signal 0: ESRCH or 0")                     \
+              "interrupts the thread that takes it (running, sleeping or blocked: at once); signal 0: ESRCH or 0")     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
-               "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
+               "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "            \
                "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (the description's) with Linux's ranges, splitting, "      \
                "merging and conflicts, EAGAIN, EDEADLK, ENOLCK past 128 records, F_SETLKW blocking the "        \
                "thread; others EINVAL")                                                                         \
@@ -130,7 +130,7 @@ struct Arguments {
                 "else EPERM; non-directories lose S_ISUID (and S_ISGID if group-executable); EROFS elsewhere")  \
   X(94, lchown, "as fchownat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(95, umask, "sets the mask for new /tmp files and directories (initially 022)")                              \
-  X(96, gettimeofday, "the wall clock: the manager's RTC reading at boot plus the TSC since (FunctionContext)")                          \
+  X(96, gettimeofday, "the wall clock: the manager's RTC reading at boot plus the TSC since (FunctionContext)")        \
   X(97, getrlimit, "as prlimit64")                                                                              \
   X(98, getrusage, "RUSAGE_SELF (every thread, exited ones too), RUSAGE_THREAD: user and system time derived "  \
                    "from the TSC (life minus waits, the personality's share as system), ru_maxrss the memory "  \
@@ -139,8 +139,8 @@ struct Arguments {
                  "threads, mem_unit 1; loads, shared, buffers, swap and high memory 0")                         \
   X(100, times, "the process's user and system time as getrusage, in 100 Hz ticks; children 0; returns the "    \
                 "ticks since boot")                                                                             \
-  X(102, getuid, "the image's User (docs/IMAGES.md), else 1000")                                                                                        \
-  X(104, getgid, "the image's User's group, else 1000")                                                                                        \
+  X(102, getuid, "the image's User (docs/IMAGES.md), else 1000")                                                       \
+  X(104, getgid, "the image's User's group, else 1000")                                                                \
   X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
                  "EINVAL for -1")                                                                               \
   X(106, setgid, "as setuid, for gid 1000")                                                                     \
@@ -191,7 +191,7 @@ struct Arguments {
   X(224, timer_gettime, "interval and time left")                                                               \
   X(225, timer_getoverrun, "expiries missed before the last signal was sent")                                   \
   X(226, timer_delete, "disarms and frees the id")                                                              \
-  X(201, time, "seconds of the wall clock (as gettimeofday)")                                                                            \
+  X(201, time, "seconds of the wall clock (as gettimeofday)")                                                          \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
                 "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
@@ -259,7 +259,7 @@ struct Arguments {
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \
-                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                                                              \
+                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                            \
   X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -511,8 +511,12 @@ i64 sys_getuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
 i64 sys_geteuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
 i64 sys_getgid(const Arguments&) { return static_cast<i64>(linux_gid()); }
 i64 sys_getegid(const Arguments&) { return static_cast<i64>(linux_gid()); }
-i64 sys_setuid(const Arguments& a) { return a.a0 == linux_uid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
-i64 sys_setgid(const Arguments& a) { return a.a0 == linux_gid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_setuid(const Arguments& a) {
+  return a.a0 == linux_uid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM;
+}
+i64 sys_setgid(const Arguments& a) {
+  return a.a0 == linux_gid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM;
+}
 i64 unsupported(u64 number);
 i64 sys_prctl(const Arguments& a) {
   i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);

@@ -149,7 +149,8 @@ bool resolve_user(const imagefs::Reader& reader, u64 tree_base, const char* user
     return true;
   }
   if (parse_id(group_text, group_length, gid)) return true;
-  return group_length > 0 && find_account(reader, tree_base, "/etc/group", group_text, group_length, false, gid, ignored);
+  return group_length > 0 &&
+         find_account(reader, tree_base, "/etc/group", group_text, group_length, false, gid, ignored);
 }
 
 void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
@@ -372,7 +373,8 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   if (refused == STATUS_OK) {
     const char* working = nth(strings, strings_bytes, 0);
     u64 working_length = working == nullptr ? 0 : length_of(working);
-    if (working_length >= LINUX_WORKING_DIRECTORY_BYTES || (working_length > 0 && !is_directory(reader, working, working_length))) {
+    bool missing = working_length > 0 && !is_directory(reader, working, working_length);
+    if (working_length >= LINUX_WORKING_DIRECTORY_BYTES || missing) {
       refused = STATUS_BAD_EXECUTABLE;
       detail = static_cast<u64>(klib::ElfStatus::NoWorkingDirectory);
     } else {
