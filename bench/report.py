@@ -34,6 +34,10 @@ PAIRS = [
     # The same fork_exec_wait program (bench/linux/workloads/fork_exec_wait.c) on both sides: inside one
     # image function through the personality's fork, execve and wait4, and in the Linux guest.
     ("fork_exec_wait", "fork_exec_wait"),
+    # The same pipe_roundtrip program (bench/linux/workloads/pipe_roundtrip.c) on both sides: two
+    # processes of one image function over the personality's pipes, and two Linux processes; both
+    # on CPU 0.
+    ("pipe_roundtrip", "pipe_roundtrip"),
     # One demand-zero page fault: a lazy Memory's page touched first vs. a fresh anonymous mapping's.
     ("demand_zero_page", "demand_zero_page"),
 ]

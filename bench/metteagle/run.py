@@ -20,6 +20,7 @@ KERNEL_METRICS = ["null_syscall", "thread_interrupt", "ipc_roundtrip_same_cpu", 
                   "task_create_destroy", "task_spawn_wait"]
 CONTAINER_METRICS = ["cold_invoke_empty", "cold_invoke_create", "cold_invoke_load", "cold_invoke_run",
                      "cold_invoke_teardown", "cold_invoke_linux_static", "cold_invoke_go_hello", "fork_exec_wait",
+                     "pipe_roundtrip",
                      "invocations_per_second_1cpu",
                      "invocations_per_second_2cpu"]
 IMAGE_METRICS = ["python_cold_start", "fs_stat", "fs_open_read_close", "fs_getdents_1000"]

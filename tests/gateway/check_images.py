@@ -9,7 +9,8 @@ replacing Cmd, env added and overriding) and invokes with exact outputs; refuses
 image in use (409), deletes it once its function is gone (204), then 404; refuses each bad archive
 with its exact status, importer error name and message (the message must equal what the host's
 metteagle-import says of the same archive; the layer bomb's names the store's limit) and leaves
-the list as it was.
+the list as it was; deploys the identity images (WorkingDir and User: exact pwd, id -u, id -g and
+a created file's owner; a missing WorkingDir and an unknown user refused with 422) and removes them.
 Boot 2 (--boot 2, the same disk): the images of boot 1 are still there with the same digests and
 sizes, deploy and invoke from one, then its delete (409, 204, 404).
 Persistence of functions (docs/API.md, Persistence): boot 1 also deploys a native function
@@ -264,6 +265,37 @@ def boot_one(args):
     status, data = request(port, "POST", "/system/images?name=example/busybox:docker", body=body)
     check(status == 201, f"a push after the refusals still imports ({status} {data!r})")
     check_list(port, expected, "after pushing example/busybox:docker again")
+    check_identity(port, archive)
+    check_list(port, expected, "after the identity images")
+
+
+def check_identity(port, archive):
+    """WorkingDir and User: the process starts in the image's working directory as the image's
+    user, by name (its group from /etc/passwd) or uid:group (the group from /etc/group): getuid,
+    getgid and a created file's owner say so; a missing WorkingDir or an unknown user is a 422 at
+    deploy naming it. The images and functions go again, so boot 2 finds what it did before."""
+    for tag in ("ident", "ident-numeric", "ident-nodir", "ident-nouser"):
+        status, data = request(port, "POST", f"/system/images?name=example/{tag}:1",
+                               body=open(archive(f"{tag}.tar"), "rb").read())
+        check(status == 201, f"push {tag} ({status} {data!r})")
+    expected = {"ident": b"/srv/app\n1234\n4321\n1234:4321\n", "ident-numeric": b"/srv/app\n4242\n10\n4242:10\n"}
+    for tag, output in expected.items():
+        status, data = deploy_http(port, {"name": tag, "image": f"example/{tag}:1", "memory": 32 << 20})
+        check(status == 201, f"deploy {tag} ({status} {data!r})")
+        status, data = invoke(port, tag)
+        check(status == 200 and data == output, f"{tag} starts in /srv/app as its user ({status} {data!r})")
+    refusals = {"ident-nodir": {"error": "the image's WorkingDir is no directory of the image", "elf_status": 22},
+                "ident-nouser": {"error": "the image's User names no user or group of the image's /etc/passwd or "
+                                          "/etc/group", "elf_status": 23}}
+    for tag, answer in refusals.items():
+        status, data = deploy_http(port, {"name": tag, "image": f"example/{tag}:1", "memory": 32 << 20})
+        check(status == 422 and as_json(data) == answer, f"deploy {tag} is 422 naming the problem ({status} {data!r})")
+    for tag in expected:
+        status, _ = request(port, "DELETE", f"/system/functions/{tag}")
+        check(status == 200, f"remove function {tag}")
+    for tag in ("ident", "ident-numeric", "ident-nodir", "ident-nouser"):
+        status, _ = request(port, "DELETE", f"/system/images/example/{tag}:1")
+        check(status == 204, f"delete image example/{tag}:1 ({status})")
 
 
 JECHO = {"service": "jecho", "image": "pecho", "envVars": {"MODE": "one"}, "labels": {"team": "a"},

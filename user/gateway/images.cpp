@@ -3,6 +3,7 @@
 // DELETE /system/images/{name} removes one, and a deploy naming "image" becomes DEPLOY_IMAGE.
 // Each request's image store state lives in its connection's ImageStream.
 #include "api.hpp"
+#include "lib/elf.hpp"
 #include "store/image.hpp"
 
 #include "sys/string.hpp"
@@ -262,7 +263,15 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   }
   if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
     Buffer text(storage_.text, storage_.text_capacity);
-    text.append("{\"error\": \"the image's command names no program in the image\", \"elf_status\": ");
+    // Which part of the image's configuration its tree does not hold (lib/elf.hpp's numbers).
+    const char* problem = reply.words[0] == static_cast<u64>(klib::ElfStatus::NoWorkingDirectory)
+                              ? "the image's WorkingDir is no directory of the image"
+                          : reply.words[0] == static_cast<u64>(klib::ElfStatus::UnknownUser)
+                              ? "the image's User names no user or group of the image's /etc/passwd or /etc/group"
+                              : "the image's command names no program in the image";
+    text.append("{\"error\": \"");
+    text.append(problem);
+    text.append("\", \"elf_status\": ");
     text.append_unsigned(reply.words[0]);
     text.append("}\n");
     return finish_json(response, 422, text);

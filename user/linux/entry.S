@@ -4,7 +4,8 @@
    thread here, on its copy of personality_stack (process.cpp). personality_syscall_entry: the kernel enters here for
    every `syscall` of the Linux program, and when a ThreadInterrupt finds the thread in the program
    (registers saved in Utcb::personality_registers, rsp = the top of the calling thread's
-   personality stack). personality_timer_entry: the timer thread (timers.cpp). Invariant: each thread runs them on its own
+   personality stack). personality_timer_entry: the timer thread (timers.cpp).
+   personality_watcher_entry: the signal watcher (signals.cpp). Invariant: each thread runs them on its own
    personality stack (personality_stack for the first), which the Linux program never uses; the
    handler always leaves through the native PersonalityReturn. */
 
@@ -53,6 +54,15 @@ personality_timer_entry:
     call personality_timer_start
     ud2
     .size personality_timer_entry, . - personality_timer_entry
+
+    .global personality_watcher_entry
+    .type personality_watcher_entry, @function
+personality_watcher_entry:
+    and $-16, %rsp
+    xor %ebp, %ebp
+    call personality_watcher_start
+    ud2
+    .size personality_watcher_entry, . - personality_watcher_entry
 
     .global personality_crash_entry
     .type personality_crash_entry, @function

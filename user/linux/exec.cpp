@@ -324,8 +324,8 @@ u64 build_initial_stack(const char* const* arguments, usize argument_count, cons
   bool have_headers = s.start.program_headers != 0;
   const u64 auxv[][2] = {
       {AT_PHDR, s.start.program_headers}, {AT_PHENT, 56}, {AT_PHNUM, have_headers ? s.start.program_header_count : 0},
-      {AT_PAGESZ, PAGE}, {AT_BASE, loader_base}, {AT_FLAGS, 0}, {AT_ENTRY, s.start.entry}, {AT_UID, LINUX_UID},
-      {AT_EUID, LINUX_UID}, {AT_GID, LINUX_GID}, {AT_EGID, LINUX_GID}, {AT_PLATFORM, platform}, {AT_HWCAP, edx},
+      {AT_PAGESZ, PAGE}, {AT_BASE, loader_base}, {AT_FLAGS, 0}, {AT_ENTRY, s.start.entry}, {AT_UID, linux_uid()},
+      {AT_EUID, linux_uid()}, {AT_GID, linux_gid()}, {AT_EGID, linux_gid()}, {AT_PLATFORM, platform}, {AT_HWCAP, edx},
       {AT_CLKTCK, 100}, {AT_SECURE, 0}, {AT_RANDOM, random_address}, {AT_EXECFN, execution_name}, {AT_NULL, 0},
   };
   constexpr usize AUX_COUNT = sizeof auxv / sizeof auxv[0];

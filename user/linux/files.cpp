@@ -52,7 +52,7 @@ struct Timestamp {
   i64 nanoseconds;
 };
 Timestamp now_timestamp() {
-  u64 now = monotonic_nanoseconds();
+  u64 now = realtime_nanoseconds();
   return Timestamp{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
 }
 
@@ -67,7 +67,7 @@ struct Node {
   u64 size;            // Regular: bytes; Symlink: unused.
   u64 capacity;        // Regular in the store: bytes of the heap block at `data`.
   u64 data;            // Regular: address of the bytes (read-only text for the fixed tree).
-  Timestamp accessed;  // atime, mtime, ctime: the clock since boot (there is no wall clock). Reads do not
+  Timestamp accessed;  // atime, mtime, ctime: the wall clock (realtime_nanoseconds). Reads do not
   Timestamp modified;  // change atime (as with the noatime mount option); utimensat does.
   Timestamp changed;
   const char* name;
@@ -111,8 +111,8 @@ Node fixed_nodes[FIXED_COUNT] = {
     {NodeType::Directory, true, true, 01777, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "tmp"},
     {NodeType::Regular, false, false, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, program_name},
     // Its size is set with its bytes (files_set_auxv); owner-readable only, as on Linux.
-    {NodeType::Regular, false, true, 0400, static_cast<u32>(LINUX_UID), static_cast<u32>(LINUX_GID), PROC_SELF, 0, 0, 0,
-     0, {}, {}, {}, "auxv"},
+    {NodeType::Regular, false, true, 0400, static_cast<u32>(DEFAULT_UID), static_cast<u32>(DEFAULT_GID), PROC_SELF, 0,
+     0, 0, 0, {}, {}, {}, "auxv"},
 };
 // /proc/self/auxv: a copy taken when the program starts (the program may overwrite its stack's).
 u64 saved_auxv[2 * 32];
@@ -298,8 +298,8 @@ i64 create_node(u32 parent, const char* name, usize length, NodeType type, u64 m
   memcpy(slot.name, name, length);
   slot.name[length] = '\0';
   Timestamp now = now_timestamp();
-  slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(LINUX_UID),
-                   static_cast<u32>(LINUX_GID), parent, 0, 0, 0, 0, now, now, now, slot.name};
+  slot.node = Node{type, true, true, static_cast<u32>(mode & 07777 & ~file_mode_mask), static_cast<u32>(linux_uid()),
+                   static_cast<u32>(linux_gid()), parent, 0, 0, 0, 0, now, now, now, slot.name};
   u32 id = FIXED_COUNT + index;
   hash_insert(id);
   if ((parent & SHADOW_KEY) == 0) node(parent).modified = node(parent).changed = now;
@@ -625,10 +625,10 @@ Attributes attributes_of_stream(Stream stream) {
   if (stream == Stream::Event || stream == Stream::Epoll) return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, 0600u, 0, 0};
   // The standard streams are pipes to the manager: owner-readable or owner-writable FIFOs.
   if (stream == Stream::Pipe)
-    return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(LINUX_UID),
-                      static_cast<u32>(LINUX_GID)};
+    return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | 0600u, static_cast<u32>(linux_uid()),
+                      static_cast<u32>(linux_gid())};
   return Attributes{0, 1, 0, 0, {}, {}, {}, 0, 0, S_IFIFO | (stream == Stream::Input ? 0400u : 0200u),
-                    static_cast<u32>(LINUX_UID), static_cast<u32>(LINUX_GID)};
+                    static_cast<u32>(linux_uid()), static_cast<u32>(linux_gid())};
 }
 
 Attributes attributes_of(u32 id) {
@@ -1844,7 +1844,7 @@ i64 change_mode(u32 id, u64 mode) {
   if (id == NO_NODE) return 0;  // The standard streams: pipes whose mode fstat shows fixed (docs/LINUX.md).
   Node& n = node(id);
   if (!n.writable) return -EROFS;
-  if (n.uid != LINUX_UID) return -EPERM;
+  if (n.uid != linux_uid()) return -EPERM;
   n.mode = static_cast<u32>(mode & 07777);
   n.changed = now_timestamp();
   return 0;
@@ -1856,11 +1856,11 @@ i64 change_mode(u32 id, u64 mode) {
 i64 change_owner(u32 id, u64 uid, u64 gid) {
   constexpr u32 KEEP = ~u32{0};
   auto new_uid = static_cast<u32>(uid), new_gid = static_cast<u32>(gid);
-  if (id == NO_NODE) return new_uid != KEEP && new_uid != LINUX_UID ? -EPERM : 0;
+  if (id == NO_NODE) return new_uid != KEEP && new_uid != linux_uid() ? -EPERM : 0;
   Node& n = node(id);
   if (!n.writable) return -EROFS;
-  if (new_uid != KEEP && (n.uid != LINUX_UID || new_uid != n.uid)) return -EPERM;
-  if (new_gid != KEEP && (n.uid != LINUX_UID || (new_gid != n.gid && new_gid != LINUX_GID))) return -EPERM;
+  if (new_uid != KEEP && (n.uid != linux_uid() || new_uid != n.uid)) return -EPERM;
+  if (new_gid != KEEP && (n.uid != linux_uid() || (new_gid != n.gid && new_gid != linux_gid()))) return -EPERM;
   if (new_uid != KEEP) n.uid = new_uid;
   if (new_gid != KEEP) n.gid = new_gid;
   if (n.type != NodeType::Directory) {
@@ -1888,7 +1888,7 @@ i64 change_times(u32 id, const Timestamp* times) {
   bool explicit_time = false;
   for (usize i = 0; !touch && i < 2; ++i)
     explicit_time = explicit_time || (times[i].nanoseconds != UTIME_NOW && times[i].nanoseconds != UTIME_OMIT);
-  bool owner = n.uid == LINUX_UID;
+  bool owner = n.uid == linux_uid();
   if (explicit_time && !owner) return -EPERM;
   if (touch && !owner && (n.mode & 0002) == 0) return -EACCES;  // Others' write bit: the user is never root.
   Timestamp now = now_timestamp();

@@ -578,8 +578,8 @@ i64 image_faccessat(u64 directory, u64 address, u64 mode, u64 flags) {
   }
   imagefs::Stat stat{};
   if (!tree.stat(found.image, stat)) return -EIO;
-  // The user (uid and gid 1000) has the bits of its class; the layer takes writes to any of them.
-  u32 shift = stat.uid == LINUX_UID ? 6 : stat.gid == LINUX_GID ? 3 : 0;
+  // The user (the image's User, else 1000) has the bits of its class; the layer takes writes to any.
+  u32 shift = stat.uid == linux_uid() ? 6 : stat.gid == linux_gid() ? 3 : 0;
   if ((mode & W_OK) != 0 && ((stat.mode >> shift) & 2) == 0) return -EACCES;
   if ((mode & X_OK) != 0 && (stat.mode & 0111) == 0) return -EACCES;
   return 0;
@@ -727,6 +727,12 @@ i64 image_enter_layer_directory(u32 node) {
   cwd_layer = node;
   cwd_in_image = true;
   return 0;
+}
+
+i64 image_start_directory(const char* path, usize length) {
+  u32 inode = 0;
+  i64 error = image_resolve(imagefs::ROOT_INODE, path, length, true, inode);
+  return error < 0 ? error : image_fchdir(inode);
 }
 
 void image_leave_working_directory() { cwd_in_image = false; }

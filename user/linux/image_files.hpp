@@ -39,6 +39,9 @@ i64 image_chdir(u64 path);
 i64 image_fchdir(u32 inode);
 // The working directory becomes `node`, a directory the writable layer made (files.hpp).
 i64 image_enter_layer_directory(u32 node);
+// The image's WorkingDir (LinuxStart::working_directory, a directory of the tree checked at deploy,
+// relative ones from "/") as the first working directory. Its errno when the tree lacks it.
+i64 image_start_directory(const char* path, usize length);
 i64 image_getcwd(u64 buffer, u64 length);
 // The working directory left the image (chdir into /tmp): relative paths are files.cpp's again.
 void image_leave_working_directory();

@@ -38,15 +38,26 @@ constexpr u64 PAGE = 4096;
 constexpr u64 page_down(u64 address) { return address & ~(PAGE - 1); }
 constexpr u64 page_up(u64 address) { return (address + PAGE - 1) & ~(PAGE - 1); }
 
-// Identity a Linux program sees.
+// Identity a Linux program sees: pid 1 (before any fork), and its user and group: an image's User
+// (LinuxStart::uid and gid with LINUX_START_IDENTITY, resolved at deploy), else 1000 and 1000.
 constexpr u64 LINUX_PID = 1;
-constexpr u64 LINUX_UID = 1000;
-constexpr u64 LINUX_GID = 1000;
+constexpr u64 DEFAULT_UID = 1000;
+constexpr u64 DEFAULT_GID = 1000;
+u64 linux_uid();
+u64 linux_gid();
 
 // The Linux stack: the manager's 64 KiB at FUNCTION_STACK_TOP, extended downwards at start.
 constexpr u64 STACK_EXTRA_PAGES = 2048 - manager::FUNCTION_STACK_PAGES;  // 8 MiB in all, lazy: paid as touched.
 constexpr u64 STACK_TOTAL_BYTES = (manager::FUNCTION_STACK_PAGES + STACK_EXTRA_PAGES) * PAGE;
 constexpr u64 STACK_LOW = manager::FUNCTION_STACK_TOP - STACK_TOTAL_BYTES;
+
+// A set of capability slots: bit i % 64 of word i / 64 is slot i.
+struct SlotSet {
+  static constexpr usize WORDS = manager::FUNCTION_CAPABILITY_SLOTS / 64;
+  u64 words[WORDS];
+  void add(u64 slot) { words[slot / 64] |= u64{1} << (slot % 64); }
+};
+static_assert(manager::FUNCTION_CAPABILITY_SLOTS % 64 == 0);
 
 struct State {
   const manager::FunctionContext* context = nullptr;
@@ -58,7 +69,7 @@ struct State {
   u64 unsupported_calls = 0;  // Calls answered ENOSYS because the personality lacks them.
   u64 unsupported_numbers[8] = {};
   usize unsupported_distinct = 0;
-  u64 slots_used = 0;         // Bit i: capability slot i is taken (atomic: allocate_slot needs no lock).
+  SlotSet slots_used{};        // Capability slots taken (atomic: allocate_slot needs no lock).
   u64 random_state = 0;
   bool have_rdrand = false;
 };
@@ -125,6 +136,10 @@ i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2
 bool thread_alive(u64 tid);
 // The CPU a thread (or process) with this id runs on: the function's CPUs in turn.
 u64 cpu_for(u64 tid);
+// sched_setaffinity and sched_getaffinity (pid 0 or the caller's tid): the set the process's new
+// threads and children start in (cpu_for picks within it, the caller's own CPU first).
+i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask);
+i64 linux_sched_getaffinity(u64 pid, u64 length, u64 mask);
 // fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;
 // every other entry is free and holds no capability (they were the parent's). exec: the same,
 // and the program's other threads end.
@@ -142,7 +157,8 @@ i64 linux_get_robust_list(u64 tid, u64 head_address, u64 length_address);
 void cpu_times(bool whole_process, u64& user_nanoseconds, u64& system_nanoseconds, u64& waits);
 u64 ticks_to_nanoseconds(u64 ticks);
 
-// Capability slots of the function's own space (FUNCTION_FIRST_FREE .. 63); 0 when none is left.
+// Capability slots of the function's own space (FUNCTION_FIRST_FREE .. FUNCTION_CAPABILITY_SLOTS - 1);
+// 0 when none is left.
 u64 allocate_slot();
 void free_slot(u64 slot);
 
@@ -170,6 +186,18 @@ void profile_start();
 void profile_record(u64 number, u64 tid, u64 entered, u64 spent, u64 waited);
 void profile_report();
 u64 monotonic_nanoseconds();
+// The wall clock (FunctionContext::realtime_offset): nanoseconds since 1970-01-01 UTC now, and the
+// offset to add to monotonic time (0 when the manager has no clock: then boot-relative, as before).
+u64 realtime_nanoseconds();
+u64 realtime_offset();
+// True for the clocks that read the wall clock: CLOCK_REALTIME, _COARSE, _ALARM and CLOCK_TAI.
+// Seconds a timespec may ask for (larger values are taken as this): about year 2286, so absolute
+// wall-clock deadlines fit, and in nanoseconds (1e19) still below 2^64.
+constexpr u64 MAX_TIMESPEC_SECONDS = 10'000'000'000;
+constexpr u64 timespec_seconds(i64 seconds) {
+  return static_cast<u64>(seconds) > MAX_TIMESPEC_SECONDS ? MAX_TIMESPEC_SECONDS : static_cast<u64>(seconds);
+}
+constexpr bool is_realtime_clock(u64 clock) { return clock == 0 || clock == 5 || clock == 8 || clock == 11; }
 // Sleeps without spinning (a wait on the thread's notification with a timeout). Without the lock.
 // A signal for the thread (its wait ends Interrupted and signal_pending() says so) ends it early:
 // the nanoseconds left then, else 0.

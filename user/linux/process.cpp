@@ -40,7 +40,7 @@ constexpr u32 ALL_RIGHTS = 0xffffffff;
 struct ForkRecord {
   usize index;
   u64 pid;
-  u64 slots;  // The child's capability slots in use.
+  SlotSet slots;  // The child's capability slots in use.
   u64 exception_slot;  // Its badged Send capability of the supervisor's endpoint.
   abi::PersonalityRegisters registers;
   ThreadEntry thread;
@@ -75,11 +75,11 @@ class ChildBuilder {
       free_slot(temporary_[i]);
     }
   }
-  u64 slots() const { return slots_; }
+  const SlotSet& slots() const { return slots_; }
 
   bool give(u64 own, u64 target, u32 rights) {
     if (native(abi::Syscall::TaskGiveCapability, task_, own, target, rights) != sys::Error::None) return false;
-    slots_ |= u64{1} << target;
+    slots_.add(target);
     return true;
   }
   bool map_shared(const SharedMapping& mapping) {
@@ -184,7 +184,7 @@ class ChildBuilder {
 
   static constexpr usize MAX_TEMPORARY = 24;
   u64 task_;
-  u64 slots_ = 0;
+  SlotSet slots_{};
   u64 temporary_[MAX_TEMPORARY] = {};
   usize temporary_count_ = 0;
 };
@@ -213,6 +213,11 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
     if (!child.map_shared(shared_mappings[i])) return false;
   for (u64 notification : shared()->notification_slots)
     if (!child.give(notification, notification, ALL_RIGHTS)) return false;
+  // Every process may wake every watcher (Signal); Wait too, which its own watcher needs and its
+  // own children's watchers will need (notifications have no other right to leave out).
+  constexpr u32 SIGNAL_WAIT = abi::rights_of(abi::NotificationRight::Signal, abi::NotificationRight::Wait);
+  for (u64 notification : shared()->signal_slots)
+    if (!child.give(notification, notification, SIGNAL_WAIT)) return false;
   // Faults of its threads go to the supervisor with its badge; it may badge its own children's.
   constexpr u32 SEND = abi::rights_of(abi::EndpointRight::Send);
   u64 endpoint = shared()->exception_slot;
@@ -261,7 +266,8 @@ bool build_child(u64 task, usize index, u64 pid, u64 flags, u64 stack, u64 child
   ForkRecord& record = pending_fork;
   record.index = index;
   record.pid = pid;
-  record.slots = child.slots() | (u64{1} << data_slot);
+  record.slots = child.slots();
+  record.slots.add(data_slot);
   record.exception_slot = exceptions;
   record.thread_slot = thread;
   record.registers = registers;
@@ -441,7 +447,7 @@ i64 linux_waitid(u64 type, u64 id, u64 info, u64 options) {
       words[0] = static_cast<std::int32_t>(SIGCHLD);
       words[2] = exited ? 1 : 2;  // CLD_EXITED, CLD_KILLED.
       words[4] = static_cast<std::int32_t>(result);
-      words[5] = static_cast<std::int32_t>(LINUX_UID);
+      words[5] = static_cast<std::int32_t>(linux_uid());
       words[6] = static_cast<std::int32_t>(exited ? (status >> 8) & 0xff : status & 0x7f);
     }
     memcpy(reinterpret_cast<void*>(info), words, sizeof words);
@@ -611,6 +617,7 @@ void end_process(u64 wait_status) {
     }
   }
   process_wake(parent);
+  signal_watcher_wake(parent);  // A SIGCHLD handler runs even while the parent computes.
   // The parent's wait deletes this task; until then the thread must not run again.
   for (;;) (void)native(abi::Syscall::ThreadExit, abi::NULL_SELECTOR);
 }
@@ -649,6 +656,12 @@ extern "C" [[noreturn]] void personality_fork_start() {
   if (error == sys::Error::None && record.thread.fs_base != 0)
     error = native(abi::Syscall::ThreadSetFsBase, abi::NULL_SELECTOR, record.thread.fs_base);
   if (error != sys::Error::None) end_process(127 << 8);
+  {
+    LockGuard guard;
+    if (!signal_watcher_start())
+      logf("linux: process %lu has no signal watcher (memory limit or capability slots): other processes' "
+           "signals wait for its next system call\n", own_pid);
+  }
   utcb->personality_active = 1;
   utcb->personality_registers = record.registers;
   (void)native(abi::Syscall::PersonalityReturn, abi::NULL_SELECTOR);

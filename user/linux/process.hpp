@@ -32,6 +32,8 @@ struct SharedState {
   u64 input_position;    // The offset of the input description, shared as Linux shares it.
   u64 unsupported_calls; // ENOSYS answers of processes that have exited.
   u64 notification_slots[MAX_PROCESSES];  // Process i blocks on this slot (the same in every task).
+  // Process i's signal watcher waits here (signals.cpp); made by the first fork (0 before).
+  u64 signal_slots[MAX_PROCESSES];
   u64 exception_slot;    // The supervisor's endpoint (pid 1: all rights; children: Send, unbadged).
   ProcessEntry processes[MAX_PROCESSES];
 };
@@ -134,6 +136,14 @@ bool signal_pending();
 void deliver_signals(u64 number);
 // exec: handlers go back to SIG_DFL, ignored signals stay ignored.
 void signals_reset_for_exec();
+// The calling process's signal watcher: a thread outside the thread table that waits on
+// SharedState::signal_slots[process_index()] and interrupts the thread that is to take a signal
+// another process sent (kill, SIGCHLD). Started by the first fork in pid 1 and by every child at
+// its start; false when the memory limit or the slots refuse it (then such signals are taken at
+// the target's next system call or wait, as before). Locked.
+bool signal_watcher_start();
+// Wakes process `index`'s signal watcher after a signal was marked pending in its entry.
+void signal_watcher_wake(usize index);
 
 // timers.cpp (locked)
 i64 linux_alarm(u64 seconds);

@@ -34,20 +34,23 @@ SpinLock& state_lock() { return the_lock; }
 
 // Lock-free, because sleeps and futex waits create their thread's notification without the lock.
 u64 allocate_slot() {
-  u64 used = __atomic_load_n(&the_state.slots_used, __ATOMIC_RELAXED);
-  for (;;) {
-    u64 slot = manager::FUNCTION_FIRST_FREE;
-    while (slot < manager::FUNCTION_CAPABILITY_SLOTS && ((used >> slot) & 1) != 0) ++slot;
-    if (slot == manager::FUNCTION_CAPABILITY_SLOTS) return 0;
-    if (__atomic_compare_exchange_n(&the_state.slots_used, &used, used | (u64{1} << slot), false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_RELAXED))
-      return slot;
+  for (usize index = 0; index < SlotSet::WORDS; ++index) {
+    u64* word = &the_state.slots_used.words[index];
+    u64 used = __atomic_load_n(word, __ATOMIC_RELAXED);
+    for (;;) {
+      u64 bit = index == 0 ? manager::FUNCTION_FIRST_FREE : 0;
+      while (bit < 64 && ((used >> bit) & 1) != 0) ++bit;
+      if (bit == 64) break;
+      if (__atomic_compare_exchange_n(word, &used, used | (u64{1} << bit), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return index * 64 + bit;
+    }
   }
+  return 0;
 }
 
 void free_slot(u64 slot) {
   if (slot >= manager::FUNCTION_FIRST_FREE && slot < manager::FUNCTION_CAPABILITY_SLOTS)
-    __atomic_and_fetch(&the_state.slots_used, ~(u64{1} << slot), __ATOMIC_ACQ_REL);
+    __atomic_and_fetch(&the_state.slots_used.words[slot / 64], ~(u64{1} << (slot % 64)), __ATOMIC_ACQ_REL);
 }
 
 bool readable(u64 address, u64 length) {
@@ -178,6 +181,15 @@ u64 monotonic_nanoseconds() {
   // Split so that nothing overflows for TSC rates below 18 GHz.
   return ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
+
+namespace {
+bool image_identity() { return (the_state.start.flags & manager::LINUX_START_IDENTITY) != 0; }
+}  // namespace
+u64 linux_uid() { return image_identity() ? the_state.start.uid : DEFAULT_UID; }
+u64 linux_gid() { return image_identity() ? the_state.start.gid : DEFAULT_GID; }
+
+u64 realtime_offset() { return the_state.context->realtime_offset; }
+u64 realtime_nanoseconds() { return monotonic_nanoseconds() + realtime_offset(); }
 
 u64 sleep_nanoseconds(u64 nanoseconds) {
   if (nanoseconds == 0) return 0;

@@ -106,8 +106,8 @@ bool create_shared() {
 
 // What only a fork needs (a pipe between threads does not: Go's netpoller makes one at start-up):
 // what the manager mapped read-only and every process maps alike (the program's read-only
-// segments, the personality's text and read-only data, the context page and the input), and the
-// supervisor of children's faults.
+// segments, the personality's text and read-only data, the context page and the input), the
+// supervisor of children's faults, and the signal watchers' notifications with pid 1's watcher.
 bool create_process_support() {
   const State& s = state();
   for (u64 i = 0; i < s.start.segment_count; ++i) {
@@ -119,10 +119,19 @@ bool create_process_support() {
   u64 text = manager::LINUX_PERSONALITY_ADDRESS;
   u64 rodata = reinterpret_cast<u64>(personality_rodata_start);
   u64 data = reinterpret_cast<u64>(personality_data_start);
-  return share_copy(text, rodata - text, READ_EXECUTE) && share_copy(rodata, data - rodata, READ) &&
-         share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) &&
-         share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) &&
-         start_supervisor(*the_shared);
+  for (u64& notification : the_shared->signal_slots) {
+    notification = allocate_slot();
+    if (notification == 0 || native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY,
+                                    static_cast<u64>(abi::ObjectType::Notification), notification) != sys::Error::None)
+      return false;
+  }
+  if (!share_copy(text, rodata - text, READ_EXECUTE) || !share_copy(rodata, data - rodata, READ) ||
+      !share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) ||
+      !share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) || !start_supervisor(*the_shared))
+    return false;
+  // Without its watcher pid 1 still forks; other processes' signals then wait for its next call.
+  if (!signal_watcher_start()) logf("linux: pid 1 has no signal watcher (memory limit or capability slots)\n");
+  return true;
 }
 bool process_support_ready = false;
 bool process_support_refused = false;

@@ -7,6 +7,17 @@
 // once, and a thread in a system call takes it at the call's end. A default action (terminate;
 // SIGCHLD, SIGURG, SIGWINCH, SIGCONT and the stop signals are ignored) or a handler entered with
 // Linux's frame (ucontext, siginfo, the FXSAVE state) that rt_sigreturn takes back.
+// Signals between processes of one invocation: the sender holds no capability to the target's
+// threads and gets none. It marks the signal in the target's shared entry, wakes the target's
+// process waits (pipes, wait4, poll, pause) and signals the target's watcher notification
+// (SharedState::signal_slots); the target's own signal watcher, a thread of the target's task
+// outside the thread table, then interrupts the target's thread that is to take it with the
+// target's own Thread capability, exactly as a signal from inside the process would. So a running
+// or sleeping target (nanosleep, futex, epoll) takes it at once, as on Linux.
+// Invariants: a process holds Thread capabilities only of its own threads (no right grows for
+// signals: the one thing another process can do is Signal a notification, which only makes the
+// target look at its own pending word); a watcher acts only under state_lock() and only while its
+// process is Running (it ends itself when the process became a zombie).
 // Invariants: process-directed signals live in the process's shared entry (before the first fork
 // or pipe, in `local_pending`), thread-directed ones in the thread's entry; both are only set with
 // atomic or and taken with atomic and, always before the target is interrupted, so a wait that
@@ -15,6 +26,8 @@
 #include <cstdint>
 
 #include "process.hpp"
+
+extern "C" [[gnu::visibility("hidden")]] void personality_watcher_entry();
 
 namespace personality {
 namespace {
@@ -142,7 +155,7 @@ void fill_info(std::int32_t (&info)[32], u64 signal, bool to_thread) {
   if (to_thread) {
     info[2] = SI_TKILL;
     info[4] = static_cast<std::int32_t>(own_pid);
-    info[5] = static_cast<std::int32_t>(LINUX_UID);
+    info[5] = static_cast<std::int32_t>(linux_uid());
     return;
   }
   u64 mask = bit(signal);
@@ -156,7 +169,7 @@ void fill_info(std::int32_t (&info)[32], u64 signal, bool to_thread) {
     info[4] = static_cast<std::int32_t>(record.timer);
   } else {
     info[4] = static_cast<std::int32_t>(record.pid);
-    info[5] = static_cast<std::int32_t>(LINUX_UID);
+    info[5] = static_cast<std::int32_t>(linux_uid());
   }
   memcpy(&info[6], &record.value, 8);
 }
@@ -518,7 +531,10 @@ i64 linux_kill(u64 pid, u64 signal) {
   }
   if (own) send_process_signal(signal, SI_USER, 0, 0, true);
   for (usize i = 0; i < MAX_PROCESSES; ++i)
-    if ((woken >> i & 1) != 0) process_wake(i);
+    if ((woken >> i & 1) != 0) {
+      process_wake(i);
+      signal_watcher_wake(i);
+    }
   return found == 0 ? -ESRCH : 0;
 }
 
@@ -539,7 +555,12 @@ i64 linux_rt_sigqueueinfo(u64 pid, u64 signal, u64 info_address) {
 
 i64 linux_tgkill(u64 group, u64 tid, u64 signal) {
   if (signal > 64) return -EINVAL;
-  if (group != own_pid) return -ESRCH;
+  // Another process's threads are not visible here: its main thread (tid = pid) takes the signal
+  // as its process's, which that process's watcher delivers (any other tid of it: ESRCH).
+  if (group != own_pid) {
+    if (tid != group || static_cast<std::int32_t>(group) <= 0) return -ESRCH;
+    return linux_kill(group, signal);
+  }
   ThreadEntry* table = thread_table();
   for (usize i = 0; i < MAX_THREADS; ++i) {
     if (table[i].use != ThreadUse::Running || table[i].tid != tid) continue;
@@ -549,6 +570,68 @@ i64 linux_tgkill(u64 group, u64 tid, u64 signal) {
   return -ESRCH;
 }
 
+namespace {
+
+// The watcher's stack comes from the mmap area, kept on exec; a child has its own copy at the same
+// address (fork copies the area), so every process's watcher starts on its own.
+constexpr u64 WATCHER_UTCB = manager::FUNCTION_UTCB_ADDRESS + (MAX_THREADS + 2) * PAGE;
+constexpr u64 WATCHER_STACK_BYTES = 8192;
+u64 watcher_stack = 0;
+
+bool own_process_running() {
+  const ProcessEntry& entry = shared()->processes[own_process_index];
+  return __atomic_load_n(&entry.use, __ATOMIC_ACQUIRE) == ProcessUse::Running;
+}
+
+}  // namespace
+
+bool signal_watcher_start() {
+  if (shared() == nullptr || shared()->signal_slots[own_process_index] == 0) return false;
+  if (watcher_stack == 0) {
+    u64 stack = allocate_anonymous(WATCHER_STACK_BYTES);
+    if (stack == 0) return false;
+    memory_keep_on_exec(stack, WATCHER_STACK_BYTES);
+    watcher_stack = stack;
+  }
+  u64 thread = allocate_slot();
+  if (thread == 0) return false;
+  // The capability stays in this slot for the process's life: deleting it would end the watcher.
+  if (native(abi::Syscall::FactoryCreate, manager::FUNCTION_FACTORY, static_cast<u64>(abi::ObjectType::Thread), thread,
+             0, manager::FUNCTION_TASK, WATCHER_UTCB) != sys::Error::None) {
+    free_slot(thread);
+    return false;
+  }
+  return native(abi::Syscall::ThreadConfigure, thread, manager::FUNCTION_PRIORITY, cpu_for(own_pid),
+                own_exception_slot) == sys::Error::None &&
+         native(abi::Syscall::ThreadStart, thread, reinterpret_cast<u64>(&personality_watcher_entry),
+                watcher_stack + WATCHER_STACK_BYTES, 0) == sys::Error::None;
+}
+
+void signal_watcher_wake(usize index) {
+  if (shared() != nullptr && index < MAX_PROCESSES && shared()->signal_slots[index] != 0)
+    (void)native(abi::Syscall::NotificationSignal, shared()->signal_slots[index], 1);
+}
+
+namespace {
+
+// One round of the watcher: under state_lock(), each pending signal that is neither ignored nor
+// blocked by every thread interrupts the thread that takes it. False once the process has ended
+// (end_process holds the lock for good): the watcher then ends.
+bool watcher_round() {
+  u32* word = state_lock().word();
+  while (__atomic_exchange_n(word, 1u, __ATOMIC_ACQUIRE) != 0) {
+    if (!own_process_running()) return false;
+    sys::yield_thread();
+  }
+  u64 pending = __atomic_load_n(pending_word(), __ATOMIC_ACQUIRE);
+  for (u64 signal = 1; pending != 0; ++signal, pending >>= 1)
+    if ((pending & 1) != 0) wake_for_process_signal(signal, false);
+  state_lock().unlock();
+  return own_process_running();
+}
+
+}  // namespace
+
 void signals_reset_for_exec() {
   current_thread().signal_stack = current_thread().signal_stack_bytes = 0;  // As Linux's execve.
   for (SignalAction& action : actions)
@@ -556,3 +639,17 @@ void signals_reset_for_exec() {
 }
 
 }  // namespace personality
+
+using namespace personality;
+
+// The signal watcher (signal_watcher_start): native system calls only (it has no syscall
+// handler and never enters the program); it sleeps on its process's watcher notification.
+extern "C" [[noreturn]] void personality_watcher_start() {
+  for (;;) {
+    sys::SyscallRegisters registers{0, 0, 0, 0, 0, abi::TIMEOUT_INFINITE};
+    u64 notification = shared()->signal_slots[own_process_index];
+    sys::Error error = sys::invoke(abi::Syscall::NotificationWait, notification, registers);
+    if ((error != sys::Error::None && error != sys::Error::Interrupted) || !watcher_round())
+      (void)native(abi::Syscall::ThreadExit, abi::NULL_SELECTOR);
+  }
+}

@@ -136,6 +136,14 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   memory_init();
   threads_init();
   files_init();
+  // The image's WorkingDir (deploy checked that the tree has it).
+  if (from_image && s.start.working_directory[0] != '\0') {
+    usize length = length_of(s.start.working_directory, manager::LINUX_WORKING_DIRECTORY_BYTES);
+    if (i64 error = image_start_directory(s.start.working_directory, length); error < 0) {
+      logf("linux: cannot start in %s: errno %ld\n", s.start.working_directory, -error);
+      exit_program(127);
+    }
+  }
   // A larger stack than native functions get: 8 MiB as Linux's RLIMIT_STACK, lazy, so each page
   // is charged to the memory limit when the stack first grows over it. Without it the program
   // still gets 64 KiB.

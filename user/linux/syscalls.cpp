@@ -30,7 +30,7 @@ struct Arguments {
               "unlinked file goes with the last)")                                                              \
   X(4, stat, "as newfstatat(AT_FDCWD)")                                                                         \
   X(5, fstat, "fd 0-2 and their duplicates: a pipe (S_IFIFO); files: mode, size, inode, links, owner (root "    \
-              "for the fixed tree, 1000 in /tmp), times since boot")                                            \
+              "for the fixed tree, 1000 in /tmp), times of the wall clock")                                            \
   X(6, lstat, "as newfstatat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(7, poll, "input always readable, output and log writable, files both, closed POLLNVAL; pipes: readable "  \
              "with data, POLLHUP without writers, writable with PIPE_BUF free, POLLERR without readers; waits "    \
@@ -38,13 +38,13 @@ struct Arguments {
   X(8, lseek, "files: SEEK_SET/CUR/END (past the end is allowed; a write there leaves zeros); directories: "    \
               "SEEK_SET only; fd 0-2 ESPIPE")                                                                   \
   X(9, mmap, "image files (docs/IMAGES.md): the tree's pages, read-only or read-execute, MAP_PRIVATE writable a "\
-             "private copy, never writable and executable; anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past "  \
+             "private copy, never writable and executable; anonymous memory, lazy: each page charged to the memory limit at its first touch (a touch past " \
              "it ends the invocation: memory limit exceeded); ENOMEM past the address space; PROT_NONE/"       \
-             "PROT_READ enforced; other files ENODEV, closed descriptors EBADF; anonymous PROT_EXEC EACCES")                                \
+             "PROT_READ enforced; other files ENODEV, closed descriptors EBADF; anonymous PROT_EXEC EACCES")           \
   X(10, mprotect, "mmap, brk and MAP_FIXED pages: PROT_NONE, PROT_READ, PROT_READ|PROT_WRITE remapped by the "  \
                   "kernel and checked by every pointer argument (EFAULT), PROT_EXEC EACCES; image, stack, "     \
                   "input and output: 0, unchanged; image file mappings remapped (PROT_WRITE on the tree's pages "   \
-                  "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")                               \
+                  "makes a private copy, PROT_EXEC only on the tree's own pages); free or unknown pages ENOMEM")       \
   X(11, munmap, "returns anonymous pages to the mmap area and their frames to the memory limit")                \
   X(12, brk, "grows the break above the image with lazy memory (charged as touched)")                            \
   X(13, rt_sigaction, "records the action per process (the old one returned); SA_RESTART, SA_SIGINFO, " \
@@ -98,11 +98,11 @@ struct Arguments {
   X(61, wait4, "a child's end (pid, -1, 0 or -group; WNOHANG): Linux's status, the zombie reaped and its task " \
                "deleted; ECHILD without children")                                                              \
   X(62, kill, "to processes of the invocation (pid, 0, -1, -group); to the own process: a thread that does not " \
-              "block it is interrupted (a handler runs at once); another process: pending, its waits wake, " \
-              "taken at its next system call; signal 0: ESRCH or 0")                     \
+              "block it is interrupted (a handler runs at once); another process: pending, its signal watcher " \
+              "interrupts the thread that takes it (running, sleeping or blocked: at once); signal 0: ESRCH or 0")     \
   X(63, uname, "Linux / metteagle / 6.1.0 / x86_64")                                                            \
   X(72, fcntl, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (FD_CLOEXEC, honoured by execve), F_GETFL, "          \
-               "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "                 \
+               "F_SETFL (O_APPEND, O_NONBLOCK); record locks F_GETLK/F_SETLK/F_SETLKW (the process's) and "            \
                "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (the description's) with Linux's ranges, splitting, "      \
                "merging and conflicts, EAGAIN, EDEADLK, ENOLCK past 128 records, F_SETLKW blocking the "        \
                "thread; others EINVAL")                                                                         \
@@ -131,7 +131,7 @@ struct Arguments {
                 "else EPERM; non-directories lose S_ISUID (and S_ISGID if group-executable); EROFS elsewhere")  \
   X(94, lchown, "as fchownat(AT_FDCWD, AT_SYMLINK_NOFOLLOW)")                                                   \
   X(95, umask, "sets the mask for new /tmp files and directories (initially 022)")                              \
-  X(96, gettimeofday, "the TSC since boot (FunctionContext.tsc_hertz); no wall clock")                          \
+  X(96, gettimeofday, "the wall clock: the manager's RTC reading at boot plus the TSC since (FunctionContext)")        \
   X(97, getrlimit, "as prlimit64")                                                                              \
   X(98, getrusage, "RUSAGE_SELF (every thread, exited ones too), RUSAGE_THREAD: user and system time derived "  \
                    "from the TSC (life minus waits, the personality's share as system), ru_maxrss the memory "  \
@@ -140,13 +140,13 @@ struct Arguments {
                  "threads, mem_unit 1; loads, shared, buffers, swap and high memory 0")                         \
   X(100, times, "the process's user and system time as getrusage, in 100 Hz ticks; children 0; returns the "    \
                 "ticks since boot")                                                                             \
-  X(102, getuid, "1000")                                                                                        \
-  X(104, getgid, "1000")                                                                                        \
+  X(102, getuid, "the image's User (docs/IMAGES.md), else 1000")                                                       \
+  X(104, getgid, "the image's User's group, else 1000")                                                                \
   X(105, setuid, "0 for 1000 (the process's own uid, as an unprivileged Linux process may); EPERM else, "      \
                  "EINVAL for -1")                                                                               \
   X(106, setgid, "as setuid, for gid 1000")                                                                     \
-  X(107, geteuid, "1000")                                                                                       \
-  X(108, getegid, "1000")                                                                                       \
+  X(107, geteuid, "as getuid")                                                                                       \
+  X(108, getegid, "as getgid")                                                                                       \
   X(109, setpgid, "the caller or its child into a group of its session")                                       \
   X(110, getppid, "the parent's pid (0 for pid 1)")                                                             \
   X(111, getpgrp, "the process group")                                                                          \
@@ -154,7 +154,7 @@ struct Arguments {
   X(121, getpgid, "the process group of a process of the invocation")                                           \
   X(124, getsid, "the session of a process of the invocation")                                                  \
   X(130, rt_sigsuspend, "waits with the given mask until a signal is pending; EINTR (the handler runs first)") \
-  X(115, getgroups, "one supplementary group, 1000 (size 0: the count; a smaller size EINVAL)")                 \
+  X(115, getgroups, "one supplementary group, getgid's (size 0: the count; a smaller size EINVAL)")                 \
   X(116, setgroups, "EPERM: uid 1000 lacks CAP_SETGID, as on Linux")                                            \
   X(131, sigaltstack, "the thread's alternate signal stack (SS_DISABLE, SS_AUTODISARM accepted; below 2048 "   \
                         "bytes ENOMEM; EPERM while running on it): SA_ONSTACK handlers' frames go there")      \
@@ -192,23 +192,29 @@ struct Arguments {
   X(224, timer_gettime, "interval and time left")                                                               \
   X(225, timer_getoverrun, "expiries missed before the last signal was sent")                                   \
   X(226, timer_delete, "disarms and frees the id")                                                              \
-  X(201, time, "seconds since boot")                                                                            \
+  X(201, time, "seconds of the wall clock (as gettimeofday)")                                                          \
   X(202, futex, "WAIT, WAIT_BITSET (timeouts: relative, absolute) block on the thread's notification; "         \
                 "WAKE, WAKE_BITSET; REQUEUE and CMP_REQUEUE wake every waiter instead of requeueing; "          \
                 "PRIVATE and CLOCK_REALTIME flags accepted; others ENOSYS")                                     \
-  X(204, sched_getaffinity, "the function's CPU set (FunctionContext::cpu_mask)")                               \
+  X(204, sched_getaffinity, "pid 0, a thread's tid or the pid: the set sched_setaffinity gave, else the function's " \
+                            "CPU set (FunctionContext::cpu_mask)")                                              \
+  X(203, sched_setaffinity, "pid 0 or the caller's tid (others ESRCH): the set within the function's (none of it: " \
+                            "EINVAL) for the process's new threads and children; the caller moves there, except " \
+                            "pid 1's first thread, which stays on the manager's CPU")                          \
   X(217, getdents64, ". and .. first, then the entries in creation order (image directories: by name); EINVAL " \
                      "if one record does not fit")   \
   X(218, set_tid_address, "records the thread's clear-tid word (0 and a futex wake at its exit); the tid")      \
   X(221, fadvise64, "open descriptors: 0 (advice only); others EBADF")                                         \
-  X(228, clock_gettime, "every clock: the TSC since boot")                                                      \
+  X(228, clock_gettime, "CLOCK_REALTIME (also _COARSE, _ALARM, CLOCK_TAI): the wall clock (as gettimeofday); " \
+                        "every other clock: the TSC since boot")                                                      \
   X(229, clock_getres, "1 ns")                                                                                  \
   X(230, clock_nanosleep, "as nanosleep (TIMER_ABSTIME against the same clock; EINTR and, relative, the time left)") \
   X(231, exit_group, "ends the invocation (every thread): EVENT_EXIT with status & 0xff, the stdout "           \
                      "byte count and the ENOSYS count")                                                         \
   X(232, epoll_wait, "as epoll_pwait")                                                                           \
   X(233, epoll_ctl, "ADD, MOD, DEL of the personality's descriptors (32 per instance); regular files EPERM")   \
-    X(234, tgkill, "to the caller's pid and a live thread: as tkill; others ESRCH") \
+    X(234, tgkill, "to the caller's pid and a live thread: as tkill; to another process's main thread " \
+                   "(tid = pid): as kill of that process; others ESRCH") \
   X(235, utimes, "as futimesat(AT_FDCWD)")                                                                      \
   X(247, waitid, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT): siginfo with CLD_EXITED or CLD_KILLED") \
   X(257, openat, "the fixed tree, /tmp and an image's tree with its writable layer (docs/LINUX.md, Files): "   \
@@ -257,7 +263,7 @@ struct Arguments {
   X(332, statx, "as newfstatat, STATX_BASIC_STATS")                                                             \
   X(334, rseq, "ENOSYS (glibc then goes without)")                                                              \
   X(435, clone3, "as clone, from struct clone_args (its checks: EINVAL, E2BIG, EFAULT); a pidfd, set_tid, "     \
-                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                                                              \
+                 "a cgroup or CLONE_CLEAR_SIGHAND ENOSYS, counted (glibc then uses clone)")                            \
   X(439, faccessat2, "as faccessat with AT_EACCESS/AT_SYMLINK_NOFOLLOW/AT_EMPTY_PATH")
 
 constexpr u64 ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -404,7 +410,7 @@ bool read_duration(u64 address, u64& nanoseconds) {
   TimeSpec spec;
   memcpy(&spec, reinterpret_cast<const void*>(address), sizeof spec);
   if (spec.seconds < 0 || spec.nanoseconds < 0 || spec.nanoseconds >= 1'000'000'000) return false;
-  u64 seconds = static_cast<u64>(spec.seconds) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec.seconds);
+  u64 seconds = timespec_seconds(spec.seconds);
   nanoseconds = seconds * 1'000'000'000 + static_cast<u64>(spec.nanoseconds);
   return true;
 }
@@ -436,7 +442,7 @@ i64 sys_clock_nanosleep(const Arguments& a) {
   }
   bool absolute = (a.a1 & 1) != 0;  // TIMER_ABSTIME.
   if (absolute) {
-    u64 now = monotonic_nanoseconds();
+    u64 now = is_realtime_clock(a.a0) ? realtime_nanoseconds() : monotonic_nanoseconds();
     duration = duration > now ? duration - now : 0;
   }
   u64 left = sleep_nanoseconds(duration);
@@ -454,7 +460,7 @@ i64 sys_clock_nanosleep(const Arguments& a) {
 i64 sys_clock_gettime(const Arguments& a) {
   if (a.a0 > 11) return -EINVAL;
   if (!writable(a.a1, sizeof(TimeSpec))) return -EFAULT;
-  u64 now = monotonic_nanoseconds();
+  u64 now = is_realtime_clock(a.a0) ? realtime_nanoseconds() : monotonic_nanoseconds();
   TimeSpec spec{static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000)};
   memcpy(reinterpret_cast<void*>(a.a1), &spec, sizeof spec);
   return 0;
@@ -469,13 +475,13 @@ i64 sys_clock_getres(const Arguments& a) {
 i64 sys_gettimeofday(const Arguments& a) {
   if (a.a0 == 0) return 0;
   if (!writable(a.a0, 16)) return -EFAULT;
-  u64 now = monotonic_nanoseconds();
+  u64 now = realtime_nanoseconds();
   i64 value[2] = {static_cast<i64>(now / 1'000'000'000), static_cast<i64>(now % 1'000'000'000 / 1000)};
   memcpy(reinterpret_cast<void*>(a.a0), value, sizeof value);
   return 0;
 }
 i64 sys_time(const Arguments& a) {
-  i64 seconds = static_cast<i64>(monotonic_nanoseconds() / 1'000'000'000);
+  i64 seconds = static_cast<i64>(realtime_nanoseconds() / 1'000'000'000);
   if (a.a0 != 0) {
     if (!writable(a.a0, 8)) return -EFAULT;
     memcpy(reinterpret_cast<void*>(a.a0), &seconds, 8);
@@ -505,12 +511,16 @@ i64 sys_uname(const Arguments& a) {
 i64 sys_getpid(const Arguments&) { return static_cast<i64>(own_pid); }
 i64 sys_gettid(const Arguments&) { return static_cast<i64>(current_thread().tid); }
 i64 sys_getppid(const Arguments&) { return linux_getppid(); }
-i64 sys_getuid(const Arguments&) { return LINUX_UID; }
-i64 sys_geteuid(const Arguments&) { return LINUX_UID; }
-i64 sys_getgid(const Arguments&) { return LINUX_GID; }
-i64 sys_getegid(const Arguments&) { return LINUX_GID; }
-i64 sys_setuid(const Arguments& a) { return a.a0 == LINUX_UID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
-i64 sys_setgid(const Arguments& a) { return a.a0 == LINUX_GID ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM; }
+i64 sys_getuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
+i64 sys_geteuid(const Arguments&) { return static_cast<i64>(linux_uid()); }
+i64 sys_getgid(const Arguments&) { return static_cast<i64>(linux_gid()); }
+i64 sys_getegid(const Arguments&) { return static_cast<i64>(linux_gid()); }
+i64 sys_setuid(const Arguments& a) {
+  return a.a0 == linux_uid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM;
+}
+i64 sys_setgid(const Arguments& a) {
+  return a.a0 == linux_gid() ? 0 : static_cast<u32>(a.a0) == ~u32{0} ? -EINVAL : -EPERM;
+}
 i64 unsupported(u64 number);
 i64 sys_prctl(const Arguments& a) {
   i64 result = linux_prctl(a.a0, a.a1, a.a2, a.a3, a.a4);
@@ -615,7 +625,7 @@ i64 sys_getgroups(const Arguments& a) {
   if (size < 0) return -EINVAL;
   if (size == 0) return 1;
   if (!writable(a.a1, 4)) return -EFAULT;
-  auto group = static_cast<u32>(LINUX_GID);
+  auto group = static_cast<u32>(linux_gid());
   memcpy(reinterpret_cast<void*>(a.a1), &group, 4);
   return 1;
 }
@@ -683,13 +693,8 @@ i64 sys_fork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_vfork(const Arguments&) { return process_fork(SIGCHLD, 0, 0, 0, 0); }
 i64 sys_futex(const Arguments& a) { return linux_futex(a.a0, a.a1, a.a2, a.a3, a.a4, a.a5); }
 
-i64 sys_sched_getaffinity(const Arguments& a) {
-  if (a.a1 < 8) return -EINVAL;
-  if (!writable(a.a2, 8)) return -EFAULT;
-  u64 mask = state().context->cpu_mask;
-  memcpy(reinterpret_cast<void*>(a.a2), &mask, 8);
-  return 8;
-}
+i64 sys_sched_getaffinity(const Arguments& a) { return linux_sched_getaffinity(a.a0, a.a1, a.a2); }
+i64 sys_sched_setaffinity(const Arguments& a) { return linux_sched_setaffinity(a.a0, a.a1, a.a2); }
 
 i64 resource_limit(u64 resource, u64 new_limit, u64 old_limit) {
   constexpr u64 INFINITE = ~u64{0};

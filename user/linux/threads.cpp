@@ -137,7 +137,7 @@ bool read_timeout(u64 address, u64& nanoseconds) {
   } spec;
   memcpy(&spec, reinterpret_cast<const void*>(address), sizeof spec);
   if (spec.seconds < 0 || spec.nanoseconds < 0 || spec.nanoseconds >= 1'000'000'000) return false;
-  u64 seconds = static_cast<u64>(spec.seconds) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(spec.seconds);
+  u64 seconds = timespec_seconds(spec.seconds);
   nanoseconds = seconds * 1'000'000'000 + static_cast<u64>(spec.nanoseconds);
   return true;
 }
@@ -267,14 +267,54 @@ u64 current_notification() {
   return self.notification;
 }
 
-// The CPU of thread `tid`: the function's CPUs in turn (the (tid mod count)-th of its set).
+namespace {
+// sched_setaffinity's set, within the function's CPU set (0: none given; a child inherits it).
+u64 affinity_mask = 0;
+}  // namespace
+
+// The CPU of thread `tid`: the function's CPUs in turn (the (tid mod count)-th of its set); after
+// sched_setaffinity, the caller's own CPU when the set holds it, else the set's first.
 u64 cpu_for(u64 tid) {
+  if (affinity_mask != 0) {
+    u64 here = sys::thread_self().cpu;
+    if (here < 64 && ((affinity_mask >> here) & 1) != 0) return here;
+    return static_cast<u64>(__builtin_ctzll(affinity_mask));
+  }
   u64 mask = state().context->cpu_mask;
   u64 count = 0;  // No popcnt: the personality is built for the baseline x86-64 without libgcc.
   for (u64 rest = mask; rest != 0; rest &= rest - 1) ++count;
   u64 turn = tid % count;
   for (u64 cpu = 0;; ++cpu)
     if (((mask >> cpu) & 1) != 0 && turn-- == 0) return cpu;
+}
+
+i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask_address) {
+  if (length < 8) return -EINVAL;
+  if (!readable(mask_address, 8)) return -EFAULT;
+  if (pid != 0 && pid != current_thread().tid) return -ESRCH;  // Other threads: not yet (docs/LINUX.md).
+  u64 wanted;
+  memcpy(&wanted, reinterpret_cast<const void*>(mask_address), 8);
+  wanted &= state().context->cpu_mask;
+  if (wanted == 0) return -EINVAL;  // No CPU of the function's set, as Linux answers.
+  affinity_mask = wanted;
+  // The caller moves when it can: every thread but pid 1's first (whose capability from the
+  // manager is Interrupt only) holds Control of itself; that one stays on the CPU the manager chose.
+  usize index = static_cast<usize>(&current_thread() - threads);
+  u64 slot = index == 0 ? main_thread_slot : current_thread().thread_slot;
+  u64 here = sys::thread_self().cpu;
+  if (((wanted >> here) & 1) == 0 && slot != manager::FUNCTION_THREAD && slot != 0)
+    (void)native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY,
+                 static_cast<u64>(__builtin_ctzll(wanted)), own_exception_slot);
+  return 0;
+}
+
+i64 linux_sched_getaffinity(u64 pid, u64 length, u64 mask_address) {
+  if (length < 8) return -EINVAL;
+  if (!writable(mask_address, 8)) return -EFAULT;
+  if (pid != 0 && !thread_alive(pid) && pid != own_pid) return -ESRCH;
+  u64 mask = affinity_mask != 0 ? affinity_mask : state().context->cpu_mask;
+  memcpy(reinterpret_cast<void*>(mask_address), &mask, 8);
+  return 8;
 }
 
 bool thread_alive(u64 tid) {
@@ -441,8 +481,11 @@ i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2
           if (!readable(timeout, 16)) return -EFAULT;
           if (!read_timeout(timeout, nanoseconds)) return -EINVAL;
         }
-        // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's absolute (every clock is the TSC).
-        deadline = command == FUTEX_WAIT ? monotonic_nanoseconds() + nanoseconds : nanoseconds;
+        // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's absolute, on the wall clock with
+        // FUTEX_CLOCK_REALTIME (pthread_cond_timedwait's default), else monotonic.
+        u64 offset = (operation & FUTEX_CLOCK_REALTIME) != 0 ? realtime_offset() : 0;
+        deadline = command == FUTEX_WAIT ? monotonic_nanoseconds() + nanoseconds
+                                         : (nanoseconds > offset ? nanoseconds - offset : 0);
       }
       return wait_on(address, static_cast<u32>(value), bitset, timed, deadline);
     }

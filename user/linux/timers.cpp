@@ -32,6 +32,7 @@ struct Timer {
   u64 value;            // sigev_value, the handler's si_value.
   u64 tid;              // SIGEV_THREAD_ID's thread.
   u32 overrun;
+  bool realtime = false;  // timer_create's clock reads the wall clock: TIMER_ABSTIME values are on it.
 };
 Timer timers[MAX_TIMERS + 1];
 
@@ -134,7 +135,7 @@ bool read_pair(u64 address, u64 unit_per_second, u64& interval, u64& value) {
   for (usize i = 0; i < 4; i += 2)
     if (words[i] < 0 || words[i + 1] < 0 || static_cast<u64>(words[i + 1]) >= unit_per_second) return false;
   auto nanoseconds = [&](usize i) {
-    u64 seconds = static_cast<u64>(words[i]) > 1'000'000'000 ? 1'000'000'000 : static_cast<u64>(words[i]);
+    u64 seconds = timespec_seconds(words[i]);
     return seconds * NANOSECONDS + static_cast<u64>(words[i + 1]) * (NANOSECONDS / unit_per_second);
   };
   interval = nanoseconds(0);
@@ -219,6 +220,7 @@ i64 linux_timer_create(u64 clock, u64 event_address, u64 id_address) {
     timer.notify = event.notify;
     timer.tid = static_cast<u64>(event.tid);
   }
+  timer.realtime = is_realtime_clock(clock);
   timers[index] = timer;
   u32 id = static_cast<u32>(index - 1);
   memcpy(reinterpret_cast<void*>(id_address), &id, 4);
@@ -234,6 +236,9 @@ i64 linux_timer_settime(u64 id, u64 flags, u64 new_value, u64 old_value) {
   if (!read_pair(new_value, NANOSECONDS, interval, value)) return -EINVAL;
   if (old_value != 0) put_interval_spec(old_value, timer->interval, remaining(*timer));
   u64 now = monotonic_nanoseconds();
+  // An absolute value on the wall clock becomes monotonic (the offset is fixed for the invocation).
+  u64 offset = timer->realtime ? realtime_offset() : 0;
+  if ((flags & TIMER_ABSTIME) != 0 && value != 0) value = value > offset ? value - offset : 1;
   u64 expiry = value == 0 ? 0 : (flags & TIMER_ABSTIME) != 0 ? (value > now ? value : now) : now + value;
   return arm(*timer, expiry, value == 0 ? 0 : interval);
 }

@@ -316,6 +316,15 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   function->image_tree = image_tree;
   function->linux_start.executable_size = function->linux_abi && !image_tree ? size : 0;
   function->linux_start.image_tree_bytes = image_tree ? size : 0;
+  if (shared_tree != nullptr) {
+    if (shared_tree->identity) {
+      function->linux_start.flags |= LINUX_START_IDENTITY;
+      function->linux_start.uid = shared_tree->uid;
+      function->linux_start.gid = shared_tree->gid;
+    }
+    for (u64 i = 0; i < LINUX_WORKING_DIRECTORY_BYTES; ++i)
+      function->linux_start.working_directory[i] = shared_tree->working_directory[i];
+  }
   for (u64 i = 0; i < arguments_length; ++i)
     function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
   function->environment_bytes = 0;

@@ -73,6 +73,86 @@ bool is_file(const imagefs::Reader& reader, const char* path, u64 length) {
   return found.error == imagefs::ReadError::None && reader.file_extent(found.inode, offset, size);
 }
 
+// A directory at `path` in the tree (symbolic links followed).
+bool is_directory(const imagefs::Reader& reader, const char* path, u64 length) {
+  imagefs::Resolution found = reader.resolve(imagefs::ROOT_INODE, path, length, true);
+  return found.error == imagefs::ReadError::None && reader.is_directory(found.inode);
+}
+
+// A decimal id of 1 to 10 digits below 2^32 - 1 (Linux's (uid_t)-1 is no id).
+bool parse_id(const char* text, u64 length, u32& id) {
+  if (length == 0 || length > 10) return false;
+  u64 value = 0;
+  for (u64 i = 0; i < length; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + static_cast<u64>(text[i] - '0');
+  }
+  if (value >= 0xffffffffull) return false;
+  id = static_cast<u32>(value);
+  return true;
+}
+
+// A line of a passwd or group file of the tree ("name:x:id:..."; passwd's fourth field is the
+// user's group) whose name is `key` (or, `by_id`, whose id is `key`'s number): its id and fourth
+// field as a number (0 when it is no number, as in a group file).
+bool find_account(const imagefs::Reader& reader, u64 tree_base, const char* file, const char* key, u64 key_length,
+                  bool by_id, u32& id, u32& group) {
+  imagefs::Resolution found = reader.resolve(imagefs::ROOT_INODE, file, length_of(file), true);
+  u64 offset = 0, size = 0;
+  if (found.error != imagefs::ReadError::None || !reader.file_extent(found.inode, offset, size)) return false;
+  const char* text = reinterpret_cast<const char*>(tree_base + offset);
+  for (u64 line = 0; line < size;) {
+    u64 end = line;
+    while (end < size && text[end] != '\n') ++end;
+    // The fields' starts and lengths: name, password, id, fourth.
+    u64 starts[4] = {}, lengths[4] = {};
+    u64 field = 0, at = line;
+    for (; field < 4 && at <= end; ++field) {
+      starts[field] = at;
+      while (at < end && text[at] != ':') ++at;
+      lengths[field] = at - starts[field];
+      ++at;
+    }
+    u32 line_id = 0, line_group = 0;
+    if (field >= 3 && parse_id(text + starts[2], lengths[2], line_id)) {
+      bool matches = by_id ? (key_length == lengths[2] && __builtin_memcmp(key, text + starts[2], key_length) == 0)
+                           : (key_length == lengths[0] && __builtin_memcmp(key, text + starts[0], key_length) == 0);
+      if (matches) {
+        id = line_id;
+        group = field == 4 && parse_id(text + starts[3], lengths[3], line_group) ? line_group : 0;
+        return true;
+      }
+    }
+    line = end + 1;
+  }
+  return false;
+}
+
+// The image's User as Docker reads it: "user", "user:group", "uid", "uid:gid", "uid:group",
+// "user:gid"; a name looked up in the tree's /etc/passwd (or /etc/group), a user's group the one
+// passwd gives it, a uid that passwd lacks group 0. False when a name is unknown.
+bool resolve_user(const imagefs::Reader& reader, u64 tree_base, const char* user, u32& uid, u32& gid) {
+  u64 length = length_of(user);
+  u64 colon = 0;
+  while (colon < length && user[colon] != ':') ++colon;
+  const char* group_text = colon < length ? user + colon + 1 : nullptr;
+  u64 group_length = colon < length ? length - colon - 1 : 0;
+  u32 passwd_group = 0, ignored = 0;
+  bool numeric = parse_id(user, colon, uid);
+  if (numeric) {
+    if (!find_account(reader, tree_base, "/etc/passwd", user, colon, true, ignored, passwd_group)) passwd_group = 0;
+  } else if (colon == 0 || !find_account(reader, tree_base, "/etc/passwd", user, colon, false, uid, passwd_group)) {
+    return false;
+  }
+  if (group_text == nullptr) {
+    gid = passwd_group;
+    return true;
+  }
+  if (parse_id(group_text, group_length, gid)) return true;
+  return group_length > 0 &&
+         find_account(reader, tree_base, "/etc/group", group_text, group_length, false, gid, ignored);
+}
+
 void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
 
 // A store read handle and the capability that came with it, closed when the scope ends (unless
@@ -287,6 +367,28 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
       }
     }
   }
+  // WorkingDir: a directory of the tree (relative: from "/"), at most 255 bytes; User: resolved in
+  // the tree's account files. Either refused names what is wrong (docs/IMAGES.md).
+  SharedTree shared{tree.slot(), tree.handle(), false, 0, 0, {}};
+  if (refused == STATUS_OK) {
+    const char* working = nth(strings, strings_bytes, 0);
+    u64 working_length = working == nullptr ? 0 : length_of(working);
+    bool missing = working_length > 0 && !is_directory(reader, working, working_length);
+    if (working_length >= LINUX_WORKING_DIRECTORY_BYTES || missing) {
+      refused = STATUS_BAD_EXECUTABLE;
+      detail = static_cast<u64>(klib::ElfStatus::NoWorkingDirectory);
+    } else {
+      for (u64 i = 0; i < working_length; ++i) shared.working_directory[i] = working[i];
+    }
+    const char* user = nth(strings, strings_bytes, 1);
+    if (refused == STATUS_OK && user != nullptr && user[0] != '\0') {
+      shared.identity = resolve_user(reader, mapped.value(), user, shared.uid, shared.gid);
+      if (!shared.identity) {
+        refused = STATUS_BAD_EXECUTABLE;
+        detail = static_cast<u64>(klib::ElfStatus::UnknownUser);
+      }
+    }
+  }
   unmap_scratch(worker, pages_for(tree.size()));
   (void)state.self.unmap(record_address, pages_for(record.size()));
   if (refused != STATUS_OK) {
@@ -303,7 +405,6 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   __builtin_memcpy(&deploy.words[DEPLOY_ARGUMENTS_FIRST_WORD], block.bytes, block.used);
   deploy.set_words(DEPLOY, DEPLOY_ARGUMENTS_FIRST_WORD + (block.used + 7) / 8);
   deploy.badge = request.badge;
-  SharedTree shared{tree.slot(), tree.handle()};
   deploy_function(worker, deploy, answer, &shared);
   if (answer.label() == STATUS_OK) tree.keep();
 }

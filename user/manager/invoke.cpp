@@ -433,7 +433,8 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (!context_memory) { error = context_memory.error(); break; }
     u64 cpus = allowed_cpus(config.cpu_mask, state.cpu_count);
     FunctionContext context{FUNCTION_INPUT_ADDRESS, request.input_size, FUNCTION_OUTPUT_ADDRESS, output_capacity,
-                            outcome.result.invocation_id, request.depth, state.tsc_hertz, {}, cpus};
+                            outcome.result.invocation_id, request.depth, state.tsc_hertz, {}, cpus,
+                            state.realtime_offset};
     for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
     error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None && function->linux_abi)

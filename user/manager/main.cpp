@@ -8,6 +8,7 @@
 #include "print.hpp"
 #include "configuration.hpp"
 #include "service.hpp"
+#include "sys/wall_clock.hpp"
 
 namespace manager {
 namespace {
@@ -88,6 +89,21 @@ Result<void> start_worker(usize index, u64 cpu, u64 first_slot) {
   return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * 4096, serve, index);
 }
 
+// The wall clock once, from the CMOS clock's ports when the boot line gave them (`rtc`): the
+// nanoseconds since 1970 at TSC 0 (FunctionContext::realtime_offset), 0 without a clock. The
+// RTC counts whole seconds, so the offset is good to a second; every invocation shares it.
+u64 read_wall_clock(u64 tsc_hertz) {
+  auto identity = Capability(sys::RTC_PORTS).identify();
+  if (!identity.ok() || identity.value().type != abi::ObjectType::IoPorts || tsc_hertz == 0) return 0;
+  u64 seconds = sys::read_rtc_epoch_seconds(IoPorts(sys::RTC_PORTS));
+  u32 low, high;
+  asm volatile("rdtsc" : "=a"(low), "=d"(high));
+  u64 ticks = (u64{high} << 32) | low;
+  u64 since_boot = ticks / tsc_hertz * 1'000'000'000 + ticks % tsc_hertz * 1'000'000'000 / tsc_hertz;
+  u64 now = seconds * 1'000'000'000;
+  return seconds == 0 || now <= since_boot ? 0 : now - since_boot;
+}
+
 }  // namespace
 }  // namespace manager
 
@@ -97,6 +113,7 @@ extern "C" void metteagle_main(sys::u64) {
   ThreadSelfInfo self = thread_self();
   state.cpu_count = self.cpu_count == 0 ? 1 : self.cpu_count;
   state.tsc_hertz = self.tsc_hertz;
+  state.realtime_offset = read_wall_clock(state.tsc_hertz);
 
   // The pool: the factory's quota (the root task sizes it from the guest's memory, docs/BOOT.md)
   // but what the manager keeps for itself. Running invocations reserve their memory limits from

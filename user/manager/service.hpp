@@ -33,6 +33,7 @@ struct Manager {
   sys::Endpoint service{MANAGER_SERVICE};
   u64 cpu_count = 1;
   u64 tsc_hertz = 0;
+  u64 realtime_offset = 0;  // FunctionContext::realtime_offset, read from the RTC at start.
   Registry registry;
   SpinLock slots_lock;
   sys::SlotAllocator* global_slots = nullptr;  // [GLOBAL_FIRST_SLOT, first worker slot), set at boot.
@@ -87,6 +88,11 @@ void handle_deploy_image(Worker& worker, sys::Message& request, sys::Message& an
 struct SharedTree {
   u64 memory;
   u64 store_handle;
+  // The image's User and WorkingDir (LinuxStart::uid, gid, working_directory), checked against
+  // the tree; `identity` false: the default user.
+  bool identity;
+  u32 uid, gid;
+  char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
 // DEPLOY's work; `shared` non-null for DEPLOY_IMAGE (the request then carries no capability).
 void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared);

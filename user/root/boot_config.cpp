@@ -141,6 +141,9 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
   } else if (equals(word, "platform")) {
     if (config.give_platform) return fail(error, "'platform' given twice", line, word);
     config.give_platform = true;
+  } else if (equals(word, "rtc")) {
+    if (config.give_rtc) return fail(error, "'rtc' given twice", line, word);
+    config.give_rtc = true;
   } else if (equals(word, "observe")) {
     if (config.factory_observe) return fail(error, "'observe' given twice", line, word);
     config.factory_observe = true;

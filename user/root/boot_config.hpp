@@ -36,6 +36,7 @@ struct ProgramConfig {
   bool give_console;
   u32 console_rights;   // DebugConsoleRight bits, when give_console.
   bool give_platform;   // The Platform capability (right Devices): device memory, I/O ports, IRQs.
+  bool give_rtc;        // `rtc`: the CMOS clock's ports 0x70-0x71 (IoPorts) at selector 7, to read the time.
   u64 factory_quota;    // Bytes; 0 = no factory (unless factory_percent).
   u64 factory_percent;  // `factory=<n>%`: n% of the memory free when the program starts; 0 = none.
   bool factory_observe; // `observe`: the factory also has Observe (the machine's free memory).

@@ -135,6 +135,17 @@ bool give_capabilities(const ProgramConfig& config, const ProgramImage& image, T
   if (config.give_platform &&
       !give(child, abi::ROOT_PLATFORM, abi::ROOT_PLATFORM, CHILD_PLATFORM_RIGHTS, "give the platform", failure))
     return false;
+  // The clock's two ports only (index and data), never the Platform: the holder can read the
+  // date (and set it, which nothing in the system relies on), nothing else.
+  if (config.give_rtc) {
+    auto slot = created.allocate(false);
+    if (!slot.ok()) return fail(failure, "allocate a slot for the clock's ports", slot.error());
+    auto ports = Platform(abi::ROOT_PLATFORM).create_io_ports(slot.value(), 0x70, 2, context.factory);
+    if (!ports.ok()) return fail(failure, "create the clock's ports", ports.error());
+    if (!give(child, slot.value(), RTC_PORTS,
+              abi::rights_of(abi::IoPortsRight::Read, abi::IoPortsRight::Write), "give the clock's ports", failure))
+      return false;
+  }
   if (config.give_file) {
     const DataFile* file = context.files.find(config.file);
     if (file == nullptr)

@@ -40,6 +40,10 @@ TEST(BootConfig, PathAloneGivesNothingAndADefaultName) {
 
 TEST(BootConfig, PlatformIsGivenOnlyWhenNamedAndOnlyOnce) {
   EXPECT_TRUE(parse_ok("net.elf platform console").give_platform);
+  EXPECT_TRUE(parse_ok("manager.elf task rtc").give_rtc);
+  EXPECT_FALSE(parse_ok("manager.elf task").give_rtc);
+  EXPECT_EQ(parse_error("manager.elf rtc rtc").column, 16u);
+  EXPECT_EQ(parse_error("manager.elf rtc=on").column, 12u);
   EXPECT_FALSE(parse_ok("net.elf console").give_platform);
   EXPECT_EQ(parse_error("net.elf platform platform").column, 17u);
   EXPECT_EQ(parse_error("net.elf platform=all").column, 8u);

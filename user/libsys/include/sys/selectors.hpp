@@ -12,6 +12,7 @@ constexpr u64 SELF_THREAD = 2;     // The program's first thread (Control).
 constexpr u64 OWN_FACTORY = 3;     // A factory with the program's quota, if it was given one.
 constexpr u64 CONSOLE = 4;         // The debug console, if it was given one.
 constexpr u64 BOOT_FILE = 6;       // A data module (`file=`): Read-only Memory, text ending with a zero byte.
+constexpr u64 RTC_PORTS = 7;       // The CMOS clock's I/O ports 0x70-0x71 (`rtc`): the wall clock.
 constexpr u64 FIRST_ENDPOINT = 8;  // Named endpoints, in the order of the boot configuration.
 constexpr u64 FIRST_FREE = 64;     // First slot the program itself manages.
 static_assert(SELF_TASK == u64{abi::ROOT_TASK} && SELF_THREAD == u64{abi::ROOT_THREAD});

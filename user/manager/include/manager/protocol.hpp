@@ -258,7 +258,9 @@ constexpr u64 IMAGE_TREE_ADDRESS = 0x0000600000000000;
 // a signal (ThreadInterrupt), as it does its other threads through their own capabilities.
 constexpr u64 FUNCTION_THREAD = 7;
 constexpr u64 FUNCTION_FIRST_FREE = 8;
-constexpr u64 FUNCTION_CAPABILITY_SLOTS = 64;
+// Slots of a function's capability space: a Linux program's processes hold every shared Memory,
+// two notifications per possible process (blocking and signals), their threads and memory chunks.
+constexpr u64 FUNCTION_CAPABILITY_SLOTS = 128;
 
 struct FunctionContext {
   u64 input_address;
@@ -270,6 +272,9 @@ struct FunctionContext {
   u64 tsc_hertz;
   char name[NAME_BYTES];
   u64 cpu_mask;         // The CPUs its threads may run on (never 0): the kernel holds them to it.
+  // The wall clock: nanoseconds since 1970-01-01 UTC at TSC 0, so the time now is this plus the
+  // TSC in nanoseconds (tsc_hertz); 0 when the manager has no clock (its boot line lacks `rtc`).
+  u64 realtime_offset;
 };
 
 // Linux executables (FUNCTION_FLAG_LINUX): the manager also maps the personality image
@@ -292,6 +297,7 @@ struct LinuxSegment {
   u64 flags;    // LINUX_SEGMENT_* bits; every segment is readable.
 };
 
+constexpr u64 LINUX_WORKING_DIRECTORY_BYTES = 256;  // With its NUL.
 struct LinuxStart {
   u64 magic;                  // LINUX_START_MAGIC.
   u64 entry;                  // The program's entry point.
@@ -305,10 +311,16 @@ struct LinuxStart {
   u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
   u64 image_tree_bytes;       // FUNCTION_FLAG_IMAGE: bytes of the tree at IMAGE_TREE_ADDRESS; 0: none.
   u64 flags;                  // LINUX_START_* bits.
+  // An image's User (LINUX_START_IDENTITY: else uid and gid 1000) and WorkingDir (empty: "/"),
+  // resolved and checked against the image's tree at deploy (docs/IMAGES.md).
+  u32 uid, gid;
+  char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
 // `arguments` starts with argv[0] (CONFIGURE's arguments, from OpenFaaS's envProcess), instead of
 // argv[0] being the function's name.
 constexpr u64 LINUX_START_ARGV0 = 1;
+// uid and gid hold the image's User.
+constexpr u64 LINUX_START_IDENTITY = 2;
 // The invocation's environment, in the context page at ENVIRONMENT_OFFSET: the function's own
 // (CONFIGURE's), then the request's (INVOKE word 6: the gateway's Http_* variables), as
 // NUL-terminated "KEY=value" strings back to back. The Linux personality puts them first in envp;

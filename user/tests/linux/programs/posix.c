@@ -2,7 +2,8 @@
 // need beyond plain files and prints a deterministic transcript: groups, chmod/chown/utimensat on
 // /tmp files with their errors, statfs, getrusage/times, sysinfo, fcntl record locks (classic and
 // OFD, between threads, a blocking F_SETLKW woken by an unlock, EDEADLK, close releasing classic
-// locks), flock, and robust futex lists (a thread that exits holding a robust mutex: the next
+// locks), flock, the wall clock (time, gettimeofday, CLOCK_REALTIME, a new file's mtime), and robust
+// futex lists (a thread that exits holding a robust mutex: the next
 // locker gets EOWNERDEAD). The build runs it natively (uid 1000, a private tmpfs at /tmp) and the
 // scenario requires the same bytes from the personality. With the argument "readonly" it prints
 // what only the personality's fixed tree can answer (EROFS, its file-system types).
@@ -117,6 +118,39 @@ static void modes_and_owners(void) {
   show("chmod-x", chmod("/tmp/work/file", 0750));
   show("access-x-again", access("/tmp/work/file", X_OK));
   close(fd);
+}
+
+// The wall clock: time(), gettimeofday and CLOCK_REALTIME agree and lie after 2025-01-01 and
+// before 2100; a file created now carries that time as its mtime (within 2 s); an absolute sleep on
+// CLOCK_REALTIME 50 ms ahead ends on time rather than decades later.
+static void wall_clock(void) {
+  time_t now = time(NULL);
+  struct timeval micro;
+  gettimeofday(&micro, NULL);
+  struct timespec nano;
+  clock_gettime(CLOCK_REALTIME, &nano);
+  printf("wall clock: after 2025 and before 2100 %d, gettimeofday agrees %d, CLOCK_REALTIME agrees %d\n",
+         now >= 1735689600 && now < 4102444800, labs((long)(micro.tv_sec - now)) <= 2,
+         labs((long)(nano.tv_sec - now)) <= 2);
+  int fd = open("/tmp/work/created-now", O_WRONLY | O_CREAT, 0644);
+  show("write-created-now", write(fd, "x", 1));
+  close(fd);
+  struct stat s;
+  stat("/tmp/work/created-now", &s);
+  time_t later = time(NULL);
+  printf("created file: mtime within 2 s of time() %d\n", s.st_mtime >= now - 2 && s.st_mtime <= later + 2);
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += 50000000;
+  if (deadline.tv_nsec >= 1000000000) {
+    deadline.tv_nsec -= 1000000000;
+    deadline.tv_sec += 1;
+  }
+  show("clock_nanosleep-realtime-absolute", clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, NULL));
+  struct timespec woke;
+  clock_gettime(CLOCK_REALTIME, &woke);
+  printf("woke after the deadline %d\n", woke.tv_sec > deadline.tv_sec ||
+                                          (woke.tv_sec == deadline.tv_sec && woke.tv_nsec >= deadline.tv_nsec));
 }
 
 static void times_of_files(void) {
@@ -571,6 +605,7 @@ int main(int argc, char** argv) {
   identity();
   modes_and_owners();
   times_of_files();
+  wall_clock();
   copies();
   file_systems();
   resource_usage();

@@ -1,7 +1,8 @@
 // Asynchronous signals, as Linux delivers them: a handler interrupting a blocked read (EINTR) or
 // restarting it (SA_RESTART), nanosleep, poll and waitpid interrupted, alarm and setitimer with
 // pause, sigsuspend, sigtimedwait and sigqueue, a POSIX timer's SIGEV_SIGNAL, SIGCHLD, a thread
-// spinning in user code stopped by a handler (its floating-point registers intact), and
+// spinning in user code stopped by a handler (its floating-point registers intact), another process
+// spinning or sleeping ended by SIGTERM or running its SIGUSR1 handler (kill and tgkill), and
 // pthread_cancel of threads blocked in read and in sleep. Built with musl (signals) and glibc
 // (signals_glibc); each prints one line per case, the same natively and under the personality.
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -300,6 +302,55 @@ static void spinning_thread(void) {
   printf("spinning thread: stopped by its handler, floating point intact %d\n", intact);
 }
 
+// Signals to another process that makes no system call: a child spinning in a loop, or sleeping
+// 60 s in nanosleep, is ended by SIGTERM, or runs its SIGUSR1 handler (which sets a flag; the child
+// then exits 7) at once. The parent sends again every 100 ms until the child is gone: a signal
+// that came just before the child's nanosleep began was taken before it (the next one interrupts
+// it), and the output stays the same however the processes are scheduled.
+static volatile sig_atomic_t child_flag;
+static void child_flag_handler(int signal) {
+  (void)signal;
+  child_flag = 1;
+}
+
+static void signal_other_process(int sleeper, int signal, int by_tgkill) {
+  int ready[2];
+  pipe(ready);
+  pid_t child = fork();
+  if (child == 0) {
+    close(ready[0]);
+    if (signal == SIGUSR1) {
+      struct sigaction action;
+      memset(&action, 0, sizeof action);
+      action.sa_handler = child_flag_handler;
+      sigaction(SIGUSR1, &action, 0);
+    }
+    child_flag = 0;
+    write(ready[1], "r", 1);
+    if (sleeper) {
+      struct timespec wait = {60, 0};
+      while (!child_flag && nanosleep(&wait, &wait) == 0) {}
+      _exit(child_flag ? 7 : 8);
+    }
+    while (!child_flag) {}
+    _exit(7);
+  }
+  close(ready[1]);
+  char byte;
+  read(ready[0], &byte, 1);
+  close(ready[0]);
+  int status = 0;
+  for (;;) {
+    if (by_tgkill) syscall(SYS_tgkill, child, child, signal);
+    else kill(child, signal);
+    if (waitpid(child, &status, WNOHANG) != 0) break;
+    pause_ms(100);
+  }
+  printf("%s child, %s by %s: %s %d\n", sleeper ? "sleeping" : "spinning", signal == SIGTERM ? "SIGTERM" : "SIGUSR1",
+         by_tgkill ? "tgkill" : "kill", WIFSIGNALED(status) ? "killed by signal" : "exit status",
+         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
 static int cancel_pipe[2];
 static void* read_forever(void* unused) {
   (void)unused;
@@ -343,6 +394,11 @@ int main(void) {
   posix_timer();
   sigchld();
   spinning_thread();
+  signal_other_process(0, SIGTERM, 0);
+  signal_other_process(1, SIGTERM, 0);
+  signal_other_process(0, SIGUSR1, 0);
+  signal_other_process(1, SIGUSR1, 0);
+  signal_other_process(0, SIGUSR1, 1);
   cancel(read_forever, "read");
   cancel(sleep_forever, "sleep");
   return 0;

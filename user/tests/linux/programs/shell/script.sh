@@ -1,8 +1,8 @@
 # One script for bash, zsh and busybox sh (user/tests/linux/make-image-tree runs it natively in the
 # image tree; the linux scenario runs it in the guest): pipelines of three external commands,
 # command substitution, a subshell, a here-document and a here-string, a background job and wait,
-# #! scripts (nested, and a loop), execve failures and exit statuses, /proc/self/exe, deep
-# recursion (bash, busybox), a trap on EXIT.
+# #! scripts (nested, and a loop), execve failures and exit statuses, /proc/self/exe, kill -INT of
+# a spinning background job with a trap on INT (bash), deep recursion (bash, busybox), a trap on EXIT.
 trap 'echo "exit trap, status $?"' EXIT
 printf 'alpha\nbeta\ngamma\ndelta\n' | /usr/bin/cat | /usr/bin/head -n 3 | /usr/bin/sha256sum
 x=$(/usr/bin/head -n 2 /data/hello.txt | /usr/bin/cat -n)
@@ -25,6 +25,18 @@ if [ -n "$BASH_VERSION$ZSH_VERSION" ]; then eval '/usr/bin/sha256sum <<< "here-s
 /usr/bin/nothing 2>/dev/null; echo "missing program status $?"
 /proc/self/exe -c 'echo "self: $#"' 2>/dev/null; echo "/proc/self/exe status $?"
 /usr/bin/busybox echo applet
+# kill -INT of a background job that spins without system calls and traps INT (bash: busybox's
+# and zsh's background jobs ignore INT, as POSIX lets a shell without job control do); the job
+# says it is ready with USR1, which interrupts the parent's own spinning loop.
+if [ -n "$BASH_VERSION" ]; then
+  ready=
+  trap 'ready=1' USR1
+  ( trap 'echo "background job: INT trapped"; exit 5' INT; kill -USR1 $$; while :; do :; done ) &
+  job=$!
+  while [ -z "$ready" ]; do :; done
+  trap - USR1
+  kill -INT $job; wait $job; echo "kill -INT of a background job: status $?"
+fi
 # Deep recursion on the 8 MiB stack, paid as touched: busybox 3,000 levels; bash 1,000 (its
 # function calls cost time quadratic in the depth: 3,000 took 13 s natively and 49 s in the guest,
 # and matched); zsh crashes natively at 1,000 (a stack overflow), so it skips this.
