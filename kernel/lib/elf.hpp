@@ -30,8 +30,8 @@ namespace klib {
   X(EntryOutsideCode, "the entry point is not inside an executable segment")      \
   X(Interpreter, "dynamically linked executables (PT_INTERP) are not supported")  \
   X(BadImageTree, "the image tree is not a valid packed tree (docs/IMAGES.md)")   \
-  X(NoProgramInImage, "the program path names no ELF file in the image tree")    \
-  X(NoWorkingDirectory, "the image's WorkingDir is no directory of its tree")    \
+  X(NoProgramInImage, "the program path names no ELF file in the image tree")     \
+  X(NoWorkingDirectory, "the image's WorkingDir is no directory of its tree")     \
   X(UnknownUser, "the image's User names no user or group of its /etc/passwd or /etc/group")
 
 enum class ElfStatus : u8 {
