@@ -92,13 +92,13 @@ void Gateway::store_error(Response& response, const StoreReply& reply) {
 // IMPORT_FAILED: {"error": <the importer's sentence>, "import_error": <its name>}.
 void Gateway::import_error(Response& response, const StoreReply& reply) {
   if (!reply.delivered || reply.status != store::STATUS_IMPORT_FAILED) return store_error(response, reply);
-  char words[store::IMPORT_MESSAGE_BYTES + 1] = {};
-  u64 bytes = reply.word_count > 1 ? (reply.word_count - 1) * 8 : 0;
-  if (bytes > store::IMPORT_MESSAGE_BYTES) bytes = store::IMPORT_MESSAGE_BYTES;
-  memcpy(words, &reply.words[1], bytes);
-  const char* name = words;
+  auto failure = reply.body<store::ImportFailure>();
+  char text[store::IMPORT_MESSAGE_BYTES + 1] = {};
+  memcpy(text, failure.text, store::IMPORT_MESSAGE_BYTES);
+  u64 bytes = sys::bytes_from(reply.word_count, offsetof(store::ImportFailure, text));
+  const char* name = text;
   usize name_length = text_length(name);
-  const char* message = name_length + 1 < bytes ? words + name_length + 1 : "";
+  const char* message = name_length + 1 < bytes ? text + name_length + 1 : "";
   Buffer body(storage_.text, storage_.text_capacity);
   body.append("{\"error\": ");
   body.append_json_string(message);
@@ -135,7 +135,7 @@ void Gateway::push_image(u32 tenant, const RequestHead& head, const Payload& bod
       return refuse([&] { error(response, 503, "no memory for the upload now; retry later"); });
     StoreReply started = images_->import(tenant, reference, buffer);
     if (!started.delivered || started.status != store::STATUS_OK) return refuse([&] { store_error(response, started); });
-    stream->handle = started.words[0];
+    stream->handle = started.body<store::HandleReply>().handle;
   }
   if (stream->handle == 0) return refuse([&] { error(response, 400, "image upload out of order"); });
   if (body.length > 0) {
@@ -158,8 +158,7 @@ void Gateway::push_image(u32 tenant, const RequestHead& head, const Payload& bod
   StoreReply committed = images_->commit(stream->handle);
   stream->handle = 0;  // Committed or refused, the import has ended.
   if (!committed.delivered || committed.status != store::STATUS_OK) return refuse([&] { import_error(response, committed); });
-  store::ImportReply reply;
-  memcpy(&reply, committed.words, sizeof reply);
+  auto reply = committed.body<store::ImportReply>();
   reply.name[sizeof reply.name - 1] = '\0';
   reply.digest[sizeof reply.digest - 1] = '\0';
   Buffer text(storage_.text, storage_.text_capacity);
@@ -182,8 +181,7 @@ void Gateway::list_images(u32 tenant, Response& response) {
   for (u64 index = 0; index < total; ++index) {
     StoreReply listed = images_->list(tenant, index);
     if (!listed.delivered || listed.status != store::STATUS_OK) return store_error(response, listed);
-    store::ImageListReply entry;
-    memcpy(&entry, listed.words, sizeof entry);
+    auto entry = listed.body<store::ImageListReply>();
     total = entry.total;
     if (entry.present == 0) continue;
     entry.name[sizeof entry.name - 1] = '\0';

@@ -255,35 +255,34 @@ class StoreBackend final : public gateway::ImageStore {
   explicit StoreBackend(Endpoint endpoint) : endpoint_(endpoint) {}
 
   gateway::StoreReply import(u32 tenant, const char* reference, u64 buffer) override {
-    Message request = Message::make(store::IMPORT);
-    request.words[0] = tenant;
-    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
-    request.words[store::IMPORT_WORDS - 1] = 0;
-    request.set_words(store::IMPORT, store::IMPORT_WORDS);
+    store::ImportRequest body{};
+    body.tenant = tenant;
+    store::pack_text(reference, body.reference, store::NAME_BYTES);
+    Message request = message_of(store::IMPORT, body);
     request.attach(Memory(buffer), MEMORY_READ);
     return call(request);
   }
   gateway::StoreReply write(u64 handle, u64 length) override {
-    Message request = Message::make(store::WRITE, {handle, 0, length});
+    Message request = message_of(store::WRITE, store::WriteRequest{handle, 0, length});
     return call(request);
   }
   gateway::StoreReply commit(u64 handle) override {
-    Message request = Message::make(store::COMMIT, {handle});
+    Message request = message_of(store::COMMIT, store::HandleRequest{handle});
     return call(request);
   }
   void abort(u64 handle) override {
-    Message request = Message::make(store::ABORT, {handle});
+    Message request = message_of(store::ABORT, store::HandleRequest{handle});
     (void)call(request);
   }
   gateway::StoreReply list(u32 tenant, u64 index) override {
-    Message request = Message::make(store::IMAGE_LIST, {tenant, index});
+    Message request = message_of(store::IMAGE_LIST, store::ImageListRequest{tenant, index});
     return call(request);
   }
   gateway::StoreReply remove(u32 tenant, const char* reference) override {
-    Message request = Message::make(store::IMAGE_DELETE);
-    request.words[0] = tenant;
-    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
-    request.set_words(store::IMAGE_DELETE, 1 + store::NAME_WORDS);
+    store::ImageRequest body{};
+    body.tenant = tenant;
+    store::pack_text(reference, body.reference, store::NAME_BYTES);
+    Message request = message_of(store::IMAGE_DELETE, body);
     return call(request);
   }
 
