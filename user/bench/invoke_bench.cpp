@@ -44,20 +44,18 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
   u64 slot = TRY(slots.allocate());
   Memory image = TRY(Factory(OWN_FACTORY).create_memory(slot, pages));
   TRY_VOID(image.write(0, bytes, size));
-  Message request = Message::make(manager::DEPLOY);
-  manager::pack_name(name, request.words);
-  request.words[4] = size;
-  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
-  config.flags = flags;
-  config.memory_limit_bytes = memory_limit;
+  manager::DeployRequest body{};
+  manager::pack_name(name, body.name);
+  body.executable_size = size;
+  body.config = manager::DEFAULT_CONFIG;
+  body.config.flags = flags;
+  body.config.memory_limit_bytes = memory_limit;
 #ifdef METTEAGLE_LINUX_PROFILE
-  config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
+  body.config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
 #endif
-  const u64* fields = reinterpret_cast<const u64*>(&config);
-  for (int i = 0; i < 7; ++i) request.words[5 + i] = fields[i];
-  u64 argument_words = argument_bytes <= manager::MAX_ARGUMENT_BYTES ? (argument_bytes + 7) / 8 : 0;
-  if (argument_words > 0) __builtin_memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-  request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + argument_words);
+  if (argument_bytes > manager::MAX_ARGUMENT_BYTES) argument_bytes = 0;
+  if (argument_bytes > 0) __builtin_memcpy(body.arguments, arguments, argument_bytes);
+  Message request = message_of(manager::DEPLOY, body, offsetof(manager::DeployRequest, arguments) + argument_bytes);
   request.attach(image, abi::rights_of(abi::MemoryRight::Read));
   Message reply;
   TRY_VOID(Endpoint(SERVICE).call(request, reply));
@@ -67,17 +65,23 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
 
 // One cold invocation; fills the end-to-end time and the manager's phases (ticks).
 bool invoke_empty(u64* phases, const char* name = "empty") {
-  Message request = Message::make(manager::INVOKE);
-  manager::pack_name(name, request.words);
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
   Message reply;
   if (!Endpoint(SERVICE).call(request, reply).ok()) return false;
+  manager::InvocationResult result;
+  get(reply, result);
   if (reply.label() != manager::STATUS_OK) {
-    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), reply.words[0], reply.words[7]);
+    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), result.exit_code, result.detail);
     return false;
   }
-  if (phases != nullptr)
-    for (int i = 0; i < 4; ++i) phases[i] = reply.words[2 + i];
+  if (phases != nullptr) {
+    phases[0] = result.create_ticks;
+    phases[1] = result.load_ticks;
+    phases[2] = result.run_ticks;
+    phases[3] = result.teardown_ticks;
+  }
   return true;
 }
 
@@ -165,24 +169,28 @@ extern "C" void metteagle_main(u64) {
   static const char fork_exec_arguments[] =
       "/bench/fork_exec_wait\0fork_exec_wait\0" "60\0" "3\0" "/bench/empty\0\0PATH=/bench";
   Message fork_exec_reply;
-  Message fork_exec_request = Message::make(manager::INVOKE);
-  manager::pack_name("fork_exec", fork_exec_request.words);
-  fork_exec_request.words[5] = manager::INLINE_BYTES;
-  fork_exec_request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest fork_exec_body{};
+  manager::pack_name("fork_exec", fork_exec_body.name);
+  fork_exec_body.output_capacity = manager::INLINE_BYTES;
+  Message fork_exec_request = message_of(manager::INVOKE, fork_exec_body, manager::INVOKE_HEAD_BYTES);
+  manager::InvokeReply fork_exec_answer;
   if (!deploy(slots, "fork_exec", fork_exec_tree_image, fork_exec_tree_image_end,
               manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE, 32ull << 20, fork_exec_arguments,
               sizeof fork_exec_arguments)
            .ok() ||
       !Endpoint(SERVICE).call(fork_exec_request, fork_exec_reply).ok() || fork_exec_reply.label() != manager::STATUS_OK) {
+    get(fork_exec_reply, fork_exec_answer);
     printf(console, "BENCH-ERROR fork_exec_wait the function failed (status %u, exit %lu)\n", fork_exec_reply.label(),
-           fork_exec_reply.words[0]);
+           fork_exec_answer.result.exit_code);
     (void)console.exit(0x11);
   }
   {
     // The function's stdout: one BENCH line (inline output, at most INLINE_BYTES).
     static char line[manager::INLINE_BYTES + 1];
-    u64 size = fork_exec_reply.words[1] < manager::INLINE_BYTES ? fork_exec_reply.words[1] : manager::INLINE_BYTES;
-    __builtin_memcpy(line, &fork_exec_reply.words[manager::INLINE_FIRST_WORD], size);
+    get(fork_exec_reply, fork_exec_answer);
+    u64 size = fork_exec_answer.result.output_size < manager::INLINE_BYTES ? fork_exec_answer.result.output_size
+                                                                           : manager::INLINE_BYTES;
+    __builtin_memcpy(line, fork_exec_answer.tail, size);
     line[size] = '\0';
     printf(console, "%s", line);
   }

@@ -223,23 +223,22 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
                            Response& response) {
   char reference[store::NAME_BYTES];
   if (!reference_of(Slice::of(parsed.image), reference)) return error(response, 400, BAD_REFERENCE);
-  u64 words[metteagle::abi::MESSAGE_WORDS] = {};
-  manager::pack_name(parsed.name, words);
-  memcpy(&words[manager::DEPLOY_IMAGE_REFERENCE_WORD], reference, sizeof reference);
-  manager::FunctionConfig image_config = config;
-  image_config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
-  memcpy(&words[manager::DEPLOY_IMAGE_CONFIG_WORD], &image_config, sizeof image_config);
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD] = parsed.has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD + 1] = parsed.argument_bytes;
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD + 2] = parsed.environment_bytes;
-  u64 room = (metteagle::abi::MESSAGE_WORDS - manager::DEPLOY_IMAGE_STRINGS_WORD) * 8;
-  if (parsed.argument_bytes + parsed.environment_bytes > room)
+  manager::DeployImageRequest request{};
+  manager::pack_name(parsed.name, request.name);
+  static_assert(sizeof reference == sizeof request.reference);
+  memcpy(request.reference, reference, sizeof reference);
+  request.config = config;
+  request.config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
+  request.flags = parsed.has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
+  request.argument_bytes = parsed.argument_bytes;
+  request.environment_bytes = parsed.environment_bytes;
+  if (parsed.argument_bytes + parsed.environment_bytes > manager::DEPLOY_IMAGE_STRING_BYTES)
     return error(response, 400, "args and env of a function deployed from an image take at most 272 bytes together");
-  auto* strings = reinterpret_cast<char*>(&words[manager::DEPLOY_IMAGE_STRINGS_WORD]);
-  memcpy(strings, parsed.arguments, parsed.argument_bytes);
-  memcpy(strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
-  u64 word_count = manager::DEPLOY_IMAGE_STRINGS_WORD + (parsed.argument_bytes + parsed.environment_bytes + 7) / 8;
-  ManagerReply reply = backend_.request(tenant, manager::DEPLOY_IMAGE, words, word_count);
+  memcpy(request.strings, parsed.arguments, parsed.argument_bytes);
+  memcpy(request.strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
+  ManagerReply reply = backend_.call(tenant, manager::DEPLOY_IMAGE, request,
+                                     offsetof(manager::DeployImageRequest, strings) + parsed.argument_bytes +
+                                         parsed.environment_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     shared_.metrics.open(tenant, parsed.name);
     Buffer text(storage_.text, storage_.text_capacity);
@@ -251,7 +250,7 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
     return finish_json(response, 201, text);
   }
   if (reply.delivered && reply.status == manager::STATUS_NO_SUCH_IMAGE) {
-    if (reply.words[0] != 0) return error(response, 503, "the image store failed to open the image");
+    if (reply.detail() != 0) return error(response, 503, "the image store failed to open the image");
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"no such image in the image store\", \"image\": ");
     text.append_json_string(reference);
@@ -261,16 +260,17 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"the image's command names no program in the image\", \"elf_status\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(reply.detail());
     text.append("}\n");
     return finish_json(response, 422, text);
   }
+  auto refusal = reply.body<manager::ImageRefusal>();
   if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST && reply.word_count >= 2 &&
-      reply.words[1] == manager::MAX_ARGUMENT_BYTES) {
+      refusal.argument_limit == manager::MAX_ARGUMENT_BYTES) {
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 415 bytes\", "
                 "\"needed\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(refusal.detail);
     text.append("}\n");
     return finish_json(response, 400, text);
   }

@@ -130,14 +130,14 @@ class ManagerBackend final : public gateway::Backend {
     ScopedMemory scoped;
     auto memory = scoped.create(pages_for(size));
     if (!memory.ok() || !memory->write(0, image.bytes, size).ok()) return failed;
-    Message request;
-    manager::pack_name(name, request.words);
-    request.words[4] = size;
-    memcpy(&request.words[5], &config, sizeof config);
+    manager::DeployRequest body;
+    manager::pack_name(name, body.name);
+    body.executable_size = size;
+    body.config = config;
     if (argument_bytes > manager::MAX_ARGUMENT_BYTES) return failed;
-    memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-    request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant),
-                      manager::DEPLOY_ARGUMENTS_FIRST_WORD + (argument_bytes + 7) / 8);
+    memcpy(body.arguments, arguments, argument_bytes);
+    Message request = message_of(manager::with_sub_tenant(manager::DEPLOY, sub_tenant), body,
+                                 offsetof(manager::DeployRequest, arguments) + argument_bytes);
     request.attach(memory.value(), MEMORY_READ);
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
@@ -145,38 +145,39 @@ class ManagerBackend final : public gateway::Backend {
   ManagerReply invoke(u32 sub_tenant, const char* name, const gateway::Payload& input, u8* output,
                       u64 output_capacity, u64 output_window, u64 send_timeout_ns) override {
     ManagerReply failed;
-    Message request;
+    manager::InvokeRequest body;
     u64 input_size = input.length;
-    manager::pack_name(name, request.words);
-    request.words[4] = input_size;
+    manager::pack_name(name, body.name);
+    body.input_size = input_size;
+    body.environment_bytes = 0;
+    body.reserved = 0;
     bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
     // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
-    // The request's environment takes the inline words, so the input goes in Memory then.
-    u64 environment_bytes = input.environment_bytes <= manager::INLINE_BYTES ? input.environment_bytes : 0;
-    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory || environment_bytes > 0;
+    // The request's environment takes the inline bytes, so the input goes in Memory then.
+    u64 environment_bytes = input.environment_bytes <= manager::INLINE_INPUT_BYTES ? input.environment_bytes : 0;
+    bool input_in_memory = input_size > manager::INLINE_INPUT_BYTES || output_in_memory || environment_bytes > 0;
     ScopedMemory input_scope;
     ScopedMemory output_scope;
-    u64 words = manager::INLINE_FIRST_WORD;
+    u64 inline_bytes = 0;
+    Message request;
     if (input_in_memory && input.memory != 0) {
       // The body's own window goes to the function as its input: no copy of it is made.
-      request.words[5] = output_capacity;
+      body.output_capacity = output_capacity;
       request.attach(Memory(input.memory), MEMORY_READ);
     } else if (input_in_memory) {
       auto memory = input_scope.create(pages_for(input_size));
       if (!memory.ok() || (input_size > 0 && !memory->write(0, input.bytes, input_size).ok())) return failed;
-      request.words[5] = output_capacity;
+      body.output_capacity = output_capacity;
       request.attach(memory.value(), MEMORY_READ);
     } else {
-      request.words[5] = manager::INLINE_BYTES;
-      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.bytes, input_size);
-      words += (input_size + 7) / 8;
+      body.output_capacity = manager::INLINE_BYTES;
+      memcpy(body.inline_bytes, input.bytes, input_size);
+      inline_bytes = input_size;
     }
     if (environment_bytes > 0) {
-      request.words[6] = environment_bytes;
-      u64 environment_words = (environment_bytes + 7) / 8;
-      request.words[manager::INLINE_FIRST_WORD + environment_words - 1] = 0;  // Zero padding.
-      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.environment, environment_bytes);
-      words = manager::INLINE_FIRST_WORD + environment_words;
+      body.environment_bytes = environment_bytes;
+      memcpy(body.inline_bytes, input.environment, environment_bytes);
+      inline_bytes = environment_bytes;
     }
     Memory output_memory;
     if (output_window != 0) {
@@ -188,34 +189,36 @@ class ManagerBackend final : public gateway::Backend {
       output_memory = memory.value();
       request.attach(output_memory, READ_WRITE);
     }
-    request.set_words(manager::with_sub_tenant(manager::INVOKE, sub_tenant), words);
+    // Capabilities attached above stay attached.
+    put(request, manager::with_sub_tenant(manager::INVOKE, sub_tenant), body,
+        offsetof(manager::InvokeRequest, inline_bytes) + inline_bytes);
     ManagerReply reply = call(request, send_timeout_ns);
     if (!reply.delivered) return reply;
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
-    u64 size = reply.result().output_size;
+    auto answer = reply.body<manager::InvokeReply>();
+    u64 size = answer.result.output_size;
     // The log tail follows the inline output's words (protocol.hpp, INVOKE).
     bool inline_output = !output_in_memory && has_output && size <= manager::INLINE_BYTES;
-    reply.log_first_word = manager::INLINE_FIRST_WORD + (inline_output ? (size + 7) / 8 : 0);
+    reply.log_offset = offsetof(manager::InvokeReply, tail) + (inline_output ? sys::words_for(size) * 8 : 0);
     if (!has_output || size > output_capacity) return reply;
     if (output_window != 0) {
       // The output stays in the window; the caller reads it there.
     } else if (output_in_memory) {
       if (size > 0 && !output_memory.read(0, output, size).ok()) reply.status = manager::STATUS_INTERNAL_ERROR;
     } else {
-      u64 carried = reply.word_count > manager::INLINE_FIRST_WORD ? (reply.word_count - manager::INLINE_FIRST_WORD) * 8 : 0;
+      u64 carried = sys::bytes_from(reply.word_count, offsetof(manager::InvokeReply, tail));
       if (size > carried) {
         reply.status = manager::STATUS_INTERNAL_ERROR;
       } else {
-        memcpy(output, &reply.words[manager::INLINE_FIRST_WORD], size);
+        memcpy(output, answer.tail, size);
       }
     }
     return reply;
   }
 
-  ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) override {
+  ManagerReply request(u32 sub_tenant, u32 kind, const void* body, u64 bytes) override {
     Message request;
-    for (u64 index = 0; index < word_count && index < abi::MESSAGE_WORDS; ++index) request.words[index] = words[index];
-    request.set_words(manager::with_sub_tenant(kind, sub_tenant), word_count);
+    request.set_words(manager::with_sub_tenant(kind, sub_tenant), store_bytes(request.words, body, bytes));
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
@@ -240,7 +243,7 @@ class ManagerBackend final : public gateway::Backend {
     reply.delivered = true;
     reply.status = answer.label();
     reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
-    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    memcpy(reply.words, answer.words, reply.word_count * 8);
     return reply;
   }
 
@@ -294,7 +297,7 @@ class StoreBackend final : public gateway::ImageStore {
     reply.delivered = true;
     reply.status = answer.label();
     reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
-    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    memcpy(reply.words, answer.words, reply.word_count * 8);
     return reply;
   }
 

@@ -8,6 +8,7 @@
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
+#include "tenant.hpp"
 #include "lib/elf.hpp"
 #include "linux_native_expected.h"
 
@@ -72,17 +73,6 @@ namespace {
 using namespace containers;
 using test::Case;
 
-SlotAllocator& slots() {
-  static SlotAllocator allocator(FIRST_FREE, 256);
-  return allocator;
-}
-
-ManagerClient& client() {
-  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
-  return instance;
-}
-
-Console console() { return Console(CONSOLE); }
 
 FunctionConfig linux_config(u64 memory_limit = manager::DEFAULT_CONFIG.memory_limit_bytes) {
   FunctionConfig config = manager::DEFAULT_CONFIG;
@@ -327,16 +317,6 @@ bool same_text(const char* left, const char* right) {
   return strlen(left) == strlen(right) && memcmp(left, right, strlen(left)) == 0;
 }
 
-// Invokes `name` with `input_text` (at most a page) as input and its output in a Memory of its own
-// (a transcript longer than the 448 inline bytes); `text` gets the output, NUL-terminated. False
-// when the memory is refused.
-constexpr u64 TRANSCRIPT_PAGES = 2;
-bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1],
-                       const char* input_text = "") {
-  if (client().invoke_transcript(name, input_text, text, TRANSCRIPT_PAGES, reply)) return true;
-  test.fail(__FILE__, __LINE__, "no memory for the transcript");
-  return false;
-}
 
 // A musl C program working with files: /tmp written, read back, listed, stat'ed, renamed and
 // removed; descriptors duplicated; the read-only tree read; every error a program must get.
@@ -654,17 +634,7 @@ void fork_bomb_of_live_processes_ends_with_eagain(Case& test) {
 
 // A run of a program in the personality against the same binary's native run (user/tests/linux/
 // run-native): the same stdout bytes and the same exit status. Returns the ENOSYS count (detail).
-struct NativeRun {
-  const u8* output;
-  const u8* output_end;
-  const u8* status;
-  const u8* status_end;
-};
-#define NATIVE(name)                                                                                 \
-  NativeRun {                                                                                        \
-    linux_native_##name, linux_native_##name##_end, linux_native_##name##_status,                   \
-        linux_native_##name##_status_end                                                             \
-  }
+#define NATIVE(name) NATIVE_RUN(linux, name)
 
 u64 matches_native(Case& test, const char* name, const NativeRun& native, const char* input = "") {
   static char text[TRANSCRIPT_PAGES * 4096 + 1];
@@ -828,7 +798,7 @@ template <usize N>
 void image_as_natively(Case& test, const char* name, const char (&strings)[N], const NativeRun& native) {
   Reply deployed = deploy_image(name, strings, N);
   if (deployed.status != manager::STATUS_OK) {
-    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (detail %#lx)", name, status_name(deployed.status), deployed.detail());
     return;
   }
   EXPECT_EQ(matches_native(test, name, native), 0);
@@ -866,13 +836,13 @@ void image_paths_never_leave_the_root(Case& test) {
   static const char strings[] = "/usr/bin/nothing" IMAGE_ENVIRONMENT;
   Reply missing = deploy_image("missing", strings, sizeof strings);
   EXPECT_STATUS(missing, manager::STATUS_BAD_EXECUTABLE);
-  EXPECT_EQ(missing.words[0], static_cast<u64>(klib::ElfStatus::NoProgramInImage));
+  EXPECT_EQ(missing.detail(), static_cast<u64>(klib::ElfStatus::NoProgramInImage));
   static const char cat[] = "/bin/cat" IMAGE_ENVIRONMENT;
   Reply corrupt = client().deploy(RawName::of("corrupt"), linux_image_tree,
                                   static_cast<u64>(linux_image_tree_end - linux_image_tree), image_config(),
                                   [](u8* bytes, u64) { bytes[0] ^= 1; }, true, cat, sizeof cat);
   EXPECT_STATUS(corrupt, manager::STATUS_BAD_EXECUTABLE);
-  EXPECT_EQ(corrupt.words[0], static_cast<u64>(klib::ElfStatus::BadImageTree));
+  EXPECT_EQ(corrupt.detail(), static_cast<u64>(klib::ElfStatus::BadImageTree));
 }
 
 // Writes go to the invocation's private layer: the function sees its own change to an image file
@@ -933,7 +903,7 @@ void image_program_as_natively(Case& test, const char* name, const char (&string
   config.timeout_nanoseconds = 300'000'000'000;
   Reply deployed = deploy_image(name, strings, N, config);
   if (deployed.status != manager::STATUS_OK) {
-    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (detail %#lx)", name, status_name(deployed.status), deployed.detail());
     return;
   }
   ThreadSelfInfo before = thread_self();

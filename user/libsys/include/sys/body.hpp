@@ -21,15 +21,21 @@ concept MessageBody = std::is_trivially_copyable_v<Body> && alignof(Body) <= 8 &
 // The words `bytes` bytes of a body take.
 constexpr u64 words_for(u64 bytes) { return (bytes + 7) / 8; }
 
-// Writes the first `bytes` bytes of `body` (all of it by default) to `words`, NUL-padding the last
-// word; returns the word count.
+// Writes `bytes` bytes (at most MESSAGE_BYTES) to `words`, NUL-padding the last word; returns the
+// word count.
+inline u64 store_bytes(u64* words, const void* source, u64 bytes) {
+  if (bytes > MESSAGE_BYTES) bytes = MESSAGE_BYTES;
+  u64 count = words_for(bytes);
+  if (count == 0) return 0;
+  words[count - 1] = 0;
+  __builtin_memcpy(words, source, bytes);
+  return count;
+}
+
+// Writes the first `bytes` bytes of `body` (all of it by default) to `words`; returns the word count.
 template <MessageBody Body>
 u64 store_body(u64* words, const Body& body, u64 bytes = sizeof(Body)) {
-  if (bytes > sizeof(Body)) bytes = sizeof(Body);
-  u64 count = words_for(bytes);
-  if (count > 0) words[count - 1] = 0;
-  __builtin_memcpy(words, &body, bytes);
-  return count;
+  return store_bytes(words, &body, bytes < sizeof(Body) ? bytes : sizeof(Body));
 }
 
 // Reads what `count` words carry of a `Body` into `body`, zeroing the rest; returns those bytes.
