@@ -187,24 +187,27 @@ TEST(DeployConfig, RefusesBadConfigurations) {
   }
 }
 
-// Arguments that fill their 416-byte buffer exactly are accepted; one more (even empty) string is
-// refused. The parser used to write that string's NUL one byte past the buffer, into
-// argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's invariant).
+// Arguments that fill their MAX_ARGUMENT_BYTES (384-byte) buffer exactly are accepted; one more
+// (even empty) string is refused. The parser used to write that string's NUL one byte past the
+// buffer, into argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's
+// invariant).
 TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
-  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(414, 'x') + R"(", "")";
+  constexpr usize LAST = manager::MAX_ARGUMENT_BYTES - 1;
+  static_assert(manager::MAX_ARGUMENT_BYTES == 384);
+  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(LAST - 1, 'x') + R"(", "")";
   DeployConfig config;
   const char* error = nullptr;
   std::string exact = full + "]}";
   ASSERT_TRUE(parse_deploy_config(Slice{exact.data(), exact.size()}, config, error)) << error;
   EXPECT_EQ(config.argument_bytes, manager::MAX_ARGUMENT_BYTES);
-  EXPECT_EQ(config.arguments[413], 'x');
-  EXPECT_EQ(config.arguments[414], '\0');
-  EXPECT_EQ(config.arguments[415], '\0');
+  EXPECT_EQ(config.arguments[LAST - 2], 'x');
+  EXPECT_EQ(config.arguments[LAST - 1], '\0');
+  EXPECT_EQ(config.arguments[LAST], '\0');
   for (const char* more : {R"(, ""]})", R"(, "", ""]})", R"(, "y"]})"}) {
     std::string text = full + more;
     error = nullptr;
     EXPECT_FALSE(parse_deploy_config(Slice{text.data(), text.size()}, config, error)) << more;
-    EXPECT_STREQ(error, "args are longer than 415 bytes in all") << more;
+    EXPECT_STREQ(error, "args are longer than 383 bytes in all") << more;
   }
 }
 
@@ -608,7 +611,7 @@ TEST(MetricsTable, FullTableFitsThePage) {
   record.has_phases = true;
   for (u32 tenant = 0; tenant < Metrics::MAX_TENANTS; ++tenant) {
     for (usize index = 0; index < Metrics::SERIES_PER_TENANT; ++index) {
-      std::string name = std::string(28, 'n') + std::to_string(100 + index);  // 31 characters.
+      std::string name = std::string(60, 'n') + std::to_string(100 + index);  // 63 characters.
       SeriesTicket ticket = metrics->begin(65535 - tenant, name.c_str());
       ASSERT_NE(ticket.slot, SeriesTicket::NONE);
       for (int repeat = 0; repeat < 3; ++repeat) metrics->record_invocation(ticket, record);

@@ -102,9 +102,9 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   // every function sees it as fprocess in its environment.
   if (static_linux && deployment.has_env_process &&
       !split_env_process(deployment.env_process, text, manager::CONFIGURE_TEXT_BYTES, argument_bytes))
-    return error(response, 400, "envProcess: a quote is left open, or its words take more than 368 bytes");
+    return error(response, 400, "envProcess: a quote is left open, or its words take more than 304 bytes");
   if (argument_bytes + deployment.environment_bytes > manager::CONFIGURE_TEXT_BYTES)
-    return error(response, 400, "envProcess and envVars take more than 368 bytes together");
+    return error(response, 400, "envProcess and envVars take more than 304 bytes together");
   __builtin_memcpy(text + argument_bytes, deployment.environment, deployment.environment_bytes);
   request.argument_bytes = argument_bytes;
   request.environment_bytes = deployment.environment_bytes;
@@ -164,7 +164,7 @@ void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment
   Slice service = Slice::of(deployment.service);
   Slice image = Slice::of(deployment.image);
   if (!service.copy_to(parsed.name, sizeof parsed.name))
-    return error(response, 400, "service: a function deployed from an image has a name of at most 31 characters");
+    return error(response, 400, "service: a function deployed from an image has a name of at most 63 characters");
   if (!image.copy_to(parsed.image, sizeof parsed.image)) return error(response, 422, "image: the name is too long");
   parsed.has_name = parsed.has_image = true;
   if (deployment.has_env_process) {

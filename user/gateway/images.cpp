@@ -233,7 +233,7 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   request.argument_bytes = parsed.argument_bytes;
   request.environment_bytes = parsed.environment_bytes;
   if (parsed.argument_bytes + parsed.environment_bytes > manager::DEPLOY_IMAGE_STRING_BYTES)
-    return error(response, 400, "args and env of a function deployed from an image take at most 272 bytes together");
+    return error(response, 400, "args and env of a function deployed from an image take at most 240 bytes together");
   memcpy(request.strings, parsed.arguments, parsed.argument_bytes);
   memcpy(request.strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
   ManagerReply reply = backend_.call(tenant, manager::DEPLOY_IMAGE, request,
@@ -268,7 +268,7 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST && reply.word_count >= 2 &&
       refusal.argument_limit == manager::MAX_ARGUMENT_BYTES) {
     Buffer text(storage_.text, storage_.text_capacity);
-    text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 415 bytes\", "
+    text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 383 bytes\", "
                 "\"needed\": ");
     text.append_unsigned(refusal.detail);
     text.append("}\n");

@@ -17,7 +17,8 @@ using metteagle::abi::u64;
 using metteagle::abi::u32;
 using metteagle::abi::u8;
 
-constexpr u64 NAME_BYTES = 32;
+// A function's name: 1-63 bytes (a DNS label's length) and the NUL.
+constexpr u64 NAME_BYTES = 64;
 constexpr u64 MESSAGE_BYTES = metteagle::abi::MESSAGE_WORDS * 8;
 
 // Requests on the manager's service endpoint. The badge of the client's capability is its tenant
@@ -194,17 +195,17 @@ struct InvocationResult {
 // The messages. A variable-length one ends after the part of its last array in use (the word
 // count covers it); what a message does not carry reads as zero on the receiving side.
 constexpr u64 INVOKE_HEAD_BYTES = NAME_BYTES + 4 * 8;
-constexpr u64 INLINE_INPUT_BYTES = MESSAGE_BYTES - INVOKE_HEAD_BYTES;         // 448.
+constexpr u64 INLINE_INPUT_BYTES = MESSAGE_BYTES - INVOKE_HEAD_BYTES;         // 416.
 constexpr u64 INLINE_BYTES = MESSAGE_BYTES - sizeof(InvocationResult);        // 448: inline output.
 constexpr u64 LOG_BYTES = MESSAGE_BYTES - 8;                                  // 504.
-constexpr u64 LIST_NAMES_PER_REPLY = (MESSAGE_BYTES - 16) / NAME_BYTES;       // 15.
+constexpr u64 LIST_NAMES_PER_REPLY = (MESSAGE_BYTES - 16) / NAME_BYTES;       // 7.
 constexpr u64 DEPLOY_HEAD_BYTES = NAME_BYTES + 8 + sizeof(FunctionConfig);
-constexpr u64 MAX_ARGUMENT_BYTES = MESSAGE_BYTES - DEPLOY_HEAD_BYTES;         // 416.
+constexpr u64 MAX_ARGUMENT_BYTES = MESSAGE_BYTES - DEPLOY_HEAD_BYTES;         // 384.
 constexpr u64 CONFIGURE_HEAD_BYTES = 2 * NAME_BYTES + sizeof(FunctionConfig) + 3 * 8;
-constexpr u64 CONFIGURE_TEXT_BYTES = MESSAGE_BYTES - CONFIGURE_HEAD_BYTES;    // 368.
+constexpr u64 CONFIGURE_TEXT_BYTES = MESSAGE_BYTES - CONFIGURE_HEAD_BYTES;    // 304.
 constexpr u64 IMAGE_REFERENCE_BYTES = 128;                                    // store::NAME_BYTES.
 constexpr u64 DEPLOY_IMAGE_HEAD_BYTES = NAME_BYTES + IMAGE_REFERENCE_BYTES + sizeof(FunctionConfig) + 3 * 8;
-constexpr u64 DEPLOY_IMAGE_STRING_BYTES = MESSAGE_BYTES - DEPLOY_IMAGE_HEAD_BYTES;  // 272.
+constexpr u64 DEPLOY_IMAGE_STRING_BYTES = MESSAGE_BYTES - DEPLOY_IMAGE_HEAD_BYTES;  // 240.
 
 struct DeployRequest {
   char name[NAME_BYTES];
@@ -256,6 +257,7 @@ struct DescribeReply {
 };
 static_assert(offsetof(DescribeReply, config) == 8 && offsetof(DescribeReply, digest) == 88 &&
               offsetof(DescribeReply, source) == 120 && sizeof(DescribeReply) <= MESSAGE_BYTES);
+static_assert(LIST_NAMES_PER_REPLY >= 1);
 
 struct ConfigureRequest {
   char name[NAME_BYTES];
@@ -400,7 +402,7 @@ inline void pack_name(const char* name, char (&field)[NAME_BYTES]) {
   for (u64 i = 0; i < NAME_BYTES; ++i) field[i] = 0;
   for (u64 i = 0; i + 1 < NAME_BYTES && name[i] != '\0'; ++i) field[i] = name[i];
 }
-// A valid name: 1-31 bytes of [a-z0-9_-], NUL-padded.
+// A valid name: 1-63 bytes of [a-z0-9_-], NUL-padded.
 inline bool unpack_name(const char (&field)[NAME_BYTES], char (&name)[NAME_BYTES]) {
   const auto* bytes = reinterpret_cast<const u8*>(field);
   u64 length = 0;
