@@ -107,7 +107,7 @@ void echo_inline(Case& test) {
   EXPECT_STATUS(reply, manager::STATUS_OK);
   EXPECT_EQ(reply.result().exit_code, 0);
   EXPECT_OUTPUT(reply, "hello, containers");
-  char full[manager::INLINE_BYTES];
+  char full[manager::INLINE_INPUT_BYTES];  // The largest inline input (416 bytes since names are 63).
   for (u64 index = 0; index < sizeof full; ++index) full[index] = static_cast<char>('a' + index % 26);
   Reply largest = client().invoke("echo", full, sizeof full);
   EXPECT_STATUS(largest, manager::STATUS_OK);
