@@ -176,7 +176,7 @@ TEST(DeployConfig, RefusesBadConfigurations) {
       R"({"name": "echo", "linux": "yes"})", R"({"name": "echo", "linux": true, "linux": false})",
       R"({"name": "sh", "args": "-c"})", R"({"name": "sh", "args": ["-c", 1]})", R"({"name": "sh", "args": ["a",]})",
       R"({"name": "echo", "name": "b"})", R"({"name": "echo"} x)", R"({"name": "a\u00e9"})",
-      R"({"name": "12345678901234567890123456789012"})", R"({"name": "echo", "memory": 99999999999999999999})",
+      R"({"name": "1234567890123456789012345678901234567890123456789012345678901234"})", R"({"name": "echo", "memory": 99999999999999999999})",
       "{\"name\": \"a\nb\"}",
   };
   for (const char* text : cases) {

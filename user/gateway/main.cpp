@@ -79,7 +79,7 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 5.2 MiB): each worker answers one request at a time. Request
+// One worker's buffers (about 6.2 MiB): each worker answers one request at a time. Request
 // bodies and invocation outputs larger than these stay in their connection's windows.
 struct WorkerBuffers {
   u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
