@@ -176,7 +176,7 @@ TEST(DeployConfig, RefusesBadConfigurations) {
       R"({"name": "echo", "linux": "yes"})", R"({"name": "echo", "linux": true, "linux": false})",
       R"({"name": "sh", "args": "-c"})", R"({"name": "sh", "args": ["-c", 1]})", R"({"name": "sh", "args": ["a",]})",
       R"({"name": "echo", "name": "b"})", R"({"name": "echo"} x)", R"({"name": "a\u00e9"})",
-      R"({"name": "12345678901234567890123456789012"})", R"({"name": "echo", "memory": 99999999999999999999})",
+      R"({"name": "1234567890123456789012345678901234567890123456789012345678901234"})", R"({"name": "echo", "memory": 99999999999999999999})",
       "{\"name\": \"a\nb\"}",
   };
   for (const char* text : cases) {
@@ -187,24 +187,27 @@ TEST(DeployConfig, RefusesBadConfigurations) {
   }
 }
 
-// Arguments that fill their 416-byte buffer exactly are accepted; one more (even empty) string is
-// refused. The parser used to write that string's NUL one byte past the buffer, into
-// argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's invariant).
+// Arguments that fill their MAX_ARGUMENT_BYTES (384-byte) buffer exactly are accepted; one more
+// (even empty) string is refused. The parser used to write that string's NUL one byte past the
+// buffer, into argument_bytes, which then exceeded the buffer (found by fuzz/config_fuzzer.cpp's
+// invariant).
 TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
-  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(414, 'x') + R"(", "")";
+  constexpr usize LAST = manager::MAX_ARGUMENT_BYTES - 1;
+  static_assert(manager::MAX_ARGUMENT_BYTES == 384);
+  std::string full = std::string(R"({"name": "a", "args": [")") + std::string(LAST - 1, 'x') + R"(", "")";
   DeployConfig config;
   const char* error = nullptr;
   std::string exact = full + "]}";
   ASSERT_TRUE(parse_deploy_config(Slice{exact.data(), exact.size()}, config, error)) << error;
   EXPECT_EQ(config.argument_bytes, manager::MAX_ARGUMENT_BYTES);
-  EXPECT_EQ(config.arguments[413], 'x');
-  EXPECT_EQ(config.arguments[414], '\0');
-  EXPECT_EQ(config.arguments[415], '\0');
+  EXPECT_EQ(config.arguments[LAST - 2], 'x');
+  EXPECT_EQ(config.arguments[LAST - 1], '\0');
+  EXPECT_EQ(config.arguments[LAST], '\0');
   for (const char* more : {R"(, ""]})", R"(, "", ""]})", R"(, "y"]})"}) {
     std::string text = full + more;
     error = nullptr;
     EXPECT_FALSE(parse_deploy_config(Slice{text.data(), text.size()}, config, error)) << more;
-    EXPECT_STREQ(error, "args are longer than 415 bytes in all") << more;
+    EXPECT_STREQ(error, "args are longer than 383 bytes in all") << more;
   }
 }
 
@@ -264,8 +267,7 @@ class FakeManager final : public Backend {
     last_tenant = tenant;
     last_grants = config.grants;
     if (size < 4) {
-      reply.status = manager::STATUS_BAD_EXECUTABLE;
-      reply.words[0] = 2;
+      reply.set_body(manager::STATUS_BAD_EXECUTABLE, manager::DetailReply{2});
     } else if (find(tenant, name)) {
       reply.status = manager::STATUS_NAME_TAKEN;
     } else {
@@ -300,48 +302,52 @@ class FakeManager final : public Backend {
       reply.status = manager::STATUS_NOT_FOUND;
       return reply;
     }
-    reply.status = invoke_status;
-    reply.words[0] = invoke_status == manager::STATUS_CRASHED ? 14 : 0;
-    reply.words[7] = invoke_status == manager::STATUS_CRASHED ? 0x1234 : exit_detail;
+    manager::InvocationResult result{};
+    result.exit_code = invoke_status == manager::STATUS_CRASHED ? 14 : 0;
+    result.detail = invoke_status == manager::STATUS_CRASHED ? 0x1234 : exit_detail;
     u64 copied = size < capacity ? size : capacity;
     if (size != 0) std::memcpy(output, input, copied);
-    reply.words[1] = copied;
-    reply.words[6] = 77;
+    result.output_size = copied;
+    result.invocation_id = 77;
+    reply.set_body(invoke_status, result);
     return reply;
   }
-  ManagerReply request(u32 tenant, u32 kind, const u64* words, u64) override {
+  ManagerReply request(u32 tenant, u32 kind, const void* body, u64 bytes) override {
     ManagerReply reply;
     reply.delivered = true;
+    // The request as the manager would receive it.
+    u64 words[metteagle::abi::MESSAGE_WORDS] = {};
+    u64 word_count = sys::store_bytes(words, body, bytes);
     if (kind == manager::STATS) {  // The manager's pool, as fixed figures.
-      reply.status = manager::STATUS_OK;
-      reply.word_count = manager::STATS_WORDS;
       manager::ManagerStats stats{};
       stats.pool_free_bytes = 123456789;
       stats.reserved_bytes = 58720256;
       stats.tenants = 1;
       stats.running_invocations = 2;
       stats.machine_free_bytes = 987654321;
-      std::memcpy(reply.words, &stats, sizeof stats);
+      reply.set_body(manager::STATUS_OK, stats);
       return reply;
     }
     char name[manager::NAME_BYTES] = {};
-    bool named = kind != manager::LIST && manager::unpack_name(words, name);
+    manager::NameRequest named_request;
+    sys::load_body(words, word_count, named_request);
+    bool named = kind != manager::LIST && manager::unpack_name(named_request.name, name);
     if (kind == manager::LIST) {
-      reply.status = manager::STATUS_OK;
-      u64 count = 0;
+      manager::ListReply listed{};
       for (auto& function : functions) {
-        if (function.first != tenant) continue;
-        manager::pack_name(function.second.c_str(), &reply.words[2 + count * manager::NAME_WORDS]);
-        ++count;
+        if (function.first != tenant || listed.count == manager::LIST_NAMES_PER_REPLY) continue;
+        manager::pack_name(function.second.c_str(), listed.names[listed.count++]);
       }
-      reply.words[0] = reply.words[1] = count;
+      listed.total = listed.count;
+      reply.set_body(manager::STATUS_OK, listed);
     } else if (!named || !find(tenant, name)) {
       reply.status = manager::STATUS_NOT_FOUND;
     } else if (kind == manager::DESCRIBE) {
-      reply.status = manager::STATUS_OK;
-      reply.words[0] = 100;
-      reply.words[2] = 7'000'000'000;  // timeout_ms 7000.
-      reply.words[4] = 1 << 20;
+      manager::DescribeReply described{};
+      described.executable_size = 100;
+      described.config.timeout_nanoseconds = 7'000'000'000;  // timeout_ms 7000.
+      described.config.max_output_bytes = 1 << 20;
+      reply.set_body(manager::STATUS_OK, described);
     } else {
       for (size_t index = 0; index < functions.size(); ++index)
         if (functions[index].first == tenant && functions[index].second == name) functions.erase(functions.begin() + static_cast<long>(index));
@@ -605,7 +611,7 @@ TEST(MetricsTable, FullTableFitsThePage) {
   record.has_phases = true;
   for (u32 tenant = 0; tenant < Metrics::MAX_TENANTS; ++tenant) {
     for (usize index = 0; index < Metrics::SERIES_PER_TENANT; ++index) {
-      std::string name = std::string(28, 'n') + std::to_string(100 + index);  // 31 characters.
+      std::string name = std::string(60, 'n') + std::to_string(100 + index);  // 63 characters.
       SeriesTicket ticket = metrics->begin(65535 - tenant, name.c_str());
       ASSERT_NE(ticket.slot, SeriesTicket::NONE);
       for (int repeat = 0; repeat < 3; ++repeat) metrics->record_invocation(ticket, record);

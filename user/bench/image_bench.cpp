@@ -42,16 +42,16 @@ Result<void> deploy_image(SlotAllocator& slots, const char* name, const unsigned
   constexpr u64 STEP = 16ull << 20;
   for (u64 done = 0; done < size; done += STEP)
     TRY_VOID(tree.write(done, tree_bytes + done, size - done < STEP ? size - done : STEP));
-  Message request = Message::make(manager::DEPLOY);
-  manager::pack_name(name, request.words);
-  request.words[4] = size;
-  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
-  config.flags = manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
-  config.memory_limit_bytes = 192ull << 20;
-  config.timeout_nanoseconds = 120'000'000'000;
-  memcpy(&request.words[5], &config, sizeof config);
-  memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-  request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + (argument_bytes + 7) / 8);
+  manager::DeployRequest body{};
+  manager::pack_name(name, body.name);
+  body.executable_size = size;
+  body.config = manager::DEFAULT_CONFIG;
+  body.config.flags = manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
+  body.config.memory_limit_bytes = 192ull << 20;
+  body.config.timeout_nanoseconds = 120'000'000'000;
+  if (argument_bytes > manager::MAX_ARGUMENT_BYTES) return Error::InvalidArgument;
+  memcpy(body.arguments, arguments, argument_bytes);
+  Message request = message_of(manager::DEPLOY, body, offsetof(manager::DeployRequest, arguments) + argument_bytes);
   request.attach(tree, abi::rights_of(abi::MemoryRight::Read));
   Message reply;
   Result<void> called = Endpoint(SERVICE).call(request, reply);
@@ -59,7 +59,9 @@ Result<void> deploy_image(SlotAllocator& slots, const char* name, const unsigned
   slots.free(slot);
   TRY_VOID(called);
   if (reply.label() != manager::STATUS_OK) {
-    printf(console, "# deploy status %u, word 0 %#lx\n", reply.label(), reply.words[0]);
+    manager::DetailReply refusal;
+    get(reply, refusal);
+    printf(console, "# deploy status %u, detail %#lx\n", reply.label(), refusal.detail);
     return Error::InvalidArgument;
   }
   return {};
@@ -67,27 +69,30 @@ Result<void> deploy_image(SlotAllocator& slots, const char* name, const unsigned
 
 // Removes the function `name` (its tree leaves the tenant's storage).
 void remove(const char* name) {
-  Message request = Message::make(manager::REMOVE);
-  manager::pack_name(name, request.words);
-  request.set_words(manager::REMOVE, 4);
+  manager::NameRequest body;
+  manager::pack_name(name, body.name);
+  Message request = message_of(manager::REMOVE, body);
   Message reply;
   (void)Endpoint(SERVICE).call(request, reply);
 }
 
 // One cold invocation of `name` with no input; its inline output (NUL-terminated) in `output`.
 bool invoke(const char* name, char (&output)[manager::INLINE_BYTES + 1]) {
-  Message request = Message::make(manager::INVOKE);
-  manager::pack_name(name, request.words);
-  request.words[5] = manager::INLINE_BYTES;
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  body.output_capacity = manager::INLINE_BYTES;
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
   Message reply;
   if (!Endpoint(SERVICE).call(request, reply).ok()) return false;
+  manager::InvokeReply answer;
+  get(reply, answer);
   if (reply.label() != manager::STATUS_OK) {
-    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), reply.words[0], reply.words[7]);
+    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), answer.result.exit_code,
+           answer.result.detail);
     return false;
   }
-  u64 size = reply.words[1] < manager::INLINE_BYTES ? reply.words[1] : manager::INLINE_BYTES;
-  memcpy(output, &reply.words[manager::INLINE_FIRST_WORD], size);
+  u64 size = answer.result.output_size < manager::INLINE_BYTES ? answer.result.output_size : manager::INLINE_BYTES;
+  memcpy(output, answer.tail, size);
   output[size] = '\0';
   return true;
 }

@@ -44,21 +44,19 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
   u64 slot = TRY(slots.allocate());
   Memory image = TRY(Factory(OWN_FACTORY).create_memory(slot, pages));
   TRY_VOID(image.write(0, bytes, size));
-  Message request = Message::make(manager::DEPLOY);
-  manager::pack_name(name, request.words);
-  request.words[4] = size;
-  manager::FunctionConfig config = manager::DEFAULT_CONFIG;
-  config.flags = flags;
-  config.memory_limit_bytes = memory_limit;
-  if (cpu_mask != 0) config.cpu_mask = cpu_mask;
+  manager::DeployRequest body{};
+  manager::pack_name(name, body.name);
+  body.executable_size = size;
+  body.config = manager::DEFAULT_CONFIG;
+  body.config.flags = flags;
+  body.config.memory_limit_bytes = memory_limit;
+  if (cpu_mask != 0) body.config.cpu_mask = cpu_mask;
 #ifdef METTEAGLE_LINUX_PROFILE
-  config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
+  body.config.grants = manager::GRANT_CONSOLE;  // The profiling build's report goes to the console.
 #endif
-  const u64* fields = reinterpret_cast<const u64*>(&config);
-  for (int i = 0; i < 7; ++i) request.words[5 + i] = fields[i];
-  u64 argument_words = argument_bytes <= manager::MAX_ARGUMENT_BYTES ? (argument_bytes + 7) / 8 : 0;
-  if (argument_words > 0) __builtin_memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-  request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + argument_words);
+  if (argument_bytes > manager::MAX_ARGUMENT_BYTES) argument_bytes = 0;
+  if (argument_bytes > 0) __builtin_memcpy(body.arguments, arguments, argument_bytes);
+  Message request = message_of(manager::DEPLOY, body, offsetof(manager::DeployRequest, arguments) + argument_bytes);
   request.attach(image, abi::rights_of(abi::MemoryRight::Read));
   Message reply;
   TRY_VOID(Endpoint(SERVICE).call(request, reply));
@@ -68,17 +66,23 @@ Result<void> deploy(SlotAllocator& slots, const char* name, const u8* bytes, con
 
 // One cold invocation; fills the end-to-end time and the manager's phases (ticks).
 bool invoke_empty(u64* phases, const char* name = "empty") {
-  Message request = Message::make(manager::INVOKE);
-  manager::pack_name(name, request.words);
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
   Message reply;
   if (!Endpoint(SERVICE).call(request, reply).ok()) return false;
+  manager::InvocationResult result;
+  get(reply, result);
   if (reply.label() != manager::STATUS_OK) {
-    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), reply.words[0], reply.words[7]);
+    printf(console, "# invocation status %u, exit %lu, detail %#lx\n", reply.label(), result.exit_code, result.detail);
     return false;
   }
-  if (phases != nullptr)
-    for (int i = 0; i < 4; ++i) phases[i] = reply.words[2 + i];
+  if (phases != nullptr) {
+    phases[0] = result.create_ticks;
+    phases[1] = result.load_ticks;
+    phases[2] = result.run_ticks;
+    phases[3] = result.teardown_ticks;
+  }
   return true;
 }
 
@@ -103,23 +107,26 @@ void run_image_program(SlotAllocator& slots, const char* name, const char* metri
                        u64 argument_bytes, u64 cpu_mask) {
   printf(console, "BENCH-START %s\n", metric);
   Message reply;
-  Message request = Message::make(manager::INVOKE);
-  manager::pack_name(name, request.words);
-  request.words[5] = manager::INLINE_BYTES;
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  body.output_capacity = manager::INLINE_BYTES;
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
+  manager::InvokeReply answer{};
   if (!deploy(slots, name, fork_exec_tree_image, fork_exec_tree_image_end,
               manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE, 32ull << 20, arguments, argument_bytes,
               cpu_mask)
            .ok() ||
       !Endpoint(SERVICE).call(request, reply).ok() || reply.label() != manager::STATUS_OK) {
+    get(reply, answer);
     printf(console, "BENCH-ERROR %s the function failed (status %u, exit %lu)\n", metric, reply.label(),
-           reply.words[0]);
+           answer.result.exit_code);
     (void)console.exit(0x11);
   }
   // The function's stdout: one BENCH line (inline output, at most INLINE_BYTES).
+  get(reply, answer);
   static char line[manager::INLINE_BYTES + 1];
-  u64 size = reply.words[1] < manager::INLINE_BYTES ? reply.words[1] : manager::INLINE_BYTES;
-  __builtin_memcpy(line, &reply.words[manager::INLINE_FIRST_WORD], size);
+  u64 size = answer.result.output_size < manager::INLINE_BYTES ? answer.result.output_size : manager::INLINE_BYTES;
+  __builtin_memcpy(line, answer.tail, size);
   line[size] = '\0';
   printf(console, "%s", line);
 }

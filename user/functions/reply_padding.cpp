@@ -11,14 +11,14 @@ namespace {
 
 // Calls the tenant's `echo` with `size` bytes of `fill`; the raw reply lands in `reply`.
 bool echo_raw(u64 size, u8 fill, sys::Message& reply) {
-  sys::Message request;
-  manager::pack_name("echo", request.words);
-  request.words[4] = size;
-  request.words[5] = manager::INLINE_BYTES;
-  auto* input = reinterpret_cast<u8*>(&request.words[manager::INLINE_FIRST_WORD]);
-  for (u64 index = 0; index < size; ++index) input[index] = fill;
-  request.set_words(manager::EVENT_INVOKE, manager::INLINE_FIRST_WORD + (size + 7) / 8);
-  return sys::Endpoint(manager::FUNCTION_MANAGER).call(request, reply).ok();
+  manager::InvokeRequest request{};
+  manager::pack_name("echo", request.name);
+  request.input_size = size;
+  request.output_capacity = manager::INLINE_BYTES;
+  for (u64 index = 0; index < size; ++index) request.inline_bytes[index] = fill;
+  sys::Message message =
+      sys::message_of(manager::EVENT_INVOKE, request, offsetof(manager::InvokeRequest, inline_bytes) + size);
+  return sys::Endpoint(manager::FUNCTION_MANAGER).call(message, reply).ok();
 }
 
 }  // namespace
@@ -37,11 +37,14 @@ int function_main(const FunctionInput&, FunctionOutput& output) {
       return 1;
     }
     u64 words = (size + 7) / 8;
-    if (reply.word_count() != manager::INLINE_FIRST_WORD + words || reply.words[1] != size) {
-      output.print("size %lu: %lu words, output_size %lu", size, reply.word_count(), reply.words[1]);
+    manager::InvokeReply answer;
+    sys::get(reply, answer);
+    if (reply.word_count() != sys::words_for(offsetof(manager::InvokeReply, tail)) + words ||
+        answer.result.output_size != size) {
+      output.print("size %lu: %lu words, output_size %lu", size, reply.word_count(), answer.result.output_size);
       return 1;
     }
-    const auto* bytes = reinterpret_cast<const u8*>(&reply.words[manager::INLINE_FIRST_WORD]);
+    const u8* bytes = answer.tail;
     for (u64 index = 0; index < words * 8; ++index) {
       u8 expected = index < size ? 0x11 : 0;
       if (bytes[index] != expected) {
@@ -52,12 +55,13 @@ int function_main(const FunctionInput&, FunctionOutput& output) {
     ++clean;
   }
   // Input size 400 with a single input word sent: the other 392 bytes would be stale words.
-  sys::Message request;
-  manager::pack_name("echo", request.words);
-  request.words[4] = 400;
-  request.words[5] = manager::INLINE_BYTES;
-  request.words[manager::INLINE_FIRST_WORD] = 0x4242424242424242;
-  request.set_words(manager::EVENT_INVOKE, manager::INLINE_FIRST_WORD + 1);
+  manager::InvokeRequest oversized{};
+  manager::pack_name("echo", oversized.name);
+  oversized.input_size = 400;
+  oversized.output_capacity = manager::INLINE_BYTES;
+  for (u64 index = 0; index < 8; ++index) oversized.inline_bytes[index] = 0x42;
+  sys::Message request =
+      sys::message_of(manager::EVENT_INVOKE, oversized, offsetof(manager::InvokeRequest, inline_bytes) + 8);
   sys::Message reply;
   if (!sys::Endpoint(manager::FUNCTION_MANAGER).call(request, reply).ok()) {
     output.write("oversized call failed");

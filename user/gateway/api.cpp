@@ -36,9 +36,13 @@ void add_text_header(Response& response, const char* line_text) {
   if (!line.overflowed()) response.extra_length += line.size();
 }
 
-void name_words(const char* name, u64 (&words)[manager::NAME_WORDS]) { manager::pack_name(name, words); }
-
 }  // namespace
+
+manager::NameRequest name_request(const char* name) {
+  manager::NameRequest request;
+  manager::pack_name(name, request.name);
+  return request;
+}
 
 const char* reason_phrase(u32 status) {
   switch (status) {
@@ -268,8 +272,7 @@ void Gateway::send_quota(const ApiKey& key) {
   if (key.function_quota == 0) return;
   // The key's own quota, below the manager's: sent before each deploy, as the manager forgets an
   // idle tenant's (protocol.hpp, SET_TENANT_QUOTA). A failure leaves the manager's own quota.
-  const u64 words[2] = {key.function_quota, 0};
-  (void)backend_.request(key.sub_tenant, manager::SET_TENANT_QUOTA, words, 2);
+  (void)backend_.call(key.sub_tenant, manager::SET_TENANT_QUOTA, manager::TenantQuotaRequest{key.function_quota, 0});
 }
 
 void Gateway::refusal(Response& response, u32 status, const char* message) {
@@ -318,9 +321,9 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
     case manager::STATUS_TENANT_FUNCTION_LIMIT: {
       Buffer body(storage_.text, storage_.text_capacity);
       body.append("{\"error\": \"function quota reached: this tenant may have ");
-      body.append_unsigned(reply.words[0]);
+      body.append_unsigned(reply.detail());
       body.append(" functions; delete one first\", \"quota\": ");
-      body.append_unsigned(reply.words[0]);
+      body.append_unsigned(reply.detail());
       body.append("}\n");
       return finish_json(response, 507, body);
     }
@@ -337,9 +340,9 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
       Buffer body(storage_.text, storage_.text_capacity);
       body.append("{\"error\": \"memory limit too large: no invocation can ever be admitted with it; the "
                   "largest is ");
-      body.append_unsigned(reply.words[0] >> 20);
+      body.append_unsigned(reply.detail() >> 20);
       body.append(" MiB (the manager's pool and tenant quota)\", \"largest_bytes\": ");
-      body.append_unsigned(reply.words[0]);
+      body.append_unsigned(reply.detail());
       body.append("}\n");
       return finish_json(response, 400, body);
     }
@@ -350,7 +353,7 @@ void Gateway::manager_error(Response& response, const ManagerReply& reply) {
   body.append("{\"error\": \"the manager failed\", \"status\": ");
   body.append_json_string(status_name(reply.status));
   body.append(", \"detail\": ");
-  body.append_unsigned(reply.words[7]);
+  body.append_unsigned(reply.result().detail);
   body.append("}\n");
   finish_json(response, 500, body);
 }
@@ -478,7 +481,7 @@ void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body
   if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"executable rejected\", \"elf_status\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(reply.detail());
     text.append("}\n");
     return finish_json(response, 422, text);
   }
@@ -488,7 +491,7 @@ void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"the executable's writable and zero-filled segments need more than its memory limit\", "
                 "\"needed\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(reply.detail());
     text.append("}\n");
     return finish_json(response, 400, text);
   }
@@ -496,41 +499,39 @@ void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body
 }
 
 ManagerReply Gateway::describe_request(u32 tenant, const char* name) {
-  u64 words[manager::NAME_WORDS];
-  name_words(name, words);
-  return backend_.request(tenant, manager::DESCRIBE, words, manager::NAME_WORDS);
+  return backend_.call(tenant, manager::DESCRIBE, name_request(name));
 }
 
 void Gateway::append_function(Buffer& output, u32 tenant, const char* name, const ManagerReply& described) {
-  const u64* w = described.words;
+  auto fields = described.body<manager::DescribeReply>();
   output.append("{\"name\": ");
   output.append_json_string(name);
   output.append(", \"size\": ");
-  output.append_unsigned(w[0]);
+  output.append_unsigned(fields.executable_size);
   output.append(", \"memory\": ");
-  output.append_unsigned(w[1]);
+  output.append_unsigned(fields.config.memory_limit_bytes);
   output.append(", \"timeout_ms\": ");
-  output.append_unsigned(w[2] / 1'000'000);
+  output.append_unsigned(fields.config.timeout_nanoseconds / 1'000'000);
   output.append(", \"cpus\": ");
-  output.append_unsigned(w[3]);
+  output.append_unsigned(fields.config.cpu_mask);
   output.append(", \"max_output\": ");
-  output.append_unsigned(w[4]);
+  output.append_unsigned(fields.config.max_output_bytes);
   output.append(", \"max_depth\": ");
-  output.append_unsigned(w[5]);
+  output.append_unsigned(fields.config.max_nesting_depth);
   output.append(", \"console\": ");
-  output.append((w[6] & manager::GRANT_CONSOLE) != 0 ? "true" : "false");
+  output.append((fields.config.grants & manager::GRANT_CONSOLE) != 0 ? "true" : "false");
   output.append(", \"invocations\": ");
-  output.append_unsigned(w[8]);
+  output.append_unsigned(fields.invocations);
   output.append(", \"failures\": ");
-  output.append_unsigned(w[9]);
+  output.append_unsigned(fields.failures);
   // Memory: an image function's tree is shared by all its invocations; each invocation adds only
   // its private bytes (docs/BENCHMARKS.md, Memory of image invocations).
   output.append(", \"tree_bytes\": ");
-  output.append_unsigned(w[20]);
+  output.append_unsigned(fields.tree_bytes);
   output.append(", \"private_bytes_last\": ");
-  output.append_unsigned(w[21]);
+  output.append_unsigned(fields.private_bytes_last);
   output.append(", \"private_bytes_max\": ");
-  output.append_unsigned(w[22]);
+  output.append_unsigned(fields.private_bytes_max);
   append_status_members(output, tenant, name, described);  // OpenFaaS's FunctionStatus too.
   output.append("}");
 }
@@ -540,13 +541,14 @@ void Gateway::list(u32 tenant, Response& response) {
   usize count = 0;
   u64 index = 0;
   for (u64 round = 0; round < LIST_ROUNDS; ++round) {
-    ManagerReply reply = backend_.request(tenant, manager::LIST, &index, 1);
+    ManagerReply reply = backend_.call(tenant, manager::LIST, manager::ListRequest{index});
     if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
-    u64 total = reply.words[0];
-    u64 here = reply.words[1];
+    auto listed = reply.body<manager::ListReply>();
+    u64 total = listed.total;
+    u64 here = listed.count;
     if (here > manager::LIST_NAMES_PER_REPLY) here = manager::LIST_NAMES_PER_REPLY;
     for (u64 entry = 0; entry < here && count < MAX_LISTED; ++entry) {
-      if (!manager::unpack_name(&reply.words[2 + entry * manager::NAME_WORDS], names[count])) continue;
+      if (!manager::unpack_name(listed.names[entry], names[count])) continue;
       ++count;
     }
     index += here;
@@ -580,12 +582,10 @@ void Gateway::describe(u32 tenant, Slice name, Response& response) {
 void Gateway::remove(u32 tenant, Slice name, Response& response) {
   char text_name[manager::NAME_BYTES];
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
-  u64 words[manager::NAME_WORDS];
-  name_words(text_name, words);
   // The record first: a delete that answered success stays done across a restart.
   if (!forget_record(tenant, text_name))
     return error(response, 503, "the function's record could not be removed from the image store; nothing was deleted");
-  ManagerReply reply = backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
+  ManagerReply reply = backend_.call(tenant, manager::REMOVE, name_request(text_name));
   if (!reply.delivered || reply.status != manager::STATUS_OK) return manager_error(response, reply);
   shared_.metrics.forget(tenant, text_name);
   shared_.catalog.forget(tenant, text_name);
@@ -611,7 +611,8 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
   // Taken now: if the function is deleted while it runs, its result counts only in the totals.
   SeriesTicket ticket = shared_.metrics.begin(tenant, text_name);
-  u64 capacity = described.words[4];
+  auto function = described.body<manager::DescribeReply>();
+  u64 capacity = function.config.max_output_bytes;
   if (capacity > manager::MAX_OUTPUT_BYTES) capacity = manager::MAX_OUTPUT_BYTES;
   if (capacity > shared_.bodies.body) capacity = shared_.bodies.body;
   // An output that may not fit the worker's buffer goes to the connection's window, and is sent
@@ -623,9 +624,9 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   } else if (capacity > storage_.output_capacity) {
     capacity = storage_.output_capacity;
   }
-  u64 send_timeout = described.words[2] + INVOKE_SEND_MARGIN_NS;  // DESCRIBE word 2: the timeout in ns.
+  u64 send_timeout = function.config.timeout_nanoseconds + INVOKE_SEND_MARGIN_NS;
   // The classic watchdog's request environment (Http_Method, Http_Path, ...), for every invocation.
-  char environment[manager::INLINE_BYTES];
+  char environment[manager::INLINE_INPUT_BYTES];
   Payload input = body;
   if (head != nullptr) {
     input.environment = environment;
@@ -752,10 +753,12 @@ void Gateway::over_limit(u32 tenant, Response& response) {
 void Gateway::record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
                           const u8* failed_output, u64 failed_output_size) {
   u64 now = backend_.now_microseconds();
-  // The function's stderr tail: the words after the log's first one, without the NUL padding.
-  if (reply.log_first_word >= manager::INLINE_FIRST_WORD && reply.log_first_word < reply.word_count) {
-    const auto* bytes = reinterpret_cast<const char*>(&reply.words[reply.log_first_word]);
-    usize length = static_cast<usize>((reply.word_count - reply.log_first_word) * 8);
+  // The function's stderr tail: the bytes after the inline output, without the NUL padding.
+  u64 carried = reply.word_count * 8;
+  if (reply.log_offset >= offsetof(manager::InvokeReply, tail) && reply.log_offset < carried) {
+    auto answer = reply.body<manager::InvokeReply>();
+    const char* bytes = reinterpret_cast<const char*>(&answer) + reply.log_offset;
+    usize length = static_cast<usize>(carried - reply.log_offset);
     while (length > 0 && bytes[length - 1] == '\0') --length;
     shared_.logs.append(tenant, name, record.call_id, now, bytes, length);
   }
@@ -836,11 +839,11 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
 
 // The manager's pool and shares (STATS) as gauges; nothing when the manager does not answer.
 void Gateway::render_manager_stats(Buffer& text) {
-  const u64 no_words[1] = {};
-  ManagerReply reply = backend_.request(0, manager::STATS, no_words, 0);
-  if (!reply.delivered || reply.status != manager::STATUS_OK || reply.word_count < manager::STATS_WORDS) return;
-  manager::ManagerStats stats;
-  __builtin_memcpy(&stats, reply.words, sizeof stats);
+  ManagerReply reply = backend_.request(0, manager::STATS, nullptr, 0);
+  if (!reply.delivered || reply.status != manager::STATUS_OK ||
+      reply.word_count < sys::words_for(sizeof(manager::ManagerStats)))
+    return;
+  auto stats = reply.body<manager::ManagerStats>();
   const struct {
     const char* name;
     const char* help;

@@ -18,27 +18,41 @@
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
 #include "records.hpp"
+#include "sys/body.hpp"
 
 namespace gateway {
 
 // One manager reply, as the Backend got it.
+// A NameRequest (REMOVE, DESCRIBE) for `name`.
+manager::NameRequest name_request(const char* name);
+
 struct ManagerReply {
   bool delivered = false;  // False when the IPC itself failed (then status is meaningless).
   // Not delivered because no manager worker took the request within the call's send timeout
   // (nothing was sent, so no answer can come later).
   bool timed_out = false;
   u32 status = manager::STATUS_INTERNAL_ERROR;
-  // INVOKE: the first word of the function's log tail (protocol.hpp); 0 when there is none.
-  u64 log_first_word = 0;
+  // INVOKE: where the function's log tail starts in the InvokeReply (protocol.hpp), in bytes; 0
+  // when there is none.
+  u64 log_offset = 0;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
-  // A copy, not a view of `words`: reading them through another struct type would break the
-  // aliasing rules (the compiler may then read them before the reply was stored).
-  manager::InvocationResult result() const {
-    manager::InvocationResult fields;
-    __builtin_memcpy(&fields, words, sizeof fields);
+  // The reply's body: a copy, not a view of `words` (reading them through another struct type would
+  // break the aliasing rules); what the reply did not carry reads as zero.
+  template <sys::MessageBody Body>
+  Body body() const {
+    Body fields;
+    sys::load_body(words, word_count, fields);
     return fields;
   }
+  // Sets the status and the body (a backend's or a test's answer).
+  template <sys::MessageBody Body>
+  void set_body(u32 answer_status, const Body& fields, u64 bytes = sizeof(Body)) {
+    status = answer_status;
+    word_count = sys::store_body(words, fields, bytes);
+  }
+  manager::InvocationResult result() const { return body<manager::InvokeReply>().result; }
+  u64 detail() const { return body<manager::DetailReply>().detail; }
 };
 
 // How long a request may wait for a manager worker to take it (the send phase of the call). The
@@ -92,8 +106,13 @@ class Backend {
   // there is. A request no manager worker takes within send_timeout_ns is not sent (timed_out).
   virtual ManagerReply invoke(u32 sub_tenant, const char* name, const Payload& input, u8* output,
                               u64 output_capacity, u64 output_memory, u64 send_timeout_ns) = 0;
-  // REMOVE, LIST, DESCRIBE: `words` as protocol.hpp lays them out.
-  virtual ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) = 0;
+  // REMOVE, LIST, DESCRIBE, CONFIGURE, STATS: the first `bytes` bytes of the request's body
+  // (protocol.hpp); call() is the typed way to send one.
+  virtual ManagerReply request(u32 sub_tenant, u32 kind, const void* body, u64 bytes) = 0;
+  template <sys::MessageBody Body>
+  ManagerReply call(u32 sub_tenant, u32 kind, const Body& body, u64 bytes = sizeof(Body)) {
+    return request(sub_tenant, kind, &body, bytes < sizeof(Body) ? bytes : sizeof(Body));
+  }
   virtual u64 now_microseconds() = 0;
   virtual u64 ticks_to_microseconds(u64 ticks) = 0;
 

@@ -109,7 +109,7 @@ bool parse_arguments(Cursor& cursor, char* output, usize capacity, u64& used, co
   if (cursor.take(']')) return true;
   for (;;) {
     if (!parse_string(cursor, output + used, capacity - used, error)) {
-      if (error != nullptr && error[0] == 's') error = "args are longer than 415 bytes in all";
+      if (error != nullptr && error[0] == 's') error = "args are longer than 383 bytes in all";
       return false;
     }
     used += text_length(output + used) + 1;
@@ -225,7 +225,7 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
           return false;
         }
         if (!parse_arguments(cursor, config.environment, sizeof config.environment, config.environment_bytes, error)) {
-          error = "env must be an array of \"KEY=VALUE\" strings, at most 415 bytes in all";
+          error = "env must be an array of \"KEY=VALUE\" strings, at most 383 bytes in all";
           return false;
         }
         for (u64 at = 0; at < config.environment_bytes; at += text_length(config.environment + at) + 1) {
@@ -234,7 +234,7 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
           usize equals = 0;
           while (equals < length && entry[equals] != '=') ++equals;
           if (equals == 0 || equals == length) {
-            error = "env must be an array of \"KEY=VALUE\" strings, at most 415 bytes in all";
+            error = "env must be an array of \"KEY=VALUE\" strings, at most 383 bytes in all";
             return false;
           }
         }
@@ -248,7 +248,7 @@ bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error) {
         }
         if (!parse_string(cursor, config.name, sizeof config.name, error)) return false;
         if (!is_function_name(Slice::of(config.name))) {
-          error = "name must be 1-31 characters of [a-z0-9_-]";
+          error = "name must be 1-63 characters of [a-z0-9_-]";
           return false;
         }
         config.has_name = true;

@@ -9,7 +9,7 @@
 
 namespace gateway {
 
-constexpr usize NAME_CAPACITY = 32;  // manager::NAME_BYTES: 1-31 characters and the NUL.
+constexpr usize NAME_CAPACITY = manager::NAME_BYTES;  // 1-63 characters and the NUL.
 
 struct DeployConfig {
   char name[NAME_CAPACITY] = {};
@@ -41,7 +41,7 @@ struct DeployConfig {
 // returns false and sets `error` to a static text saying what is wrong.
 bool parse_deploy_config(Slice json, DeployConfig& config, const char*& error);
 
-// A valid function name: 1-31 bytes of [a-z0-9_-] (manager/protocol.hpp).
+// A valid function name: 1-63 bytes of [a-z0-9_-] (manager/protocol.hpp).
 bool is_function_name(Slice name);
 
 constexpr u32 DEFAULT_CONCURRENCY_LIMIT = 4;

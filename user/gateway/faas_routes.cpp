@@ -14,10 +14,7 @@ using imagefs::JsonType;
 
 constexpr const char RELEASE[] = "dev";  // No release is numbered yet.
 
-void put_name(const char* name, u64* words) { manager::pack_name(name, words); }
-
-void append_hex(Buffer& output, const u64* words, usize bytes) {
-  const auto* data = reinterpret_cast<const u8*>(words);
+void append_hex(Buffer& output, const u8* data, usize bytes) {
   constexpr const char DIGITS[] = "0123456789abcdef";
   for (usize i = 0; i < bytes; ++i) {
     char pair[2] = {DIGITS[data[i] >> 4], DIGITS[data[i] & 15]};
@@ -49,9 +46,9 @@ static ImageResolution resolve_image(Backend& backend, u32 tenant, const char* i
   ImageResolution resolution;
   Slice name = Slice::of(image);
   if (!is_function_name(name) || !name.copy_to(resolution.source, sizeof resolution.source)) return resolution;
-  u64 words[manager::NAME_WORDS];
-  put_name(resolution.source, words);
-  resolution.described = backend.request(tenant, manager::DESCRIBE, words, manager::NAME_WORDS);
+  manager::NameRequest request;
+  manager::pack_name(resolution.source, request.name);
+  resolution.described = backend.call(tenant, manager::DESCRIBE, request);
   resolution.found = resolution.described.delivered && resolution.described.status == manager::STATUS_OK;
   return resolution;
 }
@@ -103,37 +100,36 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     text.append("}\n");
     return finish_json(response, 422, text);
   }
-  const u64* source = image.described.words;
-  manager::FunctionConfig config;
-  __builtin_memcpy(&config, &source[1], sizeof config);  // DESCRIBE words 1-7: the source's configuration.
+  manager::FunctionConfig config = image.described.body<manager::DescribeReply>().config;  // The source's.
   if (deployment.has_memory) config.memory_limit_bytes = deployment.memory;
   if (!key.console) config.grants = 0;  // Only an operator key may keep the console grant.
   bool static_linux = (config.flags & manager::FUNCTION_FLAG_LINUX) != 0 && (config.flags & manager::FUNCTION_FLAG_IMAGE) == 0;
 
-  u64 words[metteagle::abi::MESSAGE_WORDS] = {};
-  put_name(deployment.service, &words[0]);
-  put_name(image.source, &words[4]);
-  __builtin_memcpy(&words[8], &config, sizeof config);
-  words[15] = replace ? manager::CONFIGURE_REPLACE : manager::CONFIGURE_CREATE;
-  char* text = reinterpret_cast<char*>(&words[manager::CONFIGURE_TEXT_FIRST_WORD]);
+  manager::ConfigureRequest request{};
+  manager::pack_name(deployment.service, request.name);
+  manager::pack_name(image.source, request.source);
+  request.config = config;
+  request.mode = replace ? manager::CONFIGURE_REPLACE : manager::CONFIGURE_CREATE;
+  char* text = request.text;
   u64 argument_bytes = 0;
   // envProcess is the program's command line for a static Linux function (argv, argv[0] first);
   // every function sees it as fprocess in its environment.
   if (static_linux && deployment.has_env_process &&
       !split_env_process(deployment.env_process, text, manager::CONFIGURE_TEXT_BYTES, argument_bytes))
-    return error(response, 400, "envProcess: a quote is left open, or its words take more than 368 bytes");
+    return error(response, 400, "envProcess: a quote is left open, or its words take more than 304 bytes");
   if (argument_bytes + deployment.environment_bytes > manager::CONFIGURE_TEXT_BYTES)
-    return error(response, 400, "envProcess and envVars take more than 368 bytes together");
+    return error(response, 400, "envProcess and envVars take more than 304 bytes together");
   __builtin_memcpy(text + argument_bytes, deployment.environment, deployment.environment_bytes);
-  words[16] = argument_bytes;
-  words[17] = deployment.environment_bytes;
-  u64 count = manager::CONFIGURE_TEXT_FIRST_WORD + (argument_bytes + deployment.environment_bytes + 7) / 8;
-  ManagerReply reply = backend_.request(tenant, manager::CONFIGURE, words, count);
+  request.argument_bytes = argument_bytes;
+  request.environment_bytes = deployment.environment_bytes;
+  ManagerReply reply = backend_.call(tenant, manager::CONFIGURE, request,
+                                     offsetof(manager::ConfigureRequest, text) + argument_bytes +
+                                         deployment.environment_bytes);
   if (!reply.delivered || reply.status != manager::STATUS_OK) {
     if (!reply.delivered) return manager_error(response, reply);
     switch (reply.status) {
       case manager::STATUS_NOT_FOUND:
-        return error(response, 404, reply.words[0] == 0 ? "no such function (PUT updates a deployed function)"
+        return error(response, 404, reply.detail() == 0 ? "no such function (PUT updates a deployed function)"
                                                         : "the image's function was deleted meanwhile");
       case manager::STATUS_NAME_TAKEN:
         return error(response, 409, "a function of that name exists (PUT /system/functions updates it)");
@@ -144,7 +140,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
         Buffer body_text(storage_.text, storage_.text_capacity);
         body_text.append("{\"error\": \"the executable's writable and zero-filled segments need more than limits.memory\", "
                          "\"needed\": ");
-        body_text.append_unsigned(reply.words[0]);
+        body_text.append_unsigned(reply.detail());
         body_text.append("}\n");
         return finish_json(response, 400, body_text);
       }
@@ -163,7 +159,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   answer.append_json_string(deployment.service);
   if (described.delivered && described.status == manager::STATUS_OK) {
     answer.append(", \"digest\": \"sha256:");
-    append_hex(answer, &described.words[11], manager::DIGEST_BYTES);
+    append_hex(answer, described.body<manager::DescribeReply>().digest, manager::DIGEST_BYTES);
     answer.append("\"");
   }
   answer.append("}\n");
@@ -183,7 +179,7 @@ void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment
   Slice service = Slice::of(deployment.service);
   Slice image = Slice::of(deployment.image);
   if (!service.copy_to(parsed.name, sizeof parsed.name))
-    return error(response, 400, "service: a function deployed from an image has a name of at most 31 characters");
+    return error(response, 400, "service: a function deployed from an image has a name of at most 63 characters");
   if (!image.copy_to(parsed.image, sizeof parsed.image)) return error(response, 422, "image: the name is too long");
   parsed.has_name = parsed.has_image = true;
   if (deployment.has_env_process) {
@@ -223,15 +219,15 @@ void Gateway::faas_delete(u32 tenant, const Payload& body, Response& response) {
 }
 
 void Gateway::append_status_members(Buffer& output, u32 tenant, const char* name, const ManagerReply& described) {
-  const u64* w = described.words;
+  auto fields = described.body<manager::DescribeReply>();
   CatalogEntry entry;
   bool catalogued = shared_.catalog.find(tenant, name, entry);
   char source[manager::NAME_BYTES];
-  if (!manager::unpack_name(&w[15], source)) source[0] = '\0';
+  if (!manager::unpack_name(fields.source, source)) source[0] = '\0';
   output.append(", \"image\": ");
   output.append_json_string(catalogued ? entry.image : source);
   output.append(", \"invocationCount\": ");
-  output.append_unsigned(w[8]);
+  output.append_unsigned(fields.invocations);
   output.append(", \"replicas\": ");
   output.append_unsigned(catalogued ? entry.replicas : 1);
   // Every invocation is a fresh task: one deployed function is always ready to run.
@@ -242,11 +238,11 @@ void Gateway::append_status_members(Buffer& output, u32 tenant, const char* name
   output.append(", \"annotations\": ");
   output.append(catalogued ? entry.annotations : "{}");
   output.append(", \"limits\": {\"memory\": \"");
-  output.append_unsigned(w[1]);
+  output.append_unsigned(fields.config.memory_limit_bytes);
   output.append("\"}, \"createdAt\": \"");
-  append_boot_time(output, w[10]);
+  append_boot_time(output, fields.created_microseconds);
   output.append("\", \"digest\": \"sha256:");
-  append_hex(output, &w[11], manager::DIGEST_BYTES);
+  append_hex(output, fields.digest, manager::DIGEST_BYTES);
   output.append("\"");
 }
 

@@ -93,13 +93,13 @@ void Gateway::store_error(Response& response, const StoreReply& reply) {
 // IMPORT_FAILED: {"error": <the importer's sentence>, "import_error": <its name>}.
 void Gateway::import_error(Response& response, const StoreReply& reply) {
   if (!reply.delivered || reply.status != store::STATUS_IMPORT_FAILED) return store_error(response, reply);
-  char words[store::IMPORT_MESSAGE_BYTES + 1] = {};
-  u64 bytes = reply.word_count > 1 ? (reply.word_count - 1) * 8 : 0;
-  if (bytes > store::IMPORT_MESSAGE_BYTES) bytes = store::IMPORT_MESSAGE_BYTES;
-  memcpy(words, &reply.words[1], bytes);
-  const char* name = words;
+  auto failure = reply.body<store::ImportFailure>();
+  char text[store::IMPORT_MESSAGE_BYTES + 1] = {};
+  memcpy(text, failure.text, store::IMPORT_MESSAGE_BYTES);
+  u64 bytes = sys::bytes_from(reply.word_count, offsetof(store::ImportFailure, text));
+  const char* name = text;
   usize name_length = text_length(name);
-  const char* message = name_length + 1 < bytes ? words + name_length + 1 : "";
+  const char* message = name_length + 1 < bytes ? text + name_length + 1 : "";
   Buffer body(storage_.text, storage_.text_capacity);
   body.append("{\"error\": ");
   body.append_json_string(message);
@@ -136,7 +136,7 @@ void Gateway::push_image(u32 tenant, const RequestHead& head, const Payload& bod
       return refuse([&] { error(response, 503, "no memory for the upload now; retry later"); });
     StoreReply started = images_->import(tenant, reference, buffer);
     if (!started.delivered || started.status != store::STATUS_OK) return refuse([&] { store_error(response, started); });
-    stream->handle = started.words[0];
+    stream->handle = started.body<store::HandleReply>().handle;
   }
   if (stream->handle == 0) return refuse([&] { error(response, 400, "image upload out of order"); });
   if (body.length > 0) {
@@ -159,8 +159,7 @@ void Gateway::push_image(u32 tenant, const RequestHead& head, const Payload& bod
   StoreReply committed = images_->commit(stream->handle);
   stream->handle = 0;  // Committed or refused, the import has ended.
   if (!committed.delivered || committed.status != store::STATUS_OK) return refuse([&] { import_error(response, committed); });
-  store::ImportReply reply;
-  memcpy(&reply, committed.words, sizeof reply);
+  auto reply = committed.body<store::ImportReply>();
   reply.name[sizeof reply.name - 1] = '\0';
   reply.digest[sizeof reply.digest - 1] = '\0';
   Buffer text(storage_.text, storage_.text_capacity);
@@ -183,8 +182,7 @@ void Gateway::list_images(u32 tenant, Response& response) {
   for (u64 index = 0; index < total; ++index) {
     StoreReply listed = images_->list(tenant, index);
     if (!listed.delivered || listed.status != store::STATUS_OK) return store_error(response, listed);
-    store::ImageListReply entry;
-    memcpy(&entry, listed.words, sizeof entry);
+    auto entry = listed.body<store::ImageListReply>();
     total = entry.total;
     if (entry.present == 0) continue;
     entry.name[sizeof entry.name - 1] = '\0';
@@ -226,23 +224,22 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
                            Response& response) {
   char reference[store::NAME_BYTES];
   if (!reference_of(Slice::of(parsed.image), reference)) return error(response, 400, BAD_REFERENCE);
-  u64 words[metteagle::abi::MESSAGE_WORDS] = {};
-  manager::pack_name(parsed.name, words);
-  memcpy(&words[manager::DEPLOY_IMAGE_REFERENCE_WORD], reference, sizeof reference);
-  manager::FunctionConfig image_config = config;
-  image_config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
-  memcpy(&words[manager::DEPLOY_IMAGE_CONFIG_WORD], &image_config, sizeof image_config);
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD] = parsed.has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD + 1] = parsed.argument_bytes;
-  words[manager::DEPLOY_IMAGE_FLAGS_WORD + 2] = parsed.environment_bytes;
-  u64 room = (metteagle::abi::MESSAGE_WORDS - manager::DEPLOY_IMAGE_STRINGS_WORD) * 8;
-  if (parsed.argument_bytes + parsed.environment_bytes > room)
-    return error(response, 400, "args and env of a function deployed from an image take at most 272 bytes together");
-  auto* strings = reinterpret_cast<char*>(&words[manager::DEPLOY_IMAGE_STRINGS_WORD]);
-  memcpy(strings, parsed.arguments, parsed.argument_bytes);
-  memcpy(strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
-  u64 word_count = manager::DEPLOY_IMAGE_STRINGS_WORD + (parsed.argument_bytes + parsed.environment_bytes + 7) / 8;
-  ManagerReply reply = backend_.request(tenant, manager::DEPLOY_IMAGE, words, word_count);
+  manager::DeployImageRequest request{};
+  manager::pack_name(parsed.name, request.name);
+  static_assert(sizeof reference == sizeof request.reference);
+  memcpy(request.reference, reference, sizeof reference);
+  request.config = config;
+  request.config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
+  request.flags = parsed.has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
+  request.argument_bytes = parsed.argument_bytes;
+  request.environment_bytes = parsed.environment_bytes;
+  if (parsed.argument_bytes + parsed.environment_bytes > manager::DEPLOY_IMAGE_STRING_BYTES)
+    return error(response, 400, "args and env of a function deployed from an image take at most 240 bytes together");
+  memcpy(request.strings, parsed.arguments, parsed.argument_bytes);
+  memcpy(request.strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
+  ManagerReply reply = backend_.call(tenant, manager::DEPLOY_IMAGE, request,
+                                     offsetof(manager::DeployImageRequest, strings) + parsed.argument_bytes +
+                                         parsed.environment_bytes);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
     shared_.metrics.open(tenant, parsed.name);
     Buffer text(storage_.text, storage_.text_capacity);
@@ -254,7 +251,7 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
     return finish_json(response, 201, text);
   }
   if (reply.delivered && reply.status == manager::STATUS_NO_SUCH_IMAGE) {
-    if (reply.words[0] != 0) return error(response, 503, "the image store failed to open the image");
+    if (reply.detail() != 0) return error(response, 503, "the image store failed to open the image");
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"error\": \"no such image in the image store\", \"image\": ");
     text.append_json_string(reference);
@@ -264,24 +261,25 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   if (reply.delivered && reply.status == manager::STATUS_BAD_EXECUTABLE) {
     Buffer text(storage_.text, storage_.text_capacity);
     // Which part of the image's configuration its tree does not hold (lib/elf.hpp's numbers).
-    const char* problem = reply.words[0] == static_cast<u64>(klib::ElfStatus::NoWorkingDirectory)
+    const char* problem = reply.detail() == static_cast<u64>(klib::ElfStatus::NoWorkingDirectory)
                               ? "the image's WorkingDir is no directory of the image"
-                          : reply.words[0] == static_cast<u64>(klib::ElfStatus::UnknownUser)
+                          : reply.detail() == static_cast<u64>(klib::ElfStatus::UnknownUser)
                               ? "the image's User names no user or group of the image's /etc/passwd or /etc/group"
                               : "the image's command names no program in the image";
     text.append("{\"error\": \"");
     text.append(problem);
     text.append("\", \"elf_status\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(reply.detail());
     text.append("}\n");
     return finish_json(response, 422, text);
   }
+  auto refusal = reply.body<manager::ImageRefusal>();
   if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST && reply.word_count >= 2 &&
-      reply.words[1] == manager::MAX_ARGUMENT_BYTES) {
+      refusal.argument_limit == manager::MAX_ARGUMENT_BYTES) {
     Buffer text(storage_.text, storage_.text_capacity);
-    text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 415 bytes\", "
+    text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 383 bytes\", "
                 "\"needed\": ");
-    text.append_unsigned(reply.words[0]);
+    text.append_unsigned(refusal.detail);
     text.append("}\n");
     return finish_json(response, 400, text);
   }

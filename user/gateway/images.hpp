@@ -7,6 +7,7 @@
 
 #include "http.hpp"
 #include "store/protocol.hpp"
+#include "sys/body.hpp"
 
 namespace gateway {
 
@@ -27,6 +28,13 @@ struct StoreReply {
   u32 status = store::STATUS_IO_ERROR;
   u64 word_count = 0;
   u64 words[metteagle::abi::MESSAGE_WORDS] = {};
+  // The reply's body (store/protocol.hpp); what it did not carry reads as zero.
+  template <sys::MessageBody Body>
+  Body body() const {
+    Body fields;
+    sys::load_body(words, word_count, fields);
+    return fields;
+  }
 };
 
 class ImageStore {

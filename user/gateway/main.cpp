@@ -84,7 +84,7 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 5.2 MiB): each worker answers one request at a time. Request
+// One worker's buffers (about 6.2 MiB): each worker answers one request at a time. Request
 // bodies and invocation outputs larger than these stay in their connection's windows.
 struct WorkerBuffers {
   u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
@@ -135,14 +135,14 @@ class ManagerBackend final : public gateway::Backend {
     ScopedMemory scoped;
     auto memory = scoped.create(pages_for(size));
     if (!memory.ok() || !memory->write(0, image.bytes, size).ok()) return failed;
-    Message request;
-    manager::pack_name(name, request.words);
-    request.words[4] = size;
-    memcpy(&request.words[5], &config, sizeof config);
+    manager::DeployRequest body;
+    manager::pack_name(name, body.name);
+    body.executable_size = size;
+    body.config = config;
     if (argument_bytes > manager::MAX_ARGUMENT_BYTES) return failed;
-    memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-    request.set_words(manager::with_sub_tenant(manager::DEPLOY, sub_tenant),
-                      manager::DEPLOY_ARGUMENTS_FIRST_WORD + (argument_bytes + 7) / 8);
+    memcpy(body.arguments, arguments, argument_bytes);
+    Message request = message_of(manager::with_sub_tenant(manager::DEPLOY, sub_tenant), body,
+                                 offsetof(manager::DeployRequest, arguments) + argument_bytes);
     request.attach(memory.value(), MEMORY_READ);
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
@@ -150,38 +150,39 @@ class ManagerBackend final : public gateway::Backend {
   ManagerReply invoke(u32 sub_tenant, const char* name, const gateway::Payload& input, u8* output,
                       u64 output_capacity, u64 output_window, u64 send_timeout_ns) override {
     ManagerReply failed;
-    Message request;
+    manager::InvokeRequest body;
     u64 input_size = input.length;
-    manager::pack_name(name, request.words);
-    request.words[4] = input_size;
+    manager::pack_name(name, body.name);
+    body.input_size = input_size;
+    body.environment_bytes = 0;
+    body.reserved = 0;
     bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
     // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
-    // The request's environment takes the inline words, so the input goes in Memory then.
-    u64 environment_bytes = input.environment_bytes <= manager::INLINE_BYTES ? input.environment_bytes : 0;
-    bool input_in_memory = input_size > manager::INLINE_BYTES || output_in_memory || environment_bytes > 0;
+    // The request's environment takes the inline bytes, so the input goes in Memory then.
+    u64 environment_bytes = input.environment_bytes <= manager::INLINE_INPUT_BYTES ? input.environment_bytes : 0;
+    bool input_in_memory = input_size > manager::INLINE_INPUT_BYTES || output_in_memory || environment_bytes > 0;
     ScopedMemory input_scope;
     ScopedMemory output_scope;
-    u64 words = manager::INLINE_FIRST_WORD;
+    u64 inline_bytes = 0;
+    Message request;
     if (input_in_memory && input.memory != 0) {
       // The body's own window goes to the function as its input: no copy of it is made.
-      request.words[5] = output_capacity;
+      body.output_capacity = output_capacity;
       request.attach(Memory(input.memory), MEMORY_READ);
     } else if (input_in_memory) {
       auto memory = input_scope.create(pages_for(input_size));
       if (!memory.ok() || (input_size > 0 && !memory->write(0, input.bytes, input_size).ok())) return failed;
-      request.words[5] = output_capacity;
+      body.output_capacity = output_capacity;
       request.attach(memory.value(), MEMORY_READ);
     } else {
-      request.words[5] = manager::INLINE_BYTES;
-      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.bytes, input_size);
-      words += (input_size + 7) / 8;
+      body.output_capacity = manager::INLINE_BYTES;
+      memcpy(body.inline_bytes, input.bytes, input_size);
+      inline_bytes = input_size;
     }
     if (environment_bytes > 0) {
-      request.words[6] = environment_bytes;
-      u64 environment_words = (environment_bytes + 7) / 8;
-      request.words[manager::INLINE_FIRST_WORD + environment_words - 1] = 0;  // Zero padding.
-      memcpy(&request.words[manager::INLINE_FIRST_WORD], input.environment, environment_bytes);
-      words = manager::INLINE_FIRST_WORD + environment_words;
+      body.environment_bytes = environment_bytes;
+      memcpy(body.inline_bytes, input.environment, environment_bytes);
+      inline_bytes = environment_bytes;
     }
     Memory output_memory;
     if (output_window != 0) {
@@ -193,34 +194,36 @@ class ManagerBackend final : public gateway::Backend {
       output_memory = memory.value();
       request.attach(output_memory, READ_WRITE);
     }
-    request.set_words(manager::with_sub_tenant(manager::INVOKE, sub_tenant), words);
+    // Capabilities attached above stay attached.
+    put(request, manager::with_sub_tenant(manager::INVOKE, sub_tenant), body,
+        offsetof(manager::InvokeRequest, inline_bytes) + inline_bytes);
     ManagerReply reply = call(request, send_timeout_ns);
     if (!reply.delivered) return reply;
     bool has_output = reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED;
-    u64 size = reply.result().output_size;
+    auto answer = reply.body<manager::InvokeReply>();
+    u64 size = answer.result.output_size;
     // The log tail follows the inline output's words (protocol.hpp, INVOKE).
     bool inline_output = !output_in_memory && has_output && size <= manager::INLINE_BYTES;
-    reply.log_first_word = manager::INLINE_FIRST_WORD + (inline_output ? (size + 7) / 8 : 0);
+    reply.log_offset = offsetof(manager::InvokeReply, tail) + (inline_output ? sys::words_for(size) * 8 : 0);
     if (!has_output || size > output_capacity) return reply;
     if (output_window != 0) {
       // The output stays in the window; the caller reads it there.
     } else if (output_in_memory) {
       if (size > 0 && !output_memory.read(0, output, size).ok()) reply.status = manager::STATUS_INTERNAL_ERROR;
     } else {
-      u64 carried = reply.word_count > manager::INLINE_FIRST_WORD ? (reply.word_count - manager::INLINE_FIRST_WORD) * 8 : 0;
+      u64 carried = sys::bytes_from(reply.word_count, offsetof(manager::InvokeReply, tail));
       if (size > carried) {
         reply.status = manager::STATUS_INTERNAL_ERROR;
       } else {
-        memcpy(output, &reply.words[manager::INLINE_FIRST_WORD], size);
+        memcpy(output, answer.tail, size);
       }
     }
     return reply;
   }
 
-  ManagerReply request(u32 sub_tenant, u32 kind, const u64* words, u64 word_count) override {
+  ManagerReply request(u32 sub_tenant, u32 kind, const void* body, u64 bytes) override {
     Message request;
-    for (u64 index = 0; index < word_count && index < abi::MESSAGE_WORDS; ++index) request.words[index] = words[index];
-    request.set_words(manager::with_sub_tenant(kind, sub_tenant), word_count);
+    request.set_words(manager::with_sub_tenant(kind, sub_tenant), store_bytes(request.words, body, bytes));
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
@@ -245,7 +248,7 @@ class ManagerBackend final : public gateway::Backend {
     reply.delivered = true;
     reply.status = answer.label();
     reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
-    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    memcpy(reply.words, answer.words, reply.word_count * 8);
     return reply;
   }
 
@@ -260,35 +263,34 @@ class StoreBackend final : public gateway::ImageStore {
   explicit StoreBackend(Endpoint endpoint) : endpoint_(endpoint) {}
 
   gateway::StoreReply import(u32 tenant, const char* reference, u64 buffer) override {
-    Message request = Message::make(store::IMPORT);
-    request.words[0] = tenant;
-    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
-    request.words[store::IMPORT_WORDS - 1] = 0;
-    request.set_words(store::IMPORT, store::IMPORT_WORDS);
+    store::ImportRequest body{};
+    body.tenant = tenant;
+    store::pack_text(reference, body.reference, store::NAME_BYTES);
+    Message request = message_of(store::IMPORT, body);
     request.attach(Memory(buffer), MEMORY_READ);
     return call(request);
   }
   gateway::StoreReply write(u64 handle, u64 length) override {
-    Message request = Message::make(store::WRITE, {handle, 0, length});
+    Message request = message_of(store::WRITE, store::WriteRequest{handle, 0, length});
     return call(request);
   }
   gateway::StoreReply commit(u64 handle) override {
-    Message request = Message::make(store::COMMIT, {handle});
+    Message request = message_of(store::COMMIT, store::HandleRequest{handle});
     return call(request);
   }
   void abort(u64 handle) override {
-    Message request = Message::make(store::ABORT, {handle});
+    Message request = message_of(store::ABORT, store::HandleRequest{handle});
     (void)call(request);
   }
   gateway::StoreReply list(u32 tenant, u64 index) override {
-    Message request = Message::make(store::IMAGE_LIST, {tenant, index});
+    Message request = message_of(store::IMAGE_LIST, store::ImageListRequest{tenant, index});
     return call(request);
   }
   gateway::StoreReply remove(u32 tenant, const char* reference) override {
-    Message request = Message::make(store::IMAGE_DELETE);
-    request.words[0] = tenant;
-    store::pack_text(reference, &request.words[1], store::NAME_BYTES);
-    request.set_words(store::IMAGE_DELETE, 1 + store::NAME_WORDS);
+    store::ImageRequest body{};
+    body.tenant = tenant;
+    store::pack_text(reference, body.reference, store::NAME_BYTES);
+    Message request = message_of(store::IMAGE_DELETE, body);
     return call(request);
   }
 
@@ -300,7 +302,7 @@ class StoreBackend final : public gateway::ImageStore {
     reply.delivered = true;
     reply.status = answer.label();
     reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
-    for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+    memcpy(reply.words, answer.words, reply.word_count * 8);
     return reply;
   }
 
@@ -310,6 +312,12 @@ class StoreBackend final : public gateway::ImageStore {
 // The image store's generic blobs for the function records (gateway/records.hpp): one Memory per
 // record written, filled with MemoryWrite and lent to CREATE; open records' Memory kept in a slot.
 constexpr u64 RECORD_MAP_AREA = 0x0000720000000000;  // The boot's restore maps one record here.
+store::NameRequest name_request(const char* name) {
+  store::NameRequest request{};
+  store::pack_text(name, request.name, store::NAME_BYTES);
+  return request;
+}
+
 class StoreRecords final : public gateway::RecordStore {
  public:
   explicit StoreRecords(Endpoint endpoint) : endpoint_(endpoint) {}
@@ -338,41 +346,39 @@ class StoreRecords final : public gateway::RecordStore {
       }
       at += piece.length;
     }
-    Message request = Message::make(store::CREATE);
-    store::pack_text(name, &request.words[0], store::NAME_BYTES);
-    store::pack_text("", &request.words[store::NAME_WORDS], store::DIGEST_BYTES);
-    request.words[store::NAME_WORDS + store::DIGEST_WORDS] = total;
-    request.words[store::NAME_WORDS + store::DIGEST_WORDS + 1] = 0;
-    request.set_words(store::CREATE, store::CREATE_WORDS);
+    store::CreateRequest create{};
+    store::pack_text(name, create.name, store::NAME_BYTES);
+    create.size_hint = total;
+    Message request = sys::message_of(store::CREATE, create);
     request.attach(memory.value(), MEMORY_READ);
     Message answer;
     if (!call(request, answer)) return false;
-    u64 handle = answer.words[0];
+    store::HandleReply created;
+    sys::get(answer, created);
     for (u64 done = 0; done < total;) {
       u64 length = total - done < store::MAX_WRITE_BYTES ? total - done : store::MAX_WRITE_BYTES;
       // A failed WRITE ends the handle in the store (and gives its blocks back).
-      if (!call(Message::make(store::WRITE, {handle, done, length}), answer)) return false;
+      if (!call(sys::message_of(store::WRITE, store::WriteRequest{created.handle, done, length}), answer)) return false;
       done += length;
     }
-    return call(Message::make(store::COMMIT, {handle}), answer);
+    return call(sys::message_of(store::COMMIT, store::HandleRequest{created.handle}), answer);
   }
 
   bool remove(const char* name) override {
     Message answer;
-    Message request = Message::make(store::DELETE);
-    store::pack_text(name, &request.words[0], store::NAME_BYTES);
-    request.set_words(store::DELETE, store::NAME_WORDS);
-    return call(request, answer);
+    return call(sys::message_of(store::DELETE, name_request(name)), answer);
   }
 
   bool list(u64 first, char (*names)[store::NAME_BYTES], usize capacity, usize& count, u64& total) override {
     Message answer;
     count = 0;
-    if (!call(Message::make(store::LIST, {first}), answer)) return false;
-    total = answer.words[0];
-    u64 listed = answer.words[1];
-    const auto* bytes = reinterpret_cast<const char*>(&answer.words[2]);
-    u64 room = (abi::MESSAGE_WORDS - 2) * 8;
+    if (!call(sys::message_of(store::LIST, store::ListRequest{first}), answer)) return false;
+    store::ListReply reply;
+    sys::get(answer, reply);
+    total = reply.total;
+    u64 listed = reply.count;
+    const char* bytes = reply.names;
+    u64 room = sizeof reply.names;
     u64 at = 0;
     for (u64 i = 0; i < listed && count < capacity && at < room; ++i) {
       u64 length = 0;
@@ -395,20 +401,20 @@ class StoreRecords final : public gateway::RecordStore {
     auto slot = slots.allocate();
     if (!slot.ok()) return false;
     set_receive_slots(slot.value());
-    Message request = Message::make(store::OPEN);
-    store::pack_text(name, &request.words[0], store::NAME_BYTES);
-    request.set_words(store::OPEN, store::NAME_WORDS);
     Message answer;
-    bool opened = endpoint_.call(request, answer).ok() && answer.label() == store::STATUS_OK;
+    bool opened = endpoint_.call(sys::message_of(store::OPEN, name_request(name)), answer).ok() &&
+                  answer.label() == store::STATUS_OK;
     set_receive_slots(abi::NULL_SELECTOR);
+    store::OpenReply reply;
+    sys::get(answer, reply);
     if (!opened || answer.received_capabilities != 1) {
-      if (opened) (void)call(Message::make(store::CLOSE, {answer.words[0]}), answer);
+      if (opened) (void)call(sys::message_of(store::CLOSE, store::HandleRequest{reply.handle}), answer);
       slots.free(slot.value());
       return false;
     }
-    open_[free] = OpenRecord{slot.value(), answer.words[0], answer.words[1], false};
+    open_[free] = OpenRecord{slot.value(), reply.handle, reply.size, false};
     handle = free + 1;
-    size = answer.words[1];
+    size = reply.size;
     return true;
   }
 
@@ -434,7 +440,7 @@ class StoreRecords final : public gateway::RecordStore {
     OpenRecord& record = open_[handle - 1];
     if (record.mapped) (void)Task(SELF_TASK).unmap(RECORD_MAP_AREA, pages_for(record.size));
     Message answer;
-    (void)call(Message::make(store::CLOSE, {record.store_handle}), answer);
+    (void)call(sys::message_of(store::CLOSE, store::HandleRequest{record.store_handle}), answer);
     (void)Capability(record.slot).remove();
     slots.free(record.slot);
     record = OpenRecord{};

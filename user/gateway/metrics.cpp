@@ -13,7 +13,7 @@ bool same_name(const char* left, const char* right) {
   return left[index] == right[index];
 }
 
-void copy_name(char (&target)[32], const char* source) {
+void copy_name(char (&target)[manager::NAME_BYTES], const char* source) {
   usize index = 0;
   for (; index + 1 < sizeof target && source[index] != '\0'; ++index) target[index] = source[index];
   target[index] = '\0';
@@ -228,7 +228,7 @@ void Metrics::count_response(u32 http_status) {
 
 namespace {
 
-// `function="<name>",tenant="<n>"` for a series' lines (at most 32 bytes of name, escaped).
+// `function="<name>",tenant="<n>"` for a series' lines (at most 63 bytes of name, escaped).
 void function_labels(char (&labels)[128], const char* name, u32 tenant) {
   char buffer_bytes[128];
   Buffer buffer(buffer_bytes, sizeof buffer_bytes);

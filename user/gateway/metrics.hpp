@@ -9,6 +9,7 @@
 // Every public method holds the lock, so the gateway's worker threads may share one Metrics.
 #pragma once
 
+#include "manager/protocol.hpp"
 #include "sys/spin_lock.hpp"
 #include "text.hpp"
 
@@ -83,7 +84,7 @@ class Metrics {
     bool used = false;  // Holds a deployed function's figures (a delete frees it at once).
     u64 generation = 0;  // Changes whenever the slot is freed or begins a new function.
     u32 tenant = 0;
-    char name[32] = {};
+    char name[manager::NAME_BYTES] = {};
     u64 invocations = 0;
     u64 errors = 0;                // Not STATUS_OK.
     u64 timeouts = 0;

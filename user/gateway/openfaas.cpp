@@ -101,7 +101,6 @@ const char* dns_label_problem(Slice name) {
       return "a function name may hold only a-z, 0-9 and '-' (a DNS label)";
   if (name.data[0] == '-' || name.data[name.size - 1] == '-')
     return "a function name must start and end with a letter or a digit (a DNS label)";
-  if (name.size > MAX_NAME_LENGTH) return "function names longer than 31 characters are not supported yet";
   return nullptr;
 }
 
@@ -246,14 +245,14 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
         }
       if (!imagefs::json_string(value, text, sizeof text, value_length) || imagefs::json_string_has_nul(value) ||
           !add_variable(deployment, key, key_length, text, value_length)) {
-        error = "envVars and envProcess take more than 368 bytes (KEY=value strings)";
+        error = "envVars and envProcess take more than 304 bytes (KEY=value strings)";
         return false;
       }
     }
   }
   if (deployment.has_env_process && deployment.env_process[0] != '\0' &&
       !add_variable(deployment, "fprocess", 8, deployment.env_process, text_length(deployment.env_process))) {
-    error = "envVars and envProcess take more than 368 bytes (KEY=value strings)";
+    error = "envVars and envProcess take more than 304 bytes (KEY=value strings)";
     return false;
   }
 

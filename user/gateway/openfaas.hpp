@@ -19,11 +19,11 @@ constexpr usize MAP_BYTES = 256;         // `labels` and `annotations`, each as 
 constexpr usize MAX_FUNCTION_SECRETS = 8;  // `secrets` a deployment may name.
 constexpr usize SECRET_NAME_BYTES = 64;    // A DNS label and its NUL.
 
-// The longest name the manager holds today (manager::NAME_BYTES - 1); DNS labels allow 63.
-constexpr usize MAX_NAME_LENGTH = manager::NAME_BYTES - 1;
+// A DNS label's length, the longest name the manager holds (manager::NAME_BYTES - 1).
 constexpr usize DNS_LABEL_LENGTH = 63;
+static_assert(DNS_LABEL_LENGTH == manager::NAME_BYTES - 1);
 
-// Why `name` is not a function name OpenFaaS's routes take (a DNS label of 1-31 characters: a-z,
+// Why `name` is not a function name OpenFaaS's routes take (a DNS label of 1-63 characters: a-z,
 // 0-9 and '-', a letter or digit at both ends), or nullptr when it is one.
 const char* dns_label_problem(Slice name);
 

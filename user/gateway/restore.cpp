@@ -132,9 +132,7 @@ void Gateway::keep_deploy(u32 tenant, bool console, const char* name, Slice conf
     return error(response, 503, message + 9);  // Without "gateway: ".
   }
   // A function that would vanish at the next restart is not deployed at all.
-  u64 words[manager::NAME_WORDS];
-  manager::pack_name(name, words);
-  (void)backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
+  (void)backend_.call(tenant, manager::REMOVE, name_request(name));
   shared_.metrics.forget(tenant, name);
   shared_.catalog.forget(tenant, name);
   shared_.logs.forget(tenant, name);
@@ -217,9 +215,7 @@ bool Gateway::restore_one(const char* record, u32 tenant, const char* name, u64 
     report(line);
     // Undo a partial restore (a native part deployed, a later layer refused): a function is back
     // as it was, or not at all. Its record stays for the operator to see.
-    u64 words[manager::NAME_WORDS];
-    manager::pack_name(name, words);
-    (void)backend_.request(tenant, manager::REMOVE, words, manager::NAME_WORDS);
+    (void)backend_.call(tenant, manager::REMOVE, name_request(name));
     shared_.catalog.forget(tenant, name);
     return false;
   }

@@ -7,6 +7,8 @@
 #include "image_files.hpp"
 #include "personality.hpp"
 #include "process.hpp"
+#include "sys/endpoint.hpp"
+#include "sys/protocol.hpp"
 
 namespace personality {
 namespace {
@@ -16,15 +18,14 @@ SpinLock the_lock;
 
 bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
 
-// Sends one message to the manager (FUNCTION_MANAGER) and waits for the answer.
-sys::Error call_manager(u32 label, const u64* words, u64 count) {
-  abi::Utcb* utcb = sys::utcb();
-  for (u64 i = abi::REGISTER_WORDS; i < count; ++i) utcb->words[i] = words[i];
-  u64 w[4] = {};
-  for (u64 i = 0; i < count && i < 4; ++i) w[i] = words[i];
-  sys::SyscallRegisters registers{abi::MessageTag::make(label, count).raw, w[0], w[1], w[2], w[3],
-                                  abi::TIMEOUT_INFINITE};
-  return sys::invoke(abi::Syscall::IpcCall, manager::FUNCTION_MANAGER, registers);
+// Sends one event (the first `bytes` bytes of `body`) to the manager (FUNCTION_MANAGER) and waits
+// for the answer; the error is the IPC's.
+template <sys::MessageBody Body>
+sys::Error call_manager(u32 label, const Body& body, u64 bytes = sizeof(Body)) {
+  sys::Message message;
+  sys::put(message, label, body, bytes);
+  auto called = sys::Endpoint(manager::FUNCTION_MANAGER).call(message, message);
+  return called.ok() ? sys::Error::None : called.error();
 }
 
 }  // namespace
@@ -117,10 +118,10 @@ void write_output(const u8* bytes, u64 length) {
 void write_log(const char* text, usize length) {
   while (length > 0) {
     usize chunk = length < manager::LOG_BYTES ? length : manager::LOG_BYTES;
-    u64 words[abi::MESSAGE_WORDS] = {};
-    words[0] = chunk;
-    memcpy(&words[1], text, chunk);
-    if (call_manager(manager::EVENT_LOG, words, 1 + (chunk + 7) / 8) != sys::Error::None) return;
+    manager::LogEvent event;
+    event.length = chunk;
+    memcpy(event.bytes, text, chunk);
+    if (call_manager(manager::EVENT_LOG, event, offsetof(manager::LogEvent, bytes) + chunk) != sys::Error::None) return;
     text += chunk;
     length -= chunk;
   }
@@ -163,8 +164,7 @@ void exit_program(u64 status) {
     memcpy(reinterpret_cast<u8*>(s.context->output_address), shared_output(),
            output_size < capacity ? output_size : capacity);
   }
-  u64 words[3] = {status & 0xff, output_size, unsupported_calls};
-  (void)call_manager(manager::EVENT_EXIT, words, 3);
+  (void)call_manager(manager::EVENT_EXIT, manager::ExitEvent{status & 0xff, output_size, unsupported_calls});
   // The manager destroys the task on EVENT_EXIT; reaching this means it is gone.
   for (;;) (void)native(abi::Syscall::ThreadExit, 0);
 }

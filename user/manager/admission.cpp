@@ -7,12 +7,12 @@
 namespace manager {
 
 void handle_set_tenant_quota(Worker&, sys::Message& request, sys::Message& answer) {
-  if (request.word_count() < 2) {
+  if (!sys::carries<TenantQuotaRequest>(request)) {
     answer = sys::Message::make(STATUS_BAD_REQUEST);
     return;
   }
-  u64 functions = request.words[0];
-  u64 storage = request.words[1];
+  TenantQuotaRequest quota;
+  sys::get(request, quota);
   LockGuard guard(manager_state().registry.lock());
   // Only a tenant the manager holds an account for: a quota never makes one (so no client can fill
   // the accounts with quotas alone), and it goes with the account when nothing of the tenant is
@@ -21,8 +21,8 @@ void handle_set_tenant_quota(Worker&, sys::Message& request, sys::Message& answe
   TenantAccount* account = manager_state().registry.account(request.badge);
   if (account != nullptr) {
     // Stored as asked; function_quota() and storage_quota() take the lower of it and the manager's.
-    account->quota_functions = functions;
-    account->quota_storage = storage;
+    account->quota_functions = quota.functions;
+    account->quota_storage = quota.storage_bytes;
   }
   answer = sys::Message::make(STATUS_OK);
 }

@@ -14,7 +14,7 @@ using namespace sys;
 
 constexpr u64 PAGE = 4096;
 
-void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
+void status(Message& answer, Status code, u64 detail = 0) { answer = message_of(code, DetailReply{detail}); }
 
 u64 microseconds_since_boot() {
   u32 low, high;
@@ -73,19 +73,20 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
   char source_name[NAME_BYTES];
-  if (request.word_count() < CONFIGURE_TEXT_FIRST_WORD || !unpack_name(request.words, name) ||
-      !unpack_name(&request.words[4], source_name))
+  ConfigureRequest body;
+  get(request, body);
+  if (!carries<ConfigureRequest>(request, CONFIGURE_HEAD_BYTES) || !unpack_name(body.name, name) ||
+      !unpack_name(body.source, source_name))
     return status(answer, STATUS_BAD_REQUEST);
-  FunctionConfig config;
-  __builtin_memcpy(&config, &request.words[8], sizeof config);
-  u64 mode = request.words[15];
-  u64 argument_bytes = request.words[16];
-  u64 environment_bytes = request.words[17];
-  u64 sent = (request.word_count() - CONFIGURE_TEXT_FIRST_WORD) * 8;
+  FunctionConfig config = body.config;
+  u64 mode = body.mode;
+  u64 argument_bytes = body.argument_bytes;
+  u64 environment_bytes = body.environment_bytes;
+  u64 sent = bytes_from(request, offsetof(ConfigureRequest, text));
   if (mode > CONFIGURE_REPLACE || argument_bytes > CONFIGURE_TEXT_BYTES ||
       environment_bytes > CONFIGURE_TEXT_BYTES - argument_bytes || argument_bytes + environment_bytes > sent)
     return status(answer, STATUS_BAD_REQUEST);
-  const char* text = reinterpret_cast<const char*>(&request.words[CONFIGURE_TEXT_FIRST_WORD]);
+  const char* text = body.text;
   if (!strings_valid(text, argument_bytes) || !environment_valid(text + argument_bytes, environment_bytes))
     return status(answer, STATUS_BAD_REQUEST);
   static_assert(CONFIGURE_TEXT_BYTES <= MAX_ARGUMENT_BYTES, "the arguments fit LinuxStart");

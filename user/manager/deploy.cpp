@@ -17,17 +17,15 @@ constexpr u64 PIE_BASE = 0x400000;
 
 u64 pages_for(u64 bytes) { return (bytes + PAGE - 1) / PAGE; }
 
-void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
-
-FunctionConfig config_from(const u64* words) {
-  FunctionConfig config;
-  u64* fields = reinterpret_cast<u64*>(&config);
-  for (usize i = 0; i < 7; ++i) fields[i] = words[i];
-  // An all-zero configuration means the defaults.
-  bool empty = true;
-  for (usize i = 0; i < 7; ++i) empty = empty && fields[i] == 0;
-  return empty ? DEFAULT_CONFIG : config;
+// The name a REMOVE or DESCRIBE request names; false when it is missing or invalid.
+bool requested_name(const Message& request, char (&name)[NAME_BYTES]) {
+  NameRequest body;
+  get(request, body);
+  return unpack_name(body.name, name);
 }
+
+void status(Message& answer, Status code, u64 detail = 0) { answer = message_of(code, DetailReply{detail}); }
+
 
 // What an image of `pages` pages costs the tenant's storage quota: the pages, and one page more
 // for the Memory object and its frame table (a heap block below a page up to 512 pages; whole
@@ -134,6 +132,13 @@ klib::ElfStatus check_image_tree(const u8* tree, u64 size, const u8* arguments, 
 
 }  // namespace
 
+FunctionConfig config_from(const FunctionConfig& sent) {
+  const u8* bytes = reinterpret_cast<const u8*>(&sent);
+  bool empty = true;
+  for (usize i = 0; i < sizeof sent; ++i) empty = empty && bytes[i] == 0;
+  return empty ? DEFAULT_CONFIG : sent;
+}
+
 // cpu_count: CPUs online; a CPU set must name at least one of them.
 bool config_valid(const FunctionConfig& config, u64 cpu_count) {
   u64 online = cpu_count >= 64 ? ~u64{0} : (u64{1} << cpu_count) - 1;
@@ -151,13 +156,16 @@ void handle_deploy(Worker& worker, Message& request, Message& answer) { deploy_f
 void deploy_function(Worker& worker, Message& request, Message& answer, const SharedTree* shared_tree) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
-  u64 size = request.words[4];
-  FunctionConfig config = config_from(&request.words[5]);
-  if (request.word_count() < DEPLOY_ARGUMENTS_FIRST_WORD || !unpack_name(request.words, name) || !config_valid(config, state.cpu_count))
+  DeployRequest body;
+  get(request, body);
+  u64 size = body.executable_size;
+  FunctionConfig config = config_from(body.config);
+  if (!carries<DeployRequest>(request, DEPLOY_HEAD_BYTES) || !unpack_name(body.name, name) ||
+      !config_valid(config, state.cpu_count))
     return status(answer, STATUS_BAD_REQUEST);
   // Arguments: only for Linux functions; the words after the configuration, up to the last NUL.
-  const auto* argument_bytes = reinterpret_cast<const u8*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD]);
-  u64 raw_length = (request.word_count() - DEPLOY_ARGUMENTS_FIRST_WORD) * 8;
+  const auto* argument_bytes = reinterpret_cast<const u8*>(body.arguments);
+  u64 raw_length = bytes_from(request, offsetof(DeployRequest, arguments));
   u64 arguments_length = raw_length;
   while (arguments_length > 0 && argument_bytes[arguments_length - 1] == 0) --arguments_length;
   if (arguments_length == raw_length && raw_length > 0) return status(answer, STATUS_BAD_REQUEST);  // Unterminated.
@@ -326,7 +334,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
       function->linux_start.working_directory[i] = shared_tree->working_directory[i];
   }
   for (u64 i = 0; i < arguments_length; ++i)
-    function->linux_start.arguments[i] = reinterpret_cast<const char*>(&request.words[DEPLOY_ARGUMENTS_FIRST_WORD])[i];
+    function->linux_start.arguments[i] = body.arguments[i];
   function->environment_bytes = 0;
   for (usize i = 0; i < NAME_BYTES; ++i) function->source[i] = name[i];
   for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = executable_digest[i];
@@ -341,7 +349,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
 void handle_remove(Worker&, Message& request, Message& answer) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
-  if (!unpack_name(request.words, name)) return status(answer, STATUS_BAD_REQUEST);
+  if (!requested_name(request, name)) return status(answer, STATUS_BAD_REQUEST);
   LockGuard guard(state.registry.lock());
   Function* function = state.registry.find(request.badge, name);
   if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
@@ -354,48 +362,43 @@ void handle_remove(Worker&, Message& request, Message& answer) {
 
 void handle_list(Worker&, Message& request, Message& answer) {
   Manager& state = manager_state();
-  u64 first = request.words[0];
-  answer = Message::make(STATUS_OK);
-  u64 total = 0;
-  u64 listed = 0;
+  ListRequest body;
+  get(request, body);
+  ListReply list;
+  list.total = 0;
+  list.count = 0;
   LockGuard guard(state.registry.lock());
   // The tenant's own list: a page costs the walk to its first name, never a scan of other tenants.
   for (Function* function = state.registry.first_function(request.badge); function != nullptr;
        function = function->next_of_tenant) {
-    if (total >= first && listed < LIST_NAMES_PER_REPLY) {
-      pack_name(function->name, &answer.words[2 + listed * NAME_WORDS]);
-      ++listed;
-    }
-    ++total;
-    if (listed == LIST_NAMES_PER_REPLY) break;
+    if (list.total >= body.first && list.count < LIST_NAMES_PER_REPLY) pack_name(function->name, list.names[list.count++]);
+    ++list.total;
+    if (list.count == LIST_NAMES_PER_REPLY) break;
   }
-  if (TenantAccount* account = state.registry.account(request.badge)) total = account->live_functions;
-  answer.words[0] = total;
-  answer.words[1] = listed;
-  answer.set_words(STATUS_OK, 2 + listed * NAME_WORDS);
+  if (TenantAccount* account = state.registry.account(request.badge)) list.total = account->live_functions;
+  put(answer, STATUS_OK, list, offsetof(ListReply, names) + list.count * NAME_BYTES);
 }
 
 void handle_describe(Worker&, Message& request, Message& answer) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
-  if (!unpack_name(request.words, name)) return status(answer, STATUS_BAD_REQUEST);
+  if (!requested_name(request, name)) return status(answer, STATUS_BAD_REQUEST);
   LockGuard guard(state.registry.lock());
   Function* function = state.registry.find(request.badge, name);
   if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
-  answer = Message::make(STATUS_OK);
-  answer.words[0] = function->executable_size;
-  const u64* config = reinterpret_cast<const u64*>(&function->config);
-  for (usize i = 0; i < 7; ++i) answer.words[1 + i] = config[i];
-  answer.words[8] = function->invocations;
-  answer.words[9] = function->failures;
-  answer.words[10] = function->created_microseconds;
-  __builtin_memcpy(&answer.words[11], function->digest, DIGEST_BYTES);
-  pack_name(function->source, &answer.words[15]);
-  answer.words[19] = function->environment_bytes;
-  answer.words[20] = function->image_tree ? function->linux_start.image_tree_bytes : 0;
-  answer.words[21] = function->private_bytes_last;
-  answer.words[22] = function->private_bytes_max;
-  answer.set_words(STATUS_OK, DESCRIBE_WORDS);
+  DescribeReply described{};
+  described.executable_size = function->executable_size;
+  described.config = function->config;
+  described.invocations = function->invocations;
+  described.failures = function->failures;
+  described.created_microseconds = function->created_microseconds;
+  __builtin_memcpy(described.digest, function->digest, DIGEST_BYTES);
+  pack_name(function->source, described.source);
+  described.environment_bytes = function->environment_bytes;
+  described.tree_bytes = function->image_tree ? function->linux_start.image_tree_bytes : 0;
+  described.private_bytes_last = function->private_bytes_last;
+  described.private_bytes_max = function->private_bytes_max;
+  put(answer, STATUS_OK, described);
 }
 
 }  // namespace manager
@@ -436,9 +439,7 @@ void handle_stats(Worker&, Message& request, Message& answer) {
     }
     stats.shares_free = registry.pool_bytes();
   }
-  answer = Message::make(STATUS_OK);
-  __builtin_memcpy(answer.words, &stats, sizeof stats);
-  answer.set_words(STATUS_OK, STATS_WORDS);
+  put(answer, STATUS_OK, stats);
 }
 
 }  // namespace manager

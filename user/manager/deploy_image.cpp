@@ -153,7 +153,7 @@ bool resolve_user(const imagefs::Reader& reader, u64 tree_base, const char* user
          find_account(reader, tree_base, "/etc/group", group_text, group_length, false, gid, ignored);
 }
 
-void status(Message& answer, Status code, u64 detail = 0) { answer = Message::make(code, {detail}); }
+void status(Message& answer, Status code, u64 detail = 0) { answer = message_of(code, DetailReply{detail}); }
 
 // A store read handle and the capability that came with it, closed when the scope ends (unless
 // kept).
@@ -202,20 +202,23 @@ void free_shared_slot(Worker&, u64 slot) { free_global_slot(slot); }
 void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
-  if (request.word_count() < DEPLOY_IMAGE_STRINGS_WORD || !unpack_name(request.words, name))
+  DeployImageRequest body;
+  get(request, body);
+  if (!carries<DeployImageRequest>(request, DEPLOY_IMAGE_HEAD_BYTES) || !unpack_name(body.name, name))
     return status(answer, STATUS_BAD_REQUEST);
-  const auto* raw_reference = reinterpret_cast<const char*>(&request.words[DEPLOY_IMAGE_REFERENCE_WORD]);
+  static_assert(IMAGE_REFERENCE_BYTES == store::NAME_BYTES);
+  const char* raw_reference = body.reference;
   u64 reference_length = 0;
   while (reference_length < store::NAME_BYTES && raw_reference[reference_length] != '\0') ++reference_length;
   char reference[store::NAME_BYTES];
   if (!store::normalise_image_name(raw_reference, reference_length, reference)) return status(answer, STATUS_BAD_REQUEST);
-  u64 flags = request.words[DEPLOY_IMAGE_FLAGS_WORD];
-  u64 argument_bytes = request.words[DEPLOY_IMAGE_FLAGS_WORD + 1];
-  u64 environment_bytes = request.words[DEPLOY_IMAGE_FLAGS_WORD + 2];
-  u64 available = (request.word_count() - DEPLOY_IMAGE_STRINGS_WORD) * 8;
+  u64 flags = body.flags;
+  u64 argument_bytes = body.argument_bytes;
+  u64 environment_bytes = body.environment_bytes;
+  u64 available = bytes_from(request, offsetof(DeployImageRequest, strings));
   if ((flags & ~DEPLOY_IMAGE_ARGUMENTS) != 0 || argument_bytes > available || environment_bytes > available - argument_bytes)
     return status(answer, STATUS_BAD_REQUEST);
-  const auto* deploy_arguments = reinterpret_cast<const char*>(&request.words[DEPLOY_IMAGE_STRINGS_WORD]);
+  const char* deploy_arguments = body.strings;
   const char* deploy_environment = deploy_arguments + argument_bytes;
   if (!well_formed(deploy_arguments, argument_bytes) || !well_formed(deploy_environment, environment_bytes))
     return status(answer, STATUS_BAD_REQUEST);
@@ -225,11 +228,7 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
     while (entry[key] != '\0' && entry[key] != '=') ++key;
     if (key == 0 || entry[key] != '=') return status(answer, STATUS_BAD_REQUEST);
   }
-  FunctionConfig config;
-  __builtin_memcpy(&config, &request.words[DEPLOY_IMAGE_CONFIG_WORD], sizeof config);
-  bool defaults = true;
-  for (u64 i = 0; i < 7; ++i) defaults = defaults && request.words[DEPLOY_IMAGE_CONFIG_WORD + i] == 0;
-  if (defaults) config = DEFAULT_CONFIG;
+  FunctionConfig config = config_from(body.config);
   config.flags |= FUNCTION_FLAG_LINUX | FUNCTION_FLAG_IMAGE;
 
   // The tenant's image: its record names the tree. Images belong to the API-key tenant (the
@@ -362,7 +361,7 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
         if (!replaced) block.add(deploy_environment + at, length_of(deploy_environment + at));
       }
       if (block.overflow()) {
-        refused = STATUS_BAD_REQUEST;  // Word 0: the bytes needed, word 1: the bytes that fit.
+        refused = STATUS_BAD_REQUEST;  // ImageRefusal: the bytes needed and the bytes that fit.
         detail = block.needed;
       }
     }
@@ -392,18 +391,18 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   unmap_scratch(worker, pages_for(tree.size()));
   (void)state.self.unmap(record_address, pages_for(record.size()));
   if (refused != STATUS_OK) {
-    answer = Message::make(refused, {detail, refused == STATUS_BAD_REQUEST ? MAX_ARGUMENT_BYTES : 0});
+    answer = message_of(refused, ImageRefusal{detail, refused == STATUS_BAD_REQUEST ? MAX_ARGUMENT_BYTES : 0});
     return;
   }
 
   // The rest is DEPLOY's work on the shared tree: admission, the tenant's storage (the tree's
   // pages, as for a copied tree: the function keeps it resident), the registry.
-  Message deploy = Message::make(DEPLOY);
-  pack_name(name, deploy.words);
-  deploy.words[4] = tree.size();
-  __builtin_memcpy(&deploy.words[5], &config, sizeof config);
-  __builtin_memcpy(&deploy.words[DEPLOY_ARGUMENTS_FIRST_WORD], block.bytes, block.used);
-  deploy.set_words(DEPLOY, DEPLOY_ARGUMENTS_FIRST_WORD + (block.used + 7) / 8);
+  DeployRequest deploy_body;
+  pack_name(name, deploy_body.name);
+  deploy_body.executable_size = tree.size();
+  deploy_body.config = config;
+  __builtin_memcpy(deploy_body.arguments, block.bytes, block.used);
+  Message deploy = message_of(DEPLOY, deploy_body, offsetof(DeployRequest, arguments) + block.used);
   deploy.badge = request.badge;
   deploy_function(worker, deploy, answer, &shared);
   if (answer.label() == STATUS_OK) tree.keep();

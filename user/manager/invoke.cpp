@@ -62,34 +62,27 @@ void keep_log_tail(Outcome& outcome, const u8* bytes, u64 length) {
   outcome.log_bytes = keep + length;
 }
 
-// A top-level answer's log tail: after the words pack_answer filled, as many of the last log bytes
-// as the message has room for, NUL-padded.
-void pack_log(const Outcome& outcome, Message& answer) {
-  u64 first = answer.word_count();
-  u64 room = (metteagle::abi::MESSAGE_WORDS - first) * 8;
-  u64 bytes = outcome.log_bytes < room ? outcome.log_bytes : room;
-  if (bytes == 0) return;
-  auto* target = reinterpret_cast<u8*>(&answer.words[first]);
-  u64 words = (bytes + 7) / 8;
-  for (u64 i = 0; i < words * 8; ++i) target[i] = i < bytes ? outcome.log[outcome.log_bytes - bytes + i] : 0;
-  answer.set_words(answer.label(), first + words);
-}
-
-// The one way an Outcome becomes an answer, for clients and nested callers alike: the result
-// words, then (with_output: the output came inline) exactly output_size bytes of output in whole
-// words, the last word's tail zeroed here whatever the outcome holds.
-void pack_answer(const Outcome& outcome, bool with_output, Message& answer) {
-  answer = Message::make(outcome.status);
-  __builtin_memcpy(answer.words, &outcome.result, sizeof outcome.result);
-  u64 output_words = 0;
+// The one way an Outcome becomes an answer, for clients and nested callers alike (InvokeReply):
+// the result, then (with_output: the output came inline) exactly output_size bytes of output in
+// whole words, the last word's tail zeroed here whatever the outcome holds; then (with_log: a
+// top-level answer) as many of the last log bytes as the message has room for, NUL-padded.
+void pack_answer(const Outcome& outcome, bool with_output, bool with_log, Message& answer) {
+  InvokeReply reply;
+  reply.result = outcome.result;
+  u64 used = 0;
   bool has_output = outcome.status == STATUS_OK || outcome.status == STATUS_FAILED;
   if (with_output && has_output && outcome.result.output_size <= INLINE_BYTES) {
     u64 size = outcome.result.output_size;
-    output_words = (size + 7) / 8;
-    auto* output = reinterpret_cast<u8*>(&answer.words[INLINE_FIRST_WORD]);
-    for (u64 i = 0; i < output_words * 8; ++i) output[i] = i < size ? outcome.inline_output[i] : 0;
+    used = words_for(size) * 8;
+    for (u64 i = 0; i < used; ++i) reply.tail[i] = i < size ? outcome.inline_output[i] : 0;
   }
-  answer.set_words(outcome.status, INLINE_FIRST_WORD + output_words);
+  if (with_log) {
+    u64 room = INLINE_BYTES - used;
+    u64 bytes = outcome.log_bytes < room ? outcome.log_bytes : room;
+    for (u64 i = 0; i < bytes; ++i) reply.tail[used + i] = outcome.log[outcome.log_bytes - bytes + i];
+    used += bytes;  // put() NUL-pads the last word.
+  }
+  put(answer, outcome.status, reply, offsetof(InvokeReply, tail) + used);
 }
 
 // The slots and objects of one invocation, deleted in teardown.
@@ -147,13 +140,9 @@ u64 choose_cpu(const Worker& worker, u64 allowed) {
 
 Outcome run(Worker& worker, const InvocationRequest& request);
 
-// Answers the function's call waiting in `reply_object` with `answer`.
-void answer_call(u64 reply_object, const Message& answer) {
-  SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
-  abi::Utcb* utcb = sys::utcb();
-  for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
-  (void)invoke(abi::Syscall::IpcReplyWith, reply_object, registers);
-}
+// Answers the function's call waiting in `reply_object` with `answer` (a function that vanished
+// meanwhile needs none).
+void answer_call(u64 reply_object, const Message& answer) { (void)reply_with(reply_object, answer); }
 
 // Serves the events of a running function until it exits, faults, or runs out of time. The
 // deadline is checked after every event, not only when a receive times out: a function that keeps
@@ -183,40 +172,47 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
       outcome.status = STATUS_TIMEOUT;
       return;
     }
-    if (label == static_cast<u32>(abi::ExceptionKind::PageFault) &&
-        (event.words[2] & (abi::PAGE_FAULT_QUOTA_EXCEEDED | abi::PAGE_FAULT_OUT_OF_MEMORY)) != 0) {
-      // A first touch of a demand-zero page the memory limit (or the machine) could not pay for.
-      outcome.status = (event.words[2] & abi::PAGE_FAULT_QUOTA_EXCEEDED) != 0 ? STATUS_QUOTA_EXCEEDED
-                                                                              : STATUS_OUT_OF_MEMORY;
-      outcome.result.detail = event.words[1];
-      return;
-    }
     if (label >= static_cast<u32>(abi::ExceptionKind::PageFault)) {
+      abi::ExceptionMessage fault;
+      get(event, fault);
+      if (label == static_cast<u32>(abi::ExceptionKind::PageFault) &&
+          (fault.error_code & (abi::PAGE_FAULT_QUOTA_EXCEEDED | abi::PAGE_FAULT_OUT_OF_MEMORY)) != 0) {
+        // A first touch of a demand-zero page the memory limit (or the machine) could not pay for.
+        outcome.status = (fault.error_code & abi::PAGE_FAULT_QUOTA_EXCEEDED) != 0 ? STATUS_QUOTA_EXCEEDED
+                                                                                  : STATUS_OUT_OF_MEMORY;
+        outcome.result.detail = fault.fault_address;
+        return;
+      }
       outcome.status = STATUS_CRASHED;
-      outcome.result.detail = event.words[1];  // Fault address (page faults), else 0.
-      outcome.result.exit_code = label;        // The exception kind.
+      outcome.result.detail = fault.fault_address;  // Page faults; else 0.
+      outcome.result.exit_code = label;             // The exception kind.
       return;
     }
     switch (label) {
-      case EVENT_EXIT:
-        outcome.result.exit_code = event.words[0];
-        outcome.result.output_size = event.words[1];
-        outcome.result.detail = event.word_count() > 2 ? event.words[2] : 0;
-        if (event.words[1] > request.output_capacity || event.words[1] > function.config.max_output_bytes)
+      case EVENT_EXIT: {
+        ExitEvent exit;
+        get(event, exit);  // The ENOSYS count is optional: 0 when not sent.
+        outcome.result.exit_code = exit.exit_code;
+        outcome.result.output_size = exit.output_size;
+        outcome.result.detail = exit.enosys_calls;
+        if (exit.output_size > request.output_capacity || exit.output_size > function.config.max_output_bytes)
           outcome.status = STATUS_OUTPUT_TOO_LARGE;
-        else if (event.words[0] != 0)
+        else if (exit.exit_code != 0)
           outcome.status = STATUS_FAILED;
         return;
+      }
       case EVENT_LOG: {
         // Never raw: only with GRANT_CONSOLE (the gateway grants it to operator keys only), and then
         // as whole lines under the function's prefix, control bytes shown as \xNN, at most
         // ConsoleLog::BUDGET_BYTES per invocation. Only the words actually sent count.
-        u64 sent = event.word_count() > 1 ? (event.word_count() - 1) * 8 : 0;
-        u64 length = event.words[0] < LOG_BYTES ? event.words[0] : LOG_BYTES;
+        LogEvent log;
+        u64 sent = bytes_from(event, offsetof(LogEvent, bytes));
+        get(event, log);
+        u64 length = log.length < LOG_BYTES ? log.length : LOG_BYTES;
         if (length > sent) length = sent;
-        keep_log_tail(outcome, reinterpret_cast<const u8*>(&event.words[1]), length);
+        keep_log_tail(outcome, log.bytes, length);
         if ((function.config.grants & GRANT_CONSOLE) != 0)
-          console_log.write(reinterpret_cast<const u8*>(&event.words[1]), length, [](const char* line, u64 bytes) {
+          console_log.write(log.bytes, length, [](const char* line, u64 bytes) {
             (void)manager_state().console.write(line, bytes);
           });
         (void)reply(Message::make(STATUS_OK));
@@ -225,23 +221,25 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
       case EVENT_INVOKE: {
         // The nested call waits in a Reply object of its depth while its callee runs here.
         u64 reply_object = worker.replies[request.depth + 1];
-        if (invoke(abi::Syscall::IpcSaveReply, reply_object) != Error::None) {
+        if (!save_reply(reply_object).ok()) {
           outcome.status = STATUS_INTERNAL_ERROR;
           return;
         }
         Message answer = Message::make(STATUS_OK);
         char nested_name[NAME_BYTES];
-        u64 input_size = event.words[4];
+        InvokeRequest call;
+        get(event, call);
+        u64 input_size = call.input_size;
         // The input must lie in the words sent: anything beyond them would be stale UTCB words.
-        u64 sent_bytes = event.word_count() > INLINE_FIRST_WORD ? (event.word_count() - INLINE_FIRST_WORD) * 8 : 0;
+        u64 sent_bytes = bytes_from(event, offsetof(InvokeRequest, inline_bytes));
         if (past(deadline)) {
           // Nothing more starts after the deadline: the caller learns so and the invocation ends.
           answer_call(reply_object, Message::make(STATUS_TIMEOUT));
           outcome.status = STATUS_TIMEOUT;
           return;
         }
-        if (event.word_count() < INLINE_FIRST_WORD || !unpack_name(event.words, nested_name) ||
-            input_size > INLINE_BYTES || input_size > sent_bytes) {
+        if (!carries<InvokeRequest>(event, INVOKE_HEAD_BYTES) || !unpack_name(call.name, nested_name) ||
+            input_size > INLINE_INPUT_BYTES || input_size > sent_bytes) {
           answer = Message::make(STATUS_BAD_REQUEST);
         } else if (request.depth + 1 > function.config.max_nesting_depth || request.depth + 1 > MAX_DEPTH) {
           answer = Message::make(STATUS_TOO_DEEP);
@@ -257,12 +255,12 @@ void supervise(Worker& worker, const InvocationRequest& request, const Function&
           nested.depth = request.depth + 1;
           nested.deadline_tsc = deadline;
           nested.nested_left = request.nested_left;
-          nested.inline_input = reinterpret_cast<const u8*>(&event.words[INLINE_FIRST_WORD]);
+          nested.inline_input = call.inline_bytes;
           nested.input_size = input_size;
           nested.output_capacity = INLINE_BYTES;
           static_assert(sizeof(Outcome) < 1100, "outcomes live on worker stacks, once per depth");
           Outcome inner = run(worker, nested);
-          pack_answer(inner, true, answer);
+          pack_answer(inner, true, false, answer);
         }
         answer_call(reply_object, answer);
         if (past(deadline)) {
@@ -528,8 +526,11 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
 void handle_invoke(Worker& worker, Message& request, Message& answer) {
   InvocationRequest invocation{};
   invocation.tenant = request.badge;
-  invocation.input_size = request.words[4];
-  if (!unpack_name(request.words, invocation.name) || request.word_count() < INLINE_FIRST_WORD) {
+  InvokeRequest body;
+  get(request, body);
+  u64 sent = bytes_from(request, offsetof(InvokeRequest, inline_bytes));
+  invocation.input_size = body.input_size;
+  if (!unpack_name(body.name, invocation.name) || !carries<InvokeRequest>(request, INVOKE_HEAD_BYTES)) {
     answer = Message::make(STATUS_BAD_REQUEST);
     return;
   }
@@ -537,21 +538,21 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
   bool has_input_memory = (request.tag.capabilities() >= 1 && received >= 1);
   invocation.input_memory = has_input_memory ? worker.receive_slots[0] : 0;
   invocation.output_memory = received >= 2 ? worker.receive_slots[1] : 0;
-  invocation.output_capacity = invocation.output_memory != 0 ? request.words[5] : INLINE_BYTES;
+  invocation.output_capacity = invocation.output_memory != 0 ? body.output_capacity : INLINE_BYTES;
   if (invocation.input_memory == 0) {
-    if (invocation.input_size > INLINE_BYTES || invocation.input_size > (request.word_count() - INLINE_FIRST_WORD) * 8) {
+    if (invocation.input_size > INLINE_INPUT_BYTES || invocation.input_size > sent) {
       answer = Message::make(STATUS_BAD_REQUEST);
       return;
     }
-    invocation.inline_input = reinterpret_cast<const u8*>(&request.words[INLINE_FIRST_WORD]);
+    invocation.inline_input = body.inline_bytes;
   } else if (invocation.input_size > MAX_INPUT_BYTES) {
     answer = Message::make(STATUS_BAD_REQUEST);
     return;
-  } else if (request.words[6] > 0) {
+  } else if (body.environment_bytes > 0) {
     // The request's environment: inline (the input is in Memory), NUL-terminated, in the words sent.
-    u64 bytes = request.words[6];
-    const char* strings = reinterpret_cast<const char*>(&request.words[INLINE_FIRST_WORD]);
-    if (bytes > INLINE_BYTES || bytes > (request.word_count() - INLINE_FIRST_WORD) * 8 || strings[bytes - 1] != '\0') {
+    u64 bytes = body.environment_bytes;
+    const char* strings = reinterpret_cast<const char*>(body.inline_bytes);
+    if (bytes > INLINE_INPUT_BYTES || bytes > sent || strings[bytes - 1] != '\0') {
       answer = Message::make(STATUS_BAD_REQUEST);
       return;
     }
@@ -566,8 +567,7 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
   invocation.nested_left = &nested_left;
   static_assert(sizeof(Outcome) < 1100);
   Outcome outcome = run(worker, invocation);
-  pack_answer(outcome, invocation.output_memory == 0, answer);
-  pack_log(outcome, answer);
+  pack_answer(outcome, invocation.output_memory == 0, true, answer);
 }
 
 }  // namespace manager

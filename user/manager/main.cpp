@@ -37,7 +37,7 @@ void serve(u64 argument) {
   for (;;) {
     if (!state.service.receive(request).ok()) continue;
     // Keep the client's reply aside: the function's own calls arrive at this thread meanwhile.
-    bool saved = invoke(abi::Syscall::IpcSaveReply, worker.replies[0]) == Error::None;
+    bool saved = save_reply(worker.replies[0]).ok();
     // The tenant: the capability's badge, refined by the sub-tenant the client chose (a front door
     // serving several API keys). No client can name a tenant outside its own badge.
     request.badge = tenant_of(request.badge, request.label());
@@ -57,10 +57,7 @@ void serve(u64 argument) {
     for (u64 slot : worker.receive_slots) (void)Capability(slot).remove();
     close_queued_store_handles(worker);  // Trees of functions removed by this request (or others).
     if (!saved) continue;  // A plain send: nobody waits for an answer.
-    SyscallRegisters registers{answer.tag.raw, answer.words[0], answer.words[1], answer.words[2], answer.words[3], 0};
-    abi::Utcb* utcb = sys::utcb();
-    for (u64 i = abi::REGISTER_WORDS; i < answer.word_count(); ++i) utcb->words[i] = answer.words[i];
-    (void)invoke(abi::Syscall::IpcReplyWith, worker.replies[0], registers);
+    (void)reply_with(worker.replies[0], answer);
   }
 }
 

@@ -76,6 +76,8 @@ void handle_set_tenant_quota(Worker& worker, sys::Message& request, sys::Message
 
 // A configuration DEPLOY and CONFIGURE accept (deploy.cpp); cpu_count: CPUs online.
 bool config_valid(const FunctionConfig& config, u64 cpu_count);
+// The configuration a request sent: all zero means DEFAULT_CONFIG.
+FunctionConfig config_from(const FunctionConfig& sent);
 
 // Sets the function's version digest (from its executable digest, configuration, arguments and
 // environment) and its creation time (configure.cpp).

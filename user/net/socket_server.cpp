@@ -104,13 +104,21 @@ u64 deadline_after(u64 timeout_ns) {
 
 Message status_message(Error error) { return Message::make(static_cast<u32>(error)); }
 
+// A success answer carrying (the first `bytes` bytes of) `body`.
+template <MessageBody Body>
+Message answer_of(const Body& body, u64 bytes = sizeof(Body)) {
+  return message_of(0, body, bytes);
+}
+
+// An answer to Receive with `length` 0: the peer closed its side.
+Message peer_closed_answer() { return answer_of(ReceiveReply{}, offsetof(ReceiveReply, bytes)); }
+
+// An answer to Poll with nothing ready and no Wake.
+Message empty_poll_answer() { return answer_of(PollReply{}, offsetof(PollReply, ready)); }
+
 void answer_parked(Waiter& waiter, const Message& message) {
-  SyscallRegisters registers{message.tag.raw, message.words[0], message.words[1], message.words[2], message.words[3], 0};
-  abi::Utcb* block = utcb();
-  for (u64 index = abi::REGISTER_WORDS; index < message.word_count() && index < abi::MESSAGE_WORDS; ++index)
-    block->words[index] = message.words[index];
   // A caller that vanished meanwhile (NotFound) needs no answer.
-  (void)invoke(abi::Syscall::IpcReplyWith, waiter.reply_object, registers);
+  (void)reply_with(waiter.reply_object, message);
   waiter.waiting = false;
   waiter.deadline = 0;
 }
@@ -134,7 +142,7 @@ bool park(Waiter& waiter, u64 timeout_ns) {
     if (!created.ok()) return false;
     waiter.reply_object = created.value();
   }
-  if (invoke(abi::Syscall::IpcSaveReply, waiter.reply_object) != Error::None) return false;
+  if (!save_reply(waiter.reply_object).ok()) return false;
   waiter.waiting = true;
   waiter.deadline = deadline_after(timeout_ns);
   return true;
@@ -171,12 +179,12 @@ bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
     u64 length = connection.pending->tot_len;
     if (length > maximum) length = maximum;
     if (length > RECEIVE_BYTES) length = RECEIVE_BYTES;
-    answer = Message::make(0);
-    answer.words[0] = length;
-    pbuf_copy_partial(connection.pending, &answer.words[RECEIVE_FIRST_WORD], static_cast<u16_t>(length), 0);
+    ReceiveReply body;
+    body.length = length;
+    pbuf_copy_partial(connection.pending, body.bytes, static_cast<u16_t>(length), 0);
     connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
     if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
-    answer.set_words(0, RECEIVE_FIRST_WORD + (length + 7) / 8);
+    put(answer, 0, body, offsetof(ReceiveReply, bytes) + length);
     return true;
   }
   if (connection.reset) {
@@ -184,7 +192,7 @@ bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
     return true;
   }
   if (connection.peer_closed) {
-    answer = Message::make(0, {0});
+    answer = peer_closed_answer();
     return true;
   }
   return false;
@@ -215,10 +223,10 @@ Message receive_bulk_answer(Connection& connection, const Attachment& attachment
     if (!Memory(attachment.memory_slot).write(offset, staging, length).ok()) return status_message(Error::InvalidArgument);
     connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
     if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
-    return Message::make(0, {length});
+    return answer_of(BulkReceived{length});
   }
   if (connection.reset) return status_message(Error::Destroyed);
-  if (connection.peer_closed) return Message::make(0, {0});
+  if (connection.peer_closed) return answer_of(BulkReceived{0});
   return status_message(Error::Timeout);
 }
 
@@ -241,13 +249,13 @@ u64 ready_events(const Connection& connection) {
 // The Poll answer for `poller` (its owner's ready sockets, listeners first, then connections from
 // where the last scan stopped); false when nothing is ready and no Wake is pending.
 bool poll_answer(Poller& poller, Message& answer) {
-  answer = Message::make(0);
+  PollReply body;
   u64 count = 0;
   for (usize index = 0; index < MAX_LISTENERS && count < POLL_MAX_READY; ++index) {
     Listener& listener = listeners[index];
     if (listener.in_use && listener.owner == poller.owner && (listener.interest & POLL_READABLE) != 0 &&
         listener.queue_count > 0)
-      answer.words[POLL_FIRST_WORD + count++] = handle_of(listener.generation, index, true) | POLL_READABLE << POLL_EVENT_SHIFT;
+      body.ready[count++] = handle_of(listener.generation, index, true) | POLL_READABLE << POLL_EVENT_SHIFT;
   }
   usize scanned = 0;
   usize index = poller.next_connection;
@@ -255,13 +263,13 @@ bool poll_answer(Poller& poller, Message& answer) {
     Connection& connection = connections[index];
     if (!connection.in_use || !connection.accepted || connection.owner != poller.owner) continue;
     u64 events = ready_events(connection);
-    if (events != 0) answer.words[POLL_FIRST_WORD + count++] = handle_of(connection.generation, index, false) | events << POLL_EVENT_SHIFT;
+    if (events != 0) body.ready[count++] = handle_of(connection.generation, index, false) | events << POLL_EVENT_SHIFT;
   }
   poller.next_connection = index;
   if (count == 0 && !poller.woken) return false;
-  answer.words[0] = poller.woken ? POLL_WOKEN : 0;
-  answer.words[1] = count;
-  answer.set_words(0, POLL_FIRST_WORD + count);
+  body.flags = poller.woken ? POLL_WOKEN : 0;
+  body.count = count;
+  put(answer, 0, body, offsetof(PollReply, ready) + count * 8);
   poller.woken = false;
   return true;
 }
@@ -311,7 +319,7 @@ bool send_answer(Connection& connection, const u8* bytes, u64 length, Message& a
     return true;
   }
   tcp_output(connection.pcb);
-  answer = Message::make(0, {length});
+  answer = answer_of(SentReply{length});
   return true;
 }
 
@@ -397,7 +405,7 @@ Message accept_answer(Listener& listener) {
   --listener.queue_count;
   Connection& connection = connections[index];
   connection.accepted = true;
-  return Message::make(0, {handle_of(connection.generation, index, false), connection.peer_address, connection.peer_port});
+  return answer_of(Accepted{handle_of(connection.generation, index, false), connection.peer_address, connection.peer_port});
 }
 
 err_t on_accept(void* argument, tcp_pcb* pcb, err_t error) {
@@ -442,7 +450,9 @@ err_t on_accept(void* argument, tcp_pcb* pcb, err_t error) {
 }
 
 Message handle_listen(const Message& request) {
-  u64 port = request.words[0];
+  ListenRequest body;
+  get(request, body);
+  u64 port = body.port;
   if (port == 0 || port > 0xffff) return status_message(Error::InvalidArgument);
   Listener* free_listener = nullptr;
   u64 index = 0;
@@ -475,7 +485,7 @@ Message handle_listen(const Message& request) {
   listener.acceptor.reply_object = accept_reply;
   tcp_arg(listening, &listener);
   tcp_accept(listening, on_accept);
-  return Message::make(0, {handle_of(generation, index, true)});
+  return answer_of(ListenReply{handle_of(generation, index, true)});
 }
 
 void close_listener(Listener& listener) {
@@ -491,86 +501,120 @@ void close_listener(Listener& listener) {
   listener.in_use = false;
 }
 
+// The checks every data transfer makes first, in this order: the connection is the caller's
+// (NotFound), the request is well formed (InvalidArgument), and no transfer of the same direction
+// (`waiter`) waits on it already (Busy). Error::None when it may go on.
+Error transfer_refusal(const Connection* connection, bool well_formed, Waiter Connection::*waiter) {
+  if (connection == nullptr) return Error::NotFound;
+  if (!well_formed) return Error::InvalidArgument;
+  if ((connection->*waiter).waiting) return Error::Busy;
+  return Error::None;
+}
+
+// What lwIP takes for `connection` now, at most `length` (all of it for a broken connection,
+// whose send then reports the error).
+u64 room_now(const Connection& connection, u64 length) {
+  u64 room = connection.pcb != nullptr && !connection.reset ? tcp_sndbuf(connection.pcb) : length;
+  return length < room ? length : room;
+}
+
+// Send and SendNow.
+void handle_send(const Message& request, u64 badge) {
+  SendRequest body;
+  get(request, body);
+  Connection* connection = carries<SendRequest>(request, offsetof(SendRequest, bytes)) ? connection_of(body.connection, badge) : nullptr;
+  bool well_formed = body.length != 0 && body.length <= SEND_BYTES &&
+                     carries<SendRequest>(request, offsetof(SendRequest, bytes) + body.length);
+  if (Error refusal = transfer_refusal(connection, well_formed, &Connection::sender); refusal != Error::None) {
+    (void)reply(status_message(refusal));
+    return;
+  }
+  Message answer;
+  if (request.label() == SOCKET_SEND_NOW) {
+    u64 take = room_now(*connection, body.length);
+    // tcp_write can still refuse for want of segments or heap (ERR_MEM): that is Busy too.
+    (void)reply(take != 0 && send_answer(*connection, body.bytes, take, answer) ? answer : status_message(Error::Busy));
+    return;
+  }
+  if (send_answer(*connection, body.bytes, body.length, answer)) {
+    (void)reply(answer);
+    return;
+  }
+  for (u64 index = 0; index < body.length; ++index) connection->send_data[index] = body.bytes[index];
+  connection->send_length = body.length;
+  if (!park(connection->sender, abi::TIMEOUT_INFINITE)) (void)reply(status_message(Error::QuotaExceeded));
+}
+
+// ReceiveBulk and SendBulk.
+void handle_bulk(const Message& request, u64 badge) {
+  BulkRequest body;
+  get(request, body);
+  bool sending = request.label() == SOCKET_SEND_BULK;
+  Connection* connection = carries<BulkRequest>(request) ? connection_of(body.connection, badge) : nullptr;
+  const Attachment* attachment = bulk_span(badge, body.offset, body.length);
+  Error refusal = transfer_refusal(connection, attachment != nullptr, sending ? &Connection::sender : &Connection::receiver);
+  if (refusal != Error::None) {
+    (void)reply(status_message(refusal));
+    return;
+  }
+  if (!sending) {
+    (void)reply(receive_bulk_answer(*connection, *attachment, body.offset, body.length));
+    return;
+  }
+  u64 take = room_now(*connection, body.length);
+  if (take == 0) {
+    (void)reply(status_message(Error::Busy));
+    return;
+  }
+  if (!Memory(attachment->memory_slot).read(body.offset, staging, take).ok()) {
+    (void)reply(status_message(Error::InvalidArgument));
+    return;
+  }
+  Message answer;
+  (void)reply(send_answer(*connection, staging, take, answer) ? answer : status_message(Error::Busy));
+}
+
 // Serves one request: answers it now, or parks the caller (and answers it later).
 void dispatch(const Message& request) {
   u64 badge = request.badge;
-  u64 words = request.word_count();
   switch (request.label()) {
     case SOCKET_LISTEN:
-      (void)reply(words < 1 ? status_message(Error::InvalidArgument) : handle_listen(request));
+      // The backlog is optional.
+      (void)reply(!carries<ListenRequest>(request, offsetof(ListenRequest, backlog)) ? status_message(Error::InvalidArgument)
+                                                                                      : handle_listen(request));
       return;
     case SOCKET_ACCEPT: {
-      Listener* listener = words < 2 ? nullptr : listener_of(request.words[0], badge);
+      AcceptRequest body;
+      get(request, body);
+      Listener* listener = carries<AcceptRequest>(request) ? listener_of(body.listener, badge) : nullptr;
       if (listener == nullptr) break;
       if (listener->acceptor.waiting) {
         (void)reply(status_message(Error::Busy));
       } else if (listener->queue_count > 0) {
         (void)reply(accept_answer(*listener));
-      } else if (request.words[1] == 0) {
+      } else if (body.timeout == 0) {
         (void)reply(status_message(Error::Timeout));
-      } else if (!park(listener->acceptor, request.words[1])) {
+      } else if (!park(listener->acceptor, body.timeout)) {
         (void)reply(status_message(Error::QuotaExceeded));
       }
       return;
     }
-    case SOCKET_SEND: {
-      Connection* connection = words < SEND_FIRST_WORD ? nullptr : connection_of(request.words[0], badge);
-      if (connection == nullptr) break;
-      u64 length = request.words[1];
-      if (length == 0 || length > SEND_BYTES || words < SEND_FIRST_WORD + (length + 7) / 8) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      if (connection->sender.waiting) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      const auto* bytes = reinterpret_cast<const u8*>(&request.words[SEND_FIRST_WORD]);
-      Message answer;
-      if (send_answer(*connection, bytes, length, answer)) {
-        (void)reply(answer);
-        return;
-      }
-      for (u64 index = 0; index < length; ++index) connection->send_data[index] = bytes[index];
-      connection->send_length = length;
-      if (!park(connection->sender, abi::TIMEOUT_INFINITE)) (void)reply(status_message(Error::QuotaExceeded));
+    case SOCKET_SEND:
+    case SOCKET_SEND_NOW:
+      handle_send(request, badge);
       return;
-    }
-    case SOCKET_SEND_NOW: {
-      Connection* connection = words < SEND_FIRST_WORD ? nullptr : connection_of(request.words[0], badge);
-      if (connection == nullptr) break;
-      u64 length = request.words[1];
-      if (length == 0 || length > SEND_BYTES || words < SEND_FIRST_WORD + (length + 7) / 8) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      if (connection->sender.waiting) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      u64 room = connection->pcb != nullptr && !connection->reset ? tcp_sndbuf(connection->pcb) : length;
-      if (room == 0) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      Message answer;
-      const auto* bytes = reinterpret_cast<const u8*>(&request.words[SEND_FIRST_WORD]);
-      // tcp_write can still refuse for want of segments or heap (ERR_MEM): that is Busy too.
-      (void)reply(send_answer(*connection, bytes, length < room ? length : room, answer) ? answer
-                                                                                         : status_message(Error::Busy));
-      return;
-    }
     case SOCKET_WATCH: {
-      if (words < 2) break;
-      u64 interest = request.words[1];
-      if ((interest & ~(POLL_READABLE | POLL_WRITABLE)) != 0) {
+      WatchRequest body;
+      get(request, body);
+      if (!carries<WatchRequest>(request)) break;
+      if ((body.interest & ~(POLL_READABLE | POLL_WRITABLE)) != 0) {
         (void)reply(status_message(Error::InvalidArgument));
         return;
       }
-      if (Connection* connection = connection_of(request.words[0], badge); connection != nullptr) {
-        connection->interest = interest;
-      } else if (Listener* listener = listener_of(request.words[0], badge); listener != nullptr) {
-        listener->interest = interest & POLL_READABLE;
+      if (Connection* connection = connection_of(body.handle, badge); connection != nullptr) {
+        connection->interest = body.interest;
+      } else if (Listener* listener = listener_of(body.handle, badge); listener != nullptr) {
+        listener->interest = body.interest & POLL_READABLE;
       } else {
         break;
       }
@@ -579,7 +623,9 @@ void dispatch(const Message& request) {
       return;
     }
     case SOCKET_POLL: {
-      if (words < 1) break;
+      PollRequest body;
+      get(request, body);
+      if (!carries<PollRequest>(request)) break;
       Poller* poller = poller_of(badge);
       if (poller == nullptr) {
         (void)reply(status_message(Error::QuotaExceeded));
@@ -592,9 +638,9 @@ void dispatch(const Message& request) {
       Message answer;
       if (poll_answer(*poller, answer)) {
         (void)reply(answer);
-      } else if (request.words[0] == 0) {
-        (void)reply(Message::make(0, {0, 0}));
-      } else if (!park(poller->waiter, request.words[0])) {
+      } else if (body.timeout == 0) {
+        (void)reply(empty_poll_answer());
+      } else if (!park(poller->waiter, body.timeout)) {
         (void)reply(status_message(Error::QuotaExceeded));
       }
       return;
@@ -614,32 +660,30 @@ void dispatch(const Message& request) {
       return;
     }
     case SOCKET_RECEIVE: {
-      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
-      if (connection == nullptr) break;
-      u64 maximum = request.words[1];
-      if (maximum == 0) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      if (connection->receiver.waiting) {
-        (void)reply(status_message(Error::Busy));
+      ReceiveRequest body;
+      get(request, body);
+      Connection* connection = carries<ReceiveRequest>(request) ? connection_of(body.connection, badge) : nullptr;
+      if (Error refusal = transfer_refusal(connection, body.maximum != 0, &Connection::receiver); refusal != Error::None) {
+        (void)reply(status_message(refusal));
         return;
       }
       Message answer;
-      if (receive_answer(*connection, maximum, answer)) {
+      if (receive_answer(*connection, body.maximum, answer)) {
         (void)reply(answer);
-      } else if (request.words[2] == 0) {
+      } else if (body.timeout == 0) {
         (void)reply(status_message(Error::Timeout));
-      } else if (park(connection->receiver, request.words[2])) {
-        connection->receiver.maximum = maximum;
+      } else if (park(connection->receiver, body.timeout)) {
+        connection->receiver.maximum = body.maximum;
       } else {
         (void)reply(status_message(Error::QuotaExceeded));
       }
       return;
     }
     case SOCKET_ATTACH: {
+      AttachRequest body;
+      get(request, body);  // A request without the size asks for 0 bytes.
       bool has_memory = request.received_capabilities >= 1;
-      u64 size = words >= 1 ? request.words[0] : 0;
+      u64 size = body.size;
       if (!has_memory || size == 0 || size > MAX_ATTACH_BYTES) {
         (void)reply(status_message(Error::InvalidArgument));
         return;
@@ -674,56 +718,17 @@ void dispatch(const Message& request) {
       (void)reply(Message::make(0));
       return;
     }
-    case SOCKET_RECEIVE_BULK: {
-      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
-      if (connection == nullptr) break;
-      u64 offset = request.words[1];
-      u64 maximum = request.words[2];
-      const Attachment* attachment = bulk_span(badge, offset, maximum);
-      if (attachment == nullptr) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      if (connection->receiver.waiting) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      (void)reply(receive_bulk_answer(*connection, *attachment, offset, maximum));
+    case SOCKET_RECEIVE_BULK:
+    case SOCKET_SEND_BULK:
+      handle_bulk(request, badge);
       return;
-    }
-    case SOCKET_SEND_BULK: {
-      Connection* connection = words < 3 ? nullptr : connection_of(request.words[0], badge);
-      if (connection == nullptr) break;
-      u64 offset = request.words[1];
-      u64 length = request.words[2];
-      const Attachment* attachment = bulk_span(badge, offset, length);
-      if (attachment == nullptr) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      if (connection->sender.waiting) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      u64 room = connection->pcb != nullptr && !connection->reset ? tcp_sndbuf(connection->pcb) : length;
-      if (room == 0) {
-        (void)reply(status_message(Error::Busy));
-        return;
-      }
-      u64 take = length < room ? length : room;
-      if (!Memory(attachment->memory_slot).read(offset, staging, take).ok()) {
-        (void)reply(status_message(Error::InvalidArgument));
-        return;
-      }
-      Message answer;
-      (void)reply(send_answer(*connection, staging, take, answer) ? answer : status_message(Error::Busy));
-      return;
-    }
     case SOCKET_CLOSE: {
-      if (words < 1) break;
-      if (Connection* connection = connection_of(request.words[0], badge); connection != nullptr) {
+      HandleRequest body;
+      get(request, body);
+      if (!carries<HandleRequest>(request)) break;
+      if (Connection* connection = connection_of(body.handle, badge); connection != nullptr) {
         release_connection(*connection);
-      } else if (Listener* listener = listener_of(request.words[0], badge); listener != nullptr) {
+      } else if (Listener* listener = listener_of(body.handle, badge); listener != nullptr) {
         close_listener(*listener);
       } else {
         break;
@@ -792,7 +797,7 @@ void SocketServer::expire_deadlines() {
   }
   for (auto& poller : pollers) {
     if (poller.in_use && poller.waiter.waiting && poller.waiter.deadline != 0 && current >= poller.waiter.deadline)
-      answer_parked(poller.waiter, Message::make(0, {0, 0}));
+      answer_parked(poller.waiter, empty_poll_answer());
   }
 }
 

@@ -42,23 +42,24 @@ void StoreServer::import_failed(const ImportOutcome& outcome, Message& reply) {
   Status status = outcome.status == STATUS_OK ? STATUS_IO_ERROR : outcome.status;
   reply = Message::make(status == STATUS_IMPORT_FAILED ? STATUS_IMPORT_FAILED : status);
   if (status != STATUS_IMPORT_FAILED) return;  // A store failure: its status says it.
-  reply.words[0] = outcome.code;
-  auto* bytes = reinterpret_cast<u8*>(&reply.words[1]);
-  fill_bytes(bytes, 0, IMPORT_MESSAGE_BYTES);
+  ImportFailure failure;
+  failure.code = outcome.code;
+  fill_bytes(failure.text, 0, IMPORT_MESSAGE_BYTES);
   u64 name_length = text_length(name);
-  copy_bytes(bytes, name, name_length);
+  copy_bytes(failure.text, name, name_length);
   u64 length = text_length(outcome.message);
   if (name_length + 1 + length >= IMPORT_MESSAGE_BYTES) length = IMPORT_MESSAGE_BYTES - name_length - 2;
-  copy_bytes(bytes + name_length + 1, outcome.message, length);
-  reply.set_words(STATUS_IMPORT_FAILED, 1 + (name_length + 1 + length + 1 + 7) / 8);
+  copy_bytes(failure.text + name_length + 1, outcome.message, length);
+  put(reply, STATUS_IMPORT_FAILED, failure, offsetof(ImportFailure, text) + name_length + 1 + length + 1);
 }
 
 Status StoreServer::import_begin(const Message& request, Message& reply, u64& capability) {
-  if (request.word_count() < IMPORT_WORDS || request.words[0] > MAX_TENANT || request.words[IMPORT_WORDS - 1] != 0)
-    return STATUS_BAD_REQUEST;
+  ImportRequest body;
+  get(request, body);
+  if (!carries<ImportRequest>(request) || body.tenant > MAX_TENANT || body.flags != 0) return STATUS_BAD_REQUEST;
   // The reference: all zero (the archive's own name) or a valid one, stored normalised.
   char requested[NAME_BYTES] = {};
-  const auto* raw = reinterpret_cast<const char*>(&request.words[1]);
+  const char* raw = body.reference;
   u64 length = 0;
   while (length < NAME_BYTES && raw[length] != '\0') ++length;
   for (u64 i = length; i < NAME_BYTES; ++i)
@@ -80,20 +81,19 @@ Status StoreServer::import_begin(const Message& request, Message& reply, u64& ca
   if (!handles_.reserve(handles_.size() + 1)) return STATUS_OUT_OF_MEMORY;
   ImportSession* session =
       begin_import(volume_, heap_, ImportResources{resources_.factory, resources_.self, resources_.slots, resources_.nonce},
-                   resources_.import_windows + window * IMPORT_WINDOW_BYTES, request.words[0], requested);
+                   resources_.import_windows + window * IMPORT_WINDOW_BYTES, body.tenant, requested);
   if (session == nullptr) return STATUS_OUT_OF_MEMORY;
   imports_[window] = session;
   u64 id = next_id_++;
   (void)handles_.push_back(Handle{id, request.badge, Kind::Import, nullptr, capability, 0, session});  // Reserved above.
   capability = 0;  // Kept with the handle.
-  reply.set_words(STATUS_OK, 1);
-  reply.words[0] = id;
+  put(reply, STATUS_OK, HandleReply{id});
   return STATUS_OK;
 }
 
-Status StoreServer::import_write(u64 index, const Message& request, Message& reply) {
-  u64 offset = request.words[1];
-  u64 length = request.words[2];
+Status StoreServer::import_write(u64 index, const WriteRequest& request, Message& reply) {
+  u64 offset = request.offset;
+  u64 length = request.length;
   if (length == 0 || length > MAX_WRITE_BYTES || offset > ~u64{0} - length) return STATUS_BAD_REQUEST;
   if (!Memory(handles_[index].buffer).read(offset, staging_, length).ok()) return STATUS_BAD_BUFFER;
   ImportSession* session = handles_[index].import;
@@ -102,8 +102,7 @@ Status StoreServer::import_write(u64 index, const Message& request, Message& rep
     import_failed(outcome_, reply);
     return STATUS_OK;  // The reply is built (its label is the failure).
   }
-  reply.set_words(STATUS_OK, 1);
-  reply.words[0] = session->bytes;
+  put(reply, STATUS_OK, WriteReply{session->bytes});
   return STATUS_OK;
 }
 
@@ -115,16 +114,17 @@ Status StoreServer::import_commit(u64 index, Message& reply) {
     import_failed(outcome_, reply);
     return STATUS_OK;
   }
-  copy_bytes(reply.words, &outcome_.reply, sizeof outcome_.reply);
-  reply.set_words(STATUS_OK, IMPORT_REPLY_WORDS);
+  put(reply, STATUS_OK, outcome_.reply);
   return STATUS_OK;
 }
 
 Status StoreServer::image_list(const Message& request, Message& reply) {
-  if (request.word_count() < 2 || request.words[0] > MAX_TENANT) return STATUS_BAD_REQUEST;
+  ImageListRequest body;
+  get(request, body);
+  if (!carries<ImageListRequest>(request) || body.tenant > MAX_TENANT) return STATUS_BAD_REQUEST;
   char prefix[NAME_BYTES];
-  tenant_prefix(request.words[0], prefix);
-  u64 wanted = request.words[1];
+  tenant_prefix(body.tenant, prefix);
+  u64 wanted = body.index;
   ImageListReply answer{};
   for (u64 position = 0; position < volume_.entry_count(); ++position) {
     const Entry& entry = volume_.entry_at(position);
@@ -140,20 +140,21 @@ Status StoreServer::image_list(const Message& request, Message& reply) {
     copy_bytes(answer.created, header.created, sizeof answer.created);
     copy_bytes(answer.name, entry.name + prefix_length, NAME_BYTES - prefix_length);
   }
-  copy_bytes(reply.words, &answer, sizeof answer);
-  reply.set_words(STATUS_OK, IMAGE_LIST_WORDS);
+  put(reply, STATUS_OK, answer);
   return STATUS_OK;
 }
 
 Status StoreServer::image_delete(const Message& request) {
-  if (request.word_count() < 1 + NAME_WORDS || request.words[0] > MAX_TENANT) return STATUS_BAD_REQUEST;
-  const auto* raw = reinterpret_cast<const char*>(&request.words[1]);
+  ImageRequest body;
+  get(request, body);
+  if (!carries<ImageRequest>(request) || body.tenant > MAX_TENANT) return STATUS_BAD_REQUEST;
+  const char* raw = body.reference;
   u64 length = 0;
   while (length < NAME_BYTES && raw[length] != '\0') ++length;
   char reference[NAME_BYTES];
   if (!normalise_image_name(raw, length, reference)) return STATUS_BAD_REQUEST;
   char record_name[NAME_BYTES];
-  image_record_name(request.words[0], reference, record_name);
+  image_record_name(body.tenant, reference, record_name);
   const Entry* record = volume_.find(record_name);
   if (record == nullptr) return STATUS_NOT_FOUND;
   ImageRecord header{};

@@ -17,6 +17,13 @@ constexpr u32 READ_ONLY = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRigh
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
+// The name a STAT, DELETE or OPEN request names; false when the request is short or the name invalid.
+bool requested_name(const Message& request, char (&name)[NAME_BYTES]) {
+  NameRequest body;
+  get(request, body);
+  return carries<NameRequest>(request) && unpack_name(body.name, name);
+}
+
 }  // namespace
 
 bool StoreServer::start() {
@@ -116,10 +123,12 @@ StoreServer::OpenBlob* StoreServer::blob_by_id(u64 id) const {
 Status StoreServer::create(const Message& request, Message& reply, u64& capability) {
   char name[NAME_BYTES];
   char digest[DIGEST_BYTES];
-  if (request.word_count() < CREATE_WORDS || !unpack_name(&request.words[0], name) ||
-      !unpack_digest(&request.words[NAME_WORDS], digest) || request.words[NAME_WORDS + DIGEST_WORDS + 1] != 0)
+  CreateRequest body;
+  get(request, body);
+  if (!carries<CreateRequest>(request) || !unpack_name(body.name, name) || !unpack_digest(body.digest, digest) ||
+      body.flags != 0)
     return STATUS_BAD_REQUEST;
-  u64 size_hint = request.words[NAME_WORDS + DIGEST_WORDS];
+  u64 size_hint = body.size_hint;
   if (size_hint != UNKNOWN_SIZE && size_hint > MAX_BLOB_BYTES) return STATUS_TOO_LARGE;
   if (capability == 0) return STATUS_BAD_BUFFER;
   auto identity = Capability(capability).identify();
@@ -133,19 +142,20 @@ Status StoreServer::create(const Message& request, Message& reply, u64& capabili
   u64 id = next_id_++;
   (void)handles_.push_back(Handle{id, request.badge, Kind::Write, writer, capability, 0, nullptr});  // Reserved above.
   capability = 0;  // Kept with the handle.
-  reply.set_words(STATUS_OK, 1);
-  reply.words[0] = id;
+  put(reply, STATUS_OK, HandleReply{id});
   return STATUS_OK;
 }
 
 Status StoreServer::write(const Message& request, Message& reply) {
-  if (request.word_count() < 3) return STATUS_BAD_REQUEST;
-  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
-    return import_write(import, request, reply);
-  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  WriteRequest body;
+  get(request, body);
+  if (!carries<WriteRequest>(request)) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, body.handle, Kind::Import); import != handles_.size())
+    return import_write(import, body, reply);
+  u64 index = find_handle(request.badge, body.handle, Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
-  u64 offset = request.words[1];
-  u64 length = request.words[2];
+  u64 offset = body.offset;
+  u64 length = body.length;
   if (length == 0 || length > MAX_WRITE_BYTES || offset > ~u64{0} - length) return STATUS_BAD_REQUEST;
   // The kernel checks the range against the buffer; an unreadable range is the client's error and
   // leaves the handle as it was.
@@ -155,34 +165,35 @@ Status StoreServer::write(const Message& request, Message& reply) {
     drop_handle(index);  // The volume ended the writer and took back its space.
     return status;
   }
-  reply.set_words(STATUS_OK, 1);
-  reply.words[0] = writer->bytes;
+  put(reply, STATUS_OK, WriteReply{writer->bytes});
   return STATUS_OK;
 }
 
 Status StoreServer::commit(const Message& request, Message& reply) {
-  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
-  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size())
+  HandleRequest body;
+  get(request, body);
+  if (!carries<HandleRequest>(request)) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, body.handle, Kind::Import); import != handles_.size())
     return import_commit(import, reply);
-  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  u64 index = find_handle(request.badge, body.handle, Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   const Entry* entry = nullptr;
   Status status = volume_.commit(handles_[index].writer, &entry);
   drop_handle(index);  // Committed or not, the writer has ended.
   if (status != STATUS_OK) return status;
-  reply.set_words(STATUS_OK, 2);
-  reply.words[0] = entry->size;
-  reply.words[1] = entry->checksum;
+  put(reply, STATUS_OK, CommitReply{entry->size, entry->checksum});
   return STATUS_OK;
 }
 
 Status StoreServer::abort(const Message& request) {
-  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
-  if (u64 import = find_handle(request.badge, request.words[0], Kind::Import); import != handles_.size()) {
+  HandleRequest body;
+  get(request, body);
+  if (!carries<HandleRequest>(request)) return STATUS_BAD_REQUEST;
+  if (u64 import = find_handle(request.badge, body.handle, Kind::Import); import != handles_.size()) {
     drop_handle(import);  // The session's spool and arena go with it.
     return STATUS_OK;
   }
-  u64 index = find_handle(request.badge, request.words[0], Kind::Write);
+  u64 index = find_handle(request.badge, body.handle, Kind::Write);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   volume_.abort(handles_[index].writer);
   drop_handle(index);
@@ -190,31 +201,28 @@ Status StoreServer::abort(const Message& request) {
 }
 
 Status StoreServer::list(const Message& request, Message& reply) {
-  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
-  u64 first = request.words[0];
-  u64 total = volume_.entry_count();
-  auto* bytes = reinterpret_cast<u8*>(&reply.words[2]);
-  u64 capacity = (abi::MESSAGE_WORDS - 2) * 8;
+  ListRequest body;
+  get(request, body);
+  if (!carries<ListRequest>(request)) return STATUS_BAD_REQUEST;
+  ListReply answer;
+  answer.total = volume_.entry_count();
+  answer.count = 0;
   u64 used = 0;
-  u64 count = 0;
-  for (u64 index = first; index < total; ++index) {
+  for (u64 index = body.first; index < answer.total; ++index) {
     const char* name = volume_.entry_at(index).name;
     u64 length = text_length(name) + 1;
-    if (used + length > capacity) break;
-    copy_bytes(bytes + used, name, length);
+    if (used + length > sizeof answer.names) break;
+    copy_bytes(answer.names + used, name, length);
     used += length;
-    ++count;
+    ++answer.count;
   }
-  fill_bytes(bytes + used, 0, (8 - used % 8) % 8);
-  reply.set_words(STATUS_OK, 2 + (used + 7) / 8);
-  reply.words[0] = total;
-  reply.words[1] = count;
+  put(reply, STATUS_OK, answer, offsetof(ListReply, names) + used);
   return STATUS_OK;
 }
 
 Status StoreServer::stat(const Message& request, Message& reply) {
   char name[NAME_BYTES];
-  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  if (!requested_name(request, name)) return STATUS_BAD_REQUEST;
   const Entry* entry = volume_.find(name);
   if (entry == nullptr) return STATUS_NOT_FOUND;
   OpenBlob* blob = find_blob(name);
@@ -224,14 +232,13 @@ Status StoreServer::stat(const Message& request, Message& reply) {
   answer.openers = blob == nullptr ? 0 : blob->openers;
   answer.sequence = entry->sequence;
   copy_bytes(answer.digest, entry->digest, DIGEST_BYTES);
-  copy_bytes(reply.words, &answer, sizeof answer);
-  reply.set_words(STATUS_OK, STAT_WORDS);
+  put(reply, STATUS_OK, answer);
   return STATUS_OK;
 }
 
 Status StoreServer::remove(const Message& request) {
   char name[NAME_BYTES];
-  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  if (!requested_name(request, name)) return STATUS_BAD_REQUEST;
   if (volume_.find(name) == nullptr) return STATUS_NOT_FOUND;
   if (find_blob(name) != nullptr) return STATUS_OPEN_ELSEWHERE;
   return volume_.remove(name);
@@ -260,7 +267,7 @@ Status StoreServer::load(const Entry& entry, u64 memory_slot, u64 pages, bool la
 
 Status StoreServer::open(const Message& request, Message& reply) {
   char name[NAME_BYTES];
-  if (request.word_count() < NAME_WORDS || !unpack_name(&request.words[0], name)) return STATUS_BAD_REQUEST;
+  if (!requested_name(request, name)) return STATUS_BAD_REQUEST;
   const Entry* entry = volume_.find(name);
   if (entry == nullptr) return STATUS_NOT_FOUND;
   if (handles_of(request.badge) >= MAX_HANDLES_PER_CLIENT) return STATUS_TOO_MANY_HANDLES;
@@ -301,16 +308,16 @@ Status StoreServer::open(const Message& request, Message& reply) {
   ++blob->openers;
   u64 id = next_id_++;
   (void)handles_.push_back(Handle{id, request.badge, Kind::Read, nullptr, 0, blob->id, nullptr});  // Reserved above.
-  reply.set_words(STATUS_OK, 2);
-  reply.words[0] = id;
-  reply.words[1] = entry->size;
+  put(reply, STATUS_OK, OpenReply{id, entry->size});
   reply.attach(Memory(blob->memory), READ_ONLY);
   return STATUS_OK;
 }
 
 Status StoreServer::close(const Message& request) {
-  if (request.word_count() < 1) return STATUS_BAD_REQUEST;
-  u64 index = find_handle(request.badge, request.words[0], Kind::Read);
+  HandleRequest body;
+  get(request, body);
+  if (!carries<HandleRequest>(request)) return STATUS_BAD_REQUEST;
+  u64 index = find_handle(request.badge, body.handle, Kind::Read);
   if (index == handles_.size()) return STATUS_BAD_HANDLE;
   OpenBlob* blob = blob_by_id(handles_[index].blob);
   drop_handle(index);
@@ -347,8 +354,7 @@ Status StoreServer::info(Message& reply) {
     answer.device_requests = resources_.device->requests();
     answer.device_most_in_flight = resources_.device->most_in_flight();
   }
-  copy_bytes(reply.words, &answer, sizeof answer);
-  reply.set_words(STATUS_OK, INFO_WORDS);
+  put(reply, STATUS_OK, answer);
   return STATUS_OK;
 }
 

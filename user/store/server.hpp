@@ -69,7 +69,7 @@ class StoreServer {
   // Images (import.hpp): IMPORT and the WRITE, COMMIT and ABORT of an import handle, IMAGE_LIST,
   // IMAGE_DELETE.
   Status import_begin(const sys::Message& request, sys::Message& reply, u64& received_capability);
-  Status import_write(u64 index, const sys::Message& request, sys::Message& reply);
+  Status import_write(u64 index, const WriteRequest& request, sys::Message& reply);
   Status import_commit(u64 index, sys::Message& reply);
   Status image_list(const sys::Message& request, sys::Message& reply);
   Status image_delete(const sys::Message& request);

@@ -356,6 +356,15 @@ enum class ExceptionKind : u32 {
   Breakpoint = 0x1004,
   Other = 0x1005,
 };
+// The words of that call, for handlers that read them as a struct.
+struct ExceptionMessage {
+  u64 rip;
+  u64 fault_address;  // Page faults; else 0.
+  u64 error_code;
+  u64 rsp;
+  u64 vector;
+};
+static_assert(sizeof(ExceptionMessage) == 5 * 8);
 // The handler's reply label: Resume retries the instruction (after fixing the cause), ResumeAt
 // continues at word 0 (rip) with word 1 (rsp), Kill ends the thread. A ResumeAt rip at or above
 // USER_SPACE_USABLE_END (or rsp outside user space) ends the thread like Kill.

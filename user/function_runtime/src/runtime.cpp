@@ -6,6 +6,7 @@
 #include "lib/format.hpp"
 #include "manager/log_format.hpp"
 #include "sys/endpoint.hpp"
+#include "sys/protocol.hpp"
 #include "sys/slots.hpp"
 #include "sys/thread.hpp"
 
@@ -62,10 +63,10 @@ bool FunctionOutput::print(const char* format, ...) {
 void log(const char* text, usize length) {
   while (length > 0) {
     usize chunk = length < manager::LOG_BYTES ? length : manager::LOG_BYTES;
-    sys::Message message;
-    message.words[0] = chunk;
-    memcpy(&message.words[1], text, chunk);
-    message.set_words(manager::EVENT_LOG, 1 + (chunk + 7) / 8);
+    manager::LogEvent event;
+    event.length = chunk;
+    memcpy(event.bytes, text, chunk);
+    sys::Message message = sys::message_of(manager::EVENT_LOG, event, offsetof(manager::LogEvent, bytes) + chunk);
     // The manager answers each log message; a failed call (manager gone) drops the text.
     if (!manager_endpoint().call(message, message).ok()) return;
     text += chunk;
@@ -82,28 +83,28 @@ void logf(const char* format, ...) {
 
 NestedResult invoke(const char* name, const void* input, usize input_size, void* output, usize output_capacity) {
   NestedResult nested{manager::STATUS_BAD_REQUEST, {}};
-  if (input_size > manager::INLINE_BYTES) return nested;
-  sys::Message message;
-  manager::pack_name(name, message.words);
-  message.words[4] = input_size;
-  message.words[5] = output_capacity < manager::INLINE_BYTES ? output_capacity : manager::INLINE_BYTES;
-  memcpy(&message.words[manager::INLINE_FIRST_WORD], input, input_size);
-  message.set_words(manager::EVENT_INVOKE, manager::INLINE_FIRST_WORD + (input_size + 7) / 8);
+  if (input_size > manager::INLINE_INPUT_BYTES) return nested;
+  manager::InvokeRequest request{};
+  manager::pack_name(name, request.name);
+  request.input_size = input_size;
+  request.output_capacity = output_capacity < manager::INLINE_BYTES ? output_capacity : manager::INLINE_BYTES;
+  memcpy(request.inline_bytes, input, input_size);
+  sys::Message message =
+      sys::message_of(manager::EVENT_INVOKE, request, offsetof(manager::InvokeRequest, inline_bytes) + input_size);
   if (!manager_endpoint().call(message, message).ok()) {
     nested.status = manager::STATUS_INTERNAL_ERROR;
     return nested;
   }
   nested.status = static_cast<manager::Status>(message.label());
-  if (message.word_count() >= manager::INLINE_FIRST_WORD)
-    memcpy(&nested.result, message.words, sizeof nested.result);
+  manager::InvokeReply reply;
+  sys::get(message, reply);
+  if (sys::carries<manager::InvokeReply>(message, offsetof(manager::InvokeReply, tail))) nested.result = reply.result;
   // Only the bytes the reply actually carries are copied, whatever output_size claims.
-  usize carried = message.word_count() > manager::INLINE_FIRST_WORD
-                      ? (message.word_count() - manager::INLINE_FIRST_WORD) * 8
-                      : 0;
+  usize carried = sys::bytes_from(message, offsetof(manager::InvokeReply, tail));
   usize count = nested.result.output_size;
   if (count > carried) count = carried;
   if (count > output_capacity) count = output_capacity;
-  memcpy(output, &message.words[manager::INLINE_FIRST_WORD], count);
+  memcpy(output, reply.tail, count);
   return nested;
 }
 
@@ -154,7 +155,10 @@ uint32_t function_invoke(const char* name, const void* input, size_t input_size,
 }
 
 void function_exit(int code) {
-  sys::Message message = sys::Message::make(manager::EVENT_EXIT, {static_cast<u64>(static_cast<u32>(code)), output_size});
+  // A native function has no ENOSYS count: the event ends before it.
+  sys::Message message = sys::message_of(manager::EVENT_EXIT,
+                                         manager::ExitEvent{static_cast<u64>(static_cast<u32>(code)), output_size, 0},
+                                         offsetof(manager::ExitEvent, enosys_calls));
   (void)manager_endpoint().call(message, message);
   // The manager destroys the task when it receives the exit; reaching this means it is gone or
   // misbehaved. Ending the thread is all that is left.

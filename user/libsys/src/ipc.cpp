@@ -82,4 +82,12 @@ Result<void> reply(const Message& answer) {
   return transfer(abi::Syscall::IpcReply, abi::NULL_SELECTOR, &answer, nullptr, 0, false);
 }
 
+Result<void> save_reply(u64 reply_object) {
+  return as_result(invoke(abi::Syscall::IpcSaveReply, reply_object));
+}
+
+Result<void> reply_with(u64 reply_object, const Message& answer) {
+  return transfer(abi::Syscall::IpcReplyWith, reply_object, &answer, nullptr, 0, false);
+}
+
 }  // namespace sys

@@ -16,7 +16,7 @@ namespace containers {
     Reply deploy_reply_ = client().deploy(name, bytes, size, config);                                        \
     if (deploy_reply_.status != manager::STATUS_OK || deploy_reply_.transport != Error::None) {              \
       test.fail(__FILE__, __LINE__, "deploy %s gave %s (ipc %s, word 0 %#lx)", name,                         \
-                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.words[0]); \
+                status_name(deploy_reply_.status), error_name(deploy_reply_.transport), deploy_reply_.detail()); \
       return;                                                                                                \
     }                                                                                                        \
   } while (0)
@@ -28,7 +28,7 @@ namespace containers {
       test.fail(__FILE__, __LINE__, "%s: ipc failed with %s", #reply, error_name(status_reply_.transport));  \
     else if (status_reply_.status != (expected))                                                             \
       test.fail(__FILE__, __LINE__, "%s gave %s (exit %lu, detail %#lx), expected %s", #reply,               \
-                status_name(status_reply_.status), status_reply_.words[0], status_reply_.words[7],           \
+                status_name(status_reply_.status), status_reply_.result().exit_code, status_reply_.result().detail, \
                 status_name(expected));                                                                      \
   } while (0)
 

@@ -10,14 +10,12 @@ constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRig
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
-void put_name(Message& message, const RawName& name) {
-  for (u64 index = 0; index < manager::NAME_WORDS; ++index) message.words[index] = name.words[index];
-}
+void put_name(char (&field)[manager::NAME_BYTES], const RawName& name) { memcpy(field, name.field, sizeof field); }
 }  // namespace
 
 RawName RawName::of(const char* name) {
   RawName raw;
-  manager::pack_name(name, raw.words);
+  manager::pack_name(name, raw.field);
   return raw;
 }
 
@@ -31,8 +29,10 @@ Reply ManagerClient::call(Message& request) {
     return reply;
   }
   reply.status = static_cast<Status>(answer.label());
-  reply.word_count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
-  for (u64 index = 0; index < reply.word_count; ++index) reply.words[index] = answer.words[index];
+  // Words past the reply's count stay zero (libsys copies only those the tag names).
+  reply.message.tag = answer.tag;
+  u64 count = answer.word_count() < abi::MESSAGE_WORDS ? answer.word_count() : abi::MESSAGE_WORDS;
+  memcpy(reply.message.words, answer.words, count * 8);
   return reply;
 }
 
@@ -59,14 +59,13 @@ Reply ManagerClient::deploy(const RawName& name, const void* image, u64 size, co
     memcpy(bytes, image, size);
     if (patch != nullptr) patch(bytes, size);
     (void)task_.unmap(SCRATCH_IMAGE, pages);
-    Message request;
-    put_name(request, name);
-    request.words[4] = size;
-    memcpy(&request.words[5], &config, sizeof config);
-    u64 argument_words = (argument_bytes + 7) / 8;
-    if (argument_bytes > manager::MAX_ARGUMENT_BYTES) argument_words = 0;
-    if (argument_words > 0) memcpy(&request.words[manager::DEPLOY_ARGUMENTS_FIRST_WORD], arguments, argument_bytes);
-    request.set_words(manager::DEPLOY, manager::DEPLOY_ARGUMENTS_FIRST_WORD + argument_words);
+    manager::DeployRequest body{};
+    put_name(body.name, name);
+    body.executable_size = size;
+    body.config = config;
+    if (argument_bytes > manager::MAX_ARGUMENT_BYTES) argument_bytes = 0;
+    if (argument_bytes > 0) memcpy(body.arguments, arguments, argument_bytes);
+    Message request = message_of(manager::DEPLOY, body, offsetof(manager::DeployRequest, arguments) + argument_bytes);
     if (attach_memory) request.attach(memory.value(), MEMORY_READ);
     failed = call(request);
   }
@@ -76,24 +75,24 @@ Reply ManagerClient::deploy(const RawName& name, const void* image, u64 size, co
 }
 
 Reply ManagerClient::invoke(const RawName& name, const void* input, u64 input_size) {
-  Message request;
-  put_name(request, name);
-  request.words[4] = input_size;
-  request.words[5] = manager::INLINE_BYTES;
-  u64 copied = input_size < manager::INLINE_BYTES ? input_size : manager::INLINE_BYTES;
-  memcpy(&request.words[manager::INLINE_FIRST_WORD], input, copied);
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD + (copied + 7) / 8);
+  manager::InvokeRequest body{};
+  put_name(body.name, name);
+  body.input_size = input_size;
+  body.output_capacity = manager::INLINE_BYTES;
+  u64 copied = input_size < manager::INLINE_INPUT_BYTES ? input_size : manager::INLINE_INPUT_BYTES;
+  memcpy(body.inline_bytes, input, copied);
+  Message request = message_of(manager::INVOKE, body, offsetof(manager::InvokeRequest, inline_bytes) + copied);
   return call(request);
 }
 
 Reply ManagerClient::invoke(const char* name, const char* text) { return invoke(name, text, strlen(text)); }
 
 Reply ManagerClient::invoke_memory(const char* name, Memory input, u64 input_size, Memory output, u64 output_capacity) {
-  Message request;
-  put_name(request, RawName::of(name));
-  request.words[4] = input_size;
-  request.words[5] = output_capacity;
-  request.set_words(manager::INVOKE, manager::INLINE_FIRST_WORD);
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  body.input_size = input_size;
+  body.output_capacity = output_capacity;
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
   request.attach(input, MEMORY_READ);
   request.attach(output, READ_WRITE);
   return call(request);
@@ -126,21 +125,21 @@ bool ManagerClient::invoke_transcript(const char* name, const char* input_text, 
 }
 
 Reply ManagerClient::remove(const RawName& name) {
-  Message request;
-  put_name(request, name);
-  request.set_words(manager::REMOVE, manager::NAME_WORDS);
+  manager::NameRequest body;
+  put_name(body.name, name);
+  Message request = message_of(manager::REMOVE, body);
   return call(request);
 }
 
 Reply ManagerClient::describe(const RawName& name) {
-  Message request;
-  put_name(request, name);
-  request.set_words(manager::DESCRIBE, manager::NAME_WORDS);
+  manager::NameRequest body;
+  put_name(body.name, name);
+  Message request = message_of(manager::DESCRIBE, body);
   return call(request);
 }
 
 Reply ManagerClient::list(u64 first_index) {
-  Message request = Message::make(manager::LIST, {first_index});
+  Message request = message_of(manager::LIST, manager::ListRequest{first_index});
   return call(request);
 }
 
@@ -159,15 +158,12 @@ bool ManagerClient::listed(const char* name, u64& total, Status& status) {
     Reply reply = list(index);
     status = reply.status;
     if (reply.status != manager::STATUS_OK || reply.transport != Error::None) return false;
-    total = reply.words[0];
-    u64 count = reply.words[1];
+    auto names = reply.body<manager::ListReply>();
+    total = names.total;
+    u64 count = names.count;
     if (count > manager::LIST_NAMES_PER_REPLY) count = manager::LIST_NAMES_PER_REPLY;
-    for (u64 entry = 0; entry < count; ++entry) {
-      const u64* words = &reply.words[2 + entry * manager::NAME_WORDS];
-      bool same = true;
-      for (u64 word = 0; word < manager::NAME_WORDS; ++word) same = same && words[word] == wanted.words[word];
-      found = found || same;
-    }
+    for (u64 entry = 0; entry < count; ++entry)
+      found = found || memcmp(names.names[entry], wanted.field, manager::NAME_BYTES) == 0;
     index += count;
     if (count == 0 || index >= total) break;
   }

@@ -12,30 +12,31 @@ using namespace sys;
 using manager::FunctionConfig;
 using manager::Status;
 
-// A reply: its label as a Status and its words (zeroed beyond the reply's word count).
+// A reply: its label as a Status and its message (words beyond the reply's word count are zero).
 struct Reply {
-  manager::ManagerStats stats() const {
-    manager::ManagerStats fields;
-    __builtin_memcpy(&fields, words, sizeof fields);
-    return fields;
-  }
   Status status = manager::STATUS_INTERNAL_ERROR;
   Error transport = Error::None;  // The IPC error, when the call itself failed.
-  u64 word_count = 0;
-  u64 words[abi::MESSAGE_WORDS] = {};
-  // A copy, not a view of `words`: reading the words through another struct type would break the
-  // aliasing rules (the compiler may then read them before the reply was stored).
-  manager::InvocationResult result() const {
-    manager::InvocationResult fields;
-    __builtin_memcpy(&fields, words, sizeof fields);
+  Message message;
+  // The reply's body (manager/protocol.hpp): a copy, not a view of the words, so the aliasing rules
+  // hold; what the reply did not carry reads as zero.
+  template <MessageBody Body>
+  Body body() const {
+    Body fields;
+    get(message, fields);
     return fields;
   }
-  const u8* inline_output() const { return reinterpret_cast<const u8*>(&words[manager::INLINE_FIRST_WORD]); }
+  manager::ManagerStats stats() const { return body<manager::ManagerStats>(); }
+  manager::InvocationResult result() const { return body<manager::InvokeReply>().result; }
+  manager::DescribeReply described() const { return body<manager::DescribeReply>(); }
+  u64 detail() const { return body<manager::DetailReply>().detail; }
+  const u8* inline_output() const {
+    return reinterpret_cast<const u8*>(message.words) + offsetof(manager::InvokeReply, tail);
+  }
 };
 
-// A name as the four raw words of a request, for names pack_name cannot express.
+// A name as the raw bytes of a request's name field, for names pack_name cannot express.
 struct RawName {
-  u64 words[manager::NAME_WORDS] = {};
+  char field[manager::NAME_BYTES] = {};
   static RawName of(const char* name);
 };
 
@@ -93,16 +94,23 @@ constexpr u64 SCRATCH_OUTPUT = 0x0000000054000000;
 using manager::status_name;
 
 // The two tenants' conversation on the `sync` endpoint: the test client calls with this label and
-// the name (words 0-3) of a function it deployed; tenant B answers with the Status of its INVOKE,
-// DESCRIBE and REMOVE of that name (words 0-2) and word 3 = LIST total | (listed << 32).
+// the name of a function it deployed (manager::NameRequest); tenant B answers (SyncAnswer) with the
+// Status of its INVOKE, DESCRIBE and REMOVE of that name and listed = LIST total | (listed << 32) |
+// (LIST status << 40).
 constexpr u32 SYNC_SECRET_DEPLOYED = 1;
 // Tenant B deploys (removes) its own `echo` (the embedded image, default configuration) and
-// answers word 0 = the Status.
+// answers status = the Status.
 constexpr u32 SYNC_DEPLOY_ECHO = 2;
 constexpr u32 SYNC_REMOVE_ECHO = 3;
-// Tenant B invokes its `echo` with SYNC_ECHO_INPUT and answers word 0 = the Status, word 1 = 1 when
-// the output was exactly the input, word 2 = the round trip in nanoseconds.
+// Tenant B invokes its `echo` with SYNC_ECHO_INPUT and answers status, output_right = 1 when the
+// output was exactly the input, and round_trip_ns.
 constexpr u32 SYNC_TIMED_ECHO = 4;
+struct SyncAnswer {
+  u64 status;  // SYNC_SECRET_DEPLOYED: INVOKE's.
+  u64 output_right;  // SYNC_SECRET_DEPLOYED: DESCRIBE's status.
+  u64 round_trip_ns;  // SYNC_SECRET_DEPLOYED: REMOVE's status.
+  u64 listed;
+};
 constexpr const char* SYNC_ECHO_INPUT = "tenant b still answers";
 // The endpoints of both tenant programs, in their boot configuration's order.
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT;

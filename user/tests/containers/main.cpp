@@ -6,6 +6,7 @@
 // every case removes what else it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
+#include "tenant.hpp"
 #include "lib/elf.hpp"
 #include "lib/format.hpp"
 #include "sha256.hpp"
@@ -33,17 +34,6 @@ const FunctionImage* image_of(const char* name) {
   return nullptr;
 }
 
-SlotAllocator& slots() {
-  static SlotAllocator allocator(FIRST_FREE, 256);
-  return allocator;
-}
-
-ManagerClient& client() {
-  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
-  return instance;
-}
-
-Console console() { return Console(CONSOLE); }
 
 FunctionConfig config_with(u64 memory_limit, u64 timeout_nanoseconds = manager::DEFAULT_CONFIG.timeout_nanoseconds) {
   FunctionConfig config = manager::DEFAULT_CONFIG;
@@ -74,11 +64,13 @@ void deploy_and_describe(Case& test) {
   DEPLOY("echo", "echo", manager::DEFAULT_CONFIG);
   Reply described = client().describe("echo");
   EXPECT_STATUS(described, manager::STATUS_OK);
-  EXPECT_EQ(described.words[0], image_of("echo")->size);
+  manager::DescribeReply fields = described.described();
+  EXPECT_EQ(fields.executable_size, image_of("echo")->size);
   const u64* config = reinterpret_cast<const u64*>(&manager::DEFAULT_CONFIG);
-  for (u64 index = 0; index < 7; ++index) EXPECT_EQ(described.words[1 + index], config[index]);
-  EXPECT_EQ(described.words[8], 0);
-  EXPECT_EQ(described.words[9], 0);
+  const u64* sent = reinterpret_cast<const u64*>(&fields.config);
+  for (u64 index = 0; index < 7; ++index) EXPECT_EQ(sent[index], config[index]);
+  EXPECT_EQ(fields.invocations, 0);
+  EXPECT_EQ(fields.failures, 0);
 }
 
 void list_shows_every_deployed_function(Case& test) {
@@ -115,7 +107,7 @@ void echo_inline(Case& test) {
   EXPECT_STATUS(reply, manager::STATUS_OK);
   EXPECT_EQ(reply.result().exit_code, 0);
   EXPECT_OUTPUT(reply, "hello, containers");
-  char full[manager::INLINE_BYTES];
+  char full[manager::INLINE_INPUT_BYTES];  // The largest inline input (416 bytes since names are 63).
   for (u64 index = 0; index < sizeof full; ++index) full[index] = static_cast<char>('a' + index % 26);
   Reply largest = client().invoke("echo", full, sizeof full);
   EXPECT_STATUS(largest, manager::STATUS_OK);
@@ -134,7 +126,7 @@ void repeated_invocations_release_their_memory(Case& test) {
     Reply reply = client().invoke("echo", "again");
     if (reply.status != manager::STATUS_OK) {
       test.fail(__FILE__, __LINE__, "invocation %lu of %lu gave %s (detail %#lx)", round + 1, ROUNDS,
-                status_name(reply.status), reply.words[7]);
+                status_name(reply.status), reply.result().detail);
       return;
     }
   }
@@ -239,8 +231,8 @@ void describe_counts_invocations_and_failures(Case& test) {
   (void)client().invoke("counted", "");
   Reply described = client().describe("counted");
   EXPECT_STATUS(described, manager::STATUS_OK);
-  EXPECT_EQ(described.words[8], 2);
-  EXPECT_EQ(described.words[9], 2);
+  EXPECT_EQ(described.described().invocations, 2);
+  EXPECT_EQ(described.described().failures, 2);
   EXPECT_STATUS(client().remove("counted"), manager::STATUS_OK);
 }
 
@@ -356,8 +348,8 @@ void expect_rejected_image(Case& test, const char* name, u64 size, ManagerClient
     test.fail(__FILE__, __LINE__, "%s: the local reader says %s", name, klib::elf_status_text(local));
   Reply reply = client().deploy(RawName::of(name), echo->bytes, size, manager::DEFAULT_CONFIG, patch);
   EXPECT_STATUS(reply, manager::STATUS_BAD_EXECUTABLE);
-  if (reply.words[0] != static_cast<u64>(expected))
-    test.fail(__FILE__, __LINE__, "%s: word 0 is %lu, expected %u (%s)", name, reply.words[0],
+  if (reply.detail() != static_cast<u64>(expected))
+    test.fail(__FILE__, __LINE__, "%s: the detail is %lu, expected %u (%s)", name, reply.detail(),
               static_cast<unsigned>(expected), klib::elf_status_text(expected));
   EXPECT_STATUS(client().describe(name), manager::STATUS_NOT_FOUND);
 }
@@ -436,9 +428,9 @@ void rejects_bad_names(Case& test) {
   RawName upper = RawName::of("Echo");
   RawName slash = RawName::of("a/b");
   RawName unterminated;
-  memset(unterminated.words, 'a', sizeof unterminated.words);  // 32 bytes, no NUL.
+  memset(unterminated.field, 'a', sizeof unterminated.field);  // NAME_BYTES bytes, no NUL.
   RawName garbage_after_end = RawName::of("ab");
-  reinterpret_cast<u8*>(garbage_after_end.words)[5] = 'x';
+  garbage_after_end.field[5] = 'x';
   for (const RawName* name : {&empty, &upper, &slash, &unterminated, &garbage_after_end}) {
     EXPECT_STATUS(client().deploy(*name, echo->bytes, echo->size, manager::DEFAULT_CONFIG), manager::STATUS_BAD_REQUEST);
     EXPECT_STATUS(client().invoke(*name, "x", 1), manager::STATUS_BAD_REQUEST);
@@ -474,10 +466,10 @@ u64 nanoseconds_since(u64 start) {
   return hertz == 0 ? 0 : ticks / hertz * 1'000'000'000 + ticks % hertz * 1'000'000'000 / hertz;
 }
 
-// Tenant B's side: a request on `sync` (words 0-3 of its answer).
+// Tenant B's side: a request on `sync` and its answer.
 struct TenantB {
   Status status = manager::STATUS_INTERNAL_ERROR;
-  u64 words[4] = {};
+  SyncAnswer answer = {};
   bool delivered = false;
 };
 TenantB ask_tenant_b(u32 label) {
@@ -486,8 +478,8 @@ TenantB ask_tenant_b(u32 label) {
   TenantB result;
   constexpr u64 TENANT_TIMEOUT = 60'000'000'000;  // Only the send phase: tenant B must be waiting.
   result.delivered = Endpoint(SYNC_ENDPOINT).call(request, answer, TENANT_TIMEOUT).ok();
-  for (u64 index = 0; index < 4; ++index) result.words[index] = answer.words[index];
-  result.status = static_cast<Status>(answer.words[0]);
+  if (result.delivered) get(answer, result.answer);
+  result.status = static_cast<Status>(result.answer.status);
   return result;
 }
 
@@ -499,11 +491,11 @@ constexpr u64 TENANT_B_BOUND_NS = 10'000'000'000;
   do {                                                                                                     \
     TenantB echoed_ = ask_tenant_b(SYNC_TIMED_ECHO);                                                       \
     REQUIRE(echoed_.delivered);                                                                            \
-    if (echoed_.status != manager::STATUS_OK || echoed_.words[1] != 1)                                     \
+    if (echoed_.status != manager::STATUS_OK || echoed_.answer.output_right != 1)                          \
       test.fail(__FILE__, __LINE__, "tenant B's echo gave %s (output right: %lu)", status_name(echoed_.status), \
-                echoed_.words[1]);                                                                         \
-    if (echoed_.words[2] > TENANT_B_BOUND_NS)                                                              \
-      test.fail(__FILE__, __LINE__, "tenant B's echo took %lu ms", echoed_.words[2] / 1'000'000);          \
+                echoed_.answer.output_right);                                                              \
+    if (echoed_.answer.round_trip_ns > TENANT_B_BOUND_NS)                                                  \
+      test.fail(__FILE__, __LINE__, "tenant B's echo took %lu ms", echoed_.answer.round_trip_ns / 1'000'000); \
   } while (0)
 
 // Waits about a millisecond blocked in the kernel. Polling loops use it rather than yielding: a
@@ -525,7 +517,7 @@ void pause_briefly() {
 manager::ManagerStats stats_now(Case& test) {
   Reply reply = client().stats();
   EXPECT_STATUS(reply, manager::STATUS_OK);
-  EXPECT_EQ(reply.word_count, manager::STATS_WORDS);
+  EXPECT_EQ(reply.message.word_count(), words_for(sizeof(manager::ManagerStats)));
   return reply.stats();
 }
 
@@ -704,7 +696,7 @@ void big_bss_counts_against_its_own_limit(Case& test) {
   manager::ManagerStats start = stats_now(test);
   Reply refused = client().deploy("big_bss", image->bytes, image->size, config_with(16 * MEBIBYTE));
   EXPECT_STATUS(refused, manager::STATUS_QUOTA_EXCEEDED);
-  EXPECT_EQ(refused.words[0], per_invocation);
+  EXPECT_EQ(refused.detail(), per_invocation);
   EXPECT_STATUS(client().describe("big_bss"), manager::STATUS_NOT_FOUND);
   DEPLOY("big_bss", "big_bss", config_with(43 * MEBIBYTE));
   manager::ManagerStats deployed = stats_now(test);
@@ -732,21 +724,18 @@ bool same_text(const char* a, const char* b) {
 
 // SET_TENANT_QUOTA: the caller lowers its own quotas (0: the manager's).
 Reply set_tenant_quota(u64 functions, u64 storage_bytes) {
-  Message request;
-  request.words[0] = functions;
-  request.words[1] = storage_bytes;
-  request.set_words(manager::SET_TENANT_QUOTA, 2);
+  Message request = message_of(manager::SET_TENANT_QUOTA, manager::TenantQuotaRequest{functions, storage_bytes});
   return client().call(request);
 }
 
 // CONFIGURE_CREATE of `name` from `source`'s executable, with `config`, no arguments or environment.
 Reply configure_from(const char* name, const char* source, const FunctionConfig& config) {
-  Message request;
-  manager::pack_name(name, request.words);
-  manager::pack_name(source, &request.words[4]);
-  __builtin_memcpy(&request.words[8], &config, sizeof config);
-  request.words[15] = manager::CONFIGURE_CREATE;
-  request.set_words(manager::CONFIGURE, manager::CONFIGURE_TEXT_FIRST_WORD);
+  manager::ConfigureRequest body{};
+  manager::pack_name(name, body.name);
+  manager::pack_name(source, body.source);
+  body.config = config;
+  body.mode = manager::CONFIGURE_CREATE;
+  Message request = message_of(manager::CONFIGURE, body, manager::CONFIGURE_HEAD_BYTES);
   return client().call(request);
 }
 
@@ -772,7 +761,7 @@ void function_quota_is_per_tenant(Case& test) {
   }
   Reply over = client().deploy("one-too-many", empty->bytes, empty->size, manager::DEFAULT_CONFIG);
   EXPECT_STATUS(over, manager::STATUS_TENANT_FUNCTION_LIMIT);
-  EXPECT_EQ(over.words[0], quota);
+  EXPECT_EQ(over.detail(), quota);
   EXPECT_STATUS(configure_from("one-too-many", "q0", manager::DEFAULT_CONFIG), manager::STATUS_TENANT_FUNCTION_LIMIT);
   EXPECT_STATUS(client().describe("one-too-many"), manager::STATUS_NOT_FOUND);
   EXPECT_EQ(stats_now(test).tenant_functions, quota);
@@ -811,14 +800,14 @@ void ten_thousand_functions(Case& test) {
     if ((made + 1) % 2500 == 0)
       printf(console(), "# %lu functions configured in %lu ms\n", made + 1, nanoseconds_since(begun) / 1'000'000);
     if (reply.status != manager::STATUS_OK) {
-      test.fail(__FILE__, __LINE__, "configure %s gave %s (word 0 %lu)", name, status_name(reply.status), reply.words[0]);
+      test.fail(__FILE__, __LINE__, "configure %s gave %s (word 0 %lu)", name, status_name(reply.status), reply.detail());
       break;
     }
   }
   u64 configure_ms = nanoseconds_since(begun) / 1'000'000;
   Reply over = configure_from("one-too-many", "base", small);
   EXPECT_STATUS(over, manager::STATUS_TENANT_FUNCTION_LIMIT);
-  EXPECT_EQ(over.words[0], COUNT + 1);
+  EXPECT_EQ(over.detail(), COUNT + 1);
   manager::ManagerStats full = stats_now(test);
   EXPECT_EQ(full.tenant_functions, start.tenant_functions + 1 + COUNT);
   EXPECT_EQ(full.functions, start.functions + 1 + COUNT);
@@ -828,21 +817,22 @@ void ten_thousand_functions(Case& test) {
   u64 wrong = 0;
   for (u64 first = start.tenant_functions; first < full.tenant_functions;) {
     Reply page = client().list(first);
-    if (page.status != manager::STATUS_OK || page.words[0] != full.tenant_functions || page.words[1] == 0) {
+    auto names = page.body<manager::ListReply>();
+    if (page.status != manager::STATUS_OK || names.total != full.tenant_functions || names.count == 0) {
       test.fail(__FILE__, __LINE__, "LIST %lu gave %s, total %lu, %lu names", first, status_name(page.status),
-                page.words[0], page.words[1]);
+                names.total, names.count);
       break;
     }
-    for (u64 index = 0; index < page.words[1]; ++index) {
+    for (u64 index = 0; index < names.count; ++index) {
       char listed[manager::NAME_BYTES + 1] = {};
-      __builtin_memcpy(listed, &page.words[2 + index * manager::NAME_WORDS], manager::NAME_BYTES);
+      __builtin_memcpy(listed, names.names[index], manager::NAME_BYTES);
       u64 position = first + index - start.tenant_functions;
       if (position == 0) klib::format_to_buffer(name, sizeof name, "base");
       else klib::format_to_buffer(name, sizeof name, "n%lu", position - 1);
       if (!same_text(listed, name)) ++wrong;
       ++seen;
     }
-    first += page.words[1];
+    first += names.count;
   }
   u64 list_ms = nanoseconds_since(begun) / 1'000'000;
   EXPECT_EQ(seen, COUNT + 1);
@@ -852,9 +842,10 @@ void ten_thousand_functions(Case& test) {
     Reply described = client().describe(name);
     EXPECT_STATUS(described, manager::STATUS_OK);
     char source[manager::NAME_BYTES + 1] = {};
-    __builtin_memcpy(source, &described.words[15], manager::NAME_BYTES);
+    manager::DescribeReply fields = described.described();
+    __builtin_memcpy(source, fields.source, manager::NAME_BYTES);
     EXPECT(same_text(source, "base"));
-    EXPECT_EQ(described.words[1], MEBIBYTE);
+    EXPECT_EQ(fields.config.memory_limit_bytes, MEBIBYTE);
     Reply invoked = client().invoke(name, name);
     EXPECT_STATUS(invoked, manager::STATUS_OK);
     EXPECT_OUTPUT(invoked, name);
@@ -886,19 +877,20 @@ void ten_thousand_functions(Case& test) {
 
 void other_tenant_cannot_see_or_touch(Case& test) {
   DEPLOY("secret", "echo", manager::DEFAULT_CONFIG);
-  Message request;
-  manager::pack_name("secret", request.words);
-  request.set_words(SYNC_SECRET_DEPLOYED, manager::NAME_WORDS);
+  manager::NameRequest secret;
+  manager::pack_name("secret", secret.name);
   Message answer;
   constexpr u64 TENANT_TIMEOUT = 30'000'000'000;  // Only the send phase: tenant B must be waiting.
-  auto called = Endpoint(SYNC_ENDPOINT).call(request, answer, TENANT_TIMEOUT);
+  auto called = Endpoint(SYNC_ENDPOINT).call(message_of(SYNC_SECRET_DEPLOYED, secret), answer, TENANT_TIMEOUT);
   REQUIRE(called.ok());
-  EXPECT_EQ(answer.words[0], manager::STATUS_NOT_FOUND);  // INVOKE
-  EXPECT_EQ(answer.words[1], manager::STATUS_NOT_FOUND);  // DESCRIBE
-  EXPECT_EQ(answer.words[2], manager::STATUS_NOT_FOUND);  // REMOVE
-  EXPECT_EQ((answer.words[3] >> 32) & 0xff, 0);           // Not listed...
-  EXPECT_EQ(answer.words[3] >> 40, manager::STATUS_OK);   // ...by a LIST that worked,
-  EXPECT_EQ(answer.words[3] & 0xffffffff, 0);             // and tenant B has no functions.
+  SyncAnswer seen;
+  get(answer, seen);
+  EXPECT_EQ(seen.status, manager::STATUS_NOT_FOUND);         // INVOKE
+  EXPECT_EQ(seen.output_right, manager::STATUS_NOT_FOUND);   // DESCRIBE
+  EXPECT_EQ(seen.round_trip_ns, manager::STATUS_NOT_FOUND);  // REMOVE
+  EXPECT_EQ((seen.listed >> 32) & 0xff, 0);                  // Not listed...
+  EXPECT_EQ(seen.listed >> 40, manager::STATUS_OK);          // ...by a LIST that worked,
+  EXPECT_EQ(seen.listed & 0xffffffff, 0);                    // and tenant B has no functions.
   // Still ours, and untouched.
   Reply mine = client().invoke("secret", "mine");
   EXPECT_STATUS(mine, manager::STATUS_OK);

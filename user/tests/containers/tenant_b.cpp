@@ -55,10 +55,12 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   Message request;
   while (sync.receive(request).ok()) {
     // The answer waits in the Reply object while this tenant calls the manager itself.
-    if (invoke(abi::Syscall::IpcSaveReply, reply_slot) != Error::None) continue;
+    if (!save_reply(reply_slot).ok()) continue;
     char name[manager::NAME_BYTES];
     u64 statuses[4] = {manager::STATUS_BAD_REQUEST, manager::STATUS_BAD_REQUEST, manager::STATUS_BAD_REQUEST, 0};
-    if (request.label() == SYNC_SECRET_DEPLOYED && manager::unpack_name(request.words, name)) {
+    manager::NameRequest named;
+    get(request, named);
+    if (request.label() == SYNC_SECRET_DEPLOYED && manager::unpack_name(named.name, name)) {
       const char input[] = "let me in";
       statuses[0] = client.invoke(name, input, sizeof input - 1).status;
       statuses[1] = client.describe(name).status;
@@ -86,8 +88,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
       statuses[2] = tsc_hertz == 0 ? 0 : ticks / tsc_hertz * 1'000'000'000 + ticks % tsc_hertz * 1'000'000'000 / tsc_hertz;
       printf(console, "# tenant_b: echo %s in %lu us\n", status_name(echoed.status), statuses[2] / 1000);
     }
-    SyscallRegisters registers{abi::MessageTag::make(0, 4).raw, statuses[0], statuses[1], statuses[2], statuses[3], 0};
-    (void)invoke(abi::Syscall::IpcReplyWith, reply_slot, registers);
+    (void)reply_with(reply_slot, message_of(0, SyncAnswer{statuses[0], statuses[1], statuses[2], statuses[3]}));
   }
   exit_thread();
 }

@@ -8,6 +8,7 @@
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
+#include "tenant.hpp"
 #include "lib/elf.hpp"
 #include "linux_native_expected.h"
 
@@ -74,17 +75,6 @@ namespace {
 using namespace containers;
 using test::Case;
 
-SlotAllocator& slots() {
-  static SlotAllocator allocator(FIRST_FREE, 256);
-  return allocator;
-}
-
-ManagerClient& client() {
-  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
-  return instance;
-}
-
-Console console() { return Console(CONSOLE); }
 
 FunctionConfig linux_config(u64 memory_limit = manager::DEFAULT_CONFIG.memory_limit_bytes) {
   FunctionConfig config = manager::DEFAULT_CONFIG;
@@ -329,16 +319,6 @@ bool same_text(const char* left, const char* right) {
   return strlen(left) == strlen(right) && memcmp(left, right, strlen(left)) == 0;
 }
 
-// Invokes `name` with `input_text` (at most a page) as input and its output in a Memory of its own
-// (a transcript longer than the 448 inline bytes); `text` gets the output, NUL-terminated. False
-// when the memory is refused.
-constexpr u64 TRANSCRIPT_PAGES = 2;
-bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1],
-                       const char* input_text = "") {
-  if (client().invoke_transcript(name, input_text, text, TRANSCRIPT_PAGES, reply)) return true;
-  test.fail(__FILE__, __LINE__, "no memory for the transcript");
-  return false;
-}
 
 // A musl C program working with files: /tmp written, read back, listed, stat'ed, renamed and
 // removed; descriptors duplicated; the read-only tree read; every error a program must get.
@@ -462,16 +442,17 @@ void busybox_works_with_files(Case& test) {
 // Lua 5.4 (lua.c from Debian's lua5.4 source package, built with musl) running a script given with
 // -e: it reads all of stdin, counts words in a table, sorts them by count then name with a
 // comparison closure, formats with string.format, keeps state in a closure, mixes integer and
-// float arithmetic, and catches an error with pcall. The script is at most MAX_ARGUMENT_BYTES.
+// float arithmetic, and catches an error with pcall. The script is at most MAX_ARGUMENT_BYTES (384
+// since names are 63 bytes: it uses globals where a longer version had locals).
 void lua_interpreter_runs_a_script(Case& test) {
   const auto size = static_cast<u64>(linux_lua_end - linux_lua);
   static const char count_words[] =
       "-e\0"
-      "local t,n,k={},0,{}for w in io.read('a'):gmatch('%a+')do t[w]=(t[w]or 0)+1 n=n+1 end\n"
+      "t,n,k={},0,{}for w in io.read'a':gmatch'%a+'do t[w]=(t[w]or 0)+1 n=n+1 end\n"
       "for w in pairs(t)do k[#k+1]=w end\n"
       "table.sort(k,function(a,b)return t[a]>t[b]or t[a]==t[b]and a<b end)\n"
       "for _,w in ipairs(k)do print(('%-4s%d'):format(w,t[w]))end\n"
-      "local function f(i)return function()i=i+1 return i*i end end local s=f(1)\n"
+      "function f(i)return function()i=i+1 return i*i end end s=f(1)\n"
       "print(n,s(),s(),7//2,2^10,math.pi)\n"
       "print(pcall(function()local x return x.y end))";
   static_assert(sizeof count_words <= manager::MAX_ARGUMENT_BYTES);
@@ -658,17 +639,7 @@ void fork_bomb_of_live_processes_ends_with_eagain(Case& test) {
 
 // A run of a program in the personality against the same binary's native run (user/tests/linux/
 // run-native): the same stdout bytes and the same exit status. Returns the ENOSYS count (detail).
-struct NativeRun {
-  const u8* output;
-  const u8* output_end;
-  const u8* status;
-  const u8* status_end;
-};
-#define NATIVE(name)                                                                                 \
-  NativeRun {                                                                                        \
-    linux_native_##name, linux_native_##name##_end, linux_native_##name##_status,                   \
-        linux_native_##name##_status_end                                                             \
-  }
+#define NATIVE(name) NATIVE_RUN(linux, name)
 
 u64 matches_native(Case& test, const char* name, const NativeRun& native, const char* input = "") {
   static char text[TRANSCRIPT_PAGES * 4096 + 1];
@@ -838,7 +809,7 @@ template <usize N>
 void image_as_natively(Case& test, const char* name, const char (&strings)[N], const NativeRun& native) {
   Reply deployed = deploy_image(name, strings, N);
   if (deployed.status != manager::STATUS_OK) {
-    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (detail %#lx)", name, status_name(deployed.status), deployed.detail());
     return;
   }
   EXPECT_EQ(matches_native(test, name, native), 0);
@@ -876,13 +847,13 @@ void image_paths_never_leave_the_root(Case& test) {
   static const char strings[] = "/usr/bin/nothing" IMAGE_ENVIRONMENT;
   Reply missing = deploy_image("missing", strings, sizeof strings);
   EXPECT_STATUS(missing, manager::STATUS_BAD_EXECUTABLE);
-  EXPECT_EQ(missing.words[0], static_cast<u64>(klib::ElfStatus::NoProgramInImage));
+  EXPECT_EQ(missing.detail(), static_cast<u64>(klib::ElfStatus::NoProgramInImage));
   static const char cat[] = "/bin/cat" IMAGE_ENVIRONMENT;
   Reply corrupt = client().deploy(RawName::of("corrupt"), linux_image_tree,
                                   static_cast<u64>(linux_image_tree_end - linux_image_tree), image_config(),
                                   [](u8* bytes, u64) { bytes[0] ^= 1; }, true, cat, sizeof cat);
   EXPECT_STATUS(corrupt, manager::STATUS_BAD_EXECUTABLE);
-  EXPECT_EQ(corrupt.words[0], static_cast<u64>(klib::ElfStatus::BadImageTree));
+  EXPECT_EQ(corrupt.detail(), static_cast<u64>(klib::ElfStatus::BadImageTree));
 }
 
 // Writes go to the invocation's private layer: the function sees its own change to an image file
@@ -911,11 +882,13 @@ void image_writes_stay_in_the_invocation(Case& test) {
 void image_processes_share_the_tree(Case& test) {
   static const char script[] =
       "/usr/bin/busybox\0sh\0-c\0"
-      "read -r first < data/hello.txt; echo changed > data/hello.txt; "
-      "x=$(read -r line < data/hello.txt; echo \"child: $line\"); echo \"$x\"; "
-      "echo piped | (read -r p; echo \"got $p\"); (exit 3); echo \"status $?\"; "
-      "(read -r y < data/link; echo \"subshell: $y\") | (read -r z; echo \"via pipe: $z\"); "
-      "(exit 7) & wait $!; echo \"waited $?\"; echo \"parent: $first\"" IMAGE_ENVIRONMENT;
+      "read -r first <data/hello.txt;echo changed >data/hello.txt;"
+      "x=$(read -r line <data/hello.txt;echo \"child: $line\");echo \"$x\";"
+      "echo piped|(read -r p;echo \"got $p\");(exit 3);echo \"status $?\";"
+      "(read -r y <data/link;echo \"subshell: $y\")|(read -r z;echo \"via pipe: $z\");"
+      "(exit 7)&wait $!;echo \"waited $?\";echo \"parent: $first\"" IMAGE_ENVIRONMENT;
+  // The script's spaces are the fewest the shell needs: it fits MAX_ARGUMENT_BYTES (384).
+  static_assert(sizeof script <= manager::MAX_ARGUMENT_BYTES);
   Reply deployed = deploy_image("imgprocs", script, sizeof script);
   EXPECT_STATUS(deployed, manager::STATUS_OK);
   for (int round = 0; round < 2; ++round) {
@@ -943,7 +916,7 @@ void image_program_as_natively(Case& test, const char* name, const char (&string
   config.timeout_nanoseconds = 300'000'000'000;
   Reply deployed = deploy_image(name, strings, N, config);
   if (deployed.status != manager::STATUS_OK) {
-    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx)", name, status_name(deployed.status), deployed.words[0]);
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (detail %#lx)", name, status_name(deployed.status), deployed.detail());
     return;
   }
   ThreadSelfInfo before = thread_self();

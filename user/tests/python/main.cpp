@@ -6,6 +6,7 @@
 // Invariant: every case removes what it deployed.
 #include "../framework.hpp"
 #include "checks.hpp"
+#include "tenant.hpp"
 #include "lib/elf.hpp"
 
 #include "sys/string.hpp"
@@ -30,17 +31,6 @@ namespace {
 using namespace containers;
 using test::Case;
 
-SlotAllocator& slots() {
-  static SlotAllocator allocator(FIRST_FREE, 256);
-  return allocator;
-}
-
-ManagerClient& client() {
-  static ManagerClient instance(Endpoint(MANAGER_ENDPOINT), Factory(OWN_FACTORY), Task(SELF_TASK), slots());
-  return instance;
-}
-
-Console console() { return Console(CONSOLE); }
 
 u64 read_tsc() {
   u32 low = 0, high = 0;
@@ -62,28 +52,7 @@ FunctionConfig python_config() {
 // The environment of every case, as run-native gives it.
 #define PYTHON_ENVIRONMENT "\0\0PATH=/usr/bin:/bin\0HOME=/\0LANG=C.UTF-8"
 
-constexpr u64 TRANSCRIPT_PAGES = 2;
-
-// Invokes `name` with `input_text` (at most a page) and its output in a Memory of its own; `text`
-// gets the output, NUL-terminated. False when the memory is refused.
-bool invoke_transcript(Case& test, const char* name, Reply& reply, char (&text)[TRANSCRIPT_PAGES * 4096 + 1],
-                       const char* input_text) {
-  if (client().invoke_transcript(name, input_text, text, TRANSCRIPT_PAGES, reply)) return true;
-  test.fail(__FILE__, __LINE__, "no memory for the transcript");
-  return false;
-}
-
-struct NativeRun {
-  const u8* output;
-  const u8* output_end;
-  const u8* status;
-  const u8* status_end;
-};
-#define NATIVE(name)                                                                                 \
-  NativeRun {                                                                                        \
-    python_native_##name, python_native_##name##_end, python_native_##name##_status,                 \
-        python_native_##name##_status_end                                                            \
-  }
+#define NATIVE(name) NATIVE_RUN(python, name)
 
 // Deploys `name` with the Python tree and "program\0arguments...\0\0environment", invokes it with
 // `input`, requires the native run's stdout and status, prints the time it took and the calls
@@ -94,8 +63,8 @@ void as_natively(Case& test, const char* name, const char (&strings)[N], const c
                                    static_cast<u64>(python_image_tree_end - python_image_tree), python_config(),
                                    nullptr, true, strings, N);
   if (deployed.status != manager::STATUS_OK) {
-    test.fail(__FILE__, __LINE__, "deploy %s gave %s (word 0 %#lx, transport %lu)", name, status_name(deployed.status),
-              deployed.words[0], static_cast<u64>(deployed.transport));
+    test.fail(__FILE__, __LINE__, "deploy %s gave %s (detail %#lx, transport %lu)", name, status_name(deployed.status),
+              deployed.detail(), static_cast<u64>(deployed.transport));
     return;
   }
   static char text[TRANSCRIPT_PAGES * 4096 + 1];

@@ -15,6 +15,15 @@ using store::Client;
 
 constexpr u64 STORE = FIRST_ENDPOINT;
 constexpr u64 PEER = FIRST_ENDPOINT + 1;  // Boot 1: the second client, reached through `sync`.
+// The two clients' own messages: the first hands the peer its handles, the peer answers with the
+// number of wrong answers (the label) and of checks it ran.
+struct PeerRequest {
+  u64 write_handle;
+  u64 read_handle;
+};
+struct PeerReply {
+  u64 checks;
+};
 constexpr u64 BUFFER_PAGES = store::MAX_WRITE_BYTES / PAGE_SIZE;
 constexpr u64 BUFFER_ADDRESS = 0x100000000;
 constexpr u64 BLOB_ADDRESS = 0x200000000;
@@ -284,15 +293,14 @@ void requests_are_checked(test::Case& test) {
   Message reply;
   // IMPORT (docs/IMAGES.md): short, a tenant beyond MAX_TENANT, a bad reference, no buffer.
   EXPECT_STATUS(client.call(Message::make(store::IMPORT), reply), store::STATUS_BAD_REQUEST);
-  Message import = Message::make(store::IMPORT);
-  import.words[0] = store::MAX_TENANT + 1;
-  import.set_words(store::IMPORT, store::IMPORT_WORDS);
-  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_REQUEST);
-  import.words[0] = 1;
-  store::pack_text("+bad", &import.words[1], store::NAME_BYTES);
-  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_REQUEST);
-  store::pack_text("good:1", &import.words[1], store::NAME_BYTES);
-  EXPECT_STATUS(client.call(import, reply), store::STATUS_BAD_BUFFER);
+  store::ImportRequest import{};
+  import.tenant = store::MAX_TENANT + 1;
+  EXPECT_STATUS(client.call(message_of(store::IMPORT, import), reply), store::STATUS_BAD_REQUEST);
+  import.tenant = 1;
+  store::pack_text("+bad", import.reference, store::NAME_BYTES);
+  EXPECT_STATUS(client.call(message_of(store::IMPORT, import), reply), store::STATUS_BAD_REQUEST);
+  store::pack_text("good:1", import.reference, store::NAME_BYTES);
+  EXPECT_STATUS(client.call(message_of(store::IMPORT, import), reply), store::STATUS_BAD_BUFFER);
   EXPECT_STATUS(client.call(Message::make(99), reply), store::STATUS_BAD_REQUEST);
   EXPECT_STATUS(client.call(Message::make(store::STAT, {0x6f6874797000ull}), reply), store::STATUS_BAD_REQUEST);
   EXPECT_STATUS(client.call(Message::make(store::WRITE, {handle}), reply), store::STATUS_BAD_REQUEST);
@@ -316,12 +324,12 @@ void thousands_of_entries(test::Case& test) {
   u64 seen = 0;
   u64 first = 0;
   for (;;) {
-    Message reply;
+    store::ListReply reply;
     REQUIRE_STATUS(client.list(first, reply), store::STATUS_OK);
-    EXPECT_EQ(reply.words[0], MANY / 2 + 2);
-    u64 count = reply.words[1];
+    EXPECT_EQ(reply.total, MANY / 2 + 2);
+    u64 count = reply.count;
     if (count == 0) break;
-    const auto* text = reinterpret_cast<const char*>(&reply.words[2]);
+    const char* text = reply.names;
     for (u64 index = 0; index < count; ++index) {
       char expected[16];
       // "big" < "many/..." < "python:3.11".
@@ -393,11 +401,12 @@ void foreign_handles_are_refused(test::Case& test) {
   REQUIRE(memory.valid());
   u64 read_handle = 0, size = 0;
   REQUIRE_STATUS(client.open(PYTHON, memory.selector(), read_handle, size), store::STATUS_OK);
-  Message request = Message::make(1, {write_handle, read_handle});
   Message reply;
-  REQUIRE_OK(Endpoint(PEER).call(request, reply));
+  REQUIRE_OK(Endpoint(PEER).call(message_of(1, PeerRequest{write_handle, read_handle}), reply));
   EXPECT_EQ(reply.label(), 0);  // The peer's count of answers that were not what they must be.
-  EXPECT_EQ(reply.words[0], 6);  // The checks it ran.
+  PeerReply checks;
+  get(reply, checks);
+  EXPECT_EQ(checks.checks, 6);  // The checks it ran.
   u64 total = 0;
   fill(buffer_bytes, 3, 0, 10);
   EXPECT_STATUS(client.write(write_handle, 0, 10, &total), store::STATUS_OK);  // Still ours, untouched.
@@ -413,8 +422,10 @@ void foreign_handles_are_refused(test::Case& test) {
 void serve_as_peer() {
   Message request;
   if (!Endpoint(PEER).receive(request).ok()) return;
-  u64 write_handle = request.words[0];
-  u64 read_handle = request.words[1];
+  PeerRequest handles;
+  get(request, handles);
+  u64 write_handle = handles.write_handle;
+  u64 read_handle = handles.read_handle;
   u64 wrong = 0;
   Message reply;
   wrong += client.write(write_handle, 0, 10) != store::STATUS_BAD_HANDLE;
@@ -424,7 +435,7 @@ void serve_as_peer() {
   wrong += client.remove(PYTHON) != store::STATUS_OPEN_ELSEWHERE;
   store::StatReply stat{};
   wrong += client.stat(PYTHON, stat) != store::STATUS_OK || stat.openers != 1;
-  (void)sys::reply(Message::make(static_cast<u32>(wrong), {6}));
+  (void)sys::reply(message_of(static_cast<u32>(wrong), PeerReply{6}));
 }
 
 // --- boot 2 ---------------------------------------------------------------------------------
@@ -462,9 +473,9 @@ void kept_and_dropped_entries(test::Case& test) {
   store::StatReply stat{};
   for (const char* gone : {"uncommitted", "stream", "too-big", "scratch", "checked", "many/0001", "many/1199"})
     if (client.stat(gone, stat) != store::STATUS_NOT_FOUND) test.fail(__FILE__, __LINE__, "%s is there", gone);
-  Message reply;
+  store::ListReply reply;
   REQUIRE_STATUS(client.list(0, reply), store::STATUS_OK);
-  EXPECT_EQ(reply.words[0], MANY / 2 + 2);
+  EXPECT_EQ(reply.total, MANY / 2 + 2);
 }
 
 void still_takes_blobs(test::Case& test) {

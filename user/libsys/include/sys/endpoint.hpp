@@ -30,4 +30,10 @@ class Endpoint : public TypedCapability<ObjectType::Endpoint> {
 // Answers the last caller this thread received from; never blocks.
 [[nodiscard]] Result<void> reply(const Message& answer);
 
+// A server that answers a caller later (after serving others, or after its own calls) moves the
+// caller's reply capability into a Reply object it created, and answers through that object.
+[[nodiscard]] Result<void> save_reply(u64 reply_object);
+// Answers the caller saved in `reply_object`; NotFound when it vanished meanwhile. Never blocks.
+[[nodiscard]] Result<void> reply_with(u64 reply_object, const Message& answer);
+
 }  // namespace sys

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sys/endpoint.hpp"
+#include "sys/protocol.hpp"
 
 namespace sys {
 
@@ -15,6 +16,17 @@ namespace sys {
   if (!called.ok()) return called.error();
   auto status = static_cast<Error>(reply.label());
   if (status != Error::None) return status;
+  return {};
+}
+
+// Typed client side: sends `label` with (the first `bytes` bytes of) `request` and, on success,
+// copies the reply's body into `reply` (what the reply did not carry reads as zero).
+template <MessageBody Request, MessageBody Reply>
+[[nodiscard]] Result<void> rpc_call(Endpoint server, u32 label, const Request& request, Reply& reply,
+                                    u64 bytes = sizeof(Request), u64 timeout = WAIT_FOREVER) {
+  Message message = message_of(label, request, bytes);
+  TRY_VOID(rpc_call(server, message, message, timeout));
+  get(message, reply);
   return {};
 }
 

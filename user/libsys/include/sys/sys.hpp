@@ -8,6 +8,7 @@
 #include "sys/factory.hpp"
 #include "sys/memory.hpp"
 #include "sys/message.hpp"
+#include "sys/protocol.hpp"
 #include "sys/rpc.hpp"
 #include "sys/selectors.hpp"
 #include "sys/slots.hpp"

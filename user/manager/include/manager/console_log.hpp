@@ -113,13 +113,13 @@ class ConsoleLog {
     while (count > 0) prefix_[prefix_length_++] = digits[--count];
   }
 
-  // "[fn " + 15 digits + "." + 5 digits + "/" + 31 name bytes + "] " = 59 at most.
-  char prefix_[64] = {};
+  // "[fn " + 15 digits + "." + 5 digits + "/" + 63 name bytes + "] " = 91 at most.
+  char prefix_[4 + 15 + 1 + 5 + 1 + (NAME_BYTES - 1) + 2] = {};
   u64 prefix_length_ = 0;
   u64 used_ = 0;
   bool exhausted_ = false;
 };
 
-static_assert(ConsoleLog::LINE_BYTES > 64 + 8, "a line holds the prefix and some text");
+static_assert(ConsoleLog::LINE_BYTES > 4 + 15 + 1 + 5 + 1 + (NAME_BYTES - 1) + 2 + 8, "a line holds the prefix and some text");
 
 }  // namespace manager

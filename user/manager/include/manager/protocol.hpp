@@ -1,9 +1,12 @@
 // The container manager's IPC protocol: what clients (tenants) send to the manager, what a
 // function sends back during its invocation, and the fixed layout of a function's address space.
 // Shared by the manager, the function runtime and every client; docs/CONTAINERS.md explains it.
-// Invariant: names are at most NAME_BYTES - 1 bytes, NUL-padded in message words; every reply's
-// label is a Status; numbers only grow.
+// Invariant: each message's words are one struct below (named beside its request), moved by
+// sys/protocol.hpp; names are at most NAME_BYTES - 1 bytes, NUL-padded; every reply's label is a
+// Status; numbers only grow.
 #pragma once
+
+#include <stddef.h>
 
 #include "abi/syscall.hpp"
 #include "abi/types.hpp"
@@ -14,8 +17,9 @@ using metteagle::abi::u64;
 using metteagle::abi::u32;
 using metteagle::abi::u8;
 
-constexpr u64 NAME_BYTES = 32;   // Four message words.
-constexpr u64 NAME_WORDS = NAME_BYTES / 8;
+// A function's name: 1-63 bytes (a DNS label's length) and the NUL.
+constexpr u64 NAME_BYTES = 64;
+constexpr u64 MESSAGE_BYTES = metteagle::abi::MESSAGE_WORDS * 8;
 
 // Requests on the manager's service endpoint. The badge of the client's capability is its tenant
 // number (set by whoever handed out the capability); a tenant sees only its own functions.
@@ -26,75 +30,59 @@ constexpr u32 with_sub_tenant(u32 request, u32 sub_tenant) { return request | (s
 constexpr u64 tenant_of(u64 badge, u32 label) { return (badge << 16) | (label >> 16); }
 
 enum Request : u32 {
-  // words: 0-3 name, 4 executable size in bytes, 5-11 FunctionConfig, from word 12 optional
-  // arguments of a Linux function (NUL-terminated strings, at most MAX_ARGUMENT_BYTES).
+  // DeployRequest: the executable's size in bytes, then optional arguments of a Linux function
+  // (NUL-terminated strings, at most MAX_ARGUMENT_BYTES). Refusals: DetailReply.
   // capabilities[0]: Memory holding the executable (Read).
   DEPLOY = 1,
-  // words: 0-3 name, 4 input size in bytes, 5 output capacity in bytes (for capabilities[1]),
-  //        6 bytes of the request's environment (NUL-terminated "KEY=value" strings, at most
-  //        INLINE_BYTES, from word 8; only with the input in Memory),
-  //        8.. inline input when no input memory is sent (at most INLINE_BYTES).
+  // InvokeRequest: the input size in bytes, the output capacity in bytes (for capabilities[1]),
+  //        the bytes of the request's environment (NUL-terminated "KEY=value" strings, at most
+  //        INLINE_INPUT_BYTES, in `inline_bytes`; only with the input in Memory), and the inline
+  //        input when no input memory is sent (at most INLINE_INPUT_BYTES).
   // capabilities[0]: Memory with the input (Read), optional;
   // capabilities[1]: Memory for the output (Write), optional (else the output comes inline).
-  // Reply words: InvocationResult, inline output from word 8; after the output's words (none when
-  // the output went to Memory) up to the last word, the tail of the function's log (its stderr,
-  // at most INLINE_BYTES, NUL bytes sent as spaces), NUL-padded.
+  // Reply: InvokeReply: InvocationResult, then in `tail` the inline output in whole words; after
+  // them (none when the output went to Memory) up to the last word, the tail of the function's
+  // log (its stderr, at most INLINE_BYTES, NUL bytes sent as spaces), NUL-padded.
   INVOKE = 2,
-  REMOVE = 3,    // words: 0-3 name.
-  LIST = 4,      // words: 0 index of the first name. Reply: 0 total count, 1 names in this reply,
-                 // then names from word 2 (NAME_WORDS each, at most LIST_NAMES_PER_REPLY).
-  DESCRIBE = 5,  // words: 0-3 name. Reply: 0 executable size, 1-7 FunctionConfig, 8 invocations,
-                 // 9 failures, 10 when this version was deployed (microseconds since boot),
-                 // 11-14 its digest (DIGEST_BYTES), 15-18 the function whose executable it took
-                 // (its `source`: its own name after DEPLOY), 19 environment bytes, 20 bytes of
-                 // its image tree (shared by every invocation; 0: not an image function), 21 and
-                 // 22 the private bytes of its last invocation and the most of any (what each
-                 // invocation's own factory held when it ended; 0: none ran yet).
+  REMOVE = 3,    // NameRequest.
+  LIST = 4,      // ListRequest (the index of the first name). Reply: ListReply.
+  DESCRIBE = 5,  // NameRequest. Reply: DescribeReply.
   STATS = 6,     // No words. Reply: ManagerStats (the manager's pool and the caller's own share).
   // A function from the executable of another function of the same tenant (`source`; the same
   // name to keep the executable while changing the rest), with its own configuration, arguments
   // and environment. CONFIGURE_REPLACE replaces a live function atomically: invocations already
   // running finish on the old version, every later one runs the new one.
-  // words: 0-3 name, 4-7 source, 8-14 FunctionConfig (its flags come from the source), 15
-  // CONFIGURE_* mode, 16 argument bytes, 17 environment bytes, from word CONFIGURE_TEXT_FIRST_WORD
-  // the arguments (the whole argv, argv[0] first; static Linux functions only; none: the source's
-  // arguments) then the environment ("KEY=value"), each a
-  // run of NUL-terminated strings. Errors: NOT_FOUND (detail 0: `name` for a replace, 1: `source`),
-  // NAME_TAKEN (create of a live name), and DEPLOY's.
+  // ConfigureRequest (the configuration's flags come from the source; `text` holds the arguments,
+  // the whole argv, argv[0] first, static Linux functions only, none: the source's arguments, then
+  // the environment, "KEY=value", each a run of NUL-terminated strings). Errors: NOT_FOUND
+  // (DetailReply 0: `name` for a replace, 1: `source`), NAME_TAKEN (create of a live name), and
+  // DEPLOY's.
   CONFIGURE = 7,
   // Deploys a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
-  // image"): words 0-3 name, 4-19 image reference (NUL-padded, store/image.hpp), 20-26
-  // FunctionConfig (FUNCTION_FLAG_LINUX and FUNCTION_FLAG_IMAGE are implied), 27 flags
-  // (DEPLOY_IMAGE_ARGUMENTS: the argument strings replace the image's Cmd), 28 bytes of argument
-  // strings, 29 bytes of environment strings ("KEY=VALUE", added to the image's or replacing the
-  // same KEY), from word 30 the argument strings then the environment strings (each
+  // image"): DeployImageRequest: the image reference (NUL-padded, store/image.hpp), the
+  // configuration (FUNCTION_FLAG_LINUX and FUNCTION_FLAG_IMAGE are implied), flags
+  // (DEPLOY_IMAGE_ARGUMENTS: the argument strings replace the image's Cmd), the bytes of argument
+  // strings and of environment strings ("KEY=VALUE", added to the image's or replacing the same
+  // KEY), then in `strings` the argument strings then the environment strings (each
   // NUL-terminated). The image's tree is opened in the store and shared, never copied.
+  // Refusals: ImageRefusal.
   DEPLOY_IMAGE = 12,
   // Lowers the caller's own quotas below the manager's (a front door gives each API key its
-  // own): words 0 functions, 1 storage bytes (0: the manager's value). Never raises them. It
+  // own): TenantQuotaRequest (0: the manager's value). Never raises them. It
   // applies to a tenant that has an account (a function, stored bytes or a running invocation)
   // and goes with the account, so a client sends it before each DEPLOY, CONFIGURE and
   // DEPLOY_IMAGE; the first function of a tenant is admitted by the manager's quotas. Always OK.
   SET_TENANT_QUOTA = 13,
 };
 enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
-constexpr u64 CONFIGURE_TEXT_FIRST_WORD = 18;
-constexpr u64 CONFIGURE_TEXT_BYTES = (metteagle::abi::MESSAGE_WORDS - CONFIGURE_TEXT_FIRST_WORD) * 8;  // 368.
 constexpr u64 DIGEST_BYTES = 32;  // SHA-256.
-constexpr u64 DESCRIBE_WORDS = 23;
-
-constexpr u64 DEPLOY_IMAGE_REFERENCE_WORD = 4;
-constexpr u64 DEPLOY_IMAGE_CONFIG_WORD = 20;
-constexpr u64 DEPLOY_IMAGE_FLAGS_WORD = 27;
-constexpr u64 DEPLOY_IMAGE_STRINGS_WORD = 30;
 constexpr u64 DEPLOY_IMAGE_ARGUMENTS = 1;
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
 enum FunctionEvent : u32 {
-  EVENT_EXIT = 16,    // words: 0 exit code, 1 output size in bytes (written to the output area),
-                      // 2 (optional) system calls the Linux personality answered ENOSYS.
-  EVENT_LOG = 17,     // words: 0 length, from word 1 the bytes (at most LOG_BYTES per message).
-  EVENT_INVOKE = 18,  // A nested invocation: like INVOKE, inline input and output only.
+  EVENT_EXIT = 16,    // ExitEvent (the output is written to the output area).
+  EVENT_LOG = 17,     // LogEvent (at most LOG_BYTES per message).
+  EVENT_INVOKE = 18,  // A nested invocation: like INVOKE (InvokeRequest), inline input and output only.
 };
 
 enum Status : u32 {
@@ -102,15 +90,15 @@ enum Status : u32 {
   STATUS_BAD_REQUEST = 1,        // Malformed request or configuration.
   STATUS_NOT_FOUND = 2,          // No such function for this tenant.
   STATUS_NAME_TAKEN = 3,         // Deploy of a name that exists.
-  STATUS_BAD_EXECUTABLE = 4,     // Deploy rejected; word 0 holds the klib::ElfStatus.
+  STATUS_BAD_EXECUTABLE = 4,     // Deploy rejected; DetailReply holds the klib::ElfStatus.
   STATUS_BUSY = 5,               // Concurrency or nesting limit reached.
-  STATUS_CRASHED = 6,            // The function faulted: exit_code (word 0) = the exception kind,
-                                 // detail (word 7) = the fault address (page faults).
+  STATUS_CRASHED = 6,            // The function faulted: exit_code = the exception kind,
+                                 // detail = the fault address (page faults).
   STATUS_TIMEOUT = 7,            // The function ran past its timeout.
   STATUS_QUOTA_EXCEEDED = 8,     // The function's memory limit stopped it (or its setup).
   STATUS_OUTPUT_TOO_LARGE = 9,   // It reported more output than its limit or the caller's buffer.
-  STATUS_FAILED = 10,            // It exited with a non-zero exit code (word 0); its output comes along.
-  STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in word 7).
+  STATUS_FAILED = 10,            // It exited with a non-zero exit code; its output comes along.
+  STATUS_INTERNAL_ERROR = 11,    // The manager could not do its part (kernel error in `detail`).
   STATUS_TOO_DEEP = 12,          // Nested invocation beyond the configured depth.
   STATUS_TOO_MANY_CALLS = 13,    // More nested invocations from one invocation than MAX_NESTED_CALLS,
                                  // or from one top-level invocation (all depths) than its tenant's
@@ -124,14 +112,14 @@ enum Status : u32 {
   STATUS_NO_TENANT_SHARE = 17,   // Deploy of a tenant's first function: the manager's pool has no
                                  // share left for another tenant.
   STATUS_OUT_OF_MEMORY = 18,     // The machine had no physical memory left (not a quota).
-  STATUS_NO_SUCH_IMAGE = 19,     // DEPLOY_IMAGE: the tenant has no image of that reference (word 0:
+  STATUS_NO_SUCH_IMAGE = 19,     // DEPLOY_IMAGE: the tenant has no image of that reference (detail:
                                  // the store's status; 0 = NOT_FOUND, else the store failed).
   STATUS_NO_CAPACITY = 20,       // INVOKE: the manager's pool cannot reserve the function's memory
-                                 // limit now (word 0 of the reply's detail, word 7: the limit in
-                                 // bytes); retry later. DEPLOY: the pool cannot hold the function
+                                 // limit now (InvocationResult's detail: the limit in bytes); retry
+                                 // later. DEPLOY: the pool cannot hold the function
                                  // now, or no capability slot is left for another executable.
-  STATUS_LIMIT_TOO_LARGE = 21,   // DEPLOY, CONFIGURE: the memory limit can never be admitted (word
-                                 // 0: the largest limit that can, in bytes).
+  STATUS_LIMIT_TOO_LARGE = 21,   // DEPLOY, CONFIGURE: the memory limit can never be admitted
+                                 // (DetailReply: the largest limit that can, in bytes).
 };
 
 constexpr const char* status_name(u64 status) {
@@ -144,10 +132,10 @@ constexpr const char* status_name(u64 status) {
   return status < sizeof NAMES / sizeof NAMES[0] ? NAMES[status] : "UNKNOWN";
 }
 
-// Reply words of STATS. The pool is what the manager's factory has but what it keeps for itself;
+// Reply of STATS. The pool is what the manager's factory has but what it keeps for itself;
 // running invocations reserve their memory limits from it and deployed functions their storage
-// (docs/CONTAINERS.md, "The pool and tenant quotas"). The layout is unchanged from the time of
-// equal tenant shares; the fields that named a share now name each tenant's quota.
+// (docs/CONTAINERS.md, "The pool and tenant quotas"). The fields that named a
+// share when tenants had equal shares now name each tenant's quota.
 struct ManagerStats {
   u64 pool_free_bytes;        // The manager factory's quota not in use (the kernel's figure).
   u64 reserved_bytes;         // The pool reserved now: running invocations' limits plus storage.
@@ -169,7 +157,6 @@ struct ManagerStats {
   u64 kernel_heap_used_bytes; // Bytes in live kernel heap objects (same condition).
   u64 kernel_heap_bytes;      // Bytes of pages the kernel heap holds (same condition).
 };
-constexpr u64 STATS_WORDS = sizeof(ManagerStats) / 8;
 // A running invocation reserves its memory limit plus this from the pool (and its tenant's memory
 // quota): the kernel object of the invocation's own factory, charged to the manager's factory.
 constexpr u64 INVOCATION_OVERHEAD_BYTES = 4096;
@@ -178,7 +165,7 @@ constexpr u64 INVOCATION_OVERHEAD_BYTES = 4096;
 // functions share their source's).
 constexpr u64 FUNCTION_RECORD_BYTES = 2048;
 
-// A function's configuration, as seven message words.
+// A function's configuration (seven message words).
 struct FunctionConfig {
   u64 memory_limit_bytes;   // Everything the invocation may use: pages and kernel objects.
   u64 timeout_nanoseconds;
@@ -209,7 +196,7 @@ constexpr u64 MAX_INPUT_BYTES = 128ull << 20;   // The same, for an input in Mem
 constexpr u64 MAX_IMAGE_TREE_BYTES = 1ull << 30;  // The tenant's storage quota is the real bound.
 constexpr u64 MAX_NESTED_CALLS = 64;  // Nested invocations one invocation may make (fan-out).
 
-// Reply words 0-7 of INVOKE and EVENT_INVOKE.
+// The first eight reply words of INVOKE and EVENT_INVOKE.
 struct InvocationResult {
   u64 exit_code;
   u64 output_size;
@@ -222,10 +209,128 @@ struct InvocationResult {
                        // OUTPUT_TOO_LARGE) the system calls its Linux personality answered ENOSYS.
 };
 
-constexpr u64 INLINE_FIRST_WORD = 8;
-constexpr u64 INLINE_BYTES = (metteagle::abi::MESSAGE_WORDS - INLINE_FIRST_WORD) * 8;  // 448.
-constexpr u64 LOG_BYTES = (metteagle::abi::MESSAGE_WORDS - 1) * 8;                      // 504.
-constexpr u64 LIST_NAMES_PER_REPLY = (metteagle::abi::MESSAGE_WORDS - 2) / NAME_WORDS;  // 15.
+
+// The messages. A variable-length one ends after the part of its last array in use (the word
+// count covers it); what a message does not carry reads as zero on the receiving side.
+constexpr u64 INVOKE_HEAD_BYTES = NAME_BYTES + 4 * 8;
+constexpr u64 INLINE_INPUT_BYTES = MESSAGE_BYTES - INVOKE_HEAD_BYTES;         // 416.
+constexpr u64 INLINE_BYTES = MESSAGE_BYTES - sizeof(InvocationResult);        // 448: inline output.
+constexpr u64 LOG_BYTES = MESSAGE_BYTES - 8;                                  // 504.
+constexpr u64 LIST_NAMES_PER_REPLY = (MESSAGE_BYTES - 16) / NAME_BYTES;       // 7.
+constexpr u64 DEPLOY_HEAD_BYTES = NAME_BYTES + 8 + sizeof(FunctionConfig);
+constexpr u64 MAX_ARGUMENT_BYTES = MESSAGE_BYTES - DEPLOY_HEAD_BYTES;         // 384.
+constexpr u64 CONFIGURE_HEAD_BYTES = 2 * NAME_BYTES + sizeof(FunctionConfig) + 3 * 8;
+constexpr u64 CONFIGURE_TEXT_BYTES = MESSAGE_BYTES - CONFIGURE_HEAD_BYTES;    // 304.
+constexpr u64 IMAGE_REFERENCE_BYTES = 128;                                    // store::NAME_BYTES.
+constexpr u64 DEPLOY_IMAGE_HEAD_BYTES = NAME_BYTES + IMAGE_REFERENCE_BYTES + sizeof(FunctionConfig) + 3 * 8;
+constexpr u64 DEPLOY_IMAGE_STRING_BYTES = MESSAGE_BYTES - DEPLOY_IMAGE_HEAD_BYTES;  // 240.
+
+struct DeployRequest {
+  char name[NAME_BYTES];
+  u64 executable_size;
+  FunctionConfig config;
+  char arguments[MAX_ARGUMENT_BYTES];
+};
+static_assert(offsetof(DeployRequest, arguments) == DEPLOY_HEAD_BYTES && sizeof(DeployRequest) == MESSAGE_BYTES);
+
+struct InvokeRequest {  // INVOKE and EVENT_INVOKE.
+  char name[NAME_BYTES];
+  u64 input_size;
+  u64 output_capacity;    // INVOKE with output Memory only.
+  u64 environment_bytes;  // INVOKE with input Memory only.
+  u64 reserved;           // 0.
+  u8 inline_bytes[INLINE_INPUT_BYTES];  // The input, or the environment when the input is in Memory.
+};
+static_assert(offsetof(InvokeRequest, inline_bytes) == INVOKE_HEAD_BYTES && sizeof(InvokeRequest) == MESSAGE_BYTES);
+
+struct InvokeReply {
+  InvocationResult result;
+  u8 tail[INLINE_BYTES];  // The inline output in whole words, then the log's tail.
+};
+static_assert(offsetof(InvokeReply, tail) == 64 && sizeof(InvokeReply) == MESSAGE_BYTES);
+
+struct NameRequest {  // REMOVE, DESCRIBE.
+  char name[NAME_BYTES];
+};
+
+struct ListRequest {
+  u64 first;
+};
+struct ListReply {
+  u64 total;
+  u64 count;  // Names in this reply.
+  char names[LIST_NAMES_PER_REPLY][NAME_BYTES];
+};
+static_assert(offsetof(ListReply, names) == 16 && sizeof(ListReply) <= MESSAGE_BYTES);
+
+struct DescribeReply {
+  u64 executable_size;
+  FunctionConfig config;
+  u64 invocations;
+  u64 failures;
+  u64 created_microseconds;  // When this version was deployed (since boot).
+  u8 digest[DIGEST_BYTES];
+  char source[NAME_BYTES];   // The function whose executable it took (its own name after DEPLOY).
+  u64 environment_bytes;
+  u64 tree_bytes;            // Its image tree, shared by every invocation (0: not an image function).
+  // The private bytes of its last invocation and the most of any: what each invocation's own
+  // factory held when it ended (0: none ran yet).
+  u64 private_bytes_last;
+  u64 private_bytes_max;
+};
+static_assert(offsetof(DescribeReply, config) == 8 && offsetof(DescribeReply, digest) == 88 &&
+              offsetof(DescribeReply, source) == 120 && sizeof(DescribeReply) <= MESSAGE_BYTES);
+static_assert(LIST_NAMES_PER_REPLY >= 1);
+
+struct ConfigureRequest {
+  char name[NAME_BYTES];
+  char source[NAME_BYTES];
+  FunctionConfig config;
+  u64 mode;  // ConfigureMode.
+  u64 argument_bytes;
+  u64 environment_bytes;
+  char text[CONFIGURE_TEXT_BYTES];
+};
+static_assert(offsetof(ConfigureRequest, text) == CONFIGURE_HEAD_BYTES && sizeof(ConfigureRequest) == MESSAGE_BYTES);
+
+struct DeployImageRequest {
+  char name[NAME_BYTES];
+  char reference[IMAGE_REFERENCE_BYTES];
+  FunctionConfig config;
+  u64 flags;  // DEPLOY_IMAGE_ARGUMENTS.
+  u64 argument_bytes;
+  u64 environment_bytes;
+  char strings[DEPLOY_IMAGE_STRING_BYTES];
+};
+static_assert(offsetof(DeployImageRequest, strings) == DEPLOY_IMAGE_HEAD_BYTES &&
+              sizeof(DeployImageRequest) == MESSAGE_BYTES);
+
+// A refusal's detail (what the status names it for); also NOT_FOUND of CONFIGURE.
+struct DetailReply {
+  u64 detail;
+};
+// DEPLOY_IMAGE's refusals: the detail, and for BAD_REQUEST the most argument bytes a function takes.
+struct ImageRefusal {
+  u64 detail;
+  u64 argument_limit;
+};
+
+struct TenantQuotaRequest {  // SET_TENANT_QUOTA.
+  u64 functions;
+  u64 storage_bytes;
+};
+
+struct ExitEvent {
+  u64 exit_code;
+  u64 output_size;
+  u64 enosys_calls;  // Optional: system calls the Linux personality answered ENOSYS.
+};
+struct LogEvent {
+  u64 length;
+  u8 bytes[LOG_BYTES];
+};
+static_assert(offsetof(LogEvent, bytes) == 8 && sizeof(LogEvent) == MESSAGE_BYTES);
+static_assert(sizeof(ManagerStats) <= MESSAGE_BYTES);
 
 // A function's address space (fixed; the manager builds it, the runtime relies on it).
 constexpr u64 FUNCTION_CONTEXT_ADDRESS = 0x0000000030000000;  // One read-only page: FunctionContext.
@@ -287,9 +392,6 @@ constexpr u64 LINUX_START_MAGIC = 0x7472617453786e4cull;  // "LnxStart", little-
 constexpr u64 LINUX_MAX_SEGMENTS = 8;
 constexpr u64 LINUX_SEGMENT_WRITABLE = 1;
 constexpr u64 LINUX_SEGMENT_EXECUTABLE = 2;
-// A Linux function's arguments (argv[1..]), given at deploy: NUL-terminated strings back to back.
-constexpr u64 DEPLOY_ARGUMENTS_FIRST_WORD = 12;
-constexpr u64 MAX_ARGUMENT_BYTES = (metteagle::abi::MESSAGE_WORDS - DEPLOY_ARGUMENTS_FIRST_WORD) * 8;  // 416.
 
 struct LinuxSegment {
   u64 address;  // Page-aligned start, as mapped.
@@ -322,7 +424,7 @@ constexpr u64 LINUX_START_ARGV0 = 1;
 // uid and gid hold the image's User.
 constexpr u64 LINUX_START_IDENTITY = 2;
 // The invocation's environment, in the context page at ENVIRONMENT_OFFSET: the function's own
-// (CONFIGURE's), then the request's (INVOKE word 6: the gateway's Http_* variables), as
+// (CONFIGURE's), then the request's (INVOKE's environment: the gateway's Http_* variables), as
 // NUL-terminated "KEY=value" strings back to back. The Linux personality puts them first in envp;
 // a native function may read them here.
 constexpr u64 ENVIRONMENT_OFFSET = 3072;
@@ -333,17 +435,16 @@ struct FunctionEnvironment {
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= ENVIRONMENT_OFFSET);
 static_assert(sizeof(FunctionEnvironment) == 4096 - ENVIRONMENT_OFFSET);
-static_assert(CONFIGURE_TEXT_BYTES + INLINE_BYTES <= sizeof(FunctionEnvironment::strings));
+static_assert(CONFIGURE_TEXT_BYTES + INLINE_INPUT_BYTES <= sizeof(FunctionEnvironment::strings));
 
-// Name helpers: pack into / unpack from message words.
-inline void pack_name(const char* name, u64* words) {
-  for (u64 i = 0; i < NAME_WORDS; ++i) words[i] = 0;
-  auto* bytes = reinterpret_cast<u8*>(words);
-  for (u64 i = 0; i + 1 < NAME_BYTES && name[i] != '\0'; ++i) bytes[i] = static_cast<u8>(name[i]);
+// Name helpers: pack into / unpack from a name field.
+inline void pack_name(const char* name, char (&field)[NAME_BYTES]) {
+  for (u64 i = 0; i < NAME_BYTES; ++i) field[i] = 0;
+  for (u64 i = 0; i + 1 < NAME_BYTES && name[i] != '\0'; ++i) field[i] = name[i];
 }
-// A valid name: 1-31 bytes of [a-z0-9_-], NUL-padded.
-inline bool unpack_name(const u64* words, char (&name)[NAME_BYTES]) {
-  const auto* bytes = reinterpret_cast<const u8*>(words);
+// A valid name: 1-63 bytes of [a-z0-9_-], NUL-padded.
+inline bool unpack_name(const char (&field)[NAME_BYTES], char (&name)[NAME_BYTES]) {
+  const auto* bytes = reinterpret_cast<const u8*>(field);
   u64 length = 0;
   while (length < NAME_BYTES && bytes[length] != 0) ++length;
   if (length == 0 || length >= NAME_BYTES) return false;

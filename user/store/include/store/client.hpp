@@ -15,43 +15,37 @@ class Client {
 
   // `buffer`: the Memory (Read right needed) whose bytes later WRITEs name by offset.
   Status create(const char* name, const char* digest, u64 size_hint, sys::Memory buffer, u64& handle) const {
-    sys::Message request = sys::Message::make(CREATE);
-    pack_text(name, &request.words[0], NAME_BYTES);
-    pack_text(digest, &request.words[NAME_WORDS], DIGEST_BYTES);
-    request.words[NAME_WORDS + DIGEST_WORDS] = size_hint;
-    request.words[NAME_WORDS + DIGEST_WORDS + 1] = 0;
-    request.set_words(CREATE, CREATE_WORDS);
+    CreateRequest body{};
+    pack_text(name, body.name, NAME_BYTES);
+    pack_text(digest, body.digest, DIGEST_BYTES);
+    body.size_hint = size_hint;
+    sys::Message request = sys::message_of(CREATE, body);
     if (!buffer.is_null()) request.attach(buffer, sys::abi::rights_of(sys::abi::MemoryRight::Read));
-    sys::Message reply;
-    Status status = call(request, reply);
-    if (status == STATUS_OK) handle = reply.words[0];
+    HandleReply answer;
+    Status status = call(request, answer);
+    if (status == STATUS_OK) handle = answer.handle;
     return status;
   }
   Status write(u64 handle, u64 offset, u64 length, u64* total = nullptr) const {
-    sys::Message reply;
-    Status status = call(sys::Message::make(WRITE, {handle, offset, length}), reply);
-    if (status == STATUS_OK && total != nullptr) *total = reply.words[0];
+    WriteReply answer;
+    Status status = call(sys::message_of(WRITE, WriteRequest{handle, offset, length}), answer);
+    if (status == STATUS_OK && total != nullptr) *total = answer.written;
     return status;
   }
   Status commit(u64 handle, u64* size = nullptr, u64* checksum = nullptr) const {
-    sys::Message reply;
-    Status status = call(sys::Message::make(COMMIT, {handle}), reply);
-    if (status == STATUS_OK && size != nullptr) *size = reply.words[0];
-    if (status == STATUS_OK && checksum != nullptr) *checksum = reply.words[1];
+    CommitReply answer;
+    Status status = call(sys::message_of(COMMIT, HandleRequest{handle}), answer);
+    if (status == STATUS_OK && size != nullptr) *size = answer.size;
+    if (status == STATUS_OK && checksum != nullptr) *checksum = answer.checksum;
     return status;
   }
   Status abort(u64 handle) const {
     sys::Message reply;
-    return call(sys::Message::make(ABORT, {handle}), reply);
+    return call(sys::message_of(ABORT, HandleRequest{handle}), reply);
   }
-  // The reply's words: 0 total, 1 count, names from word 2 (see protocol.hpp).
-  Status list(u64 first, sys::Message& reply) const { return call(sys::Message::make(LIST, {first}), reply); }
-  Status stat(const char* name, StatReply& answer) const {
-    sys::Message reply;
-    Status status = call(named(STAT, name), reply);
-    if (status == STATUS_OK) __builtin_memcpy(&answer, reply.words, sizeof answer);
-    return status;
-  }
+  // `answer.names` holds `answer.count` NUL-terminated names back to back.
+  Status list(u64 first, ListReply& answer) const { return call(sys::message_of(LIST, ListRequest{first}), answer); }
+  Status stat(const char* name, StatReply& answer) const { return call(named(STAT, name), answer); }
   Status remove(const char* name) const {
     sys::Message reply;
     return call(named(DELETE, name), reply);
@@ -62,40 +56,43 @@ class Client {
     sys::Message reply;
     Status status = call(named(OPEN, name), reply);
     sys::set_receive_slots(sys::abi::NULL_SELECTOR);
+    OpenReply answer;
+    sys::get(reply, answer);
     if (status == STATUS_OK && reply.received_capabilities != 1) {
       // The Memory did not arrive (the slot was not empty): give the handle back at once.
-      sys::Message ignored;
-      (void)call(sys::Message::make(CLOSE, {reply.words[0]}), ignored);
+      (void)close(answer.handle);
       return STATUS_IO_ERROR;
     }
     if (status == STATUS_OK) {
-      handle = reply.words[0];
-      size = reply.words[1];
+      handle = answer.handle;
+      size = answer.size;
     }
     return status;
   }
   Status close(u64 handle) const {
     sys::Message reply;
-    return call(sys::Message::make(CLOSE, {handle}), reply);
+    return call(sys::message_of(CLOSE, HandleRequest{handle}), reply);
   }
-  Status info(StoreInfo& answer) const {
-    sys::Message reply;
-    Status status = call(sys::Message::make(INFO), reply);
-    if (status == STATUS_OK) __builtin_memcpy(&answer, reply.words, sizeof answer);
-    return status;
-  }
+  Status info(StoreInfo& answer) const { return call(sys::Message::make(INFO), answer); }
   // A raw request, for tests of malformed ones.
   Status call(const sys::Message& request, sys::Message& reply) const {
     if (!endpoint_.call(request, reply).ok()) return STATUS_IO_ERROR;
     return static_cast<Status>(reply.label());
   }
+  // A request whose reply carries `Answer` (filled only on STATUS_OK).
+  template <sys::MessageBody Answer>
+  Status call(const sys::Message& request, Answer& answer) const {
+    sys::Message reply;
+    Status status = call(request, reply);
+    if (status == STATUS_OK) sys::get(reply, answer);
+    return status;
+  }
 
  private:
   static sys::Message named(u32 label, const char* name) {
-    sys::Message request = sys::Message::make(label);
-    pack_text(name, &request.words[0], NAME_BYTES);
-    request.set_words(label, NAME_WORDS);
-    return request;
+    NameRequest body;
+    pack_text(name, body.name, NAME_BYTES);
+    return sys::message_of(label, body);
   }
 
   sys::Endpoint endpoint_;

@@ -1,9 +1,12 @@
 // The image store's IPC protocol: what clients send to the store server (user/store/) on its
 // endpoint `store`, and what it answers. Shared by the server, its clients and the host unit tests;
 // docs/STORE.md explains it.
-// Invariant: every reply's label is a Status; names and digests travel NUL-padded in fixed word
-// ranges; numbers only grow (new requests and statuses are appended, never renumbered).
+// Invariant: every reply's label is a Status; each message's words are one struct below (named
+// beside its request), moved by sys/protocol.hpp; names and digests travel NUL-padded in fixed
+// fields; numbers only grow (new requests and statuses are appended, never renumbered).
 #pragma once
+
+#include <stddef.h>
 
 #include "abi/syscall.hpp"
 #include "abi/types.hpp"
@@ -27,46 +30,45 @@ constexpr u64 MAX_BLOB_BYTES = metteagle::abi::LAZY_MAX_PAGES * 4096;
 constexpr u64 MAX_WRITE_BYTES = 4ull << 20;
 
 enum Request : u32 {
-  // words 0-15 name, 16-33 digest, 34 expected size (UNKNOWN_SIZE: not known; a known size is
-  // reserved on disk at once, so a blob that cannot fit is refused here), 35 flags (0).
+  // CreateRequest (size_hint UNKNOWN_SIZE: not known; a known size is reserved on disk at once, so
+  // a blob that cannot fit is refused here; flags 0).
   // capabilities[0]: the client's write buffer (Memory, Read), kept with the handle.
-  // Reply: word 0 write handle.
+  // Reply: HandleReply (the write handle).
   CREATE = 1,
-  // words: 0 write handle, 1 offset in the write buffer, 2 length (1-MAX_WRITE_BYTES).
-  // Reply: word 0 bytes written so far. BAD_REQUEST and BAD_BUFFER leave the handle as it was;
+  // WriteRequest (offset in the write buffer, length 1-MAX_WRITE_BYTES).
+  // Reply: WriteReply (bytes written so far). BAD_REQUEST and BAD_BUFFER leave the handle as it was;
   // any other failure (NO_SPACE, IO_ERROR, ...) ends it and gives back everything it took, so
   // nothing of the blob is left.
   WRITE = 2,
-  // words: 0 write handle. The data is made durable, then the catalog entry; only then does the
-  // name appear. Reply: word 0 size, 1 checksum (CRC-32C of the bytes).
+  // HandleRequest (a write handle). The data is made durable, then the catalog entry; only then
+  // does the name appear. Reply: CommitReply.
   COMMIT = 3,
-  ABORT = 4,  // words: 0 write handle. Drops everything written.
-  // words: 0 index of the first entry (in name order). Reply: word 0 total entries, 1 names in
-  // this reply, from word 2 the names back to back, each ending with a NUL byte.
+  ABORT = 4,  // HandleRequest (a write handle). Drops everything written.
+  // ListRequest (the first entry, in name order). Reply: ListReply.
   LIST = 5,
-  // words 0-15 name. Reply: StatReply.
+  // NameRequest. Reply: StatReply.
   STAT = 6,
-  // words 0-15 name. Refused with OPEN_ELSEWHERE while any client holds the blob open.
+  // NameRequest. Refused with OPEN_ELSEWHERE while any client holds the blob open.
   DELETE = 7,
-  // words 0-15 name. Reply: word 0 read handle, 1 size; capabilities[0]: Memory (Read only) of
+  // NameRequest. Reply: OpenReply; capabilities[0]: Memory (Read only) of
   // at least max(size, 1) bytes rounded to pages, holding the blob's bytes then zeros. Every
   // opener of the same blob gets the same Memory, loaded from disk once; it is released (and the
   // capabilities of every opener revoked) when the last opener closes.
   OPEN = 8,
-  CLOSE = 9,  // words: 0 read handle.
+  CLOSE = 9,  // HandleRequest (a read handle).
   INFO = 10,  // Reply: StoreInfo.
   // Imports an image archive (OCI layout or docker-archive, plain or gzip; docs/IMAGES.md):
-  // words 0 tenant (0-MAX_TENANT), 1-16 image reference (store/image.hpp; all zero: the name the
-  // archive gives), 17 flags (0); capabilities[0]: the client's write buffer, as CREATE.
-  // Reply: word 0 an import handle. WRITE streams the archive's bytes into it (each file of the
+  // ImportRequest (tenant 0-MAX_TENANT; reference: store/image.hpp, all zero: the name the archive
+  // gives; flags 0); capabilities[0]: the client's write buffer, as CREATE.
+  // Reply: HandleReply (an import handle). WRITE streams the archive's bytes into it (each file of the
   // archive is spooled on the disk as it arrives; nothing is kept whole in memory), ABORT drops
   // everything, COMMIT verifies and unpacks it, writes the packed tree and the image record and
   // answers ImportReply. A refused archive is IMPORT_FAILED (ImportFailure in the words) and
   // leaves nothing behind; the handle ends with it.
   IMPORT = 11,
-  // words: 0 tenant, 1 index (in reference order). Reply: ImageListReply.
+  // ImageListRequest (index in reference order). Reply: ImageListReply.
   IMAGE_LIST = 12,
-  // words: 0 tenant, 1-16 reference. Deletes the record and the tree; OPEN_ELSEWHERE while the
+  // ImageRequest. Deletes the record and the tree; OPEN_ELSEWHERE while the
   // tree is open (a deployed function uses it).
   IMAGE_DELETE = 13,
 };
@@ -105,7 +107,52 @@ constexpr const char* status_name(u64 status) {
 // Handles (write and read together) one client (badge) may hold at once.
 constexpr u64 MAX_HANDLES_PER_CLIENT = 64;
 
-// Reply words of STAT.
+// The messages (besides StatReply, StoreInfo, ImportReply, ImportFailure and ImageListReply below).
+struct CreateRequest {
+  char name[NAME_BYTES];
+  char digest[DIGEST_BYTES];
+  u64 size_hint;
+  u64 flags;
+};
+static_assert(offsetof(CreateRequest, digest) == 128 && offsetof(CreateRequest, size_hint) == 272 &&
+              sizeof(CreateRequest) == 36 * 8);
+struct HandleRequest {  // COMMIT, ABORT, CLOSE; the first word of WRITE.
+  u64 handle;
+};
+struct HandleReply {  // CREATE, IMPORT.
+  u64 handle;
+};
+struct WriteRequest {
+  u64 handle;
+  u64 offset;
+  u64 length;
+};
+struct WriteReply {
+  u64 written;
+};
+struct CommitReply {
+  u64 size;
+  u64 checksum;  // CRC-32C of the bytes.
+};
+struct ListRequest {
+  u64 first;
+};
+// The message ends after the names used: `count` names back to back, each ending with a NUL byte.
+struct ListReply {
+  u64 total;
+  u64 count;
+  char names[metteagle::abi::MESSAGE_WORDS * 8 - 16];
+};
+static_assert(offsetof(ListReply, names) == 16);
+struct NameRequest {  // STAT, DELETE, OPEN.
+  char name[NAME_BYTES];
+};
+struct OpenReply {
+  u64 handle;
+  u64 size;
+};
+
+// Reply of STAT.
 struct StatReply {
   u64 size;
   u64 checksum;     // CRC-32C of the bytes.
@@ -113,9 +160,8 @@ struct StatReply {
   u64 sequence;     // Commit order: larger is newer.
   char digest[DIGEST_BYTES];
 };
-constexpr u64 STAT_WORDS = sizeof(StatReply) / 8;
 
-// Reply words of INFO.
+// Reply of INFO.
 struct StoreInfo {
   u64 disk_bytes;          // The whole device.
   u64 data_bytes;          // What blobs can use in all (the device minus superblocks and catalog).
@@ -130,7 +176,6 @@ struct StoreInfo {
   u64 device_requests;     // Requests sent to the disk since the store started.
   u64 device_most_in_flight;  // The most requests the disk held at once.
 };
-constexpr u64 INFO_WORDS = sizeof(StoreInfo) / 8;
 
 constexpr bool is_name_byte(u8 c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -141,18 +186,17 @@ constexpr bool is_digest_byte(u8 c) {
          c == ':' || c == '+' || c == '=' || c == '-';
 }
 
-// Packs a NUL-terminated string into `bytes` bytes of message words (NUL-padded, truncated).
-inline void pack_text(const char* text, u64* words, u64 bytes) {
-  for (u64 i = 0; i < bytes / 8; ++i) words[i] = 0;
-  auto* target = reinterpret_cast<u8*>(words);
-  for (u64 i = 0; i + 1 < bytes && text[i] != '\0'; ++i) target[i] = static_cast<u8>(text[i]);
+// Packs a NUL-terminated string into a field of `bytes` bytes (NUL-padded, truncated).
+inline void pack_text(const char* text, char* field, u64 bytes) {
+  for (u64 i = 0; i < bytes; ++i) field[i] = 0;
+  for (u64 i = 0; i + 1 < bytes && text[i] != '\0'; ++i) field[i] = text[i];
 }
 
-// Unpacks and validates: at least `minimum` bytes before the first NUL, fewer than `bytes`, all
-// allowed, NUL padding after. `out` gets the text with its NUL.
+// Unpacks and validates a field of `bytes` bytes: at least `minimum` bytes before the first NUL,
+// fewer than `bytes`, all allowed, NUL padding after. `out` gets the text with its NUL.
 template <bool (*Allowed)(u8)>
-inline bool unpack_text(const u64* words, u64 bytes, u64 minimum, char* out) {
-  const auto* source = reinterpret_cast<const u8*>(words);
+inline bool unpack_text(const char* field, u64 bytes, u64 minimum, char* out) {
+  const auto* source = reinterpret_cast<const u8*>(field);
   u64 length = 0;
   while (length < bytes && source[length] != 0) ++length;
   if (length < minimum || length >= bytes) return false;
@@ -165,35 +209,55 @@ inline bool unpack_text(const u64* words, u64 bytes, u64 minimum, char* out) {
   out[length] = '\0';
   return true;
 }
-inline bool unpack_name(const u64* words, char (&name)[NAME_BYTES]) {
-  return unpack_text<is_name_byte>(words, NAME_BYTES, 1, name);
+inline bool unpack_name(const char (&field)[NAME_BYTES], char (&name)[NAME_BYTES]) {
+  return unpack_text<is_name_byte>(field, NAME_BYTES, 1, name);
 }
-inline bool unpack_digest(const u64* words, char (&digest)[DIGEST_BYTES]) {
-  return unpack_text<is_digest_byte>(words, DIGEST_BYTES, 0, digest);
+inline bool unpack_digest(const char (&field)[DIGEST_BYTES], char (&digest)[DIGEST_BYTES]) {
+  return unpack_text<is_digest_byte>(field, DIGEST_BYTES, 0, digest);
 }
 
 // Imports running at once (each holds the tree it builds in memory until COMMIT).
 constexpr u64 MAX_IMPORTS = 2;
-constexpr u64 IMPORT_WORDS = 1 + NAME_WORDS + 1;  // 18.
 
-// Reply words of an import's COMMIT.
+struct ImportRequest {
+  u64 tenant;
+  char reference[NAME_BYTES];
+  u64 flags;
+};
+static_assert(offsetof(ImportRequest, reference) == 8 && sizeof(ImportRequest) == 18 * 8);
+
+// Reply of an import's COMMIT.
 struct ImportReply {
   u64 tree_bytes;
   u64 record_bytes;
   char digest[80];
   char name[NAME_BYTES];  // The normalised reference the image was stored under.
 };
-constexpr u64 IMPORT_REPLY_WORDS = sizeof(ImportReply) / 8;
 
-// IMPORT_FAILED's words: word 0 the importer's error (imagefs::ImportError) or one of the codes
-// below, then a NUL-terminated sentence naming the problem.
+// IMPORT_FAILED's words: ImportFailure: the importer's error (imagefs::ImportError) or one of the
+// codes below, then the error's snake_case name and a sentence naming the problem, each
+// NUL-terminated; the message ends after them.
 constexpr u64 IMPORT_NO_NAME = 200;    // Neither the request nor the archive names the image.
 constexpr u64 IMPORT_BAD_NAME = 201;   // The archive's name is not a valid reference.
 constexpr u64 IMPORT_NO_SPACE = 202;   // The packed tree does not fit the disk.
 constexpr u64 IMPORT_IN_USE = 203;     // An image of that name is in use by a deployed function.
 constexpr u64 IMPORT_MESSAGE_BYTES = (metteagle::abi::MESSAGE_WORDS - 1) * 8;
+struct ImportFailure {
+  u64 code;
+  char text[IMPORT_MESSAGE_BYTES];
+};
+static_assert(offsetof(ImportFailure, text) == 8);
 
-// Reply words of IMAGE_LIST.
+struct ImageListRequest {
+  u64 tenant;
+  u64 index;
+};
+struct ImageRequest {  // IMAGE_DELETE.
+  u64 tenant;
+  char reference[NAME_BYTES];
+};
+
+// Reply of IMAGE_LIST.
 struct ImageListReply {
   u64 total;        // The tenant's images.
   u64 present;      // 1 when `index` < total (the fields below are filled).
@@ -203,12 +267,14 @@ struct ImageListReply {
   char created[48];
   char name[NAME_BYTES];
 };
-constexpr u64 IMAGE_LIST_WORDS = sizeof(ImageListReply) / 8;
 
-constexpr u64 CREATE_WORDS = NAME_WORDS + DIGEST_WORDS + 2;  // 36.
-static_assert(CREATE_WORDS <= metteagle::abi::MESSAGE_WORDS);
-static_assert(STAT_WORDS <= metteagle::abi::MESSAGE_WORDS);
-static_assert(IMPORT_REPLY_WORDS <= metteagle::abi::MESSAGE_WORDS);
-static_assert(IMAGE_LIST_WORDS <= metteagle::abi::MESSAGE_WORDS);
+// Every message fits one IPC message (sys::MessageBody checks it again where one is sent).
+static_assert(sizeof(CreateRequest) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(ListReply) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(StatReply) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(StoreInfo) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(ImportReply) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(ImportFailure) <= metteagle::abi::MESSAGE_WORDS * 8);
+static_assert(sizeof(ImageListReply) <= metteagle::abi::MESSAGE_WORDS * 8);
 
 }  // namespace store
