@@ -19,6 +19,9 @@ import qemu  # noqa: E402
 
 KEY = {"Authorization": "Bearer dev-key-alpha"}
 KEY_B = {"Authorization": "Bearer dev-key-beta"}  # config/gateway.keys: the second tenant.
+# `make run`'s guest memory and a store disk big enough for the store's own records.
+MEMORY = "2G"
+DISK_SIZE = 256 << 20
 ATTACKERS = 4  # dev-key-alpha's limit=4: all 4 run at once on the gateway's invocation threads.
 
 
@@ -58,10 +61,16 @@ def main() -> int:
             print(f"error: {path} is missing; build first", file=sys.stderr)
             return 1
     port = httpload.free_port()
-    # Wall mode: plain TCG, the machine, memory and CPU count of every other benchmark boot.
-    argv = qemu.command_line(kernel, "", modules, "tcg", False, network_forwards=[(port, 8080)])
-    label = "metteagle http (wall)"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    # The make-run system as `make run` boots it: its memory (the Linux guest's HTTP mode has the
+    # same) and a fresh, sparse image-store disk (the gateway waits for the store at boot).
+    disk = os.path.splitext(args.out)[0] + ".disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(DISK_SIZE)
+    # Wall mode: plain TCG with the CPU count of every other benchmark boot.
+    argv = qemu.command_line(kernel, "", modules, "tcg", False, MEMORY, network_forwards=[(port, 8080)],
+                             machine_options=("ioapic2=off",), disk=disk, disk_cache="unsafe")
+    label = "metteagle http (wall)"
     log = os.path.splitext(args.out)[0] + ".serial.log"
     started = time.monotonic()
     print(f"{label}: booting the make-run system, gateway on 127.0.0.1:{port}…", flush=True)
@@ -86,6 +95,7 @@ def main() -> int:
         finally:
             proc.kill()
             proc.wait()
+            os.unlink(disk)
     extra = {"build_type": os.environ.get("BUILD_TYPE", "RelWithDebInfo"), "cpus": qemu.DEFAULT_CPUS,
              "quick": args.quick}
     records = httpload.records(figures, "metteagle", extra)
