@@ -23,6 +23,8 @@ import socket
 import sys
 import time
 
+from check_async import check_async
+
 KEY_A = "dev-key-alpha"  # tests/gateway/test.keys: tenant 1, limit 4.
 KEY_B = "dev-key-beta"   # Tenant 2, limit 1.
 KEY_BOOT = "boot-key-gamma.7"  # Tenant 7: only in the boot key file, never compiled in anywhere.
@@ -707,6 +709,7 @@ def main():
 
     check_concurrency(port, args.functions)
     check_openfaas(port)
+    check_async(port, check, Client, KEY_A, KEY_B, metric_value)
 
     # Random bytes: the gateway must keep serving.
     generator = random.Random(6)
