@@ -7,8 +7,9 @@ two tenants, produces every error status of docs/API.md with a real bad request,
 and /system/logs, serves several connections at once (two slow invocations in flight together and
 a third connection answered meanwhile), refuses exactly the invocation over a tenant's concurrency
 limit with 429 while another tenant is unaffected, accepts a key that exists only in the boot key
-file (tests/gateway/test.keys), then sends a few hundred random byte strings and checks that
-/healthz still answers. Python 3 standard library only. Exits 0 when every check passed.
+file (tests/gateway/test.keys), runs the asynchronous invocations' checks (check_async.py: callbacks
+to a server on the host), then sends a few hundred random byte strings and checks that /healthz
+still answers. Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
 import base64
