@@ -538,6 +538,9 @@ TEST_F(ApiTest, AsyncInvocations) {
   api->run_async(job, run, nullptr);
   EXPECT_EQ(run.response.status, 200u);
   EXPECT_EQ(body_of(run.response), "hello later");
+  api->run_async(job, run, nullptr);  // A retry: the same answer, its headers once.
+  EXPECT_EQ(body_of(run.response), "hello later");
+  EXPECT_EQ(std::string(run.response.extra_headers, run.response.extra_length).find("X-Call-Id", 1), std::string::npos);
   api->finish_async(job, run.response.status, AsyncQueue::Outcome::Delivered, "delivered (answered 204)");
   EXPECT_EQ(shared->async.completed(1), 1u);
   std::string logs = body_of(send("GET /system/logs?name=echo HTTP/1.1\r\n" + key));

@@ -964,6 +964,7 @@ void Gateway::run_async(const AsyncJob& job, AsyncRun& run, OutputWindow* output
   input.memory = job.input;
   input.environment = job.environment;
   input.environment_bytes = job.environment_bytes;
+  run.response = Response{};  // A retry starts afresh (invoke appends its headers).
   u64 start = backend_.now_microseconds();
   invoke(job.tenant, Slice::of(job.name), input, run.response, output);
   run.duration_us = backend_.now_microseconds() - start;
