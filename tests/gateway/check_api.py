@@ -7,8 +7,9 @@ two tenants, produces every error status of docs/API.md with a real bad request,
 and /system/logs, serves several connections at once (two slow invocations in flight together and
 a third connection answered meanwhile), refuses exactly the invocation over a tenant's concurrency
 limit with 429 while another tenant is unaffected, accepts a key that exists only in the boot key
-file (tests/gateway/test.keys), then sends a few hundred random byte strings and checks that
-/healthz still answers. Python 3 standard library only. Exits 0 when every check passed.
+file (tests/gateway/test.keys), runs the asynchronous invocations' checks (check_async.py: callbacks
+to a server on the host), then sends a few hundred random byte strings and checks that /healthz
+still answers. Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
 import base64
@@ -22,6 +23,8 @@ import select
 import socket
 import sys
 import time
+
+from check_async import check_async
 
 KEY_A = "dev-key-alpha"  # tests/gateway/test.keys: tenant 1, limit 4.
 KEY_B = "dev-key-beta"   # Tenant 2, limit 1.
@@ -707,6 +710,7 @@ def main():
 
     check_concurrency(port, args.functions)
     check_openfaas(port)
+    check_async(port, check, Client, KEY_A, KEY_B, metric_value)
 
     # Random bytes: the gateway must keep serving.
     generator = random.Random(6)

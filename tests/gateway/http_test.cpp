@@ -455,6 +455,111 @@ TEST_F(ApiTest, StatusMapping) {
   EXPECT_NE(after.find("metteagle_series_refused_total{tenant=\"1\"} 0\n"), std::string::npos);
 }
 
+// Bodies of asynchronous jobs kept "in Memory": here, counted copies.
+struct FakeInputs final : AsyncInputs {
+  u64 keep(const u8* bytes, u64 length) override {
+    if (full) return 0;
+    kept.emplace_back(reinterpret_cast<const char*>(bytes), length);
+    return kept.size();
+  }
+  void drop(u64 handle) override { dropped.push_back(handle); }
+  bool full = false;
+  std::vector<std::string> kept;
+  std::vector<u64> dropped;
+};
+
+TEST_F(ApiTest, AsyncInvocations) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  const std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + config, "ELF!").status, 201u);
+  Response unavailable = send("POST /async-function/echo HTTP/1.1\r\n" + key, "hi");
+  EXPECT_EQ(unavailable.status, 503u);
+  EXPECT_EQ(body_of(unavailable), "{\"error\": \"asynchronous invocations are not available\"}\n");
+  static FakeInputs inputs;
+  static int wakes = 0;
+  inputs = FakeInputs{};
+  wakes = 0;
+  shared->async_inputs = &inputs;
+  shared->async_wake = [] { ++wakes; };
+  EXPECT_EQ(send("POST /async-function/echo HTTP/1.1\r\n").status, 401u);
+  EXPECT_EQ(send("POST /async-function/Bad.Name HTTP/1.1\r\n" + key).status, 404u);
+  Response bad = send("POST /async-function/echo HTTP/1.1\r\n" + key + "X-Callback-Url: https://10.0.2.2/cb\r\n");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(body_of(bad), "{\"error\": \"X-Callback-Url: only http:// callbacks (the gateway speaks no TLS)\"}\n");
+  const std::string limit_text = "POST /async-function/echo HTTP/1.1\r\n\r\n";
+  RequestHead limit_head;
+  ASSERT_EQ(parse(limit_text, limit_head), ParseStatus::Complete);
+  EXPECT_EQ(api->body_limit(limit_head), 1u << 20);
+  EXPECT_STREQ(api->body_limit_message(limit_head), "body larger than 1 MiB (the limit of asynchronous invocations)");
+
+  Response accepted = send("POST /async-function/echo/sub/path?x=1 HTTP/1.1\r\n" + key +
+                               "X-Callback-Url: http://10.0.2.2:9000/cb\r\n", "hello later");
+  EXPECT_EQ(accepted.status, 202u);
+  EXPECT_EQ(accepted.body_length, 0u);
+  std::string headers(accepted.extra_headers, accepted.extra_length);
+  ASSERT_EQ(headers.rfind("X-Call-Id: ", 0), 0u) << headers;
+  std::string call_id = headers.substr(11, 36);
+  EXPECT_EQ(headers, "X-Call-Id: " + call_id + "\r\n");
+  EXPECT_EQ(call_id[14], '4');
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(shared->async.queued(1), 1u);
+  EXPECT_TRUE(inputs.kept.empty());  // Small bodies wait in the job.
+  std::string large(3000, 'L');
+  EXPECT_EQ(send("POST /async-function/echo HTTP/1.1\r\n" + key, large).status, 202u);
+  ASSERT_EQ(inputs.kept.size(), 1u);
+  EXPECT_EQ(inputs.kept[0], large);
+  inputs.full = true;
+  Response no_room = send("POST /async-function/echo HTTP/1.1\r\n" + key, large);
+  EXPECT_EQ(no_room.status, 503u);
+  EXPECT_EQ(std::string(no_room.extra_headers, no_room.extra_length), "Retry-After: 1\r\n");
+  for (usize index = 2; index < ASYNC_QUEUE_DEPTH; ++index)
+    EXPECT_EQ(send("POST /async-function/echo HTTP/1.1\r\n" + key, "x").status, 202u);
+  Response full = send("POST /async-function/echo HTTP/1.1\r\n" + key, "x");
+  EXPECT_EQ(full.status, 429u);
+  EXPECT_EQ(body_of(full), "{\"error\": \"this API key's tenant has 8 asynchronous invocations waiting already; "
+                           "retry later\", \"queue\": 8}\n");
+  EXPECT_EQ(std::string(full.extra_headers, full.extra_length), "Retry-After: 1\r\n");
+  // Tenant 2's queue is its own.
+  EXPECT_EQ(send("POST /async-function/echo HTTP/1.1\r\nAuthorization: Bearer key-two-1234\r\n", "x").status, 202u);
+
+  // The first job runs as /function/echo would have, with the request's environment.
+  AsyncJob job;
+  ASSERT_TRUE(shared->async.take(job));
+  EXPECT_EQ(job.tenant, 1u);
+  EXPECT_STREQ(job.call_id, call_id.c_str());
+  EXPECT_TRUE(job.has_callback);
+  EXPECT_EQ(job.callback.port, 9000u);
+  std::string environment(job.environment, job.environment_bytes);
+  EXPECT_NE(environment.find("Http_Path=/sub/path"), std::string::npos);
+  EXPECT_NE(environment.find("Http_Query=x=1"), std::string::npos);
+  EXPECT_EQ(environment.find("key-one-1234"), std::string::npos);  // Never the API key.
+  AsyncRun run;
+  api->run_async(job, run, nullptr);
+  EXPECT_EQ(run.response.status, 200u);
+  EXPECT_EQ(body_of(run.response), "hello later");
+  api->run_async(job, run, nullptr);  // A retry: the same answer, its headers once.
+  EXPECT_EQ(body_of(run.response), "hello later");
+  EXPECT_EQ(std::string(run.response.extra_headers, run.response.extra_length).find("X-Call-Id", 1), std::string::npos);
+  api->finish_async(job, run.response.status, AsyncQueue::Outcome::Delivered, "delivered (answered 204)");
+  EXPECT_EQ(shared->async.completed(1), 1u);
+  std::string logs = body_of(send("GET /system/logs?name=echo HTTP/1.1\r\n" + key));
+  EXPECT_NE(logs.find("async call=" + call_id + " status=200 callback=delivered (answered 204)"), std::string::npos)
+      << logs;
+  ASSERT_TRUE(shared->async.take(job));  // Tenant 2's turn.
+  EXPECT_EQ(job.tenant, 2u);
+  api->run_async(job, run, nullptr);
+  EXPECT_EQ(run.response.status, 404u);  // Tenant 2 has no echo.
+  api->finish_async(job, 404, AsyncQueue::Outcome::NoCallback, "none");
+  ASSERT_TRUE(shared->async.take(job));
+  EXPECT_EQ(job.input, 1u);  // The large body, kept.
+  api->finish_async(job, 200, AsyncQueue::Outcome::NoCallback, "none");
+  EXPECT_EQ(inputs.dropped, std::vector<u64>{1});
+  Response metrics = send("GET /metrics HTTP/1.1\r\n" + key);
+  EXPECT_NE(body_of(metrics).find("metteagle_async_rejected_total{tenant=\"1\"} 1\n"), std::string::npos);
+  shared->async_inputs = nullptr;
+  shared->async_wake = nullptr;
+}
+
 TEST_F(ApiTest, ConsoleIsAnOperatorGrant) {
   const std::string tenant = "Authorization: Bearer key-one-1234\r\n";
   const std::string operator_key = "Authorization: Bearer key-operator\r\n";

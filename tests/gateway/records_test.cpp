@@ -139,6 +139,48 @@ TEST(Records, IndexRefusesWhenFull) {
   }
   EXPECT_FALSE(index->set(2, "one-more", 1));
   EXPECT_TRUE(index->set(1, "f0", 99));  // An existing entry is still updated.
+  u64 sequence = 0;
+  for (usize i = 0; i < RecordIndex::CAPACITY; i += 97) {
+    snprintf(name, sizeof name, "f%zu", i);
+    ASSERT_TRUE(index->find(1, name, sequence)) << name;
+    EXPECT_EQ(sequence, i == 0 ? 99u : i + 1);
+  }
+  index->erase(1, "f5");  // Room for one: the tombstone is reused.
+  EXPECT_FALSE(index->find(1, "f5", sequence));
+  EXPECT_TRUE(index->set(2, "one-more", 1));
+  EXPECT_FALSE(index->set(2, "two-more", 1));
+  EXPECT_TRUE(index->find(2, "one-more", sequence));
+}
+
+// The hash table under churn: entries found after their neighbours on the probe path were erased
+// and new ones set in their tombstones, many times over (deploy and delete cycles).
+TEST(Records, IndexSurvivesChurn) {
+  auto index = std::make_unique<RecordIndex>();
+  char name[24];
+  constexpr usize LIVE = 12000;
+  for (usize i = 0; i < LIVE; ++i) {
+    snprintf(name, sizeof name, "keep%zu", i);
+    ASSERT_TRUE(index->set(static_cast<u32>(i % 16), name, i + 1));
+  }
+  for (usize round = 0; round < 20; ++round) {
+    for (usize i = 0; i < 4000; ++i) {
+      snprintf(name, sizeof name, "churn%zu", i);
+      ASSERT_TRUE(index->set(7, name, round)) << round << " " << i;
+    }
+    for (usize i = 0; i < 4000; ++i) {
+      snprintf(name, sizeof name, "churn%zu", i);
+      index->erase(7, name);
+    }
+  }
+  u64 sequence = 0;
+  for (usize i = 0; i < LIVE; ++i) {
+    snprintf(name, sizeof name, "keep%zu", i);
+    ASSERT_TRUE(index->find(static_cast<u32>(i % 16), name, sequence)) << name;
+    EXPECT_EQ(sequence, i + 1);
+    EXPECT_FALSE(index->find(static_cast<u32>(i % 16 + 1), name, sequence));  // Another tenant's: none.
+  }
+  EXPECT_FALSE(index->find(7, "churn5", sequence));
+  EXPECT_EQ(index->count_of(7), LIVE / 16);
 }
 
 std::string deployment_error(const std::string& json) {

@@ -101,7 +101,7 @@ void BodyLimits::configure(u64 body_bytes) {
 
 namespace {
 
-enum class Route { Health, Metrics, Functions, Function, Invoke, Logs, FunctionStatus, Info, Scale, Images, Image, Secrets };
+enum class Route { Health, Metrics, Functions, Function, Invoke, AsyncInvoke, Logs, FunctionStatus, Info, Scale, Images, Image, Secrets };
 
 struct RouteMatch {
   bool found = false;
@@ -141,6 +141,7 @@ bool has_dot_segment(Slice path) {
 RouteMatch match_route(const RequestHead& head) {
   constexpr const char FUNCTIONS[] = "/system/functions/";
   constexpr const char INVOKE[] = "/function/";
+  constexpr const char ASYNC_INVOKE[] = "/async-function/";
   constexpr const char STATUS[] = "/system/function/";
   constexpr const char SCALE[] = "/system/scale-function/";
   constexpr const char IMAGES[] = "/system/images/";
@@ -161,10 +162,12 @@ RouteMatch match_route(const RequestHead& head) {
   } else if (path.starts_with(FUNCTIONS) && path.size > sizeof FUNCTIONS - 1) {
     match.route = Route::Function, match.allowed = get || del, match.allow = "GET, HEAD, DELETE";
     match.name = path.from(sizeof FUNCTIONS - 1);
-  } else if (path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) {
+  } else if ((path.starts_with(INVOKE) && path.size > sizeof INVOKE - 1) ||
+             (path.starts_with(ASYNC_INVOKE) && path.size > sizeof ASYNC_INVOKE - 1)) {
     // Any method, as OpenFaaS's gateway passes it on; the function sees it as Http_Method.
-    match.route = Route::Invoke, match.allowed = true;
-    Slice rest = path.from(sizeof INVOKE - 1);
+    bool async = path.starts_with(ASYNC_INVOKE);
+    match.route = async ? Route::AsyncInvoke : Route::Invoke, match.allowed = true;
+    Slice rest = path.from(async ? sizeof ASYNC_INVOKE - 1 : sizeof INVOKE - 1);
     usize slash = rest.find('/');
     match.name = rest.prefix(slash);
     match.sub_path = rest.from(slash);
@@ -198,12 +201,14 @@ RouteMatch match_route(const RequestHead& head) {
 
 u64 Gateway::body_limit(const RequestHead& head) const {
   if (stream_piece(head) != 0) return MAX_IMAGE_ARCHIVE_BYTES;
+  if (head.path.starts_with("/async-function/")) return ASYNC_BODY_LIMIT;
   bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
   return deploy ? MAX_DEPLOY_BODY_BYTES : shared_.bodies.body;
 }
 
 const char* Gateway::body_limit_message(const RequestHead& head) const {
   if (stream_piece(head) != 0) return "image archive larger than 16 GiB (the gateway's limit)";
+  if (head.path.starts_with("/async-function/")) return "body larger than 1 MiB (the limit of asynchronous invocations)";
   bool deploy = head.method.equals("POST") && head.path.equals("/system/functions");
   return deploy ? shared_.bodies.executable_message : shared_.bodies.body_message;
 }
@@ -227,7 +232,7 @@ u32 Gateway::screen(const RequestHead& head, const char*& message) const {
     message = "missing or unknown API key";
     return 401;
   }
-  if ((match.route == Route::Invoke || match.route == Route::Function || match.route == Route::FunctionStatus ||
+  if ((match.route == Route::Invoke || match.route == Route::AsyncInvoke || match.route == Route::Function || match.route == Route::FunctionStatus ||
        match.route == Route::Scale) &&
       !is_function_name(match.name)) {
     message = "no such function";
@@ -412,6 +417,7 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
       if (get) return describe(tenant, name, response);
       return remove(tenant, name, response);
     case Route::Invoke: return invoke(tenant, name, body, response, output, &head, match.sub_path);
+    case Route::AsyncInvoke: return async_invoke(tenant, name, head, match.sub_path, body, response);
     case Route::Logs: return logs(tenant, head, response);
     case Route::Images:
       if (post) return push_image(tenant, head, body, response, output);
@@ -866,6 +872,7 @@ void Gateway::metrics_page(Response& response, u32 tenant) {
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text, tenant);
   shared_.admission.render(text, tenant);
+  shared_.async.render(text, tenant);
   // The machine's, the manager's and the connections' figures are everyone's: the operator's.
   if (tenant == ALL_TENANTS) {
     render_manager_stats(text);
@@ -876,6 +883,97 @@ void Gateway::metrics_page(Response& response, u32 tenant) {
   response.content_type = "text/plain; version=0.0.4";
   response.body = text.data();
   response.body_length = text.size();
+}
+
+}  // namespace gateway
+
+namespace gateway {
+
+void Gateway::async_invoke(u32 tenant, Slice name, const RequestHead& head, Slice sub_path, const Payload& body,
+                           Response& response) {
+  if (shared_.async_inputs == nullptr) return error(response, 503, "asynchronous invocations are not available");
+  AsyncJob job;  // About 3 KiB; push() copies it into the tenant's queue.
+  job.tenant = tenant;
+  if (!is_function_name(name) || !name.copy_to(job.name, sizeof job.name)) return error(response, 404, "no such function");
+  if (body.length > ASYNC_BODY_LIMIT) return error(response, 413, body_limit_message(head));
+  Slice callback = head.header("X-Callback-Url");
+  if (callback.data != nullptr) {
+    if (const char* why = parse_callback_url(callback.trimmed(), job.callback)) return error(response, 400, why);
+    job.has_callback = true;
+  }
+  if (shared_.async.queued(tenant) >= ASYNC_QUEUE_DEPTH) return async_full(tenant, response);
+  u64 now = backend_.now_microseconds();
+  // Unique for the gateway's life (the sequence) and unlike another boot's (the clock).
+  u64 sequence = shared_.async.next_sequence();
+  format_call_id(now * 0x9e3779b97f4a7c15ull ^ sequence, sequence * 0xbf58476d1ce4e5b9ull ^ now, job.call_id);
+  job.environment_bytes = watchdog_environment(head, sub_path, job.environment, sizeof job.environment);
+  job.input_length = body.length;
+  job.queued_us = now;
+  if (body.length <= ASYNC_INLINE_BYTES) {
+    if (body.length > 0) __builtin_memcpy(job.inline_input, body.bytes, body.length);
+  } else {
+    job.input = shared_.async_inputs->keep(body.bytes, body.length);
+    if (job.input == 0) {
+      error(response, 503, "no memory to keep the asynchronous invocation's body now; retry later");
+      return add_text_header(response, "Retry-After: 1\r\n");
+    }
+  }
+  if (!shared_.async.push(job)) {
+    if (job.input != 0) shared_.async_inputs->drop(job.input);
+    return async_full(tenant, response);
+  }
+  if (shared_.async_wake != nullptr) shared_.async_wake();
+  // As OpenFaaS's gateway: 202, an empty body, the call's id in X-Call-Id.
+  response.status = 202;
+  response.content_type = "text/plain";
+  response.body = "";
+  response.body_length = 0;
+  Buffer line(response.extra_headers + response.extra_length, sizeof response.extra_headers - response.extra_length);
+  line.append("X-Call-Id: ");
+  line.append(job.call_id);
+  line.append("\r\n");
+  response.extra_length += line.size();  // 49 bytes: always fits a fresh response.
+}
+
+void Gateway::async_full(u32 tenant, Response& response) {
+  shared_.async.count_rejection(tenant);
+  Buffer text(storage_.text, storage_.text_capacity);
+  text.append("{\"error\": \"this API key's tenant has ");
+  text.append_unsigned(ASYNC_QUEUE_DEPTH);
+  text.append(" asynchronous invocations waiting already; retry later\", \"queue\": ");
+  text.append_unsigned(ASYNC_QUEUE_DEPTH);
+  text.append("}\n");
+  finish_json(response, 429, text);
+  if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
+}
+
+void Gateway::run_async(const AsyncJob& job, AsyncRun& run, OutputWindow* output) {
+  Payload input;
+  input.bytes = job.input == 0 ? job.inline_input : nullptr;
+  input.length = job.input_length;
+  input.memory = job.input;
+  input.environment = job.environment;
+  input.environment_bytes = job.environment_bytes;
+  run.response = Response{};  // A retry starts afresh (invoke appends its headers).
+  u64 start = backend_.now_microseconds();
+  invoke(job.tenant, Slice::of(job.name), input, run.response, output);
+  run.duration_us = backend_.now_microseconds() - start;
+}
+
+void Gateway::finish_async(const AsyncJob& job, u32 status, AsyncQueue::Outcome outcome, const char* callback) {
+  if (job.input != 0 && shared_.async_inputs != nullptr) shared_.async_inputs->drop(job.input);
+  shared_.async.finish(job.tenant, outcome);
+  if (status == 404) return;  // No such function: it has no log.
+  char line[FunctionLogs::LINE_BYTES];
+  Buffer text(line, sizeof line);
+  text.append("async call=");
+  text.append(job.call_id);
+  text.append(" status=");
+  text.append_unsigned(status);
+  text.append(" callback=");
+  text.append(callback);
+  shared_.logs.append(job.tenant, job.name, 0, backend_.now_microseconds(), text.data(),
+                      text.overflowed() ? sizeof line : text.size());
 }
 
 }  // namespace gateway

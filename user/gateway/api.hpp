@@ -8,6 +8,7 @@
 #pragma once
 
 #include "admission.hpp"
+#include "async.hpp"
 #include "catalog.hpp"
 #include "config.hpp"
 #include "connection.hpp"
@@ -191,6 +192,18 @@ struct GatewayShared {
   FollowStreams follows;  // Open /system/logs?follow=true streams per tenant.
   RecordIndex records;  // The current record in the image store of each deployed function.
   RecordIndex secrets;  // The current blob in the image store of each tenant's secret.
+  // Asynchronous invocations (/async-function/): the jobs waiting, where their larger bodies wait
+  // (null: the route answers 503), and how the async threads are woken for a new job.
+  AsyncQueue async;
+  AsyncInputs* async_inputs = nullptr;
+  void (*async_wake)() = nullptr;
+};
+
+// How an asynchronous job's invocation ended: the response the synchronous call would have sent
+// (its body in the runner's storage or OutputWindow) and how long it took.
+struct AsyncRun {
+  Response response;
+  u64 duration_us = 0;
 };
 
 class Gateway final : public RequestPolicy {
@@ -236,6 +249,13 @@ class Gateway final : public RequestPolicy {
   // number restored.
   usize restore_functions(void (*report)(const char* line));
 
+  // An async thread runs a job take() handed it: the invocation, as /function/{name} would have
+  // (its output in `output` when larger than the thread's buffer). The job's input stays kept.
+  void run_async(const AsyncJob& job, AsyncRun& run, OutputWindow* output);
+  // The job has ended: its input is dropped, its log line kept ("async call=<id> status=<HTTP
+  // status> callback=..."), the queue counts it. `callback`: what came of the callback in words.
+  void finish_async(const AsyncJob& job, u32 status, AsyncQueue::Outcome outcome, const char* callback);
+
   Metrics& metrics() { return shared_.metrics; }
   TenantAdmission& admission() { return shared_.admission; }
   // A follow stream's next lines (those after `after`, which moves on): as many as fit `output`.
@@ -272,12 +292,18 @@ class Gateway final : public RequestPolicy {
   // The OpenFaaS FunctionStatus members of a function (after "{\"name\": ..." has been written).
   void append_status_members(Buffer& output, u32 tenant, const char* name, const ManagerReply& described);
   void logs(u32 tenant, const RequestHead& head, Response& response);
+  // POST /async-function/{name}[sub_path]: checks the callback URL, queues the job, 202 with its
+  // X-Call-Id (async.hpp).
+  void async_invoke(u32 tenant, Slice name, const RequestHead& head, Slice sub_path, const Payload& body,
+                    Response& response);
   // Keeps an invocation's log lines: its stderr tail, the stdout of a failure, the result line.
   void record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
                    const u8* failed_output, u64 failed_output_size);
   void metrics_page(Response& response, u32 tenant);
   void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);
+  // 429: the tenant's asynchronous queue is full.
+  void async_full(u32 tenant, Response& response);
   // SET_TENANT_QUOTA with the key's functions= (nothing without one).
   void send_quota(const ApiKey& key);
   // Appends one function's JSON object from a DESCRIBE reply.

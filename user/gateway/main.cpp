@@ -65,6 +65,15 @@ constexpr u64 WORKER_STACK_PAGES = 16;  // 64 KiB, as the first thread's stack (
 constexpr u64 WORKER_STACK_AREA = 0x0000700000000000;
 constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
 constexpr u64 MAX_KEY_FILE_BYTES = 16 * 1024;
+// Asynchronous invocations (/async-function/, async.hpp): threads THREAD_COUNT + 1 .. run the
+// queued jobs and post their callbacks, so neither the event loop nor a worker ever waits for a
+// callback's receiver.
+constexpr usize ASYNC_THREADS = 2;
+constexpr u64 ASYNC_WINDOW_AREA = 0x0000740000000000;  // One output window per async thread.
+constexpr usize MAX_KEPT_INPUTS = 32;  // Bodies over 2 KiB kept in Memory objects at once (503 beyond).
+constexpr u64 ASYNC_RETRY_US = 30'000'000;  // A job refused for capacity (429, 503) is retried each second this long.
+constexpr u64 CALLBACK_CONNECT_NS = 5'000'000'000;
+constexpr u64 CALLBACK_POLL_NS = 20'000'000;  // While the callback's receiver has no room: wait this, then try again.
 constexpr u32 MEMORY_READ = abi::rights_of(abi::MemoryRight::Read);
 constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
 
@@ -1260,6 +1269,182 @@ class EventLoop {
   u64 (*now_)();
 };
 
+// Bodies of asynchronous jobs over ASYNC_INLINE_BYTES: each a Memory object of the gateway's
+// factory holding a copy, handed to the manager as the invocation's input when the job runs.
+class JobInputs final : public gateway::AsyncInputs {
+ public:
+  u64 keep(const u8* bytes, u64 length) override {
+    if (kept_.fetch_add(1, std::memory_order_relaxed) >= MAX_KEPT_INPUTS) {
+      kept_.fetch_sub(1, std::memory_order_relaxed);
+      return 0;
+    }
+    auto slot = slots.allocate();
+    if (slot.ok()) {
+      auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages_for(length));
+      if (memory.ok() && memory->write(0, bytes, length).ok()) return slot.value();
+      if (memory.ok()) (void)Capability(slot.value()).remove();
+      slots.free(slot.value());
+    }
+    kept_.fetch_sub(1, std::memory_order_relaxed);
+    return 0;
+  }
+  void drop(u64 handle) override {
+    (void)Capability(handle).remove();
+    slots.free(handle);
+    kept_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<usize> kept_{0};
+};
+JobInputs job_inputs;
+Notification async_ready;  // Signalled when a job is queued or a tenant's job ends.
+
+// An async thread: its Gateway, the window for large outputs, and a notification nobody signals
+// (its timed wait is how the thread pauses between retries).
+struct AsyncRunner final : gateway::OutputWindow {
+  u64 open_output(u64 capacity) override {
+    if (window.create(capacity, capacity <= EAGER_WINDOW_BYTES) == nullptr) return 0;
+    return window.selector();
+  }
+  const u8* output_bytes(u64 length) override { return window.reserve(length) ? window.bytes() : nullptr; }
+  gateway::Gateway* api = nullptr;
+  gateway::GatewayShared* shared = nullptr;
+  Window window;
+  Notification pause;
+  char text[16 * 1024];
+  u8 output[4096];
+};
+AsyncRunner async_runners[ASYNC_THREADS];
+
+u64 now_us() { return __builtin_ia32_rdtsc() / (thread_self().tsc_hertz >= 1'000'000 ? thread_self().tsc_hertz / 1'000'000 : 1); }
+
+// Sends `length` bytes of a callback before `deadline` (microseconds). When the receiver has no
+// room it waits for it in short receives, which also take an early answer (then the rest is not
+// sent). False with `why` when the connection broke or the time ran out.
+bool send_callback_bytes(u64 handle, const u8* bytes, u64 length, u64 deadline, gateway::Buffer& answer,
+                         const char*& why) {
+  while (length > 0 && answer.size() == 0) {
+    auto sent = sockets.send_now(handle, bytes, length);
+    if (sent.ok()) {
+      bytes += sent.value();
+      length -= sent.value();
+      continue;
+    }
+    if (sent.error() != Error::Busy) {
+      why = "connection reset while sending";
+      return false;
+    }
+    if (now_us() >= deadline) {
+      why = "the receiver did not take the body in time";
+      return false;
+    }
+    char early[256];
+    auto received = sockets.receive(handle, reinterpret_cast<u8*>(early), sizeof early, CALLBACK_POLL_NS);
+    if (received.ok() && received.value() > 0) {
+      answer.append(early, received.value());
+    } else if (received.ok() || received.error() != Error::Timeout) {
+      why = "connection closed while sending";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Posts a job's result to its callback URL: connects (5 s), sends the head and the body (within
+// 10 s plus the body at 16 KiB/s), reads the answer's status line in what is left of that time.
+// The answer's status (2xx: delivered), or 0 with `why`.
+u32 deliver_callback(const gateway::AsyncJob& job, const gateway::AsyncRun& run, const char*& why) {
+  const gateway::CallbackUrl& url = job.callback;
+  u64 address = net::ipv4(static_cast<u8>(url.address >> 24), static_cast<u8>(url.address >> 16),
+                          static_cast<u8>(url.address >> 8), static_cast<u8>(url.address));
+  auto connected = sockets.connect(address, url.port, CALLBACK_CONNECT_NS);
+  if (!connected.ok()) {
+    why = net::connect_error_text(connected.error());
+    return 0;
+  }
+  u64 handle = connected.value();
+  const gateway::Response& response = run.response;
+  char head[1024];
+  gateway::Buffer rendered(head, sizeof head);
+  gateway::render_callback_head(job, response.status, response.content_type, run.duration_us, response.body_length,
+                                rendered);
+  u64 deadline = now_us() + SEND_GRACE_US +
+                 transfer_microseconds(rendered.size() + response.body_length, SEND_MINIMUM_BYTES_PER_SECOND);
+  char answer_bytes[512];
+  gateway::Buffer answer(answer_bytes, sizeof answer_bytes);
+  why = nullptr;
+  bool sent = !rendered.overflowed() &&
+              send_callback_bytes(handle, reinterpret_cast<const u8*>(head), rendered.size(), deadline, answer, why) &&
+              send_callback_bytes(handle, reinterpret_cast<const u8*>(response.body), response.body_length, deadline,
+                                  answer, why);
+  if (!sent && why == nullptr) why = "the callback's head does not fit";
+  u32 status = 0;
+  while (sent && (status = gateway::response_status(answer.data(), answer.size())) == 0) {
+    u64 now = now_us();
+    if (answer.room() == 0 || now >= deadline) {
+      why = answer.room() == 0 ? "malformed answer" : "no answer in time";
+      break;
+    }
+    char bytes[256];
+    u64 wait_ns = (deadline - now) * 1000;
+    auto received = sockets.receive(handle, reinterpret_cast<u8*>(bytes), sizeof bytes < answer.room() ? sizeof bytes : answer.room(), wait_ns);
+    if (!received.ok() || received.value() == 0) {
+      why = !received.ok() && received.error() == Error::Timeout ? "no answer in time" : "closed without an answer";
+      break;
+    }
+    answer.append(bytes, received.value());
+  }
+  (void)sockets.close(handle);
+  return status;
+}
+
+// An async thread: takes jobs (tenants in turn, one job of a tenant at a time), runs each as
+// /function/{name} would (retrying capacity answers for a while), posts the callback, logs it.
+void run_async_jobs(u64 index) {
+  AsyncRunner& runner = async_runners[index - THREAD_COUNT - 1];
+  for (;;) {
+    gateway::AsyncJob job;
+    if (!runner.shared->async.take(job)) {
+      (void)async_ready.wait();
+      continue;
+    }
+    (void)async_ready.signal(1);  // Another tenant's job may be waiting for the other thread.
+    gateway::AsyncRun run;
+    u64 first_try = now_us();
+    for (;;) {
+      runner.window.release();
+      runner.api->run_async(job, run, &runner);
+      u32 status = run.response.status;
+      if ((status != 429 && status != 503) || now_us() - first_try >= ASYNC_RETRY_US) break;
+      (void)runner.pause.wait(1'000'000'000);
+    }
+    char words[96];
+    gateway::Buffer outcome_text(words, sizeof words - 1);
+    gateway::AsyncQueue::Outcome outcome = gateway::AsyncQueue::Outcome::NoCallback;
+    if (!job.has_callback) {
+      outcome_text.append("none");
+    } else {
+      const char* why = nullptr;
+      u32 answered = deliver_callback(job, run, why);
+      bool delivered = answered >= 200 && answered < 300;
+      outcome = delivered ? gateway::AsyncQueue::Outcome::Delivered : gateway::AsyncQueue::Outcome::CallbackFailed;
+      outcome_text.append(delivered ? "delivered (" : "failed (");
+      if (answered != 0) {
+        outcome_text.append("answered ");
+        outcome_text.append_unsigned(answered);
+      } else {
+        outcome_text.append(why != nullptr ? why : "no answer");
+      }
+      outcome_text.append(")");
+    }
+    words[outcome_text.size()] = '\0';
+    runner.window.release();
+    runner.api->finish_async(job, run.response.status, outcome, words);
+    (void)async_ready.signal(1);  // The tenant's next job may run now.
+  }
+}
+
 [[noreturn]] void fail(const char* step, Error error) {
   printf(console, "gateway: %s failed: %s\n", step, error_name(error));
   metteagle_exit_thread();
@@ -1292,9 +1477,9 @@ bool read_key_file(char (&text)[MAX_KEY_FILE_BYTES + 1], usize& length) {
   return false;
 }
 
-// Workers and invocation threads 1-THREAD_COUNT each get a stack, a UTCB and a thread of their own
-// (0 is the event loop).
-Result<void> start_worker(u64 index) {
+// Workers and invocation threads 1-THREAD_COUNT (and the async threads after them) each get a
+// stack, a UTCB and a thread of their own (0 is the event loop).
+Result<void> start_worker(u64 index, void (*entry)(u64) = serve_requests) {
   if (index == 0) return {};
   u64 stack_slot = TRY(slots.allocate());
   u64 thread_slot = TRY(slots.allocate());
@@ -1303,7 +1488,7 @@ Result<void> start_worker(u64 index) {
   u64 stack_bottom = WORKER_STACK_AREA + index * (WORKER_STACK_PAGES + 16) * PAGE_SIZE;  // Guard gaps between.
   TRY_VOID(Task(SELF_TASK).map(stack, 0, stack_bottom, WORKER_STACK_PAGES, READ_WRITE));
   Thread thread = TRY(factory.create_thread(thread_slot, Task(SELF_TASK), WORKER_UTCB_AREA + index * PAGE_SIZE));
-  return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * PAGE_SIZE, serve_requests, index);
+  return start_thread(thread, stack_bottom + WORKER_STACK_PAGES * PAGE_SIZE, entry, index);
 }
 
 }  // namespace
@@ -1353,6 +1538,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   static char loop_text[4096];
   static u8 loop_output[64];
   alignas(gateway::Gateway) static u8 api_storage[THREAD_COUNT + 1][sizeof(gateway::Gateway)];
+  alignas(gateway::Gateway) static u8 async_storage[ASYNC_THREADS][sizeof(gateway::Gateway)];
   workers[0].api = new (api_storage[0])
       gateway::Gateway(backend, shared, gateway::GatewayStorage{loop_text, sizeof loop_text, loop_output, sizeof loop_output});
   request_policy.api = workers[0].api;
@@ -1389,10 +1575,35 @@ extern "C" void metteagle_main(u64 endpoint_count) {
       metteagle_exit_thread();
     }
   }
+  // The async threads; without them /async-function/ answers 503.
+  usize async_running = 0;
+  auto allocated = slots.allocate();
+  u64 async_slot = allocated.ok() ? allocated.value() : 0;
+  if (async_slot != 0 && Factory(OWN_FACTORY).create(ObjectType::Notification, async_slot).ok()) {
+    async_ready = Notification(async_slot);
+    static char async_text[ASYNC_THREADS][16 * 1024];
+    for (usize index = 0; index < ASYNC_THREADS; ++index) {
+      AsyncRunner& runner = async_runners[index];
+      auto pause_allocated = slots.allocate();
+      u64 pause_slot = pause_allocated.ok() ? pause_allocated.value() : 0;
+      if (pause_slot == 0 || !Factory(OWN_FACTORY).create(ObjectType::Notification, pause_slot).ok()) break;
+      runner.pause = Notification(pause_slot);
+      runner.shared = &shared;
+      runner.window.place(ASYNC_WINDOW_AREA + index * WINDOW_SPAN);
+      runner.api = new (async_storage[index]) gateway::Gateway(
+          backend, shared, gateway::GatewayStorage{async_text[index], sizeof async_text[index], runner.output, sizeof runner.output});
+      if (!start_worker(THREAD_COUNT + 1 + index, run_async_jobs).ok()) break;
+      ++async_running;
+    }
+  }
+  if (async_running > 0) {
+    shared.async_inputs = &job_inputs;
+    shared.async_wake = [] { (void)async_ready.signal(1); };
+  }
   printf(console,
-         "gateway: listening on port %lu, %zu API keys, %zu workers and %zu invocation threads, at most %zu "
-         "connections, bodies up to %lu MiB%s\n",
-         HTTP_PORT, keys.count(), WORKER_COUNT, INVOCATION_THREADS, connection_limit, keys.body_limit() >> 20,
+         "gateway: listening on port %lu, %zu API keys, %zu workers, %zu invocation threads and %zu async "
+         "threads, at most %zu connections, bodies up to %lu MiB%s\n",
+         HTTP_PORT, keys.count(), WORKER_COUNT, INVOCATION_THREADS, async_running, connection_limit, keys.body_limit() >> 20,
          bulk ? "" : " (no bulk transfers: the net server refused SOCKET_ATTACH)");
   EventLoop loop(*workers[0].api, [] { return backend.now_microseconds(); });
   loop.run();

@@ -92,9 +92,26 @@ bool parse_record_name(const char* kind, const char* text, u32& tenant, char (&n
   return take_decimal(text, at, '\0', sequence);
 }
 
-RecordIndex::Entry* RecordIndex::slot(u32 tenant, const char* name) const {
-  for (const Entry& entry : entries_)
-    if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return const_cast<Entry*>(&entry);
+char record_list_batch[RECORD_LIST_BATCH][store::NAME_BYTES];
+
+usize RecordIndex::home_of(u32 tenant, const char* name) {
+  u64 hash = 0xcbf29ce484222325ull;  // FNV-1a over the tenant's bytes and the name.
+  for (int shift = 0; shift < 32; shift += 8) hash = (hash ^ ((tenant >> shift) & 0xff)) * 0x100000001b3ull;
+  for (usize i = 0; i < RECORD_FUNCTION_NAME_BYTES && name[i] != '\0'; ++i)
+    hash = (hash ^ static_cast<u8>(name[i])) * 0x100000001b3ull;
+  return static_cast<usize>(hash ^ (hash >> 32)) & (CAPACITY - 1);
+}
+
+RecordIndex::Entry* RecordIndex::slot(u32 tenant, const char* name, Entry** free) const {
+  auto* entries = const_cast<Entry*>(entries_);
+  if (free != nullptr) *free = nullptr;
+  usize home = home_of(tenant, name);
+  for (usize step = 0; step < CAPACITY; ++step) {
+    Entry& entry = entries[(home + step) & (CAPACITY - 1)];
+    if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return &entry;
+    if (!entry.used && free != nullptr && *free == nullptr) *free = &entry;
+    if (!entry.used && !entry.erased) return nullptr;  // The probe path ends here.
+  }
   return nullptr;
 }
 
@@ -110,11 +127,12 @@ bool RecordIndex::set(u32 tenant, const char* name, u64 sequence) {
   usize length = text_length(name);
   if (length == 0 || length >= RECORD_FUNCTION_NAME_BYTES) return false;
   sys::LockGuard guard(lock_);
-  Entry* entry = slot(tenant, name);
-  for (usize i = 0; entry == nullptr && i < CAPACITY; ++i)
-    if (!entries_[i].used) entry = &entries_[i];
+  Entry* free = nullptr;
+  Entry* entry = slot(tenant, name, &free);
+  if (entry == nullptr) entry = free;
   if (entry == nullptr) return false;
   entry->used = true;
+  entry->erased = false;
   entry->tenant = tenant;
   entry->sequence = sequence;
   for (usize i = 0; i <= length; ++i) entry->name[i] = name[i];
@@ -123,7 +141,18 @@ bool RecordIndex::set(u32 tenant, const char* name, u64 sequence) {
 
 void RecordIndex::erase(u32 tenant, const char* name) {
   sys::LockGuard guard(lock_);
-  if (Entry* entry = slot(tenant, name)) *entry = Entry{};
+  Entry* entry = slot(tenant, name);
+  if (entry == nullptr) return;
+  *entry = Entry{};
+  entry->erased = true;
+  // A tombstone followed by a never-used entry ends no probe path that needs it: this one and
+  // the tombstones before it become never-used again.
+  usize index = static_cast<usize>(entry - entries_);
+  if (entries_[(index + 1) & (CAPACITY - 1)].used || entries_[(index + 1) & (CAPACITY - 1)].erased) return;
+  for (usize step = 0; step < CAPACITY && entries_[index].erased; ++step) {
+    entries_[index].erased = false;
+    index = (index + CAPACITY - 1) & (CAPACITY - 1);
+  }
 }
 
 usize RecordIndex::count_of(u32 tenant) const {

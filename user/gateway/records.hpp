@@ -72,6 +72,15 @@ class RecordStore {
   ~RecordStore() = default;
 };
 
+// The boot's walk over the store's records of one kind ("function", "secret"), in batches of 32
+// names (one thread, before any request): first `visit(tenant, name, sequence)` for each record of
+// that kind, so the caller learns which is current (the newest of a (tenant, name): a stop between
+// writing a new record and dropping the old one leaves both); then every record for which
+// `stale(tenant, name, sequence)` is true is removed from the store, so a later delete leaves
+// nothing to come back. False (nothing removed) when the store did not list its records.
+template <typename Visit, typename Stale>
+bool walk_records(RecordStore& records, const char* kind, Visit&& visit, Stale&& stale);
+
 // Which record is current for each (tenant, name): filled by the boot's restore, kept by deploys
 // and deletes. Every public method holds the lock.
 class RecordIndex {
@@ -90,16 +99,63 @@ class RecordIndex {
   void observe(u64 sequence);  // A sequence seen in the store: later ones are larger.
 
  private:
+  // An open-addressing hash table (linear probing from the hash of tenant and name): find, set
+  // and erase look at the entries from the home slot up to the first never-used one, not at all
+  // 16,384 (issue 14). An erased entry is a tombstone, which a later set reuses; erase turns a
+  // run of tombstones that ends at a never-used entry back into never-used ones.
   struct Entry {
     bool used;
+    bool erased;  // A tombstone: probing goes on past it.
     u32 tenant;
     u64 sequence;
     char name[RECORD_FUNCTION_NAME_BYTES];
   };
-  Entry* slot(u32 tenant, const char* name) const;
+  static_assert((CAPACITY & (CAPACITY - 1)) == 0, "the probe wraps with a mask");
+  static usize home_of(u32 tenant, const char* name);
+  // The entry of (tenant, name), or null; `free` (when given) gets the first tombstone or
+  // never-used entry on the probe path (null when the table has none).
+  Entry* slot(u32 tenant, const char* name, Entry** free = nullptr) const;
   Entry entries_[CAPACITY] = {};
   u64 next_ = 1;
   mutable sys::SpinLock lock_;
 };
+
+// The walk's batch of names (the boot's only).
+constexpr usize RECORD_LIST_BATCH = 32;
+extern char record_list_batch[RECORD_LIST_BATCH][store::NAME_BYTES];
+
+template <typename Visit, typename Stale>
+bool walk_records(RecordStore& records, const char* kind, Visit&& visit, Stale&& stale) {
+  u64 index = 0;
+  u64 total = 0;
+  do {
+    usize count = 0;
+    if (!records.list(index, record_list_batch, RECORD_LIST_BATCH, count, total)) return false;
+    if (count == 0) break;
+    index += count;
+    for (usize i = 0; i < count; ++i) {
+      u32 tenant = 0;
+      u64 sequence = 0;
+      char name[RECORD_FUNCTION_NAME_BYTES];
+      if (parse_record_name(kind, record_list_batch[i], tenant, name, sequence)) visit(tenant, name, sequence);
+    }
+  } while (index < total);
+  // Listed again: removing during the first pass would shift the store's indices under it.
+  for (u64 again = 0; again < total;) {
+    usize count = 0;
+    if (!records.list(again, record_list_batch, RECORD_LIST_BATCH, count, total) || count == 0) break;
+    usize removed = 0;
+    for (usize i = 0; i < count; ++i) {
+      u32 tenant = 0;
+      u64 sequence = 0;
+      char name[RECORD_FUNCTION_NAME_BYTES];
+      if (parse_record_name(kind, record_list_batch[i], tenant, name, sequence) && stale(tenant, name, sequence) &&
+          records.remove(record_list_batch[i]))
+        ++removed;
+    }
+    again += count - removed;
+  }
+  return true;
+}
 
 }  // namespace gateway

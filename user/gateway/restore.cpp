@@ -8,7 +8,6 @@ namespace gateway {
 namespace {
 
 constexpr const char FUNCTION_KIND[] = "function";
-constexpr usize LIST_BATCH = 32;
 
 // The records the boot found (one boot at a time, before any worker runs).
 struct FoundRecord {
@@ -18,7 +17,6 @@ struct FoundRecord {
 };
 constexpr usize MAX_FOUND = RecordIndex::CAPACITY;
 FoundRecord found_records[MAX_FOUND];
-char listed_names[LIST_BATCH][store::NAME_BYTES];
 
 bool same_text(const char* left, const char* right) {
   for (usize i = 0;; ++i) {
@@ -231,56 +229,33 @@ usize Gateway::restore_functions(void (*report)(const char* line)) {
   restore_secrets(report);  // First: a deployment's secrets are checked against them.
   char line[256];
   usize found = 0;
-  u64 index = 0;
-  u64 total = 0;
-  // Every record of the store, the newest of each function kept (a stop between writing a new
-  // record and dropping the old one leaves both; the older goes now).
-  do {
-    usize count = 0;
-    if (!records_->list(index, listed_names, LIST_BATCH, count, total)) {
-      report("gateway: the image store did not list its records; no function was restored");
-      return 0;
-    }
-    if (count == 0) break;
-    index += count;
-    for (usize i = 0; i < count; ++i) {
-      u32 tenant = 0;
-      u64 sequence = 0;
-      char name[RECORD_FUNCTION_NAME_BYTES];
-      if (!parse_record_name(FUNCTION_KIND, listed_names[i], tenant, name, sequence)) continue;
-      shared_.records.observe(sequence);
-      usize at = 0;
-      while (at < found && !(found_records[at].tenant == tenant && same_text(found_records[at].name, name))) ++at;
-      if (at == found) {
-        if (found == MAX_FOUND) {
+  // Every record of the store, the newest of each function kept; the older ones go.
+  bool listed = walk_records(
+      *records_, FUNCTION_KIND,
+      [&](u32 tenant, const char* name, u64 sequence) {
+        shared_.records.observe(sequence);
+        usize at = 0;
+        while (at < found && !(found_records[at].tenant == tenant && same_text(found_records[at].name, name))) ++at;
+        if (at < found) {
+          if (sequence > found_records[at].sequence) found_records[at].sequence = sequence;
+        } else if (found == MAX_FOUND) {
           describe_problem(line, "not restored", tenant, name, "more records than the gateway's index holds");
           report(line);
-          continue;
+        } else {
+          found_records[found] = FoundRecord{tenant, sequence, {}};
+          __builtin_memcpy(found_records[found].name, name, RECORD_FUNCTION_NAME_BYTES);
+          ++found;
         }
-        found_records[found++] = FoundRecord{tenant, sequence, {}};
-        __builtin_memcpy(found_records[at].name, name, sizeof name);
-        continue;
-      }
-      // The older one is dropped after the listing: deleting now would shift the store's indices.
-      if (sequence > found_records[at].sequence) found_records[at].sequence = sequence;
-    }
-  } while (index < total);
-  // Stale records (older sequences of a function): listed again and removed.
-  for (u64 again = 0; again < total;) {
-    usize count = 0;
-    if (!records_->list(again, listed_names, LIST_BATCH, count, total) || count == 0) break;
-    usize removed = 0;
-    for (usize i = 0; i < count; ++i) {
-      u32 tenant = 0;
-      u64 sequence = 0;
-      char name[RECORD_FUNCTION_NAME_BYTES];
-      if (!parse_record_name(FUNCTION_KIND, listed_names[i], tenant, name, sequence)) continue;
-      for (usize at = 0; at < found; ++at)
-        if (found_records[at].tenant == tenant && same_text(found_records[at].name, name) &&
-            found_records[at].sequence != sequence && records_->remove(listed_names[i]))
-          ++removed;
-    }
-    again += count - removed;
+      },
+      [&](u32 tenant, const char* name, u64 sequence) {
+        for (usize at = 0; at < found; ++at)
+          if (found_records[at].tenant == tenant && same_text(found_records[at].name, name))
+            return found_records[at].sequence != sequence;
+        return false;
+      });
+  if (!listed) {
+    report("gateway: the image store did not list its records; no function was restored");
+    return 0;
   }
   restoring_ = true;
   usize restored = 0;

@@ -16,8 +16,6 @@ using imagefs::JsonType;
 constexpr const char SECRET_KIND[] = "secret";
 constexpr usize MAX_SECRETS_PER_TENANT = 64;
 constexpr u64 MAX_SECRET_BYTES = 4096;
-constexpr usize LIST_BATCH = 32;
-char listed_secrets[LIST_BATCH][store::NAME_BYTES];  // The boot's listing (one thread, before any request).
 
 // One request's secret: its name and, for create and update, its value.
 struct SecretRequest {
@@ -136,43 +134,19 @@ void Gateway::secrets(u32 tenant, const RequestHead& head, const Payload& body, 
 }
 
 void Gateway::restore_secrets(void (*report)(const char* line)) {
-  u64 index = 0;
-  u64 total = 0;
-  do {
-    usize count = 0;
-    if (!records_->list(index, listed_secrets, LIST_BATCH, count, total)) {
-      report("gateway: the image store did not list its secrets");
-      return;
-    }
-    if (count == 0) break;
-    index += count;
-    for (usize i = 0; i < count; ++i) {
-      u32 tenant = 0;
-      u64 sequence = 0;
-      char name[RECORD_FUNCTION_NAME_BYTES];
-      if (!parse_record_name(SECRET_KIND, listed_secrets[i], tenant, name, sequence)) continue;
-      shared_.secrets.observe(sequence);
-      u64 known = 0;
-      // The newer of two (a stop during an update) wins.
-      if (!shared_.secrets.find(tenant, name, known) || known < sequence) (void)shared_.secrets.set(tenant, name, sequence);
-    }
-  } while (index < total);
-  // The older blob of such a pair goes now, so a later delete leaves nothing to come back.
-  for (u64 again = 0; again < total;) {
-    usize count = 0;
-    if (!records_->list(again, listed_secrets, LIST_BATCH, count, total) || count == 0) break;
-    usize removed = 0;
-    for (usize i = 0; i < count; ++i) {
-      u32 tenant = 0;
-      u64 sequence = 0;
-      u64 known = 0;
-      char name[RECORD_FUNCTION_NAME_BYTES];
-      if (parse_record_name(SECRET_KIND, listed_secrets[i], tenant, name, sequence) &&
-          shared_.secrets.find(tenant, name, known) && known != sequence && records_->remove(listed_secrets[i]))
-        ++removed;
-    }
-    again += count - removed;
-  }
+  // The newer of two blobs of a secret (a stop during an update) wins; the older goes.
+  bool listed = walk_records(
+      *records_, SECRET_KIND,
+      [&](u32 tenant, const char* name, u64 sequence) {
+        shared_.secrets.observe(sequence);
+        u64 known = 0;
+        if (!shared_.secrets.find(tenant, name, known) || known < sequence) (void)shared_.secrets.set(tenant, name, sequence);
+      },
+      [&](u32 tenant, const char* name, u64 sequence) {
+        u64 known = 0;
+        return shared_.secrets.find(tenant, name, known) && known != sequence;
+      });
+  if (!listed) report("gateway: the image store did not list its secrets");
 }
 
 }  // namespace gateway

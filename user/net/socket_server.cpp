@@ -38,7 +38,8 @@ struct Waiter {
 
 struct Connection {
   bool in_use = false;
-  bool accepted = false;     // Handed to the client by Accept (before that it sits in a queue).
+  bool accepted = false;     // Handed to the client by Accept or Connect (before that it sits in a queue).
+  bool connecting = false;   // Connect's SYN is out; its caller waits in `sender` for the answer.
   u64 owner = 0;             // The badge of the client that owns the listener.
   u64 generation = 0;
   tcp_pcb* pcb = nullptr;    // Null once lwIP freed it (reset).
@@ -324,7 +325,7 @@ bool send_answer(Connection& connection, const u8* bytes, u64 length, Message& a
 }
 
 void wake_sender(Connection& connection) {
-  if (!connection.sender.waiting) return;
+  if (!connection.sender.waiting || connection.connecting) return;
   Message answer;
   if (send_answer(connection, connection.send_data, connection.send_length, answer))
     answer_parked(connection.sender, answer);
@@ -354,6 +355,7 @@ void release_connection(Connection& connection) {
   if (connection.sender.waiting) answer_parked(connection.sender, status_message(Error::Destroyed));
   connection.in_use = false;
   connection.accepted = false;
+  connection.connecting = false;
 }
 
 err_t on_receive(void* argument, tcp_pcb* pcb, pbuf* buffer, err_t) {
@@ -385,10 +387,19 @@ err_t on_sent(void* argument, tcp_pcb*, u16_t) {
   return ERR_OK;
 }
 
-void on_error(void* argument, err_t) {
+void on_error(void* argument, err_t error) {
   auto* connection = static_cast<Connection*>(argument);
   if (connection == nullptr) return;
   connection->pcb = nullptr;  // lwIP has freed it already.
+  if (connection->connecting) {
+    // The caller never got the handle: its Connect fails, and the slot is free again. A reset
+    // answering the SYN is a refusal; lwIP giving up its SYN retries (ERR_ABRT) is a timeout.
+    connection->connecting = false;
+    connection->in_use = false;
+    if (connection->sender.waiting)
+      answer_parked(connection->sender, status_message(error == ERR_RST ? Error::Destroyed : Error::Timeout));
+    return;
+  }
   connection->reset = true;
   if (connection->pending != nullptr) {
     pbuf_free(connection->pending);
@@ -397,6 +408,35 @@ void on_error(void* argument, err_t) {
   if (connection->receiver.waiting) answer_parked(connection->receiver, status_message(Error::Destroyed));
   if (connection->sender.waiting) answer_parked(connection->sender, status_message(Error::Destroyed));
   notify_owner(connection->owner);
+}
+
+u64 free_connection_index() {
+  for (usize index = 0; index < MAX_CONNECTIONS; ++index)
+    if (!connections[index].in_use) return index;
+  return MAX_CONNECTIONS;
+}
+
+// A fresh connection in slot `index` for `owner` over `pcb`: a new generation, the slot's Reply
+// objects kept, lwIP's callbacks pointed at it, Nagle off (it would hold a response's last
+// segment until the previous one is acknowledged).
+Connection& open_connection(usize index, u64 owner, tcp_pcb* pcb) {
+  Connection& connection = connections[index];
+  u64 generation = connection.generation + 1;
+  u64 receive_reply = connection.receiver.reply_object;
+  u64 send_reply = connection.sender.reply_object;
+  connection = Connection{};
+  connection.in_use = true;
+  connection.owner = owner;
+  connection.generation = generation;
+  connection.pcb = pcb;
+  connection.receiver.reply_object = receive_reply;
+  connection.sender.reply_object = send_reply;
+  tcp_arg(pcb, &connection);
+  tcp_recv(pcb, on_receive);
+  tcp_sent(pcb, on_sent);
+  tcp_err(pcb, on_error);
+  tcp_nagle_disable(pcb);
+  return connection;
 }
 
 Message accept_answer(Listener& listener) {
@@ -411,42 +451,67 @@ Message accept_answer(Listener& listener) {
 err_t on_accept(void* argument, tcp_pcb* pcb, err_t error) {
   auto* listener = static_cast<Listener*>(argument);
   if (error != ERR_OK || pcb == nullptr) return ERR_VAL;
-  usize free_index = MAX_CONNECTIONS;
-  for (usize index = 0; index < MAX_CONNECTIONS; ++index) {
-    if (!connections[index].in_use) {
-      free_index = index;
-      break;
-    }
-  }
+  usize free_index = free_connection_index();
   // No room (or nobody listens any more): refuse rather than queue without bound.
   if (listener == nullptr || free_index == MAX_CONNECTIONS || listener->queue_count == ACCEPT_QUEUE) {
     tcp_abort(pcb);
     return ERR_ABRT;
   }
-  Connection& connection = connections[free_index];
-  u64 generation = connection.generation + 1;
-  u64 receive_reply = connection.receiver.reply_object;
-  u64 send_reply = connection.sender.reply_object;
-  connection = Connection{};
-  connection.in_use = true;
-  connection.owner = listener->owner;
-  connection.generation = generation;
-  connection.pcb = pcb;
+  Connection& connection = open_connection(free_index, listener->owner, pcb);
   connection.peer_address = ip4_addr_get_u32(&pcb->remote_ip);
   connection.peer_port = pcb->remote_port;
-  connection.receiver.reply_object = receive_reply;
-  connection.sender.reply_object = send_reply;
-  tcp_arg(pcb, &connection);
-  tcp_recv(pcb, on_receive);
-  tcp_sent(pcb, on_sent);
-  tcp_err(pcb, on_error);
-  tcp_nagle_disable(pcb);
-  // Nagle would hold a response's last segment until the previous one is acknowledged.
   listener->queue[(listener->queue_head + listener->queue_count) % ACCEPT_QUEUE] = free_index;
   ++listener->queue_count;
   if (listener->acceptor.waiting) answer_parked(listener->acceptor, accept_answer(*listener));
   notify_owner(listener->owner);
   return ERR_OK;
+}
+
+err_t on_connected(void* argument, tcp_pcb*, err_t) {
+  auto* connection = static_cast<Connection*>(argument);
+  if (connection == nullptr || !connection->connecting) return ERR_OK;
+  connection->connecting = false;
+  connection->accepted = true;
+  usize index = static_cast<usize>(connection - connections);
+  if (connection->sender.waiting)
+    answer_parked(connection->sender, answer_of(ConnectReply{handle_of(connection->generation, index, false)}));
+  return ERR_OK;
+}
+
+// Connect: validated first (nothing is allocated for a bad request), then a slot and a PCB, the
+// SYN, and the caller parked until on_connected, on_error or its deadline answers it.
+void handle_connect(const Message& request, u64 badge) {
+  ConnectRequest body;
+  get(request, body);
+  u64 first_byte = body.address & 0xff;  // Network order: a of a.b.c.d.
+  bool allowed_address = body.address <= 0xffffffff && first_byte != 0 && first_byte != 127 && first_byte < 224;
+  if (!carries<ConnectRequest>(request) || !allowed_address || body.port == 0 || body.port > 0xffff ||
+      body.timeout == 0) {
+    (void)reply(status_message(Error::InvalidArgument));
+    return;
+  }
+  usize index = free_connection_index();
+  tcp_pcb* pcb = index < MAX_CONNECTIONS ? tcp_new() : nullptr;
+  if (pcb == nullptr) {
+    (void)reply(status_message(Error::QuotaExceeded));
+    return;
+  }
+  Connection& connection = open_connection(index, badge, pcb);
+  connection.connecting = true;
+  connection.peer_address = body.address;
+  connection.peer_port = body.port;
+  ip_addr_t remote;
+  ip4_addr_set_u32(&remote, static_cast<u32_t>(body.address));
+  err_t started = tcp_connect(pcb, &remote, static_cast<u16_t>(body.port), on_connected);
+  if (started != ERR_OK) {
+    release_connection(connection);  // Nobody waits on it yet: only the PCB goes.
+    (void)reply(status_message(started == ERR_RTE ? Error::NotFound : Error::QuotaExceeded));
+    return;
+  }
+  if (!park(connection.sender, body.timeout)) {
+    release_connection(connection);
+    (void)reply(status_message(Error::QuotaExceeded));
+  }
 }
 
 Message handle_listen(const Message& request) {
@@ -599,6 +664,9 @@ void dispatch(const Message& request) {
       }
       return;
     }
+    case SOCKET_CONNECT:
+      handle_connect(request, badge);
+      return;
     case SOCKET_SEND:
     case SOCKET_SEND_NOW:
       handle_send(request, badge);
@@ -790,6 +858,13 @@ void SocketServer::expire_deadlines() {
   }
   for (auto& connection : connections) {
     if (!connection.in_use) continue;
+    if (connection.connecting && connection.sender.waiting && connection.sender.deadline != 0 &&
+        current >= connection.sender.deadline) {
+      // No answer to the SYN in time: the caller gets Timeout and the attempt is dropped.
+      answer_parked(connection.sender, status_message(Error::Timeout));
+      release_connection(connection);
+      continue;
+    }
     if (connection.receiver.waiting && connection.receiver.deadline != 0 && current >= connection.receiver.deadline)
       answer_parked(connection.receiver, status_message(Error::Timeout));
     // A send parked on lwIP's memory (not only its window) may see no sent callback: retry here.

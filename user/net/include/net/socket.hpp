@@ -24,7 +24,14 @@ enum SocketRequest : sys::u32 {
   // address in network order in the low 32 bits). Errors: NotFound, Timeout, Busy
   // (another Accept on this listener waits already).
   SOCKET_ACCEPT = 2,
-  // Designed (docs/NETWORK.md), not implemented: answered with Unsupported.
+  // ConnectRequest: an outgoing TCP connection from the server's address to `address` (IPv4,
+  // network order in the low 32 bits, as Accepted's; ipv4() builds it) and `port`, waiting at most
+  // `timeout` ns (1 ns .. abi::TIMEOUT_INFINITE, which waits until lwIP gives up its SYN retries)
+  // for the peer's answer. Reply: ConnectReply (a connection as Accept's: Send, Receive, Watch,
+  // Close take it). Errors (connect_error_text): InvalidArgument (port 0 or > 65535, timeout 0,
+  // an address 0.x, 127.x, multicast or broadcast: this stack has no loopback and no multicast),
+  // Destroyed (refused: the peer answered the SYN with a reset), NotFound (unreachable: no route),
+  // Timeout (no answer in time), QuotaExceeded (no connection slot, PCB or Reply object).
   SOCKET_CONNECT = 3,
   // SendRequest (length 1..SEND_BYTES). Reply: SentReply (all of the bytes accepted). Waits while lwIP's send buffer is full. Errors: NotFound, Destroyed (reset), Busy.
   SOCKET_SEND = 4,
@@ -94,6 +101,14 @@ struct AcceptRequest {
   u64 listener;
   u64 timeout;
 };
+struct ConnectRequest {
+  u64 address;
+  u64 port;
+  u64 timeout;
+};
+struct ConnectReply {
+  u64 connection;
+};
 struct Accepted {  // Accept's reply.
   u64 connection;
   u64 peer_address;
@@ -150,6 +165,22 @@ struct BulkRequest {
   u64 length;
 };
 
+// a.b.c.d as ConnectRequest and Accepted carry it: network byte order in the low 32 bits.
+constexpr u64 ipv4(u8 a, u8 b, u8 c, u8 d) { return u64{a} | u64{b} << 8 | u64{c} << 16 | u64{d} << 24; }
+static_assert(ipv4(10, 0, 2, 2) == 0x0202000a);
+
+// What a failed Connect means, in words (its errors above).
+constexpr const char* connect_error_text(Error error) {
+  switch (error) {
+    case Error::Destroyed: return "connection refused";
+    case Error::NotFound: return "host unreachable";
+    case Error::Timeout: return "connection timed out";
+    case Error::InvalidArgument: return "address, port or timeout not allowed";
+    case Error::QuotaExceeded: return "no socket free in the net server";
+    default: return "connect failed";
+  }
+}
+
 struct PollResult {
   bool woken = false;
   u64 count = 0;
@@ -167,6 +198,12 @@ class SocketClient {
     ListenReply answer;
     TRY_VOID(sys::rpc_call(server_, SOCKET_LISTEN, ListenRequest{port, backlog}, answer));
     return answer.listener;
+  }
+  // Waits until the connection is open (or `timeout` ns); the connection, as accept()'s.
+  [[nodiscard]] sys::Result<u64> connect(u64 address, u64 port, u64 timeout) const {
+    ConnectReply answer;
+    TRY_VOID(sys::rpc_call(server_, SOCKET_CONNECT, ConnectRequest{address, port, timeout}, answer));
+    return answer.connection;
   }
   [[nodiscard]] sys::Result<Accepted> accept(u64 listener, u64 timeout = sys::WAIT_FOREVER) const {
     Accepted answer;
