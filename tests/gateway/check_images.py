@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -433,6 +434,23 @@ def deploy_large_and_secret(args):
     check(status == 204, f"tenant 2 removes its db-password ({status} {data!r})")
     status, data = request(port, "DELETE", "/system/images/busybox-docker", key=OTHER_KEY)
     check(status == 204, f"tenant 2 removes its image ({status} {data!r})")
+    # A static Linux function (Debian's busybox, uploaded as it is) gets its secret files and a large
+    # environment the same way.
+    busybox = open(shutil.which("busybox") or "/bin/busybox", "rb").read()
+    status, data = request(port, "POST", "/system/functions", body=busybox,
+                           headers={"X-Function-Config": json.dumps({"name": "sbb", "linux": True, "memory": 32 << 20})})
+    check(status == 201, f"native deploy of Debian's static busybox ({status} {data!r})")
+    deployment = {"service": "sbbsecret", "image": "sbb", "secrets": ["db-password"], "envVars": {"BIG": BIG_VALUE},
+                  "envProcess": "sh -c 'read -r v < /var/openfaas/secrets/db-password; echo \"$v ${#BIG}\"'",
+                  "limits": {"memory": "32Mi"}}
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(), headers=headers)
+    check(status == 202, f"deploy of a static Linux function naming a secret ({status} {data!r})")
+    status, data = invoke(port, "sbbsecret")
+    check(status == 200 and data == f"{SECRET_VALUE} 60000\n".encode(),
+          f"the static function reads its secret file and its 60,000-byte variable ({status} {data!r})")
+    for name in ("sbbsecret", "sbb"):
+        status, data = request(port, "DELETE", f"/system/functions/{name}")
+        check(status == 200, f"remove {name} ({status} {data!r})")
     for path in ("/system/function/readsecret", "/system/functions", "/system/logs?name=readsecret"):
         status, data = request(port, "GET", path)
         check(status == 200 and SECRET_VALUE.encode() not in data and b"tenant-two" not in data,

@@ -167,8 +167,8 @@ struct GatewayStorage {
   char* strings = nullptr;
   usize strings_capacity = 0;
 };
-// What a deploy's strings take at most (protocol.hpp).
-constexpr usize DEPLOY_STRINGS_BYTES = manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES;
+// What a deploy's strings take at most (protocol.hpp), with room for envProcess's words before them.
+constexpr usize DEPLOY_STRINGS_BYTES = ENV_PROCESS_BYTES + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES;
 
 // A deploy's strings for the manager (protocol.hpp, CONFIGURE and DEPLOY_IMAGE): the arguments,
 // the environment ("KEY=value") and the secret files, each a run of bytes (sent back to back).

@@ -84,8 +84,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   char* environment = strings + ARGUMENT_ROOM;
   char* secrets = environment + deployment.environment_bytes;
   u64 secret_bytes = 0;
-  static_assert(ARGUMENT_ROOM + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES <= DEPLOY_STRINGS_BYTES +
-                                                                                                 ENV_PROCESS_BYTES);
+  static_assert(ARGUMENT_ROOM + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES <= DEPLOY_STRINGS_BYTES);
   if (!render_environment(deployment, environment, manager::MAX_STRINGS_BYTES))
     return error(response, 500, "the deployment's environment could not be laid out");
   if (!secret_files(tenant, deployment, secrets, manager::MAX_SECRET_FILES_BYTES, secret_bytes, response)) return;

@@ -90,7 +90,7 @@ struct WorkerBuffers {
   u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
   u8 output[4096];  // An inline invocation output (at most manager::INLINE_BYTES).
   char text[128 * 1024];
-  char strings[gateway::DEPLOY_STRINGS_BYTES + gateway::ENV_PROCESS_BYTES];  // A deploy's strings.
+  char strings[gateway::DEPLOY_STRINGS_BYTES];  // A deploy's strings.
 };
 WorkerBuffers worker_buffers[WORKER_COUNT];
 
