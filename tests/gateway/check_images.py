@@ -18,6 +18,11 @@ Persistence of functions (docs/API.md, Persistence): boot 1 also deploys a nativ
 (`jecho`, then updated with PUT) besides the image functions bb2 and ofbb; boot 2 invokes all four
 with exact outputs and exact FunctionStatus labels, deletes pecho; boot 3 finds pecho gone (404)
 and the three others still answering exactly (jecho kept its own copy of pecho's executable).
+Function strings and secrets (issues 11 and 14): boot 1 deploys image functions with a 60,000-byte
+variable (exact output) and a secret file (its value, read-only, ls -l), refuses 64 KiB + 1 naming
+the limit, checks tenant isolation of a secret name and a static busybox function reading both;
+boots 2 and 3 find them again (the secret's update reaches readsecret only at its redeploy, the
+restore of boot 3).
 Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
