@@ -19,7 +19,7 @@ import qemu  # noqa: E402
 
 KEY = {"Authorization": "Bearer dev-key-alpha"}
 KEY_B = {"Authorization": "Bearer dev-key-beta"}  # config/gateway.keys: the second tenant.
-ATTACKERS = 4  # dev-key-alpha's limit=4 (the gateway runs 3 of them at once; the rest get 429).
+ATTACKERS = 4  # dev-key-alpha's limit=4: all 4 run at once on the gateway's invocation threads.
 
 
 def boot_modules(config: str, build: str) -> list:

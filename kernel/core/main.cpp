@@ -44,7 +44,7 @@ u32 expected_cpus() {
   return count == 0 ? 1 : count;
 }
 
-// Kernel stacks of APs: aligned to their size, so an AP finds its stack base from rsp.
+// Kernel stacks of APs: aligned to their size, so an AP finds its stack base from its stack pointer.
 u64 allocate_ap_stack() {
   constexpr u64 bytes = PAGE_SIZE * KERNEL_STACK_PAGES;
   auto run = frames().allocate_contiguous(KERNEL_STACK_PAGES, bytes);

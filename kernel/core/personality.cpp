@@ -3,7 +3,7 @@
 // The kernel knows nothing of the foreign ABI: it saves the registers in the UTCB, enters the
 // handler, and later resumes whatever registers the handler leaves there.
 // Invariant: the handler runs with personality_active set, so its own system calls are native;
-// a resumed thread gets only user-space rip/rsp and arithmetic flags, whatever the UTCB says.
+// a resumed thread gets only a user-space instruction and stack pointer and arithmetic flags, whatever the UTCB says.
 #include <cstddef>
 
 #include "abi/syscall.hpp"

@@ -32,7 +32,7 @@ ABI_OBJECT_TYPES(KERNEL_OBJECT_OF)
 #undef KERNEL_OBJECT_OF
 
 // What the dispatcher hands a handler as its target, by the row's target column.
-template <abi::TargetKind Kind, ObjectType Type> struct TargetFor {};  // None: rdi names nothing.
+template <abi::TargetKind Kind, ObjectType Type> struct TargetFor {};  // None: the target word names nothing.
 template <ObjectType Type> struct TargetFor<abi::TargetKind::Any, Type> { Capability& capability; };
 template <ObjectType Type> struct TargetFor<abi::TargetKind::Object, Type> {
   Capability& capability;

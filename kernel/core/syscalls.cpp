@@ -90,9 +90,9 @@ ABI_SYSCALLS(KERNEL_LOCK_CHECK)
 void on_return_to_user() {
   if (destroy_queue_length != 0) finish_destroy_queue();
   Thread& self = *current_thread();
-  // Every path that sets a user rip checks it; should one ever let a return address outside
+  // Every path that sets a user instruction pointer checks it; should one ever let a return address outside
   // usable user space through, the thread ends as its own fault: the exit path never returns to
-  // it (sysret to a non-canonical rip faults in ring 0 on the user's stack, CVE-2012-0217).
+  // it (sysret to a non-canonical address faults in ring 0 on the user's stack, CVE-2012-0217).
   if (self.state != ThreadState::Dead &&
       arch::user_instruction_pointer(*self.frame) >= metteagle::abi::USER_SPACE_USABLE_END)
     stop_thread(self);

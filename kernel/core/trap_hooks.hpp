@@ -6,7 +6,7 @@
 namespace kernel {
 
 void on_timer_tick(arch::TrapFrame& frame);
-// A kernel-mode exception: returns true if handled and execution may resume at frame.rip.
+// A kernel-mode exception: returns true if handled and execution may resume where the frame says.
 bool on_exception(arch::TrapFrame& frame);
 // A page fault of the kernel on a user address inside checked_copy (kernel lock held): true when
 // it was a first touch of a demand-zero page, now mapped, and the copy may retry.

@@ -110,18 +110,18 @@ Result<Memory*> continue_memory_creation(Thread& self, Factory* factory, u64 pag
     abandon_memory_creation(self);
     memory = nullptr;
   }
-  if (memory == nullptr) memory = TRY(begin_memory(factory, page_count));
-  auto filled = fill_memory_step(*memory);
-  if (!filled) {
-    if (self.building_memory == memory) abandon_memory_creation(self);
-    else schedule_destroy(&memory->header);
-    return filled.error();
-  }
-  if (!filled.value()) {
+  if (memory == nullptr) {
+    // Held by its thread from the start, so every failure below takes the one drop path.
+    memory = TRY(begin_memory(factory, page_count));
     memory->builder = &self;
     self.building_memory = memory;
-    return nullptr;
   }
+  auto filled = fill_memory_step(*memory);
+  if (!filled) {
+    abandon_memory_creation(self);
+    return filled.error();
+  }
+  if (!filled.value()) return nullptr;
   memory->builder = nullptr;
   self.building_memory = nullptr;
   return memory;

@@ -250,7 +250,7 @@ void Context::expect(bool condition, const char* expression, const char* file, i
 bool on_exception(arch::TrapFrame& frame) {
   if (frame.vector == arch::VECTOR_BREAKPOINT) {
     breakpoints_seen = breakpoints_seen + 1;
-    return true;  // int3 is a trap: rip already points past it.
+    return true;  // int3 is a trap: the saved instruction pointer is already past it.
   }
   return false;
 }

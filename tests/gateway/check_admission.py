@@ -12,12 +12,12 @@ gateway with tests/gateway/admission.keys. Checks, with exact statuses and messa
   for its stack) still says "memory limit exceeded" (500);
 - per-tenant function quotas: tenant B (functions=3) gets 507 with its own message on the fourth,
   while tenant C still deploys;
-- fairness: tenant A (limit=4 queue=2) keeps its running limit of slow invocations (3: always
-  fewer than the gateway's 4 workers) plus 2 queued, its next one is 429 at once, and tenant B's
-  echo and /healthz are answered meanwhile, all before any of A's 25 s invocations ended and each
-  within a liveness bound (the old gateway let A's four slow invocations hold every worker, so B
-  waited for one to end); /metrics counts A's queued and rejected invocations. Prints B's p99
-  under the attack over B's p99 idle (the noisy-neighbour figure).
+- fairness for three tenants: tenants A and B (limit=4 queue=2 each) each run their limit of slow
+  invocations plus 2 queued, and each one's seventh is 429 at once, while tenant C's echo and
+  /healthz are answered, all before any of A's and B's 25 s invocations ended and each within a
+  liveness bound (the old gateway ran invocations on its 4 workers, so A and B held them all and C
+  waited for one of theirs to end); /metrics counts A's and B's queued and rejected invocations.
+  Prints C's p99 under the attack over C's p99 idle (the noisy-neighbour figure).
 Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
@@ -29,15 +29,16 @@ import threading
 import time
 
 KEY_A = "admit-key-alpha"     # Tenant 1: limit=4 queue=2.
-KEY_B = "admit-key-beta"      # Tenant 2: functions=3.
+KEY_B = "admit-key-beta"      # Tenant 2: limit=4 queue=2 functions=3.
 KEY_C = "admit-key-gamma"     # Tenant 3.
 KEY_OPERATOR = "admit-key-operator"  # Tenant 9, console: sees the manager's figures in /metrics.
 MIB = 1 << 20
-# A's slow invocations (ms): long enough that B's requests, made meanwhile, finish before any ends.
+# A's and B's slow invocations (ms): long enough that C's requests, made meanwhile, finish before
+# any ends.
 ATTACK_MS = 25000
-# B's echo and /healthz while A's attack runs: a liveness bound far above what a healthy machine
-# needs (well under 0.3 s under TCG; single answers of several seconds were seen at load 20 on 2
-# cores); the old gateway made B wait for one of A's 25 s invocations to end.
+# C's echo and /healthz while A's and B's attack runs: a liveness bound far above what a healthy
+# machine needs (well under 0.3 s under TCG; single answers of several seconds were seen at load
+# 20 on 2 cores); the old gateway made C wait for one of their 25 s invocations to end.
 LIVENESS_BOUND_S = 12.0
 FAILURES = []
 STARTED = time.monotonic()
@@ -195,60 +196,82 @@ def check_function_quota(port, images):
         request(port, "DELETE", f"/system/functions/{name}", KEY_B)
 
 
-def b_latencies(port, count):
-    """B's echo round trips (seconds), each checked for its answer, and /healthz's."""
+def c_latencies(port, count):
+    """C's echo round trips (seconds), each checked for its answer."""
     times = []
     for index in range(count):
-        text = f"b {index}".encode()
-        status, _, body, seconds = request(port, "POST", "/function/echo", KEY_B, text)
-        check(status == 200 and body == text, f"tenant B's echo {index}: 200 with its input (got {status} {body!r})")
+        text = f"c {index}".encode()
+        status, _, body, seconds = request(port, "POST", "/function/echo", KEY_C, text)
+        check(status == 200 and body == text, f"tenant C's echo {index}: 200 with its input (got {status} {body!r})")
         times.append(seconds)
     return times
 
 
-def check_fairness(port, images):
-    status, _, body, _ = deploy(port, KEY_A, "slow", images["pause"], timeout_ms=60000)
-    check(status == 201, f"tenant A deploys pause: 201 (got {status} {body[:100]!r})")
-    status, _, body, _ = deploy(port, KEY_B, "echo", images["echo"])
-    check(status == 201, f"tenant B deploys echo: 201 (got {status} {body[:100]!r})")
-    b_latencies(port, 3)  # Warm up.
-    idle = b_latencies(port, 10)
-    # A's attack: 3 run (its limit=4, kept below the 4 workers), 2 wait in its queue, each for
-    # ATTACK_MS; the old gateway ran 4 of them at once on its 4 workers, so B waited for one to end.
-    attack = [Background(port, "POST", "/function/slow", KEY_A, str(ATTACK_MS).encode()) for _ in range(5)]
-    for thread in attack:
+def attack(port, key, count):
+    """`count` slow invocations of the tenant of `key`, each on its own connection and thread."""
+    threads = [Background(port, "POST", "/function/slow", key, str(ATTACK_MS).encode()) for _ in range(count)]
+    for thread in threads:
         thread.start()
-    queued = wait_for(lambda: metric(port, KEY_A, "metteagle_admission_queued", 1) == 2)
-    check(queued, "tenant A has 2 invocations in its queue (metteagle_admission_queued)")
-    status, headers, body, seconds = request(port, "POST", "/function/slow", KEY_A, b"10")
+    return threads
+
+
+def check_over_admission(port, key, tenant, name):
+    """The tenant's next invocation, with its limit running and its queue full: 429 at once."""
+    status, headers, body, seconds = request(port, "POST", "/function/slow", key, b"10")
     reply = json.loads(body) if body.startswith(b"{") else {}
-    check(status == 429 and reply.get("limit") == 3 and reply.get("queue") == 2 and headers.get("retry-after") == "1",
-          f"tenant A's sixth invocation: 429 at once with its limit 3 and queue 2 (got {status} {body[:160]!r})")
+    check(status == 429 and reply.get("limit") == 4 and reply.get("queue") == 2 and headers.get("retry-after") == "1",
+          f"tenant {name}'s seventh invocation: 429 at once with its limit 4 and queue 2 (got {status} {body[:160]!r})")
     check(seconds < LIVENESS_BOUND_S, f"the 429 came within {LIVENESS_BOUND_S} s (took {seconds:.2f} s)")
-    under_attack = b_latencies(port, 10)
+    check(metric(port, key, "metteagle_invocations_in_flight", tenant) == 4,
+          f"tenant {name} has 4 invocations in flight (metteagle_invocations_in_flight)")
+
+
+def check_fairness(port, images):
+    # Small limits: 8 of the slow invocations at once fit the 184 MiB pool with room to spare.
+    for key, name in ((KEY_A, "A"), (KEY_B, "B")):
+        status, _, body, _ = deploy(port, key, "slow", images["pause"], timeout_ms=60000, memory=8 * MIB)
+        check(status == 201, f"tenant {name} deploys pause: 201 (got {status} {body[:100]!r})")
+    status, _, body, _ = deploy(port, KEY_C, "echo", images["echo"])
+    check(status == 201, f"tenant C deploys echo: 201 (got {status} {body[:100]!r})")
+    c_latencies(port, 3)  # Warm up.
+    idle = c_latencies(port, 10)
+    # A's and B's attack: each runs its limit (4) and queues 2 more, each for ATTACK_MS; together
+    # they hold 8 invocations, twice the 4 workers the old gateway ran invocations on, so C's
+    # echo and /healthz waited there for one of them to end.
+    threads = attack(port, KEY_A, 6)
+    check(wait_for(lambda: metric(port, KEY_A, "metteagle_admission_queued", 1) == 2),
+          "tenant A has 2 invocations in its queue (metteagle_admission_queued)")
+    threads += attack(port, KEY_B, 6)
+    check(wait_for(lambda: metric(port, KEY_B, "metteagle_admission_queued", 2) == 2),
+          "tenant B has 2 invocations in its queue (metteagle_admission_queued)")
+    check_over_admission(port, KEY_A, 1, "A")
+    check_over_admission(port, KEY_B, 2, "B")
+    under_attack = c_latencies(port, 10)
     status, _, body, seconds = request(port, "GET", "/healthz")
-    # Not a timing: every answer of B came while all of A's running invocations were still
-    # running (none had answered), so none of B's requests waited for one of A's to end.
-    a_answered = [thread for thread in attack if thread.result is not None]
-    check(not a_answered, f"tenant B's 10 echos and /healthz were answered while A's invocations all still ran "
-          f"({len(a_answered)} of A's had ended)")
+    # Not a timing: every answer of C came while all of A's and B's running invocations were
+    # still running (none had answered), so none of C's requests waited for one of theirs to end.
+    ended = [thread for thread in threads if thread.result is not None]
+    check(not ended, f"tenant C's 10 echos and /healthz were answered while A's and B's invocations all still ran "
+          f"({len(ended)} of theirs had ended)")
     slowest = max(under_attack)
-    check(slowest < LIVENESS_BOUND_S, f"tenant B's echo under A's attack within {LIVENESS_BOUND_S} s (slowest {slowest:.2f} s)")
-    check(status == 200 and seconds < LIVENESS_BOUND_S, f"/healthz under the attack: 200 within the bound "
-          f"(got {status} in {seconds:.2f} s)")
-    for thread in attack:
+    check(slowest < LIVENESS_BOUND_S, f"tenant C's echo under the attack within {LIVENESS_BOUND_S} s (slowest {slowest:.2f} s)")
+    check(status == 200 and body == b"ok" and seconds < LIVENESS_BOUND_S,
+          f"/healthz under the attack: 200 ok within the bound (got {status} {body[:40]!r} in {seconds:.2f} s)")
+    for thread in threads:
         thread.join(180)
-    answers = sorted((thread.result or (None, {}, b"", 0))[:3:2] for thread in attack)
+    answers = sorted((thread.result or (None, {}, b"", 0))[:3:2] for thread in threads)
     expected = (200, f"paused {ATTACK_MS} ms".encode())
-    check(answers == [expected] * 5, f"tenant A's 5 admitted invocations all ran: {answers}")
-    check(metric(port, KEY_A, "metteagle_admission_queued_total", 1) == 2, "metrics: 2 of A's invocations were queued")
-    check(metric(port, KEY_A, "metteagle_admission_rejected_total", 1) == 1, "metrics: 1 of A's invocations was rejected")
-    check(metric(port, KEY_A, "metteagle_admission_dropped_total", 1) == 0, "metrics: none of A's was dropped")
-    check(metric(port, KEY_B, "metteagle_admission_rejected_total", 2) == 0, "metrics: none of B's was rejected")
+    check(answers == [expected] * 12, f"A's and B's 12 admitted invocations all ran: {answers}")
+    for key, tenant, name in ((KEY_A, 1, "A"), (KEY_B, 2, "B")):
+        check(metric(port, key, "metteagle_admission_queued_total", tenant) == 2, f"metrics: 2 of {name}'s invocations were queued")
+        check(metric(port, key, "metteagle_rejected_total", tenant) == 1, f"metrics: 1 of {name}'s invocations was rejected")
+        check(metric(port, key, "metteagle_admission_dropped_total", tenant) == 0, f"metrics: none of {name}'s was dropped")
+        check(metric(port, key, "metteagle_invocations_in_flight", tenant) == 0, f"metrics: none of {name}'s in flight")
+    check(metric(port, KEY_C, "metteagle_rejected_total", 3) == 0, "metrics: none of C's was rejected")
     idle_p99, attack_p99 = percentile(idle, 0.99), percentile(under_attack, 0.99)
-    print(f"noisy neighbour: tenant B's echo p99 idle {idle_p99 * 1000:.1f} ms, under A's attack "
+    print(f"noisy neighbour: tenant C's echo p99 idle {idle_p99 * 1000:.1f} ms, under A's and B's attack "
           f"{attack_p99 * 1000:.1f} ms, ratio {attack_p99 / idle_p99:.2f}", flush=True)
-    for key, name in ((KEY_A, "slow"), (KEY_B, "echo")):
+    for key, name in ((KEY_A, "slow"), (KEY_B, "slow"), (KEY_C, "echo")):
         request(port, "DELETE", f"/system/functions/{name}", key)
 
 

@@ -16,7 +16,6 @@
 #include "store/image.hpp"
 #include "http.hpp"
 #include "keys.hpp"
-#include "limits.hpp"
 
 namespace gateway {
 namespace {
@@ -499,7 +498,6 @@ TEST_F(ApiTest, InvokeSendTimeout) {
             "{\"error\": \"the container manager did not take the invocation within the function's timeout plus 5 s "
             "(all its workers are busy); it did not run\"}\n");
   EXPECT_EQ(fake.last_send_timeout, 7'000'000'000u + INVOKE_SEND_MARGIN_NS);  // The fake's timeout_ms is 7000.
-  EXPECT_EQ(shared->limits.in_flight(1), 0u);
   const std::string page = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
   EXPECT_NE(page.find("metteagle_invocations_all_total 0\n"), std::string::npos) << page;
   fake.invoke_times_out = false;
@@ -764,47 +762,45 @@ TEST_F(ApiTest, LargeOutputsGoToTheOutputWindow) {
             "{\"error\": \"no memory for the response now; retry later\"}\n");
 }
 
-TEST_F(ApiTest, ConcurrencyLimitPerTenant) {
+// The event loop admits invocations (TenantAdmission); a refused one gets the 429 naming its
+// tenant's limit and queue, counted with the running figures in the tenant's /metrics lines.
+TEST_F(ApiTest, AdmissionRefusalAndMetrics) {
   const std::string one = "Authorization: Bearer key-one-1234\r\n";
-  const std::string two = "Authorization: Bearer key-two-1234\r\n";
   std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
   ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + one + config, "ELF!").status, 201u);
-  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + two + config, "ELF!").status, 201u);
-  // Tenant 2 (limit 1): while its invocation runs, a second one on another connection gets 429,
-  // and tenant 1 is not affected.
-  Response rejected, unaffected;
-  u32 in_flight_meanwhile = 0;
-  fake.during_invoke = [&] {
-    in_flight_meanwhile = shared->limits.in_flight(2);
-    rejected = send("POST /function/echo HTTP/1.1\r\n" + two, "b", other.get());
-    unaffected = send("POST /function/echo HTTP/1.1\r\n" + one, "c", other.get());
-  };
-  Response first = send("POST /function/echo HTTP/1.1\r\n" + two, "a");
-  EXPECT_EQ(first.status, 200u);
-  EXPECT_EQ(body_of(first), "a");
-  EXPECT_EQ(in_flight_meanwhile, 1u);
+  using Decision = TenantAdmission::Decision;
+  EXPECT_EQ(shared->admission.arrive(2, 5, 100), Decision::Run);  // key-two: limit 1, no queue.
+  EXPECT_EQ(shared->admission.arrive(2, 6, 100), Decision::Rejected);
+  Response rejected;
+  api->over_admission(rejected, 2);
   EXPECT_EQ(rejected.status, 429u);
-  EXPECT_EQ(std::string(rejected.body, rejected.body_length),
-            "{\"error\": \"too many invocations in flight: this API key's tenant may run 1 at a time\", \"limit\": 1}\n");
+  EXPECT_EQ(body_of(rejected), "{\"error\": \"too many invocations in flight: this API key's tenant may run 1 at a "
+                               "time and queue 0 more\", \"limit\": 1, \"queue\": 0}\n");
   EXPECT_NE(std::string(rejected.extra_headers, rejected.extra_length).find("Retry-After: 1\r\n"), std::string::npos);
-  EXPECT_EQ(unaffected.status, 200u);
-  EXPECT_EQ(std::string(unaffected.body, unaffected.body_length), "c");
-  // Every admitted invocation left again; the next one is admitted.
-  EXPECT_EQ(shared->limits.in_flight(2), 0u);
-  EXPECT_EQ(shared->limits.in_flight(1), 0u);
-  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "d").status, 200u);
-  // Failed invocations leave too.
-  fake.invoke_status = manager::STATUS_CRASHED;
-  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "e").status, 500u);
-  EXPECT_EQ(shared->limits.in_flight(2), 0u);
-  fake.invoke_status = manager::STATUS_OK;
-  EXPECT_EQ(shared->limits.rejected(2), 1u);
-  EXPECT_EQ(shared->limits.rejected(1), 0u);
+  // Another tenant is not affected; the handler itself counts nothing (the loop admitted it).
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + one, "c").status, 200u);
+  EXPECT_EQ(shared->admission.running(1), 0u);
   std::string metrics = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
-  EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"2\"} 1\n"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("metteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
-  EXPECT_NE(metrics.find("metteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos);
-  EXPECT_NE(metrics.find("metteagle_invocations_in_flight{tenant=\"2\"} 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("\nmetteagle_rejected_total{tenant=\"2\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nmetteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("\nmetteagle_concurrency_limit{tenant=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(metrics.find("\nmetteagle_invocations_in_flight{tenant=\"2\"} 1\n"), std::string::npos);
+  EXPECT_EQ(metrics.find("metteagle_admission_rejected_total"), std::string::npos);  // One 429 counter.
+  shared->admission.finish(2);
+  EXPECT_EQ(shared->admission.running(2), 0u);
+}
+
+// GET /healthz is the event loop's own answer (no worker, no manager); nothing else is.
+TEST_F(ApiTest, AnsweredInLoop) {
+  auto head_of = [](const std::string& request) {
+    RequestHead head;
+    EXPECT_EQ(parse_request_head(request.data(), request.size(), head), ParseStatus::Complete) << request;
+    return head;
+  };
+  EXPECT_TRUE(api->answered_in_loop(head_of("GET /healthz HTTP/1.1\r\n\r\n")));
+  EXPECT_FALSE(api->answered_in_loop(head_of("HEAD /healthz HTTP/1.1\r\n\r\n")));
+  EXPECT_FALSE(api->answered_in_loop(head_of("GET /metrics HTTP/1.1\r\n\r\n")));
+  EXPECT_FALSE(api->answered_in_loop(head_of("POST /function/echo HTTP/1.1\r\n\r\n")));
 }
 
 // The manager's own statuses for a tenant's exhausted share or limits, and its pool as gauges.
@@ -838,25 +834,6 @@ TEST_F(ApiTest, TenantShareStatusesAndManagerGauges) {
   EXPECT_NE(page.find("\nmetteagle_manager_tenants 1\n"), std::string::npos);
   EXPECT_NE(page.find("\nmetteagle_manager_running_invocations 2\n"), std::string::npos);
   EXPECT_NE(page.find("\nmetteagle_kernel_free_bytes 987654321\n"), std::string::npos);
-}
-
-TEST(ConcurrencyLimits, CountsUpToTheLimit) {
-  const ApiKey keys[] = {{"key-one-1234", 1, 2}};
-  ConcurrencyLimits limits;
-  limits.configure(keys, 1);
-  EXPECT_TRUE(limits.try_enter(1));
-  EXPECT_TRUE(limits.try_enter(1));
-  EXPECT_FALSE(limits.try_enter(1));
-  EXPECT_EQ(limits.in_flight(1), 2u);
-  EXPECT_EQ(limits.rejected(1), 1u);
-  limits.leave(1);
-  EXPECT_TRUE(limits.try_enter(1));
-  limits.leave(1);
-  limits.leave(1);
-  limits.leave(1);  // One too many: the count stays at 0.
-  EXPECT_EQ(limits.in_flight(1), 0u);
-  EXPECT_TRUE(limits.try_enter(9));  // No entry: not limited.
-  EXPECT_EQ(limits.limit(9), 0u);
 }
 
 TEST(KeyFile, ParsesKeysTenantsAndLimits) {
@@ -905,41 +882,44 @@ TEST(KeyFile, QueueAndFunctionQuota) {
   }
 }
 
-// The event loop's admission: a tenant runs at most its limit (and fewer than the workers), queues
-// up to its queue= in order, is refused beyond; a finished one hands its place to the next queued;
+// The event loop's admission: a tenant runs at most its limit (and at most the capacity), queues
+// up to its queue= in order, is refused beyond; a finished one frees its slot for the next queued;
 // a queued one past its deadline is dropped; every figure appears in /metrics.
 TEST(TenantAdmission, RunsQueuesRejectsAndDrops) {
   ApiKey keys[] = {{"key-one-1234", 1, 8}, {"key-two-1234", 2, 1}};
   keys[0].queue_limit = 2;
   TenantAdmission admission;
-  admission.configure(keys, 2, 4);
+  admission.configure(keys, 2, 6);
   using Decision = TenantAdmission::Decision;
-  EXPECT_EQ(admission.running_limit(1), 3u);  // limit=8, but always below the 4 workers.
+  EXPECT_EQ(admission.running_limit(1), 6u);  // limit=8, but at most the capacity.
   EXPECT_EQ(admission.running_limit(2), 1u);
-  for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 100), Decision::Run);
-  EXPECT_EQ(admission.arrive(1, 13, 200), Decision::Queued);
-  EXPECT_EQ(admission.arrive(1, 14, 300), Decision::Queued);
-  EXPECT_EQ(admission.arrive(1, 15, 300), Decision::Rejected);
-  EXPECT_EQ(admission.arrive(2, 20, 300), Decision::Run);  // Another tenant is unaffected.
-  EXPECT_EQ(admission.arrive(2, 21, 300), Decision::Rejected);  // queue=0.
-  EXPECT_EQ(admission.arrive(7, 30, 300), Decision::Run);  // No key: not limited here.
-  EXPECT_EQ(admission.running(1), 3u);
+  // Tenant 1 may take 5 of the 6: one stays free for tenant 2, which has nothing running.
+  for (u32 connection = 10; connection < 15; ++connection) EXPECT_EQ(admission.arrive(1, connection, 100), Decision::Run);
+  EXPECT_EQ(admission.arrive(1, 15, 200), Decision::Queued);
+  EXPECT_EQ(admission.arrive(1, 16, 300), Decision::Queued);
+  EXPECT_EQ(admission.arrive(1, 17, 300), Decision::Rejected);
+  EXPECT_EQ(admission.arrive(2, 20, 300), Decision::Run);  // Its kept slot.
+  EXPECT_EQ(admission.arrive(2, 21, 300), Decision::Rejected);  // limit=1, queue=0.
+  EXPECT_EQ(admission.arrive(7, 30, 300), Decision::Rejected);  // No key names tenant 7.
+  EXPECT_EQ(admission.running(1), 5u);
   EXPECT_EQ(admission.queued(1), 2u);
+  EXPECT_EQ(admission.running_total(), 6u);
   u32 next = 0;
-  ASSERT_TRUE(admission.finish(1, next));
-  EXPECT_EQ(next, 13u);  // In arrival order; the place passes on, still 3 running.
-  EXPECT_EQ(admission.running(1), 3u);
+  EXPECT_FALSE(admission.next(next));  // Nothing freed yet.
+  admission.finish(1);
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 15u);  // In arrival order; still 5 running.
+  EXPECT_FALSE(admission.next(next));
+  EXPECT_EQ(admission.running(1), 5u);
   EXPECT_EQ(admission.queued(1), 1u);
   u32 tenant = 0;
-  EXPECT_FALSE(admission.expired(299, next, tenant));  // 14 waits since 300.
+  EXPECT_FALSE(admission.expired(299, next, tenant));  // 16 waits since 300.
   ASSERT_TRUE(admission.expired(300, next, tenant));
-  EXPECT_EQ(next, 14u);
+  EXPECT_EQ(next, 16u);
   EXPECT_EQ(tenant, 1u);
-  EXPECT_FALSE(admission.finish(1, next));
-  EXPECT_FALSE(admission.finish(1, next));
-  EXPECT_FALSE(admission.finish(1, next));
-  EXPECT_FALSE(admission.finish(1, next));  // One too many: the count stays at 0.
+  for (int finished = 0; finished < 6; ++finished) admission.finish(1);  // One too many: stays at 0.
   EXPECT_EQ(admission.running(1), 0u);
+  EXPECT_EQ(admission.running_total(), 1u);
   EXPECT_EQ(admission.rejected(1), 1u);
   EXPECT_EQ(admission.queued_total(1), 2u);
   EXPECT_EQ(admission.dropped(1), 1u);
@@ -947,11 +927,86 @@ TEST(TenantAdmission, RunsQueuesRejectsAndDrops) {
   Buffer page(text, sizeof text);
   admission.render(page, 1);
   std::string rendered(page.data(), page.size());
-  EXPECT_NE(rendered.find("\nmetteagle_admission_queued{tenant=\"1\"} 0\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("\nmetteagle_invocations_in_flight{tenant=\"1\"} 0\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("\nmetteagle_concurrency_limit{tenant=\"1\"} 6\n"), std::string::npos);
+  EXPECT_NE(rendered.find("\nmetteagle_rejected_total{tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(rendered.find("\nmetteagle_admission_queued{tenant=\"1\"} 0\n"), std::string::npos);
   EXPECT_NE(rendered.find("\nmetteagle_admission_queued_total{tenant=\"1\"} 2\n"), std::string::npos);
-  EXPECT_NE(rendered.find("\nmetteagle_admission_rejected_total{tenant=\"1\"} 1\n"), std::string::npos);
   EXPECT_NE(rendered.find("\nmetteagle_admission_dropped_total{tenant=\"1\"} 1\n"), std::string::npos);
   EXPECT_EQ(rendered.find("tenant=\"2\""), std::string::npos);  // Only the tenant's own lines.
+}
+
+// Fairness for any number of tenants: two tenants at their limits with full queues leave a slot
+// for every tenant with nothing running, so a third one's invocation runs at once; a freed slot
+// goes to the queued tenant with the fewest running (in turn among equals), not to the first come.
+TEST(TenantAdmission, KeepsASlotForEveryIdleTenant) {
+  ApiKey keys[] = {{"key-alpha-123", 1, 4}, {"key-beta-1234", 2, 4}, {"key-gamma-123", 3, 4}, {"key-delta-123", 4, 4}};
+  keys[0].queue_limit = 4;
+  keys[1].queue_limit = 4;
+  keys[2].queue_limit = 4;
+  TenantAdmission admission;
+  admission.configure(keys, 4, 6);
+  using Decision = TenantAdmission::Decision;
+  // A takes 3 (B, C and D keep one each), then queues.
+  for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 0), Decision::Run);
+  EXPECT_EQ(admission.arrive(1, 13, 0), Decision::Queued);  // 3 free, kept for B, C and D.
+  EXPECT_EQ(admission.arrive(2, 20, 0), Decision::Run);      // B's kept slot.
+  EXPECT_EQ(admission.arrive(2, 21, 0), Decision::Queued);  // 2 free, kept for C and D.
+  EXPECT_EQ(admission.arrive(2, 22, 0), Decision::Queued);
+  EXPECT_EQ(admission.arrive(3, 30, 0), Decision::Run);  // C runs at once, as D would.
+  EXPECT_EQ(admission.arrive(4, 40, 0), Decision::Run);
+  EXPECT_EQ(admission.running_total(), 6u);
+  EXPECT_EQ(admission.arrive(3, 31, 0), Decision::Queued);
+  u32 next = 0;
+  // D finishes: its slot stays kept for it (it has nothing running now).
+  admission.finish(4);
+  EXPECT_FALSE(admission.next(next));
+  // A finishes one: the freed slot goes to B (B and C have 1 running against A's 2; B is next in turn),
+  // and A's queued one waits although it came first.
+  admission.finish(1);
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 21u);
+  EXPECT_FALSE(admission.next(next));
+  admission.finish(1);
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 31u);  // A and C have 1 running, C is next in turn.
+  admission.finish(2);
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 13u);  // A and B have 1: A's turn.
+  admission.finish(3);
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 22u);  // Only B has one queued.
+  EXPECT_EQ(admission.queued(1) + admission.queued(2) + admission.queued(3), 0u);
+  EXPECT_EQ(admission.running(1), 2u);
+  EXPECT_EQ(admission.running(2), 2u);
+  EXPECT_EQ(admission.running(3), 1u);
+  EXPECT_EQ(admission.running_total(), 5u);  // The sixth stays kept for D.
+}
+
+// With many keys, the slots kept for idle tenants are at most half the capacity (else every tenant
+// would be held to one); an idle tenant beyond that queues, and the next freed slot is its own
+// before any tenant with something running gets one more.
+TEST(TenantAdmission, KeepsAtMostHalfForIdleTenants) {
+  std::vector<ApiKey> keys;
+  for (u32 tenant = 1; tenant <= 10; ++tenant) {
+    ApiKey key{"key-many-1234", tenant, 4};
+    key.queue_limit = 2;
+    keys.push_back(key);
+  }
+  TenantAdmission admission;
+  admission.configure(keys.data(), keys.size(), 6);
+  using Decision = TenantAdmission::Decision;
+  for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 0), Decision::Run);
+  EXPECT_EQ(admission.arrive(1, 13, 0), Decision::Queued);  // 3 free: kept for 3 idle tenants.
+  for (u32 tenant = 2; tenant <= 4; ++tenant) EXPECT_EQ(admission.arrive(tenant, tenant * 10, 0), Decision::Run);
+  EXPECT_EQ(admission.arrive(5, 50, 0), Decision::Queued);  // All 6 run.
+  admission.finish(1);
+  u32 next = 0;
+  ASSERT_TRUE(admission.next(next));
+  EXPECT_EQ(next, 50u);  // Tenant 5 has none running: before tenant 1's queued one.
+  EXPECT_FALSE(admission.next(next));
+  EXPECT_EQ(admission.running(5), 1u);
+  EXPECT_EQ(admission.queued(1), 1u);
 }
 
 TEST(KeyFile, ConnectionLimitLine) {

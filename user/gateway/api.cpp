@@ -245,8 +245,12 @@ u32 Gateway::admission_tenant(const RequestHead& head) const {
   return key->sub_tenant;
 }
 
+bool Gateway::answered_in_loop(const RequestHead& head) const {
+  RouteMatch match = match_route(head);
+  return match.found && match.route == Route::Health && head.method.equals("GET");
+}
+
 void Gateway::over_admission(Response& response, u32 tenant) {
-  shared_.limits.count_rejection(tenant);
   u32 limit = shared_.admission.running_limit(tenant);
   u32 queue = shared_.admission.queue_limit(tenant);
   Buffer text(storage_.text, storage_.text_capacity);
@@ -606,8 +610,7 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   if (!is_function_name(name) || !name.copy_to(text_name, sizeof text_name)) return error(response, 404, "no such function");
   if (body.length > manager::MAX_INPUT_BYTES || body.length > shared_.bodies.body)
     return error(response, 413, shared_.bodies.body_message);
-  if (!shared_.limits.try_enter(tenant)) return over_limit(tenant, response);
-  InFlight admitted(shared_.limits, tenant);
+  // Admitted already: the event loop counted it in its tenant's running invocations.
   u64 start = backend_.now_microseconds();
   // The function's output limit decides whether the output comes inline or in Memory.
   ManagerReply described = describe_request(tenant, text_name);
@@ -741,18 +744,6 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   add_invocation_headers();
 }
 
-void Gateway::over_limit(u32 tenant, Response& response) {
-  u32 limit = shared_.limits.limit(tenant);
-  Buffer text(storage_.text, storage_.text_capacity);
-  text.append("{\"error\": \"too many invocations in flight: this API key's tenant may run ");
-  text.append_unsigned(limit);
-  text.append(" at a time\", \"limit\": ");
-  text.append_unsigned(limit);
-  text.append("}\n");
-  finish_json(response, 429, text);
-  if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
-}
-
 void Gateway::record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
                           const u8* failed_output, u64 failed_output_size) {
   u64 now = backend_.now_microseconds();
@@ -877,7 +868,6 @@ void Gateway::metrics_page(Response& response, u32 tenant) {
   Buffer text = storage_.page != nullptr ? Buffer(storage_.page, storage_.page_capacity)
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text, tenant);
-  shared_.limits.render(text, tenant);
   shared_.admission.render(text, tenant);
   // The machine's, the manager's and the connections' figures are everyone's: the operator's.
   if (tenant == ALL_TENANTS) {

@@ -13,7 +13,6 @@
 #include "connection.hpp"
 #include "http.hpp"
 #include "images.hpp"
-#include "limits.hpp"
 #include "logs.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
@@ -194,18 +193,19 @@ struct BodyLimits {
 struct GatewayShared {
   GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
       : keys(key_table), key_count(count) {
-    limits.configure(key_table, count);
-    admission.configure(key_table, count, ADMISSION_WORKERS);
+    admission.configure(key_table, count, INVOCATION_THREADS);
     bodies.configure(body_limit);
   }
-  // The workers the event loop hands invocations to (main.cpp's WORKER_COUNT): every tenant's
-  // running limit stays below it.
-  static constexpr usize ADMISSION_WORKERS = 4;
+  // The threads that run admitted invocations (main.cpp), apart from the workers that answer
+  // every other request: invocations running at once over all tenants. With the 4 workers, as
+  // many as the manager's 16 workers, so a call the gateway makes never queues behind another
+  // of its own at the manager.
+  static constexpr usize INVOCATION_THREADS = 12;
   const ApiKey* keys;  // Read-only once the workers run.
   usize key_count;
   Metrics metrics;
-  ConcurrencyLimits limits;
-  TenantAdmission admission;  // The event loop's per-tenant running limits and queues.
+  // Every tenant's invocations: running, limits, queues, 429s and 503s (the event loop admits).
+  TenantAdmission admission;
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
@@ -242,6 +242,9 @@ class Gateway final : public RequestPolicy {
   // 429 for an invocation its tenant's admission refused (limit running, queue full); 503 for one
   // dropped after waiting in the queue too long.
   void over_admission(Response& response, u32 tenant);
+  // A request the event loop answers itself, needing neither a worker nor the manager: GET
+  // /healthz, so that it answers however busy the workers are.
+  bool answered_in_loop(const RequestHead& head) const;
   void queue_timeout(Response& response);
 
   // The image store behind /system/images (null: those routes answer 503).
@@ -297,8 +300,6 @@ class Gateway final : public RequestPolicy {
   void metrics_page(Response& response, u32 tenant);
   void render_manager_stats(Buffer& text);
   void manager_error(Response& response, const ManagerReply& reply);
-  // 429: the tenant has as many invocations in flight as its key's limit allows.
-  void over_limit(u32 tenant, Response& response);
   // SET_TENANT_QUOTA with the key's functions= (nothing without one).
   void send_quota(const ApiKey& key);
   // Appends one function's JSON object from a DESCRIBE reply.

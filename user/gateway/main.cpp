@@ -3,9 +3,11 @@
 // container manager's protocol (manager/protocol.hpp), each API key (read at boot from the key
 // file, keys.hpp) to one manager sub-tenant. One event loop (the first thread) owns every
 // connection: it waits in the net server's Poll, reads and sends without blocking, assembles
-// requests (connection.hpp) under their deadlines, and queues complete ones for WORKER_COUNT
-// worker threads, which call the manager (blocking) and hand the answer back (a Wake ends the
-// loop's Poll). No thread ever waits for one client.
+// requests (connection.hpp) under their deadlines, answers GET /healthz itself, admits each
+// invocation through its tenant's admission (admission.hpp) to INVOCATION_THREADS invocation
+// threads and queues every other request for WORKER_COUNT worker threads; both call the manager
+// (blocking) and hand the answer back (a Wake ends the loop's Poll). No thread ever waits for one
+// client, and no invocation ever holds a worker (docs/NETWORK.md, "Fairness").
 // Invariant: every request read gets exactly one response (or the connection is closed and
 // counted); a connection slot is touched only by the stage that owns it (loop: Reading, Sending;
 // one worker: Working), handed over through the locked queues; state the workers share is the
@@ -32,8 +34,10 @@ constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (firs
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
 constexpr u64 STORE_ENDPOINT = FIRST_ENDPOINT + 2;    // endpoint=store:send+grant (optional: /system/images)
 constexpr u64 HTTP_PORT = 8080;
-constexpr usize WORKER_COUNT = 4;  // Invocation workers (threads 1-4); thread 0 runs the event loop.
-static_assert(WORKER_COUNT == gateway::GatewayShared::ADMISSION_WORKERS, "admission keeps each tenant below the workers");
+constexpr usize WORKER_COUNT = 4;  // Workers for every request but invocations (threads 1-4); 0 runs the event loop.
+// Invocation threads (5-16): one per invocation the admission lets run, so one always takes it.
+constexpr usize INVOCATION_THREADS = gateway::GatewayShared::INVOCATION_THREADS;
+constexpr usize THREAD_COUNT = WORKER_COUNT + INVOCATION_THREADS;  // Besides the event loop's.
 // How long an invocation may wait in its tenant's queue (TenantAdmission) before it is dropped
 // with 503: longer than any one invocation's default timeout, so a queue that moves never drops.
 constexpr u64 QUEUE_WAIT_US = 30'000'000;
@@ -93,6 +97,12 @@ struct WorkerBuffers {
   char strings[gateway::DEPLOY_STRINGS_BYTES];  // A deploy's strings.
 };
 WorkerBuffers worker_buffers[WORKER_COUNT];
+// An invocation thread's buffers (20 KiB): an inline output and the JSON of an error answer.
+struct InvocationBuffers {
+  u8 output[4096];  // At most manager::INLINE_BYTES.
+  char text[16 * 1024];
+};
+InvocationBuffers invocation_buffers[INVOCATION_THREADS];
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
@@ -682,9 +692,11 @@ class IndexQueue {
   usize head_ = 0;
   usize count_ = 0;
 };
-IndexQueue requests;  // Complete requests, for the workers.
-IndexQueue answers;   // Answered requests, for the loop to send.
-Notification work_ready;  // Signalled when requests has work: wakes one waiting worker.
+IndexQueue requests;     // Complete requests but invocations, for the workers.
+IndexQueue invocations;  // Admitted invocations, for the invocation threads.
+IndexQueue answers;      // Answered requests, for the loop to send.
+Notification work_ready;        // Signalled when requests has work: wakes one waiting worker.
+Notification invocation_ready;  // The same for invocations and the invocation threads.
 
 net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
 u64 listener_handle = 0;
@@ -821,24 +833,28 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
 
 struct Worker {
   gateway::Gateway* api = nullptr;
-  WorkerBuffers* buffers = nullptr;
+  IndexQueue* queue = nullptr;  // What it takes: requests, or invocations.
+  Notification* ready = nullptr;
 };
-Worker workers[WORKER_COUNT + 1];  // [0] is the event loop (error answers only).
+// [0] is the event loop (error answers only), [1, WORKER_COUNT] the workers, then the invocation
+// threads.
+Worker workers[THREAD_COUNT + 1];
 
-// A worker thread: takes complete requests, answers them, hands them back to the loop.
+// A worker or invocation thread: takes complete requests of its queue, answers them, hands them
+// back to the loop.
 void serve_requests(u64 index) {
   Worker& worker = workers[index];
   for (;;) {
-    for (u64 handle = 0; abandoned_imports.pop(handle);) {
+    for (u64 handle = 0; worker.queue == &requests && abandoned_imports.pop(handle);) {
       gateway::ImageStream stream{handle, 0};
       worker.api->abandon_stream(stream);
     }
     u32 connection = 0;
-    if (!requests.pop(connection)) {
-      (void)work_ready.wait();
+    if (!worker.queue->pop(connection)) {
+      (void)worker.ready->wait();
       continue;
     }
-    if (!requests.empty()) (void)work_ready.signal(1);  // More work: wake another worker.
+    if (!worker.queue->empty()) (void)worker.ready->signal(1);  // More work: wake another.
     answer_request(*worker.api, connection_slots[connection]);
     answers.push(connection);
     (void)sockets.wake();
@@ -1025,22 +1041,30 @@ class EventLoop {
         slot.stage = ConnectionSlot::Stage::Working;
         set_interest(slot, 0);
         u32 index = static_cast<u32>(&slot - connection_slots);
-        // An invocation passes its tenant's admission first: it runs, waits in the tenant's queue
-        // (the slot stays Working, untouched, until finish() hands it on), or is answered 429.
-        u32 tenant = api_.admission_tenant(slot.assembler.head());
-        if (tenant != 0) {
-          auto decision = api_.admission().arrive(tenant, index, now);
-          if (decision == gateway::TenantAdmission::Decision::Rejected) {
-            gateway::Response response;
-            api_.over_admission(response, tenant);
-            answer_now(slot, response, now);
-            return false;
-          }
-          slot.admitted_tenant = tenant;
-          if (decision == gateway::TenantAdmission::Decision::Queued) return false;
+        if (api_.answered_in_loop(slot.assembler.head())) {
+          gateway::Response response;
+          api_.handle(slot.assembler.head(), gateway::Payload{}, response);
+          answer_now(slot, response, now);
+          return false;
         }
-        requests.push(index);
-        (void)work_ready.signal(1);
+        // An invocation passes its tenant's admission first: it runs on an invocation thread,
+        // waits in the tenant's queue (the slot stays Working, untouched, until next() hands it
+        // on), or is answered 429.
+        u32 tenant = api_.admission_tenant(slot.assembler.head());
+        if (tenant == 0) {
+          requests.push(index);
+          (void)work_ready.signal(1);
+          return false;
+        }
+        auto decision = api_.admission().arrive(tenant, index, now);
+        if (decision == gateway::TenantAdmission::Decision::Rejected) {
+          gateway::Response response;
+          api_.over_admission(response, tenant);
+          answer_now(slot, response, now);
+          return false;
+        }
+        slot.admitted_tenant = tenant;
+        if (decision == gateway::TenantAdmission::Decision::Run) run_invocation(index);
         return false;
       }
       case gateway::Event::Respond: {
@@ -1087,16 +1111,18 @@ class EventLoop {
     start_sending(slot, now);
   }
 
-  // An answered request gives its tenant's admission back; the tenant's next queued one runs.
+  static void run_invocation(u32 index) {
+    invocations.push(index);
+    (void)invocation_ready.signal(1);
+  }
+
+  // An answered invocation gives its slot back; the queued ones that may run now (the tenants'
+  // queues in turn) go to the invocation threads.
   void release_admission(ConnectionSlot& slot) {
     if (slot.admitted_tenant == 0) return;
-    u32 tenant = slot.admitted_tenant;
+    api_.admission().finish(slot.admitted_tenant);
     slot.admitted_tenant = 0;
-    u32 next = 0;
-    if (api_.admission().finish(tenant, next)) {
-      requests.push(next);
-      (void)work_ready.signal(1);
-    }
+    for (u32 next = 0; api_.admission().next(next);) run_invocation(next);
   }
 
   void start_sending(ConnectionSlot& slot, u64 now) {
@@ -1279,7 +1305,8 @@ bool read_key_file(char (&text)[MAX_KEY_FILE_BYTES + 1], usize& length) {
   return false;
 }
 
-// Workers 1-WORKER_COUNT each get a stack, a UTCB and a thread of their own (0 is the event loop).
+// Workers and invocation threads 1-THREAD_COUNT each get a stack, a UTCB and a thread of their own
+// (0 is the event loop).
 Result<void> start_worker(u64 index) {
   if (index == 0) return {};
   u64 stack_slot = TRY(slots.allocate());
@@ -1315,10 +1342,12 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   static StoreBackend image_store{Endpoint(STORE_ENDPOINT)};
   bool has_store = endpoint_count >= 3;
   static gateway::GatewayShared shared(keys.keys(), keys.count(), keys.body_limit());
-  u64 work_slot = slots.allocate().value();  // Cannot fail: the first slot of a fresh allocator.
-  if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, work_slot); !created.ok())
-    fail("creating the work notification (needs factory=)", created.error());
-  work_ready = Notification(work_slot);
+  for (Notification* notification : {&work_ready, &invocation_ready}) {
+    u64 slot = slots.allocate().value();  // Cannot fail: the first slots of a fresh allocator.
+    if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, slot); !created.ok())
+      fail("creating the work notifications (needs factory=)", created.error());
+    *notification = Notification(slot);
+  }
   shared.connections = &connection_stats;
   connection_limit = keys.connection_limit();
   connection_stats.limit.store(connection_limit, std::memory_order_relaxed);
@@ -1336,42 +1365,48 @@ extern "C" void metteagle_main(u64 endpoint_count) {
   // The loop's Gateway only renders error answers (400, 408, 413, 431, 503); it needs little room.
   static char loop_text[4096];
   static u8 loop_output[64];
-  alignas(gateway::Gateway) static u8 api_storage[WORKER_COUNT + 1][sizeof(gateway::Gateway)];
+  alignas(gateway::Gateway) static u8 api_storage[THREAD_COUNT + 1][sizeof(gateway::Gateway)];
   workers[0].api = new (api_storage[0])
       gateway::Gateway(backend, shared, gateway::GatewayStorage{loop_text, sizeof loop_text, loop_output, sizeof loop_output});
   request_policy.api = workers[0].api;
   if (has_store) workers[0].api->set_image_store(&image_store);
-  for (usize index = 1; index <= WORKER_COUNT; ++index) {
-    WorkerBuffers& buffers = worker_buffers[index - 1];
-    workers[index].buffers = &buffers;
-    workers[index].api = new (api_storage[index]) gateway::Gateway(
-        backend, shared,
-        gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
-                                reinterpret_cast<char*>(buffers.page), sizeof buffers.page, buffers.strings,
-                                sizeof buffers.strings});
+  for (usize index = 1; index <= THREAD_COUNT; ++index) {
+    gateway::GatewayStorage storage{};
+    if (index <= WORKER_COUNT) {
+      WorkerBuffers& buffers = worker_buffers[index - 1];
+      storage = gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
+                                        reinterpret_cast<char*>(buffers.page), sizeof buffers.page, buffers.strings,
+                                        sizeof buffers.strings};
+      workers[index].queue = &requests;
+      workers[index].ready = &work_ready;
+    } else {
+      InvocationBuffers& buffers = invocation_buffers[index - WORKER_COUNT - 1];
+      storage = gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output};
+      workers[index].queue = &invocations;
+      workers[index].ready = &invocation_ready;
+    }
+    workers[index].api = new (api_storage[index]) gateway::Gateway(backend, shared, storage);
     if (has_store) workers[index].api->set_image_store(&image_store);
   }
   // Every function kept in the store is deployed again before the first request is read.
   static StoreRecords records{Endpoint(STORE_ENDPOINT)};
   if (has_store) {
-    for (usize index = 0; index <= WORKER_COUNT; ++index) workers[index].api->set_record_store(&records);
+    for (usize index = 0; index <= THREAD_COUNT; ++index) workers[index].api->set_record_store(&records);
     usize restored = workers[1].api->restore_functions([](const char* line) { printf(console, "%s\n", line); });
     printf(console, "gateway: restored %zu functions from the image store\n", restored);
   }
-  usize running = 0;
-  for (usize index = 1; index <= WORKER_COUNT; ++index) {
-    auto started = start_worker(index);
-    if (!started.ok()) {
-      printf(console, "gateway: worker %zu failed to start: %s (needs task and factory=)\n", index,
-             error_name(started.error()));
-      break;
+  // Every thread or none: the admission lets INVOCATION_THREADS invocations run, each needs one.
+  for (usize index = 1; index <= THREAD_COUNT; ++index) {
+    if (auto started = start_worker(index); !started.ok()) {
+      printf(console, "gateway: thread %zu of %zu failed to start: %s (needs task and factory=)\n", index,
+             THREAD_COUNT, error_name(started.error()));
+      metteagle_exit_thread();
     }
-    ++running;
   }
-  if (running == 0) fail("starting a worker", Error::InvalidArgument);
   printf(console,
-         "gateway: listening on port %lu, %zu API keys, %zu workers, at most %zu connections, bodies up to %lu MiB%s\n",
-         HTTP_PORT, keys.count(), running, connection_limit, keys.body_limit() >> 20,
+         "gateway: listening on port %lu, %zu API keys, %zu workers and %zu invocation threads, at most %zu "
+         "connections, bodies up to %lu MiB%s\n",
+         HTTP_PORT, keys.count(), WORKER_COUNT, INVOCATION_THREADS, connection_limit, keys.body_limit() >> 20,
          bulk ? "" : " (no bulk transfers: the net server refused SOCKET_ATTACH)");
   EventLoop loop(*workers[0].api, [] { return backend.now_microseconds(); });
   loop.run();
