@@ -18,6 +18,11 @@ Persistence of functions (docs/API.md, Persistence): boot 1 also deploys a nativ
 (`jecho`, then updated with PUT) besides the image functions bb2 and ofbb; boot 2 invokes all four
 with exact outputs and exact FunctionStatus labels, deletes pecho; boot 3 finds pecho gone (404)
 and the three others still answering exactly (jecho kept its own copy of pecho's executable).
+Function strings and secrets (issues 11 and 14): boot 1 deploys image functions with a 60,000-byte
+variable (exact output) and a secret file (its value, read-only, ls -l), refuses 64 KiB + 1 naming
+the limit, checks tenant isolation of a secret name and a static busybox function reading both;
+boots 2 and 3 find them again (the secret's update reaches readsecret only at its redeploy, the
+restore of boot 3).
 Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
@@ -26,6 +31,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -374,12 +380,97 @@ def create_secrets(args):
           f"tenant 2 cannot name tenant 1's secret ({status} {data!r})")
 
 
+BIG_VALUE = "x" * 60000  # A 60,000-byte variable: far beyond one IPC message.
+BIGENV = {"service": "bigenv", "image": "busybox-docker", "envProcess": "'echo ${#BIG} $TAIL'",
+          "envVars": {"BIG": BIG_VALUE, "TAIL": "end"}, "limits": {"memory": "32Mi"}}
+TOO_LARGE = ("envVars and envProcess take more than 65536 bytes (64 KiB, KEY=value strings): the limit of a function's "
+             "environment and arguments")
+# Reads its secret file, tries to write it, lists the directory (busybox's ls -l).
+READSECRET = {"service": "readsecret", "image": "busybox-docker", "secrets": ["db-password"],
+              "envProcess": "'cat /var/openfaas/secrets/db-password; echo; (echo x > /var/openfaas/secrets/db-password) "
+                            "2>/dev/null || echo read-only; busybox ls -l /var/openfaas/secrets'",
+              "limits": {"memory": "32Mi"}}
+# The image has no /etc/passwd: busybox shows the owner (root) as 0.
+SECRET_LISTING = re.compile(rb"(total 0\n)?-r--r--r-- +1 0 +0 +(\d+) .* db-password\n$")
+
+
+def check_readsecret(port, value, what, key=KEY):
+    """readsecret prints the secret's value, cannot write it, and ls -l shows one read-only file of its size."""
+    status, data = request(port, "POST", "/function/readsecret", body=b"", key=key)
+    expected = value.encode() + b"\nread-only\n"
+    listing = SECRET_LISTING.match(data[len(expected):]) if data.startswith(expected) else None
+    check(status == 200 and listing is not None and int(listing.group(2)) == len(value.encode()),
+          f"{what}: /var/openfaas/secrets/db-password holds {value!r}, read-only, listed by ls -l ({status} {data!r})")
+
+
+def deploy_large_and_secret(args):
+    """Boot 1: a 60,000-byte environment reaches an image function exactly; 64 KiB + 1 is refused
+    naming the limit; a secret is a read-only file, each tenant's its own, never in describe or logs."""
+    port = args.port
+    headers = {"Content-Type": "application/json"}
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(BIGENV).encode(), headers=headers)
+    check(status == 202 and (as_json(data) or {}).get("name") == "bigenv", f"deploy with a 60 KB envVars ({status} {data!r})")
+    status, data = invoke(port, "bigenv")
+    check(status == 200 and data == b"60000 end\n", f"bigenv sees its 60,000-byte variable whole ({status} {data!r})")
+    # "BIG=" + value + NUL: one byte over 64 KiB.
+    too_large = dict(BIGENV, service="toolarge", envVars={"BIG": "y" * (65536 - 4)})
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(too_large).encode(), headers=headers)
+    check(status == 400 and as_json(data) == {"error": TOO_LARGE}, f"65,537 bytes of environment are refused ({status} {data!r})")
+    status, data = request(port, "GET", "/system/function/toolarge")
+    check(status == 404, f"nothing of the refused deployment is left ({status} {data!r})")
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(READSECRET).encode(), headers=headers)
+    check(status == 202, f"deploy naming a secret ({status} {data!r})")
+    check_readsecret(port, SECRET_VALUE, "boot 1")
+    # Tenant 2's secret of the same name is its own: its function (from its own copy of the image)
+    # reads its value, never tenant 1's.
+    body = open(os.path.join(args.archives, "busybox-docker.tar"), "rb").read()
+    status, data = request(port, "POST", "/system/images?name=busybox-docker", body=body, key=OTHER_KEY)
+    check(status == 201, f"tenant 2 pushes busybox-docker ({status} {data!r})")
+    status, data = secrets_request(port, "POST", {"name": "db-password", "value": "tenant-two"}, key=OTHER_KEY)
+    check(status == 201, f"tenant 2 creates its own db-password ({status} {data!r})")
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(READSECRET).encode(), headers=headers,
+                           key=OTHER_KEY)
+    check(status == 202, f"tenant 2 deploys readsecret ({status} {data!r})")
+    check_readsecret(port, "tenant-two", "tenant 2", key=OTHER_KEY)
+    check_readsecret(port, SECRET_VALUE, "tenant 1 after tenant 2's deploy")
+    status, data = request(port, "DELETE", "/system/functions/readsecret", key=OTHER_KEY)
+    check(status == 200, f"tenant 2 removes its readsecret ({status} {data!r})")
+    status, data = secrets_request(port, "DELETE", {"name": "db-password"}, key=OTHER_KEY)
+    check(status == 204, f"tenant 2 removes its db-password ({status} {data!r})")
+    status, data = request(port, "DELETE", "/system/images/busybox-docker", key=OTHER_KEY)
+    check(status == 204, f"tenant 2 removes its image ({status} {data!r})")
+    # A static Linux function (Debian's busybox, uploaded as it is) gets its secret files and a large
+    # environment the same way.
+    busybox = open(shutil.which("busybox") or "/bin/busybox", "rb").read()
+    status, data = request(port, "POST", "/system/functions", body=busybox,
+                           headers={"X-Function-Config": json.dumps({"name": "sbb", "linux": True, "memory": 32 << 20})})
+    check(status == 201, f"native deploy of Debian's static busybox ({status} {data!r})")
+    deployment = {"service": "sbbsecret", "image": "sbb", "secrets": ["db-password"], "envVars": {"BIG": BIG_VALUE},
+                  "envProcess": "sh -c 'read -r v < /var/openfaas/secrets/db-password; echo \"$v ${#BIG}\"'",
+                  "limits": {"memory": "32Mi"}}
+    status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(), headers=headers)
+    check(status == 202, f"deploy of a static Linux function naming a secret ({status} {data!r})")
+    status, data = invoke(port, "sbbsecret")
+    check(status == 200 and data == f"{SECRET_VALUE} 60000\n".encode(),
+          f"the static function reads its secret file and its 60,000-byte variable ({status} {data!r})")
+    for name in ("sbbsecret", "sbb"):
+        status, data = request(port, "DELETE", f"/system/functions/{name}")
+        check(status == 200, f"remove {name} ({status} {data!r})")
+    for path in ("/system/function/readsecret", "/system/functions", "/system/logs?name=readsecret"):
+        status, data = request(port, "GET", path)
+        check(status == 200 and SECRET_VALUE.encode() not in data and b"tenant-two" not in data,
+              f"GET {path} shows no secret value ({status})")
+
+
 def check_kept_functions(args, present, what):
     """Each kept function answers exactly; jecho's FunctionStatus carries the update's metadata."""
     port = args.port
     expected = {"pecho": (b"persist me", b"persist me"), "jecho": (b"\x00binary\xff", b"\x00binary\xff"),
-                "bb2": (b"", OUTPUT_ARGS), "ofbb": (b"", b"hi openfaas\n")}
+                "bb2": (b"", OUTPUT_ARGS), "ofbb": (b"", b"hi openfaas\n"), "bigenv": (b"", b"60000 end\n"),
+                "readsecret": None}  # check_readsecret: its value depends on the boot.
     for name in present:
+        if expected[name] is None:
+            continue
         given, output = expected[name]
         status, data = request(port, "POST", f"/function/{name}", body=given)
         check(status == 200 and data == output, f"{what}: {name} answers {output!r} ({status} {data!r})")
@@ -411,10 +502,13 @@ def boot_two(args):
     check(status == 404, f"404 after ({status})")
     docker = docker_digest(os.path.join(args.archives, "busybox-docker.tar"))
     check_list(port, [("busybox-docker:latest", docker)], "at the end")
-    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb"], "after the first reboot")
+    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after the first reboot")
+    check_readsecret(port, SECRET_VALUE, "after the first reboot")
     check_secret_list(port, ["db-password", "raw"], "after the first reboot")
     status, data = secrets_request(port, "PUT", {"name": "db-password", "value": "rotated"})
     check(status == 200 and as_json(data) == {"name": "db-password"}, f"PUT updates a secret: 200 ({status} {data!r})")
+    # A function keeps the value it was deployed with until it is deployed again (docs/API.md, Secrets).
+    check_readsecret(port, SECRET_VALUE, "after the secret's update, before a redeploy")
     status, data = secrets_request(port, "DELETE", {"name": "raw"})
     check(status == 204 and data == b"", f"DELETE a secret is 204 ({status} {data!r})")
     status, data = secrets_request(port, "DELETE", {"name": "raw"})
@@ -422,7 +516,7 @@ def boot_two(args):
     check_secret_list(port, ["db-password"], "after the update and delete")
     status, data = request(port, "DELETE", "/system/functions/pecho")
     check(status == 200, f"delete pecho after the reboot ({status} {data!r})")
-    check_kept_functions(args, ["jecho", "bb2", "ofbb"], "after deleting pecho")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after deleting pecho")
     return images
 
 
@@ -475,7 +569,9 @@ def boot_three(args):
     check(status == 404, f"pecho, deleted before the second reboot, stays gone ({status} {data!r})")
     status, data = request(port, "POST", "/function/pecho", body=b"x")
     check(status == 404, f"invoking pecho is 404 ({status} {data!r})")
-    check_kept_functions(args, ["jecho", "bb2", "ofbb"], "after the second reboot")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after the second reboot")
+    # The restart deployed readsecret again: it reads the secret's value of now.
+    check_readsecret(port, "rotated", "after the second reboot")
     check_secret_list(port, ["db-password"], "after the second reboot (raw stays deleted)")
     check_follow(args)
 
@@ -501,6 +597,7 @@ def main():
         boot_one(args)
         deploy_kept_functions(args)
         create_secrets(args)
+        deploy_large_and_secret(args)
     elif args.boot == 2:
         boot_two(args)
     else:

@@ -311,6 +311,12 @@ class FakeManager final : public Backend {
     reply.set_body(invoke_status, result);
     return reply;
   }
+  std::string last_strings;  // The strings of the last CONFIGURE or DEPLOY_IMAGE sent in Memory.
+  ManagerReply request_with_strings(u32 tenant, u32 kind, const void* body, u64 bytes, const char* strings,
+                                    u64 strings_bytes) override {
+    last_strings.assign(strings, strings_bytes);
+    return request(tenant, kind, body, bytes);
+  }
   ManagerReply request(u32 tenant, u32 kind, const void* body, u64 bytes) override {
     ManagerReply reply;
     reply.delivered = true;

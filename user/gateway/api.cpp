@@ -469,7 +469,10 @@ void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body
   config.grants = parsed.console ? manager::GRANT_CONSOLE : 0;
   config.flags = parsed.linux_executable ? manager::FUNCTION_FLAG_LINUX : 0;
   if (parsed.has_image) {
-    deploy_image(tenant, parsed, config, response);
+    deploy_image(tenant, parsed.name, parsed.image, parsed.has_arguments,
+                 DeployStrings{parsed.arguments, parsed.argument_bytes, parsed.environment, parsed.environment_bytes,
+                               nullptr, 0},
+                 config, response);
     if (response.status == 201) keep_deploy(tenant, key.console, parsed.name, header, nullptr, nullptr, {}, false, response);
     return;
   }

@@ -113,6 +113,10 @@ class Backend {
   ManagerReply call(u32 sub_tenant, u32 kind, const Body& body, u64 bytes = sizeof(Body)) {
     return request(sub_tenant, kind, &body, bytes < sizeof(Body) ? bytes : sizeof(Body));
   }
+  // CONFIGURE and DEPLOY_IMAGE whose strings do not fit the message: the first `bytes` bytes of the
+  // body, and `strings` in a Memory object of their own (capabilities[0], Read).
+  virtual ManagerReply request_with_strings(u32 sub_tenant, u32 kind, const void* body, u64 bytes, const char* strings,
+                                            u64 strings_bytes) = 0;
   virtual u64 now_microseconds() = 0;
   virtual u64 ticks_to_microseconds(u64 ticks) = 0;
 
@@ -158,6 +162,24 @@ struct GatewayStorage {
   // GET /metrics (which ignores its body).
   char* page = nullptr;
   usize page_capacity = 0;
+  // A deploy's strings (arguments, environment, secret files: DeployStrings), too large for the
+  // stack; nullptr: deploys take only what fits a message.
+  char* strings = nullptr;
+  usize strings_capacity = 0;
+};
+// What a deploy's strings take at most (protocol.hpp), with room for envProcess's words before them.
+constexpr usize DEPLOY_STRINGS_BYTES = ENV_PROCESS_BYTES + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES;
+
+// A deploy's strings for the manager (protocol.hpp, CONFIGURE and DEPLOY_IMAGE): the arguments,
+// the environment ("KEY=value") and the secret files, each a run of bytes (sent back to back).
+struct DeployStrings {
+  const char* arguments = nullptr;
+  u64 argument_bytes = 0;
+  const char* environment = nullptr;
+  u64 environment_bytes = 0;
+  const char* secrets = nullptr;
+  u64 secret_bytes = 0;
+  u64 total() const { return argument_bytes + environment_bytes + secret_bytes; }
 };
 
 // State of the whole gateway, shared by the worker threads.
@@ -283,8 +305,8 @@ class Gateway final : public RequestPolicy {
   // function's own executable (a restore's later layers) instead of resolving `image`.
   void faas_deploy(const ApiKey& key, const Payload& body, Response& response, bool replace,
                    const char* service_override = nullptr, bool source_self = false);
-  void faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, Response& response,
-                              bool replace);
+  void faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, DeployStrings strings,
+                              Response& response, bool replace);
   void faas_delete(u32 tenant, const Payload& body, Response& response);
   void faas_status(u32 tenant, Slice name, Response& response);
   void faas_info(Response& response);
@@ -314,8 +336,13 @@ class Gateway final : public RequestPolicy {
   void push_image(u32 tenant, const RequestHead& head, const Payload& body, Response& response, OutputWindow* window);
   void list_images(u32 tenant, Response& response);
   void remove_image(u32 tenant, Slice name, Response& response);
-  void deploy_image(u32 tenant, const DeployConfig& parsed, const manager::FunctionConfig& config,
-                    Response& response);
+  // `has_arguments`: the arguments replace the image's Cmd.
+  void deploy_image(u32 tenant, const char* name, const char* image, bool has_arguments, const DeployStrings& strings,
+                    const manager::FunctionConfig& config, Response& response);
+  // Sends CONFIGURE or DEPLOY_IMAGE: the body up to `inline_field`, with the strings there when they
+  // fit `inline_capacity`, else in a Memory object (undelivered when they have no room).
+  ManagerReply send_with_strings(u32 tenant, u32 kind, const void* body, char* inline_field, u64 inline_capacity,
+                                 const DeployStrings& strings);
   void import_error(Response& response, const StoreReply& reply);
   void store_error(Response& response, const StoreReply& reply);
 
@@ -334,8 +361,11 @@ class Gateway final : public RequestPolicy {
   // what the store keeps.
   void secrets(u32 tenant, const RequestHead& head, const Payload& body, Response& response);
   void restore_secrets(void (*report)(const char* line));
-  // Whether every secret a deployment names exists for the tenant; else a 400 naming the first not.
-  bool check_secrets(u32 tenant, const FunctionDeployment& deployment, Response& response);
+  // The secret files of the secrets a deployment names (protocol.hpp's entries, their current
+  // values read from the store) into out[0, capacity): their bytes; false with a 400 naming the
+  // first secret the tenant does not have, or a 503 when the store fails.
+  bool secret_files(u32 tenant, const FunctionDeployment& deployment, char* out, usize capacity, u64& bytes,
+                    Response& response);
 
   Backend& backend_;
   GatewayShared& shared_;

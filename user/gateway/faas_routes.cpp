@@ -75,11 +75,19 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     return error(response, 400, why);
   if (service_override != nullptr && !Slice::of(service_override).copy_to(deployment.service, sizeof deployment.service))
     return error(response, 400, "the function name does not fit");
-  if (deployment.secret_count > 0) {
-    if (!check_secrets(tenant, deployment, response)) return;
-    return error(response, 501, "delivering secrets to a function (/var/openfaas/secrets/) is not there yet; "
-                                "deploy without secrets (docs/API.md, Secrets)");
-  }
+  // The strings for the manager, built in the worker's buffer: argv (a static Linux function's
+  // envProcess), the environment (envVars, fprocess), the secret files (their values now).
+  if (storage_.strings == nullptr || storage_.strings_capacity < DEPLOY_STRINGS_BYTES)
+    return error(response, 500, "this gateway worker has no room for a deployment's strings");
+  char* strings = storage_.strings;
+  constexpr u64 ARGUMENT_ROOM = ENV_PROCESS_BYTES;  // envProcess's words take at most its own bytes.
+  char* environment = strings + ARGUMENT_ROOM;
+  char* secrets = environment + deployment.environment_bytes;
+  u64 secret_bytes = 0;
+  static_assert(ARGUMENT_ROOM + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES <= DEPLOY_STRINGS_BYTES);
+  if (!render_environment(deployment, environment, manager::MAX_STRINGS_BYTES))
+    return error(response, 500, "the deployment's environment could not be laid out");
+  if (!secret_files(tenant, deployment, secrets, manager::MAX_SECRET_FILES_BYTES, secret_bytes, response)) return;
   // A restore's later layers keep the function's own executable, whatever `image` named then.
   ImageResolution image = source_self ? resolve_image(backend_, tenant, deployment.service)
                                       : resolve_image(backend_, tenant, deployment.image);
@@ -88,7 +96,9 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     if (asked && (!image.described.delivered || image.described.status != manager::STATUS_NOT_FOUND))
       return manager_error(response, image.described);
     if (images_ != nullptr && !source_self) {
-      faas_deploy_from_store(key, deployment, response, replace);
+      faas_deploy_from_store(key, deployment, DeployStrings{nullptr, 0, environment, deployment.environment_bytes, secrets,
+                                                            secret_bytes},
+                             response, replace);
       if (response.status == 202)
         keep_deploy(tenant, key.console, deployment.service, {}, nullptr, nullptr, json, replace, response);
       return;
@@ -110,21 +120,21 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   manager::pack_name(image.source, request.source);
   request.config = config;
   request.mode = replace ? manager::CONFIGURE_REPLACE : manager::CONFIGURE_CREATE;
-  char* text = request.text;
   u64 argument_bytes = 0;
   // envProcess is the program's command line for a static Linux function (argv, argv[0] first);
   // every function sees it as fprocess in its environment.
   if (static_linux && deployment.has_env_process &&
-      !split_env_process(deployment.env_process, text, manager::CONFIGURE_TEXT_BYTES, argument_bytes))
-    return error(response, 400, "envProcess: a quote is left open, or its words take more than 304 bytes");
-  if (argument_bytes + deployment.environment_bytes > manager::CONFIGURE_TEXT_BYTES)
-    return error(response, 400, "envProcess and envVars take more than 304 bytes together");
-  __builtin_memcpy(text + argument_bytes, deployment.environment, deployment.environment_bytes);
+      !split_env_process(deployment.env_process, strings, ARGUMENT_ROOM, argument_bytes))
+    return error(response, 400, "envProcess: a quote is left open");
+  if (argument_bytes + deployment.environment_bytes > manager::MAX_STRINGS_BYTES)
+    return error(response, 400, "envProcess and envVars take more than 65536 bytes (64 KiB) together: the limit of a "
+                                "function's arguments and environment");
   request.argument_bytes = argument_bytes;
   request.environment_bytes = deployment.environment_bytes;
-  ManagerReply reply = backend_.call(tenant, manager::CONFIGURE, request,
-                                     offsetof(manager::ConfigureRequest, text) + argument_bytes +
-                                         deployment.environment_bytes);
+  request.secret_bytes = secret_bytes;
+  ManagerReply reply = send_with_strings(tenant, manager::CONFIGURE, &request, request.text, sizeof request.text,
+                                         DeployStrings{strings, argument_bytes, environment, deployment.environment_bytes,
+                                                       secrets, secret_bytes});
   if (!reply.delivered || reply.status != manager::STATUS_OK) {
     if (!reply.delivered) return manager_error(response, reply);
     switch (reply.status) {
@@ -134,6 +144,9 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
       case manager::STATUS_NAME_TAKEN:
         return error(response, 409, "a function of that name exists (PUT /system/functions updates it)");
       case manager::STATUS_BAD_REQUEST:
+        if (reply.detail() == manager::MAX_STRINGS_BYTES)
+          return error(response, 400, "the arguments and environment were refused by the manager (at most 64 KiB and "
+                                      "2048 strings, each variable KEY=value)");
         return error(response, 400, "configuration rejected by the manager (limits.memory: 256 KiB to 256 MiB; "
                                     "docs/CONTAINERS.md)");
       case manager::STATUS_QUOTA_EXCEEDED: {
@@ -169,37 +182,55 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
 
 // A deployment whose `image` is an image of the store (POST /system/images): the store's deploy by
 // image (images.cpp), with envProcess as the arguments that replace the image's Cmd and envVars
-// added to its environment. An update in place (PUT) of such a function is not there yet.
-void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, Response& response,
-                                     bool replace) {
+// added to its environment (`strings`: the environment and secret files, built by faas_deploy;
+// the arguments go before them). An update in place (PUT) of such a function is not there yet.
+void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, DeployStrings strings,
+                                     Response& response, bool replace) {
   if (replace)
     return error(response, 501, "updating a function deployed from a store image in place is not supported yet; "
                                 "DELETE it and POST it again");
-  DeployConfig parsed;
   Slice service = Slice::of(deployment.service);
-  Slice image = Slice::of(deployment.image);
-  if (!service.copy_to(parsed.name, sizeof parsed.name))
+  if (service.size >= manager::NAME_BYTES)
     return error(response, 400, "service: a function deployed from an image has a name of at most 63 characters");
-  if (!image.copy_to(parsed.image, sizeof parsed.image)) return error(response, 422, "image: the name is too long");
-  parsed.has_name = parsed.has_image = true;
+  if (text_length(deployment.image) >= store::NAME_BYTES) return error(response, 422, "image: the name is too long");
+  // envProcess's words at the start of the worker's strings buffer (faas_deploy left room there).
   if (deployment.has_env_process) {
-    if (!split_env_process(deployment.env_process, parsed.arguments, sizeof parsed.arguments, parsed.argument_bytes))
-      return error(response, 400, "envProcess: a quote is left open, or its words take too many bytes");
-    parsed.has_arguments = true;
+    if (!split_env_process(deployment.env_process, storage_.strings, ENV_PROCESS_BYTES, strings.argument_bytes))
+      return error(response, 400, "envProcess: a quote is left open");
+    strings.arguments = storage_.strings;
   }
-  if (deployment.environment_bytes > sizeof parsed.environment)
-    return error(response, 400, "envVars take too many bytes for a function deployed from an image");
-  __builtin_memcpy(parsed.environment, deployment.environment, deployment.environment_bytes);
-  parsed.environment_bytes = deployment.environment_bytes;
-  parsed.has_env = parsed.environment_bytes > 0;
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
   if (deployment.has_memory) config.memory_limit_bytes = deployment.memory;
-  deploy_image(key.sub_tenant, parsed, config, response);
+  deploy_image(key.sub_tenant, deployment.service, deployment.image, deployment.has_env_process, strings, config, response);
   if (response.status != 201) return;
   // OpenFaaS answers a deployment with 202; the function is ready at once here.
   response.status = 202;
   shared_.catalog.record(key.sub_tenant, deployment);
   shared_.logs.forget(key.sub_tenant, deployment.service);
+}
+
+ManagerReply Gateway::send_with_strings(u32 tenant, u32 kind, const void* body, char* inline_field, u64 inline_capacity,
+                                        const DeployStrings& strings) {
+  u64 head = static_cast<u64>(inline_field - static_cast<const char*>(body));
+  u64 total = strings.total();
+  const char* starts[3] = {strings.arguments, strings.environment, strings.secrets};
+  const u64 lengths[3] = {strings.argument_bytes, strings.environment_bytes, strings.secret_bytes};
+  if (total <= inline_capacity) {
+    u64 at = 0;
+    for (usize i = 0; i < 3; ++i) {
+      if (lengths[i] > 0) __builtin_memmove(inline_field + at, starts[i], lengths[i]);
+      at += lengths[i];
+    }
+    return backend_.request(tenant, kind, body, head + total);
+  }
+  // Back to back in the worker's strings buffer (moved together there when they are not already).
+  if (storage_.strings == nullptr || total > storage_.strings_capacity) return ManagerReply{};
+  u64 at = 0;
+  for (usize i = 0; i < 3; ++i) {
+    if (lengths[i] > 0 && starts[i] != storage_.strings + at) __builtin_memmove(storage_.strings + at, starts[i], lengths[i]);
+    at += lengths[i];
+  }
+  return backend_.request_with_strings(tenant, kind, body, head, storage_.strings, total);
 }
 
 void Gateway::faas_delete(u32 tenant, const Payload& body, Response& response) {

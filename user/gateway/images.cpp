@@ -220,31 +220,30 @@ void Gateway::remove_image(u32 tenant, Slice name, Response& response) {
   store_error(response, removed);
 }
 
-void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager::FunctionConfig& config,
-                           Response& response) {
+void Gateway::deploy_image(u32 tenant, const char* name, const char* image, bool has_arguments,
+                           const DeployStrings& strings, const manager::FunctionConfig& config, Response& response) {
   char reference[store::NAME_BYTES];
-  if (!reference_of(Slice::of(parsed.image), reference)) return error(response, 400, BAD_REFERENCE);
+  if (!reference_of(Slice::of(image), reference)) return error(response, 400, BAD_REFERENCE);
+  if (strings.argument_bytes + strings.environment_bytes > manager::MAX_STRINGS_BYTES)
+    return error(response, 400, "the arguments and environment take more than 65536 bytes (64 KiB) together: the "
+                                "limit of a function's arguments and environment");
   manager::DeployImageRequest request{};
-  manager::pack_name(parsed.name, request.name);
+  manager::pack_name(name, request.name);
   static_assert(sizeof reference == sizeof request.reference);
   memcpy(request.reference, reference, sizeof reference);
   request.config = config;
   request.config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
-  request.flags = parsed.has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
-  request.argument_bytes = parsed.argument_bytes;
-  request.environment_bytes = parsed.environment_bytes;
-  if (parsed.argument_bytes + parsed.environment_bytes > manager::DEPLOY_IMAGE_STRING_BYTES)
-    return error(response, 400, "args and env of a function deployed from an image take at most 240 bytes together");
-  memcpy(request.strings, parsed.arguments, parsed.argument_bytes);
-  memcpy(request.strings + parsed.argument_bytes, parsed.environment, parsed.environment_bytes);
-  ManagerReply reply = backend_.call(tenant, manager::DEPLOY_IMAGE, request,
-                                     offsetof(manager::DeployImageRequest, strings) + parsed.argument_bytes +
-                                         parsed.environment_bytes);
+  request.flags = has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
+  request.argument_bytes = strings.argument_bytes;
+  request.environment_bytes = strings.environment_bytes;
+  request.secret_bytes = strings.secret_bytes;
+  ManagerReply reply = send_with_strings(tenant, manager::DEPLOY_IMAGE, &request, request.strings,
+                                         sizeof request.strings, strings);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
-    shared_.metrics.open(tenant, parsed.name);
+    shared_.metrics.open(tenant, name);
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
-    text.append_json_string(parsed.name);
+    text.append_json_string(name);
     text.append(", \"image\": ");
     text.append_json_string(reference);
     text.append("}\n");
@@ -275,10 +274,10 @@ void Gateway::deploy_image(u32 tenant, const DeployConfig& parsed, const manager
   }
   auto refusal = reply.body<manager::ImageRefusal>();
   if (reply.delivered && reply.status == manager::STATUS_BAD_REQUEST && reply.word_count >= 2 &&
-      refusal.argument_limit == manager::MAX_ARGUMENT_BYTES) {
+      refusal.argument_limit == manager::MAX_STORED_STRINGS_BYTES) {
     Buffer text(storage_.text, storage_.text_capacity);
-    text.append("{\"error\": \"the command line and environment (the image's with args and env) exceed 383 bytes\", "
-                "\"needed\": ");
+    text.append("{\"error\": \"the command line and environment (the image's with the deployment's) exceed 131072 "
+                "bytes (128 KiB) or 2048 strings, the limit of what a function keeps\", \"needed\": ");
     text.append_unsigned(refusal.detail);
     text.append("}\n");
     return finish_json(response, 400, text);

@@ -103,6 +103,7 @@ struct WorkerBuffers {
   u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
   u8 output[4096];  // An inline invocation output (at most manager::INLINE_BYTES).
   char text[128 * 1024];
+  char strings[gateway::DEPLOY_STRINGS_BYTES];  // A deploy's strings.
 };
 WorkerBuffers worker_buffers[WORKER_COUNT];
 // An invocation thread's buffers (20 KiB): an inline output and the JSON of an error answer.
@@ -243,6 +244,18 @@ class ManagerBackend final : public gateway::Backend {
   ManagerReply request(u32 sub_tenant, u32 kind, const void* body, u64 bytes) override {
     Message request;
     request.set_words(manager::with_sub_tenant(kind, sub_tenant), store_bytes(request.words, body, bytes));
+    return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
+  }
+
+  ManagerReply request_with_strings(u32 sub_tenant, u32 kind, const void* body, u64 bytes, const char* strings,
+                                    u64 strings_bytes) override {
+    // A fresh object of exactly the strings: the manager copies them out before it answers.
+    ScopedMemory scoped;
+    auto memory = scoped.create(pages_for(strings_bytes));
+    if (!memory.ok() || !memory->write(0, strings, strings_bytes).ok()) return ManagerReply{};
+    Message request;
+    request.set_words(manager::with_sub_tenant(kind, sub_tenant), store_bytes(request.words, body, bytes));
+    request.attach(memory.value(), MEMORY_READ);
     return call(request, gateway::CONTROL_SEND_TIMEOUT_NS);
   }
 
@@ -1548,7 +1561,8 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     if (index <= WORKER_COUNT) {
       WorkerBuffers& buffers = worker_buffers[index - 1];
       storage = gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
-                                        reinterpret_cast<char*>(buffers.page), sizeof buffers.page};
+                                        reinterpret_cast<char*>(buffers.page), sizeof buffers.page, buffers.strings,
+                                        sizeof buffers.strings};
       workers[index].queue = &requests;
       workers[index].ready = &work_ready;
     } else {

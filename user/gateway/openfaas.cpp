@@ -59,19 +59,18 @@ const char* string_map(JsonValue object, const char* key, char* out, usize capac
   return nullptr;
 }
 
-// Appends "KEY=value\0" to the environment; false when it does not fit.
-bool add_variable(FunctionDeployment& deployment, const char* key, usize key_length, const char* value,
-                  usize value_length) {
-  usize needed = key_length + 1 + value_length + 1;
-  if (needed > sizeof deployment.environment - deployment.environment_bytes) return false;
-  char* at = deployment.environment + deployment.environment_bytes;
+// Appends "KEY=value\0" at `at` (room checked by the caller).
+usize put_variable(char* at, const char* key, usize key_length, const char* value, usize value_length) {
   __builtin_memcpy(at, key, key_length);
   at[key_length] = '=';
   __builtin_memcpy(at + key_length + 1, value, value_length);
   at[key_length + 1 + value_length] = '\0';
-  deployment.environment_bytes += needed;
-  return true;
+  return key_length + 1 + value_length + 1;
 }
+
+constexpr const char* ENVIRONMENT_TOO_LARGE =
+    "envVars and envProcess take more than 65536 bytes (64 KiB, KEY=value strings): the limit of a function's "
+    "environment and arguments";
 
 const char* memory_of(JsonValue object, const char* key, bool& found, u64& bytes, const char* problem) {
   JsonMember member = imagefs::json_member(object, key);
@@ -132,6 +131,34 @@ bool parse_memory_quantity(Slice text, u64& bytes) {
   if (number > (1ull << 40) / scale) return false;
   bytes = number * scale;
   return true;
+}
+
+bool render_environment(const FunctionDeployment& deployment, char* out, usize capacity) {
+  if (deployment.environment_bytes > capacity) return false;
+  usize used = 0;
+  if (deployment.variables.type == JsonType::Object) {
+    JsonCursor cursor(deployment.variables);
+    JsonValue value;
+    JsonValue name;
+    while (cursor.next(value, &name)) {
+      u64 key_length = 0;
+      u64 value_length = 0;
+      // parse_function_deployment checked each and counted the bytes: they fit.
+      if (!imagefs::json_string(name, out + used, capacity - used, key_length) ||
+          used + key_length + 1 > capacity)
+        return false;
+      out[used + key_length] = '=';
+      if (!imagefs::json_string(value, out + used + key_length + 1, capacity - used - key_length - 1, value_length))
+        return false;
+      used += key_length + 1 + value_length + 1;  // json_string wrote the NUL.
+    }
+  }
+  if (deployment.has_env_process && deployment.env_process[0] != '\0') {
+    usize length = text_length(deployment.env_process);
+    if (used + 9 + length + 1 > capacity) return false;
+    used += put_variable(out + used, "fprocess", 8, deployment.env_process, length);
+  }
+  return used == deployment.environment_bytes;
 }
 
 bool split_env_process(const char* command, char* out, usize capacity, u64& bytes) {
@@ -210,25 +237,26 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
     return false;
   }
 
-  // envVars, then fprocess as the watchdog sees envProcess.
+  // envVars, then fprocess as the watchdog sees envProcess: checked and counted here, written by
+  // render_environment.
   JsonMember variables = imagefs::json_member(root, "envVars");
   if (variables.duplicate) {
     error = "a member appears twice";
     return false;
   }
+  u64 variable_count = 0;
   if (variables.found && variables.value.type != JsonType::Null) {
     if (variables.value.type != JsonType::Object) {
       error = "envVars must be an object of strings";
       return false;
     }
+    deployment.variables = variables.value;
     JsonCursor cursor(variables.value);
     JsonValue value;
     JsonValue name;
     char key[128];
-    char text[manager::CONFIGURE_TEXT_BYTES];
     while (cursor.next(value, &name)) {
       u64 key_length = 0;
-      u64 value_length = 0;
       if (value.type != JsonType::String) {
         error = "envVars must be an object of strings";
         return false;
@@ -243,16 +271,21 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
           error = "an envVars name may not hold '='";
           return false;
         }
-      if (!imagefs::json_string(value, text, sizeof text, value_length) || imagefs::json_string_has_nul(value) ||
-          !add_variable(deployment, key, key_length, text, value_length)) {
-        error = "envVars and envProcess take more than 304 bytes (KEY=value strings)";
+      if (imagefs::json_string_has_nul(value)) {
+        error = "strings may not hold NUL characters";
+        return false;
+      }
+      deployment.environment_bytes += key_length + 1 + imagefs::json_string_length(value) + 1;
+      if (++variable_count > MAX_ENV_VARIABLES) {
+        error = "envVars: a function takes at most 1024 variables";
         return false;
       }
     }
   }
-  if (deployment.has_env_process && deployment.env_process[0] != '\0' &&
-      !add_variable(deployment, "fprocess", 8, deployment.env_process, text_length(deployment.env_process))) {
-    error = "envVars and envProcess take more than 304 bytes (KEY=value strings)";
+  if (deployment.has_env_process && deployment.env_process[0] != '\0')
+    deployment.environment_bytes += 9 + text_length(deployment.env_process) + 1;
+  if (deployment.environment_bytes > manager::MAX_STRINGS_BYTES) {
+    error = ENVIRONMENT_TOO_LARGE;
     return false;
   }
 

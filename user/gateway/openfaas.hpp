@@ -8,6 +8,7 @@
 #pragma once
 
 #include "http.hpp"
+#include "imagefs/import/json.hpp"
 #include "manager/protocol.hpp"
 #include "text.hpp"
 
@@ -18,6 +19,9 @@ constexpr usize ENV_PROCESS_BYTES = 256;  // `envProcess`, as given.
 constexpr usize MAP_BYTES = 256;         // `labels` and `annotations`, each as compact JSON.
 constexpr usize MAX_FUNCTION_SECRETS = 8;  // `secrets` a deployment may name.
 constexpr usize SECRET_NAME_BYTES = 64;    // A DNS label and its NUL.
+constexpr u64 MAX_ENV_VARIABLES = 1024;    // `envVars` a deployment may hold (the manager takes 2048 strings).
+static_assert(MAX_ENV_VARIABLES * 2 <= manager::MAX_STRING_COUNT);
+static_assert(MAX_FUNCTION_SECRETS == manager::MAX_SECRET_FILES);
 
 // A DNS label's length, the longest name the manager holds (manager::NAME_BYTES - 1).
 constexpr usize DNS_LABEL_LENGTH = 63;
@@ -32,9 +36,10 @@ struct FunctionDeployment {
   char image[IMAGE_BYTES] = {};
   bool has_env_process = false;
   char env_process[ENV_PROCESS_BYTES] = {};
-  // CONFIGURE's text: argv from envProcess (argument_bytes; filled by split_env_process when the
-  // function is a static Linux one), then the environment: envVars and fprocess (environment_bytes).
-  char environment[manager::CONFIGURE_TEXT_BYTES] = {};
+  // The environment: envVars (a view into the body, which outlives the deployment) and fprocess,
+  // environment_bytes as "KEY=value" strings (render_environment writes them), at most
+  // manager::MAX_STRINGS_BYTES and manager::MAX_STRING_COUNT strings.
+  imagefs::JsonValue variables{};
   u64 environment_bytes = 0;
   char labels[MAP_BYTES] = {};       // "{}" when none.
   char annotations[MAP_BYTES] = {};  // "{}" when none.
@@ -52,6 +57,10 @@ const char* secret_name_problem(Slice name);
 // "cpu": ...}), secrets (an array of names), namespace, constraints and readOnlyRootFilesystem are
 // taken. False with `error` (a static text) on anything else.
 bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const char*& error);
+
+// The deployment's environment: envVars ("KEY=value", in the body's order), then fprocess (envProcess),
+// NUL-terminated, back to back: exactly environment_bytes when `capacity` holds them (else false).
+bool render_environment(const FunctionDeployment& deployment, char* out, usize capacity);
 
 // envProcess split into argv as a shell would for plain words ('...' and "..." quote, no
 // expansion), NUL-terminated strings back to back in `out`; false when it does not fit or a quote

@@ -20,7 +20,9 @@ constexpr u64 RECORD_VERSION = 1;
 constexpr usize MAX_RECORD_LAYERS = 16;
 constexpr u64 RECORD_KEY_CONSOLE = 1;  // The deploying key had the console flag.
 constexpr u64 MAX_RECORD_CONFIG_BYTES = 8192;   // An X-Function-Config header (the head's bound).
-constexpr u64 MAX_RECORD_LAYER_BYTES = 64 * 1024;  // A FunctionDeployment body.
+// A FunctionDeployment body: up to 64 KiB of environment, which JSON escapes may make six times
+// as long (\u0001), and the rest of the deployment.
+constexpr u64 MAX_RECORD_LAYER_BYTES = 512 * 1024;
 constexpr usize RECORD_FUNCTION_NAME_BYTES = 64;   // A DNS label (63) and its NUL.
 
 // The record's first bytes; the parts follow back to back: config, executable, layers in order.

@@ -1,7 +1,9 @@
 // /system/secrets (docs/API.md, Secrets): a tenant's secrets in faas-provider's shapes, kept in the
 // image store as blobs "secret+<tenant>+<name>+<sequence>" (records.hpp names), their values never
-// held by the gateway beyond the request that sets them and never listed. A deployment that names
-// a secret the tenant does not have is refused with its name.
+// held by the gateway beyond the request that sets or delivers them, never listed or logged. A
+// deployment that names a secret the tenant does not have is refused with its name; one that names
+// secrets gets their current values as read-only files (/var/openfaas/secrets/<name>, the manager's
+// secret files), read when it is deployed or updated.
 // Invariant: a secret's blob is committed (durable) before its create or update is answered, and
 // the index shows exactly the secrets whose current blob exists; a tenant reaches only its own.
 #include "api.hpp"
@@ -15,7 +17,7 @@ using imagefs::JsonType;
 
 constexpr const char SECRET_KIND[] = "secret";
 constexpr usize MAX_SECRETS_PER_TENANT = 64;
-constexpr u64 MAX_SECRET_BYTES = 4096;
+constexpr u64 MAX_SECRET_BYTES = manager::MAX_SECRET_FILE_BYTES;
 
 // One request's secret: its name and, for create and update, its value.
 struct SecretRequest {
@@ -62,18 +64,43 @@ const char* parse_secret(const Payload& body, bool needs_value, SecretRequest& s
 
 }  // namespace
 
-bool Gateway::check_secrets(u32 tenant, const FunctionDeployment& deployment, Response& response) {
+bool Gateway::secret_files(u32 tenant, const FunctionDeployment& deployment, char* out, usize capacity, u64& bytes,
+                           Response& response) {
+  bytes = 0;
   for (usize i = 0; i < deployment.secret_count; ++i) {
+    const char* name = deployment.secrets[i];
     u64 sequence = 0;
-    if (records_ != nullptr && shared_.secrets.find(tenant, deployment.secrets[i], sequence)) continue;
-    Buffer text(storage_.text, storage_.text_capacity);
-    text.append("{\"error\": \"no such secret: ");
-    text.append(deployment.secrets[i]);
-    text.append(" (POST /system/secrets creates it)\", \"secret\": ");
-    text.append_json_string(deployment.secrets[i]);
-    text.append("}\n");
-    finish_json(response, 400, text);
-    return false;
+    char blob[store::NAME_BYTES];
+    if (records_ == nullptr || !shared_.secrets.find(tenant, name, sequence)) {
+      Buffer text(storage_.text, storage_.text_capacity);
+      text.append("{\"error\": \"no such secret: ");
+      text.append(name);
+      text.append(" (POST /system/secrets creates it)\", \"secret\": ");
+      text.append_json_string(name);
+      text.append("}\n");
+      finish_json(response, 400, text);
+      return false;
+    }
+    // The entry: the name, its NUL, the value's length (4 bytes, little-endian), the value.
+    u64 handle = 0;
+    u64 size = 0;
+    usize name_length = text_length(name);
+    bool read = record_name(SECRET_KIND, tenant, name, sequence, blob) && records_->open(blob, handle, size);
+    if (read) {
+      u32 length = static_cast<u32>(size);
+      read = size <= MAX_SECRET_BYTES && bytes + name_length + 5 + size <= capacity;
+      if (read) {
+        __builtin_memcpy(out + bytes, name, name_length + 1);
+        __builtin_memcpy(out + bytes + name_length + 1, &length, 4);
+        read = size == 0 || records_->read(handle, 0, out + bytes + name_length + 5, size);
+      }
+      records_->close(handle);
+    }
+    if (!read) {
+      error(response, 503, "the image store could not read a secret the deployment names");
+      return false;
+    }
+    bytes += name_length + 5 + size;
   }
   return true;
 }

@@ -277,14 +277,14 @@ i64 find_program(u64 directory, u64 flags, ExecutableFile& file) {
   }
 }
 
-// The path /proc/self/exe shows from now on: the image path loaded (State::start.arguments).
+// The path /proc/self/exe shows from now on: the image path loaded (State::start.path).
 void record_program_path() {
   manager::LinuxStart& start = state().start;
-  usize length = strings->path.length < manager::MAX_ARGUMENT_BYTES - 1 ? strings->path.length
-                                                                         : manager::MAX_ARGUMENT_BYTES - 1;
-  memcpy(start.arguments, strings->path.text, length);
-  start.arguments[length] = '\0';
-  start.argument_bytes = length + 1;
+  usize length = strings->path.length < manager::PROGRAM_PATH_BYTES - 1 ? strings->path.length
+                                                                         : manager::PROGRAM_PATH_BYTES - 1;
+  memcpy(start.path, strings->path.text, length);
+  start.path[length] = '\0';
+  start.path_bytes = length + 1;
 }
 
 }  // namespace

@@ -89,11 +89,15 @@ constexpr char HOSTNAME[] = "metteagle\n";
 
 enum FixedNode : u32 {
   ROOT, ETC, PASSWD_FILE, GROUP_FILE, HOSTNAME_FILE, DEV, DEV_NULL, PROC, PROC_SELF, PROC_SELF_EXE, TMP, PROGRAM,
-  PROC_SELF_AUXV, FIXED_COUNT,
+  PROC_SELF_AUXV, VAR, VAR_OPENFAAS, OPENFAAS_SECRETS, SECRET_FIRST,
+  FIXED_COUNT = SECRET_FIRST + manager::MAX_SECRET_FILES,
 };
 constexpr u32 NO_NODE = ~u32{0};
 
 char program_name[manager::NAME_BYTES + 1];  // The function's name: PROGRAM's name (files_init).
+// The secret files' names (files_init): /var/openfaas/secrets/<name>.
+char secret_names[manager::MAX_SECRET_FILES][manager::NAME_BYTES];
+bool secrets_present = false;
 
 // The read-only tree, constant-initialized (no constructors in this image). /tmp is its only
 // writable directory. PROGRAM, the executable's own file, exists once files_init found it mapped.
@@ -113,7 +117,21 @@ Node fixed_nodes[FIXED_COUNT] = {
     // Its size is set with its bytes (files_set_auxv); owner-readable only, as on Linux.
     {NodeType::Regular, false, true, 0400, static_cast<u32>(DEFAULT_UID), static_cast<u32>(DEFAULT_GID), PROC_SELF, 0,
      0, 0, 0, {}, {}, {}, "auxv"},
+    // /var/openfaas/secrets and the function's secret files (OpenFaaS's place for them): linked by
+    // files_init when the function has any; the files' bytes are in its read-only strings.
+    {NodeType::Directory, false, false, 0755, 0, 0, ROOT, 0, 0, 0, 0, {}, {}, {}, "var"},
+    {NodeType::Directory, false, false, 0755, 0, 0, VAR, 0, 0, 0, 0, {}, {}, {}, "openfaas"},
+    {NodeType::Directory, false, false, 0755, 0, 0, VAR_OPENFAAS, 0, 0, 0, 0, {}, {}, {}, "secrets"},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[0]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[1]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[2]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[3]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[4]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[5]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[6]},
+    {NodeType::Regular, false, false, 0444, 0, 0, OPENFAAS_SECRETS, 0, 0, 0, 0, {}, {}, {}, secret_names[7]},
 };
+static_assert(manager::MAX_SECRET_FILES == 8, "one fixed node per secret file");
 // /proc/self/auxv: a copy taken when the program starts (the program may overwrite its stack's).
 u64 saved_auxv[2 * 32];
 
@@ -145,15 +163,15 @@ const u8* file_bytes(u32 id) {
 u32 node_limit() { return store() == nullptr ? FIXED_COUNT : FIXED_COUNT + store()->node_high; }
 
 // The path the program is known by: "/" + the function's name (also argv[0] relative to "/").
-// An image function's program is its path in the tree (the first argument string).
+// An image function's program is its path in the tree (LinuxStart::path).
 template <usize N>
 usize program_path(char (&path)[N]) {
   static_assert(N >= manager::NAME_BYTES + 2);
   if (image_active()) {
     const manager::LinuxStart& start = state().start;
     usize length = 0;
-    while (length + 1 < N && length < start.argument_bytes && start.arguments[length] != '\0') {
-      path[length] = start.arguments[length];
+    while (length + 1 < N && length < start.path_bytes && start.path[length] != '\0') {
+      path[length] = start.path[length];
       ++length;
     }
     path[length] = '\0';
@@ -901,7 +919,39 @@ void files_init() {
   program.size = state().start.executable_size;
   // Never over a name the fixed tree uses (a function called "tmp" keeps /tmp a directory).
   program.linked = program.size > 0 && length > 0 && find_child(ROOT, program_name, length) == NO_NODE;
+  // The secret files: entries after the arguments and the environment (protocol.hpp), which the
+  // manager checked at deploy; read-only, owned by root, mode 0444.
+  const manager::FunctionContext& context = *state().context;
+  u64 first = context.argument_bytes + context.environment_bytes;
+  u64 bytes = context.secret_bytes;
+  if (context.argument_bytes > manager::MAX_FUNCTION_STRINGS_BYTES || first > manager::MAX_FUNCTION_STRINGS_BYTES ||
+      bytes > manager::MAX_SECRET_FILES_BYTES)
+    return;
+  const char* entries = reinterpret_cast<const char*>(manager::FUNCTION_STRINGS_ADDRESS + first);
+  u32 count = 0;
+  for (u64 at = 0; at < bytes && count < manager::MAX_SECRET_FILES;) {
+    usize name_length = 0;
+    while (at + name_length < bytes && name_length + 1 < manager::NAME_BYTES && entries[at + name_length] != '\0')
+      ++name_length;
+    if (name_length == 0 || at + name_length + 5 > bytes) break;
+    u32 size = 0;
+    memcpy(&size, entries + at + name_length + 1, 4);
+    u64 value = at + name_length + 5;
+    if (size > bytes - value) break;
+    memcpy(secret_names[count], entries + at, name_length);
+    secret_names[count][name_length] = '\0';
+    Node& file = fixed_nodes[SECRET_FIRST + count];
+    file.data = manager::FUNCTION_STRINGS_ADDRESS + first + value;
+    file.size = size;
+    file.linked = true;
+    ++count;
+    at = value + size;
+  }
+  secrets_present = count > 0;
+  fixed_nodes[VAR].linked = fixed_nodes[VAR_OPENFAAS].linked = fixed_nodes[OPENFAAS_SECRETS].linked = secrets_present;
 }
+
+bool files_have_secrets() { return secrets_present; }
 
 // ---- Descriptor calls -----------------------------------------------------------------------
 
@@ -1604,7 +1654,7 @@ i64 linux_readlinkat(u64 directory, u64 path, u64 buffer, u64 length) {
   if (error < 0) return error;
   if (lookup.node == NO_NODE) return -ENOENT;
   if (node(lookup.node).type != NodeType::Symlink) return -EINVAL;
-  char target[manager::MAX_ARGUMENT_BYTES];
+  char target[manager::PROGRAM_PATH_BYTES];
   usize target_length = program_path(target);
   u64 count = target_length < length ? target_length : length;
   if (!writable(buffer, count)) return -EFAULT;
@@ -1796,7 +1846,7 @@ i64 files_resolve_executable(u64 directory, const char* path, usize length, u64 
   if (lookup.node == NO_NODE) return -ENOENT;
   if (!follow_last && node(lookup.node).type == NodeType::Symlink) return -ELOOP;  // execveat's AT_SYMLINK_NOFOLLOW.
   if (lookup.node == PROC_SELF_EXE && image_active()) {
-    char program[manager::NAME_BYTES + 2 + manager::MAX_ARGUMENT_BYTES];
+    char program[manager::NAME_BYTES + 2 + manager::PROGRAM_PATH_BYTES];
     usize program_length = program_path(program);
     return image_resolve_executable(static_cast<u64>(static_cast<std::int64_t>(AT_FDCWD)), program, program_length, true,
                                     out);

@@ -17,7 +17,11 @@ namespace personality {
 // eventfds have at most 32 descriptions per process.
 constexpr u64 MAX_DESCRIPTORS = 1024;
 
-// Shows the program's own file as /<function name> when the manager mapped it (personality_start).
+// Whether the function has secret files (/var/openfaas/secrets, set by files_init): an image
+// function then sees that directory from here, over the image's.
+bool files_have_secrets();
+// Shows the program's own file as /<function name> when the manager mapped it, and the function's
+// secret files under /var/openfaas/secrets (personality_start).
 void files_init();
 // The auxiliary vector the program was started with (build_initial_stack): /proc/self/auxv's bytes.
 void files_set_auxv(const u64* pairs, usize bytes);

@@ -387,7 +387,19 @@ bool personality_mount(const char* path, usize length) {
   auto is = [&](const char* name, usize name_length) {
     return component == name_length && __builtin_memcmp(path + begin, name, name_length) == 0;
   };
-  return is("tmp", 3) || is("dev", 3) || is("proc", 4);
+  if (is("tmp", 3) || is("dev", 3) || is("proc", 4)) return true;
+  // /var/openfaas/secrets (and what is below it) when the function has secret files: mounted over
+  // the image's, as OpenFaaS mounts them.
+  if (!files_have_secrets() || !is("var", 3)) return false;
+  const char* const below[] = {"openfaas", "secrets"};
+  for (const char* expected : below) {
+    while (at < length && path[at] == '/') ++at;
+    usize start = at;
+    while (at < length && path[at] != '/') ++at;
+    usize expected_length = __builtin_strlen(expected);
+    if (at - start != expected_length || __builtin_memcmp(path + start, expected, expected_length) != 0) return false;
+  }
+  return true;
 }
 
 Place cwd_place() { return cwd_inode != NONE ? image_place(cwd_inode) : Place{NONE, cwd_layer}; }

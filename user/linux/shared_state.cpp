@@ -106,8 +106,15 @@ bool create_shared() {
 
 // What only a fork needs (a pipe between threads does not: Go's netpoller makes one at start-up):
 // what the manager mapped read-only and every process maps alike (the program's read-only
-// segments, the personality's text and read-only data, the context page and the input), the
+// segments, the personality's text and read-only data, the context page, the input and the
+// function's strings), the
 // supervisor of children's faults, and the signal watchers' notifications with pid 1's watcher.
+// The function's strings the manager mapped (its secret files' bytes among them), bounded.
+u64 strings_bytes(const manager::FunctionContext& context) {
+  u64 bytes = context.argument_bytes + context.environment_bytes + context.secret_bytes;
+  return bytes <= manager::MAX_FUNCTION_STRINGS_BYTES ? bytes : 0;
+}
+
 bool create_process_support() {
   const State& s = state();
   for (u64 i = 0; i < s.start.segment_count; ++i) {
@@ -127,7 +134,8 @@ bool create_process_support() {
   }
   if (!share_copy(text, rodata - text, READ_EXECUTE) || !share_copy(rodata, data - rodata, READ) ||
       !share_copy(manager::FUNCTION_CONTEXT_ADDRESS, PAGE, READ) ||
-      !share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) || !start_supervisor(*the_shared))
+      !share_copy(manager::FUNCTION_INPUT_ADDRESS, s.context->input_size, READ) ||
+      !share_copy(manager::FUNCTION_STRINGS_ADDRESS, strings_bytes(*s.context), READ) || !start_supervisor(*the_shared))
     return false;
   // Without its watcher pid 1 still forks; other processes' signals then wait for its next call.
   if (!signal_watcher_start()) logf("linux: pid 1 has no signal watcher (memory limit or capability slots)\n");

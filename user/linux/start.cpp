@@ -25,40 +25,56 @@ usize length_of(const char* text, usize limit) {
 }
 
 // argv and envp of the first program, on the stack as Linux builds it (exec.cpp,
-// build_initial_stack). A static function: argv is its name, then the arguments given at deploy,
-// and envp the fixed ENVIRONMENT. An image function (`loaded`, program_loader.cpp): argv[0] is the
-// program's path in the tree, the arguments end at an empty string, its environment follows, and
-// the auxiliary vector names the loader (AT_BASE).
+// build_initial_stack), from the function's strings the manager mapped at FUNCTION_STRINGS_ADDRESS
+// (FunctionContext's sizes). A static function: argv is its name, then its arguments, and envp
+// ends with the fixed ENVIRONMENT. An image function (`loaded`, program_loader.cpp): argv[0] is the
+// program's path in the tree, the arguments end at an empty string, the image's environment
+// follows, and the auxiliary vector names the loader (AT_BASE). Either way envp starts with the
+// function's own environment, then the request's (the context page), each variable only once
+// (the first wins). 0 when they take more than a quarter of the stack (Linux's E2BIG rule).
 u64 first_stack(const LoadedProgram* loaded) {
   const State& s = state();
   static char name[manager::NAME_BYTES + 1];
   memcpy(name, s.context->name, length_of(s.context->name, manager::NAME_BYTES));
-  // The manager guarantees a terminator inside argument_bytes (deploy.cpp checks it); the
-  // strings stay in the personality's copy of the start block while the stack is built.
-  u64 argument_bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
+  // The manager checked the strings at deploy (every run NUL-terminated) and they are read-only;
+  // the walk stays inside them all the same.
+  u64 argument_bytes = s.context->argument_bytes;
+  u64 own_environment_bytes = s.context->environment_bytes;
+  if (argument_bytes > manager::MAX_FUNCTION_STRINGS_BYTES ||
+      own_environment_bytes > manager::MAX_FUNCTION_STRINGS_BYTES - argument_bytes)
+    argument_bytes = own_environment_bytes = 0;
+  const char* strings = reinterpret_cast<const char*>(manager::FUNCTION_STRINGS_ADDRESS);
   u64 at = 0;
-  constexpr usize MAX_ARGUMENTS = 33;
-  const char* arguments[MAX_ARGUMENTS];
+  // The pointer tables: at the bottom of the program's 8 MiB stack (lazy pages, charged only as
+  // far as they are used, far below the strings, which take at most a quarter of it), so the
+  // personality's data, copied at every invocation, stays small; without that stack, small ones
+  // here.
+  constexpr usize SMALL_ARGUMENTS = 64, SMALL_ENVIRONMENT = 128;
+  const char* small_arguments[SMALL_ARGUMENTS];
+  const char* small_environment[SMALL_ENVIRONMENT];
+  bool large = s.stack_slot != 0;
+  usize max_arguments = large ? manager::MAX_STRING_COUNT + 1 : SMALL_ARGUMENTS;
+  usize max_environment = large ? manager::MAX_STRING_COUNT + manager::INLINE_INPUT_BYTES / 2 + 8 : SMALL_ENVIRONMENT;
+  const char** arguments = large ? reinterpret_cast<const char**>(s.stack_low) : small_arguments;
+  const char** environment = large ? arguments + max_arguments : small_environment;
   usize argument_count = 0;
+  u64 string_bytes = 0;  // What argv and envp's strings take on the stack.
   if (loaded != nullptr) {
-    arguments[argument_count++] = s.start.arguments;  // The program's path (deploy.cpp checked it).
-    at = length_of(s.start.arguments, static_cast<usize>(argument_bytes)) + 1;
+    arguments[argument_count++] = strings;  // The program's path (deploy checked it).
+    at = length_of(strings, static_cast<usize>(argument_bytes)) + 1;
   } else if ((s.start.flags & manager::LINUX_START_ARGV0) == 0) {
     arguments[argument_count++] = name;
   }
-  while (at < argument_bytes && argument_count < MAX_ARGUMENTS) {
-    usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
+  while (at < argument_bytes && argument_count < max_arguments) {
+    usize length = length_of(&strings[at], static_cast<usize>(argument_bytes - at - 1));
     if (length == 0 && loaded != nullptr) {
       ++at;
       break;
     }
-    arguments[argument_count++] = &s.start.arguments[at];
+    arguments[argument_count++] = &strings[at];
     at += length + 1;
   }
-  // envp: the invocation's environment (the function's and the request's, from the context page),
-  // then the image's or the default one, each variable only once (the first wins).
-  constexpr usize MAX_ENVIRONMENT = 96;
-  const char* environment[MAX_ENVIRONMENT];
+  // envp: the function's environment, the request's, then the image's or the default one.
   usize environment_count = 0;
   auto add = [&](const char* variable) {
     usize key = 0;
@@ -68,8 +84,16 @@ u64 first_stack(const LoadedProgram* loaded) {
       while (same < key && environment[i][same] == variable[same]) ++same;
       if (same == key && environment[i][key] == variable[key]) return;
     }
-    if (environment_count < MAX_ENVIRONMENT) environment[environment_count++] = variable;
+    if (environment_count < max_environment) environment[environment_count++] = variable;
   };
+  auto add_run = [&](const char* run, u64 begin, u64 end) {
+    for (u64 offset = begin; offset < end;) {
+      usize length = length_of(&run[offset], static_cast<usize>(end - offset - 1));
+      if (length > 0) add(&run[offset]);
+      offset += length + 1;
+    }
+  };
+  add_run(strings, argument_bytes, argument_bytes + own_environment_bytes);
   const auto* given = reinterpret_cast<const manager::FunctionEnvironment*>(
       reinterpret_cast<const char*>(s.context) + manager::ENVIRONMENT_OFFSET);
   // The context page is read-only and the manager wrote it; still, every string is bounded here.
@@ -77,21 +101,22 @@ u64 first_stack(const LoadedProgram* loaded) {
   copy = *given;
   u64 given_bytes = copy.bytes <= sizeof copy.strings ? copy.bytes : 0;
   if (given_bytes > 0) copy.strings[given_bytes - 1] = '\0';
-  for (u64 offset = 0; offset < given_bytes;) {
-    usize length = length_of(&copy.strings[offset], static_cast<usize>(given_bytes - offset));
-    if (length > 0) add(&copy.strings[offset]);
-    offset += length + 1;
-  }
+  add_run(copy.strings, 0, given_bytes);
   if (loaded == nullptr) {
     for (usize i = 0; i < ENVIRONMENT_COUNT; ++i) add(ENVIRONMENT[i]);
-    return build_initial_stack(arguments, argument_count, environment, environment_count, 0);
+  } else {
+    add_run(strings, at, argument_bytes);
   }
-  while (at < argument_bytes) {
-    usize length = length_of(&s.start.arguments[at], static_cast<usize>(argument_bytes - at - 1));
-    if (length > 0) add(&s.start.arguments[at]);
-    at += length + 1;
+  for (usize i = 0; i < argument_count; ++i) string_bytes += length_of(arguments[i], ~usize{0}) + 1 + 8;
+  for (usize i = 0; i < environment_count; ++i) string_bytes += length_of(environment[i], ~usize{0}) + 1 + 8;
+  u64 stack_bytes = manager::FUNCTION_STACK_TOP - s.stack_low;
+  if (string_bytes > stack_bytes / 4) {
+    logf("linux: the arguments and environment (%lu bytes) exceed a quarter of the stack (%lu bytes)\n", string_bytes,
+         stack_bytes);
+    return 0;
   }
-  return build_initial_stack(arguments, argument_count, environment, environment_count, loaded->loader_base);
+  return build_initial_stack(arguments, argument_count, environment, environment_count,
+                             loaded != nullptr ? loaded->loader_base : 0);
 }
 
 }  // namespace
@@ -118,12 +143,12 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   bool from_image = s.start.image_tree_bytes != 0;
   if (from_image) {
     image_init();
-    u64 bytes = s.start.argument_bytes < manager::MAX_ARGUMENT_BYTES ? s.start.argument_bytes : 0;
-    usize path_length = length_of(s.start.arguments, static_cast<usize>(bytes));
-    i64 error = image_active() ? load_program(s.start.arguments, path_length, loaded) : -EIO;
+    u64 bytes = s.start.path_bytes < manager::PROGRAM_PATH_BYTES ? s.start.path_bytes : 0;
+    usize path_length = length_of(s.start.path, static_cast<usize>(bytes));
+    s.start.path[path_length] = '\0';
+    i64 error = image_active() && path_length > 0 ? load_program(s.start.path, path_length, loaded) : -EIO;
     if (error < 0) {
-      // The path is NUL-terminated inside argument_bytes (deploy.cpp checked it).
-      logf("linux: cannot start %s from the image: errno %ld\n", s.start.arguments, -error);
+      logf("linux: cannot start %s from the image: errno %ld\n", s.start.path, -error);
       exit_program(127);
     }
     s.start.entry = loaded.entry;
@@ -150,6 +175,7 @@ extern "C" [[noreturn]] void personality_start(u64 context_address) {
   s.stack_slot = map_fresh(STACK_LOW, STACK_EXTRA_PAGES);
   if (s.stack_slot != 0) s.stack_low = STACK_LOW;
   u64 rsp = first_stack(from_image ? &loaded : nullptr);
+  if (rsp == 0) exit_program(127);
 
   sys::Error error = native(abi::Syscall::ThreadSetSyscallHandler, abi::NULL_SELECTOR,
                             reinterpret_cast<u64>(&personality_syscall_entry),

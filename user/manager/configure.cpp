@@ -23,29 +23,6 @@ u64 microseconds_since_boot() {
   return ((u64{high} << 32) | low) / (per_microsecond == 0 ? 1 : per_microsecond);
 }
 
-// A run of NUL-terminated strings: empty, or non-empty strings each ending in NUL.
-bool strings_valid(const char* text, u64 length) {
-  if (length == 0) return true;
-  if (text[length - 1] != '\0') return false;
-  for (u64 i = 0; i < length; ++i)
-    if (text[i] == '\0' && (i == 0 || text[i - 1] == '\0')) return false;
-  return true;
-}
-
-// Every environment string is KEY=value with a non-empty key.
-bool environment_valid(const char* text, u64 length) {
-  if (!strings_valid(text, length)) return false;
-  for (u64 at = 0; at < length;) {
-    if (text[at] == '=') return false;
-    bool equals = false;
-    for (; text[at] != '\0'; ++at)
-      if (text[at] == '=') equals = true;
-    if (!equals) return false;
-    ++at;
-  }
-  return true;
-}
-
 // What every invocation makes of its own from the image (writable copies, zero-filled parts).
 u64 per_invocation_bytes(const Function& function) {
   u64 bytes = 0;
@@ -56,20 +33,18 @@ u64 per_invocation_bytes(const Function& function) {
 
 }  // namespace
 
-void seal_version(Function& function) {
+void seal_version(Function& function, const char* strings) {
   hashing::Sha256 hash;
   hash.update(function.executable_digest, DIGEST_BYTES);
   hash.update(&function.config, sizeof function.config);
-  hash.update(&function.linux_start.argument_bytes, sizeof(u64));
-  hash.update(function.linux_start.arguments, function.linux_start.argument_bytes);
-  hash.update(&function.environment_bytes, sizeof(u64));
-  hash.update(function.environment, function.environment_bytes);
+  const u64 sizes[3] = {function.argument_bytes, function.environment_bytes, function.secret_bytes};
+  hash.update(sizes, sizeof sizes);
+  if (strings != nullptr) hash.update(strings, sizes[0] + sizes[1] + sizes[2]);
   hash.finish(function.digest);
   function.created_microseconds = microseconds_since_boot();
 }
 
 void handle_configure(Worker& worker, Message& request, Message& answer) {
-  (void)worker;
   Manager& state = manager_state();
   char name[NAME_BYTES];
   char source_name[NAME_BYTES];
@@ -82,17 +57,23 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   u64 mode = body.mode;
   u64 argument_bytes = body.argument_bytes;
   u64 environment_bytes = body.environment_bytes;
+  u64 secret_bytes = body.secret_bytes;
+  // The strings come inline, or in the Memory sent along (from its first byte).
+  bool in_memory = request.received_capabilities >= 1;
   u64 sent = bytes_from(request, offsetof(ConfigureRequest, text));
-  if (mode > CONFIGURE_REPLACE || argument_bytes > CONFIGURE_TEXT_BYTES ||
-      environment_bytes > CONFIGURE_TEXT_BYTES - argument_bytes || argument_bytes + environment_bytes > sent)
-    return status(answer, STATUS_BAD_REQUEST);
+  if (mode > CONFIGURE_REPLACE || argument_bytes > MAX_STRINGS_BYTES || environment_bytes > MAX_STRINGS_BYTES - argument_bytes ||
+      secret_bytes > MAX_SECRET_FILES_BYTES)
+    return status(answer, STATUS_BAD_REQUEST, MAX_STRINGS_BYTES);
+  if (!in_memory && argument_bytes + environment_bytes + secret_bytes > sent) return status(answer, STATUS_BAD_REQUEST);
+  Memory sender(worker.receive_slots[0]);
   const char* text = body.text;
-  if (!strings_valid(text, argument_bytes) || !environment_valid(text + argument_bytes, environment_bytes))
-    return status(answer, STATUS_BAD_REQUEST);
-  static_assert(CONFIGURE_TEXT_BYTES <= MAX_ARGUMENT_BYTES, "the arguments fit LinuxStart");
+  // Copies `length` sent bytes from `offset` of the strings into the draft at `at`.
+  auto take_sent = [&](StringsDraft& draft, u64 at, u64 offset, u64 length) {
+    return in_memory ? draft.copy(at, sender, offset, length) : draft.write(at, text + offset, length);
+  };
 
-  // Admission: the source, the name, the limit, the tenant's quotas and the pool; then the new
-  // version, sharing the source's executable, and the swap.
+  // Admission: the source, the name, the limit, the strings (copied, then checked), the tenant's
+  // quotas and the pool; then the new version, sharing the source's executable, and the swap.
   LockGuard guard(state.registry.lock());
   Registry& registry = state.registry;
   Status refused = STATUS_OK;
@@ -101,6 +82,8 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   Function* function = nullptr;
   Function* source = registry.find(request.badge, source_name);
   Function* old = registry.find(request.badge, name);
+  StringsDraft draft;
+  u64 kept_arguments = 0;
   if (source == nullptr) {
     refused = STATUS_NOT_FOUND;
     detail = 1;
@@ -121,6 +104,28 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
     }
   }
   if (refused == STATUS_OK) {
+    // A whole argv replaces the source's arguments; else they are kept (an image tree's path,
+    // arguments and image environment among them).
+    kept_arguments = argument_bytes > 0 ? argument_bytes : source->argument_bytes;
+    refused = draft.open(worker, kept_arguments + environment_bytes + secret_bytes, detail);
+  }
+  if (refused == STATUS_OK) {
+    bool copied = argument_bytes > 0 ? take_sent(draft, 0, 0, argument_bytes)
+                                     : draft.copy(0, Memory(source->strings), 0, kept_arguments);
+    copied = copied && take_sent(draft, kept_arguments, argument_bytes, environment_bytes) &&
+             take_sent(draft, kept_arguments + environment_bytes, argument_bytes + environment_bytes, secret_bytes);
+    const char* strings = draft.bytes();
+    if (!copied) {
+      refused = STATUS_BAD_REQUEST;
+    } else if ((argument_bytes > 0 && !strings_valid(strings, argument_bytes)) ||
+               !environment_valid(strings + kept_arguments, environment_bytes) ||
+               !secret_files_valid(strings + kept_arguments + environment_bytes, secret_bytes) ||
+               string_count(strings, kept_arguments + environment_bytes) > MAX_STRING_COUNT) {
+      refused = STATUS_BAD_REQUEST;
+      detail = MAX_STRINGS_BYTES;
+    }
+  }
+  if (refused == STATUS_OK) {
     account = registry.open_account(request.badge);
     if (account == nullptr) {
       refused = STATUS_NO_TENANT_SHARE;
@@ -130,7 +135,7 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   if (refused == STATUS_OK) {
     // A replace does not need room for another function: the old version leaves at the swap.
     if (old != nullptr) registry.count_function(*account, false);
-    refused = registry.create(*account, name, 0, function, detail);
+    refused = registry.create(*account, name, 0, strings_cost(draft.size()), function, detail);
     if (old != nullptr) registry.count_function(*account, true);
   }
   if (refused != STATUS_OK) {
@@ -146,18 +151,14 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   function->linux_abi = source->linux_abi;
   function->image_tree = source->image_tree;
   function->linux_start = source->linux_start;
-  if (argument_bytes > 0) {
-    // A whole argv replaces the source's arguments (an image tree keeps its path and arguments).
-    function->linux_start.argument_bytes = argument_bytes;
-    function->linux_start.flags |= LINUX_START_ARGV0;
-    for (u64 i = 0; i < MAX_ARGUMENT_BYTES; ++i) function->linux_start.arguments[i] = i < argument_bytes ? text[i] : '\0';
-  }
+  if (argument_bytes > 0) function->linux_start.flags |= LINUX_START_ARGV0;
+  function->argument_bytes = kept_arguments;
   function->environment_bytes = environment_bytes;
-  for (u64 i = 0; i < CONFIGURE_TEXT_BYTES; ++i)
-    function->environment[i] = i < environment_bytes ? text[argument_bytes + i] : '\0';
+  function->secret_bytes = secret_bytes;
   for (usize i = 0; i < NAME_BYTES; ++i) function->source[i] = source_name[i];
   for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = source->executable_digest[i];
-  seal_version(*function);
+  seal_version(*function, draft.bytes());
+  function->strings = draft.take();
   // The counts go on across versions (OpenFaaS's invocationCount is the function's, not a version's).
   function->invocations = old != nullptr ? old->invocations : 0;
   function->failures = old != nullptr ? old->failures : 0;

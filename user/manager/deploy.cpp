@@ -117,7 +117,8 @@ klib::ElfStatus check_image_tree(const u8* tree, u64 size, const u8* arguments, 
   if (imagefs::check_header(tree, pages_for(size) * PAGE) != nullptr) return klib::ElfStatus::BadImageTree;
   u64 path_length = 0;
   while (path_length < arguments_length && arguments[path_length] != 0) ++path_length;
-  if (path_length == 0 || path_length >= arguments_length) return klib::ElfStatus::NoProgramInImage;
+  if (path_length == 0 || path_length >= arguments_length || path_length >= PROGRAM_PATH_BYTES)
+    return klib::ElfStatus::NoProgramInImage;
   imagefs::Reader reader;
   if (!reader.open(tree, pages_for(size) * PAGE)) return klib::ElfStatus::BadImageTree;
   imagefs::Resolution found = reader.resolve(imagefs::ROOT_INODE, reinterpret_cast<const char*>(arguments), path_length, true);
@@ -153,7 +154,8 @@ void release_image(Function& function) { manager_state().registry.release(functi
 
 void handle_deploy(Worker& worker, Message& request, Message& answer) { deploy_function(worker, request, answer, nullptr); }
 
-void deploy_function(Worker& worker, Message& request, Message& answer, const SharedTree* shared_tree) {
+void deploy_function(Worker& worker, Message& request, Message& answer, const SharedTree* shared_tree,
+                     StringsDraft* strings, u64 argument_bytes, u64 secret_bytes) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
   DeployRequest body;
@@ -163,14 +165,25 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   if (!carries<DeployRequest>(request, DEPLOY_HEAD_BYTES) || !unpack_name(body.name, name) ||
       !config_valid(config, state.cpu_count))
     return status(answer, STATUS_BAD_REQUEST);
-  // Arguments: only for Linux functions; the words after the configuration, up to the last NUL.
-  const auto* argument_bytes = reinterpret_cast<const u8*>(body.arguments);
-  u64 raw_length = bytes_from(request, offsetof(DeployRequest, arguments));
-  u64 arguments_length = raw_length;
-  while (arguments_length > 0 && argument_bytes[arguments_length - 1] == 0) --arguments_length;
-  if (arguments_length == raw_length && raw_length > 0) return status(answer, STATUS_BAD_REQUEST);  // Unterminated.
-  if (arguments_length > 0) ++arguments_length;  // Keep the last string's terminator.
-  if (arguments_length > 0 && (config.flags & FUNCTION_FLAG_LINUX) == 0) return status(answer, STATUS_BAD_REQUEST);
+  // Arguments: only for Linux functions; DEPLOY's are the words after the configuration, up to the
+  // last NUL; DEPLOY_IMAGE's come built (`strings`).
+  StringsDraft own_strings;
+  u64 arguments_length = argument_bytes;
+  if (strings == nullptr) {
+    const auto* inline_arguments = reinterpret_cast<const u8*>(body.arguments);
+    u64 raw_length = bytes_from(request, offsetof(DeployRequest, arguments));
+    arguments_length = raw_length;
+    while (arguments_length > 0 && inline_arguments[arguments_length - 1] == 0) --arguments_length;
+    if (arguments_length == raw_length && raw_length > 0) return status(answer, STATUS_BAD_REQUEST);  // Unterminated.
+    if (arguments_length > 0) ++arguments_length;  // Keep the last string's terminator.
+    if (arguments_length > 0 && (config.flags & FUNCTION_FLAG_LINUX) == 0) return status(answer, STATUS_BAD_REQUEST);
+    u64 detail = 0;
+    Status opened = own_strings.open(worker, arguments_length, detail);
+    if (opened != STATUS_OK) return status(answer, opened, detail);
+    (void)own_strings.write(0, body.arguments, arguments_length);  // It is as large as that.
+    strings = &own_strings;
+  }
+  const auto* arguments_text = reinterpret_cast<const u8*>(strings->bytes());
   bool image_tree = (config.flags & FUNCTION_FLAG_IMAGE) != 0;
   if ((shared_tree == nullptr && request.received_capabilities < 1) || (shared_tree != nullptr && !image_tree) || size == 0 ||
       size > (image_tree ? MAX_IMAGE_TREE_BYTES : MAX_EXECUTABLE_BYTES))
@@ -182,7 +195,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   const auto* bytes = reinterpret_cast<const u8*>(mapped.value());
 
   klib::ElfImage image{};  // Zero for an image tree, which parse_elf never fills.
-  klib::ElfStatus elf = image_tree ? check_image_tree(bytes, size, argument_bytes, arguments_length)
+  klib::ElfStatus elf = image_tree ? check_image_tree(bytes, size, arguments_text, arguments_length)
                                    : klib::parse_elf(bytes, size, FUNCTION_CONTEXT_ADDRESS - PIE_BASE, image);
   if (elf != klib::ElfStatus::Ok) {
     unmap_scratch(worker, pages_for(size));
@@ -245,7 +258,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
         refused = STATUS_NO_TENANT_SHARE;
         detail = registry.limits().tenants;
       } else {
-        refused = registry.create(*account, name, cost, function, detail);
+        refused = registry.create(*account, name, cost, strings_cost(strings->size()), function, detail);
       }
     }
     if (refused != STATUS_OK) {
@@ -318,7 +331,9 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   }
   function->linux_abi = (config.flags & FUNCTION_FLAG_LINUX) != 0;
   function->linux_start = function->linux_abi ? linux_start_of(image, base) : LinuxStart{};
-  function->linux_start.argument_bytes = arguments_length;
+  function->argument_bytes = arguments_length;
+  function->environment_bytes = 0;
+  function->secret_bytes = secret_bytes;
   // An image function's program is loaded from its tree by the personality; its Memory is the
   // tree, which invocations map (not FUNCTION_EXECUTABLE).
   function->image_tree = image_tree;
@@ -333,12 +348,17 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     for (u64 i = 0; i < LINUX_WORKING_DIRECTORY_BYTES; ++i)
       function->linux_start.working_directory[i] = shared_tree->working_directory[i];
   }
-  for (u64 i = 0; i < arguments_length; ++i)
-    function->linux_start.arguments[i] = body.arguments[i];
-  function->environment_bytes = 0;
+  if (image_tree) {
+    // The program's path (check_image_tree found it NUL-terminated, shorter than PROGRAM_PATH_BYTES).
+    u64 length = 0;
+    while (arguments_text[length] != 0) ++length;
+    for (u64 i = 0; i <= length; ++i) function->linux_start.path[i] = static_cast<char>(arguments_text[i]);
+    function->linux_start.path_bytes = length + 1;
+  }
   for (usize i = 0; i < NAME_BYTES; ++i) function->source[i] = name[i];
   for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = executable_digest[i];
-  seal_version(*function);
+  seal_version(*function, strings->bytes());
+  function->strings = strings->take();
   function->invocations = 0;
   function->failures = 0;
   function->private_bytes_last = 0;

@@ -22,6 +22,7 @@ constexpr const char* DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 u64 pages_for(u64 bytes) { return bytes == 0 ? 1 : (bytes + PAGE - 1) / PAGE; }
 u64 length_of(const char* text) {
+  if (text == nullptr) return 0;  // nth() past the strings: nothing.
   u64 length = 0;
   while (text[length] != '\0') ++length;
   return length;
@@ -32,20 +33,23 @@ bool same_key(const char* left, const char* right) {
   return left[i] == '=' && right[i] == '=';
 }
 
-// The argument block DEPLOY takes: the program's path, argv[1..], an empty string, then the
-// environment; `overflow` once it would pass MAX_ARGUMENT_BYTES (`needed` keeps counting).
+// The function's arguments as DEPLOY keeps them: the program's path, argv[1..], an empty string,
+// then the environment. Counted first (`bytes` null), then written into the function's strings;
+// `overflow` once it would pass MAX_STORED_STRINGS_BYTES (`needed` keeps counting).
 struct Block {
-  char bytes[MAX_ARGUMENT_BYTES] = {};
+  char* bytes = nullptr;
   u64 used = 0;
   u64 needed = 0;
+  u64 strings = 0;
   void add(const char* text, u64 length) {
     needed += length + 1;
-    if (needed > MAX_ARGUMENT_BYTES) return;
+    ++strings;
+    if (needed > MAX_STORED_STRINGS_BYTES || bytes == nullptr) return;
     for (u64 i = 0; i < length; ++i) bytes[used + i] = text[i];
     bytes[used + length] = '\0';
     used += length + 1;
   }
-  bool overflow() const { return needed > MAX_ARGUMENT_BYTES; }
+  bool overflow() const { return needed > MAX_STORED_STRINGS_BYTES || strings > MAX_STRING_COUNT; }
 };
 
 // Strings back to back, each NUL-terminated: the index-th, or nullptr.
@@ -215,12 +219,28 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   u64 flags = body.flags;
   u64 argument_bytes = body.argument_bytes;
   u64 environment_bytes = body.environment_bytes;
-  u64 available = bytes_from(request, offsetof(DeployImageRequest, strings));
-  if ((flags & ~DEPLOY_IMAGE_ARGUMENTS) != 0 || argument_bytes > available || environment_bytes > available - argument_bytes)
+  u64 secret_bytes = body.secret_bytes;
+  if ((flags & ~DEPLOY_IMAGE_ARGUMENTS) != 0 || argument_bytes > MAX_STRINGS_BYTES ||
+      environment_bytes > MAX_STRINGS_BYTES - argument_bytes || secret_bytes > MAX_SECRET_FILES_BYTES)
     return status(answer, STATUS_BAD_REQUEST);
+  // The strings sent: inline, or in the Memory sent along, copied (before the store is called,
+  // whose replies use the receive slots) and then checked in the manager's copy.
+  u64 sent_bytes = argument_bytes + environment_bytes + secret_bytes;
+  StringsDraft sent;
   const char* deploy_arguments = body.strings;
+  if (request.received_capabilities >= 1) {
+    u64 detail = 0;
+    Status opened = sent.open(worker, sent_bytes, detail, 1);
+    if (opened != STATUS_OK) return status(answer, opened, detail);
+    if (!sent.copy(0, Memory(worker.receive_slots[0]), 0, sent_bytes)) return status(answer, STATUS_BAD_REQUEST);
+    deploy_arguments = sent.bytes();
+  } else if (sent_bytes > bytes_from(request, offsetof(DeployImageRequest, strings))) {
+    return status(answer, STATUS_BAD_REQUEST);
+  }
   const char* deploy_environment = deploy_arguments + argument_bytes;
-  if (!well_formed(deploy_arguments, argument_bytes) || !well_formed(deploy_environment, environment_bytes))
+  const char* deploy_secrets = deploy_environment + environment_bytes;
+  if (!well_formed(deploy_arguments, argument_bytes) || !well_formed(deploy_environment, environment_bytes) ||
+      !secret_files_valid(deploy_secrets, secret_bytes))
     return status(answer, STATUS_BAD_REQUEST);
   for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) {
     const char* entry = deploy_environment + at;
@@ -288,9 +308,10 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
     if (entry[0] == 'P' && entry[1] == 'A' && entry[2] == 'T' && entry[3] == 'H' && entry[4] == '=') path_variable = entry + 5;
   };
   Block block;
+  StringsDraft function_strings;
   Status refused = STATUS_OK;
   u64 detail = 0;
-  char program[MAX_ARGUMENT_BYTES] = {};
+  char program[PROGRAM_PATH_BYTES] = {};
   if (!readable) {
     refused = STATUS_BAD_EXECUTABLE;
     detail = static_cast<u64>(klib::ElfStatus::BadImageTree);
@@ -344,25 +365,37 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
       refused = STATUS_BAD_EXECUTABLE;
       detail = static_cast<u64>(klib::ElfStatus::NoProgramInImage);
     } else {
-      block.add(program, program_length);
-      for (u64 i = 1; i < argv_count; ++i) block.add(argv(i), length_of(argv(i)));
-      block.add("", 0);
-      for (u64 i = 0; i < image_env_count; ++i) {
-        const char* entry = nth(strings, strings_bytes, first_env + i);
-        const char* chosen = entry;
-        for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1)
-          if (same_key(deploy_environment + at, entry)) chosen = deploy_environment + at;
-        block.add(chosen, length_of(chosen));
-      }
-      for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) {
-        bool replaced = false;
-        for (u64 i = 0; i < image_env_count; ++i)
-          replaced = replaced || same_key(deploy_environment + at, nth(strings, strings_bytes, first_env + i));
-        if (!replaced) block.add(deploy_environment + at, length_of(deploy_environment + at));
-      }
+      auto build = [&](Block& into) {
+        into.add(program, program_length);
+        for (u64 i = 1; i < argv_count; ++i) into.add(argv(i), length_of(argv(i)));
+        into.add("", 0);
+        for (u64 i = 0; i < image_env_count; ++i) {
+          const char* entry = nth(strings, strings_bytes, first_env + i);
+          const char* chosen = entry;
+          for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1)
+            if (same_key(deploy_environment + at, entry)) chosen = deploy_environment + at;
+          into.add(chosen, length_of(chosen));
+        }
+        for (u64 at = 0; at < environment_bytes; at += length_of(deploy_environment + at) + 1) {
+          bool replaced = false;
+          for (u64 i = 0; i < image_env_count; ++i)
+            replaced = replaced || same_key(deploy_environment + at, nth(strings, strings_bytes, first_env + i));
+          if (!replaced) into.add(deploy_environment + at, length_of(deploy_environment + at));
+        }
+      };
+      build(block);  // Counted first.
       if (block.overflow()) {
         refused = STATUS_BAD_REQUEST;  // ImageRefusal: the bytes needed and the bytes that fit.
         detail = block.needed;
+      } else {
+        refused = function_strings.open(worker, block.needed + secret_bytes, detail);
+      }
+      if (refused == STATUS_OK) {
+        // Then written into the function's strings, the secret files after them.
+        Block written;
+        written.bytes = function_strings.bytes();
+        build(written);
+        (void)function_strings.write(block.needed, deploy_secrets, secret_bytes);  // It is as large as that.
       }
     }
   }
@@ -391,7 +424,7 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   unmap_scratch(worker, pages_for(tree.size()));
   (void)state.self.unmap(record_address, pages_for(record.size()));
   if (refused != STATUS_OK) {
-    answer = message_of(refused, ImageRefusal{detail, refused == STATUS_BAD_REQUEST ? MAX_ARGUMENT_BYTES : 0});
+    answer = message_of(refused, ImageRefusal{detail, refused == STATUS_BAD_REQUEST ? MAX_STORED_STRINGS_BYTES : 0});
     return;
   }
 
@@ -401,10 +434,9 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   pack_name(name, deploy_body.name);
   deploy_body.executable_size = tree.size();
   deploy_body.config = config;
-  __builtin_memcpy(deploy_body.arguments, block.bytes, block.used);
-  Message deploy = message_of(DEPLOY, deploy_body, offsetof(DeployRequest, arguments) + block.used);
+  Message deploy = message_of(DEPLOY, deploy_body, offsetof(DeployRequest, arguments));
   deploy.badge = request.badge;
-  deploy_function(worker, deploy, answer, &shared);
+  deploy_function(worker, deploy, answer, &shared, &function_strings, block.needed, secret_bytes);
   if (answer.label() == STATUS_OK) tree.keep();
 }
 

@@ -386,6 +386,11 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     // at deploy, to the tenant's storage; here only the mapping's records count).
     if (error == Error::None && function->image_tree)
       error = task.value().map(image, 0, IMAGE_TREE_ADDRESS, pages_for(function->linux_start.image_tree_bytes), READ).error();
+    // Its strings (arguments, environment, secret files): one Memory of the function's, mapped
+    // read-only, never copied (charged once, at deploy, to the tenant's storage).
+    u64 strings_bytes = function->argument_bytes + function->environment_bytes + function->secret_bytes;
+    if (error == Error::None && function->strings != 0)
+      error = task.value().map(Memory(function->strings), 0, FUNCTION_STRINGS_ADDRESS, pages_for(strings_bytes), READ).error();
     if (error != Error::None) break;
 
     auto stack_slot = slots.take();
@@ -432,20 +437,18 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     u64 cpus = allowed_cpus(config.cpu_mask, state.cpu_count);
     FunctionContext context{FUNCTION_INPUT_ADDRESS, request.input_size, FUNCTION_OUTPUT_ADDRESS, output_capacity,
                             outcome.result.invocation_id, request.depth, state.tsc_hertz, {}, cpus,
-                            state.realtime_offset};
+                            state.realtime_offset, function->argument_bytes, function->environment_bytes,
+                            function->secret_bytes};
     for (usize i = 0; i < NAME_BYTES; ++i) context.name[i] = request.name[i];
     error = context_memory.value().write(0, &context, sizeof(context)).error();
     if (error == Error::None && function->linux_abi)
       error = context_memory.value().write(LINUX_START_OFFSET, &function->linux_start, sizeof(LinuxStart)).error();
-    // The environment: the function's own, then the request's (protocol.hpp, FunctionEnvironment).
-    u64 environment_bytes = function->environment_bytes + request.environment_bytes;
+    // The request's environment (protocol.hpp, FunctionEnvironment); the function's own is in its strings.
+    u64 environment_bytes = request.environment_bytes;
     if (error == Error::None && environment_bytes > 0) {
       error = context_memory.value().write(ENVIRONMENT_OFFSET, &environment_bytes, sizeof environment_bytes).error();
-      if (error == Error::None && function->environment_bytes > 0)
-        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8, function->environment, function->environment_bytes).error();
-      if (error == Error::None && request.environment_bytes > 0)
-        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8 + function->environment_bytes, request.environment,
-                                             request.environment_bytes).error();
+      if (error == Error::None)
+        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8, request.environment, request.environment_bytes).error();
     }
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;

@@ -74,19 +74,20 @@ void Registry::refund_storage(u64 tenant, u64 bytes) {
   if (TenantAccount* owner = account(tenant)) owner->storage_in_use -= bytes;
 }
 
-Status Registry::create(TenantAccount& account, const char* name, u64 executable_cost, Function*& created, u64& detail) {
+Status Registry::create(TenantAccount& account, const char* name, u64 executable_cost, u64 strings_cost,
+                        Function*& created, u64& detail) {
   if (account.functions >= function_quota(account)) {
     detail = function_quota(account);
     return STATUS_TENANT_FUNCTION_LIMIT;
   }
-  Status charged = charge_storage(account, record_cost() + executable_cost, detail);
+  Status charged = charge_storage(account, record_cost() + executable_cost + strings_cost, detail);
   if (charged != STATUS_OK) return charged;
   void* memory = arena_.allocate(sizeof(Function));
   void* executable_memory = executable_cost == 0 ? nullptr : arena_.allocate(sizeof(Executable));
   if (memory == nullptr || (executable_cost != 0 && executable_memory == nullptr)) {
     arena_.free(memory, sizeof(Function));
     arena_.free(executable_memory, sizeof(Executable));
-    refund_storage(account.tenant, record_cost() + executable_cost);
+    refund_storage(account.tenant, record_cost() + executable_cost + strings_cost);
     detail = 0;
     return STATUS_NO_CAPACITY;
   }
@@ -94,6 +95,7 @@ Status Registry::create(TenantAccount& account, const char* name, u64 executable
   function->tenant = account.tenant;
   for (usize i = 0; i < NAME_BYTES; ++i) function->name[i] = name[i];
   function->hash = hash_of(account.tenant, name);
+  function->strings_cost = strings_cost;
   if (executable_memory != nullptr) {
     auto* executable = new (executable_memory) Executable();
     executable->references = 1;
@@ -152,9 +154,14 @@ void Registry::release(Function& function) {
     arena_.free(executable, sizeof(Executable));
     refund_storage(tenant, cost);
   }
+  if (function.strings != 0) {
+    (void)sys::Capability(function.strings).remove();
+    free_global_slot(function.strings);
+  }
+  u64 strings_cost = function.strings_cost;
   function.~Function();
   arena_.free(&function, sizeof(Function));
-  refund_storage(tenant, record_cost());
+  refund_storage(tenant, record_cost() + strings_cost);
   if (TenantAccount* owner = account(tenant)) close_if_idle(*owner);
 }
 

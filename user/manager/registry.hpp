@@ -74,9 +74,14 @@ struct Function {
   bool linux_abi = false;  // FUNCTION_FLAG_LINUX: runs under the Linux personality.
   bool image_tree = false; // FUNCTION_FLAG_IMAGE: `image` is a packed image tree, mapped read-only.
   LinuxStart linux_start = {};  // What the personality learns about the program (Linux only).
-  // The environment CONFIGURE gave it ("KEY=value" strings, NUL-terminated), for every invocation.
+  // Its strings (FunctionContext: arguments, environment, secret files): one Memory in a global
+  // slot (0: none), its own (never shared with another function), mapped read-only by every
+  // invocation, charged to the tenant's storage (`strings_cost`) while the record lives.
+  u64 strings = 0;
+  u64 argument_bytes = 0;
   u64 environment_bytes = 0;
-  char environment[CONFIGURE_TEXT_BYTES] = {};
+  u64 secret_bytes = 0;
+  u64 strings_cost = 0;
   char source[NAME_BYTES] = {};  // The function whose executable it took (its own name after DEPLOY).
   u8 executable_digest[DIGEST_BYTES] = {};  // SHA-256 of the executable (or image tree).
   u8 digest[DIGEST_BYTES] = {};  // SHA-256 of that, the configuration, arguments and environment.
@@ -200,15 +205,16 @@ class Registry {
   Function* find(u64 tenant, const char* name);
   // A new record for a deploy of (tenant, name), not live yet, counted as the tenant's, its
   // storage (the record's size, plus `executable_cost` for a new executable, which it gets when
-  // that is not 0) charged to the tenant: STATUS_OK with `created`, or the status that refuses it
-  // (`detail`).
-  Status create(TenantAccount& account, const char* name, u64 executable_cost, Function*& created, u64& detail);
+  // that is not 0, plus `strings_cost` for its strings) charged to the tenant: STATUS_OK with
+  // `created`, or the status that refuses it (`detail`).
+  Status create(TenantAccount& account, const char* name, u64 executable_cost, u64 strings_cost, Function*& created,
+                u64& detail);
   // Makes a created function live: indexed and listed. False when the index could not grow.
   bool publish(Function& function);
   // Takes a live function out of the index and its tenant's list (REMOVE, or replaced).
   void withdraw(Function& function);
   // Frees a function that is neither live nor in use: its reference to its executable (the last
-  // one frees the executable and refunds its storage), its record and its storage.
+  // one frees the executable and refunds its storage), its strings, its record and its storage.
   void release(Function& function);
   // `function` shares `source`'s executable (CONFIGURE).
   void share_executable(Function& function, Function& source);

@@ -79,9 +79,9 @@ bool config_valid(const FunctionConfig& config, u64 cpu_count);
 // The configuration a request sent: all zero means DEFAULT_CONFIG.
 FunctionConfig config_from(const FunctionConfig& sent);
 
-// Sets the function's version digest (from its executable digest, configuration, arguments and
-// environment) and its creation time (configure.cpp).
-void seal_version(Function& function);
+// Sets the function's version digest (from its executable digest, configuration and its strings,
+// `strings` mapped) and its creation time (configure.cpp).
+void seal_version(Function& function, const char* strings);
 void handle_deploy_image(Worker& worker, sys::Message& request, sys::Message& answer);  // deploy_image.cpp
 
 // A packed image tree the image store shares: its Memory in a global slot and the store's read
@@ -96,8 +96,50 @@ struct SharedTree {
   u32 uid, gid;
   char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
+// A function's strings being built (strings.cpp): a Memory of `bytes` in a global slot, mapped
+// writable in the worker's window until take() hands the slot to a function (or the destructor
+// removes it). `bytes` 0: nothing is made.
+class StringsDraft {
+ public:
+  StringsDraft() = default;
+  StringsDraft(const StringsDraft&) = delete;
+  StringsDraft& operator=(const StringsDraft&) = delete;
+  ~StringsDraft();
+  // STATUS_OK, BAD_REQUEST (more than MAX_FUNCTION_STRINGS_BYTES), NO_CAPACITY or OUT_OF_MEMORY.
+  // `window`: which of the worker's two strings windows it is mapped in (0 or 1).
+  Status open(Worker& worker, u64 bytes, u64& detail, u64 window = 0);
+  bool write(u64 offset, const void* bytes, u64 length);
+  // The kernel copies from `source` (a Memory another task may still change: check afterwards).
+  bool copy(u64 offset, sys::Memory source, u64 source_offset, u64 length);
+  const char* bytes() const { return bytes_ptr_; }
+  char* bytes() { return bytes_ptr_; }
+  u64 size() const { return bytes_; }
+  // The slot (0 when empty); the draft is unmapped and owns nothing afterwards.
+  u64 take();
+
+ private:
+  void unmap();
+  u64 slot_ = 0;
+  u64 bytes_ = 0;
+  u64 address_ = 0;
+  char* bytes_ptr_ = nullptr;
+};
+// What strings of `bytes` cost the tenant's storage: their pages and one for the object.
+u64 strings_cost(u64 bytes);
+u64 string_count(const char* text, u64 length);
+// A run of NUL-terminated strings: empty, or non-empty strings each ending in NUL.
+bool strings_valid(const char* text, u64 length);
+// Such a run whose every string is KEY=value with a non-empty key.
+bool environment_valid(const char* text, u64 length);
+// Secret file entries (protocol.hpp): at most MAX_SECRET_FILES, names DNS labels given once,
+// values at most MAX_SECRET_FILE_BYTES, nothing left over.
+bool secret_files_valid(const char* text, u64 length);
+
 // DEPLOY's work; `shared` non-null for DEPLOY_IMAGE (the request then carries no capability).
-void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared);
+// `strings`: the function's strings, built and checked by the caller (DEPLOY_IMAGE); null: DEPLOY's
+// inline arguments.
+void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared,
+                     StringsDraft* strings = nullptr, u64 argument_bytes = 0, u64 secret_bytes = 0);
 
 // Image trees from the store are closed there (IPC), never under the registry lock: release_image
 // queues the handle, and every worker closes what is queued after each request.

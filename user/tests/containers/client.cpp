@@ -131,6 +131,36 @@ Reply ManagerClient::remove(const RawName& name) {
   return call(request);
 }
 
+Reply ManagerClient::configure_with_strings(const char* name, const char* source, const FunctionConfig& config,
+                                            const char* strings, u64 argument_bytes, u64 environment_bytes,
+                                            u64 secret_bytes, u64 sent_bytes) {
+  Reply failed;
+  auto slot = slots_.allocate();
+  if (!slot.ok()) {
+    failed.transport = slot.error();
+    return failed;
+  }
+  auto memory = factory_.create_memory(slot.value(), pages_for(sent_bytes));
+  if (!memory.ok() || !memory.value().write(0, strings, sent_bytes).ok()) {
+    failed.transport = memory.ok() ? Error::InvalidArgument : memory.error();
+  } else {
+    manager::ConfigureRequest body{};
+    manager::pack_name(name, body.name);
+    manager::pack_name(source, body.source);
+    body.config = config;
+    body.mode = manager::CONFIGURE_CREATE;
+    body.argument_bytes = argument_bytes;
+    body.environment_bytes = environment_bytes;
+    body.secret_bytes = secret_bytes;
+    Message request = message_of(manager::CONFIGURE, body, manager::CONFIGURE_HEAD_BYTES);
+    request.attach(memory.value(), MEMORY_READ);
+    failed = call(request);
+  }
+  if (memory.ok()) (void)memory.value().remove();
+  slots_.free(slot.value());
+  return failed;
+}
+
 Reply ManagerClient::describe(const RawName& name) {
   manager::NameRequest body;
   put_name(body.name, name);

@@ -69,6 +69,11 @@ class ManagerClient {
   bool invoke_transcript(const char* name, const char* input_text, char* text, u64 pages, Reply& reply);
   Reply remove(const RawName& name);
   Reply remove(const char* name) { return remove(RawName::of(name)); }
+  // CONFIGURE_CREATE of `name` from `source` with its strings (arguments, environment, secret files:
+  // the byte counts the request names) in a Memory of `sent_bytes` holding `strings`' first
+  // sent_bytes (issues 11 and 14).
+  Reply configure_with_strings(const char* name, const char* source, const FunctionConfig& config, const char* strings,
+                               u64 argument_bytes, u64 environment_bytes, u64 secret_bytes, u64 sent_bytes);
   Reply describe(const RawName& name);
   Reply describe(const char* name) { return describe(RawName::of(name)); }
   Reply list(u64 first_index);

@@ -739,6 +739,59 @@ Reply configure_from(const char* name, const char* source, const FunctionConfig&
   return client().call(request);
 }
 
+// CONFIGURE with its strings in a Memory object (issues 11 and 14): 60,000 bytes of environment
+// and a secret file are taken, described, charged to the tenant's storage (their pages and one
+// more beside the record) and given back at REMOVE; the function still runs. The manager checks
+// its own copy: an environment string without '=', a secret name that is no DNS label, a secret
+// entry longer than what was sent, more than MAX_STRINGS_BYTES, and counts beyond the Memory sent
+// are each BAD_REQUEST and leave nothing behind.
+void configure_strings_in_memory(Case& test) {
+  DEPLOY("strings_base", "echo", manager::DEFAULT_CONFIG);
+  manager::ManagerStats start = stats_now(test);
+  static char strings[manager::MAX_STRINGS_BYTES + 64];
+  constexpr u64 ENVIRONMENT = 60000;
+  memcpy(strings, "BIG=", 4);
+  memset(strings + 4, 'x', ENVIRONMENT - 5);
+  strings[ENVIRONMENT - 1] = '\0';
+  const char secret[] = {'d', 'b', '\0', 5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};  // "db": "hello".
+  memcpy(strings + ENVIRONMENT, secret, sizeof secret);
+  u64 total = ENVIRONMENT + sizeof secret;
+  const FunctionConfig& config = manager::DEFAULT_CONFIG;
+  EXPECT_STATUS(client().configure_with_strings("strings_big", "strings_base", config, strings, 0, ENVIRONMENT,
+                                                sizeof secret, total),
+                manager::STATUS_OK);
+  Reply described = client().describe("strings_big");
+  EXPECT_STATUS(described, manager::STATUS_OK);
+  EXPECT_EQ(described.described().environment_bytes, ENVIRONMENT);
+  manager::ManagerStats made = stats_now(test);
+  u64 pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
+  EXPECT_EQ(made.tenant_storage_in_use - start.tenant_storage_in_use,
+            (pages + 1) * PAGE_SIZE + manager::FUNCTION_RECORD_BYTES);
+  Reply ran = client().invoke("strings_big", "with strings");
+  EXPECT_STATUS(ran, manager::STATUS_OK);
+  EXPECT_OUTPUT(ran, "with strings");
+  EXPECT_STATUS(client().remove("strings_big"), manager::STATUS_OK);
+  EXPECT_EQ(stats_now(test).tenant_storage_in_use, start.tenant_storage_in_use);
+
+  auto refused = [&](const char* what, const char* text, u64 length, u64 environment, u64 secrets, u64 sent,
+                     u64 detail) {
+    memcpy(strings, text, length);
+    Reply reply = client().configure_with_strings("strings_bad", "strings_base", config, strings, 0, environment,
+                                                  secrets, sent);
+    if (reply.status != manager::STATUS_BAD_REQUEST || reply.detail() != detail)
+      test.fail(__FILE__, __LINE__, "%s: %s detail %lu, expected BAD_REQUEST detail %lu", what,
+                status_name(reply.status), reply.detail(), detail);
+    EXPECT_STATUS(client().describe("strings_bad"), manager::STATUS_NOT_FOUND);
+  };
+  refused("an environment string without '='", "NOEQUALS\0", 9, 9, 0, 9, manager::MAX_STRINGS_BYTES);
+  refused("a secret name that is no DNS label", "Bad\0\1\0\0\0x", 9, 0, 9, 9, manager::MAX_STRINGS_BYTES);
+  refused("a secret longer than what was sent", "db\0\144\0\0\0hello", 12, 0, 12, 12, manager::MAX_STRINGS_BYTES);
+  refused("more than MAX_STRINGS_BYTES", "A=1\0", 4, manager::MAX_STRINGS_BYTES + 1, 0, 4, manager::MAX_STRINGS_BYTES);
+  refused("counts beyond the Memory sent", "A=1\0", 4, 2 * PAGE_SIZE, 0, 4, 0);
+  EXPECT_EQ(stats_now(test).tenant_storage_in_use, start.tenant_storage_in_use);
+  EXPECT_STATUS(client().remove("strings_base"), manager::STATUS_OK);
+}
+
 // A tenant that lowered its function quota to five more than it has deploys exactly those five;
 // the sixth is TENANT_FUNCTION_LIMIT (word 0 = its quota) while tenant B still deploys and runs;
 // the quota goes back to the manager's (10,000) and everything taken is given back.
@@ -933,6 +986,7 @@ const test::TestEntry TESTS[] = {
     {"tenant_share_starves_only_its_owner", tenant_share_starves_only_its_owner},
     {"big_bss_counts_against_its_own_limit", big_bss_counts_against_its_own_limit},
     {"function_quota_is_per_tenant", function_quota_is_per_tenant},
+    {"configure_strings_in_memory", configure_strings_in_memory},
 };
 
 // The scale case runs in a boot of its own (scenario_containers_scale: a data module saying

@@ -54,9 +54,13 @@ enum Request : u32 {
   // running finish on the old version, every later one runs the new one.
   // ConfigureRequest (the configuration's flags come from the source; `text` holds the arguments,
   // the whole argv, argv[0] first, static Linux functions only, none: the source's arguments, then
-  // the environment, "KEY=value", each a run of NUL-terminated strings). Errors: NOT_FOUND
-  // (DetailReply 0: `name` for a replace, 1: `source`), NAME_TAKEN (create of a live name), and
-  // DEPLOY's.
+  // the environment, "KEY=value", each a run of NUL-terminated strings, then the secret files
+  // (SecretFile entries, `secret_bytes`)). The strings travel inline when they fit `text`, else in
+  // capabilities[0] (Memory, Read) from its first byte: at most MAX_STRINGS_BYTES of arguments and
+  // environment, MAX_SECRET_FILES_BYTES of secret files; the manager copies them before it checks
+  // them. Errors: NOT_FOUND (DetailReply 0: `name` for a replace, 1: `source`), NAME_TAKEN (create
+  // of a live name), BAD_REQUEST (DetailReply: MAX_STRINGS_BYTES when the strings are too many or
+  // too large), and DEPLOY's.
   CONFIGURE = 7,
   // Deploys a Linux function from an image of the image store (docs/IMAGES.md, "Deploying an
   // image"): DeployImageRequest: the image reference (NUL-padded, store/image.hpp), the
@@ -64,8 +68,9 @@ enum Request : u32 {
   // (DEPLOY_IMAGE_ARGUMENTS: the argument strings replace the image's Cmd), the bytes of argument
   // strings and of environment strings ("KEY=VALUE", added to the image's or replacing the same
   // KEY), then in `strings` the argument strings then the environment strings (each
-  // NUL-terminated). The image's tree is opened in the store and shared, never copied.
-  // Refusals: ImageRefusal.
+  // NUL-terminated), then the secret files (`secret_bytes`, as CONFIGURE's). The strings travel
+  // inline when they fit `strings`, else in capabilities[0] (Memory, Read), as CONFIGURE's. The
+  // image's tree is opened in the store and shared, never copied. Refusals: ImageRefusal.
   DEPLOY_IMAGE = 12,
   // Lowers the caller's own quotas below the manager's (a front door gives each API key its
   // own): TenantQuotaRequest (0: the manager's value). Never raises them. It
@@ -219,11 +224,27 @@ constexpr u64 LOG_BYTES = MESSAGE_BYTES - 8;                                  //
 constexpr u64 LIST_NAMES_PER_REPLY = (MESSAGE_BYTES - 16) / NAME_BYTES;       // 7.
 constexpr u64 DEPLOY_HEAD_BYTES = NAME_BYTES + 8 + sizeof(FunctionConfig);
 constexpr u64 MAX_ARGUMENT_BYTES = MESSAGE_BYTES - DEPLOY_HEAD_BYTES;         // 384.
-constexpr u64 CONFIGURE_HEAD_BYTES = 2 * NAME_BYTES + sizeof(FunctionConfig) + 3 * 8;
-constexpr u64 CONFIGURE_TEXT_BYTES = MESSAGE_BYTES - CONFIGURE_HEAD_BYTES;    // 304.
+constexpr u64 CONFIGURE_HEAD_BYTES = 2 * NAME_BYTES + sizeof(FunctionConfig) + 4 * 8;
+constexpr u64 CONFIGURE_TEXT_BYTES = MESSAGE_BYTES - CONFIGURE_HEAD_BYTES;    // 296: inline strings.
 constexpr u64 IMAGE_REFERENCE_BYTES = 128;                                    // store::NAME_BYTES.
-constexpr u64 DEPLOY_IMAGE_HEAD_BYTES = NAME_BYTES + IMAGE_REFERENCE_BYTES + sizeof(FunctionConfig) + 3 * 8;
-constexpr u64 DEPLOY_IMAGE_STRING_BYTES = MESSAGE_BYTES - DEPLOY_IMAGE_HEAD_BYTES;  // 240.
+constexpr u64 DEPLOY_IMAGE_HEAD_BYTES = NAME_BYTES + IMAGE_REFERENCE_BYTES + sizeof(FunctionConfig) + 4 * 8;
+constexpr u64 DEPLOY_IMAGE_STRING_BYTES = MESSAGE_BYTES - DEPLOY_IMAGE_HEAD_BYTES;  // 232: inline strings.
+
+// A function's strings (CONFIGURE, DEPLOY_IMAGE): what a deploy may send of arguments and
+// environment together (Linux's own bound is ARG_MAX-like 2 MiB; OpenFaaS deployments carry
+// kilobytes), and what the manager keeps of them with the image's own (DEPLOY_IMAGE merges the
+// image's command line and environment). Beyond MAX_STRING_COUNT strings a deploy is refused (the
+// personality's envp dedupe stays small).
+constexpr u64 MAX_STRINGS_BYTES = 64 * 1024;
+constexpr u64 MAX_STORED_STRINGS_BYTES = 2 * MAX_STRINGS_BYTES;
+constexpr u64 MAX_STRING_COUNT = 2048;
+// Secret files (OpenFaaS's /var/openfaas/secrets/<name>): each entry is the name (a DNS label of
+// 1-63 bytes: a-z, 0-9, '-'), its NUL, the value's length (4 bytes, little-endian), the value.
+constexpr u64 MAX_SECRET_FILES = 8;
+constexpr u64 MAX_SECRET_FILE_BYTES = 4096;
+constexpr u64 MAX_SECRET_FILES_BYTES = MAX_SECRET_FILES * (NAME_BYTES + 4 + MAX_SECRET_FILE_BYTES);
+// Everything a function keeps: its arguments, environment and secret files.
+constexpr u64 MAX_FUNCTION_STRINGS_BYTES = MAX_STORED_STRINGS_BYTES + MAX_STRINGS_BYTES + MAX_SECRET_FILES_BYTES;
 
 struct DeployRequest {
   char name[NAME_BYTES];
@@ -289,6 +310,7 @@ struct ConfigureRequest {
   u64 mode;  // ConfigureMode.
   u64 argument_bytes;
   u64 environment_bytes;
+  u64 secret_bytes;
   char text[CONFIGURE_TEXT_BYTES];
 };
 static_assert(offsetof(ConfigureRequest, text) == CONFIGURE_HEAD_BYTES && sizeof(ConfigureRequest) == MESSAGE_BYTES);
@@ -300,6 +322,7 @@ struct DeployImageRequest {
   u64 flags;  // DEPLOY_IMAGE_ARGUMENTS.
   u64 argument_bytes;
   u64 environment_bytes;
+  u64 secret_bytes;
   char strings[DEPLOY_IMAGE_STRING_BYTES];
 };
 static_assert(offsetof(DeployImageRequest, strings) == DEPLOY_IMAGE_HEAD_BYTES &&
@@ -309,7 +332,9 @@ static_assert(offsetof(DeployImageRequest, strings) == DEPLOY_IMAGE_HEAD_BYTES &
 struct DetailReply {
   u64 detail;
 };
-// DEPLOY_IMAGE's refusals: the detail, and for BAD_REQUEST the most argument bytes a function takes.
+// DEPLOY_IMAGE's refusals: the detail, and for BAD_REQUEST the most argument bytes a function takes
+// (MAX_STORED_STRINGS_BYTES: the image's command line and environment with the deploy's exceed
+// it, `detail` the bytes they need).
 struct ImageRefusal {
   u64 detail;
   u64 argument_limit;
@@ -334,6 +359,9 @@ static_assert(sizeof(ManagerStats) <= MESSAGE_BYTES);
 
 // A function's address space (fixed; the manager builds it, the runtime relies on it).
 constexpr u64 FUNCTION_CONTEXT_ADDRESS = 0x0000000030000000;  // One read-only page: FunctionContext.
+// The function's strings (FunctionContext: arguments, environment, secret files), read-only,
+// one Memory of the manager's shared by every invocation (nothing is mapped when there are none).
+constexpr u64 FUNCTION_STRINGS_ADDRESS = 0x0000000038000000;
 constexpr u64 FUNCTION_INPUT_ADDRESS = 0x0000000040000000;    // Input, read-only.
 constexpr u64 FUNCTION_OUTPUT_ADDRESS = 0x0000000050000000;   // Output area, read-write.
 constexpr u64 FUNCTION_HEAP_ADDRESS = 0x0000000060000000;     // The runtime's heap (it maps it).
@@ -380,6 +408,13 @@ struct FunctionContext {
   // The wall clock: nanoseconds since 1970-01-01 UTC at TSC 0, so the time now is this plus the
   // TSC in nanoseconds (tsc_hertz); 0 when the manager has no clock (its boot line lacks `rtc`).
   u64 realtime_offset;
+  // The function's strings at FUNCTION_STRINGS_ADDRESS, back to back: its arguments (a static
+  // Linux function: argv[1..], or the whole argv with LINUX_START_ARGV0; an image function: the
+  // program's path, argv[1..], an empty string, then the image's environment), its own environment
+  // (CONFIGURE's "KEY=value" strings, first in envp), its secret files (SecretFile entries).
+  u64 argument_bytes;
+  u64 environment_bytes;
+  u64 secret_bytes;
 };
 
 // Linux executables (FUNCTION_FLAG_LINUX): the manager also maps the personality image
@@ -400,6 +435,7 @@ struct LinuxSegment {
 };
 
 constexpr u64 LINUX_WORKING_DIRECTORY_BYTES = 256;  // With its NUL.
+constexpr u64 PROGRAM_PATH_BYTES = 384;  // An image function's program path, with its NUL.
 struct LinuxStart {
   u64 magic;                  // LINUX_START_MAGIC.
   u64 entry;                  // The program's entry point.
@@ -408,8 +444,8 @@ struct LinuxStart {
   u64 image_end;              // First page-aligned address above every segment: brk starts here.
   u64 segment_count;
   LinuxSegment segments[LINUX_MAX_SEGMENTS];
-  u64 argument_bytes;         // Bytes of `arguments` in use (each string NUL-terminated).
-  char arguments[MAX_ARGUMENT_BYTES];
+  u64 path_bytes;             // An image function: its program's path in the tree (with its NUL),
+  char path[PROGRAM_PATH_BYTES];  // also the first argument string; the personality's copy follows exec.
   u64 executable_size;        // Bytes of the file in FUNCTION_EXECUTABLE; 0: not given.
   u64 image_tree_bytes;       // FUNCTION_FLAG_IMAGE: bytes of the tree at IMAGE_TREE_ADDRESS; 0: none.
   u64 flags;                  // LINUX_START_* bits.
@@ -418,15 +454,15 @@ struct LinuxStart {
   u32 uid, gid;
   char working_directory[LINUX_WORKING_DIRECTORY_BYTES];
 };
-// `arguments` starts with argv[0] (CONFIGURE's arguments, from OpenFaaS's envProcess), instead of
+// The arguments start with argv[0] (CONFIGURE's arguments, from OpenFaaS's envProcess), instead of
 // argv[0] being the function's name.
 constexpr u64 LINUX_START_ARGV0 = 1;
 // uid and gid hold the image's User.
 constexpr u64 LINUX_START_IDENTITY = 2;
-// The invocation's environment, in the context page at ENVIRONMENT_OFFSET: the function's own
-// (CONFIGURE's), then the request's (INVOKE's environment: the gateway's Http_* variables), as
-// NUL-terminated "KEY=value" strings back to back. The Linux personality puts them first in envp;
-// a native function may read them here.
+// The request's environment (INVOKE's: the gateway's Http_* variables), in the context page at
+// ENVIRONMENT_OFFSET, as NUL-terminated "KEY=value" strings back to back. The Linux personality
+// puts them in envp after the function's own (FunctionContext::environment_bytes); a native
+// function may read both.
 constexpr u64 ENVIRONMENT_OFFSET = 3072;
 struct FunctionEnvironment {
   u64 bytes;  // Bytes of `strings` in use.
@@ -435,7 +471,7 @@ struct FunctionEnvironment {
 static_assert(sizeof(FunctionContext) <= LINUX_START_OFFSET);
 static_assert(LINUX_START_OFFSET + sizeof(LinuxStart) <= ENVIRONMENT_OFFSET);
 static_assert(sizeof(FunctionEnvironment) == 4096 - ENVIRONMENT_OFFSET);
-static_assert(CONFIGURE_TEXT_BYTES + INLINE_INPUT_BYTES <= sizeof(FunctionEnvironment::strings));
+static_assert(INLINE_INPUT_BYTES <= sizeof(FunctionEnvironment::strings));
 
 // Name helpers: pack into / unpack from a name field.
 inline void pack_name(const char* name, char (&field)[NAME_BYTES]) {
