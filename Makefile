@@ -45,7 +45,7 @@ fuzz: build
 	FUZZ_REQUESTS=$(FUZZ_REQUESTS) python3 tests/harness/run_scenario.py --name gateway_fuzz \
 	  --kernel $(BUILD)/kernel/metteagle.elf --append user --timeout 3600 --log-dir $(BUILD)/scenario-logs \
 	  --module $(BUILD)/user/root.elf \
-	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive rtc" \
+	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=65536 console=write endpoint=manager:receive rtc" \
 	  --module "$(BUILD)/user/net.elf task factory=8M console platform endpoint=net:receive" \
 	  --module "$(BUILD)/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys" \
 	  --module "tests/gateway/test.keys data name=keys" \
@@ -63,7 +63,7 @@ soak: build
 	  --kernel $(BUILD)/kernel/metteagle.elf --append user --timeout $$(( $(SOAK_SECONDS) + 600 )) \
 	  --log-dir $(BUILD)/scenario-logs \
 	  --module $(BUILD)/user/root.elf \
-	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=4096 console=write endpoint=manager:receive rtc" \
+	  --module "$(BUILD)/user/manager.elf task thread factory=200M observe slots=65536 console=write endpoint=manager:receive rtc" \
 	  --module "$(BUILD)/user/net.elf task factory=8M console platform endpoint=net:receive" \
 	  --module "$(BUILD)/user/gateway.elf task factory=160M console endpoint=net:send+grant endpoint=manager:send+grant file=keys" \
 	  --module "$(BUILD)/gateway.keys data name=keys" \

@@ -36,11 +36,11 @@ def boots(programs: str):
     return [
         ("kernel", [user("metteagle_bench.elf"), user("bench_server.elf"), user("bench_empty.elf")], KERNEL_METRICS),
         ("containers", [user("root.elf"),
-                        user("manager.elf") + " task thread factory=200M slots=4096 console=write endpoint=manager:receive",
+                        user("manager.elf") + " task thread factory=200M slots=65536 console=write endpoint=manager:receive",
                         user("invoke_bench.elf") + " task factory=16M console=write+exit endpoint=manager:send+grant"],
          CONTAINER_METRICS),
         ("images", [user("root.elf"), PYTHON_MANAGER_CONFIG + " data name=pymanager",
-                    user("manager.elf") + " task thread factory=480M slots=4096 console=write endpoint=manager:receive"
+                    user("manager.elf") + " task thread factory=480M slots=65536 console=write endpoint=manager:receive"
                     " file=pymanager",
                     user("image_bench.elf") + " task factory=160M console=write+exit endpoint=manager:send+grant"],
          IMAGE_METRICS, PYTHON_MEMORY),

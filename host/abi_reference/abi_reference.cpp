@@ -88,7 +88,9 @@ int main() {
               "capabilities in bits 40-41 (at most %llu). Words 0-%llu travel in registers, the rest in the UTCB's "
               "`words[]` at their own index. Capabilities to send are named in the UTCB's `send_capabilities` "
               "(with `send_rights` masks) and need the Grant right on the endpoint capability; the receiver names "
-              "empty slots in `receive_slots`, and `received_capabilities` tells how many arrived.\n\n",
+              "empty slots in `receive_slots`, and `received_capabilities` tells how many arrived. A capability "
+              "whose source is not valid, or whose receive slot is not empty or lies in a chunk of the receiver's "
+              "space that its factory cannot pay for (made only once the source is valid), is skipped.\n\n",
               static_cast<unsigned long long>(abi::MESSAGE_WORDS),
               static_cast<unsigned long long>(abi::MAX_TRANSFER_CAPABILITIES),
               static_cast<unsigned long long>(abi::REGISTER_WORDS - 1));

@@ -56,8 +56,10 @@ u64 transfer_capabilities(Thread& sender, Thread& receiver, u64 count) {
   u64 arrived = 0;
   for (u64 index = 0; index < count; ++index) {
     auto source = lookup(*sender.task, from.send_capabilities[index]);
+    if (!source) continue;
+    // Only for a valid source, as it may make the receiver's chunk (charged to its factory).
     auto target = lookup_empty(*receiver.task, to.receive_slots[index]);
-    if (!source || !target) continue;
+    if (!target) continue;
     derive_capability(*target.value(), *source.value(), static_cast<u32>(from.send_rights[index]), 0);
     ++arrived;
   }

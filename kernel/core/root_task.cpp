@@ -44,7 +44,7 @@ Memory* load_pages(Factory* factory, Task& task, u64 address, u64 size, const u8
 
 // Gives the root task a capability to a kernel object it must own.
 void give(Task& task, u64 selector, KernelObject& object, u32 rights) {
-  install_capability(task.slots[selector], &object, rights);
+  install_capability(*must(lookup_empty(task, selector), "giving a capability"), &object, rights);
 }
 
 }  // namespace

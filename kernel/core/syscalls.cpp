@@ -35,10 +35,11 @@ KERNEL_SYSCALL_DISPATCHER(CapabilityIdentify);
 template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::CapabilityCopy>(
     Thread& self, Target<Syscall::CapabilityCopy> target, SyscallArguments<Syscall::CapabilityCopy>& arguments) {
   Capability& source = target.capability;
-  Capability* destination = TRY(lookup_empty(own_task(self), arguments.destination_slot()));
   u64 badge = arguments.badge();
   // A badge can be set once, on an unbadged endpoint capability; it then names the holder.
   if (badge != 0 && (source.object->type != ObjectType::Endpoint || source.badge != 0)) return Error::InvalidArgument;
+  // Last, as it may make the slot's chunk.
+  Capability* destination = TRY(lookup_empty(own_task(self), arguments.destination_slot()));
   derive_capability(*destination, source, static_cast<u32>(arguments.rights_mask()), badge);
   return Outcome::Finished;
 }

@@ -9,7 +9,9 @@ using metteagle::abi::Error;
 
 Result<Capability*> lookup(Task& task, u64 selector) {
   if (selector == 0 || selector >= task.slot_count) return Error::InvalidCapability;
-  Capability& slot = task.slots[selector];
+  Capability* chunk = task.slot_chunks[selector / SLOT_CHUNK];
+  if (chunk == nullptr) return Error::InvalidCapability;  // A chunk not made yet holds only empty slots.
+  Capability& slot = chunk[selector % SLOT_CHUNK];
   if (slot.empty()) return Error::InvalidCapability;
   if (slot.object->dying) return Error::Destroyed;
   return &slot;
@@ -24,7 +26,9 @@ Result<Capability*> lookup(Task& task, u64 selector, ObjectType type, u32 needed
 
 Result<Capability*> lookup_empty(Task& task, u64 selector) {
   if (selector == 0 || selector >= task.slot_count) return Error::InvalidCapability;
-  Capability& slot = task.slots[selector];
+  Capability* chunk = task.slot_chunks[selector / SLOT_CHUNK];
+  if (chunk == nullptr) chunk = TRY(make_slot_chunk(task, selector / SLOT_CHUNK));
+  Capability& slot = chunk[selector % SLOT_CHUNK];
   if (!slot.empty()) return Error::SlotOccupied;
   return &slot;
 }

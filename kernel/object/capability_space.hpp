@@ -14,6 +14,8 @@ namespace kernel {
 // As lookup, plus WrongType and NoRights checks.
 [[nodiscard]] Result<Capability*> lookup(Task& task, u64 selector, ObjectType type, u32 needed_rights);
 // An empty slot to fill; InvalidCapability for selector 0 or out of range, SlotOccupied if full.
+// Makes the slot's chunk when it is the chunk's first fill (make_slot_chunk: QuotaExceeded or
+// OutOfMemory when it cannot), so callers validate everything else first.
 [[nodiscard]] Result<Capability*> lookup_empty(Task& task, u64 selector);
 
 template <typename Object> Object* object_of(Capability& capability) {

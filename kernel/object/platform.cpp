@@ -69,9 +69,9 @@ struct PlatformRequest {
 };
 Result<PlatformRequest> decode_platform(Thread& self, const PlatformCreationView& arguments) {
   Task& task = own_task(self);
-  Capability* destination = TRY(lookup_empty(task, arguments.destination_slot()));
   Capability* factory =
       TRY(lookup(task, arguments.factory_selector(), ObjectType::Factory, rights_of(abi::FactoryRight::Create)));
+  Capability* destination = TRY(lookup_empty(task, arguments.destination_slot()));  // May make its chunk.
   return PlatformRequest{destination, object_of<Factory>(*factory)};
 }
 

@@ -1,11 +1,12 @@
 // Capability space logic on the host: lookups validate before anything else, rights only shrink,
 // badges are set once, deletion re-parents children, revocation removes every descendant (in
 // bounded steps, with work linear in the descendants), and the last capability's deletion queues
-// its object for destruction.
+// its object for destruction; a large space's chunks are made on a slot's first fill only.
 #include "object/capability_space.hpp"
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace kernel {
@@ -14,6 +15,20 @@ std::vector<KernelObject*> destroyed;
 void schedule_destroy(KernelObject* object) {
   object->dying = true;
   destroyed.push_back(object);
+}
+// Chunks come from the host's heap, as many as chunks_allowed lets (then QuotaExceeded, as a
+// factory would answer); made_chunks records which chunk was made, in order.
+std::vector<std::unique_ptr<Capability[]>> chunk_storage;
+std::vector<u64> made_chunks;
+u64 chunks_allowed = ~u64{0};
+Result<Capability*> make_slot_chunk(Task& task, u64 chunk) {
+  EXPECT_EQ(task.slot_chunks[chunk], nullptr);  // Only an absent chunk is made.
+  if (made_chunks.size() >= chunks_allowed) return metteagle::abi::Error::QuotaExceeded;
+  chunk_storage.push_back(std::make_unique<Capability[]>(SLOT_CHUNK));
+  made_chunks.push_back(chunk);
+  task.slot_chunks[chunk] = chunk_storage.back().get();
+  ++task.slot_chunk_pages;
+  return task.slot_chunks[chunk];
 }
 }  // namespace kernel
 
@@ -45,7 +60,7 @@ struct Space : ::testing::Test {
 
   void SetUp() override {
     kernel::destroyed.clear();
-    task.slots = slots.data();
+    task.slot_chunks[0] = slots.data();
     task.slot_count = SLOTS;
     endpoint.type = ObjectType::Endpoint;
     memory.type = ObjectType::Memory;
@@ -189,4 +204,61 @@ TEST_F(Space, DeleteWithManyChildrenMovesThemInSteps) {
   revoke(slots[1]);
   for (klib::u64 index = 5; index < 13; ++index) EXPECT_TRUE(slots[index].empty());
   EXPECT_TRUE(kernel::destroyed.empty());
+}
+
+// A space of MAX_TASK_SLOTS slots starts with no chunk: looking up a slot of an absent chunk finds
+// it empty and makes nothing; filling one makes its chunk once (later fills of the same chunk use
+// it); a chunk that cannot be made leaves the space as it was.
+TEST(LargeSpace, ChunksAreMadeOnFirstFillOnly) {
+  kernel::destroyed.clear();
+  kernel::made_chunks.clear();
+  kernel::chunk_storage.clear();
+  kernel::chunks_allowed = ~klib::u64{0};
+  constexpr klib::u64 SLOTS = kernel::MAX_TASK_SLOTS;
+  constexpr klib::u64 CHUNKS = kernel::slot_chunk_count(SLOTS);
+  EXPECT_EQ(kernel::SLOT_CHUNK, 51u);
+  EXPECT_EQ(CHUNKS, 1286u);
+  std::vector<Capability*> directory(CHUNKS, nullptr);
+  Task task;
+  task.slot_chunks = directory.data();
+  task.slot_count = SLOTS;
+  KernelObject endpoint;
+  endpoint.type = ObjectType::Endpoint;
+
+  for (klib::u64 selector : {klib::u64{1}, klib::u64{50}, klib::u64{51}, SLOTS - 1})
+    EXPECT_EQ(kernel::lookup(task, selector).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup(task, SLOTS).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup_empty(task, SLOTS).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup_empty(task, 0).error(), Error::InvalidCapability);
+  EXPECT_TRUE(kernel::made_chunks.empty());
+
+  // The last slot: chunk 1285 (slots 65535 .. 65535, a chunk cut short by the space's end).
+  Capability* last = kernel::lookup_empty(task, SLOTS - 1).value();
+  EXPECT_EQ(kernel::made_chunks, std::vector<klib::u64>{CHUNKS - 1});
+  EXPECT_EQ(last, &directory[CHUNKS - 1][(SLOTS - 1) % kernel::SLOT_CHUNK]);
+  kernel::install_capability(*last, &endpoint, metteagle::abi::ALL_RIGHTS);
+  EXPECT_EQ(kernel::lookup(task, SLOTS - 1).value(), last);
+  EXPECT_EQ(kernel::lookup_empty(task, SLOTS - 1).error(), Error::SlotOccupied);
+
+  // Slot 51 is the first of chunk 1; slot 101 its last; 102 opens chunk 2.
+  Capability* first_of_one = kernel::lookup_empty(task, 51).value();
+  kernel::derive_capability(*first_of_one, *last, metteagle::abi::ALL_RIGHTS, 0);
+  Capability* last_of_one = kernel::lookup_empty(task, 101).value();
+  EXPECT_EQ(last_of_one, first_of_one + 50);
+  EXPECT_EQ(kernel::made_chunks, (std::vector<klib::u64>{CHUNKS - 1, 1}));
+  EXPECT_EQ(kernel::lookup(task, 50).error(), Error::InvalidCapability);  // Chunk 0: still absent.
+  EXPECT_EQ(task.slot_chunk_pages, 2u);
+
+  // No chunk can be made: the fill fails with the factory's error and nothing changes.
+  kernel::chunks_allowed = 2;
+  EXPECT_EQ(kernel::lookup_empty(task, 102).error(), Error::QuotaExceeded);
+  EXPECT_EQ(directory[2], nullptr);
+  EXPECT_EQ(kernel::lookup(task, 102).error(), Error::InvalidCapability);
+  EXPECT_EQ(kernel::lookup_empty(task, 60).value(), first_of_one + 9);  // Made chunks still serve.
+  EXPECT_EQ(task.slot_chunk_pages, 2u);
+
+  remove(*first_of_one);
+  remove(*last);
+  EXPECT_EQ(kernel::destroyed, std::vector<KernelObject*>{&endpoint});
+  kernel::chunks_allowed = ~klib::u64{0};
 }

@@ -71,7 +71,7 @@ struct Dispatch : ::testing::Test {
     written_ports = nullptr;
     fs_base_thread = nullptr;
     io_port_write_result = Error::None;
-    task.slots = slots.data();
+    task.slot_chunks[0] = slots.data();
     task.slot_count = SLOTS;
     self.task = &task;
     ports.header.type = abi::ObjectType::IoPorts;

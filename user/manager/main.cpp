@@ -1,5 +1,5 @@
 // The container manager: deploys functions and runs every invocation in a fresh, isolated task.
-// Started by the root task with `task thread factory=... slots=4096 endpoint=manager:receive`;
+// Started by the root task with `task thread factory=... slots=65536 endpoint=manager:receive`;
 // clients hold badged Send capabilities to the same endpoint (the badge is the tenant).
 // Invariant: a failing invocation (crash, timeout, quota, bad request) ends with a status for its
 // caller; nothing a function does can stop the workers from serving the next request.
@@ -22,6 +22,8 @@ constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
 Worker workers[MAX_WORKERS];
 alignas(8) u8 worker_slot_storage[MAX_WORKERS][sizeof(SlotAllocator)];
 alignas(8) u8 global_slot_storage[sizeof(SlotAllocator)];
+// The global range spans nearly the whole space (one slot per deployed executable): 8 KiB of bits.
+u64 global_slot_bitmap[SlotAllocator::bitmap_words(MANAGER_SLOTS)];
 // The registry's arena: a window of address space that its records grow into (arena.hpp).
 constexpr u64 REGISTRY_ADDRESS = 0x0000600000000000;
 constexpr u64 REGISTRY_SPAN = 1ull << 36;
@@ -123,7 +125,8 @@ extern "C" void metteagle_main(sys::u64) {
   ShareLimits limits = configuration.share;
   usize worker_count = MAX_WORKERS;
   u64 first_worker_slot = MANAGER_SLOTS - worker_count * WORKER_SLOTS;
-  state.global_slots = new (global_slot_storage) SlotAllocator(GLOBAL_FIRST_SLOT, first_worker_slot);
+  state.global_slots = new (global_slot_storage)
+      SlotAllocator(GLOBAL_FIRST_SLOT, first_worker_slot, global_slot_bitmap, SlotAllocator::bitmap_words(MANAGER_SLOTS));
   state.registry.configure(REGISTRY_ADDRESS, REGISTRY_SPAN, limits, state.pool_bytes);
 
   for (usize index = worker_count; index-- > 0;) {

@@ -14,7 +14,9 @@ constexpr u64 MANAGER_FACTORY = 3;
 constexpr u64 MANAGER_CONSOLE = 4;
 constexpr u64 MANAGER_SERVICE = 8;  // The service endpoint (Receive), first named endpoint.
 constexpr u64 MANAGER_STORE = 9;    // The image store (Send, Grant), second named endpoint, optional.
-constexpr u64 MANAGER_SLOTS = 4096;
+// The manager's capability space (its boot line's `slots=65536`, the kernel's largest): the kernel
+// makes its chunks as they fill, so a space this large costs only what is used.
+constexpr u64 MANAGER_SLOTS = 65536;
 constexpr u64 GLOBAL_FIRST_SLOT = 64;
 // Each worker's own slots: its Reply objects and receive slots (12) and the slots of one
 // invocation (at most 16) at every depth (MAX_DEPTH + 1). The workers' ranges sit at the top of

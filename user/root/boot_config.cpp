@@ -155,7 +155,7 @@ bool apply_word(const char* line, Word word, ProgramConfig& config, bool& named,
   } else if (starts_with(word, "slots=", value)) {
     if (!parse_number(value, config.capability_slots) || config.capability_slots < MIN_CAPABILITY_SLOTS ||
         config.capability_slots > MAX_CAPABILITY_SLOTS)
-      return fail(error, "slots must be a number from 128 to 4096", line, word);
+      return fail(error, "slots must be a number from 128 to 65536", line, word);
   } else if (starts_with(word, "factory=", value)) {
     if (config.factory_quota != 0 || config.factory_percent != 0) return fail(error, "'factory=' given twice", line, word);
     if (value.length > 1 && value.start[value.length - 1] == '%') {

@@ -18,7 +18,7 @@ constexpr usize MAX_PATH_LENGTH = 103;
 constexpr usize MAX_PROGRAM_ENDPOINTS = 8;
 constexpr u64 DEFAULT_CAPABILITY_SLOTS = 256;
 constexpr u64 MIN_CAPABILITY_SLOTS = 128;
-constexpr u64 MAX_CAPABILITY_SLOTS = 4096;
+constexpr u64 MAX_CAPABILITY_SLOTS = 65536;  // The kernel's MAX_TASK_SLOTS.
 constexpr u64 MAX_FACTORY_QUOTA = u64{1} << 40;
 constexpr u64 MAX_FACTORY_PERCENT = 90;
 

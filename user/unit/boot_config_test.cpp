@@ -71,6 +71,11 @@ TEST(BootConfig, EveryWord) {
   EXPECT_EQ(config.endpoints[1].rights, 1u);
 }
 
+TEST(BootConfig, SlotsSpanTheKernelsWholeRange) {
+  EXPECT_EQ(parse_ok("p slots=128").capability_slots, 128u);
+  EXPECT_EQ(parse_ok("p slots=65536").capability_slots, 65536u);
+}
+
 TEST(BootConfig, ConsoleDefaultsToWriteOnly) {
   EXPECT_EQ(parse_ok("p console").console_rights, 1u);
   EXPECT_EQ(parse_ok("p console=exit").console_rights, 2u);
@@ -129,6 +134,8 @@ TEST(BootConfig, InvalidWordsAreRejected) {
       "p slots=",
       "p slots=12",
       "p slots=100000",
+      "p slots=65537",
+      "p slots=127",
       "p slots=12x",
       "p slots=99999999999999999999999",
       "p factory=",

@@ -48,7 +48,8 @@ namespace metteagle::abi {
     "describe the capability in slot rdi")                                                                      \
   X(CapabilityCopy, 3, Any, NoRight::None, Kernel, "a1 destination slot, a2 rights mask, a3 badge (0 = keep)", "-",                \
     "InvalidCapability (destination 0 or out of range), SlotOccupied, InvalidArgument (badge on a non-endpoint " \
-    "or already badged capability)",                                                                            \
+    "or already badged capability), QuotaExceeded/OutOfMemory (the destination's chunk of slots, made on its "  \
+    "first fill and charged to the caller's factory)",                                                          \
     "derive a copy with rights & mask into an empty slot; it is revoked with its source")                       \
   X(CapabilityDelete, 4, Any, NoRight::None, Kernel, "-", "-", "Destroyed",                                                        \
     "empty the slot; derived capabilities move to its parent; the last capability destroys the object "       \
@@ -57,7 +58,8 @@ namespace metteagle::abi {
     "delete every capability derived from this one (transitively); it stays (in bounded steps: the call "      \
     "enters itself again until none is left)")                                   \
   X(FactoryCreate, 6, Factory, FactoryRight::Create, Kernel,                                                                        \
-    "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-4096; Memory: pages 1-65536, "       \
+    "a1 object type, a2 destination slot, a3 size (Task: capability slots 2-65536; a space of more than 51 "    \
+    "gets each page of 51 slots, charged, at its first fill; Memory: pages 1-65536, "                           \
     "lazy 1-LAZY_MAX_PAGES; Factory: quota bytes), a4 task selector (Thread; needs Task Map) or Memory flags "     \
     "(MEMORY_LAZY: demand-zero, each page charged when first touched), a5 UTCB address (Thread)",               \
     "-",                                                                                                        \
@@ -90,7 +92,8 @@ namespace metteagle::abi {
     "remove the pages inside the range; a mapping reaching past it keeps the rest; one call handles at most "   \
     "UNMAP_MAX_MAPPINGS mappings and UNMAP_MAX_PAGES pages")                                                   \
   X(TaskGiveCapability, 10, Task, TaskRight::Capabilities, Kernel, "a1 own slot, a2 slot in the task, a3 rights mask", "-",      \
-    "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed",                              \
+    "InvalidCapability (a1 empty, a2 0 or out of range), SlotOccupied, Destroyed, QuotaExceeded/OutOfMemory "   \
+    "(a2's chunk of slots, made on its first fill and charged to the task's factory)",                          \
     "derive a copy of an own capability into the task's space")                                                 \
   X(ThreadStart, 11, Thread, ThreadRight::Control, Kernel, "a1 rip, a2 rsp, a3 value for rdi", "-",                                \
     "Busy (already started), InvalidArgument (rip at or above USER_SPACE_USABLE_END, rsp outside user space)",   \

@@ -52,6 +52,8 @@ void count_timer_tick();
 // paging_init the boot map's higher-half window serves (first GiB only), then the direct map.
 extern u64 physical_window_base;
 inline u8* physical_to_virtual(u64 physical) { return reinterpret_cast<u8*>(physical + physical_window_base); }
+// The physical address of a pointer into that window (a frame the kernel reaches there).
+inline u64 virtual_to_physical(const void* address) { return reinterpret_cast<u64>(address) - physical_window_base; }
 // Builds the kernel's own page tables (direct map of RAM and the local APIC page, kernel image
 // with per-section rights), switches to them and drops the boot identity map.
 void paging_init(u64 physical_memory_end, u64 (*allocate_frame)());

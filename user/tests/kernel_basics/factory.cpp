@@ -56,7 +56,8 @@ void factory_rejects_invalid_requests(Case& test) {
   EXPECT_ERROR(factory.create_memory(destination, 0), Error::InvalidArgument);
   EXPECT_ERROR(factory.create_task(destination, 0), Error::InvalidArgument);
   EXPECT_ERROR(factory.create_task(destination, 1), Error::InvalidArgument);
-  EXPECT_ERROR(factory.create_task(destination, 4097), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_task(destination, 65537), Error::InvalidArgument);
+  EXPECT_ERROR(factory.create_task(destination, u64{1} << 32), Error::InvalidArgument);
   EXPECT_ERROR(factory.create_memory(destination, 65537), Error::InvalidArgument);
   EXPECT_ERROR(factory.create_memory(destination, u64{1} << 40), Error::InvalidArgument);
   // A valid size beyond the factory's quota (a child factory of one page).
@@ -121,12 +122,76 @@ void factory_quota_is_charged_and_returned(Case& test) {
   EXPECT_EQ(REQUIRE_OK(factory.info()).used_bytes, before.used_bytes);
 }
 
+// A capability space of the kernel's largest size (65,536 slots) is a directory of chunks of 51
+// slots, each a page made when one of its slots is first filled: creating the task charges its
+// object (the 256-byte heap class), its three-page directory and its page-table root, and nothing
+// for the slots; each fill into an untouched chunk charges exactly one page, a fill into a chunk
+// already made nothing; a fill that fails validation makes no chunk; a chunk the quota cannot pay
+// for is QuotaExceeded; and destroying the task refunds every byte.
+constexpr u64 LARGEST_SPACE = 65536;
+constexpr u64 SLOT_CHUNK = 51;                                // PAGE_SIZE / sizeof(Capability): 4096 / 80.
+constexpr u64 DIRECTORY_BYTES = 3 * PAGE_SIZE;                // 1,286 chunk pointers, in whole pages.
+constexpr u64 LARGE_TASK_BYTES = 256 + DIRECTORY_BYTES + PAGE_SIZE;  // Object, directory, page-table root.
+
+void large_capability_space_charges_chunks_on_first_fill(Case& test) {
+  Factory factory = environment().factory;
+  ScopedSlot child_slot(test), task_slot(test);
+  REQUIRE(child_slot.valid() && task_slot.valid());
+  Factory child = REQUIRE_OK(factory.create_factory(child_slot.selector(), 64 * PAGE_SIZE));
+  Task large = REQUIRE_OK(child.create_task(task_slot.selector(), LARGEST_SPACE));
+  EXPECT_EQ(REQUIRE_OK(child.info()).used_bytes, LARGE_TASK_BYTES);
+  Capability console(CONSOLE);
+  // Sparse fills, far apart: {selector, whether it opens a chunk}. Chunk 1285 holds only the last
+  // slot (65,535 = 51 * 1285); 65,534 is the last of chunk 1284.
+  struct Fill {
+    u64 selector;
+    bool new_chunk;
+  };
+  const Fill fills[] = {{65535, true}, {65534, true}, {30000, true}, {30001, false}, {1, true},
+                        {50, false},   {51, true},    {101, false},  {102, true},    {32768, true}};
+  u64 chunks = 0;
+  for (const Fill& fill : fills) {
+    u64 before = REQUIRE_OK(child.info()).used_bytes;
+    EXPECT_OK(large.give(console, fill.selector));
+    if (fill.new_chunk) ++chunks;
+    u64 after = REQUIRE_OK(child.info()).used_bytes;
+    if (after != before + (fill.new_chunk ? PAGE_SIZE : 0))
+      test.fail(__FILE__, __LINE__, "filling slot %lu charged %lu bytes", fill.selector, after - before);
+  }
+  EXPECT_EQ(REQUIRE_OK(child.info()).used_bytes, LARGE_TASK_BYTES + chunks * PAGE_SIZE);
+  EXPECT_ERROR(large.give(console, 65535), Error::SlotOccupied);
+  EXPECT_ERROR(large.give(console, LARGEST_SPACE), Error::InvalidCapability);
+  EXPECT_ERROR(large.give(console, 0), Error::InvalidCapability);
+  // An empty source makes no chunk for the destination (validation comes first).
+  ScopedSlot empty(test);
+  REQUIRE(empty.valid());
+  EXPECT_ERROR(large.give(Capability(empty.selector()), 40000), Error::InvalidCapability);
+  EXPECT_EQ(REQUIRE_OK(child.info()).used_bytes, LARGE_TASK_BYTES + chunks * PAGE_SIZE);
+
+  // A quota with room for the task and one chunk: the first fill of a second chunk is refused.
+  ScopedSlot tight_slot(test), tight_task_slot(test);
+  REQUIRE(tight_slot.valid() && tight_task_slot.valid());
+  Factory tight = REQUIRE_OK(factory.create_factory(tight_slot.selector(), LARGE_TASK_BYTES + PAGE_SIZE));
+  Task cramped = REQUIRE_OK(tight.create_task(tight_task_slot.selector(), LARGEST_SPACE));
+  EXPECT_OK(cramped.give(console, 5 * SLOT_CHUNK));
+  EXPECT_OK(cramped.give(console, 5 * SLOT_CHUNK + 1));  // The same chunk: free.
+  EXPECT_ERROR(cramped.give(console, 6 * SLOT_CHUNK), Error::QuotaExceeded);
+  EXPECT_EQ(REQUIRE_OK(tight.info()).used_bytes, LARGE_TASK_BYTES + PAGE_SIZE);
+
+  // Destruction frees every chunk, the directory and the object: both factories are empty again.
+  REQUIRE_OK(Capability(tight_task_slot.selector()).remove());
+  EXPECT_EQ(REQUIRE_OK(tight.info()).used_bytes, 0);
+  REQUIRE_OK(Capability(task_slot.selector()).remove());
+  EXPECT_EQ(REQUIRE_OK(child.info()).used_bytes, 0);
+}
+
 }  // namespace
 
 extern const test::TestEntry FACTORY_TESTS[] = {
     {"factory_creates_every_object_type", factory_creates_every_object_type},
     {"factory_rejects_invalid_requests", factory_rejects_invalid_requests},
     {"factory_quota_is_charged_and_returned", factory_quota_is_charged_and_returned},
+    {"large_capability_space_charges_chunks_on_first_fill", large_capability_space_charges_chunks_on_first_fill},
 };
 extern const usize FACTORY_TEST_COUNT = sizeof FACTORY_TESTS / sizeof FACTORY_TESTS[0];
 

@@ -202,8 +202,8 @@ void a_task_without_a_factory_capability_creates_nothing(Case& test) {
 }
 
 // Heap churn over every size class: objects of nine kinds (endpoints, notifications, replies,
-// factories, tasks with slot tables from 160 bytes to 40 KiB, memory with frame tables from 8 bytes
-// to 4 KiB, threads, and mappings) are made and deleted thousands of times in a pattern that
+// factories, tasks of 2 to 512 slots (slot tables from 160 bytes to 4 KiB, chunk directories),
+// memory with frame tables from 8 bytes to 4 KiB, threads, and mappings) are made and deleted thousands of times in a pattern that
 // leaves every class with holes (every other one deleted, the holes refilled with another kind).
 // Afterwards the factory's accounting and the machine's free memory are exactly where they
 // started: the kernel heap gave every frame back (the old heap kept them, so free memory shrank
