@@ -33,6 +33,9 @@ void release_table_frame(void* context, u64 frame) {
   --task->page_table_pages;
 }
 
+// One directory entry: a pointer to a chunk.
+constexpr usize DIRECTORY_ENTRY_BYTES = sizeof(decltype(Task::slot_chunks[0]));
+
 }  // namespace
 
 arch::TableFrameSource table_source(Task& task) { return {allocate_table_frame, release_table_frame, &task}; }
@@ -44,10 +47,10 @@ Result<Task*> create_task(Factory* factory, u64 slot_count) {
   // costs what a flat table did), or a large task's directory when the inline one is too short.
   // A large task's chunks come on first fill, so its size costs nothing until it is used.
   u64 chunk_count = slot_chunk_count(slot_count);
-  usize table_bytes = chunk_count == 1                    ? static_cast<usize>(slot_count * sizeof(Capability))
-                      : chunk_count > INLINE_SLOT_CHUNKS ? static_cast<usize>(chunk_count * sizeof(Capability*))
-                                                          : 0;
-  usize charged_table_bytes = table_bytes == 0          ? 0
+  usize table_bytes = chunk_count == 1                   ? static_cast<usize>(slot_count * sizeof(Capability))
+                      : chunk_count > INLINE_SLOT_CHUNKS ? static_cast<usize>(chunk_count * DIRECTORY_ENTRY_BYTES)
+                                                         : 0;
+  usize charged_table_bytes = table_bytes == 0           ? 0
                               : table_bytes <= PAGE_SIZE ? allocation_size(table_bytes)
                                                          : align_up(table_bytes, PAGE_SIZE);
   // The table and the page-table root are paid for together, before either exists; what fails

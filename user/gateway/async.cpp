@@ -187,29 +187,16 @@ u64 AsyncQueue::next_sequence() {
   return ++sequence_;
 }
 
-u32 AsyncQueue::queued(u32 tenant) const {
+template <typename T> T AsyncQueue::counter(u32 tenant, T Entry::*field) const {
   LockGuard guard(lock_);
   const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : entry->count;
+  return entry == nullptr ? 0 : entry->*field;
 }
 
-u32 AsyncQueue::running(u32 tenant) const {
-  LockGuard guard(lock_);
-  const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : entry->running;
-}
-
-u64 AsyncQueue::completed(u32 tenant) const {
-  LockGuard guard(lock_);
-  const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : entry->completed;
-}
-
-u64 AsyncQueue::callback_failures(u32 tenant) const {
-  LockGuard guard(lock_);
-  const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : entry->failed;
-}
+u32 AsyncQueue::queued(u32 tenant) const { return counter(tenant, &Entry::count); }
+u32 AsyncQueue::running(u32 tenant) const { return counter(tenant, &Entry::running); }
+u64 AsyncQueue::completed(u32 tenant) const { return counter(tenant, &Entry::completed); }
+u64 AsyncQueue::callback_failures(u32 tenant) const { return counter(tenant, &Entry::failed); }
 
 void AsyncQueue::render(Buffer& output, u32 tenant) const {
   LockGuard guard(lock_);

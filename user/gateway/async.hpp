@@ -119,6 +119,8 @@ class AsyncQueue {
     AsyncJob jobs[ASYNC_QUEUE_DEPTH];
   };
   const Entry* find(u32 tenant) const;
+  // One of a tenant's counters under the lock (0 for a tenant never seen).
+  template <typename T> T counter(u32 tenant, T Entry::*field) const;
   Entry* find_or_add(u32 tenant);
 
   Entry entries_[MAX_TENANTS];
