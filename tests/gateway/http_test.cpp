@@ -752,8 +752,8 @@ TEST_F(ApiTest, ResponseHead) {
   EXPECT_EQ(api->body_limit(*large), 16ull << 20);
   EXPECT_STREQ(api->body_limit_message(*large), "executable larger than 16 MiB");
   // The key file's max_body_mib= sets the limit of every other body.
-  GatewayShared small(KEYS, 3, 2ull << 20);
-  Gateway limited(fake, small, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+  auto small = std::make_unique<GatewayShared>(KEYS, 3, 2ull << 20);  // Megabytes: not on the stack.
+  Gateway limited(fake, *small, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
   large->path = Slice::of("/function/echo");
   EXPECT_EQ(limited.body_limit(*large), 2ull << 20);
   EXPECT_STREQ(limited.body_limit_message(*large), "body larger than 2 MiB (the gateway's limit)");
