@@ -25,21 +25,9 @@ u64 pool_bytes_of(const FunctionDeployment& deployment) {
 
 }  // namespace
 
-CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
-  for (CatalogEntry& entry : entries_)
-    if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return &entry;
-  return nullptr;
-}
-
 const CatalogEntry* Catalog::slot(u32 tenant, const char* name) const {
   for (const CatalogEntry& entry : entries_)
     if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return &entry;
-  return nullptr;
-}
-
-Catalog::Pool* Catalog::pool_of(u32 tenant) {
-  for (Pool& pool : pools_)
-    if (pool.used && pool.tenant == tenant) return &pool;
   return nullptr;
 }
 
@@ -47,6 +35,15 @@ const Catalog::Pool* Catalog::pool_of(u32 tenant) const {
   for (const Pool& pool : pools_)
     if (pool.used && pool.tenant == tenant) return &pool;
   return nullptr;
+}
+
+// The same lookups for changing what they find (the catalog's own, non-const).
+CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
+  return const_cast<CatalogEntry*>(static_cast<const Catalog*>(this)->slot(tenant, name));
+}
+
+Catalog::Pool* Catalog::pool_of(u32 tenant) {
+  return const_cast<Pool*>(static_cast<const Catalog*>(this)->pool_of(tenant));
 }
 
 void Catalog::drop_env_process(CatalogEntry& entry) {
