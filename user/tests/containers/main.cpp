@@ -728,24 +728,15 @@ Reply set_tenant_quota(u64 functions, u64 storage_bytes) {
   return client().call(request);
 }
 
-// CONFIGURE_CREATE of `name` from `source`'s executable, with `config`, no arguments or environment.
-Reply configure_from(const char* name, const char* source, const FunctionConfig& config) {
+// CONFIGURE of `name` from `source`'s executable, with `config`, no arguments or environment
+// (CONFIGURE_CREATE, or `mode`).
+Reply configure_from(const char* name, const char* source, const FunctionConfig& config,
+                     manager::ConfigureMode mode = manager::CONFIGURE_CREATE) {
   manager::ConfigureRequest body{};
   manager::pack_name(name, body.name);
   manager::pack_name(source, body.source);
   body.config = config;
-  body.mode = manager::CONFIGURE_CREATE;
-  Message request = message_of(manager::CONFIGURE, body, manager::CONFIGURE_HEAD_BYTES);
-  return client().call(request);
-}
-
-// CONFIGURE_REPLACE of `name` from `source`'s executable, with `config`, no arguments or environment.
-Reply configure_replace(const char* name, const char* source, const FunctionConfig& config) {
-  manager::ConfigureRequest body{};
-  manager::pack_name(name, body.name);
-  manager::pack_name(source, body.source);
-  body.config = config;
-  body.mode = manager::CONFIGURE_REPLACE;
+  body.mode = mode;
   Message request = message_of(manager::CONFIGURE, body, manager::CONFIGURE_HEAD_BYTES);
   return client().call(request);
 }
@@ -778,7 +769,7 @@ void update_in_place(Case& test) {
     u64 begun = read_tsc();
     while (stats_now(test).running_invocations != 1 && nanoseconds_since(begun) < 30'000'000'000) pause_briefly();
     EXPECT_EQ(stats_now(test).running_invocations, 1);
-    EXPECT_STATUS(configure_replace("upd", "upd_echo", manager::DEFAULT_CONFIG), manager::STATUS_OK);
+    EXPECT_STATUS(configure_from("upd", "upd_echo", manager::DEFAULT_CONFIG, manager::CONFIGURE_REPLACE), manager::STATUS_OK);
     EXPECT_EQ(stats_now(test).running_invocations, 1);  // The old version's invocation still runs.
     Reply fresh = client().invoke("upd", "new version");
     EXPECT_STATUS(fresh, manager::STATUS_OK);
