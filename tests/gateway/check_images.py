@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 
 KEY = "dev-key-alpha"       # tests/gateway/test.keys: tenant 1.
@@ -210,7 +211,7 @@ def boot_one(args):
     check(code == 0 and status == 200 and data == b"from-mettctl\nhello from the image\n",
           f"mettctl deploy --arg --env then invoke ({out!r} {err!r} {status} {data!r})")
     # The OpenFaaS route deploys a store image too: envProcess (one quoted word here) replaces Cmd
-    # after the Entrypoint (/bin/sh -c), envVars are added to the image's Env; PUT is not there yet.
+    # after the Entrypoint (/bin/sh -c), envVars are added to the image's Env (PUT: update_image_function).
     deployment = {"service": "ofbb", "image": "busybox-docker", "envProcess": "'echo \"$GREETING $EXTRA\"'",
                   "envVars": {"EXTRA": "openfaas"}, "limits": {"memory": "32Mi"}}
     status, data = request(port, "POST", "/system/functions", body=json.dumps(deployment).encode(),
@@ -219,11 +220,6 @@ def boot_one(args):
           f"OpenFaaS deploy of a store image is 202 ({status} {data!r})")
     status, data = invoke(port, "ofbb")
     check(status == 200 and data == b"hi openfaas\n", f"ofbb: envProcess replaced Cmd, envVars added ({status} {data!r})")
-    status, data = request(port, "PUT", "/system/functions", body=json.dumps(deployment).encode(),
-                           headers={"Content-Type": "application/json"})
-    check(status == 501 and as_json(data) == {"error": "updating a function deployed from a store image in place is "
-                                                       "not supported yet; DELETE it and POST it again"},
-          f"OpenFaaS PUT of a store-image function is 501 ({status} {data!r})")
     status, data = deploy_http(port, {"name": "nope", "image": "nope:1", "memory": 32 << 20})
     check(status == 422 and as_json(data) == {"error": "no such image in the image store", "image": "nope:1"},
           f"deploy from a missing image is 422 naming it ({status} {data!r})")
@@ -322,6 +318,112 @@ def deploy_kept_functions(args):
                                headers={"Content-Type": "application/json"})
         check(status == 202 and (as_json(data) or {}).get("name") == "jecho", f"{method} jecho ({status} {data!r})")
     check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb"], "before the reboot")
+
+
+# Update in place of a function deployed from a store image (issue 14, item 5). Version 1 (the
+# native deploy by image, for its timeout) runs the gzipped docker-archive's image slowly; version 2
+# (OpenFaaS's PUT) another image with another envProcess (2,000 characters more: kept whole, as
+# fprocess too) and envVars.
+UPBB_V1 = {"name": "upbb", "image": "example/busybox:docker", "memory": 32 << 20, "timeout_ms": 60000,
+           "args": ['sleep 5; echo "v1 $EXTRA"'], "env": ["EXTRA=one"]}
+UPBB_V2_COMMAND = ("'echo \"v2 $EXTRA ${#fprocess}\"; read -r l < /etc/greeting; echo \"$l\" # " + "p" * 2000 + "'")
+UPBB_V2 = {"service": "upbb", "image": "busybox-docker", "envProcess": UPBB_V2_COMMAND, "envVars": {"EXTRA": "two"},
+           "labels": {"version": "2"}, "limits": {"memory": "32Mi"}}
+UPBB_V2_OUTPUT = f"v2 two {len(UPBB_V2_COMMAND)}\nhello from the image\n".encode()
+IN_FLIGHT = re.compile(rb'^metteagle_invocations_in_flight\{tenant="1"\} (\d+)$', re.M)
+
+
+def in_flight(port):
+    """Tenant 1's invocations in flight, as its /metrics page says."""
+    status, page = request(port, "GET", "/metrics")
+    found = IN_FLIGHT.search(page) if status == 200 else None
+    return int(found.group(1)) if found else None
+
+
+def put_json(port, method, body):
+    return request(port, method, "/system/functions", body=json.dumps(body).encode(),
+                   headers={"Content-Type": "application/json"})
+
+
+def check_upbb_status(port, envprocess, image, labels, what):
+    status, data = request(port, "GET", "/system/function/upbb")
+    answer = as_json(data) or {}
+    check(status == 200 and answer.get("envProcess") == envprocess and answer.get("image") == image and
+          answer.get("labels") == labels and answer.get("limits") == {"memory": str(32 << 20)},
+          f"{what}: upbb's FunctionStatus shows envProcess ({len(envprocess)} characters), image {image}, "
+          f"labels {labels} ({status} {data[:200]!r})")
+    return answer
+
+
+def update_image_function(args):
+    """Boot 1: PUT replaces an image function atomically. The invocation in flight at the PUT ends
+    on version 1 (its exact output), later ones run version 2; describe shows the new digest and a
+    later createdAt; bad PUTs answer their precise 4xx and leave version 2 answering exactly; a PUT
+    of a missing function is 404; version 1's image is free again (a push of its name is 201)."""
+    port = args.port
+    status, data = deploy_http(port, UPBB_V1)
+    check(status == 201 and as_json(data) == {"name": "upbb", "image": "example/busybox:docker"},
+          f"deploy upbb version 1 from example/busybox:docker ({status} {data!r})")
+    status, data = request(port, "GET", "/system/function/upbb")
+    first = as_json(data) or {}
+    check(status == 200 and first.get("digest", "").startswith("sha256:"), f"version 1's status ({status} {data[:200]!r})")
+    slow = {}
+    def run_slow():
+        slow["answer"] = invoke(port, "upbb")
+    runner = threading.Thread(target=run_slow)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while in_flight(port) != 1 and time.monotonic() < deadline and runner.is_alive():
+        time.sleep(0.05)
+    check(in_flight(port) == 1, "version 1's invocation is in flight before the PUT")
+    status, data = put_json(port, "PUT", UPBB_V2)
+    check(status == 202 and as_json(data) == {"name": "upbb", "image": "busybox-docker:latest"},
+          f"PUT upbb version 2 from busybox-docker while version 1 runs: 202 ({status} {data!r})")
+    # What makes this a test of the swap: version 1's invocation was still running when it happened.
+    check(runner.is_alive() and in_flight(port) == 1, "version 1's invocation was still in flight at the PUT's answer")
+    status, data = invoke(port, "upbb")
+    check(status == 200 and data == UPBB_V2_OUTPUT,
+          f"an invocation after the PUT runs version 2 with its whole {len(UPBB_V2_COMMAND)}-character envProcess "
+          f"({status} {data[:80]!r})")
+    runner.join()
+    status, data = slow.get("answer", (None, b""))
+    check(status == 200 and data == b"v1 one\n", f"the invocation in flight at the PUT ended on version 1 ({status} {data!r})")
+    second = check_upbb_status(port, UPBB_V2_COMMAND, "busybox-docker", {"version": "2"}, "version 2")
+    check(second.get("digest", "").startswith("sha256:") and second.get("digest") != first.get("digest") and
+          second.get("createdAt", "") > first.get("createdAt", "~"),
+          f"describe shows version 2's digest and later createdAt ({first.get('digest')} {first.get('createdAt')} -> "
+          f"{second.get('digest')} {second.get('createdAt')})")
+    # Bad PUTs: the precise 4xx, and version 2 stays as it was.
+    largest = re.compile(r"memory limit too large: no invocation can ever be admitted with it; the largest is \d+ MiB "
+                         r"\(the manager's pool and tenant quota\)")
+    refusals = [
+        (dict(UPBB_V2, image="nope:1"), 422, lambda a: a == {"error": "no such image in the image store", "image": "nope:1"}),
+        (dict(UPBB_V2, envProcess="'echo open"), 400, lambda a: a == {"error": "envProcess: a quote is left open"}),
+        (dict(UPBB_V2, limits={"memory": "256Mi"}), 400,
+         lambda a: largest.fullmatch(a.get("error", "")) is not None and 0 < a.get("largest_bytes", 0) < 256 << 20),
+        (dict(UPBB_V2, limits={"memory": "300Mi"}), 400,
+         lambda a: a == {"error": "configuration rejected by the manager (limits: docs/CONTAINERS.md)"}),
+        (dict(UPBB_V2, secrets=["nosuch"]), 400,
+         lambda a: a == {"error": "no such secret: nosuch (POST /system/secrets creates it)", "secret": "nosuch"}),
+    ]
+    for body, expected_status, expected in refusals:
+        status, data = put_json(port, "PUT", body)
+        answer = as_json(data) or {}
+        check(status == expected_status and expected(answer), f"a bad PUT is {expected_status} ({status} {data!r})")
+        status, data = invoke(port, "upbb")
+        check(status == 200 and data == UPBB_V2_OUTPUT, f"after it upbb still runs version 2 ({status} {data[:80]!r})")
+        after = check_upbb_status(port, UPBB_V2_COMMAND, "busybox-docker", {"version": "2"}, "after a bad PUT")
+        check(after.get("digest") == second.get("digest") and after.get("createdAt") == second.get("createdAt"),
+              f"after a bad PUT the digest and createdAt are version 2's ({after.get('digest')} {after.get('createdAt')})")
+    status, data = put_json(port, "PUT", dict(UPBB_V2, service="nosuchfn"))
+    check(status == 404 and as_json(data) == {"error": "no such function (PUT updates a deployed function)"},
+          f"PUT of a missing function is 404 ({status} {data!r})")
+    status, data = request(port, "GET", "/system/function/nosuchfn")
+    check(status == 404, f"the refused PUT created nothing ({status} {data!r})")
+    # Version 1 is gone with its last invocation: its image is in use no more.
+    body = open(os.path.join(args.archives, "busybox-docker.tar"), "rb").read()
+    status, data = request(port, "POST", "/system/images?name=example/busybox:docker", body=body)
+    check(status == 201, f"version 1's image is free once its invocation ended: a push of its name is 201 ({status} {data!r})")
 
 
 SECRET_VALUE = "s3cr3t-value \u00e9"  # Never to appear in any listing.
@@ -467,7 +569,8 @@ def check_kept_functions(args, present, what):
     port = args.port
     expected = {"pecho": (b"persist me", b"persist me"), "jecho": (b"\x00binary\xff", b"\x00binary\xff"),
                 "bb2": (b"", OUTPUT_ARGS), "ofbb": (b"", b"hi openfaas\n"), "bigenv": (b"", b"60000 end\n"),
-                "readsecret": None}  # check_readsecret: its value depends on the boot.
+                "readsecret": None,  # check_readsecret: its value depends on the boot.
+                "upbb": (b"", UPBB_V2_OUTPUT)}
     for name in present:
         if expected[name] is None:
             continue
@@ -480,6 +583,8 @@ def check_kept_functions(args, present, what):
         check(status == 200 and answer.get("labels") == {"team": "b", "tier": "2"} and
               answer.get("annotations") == {"note": "updated"} and answer.get("limits") == {"memory": str(8 << 20)},
               f"{what}: jecho's status keeps the update's labels, annotations and memory ({status} {data!r})")
+    if "upbb" in present:  # The update is what a restart brings back, its envProcess whole.
+        check_upbb_status(port, UPBB_V2_COMMAND, "busybox-docker", {"version": "2"}, what)
     status, data = request(port, "GET", "/system/functions")
     names = sorted(f.get("name") for f in (as_json(data) or []))
     check(status == 200 and names == sorted(present), f"{what}: exactly {sorted(present)} are deployed ({names})")
@@ -502,7 +607,7 @@ def boot_two(args):
     check(status == 404, f"404 after ({status})")
     docker = docker_digest(os.path.join(args.archives, "busybox-docker.tar"))
     check_list(port, [("busybox-docker:latest", docker)], "at the end")
-    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after the first reboot")
+    check_kept_functions(args, ["pecho", "jecho", "bb2", "ofbb", "bigenv", "readsecret", "upbb"], "after the first reboot")
     check_readsecret(port, SECRET_VALUE, "after the first reboot")
     check_secret_list(port, ["db-password", "raw"], "after the first reboot")
     status, data = secrets_request(port, "PUT", {"name": "db-password", "value": "rotated"})
@@ -516,7 +621,7 @@ def boot_two(args):
     check_secret_list(port, ["db-password"], "after the update and delete")
     status, data = request(port, "DELETE", "/system/functions/pecho")
     check(status == 200, f"delete pecho after the reboot ({status} {data!r})")
-    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after deleting pecho")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret", "upbb"], "after deleting pecho")
     return images
 
 
@@ -569,7 +674,7 @@ def boot_three(args):
     check(status == 404, f"pecho, deleted before the second reboot, stays gone ({status} {data!r})")
     status, data = request(port, "POST", "/function/pecho", body=b"x")
     check(status == 404, f"invoking pecho is 404 ({status} {data!r})")
-    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret"], "after the second reboot")
+    check_kept_functions(args, ["jecho", "bb2", "ofbb", "bigenv", "readsecret", "upbb"], "after the second reboot")
     # The restart deployed readsecret again: it reads the secret's value of now.
     check_readsecret(port, "rotated", "after the second reboot")
     check_secret_list(port, ["db-password"], "after the second reboot (raw stays deleted)")
@@ -596,6 +701,7 @@ def main():
     if args.boot == 1:
         boot_one(args)
         deploy_kept_functions(args)
+        update_image_function(args)
         create_secrets(args)
         deploy_large_and_secret(args)
     elif args.boot == 2:

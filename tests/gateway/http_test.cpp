@@ -256,6 +256,8 @@ class FakeManager final : public Backend {
   u64 last_output_memory = 0;     // The output window handle of the last INVOKE (0: none).
   u64 last_output_capacity = 0;
   u8* window_bytes = nullptr;     // Where an output window's bytes are (the test's FakeOutputWindow).
+  u64 deploy_image_requests = 0;  // DEPLOY_IMAGEs received, and the flags of the last one.
+  u64 last_deploy_image_flags = 0;
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
 
   ManagerReply deploy(u32 tenant, const char* name, const Payload& image, const manager::FunctionConfig& config,
@@ -337,6 +339,20 @@ class FakeManager final : public Backend {
     manager::NameRequest named_request;
     sys::load_body(words, word_count, named_request);
     bool named = kind != manager::LIST && manager::unpack_name(named_request.name, name);
+    if (kind == manager::DEPLOY_IMAGE) {  // Every image exists; a replace needs the function, a create the name free.
+      manager::DeployImageRequest image_request{};
+      sys::load_body(words, word_count, image_request);
+      ++deploy_image_requests;
+      last_deploy_image_flags = image_request.flags;
+      bool exists = named && find(tenant, name);
+      bool replace = (image_request.flags & manager::DEPLOY_IMAGE_REPLACE) != 0;
+      if (!named) reply.status = manager::STATUS_BAD_REQUEST;
+      else if (replace && !exists) reply.status = manager::STATUS_NOT_FOUND;
+      else if (!replace && exists) reply.status = manager::STATUS_NAME_TAKEN;
+      else reply.status = manager::STATUS_OK;
+      if (reply.status == manager::STATUS_OK && !exists) functions.emplace_back(tenant, name);
+      return reply;
+    }
     if (kind == manager::LIST) {
       manager::ListReply listed{};
       for (auto& function : functions) {
@@ -398,6 +414,68 @@ class ApiTest : public ::testing::Test {
   }
   static std::string body_of(const Response& response) { return std::string(response.body, response.body_length); }
 };
+
+// An image store the deploy by image never reaches (the manager opens images itself): only its
+// presence makes `image` name a store image.
+class UnusedImageStore final : public ImageStore {
+ public:
+  StoreReply import(u32, const char*, u64) override { return {}; }
+  StoreReply write(u64, u64) override { return {}; }
+  StoreReply commit(u64) override { return {}; }
+  void abort(u64) override {}
+  StoreReply list(u32, u64) override { return {}; }
+  StoreReply remove(u32, const char*) override { return {}; }
+};
+
+// PUT of a function deployed from a store image (issue 14, item 5) is DEPLOY_IMAGE with
+// DEPLOY_IMAGE_REPLACE (the POST without it): 202, FunctionStatus then shows the update's image,
+// labels and whole 2,000-character envProcess; a PUT of a missing function is 404; a PUT refused
+// by the gateway (an open quote) reaches no manager and leaves the catalog as it was.
+TEST_F(ApiTest, PutOfAStoreImageFunctionReplacesIt) {
+  UnusedImageStore images;
+  std::vector<char> strings(DEPLOY_STRINGS_BYTES);
+  Gateway deployer(fake, *shared,
+                   GatewayStorage{text.data(), text.size(), output.data(), output.size(), nullptr, 0, strings.data(),
+                                  strings.size()});
+  deployer.set_image_store(&images);
+  const std::string head = "Authorization: Bearer key-one-1234\r\nContent-Type: application/json\r\n";
+  std::string long_command = "echo " + std::string(2000, 'w');
+  auto deployment = [](const std::string& service, const std::string& image, const std::string& command,
+                       const std::string& version) {
+    return R"({"service": ")" + service + R"(", "image": ")" + image + R"(", "envProcess": ")" + command +
+           R"(", "labels": {"v": ")" + version + R"("}})";
+  };
+  Response created = send("POST /system/functions HTTP/1.1\r\n" + head, deployment("img", "busybox:1", "echo one", "1"),
+                          &deployer);
+  EXPECT_EQ(created.status, 202u) << body_of(created);
+  EXPECT_EQ(body_of(created), "{\"name\": \"img\", \"image\": \"busybox:1\"}\n");
+  EXPECT_EQ(fake.last_deploy_image_flags, manager::DEPLOY_IMAGE_ARGUMENTS);
+  Response updated = send("PUT /system/functions HTTP/1.1\r\n" + head,
+                          deployment("img", "example/other:2", long_command, "2"), &deployer);
+  EXPECT_EQ(updated.status, 202u) << body_of(updated);
+  EXPECT_EQ(body_of(updated), "{\"name\": \"img\", \"image\": \"example/other:2\"}\n");
+  EXPECT_EQ(fake.last_deploy_image_flags, manager::DEPLOY_IMAGE_ARGUMENTS | manager::DEPLOY_IMAGE_REPLACE);
+  std::string shown = body_of(send("GET /system/function/img HTTP/1.1\r\n" + head, "", &deployer));
+  EXPECT_NE(shown.find("\"image\": \"example/other:2\""), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\"envProcess\": \"" + long_command + "\""), std::string::npos) << shown.substr(0, 200);
+  EXPECT_NE(shown.find("\"labels\": {\"v\":\"2\"}"), std::string::npos) << shown.substr(0, 200);
+
+  Response missing = send("PUT /system/functions HTTP/1.1\r\n" + head, deployment("ghost", "busybox:1", "echo", "1"),
+                          &deployer);
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(body_of(missing), "{\"error\": \"no such function (PUT updates a deployed function)\"}\n");
+  EXPECT_EQ(send("GET /system/function/ghost HTTP/1.1\r\n" + head, "", &deployer).status, 404u);
+
+  u64 sent = fake.deploy_image_requests;
+  Response refused = send("PUT /system/functions HTTP/1.1\r\n" + head, deployment("img", "busybox:1", "'open", "3"),
+                          &deployer);
+  EXPECT_EQ(refused.status, 400u);
+  EXPECT_EQ(body_of(refused), "{\"error\": \"envProcess: a quote is left open\"}\n");
+  EXPECT_EQ(fake.deploy_image_requests, sent);
+  shown = body_of(send("GET /system/function/img HTTP/1.1\r\n" + head, "", &deployer));
+  EXPECT_NE(shown.find("\"envProcess\": \"" + long_command + "\""), std::string::npos) << shown.substr(0, 200);
+  EXPECT_NE(shown.find("\"labels\": {\"v\":\"2\"}"), std::string::npos) << shown.substr(0, 200);
+}
 
 TEST_F(ApiTest, StatusMapping) {
   const std::string key = "Authorization: Bearer key-one-1234\r\n";
@@ -752,8 +830,8 @@ TEST_F(ApiTest, ResponseHead) {
   EXPECT_EQ(api->body_limit(*large), 16ull << 20);
   EXPECT_STREQ(api->body_limit_message(*large), "executable larger than 16 MiB");
   // The key file's max_body_mib= sets the limit of every other body.
-  GatewayShared small(KEYS, 3, 2ull << 20);
-  Gateway limited(fake, small, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
+  auto small = std::make_unique<GatewayShared>(KEYS, 3, 2ull << 20);  // Megabytes: not on the stack.
+  Gateway limited(fake, *small, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
   large->path = Slice::of("/function/echo");
   EXPECT_EQ(limited.body_limit(*large), 2ull << 20);
   EXPECT_STREQ(limited.body_limit_message(*large), "body larger than 2 MiB (the gateway's limit)");

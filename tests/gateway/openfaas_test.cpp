@@ -1,6 +1,6 @@
 // Host tests of OpenFaaS's shapes (user/gateway/openfaas.cpp): FunctionDeployment parsing with its
-// precise errors, DNS-label names, memory quantities, envProcess splitting, the watchdog's request
-// environment and the boot-relative createdAt.
+// precise errors, DNS-label names, memory quantities, envProcess (up to 64 KiB) and its splitting,
+// the catalog's envProcess pools, the watchdog's request environment and the boot-relative createdAt.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog.hpp"
 #include "logs.hpp"
 #include "openfaas.hpp"
 
@@ -43,7 +44,9 @@ TEST(OpenFaas, FullDeployment) {
   ASSERT_TRUE(parse_function_deployment(slice(json), deployment, error)) << error;
   EXPECT_STREQ(deployment.service, "printenv");
   EXPECT_STREQ(deployment.image, "busybox");
-  EXPECT_STREQ(deployment.env_process, "sh -c 'echo \"$A\"'");
+  char env_process[64];
+  ASSERT_TRUE(env_process_text(deployment, env_process, sizeof env_process));
+  EXPECT_STREQ(env_process, "sh -c 'echo \"$A\"'");
   EXPECT_STREQ(deployment.labels, R"({"team":"a"})");
   EXPECT_STREQ(deployment.annotations, R"({"note":"n"})");
   EXPECT_TRUE(deployment.has_memory);
@@ -81,6 +84,129 @@ TEST(OpenFaas, LargeEnvironment) {
   std::string many = R"({"service": "x", "image": "b", "envVars": {)";
   for (int i = 0; i <= 1024; ++i) many += (i == 0 ? "\"V" : ", \"V") + std::to_string(i) + "\": \"1\"";
   EXPECT_EQ(parse_error(many + "}}"), "envVars: a function takes at most 1024 variables");
+}
+
+// envProcess has no bound of its own below the environment's (64 KiB, as args): a 2,000-character
+// one and one that fills the environment exactly are kept whole (escapes decoded), rendered as
+// fprocess and split from there; one byte more is refused naming the limit.
+TEST(OpenFaas, LongEnvProcess) {
+  std::string tail(2000, 'e');
+  std::string json = R"({"service": "x", "image": "b", "envProcess": "echo \"a\u0041\" )" + tail + "\"}";
+  FunctionDeployment deployment;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_function_deployment(slice(json), deployment, error)) << error;
+  std::string expected = "echo \"aA\" " + tail;
+  EXPECT_EQ(deployment.env_process_bytes, expected.size());
+  std::vector<char> text(expected.size() + 1);
+  ASSERT_TRUE(env_process_text(deployment, text.data(), text.size()));
+  EXPECT_EQ(std::string(text.data()), expected);
+  EXPECT_FALSE(env_process_text(deployment, text.data(), text.size() - 1));
+  std::vector<char> environment(deployment.environment_bytes);
+  ASSERT_TRUE(render_environment(deployment, environment.data(), environment.size()));
+  EXPECT_EQ(strings(environment.data(), deployment.environment_bytes), (std::vector<std::string>{"fprocess=" + expected}));
+  EXPECT_EQ(std::string(rendered_env_process(deployment, environment.data())), expected);
+  std::vector<char> words(expected.size() + 1);
+  u64 bytes = 0;
+  ASSERT_TRUE(split_env_process(rendered_env_process(deployment, environment.data()), words.data(), words.size(), bytes));
+  EXPECT_EQ(strings(words.data(), bytes), (std::vector<std::string>{"echo", "aA", tail}));
+
+  // "fprocess=" + value + NUL is exactly the environment's limit; one more byte is refused.
+  std::string fills(manager::MAX_STRINGS_BYTES - 10, 'p');
+  std::string at_limit = R"({"service": "x", "image": "b", "envProcess": ")" + fills + "\"}";
+  ASSERT_TRUE(parse_function_deployment(slice(at_limit), deployment, error)) << error;
+  EXPECT_EQ(deployment.environment_bytes, manager::MAX_STRINGS_BYTES);
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envProcess": ")" + fills + "p\"}"),
+            "envVars and envProcess take more than 65536 bytes (64 KiB, KEY=value strings): the limit of a "
+            "function's environment and arguments");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envProcess": 5})"), "envProcess must be a string");
+  EXPECT_EQ(parse_error(R"({"service": "x", "image": "b", "envProcess": "a\u0000b"})"),
+            "strings may not hold NUL characters");
+  // An empty envProcess is there (it empties an image's Cmd) but adds no fprocess.
+  std::string empty = R"({"service": "x", "image": "b", "envProcess": ""})";
+  ASSERT_TRUE(parse_function_deployment(slice(empty), deployment, error));
+  EXPECT_TRUE(deployment.has_env_process);
+  EXPECT_EQ(deployment.environment_bytes, 0u);
+  EXPECT_STREQ(rendered_env_process(deployment, nullptr), "");
+}
+
+FunctionDeployment deployment_of(const std::string& json) {
+  FunctionDeployment deployment;
+  const char* error = nullptr;
+  EXPECT_TRUE(parse_function_deployment(slice(json), deployment, error)) << error;
+  return deployment;
+}
+
+std::string status_env_process(const Catalog& catalog, u32 tenant, const char* name) {
+  std::vector<char> out(4 * manager::MAX_STRINGS_BYTES);
+  Buffer text(out.data(), out.size());
+  catalog.append_env_process(tenant, name, text);
+  return std::string(text.data(), text.size());
+}
+
+std::string json_quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// The catalog keeps each envProcess whole (up to 64 KiB), in its tenant's own pool: replacing or
+// forgetting one moves the others' texts without changing them, and a tenant over its pool is
+// refused without anything changing, for it or for another tenant.
+TEST(Catalog, EnvProcessKeptWholePerTenant) {
+  auto catalog = std::make_unique<Catalog>();
+  std::string long_one(2000, 'l');
+  // The JSON bodies outlive what the catalog records of them (as a request's body does).
+  std::string a = R"({"service": "a", "image": "img", "envProcess": ")" + long_one + R"(", "labels": {"k": "v"}})";
+  std::string b = R"({"service": "b", "image": "img", "envProcess": "echo \"b\""})";
+  std::string c = R"({"service": "c", "image": "img"})";
+  ASSERT_TRUE(catalog->record(1, deployment_of(a)));
+  ASSERT_TRUE(catalog->record(1, deployment_of(b)));
+  ASSERT_TRUE(catalog->record(1, deployment_of(c)));
+  EXPECT_EQ(status_env_process(*catalog, 1, "a"), json_quoted(long_one));
+  EXPECT_EQ(status_env_process(*catalog, 1, "b"), R"("echo \"b\"")");
+  EXPECT_EQ(status_env_process(*catalog, 1, "c"), R"("")");
+  EXPECT_EQ(status_env_process(*catalog, 2, "a"), R"("")");  // Another tenant's name.
+  CatalogEntry entry;
+  ASSERT_TRUE(catalog->find(1, "a", entry));
+  EXPECT_STREQ(entry.labels, R"({"k":"v"})");
+  // An update replaces a's text (shorter now): b's, after it, moves down intact.
+  std::string a2 = R"({"service": "a", "image": "img2", "envProcess": "new"})";
+  ASSERT_TRUE(catalog->record(1, deployment_of(a2)));
+  EXPECT_EQ(status_env_process(*catalog, 1, "a"), R"("new")");
+  EXPECT_EQ(status_env_process(*catalog, 1, "b"), R"("echo \"b\"")");
+  ASSERT_TRUE(catalog->find(1, "a", entry));
+  EXPECT_STREQ(entry.image, "img2");
+  EXPECT_STREQ(entry.labels, "{}");
+  catalog->forget(1, "a");
+  EXPECT_EQ(status_env_process(*catalog, 1, "a"), R"("")");
+  EXPECT_EQ(status_env_process(*catalog, 1, "b"), R"("echo \"b\"")");
+
+  // The largest envProcess fits; a tenant's pool holds ENV_PROCESS_POOL_BYTES in all.
+  std::string largest(MAX_ENV_PROCESS_BYTES - 10, 'x');
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 5; ++i)
+    bodies.push_back(R"({"service": "big)" + std::to_string(i) + R"(", "image": "img", "envProcess": ")" + largest + "\"}");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(catalog->record(1, deployment_of(bodies[i]))) << i;
+  FunctionDeployment fifth = deployment_of(bodies[4]);
+  // 4 x 65,527 + 9 (b's and its NUL) bytes are held: a fifth (65,527) does not fit 262,144.
+  EXPECT_FALSE(catalog->env_process_fits(1, fifth));
+  EXPECT_FALSE(catalog->record(1, fifth));
+  EXPECT_FALSE(catalog->find(1, "big4", entry));
+  EXPECT_EQ(status_env_process(*catalog, 1, "big0"), json_quoted(largest));
+  // Replacing one of them by one as long fits (its old text is freed); another tenant has its own room.
+  std::string again = R"({"service": "big1", "image": "other", "envProcess": ")" + largest + "\"}";
+  EXPECT_TRUE(catalog->env_process_fits(1, deployment_of(again)));
+  ASSERT_TRUE(catalog->record(1, deployment_of(again)));
+  ASSERT_TRUE(catalog->find(1, "big1", entry));
+  EXPECT_STREQ(entry.image, "other");
+  EXPECT_TRUE(catalog->env_process_fits(2, fifth));
+  ASSERT_TRUE(catalog->record(2, fifth));
+  EXPECT_EQ(status_env_process(*catalog, 2, "big4"), json_quoted(largest));
+  EXPECT_EQ(status_env_process(*catalog, 1, "big2"), json_quoted(largest));
+  EXPECT_EQ(status_env_process(*catalog, 1, "b"), R"("echo \"b\"")");
+  // Freed room is room again.
+  catalog->forget(1, "big0");
+  EXPECT_TRUE(catalog->env_process_fits(1, fifth));
+  ASSERT_TRUE(catalog->record(1, fifth));
+  EXPECT_EQ(status_env_process(*catalog, 1, "big4"), json_quoted(largest));
+  EXPECT_EQ(status_env_process(*catalog, 1, "big3"), json_quoted(largest));
+  EXPECT_EQ(status_env_process(*catalog, 1, "big1"), json_quoted(largest));
 }
 
 TEST(OpenFaas, PreciseErrors) {

@@ -167,8 +167,11 @@ struct GatewayStorage {
   char* strings = nullptr;
   usize strings_capacity = 0;
 };
-// What a deploy's strings take at most (protocol.hpp), with room for envProcess's words before them.
-constexpr usize DEPLOY_STRINGS_BYTES = ENV_PROCESS_BYTES + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES;
+// What a deploy's strings take at most (protocol.hpp), with room for envProcess's words before them
+// (at most its own bytes and a NUL: DEPLOY_ARGUMENT_ROOM).
+constexpr usize DEPLOY_ARGUMENT_ROOM = MAX_ENV_PROCESS_BYTES + 1;
+constexpr usize DEPLOY_STRINGS_BYTES =
+    DEPLOY_ARGUMENT_ROOM + manager::MAX_STRINGS_BYTES + manager::MAX_SECRET_FILES_BYTES;
 
 // A deploy's strings for the manager (protocol.hpp, CONFIGURE and DEPLOY_IMAGE): the arguments,
 // the environment ("KEY=value") and the secret files, each a run of bytes (sent back to back).
@@ -336,9 +339,10 @@ class Gateway final : public RequestPolicy {
   void push_image(u32 tenant, const RequestHead& head, const Payload& body, Response& response, OutputWindow* window);
   void list_images(u32 tenant, Response& response);
   void remove_image(u32 tenant, Slice name, Response& response);
-  // `has_arguments`: the arguments replace the image's Cmd.
+  // `has_arguments`: the arguments replace the image's Cmd; `replace`: an update in place of the
+  // live function `name` (DEPLOY_IMAGE_REPLACE; 404 when there is none).
   void deploy_image(u32 tenant, const char* name, const char* image, bool has_arguments, const DeployStrings& strings,
-                    const manager::FunctionConfig& config, Response& response);
+                    const manager::FunctionConfig& config, Response& response, bool replace = false);
   // Sends CONFIGURE or DEPLOY_IMAGE: the body up to `inline_field`, with the strings there when they
   // fit `inline_capacity`, else in a Memory object (undelivered when they have no room).
   ManagerReply send_with_strings(u32 tenant, u32 kind, const void* body, char* inline_field, u64 inline_capacity,

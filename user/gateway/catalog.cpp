@@ -18,12 +18,60 @@ void copy_text(char* target, usize capacity, const char* source) {
   target[i] = '\0';
 }
 
+// What a deployment's envProcess takes of its tenant's pool (with its NUL; 0 when none).
+u64 pool_bytes_of(const FunctionDeployment& deployment) {
+  return deployment.env_process_bytes == 0 ? 0 : deployment.env_process_bytes + 1;
+}
+
 }  // namespace
 
-CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
-  for (CatalogEntry& entry : entries_)
+const CatalogEntry* Catalog::slot(u32 tenant, const char* name) const {
+  for (const CatalogEntry& entry : entries_)
     if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return &entry;
   return nullptr;
+}
+
+const Catalog::Pool* Catalog::pool_of(u32 tenant) const {
+  for (const Pool& pool : pools_)
+    if (pool.used && pool.tenant == tenant) return &pool;
+  return nullptr;
+}
+
+// The same lookups for changing what they find (the catalog's own, non-const).
+CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
+  return const_cast<CatalogEntry*>(static_cast<const Catalog*>(this)->slot(tenant, name));
+}
+
+Catalog::Pool* Catalog::pool_of(u32 tenant) {
+  return const_cast<Pool*>(static_cast<const Catalog*>(this)->pool_of(tenant));
+}
+
+void Catalog::drop_env_process(CatalogEntry& entry) {
+  Pool* pool = pool_of(entry.tenant);
+  if (entry.env_process_bytes == 0 || pool == nullptr) return;  // A text is always in its tenant's pool.
+  u64 start = entry.env_process_offset;
+  u64 length = entry.env_process_bytes + 1;
+  __builtin_memmove(pool->text + start, pool->text + start + length, pool->bytes - start - length);
+  pool->bytes -= length;
+  for (CatalogEntry& other : entries_)
+    if (other.used && other.tenant == entry.tenant && other.env_process_bytes > 0 && other.env_process_offset > start)
+      other.env_process_offset -= length;
+  entry.env_process_offset = 0;
+  entry.env_process_bytes = 0;
+  if (pool->bytes == 0) pool->used = false;  // Free for any tenant again.
+}
+
+bool Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment) const {
+  sys::LockGuard guard(lock_);
+  const CatalogEntry* entry = slot(tenant, deployment.service);
+  u64 needed = pool_bytes_of(deployment);
+  if (needed == 0) return true;
+  const Pool* pool = pool_of(tenant);
+  u64 freed = entry != nullptr && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
+  if (pool != nullptr) return pool->bytes - freed + needed <= ENV_PROCESS_POOL_BYTES;
+  for (const Pool& candidate : pools_)
+    if (!candidate.used) return needed <= ENV_PROCESS_POOL_BYTES;
+  return false;
 }
 
 bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
@@ -42,25 +90,58 @@ bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
       }
     if (entry == nullptr) return false;
   }
+  // The envProcess's room first, so that a refusal changes nothing: the tenant's pool (one is
+  // taken for a tenant that has none), less what the entry's old text frees.
+  u64 needed = pool_bytes_of(deployment);
+  Pool* pool = pool_of(tenant);
+  if (needed > 0 && pool == nullptr) {
+    for (Pool& candidate : pools_)
+      if (!candidate.used) {
+        pool = &candidate;
+        break;
+      }
+    if (pool == nullptr) return false;
+  }
+  u64 freed = entry->used && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
+  if (needed > 0 && pool->used && pool->bytes - freed + needed > ENV_PROCESS_POOL_BYTES) return false;
+  if (needed > ENV_PROCESS_POOL_BYTES) return false;
+  if (entry->used) drop_env_process(*entry);
   *entry = CatalogEntry{};
   entry->used = true;
   entry->tenant = tenant;
   copy_text(entry->name, sizeof entry->name, deployment.service);
   copy_text(entry->image, sizeof entry->image, deployment.image);
-  copy_text(entry->env_process, sizeof entry->env_process, deployment.env_process);
   copy_text(entry->labels, sizeof entry->labels, deployment.labels);
   copy_text(entry->annotations, sizeof entry->annotations, deployment.annotations);
+  if (needed > 0) {
+    if (!pool->used) {  // A fresh pool (or one drop_env_process just emptied): the tenant's now.
+      pool->used = true;
+      pool->tenant = tenant;
+      pool->bytes = 0;
+    }
+    // env_process_text decodes exactly env_process_bytes (parse_function_deployment measured them).
+    (void)env_process_text(deployment, pool->text + pool->bytes, needed);
+    entry->env_process_offset = pool->bytes;
+    entry->env_process_bytes = deployment.env_process_bytes;
+    pool->bytes += needed;
+  }
   return true;
 }
 
 bool Catalog::find(u32 tenant, const char* name, CatalogEntry& entry) const {
   sys::LockGuard guard(lock_);
-  for (const CatalogEntry& candidate : entries_)
-    if (candidate.used && candidate.tenant == tenant && same_name(candidate.name, name)) {
-      entry = candidate;
-      return true;
-    }
-  return false;
+  const CatalogEntry* found = slot(tenant, name);
+  if (found == nullptr) return false;
+  entry = *found;
+  return true;
+}
+
+void Catalog::append_env_process(u32 tenant, const char* name, Buffer& output) const {
+  sys::LockGuard guard(lock_);
+  const CatalogEntry* entry = slot(tenant, name);
+  const Pool* pool = pool_of(tenant);
+  if (entry == nullptr || entry->env_process_bytes == 0 || pool == nullptr) output.append_json_string("");
+  else output.append_json_string(pool->text + entry->env_process_offset, entry->env_process_bytes);
 }
 
 bool Catalog::scale(u32 tenant, const char* name, u64 replicas) {
@@ -73,7 +154,10 @@ bool Catalog::scale(u32 tenant, const char* name, u64 replicas) {
 
 void Catalog::forget(u32 tenant, const char* name) {
   sys::LockGuard guard(lock_);
-  if (CatalogEntry* entry = slot(tenant, name)) *entry = CatalogEntry{};
+  if (CatalogEntry* entry = slot(tenant, name)) {
+    drop_env_process(*entry);
+    *entry = CatalogEntry{};
+  }
 }
 
 }  // namespace gateway

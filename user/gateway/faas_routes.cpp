@@ -75,12 +75,15 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     return error(response, 400, why);
   if (service_override != nullptr && !Slice::of(service_override).copy_to(deployment.service, sizeof deployment.service))
     return error(response, 400, "the function name does not fit");
+  if (!shared_.catalog.env_process_fits(tenant, deployment))
+    return error(response, 507, "the tenant's functions keep at most 262144 bytes (256 KiB) of envProcess together; "
+                                "delete a function or shorten an envProcess first");
   // The strings for the manager, built in the worker's buffer: argv (a static Linux function's
   // envProcess), the environment (envVars, fprocess), the secret files (their values now).
   if (storage_.strings == nullptr || storage_.strings_capacity < DEPLOY_STRINGS_BYTES)
     return error(response, 500, "this gateway worker has no room for a deployment's strings");
   char* strings = storage_.strings;
-  constexpr u64 ARGUMENT_ROOM = ENV_PROCESS_BYTES;  // envProcess's words take at most its own bytes.
+  constexpr u64 ARGUMENT_ROOM = DEPLOY_ARGUMENT_ROOM;  // envProcess's words take at most its own bytes and a NUL.
   char* environment = strings + ARGUMENT_ROOM;
   char* secrets = environment + deployment.environment_bytes;
   u64 secret_bytes = 0;
@@ -124,7 +127,7 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   // envProcess is the program's command line for a static Linux function (argv, argv[0] first);
   // every function sees it as fprocess in its environment.
   if (static_linux && deployment.has_env_process &&
-      !split_env_process(deployment.env_process, strings, ARGUMENT_ROOM, argument_bytes))
+      !split_env_process(rendered_env_process(deployment, environment), strings, ARGUMENT_ROOM, argument_bytes))
     return error(response, 400, "envProcess: a quote is left open");
   if (argument_bytes + deployment.environment_bytes > manager::MAX_STRINGS_BYTES)
     return error(response, 400, "envProcess and envVars take more than 65536 bytes (64 KiB) together: the limit of a "
@@ -160,7 +163,9 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
       default: return manager_error(response, reply);
     }
   }
-  shared_.catalog.record(tenant, deployment);
+  // A catalog without room for it (a deploy raced this one to the tenant's pool) shows no metadata
+  // rather than the old version's.
+  if (!shared_.catalog.record(tenant, deployment)) shared_.catalog.forget(tenant, deployment.service);
   // A new function starts with fresh figures; an updated one keeps its own.
   if (!replace) {
     shared_.metrics.open(tenant, deployment.service);
@@ -183,30 +188,32 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
 // A deployment whose `image` is an image of the store (POST /system/images): the store's deploy by
 // image (images.cpp), with envProcess as the arguments that replace the image's Cmd and envVars
 // added to its environment (`strings`: the environment and secret files, built by faas_deploy;
-// the arguments go before them). An update in place (PUT) of such a function is not there yet.
+// the arguments go before them). A PUT (`replace`) replaces the live function of that name,
+// whatever it was made from, atomically (DEPLOY_IMAGE_REPLACE); a refused one leaves it as it was.
 void Gateway::faas_deploy_from_store(const ApiKey& key, const FunctionDeployment& deployment, DeployStrings strings,
                                      Response& response, bool replace) {
-  if (replace)
-    return error(response, 501, "updating a function deployed from a store image in place is not supported yet; "
-                                "DELETE it and POST it again");
   Slice service = Slice::of(deployment.service);
   if (service.size >= manager::NAME_BYTES)
     return error(response, 400, "service: a function deployed from an image has a name of at most 63 characters");
   if (text_length(deployment.image) >= store::NAME_BYTES) return error(response, 422, "image: the name is too long");
-  // envProcess's words at the start of the worker's strings buffer (faas_deploy left room there).
+  // envProcess's words at the start of the worker's strings buffer (faas_deploy left room there),
+  // split from its copy in the rendered environment (fprocess).
   if (deployment.has_env_process) {
-    if (!split_env_process(deployment.env_process, storage_.strings, ENV_PROCESS_BYTES, strings.argument_bytes))
+    if (!split_env_process(rendered_env_process(deployment, strings.environment), storage_.strings, DEPLOY_ARGUMENT_ROOM,
+                           strings.argument_bytes))
       return error(response, 400, "envProcess: a quote is left open");
     strings.arguments = storage_.strings;
   }
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
   if (deployment.has_memory) config.memory_limit_bytes = deployment.memory;
-  deploy_image(key.sub_tenant, deployment.service, deployment.image, deployment.has_env_process, strings, config, response);
+  deploy_image(key.sub_tenant, deployment.service, deployment.image, deployment.has_env_process, strings, config, response,
+               replace);
   if (response.status != 201) return;
   // OpenFaaS answers a deployment with 202; the function is ready at once here.
   response.status = 202;
-  shared_.catalog.record(key.sub_tenant, deployment);
-  shared_.logs.forget(key.sub_tenant, deployment.service);
+  // No metadata rather than the old version's when the catalog has no room (as in faas_deploy).
+  if (!shared_.catalog.record(key.sub_tenant, deployment)) shared_.catalog.forget(key.sub_tenant, deployment.service);
+  if (!replace) shared_.logs.forget(key.sub_tenant, deployment.service);  // An updated function keeps its lines.
 }
 
 ManagerReply Gateway::send_with_strings(u32 tenant, u32 kind, const void* body, char* inline_field, u64 inline_capacity,
@@ -263,7 +270,7 @@ void Gateway::append_status_members(Buffer& output, u32 tenant, const char* name
   output.append_unsigned(catalogued ? entry.replicas : 1);
   // Every invocation is a fresh task: one deployed function is always ready to run.
   output.append(", \"availableReplicas\": 1, \"envProcess\": ");
-  output.append_json_string(catalogued ? entry.env_process : "");
+  shared_.catalog.append_env_process(tenant, name, output);  // "" when not catalogued.
   output.append(", \"labels\": ");
   output.append(catalogued ? entry.labels : "{}");
   output.append(", \"annotations\": ");

@@ -221,7 +221,8 @@ void Gateway::remove_image(u32 tenant, Slice name, Response& response) {
 }
 
 void Gateway::deploy_image(u32 tenant, const char* name, const char* image, bool has_arguments,
-                           const DeployStrings& strings, const manager::FunctionConfig& config, Response& response) {
+                           const DeployStrings& strings, const manager::FunctionConfig& config, Response& response,
+                           bool replace) {
   char reference[store::NAME_BYTES];
   if (!reference_of(Slice::of(image), reference)) return error(response, 400, BAD_REFERENCE);
   if (strings.argument_bytes + strings.environment_bytes > manager::MAX_STRINGS_BYTES)
@@ -233,14 +234,14 @@ void Gateway::deploy_image(u32 tenant, const char* name, const char* image, bool
   memcpy(request.reference, reference, sizeof reference);
   request.config = config;
   request.config.flags |= manager::FUNCTION_FLAG_LINUX | manager::FUNCTION_FLAG_IMAGE;
-  request.flags = has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0;
+  request.flags = (has_arguments ? manager::DEPLOY_IMAGE_ARGUMENTS : 0) | (replace ? manager::DEPLOY_IMAGE_REPLACE : 0);
   request.argument_bytes = strings.argument_bytes;
   request.environment_bytes = strings.environment_bytes;
   request.secret_bytes = strings.secret_bytes;
   ManagerReply reply = send_with_strings(tenant, manager::DEPLOY_IMAGE, &request, request.strings,
                                          sizeof request.strings, strings);
   if (reply.delivered && reply.status == manager::STATUS_OK) {
-    shared_.metrics.open(tenant, name);
+    if (!replace) shared_.metrics.open(tenant, name);  // A new function starts with fresh figures; an updated one keeps its own.
     Buffer text(storage_.text, storage_.text_capacity);
     text.append("{\"name\": ");
     text.append_json_string(name);
@@ -249,6 +250,8 @@ void Gateway::deploy_image(u32 tenant, const char* name, const char* image, bool
     text.append("}\n");
     return finish_json(response, 201, text);
   }
+  if (reply.delivered && reply.status == manager::STATUS_NOT_FOUND && replace)
+    return error(response, 404, "no such function (PUT updates a deployed function)");
   if (reply.delivered && reply.status == manager::STATUS_NO_SUCH_IMAGE) {
     if (reply.detail() != 0) return error(response, 503, "the image store failed to open the image");
     Buffer text(storage_.text, storage_.text_capacity);

@@ -59,15 +59,6 @@ const char* string_map(JsonValue object, const char* key, char* out, usize capac
   return nullptr;
 }
 
-// Appends "KEY=value\0" at `at` (room checked by the caller).
-usize put_variable(char* at, const char* key, usize key_length, const char* value, usize value_length) {
-  __builtin_memcpy(at, key, key_length);
-  at[key_length] = '=';
-  __builtin_memcpy(at + key_length + 1, value, value_length);
-  at[key_length + 1 + value_length] = '\0';
-  return key_length + 1 + value_length + 1;
-}
-
 constexpr const char* ENVIRONMENT_TOO_LARGE =
     "envVars and envProcess take more than 65536 bytes (64 KiB, KEY=value strings): the limit of a function's "
     "environment and arguments";
@@ -153,12 +144,31 @@ bool render_environment(const FunctionDeployment& deployment, char* out, usize c
       used += key_length + 1 + value_length + 1;  // json_string wrote the NUL.
     }
   }
-  if (deployment.has_env_process && deployment.env_process[0] != '\0') {
-    usize length = text_length(deployment.env_process);
-    if (used + 9 + length + 1 > capacity) return false;
-    used += put_variable(out + used, "fprocess", 8, deployment.env_process, length);
+  if (deployment.env_process_bytes > 0) {
+    // "fprocess=" and the value decoded in place after it (parse_function_deployment counted it).
+    u64 length = 0;
+    if (used + 9 + deployment.env_process_bytes + 1 > capacity) return false;
+    __builtin_memcpy(out + used, "fprocess=", 9);
+    if (!imagefs::json_string(deployment.env_process, out + used + 9, capacity - used - 9, length) ||
+        length != deployment.env_process_bytes)
+      return false;
+    used += 9 + length + 1;
   }
   return used == deployment.environment_bytes;
+}
+
+bool env_process_text(const FunctionDeployment& deployment, char* out, usize capacity) {
+  if (capacity == 0) return false;
+  out[0] = '\0';
+  if (deployment.env_process_bytes == 0) return true;
+  u64 length = 0;
+  return deployment.env_process_bytes < capacity && imagefs::json_string(deployment.env_process, out, capacity, length) &&
+         length == deployment.env_process_bytes;
+}
+
+const char* rendered_env_process(const FunctionDeployment& deployment, const char* environment) {
+  if (deployment.env_process_bytes == 0) return "";
+  return environment + deployment.environment_bytes - deployment.env_process_bytes - 1;
 }
 
 bool split_env_process(const char* command, char* out, usize capacity, u64& bytes) {
@@ -224,10 +234,25 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
     error = "image is required (a function uploaded before, or an image reference)";
     return false;
   }
-  if ((error = string_member(root, "envProcess", deployment.env_process, sizeof deployment.env_process,
-                             deployment.has_env_process, "envProcess must be a string",
-                             "envProcess is longer than 255 characters")))
+  JsonMember env_process = imagefs::json_member(root, "envProcess");
+  if (env_process.duplicate) {
+    error = "a member appears twice";
     return false;
+  }
+  if (env_process.found) {
+    if (env_process.value.type != JsonType::String) {
+      error = "envProcess must be a string";
+      return false;
+    }
+    if (imagefs::json_string_has_nul(env_process.value)) {
+      error = "strings may not hold NUL characters";
+      return false;
+    }
+    // Its bound is the environment's (below): fprocess=<envProcess> counts there.
+    deployment.has_env_process = true;
+    deployment.env_process = env_process.value;
+    deployment.env_process_bytes = imagefs::json_string_length(env_process.value);
+  }
   char ignored[128];
   if ((error = string_member(root, "namespace", ignored, sizeof ignored, found, "namespace must be a string",
                              "namespace is too long")))
@@ -282,8 +307,7 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
       }
     }
   }
-  if (deployment.has_env_process && deployment.env_process[0] != '\0')
-    deployment.environment_bytes += 9 + text_length(deployment.env_process) + 1;
+  if (deployment.env_process_bytes > 0) deployment.environment_bytes += 9 + deployment.env_process_bytes + 1;
   if (deployment.environment_bytes > manager::MAX_STRINGS_BYTES) {
     error = ENVIRONMENT_TOO_LARGE;
     return false;

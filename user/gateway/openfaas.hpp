@@ -15,7 +15,9 @@
 namespace gateway {
 
 constexpr usize IMAGE_BYTES = 128;       // `image`, as given.
-constexpr usize ENV_PROCESS_BYTES = 256;  // `envProcess`, as given.
+// `envProcess`: as long as the arguments and environment a function may have (64 KiB); with its
+// `fprocess=` it counts in the environment's bound, and its words in the arguments'.
+constexpr usize MAX_ENV_PROCESS_BYTES = manager::MAX_STRINGS_BYTES;
 constexpr usize MAP_BYTES = 256;         // `labels` and `annotations`, each as compact JSON.
 constexpr usize MAX_FUNCTION_SECRETS = 8;  // `secrets` a deployment may name.
 constexpr usize SECRET_NAME_BYTES = 64;    // A DNS label and its NUL.
@@ -35,7 +37,10 @@ struct FunctionDeployment {
   char service[manager::NAME_BYTES] = {};
   char image[IMAGE_BYTES] = {};
   bool has_env_process = false;
-  char env_process[ENV_PROCESS_BYTES] = {};
+  // envProcess: a view of its JSON string in the body (which outlives the deployment), decoded
+  // where it is used (render_environment, env_process_text); env_process_bytes decoded bytes.
+  imagefs::JsonValue env_process{};
+  u64 env_process_bytes = 0;
   // The environment: envVars (a view into the body, which outlives the deployment) and fprocess,
   // environment_bytes as "KEY=value" strings (render_environment writes them), at most
   // manager::MAX_STRINGS_BYTES and manager::MAX_STRING_COUNT strings.
@@ -61,6 +66,14 @@ bool parse_function_deployment(Slice json, FunctionDeployment& deployment, const
 // The deployment's environment: envVars ("KEY=value", in the body's order), then fprocess (envProcess),
 // NUL-terminated, back to back: exactly environment_bytes when `capacity` holds them (else false).
 bool render_environment(const FunctionDeployment& deployment, char* out, usize capacity);
+
+// envProcess decoded into `out` (capacity bytes), NUL-terminated: "" when there is none; false
+// when it does not fit (it needs env_process_bytes + 1).
+bool env_process_text(const FunctionDeployment& deployment, char* out, usize capacity);
+
+// Where render_environment put envProcess in the rendered `environment`: its fprocess value (the
+// last string), or "" when the deployment has none (or an empty one).
+const char* rendered_env_process(const FunctionDeployment& deployment, const char* environment);
 
 // envProcess split into argv as a shell would for plain words ('...' and "..." quote, no
 // expansion), NUL-terminated strings back to back in `out`; false when it does not fit or a quote

@@ -159,19 +159,11 @@ void handle_configure(Worker& worker, Message& request, Message& answer) {
   for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = source->executable_digest[i];
   seal_version(*function, draft.bytes());
   function->strings = draft.take();
-  // The counts go on across versions (OpenFaaS's invocationCount is the function's, not a version's).
-  function->invocations = old != nullptr ? old->invocations : 0;
-  function->failures = old != nullptr ? old->failures : 0;
   function->private_bytes_last = 0;  // A version's own: its configuration may change its memory.
   function->private_bytes_max = 0;
-  if (old != nullptr) {
-    // The swap: the old version leaves the table now; its running invocations keep it alive.
-    registry.withdraw(*old);
-    registry.count_function(*account, false);
-    if (old->users > 0) old->removed = true;
-    else release_image(*old);
-  }
-  if (!registry.publish(*function)) {
+  // The swap (Registry::replace): the old version leaves the table now, its running invocations
+  // keep it alive; the counts carry over.
+  if (!(old != nullptr ? registry.replace(*old, *function) : registry.publish(*function))) {
     // Cannot happen after a withdraw (the index has room for the one it lost); a create whose
     // index cannot grow is refused whole.
     registry.count_function(*account, false);

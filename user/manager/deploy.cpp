@@ -155,7 +155,7 @@ void release_image(Function& function) { manager_state().registry.release(functi
 void handle_deploy(Worker& worker, Message& request, Message& answer) { deploy_function(worker, request, answer, nullptr); }
 
 void deploy_function(Worker& worker, Message& request, Message& answer, const SharedTree* shared_tree,
-                     StringsDraft* strings, u64 argument_bytes, u64 secret_bytes) {
+                     StringsDraft* strings, u64 argument_bytes, u64 secret_bytes, bool replace) {
   Manager& state = manager_state();
   char name[NAME_BYTES];
   DeployRequest body;
@@ -230,8 +230,9 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     return status(answer, STATUS_QUOTA_EXCEEDED, per_invocation);
   }
 
-  // Admission, all under the lock: the limit against what can ever be admitted, the name, the
-  // tenant's account, its function quota, its storage quota and the pool; then a record, not live.
+  // Admission, all under the lock: the limit against what can ever be admitted, the name (taken
+  // for a replace, free otherwise), the tenant's account, its function quota, its storage quota
+  // and the pool; then a record, not live.
   Function* function = nullptr;
   {
     LockGuard guard(state.registry.lock());
@@ -239,12 +240,15 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     Status refused = STATUS_OK;
     u64 detail = 0;
     TenantAccount* account = nullptr;
+    Function* old = registry.find(request.badge, name);
     if (config.memory_limit_bytes > registry.largest_limit()) {
       // It could never run: one invocation would need more than the pool (or the tenant's quota).
       refused = STATUS_LIMIT_TOO_LARGE;
       detail = registry.largest_limit();
-    } else if (registry.find(request.badge, name) != nullptr) {
+    } else if (!replace && old != nullptr) {
       refused = STATUS_NAME_TAKEN;
+    } else if (replace && old == nullptr) {
+      refused = STATUS_NOT_FOUND;
     } else if ((config.flags & FUNCTION_FLAG_LINUX) != 0) {
       auto prepared = prepare_personality(registry.personality());
       if (!prepared) {
@@ -258,7 +262,10 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
         refused = STATUS_NO_TENANT_SHARE;
         detail = registry.limits().tenants;
       } else {
+        // A replace does not need room for another function: the old version leaves at the swap.
+        if (old != nullptr) registry.count_function(*account, false);
         refused = registry.create(*account, name, cost, strings_cost(strings->size()), function, detail);
+        if (old != nullptr) registry.count_function(*account, true);
       }
     }
     if (refused != STATUS_OK) {
@@ -303,8 +310,14 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
     function->executable->memory = slot.value();
     function->image = slot.value();
   }
-  if (result == STATUS_OK && registry.find(request.badge, name) != nullptr) result = STATUS_NAME_TAKEN;  // Raced.
-  if (result == STATUS_OK && !registry.publish(*function)) result = STATUS_NO_CAPACITY;
+  // The lock was let go for the copy: another request may have deployed the name (a create
+  // raced), deleted it (a replace finds nothing to replace), or replaced it (this replace then
+  // replaces that version: the last update wins).
+  Function* old = result == STATUS_OK ? registry.find(request.badge, name) : nullptr;
+  if (result == STATUS_OK && !replace && old != nullptr) result = STATUS_NAME_TAKEN;
+  if (result == STATUS_OK && replace && old == nullptr) result = STATUS_NOT_FOUND;
+  if (result == STATUS_OK && !(replace ? registry.replace(*old, *function) : registry.publish(*function)))
+    result = STATUS_NO_CAPACITY;
   // A shared tree becomes the function's only on success; until then its caller holds it.
   if (result == STATUS_OK && shared_tree != nullptr) {
     function->executable->memory = shared_tree->memory;
@@ -359,8 +372,7 @@ void deploy_function(Worker& worker, Message& request, Message& answer, const Sh
   for (usize i = 0; i < DIGEST_BYTES; ++i) function->executable_digest[i] = executable_digest[i];
   seal_version(*function, strings->bytes());
   function->strings = strings->take();
-  function->invocations = 0;
-  function->failures = 0;
+  // Invocation counts: 0 from create, or the old version's (Registry::replace); memory figures: the version's own.
   function->private_bytes_last = 0;
   function->private_bytes_max = 0;
   status(answer, STATUS_OK);
@@ -373,10 +385,7 @@ void handle_remove(Worker&, Message& request, Message& answer) {
   LockGuard guard(state.registry.lock());
   Function* function = state.registry.find(request.badge, name);
   if (function == nullptr) return status(answer, STATUS_NOT_FOUND);
-  state.registry.withdraw(*function);
-  if (TenantAccount* account = state.registry.account(request.badge)) state.registry.count_function(*account, false);
-  if (function->users > 0) function->removed = true;  // The last invocation frees it.
-  else release_image(*function);
+  state.registry.retire(*function);
   status(answer, STATUS_OK);
 }
 

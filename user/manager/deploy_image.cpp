@@ -3,6 +3,9 @@
 // deploy's arguments) and the environment (the image's, with the deploy's added or replacing the
 // same keys); the tree is opened in the store and shared read-only by every invocation, never
 // copied. While the function exists the tree stays open, so the store refuses to delete the image.
+// With DEPLOY_IMAGE_REPLACE the new function replaces the live one of its name atomically
+// (Registry::replace, CONFIGURE_REPLACE's swap): everything is checked and built first, so a refusal
+// leaves the old version as it was; the old version's tree closes when its last invocation ends.
 // Invariant: every store handle and capability this request takes is either owned by the deployed
 // function or given back before the answer.
 #include "imagefs/reader.hpp"
@@ -220,9 +223,16 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   u64 argument_bytes = body.argument_bytes;
   u64 environment_bytes = body.environment_bytes;
   u64 secret_bytes = body.secret_bytes;
-  if ((flags & ~DEPLOY_IMAGE_ARGUMENTS) != 0 || argument_bytes > MAX_STRINGS_BYTES ||
+  if ((flags & ~DEPLOY_IMAGE_FLAGS_KNOWN) != 0 || argument_bytes > MAX_STRINGS_BYTES ||
       environment_bytes > MAX_STRINGS_BYTES - argument_bytes || secret_bytes > MAX_SECRET_FILES_BYTES)
     return status(answer, STATUS_BAD_REQUEST);
+  // An update in place of a name that has no function is refused before anything is opened (and
+  // again at the swap, where deploy_function finds the version it replaces).
+  bool replace = (flags & DEPLOY_IMAGE_REPLACE) != 0;
+  if (replace) {
+    LockGuard guard(state.registry.lock());
+    if (state.registry.find(request.badge, name) == nullptr) return status(answer, STATUS_NOT_FOUND);
+  }
   // The strings sent: inline, or in the Memory sent along, copied (before the store is called,
   // whose replies use the receive slots) and then checked in the manager's copy.
   u64 sent_bytes = argument_bytes + environment_bytes + secret_bytes;
@@ -436,7 +446,7 @@ void handle_deploy_image(Worker& worker, Message& request, Message& answer) {
   deploy_body.config = config;
   Message deploy = message_of(DEPLOY, deploy_body, offsetof(DeployRequest, arguments));
   deploy.badge = request.badge;
-  deploy_function(worker, deploy, answer, &shared, &function_strings, block.needed, secret_bytes);
+  deploy_function(worker, deploy, answer, &shared, &function_strings, block.needed, secret_bytes, replace);
   if (answer.label() == STATUS_OK) tree.keep();
 }
 

@@ -140,6 +140,21 @@ void Registry::withdraw(Function& function) {
   function.live = false;
 }
 
+void Registry::retire(Function& function) {
+  withdraw(function);
+  if (TenantAccount* owner = account(function.tenant)) count_function(*owner, false);
+  if (function.users > 0) function.removed = true;  // The last invocation frees it.
+  else release(function);
+}
+
+bool Registry::replace(Function& old, Function& replacement) {
+  // The counts go on across versions (OpenFaaS's invocationCount is the function's, not a version's).
+  replacement.invocations = old.invocations;
+  replacement.failures = old.failures;
+  retire(old);
+  return publish(replacement);
+}
+
 void Registry::release(Function& function) {
   Executable* executable = function.executable;
   u64 tenant = function.tenant;

@@ -211,8 +211,18 @@ class Registry {
                 u64& detail);
   // Makes a created function live: indexed and listed. False when the index could not grow.
   bool publish(Function& function);
-  // Takes a live function out of the index and its tenant's list (REMOVE, or replaced).
+  // Takes a live function out of the index and its tenant's list.
   void withdraw(Function& function);
+  // The one retire path (REMOVE, and the old version of an update in place): the function leaves
+  // the index and its tenant's list, stops counting as the tenant's, and is freed now, or by its
+  // last running invocation (removed + users) when it is in use.
+  void retire(Function& function);
+  // An update in place (CONFIGURE_REPLACE, DEPLOY_IMAGE_REPLACE), atomic under the lock:
+  // `replacement` (created, not live, of the same tenant and name) takes `old`'s invocation counts
+  // and its place, and `old` is retired, so every invocation finds exactly one version. False when
+  // the index could not take the replacement (it cannot, having just lost `old`): `old` is gone
+  // then, and the caller frees `replacement`.
+  bool replace(Function& old, Function& replacement);
   // Frees a function that is neither live nor in use: its reference to its executable (the last
   // one frees the executable and refunds its storage), its strings, its record and its storage.
   void release(Function& function);

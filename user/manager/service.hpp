@@ -139,9 +139,11 @@ bool secret_files_valid(const char* text, u64 length);
 
 // DEPLOY's work; `shared` non-null for DEPLOY_IMAGE (the request then carries no capability).
 // `strings`: the function's strings, built and checked by the caller (DEPLOY_IMAGE); null: DEPLOY's
-// inline arguments.
+// inline arguments. `replace` (DEPLOY_IMAGE_REPLACE): the new function replaces the live one of
+// its name (Registry::replace; NOT_FOUND when there is none) instead of needing the name free.
 void deploy_function(Worker& worker, sys::Message& request, sys::Message& answer, const SharedTree* shared,
-                     StringsDraft* strings = nullptr, u64 argument_bytes = 0, u64 secret_bytes = 0);
+                     StringsDraft* strings = nullptr, u64 argument_bytes = 0, u64 secret_bytes = 0,
+                     bool replace = false);
 
 // Image trees from the store are closed there (IPC), never under the registry lock: release_image
 // queues the handle, and every worker closes what is queued after each request.

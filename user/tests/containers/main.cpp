@@ -728,15 +728,83 @@ Reply set_tenant_quota(u64 functions, u64 storage_bytes) {
   return client().call(request);
 }
 
-// CONFIGURE_CREATE of `name` from `source`'s executable, with `config`, no arguments or environment.
-Reply configure_from(const char* name, const char* source, const FunctionConfig& config) {
+// CONFIGURE of `name` from `source`'s executable, with `config`, no arguments or environment
+// (CONFIGURE_CREATE, or `mode`).
+Reply configure_from(const char* name, const char* source, const FunctionConfig& config,
+                     manager::ConfigureMode mode = manager::CONFIGURE_CREATE) {
   manager::ConfigureRequest body{};
   manager::pack_name(name, body.name);
   manager::pack_name(source, body.source);
   body.config = config;
-  body.mode = manager::CONFIGURE_CREATE;
+  body.mode = mode;
   Message request = message_of(manager::CONFIGURE, body, manager::CONFIGURE_HEAD_BYTES);
   return client().call(request);
+}
+
+// DEPLOY_IMAGE of `name` from the image `reference` with `flags`, no strings.
+Reply deploy_image_with(const char* name, const char* reference, u64 flags) {
+  manager::DeployImageRequest body{};
+  manager::pack_name(name, body.name);
+  for (u64 i = 0; reference[i] != '\0' && i + 1 < sizeof body.reference; ++i) body.reference[i] = reference[i];
+  body.config = manager::DEFAULT_CONFIG;
+  body.flags = flags;
+  Message request = message_of(manager::DEPLOY_IMAGE, body, manager::DEPLOY_IMAGE_HEAD_BYTES);
+  return client().call(request);
+}
+
+// Update in place (issue 14, item 5) through Registry::replace, the one swap of CONFIGURE_REPLACE
+// and DEPLOY_IMAGE_REPLACE: the invocation in flight at the swap ends on the old version (pause's
+// answer) while the next one runs the new one (echo's); the counts carry over, the tenant's function
+// count does not grow, and every byte is back once both are removed. A DEPLOY_IMAGE replace of a
+// name with no function is NOT_FOUND, an unknown flag BAD_REQUEST, and a refused replace (no such
+// image: this system has no store) leaves the function exactly as it was.
+void update_in_place(Case& test) {
+  manager::ManagerStats start = stats_now(test);
+  DEPLOY("upd_echo", "echo", manager::DEFAULT_CONFIG);
+  DEPLOY("upd", "pause", config_with(4 * MEBIBYTE, 60'000'000'000));
+  Reply before = client().describe("upd");
+  EXPECT_STATUS(before, manager::STATUS_OK);
+  {
+    BackgroundInvocation slow(test, "upd", "3000");
+    u64 begun = read_tsc();
+    while (stats_now(test).running_invocations != 1 && nanoseconds_since(begun) < 30'000'000'000) pause_briefly();
+    EXPECT_EQ(stats_now(test).running_invocations, 1);
+    EXPECT_STATUS(configure_from("upd", "upd_echo", manager::DEFAULT_CONFIG, manager::CONFIGURE_REPLACE), manager::STATUS_OK);
+    EXPECT_EQ(stats_now(test).running_invocations, 1);  // The old version's invocation still runs.
+    Reply fresh = client().invoke("upd", "new version");
+    EXPECT_STATUS(fresh, manager::STATUS_OK);
+    EXPECT_OUTPUT(fresh, "new version");
+    REQUIRE(slow.wait(60'000'000'000));
+    EXPECT_STATUS(slow.reply(), manager::STATUS_OK);
+    EXPECT_OUTPUT(slow.reply(), "paused 3000 ms");
+  }
+  Reply after = client().describe("upd");
+  EXPECT_STATUS(after, manager::STATUS_OK);
+  manager::DescribeReply was = before.described();
+  manager::DescribeReply now = after.described();
+  char source[manager::NAME_BYTES];
+  EXPECT(manager::unpack_name(now.source, source) && strlen(source) == 8 && memcmp(source, "upd_echo", 8) == 0);
+  EXPECT_EQ(now.invocations, 2);
+  EXPECT(memcmp(now.digest, was.digest, manager::DIGEST_BYTES) != 0);
+  EXPECT(now.created_microseconds > was.created_microseconds);
+  EXPECT_EQ(stats_now(test).tenant_functions, start.tenant_functions + 2);
+
+  EXPECT_STATUS(deploy_image_with("upd_none", "busybox:1", manager::DEPLOY_IMAGE_REPLACE), manager::STATUS_NOT_FOUND);
+  EXPECT_STATUS(deploy_image_with("upd", "busybox:1", manager::DEPLOY_IMAGE_REPLACE | 4), manager::STATUS_BAD_REQUEST);
+  EXPECT_STATUS(deploy_image_with("upd", "busybox:1", manager::DEPLOY_IMAGE_REPLACE), manager::STATUS_NO_SUCH_IMAGE);
+  Reply kept = client().describe("upd");
+  EXPECT_STATUS(kept, manager::STATUS_OK);
+  EXPECT(memcmp(kept.described().digest, now.digest, manager::DIGEST_BYTES) == 0);
+  EXPECT_EQ(kept.described().created_microseconds, now.created_microseconds);
+  Reply still = client().invoke("upd", "same version");
+  EXPECT_STATUS(still, manager::STATUS_OK);
+  EXPECT_OUTPUT(still, "same version");
+  EXPECT_STATUS(client().remove("upd"), manager::STATUS_OK);
+  EXPECT_STATUS(client().remove("upd_echo"), manager::STATUS_OK);
+  manager::ManagerStats end = stats_now(test);
+  EXPECT_EQ(end.tenant_functions, start.tenant_functions);
+  EXPECT_EQ(end.tenant_storage_in_use, start.tenant_storage_in_use);
+  EXPECT_EQ(end.running_invocations, 0);
 }
 
 // CONFIGURE with its strings in a Memory object (issues 11 and 14): 60,000 bytes of environment
@@ -1065,6 +1133,7 @@ const test::TestEntry TESTS[] = {
     {"big_bss_counts_against_its_own_limit", big_bss_counts_against_its_own_limit},
     {"function_quota_is_per_tenant", function_quota_is_per_tenant},
     {"configure_strings_in_memory", configure_strings_in_memory},
+    {"update_in_place", update_in_place},
 };
 
 // The scale case runs in a boot of its own (scenario_containers_scale: a data module saying

@@ -70,7 +70,11 @@ enum Request : u32 {
   // KEY), then in `strings` the argument strings then the environment strings (each
   // NUL-terminated), then the secret files (`secret_bytes`, as CONFIGURE's). The strings travel
   // inline when they fit `strings`, else in capabilities[0] (Memory, Read), as CONFIGURE's. The
-  // image's tree is opened in the store and shared, never copied. Refusals: ImageRefusal.
+  // image's tree is opened in the store and shared, never copied. DEPLOY_IMAGE_REPLACE replaces
+  // the live function of that name atomically, as CONFIGURE_REPLACE does (whatever it was made
+  // from): invocations already running finish on the old version, every later one runs the new
+  // one; a refused request leaves the old version as it was. Refusals: ImageRefusal; NOT_FOUND
+  // (detail 0) for a replace of a name that has no live function, checked first.
   DEPLOY_IMAGE = 12,
   // Lowers the caller's own quotas below the manager's (a front door gives each API key its
   // own): TenantQuotaRequest (0: the manager's value). Never raises them. It
@@ -81,7 +85,11 @@ enum Request : u32 {
 };
 enum ConfigureMode : u64 { CONFIGURE_CREATE = 0, CONFIGURE_REPLACE = 1 };
 constexpr u64 DIGEST_BYTES = 32;  // SHA-256.
-constexpr u64 DEPLOY_IMAGE_ARGUMENTS = 1;
+// DeployImageRequest's flags.
+constexpr u64 DEPLOY_IMAGE_ARGUMENTS = 1;  // The argument strings replace the image's Cmd.
+constexpr u64 DEPLOY_IMAGE_REPLACE = 2;    // Replaces the live function of that name (an update in place).
+constexpr u64 DEPLOY_IMAGE_FLAGS_KNOWN = DEPLOY_IMAGE_ARGUMENTS | DEPLOY_IMAGE_REPLACE;
+static_assert((DEPLOY_IMAGE_ARGUMENTS & DEPLOY_IMAGE_REPLACE) == 0, "each flag is its own bit");
 
 // Events a running function sends on its invocation endpoint (selector FUNCTION_MANAGER).
 enum FunctionEvent : u32 {
@@ -319,7 +327,7 @@ struct DeployImageRequest {
   char name[NAME_BYTES];
   char reference[IMAGE_REFERENCE_BYTES];
   FunctionConfig config;
-  u64 flags;  // DEPLOY_IMAGE_ARGUMENTS.
+  u64 flags;  // DEPLOY_IMAGE_* bits (DEPLOY_IMAGE_FLAGS_KNOWN).
   u64 argument_bytes;
   u64 environment_bytes;
   u64 secret_bytes;
@@ -327,6 +335,8 @@ struct DeployImageRequest {
 };
 static_assert(offsetof(DeployImageRequest, strings) == DEPLOY_IMAGE_HEAD_BYTES &&
               sizeof(DeployImageRequest) == MESSAGE_BYTES);
+static_assert(offsetof(DeployImageRequest, flags) == NAME_BYTES + IMAGE_REFERENCE_BYTES + sizeof(FunctionConfig),
+              "flags: the word after the configuration (docs/CONTAINERS.md)");
 
 // A refusal's detail (what the status names it for); also NOT_FOUND of CONFIGURE.
 struct DetailReply {
