@@ -7,7 +7,8 @@ the exit status says success, the summary says 0 failed with P > 0, and the case
 with the summary. A hang fails after --timeout seconds; before QEMU is killed, every vCPU's
 registers are read through the QEMU monitor and appended to the log, with the kernel function each
 one was in, so a hang seen once (in CI) can still be diagnosed. The serial log is kept; on failure
-its tail is printed.
+its tail is printed. --icount runs the guest under QEMU's instruction counting, as the benchmarks'
+icount mode does (one boot, no host check).
 
 Host-check mode (--host-check): for guests that serve something over the network. The harness
 forwards a free host port to each --forward guest port, waits until the serial output matches
@@ -232,11 +233,15 @@ def main():
     parser.add_argument("--disk", default=None, help="virtio-blk disk file, created empty before the first boot")
     parser.add_argument("--disk-size", default="64M", help="size of the --disk file (e.g. 48M)")
     parser.add_argument("--boots", type=int, default=1, help="boot the guest this many times on the same disk")
+    parser.add_argument("--icount", action="store_true",
+                        help="QEMU's instruction counting (-icount shift=0,sleep=off), as the benchmarks' icount mode")
     args = parser.parse_args()
     if args.host_check is not None and (args.ready is None or not args.forward):
         parser.error("--host-check needs --ready and at least one --forward")
     if (args.expect == "hang") != (args.hang_in is not None):
         parser.error("--expect hang and --hang-in go together")
+    if args.icount and (args.boots > 1 or args.host_check is not None):
+        parser.error("--icount works only with a single boot and no --host-check")
 
     os.makedirs(args.log_dir, exist_ok=True)
     log_path = os.path.join(args.log_dir, f"{args.name}.log")
@@ -246,7 +251,7 @@ def main():
     # Scenarios always run under TCG: their outcome must not depend on the host's accelerator.
     if args.disk:
         prepare_disk(args)
-    argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", False, args.memory, args.cpus,
+    argv = qemu.command_line(args.kernel, args.append, args.module, "tcg", args.icount, args.memory, args.cpus,
                              network_forwards=list(zip(host_ports, args.forward)),
                              machine_options=args.machine_option, disk=args.disk, disk_cache="unsafe")
     monitor_path = os.path.join(args.log_dir, f"{args.name}.monitor")

@@ -176,6 +176,10 @@ void write_log(const char* text, usize length);
 // state_lock() and never gives it back, so no other thread changes the result afterwards; the
 // caller must not hold it. Never returns.
 [[noreturn]] void exit_program(u64 status);
+// True once this process is ending (exit_program or end_process took state_lock() for good; pid 1
+// then blocks in EVENT_EXIT until the task is gone): a thread waiting for the lock waits in vain.
+bool process_ending();
+void mark_process_ending();  // Under state_lock(), which the caller keeps for good.
 // Logs how many calls the process answered ENOSYS and their first numbers (none: nothing).
 void log_unsupported_calls();
 

@@ -601,6 +601,7 @@ void end_process(u64 wait_status) {
     exit_program(exited ? (wait_status >> 8) & 0xff : 128 + (wait_status & 0x7f));
   }
   state_lock().lock();  // Kept: the process's other threads stop at their next system call.
+  mark_process_ending();
   log_unsupported_calls();
   files_close_all();
   usize parent = MAX_PROCESSES;

@@ -15,6 +15,7 @@ namespace {
 
 State the_state;
 SpinLock the_lock;
+bool ending = false;  // Set once, under the_lock, which is then never given back.
 
 bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
 
@@ -32,6 +33,8 @@ sys::Error call_manager(u32 label, const Body& body, u64 bytes = sizeof(Body)) {
 
 State& state() { return the_state; }
 SpinLock& state_lock() { return the_lock; }
+bool process_ending() { return __atomic_load_n(&ending, __ATOMIC_ACQUIRE); }
+void mark_process_ending() { __atomic_store_n(&ending, true, __ATOMIC_RELEASE); }
 
 // Lock-free, because sleeps and futex waits create their thread's notification without the lock.
 u64 allocate_slot() {
@@ -152,6 +155,7 @@ void exit_program(u64 status) {
   // Only pid 1 ends the invocation; any other process becomes a zombie for its parent.
   if (shared() != nullptr && own_pid != LINUX_PID) end_process((status & 0xff) << 8);
   the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
+  mark_process_ending();  // The signal watcher ends instead of waiting for the lock (signals.cpp).
   profile_report();
   log_unsupported_calls();
   u64 output_size = s.output_size, unsupported_calls = s.unsupported_calls;

@@ -615,12 +615,15 @@ void signal_watcher_wake(usize index) {
 namespace {
 
 // One round of the watcher: under state_lock(), each pending signal that is neither ignored nor
-// blocked by every thread interrupts the thread that takes it. False once the process has ended
-// (end_process holds the lock for good): the watcher then ends.
+// blocked by every thread interrupts the thread that takes it. False once the process is ending
+// (end_process and exit_program keep the lock for good; pid 1's exit_program then blocks in
+// EVENT_EXIT until the manager destroys the task): the watcher then ends rather than yield in a
+// loop for a lock that never comes back, which kept its CPU busy until then (docs/BENCHMARKS.md,
+// pipe_roundtrip).
 bool watcher_round() {
   u32* word = state_lock().word();
   while (__atomic_exchange_n(word, 1u, __ATOMIC_ACQUIRE) != 0) {
-    if (!own_process_running()) return false;
+    if (!own_process_running() || process_ending()) return false;
     sys::yield_thread();
   }
   u64 pending = __atomic_load_n(pending_word(), __ATOMIC_ACQUIRE);
