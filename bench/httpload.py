@@ -29,19 +29,38 @@ THROUGHPUT_BODY = 1 << 20  # 1 MiB, the gateway's largest request body and echo'
 STAGGER_FROM = 16
 STAGGER_MS = 50
 
-# wrk prints one JSON line from done(): counts, errors and the latency distribution in µs.
+# wrk prints one JSON line from done(): counts, errors and the latency distribution in µs. Each
+# thread counts the requests it sends (`sent`, read through the thread objects setup() keeps), so
+# that done() can say how many were still unanswered when the run ended: sent, minus answered,
+# minus read and write errors (a connect error comes before any request).
 LUA = r"""
 wrk.method = "POST"
 %(headers)s
 %(body)s
+local threads = {}
 %(stagger)s
+setup = function(thread)
+  table.insert(threads, thread)
+  if stagger then stagger(thread) end
+end
+sent = 0
+local formatted = nil
+request = function()
+  sent = sent + 1
+  formatted = formatted or wrk.format()
+  return formatted
+end
 done = function(summary, latency, requests)
   local e = summary.errors
+  -- wrk calls the first thread's request() once more before it starts, to count pipelined requests.
+  local total = -1
+  for _, thread in ipairs(threads) do total = total + thread:get("sent") end
   io.write(string.format(
     'WRK-RESULT {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, "read": %%d, ' ..
-    '"write": %%d, "status": %%d, "timeout": %%d, "min_us": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d}\n',
+    '"write": %%d, "status": %%d, "timeout": %%d, "min_us": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
+    '"sent": %%d}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency.min, latency:percentile(50), latency:percentile(99), latency.max))
+    latency.min, latency:percentile(50), latency:percentile(99), latency.max, total))
 end
 """
 
@@ -61,7 +80,7 @@ local function now_ms()
   return tonumber(t.tv_sec) * 1000 + tonumber(t.tv_nsec) / 1e6
 end
 local first = nil
-setup = function(thread)
+stagger = function(thread)
   first = first or now_ms()
   ffi.C.usleep(%(stagger_ms)d * 1000)
   thread:set("go", first + %(connections)d * %(stagger_ms)d)
@@ -123,7 +142,7 @@ def wrk_script(connections: int, headers=None, body_file=None) -> str:
     if body_file:
         lines.append('wrk.headers["Content-Type"] = "application/octet-stream"')
         body = f'local f = assert(io.open("{body_file}", "rb")); wrk.body = f:read("*a"); f:close()'
-    stagger = ""
+    stagger = "local stagger = nil"
     if connections >= STAGGER_FROM:
         stagger = STAGGER_LUA % {"stagger_ms": STAGGER_MS, "connections": connections}
     return LUA % {"headers": "\n".join(lines), "body": body, "stagger": stagger}
@@ -177,16 +196,22 @@ def parse_wrk_output(stdout: str):
 def invoke_figures(result: dict, connections: int) -> dict:
     """The figures of one wrk run on the empty function: `http_invoke_rps` (answers 2xx per second
     of wrk's duration), `http_invoke_latency_p50`/`_p99` (wrk's percentiles over every answer,
-    failed ones included) and `http_invoke_failed` (requests that failed, any kind), each with the
-    suffix `_<N>conn` beyond one connection. With no answer at all there is no latency figure."""
+    failed ones included), `http_invoke_failed` (requests that failed, any kind) and
+    `http_invoke_unanswered` (sent, but still in flight when wrk stopped), each with the suffix
+    `_<N>conn` beyond one connection. With no answer at all there is no latency figure."""
     suffix = "" if connections == 1 else f"_{connections}conn"
     failed = failed_requests(result)
     # wrk counts an answer slower than --timeout as completed and as a timeout error.
     succeeded = max(result["requests"] - result["status"] - result["timeout"], 0)
     attempted = result["requests"] + result["connect"] + result["read"] + result["write"]
     rps = succeeded / (result["duration_us"] / 1e6)
+    # A request still in flight when the run ended neither succeeded nor failed (at most one per
+    # connection); a run whose requests all outlast it shows here, not as a failure.
+    unanswered = max(result["sent"] - result["requests"] - result["read"] - result["write"], 0)
     figures = {"http_invoke_rps" + suffix: (rps, "per_second", {"n": succeeded, "connections": connections}),
-               "http_invoke_failed" + suffix: (failed, "count", {"n": attempted, "connections": connections})}
+               "http_invoke_failed" + suffix: (failed, "count", {"n": attempted, "connections": connections}),
+               "http_invoke_unanswered" + suffix: (unanswered, "count", {"n": result["sent"],
+                                                                         "connections": connections})}
     if result["requests"] > 0:
         lat = {"min": result["min_us"] * 1e3, "p99": result["p99_us"] * 1e3, "n": result["requests"],
                "connections": connections}
@@ -195,9 +220,11 @@ def invoke_figures(result: dict, connections: int) -> dict:
     return figures
 
 
-def invoke_sweep(label: str, url: str, headers=None, quick=False) -> dict:
+def invoke_sweep(label: str, url: str, headers=None, quick=False, drain=None) -> dict:
     """wrk on the empty function at each of CONNECTIONS; failed requests are recorded
-    (`http_invoke_failed*`), never hidden and never a reason to drop the other figures."""
+    (`http_invoke_failed*`), never hidden and never a reason to drop the other figures. `drain`,
+    when given, is called after each run: it waits until the requests wrk left behind are done, so
+    that they do not load the next run."""
     seconds = 3 if quick else DURATION_S
     figures = {}
     for conns in CONNECTIONS:
@@ -208,17 +235,40 @@ def invoke_sweep(label: str, url: str, headers=None, quick=False) -> dict:
         kinds = ", ".join(f"{k} {r[k]}" for k in FAILURE_KINDS if r[k])
         print(f"{label}:   {r['requests']} answers, {found['http_invoke_rps' + suffix][0]:.1f}/s succeeded, "
               f"latency p50 {r['p50_us'] / 1e3:.2f} ms, p99 {r['p99_us'] / 1e3:.2f} ms, max {r['max_us'] / 1e3:.2f} ms, "
-              f"{found['http_invoke_failed' + suffix][0]} failed" + (f" ({kinds})" if kinds else ""), flush=True)
+              f"{found['http_invoke_failed' + suffix][0]} failed" + (f" ({kinds})" if kinds else "") +
+              f", {found['http_invoke_unanswered' + suffix][0]} unanswered at the end", flush=True)
+        if drain:
+            drain()
         figures.update(found)
     return figures
 
 
+# How long the requests wrk leaves behind may take to finish (drain_by_request).
+DRAIN_TIMEOUT_S = 600
+
+
+def drain_by_request(label: str, url: str, headers=None):
+    """A `drain` for invoke_sweep: one more request to `url`, answered once the requests ahead of it
+    (queued behind the server's limit) are done; raises LoadError if it is not answered 200 within
+    DRAIN_TIMEOUT_S."""
+    def drain():
+        started = time.monotonic()
+        try:
+            status, _ = request(url, b"", headers, timeout=DRAIN_TIMEOUT_S)
+        except OSError as e:
+            raise LoadError(f"{url} did not answer after the run ({e})")
+        if status != 200:
+            raise LoadError(f"{url} answered {status} after the run")
+        print(f"{label}:   the requests left behind were done {time.monotonic() - started:.1f} s later", flush=True)
+    return drain
+
+
 def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False) -> dict:
-    """The whole HTTP workload against one booted system: wrk on the empty function with each
-    connection count (invoke_sweep), then the 1 MiB echo throughput (any failure there rejects it).
-    Returns {metric: (value, unit, stats)}."""
-    figures = invoke_sweep(label, url, headers, quick)
-    figures.update(echo_throughput(label, echo_url, headers, quick))
+    """The whole HTTP workload against one booted system: the 1 MiB echo throughput (any failure
+    there rejects it), then wrk on the empty function with each connection count (invoke_sweep,
+    each run drained before the next). Returns {metric: (value, unit, stats)}."""
+    figures = echo_throughput(label, echo_url, headers, quick)
+    figures.update(invoke_sweep(label, url, headers, quick, drain_by_request(label, url, headers)))
     return figures
 
 
@@ -226,7 +276,10 @@ def echo_throughput(label: str, echo_url: str, headers=None, quick=False) -> dic
     """`tcp_throughput_mbps`: echo of a 1 MiB body, checked once byte for byte, then driven by wrk
     on one connection (any failed request rejects it)."""
     payload = os.urandom(THROUGHPUT_BODY)
-    status, body = request(echo_url, payload, dict(headers or {}, **{"Content-Type": "application/octet-stream"}))
+    try:
+        status, body = request(echo_url, payload, dict(headers or {}, **{"Content-Type": "application/octet-stream"}))
+    except OSError as e:
+        raise LoadError(f"echo of {THROUGHPUT_BODY} bytes was not answered ({e})")
     if status != 200 or body != payload:
         raise LoadError(f"echo of {THROUGHPUT_BODY} bytes came back wrong (status {status}, {len(body)} bytes)")
     seconds = 3 if quick else THROUGHPUT_DURATION_S

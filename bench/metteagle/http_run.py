@@ -120,13 +120,17 @@ def main() -> int:
             fdir = os.path.join(args.build_dir, "user", "functions")
             deploy(base, "empty", os.path.join(fdir, "empty.elf"))
             deploy(base, "echo", os.path.join(fdir, "echo.elf"))
-            figures = httpload.invoke_sweep(label, f"{base}/function/empty", KEY, args.quick)
-            log_gateway_counters(label, base)
-            figures.update(httpload.echo_throughput(label, f"{base}/function/echo", KEY, args.quick))
+            # The echo and the noisy-neighbour figure first, the connection sweep last: the requests
+            # its 64-connection run leaves queued would still be running under them.
+            figures = httpload.echo_throughput(label, f"{base}/function/echo", KEY, args.quick)
             deploy(base, "pause", os.path.join(fdir, "pause.elf"), KEY, {"timeout_ms": 60000})
             deploy(base, "echo", os.path.join(fdir, "echo.elf"), KEY_B)
             figures.update(httpload.noisy_neighbour(label, f"{base}/function/echo", KEY_B, f"{base}/function/pause",
                                                     KEY, ATTACKERS, b"2000", args.quick))
+            empty = f"{base}/function/empty"
+            figures.update(httpload.invoke_sweep(label, empty, KEY, args.quick,
+                                                 httpload.drain_by_request(label, empty, KEY)))
+            log_gateway_counters(label, base)
         except httpload.LoadError as e:
             print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
             return 1
