@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""http_run.py: boots the `make run` system (config/system.boot) in wall mode with a host port forwarded to
-the gateway, deploys the empty and echo functions over HTTP and drives them with wrk from the host
-(bench/httpload.py), then measures the noisy-neighbour figure (tenant B's echo p99 while tenant A
-keeps its limit of slow invocations in flight, over B's p99 idle); writes JSON records (system
-"metteagle", mode "wall")."""
+"""http_run.py: boots the `make run` system (config/system.boot, with the bench's own API keys,
+gateway.keys here) in wall mode with a host port forwarded to the gateway, deploys the empty and
+echo functions over HTTP and drives them with wrk from the host (bench/httpload.py): the 1 MiB echo
+throughput, the noisy-neighbour figure (tenant B's echo p99 while tenant A keeps its limit of slow
+invocations in flight, over B's p99 idle), and last the empty function at 1, 4, 16 and 64
+connections; writes JSON records (system "metteagle", mode "wall")."""
 import argparse
 import json
 import os
