@@ -42,11 +42,14 @@ static const char TOO_LARGE[] = "HTTP/1.1 431 Request Header Fields Too Large\r\
 static const char NO_LENGTH[] = "HTTP/1.1 411 Length Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 static int send_all(int fd, const char* data, size_t length) {
+  int waits = 0;
   while (length > 0) {
     ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      // The answers are tiny; a full send buffer means a client that does not read. Wait for it.
+      // The answers are tiny; a full send buffer means a client that does not read. Wait for it
+      // up to a second, then give the connection up rather than hold the worker.
+      if (++waits > 1000) return -1;
       struct timespec pause = {0, 1000000};
       nanosleep(&pause, NULL);
       continue;
