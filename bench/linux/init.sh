@@ -6,7 +6,8 @@
 #   bench.only=a,b,...       run only these metrics
 #   bench.http=1             HTTP mode instead: network up, busybox httpd with the per-request
 #                            crun CGI on port 8080, the warm process (warm_server: the empty
-#                            function served by one running process, no isolation per request)
+#                            function served by processes already running, one per vCPU, with
+#                            no isolation per request)
 #                            on port 8081, "BENCH-HTTP-READY" on the console, then wait for the
 #                            host (bench/linux/http_run.py) to power the machine off
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /sbin /usr/bin /usr/sbin
