@@ -18,24 +18,85 @@ import serialfmt  # noqa: E402
 
 # The fixed load parameters both systems get (figures of one run are only comparable with equal ones).
 DURATION_S = 10
-CONNECTIONS = (1, 4)
+CONNECTIONS = (1, 4, 16, 64)
 THROUGHPUT_DURATION_S = 10
 THROUGHPUT_BODY = 1 << 20  # 1 MiB, the gateway's largest request body and echo's largest output
+# From this many connections on, wrk opens them one at a time, STAGGER_MS apart: QEMU's user network
+# listens on the host with a backlog of 1, so the SYNs of a burst are dropped and their retries back
+# off by seconds (docs/NETWORK.md), which would show as a slow start, not as the system's speed.
+# Every connection then waits for one common start before its first request (delay()), so the
+# stagger is outside wrk's measured duration and every connection runs the whole of it.
+STAGGER_FROM = 16
+STAGGER_MS = 50
 
-# wrk prints one JSON line from done(): counts, errors and the latency distribution in µs.
+# wrk prints one JSON line from done(): counts, errors and the latency distribution in µs. Each
+# thread counts the requests it sends (`sent`, read through the thread objects setup() keeps), so
+# that done() can say how many were still unanswered when the run ended: sent, minus answered,
+# minus read and write errors (a connect error comes before any request).
 LUA = r"""
 wrk.method = "POST"
 %(headers)s
 %(body)s
+local threads = {}
+%(stagger)s
+setup = function(thread)
+  table.insert(threads, thread)
+  if stagger then stagger(thread) end
+end
+sent = 0
+local formatted = nil
+request = function()
+  sent = sent + 1
+  formatted = formatted or wrk.format()
+  return formatted
+end
 done = function(summary, latency, requests)
   local e = summary.errors
+  -- wrk calls the first thread's request() once more before it starts, to count pipelined requests.
+  local total = -1
+  for _, thread in ipairs(threads) do total = total + thread:get("sent") end
   io.write(string.format(
     'WRK-RESULT {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, "read": %%d, ' ..
-    '"write": %%d, "status": %%d, "timeout": %%d, "min_us": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d}\n',
+    '"write": %%d, "status": %%d, "timeout": %%d, "min_us": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
+    '"sent": %%d}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency.min, latency:percentile(50), latency:percentile(99), latency.max))
+    latency.min, latency:percentile(50), latency:percentile(99), latency.max, total))
 end
 """
+
+# The stagger (STAGGER_FROM): wrk calls setup() for each thread (one connection each) in its main
+# thread before starting that thread, so sleeping there spaces the connects; delay() holds each
+# connection's first request until the moment the last thread has started (wrk's clock starts then).
+STAGGER_LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } stagger_timespec;
+int clock_gettime(int clock, stagger_timespec *now);
+int usleep(unsigned int microseconds);
+]]
+local function now_ms()
+  local t = ffi.new("stagger_timespec")
+  ffi.C.clock_gettime(1, t)  -- CLOCK_MONOTONIC: one clock for every thread's Lua state
+  return tonumber(t.tv_sec) * 1000 + tonumber(t.tv_nsec) / 1e6
+end
+local first = nil
+stagger = function(thread)
+  first = first or now_ms()
+  ffi.C.usleep(%(stagger_ms)d * 1000)
+  thread:set("go", first + %(connections)d * %(stagger_ms)d)
+end
+local go = nil
+delay = function()
+  go = go or wrk.thread:get("go")
+  local wait = go - now_ms()
+  if wait <= 0 then return 0 end
+  return math.ceil(wait)
+end
+"""
+
+# The failure counts of a WRK-RESULT: connect/read/write errors and timeouts never completed; a
+# non-2xx answer (status) completed but failed.
+FAILURE_KINDS = ("connect", "read", "write", "status", "timeout")
 
 
 class LoadError(RuntimeError):
@@ -73,63 +134,152 @@ def wait_http(url: str, timeout: float) -> None:
     raise LoadError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def wrk(url: str, seconds: int, connections: int, headers=None, body_file=None) -> dict:
-    """Runs wrk (one thread per connection) and returns its WRK-RESULT line as a dict; raises
-    LoadError when wrk fails, nothing completed or any request failed (a fast failure would look
-    like a good figure)."""
+def wrk_script(connections: int, headers=None, body_file=None) -> str:
+    """The Lua script of one wrk run: method, headers, body, the stagger (from STAGGER_FROM
+    connections on) and the WRK-RESULT line."""
     lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
     body = ""
     if body_file:
         lines.append('wrk.headers["Content-Type"] = "application/octet-stream"')
         body = f'local f = assert(io.open("{body_file}", "rb")); wrk.body = f:read("*a"); f:close()'
+    stagger = "local stagger = nil"
+    if connections >= STAGGER_FROM:
+        stagger = STAGGER_LUA % {"stagger_ms": STAGGER_MS, "connections": connections}
+    return LUA % {"headers": "\n".join(lines), "body": body, "stagger": stagger}
+
+
+def failed_requests(result: dict) -> int:
+    """Requests of a WRK-RESULT that failed: errors of every kind, non-2xx answers included."""
+    return sum(result[k] for k in FAILURE_KINDS)
+
+
+def wrk(url: str, seconds: int, connections: int, headers=None, body_file=None, strict=True) -> dict:
+    """Runs wrk (one thread per connection) and returns its WRK-RESULT line as a dict; raises
+    LoadError when wrk fails, and, when `strict`, when nothing completed or any request failed (a
+    fast failure would look like a good figure). Not strict, the caller records the failures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"headers": "\n".join(lines), "body": body})
+        script.write(wrk_script(connections, headers, body_file))
     try:
         # --timeout above any expected latency: a slow answer is a figure, not an error.
         argv = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
                 "-s", script.name, url]
+        stagger_s = connections * STAGGER_MS / 1000 if connections >= STAGGER_FROM else 0
         try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + stagger_s + 60)
         except FileNotFoundError:
             raise LoadError("wrk not found; install the packages in scripts/packages/bench.list")
         except subprocess.TimeoutExpired:
             raise LoadError("wrk overran its duration by a minute")
     finally:
         os.unlink(script.name)
-    result = None
-    for line in out.stdout.splitlines():
-        if line.startswith("WRK-RESULT "):
-            result = json.loads(line.split(" ", 1)[1])
+    result = parse_wrk_output(out.stdout)
     if out.returncode != 0 or result is None:
         raise LoadError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
-    errors = {k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]}
-    if errors:
-        raise LoadError(f"wrk saw failed requests ({result['requests']} completed): {errors}")
-    if result["requests"] < 1:
-        raise LoadError("no request completed")
+    if strict:
+        errors = {k: result[k] for k in FAILURE_KINDS if result[k]}
+        if errors:
+            raise LoadError(f"wrk saw failed requests ({result['requests']} completed): {errors}")
+        if result["requests"] < 1:
+            raise LoadError("no request completed")
     return result
 
 
-def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False) -> dict:
-    """The whole HTTP workload against one booted system: wrk on the empty function with each
-    connection count, then the 1 MiB echo throughput. Returns {metric: (value, unit, stats)}."""
+def parse_wrk_output(stdout: str):
+    """The last WRK-RESULT line of wrk's output as a dict, or None."""
+    result = None
+    for line in stdout.splitlines():
+        if line.startswith("WRK-RESULT "):
+            result = json.loads(line.split(" ", 1)[1])
+    return result
+
+
+def invoke_figures(result: dict, connections: int) -> dict:
+    """The figures of one wrk run on the empty function: `http_invoke_rps` (answers 2xx per second
+    of wrk's duration), `http_invoke_latency_p50`/`_p99` (wrk's percentiles over every answer,
+    failed ones included), `http_invoke_failed` (requests that failed, any kind) and
+    `http_invoke_unanswered` (sent, but still in flight when wrk stopped), each with the suffix
+    `_<N>conn` beyond one connection. With no answer at all there is no latency figure."""
+    suffix = "" if connections == 1 else f"_{connections}conn"
+    failed = failed_requests(result)
+    # wrk counts an answer slower than --timeout as completed and as a timeout error.
+    succeeded = max(result["requests"] - result["status"] - result["timeout"], 0)
+    attempted = result["requests"] + result["connect"] + result["read"] + result["write"]
+    rps = succeeded / (result["duration_us"] / 1e6)
+    # A request still in flight when the run ended neither succeeded nor failed (at most one per
+    # connection); a run whose requests all outlast it shows here, not as a failure.
+    unanswered = max(result["sent"] - result["requests"] - result["read"] - result["write"], 0)
+    figures = {"http_invoke_rps" + suffix: (rps, "per_second", {"n": succeeded, "connections": connections}),
+               "http_invoke_failed" + suffix: (failed, "count", {"n": attempted, "connections": connections}),
+               "http_invoke_unanswered" + suffix: (unanswered, "count", {"n": result["sent"],
+                                                                         "connections": connections})}
+    if result["requests"] > 0:
+        lat = {"min": result["min_us"] * 1e3, "p99": result["p99_us"] * 1e3, "n": result["requests"],
+               "connections": connections}
+        figures["http_invoke_latency_p50" + suffix] = (result["p50_us"] * 1e3, "ns", lat)
+        figures["http_invoke_latency_p99" + suffix] = (result["p99_us"] * 1e3, "ns", lat)
+    return figures
+
+
+def invoke_sweep(label: str, url: str, headers=None, quick=False, drain=None) -> dict:
+    """wrk on the empty function at each of CONNECTIONS; failed requests are recorded
+    (`http_invoke_failed*`), never hidden and never a reason to drop the other figures. `drain`,
+    when given, is called after each run: it waits until the requests wrk left behind are done, so
+    that they do not load the next run."""
     seconds = 3 if quick else DURATION_S
     figures = {}
     for conns in CONNECTIONS:
         print(f"{label}: wrk POST {url}, {conns} connection(s), {seconds} s…", flush=True)
-        r = wrk(url, seconds, conns, headers)
-        rps = r["requests"] / (r["duration_us"] / 1e6)
-        print(f"{label}:   {r['requests']} requests, {rps:.1f}/s, latency p50 {r['p50_us'] / 1e3:.2f} ms, "
-              f"p99 {r['p99_us'] / 1e3:.2f} ms, max {r['max_us'] / 1e3:.2f} ms", flush=True)
+        r = wrk(url, seconds, conns, headers, strict=False)
+        found = invoke_figures(r, conns)
         suffix = "" if conns == 1 else f"_{conns}conn"
-        n = r["requests"]
-        figures["http_invoke_rps" + suffix] = (rps, "per_second", {"n": n, "connections": conns})
-        lat = {"min": r["min_us"] * 1e3, "p99": r["p99_us"] * 1e3, "n": n, "connections": conns}
-        figures["http_invoke_latency_p50" + suffix] = (r["p50_us"] * 1e3, "ns", lat)
-        figures["http_invoke_latency_p99" + suffix] = (r["p99_us"] * 1e3, "ns", lat)
-    # Throughput: echo of a 1 MiB body, checked once byte for byte, then driven by wrk on one connection.
+        kinds = ", ".join(f"{k} {r[k]}" for k in FAILURE_KINDS if r[k])
+        print(f"{label}:   {r['requests']} answers, {found['http_invoke_rps' + suffix][0]:.1f}/s succeeded, "
+              f"latency p50 {r['p50_us'] / 1e3:.2f} ms, p99 {r['p99_us'] / 1e3:.2f} ms, max {r['max_us'] / 1e3:.2f} ms, "
+              f"{found['http_invoke_failed' + suffix][0]} failed" + (f" ({kinds})" if kinds else "") +
+              f", {found['http_invoke_unanswered' + suffix][0]} unanswered at the end", flush=True)
+        if drain:
+            drain()
+        figures.update(found)
+    return figures
+
+
+# How long the requests wrk leaves behind may take to finish (drain_by_request).
+DRAIN_TIMEOUT_S = 600
+
+
+def drain_by_request(label: str, url: str, headers=None):
+    """A `drain` for invoke_sweep: one more request to `url`, answered once the requests ahead of it
+    (queued behind the server's limit) are done; raises LoadError if it is not answered 200 within
+    DRAIN_TIMEOUT_S."""
+    def drain():
+        started = time.monotonic()
+        try:
+            status, _ = request(url, b"", headers, timeout=DRAIN_TIMEOUT_S)
+        except OSError as e:
+            raise LoadError(f"{url} did not answer after the run ({e})")
+        if status != 200:
+            raise LoadError(f"{url} answered {status} after the run")
+        print(f"{label}:   the requests left behind were done {time.monotonic() - started:.1f} s later", flush=True)
+    return drain
+
+
+def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False) -> dict:
+    """The whole HTTP workload against one booted system: the 1 MiB echo throughput (any failure
+    there rejects it), then wrk on the empty function with each connection count (invoke_sweep,
+    each run drained before the next). Returns {metric: (value, unit, stats)}."""
+    figures = echo_throughput(label, echo_url, headers, quick)
+    figures.update(invoke_sweep(label, url, headers, quick, drain_by_request(label, url, headers)))
+    return figures
+
+
+def echo_throughput(label: str, echo_url: str, headers=None, quick=False) -> dict:
+    """`tcp_throughput_mbps`: echo of a 1 MiB body, checked once byte for byte, then driven by wrk
+    on one connection (any failed request rejects it)."""
     payload = os.urandom(THROUGHPUT_BODY)
-    status, body = request(echo_url, payload, dict(headers or {}, **{"Content-Type": "application/octet-stream"}))
+    try:
+        status, body = request(echo_url, payload, dict(headers or {}, **{"Content-Type": "application/octet-stream"}))
+    except OSError as e:
+        raise LoadError(f"echo of {THROUGHPUT_BODY} bytes was not answered ({e})")
     if status != 200 or body != payload:
         raise LoadError(f"echo of {THROUGHPUT_BODY} bytes came back wrong (status {status}, {len(body)} bytes)")
     seconds = 3 if quick else THROUGHPUT_DURATION_S
@@ -144,8 +294,7 @@ def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False)
     # Payload through the guest's TCP stack in both directions (request body in, response body out).
     mbps = r["requests"] * 2 * THROUGHPUT_BODY * 8 / 1e6 / secs
     print(f"{label}:   {r['requests']} echoes of 1 MiB in {secs:.1f} s: {mbps:.1f} Mbit/s of payload", flush=True)
-    figures["tcp_throughput_mbps"] = (mbps, "mbps", {"n": r["requests"], "body_bytes": THROUGHPUT_BODY})
-    return figures
+    return {"tcp_throughput_mbps": (mbps, "mbps", {"n": r["requests"], "body_bytes": THROUGHPUT_BODY})}
 
 
 def noisy_neighbour(label: str, victim_url: str, victim_headers: dict, attack_url: str, attack_headers: dict,

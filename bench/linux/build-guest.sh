@@ -169,7 +169,7 @@ cp "$src" "$root/$interp"
 log "crun libraries: ${!have[*]}"
 
 # --- workloads and bundles -----------------------------------------------------
-for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero fs_ops; do
+for w in empty echo null_syscall pipe_roundtrip spawn_wait fork_exec_wait demand_zero fs_ops warm_server; do
     gcc -static -O2 -Wall -Wextra -Werror -o "$root/bench/bin/$w" "$here/workloads/$w.c" || die "compiling workloads/$w.c failed"
 done
 # The container's rootfs holds only the empty program and the mount points

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """http_run.py: boots the Linux baseline guest in HTTP mode (bench.http=1: virtio-net up, busybox httpd
-whose CGI starts one crun container per request) in wall mode with a host port forwarded to guest
-port 8080, waits for BENCH-HTTP-READY on serial and drives it with wrk from the host
-(bench/httpload.py) exactly as bench/metteagle/http_run.py drives MettEagle; writes JSON records
-(system "linux", mode "wall")."""
+whose CGI starts one crun container per request on guest port 8080, and the warm process
+`warm_server` on guest port 8081) in wall mode with a host port forwarded to each, waits for
+BENCH-HTTP-READY on serial and drives both with wrk from the host (bench/httpload.py) as
+bench/metteagle/http_run.py drives MettEagle; writes JSON records (mode "wall"): system "linux" for
+httpd + crun, "linux-warm" for the warm process (the empty function's connection sweep only)."""
 import argparse
 import json
 import os
@@ -33,17 +34,21 @@ def main() -> int:
             print(f"error: {guest}/{f} missing; run bench/linux/build-guest.sh {args.build_dir}", file=sys.stderr)
             return 1
     port = httpload.free_port()
+    warm_port = httpload.free_port()
+    while warm_port == port:
+        warm_port = httpload.free_port()
     # The wall-mode command line of run.py (same machine, memory, 2 vCPUs, TCG) plus the network
     # device MettEagle's HTTP boot gets.
     cmd = run.qemu_command(guest, "wall", "full", [])
     i = cmd.index("-append")
     cmd[i + 1] += " bench.http=1"
-    cmd += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:8080", "-device", "virtio-net-device,netdev=net0"]
+    cmd += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:8080,"
+            f"hostfwd=tcp:127.0.0.1:{warm_port}-:8081", "-device", "virtio-net-device,netdev=net0"]
     label = "linux http (wall)"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     log = os.path.splitext(args.out)[0] + ".serial.log"
     started = time.monotonic()
-    print(f"{label}: booting, httpd on 127.0.0.1:{port}…", flush=True)
+    print(f"{label}: booting, httpd on 127.0.0.1:{port}, the warm process on 127.0.0.1:{warm_port}…", flush=True)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ready = threading.Event()
     errors = []
@@ -70,6 +75,12 @@ def main() -> int:
         status, body = httpload.request(f"{base}/empty")
         if status != 200 or body:
             raise httpload.LoadError(f"first request answered {status} with {len(body)} bytes")
+        # The warm process first: the crun sweep's last run leaves many containers starting.
+        warm_url = f"http://127.0.0.1:{warm_port}/function/empty"
+        status, body = httpload.request(warm_url)
+        if status != 200 or body:
+            raise httpload.LoadError(f"the warm process's first request answered {status} with {len(body)} bytes")
+        warm_figures = httpload.invoke_sweep("linux-warm http (wall)", warm_url, None, args.quick)
         figures = httpload.run_workload(label, f"{base}/empty", f"{base}/echo", None, args.quick)
     except httpload.LoadError as e:
         print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
@@ -78,6 +89,7 @@ def main() -> int:
         proc.kill()
         proc.wait()
     records = httpload.records(figures, "linux", {"smp": 2, "quick": args.quick})
+    records += httpload.records(warm_figures, "linux-warm", {"smp": 2, "quick": args.quick})
     with open(args.out, "w") as f:
         json.dump(records, f, indent=1)
         f.write("\n")

@@ -5,8 +5,11 @@
 #   bench.scale=full|quick   iteration counts (see suite.sh)
 #   bench.only=a,b,...       run only these metrics
 #   bench.http=1             HTTP mode instead: network up, busybox httpd with the per-request
-#                            crun CGI on port 8080, "BENCH-HTTP-READY" on the console, then wait
-#                            for the host (bench/linux/http_run.py) to power the machine off
+#                            crun CGI on port 8080, the warm process (warm_server: the empty
+#                            function served by processes already running, one per vCPU, with
+#                            no isolation per request)
+#                            on port 8081, "BENCH-HTTP-READY" on the console, then wait for the
+#                            host (bench/linux/http_run.py) to power the machine off
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -42,6 +45,10 @@ if [ "$http" = 1 ]; then
     ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 ||
         echo "BENCH-HTTP-ERROR network setup failed"
     httpd -p 8080 -h /bench/www || echo "BENCH-HTTP-ERROR httpd failed"
+    # It prints its own line once it listens; wait for that before saying ready.
+    /bench/bin/warm_server 8081 >/tmp/warm_server.log 2>&1 &
+    for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening /tmp/warm_server.log && break; sleep 1; done
+    grep -q listening /tmp/warm_server.log || echo "BENCH-HTTP-ERROR warm_server failed: $(cat /tmp/warm_server.log)"
     echo "BENCH-HTTP-READY"
     while :; do sleep 3600; done
 fi

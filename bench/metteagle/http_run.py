@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""http_run.py: boots the `make run` system (config/system.boot) in wall mode with a host port forwarded to
-the gateway, deploys the empty and echo functions over HTTP and drives them with wrk from the host
-(bench/httpload.py), then measures the noisy-neighbour figure (tenant B's echo p99 while tenant A
-keeps its limit of slow invocations in flight, over B's p99 idle); writes JSON records (system
-"metteagle", mode "wall")."""
+"""http_run.py: boots the `make run` system (config/system.boot, with the bench's own API keys,
+gateway.keys here) in wall mode with a host port forwarded to the gateway, deploys the empty and
+echo functions over HTTP and drives them with wrk from the host (bench/httpload.py): the 1 MiB echo
+throughput, the noisy-neighbour figure (tenant B's echo p99 while tenant A keeps its limit of slow
+invocations in flight, over B's p99 idle), and last the empty function at 1, 4, 16 and 64
+connections; writes JSON records (system "metteagle", mode "wall")."""
 import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, ".."))
@@ -18,11 +21,15 @@ import httpload  # noqa: E402
 import qemu  # noqa: E402
 
 KEY = {"Authorization": "Bearer dev-key-alpha"}
-KEY_B = {"Authorization": "Bearer dev-key-beta"}  # config/gateway.keys: the second tenant.
+KEY_B = {"Authorization": "Bearer dev-key-beta"}  # the second tenant.
+OPERATOR = {"Authorization": "Bearer dev-key-operator"}  # sees every tenant's series in /metrics.
 # `make run`'s guest memory and a store disk big enough for the store's own records.
 MEMORY = "2G"
 DISK_SIZE = 256 << 20
 ATTACKERS = 4  # dev-key-alpha's limit=4: all 4 run at once on the gateway's invocation threads.
+# The bench's own API keys (alpha may queue 64 invocations: wrk's 64 connections wait, never 429);
+# the key names are config/gateway.keys'.
+BENCH_KEYS = os.path.join(here, "gateway.keys")
 
 
 def boot_modules(config: str, build: str) -> list:
@@ -35,6 +42,14 @@ def boot_modules(config: str, build: str) -> list:
     return modules
 
 
+def with_keys(modules: list, keys: str) -> list:
+    """The boot modules with the gateway's keys data module (`... data name=keys`) read from `keys`."""
+    out = [m for m in modules if not m.endswith(" data name=keys")]
+    if len(out) != len(modules) - 1:
+        raise ValueError("the boot configuration has no single `data name=keys` module")
+    return out + [f"{keys} data name=keys"]
+
+
 def deploy(base: str, name: str, elf: str, key=None, config=None) -> None:
     with open(elf, "rb") as f:
         data = f.read()
@@ -45,17 +60,40 @@ def deploy(base: str, name: str, elf: str, key=None, config=None) -> None:
         raise httpload.LoadError(f"deploying {name} answered {status}: {body[:200]!r}")
 
 
+# /metrics lines worth seeing after the connection sweep: where requests went (answers by status,
+# 429s, queued and dropped invocations, connections) and the invocations' own time.
+GATEWAY_COUNTERS = ("metteagle_http_responses_total", "metteagle_rejected_total", "metteagle_admission_queued_total",
+                    "metteagle_admission_dropped_total", "metteagle_connections_", "metteagle_duration_seconds_sum",
+                    "metteagle_duration_seconds_count", "metteagle_cold_start_seconds_sum",
+                    "metteagle_cold_start_seconds_count", "metteagle_timeouts_total", "metteagle_errors_total")
+
+
+def log_gateway_counters(label: str, base: str) -> None:
+    """Prints the gateway's counters (GATEWAY_COUNTERS) to the runner's output; a diagnostic, no record."""
+    req = urllib.request.Request(f"{base}/metrics", headers=OPERATOR)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read().decode("utf-8", "replace")
+    except (OSError, urllib.error.URLError) as e:
+        print(f"{label}: /metrics not read: {e}", flush=True)
+        return
+    for line in text.splitlines():
+        if line.startswith(GATEWAY_COUNTERS):
+            print(f"{label}:   {line}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--boot-config", default=os.path.join(here, "..", "..", "config", "system.boot"))
+    ap.add_argument("--keys", default=BENCH_KEYS, help="the gateway's API keys (default: %(default)s)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="3 s runs (smoke test)")
     ap.add_argument("--boot-timeout", type=float, default=120)
     args = ap.parse_args()
 
     kernel = os.path.join(args.build_dir, "kernel", "metteagle.elf")
-    modules = boot_modules(args.boot_config, args.build_dir)
+    modules = with_keys(boot_modules(args.boot_config, args.build_dir), args.keys)
     for path in [kernel] + [m.split(" ", 1)[0] for m in modules]:
         if not os.path.isfile(path):
             print(f"error: {path} is missing; build first", file=sys.stderr)
@@ -83,12 +121,17 @@ def main() -> int:
             fdir = os.path.join(args.build_dir, "user", "functions")
             deploy(base, "empty", os.path.join(fdir, "empty.elf"))
             deploy(base, "echo", os.path.join(fdir, "echo.elf"))
-            figures = httpload.run_workload(label, f"{base}/function/empty", f"{base}/function/echo", KEY,
-                                            args.quick)
+            # The echo and the noisy-neighbour figure first, the connection sweep last: the requests
+            # its 64-connection run leaves queued would still be running under them.
+            figures = httpload.echo_throughput(label, f"{base}/function/echo", KEY, args.quick)
             deploy(base, "pause", os.path.join(fdir, "pause.elf"), KEY, {"timeout_ms": 60000})
             deploy(base, "echo", os.path.join(fdir, "echo.elf"), KEY_B)
             figures.update(httpload.noisy_neighbour(label, f"{base}/function/echo", KEY_B, f"{base}/function/pause",
                                                     KEY, ATTACKERS, b"2000", args.quick))
+            empty = f"{base}/function/empty"
+            figures.update(httpload.invoke_sweep(label, empty, KEY, args.quick,
+                                                 httpload.drain_by_request(label, empty, KEY)))
+            log_gateway_counters(label, base)
         except httpload.LoadError as e:
             print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
             return 1
