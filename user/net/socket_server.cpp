@@ -21,9 +21,9 @@ constexpr u64 GENERATION_SHIFT = 16;
 // A handle's generation has 40 bits, so handles stay below 2^56 and Poll can carry events above.
 constexpr u64 GENERATION_MASK = (u64{1} << (POLL_EVENT_SHIFT - GENERATION_SHIFT)) - 1;
 static_assert(MAX_CONNECTIONS <= INDEX_MASK && MAX_LISTENERS <= INDEX_MASK);
-// After serving a request, wait this long for the same client's next one (a streamed response).
-constexpr u64 FOLLOW_UP_TIMEOUT_NS = 200'000;
 constexpr usize REQUESTS_PER_ROUND = 64;
+// A send parked on lwIP's memory (not its window) may see no sent callback: retried this often.
+constexpr u64 SEND_RETRY_NS = 1'000'000;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
 // A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
@@ -844,7 +844,7 @@ usize SocketServer::serve_pending(u64 first_timeout) {
       if (!kept) (void)Capability(receive_slot).remove();
     }
     ++served;
-    timeout = FOLLOW_UP_TIMEOUT_NS;
+    timeout = 0;  // Only what is queued already: the loop comes back as soon as it has looked at the device.
   }
   return served;
 }
@@ -874,6 +874,31 @@ void SocketServer::expire_deadlines() {
     if (poller.in_use && poller.waiter.waiting && poller.waiter.deadline != 0 && current >= poller.waiter.deadline)
       answer_parked(poller.waiter, empty_poll_answer());
   }
+}
+
+u64 SocketServer::next_deadline_ns() {
+  u64 earliest = ~u64{0};
+  auto consider = [&earliest](const Waiter& waiter) {
+    if (waiter.waiting && waiter.deadline != 0 && waiter.deadline < earliest) earliest = waiter.deadline;
+  };
+  for (auto& listener : listeners)
+    if (listener.in_use) consider(listener.acceptor);
+  bool retrying = false;
+  for (auto& connection : connections) {
+    if (!connection.in_use) continue;
+    consider(connection.receiver);
+    consider(connection.sender);
+    retrying = retrying || (connection.sender.waiting && !connection.connecting);
+  }
+  for (auto& poller : pollers)
+    if (poller.in_use) consider(poller.waiter);
+  u64 wait = ~u64{0};
+  if (earliest != ~u64{0}) {
+    u64 current = now();
+    wait = earliest <= current ? 0 : ((earliest - current) / ticks_per_microsecond + 1) * 1000;
+  }
+  if (retrying && wait > SEND_RETRY_NS) wait = SEND_RETRY_NS;
+  return wait;
 }
 
 }  // namespace net
