@@ -616,8 +616,9 @@ class LoopPolicy final : public gateway::RequestPolicy {
 LoopPolicy request_policy;
 
 // One connection and its request. Stages: Reading (the event loop assembles the next request),
-// Working (it waits in its tenant's queue, or a worker or an invocation thread answers it; the loop
-// does not touch the slot), Sending (the loop sends the response). Only the stage's owner touches the slot; the queues hand it over.
+// Working (it waits in its tenant's queue, or a worker or an invocation thread answers it; the
+// loop does not touch the slot), Sending (the loop sends the response). Only the stage's owner
+// touches the slot; the queues hand it over.
 struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // Following: a /system/logs?follow=true stream between two chunks (the loop sends new lines).
   enum class Stage { Free, Reading, Working, Sending, Following };
@@ -1126,7 +1127,9 @@ class EventLoop {
   }
 
   using Lane = gateway::AdmissionRoute::Lane;
-  gateway::TenantAdmission& admission_of(Lane lane) { return lane == Lane::Control ? api_.control() : api_.admission(); }
+  gateway::TenantAdmission& admission_of(Lane lane) {
+    return lane == Lane::Control ? api_.control() : api_.admission();
+  }
 
   // An admitted request goes to its threads: an invocation to the invocation threads, any other
   // to the workers.
