@@ -17,13 +17,21 @@ gateway with tests/gateway/admission.keys. Checks, with exact statuses and messa
   /healthz are answered, all before any of A's and B's 20 s invocations ended and each within a
   liveness bound (the old gateway ran invocations on its 4 workers, so A and B held them all and C
   waited for one of theirs to end); /metrics counts A's and B's queued and rejected invocations.
-  Prints C's p99 under the attack over C's p99 idle (the noisy-neighbour figure).
+  Prints C's p99 under the attack over C's p99 idle (the noisy-neighbour figure);
+- fairness of control requests (the gateway's 4 workers): tenant A keeps its share of the workers
+  busy with slow deploys (16 MiB executables, hashed and copied for seconds under TCG) and floods
+  its queue with 74 more requests: exactly the ones beyond its 64 waiting are 429 with the queue
+  message and Retry-After, counted in metteagle_control_rejected_total; meanwhile tenant B's
+  GET /system/functions, deploy and listing are answered at once (B never waits in its queue:
+  metteagle_control_queued_total) while A still has requests waiting; every request of A's ends
+  as expected and none waited past the 30 s deadline.
 Python 3 standard library only. Exits 0 when every check passed.
 """
 import argparse
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -85,6 +93,19 @@ def metric(port, key, name, tenant=None):
     return None
 
 
+def figures(port, key):
+    """The /metrics page as {series with labels: value} (None when it is not answered 200)."""
+    status, _, body, _ = request(port, "GET", "/metrics", key)
+    if status != 200:
+        return None
+    values = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            values[series] = int(float(value))
+    return values
+
+
 def wait_for(condition, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -107,6 +128,88 @@ class Background(threading.Thread):
             self.result = request(*self.args, timeout=120)
         except OSError as error:
             self.result = (None, {}, str(error).encode(), 0)
+
+
+class Flood:
+    """`count` requests of one tenant sent at once: each on its own connection, connected beforehand
+    (connect(); one at a time, so that the guest's listen queue takes them all), then fire() writes
+    each request in one send, so that they reach the gateway together. Their answers (status,
+    headers, body) in .results once join() returns."""
+
+    def __init__(self, port, method, path, key, count):
+        self.sockets = []
+        for _ in range(count):
+            self.sockets.append(socket.create_connection(("127.0.0.1", port), timeout=240))
+            time.sleep(0.02)
+        self.wire = (f"{method} {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {key}\r\n"
+                     f"Connection: close\r\n\r\n").encode()
+        self.results = [None] * count
+        self.answered_at = [None] * count  # time.monotonic() of each answer.
+
+    def fire(self):
+        for connection in self.sockets:
+            connection.sendall(self.wire)
+        self.threads = [threading.Thread(target=self.read, args=(index,), daemon=True) for index in range(len(self.sockets))]
+        for thread in self.threads:
+            thread.start()
+
+    def read(self, index):
+        connection = self.sockets[index]
+        try:
+            response = http.client.HTTPResponse(connection)
+            response.begin()
+            self.results[index] = (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+            self.answered_at[index] = time.monotonic()
+        except OSError as error:
+            self.results[index] = (None, {}, str(error).encode())
+        finally:
+            connection.close()
+
+    def answered(self, status):
+        return [result for result in self.results if result is not None and result[0] == status]
+
+    def join(self, seconds):
+        for thread in self.threads:
+            thread.join(seconds)
+
+
+class HeldRequest:
+    """A request sent but for the last byte of its body, which finish() sends: the request becomes
+    complete at a moment the test chooses, however long its upload took. Its answer (status,
+    headers, body) in .result once join() returns."""
+
+    def __init__(self, port, method, path, key, body, headers):
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=240)
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.head = (f"{method} {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {key}\r\n{lines}"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        self.body = body
+        self.result = None
+        self.uploader = threading.Thread(target=self.socket.sendall, args=(self.head + body[:-1],), daemon=True)
+        self.uploader.start()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+
+    def uploaded(self, seconds):
+        self.uploader.join(seconds)
+        return not self.uploader.is_alive()
+
+    def finish(self):
+        self.socket.sendall(self.body[-1:])
+        self.reader.start()
+
+    def read(self):
+        try:
+            response = http.client.HTTPResponse(self.socket)
+            response.begin()
+            self.result = (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        except OSError as error:
+            self.result = (None, {}, str(error).encode())
+        finally:
+            self.socket.close()
+
+    def join(self, seconds):
+        self.uploader.join(seconds)
+        self.reader.join(seconds)
 
 
 def per_invocation_bytes(image):
@@ -260,7 +363,8 @@ def check_fairness(port, images):
           f"/healthz under the attack: 200 ok within the bound (got {status} {body[:40]!r} in {seconds:.2f} s)")
     for thread in threads:
         thread.join(180)
-    answers = sorted((thread.result or (None, {}, b"", 0))[:3:2] for thread in threads)
+    answers = sorted(((thread.result or (None, {}, b"", 0))[0] or 0, (thread.result or (None, {}, b"", 0))[2])
+                     for thread in threads)
     expected = (200, f"paused {ATTACK_MS} ms".encode())
     check(answers == [expected] * 12, f"A's and B's 12 admitted invocations all ran: {answers}")
     for key, tenant, name in ((KEY_A, 1, "A"), (KEY_B, 2, "B")):
@@ -274,6 +378,98 @@ def check_fairness(port, images):
           f"{attack_p99 * 1000:.1f} ms, ratio {attack_p99 / idle_p99:.2f}", flush=True)
     for key, name in ((KEY_A, "slow"), (KEY_B, "slow"), (KEY_C, "echo")):
         request(port, "DELETE", f"/system/functions/{name}", key)
+
+
+CONTROL_QUEUE = 64  # GatewayShared::CONTROL_QUEUE: control requests a tenant may have waiting.
+# A's slow requests: deploys of echo padded to 16 MiB (the largest executable), which the gateway
+# copies and the manager hashes (SHA-256) and copies: one to a few seconds each under TCG. Their
+# uploads (tens of seconds through QEMU's user network) are held back by one byte each and then
+# completed together: two take A's share of the workers (one each stays for the idle tenants),
+# the other four wait at the head of A's queue, so A's queue moves only as they end, several
+# seconds in all. All are named alike: one 201, then 409s (after the hash, which comes before the
+# name check). The gateway's factory (160M here) holds their bodies and two copies.
+SLOW_DEPLOYS = 6
+SLOW_BYTES = 16 * MIB - 4096
+# A's flood behind them: more than its queue takes, so at least this many are refused.
+FLOOD = CONTROL_QUEUE + 10
+
+
+def control(values, name, tenant):
+    return values.get(f'metteagle_control_{name}{{tenant="{tenant}"}}')
+
+
+def check_control_fairness(port, images):
+    status, _, info, _ = request(port, "GET", "/system/info", KEY_A)
+    check(status == 200, f"GET /system/info: 200 (got {status} {info[:80]!r})")
+    before = figures(port, KEY_OPERATOR)
+    slow_image = images["echo"] + bytes(SLOW_BYTES - len(images["echo"]))
+    slow_headers = {"Content-Type": "application/octet-stream", "X-Function-Config": json.dumps({"name": "slow-deploy"})}
+    slow = [HeldRequest(port, "POST", "/system/functions", KEY_A, slow_image, slow_headers) for _ in range(SLOW_DEPLOYS)]
+    check(all(held.uploaded(240) for held in slow), f"tenant A's {SLOW_DEPLOYS} slow deploys uploaded but their last byte")
+
+    def slow_admitted():
+        values = figures(port, KEY_OPERATOR)
+        if values is None:
+            return False
+        started = control(values, "admitted_total", 1) - control(before, "admitted_total", 1)
+        return started + control(values, "waiting", 1) >= SLOW_DEPLOYS
+
+    flood = Flood(port, "GET", "/system/info", KEY_A, FLOOD)  # Connected, not sent.
+    b_listing = Flood(port, "GET", "/system/functions", KEY_B, 1)
+    for held in slow:
+        held.finish()
+    check(wait_for(slow_admitted, 60), f"tenant A's {SLOW_DEPLOYS} slow deploys were admitted")
+    # A's flood, and B's listing right behind it: it reaches the gateway while A's queue is full.
+    flood.fire()
+    b_listing.fire()
+    b_listing.join(120)
+    status, _, body = b_listing.results[0] or (None, {}, b"")
+    b_answered_at = b_listing.answered_at[0] or 0
+    check(status == 200 and json.loads(body) == [], f"tenant B's GET /system/functions: 200 [] (got {status} {body[:100]!r})")
+    check(wait_for(lambda: flood.answered(429), 60), "some of A's flood beyond its queue was answered 429")
+    status, _, body, _ = deploy(port, KEY_B, "b-echo", images["echo"])
+    check(status == 201 and json.loads(body).get("name") == "b-echo",
+          f"tenant B's deploy of b-echo: 201 (got {status} {body[:100]!r})")
+    status, _, body, _ = request(port, "GET", "/system/functions", KEY_B)
+    listed = [function.get("name") for function in json.loads(body)] if status == 200 else None
+    check(listed == ["b-echo"], f"tenant B's listing shows b-echo (got {status} {body[:120]!r})")
+    for held in slow:
+        held.join(240)
+    flood.join(240)
+    slow_answers = sorted((held.result or (0,))[0] or 0 for held in slow)
+    check(slow_answers == [201] + [409] * (SLOW_DEPLOYS - 1),
+          f"A's slow deploys: one 201, the others 409 (got {[(held.result or (None, {}, b''))[::2] for held in slow]})")
+    rejected = flood.answered(429)
+    served = flood.answered(200)
+    # Not a timing: the order of answers. B's listing was sent after all of A's flood; it was
+    # answered before some of them (the old gateway's one queue answered B's after every one of
+    # A's that came before it), so it went past A's waiting ones.
+    later = [at for result, at in zip(flood.results, flood.answered_at) if result and result[0] == 200 and at > b_answered_at]
+    check(later, f"B's GET /system/functions was answered before {len(later)} of A's waiting requests")
+    expected_429 = {"error": f"too many requests waiting: this API key's tenant has {CONTROL_QUEUE} requests waiting "
+                             f"for the gateway's 4 workers already; retry later", "queue": CONTROL_QUEUE}
+    check(len(rejected) + len(served) == FLOOD and rejected and
+          all(json.loads(body) == expected_429 and headers.get("retry-after") == "1" for _, headers, body in rejected) and
+          all(body == info for _, _, body in served),
+          f"A's flood of {FLOOD}: {len(served)} answered 200 with the info, {len(rejected)} 429 with the queue message "
+          f"and Retry-After 1 (others: {[r for r in flood.results if r is None or r[0] not in (200, 429)]})")
+    after = figures(port, KEY_OPERATOR)
+    delta = lambda name, tenant: control(after, name, tenant) - control(before, name, tenant)
+    check(delta("rejected_total", 1) == len(rejected),
+          f"metrics: A's 429s counted ({delta('rejected_total', 1)} counted, {len(rejected)} answered)")
+    check(delta("admitted_total", 1) == SLOW_DEPLOYS + len(served),
+          f"metrics: A's admitted requests counted ({delta('admitted_total', 1)})")
+    check(delta("timed_out_total", 1) == 0, "metrics: none of A's waited past the deadline")
+    check(control(after, "waiting", 1) == 0 and control(after, "running", 1) == 0, "metrics: A has nothing waiting or running")
+    # B's requests are 3 of B's above plus none waited: each went to a worker at once.
+    check(delta("queued_total", 2) == 0 and delta("rejected_total", 2) == 0,
+          f"metrics: none of B's requests waited in its queue (queued {delta('queued_total', 2)})")
+    check(delta("queued_total", 1) >= CONTROL_QUEUE, f"metrics: A's queue was full ({delta('queued_total', 1)} queued)")
+    series = figures(port, KEY_B)
+    check(series is not None and not [name for name in series if 'tenant="1"' in name],
+          "tenant B's /metrics shows none of A's series")
+    request(port, "DELETE", "/system/functions/slow-deploy", KEY_A)
+    request(port, "DELETE", "/system/functions/b-echo", KEY_B)
 
 
 def main():
@@ -290,6 +486,7 @@ def main():
     check_capacity(arguments.port, images)
     check_function_quota(arguments.port, images)
     check_fairness(arguments.port, images)
+    check_control_fairness(arguments.port, images)
     print(f"{len(FAILURES)} failed" if FAILURES else "all admission checks passed", flush=True)
     return 1 if FAILURES else 0
 

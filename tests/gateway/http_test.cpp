@@ -259,9 +259,11 @@ class FakeManager final : public Backend {
   u64 deploy_image_requests = 0;  // DEPLOY_IMAGEs received, and the flags of the last one.
   u64 last_deploy_image_flags = 0;
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
+  u64 calls = 0;  // Requests the gateway sent.
 
   ManagerReply deploy(u32 tenant, const char* name, const Payload& image, const manager::FunctionConfig& config,
                       const char*, u64) override {
+    ++calls;
     u64 size = image.length;
     ManagerReply reply;
     reply.delivered = true;
@@ -279,6 +281,7 @@ class FakeManager final : public Backend {
   }
   ManagerReply invoke(u32 tenant, const char* name, const Payload& payload, u8* output, u64 capacity,
                       u64 output_memory, u64 send_timeout) override {
+    ++calls;
     last_send_timeout = send_timeout;
     last_input_memory = payload.memory;
     last_output_memory = output_memory;
@@ -320,6 +323,7 @@ class FakeManager final : public Backend {
     return request(tenant, kind, body, bytes);
   }
   ManagerReply request(u32 tenant, u32 kind, const void* body, u64 bytes) override {
+    ++calls;
     ManagerReply reply;
     reply.delivered = true;
     // The request as the manager would receive it.
@@ -955,7 +959,7 @@ TEST_F(ApiTest, AdmissionRefusalAndMetrics) {
   EXPECT_EQ(shared->admission.arrive(2, 5, 100), Decision::Run);  // key-two: limit 1, no queue.
   EXPECT_EQ(shared->admission.arrive(2, 6, 100), Decision::Rejected);
   Response rejected;
-  api->over_admission(rejected, 2);
+  api->over_admission(rejected, AdmissionRoute::Lane::Invocation, 2);
   EXPECT_EQ(rejected.status, 429u);
   EXPECT_EQ(body_of(rejected), "{\"error\": \"too many invocations in flight: this API key's tenant may run 1 at a "
                                "time and queue 0 more\", \"limit\": 1, \"queue\": 0}\n");
@@ -973,17 +977,110 @@ TEST_F(ApiTest, AdmissionRefusalAndMetrics) {
   EXPECT_EQ(shared->admission.running(2), 0u);
 }
 
-// GET /healthz is the event loop's own answer (no worker, no manager); nothing else is.
-TEST_F(ApiTest, AnsweredInLoop) {
-  auto head_of = [](const std::string& request) {
-    RequestHead head;
-    EXPECT_EQ(parse_request_head(request.data(), request.size(), head), ParseStatus::Complete) << request;
-    return head;
+// Where the event loop sends each complete request: /healthz and every request without a valid
+// key are its own answers (no thread, no manager call, so none takes a tenant's place); an
+// invocation goes through its tenant's invocation admission, every other request through its
+// tenant's control admission (the workers).
+TEST_F(ApiTest, AdmissionRoutes) {
+  using Lane = AdmissionRoute::Lane;
+  const std::string one = "Authorization: Bearer key-one-1234\r\n";
+  const std::string operator_key = "Authorization: Bearer key-operator\r\n";
+  const std::string wrong = "Authorization: Bearer wrong-key-123\r\n";
+  struct Case {
+    std::string request;
+    Lane lane;
+    u32 tenant;
+    u32 loop_status;  // The loop's answer (Lane::Loop).
+  } const cases[] = {
+      {"GET /healthz HTTP/1.1\r\n", Lane::Loop, 0, 200},
+      {"HEAD /healthz HTTP/1.1\r\n", Lane::Loop, 0, 200},
+      {"POST /healthz HTTP/1.1\r\n" + one, Lane::Loop, 0, 405},
+      {"GET /nowhere HTTP/1.1\r\n" + one, Lane::Loop, 0, 404},
+      {"GET /metrics HTTP/1.1\r\n", Lane::Loop, 0, 401},
+      {"GET /system/functions HTTP/1.1\r\n" + wrong, Lane::Loop, 0, 401},
+      {"POST /function/echo HTTP/1.1\r\n", Lane::Loop, 0, 401},
+      {"POST /system/images HTTP/1.1\r\n" + wrong, Lane::Loop, 0, 401},
+      {"PATCH /system/functions HTTP/1.1\r\n" + one, Lane::Loop, 0, 405},
+      {"POST /function/echo HTTP/1.1\r\n" + one, Lane::Invocation, 1, 0},
+      {"GET /function/echo/sub?x=1 HTTP/1.1\r\n" + one, Lane::Invocation, 1, 0},
+      {"GET /system/functions HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"POST /system/functions HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"DELETE /system/functions/echo HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"POST /system/images HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"POST /async-function/echo HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"GET /system/logs?name=echo HTTP/1.1\r\n" + one, Lane::Control, 1, 0},
+      {"GET /metrics HTTP/1.1\r\n" + operator_key, Lane::Control, 9, 0},
   };
-  EXPECT_TRUE(api->answered_in_loop(head_of("GET /healthz HTTP/1.1\r\n\r\n")));
-  EXPECT_FALSE(api->answered_in_loop(head_of("HEAD /healthz HTTP/1.1\r\n\r\n")));
-  EXPECT_FALSE(api->answered_in_loop(head_of("GET /metrics HTTP/1.1\r\n\r\n")));
-  EXPECT_FALSE(api->answered_in_loop(head_of("POST /function/echo HTTP/1.1\r\n\r\n")));
+  for (const Case& c : cases) {
+    const std::string wire = c.request + "\r\n";  // The head's slices point into it.
+    RequestHead head;
+    ASSERT_EQ(parse(wire, head), ParseStatus::Complete) << wire;
+    AdmissionRoute route = api->admission_of(head);
+    EXPECT_EQ(route.lane, c.lane) << c.request;
+    EXPECT_EQ(route.tenant, c.tenant) << c.request;
+    if (c.lane != Lane::Loop) continue;
+    u64 calls = fake.calls;
+    Response response;
+    api->handle(head, Payload{}, response);
+    EXPECT_EQ(response.status, c.loop_status) << c.request;
+    EXPECT_EQ(fake.calls, calls) << c.request;  // The loop's answer asks the manager nothing.
+  }
+}
+
+// A control request its tenant's admission refused (its queue full) is 429 naming the queue, one
+// dropped after waiting too long is 503; both say when to retry, and both are counted in the
+// tenant's own metteagle_control_* series, which another tenant's key does not see.
+TEST_F(ApiTest, ControlAdmissionAnswersAndMetrics) {
+  using Decision = TenantAdmission::Decision;
+  using Lane = AdmissionRoute::Lane;
+  TenantAdmission& control = shared->control;
+  EXPECT_EQ(control.queue_limit(1), GatewayShared::CONTROL_QUEUE);
+  // Tenant 1 takes 2 of the 4 workers (one each stays for tenants 2 and 9), then fills its queue.
+  EXPECT_EQ(control.arrive(1, 0, 100), Decision::Run);
+  EXPECT_EQ(control.arrive(1, 1, 100), Decision::Run);
+  for (u32 connection = 2; connection < 2 + GatewayShared::CONTROL_QUEUE; ++connection)
+    EXPECT_EQ(control.arrive(1, connection, 100 + connection), Decision::Queued) << connection;
+  EXPECT_EQ(control.arrive(1, 99, 200), Decision::Rejected);
+  Response rejected;
+  api->over_admission(rejected, Lane::Control, 1);
+  EXPECT_EQ(rejected.status, 429u);
+  EXPECT_EQ(body_of(rejected), "{\"error\": \"too many requests waiting: this API key's tenant has 64 requests "
+                               "waiting for the gateway's 4 workers already; retry later\", \"queue\": 64}\n");
+  EXPECT_EQ(std::string(rejected.extra_headers, rejected.extra_length), "Retry-After: 1\r\n");
+  u32 connection = 0;
+  u32 tenant = 0;
+  ASSERT_TRUE(control.expired(102, connection, tenant));  // The oldest waiting one.
+  EXPECT_EQ(connection, 2u);
+  EXPECT_EQ(tenant, 1u);
+  EXPECT_FALSE(control.expired(102, connection, tenant));
+  Response dropped;
+  api->queue_timeout(dropped, Lane::Control);
+  EXPECT_EQ(dropped.status, 503u);
+  EXPECT_EQ(body_of(dropped),
+            "{\"error\": \"the request waited in its tenant's queue for a worker too long; nothing was done\"}\n");
+  EXPECT_EQ(std::string(dropped.extra_headers, dropped.extra_length), "Retry-After: 1\r\n");
+  Response invocation_dropped;
+  api->queue_timeout(invocation_dropped, Lane::Invocation);
+  EXPECT_EQ(body_of(invocation_dropped),
+            "{\"error\": \"the invocation waited in its tenant's queue too long; it did not run\"}\n");
+  // Tenant 2's request takes its kept worker at once, behind none of tenant 1's 63 waiting.
+  EXPECT_EQ(control.arrive(2, 200, 300), Decision::Run);
+  const std::string mine = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-one-1234\r\n"));
+  EXPECT_NE(mine.find("# TYPE metteagle_control_running gauge\nmetteagle_control_running{tenant=\"1\"} 2\n"),
+            std::string::npos)
+      << mine;
+  EXPECT_NE(mine.find("\nmetteagle_control_waiting{tenant=\"1\"} 63\n"), std::string::npos);
+  EXPECT_NE(mine.find("\nmetteagle_control_admitted_total{tenant=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(mine.find("\nmetteagle_control_queued_total{tenant=\"1\"} 64\n"), std::string::npos);
+  EXPECT_NE(mine.find("\nmetteagle_control_rejected_total{tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(mine.find("\nmetteagle_control_timed_out_total{tenant=\"1\"} 1\n"), std::string::npos);
+  EXPECT_EQ(mine.find("tenant=\"2\""), std::string::npos);  // Only the key's own tenant.
+  // The invocation series are their own: nothing of this counted there.
+  EXPECT_NE(mine.find("\nmetteagle_rejected_total{tenant=\"1\"} 0\n"), std::string::npos);
+  EXPECT_NE(mine.find("\nmetteagle_admission_queued_total{tenant=\"1\"} 0\n"), std::string::npos);
+  const std::string all = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
+  EXPECT_NE(all.find("\nmetteagle_control_running{tenant=\"2\"} 1\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("\nmetteagle_control_running{tenant=\"9\"} 0\n"), std::string::npos);
 }
 
 // The manager's own statuses for a tenant's exhausted share or limits, and its pool as gauges.
@@ -1190,6 +1287,102 @@ TEST(TenantAdmission, KeepsAtMostHalfForIdleTenants) {
   EXPECT_FALSE(admission.next(next));
   EXPECT_EQ(admission.running(5), 1u);
   EXPECT_EQ(admission.queued(1), 1u);
+}
+
+// The workers' admission (GatewayShared::control): every tenant may use any worker, but one with
+// something running takes another only while one stays free for each tenant with nothing running
+// (up to half of the 4), so a tenant sending many slow deploys holds at most its share; then it
+// queues up to its queue limit in order, and is refused beyond that; the others' requests start
+// at once.
+TEST(TenantAdmission, ControlRequestsShareTheWorkers) {
+  ApiKey keys[] = {{"key-alpha-123", 1, 1}, {"key-beta-1234", 2, 1}, {"key-gamma-123", 3, 1}};
+  TenantAdmission control;
+  control.configure_control(keys, 3, 4, 64);
+  using Decision = TenantAdmission::Decision;
+  EXPECT_EQ(control.running_limit(1), 4u);  // Not the key's limit= (that one is for invocations).
+  EXPECT_EQ(control.queue_limit(1), 64u);
+  EXPECT_EQ(control.arrive(1, 100, 0), Decision::Run);
+  EXPECT_EQ(control.arrive(1, 101, 0), Decision::Run);
+  for (u32 connection = 102; connection < 166; ++connection)
+    EXPECT_EQ(control.arrive(1, connection, connection), Decision::Queued) << connection;
+  EXPECT_EQ(control.arrive(1, 166, 200), Decision::Rejected);  // The 65th waiting.
+  EXPECT_EQ(control.running(1), 2u);
+  EXPECT_EQ(control.queued(1), 64u);
+  EXPECT_EQ(control.rejected(1), 1u);
+  EXPECT_EQ(control.queued_total(1), 64u);
+  EXPECT_EQ(control.admitted(1), 2u);
+  // B and C each start at once, ahead of A's 64.
+  EXPECT_EQ(control.arrive(2, 200, 300), Decision::Run);
+  EXPECT_EQ(control.arrive(3, 300, 300), Decision::Run);
+  EXPECT_EQ(control.arrive(2, 201, 300), Decision::Queued);  // All 4 busy now.
+  EXPECT_EQ(control.running_total(), 4u);
+  // C's worker, freed, stays kept for C (nothing running); A's freed one goes to A's oldest (A and
+  // B have 1 running each, A is first in turn), the next one to B.
+  control.finish(3);
+  u32 next = 0;
+  EXPECT_FALSE(control.next(next));
+  control.finish(1);
+  ASSERT_TRUE(control.next(next));
+  EXPECT_EQ(next, 102u);
+  EXPECT_FALSE(control.next(next));
+  control.finish(1);
+  ASSERT_TRUE(control.next(next));
+  EXPECT_EQ(next, 201u);
+  // Waiting past the deadline: A's oldest are dropped, one at a time, in order; B's queue is empty.
+  u32 tenant = 0;
+  ASSERT_TRUE(control.expired(104, next, tenant));
+  EXPECT_EQ(next, 103u);
+  EXPECT_EQ(tenant, 1u);
+  ASSERT_TRUE(control.expired(104, next, tenant));
+  EXPECT_EQ(next, 104u);
+  EXPECT_FALSE(control.expired(104, next, tenant));
+  EXPECT_EQ(control.dropped(1), 2u);
+  EXPECT_EQ(control.queued(1), 61u);
+  EXPECT_EQ(control.admitted(1), 3u);
+  EXPECT_EQ(control.admitted(2), 2u);
+  char text[8192];
+  Buffer page(text, sizeof text);
+  control.render(page, 2);
+  std::string rendered(page.data(), page.size());
+  EXPECT_EQ(rendered,
+            "# HELP metteagle_control_running Control requests (all but invocations and /healthz) on a worker now, by "
+            "tenant.\n# TYPE metteagle_control_running gauge\nmetteagle_control_running{tenant=\"2\"} 2\n"
+            "# HELP metteagle_control_waiting Control requests waiting in their tenant's queue for a worker now.\n"
+            "# TYPE metteagle_control_waiting gauge\nmetteagle_control_waiting{tenant=\"2\"} 0\n"
+            "# HELP metteagle_control_admitted_total Control requests handed to a worker, at once or from the queue.\n"
+            "# TYPE metteagle_control_admitted_total counter\nmetteagle_control_admitted_total{tenant=\"2\"} 2\n"
+            "# HELP metteagle_control_queued_total Control requests that waited in their tenant's queue.\n"
+            "# TYPE metteagle_control_queued_total counter\nmetteagle_control_queued_total{tenant=\"2\"} 1\n"
+            "# HELP metteagle_control_rejected_total Control requests refused with 429: the tenant's queue was full.\n"
+            "# TYPE metteagle_control_rejected_total counter\nmetteagle_control_rejected_total{tenant=\"2\"} 0\n"
+            "# HELP metteagle_control_timed_out_total Queued control requests dropped with 503: they waited past the "
+            "deadline.\n# TYPE metteagle_control_timed_out_total counter\n"
+            "metteagle_control_timed_out_total{tenant=\"2\"} 0\n");
+}
+
+// Fairness ordering of the workers: a freed worker goes to the queued tenant with the fewest
+// running, so a tenant whose 64 slow requests queued first does not keep another tenant's one
+// waiting behind all of them.
+TEST(TenantAdmission, ControlFreedWorkerGoesToTheFewestRunning) {
+  ApiKey keys[] = {{"key-alpha-123", 1, 1}, {"key-beta-1234", 2, 1}};
+  TenantAdmission control;
+  control.configure_control(keys, 2, 4, 64);
+  using Decision = TenantAdmission::Decision;
+  // A takes 3 (one stays for B), then queues.
+  for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(control.arrive(1, connection, 0), Decision::Run);
+  for (u32 connection = 13; connection < 20; ++connection) EXPECT_EQ(control.arrive(1, connection, 0), Decision::Queued);
+  EXPECT_EQ(control.arrive(2, 20, 5), Decision::Run);
+  EXPECT_EQ(control.arrive(2, 21, 5), Decision::Queued);
+  control.finish(1);  // A: 2 running, B: 1.
+  u32 next = 0;
+  ASSERT_TRUE(control.next(next));
+  EXPECT_EQ(next, 21u);  // B's, though A's 7 came first.
+  EXPECT_FALSE(control.next(next));
+  control.finish(2);  // A: 2, B: 1.
+  ASSERT_TRUE(control.next(next));
+  EXPECT_EQ(next, 13u);  // Only A has one waiting.
+  EXPECT_EQ(control.running(1), 3u);
+  EXPECT_EQ(control.running(2), 1u);
 }
 
 TEST(KeyFile, ConnectionLimitLine) {

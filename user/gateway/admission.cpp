@@ -1,8 +1,14 @@
-// TenantAdmission: per-tenant running limits and queues in front of the invocation threads; see
-// admission.hpp.
+// TenantAdmission: per-tenant running limits and queues in front of the invocation threads and
+// the control workers; see admission.hpp.
 #include "admission.hpp"
 
 namespace gateway {
+
+namespace {
+
+u32 at_most(u32 value, u32 limit) { return value < limit ? value : limit; }
+
+}  // namespace
 
 void TenantAdmission::configure(const ApiKey* keys, usize key_count, usize capacity) {
   LockGuard guard(lock_);
@@ -10,12 +16,23 @@ void TenantAdmission::configure(const ApiKey* keys, usize key_count, usize capac
   capacity_ = static_cast<u32>(capacity);
   running_total_ = 0;
   turn_ = 0;
+  work_ = Work::Invocations;
   for (usize index = 0; index < key_count && count_ < MAX_TENANTS; ++index) {
     Entry& entry = entries_[count_++];
     entry = Entry{};
     entry.tenant = keys[index].sub_tenant;
-    entry.running_limit = keys[index].concurrency_limit < capacity_ ? keys[index].concurrency_limit : capacity_;
-    entry.queue_limit = keys[index].queue_limit < MAX_QUEUE ? keys[index].queue_limit : static_cast<u32>(MAX_QUEUE);
+    entry.running_limit = at_most(keys[index].concurrency_limit, capacity_);
+    entry.queue_limit = at_most(keys[index].queue_limit, static_cast<u32>(MAX_QUEUE));
+  }
+}
+
+void TenantAdmission::configure_control(const ApiKey* keys, usize key_count, usize capacity, u32 queue_limit) {
+  configure(keys, key_count, capacity);
+  LockGuard guard(lock_);
+  work_ = Work::Control;
+  for (usize index = 0; index < count_; ++index) {
+    entries_[index].running_limit = capacity_;
+    entries_[index].queue_limit = at_most(queue_limit, static_cast<u32>(MAX_QUEUE));
   }
 }
 
@@ -31,9 +48,15 @@ TenantAdmission::Entry* TenantAdmission::find(u32 tenant) {
   return nullptr;
 }
 
+void TenantAdmission::start(Entry& entry) {
+  ++entry.running;
+  ++entry.admitted;
+  ++running_total_;
+}
+
 bool TenantAdmission::may_start(const Entry& entry) const {
   if (entry.running >= entry.running_limit || running_total_ >= capacity_) return false;
-  // A tenant's first invocation may take any free slot: the one kept for it.
+  // A tenant's first request may take any free slot: the one kept for it.
   if (entry.running == 0) return true;
   // More only while a free slot stays for every other tenant with nothing running, up to half
   // the capacity: with many keys, keeping one for each would hold every tenant to one or two.
@@ -48,10 +71,9 @@ TenantAdmission::Decision TenantAdmission::arrive(u32 tenant, u32 connection, u6
   LockGuard guard(lock_);
   Entry* entry = find(tenant);
   if (entry == nullptr) return Decision::Rejected;
-  // Behind its own queue: a tenant's invocations start in arrival order.
+  // Behind its own queue: a tenant's requests start in arrival order.
   if (entry->queue_count == 0 && may_start(*entry)) {
-    ++entry->running;
-    ++running_total_;
+    start(*entry);
     return Decision::Run;
   }
   if (entry->queue_count < entry->queue_limit) {
@@ -91,8 +113,7 @@ bool TenantAdmission::next(u32& connection) {
   connection = chosen->queue[chosen->queue_head];
   chosen->queue_head = (chosen->queue_head + 1) % MAX_QUEUE;
   --chosen->queue_count;
-  ++chosen->running;
-  ++running_total_;
+  start(*chosen);
   turn_ = (chosen_index + 1) % count_;
   return true;
 }
@@ -113,81 +134,114 @@ bool TenantAdmission::expired(u64 deadline, u32& connection, u32& tenant) {
   return false;
 }
 
-template <typename Field>
-u64 TenantAdmission::read(u32 tenant, Field field) const {
-  LockGuard guard(lock_);
-  const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : field(*entry);
-}
-
-// Limits and counts below 2^32 (configure() and the queues bound them) come back as u32.
-u32 TenantAdmission::running_limit(u32 tenant) const {
-  return static_cast<u32>(read(tenant, [](const Entry& entry) { return entry.running_limit; }));
-}
-u32 TenantAdmission::queue_limit(u32 tenant) const {
-  return static_cast<u32>(read(tenant, [](const Entry& entry) { return entry.queue_limit; }));
-}
-u32 TenantAdmission::running(u32 tenant) const {
-  return static_cast<u32>(read(tenant, [](const Entry& entry) { return entry.running; }));
-}
-u32 TenantAdmission::queued(u32 tenant) const {
-  return static_cast<u32>(read(tenant, [](const Entry& entry) { return entry.queue_count; }));
-}
-u64 TenantAdmission::rejected(u32 tenant) const {
-  return read(tenant, [](const Entry& entry) { return entry.rejected; });
-}
-u64 TenantAdmission::queued_total(u32 tenant) const {
-  return read(tenant, [](const Entry& entry) { return entry.queued_total; });
-}
-u64 TenantAdmission::dropped(u32 tenant) const {
-  return read(tenant, [](const Entry& entry) { return entry.dropped; });
-}
-
 u32 TenantAdmission::running_total() const {
   LockGuard guard(lock_);
   return running_total_;
 }
 
+namespace {
+
+using Figure = TenantAdmission::Figure;
+
+// One per-tenant series of /metrics: its name, help, type, and the figure it shows.
+struct Family {
+  const char* name;
+  const char* help;
+  const char* type;
+  Figure figure;
+};
+
+// Invocations: the names /metrics has always had (metteagle_rejected_total is the one 429 counter
+// of invocations, whatever refused them).
+constexpr Family INVOCATION_FAMILIES[] = {
+    {"metteagle_invocations_in_flight", "Invocations running now, by tenant.", "gauge", Figure::Running},
+    {"metteagle_concurrency_limit",
+     "Invocations a tenant may run at once (its key's limit=, at most the gateway's invocation threads).", "gauge",
+     Figure::RunningLimit},
+    {"metteagle_rejected_total",
+     "Invocations refused with 429: the tenant had its limit running and its queue (key's queue=) full.", "counter",
+     Figure::Rejected},
+    {"metteagle_admission_queued", "Invocations waiting in their tenant's queue now.", "gauge", Figure::Waiting},
+    {"metteagle_admission_queued_total", "Invocations that waited in their tenant's queue (key's queue=).", "counter",
+     Figure::QueuedTotal},
+    {"metteagle_admission_dropped_total", "Queued invocations dropped with 503: they waited past the deadline.",
+     "counter", Figure::Dropped},
+};
+
+// Control requests: everything the 4 workers answer (deploys, listings, describes, image pushes,
+// secrets, logs, /metrics).
+constexpr Family CONTROL_FAMILIES[] = {
+    {"metteagle_control_running", "Control requests (all but invocations and /healthz) on a worker now, by tenant.",
+     "gauge", Figure::Running},
+    {"metteagle_control_waiting", "Control requests waiting in their tenant's queue for a worker now.", "gauge",
+     Figure::Waiting},
+    {"metteagle_control_admitted_total", "Control requests handed to a worker, at once or from the queue.", "counter",
+     Figure::Admitted},
+    {"metteagle_control_queued_total", "Control requests that waited in their tenant's queue.", "counter",
+     Figure::QueuedTotal},
+    {"metteagle_control_rejected_total", "Control requests refused with 429: the tenant's queue was full.", "counter",
+     Figure::Rejected},
+    {"metteagle_control_timed_out_total", "Queued control requests dropped with 503: they waited past the deadline.",
+     "counter", Figure::Dropped},
+};
+
+}  // namespace
+
+u64 TenantAdmission::figure(const Entry& entry, Figure which) {
+  switch (which) {
+    case Figure::Running: return entry.running;
+    case Figure::RunningLimit: return entry.running_limit;
+    case Figure::QueueLimit: return entry.queue_limit;
+    case Figure::Rejected: return entry.rejected;
+    case Figure::Waiting: return entry.queue_count;
+    case Figure::QueuedTotal: return entry.queued_total;
+    case Figure::Dropped: return entry.dropped;
+    case Figure::Admitted: return entry.admitted;
+  }
+  return 0;
+}
+
+u64 TenantAdmission::read(u32 tenant, Figure which) const {
+  LockGuard guard(lock_);
+  const Entry* entry = find(tenant);
+  return entry == nullptr ? 0 : figure(*entry, which);
+}
+
+// Limits and counts below 2^32 (configure() and the queues bound them) come back as u32.
+u32 TenantAdmission::running_limit(u32 tenant) const { return static_cast<u32>(read(tenant, Figure::RunningLimit)); }
+u32 TenantAdmission::queue_limit(u32 tenant) const { return static_cast<u32>(read(tenant, Figure::QueueLimit)); }
+u32 TenantAdmission::running(u32 tenant) const { return static_cast<u32>(read(tenant, Figure::Running)); }
+u32 TenantAdmission::queued(u32 tenant) const { return static_cast<u32>(read(tenant, Figure::Waiting)); }
+u64 TenantAdmission::rejected(u32 tenant) const { return read(tenant, Figure::Rejected); }
+u64 TenantAdmission::queued_total(u32 tenant) const { return read(tenant, Figure::QueuedTotal); }
+u64 TenantAdmission::dropped(u32 tenant) const { return read(tenant, Figure::Dropped); }
+u64 TenantAdmission::admitted(u32 tenant) const { return read(tenant, Figure::Admitted); }
+
 void TenantAdmission::render(Buffer& output, u32 tenant) const {
   LockGuard guard(lock_);
-  struct Family {
-    const char* name;
-    const char* help;
-    const char* type;
-  } const families[] = {
-      {"metteagle_invocations_in_flight", "Invocations running now, by tenant.", "gauge"},
-      {"metteagle_concurrency_limit",
-       "Invocations a tenant may run at once (its key's limit=, at most the gateway's invocation threads).", "gauge"},
-      {"metteagle_rejected_total",
-       "Invocations refused with 429: the tenant had its limit running and its queue (key's queue=) full.",
-       "counter"},
-      {"metteagle_admission_queued", "Invocations waiting in their tenant's queue now.", "gauge"},
-      {"metteagle_admission_queued_total", "Invocations that waited in their tenant's queue (key's queue=).",
-       "counter"},
-      {"metteagle_admission_dropped_total", "Queued invocations dropped with 503: they waited past the deadline.",
-       "counter"},
-  };
-  constexpr usize FAMILIES = sizeof families / sizeof families[0];
-  for (usize family = 0; family < FAMILIES; ++family) {
+  bool control = work_ == Work::Control;
+  const Family* families = control ? CONTROL_FAMILIES : INVOCATION_FAMILIES;
+  usize family_count = control ? sizeof CONTROL_FAMILIES / sizeof CONTROL_FAMILIES[0]
+                                : sizeof INVOCATION_FAMILIES / sizeof INVOCATION_FAMILIES[0];
+  for (usize family = 0; family < family_count; ++family) {
+    const Family& series = families[family];
     output.append("# HELP ");
-    output.append(families[family].name);
+    output.append(series.name);
     output.append(" ");
-    output.append(families[family].help);
+    output.append(series.help);
     output.append("\n# TYPE ");
-    output.append(families[family].name);
+    output.append(series.name);
     output.append(" ");
-    output.append(families[family].type);
+    output.append(series.type);
     output.append("\n");
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
       if (tenant != 0xffffffff && entry.tenant != tenant) continue;
-      const u64 values[FAMILIES] = {entry.running,     entry.running_limit,  entry.rejected,
-                                    entry.queue_count, entry.queued_total, entry.dropped};
-      output.append(families[family].name);
+      output.append(series.name);
       output.append("{tenant=\"");
       output.append_unsigned(entry.tenant);
       output.append("\"} ");
-      output.append_unsigned(values[family]);
+      output.append_unsigned(figure(entry, series.figure));
       output.append("\n");
     }
   }

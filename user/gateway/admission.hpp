@@ -1,18 +1,22 @@
-// TenantAdmission: the one per-tenant table of invocations — how many each tenant (API key) has
-// running, its limit, its queue, and its 429s and 503s. The event loop admits every invocation
-// here before an invocation thread takes it (docs/NETWORK.md, "Fairness"): a tenant may have its
-// key's limit= running at once, then its key's queue= waiting in its own queue (arrival order),
-// and gets 429 beyond that; a queued request that waits past the queue's deadline is dropped with
-// 503. All tenants together run at most `capacity` (the invocation threads), and every tenant with
-// nothing running keeps one of those free for itself (up to half the capacity in all): its first
-// invocation starts at once, however many the others hold. A freed slot goes to the queued tenant with the fewest running (in turn
-// among equals), not to whoever queued first. Pure and host-tested; every method takes the lock (the loop changes it, the workers render
-// it for /metrics).
+// TenantAdmission: one per-tenant table of admitted work — how many requests each tenant (API
+// key) has running on a pool of threads, its limit, its queue, and its 429s and 503s. The gateway
+// has two (docs/NETWORK.md, "Fairness"): its invocations (GatewayShared::admission, in front of the
+// invocation threads; a tenant's limits are its key's limit= and queue=) and its control requests
+// (GatewayShared::control, in front of the 4 workers that answer deploys, listings, image pushes
+// and everything else but invocations and /healthz; every tenant may queue CONTROL_QUEUE). The
+// event loop admits each request here before a thread takes it: a tenant may have its limit
+// running at once, then its queue limit waiting in its own queue (arrival order), and gets 429
+// beyond that; a queued request that waits past the queue's deadline is dropped with 503. All
+// tenants together run at most `capacity` (the threads), and every tenant with nothing running
+// keeps one of those free for itself (up to half the capacity in all): its first request starts
+// at once, however many the others hold. A freed slot goes to the queued tenant with the fewest
+// running (in turn among equals), not to whoever queued first. Pure and host-tested; every method
+// takes the lock (the loop changes it, the workers render it for /metrics).
 // Invariant: a tenant's running count never exceeds its running limit, its queue never exceeds
 // its queue limit, the running counts add up to at most `capacity`, and while at most capacity / 2
 // tenants exist besides a given one, the sum over tenants of max(running, 1) stays at most
-// `capacity`; every
-// request admitted (Run, or later taken with next()) is matched by exactly one finish().
+// `capacity`; every request admitted (Run, or later taken with next()) is matched by exactly one
+// finish().
 #pragma once
 
 #include "config.hpp"
@@ -31,17 +35,25 @@ class TenantAdmission {
   static constexpr usize MAX_QUEUE = 64;
 
   enum class Decision { Run, Queued, Rejected };
+  // Which work the table admits: it names the table's /metrics series.
+  enum class Work { Invocations, Control };
+  // A tenant's figures (/metrics shows all but its queue limit).
+  enum class Figure { Running, RunningLimit, QueueLimit, Rejected, Waiting, QueuedTotal, Dropped, Admitted };
 
-  // Called once before the loop starts; `capacity`: invocations that may run at once over all
-  // tenants (the invocation threads).
+  // Called once before the loop starts; `capacity`: requests that may run at once over all
+  // tenants (the threads). Invocations: each key's limit= and queue= (at most the capacity and
+  // MAX_QUEUE).
   void configure(const ApiKey* keys, usize key_count, usize capacity);
-  // A complete invocation request of `tenant` on connection `connection` (now: microseconds).
-  // Run: hand it to an invocation thread now; Queued: it waits (next() hands it on); Rejected:
-  // answer 429 (counted). A tenant without an entry (no key names it) is rejected.
+  // Control requests: every key may run up to the capacity (the kept slots make its share) and
+  // queue `queue_limit` (at most MAX_QUEUE).
+  void configure_control(const ApiKey* keys, usize key_count, usize capacity, u32 queue_limit);
+  // A complete request of `tenant` on connection `connection` (now: microseconds). Run: hand it
+  // to a thread now; Queued: it waits (next() hands it on); Rejected: answer 429 (counted). A
+  // tenant without an entry (no key names it) is rejected.
   Decision arrive(u32 tenant, u32 connection, u64 now);
-  // An admitted invocation of `tenant` was answered: its slot is free.
+  // An admitted request of `tenant` was answered: its slot is free.
   void finish(u32 tenant);
-  // A queued invocation that may run now, of the tenant with the fewest running (in turn among
+  // A queued request that may run now, of the tenant with the fewest running (in turn among
   // equals): true with its connection (it counts as running from here). Call until false after
   // each finish().
   bool next(u32& connection);
@@ -56,9 +68,11 @@ class TenantAdmission {
   u64 rejected(u32 tenant) const;
   u64 queued_total(u32 tenant) const;
   u64 dropped(u32 tenant) const;
+  u64 admitted(u32 tenant) const;  // Started on a thread, at once or from the queue.
   u32 running_total() const;
-  // Prometheus text, by tenant: running now, its limit, 429s, queued now, queued in all, dropped
-  // (503). Every tenant's lines, or only `tenant`'s.
+  // Prometheus text, by tenant (Work::Invocations: metteagle_invocations_in_flight and the
+  // metteagle_admission_* series; Work::Control: the metteagle_control_* series). Every tenant's
+  // lines, or only `tenant`'s.
   void render(Buffer& output, u32 tenant = 0xffffffff) const;
 
  private:
@@ -74,18 +88,22 @@ class TenantAdmission {
     u64 rejected = 0;
     u64 queued_total = 0;
     u64 dropped = 0;
+    u64 admitted = 0;
   };
   const Entry* find(u32 tenant) const;
   Entry* find(u32 tenant);
+  // Counts `entry` as running one more.
+  void start(Entry& entry);
+  static u64 figure(const Entry& entry, Figure which);
   // Whether `entry` may start one more invocation now (its limit, the capacity, and the slots kept
   // for the tenants with nothing running).
   bool may_start(const Entry& entry) const;
-  // One field of `tenant`'s entry under the lock (0 without one).
-  template <typename Field>
-  u64 read(u32 tenant, Field field) const;
+  // One figure of `tenant`'s entry under the lock (0 without one).
+  u64 read(u32 tenant, Figure which) const;
 
   Entry entries_[MAX_TENANTS];
   usize count_ = 0;
+  Work work_ = Work::Invocations;
   u32 capacity_ = 0;
   u32 running_total_ = 0;
   usize turn_ = 0;  // Where next() starts among tenants with equal running counts.

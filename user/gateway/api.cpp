@@ -241,39 +241,52 @@ u32 Gateway::screen(const RequestHead& head, const char*& message) const {
   return 0;
 }
 
-u32 Gateway::admission_tenant(const RequestHead& head) const {
+AdmissionRoute Gateway::admission_of(const RequestHead& head) const {
+  AdmissionRoute route;
   RouteMatch match = match_route(head);
-  if (!match.found || match.route != Route::Invoke) return 0;
+  // handle() answers these before it looks at a key: 404, 405, /healthz.
+  if (!match.found || !match.allowed || match.route == Route::Health) return route;
   const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) return 0;
-  return key->sub_tenant;
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key))
+    return route;  // 401.
+  route.lane = match.route == Route::Invoke ? AdmissionRoute::Lane::Invocation : AdmissionRoute::Lane::Control;
+  route.tenant = key->sub_tenant;
+  return route;
 }
 
-bool Gateway::answered_in_loop(const RequestHead& head) const {
-  RouteMatch match = match_route(head);
-  return match.found && match.route == Route::Health && head.method.equals("GET");
-}
-
-void Gateway::over_admission(Response& response, u32 tenant) {
-  u32 limit = shared_.admission.running_limit(tenant);
-  u32 queue = shared_.admission.queue_limit(tenant);
+void Gateway::over_admission(Response& response, AdmissionRoute::Lane lane, u32 tenant) {
+  bool control = lane == AdmissionRoute::Lane::Control;
+  TenantAdmission& admission = control ? shared_.control : shared_.admission;
+  u32 queue = admission.queue_limit(tenant);
   Buffer text(storage_.text, storage_.text_capacity);
-  text.append("{\"error\": \"too many invocations in flight: this API key's tenant may run ");
-  text.append_unsigned(limit);
-  text.append(" at a time and queue ");
-  text.append_unsigned(queue);
-  text.append(" more\", \"limit\": ");
-  text.append_unsigned(limit);
-  text.append(", \"queue\": ");
-  text.append_unsigned(queue);
+  if (control) {
+    text.append("{\"error\": \"too many requests waiting: this API key's tenant has ");
+    text.append_unsigned(queue);
+    text.append(" requests waiting for the gateway's ");
+    text.append_unsigned(GatewayShared::CONTROL_WORKERS);
+    text.append(" workers already; retry later\", \"queue\": ");
+    text.append_unsigned(queue);
+  } else {
+    u32 limit = admission.running_limit(tenant);
+    text.append("{\"error\": \"too many invocations in flight: this API key's tenant may run ");
+    text.append_unsigned(limit);
+    text.append(" at a time and queue ");
+    text.append_unsigned(queue);
+    text.append(" more\", \"limit\": ");
+    text.append_unsigned(limit);
+    text.append(", \"queue\": ");
+    text.append_unsigned(queue);
+  }
   text.append("}\n");
   finish_json(response, 429, text);
   if (response.status == 429) add_text_header(response, "Retry-After: 1\r\n");
 }
 
-void Gateway::queue_timeout(Response& response) {
-  error(response, 503, "the invocation waited in its tenant's queue too long; it did not run");
+void Gateway::queue_timeout(Response& response, AdmissionRoute::Lane lane) {
+  error(response, 503, lane == AdmissionRoute::Lane::Control
+                           ? "the request waited in its tenant's queue for a worker too long; nothing was done"
+                           : "the invocation waited in its tenant's queue too long; it did not run");
   add_text_header(response, "Retry-After: 1\r\n");
 }
 
@@ -875,6 +888,7 @@ void Gateway::metrics_page(Response& response, u32 tenant) {
                                          : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
   shared_.metrics.render(text, tenant);
   shared_.admission.render(text, tenant);
+  shared_.control.render(text, tenant);
   shared_.async.render(text, tenant);
   // The machine's, the manager's and the connections' figures are everyone's: the operator's.
   if (tenant == ALL_TENANTS) {

@@ -185,6 +185,13 @@ struct DeployStrings {
   u64 total() const { return argument_bytes + environment_bytes + secret_bytes; }
 };
 
+// Where the event loop sends a complete request (Gateway::admission_of), and for which tenant.
+struct AdmissionRoute {
+  enum class Lane { Loop, Invocation, Control };
+  Lane lane = Lane::Loop;
+  u32 tenant = 0;  // The API key's tenant (Invocation and Control).
+};
+
 // State of the whole gateway, shared by the worker threads.
 // The largest request bodies and invocation outputs, set at boot (the key file's max_body_mib=).
 struct BodyLimits {
@@ -198,6 +205,7 @@ struct GatewayShared {
   GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
       : keys(key_table), key_count(count) {
     admission.configure(key_table, count, INVOCATION_THREADS);
+    control.configure_control(key_table, count, CONTROL_WORKERS, CONTROL_QUEUE);
     bodies.configure(body_limit);
   }
   // The threads that run admitted invocations (main.cpp), apart from the workers that answer
@@ -205,11 +213,19 @@ struct GatewayShared {
   // many as the manager's 16 workers, so a call the gateway makes never queues behind another
   // of its own at the manager.
   static constexpr usize INVOCATION_THREADS = 12;
+  // The workers (main.cpp) that answer every request but invocations and GET /healthz: deploys,
+  // listings, describes, image pushes, secrets, logs, /metrics ("control requests").
+  static constexpr usize CONTROL_WORKERS = 4;
+  // Control requests a tenant may have waiting for a worker (then 429).
+  static constexpr u32 CONTROL_QUEUE = 64;
   const ApiKey* keys;  // Read-only once the workers run.
   usize key_count;
   Metrics metrics;
   // Every tenant's invocations: running, limits, queues, 429s and 503s (the event loop admits).
   TenantAdmission admission;
+  // Every tenant's control requests on the workers, the same way: each tenant's share of the
+  // workers, its queue of CONTROL_QUEUE, 429s and 503s (the event loop admits).
+  TenantAdmission control;
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
@@ -252,16 +268,18 @@ class Gateway final : public RequestPolicy {
   const char* body_limit_message(const RequestHead& head) const override;
   u32 screen(const RequestHead& head, const char*& message) const override;
   u64 stream_piece(const RequestHead& head) const override;
-  // The tenant whose invocation this request is, for the event loop's admission (TenantAdmission);
-  // 0 when it is no invocation with a valid key (those go to the workers as they come).
-  u32 admission_tenant(const RequestHead& head) const;
-  // 429 for an invocation its tenant's admission refused (limit running, queue full); 503 for one
-  // dropped after waiting in the queue too long.
-  void over_admission(Response& response, u32 tenant);
-  // A request the event loop answers itself, needing neither a worker nor the manager: GET
-  // /healthz, so that it answers however busy the workers are.
-  bool answered_in_loop(const RequestHead& head) const;
-  void queue_timeout(Response& response);
+  // Where the event loop sends a complete request (docs/NETWORK.md, "Fairness"): Loop, answered
+  // there with handle(), needing neither a thread nor the manager (GET and HEAD /healthz, so that
+  // it answers however busy the threads are, and every request without a valid key: its 401, 404
+  // or 405, so that no such request takes a tenant's place); Invocation (/function/{name} with a
+  // valid key: its tenant's invocation admission); Control (every other request with a valid key:
+  // its tenant's control admission, in front of the workers).
+  AdmissionRoute admission_of(const RequestHead& head) const;
+  // 429 for a request its tenant's admission refused (invocations: its limit running and its
+  // queue full; control requests: its queue full); 503 for one dropped after waiting in its
+  // tenant's queue too long. Both with Retry-After.
+  void over_admission(Response& response, AdmissionRoute::Lane lane, u32 tenant);
+  void queue_timeout(Response& response, AdmissionRoute::Lane lane);
 
   // The image store behind /system/images (null: those routes answer 503).
   void set_image_store(ImageStore* images) { images_ = images; }
@@ -283,6 +301,7 @@ class Gateway final : public RequestPolicy {
 
   Metrics& metrics() { return shared_.metrics; }
   TenantAdmission& admission() { return shared_.admission; }
+  TenantAdmission& control() { return shared_.control; }
   // A follow stream's next lines (those after `after`, which moves on): as many as fit `output`.
   void follow_logs(u32 tenant, const char* name, u64& after, Buffer& output) const {
     shared_.logs.render_after(tenant, name, after, output);

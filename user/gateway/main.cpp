@@ -3,11 +3,13 @@
 // container manager's protocol (manager/protocol.hpp), each API key (read at boot from the key
 // file, keys.hpp) to one manager sub-tenant. One event loop (the first thread) owns every
 // connection: it waits in the net server's Poll, reads and sends without blocking, assembles
-// requests (connection.hpp) under their deadlines, answers GET /healthz itself, admits each
-// invocation through its tenant's admission (admission.hpp) to INVOCATION_THREADS invocation
-// threads and queues every other request for WORKER_COUNT worker threads; both call the manager
-// (blocking) and hand the answer back (a Wake ends the loop's Poll). No thread ever waits for one
-// client, and no invocation ever holds a worker (docs/NETWORK.md, "Fairness").
+// requests (connection.hpp) under their deadlines, answers /healthz and every request without a
+// valid key itself, admits each invocation through its tenant's invocation admission
+// (admission.hpp) to INVOCATION_THREADS invocation threads and every other request through its
+// tenant's control admission to WORKER_COUNT workers; both call the manager (blocking) and hand
+// the answer back (a Wake ends the loop's Poll). No thread ever waits for one client, no
+// invocation ever holds a worker, and no tenant holds more than its share of either
+// (docs/NETWORK.md, "Fairness").
 // Invariant: every request read gets exactly one response (or the connection is closed and
 // counted); a connection slot is touched only by the stage that owns it (loop: Reading, Sending;
 // one worker: Working), handed over through the locked queues; state the workers share is the
@@ -34,12 +36,14 @@ constexpr u64 NET_ENDPOINT = FIRST_ENDPOINT;          // endpoint=net:send (firs
 constexpr u64 MANAGER_ENDPOINT = FIRST_ENDPOINT + 1;  // endpoint=manager:send+grant
 constexpr u64 STORE_ENDPOINT = FIRST_ENDPOINT + 2;    // endpoint=store:send+grant (optional: /system/images)
 constexpr u64 HTTP_PORT = 8080;
-constexpr usize WORKER_COUNT = 4;  // Workers for every request but invocations (threads 1-4); 0 runs the event loop.
+// Workers for every request but invocations and /healthz (threads 1-4); 0 runs the event loop.
+constexpr usize WORKER_COUNT = gateway::GatewayShared::CONTROL_WORKERS;
 // Invocation threads (5-16): one per invocation the admission lets run, so one always takes it.
 constexpr usize INVOCATION_THREADS = gateway::GatewayShared::INVOCATION_THREADS;
 constexpr usize THREAD_COUNT = WORKER_COUNT + INVOCATION_THREADS;  // Besides the event loop's.
-// How long an invocation may wait in its tenant's queue (TenantAdmission) before it is dropped
-// with 503: longer than any one invocation's default timeout, so a queue that moves never drops.
+// How long an invocation or a control request may wait in its tenant's queue (TenantAdmission)
+// before it is dropped with 503: longer than any one invocation's default timeout, so a queue that
+// moves never drops.
 constexpr u64 QUEUE_WAIT_US = 30'000'000;
 // Open at once (the key file's connections= may lower it); the next client gets 503. The net
 // server holds 320, so it always has room to accept the one that is refused.
@@ -612,8 +616,9 @@ class LoopPolicy final : public gateway::RequestPolicy {
 LoopPolicy request_policy;
 
 // One connection and its request. Stages: Reading (the event loop assembles the next request),
-// Working (a worker answers it; the loop does not touch the slot), Sending (the loop sends the
-// response). Only the stage's owner touches the slot; the queues hand it over.
+// Working (it waits in its tenant's queue, or a worker or an invocation thread answers it; the
+// loop does not touch the slot), Sending (the loop sends the response). Only the stage's owner
+// touches the slot; the queues hand it over.
 struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // Following: a /system/logs?follow=true stream between two chunks (the loop sends new lines).
   enum class Stage { Free, Reading, Working, Sending, Following };
@@ -662,7 +667,8 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   gateway::RequestAssembler assembler;
   gateway::ImageStream stream;  // An image upload's import in the store (workers only touch it).
   bool continue_body = false;   // A worker took a streamed piece: the loop reads on.
-  u32 admitted_tenant = 0;      // The tenant whose admission this request holds (0: none).
+  u32 admitted_tenant = 0;      // The tenant whose admission this request holds (0: none)...
+  gateway::AdmissionRoute::Lane admitted_lane = gateway::AdmissionRoute::Lane::Loop;  // ...and which.
   // A follow stream (Response::follow): whose lines, from which log sequence, until when.
   bool following = false;
   u32 follow_tenant = 0;
@@ -701,7 +707,7 @@ class IndexQueue {
   usize head_ = 0;
   usize count_ = 0;
 };
-IndexQueue requests;     // Complete requests but invocations, for the workers.
+IndexQueue requests;     // Admitted control requests (all but invocations), for the workers.
 IndexQueue invocations;  // Admitted invocations, for the invocation threads.
 IndexQueue answers;      // Answered requests, for the loop to send.
 Notification work_ready;        // Signalled when requests has work: wakes one waiting worker.
@@ -1050,30 +1056,28 @@ class EventLoop {
         slot.stage = ConnectionSlot::Stage::Working;
         set_interest(slot, 0);
         u32 index = static_cast<u32>(&slot - connection_slots);
-        if (api_.answered_in_loop(slot.assembler.head())) {
+        gateway::AdmissionRoute route = api_.admission_of(slot.assembler.head());
+        if (route.lane == Lane::Loop) {
+          // Needs no thread and no manager: /healthz, and the 401, 404 or 405 of a request
+          // without a valid key (which so takes no tenant's place).
           gateway::Response response;
           api_.handle(slot.assembler.head(), gateway::Payload{}, response);
           answer_now(slot, response, now);
           return false;
         }
-        // An invocation passes its tenant's admission first: it runs on an invocation thread,
-        // waits in the tenant's queue (the slot stays Working, untouched, until next() hands it
-        // on), or is answered 429.
-        u32 tenant = api_.admission_tenant(slot.assembler.head());
-        if (tenant == 0) {
-          requests.push(index);
-          (void)work_ready.signal(1);
-          return false;
-        }
-        auto decision = api_.admission().arrive(tenant, index, now);
+        // Its tenant's admission first: it goes to a thread (an invocation thread, or a worker for
+        // every other request), waits in its tenant's queue (the slot stays Working, untouched,
+        // until next() hands it on), or is answered 429.
+        auto decision = admission_of(route.lane).arrive(route.tenant, index, now);
         if (decision == gateway::TenantAdmission::Decision::Rejected) {
           gateway::Response response;
-          api_.over_admission(response, tenant);
+          api_.over_admission(response, route.lane, route.tenant);
           answer_now(slot, response, now);
           return false;
         }
-        slot.admitted_tenant = tenant;
-        if (decision == gateway::TenantAdmission::Decision::Run) run_invocation(index);
+        slot.admitted_tenant = route.tenant;
+        slot.admitted_lane = route.lane;
+        if (decision == gateway::TenantAdmission::Decision::Run) hand_over(route.lane, index);
         return false;
       }
       case gateway::Event::Respond: {
@@ -1102,16 +1106,18 @@ class EventLoop {
     return false;
   }
 
-  // The loop's own answer to a complete request (its body read): sent, and the connection goes on
-  // with its next request unless the response closes it.
+  // The loop's own answer to a complete request (its body read, or a streamed body's piece): sent,
+  // and the connection goes on with its next request unless the response closes it or the rest
+  // of a streamed body was never read. To HEAD, the head only.
   void answer_now(ConnectionSlot& slot, gateway::Response& response, u64 now) {
     api_.metrics().count_response(response.status);
     slot.response.release();
     slot.response_length = 0;
-    bool keep_alive = slot.assembler.head().keep_alive && !response.close;
+    const gateway::RequestHead& head = slot.assembler.head();
+    bool keep_alive = head.keep_alive && !response.close && !slot.assembler.partial();
     gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
     gateway::render_response_head(response, keep_alive, rendered);
-    rendered.append(response.body, response.body_length);
+    if (!head.method.equals("HEAD")) rendered.append(response.body, response.body_length);
     slot.output_start = 0;
     slot.output_end = rendered.overflowed() ? 0 : rendered.size();
     slot.response_offset = 0;
@@ -1120,18 +1126,27 @@ class EventLoop {
     start_sending(slot, now);
   }
 
-  static void run_invocation(u32 index) {
-    invocations.push(index);
-    (void)invocation_ready.signal(1);
+  using Lane = gateway::AdmissionRoute::Lane;
+  gateway::TenantAdmission& admission_of(Lane lane) {
+    return lane == Lane::Control ? api_.control() : api_.admission();
   }
 
-  // An answered invocation gives its slot back; the queued ones that may run now (the tenants'
-  // queues in turn) go to the invocation threads.
+  // An admitted request goes to its threads: an invocation to the invocation threads, any other
+  // to the workers.
+  static void hand_over(Lane lane, u32 index) {
+    bool control = lane == Lane::Control;
+    (control ? requests : invocations).push(index);
+    (void)(control ? work_ready : invocation_ready).signal(1);
+  }
+
+  // An answered request (or a streamed body's piece) gives its slot back; the queued ones that may
+  // run now (the tenants' queues in turn) go to the threads.
   void release_admission(ConnectionSlot& slot) {
     if (slot.admitted_tenant == 0) return;
-    api_.admission().finish(slot.admitted_tenant);
+    Lane lane = slot.admitted_lane;
+    admission_of(lane).finish(slot.admitted_tenant);
     slot.admitted_tenant = 0;
-    for (u32 next = 0; api_.admission().next(next);) run_invocation(next);
+    for (u32 next = 0; admission_of(lane).next(next);) hand_over(lane, next);
   }
 
   void start_sending(ConnectionSlot& slot, u64 now) {
@@ -1258,15 +1273,17 @@ class EventLoop {
   }
 
   void check_deadlines(u64 now) {
-    // Invocations that waited in their tenant's queue past QUEUE_WAIT_US: dropped with 503.
+    // Requests that waited in their tenant's queue past QUEUE_WAIT_US: dropped with 503.
     u32 index = 0;
     u32 tenant = 0;
-    while (now > QUEUE_WAIT_US && api_.admission().expired(now - QUEUE_WAIT_US, index, tenant)) {
-      ConnectionSlot& slot = connection_slots[index];
-      slot.admitted_tenant = 0;
-      gateway::Response response;
-      api_.queue_timeout(response);
-      answer_now(slot, response, now);
+    for (Lane lane : {Lane::Invocation, Lane::Control}) {
+      while (now > QUEUE_WAIT_US && admission_of(lane).expired(now - QUEUE_WAIT_US, index, tenant)) {
+        ConnectionSlot& slot = connection_slots[index];
+        slot.admitted_tenant = 0;
+        gateway::Response response;
+        api_.queue_timeout(response, lane);
+        answer_now(slot, response, now);
+      }
     }
     for (auto& slot : connection_slots) {
       if (slot.stage == ConnectionSlot::Stage::Reading) {
