@@ -305,7 +305,6 @@ class Gateway final : public RequestPolicy {
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
-  // The native deploy from its X-Function-Config text; `name_override` (a restore) replaces its name.
   // A deploy's room in the gateway's per-function tables (its metrics series and, for an OpenFaaS
   // deploy, its catalog entry), reserved before the deploy is made and given back when the deploy
   // does not answer 2xx (the scope's end). When the gateway cannot hold the function, hold()
@@ -329,6 +328,7 @@ class Gateway final : public RequestPolicy {
   };
   // The 507 of a deploy the gateway's tables cannot hold (`limit`: the tenant's, `bound`: all).
   void no_function_room(Response& response, TableRefusal why, usize limit, usize bound, u64 quota);
+  // The native deploy from its X-Function-Config text; `name_override` (a restore) replaces its name.
   void deploy_native(const ApiKey& key, Slice header, const Payload& body, Response& response,
                      const char* name_override = nullptr);
   void list(u32 tenant, Response& response);
