@@ -478,9 +478,49 @@ def check_openfaas(port):
     check(status == 404, f"openfaas: DELETE again: 404 (got {status} {reply!r})")
     status, _, reply = faas("GET", "/system/function/printenv", b"")
     check(status == 404, f"openfaas: GET /system/function of a deleted function: 404 (got {status} {reply!r})")
+    check_many_functions(alpha, faas)
     for name in ("fails", "slow", "busybox"):
         alpha.request("DELETE", f"/system/functions/{name}")
     alpha.close()
+
+
+MANY_FUNCTIONS = 200
+
+
+def check_many_functions(client, faas):
+    """Issue 14, item 3: a tenant's functions beyond the gateway's old 64-per-tenant tables each
+    have their series and their OpenFaaS metadata: MANY_FUNCTIONS deployed from busybox, the last
+    one's FunctionStatus and /metrics series exact; then all deleted (their room given back)."""
+    names = [f"many-{index}" for index in range(MANY_FUNCTIONS)]
+    refused = []
+    for index, name in enumerate(names):
+        status, _, reply = faas("POST", "/system/functions", {"service": name, "image": "busybox",
+                                                              "envProcess": f"echo many {index}",
+                                                              "labels": {"index": str(index)}})
+        if status != 202:
+            refused.append((name, status, reply))
+    check(not refused, f"many functions: {MANY_FUNCTIONS} OpenFaaS deploys of one tenant: all 202 (refused: {refused[:3]!r})")
+    last = names[-1]
+    status, _, body = client.request("POST", f"/function/{last}", body=b"")
+    check(status == 200 and body == f"many {MANY_FUNCTIONS - 1}\n".encode(),
+          f"many functions: invoke {last}: 200 (got {status} {body[:80]!r})")
+    status, _, described = faas("GET", f"/system/function/{last}", b"")
+    check(status == 200 and isinstance(described, dict) and described.get("name") == last and
+          described.get("image") == "busybox" and described.get("envProcess") == f"echo many {MANY_FUNCTIONS - 1}" and
+          described.get("labels") == {"index": str(MANY_FUNCTIONS - 1)} and described.get("invocationCount") == 1,
+          f"many functions: FunctionStatus of {last} has its metadata and its count (got {status} {described!r})")
+    status, _, page = client.request("GET", "/metrics")
+    text = page.decode(errors="replace")
+    series = [f'metteagle_invocations_total{{function="{name}",tenant="7"}} ' for name in names]
+    missing = [line for line in series if line not in text]
+    check(status == 200 and not missing and f'{series[-1]}1\n' in text and
+          'metteagle_series_refused_total{tenant="7"} 0\n' in text,
+          f"many functions: /metrics has a series for each of the {MANY_FUNCTIONS} (missing {missing[:3]!r})")
+    deleted = sum(client.request("DELETE", f"/system/functions/{name}")[0] == 200 for name in names)
+    check(deleted == MANY_FUNCTIONS, f"many functions: all {MANY_FUNCTIONS} deleted: {deleted}")
+    status, _, page = client.request("GET", "/metrics")
+    check(status == 200 and "many-" not in page.decode(errors="replace"),
+          "many functions: their series left /metrics with them")
 
 
 def deploy(client, name, image, **config):

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "table_memory.hpp"
 #include "catalog.hpp"
 #include "logs.hpp"
 #include "openfaas.hpp"
@@ -149,7 +150,9 @@ std::string json_quoted(const std::string& text) { return "\"" + text + "\""; }
 // forgetting one moves the others' texts without changing them, and a tenant over its pool is
 // refused without anything changing, for it or for another tenant.
 TEST(Catalog, EnvProcessKeptWholePerTenant) {
+  auto memory = heap_table_memory(Catalog::ENTRY_BYTES);
   auto catalog = std::make_unique<Catalog>();
+  catalog->configure(memory.get(), MAX_FUNCTION_ENTRIES);
   std::string long_one(2000, 'l');
   // The JSON bodies outlive what the catalog records of them (as a request's body does).
   std::string a = R"({"service": "a", "image": "img", "envProcess": ")" + long_one + R"(", "labels": {"k": "v"}})";

@@ -441,6 +441,68 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
   }
 }
 
+Gateway::FunctionRoom::~FunctionRoom() {
+  if (response_.status >= 200 && response_.status < 300) return;
+  if (series_made_) shared_.metrics.forget(tenant_, name_);
+  if (entry_made_) shared_.catalog.forget(tenant_, name_);
+}
+
+bool Gateway::FunctionRoom::hold(Gateway& gateway, bool metadata, Response& response) {
+  u64 quota = 0;
+  for (usize index = 0; index < shared_.key_count; ++index)
+    if (shared_.keys[index].sub_tenant == tenant_) quota = shared_.keys[index].function_quota;
+  if (quota == 0) quota = MANAGER_FUNCTION_QUOTA;
+  TableRefusal why = shared_.metrics.reserve(tenant_, name_, series_made_);
+  if (why != TableRefusal::None) {
+    gateway.no_function_room(response, why, shared_.metrics.limit(tenant_), shared_.metrics.bound(), quota);
+    return false;
+  }
+  if (!metadata) return true;
+  why = shared_.catalog.reserve(tenant_, name_, entry_made_);
+  if (why != TableRefusal::None) {
+    gateway.no_function_room(response, why, shared_.catalog.limit(tenant_), shared_.catalog.bound(), quota);
+    return false;  // The destructor gives the series back (the answer is not 2xx).
+  }
+  return true;
+}
+
+void Gateway::no_function_room(Response& response, TableRefusal why, usize limit, usize bound, u64 quota) {
+  Buffer body(storage_.text, storage_.text_capacity);
+  if (bound == 0) {
+    body.append("{\"error\": \"the gateway holds state for at most 0 functions: it had no memory for its "
+                "per-function tables at boot\", \"bound\": 0");
+  } else if (why == TableRefusal::Tenant && limit == quota) {
+    // The tenant's own quota, as the manager would have answered it.
+    body.append("{\"error\": \"function quota reached: this tenant may have ");
+    body.append_unsigned(quota);
+    body.append(" functions; delete one first\", \"quota\": ");
+    body.append_unsigned(quota);
+  } else if (why == TableRefusal::Tenant) {
+    body.append("{\"error\": \"the gateway holds state for at most ");
+    body.append_unsigned(bound);
+    body.append(" functions, of which this tenant's share is ");
+    body.append_unsigned(limit);
+    body.append(" (all tenants' quotas add up to more, so each gets an equal share or its whole quota "
+                "when smaller); delete one first\", \"limit\": ");
+    body.append_unsigned(limit);
+    body.append(", \"bound\": ");
+    body.append_unsigned(bound);
+  } else if (why == TableRefusal::Gateway) {
+    body.append("{\"error\": \"the gateway holds state for at most ");
+    body.append_unsigned(bound);
+    body.append(" functions (a quarter of its memory) and holds that many; delete a function first\", \"bound\": ");
+    body.append_unsigned(bound);
+  } else {
+    body.append("{\"error\": \"the gateway's memory cannot hold another function's state now (its bound is ");
+    body.append_unsigned(bound);
+    body.append(" functions)\", \"bound\": ");
+    body.append_unsigned(bound);
+    add_text_header(response, "Retry-After: 1\r\n");
+  }
+  body.append("}\n");
+  finish_json(response, 507, body);
+}
+
 void Gateway::deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response) {
   Slice header = head.header("X-Function-Config");
   if (header.data == nullptr) return error(response, 400, "missing X-Function-Config header (JSON configuration)");
@@ -473,6 +535,8 @@ void Gateway::deploy_native(const ApiKey& key, Slice header, const Payload& body
     return error(response, 400, "a function deployed from an image takes no body (the image holds the program)");
   if (parsed.has_timeout && (parsed.timeout_ms == 0 || parsed.timeout_ms > MAX_TIMEOUT_MS))
     return error(response, 400, "timeout_ms must be 1 to 3600000");
+  FunctionRoom room(shared_, tenant, parsed.name, response);
+  if (!room.hold(*this, false, response)) return;
   manager::FunctionConfig config = manager::DEFAULT_CONFIG;
   if (parsed.has_memory) config.memory_limit_bytes = parsed.memory;
   if (parsed.has_timeout) config.timeout_nanoseconds = parsed.timeout_ms * 1'000'000;

@@ -207,6 +207,19 @@ struct GatewayShared {
     admission.configure(key_table, count, INVOCATION_THREADS);
     control.configure_control(key_table, count, CONTROL_WORKERS, CONTROL_QUEUE);
     bodies.configure(body_limit);
+    for (usize index = 0; index < count; ++index) {
+      metrics.set_quota(key_table[index].sub_tenant, key_table[index].function_quota);
+      catalog.set_quota(key_table[index].sub_tenant, key_table[index].function_quota);
+    }
+  }
+  // What one function's state takes in the per-function tables (function_bound()).
+  static constexpr usize FUNCTION_STATE_BYTES = Metrics::ENTRY_BYTES + Catalog::ENTRY_BYTES;
+  // Where the per-function tables live (main.cpp: the gateway's factory; tests: the heap) and
+  // how many functions they hold state for in all; once, before the workers run. Until then every
+  // deploy is refused (507).
+  void configure_tables(TableMemory* series, TableMemory* entries, usize bound) {
+    metrics.configure(series, bound);
+    catalog.configure(entries, bound);
   }
   // The threads that run admitted invocations (main.cpp), apart from the workers that answer
   // every other request: invocations running at once over all tenants. With the 4 workers, as
@@ -311,6 +324,29 @@ class Gateway final : public RequestPolicy {
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
+  // A deploy's room in the gateway's per-function tables (its metrics series and, for an OpenFaaS
+  // deploy, its catalog entry), reserved before the deploy is made and given back when the deploy
+  // does not answer 2xx (the scope's end). When the gateway cannot hold the function, hold()
+  // answers 507 naming the bound and the deploy must not be made.
+  class FunctionRoom {
+   public:
+    FunctionRoom(GatewayShared& shared, u32 tenant, const char* name, const Response& response)
+        : shared_(shared), tenant_(tenant), name_(name), response_(response) {}
+    FunctionRoom(const FunctionRoom&) = delete;
+    FunctionRoom& operator=(const FunctionRoom&) = delete;
+    ~FunctionRoom();
+    bool hold(Gateway& gateway, bool metadata, Response& response);
+
+   private:
+    GatewayShared& shared_;
+    u32 tenant_;
+    const char* name_;
+    const Response& response_;
+    bool series_made_ = false;
+    bool entry_made_ = false;
+  };
+  // The 507 of a deploy the gateway's tables cannot hold (`limit`: the tenant's, `bound`: all).
+  void no_function_room(Response& response, TableRefusal why, usize limit, usize bound, u64 quota);
   // The native deploy from its X-Function-Config text; `name_override` (a restore) replaces its name.
   void deploy_native(const ApiKey& key, Slice header, const Payload& body, Response& response,
                      const char* name_override = nullptr);

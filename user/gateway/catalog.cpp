@@ -4,14 +4,6 @@
 namespace gateway {
 namespace {
 
-bool same_name(const char* left, const char* right) {
-  for (usize i = 0; i < manager::NAME_BYTES; ++i) {
-    if (left[i] != right[i]) return false;
-    if (left[i] == '\0') return true;
-  }
-  return true;
-}
-
 void copy_text(char* target, usize capacity, const char* source) {
   usize i = 0;
   for (; i + 1 < capacity && source[i] != '\0'; ++i) target[i] = source[i];
@@ -25,10 +17,44 @@ u64 pool_bytes_of(const FunctionDeployment& deployment) {
 
 }  // namespace
 
+// The function's metadata, when record() filled its entry.
 const CatalogEntry* Catalog::slot(u32 tenant, const char* name) const {
-  for (const CatalogEntry& entry : entries_)
-    if (entry.used && entry.tenant == tenant && same_name(entry.name, name)) return &entry;
-  return nullptr;
+  const auto* entry = table_.find(tenant, name);
+  return entry != nullptr && entry->value.used ? &entry->value : nullptr;
+}
+
+void Catalog::configure(TableMemory* memory, usize bound) {
+  sys::LockGuard guard(lock_);
+  table_.configure(memory, bound);
+}
+
+void Catalog::set_quota(u32 tenant, u64 quota) {
+  sys::LockGuard guard(lock_);
+  table_.set_quota(tenant, quota);
+}
+
+usize Catalog::bound() const {
+  sys::LockGuard guard(lock_);
+  return table_.bound();
+}
+
+usize Catalog::limit(u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  return table_.limit(tenant);
+}
+
+usize Catalog::count(u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  return table_.count(tenant);
+}
+
+TableRefusal Catalog::reserve(u32 tenant, const char* name, bool& made) {
+  sys::LockGuard guard(lock_);
+  made = false;
+  if (table_.find(tenant, name) != nullptr) return TableRefusal::None;
+  TableRefusal why = TableRefusal::None;
+  made = table_.insert(tenant, name, why) != nullptr;
+  return why;
 }
 
 const Catalog::Pool* Catalog::pool_of(u32 tenant) const {
@@ -53,9 +79,11 @@ void Catalog::drop_env_process(CatalogEntry& entry) {
   u64 length = entry.env_process_bytes + 1;
   __builtin_memmove(pool->text + start, pool->text + start + length, pool->bytes - start - length);
   pool->bytes -= length;
-  for (CatalogEntry& other : entries_)
+  table_.for_each([&](FunctionTable<CatalogEntry>::Entry& held) {
+    CatalogEntry& other = held.value;
     if (other.used && other.tenant == entry.tenant && other.env_process_bytes > 0 && other.env_process_offset > start)
       other.env_process_offset -= length;
+  });
   entry.env_process_offset = 0;
   entry.env_process_bytes = 0;
   if (pool->bytes == 0) pool->used = false;  // Free for any tenant again.
@@ -76,20 +104,20 @@ bool Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment)
 
 bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
   sys::LockGuard guard(lock_);
-  CatalogEntry* entry = slot(tenant, deployment.service);
-  if (entry == nullptr) {
-    usize held = 0;
-    for (const CatalogEntry& other : entries_) held += other.used && other.tenant == tenant ? 1 : 0;
-    if (held >= ENTRIES_PER_TENANT) return false;
-    // The tenant is under its bound, and the table holds every tenant's bound: a free entry exists
-    // unless more than MAX_TENANTS tenants use it.
-    for (CatalogEntry& candidate : entries_)
-      if (!candidate.used) {
-        entry = &candidate;
-        break;
-      }
-    if (entry == nullptr) return false;
+  auto* held = table_.find(tenant, deployment.service);
+  bool made = false;
+  if (held == nullptr) {
+    TableRefusal why = TableRefusal::None;
+    held = table_.insert(tenant, deployment.service, why);
+    if (held == nullptr) return false;
+    made = true;
   }
+  CatalogEntry* entry = &held->value;
+  // A refusal below changes nothing: an entry made here goes again.
+  auto refuse = [&] {
+    if (made) table_.erase(*held);
+    return false;
+  };
   // The envProcess's room first, so that a refusal changes nothing: the tenant's pool (one is
   // taken for a tenant that has none), less what the entry's old text frees.
   u64 needed = pool_bytes_of(deployment);
@@ -100,11 +128,11 @@ bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
         pool = &candidate;
         break;
       }
-    if (pool == nullptr) return false;
+    if (pool == nullptr) return refuse();
   }
   u64 freed = entry->used && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
-  if (needed > 0 && pool->used && pool->bytes - freed + needed > ENV_PROCESS_POOL_BYTES) return false;
-  if (needed > ENV_PROCESS_POOL_BYTES) return false;
+  if (needed > 0 && pool->used && pool->bytes - freed + needed > ENV_PROCESS_POOL_BYTES) return refuse();
+  if (needed > ENV_PROCESS_POOL_BYTES) return refuse();
   if (entry->used) drop_env_process(*entry);
   *entry = CatalogEntry{};
   entry->used = true;
@@ -154,9 +182,9 @@ bool Catalog::scale(u32 tenant, const char* name, u64 replicas) {
 
 void Catalog::forget(u32 tenant, const char* name) {
   sys::LockGuard guard(lock_);
-  if (CatalogEntry* entry = slot(tenant, name)) {
-    drop_env_process(*entry);
-    *entry = CatalogEntry{};
+  if (auto* held = table_.find(tenant, name)) {
+    if (held->value.used) drop_env_process(held->value);
+    table_.erase(*held);
   }
 }
 

@@ -1,20 +1,24 @@
 // The catalog: what the gateway keeps of each OpenFaaS deployment that the manager does not hold
 // (the image as named, envProcess, labels, annotations, replicas asked for), served back in
-// FunctionStatus. Pure, host-tested. Invariant: fixed memory, at most ENTRIES_PER_TENANT entries
-// and ENV_PROCESS_POOL_BYTES of envProcess text per tenant, for at most MAX_TENANTS tenants, so no
-// tenant can take another's room (one over its bound loses only its own entries, and its
-// functions are then shown without that metadata); a tenant's envProcess texts lie back to back
-// at the start of its pool, each NUL-terminated, named by exactly one entry; every public method
-// holds the lock.
+// FunctionStatus. Pure, host-tested. Invariant: one entry per function in a FunctionTable
+// (function_table.hpp) that grows with the functions deployed, bounded per tenant by its function
+// quota (or its share of the gateway's bound) and in all by bound(); an OpenFaaS deploy reserves
+// its entry before it is made (reserve), so a deployed function never lacks its metadata for want
+// of an entry; an entry holds metadata (CatalogEntry::used) only once record() filled it. At most
+// ENV_PROCESS_POOL_BYTES of envProcess text per tenant, for at most MAX_TENANTS tenants, so no
+// tenant can take another's room (env_process_fits refuses the deploy first); a tenant's
+// envProcess texts lie back to back at the start of its pool, each NUL-terminated, named by
+// exactly one entry; every public method holds the lock.
 #pragma once
 
+#include "function_table.hpp"
 #include "openfaas.hpp"
 #include "sys/spin_lock.hpp"
 
 namespace gateway {
 
 struct CatalogEntry {
-  bool used = false;
+  bool used = false;  // Holds a deployment's metadata (a reserved entry does not yet).
   u32 tenant = 0;
   char name[manager::NAME_BYTES] = {};
   char image[IMAGE_BYTES] = {};
@@ -27,19 +31,29 @@ struct CatalogEntry {
 
 class Catalog {
  public:
-  static constexpr usize MAX_TENANTS = 16;          // keys.hpp: MAX_KEYS, one tenant per key.
-  static constexpr usize ENTRIES_PER_TENANT = 64;
-  static constexpr usize MAX_ENTRIES = MAX_TENANTS * ENTRIES_PER_TENANT;
-  // envProcess text a tenant's functions keep together: any one up to MAX_ENV_PROCESS_BYTES, four
-  // KiB each on average over ENTRIES_PER_TENANT functions.
+  static constexpr usize MAX_TENANTS = TableAccounts::MAX_TENANTS;
+  // envProcess text a tenant's functions keep together: any one up to MAX_ENV_PROCESS_BYTES.
   static constexpr usize ENV_PROCESS_POOL_BYTES = 256 * 1024;
   static_assert(ENV_PROCESS_POOL_BYTES >= MAX_ENV_PROCESS_BYTES + 1);
+
+  // Where the entries live and how many functions they may be kept for in all (at boot).
+  void configure(TableMemory* memory, usize bound);
+  // The tenant's function quota (its key's functions=; 0: the manager's).
+  void set_quota(u32 tenant, u64 quota);
+  usize bound() const;
+  usize limit(u32 tenant) const;
+  usize count(u32 tenant) const;  // Entries (reserved or recorded) the tenant holds.
+  // Before an OpenFaaS deploy: makes the function's entry if it has none (`made` then), without
+  // metadata until record(); TableRefusal::None when it has one now.
+  TableRefusal reserve(u32 tenant, const char* name, bool& made);
+  // What one function's entry takes (for the gateway's bound, function_bound()).
+  static constexpr usize ENTRY_BYTES = sizeof(FunctionTable<CatalogEntry>::Entry);
 
   // True when the tenant's pool has room for the deployment's envProcess (counting what the entry
   // of the same name frees), so that a deploy can be refused before it is made.
   bool env_process_fits(u32 tenant, const FunctionDeployment& deployment) const;
-  // Stores (or replaces) the deployment's metadata, its envProcess decoded from the body; false
-  // when the tenant has no room left (nothing changes then).
+  // Stores (or replaces) the deployment's metadata, its envProcess decoded from the body (in the
+  // entry reserve() made, or a new one); false when there is no room (nothing changes then).
   bool record(u32 tenant, const FunctionDeployment& deployment);
   // A copy of the function's entry; false when there is none (e.g. deployed natively).
   bool find(u32 tenant, const char* name, CatalogEntry& entry) const;
@@ -47,6 +61,7 @@ class Catalog {
   void append_env_process(u32 tenant, const char* name, Buffer& output) const;
   // Sets the replicas asked for; false when the function has no entry.
   bool scale(u32 tenant, const char* name, u64 replicas);
+  // A deleted function (or a refused deploy's reservation): its entry goes.
   void forget(u32 tenant, const char* name);
 
  private:
@@ -62,7 +77,7 @@ class Catalog {
   const Pool* pool_of(u32 tenant) const;
   // Frees the entry's envProcess: the texts after it move down (their entries' offsets with them).
   void drop_env_process(CatalogEntry& entry);
-  CatalogEntry entries_[MAX_ENTRIES];
+  FunctionTable<CatalogEntry> table_;
   Pool pools_[MAX_TENANTS];
   mutable sys::SpinLock lock_;
 };

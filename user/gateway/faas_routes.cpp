@@ -78,6 +78,8 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
   if (!shared_.catalog.env_process_fits(tenant, deployment))
     return error(response, 507, "the tenant's functions keep at most 262144 bytes (256 KiB) of envProcess together; "
                                 "delete a function or shorten an envProcess first");
+  FunctionRoom room(shared_, tenant, deployment.service, response);
+  if (!room.hold(*this, true, response)) return;
   // The strings for the manager, built in the worker's buffer: argv (a static Linux function's
   // envProcess), the environment (envVars, fprocess), the secret files (their values now).
   if (storage_.strings == nullptr || storage_.strings_capacity < DEPLOY_STRINGS_BYTES)

@@ -527,6 +527,49 @@ class AbandonedImports {
 };
 AbandonedImports abandoned_imports;
 
+// The per-function tables' memory (gateway/function_table.hpp): one demand-zero Memory object of
+// the gateway's factory per table, mapped at its own area for MAX_FUNCTION_ENTRIES entries, its
+// pages backed (MemoryCommit, charged) chunk by chunk as the table grows, so that a factory out of
+// quota refuses a deploy (507) rather than faulting the gateway. Chunks are never given back: a
+// deleted function's entry is reused by the next one.
+constexpr u64 SERIES_TABLE_AREA = 0x0000730000000000;
+constexpr u64 CATALOG_TABLE_AREA = 0x0000750000000000;
+class FactoryTableMemory final : public gateway::TableMemory {
+ public:
+  // Reserves the span (no memory yet); false without a slot or a factory object.
+  bool create(u64 address, usize bytes) {
+    auto slot = slots.allocate();
+    if (!slot.ok()) return false;
+    auto memory = Factory(OWN_FACTORY).create_lazy_memory(slot.value(), pages_for(bytes));
+    if (!memory.ok() || !Task(SELF_TASK).map(memory.value(), 0, address, pages_for(bytes), READ_WRITE).ok()) {
+      if (memory.ok()) (void)Capability(slot.value()).remove();
+      slots.free(slot.value());
+      return false;
+    }
+    memory_ = memory.value();
+    address_ = address;
+    pages_ = pages_for(bytes);
+    return true;
+  }
+  void* back(usize bytes) override {
+    u64 pages = pages_for(bytes);
+    if (address_ == 0 || pages > pages_) return nullptr;
+    if (pages > backed_pages_) {
+      if (!memory_.commit(backed_pages_, pages - backed_pages_).ok()) return nullptr;
+      backed_pages_ = pages;
+    }
+    return reinterpret_cast<void*>(address_);
+  }
+
+ private:
+  Memory memory_;
+  u64 address_ = 0;
+  u64 pages_ = 0;
+  u64 backed_pages_ = 0;
+};
+FactoryTableMemory series_table_memory;
+FactoryTableMemory catalog_table_memory;
+
 // A window: a demand-zero Memory object of the gateway's factory, mapped at a fixed address of
 // its connection, for a request body or a response too large for the connection's buffers.
 // Created when needed and deleted when done; its pages are backed (MemoryCommit, charged) before
@@ -1549,6 +1592,20 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     if (auto created = Factory(OWN_FACTORY).create(ObjectType::Notification, slot); !created.ok())
       fail("creating the work notifications (needs factory=)", created.error());
     *notification = Notification(slot);
+  }
+  {
+    // The per-function tables: a quarter of the gateway's factory (docs/NETWORK.md, Gateway).
+    auto quota = Factory(OWN_FACTORY).info();
+    usize bound = quota.ok() ? gateway::function_bound(quota.value().quota_bytes, gateway::GatewayShared::FUNCTION_STATE_BYTES)
+                             : 0;
+    constexpr usize SERIES_BYTES = gateway::MAX_FUNCTION_ENTRIES * gateway::Metrics::ENTRY_BYTES;
+    constexpr usize CATALOG_BYTES = gateway::MAX_FUNCTION_ENTRIES * gateway::Catalog::ENTRY_BYTES;
+    if (!series_table_memory.create(SERIES_TABLE_AREA, SERIES_BYTES) ||
+        !catalog_table_memory.create(CATALOG_TABLE_AREA, CATALOG_BYTES))
+      bound = 0;
+    shared.configure_tables(&series_table_memory, &catalog_table_memory, bound);
+    printf(console, "gateway: state for up to %zu functions (a quarter of a %lu MiB factory)\n", bound,
+           quota.ok() ? quota.value().quota_bytes >> 20 : 0);
   }
   shared.connections = &connection_stats;
   connection_limit = keys.connection_limit();

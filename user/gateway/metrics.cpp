@@ -6,19 +6,6 @@
 namespace gateway {
 namespace {
 
-bool same_name(const char* left, const char* right) {
-  usize index = 0;
-  for (; left[index] != '\0' && right[index] != '\0'; ++index)
-    if (left[index] != right[index]) return false;
-  return left[index] == right[index];
-}
-
-void copy_name(char (&target)[manager::NAME_BYTES], const char* source) {
-  usize index = 0;
-  for (; index + 1 < sizeof target && source[index] != '\0'; ++index) target[index] = source[index];
-  target[index] = '\0';
-}
-
 // A label value: backslash, quote and newline escaped as the exposition format requires.
 void append_label(Buffer& output, const char* value) {
   for (usize index = 0; value[index] != '\0'; ++index) {
@@ -79,76 +66,70 @@ void Metrics::Histogram::render(const char* metric, const char* labels, Buffer& 
   output.append("\n");
 }
 
-Metrics::Series* Metrics::find(u32 tenant, const char* name) {
-  for (auto& series : series_)
-    if (series.used && series.tenant == tenant && same_name(series.name, name)) return &series;
-  return nullptr;
+void Metrics::configure(TableMemory* memory, usize bound) {
+  LockGuard guard(lock_);
+  table_.configure(memory, bound);
 }
 
-const Metrics::Series* Metrics::find(u32 tenant, const char* name) const {
-  for (const auto& series : series_)
-    if (series.used && series.tenant == tenant && same_name(series.name, name)) return &series;
-  return nullptr;
+void Metrics::set_quota(u32 tenant, u64 quota) {
+  LockGuard guard(lock_);
+  table_.set_quota(tenant, quota);
+  (void)refusals_of(tenant);  // Its series_refused line shows from the start.
 }
 
-Metrics::TenantSeries* Metrics::tenant_entry(u32 tenant) {
-  for (auto& entry : tenants_)
+usize Metrics::bound() const {
+  LockGuard guard(lock_);
+  return table_.bound();
+}
+
+usize Metrics::limit(u32 tenant) const {
+  LockGuard guard(lock_);
+  return table_.limit(tenant);
+}
+
+Metrics::Refusals* Metrics::refusals_of(u32 tenant) {
+  for (auto& entry : refusals_)
     if (entry.used && entry.tenant == tenant) return &entry;
-  for (auto& entry : tenants_) {
+  for (auto& entry : refusals_) {
     if (!entry.used) {
-      entry = TenantSeries{tenant, true, 0, 0};
+      entry = Refusals{tenant, true, 0};
       return &entry;
     }
   }
-  return nullptr;
+  return nullptr;  // More tenants than keys can name: cannot happen.
 }
 
-const Metrics::TenantSeries* Metrics::tenant_entry(u32 tenant) const {
-  for (const auto& entry : tenants_)
-    if (entry.used && entry.tenant == tenant) return &entry;
-  return nullptr;
+Metrics::Table::Entry* Metrics::create(u32 tenant, const char* name) {
+  TableRefusal why = TableRefusal::None;
+  Table::Entry* entry = table_.insert(tenant, name, why);
+  Refusals* refusals = refusals_of(tenant);
+  if (entry == nullptr && refusals != nullptr) ++refusals->refused;
+  return entry;
 }
 
-void Metrics::reset(Series& series, u32 tenant, const char* name) {
-  u64 generation = series.generation + 1;
-  series = Series{};
-  series.used = true;
-  series.generation = generation;
-  series.tenant = tenant;
-  copy_name(series.name, name);
-}
-
-Metrics::Series* Metrics::create(u32 tenant, const char* name) {
-  TenantSeries* entry = tenant_entry(tenant);
-  if (entry == nullptr) return nullptr;  // More tenants than keys can name: cannot happen.
-  if (entry->count >= SERIES_PER_TENANT) {
-    ++entry->refused;
-    return nullptr;
-  }
-  for (auto& series : series_) {
-    if (series.used) continue;
-    reset(series, tenant, name);
-    ++entry->count;
-    return &series;
-  }
-  // Unreachable while every tenant keeps to its bound (MAX_SERIES is all of them at their bound).
-  ++entry->refused;
-  return nullptr;
+TableRefusal Metrics::reserve(u32 tenant, const char* name, bool& made) {
+  LockGuard guard(lock_);
+  made = false;
+  if (table_.find(tenant, name) != nullptr) return TableRefusal::None;
+  TableRefusal why = TableRefusal::None;
+  made = table_.insert(tenant, name, why) != nullptr;
+  return why;
 }
 
 void Metrics::open(u32 tenant, const char* name) {
   LockGuard guard(lock_);
-  Series* series = find(tenant, name);
-  if (series != nullptr) reset(*series, tenant, name);
-  else (void)create(tenant, name);
+  Table::Entry* entry = table_.find(tenant, name);
+  // A fresh series under a new generation, so no ticket of the old function matches it.
+  if (entry != nullptr) table_.erase(*entry);
+  (void)create(tenant, name);
 }
 
 SeriesTicket Metrics::begin(u32 tenant, const char* name) {
   LockGuard guard(lock_);
-  Series* series = find(tenant, name);
-  if (series == nullptr) series = create(tenant, name);
-  if (series == nullptr) return SeriesTicket{};
-  return SeriesTicket{static_cast<usize>(series - series_), series->generation};
+  Table::Entry* entry = table_.find(tenant, name);
+  if (entry == nullptr) entry = create(tenant, name);
+  if (entry == nullptr) return SeriesTicket{};
+  return SeriesTicket{table_.index_of(*entry), entry->generation};
 }
 
 bool Metrics::record_invocation(const SeriesTicket& ticket, const InvocationRecord& record) {
@@ -158,20 +139,20 @@ bool Metrics::record_invocation(const SeriesTicket& ticket, const InvocationReco
   if (record.status == manager::STATUS_TIMEOUT) ++timeouts_;
   duration_.observe(record.duration_us);
   if (record.has_phases) cold_start_.observe(record.cold_start_us);
-  bool current = ticket.slot < MAX_SERIES && series_[ticket.slot].used &&
-                 series_[ticket.slot].generation == ticket.generation;
+  Table::Entry* entry = ticket.slot == SeriesTicket::NONE ? nullptr : table_.at(ticket.slot);
+  bool current = entry != nullptr && entry->used && entry->generation == ticket.generation;
   if (!current) {
     ++unlisted_invocations_;
-    // No series from the start (over the tenant's bound): the function is unchanged as far as we know.
+    // No series from the start (no room): the function is unchanged as far as we know.
     return ticket.slot == SeriesTicket::NONE;
   }
-  Series* series = &series_[ticket.slot];
   if (record.status == manager::STATUS_NOT_FOUND) {
     // The function went between DESCRIBE and INVOKE (deleted meanwhile): so does its series, even
     // one this invocation's begin() made after the delete had forgotten the old one.
-    release(*series);
+    table_.erase(*entry);
     return false;
   }
+  Series* series = &entry->value;
   ++series->invocations;
   if (record.status != manager::STATUS_OK) ++series->errors;
   if (record.status == manager::STATUS_TIMEOUT) ++series->timeouts;
@@ -187,27 +168,25 @@ bool Metrics::record_invocation(const SeriesTicket& ticket, const InvocationReco
 
 void Metrics::forget(u32 tenant, const char* name) {
   LockGuard guard(lock_);
-  Series* series = find(tenant, name);
-  if (series != nullptr) release(*series);
-}
-
-void Metrics::release(Series& series) {
-  series.used = false;
-  ++series.generation;
-  TenantSeries* entry = tenant_entry(series.tenant);
-  if (entry != nullptr && entry->count > 0) --entry->count;
+  Table::Entry* entry = table_.find(tenant, name);
+  if (entry != nullptr) table_.erase(*entry);
 }
 
 usize Metrics::series_count(u32 tenant) const {
   LockGuard guard(lock_);
-  const TenantSeries* entry = tenant_entry(tenant);
-  return entry != nullptr ? entry->count : 0;
+  return table_.count(tenant);
+}
+
+usize Metrics::series_total() const {
+  LockGuard guard(lock_);
+  return table_.total();
 }
 
 u64 Metrics::series_refused(u32 tenant) const {
   LockGuard guard(lock_);
-  const TenantSeries* entry = tenant_entry(tenant);
-  return entry != nullptr ? entry->refused : 0;
+  for (const auto& entry : refusals_)
+    if (entry.used && entry.tenant == tenant) return entry.refused;
+  return 0;
 }
 
 void Metrics::count_response(u32 http_status) {
@@ -278,16 +257,16 @@ void Metrics::render(Buffer& output, u32 tenant) const {
   char labels[128];
   for (const Counter& counter : COUNTERS) {
     family(output, counter.metric, "counter", counter.help);
-    for (const auto& series : series_) {
-      if (!series.used || (!all && series.tenant != tenant)) continue;
-      function_labels(labels, series.name, series.tenant);
+    table_.for_each([&](const Table::Entry& entry) {
+      if (!all && entry.tenant != tenant) return;
+      function_labels(labels, entry.name, entry.tenant);
       output.append(counter.metric);
       output.append("{");
       output.append(labels);
       output.append("} ");
-      output.append_unsigned(series.*counter.field);
+      output.append_unsigned(entry.value.*counter.field);
       output.append("\n");
-    }
+    });
   }
   struct PerFunctionHistogram {
     const char* metric;
@@ -302,15 +281,15 @@ void Metrics::render(Buffer& output, u32 tenant) const {
   };
   for (const PerFunctionHistogram& histogram : HISTOGRAMS) {
     family(output, histogram.metric, "histogram", histogram.help);
-    for (const auto& series : series_) {
-      if (!series.used || (!all && series.tenant != tenant)) continue;
-      function_labels(labels, series.name, series.tenant);
-      (series.*histogram.field).render(histogram.metric, labels, output);
-    }
+    table_.for_each([&](const Table::Entry& entry) {
+      if (!all && entry.tenant != tenant) return;
+      function_labels(labels, entry.name, entry.tenant);
+      (entry.value.*histogram.field).render(histogram.metric, labels, output);
+    });
   }
   family(output, "metteagle_series_refused_total", "counter",
-         "Times a function of this tenant got no per-function series (the tenant holds its bound of them).");
-  for (const auto& entry : tenants_) {
+         "Times a function of this tenant got no per-function series (no room: its bound or the gateway's).");
+  for (const auto& entry : refusals_) {
     if (!entry.used || (!all && entry.tenant != tenant)) continue;
     output.append("metteagle_series_refused_total{tenant=\"");
     output.append_unsigned(entry.tenant);
@@ -349,8 +328,9 @@ void Metrics::render(Buffer& output, u32 tenant) const {
 
 void Metrics::render_log(u32 tenant, const char* name, Buffer& output) const {
   LockGuard guard(lock_);
-  const Series* series = find(tenant, name);
-  if (series == nullptr) return;
+  const Table::Entry* entry = table_.find(tenant, name);
+  if (entry == nullptr) return;
+  const Series* series = &entry->value;
   usize count = series->log_count < LOG_ENTRIES ? series->log_count : LOG_ENTRIES;
   for (usize index = series->log_count - count; index < series->log_count; ++index) {
     const InvocationRecord& record = series->log[index % LOG_ENTRIES];

@@ -1,14 +1,17 @@
 // Metrics: the gateway's own counters, histograms and per-function record of recent invocation
 // results (served as /metrics in Prometheus text format and as /system/logs). Pure, host-tested.
-// Invariant: memory is fixed (MAX_SERIES functions, LOG_ENTRIES results each). Each tenant may hold
-// at most SERIES_PER_TENANT series and MAX_SERIES = MAX_TENANTS * SERIES_PER_TENANT, so no tenant can
-// take the room another needs: a tenant over its bound loses only its own series (counted in
-// series_refused). A deleted function's series goes at once, and an invocation records into a
+// Invariant: one series per function a tenant deploys, in a FunctionTable (function_table.hpp)
+// whose memory grows with the functions deployed, bounded per tenant by its function quota (or its
+// share of the gateway's bound) and in all by bound(); a deploy reserves its function's series
+// before it is made (reserve), so a deployed function never lacks one for want of room (only one
+// the manager held before the gateway started can, counted in series_refused). A deleted
+// function's series goes at once (its room back to every tenant), and an invocation records into a
 // series only through the ticket it took when it began, so an invocation that outlives a delete
 // (or a delete and a new deploy of the same name) never brings the old series back.
 // Every public method holds the lock, so the gateway's worker threads may share one Metrics.
 #pragma once
 
+#include "function_table.hpp"
 #include "manager/protocol.hpp"
 #include "sys/spin_lock.hpp"
 #include "text.hpp"
@@ -42,16 +45,23 @@ struct SeriesTicket {
 
 class Metrics {
  public:
-  static constexpr usize MAX_TENANTS = 16;        // keys.hpp: MAX_KEYS, one tenant per key.
-  static constexpr usize SERIES_PER_TENANT = 64;  // The manager's registry holds 64 functions in all.
-  static constexpr usize MAX_SERIES = MAX_TENANTS * SERIES_PER_TENANT;
+  static constexpr usize MAX_TENANTS = TableAccounts::MAX_TENANTS;
   static constexpr usize LOG_ENTRIES = 16;
   static constexpr usize BUCKETS = 14;
   static constexpr u64 BUCKET_BOUNDS_US[BUCKETS] = {500,     1000,    2500,    5000,      10000,     25000,     50000,
                                                     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
-  // A function was deployed: it starts with a fresh series (zero counters, empty log), or none when
-  // the tenant holds SERIES_PER_TENANT series already (counted in series_refused).
+  // Where the series live and how many functions they may be kept for in all (at boot).
+  void configure(TableMemory* memory, usize bound);
+  // The tenant's function quota (its key's functions=; 0: the manager's).
+  void set_quota(u32 tenant, u64 quota);
+  usize bound() const;               // Series the gateway may hold in all.
+  usize limit(u32 tenant) const;     // Series the tenant may hold.
+  // Before a deploy: makes the function's series if it has none (`made` then), so the deploy can
+  // be refused before it is made when there is no room; TableRefusal::None when it has one now.
+  TableRefusal reserve(u32 tenant, const char* name, bool& made);
+  // A function was deployed: it starts with a fresh series (zero counters, empty log), made here
+  // if reserve() did not (counted in series_refused without room).
   void open(u32 tenant, const char* name);
   // An invocation of an existing function begins: the ticket to record its result with. Makes the
   // function's series if it has none (e.g. deployed before the gateway started), if there is room.
@@ -60,10 +70,12 @@ class Metrics {
   // ticket was taken for (not deleted meanwhile). False when the function was deleted (or deleted
   // and deployed again) since the ticket was taken: its logs must not reach the new one.
   bool record_invocation(const SeriesTicket& ticket, const InvocationRecord& record);
-  // A deleted function: its series goes (counters and log); the totals keep what it counted.
+  // A deleted function (or a refused deploy's reservation): its series goes (counters and log);
+  // the totals keep what it counted.
   void forget(u32 tenant, const char* name);
   usize series_count(u32 tenant) const;  // Series the tenant holds.
-  u64 series_refused(u32 tenant) const;  // Times one of its functions got no series (over its bound).
+  usize series_total() const;            // Series all tenants hold.
+  u64 series_refused(u32 tenant) const;  // Times one of its functions got no series (no room).
   void count_response(u32 http_status);
   // Every series (tenant ALL_TENANTS: an operator's page), or only `tenant`'s per-function and
   // per-tenant series (no totals over all tenants, which would tell of the others' traffic).
@@ -81,10 +93,6 @@ class Metrics {
     void render(const char* metric, const char* labels, Buffer& output) const;
   };
   struct Series {
-    bool used = false;  // Holds a deployed function's figures (a delete frees it at once).
-    u64 generation = 0;  // Changes whenever the slot is freed or begins a new function.
-    u32 tenant = 0;
-    char name[manager::NAME_BYTES] = {};
     u64 invocations = 0;
     u64 errors = 0;                // Not STATUS_OK.
     u64 timeouts = 0;
@@ -92,38 +100,34 @@ class Metrics {
     Histogram cold_start;
     Histogram duration;
     InvocationRecord log[LOG_ENTRIES];
-    usize log_count = 0;  // Entries ever logged since the last forget (the ring holds the last ones).
+    usize log_count = 0;  // Entries ever logged (the ring holds the last ones).
   };
-  struct TenantSeries {
+  using Table = FunctionTable<Series>;
+  struct Refusals {
     u32 tenant = 0;
     bool used = false;
-    usize count = 0;    // Series it holds.
-    u64 refused = 0;    // Times it had no room for a series.
+    u64 refused = 0;  // Times it had no room for a series.
   };
-  struct ResponseCount {
-    u32 status = 0;
-    u64 count = 0;
-  };
+ public:
+  // What one function's series takes (for the gateway's bound, function_bound()).
+  static constexpr usize ENTRY_BYTES = sizeof(Table::Entry);
 
-  Series* find(u32 tenant, const char* name);
-  const Series* find(u32 tenant, const char* name) const;
-  TenantSeries* tenant_entry(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
-  const TenantSeries* tenant_entry(u32 tenant) const;
-  // A new series for the tenant's function, or nullptr (counted as refused) without room.
-  Series* create(u32 tenant, const char* name);
-  // Starts `series` over for `name`: zero counters, empty log, a new generation.
-  static void reset(Series& series, u32 tenant, const char* name);
-  // Frees `series` (its tenant's count drops) under a new generation, so no ticket matches it.
-  void release(Series& series);
+ private:
+  Table::Entry* create(u32 tenant, const char* name);  // Counted as refused without room.
+  Refusals* refusals_of(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
 
-  Series series_[MAX_SERIES];
-  TenantSeries tenants_[MAX_TENANTS];
+  Table table_;
+  Refusals refusals_[MAX_TENANTS];
   u64 invocations_ = 0;
   u64 errors_ = 0;
   u64 timeouts_ = 0;
   u64 unlisted_invocations_ = 0;
   Histogram cold_start_;
   Histogram duration_;
+  struct ResponseCount {
+    u32 status = 0;
+    u64 count = 0;
+  };
   ResponseCount responses_[16];
   mutable SpinLock lock_;
 };

@@ -214,6 +214,7 @@ bool Gateway::restore_one(const char* record, u32 tenant, const char* name, u64 
     // Undo a partial restore (a native part deployed, a later layer refused): a function is back
     // as it was, or not at all. Its record stays for the operator to see.
     (void)backend_.call(tenant, manager::REMOVE, name_request(name));
+    shared_.metrics.forget(tenant, name);  // Its room in the tables goes back with it.
     shared_.catalog.forget(tenant, name);
     return false;
   }
