@@ -719,6 +719,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   u64 follow_after = 0;
   u64 follow_end = 0;        // Microseconds: the stream's last chunk is due.
   u64 follow_quiet_since = 0;  // When the last chunk went out (keep-alive lines after a quiet spell).
+  u64 follow_looked_at = 0;    // When the loop last looked for new lines: the next look is FOLLOW_POLL_US on.
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -964,7 +965,9 @@ class EventLoop {
     if (slot.stage == ConnectionSlot::Stage::Reading) return slot.assembler.deadline();
     if (slot.stage == ConnectionSlot::Stage::Sending) return slot.send_deadline;
     if (slot.stage == ConnectionSlot::Stage::Following) {
-      u64 due = slot.follow_quiet_since + FOLLOW_POLL_US;
+      // From the last look, not the last chunk: a stream quiet for longer must not make every
+      // later wait 0 (the loop would spin on Poll until the keep-alive line).
+      u64 due = slot.follow_looked_at + FOLLOW_POLL_US;
       return due < slot.follow_end ? due : slot.follow_end;
     }
     return 0;
@@ -1237,6 +1240,7 @@ class EventLoop {
           slot.stage = ConnectionSlot::Stage::Following;
           if (slot.follow_end == 0) slot.follow_end = now + gateway::FOLLOW_LIMIT_US;
           slot.follow_quiet_since = now;
+          slot.follow_looked_at = now;
           set_interest(slot, net::POLL_READABLE);
           return;
         }
@@ -1294,6 +1298,7 @@ class EventLoop {
   void follow_streams(u64 now) {
     for (auto& slot : connection_slots) {
       if (slot.stage != ConnectionSlot::Stage::Following) continue;
+      slot.follow_looked_at = now;
       gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
       if (now >= slot.follow_end) {
         rendered.append("0\r\n\r\n");

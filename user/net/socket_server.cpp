@@ -21,9 +21,9 @@ constexpr u64 GENERATION_SHIFT = 16;
 // A handle's generation has 40 bits, so handles stay below 2^56 and Poll can carry events above.
 constexpr u64 GENERATION_MASK = (u64{1} << (POLL_EVENT_SHIFT - GENERATION_SHIFT)) - 1;
 static_assert(MAX_CONNECTIONS <= INDEX_MASK && MAX_LISTENERS <= INDEX_MASK);
-// After serving a request, wait this long for the same client's next one (a streamed response).
-constexpr u64 FOLLOW_UP_TIMEOUT_NS = 200'000;
 constexpr usize REQUESTS_PER_ROUND = 64;
+// A send parked on lwIP's memory (not its window) may see no sent callback: retried this often.
+constexpr u64 SEND_RETRY_NS = 1'000'000;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
 // A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
@@ -93,6 +93,10 @@ Connection connections[MAX_CONNECTIONS];
 Listener listeners[MAX_LISTENERS];
 Poller pollers[MAX_POLLERS];
 u64 ticks_per_microsecond = 1;
+// When expire_deadlines next has work (TSC): no parked caller's deadline and no parked send's retry
+// comes earlier. ~0: nothing waits with a deadline. Kept so the loop, which turns once per batch of
+// requests, scans the connections only when something is due.
+u64 next_check = 0;
 Factory reply_factory;
 SlotAllocator* reply_slots = nullptr;
 
@@ -101,6 +105,10 @@ u64 now() { return __builtin_ia32_rdtsc(); }
 u64 deadline_after(u64 timeout_ns) {
   if (timeout_ns >= MAX_TIMEOUT_NS) return 0;
   return now() + (timeout_ns / 1000 + 1) * ticks_per_microsecond;
+}
+
+void check_by(u64 due) {
+  if (due != 0 && due < next_check) next_check = due;
 }
 
 Message status_message(Error error) { return Message::make(static_cast<u32>(error)); }
@@ -146,6 +154,7 @@ bool park(Waiter& waiter, u64 timeout_ns) {
   if (!save_reply(waiter.reply_object).ok()) return false;
   waiter.waiting = true;
   waiter.deadline = deadline_after(timeout_ns);
+  check_by(waiter.deadline);
   return true;
 }
 
@@ -607,7 +616,11 @@ void handle_send(const Message& request, u64 badge) {
   }
   for (u64 index = 0; index < body.length; ++index) connection->send_data[index] = body.bytes[index];
   connection->send_length = body.length;
-  if (!park(connection->sender, abi::TIMEOUT_INFINITE)) (void)reply(status_message(Error::QuotaExceeded));
+  if (!park(connection->sender, abi::TIMEOUT_INFINITE)) {
+    (void)reply(status_message(Error::QuotaExceeded));
+    return;
+  }
+  check_by(deadline_after(SEND_RETRY_NS));  // expire_deadlines retries it.
 }
 
 // ReceiveBulk and SendBulk.
@@ -844,13 +857,15 @@ usize SocketServer::serve_pending(u64 first_timeout) {
       if (!kept) (void)Capability(receive_slot).remove();
     }
     ++served;
-    timeout = FOLLOW_UP_TIMEOUT_NS;
+    timeout = 0;  // Only what is queued already: the loop comes back as soon as it has looked at the device.
   }
   return served;
 }
 
 void SocketServer::expire_deadlines() {
   u64 current = now();
+  if (current < next_check) return;
+  next_check = ~u64{0};
   for (auto& listener : listeners) {
     if (listener.in_use && listener.acceptor.waiting && listener.acceptor.deadline != 0 &&
         current >= listener.acceptor.deadline)
@@ -874,6 +889,22 @@ void SocketServer::expire_deadlines() {
     if (poller.in_use && poller.waiter.waiting && poller.waiter.deadline != 0 && current >= poller.waiter.deadline)
       answer_parked(poller.waiter, empty_poll_answer());
   }
+  // Who still waits decides the next check.
+  for (auto& listener : listeners)
+    if (listener.in_use && listener.acceptor.waiting) check_by(listener.acceptor.deadline);
+  for (auto& connection : connections) {
+    if (!connection.in_use) continue;
+    if (connection.receiver.waiting) check_by(connection.receiver.deadline);
+    if (connection.sender.waiting) check_by(connection.connecting ? connection.sender.deadline : deadline_after(SEND_RETRY_NS));
+  }
+  for (auto& poller : pollers)
+    if (poller.in_use && poller.waiter.waiting) check_by(poller.waiter.deadline);
+}
+
+u64 SocketServer::next_deadline_ns() {
+  if (next_check == ~u64{0}) return ~u64{0};
+  u64 current = now();
+  return next_check <= current ? 0 : ((next_check - current) / ticks_per_microsecond + 1) * 1000;
 }
 
 }  // namespace net

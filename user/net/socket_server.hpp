@@ -13,12 +13,16 @@ class SocketServer {
  public:
   // Creates the Reply objects (charged to `factory`, slots from `slots`); false on failure.
   [[nodiscard]] sys::Result<void> start(sys::Endpoint endpoint, sys::Factory factory, sys::SlotAllocator& slots);
-  // Serves requests waiting on the endpoint: first waits up to `first_timeout` ns for one, then
-  // keeps taking follow-up requests (a client streaming data) for a short while; at most a bounded
-  // number per call, so the caller's device loop keeps running. Returns how many were served.
+  // Serves requests waiting on the endpoint: first waits up to `first_timeout` ns for one (a wait
+  // that ThreadInterrupt ends early), then takes those already queued; at most a bounded number per
+  // call, so the caller's device loop keeps running. Returns how many were served.
   sys::usize serve_pending(sys::u64 first_timeout);
-  // Answers parked callers whose deadline passed (Timeout).
+  // Answers parked callers whose deadline passed (Timeout), and retries parked sends; looks at the
+  // connections only when one of those is due, so it is cheap to call on every turn of the loop.
   void expire_deadlines();
+  // How long the loop may wait before expire_deadlines has work: until the earliest parked
+  // caller's deadline, or a short retry interval while a send is parked; ~0 when nothing waits.
+  sys::u64 next_deadline_ns();
 };
 
 }  // namespace net

@@ -23,6 +23,9 @@ class Thread : public TypedCapability<ObjectType::Thread> {
   [[nodiscard]] Result<void> configure(u64 priority, u64 cpu, u64 exception_endpoint, u64 allowed_cpus = 0) const {
     return as_result(invoke(abi::Syscall::ThreadConfigure, selector(), priority, cpu, exception_endpoint, allowed_cpus));
   }
+  // Ends the thread's wait in NotificationWait or IpcReceive with Interrupted, or marks it so that
+  // its next such wait that would block ends so at once (needs the Interrupt right).
+  [[nodiscard]] Result<void> interrupt() const { return as_result(invoke(abi::Syscall::ThreadInterrupt, selector())); }
 };
 
 // Starts `thread` (created in the caller's own task) at function(argument) with its stack ending
