@@ -24,30 +24,69 @@ constexpr klib::u64 LONGEST_WAIT_SECONDS = 30;  // Holds are bounded to millisec
 std::atomic<klib::u32> holder_cpu{NO_HOLDER};
 std::atomic<klib::u64> holder_site{0};
 
-// The wait, out of line so that the uncontended path stays a ticket, a compare and two stores.
-// It answers TLB shootdowns (the holder may be waiting for this CPU) and, once per 65,536 turns,
-// checks for the two hangs: this CPU holding the lock itself, and a wait beyond any bounded hold.
-[[gnu::noinline, gnu::cold]] void wait_for_ticket(klib::u32 ticket) {
-  klib::u32 self = arch::this_cpu().index;
-  klib::u64 waiting_since = 0;
-  klib::u32 spins = 0;
-  while (now_serving.load(std::memory_order_acquire) != ticket) {
-    arch::handle_shootdown(self);
-    arch::pause();
-    if (++spins % 65536 != 0) continue;
-    if (holder_cpu.load(std::memory_order_relaxed) == self)
-      panic("kernel lock: CPU %u asks for it again, holding it since %#lx", self,
-            holder_site.load(std::memory_order_relaxed));
-    klib::u64 now = arch::read_tsc();
-    if (waiting_since == 0) waiting_since = now;
-    if (now - waiting_since > LONGEST_WAIT_SECONDS * arch::tsc_hertz())
-      panic("kernel lock: CPU %u waited %lu s (ticket %u, serving %u); held by CPU %u since %#lx", self,
-            LONGEST_WAIT_SECONDS, ticket, now_serving.load(std::memory_order_relaxed),
-            holder_cpu.load(std::memory_order_relaxed), holder_site.load(std::memory_order_relaxed));
+// A waiter that spun this many turns halts until its turn comes. Under a hypervisor (or QEMU)
+// that runs more vCPUs than it has cores, the holder's vCPU may be descheduled for a whole host
+// time slice, and spinning only takes the core it needs (a 3 s test took 60 s beside another
+// guest). Halting gives it back; the releaser wakes the next ticket's CPU with VECTOR_WAKE, and
+// any interrupt ends the halt too (it is deferred, see trap_dispatch), so a lost wake costs at
+// most one timer tick. This is Linux's paravirtual ticket lock idea (halt, then kick).
+constexpr klib::u32 SPINS_BEFORE_HALT = 128;
+// What each CPU halted for: HALTED_FLAG | its ticket, or 0 while it runs or spins.
+constexpr klib::u64 HALTED_FLAG = klib::u64{1} << 32;
+std::atomic<klib::u64> halted_for[arch::MAX_CPUS];
+std::atomic<klib::u32> halted_cpus{0};
+
+void halt_until_turn(klib::u32 self, klib::u32 ticket) {
+  // Dekker with kernel_lock_release: publish the halt, then look at the lock once more; the
+  // releaser advances the lock, then looks for halted CPUs. One of the two sees the other.
+  halted_for[self].store(HALTED_FLAG | ticket, std::memory_order_seq_cst);
+  halted_cpus.fetch_add(1, std::memory_order_seq_cst);
+  if (now_serving.load(std::memory_order_seq_cst) != ticket) arch::wait_for_interrupt();
+  halted_cpus.fetch_sub(1, std::memory_order_relaxed);
+  halted_for[self].store(0, std::memory_order_relaxed);
+}
+
+// Wakes the CPU whose turn it now is, if it halted. Should the lock have moved on meanwhile, a
+// CPU that halted for a turn already passed was woken by that turn's own release.
+[[gnu::noinline]] void wake_next() {
+  klib::u32 ticket = now_serving.load(std::memory_order_acquire);
+  klib::u32 count = arch::online_cpu_count();
+  for (klib::u32 index = 0; index < count; ++index) {
+    if (halted_for[index].load(std::memory_order_relaxed) == (HALTED_FLAG | ticket)) arch::send_wake(index);
   }
 }
 
+// The wait, out of line so that the uncontended path stays a ticket, a compare and two stores.
+// It answers TLB shootdowns (the holder may be waiting for this CPU), halts after a while (above),
+// and checks for the two hangs: this CPU holding the lock itself, and a wait beyond any bounded hold.
+[[gnu::noinline, gnu::cold]] void wait_for_ticket(klib::u32 ticket) {
+  klib::u32 self = arch::this_cpu().index;
+  if (holder_cpu.load(std::memory_order_relaxed) == self)
+    panic("kernel lock: CPU %u asks for it again, holding it since %#lx", self,
+          holder_site.load(std::memory_order_relaxed));
+  klib::u64 waiting_since = arch::read_tsc();
+  klib::u32 spins = 0;
+  while (now_serving.load(std::memory_order_acquire) != ticket) {
+    arch::handle_shootdown(self);
+    if (++spins < SPINS_BEFORE_HALT) {
+      arch::pause();
+      continue;
+    }
+    spins = 0;
+    if (arch::read_tsc() - waiting_since > LONGEST_WAIT_SECONDS * arch::tsc_hertz())
+      panic("kernel lock: CPU %u waited %lu s (ticket %u, serving %u); held by CPU %u since %#lx", self,
+            LONGEST_WAIT_SECONDS, ticket, now_serving.load(std::memory_order_relaxed),
+            holder_cpu.load(std::memory_order_relaxed), holder_site.load(std::memory_order_relaxed));
+    halt_until_turn(self, ticket);
+  }
+  // The lock is this CPU's: interrupts that came in while it halted are handled now, under it.
+  holder_cpu.store(self, std::memory_order_relaxed);
+  arch::run_deferred_interrupts();
+}
+
 }  // namespace
+
+bool kernel_lock_halted_here() { return halted_for[arch::this_cpu().index].load(std::memory_order_relaxed) != 0; }
 
 void kernel_lock_acquire() {
   // With interrupts on, an interrupt arriving here would wait for the lock this CPU holds.
@@ -60,7 +99,9 @@ void kernel_lock_acquire() {
 
 void kernel_lock_release() {
   holder_cpu.store(NO_HOLDER, std::memory_order_relaxed);
-  now_serving.fetch_add(1, std::memory_order_release);
+  now_serving.fetch_add(1, std::memory_order_seq_cst);
+  if (halted_cpus.load(std::memory_order_seq_cst) != 0) [[unlikely]]
+    wake_next();
 }
 
 }  // namespace kernel

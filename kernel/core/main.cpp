@@ -68,7 +68,7 @@ u64 allocate_ap_stack() {
 
 const BootInfo& boot_information() { return boot_info; }
 
-void on_timer_tick(arch::TrapFrame&) { scheduler_tick(); }
+void on_timer_tick() { scheduler_tick(); }
 
 void on_user_exception(arch::TrapFrame& frame) {
   // Destroyed by another CPU while this one waited for the kernel lock: just leave.

@@ -5,7 +5,7 @@
 
 namespace kernel {
 
-void on_timer_tick(arch::TrapFrame& frame);
+void on_timer_tick();
 // A kernel-mode exception: returns true if handled and execution may resume where the frame says.
 bool on_exception(arch::TrapFrame& frame);
 // A page fault of the kernel on a user address inside checked_copy (kernel lock held): true when

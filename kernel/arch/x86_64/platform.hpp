@@ -47,6 +47,9 @@ inline u64 tsc_hertz() { return calibrated_tsc_hertz; }
 u64 timer_ticks();
 u64 apic_timer_hertz();
 void count_timer_tick();
+// Handles the external interrupts that arrived while this CPU halted for the kernel lock; called
+// once it holds the lock.
+void run_deferred_interrupts();
 
 // Memory: every physical address is reachable at physical_window_base + address. Until
 // paging_init the boot map's higher-half window serves (first GiB only), then the direct map.

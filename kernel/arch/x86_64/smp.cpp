@@ -94,6 +94,8 @@ void announce_online() { online_cpus.fetch_add(1); }
 
 void send_reschedule(u32 cpu_index) { send_ipi(apic_ids[cpu_index] << 24, VECTOR_RESCHEDULE); }
 
+void send_wake(u32 cpu_index) { send_ipi(apic_ids[cpu_index] << 24, VECTOR_WAKE); }
+
 void note_active_root(u32 cpu_index, u64 root) { active_roots[cpu_index].store(root, std::memory_order_release); }
 
 void handle_shootdown(u32 cpu_index) {

@@ -11,6 +11,8 @@ using namespace klib;
 constexpr u32 MAX_CPUS = 8;
 constexpr u8 VECTOR_RESCHEDULE = 0xf0;
 constexpr u8 VECTOR_SHOOTDOWN = 0xf1;
+// Wakes a CPU halted for the kernel lock when its turn comes; it carries no work of its own.
+constexpr u8 VECTOR_WAKE = 0xf2;
 
 // Starts up to wanted - 1 APs; each runs entry(index) on a stack from allocate_stack (its top).
 // Returns how many CPUs are online afterwards.
@@ -22,6 +24,7 @@ inline u32 online_cpu_count() { return online_cpus.load(std::memory_order_relaxe
 u32 local_apic_id();
 
 void send_reschedule(u32 cpu_index);
+void send_wake(u32 cpu_index);
 // Before this returns, every other CPU that runs on page-table root has flushed its TLB (root's
 // tables stay: its threads go on) or, with leave, switched to the kernel's tables (root's tables
 // are about to be freed; whatever ran on them is dead and faults or reschedules on its way out).

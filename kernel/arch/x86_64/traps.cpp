@@ -45,6 +45,39 @@ void dump_frame(const TrapFrame& frame) {
 
 }  // namespace arch
 
+namespace arch {
+namespace {
+// External interrupts that reached a CPU while it was halted for the kernel lock, one bit per
+// vector; that CPU handles them once the lock is its own (run_deferred_interrupts).
+u64 deferred_vectors[MAX_CPUS][4];
+}  // namespace
+
+// The kernel's side of an external interrupt; the caller holds the kernel lock.
+void handle_external_interrupt(u64 vector) {
+  if (vector == VECTOR_TIMER) {
+    count_timer_tick();
+    kernel::on_timer_tick();
+  } else if (vector >= VECTOR_FIRST_DEVICE && vector < VECTOR_FIRST_DEVICE + IOAPIC_LINES) {
+    kernel::on_device_interrupt(static_cast<u32>(vector - VECTOR_FIRST_DEVICE));
+  } else if (vector != VECTOR_RESCHEDULE) {
+    // A reschedule request needs no work here: the sender marked this CPU, the exit path acts.
+    kernel::log("trap: unexpected interrupt vector %lu\n", vector);
+  }
+}
+
+void run_deferred_interrupts() {
+  u64* pending = deferred_vectors[this_cpu().index];
+  for (u32 word = 0; word < 4; ++word) {
+    while (pending[word] != 0) {
+      u32 bit = static_cast<u32>(__builtin_ctzll(pending[word]));
+      pending[word] &= pending[word] - 1;
+      handle_external_interrupt(word * 64 + bit);
+    }
+  }
+}
+
+}  // namespace arch
+
 extern "C" void trap_dispatch(arch::TrapFrame* frame) {
   using namespace arch;
   bool from_user = (frame->cs & 3) != 0;
@@ -55,18 +88,20 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame) {
     end_of_interrupt();
     return;
   }
+  if (frame->vector == VECTOR_WAKE) {
+    end_of_interrupt();  // Its work was to end a halt in the kernel lock's wait.
+    return;
+  }
   if (frame->vector >= VECTOR_FIRST_EXTERNAL) {
     end_of_interrupt();
-    kernel::kernel_lock_acquire();
-    if (frame->vector == VECTOR_TIMER) {
-      count_timer_tick();
-      kernel::on_timer_tick(*frame);
-    } else if (frame->vector >= VECTOR_FIRST_DEVICE && frame->vector < VECTOR_FIRST_DEVICE + IOAPIC_LINES) {
-      kernel::on_device_interrupt(static_cast<u32>(frame->vector - VECTOR_FIRST_DEVICE));
-    } else if (frame->vector != VECTOR_RESCHEDULE) {
-      kernel::log("trap: unexpected interrupt vector %lu\n", frame->vector);
+    if (kernel::kernel_lock_halted_here()) {
+      // This CPU halted in the kernel lock's wait (it may even be next in line): taking the lock
+      // here would wait behind itself. The event is handled once the lock is this CPU's.
+      deferred_vectors[this_cpu().index][frame->vector / 64] |= u64{1} << (frame->vector % 64);
+      return;
     }
-    // A reschedule request needs no work here: the sender marked this CPU, the exit path acts.
+    kernel::kernel_lock_acquire();
+    handle_external_interrupt(frame->vector);
     if (from_user) kernel::on_return_to_user();
     kernel::kernel_lock_release();
     return;
