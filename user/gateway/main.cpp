@@ -58,6 +58,7 @@ constexpr usize MAX_LARGE_OBJECTS = 128;   // Windows for large bodies and respo
 constexpr u64 WINDOW_AREA = 0x0000710000000000;
 constexpr u64 WINDOW_SPAN = 256ull << 20;  // More than the largest body and a buffer, with a gap.
 constexpr u64 EAGER_WINDOW_BYTES = 4ull << 20;  // Windows up to this are backed whole at creation.
+constexpr u64 OUTPUT_BACKED_BYTES = 64ull << 10;  // An output window's part backed at creation.
 static_assert(gateway::MAX_BODY_LIMIT + 64 * 1024 < WINDOW_SPAN);
 constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
 constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
@@ -607,6 +608,19 @@ class Window {
     large_objects.fetch_sub(1, std::memory_order_relaxed);
     return nullptr;
   }
+  // An invocation's output window of `capacity` bytes, for the manager (its selector; 0 when there
+  // is no room). Demand-zero with its first OUTPUT_BACKED_BYTES backed at once: most outputs are
+  // small, and an object backed whole made every invocation zero and map its function's whole
+  // output limit (1 MiB by default: 256 pages, 5.5% of the guest's time at 4 connections;
+  // docs/BENCHMARKS.md, "Profiling the HTTP path"). A function writing more faults once per page.
+  u64 create_output(u64 capacity) {
+    if (create(capacity, false) == nullptr) return 0;
+    if (!reserve(capacity < OUTPUT_BACKED_BYTES ? capacity : OUTPUT_BACKED_BYTES)) {
+      release();
+      return 0;
+    }
+    return slot_;
+  }
   // Backs the first `bytes` bytes (rounded to pages) with memory.
   bool reserve(u64 bytes) {
     if (slot_ == 0 || bytes > capacity_) return false;
@@ -676,14 +690,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   bool reserve(u64 bytes) override { return body.reserve(bytes); }
   void release() override { body.release(); }
   // OutputWindow: the response's window, handed to the manager for an invocation's output.
-  u64 open_output(u64 capacity) override {
-    // Backed whole at once up to 4 MiB, as the manager's own output objects were: a function
-    // writing its output into demand-zero pages faults once per page (seconds for 32 MiB under
-    // TCG). Beyond, demand-zero: zeroing a larger object under the kernel lock would stall every
-    // other task for each invocation.
-    if (response.create(capacity, capacity <= EAGER_WINDOW_BYTES) == nullptr) return 0;
-    return response.selector();
-  }
+  u64 open_output(u64 capacity) override { return response.create_output(capacity); }
   const u8* output_bytes(u64 length) override { return response.reserve(length) ? response.bytes() : nullptr; }
   // An image upload's pieces pass through the response window (no response is being sent while
   // the body streams in); it is made once per upload and lent to the store.
@@ -1381,10 +1388,7 @@ Notification async_ready;  // Signalled when a job is queued or a tenant's job e
 // An async thread: its Gateway, the window for large outputs, and a notification nobody signals
 // (its timed wait is how the thread pauses between retries).
 struct AsyncRunner final : gateway::OutputWindow {
-  u64 open_output(u64 capacity) override {
-    if (window.create(capacity, capacity <= EAGER_WINDOW_BYTES) == nullptr) return 0;
-    return window.selector();
-  }
+  u64 open_output(u64 capacity) override { return window.create_output(capacity); }
   const u8* output_bytes(u64 length) override { return window.reserve(length) ? window.bytes() : nullptr; }
   gateway::Gateway* api = nullptr;
   gateway::GatewayShared* shared = nullptr;
