@@ -145,14 +145,24 @@ def judge_hang(diagnosis, function):
     return None
 
 
-def run_qemu(argv, log, timeout, monitor_path, kernel):
+HANG_LOOKS = 5  # Snapshots of a hang awaited in a function (--hang-in), 0.2 s apart.
+
+
+def run_qemu(argv, log, timeout, monitor_path, kernel, hang_in=None):
     """Runs QEMU with its output into `log` until it exits or `timeout` passes; a hang is killed
-    after the vCPUs' state is appended to the log. Returns (exit status or None, hang diagnosis)."""
+    after the vCPUs' state is appended to the log. Returns (exit status or None, hang diagnosis).
+    With hang_in, up to HANG_LOOKS snapshots are taken until one shows a vCPU in that function: a
+    single one may catch the CPU in the timer interrupt that briefly ends its halt."""
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         return process.wait(timeout=timeout), ""
     except subprocess.TimeoutExpired:
-        diagnosis = hang_report(monitor_path, kernel)
+        for look in range(HANG_LOOKS if hang_in else 1):
+            if look:
+                time.sleep(0.2)
+            diagnosis = hang_report(monitor_path, kernel)
+            if hang_in is None or judge_hang(diagnosis, hang_in) is None:
+                break
         process.kill()
         process.wait()
         log.write(("\n" + diagnosis + "\n").encode())
@@ -263,7 +273,7 @@ def main():
         reason, lines = run_host_check(args, argv, log_path, host_ports, monitor_path)
         return report(args.name, reason, time.monotonic() - started, log_path, lines)
     with open(log_path, "wb") as log:
-        status, diagnosis = run_qemu(argv, log, args.timeout, monitor_path, args.kernel)
+        status, diagnosis = run_qemu(argv, log, args.timeout, monitor_path, args.kernel, args.hang_in)
     elapsed = time.monotonic() - started
     with open(log_path, "rb") as log:
         lines = [line.rstrip("\r") for line in log.read().decode("utf-8", "replace").split("\n")]

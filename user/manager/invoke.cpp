@@ -399,7 +399,9 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     auto output_slot = slots.take();
     auto thread_slot = slots.take();
     if (!stack_slot || !context_slot || !input_slot || !output_slot || !thread_slot) { error = Error::QuotaExceeded; break; }
-    auto stack = factory.value().create_memory(stack_slot.value(), FUNCTION_STACK_PAGES);
+    // Demand-zero: a function touches a page or two of its 64 KiB, and zeroing, mapping and freeing
+    // all 16 on every invocation was kernel work under the one lock.
+    auto stack = factory.value().create_lazy_memory(stack_slot.value(), FUNCTION_STACK_PAGES);
     if (!stack) { error = stack.error(); break; }
     error = task.value().map(stack.value(), 0, FUNCTION_STACK_TOP - FUNCTION_STACK_PAGES * PAGE, FUNCTION_STACK_PAGES,
                              READ_WRITE).error();
