@@ -53,6 +53,11 @@ inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
 inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 inline void halt() { asm volatile("hlt" ::: "memory"); }
 inline void wait_for_interrupt() { asm volatile("sti; hlt; cli" ::: "memory"); }
+// Halts until an interrupt of the highest priority class (vectors 0xf0-0xff) comes: the task
+// priority (CR8) holds every other one pending in the local APIC until interrupts are on again.
+inline void halt_until_urgent_interrupt() {
+  asm volatile("mov %0, %%cr8; sti; hlt; cli; mov %1, %%cr8" ::"r"(u64{0xe}), "r"(u64{0}) : "memory");
+}
 inline void pause() { asm volatile("pause"); }
 inline bool interrupts_enabled() {
   u64 flags;

@@ -32,6 +32,11 @@ u32 apic_ids[MAX_CPUS];
 std::atomic<u64> shootdown_root{0};
 std::atomic<bool> shootdown_leave{false};
 std::atomic<bool> shootdown_pending[MAX_CPUS];
+// The CPU (index + 1) halted in a shootdown's wait, 0 when none: there is at most one sender, as
+// it holds the kernel lock. An answering CPU wakes it, as the kernel lock's releaser wakes a
+// halted waiter (kernel/core/kernel_lock.cpp, which explains why a waiter halts at all).
+std::atomic<u32> shootdown_sleeper{0};
+constexpr u32 SHOOTDOWN_SPINS_BEFORE_HALT = 128;
 // The page-table root each CPU runs on. Written only under the kernel lock (or by the CPU itself
 // when a shootdown moves it to the kernel's tables), so a shootdown can skip CPUs that cannot
 // hold translations of the root it retires.
@@ -116,7 +121,11 @@ void handle_shootdown(u32 cpu_index) {
       write_cr3(root);
     }
   }
-  shootdown_pending[cpu_index].store(false, std::memory_order_release);
+  // Dekker with the sender's wait: clear, then look for a halted sender; it publishes its halt,
+  // then looks at the flag once more.
+  shootdown_pending[cpu_index].store(false, std::memory_order_seq_cst);
+  u32 sleeper = shootdown_sleeper.load(std::memory_order_seq_cst);
+  if (sleeper != 0) send_wake(sleeper - 1);
 }
 
 void shootdown(u32 self_index, u64 root, bool leave) {
@@ -130,8 +139,21 @@ void shootdown(u32 self_index, u64 root, bool leave) {
     shootdown_pending[index].store(true, std::memory_order_release);
     send_ipi(apic_ids[index] << 24, VECTOR_SHOOTDOWN);
   }
-  for (u32 index = 0; index < count; ++index)
-    while (shootdown_pending[index].load(std::memory_order_acquire)) pause();
+  for (u32 index = 0; index < count; ++index) {
+    u32 spins = 0;
+    while (shootdown_pending[index].load(std::memory_order_acquire)) {
+      if (++spins < SHOOTDOWN_SPINS_BEFORE_HALT) {
+        pause();
+        continue;
+      }
+      spins = 0;
+      // Holding the kernel lock: only the urgent class may end this halt (no handler that takes
+      // the lock runs here); the others wait in the local APIC.
+      shootdown_sleeper.store(self_index + 1, std::memory_order_seq_cst);
+      if (shootdown_pending[index].load(std::memory_order_seq_cst)) halt_until_urgent_interrupt();
+      shootdown_sleeper.store(0, std::memory_order_relaxed);
+    }
+  }
 }
 
 }  // namespace arch

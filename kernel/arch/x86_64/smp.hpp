@@ -9,9 +9,13 @@ namespace arch {
 using namespace klib;
 
 constexpr u32 MAX_CPUS = 8;
-constexpr u8 VECTOR_RESCHEDULE = 0xf0;
+// Priority class 0xf (vectors 0xf0-0xff) is what a CPU halted in a shootdown's wait still takes
+// (halt_until_urgent_interrupt): the shootdown itself and the wake. Everything that needs the
+// kernel lock is below it.
+constexpr u8 VECTOR_RESCHEDULE = 0xe0;
 constexpr u8 VECTOR_SHOOTDOWN = 0xf1;
-// Wakes a CPU halted for the kernel lock when its turn comes; it carries no work of its own.
+// Ends a halt in a wait (for the kernel lock's turn, or for a shootdown's answers); it carries no
+// work of its own.
 constexpr u8 VECTOR_WAKE = 0xf2;
 
 // Starts up to wanted - 1 APs; each runs entry(index) on a stack from allocate_stack (its top).
