@@ -35,13 +35,17 @@ constexpr klib::u32 SPINS_BEFORE_HALT = 128;
 constexpr klib::u64 HALTED_FLAG = klib::u64{1} << 32;
 std::atomic<klib::u64> halted_for[arch::MAX_CPUS];
 std::atomic<klib::u32> halted_cpus{0};
+std::atomic<klib::u64> halts{0};  // Halts begun, for the self-test and diagnosis.
 
 void halt_until_turn(klib::u32 self, klib::u32 ticket) {
   // Dekker with kernel_lock_release: publish the halt, then look at the lock once more; the
   // releaser advances the lock, then looks for halted CPUs. One of the two sees the other.
   halted_for[self].store(HALTED_FLAG | ticket, std::memory_order_seq_cst);
   halted_cpus.fetch_add(1, std::memory_order_seq_cst);
-  if (now_serving.load(std::memory_order_seq_cst) != ticket) arch::wait_for_interrupt();
+  if (now_serving.load(std::memory_order_seq_cst) != ticket) {
+    halts.fetch_add(1, std::memory_order_relaxed);
+    arch::wait_for_interrupt();
+  }
   halted_cpus.fetch_sub(1, std::memory_order_relaxed);
   halted_for[self].store(0, std::memory_order_relaxed);
 }
@@ -85,6 +89,9 @@ void halt_until_turn(klib::u32 self, klib::u32 ticket) {
 }
 
 }  // namespace
+
+klib::u64 kernel_lock_halts() { return halts.load(std::memory_order_relaxed); }
+klib::u32 kernel_lock_turns() { return now_serving.load(std::memory_order_acquire); }
 
 bool kernel_lock_halted_here() { return halted_for[arch::this_cpu().index].load(std::memory_order_relaxed) != 0; }
 

@@ -8,12 +8,17 @@
 // where it took the lock, instead of hanging every CPU silently.
 #pragma once
 
+#include "lib/types.hpp"
+
 namespace kernel {
 
 void kernel_lock_acquire();
 void kernel_lock_release();
 // True while this CPU is halted in the lock's wait (read by the trap dispatcher).
 bool kernel_lock_halted_here();
+// How many halts waiters began, and how many times the lock was released (its ticket counter).
+klib::u64 kernel_lock_halts();
+klib::u32 kernel_lock_turns();
 
 }  // namespace kernel
 

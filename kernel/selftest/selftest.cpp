@@ -3,6 +3,7 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "core/console.hpp"
 #include "core/heap.hpp"
 #include "core/kernel_lock.hpp"
@@ -204,6 +205,30 @@ void out_of_frames_is_out_of_memory_and_everything_returns(Context& context) {
   arch::enable_interrupts();
 }
 
+// The kernel lock's slow wait (kernel/core/kernel_lock.cpp): CPU 1, sent a reschedule IPI while
+// this CPU holds the lock, spins, halts (counted), is woken when the lock is released, and takes
+// and gives it back. Bounded waits of 10 s: CPU 1's vCPU may be off its host core for a while.
+void kernel_lock_waiter_halts_and_is_woken(Context& context) {
+  EXPECT(arch::online_cpu_count() >= 2);
+  if (arch::online_cpu_count() < 2) return;
+  arch::disable_interrupts();
+  kernel::kernel_lock_acquire();
+  u64 halts_before = kernel::kernel_lock_halts();
+  u32 turn = kernel::kernel_lock_turns();
+  arch::send_reschedule(1);
+  u64 start = arch::read_tsc();
+  while (kernel::kernel_lock_halts() == halts_before && arch::read_tsc() - start < 10 * arch::tsc_hertz())
+    arch::pause();
+  bool halted = kernel::kernel_lock_halts() > halts_before;
+  kernel::kernel_lock_release();
+  // This release is turn + 1; CPU 1's, once it had the lock, turn + 2.
+  start = arch::read_tsc();
+  while (kernel::kernel_lock_turns() - turn < 2 && arch::read_tsc() - start < 10 * arch::tsc_hertz()) arch::pause();
+  arch::enable_interrupts();
+  EXPECT(halted);
+  EXPECT(kernel::kernel_lock_turns() - turn >= 2);
+}
+
 const Case boot_cases[] = {
     {"constructors_ran", constructors_ran},
     {"boot_modules_arrive_with_command_lines", boot_modules_arrive_with_command_lines},
@@ -215,6 +240,7 @@ const Case boot_cases[] = {
     {"timer_interrupts_arrive", timer_interrupts_arrive},
     {"formatting_matches_printf", formatting_matches_printf},
     {"out_of_frames_is_out_of_memory_and_everything_returns", out_of_frames_is_out_of_memory_and_everything_returns},
+    {"kernel_lock_waiter_halts_and_is_woken", kernel_lock_waiter_halts_and_is_woken},
 };
 
 // The panic suite proves the harness notices a crashing kernel: it writes through a null pointer.
