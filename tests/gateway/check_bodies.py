@@ -5,7 +5,8 @@ exact reason, an unknown transfer coding 501, bodies over the key file's limit (
 bodies.keys) answered 413 naming the limit without being read, `Expect: 100-continue` (100 Continue
 before the body; 401/404/413 at once, without reading the body, then close), HEAD on the GET routes
 (the GET's Content-Length, no body: the next pipelined answer follows the head directly), and a
-32 MiB echo in both directions, byte for byte. Each answer is checked for its exact status, headers
+32 MiB echo in both directions, byte for byte, and one tenant's held uploads not taking the memory
+another tenant's echo needs. Each answer is checked for its exact status, headers
 and bytes. Python 3 standard library (and the host's curl); exits 0 when every check passed.
 """
 import argparse
@@ -15,6 +16,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_api import (Client, check, deploy, raw_exchange, read_to_end, split_responses,  # noqa: E402
@@ -217,10 +220,75 @@ def check_head(port):
     alpha.close()
 
 
+def held_upload(port, declared, sent, results, index):
+    """Tenant alpha's upload that never completes: its head declares `declared` bytes, `sent` of
+    them go out, and the connection stays open; results[index] is the gateway's early answer
+    (status, body) if it answered and closed while the bytes went out, else None."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(post_head("/function/echo", extra=b"Content-Length: %d\r\n\r\n" % declared))
+    piece = b"a" * (1 << 20)
+    try:
+        for _ in range(sent >> 20):
+            sock.sendall(piece)
+    except OSError:
+        pass  # The gateway answered and closed: its answer is read below.
+    sock.settimeout(2)
+    try:
+        raw = read_to_end(sock)
+    except OSError:
+        raw = b""
+    if raw:
+        status, _, body = head_and_body(raw)
+        results[index] = (status, body)
+        sock.close()
+    else:
+        results[index] = None
+    return sock
+
+
+def check_window_budget(port, echo):
+    """One tenant's large uploads cannot take the memory another tenant's bodies need (docs/NETWORK.md,
+    "Window memory"): alpha opens five uploads of 38 MiB and sends 36 MiB on each without ever
+    finishing (180 MiB: more than the gateway's whole 160M factory, which without the budget left
+    beta nothing); alpha is refused (503) beyond its guarantee plus the shared half (75 MiB), and beta's
+    6 MiB echo still answers 200 byte for byte while alpha's uploads are open."""
+    beta = Client(port, "dev-key-beta")
+    status, _, body = deploy(beta, "echo", echo, max_output=8 << 20, timeout_ms=120000)
+    check(status == 201, f"beta deploys echo with max_output 8 MiB: 201 (got {status} {body[:100]!r})")
+    results, sockets = [None] * 5, [None] * 5
+
+    def run(index):
+        sockets[index] = held_upload(port, 38 << 20, 36 << 20, results, index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [r for r in results if r is not None]
+    refusal = {"error": "no memory for the request body now; retry later"}
+    check(len(refused) >= 3 and all(r[0] == 503 and json.loads(r[1]) == refusal for r in refused),
+          f"alpha's uploads beyond its share are answered 503 {refusal} (got {refused})")
+    data = os.urandom(6 << 20)
+    status, _, body = beta.request("POST", "/function/echo", body=data)
+    check(status == 200 and body == data,
+          f"beta's 6 MiB echo while alpha holds its uploads: 200 + the same bytes (got {status}, {len(body)} bytes)")
+    for sock in sockets:
+        if sock is not None:
+            sock.close()
+    beta.close()
+
+
 def check_32_mib(port):
     alpha = Client(port, KEY)
     data = os.urandom(32 << 20)
-    status, headers, body = alpha.request("POST", "/function/echo", body=data)
+    # Run after check_window_budget: its closed uploads give their memory back once the gateway has
+    # seen each close; until then a 503 "retry later" is the right answer, and it is retried.
+    for attempt in range(10):
+        status, headers, body = alpha.request("POST", "/function/echo", body=data)
+        if status != 503:
+            break
+        time.sleep(1)
     check(status == 200 and body == data and headers.get("Content-Length") == str(32 << 20),
           f"echo of 32 MiB (Content-Length): 200 + the same 33,554,432 bytes (got {status}, {len(body)} bytes)")
     alpha.close()
@@ -244,6 +312,8 @@ def main():
     check_malformed(arguments.port)
     check_limits(arguments.port)
     check_expect(arguments.port)
+    check_window_budget(arguments.port, echo)
+    # After the budget check: alpha's closed uploads gave their memory back (72 MiB needed).
     check_32_mib(arguments.port)
     print(f"{len(FAILURES)} failed")
     return 1 if FAILURES else 0

@@ -25,6 +25,7 @@
 #include "sys/sys.hpp"
 
 #include "sys/string.hpp"
+#include "window_budget.hpp"
 extern "C" [[noreturn]] void metteagle_exit_thread();
 
 namespace {
@@ -577,17 +578,25 @@ FactoryTableMemory catalog_table_memory;
 // the gateway touches them. At most MAX_LARGE_OBJECTS exist at once (capability slots are
 // finite): beyond, the request is answered 503 instead of taking what the manager calls need.
 std::atomic<usize> large_objects{0};
+// Every window's pages are charged to its tenant here first (docs/NETWORK.md, "Window memory"):
+// a tenant's guarantee holds whatever the others open.
+gateway::WindowBudget window_budget;
 class Window {
  public:
   void place(u64 address) { address_ = address; }
-  // A window of `bytes`; `whole`: backed at once (an object of ordinary memory, whose pages every
-  // mapping shows from the start, so neither the gateway nor a function faults on them), else
-  // demand-zero, backed by reserve() as bytes arrive.
-  u8* create(u64 bytes, bool whole = false) {
+  // A window of `bytes` for `tenant`; `whole`: backed at once (an object of ordinary memory, whose
+  // pages every mapping shows from the start, so neither the gateway nor a function faults on
+  // them) and charged to the tenant's budget at once, else demand-zero, charged and backed by
+  // reserve() as bytes arrive.
+  u8* create(u64 bytes, u32 tenant, bool whole = false) {
     release();
     if (bytes == 0) bytes = 1;
+    if (whole && !window_budget.charge(tenant, pages_for(bytes))) return nullptr;
+    tenant_ = tenant;
+    charged_pages_ = whole ? pages_for(bytes) : 0;
     if (large_objects.fetch_add(1, std::memory_order_relaxed) >= MAX_LARGE_OBJECTS) {
       large_objects.fetch_sub(1, std::memory_order_relaxed);
+      give_back_charge();
       return nullptr;
     }
     auto slot = slots.allocate();
@@ -606,27 +615,41 @@ class Window {
       slots.free(slot.value());
     }
     large_objects.fetch_sub(1, std::memory_order_relaxed);
+    give_back_charge();
     return nullptr;
   }
-  // An invocation's output window of `capacity` bytes, for the manager (its selector; 0 when there
-  // is no room). Demand-zero with its first OUTPUT_BACKED_BYTES backed at once: most outputs are
-  // small, and an object backed whole made every invocation zero and map its function's whole
-  // output limit (1 MiB by default: 256 pages, 5.5% of the guest's time at 4 connections;
-  // docs/BENCHMARKS.md, "Profiling the HTTP path"). A function writing more faults once per page.
-  u64 create_output(u64 capacity) {
-    if (create(capacity, false) == nullptr) return 0;
+  // An invocation's output window of `capacity` bytes for `tenant`, for the manager (its selector;
+  // 0 when there is no room). Demand-zero with its first OUTPUT_BACKED_BYTES backed at once: most
+  // outputs are small, and an object backed whole made every invocation zero and map its
+  // function's whole output limit (1 MiB by default: 256 pages, 5.5% of the guest's time at 4
+  // connections; docs/BENCHMARKS.md, "Profiling the HTTP path"). A function writing more faults
+  // once per page; as those pages are the function's to touch, the whole capacity is charged to
+  // the tenant's budget at once.
+  u64 create_output(u64 capacity, u32 tenant) {
+    if (!window_budget.charge(tenant, pages_for(capacity))) return 0;
+    if (create(capacity, tenant, false) == nullptr) {
+      window_budget.refund(tenant, pages_for(capacity));
+      return 0;
+    }
+    charged_pages_ = pages_for(capacity_);
     if (!reserve(capacity < OUTPUT_BACKED_BYTES ? capacity : OUTPUT_BACKED_BYTES)) {
       release();
       return 0;
     }
     return slot_;
   }
-  // Backs the first `bytes` bytes (rounded to pages) with memory.
+  // Backs the first `bytes` bytes (rounded to pages) with memory, charged to the window's tenant.
   bool reserve(u64 bytes) {
     if (slot_ == 0 || bytes > capacity_) return false;
     u64 pages = pages_for(bytes);
     if (pages <= backed_pages_) return true;
-    if (!memory_.commit(backed_pages_, pages - backed_pages_).ok()) return false;
+    u64 charge = pages > charged_pages_ ? pages - charged_pages_ : 0;
+    if (charge != 0 && !window_budget.charge(tenant_, charge)) return false;
+    if (!memory_.commit(backed_pages_, pages - backed_pages_).ok()) {
+      window_budget.refund(tenant_, charge);
+      return false;
+    }
+    charged_pages_ += charge;
     backed_pages_ = pages;
     return true;
   }
@@ -638,6 +661,7 @@ class Window {
     slot_ = 0;
     capacity_ = 0;
     backed_pages_ = 0;
+    give_back_charge();
     large_objects.fetch_sub(1, std::memory_order_relaxed);
   }
   bool exists() const { return slot_ != 0; }
@@ -646,11 +670,18 @@ class Window {
   u8* writable() const { return reinterpret_cast<u8*>(address_); }
 
  private:
+  void give_back_charge() {
+    window_budget.refund(tenant_, charged_pages_);
+    charged_pages_ = 0;
+  }
+
   u64 address_ = 0;
   u64 slot_ = 0;
   Memory memory_;
   u64 capacity_ = 0;
   u64 backed_pages_ = 0;
+  u32 tenant_ = 0;
+  u64 charged_pages_ = 0;  // Of the window budget: what was backed, or more (see create_output).
 };
 
 gateway::ConnectionTimeouts connection_timeouts;
@@ -686,16 +717,19 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // Backed whole only when small: creating an ordinary Memory zeroes it under the kernel lock, and
   // a client must not make the kernel spend 0.1 s there per request; larger bodies are backed as
   // they arrive.
-  u8* open(u64 capacity, bool exact) override { return body.create(capacity, exact && capacity <= EAGER_WINDOW_BYTES); }
+  u8* open(u64 capacity, bool exact) override {
+    u32 tenant = request_policy.api->admission_of(assembler.head()).tenant;  // 0: a request without a key.
+    return body.create(capacity, tenant, exact && capacity <= EAGER_WINDOW_BYTES);
+  }
   bool reserve(u64 bytes) override { return body.reserve(bytes); }
   void release() override { body.release(); }
   // OutputWindow: the response's window, handed to the manager for an invocation's output.
-  u64 open_output(u64 capacity) override { return response.create_output(capacity); }
+  u64 open_output(u64 capacity) override { return response.create_output(capacity, admitted_tenant); }
   const u8* output_bytes(u64 length) override { return response.reserve(length) ? response.bytes() : nullptr; }
   // An image upload's pieces pass through the response window (no response is being sent while
   // the body streams in); it is made once per upload and lent to the store.
   u8* staging(u64 capacity, u64& selector) override {
-    if (!response.exists() && response.create(capacity, true) == nullptr) return nullptr;
+    if (!response.exists() && response.create(capacity, admitted_tenant, true) == nullptr) return nullptr;
     selector = response.selector();
     return response.writable();
   }
@@ -823,7 +857,7 @@ void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
   } else if (response.body_length > 0) {
     // The size line here, then the lines and their CRLF from the window.
     u64 length = response.body_length;
-    u8* window = slot.response.create(length + 2);
+    u8* window = slot.response.create(length + 2, response.follow_tenant);
     if (window == nullptr || !slot.response.reserve(length + 2)) {
       slot.response.release();
       slot.output_start = slot.output_end = 0;
@@ -871,7 +905,7 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   if (body_length > sizeof slot.output - 1024 && !response.body_in_window) {
     // A large body in the worker's buffers (the /metrics page): into the response window, as the
     // worker's buffers serve its next request while this one is sent.
-    u8* window = slot.response.create(body_length);
+    u8* window = slot.response.create(body_length, api.admission_of(head).tenant);
     if (window == nullptr || !slot.response.reserve(body_length)) {
       slot.response.release();
       api.error(response, 503, "no memory for the response now; retry later");
@@ -1388,11 +1422,12 @@ Notification async_ready;  // Signalled when a job is queued or a tenant's job e
 // An async thread: its Gateway, the window for large outputs, and a notification nobody signals
 // (its timed wait is how the thread pauses between retries).
 struct AsyncRunner final : gateway::OutputWindow {
-  u64 open_output(u64 capacity) override { return window.create_output(capacity); }
+  u64 open_output(u64 capacity) override { return window.create_output(capacity, tenant); }
   const u8* output_bytes(u64 length) override { return window.reserve(length) ? window.bytes() : nullptr; }
   gateway::Gateway* api = nullptr;
   gateway::GatewayShared* shared = nullptr;
   Window window;
+  u32 tenant = 0;  // The running job's: its output window is charged to it.
   Notification pause;
   char text[16 * 1024];
   u8 output[4096];
@@ -1496,6 +1531,7 @@ void run_async_jobs(u64 index) {
     u64 first_try = now_us();
     for (;;) {
       runner.window.release();
+      runner.tenant = job.tenant;
       runner.api->run_async(job, run, &runner);
       u32 status = run.response.status;
       if ((status != 429 && status != 503) || now_us() - first_try >= ASYNC_RETRY_US) break;
@@ -1615,6 +1651,16 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     shared.configure_tables(&series_table_memory, &catalog_table_memory, bound);
     printf(console, "gateway: state for up to %zu functions (a quarter of a %lu MiB factory)\n", bound,
            quota.ok() ? quota.value().quota_bytes >> 20 : 0);
+    // Windows: three quarters of the factory, each key's tenant and tenant 0 (requests without a
+    // key) guaranteed an equal part of half of it (docs/NETWORK.md, "Window memory").
+    u32 tenants[gateway::WindowBudget::MAX_TENANTS] = {0};
+    usize tenant_count = 1;
+    for (usize i = 0; i < keys.count() && tenant_count < gateway::WindowBudget::MAX_TENANTS; ++i)
+      tenants[tenant_count++] = keys.keys()[i].sub_tenant;
+    u64 window_pages = quota.ok() ? quota.value().quota_bytes / 4 * 3 / PAGE_SIZE : 0;
+    window_budget.configure(window_pages, tenants, tenant_count);
+    printf(console, "gateway: windows of up to %lu MiB, %lu MiB guaranteed to each tenant\n", window_pages * PAGE_SIZE >> 20,
+           window_budget.guarantee() * PAGE_SIZE >> 20);
   }
   shared.connections = &connection_stats;
   connection_limit = keys.connection_limit();
