@@ -381,13 +381,15 @@ def check_fairness(port, images):
 
 
 CONTROL_QUEUE = 64  # GatewayShared::CONTROL_QUEUE: control requests a tenant may have waiting.
-# A's slow requests: deploys of echo padded to 16 MiB (the largest executable), which the gateway
+# A's slow requests: deploys of echo padded to 16 MiB (six fit one tenant's window share), which the gateway
 # copies and the manager hashes (SHA-256) and copies: one to a few seconds each under TCG. Their
 # uploads (tens of seconds through QEMU's user network) are held back by one byte each and then
 # completed together: two take A's share of the workers (one each stays for the idle tenants),
 # the other four wait at the head of A's queue, so A's queue moves only as they end, several
 # seconds in all. All are named alike: one 201, then 409s (after the hash, which comes before the
-# name check). The gateway's factory (160M here) holds their bodies and two copies.
+# name check). Their bodies (96 MiB) fit within what one tenant's windows may hold (its 7.2 MiB
+# guarantee and the 108 MiB shared part of the 144 MiB window budget of a 192M factory with five
+# tenants; docs/NETWORK.md, "Window memory"), and the factory holds two copies beside them.
 SLOW_DEPLOYS = 6
 SLOW_BYTES = 16 * MIB - 4096
 # A's flood behind them: more than its queue takes, so at least this many are refused.

@@ -250,11 +250,12 @@ def check_window_budget(port, echo):
     """One tenant's large uploads cannot take the memory another tenant's bodies need (docs/NETWORK.md,
     "Window memory"): alpha opens five uploads of 38 MiB and sends 36 MiB on each without ever
     finishing (180 MiB: more than the gateway's whole 160M factory, which without the budget left
-    beta nothing); alpha is refused (503) beyond its guarantee plus the shared half (75 MiB), and beta's
-    6 MiB echo still answers 200 byte for byte while alpha's uploads are open."""
+    beta nothing); alpha is refused (503) beyond its guarantee and the shared part (97.5 MiB of the
+    120 MiB budget), and beta's 3 MiB echo (with a 4 MiB output window, within its 7.5 MiB
+    guarantee) still answers 200 byte for byte while alpha's uploads are open."""
     beta = Client(port, "dev-key-beta")
-    status, _, body = deploy(beta, "echo", echo, max_output=8 << 20, timeout_ms=120000)
-    check(status == 201, f"beta deploys echo with max_output 8 MiB: 201 (got {status} {body[:100]!r})")
+    status, _, body = deploy(beta, "echo", echo, max_output=4 << 20, timeout_ms=120000)
+    check(status == 201, f"beta deploys echo with max_output 4 MiB: 201 (got {status} {body[:100]!r})")
     results, sockets = [None] * 5, [None] * 5
 
     def run(index):
@@ -269,10 +270,10 @@ def check_window_budget(port, echo):
     refusal = {"error": "no memory for the request body now; retry later"}
     check(len(refused) >= 3 and all(r[0] == 503 and json.loads(r[1]) == refusal for r in refused),
           f"alpha's uploads beyond its share are answered 503 {refusal} (got {refused})")
-    data = os.urandom(6 << 20)
+    data = os.urandom(3 << 20)
     status, _, body = beta.request("POST", "/function/echo", body=data)
     check(status == 200 and body == data,
-          f"beta's 6 MiB echo while alpha holds its uploads: 200 + the same bytes (got {status}, {len(body)} bytes)")
+          f"beta's 3 MiB echo while alpha holds its uploads: 200 + the same bytes (got {status}, {len(body)} bytes)")
     for sock in sockets:
         if sock is not None:
             sock.close()

@@ -8,29 +8,29 @@
 namespace gateway {
 namespace {
 
-// Three keys' tenants and tenant 0 over 800 pages: guarantees of 100 each, 400 shared.
+// Three keys' tenants and tenant 0 over 1,600 pages: guarantees of 100 each, 1,200 shared.
 struct Budget : ::testing::Test {
   WindowBudget budget;
   void SetUp() override {
     const u32 tenants[] = {0, 1, 2, 9};
-    budget.configure(800, tenants, 4);
+    budget.configure(1600, tenants, 4);
   }
 };
 
-TEST_F(Budget, GuaranteeIsAnEqualPartOfHalf) {
+TEST_F(Budget, GuaranteeIsAnEqualPartOfAQuarter) {
   EXPECT_EQ(budget.guarantee(), 100u);
-  EXPECT_EQ(budget.shared(), 400u);
+  EXPECT_EQ(budget.shared(), 1200u);
 }
 
 TEST_F(Budget, OneTenantTakesItsGuaranteeAndTheSharedHalfThenNoMore) {
-  EXPECT_TRUE(budget.charge(1, 500));
-  EXPECT_EQ(budget.borrowed(), 400u);
+  EXPECT_TRUE(budget.charge(1, 1300));
+  EXPECT_EQ(budget.borrowed(), 1200u);
   EXPECT_FALSE(budget.charge(1, 1));
-  EXPECT_EQ(budget.used(1), 500u);
+  EXPECT_EQ(budget.used(1), 1300u);
 }
 
 TEST_F(Budget, AnotherTenantStillGetsItsWholeGuaranteeAfterAnAttack) {
-  ASSERT_TRUE(budget.charge(1, 500));
+  ASSERT_TRUE(budget.charge(1, 1300));
   EXPECT_TRUE(budget.charge(2, 100));
   EXPECT_TRUE(budget.charge(0, 100));
   EXPECT_TRUE(budget.charge(9, 60));
@@ -41,12 +41,12 @@ TEST_F(Budget, AnotherTenantStillGetsItsWholeGuaranteeAfterAnAttack) {
 }
 
 TEST_F(Budget, RefusedChargeTakesNothing) {
-  ASSERT_TRUE(budget.charge(1, 450));
+  ASSERT_TRUE(budget.charge(1, 1250));
   EXPECT_FALSE(budget.charge(2, 200));  // 100 of guarantee + 100 borrowed; 50 are free.
   EXPECT_EQ(budget.used(2), 0u);
-  EXPECT_EQ(budget.borrowed(), 350u);
+  EXPECT_EQ(budget.borrowed(), 1150u);
   EXPECT_TRUE(budget.charge(2, 150));
-  EXPECT_EQ(budget.borrowed(), 400u);
+  EXPECT_EQ(budget.borrowed(), 1200u);
 }
 
 TEST_F(Budget, RefundsGiveBackBorrowedPagesFirst) {
@@ -72,9 +72,9 @@ TEST(WindowBudget, DuplicateTenantsCountOnceAndOddPagesGoToTheSharedPart) {
   WindowBudget budget;
   const u32 tenants[] = {0, 5, 5, 7};
   budget.configure(101, tenants, 4);
-  EXPECT_EQ(budget.guarantee(), 16u);  // 101 / 2 / 3.
-  EXPECT_EQ(budget.shared(), 53u);     // 101 − 3 × 16.
-  EXPECT_TRUE(budget.charge(7, 69));
+  EXPECT_EQ(budget.guarantee(), 8u);  // 101 / 4 / 3.
+  EXPECT_EQ(budget.shared(), 77u);    // 101 − 3 × 8.
+  EXPECT_TRUE(budget.charge(7, 85));
   EXPECT_FALSE(budget.charge(7, 1));
 }
 

@@ -1652,7 +1652,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     printf(console, "gateway: state for up to %zu functions (a quarter of a %lu MiB factory)\n", bound,
            quota.ok() ? quota.value().quota_bytes >> 20 : 0);
     // Windows: three quarters of the factory, each key's tenant and tenant 0 (requests without a
-    // key) guaranteed an equal part of half of it (docs/NETWORK.md, "Window memory").
+    // key) guaranteed an equal part of a quarter of it (docs/NETWORK.md, "Window memory").
     u32 tenants[gateway::WindowBudget::MAX_TENANTS] = {0};
     usize tenant_count = 1;
     for (usize i = 0; i < keys.count() && tenant_count < gateway::WindowBudget::MAX_TENANTS; ++i)

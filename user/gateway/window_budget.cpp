@@ -11,7 +11,7 @@ void WindowBudget::configure(u64 total_pages, const u32* tenants, usize count) {
     for (usize j = 0; j < count_; ++j) seen = seen || entries_[j].tenant == tenants[i];
     if (!seen) entries_[count_++] = Entry{tenants[i], 0};
   }
-  guarantee_ = count_ == 0 ? 0 : total_pages / 2 / count_;
+  guarantee_ = count_ == 0 ? 0 : total_pages / 4 / count_;
   shared_ = total_pages - guarantee_ * count_;
   borrowed_ = 0;
 }

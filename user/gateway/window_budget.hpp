@@ -1,8 +1,8 @@
 // WindowBudget: the gateway's memory for windows (request bodies and responses too large for a
 // connection's buffers, docs/NETWORK.md) divided between tenants so that no tenant can take what
 // another is promised. Each tenant (every API key's, and tenant 0 for requests without a key) is
-// guaranteed an equal part of half the budget; the other half is shared, first come first
-// served. A tenant may hold its guarantee plus whatever of the shared half is free, so one tenant's
+// guaranteed an equal part of a quarter of the budget; the other three quarters are shared, first
+// come first served. A tenant may hold its guarantee plus whatever of the shared half is free, so one tenant's
 // many large uploads or outputs can slow only that tenant: another's windows up to its guarantee
 // are always there. Pages, not bytes; pure and host-tested; every method takes the lock (the event
 // loop, the workers and the async threads all open and close windows).
