@@ -4,7 +4,9 @@
 // Invariants: the thread table and every futex waiter record change only under state_lock(); a
 // waiter registers itself under the lock after checking the futex value, and a waker marks it
 // woken and signals its notification under the same lock, so no wake-up is lost; an entry is
-// reused (its Thread capability deleted) only after its thread gave up the lock for the last time;
+// reused (its Thread capability deleted) only after its thread gave up the lock for the last time,
+// and threads_end_others (exec, the process's end) destroys the others only while the caller holds
+// the lock, so none of them holds it or the shared and store locks taken inside it;
 // when every live thread waits on a futex without a timeout, nothing can wake any of them (there
 // are no signals), so the invocation ends at once with status 134 instead of at its timeout.
 #include "personality.hpp"
@@ -31,6 +33,8 @@ usize live_threads = 0;  // Entries in use Running.
 // CPU ticks of threads that have exited (RUSAGE_SELF counts them, as Linux does).
 u64 exited_user_ticks = 0, exited_system_ticks = 0, exited_waits = 0;
 u64 next_tid = 2;        // The first thread is tid 1 (= the pid, as on Linux).
+// pid 1's first thread is to end (threads_end_others from another thread); set once, never cleared.
+bool first_thread_told_to_end = false;
 
 u64 utcb_of(usize index) { return manager::FUNCTION_UTCB_ADDRESS + index * PAGE; }
 
@@ -409,6 +413,13 @@ void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid) {
   threads[0].futex_address = 0;
   threads[0].woken = false;
   live_threads = 1;
+  // The child's first thread has the first UTCB, whatever entry forked: it is not told to end.
+  first_thread_told_to_end = false;
+}
+
+bool thread_must_end() {
+  return process_ending() || (__atomic_load_n(&first_thread_told_to_end, __ATOMIC_ACQUIRE) &&
+                              sys::utcb()->self == manager::FUNCTION_UTCB_ADDRESS);
 }
 
 void threads_end_others() {
@@ -425,6 +436,22 @@ void threads_end_others() {
     reap_locked(entry);  // Deleting its only capability ends the thread.
     entry.handler_stack = 0;
   }
+  ThreadEntry& first = threads[0];
+  if (self == 0 || first.use != ThreadUse::Running) return;
+  --live_threads;
+  first.use = ThreadUse::Free;
+  first.futex_address = 0;
+  if (main_thread_slot != manager::FUNCTION_THREAD) {
+    // A forked child's first thread: fork gave this process its only capability.
+    (void)native(abi::Syscall::CapabilityDelete, main_thread_slot);
+    free_slot(main_thread_slot);
+    main_thread_slot = 0;
+    return;
+  }
+  // pid 1's: the manager holds it; ours may only interrupt it, which brings it into the
+  // personality at once (a wait ends, program code is left), where it ends itself.
+  __atomic_store_n(&first_thread_told_to_end, true, __ATOMIC_RELEASE);
+  (void)native(abi::Syscall::ThreadInterrupt, main_thread_slot);
 }
 
 void linux_exit_thread(u64 status) {
