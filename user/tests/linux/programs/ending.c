@@ -24,7 +24,7 @@
 
 static int ready[2];     // Each helper thread writes one byte here before its loop or wait.
 static int silent[2];    // Nobody ever writes here: a read or poll on it waits for good.
-static int flooded[2];   // Written until full, never read: a writer blocks, or loops until then.
+static int flooded[2];   // Written until full, never read: its writer loops until then, then blocks.
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never = PTHREAD_COND_INITIALIZER;  // Never signalled.
 static volatile unsigned long computed;
@@ -43,10 +43,12 @@ static void* loop_on_getpid(void* unused) {
   for (;;) (void)getpid();
 }
 
+// Big writes: it blocks within a few calls, and meanwhile contends little with the getpid loop.
 static void* loop_on_pipe_writes(void* unused) {
   (void)unused;
+  static char chunk[65536];
   say_ready();
-  for (;;) (void)write(flooded[1], "x", 1);
+  for (;;) (void)write(flooded[1], chunk, sizeof chunk);
 }
 
 static void* block_in_read(void* unused) {
