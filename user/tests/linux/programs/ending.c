@@ -8,10 +8,12 @@
 //   "pid1"        pid 1's main thread exits while another thread loops on getpid: status 3.
 //   "pid1-thread" another thread of pid 1 calls exit_group while the main thread loops on getpid
 //                 and a third computes: status 4.
-//   "pid1-exec"   another thread of pid 1 execve's itself while the main thread loops on getpid.
-// Started as "after-exec" (by its own execve) it reports whether it is alone and exits 5.
+//   "pid1-exec"   another thread of pid 1 execve's itself while the main thread loops on pipe writes.
+// Started as "after-exec" (by its own execve) it reports whether it is alone and exits 5: the old
+// program's main thread wrote to a pipe in a loop, and nothing more arrives there after the exec.
 // The test (user/tests/linux/main.cpp) also counts the machine's ThreadYield calls around the
 // default run: threads of a zombie that spun for the lock its exit keeps would show there.
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +27,10 @@
 static int ready[2];     // Each helper thread writes one byte here before its loop or wait.
 static int silent[2];    // Nobody ever writes here: a read or poll on it waits for good.
 static int flooded[2];   // Written until full, never read: its writer loops until then, then blocks.
+static int marks[2];     // The exec case's main thread writes here in a loop; the new program reads.
+// The write end of `marks` at a fixed number: a thread that survived the exec would still write
+// there (the new program's copy of `marks` is zero until it makes its own pipes).
+enum { MARKS_WRITE_END = 100 };
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never = PTHREAD_COND_INITIALIZER;  // Never signalled.
 static volatile unsigned long computed;
@@ -85,10 +91,19 @@ static void* exit_group_after_ready(void* status) {
   _exit((int)(long)status);  // musl: exit_group.
 }
 
+// One byte at a time, so that it is writing, not blocked, most of the time.
+static void* loop_on_marks(void* unused) {
+  (void)unused;
+  say_ready();
+  for (;;) (void)write(MARKS_WRITE_END, "m", 1);
+}
+
 static void* exec_after_ready(void* unused) {
   (void)unused;
   await_ready(2);  // The main thread loops, the futex waiter waits.
-  char* arguments[] = {"after-exec", (char*)0};
+  char descriptor[16];
+  snprintf(descriptor, sizeof descriptor, "%d", marks[0]);
+  char* arguments[] = {"after-exec", descriptor, (char*)0};
   char* environment[] = {(char*)0};
   execve("/proc/self/exe", arguments, environment);
   _exit(93);
@@ -140,22 +155,32 @@ static void exit_group_from_another_thread(void) {
   (void)loop_on_getpid(0);
 }
 
-// Another thread execs while the main thread loops on getpid and a third waits on a futex.
+// Another thread execs while the main thread loops on pipe writes and a third waits on a futex.
 static void exec_from_another_thread(void) {
+  if (dup2(marks[1], MARKS_WRITE_END) != MARKS_WRITE_END) _exit(98);
   start(block_in_futex, 0);
   start(exec_after_ready, 0);
-  (void)loop_on_getpid(0);
+  (void)loop_on_marks(0);
 }
 
-static int after_exec(void) {
-  // The exec'ing thread took the process's id; no thread of the old program is left to write.
+// The exec'ing thread took the process's id. What the old main thread wrote before the exec is
+// taken (at most 64 reads of up to 4 KiB, so a writer still looping cannot keep it here); then,
+// after 0.1 s in which a surviving writer would have written, nothing more has come.
+static int after_exec(const char* descriptor) {
   printf("after exec: tid is pid %s\n", syscall(SYS_gettid) == getpid() ? "yes" : "no");
+  int pipe_end = atoi(descriptor);
+  if (fcntl(pipe_end, F_SETFL, O_NONBLOCK) != 0) return 99;
+  char buffer[4096];
+  for (int i = 0; i < 64 && read(pipe_end, buffer, sizeof buffer) > 0; ++i) continue;
+  struct timespec pause = {0, 100 * 1000 * 1000};
+  nanosleep(&pause, 0);
+  printf("after exec: the old main thread %s\n", read(pipe_end, buffer, 1) > 0 ? "still writes" : "is gone");
   return 5;
 }
 
 int main(int argc, char** argv) {
-  if (argc > 0 && strcmp(argv[0], "after-exec") == 0) return after_exec();
-  if (pipe(ready) != 0 || pipe(silent) != 0 || pipe(flooded) != 0) return 98;
+  if (argc > 1 && strcmp(argv[0], "after-exec") == 0) return after_exec(argv[1]);
+  if (pipe(ready) != 0 || pipe(silent) != 0 || pipe(flooded) != 0 || pipe(marks) != 0) return 98;
   char mode[32] = {0};
   ssize_t length = read(0, mode, sizeof mode - 1);
   if (length > 0 && mode[length - 1] == '\n') mode[length - 1] = 0;
@@ -173,11 +198,7 @@ int main(int argc, char** argv) {
     start(exit_group_after_ready, (void*)4L);
     (void)loop_on_getpid(0);
   }
-  if (strcmp(mode, "pid1-exec") == 0) {
-    start(block_in_futex, 0);
-    start(exec_after_ready, 0);
-    (void)loop_on_getpid(0);
-  }
+  if (strcmp(mode, "pid1-exec") == 0) exec_from_another_thread();
   child_case("exit with busy threads", exit_with_busy_threads);
   child_case("exit_group from another thread", exit_group_from_another_thread);
   child_case("exec from another thread", exec_from_another_thread);
