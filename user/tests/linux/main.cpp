@@ -704,10 +704,10 @@ void c_program_signals_as_natively(Case& test) {
 // Those threads used to wait for the state lock the exit keeps, yielding in a loop until the parent
 // reaped the zombie: 59,460 ThreadYield calls on the machine across the children's run (that code,
 // QEMU TCG, host load about 3). The machine's count (ThreadSelf o5) is otherwise what threads
-// yield when they meet at a lock: 0 to 6 in three runs with this code. The function runs on CPU 0 only,
-// so a waiter for the lock yields only until the holder, on the same vCPU, has run again, however
-// long the host keeps that vCPU from running (on two vCPUs a preempted holder made a waiter on the
-// other yield 210 times in one run): the count does not grow with the host's load.
+// yield when they meet at a lock: 0 to 6 in three runs with this code. The function runs on CPU 0
+// only, so a waiter for the lock yields only until the holder, on the same vCPU, has run again,
+// however long the host keeps that vCPU from running (on two vCPUs a preempted holder made a
+// waiter on the other yield 210 times in one run): the count does not grow with the host's load.
 constexpr u64 ENDING_YIELD_BOUND = 1000;
 
 void other_threads_of_an_ending_process_stop(Case& test) {

@@ -8,7 +8,8 @@
 //   "pid1"        pid 1's main thread exits while another thread loops on getpid: status 3.
 //   "pid1-thread" another thread of pid 1 calls exit_group while the main thread loops on getpid
 //                 and a third computes: status 4.
-//   "pid1-exec"   another thread of pid 1 execve's itself while the main thread loops on pipe writes.
+//   "pid1-exec"   another thread of pid 1 execve's itself while the main thread loops on pipe
+//                 writes: status 5.
 // Started as "after-exec" (by its own execve) it reports whether it is alone and exits 5: the old
 // program's main thread wrote to a pipe in a loop, and nothing more arrives there after the exec.
 // The test (user/tests/linux/main.cpp) also counts the machine's ThreadYield calls around the
