@@ -82,27 +82,47 @@ State& state();
 // wait (or never waits) would keep a CPU busy. Never held while a thread blocks in the kernel,
 // except for the final EVENT_EXIT, which the task does not survive.
 using sys::SpinLock;
+
+// Why threads of this process are to end: bits set under state_lock() (never cleared, except by a
+// forked child's start) and read without it at every entry into the personality and every take
+// of the lock, so the common case costs one load.
+constexpr u32 ENDING_PROCESS = 1;       // exit_program or end_process keeps the lock for good.
+constexpr u32 ENDING_FIRST_THREAD = 2;  // pid 1's first thread is to go (threads_end_others).
+extern u32 ending_reasons;
+// True when the calling thread is to end at once, wherever it enters the personality: its
+// process is ending (another thread holds state_lock() for good), or it is pid 1's first thread
+// and another thread's execve or exit told it to go (threads_end_others). A thread that only
+// waits on a personality object never sees this: it is destroyed, or blocks for good.
+inline bool thread_must_end() {
+  u32 reasons = __atomic_load_n(&ending_reasons, __ATOMIC_ACQUIRE);
+  if (reasons == 0) [[likely]]
+    return false;
+  return (reasons & ENDING_PROCESS) != 0 || sys::utcb()->self == manager::FUNCTION_UTCB_ADDRESS;
+}
+// Ends the calling thread without touching any lock (it holds none).
+[[noreturn]] void end_calling_thread();
+
 class StateLock {
  public:
   // Takes the lock; never returns to a thread that is to end (thread_must_end), whose lock
   // attempt ends it instead (it holds no lock then: the shared and store locks are taken only
-  // inside this one).
-  void lock();
+  // inside this one). Looked at once the lock is taken too: exec may have told pid 1's first
+  // thread to go and then released the lock.
+  void lock() {
+    if (__atomic_exchange_n(lock_.word(), 1u, __ATOMIC_ACQUIRE) != 0) wait();
+    if (thread_must_end()) [[unlikely]]
+      give_up();
+  }
   void unlock() { lock_.unlock(); }
   // The word itself, for the one release that cannot be a call (a thread's exit, in assembly).
   u32* word() { return lock_.word(); }
 
  private:
+  void wait();  // Until the lock is the caller's; ends the caller instead once it must end.
+  [[noreturn]] void give_up();
   SpinLock lock_;
 };
 StateLock& state_lock();
-// True when the calling thread is to end at once, wherever it enters the personality: its
-// process is ending (another thread holds state_lock() for good), or it is pid 1's first thread
-// and another thread's execve or exit told it to go (threads_end_others). A thread that only
-// waits on a personality object never sees this: it is destroyed, or blocks for good.
-bool thread_must_end();
-// Ends the calling thread without touching any lock (it holds none).
-[[noreturn]] void end_calling_thread();
 
 class LockGuard {
  public:
@@ -208,7 +228,9 @@ void write_log(const char* text, usize length);
 // True once this process is ending (exit_program or end_process took state_lock() for good; pid 1
 // then blocks in EVENT_EXIT until the task is gone): a thread waiting for the lock waits in vain,
 // so it ends instead (StateLock::lock).
-bool process_ending();
+inline bool process_ending() {
+  return (__atomic_load_n(&ending_reasons, __ATOMIC_ACQUIRE) & ENDING_PROCESS) != 0;
+}
 void mark_process_ending();  // Under state_lock(), which the caller keeps for good.
 // Logs how many calls the process answered ENOSYS and their first numbers (none: nothing).
 void log_unsupported_calls();

@@ -15,7 +15,6 @@ namespace {
 
 State the_state;
 StateLock the_lock;
-bool ending = false;  // Set once, under the_lock, which is then never given back.
 
 bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
 
@@ -33,16 +32,16 @@ sys::Error call_manager(u32 label, const Body& body, u64 bytes = sizeof(Body)) {
 
 State& state() { return the_state; }
 StateLock& state_lock() { return the_lock; }
-bool process_ending() { return __atomic_load_n(&ending, __ATOMIC_ACQUIRE); }
-void mark_process_ending() { __atomic_store_n(&ending, true, __ATOMIC_RELEASE); }
+u32 ending_reasons = 0;
+// Set once, under the_lock, which is then never given back.
+void mark_process_ending() { __atomic_or_fetch(&ending_reasons, ENDING_PROCESS, __ATOMIC_RELEASE); }
 
 // SpinLock::lock's loop, looking at thread_must_end while the lock is held by another thread (an
-// ending process's lock is never given back) and once it is taken (exec may have told pid 1's
-// first thread to go, then released the lock). The uncontended path costs one more load.
-void StateLock::lock() {
+// ending process's lock is never given back).
+void StateLock::wait() {
   u32* word = lock_.word();
   unsigned spins = 0;
-  while (__atomic_exchange_n(word, 1u, __ATOMIC_ACQUIRE) != 0) {
+  do {
     while (__atomic_load_n(word, __ATOMIC_RELAXED) != 0) {
       if (thread_must_end()) end_calling_thread();
       if (++spins < SpinLock::SPINS_BEFORE_YIELD) {
@@ -52,11 +51,12 @@ void StateLock::lock() {
         sys::yield_thread();
       }
     }
-  }
-  if (thread_must_end()) {
-    lock_.unlock();
-    end_calling_thread();
-  }
+  } while (__atomic_exchange_n(word, 1u, __ATOMIC_ACQUIRE) != 0);
+}
+
+void StateLock::give_up() {
+  lock_.unlock();
+  end_calling_thread();
 }
 
 void end_calling_thread() {

@@ -33,8 +33,6 @@ usize live_threads = 0;  // Entries in use Running.
 // CPU ticks of threads that have exited (RUSAGE_SELF counts them, as Linux does).
 u64 exited_user_ticks = 0, exited_system_ticks = 0, exited_waits = 0;
 u64 next_tid = 2;        // The first thread is tid 1 (= the pid, as on Linux).
-// pid 1's first thread is to end (threads_end_others from another thread); set once, never cleared.
-bool first_thread_told_to_end = false;
 
 u64 utcb_of(usize index) { return manager::FUNCTION_UTCB_ADDRESS + index * PAGE; }
 
@@ -414,12 +412,7 @@ void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid) {
   threads[0].woken = false;
   live_threads = 1;
   // The child's first thread has the first UTCB, whatever entry forked: it is not told to end.
-  first_thread_told_to_end = false;
-}
-
-bool thread_must_end() {
-  return process_ending() || (__atomic_load_n(&first_thread_told_to_end, __ATOMIC_ACQUIRE) &&
-                              sys::utcb()->self == manager::FUNCTION_UTCB_ADDRESS);
+  __atomic_and_fetch(&ending_reasons, ~ENDING_FIRST_THREAD, __ATOMIC_RELEASE);
 }
 
 void threads_end_others() {
@@ -450,7 +443,7 @@ void threads_end_others() {
   }
   // pid 1's: the manager holds it; ours may only interrupt it, which brings it into the
   // personality at once (a wait ends, program code is left), where it ends itself.
-  __atomic_store_n(&first_thread_told_to_end, true, __ATOMIC_RELEASE);
+  __atomic_or_fetch(&ending_reasons, ENDING_FIRST_THREAD, __ATOMIC_RELEASE);
   (void)native(abi::Syscall::ThreadInterrupt, main_thread_slot);
 }
 
