@@ -159,6 +159,7 @@ KERNEL_SYSCALL_VIEW(ThreadSelf) {
   void set_timestamp(u64 ticks) { set_output<2>(ticks); }
   void set_timestamp_hertz(u64 hertz) { set_output<3>(hertz); }
   void set_cpus_online(u64 count) { set_output<4>(count); }
+  void set_yields(u64 count) { set_output<5>(count); }
 };
 
 KERNEL_SYSCALL_VIEW(NotificationSignal) {

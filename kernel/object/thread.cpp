@@ -123,8 +123,15 @@ template <>
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadExit);
 
+namespace {
+// ThreadYield calls since boot, machine-wide (ThreadSelf's o5). Under the kernel lock, as both
+// operations run.
+u64 yield_count = 0;
+}  // namespace
+
 template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::ThreadYield>(
     Thread&, Target<Syscall::ThreadYield>, SyscallArguments<Syscall::ThreadYield>& arguments) {
+  ++yield_count;
   // The result is written before the switch: this thread's frame is read when it runs again.
   arguments.set_error(Error::None);
   yield_current();
@@ -138,6 +145,7 @@ template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::Thread
   arguments.set_timestamp(arch::read_tsc());
   arguments.set_timestamp_hertz(arch::tsc_hertz());
   arguments.set_cpus_online(cpu_count());
+  arguments.set_yields(yield_count);
   return Outcome::Finished;
 }
 KERNEL_SYSCALL_DISPATCHER(ThreadSelf);

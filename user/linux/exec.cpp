@@ -423,6 +423,7 @@ i64 linux_execveat(u64 directory, u64 path, u64 argv, u64 envp, u64 flags) {
     if (image_active()) record_program_path();
   }
   ThreadEntry& self = current_thread();
+  self.tid = own_pid;  // Linux's de_thread: an exec from another thread takes the process's id.
   self.clear_tid = 0;
   self.fs_base = 0;
   clear_stack();

@@ -75,11 +75,54 @@ struct State {
 };
 State& state();
 
-// The lock over all shared state of the personality (libsys's SpinLock, which yields to a holder
-// preempted on the waiter's CPU). Never held while a thread blocks in the kernel, except for the
-// final EVENT_EXIT, which the task does not survive.
+// The lock over all shared state of the personality: libsys's SpinLock (which yields to a holder
+// preempted on the waiter's CPU), except that a thread whose process is ending never waits for it:
+// exit_program and end_process take it for good, so such a thread ends itself (ThreadExit) instead
+// of yielding in a loop until the task is destroyed, which for a zombie whose parent is slow to
+// wait (or never waits) would keep a CPU busy. Never held while a thread blocks in the kernel,
+// except for the final EVENT_EXIT, which the task does not survive.
 using sys::SpinLock;
-SpinLock& state_lock();
+
+// Why threads of this process are to end: bits set under state_lock() (never cleared, except by a
+// forked child's start) and read without it at every entry into the personality and every take
+// of the lock, so the common case costs one load.
+constexpr u32 ENDING_PROCESS = 1;       // exit_program or end_process keeps the lock for good.
+constexpr u32 ENDING_FIRST_THREAD = 2;  // pid 1's first thread is to go (threads_end_others).
+extern u32 ending_reasons;
+// True when the calling thread is to end at once, wherever it enters the personality: its
+// process is ending (another thread holds state_lock() for good), or it is pid 1's first thread
+// and another thread's execve or exit told it to go (threads_end_others). A thread that only
+// waits on a personality object never sees this: it is destroyed, or blocks for good.
+inline bool thread_must_end() {
+  u32 reasons = __atomic_load_n(&ending_reasons, __ATOMIC_ACQUIRE);
+  if (reasons == 0) [[likely]]
+    return false;
+  return (reasons & ENDING_PROCESS) != 0 || sys::utcb()->self == manager::FUNCTION_UTCB_ADDRESS;
+}
+// Ends the calling thread without touching any lock (it holds none).
+[[noreturn]] void end_calling_thread();
+
+class StateLock {
+ public:
+  // Takes the lock; never returns to a thread that is to end (thread_must_end), whose lock
+  // attempt ends it instead (it holds no lock then: the shared and store locks are taken only
+  // inside this one). Looked at once the lock is taken too: exec may have told pid 1's first
+  // thread to go and then released the lock.
+  void lock() {
+    if (__atomic_exchange_n(lock_.word(), 1u, __ATOMIC_ACQUIRE) != 0) wait();
+    if (thread_must_end()) [[unlikely]]
+      give_up();
+  }
+  void unlock() { lock_.unlock(); }
+  // The word itself, for the one release that cannot be a call (a thread's exit, in assembly).
+  u32* word() { return lock_.word(); }
+
+ private:
+  void wait();  // Until the lock is the caller's; ends the caller instead once it must end.
+  [[noreturn]] void give_up();
+  SpinLock lock_;
+};
+StateLock& state_lock();
 
 class LockGuard {
  public:
@@ -141,9 +184,14 @@ u64 cpu_for(u64 tid);
 i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask);
 i64 linux_sched_getaffinity(u64 pid, u64 length, u64 mask);
 // fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;
-// every other entry is free and holds no capability (they were the parent's). exec: the same,
-// and the program's other threads end.
+// every other entry is free and holds no capability (they were the parent's).
 void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid);
+// exec, exit_group, a fatal signal: every thread of the thread table but the caller ends now,
+// whatever it is doing (running program code, blocked in a wait, spinning for the lock): deleting
+// its only Thread capability destroys it in the kernel (entries 1.., and entry 0 of a forked child,
+// whose capability fork gave it alone). pid 1's entry 0 is the manager's thread (FUNCTION_THREAD
+// is Interrupt only): it is interrupted and ends at its next entry into the personality, at once
+// if it runs program code (thread_must_end). Under the lock.
 void threads_end_others();
 ThreadEntry* thread_table();  // MAX_THREADS entries; under the lock.
 usize live_thread_count();
@@ -173,12 +221,16 @@ void write_log(const char* text, usize length);
 [[gnu::format(printf, 1, 2)]] void logf(const char* format, ...);
 
 // Ends the invocation (every thread): EVENT_EXIT with `status` and the stdout byte count. Takes
-// state_lock() and never gives it back, so no other thread changes the result afterwards; the
-// caller must not hold it. Never returns.
+// state_lock() and never gives it back, and ends the other threads (threads_end_others), so no
+// other thread changes the result afterwards; the caller must not hold it. A second exit of the
+// same process ends only its caller: the first one's status stands, as on Linux. Never returns.
 [[noreturn]] void exit_program(u64 status);
 // True once this process is ending (exit_program or end_process took state_lock() for good; pid 1
-// then blocks in EVENT_EXIT until the task is gone): a thread waiting for the lock waits in vain.
-bool process_ending();
+// then blocks in EVENT_EXIT until the task is gone): a thread waiting for the lock waits in vain,
+// so it ends instead (StateLock::lock).
+inline bool process_ending() {
+  return (__atomic_load_n(&ending_reasons, __ATOMIC_ACQUIRE) & ENDING_PROCESS) != 0;
+}
 void mark_process_ending();  // Under state_lock(), which the caller keeps for good.
 // Logs how many calls the process answered ENOSYS and their first numbers (none: nothing).
 void log_unsupported_calls();

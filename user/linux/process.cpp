@@ -600,8 +600,12 @@ void end_process(u64 wait_status) {
     if (!exited) logf("linux: killed by signal %lu\n", wait_status & 0x7f);
     exit_program(exited ? (wait_status >> 8) & 0xff : 128 + (wait_status & 0x7f));
   }
-  state_lock().lock();  // Kept: the process's other threads stop at their next system call.
+  state_lock().lock();  // Kept: nothing of the process changes its status or its files any more.
+  // Threads still waiting for the lock (the signal watcher, the timer thread) end instead; the
+  // program's other threads are destroyed now, whatever they do, so none runs (or spins) while
+  // the parent takes its time to wait, or never waits.
   mark_process_ending();
+  threads_end_others();
   log_unsupported_calls();
   files_close_all();
   usize parent = MAX_PROCESSES;
@@ -620,7 +624,7 @@ void end_process(u64 wait_status) {
   process_wake(parent);
   signal_watcher_wake(parent);  // A SIGCHLD handler runs even while the parent computes.
   // The parent's wait deletes this task; until then the thread must not run again.
-  for (;;) (void)native(abi::Syscall::ThreadExit, abi::NULL_SELECTOR);
+  end_calling_thread();
 }
 
 }  // namespace personality

@@ -96,7 +96,9 @@ constexpr i64 NOT_SUPPORTED = -(i64{1} << 41);
 i64 linux_prctl(u64 option, u64 argument2, u64 argument3, u64 argument4, u64 argument5);
 i64 linux_setpriority(u64 which, u64 who, u64 value);
 // Ends the calling process with a Linux wait status: pid 1 ends the invocation (EVENT_EXIT), any
-// other becomes a zombie for its parent. Takes state_lock() for good; the caller must not hold it.
+// other becomes a zombie for its parent. Takes state_lock() for good and ends the process's other
+// threads (threads_end_others), so none runs while it is a zombie; the caller must not hold the
+// lock. A second end of the same process ends only its caller (the first status stands).
 [[noreturn]] void end_process(u64 wait_status);
 // A new thread's tid: from the invocation's pid counter once processes exist.
 u64 allocate_tid(u64& next_tid);

@@ -14,8 +14,7 @@ namespace personality {
 namespace {
 
 State the_state;
-SpinLock the_lock;
-bool ending = false;  // Set once, under the_lock, which is then never given back.
+StateLock the_lock;
 
 bool inside(u64 address, u64 end, u64 first, u64 last) { return address >= first && end <= last; }
 
@@ -32,9 +31,37 @@ sys::Error call_manager(u32 label, const Body& body, u64 bytes = sizeof(Body)) {
 }  // namespace
 
 State& state() { return the_state; }
-SpinLock& state_lock() { return the_lock; }
-bool process_ending() { return __atomic_load_n(&ending, __ATOMIC_ACQUIRE); }
-void mark_process_ending() { __atomic_store_n(&ending, true, __ATOMIC_RELEASE); }
+StateLock& state_lock() { return the_lock; }
+u32 ending_reasons = 0;
+// Set once, under the_lock, which is then never given back.
+void mark_process_ending() { __atomic_or_fetch(&ending_reasons, ENDING_PROCESS, __ATOMIC_RELEASE); }
+
+// SpinLock::lock's loop, looking at thread_must_end while the lock is held by another thread (an
+// ending process's lock is never given back).
+void StateLock::wait() {
+  u32* word = lock_.word();
+  unsigned spins = 0;
+  do {
+    while (__atomic_load_n(word, __ATOMIC_RELAXED) != 0) {
+      if (thread_must_end()) end_calling_thread();
+      if (++spins < SpinLock::SPINS_BEFORE_YIELD) {
+        __builtin_ia32_pause();
+      } else {
+        spins = 0;
+        sys::yield_thread();
+      }
+    }
+  } while (__atomic_exchange_n(word, 1u, __ATOMIC_ACQUIRE) != 0);
+}
+
+void StateLock::give_up() {
+  lock_.unlock();
+  end_calling_thread();
+}
+
+void end_calling_thread() {
+  for (;;) (void)native(abi::Syscall::ThreadExit, abi::NULL_SELECTOR);
+}
 
 // Lock-free, because sleeps and futex waits create their thread's notification without the lock.
 u64 allocate_slot() {
@@ -154,8 +181,10 @@ void exit_program(u64 status) {
   State& s = the_state;
   // Only pid 1 ends the invocation; any other process becomes a zombie for its parent.
   if (shared() != nullptr && own_pid != LINUX_PID) end_process((status & 0xff) << 8);
-  the_lock.lock();  // Kept: other threads stop at their next system call until the task is gone.
-  mark_process_ending();  // The signal watcher ends instead of waiting for the lock (signals.cpp).
+  the_lock.lock();  // Kept: nothing of the process changes the result any more.
+  // Threads still waiting for the lock (the signal watcher, the timer thread) end instead.
+  mark_process_ending();
+  threads_end_others();  // The manager destroys the task at EVENT_EXIT; they stop before that.
   profile_report();
   log_unsupported_calls();
   u64 output_size = s.output_size, unsupported_calls = s.unsupported_calls;

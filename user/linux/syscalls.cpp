@@ -768,10 +768,14 @@ using namespace personality;
 // rax, the arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax.
 // The time spent here, less the thread's waits, is its system time (getrusage).
 extern "C" void personality_handle_syscall(u64, u64 reason) {
+  // Another thread ended the process or exec'd (threads_end_others): this one goes, whatever it
+  // came for, and never returns to the program (whose memory exec may have replaced meanwhile).
+  if (thread_must_end()) end_calling_thread();
   if (reason == abi::PERSONALITY_ENTRY_INTERRUPT) {
     // ThreadInterrupt while the program ran: a signal was sent to this thread (or it is the one
     // chosen to take its process's); it is taken now, as Linux takes it at an interrupt's return.
     deliver_signals(NO_SYSCALL);
+    if (thread_must_end()) end_calling_thread();
     return;
   }
   u64 entered = read_tsc();
@@ -792,4 +796,5 @@ extern "C" void personality_handle_syscall(u64, u64 reason) {
   u64 spent = read_tsc() - entered, waits = self.waited_ticks - waited;
   self.system_ticks += spent > waits ? spent - waits : 0;
   profile_record(number, self.tid, entered, spent, waits);
+  if (thread_must_end()) end_calling_thread();
 }

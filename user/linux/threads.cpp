@@ -4,7 +4,9 @@
 // Invariants: the thread table and every futex waiter record change only under state_lock(); a
 // waiter registers itself under the lock after checking the futex value, and a waker marks it
 // woken and signals its notification under the same lock, so no wake-up is lost; an entry is
-// reused (its Thread capability deleted) only after its thread gave up the lock for the last time;
+// reused (its Thread capability deleted) only after its thread gave up the lock for the last time,
+// and threads_end_others (exec, the process's end) destroys the others only while the caller holds
+// the lock, so none of them holds it or the shared and store locks taken inside it;
 // when every live thread waits on a futex without a timeout, nothing can wake any of them (there
 // are no signals), so the invocation ends at once with status 134 instead of at its timeout.
 #include "personality.hpp"
@@ -409,6 +411,8 @@ void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid) {
   threads[0].futex_address = 0;
   threads[0].woken = false;
   live_threads = 1;
+  // The child's first thread has the first UTCB, whatever entry forked: it is not told to end.
+  __atomic_and_fetch(&ending_reasons, ~ENDING_FIRST_THREAD, __ATOMIC_RELEASE);
 }
 
 void threads_end_others() {
@@ -425,6 +429,22 @@ void threads_end_others() {
     reap_locked(entry);  // Deleting its only capability ends the thread.
     entry.handler_stack = 0;
   }
+  ThreadEntry& first = threads[0];
+  if (self == 0 || first.use != ThreadUse::Running) return;
+  --live_threads;
+  first.use = ThreadUse::Free;
+  first.futex_address = 0;
+  if (main_thread_slot != manager::FUNCTION_THREAD) {
+    // A forked child's first thread: fork gave this process its only capability.
+    (void)native(abi::Syscall::CapabilityDelete, main_thread_slot);
+    free_slot(main_thread_slot);
+    main_thread_slot = 0;
+    return;
+  }
+  // pid 1's: the manager holds it; ours may only interrupt it, which brings it into the
+  // personality at once (a wait ends, program code is left), where it ends itself.
+  __atomic_or_fetch(&ending_reasons, ENDING_FIRST_THREAD, __ATOMIC_RELEASE);
+  (void)native(abi::Syscall::ThreadInterrupt, main_thread_slot);
 }
 
 void linux_exit_thread(u64 status) {

@@ -119,7 +119,8 @@ namespace metteagle::abi {
   X(IpcReplyWait, 19, Endpoint, EndpointRight::Receive, Kernel, "a1 reply tag, a2-a5 reply words, r12 timeout",                      \
     "o1 tag, o2-o5 words 0-3, r12 badge", "Timeout, Destroyed",                                                 \
     "answer the last caller (if any), then wait for the next message")                                          \
-  X(ThreadSelf, 20, None, NoRight::None, Kernel, "-", "o1 CPU index, o2 TSC at entry, o3 TSC ticks per second, o4 CPUs online", "-", \
+  X(ThreadSelf, 20, None, NoRight::None, Kernel, "-", "o1 CPU index, o2 TSC at entry, o3 TSC ticks per second, o4 CPUs online, " \
+    "o5 ThreadYield calls since boot (every thread, every CPU: a thread spinning for a lock shows there)", "-", \
     "the null system call: where, when and on what machine am I") \
   X(NotificationSignal, 21, Notification, NotificationRight::Signal, Kernel, "a1 bits (non-zero)", "-", "InvalidArgument (no bits)",      \
     "set bits; wakes one waiter")                                                                               \

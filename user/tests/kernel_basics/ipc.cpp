@@ -171,11 +171,21 @@ void thread_self_reports_cpu_and_time(Case& test) {
   if (environment().is_root) EXPECT(first.cpu < environment().boot_info->cpu_count);
 }
 
+// o5 counts every ThreadYield of the machine: this thread's own three at least (other threads may
+// yield meanwhile, so the difference is a lower bound).
+void thread_self_counts_yields(Case& test) {
+  ThreadSelfInfo before = thread_self();
+  for (int i = 0; i < 3; ++i) yield_thread();
+  ThreadSelfInfo after = thread_self();
+  EXPECT(after.yields >= before.yields + 3);
+}
+
 }  // namespace
 
 extern const test::TestEntry IPC_TESTS[] = {
     {"ipc_between_two_threads", ipc_between_two_threads},
     {"thread_self_reports_cpu_and_time", thread_self_reports_cpu_and_time},
+    {"thread_self_counts_yields", thread_self_counts_yields},
 };
 extern const usize IPC_TEST_COUNT = sizeof IPC_TESTS / sizeof IPC_TESTS[0];
 

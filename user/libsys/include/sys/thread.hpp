@@ -45,11 +45,13 @@ struct ThreadSelfInfo {
   u64 timestamp;
   u64 tsc_hertz;
   u64 cpu_count;
+  u64 yields;  // ThreadYield calls since boot, machine-wide.
 };
 inline ThreadSelfInfo thread_self() {
   SyscallRegisters registers;
   invoke(abi::Syscall::ThreadSelf, abi::NULL_SELECTOR, registers);
-  return ThreadSelfInfo{registers.argument1, registers.argument2, registers.argument3, registers.argument4};
+  return ThreadSelfInfo{registers.argument1, registers.argument2, registers.argument3, registers.argument4,
+                        registers.argument5};
 }
 
 }  // namespace sys
