@@ -114,13 +114,30 @@ def split_responses(raw):
         head, separator, rest = raw.partition(b"\r\n\r\n")
         if not separator:
             break
-        length = 0
+        length, chunked = 0, False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value.strip())
-        answers.append((status_of(head), rest[:length]))
-        raw = rest[length:]
+            if name.strip().lower() == b"transfer-encoding" and value.strip().lower() == b"chunked":
+                chunked = True
+        if not chunked:
+            answers.append((status_of(head), rest[:length]))
+            raw = rest[length:]
+            continue
+        # A chunked body (a /metrics page): size lines, chunks, the last chunk of size 0.
+        body = b""
+        while True:
+            size_line, separator, rest = rest.partition(b"\r\n")
+            if not separator:
+                return answers
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                rest = rest[2:]  # The last chunk's CRLF (no trailers).
+                break
+            body, rest = body + rest[:size], rest[size + 2:]
+        answers.append((status_of(head), body))
+        raw = rest
     return answers
 
 

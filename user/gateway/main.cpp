@@ -101,10 +101,10 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 6.2 MiB): each worker answers one request at a time. Request
-// bodies and invocation outputs larger than these stay in their connection's windows.
+// One worker's buffers (about 0.3 MiB): each worker answers one request at a time. Request
+// bodies and invocation outputs larger than these stay in their connection's windows; the
+// /metrics page is rendered in pieces into its connection's response window (start_page).
 struct WorkerBuffers {
-  u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
   u8 output[4096];  // An inline invocation output (at most manager::INLINE_BYTES).
   char text[128 * 1024];
   char strings[gateway::DEPLOY_STRINGS_BYTES];  // A deploy's strings.
@@ -720,6 +720,11 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   u64 follow_end = 0;        // Microseconds: the stream's last chunk is due.
   u64 follow_quiet_since = 0;  // When the last chunk went out (keep-alive lines after a quiet spell).
   u64 follow_looked_at = 0;    // When the loop last looked for new lines: the next look is FOLLOW_POLL_US on.
+  // A /metrics page being sent (Response::page): the loop renders its next piece into the response
+  // window as a chunk each time the client has taken the last one.
+  bool paging = false;
+  bool page_chunked = true;  // Else (HTTP/1.0) the pieces as they are, ended by the close.
+  gateway::PageCursor page;
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -840,6 +845,68 @@ void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
   slot.close_reason = gateway::ConnectionStats::SERVED;
 }
 
+// The response window of a /metrics page: a chunk's size line, a piece, its CRLF and the last
+// chunk, whatever the number of functions.
+constexpr u64 CHUNK_SIZE_ROOM = 16;  // The size line in hexadecimal and CRLF.
+constexpr u64 PAGE_WINDOW_BYTES = CHUNK_SIZE_ROOM + gateway::PAGE_PIECE_BYTES + gateway::PAGE_UNIT_BYTES + 16;
+
+// The head of a /metrics page in `output` and the window its pieces go through; the loop renders
+// the pieces (render_page_piece). Chunked to HTTP/1.1, else closed at its end. Without a window:
+// 503, as any large response.
+bool start_page(ConnectionSlot& slot, gateway::Response& response, bool keep_alive) {
+  slot.response.release();
+  slot.response_length = 0;
+  if (slot.response.create(PAGE_WINDOW_BYTES, true) == nullptr) return false;
+  slot.paging = true;
+  slot.page_chunked = response.chunked;
+  if (!response.chunked) keep_alive = false;
+  slot.page = response.page_cursor;
+  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+  gateway::render_response_head(response, keep_alive, rendered);
+  slot.output_start = 0;
+  slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+  slot.response_offset = 0;
+  slot.close_after = !keep_alive || rendered.overflowed();
+  slot.close_reason = rendered.overflowed() ? gateway::ConnectionStats::REFUSED : gateway::ConnectionStats::SERVED;
+  return true;
+}
+
+// The next piece of the page of `slot` into its response window as a chunk (and the last chunk
+// when the page is complete); the bytes to send are response_offset..response_length. False when a
+// unit did not fit the window (cannot happen: PAGE_UNIT_BYTES bounds every unit).
+bool render_page_piece(const gateway::Gateway& api, ConnectionSlot& slot) {
+  u8* window = slot.response.writable();
+  char* piece_start = reinterpret_cast<char*>(window + CHUNK_SIZE_ROOM);
+  gateway::Buffer piece(piece_start, gateway::PAGE_PIECE_BYTES + gateway::PAGE_UNIT_BYTES);
+  bool done = api.metrics_piece(slot.page, piece, gateway::PAGE_PIECE_BYTES);
+  if (piece.overflowed()) return false;
+  if (done) slot.paging = false;
+  u64 start = CHUNK_SIZE_ROOM;
+  u64 end = CHUNK_SIZE_ROOM + piece.size();
+  if (!slot.page_chunked) {
+    slot.response_offset = start;
+    slot.response_length = end;
+    return true;
+  }
+  // The size line right before the piece (a piece of 0 bytes would end the body: none is sent).
+  char size_line[CHUNK_SIZE_ROOM];
+  gateway::Buffer size(size_line, sizeof size_line);
+  if (piece.size() > 0) append_chunk_size(size, piece.size());
+  start -= size.size();
+  memcpy(window + start, size_line, size.size());
+  if (piece.size() > 0) {
+    memcpy(window + end, "\r\n", 2);
+    end += 2;
+  }
+  if (done) {
+    memcpy(window + end, "0\r\n\r\n", 5);
+    end += 5;
+  }
+  slot.response_offset = start;
+  slot.response_length = end;
+  return true;
+}
+
 // A worker answers the request of `slot`: the manager call may block it; the loop goes on.
 void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   const gateway::RequestAssembler& assembler = slot.assembler;
@@ -874,7 +941,15 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
       memcpy(window, response.body, body_length);
     }
   }
+  if (response.page) response.chunked = head.version_minor >= 1;
+  if (response.page && !head_only && !start_page(slot, response, keep_alive)) {
+    response.page = false;
+    api.error(response, 503, "no memory for the response now; retry later");
+    body_length = response.body_length;
+    keep_alive = false;
+  }
   api.metrics().count_response(response.status);
+  if (slot.paging) return;
   if (response.follow && !head_only) return start_follow(slot, response);
   if (response.follow) api.end_follow(response.follow_tenant);  // HEAD: the head only, no stream.
   gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
@@ -997,6 +1072,7 @@ class EventLoop {
     abandon(slot);
     if (slot.following) api_.end_follow(slot.follow_tenant);
     slot.following = false;
+    slot.paging = false;
     (void)sockets.close(slot.handle);
     slot.response_length = 0;
     slot.body.release();
@@ -1227,6 +1303,17 @@ class EventLoop {
             return;
           }
           slot.response_offset += sent.value();
+          continue;
+        }
+        if (slot.paging) {
+          // The client took the last piece: the next one. Its bytes add to the response's
+          // deadline at the minimum rate, as one body of that length would.
+          if (!render_page_piece(api_, slot)) {
+            close(slot, gateway::ConnectionStats::MID_REQUEST);
+            return;
+          }
+          u64 rendered = slot.response_length - slot.response_offset;
+          slot.send_deadline += transfer_microseconds(rendered, SEND_MINIMUM_BYTES_PER_SECOND);
           continue;
         }
         slot.response.release();
@@ -1640,8 +1727,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     if (index <= WORKER_COUNT) {
       WorkerBuffers& buffers = worker_buffers[index - 1];
       storage = gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
-                                        reinterpret_cast<char*>(buffers.page), sizeof buffers.page, buffers.strings,
-                                        sizeof buffers.strings};
+                                        buffers.strings, sizeof buffers.strings};
       workers[index].queue = &requests;
       workers[index].ready = &work_ready;
     } else {
