@@ -976,7 +976,9 @@ bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) co
   bool all = cursor.tenant == ALL_TENANTS;
   while (cursor.part < END && output.size() < budget && !output.overflowed()) {
     if (cursor.part < Metrics::PARTS) {
-      (void)shared_.metrics.render_piece(cursor, output, budget);
+      // Not done: its budget is reached, or it looked at its share of the table (the next piece
+      // looks on, the lock let go in between).
+      if (!shared_.metrics.render_piece(cursor, output, budget)) return false;
       continue;
     }
     switch (static_cast<PagePart>(cursor.part++ - Metrics::PARTS)) {

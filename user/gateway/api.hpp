@@ -331,8 +331,9 @@ class Gateway final : public RequestPolicy {
   // A follow stream answered (Response::follow) has ended, or was never started (HEAD).
   void end_follow(u32 tenant) { shared_.follows.leave(tenant); }
   // The next piece of a /metrics page (Response::page): whole units appended to `output` until it
-  // holds `budget` bytes or more (at most PAGE_UNIT_BYTES beyond), each lock held for one piece
-  // at most. True when the page is complete (`output` may then have got nothing).
+  // holds `budget` bytes or more (at most PAGE_UNIT_BYTES beyond), or the piece has looked at
+  // Metrics::SLOTS_PER_PIECE table slots (then it may be short, even empty); each lock held for
+  // one piece at most. True when the page is complete (`output` may then have got nothing).
   bool metrics_piece(PageCursor& cursor, Buffer& output, usize budget) const;
 
  private:

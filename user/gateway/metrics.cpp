@@ -340,8 +340,9 @@ void Metrics::begin_page(PageCursor& cursor, u32 tenant) const {
 
 bool Metrics::render_piece(PageCursor& cursor, Buffer& output, usize budget) const {
   bool all = cursor.tenant == ALL_TENANTS;
+  usize looked_at = 0;  // Table slots this piece has looked at.
   LockGuard guard(lock_);
-  while (cursor.part < PARTS && output.size() < budget && !output.overflowed()) {
+  while (cursor.part < PARTS && output.size() < budget && !output.overflowed() && looked_at < SLOTS_PER_PIECE) {
     if (cursor.part >= FUNCTION_FAMILIES) {
       if (cursor.part == FUNCTION_FAMILIES) render_refusals(cursor.tenant, output);
       else if (all) render_totals(output);
@@ -356,9 +357,10 @@ bool Metrics::render_piece(PageCursor& cursor, Buffer& output, usize budget) con
     // The next series of the page: a function the page may show that existed when it began (a
     // slot freed and used again since holds a later one).
     const Table::Entry* entry = table_.at(cursor.slot);
-    while (entry != nullptr &&
+    while (entry != nullptr && ++looked_at < SLOTS_PER_PIECE &&
            (!entry->used || (!all && entry->tenant != cursor.tenant) || entry->value.opened > cursor.opened_before))
       entry = table_.at(++cursor.slot);
+    if (entry != nullptr && looked_at >= SLOTS_PER_PIECE) break;  // The piece ends here; the next looks on.
     if (entry == nullptr) {
       ++cursor.part;
       cursor.slot = PageCursor::HEADER;
@@ -373,7 +375,8 @@ bool Metrics::render_piece(PageCursor& cursor, Buffer& output, usize budget) con
 void Metrics::render(Buffer& output, u32 tenant) const {
   PageCursor cursor;
   begin_page(cursor, tenant);
-  (void)render_piece(cursor, output, ~usize{0});
+  while (!render_piece(cursor, output, ~usize{0}) && !output.overflowed()) {
+  }
 }
 
 void Metrics::render_log(u32 tenant, const char* name, Buffer& output) const {

@@ -96,14 +96,17 @@ class Metrics {
   void count_response(u32 http_status);
   // Every series (tenant ALL_TENANTS: an operator's page), or only `tenant`'s per-function and
   // per-tenant series (no totals over all tenants, which would tell of the others' traffic), in
-  // one go: begin_page and one render_piece without a budget.
+  // one go: begin_page and render_piece without a budget until it is done.
   void render(Buffer& output, u32 tenant = ALL_TENANTS) const;
   // The same in pieces. begin_page starts `cursor` on `tenant`'s page (series opened later are
-  // left out); each render_piece appends whole series (at least one, unless the parts are done)
-  // until `output` holds `budget` bytes or more, holding the lock for that piece only. True when
-  // Metrics's parts are done (cursor.part is PARTS). A piece may end past `budget` by one series.
+  // left out); each render_piece appends whole series until `output` holds `budget` bytes or
+  // more, or it has looked at SLOTS_PER_PIECE table slots (a tenant's page skips the others'
+  // series), holding the lock for that piece only. True when Metrics's parts are done
+  // (cursor.part is PARTS). A piece may end past `budget` by one series, or short of it (even
+  // empty) after its slots.
   void begin_page(PageCursor& cursor, u32 tenant) const;
   bool render_piece(PageCursor& cursor, Buffer& output, usize budget) const;
+  static constexpr usize SLOTS_PER_PIECE = 1024;
   // Metrics's parts of a page: the per-function families, the refusals, the totals.
   static constexpr u32 FUNCTION_FAMILIES = 6;
   static constexpr u32 PARTS = FUNCTION_FAMILIES + 2;
