@@ -22,6 +22,7 @@ import re
 import select
 import socket
 import sys
+import threading
 import time
 
 from check_async import check_async
@@ -114,13 +115,30 @@ def split_responses(raw):
         head, separator, rest = raw.partition(b"\r\n\r\n")
         if not separator:
             break
-        length = 0
+        length, chunked = 0, False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value.strip())
-        answers.append((status_of(head), rest[:length]))
-        raw = rest[length:]
+            if name.strip().lower() == b"transfer-encoding" and value.strip().lower() == b"chunked":
+                chunked = True
+        if not chunked:
+            answers.append((status_of(head), rest[:length]))
+            raw = rest[length:]
+            continue
+        # A chunked body (a /metrics page): size lines, chunks, the last chunk of size 0.
+        body = b""
+        while True:
+            size_line, separator, rest = rest.partition(b"\r\n")
+            if not separator:
+                return answers
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                rest = rest[2:]  # The last chunk's CRLF (no trailers).
+                break
+            body, rest = body + rest[:size], rest[size + 2:]
+        answers.append((status_of(head), body))
+        raw = rest
     return answers
 
 
@@ -484,22 +502,70 @@ def check_openfaas(port):
     alpha.close()
 
 
-MANY_FUNCTIONS = 200
+# More functions than the gateway's old 6 MiB /metrics buffer held (about 1,100 with the longest
+# names): the page is now sent in pieces, whatever the count (issue 14).
+MANY_FUNCTIONS = 1300
+OLD_PAGE_BUFFER = 6 << 20
+
+
+def many_name(index):
+    """A 63-character name (a DNS label's most), as long as a page's lines get."""
+    name = f"many-{index}-"
+    return name + "x" * (63 - len(name))
+
+
+def parse_metrics_page(text):
+    """Families in order and each one's sample lines; None and the reason when the text breaks
+    Prometheus's format: HELP or TYPE twice or after samples, a sample outside its family's group."""
+    families, samples, helped, current = [], {}, set(), None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split(" ")[2]
+            if name in helped or name in samples:
+                return None, f"HELP of {name} twice or after its samples"
+            helped.add(name)
+        elif line.startswith("# TYPE "):
+            name = line.split(" ")[2]
+            if name in samples:
+                return None, f"TYPE of {name} twice"
+            families.append(name)
+            samples[name], current = [], name
+        else:
+            metric = re.split(r"[{ ]", line, maxsplit=1)[0]
+            stem = re.sub(r"_(bucket|sum|count)$", "", metric)
+            if current is None or (metric != current and stem != current):
+                return None, f"a sample outside its family: {line[:100]}"
+            samples[current].append(line)
+    return (families, samples), ""
+
+
+def series_per_function(lines):
+    """function label -> lines of it (only functions named many-*)."""
+    count = {}
+    for line in lines:
+        found = re.search(r'\{function="(many-[^"]*)",tenant="7"', line)
+        if found:
+            count[found.group(1)] = count.get(found.group(1), 0) + 1
+    return count
 
 
 def check_many_functions(client, faas):
-    """Issue 14, item 3: a tenant's functions beyond the gateway's old 64-per-tenant tables each
-    have their series and their OpenFaaS metadata: MANY_FUNCTIONS deployed from busybox, the last
-    one's FunctionStatus and /metrics series exact; then all deleted (their room given back)."""
-    names = [f"many-{index}" for index in range(MANY_FUNCTIONS)]
-    refused = []
-    for index, name in enumerate(names):
-        status, _, reply = faas("POST", "/system/functions", {"service": name, "image": "busybox",
-                                                              "envProcess": f"echo many {index}",
-                                                              "labels": {"index": str(index)}})
-        if status != 202:
-            refused.append((name, status, reply))
-    check(not refused, f"many functions: {MANY_FUNCTIONS} OpenFaaS deploys of one tenant: all 202 (refused: {refused[:3]!r})")
+    """Issue 14, item 3: a tenant's functions beyond the gateway's old tables and its old /metrics
+    buffer each have their series and their OpenFaaS metadata: MANY_FUNCTIONS deployed from
+    busybox with 63-character names, the last one's FunctionStatus exact, the operator's page
+    (over 6 MiB, sent in pieces) well formed with exactly one series set for each; a reader taking
+    one byte a second of another page holds up neither /healthz, an invocation, a deploy nor
+    another page; then all deleted (their room given back)."""
+    names = [many_name(index) for index in range(MANY_FUNCTIONS)]
+    started = time.monotonic()
+    deploys = [("POST", "/system/functions", json.dumps({"service": name, "image": "busybox",
+                                                         "envProcess": f"echo many {index}",
+                                                         "labels": {"index": str(index)}}).encode())
+               for index, name in enumerate(names)]
+    refused = [(name, status, reply) for name, (status, reply) in zip(names, in_parallel(client, deploys))
+               if status != 202]
+    check(not refused, f"many functions: {MANY_FUNCTIONS} OpenFaaS deploys of one tenant: all 202 in "
+                       f"{time.monotonic() - started:.1f} s (refused: {refused[:3]!r})")
     last = names[-1]
     status, _, body = client.request("POST", f"/function/{last}", body=b"")
     check(status == 200 and body == f"many {MANY_FUNCTIONS - 1}\n".encode(),
@@ -516,11 +582,123 @@ def check_many_functions(client, faas):
     check(status == 200 and not missing and f'{series[-1]}1\n' in text and
           'metteagle_series_refused_total{tenant="7"} 0\n' in text,
           f"many functions: /metrics has a series for each of the {MANY_FUNCTIONS} (missing {missing[:3]!r})")
-    deleted = sum(client.request("DELETE", f"/system/functions/{name}")[0] == 200 for name in names)
-    check(deleted == MANY_FUNCTIONS, f"many functions: all {MANY_FUNCTIONS} deleted: {deleted}")
+    check_operator_page(client.port, names)
+    check_slow_scraper(client, faas, names)
+    started = time.monotonic()
+    deletes = [("DELETE", f"/system/functions/{name}", None) for name in names]
+    deleted = sum(status == 200 for status, _ in in_parallel(client, deletes))
+    check(deleted == MANY_FUNCTIONS, f"many functions: all {MANY_FUNCTIONS} deleted: {deleted} "
+                                     f"in {time.monotonic() - started:.1f} s")
     status, _, page = client.request("GET", "/metrics")
     check(status == 200 and "many-" not in page.decode(errors="replace"),
           "many functions: their series left /metrics with them")
+
+
+def in_parallel(client, requests, connections=4):
+    """(status, body) of each (method, path, body) request, sent with client's key over
+    `connections` connections at once (a tenant's share of the gateway's workers)."""
+    results = [None] * len(requests)
+
+    def send(first):
+        own = Client(client.port, client.key)
+        for index in range(first, len(requests), connections):
+            method, path, body = requests[index]
+            status, _, data = own.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            results[index] = (status, data[:200])
+        own.close()
+
+    threads = [threading.Thread(target=send, args=(first,)) for first in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def check_operator_page(port, names):
+    """The operator's page of every tenant: 200, chunked, over the old buffer, Prometheus's format,
+    one series set (a line in each counter family, Metrics::BUCKETS + 3 lines in each histogram
+    family) for each of `names`."""
+    operator = Client(port, KEY_OPERATOR)
+    started = time.monotonic()
+    status, headers, page = operator.request("GET", "/metrics")
+    took = time.monotonic() - started
+    operator.close()
+    text = page.decode(errors="replace")
+    parsed, why = parse_metrics_page(text)
+    check(status == 200 and headers.get("Transfer-Encoding") == "chunked" and parsed is not None and
+          len(page) > OLD_PAGE_BUFFER,
+          f"many functions: the operator's /metrics: 200, chunked, {len(page)} bytes (the old buffer held "
+          f"{OLD_PAGE_BUFFER}), well formed in {took:.1f} s (got {status}, {why})")
+    if parsed is None:
+        return
+    families, samples = parsed
+    expected = {name: 1 for name in names}
+    for family in ("metteagle_invocations_total", "metteagle_function_errors_total",
+                   "metteagle_function_timeouts_total", "metteagle_function_unsupported_syscalls_total"):
+        got = series_per_function(samples.get(family, []))
+        check(got == expected, f"many functions: {family} has one line for each of the {len(names)} "
+                               f"(got {len(got)} functions, {sum(got.values())} lines)")
+    for family in ("metteagle_function_cold_start_seconds", "metteagle_function_duration_seconds"):
+        got = series_per_function(samples.get(family, []))
+        check(got == {name: 17 for name in names},
+              f"many functions: {family} has one histogram (14 buckets, +Inf, sum, count) for each of the "
+              f"{len(names)} (got {len(got)} functions, {sum(got.values())} lines)")
+    check(families.count("metteagle_manager_free_bytes") == 1 and families.count("metteagle_connections_open") == 1,
+          "many functions: the page ends with the manager's and the connections' figures")
+    # HTTP/1.0 knows no chunks: the same page without a length, ended by the close.
+    started = time.monotonic()
+    raw = raw_exchange(port, b"GET /metrics HTTP/1.0\r\nAuthorization: Bearer " + KEY_BOOT.encode() + b"\r\n\r\n",
+                       half_close=False, timeout=60)
+    took = time.monotonic() - started
+    head, _, body = raw.partition(b"\r\n\r\n")
+    got = series_per_function(body.decode(errors="replace").splitlines())
+    check(status_of(head) == 200 and b"Transfer-Encoding" not in head and b"Content-Length" not in head and
+          b"Connection: close" in head and len(got) == len(names) and body.endswith(b"\n"),
+          f"many functions: tenant 7's page to an HTTP/1.0 client: 200, no chunks, ended by the close, every "
+          f"function ({len(got)} of {len(names)}, {len(body)} bytes in {took:.1f} s; head {head[:120]!r})")
+
+
+def check_slow_scraper(client, faas, names):
+    """A scraper that reads one byte a second slows only itself: meanwhile /healthz, an invocation,
+    a deploy and a delete, and another client's whole page are all answered."""
+    slow = socket.create_connection(("127.0.0.1", client.port), timeout=10)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(f"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_OPERATOR}\r\n\r\n".encode())
+    first = slow.recv(1)
+    stop = False
+
+    def trickle():
+        while not stop:
+            try:
+                if slow.recv(1) == b"":
+                    return
+            except OSError:
+                return
+            time.sleep(1)
+
+    reader = threading.Thread(target=trickle, daemon=True)
+    reader.start()
+    time.sleep(2)  # The slow reader's window is full: the gateway waits for it.
+    status, _, body = Client(client.port).request("GET", "/healthz", key=None)
+    check(status == 200 and body == b"ok", f"slow scraper: /healthz meanwhile: 200 ok (got {status} {body[:40]!r})")
+    status, _, body = client.request("POST", f"/function/{names[7]}", body=b"")
+    check(status == 200 and body == b"many 7\n", f"slow scraper: an invocation meanwhile: 200 (got {status} {body[:40]!r})")
+    status, _, reply = faas("POST", "/system/functions", {"service": "during-scrape", "image": "busybox",
+                                                          "envProcess": "echo during"})
+    check(status == 202, f"slow scraper: a deploy meanwhile: 202 (got {status} {reply!r})")
+    status, _, _ = client.request("DELETE", "/system/functions/during-scrape")
+    check(status == 200, f"slow scraper: a delete meanwhile: 200 (got {status})")
+    other = Client(client.port, client.key)
+    status, _, page = other.request("GET", "/metrics")
+    other.close()
+    got = series_per_function(page.decode(errors="replace").splitlines())
+    check(status == 200 and first == b"H" and len(got) == len(names),
+          f"slow scraper: tenant 7's own page meanwhile: 200 with every function ({len(got)} of {len(names)}, "
+          f"got {status}; the slow scraper still connected: {reader.is_alive()})")
+    stop = True
+    slow.close()
+    reader.join(5)
 
 
 def deploy(client, name, image, **config):

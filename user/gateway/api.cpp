@@ -78,9 +78,14 @@ void render_response_head(const Response& response, bool keep_alive, Buffer& out
   output.append(reason_phrase(response.status));
   output.append("\r\nServer: metteagle-gateway\r\nContent-Type: ");
   output.append(response.content_type);
-  output.append("\r\nContent-Length: ");
-  output.append_unsigned(response.body_length);
-  output.append("\r\n");
+  if (response.page) {
+    // Its length is known only at its end: chunked, or (HTTP/1.0) ended by the close.
+    output.append(response.chunked ? "\r\nTransfer-Encoding: chunked\r\n" : "\r\n");
+  } else {
+    output.append("\r\nContent-Length: ");
+    output.append_unsigned(response.body_length);
+    output.append("\r\n");
+  }
   output.append(response.extra_headers, response.extra_length);
   output.append(keep_alive && !response.close ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
 }
@@ -914,13 +919,19 @@ void Gateway::logs(u32 tenant, const RequestHead& head, Response& response) {
   }
 }
 
-// The manager's pool and shares (STATS) as gauges; nothing when the manager does not answer.
-void Gateway::render_manager_stats(Buffer& text) {
+bool Gateway::manager_stats(manager::ManagerStats& stats) {
   ManagerReply reply = backend_.request(0, manager::STATS, nullptr, 0);
   if (!reply.delivered || reply.status != manager::STATUS_OK ||
       reply.word_count < sys::words_for(sizeof(manager::ManagerStats)))
-    return;
-  auto stats = reply.body<manager::ManagerStats>();
+    return false;
+  stats = reply.body<manager::ManagerStats>();
+  return true;
+}
+
+namespace {
+
+// The manager's pool and shares (STATS) as gauges.
+void render_manager_stats(const manager::ManagerStats& stats, Buffer& text) {
   const struct {
     const char* name;
     const char* help;
@@ -945,25 +956,45 @@ void Gateway::render_manager_stats(Buffer& text) {
   }
 }
 
+// The gateway's parts of a /metrics page, after Metrics's (PageCursor::part - Metrics::PARTS).
+enum class PagePart : u32 { Admission, Control, Async, Manager, Connections, End };
+
+}  // namespace
+
 void Gateway::metrics_page(Response& response, u32 tenant) {
-  // Every series of a full table takes about 4 MiB (Metrics.FullTableFitsThePage): the page
-  // buffer when the worker has one, else the output buffer.
-  Buffer text = storage_.page != nullptr ? Buffer(storage_.page, storage_.page_capacity)
-                                         : Buffer(reinterpret_cast<char*>(storage_.output), storage_.output_capacity);
-  shared_.metrics.render(text, tenant);
-  shared_.admission.render(text, tenant);
-  shared_.control.render(text, tenant);
-  shared_.async.render(text, tenant);
-  // The machine's, the manager's and the connections' figures are everyone's: the operator's.
-  if (tenant == ALL_TENANTS) {
-    render_manager_stats(text);
-    if (shared_.connections != nullptr) shared_.connections->render(text);
-  }
-  if (text.overflowed()) return error(response, 500, "metrics too large for the gateway's buffer");
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4";
-  response.body = text.data();
-  response.body_length = text.size();
+  response.page = true;
+  shared_.metrics.begin_page(response.page_cursor, tenant);
+  // The machine's and the manager's figures are everyone's: the operator's. Asked for here, on a
+  // worker, as the loop that renders the pieces never calls the manager.
+  if (tenant == ALL_TENANTS) response.page_cursor.has_manager_stats = manager_stats(response.page_cursor.manager_stats);
+}
+
+bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) const {
+  constexpr u32 END = Metrics::PARTS + static_cast<u32>(PagePart::End);
+  bool all = cursor.tenant == ALL_TENANTS;
+  while (cursor.part < END && output.size() < budget && !output.overflowed()) {
+    if (cursor.part < Metrics::PARTS) {
+      // Not done: its budget is reached, or it looked at its share of the table (the next piece
+      // looks on, the lock let go in between).
+      if (!shared_.metrics.render_piece(cursor, output, budget)) return false;
+      continue;
+    }
+    switch (static_cast<PagePart>(cursor.part++ - Metrics::PARTS)) {
+      case PagePart::Admission: shared_.admission.render(output, cursor.tenant); break;
+      case PagePart::Control: shared_.control.render(output, cursor.tenant); break;
+      case PagePart::Async: shared_.async.render(output, cursor.tenant); break;
+      case PagePart::Manager:
+        if (all && cursor.has_manager_stats) render_manager_stats(cursor.manager_stats, output);
+        break;
+      case PagePart::Connections:
+        if (all && shared_.connections != nullptr) shared_.connections->render(output);
+        break;
+      case PagePart::End: break;
+    }
+  }
+  return cursor.part >= END;
 }
 
 }  // namespace gateway

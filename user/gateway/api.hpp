@@ -141,7 +141,20 @@ struct Response {
   u32 follow_tenant = 0;
   char follow_name[manager::NAME_BYTES] = {};
   u64 follow_after = 0;  // The log sequence the stream goes on from.
+  // GET /metrics: the body is the page, sent chunked in pieces of about PAGE_PIECE_BYTES that the
+  // connection renders (Gateway::metrics_piece) each time the client has taken the last one.
+  bool page = false;
+  PageCursor page_cursor;
+  // A page's framing (the connection decides): chunked to an HTTP/1.1 client, else no length at
+  // all, the body ending when the connection closes (HTTP/1.0 knows no chunks).
+  bool chunked = true;
 };
+
+// A /metrics piece's budget (one chunk), and what one unit of the page (a series, a family's
+// head, one of the gateway's parts) takes at most beyond it: a piece never needs more than their
+// sum, whatever the number of functions.
+constexpr usize PAGE_PIECE_BYTES = 32 * 1024;
+constexpr usize PAGE_UNIT_BYTES = 16 * 1024;
 
 // How long one follow stream lasts at most (then its last chunk; mettctl asks again), and how
 // often a quiet one sends an empty line so that clients and proxies do not time it out.
@@ -158,10 +171,6 @@ struct GatewayStorage {
   usize text_capacity;
   u8* output;           // Invocation output.
   usize output_capacity;
-  // The /metrics page (else it goes to `output`): the worker's request-body buffer, unused by a
-  // GET /metrics (which ignores its body).
-  char* page = nullptr;
-  usize page_capacity = 0;
   // A deploy's strings (arguments, environment, secret files: DeployStrings), too large for the
   // stack; nullptr: deploys take only what fits a message.
   char* strings = nullptr;
@@ -321,6 +330,11 @@ class Gateway final : public RequestPolicy {
   }
   // A follow stream answered (Response::follow) has ended, or was never started (HEAD).
   void end_follow(u32 tenant) { shared_.follows.leave(tenant); }
+  // The next piece of a /metrics page (Response::page): whole units appended to `output` until it
+  // holds `budget` bytes or more (at most PAGE_UNIT_BYTES beyond), or the piece has looked at
+  // Metrics::SLOTS_PER_PIECE table slots (then it may be short, even empty); each lock held for
+  // one piece at most. True when the page is complete (`output` may then have got nothing).
+  bool metrics_piece(PageCursor& cursor, Buffer& output, usize budget) const;
 
  private:
   void deploy(const ApiKey& key, const RequestHead& head, const Payload& body, Response& response);
@@ -379,8 +393,11 @@ class Gateway final : public RequestPolicy {
   // Keeps an invocation's log lines: its stderr tail, the stdout of a failure, the result line.
   void record_logs(u32 tenant, const char* name, const ManagerReply& reply, const InvocationRecord& record,
                    const u8* failed_output, u64 failed_output_size);
+  // Begins the /metrics page of `tenant` (ALL_TENANTS: an operator's), asking the manager for its
+  // figures now; the loop renders the page in pieces (metrics_piece).
   void metrics_page(Response& response, u32 tenant);
-  void render_manager_stats(Buffer& text);
+  // The manager's pool and shares (STATS), asked for when an operator's page begins.
+  bool manager_stats(manager::ManagerStats& stats);
   void manager_error(Response& response, const ManagerReply& reply);
   // 429: the tenant's asynchronous queue is full.
   void async_full(u32 tenant, Response& response);

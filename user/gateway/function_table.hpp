@@ -178,6 +178,7 @@ class FunctionTable : public TableAccounts {
   usize index_of(const Entry& entry) const { return static_cast<usize>(&entry - entries_); }
   // The entry at `index` (index_of), used or not; nullptr beyond those ever made.
   Entry* at(usize index) { return index < made_ ? &entries_[index] : nullptr; }
+  const Entry* at(usize index) const { return index < made_ ? &entries_[index] : nullptr; }
 
   // Calls visit(entry) for every used entry.
   template <typename Visit>

@@ -14,10 +14,6 @@ constexpr u64 DEFAULT_BODY_LIMIT = 32ull << 20;
 constexpr u64 MAX_BODY_LIMIT = 128ull << 20;
 // An executable (POST /system/functions): the manager's limit (manager::MAX_EXECUTABLE_BYTES).
 constexpr u64 MAX_DEPLOY_BODY_BYTES = 16ull << 20;
-// The /metrics page of 1,024 series (functions with the longest names, 63 characters) takes over
-// 5 MiB; a worker renders it into its request-body buffer, and a page of more answers 500
-// (docs/CAVEATS.md).
-constexpr u64 METRICS_PAGE_BYTES = 6ull << 20;
 constexpr usize MAX_HEADERS = 64;
 constexpr usize MAX_METHOD_BYTES = 16;
 

@@ -103,10 +103,10 @@ class SharedSlots {
 };
 SharedSlots slots;
 
-// One worker's buffers (about 6.2 MiB): each worker answers one request at a time. Request
-// bodies and invocation outputs larger than these stay in their connection's windows.
+// One worker's buffers (about 0.3 MiB): each worker answers one request at a time. Request
+// bodies and invocation outputs larger than these stay in their connection's windows; the
+// /metrics page is rendered in pieces into its connection's response window (start_page).
 struct WorkerBuffers {
-  u8 page[gateway::METRICS_PAGE_BYTES];  // The /metrics page.
   u8 output[4096];  // An inline invocation output (at most manager::INLINE_BYTES).
   char text[128 * 1024];
   char strings[gateway::DEPLOY_STRINGS_BYTES];  // A deploy's strings.
@@ -588,7 +588,7 @@ class Window {
   // pages every mapping shows from the start, so neither the gateway nor a function faults on
   // them) and charged to the tenant's budget at once, else demand-zero, charged and backed by
   // reserve() as bytes arrive.
-  u8* create(u64 bytes, u32 tenant, bool whole = false) {
+  u8* create(u32 tenant, u64 bytes, bool whole = false) {
     release();
     if (bytes == 0) bytes = 1;
     if (whole && !window_budget.charge(tenant, pages_for(bytes))) return nullptr;
@@ -627,7 +627,7 @@ class Window {
   // the tenant's budget at once.
   u64 create_output(u64 capacity, u32 tenant) {
     if (!window_budget.charge(tenant, pages_for(capacity))) return 0;
-    if (create(capacity, tenant, false) == nullptr) {
+    if (create(tenant, capacity) == nullptr) {
       window_budget.refund(tenant, pages_for(capacity));
       return 0;
     }
@@ -719,7 +719,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // they arrive.
   u8* open(u64 capacity, bool exact) override {
     u32 tenant = request_policy.api->admission_of(assembler.head()).tenant;  // 0: a request without a key.
-    return body.create(capacity, tenant, exact && capacity <= EAGER_WINDOW_BYTES);
+    return body.create(tenant, capacity, exact && capacity <= EAGER_WINDOW_BYTES);
   }
   bool reserve(u64 bytes) override { return body.reserve(bytes); }
   void release() override { body.release(); }
@@ -729,7 +729,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // An image upload's pieces pass through the response window (no response is being sent while
   // the body streams in); it is made once per upload and lent to the store.
   u8* staging(u64 capacity, u64& selector) override {
-    if (!response.exists() && response.create(capacity, admitted_tenant, true) == nullptr) return nullptr;
+    if (!response.exists() && response.create(admitted_tenant, capacity, true) == nullptr) return nullptr;
     selector = response.selector();
     return response.writable();
   }
@@ -761,6 +761,11 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   u64 follow_end = 0;        // Microseconds: the stream's last chunk is due.
   u64 follow_quiet_since = 0;  // When the last chunk went out (keep-alive lines after a quiet spell).
   u64 follow_looked_at = 0;    // When the loop last looked for new lines: the next look is FOLLOW_POLL_US on.
+  // A /metrics page being sent (Response::page): the loop renders its next piece into the response
+  // window as a chunk each time the client has taken the last one.
+  bool paging = false;
+  bool page_chunked = true;  // Else (HTTP/1.0) the pieces as they are, ended by the close.
+  gateway::PageCursor page;
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
 gateway::ConnectionStats connection_stats;
@@ -857,7 +862,7 @@ void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
   } else if (response.body_length > 0) {
     // The size line here, then the lines and their CRLF from the window.
     u64 length = response.body_length;
-    u8* window = slot.response.create(length + 2, response.follow_tenant);
+    u8* window = slot.response.create(response.follow_tenant, length + 2);
     if (window == nullptr || !slot.response.reserve(length + 2)) {
       slot.response.release();
       slot.output_start = slot.output_end = 0;
@@ -879,6 +884,69 @@ void start_follow(ConnectionSlot& slot, const gateway::Response& response) {
   slot.response_offset = 0;
   slot.close_after = rendered.overflowed();
   slot.close_reason = gateway::ConnectionStats::SERVED;
+}
+
+// The response window of a /metrics page: a chunk's size line, a piece, its CRLF and the last
+// chunk, whatever the number of functions.
+constexpr u64 CHUNK_SIZE_ROOM = 16;  // The size line in hexadecimal and CRLF.
+constexpr u64 PAGE_WINDOW_BYTES = CHUNK_SIZE_ROOM + gateway::PAGE_PIECE_BYTES + gateway::PAGE_UNIT_BYTES + 16;
+
+// The head of a /metrics page in `output` and the window its pieces go through; the loop renders
+// the pieces (render_page_piece). Chunked to HTTP/1.1, else closed at its end. Without a window:
+// 503, as any large response.
+bool start_page(ConnectionSlot& slot, gateway::Response& response, bool keep_alive) {
+  slot.response.release();
+  slot.response_length = 0;
+  u32 tenant = request_policy.api->admission_of(slot.assembler.head()).tenant;
+  if (slot.response.create(tenant, PAGE_WINDOW_BYTES, true) == nullptr) return false;
+  slot.paging = true;
+  slot.page_chunked = response.chunked;
+  if (!response.chunked) keep_alive = false;
+  slot.page = response.page_cursor;
+  gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
+  gateway::render_response_head(response, keep_alive, rendered);
+  slot.output_start = 0;
+  slot.output_end = rendered.overflowed() ? 0 : rendered.size();
+  slot.response_offset = 0;
+  slot.close_after = !keep_alive || rendered.overflowed();
+  slot.close_reason = rendered.overflowed() ? gateway::ConnectionStats::REFUSED : gateway::ConnectionStats::SERVED;
+  return true;
+}
+
+// The next piece of the page of `slot` into its response window as a chunk (and the last chunk
+// when the page is complete); the bytes to send are response_offset..response_length. False when a
+// unit did not fit the window (cannot happen: PAGE_UNIT_BYTES bounds every unit).
+bool render_page_piece(const gateway::Gateway& api, ConnectionSlot& slot) {
+  u8* window = slot.response.writable();
+  char* piece_start = reinterpret_cast<char*>(window + CHUNK_SIZE_ROOM);
+  gateway::Buffer piece(piece_start, gateway::PAGE_PIECE_BYTES + gateway::PAGE_UNIT_BYTES);
+  bool done = api.metrics_piece(slot.page, piece, gateway::PAGE_PIECE_BYTES);
+  if (piece.overflowed()) return false;
+  if (done) slot.paging = false;
+  u64 start = CHUNK_SIZE_ROOM;
+  u64 end = CHUNK_SIZE_ROOM + piece.size();
+  if (!slot.page_chunked) {
+    slot.response_offset = start;
+    slot.response_length = end;
+    return true;
+  }
+  // The size line right before the piece (a piece of 0 bytes would end the body: none is sent).
+  char size_line[CHUNK_SIZE_ROOM];
+  gateway::Buffer size(size_line, sizeof size_line);
+  if (piece.size() > 0) append_chunk_size(size, piece.size());
+  start -= size.size();
+  memcpy(window + start, size_line, size.size());
+  if (piece.size() > 0) {
+    memcpy(window + end, "\r\n", 2);
+    end += 2;
+  }
+  if (done) {
+    memcpy(window + end, "0\r\n\r\n", 5);
+    end += 5;
+  }
+  slot.response_offset = start;
+  slot.response_length = end;
+  return true;
 }
 
 // A worker answers the request of `slot`: the manager call may block it; the loop goes on.
@@ -905,7 +973,7 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
   if (body_length > sizeof slot.output - 1024 && !response.body_in_window) {
     // A large body in the worker's buffers (the /metrics page): into the response window, as the
     // worker's buffers serve its next request while this one is sent.
-    u8* window = slot.response.create(body_length, api.admission_of(head).tenant);
+    u8* window = slot.response.create(api.admission_of(head).tenant, body_length);
     if (window == nullptr || !slot.response.reserve(body_length)) {
       slot.response.release();
       api.error(response, 503, "no memory for the response now; retry later");
@@ -915,7 +983,15 @@ void answer_request(gateway::Gateway& api, ConnectionSlot& slot) {
       memcpy(window, response.body, body_length);
     }
   }
+  if (response.page) response.chunked = head.version_minor >= 1;
+  if (response.page && !head_only && !start_page(slot, response, keep_alive)) {
+    response.page = false;
+    api.error(response, 503, "no memory for the response now; retry later");
+    body_length = response.body_length;
+    keep_alive = false;
+  }
   api.metrics().count_response(response.status);
+  if (slot.paging) return;
   if (response.follow && !head_only) return start_follow(slot, response);
   if (response.follow) api.end_follow(response.follow_tenant);  // HEAD: the head only, no stream.
   gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
@@ -1038,6 +1114,7 @@ class EventLoop {
     abandon(slot);
     if (slot.following) api_.end_follow(slot.follow_tenant);
     slot.following = false;
+    slot.paging = false;
     (void)sockets.close(slot.handle);
     slot.response_length = 0;
     slot.body.release();
@@ -1268,6 +1345,17 @@ class EventLoop {
             return;
           }
           slot.response_offset += sent.value();
+          continue;
+        }
+        if (slot.paging) {
+          // The client took the last piece: the next one. Its bytes add to the response's
+          // deadline at the minimum rate, as one body of that length would.
+          if (!render_page_piece(api_, slot)) {
+            close(slot, gateway::ConnectionStats::MID_REQUEST);
+            return;
+          }
+          u64 rendered = slot.response_length - slot.response_offset;
+          slot.send_deadline += transfer_microseconds(rendered, SEND_MINIMUM_BYTES_PER_SECOND);
           continue;
         }
         slot.response.release();
@@ -1690,8 +1778,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
     if (index <= WORKER_COUNT) {
       WorkerBuffers& buffers = worker_buffers[index - 1];
       storage = gateway::GatewayStorage{buffers.text, sizeof buffers.text, buffers.output, sizeof buffers.output,
-                                        reinterpret_cast<char*>(buffers.page), sizeof buffers.page, buffers.strings,
-                                        sizeof buffers.strings};
+                                        buffers.strings, sizeof buffers.strings};
       workers[index].queue = &requests;
       workers[index].ready = &work_ready;
     } else {

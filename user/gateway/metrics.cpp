@@ -99,9 +99,15 @@ Metrics::Refusals* Metrics::refusals_of(u32 tenant) {
   return nullptr;  // More tenants than keys can name: cannot happen.
 }
 
+Metrics::Table::Entry* Metrics::insert(u32 tenant, const char* name, TableRefusal& why) {
+  Table::Entry* entry = table_.insert(tenant, name, why);
+  if (entry != nullptr) entry->value.opened = ++opened_;
+  return entry;
+}
+
 Metrics::Table::Entry* Metrics::create(u32 tenant, const char* name) {
   TableRefusal why = TableRefusal::None;
-  Table::Entry* entry = table_.insert(tenant, name, why);
+  Table::Entry* entry = insert(tenant, name, why);
   Refusals* refusals = refusals_of(tenant);
   if (entry == nullptr && refusals != nullptr) ++refusals->refused;
   return entry;
@@ -112,7 +118,7 @@ TableRefusal Metrics::reserve(u32 tenant, const char* name, bool& made) {
   made = false;
   if (table_.find(tenant, name) != nullptr) return TableRefusal::None;
   TableRefusal why = TableRefusal::None;
-  made = table_.insert(tenant, name, why) != nullptr;
+  made = insert(tenant, name, why) != nullptr;
   return why;
 }
 
@@ -236,9 +242,7 @@ void family(Buffer& output, const char* metric, const char* type, const char* he
   output.append("\n");
 }
 
-void Metrics::render(Buffer& output, u32 tenant) const {
-  bool all = tenant == ALL_TENANTS;
-  LockGuard guard(lock_);
+void Metrics::render_function_part(u32 part, const Table::Entry* entry, Buffer& output) const {
   // One family per figure, one series per function (labels function and tenant).
   struct Counter {
     const char* metric;
@@ -254,20 +258,6 @@ void Metrics::render(Buffer& output, u32 tenant) const {
        "System calls of a Linux function its personality lacks (answered ENOSYS), by function.",
        &Series::unsupported_syscalls},
   };
-  char labels[128];
-  for (const Counter& counter : COUNTERS) {
-    family(output, counter.metric, "counter", counter.help);
-    table_.for_each([&](const Table::Entry& entry) {
-      if (!all && entry.tenant != tenant) return;
-      function_labels(labels, entry.name, entry.tenant);
-      output.append(counter.metric);
-      output.append("{");
-      output.append(labels);
-      output.append("} ");
-      output.append_unsigned(entry.value.*counter.field);
-      output.append("\n");
-    });
-  }
   struct PerFunctionHistogram {
     const char* metric;
     const char* help;
@@ -279,26 +269,41 @@ void Metrics::render(Buffer& output, u32 tenant) const {
       {"metteagle_function_duration_seconds", "Invocations as the gateway saw them (manager round trip), by function.",
        &Series::duration},
   };
-  for (const PerFunctionHistogram& histogram : HISTOGRAMS) {
-    family(output, histogram.metric, "histogram", histogram.help);
-    table_.for_each([&](const Table::Entry& entry) {
-      if (!all && entry.tenant != tenant) return;
-      function_labels(labels, entry.name, entry.tenant);
-      (entry.value.*histogram.field).render(histogram.metric, labels, output);
-    });
+  static constexpr u32 COUNTER_COUNT = sizeof COUNTERS / sizeof COUNTERS[0];
+  static_assert(COUNTER_COUNT + sizeof HISTOGRAMS / sizeof HISTOGRAMS[0] == FUNCTION_FAMILIES);
+  char labels[128];
+  if (entry != nullptr) function_labels(labels, entry->name, entry->tenant);
+  if (part < COUNTER_COUNT) {
+    const Counter& counter = COUNTERS[part];
+    if (entry == nullptr) return family(output, counter.metric, "counter", counter.help);
+    output.append(counter.metric);
+    output.append("{");
+    output.append(labels);
+    output.append("} ");
+    output.append_unsigned(entry->value.*counter.field);
+    output.append("\n");
+    return;
   }
+  const PerFunctionHistogram& histogram = HISTOGRAMS[part - COUNTER_COUNT];
+  if (entry == nullptr) return family(output, histogram.metric, "histogram", histogram.help);
+  (entry->value.*histogram.field).render(histogram.metric, labels, output);
+}
+
+void Metrics::render_refusals(u32 tenant, Buffer& output) const {
   family(output, "metteagle_series_refused_total", "counter",
          "Times a function of this tenant got no per-function series (no room: its bound or the gateway's).");
   for (const auto& entry : refusals_) {
-    if (!entry.used || (!all && entry.tenant != tenant)) continue;
+    if (!entry.used || (tenant != ALL_TENANTS && entry.tenant != tenant)) continue;
     output.append("metteagle_series_refused_total{tenant=\"");
     output.append_unsigned(entry.tenant);
     output.append("\"} ");
     output.append_unsigned(entry.refused);
     output.append("\n");
   }
-  if (!all) return;
-  // Totals over every function (also those without a series).
+}
+
+// Totals over every function (also those without a series): an operator's page only.
+void Metrics::render_totals(Buffer& output) const {
   family(output, "metteagle_invocations_all_total", "counter", "Invocations through the gateway, all functions.");
   output.append("metteagle_invocations_all_total ");
   output.append_unsigned(invocations_);
@@ -323,6 +328,54 @@ void Metrics::render(Buffer& output, u32 tenant) const {
     output.append("\"} ");
     output.append_unsigned(response.count);
     output.append("\n");
+  }
+}
+
+void Metrics::begin_page(PageCursor& cursor, u32 tenant) const {
+  LockGuard guard(lock_);
+  cursor = PageCursor{};
+  cursor.tenant = tenant;
+  cursor.opened_before = opened_;
+}
+
+bool Metrics::render_piece(PageCursor& cursor, Buffer& output, usize budget) const {
+  bool all = cursor.tenant == ALL_TENANTS;
+  usize looked_at = 0;  // Table slots this piece has looked at.
+  LockGuard guard(lock_);
+  while (cursor.part < PARTS && output.size() < budget && !output.overflowed() && looked_at < SLOTS_PER_PIECE) {
+    if (cursor.part >= FUNCTION_FAMILIES) {
+      if (cursor.part == FUNCTION_FAMILIES) render_refusals(cursor.tenant, output);
+      else if (all) render_totals(output);
+      ++cursor.part;
+      continue;
+    }
+    if (cursor.slot == PageCursor::HEADER) {
+      render_function_part(cursor.part, nullptr, output);
+      cursor.slot = 0;
+      continue;
+    }
+    // The next series of the page: a function the page may show that existed when it began (a
+    // slot freed and used again since holds a later one).
+    const Table::Entry* entry = table_.at(cursor.slot);
+    while (entry != nullptr && ++looked_at < SLOTS_PER_PIECE &&
+           (!entry->used || (!all && entry->tenant != cursor.tenant) || entry->value.opened > cursor.opened_before))
+      entry = table_.at(++cursor.slot);
+    if (entry != nullptr && looked_at >= SLOTS_PER_PIECE) break;  // The piece ends here; the next looks on.
+    if (entry == nullptr) {
+      ++cursor.part;
+      cursor.slot = PageCursor::HEADER;
+      continue;
+    }
+    render_function_part(cursor.part, entry, output);
+    ++cursor.slot;
+  }
+  return cursor.part >= PARTS;
+}
+
+void Metrics::render(Buffer& output, u32 tenant) const {
+  PageCursor cursor;
+  begin_page(cursor, tenant);
+  while (!render_piece(cursor, output, ~usize{0}) && !output.overflowed()) {
   }
 }
 

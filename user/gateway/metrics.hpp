@@ -9,6 +9,9 @@
 // series only through the ticket it took when it began, so an invocation that outlives a delete
 // (or a delete and a new deploy of the same name) never brings the old series back.
 // Every public method holds the lock, so the gateway's worker threads may share one Metrics.
+// The page is rendered in pieces (render_piece, through a PageCursor), the lock held for one piece
+// only: each series (a function's counter line, or every line of one of its histograms) is read
+// at one moment; a function's families are read piece by piece (docs/API.md, The /metrics page).
 #pragma once
 
 #include "function_table.hpp"
@@ -33,6 +36,20 @@ struct InvocationRecord {
   u64 duration_us = 0;       // As the gateway measured it, manager round trip included.
   u64 cold_start_us = 0;     // The manager's create + load phases.
   bool has_phases = false;   // The manager ran the function (the phase ticks are meaningful).
+};
+
+// Where a /metrics page rendered in pieces has got to (Metrics::render_piece, then the gateway's
+// own parts, Gateway::metrics_piece): the part of the page next and, within a per-function
+// family, the table slot of its next series. Small and trivially copyable: a connection keeps it
+// between pieces, so no buffer depends on how many functions there are.
+struct PageCursor {
+  static constexpr usize HEADER = ~usize{0};  // The family's HELP and TYPE lines come next.
+  u32 tenant = ALL_TENANTS;  // Whose page: a tenant's own, or an operator's (every series).
+  u32 part = 0;              // Metrics's parts first (Metrics::PARTS), then the gateway's.
+  usize slot = HEADER;       // In a per-function family: the first table slot not yet looked at.
+  u64 opened_before = 0;     // Only series opened before the page began are on it (begin_page).
+  bool has_manager_stats = false;  // The manager's figures, asked for when the page began.
+  manager::ManagerStats manager_stats{};
 };
 
 // Where an invocation's result goes: a series slot and the generation it had when the invocation
@@ -78,8 +95,21 @@ class Metrics {
   u64 series_refused(u32 tenant) const;  // Times one of its functions got no series (no room).
   void count_response(u32 http_status);
   // Every series (tenant ALL_TENANTS: an operator's page), or only `tenant`'s per-function and
-  // per-tenant series (no totals over all tenants, which would tell of the others' traffic).
+  // per-tenant series (no totals over all tenants, which would tell of the others' traffic), in
+  // one go: begin_page and render_piece without a budget until it is done.
   void render(Buffer& output, u32 tenant = ALL_TENANTS) const;
+  // The same in pieces. begin_page starts `cursor` on `tenant`'s page (series opened later are
+  // left out); each render_piece appends whole series until `output` holds `budget` bytes or
+  // more, or it has looked at SLOTS_PER_PIECE table slots (a tenant's page skips the others'
+  // series), holding the lock for that piece only. True when Metrics's parts are done
+  // (cursor.part is PARTS). A piece may end past `budget` by one series, or short of it (even
+  // empty) after its slots.
+  void begin_page(PageCursor& cursor, u32 tenant) const;
+  bool render_piece(PageCursor& cursor, Buffer& output, usize budget) const;
+  static constexpr usize SLOTS_PER_PIECE = 1024;
+  // Metrics's parts of a page: the per-function families, the refusals, the totals.
+  static constexpr u32 FUNCTION_FAMILIES = 6;
+  static constexpr u32 PARTS = FUNCTION_FAMILIES + 2;
   // Appends the function's recent results, oldest first, one line each.
   void render_log(u32 tenant, const char* name, Buffer& output) const;
 
@@ -101,6 +131,7 @@ class Metrics {
     Histogram duration;
     InvocationRecord log[LOG_ENTRIES];
     usize log_count = 0;  // Entries ever logged (the ring holds the last ones).
+    u64 opened = 0;       // Its place in the order series were made (Metrics::opened_).
   };
   using Table = FunctionTable<Series>;
   struct Refusals {
@@ -114,9 +145,16 @@ class Metrics {
 
  private:
   Table::Entry* create(u32 tenant, const char* name);  // Counted as refused without room.
+  Table::Entry* insert(u32 tenant, const char* name, TableRefusal& why);  // Stamped with opened_.
+  // One unit of a per-function family `part`: its HELP and TYPE lines (entry nullptr), or the
+  // entry's series.
+  void render_function_part(u32 part, const Table::Entry* entry, Buffer& output) const;
+  void render_refusals(u32 tenant, Buffer& output) const;
+  void render_totals(Buffer& output) const;
   Refusals* refusals_of(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
 
   Table table_;
+  u64 opened_ = 0;  // Series made so far (each gets the next number).
   Refusals refusals_[MAX_TENANTS];
   u64 invocations_ = 0;
   u64 errors_ = 0;
