@@ -24,13 +24,22 @@ constexpr klib::u64 LONGEST_WAIT_SECONDS = 30;  // Holds are bounded to millisec
 std::atomic<klib::u32> holder_cpu{NO_HOLDER};
 std::atomic<klib::u64> holder_site{0};
 
-// A waiter that spun this many turns halts until its turn comes. Under a hypervisor (or QEMU)
-// that runs more vCPUs than it has cores, the holder's vCPU may be descheduled for a whole host
-// time slice, and spinning only takes the core it needs (a 3 s test took 60 s beside another
-// guest). Halting gives it back; the releaser wakes the next ticket's CPU with VECTOR_WAKE, and
-// any interrupt ends the halt too (it is deferred, see trap_dispatch), so a lost wake costs at
-// most one timer tick. This is Linux's paravirtual ticket lock idea (halt, then kick).
-constexpr klib::u32 SPINS_BEFORE_HALT = 128;
+// A waiter halts until its turn comes when the host, not the holder, is what it waits for. Under
+// a hypervisor (or QEMU) that runs more vCPUs than it has cores, the holder's vCPU may be
+// descheduled for a whole host time slice (milliseconds), and spinning only takes the core it
+// needs (a 3 s test took 60 s beside another guest). Halting gives it back; the releaser wakes
+// the next ticket's CPU with VECTOR_WAKE, and any interrupt ends the halt too (it is deferred, see
+// trap_dispatch), so a lost wake costs at most one timer tick. This is Linux's paravirtual ticket
+// lock idea (halt, then kick). But a wake costs an IPI and the host waking the vCPU's thread,
+// which under load waits for a core: halting after a fixed short wait halved the HTTP rate at 4
+// and 16 connections, as holds of long kernel operations under TCG are hundreds of microseconds
+// (docs/BENCHMARKS.md, "Profiling the HTTP path"). So the waiter looks at the clock every
+// SPINS_PER_LOOK turns: a look that finds far more time passed than the turns take means this
+// vCPU was off its host core, i.e. the host is overcommitted, and it halts from then on; without
+// that sign it halts only after HALT_AFTER_MICROSECONDS.
+constexpr klib::u32 SPINS_PER_LOOK = 128;
+constexpr klib::u64 DESCHEDULED_MICROSECONDS = 500;  // One look's gap that shows a lost host core.
+constexpr klib::u64 HALT_AFTER_MICROSECONDS = 2000;
 // What each CPU halted for: HALTED_FLAG | its ticket, or 0 while it runs or spins.
 constexpr klib::u64 HALTED_FLAG = klib::u64{1} << 32;
 std::atomic<klib::u64> halted_for[arch::MAX_CPUS];
@@ -69,19 +78,29 @@ void halt_until_turn(klib::u32 self, klib::u32 ticket) {
     panic("kernel lock: CPU %u asks for it again, holding it since %#lx", self,
           holder_site.load(std::memory_order_relaxed));
   klib::u64 waiting_since = arch::read_tsc();
+  klib::u64 last_look = waiting_since;
+  klib::u64 ticks_per_microsecond = arch::tsc_hertz() / 1'000'000;
+  bool host_overcommitted = false;
   klib::u32 spins = 0;
   while (now_serving.load(std::memory_order_acquire) != ticket) {
     arch::handle_shootdown(self);
-    if (++spins < SPINS_BEFORE_HALT) {
+    if (++spins < SPINS_PER_LOOK) {
       arch::pause();
       continue;
     }
     spins = 0;
-    if (arch::read_tsc() - waiting_since > LONGEST_WAIT_SECONDS * arch::tsc_hertz())
+    klib::u64 now = arch::read_tsc();
+    if (now - last_look > DESCHEDULED_MICROSECONDS * ticks_per_microsecond) host_overcommitted = true;
+    last_look = now;
+    klib::u64 waited = now - waiting_since;
+    if (waited > LONGEST_WAIT_SECONDS * arch::tsc_hertz())
       panic("kernel lock: CPU %u waited %lu s (ticket %u, serving %u); held by CPU %u since %#lx", self,
             LONGEST_WAIT_SECONDS, ticket, now_serving.load(std::memory_order_relaxed),
             holder_cpu.load(std::memory_order_relaxed), holder_site.load(std::memory_order_relaxed));
-    halt_until_turn(self, ticket);
+    if (host_overcommitted || waited > HALT_AFTER_MICROSECONDS * ticks_per_microsecond) {
+      halt_until_turn(self, ticket);
+      last_look = arch::read_tsc();  // The halt's own length is no sign.
+    }
   }
   // The lock is this CPU's: interrupts that came in while it halted are handled now, under it.
   holder_cpu.store(self, std::memory_order_relaxed);
