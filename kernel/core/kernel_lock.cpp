@@ -33,7 +33,7 @@ std::atomic<klib::u64> holder_site{0};
 // lock idea (halt, then kick). But a wake costs an IPI and the host waking the vCPU's thread,
 // which under load waits for a core: halting after a fixed short wait halved the HTTP rate at 4
 // and 16 connections, as holds of long kernel operations under TCG are hundreds of microseconds
-// (docs/BENCHMARKS.md, "Profiling the HTTP path"). So the waiter looks at the clock every
+// (docs/BENCHMARKS.md, HTTP, "On a quiet host at d4baf92"). So the waiter looks at the clock every
 // SPINS_PER_LOOK turns: a look that finds far more time passed than the turns take means this
 // vCPU was off its host core, i.e. the host is overcommitted, and it halts from then on; without
 // that sign it halts only after HALT_AFTER_MICROSECONDS.
