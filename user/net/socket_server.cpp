@@ -24,6 +24,8 @@ static_assert(MAX_CONNECTIONS <= INDEX_MASK && MAX_LISTENERS <= INDEX_MASK);
 constexpr usize REQUESTS_PER_ROUND = 64;
 // A send parked on lwIP's memory (not its window) may see no sent callback: retried this often.
 constexpr u64 SEND_RETRY_NS = 1'000'000;
+// A short segment's ACK waits this long for the answer to carry it (docs/NETWORK.md, ACKs).
+constexpr u64 ACK_DELAY_NS = 1'000'000;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
 // A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
@@ -49,6 +51,7 @@ struct Connection {
   u64 peer_address = 0;
   u64 peer_port = 0;
   u64 interest = 0;          // What Poll reports for it (POLL_READABLE, POLL_WRITABLE).
+  u64 ack_due = 0;           // TSC: a delayed ACK goes out alone now unless data carried it; 0 = none.
   Waiter receiver;
   Waiter sender;
   u64 send_length = 0;
@@ -377,11 +380,19 @@ err_t on_receive(void* argument, tcp_pcb* pcb, pbuf* buffer, err_t) {
   } else {
     pbuf_cat(connection->pending, buffer);
   }
-  // Acknowledge every segment at once (tcp_input sends the ACK after this callback). lwIP would
-  // delay the ACK of a lone segment until its next 250 ms timer tick, and a sender using Nagle's
-  // algorithm (QEMU's user network does) holds the last, short segment of a request until that ACK
-  // comes: every request longer than one segment (about 1.4 KB) waited ~240 ms (issue 14).
-  if (buffer != nullptr && pcb != nullptr) tcp_set_flags(pcb, TF_ACK_NOW);
+  // A full-sized segment is acknowledged at once (tcp_input sends the ACK after this callback): a
+  // sender using Nagle's algorithm (QEMU's user network does) holds the short rest of its write
+  // until that ACK comes, and lwIP alone would delay it to its next 250 ms tick (every request
+  // above ~1.4 KB waited ~240 ms, issue 14). A short segment usually ends a request: its ACK waits
+  // ACK_DELAY_NS for the answer to carry it, and expire_deadlines sends it alone if none came.
+  if (buffer != nullptr && pcb != nullptr) {
+    if (buffer->tot_len >= tcp_mss(pcb)) {
+      tcp_set_flags(pcb, TF_ACK_NOW);
+    } else if (connection->ack_due == 0) {
+      connection->ack_due = deadline_after(ACK_DELAY_NS);
+      check_by(connection->ack_due);
+    }
+  }
   wake_receiver(*connection);
   notify_owner(connection->owner);
   return ERR_OK;
@@ -882,6 +893,14 @@ void SocketServer::expire_deadlines() {
     }
     if (connection.receiver.waiting && connection.receiver.deadline != 0 && current >= connection.receiver.deadline)
       answer_parked(connection.receiver, status_message(Error::Timeout));
+    if (connection.ack_due != 0 && current >= connection.ack_due) {
+      connection.ack_due = 0;
+      // Still owed (no data went out since, and lwIP's own timer did not send it): send it now.
+      if (connection.pcb != nullptr && (connection.pcb->flags & TF_ACK_DELAY) != 0) {
+        tcp_set_flags(connection.pcb, TF_ACK_NOW);
+        tcp_output(connection.pcb);
+      }
+    }
     // A send parked on lwIP's memory (not only its window) may see no sent callback: retry here.
     wake_sender(connection);
   }
@@ -895,6 +914,7 @@ void SocketServer::expire_deadlines() {
   for (auto& connection : connections) {
     if (!connection.in_use) continue;
     if (connection.receiver.waiting) check_by(connection.receiver.deadline);
+    check_by(connection.ack_due);
     if (connection.sender.waiting) check_by(connection.connecting ? connection.sender.deadline : deadline_after(SEND_RETRY_NS));
   }
   for (auto& poller : pollers)
