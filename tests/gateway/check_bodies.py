@@ -280,10 +280,34 @@ def check_window_budget(port, echo):
     status, _, body = beta.request("POST", "/function/echo", body=data)
     check(status == 200 and body == data,
           f"beta's 3 MiB echo while alpha holds its uploads: 200 + the same bytes (got {status}, {len(body)} bytes)")
+    # /metrics counts the refusals (each upload at most once: it is answered and closed; an
+    # answer lost to the reset of a refused upload's unsent bytes is counted but not seen here),
+    # and a tenant sees only its own window series and not the shared part's use.
+    alpha = Client(port, KEY)
+    alpha_page = alpha.request("GET", "/metrics")[2].decode()
+    beta_page = beta.request("GET", "/metrics")[2].decode()
+    alpha.close()
+    alpha_refused = metric_value(alpha_page, 'metteagle_window_refused_total{tenant="1"}')
+    check(alpha_refused is not None and len(refused) <= alpha_refused <= 5,
+          f"alpha's /metrics counts its {len(refused)} refused uploads (up to 5) in metteagle_window_refused_total "
+          f"(got {alpha_refused})")
+    check(metric_value(beta_page, 'metteagle_window_refused_total{tenant="2"}') == 0 and
+          'tenant="1"' not in beta_page and "metteagle_window_borrowed_bytes" not in beta_page and
+          metric_value(beta_page, "metteagle_window_guarantee_bytes") == 7680 << 10,
+          "beta's /metrics: 0 window refusals, none of alpha's series, no shared-part figures, its 7.5 MiB guarantee")
     for sock in sockets:
         if sock is not None:
             sock.close()
     beta.close()
+
+
+def metric_value(page, series):
+    """The value of the sample line `series value` on a Prometheus text page, or None."""
+    for line in page.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return int(value)
+    return None
 
 
 def check_32_mib(port):

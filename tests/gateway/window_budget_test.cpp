@@ -1,8 +1,12 @@
 // The gateway's window budget (user/gateway/window_budget.hpp): each tenant's guarantee holds
 // whatever another tenant takes, the shared half goes first come first served, refunds give back
-// exactly what was borrowed, and unknown tenants get nothing.
+// exactly what was borrowed, and unknown tenants get nothing; its /metrics families show a tenant
+// only its own series and count every refusal.
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "metrics.hpp"
 #include "window_budget.hpp"
 
 namespace gateway {
@@ -66,6 +70,41 @@ TEST_F(Budget, RefundsGiveBackBorrowedPagesFirst) {
 TEST_F(Budget, UnknownTenantGetsNothing) {
   EXPECT_FALSE(budget.charge(3, 1));
   EXPECT_EQ(budget.used(3), 0u);
+}
+
+std::string page_of(const WindowBudget& budget, u32 tenant) {
+  std::string storage(1 << 16, '\0');
+  Buffer output(storage.data(), storage.size());
+  budget.render(output, tenant);
+  return std::string(output.data(), output.size());
+}
+
+TEST_F(Budget, MetricsCountRefusalsAndShowATenantOnlyItsOwnSeries) {
+  ASSERT_TRUE(budget.charge(1, 1300));
+  EXPECT_FALSE(budget.charge(1, 1));
+  EXPECT_FALSE(budget.charge(2, 101));
+  ASSERT_TRUE(budget.charge(2, 3));
+  EXPECT_EQ(budget.refused(1), 1u);
+  EXPECT_EQ(budget.refused(2), 1u);
+  EXPECT_EQ(budget.refused(9), 0u);
+  EXPECT_EQ(page_of(budget, 2),
+            "# HELP metteagle_window_bytes Bytes of the gateway's window memory the tenant's bodies and outputs "
+            "hold now.\n"
+            "# TYPE metteagle_window_bytes gauge\n"
+            "metteagle_window_bytes{tenant=\"2\"} 12288\n"
+            "# HELP metteagle_window_refused_total Windows refused (503): the tenant's guarantee and the free shared "
+            "part could not hold them.\n"
+            "# TYPE metteagle_window_refused_total counter\n"
+            "metteagle_window_refused_total{tenant=\"2\"} 1\n"
+            "# HELP metteagle_window_guarantee_bytes Bytes of window memory each tenant is guaranteed whatever the "
+            "others hold.\n"
+            "# TYPE metteagle_window_guarantee_bytes gauge\n"
+            "metteagle_window_guarantee_bytes 409600\n");
+  std::string operator_page = page_of(budget, ALL_TENANTS);
+  for (const char* line : {"metteagle_window_bytes{tenant=\"0\"} 0\n", "metteagle_window_bytes{tenant=\"1\"} 5324800\n",
+                           "metteagle_window_bytes{tenant=\"9\"} 0\n", "metteagle_window_refused_total{tenant=\"1\"} 1\n",
+                           "metteagle_window_shared_bytes 4915200\n", "metteagle_window_borrowed_bytes 4915200\n"})
+    EXPECT_NE(operator_page.find(line), std::string::npos) << line;
 }
 
 TEST(WindowBudget, DuplicateTenantsCountOnceAndOddPagesGoToTheSharedPart) {

@@ -1,6 +1,7 @@
 // TenantAdmission: per-tenant running limits and queues in front of the invocation threads and
 // the control workers; see admission.hpp.
 #include "admission.hpp"
+#include "metrics.hpp"
 
 namespace gateway {
 
@@ -225,15 +226,7 @@ void TenantAdmission::render(Buffer& output, u32 tenant) const {
                                 : sizeof INVOCATION_FAMILIES / sizeof INVOCATION_FAMILIES[0];
   for (usize family = 0; family < family_count; ++family) {
     const Family& series = families[family];
-    output.append("# HELP ");
-    output.append(series.name);
-    output.append(" ");
-    output.append(series.help);
-    output.append("\n# TYPE ");
-    output.append(series.name);
-    output.append(" ");
-    output.append(series.type);
-    output.append("\n");
+    gateway::family(output, series.name, series.type, series.help);
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
       if (tenant != 0xffffffff && entry.tenant != tenant) continue;

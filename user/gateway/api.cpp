@@ -957,7 +957,7 @@ void render_manager_stats(const manager::ManagerStats& stats, Buffer& text) {
 }
 
 // The gateway's parts of a /metrics page, after Metrics's (PageCursor::part - Metrics::PARTS).
-enum class PagePart : u32 { Admission, Control, Async, Manager, Connections, End };
+enum class PagePart : u32 { Admission, Control, Async, Windows, Manager, Connections, End };
 
 }  // namespace
 
@@ -985,6 +985,9 @@ bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) co
       case PagePart::Admission: shared_.admission.render(output, cursor.tenant); break;
       case PagePart::Control: shared_.control.render(output, cursor.tenant); break;
       case PagePart::Async: shared_.async.render(output, cursor.tenant); break;
+      case PagePart::Windows:
+        if (shared_.windows != nullptr) shared_.windows->render(output, cursor.tenant);
+        break;
       case PagePart::Manager:
         if (all && cursor.has_manager_stats) render_manager_stats(cursor.manager_stats, output);
         break;

@@ -19,6 +19,7 @@
 #include "metrics.hpp"
 #include "records.hpp"
 #include "sys/body.hpp"
+#include "window_budget.hpp"
 
 namespace gateway {
 
@@ -250,6 +251,7 @@ struct GatewayShared {
   TenantAdmission control;
   BodyLimits bodies;
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
+  WindowBudget* windows = nullptr;  // The window memory's shares per tenant (main.cpp), when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
   FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
   FollowStreams follows;  // Open /system/logs?follow=true streams per tenant.

@@ -1,6 +1,7 @@
 // Asynchronous invocations: callback URLs, call ids, the callback's head and the per-tenant job
 // queue; see async.hpp.
 #include "async.hpp"
+#include "metrics.hpp"
 
 namespace gateway {
 
@@ -218,24 +219,16 @@ void AsyncQueue::render(Buffer& output, u32 tenant) const {
        "Callbacks that failed: no connection, no answer in time, or an answer other than 2xx.", "counter",
        &Entry::failed},
   };
-  for (const Family& family : families) {
-    output.append("# HELP ");
-    output.append(family.name);
-    output.append(" ");
-    output.append(family.help);
-    output.append("\n# TYPE ");
-    output.append(family.name);
-    output.append(" ");
-    output.append(family.type);
-    output.append("\n");
+  for (const Family& series : families) {
+    family(output, series.name, series.type, series.help);
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
       if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
-      output.append(family.name);
+      output.append(series.name);
       output.append("{tenant=\"");
       output.append_unsigned(entry.tenant);
       output.append("\"} ");
-      output.append_unsigned(family.counter == nullptr ? entry.count : entry.*family.counter);
+      output.append_unsigned(series.counter == nullptr ? entry.count : entry.*series.counter);
       output.append("\n");
     }
   }

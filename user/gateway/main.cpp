@@ -1751,6 +1751,7 @@ extern "C" void metteagle_main(u64 endpoint_count) {
            window_budget.guarantee() * PAGE_SIZE >> 20);
   }
   shared.connections = &connection_stats;
+  shared.windows = &window_budget;
   connection_limit = keys.connection_limit();
   connection_stats.limit.store(connection_limit, std::memory_order_relaxed);
   // The net server may still be starting: retry for a while.

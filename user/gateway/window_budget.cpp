@@ -1,6 +1,8 @@
 // WindowBudget (see window_budget.hpp).
 #include "window_budget.hpp"
 
+#include "metrics.hpp"
+
 namespace gateway {
 
 void WindowBudget::configure(u64 total_pages, const u32* tenants, usize count) {
@@ -31,9 +33,13 @@ const WindowBudget::Entry* WindowBudget::find(u32 tenant) const {
 bool WindowBudget::charge(u32 tenant, u64 pages) {
   sys::LockGuard guard(lock_);
   Entry* entry = find(tenant);
-  if (entry == nullptr || pages > guarantee_ + shared_ - entry->used) return false;
-  u64 more = over(entry->used + pages) - over(entry->used);
-  if (more > shared_ - borrowed_) return false;
+  if (entry == nullptr) return false;
+  bool fits = pages <= guarantee_ + shared_ - entry->used;
+  u64 more = fits ? over(entry->used + pages) - over(entry->used) : 0;  // What it borrows anew.
+  if (!fits || more > shared_ - borrowed_) {
+    ++entry->refused;
+    return false;
+  }
   borrowed_ += more;
   entry->used += pages;
   return true;
@@ -54,9 +60,61 @@ u64 WindowBudget::used(u32 tenant) const {
   return entry == nullptr ? 0 : entry->used;
 }
 
+u64 WindowBudget::refused(u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  const Entry* entry = find(tenant);
+  return entry == nullptr ? 0 : entry->refused;
+}
+
 u64 WindowBudget::borrowed() const {
   sys::LockGuard guard(lock_);
   return borrowed_;
+}
+
+void WindowBudget::render(Buffer& output, u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    u64 Entry::*figure;
+  } const families[] = {
+      {"metteagle_window_bytes", "gauge",
+       "Bytes of the gateway's window memory the tenant's bodies and outputs hold now.", &Entry::used},
+      {"metteagle_window_refused_total", "counter",
+       "Windows refused (503): the tenant's guarantee and the free shared part could not hold them.",
+       &Entry::refused},
+  };
+  for (const Family& series : families) {
+    family(output, series.name, series.type, series.help);
+    for (usize index = 0; index < count_; ++index) {
+      const Entry& entry = entries_[index];
+      if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
+      u64 value = entry.*series.figure;
+      output.append(series.name);
+      output.append("{tenant=\"");
+      output.append_unsigned(entry.tenant);
+      output.append("\"} ");
+      output.append_unsigned(series.figure == &Entry::used ? value * PAGE_BYTES : value);
+      output.append("\n");
+    }
+  }
+  family(output, "metteagle_window_guarantee_bytes", "gauge",
+         "Bytes of window memory each tenant is guaranteed whatever the others hold.");
+  output.append("metteagle_window_guarantee_bytes ");
+  output.append_unsigned(guarantee_ * PAGE_BYTES);
+  output.append("\n");
+  if (tenant != ALL_TENANTS) return;
+  family(output, "metteagle_window_shared_bytes", "gauge",
+         "Bytes of window memory shared by all tenants, first come first served.");
+  output.append("metteagle_window_shared_bytes ");
+  output.append_unsigned(shared_ * PAGE_BYTES);
+  output.append("\n");
+  family(output, "metteagle_window_borrowed_bytes", "gauge",
+         "Bytes of the shared part that tenants hold now beyond their guarantees.");
+  output.append("metteagle_window_borrowed_bytes ");
+  output.append_unsigned(borrowed_ * PAGE_BYTES);
+  output.append("\n");
 }
 
 }  // namespace gateway

@@ -13,30 +13,39 @@
 
 #include "keys.hpp"
 #include "sys/spin_lock.hpp"
+#include "text.hpp"
 
 namespace gateway {
 
 class WindowBudget {
  public:
   static constexpr usize MAX_TENANTS = MAX_KEYS + 1;  // Every key's tenant and tenant 0.
+  static constexpr u64 PAGE_BYTES = 4096;              // The budget counts pages of this size.
 
   // `total_pages` for `count` distinct tenants (0 included; at most MAX_TENANTS).
   void configure(u64 total_pages, const u32* tenants, usize count);
   // Takes `pages` for `tenant`: false, and nothing taken, when the tenant's guarantee and the free
-  // shared pages cannot hold them, or when the tenant has no entry.
+  // shared pages cannot hold them (counted as a refusal), or when the tenant has no entry.
   bool charge(u32 tenant, u64 pages);
   // Gives back pages the tenant took (at most what it holds).
   void refund(u32 tenant, u64 pages);
 
   u64 used(u32 tenant) const;
+  u64 refused(u32 tenant) const;
   u64 guarantee() const { return guarantee_; }
   u64 shared() const { return shared_; }
   u64 borrowed() const;
+
+  // The /metrics families (Prometheus text) of `tenant`, or every tenant's and the shared pages'
+  // use for 0xffffffff (the operator's page): a tenant sees neither another's series nor how much
+  // of the shared part others hold.
+  void render(Buffer& output, u32 tenant) const;
 
  private:
   struct Entry {
     u32 tenant = 0;
     u64 used = 0;
+    u64 refused = 0;  // Charges refused: the tenant's guarantee and the free shared pages were short.
   };
   Entry* find(u32 tenant);
   const Entry* find(u32 tenant) const;
