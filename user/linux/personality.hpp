@@ -168,6 +168,8 @@ struct ThreadEntry {
   u64 signal_mask = 0, suspend_mask = 0;
   bool suspend_mask_pending = false;
   u64 pending_signals = 0;  // Sent to this thread (tkill, tgkill); atomic or, atomic and.
+  u64 cpu = UNKNOWN_CPU;    // Where it runs (set when it is made, moved or makes a thread).
+  static constexpr u64 UNKNOWN_CPU = ~u64{0};
 };
 void threads_init();
 ThreadEntry& current_thread();
@@ -177,10 +179,10 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls);
 [[noreturn]] void linux_exit_thread(u64 status);
 i64 linux_futex(u64 address, u64 operation, u64 value, u64 timeout, u64 address2, u64 value3);
 bool thread_alive(u64 tid);
-// The CPU a thread (or process) with this id runs on: the function's CPUs in turn.
+// The CPU a process with this id (or a helper thread, 0) starts on: the function's CPUs in turn.
 u64 cpu_for(u64 tid);
 // sched_setaffinity and sched_getaffinity (pid 0 or the caller's tid): the set the process's new
-// threads and children start in (cpu_for picks within it, the caller's own CPU first).
+// threads and children start in (cpu_for and clone pick within it).
 i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask);
 i64 linux_sched_getaffinity(u64 pid, u64 length, u64 mask);
 // fork: the child's only thread is entry 0, with the forking thread's TLS and the tid `tid`;

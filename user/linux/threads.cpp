@@ -274,8 +274,34 @@ namespace {
 u64 affinity_mask = 0;
 }  // namespace
 
-// The CPU of thread `tid`: the function's CPUs in turn (the (tid mod count)-th of its set); after
-// sched_setaffinity, the caller's own CPU when the set holds it, else the set's first.
+namespace {
+
+// The CPU of a thread the calling thread makes: of the process's CPU set (sched_setaffinity's, else
+// the function's), the one that runs fewest of the process's live threads; among equals the first
+// after the caller's own CPU, so the caller's comes last. Like Linux, which starts a new thread on
+// an idle CPU: a second thread never shares its creator's CPU while another is free (libgomp's
+// spinning OpenMP worker beside igraph's main thread made graph_pagerank 1.9x slower, issue 11).
+// Called under the state lock.
+u64 cpu_for_new_thread() {
+  ThreadEntry& creator = current_thread();
+  creator.cpu = sys::thread_self().cpu;  // It may have been moved (sched_setaffinity).
+  u64 mask = affinity_mask != 0 ? affinity_mask : state().context->cpu_mask;
+  u64 load[64] = {};
+  for (const ThreadEntry& entry : threads)
+    if (entry.use == ThreadUse::Running && entry.cpu < 64) ++load[entry.cpu];
+  u64 best = ThreadEntry::UNKNOWN_CPU;
+  for (u64 step = 1; step <= 64; ++step) {
+    u64 cpu = (creator.cpu + step) % 64;
+    if (((mask >> cpu) & 1) != 0 && (best == ThreadEntry::UNKNOWN_CPU || load[cpu] < load[best])) best = cpu;
+  }
+  return best;  // The mask is never empty: the manager gives every function a CPU.
+}
+
+}  // namespace
+
+// The CPU of process `tid` (or of a helper thread, 0): the function's CPUs in turn (the (tid mod
+// count)-th of its set); after sched_setaffinity, the caller's own CPU when the set holds it, else
+// the set's first.
 u64 cpu_for(u64 tid) {
   if (affinity_mask != 0) {
     u64 here = sys::thread_self().cpu;
@@ -304,9 +330,10 @@ i64 linux_sched_setaffinity(u64 pid, u64 length, u64 mask_address) {
   usize index = static_cast<usize>(&current_thread() - threads);
   u64 slot = index == 0 ? main_thread_slot : current_thread().thread_slot;
   u64 here = sys::thread_self().cpu;
-  if (((wanted >> here) & 1) == 0 && slot != manager::FUNCTION_THREAD && slot != 0)
-    (void)native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY,
-                 static_cast<u64>(__builtin_ctzll(wanted)), own_exception_slot);
+  if (((wanted >> here) & 1) == 0 && slot != manager::FUNCTION_THREAD && slot != 0 &&
+      native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY,
+             static_cast<u64>(__builtin_ctzll(wanted)), own_exception_slot) == sys::Error::None)
+    current_thread().cpu = static_cast<u64>(__builtin_ctzll(wanted));
   return 0;
 }
 
@@ -357,10 +384,11 @@ i64 linux_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls) {
     free_slot(slot);
     return -EAGAIN;  // The memory limit (QuotaExceeded), as Linux's RLIMIT_NPROC would say.
   }
-  // Threads take turns over the function's CPU set (the kernel keeps them inside it), and faults
-  // go where the first thread's go (pid 1: the manager; other processes: the supervisor).
-  error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, cpu_for(next_tid),
-                 own_exception_slot);
+  // The CPU with fewest of the process's threads (the kernel keeps it inside the function's set),
+  // and faults go where the first thread's go (pid 1: the manager; other processes: the supervisor).
+  u64 cpu = cpu_for_new_thread();
+  error = native(abi::Syscall::ThreadConfigure, slot, manager::FUNCTION_PRIORITY, cpu, own_exception_slot);
+  entry.cpu = cpu;
   ThreadEntry& parent = current_thread();
   entry.thread_slot = slot;
   entry.tid = allocate_tid(next_tid);
@@ -408,6 +436,7 @@ void threads_after_fork(const ThreadEntry& forking, u64 tid, u64 clear_tid) {
   threads[0].notification = 0;
   threads[0].handler_stack = 0;
   threads[0].clear_tid = clear_tid;
+  threads[0].cpu = ThreadEntry::UNKNOWN_CPU;  // The child's thread runs where process.cpp put it.
   threads[0].futex_address = 0;
   threads[0].woken = false;
   live_threads = 1;
