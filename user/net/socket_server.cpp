@@ -24,8 +24,9 @@ static_assert(MAX_CONNECTIONS <= INDEX_MASK && MAX_LISTENERS <= INDEX_MASK);
 constexpr usize REQUESTS_PER_ROUND = 64;
 // A send parked on lwIP's memory (not its window) may see no sent callback: retried this often.
 constexpr u64 SEND_RETRY_NS = 1'000'000;
-// A short segment's ACK waits this long for the answer to carry it (docs/NETWORK.md, ACKs).
-constexpr u64 ACK_DELAY_NS = 1'000'000;
+// A short segment's ACK waits this long for the answer to carry it (docs/NETWORK.md, ACKs): the
+// gateway answers 97% of empty invocations within 2 ms, 46% within 1 ms (TCG, one connection).
+constexpr u64 ACK_DELAY_NS = 2'000'000;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
 // A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
@@ -388,7 +389,9 @@ err_t on_receive(void* argument, tcp_pcb* pcb, pbuf* buffer, err_t) {
   if (buffer != nullptr && pcb != nullptr) {
     if (buffer->tot_len >= tcp_mss(pcb)) {
       tcp_set_flags(pcb, TF_ACK_NOW);
-    } else if (connection->ack_due == 0) {
+    } else if ((pcb->flags & TF_ACK_DELAY) != 0) {
+      // This segment is the first one owed an ACK (lwIP turns a second one into TF_ACK_NOW): its
+      // delay starts now, whatever deadline an earlier, already acknowledged segment left.
       connection->ack_due = deadline_after(ACK_DELAY_NS);
       check_by(connection->ack_due);
     }
