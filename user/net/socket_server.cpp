@@ -101,6 +101,17 @@ u64 ticks_per_microsecond = 1;
 // comes earlier. ~0: nothing waits with a deadline. Kept so the loop, which turns once per batch of
 // requests, scans the connections only when something is due.
 u64 next_check = 0;
+// Connections owed a delayed ACK, in the order their deadlines fall (every delay is ACK_DELAY_NS, so
+// arming order is deadline order): the loop looks only at the head, never scans the connections.
+// An entry whose connection re-armed or was reused since (its ack_due differs) is skipped.
+struct AckDue {
+  usize index;
+  u64 due;
+};
+constexpr usize ACK_QUEUE = 4 * MAX_CONNECTIONS;
+AckDue ack_queue[ACK_QUEUE];
+usize ack_head = 0;
+usize ack_count = 0;
 Factory reply_factory;
 SlotAllocator* reply_slots = nullptr;
 
@@ -391,9 +402,15 @@ err_t on_receive(void* argument, tcp_pcb* pcb, pbuf* buffer, err_t) {
       tcp_set_flags(pcb, TF_ACK_NOW);
     } else if ((pcb->flags & TF_ACK_DELAY) != 0) {
       // This segment is the first one owed an ACK (lwIP turns a second one into TF_ACK_NOW): its
-      // delay starts now, whatever deadline an earlier, already acknowledged segment left.
-      connection->ack_due = deadline_after(ACK_DELAY_NS);
-      check_by(connection->ack_due);
+      // delay starts now, whatever deadline an earlier, already acknowledged segment left. A full
+      // queue (only under a flood of re-armings) acknowledges at once instead.
+      if (ack_count == ACK_QUEUE) {
+        tcp_set_flags(pcb, TF_ACK_NOW);
+      } else {
+        connection->ack_due = deadline_after(ACK_DELAY_NS);
+        ack_queue[(ack_head + ack_count++) % ACK_QUEUE] =
+            AckDue{static_cast<usize>(connection - connections), connection->ack_due};
+      }
     }
   }
   wake_receiver(*connection);
@@ -876,8 +893,30 @@ usize SocketServer::serve_pending(u64 first_timeout) {
   return served;
 }
 
+namespace {
+
+// Sends the delayed ACKs whose deadline passed and that no answer carried meanwhile.
+void send_due_acks(u64 current) {
+  while (ack_count != 0 && ack_queue[ack_head].due <= current) {
+    AckDue entry = ack_queue[ack_head];
+    ack_head = (ack_head + 1) % ACK_QUEUE;
+    --ack_count;
+    Connection& connection = connections[entry.index];
+    if (!connection.in_use || connection.ack_due != entry.due) continue;  // Re-armed or reused since.
+    connection.ack_due = 0;
+    // Still owed (no data went out since, and lwIP's own timer did not send it): send it now.
+    if (connection.pcb != nullptr && (connection.pcb->flags & TF_ACK_DELAY) != 0) {
+      tcp_set_flags(connection.pcb, TF_ACK_NOW);
+      tcp_output(connection.pcb);
+    }
+  }
+}
+
+}  // namespace
+
 void SocketServer::expire_deadlines() {
   u64 current = now();
+  send_due_acks(current);
   if (current < next_check) return;
   next_check = ~u64{0};
   for (auto& listener : listeners) {
@@ -896,14 +935,6 @@ void SocketServer::expire_deadlines() {
     }
     if (connection.receiver.waiting && connection.receiver.deadline != 0 && current >= connection.receiver.deadline)
       answer_parked(connection.receiver, status_message(Error::Timeout));
-    if (connection.ack_due != 0 && current >= connection.ack_due) {
-      connection.ack_due = 0;
-      // Still owed (no data went out since, and lwIP's own timer did not send it): send it now.
-      if (connection.pcb != nullptr && (connection.pcb->flags & TF_ACK_DELAY) != 0) {
-        tcp_set_flags(connection.pcb, TF_ACK_NOW);
-        tcp_output(connection.pcb);
-      }
-    }
     // A send parked on lwIP's memory (not only its window) may see no sent callback: retry here.
     wake_sender(connection);
   }
@@ -917,7 +948,6 @@ void SocketServer::expire_deadlines() {
   for (auto& connection : connections) {
     if (!connection.in_use) continue;
     if (connection.receiver.waiting) check_by(connection.receiver.deadline);
-    check_by(connection.ack_due);
     if (connection.sender.waiting) check_by(connection.connecting ? connection.sender.deadline : deadline_after(SEND_RETRY_NS));
   }
   for (auto& poller : pollers)
@@ -925,9 +955,10 @@ void SocketServer::expire_deadlines() {
 }
 
 u64 SocketServer::next_deadline_ns() {
-  if (next_check == ~u64{0}) return ~u64{0};
+  u64 next = ack_count != 0 && ack_queue[ack_head].due < next_check ? ack_queue[ack_head].due : next_check;
+  if (next == ~u64{0}) return ~u64{0};
   u64 current = now();
-  return next_check <= current ? 0 : ((next_check - current) / ticks_per_microsecond + 1) * 1000;
+  return next <= current ? 0 : ((next - current) / ticks_per_microsecond + 1) * 1000;
 }
 
 }  // namespace net

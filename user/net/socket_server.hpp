@@ -17,11 +17,12 @@ class SocketServer {
   // that ThreadInterrupt ends early), then takes those already queued; at most a bounded number per
   // call, so the caller's device loop keeps running. Returns how many were served.
   sys::usize serve_pending(sys::u64 first_timeout);
-  // Answers parked callers whose deadline passed (Timeout), and retries parked sends; looks at the
-  // connections only when one of those is due, so it is cheap to call on every turn of the loop.
+  // Sends the delayed ACKs that are due, answers parked callers whose deadline passed (Timeout),
+  // and retries parked sends; looks at the connections only when one of the last two is due, so
+  // it is cheap to call on every turn of the loop.
   void expire_deadlines();
-  // How long the loop may wait before expire_deadlines has work: until the earliest parked
-  // caller's deadline, or a short retry interval while a send is parked; ~0 when nothing waits.
+  // How long the loop may wait before expire_deadlines has work: until the first delayed ACK's or
+  // parked caller's deadline, or a short retry interval while a send is parked; ~0 when nothing waits.
   sys::u64 next_deadline_ns();
 };
 
