@@ -8,6 +8,7 @@
 // Invariant: lwIP is only ever entered from the loop's thread.
 #include "http_health.hpp"
 #include "socket_server.hpp"
+#include "time_wait.hpp"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -86,6 +87,7 @@ err_t interface_init(struct netif* target) {
 
 usize deliver_frames() {
   usize frames = device.receive([](const u8* frame, usize length) {
+    net::end_time_wait_for(frame, length);
     pbuf* packet = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_POOL);
     if (packet == nullptr) return;  // Out of buffers: drop; TCP retransmits.
     pbuf_take(packet, frame, static_cast<u16_t>(length));
