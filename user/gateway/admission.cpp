@@ -230,12 +230,7 @@ void TenantAdmission::render(Buffer& output, u32 tenant) const {
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
       if (tenant != 0xffffffff && entry.tenant != tenant) continue;
-      output.append(series.name);
-      output.append("{tenant=\"");
-      output.append_unsigned(entry.tenant);
-      output.append("\"} ");
-      output.append_unsigned(figure(entry, series.figure));
-      output.append("\n");
+      tenant_sample(output, series.name, entry.tenant, figure(entry, series.figure));
     }
   }
 }

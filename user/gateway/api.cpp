@@ -947,13 +947,7 @@ void render_manager_stats(const manager::ManagerStats& stats, Buffer& text) {
       {"metteagle_kernel_heap_used_bytes", "Bytes in live kernel objects (heap blocks).", stats.kernel_heap_used_bytes},
       {"metteagle_kernel_heap_bytes", "Bytes of the pages the kernel heap holds.", stats.kernel_heap_bytes},
   };
-  for (const auto& gauge : gauges) {
-    family(text, gauge.name, "gauge", gauge.help);
-    text.append(gauge.name);
-    text.append(" ");
-    text.append_unsigned(gauge.value);
-    text.append("\n");
-  }
+  for (const auto& figure : gauges) gauge(text, figure.name, figure.help, figure.value);
 }
 
 // The gateway's parts of a /metrics page, after Metrics's (PageCursor::part - Metrics::PARTS).

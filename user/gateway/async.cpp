@@ -224,12 +224,7 @@ void AsyncQueue::render(Buffer& output, u32 tenant) const {
     for (usize index = 0; index < count_; ++index) {
       const Entry& entry = entries_[index];
       if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
-      output.append(series.name);
-      output.append("{tenant=\"");
-      output.append_unsigned(entry.tenant);
-      output.append("\"} ");
-      output.append_unsigned(series.counter == nullptr ? entry.count : entry.*series.counter);
-      output.append("\n");
+      tenant_sample(output, series.name, entry.tenant, series.counter == nullptr ? entry.count : entry.*series.counter);
     }
   }
 }

@@ -242,6 +242,23 @@ void family(Buffer& output, const char* metric, const char* type, const char* he
   output.append("\n");
 }
 
+void tenant_sample(Buffer& output, const char* metric, u32 tenant, u64 value) {
+  output.append(metric);
+  output.append("{tenant=\"");
+  output.append_unsigned(tenant);
+  output.append("\"} ");
+  output.append_unsigned(value);
+  output.append("\n");
+}
+
+void gauge(Buffer& output, const char* metric, const char* help, u64 value) {
+  family(output, metric, "gauge", help);
+  output.append(metric);
+  output.append(" ");
+  output.append_unsigned(value);
+  output.append("\n");
+}
+
 void Metrics::render_function_part(u32 part, const Table::Entry* entry, Buffer& output) const {
   // One family per figure, one series per function (labels function and tenant).
   struct Counter {

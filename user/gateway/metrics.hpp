@@ -174,5 +174,9 @@ class Metrics {
 const char* status_name(u32 status);
 // The "# HELP" and "# TYPE" lines of one Prometheus metric family.
 void family(Buffer& output, const char* metric, const char* type, const char* help);
+// One sample of a per-tenant series: `metric{tenant="T"} value`.
+void tenant_sample(Buffer& output, const char* metric, u32 tenant, u64 value);
+// A family of one unlabelled gauge: its HELP and TYPE lines and its sample.
+void gauge(Buffer& output, const char* metric, const char* help, u64 value);
 
 }  // namespace gateway

@@ -91,30 +91,16 @@ void WindowBudget::render(Buffer& output, u32 tenant) const {
       const Entry& entry = entries_[index];
       if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
       u64 value = entry.*series.figure;
-      output.append(series.name);
-      output.append("{tenant=\"");
-      output.append_unsigned(entry.tenant);
-      output.append("\"} ");
-      output.append_unsigned(series.figure == &Entry::used ? value * PAGE_BYTES : value);
-      output.append("\n");
+      tenant_sample(output, series.name, entry.tenant, series.figure == &Entry::used ? value * PAGE_BYTES : value);
     }
   }
-  family(output, "metteagle_window_guarantee_bytes", "gauge",
-         "Bytes of window memory each tenant is guaranteed whatever the others hold.");
-  output.append("metteagle_window_guarantee_bytes ");
-  output.append_unsigned(guarantee_ * PAGE_BYTES);
-  output.append("\n");
+  gauge(output, "metteagle_window_guarantee_bytes",
+        "Bytes of window memory each tenant is guaranteed whatever the others hold.", guarantee_ * PAGE_BYTES);
   if (tenant != ALL_TENANTS) return;
-  family(output, "metteagle_window_shared_bytes", "gauge",
-         "Bytes of window memory shared by all tenants, first come first served.");
-  output.append("metteagle_window_shared_bytes ");
-  output.append_unsigned(shared_ * PAGE_BYTES);
-  output.append("\n");
-  family(output, "metteagle_window_borrowed_bytes", "gauge",
-         "Bytes of the shared part that tenants hold now beyond their guarantees.");
-  output.append("metteagle_window_borrowed_bytes ");
-  output.append_unsigned(borrowed_ * PAGE_BYTES);
-  output.append("\n");
+  gauge(output, "metteagle_window_shared_bytes",
+        "Bytes of window memory shared by all tenants, first come first served.", shared_ * PAGE_BYTES);
+  gauge(output, "metteagle_window_borrowed_bytes",
+        "Bytes of the shared part that tenants hold now beyond their guarantees.", borrowed_ * PAGE_BYTES);
 }
 
 }  // namespace gateway
