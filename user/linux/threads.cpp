@@ -272,9 +272,6 @@ u64 current_notification() {
 namespace {
 // sched_setaffinity's set, within the function's CPU set (0: none given; a child inherits it).
 u64 affinity_mask = 0;
-}  // namespace
-
-namespace {
 
 // The CPU of a thread the calling thread makes: of the process's CPU set (sched_setaffinity's, else
 // the function's), the one that runs fewest of the process's live threads; among equals the first
