@@ -16,6 +16,7 @@
 #include "store/image.hpp"
 #include "http.hpp"
 #include "keys.hpp"
+#include "slice_memory.hpp"
 #include "table_memory.hpp"
 
 namespace gateway {
@@ -212,21 +213,23 @@ TEST(DeployConfig, ArgumentsThatFillTheBufferExactly) {
 }
 
 TEST(ApiKeys, BearerAndBasic) {
-  const ApiKey keys[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
+  const ApiKey table[] = {{"dev-key-alpha", 1}, {"dev-key-beta", 2}};
+  KeyIndex keys;
+  keys.build(table, 2);
   u32 tenant = 0;
-  EXPECT_TRUE(authenticate(Slice::of("Bearer dev-key-beta"), keys, 2, tenant));
+  EXPECT_TRUE(authenticate(Slice::of("Bearer dev-key-beta"), keys, tenant));
   EXPECT_EQ(tenant, 2u);
-  EXPECT_TRUE(authenticate(Slice::of("bearer dev-key-alpha"), keys, 2, tenant));
+  EXPECT_TRUE(authenticate(Slice::of("bearer dev-key-alpha"), keys, tenant));
   EXPECT_EQ(tenant, 1u);
   // "user:dev-key-beta" in base64.
-  EXPECT_TRUE(authenticate(Slice::of("Basic dXNlcjpkZXYta2V5LWJldGE="), keys, 2, tenant));
+  EXPECT_TRUE(authenticate(Slice::of("Basic dXNlcjpkZXYta2V5LWJldGE="), keys, tenant));
   EXPECT_EQ(tenant, 2u);
-  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alph"), keys, 2, tenant));
-  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alphaa"), keys, 2, tenant));
-  EXPECT_FALSE(authenticate(Slice::of("Bearer "), keys, 2, tenant));
-  EXPECT_FALSE(authenticate(Slice::of("Token dev-key-alpha"), keys, 2, tenant));
-  EXPECT_FALSE(authenticate(Slice::of("Basic !!!!"), keys, 2, tenant));
-  EXPECT_FALSE(authenticate(Slice::of("Basic ZGV2LWtleS1hbHBoYQ=="), keys, 2, tenant));  // No colon.
+  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alph"), keys, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Bearer dev-key-alphaa"), keys, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Bearer "), keys, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Token dev-key-alpha"), keys, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Basic !!!!"), keys, tenant));
+  EXPECT_FALSE(authenticate(Slice::of("Basic ZGV2LWtleS1hbHBoYQ=="), keys, tenant));  // No colon.
 }
 
 TEST(Buffer, JsonEscapingAndBounds) {
@@ -405,7 +408,13 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<GatewayShared> shared = std::make_unique<GatewayShared>(KEYS, 3);
   std::unique_ptr<HeapTableMemory> series_memory = heap_table_memory(Metrics::ENTRY_BYTES);
   std::unique_ptr<HeapTableMemory> catalog_memory = heap_table_memory(Catalog::ENTRY_BYTES);
-  ApiTest() { shared->configure_tables(series_memory.get(), catalog_memory.get(), MAX_FUNCTION_ENTRIES); }
+  LazySliceMemory log_memory{4 * FunctionLogs::SLICE_BYTES, 1000};
+  LazySliceMemory async_memory{4 * AsyncQueue::SLICE_BYTES, 1000};
+  LazySliceMemory pool_memory{4 * Catalog::POOL_SLICE_BYTES + 4 * TenantSlices::PAGE_BYTES, 1000};
+  ApiTest() {
+    shared->configure_tables(series_memory.get(), catalog_memory.get(), MAX_FUNCTION_ENTRIES);
+    shared->configure_tenant_memory(&log_memory, &async_memory, &pool_memory);
+  }
   std::unique_ptr<Gateway> api = std::make_unique<Gateway>(
       fake, *shared, GatewayStorage{text.data(), text.size(), output.data(), output.size()});
   std::unique_ptr<Gateway> other = std::make_unique<Gateway>(
@@ -829,7 +838,7 @@ TEST(MetricsTable, EachTenantHasItsOwnBound) {
   MetricsWithMemory table(4000);
   Metrics* metrics = table.metrics.get();
   metrics->set_quota(1, 100);
-  for (u32 tenant = 2; tenant <= Metrics::MAX_TENANTS; ++tenant) metrics->set_quota(tenant, 200);
+  for (u32 tenant = 2; tenant <= 16; ++tenant) metrics->set_quota(tenant, 200);
   // Tenant 1 deploys more than its quota: only it loses series, and the counter says how many.
   for (usize index = 0; index < 105; ++index) metrics->open(1, ("f" + std::to_string(index)).c_str());
   EXPECT_EQ(metrics->series_count(1), 100u);
@@ -843,7 +852,7 @@ TEST(MetricsTable, EachTenantHasItsOwnBound) {
   EXPECT_EQ(metrics->series_refused(1), 6u);
   metrics->record_invocation(none, InvocationRecord{});
   // Every other tenant still gets all of its quota, however full tenant 1 is.
-  for (u32 tenant = 2; tenant <= Metrics::MAX_TENANTS; ++tenant) {
+  for (u32 tenant = 2; tenant <= 16; ++tenant) {
     EXPECT_EQ(metrics->limit(tenant), 200u);
     for (usize index = 0; index < 200; ++index) metrics->open(tenant, ("g" + std::to_string(index)).c_str());
     EXPECT_EQ(metrics->series_count(tenant), 200u) << tenant;
@@ -1223,12 +1232,47 @@ TEST(KeyFile, ParsesKeysTenantsAndLimits) {
   EXPECT_EQ(table.keys()[1].sub_tenant, 65535u);
   EXPECT_EQ(table.keys()[1].concurrency_limit, DEFAULT_CONCURRENCY_LIMIT);
   u32 tenant = 0;
-  EXPECT_TRUE(authenticate(Slice::of("Bearer other.key_~+/-9"), table.keys(), table.count(), tenant));
+  EXPECT_TRUE(authenticate(Slice::of("Bearer other.key_~+/-9"), table.index(), tenant));
   EXPECT_EQ(tenant, 65535u);
   const ApiKey* matched = nullptr;
-  EXPECT_TRUE(authenticate(Slice::of("Bearer operator-key"), table.keys(), table.count(), matched));
+  EXPECT_TRUE(authenticate(Slice::of("Bearer operator-key"), table.index(), matched));
   ASSERT_NE(matched, nullptr);
   EXPECT_EQ(matched, &table.keys()[2]);
+}
+
+// 4,096 keys (the most a key file may name) parse, each found by its own key and tenant; one
+// more is refused; a duplicate key or tenant among thousands names its line.
+TEST(KeyFile, ThousandsOfKeys) {
+  std::string text;
+  for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) text += "tenant-key-" + std::to_string(tenant) + " tenant=" + std::to_string(tenant) + "\n";
+  static KeyTable table;
+  KeysError error;
+  ASSERT_TRUE(parse_keys(Slice{text.data(), text.size()}, table, error)) << error.reason << " at line " << error.line;
+  ASSERT_EQ(table.count(), MAX_KEYS);
+  EXPECT_EQ(table.index().count(), MAX_KEYS);
+  for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) {
+    std::string header = "Bearer tenant-key-" + std::to_string(tenant);
+    u32 found = 0;
+    ASSERT_TRUE(authenticate(Slice{header.data(), header.size()}, table.index(), found)) << header;
+    EXPECT_EQ(found, tenant);
+  }
+  u32 found = 0;
+  EXPECT_FALSE(authenticate(Slice::of("Bearer tenant-key-4097"), table.index(), found));
+  EXPECT_FALSE(authenticate(Slice::of("Bearer tenant-key-"), table.index(), found));
+  std::string over = text + "tenant-key-4097 tenant=4097\n";
+  EXPECT_FALSE(parse_keys(Slice{over.data(), over.size()}, table, error));
+  EXPECT_STREQ(error.reason, "more than 4096 keys");
+  EXPECT_EQ(error.line, 4097u);
+  EXPECT_EQ(table.count(), 0u);
+  EXPECT_FALSE(authenticate(Slice::of("Bearer tenant-key-1"), table.index(), found));  // Emptied.
+  std::string twice_key = text.substr(0, text.find("tenant-key-3000 ")) + "tenant-key-17 tenant=60000\n";
+  EXPECT_FALSE(parse_keys(Slice{twice_key.data(), twice_key.size()}, table, error));
+  EXPECT_STREQ(error.reason, "the same key is given twice");
+  EXPECT_EQ(error.line, 3000u);
+  std::string twice_tenant = text.substr(0, text.find("tenant-key-3000 ")) + "another-key tenant=2999\n";
+  EXPECT_FALSE(parse_keys(Slice{twice_tenant.data(), twice_tenant.size()}, table, error));
+  EXPECT_STREQ(error.reason, "the same tenant is given to two keys");
+  EXPECT_EQ(error.line, 3000u);
 }
 
 TEST(KeyFile, QueueAndFunctionQuota) {
@@ -1255,8 +1299,10 @@ TEST(KeyFile, QueueAndFunctionQuota) {
 TEST(TenantAdmission, RunsQueuesRejectsAndDrops) {
   ApiKey keys[] = {{"key-one-1234", 1, 8}, {"key-two-1234", 2, 1}};
   keys[0].queue_limit = 2;
+  TenantSlots slots;
+  ASSERT_TRUE(slots.configure(keys, 2));
   TenantAdmission admission;
-  admission.configure(keys, 2, 6);
+  admission.configure(slots, keys, 2, 6);
   using Decision = TenantAdmission::Decision;
   EXPECT_EQ(admission.running_limit(1), 6u);  // limit=8, but at most the capacity.
   EXPECT_EQ(admission.running_limit(2), 1u);
@@ -1292,7 +1338,7 @@ TEST(TenantAdmission, RunsQueuesRejectsAndDrops) {
   EXPECT_EQ(admission.dropped(1), 1u);
   char text[4096];
   Buffer page(text, sizeof text);
-  admission.render(page, 1);
+  { RowCursor rows; EXPECT_TRUE(admission.render(page, 1, rows, ~usize{0})); }
   std::string rendered(page.data(), page.size());
   EXPECT_NE(rendered.find("\nmetteagle_invocations_in_flight{tenant=\"1\"} 0\n"), std::string::npos) << rendered;
   EXPECT_NE(rendered.find("\nmetteagle_concurrency_limit{tenant=\"1\"} 6\n"), std::string::npos);
@@ -1311,8 +1357,10 @@ TEST(TenantAdmission, KeepsASlotForEveryIdleTenant) {
   keys[0].queue_limit = 4;
   keys[1].queue_limit = 4;
   keys[2].queue_limit = 4;
+  TenantSlots slots;
+  ASSERT_TRUE(slots.configure(keys, 4));
   TenantAdmission admission;
-  admission.configure(keys, 4, 6);
+  admission.configure(slots, keys, 4, 6);
   using Decision = TenantAdmission::Decision;
   // A takes 3 (B, C and D keep one each), then queues.
   for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 0), Decision::Run);
@@ -1360,8 +1408,10 @@ TEST(TenantAdmission, KeepsAtMostHalfForIdleTenants) {
     key.queue_limit = 2;
     keys.push_back(key);
   }
+  TenantSlots slots;
+  ASSERT_TRUE(slots.configure(keys.data(), keys.size()));
   TenantAdmission admission;
-  admission.configure(keys.data(), keys.size(), 6);
+  admission.configure(slots, keys.data(), keys.size(), 6);
   using Decision = TenantAdmission::Decision;
   for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(admission.arrive(1, connection, 0), Decision::Run);
   EXPECT_EQ(admission.arrive(1, 13, 0), Decision::Queued);  // 3 free: kept for 3 idle tenants.
@@ -1383,8 +1433,10 @@ TEST(TenantAdmission, KeepsAtMostHalfForIdleTenants) {
 // at once.
 TEST(TenantAdmission, ControlRequestsShareTheWorkers) {
   ApiKey keys[] = {{"key-alpha-123", 1, 1}, {"key-beta-1234", 2, 1}, {"key-gamma-123", 3, 1}};
+  TenantSlots slots;
+  ASSERT_TRUE(slots.configure(keys, 3));
   TenantAdmission control;
-  control.configure_control(keys, 3, 4, 64);
+  control.configure_control(slots, keys, 3, 4, 64);
   using Decision = TenantAdmission::Decision;
   EXPECT_EQ(control.running_limit(1), 4u);  // Not the key's limit= (that one is for invocations).
   EXPECT_EQ(control.queue_limit(1), 64u);
@@ -1400,7 +1452,7 @@ TEST(TenantAdmission, ControlRequestsShareTheWorkers) {
   EXPECT_EQ(control.admitted(1), 2u);
   // B and C each start at once, ahead of A's 64.
   EXPECT_EQ(control.arrive(2, 200, 300), Decision::Run);
-  EXPECT_EQ(control.arrive(3, 300, 300), Decision::Run);
+  EXPECT_EQ(control.arrive(3, 250, 300), Decision::Run);
   EXPECT_EQ(control.arrive(2, 201, 300), Decision::Queued);  // All 4 busy now.
   EXPECT_EQ(control.running_total(), 4u);
   // C's worker, freed, stays kept for C (nothing running); A's freed one goes to A's oldest (A and
@@ -1429,7 +1481,7 @@ TEST(TenantAdmission, ControlRequestsShareTheWorkers) {
   EXPECT_EQ(control.admitted(2), 2u);
   char text[8192];
   Buffer page(text, sizeof text);
-  control.render(page, 2);
+  { RowCursor rows; EXPECT_TRUE(control.render(page, 2, rows, ~usize{0})); }
   std::string rendered(page.data(), page.size());
   EXPECT_EQ(rendered,
             "# HELP metteagle_control_running Control requests (all but invocations and /healthz) on a worker now, by "
@@ -1452,8 +1504,10 @@ TEST(TenantAdmission, ControlRequestsShareTheWorkers) {
 // waiting behind all of them.
 TEST(TenantAdmission, ControlFreedWorkerGoesToTheFewestRunning) {
   ApiKey keys[] = {{"key-alpha-123", 1, 1}, {"key-beta-1234", 2, 1}};
+  TenantSlots slots;
+  ASSERT_TRUE(slots.configure(keys, 2));
   TenantAdmission control;
-  control.configure_control(keys, 2, 4, 64);
+  control.configure_control(slots, keys, 2, 4, 64);
   using Decision = TenantAdmission::Decision;
   // A takes 3 (one stays for B), then queues.
   for (u32 connection = 10; connection < 13; ++connection) EXPECT_EQ(control.arrive(1, connection, 0), Decision::Run);
@@ -1543,11 +1597,11 @@ TEST(KeyFile, ErrorsNameTheLine) {
     EXPECT_NE(std::string(error.reason).find(test.reason_part), std::string::npos) << test.text << ": " << error.reason;
   }
   std::string many;
-  for (int index = 0; index < 17; ++index) many += "key-number-" + std::to_string(index) + " tenant=" + std::to_string(index + 1) + "\n";
+  for (int index = 0; index < 4097; ++index) many += "key-number-" + std::to_string(index) + " tenant=" + std::to_string(index + 1) + "\n";
   KeyTable table;
   KeysError error;
   EXPECT_FALSE(parse_keys(Slice{many.data(), many.size()}, table, error));
-  EXPECT_EQ(error.line, 17u);
+  EXPECT_EQ(error.line, 4097u);
   // The key characters are 8-128 long: 128 is fine.
   std::string longest = std::string(128, 'k') + " tenant=3\n";
   EXPECT_TRUE(parse_keys(Slice{longest.data(), longest.size()}, table, error));

@@ -12,6 +12,7 @@
 #include "catalog.hpp"
 #include "logs.hpp"
 #include "openfaas.hpp"
+#include "slice_memory.hpp"
 
 namespace gateway {
 namespace {
@@ -153,6 +154,11 @@ TEST(Catalog, EnvProcessKeptWholePerTenant) {
   auto memory = heap_table_memory(Catalog::ENTRY_BYTES);
   auto catalog = std::make_unique<Catalog>();
   catalog->configure(memory.get(), MAX_FUNCTION_ENTRIES);
+  auto slots = std::make_unique<TenantSlots>();
+  const u32 tenants[] = {1, 2};
+  ASSERT_TRUE(slots->configure(tenants, 2));
+  LazySliceMemory pools(slots->count() * Catalog::POOL_SLICE_BYTES + TenantSlices::PAGE_BYTES * 3, 1000);
+  catalog->configure_pools(&pools, slots.get());
   std::string long_one(2000, 'l');
   // The JSON bodies outlive what the catalog records of them (as a request's body does).
   std::string a = R"({"service": "a", "image": "img", "envProcess": ")" + long_one + R"(", "labels": {"k": "v"}})";
@@ -188,26 +194,35 @@ TEST(Catalog, EnvProcessKeptWholePerTenant) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(catalog->record(1, deployment_of(bodies[i]))) << i;
   FunctionDeployment fifth = deployment_of(bodies[4]);
   // 4 x 65,527 + 9 (b's and its NUL) bytes are held: a fifth (65,527) does not fit 262,144.
-  EXPECT_FALSE(catalog->env_process_fits(1, fifth));
+  EXPECT_EQ(catalog->env_process_fits(1, fifth), Catalog::Room::Full);
   EXPECT_FALSE(catalog->record(1, fifth));
   EXPECT_FALSE(catalog->find(1, "big4", entry));
   EXPECT_EQ(status_env_process(*catalog, 1, "big0"), json_quoted(largest));
   // Replacing one of them by one as long fits (its old text is freed); another tenant has its own room.
   std::string again = R"({"service": "big1", "image": "other", "envProcess": ")" + largest + "\"}";
-  EXPECT_TRUE(catalog->env_process_fits(1, deployment_of(again)));
+  EXPECT_EQ(catalog->env_process_fits(1, deployment_of(again)), Catalog::Room::Fits);
   ASSERT_TRUE(catalog->record(1, deployment_of(again)));
   ASSERT_TRUE(catalog->find(1, "big1", entry));
   EXPECT_STREQ(entry.image, "other");
-  EXPECT_TRUE(catalog->env_process_fits(2, fifth));
+  EXPECT_EQ(catalog->env_process_fits(2, fifth), Catalog::Room::Fits);
   ASSERT_TRUE(catalog->record(2, fifth));
   EXPECT_EQ(status_env_process(*catalog, 2, "big4"), json_quoted(largest));
   EXPECT_EQ(status_env_process(*catalog, 1, "big2"), json_quoted(largest));
   EXPECT_EQ(status_env_process(*catalog, 1, "b"), R"("echo \"b\"")");
   // Freed room is room again.
   catalog->forget(1, "big0");
-  EXPECT_TRUE(catalog->env_process_fits(1, fifth));
+  EXPECT_EQ(catalog->env_process_fits(1, fifth), Catalog::Room::Fits);
   ASSERT_TRUE(catalog->record(1, fifth));
   EXPECT_EQ(status_env_process(*catalog, 1, "big4"), json_quoted(largest));
+  // A tenant whose pool's pages cannot be backed now (its window budget) is told so, and nothing
+  // changes; a tenant without a key has no pool.
+  pools.refuse(2);
+  std::string more = R"({"service": "more", "image": "img", "envProcess": ")" + largest + "\"}";
+  EXPECT_EQ(catalog->env_process_fits(2, deployment_of(more)), Catalog::Room::NoMemory);
+  EXPECT_FALSE(catalog->record(2, deployment_of(more)));
+  EXPECT_FALSE(catalog->find(2, "more", entry));
+  EXPECT_EQ(status_env_process(*catalog, 2, "big4"), json_quoted(largest));
+  EXPECT_EQ(catalog->env_process_fits(3, deployment_of(more)), Catalog::Room::NoMemory);
   EXPECT_EQ(status_env_process(*catalog, 1, "big3"), json_quoted(largest));
   EXPECT_EQ(status_env_process(*catalog, 1, "big1"), json_quoted(largest));
 }
@@ -289,7 +304,10 @@ TEST(OpenFaas, BootTime) {
 }
 
 TEST(FunctionLogs, LinesTailSinceAndTenants) {
+  auto slots = numbered_slots(2);
+  auto memory = lazy_slice_memory(*slots, FunctionLogs::SLICE_BYTES);
   auto logs = std::make_unique<FunctionLogs>();
+  logs->configure(*slots, memory.get());
   std::string const two_lines = "first\n\nsecond \"q\"";
   logs->append(1, "f", 7, 1'000'000, two_lines.data(), two_lines.size());
   logs->append(1, "g", 8, 2'000'000, "other function\n", 15);

@@ -10,6 +10,7 @@
 #include "logs.hpp"
 #include "openfaas.hpp"
 #include "records.hpp"
+#include "slice_memory.hpp"
 
 namespace gateway {
 namespace {
@@ -210,7 +211,10 @@ TEST(Records, DeploymentSecretNames) {
 }
 
 TEST(Records, FollowGetsEveryNewLineOnceInWholeLines) {
+  auto slots = numbered_slots(2);
+  auto memory = lazy_slice_memory(*slots, FunctionLogs::SLICE_BYTES);
   auto logs = std::make_unique<FunctionLogs>();
+  logs->configure(*slots, memory.get());
   logs->append(1, "f", 1, 1'000'000, "before\n", 7);
   char text[4096];
   Buffer first(text, sizeof text);

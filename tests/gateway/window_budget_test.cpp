@@ -4,7 +4,10 @@
 // only its own series and count every refusal.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
+
 
 #include "metrics.hpp"
 #include "window_budget.hpp"
@@ -14,10 +17,12 @@ namespace {
 
 // Three keys' tenants and tenant 0 over 1,600 pages: guarantees of 100 each, 1,200 shared.
 struct Budget : ::testing::Test {
+  TenantSlots slots;
   WindowBudget budget;
   void SetUp() override {
-    const u32 tenants[] = {0, 1, 2, 9};
-    budget.configure(1600, tenants, 4);
+    const u32 tenants[] = {1, 2, 9};
+    ASSERT_TRUE(slots.configure(tenants, 3));
+    budget.configure(1600, slots);
   }
 };
 
@@ -75,8 +80,40 @@ TEST_F(Budget, UnknownTenantGetsNothing) {
 std::string page_of(const WindowBudget& budget, u32 tenant) {
   std::string storage(1 << 16, '\0');
   Buffer output(storage.data(), storage.size());
-  budget.render(output, tenant);
+  RowCursor rows;
+  EXPECT_TRUE(budget.render(output, tenant, rows, storage.size()));
   return std::string(output.data(), output.size());
+}
+
+// The operator's page of a budget of thousands of tenants, in pieces of at most `budget` bytes
+// (and one row beyond), is the page rendered whole.
+TEST(WindowBudget, PageInPiecesIsThePageWhole) {
+  auto slots = std::make_unique<TenantSlots>();
+  std::vector<u32> tenants;
+  for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) tenants.push_back(tenant);
+  ASSERT_TRUE(slots->configure(tenants.data(), tenants.size()));
+  auto budget = std::make_unique<WindowBudget>();
+  budget->configure(100000, *slots);
+  ASSERT_TRUE(budget->charge(4096, 7));
+  std::string whole(1 << 20, '\0');
+  Buffer all(whole.data(), whole.size());
+  RowCursor rows;
+  ASSERT_TRUE(budget->render(all, ALL_TENANTS, rows, whole.size()));
+  whole.resize(all.size());
+  EXPECT_NE(whole.find("\nmetteagle_window_bytes{tenant=\"4096\"} 28672\n"), std::string::npos);
+  std::string pieces;
+  rows = RowCursor{};
+  for (int piece = 0;; ++piece) {
+    ASSERT_LT(piece, 1000);
+    std::string storage(2000 + 200, '\0');
+    Buffer output(storage.data(), storage.size());
+    bool done = budget->render(output, ALL_TENANTS, rows, 2000);
+    ASSERT_FALSE(output.overflowed());
+    ASSERT_LE(output.size(), 2000u + 200);
+    pieces.append(output.data(), output.size());
+    if (done) break;
+  }
+  EXPECT_EQ(pieces, whole);
 }
 
 TEST_F(Budget, MetricsCountRefusalsAndShowATenantOnlyItsOwnSeries) {
@@ -88,12 +125,12 @@ TEST_F(Budget, MetricsCountRefusalsAndShowATenantOnlyItsOwnSeries) {
   EXPECT_EQ(budget.refused(2), 1u);
   EXPECT_EQ(budget.refused(9), 0u);
   EXPECT_EQ(page_of(budget, 2),
-            "# HELP metteagle_window_bytes Bytes of the gateway's window memory the tenant's bodies and outputs "
-            "hold now.\n"
+            "# HELP metteagle_window_bytes Bytes of the gateway's window memory the tenant's bodies, outputs, logs, "
+            "async jobs and envProcess texts hold now.\n"
             "# TYPE metteagle_window_bytes gauge\n"
             "metteagle_window_bytes{tenant=\"2\"} 12288\n"
-            "# HELP metteagle_window_refused_total Windows refused (503): the tenant's guarantee and the free shared "
-            "part could not hold them.\n"
+            "# HELP metteagle_window_refused_total Window memory refused (503 for a window): the tenant's guarantee "
+            "and the free shared part could not hold it.\n"
             "# TYPE metteagle_window_refused_total counter\n"
             "metteagle_window_refused_total{tenant=\"2\"} 1\n"
             "# HELP metteagle_window_guarantee_bytes Bytes of window memory each tenant is guaranteed whatever the "
@@ -107,10 +144,12 @@ TEST_F(Budget, MetricsCountRefusalsAndShowATenantOnlyItsOwnSeries) {
     EXPECT_NE(operator_page.find(line), std::string::npos) << line;
 }
 
-TEST(WindowBudget, DuplicateTenantsCountOnceAndOddPagesGoToTheSharedPart) {
+TEST(WindowBudget, OddPagesGoToTheSharedPart) {
+  TenantSlots slots;
   WindowBudget budget;
-  const u32 tenants[] = {0, 5, 5, 7};
-  budget.configure(101, tenants, 4);
+  const u32 tenants[] = {5, 7};
+  ASSERT_TRUE(slots.configure(tenants, 2));
+  budget.configure(101, slots);
   EXPECT_EQ(budget.guarantee(), 8u);  // 101 / 4 / 3.
   EXPECT_EQ(budget.shared(), 77u);    // 101 − 3 × 8.
   EXPECT_TRUE(budget.charge(7, 85));

@@ -233,7 +233,7 @@ u32 Gateway::screen(const RequestHead& head, const char*& message) const {
   if (!match.allowed || match.route == Route::Health) return 0;
   const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) {
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.key_index, key)) {
     message = "missing or unknown API key";
     return 401;
   }
@@ -253,7 +253,7 @@ AdmissionRoute Gateway::admission_of(const RequestHead& head) const {
   if (!match.found || !match.allowed || match.route == Route::Health) return route;
   const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key))
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.key_index, key))
     return route;  // 401.
   route.lane = match.route == Route::Invoke ? AdmissionRoute::Lane::Invocation : AdmissionRoute::Lane::Control;
   route.tenant = key->sub_tenant;
@@ -411,7 +411,7 @@ void Gateway::handle(const RequestHead& head, const Payload& body, Response& res
 
   const ApiKey* key = nullptr;
   Slice authorization = head.header("Authorization");
-  if (authorization.data == nullptr || !authenticate(authorization, shared_.keys, shared_.key_count, key)) {
+  if (authorization.data == nullptr || !authenticate(authorization, shared_.key_index, key)) {
     error(response, 401, "missing or unknown API key");
     add_text_header(response, "WWW-Authenticate: Bearer realm=\"metteagle\"\r\n");
     return;
@@ -975,12 +975,13 @@ bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) co
       if (!shared_.metrics.render_piece(cursor, output, budget)) return false;
       continue;
     }
-    switch (static_cast<PagePart>(cursor.part++ - Metrics::PARTS)) {
-      case PagePart::Admission: shared_.admission.render(output, cursor.tenant); break;
-      case PagePart::Control: shared_.control.render(output, cursor.tenant); break;
-      case PagePart::Async: shared_.async.render(output, cursor.tenant); break;
+    bool done = true;  // False: the part reached the budget (cursor.rows says where it goes on).
+    switch (static_cast<PagePart>(cursor.part - Metrics::PARTS)) {
+      case PagePart::Admission: done = shared_.admission.render(output, cursor.tenant, cursor.rows, budget); break;
+      case PagePart::Control: done = shared_.control.render(output, cursor.tenant, cursor.rows, budget); break;
+      case PagePart::Async: done = shared_.async.render(output, cursor.tenant, cursor.rows, budget); break;
       case PagePart::Windows:
-        if (shared_.windows != nullptr) shared_.windows->render(output, cursor.tenant);
+        if (shared_.windows != nullptr) done = shared_.windows->render(output, cursor.tenant, cursor.rows, budget);
         break;
       case PagePart::Manager:
         if (all && cursor.has_manager_stats) render_manager_stats(cursor.manager_stats, output);
@@ -990,6 +991,9 @@ bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) co
         break;
       case PagePart::End: break;
     }
+    if (!done) return false;
+    ++cursor.part;
+    cursor.rows = RowCursor{};
   }
   return cursor.part >= END;
 }
@@ -1027,9 +1031,12 @@ void Gateway::async_invoke(u32 tenant, Slice name, const RequestHead& head, Slic
       return add_text_header(response, "Retry-After: 1\r\n");
     }
   }
-  if (!shared_.async.push(job)) {
+  AsyncQueue::Push pushed = shared_.async.push(job);
+  if (pushed != AsyncQueue::Push::Queued) {
     if (job.input != 0) shared_.async_inputs->drop(job.input);
-    return async_full(tenant, response);
+    if (pushed == AsyncQueue::Push::Full) return async_full(tenant, response);
+    error(response, 503, "no memory for the tenant's asynchronous queue now; retry later");
+    return add_text_header(response, "Retry-After: 1\r\n");
   }
   if (shared_.async_wake != nullptr) shared_.async_wake();
   // As OpenFaaS's gateway: 202, an empty body, the call's id in X-Call-Id.

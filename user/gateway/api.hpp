@@ -214,13 +214,26 @@ struct BodyLimits {
 struct GatewayShared {
   GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
       : keys(key_table), key_count(count) {
-    admission.configure(key_table, count, INVOCATION_THREADS);
-    control.configure_control(key_table, count, CONTROL_WORKERS, CONTROL_QUEUE);
+    key_index.build(key_table, count);
+    (void)tenants.configure(key_table, count);  // parse_keys leaves keys and tenants distinct.
+    admission.configure(tenants, key_table, count, INVOCATION_THREADS);
+    control.configure_control(tenants, key_table, count, CONTROL_WORKERS, CONTROL_QUEUE);
+    follows.configure(tenants);
     bodies.configure(body_limit);
     for (usize index = 0; index < count; ++index) {
       metrics.set_quota(key_table[index].sub_tenant, key_table[index].function_quota);
       catalog.set_quota(key_table[index].sub_tenant, key_table[index].function_quota);
     }
+  }
+  // Where the per-tenant state too large to hold for every key at once lives (main.cpp: spans of
+  // the gateway's factory charged to each tenant's window budget; tests: the heap): the log
+  // rings, the async job rings and the envProcess pools, each tenant's backed on its first use.
+  // Once, before the workers run; until then no line is kept, no async job queued and no
+  // envProcess fits.
+  void configure_tenant_memory(SliceMemory* log_memory, SliceMemory* async_memory, SliceMemory* pool_memory) {
+    logs.configure(tenants, log_memory);
+    async.configure(tenants, async_memory);
+    catalog.configure_pools(pool_memory, &tenants);
   }
   // What one function's state takes in the per-function tables (function_bound()).
   static constexpr usize FUNCTION_STATE_BYTES = Metrics::ENTRY_BYTES + Catalog::ENTRY_BYTES;
@@ -243,6 +256,8 @@ struct GatewayShared {
   static constexpr u32 CONTROL_QUEUE = 64;
   const ApiKey* keys;  // Read-only once the workers run.
   usize key_count;
+  KeyIndex key_index;    // Finds a request's key in O(1) (authenticate).
+  TenantSlots tenants;   // Each key's tenant's slot in every per-tenant table.
   Metrics metrics;
   // Every tenant's invocations: running, limits, queues, 429s and 503s (the event loop admits).
   TenantAdmission admission;

@@ -128,59 +128,77 @@ u32 response_status(const char* bytes, usize length) {
   return static_cast<u32>(status);
 }
 
-const AsyncQueue::Entry* AsyncQueue::find(u32 tenant) const {
-  for (usize index = 0; index < count_; ++index)
-    if (entries_[index].tenant == tenant) return &entries_[index];
-  return nullptr;
-}
-
-AsyncQueue::Entry* AsyncQueue::find_or_add(u32 tenant) {
-  for (usize index = 0; index < count_; ++index)
-    if (entries_[index].tenant == tenant) return &entries_[index];
-  if (count_ == MAX_TENANTS) return nullptr;
-  Entry& entry = entries_[count_++];
-  entry.tenant = tenant;
-  return &entry;
-}
-
-bool AsyncQueue::push(const AsyncJob& job) {
+void AsyncQueue::configure(const TenantSlots& slots, SliceMemory* memory) {
   LockGuard guard(lock_);
-  Entry* entry = find_or_add(job.tenant);
-  if (entry == nullptr || entry->count == ASYNC_QUEUE_DEPTH) return false;
-  entry->jobs[(entry->head + entry->count) % ASYNC_QUEUE_DEPTH] = job;
-  ++entry->count;
-  ++entry->accepted;
-  return true;
+  slots_ = &slots;
+  slices_.configure(memory, &slots, SLICE_BYTES);
+  for (Entry& entry : entries_) entry = Entry{};
+  ready_head_ = 0;
+  ready_count_ = 0;
+}
+
+u32 AsyncQueue::slot_of(u32 tenant) const { return slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant); }
+
+void AsyncQueue::make_ready(u32 slot) {
+  ready_[(ready_head_ + ready_count_) % MAX_TENANT_SLOTS] = slot;
+  ++ready_count_;
+}
+
+AsyncQueue::Push AsyncQueue::push(const AsyncJob& job) {
+  LockGuard guard(lock_);
+  u32 slot = slot_of(job.tenant);
+  if (slot == TenantSlots::NONE) return Push::NoMemory;
+  Entry& entry = entries_[slot];
+  entry.seen = true;
+  if (entry.count == ASYNC_QUEUE_DEPTH) return Push::Full;
+  // Backed on the tenant's first push; later pushes find it backed and take nothing.
+  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.reach(job.tenant, RING_BYTES));
+  if (jobs == nullptr) return Push::NoMemory;
+  jobs[(entry.head + entry.count) % ASYNC_QUEUE_DEPTH] = job;
+  ++entry.count;
+  ++entry.accepted;
+  // Its first job waiting and none running: the tenant joins the end of the turns.
+  if (entry.count == 1 && entry.running == 0) make_ready(slot);
+  return Push::Queued;
 }
 
 bool AsyncQueue::take(AsyncJob& job) {
   LockGuard guard(lock_);
-  for (usize step = 0; step < count_; ++step) {
-    Entry& entry = entries_[(turn_ + step) % count_];
-    if (entry.count == 0 || entry.running > 0) continue;
-    job = entry.jobs[entry.head];
-    entry.head = (entry.head + 1) % ASYNC_QUEUE_DEPTH;
-    --entry.count;
-    ++entry.running;
-    turn_ = (turn_ + step + 1) % count_;  // The next take looks at the next tenant first.
-    return true;
-  }
-  return false;
+  if (ready_count_ == 0) return false;
+  u32 slot = ready_[ready_head_];
+  ready_head_ = (ready_head_ + 1) % MAX_TENANT_SLOTS;
+  --ready_count_;
+  // In the ready ring: jobs waiting (so its slice is backed) and none running.
+  Entry& entry = entries_[slot];
+  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.reach(slots_->tenant_at(slot), RING_BYTES));
+  job = jobs[entry.head];
+  entry.head = (entry.head + 1) % ASYNC_QUEUE_DEPTH;
+  --entry.count;
+  ++entry.running;
+  return true;
 }
 
 void AsyncQueue::finish(u32 tenant, Outcome outcome) {
   LockGuard guard(lock_);
-  Entry* entry = find_or_add(tenant);
-  if (entry == nullptr || entry->running == 0) return;
-  --entry->running;
-  ++entry->completed;
-  if (outcome == Outcome::Delivered) ++entry->delivered;
-  if (outcome == Outcome::CallbackFailed) ++entry->failed;
+  u32 slot = slot_of(tenant);
+  if (slot == TenantSlots::NONE) return;
+  Entry& entry = entries_[slot];
+  entry.seen = true;
+  if (entry.running == 0) return;
+  --entry.running;
+  ++entry.completed;
+  if (outcome == Outcome::Delivered) ++entry.delivered;
+  if (outcome == Outcome::CallbackFailed) ++entry.failed;
+  // More of its jobs waiting: the tenant's next turn comes after every tenant ready now.
+  if (entry.count > 0) make_ready(slot);
 }
 
 void AsyncQueue::count_rejection(u32 tenant) {
   LockGuard guard(lock_);
-  if (Entry* entry = find_or_add(tenant)) ++entry->rejected;
+  u32 slot = slot_of(tenant);
+  if (slot == TenantSlots::NONE) return;
+  entries_[slot].seen = true;
+  ++entries_[slot].rejected;
 }
 
 u64 AsyncQueue::next_sequence() {
@@ -190,8 +208,8 @@ u64 AsyncQueue::next_sequence() {
 
 template <typename T> T AsyncQueue::counter(u32 tenant, T Entry::*field) const {
   LockGuard guard(lock_);
-  const Entry* entry = find(tenant);
-  return entry == nullptr ? 0 : entry->*field;
+  u32 slot = slot_of(tenant);
+  return slot == TenantSlots::NONE ? 0 : entries_[slot].*field;
 }
 
 u32 AsyncQueue::queued(u32 tenant) const { return counter(tenant, &Entry::count); }
@@ -199,7 +217,7 @@ u32 AsyncQueue::running(u32 tenant) const { return counter(tenant, &Entry::runni
 u64 AsyncQueue::completed(u32 tenant) const { return counter(tenant, &Entry::completed); }
 u64 AsyncQueue::callback_failures(u32 tenant) const { return counter(tenant, &Entry::failed); }
 
-void AsyncQueue::render(Buffer& output, u32 tenant) const {
+bool AsyncQueue::render(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const {
   LockGuard guard(lock_);
   struct Family {
     const char* name;
@@ -219,14 +237,22 @@ void AsyncQueue::render(Buffer& output, u32 tenant) const {
        "Callbacks that failed: no connection, no answer in time, or an answer other than 2xx.", "counter",
        &Entry::failed},
   };
-  for (const Family& series : families) {
-    family(output, series.name, series.type, series.help);
-    for (usize index = 0; index < count_; ++index) {
-      const Entry& entry = entries_[index];
-      if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
-      tenant_sample(output, series.name, entry.tenant, series.counter == nullptr ? entry.count : entry.*series.counter);
-    }
-  }
+  constexpr usize FAMILIES = sizeof families / sizeof families[0];
+  bool all = tenant == ALL_TENANTS;
+  auto head = [&](usize family) {
+    gateway::family(output, families[family].name, families[family].type, families[family].help);
+  };
+  // The operator's page: every slot in order (the key file's); a tenant's own: its slot only.
+  auto row = [&](usize family, usize index) {
+    u32 slot = all ? static_cast<u32>(index) : slot_of(tenant);
+    if (slot == TenantSlots::NONE || !entries_[slot].seen) return;
+    const Entry& entry = entries_[slot];
+    const Family& series = families[family];
+    tenant_sample(output, series.name, slots_->tenant_at(slot),
+                  series.counter == nullptr ? entry.count : entry.*series.counter);
+  };
+  usize slot_rows = slots_ == nullptr ? 0 : slots_->count();
+  return rows.render(output, budget, FAMILIES, all ? slot_rows : 1, head, row);
 }
 
 }  // namespace gateway

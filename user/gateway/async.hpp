@@ -2,12 +2,16 @@
 // the call id, the callback request's head, and the per-tenant queue of jobs that waits for the
 // gateway's async threads (main.cpp). Pure and host-tested; the queue locks itself.
 // Invariant: a tenant never has more than ASYNC_QUEUE_DEPTH jobs waiting nor more than one of its
-// jobs running; every job take() hands out is matched by exactly one finish().
+// jobs running; every job take() hands out is matched by exactly one finish(). A tenant's waiting
+// jobs are a ring in its own slice of the span (tenants.hpp), backed on its first push and never
+// before; its counters are a small record by slot. A slot is in the ready ring exactly when its
+// tenant has jobs waiting and none running, and then only once.
 #pragma once
 
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
 #include "sys/spin_lock.hpp"
+#include "tenants.hpp"
 #include "text.hpp"
 
 namespace gateway {
@@ -82,13 +86,28 @@ class AsyncInputs {
 
 class AsyncQueue {
  public:
-  static constexpr usize MAX_TENANTS = 16;  // keys.hpp: MAX_KEYS, one tenant per key.
   enum class Outcome { NoCallback, Delivered, CallbackFailed };
+  // What push() did: Queued (answer 202), Full (the tenant's queue holds ASYNC_QUEUE_DEPTH jobs:
+  // count_rejection() and 429), NoMemory (the tenant's slice cannot be backed now, or the tenant
+  // has no slot: 503 with Retry-After). On Full and NoMemory nothing is kept: the caller drops the
+  // job's AsyncInputs handle.
+  enum class Push { Queued, Full, NoMemory };
 
-  // Queues a copy of `job` (at the end of its tenant's queue); false when that queue is full.
-  bool push(const AsyncJob& job);
-  // The next job to run, copied into `job`: tenants take turns, and a tenant with a job running
-  // waits for it to finish. False when none may run now.
+  // One tenant's ring of jobs (about 23 KiB), and the slice that holds it: whole pages.
+  static constexpr usize RING_BYTES = sizeof(AsyncJob) * ASYNC_QUEUE_DEPTH;
+  static constexpr usize SLICE_BYTES =
+      (RING_BYTES + TenantSlices::PAGE_BYTES - 1) / TenantSlices::PAGE_BYTES * TenantSlices::PAGE_BYTES;
+
+  // Once, at boot: the tenants served (`slots` must outlive this) and the span their jobs wait
+  // in, slots.count() * SLICE_BYTES (slot s's slice at s * SLICE_BYTES). Forgets every job and
+  // count. Until then every push() is NoMemory.
+  void configure(const TenantSlots& slots, SliceMemory* memory);
+  // Queues a copy of `job` at the end of its tenant's queue; the tenant's slice is backed on its
+  // first push.
+  [[nodiscard]] Push push(const AsyncJob& job);
+  // The next job to run, copied into `job`: tenants take turns (the ready ring is first in, first
+  // out, and a tenant goes back to its end when its job finishes with more waiting), and a tenant
+  // with a job running waits for it to finish. False when none may run now. O(1).
   bool take(AsyncJob& job);
   // A job take() gave out has ended (it ran, or could not).
   void finish(u32 tenant, Outcome outcome);
@@ -101,31 +120,39 @@ class AsyncQueue {
   u32 running(u32 tenant) const;
   u64 completed(u32 tenant) const;
   u64 callback_failures(u32 tenant) const;
-  // Prometheus text, by tenant: waiting now, accepted, rejected (429), completed, callbacks
-  // delivered and failed. Every tenant's lines, or only `tenant`'s.
-  void render(Buffer& output, u32 tenant = ALL_TENANTS) const;
+  // Prometheus text, by tenant in slot order (the key file's): waiting now, accepted, rejected
+  // (429), completed, callbacks delivered and failed. The lines of every tenant that used the
+  // queue (ALL_TENANTS), or only `tenant`'s. False when `budget` was reached first: `rows` says
+  // where the next call goes on.
+  bool render(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const;
 
  private:
+  // A tenant's counters, by slot; its jobs are in its slice.
   struct Entry {
-    u32 tenant = 0;
+    bool seen = false;  // The tenant pushed, was refused or finished a job: it has metrics lines.
+    u32 running = 0;
     u32 head = 0;
     u32 count = 0;
-    u32 running = 0;
     u64 accepted = 0;
     u64 rejected = 0;
     u64 completed = 0;
     u64 delivered = 0;
     u64 failed = 0;
-    AsyncJob jobs[ASYNC_QUEUE_DEPTH];
   };
-  const Entry* find(u32 tenant) const;
-  // One of a tenant's counters under the lock (0 for a tenant never seen).
+  u32 slot_of(u32 tenant) const;
+  // One of a tenant's counters under the lock (0 for a tenant without a slot).
   template <typename T> T counter(u32 tenant, T Entry::*field) const;
-  Entry* find_or_add(u32 tenant);
+  // Puts `slot` at the end of the ready ring (it has jobs waiting and none running).
+  void make_ready(u32 slot);
 
-  Entry entries_[MAX_TENANTS];
-  usize count_ = 0;
-  usize turn_ = 0;  // The entry whose turn take() looks at first.
+  const TenantSlots* slots_ = nullptr;
+  TenantSlices slices_;
+  Entry entries_[MAX_TENANT_SLOTS];
+  // The slots whose tenants may run a job now, oldest first; each slot at most once, so
+  // MAX_TENANT_SLOTS places never overflow.
+  u32 ready_[MAX_TENANT_SLOTS] = {};
+  usize ready_head_ = 0;
+  usize ready_count_ = 0;
   u64 sequence_ = 0;
   mutable sys::SpinLock lock_;
 };

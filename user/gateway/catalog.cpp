@@ -57,28 +57,29 @@ TableRefusal Catalog::reserve(u32 tenant, const char* name, bool& made) {
   return why;
 }
 
-const Catalog::Pool* Catalog::pool_of(u32 tenant) const {
-  for (const Pool& pool : pools_)
-    if (pool.used && pool.tenant == tenant) return &pool;
-  return nullptr;
+void Catalog::configure_pools(SliceMemory* memory, const TenantSlots* slots) {
+  sys::LockGuard guard(lock_);
+  pools_.configure(memory, slots, POOL_SLICE_BYTES);
 }
+
+u8* Catalog::pool_of(u32 tenant, u64 bytes) { return pools_.reach(tenant, sizeof(u64) + bytes); }
+
+const u8* Catalog::pool_text(u32 tenant) const { return pools_.find(tenant, sizeof(u64)); }
 
 // The same lookups for changing what they find (the catalog's own, non-const).
 CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
   return const_cast<CatalogEntry*>(static_cast<const Catalog*>(this)->slot(tenant, name));
 }
 
-Catalog::Pool* Catalog::pool_of(u32 tenant) {
-  return const_cast<Pool*>(static_cast<const Catalog*>(this)->pool_of(tenant));
-}
-
 void Catalog::drop_env_process(CatalogEntry& entry) {
-  Pool* pool = pool_of(entry.tenant);
-  if (entry.env_process_bytes == 0 || pool == nullptr) return;  // A text is always in its tenant's pool.
+  u8* pool = entry.env_process_bytes == 0 ? nullptr : pools_.reach(entry.tenant, sizeof(u64));
+  if (pool == nullptr) return;  // A text is always in its tenant's pool, which stays backed.
+  u64& used = pool_used(pool);
+  char* text = reinterpret_cast<char*>(pool + sizeof(u64));
   u64 start = entry.env_process_offset;
   u64 length = entry.env_process_bytes + 1;
-  __builtin_memmove(pool->text + start, pool->text + start + length, pool->bytes - start - length);
-  pool->bytes -= length;
+  __builtin_memmove(text + start, text + start + length, used - start - length);
+  used -= length;
   table_.for_each([&](FunctionTable<CatalogEntry>::Entry& held) {
     CatalogEntry& other = held.value;
     if (other.used && other.tenant == entry.tenant && other.env_process_bytes > 0 && other.env_process_offset > start)
@@ -86,20 +87,19 @@ void Catalog::drop_env_process(CatalogEntry& entry) {
   });
   entry.env_process_offset = 0;
   entry.env_process_bytes = 0;
-  if (pool->bytes == 0) pool->used = false;  // Free for any tenant again.
 }
 
-bool Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment) const {
+Catalog::Room Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment) {
   sys::LockGuard guard(lock_);
   const CatalogEntry* entry = slot(tenant, deployment.service);
   u64 needed = pool_bytes_of(deployment);
-  if (needed == 0) return true;
-  const Pool* pool = pool_of(tenant);
+  if (needed == 0) return Room::Fits;
+  const u8* pool = pool_text(tenant);
+  u64 used = pool == nullptr ? 0 : *reinterpret_cast<const u64*>(pool);
   u64 freed = entry != nullptr && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
-  if (pool != nullptr) return pool->bytes - freed + needed <= ENV_PROCESS_POOL_BYTES;
-  for (const Pool& candidate : pools_)
-    if (!candidate.used) return needed <= ENV_PROCESS_POOL_BYTES;
-  return false;
+  if (used - freed + needed > ENV_PROCESS_POOL_BYTES) return Room::Full;
+  // The pages for the text are backed now (and kept), so record() finds them.
+  return pool_of(tenant, used - freed + needed) == nullptr ? Room::NoMemory : Room::Fits;
 }
 
 bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
@@ -121,18 +121,12 @@ bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
   // The envProcess's room first, so that a refusal changes nothing: the tenant's pool (one is
   // taken for a tenant that has none), less what the entry's old text frees.
   u64 needed = pool_bytes_of(deployment);
-  Pool* pool = pool_of(tenant);
-  if (needed > 0 && pool == nullptr) {
-    for (Pool& candidate : pools_)
-      if (!candidate.used) {
-        pool = &candidate;
-        break;
-      }
-    if (pool == nullptr) return refuse();
-  }
+  const u8* before = pool_text(tenant);
+  u64 used = before == nullptr ? 0 : *reinterpret_cast<const u64*>(before);
   u64 freed = entry->used && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
-  if (needed > 0 && pool->used && pool->bytes - freed + needed > ENV_PROCESS_POOL_BYTES) return refuse();
-  if (needed > ENV_PROCESS_POOL_BYTES) return refuse();
+  if (needed > 0 && used - freed + needed > ENV_PROCESS_POOL_BYTES) return refuse();
+  u8* pool = needed > 0 ? pool_of(tenant, used - freed + needed) : nullptr;
+  if (needed > 0 && pool == nullptr) return refuse();
   if (entry->used) drop_env_process(*entry);
   *entry = CatalogEntry{};
   entry->used = true;
@@ -142,16 +136,12 @@ bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
   copy_text(entry->labels, sizeof entry->labels, deployment.labels);
   copy_text(entry->annotations, sizeof entry->annotations, deployment.annotations);
   if (needed > 0) {
-    if (!pool->used) {  // A fresh pool (or one drop_env_process just emptied): the tenant's now.
-      pool->used = true;
-      pool->tenant = tenant;
-      pool->bytes = 0;
-    }
+    u64& pool_bytes = pool_used(pool);
     // env_process_text decodes exactly env_process_bytes (parse_function_deployment measured them).
-    (void)env_process_text(deployment, pool->text + pool->bytes, needed);
-    entry->env_process_offset = pool->bytes;
+    (void)env_process_text(deployment, reinterpret_cast<char*>(pool + sizeof(u64)) + pool_bytes, needed);
+    entry->env_process_offset = pool_bytes;
     entry->env_process_bytes = deployment.env_process_bytes;
-    pool->bytes += needed;
+    pool_bytes += needed;
   }
   return true;
 }
@@ -167,9 +157,10 @@ bool Catalog::find(u32 tenant, const char* name, CatalogEntry& entry) const {
 void Catalog::append_env_process(u32 tenant, const char* name, Buffer& output) const {
   sys::LockGuard guard(lock_);
   const CatalogEntry* entry = slot(tenant, name);
-  const Pool* pool = pool_of(tenant);
+  const u8* pool = pool_text(tenant);
   if (entry == nullptr || entry->env_process_bytes == 0 || pool == nullptr) output.append_json_string("");
-  else output.append_json_string(pool->text + entry->env_process_offset, entry->env_process_bytes);
+  else output.append_json_string(reinterpret_cast<const char*>(pool + sizeof(u64)) + entry->env_process_offset,
+                                 entry->env_process_bytes);
 }
 
 bool Catalog::scale(u32 tenant, const char* name, u64 replicas) {

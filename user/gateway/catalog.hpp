@@ -5,10 +5,11 @@
 // quota (or its share of the gateway's bound) and in all by bound(); an OpenFaaS deploy reserves
 // its entry before it is made (reserve), so a deployed function never lacks its metadata for want
 // of an entry; an entry holds metadata (CatalogEntry::used) only once record() filled it. At most
-// ENV_PROCESS_POOL_BYTES of envProcess text per tenant, for at most MAX_TENANTS tenants, so no
-// tenant can take another's room (env_process_fits refuses the deploy first); a tenant's
-// envProcess texts lie back to back at the start of its pool, each NUL-terminated, named by
-// exactly one entry; every public method holds the lock.
+// ENV_PROCESS_POOL_BYTES of envProcess text per tenant, in the tenant's own slice of the pools'
+// span (TenantSlices), backed page by page as its texts grow and charged to the tenant's window
+// budget, so no tenant can take another's room (env_process_fits refuses the deploy first); a
+// tenant's pool starts with the bytes it uses (u64), then its envProcess texts back to back, each
+// NUL-terminated, named by exactly one entry; every public method holds the lock.
 #pragma once
 
 #include "function_table.hpp"
@@ -31,13 +32,16 @@ struct CatalogEntry {
 
 class Catalog {
  public:
-  static constexpr usize MAX_TENANTS = TableAccounts::MAX_TENANTS;
   // envProcess text a tenant's functions keep together: any one up to MAX_ENV_PROCESS_BYTES.
   static constexpr usize ENV_PROCESS_POOL_BYTES = 256 * 1024;
   static_assert(ENV_PROCESS_POOL_BYTES >= MAX_ENV_PROCESS_BYTES + 1);
 
   // Where the entries live and how many functions they may be kept for in all (at boot).
   void configure(TableMemory* memory, usize bound);
+  // Where the tenants' envProcess pools live (at boot; until then no envProcess fits).
+  void configure_pools(SliceMemory* memory, const TenantSlots* slots);
+  // What one tenant's pool takes of the span.
+  static constexpr usize POOL_SLICE_BYTES = sizeof(u64) + ENV_PROCESS_POOL_BYTES;
   // The tenant's function quota (its key's functions=; 0: the manager's).
   void set_quota(u32 tenant, u64 quota);
   usize bound() const;
@@ -49,9 +53,12 @@ class Catalog {
   // What one function's entry takes (for the gateway's bound, function_bound()).
   static constexpr usize ENTRY_BYTES = sizeof(FunctionTable<CatalogEntry>::Entry);
 
-  // True when the tenant's pool has room for the deployment's envProcess (counting what the entry
-  // of the same name frees), so that a deploy can be refused before it is made.
-  bool env_process_fits(u32 tenant, const FunctionDeployment& deployment) const;
+  // Whether the tenant's pool has room for the deployment's envProcess (counting what the entry
+  // of the same name frees), so that a deploy can be refused before it is made: Full when the
+  // pool's bytes do not allow it, NoMemory when the pages for it cannot be backed now (they are
+  // kept once backed).
+  enum class Room { Fits, Full, NoMemory };
+  Room env_process_fits(u32 tenant, const FunctionDeployment& deployment);
   // Stores (or replaces) the deployment's metadata, its envProcess decoded from the body (in the
   // entry reserve() made, or a new one); false when there is no room (nothing changes then).
   bool record(u32 tenant, const FunctionDeployment& deployment);
@@ -65,20 +72,17 @@ class Catalog {
   void forget(u32 tenant, const char* name);
 
  private:
-  struct Pool {
-    bool used = false;
-    u32 tenant = 0;
-    u64 bytes = 0;  // In use, from the start.
-    char text[ENV_PROCESS_POOL_BYTES];
-  };
   CatalogEntry* slot(u32 tenant, const char* name);
   const CatalogEntry* slot(u32 tenant, const char* name) const;
-  Pool* pool_of(u32 tenant);
-  const Pool* pool_of(u32 tenant) const;
+  // The tenant's pool (its used bytes first, then the texts) with room for `bytes` of text
+  // backed; nullptr when it cannot be. pool_text(): the pool as it is, nullptr when never backed.
+  u8* pool_of(u32 tenant, u64 bytes);
+  const u8* pool_text(u32 tenant) const;
+  static u64& pool_used(u8* pool) { return *reinterpret_cast<u64*>(pool); }
   // Frees the entry's envProcess: the texts after it move down (their entries' offsets with them).
   void drop_env_process(CatalogEntry& entry);
   FunctionTable<CatalogEntry> table_;
-  Pool pools_[MAX_TENANTS];
+  TenantSlices pools_;
   mutable sys::SpinLock lock_;
 };
 

@@ -1,5 +1,6 @@
 // The deploy-configuration JSON parser, name check, base64 and API-key lookup.
 #include "config.hpp"
+#include "keys.hpp"
 
 namespace gateway {
 namespace {
@@ -330,14 +331,14 @@ bool decode_base64(Slice text, char* output, usize capacity, usize& length) {
   return true;
 }
 
-bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, u32& sub_tenant) {
+bool authenticate(Slice authorization, const KeyIndex& keys, u32& sub_tenant) {
   const ApiKey* key = nullptr;
-  if (!authenticate(authorization, keys, key_count, key)) return false;
+  if (!authenticate(authorization, keys, key)) return false;
   sub_tenant = key->sub_tenant;
   return true;
 }
 
-bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, const ApiKey*& matched) {
+bool authenticate(Slice authorization, const KeyIndex& keys, const ApiKey*& matched) {
   Slice value = authorization.trimmed();
   usize space = value.find(' ');
   Slice scheme = value.prefix(space);
@@ -354,19 +355,10 @@ bool authenticate(Slice authorization, const ApiKey* keys, usize key_count, cons
     return false;
   }
   if (credential.empty()) return false;
-  bool found = false;
-  for (usize index = 0; index < key_count; ++index) {
-    Slice key = Slice::of(keys[index].key);
-    // Compare every byte of every key (no early exit on the first difference).
-    u8 difference = key.size == credential.size ? 0 : 1;
-    for (usize byte = 0; byte < key.size; ++byte)
-      difference |= static_cast<u8>(key.data[byte] ^ (byte < credential.size ? credential.data[byte] : 0));
-    if (difference == 0 && !found) {
-      found = true;
-      matched = &keys[index];
-    }
-  }
-  return found;
+  const ApiKey* key = keys.find(credential);
+  if (key == nullptr) return false;
+  matched = key;
+  return true;
 }
 
 }  // namespace gateway

@@ -75,9 +75,13 @@ void Gateway::faas_deploy(const ApiKey& key, const Payload& body, Response& resp
     return error(response, 400, why);
   if (service_override != nullptr && !Slice::of(service_override).copy_to(deployment.service, sizeof deployment.service))
     return error(response, 400, "the function name does not fit");
-  if (!shared_.catalog.env_process_fits(tenant, deployment))
+  Catalog::Room env_room = shared_.catalog.env_process_fits(tenant, deployment);
+  if (env_room == Catalog::Room::Full)
     return error(response, 507, "the tenant's functions keep at most 262144 bytes (256 KiB) of envProcess together; "
                                 "delete a function or shorten an envProcess first");
+  if (env_room == Catalog::Room::NoMemory)
+    return error(response, 507, "no gateway memory for this envProcess now: the tenant's windows and logs hold its "
+                                "share; try again when its uploads have finished");
   FunctionRoom room(shared_, tenant, deployment.service, response);
   if (!room.hold(*this, true, response)) return;
   // The strings for the manager, built in the worker's buffer: argv (a static Linux function's

@@ -12,6 +12,12 @@ usize function_bound(u64 factory_bytes, usize bytes_per_function) {
 void TableAccounts::set_quota(u32 tenant, u64 quota) {
   TableTenant* entry = account(tenant);
   if (entry != nullptr) entry->quota = quota == 0 ? MANAGER_FUNCTION_QUOTA : quota;
+  shares_stale_ = true;
+}
+
+void TableAccounts::set_bound(usize bound) {
+  bound_ = bound;
+  shares_stale_ = true;
 }
 
 usize TableAccounts::count(u32 tenant) const {
@@ -19,78 +25,100 @@ usize TableAccounts::count(u32 tenant) const {
   return entry == nullptr ? 0 : entry->count;
 }
 
-usize TableAccounts::limit(u32 tenant) const {
-  const TableTenant* entry = account(tenant);
-  if (entry != nullptr) return limit_of(*entry);
-  TableTenant fresh;  // What a tenant not seen yet would get.
-  fresh.used = true;
-  fresh.tenant = tenant;
-  return limit_of(fresh);
+void TableAccounts::count_refusal(u32 tenant) {
+  TableTenant* entry = account(tenant);
+  if (entry != nullptr) ++entry->refused;
 }
 
-// Its quota, or, when the quotas of all tenants (this one counted) add up to more than the bound,
-// its share of the bound by water-filling: in order of quota (then tenant), each tenant gets the
+u64 TableAccounts::refused(u32 tenant) const {
+  const TableTenant* entry = account(tenant);
+  return entry == nullptr ? 0 : entry->refused;
+}
+
+usize TableAccounts::limit(u32 tenant) const {
+  const TableTenant* entry = account(tenant);
+  if (entry == nullptr) {
+    TableTenant fresh;  // What a tenant not held yet would get.
+    fresh.used = true;
+    fresh.tenant = tenant;
+    return static_cast<usize>(fill_shares(&fresh));
+  }
+  if (shares_stale_) {
+    fill_shares(nullptr);
+    shares_stale_ = false;
+  }
+  return static_cast<usize>(entry->share);
+}
+
+// Each tenant's quota, or, when the quotas of all tenants add up to more than the bound, its
+// share of the bound by water-filling: in order of quota (then tenant), each tenant gets the
 // smaller of its quota and an equal part of what the tenants before it left, so a tenant whose
 // quota is below an equal share keeps all of it and the others divide the rest equally (the
-// rounding's remainder to the last); the shares never add up to more than the bound.
-usize TableAccounts::limit_of(const TableTenant& entry) const {
-  u64 quotas[MAX_TENANTS + 1];
-  u32 owners[MAX_TENANTS + 1];
-  usize count = 0;
+// rounding's remainder to the last); the shares never add up to more than the bound. `extra`
+// (not held) is placed among them at index tenant_count_ and only its share is returned.
+u64 TableAccounts::fill_shares(const TableTenant* extra) const {
+  usize count = tenant_count_ + (extra != nullptr ? 1 : 0);
+  auto at = [&](usize index) -> const TableTenant& { return index == tenant_count_ ? *extra : tenants_[index]; };
   u64 sum = 0;
-  bool counted = false;
-  for (const auto& other : tenants_) {
-    if (!other.used) continue;
-    quotas[count] = other.quota;
-    owners[count++] = other.tenant;
-    sum += other.quota;
-    counted = counted || other.tenant == entry.tenant;
+  for (usize index = 0; index < count; ++index) sum += at(index).quota;
+  if (sum <= bound_) {
+    for (usize index = 0; index < tenant_count_; ++index) tenants_[index].share = tenants_[index].quota;
+    return extra != nullptr ? extra->quota : 0;
   }
-  if (!counted) {
-    quotas[count] = entry.quota;
-    owners[count++] = entry.tenant;
-    sum += entry.quota;
-  }
-  if (sum <= bound_) return static_cast<usize>(entry.quota);
-  // Insertion sort by (quota, tenant): at most 17 of them.
-  for (usize i = 1; i < count; ++i) {
-    for (usize j = i; j > 0 && (quotas[j] < quotas[j - 1] || (quotas[j] == quotas[j - 1] && owners[j] < owners[j - 1]));
-         --j) {
-      u64 quota = quotas[j];
-      quotas[j] = quotas[j - 1];
-      quotas[j - 1] = quota;
-      u32 owner = owners[j];
-      owners[j] = owners[j - 1];
-      owners[j - 1] = owner;
+  auto before = [&](u16 left, u16 right) {
+    const TableTenant& a = at(left);
+    const TableTenant& b = at(right);
+    return a.quota < b.quota || (a.quota == b.quota && a.tenant < b.tenant);
+  };
+  // Heapsort of the indexes by (quota, tenant).
+  for (usize index = 0; index < count; ++index) order_[index] = static_cast<u16>(index);
+  auto sift = [&](usize root, usize end) {
+    while (2 * root + 1 < end) {
+      usize child = 2 * root + 1;
+      if (child + 1 < end && before(order_[child], order_[child + 1])) ++child;
+      if (!before(order_[root], order_[child])) return;
+      u16 swap = order_[root];
+      order_[root] = order_[child];
+      order_[child] = swap;
+      root = child;
     }
+  };
+  for (usize root = count / 2; root-- > 0;) sift(root, count);
+  for (usize end = count; end > 1; --end) {
+    u16 swap = order_[0];
+    order_[0] = order_[end - 1];
+    order_[end - 1] = swap;
+    sift(0, end - 1);
   }
   u64 left = bound_;
-  for (usize i = 0; i < count; ++i) {
-    u64 part = i + 1 == count ? left : left / (count - i);
-    u64 given = quotas[i] < part ? quotas[i] : part;
-    if (owners[i] == entry.tenant) return static_cast<usize>(given);
+  u64 extra_share = 0;
+  for (usize rank = 0; rank < count; ++rank) {
+    u64 part = rank + 1 == count ? left : left / (count - rank);
+    const TableTenant& entry = at(order_[rank]);
+    u64 given = entry.quota < part ? entry.quota : part;
+    if (order_[rank] == tenant_count_) extra_share = given;
+    else if (extra == nullptr) tenants_[order_[rank]].share = given;
     left -= given;
   }
-  return 0;
+  return extra_share;
 }
 
 TableTenant* TableAccounts::account(u32 tenant) {
-  for (auto& entry : tenants_)
-    if (entry.used && entry.tenant == tenant) return &entry;
-  for (auto& entry : tenants_) {
-    if (entry.used) continue;
-    entry = TableTenant{};
-    entry.used = true;
-    entry.tenant = tenant;
-    return &entry;
-  }
-  return nullptr;
+  if (tenant > MAX_SUB_TENANT) return nullptr;
+  if (by_tenant_[tenant] != 0) return &tenants_[by_tenant_[tenant] - 1];
+  if (tenant_count_ == MAX_TENANT_SLOTS) return nullptr;
+  TableTenant& entry = tenants_[tenant_count_];
+  entry = TableTenant{};
+  entry.used = true;
+  entry.tenant = tenant;
+  by_tenant_[tenant] = static_cast<u16>(++tenant_count_);
+  shares_stale_ = true;
+  return &entry;
 }
 
 const TableTenant* TableAccounts::account(u32 tenant) const {
-  for (const auto& entry : tenants_)
-    if (entry.used && entry.tenant == tenant) return &entry;
-  return nullptr;
+  if (tenant > MAX_SUB_TENANT || by_tenant_[tenant] == 0) return nullptr;
+  return &tenants_[by_tenant_[tenant] - 1];
 }
 
 // FNV-1a over the tenant's four bytes and the name.

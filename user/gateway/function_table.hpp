@@ -13,6 +13,7 @@
 #pragma once
 
 #include "manager/protocol.hpp"
+#include "tenants.hpp"
 #include "text.hpp"
 
 namespace gateway {
@@ -50,19 +51,19 @@ enum class TableRefusal {
   Memory,   // Its factory could not back another chunk.
 };
 
-// What the table knows of one tenant: its quota and how many entries it holds.
+// What the table knows of one tenant: its quota, its share of the bound, how many entries it holds.
 struct TableTenant {
   bool used = false;
   u32 tenant = 0;
   u64 quota = MANAGER_FUNCTION_QUOTA;
   usize count = 0;
+  u64 share = 0;  // limit(): kept while no tenant is added and no quota or bound changes.
+  u64 refused = 0;  // count_refusal(): times the tenant found no room (Metrics' series_refused).
 };
 
 // The parts of FunctionTable that do not depend on the value kept (function_table.cpp).
 class TableAccounts {
  public:
-  static constexpr usize MAX_TENANTS = 16;  // keys.hpp: MAX_KEYS, one tenant per key.
-
   // The tenant's function quota (0: the manager's). Tenants not set get the manager's quota when
   // they first hold an entry (the gateway sets every key's tenant at boot).
   void set_quota(u32 tenant, u64 quota);
@@ -70,16 +71,36 @@ class TableAccounts {
   usize total() const { return total_; }
   usize count(u32 tenant) const;
   usize limit(u32 tenant) const;
+  // A refusal for the tenant (its account made if it has none), and how many it has had.
+  void count_refusal(u32 tenant);
+  u64 refused(u32 tenant) const;
+  // The tenants held, by the order each was first seen: tenant_at(0 .. tenants_held() - 1).
+  usize tenants_held() const { return tenant_count_; }
+  const TableTenant* tenant_at(usize index) const { return &tenants_[index]; }
+  // Makes the tenant's account now (so it is listed from the start); false when it cannot be held.
+  bool hold(u32 tenant) { return account(tenant) != nullptr; }
 
  protected:
-  TableTenant* account(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
+  // Made on first use; nullptr for a tenant above MAX_SUB_TENANT or beyond MAX_TENANT_SLOTS tenants.
+  TableTenant* account(u32 tenant);
   const TableTenant* account(u32 tenant) const;
-  usize limit_of(const TableTenant& entry) const;
+  usize tenant_count() const { return tenant_count_; }
+  void set_bound(usize bound);
   static u64 hash(u32 tenant, const char* name);
 
   usize bound_ = 0;
   usize total_ = 0;
-  TableTenant tenants_[MAX_TENANTS];
+
+ private:
+  // Every tenant's share of the bound (TableTenant::share), or only what `extra` (a tenant not
+  // yet held) would get if it were added: O(n log n) in the tenants held.
+  u64 fill_shares(const TableTenant* extra) const;
+
+  mutable TableTenant tenants_[MAX_TENANT_SLOTS];
+  usize tenant_count_ = 0;
+  u16 by_tenant_[MAX_SUB_TENANT + 1] = {};  // Index in tenants_ + 1; 0: none.
+  mutable u16 order_[MAX_TENANT_SLOTS + 1] = {};  // fill_shares' sort.
+  mutable bool shares_stale_ = true;
 };
 
 template <typename Value>
@@ -102,7 +123,7 @@ class FunctionTable : public TableAccounts {
   // the span must have room for that many Entry). Once, before the first insert.
   void configure(TableMemory* memory, usize bound) {
     memory_ = memory;
-    bound_ = bound < MAX_FUNCTION_ENTRIES ? bound : MAX_FUNCTION_ENTRIES;
+    set_bound(bound < MAX_FUNCTION_ENTRIES ? bound : MAX_FUNCTION_ENTRIES);
   }
 
   Entry* find(u32 tenant, const char* name) {
@@ -116,7 +137,7 @@ class FunctionTable : public TableAccounts {
   // Whether insert(tenant, name) would make an entry now (the function has none yet).
   TableRefusal room(u32 tenant) const {
     const TableTenant* entry = account(tenant);
-    if (entry == nullptr && tenant_count() >= MAX_TENANTS) return TableRefusal::Tenant;
+    if (entry == nullptr && (tenant > MAX_SUB_TENANT || tenant_count() >= MAX_TENANT_SLOTS)) return TableRefusal::Tenant;
     if ((entry == nullptr ? 0 : entry->count) >= limit(tenant)) return TableRefusal::Tenant;
     if (total_ >= bound_) return TableRefusal::Gateway;
     return TableRefusal::None;
@@ -206,11 +227,6 @@ class FunctionTable : public TableAccounts {
     for (; left[index] != '\0' && right[index] != '\0'; ++index)
       if (left[index] != right[index]) return false;
     return left[index] == right[index];
-  }
-  usize tenant_count() const {
-    usize count = 0;
-    for (const auto& entry : tenants_) count += entry.used ? 1 : 0;
-    return count;
   }
   // The index slot holding (tenant, name), or the empty slot where it would go.
   u32 probe(u32 tenant, const char* name) const {

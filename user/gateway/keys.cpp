@@ -76,8 +76,50 @@ bool parse_line(Slice line, usize number, ApiKey& key, char (&text)[MAX_KEY_LENG
 
 }  // namespace
 
+u64 KeyIndex::hash(Slice text) {
+  u64 value = 0xcbf29ce484222325ull;  // FNV-1a.
+  for (usize at = 0; at < text.size; ++at) value = (value ^ static_cast<u8>(text.data[at])) * 0x100000001b3ull;
+  return value;
+}
+
+void KeyIndex::build(const ApiKey* keys, usize count) {
+  keys_ = keys;
+  count_ = 0;
+  for (u16& slot : slots_) slot = 0;
+  while (count_ < count && add_next()) {
+  }
+}
+
+bool KeyIndex::add_next() {
+  if (keys_ == nullptr || count_ == MAX_KEYS) return false;
+  Slice key = Slice::of(keys_[count_].key);
+  if (find(key) != nullptr) return false;
+  usize slot = hash(key) % SLOTS;
+  while (slots_[slot] != 0) slot = (slot + 1) % SLOTS;
+  slots_[slot] = static_cast<u16>(++count_);
+  return true;
+}
+
+const ApiKey* KeyIndex::find(Slice credential) const {
+  if (keys_ == nullptr) return nullptr;
+  u64 wanted = hash(credential);
+  for (usize slot = wanted % SLOTS; slots_[slot] != 0; slot = (slot + 1) % SLOTS) {
+    const ApiKey& candidate = keys_[slots_[slot] - 1];
+    Slice key = Slice::of(candidate.key);
+    if (hash(key) != wanted) continue;
+    // Compare every byte of the key (no early exit on the first difference).
+    u8 difference = key.size == credential.size ? 0 : 1;
+    for (usize byte = 0; byte < key.size; ++byte)
+      difference |= static_cast<u8>(key.data[byte] ^ (byte < credential.size ? credential.data[byte] : 0));
+    if (difference == 0) return &candidate;
+  }
+  return nullptr;
+}
+
 bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
   table.count_ = 0;
+  table.index_.build(table.keys_, 0);
+  for (u64& word : table.tenant_seen_) word = 0;
   usize start = 0;
   usize number = 0;
   bool ok = true;
@@ -128,7 +170,7 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
       continue;
     }
     if (table.count_ == MAX_KEYS) {
-      ok = fail(error, "more than 16 keys", number);
+      ok = fail(error, "more than 4096 keys", number);
       break;
     }
     ApiKey& key = table.keys_[table.count_];
@@ -136,16 +178,22 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
       ok = false;
       break;
     }
-    for (usize other = 0; other < table.count_; ++other) {
-      if (Slice::of(table.keys_[other].key).equals(key.key)) ok = fail(error, "the same key is given twice", number);
-      else if (table.keys_[other].sub_tenant == key.sub_tenant)
-        ok = fail(error, "the same tenant is given to two keys", number);
+    u64& seen = table.tenant_seen_[key.sub_tenant / 64];
+    u64 bit = u64{1} << (key.sub_tenant % 64);
+    if (table.index_.find(Slice::of(key.key)) != nullptr) {
+      ok = fail(error, "the same key is given twice", number);
+    } else if ((seen & bit) != 0) {
+      ok = fail(error, "the same tenant is given to two keys", number);
+    } else {
+      seen |= bit;
+      (void)table.index_.add_next();  // Cannot fail: the key is new and at most MAX_KEYS are added.
     }
     if (ok) ++table.count_;
   }
   if (ok && table.count_ == 0) ok = fail(error, "the file names no key", 0);
   if (!ok) {
     table.count_ = 0;
+    table.index_.build(table.keys_, 0);
     table.connection_limit_ = MAX_CONNECTION_LIMIT;
     table.body_limit_ = DEFAULT_BODY_LIMIT;
   }

@@ -1,4 +1,5 @@
-// Each tenant's ring of function log lines, and /system/logs's JSON lines.
+// Each tenant's ring of function log lines in its slice, /system/logs's JSON lines, and the
+// follow streams per tenant; see logs.hpp.
 #include "logs.hpp"
 
 #include "openfaas.hpp"
@@ -29,35 +30,34 @@ bool leap(u64 year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 ==
 
 }  // namespace
 
-FunctionLogs::TenantLog* FunctionLogs::log_of(u32 tenant) {
-  for (TenantLog& log : tenants_)
-    if (log.used && log.tenant == tenant) return &log;
-  for (TenantLog& log : tenants_)
-    if (!log.used) {
-      log.used = true;
-      log.tenant = tenant;
-      return &log;
-    }
-  return nullptr;
+void FunctionLogs::configure(const TenantSlots& slots, SliceMemory* memory) {
+  sys::LockGuard guard(lock_);
+  slots_ = &slots;
+  slices_.configure(memory, &slots, SLICE_BYTES);
+  for (u64& count : dropped_) count = 0;
+  dropped_total_ = 0;
 }
 
-const FunctionLogs::TenantLog* FunctionLogs::find(u32 tenant) const {
-  for (const TenantLog& log : tenants_)
-    if (log.used && log.tenant == tenant) return &log;
-  return nullptr;
+const FunctionLogs::Ring* FunctionLogs::find(u32 tenant) const {
+  return reinterpret_cast<const Ring*>(slices_.find(tenant, RING_BYTES));
 }
 
 void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, const char* text, usize length) {
   sys::LockGuard guard(lock_);
-  TenantLog* log = log_of(tenant);
-  if (log == nullptr) return;
+  // Backed on the tenant's first line; later lines find it backed and take nothing.
+  Ring* ring = reinterpret_cast<Ring*>(slices_.reach(tenant, RING_BYTES));
   usize at = 0;
   while (at < length) {
     usize end = at;
     while (end < length && text[end] != '\n' && end - at < LINE_BYTES) ++end;
-    if (end > at) {
-      Line& line = log->lines[log->next];
-      log->next = (log->next + 1) % LINES_PER_TENANT;
+    if (end > at && ring == nullptr) {
+      // No memory for the tenant's ring now: the line is lost, and counted.
+      u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+      if (slot != TenantSlots::NONE) ++dropped_[slot];
+      ++dropped_total_;
+    } else if (end > at) {
+      Line& line = ring->lines[ring->next];
+      ring->next = (ring->next + 1) % LINES_PER_TENANT;
       line = Line{};
       line.used = true;
       for (usize i = 0; i + 1 < manager::NAME_BYTES && name[i] != '\0'; ++i) line.name[i] = name[i];
@@ -69,6 +69,17 @@ void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, c
     }
     at = end < length && text[end] == '\n' ? end + 1 : end;
   }
+}
+
+u64 FunctionLogs::dropped(u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+  return slot == TenantSlots::NONE ? 0 : dropped_[slot];
+}
+
+u64 FunctionLogs::dropped_total() const {
+  sys::LockGuard guard(lock_);
+  return dropped_total_;
 }
 
 namespace {
@@ -89,7 +100,7 @@ void render_line(const char* name, u64 call, u64 time_us, const char* text, usiz
 
 void FunctionLogs::render_after(u32 tenant, const char* name, u64& after, Buffer& output) const {
   sys::LockGuard guard(lock_);
-  const TenantLog* log = find(tenant);
+  const Ring* log = find(tenant);
   if (log == nullptr) return;
   u64 newest = after;
   for (usize step = 0; step < LINES_PER_TENANT; ++step) {
@@ -113,7 +124,7 @@ void FunctionLogs::render_after(u32 tenant, const char* name, u64& after, Buffer
 void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, Buffer& output, u64* latest) const {
   sys::LockGuard guard(lock_);
   if (latest != nullptr) *latest = next_sequence_ - 1;
-  const TenantLog* log = find(tenant);
+  const Ring* log = find(tenant);
   if (log == nullptr) return;
   auto matches = [&](const Line& line) { return line.used && line.time_us >= since_us && same_name(line.name, name); };
   usize total = 0;
@@ -132,38 +143,37 @@ void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, 
 
 void FunctionLogs::forget(u32 tenant, const char* name) {
   sys::LockGuard guard(lock_);
-  TenantLog* log = nullptr;
-  for (TenantLog& candidate : tenants_)
-    if (candidate.used && candidate.tenant == tenant) log = &candidate;
-  if (log == nullptr) return;
+  // Only a tenant whose ring is backed has lines; reach() then takes no memory.
+  if (find(tenant) == nullptr) return;
+  Ring* log = reinterpret_cast<Ring*>(slices_.reach(tenant, RING_BYTES));
   for (Line& line : log->lines)
     if (line.used && same_name(line.name, name)) line = Line{};
 }
 
+void FollowStreams::configure(const TenantSlots& slots) {
+  sys::LockGuard guard(lock_);
+  slots_ = &slots;
+  for (u32& streams : open_) streams = 0;
+}
+
 bool FollowStreams::try_enter(u32 tenant) {
   sys::LockGuard guard(lock_);
-  Entry* free = nullptr;
-  for (Entry& entry : entries_) {
-    if (entry.open > 0 && entry.tenant == tenant) {
-      if (entry.open >= PER_TENANT) return false;
-      ++entry.open;
-      return true;
-    }
-    if (entry.open == 0 && free == nullptr) free = &entry;
-  }
-  if (free == nullptr) return false;
-  free->tenant = tenant;
-  free->open = 1;
+  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+  if (slot == TenantSlots::NONE || open_[slot] >= PER_TENANT) return false;
+  ++open_[slot];
   return true;
 }
 
 void FollowStreams::leave(u32 tenant) {
   sys::LockGuard guard(lock_);
-  for (Entry& entry : entries_)
-    if (entry.open > 0 && entry.tenant == tenant) {
-      --entry.open;
-      return;
-    }
+  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+  if (slot != TenantSlots::NONE && open_[slot] > 0) --open_[slot];
+}
+
+u32 FollowStreams::open(u32 tenant) const {
+  sys::LockGuard guard(lock_);
+  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+  return slot == TenantSlots::NONE ? 0 : open_[slot];
 }
 
 bool parse_boot_time(Slice text, u64& microseconds) {

@@ -572,6 +572,44 @@ class FactoryTableMemory final : public gateway::TableMemory {
 FactoryTableMemory series_table_memory;
 FactoryTableMemory catalog_table_memory;
 
+// The per-tenant slices (gateway/tenants.hpp): log rings, async job rings and envProcess pools.
+// One demand-zero Memory object of the gateway's factory per kind, mapped at its own area with a
+// slice for every key's tenant; a slice's pages are charged to its tenant's window budget and
+// committed when the tenant first needs them, and kept. So the gateway's memory follows the
+// tenants that log, queue and deploy, not the number of keys, and no tenant can take what
+// another's budget guarantees.
+constexpr u64 LOG_SLICES_AREA = 0x0000760000000000;
+constexpr u64 ASYNC_SLICES_AREA = 0x0000770000000000;
+constexpr u64 POOL_SLICES_AREA = 0x0000780000000000;
+class FactorySliceMemory final : public gateway::SliceMemory {
+ public:
+  bool create(u64 address, usize slices, usize slice_bytes) {
+    u64 pages = slices * pages_for(slice_bytes);
+    auto slot = slots.allocate();
+    if (!slot.ok()) return false;
+    auto memory = Factory(OWN_FACTORY).create_lazy_memory(slot.value(), pages);
+    if (!memory.ok() || !Task(SELF_TASK).map(memory.value(), 0, address, pages, READ_WRITE).ok()) {
+      if (memory.ok()) (void)Capability(slot.value()).remove();
+      slots.free(slot.value());
+      return false;
+    }
+    memory_ = memory.value();
+    address_ = address;
+    pages_ = pages;
+    return true;
+  }
+  u8* base() override { return reinterpret_cast<u8*>(address_); }
+  bool back(u32 tenant, usize first_page, usize pages) override;
+
+ private:
+  Memory memory_;
+  u64 address_ = 0;
+  u64 pages_ = 0;
+};
+FactorySliceMemory log_slices;
+FactorySliceMemory async_slices;
+FactorySliceMemory pool_slices;
+
 // A window: a demand-zero Memory object of the gateway's factory, mapped at a fixed address of
 // its connection, for a request body or a response too large for the connection's buffers.
 // Created when needed and deleted when done; its pages are backed (MemoryCommit, charged) before
@@ -581,6 +619,15 @@ std::atomic<usize> large_objects{0};
 // Every window's pages are charged to its tenant here first (docs/NETWORK.md, "Window memory"):
 // a tenant's guarantee holds whatever the others open.
 gateway::WindowBudget window_budget;
+bool FactorySliceMemory::back(u32 tenant, usize first_page, usize pages) {
+  if (address_ == 0 || first_page + pages > pages_) return false;
+  if (!window_budget.charge(tenant, pages)) return false;
+  if (!memory_.commit(first_page, pages).ok()) {
+    window_budget.refund(tenant, pages);
+    return false;
+  }
+  return true;
+}
 class Window {
  public:
   void place(u64 address) { address_ = address; }
@@ -1741,14 +1788,17 @@ extern "C" void metteagle_main(u64 endpoint_count) {
            quota.ok() ? quota.value().quota_bytes >> 20 : 0);
     // Windows: three quarters of the factory, each key's tenant and tenant 0 (requests without a
     // key) guaranteed an equal part of a quarter of it (docs/NETWORK.md, "Window memory").
-    u32 tenants[gateway::WindowBudget::MAX_TENANTS] = {0};
-    usize tenant_count = 1;
-    for (usize i = 0; i < keys.count() && tenant_count < gateway::WindowBudget::MAX_TENANTS; ++i)
-      tenants[tenant_count++] = keys.keys()[i].sub_tenant;
     u64 window_pages = quota.ok() ? quota.value().quota_bytes / 4 * 3 / PAGE_SIZE : 0;
-    window_budget.configure(window_pages, tenants, tenant_count);
-    printf(console, "gateway: windows of up to %lu MiB, %lu MiB guaranteed to each tenant\n", window_pages * PAGE_SIZE >> 20,
-           window_budget.guarantee() * PAGE_SIZE >> 20);
+    window_budget.configure(window_pages, shared.tenants);
+    // Logs, async jobs and envProcess texts: per tenant, charged to the same budget on first use.
+    usize slices = shared.tenants.count();
+    if (!log_slices.create(LOG_SLICES_AREA, slices, gateway::FunctionLogs::SLICE_BYTES) ||
+        !async_slices.create(ASYNC_SLICES_AREA, slices, gateway::AsyncQueue::SLICE_BYTES) ||
+        !pool_slices.create(POOL_SLICES_AREA, slices, gateway::Catalog::POOL_SLICE_BYTES))
+      printf(console, "gateway: no memory objects for the tenants' logs, async jobs or envProcess texts\n");
+    shared.configure_tenant_memory(&log_slices, &async_slices, &pool_slices);
+    printf(console, "gateway: %zu keys; windows of up to %lu MiB, %lu KiB guaranteed to each tenant\n", keys.count(),
+           window_pages * PAGE_SIZE >> 20, window_budget.guarantee() * PAGE_SIZE >> 10);
   }
   shared.connections = &connection_stats;
   shared.windows = &window_budget;

@@ -74,7 +74,7 @@ void Metrics::configure(TableMemory* memory, usize bound) {
 void Metrics::set_quota(u32 tenant, u64 quota) {
   LockGuard guard(lock_);
   table_.set_quota(tenant, quota);
-  (void)refusals_of(tenant);  // Its series_refused line shows from the start.
+  (void)table_.hold(tenant);  // Its series_refused line shows from the start.
 }
 
 usize Metrics::bound() const {
@@ -87,18 +87,6 @@ usize Metrics::limit(u32 tenant) const {
   return table_.limit(tenant);
 }
 
-Metrics::Refusals* Metrics::refusals_of(u32 tenant) {
-  for (auto& entry : refusals_)
-    if (entry.used && entry.tenant == tenant) return &entry;
-  for (auto& entry : refusals_) {
-    if (!entry.used) {
-      entry = Refusals{tenant, true, 0};
-      return &entry;
-    }
-  }
-  return nullptr;  // More tenants than keys can name: cannot happen.
-}
-
 Metrics::Table::Entry* Metrics::insert(u32 tenant, const char* name, TableRefusal& why) {
   Table::Entry* entry = table_.insert(tenant, name, why);
   if (entry != nullptr) entry->value.opened = ++opened_;
@@ -108,8 +96,7 @@ Metrics::Table::Entry* Metrics::insert(u32 tenant, const char* name, TableRefusa
 Metrics::Table::Entry* Metrics::create(u32 tenant, const char* name) {
   TableRefusal why = TableRefusal::None;
   Table::Entry* entry = insert(tenant, name, why);
-  Refusals* refusals = refusals_of(tenant);
-  if (entry == nullptr && refusals != nullptr) ++refusals->refused;
+  if (entry == nullptr) table_.count_refusal(tenant);
   return entry;
 }
 
@@ -190,9 +177,7 @@ usize Metrics::series_total() const {
 
 u64 Metrics::series_refused(u32 tenant) const {
   LockGuard guard(lock_);
-  for (const auto& entry : refusals_)
-    if (entry.used && entry.tenant == tenant) return entry.refused;
-  return 0;
+  return table_.refused(tenant);
 }
 
 void Metrics::count_response(u32 http_status) {
@@ -306,17 +291,17 @@ void Metrics::render_function_part(u32 part, const Table::Entry* entry, Buffer& 
   (entry->value.*histogram.field).render(histogram.metric, labels, output);
 }
 
-void Metrics::render_refusals(u32 tenant, Buffer& output) const {
-  family(output, "metteagle_series_refused_total", "counter",
-         "Times a function of this tenant got no per-function series (no room: its bound or the gateway's).");
-  for (const auto& entry : refusals_) {
-    if (!entry.used || (tenant != ALL_TENANTS && entry.tenant != tenant)) continue;
-    output.append("metteagle_series_refused_total{tenant=\"");
-    output.append_unsigned(entry.tenant);
-    output.append("\"} ");
-    output.append_unsigned(entry.refused);
-    output.append("\n");
-  }
+bool Metrics::render_refusals(u32 tenant, RowCursor& rows, Buffer& output, usize budget) const {
+  const char* name = "metteagle_series_refused_total";
+  auto head = [&](usize) {
+    family(output, name, "counter",
+           "Times a function of this tenant got no per-function series (no room: its bound or the gateway's).");
+  };
+  auto row = [&](usize, usize index) {
+    const TableTenant* entry = table_.tenant_at(index);
+    if (tenant == ALL_TENANTS || entry->tenant == tenant) tenant_sample(output, name, entry->tenant, entry->refused);
+  };
+  return rows.render(output, budget, 1, table_.tenants_held(), head, row);
 }
 
 // Totals over every function (also those without a series): an operator's page only.
@@ -361,8 +346,12 @@ bool Metrics::render_piece(PageCursor& cursor, Buffer& output, usize budget) con
   LockGuard guard(lock_);
   while (cursor.part < PARTS && output.size() < budget && !output.overflowed() && looked_at < SLOTS_PER_PIECE) {
     if (cursor.part >= FUNCTION_FAMILIES) {
-      if (cursor.part == FUNCTION_FAMILIES) render_refusals(cursor.tenant, output);
-      else if (all) render_totals(output);
+      if (cursor.part == FUNCTION_FAMILIES) {
+        if (!render_refusals(cursor.tenant, cursor.rows, output, budget)) return false;
+        cursor.rows = RowCursor{};
+      } else if (all) {
+        render_totals(output);
+      }
       ++cursor.part;
       continue;
     }

@@ -47,6 +47,7 @@ struct PageCursor {
   u32 tenant = ALL_TENANTS;  // Whose page: a tenant's own, or an operator's (every series).
   u32 part = 0;              // Metrics's parts first (Metrics::PARTS), then the gateway's.
   usize slot = HEADER;       // In a per-function family: the first table slot not yet looked at.
+  RowCursor rows;            // In a per-tenant part.
   u64 opened_before = 0;     // Only series opened before the page began are on it (begin_page).
   bool has_manager_stats = false;  // The manager's figures, asked for when the page began.
   manager::ManagerStats manager_stats{};
@@ -62,7 +63,6 @@ struct SeriesTicket {
 
 class Metrics {
  public:
-  static constexpr usize MAX_TENANTS = TableAccounts::MAX_TENANTS;
   static constexpr usize LOG_ENTRIES = 16;
   static constexpr usize BUCKETS = 14;
   static constexpr u64 BUCKET_BOUNDS_US[BUCKETS] = {500,     1000,    2500,    5000,      10000,     25000,     50000,
@@ -134,11 +134,6 @@ class Metrics {
     u64 opened = 0;       // Its place in the order series were made (Metrics::opened_).
   };
   using Table = FunctionTable<Series>;
-  struct Refusals {
-    u32 tenant = 0;
-    bool used = false;
-    u64 refused = 0;  // Times it had no room for a series.
-  };
  public:
   // What one function's series takes (for the gateway's bound, function_bound()).
   static constexpr usize ENTRY_BYTES = sizeof(Table::Entry);
@@ -149,13 +144,12 @@ class Metrics {
   // One unit of a per-function family `part`: its HELP and TYPE lines (entry nullptr), or the
   // entry's series.
   void render_function_part(u32 part, const Table::Entry* entry, Buffer& output) const;
-  void render_refusals(u32 tenant, Buffer& output) const;
+  // False when `budget` was reached first (the cursor's rows say where it goes on).
+  bool render_refusals(u32 tenant, RowCursor& rows, Buffer& output, usize budget) const;
   void render_totals(Buffer& output) const;
-  Refusals* refusals_of(u32 tenant);  // Made on first use; nullptr beyond MAX_TENANTS tenants.
 
   Table table_;
   u64 opened_ = 0;  // Series made so far (each gets the next number).
-  Refusals refusals_[MAX_TENANTS];
   u64 invocations_ = 0;
   u64 errors_ = 0;
   u64 timeouts_ = 0;

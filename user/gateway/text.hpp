@@ -8,6 +8,7 @@
 
 namespace gateway {
 
+using sys::u16;
 using sys::u32;
 using sys::u64;
 using sys::u8;
@@ -66,5 +67,32 @@ class Buffer {
 };
 
 usize text_length(const char* text);
+
+// Where a per-tenant part of a /metrics page goes on (admission, async, windows, refusals): its
+// family, and the next tenant slot of it (HEADER: the family's HELP and TYPE lines come next).
+// A part renders a row at a time until the piece's budget is reached, so that an operator's page
+// with thousands of tenants comes in pieces like the per-function families.
+struct RowCursor {
+  static constexpr usize HEADER = ~usize{0};
+  usize family = 0;
+  usize row = HEADER;
+  // Whether a part with `families` families, `rows` rows each, is done, rendering from here on
+  // into `output` until its size reaches `budget`: head(family) writes a family's HELP and TYPE,
+  // row(family, row) one sample (or nothing).
+  template <typename Head, typename Row>
+  bool render(Buffer& output, usize budget, usize families, usize rows, Head&& head, Row&& row_of) {
+    for (; family < families; ++family, row = HEADER) {
+      if (row == HEADER) {
+        head(family);
+        row = 0;
+      }
+      for (; row < rows; ++row) {
+        if (output.size() >= budget || output.overflowed()) return false;
+        row_of(family, row);
+      }
+    }
+    return true;
+  }
+};
 
 }  // namespace gateway

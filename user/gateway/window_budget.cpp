@@ -5,30 +5,22 @@
 
 namespace gateway {
 
-void WindowBudget::configure(u64 total_pages, const u32* tenants, usize count) {
+void WindowBudget::configure(u64 total_pages, const TenantSlots& slots) {
   sys::LockGuard guard(lock_);
-  count_ = 0;
-  for (usize i = 0; i < count && count_ < MAX_TENANTS; ++i) {
-    bool seen = false;
-    for (usize j = 0; j < count_; ++j) seen = seen || entries_[j].tenant == tenants[i];
-    if (!seen) entries_[count_++] = Entry{tenants[i], 0};
-  }
-  guarantee_ = count_ == 0 ? 0 : total_pages / 4 / count_;
+  slots_ = &slots;
+  count_ = slots.count();
+  for (usize slot = 0; slot < count_; ++slot) entries_[slot] = Entry{};
+  guarantee_ = total_pages / 4 / count_;
   shared_ = total_pages - guarantee_ * count_;
   borrowed_ = 0;
 }
 
 WindowBudget::Entry* WindowBudget::find(u32 tenant) {
-  for (usize i = 0; i < count_; ++i)
-    if (entries_[i].tenant == tenant) return &entries_[i];
-  return nullptr;
+  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
+  return slot == TenantSlots::NONE ? nullptr : &entries_[slot];
 }
 
-const WindowBudget::Entry* WindowBudget::find(u32 tenant) const {
-  for (usize i = 0; i < count_; ++i)
-    if (entries_[i].tenant == tenant) return &entries_[i];
-  return nullptr;
-}
+const WindowBudget::Entry* WindowBudget::find(u32 tenant) const { return const_cast<WindowBudget*>(this)->find(tenant); }
 
 bool WindowBudget::charge(u32 tenant, u64 pages) {
   sys::LockGuard guard(lock_);
@@ -71,7 +63,7 @@ u64 WindowBudget::borrowed() const {
   return borrowed_;
 }
 
-void WindowBudget::render(Buffer& output, u32 tenant) const {
+bool WindowBudget::render(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const {
   sys::LockGuard guard(lock_);
   struct Family {
     const char* name;
@@ -80,27 +72,31 @@ void WindowBudget::render(Buffer& output, u32 tenant) const {
     u64 Entry::*figure;
   } const families[] = {
       {"metteagle_window_bytes", "gauge",
-       "Bytes of the gateway's window memory the tenant's bodies and outputs hold now.", &Entry::used},
+       "Bytes of the gateway's window memory the tenant's bodies, outputs, logs, async jobs and envProcess texts "
+       "hold now.",
+       &Entry::used},
       {"metteagle_window_refused_total", "counter",
-       "Windows refused (503): the tenant's guarantee and the free shared part could not hold them.",
+       "Window memory refused (503 for a window): the tenant's guarantee and the free shared part could not hold it.",
        &Entry::refused},
   };
-  for (const Family& series : families) {
-    family(output, series.name, series.type, series.help);
-    for (usize index = 0; index < count_; ++index) {
-      const Entry& entry = entries_[index];
-      if (tenant != ALL_TENANTS && entry.tenant != tenant) continue;
-      u64 value = entry.*series.figure;
-      tenant_sample(output, series.name, entry.tenant, series.figure == &Entry::used ? value * PAGE_BYTES : value);
-    }
-  }
+  auto head = [&](usize family) {
+    gateway::family(output, families[family].name, families[family].type, families[family].help);
+  };
+  auto row = [&](usize family, usize slot) {
+    u32 owner = slots_->tenant_at(static_cast<u32>(slot));
+    if (tenant != ALL_TENANTS && owner != tenant) return;
+    u64 value = entries_[slot].*families[family].figure;
+    tenant_sample(output, families[family].name, owner, families[family].figure == &Entry::used ? value * PAGE_BYTES : value);
+  };
+  if (!rows.render(output, budget, 2, count_, head, row)) return false;
   gauge(output, "metteagle_window_guarantee_bytes",
         "Bytes of window memory each tenant is guaranteed whatever the others hold.", guarantee_ * PAGE_BYTES);
-  if (tenant != ALL_TENANTS) return;
+  if (tenant != ALL_TENANTS) return true;
   gauge(output, "metteagle_window_shared_bytes",
         "Bytes of window memory shared by all tenants, first come first served.", shared_ * PAGE_BYTES);
   gauge(output, "metteagle_window_borrowed_bytes",
         "Bytes of the shared part that tenants hold now beyond their guarantees.", borrowed_ * PAGE_BYTES);
+  return true;
 }
 
 }  // namespace gateway

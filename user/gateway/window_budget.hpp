@@ -11,19 +11,19 @@
 // within total = guarantee × tenants + shared, and each tenant can always reach its guarantee.
 #pragma once
 
-#include "keys.hpp"
+#include "tenants.hpp"
 #include "sys/spin_lock.hpp"
+#include "metrics.hpp"
 #include "text.hpp"
 
 namespace gateway {
 
 class WindowBudget {
  public:
-  static constexpr usize MAX_TENANTS = MAX_KEYS + 1;  // Every key's tenant and tenant 0.
   static constexpr u64 PAGE_BYTES = 4096;              // The budget counts pages of this size.
 
-  // `total_pages` for `count` distinct tenants (0 included; at most MAX_TENANTS).
-  void configure(u64 total_pages, const u32* tenants, usize count);
+  // `total_pages` for the tenants of `slots` (tenant 0 included); `slots` must outlive the budget.
+  void configure(u64 total_pages, const TenantSlots& slots);
   // Takes `pages` for `tenant`: false, and nothing taken, when the tenant's guarantee and the free
   // shared pages cannot hold them (counted as a refusal), or when the tenant has no entry.
   bool charge(u32 tenant, u64 pages);
@@ -39,11 +39,11 @@ class WindowBudget {
   // The /metrics families (Prometheus text) of `tenant`, or every tenant's and the shared pages'
   // use for 0xffffffff (the operator's page): a tenant sees neither another's series nor how much
   // of the shared part others hold.
-  void render(Buffer& output, u32 tenant) const;
+  // False when `budget` was reached first: `rows` says where the next call goes on.
+  bool render(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const;
 
  private:
   struct Entry {
-    u32 tenant = 0;
     u64 used = 0;
     u64 refused = 0;  // Charges refused: the tenant's guarantee and the free shared pages were short.
   };
@@ -52,7 +52,8 @@ class WindowBudget {
   u64 over(u64 used) const { return used > guarantee_ ? used - guarantee_ : 0; }
 
   mutable sys::SpinLock lock_;
-  Entry entries_[MAX_TENANTS] = {};
+  const TenantSlots* slots_ = nullptr;
+  Entry entries_[MAX_TENANT_SLOTS] = {};  // By slot.
   usize count_ = 0;
   u64 guarantee_ = 0;
   u64 shared_ = 0;
