@@ -57,15 +57,7 @@ struct ApiKey {
   u64 function_quota = 0;   // Functions the tenant may have (functions=; 0: the manager's quota).
 };
 
-class KeyIndex;  // keys.hpp
 
-// The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic
-// <base64 of user:key>"); false when the header is missing, malformed or names no known key.
-// A candidate key is compared in full, so the time taken does not tell how much of a key matched
-// (KeyIndex).
-bool authenticate(Slice authorization, const KeyIndex& keys, u32& sub_tenant);
-// The same, giving the matching key itself (its sub-tenant and its grants).
-bool authenticate(Slice authorization, const KeyIndex& keys, const ApiKey*& key);
 
 // Standard base64 (with padding) into `output`; false on bad input or when it does not fit.
 bool decode_base64(Slice text, char* output, usize capacity, usize& length);

@@ -200,4 +200,34 @@ bool parse_keys(Slice text, KeyTable& table, KeysError& error) {
   return ok;
 }
 
+bool authenticate(Slice authorization, const KeyIndex& keys, u32& sub_tenant) {
+  const ApiKey* key = nullptr;
+  if (!authenticate(authorization, keys, key)) return false;
+  sub_tenant = key->sub_tenant;
+  return true;
+}
+
+bool authenticate(Slice authorization, const KeyIndex& keys, const ApiKey*& matched) {
+  Slice value = authorization.trimmed();
+  usize space = value.find(' ');
+  Slice scheme = value.prefix(space);
+  Slice credential = value.from(space + 1).trimmed();
+  char decoded[256];
+  if (scheme.equals_ignoring_case("Basic")) {
+    usize length = 0;
+    if (!decode_base64(credential, decoded, sizeof decoded, length)) return false;
+    Slice pair{decoded, length};
+    usize colon = pair.find(':');
+    if (colon == pair.size) return false;
+    credential = pair.from(colon + 1);  // The password is the key; the user name is ignored.
+  } else if (!scheme.equals_ignoring_case("Bearer")) {
+    return false;
+  }
+  if (credential.empty()) return false;
+  const ApiKey* key = keys.find(credential);
+  if (key == nullptr) return false;
+  matched = key;
+  return true;
+}
+
 }  // namespace gateway

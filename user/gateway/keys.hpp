@@ -83,4 +83,12 @@ class KeyTable {
 // invocation output in MiB (default 32).
 bool parse_keys(Slice text, KeyTable& table, KeysError& error);
 
+// The sub-tenant of the key in an Authorization header value ("Bearer <key>", or "Basic
+// <base64 of user:key>"); false when the header is missing, malformed or names no known key.
+// A candidate key is compared in full, so the time taken does not tell how much of a key matched
+// (KeyIndex).
+bool authenticate(Slice authorization, const KeyIndex& keys, u32& sub_tenant);
+// The same, giving the matching key itself (its sub-tenant and its grants).
+bool authenticate(Slice authorization, const KeyIndex& keys, const ApiKey*& key);
+
 }  // namespace gateway
