@@ -24,6 +24,9 @@ import time
 from collections import Counter, defaultdict
 
 KERNEL_HALF = 0xFFFF800000000000
+# user/linux/linux.ld: the personality's link address; it stays below the function's stack.
+PERSONALITY_BASE = 0x7E0000000000
+PERSONALITY_END = 0x7E0010000000
 
 
 class Monitor:
@@ -117,10 +120,14 @@ def parse_registers(text: str) -> list:
 
 
 class Sampler(threading.Thread):
-    def __init__(self, monitor_path: str, kernel: str, programs: dict, interval: float = 0.005):
+    def __init__(self, monitor_path: str, kernel: str, programs: dict, interval: float = 0.005,
+                 personality: str = None):
         super().__init__(daemon=True)
         self.monitor_path = monitor_path
         self.kernel = Symbols(kernel)
+        # Functions' Linux personality, linked at PERSONALITY_BASE in every function task: its user
+        # samples are named by its symbols, apart from the function program's own code.
+        self.personality = Symbols(personality) if personality else None
         self.programs = [Program(name, path) for name, path in programs.items()]
         self.interval = interval
         self.stop_event = threading.Event()
@@ -173,6 +180,9 @@ class Sampler(threading.Thread):
             elif rip >= KERNEL_HALF:
                 where[f"kernel, for {task}"] += 1
                 kernel_functions[self.kernel.name(rip)] += 1
+            elif program is None and self.personality and PERSONALITY_BASE <= rip < PERSONALITY_END:
+                where["user: functions' Linux personality"] += 1
+                user_functions["functions' Linux personality"][self.personality.name(rip)] += 1
             else:
                 where[f"user: {task}"] += 1
                 user_functions[task][program.symbols.name(rip) if program else f"{rip:#x}"] += 1

@@ -21,7 +21,7 @@ struct ProfileRecord {
   u64 waited;
 };
 
-constexpr usize PROFILE_RECORDS = 1024;
+constexpr usize PROFILE_RECORDS = 16384;
 ProfileRecord records[METTEAGLE_LINUX_PROFILE ? PROFILE_RECORDS : 1];
 u64 record_count = 0;
 u64 started_at = 0;
@@ -59,24 +59,13 @@ void profile_report() {
       total_spent += records[i].spent;
       total_waited += records[i].waited;
     }
-    logf("profile: %lu ticks from start to exit, %lu calls, %lu ticks in calls of which %lu waiting, "
-         "%lu bytes charged since start\n",
-         ended - started_at, record_count, total_spent, total_waited, factory_bytes_used() - bytes_at_start);
-    // Pages with a frame in the personality's chunks (brk, mmap, fixed): each was one demand-zero
-    // fault unless the personality committed it for itself.
-    u64 resident = 0;
-    for (usize i = 0; i < memory_chunk_count(); ++i) {
-      MemoryChunk chunk = memory_chunk(i);
-      for (u64 page = 0; page < chunk.pages; page += 64) {
-        u64 pages = chunk.pages - page < 64 ? chunk.pages - page : 64;
-        sys::SyscallRegisters registers{page, pages, 0, 0, 0, 0};
-        if (sys::invoke(abi::Syscall::MemoryResidency, chunk.slot, registers) != sys::Error::None) continue;
-        for (u64 bits = registers.argument1; bits != 0; bits &= bits - 1) ++resident;
-      }
-    }
-    logf("profile: %lu chunks, %lu resident pages in them\n", memory_chunk_count(), resident);
+    // The long calls (over 20,000 ticks): tid, number, start since the personality started, spent, waited.
+    for (usize i = 0; i < count; ++i)
+      if (records[i].spent > 20'000)
+        logf("profile: t %u %u %lu %lu %lu\n", records[i].tid, records[i].number, records[i].entered - started_at,
+             records[i].spent, records[i].waited);
     // Per call number: count, ticks spent (waits included), ticks waited.
-    bool done[PROFILE_RECORDS] = {};
+    static bool done[METTEAGLE_LINUX_PROFILE ? PROFILE_RECORDS : 1];
     for (usize i = 0; i < count; ++i) {
       if (done[i]) continue;
       u64 calls = 0, spent = 0, waited = 0;
@@ -102,11 +91,22 @@ void profile_report() {
       if (calls > 0)
         logf("profile: tid %u x%lu spent %lu waited %lu from %lu to %lu\n", tid, calls, spent, waited, first, last);
     }
-    // The long calls (over 20,000 ticks): tid, number, start since the personality started, spent, waited.
-    for (usize i = 0; i < count; ++i)
-      if (records[i].spent > 20'000)
-        logf("profile: t %u %u %lu %lu %lu\n", records[i].tid, records[i].number, records[i].entered - started_at,
-             records[i].spent, records[i].waited);
+    logf("profile: %lu ticks from start to exit, %lu calls, %lu ticks in calls of which %lu waiting, "
+         "%lu bytes charged since start\n",
+         ended - started_at, record_count, total_spent, total_waited, factory_bytes_used() - bytes_at_start);
+    // Pages with a frame in the personality's chunks (brk, mmap, fixed): each was one demand-zero
+    // fault unless the personality committed it for itself.
+    u64 resident = 0;
+    for (usize i = 0; i < memory_chunk_count(); ++i) {
+      MemoryChunk chunk = memory_chunk(i);
+      for (u64 page = 0; page < chunk.pages; page += 64) {
+        u64 pages = chunk.pages - page < 64 ? chunk.pages - page : 64;
+        sys::SyscallRegisters registers{page, pages, 0, 0, 0, 0};
+        if (sys::invoke(abi::Syscall::MemoryResidency, chunk.slot, registers) != sys::Error::None) continue;
+        for (u64 bits = registers.argument1; bits != 0; bits &= bits - 1) ++resident;
+      }
+    }
+    logf("profile: %lu chunks, %lu resident pages in them\n", memory_chunk_count(), resident);
   }
 }
 
