@@ -2,6 +2,7 @@
 // follow streams per tenant; see logs.hpp.
 #include "logs.hpp"
 
+#include "metrics.hpp"
 #include "openfaas.hpp"
 
 namespace gateway {
@@ -80,6 +81,23 @@ u64 FunctionLogs::dropped(u32 tenant) const {
 u64 FunctionLogs::dropped_total() const {
   sys::LockGuard guard(lock_);
   return dropped_total_;
+}
+
+bool FunctionLogs::render_metrics(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const {
+  sys::LockGuard guard(lock_);
+  const char* name = "metteagle_log_lines_dropped_total";
+  auto head = [&](usize) {
+    family(output, name, "counter",
+           "Function log lines not kept: the tenant's log ring could not be backed (its window memory).");
+  };
+  // The operator's page: every slot in order; a tenant's own: its slot only.
+  bool all = tenant == ALL_TENANTS;
+  auto row = [&](usize, usize index) {
+    u32 slot = all ? static_cast<u32>(index) : slots_->slot_of(tenant);
+    if (slot != TenantSlots::NONE) tenant_sample(output, name, slots_->tenant_at(slot), dropped_[slot]);
+  };
+  usize row_count = slots_ == nullptr ? 0 : all ? slots_->count() : 1;  // Unconfigured: the head only.
+  return rows.render(output, budget, 1, row_count, head, row);
 }
 
 namespace {

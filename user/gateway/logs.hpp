@@ -67,6 +67,10 @@ class FunctionLogs {
   // slot), and the same over every tenant (tenants without a slot included).
   u64 dropped(u32 tenant) const;
   u64 dropped_total() const;
+  // The /metrics family metteagle_log_lines_dropped_total (Prometheus text): dropped(t) of every
+  // tenant in slot order (the key file's) for ALL_TENANTS (the operator's page), or of `tenant`
+  // only. False when `budget` was reached first: `rows` says where the next call goes on.
+  bool render_metrics(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const;
 
  private:
   // The ring of a tenant that has logged (its slice backed), else nullptr; never takes memory.
