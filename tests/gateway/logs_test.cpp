@@ -38,11 +38,13 @@ TEST(FunctionLogs, ThousandsOfTenantsKeepTheirOwnLines) {
   auto memory = lazy_slice_memory(*slots, FunctionLogs::SLICE_BYTES);
   auto logs = std::make_unique<FunctionLogs>();
   logs->configure(*slots, memory.get());
+  memory->watch([&] { return logs->locked(); });
   EXPECT_LE(FunctionLogs::RING_BYTES, FunctionLogs::SLICE_BYTES);
   EXPECT_EQ(FunctionLogs::SLICE_BYTES, 10 * TenantSlices::PAGE_BYTES);  // 128 lines of ~312 bytes.
   for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) append(*logs, tenant, "line of tenant " + std::to_string(tenant));
   EXPECT_EQ(memory->backed_pages(), MAX_KEYS * SLICE_PAGES);  // Tenant 0 never logged.
   EXPECT_EQ(memory->calls(), MAX_KEYS);
+  EXPECT_EQ(memory->calls_under_lock(), 0u);  // Each ring backed before the logs' lock was taken.
   // Tenant 17 floods: its ring keeps its newest 128 lines, every other tenant keeps its line.
   for (int index = 0; index < 1000; ++index) append(*logs, 17, "flood " + std::to_string(index) + "\n");
   EXPECT_EQ(memory->calls(), MAX_KEYS);  // Its ring was backed already.
@@ -75,6 +77,7 @@ TEST(FunctionLogs, DroppedCountsLinesRefusedForMemory) {
   LazySliceMemory memory(slots->count() * FunctionLogs::SLICE_BYTES, SLICE_PAGES);  // One ring.
   auto logs = std::make_unique<FunctionLogs>();
   logs->configure(*slots, &memory);
+  memory.watch([&] { return logs->locked(); });
   append(*logs, 1, "kept\n");
   append(*logs, 2, "a\nb\n\nc");  // Three lines (the empty one is no line), no memory for them.
   EXPECT_EQ(logs->dropped(1), 0u);
@@ -106,6 +109,7 @@ TEST(FunctionLogs, DroppedCountsLinesRefusedForMemory) {
   EXPECT_EQ(logs->dropped(2), 3u);
   EXPECT_NE(rendered(*logs, 2, "f").find("\"later\""), std::string::npos);
   EXPECT_EQ(memory.backed_pages(), 2 * SLICE_PAGES);
+  EXPECT_EQ(memory.calls_under_lock(), 0u);  // Refused or not, asked outside the logs' lock.
   // Before configure, every line is dropped.
   auto unconfigured = std::make_unique<FunctionLogs>();
   append(*unconfigured, 1, "x\ny\n");

@@ -575,9 +575,9 @@ FactoryTableMemory catalog_table_memory;
 // The per-tenant slices (gateway/tenants.hpp): log rings, async job rings and envProcess pools.
 // One demand-zero Memory object of the gateway's factory per kind, mapped at its own area with a
 // slice for every key's tenant; a slice's pages are charged to its tenant's window budget and
-// committed when the tenant first needs them, and kept. So the gateway's memory follows the
-// tenants that log, queue and deploy, not the number of keys, and no tenant can take what
-// another's budget guarantees.
+// committed when the tenant first needs them (before the table takes its lock), and kept. So the
+// gateway's memory follows the tenants that log, queue and deploy, not the number of keys, and no
+// tenant can take what another's budget guarantees.
 constexpr u64 LOG_SLICES_AREA = 0x0000760000000000;
 constexpr u64 ASYNC_SLICES_AREA = 0x0000770000000000;
 constexpr u64 POOL_SLICES_AREA = 0x0000780000000000;
