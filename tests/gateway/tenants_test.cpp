@@ -124,12 +124,13 @@ TEST(TenantSlices, ThreadsPreparingTheSameSliceBackEachPageOnce) {
   EXPECT_EQ(not_found.load(), 0);
   EXPECT_EQ(memory.backed_twice(), 0u);
   EXPECT_EQ(memory.backed_pages(), TENANTS * SLICE_PAGES);
-  EXPECT_LE(memory.calls(), TENANTS * SLICE_PAGES);  // At most one call a page: never the same page twice.
   for (u32 tenant = 1; tenant <= TENANTS; ++tenant)
     EXPECT_EQ(slices.backed_bytes(tenant), SLICE_PAGES * TenantSlices::PAGE_BYTES);
   EXPECT_EQ(slices.backed_bytes(0), 0u);
 }
 
+// With the most keys a file may name, every tenant still gets a guarantee, and one tenant taking
+// all it may leaves every other tenant its guarantee.
 TEST(WindowBudget, ThousandsOfTenants) {
   auto slots = std::make_unique<TenantSlots>();
   std::vector<u32> tenants = tenants_from(1, MAX_KEYS);
