@@ -144,13 +144,15 @@ using Push = AsyncQueue::Push;
 
 constexpr usize SLICE_PAGES = AsyncQueue::SLICE_BYTES / TenantSlices::PAGE_BYTES;
 
-// A queue for `slots`, its span in the heap with room for `budget_pages` pages.
+// A queue for `slots`, its span in the heap with room for `budget_pages` pages; the memory counts
+// the slices backed while the queue held its lock (none may be).
 struct Queue {
   Queue(std::unique_ptr<TenantSlots> tenant_slots, usize budget_pages)
       : slots(std::move(tenant_slots)),
         memory(slots->count() * AsyncQueue::SLICE_BYTES, budget_pages),
         queue(std::make_unique<AsyncQueue>()) {
     queue->configure(*slots, &memory);
+    memory.watch([this] { return queue->locked(); });
   }
   std::unique_ptr<TenantSlots> slots;
   LazySliceMemory memory;
@@ -220,8 +222,9 @@ TEST(AsyncQueue, ThousandsOfTenantsQueueAndTakeTurns) {
   // Two jobs of every tenant, pushed a round at a time.
   for (const char* round : {"first", "second"})
     for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) ASSERT_EQ(queue->push(job_of(tenant, round)), Push::Queued);
-  EXPECT_EQ(fixture.memory.backed_pages(), MAX_KEYS * SLICE_PAGES);  // Each slice backed once.
+  EXPECT_EQ(fixture.memory.backed_pages(), MAX_KEYS * SLICE_PAGES);  // Each slice backed once,
   EXPECT_EQ(fixture.memory.calls(), MAX_KEYS);
+  EXPECT_EQ(fixture.memory.calls_under_lock(), 0u);  // before the queue's lock was taken.
   // Every tenant's first job in the order the tenants became ready, then none: each runs one.
   AsyncJob job;
   for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) {
@@ -288,6 +291,7 @@ TEST(AsyncQueue, NoMemoryForOneTenantWhileOthersProceed) {
   EXPECT_EQ(queue->push(job_of(1)), Push::Queued);
   EXPECT_EQ(fixture.memory.calls(), calls);
   EXPECT_EQ(fixture.memory.backed_pages(), 3 * SLICE_PAGES);
+  EXPECT_EQ(fixture.memory.calls_under_lock(), 0u);  // Refused ones too were asked outside the lock.
   ASSERT_TRUE(queue->take(job));
   EXPECT_EQ(job.tenant, 4u);
   EXPECT_FALSE(queue->take(job));  // Tenant 1 waits for its running job.

@@ -964,6 +964,42 @@ TEST_F(ApiTest, MetricsPerKey) {
   EXPECT_NE(all.find("\nmetteagle_manager_free_bytes 123456789\n"), std::string::npos);
 }
 
+// Log lines a tenant's ring could not keep (no memory for it) are on its /metrics page and the
+// operator's, never on another tenant's.
+TEST_F(ApiTest, DroppedLogLinesInMetrics) {
+  const std::string one = "Authorization: Bearer key-one-1234\r\n";
+  const std::string two = "Authorization: Bearer key-two-1234\r\n";
+  const std::string config = "X-Function-Config: {\"name\": \"echo\"}\r\n";
+  log_memory.refuse(1);
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + one + config, "ELF!").status, 201u);
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + two + config, "ELF!").status, 201u);
+  for (int call = 0; call < 2; ++call) ASSERT_EQ(send("POST /function/echo HTTP/1.1\r\n" + one, "a").status, 200u);
+  ASSERT_EQ(send("POST /function/echo HTTP/1.1\r\n" + two, "b").status, 200u);
+  EXPECT_EQ(shared->logs.dropped(1), 2u);  // Each invocation's result line.
+  EXPECT_EQ(body_of(send("GET /system/logs?name=echo HTTP/1.1\r\n" + one)), "");
+  EXPECT_NE(body_of(send("GET /system/logs?name=echo HTTP/1.1\r\n" + two)), "");
+  // A tenant's page ends with the family: its own line only.
+  auto ends_with = [](const std::string& page, const std::string& end) {
+    return page.size() >= end.size() && page.compare(page.size() - end.size(), end.size(), end) == 0;
+  };
+  const std::string mine = body_of(send("GET /metrics HTTP/1.1\r\n" + one));
+  EXPECT_TRUE(ends_with(mine, "\n# TYPE metteagle_log_lines_dropped_total counter\n"
+                              "metteagle_log_lines_dropped_total{tenant=\"1\"} 2\n"))
+      << mine;
+  const std::string theirs = body_of(send("GET /metrics HTTP/1.1\r\n" + two));
+  EXPECT_TRUE(ends_with(theirs, "\n# TYPE metteagle_log_lines_dropped_total counter\n"
+                                "metteagle_log_lines_dropped_total{tenant=\"2\"} 0\n"))
+      << theirs;
+  const std::string all = body_of(send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer key-operator\r\n"));
+  EXPECT_NE(all.find("\n# TYPE metteagle_log_lines_dropped_total counter\n"
+                     "metteagle_log_lines_dropped_total{tenant=\"0\"} 0\n"
+                     "metteagle_log_lines_dropped_total{tenant=\"1\"} 2\n"
+                     "metteagle_log_lines_dropped_total{tenant=\"2\"} 0\n"
+                     "metteagle_log_lines_dropped_total{tenant=\"9\"} 0\n# HELP "),
+            std::string::npos)
+      << all;
+}
+
 // The early answer to "Expect: 100-continue": what the head alone decides, before any body byte.
 TEST_F(ApiTest, ScreenRefusesFromTheHeadAlone) {
   auto screen = [&](const std::string& request) {

@@ -1,6 +1,7 @@
 // Host tests of FunctionLogs and FollowStreams (user/gateway/logs.cpp) with thousands of tenants:
 // each tenant's lines in its own slice, backed on its first line; a flood evicts only the
-// flooder's lines; lines refused for memory are counted; follow streams bounded per tenant.
+// flooder's lines; lines refused for memory are counted, and shown in /metrics (a tenant its own
+// row, the operator every tenant's, in pieces as whole); follow streams bounded per tenant.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "logs.hpp"
+#include "metrics.hpp"
 #include "slice_memory.hpp"
 
 namespace gateway {
@@ -36,11 +38,13 @@ TEST(FunctionLogs, ThousandsOfTenantsKeepTheirOwnLines) {
   auto memory = lazy_slice_memory(*slots, FunctionLogs::SLICE_BYTES);
   auto logs = std::make_unique<FunctionLogs>();
   logs->configure(*slots, memory.get());
+  memory->watch([&] { return logs->locked(); });
   EXPECT_LE(FunctionLogs::RING_BYTES, FunctionLogs::SLICE_BYTES);
   EXPECT_EQ(FunctionLogs::SLICE_BYTES, 10 * TenantSlices::PAGE_BYTES);  // 128 lines of ~312 bytes.
   for (u32 tenant = 1; tenant <= MAX_KEYS; ++tenant) append(*logs, tenant, "line of tenant " + std::to_string(tenant));
   EXPECT_EQ(memory->backed_pages(), MAX_KEYS * SLICE_PAGES);  // Tenant 0 never logged.
   EXPECT_EQ(memory->calls(), MAX_KEYS);
+  EXPECT_EQ(memory->calls_under_lock(), 0u);  // Each ring backed before the logs' lock was taken.
   // Tenant 17 floods: its ring keeps its newest 128 lines, every other tenant keeps its line.
   for (int index = 0; index < 1000; ++index) append(*logs, 17, "flood " + std::to_string(index) + "\n");
   EXPECT_EQ(memory->calls(), MAX_KEYS);  // Its ring was backed already.
@@ -73,6 +77,7 @@ TEST(FunctionLogs, DroppedCountsLinesRefusedForMemory) {
   LazySliceMemory memory(slots->count() * FunctionLogs::SLICE_BYTES, SLICE_PAGES);  // One ring.
   auto logs = std::make_unique<FunctionLogs>();
   logs->configure(*slots, &memory);
+  memory.watch([&] { return logs->locked(); });
   append(*logs, 1, "kept\n");
   append(*logs, 2, "a\nb\n\nc");  // Three lines (the empty one is no line), no memory for them.
   EXPECT_EQ(logs->dropped(1), 0u);
@@ -104,11 +109,78 @@ TEST(FunctionLogs, DroppedCountsLinesRefusedForMemory) {
   EXPECT_EQ(logs->dropped(2), 3u);
   EXPECT_NE(rendered(*logs, 2, "f").find("\"later\""), std::string::npos);
   EXPECT_EQ(memory.backed_pages(), 2 * SLICE_PAGES);
+  EXPECT_EQ(memory.calls_under_lock(), 0u);  // Refused or not, asked outside the logs' lock.
   // Before configure, every line is dropped.
   auto unconfigured = std::make_unique<FunctionLogs>();
   append(*unconfigured, 1, "x\ny\n");
   EXPECT_EQ(unconfigured->dropped_total(), 2u);
   EXPECT_EQ(rendered(*unconfigured, 1, "f"), "");
+}
+
+// The logs' part of a /metrics page, in pieces of at least `budget` bytes (each piece ends at the
+// first row that reaches it), as the gateway renders it; `pieces` gets how many it took.
+std::string metrics_page(const FunctionLogs& logs, u32 tenant, usize budget = 1 << 20, usize* pieces = nullptr) {
+  std::string page;
+  RowCursor rows;
+  std::string piece(budget + 1024, '\0');
+  for (usize count = 1;; ++count) {
+    Buffer text(piece.data(), piece.size());
+    bool done = logs.render_metrics(text, tenant, rows, budget);
+    EXPECT_FALSE(text.overflowed());
+    page.append(text.data(), text.size());
+    if (pieces != nullptr) *pieces = count;
+    if (done || count > 100'000) return page;
+  }
+}
+
+const std::string DROPPED_HEAD =
+    "# HELP metteagle_log_lines_dropped_total Function log lines not kept: the tenant's log ring could not be "
+    "backed (its window memory).\n"
+    "# TYPE metteagle_log_lines_dropped_total counter\n";
+
+TEST(FunctionLogs, MetricsShowEachTenantOnlyItsOwnDroppedLines) {
+  auto slots = numbered_slots(3);
+  LazySliceMemory memory(slots->count() * FunctionLogs::SLICE_BYTES, SLICE_PAGES);  // One ring.
+  auto logs = std::make_unique<FunctionLogs>();
+  EXPECT_EQ(metrics_page(*logs, ALL_TENANTS), DROPPED_HEAD);  // Not configured: no tenant's row.
+  logs->configure(*slots, &memory);
+  append(*logs, 1, "kept\n");
+  append(*logs, 2, "a\nb\nc\n");
+  append(*logs, 3, "d\ne");
+  append(*logs, 99, "nobody\n");  // No slot: in no row.
+  EXPECT_EQ(metrics_page(*logs, ALL_TENANTS),
+            DROPPED_HEAD +
+                "metteagle_log_lines_dropped_total{tenant=\"0\"} 0\n"
+                "metteagle_log_lines_dropped_total{tenant=\"1\"} 0\n"
+                "metteagle_log_lines_dropped_total{tenant=\"2\"} 3\n"
+                "metteagle_log_lines_dropped_total{tenant=\"3\"} 2\n");
+  EXPECT_EQ(metrics_page(*logs, 2), DROPPED_HEAD + "metteagle_log_lines_dropped_total{tenant=\"2\"} 3\n");
+  EXPECT_EQ(metrics_page(*logs, 1), DROPPED_HEAD + "metteagle_log_lines_dropped_total{tenant=\"1\"} 0\n");
+  EXPECT_EQ(metrics_page(*logs, 99), DROPPED_HEAD);
+  // A budget of one byte: the head is one piece, then each row.
+  usize pieces = 0;
+  EXPECT_EQ(metrics_page(*logs, ALL_TENANTS, 1, &pieces), metrics_page(*logs, ALL_TENANTS));
+  EXPECT_EQ(pieces, 5u);
+}
+
+// The operator's page of thousands of tenants, in pieces of ~2 KiB, is the page rendered whole.
+TEST(FunctionLogs, MetricsOfThousandsOfTenantsInPiecesAsWhole) {
+  auto slots = numbered_slots(MAX_KEYS);
+  auto memory = lazy_slice_memory(*slots, FunctionLogs::SLICE_BYTES);
+  memory->refuse(MAX_KEYS);
+  auto logs = std::make_unique<FunctionLogs>();
+  logs->configure(*slots, memory.get());
+  for (u32 tenant = 1; tenant < MAX_KEYS; tenant += 7) append(*logs, tenant, "line\n");
+  append(*logs, MAX_KEYS, "x\ny\n");
+  std::string whole = metrics_page(*logs, ALL_TENANTS);
+  EXPECT_EQ(static_cast<usize>(std::count(whole.begin(), whole.end(), '\n')), 2 + MAX_KEYS + 1);
+  EXPECT_NE(whole.find("\nmetteagle_log_lines_dropped_total{tenant=\"1\"} 0\n"), std::string::npos);
+  const std::string last = "\nmetteagle_log_lines_dropped_total{tenant=\"4096\"} 2\n";  // Refused: its 2 lines.
+  EXPECT_EQ(whole.substr(whole.size() - last.size()), last);
+  usize pieces = 0;
+  EXPECT_EQ(metrics_page(*logs, ALL_TENANTS, 2000, &pieces), whole);
+  EXPECT_GT(pieces, 100u);
+  EXPECT_EQ(metrics_page(*logs, MAX_KEYS, 1), DROPPED_HEAD + "metteagle_log_lines_dropped_total{tenant=\"4096\"} 2\n");
 }
 
 TEST(FollowStreams, BoundPerTenantWithThousandsOfTenants) {

@@ -159,6 +159,7 @@ TEST(Catalog, EnvProcessKeptWholePerTenant) {
   ASSERT_TRUE(slots->configure(tenants, 2));
   LazySliceMemory pools(slots->count() * Catalog::POOL_SLICE_BYTES + TenantSlices::PAGE_BYTES * 3, 1000);
   catalog->configure_pools(&pools, slots.get());
+  pools.watch([&] { return catalog->locked(); });
   std::string long_one(2000, 'l');
   // The JSON bodies outlive what the catalog records of them (as a request's body does).
   std::string a = R"({"service": "a", "image": "img", "envProcess": ")" + long_one + R"(", "labels": {"k": "v"}})";
@@ -225,6 +226,10 @@ TEST(Catalog, EnvProcessKeptWholePerTenant) {
   EXPECT_EQ(catalog->env_process_fits(3, deployment_of(more)), Catalog::Room::NoMemory);
   EXPECT_EQ(status_env_process(*catalog, 1, "big3"), json_quoted(largest));
   EXPECT_EQ(status_env_process(*catalog, 1, "big1"), json_quoted(largest));
+  // Every pool page was backed once, outside the catalog's lock.
+  EXPECT_GT(pools.calls(), 0u);
+  EXPECT_EQ(pools.calls_under_lock(), 0u);
+  EXPECT_EQ(pools.backed_twice(), 0u);
 }
 
 TEST(OpenFaas, PreciseErrors) {

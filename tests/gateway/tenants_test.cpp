@@ -2,7 +2,10 @@
 // found in O(1) for the most keys a key file may name, and per-tenant slices backed only on use.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "slice_memory.hpp"
@@ -58,25 +61,72 @@ TEST(TenantSlices, BackedOnFirstUseOnlyAsFarAsAsked) {
   ASSERT_TRUE(slots.configure(tenants, 3));
   LazySliceMemory memory(slots.count() * 3 * TenantSlices::PAGE_BYTES, 4);
   TenantSlices slices;
+  EXPECT_FALSE(slices.prepare(2, 1));  // Not configured.
   slices.configure(&memory, &slots, 3 * TenantSlices::PAGE_BYTES - 100);  // Rounded up to 3 pages.
   EXPECT_EQ(slices.slice_bytes(), 3 * TenantSlices::PAGE_BYTES);
   EXPECT_EQ(slices.find(2, 1), nullptr);  // Nothing backed yet.
-  u8* two = slices.reach(2, 1);
-  ASSERT_NE(two, nullptr);
+  ASSERT_TRUE(slices.prepare(2, 1));
+  u8* two = slices.find(2, 1);
   EXPECT_EQ(two, memory.base() + 2 * 3 * TenantSlices::PAGE_BYTES);  // Slot 2's slice.
   EXPECT_EQ(memory.backed_pages(), 1u);
-  EXPECT_EQ(slices.reach(2, TenantSlices::PAGE_BYTES), two);  // Within the backed page: no more.
-  EXPECT_EQ(memory.backed_pages(), 1u);
-  EXPECT_EQ(slices.reach(2, 3 * TenantSlices::PAGE_BYTES), two);  // Two pages more.
+  EXPECT_EQ(slices.find(2, TenantSlices::PAGE_BYTES), two);
+  EXPECT_EQ(slices.find(2, TenantSlices::PAGE_BYTES + 1), nullptr);  // find() takes nothing.
+  EXPECT_TRUE(slices.prepare(2, TenantSlices::PAGE_BYTES));  // Within the backed page: no call.
+  EXPECT_EQ(memory.calls(), 1u);
+  EXPECT_TRUE(slices.prepare(2, 3 * TenantSlices::PAGE_BYTES));  // Two pages more.
   EXPECT_EQ(memory.backed_pages(), 3u);
+  EXPECT_EQ(memory.calls(), 2u);
   EXPECT_EQ(slices.backed_bytes(2), 3 * TenantSlices::PAGE_BYTES);
-  EXPECT_EQ(slices.reach(2, 3 * TenantSlices::PAGE_BYTES + 1), nullptr);  // Beyond the slice.
-  EXPECT_EQ(slices.reach(1, 2 * TenantSlices::PAGE_BYTES), nullptr);  // The budget has one page left.
-  EXPECT_EQ(slices.backed_bytes(1), 0u);  // A refusal backs nothing.
-  EXPECT_NE(slices.reach(1, 10), nullptr);
-  EXPECT_EQ(slices.reach(3, 10), nullptr);  // Budget spent: the others keep theirs.
   EXPECT_EQ(slices.find(2, 3 * TenantSlices::PAGE_BYTES), two);
-  EXPECT_EQ(slices.reach(9, 1), nullptr);  // No slot.
+  EXPECT_FALSE(slices.prepare(2, 3 * TenantSlices::PAGE_BYTES + 1));  // Beyond the slice.
+  EXPECT_FALSE(slices.prepare(1, 2 * TenantSlices::PAGE_BYTES));  // The budget has one page left.
+  EXPECT_EQ(slices.backed_bytes(1), 0u);  // A refusal backs nothing.
+  EXPECT_EQ(slices.find(1, 1), nullptr);
+  EXPECT_TRUE(slices.prepare(1, 10));
+  EXPECT_NE(slices.find(1, 10), nullptr);
+  EXPECT_FALSE(slices.prepare(3, 10));  // Budget spent: the others keep theirs.
+  EXPECT_FALSE(slices.prepare(9, 1));  // No slot.
+  EXPECT_EQ(slices.find(9, 1), nullptr);
+  EXPECT_EQ(slices.find(0, 0), nullptr);  // Never backed: no slice even for 0 bytes.
+  EXPECT_EQ(memory.backed_twice(), 0u);
+}
+
+// Threads preparing slices at once, several the same slice and each its own size: every page is
+// backed (and charged) exactly once, and what prepare() said is backed is found backed.
+TEST(TenantSlices, ThreadsPreparingTheSameSliceBackEachPageOnce) {
+  constexpr u32 TENANTS = 4;
+  constexpr usize SLICE_PAGES = 8;
+  auto slots = numbered_slots(TENANTS);
+  LazySliceMemory memory(slots->count() * SLICE_PAGES * TenantSlices::PAGE_BYTES, 1000);
+  memory.delay(std::chrono::microseconds(200));
+  TenantSlices slices;
+  slices.configure(&memory, slots.get(), SLICE_PAGES * TenantSlices::PAGE_BYTES);
+  constexpr int THREADS = 8;
+  std::atomic<int> ready{0};
+  std::atomic<int> not_found{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < THREADS; ++thread) {
+    threads.emplace_back([&, thread] {
+      ready.fetch_add(1);
+      while (ready.load() < THREADS) {
+      }
+      // Each thread asks every tenant for 1..8 pages, going up, from a different tenant first.
+      for (usize pages = 1; pages <= SLICE_PAGES; ++pages) {
+        for (u32 step = 0; step < TENANTS; ++step) {
+          u32 tenant = 1 + (static_cast<u32>(thread) + step) % TENANTS;
+          usize bytes = pages * TenantSlices::PAGE_BYTES - static_cast<usize>(thread);
+          if (!slices.prepare(tenant, bytes) || slices.find(tenant, bytes) == nullptr) not_found.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(not_found.load(), 0);
+  EXPECT_EQ(memory.backed_twice(), 0u);
+  EXPECT_EQ(memory.backed_pages(), TENANTS * SLICE_PAGES);
+  for (u32 tenant = 1; tenant <= TENANTS; ++tenant)
+    EXPECT_EQ(slices.backed_bytes(tenant), SLICE_PAGES * TenantSlices::PAGE_BYTES);
+  EXPECT_EQ(slices.backed_bytes(0), 0u);
 }
 
 // With the most keys a file may name, every tenant still gets a guarantee, and one tenant taking

@@ -951,7 +951,7 @@ void render_manager_stats(const manager::ManagerStats& stats, Buffer& text) {
 }
 
 // The gateway's parts of a /metrics page, after Metrics's (PageCursor::part - Metrics::PARTS).
-enum class PagePart : u32 { Admission, Control, Async, Windows, Manager, Connections, End };
+enum class PagePart : u32 { Admission, Control, Async, Windows, Logs, Manager, Connections, End };
 
 }  // namespace
 
@@ -983,6 +983,7 @@ bool Gateway::metrics_piece(PageCursor& cursor, Buffer& output, usize budget) co
       case PagePart::Windows:
         if (shared_.windows != nullptr) done = shared_.windows->render(output, cursor.tenant, cursor.rows, budget);
         break;
+      case PagePart::Logs: done = shared_.logs.render_metrics(output, cursor.tenant, cursor.rows, budget); break;
       case PagePart::Manager:
         if (all && cursor.has_manager_stats) render_manager_stats(cursor.manager_stats, output);
         break;

@@ -145,14 +145,16 @@ void AsyncQueue::make_ready(u32 slot) {
 }
 
 AsyncQueue::Push AsyncQueue::push(const AsyncJob& job) {
+  // The ring is backed on the tenant's first push, before the lock (a system call); later pushes
+  // find it backed and take nothing. Without it (prepare failed) the push is NoMemory below.
+  (void)slices_.prepare(job.tenant, RING_BYTES);
   LockGuard guard(lock_);
   u32 slot = slot_of(job.tenant);
   if (slot == TenantSlots::NONE) return Push::NoMemory;
   Entry& entry = entries_[slot];
   entry.seen = true;
   if (entry.count == ASYNC_QUEUE_DEPTH) return Push::Full;
-  // Backed on the tenant's first push; later pushes find it backed and take nothing.
-  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.reach(job.tenant, RING_BYTES));
+  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.find(job.tenant, RING_BYTES));
   if (jobs == nullptr) return Push::NoMemory;
   jobs[(entry.head + entry.count) % ASYNC_QUEUE_DEPTH] = job;
   ++entry.count;
@@ -170,7 +172,7 @@ bool AsyncQueue::take(AsyncJob& job) {
   --ready_count_;
   // In the ready ring: jobs waiting (so its slice is backed) and none running.
   Entry& entry = entries_[slot];
-  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.reach(slots_->tenant_at(slot), RING_BYTES));
+  AsyncJob* jobs = reinterpret_cast<AsyncJob*>(slices_.find(slots_->tenant_at(slot), RING_BYTES));
   job = jobs[entry.head];
   entry.head = (entry.head + 1) % ASYNC_QUEUE_DEPTH;
   --entry.count;

@@ -3,9 +3,10 @@
 // gateway's async threads (main.cpp). Pure and host-tested; the queue locks itself.
 // Invariant: a tenant never has more than ASYNC_QUEUE_DEPTH jobs waiting nor more than one of its
 // jobs running; every job take() hands out is matched by exactly one finish(). A tenant's waiting
-// jobs are a ring in its own slice of the span (tenants.hpp), backed on its first push and never
-// before; its counters are a small record by slot. A slot is in the ready ring exactly when its
-// tenant has jobs waiting and none running, and then only once.
+// jobs are a ring in its own slice of the span (tenants.hpp), backed on its first push (before
+// the lock is taken: no system call is made under it) and never before; its counters are a small
+// record by slot. A slot is in the ready ring exactly when its tenant has jobs waiting and none
+// running, and then only once.
 #pragma once
 
 #include "manager/protocol.hpp"
@@ -125,6 +126,8 @@ class AsyncQueue {
   // queue (ALL_TENANTS), or only `tenant`'s. False when `budget` was reached first: `rows` says
   // where the next call goes on.
   bool render(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const;
+  // Whether a thread holds the lock now (tests: no slice is backed under it).
+  bool locked() const { return lock_.held(); }
 
  private:
   // A tenant's counters, by slot; its jobs are in its slice.

@@ -62,7 +62,7 @@ void Catalog::configure_pools(SliceMemory* memory, const TenantSlots* slots) {
   pools_.configure(memory, slots, POOL_SLICE_BYTES);
 }
 
-u8* Catalog::pool_of(u32 tenant, u64 bytes) { return pools_.reach(tenant, sizeof(u64) + bytes); }
+u8* Catalog::pool_of(u32 tenant, u64 bytes) { return pools_.find(tenant, sizeof(u64) + bytes); }
 
 const u8* Catalog::pool_text(u32 tenant) const { return pools_.find(tenant, sizeof(u64)); }
 
@@ -72,7 +72,7 @@ CatalogEntry* Catalog::slot(u32 tenant, const char* name) {
 }
 
 void Catalog::drop_env_process(CatalogEntry& entry) {
-  u8* pool = entry.env_process_bytes == 0 ? nullptr : pools_.reach(entry.tenant, sizeof(u64));
+  u8* pool = entry.env_process_bytes == 0 ? nullptr : pool_of(entry.tenant, 0);
   if (pool == nullptr) return;  // A text is always in its tenant's pool, which stays backed.
   u64& used = pool_used(pool);
   char* text = reinterpret_cast<char*>(pool + sizeof(u64));
@@ -89,44 +89,49 @@ void Catalog::drop_env_process(CatalogEntry& entry) {
   entry.env_process_bytes = 0;
 }
 
-Catalog::Room Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment) {
-  sys::LockGuard guard(lock_);
+u64 Catalog::pool_bytes_after(u32 tenant, const FunctionDeployment& deployment) const {
   const CatalogEntry* entry = slot(tenant, deployment.service);
-  u64 needed = pool_bytes_of(deployment);
-  if (needed == 0) return Room::Fits;
   const u8* pool = pool_text(tenant);
   u64 used = pool == nullptr ? 0 : *reinterpret_cast<const u64*>(pool);
   u64 freed = entry != nullptr && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
-  if (used - freed + needed > ENV_PROCESS_POOL_BYTES) return Room::Full;
-  // The pages for the text are backed now (and kept), so record() finds them.
-  return pool_of(tenant, used - freed + needed) == nullptr ? Room::NoMemory : Room::Fits;
+  return used - freed + pool_bytes_of(deployment);
+}
+
+Catalog::Room Catalog::env_process_fits(u32 tenant, const FunctionDeployment& deployment) {
+  if (pool_bytes_of(deployment) == 0) return Room::Fits;
+  // The room is judged under the lock and the pages backed outside it (a system call), then it is
+  // judged again: another deploy of the tenant may have grown its pool meanwhile. Each round that
+  // goes on has backed more of the slice, so this ends.
+  for (;;) {
+    u64 bytes = 0;
+    {
+      sys::LockGuard guard(lock_);
+      bytes = pool_bytes_after(tenant, deployment);
+      if (bytes > ENV_PROCESS_POOL_BYTES) return Room::Full;
+      if (pool_of(tenant, bytes) != nullptr) return Room::Fits;
+    }
+    if (!pools_.prepare(tenant, sizeof(u64) + bytes)) return Room::NoMemory;
+  }
 }
 
 bool Catalog::record(u32 tenant, const FunctionDeployment& deployment) {
+  // The pages for the envProcess are backed first, outside the lock; the locked part only uses them.
+  if (env_process_fits(tenant, deployment) != Room::Fits) return false;
   sys::LockGuard guard(lock_);
+  // The envProcess's room first, so that a refusal changes nothing: the tenant's pool, less what
+  // the entry's old text frees, backed far enough (a deploy of the tenant that grew its pool since
+  // env_process_fits leaves it short: refused).
+  u64 needed = pool_bytes_of(deployment);
+  u64 bytes = pool_bytes_after(tenant, deployment);
+  u8* pool = needed > 0 ? pool_of(tenant, bytes) : nullptr;
+  if (needed > 0 && (bytes > ENV_PROCESS_POOL_BYTES || pool == nullptr)) return false;
   auto* held = table_.find(tenant, deployment.service);
-  bool made = false;
   if (held == nullptr) {
     TableRefusal why = TableRefusal::None;
     held = table_.insert(tenant, deployment.service, why);
     if (held == nullptr) return false;
-    made = true;
   }
   CatalogEntry* entry = &held->value;
-  // A refusal below changes nothing: an entry made here goes again.
-  auto refuse = [&] {
-    if (made) table_.erase(*held);
-    return false;
-  };
-  // The envProcess's room first, so that a refusal changes nothing: the tenant's pool (one is
-  // taken for a tenant that has none), less what the entry's old text frees.
-  u64 needed = pool_bytes_of(deployment);
-  const u8* before = pool_text(tenant);
-  u64 used = before == nullptr ? 0 : *reinterpret_cast<const u64*>(before);
-  u64 freed = entry->used && entry->env_process_bytes > 0 ? entry->env_process_bytes + 1 : 0;
-  if (needed > 0 && used - freed + needed > ENV_PROCESS_POOL_BYTES) return refuse();
-  u8* pool = needed > 0 ? pool_of(tenant, used - freed + needed) : nullptr;
-  if (needed > 0 && pool == nullptr) return refuse();
   if (entry->used) drop_env_process(*entry);
   *entry = CatalogEntry{};
   entry->used = true;

@@ -9,7 +9,8 @@
 // span (TenantSlices), backed page by page as its texts grow and charged to the tenant's window
 // budget, so no tenant can take another's room (env_process_fits refuses the deploy first); a
 // tenant's pool starts with the bytes it uses (u64), then its envProcess texts back to back, each
-// NUL-terminated, named by exactly one entry; every public method holds the lock.
+// NUL-terminated, named by exactly one entry; every public method holds the lock, and none backs
+// pages (a system call) under it.
 #pragma once
 
 #include "function_table.hpp"
@@ -56,7 +57,7 @@ class Catalog {
   // Whether the tenant's pool has room for the deployment's envProcess (counting what the entry
   // of the same name frees), so that a deploy can be refused before it is made: Full when the
   // pool's bytes do not allow it, NoMemory when the pages for it cannot be backed now (they are
-  // kept once backed).
+  // backed here, outside the lock, and kept).
   enum class Room { Fits, Full, NoMemory };
   Room env_process_fits(u32 tenant, const FunctionDeployment& deployment);
   // Stores (or replaces) the deployment's metadata, its envProcess decoded from the body (in the
@@ -70,14 +71,20 @@ class Catalog {
   bool scale(u32 tenant, const char* name, u64 replicas);
   // A deleted function (or a refused deploy's reservation): its entry goes.
   void forget(u32 tenant, const char* name);
+  // Whether a thread holds the lock now (tests: no pool page is backed under it).
+  bool locked() const { return lock_.held(); }
 
  private:
   CatalogEntry* slot(u32 tenant, const char* name);
   const CatalogEntry* slot(u32 tenant, const char* name) const;
-  // The tenant's pool (its used bytes first, then the texts) with room for `bytes` of text
-  // backed; nullptr when it cannot be. pool_text(): the pool as it is, nullptr when never backed.
+  // The tenant's pool (its used bytes first, then the texts) when room for `bytes` of text is
+  // backed, else nullptr (never takes memory). pool_text(): the pool as it is, nullptr when never
+  // backed.
   u8* pool_of(u32 tenant, u64 bytes);
   const u8* pool_text(u32 tenant) const;
+  // The bytes of text the tenant's pool holds once the deployment's envProcess replaces the old
+  // one of its name (lock held).
+  u64 pool_bytes_after(u32 tenant, const FunctionDeployment& deployment) const;
   static u64& pool_used(u8* pool) { return *reinterpret_cast<u64*>(pool); }
   // Frees the entry's envProcess: the texts after it move down (their entries' offsets with them).
   void drop_env_process(CatalogEntry& entry);

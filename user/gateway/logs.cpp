@@ -2,6 +2,7 @@
 // follow streams per tenant; see logs.hpp.
 #include "logs.hpp"
 
+#include "metrics.hpp"
 #include "openfaas.hpp"
 
 namespace gateway {
@@ -38,14 +39,18 @@ void FunctionLogs::configure(const TenantSlots& slots, SliceMemory* memory) {
   dropped_total_ = 0;
 }
 
+FunctionLogs::Ring* FunctionLogs::find(u32 tenant) { return reinterpret_cast<Ring*>(slices_.find(tenant, RING_BYTES)); }
+
 const FunctionLogs::Ring* FunctionLogs::find(u32 tenant) const {
   return reinterpret_cast<const Ring*>(slices_.find(tenant, RING_BYTES));
 }
 
 void FunctionLogs::append(u32 tenant, const char* name, u64 call, u64 time_us, const char* text, usize length) {
+  // The ring is backed on the tenant's first line, before the lock (a system call); later lines
+  // find it backed and take nothing. Without it (prepare failed) the lines are counted below.
+  (void)slices_.prepare(tenant, RING_BYTES);
   sys::LockGuard guard(lock_);
-  // Backed on the tenant's first line; later lines find it backed and take nothing.
-  Ring* ring = reinterpret_cast<Ring*>(slices_.reach(tenant, RING_BYTES));
+  Ring* ring = find(tenant);
   usize at = 0;
   while (at < length) {
     usize end = at;
@@ -80,6 +85,23 @@ u64 FunctionLogs::dropped(u32 tenant) const {
 u64 FunctionLogs::dropped_total() const {
   sys::LockGuard guard(lock_);
   return dropped_total_;
+}
+
+bool FunctionLogs::render_metrics(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const {
+  sys::LockGuard guard(lock_);
+  const char* name = "metteagle_log_lines_dropped_total";
+  auto head = [&](usize) {
+    family(output, name, "counter",
+           "Function log lines not kept: the tenant's log ring could not be backed (its window memory).");
+  };
+  // The operator's page: every slot in order; a tenant's own: its slot only.
+  bool all = tenant == ALL_TENANTS;
+  auto row = [&](usize, usize index) {
+    u32 slot = all ? static_cast<u32>(index) : slots_->slot_of(tenant);
+    if (slot != TenantSlots::NONE) tenant_sample(output, name, slots_->tenant_at(slot), dropped_[slot]);
+  };
+  usize row_count = slots_ == nullptr ? 0 : all ? slots_->count() : 1;  // Unconfigured: the head only.
+  return rows.render(output, budget, 1, row_count, head, row);
 }
 
 namespace {
@@ -143,9 +165,8 @@ void FunctionLogs::render(u32 tenant, const char* name, u64 since_us, u64 tail, 
 
 void FunctionLogs::forget(u32 tenant, const char* name) {
   sys::LockGuard guard(lock_);
-  // Only a tenant whose ring is backed has lines; reach() then takes no memory.
-  if (find(tenant) == nullptr) return;
-  Ring* log = reinterpret_cast<Ring*>(slices_.reach(tenant, RING_BYTES));
+  Ring* log = find(tenant);  // Only a tenant whose ring is backed has lines.
+  if (log == nullptr) return;
   for (Line& line : log->lines)
     if (line.used && same_name(line.name, name)) line = Line{};
 }

@@ -5,7 +5,8 @@
 // (charged to the tenant) on the tenant's first append and never before, so a tenant that never
 // logs costs only its counters. A tenant's logging only ever evicts its own older lines, never
 // another tenant's; lines that find no memory are not kept and are counted as dropped. Every
-// public method holds the lock.
+// public method holds the lock, and none makes a system call under it (append backs the ring
+// before it takes the lock).
 #pragma once
 
 #include "manager/protocol.hpp"
@@ -67,9 +68,16 @@ class FunctionLogs {
   // slot), and the same over every tenant (tenants without a slot included).
   u64 dropped(u32 tenant) const;
   u64 dropped_total() const;
+  // The /metrics family metteagle_log_lines_dropped_total (Prometheus text): dropped(t) of every
+  // tenant in slot order (the key file's) for ALL_TENANTS (the operator's page), or of `tenant`
+  // only. False when `budget` was reached first: `rows` says where the next call goes on.
+  bool render_metrics(Buffer& output, u32 tenant, RowCursor& rows, usize budget) const;
+  // Whether a thread holds the lock now (tests: no slice is backed under it).
+  bool locked() const { return lock_.held(); }
 
  private:
   // The ring of a tenant that has logged (its slice backed), else nullptr; never takes memory.
+  Ring* find(u32 tenant);
   const Ring* find(u32 tenant) const;
 
   const TenantSlots* slots_ = nullptr;

@@ -70,7 +70,10 @@ constexpr usize BULK_READS_PER_TURN = 4;  // The same with bulk receives (128 Ki
 constexpr u64 WORKER_STACK_PAGES = 16;  // 64 KiB, as the first thread's stack (docs/BOOT.md).
 constexpr u64 WORKER_STACK_AREA = 0x0000700000000000;
 constexpr u64 WORKER_UTCB_AREA = 0x0000700100000000;
-constexpr u64 MAX_KEY_FILE_BYTES = 16 * 1024;
+// The key file is parsed where it is, mapped read-only here for the parse only: 4,096 keys of up
+// to 256 bytes a line need no buffer of the gateway's.
+constexpr u64 KEY_FILE_AREA = 0x0000790000000000;
+constexpr u64 MAX_KEY_FILE_BYTES = 1024 * 1024;
 // Asynchronous invocations (/async-function/, async.hpp): threads THREAD_COUNT + 1 .. run the
 // queued jobs and post their callbacks, so neither the event loop nor a worker ever waits for a
 // callback's receiver.
@@ -575,9 +578,9 @@ FactoryTableMemory catalog_table_memory;
 // The per-tenant slices (gateway/tenants.hpp): log rings, async job rings and envProcess pools.
 // One demand-zero Memory object of the gateway's factory per kind, mapped at its own area with a
 // slice for every key's tenant; a slice's pages are charged to its tenant's window budget and
-// committed when the tenant first needs them, and kept. So the gateway's memory follows the
-// tenants that log, queue and deploy, not the number of keys, and no tenant can take what
-// another's budget guarantees.
+// committed when the tenant first needs them (before the table takes its lock), and kept. So the
+// gateway's memory follows the tenants that log, queue and deploy, not the number of keys, and no
+// tenant can take what another's budget guarantees.
 constexpr u64 LOG_SLICES_AREA = 0x0000760000000000;
 constexpr u64 ASYNC_SLICES_AREA = 0x0000770000000000;
 constexpr u64 POOL_SLICES_AREA = 0x0000780000000000;
@@ -1703,12 +1706,14 @@ void run_async_jobs(u64 index) {
   metteagle_exit_thread();
 }
 
-// Reads the key file (a data module given with file=, docs/BOOT.md): text that ends at its first
-// zero byte. False with a message printed when there is none or it is too large.
-bool read_key_file(char (&text)[MAX_KEY_FILE_BYTES + 1], usize& length) {
+// Maps the key file (a data module given with file=, docs/BOOT.md: text that ends at its first
+// zero byte) read-only at KEY_FILE_AREA, `pages` of it, its text in `text`. False with a message
+// printed when there is none, it is too large or it cannot be mapped.
+bool map_key_file(gateway::Slice& text, u64& pages) {
   Memory file(BOOT_FILE);
+  static char page[PAGE_SIZE];  // Where the end is looked for, a page at a time.
   for (u64 offset = 0; offset < MAX_KEY_FILE_BYTES; offset += PAGE_SIZE) {
-    auto read = file.read(offset, text + offset, PAGE_SIZE);
+    auto read = file.read(offset, page, PAGE_SIZE);
     if (!read.ok()) {
       if (offset != 0) break;  // The Memory object ends here (the zero byte was checked below).
       if (read.error() == Error::InvalidCapability) {
@@ -1719,11 +1724,15 @@ bool read_key_file(char (&text)[MAX_KEY_FILE_BYTES + 1], usize& length) {
       }
       return false;
     }
-    for (u64 index = offset; index < offset + PAGE_SIZE; ++index) {
-      if (text[index] == '\0') {
-        length = index;
-        return true;
+    for (u64 index = 0; index < PAGE_SIZE; ++index) {
+      if (page[index] != '\0') continue;
+      pages = offset / PAGE_SIZE + 1;
+      if (auto mapped = Task(SELF_TASK).map(file, 0, KEY_FILE_AREA, pages, MEMORY_READ); !mapped.ok()) {
+        printf(console, "gateway: cannot map the key file: %s; not starting\n", error_name(mapped.error()));
+        return false;
       }
+      text = gateway::Slice{reinterpret_cast<const char*>(KEY_FILE_AREA), offset + index};
+      return true;
     }
   }
   printf(console, "gateway: the key file is larger than %lu bytes; not starting\n", MAX_KEY_FILE_BYTES);
@@ -1748,12 +1757,14 @@ Result<void> start_worker(u64 index, void (*entry)(u64) = serve_requests) {
 
 extern "C" void metteagle_main(u64 endpoint_count) {
   if (endpoint_count < 2) fail("finding the net and manager endpoints (boot configuration)", Error::InvalidCapability);
-  static char key_text[MAX_KEY_FILE_BYTES + 1];
-  usize key_length = 0;
-  if (!read_key_file(key_text, key_length)) metteagle_exit_thread();
-  static gateway::KeyTable keys;
+  gateway::Slice key_text;
+  u64 key_file_pages = 0;
+  if (!map_key_file(key_text, key_file_pages)) metteagle_exit_thread();
+  static gateway::KeyTable keys;  // Keeps its own copy of every key: the file is unmapped after.
   gateway::KeysError key_error;
-  if (!gateway::parse_keys(gateway::Slice{key_text, key_length}, keys, key_error)) {
+  bool keys_parsed = gateway::parse_keys(key_text, keys, key_error);
+  (void)Task(SELF_TASK).unmap(KEY_FILE_AREA, key_file_pages);
+  if (!keys_parsed) {
     if (key_error.line != 0) {
       printf(console, "gateway: bad key file, line %zu: %s (format: docs/NETWORK.md, Gateway); not starting\n",
              key_error.line, key_error.reason);

@@ -1,6 +1,8 @@
 // TenantSlots and TenantSlices (tenants.hpp).
 #include "tenants.hpp"
 
+#include "sys/spin_lock.hpp"
+
 namespace gateway {
 
 bool TenantSlots::add(u32 tenant) {
@@ -38,32 +40,47 @@ void TenantSlices::configure(SliceMemory* memory, const TenantSlots* slots, usiz
   memory_ = memory;
   slots_ = slots;
   slice_pages_ = (slice_bytes + PAGE_BYTES - 1) / PAGE_BYTES;
-  for (u32& pages : backed_pages_) pages = 0;
+  for (std::atomic<u32>& state : states_) state.store(0, std::memory_order_relaxed);
 }
 
-u8* TenantSlices::reach(u32 tenant, usize bytes) {
-  if (memory_ == nullptr || slots_ == nullptr) return nullptr;
+bool TenantSlices::prepare(u32 tenant, usize bytes) {
+  if (memory_ == nullptr || slots_ == nullptr) return false;
   u32 slot = slots_->slot_of(tenant);
-  if (slot == TenantSlots::NONE || bytes > slice_bytes()) return nullptr;
-  usize pages = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
-  usize first = slot * slice_pages_;
-  if (pages > backed_pages_[slot]) {
-    if (!memory_->back(tenant, first + backed_pages_[slot], pages - backed_pages_[slot])) return nullptr;
-    backed_pages_[slot] = static_cast<u32>(pages);
+  if (slot == TenantSlots::NONE || bytes > slice_bytes()) return false;
+  u32 pages = static_cast<u32>((bytes + PAGE_BYTES - 1) / PAGE_BYTES);
+  std::atomic<u32>& state = states_[slot];
+  for (;;) {
+    u32 seen = state.load(std::memory_order_acquire);
+    if ((seen & ~BACKING) >= pages) return true;
+    if ((seen & BACKING) != 0) {
+      // Another thread backs this slice now (a system call): wait for it, then look again.
+      sys::give_way();
+      continue;
+    }
+    if (!state.compare_exchange_weak(seen, seen | BACKING, std::memory_order_acquire)) continue;
+    // This thread alone backs the slot now; `seen` is what is backed.
+    bool backed = memory_->back(tenant, slot * slice_pages_ + seen, pages - seen);
+    state.store(backed ? pages : seen, std::memory_order_release);  // Published once backed.
+    return backed;
   }
-  return memory_->base() + first * PAGE_BYTES;
 }
 
-const u8* TenantSlices::find(u32 tenant, usize bytes) const {
+u32 TenantSlices::backed_pages(u32 slot) const {
+  return slot == TenantSlots::NONE ? 0 : states_[slot].load(std::memory_order_acquire) & ~BACKING;
+}
+
+u8* TenantSlices::find(u32 tenant, usize bytes) {
   if (memory_ == nullptr || slots_ == nullptr) return nullptr;
   u32 slot = slots_->slot_of(tenant);
-  if (slot == TenantSlots::NONE || bytes > backed_pages_[slot] * PAGE_BYTES || backed_pages_[slot] == 0) return nullptr;
+  u32 backed = backed_pages(slot);
+  if (backed == 0 || bytes > backed * PAGE_BYTES) return nullptr;
   return memory_->base() + slot * slice_pages_ * PAGE_BYTES;
 }
 
+const u8* TenantSlices::find(u32 tenant, usize bytes) const { return const_cast<TenantSlices*>(this)->find(tenant, bytes); }
+
 usize TenantSlices::backed_bytes(u32 tenant) const {
-  u32 slot = slots_ == nullptr ? TenantSlots::NONE : slots_->slot_of(tenant);
-  return slot == TenantSlots::NONE ? 0 : backed_pages_[slot] * PAGE_BYTES;
+  return slots_ == nullptr ? 0 : backed_pages(slots_->slot_of(tenant)) * PAGE_BYTES;
 }
 
 }  // namespace gateway

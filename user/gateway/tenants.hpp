@@ -10,11 +10,16 @@
 // TenantSlices gives each slot one fixed-size slice of a span of address space, for per-tenant
 // state too large to keep for every possible tenant at once (log lines, queued async jobs,
 // envProcess text). A slice's pages are backed (SliceMemory::back, which the gateway charges to the
-// tenant's window budget) only when the tenant first needs them, so memory follows the tenants
-// that use it, not the key count. Invariant: backed_pages(slot) only grows, never beyond the
-// slice, and the first backed_pages(slot) pages of the slot's slice are backed. Callers hold their
-// own lock around every call.
+// tenant's window budget and commits with a system call) only when the tenant first needs them, so
+// memory follows the tenants that use it, not the key count. A table backs them with prepare()
+// before it takes its own lock, and under the lock only finds what is backed (find()), so no
+// system call is made under a table's lock. Invariant: a slot's backed pages only grow, never
+// beyond the slice, and the first backed pages of the slot's slice are backed before find() can
+// see them; one thread at a time backs a slot (its BACKING bit), so no page is backed or charged
+// twice.
 #pragma once
+
+#include <atomic>
 
 #include "keys.hpp"
 
@@ -64,24 +69,32 @@ class TenantSlices {
  public:
   static constexpr usize PAGE_BYTES = 4096;
 
-  // One slice of `slice_bytes` (rounded up to whole pages) per slot of `slots`; once, at boot.
-  // Until then (or with memory nullptr) every reach() fails.
+  // One slice of `slice_bytes` (rounded up to whole pages) per slot of `slots`; once, at boot,
+  // before any other call. Until then (or with memory nullptr) nothing is backed or found.
   void configure(SliceMemory* memory, const TenantSlots* slots, usize slice_bytes);
-  // The tenant's slice with at least its first `bytes` backed; nullptr when the tenant has no
-  // slot, `bytes` is beyond the slice, or the memory cannot be backed now (nothing changes then).
-  u8* reach(u32 tenant, usize bytes);
-  // The tenant's slice when its first `bytes` are already backed, else nullptr (for readers that
-  // must not take memory).
+  // Backs the tenant's first `bytes` (the pages not backed yet), without the caller's lock: true
+  // when they are backed (now or before); false when the tenant has no slot, `bytes` is beyond
+  // the slice, or the memory cannot be backed now (nothing changes then). Threads may prepare the
+  // same slice at once: one backs it while the others wait, then find it backed.
+  [[nodiscard]] bool prepare(u32 tenant, usize bytes);
+  // The tenant's slice when its first `bytes` (at least one page) are backed, else nullptr; never
+  // takes memory, so a table may call it under its lock.
+  u8* find(u32 tenant, usize bytes);
   const u8* find(u32 tenant, usize bytes) const;
   usize slice_bytes() const { return slice_pages_ * PAGE_BYTES; }
   // Bytes of the tenant's slice backed so far.
   usize backed_bytes(u32 tenant) const;
 
  private:
+  // A slot's state: its backed pages, and BACKING while a thread backs more of them.
+  static constexpr u32 BACKING = 0x8000'0000;
+  // The slot's backed pages (0 for NONE: a tenant without a slot).
+  u32 backed_pages(u32 slot) const;
+
   SliceMemory* memory_ = nullptr;
   const TenantSlots* slots_ = nullptr;
   usize slice_pages_ = 0;
-  u32 backed_pages_[MAX_TENANT_SLOTS] = {};
+  std::atomic<u32> states_[MAX_TENANT_SLOTS] = {};
 };
 
 }  // namespace gateway

@@ -223,7 +223,7 @@ const DataFile* DataFiles::find(const char* name) const {
 bool keep_data_file(const ProgramConfig& config, const ProgramImage& image, RootContext& context,
                     LaunchFailure& failure) {
   DataFiles& files = context.files;
-  if (image.size > MAX_DATA_FILE_BYTES) return fail(failure, "keep the data module", Error::None, "larger than 64 KiB");
+  if (image.size > MAX_DATA_FILE_BYTES) return fail(failure, "keep the data module", Error::None, "larger than 1 MiB");
   for (usize index = 0; index < image.size; ++index)
     if (image.bytes[index] == 0) return fail(failure, "keep the data module", Error::None, "it holds a NUL byte (data modules are text)");
   if (files.find(config.name) != nullptr)

@@ -22,7 +22,8 @@ struct DataFiles {
   sys::usize count = 0;
   const DataFile* find(const char* name) const;
 };
-constexpr sys::u64 MAX_DATA_FILE_BYTES = 64 * 1024;
+// The gateway's key file of 4,096 keys (up to 256 bytes a line) is the largest data module wanted.
+constexpr sys::u64 MAX_DATA_FILE_BYTES = 1024 * 1024;
 
 struct RootContext {
   sys::Task self;

@@ -16,6 +16,16 @@
 
 namespace sys {
 
+// Gives the CPU away for a moment: to a thread this one waits for (a preempted lock holder, or
+// one backing memory another waits to use).
+inline void give_way() {
+#if __STDC_HOSTED__
+  sched_yield();
+#else
+  yield_thread();
+#endif
+}
+
 class SpinLock {
  public:
   static constexpr unsigned SPINS_BEFORE_YIELD = 64;
@@ -34,17 +44,12 @@ class SpinLock {
     }
   }
   void unlock() { __atomic_store_n(&word_, 0u, __ATOMIC_RELEASE); }
+  // Whether some thread holds it now (for assertions: the answer may be stale at once).
+  bool held() const { return __atomic_load_n(&word_, __ATOMIC_RELAXED) != 0; }
   // The word itself, for the one release that cannot be a call (a thread's exit, in assembly).
   unsigned* word() { return &word_; }
 
  private:
-  static void give_way() {
-#if __STDC_HOSTED__
-    sched_yield();
-#else
-    yield_thread();
-#endif
-  }
   unsigned word_ = 0;
 };
 static_assert(sizeof(SpinLock) == 4);
