@@ -122,6 +122,13 @@ void checked_copy_survives_faults(Context& context) {
   // Unmapped lower-half address and a non-canonical one: both fault, both are reported.
   EXPECT(checked_copy(&value, reinterpret_cast<void*>(0x1000), sizeof(value)) == sizeof(value));
   EXPECT(checked_copy(reinterpret_cast<void*>(0x1000), &source, 4) == 4);
+  // Words, then the last bytes: 19 bytes copy whole; from an unmapped address all 19 are left.
+  u8 bytes[19] = {};
+  u8 from[19];
+  for (usize i = 0; i < sizeof from; ++i) from[i] = static_cast<u8>(i + 1);
+  EXPECT(checked_copy(bytes, from, sizeof bytes) == 0);
+  EXPECT(bytes[0] == 1 && bytes[15] == 16 && bytes[16] == 17 && bytes[18] == 19);
+  EXPECT(checked_copy(bytes, reinterpret_cast<void*>(0x1000), sizeof bytes) == sizeof bytes);
   // A write into kernel text faults (protection violation), the text stays intact.
   u8 original = *reinterpret_cast<const u8*>(&checked_copy_survives_faults);
   u8 garbage = static_cast<u8>(original ^ 0xff);

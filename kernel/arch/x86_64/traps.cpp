@@ -13,7 +13,7 @@
 #include "core/syscall_support.hpp"
 #include "core/trap_hooks.hpp"
 
-extern "C" char checked_copy_access[], checked_copy_fault[];
+extern "C" char checked_copy_access_words[], checked_copy_fault_words[], checked_copy_access[], checked_copy_fault[];
 
 namespace arch {
 
@@ -116,10 +116,11 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame) {
   }
   // A fault inside checked_copy is an expected outcome, not a kernel bug: resume at its fixup.
   // A first touch of a demand-zero page in the copy is served like the program's own and retried.
-  if (frame->vector == VECTOR_PAGE_FAULT && frame->rip == reinterpret_cast<u64>(checked_copy_access)) {
+  bool in_words = frame->rip == reinterpret_cast<u64>(checked_copy_access_words);
+  if (frame->vector == VECTOR_PAGE_FAULT && (in_words || frame->rip == reinterpret_cast<u64>(checked_copy_access))) {
     if (read_cr2() < metteagle::abi::USER_SPACE_END && kernel::on_user_memory_fault(read_cr2(), frame->error_code))
       return;
-    frame->rip = reinterpret_cast<u64>(checked_copy_fault);
+    frame->rip = reinterpret_cast<u64>(in_words ? checked_copy_fault_words : checked_copy_fault);
     return;
   }
   if (kernel::on_exception(*frame)) return;
