@@ -80,6 +80,11 @@ void address_space_unmap(u64 root, u64 address) {
 void address_space_unmap_range(u64 root, u64 start, u64 end) {
   bool active = (read_cr3() & page_table::ADDRESS_MASK) == root;
   constexpr u64 TABLE_SPAN = 512 * PAGE_SIZE;  // What one page table (level 0) maps.
+  // Past this many pages one reload of CR3 flushes the task's translations at once, as Linux does
+  // past its tlb_single_page_flush_ceiling (33): cheaper than a page-by-page invlpg on hardware,
+  // and under QEMU TCG only a whole flush lets the emulated TLB grow to a program's working set.
+  constexpr u64 SINGLE_PAGE_FLUSH_CEILING = 32;
+  u64 cleared = 0;
   for (u64 address = start; address < end;) {
     u64 table_end = align_down(address, TABLE_SPAN) + TABLE_SPAN;
     u64 stop = end < table_end ? end : table_end;
@@ -92,9 +97,10 @@ void address_space_unmap_range(u64 root, u64 start, u64 end) {
     for (; address < stop; address += PAGE_SIZE, ++entry) {
       if ((*entry & page_table::PRESENT) == 0) continue;
       *entry = 0;
-      if (active) invalidate_page(address);
+      if (active && ++cleared <= SINGLE_PAGE_FLUSH_CEILING) invalidate_page(address);
     }
   }
+  if (active && cleared > SINGLE_PAGE_FLUSH_CEILING) write_cr3(root);
 }
 
 void address_space_release_tables(u64 root, const TableFrameSource& tables) {
