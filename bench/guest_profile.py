@@ -15,10 +15,12 @@ Stopping the VM perturbs it (a few hundred microseconds of host time per sample)
 what the profile is for, not the absolute rate. See docs/BENCHMARKS.md, "Profiling the HTTP path".
 """
 import bisect
+import os
 import re
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -199,3 +201,25 @@ class Sampler(threading.Thread):
             lines += ["", f"User functions of {task}:", "", "| function | share |", "|---|---:|"]
             lines += [f"| `{name}` | {count * 100 / total:.1f}% |" for name, count in functions.most_common(top // 2)]
         return "\n".join(lines) + "\n"
+
+
+def boot_programs(modules) -> dict:
+    """The boot modules that are programs (name -> ELF path), the candidates a sample is named by."""
+    programs = {}
+    for module in modules:
+        path = module.split(" ", 1)[0]
+        if path.endswith(".elf"):
+            programs[os.path.basename(path)[:-4]] = path
+    return programs
+
+
+def write_report(sampler: "Sampler", head: str, out: str) -> int:
+    """Prints the profile under `head` and writes it to `out`; 1 when the monitor failed."""
+    if sampler.error:
+        print(f"error: the monitor: {sampler.error}", file=sys.stderr)
+        return 1
+    text = head + sampler.report()
+    with open(out, "w") as f:
+        f.write(text)
+    print(text)
+    return 0

@@ -37,11 +37,7 @@ def main() -> int:
 
     kernel = os.path.join(args.build_dir, "kernel", "metteagle.elf")
     modules = http_run.with_keys(http_run.boot_modules(args.boot_config, args.build_dir), http_run.BENCH_KEYS)
-    programs = {}
-    for module in modules:
-        path = module.split(" ", 1)[0]
-        if path.endswith(".elf"):
-            programs[os.path.basename(path)[:-4]] = path
+    programs = guest_profile.boot_programs(modules)
     for path in [kernel] + list(programs.values()):
         if not os.path.isfile(path):
             print(f"error: {path} is missing; build first", file=sys.stderr)
@@ -76,18 +72,11 @@ def main() -> int:
             finally:
                 proc.kill()
                 proc.wait()
-    if sampler.error:
-        print(f"error: the monitor: {sampler.error}", file=sys.stderr)
-        return 1
     head = (f"# HTTP profile: empty function, {args.connections} connections, {args.seconds} s of wrk "
             f"({elapsed:.1f} s with the sampling)\n\n{result['requests']} requests answered "
             f"({result['requests'] / elapsed:.1f}/s while sampled; "
             f"{httpload.failed_requests(result)} failed)\n\n")
-    text = head + sampler.report()
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
-    return 0
+    return guest_profile.write_report(sampler, head, args.out)
 
 
 if __name__ == "__main__":

@@ -45,11 +45,7 @@ def main() -> int:
     personality = os.path.join(args.build_dir, "user", "linux_personality.elf")
     archive = os.path.join(args.build_dir, "images", "python", "python-oci.tar")
     modules = python_run.boot_list(args.boot_config, args.build_dir)
-    programs = {}
-    for module in modules:
-        path = module.split(" ", 1)[0]
-        if path.endswith(".elf"):
-            programs[os.path.basename(path)[:-4]] = path
+    programs = guest_profile.boot_programs(modules)
     for path in [kernel, personality, archive] + list(programs.values()):
         if not os.path.isfile(path):
             print(f"error: {path} is missing; build first", file=sys.stderr)
@@ -98,16 +94,9 @@ def main() -> int:
             proc.kill()
             proc.wait()
             os.unlink(disk)
-    if sampler.error:
-        print(f"error: the monitor: {sampler.error}", file=sys.stderr)
-        return 1
     head = (f"# Python profile: {args.workload} {args.size}, {args.requests} sequential requests "
             f"({elapsed:.1f} s with the sampling)\n\n")
-    text = head + sampler.report()
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
-    return 0
+    return guest_profile.write_report(sampler, head, args.out)
 
 
 if __name__ == "__main__":
