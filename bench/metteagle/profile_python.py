@@ -52,6 +52,7 @@ def main() -> int:
             return 1
     port = httpload.free_port()
     work = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(work, exist_ok=True)
     disk = os.path.splitext(args.out)[0] + ".disk.img"
     with open(disk, "wb") as f:
         f.truncate(python_run.DISK_SIZE)
@@ -60,7 +61,6 @@ def main() -> int:
                              machine_options=("ioapic2=off",), disk=disk, disk_cache="unsafe",
                              extra=("-monitor", f"unix:{monitor},server,nowait"))
     log = os.path.splitext(args.out)[0] + ".serial.log"
-    os.makedirs(work, exist_ok=True)
     with open(log, "w") as serial:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=serial, stderr=subprocess.STDOUT)
         try:
