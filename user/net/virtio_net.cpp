@@ -28,6 +28,9 @@ Result<void> VirtioNet::start(const VirtioNetResources& resources) {
   transport_.accept_features(FEATURE_MAC);  // No offloads: lwIP computes every checksum.
   TRY_VOID(transport_.setup_queue(RECEIVE_QUEUE, receive_, QUEUE_SIZE, dma_, dma_physical_, 0));
   TRY_VOID(transport_.setup_queue(TRANSMIT_QUEUE, transmit_, QUEUE_SIZE, dma_, dma_physical_, QUEUE_PAGES * PAGE_SIZE));
+  // Sent buffers are reclaimed before each transmit and after each receive pass, so their return
+  // needs no interrupt: only received frames wake the server.
+  transmit_.suppress_interrupts();
 
   for (usize index = 0; index < MAC_LENGTH; ++index) mac_[index] = transport_.config_u8(index);
 

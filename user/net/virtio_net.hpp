@@ -44,7 +44,8 @@ class VirtioNet {
   const VirtioNetLocation& location() const { return transport_.location(); }
 
   // Copies one frame (at most MAX_FRAME bytes, given as pieces) into a transmit buffer and
-  // notifies the device. Busy when every transmit buffer is in flight.
+  // notifies the device unless it says it needs no notification (each notification is a trap to
+  // the hypervisor). Busy when every transmit buffer is in flight.
   template <typename PieceVisitor>
   [[nodiscard]] sys::Result<void> transmit(usize length, PieceVisitor&& copy_pieces) {
     if (length > MAX_FRAME) return sys::Error::InvalidArgument;
@@ -58,7 +59,7 @@ class VirtioNet {
                              static_cast<u32>(HEADER_LENGTH + length), 0);
     transmit_owned_[descriptor] = true;
     transmit_.publish(descriptor);
-    transport_.notify(TRANSMIT_QUEUE);
+    if (transmit_.device_wants_notification()) transport_.notify(TRANSMIT_QUEUE);
     return {};
   }
 
@@ -77,7 +78,7 @@ class VirtioNet {
       queue_receive_buffer(descriptor);
       ++frames;
     }
-    if (frames != 0) transport_.notify(RECEIVE_QUEUE);
+    if (frames != 0 && receive_.device_wants_notification()) transport_.notify(RECEIVE_QUEUE);
     return frames;
   }
 

@@ -47,6 +47,11 @@ constexpr u32 STATUS_FAILED = 128;
 // Legacy queues take a 32-bit page frame number.
 constexpr u64 LEGACY_ADDRESS_LIMIT = u64{1} << 44;
 
+// Ring flags (virtio 1.x, 2.7.6 and 2.7.8): the driver's "do not interrupt" in the available
+// ring, the device's "do not notify" in the used ring.
+constexpr u16 AVAILABLE_NO_INTERRUPT = 1;
+constexpr u16 USED_NO_NOTIFY = 1;
+
 constexpr u32 READ_WRITE = abi::rights_of(abi::MemoryRight::Read, abi::MemoryRight::Write);
 
 // Keeps the compiler from moving ring writes across each other; x86 keeps stores in order.
@@ -76,6 +81,15 @@ u16 Virtqueue::used_index() const {
 }
 
 bool Virtqueue::has_used() const { return last_used_ != used_index(); }
+
+void Virtqueue::suppress_interrupts() { available_[0] = AVAILABLE_NO_INTERRUPT; }
+
+bool Virtqueue::device_wants_notification() const {
+  // The device clears the flag, then looks at the index once more; a full fence makes the index
+  // visible before our read of the flag, so one of the two sides sees the other's write.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  return (*reinterpret_cast<volatile const u16*>(used_) & USED_NO_NOTIFY) == 0;
+}
 
 bool Virtqueue::take_used(UsedElement& element) {
   if (last_used_ == used_index()) return false;

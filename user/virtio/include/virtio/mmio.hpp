@@ -74,6 +74,13 @@ class Virtqueue {
   bool take_used(UsedElement& element);
   // True when the device has returned elements not yet taken.
   bool has_used() const;
+  // Asks the device not to interrupt when it returns elements of this queue (the driver looks at
+  // the used ring itself): VIRTQ_AVAIL_F_NO_INTERRUPT, a hint the device may ignore.
+  void suppress_interrupts();
+  // After publish: false while the device says it will look at the available ring without a
+  // notification (VIRTQ_USED_F_NO_NOTIFY, set by QEMU while it is still taking this queue's
+  // buffers or has plenty of them). Orders the published index before the flag is read.
+  bool device_wants_notification() const;
 
  private:
   u16 used_index() const;
