@@ -59,7 +59,7 @@ constexpr usize MAX_LARGE_OBJECTS = 128;   // Windows for large bodies and respo
 constexpr u64 WINDOW_AREA = 0x0000710000000000;
 constexpr u64 WINDOW_SPAN = 256ull << 20;  // More than the largest body and a buffer, with a gap.
 constexpr u64 EAGER_WINDOW_BYTES = 4ull << 20;  // Windows up to this are backed whole at creation.
-constexpr u64 OUTPUT_BACKED_BYTES = 64ull << 10;  // An output window's part backed at creation.
+constexpr u64 OUTPUT_BACKED_BYTES = 4ull << 10;  // An output window's part backed at creation: one page.
 static_assert(gateway::MAX_BODY_LIMIT + 64 * 1024 < WINDOW_SPAN);
 constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
 constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
@@ -672,9 +672,10 @@ class Window {
   // 0 when there is no room). Demand-zero with its first OUTPUT_BACKED_BYTES backed at once: most
   // outputs are small, and an object backed whole made every invocation zero and map its
   // function's whole output limit (1 MiB by default: 256 pages, 5.5% of the guest's time at 4
-  // connections; docs/BENCHMARKS.md, "Profiling the HTTP path"). A function writing more faults
-  // once per page; as those pages are the function's to touch, the whole capacity is charged to
-  // the tenant's budget at once.
+  // connections; docs/BENCHMARKS.md, "Profiling the HTTP path"); 64 KiB backed still cost an
+  // empty function's request about 10,000 of its 220,000 instructions. A function writing more
+  // faults once per page; as those pages are the function's to touch, the whole capacity is
+  // charged to the tenant's budget at once.
   u64 create_output(u64 capacity, u32 tenant) {
     if (!window_budget.charge(tenant, pages_for(capacity))) return 0;
     if (create(tenant, capacity) == nullptr) {
