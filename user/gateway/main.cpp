@@ -1103,11 +1103,13 @@ class EventLoop {
         if (due != 0) wait_us = due <= now ? 0 : (due - now < wait_us ? due - now : wait_us);
       }
       net::PollResult result;
-      // Always a finite wait, so deadlines are checked even if a wake were lost.
-      if (!sockets.poll(wait_us * 1000 + 1000, result).ok()) {
+      // Always a finite wait, so deadlines are checked even if a wake were lost. The interest
+      // changes since the last Poll go with it (kept for the next one should it fail).
+      if (!sockets.poll(wait_us * 1000 + 1000, result, pending_watches_, pending_watch_count_).ok()) {
         yield_thread();
         continue;
       }
+      pending_watch_count_ = 0;
       now = now_();
       for (u64 index = 0; index < result.count; ++index) {
         u64 handle = result.handle(index);
@@ -1147,10 +1149,23 @@ class EventLoop {
     return nullptr;
   }
 
+  // The interest matters only to the next Poll, which carries the change: no Watch call of its
+  // own (two per keep-alive request before), unless more changes wait than a Poll carries.
   void set_interest(ConnectionSlot& slot, u64 interest) {
     if (slot.interest == interest) return;
     slot.interest = interest;
-    (void)sockets.watch(slot.handle, interest);
+    u64 entry = slot.handle | interest << net::POLL_EVENT_SHIFT;
+    for (u64 index = 0; index < pending_watch_count_; ++index) {
+      if ((pending_watches_[index] & net::POLL_HANDLE_MASK) == slot.handle) {
+        pending_watches_[index] = entry;
+        return;
+      }
+    }
+    if (pending_watch_count_ == net::POLL_MAX_WATCH) {
+      (void)sockets.watch(slot.handle, interest);
+      return;
+    }
+    pending_watches_[pending_watch_count_++] = entry;
   }
 
   // A connection whose upload is cut short leaves its import to a worker to abort.
@@ -1525,6 +1540,10 @@ class EventLoop {
 
   gateway::Gateway& api_;
   u64 (*now_)();
+  // Interest changes not yet told to the net server (set_interest): each handle | interest <<
+  // POLL_EVENT_SHIFT, one per handle, sent with the next Poll.
+  u64 pending_watches_[net::POLL_MAX_WATCH] = {};
+  u64 pending_watch_count_ = 0;
 };
 
 // Bodies of asynchronous jobs over ASYNC_INLINE_BYTES: each a Memory object of the gateway's

@@ -308,6 +308,29 @@ void notify_owner(u64 owner) {
   }
 }
 
+// A connection's or listener's interest (Watch, and Poll's changes); false when `badge` has no
+// such socket.
+bool set_interest(u64 handle, u64 interest, u64 badge) {
+  if (Connection* connection = connection_of(handle, badge); connection != nullptr) {
+    connection->interest = interest;
+  } else if (Listener* listener = listener_of(handle, badge); listener != nullptr) {
+    listener->interest = interest & POLL_READABLE;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A Poll's interest changes (its count checked already): none when any has unknown bits, else
+// each in turn, a socket that is gone skipped (the client closed it after asking).
+bool apply_watches(const PollRequest& body, u64 badge) {
+  for (u64 index = 0; index < body.count; ++index)
+    if ((body.watch[index] >> POLL_EVENT_SHIFT & ~(POLL_READABLE | POLL_WRITABLE)) != 0) return false;
+  for (u64 index = 0; index < body.count; ++index)
+    (void)set_interest(body.watch[index] & POLL_HANDLE_MASK, body.watch[index] >> POLL_EVENT_SHIFT, badge);
+  return true;
+}
+
 Poller* poller_of(u64 badge) {
   Poller* free_poller = nullptr;
   for (auto& poller : pollers) {
@@ -723,21 +746,23 @@ void dispatch(const Message& request) {
         (void)reply(status_message(Error::InvalidArgument));
         return;
       }
-      if (Connection* connection = connection_of(body.handle, badge); connection != nullptr) {
-        connection->interest = body.interest;
-      } else if (Listener* listener = listener_of(body.handle, badge); listener != nullptr) {
-        listener->interest = body.interest & POLL_READABLE;
-      } else {
-        break;
-      }
+      if (!set_interest(body.handle, body.interest, badge)) break;
       (void)reply(Message::make(0));
       notify_owner(badge);
       return;
     }
     case SOCKET_POLL: {
       PollRequest body;
-      get(request, body);
-      if (!carries<PollRequest>(request)) break;
+      u64 carried = get(request, body);
+      if (!carries<PollRequest>(request, offsetof(PollRequest, watch))) break;
+      if (body.count > POLL_MAX_WATCH || body.count * 8 > carried - offsetof(PollRequest, watch)) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
+      if (!apply_watches(body, badge)) {
+        (void)reply(status_message(Error::InvalidArgument));
+        return;
+      }
       Poller* poller = poller_of(badge);
       if (poller == nullptr) {
         (void)reply(status_message(Error::QuotaExceeded));

@@ -43,12 +43,17 @@ enum SocketRequest : sys::u32 {
   // none; a new socket watches nothing). Poll reports a socket only for the events it watches.
   // Errors: NotFound, InvalidArgument (unknown bits).
   SOCKET_WATCH = 7,
-  // PollRequest (timeout ns). Waits until a watched socket of the caller's badge is ready, a Wake of the
+  // PollRequest (timeout ns, then `count` interest changes, each handle | interest <<
+  // POLL_EVENT_SHIFT, applied first as Watch would, so a client that changes interest between two
+  // Polls needs no Watch call; a change for a socket that is gone is skipped). Waits until a
+  // watched socket of the caller's badge is ready, a Wake of the
   // badge, or the timeout (then an empty answer, not an error). Reply: PollReply, `count`
   // entries (at most POLL_MAX_READY), each handle | events << POLL_EVENT_SHIFT; more
   // ready sockets come in the next Poll (the scan resumes where this one stopped, so none starves).
   // Readiness is a level: a socket stays ready until the client takes its data or stops watching.
-  // Errors: Busy (another Poll of this badge waits), QuotaExceeded (no poller slot).
+  // Errors: Busy (another Poll of this badge waits), QuotaExceeded (no poller slot),
+  // InvalidArgument (more changes than POLL_MAX_WATCH or carried, or unknown interest bits: none
+  // is applied then).
   SOCKET_POLL = 8,
   // No words. Ends the badge's waiting Poll now with POLL_WOKEN (or makes its next Poll return at
   // once): how another thread of the client hands work to the thread that polls.
@@ -84,6 +89,7 @@ constexpr u64 POLL_WOKEN = 1;     // PollReply.flags: a Wake ended (or preceded)
 constexpr u64 POLL_EVENT_SHIFT = 56;  // Handles stay below 2^56 (a generation of 40 bits).
 constexpr u64 POLL_HANDLE_MASK = (u64{1} << POLL_EVENT_SHIFT) - 1;
 constexpr u64 POLL_MAX_READY = sys::abi::MESSAGE_WORDS - 2;  // 62.
+constexpr u64 POLL_MAX_WATCH = sys::abi::MESSAGE_WORDS - 2;  // Interest changes one Poll carries: 62.
 
 constexpr u64 SEND_BYTES = sys::MESSAGE_BYTES - 2 * 8;     // 496.
 constexpr u64 RECEIVE_BYTES = sys::MESSAGE_BYTES - 1 * 8;  // 504.
@@ -145,9 +151,13 @@ struct WatchRequest {
   u64 handle;
   u64 interest;
 };
+// The message ends after the `count` entries of `watch` used.
 struct PollRequest {
   u64 timeout;
+  u64 count;
+  u64 watch[POLL_MAX_WATCH];
 };
+static_assert(offsetof(PollRequest, watch) == 16 && sizeof(PollRequest) == sys::MESSAGE_BYTES);
 // The message ends after the `count` entries of `ready` used.
 struct PollReply {
   u64 flags;
@@ -244,8 +254,16 @@ class SocketClient {
     sys::Message message = sys::message_of(SOCKET_WATCH, WatchRequest{handle, interest});
     return sys::rpc_call(server_, message, message);
   }
-  [[nodiscard]] sys::Result<void> poll(u64 timeout, PollResult& result) const {
-    sys::Message message = sys::message_of(SOCKET_POLL, PollRequest{timeout});
+  // `watch`: `watch_count` (at most POLL_MAX_WATCH) interest changes applied before the wait,
+  // each handle | interest << POLL_EVENT_SHIFT.
+  [[nodiscard]] sys::Result<void> poll(u64 timeout, PollResult& result, const u64* watch = nullptr,
+                                       u64 watch_count = 0) const {
+    if (watch_count > POLL_MAX_WATCH) return Error::InvalidArgument;
+    PollRequest request;
+    request.timeout = timeout;
+    request.count = watch_count;
+    for (u64 index = 0; index < watch_count; ++index) request.watch[index] = watch[index];
+    sys::Message message = sys::message_of(SOCKET_POLL, request, offsetof(PollRequest, watch) + watch_count * 8);
     TRY_VOID(sys::rpc_call(server_, message, message));
     u64 carried = sys::bytes_from(message, offsetof(PollReply, ready)) / 8;
     PollReply answer;
