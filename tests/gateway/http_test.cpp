@@ -264,6 +264,8 @@ class FakeManager final : public Backend {
   u64 last_deploy_image_flags = 0;
   std::function<void()> during_invoke;  // Runs inside invoke: stands for another connection meanwhile.
   u64 calls = 0;  // Requests the gateway sent.
+  u64 describes = 0;  // DESCRIBEs among them.
+  u64 timeout_ns = 7'000'000'000;  // What DESCRIBE says of every function: timeout_ms 7000.
 
   ManagerReply deploy(u32 tenant, const char* name, const Payload& image, const manager::FunctionConfig& config,
                       const char*, u64) override {
@@ -328,6 +330,7 @@ class FakeManager final : public Backend {
   }
   ManagerReply request(u32 tenant, u32 kind, const void* body, u64 bytes) override {
     ++calls;
+    if (kind == manager::DESCRIBE) ++describes;
     ManagerReply reply;
     reply.delivered = true;
     // The request as the manager would receive it.
@@ -374,7 +377,7 @@ class FakeManager final : public Backend {
     } else if (kind == manager::DESCRIBE) {
       manager::DescribeReply described{};
       described.executable_size = 100;
-      described.config.timeout_nanoseconds = 7'000'000'000;  // timeout_ms 7000.
+      described.config.timeout_nanoseconds = timeout_ns;
       described.config.max_output_bytes = 1 << 20;
       reply.set_body(manager::STATUS_OK, described);
     } else {
@@ -776,6 +779,66 @@ TEST_F(ApiTest, ConsoleIsAnOperatorGrant) {
 
 // No manager worker takes the INVOKE within the function's timeout plus the margin: 504, the
 // invocation did not run and counts nowhere.
+// An invocation asks the manager for its function's limits (DESCRIBE) only when nothing that may
+// have changed a function happened since the last time: a redeploy is described again, another
+// tenant's function of the same name has its own limits.
+TEST_F(ApiTest, InvocationsDescribeTheirFunctionOnceUntilAChange) {
+  const std::string key = "Authorization: Bearer key-one-1234\r\n";
+  const std::string other_key = "Authorization: Bearer key-two-1234\r\n";
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {\"name\": \"echo\"}\r\n", "ELF!")
+                .status,
+            201u);
+  u64 described = fake.describes;
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "a").status, 200u);
+  EXPECT_EQ(fake.describes, described + 1);
+  EXPECT_EQ(fake.last_send_timeout, 7'000'000'000u + INVOKE_SEND_MARGIN_NS);
+  fake.timeout_ns = 9'000'000'000;  // Unseen: nothing told the gateway the function changed.
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "b").status, 200u);
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "c", other.get()).status, 200u);  // Another worker.
+  EXPECT_EQ(fake.describes, described + 1);
+  EXPECT_EQ(fake.last_send_timeout, 7'000'000'000u + INVOKE_SEND_MARGIN_NS);
+
+  ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + other_key + "X-Function-Config: {\"name\": \"echo\"}\r\n",
+                 "ELF!")
+                .status,
+            201u);  // A deploy (of any tenant) may change functions: described anew.
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "d").status, 200u);
+  EXPECT_EQ(fake.describes, described + 2);
+  EXPECT_EQ(fake.last_send_timeout, 9'000'000'000u + INVOKE_SEND_MARGIN_NS);
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + other_key, "e").status, 200u);
+  EXPECT_EQ(fake.describes, described + 3);  // The other tenant's echo is another function.
+
+  ASSERT_EQ(send("DELETE /system/functions/echo HTTP/1.1\r\n" + key).status, 200u);
+  EXPECT_EQ(send("POST /function/echo HTTP/1.1\r\n" + key, "f").status, 404u);  // Not believed deployed.
+  EXPECT_EQ(fake.describes, described + 4);
+}
+
+// The cache itself: a description that raced a change is not kept, a change forgets every entry,
+// and an entry is one tenant's function of one name.
+TEST(InvokeLimits, AFillThatRacedAChangeIsNotBelieved) {
+  auto cache = std::make_unique<InvokeLimits>();
+  InvokeLimits::Limits limits;
+  EXPECT_FALSE(cache->find(1, "echo", limits));
+  u64 epoch = cache->epoch();
+  cache->invalidate();  // A redeploy answered while the DESCRIBE was under way.
+  cache->store(1, "echo", epoch, InvokeLimits::Limits{100, 200});
+  EXPECT_FALSE(cache->find(1, "echo", limits));
+  cache->store(1, "echo", cache->epoch(), InvokeLimits::Limits{100, 200});
+  ASSERT_TRUE(cache->find(1, "echo", limits));
+  EXPECT_EQ(limits.max_output_bytes, 100u);
+  EXPECT_EQ(limits.timeout_nanoseconds, 200u);
+  EXPECT_FALSE(cache->find(2, "echo", limits));
+  EXPECT_FALSE(cache->find(1, "echo2", limits));
+  EXPECT_FALSE(cache->find(1, "ech", limits));
+  cache->invalidate();
+  EXPECT_FALSE(cache->find(1, "echo", limits));
+  // Only the requests that cannot change a function keep it (whatever the sub-tenant bits).
+  for (u32 kind : {manager::DEPLOY, manager::REMOVE, manager::CONFIGURE, manager::DEPLOY_IMAGE, manager::SET_TENANT_QUOTA})
+    EXPECT_TRUE(ChangeTracking::may_change(manager::with_sub_tenant(kind, 7))) << kind;
+  for (u32 kind : {manager::INVOKE, manager::LIST, manager::DESCRIBE, manager::STATS})
+    EXPECT_FALSE(ChangeTracking::may_change(manager::with_sub_tenant(kind, 7))) << kind;
+}
+
 TEST_F(ApiTest, InvokeSendTimeout) {
   const std::string key = "Authorization: Bearer key-one-1234\r\n";
   ASSERT_EQ(send("POST /system/functions HTTP/1.1\r\n" + key + "X-Function-Config: {\"name\": \"echo\"}\r\n", "ELF!")

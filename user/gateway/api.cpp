@@ -700,13 +700,20 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
     return error(response, 413, shared_.bodies.body_message);
   // Admitted already: the event loop counted it in its tenant's running invocations.
   u64 start = backend_.now_microseconds();
-  // The function's output limit decides whether the output comes inline or in Memory.
-  ManagerReply described = describe_request(tenant, text_name);
-  if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+  // The function's output limit decides whether the output comes inline or in Memory. Described
+  // once, then kept until some request may have changed a function (InvokeLimits).
+  InvokeLimits::Limits limits;
+  if (!shared_.invoke_limits.find(tenant, text_name, limits)) {
+    u64 epoch = shared_.invoke_limits.epoch();
+    ManagerReply described = describe_request(tenant, text_name);
+    if (!described.delivered || described.status != manager::STATUS_OK) return manager_error(response, described);
+    auto function = described.body<manager::DescribeReply>();
+    limits = InvokeLimits::Limits{function.config.max_output_bytes, function.config.timeout_nanoseconds};
+    shared_.invoke_limits.store(tenant, text_name, epoch, limits);
+  }
   // Taken now: if the function is deleted while it runs, its result counts only in the totals.
   SeriesTicket ticket = shared_.metrics.begin(tenant, text_name);
-  auto function = described.body<manager::DescribeReply>();
-  u64 capacity = function.config.max_output_bytes;
+  u64 capacity = limits.max_output_bytes;
   if (capacity > manager::MAX_OUTPUT_BYTES) capacity = manager::MAX_OUTPUT_BYTES;
   if (capacity > shared_.bodies.body) capacity = shared_.bodies.body;
   // An output that may not fit the worker's buffer goes to the connection's window, and is sent
@@ -718,7 +725,7 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
   } else if (capacity > storage_.output_capacity) {
     capacity = storage_.output_capacity;
   }
-  u64 send_timeout = function.config.timeout_nanoseconds + INVOKE_SEND_MARGIN_NS;
+  u64 send_timeout = limits.timeout_nanoseconds + INVOKE_SEND_MARGIN_NS;
   // The classic watchdog's request environment (Http_Method, Http_Path, ...), for every invocation.
   char environment[manager::INLINE_INPUT_BYTES];
   Payload input = body;

@@ -14,6 +14,7 @@
 #include "connection.hpp"
 #include "http.hpp"
 #include "images.hpp"
+#include "invoke_limits.hpp"
 #include "logs.hpp"
 #include "manager/protocol.hpp"
 #include "metrics.hpp"
@@ -211,6 +212,46 @@ struct BodyLimits {
   void configure(u64 body_bytes);
 };
 
+// A Backend that forwards to another and, after every request that may change or remove a
+// function (anything but INVOKE, LIST, DESCRIBE and STATS), answered or not, makes InvokeLimits
+// forget what it kept: every Gateway reaches the manager through one.
+class ChangeTracking final : public Backend {
+ public:
+  ChangeTracking(Backend& backend, InvokeLimits& limits) : backend_(backend), limits_(limits) {}
+  ManagerReply deploy(u32 sub_tenant, const char* name, const Payload& image, const manager::FunctionConfig& config,
+                      const char* arguments, u64 argument_bytes) override {
+    ManagerReply reply = backend_.deploy(sub_tenant, name, image, config, arguments, argument_bytes);
+    limits_.invalidate();
+    return reply;
+  }
+  ManagerReply invoke(u32 sub_tenant, const char* name, const Payload& input, u8* output, u64 output_capacity,
+                      u64 output_memory, u64 send_timeout_ns) override {
+    return backend_.invoke(sub_tenant, name, input, output, output_capacity, output_memory, send_timeout_ns);
+  }
+  ManagerReply request(u32 sub_tenant, u32 kind, const void* body, u64 bytes) override {
+    ManagerReply reply = backend_.request(sub_tenant, kind, body, bytes);
+    if (may_change(kind)) limits_.invalidate();
+    return reply;
+  }
+  ManagerReply request_with_strings(u32 sub_tenant, u32 kind, const void* body, u64 bytes, const char* strings,
+                                    u64 strings_bytes) override {
+    ManagerReply reply = backend_.request_with_strings(sub_tenant, kind, body, bytes, strings, strings_bytes);
+    if (may_change(kind)) limits_.invalidate();
+    return reply;
+  }
+  u64 now_microseconds() override { return backend_.now_microseconds(); }
+  u64 ticks_to_microseconds(u64 ticks) override { return backend_.ticks_to_microseconds(ticks); }
+
+  static bool may_change(u32 kind) {
+    kind = manager::request_kind(kind);
+    return kind != manager::LIST && kind != manager::DESCRIBE && kind != manager::STATS && kind != manager::INVOKE;
+  }
+
+ private:
+  Backend& backend_;
+  InvokeLimits& limits_;
+};
+
 struct GatewayShared {
   GatewayShared(const ApiKey* key_table, usize count, u64 body_limit = DEFAULT_BODY_LIMIT)
       : keys(key_table), key_count(count) {
@@ -268,6 +309,7 @@ struct GatewayShared {
   ConnectionStats* connections = nullptr;  // The connection layer's counters, when it has them.
   WindowBudget* windows = nullptr;  // The window memory's shares per tenant (main.cpp), when it has them.
   Catalog catalog;  // OpenFaaS metadata of deployments (labels, annotations, ...).
+  InvokeLimits invoke_limits;  // Each function's output limit and timeout, as last described.
   FunctionLogs logs;  // Functions' log lines per tenant (/system/logs).
   FollowStreams follows;  // Open /system/logs?follow=true streams per tenant.
   RecordIndex records;  // The current record in the image store of each deployed function.
@@ -289,7 +331,7 @@ struct AsyncRun {
 class Gateway final : public RequestPolicy {
  public:
   Gateway(Backend& backend, GatewayShared& shared, GatewayStorage storage)
-      : backend_(backend), shared_(shared), storage_(storage) {}
+      : tracked_(backend, shared.invoke_limits), backend_(tracked_), shared_(shared), storage_(storage) {}
 
   // Answers one complete request (head parsed, body received and decoded). `output`: where a
   // large invocation output goes (without one, only what fits the worker's output buffer).
@@ -460,7 +502,8 @@ class Gateway final : public RequestPolicy {
   bool secret_files(u32 tenant, const FunctionDeployment& deployment, char* out, usize capacity, u64& bytes,
                     Response& response);
 
-  Backend& backend_;
+  ChangeTracking tracked_;
+  Backend& backend_;  // tracked_: the manager, as every request reaches it.
   GatewayShared& shared_;
   GatewayStorage storage_;
   ImageStore* images_ = nullptr;
