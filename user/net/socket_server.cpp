@@ -90,6 +90,10 @@ struct Attachment {
 constexpr usize MAX_ATTACHMENTS = 4;
 
 Endpoint service;
+// The answer to the request just served: sent with the next receive, which IpcReplyWait does in
+// the same system call (serve_pending), so a request costs the server one call, not two.
+Message pending_answer;
+bool answer_pending = false;
 Attachment attachments[MAX_ATTACHMENTS];
 u64 receive_slot = 0;  // Where a capability sent with a request lands (set_receive_slots).
 u8 staging[BULK_BYTES];  // Bytes between lwIP's pbufs and an attached buffer.
@@ -97,6 +101,12 @@ Connection connections[MAX_CONNECTIONS];
 Listener listeners[MAX_LISTENERS];
 Poller pollers[MAX_POLLERS];
 u64 ticks_per_microsecond = 1;
+
+// Answers the caller of the request being served (when serve_pending next receives, or ends).
+void respond(const Message& answer) {
+  pending_answer = answer;
+  answer_pending = true;
+}
 // When expire_deadlines next has work (TSC): no parked caller's deadline and no parked send's retry
 // comes earlier. ~0: nothing waits with a deadline. Kept so the loop, which turns once per batch of
 // requests, scans the connections only when something is due.
@@ -550,13 +560,13 @@ void handle_connect(const Message& request, u64 badge) {
   bool allowed_address = body.address <= 0xffffffff && first_byte != 0 && first_byte != 127 && first_byte < 224;
   if (!carries<ConnectRequest>(request) || !allowed_address || body.port == 0 || body.port > 0xffff ||
       body.timeout == 0) {
-    (void)reply(status_message(Error::InvalidArgument));
+    respond(status_message(Error::InvalidArgument));
     return;
   }
   usize index = free_connection_index();
   tcp_pcb* pcb = index < MAX_CONNECTIONS ? tcp_new() : nullptr;
   if (pcb == nullptr) {
-    (void)reply(status_message(Error::QuotaExceeded));
+    respond(status_message(Error::QuotaExceeded));
     return;
   }
   Connection& connection = open_connection(index, badge, pcb);
@@ -568,12 +578,12 @@ void handle_connect(const Message& request, u64 badge) {
   err_t started = tcp_connect(pcb, &remote, static_cast<u16_t>(body.port), on_connected);
   if (started != ERR_OK) {
     release_connection(connection);  // Nobody waits on it yet: only the PCB goes.
-    (void)reply(status_message(started == ERR_RTE ? Error::NotFound : Error::QuotaExceeded));
+    respond(status_message(started == ERR_RTE ? Error::NotFound : Error::QuotaExceeded));
     return;
   }
   if (!park(connection.sender, body.timeout)) {
     release_connection(connection);
-    (void)reply(status_message(Error::QuotaExceeded));
+    respond(status_message(Error::QuotaExceeded));
   }
 }
 
@@ -654,24 +664,24 @@ void handle_send(const Message& request, u64 badge) {
   bool well_formed = body.length != 0 && body.length <= SEND_BYTES &&
                      carries<SendRequest>(request, offsetof(SendRequest, bytes) + body.length);
   if (Error refusal = transfer_refusal(connection, well_formed, &Connection::sender); refusal != Error::None) {
-    (void)reply(status_message(refusal));
+    respond(status_message(refusal));
     return;
   }
   Message answer;
   if (request.label() == SOCKET_SEND_NOW) {
     u64 take = room_now(*connection, body.length);
     // tcp_write can still refuse for want of segments or heap (ERR_MEM): that is Busy too.
-    (void)reply(take != 0 && send_answer(*connection, body.bytes, take, answer) ? answer : status_message(Error::Busy));
+    respond(take != 0 && send_answer(*connection, body.bytes, take, answer) ? answer : status_message(Error::Busy));
     return;
   }
   if (send_answer(*connection, body.bytes, body.length, answer)) {
-    (void)reply(answer);
+    respond(answer);
     return;
   }
   for (u64 index = 0; index < body.length; ++index) connection->send_data[index] = body.bytes[index];
   connection->send_length = body.length;
   if (!park(connection->sender, abi::TIMEOUT_INFINITE)) {
-    (void)reply(status_message(Error::QuotaExceeded));
+    respond(status_message(Error::QuotaExceeded));
     return;
   }
   check_by(deadline_after(SEND_RETRY_NS));  // expire_deadlines retries it.
@@ -686,24 +696,24 @@ void handle_bulk(const Message& request, u64 badge) {
   const Attachment* attachment = bulk_span(badge, body.offset, body.length);
   Error refusal = transfer_refusal(connection, attachment != nullptr, sending ? &Connection::sender : &Connection::receiver);
   if (refusal != Error::None) {
-    (void)reply(status_message(refusal));
+    respond(status_message(refusal));
     return;
   }
   if (!sending) {
-    (void)reply(receive_bulk_answer(*connection, *attachment, body.offset, body.length));
+    respond(receive_bulk_answer(*connection, *attachment, body.offset, body.length));
     return;
   }
   u64 take = room_now(*connection, body.length);
   if (take == 0) {
-    (void)reply(status_message(Error::Busy));
+    respond(status_message(Error::Busy));
     return;
   }
   if (!Memory(attachment->memory_slot).read(body.offset, staging, take).ok()) {
-    (void)reply(status_message(Error::InvalidArgument));
+    respond(status_message(Error::InvalidArgument));
     return;
   }
   Message answer;
-  (void)reply(send_answer(*connection, staging, take, answer) ? answer : status_message(Error::Busy));
+  respond(send_answer(*connection, staging, take, answer) ? answer : status_message(Error::Busy));
 }
 
 // Serves one request: answers it now, or parks the caller (and answers it later).
@@ -712,7 +722,7 @@ void dispatch(const Message& request) {
   switch (request.label()) {
     case SOCKET_LISTEN:
       // The backlog is optional.
-      (void)reply(!carries<ListenRequest>(request, offsetof(ListenRequest, backlog)) ? status_message(Error::InvalidArgument)
+      respond(!carries<ListenRequest>(request, offsetof(ListenRequest, backlog)) ? status_message(Error::InvalidArgument)
                                                                                       : handle_listen(request));
       return;
     case SOCKET_ACCEPT: {
@@ -721,13 +731,13 @@ void dispatch(const Message& request) {
       Listener* listener = carries<AcceptRequest>(request) ? listener_of(body.listener, badge) : nullptr;
       if (listener == nullptr) break;
       if (listener->acceptor.waiting) {
-        (void)reply(status_message(Error::Busy));
+        respond(status_message(Error::Busy));
       } else if (listener->queue_count > 0) {
-        (void)reply(accept_answer(*listener));
+        respond(accept_answer(*listener));
       } else if (body.timeout == 0) {
-        (void)reply(status_message(Error::Timeout));
+        respond(status_message(Error::Timeout));
       } else if (!park(listener->acceptor, body.timeout)) {
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
       }
       return;
     }
@@ -743,11 +753,11 @@ void dispatch(const Message& request) {
       get(request, body);
       if (!carries<WatchRequest>(request)) break;
       if ((body.interest & ~(POLL_READABLE | POLL_WRITABLE)) != 0) {
-        (void)reply(status_message(Error::InvalidArgument));
+        respond(status_message(Error::InvalidArgument));
         return;
       }
       if (!set_interest(body.handle, body.interest, badge)) break;
-      (void)reply(Message::make(0));
+      respond(Message::make(0));
       notify_owner(badge);
       return;
     }
@@ -756,40 +766,40 @@ void dispatch(const Message& request) {
       u64 carried = get(request, body);
       if (!carries<PollRequest>(request, offsetof(PollRequest, watch))) break;
       if (body.count > POLL_MAX_WATCH || body.count * 8 > carried - offsetof(PollRequest, watch)) {
-        (void)reply(status_message(Error::InvalidArgument));
+        respond(status_message(Error::InvalidArgument));
         return;
       }
       if (!apply_watches(body, badge)) {
-        (void)reply(status_message(Error::InvalidArgument));
+        respond(status_message(Error::InvalidArgument));
         return;
       }
       Poller* poller = poller_of(badge);
       if (poller == nullptr) {
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
         return;
       }
       if (poller->waiter.waiting) {
-        (void)reply(status_message(Error::Busy));
+        respond(status_message(Error::Busy));
         return;
       }
       Message answer;
       if (poll_answer(*poller, answer)) {
-        (void)reply(answer);
+        respond(answer);
       } else if (body.timeout == 0) {
-        (void)reply(empty_poll_answer());
+        respond(empty_poll_answer());
       } else if (!park(poller->waiter, body.timeout)) {
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
       }
       return;
     }
     case SOCKET_WAKE: {
       Poller* poller = poller_of(badge);
       if (poller == nullptr) {
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
         return;
       }
       poller->woken = true;
-      (void)reply(Message::make(0));
+      respond(Message::make(0));
       if (poller->waiter.waiting) {
         Message answer;
         if (poll_answer(*poller, answer)) answer_parked(poller->waiter, answer);
@@ -801,18 +811,18 @@ void dispatch(const Message& request) {
       get(request, body);
       Connection* connection = carries<ReceiveRequest>(request) ? connection_of(body.connection, badge) : nullptr;
       if (Error refusal = transfer_refusal(connection, body.maximum != 0, &Connection::receiver); refusal != Error::None) {
-        (void)reply(status_message(refusal));
+        respond(status_message(refusal));
         return;
       }
       Message answer;
       if (receive_answer(*connection, body.maximum, answer)) {
-        (void)reply(answer);
+        respond(answer);
       } else if (body.timeout == 0) {
-        (void)reply(status_message(Error::Timeout));
+        respond(status_message(Error::Timeout));
       } else if (park(connection->receiver, body.timeout)) {
         connection->receiver.maximum = body.maximum;
       } else {
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
       }
       return;
     }
@@ -822,11 +832,11 @@ void dispatch(const Message& request) {
       bool has_memory = request.received_capabilities >= 1;
       u64 size = body.size;
       if (!has_memory || size == 0 || size > MAX_ATTACH_BYTES) {
-        (void)reply(status_message(Error::InvalidArgument));
+        respond(status_message(Error::InvalidArgument));
         return;
       }
       if (attachment_of(badge) != nullptr) {
-        (void)reply(status_message(Error::Busy));
+        respond(status_message(Error::Busy));
         return;
       }
       Attachment* free_attachment = nullptr;
@@ -835,7 +845,7 @@ void dispatch(const Message& request) {
       auto next_slot = reply_slots->allocate();
       if (free_attachment == nullptr || !next_slot.ok()) {
         if (next_slot.ok()) reply_slots->free(next_slot.value());
-        (void)reply(status_message(Error::QuotaExceeded));
+        respond(status_message(Error::QuotaExceeded));
         return;
       }
       // Both ends of its range must be readable and writable, so later moves fail only if the
@@ -846,13 +856,13 @@ void dispatch(const Message& request) {
                     buffer.read(size - 1, probe, 1).ok() && buffer.write(size - 1, probe, 1).ok();
       if (!usable) {
         reply_slots->free(next_slot.value());
-        (void)reply(status_message(Error::InvalidArgument));
+        respond(status_message(Error::InvalidArgument));
         return;
       }
       *free_attachment = Attachment{true, badge, receive_slot, size};
       receive_slot = next_slot.value();
       set_receive_slots(receive_slot);
-      (void)reply(Message::make(0));
+      respond(Message::make(0));
       return;
     }
     case SOCKET_RECEIVE_BULK:
@@ -870,14 +880,14 @@ void dispatch(const Message& request) {
       } else {
         break;
       }
-      (void)reply(Message::make(0));
+      respond(Message::make(0));
       return;
     }
     default:
-      (void)reply(status_message(Error::Unsupported));
+      respond(status_message(Error::Unsupported));
       return;
   }
-  (void)reply(status_message(Error::NotFound));
+  respond(status_message(Error::NotFound));
 }
 
 }  // namespace
@@ -902,7 +912,11 @@ usize SocketServer::serve_pending(u64 first_timeout) {
   usize served = 0;
   u64 timeout = first_timeout;
   while (served < REQUESTS_PER_ROUND) {
-    if (!service.receive(request, timeout).ok()) break;
+    // The last request's answer, then the next request: one system call.
+    bool answering = answer_pending;
+    answer_pending = false;
+    auto received = answering ? service.reply_wait(pending_answer, request, timeout) : service.receive(request, timeout);
+    if (!received.ok()) break;
     dispatch(request);
     // A capability sent with any request but a successful Attach is not kept: its slot must be
     // empty for the next one.
@@ -914,6 +928,10 @@ usize SocketServer::serve_pending(u64 first_timeout) {
     }
     ++served;
     timeout = 0;  // Only what is queued already: the loop comes back as soon as it has looked at the device.
+  }
+  if (answer_pending) {  // The round's last request, when it ended by count.
+    answer_pending = false;
+    (void)reply(pending_answer);
   }
   return served;
 }
