@@ -819,6 +819,17 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   gateway::PageCursor page;
 };
 ConnectionSlot connection_slots[MAX_CONNECTIONS];
+// One past the highest slot not Free (the event loop's alone): the loop's scans of the slots
+// (deadlines, each Poll entry's slot, follow streams: several per turn) stop there, so a few
+// connections cost a few looks rather than MAX_CONNECTIONS each.
+usize slots_end = 0;
+struct SlotRange {
+  ConnectionSlot* first;
+  ConnectionSlot* last;
+  ConnectionSlot* begin() const { return first; }
+  ConnectionSlot* end() const { return last; }
+};
+SlotRange used_slots() { return SlotRange{connection_slots, connection_slots + slots_end}; }
 gateway::ConnectionStats connection_stats;
 
 // Connection indices handed between the loop and the workers (locked; never held across a call).
@@ -1098,7 +1109,7 @@ class EventLoop {
     for (;;) {
       u64 now = now_();
       u64 wait_us = MAX_POLL_WAIT_US;
-      for (auto& slot : connection_slots) {
+      for (auto& slot : used_slots()) {
         u64 due = deadline_of(slot);
         if (due != 0) wait_us = due <= now ? 0 : (due - now < wait_us ? due - now : wait_us);
       }
@@ -1144,7 +1155,7 @@ class EventLoop {
   }
 
   ConnectionSlot* find(u64 handle) {
-    for (auto& slot : connection_slots)
+    for (auto& slot : used_slots())
       if (slot.stage != ConnectionSlot::Stage::Free && slot.handle == handle) return &slot;
     return nullptr;
   }
@@ -1186,6 +1197,7 @@ class EventLoop {
     slot.body.release();
     slot.response.release();
     slot.stage = ConnectionSlot::Stage::Free;
+    while (slots_end > 0 && connection_slots[slots_end - 1].stage == ConnectionSlot::Stage::Free) --slots_end;
     slot.interest = 0;
     slot.handle = 0;
     connection_stats.close(reason);
@@ -1212,6 +1224,7 @@ class EventLoop {
       }
       ConnectionSlot& slot = *free_slot;
       u64 index = static_cast<u64>(&slot - connection_slots);
+      if (index + 1 > slots_end) slots_end = index + 1;
       slot.body.place(WINDOW_AREA + 2 * index * WINDOW_SPAN);
       slot.response.place(WINDOW_AREA + (2 * index + 1) * WINDOW_SPAN);
       slot.stage = ConnectionSlot::Stage::Reading;
@@ -1491,7 +1504,7 @@ class EventLoop {
   // Each follow stream between chunks: its new lines as the next chunk, an empty line after a
   // quiet FOLLOW_KEEPALIVE_US, or the last chunk once FOLLOW_LIMIT_US has passed.
   void follow_streams(u64 now) {
-    for (auto& slot : connection_slots) {
+    for (auto& slot : used_slots()) {
       if (slot.stage != ConnectionSlot::Stage::Following) continue;
       slot.follow_looked_at = now;
       gateway::Buffer rendered(reinterpret_cast<char*>(slot.output), sizeof slot.output);
@@ -1528,7 +1541,7 @@ class EventLoop {
         answer_now(slot, response, now);
       }
     }
-    for (auto& slot : connection_slots) {
+    for (auto& slot : used_slots()) {
       if (slot.stage == ConnectionSlot::Stage::Reading) {
         gateway::Event event = slot.assembler.check_deadline(now);
         if (event.kind != gateway::Event::NeedMore) handle_event(slot, event, now);
