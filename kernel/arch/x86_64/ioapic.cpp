@@ -25,8 +25,22 @@ volatile u32* registers_of(u32 line) {
   return reinterpret_cast<volatile u32*>(physical_to_virtual(IOAPIC_PHYSICAL[line / LINES_PER_IOAPIC]));
 }
 
-u32 read_register(volatile u32* base, u32 index) {
+// What each chip's index register (IOREGSEL) holds: it is written only when another register is
+// wanted. Every access is in this file, at boot or under the kernel lock. Under QEMU's TCG each
+// register access is a trap that takes QEMU's global lock, and each device interrupt masks its
+// line and the driver's IrqAcknowledge unmasks it: one access each instead of four.
+u32 selected[sizeof(IOAPIC_PHYSICAL) / sizeof(IOAPIC_PHYSICAL[0])] = {~0u, ~0u};
+
+void select(u32 line, volatile u32* base, u32 index) {
+  u32& current = selected[line / LINES_PER_IOAPIC];
+  if (current == index) return;
   base[0] = index;
+  current = index;
+}
+
+u32 read_register(u32 line, u32 index) {
+  volatile u32* base = registers_of(line);
+  select(line, base, index);
   return base[4];  // The data window is at offset 0x10.
 }
 
@@ -34,9 +48,17 @@ void write_route(u32 line, u64 route) {
   routes[line] = route;
   volatile u32* base = registers_of(line);
   u32 entry = line % LINES_PER_IOAPIC;
-  base[0] = REDIRECTION_TABLE + 2 * entry + 1;
+  select(line, base, REDIRECTION_TABLE + 2 * entry + 1);
   base[4] = static_cast<u32>(route >> 32);
-  base[0] = REDIRECTION_TABLE + 2 * entry;
+  select(line, base, REDIRECTION_TABLE + 2 * entry);
+  base[4] = static_cast<u32>(route);
+}
+
+// A change of the low half only (the mask bit): the destination in the high half stays.
+void write_route_low(u32 line, u64 route) {
+  routes[line] = route;
+  volatile u32* base = registers_of(line);
+  select(line, base, REDIRECTION_TABLE + 2 * (line % LINES_PER_IOAPIC));
   base[4] = static_cast<u32>(route);
 }
 
@@ -46,7 +68,7 @@ void ioapic_init() {
   // An I/O APIC answers its version register with a version in bits 0-7 and its last
   // redirection entry in bits 16-23; an absent one reads as all ones.
   for (u32 chip = 0; chip < sizeof(IOAPIC_PHYSICAL) / sizeof(IOAPIC_PHYSICAL[0]); ++chip) {
-    u32 version = read_register(registers_of(chip * LINES_PER_IOAPIC), VERSION_REGISTER);
+    u32 version = read_register(chip * LINES_PER_IOAPIC, VERSION_REGISTER);
     if (version == 0xffffffff || version == 0 || ((version >> 16) & 0xff) + 1 < LINES_PER_IOAPIC) break;
     lines_present = (chip + 1) * LINES_PER_IOAPIC;
   }
@@ -62,7 +84,7 @@ void ioapic_configure(u32 line, bool level_triggered, bool active_low) {
   write_route(line, route);
 }
 
-void ioapic_mask(u32 line) { write_route(line, routes[line] | MASKED); }
-void ioapic_unmask(u32 line) { write_route(line, routes[line] & ~MASKED); }
+void ioapic_mask(u32 line) { write_route_low(line, routes[line] | MASKED); }
+void ioapic_unmask(u32 line) { write_route_low(line, routes[line] & ~MASKED); }
 
 }  // namespace arch
