@@ -184,12 +184,16 @@ class ManagerBackend final : public gateway::Backend {
     manager::pack_name(name, body.name);
     body.input_size = input_size;
     body.environment_bytes = 0;
-    body.reserved = 0;
+    body.flags = 0;
     bool output_in_memory = output_window != 0 || output_capacity > manager::INLINE_BYTES;
-    // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0].
-    // The request's environment takes the inline bytes, so the input goes in Memory then.
+    // The protocol names capabilities by position: output Memory is [1], so it needs input Memory [0],
+    // unless there is no input at all (INVOKE_OUTPUT_ONLY: the output is [0]). The request's
+    // environment takes the inline bytes, so a non-empty input goes in Memory then.
     u64 environment_bytes = input.environment_bytes <= manager::INLINE_INPUT_BYTES ? input.environment_bytes : 0;
-    bool input_in_memory = input_size > manager::INLINE_INPUT_BYTES || output_in_memory || environment_bytes > 0;
+    bool output_only = output_in_memory && input_size == 0 && input.memory == 0;
+    if (output_only) body.flags = manager::INVOKE_OUTPUT_ONLY;
+    bool input_in_memory =
+        !output_only && (input_size > manager::INLINE_INPUT_BYTES || output_in_memory || environment_bytes > 0);
     ScopedMemory input_scope;
     ScopedMemory output_scope;
     u64 inline_bytes = 0;
@@ -204,7 +208,7 @@ class ManagerBackend final : public gateway::Backend {
       body.output_capacity = output_capacity;
       request.attach(memory.value(), MEMORY_READ);
     } else {
-      body.output_capacity = manager::INLINE_BYTES;
+      body.output_capacity = output_only ? output_capacity : manager::INLINE_BYTES;
       memcpy(body.inline_bytes, input.bytes, input_size);
       inline_bytes = input_size;
     }

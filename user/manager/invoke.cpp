@@ -547,11 +547,16 @@ void handle_invoke(Worker& worker, Message& request, Message& answer) {
     return;
   }
   u64 received = request.received_capabilities;
-  bool has_input_memory = (request.tag.capabilities() >= 1 && received >= 1);
+  bool output_only = body.flags == INVOKE_OUTPUT_ONLY;
+  if ((body.flags & ~INVOKE_OUTPUT_ONLY) != 0 || (output_only && (body.input_size != 0 || received < 1))) {
+    answer = Message::make(STATUS_BAD_REQUEST);
+    return;
+  }
+  bool has_input_memory = !output_only && request.tag.capabilities() >= 1 && received >= 1;
   invocation.input_memory = has_input_memory ? worker.receive_slots[0] : 0;
-  invocation.output_memory = received >= 2 ? worker.receive_slots[1] : 0;
+  invocation.output_memory = output_only ? worker.receive_slots[0] : received >= 2 ? worker.receive_slots[1] : 0;
   invocation.output_capacity = invocation.output_memory != 0 ? body.output_capacity : INLINE_BYTES;
-  if (invocation.input_memory == 0) {
+  if (invocation.input_memory == 0 && !output_only) {
     if (invocation.input_size > INLINE_INPUT_BYTES || invocation.input_size > sent) {
       answer = Message::make(STATUS_BAD_REQUEST);
       return;

@@ -98,6 +98,17 @@ Reply ManagerClient::invoke_memory(const char* name, Memory input, u64 input_siz
   return call(request);
 }
 
+Reply ManagerClient::invoke_flags(const char* name, u64 flags, u64 input_size, Memory output, u64 output_capacity) {
+  manager::InvokeRequest body{};
+  manager::pack_name(name, body.name);
+  body.input_size = input_size;
+  body.output_capacity = output_capacity;
+  body.flags = flags;
+  Message request = message_of(manager::INVOKE, body, manager::INVOKE_HEAD_BYTES);
+  if (output.selector() != 0) request.attach(output, READ_WRITE);
+  return call(request);
+}
+
 bool ManagerClient::invoke_transcript(const char* name, const char* input_text, char* text, u64 pages, Reply& reply) {
   auto input = slots_.allocate();
   auto output = slots_.allocate();

@@ -63,6 +63,9 @@ class ManagerClient {
   Reply invoke(const char* name, const char* text);
   // INVOKE with input and output in Memory objects (selectors of the caller's space).
   Reply invoke_memory(const char* name, Memory input, u64 input_size, Memory output, u64 output_capacity);
+  // INVOKE with `flags` (manager::INVOKE_OUTPUT_ONLY: `output`, when valid, is the only capability)
+  // and an input size but no input bytes: the caller's request as it is, bad ones included.
+  Reply invoke_flags(const char* name, u64 flags, u64 input_size, Memory output, u64 output_capacity);
   // INVOKE with `input_text` (at most a page) in a Memory of its own and the output in another of
   // `pages` pages (a transcript longer than the inline bytes); `text` (pages * 4096 + 1 bytes) gets
   // the output, NUL-terminated. False, with nothing invoked, when the memory is refused.

@@ -197,6 +197,31 @@ void echo_one_mebibyte_through_memory(Case& test) {
   (void)self.unmap(SCRATCH_OUTPUT, output.pages());
 }
 
+// INVOKE_OUTPUT_ONLY: no input, the output Memory as the only capability (what the gateway sends
+// for a request without a body). The sha256 of nothing lands in it; a flag the manager does not
+// know, an input with the flag, or the flag without a capability is a bad request.
+void output_only_invocation(Case& test) {
+  ScratchMemory output(test, 1);
+  REQUIRE(output.ok());
+  Task self(SELF_TASK);
+  REQUIRE_OK(self.map(output.memory(), 0, SCRATCH_OUTPUT, output.pages(), READ_WRITE));
+  auto* out = reinterpret_cast<u8*>(SCRATCH_OUTPUT);
+  memset(out, 0, PAGE_SIZE);
+  Reply hashed = client().invoke_flags("sha256", manager::INVOKE_OUTPUT_ONLY, 0, output.memory(), PAGE_SIZE);
+  EXPECT_STATUS(hashed, manager::STATUS_OK);
+  char expected[hashing::Sha256::HEX_BYTES];
+  hashing::sha256_hex(out, 0, expected);
+  EXPECT_EQ(hashed.result().output_size, 64);
+  EXPECT(memcmp(out, expected, 64) == 0);
+  EXPECT(memcmp(out, "e3b0c44298fc1c149afbf4c8996fb924", 32) == 0);
+  (void)self.unmap(SCRATCH_OUTPUT, output.pages());
+  EXPECT_STATUS(client().invoke_flags("sha256", 2, 0, output.memory(), PAGE_SIZE), manager::STATUS_BAD_REQUEST);
+  EXPECT_STATUS(client().invoke_flags("sha256", manager::INVOKE_OUTPUT_ONLY, 1, output.memory(), PAGE_SIZE),
+                manager::STATUS_BAD_REQUEST);
+  EXPECT_STATUS(client().invoke_flags("sha256", manager::INVOKE_OUTPUT_ONLY, 0, Memory(0), PAGE_SIZE),
+                manager::STATUS_BAD_REQUEST);
+}
+
 void sha256_of_known_input(Case& test) {
   Reply reply = client().invoke("sha256", "abc");
   EXPECT_STATUS(reply, manager::STATUS_OK);
@@ -1104,6 +1129,7 @@ const test::TestEntry TESTS[] = {
     {"repeated_invocations_release_their_memory", repeated_invocations_release_their_memory},
     {"echo_one_mebibyte_through_memory", echo_one_mebibyte_through_memory},
     {"sha256_of_known_input", sha256_of_known_input},
+    {"output_only_invocation", output_only_invocation},
     {"caller_nests_echo", caller_nests_echo},
     {"empty_function_and_phase_ticks", empty_function_and_phase_ticks},
     {"remove_then_not_found_then_redeploy", remove_then_not_found_then_redeploy},

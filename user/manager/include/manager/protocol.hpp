@@ -36,10 +36,13 @@ enum Request : u32 {
   DEPLOY = 1,
   // InvokeRequest: the input size in bytes, the output capacity in bytes (for capabilities[1]),
   //        the bytes of the request's environment (NUL-terminated "KEY=value" strings, at most
-  //        INLINE_INPUT_BYTES, in `inline_bytes`; only with the input in Memory), and the inline
-  //        input when no input memory is sent (at most INLINE_INPUT_BYTES).
+  //        INLINE_INPUT_BYTES, in `inline_bytes`; only with the input in Memory, or with
+  //        INVOKE_OUTPUT_ONLY), flags, and the inline input when no input memory is sent (at most
+  //        INLINE_INPUT_BYTES).
   // capabilities[0]: Memory with the input (Read), optional;
   // capabilities[1]: Memory for the output (Write), optional (else the output comes inline).
+  // With INVOKE_OUTPUT_ONLY the input is empty (input size 0) and capabilities[0] is the output
+  // Memory (a caller with nothing to send needs no Memory object for it).
   // Reply: InvokeReply: InvocationResult, then in `tail` the inline output in whole words; after
   // them (none when the output went to Memory) up to the last word, the tail of the function's
   // log (its stderr, at most INLINE_BYTES, NUL bytes sent as spaces), NUL-padded.
@@ -266,11 +269,13 @@ struct InvokeRequest {  // INVOKE and EVENT_INVOKE.
   char name[NAME_BYTES];
   u64 input_size;
   u64 output_capacity;    // INVOKE with output Memory only.
-  u64 environment_bytes;  // INVOKE with input Memory only.
-  u64 reserved;           // 0.
+  u64 environment_bytes;  // INVOKE with input Memory, or with INVOKE_OUTPUT_ONLY.
+  u64 flags;              // INVOKE_* below; 0 for EVENT_INVOKE.
   u8 inline_bytes[INLINE_INPUT_BYTES];  // The input, or the environment when the input is in Memory.
 };
 static_assert(offsetof(InvokeRequest, inline_bytes) == INVOKE_HEAD_BYTES && sizeof(InvokeRequest) == MESSAGE_BYTES);
+
+constexpr u64 INVOKE_OUTPUT_ONLY = 1;  // InvokeRequest.flags: no input; capabilities[0] is the output.
 
 struct InvokeReply {
   InvocationResult result;
