@@ -453,11 +453,16 @@ Outcome run(Worker& worker, const InvocationRequest& request) {
     if (error == Error::None && function->linux_abi)
       error = context_memory.value().write(LINUX_START_OFFSET, &function->linux_start, sizeof(LinuxStart)).error();
     // The request's environment (protocol.hpp, FunctionEnvironment); the function's own is in its strings.
+    // Its length word and its strings in one MemoryWrite (handle_invoke bounds them by
+    // INLINE_INPUT_BYTES).
     u64 environment_bytes = request.environment_bytes;
+    if (environment_bytes > INLINE_INPUT_BYTES) error = Error::InvalidArgument;  // Never: refused before.
     if (error == Error::None && environment_bytes > 0) {
-      error = context_memory.value().write(ENVIRONMENT_OFFSET, &environment_bytes, sizeof environment_bytes).error();
-      if (error == Error::None)
-        error = context_memory.value().write(ENVIRONMENT_OFFSET + 8, request.environment, request.environment_bytes).error();
+      u8 block[sizeof(u64) + INLINE_INPUT_BYTES];
+      static_assert(sizeof block <= sizeof(FunctionEnvironment));
+      __builtin_memcpy(block, &environment_bytes, sizeof environment_bytes);
+      __builtin_memcpy(block + sizeof environment_bytes, request.environment, environment_bytes);
+      error = context_memory.value().write(ENVIRONMENT_OFFSET, block, sizeof environment_bytes + environment_bytes).error();
     }
     if (error == Error::None) error = task.value().map(context_memory.value(), 0, FUNCTION_CONTEXT_ADDRESS, 1, READ).error();
     if (error != Error::None) break;
