@@ -103,8 +103,7 @@ class InvocationSlots {
     for (usize i = 0; i < count_; ++i) {
       if (!factory_gone) {
         (void)invoke(abi::Syscall::CapabilityRevoke, taken_[i]);
-        bool removed = Capability(taken_[i]).remove().ok();
-        factory_gone = i == 0 && removed;
+        factory_gone = Capability(taken_[i]).remove().ok() && i == 0;
       }
       slots_.free(taken_[i]);
     }

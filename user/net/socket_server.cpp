@@ -101,12 +101,6 @@ Connection connections[MAX_CONNECTIONS];
 Listener listeners[MAX_LISTENERS];
 Poller pollers[MAX_POLLERS];
 u64 ticks_per_microsecond = 1;
-
-// Answers the caller of the request being served (when serve_pending next receives, or ends).
-void respond(const Message& answer) {
-  pending_answer = answer;
-  answer_pending = true;
-}
 // When expire_deadlines next has work (TSC): no parked caller's deadline and no parked send's retry
 // comes earlier. ~0: nothing waits with a deadline. Kept so the loop, which turns once per batch of
 // requests, scans the connections only when something is due.
@@ -137,6 +131,19 @@ void check_by(u64 due) {
 }
 
 Message status_message(Error error) { return Message::make(static_cast<u32>(error)); }
+
+// Answers the caller of the request being served (when serve_pending next receives, or ends).
+void respond(const Message& answer) {
+  pending_answer = answer;
+  answer_pending = true;
+}
+
+// Whether an answer waits to go out; it is taken (the caller sends it).
+bool take_pending_answer() {
+  bool pending = answer_pending;
+  answer_pending = false;
+  return pending;
+}
 
 // A success answer carrying (the first `bytes` bytes of) `body`.
 template <MessageBody Body>
@@ -913,9 +920,8 @@ usize SocketServer::serve_pending(u64 first_timeout) {
   u64 timeout = first_timeout;
   while (served < REQUESTS_PER_ROUND) {
     // The last request's answer, then the next request: one system call.
-    bool answering = answer_pending;
-    answer_pending = false;
-    auto received = answering ? service.reply_wait(pending_answer, request, timeout) : service.receive(request, timeout);
+    auto received = take_pending_answer() ? service.reply_wait(pending_answer, request, timeout)
+                                          : service.receive(request, timeout);
     if (!received.ok()) break;
     dispatch(request);
     // A capability sent with any request but a successful Attach is not kept: its slot must be
@@ -929,10 +935,7 @@ usize SocketServer::serve_pending(u64 first_timeout) {
     ++served;
     timeout = 0;  // Only what is queued already: the loop comes back as soon as it has looked at the device.
   }
-  if (answer_pending) {  // The round's last request, when it ended by count.
-    answer_pending = false;
-    (void)reply(pending_answer);
-  }
+  if (take_pending_answer()) (void)reply(pending_answer);  // The round's last, when it ended by count.
   return served;
 }
 
