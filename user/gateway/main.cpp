@@ -1136,6 +1136,10 @@ class EventLoop {
         ConnectionSlot* slot = find(handle);
         if (slot == nullptr) continue;
         if ((events & net::POLL_WRITABLE) != 0 && slot->stage == ConnectionSlot::Stage::Sending) flush(*slot, now);
+        if ((events & net::POLL_DELIVERED) != 0) {
+          take_delivery(*slot, result.delivery(index), now);
+          continue;
+        }
         if ((events & net::POLL_READABLE) != 0 && slot->stage == ConnectionSlot::Stage::Reading) read(*slot, now);
         if ((events & net::POLL_READABLE) != 0 && slot->stage == ConnectionSlot::Stage::Following) drain(*slot);
       }
@@ -1162,6 +1166,14 @@ class EventLoop {
     for (auto& slot : used_slots())
       if (slot.stage != ConnectionSlot::Stage::Free && slot.handle == handle) return &slot;
     return nullptr;
+  }
+
+  // A reading connection's interest: its bytes, delivered with the Poll that reports them while
+  // its request has room for as many as a Poll carries (net/socket.hpp, POLL_DELIVER).
+  static u64 reading_interest(const ConnectionSlot& slot) {
+    usize room = slot.assembler.receive_room();
+    if (room == 0) return 0;
+    return room >= net::RECEIVE_BYTES ? net::POLL_READABLE | net::POLL_DELIVER : net::POLL_READABLE;
   }
 
   // The interest matters only to the next Poll, which carries the change: no Watch call of its
@@ -1238,7 +1250,7 @@ class EventLoop {
       slot.close_after = false;
       slot.assembler.start(now);
       connection_stats.open.fetch_add(1, std::memory_order_relaxed);
-      set_interest(slot, net::POLL_READABLE);
+      set_interest(slot, reading_interest(slot));
     }
   }
 
@@ -1255,6 +1267,22 @@ class EventLoop {
     if (!rendered.overflowed()) (void)sockets.send_now(connection, reinterpret_cast<const u8*>(rendered.data()), rendered.size());
     (void)sockets.close(connection);
     connection_stats.rejected.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Bytes the Poll delivered: into the request, then whatever more is pending. Only a reading
+  // connection with room asks for them; one without (which cannot happen) loses them and closes.
+  void take_delivery(ConnectionSlot& slot, const net::PollResult::Delivery& delivery, u64 now) {
+    if (slot.stage != ConnectionSlot::Stage::Reading || slot.assembler.receive_room() < delivery.length) {
+      close(slot, gateway::ConnectionStats::MID_REQUEST);
+      return;
+    }
+    memcpy(slot.assembler.receive_space(), delivery.bytes, delivery.length);
+    if (!handle_event(slot, slot.assembler.received(now, delivery.length), now)) return;
+    if (delivery.all) {
+      set_interest(slot, reading_interest(slot));
+      return;
+    }
+    read(slot, now);
   }
 
   // Takes what the client sent (without waiting) and moves its request on.
@@ -1287,7 +1315,7 @@ class EventLoop {
       if (received.value() < want) break;  // Probably all there was.
     }
     if (slot.stage == ConnectionSlot::Stage::Reading)
-      set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+      set_interest(slot, reading_interest(slot));
   }
 
   // Acts on what the assembler says; false when the slot left the Reading stage.
@@ -1458,7 +1486,7 @@ class EventLoop {
         }
         slot.stage = ConnectionSlot::Stage::Reading;
         gateway::Event next = slot.assembler.finish_request(now);
-        if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+        if (handle_event(slot, next, now)) set_interest(slot, reading_interest(slot));
         return;
       }
       u64 length = slot.output_end - slot.output_start;
@@ -1488,7 +1516,7 @@ class EventLoop {
       slot.continue_body = false;
       slot.stage = ConnectionSlot::Stage::Reading;
       gateway::Event next = slot.assembler.continue_body(now);
-      if (handle_event(slot, next, now)) set_interest(slot, slot.assembler.receive_room() > 0 ? net::POLL_READABLE : 0);
+      if (handle_event(slot, next, now)) set_interest(slot, reading_interest(slot));
     }
   }
 

@@ -29,6 +29,8 @@ constexpr u64 SEND_RETRY_NS = 1'000'000;
 constexpr u64 ACK_DELAY_NS = 2'000'000;
 constexpr u64 MAX_TIMEOUT_NS = 3'600'000'000'000ull;  // Longer waits are "forever".
 
+constexpr u64 INTEREST_BITS = POLL_READABLE | POLL_WRITABLE | POLL_DELIVER;  // What Watch and Poll accept.
+
 // A caller waiting in a Reply object until its socket is ready or its deadline passes. The Reply
 // object is created the first time the waiter parks (a client that never blocks needs none) and
 // kept with its slot.
@@ -51,7 +53,7 @@ struct Connection {
   bool reset = false;
   u64 peer_address = 0;
   u64 peer_port = 0;
-  u64 interest = 0;          // What Poll reports for it (POLL_READABLE, POLL_WRITABLE).
+  u64 interest = 0;          // What Poll reports for it (POLL_READABLE, POLL_WRITABLE), and POLL_DELIVER.
   u64 ack_due = 0;           // TSC: a delayed ACK goes out alone now unless data carried it; 0 = none.
   Waiter receiver;
   Waiter sender;
@@ -215,6 +217,17 @@ Listener* listener_of(u64 handle, u64 badge) {
   return &listener;
 }
 
+// Copies the first `length` received bytes (at most what is pending) to `target`.
+void copy_pending(const Connection& connection, u8* target, u64 length) {
+  pbuf_copy_partial(connection.pending, target, static_cast<u16_t>(length), 0);
+}
+
+// The first `length` received bytes were handed to the client: freed, and the window reopens.
+void drop_pending(Connection& connection, u64 length) {
+  connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
+  if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
+}
+
 // The answer to a Receive when the connection can give one now; false while it must wait.
 bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
   if (connection.pending != nullptr) {
@@ -223,9 +236,8 @@ bool receive_answer(Connection& connection, u64 maximum, Message& answer) {
     if (length > RECEIVE_BYTES) length = RECEIVE_BYTES;
     ReceiveReply body;
     body.length = length;
-    pbuf_copy_partial(connection.pending, body.bytes, static_cast<u16_t>(length), 0);
-    connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
-    if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
+    copy_pending(connection, body.bytes, length);
+    drop_pending(connection, length);
     put(answer, 0, body, offsetof(ReceiveReply, bytes) + length);
     return true;
   }
@@ -260,11 +272,10 @@ Message receive_bulk_answer(Connection& connection, const Attachment& attachment
   if (connection.pending != nullptr) {
     u64 length = connection.pending->tot_len;
     if (length > maximum) length = maximum;
-    pbuf_copy_partial(connection.pending, staging, static_cast<u16_t>(length), 0);
+    copy_pending(connection, staging, length);
     // A buffer the client revoked or shrank meanwhile: its error, and the bytes stay pending.
     if (!Memory(attachment.memory_slot).write(offset, staging, length).ok()) return status_message(Error::InvalidArgument);
-    connection.pending = pbuf_free_header(connection.pending, static_cast<u16_t>(length));
-    if (connection.pcb != nullptr) tcp_recved(connection.pcb, static_cast<u16_t>(length));
+    drop_pending(connection, length);
     return answer_of(BulkReceived{length});
   }
   if (connection.reset) return status_message(Error::Destroyed);
@@ -288,30 +299,45 @@ u64 ready_events(const Connection& connection) {
   return events;
 }
 
+// A POLL_DELIVER connection's received bytes into the answer being built, as far as it has room.
+void deliver(Connection& connection, PollReplyBuilder& reply, u64 entry) {
+  if ((connection.interest & POLL_DELIVER) == 0 || connection.pending == nullptr ||
+      (reply.events(entry) & POLL_READABLE) == 0)
+    return;
+  u64 room = reply.delivery_room();
+  if (room == 0) return;
+  u64 pending = connection.pending->tot_len;
+  u64 length = pending < room ? pending : room;
+  copy_pending(connection, reply.deliver(entry, length, length == pending), length);
+  drop_pending(connection, length);
+}
+
 // The Poll answer for `poller` (its owner's ready sockets, listeners first, then connections from
 // where the last scan stopped); false when nothing is ready and no Wake is pending.
 bool poll_answer(Poller& poller, Message& answer) {
-  PollReply body;
-  u64 count = 0;
-  for (usize index = 0; index < MAX_LISTENERS && count < POLL_MAX_READY; ++index) {
+  PollReplyBuilder reply;
+  for (usize index = 0; index < MAX_LISTENERS && reply.count() < POLL_MAX_READY; ++index) {
     Listener& listener = listeners[index];
     if (listener.in_use && listener.owner == poller.owner && (listener.interest & POLL_READABLE) != 0 &&
         listener.queue_count > 0)
-      body.ready[count++] = handle_of(listener.generation, index, true) | POLL_READABLE << POLL_EVENT_SHIFT;
+      (void)reply.add(handle_of(listener.generation, index, true), POLL_READABLE);
   }
+  u64 first_connection = reply.count();
+  usize found[POLL_MAX_READY];  // The connection of each entry from first_connection on.
   usize scanned = 0;
   usize index = poller.next_connection;
-  for (; scanned < MAX_CONNECTIONS && count < POLL_MAX_READY; ++scanned, index = (index + 1) % MAX_CONNECTIONS) {
+  for (; scanned < MAX_CONNECTIONS && reply.count() < POLL_MAX_READY; ++scanned, index = (index + 1) % MAX_CONNECTIONS) {
     Connection& connection = connections[index];
     if (!connection.in_use || !connection.accepted || connection.owner != poller.owner) continue;
     u64 events = ready_events(connection);
-    if (events != 0) body.ready[count++] = handle_of(connection.generation, index, false) | events << POLL_EVENT_SHIFT;
+    if (events == 0) continue;
+    found[reply.count()] = index;
+    (void)reply.add(handle_of(connection.generation, index, false), events);
   }
   poller.next_connection = index;
-  if (count == 0 && !poller.woken) return false;
-  body.flags = poller.woken ? POLL_WOKEN : 0;
-  body.count = count;
-  put(answer, 0, body, offsetof(PollReply, ready) + count * 8);
+  if (reply.count() == 0 && !poller.woken) return false;
+  for (u64 entry = first_connection; entry < reply.count(); ++entry) deliver(connections[found[entry]], reply, entry);
+  reply.finish(answer, poller.woken);
   poller.woken = false;
   return true;
 }
@@ -342,7 +368,7 @@ bool set_interest(u64 handle, u64 interest, u64 badge) {
 // each in turn, a socket that is gone skipped (the client closed it after asking).
 bool apply_watches(const PollRequest& body, u64 badge) {
   for (u64 index = 0; index < body.count; ++index)
-    if ((body.watch[index] >> POLL_EVENT_SHIFT & ~(POLL_READABLE | POLL_WRITABLE)) != 0) return false;
+    if ((body.watch[index] >> POLL_EVENT_SHIFT & ~INTEREST_BITS) != 0) return false;
   for (u64 index = 0; index < body.count; ++index)
     (void)set_interest(body.watch[index] & POLL_HANDLE_MASK, body.watch[index] >> POLL_EVENT_SHIFT, badge);
   return true;
@@ -759,7 +785,7 @@ void dispatch(const Message& request) {
       WatchRequest body;
       get(request, body);
       if (!carries<WatchRequest>(request)) break;
-      if ((body.interest & ~(POLL_READABLE | POLL_WRITABLE)) != 0) {
+      if ((body.interest & ~INTEREST_BITS) != 0) {
         respond(status_message(Error::InvalidArgument));
         return;
       }

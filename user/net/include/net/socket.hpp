@@ -11,6 +11,7 @@
 namespace net {
 
 using sys::Error;
+using sys::u16;
 using sys::u32;
 using sys::u64;
 using sys::u8;
@@ -51,6 +52,11 @@ enum SocketRequest : sys::u32 {
   // entries (at most POLL_MAX_READY), each handle | events << POLL_EVENT_SHIFT; more
   // ready sockets come in the next Poll (the scan resumes where this one stopped, so none starves).
   // Readiness is a level: a socket stays ready until the client takes its data or stops watching.
+  // A connection watched with POLL_DELIVER has its received bytes in the answer, as far as the
+  // message has room after the entries: its entry carries POLL_DELIVERED, and after the last
+  // entry come, in entry order, each delivery's word (length | POLL_DELIVERED_ALL when nothing
+  // more was pending) and its bytes, padded to a word. Delivered bytes are taken, as a Receive's
+  // are; a client asks for them only while it has room for RECEIVE_BYTES (the most one carries).
   // Errors: Busy (another Poll of this badge waits), QuotaExceeded (no poller slot),
   // InvalidArgument (more changes than POLL_MAX_WATCH or carried, or unknown interest bits: none
   // is applied then).
@@ -85,6 +91,10 @@ constexpr u64 MAX_ATTACH_BYTES = 1024 * 1024;  // The largest attached buffer.
 // Poll events and flags.
 constexpr u64 POLL_READABLE = 1;  // Data, the peer's FIN or a reset to read; a listener: a queued connection.
 constexpr u64 POLL_WRITABLE = 2;  // Room for SEND_BYTES (or a reset, which the next send reports).
+constexpr u64 POLL_DELIVER = 4;   // Interest (connections): deliver received bytes in the answer.
+constexpr u64 POLL_DELIVERED = 4;  // Event: this entry's bytes follow the entries.
+constexpr u64 POLL_DELIVERED_ALL = u64{1} << 32;  // In a delivery's word: all that was pending.
+constexpr u64 POLL_DELIVERY_LENGTH_MASK = 0xffff;
 constexpr u64 POLL_WOKEN = 1;     // PollReply.flags: a Wake ended (or preceded) this Poll.
 constexpr u64 POLL_EVENT_SHIFT = 56;  // Handles stay below 2^56 (a generation of 40 bits).
 constexpr u64 POLL_HANDLE_MASK = (u64{1} << POLL_EVENT_SHIFT) - 1;
@@ -191,13 +201,97 @@ constexpr const char* connect_error_text(Error error) {
   }
 }
 
+// A Poll's answer: the ready sockets, and the bytes delivered with them (POLL_DELIVER).
 struct PollResult {
+  struct Delivery {
+    const u8* bytes = nullptr;
+    u64 length = 0;    // 0: none (the entry has no POLL_DELIVERED).
+    bool all = false;  // Nothing more was pending when these were taken.
+  };
   bool woken = false;
   u64 count = 0;
   u64 ready[POLL_MAX_READY] = {};
   u64 handle(u64 index) const { return ready[index] & POLL_HANDLE_MASK; }
   u64 events(u64 index) const { return ready[index] >> POLL_EVENT_SHIFT; }
+  Delivery delivery(u64 index) const {
+    if ((events(index) & POLL_DELIVERED) == 0) return {};
+    return {data + delivered_offset[index], delivered_length[index], delivered_all[index]};
+  }
+  u8 data[sys::MESSAGE_BYTES] = {};  // The answer's words after the entries.
+  u16 delivered_offset[POLL_MAX_READY] = {};
+  u16 delivered_length[POLL_MAX_READY] = {};
+  bool delivered_all[POLL_MAX_READY] = {};
 };
+
+// The server's side of a Poll answer: entries first, then the deliveries (read_poll_reply's
+// layout). Entries cannot be added once a delivery is made.
+class PollReplyBuilder {
+ public:
+  // False when the answer has POLL_MAX_READY entries already, or deliveries began.
+  bool add(u64 handle, u64 events) {
+    if (count_ == POLL_MAX_READY || words_ != 0) return false;
+    body_.ready[count_++] = handle | events << POLL_EVENT_SHIFT;
+    return true;
+  }
+  u64 count() const { return count_; }
+  u64 events(u64 entry) const { return body_.ready[entry] >> POLL_EVENT_SHIFT; }
+  // How many bytes one more delivery may carry (0: none fits).
+  u64 delivery_room() const {
+    u64 used = words_ != 0 ? words_ : count_;
+    return used + 2 > POLL_MAX_READY ? 0 : (POLL_MAX_READY - used - 1) * 8;
+  }
+  // Marks entry as delivered with `length` (1..delivery_room()) bytes, which the caller writes
+  // where the result points.
+  u8* deliver(u64 entry, u64 length, bool all) {
+    if (words_ == 0) words_ = count_;
+    body_.ready[words_] = length | (all ? POLL_DELIVERED_ALL : 0);
+    body_.ready[entry] |= POLL_DELIVERED << POLL_EVENT_SHIFT;
+    u8* bytes = reinterpret_cast<u8*>(&body_.ready[words_ + 1]);
+    words_ += 1 + (length + 7) / 8;
+    return bytes;
+  }
+  void finish(sys::Message& answer, bool woken) {
+    body_.flags = woken ? POLL_WOKEN : 0;
+    body_.count = count_;
+    sys::put(answer, 0, body_, offsetof(PollReply, ready) + (words_ != 0 ? words_ : count_) * 8);
+  }
+
+ private:
+  PollReply body_;
+  u64 count_ = 0;
+  u64 words_ = 0;  // Words of `ready` used once deliveries began (0 before).
+};
+
+// A Poll's answer into `result`; InvalidArgument for a confused server (more entries than words,
+// or a delivery that does not fit the words carried or has unknown bits).
+inline sys::Result<void> read_poll_reply(const sys::Message& message, PollResult& result) {
+  u64 carried = sys::bytes_from(message, offsetof(PollReply, ready)) / 8;
+  PollReply answer;
+  sys::get(message, answer);
+  if (answer.count > carried || answer.count > POLL_MAX_READY) return Error::InvalidArgument;
+  result.woken = (answer.flags & POLL_WOKEN) != 0;
+  result.count = answer.count;
+  for (u64 index = 0; index < result.count; ++index) result.ready[index] = answer.ready[index];
+  // The deliveries, in entry order; one that runs past the words carried is a confused server.
+  u64 extra = (carried - answer.count) * 8;
+  __builtin_memcpy(result.data, reinterpret_cast<const u8*>(answer.ready + answer.count), extra);
+  u64 at = 0;
+  for (u64 index = 0; index < result.count; ++index) {
+    if ((result.events(index) & POLL_DELIVERED) == 0) continue;
+    if (at + 8 > extra) return Error::InvalidArgument;
+    u64 word = 0;
+    __builtin_memcpy(reinterpret_cast<u8*>(&word), result.data + at, 8);
+    u64 length = word & POLL_DELIVERY_LENGTH_MASK;
+    if (length == 0 || length > RECEIVE_BYTES || (word & ~(POLL_DELIVERY_LENGTH_MASK | POLL_DELIVERED_ALL)) != 0 ||
+        length > extra - at - 8)
+      return Error::InvalidArgument;
+    result.delivered_offset[index] = static_cast<u16>(at + 8);
+    result.delivered_length[index] = static_cast<u16>(length);
+    result.delivered_all[index] = (word & POLL_DELIVERED_ALL) != 0;
+    at += 8 + (length + 7) / 8 * 8;
+  }
+  return {};
+}
 
 // The client side: one capability (Send) to the net server's endpoint.
 class SocketClient {
@@ -265,14 +359,7 @@ class SocketClient {
     for (u64 index = 0; index < watch_count; ++index) request.watch[index] = watch[index];
     sys::Message message = sys::message_of(SOCKET_POLL, request, offsetof(PollRequest, watch) + watch_count * 8);
     TRY_VOID(sys::rpc_call(server_, message, message));
-    u64 carried = sys::bytes_from(message, offsetof(PollReply, ready)) / 8;
-    PollReply answer;
-    sys::get(message, answer);
-    if (answer.count > carried || answer.count > POLL_MAX_READY) return Error::InvalidArgument;
-    result.woken = (answer.flags & POLL_WOKEN) != 0;
-    result.count = answer.count;
-    for (u64 index = 0; index < result.count; ++index) result.ready[index] = answer.ready[index];
-    return {};
+    return read_poll_reply(message, result);
   }
   // Shares `buffer` (size bytes) for the bulk calls; the server keeps its own capability to it.
   [[nodiscard]] sys::Result<void> attach(sys::Memory buffer, u64 size) const {
