@@ -106,13 +106,38 @@ void wait_with_timeout(Thread& thread, u64 timeout_nanoseconds, ThreadState stat
   block_current(state);
 }
 
+// How many waiting receivers a call looks at for one on the CPU it prefers.
+constexpr u32 RECEIVER_SCAN = 16;
+// The most threads ready on the caller's CPU for a call to stay there.
+constexpr u32 CALLER_CPU_READY_LIMIT = 1;
+
+// The receiver a send goes to: the longest waiting, except that a call picks, among the first
+// RECEIVER_SCAN, one on the caller's CPU when at most one other thread is ready there (the caller
+// blocks and the callee runs at once or next, with no other CPU woken), and one on another CPU
+// when more are (the call runs beside this CPU's work). Under TCG a wake of another vCPU costs
+// more than the parallelism gives when there is little to have (docs/BENCHMARKS.md, HTTP).
+Thread* take_receiver(Endpoint& endpoint, bool is_call) {
+  if (!is_call || cpu_count() == 1) return endpoint.receivers.pop_front();
+  Cpu& cpu = this_cpu();
+  bool here = cpu.ready.size() <= CALLER_CPU_READY_LIMIT;
+  u32 scanned = 0;
+  for (Thread& candidate : endpoint.receivers) {
+    if (++scanned > RECEIVER_SCAN) break;
+    if ((candidate.cpu == cpu.local.index) == here) {
+      ThreadQueue::remove(candidate);
+      return &candidate;
+    }
+  }
+  return endpoint.receivers.pop_front();
+}
+
 }  // namespace
 
 void ipc_send(Capability& capability, bool is_call, u64 timeout_nanoseconds) {
   Thread& sender = *current_thread();
   auto& endpoint = *object_of<Endpoint>(capability);
   bool may_grant = capability.has(metteagle::abi::EndpointRight::Grant);
-  if (Thread* receiver = endpoint.receivers.pop_front()) {
+  if (Thread* receiver = take_receiver(endpoint, is_call)) {
     cancel_timeout(*receiver);
     receiver->blocked_on = nullptr;
     deliver(registers_of(sender), &sender, *receiver, capability.badge, may_grant);

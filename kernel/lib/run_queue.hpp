@@ -1,6 +1,6 @@
 // RunQueue: one FIFO per priority and a bitmap of the non-empty ones, so the highest-priority
 // ready element is found with one bit scan.
-// Invariant: bit p of mask_ is set exactly when queue p is non-empty.
+// Invariant: bit p of mask_ is set exactly when queue p is non-empty; size_ counts the elements.
 #pragma once
 
 #include "lib/intrusive_list.hpp"
@@ -15,12 +15,15 @@ template <typename T, ListNode T::*Member, u32 Levels = 64> class RunQueue {
   using Queue = IntrusiveList<T, Member>;
 
   bool empty() const { return mask_ == 0; }
+  u32 size() const { return size_; }
   void push_back(T& element, u32 priority) {
+    ++size_;
     queues_[priority].push_back(element);
     mask_ |= u64{1} << priority;
   }
   // For an element that keeps its turn (preempted before its slice ran out).
   void push_front(T& element, u32 priority) {
+    ++size_;
     queues_[priority].push_front(element);
     mask_ |= u64{1} << priority;
   }
@@ -30,9 +33,11 @@ template <typename T, ListNode T::*Member, u32 Levels = 64> class RunQueue {
     u32 priority = highest_priority();
     T* element = queues_[priority].pop_front();
     if (queues_[priority].empty()) mask_ &= ~(u64{1} << priority);
+    --size_;
     return element;
   }
   void remove(T& element, u32 priority) {
+    --size_;
     Queue::remove(element);
     if (queues_[priority].empty()) mask_ &= ~(u64{1} << priority);
   }
@@ -43,6 +48,7 @@ template <typename T, ListNode T::*Member, u32 Levels = 64> class RunQueue {
  private:
   Queue queues_[Levels];
   u64 mask_ = 0;
+  u32 size_ = 0;
 };
 
 }  // namespace klib

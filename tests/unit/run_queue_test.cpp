@@ -1,4 +1,4 @@
-// RunQueue: highest priority first, FIFO within a priority, removal keeps the bitmap exact.
+// RunQueue: highest priority first, FIFO within a priority, removal keeps the bitmap and the size exact.
 #include "lib/run_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -50,4 +50,22 @@ TEST(RunQueue, RemoveClearsTheLevelOnlyWhenEmpty) {
   EXPECT_FALSE(queue.has_at_least(3));
   EXPECT_EQ(queue.pop_highest(), &c);
   EXPECT_TRUE(queue.empty());
+}
+
+TEST(RunQueue, SizeCountsEveryWayInAndOut) {
+  Thread a{1, {}}, b{2, {}}, c{3, {}};
+  Queue queue;
+  EXPECT_EQ(queue.size(), 0u);
+  queue.push_back(a, 4);
+  queue.push_front(b, 4);
+  queue.push_back(c, 30);
+  EXPECT_EQ(queue.size(), 3u);
+  queue.remove(a, 4);
+  EXPECT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue.pop_highest(), &c);
+  EXPECT_EQ(queue.size(), 1u);
+  EXPECT_EQ(queue.pop_highest(), &b);
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(queue.pop_highest(), nullptr);
+  EXPECT_EQ(queue.size(), 0u);
 }

@@ -392,6 +392,81 @@ void a_thread_that_moves_itself_returns_on_its_new_cpu(Case& test) {
   stop_spinner(test, mover);
 }
 
+// A call goes to a receiver on the caller's CPU while at most one other thread is ready there,
+// and to one on another CPU once more are (take_receiver, kernel/core/ipc.cpp): two servers on one
+// endpoint, one pinned to each CPU, answer with the CPU they run on.
+struct CpuServers {
+  u64 endpoint;
+  u64 parking;  // Where each waits at the end, so it is not running when deleted.
+  volatile u64 started;
+};
+CpuServers cpu_servers;
+
+void cpu_server_entry(u64) {
+  Endpoint endpoint(cpu_servers.endpoint);
+  Message request;
+  __atomic_add_fetch(&cpu_servers.started, 1, __ATOMIC_ACQ_REL);
+  if (endpoint.receive(request, REPORT_TIMEOUT).ok()) {
+    while (request.label() != STOP) {
+      Message answer = Message::make(0, {thread_self().cpu});
+      if (!endpoint.reply_wait(answer, request, REPORT_TIMEOUT).ok()) break;
+    }
+    if (request.label() == STOP) (void)reply(Message::make(STOP));
+  }
+  (void)Endpoint(cpu_servers.parking).receive(request);
+}
+
+void a_call_runs_on_the_callers_cpu_unless_it_has_other_work(Case& test) {
+  Environment& own = environment();
+  REQUIRE(own.boot_info->cpu_count >= 2);
+  constexpr u64 CALLS = 20;
+  ScopedSlot endpoint_slot(test), parking_slot(test);
+  REQUIRE(endpoint_slot.valid() && parking_slot.valid());
+  Endpoint endpoint = REQUIRE_OK(own.factory.create_endpoint(endpoint_slot.selector()));
+  Endpoint parking = REQUIRE_OK(own.factory.create_endpoint(parking_slot.selector()));
+  REQUIRE_OK(own.self_thread.configure(own.own_priority, 0, 0));
+  cpu_servers = {endpoint.selector(), parking.selector(), 0};
+  // The server on CPU 1 waits first, so the longest waiting receiver is the far one.
+  LocalThread far, near;
+  REQUIRE_OK(far.create(1));
+  REQUIRE_OK(far.start(cpu_server_entry, 0));
+  REQUIRE(wait_until([] { return cpu_servers.started == 1; }));
+  pause_for(5'000'000);
+  REQUIRE_OK(near.create(0));
+  REQUIRE_OK(near.start(cpu_server_entry, 0));
+  REQUIRE(wait_until([] { return cpu_servers.started == 2; }));
+  pause_for(5'000'000);
+  Message answer;
+  u64 on_cpu0 = 0;
+  for (u64 call = 0; call < CALLS; ++call) {
+    REQUIRE_OK(endpoint.call(Message::make(1), answer, REPORT_TIMEOUT));
+    on_cpu0 += answer.words[0] == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(on_cpu0, CALLS);  // Nothing else ready here: every call stayed on CPU 0.
+  // Two spinners ready beside this thread on CPU 0: the calls go to the server on CPU 1.
+  LocalThread spinning[2];
+  for (u64 index = 0; index < 2; ++index) {
+    spinners[index] = Spinner{};
+    spinners[index].parking = parking.selector();
+    REQUIRE_OK(spinning[index].create(0));
+    REQUIRE_OK(spinning[index].start(spinner_entry, index));
+  }
+  REQUIRE(wait_until([] { return spinners[0].rounds > 0 && spinners[1].rounds > 0; }));
+  u64 on_cpu1 = 0;
+  for (u64 call = 0; call < CALLS; ++call) {
+    REQUIRE_OK(endpoint.call(Message::make(1), answer, REPORT_TIMEOUT));
+    on_cpu1 += answer.words[0] == 1 ? 1 : 0;
+  }
+  EXPECT_EQ(on_cpu1, CALLS);
+  stop_spinner(test, spinners[0]);
+  stop_spinner(test, spinners[1]);
+  for (u64 server = 0; server < 2; ++server) {
+    EXPECT_OK(endpoint.call(Message::make(STOP), answer, REPORT_TIMEOUT));
+    EXPECT_EQ(answer.label(), STOP);
+  }
+  pause_for(1'000'000);  // Let both reach their parking receive before they are deleted.
+}
+
 }  // namespace
 
 extern const test::TestEntry CROSS_CPU_TESTS[] = {
@@ -401,6 +476,7 @@ extern const test::TestEntry CROSS_CPU_TESTS[] = {
     {"configure_moves_a_ready_thread_to_its_new_cpu", configure_moves_a_ready_thread_to_its_new_cpu},
     {"configure_moves_a_thread_running_on_another_cpu", configure_moves_a_thread_running_on_another_cpu},
     {"a_thread_that_moves_itself_returns_on_its_new_cpu", a_thread_that_moves_itself_returns_on_its_new_cpu},
+    {"a_call_runs_on_the_callers_cpu_unless_it_has_other_work", a_call_runs_on_the_callers_cpu_unless_it_has_other_work},
 };
 extern const usize CROSS_CPU_TEST_COUNT = sizeof CROSS_CPU_TESTS / sizeof CROSS_CPU_TESTS[0];
 
