@@ -346,10 +346,15 @@ constexpr u64 MAX_TRANSFER = 16ull << 20;
 // a longer transfer continues in the next entry with its argument registers advanced.
 constexpr u64 TRANSFER_STEP = 256ull << 10;
 
-bool range_valid(const Memory& memory, u64 offset, u64 length) {
+// `lazy_allowed`: MemoryRead, which reads a lazy object's untouched pages as zero (they gain no frame).
+bool range_valid(const Memory& memory, u64 offset, u64 length, bool lazy_allowed = false) {
   u64 size = memory.page_count * PAGE_SIZE;
-  return !memory.device && !memory.lazy && length <= MAX_TRANSFER && offset <= size && length <= size - offset;
+  return !memory.device && (lazy_allowed || !memory.lazy) && length <= MAX_TRANSFER && offset <= size &&
+         length <= size - offset;
 }
+
+// What an untouched page of a lazy object reads as.
+alignas(PAGE_SIZE) const u8 zero_page[PAGE_SIZE] = {};
 
 // The kernel address of byte offset of memory and how many bytes follow it in the same page.
 u8* byte_at(const Memory& memory, u64 offset, u64& bytes_in_page) {
@@ -401,11 +406,14 @@ template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::Memory
   Memory& memory = target.object;
   u64 offset = arguments.offset();
   UserSpan<u8> destination = arguments.destination();
-  if (!range_valid(memory, offset, destination.count()) || !destination.in_user_space()) return Error::InvalidArgument;
+  if (!range_valid(memory, offset, destination.count(), true) || !destination.in_user_space()) return Error::InvalidArgument;
   u64 step_end = destination.count() > TRANSFER_STEP ? destination.count() - TRANSFER_STEP : 0;
   while (destination.count() > step_end) {
-    u64 in_page;
-    const u8* source = byte_at(memory, offset, in_page);
+    u64 in_page = PAGE_SIZE - offset % PAGE_SIZE;
+    u64 lazy_physical = memory.lazy ? lazy_frame(memory, offset / PAGE_SIZE) : 0;
+    const u8* source = !memory.lazy          ? byte_at(memory, offset, in_page)
+                       : lazy_physical != 0 ? arch::physical_to_virtual(lazy_physical) + offset % PAGE_SIZE
+                                            : zero_page + offset % PAGE_SIZE;
     u64 chunk = destination.count() < in_page ? destination.count() : in_page;
     TRY_VOID(destination.subspan(0, chunk).copy_out(source));
     offset += chunk;

@@ -168,8 +168,9 @@ namespace metteagle::abi {
     "call enters itself again with a1-a3 advanced)")                                  \
   X(MemoryRead, 35, Memory, MemoryRight::Read, Kernel, "a1 offset in the object, a2 destination address, a3 length (at most 16 MiB)", \
     "-", "InvalidArgument (range beyond the object, destination not writable, device memory)",                  \
-    "copy bytes from the object into the caller's memory, without mapping it (256 KiB per kernel entry; the "  \
-    "call enters itself again with a1-a3 advanced)")                                  \
+    "copy bytes from the object into the caller's memory, without mapping it (a lazy object's untouched pages " \
+    "read as zero and stay untouched; 256 KiB per kernel entry; the call enters itself again with a1-a3 "     \
+    "advanced)")                                                                                                \
   X(MemoryCopy, 36, Memory, MemoryRight::Write, Kernel,                                                                            \
     "a1 destination offset, a2 source memory selector (needs Read), a3 source offset, a4 length (at most 16 MiB)", \
     "-", "InvalidArgument (a range beyond its object, device memory), InvalidCapability/WrongType/NoRights (a2)", \

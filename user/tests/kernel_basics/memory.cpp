@@ -198,7 +198,8 @@ void memory_copies_without_mapping(Case& test) {
 // A lazy (demand-zero) Memory of 1 GiB costs almost nothing until touched; each first touch of a
 // page charges exactly one page (after the first touch in a 2 MiB span paid its leaf and page
 // table), another mapping sees the same frame, and MemoryDecommit gives the frames back (and the
-// leaf, when the range covers all 512 pages of it): the next touch reads zero again.
+// leaf, when the range covers all 512 pages of it): the next touch reads zero again. MemoryRead
+// reads it without touching it.
 void lazy_memory_is_charged_when_touched(Case& test) {
   Environment& own = environment();
   ScopedSlot memory_slot(test), plain_slot(test), reduced_slot(test);
@@ -246,9 +247,22 @@ void lazy_memory_is_charged_when_touched(Case& test) {
   EXPECT_ERROR(memory.decommit(0, 0), Error::InvalidArgument);
   Memory plain = REQUIRE_OK(own.factory.create_memory(plain_slot.selector(), 1));
   EXPECT_ERROR(plain.decommit(0, 1), Error::InvalidArgument);
-  // Byte copies and physical addresses need frames that exist: refused on lazy objects.
+  // MemoryRead reads a lazy object as a mapping shows it, an untouched page as zero, and gives
+  // that page no frame; writes need frames that exist: refused.
+  u64 unread = REQUIRE_OK(own.factory.info()).used_bytes;
+  u64 words[3] = {~u64{0}, ~u64{0}, ~u64{0}};
+  EXPECT_OK(memory.read(9 * P + 8, words, 8));
+  EXPECT_EQ(words[0], 0x4c09u);
+  words[0] = ~u64{0};
+  EXPECT_OK(memory.read(10 * P - 16, words, sizeof words));  // Page 9's last two words, page 10's first.
+  EXPECT(words[0] == 0 && words[1] == 0 && words[2] == 0);
+  words[2] = ~u64{0};
+  EXPECT_OK(memory.read((GIB_PAGES - 1) * P, &words[2], 8));
+  EXPECT_EQ(words[2], 0x77u);
+  EXPECT_EQ(REQUIRE_OK(memory.residency(10, 1)), 0u);
+  EXPECT_EQ(REQUIRE_OK(own.factory.info()).used_bytes, unread);
+  EXPECT_ERROR(memory.read(GIB_PAGES * P - 8, words, 16), Error::InvalidArgument);  // Beyond the object.
   u64 word = 0;
-  EXPECT_ERROR(memory.read(0, &word, sizeof word), Error::InvalidArgument);
   EXPECT_ERROR(memory.write(0, &word, sizeof word), Error::InvalidArgument);
   // All 512 pages of the first leaf: ten frames and the leaf go back, from both mappings.
   u64 before = REQUIRE_OK(own.factory.info()).used_bytes;
