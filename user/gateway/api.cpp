@@ -756,9 +756,19 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
                       reply.status != manager::STATUS_NO_CAPACITY;
   record.cold_start_us = backend_.ticks_to_microseconds(result.create_ticks + result.load_ticks);
   bool current = shared_.metrics.record_invocation(ticket, record);
-  bool failed = reply.status == manager::STATUS_FAILED && result.output_size <= capacity;
-  const u8* failed_output = !failed ? nullptr : output_memory != 0 ? output->output_bytes(result.output_size) : storage_.output;
-  if (current) record_logs(tenant, text_name, reply, record, failed_output, failed ? result.output_size : 0);
+  // The function's output (its stdout, a body of 200 or 500): inline in storage_.output, read
+  // there from the window when small (the window then is never mapped here), else in the window,
+  // sent from there.
+  bool has_output = (reply.status == manager::STATUS_OK || reply.status == manager::STATUS_FAILED) &&
+                    result.output_size <= capacity;
+  bool in_window = output_memory != 0 &&
+                   (result.output_size > READ_OUTPUT_BYTES || result.output_size > storage_.output_capacity);
+  const u8* output_bytes = !has_output || output_memory == 0 ? storage_.output
+                           : in_window ? output->output_bytes(result.output_size)
+                           : output->read_output(storage_.output, result.output_size) ? storage_.output
+                                                                                      : nullptr;
+  bool failed = reply.status == manager::STATUS_FAILED && has_output;
+  if (current) record_logs(tenant, text_name, reply, record, failed ? output_bytes : nullptr, failed ? result.output_size : 0);
 
   auto add_invocation_headers = [&] {
     add_header(response, "X-Call-Id", result.invocation_id);
@@ -774,14 +784,10 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
       if (result.output_size > capacity) return error(response, 500, "the manager reported more output than room");
       response.status = 200;
       response.content_type = "application/octet-stream";
-      response.body = reinterpret_cast<const char*>(storage_.output);
+      if (output_bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
+      response.body = reinterpret_cast<const char*>(output_bytes);
       response.body_length = result.output_size;
-      if (output_memory != 0) {
-        const u8* bytes = output->output_bytes(result.output_size);
-        if (bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
-        response.body = reinterpret_cast<const char*>(bytes);
-        response.body_in_window = true;
-      }
+      response.body_in_window = in_window;
       add_invocation_headers();
       return;
     case manager::STATUS_FAILED:
@@ -789,14 +795,10 @@ void Gateway::invoke(u32 tenant, Slice name, const Payload& body, Response& resp
       if (result.output_size > capacity) return error(response, 500, "the manager reported more output than room");
       response.status = 500;
       response.content_type = "application/octet-stream";
-      response.body = reinterpret_cast<const char*>(storage_.output);
+      if (output_bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
+      response.body = reinterpret_cast<const char*>(output_bytes);
       response.body_length = result.output_size;
-      if (output_memory != 0) {
-        const u8* bytes = output->output_bytes(result.output_size);
-        if (bytes == nullptr) return error(response, 503, "no memory for the response now; retry later");
-        response.body = reinterpret_cast<const char*>(bytes);
-        response.body_in_window = true;
-      }
+      response.body_in_window = in_window;
       add_header(response, "X-Exit-Code", result.exit_code);
       {
         char line[96];

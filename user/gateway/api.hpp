@@ -80,6 +80,10 @@ struct Payload {
   ImageStream* stream = nullptr;
 };
 
+// An output window's bytes up to this many are read out of it (read_output) rather than mapped
+// and sent from it: the buffers that take a response body inline have room for them.
+constexpr u64 READ_OUTPUT_BYTES = 2048;
+
 // Where an invocation's output goes when it may be larger than the worker's output buffer: a
 // Memory object the manager writes and the connection later sends from, without a copy.
 class OutputWindow {
@@ -88,6 +92,8 @@ class OutputWindow {
   virtual u64 open_output(u64 capacity) = 0;
   // Its first `length` bytes, backed and readable, or nullptr when they cannot be.
   virtual const u8* output_bytes(u64 length) = 0;
+  // Its first `length` bytes copied to `target` (a small output: the window need not be mapped).
+  virtual bool read_output(u8* target, u64 length) = 0;
   // A writable window of `capacity` bytes, backed whole, lent to the image store for an
   // import's pieces (`selector`: its Memory); nullptr when there is none.
   virtual u8* staging(u64, u64&) { return nullptr; }

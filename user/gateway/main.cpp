@@ -51,6 +51,8 @@ constexpr u64 QUEUE_WAIT_US = 30'000'000;
 constexpr usize MAX_CONNECTIONS = gateway::MAX_CONNECTION_LIMIT;
 constexpr usize INPUT_BYTES = 12 * 1024;   // A connection's head (8 KiB at most) and an inline body.
 constexpr usize OUTPUT_BYTES = 4 * 1024;   // A response head and a body that fits; larger go to Memory.
+// A small output read out of its window goes inline (answer_request keeps 1 KiB for the head).
+static_assert(OUTPUT_BYTES - 1024 >= gateway::READ_OUTPUT_BYTES);
 constexpr usize MAX_LARGE_OBJECTS = 128;   // Windows for large bodies and responses at once.
 // Each connection has two windows of address space, one for a large request body and one for a
 // large response body: a demand-zero Memory object of the gateway's factory mapped there while the
@@ -642,60 +644,36 @@ class Window {
   // pages every mapping shows from the start, so neither the gateway nor a function faults on
   // them) and charged to the tenant's budget at once, else demand-zero, charged and backed by
   // reserve() as bytes arrive.
-  u8* create(u32 tenant, u64 bytes, bool whole = false) {
-    release();
-    if (bytes == 0) bytes = 1;
-    if (whole && !window_budget.charge(tenant, pages_for(bytes))) return nullptr;
-    tenant_ = tenant;
-    charged_pages_ = whole ? pages_for(bytes) : 0;
-    if (large_objects.fetch_add(1, std::memory_order_relaxed) >= MAX_LARGE_OBJECTS) {
-      large_objects.fetch_sub(1, std::memory_order_relaxed);
-      give_back_charge();
-      return nullptr;
-    }
-    auto slot = slots.allocate();
-    if (slot.ok()) {
-      Factory factory(OWN_FACTORY);
-      auto memory = whole ? factory.create_memory(slot.value(), pages_for(bytes))
-                          : factory.create_lazy_memory(slot.value(), pages_for(bytes));
-      if (memory.ok() && Task(SELF_TASK).map(memory.value(), 0, address_, pages_for(bytes), READ_WRITE).ok()) {
-        slot_ = slot.value();
-        memory_ = memory.value();
-        capacity_ = bytes;
-        backed_pages_ = whole ? pages_for(bytes) : 0;
-        return reinterpret_cast<u8*>(address_);
-      }
-      if (memory.ok()) (void)Capability(slot.value()).remove();
-      slots.free(slot.value());
-    }
-    large_objects.fetch_sub(1, std::memory_order_relaxed);
-    give_back_charge();
-    return nullptr;
-  }
+  u8* create(u32 tenant, u64 bytes, bool whole = false) { return make(tenant, bytes, whole, true) ? writable() : nullptr; }
   // An invocation's output window of `capacity` bytes for `tenant`, for the manager (its selector;
-  // 0 when there is no room). Demand-zero with its first OUTPUT_BACKED_BYTES backed at once: most
-  // outputs are small, and an object backed whole made every invocation zero and map its
-  // function's whole output limit (1 MiB by default: 256 pages, 5.5% of the guest's time at 4
-  // connections; docs/BENCHMARKS.md, "Profiling the HTTP path"); 64 KiB backed still cost an
-  // empty function's request about 10,000 of its 220,000 instructions. A function writing more
-  // faults once per page; as those pages are the function's to touch, the whole capacity is
-  // charged to the tenant's budget at once.
+  // 0 when there is no room): demand-zero, and mapped here only when its bytes are sent from it
+  // (bytes()); a small output is read out instead (read()). So an invocation with a small output
+  // costs the gateway two system calls (create, delete) and one MemoryRead, not five (a map, a
+  // MemoryCommit and an unmap, whose shootdown interrupts the other CPU while it runs a gateway
+  // thread: 1.18x the rate at 16 connections without them; docs/BENCHMARKS.md). An object backed
+  // whole made every invocation zero and map its function's whole output limit (1 MiB by default:
+  // 256 pages, 5.5% of the guest's time at 4 connections; "Profiling the HTTP path"). The
+  // function faults once per page it writes; as those pages are its to touch, the whole capacity
+  // is charged to the tenant's budget at once.
   u64 create_output(u64 capacity, u32 tenant) {
     if (!window_budget.charge(tenant, pages_for(capacity))) return 0;
-    if (create(tenant, capacity) == nullptr) {
+    if (!make(tenant, capacity, false, false)) {
       window_budget.refund(tenant, pages_for(capacity));
       return 0;
     }
     charged_pages_ = pages_for(capacity_);
-    if (!reserve(capacity < OUTPUT_BACKED_BYTES ? capacity : OUTPUT_BACKED_BYTES)) {
-      release();
-      return 0;
-    }
     return slot_;
   }
-  // Backs the first `bytes` bytes (rounded to pages) with memory, charged to the window's tenant.
+  // Its first `length` bytes copied to `target`.
+  bool read(u8* target, u64 length) const { return slot_ != 0 && length <= capacity_ && memory_.read(0, target, length).ok(); }
+  // Backs the first `bytes` bytes (rounded to pages) with memory, charged to the window's tenant,
+  // and maps the window first if it is not.
   bool reserve(u64 bytes) {
     if (slot_ == 0 || bytes > capacity_) return false;
+    if (!mapped_) {
+      if (!Task(SELF_TASK).map(memory_, 0, address_, pages_for(capacity_), READ_WRITE).ok()) return false;
+      mapped_ = true;
+    }
     u64 pages = pages_for(bytes);
     if (pages <= backed_pages_) return true;
     u64 charge = pages > charged_pages_ ? pages - charged_pages_ : 0;
@@ -710,10 +688,11 @@ class Window {
   }
   void release() {
     if (slot_ == 0) return;
-    (void)Task(SELF_TASK).unmap(address_, pages_for(capacity_));
+    if (mapped_) (void)Task(SELF_TASK).unmap(address_, pages_for(capacity_));
     (void)Capability(slot_).remove();
     slots.free(slot_);
     slot_ = 0;
+    mapped_ = false;
     capacity_ = 0;
     backed_pages_ = 0;
     give_back_charge();
@@ -725,6 +704,38 @@ class Window {
   u8* writable() const { return reinterpret_cast<u8*>(address_); }
 
  private:
+  // The window's Memory (`whole`: backed at once, else demand-zero), mapped at once if `map`.
+  bool make(u32 tenant, u64 bytes, bool whole, bool map) {
+    release();
+    if (bytes == 0) bytes = 1;
+    if (whole && !window_budget.charge(tenant, pages_for(bytes))) return false;
+    tenant_ = tenant;
+    charged_pages_ = whole ? pages_for(bytes) : 0;
+    if (large_objects.fetch_add(1, std::memory_order_relaxed) >= MAX_LARGE_OBJECTS) {
+      large_objects.fetch_sub(1, std::memory_order_relaxed);
+      give_back_charge();
+      return false;
+    }
+    auto slot = slots.allocate();
+    if (slot.ok()) {
+      Factory factory(OWN_FACTORY);
+      auto memory = whole ? factory.create_memory(slot.value(), pages_for(bytes))
+                          : factory.create_lazy_memory(slot.value(), pages_for(bytes));
+      if (memory.ok() && (!map || Task(SELF_TASK).map(memory.value(), 0, address_, pages_for(bytes), READ_WRITE).ok())) {
+        slot_ = slot.value();
+        memory_ = memory.value();
+        mapped_ = map;
+        capacity_ = bytes;
+        backed_pages_ = whole ? pages_for(bytes) : 0;
+        return true;
+      }
+      if (memory.ok()) (void)Capability(slot.value()).remove();
+      slots.free(slot.value());
+    }
+    large_objects.fetch_sub(1, std::memory_order_relaxed);
+    give_back_charge();
+    return false;
+  }
   void give_back_charge() {
     window_budget.refund(tenant_, charged_pages_);
     charged_pages_ = 0;
@@ -737,6 +748,7 @@ class Window {
   u64 backed_pages_ = 0;
   u32 tenant_ = 0;
   u64 charged_pages_ = 0;  // Of the window budget: what was backed, or more (see create_output).
+  bool mapped_ = false;    // At address_ in the gateway (an output window: only once its bytes are sent from it).
 };
 
 gateway::ConnectionTimeouts connection_timeouts;
@@ -781,6 +793,7 @@ struct ConnectionSlot final : gateway::BodyWindow, gateway::OutputWindow {
   // OutputWindow: the response's window, handed to the manager for an invocation's output.
   u64 open_output(u64 capacity) override { return response.create_output(capacity, admitted_tenant); }
   const u8* output_bytes(u64 length) override { return response.reserve(length) ? response.bytes() : nullptr; }
+  bool read_output(u8* target, u64 length) override { return response.read(target, length); }
   // An image upload's pieces pass through the response window (no response is being sent while
   // the body streams in); it is made once per upload and lent to the store.
   u8* staging(u64 capacity, u64& selector) override {
@@ -1627,6 +1640,7 @@ Notification async_ready;  // Signalled when a job is queued or a tenant's job e
 struct AsyncRunner final : gateway::OutputWindow {
   u64 open_output(u64 capacity) override { return window.create_output(capacity, tenant); }
   const u8* output_bytes(u64 length) override { return window.reserve(length) ? window.bytes() : nullptr; }
+  bool read_output(u8* target, u64 length) override { return window.read(target, length); }
   gateway::Gateway* api = nullptr;
   gateway::GatewayShared* shared = nullptr;
   Window window;
