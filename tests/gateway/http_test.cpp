@@ -1100,8 +1100,15 @@ TEST_F(ApiTest, LargeOutputsGoToTheOutputWindow) {
       return 42;
     }
     const u8* output_bytes(u64 length) override { return length <= bytes.size() ? bytes.data() : nullptr; }
+    bool read_output(u8* target, u64 length) override {
+      ++reads;
+      if (length > bytes.size()) return false;
+      std::copy(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(length), target);
+      return true;
+    }
     std::vector<u8> bytes;
     int opens = 0;
+    int reads = 0;
     bool refuse = false;
   } window;
   const std::string key = "Authorization: Bearer key-one-1234\r\n";
@@ -1122,6 +1129,7 @@ TEST_F(ApiTest, LargeOutputsGoToTheOutputWindow) {
       return handle;
     }
     const u8* output_bytes(u64 length) override { return inner->output_bytes(length); }
+    bool read_output(u8* target, u64 length) override { return inner->read_output(target, length); }
     FakeOutputWindow* inner;
     u8** bytes;
   } forward;
@@ -1136,6 +1144,17 @@ TEST_F(ApiTest, LargeOutputsGoToTheOutputWindow) {
   EXPECT_EQ(fake.last_output_capacity, 1u << 20);  // The function's max_output (DESCRIBE word 4).
   EXPECT_EQ(std::string(response.body, response.body_length), input);
   EXPECT_EQ(response.body, reinterpret_cast<const char*>(window.bytes.data()));
+  EXPECT_EQ(window.reads, 0);
+
+  // A small output (at most READ_OUTPUT_BYTES) is read out of the window and sent inline.
+  std::string small(100, 's');
+  Response read_response;
+  api->handle(head, Payload{reinterpret_cast<const u8*>(small.data()), small.size(), 7}, read_response, &forward);
+  EXPECT_EQ(read_response.status, 200u);
+  EXPECT_FALSE(read_response.body_in_window);
+  EXPECT_EQ(window.reads, 1);
+  EXPECT_EQ(std::string(read_response.body, read_response.body_length), small);
+  EXPECT_NE(read_response.body, reinterpret_cast<const char*>(window.bytes.data()));
 
   window.refuse = true;
   api->handle(head, Payload{reinterpret_cast<const u8*>(input.data()), input.size()}, response, &forward);
