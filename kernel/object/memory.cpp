@@ -406,12 +406,13 @@ template <> [[gnu::always_inline]] inline Result<Outcome> invoke<Syscall::Memory
   Memory& memory = target.object;
   u64 offset = arguments.offset();
   UserSpan<u8> destination = arguments.destination();
-  if (!range_valid(memory, offset, destination.count(), true) || !destination.in_user_space()) return Error::InvalidArgument;
+  if (!range_valid(memory, offset, destination.count(), true) || !destination.in_user_space())
+    return Error::InvalidArgument;
   u64 step_end = destination.count() > TRANSFER_STEP ? destination.count() - TRANSFER_STEP : 0;
   while (destination.count() > step_end) {
     u64 in_page = PAGE_SIZE - offset % PAGE_SIZE;
     u64 lazy_physical = memory.lazy ? lazy_frame(memory, offset / PAGE_SIZE) : 0;
-    const u8* source = !memory.lazy          ? byte_at(memory, offset, in_page)
+    const u8* source = !memory.lazy         ? byte_at(memory, offset, in_page)
                        : lazy_physical != 0 ? arch::physical_to_virtual(lazy_physical) + offset % PAGE_SIZE
                                             : zero_page + offset % PAGE_SIZE;
     u64 chunk = destination.count() < in_page ? destination.count() : in_page;
