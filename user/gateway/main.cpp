@@ -61,7 +61,6 @@ constexpr usize MAX_LARGE_OBJECTS = 128;   // Windows for large bodies and respo
 constexpr u64 WINDOW_AREA = 0x0000710000000000;
 constexpr u64 WINDOW_SPAN = 256ull << 20;  // More than the largest body and a buffer, with a gap.
 constexpr u64 EAGER_WINDOW_BYTES = 4ull << 20;  // Windows up to this are backed whole at creation.
-constexpr u64 OUTPUT_BACKED_BYTES = 4ull << 10;  // An output window's part backed at creation: one page.
 static_assert(gateway::MAX_BODY_LIMIT + 64 * 1024 < WINDOW_SPAN);
 constexpr u64 SEND_GRACE_US = 10'000'000;  // A response's deadline: this plus its length at the rate below.
 constexpr u64 SEND_MINIMUM_BYTES_PER_SECOND = 16 * 1024;
