@@ -34,7 +34,7 @@ STAGGER_MS = 50
 # that done() can say how many were still unanswered when the run ended: sent, minus answered,
 # minus read and write errors (a connect error comes before any request).
 LUA = r"""
-wrk.method = "POST"
+wrk.method = "%(method)s"
 %(headers)s
 %(body)s
 local threads = {}
@@ -134,7 +134,7 @@ def wait_http(url: str, timeout: float) -> None:
     raise LoadError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def wrk_script(connections: int, headers=None, body_file=None) -> str:
+def wrk_script(connections: int, headers=None, body_file=None, method="POST") -> str:
     """The Lua script of one wrk run: method, headers, body, the stagger (from STAGGER_FROM
     connections on) and the WRK-RESULT line."""
     lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
@@ -145,7 +145,14 @@ def wrk_script(connections: int, headers=None, body_file=None) -> str:
     stagger = "local stagger = nil"
     if connections >= STAGGER_FROM:
         stagger = STAGGER_LUA % {"stagger_ms": STAGGER_MS, "connections": connections}
-    return LUA % {"headers": "\n".join(lines), "body": body, "stagger": stagger}
+    return LUA % {"method": method, "headers": "\n".join(lines), "body": body, "stagger": stagger}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, every thread) process `pid` has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def failed_requests(result: dict) -> int:
@@ -153,12 +160,13 @@ def failed_requests(result: dict) -> int:
     return sum(result[k] for k in FAILURE_KINDS)
 
 
-def wrk(url: str, seconds: int, connections: int, headers=None, body_file=None, strict=True) -> dict:
+def wrk(url: str, seconds: int, connections: int, headers=None, body_file=None, strict=True,
+        method="POST") -> dict:
     """Runs wrk (one thread per connection) and returns its WRK-RESULT line as a dict; raises
     LoadError when wrk fails, and, when `strict`, when nothing completed or any request failed (a
     fast failure would look like a good figure). Not strict, the caller records the failures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(wrk_script(connections, headers, body_file))
+        script.write(wrk_script(connections, headers, body_file, method))
     try:
         # --timeout above any expected latency: a slow answer is a figure, not an error.
         argv = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
@@ -193,12 +201,13 @@ def parse_wrk_output(stdout: str):
     return result
 
 
-def invoke_figures(result: dict, connections: int) -> dict:
-    """The figures of one wrk run on the empty function: `http_invoke_rps` (answers 2xx per second
-    of wrk's duration), `http_invoke_latency_p50`/`_p99` (wrk's percentiles over every answer,
-    failed ones included), `http_invoke_failed` (requests that failed, any kind) and
-    `http_invoke_unanswered` (sent, but still in flight when wrk stopped), each with the suffix
-    `_<N>conn` beyond one connection. With no answer at all there is no latency figure."""
+def invoke_figures(result: dict, connections: int, prefix: str = "http_invoke", cpu_seconds=None) -> dict:
+    """The figures of one wrk run: `<prefix>_rps` (answers 2xx per second of wrk's duration),
+    `<prefix>_latency_p50`/`_p99` (wrk's percentiles over every answer, failed ones included),
+    `<prefix>_failed` (requests that failed, any kind) and `<prefix>_unanswered` (sent, but still in
+    flight when wrk stopped), and with `cpu_seconds` (the QEMU process's CPU time over the run)
+    `<prefix>_host_cpu`: host CPU ns per 2xx answer, each with the suffix `_<N>conn` beyond one
+    connection. With no answer at all there is no latency or CPU figure."""
     suffix = "" if connections == 1 else f"_{connections}conn"
     failed = failed_requests(result)
     # wrk counts an answer slower than --timeout as completed and as a timeout error.
@@ -208,35 +217,44 @@ def invoke_figures(result: dict, connections: int) -> dict:
     # A request still in flight when the run ended neither succeeded nor failed (at most one per
     # connection); a run whose requests all outlast it shows here, not as a failure.
     unanswered = max(result["sent"] - result["requests"] - result["read"] - result["write"], 0)
-    figures = {"http_invoke_rps" + suffix: (rps, "per_second", {"n": succeeded, "connections": connections}),
-               "http_invoke_failed" + suffix: (failed, "count", {"n": attempted, "connections": connections}),
-               "http_invoke_unanswered" + suffix: (unanswered, "count", {"n": result["sent"],
-                                                                         "connections": connections})}
+    figures = {prefix + "_rps" + suffix: (rps, "per_second", {"n": succeeded, "connections": connections}),
+               prefix + "_failed" + suffix: (failed, "count", {"n": attempted, "connections": connections}),
+               prefix + "_unanswered" + suffix: (unanswered, "count", {"n": result["sent"],
+                                                                      "connections": connections})}
     if result["requests"] > 0:
         lat = {"min": result["min_us"] * 1e3, "p99": result["p99_us"] * 1e3, "n": result["requests"],
                "connections": connections}
-        figures["http_invoke_latency_p50" + suffix] = (result["p50_us"] * 1e3, "ns", lat)
-        figures["http_invoke_latency_p99" + suffix] = (result["p99_us"] * 1e3, "ns", lat)
+        figures[prefix + "_latency_p50" + suffix] = (result["p50_us"] * 1e3, "ns", lat)
+        figures[prefix + "_latency_p99" + suffix] = (result["p99_us"] * 1e3, "ns", lat)
+    if cpu_seconds is not None and succeeded > 0:
+        figures[prefix + "_host_cpu" + suffix] = (cpu_seconds * 1e9 / succeeded, "ns",
+                                                  {"n": succeeded, "connections": connections})
     return figures
 
 
-def invoke_sweep(label: str, url: str, headers=None, quick=False, drain=None) -> dict:
-    """wrk on the empty function at each of CONNECTIONS; failed requests are recorded
-    (`http_invoke_failed*`), never hidden and never a reason to drop the other figures. `drain`,
+def invoke_sweep(label: str, url: str, headers=None, quick=False, drain=None, cpu=None, prefix="http_invoke",
+                 method="POST") -> dict:
+    """wrk on `url` (the empty function) at each of CONNECTIONS; failed requests are recorded
+    (`<prefix>_failed*`), never hidden and never a reason to drop the other figures. `drain`,
     when given, is called after each run: it waits until the requests wrk left behind are done, so
-    that they do not load the next run."""
+    that they do not load the next run. `cpu`, when given, returns the QEMU process's CPU seconds
+    (process_cpu_seconds): each run then also records the host CPU per answer."""
     seconds = 3 if quick else DURATION_S
     figures = {}
     for conns in CONNECTIONS:
-        print(f"{label}: wrk POST {url}, {conns} connection(s), {seconds} s…", flush=True)
-        r = wrk(url, seconds, conns, headers, strict=False)
-        found = invoke_figures(r, conns)
+        print(f"{label}: wrk {method} {url}, {conns} connection(s), {seconds} s…", flush=True)
+        before = cpu() if cpu else None
+        r = wrk(url, seconds, conns, headers, strict=False, method=method)
+        used = cpu() - before if cpu else None
+        found = invoke_figures(r, conns, prefix, used)
         suffix = "" if conns == 1 else f"_{conns}conn"
         kinds = ", ".join(f"{k} {r[k]}" for k in FAILURE_KINDS if r[k])
-        print(f"{label}:   {r['requests']} answers, {found['http_invoke_rps' + suffix][0]:.1f}/s succeeded, "
+        host = found.get(prefix + "_host_cpu" + suffix)
+        print(f"{label}:   {r['requests']} answers, {found[prefix + '_rps' + suffix][0]:.1f}/s succeeded, "
               f"latency p50 {r['p50_us'] / 1e3:.2f} ms, p99 {r['p99_us'] / 1e3:.2f} ms, max {r['max_us'] / 1e3:.2f} ms, "
-              f"{found['http_invoke_failed' + suffix][0]} failed" + (f" ({kinds})" if kinds else "") +
-              f", {found['http_invoke_unanswered' + suffix][0]} unanswered at the end", flush=True)
+              f"{found[prefix + '_failed' + suffix][0]} failed" + (f" ({kinds})" if kinds else "") +
+              f", {found[prefix + '_unanswered' + suffix][0]} unanswered at the end" +
+              (f", host CPU {host[0] / 1e3:.0f} µs per answer" if host else ""), flush=True)
         if drain:
             drain()
         figures.update(found)
@@ -263,12 +281,12 @@ def drain_by_request(label: str, url: str, headers=None):
     return drain
 
 
-def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False) -> dict:
+def run_workload(label: str, url: str, echo_url: str, headers=None, quick=False, cpu=None) -> dict:
     """The whole HTTP workload against one booted system: the 1 MiB echo throughput (any failure
     there rejects it), then wrk on the empty function with each connection count (invoke_sweep,
     each run drained before the next). Returns {metric: (value, unit, stats)}."""
     figures = echo_throughput(label, echo_url, headers, quick)
-    figures.update(invoke_sweep(label, url, headers, quick, drain_by_request(label, url, headers)))
+    figures.update(invoke_sweep(label, url, headers, quick, drain_by_request(label, url, headers), cpu))
     return figures
 
 

@@ -195,6 +195,35 @@ def http_concurrency_table(idx):
     return rows
 
 
+def http_cost_table(idx):
+    """Where the host's CPU goes per answer, by connection count: the QEMU process's CPU time over
+    each wrk run divided by its 2xx answers (bench/httpload.py, `*_host_cpu`), for MettEagle's
+    empty function and front door alone (`GET /healthz`: the gateway's loop and the net server, no
+    invocation), the warm Linux process and httpd + crun; and the front door's rate over the warm
+    process's, the ceiling of MettEagle's ratio with invocations that cost nothing."""
+    rows = ["| connections | MettEagle `/healthz` /s (CPU per answer) | MettEagle empty function CPU per answer | "
+            "warm process CPU per answer | httpd + crun CPU per answer | MettEagle empty / warm, CPU per answer | "
+            "`/healthz` / warm, rate |", "|---|---|---|---|---|---|---|"]
+    measured = False
+    for c in HTTP_CONNECTIONS:
+        sfx = http_suffix(c)
+
+        def value(system, metric):
+            record = idx.get((system, "wall", metric + sfx))
+            return record["value"] if record else None
+        health_rps, health_cpu = value("metteagle", "http_healthz_rps"), value("metteagle", "http_healthz_host_cpu")
+        me_cpu, warm_cpu = value("metteagle", "http_invoke_host_cpu"), value("linux-warm", "http_invoke_host_cpu")
+        crun_cpu, warm_rps = value("linux", "http_invoke_host_cpu"), value("linux-warm", "http_invoke_rps")
+        if health_rps is None and me_cpu is None and warm_cpu is None:
+            continue
+        measured = True
+        cpu_ratio = f"{me_cpu / warm_cpu:.2f}×" if me_cpu and warm_cpu else "—"
+        ceiling = f"{health_rps / warm_rps:.2f}×" if health_rps and warm_rps else "—"
+        rows.append(f"| {c} | {fmt(health_rps, 'per_second')} ({fmt(health_cpu)}) | {fmt(me_cpu)} | {fmt(warm_cpu)} | "
+                    f"{fmt(crun_cpu)} | {cpu_ratio} | {ceiling} |")
+    return rows if measured else []
+
+
 def python_table(idx):
     rows = ["| metric | MettEagle median | MettEagle p99 | Linux (httpd + crun) median | Linux p99 | ratio of medians MettEagle/Linux | requests (MettEagle, Linux) | same output |",
             "|---|---|---|---|---|---|---|---|"]
@@ -316,6 +345,15 @@ def main() -> int:
                "Rates count 2xx answers only; failed requests (errors, non-2xx, timeouts) are counted apart, "
                "and so are the requests still unanswered when wrk stopped (at most one per connection).",
                ""] + concurrency + [""]
+    cost = http_cost_table(idx)
+    if cost:
+        md += ["### Host CPU per answer (wall)", "",
+               "The QEMU process's CPU time (user and system, all its threads: vCPUs, the user network, "
+               "the devices) over each wrk run above, per 2xx answer; wrk's own CPU is not in it. Under "
+               "TCG every address-space switch empties QEMU's software TLB and jump cache "
+               "(docs/BENCHMARKS.md, \"What an invocation costs the host\"). `GET /healthz` is MettEagle's "
+               "front door alone (the net server and the gateway's event loop, no thread, no invocation).",
+               ""] + cost + [""]
     md += ["## Python functions over HTTP (wall)", "",
            "Sequential `POST`s of `{\"size\": ...}` from the host, each a cold start of `/usr/bin/python3 "
            "/function/<workload>.py` in the Python image: on MettEagle an image function deployed from the "

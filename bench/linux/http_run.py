@@ -80,8 +80,9 @@ def main() -> int:
         status, body = httpload.request(warm_url)
         if status != 200 or body:
             raise httpload.LoadError(f"the warm process's first request answered {status} with {len(body)} bytes")
-        warm_figures = httpload.invoke_sweep("linux-warm http (wall)", warm_url, None, args.quick)
-        figures = httpload.run_workload(label, f"{base}/empty", f"{base}/echo", None, args.quick)
+        cpu = lambda: httpload.process_cpu_seconds(proc.pid)  # noqa: E731
+        warm_figures = httpload.invoke_sweep("linux-warm http (wall)", warm_url, None, args.quick, None, cpu)
+        figures = httpload.run_workload(label, f"{base}/empty", f"{base}/echo", None, args.quick, cpu)
     except httpload.LoadError as e:
         print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
         return 1

@@ -3,8 +3,9 @@
 gateway.keys here) in wall mode with a host port forwarded to the gateway, deploys the empty and
 echo functions over HTTP and drives them with wrk from the host (bench/httpload.py): the 1 MiB echo
 throughput, the noisy-neighbour figure (tenant B's echo p99 while tenant A keeps its limit of slow
-invocations in flight, over B's p99 idle), and last the empty function at 1, 4, 16 and 64
-connections; writes JSON records (system "metteagle", mode "wall")."""
+invocations in flight, over B's p99 idle), `GET /healthz` (the front door alone: the gateway's loop
+and the net server, no invocation) and last the empty function, each at 1, 4, 16 and 64 connections
+with the QEMU process's host CPU per answer; writes JSON records (system "metteagle", mode "wall")."""
 import argparse
 import json
 import os
@@ -128,9 +129,15 @@ def main() -> int:
             deploy(base, "echo", os.path.join(fdir, "echo.elf"), KEY_B)
             figures.update(httpload.noisy_neighbour(label, f"{base}/function/echo", KEY_B, f"{base}/function/pause",
                                                     KEY, ATTACKERS, b"2000", args.quick))
+            # The front door alone: `GET /healthz`, answered by the gateway's event loop through the
+            # net server with no thread and no invocation; what the empty function costs beyond it
+            # is the invocation's (docs/BENCHMARKS.md, "What an invocation costs the host").
+            cpu = lambda: httpload.process_cpu_seconds(proc.pid)  # noqa: E731
+            figures.update(httpload.invoke_sweep(label, f"{base}/healthz", None, args.quick, None, cpu,
+                                                 "http_healthz", "GET"))
             empty = f"{base}/function/empty"
             figures.update(httpload.invoke_sweep(label, empty, KEY, args.quick,
-                                                 httpload.drain_by_request(label, empty, KEY)))
+                                                 httpload.drain_by_request(label, empty, KEY), cpu))
             log_gateway_counters(label, base)
         except httpload.LoadError as e:
             print(f"{label}: error: {e} (serial log: {log})", file=sys.stderr)
