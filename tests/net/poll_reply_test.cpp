@@ -1,6 +1,7 @@
 // The Poll answer's layout (net/socket.hpp) on the host: what PollReplyBuilder writes,
-// read_poll_reply reads back (entries, deliveries at their offsets, the all-pending flag), and a
-// confused server's answer is refused rather than read out of bounds.
+// read_poll_reply reads back (entries, deliveries at their offsets, the all-pending flag, in the
+// answer or in the client's delivery area), and a confused server's answer is refused rather than
+// read out of bounds.
 #include "net/socket.hpp"
 
 #include <gtest/gtest.h>
@@ -108,6 +109,63 @@ TEST(PollReply, AConfusedServersAnswerIsRefused) {
   ASSERT_TRUE(net::read_poll_reply(answer_of({0, 1, 5 | DELIVERED_READABLE, 8 | net::POLL_DELIVERED_ALL, 0x6867666564636261}), result).ok());
   EXPECT_EQ(text_of(result.delivery(0)), "abcdefgh");
   EXPECT_TRUE(result.delivery(0).all);
+}
+
+// With a delivery area (AttachRequest): every ready connection's bytes, however many entries, each at
+// most RECEIVE_BYTES; the answer carries the entries alone and the flag saying where the bytes are.
+TEST(PollReply, DeliveriesInTheAreaCarryEveryEntrysBytes) {
+  constexpr u64 AREA = 32 * 1024;
+  static u8 area[AREA];
+  PollReplyBuilder reply;
+  for (u64 handle = 0; handle < net::POLL_MAX_READY; ++handle) ASSERT_TRUE(reply.add(handle, net::POLL_READABLE));
+  reply.deliver_into(area, AREA);
+  EXPECT_EQ(reply.delivery_room(), net::RECEIVE_BYTES);  // Capped: a client's room for one is RECEIVE_BYTES.
+  for (u64 entry = 0; entry < net::POLL_MAX_READY; ++entry) {
+    std::string request = "POST /function/f" + std::to_string(entry) + " HTTP/1.1\r\n\r\n";
+    put_text(reply.deliver(entry, request.size(), entry % 2 == 0), request);
+  }
+  sys::Message message;
+  reply.finish(message, false);
+  EXPECT_EQ(message.word_count(), 2 + net::POLL_MAX_READY);  // No delivery in the message.
+  EXPECT_GT(reply.area_used(), 0u);
+
+  PollResult result;
+  // Without its area a client cannot read such an answer.
+  EXPECT_EQ(net::read_poll_reply(message, result).error(), sys::Error::InvalidArgument);
+  ASSERT_TRUE(net::read_poll_reply(message, result, area, AREA).ok());
+  EXPECT_FALSE(result.woken);
+  ASSERT_EQ(result.count, net::POLL_MAX_READY);
+  for (u64 entry = 0; entry < net::POLL_MAX_READY; ++entry) {
+    EXPECT_EQ(result.events(entry), net::POLL_READABLE | net::POLL_DELIVERED);
+    EXPECT_EQ(text_of(result.delivery(entry)), "POST /function/f" + std::to_string(entry) + " HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(result.delivery(entry).all, entry % 2 == 0);
+  }
+}
+
+TEST(PollReply, DeliveriesStopWhereTheAreaIsFull) {
+  constexpr u64 AREA = 1024;
+  static u8 area[AREA];
+  PollReplyBuilder reply;
+  ASSERT_TRUE(reply.add(1, net::POLL_READABLE));
+  ASSERT_TRUE(reply.add(2, net::POLL_READABLE));
+  ASSERT_TRUE(reply.add(3, net::POLL_READABLE));
+  reply.deliver_into(area, AREA);
+  std::memset(reply.deliver(0, net::RECEIVE_BYTES, false), 'a', net::RECEIVE_BYTES);
+  u64 room = reply.delivery_room();  // What is left after a word and 504 bytes, less the next word.
+  EXPECT_EQ(room, AREA - 8 - net::RECEIVE_BYTES - 8);
+  std::memset(reply.deliver(1, room, true), 'b', room);
+  EXPECT_EQ(reply.delivery_room(), 0u);
+  sys::Message message;
+  reply.finish(message, false);
+  PollResult result;
+  ASSERT_TRUE(net::read_poll_reply(message, result, area, AREA).ok());
+  EXPECT_EQ(result.delivery(0).length, net::RECEIVE_BYTES);
+  EXPECT_EQ(result.delivery(1).length, room);
+  EXPECT_EQ(result.delivery(1).bytes[room - 1], 'b');
+  EXPECT_EQ(result.delivery(2).length, 0u);
+  EXPECT_EQ(result.events(2), net::POLL_READABLE);
+  // An area smaller than the server wrote into is a confused server.
+  EXPECT_EQ(net::read_poll_reply(message, result, area, 512).error(), sys::Error::InvalidArgument);
 }
 
 }  // namespace

@@ -884,12 +884,16 @@ Notification invocation_ready;  // The same for invocations and the invocation t
 net::SocketClient sockets{Endpoint(NET_ENDPOINT)};
 u64 listener_handle = 0;
 
-// The buffer shared with the net server for bulk receives (first half) and sends (second half):
-// one call moves up to 32 KiB instead of 504 bytes. Only the event loop uses it. Without it (a net
-// server without SOCKET_ATTACH) the loop uses the inline calls.
+// The buffer shared with the net server for bulk receives (first third), sends (second third) and
+// the bytes Poll delivers (last third, net/socket.hpp: POLL_DELIVERED_IN_BUFFER): one call moves up
+// to 32 KiB instead of 504 bytes, and a Poll that reports many connections carries all their
+// requests, where its message held two or three (each other one was a Receive call). Only the
+// event loop uses it. Without it (a net server without SOCKET_ATTACH) the loop uses the inline
+// calls.
 constexpr u64 BULK_ADDRESS = 0x0000700200000000;
 constexpr u64 BULK_SEND_OFFSET = net::BULK_BYTES;
-constexpr u64 BULK_BUFFER_BYTES = 2 * net::BULK_BYTES;
+constexpr u64 BULK_DELIVERY_OFFSET = 2 * net::BULK_BYTES;
+constexpr u64 BULK_BUFFER_BYTES = 3 * net::BULK_BYTES;
 bool bulk = false;
 u8* bulk_bytes() { return reinterpret_cast<u8*>(BULK_ADDRESS); }
 
@@ -899,7 +903,7 @@ void attach_bulk_buffer() {
   auto memory = Factory(OWN_FACTORY).create_memory(slot.value(), pages_for(BULK_BUFFER_BYTES));
   if (!memory.ok() || !Task(SELF_TASK).map(memory.value(), 0, BULK_ADDRESS, pages_for(BULK_BUFFER_BYTES), READ_WRITE).ok())
     return;
-  bulk = sockets.attach(memory.value(), BULK_BUFFER_BYTES).ok();
+  bulk = sockets.attach(memory.value(), BULK_BUFFER_BYTES, BULK_DELIVERY_OFFSET, net::BULK_BYTES).ok();
 }
 
 u64 transfer_microseconds(u64 length, u64 rate) {
@@ -1132,7 +1136,8 @@ class EventLoop {
       net::PollResult result;
       // Always a finite wait, so deadlines are checked even if a wake were lost. The interest
       // changes since the last Poll go with it (kept for the next one should it fail).
-      if (!sockets.poll(wait_us * 1000 + 1000, result, pending_watches_, pending_watch_count_).ok()) {
+      if (!sockets.poll(wait_us * 1000 + 1000, result, pending_watches_, pending_watch_count_,
+                        bulk ? bulk_bytes() + BULK_DELIVERY_OFFSET : nullptr, bulk ? net::BULK_BYTES : 0).ok()) {
         yield_thread();
         continue;
       }

@@ -88,6 +88,8 @@ struct Attachment {
   u64 owner = 0;
   u64 memory_slot = 0;
   u64 size = 0;
+  u64 delivery_offset = 0;  // Poll's deliveries go to [delivery_offset, + delivery_bytes) ...
+  u64 delivery_bytes = 0;   // ... (0: into the answer).
 };
 constexpr usize MAX_ATTACHMENTS = 4;
 
@@ -299,17 +301,18 @@ u64 ready_events(const Connection& connection) {
   return events;
 }
 
-// A POLL_DELIVER connection's received bytes into the answer being built, as far as it has room.
-void deliver(Connection& connection, PollReplyBuilder& reply, u64 entry) {
+// A POLL_DELIVER connection's received bytes into the answer being built (or the delivery area it
+// stages), as far as it has room: how many, which the caller drops once they reach the client.
+u64 deliver(const Connection& connection, PollReplyBuilder& reply, u64 entry) {
   if ((connection.interest & POLL_DELIVER) == 0 || connection.pending == nullptr ||
       (reply.events(entry) & POLL_READABLE) == 0)
-    return;
+    return 0;
   u64 room = reply.delivery_room();
-  if (room == 0) return;
+  if (room == 0) return 0;
   u64 pending = connection.pending->tot_len;
   u64 length = pending < room ? pending : room;
   copy_pending(connection, reply.deliver(entry, length, length == pending), length);
-  drop_pending(connection, length);
+  return length;
 }
 
 // The Poll answer for `poller` (its owner's ready sockets, listeners first, then connections from
@@ -336,7 +339,23 @@ bool poll_answer(Poller& poller, Message& answer) {
   }
   poller.next_connection = index;
   if (reply.count() == 0 && !poller.woken) return false;
-  for (u64 entry = first_connection; entry < reply.count(); ++entry) deliver(connections[found[entry]], reply, entry);
+  // The deliveries: staged and written to the badge's delivery area in one MemoryWrite when it has
+  // one, else into the answer. Bytes leave lwIP only once they are the client's.
+  Attachment* area = attachment_of(poller.owner);
+  if (area != nullptr && area->delivery_bytes == 0) area = nullptr;
+  PollReplyBuilder entries = reply;
+  if (area != nullptr) reply.deliver_into(staging, area->delivery_bytes);
+  u64 taken[POLL_MAX_READY] = {};
+  for (u64 entry = first_connection; entry < reply.count(); ++entry)
+    taken[entry] = deliver(connections[found[entry]], reply, entry);
+  bool delivered = area == nullptr || reply.area_used() == 0 ||
+                   Memory(area->memory_slot).write(area->delivery_offset, staging, reply.area_used()).ok();
+  if (delivered) {
+    for (u64 entry = first_connection; entry < reply.count(); ++entry)
+      if (taken[entry] != 0) drop_pending(connections[found[entry]], taken[entry]);
+  } else {
+    reply = entries;  // The client took its buffer back: the bytes wait for a Receive.
+  }
   reply.finish(answer, poller.woken);
   poller.woken = false;
   return true;
@@ -861,10 +880,13 @@ void dispatch(const Message& request) {
     }
     case SOCKET_ATTACH: {
       AttachRequest body;
-      get(request, body);  // A request without the size asks for 0 bytes.
+      get(request, body);  // A request without the size asks for 0 bytes (without the area: none).
       bool has_memory = request.received_capabilities >= 1;
       u64 size = body.size;
-      if (!has_memory || size == 0 || size > MAX_ATTACH_BYTES) {
+      bool bad_area = body.delivery_bytes != 0 &&
+                      (body.delivery_offset % 8 != 0 || body.delivery_bytes > BULK_BYTES || body.delivery_bytes < 16 ||
+                       body.delivery_offset > size || body.delivery_bytes > size - body.delivery_offset);
+      if (!has_memory || size == 0 || size > MAX_ATTACH_BYTES || bad_area) {
         respond(status_message(Error::InvalidArgument));
         return;
       }
@@ -892,7 +914,7 @@ void dispatch(const Message& request) {
         respond(status_message(Error::InvalidArgument));
         return;
       }
-      *free_attachment = Attachment{true, badge, receive_slot, size};
+      *free_attachment = Attachment{true, badge, receive_slot, size, body.delivery_offset, body.delivery_bytes};
       receive_slot = next_slot.value();
       set_receive_slots(receive_slot);
       respond(Message::make(0));

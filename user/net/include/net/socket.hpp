@@ -57,6 +57,10 @@ enum SocketRequest : sys::u32 {
   // entry come, in entry order, each delivery's word (length | POLL_DELIVERED_ALL when nothing
   // more was pending) and its bytes, padded to a word. Delivered bytes are taken, as a Receive's
   // are; a client asks for them only while it has room for RECEIVE_BYTES (the most one carries).
+  // A badge whose attached buffer has a delivery area (AttachRequest) gets the deliveries there
+  // instead, in the same layout from the area's start (as many as the area holds, each still at
+  // most RECEIVE_BYTES), and POLL_DELIVERED_IN_BUFFER in the flags: a Poll that reports many
+  // connections then carries all their bytes, where the message held those of two or three.
   // Errors: Busy (another Poll of this badge waits), QuotaExceeded (no poller slot),
   // InvalidArgument (more changes than POLL_MAX_WATCH or carried, or unknown interest bits: none
   // is applied then).
@@ -68,7 +72,8 @@ enum SocketRequest : sys::u32 {
   // Reply: SentReply (>= 1 byte). Errors: Busy (no room now), NotFound, Destroyed, InvalidArgument.
   SOCKET_SEND_NOW = 10,
   // Bulk transfer through a buffer the client shares once, so a large body costs one call per
-  // BULK_BYTES instead of one per 504 bytes. AttachRequest (size 1..MAX_ATTACH_BYTES);
+  // BULK_BYTES instead of one per 504 bytes. AttachRequest (size 1..MAX_ATTACH_BYTES, and
+  // optionally the area Poll delivers into: 8-byte aligned, at most BULK_BYTES, inside the size);
   // capabilities[0]: a Memory (Read and Write) of at least that size, not demand-zero. The server
   // never maps it: it moves bytes with MemoryRead/MemoryWrite, so a client that revokes or deletes
   // it meanwhile only gets errors. One buffer per badge. Errors: InvalidArgument (no capability,
@@ -96,6 +101,7 @@ constexpr u64 POLL_DELIVERED = 4;  // Event: this entry's bytes follow the entri
 constexpr u64 POLL_DELIVERED_ALL = u64{1} << 32;  // In a delivery's word: all that was pending.
 constexpr u64 POLL_DELIVERY_LENGTH_MASK = 0xffff;
 constexpr u64 POLL_WOKEN = 1;     // PollReply.flags: a Wake ended (or preceded) this Poll.
+constexpr u64 POLL_DELIVERED_IN_BUFFER = 2;  // PollReply.flags: the deliveries are in the delivery area.
 constexpr u64 POLL_EVENT_SHIFT = 56;  // Handles stay below 2^56 (a generation of 40 bits).
 constexpr u64 POLL_HANDLE_MASK = (u64{1} << POLL_EVENT_SHIFT) - 1;
 constexpr u64 POLL_MAX_READY = sys::abi::MESSAGE_WORDS - 2;  // 62.
@@ -177,6 +183,8 @@ struct PollReply {
 static_assert(offsetof(PollReply, ready) == 16 && sizeof(PollReply) == sys::MESSAGE_BYTES);
 struct AttachRequest {
   u64 size;
+  u64 delivery_offset;  // Where Poll's deliveries go (SOCKET_POLL); delivery_bytes 0: in the answer.
+  u64 delivery_bytes;
 };
 // ReceiveBulk (`length` is the maximum) and SendBulk.
 struct BulkRequest {
@@ -215,9 +223,10 @@ struct PollResult {
   u64 events(u64 index) const { return ready[index] >> POLL_EVENT_SHIFT; }
   Delivery delivery(u64 index) const {
     if ((events(index) & POLL_DELIVERED) == 0) return {};
-    return {data + delivered_offset[index], delivered_length[index], delivered_all[index]};
+    return {(area != nullptr ? area : data) + delivered_offset[index], delivered_length[index], delivered_all[index]};
   }
   u8 data[sys::MESSAGE_BYTES] = {};  // The answer's words after the entries.
+  const u8* area = nullptr;          // The delivery area, when the deliveries are there.
   u16 delivered_offset[POLL_MAX_READY] = {};
   u16 delivered_length[POLL_MAX_READY] = {};
   bool delivered_all[POLL_MAX_READY] = {};
@@ -227,6 +236,14 @@ struct PollResult {
 // layout). Entries cannot be added once a delivery is made.
 class PollReplyBuilder {
  public:
+  // Deliveries go to `area` (area_bytes, staged by the server for the client's delivery area)
+  // rather than into the answer; before the first deliver.
+  void deliver_into(u8* area, u64 area_bytes) {
+    area_ = area;
+    area_bytes_ = area_bytes;
+  }
+  // The bytes of `area` the deliveries used.
+  u64 area_used() const { return area_used_; }
   // False when the answer has POLL_MAX_READY entries already, or deliveries began.
   bool add(u64 handle, u64 events) {
     if (count_ == POLL_MAX_READY || words_ != 0) return false;
@@ -237,21 +254,32 @@ class PollReplyBuilder {
   u64 events(u64 entry) const { return body_.ready[entry] >> POLL_EVENT_SHIFT; }
   // How many bytes one more delivery may carry (0: none fits).
   u64 delivery_room() const {
+    if (area_ != nullptr) {
+      u64 room = area_bytes_ < area_used_ + 16 ? 0 : (area_bytes_ - area_used_ - 8) / 8 * 8;
+      return room < RECEIVE_BYTES ? room : RECEIVE_BYTES;
+    }
     u64 used = words_ != 0 ? words_ : count_;
     return used + 2 > POLL_MAX_READY ? 0 : (POLL_MAX_READY - used - 1) * 8;
   }
   // Marks entry as delivered with `length` (1..delivery_room()) bytes, which the caller writes
   // where the result points.
   u8* deliver(u64 entry, u64 length, bool all) {
-    if (words_ == 0) words_ = count_;
-    body_.ready[words_] = length | (all ? POLL_DELIVERED_ALL : 0);
     body_.ready[entry] |= POLL_DELIVERED << POLL_EVENT_SHIFT;
+    u64 word = length | (all ? POLL_DELIVERED_ALL : 0);
+    if (area_ != nullptr) {
+      __builtin_memcpy(area_ + area_used_, &word, 8);
+      u8* bytes = area_ + area_used_ + 8;
+      area_used_ += 8 + (length + 7) / 8 * 8;
+      return bytes;
+    }
+    if (words_ == 0) words_ = count_;
+    body_.ready[words_] = word;
     u8* bytes = reinterpret_cast<u8*>(&body_.ready[words_ + 1]);
     words_ += 1 + (length + 7) / 8;
     return bytes;
   }
   void finish(sys::Message& answer, bool woken) {
-    body_.flags = woken ? POLL_WOKEN : 0;
+    body_.flags = (woken ? POLL_WOKEN : 0) | (area_used_ != 0 ? POLL_DELIVERED_IN_BUFFER : 0);
     body_.count = count_;
     sys::put(answer, 0, body_, offsetof(PollReply, ready) + (words_ != 0 ? words_ : count_) * 8);
   }
@@ -260,27 +288,38 @@ class PollReplyBuilder {
   PollReply body_;
   u64 count_ = 0;
   u64 words_ = 0;  // Words of `ready` used once deliveries began (0 before).
+  u8* area_ = nullptr;
+  u64 area_bytes_ = 0;
+  u64 area_used_ = 0;
 };
 
 // A Poll's answer into `result`; InvalidArgument for a confused server (more entries than words,
-// or a delivery that does not fit the words carried or has unknown bits).
-inline sys::Result<void> read_poll_reply(const sys::Message& message, PollResult& result) {
+// or a delivery that does not fit the words carried, or the delivery area, or has unknown bits).
+// `area` (area_bytes): the client's delivery area, where POLL_DELIVERED_IN_BUFFER puts them.
+inline sys::Result<void> read_poll_reply(const sys::Message& message, PollResult& result, const u8* area = nullptr,
+                                         u64 area_bytes = 0) {
   u64 carried = sys::bytes_from(message, offsetof(PollReply, ready)) / 8;
   PollReply answer;
   sys::get(message, answer);
   if (answer.count > carried || answer.count > POLL_MAX_READY) return Error::InvalidArgument;
+  bool in_area = (answer.flags & POLL_DELIVERED_IN_BUFFER) != 0;
+  if (in_area && area == nullptr) return Error::InvalidArgument;
   result.woken = (answer.flags & POLL_WOKEN) != 0;
   result.count = answer.count;
   for (u64 index = 0; index < result.count; ++index) result.ready[index] = answer.ready[index];
-  // The deliveries, in entry order; one that runs past the words carried is a confused server.
+  // The deliveries, in entry order; one that runs past the words carried (or the area) is a
+  // confused server.
   u64 extra = (carried - answer.count) * 8;
   __builtin_memcpy(result.data, reinterpret_cast<const u8*>(answer.ready + answer.count), extra);
+  result.area = in_area ? area : nullptr;
+  const u8* source = in_area ? area : result.data;
+  if (in_area) extra = area_bytes;
   u64 at = 0;
   for (u64 index = 0; index < result.count; ++index) {
     if ((result.events(index) & POLL_DELIVERED) == 0) continue;
     if (at + 8 > extra) return Error::InvalidArgument;
     u64 word = 0;
-    __builtin_memcpy(reinterpret_cast<u8*>(&word), result.data + at, 8);
+    __builtin_memcpy(reinterpret_cast<u8*>(&word), source + at, 8);
     u64 length = word & POLL_DELIVERY_LENGTH_MASK;
     if (length == 0 || length > RECEIVE_BYTES || (word & ~(POLL_DELIVERY_LENGTH_MASK | POLL_DELIVERED_ALL)) != 0 ||
         length > extra - at - 8)
@@ -352,6 +391,11 @@ class SocketClient {
   // each handle | interest << POLL_EVENT_SHIFT.
   [[nodiscard]] sys::Result<void> poll(u64 timeout, PollResult& result, const u64* watch = nullptr,
                                        u64 watch_count = 0) const {
+    return poll(timeout, result, watch, watch_count, nullptr, 0);
+  }
+  // As above, for a client whose attached buffer has a delivery area, mapped at `area`.
+  [[nodiscard]] sys::Result<void> poll(u64 timeout, PollResult& result, const u64* watch, u64 watch_count,
+                                       const u8* area, u64 area_bytes) const {
     if (watch_count > POLL_MAX_WATCH) return Error::InvalidArgument;
     PollRequest request;
     request.timeout = timeout;
@@ -359,11 +403,13 @@ class SocketClient {
     for (u64 index = 0; index < watch_count; ++index) request.watch[index] = watch[index];
     sys::Message message = sys::message_of(SOCKET_POLL, request, offsetof(PollRequest, watch) + watch_count * 8);
     TRY_VOID(sys::rpc_call(server_, message, message));
-    return read_poll_reply(message, result);
+    return read_poll_reply(message, result, area, area_bytes);
   }
   // Shares `buffer` (size bytes) for the bulk calls; the server keeps its own capability to it.
-  [[nodiscard]] sys::Result<void> attach(sys::Memory buffer, u64 size) const {
-    sys::Message message = sys::message_of(SOCKET_ATTACH, AttachRequest{size});
+  // With delivery_bytes, Poll delivers into [delivery_offset, delivery_offset + delivery_bytes).
+  [[nodiscard]] sys::Result<void> attach(sys::Memory buffer, u64 size, u64 delivery_offset = 0,
+                                         u64 delivery_bytes = 0) const {
+    sys::Message message = sys::message_of(SOCKET_ATTACH, AttachRequest{size, delivery_offset, delivery_bytes});
     message.attach(buffer, sys::abi::rights_of(sys::abi::MemoryRight::Read, sys::abi::MemoryRight::Write));
     return sys::rpc_call(server_, message, message);
   }
