@@ -341,21 +341,25 @@ bool poll_answer(Poller& poller, Message& answer) {
   if (reply.count() == 0 && !poller.woken) return false;
   // The deliveries: staged and written to the badge's delivery area in one MemoryWrite when it has
   // one, else into the answer. Bytes leave lwIP only once they are the client's.
-  Attachment* area = attachment_of(poller.owner);
+  const Attachment* area = attachment_of(poller.owner);
   if (area != nullptr && area->delivery_bytes == 0) area = nullptr;
-  PollReplyBuilder entries = reply;
-  if (area != nullptr) reply.deliver_into(staging, area->delivery_bytes);
   u64 taken[POLL_MAX_READY] = {};
-  for (u64 entry = first_connection; entry < reply.count(); ++entry)
-    taken[entry] = deliver(connections[found[entry]], reply, entry);
-  bool delivered = area == nullptr || reply.area_used() == 0 ||
-                   Memory(area->memory_slot).write(area->delivery_offset, staging, reply.area_used()).ok();
-  if (delivered) {
+  if (area == nullptr) {
     for (u64 entry = first_connection; entry < reply.count(); ++entry)
-      if (taken[entry] != 0) drop_pending(connections[found[entry]], taken[entry]);
+      taken[entry] = deliver(connections[found[entry]], reply, entry);
   } else {
-    reply = entries;  // The client took its buffer back: the bytes wait for a Receive.
+    PollReplyBuilder staged = reply;
+    staged.deliver_into(staging, area->delivery_bytes);
+    for (u64 entry = first_connection; entry < staged.count(); ++entry)
+      taken[entry] = deliver(connections[found[entry]], staged, entry);
+    // The client took its buffer back: no deliveries, the bytes wait for a Receive.
+    if (staged.area_used() != 0 && Memory(area->memory_slot).write(area->delivery_offset, staging, staged.area_used()).ok())
+      reply = staged;
+    else
+      for (u64& length : taken) length = 0;
   }
+  for (u64 entry = first_connection; entry < reply.count(); ++entry)
+    if (taken[entry] != 0) drop_pending(connections[found[entry]], taken[entry]);
   reply.finish(answer, poller.woken);
   poller.woken = false;
   return true;
