@@ -234,8 +234,9 @@ def invoke_figures(result: dict, connections: int, prefix: str = "http_invoke", 
 
 def invoke_sweep(label: str, url: str, headers=None, quick=False, drain=None, cpu=None, prefix="http_invoke",
                  method="POST") -> dict:
-    """wrk on `url` (the empty function) at each of CONNECTIONS; failed requests are recorded
-    (`<prefix>_failed*`), never hidden and never a reason to drop the other figures. `drain`,
+    """wrk on `url` (the empty function, or the front door's /healthz) at each of CONNECTIONS, with
+    `method`; failed requests are recorded (`<prefix>_failed*`), never hidden and never a reason to
+    drop the other figures. `drain`,
     when given, is called after each run: it waits until the requests wrk left behind are done, so
     that they do not load the next run. `cpu`, when given, returns the QEMU process's CPU seconds
     (process_cpu_seconds): each run then also records the host CPU per answer."""

@@ -343,15 +343,16 @@ bool poll_answer(Poller& poller, Message& answer) {
   // one, else into the answer. Bytes leave lwIP only once they are the client's.
   const Attachment* area = attachment_of(poller.owner);
   if (area != nullptr && area->delivery_bytes == 0) area = nullptr;
-  u64 taken[POLL_MAX_READY] = {};
-  if (area == nullptr) {
-    for (u64 entry = first_connection; entry < reply.count(); ++entry)
-      taken[entry] = deliver(connections[found[entry]], reply, entry);
-  } else {
-    PollReplyBuilder staged = reply;
+  PollReplyBuilder staged;
+  PollReplyBuilder& target = area != nullptr ? staged : reply;
+  if (area != nullptr) {
+    staged = reply;
     staged.deliver_into(staging, area->delivery_bytes);
-    for (u64 entry = first_connection; entry < staged.count(); ++entry)
-      taken[entry] = deliver(connections[found[entry]], staged, entry);
+  }
+  u64 taken[POLL_MAX_READY] = {};
+  for (u64 entry = first_connection; entry < target.count(); ++entry)
+    taken[entry] = deliver(connections[found[entry]], target, entry);
+  if (area != nullptr) {
     // The client took its buffer back: no deliveries, the bytes wait for a Receive.
     if (staged.area_used() != 0 && Memory(area->memory_slot).write(area->delivery_offset, staging, staged.area_used()).ok())
       reply = staged;
